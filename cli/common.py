@@ -1,0 +1,35 @@
+"""Shared option bundles and helpers for the Click commands."""
+from __future__ import annotations
+
+import functools
+import os
+from pathlib import Path
+
+import click
+
+from forensic.case import Case
+
+
+def case_option(f):
+    """``--case DIR`` (default: $FORENSIC_CASE, else the current folder)."""
+    return click.option(
+        "--case", "case_dir", type=click.Path(file_okay=False, path_type=Path),
+        default=lambda: os.environ.get("FORENSIC_CASE", "."), show_default="$FORENSIC_CASE or .",
+        help="Case folder.")(f)
+
+
+def json_option(f):
+    return click.option("--json", "as_json", is_flag=True, help="Machine-readable output on stdout.")(f)
+
+
+def with_case(f):
+    """Open the case named by --case and pass it as ``case``; close it afterwards."""
+    @case_option
+    @functools.wraps(f)
+    def wrapper(*args, case_dir: Path, **kwargs):
+        case = Case.open(case_dir)
+        try:
+            return f(*args, case=case, **kwargs)
+        finally:
+            case.close()
+    return wrapper

@@ -1,0 +1,62 @@
+"""Output helpers: data on stdout, messages and progress on stderr (rich)."""
+from __future__ import annotations
+
+import json
+import sys
+from typing import Any, Iterable
+
+from rich.console import Console
+from rich.markup import escape
+
+err = Console(stderr=True, highlight=False)
+_quiet = False
+
+
+def set_quiet(quiet: bool) -> None:
+    global _quiet
+    _quiet = quiet
+
+
+def is_quiet() -> bool:
+    return _quiet
+
+
+def info(message: str) -> None:
+    """A message for the examiner (markup allowed; escape evidence strings with ``esc``)."""
+    if not _quiet:
+        err.print(message)
+
+
+def warn(message: str) -> None:
+    err.print(f"[yellow]warning:[/yellow] {message}")
+
+
+def esc(value: Any) -> str:
+    """Escape any string that may come from evidence before it meets rich markup."""
+    return escape(str(value))
+
+
+def _default(obj: Any) -> Any:
+    if isinstance(obj, bytes):
+        return obj.hex()
+    if isinstance(obj, (set, frozenset, tuple)):
+        return list(obj)
+    return str(obj)
+
+
+def dumps(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, default=_default, separators=(", ", ": "))
+
+
+def emit_json(obj: Any) -> None:
+    sys.stdout.write(dumps(obj) + "\n")
+
+
+def emit_jsonl(rows: Iterable[Any]) -> int:
+    n = 0
+    write = sys.stdout.write
+    for row in rows:
+        write(dumps(row) + "\n")
+        n += 1
+    sys.stdout.flush()
+    return n

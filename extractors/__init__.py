@@ -1,0 +1,1 @@
+"""Artifact extractors: typed records from file contents."""

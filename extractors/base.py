@@ -1,0 +1,54 @@
+"""The extractor interface.
+
+An extractor reads one file's bytes (handed to it from the single read the walk makes)
+and yields :class:`ArtifactRecord` and :class:`ExtractionWarning` objects. It never
+raises for bad input: "not my format" is ``accepts() -> False`` or yielding nothing;
+"damaged inside my format" is a record with ``corrupted=True`` plus a warning.
+"""
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass
+from typing import BinaryIO, Callable, ClassVar, Iterable
+
+from extractors.records import ArtifactRecord, ExtractionWarning
+
+
+@dataclass(slots=True)
+class ExtractorInput:
+    """What an extractor sees of one file."""
+
+    path: str                 # path inside its file system or archive
+    name: str                 # base name
+    mime: str                 # libmagic MIME
+    size: int
+    data: bytes | None        # the whole content when it fits the in-memory cap
+    reopen: Callable[[], BinaryIO] | None = None   # for content too large to hold
+    options: dict | None = None                    # per-item options (e.g. assume_tz)
+
+    def stream(self) -> BinaryIO:
+        if self.data is not None:
+            return io.BytesIO(self.data)
+        if self.reopen is None:
+            raise ValueError("no content available")
+        return self.reopen()
+
+
+class Extractor:
+    """Base class. Subclasses set NAME, VERSION and override accepts/extract."""
+
+    NAME: ClassVar[str] = ""
+    VERSION: ClassVar[str] = "0"
+    DESCRIPTION: ClassVar[str] = ""
+    REQUIRES: ClassVar[tuple[str, ...]] = ()   # importable modules it needs
+    RECORD_TYPES: ClassVar[tuple[str, ...]] = ()
+
+    @property
+    def ident(self) -> str:
+        return f"{self.NAME}@{self.VERSION}"
+
+    def accepts(self, path: str, mime: str, head: bytes) -> bool:   # pragma: no cover
+        raise NotImplementedError
+
+    def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
+        raise NotImplementedError  # pragma: no cover

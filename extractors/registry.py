@@ -1,0 +1,50 @@
+"""Extractor registry: explicit, by NAME.
+
+An extractor whose dependency is missing is listed as unavailable with the reason;
+it never stops the program.
+"""
+from __future__ import annotations
+
+import importlib
+from dataclasses import dataclass
+
+from extractors.base import Extractor
+
+# (module, class) of every extractor shipped. Order is the order they are tried.
+_BUILTIN: list[tuple[str, str]] = [
+]
+
+
+@dataclass(frozen=True, slots=True)
+class ExtractorInfo:
+    name: str
+    version: str
+    description: str
+    record_types: tuple[str, ...]
+    available: bool
+    reason: str | None
+    extractor: Extractor | None
+
+
+def _load(module: str, cls: str) -> ExtractorInfo:
+    try:
+        mod = importlib.import_module(module)
+        klass = getattr(mod, cls)
+    except Exception as exc:  # a broken optional module must not break the tool
+        return ExtractorInfo(cls, "?", "", (), False, f"cannot load {module}: {exc}", None)
+    for dep in klass.REQUIRES:
+        try:
+            importlib.import_module(dep)
+        except Exception as exc:
+            return ExtractorInfo(klass.NAME, klass.VERSION, klass.DESCRIPTION,
+                                 klass.RECORD_TYPES, False, f"missing dependency {dep}: {exc}", None)
+    return ExtractorInfo(klass.NAME, klass.VERSION, klass.DESCRIPTION, klass.RECORD_TYPES,
+                         True, None, klass())
+
+
+def all_extractors() -> list[ExtractorInfo]:
+    return [_load(m, c) for m, c in _BUILTIN]
+
+
+def available_extractors() -> list[Extractor]:
+    return [i.extractor for i in all_extractors() if i.available and i.extractor is not None]

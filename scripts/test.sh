@@ -1,0 +1,8 @@
+#!/usr/bin/env bash
+# Sets everything up, then runs the whole test suite.
+set -euo pipefail
+here="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$here"
+bash scripts/setup.sh
+export FORENSIC_CORPUS="${FORENSIC_CORPUS:-$here/../shared/corpus}"
+exec .venv/bin/python -m pytest -q -p no:cacheprovider "$@"
