@@ -52,3 +52,9 @@ class Extractor:
 
     def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
         raise NotImplementedError  # pragma: no cover
+
+    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
+        """Called once after an evidence item's walk, inside its own transaction, with the
+        case store's sqlite3 connection: for work that needs the whole item (e.g. linking a
+        chat's attachments to the media files of the same export). Default: nothing."""
+        return ()
