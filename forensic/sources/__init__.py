@@ -1,0 +1,136 @@
+"""Evidence sources: detection and opening, all read-only.
+
+``detect_format`` names a source's format from its bytes (never from its name alone);
+``open_source`` returns a :class:`~forensic.sources.base.Source` to walk;
+``open_nested`` opens a ZIP/TAR found inside another source.
+"""
+from __future__ import annotations
+
+import tarfile
+from pathlib import Path
+from typing import BinaryIO
+
+from forensic.errors import SourceError, UnsupportedFormatError
+from forensic.limits import DEFAULT_LIMITS, Limits
+from forensic.locator import Locator
+from forensic.sources.archive import (TarSource, ZipSource, looks_like_gzip, looks_like_tar,
+                                      looks_like_zip)
+from forensic.sources.base import Source, open_readonly
+from forensic.sources.directory import DirectorySource
+from forensic.sources.ewf import looks_like_ewf
+
+FORMATS = ("directory", "zip", "tar", "raw", "e01")
+
+
+def _head(path: Path, n: int = 4096) -> bytes:
+    try:
+        with open_readonly(path) as fh:
+            return fh.read(n)
+    except OSError as exc:
+        raise SourceError(f"cannot read {path}: {exc.strerror or exc}",
+                          hint="check the path and the permissions") from exc
+
+
+def detect_format(path: Path) -> str:
+    if not path.exists() and not path.is_symlink():
+        raise SourceError(f"evidence source not found: {path}")
+    if path.is_dir():
+        return "directory"
+    if not path.is_file():
+        raise UnsupportedFormatError(f"{path} is not a regular file or folder")
+    head = _head(path)
+    if not head:
+        raise UnsupportedFormatError(f"{path.name} is empty (0 bytes): nothing to examine")
+    if looks_like_ewf(head):
+        return "e01"
+    if looks_like_zip(head):
+        return "zip"
+    if looks_like_tar(head):
+        return "tar"
+    if looks_like_gzip(head) or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
+        try:
+            with tarfile.open(path, "r:*") as tf:
+                tf.next()
+            return "tar"
+        except (tarfile.TarError, OSError, EOFError) as exc:
+            raise UnsupportedFormatError(f"{path.name} is compressed but not a readable TAR archive ({exc})") from exc
+    # A raw image: a partition table or a file system The Sleuth Kit recognises.
+    import pytsk3
+    try:
+        img = pytsk3.Img_Info(str(path))
+    except (OSError, IOError) as exc:
+        raise SourceError(f"cannot open {path.name}: {exc}") from exc
+    try:
+        try:
+            pytsk3.Volume_Info(img)
+            return "raw"
+        except (OSError, IOError):
+            pass
+        try:
+            pytsk3.FS_Info(img, offset=0)
+            return "raw"
+        except (OSError, IOError):
+            pass
+    finally:
+        img.close()
+    magic_hint = _describe(head)
+    raise UnsupportedFormatError(
+        f"{path.name}: not a format this tool reads ({magic_hint})",
+        hint="supported: a folder, ZIP, TAR (.tar, .tar.gz), raw/dd disk images (MBR/GPT or a bare file system "
+             "The Sleuth Kit reads) and E01; convert other formats (QCOW2, VMDK, ...) to raw first")
+
+
+def _describe(head: bytes) -> str:
+    try:
+        import magic
+        return magic.from_buffer(head)
+    except Exception:
+        return "unknown content"
+
+
+def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
+                limits: Limits = DEFAULT_LIMITS) -> Source:
+    loc = Locator.root(label)
+    if fmt == "directory":
+        return DirectorySource(path, loc, limits)
+    if fmt in ("zip", "tar"):
+        fh = open_readonly(path)
+        size = path.stat().st_size
+        try:
+            if fmt == "zip":
+                src = ZipSource(fh, loc, size, password, limits, label)
+                src.require_password(label)
+            else:
+                src = TarSource(fh, loc, size, limits, label)
+        except BaseException:
+            fh.close()
+            raise
+        _close = src.close
+
+        def close() -> None:
+            _close()
+            fh.close()
+        src.close = close
+        return src
+    if fmt in ("raw", "e01"):
+        from forensic.sources.tsk import EwfImgInfo, TskImageSource, open_raw
+        if fmt == "raw":
+            img = open_raw(path)
+        else:
+            from forensic.sources.ewf import open_ewf
+            handle, _ = open_ewf(path)
+            img = EwfImgInfo(handle)
+        src = TskImageSource(img, loc, limits, label)
+        src.FORMAT = fmt
+        return src
+    raise UnsupportedFormatError(f"unknown format {fmt!r}")
+
+
+def open_nested(reader: BinaryIO, head: bytes, locator: Locator, size: int,
+                limits: Limits = DEFAULT_LIMITS, password: bytes | None = None) -> Source | None:
+    """A ZIP or TAR inside another source, walked as a source of its own; None if neither."""
+    if looks_like_zip(head):
+        return ZipSource(reader, locator, size, password, limits, str(locator))
+    if looks_like_tar(head) or looks_like_gzip(head):
+        return TarSource(reader, locator, size, limits, str(locator))
+    return None

@@ -1,0 +1,66 @@
+"""forensic case init|show"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import json_option, with_case
+from cli.console import emit_json, esc, info
+from forensic.case import Case
+
+
+@click.group()
+def case() -> None:
+    """Create and inspect cases (a folder with the case store and custody log)."""
+
+
+@case.command("init")
+@click.argument("directory", type=click.Path(file_okay=False, path_type=Path))
+@click.option("--case-id", required=True, help="The case identifier (e.g. the lab's case number).")
+@click.option("--examiner", required=True, help="The examiner's name, recorded on every action.")
+@click.option("--organisation", "--organization", "organisation", default=None, help="The examiner's organisation.")
+@json_option
+def init(directory: Path, case_id: str, examiner: str, organisation: str | None, as_json: bool) -> int:
+    """Create a new case in DIRECTORY."""
+    c = Case.init(directory, case_id, examiner, organisation)
+    try:
+        _record_created(c)
+        meta = c.meta()
+    finally:
+        c.close()
+    if as_json:
+        emit_json({"case": str(directory), **{k: meta[k] for k in ("case_id", "examiner", "organisation", "created_at")}})
+    else:
+        info(f"case [bold]{esc(case_id)}[/bold] created in {esc(directory)}")
+    return 0
+
+
+def _record_created(c: Case) -> None:
+    try:
+        from chain_of_custody.hooks import record
+    except ImportError:
+        return
+    meta = c.meta()
+    record(c, "case created", {"type": "case", "id": meta["case_id"]},
+           details={"examiner": meta["examiner"], "organisation": meta["organisation"]})
+
+
+@case.command("show")
+@with_case
+@json_option
+def show(case: Case, as_json: bool) -> int:
+    """Show the case's details and evidence items."""
+    meta = case.meta()
+    out = {k: meta.get(k) for k in ("case_id", "examiner", "organisation", "created_at")}
+    out["items"] = [r["item"] for r in case.items()]
+    out["files"] = case.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    if as_json:
+        emit_json(out)
+    else:
+        for k, v in out.items():
+            click.echo(f"{k}: {', '.join(v) if isinstance(v, list) else v}")
+    return 0
+
+
+COMMANDS = [case]

@@ -1,0 +1,110 @@
+"""forensic triage"""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from cli import exit_codes
+from cli.common import json_option, with_case
+from cli.console import emit_json, err, esc, info
+from cli.progress import triage_progress
+from forensic.case import Case
+from forensic.errors import UsageError
+from forensic.hashing import parse_algorithms
+from forensic.intake import read_password
+from forensic.pipeline import TriageOptions, triage_item
+
+
+@click.command()
+@click.argument("items", nargs=-1)
+@click.option("--workers", type=click.IntRange(1, 64), default=2, show_default=True,
+              help="Worker threads for reading and hashing.")
+@click.option("--hash", "hash_list", default="sha256", show_default=True,
+              help="Hashes to compute per file: any of md5,sha1,sha256 (SHA-256 always).")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Password of an encrypted ZIP item (default: the file given at intake).")
+@click.option("--assume-tz", default=None, metavar="ZONE",
+              help="State the device's time zone (IANA name, e.g. Europe/Madrid) for local times "
+                   "with no zone; recorded as an assumption.")
+@click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]), default=None,
+              help="Date order for chat exports whose dates cannot tell.")
+@click.option("--force", is_flag=True, help="Redo items already triaged (their previous results are replaced).")
+@json_option
+@with_case
+def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, password_file: Path | None,
+           assume_tz: str | None, date_order: str | None, force: bool, as_json: bool) -> int:
+    """Walk evidence ITEMS (default: all), hash and type every file, extract artifacts."""
+    hashes = parse_algorithms(hash_list)
+    if assume_tz:
+        _check_zone(assume_tz)
+    rows = [case.item(i) for i in items] if items else case.items()
+    if not rows:
+        raise UsageError("the case has no evidence items", hint="add one with 'forensic evidence add SOURCE'")
+    status = exit_codes.OK
+    for row in rows:
+        item = row["item"]
+        if row["triaged_at"] and not force:
+            summary = json.loads(row["triage_summary"] or "{}")
+            info(f"{esc(item)}: already triaged at {row['triaged_at']} (use --force to redo)")
+            if as_json:
+                emit_json({**summary, "already_triaged": True})
+            continue
+        password = read_password(password_file) if password_file else _intake_password(row)
+        ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
+        opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
+                             extractor_options=ex_opts)
+        with _custody_session(case, item, opts) as on_batch:
+            with triage_progress(f"triage {item}", row["size"]) as advance:
+                stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)
+            on_batch.finish(stats)
+        summary = stats.to_json()
+        if as_json:
+            emit_json(summary)
+        else:
+            info(f"[bold]{esc(item)}[/bold]: {stats.files:,} entries ({stats.deleted:,} deleted), "
+                 f"{stats.bytes:,} bytes, {stats.artifacts:,} artifacts, {stats.warnings:,} warnings "
+                 f"in {stats.seconds:.1f} s")
+        if stats.warnings:
+            err.print(f"[yellow]{stats.warnings:,} warnings recorded[/yellow] "
+                      f"(list them with 'forensic warnings --item {esc(item)}')")
+            status = exit_codes.WARNINGS
+    return status
+
+
+def _check_zone(zone: str) -> None:
+    from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+    try:
+        ZoneInfo(zone)
+    except (ZoneInfoNotFoundError, ValueError) as exc:
+        raise UsageError(f"unknown time zone {zone!r}", hint="use an IANA name such as Europe/Madrid") from exc
+
+
+def _intake_password(row) -> bytes | None:
+    details = json.loads(row["details"] or "{}")
+    pf = details.get("password_file")
+    if pf and Path(pf).is_file():
+        return read_password(Path(pf))
+    return None
+
+
+class _NoCustody:
+    def __call__(self, leaves):
+        pass
+
+    def finish(self, stats):
+        pass
+
+
+def _custody_session(case: Case, item: str, opts: TriageOptions):
+    try:
+        from chain_of_custody.hooks import triage_session
+    except ImportError:
+        from contextlib import nullcontext
+        return nullcontext(_NoCustody())
+    return triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers,
+                                       "force": opts.force, **opts.extractor_options})
+
+
+COMMANDS = [triage]

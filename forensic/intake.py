@@ -1,0 +1,190 @@
+"""Evidence intake: identify a source, hash all of it, record it in the case.
+
+What an item's ``sha256``/``md5`` cover, by format:
+  * zip, tar, raw: the source file's bytes;
+  * e01: the acquired media (the bytes the E01 holds, as libewf returns them) — the
+    same bytes the acquisition hashes stored in the E01 cover; the segment files'
+    own SHA-256 values are recorded in ``details.segments``;
+  * directory: a canonical listing (kind, size, SHA-256, path of every entry, sorted),
+    see :func:`forensic.sources.directory.tree_digest`.
+"""
+from __future__ import annotations
+
+import json
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from forensic.case import Case
+from forensic.errors import CaseError, UsageError
+from forensic.hashing import hash_stream, new_hashers
+from forensic.locator import Locator
+from forensic.sources import detect_format, open_source
+from forensic.sources.base import open_readonly
+from forensic.timestamps import iso_utc, now_utc
+
+_ITEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
+
+
+@dataclass
+class SourceHashes:
+    format: str
+    size: int
+    sha256: str
+    md5: str
+    acquisition_hashes: dict
+    acquisition_hash_verified: bool | None
+    details: dict
+
+
+def read_password(password_file: Path | None) -> bytes | None:
+    if password_file is None:
+        return None
+    try:
+        data = Path(password_file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read the password file {password_file}: {exc.strerror or exc}") from exc
+    return data.splitlines()[0] if data else b""
+
+
+def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = None) -> SourceHashes:
+    details: dict = {}
+    acq: dict = {}
+    verified: bool | None = None
+    if fmt == "directory":
+        from forensic.sources.directory import DirectorySource, tree_digest
+        hashers = new_hashers(("sha256", "md5"))
+        size = tree_digest(DirectorySource(path, Locator.root(path.name)), hashers)
+        digests = {a: h.hexdigest() for a, h in hashers.items()}
+        details["hash_of"] = "canonical listing of the folder (see docs/formats.md)"
+    elif fmt == "e01":
+        from forensic.sources.ewf import acquisition_info, open_ewf
+        handle, files = open_ewf(path)
+        try:
+            acq, headers = acquisition_info(handle)
+            digests, size = hash_stream(_EwfStream(handle), ("sha256", "md5", "sha1"), progress=progress)
+        except OSError as exc:
+            from forensic.errors import CorruptSourceError
+            raise CorruptSourceError(f"{path.name}: reading the E01 media failed ({exc})",
+                                     hint="a segment may be truncated or corrupt") from exc
+        finally:
+            handle.close()
+        details["headers"] = headers
+        details["media_sha1"] = digests.pop("sha1")
+        details["segments"] = []
+        for seg in files:
+            with open_readonly(Path(seg)) as fh:
+                d, n = hash_stream(fh, ("sha256",))
+            details["segments"].append({"name": Path(seg).name, "size": n, "sha256": d["sha256"]})
+        details["hash_of"] = "acquired media (E01 content)"
+        checks = []
+        if "md5" in acq:
+            checks.append(acq["md5"] == digests["md5"])
+        if "sha1" in acq:
+            checks.append(acq["sha1"] == details["media_sha1"])
+        verified = all(checks) if checks else None
+    else:
+        with open_readonly(path) as fh:
+            digests, size = hash_stream(fh, ("sha256", "md5"), progress=progress)
+        details["hash_of"] = "source file bytes"
+    return SourceHashes(fmt, size, digests["sha256"], digests["md5"], acq, verified, details)
+
+
+class _EwfStream:
+    def __init__(self, handle) -> None:
+        self.handle = handle
+        self.handle.seek(0)
+        self.remaining = handle.get_media_size()
+
+    def read(self, n: int) -> bytes:
+        if self.remaining <= 0:
+            return b""
+        data = self.handle.read(min(n, self.remaining))
+        if not data:
+            raise OSError("unexpected end of media data")
+        self.remaining -= len(data)
+        return data
+
+
+def default_item_id(case: Case, path: Path) -> str:
+    base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name).strip("._-") or "item"
+    base = base[:48]
+    existing = {r["item"] for r in case.items()}
+    candidate, n = base, 2
+    while candidate in existing:
+        candidate, n = f"{base}-{n}", n + 1
+    return candidate
+
+
+def add_evidence(case: Case, source: Path, item: str | None, description: str | None,
+                 password: bytes | None, progress=None, extra: dict | None = None) -> dict:
+    source = Path(source)
+    fmt = detect_format(source)
+    if item is None:
+        item = default_item_id(case, source)
+    elif not _ITEM_RE.match(item):
+        raise UsageError(f"invalid item id {item!r}",
+                         hint="use letters, digits, '.', '_' or '-' (up to 64 characters)")
+    if case.db.execute("SELECT 1 FROM items WHERE item=?", (item,)).fetchone():
+        raise CaseError(f"evidence item {item!r} already exists in this case", hint="choose another --id")
+    # Open it once to fail early on a wrong password or a damaged container.
+    src = open_source(source, fmt, source.name, password)
+    try:
+        source_details = dict(src.details)
+        source_warnings = list(src.warnings)
+    finally:
+        src.close()
+    hashes = hash_source(source, fmt, progress)
+    details = {**hashes.details, **source_details, **(extra or {})}
+    if source_warnings:
+        details["source_warnings"] = source_warnings
+    if password is not None:
+        details["encrypted"] = True
+    row = {
+        "item": item, "source_path": str(source.resolve()), "format": fmt, "description": description,
+        "size": hashes.size, "sha256": hashes.sha256, "md5": hashes.md5,
+        "acquisition_hashes": json.dumps(hashes.acquisition_hashes, sort_keys=True),
+        "acquisition_hash_verified": None if hashes.acquisition_hash_verified is None
+        else int(hashes.acquisition_hash_verified),
+        "details": json.dumps(details, sort_keys=True, ensure_ascii=False), "added_at": iso_utc(now_utc()),
+    }
+    with case.transaction() as db:
+        db.execute(f"INSERT INTO items({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
+                   tuple(row.values()))
+    return item_json(case.item(item))
+
+
+def item_json(row) -> dict:
+    details = json.loads(row["details"] or "{}")
+    verified = row["acquisition_hash_verified"]
+    out = {
+        "item": row["item"], "format": row["format"], "source": row["source_path"],
+        "description": row["description"], "size": row["size"], "sha256": row["sha256"], "md5": row["md5"],
+        "acquisition_hashes": json.loads(row["acquisition_hashes"] or "{}"),
+        "acquisition_hash_verified": None if verified is None else bool(verified),
+        "added_at": row["added_at"], "triaged_at": row["triaged_at"],
+    }
+    if details.get("segments"):
+        out["segments"] = details["segments"]
+    if details.get("partitions"):
+        out["partitions"] = details["partitions"]
+    if details.get("source_warnings"):
+        out["source_warnings"] = details["source_warnings"]
+    return out
+
+
+def verify_evidence(case: Case, item: str, progress=None) -> dict:
+    row = case.item(item)
+    source = Path(row["source_path"])
+    result = {"item": item, "source": str(source), "expected_sha256": row["sha256"], "expected_md5": row["md5"]}
+    if not source.exists():
+        return {**result, "ok": False, "sha256": None, "md5": None,
+                "problem": f"the source {source} is no longer there"}
+    hashes = hash_source(source, row["format"], progress)
+    ok = hashes.sha256 == row["sha256"] and hashes.md5 == row["md5"]
+    result.update({"sha256": hashes.sha256, "md5": hashes.md5, "ok": ok,
+                   "problem": None if ok else "the source's hashes differ from those recorded at intake"})
+    if row["format"] == "e01":
+        result["acquisition_hash_verified"] = hashes.acquisition_hash_verified
+    return result

@@ -1,0 +1,50 @@
+"""The evidence-source interface: every kind of source is walked the same way."""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+from typing import BinaryIO, Iterator
+
+from forensic.entry import FileEntry
+from forensic.limits import DEFAULT_LIMITS, Limits
+from forensic.locator import Locator
+
+
+class Source:
+    """An opened, read-only evidence source."""
+
+    FORMAT = ""
+
+    def __init__(self, locator: Locator, limits: Limits = DEFAULT_LIMITS) -> None:
+        self.locator = locator
+        self.limits = limits
+        self.warnings: list[str] = []     # source-level problems (bad partition, ...)
+        self.details: dict = {}           # facts worth recording (partitions, fs types, ...)
+
+    def entries(self) -> Iterator[FileEntry]:
+        raise NotImplementedError  # pragma: no cover
+
+    def close(self) -> None:
+        pass
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
+def open_readonly(path: Path) -> BinaryIO:
+    """Open a file for reading without touching its access time where the OS allows."""
+    flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
+    noatime = getattr(os, "O_NOATIME", 0)
+    try:
+        fd = os.open(path, flags | noatime)
+    except PermissionError:
+        fd = os.open(path, flags)
+    except OSError as exc:
+        if noatime and exc.errno == 1:  # EPERM: O_NOATIME needs ownership
+            fd = os.open(path, flags)
+        else:
+            raise
+    return os.fdopen(fd, "rb", buffering=0)

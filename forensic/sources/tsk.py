@@ -1,0 +1,318 @@
+"""Disk images through The Sleuth Kit (pytsk3): raw/dd and E01 (via libewf).
+
+A whole disk (MBR, GPT, ...) has every allocated partition walked; a bare file system
+is walked at offset 0. Deleted entries are listed and, where TSK can still read their
+content, recovered and hashed; orphan files come from TSK's ``$OrphanFiles`` folder;
+NTFS alternate data streams become entries of their own (``report.doc:hidden``).
+"""
+from __future__ import annotations
+
+import io
+import os
+import time
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Callable, Iterator
+
+import pytsk3
+
+from forensic.entry import FileEntry
+from forensic.errors import CorruptSourceError
+from forensic.limits import DEFAULT_LIMITS, Limits
+from forensic.locator import Locator, safe_name
+from forensic.sources.base import Source
+
+# The Sleuth Kit converts FAT's local wall-clock times with mktime(): with TZ=UTC that
+# conversion is the identity, so the value we get is the wall-clock time as recorded.
+# Those times are then stored without a zone and flagged (never presented as UTC).
+if os.environ.get("TZ") != "UTC":
+    os.environ["TZ"] = "UTC"
+    time.tzset()
+
+FS_NAMES = {
+    pytsk3.TSK_FS_TYPE_NTFS: "ntfs", pytsk3.TSK_FS_TYPE_FAT12: "fat12", pytsk3.TSK_FS_TYPE_FAT16: "fat16",
+    pytsk3.TSK_FS_TYPE_FAT32: "fat32", pytsk3.TSK_FS_TYPE_EXFAT: "exfat", pytsk3.TSK_FS_TYPE_EXT2: "ext2",
+    pytsk3.TSK_FS_TYPE_EXT3: "ext3", pytsk3.TSK_FS_TYPE_EXT4: "ext4", pytsk3.TSK_FS_TYPE_HFS: "hfs+",
+    pytsk3.TSK_FS_TYPE_ISO9660: "iso9660", pytsk3.TSK_FS_TYPE_FFS1: "ufs1", pytsk3.TSK_FS_TYPE_FFS1B: "ufs1b",
+    pytsk3.TSK_FS_TYPE_FFS2: "ufs2", pytsk3.TSK_FS_TYPE_YAFFS2: "yaffs2", pytsk3.TSK_FS_TYPE_APFS: "apfs",
+}
+# File systems whose times are local wall-clock time with no zone stored.
+LOCAL_TIME_FS = {"fat12", "fat16", "fat32", "exfat"}
+
+_DATA_ATTRS = {pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_DEFAULT}
+
+
+class EwfImgInfo(pytsk3.Img_Info):
+    """A pytsk3 image backed by a libewf handle (E01, split segments)."""
+
+    def __init__(self, handle) -> None:
+        self._handle = handle
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def read(self, offset: int, size: int) -> bytes:
+        self._handle.seek(offset)
+        return self._handle.read(size)
+
+    def get_size(self) -> int:
+        return self._handle.get_media_size()
+
+    def close(self) -> None:
+        self._handle.close()
+
+
+class TskReader(io.RawIOBase):
+    """A seekable, read-only file object over one TSK file attribute."""
+
+    def __init__(self, fs_file, size: int, attr_type=None, attr_id=None) -> None:
+        self.fs_file = fs_file
+        self.size = size
+        self.pos = 0
+        self.attr = (attr_type, attr_id) if attr_type is not None else None
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, n: int = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos)
+        if n <= 0:
+            return b""
+        if self.attr is None:
+            data = self.fs_file.read_random(self.pos, n)
+        else:
+            data = self.fs_file.read_random(self.pos, n, self.attr[0], self.attr[1])
+        if not data:
+            raise OSError(f"read failed at offset {self.pos} (content not recoverable)")
+        self.pos += len(data)
+        return data
+
+    def readinto(self, b) -> int:
+        data = self.read(len(b))
+        b[: len(data)] = data
+        return len(data)
+
+
+def _time(meta, name: str) -> datetime | None:
+    sec = getattr(meta, name, 0)
+    if not sec:
+        return None
+    nano = getattr(meta, name + "_nano", 0) or 0
+    try:
+        return datetime.fromtimestamp(sec, tz=timezone.utc).replace(microsecond=nano // 1000)
+    except (OverflowError, OSError, ValueError):
+        return None
+
+
+class TskImageSource(Source):
+    """A raw/dd or E01 disk image, with or without a partition table."""
+
+    FORMAT = "raw"
+
+    def __init__(self, img: pytsk3.Img_Info, locator: Locator, limits: Limits = DEFAULT_LIMITS,
+                 label: str = "") -> None:
+        super().__init__(locator, limits)
+        self.img = img
+        self.label = label or str(locator)
+        self.volumes: list[tuple[Locator, pytsk3.FS_Info, str]] = []
+        self._open_volumes()
+
+    def _open_volumes(self) -> None:
+        size = self.img.get_size()
+        partitions = []
+        try:
+            vs = pytsk3.Volume_Info(self.img)
+        except (OSError, IOError):
+            vs = None
+        if vs is not None:
+            block = vs.info.block_size
+            self.details["volume_system"] = _vs_name(vs.info.vstype)
+            n = 0
+            for part in vs:
+                if not (part.flags & pytsk3.TSK_VS_PART_FLAG_ALLOC):
+                    continue
+                n += 1
+                desc = part.desc.decode("utf-8", "replace") if isinstance(part.desc, bytes) else str(part.desc)
+                start = part.start * block
+                length = part.len * block
+                info = {"number": n, "start": start, "length": length, "description": desc}
+                partitions.append(info)
+                if start + length > size:
+                    self.warnings.append(f"partition {n} ({desc}) ends at byte {start + length:,}, past the end "
+                                         f"of the image ({size:,} bytes): image truncated?")
+                try:
+                    fs = pytsk3.FS_Info(self.img, offset=start)
+                except (OSError, IOError) as exc:
+                    info["file_system"] = None
+                    self.warnings.append(f"partition {n} ({desc}) at byte {start:,}: no readable file system "
+                                         f"({_short(exc)})")
+                    continue
+                fstype = FS_NAMES.get(fs.info.ftype, str(fs.info.ftype))
+                info["file_system"] = fstype
+                self.volumes.append((self.locator.child("partition", f"partition {n} ({fstype})"), fs, fstype))
+        if vs is None or not partitions:
+            try:
+                fs = pytsk3.FS_Info(self.img, offset=0)
+            except (OSError, IOError) as exc:
+                raise CorruptSourceError(
+                    f"{self.label}: no partition table and no file system The Sleuth Kit can read "
+                    f"({_short(exc)})",
+                    hint="the image may be encrypted, damaged (zeroed superblock?) or of an unsupported kind") from exc
+            fstype = FS_NAMES.get(fs.info.ftype, str(fs.info.ftype))
+            self.details["file_system"] = fstype
+            self.volumes.append((self.locator.child("partition", f"file system ({fstype})"), fs, fstype))
+        elif not self.volumes:
+            self.warnings.append("no partition holds a file system The Sleuth Kit can read")
+        self.details["partitions"] = partitions
+
+    def entries(self) -> Iterator[FileEntry]:
+        for loc, fs, fstype in self.volumes:
+            walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings)
+            yield from walker.walk()
+
+
+class _FsWalker:
+    def __init__(self, fs, locator: Locator, fstype: str, limits: Limits, warnings: list[str]) -> None:
+        self.fs = fs
+        self.locator = locator
+        self.fstype = fstype
+        self.limits = limits
+        self.warnings = warnings
+        self.tz_known = fstype not in LOCAL_TIME_FS
+        self.seen_dirs: set[int] = set()
+        self.is_ntfs = fstype == "ntfs"
+
+    def walk(self) -> Iterator[FileEntry]:
+        try:
+            root = self.fs.open_dir(path="/")
+        except (OSError, IOError) as exc:
+            self.warnings.append(f"{self.locator}: cannot open the root folder ({_short(exc)})")
+            return
+        self.seen_dirs.add(self.fs.info.root_inum)
+        yield from self._dir(root, "", 0)
+
+    def _dir(self, directory, parent: str, depth: int) -> Iterator[FileEntry]:
+        try:
+            items = list(directory)
+        except (OSError, IOError) as exc:
+            self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({_short(exc)})")
+            return
+        for f in items:
+            name_info = f.info.name
+            raw = name_info.name
+            if raw in (b".", b".."):
+                continue
+            name, valid = safe_name(raw)
+            path = f"{parent}/{name}"
+            meta = f.info.meta
+            name_unalloc = bool(name_info.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
+            meta_unalloc = meta is not None and bool(meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
+            deleted = name_unalloc or meta_unalloc
+            realloc = name_unalloc and meta is not None and not meta_unalloc
+            kind = _kind(meta, name_info)
+            entry = FileEntry(self.locator.child("fs", path), path, name, kind,
+                              meta.size if (meta is not None and kind == "file") else None,
+                              times=self._times(meta), times_tz_known=self.tz_known,
+                              inode=str(meta.addr) if meta is not None else (str(name_info.meta_addr) or None),
+                              allocated=not deleted, deleted=deleted)
+            if not valid:
+                entry.warnings.append("file name is not valid UTF-8 (shown with \\x escapes)")
+            if kind == "file":
+                if meta is None:
+                    entry.warnings.append("deleted entry without metadata: content not recoverable")
+                elif realloc:
+                    entry.warnings.append("name of a deleted file whose inode was reallocated: content not recovered")
+                    entry.size = None
+                else:
+                    entry.opener = _opener(f, meta.size)
+            elif kind == "link" and meta is not None:
+                try:
+                    entry.link_target = safe_name(meta.link)[0] if meta.link else None
+                except Exception:
+                    pass
+            yield entry
+            if kind == "file" and self.is_ntfs and meta is not None and not realloc:
+                yield from self._streams(f, entry)
+            if kind == "dir" and meta is not None and not realloc:
+                if meta.addr in self.seen_dirs:
+                    continue  # a loop or a deleted name of a live folder
+                if depth >= self.limits.max_dir_depth:
+                    entry.warnings.append("folder nesting too deep; not descended")
+                    continue
+                self.seen_dirs.add(meta.addr)
+                try:
+                    sub = f.as_directory()
+                except (OSError, IOError) as exc:
+                    entry.warnings.append(f"cannot open folder ({_short(exc)})")
+                    continue
+                yield from self._dir(sub, path, depth + 1)
+
+    def _streams(self, f, entry: FileEntry) -> Iterator[FileEntry]:
+        try:
+            attrs = list(f)
+        except (OSError, IOError):
+            return
+        for attr in attrs:
+            info = attr.info
+            if info.type != pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA or not info.name or info.name in (b"$Data",):
+                continue
+            sname = safe_name(info.name)[0]
+            label = f"{entry.path}:{sname}"
+            ads = FileEntry(entry.locator.child("stream", f"{entry.name}:{sname}"), label,
+                            f"{entry.name}:{sname}", "stream", info.size, times=entry.times,
+                            times_tz_known=entry.times_tz_known, inode=entry.inode,
+                            allocated=entry.allocated, deleted=entry.deleted)
+            ads.opener = _opener(f, info.size, info.type, info.id)
+            yield ads
+
+    def _times(self, meta) -> dict:
+        if meta is None:
+            return {"modified": None, "accessed": None, "changed": None, "born": None}
+        return {"modified": _time(meta, "mtime"), "accessed": _time(meta, "atime"),
+                "changed": _time(meta, "ctime"), "born": _time(meta, "crtime")}
+
+
+def _opener(f, size: int, attr_type=None, attr_id=None) -> Callable:
+    return lambda: TskReader(f, size, attr_type, attr_id)
+
+
+def _kind(meta, name_info) -> str:
+    t = meta.type if meta is not None else name_info.type
+    if t in (pytsk3.TSK_FS_META_TYPE_REG, pytsk3.TSK_FS_NAME_TYPE_REG):
+        return "file"
+    if t in (pytsk3.TSK_FS_META_TYPE_DIR, pytsk3.TSK_FS_NAME_TYPE_DIR, pytsk3.TSK_FS_META_TYPE_VIRT_DIR,
+             pytsk3.TSK_FS_NAME_TYPE_VIRT_DIR):
+        return "dir"
+    if t in (pytsk3.TSK_FS_META_TYPE_LNK, pytsk3.TSK_FS_NAME_TYPE_LNK):
+        return "link"
+    if t in (pytsk3.TSK_FS_META_TYPE_VIRT,) or t == pytsk3.TSK_FS_NAME_TYPE_VIRT:
+        return "file"
+    if meta is None and t == pytsk3.TSK_FS_NAME_TYPE_UNDEF:
+        return "file"
+    return "other"
+
+
+def _vs_name(vstype) -> str:
+    names = {pytsk3.TSK_VS_TYPE_DOS: "mbr", pytsk3.TSK_VS_TYPE_GPT: "gpt", pytsk3.TSK_VS_TYPE_MAC: "mac",
+             pytsk3.TSK_VS_TYPE_BSD: "bsd", pytsk3.TSK_VS_TYPE_SUN: "sun"}
+    return names.get(vstype, str(vstype))
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[-1] if text else type(exc).__name__
+
+
+def open_raw(path: Path) -> pytsk3.Img_Info:
+    return pytsk3.Img_Info(str(path))
