@@ -1,0 +1,651 @@
+"""Photo EXIF: camera, times with time-zone provenance, GPS position, from one photo.
+
+One ``photo/exif`` record per accepted file, always — also for an image without EXIF
+(``has_exif`` false, every other field null) and for a file whose name or type says photo
+but whose bytes are no image we know (``corrupted`` true, with a warning) — so that a photo
+listing shows every photo. Damaged EXIF gives the tags that could be read, a warning per
+defect and ``corrupted=True``; the extractor never raises for bad input.
+
+Reading is bounded: at most :data:`MAX_READ` bytes of the file, a wall-clock limit and a
+cap on the I/O calls exifread may make (a hostile IFD can make it loop for a long time),
+no pixel data decoded, no thumbnail extracted.
+
+Time zones (see :mod:`forensic.timestamps`): for each EXIF time, in this order —
+its own ``OffsetTime*`` tag (``offset_tag``); else the offset inferred from the photo's GPS
+UTC time (``gps``: local minus GPS time, rounded to 15 minutes, within ±14 h); else the zone
+of the photo's position when the optional ``timezonefinder`` package is installed
+(``location``); else the zone the examiner stated for the item, ``options['assume_tz']``
+(``assumed``); else ``unknown``: kept naive, ``*_utc`` null, never taken as UTC.
+"""
+from __future__ import annotations
+
+import logging
+import re
+import threading
+import time
+from datetime import datetime, timedelta, timezone
+from typing import Any, Iterable
+
+from extractors import exif_containers as containers
+from extractors.base import Extractor, ExtractorInput
+from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.timestamps import Timestamp, iso_utc
+
+MAX_READ = 64 * 1024 * 1024          # bytes of a file read for its EXIF
+TIME_LIMIT = 2.0                     # seconds of EXIF parsing per file
+MAX_IO_CALLS = 4_000_000             # read/seek calls exifread may make per file
+
+RECORD_TYPE = "photo/exif"
+
+_MIMES = {
+    "image/jpeg", "image/pjpeg", "image/jpg", "image/tiff", "image/tiff-fx", "image/heic",
+    "image/heif", "image/heic-sequence", "image/heif-sequence", "image/avif", "image/png",
+    "image/webp", "image/jxl", "image/x-adobe-dng", "image/dng",
+}
+_RAW_MIME_HINTS = ("raw", "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2",
+                   "raf", "pef", "srw", "mrw", "x3f", "iiq", "3fr", "erf", "kdc", "dcr", "mef", "mos")
+_EXTENSIONS = {
+    "jpg", "jpeg", "jpe", "jfif", "jps", "tif", "tiff", "heic", "heif", "hif", "avif", "png", "webp",
+    "jxl", "dng", "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw",
+    "mrw", "x3f", "iiq", "3fr", "erf", "kdc", "dcr", "mef", "mos", "rwl", "gpr",
+}
+_HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
+                b"avif", b"avis", b"crx "}
+
+_SOURCE_BY_KIND = {"jpeg": "jpeg-app1", "tiff": "tiff", "png": "png-exif", "webp": "webp-exif",
+                   "isobmff": "heif-exif", "jxl": "jxl-exif"}
+
+_EXIF_DATE = re.compile(r"^(\d{4})[:\-/.](\d{2})[:\-/.](\d{2})[ T](\d{2}):(\d{2}):(\d{2})$")
+_GPS_DATE = re.compile(r"^(\d{4})[:\-/.](\d{2})[:\-/.](\d{2})$")
+_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+_BLANK_DATE = re.compile(r"^[\s:\-/.]*$")
+
+# the fields of a photo/exif record, in order (all present in every record)
+FIELDS = (
+    "has_exif", "exif_source", "make", "model", "serial", "serial_source", "lens_make", "lens_model",
+    "lens_serial", "software", "taken_at", "taken_at_utc", "taken_at_raw", "tz_known", "tz_source",
+    "tz_offset_minutes", "offset_time_original", "subsec", "digitized_at", "digitized_at_utc",
+    "digitized_tz_source", "offset_time_digitized", "modified_at", "modified_at_utc",
+    "modified_tz_source", "offset_time", "lat", "lon", "alt", "gps_valid", "gps_raw", "gps_at",
+    "direction", "direction_ref", "speed", "speed_ref", "width", "height", "orientation",
+    "has_thumbnail",
+)
+
+
+class ExifBudgetExceeded(Exception):
+    """The per-file time or I/O bound was reached while parsing EXIF."""
+
+
+class _BoundedReader:
+    """A read-only file over bytes that stops a parser running past its time or I/O bound."""
+
+    def __init__(self, buf: bytes, deadline: float, max_calls: int) -> None:
+        self._buf = buf
+        self._pos = 0
+        self._deadline = deadline
+        self._calls_left = max_calls
+
+    def _tick(self) -> None:
+        self._calls_left -= 1
+        if self._calls_left < 0:
+            raise ExifBudgetExceeded("I/O-call bound reached (looping or huge structure)")
+        if time.monotonic() > self._deadline:
+            raise ExifBudgetExceeded("time bound reached")
+
+    def read(self, size: int | None = -1) -> bytes:
+        self._tick()
+        start = self._pos
+        if size is None or size < 0:
+            stop = len(self._buf)
+        else:
+            stop = min(len(self._buf), start + size)
+        if start >= stop:
+            return b""
+        self._pos = stop
+        return self._buf[start:stop]
+
+    def seek(self, pos: int, whence: int = 0) -> int:
+        self._tick()
+        if whence == 1:
+            pos += self._pos
+        elif whence == 2:
+            pos += len(self._buf)
+        if pos < 0:
+            raise ValueError(f"negative seek position {pos}")
+        self._pos = pos
+        return pos
+
+    def tell(self) -> int:
+        return self._pos
+
+
+class _LogCollector(logging.Handler):
+    """Collects exifread's own warnings for the file being read in this thread."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self._local = threading.local()
+
+    def start(self) -> None:
+        self._local.messages = []
+
+    def stop(self) -> list[str]:
+        messages = getattr(self._local, "messages", None) or []
+        self._local.messages = None
+        return messages
+
+    def emit(self, record: logging.LogRecord) -> None:
+        messages = getattr(self._local, "messages", None)
+        if messages is None or len(messages) >= 20:
+            return
+        try:
+            messages.append(record.getMessage())
+        except Exception:  # a malformed log call must not break extraction
+            messages.append(str(record.msg))
+
+
+_COLLECTOR = _LogCollector()
+_EXIFREAD_LOG = logging.getLogger("exifread")
+if _EXIFREAD_LOG.level == logging.NOTSET:
+    _EXIFREAD_LOG.setLevel(logging.WARNING)
+_EXIFREAD_LOG.propagate = False       # its warnings become our ExtractionWarnings, not stderr
+_EXIFREAD_LOG.addHandler(_COLLECTOR)
+
+
+class _Problems:
+    """Warnings met in one file; each says whether it means the file is damaged."""
+
+    def __init__(self) -> None:
+        self.messages: list[str] = []
+        self.corrupted = False
+
+    def add(self, message: str, corrupt: bool = True) -> None:
+        if message not in self.messages:
+            self.messages.append(message)
+        self.corrupted = self.corrupted or corrupt
+
+
+class PhotoExifExtractor(Extractor):
+    NAME = "photo_exif"
+    VERSION = "1"
+    DESCRIPTION = ("Photo EXIF (JPEG, TIFF, HEIC/HEIF, AVIF, PNG, WebP, JPEG XL, TIFF-based RAW, CR3, "
+                   "MRW, RAF, X3F): camera, serials, times with time-zone provenance, GPS")
+    REQUIRES = ("exifread",)
+    RECORD_TYPES = (RECORD_TYPE,)
+
+    max_read: int = MAX_READ
+    time_limit: float = TIME_LIMIT
+    max_io_calls: int = MAX_IO_CALLS
+
+    # -- selection ---------------------------------------------------------------------
+    def accepts(self, path: str, mime: str, head: bytes) -> bool:
+        mime = (mime or "").split(";")[0].strip().lower()
+        if mime in _MIMES:
+            return True
+        if mime.startswith("image/x-") and any(h in mime for h in _RAW_MIME_HINTS):
+            return True
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        if "." in name and name.rsplit(".", 1)[-1].lower() in _EXTENSIONS:
+            return True
+        kind = containers.sniff(head[:16])
+        if kind == "isobmff":
+            return head[8:12] in _HEIF_BRANDS
+        if kind == "jxl":                 # the bare codestream signature is too short to trust
+            return head[:4] == b"\x00\x00\x00\x0c"
+        return kind is not None
+
+    # -- extraction --------------------------------------------------------------------
+    def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
+        problems = _Problems()
+        try:
+            record = self._extract(item, problems)
+        except Exception as exc:  # a bug of ours: keep the photo listed, say what happened
+            problems.add(f"photo_exif internal error: {type(exc).__name__}: {exc}", corrupt=False)
+            record = ArtifactRecord(RECORD_TYPE, dict.fromkeys(FIELDS) | {"has_exif": False},
+                                    corrupted=problems.corrupted, warnings=tuple(problems.messages))
+        yield record
+        for message in record.warnings:
+            yield ExtractionWarning(self.NAME, message)
+
+    def _load(self, item: ExtractorInput) -> tuple[bytes, bool]:
+        if item.data is not None:
+            data = bytes(item.data[: self.max_read])
+            return data, len(item.data) > self.max_read
+        with item.stream() as fh:
+            data = fh.read(self.max_read)
+        return data, item.size > len(data)
+
+    def _extract(self, item: ExtractorInput, problems: _Problems) -> ArtifactRecord:
+        buf, capped = self._load(item)
+        info = containers.inspect_container(buf)
+        for message in info.problems:
+            problems.add(message)
+        if info.kind is None:
+            problems.add(f"content is not a recognisable image (type {item.mime or 'unknown'}, "
+                         f"first bytes {buf[:8].hex() or 'none'})")
+        tags, source = self._read_tags(buf, info, capped, problems)
+        fields = dict.fromkeys(FIELDS)
+        fields["has_exif"] = bool(tags)
+        fields["exif_source"] = source if tags else None
+        timestamps: list[Timestamp] = []
+        if tags:
+            _fill_fields(tags, fields, timestamps, item.options or {}, len(buf), problems)
+        if fields["width"] is None and info.width:
+            fields["width"], fields["height"] = info.width, info.height
+        return ArtifactRecord(RECORD_TYPE, fields, tuple(timestamps), problems.corrupted,
+                              tuple(problems.messages))
+
+    def _read_tags(self, buf: bytes, info: containers.ContainerInfo, capped: bool,
+                   problems: _Problems) -> tuple[dict[str, Any], str | None]:
+        from exifread.core.exceptions import ExifError
+        from exifread.core.find_exif import determine_type
+
+        tags: dict[str, Any] = {}
+        reader = _BoundedReader(buf, time.monotonic() + self.time_limit, self.max_io_calls)
+        source: str | None = None
+        _COLLECTOR.start()
+        try:
+            blocks: list[containers.ExifBlock] = []
+            fake_exif = 0
+            if info.kind in _SOURCE_BY_KIND:
+                try:
+                    offset, endian, fake_exif = determine_type(reader)
+                    if endian[:1] in (b"I", b"M") and offset < len(buf):
+                        blocks = [containers.ExifBlock(offset, _SOURCE_BY_KIND.get(info.kind, info.kind))]
+                except ExifBudgetExceeded:
+                    raise
+                except (ExifError, EOFError):
+                    pass                      # not found by exifread: try our own locators
+                except Exception as exc:
+                    problems.add(f"EXIF not located by exifread: {type(exc).__name__}: {exc}")
+            if not blocks:
+                fake_exif = 0
+                blocks = containers.locate_exif(buf, info.kind, info)
+            for block in blocks:
+                source = source or block.source
+                structural = containers.check_tiff(buf, block.offset,
+                                                   "IFD0" if block.ifd_name == "Image" else block.ifd_name,
+                                                   chain=block.ifd_name == "Image")
+                for message in structural:
+                    if capped:
+                        problems.add(f"{message} (only the first {len(buf)} bytes were read)", corrupt=False)
+                    else:
+                        problems.add(f"EXIF structure: {message}")
+                _dump_block(reader, buf, block, fake_exif, tags, problems)
+        except ExifBudgetExceeded as exc:
+            problems.add(f"EXIF reading stopped at the per-file bound: {exc}; tags read so far kept")
+        finally:
+            for message in _COLLECTOR.stop():
+                problems.add(f"exifread: {message}")
+        return tags, source
+
+
+def _dump_block(reader: _BoundedReader, buf: bytes, block: containers.ExifBlock, fake_exif: int,
+                tags: dict[str, Any], problems: _Problems) -> None:
+    """Read the IFDs of one TIFF block into ``tags`` (exifread's names); keep what was read."""
+    from exifread.core.exif_header import ExifHeader
+    from exifread.tags.exif import GPS_TAGS
+
+    endian = chr(buf[block.offset]) if block.offset < len(buf) else "I"
+    # detailed=False: exifread skips the maker note, user comment and XMP blobs (which it
+    # would read one byte per call). Its maker-note decoding is not used: for several makers
+    # it reads a text header as an entry count and returns garbage (a wrong serial number
+    # is worse than none); the serial is read by exif_containers.maker_note_serial.
+    hdr = ExifHeader(reader, endian, block.offset, fake_exif, strict=False, debug=False,
+                     detailed=False, truncate_tags=True)
+    hdr.tags = tags
+    where = block.ifd_name
+    try:
+        first = hdr.s2n(4, 4)
+        if block.ifd_name == "EXIF":
+            hdr.dump_ifd(ifd=first, ifd_name="EXIF")
+            return
+        if block.ifd_name == "GPS":
+            hdr.dump_ifd(ifd=first, ifd_name="GPS", tag_dict=GPS_TAGS)
+            return
+        for n, ifd in enumerate(hdr.list_ifd()[: containers.MAX_IFDS]):
+            where = "Image" if n == 0 else "Thumbnail" if n == 1 else f"IFD {n}"
+            hdr.dump_ifd(ifd=ifd, ifd_name=where)
+        exif_offset = tags.get("Image ExifOffset")
+        if exif_offset is not None and exif_offset.values:
+            where = "EXIF"
+            hdr.dump_ifd(ifd=exif_offset.values[0], ifd_name="EXIF")
+            make = str(getattr(tags.get("Image Make"), "printable", ""))
+            found = containers.maker_note_serial(buf, block.offset, exif_offset.values[0], make)
+            if found is not None:
+                tags["_maker_note_serial"] = found
+    except ExifBudgetExceeded:
+        raise
+    except Exception as exc:
+        problems.add(f"EXIF reading failed in the {where} IFD: {type(exc).__name__}: {exc}; "
+                     "tags read so far kept")
+
+
+# -- tag values -------------------------------------------------------------------------
+def _values(tags: dict[str, Any], *names: str) -> tuple[str, Any] | None:
+    for name in names:
+        tag = tags.get(name)
+        if tag is not None:
+            return name, tag.values
+    return None
+
+
+def _text(tags: dict[str, Any], problems: _Problems, *names: str) -> tuple[str | None, str | None]:
+    """A string tag, stripped; (value, tag name). Undecodable or control bytes are flagged."""
+    found = _values(tags, *names)
+    if found is None:
+        return None, None
+    name, value = found
+    if isinstance(value, list):
+        if all(isinstance(v, int) and 0 <= v < 256 for v in value):
+            value = bytes(value).split(b"\x00", 1)[0]
+        elif len(value) == 1:
+            value = str(value[0])
+        else:
+            return None, name
+    if isinstance(value, bytes):
+        try:
+            value = value.decode("utf-8")
+        except UnicodeDecodeError:
+            value = value.decode("utf-8", errors="backslashreplace")
+            problems.add(f"{_label(name)} is not valid text: {value!r}")
+    if not isinstance(value, str):
+        value = str(value)
+    value = value.strip(" \x00")
+    if any((ord(c) < 32 and c not in "\t\r\n") or ord(c) == 0x7F or 0xFFF0 <= ord(c) <= 0xFFFF
+           for c in value):
+        problems.add(f"{_label(name)} holds control characters (garbage?): {value!r}")
+    return (value or None), name
+
+
+def _label(tag_name: str) -> str:
+    return tag_name.split(" ", 1)[-1]
+
+
+def _first_int(tags: dict[str, Any], *names: str) -> int | None:
+    found = _values(tags, *names)
+    if found is None:
+        return None
+    value = found[1]
+    if isinstance(value, list) and value and isinstance(value[0], int):
+        return value[0]
+    return None
+
+
+def _rationals(value: Any) -> list[tuple[int, int]] | None:
+    """(numerator, denominator) pairs of a rational tag, keeping zero denominators."""
+    if not isinstance(value, list) or not value:
+        return None
+    out = []
+    for v in value:
+        if hasattr(v, "numerator") and hasattr(v, "denominator"):
+            out.append((int(v.numerator), int(v.denominator)))
+        elif isinstance(v, int):
+            out.append((v, 1))
+        elif isinstance(v, tuple) and v and isinstance(v[0], float):
+            return None
+        else:
+            return None
+    return out
+
+
+def _raw(pairs: list[tuple[int, int]] | None) -> str | None:
+    return None if pairs is None else " ".join(f"{n}/{d}" for n, d in pairs)
+
+
+def _number(tags: dict[str, Any], name: str, problems: _Problems) -> float | None:
+    found = _values(tags, name)
+    if found is None:
+        return None
+    value = found[1]
+    if isinstance(value, list) and value and isinstance(value[0], tuple):   # float/double types
+        return float(value[0][0])
+    pairs = _rationals(value)
+    if not pairs:
+        problems.add(f"{_label(name)} has no readable value")
+        return None
+    num, den = pairs[0]
+    if den == 0:
+        problems.add(f"{_label(name)} has a zero denominator ({num}/0)")
+        return None
+    return num / den
+
+
+# -- times ------------------------------------------------------------------------------
+def _parse_local(raw: str | None, subsec: str | None, label: str,
+                 problems: _Problems) -> datetime | None:
+    if raw is None or _BLANK_DATE.match(raw):
+        return None                      # absent, or blank as EXIF allows for "unknown"
+    m = _EXIF_DATE.match(raw.strip())
+    if not m:
+        problems.add(f"{label} {raw!r} is not an EXIF date-time")
+        return None
+    if all(int(g) == 0 for g in m.groups()[:3]):
+        problems.add(f"{label} is all zeros ({raw!r}): no date recorded")
+        return None
+    try:
+        local = datetime(*(int(g) for g in m.groups()))
+    except ValueError:
+        problems.add(f"{label} {raw!r} is not a valid date-time")
+        return None
+    if subsec:
+        digits = subsec.strip()
+        if digits.isdigit():
+            local = local.replace(microsecond=int((digits + "000000")[:6]))
+        elif digits:
+            problems.add(f"sub-seconds of {label} {subsec!r} are not digits")
+    return local
+
+
+def _parse_offset(raw: str | None, label: str, problems: _Problems) -> int | None:
+    if raw is None or not raw.strip(" :"):
+        return None
+    m = _OFFSET.match(raw.strip())
+    if not m:
+        problems.add(f"{label} {raw!r} is not a UTC offset (+HH:MM)")
+        return None
+    minutes = int(m.group(2)) * 60 + int(m.group(3))
+    if minutes > 14 * 60 or int(m.group(3)) >= 60:
+        problems.add(f"{label} {raw!r} is out of range")
+        return None
+    return -minutes if m.group(1) == "-" else minutes
+
+
+def _zone_offset(zone_name: str, local: datetime) -> int | None:
+    from zoneinfo import ZoneInfo
+    offset = local.replace(tzinfo=ZoneInfo(zone_name)).utcoffset()
+    return None if offset is None else int(offset.total_seconds() // 60)
+
+
+_TZ_FINDER: Any = None
+
+
+def _location_zone(lat: float, lon: float) -> str | None:
+    """IANA zone at a position, when the optional ``timezonefinder`` package is installed."""
+    global _TZ_FINDER
+    try:
+        if _TZ_FINDER is None:
+            from timezonefinder import TimezoneFinder
+            _TZ_FINDER = TimezoneFinder()
+        return _TZ_FINDER.timezone_at(lng=lon, lat=lat)
+    except Exception:
+        return None
+
+
+def _gps_offset(local: datetime | None, gps_utc: datetime | None) -> int | None:
+    if local is None or gps_utc is None:
+        return None
+    diff = (local - gps_utc.replace(tzinfo=None)).total_seconds() / 60
+    if abs(diff) > 14 * 60 + 7.5:
+        return None
+    return int(round(diff / 15) * 15)
+
+
+class _ZoneResolver:
+    """Decides the zone of the photo's local times, and says from what."""
+
+    def __init__(self, options: dict, problems: _Problems, gps_utc: datetime | None,
+                 lat: float | None, lon: float | None, reference_local: datetime | None) -> None:
+        self.gps_offset = _gps_offset(reference_local, gps_utc)
+        self.location_zone = _location_zone(lat, lon) if lat is not None and lon is not None else None
+        self.assumed_zone: str | None = None
+        zone = options.get("assume_tz")
+        if zone:
+            try:
+                _zone_offset(str(zone), datetime(2000, 1, 1))
+                self.assumed_zone = str(zone)
+            except Exception:
+                problems.add(f"--assume-tz {zone!r} is not a known time zone: ignored", corrupt=False)
+
+    def stamp(self, label: str, local: datetime, raw: str, tag_offset: int | None) -> Timestamp:
+        if tag_offset is not None:
+            return Timestamp.local_with_offset(label, local, tag_offset, "offset_tag", raw)
+        if self.gps_offset is not None:
+            return Timestamp.local_with_offset(label, local, self.gps_offset, "gps", raw)
+        for zone, source in ((self.location_zone, "location"), (self.assumed_zone, "assumed")):
+            if zone:
+                try:
+                    minutes = _zone_offset(zone, local)
+                except Exception:
+                    minutes = None
+                if minutes is not None:
+                    return Timestamp.local_with_offset(label, local, minutes, source, raw)
+        return Timestamp.local_unknown(label, local, raw)
+
+
+def _gps_time(tags: dict[str, Any], problems: _Problems) -> tuple[datetime | None, str | None]:
+    date_raw, _ = _text(tags, problems, "GPS GPSDate")
+    found = _values(tags, "GPS GPSTimeStamp")
+    pairs = _rationals(found[1]) if found else None
+    raw = " ".join(x for x in (date_raw, _raw(pairs)) if x) or None
+    if date_raw is None or not pairs:
+        return None, raw                  # a time without a date cannot be placed
+    m = _GPS_DATE.match(date_raw)
+    if not m or len(pairs) != 3 or any(d == 0 for _, d in pairs):
+        problems.add(f"GPS date/time {raw!r} is not readable")
+        return None, raw
+    hours, minutes, seconds = (n / d for n, d in pairs)
+    try:
+        day = datetime(int(m.group(1)), int(m.group(2)), int(m.group(3)), tzinfo=timezone.utc)
+        if not (0 <= hours < 24 and 0 <= minutes < 60 and 0 <= seconds < 61):
+            raise ValueError("out of range")
+    except ValueError:
+        problems.add(f"GPS date/time {raw!r} is not a valid time")
+        return None, raw
+    return day + timedelta(hours=hours, minutes=minutes, seconds=seconds), raw
+
+
+def _coordinate(tags: dict[str, Any], axis: str, limit: float, refs: tuple[str, str],
+                problems: _Problems) -> tuple[float | None, str | None, bool]:
+    """Signed decimal degrees, raw text, valid? — for 'Latitude' or 'Longitude'."""
+    found = _values(tags, f"GPS GPS{axis}")
+    if found is None:
+        return None, None, False
+    pairs = _rationals(found[1])
+    ref, _ = _text(tags, problems, f"GPS GPS{axis}Ref")
+    raw = f"{_raw(pairs) or found[1]!r} {ref or '?'}"
+    if not pairs or len(pairs) > 3:
+        problems.add(f"GPS{axis} {raw!r} is not degrees/minutes/seconds")
+        return None, raw, False
+    if any(d == 0 for _, d in pairs):
+        problems.add(f"GPS{axis} {raw!r} has a zero denominator")
+        return None, raw, False
+    value = sum(n / d / 60 ** i for i, (n, d) in enumerate(pairs))
+    if ref not in refs:
+        problems.add(f"GPS{axis}Ref {ref!r} is not {refs[0]} or {refs[1]}: hemisphere unknown")
+        return value, raw, False
+    if ref == refs[1]:
+        value = -value
+    if abs(value) > limit:
+        problems.add(f"GPS{axis} {value} is out of range (±{limit:g})")
+        return None, raw, False
+    return value, raw, True
+
+
+def _fill_fields(tags: dict[str, Any], fields: dict[str, Any], timestamps: list[Timestamp],
+                 options: dict, data_len: int, problems: _Problems) -> None:
+    # IFD0 is their place; some writers put them in the Exif IFD
+    fields["make"], _ = _text(tags, problems, "Image Make", "EXIF Make")
+    fields["model"], _ = _text(tags, problems, "Image Model", "EXIF Model")
+    fields["serial"], serial_tag = _text(tags, problems, "EXIF BodySerialNumber", "Image Tag 0xC62F",
+                                         "EXIF SerialNumber")
+    if fields["serial"]:
+        fields["serial_source"] = {"Tag 0xC62F": "CameraSerialNumber"}.get(_label(serial_tag),
+                                                                            _label(serial_tag))
+    elif "_maker_note_serial" in tags:
+        fields["serial"], fields["serial_source"] = tags["_maker_note_serial"]
+    fields["lens_make"], _ = _text(tags, problems, "EXIF LensMake")
+    fields["lens_model"], _ = _text(tags, problems, "EXIF LensModel")
+    fields["lens_serial"], _ = _text(tags, problems, "EXIF LensSerialNumber")
+    fields["software"], _ = _text(tags, problems, "Image Software", "EXIF Software")
+
+    # GPS first: the zone of the local times may be inferred from it
+    lat, lat_raw, lat_ok = _coordinate(tags, "Latitude", 90.0, ("N", "S"), problems)
+    lon, lon_raw, lon_ok = _coordinate(tags, "Longitude", 180.0, ("E", "W"), problems)
+    if lat is not None or lon is not None or lat_raw or lon_raw:
+        valid = lat_ok and lon_ok
+        if valid and lat == 0 and lon == 0:
+            problems.add("GPS position is 0/0 (no fix recorded as zeros)")
+            valid = False
+        if valid:
+            fields["lat"], fields["lon"] = lat, lon
+        else:
+            fields["gps_raw"] = {"lat": lat_raw, "lon": lon_raw}
+        fields["gps_valid"] = valid
+    else:
+        fields["gps_valid"] = False
+    alt = _number(tags, "GPS GPSAltitude", problems)
+    if alt is not None and _first_int(tags, "GPS GPSAltitudeRef") == 1:
+        alt = -alt
+    fields["alt"] = alt
+    gps_utc, gps_raw = _gps_time(tags, problems)
+    if gps_utc is not None:
+        fields["gps_at"] = iso_utc(gps_utc)
+        timestamps.append(Timestamp("gps", gps_utc, None, True, "utc", gps_raw or "", 0))
+    fields["direction"] = _number(tags, "GPS GPSImgDirection", problems)
+    fields["direction_ref"], _ = _text(tags, problems, "GPS GPSImgDirectionRef")
+    fields["speed"] = _number(tags, "GPS GPSSpeed", problems)
+    fields["speed_ref"], _ = _text(tags, problems, "GPS GPSSpeedRef")
+
+    # local times
+    taken_raw, _ = _text(tags, problems, "EXIF DateTimeOriginal")
+    fields["taken_at_raw"] = taken_raw
+    fields["subsec"], _ = _text(tags, problems, "EXIF SubSecTimeOriginal")
+    taken = _parse_local(taken_raw, fields["subsec"], "DateTimeOriginal", problems)
+    resolver = _ZoneResolver(options, problems, gps_utc,
+                             fields["lat"], fields["lon"], taken)
+    times = (
+        ("taken", taken, taken_raw, "OffsetTimeOriginal", "offset_time_original", None),
+        ("digitized", None, None, "OffsetTimeDigitized", "offset_time_digitized",
+         ("EXIF DateTimeDigitized", "EXIF SubSecTimeDigitized")),
+        ("modified", None, None, "OffsetTime", "offset_time", ("Image DateTime", "EXIF SubSecTime")),
+    )
+    for label, local, raw, offset_tag, offset_field, sources in times:
+        if sources is not None:
+            raw, _ = _text(tags, problems, sources[0])
+            subsec, _ = _text(tags, problems, sources[1])
+            local = _parse_local(raw, subsec, _label(sources[0]), problems)
+        offset_raw, _ = _text(tags, problems, f"EXIF {offset_tag}")
+        fields[offset_field] = offset_raw
+        if local is None:
+            continue
+        stamp = resolver.stamp(label, local, raw or "", _parse_offset(offset_raw, offset_tag, problems))
+        timestamps.append(stamp)
+        if label == "taken":
+            fields["taken_at"] = stamp.iso()
+            fields["taken_at_utc"] = stamp.iso_utc()
+            fields["tz_known"] = stamp.tz_known
+            fields["tz_source"] = stamp.tz_source
+            fields["tz_offset_minutes"] = stamp.offset_minutes
+        else:
+            fields[f"{label}_at"] = stamp.iso()
+            fields[f"{label}_at_utc"] = stamp.iso_utc()
+            fields[f"{label}_tz_source"] = stamp.tz_source
+
+    # image
+    fields["width"] = _first_int(tags, "EXIF ExifImageWidth", "Image ImageWidth")
+    fields["height"] = _first_int(tags, "EXIF ExifImageLength", "Image ImageLength")
+    fields["orientation"] = _first_int(tags, "Image Orientation")
+    thumb_offset = _first_int(tags, "Thumbnail JPEGInterchangeFormat")
+    thumb_length = _first_int(tags, "Thumbnail JPEGInterchangeFormatLength")
+    fields["has_thumbnail"] = bool(thumb_offset and thumb_length) or "Thumbnail StripOffsets" in tags
