@@ -8,7 +8,7 @@ from typing import Any, Iterable
 from rich.console import Console
 from rich.markup import escape
 
-err = Console(stderr=True, highlight=False)
+err = Console(stderr=True, highlight=False, soft_wrap=True)
 _quiet = False
 
 

@@ -64,10 +64,11 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
         try:
             acq, headers = acquisition_info(handle)
             digests, size = hash_stream(_EwfStream(handle), ("sha256", "md5", "sha1"), progress=progress)
-        except OSError as exc:
+        except (OSError, RuntimeError) as exc:
             from forensic.errors import CorruptSourceError
-            raise CorruptSourceError(f"{path.name}: reading the E01 media failed ({exc})",
-                                     hint="a segment may be truncated or corrupt") from exc
+            from forensic.sources.ewf import ewf_error
+            raise CorruptSourceError(f"{path.name}: reading the E01 media failed: {ewf_error(exc)}",
+                                     hint="a segment may be missing, truncated or corrupt") from exc
         finally:
             handle.close()
         details["headers"] = headers
@@ -128,6 +129,8 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
                          hint="use letters, digits, '.', '_' or '-' (up to 64 characters)")
     if case.db.execute("SELECT 1 FROM items WHERE item=?", (item,)).fetchone():
         raise CaseError(f"evidence item {item!r} already exists in this case", hint="choose another --id")
+    if fmt == "e01":  # reading all the media first names a truncated segment precisely
+        hashes = hash_source(source, fmt, progress)
     # Open it once to fail early on a wrong password or a damaged container.
     src = open_source(source, fmt, source.name, password)
     try:
@@ -135,7 +138,8 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
         source_warnings = list(src.warnings)
     finally:
         src.close()
-    hashes = hash_source(source, fmt, progress)
+    if fmt != "e01":
+        hashes = hash_source(source, fmt, progress)
     details = {**hashes.details, **source_details, **(extra or {})}
     if source_warnings:
         details["source_warnings"] = source_warnings

@@ -9,6 +9,7 @@ interruption skips what was already stored, so it completes without duplicates.
 from __future__ import annotations
 
 import json
+import tempfile
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -157,7 +158,7 @@ class Triage:
                 entry = next(entries)
             except StopIteration:
                 break
-            except (OSError, IOError, ForensicError) as exc:  # a damaged structure ends that walk only
+            except (OSError, RuntimeError, ForensicError) as exc:  # a damaged structure ends that walk only
                 self.source_warnings.append(f"{src.locator}: walk stopped early: {exc}")
                 break
             self._entry(entry, depth)
@@ -256,7 +257,10 @@ class Triage:
     def _nested(self, entry: FileEntry, head: bytes, depth: int) -> None:
         try:
             reader = entry.open()
-        except OSError:
+            if not (hasattr(reader, "seekable") and reader.seekable()):
+                reader = _spool(reader)
+        except OSError as exc:
+            self.source_warnings.append(f"{entry.locator}: archive not opened: {exc}")
             return
         try:
             try:
@@ -264,7 +268,7 @@ class Triage:
                                      self.opt.password)
             except CorruptSourceError as exc:
                 if looks_like_zip(head) or looks_like_tar(head):
-                    self.source_warnings.append(f"{entry.locator}: {exc.message}")
+                    self.source_warnings.append(exc.message)
                 return  # a plain .gz file is not an archive to walk
             if nested is None:
                 return
@@ -299,6 +303,10 @@ class Triage:
             for p in self.pending:
                 cur = db.execute(sql_file, tuple(p.row[c] for c in cols) + (len(p.warnings),))
                 if cur.rowcount == 0:
+                    if p.row["locator"] not in self.done:   # never drop an entry silently
+                        db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
+                                   (self.item, p.row["locator"], "store",
+                                    "a second entry with the same location was met; only the first is listed", now))
                     continue
                 file_id = cur.lastrowid
                 for stage, message in p.warnings:
@@ -326,6 +334,21 @@ class Triage:
                 self.on_batch(leaves)
         self.pending.clear()
         self.pending_bytes = 0
+
+
+def _spool(reader) -> tempfile.SpooledTemporaryFile:
+    """Copy a non-seekable member (an archive inside an archive) to a seekable spool:
+    memory up to 64 MiB, a temporary file past that. The reader's caps still apply."""
+    spool = tempfile.SpooledTemporaryFile(max_size=64 << 20, prefix="forensic-")
+    try:
+        with reader:
+            while chunk := reader.read(1 << 20):
+                spool.write(chunk)
+    except BaseException:
+        spool.close()
+        raise
+    spool.seek(0)
+    return spool
 
 
 def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -> bool:

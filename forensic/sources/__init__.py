@@ -58,25 +58,26 @@ def detect_format(path: Path) -> str:
     import pytsk3
     try:
         img = pytsk3.Img_Info(str(path))
-    except (OSError, IOError) as exc:
+    except (OSError, RuntimeError) as exc:
         raise SourceError(f"cannot open {path.name}: {exc}") from exc
     try:
         try:
             pytsk3.Volume_Info(img)
             return "raw"
-        except (OSError, IOError):
+        except (OSError, RuntimeError):
             pass
         try:
             pytsk3.FS_Info(img, offset=0)
             return "raw"
-        except (OSError, IOError):
+        except (OSError, RuntimeError):
             pass
     finally:
         img.close()
     magic_hint = _describe(head)
     raise UnsupportedFormatError(
-        f"{path.name}: not a format this tool reads ({magic_hint})",
-        hint="supported: a folder, ZIP, TAR (.tar, .tar.gz), raw/dd disk images (MBR/GPT or a bare file system "
+        f"{path.name}: not a format this tool reads: no partition table or file system found "
+        f"(libmagic says: {magic_hint})",
+        hint="a damaged (e.g. zeroed superblock) or encrypted image looks like this too; supported: a folder, ZIP, TAR (.tar, .tar.gz), raw/dd disk images (MBR/GPT or a bare file system "
              "The Sleuth Kit reads) and E01; convert other formats (QCOW2, VMDK, ...) to raw first")
 
 

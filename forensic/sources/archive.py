@@ -22,6 +22,9 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
 
+# pyzipper carries its own copy of the zipfile module: both kinds of BadZipFile occur.
+BAD_ZIP = (zipfile.BadZipFile, pyzipper.zipfile.BadZipFile)
+
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
 
@@ -108,7 +111,7 @@ class ZipSource(Source):
         self.budget = _Budget(max(limits.archive_min_budget, limits.archive_ratio * max(size, 1)))
         try:
             self.zf = pyzipper.AESZipFile(fileobj)
-        except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
+        except (*BAD_ZIP, OSError, ValueError, EOFError) as exc:
             raise CorruptSourceError(f"{label or locator}: not a readable ZIP archive ({exc})",
                                      hint="the file may be truncated or damaged") from exc
         self.infos = self.zf.infolist()
@@ -126,7 +129,7 @@ class ZipSource(Source):
         except RuntimeError as exc:
             raise PasswordError(f"{label}: wrong password for the encrypted ZIP",
                                 hint="check the file given with --password-file") from exc
-        except (zipfile.BadZipFile, OSError) as exc:
+        except (*BAD_ZIP, OSError) as exc:
             # pyzipper reports a failed AES password check as BadZipFile('Bad password ...')
             if "password" in str(exc).lower():
                 raise PasswordError(f"{label}: wrong password for the encrypted ZIP",
@@ -174,7 +177,7 @@ class ZipSource(Source):
                 raw = self.zf.open(zi, pwd=self.password if zi.flag_bits & 0x1 else None)
             except RuntimeError as exc:
                 raise OSError(f"cannot decrypt member: {exc}") from exc
-            except (zipfile.BadZipFile, NotImplementedError, ValueError) as exc:
+            except (*BAD_ZIP, NotImplementedError, ValueError) as exc:
                 raise OSError(f"cannot read member: {exc}") from exc
             return CappedReader(_ZipErrors(raw), self.budget)
         return opener
@@ -192,7 +195,7 @@ class _ZipErrors:
     def read(self, n: int) -> bytes:
         try:
             return self.raw.read(n)
-        except (zipfile.BadZipFile, EOFError, ValueError, RuntimeError) as exc:
+        except (*BAD_ZIP, EOFError, ValueError, RuntimeError) as exc:
             raise OSError(f"damaged member data: {exc}") from exc
         except Exception as exc:  # zlib.error, lzma.LZMAError, ...
             raise OSError(f"damaged member data: {type(exc).__name__}: {exc}") from exc

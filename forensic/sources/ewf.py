@@ -10,6 +10,16 @@ from forensic.errors import CorruptSourceError
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00", b"LVF\x09\x0d\x0a\xff\x00")
 
 
+def ewf_error(exc: BaseException) -> str:
+    """The useful part of libewf's long error chain."""
+    text = str(exc)
+    for key in ("missing segment file for offset", "unable to open", "invalid", "checksum"):
+        i = text.find(key)
+        if i >= 0:
+            return text[i:].split(". ")[0].rstrip(".'")
+    return text.strip().splitlines()[-1] if text.strip() else type(exc).__name__
+
+
 def looks_like_ewf(head: bytes) -> bool:
     return head[:8] in EWF_SIGNATURES
 
@@ -17,7 +27,7 @@ def looks_like_ewf(head: bytes) -> bool:
 def segments(path: Path) -> list[str]:
     try:
         found = pyewf.glob(str(path))
-    except (OSError, IOError) as exc:
+    except (OSError, RuntimeError) as exc:
         raise CorruptSourceError(f"{path.name}: cannot find the E01 segments ({exc})") from exc
     return sorted(found)
 
@@ -28,9 +38,9 @@ def open_ewf(path: Path):
     handle = pyewf.handle()
     try:
         handle.open(files, "r")
-    except (OSError, IOError) as exc:
+    except (OSError, RuntimeError) as exc:
         raise CorruptSourceError(
-            f"{path.name}: the E01 cannot be opened ({str(exc).strip().splitlines()[-1] if str(exc).strip() else exc})",
+            f"{path.name}: the E01 cannot be opened ({ewf_error(exc)})",
             hint="a segment may be missing or truncated; all segments (.E01, .E02, ...) must be side by side") from exc
     return handle, files
 
@@ -42,18 +52,18 @@ def acquisition_info(handle) -> tuple[dict[str, str], dict[str, str]]:
         for k, v in (handle.get_hash_values() or {}).items():
             if v:
                 hashes[k.lower()] = v.lower()
-    except (OSError, IOError):
+    except (OSError, RuntimeError):
         pass
     for name in ("MD5", "SHA1"):
         if name.lower() not in hashes:
             try:
                 v = handle.get_hash_value(name)
-            except (OSError, IOError):
+            except (OSError, RuntimeError):
                 v = None
             if v:
                 hashes[name.lower()] = v.lower()
     try:
         headers = {k: v for k, v in (handle.get_header_values() or {}).items() if v}
-    except (OSError, IOError):
+    except (OSError, RuntimeError):
         headers = {}
     return hashes, headers

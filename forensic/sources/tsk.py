@@ -89,10 +89,13 @@ class TskReader(io.RawIOBase):
         n = min(n, self.size - self.pos)
         if n <= 0:
             return b""
-        if self.attr is None:
-            data = self.fs_file.read_random(self.pos, n)
-        else:
-            data = self.fs_file.read_random(self.pos, n, self.attr[0], self.attr[1])
+        try:
+            if self.attr is None:
+                data = self.fs_file.read_random(self.pos, n)
+            else:
+                data = self.fs_file.read_random(self.pos, n, self.attr[0], self.attr[1])
+        except (OSError, RuntimeError) as exc:
+            raise OSError(f"read failed at offset {self.pos}: {_short(exc)}") from exc
         if not data:
             raise OSError(f"read failed at offset {self.pos} (content not recoverable)")
         self.pos += len(data)
@@ -133,7 +136,7 @@ class TskImageSource(Source):
         partitions = []
         try:
             vs = pytsk3.Volume_Info(self.img)
-        except (OSError, IOError):
+        except (OSError, RuntimeError):
             vs = None
         if vs is not None:
             block = vs.info.block_size
@@ -142,8 +145,10 @@ class TskImageSource(Source):
             for part in vs:
                 if not (part.flags & pytsk3.TSK_VS_PART_FLAG_ALLOC):
                     continue
-                n += 1
                 desc = part.desc.decode("utf-8", "replace") if isinstance(part.desc, bytes) else str(part.desc)
+                if desc.startswith("Empty (0x00)") or part.len == 0:
+                    continue              # an unused MBR slot, not a partition
+                n += 1
                 start = part.start * block
                 length = part.len * block
                 info = {"number": n, "start": start, "length": length, "description": desc}
@@ -153,7 +158,7 @@ class TskImageSource(Source):
                                          f"of the image ({size:,} bytes): image truncated?")
                 try:
                     fs = pytsk3.FS_Info(self.img, offset=start)
-                except (OSError, IOError) as exc:
+                except (OSError, RuntimeError) as exc:
                     info["file_system"] = None
                     self.warnings.append(f"partition {n} ({desc}) at byte {start:,}: no readable file system "
                                          f"({_short(exc)})")
@@ -161,19 +166,24 @@ class TskImageSource(Source):
                 fstype = FS_NAMES.get(fs.info.ftype, str(fs.info.ftype))
                 info["file_system"] = fstype
                 self.volumes.append((self.locator.child("partition", f"partition {n} ({fstype})"), fs, fstype))
-        if vs is None or not partitions:
+        if not self.volumes:
             try:
                 fs = pytsk3.FS_Info(self.img, offset=0)
-            except (OSError, IOError) as exc:
+            except (OSError, RuntimeError) as exc:
+                if partitions:
+                    self.warnings.append("no partition holds a file system The Sleuth Kit can read")
+                    self.details["partitions"] = partitions
+                    return
                 raise CorruptSourceError(
                     f"{self.label}: no partition table and no file system The Sleuth Kit can read "
                     f"({_short(exc)})",
                     hint="the image may be encrypted, damaged (zeroed superblock?) or of an unsupported kind") from exc
+            if partitions:
+                self.warnings.append("the partition table holds no readable file system, but the image starts "
+                                     "with one: walked as a bare file system")
             fstype = FS_NAMES.get(fs.info.ftype, str(fs.info.ftype))
             self.details["file_system"] = fstype
             self.volumes.append((self.locator.child("partition", f"file system ({fstype})"), fs, fstype))
-        elif not self.volumes:
-            self.warnings.append("no partition holds a file system The Sleuth Kit can read")
         self.details["partitions"] = partitions
 
     def entries(self) -> Iterator[FileEntry]:
@@ -196,7 +206,7 @@ class _FsWalker:
     def walk(self) -> Iterator[FileEntry]:
         try:
             root = self.fs.open_dir(path="/")
-        except (OSError, IOError) as exc:
+        except (OSError, RuntimeError) as exc:
             self.warnings.append(f"{self.locator}: cannot open the root folder ({_short(exc)})")
             return
         self.seen_dirs.add(self.fs.info.root_inum)
@@ -205,9 +215,10 @@ class _FsWalker:
     def _dir(self, directory, parent: str, depth: int) -> Iterator[FileEntry]:
         try:
             items = list(directory)
-        except (OSError, IOError) as exc:
+        except (OSError, RuntimeError) as exc:
             self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({_short(exc)})")
             return
+        seen: dict[str, int] = {}
         for f in items:
             name_info = f.info.name
             raw = name_info.name
@@ -215,13 +226,16 @@ class _FsWalker:
                 continue
             name, valid = safe_name(raw)
             path = f"{parent}/{name}"
+            count = seen.get(name, 0) + 1       # e.g. a deleted name beside a live one of the same name
+            seen[name] = count
+            label = path if count == 1 else f"{path} [{count}]"
             meta = f.info.meta
             name_unalloc = bool(name_info.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
             meta_unalloc = meta is not None and bool(meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
             deleted = name_unalloc or meta_unalloc
             realloc = name_unalloc and meta is not None and not meta_unalloc
             kind = _kind(meta, name_info)
-            entry = FileEntry(self.locator.child("fs", path), path, name, kind,
+            entry = FileEntry(self.locator.child("fs", label), path, name, kind,
                               meta.size if (meta is not None and kind == "file") else None,
                               times=self._times(meta), times_tz_known=self.tz_known,
                               inode=str(meta.addr) if meta is not None else (str(name_info.meta_addr) or None),
@@ -230,7 +244,8 @@ class _FsWalker:
                 entry.warnings.append("file name is not valid UTF-8 (shown with \\x escapes)")
             if kind == "file":
                 if meta is None:
-                    entry.warnings.append("deleted entry without metadata: content not recoverable")
+                    entry.warnings.append("no metadata for this name" + (" (deleted)" if deleted else "")
+                                          + ": content not recoverable")
                 elif realloc:
                     entry.warnings.append("name of a deleted file whose inode was reallocated: content not recovered")
                     entry.size = None
@@ -253,7 +268,7 @@ class _FsWalker:
                 self.seen_dirs.add(meta.addr)
                 try:
                     sub = f.as_directory()
-                except (OSError, IOError) as exc:
+                except (OSError, RuntimeError) as exc:
                     entry.warnings.append(f"cannot open folder ({_short(exc)})")
                     continue
                 yield from self._dir(sub, path, depth + 1)
@@ -261,7 +276,7 @@ class _FsWalker:
     def _streams(self, f, entry: FileEntry) -> Iterator[FileEntry]:
         try:
             attrs = list(f)
-        except (OSError, IOError):
+        except (OSError, RuntimeError):
             return
         for attr in attrs:
             info = attr.info
