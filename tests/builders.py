@@ -153,3 +153,19 @@ def tiny_jpeg(make: bytes = b"TestMake", model: bytes = b"TestModel") -> bytes:
         "ffc4001f0000010501010101010100000000000000000102030405060708090a0b"
         "ffda0008010100003f00d2cf20")
     return b"\xff\xd8" + b"\xff\xe1" + struct.pack(">H", len(app1) + 2) + app1 + body + b"\xff\xd9"
+
+
+def debugfs(img: Path, *commands: str) -> str:
+    """Run debugfs write commands on an ext image (no mounting)."""
+    need("debugfs")
+    out = ""
+    for c in commands:
+        out += run("debugfs", "-w", "-R", c, img).stdout.decode()
+    return out
+
+
+def ext_inode(img: Path, path: str) -> int:
+    need("debugfs")
+    out = run("debugfs", "-R", f"stat {path}", img).stdout.decode()
+    import re
+    return int(re.search(r"Inode: (\d+)", out).group(1))

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 
 import pytest
 
@@ -141,3 +142,20 @@ def test_hash_option_adds_md5_and_sha1(forensic, tmp_path):
     assert row["md5"] == hashlib.md5(b"abc").hexdigest()
     assert row["sha1"] == hashlib.sha1(b"abc").hexdigest()
     assert row["sha256"] == sha256(b"abc")
+
+
+def test_ext2_deleted_and_freed_files_recovered(forensic, tmp_path):
+    from builders import debugfs, ext_inode
+    secret, orphan = os.urandom(5000), os.urandom(3000)
+    img = ext4_image(tmp_path, {"/keep.txt": b"keep", "/secret.bin": secret, "/orphan.bin": orphan},
+                     fstype="ext2", size_mib=4)
+    ino = ext_inode(img, "/orphan.bin")
+    debugfs(img, "rm /secret.bin", "unlink /orphan.bin", f"kill_file <{ino}>")
+    case = _case(forensic, tmp_path)
+    forensic("evidence", "add", img, "--case", case, "--id", "e2")
+    forensic("triage", "--case", case)
+    deleted = {r["path"]: r for r in forensic("files", "--case", case, "--json", "--deleted").jsonl()}
+    assert deleted["/secret.bin"]["sha256"] == sha256(secret)
+    # an unlinked-then-freed inode: its name survives as directory slack (or TSK lists it in $OrphanFiles)
+    found = [r for r in deleted.values() if r["sha256"] == sha256(orphan)]
+    assert len(found) == 1 and found[0]["inode"] == str(ino)
