@@ -13,6 +13,7 @@ from extractors.base import Extractor
 # (module, class) of every extractor shipped. Order is the order they are tried.
 _BUILTIN: list[tuple[str, str]] = [
     ("extractors.photo_exif", "PhotoExifExtractor"),
+    ("extractors.chat.whatsapp_txt", "WhatsAppTxtExtractor"),
 ]
 
 
