@@ -254,11 +254,38 @@ def _embedded_blocks(buf) -> list[ExifBlock]:
     return [ExifBlock(min(hits) + 6, "embedded-exif")] if hits else []
 
 
+TIFF_HEADERS = (b"II*\x00", b"MM\x00*", b"IIRO", b"IIRS", b"IIU\x00")
+
+
+def is_tiff_header(buf, offset: int) -> bool:
+    return bytes(buf[offset:offset + 4]) in TIFF_HEADERS
+
+
+def _webp_blocks(buf) -> list[ExifBlock]:
+    """The RIFF ``EXIF`` chunk: a TIFF block, by the spec without an ``Exif\\0\\0`` prefix
+    (some writers add one)."""
+    end = min(len(buf), _u32(buf, 4, "<") + 8) if len(buf) >= 12 else 0
+    pos = 12
+    for _ in range(MAX_SEGMENTS):
+        if pos + 8 > end:
+            break
+        ctype, size = bytes(buf[pos:pos + 4]), _u32(buf, pos + 4, "<")
+        if ctype == b"EXIF":
+            start = pos + 8
+            if bytes(buf[start:start + 6]) == b"Exif\x00\x00":
+                start += 6
+            return [ExifBlock(start, "webp-exif")] if is_tiff_header(buf, start) else []
+        pos += 8 + size + (size & 1)
+    return []
+
+
 def locate_exif(buf, kind: str | None, info: ContainerInfo) -> list[ExifBlock]:
     """EXIF blocks for a file exifread found none in. Empty when there is none."""
     try:
         if kind == "jpeg" and info.exif_offsets:
             return [ExifBlock(info.exif_offsets[0], "jpeg-app1")]
+        if kind == "webp":
+            return _webp_blocks(buf)
         if kind == "isobmff" and bytes(buf[8:12]) == b"crx ":
             return _cr3_blocks(buf)
         if kind == "mrw":

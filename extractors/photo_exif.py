@@ -223,7 +223,7 @@ class PhotoExifExtractor(Extractor):
         if info.kind is None:
             problems.add(f"content is not a recognisable image (type {item.mime or 'unknown'}, "
                          f"first bytes {buf[:8].hex() or 'none'})")
-        tags, source = self._read_tags(buf, info, capped, problems)
+        tags, source = self._read_tags(buf, info, problems)
         fields = dict.fromkeys(FIELDS)
         fields["has_exif"] = bool(tags)
         fields["exif_source"] = source if tags else None
@@ -232,11 +232,16 @@ class PhotoExifExtractor(Extractor):
             _fill_fields(tags, fields, timestamps, item.options or {}, len(buf), problems)
         if fields["width"] is None and info.width:
             fields["width"], fields["height"] = info.width, info.height
+        if capped and problems.messages:
+            # past the read cap every reader sees "the end of the data": what looks damaged
+            # may only be unread, so say so and do not call the photo corrupted
+            problems.messages.insert(0, f"only the first {len(buf)} of {item.size} bytes were read "
+                                        "for EXIF; the problems below may come from that cap")
+            problems.corrupted = False
         return ArtifactRecord(RECORD_TYPE, fields, tuple(timestamps), problems.corrupted,
                               tuple(problems.messages))
 
-    def _read_tags(self, buf: bytes, info: containers.ContainerInfo, capped: bool,
-                   problems: _Problems) -> tuple[dict[str, Any], str | None]:
+    def _read_tags(self, buf: bytes, info: containers.ContainerInfo, problems: _Problems) -> tuple[dict[str, Any], str | None]:
         from exifread.core.exceptions import ExifError
         from exifread.core.find_exif import determine_type
 
@@ -250,7 +255,7 @@ class PhotoExifExtractor(Extractor):
             if info.kind in _SOURCE_BY_KIND:
                 try:
                     offset, endian, fake_exif = determine_type(reader)
-                    if endian[:1] in (b"I", b"M") and offset < len(buf):
+                    if containers.is_tiff_header(buf, offset):
                         blocks = [containers.ExifBlock(offset, _SOURCE_BY_KIND.get(info.kind, info.kind))]
                 except ExifBudgetExceeded:
                     raise
@@ -267,10 +272,7 @@ class PhotoExifExtractor(Extractor):
                                                    "IFD0" if block.ifd_name == "Image" else block.ifd_name,
                                                    chain=block.ifd_name == "Image")
                 for message in structural:
-                    if capped:
-                        problems.add(f"{message} (only the first {len(buf)} bytes were read)", corrupt=False)
-                    else:
-                        problems.add(f"EXIF structure: {message}")
+                    problems.add(f"EXIF structure: {message}")
                 _dump_block(reader, buf, block, fake_exif, tags, problems)
         except ExifBudgetExceeded as exc:
             problems.add(f"EXIF reading stopped at the per-file bound: {exc}; tags read so far kept")
@@ -543,7 +545,7 @@ def _coordinate(tags: dict[str, Any], axis: str, limit: float, refs: tuple[str, 
         return None, None, False
     pairs = _rationals(found[1])
     ref, _ = _text(tags, problems, f"GPS GPS{axis}Ref")
-    raw = f"{_raw(pairs) or found[1]!r} {ref or '?'}"
+    raw = f"{_raw(pairs) if pairs else repr(found[1])} {ref or '?'}"
     if not pairs or len(pairs) > 3:
         problems.add(f"GPS{axis} {raw!r} is not degrees/minutes/seconds")
         return None, raw, False
