@@ -288,6 +288,8 @@ def locate_exif(buf, kind: str | None, info: ContainerInfo) -> list[ExifBlock]:
             return _webp_blocks(buf)
         if kind == "isobmff" and bytes(buf[8:12]) == b"crx ":
             return _cr3_blocks(buf)
+        if kind == "isobmff":     # HEIF brands exifread does not try (heix, msf1, ...): its
+            return _embedded_blocks(buf)    # Exif item holds 'Exif\0\0' + the TIFF block
         if kind == "mrw":
             return _mrw_blocks(buf)
         if kind in ("raf", "x3f"):

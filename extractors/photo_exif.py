@@ -309,7 +309,7 @@ def _dump_block(reader: _BoundedReader, buf: bytes, block: containers.ExifBlock,
             where = "Image" if n == 0 else "Thumbnail" if n == 1 else f"IFD {n}"
             hdr.dump_ifd(ifd=ifd, ifd_name=where)
         exif_offset = tags.get("Image ExifOffset")
-        if exif_offset is not None and exif_offset.values:
+        if exif_offset is not None and exif_offset.values and isinstance(exif_offset.values[0], int):
             where = "EXIF"
             hdr.dump_ifd(ifd=exif_offset.values[0], ifd_name="EXIF")
             make = str(getattr(tags.get("Image Make"), "printable", ""))

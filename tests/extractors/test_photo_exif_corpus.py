@@ -153,3 +153,24 @@ def test_exif_conformance_with_exiftool(corpus: Path, tmp_path: Path) -> None:
     assert total > 300
     assert agreed / total >= AGREEMENT_REQUIRED, table
     assert slowest[0] < PhotoExifExtractor.time_limit + 1.0
+
+
+@pytest.mark.parametrize("name,source", [
+    ("exiftool/CanonRaw.cr3", "cr3-cmt1"), ("exiftool/Minolta.mrw", "mrw-ttw"),
+    ("exiftool/FujiFilm.raf", "embedded-exif"), ("exiftool/SigmaDP2.x3f", "embedded-exif"),
+    ("exif-samples/heic/IMG_5195.HEIC", "heif-exif"), ("exiftool/DNG.dng", "tiff"),
+])
+def test_containers_beyond_exifread_are_read(corpus: Path, name: str, source: str) -> None:
+    data = (corpus / "exif" / name).read_bytes()
+    records = [o for o in PhotoExifExtractor().extract(ExtractorInput(name, name, _mime(data), len(data), data))
+               if isinstance(o, ArtifactRecord)]
+    assert records[0].fields["exif_source"] == source and records[0].fields["make"]
+
+
+def test_heif_brand_exifread_does_not_list(corpus: Path) -> None:
+    data = bytearray((corpus / "exif" / "exif-samples/heic/IMG_5195.HEIC").read_bytes())
+    data[8:12] = b"heix"                        # a real brand (10-bit HEVC) exifread does not try
+    record = next(iter(PhotoExifExtractor().extract(
+        ExtractorInput("a.heic", "a.heic", "image/heic", len(data), bytes(data)))))
+    assert record.fields["model"] == "iPhone 11 Pro Max" and not record.warnings
+    assert record.fields["taken_at"] == "2021-04-11T15:47:53.054000-05:00"
