@@ -14,6 +14,7 @@ from extractors.base import Extractor
 _BUILTIN: list[tuple[str, str]] = [
     ("extractors.photo_exif", "PhotoExifExtractor"),
     ("extractors.chat.whatsapp_txt", "WhatsAppTxtExtractor"),
+    ("extractors.chat.telegram_json", "TelegramJsonExtractor"),
 ]
 
 
