@@ -1,0 +1,565 @@
+"""The custody log of a case: append-only, hash-chained, Merkle-checkpointed, signed.
+
+Files in the case folder:
+
+* ``custody.jsonl`` -- one canonical JSON entry per line (see :mod:`chain_of_custody.entry`);
+* ``custody.checkpoints.jsonl`` -- one checkpoint per line, written at the end of every command
+  that appended: tree size, Merkle root, time, consistency proof from the previous
+  checkpoint, and (when a key was given) a minisign signature;
+* ``case.db`` table ``custody_checkpoints`` -- a copy of every checkpoint, so cutting
+  entries *and* checkpoints off the end of the files is still detected;
+* ``custody.quarantine/`` -- torn writes moved aside by ``forensic custody repair``.
+
+Public API (what other commands call)::
+
+    from chain_of_custody.log import CustodyLog
+    from chain_of_custody.signing import signer_from_env
+
+    signer = signer_from_env(key_path)           # --key FILE or $FORENSIC_KEY; None: unsigned
+    log = CustodyLog(case.root, case.db, case.case_id, signer=signer, actor=examiner)
+    log.append("evidence.received", {"item": "E1"}, actor=examiner, sha256=digest,
+               details={...}, reason=None)       # buffered
+    log.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": loc},
+                "sha256": digest} for ...)       # bulk leaves, written in batches of 10,000
+    checkpoint = log.commit()                     # write, fsync, checkpoint (signed if a key)
+
+``append``/``extend`` raise ``ValueError`` for an entry that cannot be recorded (a float, a
+lone surrogate, a malformed hash); ``commit`` raises ``IntegrityError`` when the log on
+disk is damaged (run ``forensic custody verify``/``repair``). Writers in several processes
+are serialised by an exclusive ``flock`` on ``custody.jsonl``; each batch is one ``write``
+on an ``O_APPEND`` descriptor and seq/prev are assigned under the lock after re-reading
+what other processes appended.
+"""
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import json
+import os
+import shlex
+import socket
+import sqlite3
+import sys
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable, Iterator
+
+from chain_of_custody import merkle
+from chain_of_custody.canonical import canonical_bytes
+from chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, Pending, check_line,
+                                    is_hex64)
+from chain_of_custody.signing import PublicKey, Signer
+from forensic import __version__
+from forensic.errors import IntegrityError
+
+LOG_NAME = "custody.jsonl"
+CHECKPOINTS_NAME = "custody.checkpoints.jsonl"
+QUARANTINE_DIR = "custody.quarantine"
+BATCH_SIZE = 10_000
+CHECKPOINT_HEADER = "forensic custody checkpoint v1"
+
+DB_SCHEMA = """
+CREATE TABLE IF NOT EXISTS custody_checkpoints (
+    tree_size INTEGER NOT NULL,
+    root TEXT NOT NULL,
+    at TEXT NOT NULL,
+    record TEXT NOT NULL
+)"""
+
+_REPAIR_HINT = "run 'forensic custody verify' to see what is wrong; 'forensic custody repair' " \
+               "moves a torn last line aside"
+
+
+# -- checkpoints --------------------------------------------------------------------------------
+def checkpoint_body(case_id: str, tree_size: int, root: str, at: str) -> bytes:
+    """The exact text a checkpoint signature covers."""
+    case = json.dumps(case_id, ensure_ascii=False)
+    return f"{CHECKPOINT_HEADER}\n{case}\n{tree_size}\n{root}\n{at}\n".encode("utf-8")
+
+
+def trusted_comment(case_id: str, tree_size: int, root: str) -> str:
+    return (f"forensic custody checkpoint case={json.dumps(case_id, ensure_ascii=True)} "
+            f"size={tree_size} root={root}")
+
+
+@dataclass(frozen=True, slots=True)
+class Checkpoint:
+    case_id: str
+    tree_size: int
+    root: str                    # hex
+    at: str
+    offset: int                  # bytes of custody.jsonl the tree covers
+    last_hash: str               # "hash" of entry tree_size-1 (64 zeros when empty)
+    prev_size: int               # tree size of the checkpoint before (0 for the first)
+    consistency: tuple[str, ...]  # RFC 9162 consistency proof prev_size -> tree_size
+    pieces: tuple[str, ...]      # compact range of [0, tree_size): lets appenders go on
+    signature: str | None = None  # minisign signature of body()
+    public_key: str | None = None  # minisign public key line of the signer
+    signer: str | None = None
+
+    def body(self) -> bytes:
+        return checkpoint_body(self.case_id, self.tree_size, self.root, self.at)
+
+    def to_record(self) -> dict[str, Any]:
+        return {
+            "v": 1, "case_id": self.case_id, "tree_size": self.tree_size, "root": self.root,
+            "at": self.at, "offset": self.offset, "last_hash": self.last_hash,
+            "prev_size": self.prev_size, "consistency": list(self.consistency),
+            "pieces": list(self.pieces), "body": self.body().decode("utf-8"),
+            "signature": self.signature, "public_key": self.public_key, "signer": self.signer,
+        }
+
+    def line(self) -> bytes:
+        return canonical_bytes(self.to_record())
+
+    @classmethod
+    def from_record(cls, d: Any) -> "Checkpoint":
+        """Parse a record; ``ValueError`` when it is malformed (not when it is forged)."""
+        if type(d) is not dict or d.get("v") != 1:
+            raise ValueError("not a version 1 checkpoint record")
+        try:
+            cp = cls(d["case_id"], d["tree_size"], d["root"], d["at"], d["offset"],
+                     d["last_hash"], d["prev_size"], tuple(d["consistency"]),
+                     tuple(d["pieces"]), d["signature"], d["public_key"], d["signer"])
+        except (KeyError, TypeError) as exc:
+            raise ValueError(f"checkpoint record lacks {exc}") from None
+        ints = (cp.tree_size, cp.offset, cp.prev_size)
+        if any(type(i) is not int or i < 0 for i in ints) or cp.prev_size > cp.tree_size:
+            raise ValueError("checkpoint sizes are not valid")
+        if not (is_hex64(cp.root) and is_hex64(cp.last_hash)
+                and all(is_hex64(h) for h in cp.consistency + cp.pieces)):
+            raise ValueError("checkpoint hashes are not 64 lower-case hex digits")
+        if type(cp.case_id) is not str or type(cp.at) is not str:
+            raise ValueError("checkpoint case_id/at are not text")
+        if d.get("body") != cp.body().decode("utf-8"):
+            raise ValueError("checkpoint body does not match its fields")
+        return cp
+
+    @classmethod
+    def from_line(cls, line: bytes) -> "Checkpoint":
+        return cls.from_record(json.loads(line))
+
+    def verify_signature(self) -> str:
+        """Check the signature with the embedded public key; return that key's id.
+        Raises ValueError when unsigned or when the signature does not verify."""
+        if self.signature is None or self.public_key is None:
+            raise ValueError("unsigned")
+        key = PublicKey.from_base64(self.public_key)
+        trusted = key.verify(self.body(), self.signature)
+        if trusted != trusted_comment(self.case_id, self.tree_size, self.root):
+            raise ValueError("trusted comment does not match the checkpoint")
+        return key.id_text
+
+
+def read_last_line(path: Path) -> tuple[bytes | None, int, bytes]:
+    """(last complete line or None, file size, torn trailing bytes (b"" if none))."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return None, 0, b""
+    with f:
+        size = os.fstat(f.fileno()).st_size
+        block = 1 << 16
+        tail = b""
+        pos = size
+        while pos > 0:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            tail = f.read(step) + tail
+            last_nl = tail.rfind(b"\n")
+            if last_nl >= 0:
+                prev_nl = tail.rfind(b"\n", 0, last_nl)
+                if prev_nl >= 0 or pos == 0:
+                    return tail[prev_nl + 1:last_nl], size, tail[last_nl + 1:]
+            block <<= 1
+        return None, size, tail
+
+
+def latest_db_checkpoint(db: sqlite3.Connection | None) -> Checkpoint | None:
+    if db is None:
+        return None
+    db.execute(DB_SCHEMA)
+    row = db.execute("SELECT record FROM custody_checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
+    return Checkpoint.from_line(row[0].encode("utf-8")) if row else None
+
+
+# -- state of the log as this process knows it ---------------------------------------------------
+@dataclass
+class _State:
+    checkpoint: Checkpoint | None
+    left: list                       # pieces of [0, checkpoint.tree_size)
+    right: merkle.CompactRange       # leaves appended since that checkpoint
+    size: int                        # entries in the log
+    offset: int                      # bytes of the log read/written
+    last_hash: str
+    cp_bytes: int = 0                # size of the checkpoints file when last read
+    verified_base: bool = field(default=False)
+
+    @classmethod
+    def from_checkpoint(cls, cp: Checkpoint | None, cp_bytes: int) -> "_State":
+        if cp is None:
+            return cls(None, [], merkle.CompactRange(0), 0, 0, ZERO_HASH, cp_bytes)
+        left = merkle.pieces_for(cp.tree_size, [bytes.fromhex(h) for h in cp.pieces])
+        if merkle.fold(left).hex() != cp.root:
+            raise IntegrityError("the latest custody checkpoint's compact range does not match "
+                                 "its root", hint=_REPAIR_HINT)
+        return cls(cp, left, merkle.CompactRange(cp.tree_size), cp.tree_size, cp.offset,
+                   cp.last_hash, cp_bytes)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        n = os.write(fd, view)
+        view = view[n:]
+
+
+def _fsync_dir(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def default_tool() -> dict[str, str]:
+    argv = list(sys.argv) or ["forensic"]
+    argv[0] = os.path.basename(argv[0])
+    return {"name": "forensic", "version": __version__, "command": shlex.join(argv)}
+
+
+class CustodyLog:
+    """Appends entries to a case's custody log and writes checkpoints (see module doc)."""
+
+    def __init__(self, case_root: Path, db: sqlite3.Connection | None, case_id: str, *,
+                 signer: Signer | None = None, actor: str | None = None,
+                 tool: dict | None = None, host: str | None = None) -> None:
+        self.root = Path(case_root)
+        self.path = self.root / LOG_NAME
+        self.checkpoints_path = self.root / CHECKPOINTS_NAME
+        self.db = db
+        self.case_id = case_id
+        self.signer = signer
+        self.actor = actor
+        self.builder = LineBuilder(tool or default_tool(), host or socket.gethostname())
+        self._pending: list[tuple[str, Pending]] = []
+        self._fd: int | None = None
+        self._state: _State | None = None
+        if db is not None:
+            db.execute(DB_SCHEMA)
+
+    # -- recording ----------------------------------------------------------------------------
+    def append(self, action: str, subject: str | dict, *, actor: str, sha256: str | None = None,
+               details: dict | None = None, reason: str | None = None) -> None:
+        """Buffer one entry (written by :meth:`commit`, or when a batch fills)."""
+        self._pending.append((actor, self.builder.pending(action, "", subject, sha256,
+                                                          details, reason)))
+        if len(self._pending) >= BATCH_SIZE:
+            self.flush()
+
+    def extend(self, entries: Iterable[dict]) -> int:
+        """Buffer many entries (dicts with action, subject and optionally actor, sha256,
+        details, reason); full batches are written as they fill. Returns the count."""
+        pending = self._pending
+        make = self.builder.pending
+        default_actor = self.actor
+        n = 0
+        for e in entries:
+            actor = e.get("actor", default_actor)
+            if not actor:
+                raise ValueError("entry has no actor and the log has no default actor")
+            pending.append((actor, make(e["action"], "", e["subject"], e.get("sha256"),
+                                        e.get("details"), e.get("reason"))))
+            n += 1
+            if len(pending) >= BATCH_SIZE:
+                self.flush()
+        return n
+
+    def flush(self) -> None:
+        """Write buffered entries now (under the lock), without a checkpoint or fsync."""
+        if not self._pending:
+            return
+        with self._locked():
+            self._resync()
+            self._write_pending()
+
+    def commit(self, signer: Signer | None = None) -> Checkpoint | None:
+        """Write everything buffered, fsync, and write a checkpoint covering the whole log.
+
+        Returns the latest checkpoint (a new one if anything was added since the last),
+        or None for a log that is still empty."""
+        if signer is not None:
+            self.signer = signer
+        with self._locked():
+            self._resync()
+            self._write_pending()
+            assert self._fd is not None and self._state is not None
+            os.fsync(self._fd)
+            state = self._state
+            cp = state.checkpoint
+            if state.size == 0 or (cp is not None and cp.tree_size == state.size):
+                return cp
+            return self._write_checkpoint()
+
+    def pending_count(self) -> int:
+        return len(self._pending)
+
+    def close(self) -> None:
+        if self._fd is not None:
+            os.close(self._fd)
+            self._fd = None
+
+    def __enter__(self) -> "CustodyLog":
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- internals ----------------------------------------------------------------------------
+    def _open(self) -> int:
+        if self._fd is None:
+            created = not self.path.exists()
+            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+            if created:
+                _fsync_dir(self.root)
+        return self._fd
+
+    @contextmanager
+    def _locked(self) -> Iterator[int]:
+        fd = self._open()
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        try:
+            yield fd
+        finally:
+            fcntl.flock(fd, fcntl.LOCK_UN)
+
+    def _resync(self) -> None:
+        """Bring the known state up to what is on disk (other processes may have appended)."""
+        try:
+            cp_bytes = os.stat(self.checkpoints_path).st_size
+        except FileNotFoundError:
+            cp_bytes = 0
+        state = self._state
+        if state is None or cp_bytes != state.cp_bytes:
+            line, _, torn = read_last_line(self.checkpoints_path)
+            if torn:
+                raise IntegrityError(f"{CHECKPOINTS_NAME} ends in a torn (incomplete) line",
+                                     hint=_REPAIR_HINT)
+            try:
+                latest = Checkpoint.from_line(line) if line is not None else None
+            except ValueError as exc:
+                raise IntegrityError(f"the latest custody checkpoint is unreadable: {exc}",
+                                     hint=_REPAIR_HINT) from None
+            known = state.checkpoint.tree_size if state and state.checkpoint else 0
+            latest_size = latest.tree_size if latest else 0
+            if state is not None and latest_size < known:
+                raise IntegrityError(f"{CHECKPOINTS_NAME} lost checkpoints "
+                                     f"(was at tree size {known}, now {latest_size})",
+                                     hint=_REPAIR_HINT)
+            if state is None or (latest is not None and latest_size > known) \
+                    or (latest is not None and state.checkpoint is None):
+                if state is None:
+                    stored = latest_db_checkpoint(self.db)
+                    if stored is not None and stored.tree_size > latest_size:
+                        raise IntegrityError(
+                            f"the case store holds a checkpoint of {stored.tree_size} entries, "
+                            f"but {CHECKPOINTS_NAME} only reaches {latest_size}: checkpoints "
+                            "were cut off", hint=_REPAIR_HINT)
+                state = _State.from_checkpoint(latest, cp_bytes)
+                self._check_base(state)
+            state.cp_bytes = cp_bytes
+            self._state = state
+        assert state is not None and self._fd is not None
+        log_size = os.fstat(self._fd).st_size
+        if log_size < state.offset:
+            raise IntegrityError(f"{LOG_NAME} is shorter ({log_size} bytes) than its checkpoint "
+                                 f"says ({state.offset} bytes): entries were cut off",
+                                 hint=_REPAIR_HINT)
+        if log_size > state.offset:
+            self._read_new(state, log_size)
+
+    def _check_base(self, state: _State) -> None:
+        """The line that ends at the checkpoint's offset must be the entry it names."""
+        if state.offset == 0:
+            return
+        with open(self.path, "rb") as f:
+            start = max(0, state.offset - (1 << 20))
+            f.seek(start)
+            chunk = f.read(state.offset - start)
+        if not chunk.endswith(b"\n"):
+            raise IntegrityError(f"{LOG_NAME} does not end a line where its latest checkpoint "
+                                 "says", hint=_REPAIR_HINT)
+        line = chunk[:-1].rsplit(b"\n", 1)[-1]
+        try:
+            h, _ = check_line(line, state.size - 1, None)
+        except LineError as exc:
+            raise IntegrityError(f"custody entry {state.size - 1} is damaged: {exc}",
+                                 hint=_REPAIR_HINT) from None
+        if h != state.last_hash:
+            raise IntegrityError(f"custody entry {state.size - 1} is not the one the latest "
+                                 "checkpoint names", hint=_REPAIR_HINT)
+
+    def _read_new(self, state: _State, log_size: int) -> None:
+        """Take in entries other processes (or an interrupted command) appended."""
+        with open(self.path, "rb") as f:
+            f.seek(state.offset)
+            remaining = log_size - state.offset
+            carry = b""
+            while remaining > 0:
+                chunk = f.read(min(remaining, 1 << 22))
+                if not chunk:
+                    break
+                remaining -= len(chunk)
+                data = carry + chunk
+                cut = data.rfind(b"\n") + 1
+                carry = data[cut:]
+                for line in data[:cut].split(b"\n")[:-1]:
+                    try:
+                        h, _ = check_line(line, state.size, state.last_hash)
+                    except LineError as exc:
+                        raise IntegrityError(f"custody entry {state.size} is damaged: {exc}",
+                                             hint=_REPAIR_HINT) from None
+                    state.right.append(merkle.leaf_hash(line))
+                    state.size += 1
+                    state.offset += len(line) + 1
+                    state.last_hash = h
+            if carry:
+                raise IntegrityError(f"{LOG_NAME} ends in a torn (incomplete) entry "
+                                     f"after entry {state.size - 1}", hint=_REPAIR_HINT)
+
+    def _write_pending(self) -> None:
+        state = self._state
+        assert state is not None and self._fd is not None
+        pending = self._pending
+        builder = self.builder
+        signer = self.signer
+        key_id = signer.key_id if signer else None
+        key_fp = signer.fingerprint if signer else None
+        leaf = merkle.leaf_hash
+        for start in range(0, len(pending), BATCH_SIZE):
+            batch = pending[start:start + BATCH_SIZE]
+            seq, prev = state.size, state.last_hash
+            lines: list[bytes] = []
+            leaves: list[bytes] = []
+            actor_json = builder.actor_json
+            for actor, p in batch:
+                line, prev = builder.line((p[0], actor_json(actor, key_id, key_fp)) + p[2:],
+                                          seq, prev)
+                lines.append(line)
+                leaves.append(leaf(line))
+                seq += 1
+            data = b"\n".join(lines) + b"\n"
+            _write_all(self._fd, data)
+            state.right.extend(leaves)
+            state.size = seq
+            state.offset += len(data)
+            state.last_hash = prev
+        pending.clear()
+
+    def _write_checkpoint(self) -> Checkpoint:
+        state = self._state
+        assert state is not None
+        old = state.checkpoint
+        old_size = old.tree_size if old else 0
+        full = merkle.merge_ranges(state.left, state.right.pieces)
+        root = merkle.fold(full).hex()
+        index = merkle.PieceIndex(state.left, state.right.pieces)
+        proof = merkle.consistency_proof(old_size, state.size, index.node)
+        at = self.builder.clock.now()
+        signature = public_key = signer_name = None
+        if self.signer is not None:
+            body = checkpoint_body(self.case_id, state.size, root, at)
+            signature = self.signer.sign(body, trusted_comment(self.case_id, state.size, root),
+                                         f"forensic custody checkpoint signed by key "
+                                         f"{self.signer.key_id}")
+            public_key = self.signer.public.base64()
+            signer_name = self.signer.name
+        cp = Checkpoint(self.case_id, state.size, root, at, state.offset, state.last_hash,
+                        old_size, tuple(h.hex() for h in proof),
+                        tuple(p[2].hex() for p in full), signature, public_key, signer_name)
+        line = cp.line()
+        created = not self.checkpoints_path.exists()
+        fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            _write_all(fd, line + b"\n")
+            os.fsync(fd)
+            state.cp_bytes = os.fstat(fd).st_size
+        finally:
+            os.close(fd)
+        if created:
+            _fsync_dir(self.root)
+        if self.db is not None:
+            self.db.execute("INSERT INTO custody_checkpoints(tree_size, root, at, record) "
+                            "VALUES (?, ?, ?, ?)", (cp.tree_size, cp.root, cp.at,
+                                                    line.decode("utf-8")))
+        state.checkpoint = cp
+        state.left = full
+        state.right = merkle.CompactRange(state.size)
+        return cp
+
+    # -- repair ------------------------------------------------------------------------------
+    def repair(self, *, actor: str, reason: str | None = None) -> dict[str, Any]:
+        """Move a torn last line of the log (and of the checkpoints file) into quarantine,
+        record a ``custody.repaired`` entry and checkpoint. Refuses anything else."""
+        moved: list[dict[str, Any]] = []
+        with self._locked() as fd:
+            for path in (self.checkpoints_path, self.path):
+                _, size, torn = read_last_line(path)
+                if not torn:
+                    continue
+                if path == self.path:
+                    cp_line, _, _ = read_last_line(self.checkpoints_path)
+                    covered = Checkpoint.from_line(cp_line).offset if cp_line else 0
+                    if size - len(torn) < covered:
+                        raise IntegrityError(
+                            f"{LOG_NAME} was cut inside entries a checkpoint covers; that is "
+                            "not a torn write and repair will not touch it", hint=_REPAIR_HINT)
+                qdir = self.root / QUARANTINE_DIR
+                qdir.mkdir(exist_ok=True)
+                stamp = self.builder.clock.now().replace(":", "")
+                qpath = qdir / f"{stamp}-{path.name}.torn"
+                with open(qpath, "xb") as q:
+                    q.write(torn)
+                    q.flush()
+                    os.fsync(q.fileno())
+                _fsync_dir(qdir)
+                keep = size - len(torn)
+                if path == self.path:
+                    os.ftruncate(fd, keep)
+                    os.fsync(fd)
+                else:
+                    with open(path, "r+b") as f:
+                        f.truncate(keep)
+                        os.fsync(f.fileno())
+                moved.append({"file": path.name, "offset": keep, "bytes": len(torn),
+                              "sha256": hashlib.sha256(torn).hexdigest(),
+                              "quarantine": f"{QUARANTINE_DIR}/{qpath.name}"})
+            self._state = None
+            self._resync()            # anything else wrong is not a torn write: refuse
+        for m in moved:
+            self.append("custody.repaired", {"case": self.case_id}, actor=actor,
+                        sha256=m["sha256"], details=m,
+                        reason=reason or "torn write after an interrupted command")
+        cp = self.commit()
+        return {"repaired": moved, "checkpoint": cp.tree_size if cp else 0}
+
+
+def iter_lines(path: Path, start: int = 0) -> Iterator[bytes]:
+    """Complete lines of a log file (without newlines); a torn tail is not yielded."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        carry = b""
+        f.seek(start)
+        while True:
+            chunk = f.read(1 << 22)
+            if not chunk:
+                return
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            yield from data[:cut].split(b"\n")[:-1]

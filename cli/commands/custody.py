@@ -1,0 +1,287 @@
+"""``forensic custody ...`` and ``forensic examiner ...``: the chain-of-custody commands."""
+from __future__ import annotations
+
+import os
+import sys
+from pathlib import Path
+
+import click
+
+from chain_of_custody import merkle
+from chain_of_custody.entry import CustodyEntry
+from chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoint, CustodyLog,
+                                  iter_lines, read_last_line)
+from chain_of_custody.signing import (PublicKey, Signer, check_examiner_name, read_passphrase,
+                                      signer_from_env, write_keypair)
+from chain_of_custody.verify import verify_log
+from cli import exit_codes
+from cli.common import json_option, with_case
+from cli.console import emit_json, err, esc, info, warn
+from forensic.case import Case
+from forensic.errors import IntegrityError, UsageError
+
+
+def key_options(f):
+    f = click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="File whose first line is the key's passphrase "
+                          "(else $FORENSIC_KEY_PASSPHRASE).")(f)
+    f = click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Examiner key that signs the checkpoint (else $FORENSIC_KEY; "
+                          "without one the checkpoint is unsigned).")(f)
+    f = click.option("--examiner", help="Who is acting (default: the key's name, else the "
+                                        "case's examiner).")(f)
+    return f
+
+
+def open_log(case: Case, key_path: Path | None, passphrase_file: Path | None,
+             examiner: str | None) -> tuple[CustodyLog, str]:
+    signer = signer_from_env(key_path, passphrase_file)
+    actor = examiner or (signer.name if signer and signer.name else None) or case.examiner
+    return CustodyLog(case.root, case.db, case.case_id, signer=signer, actor=actor), actor
+
+
+def subject_for(case: Case, subject: str) -> tuple[dict, str | None]:
+    """``case`` or an evidence item name -> (subject object, sha256 of its bytes)."""
+    if subject in ("case", case.case_id):
+        return {"case": case.case_id}, None
+    row = case.item(subject)             # CaseError listing the items when unknown
+    return {"item": row["item"]}, row["sha256"]
+
+
+def _done(checkpoint: Checkpoint | None) -> None:
+    if checkpoint is not None:
+        signed = f"signed by {esc(checkpoint.signer)}" if checkpoint.signature else "unsigned"
+        info(f"checkpoint: {checkpoint.tree_size} entries, root {checkpoint.root[:16]}…, {signed}")
+
+
+@click.group()
+def custody() -> None:
+    """The case's tamper-evident chain-of-custody log."""
+
+
+@custody.command("log")
+@json_option
+@click.option("--action", help="Only entries of this action (e.g. custody.transferred).")
+@click.option("--from-seq", type=click.IntRange(min=0), default=0, help="First entry to show.")
+@with_case
+def log_cmd(case: Case, as_json: bool, action: str | None, from_seq: int) -> None:
+    """List the entries (with --json: the stored lines, byte for byte)."""
+    out = sys.stdout
+    for i, line in enumerate(iter_lines(case.root / LOG_NAME)):
+        if i < from_seq:
+            continue
+        if as_json and action is None:
+            out.write(line.decode("utf-8", "replace") + "\n")
+            continue
+        try:
+            e = CustodyEntry.from_line(line)
+        except (ValueError, KeyError, TypeError):
+            warn(f"entry {i} is unreadable; run 'forensic custody verify'")
+            continue
+        if action is not None and e.action != action:
+            continue
+        if as_json:
+            out.write(line.decode("utf-8") + "\n")
+        else:
+            subject = e.subject if isinstance(e.subject, str) else \
+                " ".join(f"{k}={v}" for k, v in e.subject.items())
+            fields = [str(e.seq), e.at, str(e.actor.get("name")), e.action, subject]
+            if e.reason:
+                fields.append(f"reason={e.reason}")
+            out.write("  ".join(_printable(x) for x in fields) + "\n")
+    out.flush()
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+@custody.command("verify")
+@json_option
+@click.option("--pub", "pubs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="Trusted examiner public key (.pub); repeatable. With it, every checkpoint "
+                   "must be signed by one of these keys.")
+@with_case
+def verify_cmd(case: Case, as_json: bool, pubs: tuple[Path, ...]) -> int:
+    """Re-verify the log: hash chain, Merkle roots, checkpoints, signatures. Exit 4 if not ok."""
+    keys = [PublicKey.load(p) for p in pubs]
+    report = verify_log(case.root, case.db, case_id=case.case_id, trusted_keys=keys)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"ok: {'yes' if report.ok else 'NO'}")
+        click.echo(f"entries: {report.entries}")
+        click.echo(f"checkpoints: {report.checkpoints} "
+                   f"({report.signatures_verified} signatures verified, "
+                   f"{report.unsigned_checkpoints} unsigned)")
+        if report.root:
+            click.echo(f"latest checkpoint: {report.tree_size} entries, root {report.root}")
+        if not report.ok:
+            click.echo(f"first bad entry: {report.first_bad_seq}")
+            click.echo(f"problem: {_printable(report.problem or '')}")
+    for w in report.warnings:
+        warn(esc(w))
+    if not report.ok:
+        err.print(f"[red]custody log does not verify:[/red] {esc(report.problem)}")
+        return exit_codes.INTEGRITY_FAILURE
+    return exit_codes.OK
+
+
+@custody.command("prove")
+@click.argument("seq", type=click.IntRange(min=0))
+@json_option
+@with_case
+def prove_cmd(case: Case, seq: int, as_json: bool) -> None:
+    """Inclusion proof of entry SEQ against the latest checkpoint (RFC 9162)."""
+    line, _, _ = read_last_line(case.root / CHECKPOINTS_NAME)
+    if line is None:
+        raise UsageError("the custody log has no checkpoint yet")
+    cp = Checkpoint.from_line(line)
+    if seq >= cp.tree_size:
+        raise UsageError(f"entry {seq} is not covered by the latest checkpoint "
+                         f"({cp.tree_size} entries)", hint="entries are checkpointed at the end "
+                                                           "of the command that recorded them")
+    left = merkle.CompactRange(0)
+    right = merkle.CompactRange(seq + 1)
+    leaf = None
+    for i, entry_line in enumerate(iter_lines(case.root / LOG_NAME)):
+        if i >= cp.tree_size:
+            break
+        h = merkle.leaf_hash(entry_line)
+        if i < seq:
+            left.append(h)
+        elif i == seq:
+            leaf = h
+        else:
+            right.append(h)
+    if leaf is None or right.end != cp.tree_size:
+        raise IntegrityError("the log is shorter than its checkpoint",
+                             hint="run 'forensic custody verify'")
+    index = merkle.PieceIndex(left.pieces, [(seq, 1, leaf)], right.pieces)
+    proof = merkle.inclusion_proof(seq, cp.tree_size, index.node)
+    if not merkle.verify_inclusion(seq, cp.tree_size, leaf, proof, bytes.fromhex(cp.root)):
+        raise IntegrityError("the log does not match its latest checkpoint",
+                             hint="run 'forensic custody verify'")
+    result = {"seq": seq, "leaf_hash": leaf.hex(), "tree_size": cp.tree_size, "root": cp.root,
+              "proof": [p.hex() for p in proof], "checkpoint_at": cp.at,
+              "checkpoint_signed": cp.signature is not None}
+    if as_json:
+        emit_json(result)
+    else:
+        for key, value in result.items():
+            if key == "proof":
+                click.echo("proof:")
+                for p in value:
+                    click.echo(f"  {p}")
+            else:
+                click.echo(f"{key}: {value}")
+
+
+@custody.command("transfer")
+@click.option("--to", "to", required=True, help="Who receives custody.")
+@click.option("--reason", required=True, help="Why custody passes (recorded verbatim).")
+@click.option("--subject", "subjects", multiple=True, required=True,
+              help="'case' or an evidence item; repeatable.")
+@key_options
+@json_option
+@with_case
+def transfer_cmd(case: Case, to: str, reason: str, subjects: tuple[str, ...],
+                 key_path: Path | None, passphrase_file: Path | None, examiner: str | None,
+                 as_json: bool) -> None:
+    """Record that custody of SUBJECTs passes to another person."""
+    if not to.strip() or not reason.strip():
+        raise UsageError("--to and --reason must not be empty")
+    resolved = [subject_for(case, s) for s in subjects]
+    log, actor = open_log(case, key_path, passphrase_file, examiner)
+    with log:
+        for subject, digest in resolved:
+            log.append("custody.transferred", subject, actor=actor, sha256=digest,
+                       details={"from": actor, "to": to}, reason=reason)
+        cp = log.commit()
+    _report(cp, as_json, len(resolved))
+
+
+@custody.command("note")
+@click.argument("text")
+@click.option("--subject", default="case", show_default=True,
+              help="'case' or an evidence item.")
+@key_options
+@json_option
+@with_case
+def note_cmd(case: Case, text: str, subject: str, key_path: Path | None,
+             passphrase_file: Path | None, examiner: str | None, as_json: bool) -> None:
+    """Record a free note."""
+    subj, digest = subject_for(case, subject)
+    log, actor = open_log(case, key_path, passphrase_file, examiner)
+    with log:
+        log.append("custody.note", subj, actor=actor, sha256=digest, details={"text": text})
+        cp = log.commit()
+    _report(cp, as_json, 1)
+
+
+@custody.command("repair")
+@click.option("--reason", help="Why (recorded in the repair entry).")
+@key_options
+@json_option
+@with_case
+def repair_cmd(case: Case, reason: str | None, key_path: Path | None,
+               passphrase_file: Path | None, examiner: str | None, as_json: bool) -> None:
+    """Move a torn last line (an interrupted write) into quarantine and record that.
+
+    Never rewrites history: damage anywhere else is refused (see 'forensic custody verify')."""
+    log, actor = open_log(case, key_path, passphrase_file, examiner)
+    with log:
+        result = log.repair(actor=actor, reason=reason)
+    if as_json:
+        emit_json(result)
+    elif result["repaired"]:
+        for m in result["repaired"]:
+            click.echo(f"moved {m['bytes']} torn bytes of {m['file']} to {m['quarantine']} "
+                       f"(sha256 {m['sha256']})")
+    else:
+        click.echo("nothing to repair")
+
+
+def _report(cp: Checkpoint | None, as_json: bool, recorded: int) -> None:
+    if as_json:
+        emit_json({"recorded": recorded, "tree_size": cp.tree_size if cp else 0,
+                   "root": cp.root if cp else None,
+                   "signed": bool(cp and cp.signature)})
+    _done(cp)
+
+
+@click.group()
+def examiner() -> None:
+    """Examiner signing keys."""
+
+
+@examiner.command("keygen")
+@click.argument("name")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path),
+              default=Path("."), show_default=True, help="Folder for NAME.key and NAME.pub.")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Protect the private key with the passphrase on this file's first line "
+                   "(else $FORENSIC_KEY_PASSPHRASE; neither: unprotected).")
+@json_option
+def keygen_cmd(name: str, out_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+    """Create an Ed25519 key pair: NAME.key (private, 0600) and NAME.pub (minisign format)."""
+    check_examiner_name(name)
+    passphrase = read_passphrase(passphrase_file)
+    signer = Signer.generate(name)
+    key_path, pub_path = write_keypair(signer, out_dir, passphrase)
+    result = {"name": name, "key_id": signer.key_id, "fingerprint": signer.fingerprint,
+              "private_key": str(key_path), "public_key": str(pub_path),
+              "passphrase_protected": passphrase is not None}
+    if as_json:
+        emit_json(result)
+    else:
+        click.echo(f"private key: {key_path}")
+        click.echo(f"public key:  {pub_path}")
+        click.echo(f"key id:      {signer.key_id}")
+        click.echo(f"fingerprint: {signer.fingerprint}")
+    if passphrase is None:
+        info("[yellow]the private key is not passphrase-protected[/yellow]")
+    info(f"sign with --key {esc(key_path)} or export FORENSIC_KEY={esc(os.fspath(key_path))}")
+
+
+COMMANDS = [custody, examiner]
