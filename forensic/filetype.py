@@ -44,10 +44,17 @@ def _magic() -> tuple[magic.Magic, magic.Magic]:
     return m
 
 
+# libmagic's soft rules scan a text buffer at great cost (2.5 ms for 8 KiB of text against
+# 20 us for a JPEG); text types are decided by their start, so text gets a shorter buffer.
+TEXT_HEAD = 1024
+
+
 def identify(head: bytes) -> tuple[str, str]:
     """(MIME, description) of content from its first bytes."""
     if not head:
         return "application/x-empty", "empty"
+    if b"\0" not in head[:TEXT_HEAD]:
+        head = head[:TEXT_HEAD]
     mime_m, desc_m = _magic()
     try:
         mime = mime_m.from_buffer(head)

@@ -11,6 +11,8 @@ from __future__ import annotations
 import json
 import tempfile
 import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
@@ -94,7 +96,10 @@ class Triage:
             self.extractors = options.extractors
         self.pending: list[_Pending] = []
         self.pending_bytes = 0
-        self.done: set[str] = set()
+        self.done: dict[str, str | None] = {}
+        self.pool: ThreadPoolExecutor | None = None
+        self.window: deque = deque()
+        self.window_size = max(4, 4 * options.workers)
         self.source_warnings: list[str] = []
 
     # -- driver ----------------------------------------------------------------------
@@ -103,16 +108,21 @@ class Triage:
         start = time.perf_counter()
         if self.opt.force:
             self._clear()
-        self.done = {r[0] for r in self.case.db.execute("SELECT locator FROM files WHERE item=?", (self.item,))}
+        self.done = dict(self.case.db.execute("SELECT locator, mime FROM files WHERE item=?", (self.item,)))
         path = Path(row["source_path"])
         if not path.exists():
             raise ForensicError(f"evidence item {self.item}: the source {path} is no longer there",
                                 hint="reconnect the evidence (same path), then rerun")
         src = open_source(path, row["format"], path.name, self.opt.password, self.opt.limits)
+        if self.opt.workers > 1:
+            self.pool = ThreadPoolExecutor(self.opt.workers, thread_name_prefix="triage")
         try:
-            self._walk(src, depth=0)
+            self._walk(src, depth=0, serial=src.FORMAT == "tar")
+            self._drain()
             self.source_warnings.extend(src.warnings)
         finally:
+            if self.pool is not None:
+                self.pool.shutdown(wait=True, cancel_futures=True)
             src.close()
         self._flush()
         with self.case.transaction() as db:
@@ -151,7 +161,10 @@ class Triage:
         self.stats.artifacts = db.execute("SELECT COUNT(*) FROM artifacts WHERE item=?", (self.item,)).fetchone()[0]
 
     # -- walking ---------------------------------------------------------------------
-    def _walk(self, src: Source, depth: int) -> None:
+    # The walk runs in this thread; each file's read (hashes, type, extractors) runs in a
+    # worker thread. hashlib, libmagic (ctypes) and pytsk3 release the GIL while they work,
+    # so reading and hashing overlap on both cores. Results are stored in walk order.
+    def _walk(self, src: Source, depth: int, serial: bool = False) -> None:
         entries: Iterator[FileEntry] = src.entries()
         while True:
             try:
@@ -161,9 +174,9 @@ class Triage:
             except (OSError, RuntimeError, ForensicError) as exc:  # a damaged structure ends that walk only
                 self.source_warnings.append(f"{src.locator}: walk stopped early: {exc}")
                 break
-            self._entry(entry, depth)
+            self._entry(entry, depth, serial)
 
-    def _entry(self, entry: FileEntry, depth: int) -> None:
+    def _entry(self, entry: FileEntry, depth: int, serial: bool = False) -> None:
         loc = str(entry.locator)
         already = loc in self.done
         warnings = [("walk", w) for w in entry.warnings]
@@ -177,26 +190,35 @@ class Triage:
         }
         for label in ("modified", "accessed", "changed", "born"):
             row[f"{label}_at"] = _fmt_time(entry.times.get(label), entry.times_tz_known)
-        records: list[ArtifactRecord] = []
-        ex_ids: list[str] = []
-        head = b""
-        if entry.has_content and not (already and not self._is_container_name(entry)):
-            head, records, ex_ids = self._read(entry, row, warnings)
+        work = None
+        # An entry stored by an interrupted run is read again only if it is an archive,
+        # so that its members are walked (they are skipped one by one if stored too).
+        if entry.has_content and (not already or _is_archive_mime(self.done[loc])):
+            if self.pool is not None and not serial:
+                work = self.pool.submit(self._read, entry, row, warnings)
+            else:
+                work = _Done(self._read(entry, row, warnings))
+        self.window.append((entry, depth, row, warnings, work, already))
+        if len(self.window) > self.window_size:
+            self._finish(self.window.popleft())
+
+    def _drain(self) -> None:
+        while self.window:
+            self._finish(self.window.popleft())
+
+    def _finish(self, job) -> None:
+        entry, depth, row, warnings, work, already = job
+        head, records, ex_ids = work.result() if work is not None else (b"", [], [])
         if already:
             self.stats.skipped += 1
         else:
             self._add(_Pending(row, records, ex_ids, warnings), entry.size or 0)
-        if head and depth < self.opt.limits.max_depth and (looks_like_zip(head) or looks_like_tar(head)
-                                                            or looks_like_gzip(head)):
+        archive = head and (looks_like_zip(head) or looks_like_tar(head) or looks_like_gzip(head))
+        if archive and depth < self.opt.limits.max_depth:
             self._nested(entry, head, depth)
-        elif head and depth >= self.opt.limits.max_depth and (looks_like_zip(head) or looks_like_tar(head)):
-            self.source_warnings.append(f"{loc}: archive nested deeper than {self.opt.limits.max_depth} levels; "
-                                        "not opened (archive bomb?)")
-
-    @staticmethod
-    def _is_container_name(entry: FileEntry) -> bool:
-        n = entry.name.lower()
-        return n.endswith((".zip", ".tar", ".tgz", ".tar.gz", ".gz", ".apk", ".ipa", ".jar", ".docx", ".xlsx"))
+        elif archive and not looks_like_gzip(head):
+            self.source_warnings.append(f"{row['locator']}: archive nested deeper than "
+                                        f"{self.opt.limits.max_depth} levels; not opened (archive bomb?)")
 
     def _read(self, entry: FileEntry, row: dict, warnings: list) -> tuple[bytes, list, list]:
         hashers = new_hashers(self.opt.hashes)
@@ -276,7 +298,9 @@ class Triage:
                 if getattr(nested, "encrypted", False) and self.opt.password is None:
                     self.source_warnings.append(f"{entry.locator}: encrypted archive; members listed, "
                                                 "content not read (no password)")
-                self._walk(nested, depth + 1)
+                # tarfile shares one file position between members: read them in order
+                self._walk(nested, depth + 1, serial=nested.FORMAT == "tar")
+                self._drain()            # every member read before the archive is closed
                 self.source_warnings.extend(nested.warnings)
             finally:
                 nested.close()
@@ -334,6 +358,21 @@ class Triage:
                 self.on_batch(leaves)
         self.pending.clear()
         self.pending_bytes = 0
+
+
+class _Done:
+    """A finished result with the interface of a Future (serial mode)."""
+
+    def __init__(self, value) -> None:
+        self.value = value
+
+    def result(self):
+        return self.value
+
+
+def _is_archive_mime(mime: str | None) -> bool:
+    return bool(mime) and mime in ("application/zip", "application/x-tar", "application/gzip",
+                                   "application/x-gzip", "application/java-archive")
 
 
 def _spool(reader) -> tempfile.SpooledTemporaryFile:

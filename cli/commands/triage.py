@@ -30,11 +30,12 @@ from forensic.pipeline import TriageOptions, triage_item
                    "with no zone; recorded as an assumption.")
 @click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]), default=None,
               help="Date order for chat exports whose dates cannot tell.")
+@click.option("--no-extract", is_flag=True, help="Only list, hash and type files; run no extractor.")
 @click.option("--force", is_flag=True, help="Redo items already triaged (their previous results are replaced).")
 @json_option
 @with_case
 def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, password_file: Path | None,
-           assume_tz: str | None, date_order: str | None, force: bool, as_json: bool) -> int:
+           assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool, as_json: bool) -> int:
     """Walk evidence ITEMS (default: all), hash and type every file, extract artifacts."""
     hashes = parse_algorithms(hash_list)
     if assume_tz:
@@ -54,7 +55,7 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
         password = read_password(password_file) if password_file else _intake_password(row)
         ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
         opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
-                             extractor_options=ex_opts)
+                             extractor_options=ex_opts, extractors=[] if no_extract else None)
         with _custody_session(case, item, opts) as on_batch:
             with triage_progress(f"triage {item}", row["size"]) as advance:
                 stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)

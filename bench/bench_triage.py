@@ -1,0 +1,143 @@
+#!/usr/bin/env python3
+"""Triage speed against a bare pytsk3 read-and-hash loop, in the same run.
+
+Builds an ext4 image (mke2fs -d) holding ~2,000 small JPEGs and ~500 MB of larger files,
+then times (a) a bare pytsk3 loop that reads and SHA-256-hashes every regular file, and
+(b) `forensic triage` on the same image (a fresh case, photo extraction and all). Prints
+both, the ratio b/a, MB/s and the triage's peak memory. Target: ratio <= 2.
+
+    .venv/bin/python bench/bench_triage.py [--photos 2000] [--big-mb 500] [--keep DIR]
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import os
+import random
+import resource
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE / "tests"))
+
+
+def build(tmp: Path, photos: int, big_mb: int) -> Path:
+    from builders import tiny_jpeg
+    rng = random.Random(7)
+    root = tmp / "root"
+    cam = root / "data" / "media" / "0" / "DCIM" / "Camera"
+    cam.mkdir(parents=True)
+    base = tiny_jpeg(b"BenchCam", b"Model X")
+    for i in range(photos):
+        pad = rng.randbytes(rng.randint(20_000, 60_000))
+        # padding inside a COM segment would change nothing; append after EOI like real trailers
+        (cam / f"IMG_{i:05d}.jpg").write_bytes(base + pad)
+    media = root / "data" / "media" / "0" / "Movies"
+    media.mkdir(parents=True)
+    left = big_mb << 20
+    n = 0
+    while left > 0:
+        size = min(left, rng.randint(20, 80) << 20)
+        with open(media / f"VID_{n:03d}.mp4", "wb") as fh:
+            chunk = rng.randbytes(1 << 20)
+            for _ in range(size >> 20):
+                fh.write(chunk)
+        left -= size
+        n += 1
+    total = sum(p.stat().st_size for p in root.rglob("*") if p.is_file())
+    img = tmp / "bench.img"
+    size_mb = int(total / (1 << 20) * 1.15) + 64
+    subprocess.run(["mke2fs", "-q", "-F", "-t", "ext4", "-d", str(root), str(img), f"{size_mb}M"], check=True)
+    shutil.rmtree(root)
+    return img
+
+
+def bare_loop(img: Path) -> tuple[float, int, int]:
+    import pytsk3
+    t0 = time.perf_counter()
+    fs = pytsk3.FS_Info(pytsk3.Img_Info(str(img)))
+    files = total = 0
+    stack = [fs.open_dir("/")]
+    while stack:
+        d = stack.pop()
+        for f in d:
+            name = f.info.name.name
+            if name in (b".", b"..") or f.info.meta is None:
+                continue
+            if f.info.meta.type == pytsk3.TSK_FS_META_TYPE_DIR:
+                stack.append(f.as_directory())
+            elif f.info.meta.type == pytsk3.TSK_FS_META_TYPE_REG:
+                h = hashlib.sha256()
+                size = f.info.meta.size
+                off = 0
+                while off < size:
+                    data = f.read_random(off, min(1 << 20, size - off))
+                    if not data:
+                        break
+                    h.update(data)
+                    off += len(data)
+                h.hexdigest()
+                files += 1
+                total += off
+    return time.perf_counter() - t0, files, total
+
+
+def triage(img: Path, tmp: Path, *extra: str) -> tuple[float, dict, int]:
+    exe = str(HERE / ".venv" / "bin" / "forensic")
+    case = tmp / "case"
+    shutil.rmtree(case, ignore_errors=True)
+    env = dict(os.environ, FORENSIC_CASE=str(case))
+    subprocess.run([exe, "--quiet", "case", "init", str(case), "--case-id", "B", "--examiner", "Bench"],
+                   check=True, env=env, stdout=subprocess.DEVNULL)
+    subprocess.run([exe, "--quiet", "evidence", "add", str(img), "--id", "img"], check=True, env=env,
+                   stdout=subprocess.DEVNULL)
+    import json
+    t0 = time.perf_counter()
+    out = subprocess.run([exe, "--quiet", "triage", "--json", *extra], env=env, capture_output=True, text=True)
+    el = time.perf_counter() - t0
+    if out.returncode not in (0, 3):
+        sys.exit(f"triage failed: {out.stderr}")
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    return el, json.loads(out.stdout), peak_kb
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--photos", type=int, default=2000)
+    ap.add_argument("--big-mb", type=int, default=500)
+    ap.add_argument("--keep", type=Path, default=None, help="build in this folder and keep it")
+    a = ap.parse_args()
+    tmp = a.keep or Path(tempfile.mkdtemp(prefix="bench-triage-"))
+    tmp.mkdir(parents=True, exist_ok=True)
+    try:
+        img = tmp / "bench.img"
+        if not img.exists():
+            t0 = time.perf_counter()
+            img = build(tmp, a.photos, a.big_mb)
+            print(f"built {img} ({img.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
+        # warm the page cache equally for both
+        with open(img, "rb") as fh:
+            while fh.read(8 << 20):
+                pass
+        base_s, files, total = bare_loop(img)
+        mb = total / 2**20
+        print(f"bare pytsk3 read+sha256           : {base_s:7.2f} s  {files:6d} files  {mb / base_s:7.1f} MB/s")
+        for label, extra in (("forensic triage --no-extract", ("--no-extract",)),
+                             ("forensic triage (all extractors)", ())):
+            tri_s, summary, peak_kb = triage(img, tmp, *extra)
+            print(f"{label:34s}: {tri_s:7.2f} s  {summary['files']:6d} entries {mb / tri_s:7.1f} MB/s "
+                  f"({summary['artifacts']} artifacts, {summary['warnings']} warnings)  "
+                  f"ratio {tri_s / base_s:.2f}  peak RSS so far {peak_kb / 1024:.0f} MiB")
+        print("targets: ratio <= 2.0 for the walk and hashes (issue 2), <= 2.5 with photo extraction (issue 4)")
+    finally:
+        if a.keep is None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()
