@@ -162,9 +162,9 @@ def _check_checkpoints(root: Path, db: sqlite3.Connection | None, case_id: str |
     data = path.read_bytes() if path.exists() else b""
     lines = data.split(b"\n")
     torn = lines.pop()
+    report.checkpoints = len(lines)
     for i, line in enumerate(lines):
         covered = good[-1].tree_size if good else 0
-        report.checkpoints += 1
         try:
             cp = Checkpoint.from_line(line)
             if cp.line() != line:
@@ -234,7 +234,7 @@ def _check_checkpoints(root: Path, db: sqlite3.Connection | None, case_id: str |
                 report.warnings.append("the case store's copy of the latest checkpoint is behind "
                                        "(a command was interrupted after writing its checkpoint)")
         elif stored.tree_size > max([last] + [_size_of(ln) for ln in lines]):
-            report.fail(last, f"the case store holds a checkpoint of {stored.tree_size} entries "
+            report.fail(None, f"the case store holds a checkpoint of {stored.tree_size} entries "
                               f"but {CHECKPOINTS_NAME} stops at {last}: checkpoints were cut off")
             targets.append(stored)
         else:

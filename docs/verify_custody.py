@@ -1,0 +1,243 @@
+#!/usr/bin/env python3
+"""Stand-alone verifier for a forensic case's custody log (see docs/custody-log.md).
+
+Needs only the Python standard library and the ``cryptography`` package. Usage::
+
+    python3 verify_custody.py CASE_DIR [--pub EXAMINER.pub ...]
+
+Prints one JSON object (ok, entries, checkpoints, signatures_verified, first_bad_seq,
+problem) and exits 0 when the log verifies, 4 when it does not.
+"""
+import base64
+import hashlib
+import json
+import sqlite3
+import sys
+from pathlib import Path
+
+from cryptography.exceptions import InvalidSignature
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PublicKey
+
+ZERO = "0" * 64
+MEMBERS = {"action", "actor", "at", "details", "hash", "host", "prev", "reason", "seq",
+           "sha256", "subject", "tool"}
+
+
+def H(data):
+    return hashlib.sha256(data).digest()
+
+
+def no_float(text):
+    raise ValueError("float")
+
+
+def safe_int(text):
+    if abs(int(text)) > 2**53 - 1:
+        raise ValueError("integer out of range")
+    return int(text)
+
+
+def load(text):
+    return json.loads(text, parse_float=no_float, parse_int=safe_int, parse_constant=no_float)
+
+
+def canonical(value):
+    """RFC 8785 for values without floats and with object keys inside the BMP."""
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+
+
+def is_hex64(v):
+    return isinstance(v, str) and len(v) == 64 and all(c in "0123456789abcdef" for c in v)
+
+
+def root_of(stack):
+    """Stack of (size, hash) perfect subtrees -> RFC 9162 tree hash."""
+    if not stack:
+        return H(b"")
+    h = stack[-1][1]
+    for _, left in reversed(stack[:-1]):
+        h = H(b"\x01" + left + h)
+    return h
+
+
+def push(stack, leaf):
+    size, h = 1, leaf
+    while stack and stack[-1][0] == size:
+        h = H(b"\x01" + stack.pop()[1] + h)
+        size *= 2
+    stack.append((size, h))
+
+
+def consistent(m, n, old, new, proof):
+    """RFC 9162 section 2.1.4.2."""
+    if m == n:
+        return not proof and old == new
+    if m == 0:
+        return not proof
+    if m > n or not proof:
+        return False
+    if m & (m - 1) == 0:
+        proof = [old] + proof
+    fn, sn = m - 1, n - 1
+    while fn & 1:
+        fn, sn = fn >> 1, sn >> 1
+    fr = sr = proof[0]
+    for c in proof[1:]:
+        if sn == 0:
+            return False
+        if fn & 1 or fn == sn:
+            fr, sr = H(b"\x01" + c + fr), H(b"\x01" + c + sr)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            sr = H(b"\x01" + sr + c)
+        fn, sn = fn >> 1, sn >> 1
+    return sn == 0 and fr == old and sr == new
+
+
+def check_minisign(public_b64, message, sig_text, trusted_comment, trusted_keys):
+    key = base64.b64decode(public_b64)
+    if len(key) != 42 or key[:2] != b"Ed":
+        raise ValueError("bad public key")
+    if trusted_keys and key not in trusted_keys:
+        raise ValueError("signed by a key that is not trusted")
+    lines = sig_text.split("\n")
+    blob, global_sig = base64.b64decode(lines[1]), base64.b64decode(lines[3])
+    if blob[:2] != b"ED" or blob[2:10] != key[2:10] or len(blob) != 74:
+        raise ValueError("malformed signature")
+    if lines[2] != "trusted comment: " + trusted_comment:
+        raise ValueError("trusted comment differs")
+    pk = Ed25519PublicKey.from_public_bytes(key[10:])
+    try:
+        pk.verify(blob[10:], hashlib.blake2b(message, digest_size=64).digest())
+        pk.verify(global_sig, blob[10:] + trusted_comment.encode())
+    except InvalidSignature:
+        raise ValueError("signature does not verify") from None
+
+
+def verify(case_dir, trusted_keys=()):
+    case_dir = Path(case_dir)
+    out = {"ok": True, "entries": 0, "checkpoints": 0, "signatures_verified": 0,
+           "first_bad_seq": None, "problem": None}
+    bad = []                                  # (seq, message)
+
+    # 1. checkpoints, each consistent with the one before
+    cps = []
+    path = case_dir / "custody.checkpoints.jsonl"
+    raw = path.read_bytes().split(b"\n") if path.exists() else [b""]
+    torn_cp = raw.pop()
+    out["checkpoints"] = len(raw)
+    for i, line in enumerate(raw):
+        covered = cps[-1]["tree_size"] if cps else 0
+        try:
+            cp = load(line)
+            if canonical(cp).encode() != line:
+                raise ValueError("not canonical")
+            body = ("forensic custody checkpoint v1\n" + json.dumps(cp["case_id"], ensure_ascii=False)
+                    + f"\n{cp['tree_size']}\n{cp['root']}\n{cp['at']}\n")
+            if cp["body"] != body:
+                raise ValueError("body differs from fields")
+            old_size, old_root = (cps[-1]["tree_size"], bytes.fromhex(cps[-1]["root"])) if cps \
+                else (0, H(b""))
+            if cp["prev_size"] != old_size:
+                raise ValueError("does not follow the checkpoint before")
+            if not consistent(old_size, cp["tree_size"], old_root, bytes.fromhex(cp["root"]),
+                              [bytes.fromhex(h) for h in cp["consistency"]]):
+                raise ValueError("not consistent with the checkpoint before")
+            if cp["signature"] is not None:
+                comment = (f"forensic custody checkpoint case={json.dumps(cp['case_id'])} "
+                           f"size={cp['tree_size']} root={cp['root']}")
+                check_minisign(cp["public_key"], body.encode(), cp["signature"], comment,
+                               trusted_keys)
+                out["signatures_verified"] += 1
+            elif trusted_keys:
+                raise ValueError("unsigned")
+        except (ValueError, KeyError, TypeError, IndexError) as exc:
+            bad.append((covered, f"checkpoint {i}: {exc}"))
+            break
+        cps.append(cp)
+    if torn_cp and not bad:
+        bad.append((cps[-1]["tree_size"] if cps else 0, "checkpoints file ends in a torn line"))
+    expect = {cp["tree_size"]: cp for cp in cps}
+
+    # 2. the case store's copy of the latest checkpoint
+    db_path = case_dir / "case.db"
+    if db_path.exists():
+        db = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True)
+        try:
+            row = db.execute("SELECT record FROM custody_checkpoints ORDER BY rowid DESC LIMIT 1"
+                             ).fetchone()
+        except sqlite3.OperationalError:
+            row = None
+        db.close()
+        if row is not None:
+            stored = load(row[0])
+            last = cps[-1]["tree_size"] if cps else 0
+            if row[0].encode() in raw:
+                pass
+            elif stored["tree_size"] > last and not bad:
+                bad.append((last, "case store checkpoint is beyond the checkpoints file"))
+                expect.setdefault(stored["tree_size"], stored)
+            elif not bad:
+                bad.append((min(stored["prev_size"], last), "case store checkpoint not in file"))
+
+    # 3. the entries: canonical, chained, hashed; Merkle roots at checkpoint sizes
+    stack, prev, seq = [], ZERO, 0
+    log = case_dir / "custody.jsonl"
+    data = log.read_bytes() if log.exists() else b""
+    lines = data.split(b"\n")
+    torn = lines.pop()
+    for line in lines:
+        try:
+            e = load(line.decode("utf-8"))
+            if not isinstance(e, dict) or not MEMBERS <= e.keys():
+                raise ValueError("not an entry")
+            if canonical(e).encode() != line:
+                raise ValueError("not canonical")
+            if e["seq"] != seq or isinstance(e["seq"], bool):
+                raise ValueError("wrong seq")
+            if e["prev"] != prev:
+                raise ValueError("prev does not match")
+            rest = {k: v for k, v in e.items() if k != "hash"}
+            if not is_hex64(e["hash"]) or H(canonical(rest).encode()).hex() != e["hash"]:
+                raise ValueError("hash does not match")
+        except (ValueError, UnicodeDecodeError) as exc:
+            bad.append((seq, f"entry {seq}: {exc}"))
+            break
+        push(stack, H(b"\x00" + line))
+        prev, seq = e["hash"], seq + 1
+        cp = expect.get(seq)
+        if cp is not None and root_of(stack).hex() != cp["root"]:
+            bad.append((cp["prev_size"], f"Merkle root differs from checkpoint at {seq}"))
+        elif cp is not None and cp["last_hash"] != prev:
+            bad.append((seq - 1, f"checkpoint at {seq} names another entry"))
+    else:
+        if torn:
+            bad.append((seq, f"entry {seq}: torn (incomplete) last line"))
+        elif expect and seq < max(expect):
+            bad.append((seq, f"log has {seq} entries, a checkpoint covers {max(expect)}"))
+    out["entries"] = seq
+    if bad:
+        first = min(bad, key=lambda b: b[0])
+        out.update(ok=False, first_bad_seq=first[0], problem=first[1])
+    return out
+
+
+def main(argv):
+    args = list(argv[1:])
+    keys = []
+    while "--pub" in args:
+        i = args.index("--pub")
+        text = Path(args[i + 1]).read_text().splitlines()
+        keys.append(base64.b64decode([ln for ln in text if not ln.startswith("untrusted")][0]))
+        del args[i:i + 2]
+    if len(args) != 1:
+        print(__doc__, file=sys.stderr)
+        return 2
+    result = verify(args[0], keys)
+    print(json.dumps(result))
+    return 0 if result["ok"] else 4
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv))
