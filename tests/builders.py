@@ -169,3 +169,25 @@ def ext_inode(img: Path, path: str) -> int:
     out = run("debugfs", "-R", f"stat {path}", img).stdout.decode()
     import re
     return int(re.search(r"Inode: (\d+)", out).group(1))
+
+
+def ntfs_image(tmp: Path, files: dict[str, bytes], streams: dict[str, dict[str, bytes]] | None = None,
+               size_mib: int = 8, name: str = "ntfs.img") -> Path:
+    """An NTFS file system built with mkntfs + ntfscp (no mounting); ``streams`` adds named
+    alternate data streams: {path: {stream_name: bytes}}. Paths must be in the root folder."""
+    need("mkntfs", "ntfscp")
+    img = tmp / name
+    with open(img, "wb") as fh:
+        fh.truncate(size_mib * MiB)
+    run("mkntfs", "-q", "-F", "-f", img)
+    src = tmp / (name + ".src")
+    src.mkdir(exist_ok=True)
+    for i, (rel, data) in enumerate(files.items()):
+        p = src / f"f{i}"
+        p.write_bytes(data)
+        run("ntfscp", "-q", img, p, rel.strip("/"))
+        for sname, sdata in (streams or {}).get(rel, {}).items():
+            q = src / f"f{i}.{sname}"
+            q.write_bytes(sdata)
+            run("ntfscp", "-q", "-N", sname, img, q, rel.strip("/"))
+    return img

@@ -244,8 +244,9 @@ class _FsWalker:
                 entry.warnings.append("file name is not valid UTF-8 (shown with \\x escapes)")
             if kind == "file":
                 if meta is None:
-                    entry.warnings.append("no metadata for this name" + (" (deleted)" if deleted else "")
-                                          + ": content not recoverable")
+                    if not parent.startswith("/$OrphanFiles"):   # TSK's empty orphan slots are not news
+                        entry.warnings.append("no metadata for this name" + (" (deleted)" if deleted else "")
+                                              + ": content not recoverable")
                 elif realloc:
                     entry.warnings.append("name of a deleted file whose inode was reallocated: content not recovered")
                     entry.size = None

@@ -159,3 +159,18 @@ def test_ext2_deleted_and_freed_files_recovered(forensic, tmp_path):
     # an unlinked-then-freed inode: its name survives as directory slack (or TSK lists it in $OrphanFiles)
     found = [r for r in deleted.values() if r["sha256"] == sha256(orphan)]
     assert len(found) == 1 and found[0]["inode"] == str(ino)
+
+
+def test_ntfs_alternate_data_stream_is_an_entry_of_its_own(forensic, tmp_path):
+    from builders import ntfs_image
+    img = ntfs_image(tmp_path, {"/report.doc": b"visible body"}, {"/report.doc": {"hidden": b"hidden payload"}})
+    case = _case(forensic, tmp_path)
+    forensic("evidence", "add", img, "--case", case, "--id", "ntfs")
+    forensic("triage", "--case", case, expect=None)
+    files = _files(forensic, case)
+    assert files["/report.doc"]["sha256"] == sha256(b"visible body")
+    ads = files["/report.doc:hidden"]
+    assert ads["kind"] == "stream"
+    assert ads["sha256"] == sha256(b"hidden payload")
+    assert ads["locator"] == "ntfs.img › file system (ntfs) › /report.doc › report.doc:hidden"
+    assert files["/report.doc"]["modified_at"].endswith("Z")      # NTFS stores UTC
