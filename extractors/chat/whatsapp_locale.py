@@ -86,6 +86,8 @@ DELETED = frozenset(norm(s) for s in (
     "Bu mesaj silindi", "Bu mesajı sildiniz",
 ))
 
+DELETED_HEADS = frozenset(p[:2] for p in DELETED)
+
 # -- "<This message was edited>" suffix (newer exports) -------------------------------------
 EDITED = frozenset(norm(s) for s in (
     "This message was edited", "Se editó este mensaje", "Mensaje editado",

@@ -39,8 +39,11 @@ _M = f"[{loc.MARKS}]*"
 _SP = f"[{loc.SPACES}]"
 
 
-def _header_pattern(time_first: bool, bracket: bool | None, ds: str | None, ts: str | None) -> str:
-    """Regex for a header; None parts are left general (the fallback pattern)."""
+def _header_pattern(time_first: bool, bracket: bool | None, ds: str | None, ts: str | None,
+                    marks: bool = True) -> str:
+    """Regex for a header; None parts are left general (the fallback pattern). Without
+    ``marks`` the pattern allows no bidi marks (faster, for files that have none)."""
+    _M = globals()["_M"] if marks else ""
     dsep = f"(?P<ds>{re.escape(ds)})" if ds else r"(?P<ds>[./\-])"
     dsep2 = re.escape(ds) if ds else "(?P=ds)"
     tsep = f"(?P<ts>{re.escape(ts)})" if ts else "(?P<ts>[:.])"
@@ -62,6 +65,7 @@ _GENERIC_DT = re.compile(_header_pattern(False, None, None, None))
 _GENERIC_TD = re.compile(_header_pattern(True, None, None, None))
 # A line that starts with a date and a time but is not a valid header: kept as a flagged record.
 _BROKEN = re.compile(rf"{_M}\[?{_M}\d{{1,4}}[./\-]\d{{1,2}}[./\-]\S{{1,8}}[,،]?{_SP}*\d{{1,2}}[:.]\d")
+_RAW_TIME_STRIP = " []-–:" + loc.SPACES
 _MAPS = re.compile(r"maps\.google\.[a-z.]+/\?q=(-?\d{1,2}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)")
 _ATTACHED_IOS = re.compile(r"<[^<>:]{1,40}:\s?(?P<name>[^<>]{1,255})>")
 _FILE_ATTACHED = re.compile(r"^(?P<name>[^\n]{1,255}?\.[A-Za-z0-9]{1,6})\s\((?P<label>[^()\n]{1,40})\)")
@@ -92,6 +96,7 @@ class ChatFacts:
     clock: str | None = None               # '12h' | '24h'
     calendar: str = "gregorian"            # 'gregorian' | 'buddhist' | 'japanese'
     header_lines: int = 0
+    marked_headers: int = 0                # headers with bidi marks or a BOM inside
     senders: list[str] = field(default_factory=list)
     lines: int = 0
     undecodable_lines: list[int] = field(default_factory=list)   # first few line numbers
@@ -150,28 +155,59 @@ def iter_lines(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[str
             yield line.rstrip("\n")
         return
     src = _Prepend(head, stream)
-    first = True
     lineno = 0
-    for raw in src:
+    carry = b""
+    first = True
+    while True:
+        chunk = src.read(1 << 20)
+        if not chunk:
+            break
+        chunk = carry + chunk
+        cut = chunk.rfind(b"\n")
+        if cut < 0:                       # old Mac line breaks: cut at a CR not ending the chunk
+            cut = chunk.rfind(b"\r", 0, len(chunk) - 1)
+        if cut < 0:
+            carry = chunk
+            continue
+        carry, chunk = chunk[cut + 1:], chunk[:cut + 1]
         if first:
             first = False
-            if raw.startswith(codecs.BOM_UTF8):
-                raw = raw[3:]
-        if raw.endswith(b"\n"):
-            raw = raw[:-1]
-        if raw.endswith(b"\r"):
-            raw = raw[:-1]
-        pieces = raw.split(b"\r") if b"\r" in raw else (raw,)
-        for piece in pieces:
+            if chunk.startswith(codecs.BOM_UTF8):
+                chunk = chunk[3:]
+        for line in _decode_block(chunk, lineno, facts):
             lineno += 1
+            yield line
+    if carry:
+        if first and carry.startswith(codecs.BOM_UTF8):
+            carry = carry[3:]
+        for line in _decode_block(carry + b"\n", lineno, facts):
+            lineno += 1
+            yield line
+
+
+def _decode_block(chunk: bytes, lineno: int, facts: ChatFacts | None) -> list[str]:
+    """Lines of a block that ends with a line break (CRLF, LF and lone CR all break lines)."""
+    try:
+        text = chunk.decode("utf-8")
+    except UnicodeDecodeError:
+        out = []
+        if chunk.endswith(b"\r"):
+            chunk += b"\n"
+        for raw in chunk.replace(b"\r\n", b"\n").replace(b"\r", b"\n").split(b"\n")[:-1]:
             try:
-                yield piece.decode("utf-8")
+                out.append(raw.decode("utf-8"))
             except UnicodeDecodeError:
                 if facts is not None:
                     facts.undecodable_count += 1
                     if len(facts.undecodable_lines) < 20:
-                        facts.undecodable_lines.append(lineno)
-                yield piece.decode("utf-8", "replace")
+                        facts.undecodable_lines.append(lineno + len(out) + 1)
+                out.append(raw.decode("utf-8", "replace"))
+        return out
+    if "\r" in text:
+        if text.endswith("\r"):
+            text += "\n"
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
+    return text.split("\n")[:-1]
 
 
 class _Prepend(io.RawIOBase):
@@ -251,17 +287,17 @@ class _HeaderReader:
     """Matches headers: the file's own layout first (one compiled regex), then the general
     pattern for the odd line in another layout."""
 
-    def __init__(self, layout: Layout | None) -> None:
+    def __init__(self, layout: Layout | None, marks: bool = True) -> None:
         self.layout = layout
+        self._fast = self._marked = None
         if layout is not None:
-            self._fast = re.compile(_header_pattern(layout.time_first, layout.bracket,
-                                                    layout.date_sep, layout.time_sep)).match
-        else:
-            self._fast = None
+            args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep)
+            self._marked = re.compile(_header_pattern(*args)).match
+            self._fast = self._marked if marks else re.compile(_header_pattern(*args, marks=False)).match
 
     def match(self, line: str) -> tuple[re.Match | None, bool]:
         if self._fast is not None:
-            m = self._fast(line)
+            m = self._fast(line) or self._marked(line)
             if m is not None:
                 return m, False
         m = _match_generic(line)
@@ -312,6 +348,9 @@ def scan(lines: Iterable[str], date_order: str | None = None, facts: ChatFacts |
             sample[lay] = sample.get(lay, 0) + 1
             if facts.header_lines >= _LAYOUT_SAMPLE:
                 reader = _HeaderReader(max(sample, key=sample.get))
+        head = m.group(0)
+        if not head.isascii() and head != loc.strip_marks(head):
+            facts.marked_headers += 1
         d1, d2, d3 = m.group("d1", "d2", "d3")
         key = (d1, d2, d3)
         if key != last_date:
@@ -334,6 +373,9 @@ def scan(lines: Iterable[str], date_order: str | None = None, facts: ChatFacts |
             twentyfour += 1
         if len(senders) < MAX_SENDERS:
             rest = line[m.end():]
+            i = rest.find(": ", 0, 104)
+            if i > 0 and rest[:i] in senders and rest[i + 2:i + 3] not in ("\u200e", "\u200f"):
+                continue
             name, body = _split_sender(rest, True)
             if name is not None and name not in senders and not _is_ios_service(name, body, facts):
                 senders[name] = None
@@ -425,6 +467,13 @@ def _hour24(h: int, ap: str | None) -> int | None:
     return None
 
 
+def _deleted(text: str) -> bool:
+    t = text.casefold().rstrip(". ")
+    if t in loc.DELETED:
+        return True
+    return not text.isascii() and t[:2] in loc.DELETED_HEADS and loc.is_deleted(text)
+
+
 def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
     """Service line, deleted marker, media placeholder, attachment, location, edited flag."""
     generated = body.lstrip(" ")[:1] in ("\u200e", "\u200f")
@@ -448,7 +497,7 @@ def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
         m = _MAPS.search(text)
         if m:
             msg.location = (float(m.group(1)), float(m.group(2)))
-    if len(text) <= 80 and loc.is_deleted(text):
+    if len(text) <= 80 and _deleted(text):
         msg.deleted = True
     elif not msg.attachments:
         head = text.split("\n", 1)[0] if "\n" in text else text
@@ -475,7 +524,9 @@ def _is_ios_service(name: str, body: str, facts: ChatFacts) -> bool:
 def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None) -> Iterator[ChatMessage]:
     """Second pass: the messages, in file order. ``counts`` receives the line accounting."""
     counts = counts if counts is not None else ChatCounts()
-    reader = _HeaderReader(facts.layout)
+    reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
+    fast = reader._fast
+    names: dict[str, str] = {}        # raw 'Name' prefix -> cleaned sender
     times = _TimeReader(facts)
     bracket = facts.layout.bracket if facts.layout else False
     strip_chars = loc.MARKS + " \t"
@@ -501,7 +552,10 @@ def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = No
     first_line = 0
     for line in lines:
         lineno += 1
-        m, mismatch = reader.match(line) if _starts_like_header(line) else (None, False)
+        m = fast(line) if fast is not None else None
+        mismatch = False
+        if m is None and _starts_like_header(line):
+            m, mismatch = reader.match(line)
         if m is None:
             if not line.strip(strip_chars):
                 counts.blank_lines += 1
@@ -544,7 +598,10 @@ def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = No
         if first:
             first, first_line = False, lineno
         rest = line[m.end():]
-        raw_time = loc.strip_marks(m.group(0)).strip(" []-–:" + loc.SPACES)
+        raw_time = m.group(0)
+        if not raw_time.isascii():
+            raw_time = loc.strip_marks(raw_time)
+        raw_time = raw_time.strip(_RAW_TIME_STRIP)
         problem = None
         try:
             y, mo, d = times.date(*m.group("d1", "d2", "d3", "era", "be"))
@@ -557,7 +614,14 @@ def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = No
                 local = datetime(y, mo, d, h, int(m.group("mi")), int(s) if s else 0)
         except ValueError as exc:
             local, problem = None, f"invalid date or time in header: {exc}"
-        name, body = _split_sender(rest, bracket)
+        i = rest.find(": ", 0, 104)
+        hit = names.get(rest[:i]) if i > 0 else None
+        if hit is not None:
+            name, body = hit, rest[i + 2:]
+        else:
+            name, body = _split_sender(rest, bracket)
+            if name is not None and i > 0 and len(names) < MAX_SENDERS and rest[i + 2:i + 2 + len(body)] == body:
+                names[rest[:i]] = name
         cur = ChatMessage(lineno, lineno, local, raw_time, name, None, "",
                           layout_mismatch=mismatch)
         if problem:
