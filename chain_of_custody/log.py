@@ -503,6 +503,12 @@ class CustodyLog:
     def repair(self, *, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Move a torn last line of the log (and of the checkpoints file) into quarantine,
         record a ``custody.repaired`` entry and checkpoint. Refuses anything else."""
+        from chain_of_custody.verify import verify_log   # verify imports this module
+        report = verify_log(self.root, self.db)
+        if not report.ok and report.torn_tail is None:
+            raise IntegrityError(f"the custody log is damaged, not just torn: {report.problem}",
+                                 hint="repair only moves a torn last line aside; it never "
+                                      "rewrites history. Keep the case as it is and report it")
         moved: list[dict[str, Any]] = []
         with self._locked() as fd:
             for path in (self.checkpoints_path, self.path):
