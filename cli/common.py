@@ -33,3 +33,13 @@ def with_case(f):
         finally:
             case.close()
     return wrapper
+
+
+def key_options(f):
+    """``--key FILE`` and ``--passphrase-file F``: the examiner key that signs the custody
+    checkpoint written at the end of the command (else $FORENSIC_KEY; else unsigned)."""
+    f = click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+                     help="File whose first line is the key's passphrase (else $FORENSIC_KEY_PASSPHRASE).")(f)
+    f = click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+                     help="Examiner key that signs the custody checkpoint (else $FORENSIC_KEY).")(f)
+    return f

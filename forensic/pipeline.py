@@ -8,6 +8,7 @@ interruption skips what was already stored, so it completes without duplicates.
 """
 from __future__ import annotations
 
+import hashlib
 import json
 import tempfile
 import time
@@ -337,12 +338,12 @@ class Triage:
                     db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
                                (self.item, p.row["locator"], stage, message, now))
                 for rec, ident in zip(p.records, p.extractor_ids):
+                    fields_json = json.dumps(rec.fields, ensure_ascii=False, default=str)
                     c2 = db.execute(
                         "INSERT INTO artifacts(item, file_id, record_type, extractor, source_ref, fields, corrupted, "
                         "warnings) VALUES (?,?,?,?,?,?,?,?)",
-                        (self.item, file_id, rec.record_type, ident, rec.source_ref,
-                         json.dumps(rec.fields, ensure_ascii=False, default=str), int(rec.corrupted),
-                         json.dumps(list(rec.warnings), ensure_ascii=False)))
+                        (self.item, file_id, rec.record_type, ident, rec.source_ref, fields_json,
+                         int(rec.corrupted), json.dumps(list(rec.warnings), ensure_ascii=False)))
                     aid = c2.lastrowid
                     for ts in rec.timestamps:
                         db.execute("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, "
@@ -351,7 +352,8 @@ class Triage:
                                     ts.local.isoformat() if ts.local else None, int(ts.tz_known), ts.tz_source,
                                     ts.raw))
                     leaves.append({"kind": "artifact", "record_type": rec.record_type, "locator": p.row["locator"],
-                                   "sha256": p.row["sha256"], "artifact_id": aid})
+                                   "sha256": p.row["sha256"], "artifact_id": aid,
+                                   "record_sha256": hashlib.sha256(fields_json.encode("utf-8")).hexdigest()})
                 leaves.append({"kind": "file", "locator": p.row["locator"], "sha256": p.row["sha256"],
                                "deleted": bool(p.row["deleted"]), "file_id": file_id})
             if self.on_batch is not None:

@@ -5,7 +5,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import json_option, with_case
+from chain_of_custody.hooks import record
+from cli.common import json_option, key_options, with_case
 from cli.console import emit_json, esc, info
 from forensic.case import Case
 
@@ -20,12 +21,14 @@ def case() -> None:
 @click.option("--case-id", required=True, help="The case identifier (e.g. the lab's case number).")
 @click.option("--examiner", required=True, help="The examiner's name, recorded on every action.")
 @click.option("--organisation", "--organization", "organisation", default=None, help="The examiner's organisation.")
+@key_options
 @json_option
-def init(directory: Path, case_id: str, examiner: str, organisation: str | None, as_json: bool) -> int:
+def init(directory: Path, case_id: str, examiner: str, organisation: str | None, key_path, passphrase_file,
+         as_json: bool) -> int:
     """Create a new case in DIRECTORY."""
     c = Case.init(directory, case_id, examiner, organisation)
     try:
-        _record_created(c)
+        _record_created(c, key_path, passphrase_file)
         meta = c.meta()
     finally:
         c.close()
@@ -36,14 +39,11 @@ def init(directory: Path, case_id: str, examiner: str, organisation: str | None,
     return 0
 
 
-def _record_created(c: Case) -> None:
-    try:
-        from chain_of_custody.hooks import record
-    except ImportError:
-        return
+def _record_created(c: Case, key_path, passphrase_file) -> None:
     meta = c.meta()
-    record(c, "case created", {"type": "case", "id": meta["case_id"]},
-           details={"examiner": meta["examiner"], "organisation": meta["organisation"]})
+    record(c, "case.created", {"case": meta["case_id"]}, key_path=key_path, passphrase_file=passphrase_file,
+           details={"examiner": meta["examiner"], "organisation": meta["organisation"],
+                    "created_at": meta["created_at"]})
 
 
 @case.command("show")

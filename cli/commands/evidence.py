@@ -6,7 +6,8 @@ from pathlib import Path
 import click
 
 from cli import exit_codes
-from cli.common import json_option, with_case
+from chain_of_custody.hooks import record
+from cli.common import json_option, key_options, with_case
 from cli.console import emit_json, emit_jsonl, err, esc, info, is_quiet
 from cli.progress import byte_progress
 from forensic.case import Case
@@ -26,10 +27,11 @@ def evidence() -> None:
               help="File whose first line is the password of an encrypted ZIP.")
 @click.option("--delivered-by", default=None, help="Who delivered the evidence (recorded in the custody log).")
 @click.option("--seizure", default=None, help="Seizure details (where, when, by whom; custody log).")
+@key_options
 @json_option
 @with_case
 def add(case: Case, source: Path, item: str | None, description: str | None, password_file: Path | None,
-        delivered_by: str | None, seizure: str | None, as_json: bool) -> int:
+        delivered_by: str | None, seizure: str | None, key_path, passphrase_file, as_json: bool) -> int:
     """Add SOURCE (folder, ZIP, TAR, raw/dd or E01 image) and hash all of it (SHA-256 and MD5)."""
     password = read_password(password_file)
     total = source.stat().st_size if source.is_file() else None
@@ -37,7 +39,8 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
         result = add_evidence(case, source, item, description, password, progress=advance,
                               extra={"delivered_by": delivered_by, "seizure": seizure,
                                      "password_file": str(password_file) if password_file else None})
-    _custody(case, "evidence received", result, {"delivered_by": delivered_by, "seizure": seizure})
+    _custody(case, "evidence.received", result,
+             {"delivered_by": delivered_by, "seizure": seizure, "description": description}, key_path, passphrase_file)
     if as_json:
         emit_json(result)
     else:
@@ -55,15 +58,12 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
     return exit_codes.OK
 
 
-def _custody(case: Case, action: str, result: dict, extra: dict) -> None:
-    try:
-        from chain_of_custody.hooks import record
-    except ImportError:
-        return
+def _custody(case: Case, action: str, result: dict, extra: dict, key_path, passphrase_file) -> None:
     details = {k: result.get(k) for k in ("format", "size", "md5", "acquisition_hashes",
                                           "acquisition_hash_verified", "source")}
     details.update({k: v for k, v in extra.items() if v is not None})
-    record(case, action, {"type": "evidence", "id": result["item"]}, sha256=result.get("sha256"), details=details)
+    record(case, action, {"item": result["item"]}, sha256=result.get("sha256"), details=details,
+           key_path=key_path, passphrase_file=passphrase_file)
 
 
 @evidence.command("list")
@@ -82,15 +82,17 @@ def list_(case: Case, as_json: bool) -> int:
 
 @evidence.command("verify")
 @click.argument("item")
+@key_options
 @json_option
 @with_case
-def verify(case: Case, item: str, as_json: bool) -> int:
+def verify(case: Case, item: str, key_path, passphrase_file, as_json: bool) -> int:
     """Re-hash ITEM's source and compare with the hashes recorded at intake."""
     row = case.item(item)
     with byte_progress(f"re-hashing {item}", row["size"]) as advance:
         result = verify_evidence(case, item, progress=advance)
-    _custody(case, "evidence verified", {"item": item, "sha256": result["sha256"]},
-             {"ok": result["ok"], "problem": result["problem"]})
+    _custody(case, "evidence.verified", {"item": item, "sha256": result["sha256"], "md5": result["md5"]},
+             {"ok": result["ok"], "problem": result["problem"], "expected_sha256": result["expected_sha256"]},
+             key_path, passphrase_file)
     if as_json:
         emit_json(result)
     else:

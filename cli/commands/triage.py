@@ -7,7 +7,8 @@ from pathlib import Path
 import click
 
 from cli import exit_codes
-from cli.common import json_option, with_case
+from chain_of_custody.hooks import triage_session
+from cli.common import json_option, key_options, with_case
 from cli.console import emit_json, err, esc, info
 from cli.progress import triage_progress
 from forensic.case import Case
@@ -32,10 +33,12 @@ from forensic.pipeline import TriageOptions, triage_item
               help="Date order for chat exports whose dates cannot tell.")
 @click.option("--no-extract", is_flag=True, help="Only list, hash and type files; run no extractor.")
 @click.option("--force", is_flag=True, help="Redo items already triaged (their previous results are replaced).")
+@key_options
 @json_option
 @with_case
 def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, password_file: Path | None,
-           assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool, as_json: bool) -> int:
+           assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool, key_path,
+           passphrase_file, as_json: bool) -> int:
     """Walk evidence ITEMS (default: all), hash and type every file, extract artifacts."""
     hashes = parse_algorithms(hash_list)
     if assume_tz:
@@ -56,7 +59,9 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
         ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
         opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
                              extractor_options=ex_opts, extractors=[] if no_extract else None)
-        with _custody_session(case, item, opts) as on_batch:
+        with triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers, "force": force,
+                                         "extract": not no_extract, **ex_opts},
+                            key_path, passphrase_file) as on_batch:
             with triage_progress(f"triage {item}", row["size"]) as advance:
                 stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)
             on_batch.finish(stats)
@@ -89,23 +94,6 @@ def _intake_password(row) -> bytes | None:
         return read_password(Path(pf))
     return None
 
-
-class _NoCustody:
-    def __call__(self, leaves):
-        pass
-
-    def finish(self, stats):
-        pass
-
-
-def _custody_session(case: Case, item: str, opts: TriageOptions):
-    try:
-        from chain_of_custody.hooks import triage_session
-    except ImportError:
-        from contextlib import nullcontext
-        return nullcontext(_NoCustody())
-    return triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers,
-                                       "force": opts.force, **opts.extractor_options})
 
 
 COMMANDS = [triage]
