@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import os
 import tempfile
 import time
 from collections import deque
@@ -32,7 +33,7 @@ from forensic.sources.archive import looks_like_gzip, looks_like_tar, looks_like
 from forensic.sources.base import Source
 from forensic.timestamps import iso_utc, now_utc
 
-BATCH_FILES = 2000
+BATCH_FILES = int(os.environ.get("FORENSIC_TRIAGE_BATCH", "2000"))   # entries per transaction
 BATCH_BYTES = 256 << 20
 HEAD = 8192
 
