@@ -1,0 +1,31 @@
+"""forensic extractors"""
+from __future__ import annotations
+
+import click
+
+from cli.common import json_option
+from cli.console import emit_jsonl
+
+
+def extractor_rows() -> list[dict]:
+    from extractors.registry import all_extractors
+    return [{"name": i.name, "version": i.version, "description": i.description,
+             "record_types": list(i.record_types), "available": i.available, "reason": i.reason}
+            for i in all_extractors()]
+
+
+@click.command("extractors")
+@json_option
+def extractors(as_json: bool) -> int:
+    """List every extractor: name, version, record types, and whether it is available (and why not)."""
+    rows = extractor_rows()
+    if as_json:
+        emit_jsonl(rows)
+        return 0
+    for r in rows:
+        state = "available" if r["available"] else f"UNAVAILABLE: {r['reason']}"
+        click.echo(f"{r['name'] + '@' + r['version']:24} {', '.join(r['record_types']) or '-':16} {state}")
+    return 0
+
+
+COMMANDS = [extractors]

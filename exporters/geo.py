@@ -1,0 +1,208 @@
+"""Photos and their geotags out of the case store: rows, GeoJSON, KML, CSV.
+
+:func:`photo_rows` reads the ``photo/exif`` records (one per photo, joined to the file that
+holds it) as plain dicts, streaming from an SQLite cursor. The writers take such rows and a
+text stream and return how many they wrote; only *geotagged* rows (``gps_valid`` true, with
+a latitude and a longitude) are written — a photo whose GPS block is present but invalid
+(0/0, out of range, zero denominator) is never placed on a map.
+
+* GeoJSON: an RFC 7946 FeatureCollection; each Feature is a Point with coordinates
+  ``[lon, lat]`` (``[lon, lat, alt]`` when the altitude is known), WGS 84, no ``crs``.
+* KML 2.2: one Placemark per photo, ``<TimeStamp><when>`` the time taken (with its offset)
+  when its zone is known, else the GPS time; no ``<when>`` for a photo whose only time has
+  no known zone (a zoneless time would be read as UTC by Google Earth). Every string from
+  evidence is XML-escaped; characters XML 1.0 cannot carry are written as ``\\xNN``.
+* CSV: a header, then one row per photo. Text from evidence that a spreadsheet would run
+  as a formula (starting with ``= + - @`` or a tab/CR) is prefixed with ``'``.
+"""
+from __future__ import annotations
+
+import csv
+import json
+import re
+import sqlite3
+from typing import Any, Iterable, Iterator, TextIO
+from xml.sax.saxutils import escape as _xml_escape
+
+RECORD_TYPE = "photo/exif"
+
+# the fields of `forensic photos --json`, in order (a public contract: add, never rename)
+PHOTO_FIELDS = (
+    "item", "path", "locator", "sha256", "make", "model", "serial", "software", "taken_at",
+    "taken_at_utc", "tz_known", "tz_source", "lat", "lon", "alt", "gps_at", "width", "height",
+    "deleted", "corrupted", "warnings",
+    # extras
+    "device", "tz_offset_minutes", "gps_valid", "gps_raw", "has_exif", "exif_source", "mime",
+)
+
+# the columns of `forensic geo --format csv` (and the properties of each GeoJSON Feature)
+GEO_FIELDS = (
+    "item", "path", "locator", "sha256", "device", "make", "model", "serial", "taken_at",
+    "taken_at_utc", "tz_known", "tz_source", "gps_at", "lat", "lon", "alt", "deleted", "corrupted",
+)
+
+_EVIDENCE_TEXT = {"path", "locator", "device", "make", "model", "serial", "software", "message"}
+
+
+# -- reading --------------------------------------------------------------------------------
+def photo_rows(db: sqlite3.Connection, item: str | None = None,
+               geotagged: bool = False) -> Iterator[dict[str, Any]]:
+    """Every photo record (walk order within each item) as a dict of :data:`PHOTO_FIELDS`."""
+    where, args = ["a.record_type = ?"], [RECORD_TYPE]
+    if item is not None:
+        where.append("a.item = ?")
+        args.append(item)
+    if geotagged:
+        where.append("json_extract(a.fields, '$.gps_valid') = 1 "
+                     "AND json_extract(a.fields, '$.lat') IS NOT NULL "
+                     "AND json_extract(a.fields, '$.lon') IS NOT NULL")
+    sql = ("SELECT a.item, a.fields, a.corrupted, a.warnings, f.path, f.locator, f.sha256, f.deleted, f.mime "
+           "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE " + " AND ".join(where) +
+           " ORDER BY a.item, a.file_id, a.id")
+    for r in db.execute(sql, args):
+        yield photo_row(r)
+
+
+def photo_row(r) -> dict[str, Any]:
+    fields = json.loads(r["fields"] or "{}")
+    warnings = json.loads(r["warnings"] or "[]")
+    out: dict[str, Any] = {
+        "item": r["item"], "path": r["path"], "locator": r["locator"], "sha256": r["sha256"],
+    }
+    for key in ("make", "model", "serial", "software", "taken_at", "taken_at_utc", "tz_known", "tz_source",
+                "lat", "lon", "alt", "gps_at", "width", "height"):
+        out[key] = fields.get(key)
+    out["deleted"] = bool(r["deleted"])
+    out["corrupted"] = bool(r["corrupted"])
+    out["warnings"] = warnings
+    out["device"] = device(fields.get("make"), fields.get("model"), fields.get("serial"))
+    out["tz_offset_minutes"] = fields.get("tz_offset_minutes")
+    out["gps_valid"] = bool(fields.get("gps_valid"))
+    out["gps_raw"] = fields.get("gps_raw")
+    out["has_exif"] = bool(fields.get("has_exif"))
+    out["exif_source"] = fields.get("exif_source")
+    out["mime"] = r["mime"]
+    return out
+
+
+def device(make: str | None, model: str | None, serial: str | None = None) -> str | None:
+    """'Canon EOS 5D Mark IV (serial 0123)': make and model without repeating the make."""
+    make, model = (make or "").strip(), (model or "").strip()
+    if make and model.lower().startswith(make.lower()):
+        name = model
+    else:
+        name = " ".join(x for x in (make, model) if x)
+    if serial:
+        name = f"{name} (serial {serial})" if name else f"serial {serial}"
+    return name or None
+
+
+def is_geotagged(row: dict[str, Any]) -> bool:
+    return bool(row.get("gps_valid")) and row.get("lat") is not None and row.get("lon") is not None
+
+
+# -- GeoJSON (RFC 7946) ----------------------------------------------------------------------
+def feature(row: dict[str, Any]) -> dict[str, Any]:
+    coords = [row["lon"], row["lat"]]
+    if row.get("alt") is not None:
+        coords.append(row["alt"])
+    return {"type": "Feature",
+            "geometry": {"type": "Point", "coordinates": coords},
+            "properties": {k: row.get(k) for k in GEO_FIELDS if k not in ("lat", "lon")}}
+
+
+def write_geojson(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """A FeatureCollection, written feature by feature (memory does not grow with the count)."""
+    n = 0
+    out.write('{"type": "FeatureCollection", "features": [')
+    for row in rows:
+        if not is_geotagged(row):
+            continue
+        out.write(("\n" if n == 0 else ",\n") + json.dumps(feature(row), ensure_ascii=False))
+        n += 1
+    out.write("\n]}\n")
+    return n
+
+
+# -- KML 2.2 ------------------------------------------------------------------------------------
+KML_NS = "http://www.opengis.net/kml/2.2"
+_XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
+
+
+def xml_text(value: Any) -> str:
+    """Escape a value (hostile evidence text) for XML 1.0 character data or attributes."""
+    text = _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+    return _xml_escape(text, {'"': "&quot;", "'": "&apos;"})
+
+
+def kml_when(row: dict[str, Any]) -> str | None:
+    """The Placemark's time: taken (with its offset) when its zone is known, else the GPS time."""
+    if row.get("taken_at") and row.get("tz_known"):
+        return row["taken_at"]
+    return row.get("gps_at")
+
+
+def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic photos") -> int:
+    n = 0
+    out.write('<?xml version="1.0" encoding="UTF-8"?>\n'
+              f'<kml xmlns="{KML_NS}">\n<Document>\n<name>{xml_text(name)}</name>\n')
+    for row in rows:
+        if not is_geotagged(row):
+            continue
+        path = row.get("path") or ""
+        title = path.rsplit("/", 1)[-1] or path
+        lines = [f"taken: {row.get('taken_at') or 'unknown'}"
+                 + ("" if row.get("tz_known") or not row.get("taken_at") else " (local time, zone unknown)"),
+                 f"time-zone source: {row.get('tz_source') or '-'}",
+                 f"device: {row.get('device') or '-'}",
+                 f"SHA-256: {row.get('sha256') or '-'}",
+                 f"locator: {row.get('locator') or '-'}"]
+        coords = f"{row['lon']!r},{row['lat']!r}" + (f",{row['alt']!r}" if row.get("alt") is not None else "")
+        parts = [f"<Placemark>\n<name>{xml_text(title)}</name>\n"
+                 f"<description>{xml_text(chr(10).join(lines))}</description>\n"]
+        when = kml_when(row)
+        if when:
+            parts.append(f"<TimeStamp><when>{xml_text(when)}</when></TimeStamp>\n")
+        parts.append("<ExtendedData>\n")
+        for key in GEO_FIELDS:
+            value = row.get(key)
+            if value is None:
+                continue
+            if isinstance(value, bool):
+                value = "true" if value else "false"
+            parts.append(f'<Data name="{key}"><value>{xml_text(value)}</value></Data>\n')
+        parts.append("</ExtendedData>\n")
+        parts.append(f"<Point>{'<altitudeMode>absolute</altitudeMode>' if row.get('alt') is not None else ''}"
+                     f"<coordinates>{coords}</coordinates></Point>\n</Placemark>\n")
+        out.write("".join(parts))
+        n += 1
+    out.write("</Document>\n</kml>\n")
+    return n
+
+
+# -- CSV ------------------------------------------------------------------------------------
+def csv_cell(key: str, value: Any) -> Any:
+    """A CSV cell: booleans as true/false, null as empty, formula-like evidence text defused."""
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if key in _EVIDENCE_TEXT and isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
+
+
+def write_csv(rows: Iterable[dict[str, Any]], out: TextIO, columns: tuple[str, ...] = GEO_FIELDS,
+              geotagged_only: bool = True) -> int:
+    writer = csv.writer(out)
+    writer.writerow(columns)
+    n = 0
+    for row in rows:
+        if geotagged_only and not is_geotagged(row):
+            continue
+        writer.writerow([csv_cell(k, row.get(k)) for k in columns])
+        n += 1
+    return n
+
+
+WRITERS = {"geojson": write_geojson, "kml": write_kml, "csv": write_csv}
