@@ -25,6 +25,7 @@ COMMAND_MODULES = [
     "cli.commands.chats",
     "cli.commands.export",
     "cli.commands.training",
+    "cli.commands.sample",
 ]
 
 

@@ -1,0 +1,71 @@
+"""forensic training check"""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from cli.common import json_option, with_case
+from cli.console import emit_json, err, esc, info
+from forensic.case import Case
+
+_MARK = {"found": "ok", "wrong": "WRONG", "missed": "MISSED", "skipped": "skipped"}
+
+
+@click.group()
+def training() -> None:
+    """Training with the sample case: check a case against an answer key."""
+
+
+@training.command("check")
+@click.argument("answer_key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--all", "show_all", is_flag=True, help="List every fact, not only those missed or wrong.")
+@click.option("--fail-under", type=click.IntRange(0, 100), default=None, metavar="SCORE",
+              help="Exit with status 1 when the score is below SCORE.")
+@json_option
+@with_case
+def check(case: Case, answer_key: Path, show_all: bool, fail_under: int | None, as_json: bool) -> int:
+    """Compare what the case found with ANSWER_KEY (answer-key.json from 'forensic sample-image').
+
+    Each fact is found, wrong (found with a different value), missed, or skipped (the extractor
+    that would find it is not available here; not counted). Score = found / checked * 100.
+    """
+    from forensic.sample.check import check_case, load_key
+    key = load_key(answer_key)
+    report = check_case(case, key, str(answer_key))
+    data = report.to_json()
+    if as_json:
+        emit_json(data)
+    else:
+        _table(report, show_all)
+    if data["skipped_extractors"]:
+        err.print(f"[yellow]{len(data['skipped'])} facts skipped[/yellow]: extractor(s) not available: "
+                  f"{esc(', '.join(data['skipped_extractors']))} (see 'forensic extractors'); "
+                  "they do not count toward the score")
+    if fail_under is not None and data["score"] < fail_under:
+        err.print(f"[red]score {data['score']} is below {fail_under}[/red]")
+        return 1
+    return 0
+
+
+def _table(report, show_all: bool) -> None:
+    kinds: dict[str, dict[str, int]] = {}
+    for r in report.results:
+        kinds.setdefault(r.fact["kind"], {"found": 0, "wrong": 0, "missed": 0, "skipped": 0})[r.status] += 1
+    click.echo(f"{'fact kind':26} {'found':>6} {'wrong':>6} {'missed':>7} {'skipped':>8}")
+    for kind, c in kinds.items():
+        click.echo(f"{kind:26} {c['found']:>6} {c['wrong']:>6} {c['missed']:>7} {c['skipped']:>8}")
+    total = {s: len(report.by(s)) for s in ("found", "wrong", "missed", "skipped")}
+    click.echo(f"{'total':26} {total['found']:>6} {total['wrong']:>6} {total['missed']:>7} {total['skipped']:>8}")
+    shown = [r for r in report.results if show_all or r.status in ("wrong", "missed")]
+    if shown:
+        click.echo("")
+    for r in shown:
+        line = f"{_MARK[r.status]:8} {r.fact['id']:24} [{r.fact.get('item')}] {r.fact['description']}"
+        click.echo(line + (f" -- {r.detail}" if r.detail else ""))
+    click.echo(f"\nscore: {report.score} / 100  ({total['found']} of {report.checked} checked facts found)")
+    info(f"[dim]evidence matched by SHA-256: "
+         f"{esc(', '.join(f'{k} -> {v or []}' for k, v in report.item_map.items()))}[/dim]")
+
+
+COMMANDS = [training]

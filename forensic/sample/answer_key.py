@@ -1,0 +1,241 @@
+"""The answer key: every fact a trainee should find in the sample case.
+
+Facts come from what the generator wrote (the plan, the files' bytes and names), never
+from reading the images back with the triage code, so ``forensic training check`` can
+fail. Each fact is ``{id, kind, item, description, expected: {...}}`` plus, where an
+extractor is needed to find it, ``requires`` (the extractor NAME).
+
+Fact kinds (schema ``forensic.answer-key/1``):
+  evidence_item          the evidence file is in the case with this SHA-256
+  file_count             exact number of regular, allocated files outside file-system metadata
+  file_present           a key file, by path and SHA-256
+  deleted_file           a deleted file whose content is recoverable (by SHA-256)
+  truncated_file         a photo cut short (listed, with the SHA-256 of what is on the card)
+  disguised_file         a JPEG named ``.pdf`` (content type contradicts the extension)
+  photo_geotag           position, local time and what fixes the zone of a photo's time
+  photo_time_unknown_zone a photo whose time has no zone in the file
+  conversation           a chat: platform, the other party, number of (non-system) messages
+  key_message            one message: sender, time, words it contains
+  time_zones_crossed     the UTC offsets the phone's photos show along the route
+"""
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime
+from pathlib import Path
+
+from forensic.sample.build import EXTRACTION_PREFIX, GENERATOR, Layout
+from forensic.sample.formats import local
+from forensic.timestamps import iso_utc
+
+SCHEMA = "forensic.answer-key/1"
+
+FILE_COUNT_SCOPE = ("regular files (kind 'file'), not deleted, directly in the item's file systems or "
+                    "archive (not inside an archive found within it), excluding file-system metadata: "
+                    "names starting with '$' (The Sleuth Kit's virtual files) and anything under /lost+found")
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()
+
+
+def _offset_text(minutes: int) -> str:
+    sign = "+" if minutes >= 0 else "-"
+    return f"UTC{sign}{abs(minutes) // 60:02d}:{abs(minutes) % 60:02d}"
+
+
+def _iso_local(dt: datetime) -> str:
+    return dt.isoformat(timespec="milliseconds") if dt.microsecond else dt.isoformat()
+
+
+def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
+    s = lay.story
+    facts: list[dict] = []
+
+    def fact(kind: str, item: str, description: str, expected: dict, requires: str | None = None) -> None:
+        f = {"id": f"{kind}-{sum(1 for x in facts if x['kind'] == kind) + 1:02d}", "kind": kind, "item": item,
+             "description": description, "expected": expected}
+        if requires:
+            f["requires"] = requires
+        facts.append(f)
+
+    items = {}
+    for key, name, what in (("phone", "phone.raw", "the phone (GPT disk image, ext4 user-data partition)"),
+                            ("card", "card.raw", "the camera's memory card (FAT32)"),
+                            ("extraction", "extraction.zip", "logical extraction of the same phone")):
+        path = out_dir / name
+        items[key] = {"file": name, "sha256": _sha256_file(path), "size": path.stat().st_size, "what": what}
+    if e01_path is not None:
+        items["phone"]["e01"] = {"file": e01_path.name, "segment_sha256": _sha256_file(e01_path),
+                                 "note": "an E01 item's SHA-256 is that of the media it holds: phone.raw's"}
+    for key, it in items.items():
+        fact("evidence_item", key, f"{it['file']} is in the case, hash verified",
+             {"file": it["file"], "sha256": it["sha256"]})
+
+    # -- file counts (what was put in: mke2fs adds only lost+found, mkfs.vfat nothing) ----------
+    fact("file_count", "phone", f"{len(lay.phone)} user files on the phone's data partition",
+         {"count": len(lay.phone), "scope": FILE_COUNT_SCOPE})
+    live_card = [f for f in lay.card if f.rel not in lay.card_deleted]
+    fact("file_count", "card", f"{len(live_card)} files on the card (plus {len(lay.card_deleted)} deleted)",
+         {"count": len(live_card), "scope": FILE_COUNT_SCOPE})
+    fact("file_count", "extraction", f"{len(lay.extraction_members)} files in the logical extraction",
+         {"count": len(lay.extraction_members), "scope": FILE_COUNT_SCOPE})
+
+    # -- key files --------------------------------------------------------------------------------
+    key_roles = {"job offer": "the recruitment job offer", "chat export": "chat export",
+                 "chat export (zip)": "WhatsApp export (.zip)", "sms database": "Android SMS database"}
+    for f in lay.phone:
+        if f.role in key_roles:
+            for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+                fact("file_present", item, f"{key_roles[f.role]}: {f.rel.rsplit('/', 1)[-1]}",
+                     {"path": prefix + f.rel, "sha256": f.sha256, "size": len(f.data)})
+    for f in lay.phone:
+        if f.role == "disguised":
+            for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+                fact("disguised_file", item, f"{f.rel.rsplit('/', 1)[-1]} is a JPEG photo named .pdf",
+                     {"path": prefix + f.rel, "sha256": f.sha256, "mime": "image/jpeg", "extension": "pdf"})
+    for f in lay.card:
+        if f.role == "deleted":
+            fact("deleted_file", "card", f"deleted photo {f.rel} (recoverable)",
+                 {"name": f.rel.rsplit("/", 1)[-1], "path": "/" + f.rel, "sha256": f.sha256, "size": len(f.data)})
+        elif f.role == "truncated":
+            fact("truncated_file", "card", f"{f.rel} is cut short ({len(f.data)} bytes, no end-of-image marker): "
+                 "listed and flagged as damaged", {"path": "/" + f.rel, "sha256": f.sha256, "size": len(f.data)},
+                 requires="photo_exif")
+
+    # -- photos -------------------------------------------------------------------------------------
+    photo_offsets: set[int] = set()
+    for rel, (p, f, spec) in sorted(lay.photo_files.items()):
+        if p.write_offset:
+            tz_source = "offset_tag"
+        elif p.write_gps_time:
+            tz_source = "gps"
+        else:
+            tz_source = "unknown"
+        known = tz_source != "unknown"
+        if known:
+            photo_offsets.add(p.offset)
+        expected = {"path": "/" + rel, "sha256": f.sha256, "taken_local": _iso_local(p.local),
+                    "taken_utc": iso_utc(p.utc) if known else None, "tz_known": known, "tz_source": tz_source,
+                    "true_utc": iso_utc(p.utc), "true_zone": p.stop.zone if p.stop else None,
+                    "true_offset": _offset_text(p.offset)}
+        if p.write_gps:
+            expected.update({"lat": round(p.lat, 7), "lon": round(p.lon, 7), "alt": round(spec.alt_dm / 10, 1),
+                             "place": f"{p.stop.city}, {p.stop.country}"})
+            zone_note = {"offset_tag": "zone from OffsetTimeOriginal", "gps": "zone from the GPS time",
+                         "unknown": "ZONE UNKNOWN (no offset tag, no GPS time)"}[tz_source]
+            fact("photo_geotag", "phone", f"{rel.rsplit('/', 1)[-1]}: {p.stop.city}, {p.local:%Y-%m-%d %H:%M:%S} "
+                 f"local, {zone_note}", expected, requires="photo_exif")
+        else:
+            fact("photo_time_unknown_zone", "phone", f"{rel.rsplit('/', 1)[-1]}: no position, taken "
+                 f"{p.local:%Y-%m-%d %H:%M:%S} in an unknown zone", expected, requires="photo_exif")
+    for rel, (p, f, spec) in sorted(lay.card_photo_files.items()):
+        if f.role != "card photo":
+            continue
+        fact("photo_time_unknown_zone", "card", f"{rel.rsplit('/', 1)[-1]}: camera clock "
+             f"{p.local:%Y-%m-%d %H:%M:%S}, zone unknown",
+             {"path": "/" + rel, "sha256": f.sha256, "taken_local": _iso_local(p.local), "taken_utc": None,
+              "tz_known": False, "tz_source": "unknown", "true_utc": iso_utc(p.utc),
+              "true_zone": p.stop.zone if p.stop else None, "true_offset": _offset_text(p.offset)},
+             requires="photo_exif")
+    stops = s.scenario.stops
+    fact("time_zones_crossed", "phone", "time zones along the route: " +
+         ", ".join(f"{st.city} {_offset_text(st.offset)}" for st in stops),
+         {"offsets_minutes": sorted(photo_offsets), "zones": [st.zone for st in stops],
+          "places": [f"{st.city}, {st.country}" for st in stops]}, requires="photo_exif")
+
+    # -- conversations and key messages ---------------------------------------------------------------
+    for chat, rel, style in lay.chat_files:
+        count = sum(1 for m in chat.messages if not m.system)
+        for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+            fact("conversation", item, f"{chat.platform} ({style}) with {chat.other}: {count} messages",
+                 {"platform": chat.platform, "title": chat.title, "other_party": chat.other, "messages": count,
+                  "file": prefix + rel, "export_style": style}, requires=chat.extractor)
+        for m in chat.messages:
+            if not m.key:
+                continue
+            utc_known = chat.platform != "whatsapp"
+            fact("key_message", "phone", f"{chat.platform}: {m.sender} — {m.key}",
+                 {"platform": chat.platform, "conversation_with": chat.other, "sender": m.sender,
+                  "body_contains": m.needle, "body": m.body,
+                  "sent_local": local(m.utc, s.export_offset).isoformat(),
+                  "sent_utc": iso_utc(m.utc) if utc_known else None, "tz_known": utc_known,
+                  "true_utc": iso_utc(m.utc), "file": "/" + rel}, requires=chat.extractor)
+
+    return {
+        "schema": SCHEMA, "generator": GENERATOR, "seed": s.seed, "scenario": s.scenario.name,
+        "summary": s.scenario.description,
+        "items": items,
+        "people": {"phone owner (victim)": s.owner, "recruiter": f"{s.recruiter} ({s.recruiter_phone})",
+                   "transporter": s.transporter, "handler": s.handler, "relative": s.relative,
+                   "hotel": s.hotel, "debt": s.debt},
+        "devices": {"phone": f"{s.phone_make} {s.phone_model}", "camera": f"{s.camera_make} {s.camera_model} "
+                    f"serial {s.camera_serial}"},
+        "journey": [{"place": f"{st.city}, {st.country}", "zone": st.zone, "offset": _offset_text(st.offset),
+                     "arrived_utc": iso_utc(t)} for st, t in zip(stops, s.arrivals)],
+        "phone_zone_at_export": _offset_text(s.export_offset),
+        "notes": [
+            "WhatsApp exports give the phone's wall-clock time at export with no zone: here "
+            f"{_offset_text(s.export_offset)} ({stops[-1].zone}); the key gives them as sent_local with "
+            "tz_known false, and the true UTC for the trainer.",
+            "Photo times: OffsetTimeOriginal gives the zone; without it, a GPS time fixes it; "
+            "without both, the zone is unknown (true_zone says where the photo was really taken).",
+            "The camera card's times are its clock's wall time (FAT stores no zone).",
+        ],
+        "facts": facts,
+    }
+
+
+def render_markdown(key: dict) -> str:
+    """The answer key for people: the same facts, grouped, as tables."""
+    out = [f"# Answer key — sample case (scenario `{key['scenario']}`, seed {key['seed']})", "",
+           key["summary"] + ".", "", "Generated by `forensic sample-image`; every fact below comes from what the "
+           "generator wrote. Check a case against it with `forensic training check answer-key.json --case DIR`.",
+           "", "## Evidence", "", "| item | file | SHA-256 | size |", "|---|---|---|---|"]
+    for k, it in key["items"].items():
+        out.append(f"| {k} | `{it['file']}` | `{it['sha256']}` | {it['size']:,} |")
+        if "e01" in it:
+            out.append(f"| {k} | `{it['e01']['file']}` | (media = phone.raw) | |")
+    out += ["", "## People and devices (fictional)", ""]
+    out += [f"- **{role}**: {who}" for role, who in key["people"].items()]
+    out += [f"- **{d}**: {what}" for d, what in key["devices"].items()]
+    out += ["", "## The journey", "", "| place | zone | UTC offset | arrived (UTC) |", "|---|---|---|---|"]
+    out += [f"| {j['place']} | {j['zone']} | {j['offset']} | {j['arrived_utc']} |" for j in key["journey"]]
+    facts = key["facts"]
+
+    def section(title: str, kinds: tuple[str, ...], header: str, row) -> None:
+        chosen = [f for f in facts if f["kind"] in kinds]
+        if not chosen:
+            return
+        out.extend(["", f"## {title}", "", header])
+        out.append("|" + "|".join("---" for _ in header.strip("|").split("|")) + "|")
+        out.extend(row(f) for f in chosen)
+
+    section("Files", ("evidence_item", "file_count", "file_present", "deleted_file", "truncated_file",
+                      "disguised_file"), "| id | item | what | path / SHA-256 |",
+            lambda f: f"| {f['id']} | {f['item']} | {f['description']} | "
+                      f"{'`' + f['expected']['path'] + '`' if 'path' in f['expected'] else ''} "
+                      f"{'`' + f['expected']['sha256'][:16] + '…`' if 'sha256' in f['expected'] else ''} |")
+    section("Photos", ("photo_geotag", "photo_time_unknown_zone"),
+            "| id | item | file | place | lat, lon | taken (local) | zone in the file | true zone |",
+            lambda f: f"| {f['id']} | {f['item']} | `{f['expected']['path'].rsplit('/', 1)[-1]}` | "
+                      f"{f['expected'].get('place', '—')} | "
+                      f"{'%.5f, %.5f' % (f['expected']['lat'], f['expected']['lon']) if 'lat' in f['expected'] else '—'} | "
+                      f"{f['expected']['taken_local']} | {f['expected']['tz_source']} | "
+                      f"{f['expected']['true_zone']} ({f['expected']['true_offset']}) |")
+    section("Time zones crossed", ("time_zones_crossed",), "| id | places | offsets seen in photos |",
+            lambda f: f"| {f['id']} | {', '.join(f['expected']['places'])} | "
+                      f"{', '.join(str(m) + ' min' for m in f['expected']['offsets_minutes'])} |")
+    section("Conversations", ("conversation",), "| id | item | platform | with | messages | file |",
+            lambda f: f"| {f['id']} | {f['item']} | {f['expected']['platform']} | {f['expected']['other_party']} | "
+                      f"{f['expected']['messages']} | `{f['expected']['file']}` |")
+    section("Key messages", ("key_message",), "| id | platform | sender | sent (as shown) | UTC | message | why |",
+            lambda f: f"| {f['id']} | {f['expected']['platform']} | {f['expected']['sender']} | "
+                      f"{f['expected']['sent_local']} | {f['expected']['sent_utc'] or 'unknown (true: ' + f['expected']['true_utc'] + ')'} | "
+                      f"{f['expected']['body']} | {f['description'].split(' — ', 1)[-1]} |")
+    out += ["", "## Notes for the trainer", ""] + [f"- {n}" for n in key["notes"]] + [""]
+    return "\n".join(out)

@@ -1,0 +1,328 @@
+"""``forensic sample-image``: build the sample case's evidence and its answer key.
+
+Outputs in OUT_DIR: ``phone.raw`` (GPT disk, one ext4 ``userdata`` partition laid out like
+Android's /data), ``card.raw`` (MBR disk, one FAT32 camera-card partition with two deleted
+and one truncated photo), ``extraction.zip`` (a logical extraction of the same phone),
+``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01``.
+
+The answer key is made here, from the files this module wrote (their bytes, names and the
+plan they came from), never by reading the images back with the triage code.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Callable
+
+from forensic.errors import UsageError
+from forensic.sample import formats, jpeg
+from forensic.sample.story import DEFAULT_SCENARIO, SCENARIOS, Chat, PhotoPlan, Story, plan
+from forensic.sample import tools
+
+GENERATOR = "forensic.sample@1"
+OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01")
+ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
+PHONE_FS_MIB = 16
+CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
+EXTRACTION_PREFIX = "Dump/data/"
+
+
+@dataclass(slots=True)
+class FileOut:
+    rel: str                 # path inside the file system (phone: relative to /data)
+    data: bytes
+    mtime: int               # epoch seconds (FAT: the camera's wall clock read as UTC)
+    role: str = ""           # what it is, for the answer key
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
+
+
+@dataclass(slots=True)
+class Layout:
+    """Everything written, with what each file means."""
+
+    story: Story
+    phone: list[FileOut] = field(default_factory=list)
+    card: list[FileOut] = field(default_factory=list)
+    card_deleted: list[str] = field(default_factory=list)
+    card_truncated: str = ""
+    photo_files: dict[str, tuple[PhotoPlan, FileOut, jpeg.ExifSpec]] = field(default_factory=dict)
+    card_photo_files: dict[str, tuple[PhotoPlan, FileOut, jpeg.ExifSpec]] = field(default_factory=dict)
+    chat_files: list[tuple[Chat, str, str]] = field(default_factory=list)   # chat, file rel, layout name
+    extraction_members: list[tuple[str, bytes, datetime]] = field(default_factory=list)
+
+
+def _ts(dt: datetime) -> int:
+    return int(dt.timestamp())
+
+
+def _blocks(seed: int, name: str) -> list[list[tuple[int, int, int]]]:
+    rnd = random.Random(f"{seed}/{name}")
+    base = (rnd.randrange(40, 216), rnd.randrange(40, 216), rnd.randrange(40, 216))
+    rows = []
+    for r in range(6):
+        row = []
+        for c in range(8):
+            shade = rnd.randrange(-40, 40)
+            row.append(tuple(max(0, min(255, v + shade + (r - c) * 3)) for v in base))
+        rows.append(row)
+    return rows
+
+
+def _exif(story: Story, p: PhotoPlan, camera: bool) -> jpeg.ExifSpec:
+    lat = lon = None
+    if p.write_gps:
+        lat_ref, lat_r, exact_lat = jpeg.dms(p.lat, "N", "S")
+        lon_ref, lon_r, exact_lon = jpeg.dms(p.lon, "E", "W")
+        p.lat, p.lon = exact_lat, exact_lon           # what the rationals say, to 1/1000 s
+        lat, lon = (lat_ref, lat_r), (lon_ref, lon_r)
+    sign = "+" if p.offset >= 0 else "-"
+    offset = f"{sign}{abs(p.offset) // 60:02d}:{abs(p.offset) % 60:02d}" if p.write_offset else None
+    gps_utc = p.utc.replace(microsecond=0, tzinfo=None) if p.write_gps_time else None
+    if camera:
+        return jpeg.ExifSpec(story.camera_make, story.camera_model, "Altura FW 1.02", story.camera_serial,
+                             p.local, offset, width=64, height=48)
+    return jpeg.ExifSpec(story.phone_make, story.phone_model, f"{story.phone_model} firmware 13.1",
+                         None, p.local, offset, lat, lon,
+                         round(p.alt * 10) if p.write_gps else None, gps_utc, 64, 48)
+
+
+def _slug(text: str) -> str:
+    import unicodedata
+    ascii_ = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return "".join(c.lower() if c.isalnum() else "_" for c in ascii_).strip("_")
+
+
+def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
+    """Plan the story and make every file's bytes (no image yet)."""
+    story = plan(seed, scenario)
+    lay = Layout(story)
+    export_ts = _ts(story.export_utc)
+    add = lay.phone.append
+
+    for p in story.photos:
+        spec = _exif(story, p, camera=False)
+        f = FileOut(f"media/0/DCIM/Camera/{p.name}", jpeg.photo(_blocks(seed, p.name), spec), _ts(p.utc), "photo")
+        add(f)
+        lay.photo_files[f.rel] = (p, f, spec)
+
+    def media_jpeg(name: str, when: datetime) -> FileOut:
+        # messaging apps re-encode what they send and drop its EXIF: a plain JFIF picture
+        return FileOut("", jpeg.photo(_blocks(seed, name), None), _ts(when), "chat media")
+
+    wa, ios, tg, fb, sms_carrier, sms_threat = story.chats
+    # WhatsApp, Android, Spanish: a folder with the .txt and the media beside it
+    folder = f"media/0/Download/Chat de WhatsApp con {wa.title}"
+    media: dict[int, str] = {}
+    n = 0
+    for i, m in enumerate(wa.messages):
+        if m.attachment:
+            n += 1
+            t = formats.local(m.utc, story.export_offset)
+            media[i] = f"IMG-{t:%Y%m%d}-WA{n:04d}.jpg"
+            f = media_jpeg(media[i], m.utc)
+            f.rel = f"{folder}/{media[i]}"
+            add(f)
+    txt_rel = f"{folder}/Chat de WhatsApp con {wa.title}.txt"
+    add(FileOut(txt_rel, formats.whatsapp_android_es(story, wa, media).encode("utf-8"), export_ts, "chat export"))
+    lay.chat_files.append((wa, txt_rel, "whatsapp-android-es"))
+
+    # WhatsApp, iOS, English: a .zip with _chat.txt and the media
+    media = {}
+    members = []
+    n = 0
+    for i, m in enumerate(ios.messages):
+        if m.attachment:
+            n += 1
+            t = formats.local(m.utc, story.export_offset)
+            media[i] = f"{n + 10:08d}-PHOTO-{t:%Y-%m-%d-%H-%M-%S}.jpg"
+            members.append((media[i], media_jpeg(media[i], m.utc).data, formats.local(m.utc, story.export_offset)))
+    chat_txt = formats.whatsapp_ios_en(story, ios, media).encode("utf-8")
+    export_local = formats.local(story.export_utc, story.export_offset)
+    members.insert(0, ("_chat.txt", chat_txt, export_local))
+    zip_rel = f"media/0/Download/WhatsApp Chat - {ios.title}.zip"
+    add(FileOut(zip_rel, formats.zip_bytes(members), export_ts, "chat export (zip)"))
+    lay.chat_files.append((ios, zip_rel + "!_chat.txt", "whatsapp-ios-en"))
+
+    # Telegram Desktop export
+    export_dir = f"media/0/Download/Telegram Desktop/ChatExport_{export_local:%Y-%m-%d}"
+    media = {}
+    n = 0
+    for i, m in enumerate(tg.messages):
+        if m.attachment:
+            n += 1
+            t = formats.local(m.utc, story.export_offset)
+            media[i] = f"photos/photo_{n}@{t:%d-%m-%Y_%H-%M-%S}.jpg"
+            f = media_jpeg(media[i], m.utc)
+            f.rel = f"{export_dir}/{media[i]}"
+            add(f)
+    tg_rel = f"{export_dir}/result.json"
+    add(FileOut(tg_rel, formats.telegram_result(story, tg, media, 700000000 + seed % 1000).encode("utf-8"),
+                export_ts, "chat export"))
+    lay.chat_files.append((tg, tg_rel, "telegram-desktop-json"))
+
+    # Facebook "Download your information": Messenger thread
+    thread = f"{_slug(fb.other)}_{10**15 + seed}"
+    fb_rel = (f"media/0/Download/facebook-{_slug(story.owner)}/your_facebook_activity/messages/inbox/"
+              f"{thread}/message_1.json")
+    add(FileOut(fb_rel, formats.messenger_json(story, fb, thread).encode("ascii"), export_ts, "chat export"))
+    lay.chat_files.append((fb, fb_rel, "facebook-messenger-json"))
+
+    # Android SMS database
+    sms_rel = "user_de/0/com.android.providers.telephony/databases/mmssms.db"
+    add(FileOut(sms_rel, formats.mmssms_db([sms_carrier, sms_threat]), export_ts, "sms database"))
+    lay.chat_files.append((sms_carrier, sms_rel, "android-mmssms"))
+    lay.chat_files.append((sms_threat, sms_rel, "android-mmssms"))
+
+    # documents: the job offer, and a photo of a document disguised as a PDF
+    offer_rel = f"media/0/Documents/Oferta_trabajo_{_slug(story.hotel)}.pdf"
+    add(FileOut(offer_rel, formats.job_offer_pdf(story), _ts(story.start - timedelta(days=7)), "job offer"))
+    doc = story.photos[-1]
+    doc_spec = _exif(story, doc, camera=False)
+    add(FileOut("media/0/Documents/contrato_firmado.pdf", jpeg.photo(_blocks(seed, "contract"), doc_spec),
+                _ts(doc.utc) + 60, "disguised"))
+
+    lay.phone.sort(key=lambda f: f.rel)
+
+    # the camera card
+    deleted_idx = sorted(random.Random(f"{seed}/card").sample(range(1, 5), 2))
+    for k, p in enumerate(story.card_photos):
+        spec = _exif(story, p, camera=True)
+        data = jpeg.photo(_blocks(seed, p.name), spec)
+        rel = f"DCIM/100ALTRA/{p.name}"
+        role = "card photo"
+        if k == len(story.card_photos) - 1:
+            data = data[: len(data) * 3 // 5]          # the camera lost power while writing
+            role = "truncated"
+            lay.card_truncated = rel
+        f = FileOut(rel, data, _ts(p.local.replace(tzinfo=timezone.utc)), role)   # FAT: wall clock
+        if k in deleted_idx:
+            f.role = "deleted"
+            lay.card_deleted.append(rel)
+        lay.card.append(f)
+        lay.card_photo_files[rel] = (p, f, spec)
+
+    # the logical extraction: the same user files, as an extraction tool lays them out
+    listing = [(EXTRACTION_PREFIX + f.rel, len(f.data), f.sha256) for f in lay.phone]
+    for f in lay.phone:
+        lay.extraction_members.append((EXTRACTION_PREFIX + f.rel, f.data,
+                                       datetime.fromtimestamp(f.mtime, timezone.utc).replace(tzinfo=None)))
+    report = formats.extraction_report(story, listing).encode("utf-8")
+    lay.extraction_members.append(("Report/extraction_report.txt", report,
+                                   (story.export_utc + timedelta(days=1)).replace(tzinfo=None)))
+    return lay
+
+
+def _write_tree(root: Path, files: list[FileOut], dir_mtime: int) -> dict[str, int]:
+    """Write the files with fixed modes and times; return path -> atime for every inode."""
+    atimes: dict[str, int] = {"/": dir_mtime}
+    dirs: set[Path] = set()
+    for f in files:
+        p = root / f.rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(f.data)
+        os.chmod(p, 0o660)
+        os.utime(p, (f.mtime, f.mtime))
+        atimes["/" + f.rel] = f.mtime
+        parent = p.parent
+        while parent != root and parent not in dirs:
+            dirs.add(parent)
+            parent = parent.parent
+    for d in sorted(dirs, key=lambda d: -len(d.parts)):
+        os.chmod(d, 0o770)
+        os.utime(d, (dir_mtime, dir_mtime))
+        atimes["/" + d.relative_to(root).as_posix()] = dir_mtime
+    os.utime(root, (dir_mtime, dir_mtime))
+    return atimes
+
+
+def _uuid(seed: int, what: str) -> str:
+    h = hashlib.sha256(f"forensic-sample/{seed}/{what}".encode()).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+
+def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO, e01: bool = False,
+                 force: bool = False, progress: Callable[[str], None] | None = None) -> dict:
+    """Build the sample evidence and answer key in ``out_dir``; return a summary."""
+    from forensic.sample.answer_key import answer_key, render_markdown
+
+    if scenario not in SCENARIOS:
+        raise UsageError(f"unknown scenario {scenario!r}", hint="one of: " + ", ".join(SCENARIOS))
+    out_dir = Path(out_dir)
+    existing = [n for n in OUTPUTS if (out_dir / n).exists()]
+    if existing and not force:
+        raise UsageError(f"{out_dir} already holds a sample ({', '.join(existing)})",
+                         hint="choose an empty folder, or pass --force to replace it")
+    tools.require("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
+    if e01:
+        tools.require("ewfacquire")
+    say = progress or (lambda _m: None)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    for name in existing:
+        (out_dir / name).unlink()
+    lay = layout(seed, scenario)
+    story = lay.story
+    work = Path(tempfile.mkdtemp(prefix=".sample-build-", dir=out_dir))
+    try:
+        say("phone: ext4 user-data partition in a GPT disk")
+        root = work / "userdata"
+        when = _ts(story.export_utc + timedelta(days=1))
+        atimes = _write_tree(root, lay.phone, _ts(story.export_utc))
+        fs = work / "userdata.ext4"
+        tools.ext4_image(root, fs, PHONE_FS_MIB, uuid=_uuid(seed, "userdata"), hash_seed=_uuid(seed, "htree"),
+                         when=when, label="userdata", owner=ANDROID_MEDIA_RW, atimes=atimes)
+        tools.disk_image(work / "phone.raw", [{"image": fs, "type": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+                                               "name": "userdata", "uuid": _uuid(seed, "part-userdata")}],
+                         label="gpt", label_id=_uuid(seed, "disk"))
+        say("card: FAT32 camera card (two photos deleted, one truncated)")
+        src = work / "card"
+        for f in lay.card:
+            p = src / f.rel
+            p.parent.mkdir(parents=True, exist_ok=True)
+            p.write_bytes(f.data)
+            os.utime(p, (f.mtime, f.mtime))
+        fat = work / "card.fat32"
+        tools.fat32_image(fat, CARD_FS_MIB, volume_id=f"{seed * 2654435761 % (1 << 32):08x}",
+                          src_root=src, files=[f.rel for f in lay.card], deleted=lay.card_deleted,
+                          when=_ts(story.card_photos[-1].utc))
+        tools.disk_image(work / "card.raw", [{"image": fat, "type": "c"}], label="dos",
+                         label_id=f"0x{seed * 40503 % (1 << 32):08x}")
+        say("extraction.zip: logical extraction of the phone")
+        (work / "extraction.zip").write_bytes(formats.zip_bytes(lay.extraction_members))
+        for name in ("phone.raw", "card.raw", "extraction.zip"):
+            shutil.move(str(work / name), str(out_dir / name))
+        e01_path = None
+        if e01:
+            say("phone.E01: acquired from phone.raw with ewfacquire")
+            e01_path = tools.e01_image(out_dir / "phone.raw", work / "phone", case=f"SAMPLE-{seed}",
+                                       evidence="EV-01 phone", examiner="Training Examiner",
+                                       description=f"{story.phone_make} {story.phone_model} (sample, seed {seed})",
+                                       notes=f"forensic sample-image, scenario {scenario}")
+            shutil.move(str(e01_path), str(out_dir / "phone.E01"))
+            e01_path = out_dir / "phone.E01"
+    finally:
+        shutil.rmtree(work, ignore_errors=True)
+    key = answer_key(lay, out_dir, e01_path)
+    (out_dir / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "answer-key.md").write_text(render_markdown(key), encoding="utf-8")
+    return {"out_dir": str(out_dir), "seed": seed, "scenario": scenario,
+            "files": {name: {"size": (out_dir / name).stat().st_size, "sha256": _sha256_file(out_dir / name)}
+                      for name in OUTPUTS if (out_dir / name).exists()},
+            "facts": len(key["facts"])}
+
+
+def _sha256_file(path: Path) -> str:
+    h = hashlib.sha256()
+    with open(path, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            h.update(chunk)
+    return h.hexdigest()

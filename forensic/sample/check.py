@@ -1,0 +1,397 @@
+"""``forensic training check``: compare what a case found with an answer key.
+
+Each fact of the key is looked for in the case store (``items``, ``files`` and the
+``photo/exif`` and ``chat/message`` artifacts) and comes out as one of:
+
+  found    the case holds it, with the expected values;
+  wrong    the case holds the thing but a value differs (the detail says which);
+  missed   the case does not hold it;
+  skipped  the extractor that would find it is not available in this installation —
+           not counted in the score.
+
+Evidence items are matched by SHA-256, not by name: an item added as ``phone.E01`` has the
+SHA-256 of the media it holds, which is ``phone.raw``'s. Score = found / checked * 100,
+rounded down (100 only when every checked fact is found).
+"""
+from __future__ import annotations
+
+import json
+import math
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+
+from forensic.case import Case
+from forensic.errors import UsageError
+
+REPORT_SCHEMA = "forensic.training-check/1"
+ANSWER_KEY_SCHEMA = "forensic.answer-key/1"
+LATLON_TOLERANCE = 1e-5
+
+PLATFORM_ALIASES = {
+    "whatsapp": {"whatsapp"},
+    "telegram": {"telegram"},
+    "messenger": {"messenger", "facebook", "facebook_messenger", "facebook-messenger", "instagram"},
+    "sms": {"sms", "android_sms", "mms", "android"},
+}
+
+
+@dataclass(slots=True)
+class FactResult:
+    fact: dict
+    status: str                      # found | wrong | missed | skipped
+    detail: str = ""
+
+    def to_json(self) -> dict:
+        f = self.fact
+        return {"id": f["id"], "kind": f["kind"], "item": f.get("item"), "description": f["description"],
+                "status": self.status, "detail": self.detail}
+
+
+@dataclass(slots=True)
+class CheckReport:
+    key_path: str
+    key: dict
+    results: list[FactResult] = field(default_factory=list)
+    item_map: dict[str, list[str]] = field(default_factory=dict)
+
+    def by(self, status: str) -> list[FactResult]:
+        return [r for r in self.results if r.status == status]
+
+    @property
+    def checked(self) -> int:
+        return sum(1 for r in self.results if r.status != "skipped")
+
+    @property
+    def score(self) -> int:
+        return math.floor(100 * len(self.by("found")) / self.checked) if self.checked else 0
+
+    def to_json(self) -> dict:
+        skipped_extractors = sorted({r.fact.get("requires") for r in self.by("skipped") if r.fact.get("requires")})
+        return {
+            "schema": REPORT_SCHEMA, "answer_key": self.key_path, "seed": self.key.get("seed"),
+            "scenario": self.key.get("scenario"), "score": self.score, "found": len(self.by("found")),
+            "checked": self.checked, "facts": len(self.results),
+            "missed": [r.to_json() for r in self.by("missed")],
+            "wrong": [r.to_json() for r in self.by("wrong")],
+            "skipped": [r.to_json() for r in self.by("skipped")],
+            "skipped_extractors": skipped_extractors,
+            "items": self.item_map,
+        }
+
+
+def load_key(path: Path) -> dict:
+    try:
+        key = json.loads(Path(path).read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"cannot read the answer key {path}: {exc}",
+                         hint="pass the answer-key.json written by 'forensic sample-image'") from exc
+    if not isinstance(key, dict) or key.get("schema") != ANSWER_KEY_SCHEMA or not isinstance(key.get("facts"), list):
+        raise UsageError(f"{path} is not an answer key ({ANSWER_KEY_SCHEMA})",
+                         hint="pass the answer-key.json written by 'forensic sample-image'")
+    return key
+
+
+# -- small helpers ----------------------------------------------------------------------------------
+def _norm(text) -> str:
+    text = unicodedata.normalize("NFC", str(text or "")).casefold()
+    return re.sub(r"[\s\-().\u200e\u200f]+", "", text)
+
+
+def _words(text) -> str:
+    return re.sub(r"\s+", " ", unicodedata.normalize("NFC", str(text or ""))).strip().casefold()
+
+
+def _path(p) -> str:
+    return str(p or "").replace("\\", "/").lstrip("/")
+
+
+def _dt(value) -> datetime | None:
+    if not value:
+        return None
+    try:
+        return datetime.fromisoformat(str(value).replace("Z", "+00:00"))
+    except ValueError:
+        return None
+
+
+def _same_utc(a, b) -> bool:
+    x, y = _dt(a), _dt(b)
+    if x is None or y is None or x.tzinfo is None or y.tzinfo is None:
+        return False
+    return abs((x - y).total_seconds()) < 0.001
+
+
+def _same_local(record_value, expected_local) -> bool:
+    """The wall-clock part of a time (its offset, if any, set aside) equals the expected local time."""
+    x, y = _dt(record_value), _dt(expected_local)
+    if x is None or y is None:
+        return False
+    return abs((x.replace(tzinfo=None) - y.replace(tzinfo=None)).total_seconds()) < 0.001
+
+
+class _Store:
+    """What the checker reads from the case, per evidence item."""
+
+    def __init__(self, case: Case) -> None:
+        self.case = case
+        self.db = case.db
+        self.formats = {r["item"]: r["format"] for r in case.items()}
+        self._artifacts: dict[tuple[str, str], list[dict]] = {}
+
+    def files(self, items: list[str], **where) -> list:
+        sql = "SELECT * FROM files WHERE item IN (%s)" % ",".join("?" * len(items))
+        args: list = list(items)
+        for col, val in where.items():
+            sql += f" AND {col}=?"
+            args.append(val)
+        return list(self.db.execute(sql, args))
+
+    def artifacts(self, item: str, record_type: str) -> list[dict]:
+        k = (item, record_type)
+        if k not in self._artifacts:
+            rows = self.db.execute(
+                "SELECT a.id, a.file_id, a.fields, a.corrupted, f.sha256, f.path, f.warnings "
+                "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE a.item=? AND a.record_type=?",
+                (item, record_type))
+            out = []
+            for r in rows:
+                try:
+                    fields = json.loads(r["fields"])
+                except ValueError:
+                    continue
+                out.append({"id": r["id"], "file_id": r["file_id"], "fields": fields, "corrupted": bool(r["corrupted"]),
+                            "sha256": r["sha256"], "path": r["path"], "file_warnings": r["warnings"]})
+            self._artifacts[k] = out
+        return self._artifacts[k]
+
+    def direct_file_count(self, item: str) -> int:
+        """Regular allocated files directly in the item (see answer_key.FILE_COUNT_SCOPE)."""
+        own_members = 1 if self.formats.get(item) in ("zip", "tar") else 0
+        n = 0
+        for r in self.db.execute("SELECT path, name, layers FROM files WHERE item=? AND kind='file' AND deleted=0",
+                                 (item,)):
+            layers = json.loads(r["layers"] or "[]")
+            if sum(1 for layer in layers if layer.get("kind") == "member") != own_members:
+                continue
+            if r["name"].startswith("$") or _path(r["path"]).startswith("lost+found/"):
+                continue
+            n += 1
+        return n
+
+
+# -- the checks -----------------------------------------------------------------------------------------
+def check_case(case: Case, key: dict, key_path: str = "", available: set[str] | None = None) -> CheckReport:
+    if available is None:
+        from extractors.registry import all_extractors
+        available = {i.name for i in all_extractors() if i.available}
+    store = _Store(case)
+    report = CheckReport(key_path, key)
+    triaged = {r["item"]: r["triaged_at"] for r in case.items()}
+    for name, info in key.get("items", {}).items():
+        report.item_map[name] = [r["item"] for r in case.items() if r["sha256"] == info.get("sha256")]
+    for fact in key["facts"]:
+        report.results.append(_check(fact, store, report.item_map, triaged, available, key))
+    return report
+
+
+def _check(fact: dict, store: _Store, item_map: dict, triaged: dict, available: set[str], key: dict) -> FactResult:
+    requires = fact.get("requires")
+    if requires and requires not in available:
+        return FactResult(fact, "skipped", f"extractor {requires} not available")
+    item_key = fact.get("item")
+    items = item_map.get(item_key, [])
+    info = key.get("items", {}).get(item_key, {})
+    if not items:
+        return FactResult(fact, "missed", f"evidence item {info.get('file', item_key)} "
+                                          f"(SHA-256 {str(info.get('sha256', ''))[:16]}…) is not in the case")
+    if fact["kind"] == "evidence_item":
+        if not any(triaged.get(i) for i in items):
+            return FactResult(fact, "wrong", f"added as {', '.join(items)} but not triaged")
+        return FactResult(fact, "found", f"item {', '.join(items)}")
+    handler = _HANDLERS.get(fact["kind"])
+    if handler is None:
+        return FactResult(fact, "skipped", f"fact kind {fact['kind']!r} unknown to this version")
+    status, detail = handler(fact["expected"], store, items)
+    return FactResult(fact, status, detail)
+
+
+def _file_count(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    counts = {i: store.direct_file_count(i) for i in items}
+    if exp["count"] in counts.values():
+        return "found", f"{exp['count']} files"
+    return "wrong", "case lists " + ", ".join(f"{n} in {i}" for i, n in counts.items()) + f", expected {exp['count']}"
+
+
+def _file_present(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    rows = store.files(items, sha256=exp["sha256"])
+    if any(_path(r["path"]) == _path(exp["path"]) for r in rows):
+        return "found", ""
+    if rows:
+        return "wrong", f"same content found at {rows[0]['path']}, not at {exp['path']}"
+    at_path = [r for r in store.files(items, kind="file") if _path(r["path"]) == _path(exp["path"])]
+    if at_path:
+        return "wrong", f"{exp['path']} listed with SHA-256 {at_path[0]['sha256'] or 'none (not read)'}"
+    return "missed", f"no file {exp['path']}"
+
+
+def _deleted_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    rows = store.files(items, sha256=exp["sha256"])
+    if any(r["deleted"] for r in rows):
+        return "found", ""
+    if rows:
+        return "wrong", f"content found but not flagged deleted ({rows[0]['path']})"
+    tail = exp["name"][1:].casefold()        # FAT loses a deleted name's first character
+    named = [r for r in store.files(items, deleted=1) if r["name"].casefold().endswith(tail)]
+    if named:
+        return "wrong", f"deleted entry {named[0]['path']} listed but its content was not recovered intact"
+    return "missed", f"no deleted file {exp['name']}"
+
+
+def _truncated_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    rows = store.files(items, sha256=exp["sha256"])
+    if not rows:
+        return "missed", f"no file with the content of {exp['path']}"
+    flagged_files = {r["id"] for r in rows if r["warnings"]}
+    for item in items:
+        for a in store.artifacts(item, "photo/exif"):
+            if a["sha256"] == exp["sha256"] and a["corrupted"]:
+                flagged_files.add(a["file_id"])
+    if flagged_files:
+        return "found", "listed and flagged as damaged"
+    return "wrong", f"{rows[0]['path']} listed but not flagged as damaged (no warning, no corrupted record)"
+
+
+def _disguised_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    rows = store.files(items, sha256=exp["sha256"])
+    if not rows:
+        return "missed", f"no file {exp['path']}"
+    for r in rows:
+        if (r["mime"] or "").startswith(exp["mime"]) and r["extension_mismatch"]:
+            return "found", f"{r['path']}: {r['mime']}, extension contradicts it"
+    r = rows[0]
+    return "wrong", f"{r['path']}: type {r['mime']}, extension mismatch {'flagged' if r['extension_mismatch'] else 'not flagged'}"
+
+
+def _photo_problems(fields: dict, exp: dict) -> list[str]:
+    problems = []
+    if "lat" in exp:
+        lat, lon = fields.get("lat"), fields.get("lon")
+        if lat is None or lon is None:
+            problems.append("no position")
+        elif abs(lat - exp["lat"]) > LATLON_TOLERANCE or abs(lon - exp["lon"]) > LATLON_TOLERANCE:
+            problems.append(f"position {lat:.6f}, {lon:.6f} (expected {exp['lat']:.6f}, {exp['lon']:.6f})")
+    if not _same_local(fields.get("taken_at"), exp["taken_local"]):
+        problems.append(f"taken {fields.get('taken_at')} (expected local {exp['taken_local']})")
+    if exp["tz_known"]:
+        if not fields.get("tz_known"):
+            problems.append(f"zone not found (expected {exp['tz_source']})")
+        elif not _same_utc(fields.get("taken_at_utc"), exp["taken_utc"]):
+            problems.append(f"UTC {fields.get('taken_at_utc')} (expected {exp['taken_utc']})")
+        elif fields.get("tz_source") != exp["tz_source"]:
+            problems.append(f"zone from {fields.get('tz_source')} (expected {exp['tz_source']})")
+    elif fields.get("tz_known"):
+        # the file holds no zone: only a correct inference from the place, or a stated
+        # assumption that happens to be right, is acceptable
+        if fields.get("tz_source") not in ("location", "assumed") or \
+                not _same_utc(fields.get("taken_at_utc"), exp["true_utc"]):
+            problems.append(f"zone claimed from {fields.get('tz_source')} (UTC {fields.get('taken_at_utc')}); "
+                            "the file holds no zone")
+    return problems
+
+
+def _photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    records = [a for i in items for a in store.artifacts(i, "photo/exif") if a["sha256"] == exp["sha256"]]
+    if not records:
+        listed = store.files(items, sha256=exp["sha256"])
+        return "missed", ("file listed but no photo record" if listed else f"no photo {exp['path']}")
+    first = None
+    for a in records:
+        problems = _photo_problems(a["fields"], exp)
+        if not problems:
+            return "found", ""
+        first = first or problems
+    return "wrong", "; ".join(first or [])
+
+
+def _time_zones(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    seen = set()
+    for i in items:
+        for a in store.artifacts(i, "photo/exif"):
+            f = a["fields"]
+            if f.get("tz_known") and f.get("tz_source") in ("offset_tag", "gps") and \
+                    f.get("tz_offset_minutes") is not None:
+                seen.add(int(f["tz_offset_minutes"]))
+    expected = set(exp["offsets_minutes"])
+    if seen == expected:
+        return "found", ", ".join(f"{m:+d} min" for m in sorted(seen))
+    if not seen:
+        return "missed", "no photo time with a zone from the file"
+    return "wrong", (f"offsets seen {sorted(seen)}, expected {sorted(expected)}")
+
+
+def _chat_records(store: _Store, items: list[str], platform: str) -> list[dict]:
+    aliases = PLATFORM_ALIASES.get(platform, {platform})
+    return [a for i in items for a in store.artifacts(i, "chat/message")
+            if _norm(a["fields"].get("platform")) in aliases]
+
+
+def _party_matches(other: str, fields_list: list[dict]) -> bool:
+    want = _norm(other)
+    for f in fields_list:
+        conv = f.get("conversation") or {}
+        names = [conv.get("title"), conv.get("id"), f.get("sender")] + list(f.get("participants") or []) \
+            + list(f.get("recipients") or [])
+        if any(_norm(n) == want for n in names if n):
+            return True
+    return False
+
+
+def _conversation(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    groups: dict[tuple, list[dict]] = {}
+    for a in _chat_records(store, items, exp["platform"]):
+        conv = a["fields"].get("conversation") or {}
+        groups.setdefault((a["file_id"], json.dumps(conv.get("id"))), []).append(a["fields"])
+    matching = [g for g in groups.values() if _party_matches(exp["other_party"], g)]
+    if not matching:
+        return "missed", f"no {exp['platform']} conversation with {exp['other_party']}"
+    counts = [sum(1 for f in g if not f.get("system")) for g in matching]
+    if exp["messages"] in counts:
+        return "found", f"{exp['messages']} messages"
+    return "wrong", f"{', '.join(map(str, counts))} messages, expected {exp['messages']}"
+
+
+def _key_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    want_sender = _norm(exp["sender"])
+    needle = _words(exp["body_contains"])
+    candidates = [a["fields"] for a in _chat_records(store, items, exp["platform"])
+                  if _norm(a["fields"].get("sender")) == want_sender and needle in _words(a["fields"].get("body"))]
+    if not candidates:
+        return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r}"
+    problems = []
+    for f in candidates:
+        if exp["sent_utc"] is not None:
+            if _same_utc(f.get("sent_at_utc"), exp["sent_utc"]):
+                return "found", ""
+            if f.get("sent_at_utc") is None and _same_local(f.get("sent_at"), exp["sent_local"]):
+                return "found", "local time right; UTC not given"
+            problems.append(f"sent {f.get('sent_at')} / UTC {f.get('sent_at_utc')} (expected UTC {exp['sent_utc']})")
+        else:
+            if f.get("tz_known") and f.get("tz_source") not in ("assumed", "location"):
+                problems.append(f"zone claimed from {f.get('tz_source')}; the export holds no zone")
+            elif _same_local(f.get("sent_at"), exp["sent_local"]):
+                return "found", ""
+            else:
+                problems.append(f"sent {f.get('sent_at')} (expected local {exp['sent_local']})")
+    return "wrong", problems[0]
+
+
+_HANDLERS = {
+    "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
+    "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
+    "photo_time_unknown_zone": _photo, "time_zones_crossed": _time_zones, "conversation": _conversation,
+    "key_message": _key_message,
+}
+

@@ -1,0 +1,213 @@
+"""Writers of the sample's files, each in the layout the real application writes.
+
+Each writer returns the files it made as ``{relative path: bytes}``; the times in the
+files are rendered from the plan's UTC times the way each application renders them
+(WhatsApp: the phone's wall clock at export time, no zone; Telegram Desktop: local time
+plus ``date_unixtime``; Facebook: ``timestamp_ms``; Android SMS: epoch milliseconds).
+"""
+from __future__ import annotations
+
+import io
+import json
+import os
+import sqlite3
+import tempfile
+import zipfile
+from datetime import datetime, timedelta
+
+from forensic.sample.story import Chat, Story
+
+ZIP_TIME = (2020, 1, 1, 0, 0, 0)
+
+
+def local(utc: datetime, offset: int) -> datetime:
+    return (utc + timedelta(minutes=offset)).replace(tzinfo=None)
+
+
+def epoch(utc: datetime) -> int:
+    return int(utc.timestamp())
+
+
+def zip_bytes(members: list[tuple[str, bytes, datetime | None]]) -> bytes:
+    """A ZIP with fixed member order, times and attributes (same input, same bytes)."""
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, data, when in members:
+            info = zipfile.ZipInfo(name, when.timetuple()[:6] if when else ZIP_TIME)
+            info.compress_type = zipfile.ZIP_DEFLATED
+            info.external_attr = 0o644 << 16
+            info.create_system = 3
+            zf.writestr(info, data)
+    return buf.getvalue()
+
+
+# -- WhatsApp ------------------------------------------------------------------------------------
+def whatsapp_android_es(story: Story, chat: Chat, media: dict[int, str]) -> str:
+    """Android export, Spanish: ``15/02/2024, 14:22 - Name: text``; media '(archivo adjunto)'."""
+    lines = []
+    for i, m in enumerate(chat.messages):
+        t = local(m.utc, story.export_offset)
+        stamp = f"{t:%d/%m/%Y, %H:%M} - "
+        if m.system:
+            lines.append(stamp + m.body)
+        elif m.attachment:
+            lines.append(f"{stamp}{m.sender}: {media[i]} (archivo adjunto)")
+        else:
+            lines.append(f"{stamp}{m.sender}: {m.body}")
+    return "\n".join(lines) + "\n"
+
+
+def _ios_time(t: datetime) -> str:
+    hour = t.hour % 12 or 12
+    return f"[{t.month}/{t.day}/{t:%y}, {hour}:{t:%M:%S} {'AM' if t.hour < 12 else 'PM'}]"
+
+
+def whatsapp_ios_en(story: Story, chat: Chat, media: dict[int, str]) -> str:
+    """iOS export, English (US): ``[2/15/24, 2:22:10 PM] Name: text``; media '<attached: …>'."""
+    lines = []
+    for i, m in enumerate(chat.messages):
+        t = local(m.utc, story.export_offset)
+        if m.system:
+            lines.append(f"{_ios_time(t)} {m.sender}: \u200e{m.body}")
+        elif m.attachment:
+            lines.append(f"\u200e{_ios_time(t)} {m.sender}: \u200e<attached: {media[i]}>")
+        else:
+            lines.append(f"{_ios_time(t)} {m.sender}: {m.body}")
+    return "\r\n".join(lines) + "\r\n"
+
+
+# -- Telegram Desktop ----------------------------------------------------------------------------
+def telegram_result(story: Story, chat: Chat, media: dict[int, str], chat_id: int) -> str:
+    messages = []
+    for i, m in enumerate(chat.messages):
+        t = local(m.utc, story.export_offset)
+        sender_id = "user" + str(chat_id if m.sender == chat.other else chat_id + 1111)
+        msg = {"id": 100 + i, "type": "message", "date": t.isoformat(), "date_unixtime": str(epoch(m.utc)),
+               "from": m.sender, "from_id": sender_id}
+        if m.attachment:
+            msg.update({"photo": media[i], "width": 64, "height": 48})
+        msg["text"] = m.body
+        msg["text_entities"] = [{"type": "plain", "text": m.body}] if m.body else []
+        messages.append(msg)
+    doc = {"name": chat.title, "type": "personal_chat", "id": chat_id, "messages": messages}
+    return json.dumps(doc, ensure_ascii=False, indent=1) + "\n"
+
+
+# -- Facebook Messenger ----------------------------------------------------------------------------
+def _mojibake(text: str) -> str:
+    """What Facebook's export does to non-ASCII text: UTF-8 bytes as Latin-1 code points."""
+    return text.encode("utf-8").decode("latin-1")
+
+
+def messenger_json(story: Story, chat: Chat, thread: str) -> str:
+    messages = []
+    for m in sorted(chat.messages, key=lambda m: m.utc, reverse=True):      # newest first, as exported
+        messages.append({"sender_name": _mojibake(m.sender), "timestamp_ms": epoch(m.utc) * 1000,
+                         "content": _mojibake(m.body), "is_geoblocked_for_viewer": False,
+                         "is_unsent_image_by_messenger_kid_parent": False})
+    doc = {"participants": [{"name": _mojibake(chat.other)}, {"name": _mojibake(story.owner)}],
+           "messages": messages, "title": _mojibake(chat.title or chat.other), "is_still_participant": True,
+           "thread_path": f"inbox/{thread}", "magic_words": []}
+    return json.dumps(doc, ensure_ascii=True, indent=2) + "\n"
+
+
+# -- Android SMS ---------------------------------------------------------------------------------------
+_SMS_SCHEMA = """
+CREATE TABLE android_metadata (locale TEXT);
+CREATE TABLE canonical_addresses (_id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT);
+CREATE TABLE threads (_id INTEGER PRIMARY KEY AUTOINCREMENT, date INTEGER DEFAULT 0,
+    message_count INTEGER DEFAULT 0, recipient_ids TEXT, snippet TEXT, snippet_cs INTEGER DEFAULT 0,
+    read INTEGER DEFAULT 1, archived INTEGER DEFAULT 0, type INTEGER DEFAULT 0, error INTEGER DEFAULT 0,
+    has_attachment INTEGER DEFAULT 0);
+CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, person INTEGER, date INTEGER,
+    date_sent INTEGER DEFAULT 0, protocol INTEGER, read INTEGER DEFAULT 0, status INTEGER DEFAULT -1,
+    type INTEGER, reply_path_present INTEGER, subject TEXT, body TEXT, service_center TEXT,
+    locked INTEGER DEFAULT 0, sub_id INTEGER DEFAULT -1, error_code INTEGER DEFAULT 0, creator TEXT,
+    seen INTEGER DEFAULT 0);
+"""
+
+
+def mmssms_db(chats: list[Chat]) -> bytes:
+    """A real SQLite ``mmssms.db`` with Android's ``sms``/``threads`` tables (one row per message)."""
+    fd, path = tempfile.mkstemp(suffix=".db")
+    os.close(fd)
+    try:
+        db = sqlite3.connect(path)
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.executescript(_SMS_SCHEMA)
+        db.execute("INSERT INTO android_metadata VALUES ('es_ES')")
+        rowid = 0
+        for chat in chats:
+            db.execute("INSERT INTO canonical_addresses(_id, address) VALUES (?, ?)", (chat.thread_id, chat.other))
+            last = max(chat.messages, key=lambda m: m.utc)
+            db.execute("INSERT INTO threads(_id, date, message_count, recipient_ids, snippet) VALUES (?,?,?,?,?)",
+                       (chat.thread_id, epoch(last.utc) * 1000, len(chat.messages), str(chat.thread_id), last.body))
+            for m in chat.messages:
+                rowid += 1
+                ms = epoch(m.utc) * 1000
+                db.execute("INSERT INTO sms(_id, thread_id, address, person, date, date_sent, protocol, read, "
+                           "status, type, reply_path_present, body, service_center, seen) "
+                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                           (rowid, chat.thread_id, chat.other, None, ms, ms if m.incoming else 0, 0 if m.incoming else None, 1, -1, 1 if m.incoming else 2,
+                            0, m.body, "+34609090909" if m.incoming else None, 1))
+        db.commit()
+        db.close()
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)
+
+
+# -- documents ---------------------------------------------------------------------------------------
+def job_offer_pdf(story: Story) -> bytes:
+    """A small, valid one-page PDF (text only, Helvetica), written object by object."""
+    dest = story.scenario.stops[-1]
+    lines = [
+        f"{story.hotel} - {dest.city}",
+        "OFERTA DE TRABAJO / JOB OFFER",
+        "Puesto: camarera de pisos (housekeeping)",
+        "Salario: 1.500 EUR al mes, alojamiento incluido",
+        "Viaje pagado por la empresa (se descuenta del salario)",
+        f"Contacto: {story.recruiter}, {story.recruiter_phone}",
+        "Documentos: entregar el pasaporte a la llegada",
+    ]
+
+    def pdf_text(s: str) -> str:
+        return s.encode("latin-1", "replace").decode("latin-1").replace("\\", "\\\\").replace("(", "\\(") \
+            .replace(")", "\\)")
+
+    content = "BT /F1 12 Tf 60 760 Td 16 TL\n" + "".join(f"({pdf_text(x)}) Tj T*\n" for x in lines) + "ET\n"
+    stream = content.encode("latin-1")
+    objects = [
+        b"<< /Type /Catalog /Pages 2 0 R >>",
+        b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 595 842] /Resources << /Font << /F1 4 0 R >> >> "
+        b"/Contents 5 0 R >>",
+        b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
+        b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream",
+        b"<< /Title (Oferta de trabajo) /Producer (forensic sample generator) /CreationDate (D:"
+        + f"{story.start - timedelta(days=7):%Y%m%d%H%M%S}Z".encode() + b") >>",
+    ]
+    out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
+    offsets = []
+    for n, body in enumerate(objects, start=1):
+        offsets.append(len(out))
+        out += f"{n} 0 obj\n".encode() + body + b"\nendobj\n"
+    xref = len(out)
+    out += f"xref\n0 {len(objects) + 1}\n0000000000 65535 f \n".encode()
+    for off in offsets:
+        out += f"{off:010d} 00000 n \n".encode()
+    out += (f"trailer\n<< /Size {len(objects) + 1} /Root 1 0 R /Info {len(objects)} 0 R >>\n"
+            f"startxref\n{xref}\n%%EOF\n").encode()
+    return bytes(out)
+
+
+def extraction_report(story: Story, files: list[tuple[str, int, str]]) -> str:
+    """The summary a phone-extraction tool puts beside its dump (fictional tool)."""
+    lines = ["Logical extraction report", "Tool: MobiDump 4.2 (fictional)",
+             f"Device: {story.phone_make} {story.phone_model}, serial {story.phone_serial}",
+             f"Extraction finished: {story.export_utc + timedelta(days=1):%Y-%m-%d %H:%M:%S} UTC",
+             f"Files: {len(files)}", "", "SHA-256  size  path"]
+    lines += [f"{sha}  {size}  {path}" for path, size, sha in files]
+    return "\n".join(lines) + "\n"
+

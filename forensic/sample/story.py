@@ -1,0 +1,370 @@
+"""The fictional case a sample image tells, planned from one seed.
+
+Everything here is invented: people and hotels from small name pools, phone numbers in
+obviously fictional ranges, pictures that are flat colour blocks. Only the cities are real
+(their coordinates and time zones make the time-zone exercise meaningful).
+
+The plan is made before any file is written, with ``random.Random(seed)`` as the only
+source of variation and fixed dates (no clock is read), so one seed gives one story.
+"""
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta, timezone
+
+UTC = timezone.utc
+
+
+@dataclass(frozen=True, slots=True)
+class Stop:
+    city: str
+    country: str
+    zone: str              # IANA name
+    offset: int            # minutes east of UTC in January/February (no DST in the plan's dates)
+    lat: float
+    lon: float
+    alt: float             # metres
+    roaming_sms: str       # the carrier's welcome text on arrival
+
+
+@dataclass(frozen=True, slots=True)
+class Scenario:
+    name: str
+    description: str
+    stops: tuple[Stop, ...]
+    origin_cc: str          # calling code of the victim's home country
+    transport: str          # how the victim travels
+
+
+SCENARIOS: dict[str, Scenario] = {s.name: s for s in (
+    Scenario("balkan-route", "recruited in Tbilisi for a 'hotel job' in Spain; moved by bus through "
+             "Istanbul, Sofia and Belgrade, flown to Barcelona",
+             (Stop("Tbilisi", "Georgia", "Asia/Tbilisi", 240, 41.7151, 44.8271, 490.0,
+                   "Welcome home! Your tariff applies."),
+              Stop("Istanbul", "Turkey", "Europe/Istanbul", 180, 41.0082, 28.9784, 39.0,
+                   "Welcome to Turkey! Calls 1.99/min, data 9.99/MB."),
+              Stop("Sofia", "Bulgaria", "Europe/Sofia", 120, 42.6977, 23.3219, 550.0,
+                   "Welcome to Bulgaria! Roam like at home does not apply to your plan."),
+              Stop("Belgrade", "Serbia", "Europe/Belgrade", 60, 44.7866, 20.4489, 117.0,
+                   "Welcome to Serbia! Data 7.99/MB."),
+              Stop("Barcelona", "Spain", "Europe/Madrid", 60, 41.3874, 2.1686, 12.0,
+                   "Welcome to Spain! Data 5.99/MB.")),
+             "+995", "bus"),
+    Scenario("atlantic-route", "recruited in Caracas for a 'hotel job' in Spain; flown through Bogota "
+             "and Lisbon to Madrid",
+             (Stop("Caracas", "Venezuela", "America/Caracas", -240, 10.4806, -66.9036, 900.0,
+                   "Bienvenido a casa."),
+              Stop("Bogota", "Colombia", "America/Bogota", -300, 4.7110, -74.0721, 2640.0,
+                   "Bienvenido a Colombia. Datos 9.99/MB."),
+              Stop("Lisbon", "Portugal", "Europe/Lisbon", 0, 38.7223, -9.1393, 45.0,
+                   "Bem-vindo a Portugal! Dados 5.99/MB."),
+              Stop("Madrid", "Spain", "Europe/Madrid", 60, 40.4168, -3.7038, 657.0,
+                   "Bienvenido a España. Datos 5.99/MB.")),
+             "+58", "plane"),
+)}
+DEFAULT_SCENARIO = "balkan-route"
+
+_FIRST = ["Elena", "Nadia", "Irina", "Lucía", "Mariam", "Sofía", "Tamar", "Daniela", "Ana", "Nino"]
+_LAST = ["Rusu", "Beridze", "Moreno", "Kapanadze", "Duarte", "Petrova", "Salinas", "Gelashvili"]
+_RECRUITER = ["Marco Ruiz", "Javier Soler", "Andrés Vidal", "Óscar Llorente"]
+_TRANSPORTER = ["Dana Moreau", "Kris Vale", "Alex Doran", "Sam Ilic"]
+_HANDLER = ["Viktor", "Boss K", "Roman", "Teo"]
+_HOTELS = ["Hotel Mirador Azul", "Hotel Costa Serena", "Hostal Las Palmeras", "Hotel Brisa Marina"]
+_STATIONS = ["the central bus station", "gate 4 of the north terminal", "the old railway station"]
+
+
+@dataclass(slots=True)
+class Message:
+    sender: str
+    utc: datetime
+    body: str
+    attachment: str | None = None          # file name of the media sent with it
+    key: str | None = None                 # why a trainee must find it (None: background)
+    needle: str | None = None              # distinctive part of the body for the check
+    system: bool = False
+    incoming: bool = True                  # for SMS: received (type 1) or sent (type 2)
+
+
+@dataclass(slots=True)
+class Chat:
+    platform: str                          # whatsapp | telegram | messenger | sms
+    extractor: str                         # extractor NAME expected to read it
+    title: str | None
+    other: str                             # the other party (name or number)
+    messages: list[Message] = field(default_factory=list)
+    thread_id: int | None = None           # SMS thread
+
+
+@dataclass(slots=True)
+class PhotoPlan:
+    name: str
+    stop: Stop | None
+    local: datetime                        # wall clock in the zone where it was taken
+    offset: int                            # true offset (minutes) of that wall clock
+    write_offset: bool                     # OffsetTimeOriginal written
+    write_gps: bool                        # position written
+    write_gps_time: bool                   # GPSDateStamp/GPSTimeStamp written
+    lat: float = 0.0
+    lon: float = 0.0
+    alt: float = 0.0
+    subject: str = ""
+
+    @property
+    def utc(self) -> datetime:
+        return (self.local - timedelta(minutes=self.offset)).replace(tzinfo=UTC)
+
+
+@dataclass(slots=True)
+class Story:
+    seed: int
+    scenario: Scenario
+    owner: str
+    owner_phone: str
+    recruiter: str
+    recruiter_phone: str
+    transporter: str
+    handler: str
+    relative: str
+    hotel: str
+    debt: int
+    start: datetime                        # departure (UTC)
+    arrivals: list[datetime]               # arrival at each stop (UTC)
+    export_offset: int                     # the phone's zone when the chats were exported
+    export_utc: datetime
+    phone_make: str
+    phone_model: str
+    phone_serial: str
+    camera_make: str
+    camera_model: str
+    camera_serial: str
+    photos: list[PhotoPlan] = field(default_factory=list)
+    card_photos: list[PhotoPlan] = field(default_factory=list)
+    chats: list[Chat] = field(default_factory=list)
+
+
+def _phone(rnd: random.Random, cc: str) -> str:
+    # x55-01xx numbers: the fictional range convention, kept recognisable in every country plan
+    return f"{cc} 555 01{rnd.randrange(100):02d} {rnd.randrange(1000):03d}"
+
+
+def plan(seed: int, scenario_name: str = DEFAULT_SCENARIO) -> Story:
+    scenario = SCENARIOS[scenario_name]
+    rnd = random.Random(seed)
+    owner = f"{rnd.choice(_FIRST)} {rnd.choice(_LAST)}"
+    relative = f"{rnd.choice([f for f in _FIRST if f not in owner])} {owner.split()[-1]}"
+    year = rnd.choice([2023, 2024, 2025])
+    month = rnd.choice([1, 2])
+    # from the 15th: every chat then has a day above 12, so its date order (d/m or m/d) is
+    # decidable; all before the end-of-March DST changes
+    start = datetime(year, month, rnd.randrange(15, 20), rnd.randrange(5, 9), 0, tzinfo=UTC)
+    arrivals, t = [], start
+    for i, _ in enumerate(scenario.stops):
+        if i:
+            t = t + timedelta(hours=rnd.randrange(20, 40), minutes=rnd.randrange(60))
+        arrivals.append(t)
+    final = scenario.stops[-1]
+    export_utc = arrivals[-1] + timedelta(days=3, hours=rnd.randrange(2, 10), minutes=rnd.randrange(60))
+    story = Story(
+        seed=seed, scenario=scenario, owner=owner, owner_phone=_phone(rnd, scenario.origin_cc),
+        recruiter=rnd.choice(_RECRUITER), recruiter_phone=_phone(rnd, "+34"),
+        transporter=rnd.choice(_TRANSPORTER), handler=rnd.choice(_HANDLER), relative=relative,
+        hotel=rnd.choice(_HOTELS), debt=rnd.choice([2500, 3000, 3500, 4000]),
+        start=start, arrivals=arrivals, export_offset=final.offset, export_utc=export_utc,
+        phone_make="Nexa", phone_model=rnd.choice(["N7 Pro", "N5 Lite", "Orion 8"]),
+        phone_serial=f"NX{rnd.randrange(10**9):09d}",
+        camera_make="Altura", camera_model=rnd.choice(["AX-5", "AX-7 Mark II"]),
+        camera_serial=f"{rnd.randrange(10**7):07d}",
+    )
+    _plan_photos(story, rnd)
+    _plan_card(story, rnd)
+    _plan_chats(story, rnd)
+    return story
+
+
+def _local(utc: datetime, offset: int) -> datetime:
+    return (utc + timedelta(minutes=offset)).replace(tzinfo=None)
+
+
+def _plan_photos(story: Story, rnd: random.Random) -> None:
+    """Two or three geotagged photos per stop; the zone of every stop stays derivable from
+    at least one photo (offset tag or GPS time), and at least two photos have no zone at all."""
+    stops = story.scenario.stops
+    unknown_left = 2
+    for i, stop in enumerate(stops):
+        arrive = story.arrivals[i]
+        n = 3 if i in (0, len(stops) - 1) else 2
+        for k in range(n):
+            utc = arrive + timedelta(hours=1 + k * 3 + rnd.randrange(2), minutes=rnd.randrange(60),
+                                     seconds=rnd.randrange(60), milliseconds=rnd.randrange(1000))
+            if k == 0:
+                mode = "offset"                       # every stop: a photo that states its zone
+            elif unknown_left and (i >= len(stops) - unknown_left or rnd.random() < 0.5):
+                mode = "unknown"
+                unknown_left -= 1
+            else:
+                mode = rnd.choice(["offset", "gps_time"])
+            local = _local(utc, stop.offset)
+            story.photos.append(PhotoPlan(
+                name=f"IMG_{local:%Y%m%d_%H%M%S}.jpg", stop=stop, local=local, offset=stop.offset,
+                write_offset=mode == "offset", write_gps=True, write_gps_time=mode != "unknown",
+                lat=round(stop.lat + rnd.uniform(-0.01, 0.01), 6), lon=round(stop.lon + rnd.uniform(-0.01, 0.01), 6),
+                alt=round(stop.alt + rnd.uniform(-5, 5), 1), subject=f"{stop.city} ({mode})"))
+    # a photo of a document taken indoors, location off: no position, no zone
+    final = stops[-1]
+    utc = story.arrivals[-1] + timedelta(days=1, hours=2, minutes=rnd.randrange(60), seconds=rnd.randrange(60))
+    local = _local(utc, final.offset)
+    story.photos.append(PhotoPlan(name=f"IMG_{local:%Y%m%d_%H%M%S}.jpg", stop=final, local=local,
+                                  offset=final.offset, write_offset=False, write_gps=False,
+                                  write_gps_time=False, subject="document, location off"))
+
+
+def _plan_card(story: Story, rnd: random.Random) -> None:
+    """Six camera photos at the destination: no GPS, no zone (the camera clock's zone is unknown)."""
+    final = story.scenario.stops[-1]
+    t = story.arrivals[-1] + timedelta(days=2, hours=3)
+    for n in range(1, 7):
+        t = t + timedelta(minutes=rnd.randrange(5, 50), seconds=rnd.randrange(60), milliseconds=rnd.randrange(1000))
+        story.card_photos.append(PhotoPlan(name=f"ALT_{n:04d}.JPG", stop=final, local=_local(t, final.offset),
+                                           offset=final.offset, write_offset=False, write_gps=False,
+                                           write_gps_time=False, subject="room photo"))
+
+
+def _at(base: datetime, rnd: random.Random, minutes: tuple[int, int], whole_minute: bool = False) -> datetime:
+    t = base + timedelta(minutes=rnd.randrange(*minutes))
+    if whole_minute:
+        return t.replace(second=0, microsecond=0)
+    return t.replace(second=rnd.randrange(60), microsecond=0)
+
+
+def _plan_chats(story: Story, rnd: random.Random) -> None:
+    s = story
+    stops = s.scenario.stops
+    dest = stops[-1]
+    me = s.owner.split()[0]           # the name the phone's owner has in her own exports
+
+    # 1. WhatsApp with the recruiter: Android export, Spanish, minute precision
+    wa = Chat("whatsapp", "whatsapp_txt", s.recruiter, s.recruiter)
+    t = (s.start - timedelta(days=6)).replace(hour=15, minute=0, second=0, microsecond=0)
+    wa.messages.append(Message("", t, "Los mensajes y las llamadas están cifrados de extremo a extremo. "
+                               "Nadie fuera de este chat, ni siquiera WhatsApp, puede leerlos ni escucharlos.",
+                               system=True))
+    script = [
+        (s.recruiter, "Hola {me}, soy {r}. Me pasó tu número una amiga.", None, None),
+        (me, "Hola, ¿qué trabajo es?", None, None),
+        (s.recruiter, "Trabajo en el {hotel} de {city}: 1.500 € al mes, alojamiento y viaje pagados.",
+         "the job offer (recruitment)", "alojamiento y viaje pagados"),
+        (s.recruiter, "", "photo", None),
+        (me, "¿Y los papeles?", None, None),
+        (s.recruiter, "Yo me encargo de todo. Cuando llegues me das el pasaporte, yo lo guardo.",
+         "passport retention", "me das el pasaporte, yo lo guardo"),
+        (me, "Vale. ¿Cuándo salgo?", None, None),
+        (s.recruiter, "El {day}. Te escribirá {t} con los detalles del viaje.", None, None),
+        (s.recruiter, "", "photo", None),
+    ]
+    t = t + timedelta(minutes=2)
+    for sender, body, role, needle in script:
+        t = _at(t, rnd, (1, 40), whole_minute=True)
+        wa.messages.append(_msg(sender, t, body, role, needle, s, me))
+    t = (s.arrivals[-1] + timedelta(days=2)).replace(second=0, microsecond=0)
+    for sender, body, role, needle in [
+        (me, "¿Cuándo me devuelves el pasaporte?", "victim asks for her passport", "devuelves el pasaporte"),
+        (s.recruiter, "Primero pagas la deuda del viaje: {debt} €.", "debt bondage", "deuda del viaje"),
+        (me, "Eso no es lo que dijiste.", None, None),
+    ]:
+        t = _at(t, rnd, (3, 90), whole_minute=True)
+        wa.messages.append(_msg(sender, t, body, role, needle, s, me))
+    s.chats.append(wa)
+
+    # 2. WhatsApp with the transporter: iOS export (.zip), English, 12-hour clock
+    ios = Chat("whatsapp", "whatsapp_txt", s.transporter, s.transporter)
+    t = (s.start - timedelta(days=2)).replace(hour=8, minute=0, second=0, microsecond=0)
+    ios.messages.append(Message(s.transporter, t, "Messages and calls are end-to-end encrypted. No one outside "
+                                "of this chat, not even WhatsApp, can read or listen to them.", system=True))
+    station = rnd.choice(_STATIONS)
+    script = [
+        (s.transporter, "Hi {me}, {r} gave me your number. I take you to {city}.", None, None),
+        (me, "Hello. What do I bring?", None, None),
+        (s.transporter, "Only one bag. Leave at {dep} from " + station + ". Don't tell anyone where you go.",
+         "travel instructions, secrecy", "Don't tell anyone where you go"),
+        (s.transporter, "", "photo", None),
+        (me, "Ok", None, None),
+    ]
+    for sender, body, role, needle in script:
+        t = _at(t, rnd, (5, 120))
+        ios.messages.append(_msg(sender, t, body, role, needle, s, me))
+    t = s.arrivals[1] - timedelta(hours=3)
+    for sender, body, role, needle in [
+        (s.transporter, "At the border you say you are a tourist. I keep the tickets.",
+         "coaching for the border crossing", "say you are a tourist"),
+        (me, "Ok, understood", None, None),
+    ]:
+        t = _at(t, rnd, (2, 30))
+        ios.messages.append(_msg(sender, t, body, role, needle, s, me))
+    s.chats.append(ios)
+
+    # 3. Telegram with the handler at the destination (Telegram Desktop export)
+    tg = Chat("telegram", "telegram_json", s.handler, s.handler)
+    t = s.arrivals[-1] + timedelta(hours=5)
+    for sender, body, role, needle in [
+        (s.handler, "You are {me}? I am your boss now.", None, None),
+        (s.handler, "You work from tomorrow. Address: {hotel}, service entrance. No phone calls.",
+         "handler assigns work, control of communication", "No phone calls"),
+        (me, "When do I get paid?", None, None),
+        (s.handler, "When your debt is paid. Send me a photo of your room.", None, None),
+        (me, "", "photo", None),
+        (me, "I want to go home", "victim wants to leave", "I want to go home"),
+    ]:
+        t = _at(t, rnd, (3, 240))
+        tg.messages.append(_msg(sender, t, body, role, needle, s, me))
+    s.chats.append(tg)
+
+    # 4. Messenger with a relative at home (Facebook export: mojibake-escaped JSON)
+    fb = Chat("messenger", "facebook_json", s.relative, s.relative)
+    t = s.start - timedelta(days=1, hours=5)
+    for sender, body, role, needle in [
+        (s.relative, "¿Estás segura de ese trabajo? Ten cuidado.", None, None),
+        (s.owner, "Sí, es un hotel. Te escribo cuando llegue.", None, None),
+        ("@later", "", None, None),
+        (s.owner, "Estoy en {city}. Me quitaron el pasaporte y no sé en qué calle estoy.",
+         "victim tells family her passport was taken", "Me quitaron el pasaporte"),
+        (s.relative, "¡Llama a la policía! ¿Dónde estás exactamente?", None, None),
+    ]:
+        if sender == "@later":
+            t = s.arrivals[-1] + timedelta(days=2, hours=8)
+            continue
+        t = _at(t, rnd, (5, 180))
+        fb.messages.append(_msg(sender, t, body, role, needle, s, me))
+    s.chats.append(fb)
+
+    # 5. SMS: one thread per sender; roaming welcomes on arrival in each country, and a threat
+    threads = []
+    carrier = Chat("sms", "android_sms", None, "ROAMING", thread_id=1)
+    for i, stop in enumerate(stops[1:], start=1):
+        carrier.messages.append(Message("ROAMING", s.arrivals[i] + timedelta(minutes=rnd.randrange(3, 15),
+                                                                             seconds=rnd.randrange(60)),
+                                        stop.roaming_sms))
+    threads.append(carrier)
+    unknown = _phone(rnd, "+34")
+    threat = Chat("sms", "android_sms", None, unknown, thread_id=2)
+    t = s.arrivals[-1] + timedelta(days=2, hours=20)
+    for body, role, needle, incoming in [
+        ("Recuerda: debes {debt} €. Paga el viernes o tu familia lo sabrá.", "threat against the family",
+         "tu familia lo sabrá", True),
+        ("No tengo dinero", None, None, False),
+        ("Entonces trabajas más horas.", None, None, True),
+    ]:
+        t = _at(t, rnd, (2, 60))
+        m = _msg(unknown if incoming else me, t, body, role, needle, s, me)
+        m.incoming = incoming
+        threat.messages.append(m)
+    threads.append(threat)
+    s.chats.extend(threads)
+
+
+def _msg(sender: str, t: datetime, body: str, role: str | None, needle: str | None, s: Story, me: str) -> Message:
+    if role == "photo":
+        return Message(sender, t, "", attachment="photo")
+    body = body.format(me=me, r=s.recruiter, hotel=s.hotel, city=s.scenario.stops[-1].city, debt=f"{s.debt:,}".replace(",", "."),
+                       t=s.transporter, day=f"{s.start:%d/%m}", dep=f"{s.start:%H}:00")
+    return Message(sender, t, body, key=role, needle=needle)

@@ -1,0 +1,121 @@
+"""End to end: sample-image -> case init -> evidence add -> triage -> training check."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import require_tools
+
+TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
+
+
+def _build_case(forensic, tmp_path, seed: int, scenario: str | None = None,
+                sources=("phone.raw", "card.raw", "extraction.zip")):
+    require_tools(*TOOLS)
+    sample = tmp_path / f"sample-{seed}"
+    args = ["sample-image", sample, "--seed", seed, "--json"] + (["--scenario", scenario] if scenario else [])
+    forensic(*args)
+    case = tmp_path / f"case-{seed}"
+    forensic("case", "init", case, "--case-id", f"T-{seed}", "--examiner", "Trainee")
+    for name in sources:
+        forensic("evidence", "add", sample / name, "--case", case, "--json")
+    r = forensic("triage", "--case", case, "--json", expect=None)
+    assert r.code in (0, 3), r.err           # 3: completed, warnings recorded (the truncated photo)
+    return sample, case
+
+
+def _check(forensic, sample, case, key=None, expect=0):
+    return forensic("training", "check", key or sample / "answer-key.json", "--case", case, "--json",
+                    expect=expect).json()
+
+
+def _available() -> set[str]:
+    from extractors.registry import all_extractors
+    return {i.name for i in all_extractors() if i.available}
+
+
+@pytest.mark.parametrize("seed,scenario", [(1, None), (2, None), (3, "atlantic-route")])
+def test_a_triaged_sample_case_scores_100(forensic, tmp_path, seed, scenario):
+    sample, case = _build_case(forensic, tmp_path, seed, scenario)
+    report = _check(forensic, sample, case)
+    assert report["schema"] == "forensic.training-check/1"
+    assert report["missed"] == [] and report["wrong"] == [], json.dumps(report, indent=1, ensure_ascii=False)
+    assert report["score"] == 100
+    key = json.loads((sample / "answer-key.json").read_text())
+    # every fact whose extractor is installed was checked; skipped ones name their extractor
+    available = _available()
+    assert report["checked"] == sum(1 for f in key["facts"] if f.get("requires", "photo_exif") in available
+                                    or "requires" not in f)
+    assert report["found"] == report["checked"] >= 40
+    for s in report["skipped"]:
+        assert s["detail"].startswith("extractor ") and s["detail"].endswith(" not available")
+    assert set(report["skipped_extractors"]) == {f["requires"] for f in key["facts"]
+                                                 if f.get("requires") and f["requires"] not in available}
+
+
+def test_a_case_missing_an_item_scores_less(forensic, tmp_path):
+    sample, case = _build_case(forensic, tmp_path, 5, sources=("phone.raw", "extraction.zip"))
+    report = _check(forensic, sample, case)
+    assert report["score"] < 100
+    missed = {m["id"]: m for m in report["missed"]}
+    key = json.loads((sample / "answer-key.json").read_text())
+    card_facts = [f for f in key["facts"] if f["item"] == "card" and f.get("requires", "photo_exif") in _available()]
+    assert {f["id"] for f in card_facts} <= set(missed)
+    assert all("card.raw" in missed[f["id"]]["detail"] for f in card_facts)
+    assert report["wrong"] == []
+
+
+def test_a_tampered_key_is_caught(forensic, tmp_path):
+    sample, case = _build_case(forensic, tmp_path, 6)
+    key = json.loads((sample / "answer-key.json").read_text())
+    facts = {f["id"]: f for f in key["facts"]}
+    geotag = next(f for f in key["facts"] if f["kind"] == "photo_geotag" and f["expected"]["tz_known"])
+    geotag["expected"]["lat"] += 0.001
+    unknown = next(f for f in key["facts"] if f["kind"] == "photo_geotag" and not f["expected"]["tz_known"])
+    unknown["expected"]["tz_known"], unknown["expected"]["tz_source"] = True, "gps"
+    unknown["expected"]["taken_utc"] = unknown["expected"]["true_utc"]
+    count = next(f for f in key["facts"] if f["kind"] == "file_count" and f["item"] == "phone")
+    count["expected"]["count"] += 1
+    conv = next(f for f in key["facts"] if f["kind"] == "conversation" and f["expected"]["platform"] == "whatsapp")
+    conv["expected"]["messages"] -= 1
+    msg = next(f for f in key["facts"] if f["kind"] == "key_message" and f["expected"]["platform"] == "whatsapp")
+    msg["expected"]["sent_local"] = msg["expected"]["sent_local"][:11] + "00:00:00"
+    deleted = next(f for f in key["facts"] if f["kind"] == "deleted_file")
+    deleted["expected"]["sha256"] = "0" * 64
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(key))
+    report = _check(forensic, sample, case, key=tampered)
+    wrong = {w["id"]: w["detail"] for w in report["wrong"]}
+    assert set(wrong) == {geotag["id"], unknown["id"], count["id"], conv["id"], msg["id"], deleted["id"]}
+    assert "position" in wrong[geotag["id"]]
+    assert "zone not found" in wrong[unknown["id"]]
+    assert "expected" in wrong[count["id"]]
+    assert report["score"] == (report["found"] * 100) // report["checked"] < 100
+    assert len(facts) == report["facts"]
+
+
+def test_check_table_and_fail_under(forensic, tmp_path):
+    sample, case = _build_case(forensic, tmp_path, 9, sources=("phone.raw",))
+    r = forensic("training", "check", sample / "answer-key.json", "--case", case)
+    assert "fact kind" in r.out and "score: " in r.out and "MISSED" in r.out
+    assert "card.raw" in r.out
+    r = forensic("training", "check", sample / "answer-key.json", "--case", case, "--fail-under", "100", expect=1)
+    assert "below 100" in r.err
+
+
+def test_check_rejects_what_is_not_an_answer_key(forensic, tmp_path):
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "X", "--examiner", "T")
+    bogus = tmp_path / "key.json"
+    bogus.write_text('{"facts": "no"}')
+    r = forensic("training", "check", bogus, "--case", case, expect=2)
+    assert "not an answer key" in r.err
+    r = forensic("training", "check", tmp_path / "absent.json", "--case", case, expect=2)
+    assert "cannot read the answer key" in r.err
+
+
+def test_help_of_the_commands(forensic):
+    for args in (("sample-image", "--help"), ("training", "check", "--help"), ("training", "--help")):
+        r = forensic(*args)
+        assert "Usage:" in r.out
