@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, builds the built-in sample evidence, and runs the main job on it:
-# case init -> evidence add -> triage -> summary. Output goes to ./demo-out.
+# case init -> evidence add -> triage -> summary -> training check against the sample's
+# answer key. Output goes to ./demo-out.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -25,3 +26,6 @@ echo "== summary" >&2
 "$F" case show
 echo "deleted files:" && "$F" files --deleted
 echo "files whose extension contradicts their content:" && "$F" files --mismatch
+
+echo "== training check: what the case found, against the sample's answer key" >&2
+"$F" training check "$out/sample/answer-key.json" --fail-under 100
