@@ -17,6 +17,7 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from extractors.base import Extractor, ExtractorInput
+from extractors.chat.common import finish_chat
 from extractors.chat.whatsapp_txt import link_attachments, resolve_zone
 from extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
@@ -201,7 +202,8 @@ class TelegramJsonExtractor(Extractor):
                               warnings=tuple(problems), source_ref=f"message {msg.get('id')} ({where})")
 
     def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
-        return link_attachments(db, item, self.NAME, relative=True)
+        warnings = link_attachments(db, item, self.NAME, relative=True)
+        return warnings + finish_chat(db, item, self.NAME, link=False)
 
 
 def _time(msg: dict, local_key: str, unix_key: str, label: str, zone, problems: list[str]) -> Timestamp | None:

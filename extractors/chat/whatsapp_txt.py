@@ -19,6 +19,7 @@ from typing import Iterable, Iterator
 
 from extractors.base import Extractor, ExtractorInput
 from extractors.chat import whatsapp_text as wt
+from extractors.chat.common import finish_chat
 from extractors.chat.whatsapp_locale import title_from_name
 from extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp, iso_utc
@@ -155,7 +156,8 @@ class WhatsAppTxtExtractor(Extractor):
 
     # -- attachments ---------------------------------------------------------------------------
     def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
-        return link_attachments(db, item, self.NAME)
+        warnings = link_attachments(db, item, self.NAME)
+        return warnings + finish_chat(db, item, self.NAME, link=False)
 
 
 def _facts_detail(facts: wt.ChatFacts, counts: wt.ChatCounts) -> dict:

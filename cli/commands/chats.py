@@ -1,0 +1,195 @@
+"""forensic messages, forensic conversations"""
+from __future__ import annotations
+
+import json
+import re
+from datetime import datetime, timedelta, timezone
+
+import click
+
+from cli.common import json_option, with_case
+from cli.console import emit_jsonl, warn
+from extractors.chat.index import ensure_index, fts_query
+from forensic.case import Case
+from forensic.errors import UsageError
+
+# The shared record shape, in this order; a record's other fields follow.
+MESSAGE_FIELDS = ("platform", "conversation", "participants", "sender", "recipients", "sent_at", "sent_at_utc",
+                  "tz_known", "tz_source", "body", "attachments", "reply_to", "edited", "deleted", "system",
+                  "source")
+# An unknown-zone message's true instant lies from 14 h before to 12 h after its wall clock
+# read as UTC (offsets run from -12:00 to +14:00): it is kept when it *could* be in range.
+_EARLY = timedelta(hours=12)
+_LATE = timedelta(hours=14)
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+
+
+def _bound(text: str | None, end: bool, option: str) -> datetime | None:
+    """An ISO date or date-time; naive means UTC. A date alone as ``--to`` means the whole day."""
+    if text is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not an ISO 8601 date or date-time",
+                         hint="e.g. 2021-03-14, 2021-03-14T21:00, 2021-03-14T21:00:00+01:00") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    if end and len(text.strip()) == 10:
+        dt += timedelta(days=1) - timedelta(microseconds=1)
+    return dt
+
+
+def _us(dt: datetime) -> int:
+    d = dt - _EPOCH
+    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
+
+
+def _items(case: Case, item: str | None) -> list[str]:
+    if item:
+        case.item(item)
+        return [item]
+    return [r["item"] for r in case.items()]
+
+
+def message_json(r) -> dict:
+    fields = json.loads(r["fields"])
+    out = {"item": r["item"], "record_id": r["id"]}
+    for k in MESSAGE_FIELDS:
+        out[k] = fields.pop(k, None)
+    source = {"item": r["item"]}
+    source.update(out["source"] or {})
+    if r["locator"] is not None:
+        source.setdefault("locator", r["locator"])
+    out["source"] = source
+    out.update(fields)
+    out["corrupted"] = bool(r["corrupted"])
+    out["warnings"] = json.loads(r["warnings"] or "[]")
+    return out
+
+
+def _line(m: dict) -> str:
+    conv = m["conversation"] or {}
+    who = m["sender"] or m.get("actor") or ("(system)" if m["system"] else "-")
+    body = (m["body"] or "").replace("\r", "").replace("\n", " ⏎ ")
+    if len(body) > 200:
+        body = body[:199] + "…"
+    flags = ("!" if m["corrupted"] else "-") + ("?" if not m["tz_known"] else "-") + ("x" if m["deleted"] else "-")
+    text = (f"{flags} {m['sent_at'] or '?':25} {m['platform']:<10} [{conv.get('title') or conv.get('id')}] "
+            f"{who}: {body}")
+    if m["attachments"]:
+        text += f"  (+{len(m['attachments'])} attachment(s))"
+    return _CONTROL.sub("", text)
+
+
+@click.command()
+@click.option("--item", default=None, help="Only this evidence item.")
+@click.option("--platform", default=None, help="Only this platform (whatsapp, telegram, messenger, instagram, "
+                                                "discord, sms, imessage, ...).")
+@click.option("--conversation", "conversation", default=None, help="Only this conversation id (see 'forensic "
+                                                                   "conversations').")
+@click.option("--from", "from_", default=None, metavar="T",
+              help="Sent at or after T (ISO date or date-time; no offset = UTC).")
+@click.option("--to", "to", default=None, metavar="T",
+              help="Sent at or before T (a date alone: up to the end of that day).")
+@click.option("--search", default=None, metavar="TEXT",
+              help="Only messages whose body, sender or conversation title contain every word of TEXT "
+                   "(case and diacritics ignored; 'word*' for a prefix).")
+@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many messages.")
+@json_option
+@with_case
+def messages(case: Case, item: str | None, platform: str | None, conversation: str | None, from_: str | None,
+             to: str | None, search: str | None, limit: int | None, as_json: bool) -> int:
+    """List chat messages found by triage (every platform, one shape), in time order.
+
+    Messages whose time zone is unknown (WhatsApp text exports without --assume-tz, Telegram
+    exports without Unix times) are placed and filtered by their wall clock read as UTC, and a
+    time filter keeps them when they could be in range (wall clock within FROM-12h .. TO+14h);
+    they are shown with tz_known false.
+    """
+    items = _items(case, item)
+    lo, hi = _bound(from_, False, "--from"), _bound(to, True, "--to")
+    if lo and hi and lo > hi:
+        raise UsageError("--from is after --to")
+    ensure_index(case, items)
+    where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
+    if platform:
+        where.append("m.platform = ?"), args.append(platform)
+    if conversation:
+        where.append("m.conversation = ?"), args.append(conversation)
+    if lo:
+        where.append("m.sent_key >= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        args.extend([_us(lo), _us(lo - _EARLY)])
+    if hi:
+        where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        args.extend([_us(hi), _us(hi + _LATE)])
+    if search is not None:
+        q = fts_query(search)
+        if q is None:
+            warn("the search text has no word to look for; nothing matches")
+            return 0
+        where.append("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
+        args.append(q)
+    sql = ("SELECT m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator FROM chat_messages m "
+           "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
+           "WHERE " + " AND ".join(where) + " ORDER BY m.sent_key IS NULL, m.sent_key, m.id"
+           + (" LIMIT ?" if limit else ""))
+    if limit:
+        args.append(limit)
+    rows = (message_json(r) for r in case.db.execute(sql, args))
+    if as_json:
+        emit_jsonl(rows)
+    else:
+        for m in rows:
+            click.echo(_line(m))
+    return 0
+
+
+@click.command()
+@click.option("--item", default=None, help="Only this evidence item.")
+@click.option("--platform", default=None, help="Only this platform.")
+@json_option
+@with_case
+def conversations(case: Case, item: str | None, platform: str | None, as_json: bool) -> int:
+    """List conversations: platform, id, title, participants, message count, first and last message."""
+    items = _items(case, item)
+    ensure_index(case, items)
+    where, args = [f"item IN ({','.join('?' * len(items))})"], list(items)
+    if platform:
+        where.append("platform = ?"), args.append(platform)
+    groups = case.db.execute(
+        "SELECT item, platform, conversation, max(conv_title) AS title, count(*) AS n, min(id) AS first_id, "
+        "min(sent_key) AS lo, max(sent_key) AS hi, group_concat(DISTINCT file_id) AS files FROM chat_messages "
+        "WHERE " + " AND ".join(where) + " GROUP BY item, platform, conversation "
+        "ORDER BY item, lo IS NULL, lo, platform, conversation", args).fetchall()
+    out = []
+    for g in groups:
+        def at(key):
+            if key is None:
+                return None
+            r = case.db.execute("SELECT sent_at FROM chat_messages WHERE item = ? AND platform IS ? AND "
+                                "conversation IS ? AND sent_key = ? ORDER BY id LIMIT 1",
+                                (g["item"], g["platform"], g["conversation"], key)).fetchone()
+            return r[0] if r else None
+        first = case.db.execute("SELECT json_extract(fields, '$.participants') FROM artifacts WHERE id = ?",
+                                (g["first_id"],)).fetchone()
+        participants = json.loads(first[0]) if first and first[0] else []
+        source = []
+        for fid in sorted(int(x) for x in (g["files"] or "").split(",") if x):
+            f = case.db.execute("SELECT path, locator FROM files WHERE id = ?", (fid,)).fetchone()
+            if f is not None:
+                source.append({"item": g["item"], "path": f["path"], "locator": f["locator"]})
+        out.append({"item": g["item"], "platform": g["platform"], "conversation": g["conversation"],
+                    "title": g["title"], "participants": participants, "messages": g["n"],
+                    "first_at": at(g["lo"]), "last_at": at(g["hi"]), "source": source})
+    if as_json:
+        emit_jsonl(out)
+    else:
+        for c in out:
+            click.echo(_CONTROL.sub("", f"{c['platform']:<10} {c['messages']:>7} {c['first_at'] or '?':25} "
+                                        f"{c['last_at'] or '?':25} [{c['title'] or '-'}] {c['conversation']}"))
+    return 0
+
+
+COMMANDS = [messages, conversations]

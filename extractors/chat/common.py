@@ -1,0 +1,268 @@
+"""What every chat extractor shares: the one ``chat/message`` record shape, attachment
+linking by path suffix, the end-of-triage hook (search index), and read-only SQLite access
+to a database handed over as bytes.
+
+The record shape (every platform, every source)::
+
+    platform, conversation {id, title}, participants, sender, recipients,
+    sent_at, sent_at_utc, tz_known, tz_source, body,
+    attachments [{name, sha256, locator, missing, ...}], reply_to, edited, deleted, system,
+    source {path, line | json_pointer | table + row_id, ...}
+
+plus whatever the platform adds (``message_id``, ``reactions``, ``service``, ...).
+"""
+from __future__ import annotations
+
+import json
+import os
+import posixpath
+import sqlite3
+import tempfile
+from contextlib import contextmanager
+from typing import Any, Iterable, Iterator
+
+from extractors.base import ExtractorInput
+from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.timestamps import Timestamp
+
+RECORD_TYPE = "chat/message"
+_LOCATOR_SEP = " › "
+SQLITE_MAGIC = b"SQLite format 3\x00"
+MAX_DB_BYTES = 4 << 30
+
+
+def attachment(name: str | None, **extra: Any) -> dict:
+    """One attachment; ``sha256``/``locator``/``missing`` are filled in by ``finalize``."""
+    out = {"name": name, "sha256": None, "locator": None, "missing": None}
+    out.update(extra)
+    return out
+
+
+def message_record(*, platform: str, conversation: dict, participants: list, sender: str | None,
+                   sent: Timestamp | None, body: str, source: dict, source_ref: str,
+                   recipients: list | None = None, attachments: list | None = None,
+                   reply_to: Any = None, edited: bool = False, deleted: bool = False,
+                   system: bool = False, edited_ts: Timestamp | None = None,
+                   problems: Iterable[str] = (), corrupted: bool = False,
+                   extra: dict | None = None) -> ArtifactRecord:
+    """A ``chat/message`` record in the shared shape. A message without a readable time is
+    kept, flagged ``corrupted``."""
+    if recipients is None:
+        recipients = [p for p in participants if p != sender] if sender else []
+    fields = {
+        "platform": platform,
+        "conversation": conversation,
+        "participants": participants,
+        "sender": sender,
+        "recipients": recipients,
+        "sent_at": sent.iso() if sent else None,
+        "sent_at_utc": sent.iso_utc() if sent else None,
+        "tz_known": sent.tz_known if sent else False,
+        "tz_source": sent.tz_source if sent else "unknown",
+        "body": body,
+        "attachments": attachments or [],
+        "reply_to": reply_to,
+        "edited": edited,
+        "edited_at": edited_ts.iso() if edited_ts else None,
+        "deleted": deleted,
+        "system": system,
+        "source": source,
+    }
+    if extra:
+        for k, v in extra.items():
+            fields.setdefault(k, v)
+    stamps = tuple(t for t in (sent, edited_ts) if t is not None)
+    problems = tuple(problems)
+    return ArtifactRecord(RECORD_TYPE, fields, stamps, corrupted=corrupted or sent is None,
+                          warnings=problems, source_ref=source_ref)
+
+
+def finish_chat(db, item: str, extractor: str, link: bool = True) -> list[ExtractionWarning]:
+    """``finalize`` of a chat extractor: link attachments by path suffix (optional), then
+    (re)build the search index rows of this extractor's messages in ``item``."""
+    from extractors.chat.index import index_messages
+    warnings = link_by_suffix(db, item, extractor) if link else []
+    index_messages(db, item, extractor)
+    return warnings
+
+
+# -- attachments ---------------------------------------------------------------------------------
+
+def container_of(locator: str | None) -> str:
+    """The locator of the folder/archive holding a file: everything but its last layer."""
+    if not locator:
+        return ""
+    return locator.rsplit(_LOCATOR_SEP, 1)[0] if _LOCATOR_SEP in locator else ""
+
+
+def _tail(path: str, n: int = 3) -> tuple[str, ...]:
+    parts = [p for p in path.replace("\\", "/").split("/") if p not in ("", ".", "~")]
+    return tuple(parts[-n:])
+
+
+def link_by_suffix(db, item: str, extractor: str, limit_warnings: int = 100) -> list[ExtractionWarning]:
+    """Link attachments that carry a ``path`` (a path inside the export or the device) to the
+    walked file whose path ends with the same last three components (fewer if the path has
+    fewer), preferring the chat file's own container. Attachments without ``path`` (remote
+    URLs, names only) are left as they are (``missing`` null: not looked for)."""
+    rows = db.execute(
+        "SELECT a.id, a.fields, f.path, f.locator FROM artifacts a LEFT JOIN files f ON f.id = a.file_id "
+        "WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ? "
+        "AND json_array_length(a.fields, '$.attachments') > 0", (item, extractor + "@%")).fetchall()
+    if not rows:
+        return []
+    wanted: dict[str, list] = {}
+    parsed = []
+    for art_id, fields_json, chat_path, chat_loc in rows:
+        fields = json.loads(fields_json)
+        parsed.append((art_id, fields, chat_path, chat_loc))
+        for att in fields.get("attachments", []):
+            p = att.get("path")
+            if p:
+                tail = _tail(p)
+                if tail:
+                    wanted.setdefault(tail[-1], [])
+    names = list(wanted)
+    for i in range(0, len(names), 500):
+        batch = names[i:i + 500]
+        for name, path, locator, sha256 in db.execute(
+                f"SELECT name, path, locator, sha256 FROM files WHERE item = ? AND kind = 'file' "
+                f"AND name IN ({','.join('?' * len(batch))})", (item, *batch)):
+            wanted[name].append((path, locator, sha256))
+    warnings: list[ExtractionWarning] = []
+    missing = 0
+    for art_id, fields, chat_path, chat_loc in parsed:
+        changed = False
+        home = container_of(chat_loc)
+        for att in fields.get("attachments", []):
+            p = att.get("path")
+            if not p:
+                continue
+            tail = _tail(p)
+            hits = [c for c in wanted.get(tail[-1], ()) if _tail(c[0], len(tail)) == tail] if tail else []
+            hits.sort(key=lambda c: (container_of(c[1]) != home, c[1]))
+            if hits:
+                att.update(sha256=hits[0][2], locator=hits[0][1], missing=False)
+            else:
+                att.update(sha256=None, locator=None, missing=True)
+                missing += 1
+                if missing <= limit_warnings:
+                    warnings.append(ExtractionWarning(
+                        extractor, f"attachment {p!r} of a message in {chat_path} is not among the walked files",
+                        locator=chat_loc, detail={"artifact_id": art_id}))
+            changed = True
+        if changed:
+            db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (json.dumps(fields, ensure_ascii=False), art_id))
+    if missing > limit_warnings:
+        warnings.append(ExtractionWarning(extractor, f"{missing - limit_warnings} more missing attachments"))
+    return warnings
+
+
+def is_local_path(ref: str | None) -> bool:
+    """A reference to a file of the export/device (not a URL)."""
+    return bool(ref) and "://" not in ref and not ref.startswith(("data:", "mailto:"))
+
+
+# -- SQLite databases handed over as bytes -------------------------------------------------------
+
+@contextmanager
+def sqlite_readonly(item: ExtractorInput) -> Iterator[sqlite3.Connection]:
+    """The database's bytes copied to a private temporary file and opened read-only and
+    ``immutable`` (SQLite then never creates a -wal/-shm file nor writes anything). The
+    evidence itself is never opened by SQLite. The copy is deleted afterwards."""
+    fd, tmp = tempfile.mkstemp(prefix="forensic-db-", suffix=".sqlite")
+    conn = None
+    try:
+        with os.fdopen(fd, "wb") as out:
+            if item.data is not None:
+                out.write(item.data)
+            else:
+                with item.stream() as src:
+                    while chunk := src.read(1 << 20):
+                        out.write(chunk)
+        conn = sqlite3.connect(f"file:{tmp}?mode=ro&immutable=1", uri=True, check_same_thread=False)
+        conn.row_factory = sqlite3.Row
+        yield conn
+    finally:
+        if conn is not None:
+            conn.close()
+        try:
+            os.unlink(tmp)
+        except OSError:
+            pass
+
+
+def tables_of(conn: sqlite3.Connection) -> tuple[dict[str, set[str]], str | None]:
+    """table -> column names; and the problem if the schema itself cannot be read."""
+    out: dict[str, set[str]] = {}
+    try:
+        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+    except sqlite3.DatabaseError as exc:
+        return out, f"schema unreadable: {exc}"
+    for name in names:
+        try:
+            out[name] = {r[1] for r in conn.execute(f'PRAGMA table_info("{name}")')}
+        except sqlite3.DatabaseError:
+            out[name] = set()
+    return out, None
+
+
+def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str],
+              key: str = "ROWID", batch: int = 2000) -> Iterator[sqlite3.Row]:
+    """Rows of ``sql`` (which must select ``key`` AS _rowid from ``table`` and accept
+    ``WHERE … _rowid > ?`` via a ``{after}`` placeholder), read in rowid batches so that a
+    damaged page costs only the batch it sits in: the read resumes past it, and each loss is
+    described in ``problems``."""
+    last = None
+    while True:
+        try:
+            rows = conn.execute(sql.format(after=f"{key} > ?" if last is not None else "1"),
+                                ((last,) if last is not None else ()) + (batch,)).fetchall()
+        except sqlite3.DatabaseError as exc:
+            # skip ahead: find the next readable rowid past the damage
+            nxt = _next_readable(conn, table, key, last)
+            problems.append(f"table {table}: rows after rowid {last if last is not None else 0} unreadable "
+                            f"({exc})" + (f"; reading resumed at rowid {nxt}" if nxt is not None else
+                                          "; rest of the table skipped"))
+            if nxt is None:
+                return
+            last = nxt - 1
+            continue
+        if not rows:
+            return
+        for r in rows:
+            yield r
+        last = rows[-1]["_rowid"]
+
+
+def _next_readable(conn, table: str, key: str, last) -> int | None:
+    """A readable rowid beyond ``last`` found by probing rowids upwards (exponential steps),
+    or None."""
+    try:
+        top = conn.execute(f'SELECT max({key}) FROM "{table}"').fetchone()[0]
+    except sqlite3.DatabaseError:
+        top = None
+    start = (last or 0) + 1
+    if top is None:
+        top = start + (1 << 20)
+    step = 1
+    probe = start
+    while probe <= top:
+        try:
+            r = conn.execute(f'SELECT {key} FROM "{table}" WHERE {key} >= ? ORDER BY {key} LIMIT 1',
+                             (probe,)).fetchone()
+            if r is None:
+                return None
+            # the row itself must be readable too
+            conn.execute(f'SELECT * FROM "{table}" WHERE {key} = ?', (r[0],)).fetchone()
+            return r[0]
+        except sqlite3.DatabaseError:
+            probe += step
+            step *= 2
+    return None
+
+
+def db_path_context(path: str) -> tuple[str, str]:
+    """(folder, base name) of a database's path inside its source."""
+    p = path.replace("\\", "/")
+    return posixpath.dirname(p), posixpath.basename(p)

@@ -1,0 +1,212 @@
+"""Search index of chat messages (SQLite FTS5) in the case store.
+
+Three tables, created on first use (``CREATE … IF NOT EXISTS``; the case schema itself is
+untouched):
+
+``chat_messages``
+    one row per ``chat/message`` artifact (``id`` = ``artifacts.id``): item, extractor
+    NAME, platform, conversation id and title, ``sent_key`` (microseconds since the Unix
+    epoch: the UTC instant, or for a message whose zone is unknown its wall clock *read as
+    if it were UTC*), ``tz_known``, ``sent_at``, and the *search forms* of body, sender and
+    conversation title.
+``messages_fts``
+    FTS5 over those search forms (external content = ``chat_messages``), tokenizer
+    ``unicode61 remove_diacritics 2``: case folding in every script, Latin diacritics removed.
+``chat_index``
+    per (item, extractor): how many messages were indexed and the sum of their ids, so a
+    reader can tell whether the index still matches the artifacts (old cases, reruns).
+
+Search forms. unicode61 folds case in all scripts but removes diacritics from Latin letters
+only, and it keeps bidi marks inside words. :func:`search_form` is applied to the indexed text
+and to every query term alike: compatibility decomposition, combining marks of Latin, Greek and
+Cyrillic letters removed (``día`` → ``dia``, ``ёлка`` → ``елка``), Arabic harakat, tatweel and
+hamza/madda carriers reduced (``مَرْحَبًا`` → ``مرحبا``, ``أ``/``إ``/``آ`` → ``ا``), Hebrew points
+removed, zero-width and bidi marks dropped, then Unicode case folding (``ß`` → ``ss``). Indic and
+Thai vowel signs are kept (they are letters there).
+"""
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import datetime, timezone
+
+from forensic.timestamps import iso_utc, now_utc
+
+FORM_VERSION = 1
+TOKENIZER = "unicode61 remove_diacritics 2"
+
+_SCHEMA = f"""
+CREATE TABLE IF NOT EXISTS chat_messages (
+    id INTEGER PRIMARY KEY,
+    item TEXT NOT NULL,
+    extractor TEXT NOT NULL,
+    platform TEXT,
+    conversation TEXT,
+    conv_title TEXT,
+    file_id INTEGER,
+    sent_key INTEGER,
+    tz_known INTEGER NOT NULL DEFAULT 0,
+    sent_at TEXT,
+    body TEXT,
+    sender TEXT,
+    title TEXT
+);
+CREATE INDEX IF NOT EXISTS chat_messages_item ON chat_messages(item, extractor);
+CREATE INDEX IF NOT EXISTS chat_messages_conv ON chat_messages(item, platform, conversation, sent_key);
+CREATE INDEX IF NOT EXISTS chat_messages_time ON chat_messages(sent_key);
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    body, sender, title, content='chat_messages', content_rowid='id', tokenize="{TOKENIZER}");
+CREATE TABLE IF NOT EXISTS chat_index (
+    item TEXT NOT NULL,
+    extractor TEXT NOT NULL,
+    messages INTEGER NOT NULL,
+    id_sum INTEGER NOT NULL,
+    form_version INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL,
+    PRIMARY KEY(item, extractor)
+);
+"""
+
+_DROP = re.compile(
+    "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed"
+    "\u1ab0-\u1aff\u1dc0-\u1dff\u20d0-\u20ff\ufe20-\ufe2f\u00ad\u200b-\u200f\u202a-\u202e\u2060-\u2069\ufeff]+")
+_ARABIC = str.maketrans({"\u0649": "\u064a", "\u0629": "\u0647", "\u0671": "\u0627"})  # ى→ي, ة→ه, ٱ→ا
+_WORD = re.compile(r"\w", re.UNICODE)
+
+
+def search_form(text: str | None) -> str:
+    """The text as it is indexed and searched (see the module docstring)."""
+    if not text:
+        return ""
+    if text.isascii():
+        return text
+    t = _DROP.sub("", unicodedata.normalize("NFKD", text))
+    return unicodedata.normalize("NFC", t).translate(_ARABIC).casefold()
+
+
+def ensure_schema(db) -> None:
+    for stmt in _SCHEMA.split(";"):
+        if stmt.strip():
+            db.execute(stmt)
+
+
+def _key(sent_at_utc: str | None, sent_at: str | None) -> int | None:
+    """Microseconds since the epoch: of the UTC instant, else of the wall clock read as UTC."""
+    text = sent_at_utc or sent_at
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    if dt.tzinfo is None or not sent_at_utc:
+        dt = dt.replace(tzinfo=timezone.utc)
+    delta = dt - datetime(1970, 1, 1, tzinfo=timezone.utc)
+    return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
+
+
+def _register(db) -> None:
+    db.create_function("chat_search_form", 1, search_form, deterministic=True)
+    db.create_function("chat_sent_key", 2, _key, deterministic=True)
+
+
+def _unindex(db, where: str, args: tuple) -> None:
+    db.execute("INSERT INTO messages_fts(messages_fts, rowid, body, sender, title) "
+               f"SELECT 'delete', id, body, sender, title FROM chat_messages WHERE {where}", args)
+    db.execute(f"DELETE FROM chat_messages WHERE {where}", args)
+
+
+def index_messages(db, item: str, extractor: str | None = None) -> int:
+    """(Re)build the index rows of ``item``'s chat messages (of one extractor NAME, or all).
+    Idempotent; run inside the caller's transaction. Returns the number of messages indexed."""
+    ensure_schema(db)
+    _register(db)
+    if extractor is None:
+        _unindex(db, "item = ?", (item,))
+        db.execute("DELETE FROM chat_index WHERE item = ?", (item,))
+        like = "%"
+    else:
+        _unindex(db, "item = ? AND extractor = ?", (item, extractor))
+        db.execute("DELETE FROM chat_index WHERE item = ? AND extractor = ?", (item, extractor))
+        like = extractor + "@%"
+    # rows left by an earlier run whose artifact ids were since given to new artifacts
+    _unindex(db, "id IN (SELECT id FROM artifacts WHERE item = ? AND record_type = 'chat/message' "
+                 "AND extractor LIKE ?)", (item, like))
+    db.execute(
+        "INSERT INTO chat_messages(id, item, extractor, platform, conversation, conv_title, file_id, sent_key, "
+        "tz_known, sent_at, body, sender, title) "
+        "SELECT a.id, a.item, substr(a.extractor, 1, instr(a.extractor || '@', '@') - 1), "
+        "json_extract(a.fields, '$.platform'), "
+        "CAST(json_extract(a.fields, '$.conversation.id') AS TEXT), json_extract(a.fields, '$.conversation.title'), "
+        "a.file_id, chat_sent_key(json_extract(a.fields, '$.sent_at_utc'), json_extract(a.fields, '$.sent_at')), "
+        "coalesce(json_extract(a.fields, '$.tz_known'), 0), json_extract(a.fields, '$.sent_at'), "
+        "chat_search_form(json_extract(a.fields, '$.body')), "
+        "chat_search_form(coalesce(json_extract(a.fields, '$.sender'), json_extract(a.fields, '$.actor'))), "
+        "chat_search_form(json_extract(a.fields, '$.conversation.title')) "
+        "FROM artifacts a WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?",
+        (item, like))
+    where, args = ("item = ?", (item,)) if extractor is None else ("item = ? AND extractor = ?", (item, extractor))
+    db.execute("INSERT INTO messages_fts(rowid, body, sender, title) "
+               f"SELECT id, body, sender, title FROM chat_messages WHERE {where}", args)
+    now = iso_utc(now_utc())
+    total = 0
+    for name, n, s in db.execute(f"SELECT extractor, count(*), sum(id) FROM chat_messages WHERE {where} "
+                                 "GROUP BY extractor", args).fetchall():
+        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, form_version, indexed_at) "
+                   "VALUES (?,?,?,?,?,?)", (item, name, n, s, FORM_VERSION, now))
+        total += n
+    if extractor is not None and total == 0:
+        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, form_version, indexed_at) "
+                   "VALUES (?,?,0,0,?,?)", (item, extractor, FORM_VERSION, now))
+    return total
+
+
+def index_is_current(db, item: str) -> bool:
+    """The index holds exactly the item's chat/message artifacts (same count, same id sum,
+    same search-form version)."""
+    ensure_schema(db)
+    art = db.execute("SELECT count(*), coalesce(sum(id), 0) FROM artifacts WHERE record_type = 'chat/message' "
+                     "AND item = ?", (item,)).fetchone()
+    idx = db.execute("SELECT coalesce(sum(messages), 0), coalesce(sum(id_sum), 0), "
+                     "coalesce(min(form_version), ?), count(*) FROM chat_index WHERE item = ?",
+                     (FORM_VERSION, item)).fetchone()
+    if idx[3] == 0:
+        return art[0] == 0 and not db.execute("SELECT 1 FROM chat_messages WHERE item = ? LIMIT 1",
+                                              (item,)).fetchone()
+    return tuple(art) == (idx[0], idx[1]) and idx[2] == FORM_VERSION
+
+
+def ensure_index(case, items: list[str]) -> list[str]:
+    """Build the index of every item in ``items`` whose index is missing or stale (cases
+    triaged before the index existed, or changed since). Returns the items (re)indexed."""
+    done = []
+    for item in items:
+        if index_is_current(case.db, item):
+            continue
+        with case.transaction() as db:
+            index_messages(db, item)
+        done.append(item)
+    return done
+
+
+def fts_query(text: str) -> str | None:
+    """A safe FTS5 query from what an examiner typed: every word must occur (in body, sender
+    or conversation title), in its search form; a trailing ``*`` makes a word a prefix.
+    None when nothing searchable remains."""
+    terms = []
+    for word in text.split():
+        prefix = word.endswith("*")
+        word = search_form(word.rstrip("*"))
+        if not _WORD.search(word):
+            continue
+        terms.append('"' + word.replace('"', '""') + '"' + ("*" if prefix else ""))
+    return " AND ".join(terms) if terms else None
+
+
+def search_ids(db, text: str, limit: int | None = None) -> list[int]:
+    """Artifact ids of the messages matching ``text`` (library entry point; the bench times it)."""
+    q = fts_query(text)
+    if q is None:
+        return []
+    sql = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?" + (" LIMIT ?" if limit else "")
+    return [r[0] for r in db.execute(sql, (q, limit) if limit else (q,))]

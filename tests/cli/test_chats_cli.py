@@ -1,0 +1,157 @@
+"""forensic messages / forensic conversations over a triaged case (real triage, real FTS5)."""
+from __future__ import annotations
+
+import json
+import sqlite3
+
+import pytest
+
+from builders import zip_file
+from extractors.chat.index import fts_query, search_form
+
+WHATSAPP = (
+    "14/03/2021, 21:05 - Ана: Привет, как дела?\n"
+    "14/03/2021, 21:06 - Luis: Día de playa mañana\n"
+    "14/03/2021, 21:07 - Luis: second line follows\n"
+    "and here it is\n"
+    "15/03/2021, 09:00 - Ана: مَرْحَبًا بالعالم\n"
+    "15/03/2021, 09:01 - Ана: Ёлка стоит\n"
+).encode()
+
+TELEGRAM = {
+    "name": "Driver", "type": "personal_chat", "id": 4242,
+    "messages": [
+        {"id": 1, "type": "message", "date": "2021-03-14T21:06:00", "date_unixtime": "1615755960",
+         "from": "Boss", "from_id": "user1", "text": "Pick up at six, PRIVET"},
+        {"id": 2, "type": "message", "date": "2021-03-16T10:00:00", "date_unixtime": "1615888800",
+         "from": "Maria", "from_id": "user2", "text": "ok"},
+    ],
+}
+
+
+@pytest.fixture
+def case(forensic, tmp_path):
+    """One ZIP item holding a WhatsApp export and a Telegram export renamed chat.json."""
+    ev = zip_file(tmp_path / "phone.zip", [
+        ("WhatsApp Chat with Ана.txt", WHATSAPP),
+        ("tg/chat.json", json.dumps(TELEGRAM, ensure_ascii=False).encode()),
+    ])
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C1", "--examiner", "E")
+    forensic("evidence", "add", ev, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=None)
+    return case
+
+
+def test_messages_all_fields(forensic, case):
+    rows = forensic("messages", "--case", case, "--json").jsonl()
+    assert len(rows) == 7
+    for r in rows:
+        for key in ("platform", "conversation", "participants", "sender", "recipients", "sent_at", "sent_at_utc",
+                    "tz_known", "tz_source", "body", "attachments", "reply_to", "edited", "deleted", "system",
+                    "source", "item", "record_id", "corrupted", "warnings"):
+            assert key in r, key
+        assert r["item"] == "phone" and r["source"]["item"] == "phone"
+        assert r["corrupted"] is False and r["warnings"] == []
+    wa = [r for r in rows if r["platform"] == "whatsapp"]
+    tg = [r for r in rows if r["platform"] == "telegram"]
+    assert len(wa) == 5 and len(tg) == 2
+    multi = next(r for r in wa if r["body"].startswith("second line"))
+    assert multi["body"] == "second line follows\nand here it is"
+    assert multi["source"]["line"] == 3 and multi["source"]["line_end"] == 4
+    assert multi["source"]["path"].endswith("WhatsApp Chat with Ана.txt")
+    assert multi["sent_at"] == "2021-03-14T21:07:00" and multi["tz_known"] is False
+    assert tg[0]["sent_at"] == "2021-03-14T21:06:00Z" and tg[0]["source"]["json_pointer"] == "/messages/0"
+    # chronological: the wall-clock messages are placed as if UTC
+    keys = [r["sent_at"].rstrip("Z") for r in rows]
+    assert keys == sorted(keys)
+
+
+@pytest.mark.parametrize("query,expected", [
+    ("привет", {"Привет, как дела?"}),        # Cyrillic case folding ('PRIVET' is Latin: no match)
+    ("ПРИВЕТ", {"Привет, как дела?"}),
+    ("dia", {"Día de playa mañana"}),
+    ("MANANA", {"Día de playa mañana"}),
+    ("مرحبا", {"مَرْحَبًا بالعالم"}),
+    ("ёлка", {"Ёлка стоит"}),
+    ("елка", {"Ёлка стоит"}),
+    ("play*", {"Día de playa mañana"}),
+    ("second here", {"second line follows\nand here it is"}),
+    ("second nowhere", set()),
+    ("maria", {"ok"}),                                              # the sender is searched too
+    ("driver", {"Pick up at six, PRIVET", "ok"}),                   # and the conversation title
+])
+def test_search(forensic, case, query, expected):
+    rows = forensic("messages", "--case", case, "--search", query, "--json").jsonl()
+    assert {r["body"] for r in rows} == expected
+
+
+def test_search_forms():
+    assert search_form("Día") == "dia"
+    assert search_form("\u200eHola\u200f") == "hola"
+    assert search_form("أهلاً") == search_form("اهلا")
+    assert search_form("Straße") == "strasse"
+    assert fts_query('a"b  !!') == '"a""b"'
+    assert fts_query("?? ..") is None
+
+
+def test_time_filters(forensic, case):
+    # Telegram times are UTC instants; WhatsApp wall clocks (zone unknown) are kept when they could be in range
+    rows = forensic("messages", "--case", case, "--from", "2021-03-16T00:00:00Z", "--json").jsonl()
+    # 15/03 09:01 wall clock is at most 15/03 21:01 UTC (offset -12:00): out of range
+    assert {r["body"] for r in rows} == {"ok"}
+    rows = forensic("messages", "--case", case, "--from", "2021-03-15T12:00", "--to", "2021-03-15", "--json").jsonl()
+    assert {r["body"] for r in rows} == {"مَرْحَبًا بالعالم", "Ёлка стоит"}
+    rows = forensic("messages", "--case", case, "--platform", "telegram", "--to", "2021-03-14", "--json").jsonl()
+    assert [r["body"] for r in rows] == ["Pick up at six, PRIVET"]
+    res = forensic("messages", "--case", case, "--from", "last tuesday", expect=2)
+    assert "ISO 8601" in res.err
+
+
+def test_conversation_filter_and_conversations(forensic, case):
+    convs = forensic("conversations", "--case", case, "--json").jsonl()
+    assert len(convs) == 2
+    wa = next(c for c in convs if c["platform"] == "whatsapp")
+    assert wa["title"] == "Ана" and wa["messages"] == 5 and wa["participants"] == ["Ана", "Luis"]
+    assert wa["first_at"] == "2021-03-14T21:05:00" and wa["last_at"] == "2021-03-15T09:01:00"
+    assert wa["source"][0]["item"] == "phone" and wa["source"][0]["path"].endswith(".txt")
+    tg = next(c for c in convs if c["platform"] == "telegram")
+    assert tg["conversation"] == "4242" and tg["title"] == "Driver" and tg["messages"] == 2
+    assert tg["first_at"] == "2021-03-14T21:06:00Z" and tg["last_at"] == "2021-03-16T10:00:00Z"
+    rows = forensic("messages", "--case", case, "--conversation", "4242", "--json").jsonl()
+    assert [r["body"] for r in rows] == ["Pick up at six, PRIVET", "ok"]
+    text = forensic("conversations", "--case", case).out
+    assert "Driver" in text and "Ана" in text
+
+
+def test_human_output_is_one_line_per_message(forensic, case):
+    out = forensic("messages", "--case", case).out.splitlines()
+    assert len(out) == 7
+    assert any("second line follows ⏎ and here it is" in line for line in out)
+
+
+def test_old_case_gets_its_index_lazily(forensic, case):
+    db = sqlite3.connect(case / "case.db")
+    db.executescript("DROP TABLE messages_fts; DROP TABLE chat_messages; DROP TABLE chat_index;")
+    db.close()
+    rows = forensic("messages", "--case", case, "--search", "playa", "--json").jsonl()
+    assert [r["body"] for r in rows] == ["Día de playa mañana"]
+
+
+def test_retriage_keeps_one_index_row_per_message(forensic, case):
+    forensic("triage", "--case", case, "--force", expect=None)
+    forensic("triage", "--case", case, "--force", expect=None)
+    db = sqlite3.connect(case / "case.db")
+    n_idx = db.execute("SELECT count(*) FROM chat_messages").fetchone()[0]
+    n_art = db.execute("SELECT count(*) FROM artifacts WHERE record_type='chat/message'").fetchone()[0]
+    n_fts = db.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'playa'").fetchone()[0]
+    db.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
+    db.close()
+    assert n_idx == n_art == 7 and n_fts == 1
+    rows = forensic("messages", "--case", case, "--search", "playa", "--json").jsonl()
+    assert len(rows) == 1
+
+
+def test_unknown_item_is_an_error(forensic, case):
+    res = forensic("messages", "--case", case, "--item", "nope", expect=1)
+    assert "no evidence item" in res.err
