@@ -89,6 +89,9 @@ def test_assume_tz_is_recorded_as_an_assumption(forensic, case):
     events = forensic("timeline", "--case", case, "--item", "phone").jsonl()
     taken = next(e for e in events if e["path"].endswith("no_zone.jpg") and e["timestamp_desc"] == "Photo taken")
     assert (taken["tz_known"], taken["tz_source"], taken["datetime"]) == (True, "assumed", "2021-08-10T21:45:00+00:00")
+    sent = [e for e in events if e["timestamp_desc"] == "Message sent"]
+    assert [(e["tz_source"], e["datetime"], e["timestamp"] is not None) for e in sent] == \
+        [("assumed", "2021-06-25T12:35:00+00:00", True), ("assumed", "2021-06-25T12:36:00+00:00", True)]
     res = forensic("triage", "--case", case, "--force", "--assume-tz", "Mars/Base", expect=2)
     assert "unknown time zone" in res.err
 

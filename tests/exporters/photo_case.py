@@ -1,6 +1,6 @@
 """A case built with real tools for the photo, geo and timeline tests.
 
-Item ``phone`` is an ext4 image (mke2fs -d) holding four photos written by
+Item ``phone`` is an ext4 image (mke2fs -d) holding five photos written by
 ``tests/extractors/fixtures_photo.py``, each named for its time-zone situation:
 
 * ``offset_gps.jpg``  — OffsetTimeOriginal +02:00 and a GPS fix (Eiffel Tower): ``offset_tag``;
@@ -13,7 +13,8 @@ Item ``phone`` is an ext4 image (mke2fs -d) holding four photos written by
   escape) characters, with a valid GPS fix: it must reach KML and the terminal harmless.
 
 ``no_zone.jpg`` also holds DateTimeDigitized 2021-06-30 20:00:00 (zone unknown), used to
-test the ``--from``/``--to`` rule for zoneless times at the bounds.
+test the ``--from``/``--to`` rule for zoneless times at the bounds. The item also holds
+``/WhatsApp/WhatsApp Chat with Luis.txt``: two chat messages (local times, zone unknown).
 
 Item ``card`` is a FAT32 image (mkfs.vfat + mcopy): its file times are local, zone unknown.
 """
@@ -37,6 +38,9 @@ NO_ZONE = F.jpeg(F.build_tiff(
     [F.ascii_(0x010F, "Nokia"), F.ascii_(0x0110, "Lumia 920")],
     [F.ascii_(0x9003, "2021:08:10 23:45:00"), F.ascii_(0x9004, "2021:06:30 20:00:00")])[0])
 NULL_ISLAND = F.gps_null_island()
+# a WhatsApp (Android) export: local times, zone unknown
+CHAT = ("25/06/2021, 14:35 - Ana: Hola, ¿dónde estás?\n"
+        "25/06/2021, 14:36 - Luis: En la torre <b>&\n").encode()
 
 PHONE_FILES = {
     "/DCIM/Camera/offset_gps.jpg": OFFSET_GPS,
@@ -45,6 +49,7 @@ PHONE_FILES = {
     "/DCIM/Camera/gps_null_island.jpg": NULL_ISLAND,
     "/DCIM/Camera/garbage_strings.jpg": F.garbage_strings(),
     "/notes.txt": b"shopping list\n",
+    "/WhatsApp/WhatsApp Chat with Luis.txt": CHAT,
 }
 CARD_FILES = {
     "/DCIM/100CANON/card.jpg": OFFSET_GPS,

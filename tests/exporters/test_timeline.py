@@ -92,6 +92,14 @@ def test_zoneless_times_are_flagged_never_utc(case):
     assert all(e["tz_known"] for e in _events(case, known_only=True))
 
 
+def test_chat_messages_on_the_timeline(case):
+    sent = [e for e in _events(case) if e["timestamp_desc"] == "Message sent"]
+    assert [e["datetime"] for e in sent] == ["2021-06-25T14:35:00", "2021-06-25T14:36:00"]
+    assert all(e["record_type"] == "chat/message" and not e["tz_known"] and e["timestamp"] is None for e in sent)
+    assert sent[0]["message"] == "Message sent in Luis by Ana: Hola, ¿dónde estás?"
+    assert sent[1]["path"] == "/WhatsApp/WhatsApp Chat with Luis.txt" and len(sent[1]["sha256"]) == 64
+
+
 def test_bounds_for_known_instants(case):
     start = T.parse_bound("2021-06-01T12:30:15.250000Z")
     inside = _events(case, start_us=start, end_us=start)
@@ -103,7 +111,8 @@ def test_bounds_for_known_instants(case):
     assert not any(e["timestamp_desc"] == "Photo taken" and e["path"].endswith("offset_gps.jpg") for e in after)
     june = _events(case, start_us=T.parse_bound("2021-06-01"), end_us=T.parse_bound("2021-06-30", end=True))
     assert not any(e["path"].endswith("gps_time_only.jpg") and e["timestamp_desc"] == "Photo taken" for e in june)
-    assert all(e["record_type"] == "photo/exif" for e in june)   # the file-system times are years later
+    # the file-system times are years later; the zoneless chat of 06-25 could be in June
+    assert {e["record_type"] for e in june} == {"photo/exif", "chat/message"}
 
 
 def test_bounds_keep_zoneless_times_that_could_be_inside(case):
