@@ -228,7 +228,7 @@ def render_markdown(key: dict) -> str:
                       f"{f['expected']['taken_local']} | {f['expected']['tz_source']} | "
                       f"{f['expected']['true_zone']} ({f['expected']['true_offset']}) |")
     section("Time zones crossed", ("time_zones_crossed",), "| id | places | offsets seen in photos |",
-            lambda f: f"| {f['id']} | {', '.join(f['expected']['places'])} | "
+            lambda f: f"| {f['id']} | {' → '.join(f['expected']['places'])} | "
                       f"{', '.join(str(m) + ' min' for m in f['expected']['offsets_minutes'])} |")
     section("Conversations", ("conversation",), "| id | item | platform | with | messages | file |",
             lambda f: f"| {f['id']} | {f['item']} | {f['expected']['platform']} | {f['expected']['other_party']} | "

@@ -242,3 +242,90 @@ def test_e01_holds_the_phone_media_with_case_metadata(forensic, tmp_path):
     assert "SAMPLE-4" in text and "Training Examiner" in text
     key = json.loads((out / "answer-key.json").read_text())
     assert key["items"]["phone"]["sha256"] == raw_sha and key["items"]["phone"]["e01"]["file"] == "phone.E01"
+
+
+def _decode_dc(data: bytes) -> list[tuple[int, int, int]]:
+    """Baseline Huffman decoding (T.81 F.2) of a 3-component 4:4:4 JPEG, from the tables the
+    file itself declares; returns each 8x8 block's (Y, Cb, Cr) mean value."""
+    pos, tables, quant, width, height = 2, {}, {}, 0, 0
+    while True:
+        marker = data[pos + 1]
+        length = struct.unpack(">H", data[pos + 2:pos + 4])[0]
+        body = data[pos + 4:pos + 2 + length]
+        if marker == 0xDB:
+            quant[body[0] & 15] = body[1:65]
+        elif marker == 0xC0:
+            height, width = struct.unpack(">HH", body[1:5])
+            assert body[0] == 8 and body[5] == 3
+        elif marker == 0xC4:
+            bits, vals, codes, code, k = body[1:17], body[17:], {}, 0, 0
+            for n_len, n in enumerate(bits, start=1):
+                for _ in range(n):
+                    codes[(n_len, code)] = vals[k]
+                    code, k = code + 1, k + 1
+                code <<= 1
+            tables[body[0] >> 4, body[0] & 15] = codes
+        pos += 2 + length
+        if marker == 0xDA:
+            break
+    raw = data[pos:data.rindex(b"\xff\xd9")].replace(b"\xff\x00", b"\xff")
+    bits = "".join(f"{b:08b}" for b in raw)
+    i = 0
+
+    def symbol(table):
+        nonlocal i
+        code, n = 0, 0
+        while True:
+            code, n, i = (code << 1) | (bits[i] == "1"), n + 1, i + 1
+            if (n, code) in table:
+                return table[n, code]
+            assert n < 16, "invalid Huffman code"
+
+    def value(size):
+        nonlocal i
+        if size == 0:
+            return 0
+        v = int(bits[i:i + size], 2)
+        i += size
+        return v if v >= 1 << (size - 1) else v - (1 << size) + 1
+
+    prev, out = [0, 0, 0], []
+    for _ in range((width // 8) * (height // 8)):
+        block = []
+        for c in range(3):
+            prev[c] += value(symbol(tables[0, 0]))
+            k = 1
+            while k < 64:
+                rs = symbol(tables[1, 0])
+                if rs == 0:
+                    break
+                k += (rs >> 4) + 1
+                value(rs & 15)
+            block.append(prev[c] * quant[0][0] // 8 + 128)
+        out.append(tuple(block))
+    assert set(bits[i:]) <= {"1"} and len(bits) - i < 8          # only the 1-bit padding is left
+    return out
+
+
+def test_jpeg_scan_decodes_to_the_planned_colours():
+    from forensic.sample.build import _blocks
+    from forensic.sample.jpeg import _ycbcr, photo
+    blocks = _blocks(11, "probe")
+    decoded = _decode_dc(photo(blocks, None))
+    planned = [_ycbcr(rgb) for row in blocks for rgb in row]
+    assert decoded == planned
+
+
+def test_e01_item_counts_as_the_phone(forensic, tmp_path):
+    require_tools(*TOOLS, "ewfacquire")
+    out = tmp_path / "s"
+    forensic("sample-image", out, "--seed", "12", "--e01", "--json")
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "E", "--examiner", "T")
+    forensic("evidence", "add", out / "phone.E01", "--case", case, "--id", "seized-phone", "--json")
+    assert forensic("triage", "--case", case, "--json", expect=None).code in (0, 3)
+    report = forensic("training", "check", out / "answer-key.json", "--case", case, "--json").json()
+    assert report["items"]["phone"] == ["seized-phone"]
+    bad = [f for f in report["missed"] + report["wrong"] if f["item"] == "phone"]
+    assert bad == []
+    assert {f["item"] for f in report["missed"]} == {"card", "extraction"}
