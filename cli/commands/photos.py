@@ -1,6 +1,7 @@
 """forensic photos, forensic geo, forensic timeline"""
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import sys
@@ -61,6 +62,20 @@ def output(out: Path | None) -> Iterator[TextIO]:
         raise
 
 
+def _record_export(case: Case, export: str, fmt: str, out: Path, count: int, filters: dict) -> str:
+    """A file written with --out is an export: its SHA-256 goes into the custody log."""
+    digest = hashlib.sha256()
+    with open(out, "rb") as fh:
+        while chunk := fh.read(1 << 20):
+            digest.update(chunk)
+    sha = digest.hexdigest()
+    from chain_of_custody.hooks import record
+    record(case, "export.created", {"export": export, "file": out.name}, sha256=sha,
+           details={"format": fmt, "path": str(Path(out).resolve()), "count": count,
+                    "filters": {k: v for k, v in filters.items() if v not in (None, False)}})
+    return sha
+
+
 def _out_option(f):
     return click.option("--out", type=click.Path(dir_okay=False, path_type=Path), default=None,
                         help="Write to this file (atomically) instead of stdout.")(f)
@@ -108,7 +123,8 @@ def geo(case: Case, fmt: str, out: Path | None, item: str | None) -> int:
     with output(out) as fh:
         n = geo_export.WRITERS[fmt](rows, fh)
     if out is not None:
-        _summary(f"{n:,} geotagged photos written to {esc(out)} ({fmt})")
+        sha = _record_export(case, "geo", fmt, out, n, {"item": item})
+        _summary(f"{n:,} geotagged photos written to {esc(out)} ({fmt}, SHA-256 {sha})")
     return 0
 
 
@@ -143,7 +159,9 @@ def timeline(case: Case, fmt: str, start: str | None, end: str | None, tz_name: 
     with output(out) as fh:
         n = timeline_export.WRITERS[fmt](timeline_export.events(case.db, flt, tz), fh)
     if out is not None:
-        _summary(f"{n:,} timeline events written to {esc(out)} ({fmt})")
+        sha = _record_export(case, "timeline", fmt, out, n, {"item": item, "from": start, "to": end,
+                                                                "tz": tz_name, "known_only": known_only})
+        _summary(f"{n:,} timeline events written to {esc(out)} ({fmt}, SHA-256 {sha})")
     return 0
 
 

@@ -92,6 +92,9 @@ def test_assume_tz_is_recorded_as_an_assumption(forensic, case):
     sent = [e for e in events if e["timestamp_desc"] == "Message sent"]
     assert [(e["tz_source"], e["datetime"], e["timestamp"] is not None) for e in sent] == \
         [("assumed", "2021-06-25T12:35:00+00:00", True), ("assumed", "2021-06-25T12:36:00+00:00", True)]
+    started = [e for e in forensic("custody", "log", "--case", case, "--json").jsonl()
+               if e["action"] == "triage.started"]
+    assert started[-1]["details"]["assume_tz"] == "Europe/Madrid"
     res = forensic("triage", "--case", case, "--force", "--assume-tz", "Mars/Base", expect=2)
     assert "unknown time zone" in res.err
 
@@ -123,6 +126,14 @@ def test_geo_out_is_atomic_with_a_summary(forensic, case, tmp_path):
     ET.parse(dest)
     assert [p.name for p in dest.parent.iterdir()] == ["photos.kml"]     # no temporary left behind
     assert "written" not in forensic("--quiet", "geo", "--case", case, "--out", dest).err
+    # each file written is an export in the custody log, with its SHA-256
+    import hashlib
+    log = forensic("custody", "log", "--case", case, "--json").jsonl()
+    exports = [e for e in log if e["action"] == "export.created"]
+    assert len(exports) == 2 and exports[-1]["subject"] == {"export": "geo", "file": "photos.kml"}
+    assert exports[-1]["sha256"] == hashlib.sha256(dest.read_bytes()).hexdigest()
+    assert exports[-1]["details"]["count"] == len(GEOTAGGED)
+    forensic("custody", "verify", "--case", case)
 
 
 def test_timeline_cli(forensic, case, tmp_path):
