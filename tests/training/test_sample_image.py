@@ -3,7 +3,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import struct
 
 import pytest
@@ -165,7 +164,7 @@ def test_extraction_zip_holds_the_phone_files(samples):
                 assert hashlib.sha256(data).hexdigest() == fact["expected"]["sha256"]
 
 
-def test_chat_exports_are_in_their_applications_formats(samples):
+def test_chat_exports_are_in_their_applications_formats(samples, tmp_path):
     import sqlite3
     import zipfile
     from forensic.sample.build import layout
@@ -188,6 +187,15 @@ def test_chat_exports_are_in_their_applications_formats(samples):
     assert tg["type"] == "personal_chat" and all("date_unixtime" in m for m in tg["messages"])
     db_bytes = next(d for r, d in files.items() if r.endswith("mmssms.db"))
     assert db_bytes.startswith(b"SQLite format 3\x00")
+    (tmp_path / "mmssms.db").write_bytes(db_bytes)
+    db = sqlite3.connect(tmp_path / "mmssms.db")
+    try:
+        rows = db.execute("SELECT thread_id, address, date, type, body FROM sms ORDER BY _id").fetchall()
+    finally:
+        db.close()
+    sms = [c for c in lay.story.chats if c.platform == "sms"]
+    assert len(rows) == sum(len(c.messages) for c in sms)
+    assert {r[3] for r in rows} == {1, 2} and all(r[2] > 10**12 for r in rows)      # ms since the epoch
 
 
 def test_missing_tool_is_named_with_its_package(tmp_path, monkeypatch):
