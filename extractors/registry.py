@@ -15,6 +15,8 @@ _BUILTIN: list[tuple[str, str]] = [
     ("extractors.photo_exif", "PhotoExifExtractor"),
     ("extractors.chat.whatsapp_txt", "WhatsAppTxtExtractor"),
     ("extractors.chat.telegram_json", "TelegramJsonExtractor"),
+    ("extractors.chat.facebook_json", "FacebookJsonExtractor"),
+    ("extractors.chat.discord_json", "DiscordJsonExtractor"),
 ]
 
 
