@@ -1,0 +1,213 @@
+"""``forensic tag ...``, ``forensic export``, ``forensic verify-bundle``: court bundles."""
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from chain_of_custody.signing import PublicKey, signer_from_env
+from cli import exit_codes
+from cli.common import json_option, with_case
+from cli.console import emit_json, emit_jsonl, err, esc, info, warn
+from forensic.case import Case
+from forensic.errors import UsageError
+from forensic.intake import read_password
+
+
+@click.group()
+def tag() -> None:
+    """Mark files, photos, messages or conversations for export."""
+
+
+def _actor(case: Case, examiner: str | None) -> str:
+    return examiner or case.examiner
+
+
+@tag.command("add")
+@click.argument("targets", nargs=-1)
+@click.option("--tag", "name", required=True, help="Tag name (e.g. 'for-court').")
+@click.option("--note", default=None, help="Why it matters (kept with the tag, shown in the report).")
+@click.option("--sensitive", is_flag=True,
+              help="Withhold the content from bundles unless exported with --include-sensitive.")
+@click.option("--item", default=None, help="Only in this evidence item.")
+@click.option("--conversation", default=None, help="Every message of this conversation (id or title).")
+@click.option("--from", "from_at", default=None, help="Messages/photos at or after this time (ISO 8601; UTC if no zone).")
+@click.option("--to", "to_at", default=None, help="Messages/photos at or before this time.")
+@click.option("--geotagged", is_flag=True, help="Photos with a valid GPS position (and messages with a location).")
+@click.option("--examiner", default=None, help="Who tags (default: the case's examiner).")
+@json_option
+@with_case
+def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, sensitive: bool, item: str | None,
+            conversation: str | None, from_at: str | None, to_at: str | None, geotagged: bool,
+            examiner: str | None, as_json: bool) -> int:
+    """Tag TARGETs (locators, SHA-256 values, message:ID) and/or what a query finds."""
+    from exporters.selection import add_tags, find_targets
+    if not targets and not (conversation or from_at or to_at or geotagged):
+        raise UsageError("nothing to tag", hint="give TARGETs or a query (--conversation, --from/--to, --geotagged)")
+    found = find_targets(case, targets, item=item, conversation=conversation, from_at=from_at, to_at=to_at,
+                         geotagged=geotagged)
+    if not found:
+        raise UsageError("the query matched nothing")
+    rows = add_tags(case, found, name, note, sensitive, _actor(case, examiner))
+    _log_tags(case, rows, name, sensitive, note, _actor(case, examiner))
+    if as_json:
+        emit_jsonl(rows)
+    else:
+        for r in rows:
+            click.echo(f"{r['kind']:12} {r['item']}  {r['label']}")
+    info(f"tagged {len(rows)} target(s) [bold]{esc(name)}[/bold]" + (" (sensitive)" if sensitive else ""))
+    return exit_codes.OK
+
+
+def _log_tags(case: Case, rows: list[dict], name: str, sensitive: bool, note: str | None, actor: str) -> None:
+    """Record the tagging in the custody log (hashes and locators, never content)."""
+    from chain_of_custody.log import CustodyLog
+    entries = []
+    for r in rows:
+        subject = {"item": r["item"]}
+        if r["kind"] == "file":
+            subject["locator"] = r["ref"]
+        else:
+            subject[r["kind"]] = r["ref"]
+        entries.append({"action": "tag.added", "subject": subject, "sha256": r["sha256"],
+                        "details": {"tag": name, "sensitive": sensitive, "note": note}})
+    with CustodyLog(case.root, case.db, case.case_id, signer=signer_from_env(None), actor=actor) as log:
+        log.extend(entries)
+        log.commit()
+
+
+@tag.command("list")
+@click.option("--tag", "name", default=None, help="Only this tag.")
+@json_option
+@with_case
+def tag_list(case: Case, name: str | None, as_json: bool) -> int:
+    """List the tags."""
+    from exporters.selection import list_tags
+    rows = list_tags(case, name)
+    if as_json:
+        emit_jsonl(rows)
+    else:
+        for r in rows:
+            click.echo(f"{r['tag']:16} {r['kind']:12} {r['item']}  {r['ref']}" + ("  [sensitive]" if r["sensitive"] else ""))
+    return exit_codes.OK
+
+
+@tag.command("remove")
+@click.argument("targets", nargs=-1, required=True)
+@click.option("--tag", "name", required=True, help="Tag to remove.")
+@click.option("--item", default=None, help="Only in this evidence item.")
+@json_option
+@with_case
+def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None, as_json: bool) -> int:
+    """Remove a tag from TARGETs."""
+    from exporters.selection import find_targets, remove_tags
+    n = remove_tags(case, find_targets(case, targets, item=item), name)
+    if as_json:
+        emit_json({"removed": n})
+    info(f"removed {n} tag(s)")
+    return exit_codes.OK
+
+
+@click.command("export")
+@click.option("--out", "out", required=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="The bundle to write (BUNDLE.zip).")
+@click.option("--tag", "tags", multiple=True, help="Export what carries this tag; repeatable.")
+@click.option("--item", "items", multiple=True, help="Only (or all of) this evidence item; repeatable.")
+@click.option("--type", "types", multiple=True, type=click.Choice(["photos", "messages", "files"]),
+              help="Only these record types; repeatable.")
+@click.option("--from", "from_at", default=None, help="Only what is dated at or after this time (ISO 8601).")
+@click.option("--to", "to_at", default=None, help="Only what is dated at or before this time.")
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Encrypt the ZIP (AES-256) with the password on this file's first line.")
+@click.option("--generate-password", is_flag=True,
+              help="Encrypt with a new random passphrase, printed once on stderr (never stored).")
+@click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
+              help="Examiner key that signs the bundle (else $FORENSIC_KEY; none: unsigned).")
+@click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="File whose first line is the key's passphrase (else $FORENSIC_KEY_PASSPHRASE).")
+@click.option("--hide-names", is_flag=True,
+              help="Store the bag as one inner archive so no file name shows without the password.")
+@click.option("--include-sensitive", is_flag=True, help="Include the content of items tagged --sensitive (logged).")
+@click.option("--full-custody", is_flag=True, help="Include the whole custody log, not only the entries that concern "
+                                                   "the exported items.")
+@click.option("--recipient", default=None, help="Who the bundle is for (recorded in the custody log).")
+@click.option("--custody-size", type=click.IntRange(min=1), default=None,
+              help="Pin the custody checkpoint of this tree size (to rebuild an earlier bundle byte for byte).")
+@click.option("--evidence-password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Password of an encrypted evidence container (as at intake).")
+@click.option("--examiner", default=None, help="Who exports (default: the key's name, else the case's examiner).")
+@json_option
+@with_case
+def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_file, generate_password, key_path,
+           passphrase_file, hide_names, include_sensitive, full_custody, recipient, custody_size,
+           evidence_password_file, examiner, as_json) -> int:
+    """Export the selection as one signed, verifiable bundle (ZIP holding a BagIt bag)."""
+    from exporters.bundle import ExportOptions, export_bundle, generate_password as gen, log_export
+    from exporters.selection import SelectionSpec
+    if password_file and generate_password:
+        raise UsageError("give --password-file or --generate-password, not both")
+    password = None
+    generated = None
+    if password_file:
+        password = read_password(password_file)
+        if not password:
+            raise UsageError(f"the password file {password_file} is empty")
+    elif generate_password:
+        generated = gen()
+        password = generated.encode("ascii")
+    signer = signer_from_env(key_path, passphrase_file)
+    actor = examiner or (signer.name if signer and signer.name else None) or case.examiner
+    spec = SelectionSpec(tuple(tags), tuple(items), tuple(types), from_at, to_at, include_sensitive)
+    opts = ExportOptions(out=out, spec=spec, password=password, signer=signer, hide_names=hide_names,
+                         full_custody=full_custody, recipient=recipient, actor=actor, custody_size=custody_size,
+                         evidence_password=read_password(evidence_password_file))
+    summary = export_bundle(case, opts)
+    cp = log_export(case, summary, spec, recipient, signer, actor)
+    summary["custody_logged"] = cp.tree_size if cp is not None else None
+    if generated is not None:
+        err.print(f"[bold]bundle password (shown once, not stored anywhere):[/bold] {generated}")
+    if as_json:
+        emit_json(summary)
+    else:
+        click.echo(f"{summary['bundle']}  sha256 {summary['sha256']}")
+    info(f"{summary['files']} file(s), {summary['bytes']:,} bytes, {summary['withheld']} withheld; "
+         f"{'signed' if summary['signed'] else 'unsigned'}"
+         f"{', encrypted' if summary['encrypted'] else ''}{', names hidden' if summary['hide_names'] else ''}")
+    if include_sensitive:
+        warn("sensitive items were included (recorded in the custody log)")
+    return exit_codes.OK
+
+
+@click.command("verify-bundle")
+@click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
+              help="Password of an encrypted bundle (first line).")
+@click.option("--pubkey", type=click.Path(dir_okay=False, path_type=Path),
+              help="The examiner's published public key (.pub); without it the key inside the bundle is used.")
+@json_option
+def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None, as_json: bool) -> int:
+    """Check a bundle on its own: ZIP, BagIt manifests, signature, custody excerpt. Exit 4 if not ok."""
+    from exporters.verify import verify_bundle as run, verdict
+    key = PublicKey.load(pubkey) if pubkey else None
+    report = run(bundle, read_password(password_file), key)
+    if as_json:
+        emit_json(report.to_dict())
+    else:
+        click.echo(f"ok: {'yes' if report.ok else 'NO'}")
+        click.echo(f"files checked: {report.files_checked}")
+        for label in ("missing", "extra", "altered"):
+            for p in getattr(report, label):
+                click.echo(f"{label}: {_printable(p)}")
+        click.echo(f"signature: {report.signature}")
+        click.echo(f"custody: {report.custody}")
+    style = "green" if report.ok else "red"
+    for i, line in enumerate(verdict(report)):
+        err.print(f"[{style}]{esc(line)}[/{style}]" if i == 0 else esc(line))
+    return exit_codes.OK if report.ok else exit_codes.INTEGRITY_FAILURE
+
+
+def _printable(text: str) -> str:
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
+COMMANDS = [tag, export, verify_bundle]

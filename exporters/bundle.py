@@ -1,0 +1,639 @@
+"""The court bundle: the selected evidence and what was found in it, as one verifiable ZIP.
+
+One ZIP holding one BagIt 1.0 bag (folder ``<case>-bundle/``)::
+
+    bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
+    tagmanifest-sha256.txt.minisig  examiner.pub          (when signed)
+    data/evidence/<item>/<path>      original bytes of the selected files
+    data/report/index.html           self-contained report (no network, no scripts)
+    data/files.jsonl  data/messages.jsonl  data/timeline.csv
+    data/geotags.geojson  data/geotags.kml  data/case.jsonld  data/bundle.json
+    data/name-map.jsonl              original -> stored name, where a name had to change
+    data/custody/                    checkpoint, entries (or the whole log), inclusion proofs
+
+Bytes are streamed from the evidence source into the ZIP: each selected file is reopened by
+its locator (:mod:`forensic.resolve`), re-hashed while it is written, and the export stops
+with an :class:`IntegrityError` (the partial output deleted) when the bytes no longer match
+the SHA-256 recorded at triage. The payload manifest holds those recorded hashes, so a
+bundle can only be made of bytes that are what the examiner logged.
+
+Determinism: fixed member order (generated files, then evidence in walk order, then tag
+files), fixed member times and attributes, no creation time anywhere but ``bag-info.txt``
+(``Bagging-Date``, ``Bundle-Created``). ``SOURCE_DATE_EPOCH`` fixes even that, and
+``custody_size`` pins the custody checkpoint, so the defence can rebuild a byte-identical
+(unencrypted) bundle from the same case.
+"""
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import os
+import re
+import secrets
+import shutil
+import tempfile
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any, Callable
+
+from chain_of_custody import merkle
+from chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint, iter_lines
+from chain_of_custody.signing import Signer
+from exporters import bagit
+from exporters.selection import Selection, SelectionSpec, resolve
+from forensic import __version__
+from forensic.case import Case
+from forensic.errors import ForensicError, IntegrityError, SourceError, UsageError
+from forensic.resolve import layer_key, resolve_entries
+from forensic.timestamps import iso_utc, now_utc
+
+FORMAT = "forensic-bundle/1"
+HIDDEN_MEMBER = "bag.zip"
+SIGNATURE = bagit.TAGMANIFEST + ".minisig"
+PUBKEY = "examiner.pub"
+UNLISTED_TAG_FILES = (bagit.TAGMANIFEST, SIGNATURE)
+CHUNK = 1 << 20
+THUMB_ORIGINAL_CAP = 96 * 1024        # a photo this small is shown as itself
+THUMB_BUDGET = 24 << 20               # total bytes of images embedded in the report
+HEAD_KEEP = 256 * 1024                # bytes of a photo kept to find its EXIF thumbnail
+
+_STORED_MIMES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif",
+                 "image/avif", "image/jxl", "application/zip", "application/gzip", "application/x-gzip",
+                 "application/x-7z-compressed", "application/x-rar", "application/x-xz",
+                 "application/x-bzip2", "application/zstd", "application/pdf", "application/java-archive",
+                 "application/vnd.rar")
+
+
+@dataclass
+class ExportOptions:
+    out: Path
+    spec: SelectionSpec
+    password: bytes | None = None
+    signer: Signer | None = None
+    hide_names: bool = False
+    full_custody: bool = False
+    recipient: str | None = None
+    actor: str | None = None
+    created_at: datetime | None = None       # None: now (or $SOURCE_DATE_EPOCH)
+    custody_size: int | None = None          # None: the latest checkpoint
+    evidence_password: bytes | None = None   # for encrypted evidence containers
+
+
+def generate_password() -> str:
+    """A random passphrase: 8 groups of 5 characters from a 32-letter alphabet (200 bits)."""
+    alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
+    raw = "".join(secrets.choice(alphabet) for _ in range(40))
+    return "-".join(raw[i:i + 5] for i in range(0, 40, 5))
+
+
+def created_time(explicit: datetime | None = None) -> datetime:
+    if explicit is not None:
+        return explicit.astimezone(timezone.utc)
+    sde = os.environ.get("SOURCE_DATE_EPOCH")
+    if sde:
+        try:
+            return datetime.fromtimestamp(int(sde), timezone.utc)
+        except (ValueError, OverflowError) as exc:
+            raise UsageError(f"SOURCE_DATE_EPOCH={sde!r} is not a Unix time") from exc
+    return now_utc()
+
+
+def bag_root(case_id: str) -> str:
+    safe = re.sub(r"[^A-Za-z0-9._-]+", "_", case_id).strip("._-") or "case"
+    return f"{safe[:64]}-bundle"
+
+
+# -- names inside the bag ---------------------------------------------------------------------
+_BAD_CHARS = re.compile(r'[<>:"\\|?*\x00-\x1f\x7f]')
+_RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
+
+
+def safe_component(name: str) -> str:
+    """A path component every common file system accepts (Windows rules are the strictest)."""
+    s = _BAD_CHARS.sub("_", name)
+    s = s.rstrip(" .")
+    if not s or s in (".", ".."):
+        s = "_"
+    if s.split(".")[0].upper() in _RESERVED:
+        s = "_" + s
+    if len(s.encode("utf-8")) > 200:
+        stem, dot, ext = s.rpartition(".")
+        ext = (dot + ext) if dot and len(ext) <= 16 else ""
+        base = s[: len(s) - len(ext)] if ext else s
+        while len((base + ext).encode("utf-8")) > 200:
+            base = base[:-1]
+        s = base + ext
+    return s
+
+
+def original_components(layers: list[dict]) -> list[str]:
+    """The path of a file below its item, from its locator's layers (source layer dropped)."""
+    parts: list[str] = []
+    for layer in layers[1:]:
+        kind, label = layer["kind"], layer["label"]
+        if kind == "stream":                  # 'name:stream' replaces the file's own name
+            if parts:
+                parts.pop()
+            parts.append(label)
+        elif kind in ("fs", "member"):
+            parts.extend(p for p in label.split("/") if p not in ("", "."))
+        else:                                 # partition / file system
+            parts.append(label)
+    return parts or ["_"]
+
+
+class BagNamer:
+    """Stored names under ``data/evidence/<item>/``: the original path where possible;
+    otherwise a safe one, never colliding (also not case-insensitively, and never a file
+    where a folder is needed); every change is recorded for the name map."""
+
+    def __init__(self) -> None:
+        self.kinds: dict[str, str] = {}        # lower-case bag path -> 'file' | 'dir'
+        self.dir_renames: dict[str, str] = {}  # original dir prefix -> stored dir prefix
+
+    def _free(self, prefix: str, name: str, kind: str) -> str:
+        candidate = name
+        stem, dot, ext = name.rpartition(".")
+        if not dot or not stem or kind == "dir":
+            stem, ext = name, ""
+        else:
+            ext = "." + ext
+        n = 2
+        while True:
+            existing = self.kinds.get(f"{prefix}/{candidate}".lower())
+            if existing is None or (existing == "dir" and kind == "dir"):
+                return candidate
+            candidate = f"{stem}~{n}{ext}"
+            n += 1
+
+    def name(self, item: str, layers: list[dict]) -> tuple[str, str]:
+        """(original path, stored bag path) of one file."""
+        comps = original_components(layers)
+        original = f"data/evidence/{item}/" + "/".join(comps)
+        stored = f"data/evidence/{item}"
+        orig_prefix = stored
+        for i, comp in enumerate(comps):
+            last = i == len(comps) - 1
+            orig_prefix = f"{orig_prefix}/{comp}"
+            if not last and orig_prefix in self.dir_renames:
+                stored = self.dir_renames[orig_prefix]
+                continue
+            safe = self._free(stored, safe_component(comp), "file" if last else "dir")
+            stored = f"{stored}/{safe}"
+            self.kinds[stored.lower()] = "file" if last else "dir"
+            if not last:
+                self.dir_renames[orig_prefix] = stored
+        return original, stored
+
+
+# -- custody ----------------------------------------------------------------------------------
+@dataclass
+class CustodyExcerpt:
+    checkpoint: Checkpoint | None = None
+    checkpoint_line: bytes = b""
+    lines: list[bytes] = field(default_factory=list)          # the first tree_size lines
+    entries: list[dict] = field(default_factory=list)         # parsed, same order
+    concerned: list[int] = field(default_factory=list)        # seqs included in the excerpt
+    checkpoints_lines: list[bytes] = field(default_factory=list)
+    proofs: dict[int, list[str]] = field(default_factory=dict)
+    verify: dict = field(default_factory=dict)                # result of verify_log at export
+    file_seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)   # (item, locator) -> seqs
+
+
+def _checkpoints(case: Case) -> list[tuple[bytes, Checkpoint]]:
+    out = []
+    for line in iter_lines(case.root / CHECKPOINTS_NAME):
+        try:
+            out.append((line, Checkpoint.from_line(line)))
+        except ValueError as exc:
+            raise IntegrityError(f"a custody checkpoint is unreadable: {exc}",
+                                 hint="run 'forensic custody verify'") from exc
+    return out
+
+
+def _subject_refs(e: dict) -> tuple[set, set]:
+    """(items, (item, locator) pairs) an entry's subject names."""
+    s = e.get("subject")
+    items, locs = set(), set()
+    if isinstance(s, dict):
+        item = s.get("item")
+        if item is None and s.get("type") in ("evidence", "item", "file") and isinstance(s.get("id"), str):
+            item = s.get("id")
+        if isinstance(item, str):
+            items.add(item)
+            if isinstance(s.get("locator"), str):
+                locs.add((item, s["locator"]))
+    return items, locs
+
+
+def _is_case_level(e: dict) -> bool:
+    s = e.get("subject")
+    return isinstance(s, dict) and ("case" in s or s.get("type") == "case") and "item" not in s \
+        and "locator" not in s
+
+
+def custody_excerpt(case: Case, sel: Selection, custody_size: int | None, full: bool) -> CustodyExcerpt:
+    cps = _checkpoints(case)
+    ex = CustodyExcerpt()
+    if not cps:
+        if custody_size is not None:
+            raise UsageError("the custody log has no checkpoint to pin with --custody-size")
+        return ex
+    if custody_size is None:
+        chosen = len(cps) - 1
+    else:
+        matches = [i for i, (_, cp) in enumerate(cps) if cp.tree_size == custody_size]
+        if not matches:
+            raise UsageError(f"no custody checkpoint covers exactly {custody_size} entries",
+                             hint="sizes: " + ", ".join(str(cp.tree_size) for _, cp in cps[-10:]))
+        chosen = matches[-1]
+    ex.checkpoint_line, ex.checkpoint = cps[chosen]
+    ex.checkpoints_lines = [line for line, _ in cps[:chosen + 1]]
+    size = ex.checkpoint.tree_size
+    leaves: list[bytes] = []
+    for line in iter_lines(case.root / LOG_NAME):
+        if len(ex.lines) >= size:
+            break
+        ex.lines.append(line)
+        leaves.append(merkle.leaf_hash(line))
+    if len(leaves) != size or merkle.root_of_leaves(leaves).hex() != ex.checkpoint.root:
+        raise IntegrityError("the custody log does not match its checkpoint",
+                             hint="run 'forensic custody verify' before exporting")
+    exported_items = {f["item"] for f in sel.files} | {m["item"] for m in sel.messages}
+    file_keys = {(f["item"], f["locator"]) for f in sel.files}
+    file_keys |= {(s["item"], s["locator"]) for s in sel.chat_sources.values() if s["locator"]}
+    shas = {f["sha256"] for f in sel.files if f["sha256"]}
+    by_sha: dict[str, list] = {}
+    for f in sel.files:
+        if f["sha256"]:
+            by_sha.setdefault(f["sha256"], []).append((f["item"], f["locator"]))
+    for seq, line in enumerate(ex.lines):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            e = {}
+        ex.entries.append(e)
+        items, locs = _subject_refs(e)
+        hit = False
+        if locs:
+            hit = bool(locs & file_keys)
+            for k in locs & file_keys:
+                ex.file_seqs.setdefault(k, []).append(seq)
+        elif items:
+            hit = bool(items & exported_items)
+        elif _is_case_level(e):
+            hit = True
+        if not locs and e.get("sha256") in shas:
+            hit = True
+            for k in by_sha.get(e["sha256"], []):
+                if k[0] in items or not items:
+                    ex.file_seqs.setdefault(k, []).append(seq)
+        if hit:
+            ex.concerned.append(seq)
+    memo: dict[tuple[int, int], bytes] = {}
+
+    def node(a: int, b: int) -> bytes:
+        if b - a == 1:
+            return leaves[a]
+        got = memo.get((a, b))
+        if got is None:
+            k = merkle.split_point(b - a)
+            got = memo[(a, b)] = merkle.node_hash(node(a, a + k), node(a + k, b))
+        return got
+
+    for seq in ex.concerned:
+        ex.proofs[seq] = [h.hex() for h in merkle.inclusion_proof(seq, size, node)]
+    from chain_of_custody.verify import verify_log
+    rep = verify_log(case.root, case.db, case_id=case.case_id)
+    # only what does not change as the log grows, so a pinned export is reproducible
+    ex.verify = {"ok": rep.ok, "problem": rep.problem}
+    return ex
+
+
+def custody_members(ex: CustodyExcerpt, full: bool) -> dict[str, bytes]:
+    if ex.checkpoint is None:
+        return {}
+    out = {"data/custody/checkpoint.json": ex.checkpoint_line + b"\n"}
+    proofs = []
+    for seq in ex.concerned:
+        proofs.append(json.dumps({"seq": seq, "leaf_hash": merkle.leaf_hash(ex.lines[seq]).hex(),
+                                  "tree_size": ex.checkpoint.tree_size, "root": ex.checkpoint.root,
+                                  "proof": ex.proofs[seq]}, sort_keys=True, separators=(",", ":")))
+    out["data/custody/proofs.jsonl"] = "".join(p + "\n" for p in proofs).encode("utf-8")
+    if full:
+        out["data/custody/custody.jsonl"] = b"".join(line + b"\n" for line in ex.lines)
+        out["data/custody/custody.checkpoints.jsonl"] = b"".join(line + b"\n" for line in ex.checkpoints_lines)
+    else:
+        out["data/custody/entries.jsonl"] = b"".join(ex.lines[s] + b"\n" for s in ex.concerned)
+    return out
+
+
+# -- evidence streaming ---------------------------------------------------------------------
+@dataclass
+class Written:
+    bag_path: str
+    sha256: str
+    size: int
+
+
+def _compress(mime: str | None) -> bool:
+    if not mime:
+        return True
+    return not (mime in _STORED_MIMES or mime.startswith(("video/", "audio/")))
+
+
+def stream_evidence(case: Case, zf, root: str, sel: Selection, names: dict[tuple[str, str], str],
+                    password: bytes | None, on_photo: Callable[[dict, bytes, bytes | None], None] | None,
+                    progress: Callable[[int], None] | None = None) -> dict[tuple[str, str], Written]:
+    """Write every exported file's bytes; verify them against the recorded SHA-256."""
+    photos = {(p["item"], p["locator"]) for p in sel.photos}
+    written: dict[tuple[str, str], Written] = {}
+    by_item: dict[str, list[dict]] = {}
+    for f in sel.exported_files:
+        by_item.setdefault(f["item"], []).append(f)
+    for item in sorted(by_item):
+        files = by_item[item]
+        row = case.item(item)
+        wanted = {layer_key(f["layers"]): f for f in files}
+        try:
+            for key, entry in resolve_entries(Path(row["source_path"]), row["format"], wanted, password):
+                f = wanted[key]
+                bag_path = names[(item, f["locator"])]
+                is_photo = (item, f["locator"]) in photos
+                h = hashlib.sha256()
+                total = 0
+                head = bytearray()
+                whole: list[bytes] | None = [] if is_photo and (f["size"] or 0) <= THUMB_ORIGINAL_CAP else None
+                zi = bagit.member_info(zf, f"{root}/{bag_path}", f["size"], _compress(f["mime"]))
+                with entry.open() as src, zf.open(zi, "w", force_zip64=(f["size"] or 0) > (1 << 31)) as dst:
+                    while chunk := src.read(CHUNK):
+                        h.update(chunk)
+                        dst.write(chunk)
+                        total += len(chunk)
+                        if is_photo and len(head) < HEAD_KEEP:
+                            head += chunk[:HEAD_KEEP - len(head)]
+                        if whole is not None:
+                            whole.append(chunk)
+                        if progress:
+                            progress(len(chunk))
+                digest = h.hexdigest()
+                if digest != f["sha256"] or total != f["size"]:
+                    raise IntegrityError(
+                        f"{f['locator']}: its bytes no longer match the SHA-256 recorded at triage "
+                        f"(recorded {f['sha256']}, read now {digest}, {total:,} bytes)",
+                        hint="the evidence source changed or is damaged: run 'forensic evidence verify "
+                             f"{item}'; nothing was exported")
+                written[(item, f["locator"])] = Written(bag_path, digest, total)
+                if on_photo is not None and is_photo:
+                    on_photo(f, bytes(head), b"".join(whole) if whole is not None else None)
+        except (OSError, RuntimeError) as exc:
+            raise SourceError(f"evidence item {item}: reading the source failed: {exc}",
+                              hint="check that the evidence source is connected and readable") from exc
+        missing = [f["locator"] for f in files if (item, f["locator"]) not in written]
+        if missing:
+            raise IntegrityError(f"{len(missing)} selected file(s) of {item} are no longer in the source, "
+                                 f"e.g. {missing[0]}", hint=f"run 'forensic evidence verify {item}'; nothing was exported")
+    return written
+
+
+# -- the export -------------------------------------------------------------------------------
+def _json_line(obj: Any) -> str:
+    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+
+
+def _item_json(case: Case, item: str, ex: CustodyExcerpt) -> dict:
+    row = case.item(item)
+    verified = None
+    for e in ex.entries:
+        items, _ = _subject_refs(e)
+        if item in items and isinstance(e.get("action"), str) and "verif" in e["action"]:
+            verified = {"at": e.get("at"), "action": e["action"], "sha256": e.get("sha256"),
+                        "seq": e.get("seq"), "ok": (e.get("sha256") == row["sha256"]) if e.get("sha256") else None}
+    acq_verified = row["acquisition_hash_verified"]
+    return {"item": item, "format": row["format"], "description": row["description"],
+            "source_name": Path(row["source_path"]).name, "size": row["size"], "sha256": row["sha256"],
+            "md5": row["md5"], "acquisition_hashes": json.loads(row["acquisition_hashes"] or "{}"),
+            "acquisition_hash_verified": None if acq_verified is None else bool(acq_verified),
+            "added_at": row["added_at"], "triaged_at": row["triaged_at"], "last_verification": verified}
+
+
+def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], None] | None = None) -> dict:
+    from exporters import report as report_mod
+    if opts.hide_names and opts.password is None:
+        raise UsageError("--hide-names needs encryption", hint="add --password-file F or --generate-password")
+    out = Path(opts.out)
+    if out.exists() and out.is_dir():
+        raise UsageError(f"{out} is a folder; give the bundle's file name (e.g. bundle.zip)")
+    sel = resolve(case, opts.spec)
+    meta = case.meta()
+    created = created_time(opts.created_at)
+    root = bag_root(meta["case_id"])
+    ex = custody_excerpt(case, sel, opts.custody_size, opts.full_custody)
+
+    namer = BagNamer()
+    names: dict[tuple[str, str], str] = {}
+    name_map = []
+    for f in sel.exported_files:
+        original, stored = namer.name(f["item"], f["layers"])
+        names[(f["item"], f["locator"])] = stored
+        if original != stored:
+            name_map.append({"item": f["item"], "locator": f["locator"], "original": original, "stored": stored})
+
+    out.parent.mkdir(parents=True, exist_ok=True)
+    partial = out.with_name(out.name + ".partial")
+    inner_tmp = None
+    thumbs = report_mod.ThumbnailCollector(THUMB_BUDGET)
+    try:
+        if opts.hide_names:
+            inner_tmp = tempfile.NamedTemporaryFile(prefix="forensic-bag-", suffix=".zip", dir=out.parent,
+                                                    delete=False)
+            target, zip_password = inner_tmp, None
+        else:
+            target, zip_password = open(partial, "wb"), opts.password
+        with target:
+            zf = bagit.open_zip(target, zip_password)
+            with zf:
+                payload: dict[str, str] = {}
+                sizes: dict[str, int] = {}
+                written = stream_evidence(case, zf, root, sel, names, opts.evidence_password,
+                                          thumbs.add, progress)
+                for w in written.values():
+                    payload[w.bag_path] = w.sha256
+                    sizes[w.bag_path] = w.size
+                generated = _generated(case, sel, ex, written, name_map, thumbs, meta, opts, report_mod)
+                for name in sorted(generated):
+                    data = generated[name]
+                    bagit.write_member(zf, f"{root}/{name}", data)
+                    payload[name] = hashlib.sha256(data).hexdigest()
+                    sizes[name] = len(data)
+                manifest = bagit.manifest_text(payload.items())
+                oxum = f"{sum(sizes.values())}.{len(sizes)}"
+                info = _bag_info(meta, created, oxum, ex, sel, opts)
+                tags = {bagit.BAGIT: bagit.BAGIT_TXT, bagit.BAG_INFO: info, bagit.MANIFEST: manifest}
+                if opts.signer is not None:      # the key file is covered by the tag manifest too
+                    tags[PUBKEY] = opts.signer.public.to_text(
+                        f"minisign public key {opts.signer.key_id} (forensic examiner "
+                        f"{' '.join(opts.signer.name.split())})").encode("utf-8")
+                tagmanifest = bagit.manifest_text((k, hashlib.sha256(v).hexdigest()) for k, v in tags.items())
+                for name in (bagit.BAGIT, bagit.BAG_INFO, bagit.MANIFEST, PUBKEY):
+                    if name in tags:
+                        bagit.write_member(zf, f"{root}/{name}", tags[name])
+                bagit.write_member(zf, f"{root}/{bagit.TAGMANIFEST}", tagmanifest)
+                if opts.signer is not None:
+                    digest = hashlib.sha256(tagmanifest).hexdigest()
+                    comment = (f"forensic bundle case={json.dumps(meta['case_id'], ensure_ascii=True)} "
+                               f"tagmanifest-sha256={digest}")
+                    sig = opts.signer.sign(tagmanifest, comment)
+                    bagit.write_member(zf, f"{root}/{SIGNATURE}", sig.encode("ascii"))
+        if opts.hide_names:
+            with open(partial, "wb") as fh, open(inner_tmp.name, "rb") as inner:
+                zf = bagit.open_zip(fh, opts.password)
+                with zf:
+                    size = os.fstat(inner.fileno()).st_size
+                    zi = bagit.member_info(zf, HIDDEN_MEMBER, size, compress=False)
+                    with zf.open(zi, "w", force_zip64=size > (1 << 31)) as dst:
+                        shutil.copyfileobj(inner, dst, CHUNK)
+        with open(partial, "rb") as fh:
+            h = hashlib.sha256()
+            while chunk := fh.read(CHUNK):
+                h.update(chunk)
+            bundle_sha = h.hexdigest()
+        os.replace(partial, out)
+    except BaseException:
+        partial.unlink(missing_ok=True)
+        raise
+    finally:
+        if inner_tmp is not None:
+            Path(inner_tmp.name).unlink(missing_ok=True)
+    exported = sel.exported_files
+    summary = {
+        "bundle": str(out), "sha256": bundle_sha, "files": len(exported),
+        "bytes": sum(f["size"] or 0 for f in exported), "withheld": len(sel.withheld_files) + len(sel.withheld_messages),
+        "signed": opts.signer is not None, "encrypted": opts.password is not None, "hide_names": opts.hide_names,
+        "messages": len(sel.messages), "photos": len(sel.photos), "bundle_bytes": out.stat().st_size,
+        "custody_head": {"tree_size": ex.checkpoint.tree_size, "root": ex.checkpoint.root} if ex.checkpoint else None,
+        "created_at": iso_utc(created),
+    }
+    if opts.signer is not None:
+        summary["key_id"] = opts.signer.key_id
+        summary["key_fingerprint"] = opts.signer.fingerprint
+    return summary
+
+
+def log_export(case: Case, summary: dict, spec: SelectionSpec, recipient: str | None, signer: Signer | None,
+               actor: str) -> Any:
+    """Record ``export.created`` in the custody log (bundle SHA-256, selection, recipient)."""
+    from chain_of_custody.log import CustodyLog
+    details = {"bundle": Path(summary["bundle"]).name, "selection": spec.to_json(), "recipient": recipient,
+               "files": summary["files"], "bytes": summary["bytes"], "withheld": summary["withheld"],
+               "include_sensitive": spec.include_sensitive, "signed": summary["signed"],
+               "encrypted": summary["encrypted"], "hide_names": summary["hide_names"],
+               "custody_head": summary["custody_head"], "format": FORMAT}
+    with CustodyLog(case.root, case.db, case.case_id, signer=signer, actor=actor) as log:
+        log.append("export.created", {"case": case.case_id, "bundle": Path(summary["bundle"]).name},
+                   actor=actor, sha256=summary["sha256"], details=details,
+                   reason=f"bundle for {recipient}" if recipient else None)
+        return log.commit()
+
+
+def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel: Selection,
+              opts: ExportOptions) -> bytes:
+    fields = [("External-Identifier", meta["case_id"]),
+              ("Source-Organization", meta.get("organisation") or "-"),
+              ("Contact-Name", meta["examiner"]),
+              ("Bagging-Date", created.date().isoformat()),
+              ("Bundle-Created", iso_utc(created)),
+              ("Bag-Software-Agent", f"forensic {__version__} ({FORMAT})"),
+              ("Payload-Oxum", oxum)]
+    if ex.checkpoint is not None:
+        fields.append(("Custody-Head", f"{ex.checkpoint.tree_size} {ex.checkpoint.root}"))
+    else:
+        fields.append(("Custody-Head", "none"))
+    fields.append(("Custody-Excerpt", "full" if opts.full_custody else "concerned entries"))
+    if opts.signer is not None:
+        fields.append(("Signature-Key-Id", opts.signer.key_id))
+        fields.append(("Signature-Key-Fingerprint", opts.signer.fingerprint))
+    if opts.recipient:
+        fields.append(("Recipient", opts.recipient))
+    fields.append(("Withheld-Items", str(len(sel.withheld_files) + len(sel.withheld_messages))))
+    fields.append(("Internal-Sender-Description",
+                   "Evidence selected by the examiner; see data/report/index.html and docs/prosecutor-guide.md"))
+    return bagit.bag_info_text(fields)
+
+
+def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, name_map: list,
+               thumbs, meta: dict, opts: ExportOptions, report_mod) -> dict[str, bytes]:
+    from exporters import case_uco
+    items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
+    items_json = [_item_json(case, it, ex) for it in items]
+    files_rows = []
+    for f in sel.files:
+        w = written.get((f["item"], f["locator"]))
+        row = {k: v for k, v in f.items() if k not in ("id", "layers")}
+        row["layers"] = f["layers"]
+        row["bag_path"] = w.bag_path if w else None
+        row["custody_seqs"] = ex.file_seqs.get((f["item"], f["locator"]), [])
+        files_rows.append(row)
+    msg_rows = [message_json(m) for m in sel.messages]
+    tool = {"name": "forensic", "version": __version__, "format": FORMAT}
+    info = {
+        "format": FORMAT, "tool": tool,
+        "case": {"case_id": meta["case_id"], "examiner": meta["examiner"],
+                 "organisation": meta.get("organisation") or None, "created_at": meta.get("created_at")},
+        "selection": opts.spec.to_json(), "recipient": opts.recipient,
+        "items": items_json,
+        "counts": {"files": len(sel.exported_files), "withheld_files": len(sel.withheld_files),
+                   "photos": len(sel.photos), "messages": len(sel.messages),
+                   "withheld_messages": len(sel.withheld_messages)},
+        "custody": {"tree_size": ex.checkpoint.tree_size if ex.checkpoint else None,
+                    "root": ex.checkpoint.root if ex.checkpoint else None,
+                    "excerpt": "full" if opts.full_custody else "concerned",
+                    "entries": len(ex.concerned), "verified_at_export": ex.verify or None},
+        "notes": sel.notes,
+    }
+    timeline_rows = report_mod.selection_timeline(case, sel)
+    geo_rows = report_mod.selection_geo_rows(case, sel)
+    out: dict[str, bytes] = {
+        "data/bundle.json": (json.dumps(info, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8"),
+        "data/files.jsonl": "".join(_json_line(r) for r in files_rows).encode("utf-8"),
+        "data/messages.jsonl": "".join(_json_line(r) for r in msg_rows).encode("utf-8"),
+    }
+    from exporters import geo, timeline
+    buf = io.StringIO(newline="")
+    timeline.write_csv(timeline_rows, buf)
+    out["data/timeline.csv"] = buf.getvalue().encode("utf-8")
+    buf = io.StringIO()
+    geo.write_geojson(geo_rows, buf)
+    out["data/geotags.geojson"] = buf.getvalue().encode("utf-8")
+    buf = io.StringIO()
+    geo.write_kml(geo_rows, buf, name=f"{meta['case_id']} geotags")
+    out["data/geotags.kml"] = buf.getvalue().encode("utf-8")
+    if name_map:
+        out["data/name-map.jsonl"] = "".join(_json_line(r) for r in name_map).encode("utf-8")
+    out.update(custody_members(ex, opts.full_custody))
+    ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
+                                   timeline=timeline_rows, geo=geo_rows, custody=ex, thumbs=thumbs,
+                                   name_map=name_map, warnings=report_mod.case_warnings(case, sel))
+    out["data/report/index.html"] = report_mod.render(ctx)
+    out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex)
+    return out
+
+
+def message_json(m: dict) -> dict:
+    fields = dict(m["fields"])
+    if m["withheld"]:
+        for k in ("body", "location"):
+            if k in fields:
+                fields[k] = None
+        fields["attachments"] = [{"name": None, "sha256": a.get("sha256"), "locator": a.get("locator"),
+                                  "missing": a.get("missing")} for a in fields.get("attachments") or []]
+    return {"artifact_id": m["artifact_id"], "item": m["item"], "record_type": "chat/message",
+            "extractor": m["extractor"], "source": {"locator": m["locator"], "path": m["path"], "sha256": m["sha256"],
+                                                    "ref": m["source_ref"]},
+            "fields": fields, "corrupted": m["corrupted"], "warnings": m["warnings"],
+            "tags": m["tags"], "sensitive": m["sensitive"], "withheld": m["withheld"]}
+
+
+__all__ = ["ExportOptions", "export_bundle", "log_export", "generate_password", "ForensicError"]

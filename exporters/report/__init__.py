@@ -1,0 +1,564 @@
+"""The bundle's report: one self-contained HTML file that opens offline in any browser.
+
+No scripts, no external style sheets, fonts or images: inline CSS, images as ``data:`` URIs,
+the map as inline SVG (equirectangular projection of the points' bounding box, graticule
+and labels, no tiles). Links to an online map (OpenStreetMap) are plain ``<a href>``: nothing
+is loaded unless the reader clicks. Every string that comes from evidence or the case goes
+through :func:`html.escape` (the helper :func:`e`), attributes included.
+
+Thumbnails: no imaging library is a dependency, so a photo is shown by its EXIF thumbnail
+(the JPEG in IFD1, found in the first bytes of the file) when it has one, else by itself when
+it is a small JPEG/PNG/GIF/WebP, else a placeholder; the total embedded is capped.
+"""
+from __future__ import annotations
+
+import base64
+import html
+import json
+import struct
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+SECTIONS = (("case", "Case"), ("items", "Evidence items"), ("selection", "Selection"),
+            ("files", "Exported files"), ("gallery", "Photos"), ("map", "Map of geotags"),
+            ("chats", "Conversations"), ("timeline", "Timeline"), ("custody", "Chain of custody"),
+            ("limitations", "Limitations"))
+TIMELINE_ROWS_CAP = 5000
+MESSAGES_CAP = 20000
+_IMAGE_MIMES = {"image/jpeg": "image/jpeg", "image/png": "image/png", "image/gif": "image/gif",
+                "image/webp": "image/webp"}
+
+
+def e(value: Any) -> str:
+    """Escape for HTML text and quoted attributes; None becomes an em dash."""
+    if value is None:
+        return "&#8212;"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    text = str(value)
+    # control characters would be invisible or break the layout: show them as \xNN
+    text = "".join(c if (c >= " " or c in "\n\t") and c != "\x7f" else f"\\x{ord(c):02x}" for c in text)
+    return html.escape(text, quote=True)
+
+
+# -- thumbnails ---------------------------------------------------------------------------------
+def exif_thumbnail(head: bytes) -> bytes | None:
+    """The JPEG thumbnail of IFD1 in a JPEG's Exif APP1 segment, if it lies within ``head``."""
+    if head[:2] != b"\xff\xd8":
+        return None
+    pos = 2
+    while pos + 4 <= len(head) and head[pos] == 0xFF:
+        marker = head[pos + 1]
+        seg_len = struct.unpack(">H", head[pos + 2:pos + 4])[0]
+        if marker == 0xE1 and head[pos + 4:pos + 10] == b"Exif\x00\x00":
+            tiff = head[pos + 10:pos + 2 + seg_len]
+            return _ifd1_jpeg(tiff)
+        if marker in (0xDA, 0xD9):
+            return None
+        pos += 2 + seg_len
+    return None
+
+
+def _ifd1_jpeg(tiff: bytes) -> bytes | None:
+    try:
+        if tiff[:2] == b"II":
+            en = "<"
+        elif tiff[:2] == b"MM":
+            en = ">"
+        else:
+            return None
+        ifd0 = struct.unpack(en + "I", tiff[4:8])[0]
+        n = struct.unpack(en + "H", tiff[ifd0:ifd0 + 2])[0]
+        nxt = struct.unpack(en + "I", tiff[ifd0 + 2 + 12 * n:ifd0 + 6 + 12 * n])[0]
+        if not nxt or nxt + 2 > len(tiff):
+            return None
+        n1 = struct.unpack(en + "H", tiff[nxt:nxt + 2])[0]
+        offset = length = None
+        for i in range(min(n1, 256)):
+            at = nxt + 2 + 12 * i
+            tag, typ, count, value = struct.unpack(en + "HHII", tiff[at:at + 12])
+            if typ == 3:                     # SHORT stored in the first two bytes
+                value = struct.unpack(en + "H", tiff[at + 8:at + 10])[0]
+            if tag == 0x0201:
+                offset = value
+            elif tag == 0x0202:
+                length = value
+        if offset and length and offset + length <= len(tiff):
+            data = tiff[offset:offset + length]
+            return data if data[:2] == b"\xff\xd8" else None
+    except struct.error:
+        return None
+    return None
+
+
+class ThumbnailCollector:
+    """Collects small images of exported photos while they stream into the bundle."""
+
+    def __init__(self, budget: int) -> None:
+        self.budget = budget
+        self.used = 0
+        self.images: dict[tuple[str, str], tuple[str, str]] = {}   # key -> (data URI, 'exif'|'original')
+        self.skipped = 0
+
+    def add(self, f: dict, head: bytes, whole: bytes | None) -> None:
+        thumb, kind, mime = exif_thumbnail(head), "EXIF thumbnail", "image/jpeg"
+        if thumb is None and whole is not None and f.get("mime") in _IMAGE_MIMES:
+            thumb, kind, mime = whole, "the photo itself", _IMAGE_MIMES[f["mime"]]
+        if thumb is None:
+            return
+        if self.used + len(thumb) > self.budget:
+            self.skipped += 1
+            return
+        self.used += len(thumb)
+        uri = f"data:{mime};base64," + base64.b64encode(thumb).decode("ascii")
+        self.images[(f["item"], f["locator"])] = (uri, kind)
+
+
+# -- what the report shows, from the selection --------------------------------------------------
+def selection_timeline(case, sel) -> list[dict]:
+    """Timeline events of the selection only: file-system and photo times of the selected
+    files (from :mod:`exporters.timeline`), and the selected messages' times."""
+    from exporters import timeline as tl
+    start = tl.parse_bound(sel.spec.from_at) if sel.spec.from_at else None
+    end = tl.parse_bound(sel.spec.to_at, end=True) if sel.spec.to_at else None
+    keys = {(f["item"], f["locator"]) for f in sel.files}
+    events: list[dict] = []
+    for item in sorted({f["item"] for f in sel.files}):
+        for ev in tl.events(case.db, tl.TimelineFilter(item=item, start_us=start, end_us=end)):
+            if ev["record_type"] == "chat/message":
+                continue
+            if (ev["item"], ev["locator"]) in keys:
+                events.append(ev)
+    for m in sel.messages:
+        ev = _message_event(m, tl)
+        if ev is not None:
+            events.append(ev)
+
+    def key(ev: dict):
+        k = tl.sort_key(ev["datetime"]) if ev["datetime"] else None
+        return (k is not None, k or 0, not ev["tz_known"], ev["item"] or "", ev["path"] or "", ev["timestamp_desc"])
+    events.sort(key=key)
+    return events
+
+
+def _message_event(m: dict, tl) -> dict | None:
+    from datetime import timezone
+    f = m["fields"]
+    utc, local = f.get("sent_at_utc"), f.get("sent_at")
+    if utc:
+        dt = tl.parse_stored(utc)
+        dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+        when, stamp, known, local_iso = tl.iso(dt), tl.to_us(dt), True, local or tl.iso(dt)
+    elif local:
+        when = tl.iso(tl.parse_stored(local).replace(tzinfo=None))
+        stamp, known, local_iso = None, False, when
+    else:
+        return None
+    conv = f.get("conversation") or {}
+    who = f.get("sender") or "(system)"
+    body = "[withheld: tagged sensitive]" if m["withheld"] else (f.get("body") or "")
+    return {"message": f"Message sent in {conv.get('title') or conv.get('id') or '?'} by {who}: {body}",
+            "datetime": when, "timestamp_desc": "Message sent", "timestamp": stamp, "item": m["item"],
+            "path": m["path"], "sha256": m["sha256"], "record_type": "chat/message", "tz_known": known,
+            "tz_source": f.get("tz_source") if known else "unknown", "local_datetime": local_iso,
+            "locator": m["locator"]}
+
+
+def selection_geo_rows(case, sel) -> list[dict]:
+    from exporters import geo
+    keys = {(p["item"], p["locator"]) for p in sel.photos}
+    rows = []
+    for item in sorted({p["item"] for p in sel.photos}):
+        for row in geo.photo_rows(case.db, item):
+            if (row["item"], row["locator"]) in keys:
+                rows.append(row)
+    return rows
+
+
+def case_warnings(case, sel) -> list[dict]:
+    items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
+    keys = {(f["item"], f["locator"]) for f in sel.files} | \
+        {(s["item"], s["locator"]) for s in sel.chat_sources.values()}
+    out = []
+    for item in items:
+        for r in case.db.execute("SELECT item, locator, stage, message FROM warnings WHERE item=? ORDER BY id", (item,)):
+            if r["locator"] is None or (r["item"], r["locator"]) in keys:
+                out.append(dict(r))
+    return out
+
+
+@dataclass
+class ReportContext:
+    info: dict
+    files: list[dict]
+    photos: list[dict]
+    messages: list[dict]
+    timeline: list[dict]
+    geo: list[dict]
+    custody: Any
+    thumbs: ThumbnailCollector
+    name_map: list[dict] = field(default_factory=list)
+    warnings: list[dict] = field(default_factory=list)
+
+
+# -- rendering ----------------------------------------------------------------------------------
+CSS = """
+body{font-family:system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d232a;background:#fff}
+header{background:#1d3557;color:#fff;padding:1.2em 2em}header h1{margin:0 0 .2em 0;font-size:1.5em}
+nav{background:#f1f3f5;padding:.5em 2em;position:sticky;top:0;border-bottom:1px solid #ccd}
+nav a{margin-right:1em;color:#1d3557;text-decoration:none;font-size:.9em}
+main{padding:0 2em 3em 2em;max-width:80em}section{margin-top:2em}h2{border-bottom:2px solid #1d3557;padding-bottom:.2em}
+table{border-collapse:collapse;width:100%;font-size:.85em;margin:.5em 0}th,td{border:1px solid #ccd;padding:.25em .5em;
+text-align:left;vertical-align:top}th{background:#f1f3f5}code,.hash{font-family:ui-monospace,Menlo,Consolas,monospace;
+font-size:.85em;word-break:break-all}.gallery{display:flex;flex-wrap:wrap;gap:1em}.card{border:1px solid #ccd;
+width:15em;padding:.5em;font-size:.8em}.card img{max-width:100%;max-height:12em;display:block;margin:auto}
+.ph{height:8em;background:#e9ecef;display:flex;align-items:center;justify-content:center;color:#666}
+.conv{border:1px solid #ccd;margin:1em 0;padding:.5em 1em}.msg{margin:.4em 0;padding:.3em .6em;background:#f8f9fa;
+border-left:3px solid #457b9d}.msg .meta{font-size:.75em;color:#555}.msg .body{white-space:pre-wrap}
+.cite{font-size:.7em;color:#666}.ok{color:#1b7f3b;font-weight:bold}.bad{color:#b00020;font-weight:bold}
+.warn{color:#8a5a00}.small{font-size:.8em;color:#555}svg{border:1px solid #ccd;background:#f7fbff}
+"""
+
+
+def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], raw: bool = False) -> str:
+    head = "".join(f"<th>{e(h)}</th>" for h in headers)
+    body = "".join("<tr>" + "".join(f"<td>{c if raw else e(c)}</td>" for c in r) + "</tr>" for r in rows)
+    return f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+
+def _kv(pairs: Iterable[tuple[str, str]]) -> str:
+    """Key/value table; values are already escaped HTML."""
+    return "<table><tbody>" + "".join(f"<tr><th>{e(k)}</th><td>{v}</td></tr>" for k, v in pairs) + "</tbody></table>"
+
+
+def _hash(value: str | None) -> str:
+    return f'<span class="hash">{e(value)}</span>'
+
+
+def osm_link(lat: float, lon: float) -> str:
+    return f"https://www.openstreetmap.org/?mlat={lat:.6f}&mlon={lon:.6f}#map=17/{lat:.6f}/{lon:.6f}"
+
+
+def render(ctx: ReportContext) -> bytes:
+    info = ctx.info
+    case = info["case"]
+    parts = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+             "style-src 'unsafe-inline'\">",
+             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+             f"<title>Evidence bundle {e(case['case_id'])}</title><style>{CSS}</style></head><body>",
+             f"<header><h1>Evidence bundle &#8212; case {e(case['case_id'])}</h1>"
+             f"<div>Examiner {e(case['examiner'])}"
+             f"{' &#183; ' + e(case['organisation']) if case.get('organisation') else ''}"
+             f" &#183; {e(info['tool']['name'])} {e(info['tool']['version'])}</div></header>",
+             "<nav>" + "".join(f'<a href="#{sid}">{e(title)}</a>' for sid, title in SECTIONS) + "</nav><main>"]
+    parts.append(_case_section(ctx))
+    parts.append(_items_section(ctx))
+    parts.append(_selection_section(ctx))
+    parts.append(_files_section(ctx))
+    parts.append(_gallery_section(ctx))
+    parts.append(_map_section(ctx))
+    parts.append(_chats_section(ctx))
+    parts.append(_timeline_section(ctx))
+    parts.append(_custody_section(ctx))
+    parts.append(_limitations_section(ctx))
+    parts.append("</main></body></html>\n")
+    return "".join(parts).encode("utf-8")
+
+
+def _section(sid: str, body: str) -> str:
+    title = dict(SECTIONS)[sid]
+    return f'<section id="{sid}"><h2>{e(title)}</h2>{body}</section>'
+
+
+def _case_section(ctx: ReportContext) -> str:
+    info, case = ctx.info, ctx.info["case"]
+    c = info["counts"]
+    body = _kv([("Case", e(case["case_id"])), ("Examiner", e(case["examiner"])),
+                ("Organisation", e(case.get("organisation"))), ("Case opened", e(case.get("created_at"))),
+                ("Tool", e(f"{info['tool']['name']} {info['tool']['version']} ({info['format']})")),
+                ("Recipient", e(info.get("recipient"))),
+                ("Contents", e(f"{c['files']} files exported, {c['withheld_files']} withheld; {c['photos']} photos; "
+                               f"{c['messages']} messages ({c['withheld_messages']} withheld)"))])
+    body += ("<p class=\"small\">The bundle's creation time is in <code>bag-info.txt</code> "
+             "(<code>Bundle-Created</code>); this report is the same for every export of the same selection. "
+             "How to verify the bundle: <code>docs/prosecutor-guide.md</code> of the forensic tool, or "
+             "<code>forensic verify-bundle</code>.</p>")
+    return _section("case", body)
+
+
+def _items_section(ctx: ReportContext) -> str:
+    rows = []
+    for it in ctx.info["items"]:
+        acq = it.get("acquisition_hashes") or {}
+        acq_text = ", ".join(f"{k}: {v}" for k, v in sorted(acq.items())) or None
+        lv = it.get("last_verification")
+        verification = (f"{e(lv['action'])} at {e(lv['at'])}: "
+                        + (('<span class="ok">matches intake</span>' if lv["ok"] else '<span class="bad">DIFFERS</span>')
+                           if lv.get("ok") is not None else "no hash recorded")) if lv else "not re-verified since intake"
+        rows.append([e(it["item"]), e(it["format"]), e(it["source_name"]), e(it.get("description")),
+                     e(f"{it['size']:,}"), _hash(it["sha256"]) + "<br>MD5 " + _hash(it["md5"]),
+                     e(acq_text) + (f"<br>verified: {e(it['acquisition_hash_verified'])}"
+                                    if it.get("acquisition_hash_verified") is not None else ""),
+                     verification, e(it.get("added_at")), e(it.get("triaged_at"))])
+    return _section("items", _table(["Item", "Format", "Source", "Description", "Bytes", "Intake SHA-256 / MD5",
+                                     "Acquisition hashes", "Verification", "Added", "Triaged"], rows, raw=True))
+
+
+def _selection_section(ctx: ReportContext) -> str:
+    s = ctx.info["selection"]
+    body = _kv([("Tags", e(", ".join(s["tags"]) or "(none: whole items)")), ("Items", e(", ".join(s["items"]) or "all")),
+                ("Record types", e(", ".join(s["types"]) or "all")), ("From", e(s["from"])), ("To", e(s["to"])),
+                ("Sensitive items", e("included (--include-sensitive)" if s["include_sensitive"]
+                                      else "withheld: listed with hashes and metadata only"))])
+    body += ("<p class=\"small\">Only what this selection names left the case. Times given without a zone "
+             "are the device's wall clock; their zone is unknown.</p>")
+    return _section("selection", body)
+
+
+def _files_section(ctx: ReportContext) -> str:
+    rows = []
+    for f in ctx.files:
+        status = "withheld" if f["withheld"] else "exported"
+        tags = ", ".join(t["tag"] + (" (sensitive)" if t["sensitive"] else "") + (f": {t['note']}" if t.get("note") else "")
+                         for t in f.get("tags") or [])
+        rows.append([e(f["item"]), f"<code>{e(f['locator'])}</code>",
+                     f"<code>{e(f['bag_path'])}</code>" if f.get("bag_path") else e(status),
+                     e(f"{f['size']:,}" if f["size"] is not None else None), _hash(f["sha256"]), e(f.get("mime")),
+                     e(f.get("modified_at")) + ("" if f["times_tz_known"] or not f.get("modified_at")
+                                                else " <span class=\"warn\">(zone unknown)</span>"),
+                     e("deleted" if f["deleted"] else ""), e(tags), e(status)])
+    body = _table(["Item", "Locator", "Stored as", "Bytes", "SHA-256", "Type", "Modified", "", "Tags", "Status"],
+                  rows, raw=True)
+    body += "<p class=\"small\">Every exported file was re-read from the evidence at export and its SHA-256 " \
+            "matched the value recorded at triage.</p>"
+    if ctx.name_map:
+        body += "<h3>Names changed for storage</h3>" + _table(
+            ["Original", "Stored as"], [[f"<code>{e(m['original'])}</code>", f"<code>{e(m['stored'])}</code>"]
+                                        for m in ctx.name_map], raw=True)
+    return _section("files", body)
+
+
+def _gallery_section(ctx: ReportContext) -> str:
+    if not ctx.photos:
+        return _section("gallery", "<p>No photos in this selection.</p>")
+    cards = []
+    for p in ctx.photos:
+        f = p["fields"]
+        img = ctx.thumbs.images.get((p["item"], p["locator"]))
+        if p["withheld"]:
+            pic = '<div class="ph">withheld (sensitive)</div>'
+        elif img is not None:
+            pic = f'<img src="{img[0]}" alt="{e(p["path"])}" title="{e(img[1])}">'
+        else:
+            pic = '<div class="ph">no thumbnail</div>'
+        gps = ""
+        if f.get("gps_valid") and f.get("lat") is not None and f.get("lon") is not None:
+            gps = (f'{e(round(f["lat"], 6))}, {e(round(f["lon"], 6))}'
+                   + (f", {e(f['alt'])} m" if f.get("alt") is not None else "")
+                   + f' (<a href="{e(osm_link(f["lat"], f["lon"]))}" rel="noreferrer">map</a>)')
+        taken = f.get("taken_at")
+        tz = "" if f.get("tz_known") or not taken else " <span class=\"warn\">(zone unknown)</span>"
+        cards.append(
+            f'<div class="card">{pic}<div><code>{e(p["path"])}</code></div>'
+            f'<div>Taken: {e(taken)}{tz} <span class="small">[{e(f.get("tz_source"))}]</span></div>'
+            f'<div>Camera: {e(" ".join(x for x in (f.get("make"), f.get("model")) if x) or None)}'
+            f'{(" #" + e(f["serial"])) if f.get("serial") else ""}</div>'
+            f'<div>GPS: {gps or "&#8212;"}</div>'
+            f'<div class="small">{e(f.get("width"))}&#215;{e(f.get("height"))} &#183; SHA-256 {_hash(p["sha256"])}</div>'
+            f'<div class="cite">{e(p["item"])} &#8250; <code>{e(p["locator"])}</code></div></div>')
+    note = ""
+    if ctx.thumbs.skipped:
+        note = f"<p class=\"small\">{ctx.thumbs.skipped} thumbnail(s) not embedded (size budget of the report).</p>"
+    return _section("gallery", f'<div class="gallery">{"".join(cards)}</div>{note}')
+
+
+def _map_section(ctx: ReportContext) -> str:
+    pts = [r for r in ctx.geo if r.get("gps_valid") and r.get("lat") is not None and r.get("lon") is not None]
+    if not pts:
+        return _section("map", "<p>No geotagged photos in this selection.</p>")
+    svg = map_svg([(r["lat"], r["lon"]) for r in pts])
+    rows = [[str(i + 1), f"<code>{e(r['path'])}</code>", e(round(r["lat"], 6)), e(round(r["lon"], 6)),
+             e(r.get("alt")), e(r.get("taken_at")), e(r.get("device")),
+             f'<a href="{e(osm_link(r["lat"], r["lon"]))}" rel="noreferrer">OpenStreetMap</a>']
+            for i, r in enumerate(pts)]
+    body = (svg + "<p class=\"small\">Equirectangular plot of the points (WGS 84 latitude/longitude), drawn in "
+            "the report itself: nothing is loaded from the network. The links open an online map only when clicked."
+            "</p>" + _table(["#", "Photo", "Latitude", "Longitude", "Altitude (m)", "Taken", "Device", "Online map"],
+                            rows, raw=True))
+    return _section("map", body)
+
+
+def map_svg(points: list[tuple[float, float]], width: int = 800, height: int = 480) -> str:
+    lats = [p[0] for p in points]
+    lons = [p[1] for p in points]
+    lat0, lat1, lon0, lon1 = min(lats), max(lats), min(lons), max(lons)
+    span = max(lat1 - lat0, lon1 - lon0, 0.01)
+    pad = span * 0.15
+    lat0, lat1 = max(-90.0, lat0 - pad), min(90.0, lat1 + pad)
+    lon0, lon1 = max(-180.0, lon0 - pad), min(180.0, lon1 + pad)
+    if lat1 - lat0 < span:
+        mid = (lat0 + lat1) / 2
+        lat0, lat1 = mid - span / 2 - pad, mid + span / 2 + pad
+    if lon1 - lon0 < span:
+        mid = (lon0 + lon1) / 2
+        lon0, lon1 = mid - span / 2 - pad, mid + span / 2 + pad
+    m = 40
+
+    def x(lon: float) -> float:
+        return m + (lon - lon0) / (lon1 - lon0) * (width - 2 * m)
+
+    def y(lat: float) -> float:
+        return m + (lat1 - lat) / (lat1 - lat0) * (height - 2 * m)
+
+    out = [f'<svg width="{width}" height="{height}" '
+           f'viewBox="0 0 {width} {height}" role="img" aria-label="map of geotags">']
+    step = _nice_step(max(lat1 - lat0, lon1 - lon0) / 5)
+    g = (int(lat0 / step) - 1) * step
+    while g <= lat1:
+        if g >= lat0:
+            out.append(f'<line x1="{m}" y1="{y(g):.1f}" x2="{width - m}" y2="{y(g):.1f}" stroke="#ccd" stroke-width="0.5"/>'
+                       f'<text x="2" y="{y(g) + 3:.1f}" font-size="9" fill="#666">{g:.4g}&#176;</text>')
+        g += step
+    g = (int(lon0 / step) - 1) * step
+    while g <= lon1:
+        if g >= lon0:
+            out.append(f'<line x1="{x(g):.1f}" y1="{m}" x2="{x(g):.1f}" y2="{height - m}" stroke="#ccd" stroke-width="0.5"/>'
+                       f'<text x="{x(g) - 10:.1f}" y="{height - m + 14}" font-size="9" fill="#666">{g:.4g}&#176;</text>')
+        g += step
+    out.append(f'<rect x="{m}" y="{m}" width="{width - 2 * m}" height="{height - 2 * m}" fill="none" stroke="#889"/>')
+    for i, (lat, lon) in enumerate(points):
+        out.append(f'<circle cx="{x(lon):.1f}" cy="{y(lat):.1f}" r="5" fill="#e63946" stroke="#fff"/>'
+                   f'<text x="{x(lon) + 7:.1f}" y="{y(lat) - 6:.1f}" font-size="11" fill="#1d3557">{i + 1}</text>')
+    out.append("</svg>")
+    return "".join(out)
+
+
+def _nice_step(raw: float) -> float:
+    import math
+    if raw <= 0:
+        return 1.0
+    exp = math.floor(math.log10(raw))
+    for mult in (1, 2, 5, 10):
+        if mult * 10 ** exp >= raw:
+            return mult * 10 ** exp
+    return 10 ** (exp + 1)
+
+
+def _chats_section(ctx: ReportContext) -> str:
+    if not ctx.messages:
+        return _section("chats", "<p>No messages in this selection.</p>")
+    convs: dict[tuple, list] = {}
+    for m in ctx.messages[:MESSAGES_CAP]:
+        c = m["fields"].get("conversation") or {}
+        convs.setdefault((m["item"], m["fields"].get("platform"), c.get("id"), c.get("title")), []).append(m)
+    out = []
+    for (item, platform, cid, title), msgs in convs.items():
+        people = sorted({p for m in msgs for p in (m["fields"].get("participants") or []) if isinstance(p, str)})
+        src = msgs[0]["source"]
+        block = [f'<div class="conv"><h3>{e(title or cid)}</h3>'
+                 f'<div class="small">{e(platform)} &#183; item {e(item)} &#183; participants: {e(", ".join(people) or None)}'
+                 f'<br>source: <code>{e(src["locator"])}</code> (SHA-256 {_hash(src["sha256"])})</div>']
+        for m in msgs:
+            f = m["fields"]
+            when = f.get("sent_at")
+            tz = "" if f.get("tz_known") or not when else " (zone unknown)"
+            body = "<em>[withheld: tagged sensitive]</em>" if m["withheld"] else e(f.get("body") or "")
+            atts = ""
+            if f.get("attachments"):
+                atts = "<div class=\"small\">attachments: " + e(", ".join(
+                    (a.get("name") or "[withheld]") + (f" (sha256 {a['sha256']})" if a.get("sha256") else "")
+                    for a in f["attachments"])) + "</div>"
+            flags = ", ".join(k for k in ("edited", "deleted", "system") if f.get(k))
+            block.append(f'<div class="msg"><div class="meta"><b>{e(f.get("sender") or "(system)")}</b> &#183; '
+                         f'{e(when)}{e(tz)}{(" &#183; " + e(flags)) if flags else ""}</div>'
+                         f'<div class="body">{body}</div>{atts}'
+                         f'<div class="cite">source: <code>{e(m["source"]["locator"])}</code> {e(m["source"]["ref"])} '
+                         f'&#183; record {e(m["artifact_id"])}</div></div>')
+        block.append("</div>")
+        out.append("".join(block))
+    if len(ctx.messages) > MESSAGES_CAP:
+        out.append(f"<p class=\"warn\">Only the first {MESSAGES_CAP:,} messages are shown; all are in "
+                   "data/messages.jsonl.</p>")
+    return _section("chats", "".join(out))
+
+
+def _timeline_section(ctx: ReportContext) -> str:
+    if not ctx.timeline:
+        return _section("timeline", "<p>No dated events in this selection.</p>")
+    rows = [[e(ev["datetime"]) + ("" if ev["tz_known"] else " <span class=\"warn\">(zone unknown)</span>"),
+             e(ev["timestamp_desc"]), e(ev["message"]), e(ev["item"]), f"<code>{e(ev['locator'])}</code>"]
+            for ev in ctx.timeline[:TIMELINE_ROWS_CAP]]
+    body = _table(["Time", "Event", "Description", "Item", "Locator"], rows, raw=True)
+    if len(ctx.timeline) > TIMELINE_ROWS_CAP:
+        body += f"<p class=\"warn\">First {TIMELINE_ROWS_CAP:,} of {len(ctx.timeline):,} events; all are in data/timeline.csv.</p>"
+    body += ("<p class=\"small\">Events whose zone is unknown are placed by their wall-clock time read as UTC; "
+             "their true instant may lie up to 14 hours before or 12 hours after. data/timeline.csv has the "
+             "Timesketch columns.</p>")
+    return _section("timeline", body)
+
+
+def _custody_section(ctx: ReportContext) -> str:
+    ex = ctx.custody
+    if ex is None or ex.checkpoint is None:
+        return _section("custody", "<p class=\"warn\">The case has no custody log checkpoint: no custody excerpt "
+                                   "is included.</p>")
+    cp = ex.checkpoint
+    v = ex.verify or {}
+    verdict = ('<span class="ok">verified</span>' if v.get("ok")
+               else f'<span class="bad">did NOT verify</span>: {e(v.get("problem"))}')
+    body = _kv([("Checkpoint", e(f"{cp.tree_size} entries, root {cp.root}")), ("Checkpoint time", e(cp.at)),
+                ("Checkpoint signature", e(f"signed by {cp.signer} (key {cp.public_key})" if cp.signature
+                                           else "unsigned")),
+                ("Whole log at export", verdict + " (hash chain, Merkle roots, checkpoints and their signatures)"),
+                ("In this bundle", e(f"{len(ex.concerned)} entries that concern the exported items, each with an "
+                                     "inclusion proof against the checkpoint (data/custody/)"))])
+    rows = []
+    for seq in ex.concerned[:2000]:
+        en = ex.entries[seq]
+        actor = en.get("actor") or {}
+        subject = en.get("subject")
+        subject_text = json.dumps(subject, ensure_ascii=False, sort_keys=True) if isinstance(subject, dict) else subject
+        rows.append([e(seq), e(en.get("at")), e(actor.get("name") if isinstance(actor, dict) else actor),
+                     e(en.get("action")), f"<code>{e(subject_text)}</code>", _hash(en.get("sha256")), e(en.get("reason"))])
+    body += _table(["#", "At", "Actor", "Action", "Subject", "SHA-256", "Reason"], rows, raw=True)
+    if len(ex.concerned) > 2000:
+        body += f"<p class=\"small\">First 2,000 of {len(ex.concerned):,} entries shown.</p>"
+    return _section("custody", body)
+
+
+def _limitations_section(ctx: ReportContext) -> str:
+    items = []
+    withheld = [f for f in ctx.files if f["withheld"]]
+    wmsgs = [m for m in ctx.messages if m["withheld"]]
+    if withheld or wmsgs:
+        items.append(f"<li>{len(withheld)} file(s) and {len(wmsgs)} message(s) are <b>withheld</b>: listed with "
+                     "their hashes and metadata, without content or thumbnails:<ul>"
+                     + "".join(f"<li><code>{e(f['locator'])}</code> SHA-256 {_hash(f['sha256'])} &#8212; "
+                               f"{e(f.get('withheld_reason'))}</li>" for f in withheld[:500])
+                     + "".join(f"<li>message record {e(m['artifact_id'])} in <code>{e(m['source']['locator'])}</code></li>"
+                               for m in wmsgs[:500]) + "</ul></li>")
+    unknown_photos = sum(1 for p in ctx.photos if p["fields"].get("taken_at") and not p["fields"].get("tz_known"))
+    unknown_msgs = sum(1 for m in ctx.messages if m["fields"].get("sent_at") and not m["fields"].get("tz_known"))
+    unknown_files = sum(1 for f in ctx.files if not f["times_tz_known"])
+    if unknown_photos or unknown_msgs or unknown_files:
+        items.append(f"<li>Unknown time zones: {unknown_photos} photo time(s), {unknown_msgs} message time(s) and "
+                     f"{unknown_files} file(s) with file-system times in local time (FAT/exFAT/ZIP) are the device's "
+                     "wall clock; they are shown without a zone and never as UTC.</li>")
+    for note in ctx.info.get("notes") or []:
+        items.append(f"<li>{e(note)}</li>")
+    corrupted = [p for p in ctx.photos if p["corrupted"]] + [m for m in ctx.messages if m["corrupted"]]
+    if corrupted:
+        items.append(f"<li>{len(corrupted)} record(s) come from damaged data (marked corrupted); what could be "
+                     "read is shown.</li>")
+    v = getattr(ctx.custody, "verify", None) or {}
+    if v and not v.get("ok"):
+        items.append(f"<li class=\"bad\">The custody log did not verify at export: {e(v.get('problem'))}</li>")
+    if ctx.warnings:
+        items.append(f"<li>{len(ctx.warnings)} warning(s) recorded during intake and triage for this selection:"
+                     + _table(["Item", "Locator", "Stage", "Message"],
+                              [[r["item"], r["locator"], r["stage"], r["message"]] for r in ctx.warnings[:1000]])
+                     + "</li>")
+    items.append("<li>Findings are limited to what the tool's extractors read; absence of a record is not proof "
+                 "of absence on the device.</li>")
+    return _section("limitations", "<ul>" + "".join(items) + "</ul>")

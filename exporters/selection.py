@@ -1,0 +1,394 @@
+"""Tags and selections: what the examiner marks as relevant, and what an export takes.
+
+Tags live in the case store (table ``tags``, created here with ``CREATE TABLE IF NOT
+EXISTS``): one row per (target, tag). A target is
+
+* ``file``: a file, by ``item`` + locator (a photo is the file that holds it);
+* ``message``: one ``chat/message`` record, by its artifact id;
+* ``conversation``: every message of a conversation, by ``item`` + conversation id.
+
+``sensitive`` on any tag of a target withholds its content from bundles unless the export
+says ``--include-sensitive``: the bundle then lists the target with its hashes and metadata
+only (no bytes, no thumbnail, no message text).
+
+:func:`resolve` turns an export's selection (tags, items, record types, time range) into the
+exact files and messages that leave the case, in a fixed order (items by id, then the
+order triage stored them in), so the same case and selection always give the same bundle.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from typing import Any, Iterable
+
+from exporters.timeline import parse_bound, sort_key
+from forensic.case import Case
+from forensic.errors import UsageError
+from forensic.timestamps import iso_utc, now_utc
+
+TAGS_SCHEMA = """
+CREATE TABLE IF NOT EXISTS tags (
+    id INTEGER PRIMARY KEY,
+    target_kind TEXT NOT NULL,
+    target_ref TEXT NOT NULL,
+    item TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    note TEXT,
+    sensitive INTEGER NOT NULL DEFAULT 0,
+    at TEXT NOT NULL,
+    by TEXT,
+    UNIQUE(target_kind, item, target_ref, tag)
+);
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
+"""
+
+TYPES = ("photos", "messages", "files")
+TARGET_KINDS = ("file", "message", "conversation")
+_TAG_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
+_HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
+_ARTIFACT_REF = re.compile(r"^(?:message|artifact|photo):(\d+)$")
+EXPORTABLE_KINDS = ("file", "stream")
+
+
+def ensure_schema(db: sqlite3.Connection) -> None:
+    db.executescript(TAGS_SCHEMA)
+
+
+# -- tagging ----------------------------------------------------------------------------------
+@dataclass(frozen=True, slots=True)
+class Target:
+    kind: str          # file | message | conversation
+    item: str
+    ref: str           # locator | artifact id | conversation id
+    sha256: str | None = None
+    label: str = ""    # what to show the examiner
+
+    def to_json(self) -> dict:
+        return {"kind": self.kind, "item": self.item, "ref": self.ref, "sha256": self.sha256,
+                "label": self.label}
+
+
+def _file_target(r) -> Target:
+    return Target("file", r["item"], r["locator"], r["sha256"], r["locator"])
+
+
+def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
+                 conversation: str | None = None, from_at: str | None = None,
+                 to_at: str | None = None, geotagged: bool = False) -> list[Target]:
+    """Resolve ``tag add`` arguments to targets; a target that matches nothing is an error."""
+    db = case.db
+    if item is not None:
+        case.item(item)
+    out: list[Target] = []
+    for t in targets:
+        found: list[Target] = []
+        m = _ARTIFACT_REF.match(t)
+        if m:
+            r = db.execute("SELECT a.id, a.item, a.record_type, a.file_id, f.locator, f.sha256 FROM artifacts a "
+                           "LEFT JOIN files f ON f.id = a.file_id WHERE a.id=?", (int(m.group(1)),)).fetchone()
+            if r is not None and (item is None or r["item"] == item):
+                if r["record_type"] == "chat/message":
+                    found.append(Target("message", r["item"], str(r["id"]), r["sha256"],
+                                        f"message {r['id']} in {r['locator']}"))
+                elif r["locator"] is not None:
+                    found.append(Target("file", r["item"], r["locator"], r["sha256"], r["locator"]))
+        elif _HEX64.match(t):
+            sql = "SELECT item, locator, sha256 FROM files WHERE sha256=?" + (" AND item=?" if item else "")
+            found = [_file_target(r) for r in db.execute(sql + " ORDER BY item, id",
+                                                         (t.lower(), item) if item else (t.lower(),))]
+        else:
+            sql = "SELECT item, locator, sha256 FROM files WHERE locator=?" + (" AND item=?" if item else "")
+            found = [_file_target(r) for r in db.execute(sql + " ORDER BY item, id",
+                                                         (t, item) if item else (t,))]
+        if not found:
+            raise UsageError(f"nothing in the case matches {t!r}",
+                             hint="give a locator exactly as 'forensic files' prints it, a SHA-256, "
+                                  "or message:ID (artifact id)")
+        out.extend(found)
+    start = parse_bound(from_at) if from_at else None
+    end = parse_bound(to_at, end=True) if to_at else None
+    timed = start is not None or end is not None
+    if conversation is not None:
+        rows = _message_rows(db, item, conversation)
+        if not rows:
+            raise UsageError(f"no conversation {conversation!r} (by id or title) in the case",
+                             hint="'forensic chats' lists the conversations")
+        if timed or geotagged:
+            for r in rows:
+                f = json.loads(r["fields"])
+                if geotagged and not f.get("location"):
+                    continue
+                if timed and not _in_range(f.get("sent_at_utc"), start, end):
+                    continue
+                out.append(Target("message", r["item"], str(r["id"]), r["sha256"], f"message {r['id']}"))
+        else:
+            convs = {(r["item"], json.loads(r["fields"])["conversation"]["id"]) for r in rows}
+            out.extend(Target("conversation", it, cid, None, f"conversation {cid}") for it, cid in sorted(convs))
+    elif geotagged or timed:
+        where = "a.record_type='photo/exif'" + (" AND a.item=?" if item else "")
+        for r in db.execute("SELECT a.fields, f.item, f.locator, f.sha256 FROM artifacts a JOIN files f "
+                            f"ON f.id=a.file_id WHERE {where} ORDER BY a.item, a.id", (item,) if item else ()):
+            f = json.loads(r["fields"])
+            if geotagged and not (f.get("gps_valid") and f.get("lat") is not None and f.get("lon") is not None):
+                continue
+            if timed and not _in_range(f.get("taken_at_utc"), start, end):
+                continue
+            out.append(_file_target(r))
+        for r in _message_rows(db, item, None):
+            f = json.loads(r["fields"])
+            if geotagged and not f.get("location"):
+                continue
+            if timed and not _in_range(f.get("sent_at_utc"), start, end):
+                continue
+            out.append(Target("message", r["item"], str(r["id"]), r["sha256"], f"message {r['id']}"))
+    seen: set = set()
+    unique = []
+    for t in out:
+        if (t.kind, t.item, t.ref) not in seen:
+            seen.add((t.kind, t.item, t.ref))
+            unique.append(t)
+    return unique
+
+
+def _message_rows(db, item: str | None, conversation: str | None) -> list:
+    where, args = ["a.record_type='chat/message'"], []
+    if item:
+        where.append("a.item=?"), args.append(item)
+    if conversation is not None:
+        where.append("(json_extract(a.fields, '$.conversation.id')=? OR "
+                     "json_extract(a.fields, '$.conversation.title')=?)")
+        args += [conversation, conversation]
+    return list(db.execute("SELECT a.id, a.item, a.fields, f.sha256 FROM artifacts a LEFT JOIN files f "
+                           f"ON f.id=a.file_id WHERE {' AND '.join(where)} ORDER BY a.item, a.id", args))
+
+
+def _in_range(utc: str | None, start: int | None, end: int | None) -> bool:
+    k = sort_key(utc) if utc else None
+    if k is None:
+        return False
+    return (start is None or k >= start) and (end is None or k <= end)
+
+
+def add_tags(case: Case, targets: list[Target], tag: str, note: str | None, sensitive: bool,
+             by: str | None) -> list[dict]:
+    """Record ``tag`` on every target (idempotent; a repeat updates note and sensitivity)."""
+    if not _TAG_RE.match(tag) or tag.strip() != tag:
+        raise UsageError(f"unusable tag name {tag!r}", hint="1-100 printable characters, no leading/trailing space")
+    ensure_schema(case.db)
+    at = iso_utc(now_utc())
+    rows = []
+    with case.transaction() as db:
+        for t in targets:
+            db.execute("INSERT INTO tags(target_kind, target_ref, item, tag, note, sensitive, at, by) "
+                       "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(target_kind, item, target_ref, tag) DO UPDATE SET "
+                       "note=COALESCE(excluded.note, note), sensitive=MAX(sensitive, excluded.sensitive), "
+                       "at=excluded.at, by=excluded.by",
+                       (t.kind, t.ref, t.item, tag, note, int(sensitive), at, by))
+            rows.append({**t.to_json(), "tag": tag, "note": note, "sensitive": sensitive})
+    return rows
+
+
+def list_tags(case: Case, tag: str | None = None) -> list[dict]:
+    ensure_schema(case.db)
+    sql = "SELECT target_kind, item, target_ref, tag, note, sensitive, at, by FROM tags"
+    args: tuple = ()
+    if tag:
+        sql, args = sql + " WHERE tag=?", (tag,)
+    return [{"kind": r["target_kind"], "item": r["item"], "ref": r["target_ref"], "tag": r["tag"],
+             "note": r["note"], "sensitive": bool(r["sensitive"]), "at": r["at"], "by": r["by"]}
+            for r in case.db.execute(sql + " ORDER BY tag, item, id", args)]
+
+
+def remove_tags(case: Case, targets: list[Target], tag: str) -> int:
+    ensure_schema(case.db)
+    n = 0
+    with case.transaction() as db:
+        for t in targets:
+            n += db.execute("DELETE FROM tags WHERE target_kind=? AND item=? AND target_ref=? AND tag=?",
+                            (t.kind, t.item, t.ref, tag)).rowcount
+    return n
+
+
+# -- selection --------------------------------------------------------------------------------
+@dataclass
+class SelectionSpec:
+    tags: tuple[str, ...] = ()
+    items: tuple[str, ...] = ()
+    types: tuple[str, ...] = ()
+    from_at: str | None = None
+    to_at: str | None = None
+    include_sensitive: bool = False
+
+    def to_json(self) -> dict:
+        return {"tags": sorted(self.tags), "items": sorted(self.items), "types": sorted(self.types),
+                "from": self.from_at, "to": self.to_at, "include_sensitive": self.include_sensitive}
+
+
+@dataclass
+class Selection:
+    spec: SelectionSpec
+    files: list[dict] = field(default_factory=list)       # every selected file (exported or withheld)
+    photos: list[dict] = field(default_factory=list)      # photo/exif records of selected files
+    messages: list[dict] = field(default_factory=list)    # selected chat/message records
+    chat_sources: dict[int, dict] = field(default_factory=dict)   # file id -> chat file row
+    notes: list[str] = field(default_factory=list)        # limitations met while selecting
+    items: list[str] = field(default_factory=list)
+
+    @property
+    def exported_files(self) -> list[dict]:
+        return [f for f in self.files if not f["withheld"]]
+
+    @property
+    def withheld_files(self) -> list[dict]:
+        return [f for f in self.files if f["withheld"]]
+
+    @property
+    def withheld_messages(self) -> list[dict]:
+        return [m for m in self.messages if m["withheld"]]
+
+
+def resolve(case: Case, spec: SelectionSpec) -> Selection:
+    db = case.db
+    ensure_schema(db)
+    for t in spec.types:
+        if t not in TYPES:
+            raise UsageError(f"unknown --type {t!r}", hint="one of: " + ", ".join(TYPES))
+    for it in spec.items:
+        case.item(it)
+    if not (spec.tags or spec.items or spec.types):
+        raise UsageError("nothing selected", hint="give --tag, --item or --type (only what is selected leaves the case)")
+    if spec.tags:
+        known = {r[0] for r in db.execute("SELECT DISTINCT tag FROM tags")}
+        unknown = [t for t in spec.tags if t not in known]
+        if unknown:
+            raise UsageError(f"no such tag: {', '.join(unknown)}",
+                             hint=("tags: " + ", ".join(sorted(known))) if known else "add one with 'forensic tag add'")
+    start = parse_bound(spec.from_at) if spec.from_at else None
+    end = parse_bound(spec.to_at, end=True) if spec.to_at else None
+    want_files = not spec.types or "files" in spec.types or "photos" in spec.types
+    only_photos = bool(spec.types) and "files" not in spec.types and "photos" in spec.types
+    want_messages = not spec.types or "messages" in spec.types
+    items = sorted(spec.items) if spec.items else [r["item"] for r in db.execute("SELECT item FROM items ORDER BY item")]
+    sel = Selection(spec, items=items)
+
+    # sensitivity and tags of every target (any tag counts for sensitivity)
+    file_tags: dict[tuple[str, str], list] = {}
+    msg_tags: dict[str, list] = {}
+    conv_tags: dict[tuple[str, str], list] = {}
+    for r in db.execute("SELECT target_kind, item, target_ref, tag, note, sensitive FROM tags ORDER BY id"):
+        entry = {"tag": r["tag"], "note": r["note"], "sensitive": bool(r["sensitive"])}
+        if r["target_kind"] == "file":
+            file_tags.setdefault((r["item"], r["target_ref"]), []).append(entry)
+        elif r["target_kind"] == "message":
+            msg_tags.setdefault(r["target_ref"], []).append(entry)
+        elif r["target_kind"] == "conversation":
+            conv_tags.setdefault((r["item"], r["target_ref"]), []).append(entry)
+    chosen = set(spec.tags)
+
+    def tagged(entries: list | None) -> bool:
+        return bool(entries) and any(e["tag"] in chosen for e in entries)
+
+    photo_file_ids = set()
+    if want_files:
+        unknown_time = 0
+        for item in items:
+            photos = {r["file_id"]: r for r in db.execute(
+                "SELECT a.id, a.file_id, a.fields, a.corrupted, a.warnings, a.extractor FROM artifacts a "
+                "WHERE a.item=? AND a.record_type='photo/exif' ORDER BY a.id", (item,))}
+            for r in db.execute("SELECT * FROM files WHERE item=? ORDER BY id", (item,)):
+                tags = file_tags.get((item, r["locator"]))
+                if spec.tags and not tagged(tags):
+                    continue
+                if r["kind"] not in EXPORTABLE_KINDS:
+                    continue
+                photo = photos.get(r["id"])
+                if only_photos and photo is None:
+                    continue
+                if start is not None or end is not None:
+                    when = _file_time(r, photo)
+                    if when is None:
+                        unknown_time += 1
+                        continue
+                    if not _in_range(when, start, end):
+                        continue
+                sensitive = any(e["sensitive"] for e in tags or ())
+                f = _file_json(r, tags or [], sensitive, sensitive and not spec.include_sensitive)
+                sel.files.append(f)
+                if photo is not None:
+                    photo_file_ids.add(r["id"])
+                    sel.photos.append({"artifact_id": photo["id"], "file_id": r["id"], "item": item,
+                                       "locator": r["locator"], "path": r["path"], "sha256": r["sha256"],
+                                       "mime": r["mime"], "deleted": bool(r["deleted"]),
+                                       "fields": json.loads(photo["fields"]), "corrupted": bool(photo["corrupted"]),
+                                       "warnings": json.loads(photo["warnings"] or "[]"),
+                                       "extractor": photo["extractor"], "withheld": f["withheld"],
+                                       "sensitive": sensitive})
+        if unknown_time:
+            sel.notes.append(f"{unknown_time} file(s) left out of the time range because their time has no "
+                             "known zone (or no time at all); select them by tag to include them")
+    if want_messages:
+        unknown_time = 0
+        for item in items:
+            for r in db.execute("SELECT a.id, a.file_id, a.fields, a.corrupted, a.warnings, a.extractor, a.source_ref, "
+                                "f.locator, f.sha256, f.path FROM artifacts a LEFT JOIN files f ON f.id=a.file_id "
+                                "WHERE a.item=? AND a.record_type='chat/message' ORDER BY a.id", (item,)):
+                fields = json.loads(r["fields"])
+                conv = (fields.get("conversation") or {}).get("id")
+                tags = (msg_tags.get(str(r["id"])) or []) + (conv_tags.get((item, conv)) or [])
+                if spec.tags and not tagged(tags):
+                    continue
+                if start is not None or end is not None:
+                    if not fields.get("sent_at_utc"):
+                        unknown_time += 1
+                        continue
+                    if not _in_range(fields["sent_at_utc"], start, end):
+                        continue
+                sensitive = any(e["sensitive"] for e in tags)
+                sel.messages.append({"artifact_id": r["id"], "item": item, "file_id": r["file_id"],
+                                     "locator": r["locator"], "path": r["path"], "sha256": r["sha256"],
+                                     "source_ref": r["source_ref"], "fields": fields,
+                                     "corrupted": bool(r["corrupted"]), "warnings": json.loads(r["warnings"] or "[]"),
+                                     "extractor": r["extractor"], "tags": tags, "sensitive": sensitive,
+                                     "withheld": sensitive and not spec.include_sensitive})
+                if r["file_id"] is not None and r["file_id"] not in sel.chat_sources:
+                    sel.chat_sources[r["file_id"]] = {"item": item, "locator": r["locator"], "path": r["path"],
+                                                      "sha256": r["sha256"]}
+        if unknown_time:
+            sel.notes.append(f"{unknown_time} message(s) left out of the time range because their time has no "
+                             "known zone; select them by tag to include them")
+    unreadable = [f for f in sel.files if not f["sha256"]]
+    for f in unreadable:
+        f["withheld"] = True
+        f["withheld_reason"] = "content could not be read completely at triage (no SHA-256)"
+        sel.notes.append(f"{f['locator']}: not exported, its content could not be read completely at triage")
+    return sel
+
+
+def _file_time(r, photo) -> str | None:
+    if photo is not None:
+        f = json.loads(photo["fields"])
+        if f.get("taken_at_utc"):
+            return f["taken_at_utc"]
+    if r["times_tz_known"] and r["modified_at"]:
+        return r["modified_at"]
+    return None
+
+
+_FILE_FIELDS = ("id", "item", "locator", "path", "name", "kind", "size", "sha256", "md5", "sha1", "mime",
+                "modified_at", "accessed_at", "changed_at", "born_at")
+
+
+def _file_json(r, tags: list, sensitive: bool, withheld: bool) -> dict[str, Any]:
+    out = {k: r[k] for k in _FILE_FIELDS}
+    out["layers"] = json.loads(r["layers"])
+    out["deleted"] = bool(r["deleted"])
+    out["times_tz_known"] = bool(r["times_tz_known"])
+    out["extension_mismatch"] = bool(r["extension_mismatch"])
+    out["tags"] = tags
+    out["sensitive"] = sensitive
+    out["withheld"] = withheld
+    if withheld:
+        out["withheld_reason"] = "tagged sensitive (export without --include-sensitive)"
+    return out
