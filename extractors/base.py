@@ -25,6 +25,8 @@ class ExtractorInput:
     data: bytes | None        # the whole content when it fits the in-memory cap
     reopen: Callable[[], BinaryIO] | None = None   # for content too large to hold
     options: dict | None = None                    # per-item options (e.g. assume_tz)
+    locator: str | None = None                     # full layered location ('x.zip › _chat.txt')
+    container: str | None = None                   # the archive/file system it sits in, as a locator
 
     def stream(self) -> BinaryIO:
         if self.data is not None:

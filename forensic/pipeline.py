@@ -264,8 +264,10 @@ class Triage:
         ex_ids: list[str] = []
         if wanted:
             data_all = b"".join(keep) if keep is not None else None
+            parent = entry.locator.layers[:-1]
             inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
-                                 None if data_all is not None else entry.open, dict(self.opt.extractor_options))
+                                 None if data_all is not None else entry.open, dict(self.opt.extractor_options),
+                                 locator=row["locator"], container=" › ".join(l.label for l in parent))
             for ex in wanted:
                 try:
                     for out in ex.extract(inp):
