@@ -85,6 +85,22 @@ def test_full_custody_verifies_with_the_stand_alone_verifier(built, tmp_path):  
     assert rep.ok and rep.custody == "valid" and rep.custody_entries == got["entries"]
 
 
+def test_case_uco_content(bag):
+    from tests.exporters.test_bundle import FILES, sha
+    doc = json.loads((bag / "data" / "case.jsonld").read_text("utf-8"))
+    types = {}
+    for n in doc["@graph"]:
+        types.setdefault(n["@type"], []).append(n)
+    for t in ("observable:File", "observable:Message", "observable:MessageThread", "location:Location",
+              "investigation:InvestigativeAction", "investigation:ProvenanceRecord", "investigation:Investigation"):
+        assert t in types, t
+    text = json.dumps(doc)
+    assert sha(FILES["/DCIM/Camera/IMG_0001.jpg"]).upper() in text
+    assert "observable:EXIFFacet" in text and "location:LatLongCoordinatesFacet" in text
+    assert sha(FILES["/docs/private.txt"]).upper() in text and "very private" not in text
+    assert {a["core:name"] for a in types["investigation:InvestigativeAction"]} >= {"file.recorded", "export.created"}
+
+
 def test_case_uco_validates(bag):
     res = subprocess.run([tool("case_validate"), str(bag / "data" / "case.jsonld")], capture_output=True, text=True)
     assert res.returncode == 0, res.stdout[-4000:] + res.stderr[-2000:]
