@@ -134,7 +134,7 @@ def _file_select(column: str, desc: str) -> str:
         f"f.locator, f.sha256, f.deleted, 'fs/' || f.kind AS record_type, "
         f"CASE WHEN f.times_tz_known THEN {column} END AS utc, "
         f"CASE WHEN f.times_tz_known THEN NULL ELSE {column} END AS local, "
-        f"CASE WHEN f.times_tz_known THEN 'utc' ELSE 'unknown' END AS tz_source, "
+        f"CASE WHEN f.times_tz_known THEN COALESCE(f.times_tz_source, 'utc') ELSE 'unknown' END AS tz_source, "
         f"NULL AS make, NULL AS model, NULL AS sender, NULL AS conversation, NULL AS body, "
         f"NULL AS lat, NULL AS lon "
         f"FROM files f WHERE {column} IS NOT NULL AND (:item IS NULL OR f.item = :item)")

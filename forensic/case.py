@@ -58,6 +58,7 @@ CREATE TABLE IF NOT EXISTS files (
     extension_mismatch INTEGER NOT NULL DEFAULT 0,
     modified_at TEXT, accessed_at TEXT, changed_at TEXT, born_at TEXT,
     times_tz_known INTEGER NOT NULL DEFAULT 1,
+    times_tz_source TEXT,
     inode TEXT,
     link_target TEXT,
     warnings INTEGER NOT NULL DEFAULT 0,
@@ -141,6 +142,7 @@ class Case:
         try:
             db = _connect(path)
             db.executescript(_SCHEMA)  # idempotent: adds tables newer versions introduced
+            _migrate(db)
             version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
             raise CaseError(f"the case store {path} cannot be read: {exc}") from exc
@@ -189,6 +191,13 @@ class Case:
 
     def items(self) -> list[sqlite3.Row]:
         return list(self.db.execute("SELECT * FROM items ORDER BY added_at, item"))
+
+
+def _migrate(db: sqlite3.Connection) -> None:
+    """Columns added after a table was first created (same schema version: additive only)."""
+    cols = {r[1] for r in db.execute("PRAGMA table_info(files)")}
+    if "times_tz_source" not in cols:
+        db.execute("ALTER TABLE files ADD COLUMN times_tz_source TEXT")
 
 
 def _connect(path: Path) -> sqlite3.Connection:

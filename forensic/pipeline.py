@@ -17,6 +17,7 @@ from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
+from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
@@ -59,10 +60,14 @@ class TriageStats:
     artifacts: int = 0
     skipped: int = 0          # already stored by an earlier, interrupted run
     seconds: float = 0.0
+    options: dict = field(default_factory=dict)   # what shaped the results (assume_tz, hashes, ...)
 
     def to_json(self) -> dict:
-        return {"item": self.item, "files": self.files, "deleted": self.deleted, "bytes": self.bytes,
-                "warnings": self.warnings, "artifacts": self.artifacts, "seconds": round(self.seconds, 3)}
+        out = {"item": self.item, "files": self.files, "deleted": self.deleted, "bytes": self.bytes,
+               "warnings": self.warnings, "artifacts": self.artifacts, "seconds": round(self.seconds, 3)}
+        if self.options:
+            out["options"] = self.options
+        return out
 
 
 @dataclass
@@ -71,6 +76,13 @@ class _Pending:
     records: list[ArtifactRecord]
     extractor_ids: list[str]
     warnings: list[tuple[str, str]]      # (stage, message)
+
+
+def _assume(dt: datetime | None, zone: ZoneInfo) -> str | None:
+    """A wall-clock time read in the zone the examiner stated, as UTC."""
+    if dt is None:
+        return None
+    return iso_utc(dt.replace(tzinfo=zone))
 
 
 def _fmt_time(dt: datetime | None, tz_known: bool) -> str | None:
@@ -90,7 +102,7 @@ class Triage:
         self.opt = options
         self.progress = progress
         self.on_batch = on_batch
-        self.stats = TriageStats(item)
+        self.stats = TriageStats(item, options={"hashes": list(options.hashes), **options.extractor_options})
         if options.extractors is None:
             from extractors.registry import available_extractors
             self.extractors = available_extractors()
@@ -102,6 +114,8 @@ class Triage:
         self.pool: ThreadPoolExecutor | None = None
         self.window: deque = deque()
         self.window_size = max(4, 4 * options.workers)
+        zone = options.extractor_options.get("assume_tz")
+        self.assume_zone = ZoneInfo(zone) if zone else None
         self.source_warnings: list[str] = []
 
     # -- driver ----------------------------------------------------------------------
@@ -189,9 +203,16 @@ class Triage:
             "deleted": int(entry.deleted), "allocated": int(entry.allocated), "mime": None, "magic": None,
             "extension_mismatch": 0, "inode": entry.inode, "link_target": entry.link_target,
             "times_tz_known": int(entry.times_tz_known),
+            "times_tz_source": "utc" if entry.times_tz_known else "unknown",
         }
-        for label in ("modified", "accessed", "changed", "born"):
-            row[f"{label}_at"] = _fmt_time(entry.times.get(label), entry.times_tz_known)
+        if not entry.times_tz_known and self.assume_zone is not None:
+            # the examiner stated the device's zone: local file times get it, as an assumption
+            row["times_tz_known"], row["times_tz_source"] = 1, "assumed"
+            for label in ("modified", "accessed", "changed", "born"):
+                row[f"{label}_at"] = _assume(entry.times.get(label), self.assume_zone)
+        else:
+            for label in ("modified", "accessed", "changed", "born"):
+                row[f"{label}_at"] = _fmt_time(entry.times.get(label), entry.times_tz_known)
         work = None
         # An entry stored by an interrupted run is read again only if it is an archive,
         # so that its members are walked (they are skipped one by one if stored too).

@@ -8,7 +8,7 @@ from cli.console import emit_jsonl
 from forensic.case import Case
 
 _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "deleted", "mime", "magic",
-           "extension_mismatch", "modified_at", "accessed_at", "changed_at", "born_at", "times_tz_known",
+           "extension_mismatch", "modified_at", "accessed_at", "changed_at", "born_at", "times_tz_known", "times_tz_source",
            "inode", "link_target", "warnings")
 
 

@@ -174,3 +174,19 @@ def test_ntfs_alternate_data_stream_is_an_entry_of_its_own(forensic, tmp_path):
     assert ads["sha256"] == sha256(b"hidden payload")
     assert ads["locator"] == "ntfs.img › file system (ntfs) › /report.doc › report.doc:hidden"
     assert files["/report.doc"]["modified_at"].endswith("Z")      # NTFS stores UTC
+
+
+def test_assume_tz_applies_to_fat_times_as_an_assumption(forensic, tmp_path):
+    img = fat_image(tmp_path, {"/DCIM/KEEP.JPG": PHOTO})
+    case = _case(forensic, tmp_path)
+    forensic("evidence", "add", img, "--case", case, "--id", "card")
+    forensic("triage", "--case", case)
+    local = _files(forensic, case)["/DCIM/KEEP.JPG"]
+    assert local["times_tz_source"] == "unknown" and not local["modified_at"].endswith("Z")
+    summary = forensic("triage", "--case", case, "--force", "--assume-tz", "Asia/Tbilisi", "--json").json()
+    assert summary["options"]["assume_tz"] == "Asia/Tbilisi"
+    row = _files(forensic, case)["/DCIM/KEEP.JPG"]
+    assert row["times_tz_known"] is True and row["times_tz_source"] == "assumed"
+    from datetime import datetime, timedelta
+    wall = datetime.fromisoformat(local["modified_at"])
+    assert row["modified_at"] == (wall - timedelta(hours=4)).isoformat() + "Z"   # Tbilisi is UTC+4
