@@ -1,0 +1,127 @@
+#!/usr/bin/env python3
+"""Bundle export speed against writing the same files into a plain ZIP, in the same run.
+
+Uses the intake benchmark image (bench/bench_triage.py: ~2,000 small JPEGs and ~500 MB of
+larger files on ext4; reused from ``--keep DIR`` when DIR/bench.img exists), a fresh case,
+intake and triage (not timed). Then times, on the same bytes read the same way (The Sleuth Kit,
+via forensic.resolve):
+
+  baseline-stored    stdlib zipfile, ZIP_STORED (zipfile's default)
+  baseline-deflate   stdlib zipfile, ZIP_DEFLATED level 6
+  export             forensic export --item (unencrypted, signed)
+  export-aes         forensic export --item --password-file (AES-256, signed)
+  export-aes-hidden  the same with --hide-names (the bag written, then wrapped)
+
+and prints seconds, MB/s and each export's ratio to both baselines. Target: export within
+1.5x of the baseline. Run:
+
+    .venv/bin/python bench/bench_export.py [--keep DIR] [--big-mb 500] [--photos 2000]
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import shutil
+import sys
+import tempfile
+import time
+import zipfile
+from pathlib import Path
+
+HERE = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(HERE))
+sys.path.insert(0, str(HERE / "bench"))
+os.environ.setdefault("TZ", "UTC")
+
+
+def run_cli(*args) -> None:
+    from cli.main import main
+    code = main([str(a) for a in args])
+    if code not in (0, 3):
+        raise SystemExit(f"forensic {' '.join(map(str, args))} failed with exit {code}")
+
+
+def baseline(case_dir: Path, out: Path, compression: int) -> tuple[float, int]:
+    """Read every file of the item by its locator (as the export does) into a stdlib ZIP."""
+    from forensic.case import Case
+    from forensic.resolve import layer_key, resolve_entries
+    case = Case.open(case_dir)
+    item = case.items()[0]
+    rows = {layer_key(r["layers"]): r for r in case.db.execute(
+        "SELECT layers, path FROM files WHERE item=? AND kind IN ('file','stream') AND sha256 IS NOT NULL",
+        (item["item"],))}
+    start = time.perf_counter()
+    total = 0
+    with zipfile.ZipFile(out, "w", compression=compression, compresslevel=6 if compression else None) as zf:
+        for key, entry in resolve_entries(Path(item["source_path"]), item["format"], rows):
+            with entry.open() as src, zf.open(rows[key]["path"].lstrip("/"), "w", force_zip64=True) as dst:
+                while chunk := src.read(1 << 20):
+                    dst.write(chunk)
+                    total += len(chunk)
+    seconds = time.perf_counter() - start
+    case.close()
+    return seconds, total
+
+
+def timed_export(case_dir: Path, out: Path, *extra) -> float:
+    start = time.perf_counter()
+    run_cli("export", "--case", case_dir, "--out", out, "--item", "bench", *extra)
+    return time.perf_counter() - start
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--keep", type=Path, help="folder holding (or to hold) bench.img")
+    ap.add_argument("--photos", type=int, default=2000)
+    ap.add_argument("--big-mb", type=int, default=500)
+    ap.add_argument("--repeat", type=int, default=1, help="runs of each timing (the best is kept)")
+    args = ap.parse_args()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-export-"))
+    try:
+        if args.keep and (args.keep / "bench.img").exists():
+            img = args.keep / "bench.img"
+        else:
+            from bench_triage import build
+            img = build(tmp, args.photos, args.big_mb)
+            if args.keep:
+                args.keep.mkdir(parents=True, exist_ok=True)
+                shutil.move(str(img), args.keep / "bench.img")
+                img = args.keep / "bench.img"
+        case = tmp / "case"
+        run_cli("--quiet", "case", "init", case, "--case-id", "BENCH-1", "--examiner", "Bench Examiner")
+        run_cli("--quiet", "evidence", "add", img, "--id", "bench", "--case", case)
+        run_cli("--quiet", "triage", "--case", case, "--no-extract")
+        from chain_of_custody.signing import Signer, write_keypair
+        key, _ = write_keypair(Signer.generate("Bench Examiner"), tmp / "keys")
+        pw = tmp / "pw.txt"
+        pw.write_text("bench password\n")
+        results: dict[str, tuple[float, int]] = {}
+
+        def best(label: str, fn) -> None:
+            times = []
+            for _ in range(args.repeat):
+                got = fn()
+                times.append(got)
+            results[label] = min(times, key=lambda t: t[0])
+
+        out = tmp / "out.zip"
+        best("baseline-stored", lambda: baseline(case, out, zipfile.ZIP_STORED))
+        size = results["baseline-stored"][1]
+        best("baseline-deflate", lambda: baseline(case, out, zipfile.ZIP_DEFLATED))
+        best("export", lambda: (timed_export(case, out, "--key", key), size))
+        best("export-aes", lambda: (timed_export(case, out, "--key", key, "--password-file", pw), size))
+        best("export-aes-hidden", lambda: (timed_export(case, out, "--key", key, "--password-file", pw,
+                                                        "--hide-names"), size))
+        base_s = results["baseline-stored"][0]
+        base_d = results["baseline-deflate"][0]
+        print(f"image: {img} ({img.stat().st_size / 1e6:,.0f} MB), exported content: {size / 1e6:,.1f} MB")
+        print(f"{'run':20} {'seconds':>9} {'MB/s':>8} {'/stored':>8} {'/deflate':>9}")
+        for label, (seconds, n) in results.items():
+            print(f"{label:20} {seconds:9.2f} {n / 1e6 / seconds:8.1f} {seconds / base_s:8.2f} {seconds / base_d:9.2f}")
+        return 0
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
