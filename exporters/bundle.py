@@ -59,6 +59,8 @@ THUMB_ORIGINAL_CAP = 96 * 1024        # a photo this small is shown as itself
 THUMB_BUDGET = 24 << 20               # total bytes of images embedded in the report
 HEAD_KEEP = 256 * 1024                # bytes of a photo kept to find its EXIF thumbnail
 
+_DEFLATE_MIMES = ("application/json", "application/xml", "application/x-sqlite3", "application/vnd.sqlite3",
+                  "application/csv", "application/x-ndjson", "application/javascript", "image/svg+xml")
 _STORED_MIMES = ("image/jpeg", "image/png", "image/gif", "image/webp", "image/heic", "image/heif",
                  "image/avif", "image/jxl", "application/zip", "application/gzip", "application/x-gzip",
                  "application/x-7z-compressed", "application/x-rar", "application/x-xz",
@@ -339,9 +341,12 @@ class Written:
 
 
 def _compress(mime: str | None) -> bool:
+    """Evidence is stored as is (most of it is compressed media already, and deflating
+    incompressible bytes costs ten times the copy), except text-like types that shrink well.
+    The choice depends only on the recorded MIME type, so it is deterministic."""
     if not mime:
-        return True
-    return not (mime in _STORED_MIMES or mime.startswith(("video/", "audio/")))
+        return False
+    return mime.startswith("text/") or mime in _DEFLATE_MIMES
 
 
 def stream_evidence(case: Case, zf, root: str, sel: Selection, names: dict[tuple[str, str], str],
