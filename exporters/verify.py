@@ -25,7 +25,7 @@ import tempfile
 import zipfile
 import zlib
 from dataclasses import asdict, dataclass, field
-from pathlib import Path
+from pathlib import Path, PurePosixPath
 
 from chain_of_custody import merkle
 from chain_of_custody.entry import LineError, check_line
@@ -33,7 +33,7 @@ from chain_of_custody.log import Checkpoint
 from chain_of_custody.signing import PublicKey
 from exporters import bagit
 from exporters.bundle import HIDDEN_MEMBER, PUBKEY, SIGNATURE, UNLISTED_TAG_FILES
-from forensic.errors import PasswordError, UsageError
+from forensic.errors import IntegrityError, PasswordError, UsageError
 
 import pyzipper.zipfile as _pz
 
@@ -144,6 +144,52 @@ def verify_bundle(path: Path, password: bytes | None = None, pubkey: PublicKey |
                  and report.signature != "invalid" and report.custody != "invalid"
                  and not (pubkey is not None and report.signature != "valid"))
     return report
+
+
+def extract_bundle(path: Path, password: bytes | None, dest: Path) -> int:
+    """Extract a (verified) bundle's bag into ``dest`` (which must not exist yet); returns the
+    number of files written. Member names are checked: none may leave ``dest``."""
+    dest = Path(dest)
+    if dest.exists():
+        raise UsageError(f"{dest} already exists", hint="name a new folder to extract into")
+    dest.mkdir(parents=True)
+    root = dest.resolve()
+    count = 0
+
+    def write_all(zf) -> None:
+        nonlocal count
+        for info in zf.infolist():
+            name = info.filename
+            parts = PurePosixPath(name).parts
+            target = (root / PurePosixPath(name)).resolve()
+            if (name.startswith("/") or "\\" in name or ".." in parts or not parts
+                    or (target != root and root not in target.parents)):
+                raise IntegrityError(f"the bundle holds a member name that would leave the folder: {name!r}")
+            if info.is_dir():
+                target.mkdir(parents=True, exist_ok=True)
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            with open(target, "xb") as out:
+                _stream(zf, info, out.write)
+            count += 1
+
+    with open(path, "rb") as fh:
+        report = BundleReport()
+        zf = _open_zip(fh, password, report)
+        if zf is None:
+            raise IntegrityError(report.problems[0] if report.problems else "unreadable bundle")
+        with zf:
+            infos = zf.infolist()
+            if len(infos) == 1 and infos[0].filename == HIDDEN_MEMBER:
+                with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX, prefix="forensic-bag-") as spool:
+                    _stream(zf, infos[0], spool.write)
+                    spool.seek(0)
+                    inner = _open_zip(spool, None, report)
+                    with inner:
+                        write_all(inner)
+            else:
+                write_all(zf)
+    return count
 
 
 def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, builds the built-in sample evidence, and runs the main job on it:
-# case init -> evidence add -> triage -> summary -> training check against the sample's
-# answer key. Output goes to ./demo-out.
+# examiner key -> case init -> evidence add (phone, card, extraction) -> triage -> export
+# (encrypted, signed bundle) -> verify-bundle -> training check. Output goes to ./demo-out.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
@@ -10,22 +10,41 @@ out="$here/demo-out"
 rm -rf "$out"
 mkdir -p "$out"
 F="$here/.venv/bin/forensic"
+start=$(date +%s)
 
 echo "== building the sample evidence in $out/sample" >&2
 "$F" sample-image "$out/sample" --seed 1 >&2
 
-echo "== case init / evidence add / triage" >&2
+echo "== examiner key, case, evidence, triage" >&2
+"$F" examiner keygen "Demo Examiner" --out "$out/keys" >&2
+export FORENSIC_KEY="$out/keys/Demo Examiner.key"
 "$F" case init "$out/case" --case-id DEMO-001 --examiner "Demo Examiner" --organisation "Training Lab"
 export FORENSIC_CASE="$out/case"
-for src in "$out"/sample/*.raw "$out"/sample/*.zip; do
-  "$F" evidence add "$src" --description "sample evidence" --json
+for src in "$out"/sample/phone.raw "$out"/sample/card.raw "$out"/sample/extraction.zip; do
+  "$F" evidence add "$src" --description "sample evidence" --delivered-by "Officer on duty" --json
 done
 "$F" triage --json || [ $? -eq 3 ]   # 3: completed, with warnings recorded (see 'forensic warnings')
+
+echo "== export: one encrypted, signed bundle with a generated password" >&2
+"$F" export --out "$out/bundle.zip" --item phone.raw --type photos --type messages --generate-password --password-out "$out/bundle.password" \
+  --recipient "Prosecutor's office" --json
+
+echo "== verify-bundle, as the prosecutor would" >&2
+"$F" verify-bundle "$out/bundle.zip" --password-file "$out/bundle.password" \
+  --pubkey "$out/keys/Demo Examiner.pub" --extract "$out/bundle" --json
+"$F" custody verify --json
+
+echo "== training check: what the case found, against the sample's answer key" >&2
+"$F" training check "$out/sample/answer-key.json" --fail-under 100
 
 echo "== summary" >&2
 "$F" case show
 echo "deleted files:" && "$F" files --deleted
 echo "files whose extension contradicts their content:" && "$F" files --mismatch
+cat >&2 <<MSG
 
-echo "== training check: what the case found, against the sample's answer key" >&2
-"$F" training check "$out/sample/answer-key.json" --fail-under 100
+Done in $(( $(date +%s) - start )) s.
+  case:    $out/case            (FORENSIC_CASE=$out/case .venv/bin/forensic files | photos | messages ...)
+  bundle:  $out/bundle.zip      (password in $out/bundle.password)
+  report:  $out/bundle/DEMO-001-bundle/data/report/index.html   (verified and extracted by verify-bundle --extract)
+MSG

@@ -22,5 +22,17 @@ PY="${PYTHON:-python3}"
 if [ ! -x .venv/bin/python ]; then
   "$PY" -m venv .venv
 fi
-.venv/bin/python -m pip install -q --upgrade pip >/dev/null 2>&1 || true
-.venv/bin/python -m pip install -q -e '.[test]'
+# (Re)install the package when pyproject.toml changed since the last install.
+stamp=".venv/.forensic-installed"
+want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import cli.main" 2>/dev/null; then
+  echo "setup: installing forensic and its Python dependencies into .venv" >&2
+  log="$(mktemp)"
+  if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then
+    cat "$log" >&2
+    echo "setup: pip install failed (log above)" >&2
+    exit 1
+  fi
+  rm -f "$log"
+  echo "$want" > "$stamp"
+fi

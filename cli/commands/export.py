@@ -1,6 +1,8 @@
 """``forensic tag ...``, ``forensic export``, ``forensic verify-bundle``: court bundles."""
 from __future__ import annotations
 
+import os
+
 from pathlib import Path
 
 import click
@@ -121,6 +123,9 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
               help="Encrypt the ZIP (AES-256) with the password on this file's first line.")
 @click.option("--generate-password", is_flag=True,
               help="Encrypt with a new random passphrase, printed once on stderr (never stored).")
+@click.option("--password-out", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --generate-password: write the passphrase to this file (mode 0600) instead of "
+                   "printing it, to hand over by a separate channel.")
 @click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
               help="Examiner key that signs the bundle (else $FORENSIC_KEY; none: unsigned).")
 @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
@@ -138,7 +143,8 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 @click.option("--examiner", default=None, help="Who exports (default: the key's name, else the case's examiner).")
 @json_option
 @with_case
-def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_file, generate_password, key_path,
+def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_file, generate_password,
+           password_out, key_path,
            passphrase_file, hide_names, include_sensitive, full_custody, recipient, custody_size,
            evidence_password_file, examiner, as_json) -> int:
     """Export the selection as one signed, verifiable bundle (ZIP holding a BagIt bag)."""
@@ -164,7 +170,12 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
     summary = export_bundle(case, opts)
     cp = log_export(case, summary, spec, recipient, signer, actor)
     summary["custody_logged"] = cp.tree_size if cp is not None else None
-    if generated is not None:
+    if generated is not None and password_out is not None:
+        fd = os.open(password_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(generated + "\n")
+        info(f"bundle password written to {esc(password_out)} (mode 0600); hand it over separately")
+    elif generated is not None:
         err.print(f"[bold]bundle password (shown once, not stored anywhere):[/bold] {generated}")
     if as_json:
         emit_json(summary)
@@ -184,12 +195,17 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
               help="Password of an encrypted bundle (first line).")
 @click.option("--pubkey", type=click.Path(dir_okay=False, path_type=Path),
               help="The examiner's published public key (.pub); without it the key inside the bundle is used.")
+@click.option("--extract", "extract_to", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="When the bundle verifies, extract its bag into this new folder (no 7-Zip needed for "
+                   "encrypted bundles); nothing is extracted from a bundle that fails.")
 @json_option
-def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None, as_json: bool) -> int:
+def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None, extract_to: Path | None,
+                  as_json: bool) -> int:
     """Check a bundle on its own: ZIP, BagIt manifests, signature, custody excerpt. Exit 4 if not ok."""
-    from exporters.verify import verify_bundle as run, verdict
+    from exporters.verify import extract_bundle, verify_bundle as run, verdict
     key = PublicKey.load(pubkey) if pubkey else None
-    report = run(bundle, read_password(password_file), key)
+    password = read_password(password_file)
+    report = run(bundle, password, key)
     if as_json:
         emit_json(report.to_dict())
     else:
@@ -203,6 +219,13 @@ def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None,
     style = "green" if report.ok else "red"
     for i, line in enumerate(verdict(report)):
         err.print(f"[{style}]{esc(line)}[/{style}]" if i == 0 else esc(line))
+    if extract_to is not None:
+        if report.ok:
+            n = extract_bundle(bundle, password, extract_to)
+            index = next(iter(sorted(extract_to.glob("**/data/report/index.html"))), None)
+            info(f"extracted {n} files into {esc(extract_to)}" + (f"; the report: {esc(index)}" if index else ""))
+        else:
+            err.print("[red]not extracted: the bundle did not verify[/red]")
     return exit_codes.OK if report.ok else exit_codes.INTEGRITY_FAILURE
 
 
