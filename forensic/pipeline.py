@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -31,7 +30,7 @@ from forensic.hashing import new_hashers
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.sources import open_nested, open_source
 from forensic.sources.archive import looks_like_gzip, looks_like_tar, looks_like_zip
-from forensic.sources.base import Source
+from forensic.sources.base import Source, spool
 from forensic.timestamps import iso_utc, now_utc
 
 BATCH_FILES = int(os.environ.get("FORENSIC_TRIAGE_BATCH", "2000"))   # entries per transaction
@@ -305,7 +304,7 @@ class Triage:
         try:
             reader = entry.open()
             if not (hasattr(reader, "seekable") and reader.seekable()):
-                reader = _spool(reader)
+                reader = spool(reader)
         except OSError as exc:
             self.source_warnings.append(f"{entry.locator}: archive not opened: {exc}")
             return
@@ -399,21 +398,6 @@ class _Done:
 def _is_archive_mime(mime: str | None) -> bool:
     return bool(mime) and mime in ("application/zip", "application/x-tar", "application/gzip",
                                    "application/x-gzip", "application/java-archive")
-
-
-def _spool(reader) -> tempfile.SpooledTemporaryFile:
-    """Copy a non-seekable member (an archive inside an archive) to a seekable spool:
-    memory up to 64 MiB, a temporary file past that. The reader's caps still apply."""
-    spool = tempfile.SpooledTemporaryFile(max_size=64 << 20, prefix="forensic-")
-    try:
-        with reader:
-            while chunk := reader.read(1 << 20):
-                spool.write(chunk)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return spool
 
 
 def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -> bool:

@@ -13,7 +13,6 @@ one file position between its members.
 from __future__ import annotations
 
 import json
-import tempfile
 from pathlib import Path
 from typing import Iterable, Iterator
 
@@ -21,7 +20,7 @@ from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError, ForensicError, SourceError
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.sources import open_nested, open_source
-from forensic.sources.base import Source
+from forensic.sources.base import Source, spool
 
 LayerKey = tuple[tuple[str, str], ...]
 HEAD = 8192
@@ -75,7 +74,7 @@ def _nested(entry: FileEntry, key: LayerKey, want: set, prefixes: set, limits: L
     reader = entry.open()
     try:
         if not (hasattr(reader, "seekable") and reader.seekable()):
-            reader = _spool(reader)
+            reader = spool(reader)
         head = reader.read(HEAD)
         reader.seek(0)
         try:
@@ -90,19 +89,6 @@ def _nested(entry: FileEntry, key: LayerKey, want: set, prefixes: set, limits: L
             nested.close()
     finally:
         reader.close()
-
-
-def _spool(reader) -> tempfile.SpooledTemporaryFile:
-    spool = tempfile.SpooledTemporaryFile(max_size=64 << 20, prefix="forensic-")
-    try:
-        with reader:
-            while chunk := reader.read(1 << 20):
-                spool.write(chunk)
-    except BaseException:
-        spool.close()
-        raise
-    spool.seek(0)
-    return spool
 
 
 __all__ = ["LayerKey", "layer_key", "resolve_entries", "ForensicError"]

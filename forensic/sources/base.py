@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from pathlib import Path
 from typing import BinaryIO, Iterator
 
@@ -48,3 +49,19 @@ def open_readonly(path: Path) -> BinaryIO:
         else:
             raise
     return os.fdopen(fd, "rb", buffering=0)
+
+
+def spool(reader: BinaryIO) -> BinaryIO:
+    """A seekable copy of a non-seekable reader (an archive inside an archive): memory up
+    to 64 MiB, a temporary file past that. The reader's own caps (zip-bomb budget) apply.
+    The reader is closed."""
+    out = tempfile.SpooledTemporaryFile(max_size=64 << 20, prefix="forensic-")
+    try:
+        with reader:
+            while chunk := reader.read(1 << 20):
+                out.write(chunk)
+    except BaseException:
+        out.close()
+        raise
+    out.seek(0)
+    return out
