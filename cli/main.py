@@ -66,6 +66,12 @@ def main(argv: list[str] | None = None) -> int:
         return exit_codes.ERROR
     except click.exceptions.Exit as exc:
         return exc.exit_code
+    except SystemExit as exc:
+        # click ends a command whose reader closed the pipe (`forensic files | head`) this way;
+        # the reader having had enough is not an error of ours.
+        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
+            return exit_codes.OK
+        raise
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
@@ -80,7 +86,16 @@ def main(argv: list[str] | None = None) -> int:
         err.print("[red]interrupted[/red]: the case store keeps only completed batches; rerun to finish")
         return 130
     except BrokenPipeError:
+        _silence_stdout()
         return exit_codes.OK
+
+
+def _silence_stdout() -> None:
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError):
+        pass
 
 
 def entry() -> None:
