@@ -170,7 +170,8 @@ def test_tz_gps_inference_rounds_to_quarter_hours() -> None:
 def test_tz_not_inferred_from_a_gps_time_too_far_off() -> None:
     record, _ = run(_photo(offset=None, gps_time=((0, 1), (0, 1), (0, 1))), )
     # 14:30 local vs 00:00 UTC the same day = +14:30: beyond any zone, so not an offset
-    assert record.fields["tz_source"] == "unknown"
+    # (the photo's position still gives its zone where timezonefinder is installed)
+    assert record.fields["tz_source"] in ("location", "unknown")
 
 
 def test_tz_assumed_by_examiner() -> None:
