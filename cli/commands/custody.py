@@ -41,7 +41,18 @@ def open_log(case: Case, key_path: Path | None, passphrase_file: Path | None,
 
 
 def subject_for(case: Case, subject: str) -> tuple[dict, str | None]:
-    """``case`` or an evidence item name -> (subject object, sha256 of its bytes)."""
+    """``case``, an evidence item name, or ``bundle:FILE`` (an exported bundle, hashed now)
+    -> (subject object, sha256 of its bytes)."""
+    if subject.startswith("bundle:"):
+        path = Path(subject[len("bundle:"):])
+        if not path.is_file():
+            raise UsageError(f"no bundle at {path}", hint="give --subject bundle:PATH/TO/BUNDLE.zip")
+        import hashlib
+        h = hashlib.sha256()
+        with open(path, "rb") as fh:
+            while chunk := fh.read(1 << 20):
+                h.update(chunk)
+        return {"bundle": path.name}, h.hexdigest()
     if subject in ("case", case.case_id):
         return {"case": case.case_id}, None
     row = case.item(subject)             # CaseError listing the items when unknown
@@ -181,7 +192,7 @@ def prove_cmd(case: Case, seq: int, as_json: bool) -> None:
 @click.option("--to", "to", required=True, help="Who receives custody.")
 @click.option("--reason", required=True, help="Why custody passes (recorded verbatim).")
 @click.option("--subject", "subjects", multiple=True, required=True,
-              help="'case' or an evidence item; repeatable.")
+              help="'case', an evidence item, or bundle:FILE (an exported bundle); repeatable.")
 @key_options
 @json_option
 @with_case

@@ -54,3 +54,18 @@ def test_tampering_with_the_log_after_triage_is_caught(forensic, tmp_path):
     log.write_bytes(b"".join(lines))
     res = forensic("custody", "verify", "--case", case, "--json", expect=4)
     assert res.json()["ok"] is False and res.json()["first_bad_seq"] == 4
+
+
+def test_transfer_of_a_bundle_records_its_hash(forensic, tmp_path):
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-9", "--examiner", "Ann")
+    bundle = tmp_path / "bundle.zip"
+    bundle.write_bytes(b"PK\x05\x06" + bytes(18))
+    forensic("custody", "transfer", "--case", case, "--to", "Prosecutor X", "--reason", "handover",
+             "--subject", f"bundle:{bundle}")
+    last = forensic("custody", "log", "--case", case, "--json").jsonl()[-1]
+    assert last["action"] == "custody.transferred"
+    assert last["subject"] == {"bundle": "bundle.zip"} and last["sha256"] == sha256(bundle.read_bytes())
+    res = forensic("custody", "transfer", "--case", case, "--to", "X", "--reason", "r",
+                   "--subject", f"bundle:{tmp_path / 'nope.zip'}", expect=2)
+    assert "no bundle" in res.err
