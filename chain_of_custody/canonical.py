@@ -58,6 +58,11 @@ def check_value(value: Any, path: str = "$") -> None:
                 raise ValueError(f"{path}: object key {key!r} is not a string")
             if not key.isascii() and max(key) > "\uffff":
                 raise ValueError(f"{path}: object key {key!r} has a character above U+FFFF")
+            ti = type(item)
+            if ti is str or item is None or ti is bool:      # the common leaves, checked inline
+                continue
+            if ti is int and -MAX_SAFE_INT <= item <= MAX_SAFE_INT:
+                continue
             check_value(item, f"{path}.{key}")
         return
     if t is list or t is tuple:
