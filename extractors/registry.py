@@ -17,6 +17,9 @@ _BUILTIN: list[tuple[str, str]] = [
     ("extractors.chat.telegram_json", "TelegramJsonExtractor"),
     ("extractors.chat.facebook_json", "FacebookJsonExtractor"),
     ("extractors.chat.discord_json", "DiscordJsonExtractor"),
+    ("extractors.chat.android_sms", "AndroidSmsExtractor"),
+    ("extractors.chat.ios_sms", "IosSmsExtractor"),
+    ("extractors.chat.whatsapp_db", "WhatsAppDbExtractor"),
 ]
 
 

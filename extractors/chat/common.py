@@ -214,13 +214,25 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
     damaged page costs only the batch it sits in: the read resumes past it, and each loss is
     described in ``problems``."""
     last = None
+    careful = 0                 # rows to read one query each (near damage: no read-ahead)
+    jump = 1
     while True:
+        size = 1 if careful else batch
+        n = 0
         try:
-            rows = conn.execute(sql.format(after=f"{key} > ?" if last is not None else "1"),
-                                ((last,) if last is not None else ()) + (batch,)).fetchall()
+            cur = conn.execute(sql.format(after=f"{key} > ?" if last is not None else "1"),
+                               ((last,) if last is not None else ()) + (size,))
+            for r in cur:                     # rows before a damaged page are kept
+                n += 1
+                last = r["_rowid"]
+                jump = 1
+                yield r
         except sqlite3.DatabaseError as exc:
-            # skip ahead: find the next readable rowid past the damage
-            nxt = _next_readable(conn, table, key, last)
+            if not careful:
+                careful = 64                  # retry row by row up to the damage
+                continue
+            nxt = _next_readable(conn, table, key, (last or 0) + jump - 1)
+            jump *= 2
             problems.append(f"table {table}: rows after rowid {last if last is not None else 0} unreadable "
                             f"({exc})" + (f"; reading resumed at rowid {nxt}" if nxt is not None else
                                           "; rest of the table skipped"))
@@ -228,11 +240,13 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
                 return
             last = nxt - 1
             continue
-        if not rows:
+        if careful:
+            careful -= 1
+            if n == 0:
+                return
+            continue
+        if n < size:
             return
-        for r in rows:
-            yield r
-        last = rows[-1]["_rowid"]
 
 
 def _next_readable(conn, table: str, key: str, last) -> int | None:

@@ -141,7 +141,8 @@ def index_messages(db, item: str, extractor: str | None = None) -> int:
         "a.file_id, chat_sent_key(json_extract(a.fields, '$.sent_at_utc'), json_extract(a.fields, '$.sent_at')), "
         "coalesce(json_extract(a.fields, '$.tz_known'), 0), json_extract(a.fields, '$.sent_at'), "
         "chat_search_form(json_extract(a.fields, '$.body')), "
-        "chat_search_form(coalesce(json_extract(a.fields, '$.sender'), json_extract(a.fields, '$.actor'))), "
+        "chat_search_form(trim(coalesce(json_extract(a.fields, '$.sender'), json_extract(a.fields, '$.actor'), '') "
+        "|| ' ' || coalesce(json_extract(a.fields, '$.sender_name'), ''))), "
         "chat_search_form(json_extract(a.fields, '$.conversation.title')) "
         "FROM artifacts a WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?",
         (item, like))

@@ -1,0 +1,126 @@
+"""Android telephony database ``mmssms.db`` (com.android.providers.telephony): SMS and MMS.
+
+``sms``: one row per text; ``date`` (received/stored) and ``date_sent`` in Unix milliseconds
+(UTC); ``type`` 1 inbox, 2 sent, 3 draft, 4 outbox, 5 failed, 6 queued; ``address`` the other
+party. ``pdu`` (MMS): ``date`` in Unix *seconds*; ``msg_box`` as ``type``; its ``part`` rows
+hold the text (``text/plain``) and media (``_data`` = path on the device, linked in
+``finalize``); ``addr`` rows its parties (type 137 from, 151 to, 130 cc, 129 bcc).
+Conversations are ``threads``; their parties come from ``canonical_addresses``.
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from extractors.chat.common import attachment, message_record
+from extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
+from extractors.records import ArtifactRecord
+from forensic.timestamps import Timestamp
+
+_BOX = {1: "inbox", 2: "sent", 3: "draft", 4: "outbox", 5: "failed", 6: "queued"}
+_OUT = {2, 3, 4, 5, 6}
+_SMS_COLS = ("thread_id", "address", "date", "date_sent", "type", "read", "seen", "subject", "body",
+             "service_center", "status", "locked", "error_code")
+_PDU_COLS = ("thread_id", "date", "date_sent", "msg_box", "read", "sub", "m_type", "m_id", "ct_t", "text_only")
+_PART_COLS = ("mid", "seq", "ct", "name", "fn", "cl", "_data", "text")
+
+
+class AndroidSmsExtractor(SqliteChatExtractor):
+    NAME = "android_sms"
+    VERSION = "1"
+    DESCRIPTION = "Android SMS/MMS database (mmssms.db)"
+    FILE_NAMES = ("mmssms.db",)
+    MARKERS = (b"CREATE TABLE sms (", b"CREATE TABLE pdu (")
+    REQUIRED = ("sms", "pdu")
+
+    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+        for needed in ("sms", "pdu"):
+            if needed not in tables:
+                problems.append(f"table {needed} missing: its messages cannot be read")
+        canon = {k: r["address"] for k, r in lookup(conn, "canonical_addresses", tables.get("canonical_addresses", set()),
+                                                        "ROWID", ("address",), problems).items()} \
+            if "canonical_addresses" in tables else {}
+        threads: dict[int, list[str]] = {}
+        if "threads" in tables and "recipient_ids" in tables["threads"]:
+            for r in rows(conn, "threads", tables["threads"], ("recipient_ids",), problems):
+                ids = (r["recipient_ids"] or "").split()
+                threads[r["_rowid"]] = [canon.get(int(i), i) if i.isdigit() else i for i in ids]
+        if "sms" in tables:
+            for r in rows(conn, "sms", tables["sms"], _SMS_COLS, problems):
+                yield self._sms(r, item, threads)
+        if "pdu" in tables:
+            parts: dict[int, list] = {}
+            if "part" in tables:
+                for p in rows(conn, "part", tables["part"], _PART_COLS, problems):
+                    parts.setdefault(p["mid"], []).append(p)
+            else:
+                problems.append("table part missing: MMS text and media cannot be read")
+            addrs: dict[int, list] = {}
+            if "addr" in tables:
+                for a in rows(conn, "addr", tables["addr"], ("msg_id", "address", "type"), problems):
+                    addrs.setdefault(a["msg_id"], []).append(a)
+            for r in rows(conn, "pdu", tables["pdu"], _PDU_COLS, problems):
+                yield self._mms(r, item, threads, parts.get(r["_rowid"], []), addrs.get(r["_rowid"], []))
+
+    def _conversation(self, thread_id, threads, fallback: list[str]) -> tuple[dict, list[str]]:
+        parties = threads.get(thread_id) or fallback
+        return ({"id": f"thread:{thread_id}" if thread_id is not None else f"address:{','.join(fallback)}",
+                 "title": ", ".join(parties) or None}, parties)
+
+    def _sms(self, r, item, threads) -> ArtifactRecord:
+        problems: list[str] = []
+        box = r["type"]
+        outgoing = box in _OUT
+        address = r["address"]
+        conv, parties = self._conversation(r["thread_id"], threads, [address] if address else [])
+        # date_sent is the sender's clock for received texts (0 when unknown); date is when stored
+        stored = unix_ms(r["date"], "sent", problems)
+        sent = unix_ms(r["date_sent"], "sent", problems) if not outgoing else None
+        basis = "date_sent"
+        if sent is None:                 # sent texts, or received ones without the sender's time
+            sent, basis = stored, "date"
+        participants = [OWNER] + [p for p in parties if p]
+        sender = OWNER if outgoing else address
+        recipients = [address] if outgoing and address else ([OWNER] if not outgoing else [])
+        return message_record(
+            platform="sms", conversation=conv, participants=participants, sender=sender, recipients=recipients,
+            sent=sent, body=r["body"] or "", problems=problems,
+            source=source(item, "sms", r["_rowid"]), source_ref=f"sms:{r['_rowid']}",
+            extra={"kind": "sms", "direction": "outgoing" if outgoing else "incoming", "box": _BOX.get(box, box),
+                   "time_basis": basis,
+                   "received_at": stored.iso_utc() if stored is not None and not outgoing else None,
+                   "read": bool(r["read"]) if r["read"] is not None else None, "subject": r["subject"],
+                   "service_center": r["service_center"], "address": address})
+
+    def _mms(self, r, item, threads, parts, addrs) -> ArtifactRecord:
+        problems: list[str] = []
+        box = r["msg_box"]
+        outgoing = box in _OUT
+        frm = [a["address"] for a in addrs if a["type"] == 137]
+        to = [a["address"] for a in addrs if a["type"] in (151, 130, 129)]
+        conv, parties = self._conversation(r["thread_id"], threads, frm + to)
+        sent = None
+        if r["date"]:
+            try:
+                sent = Timestamp.from_unix("sent", int(r["date"]), raw=str(r["date"]))
+            except (TypeError, ValueError, OverflowError):
+                problems.append(f"pdu date {r['date']!r} is not a Unix time in seconds")
+        texts, media = [], []
+        for p in sorted(parts, key=lambda p: (p["seq"] or 0, p["_rowid"])):
+            ct = (p["ct"] or "").lower()
+            if ct == "text/plain":
+                texts.append(p["text"] or "")
+            elif ct != "application/smil":
+                extra = {"content_type": p["ct"], "part_id": p["_rowid"]}
+                if p["_data"]:
+                    extra["path"] = p["_data"]
+                media.append(attachment(p["name"] or p["fn"] or p["cl"] or (p["_data"] or "").rsplit("/", 1)[-1],
+                                        **extra))
+        sender = OWNER if outgoing else (frm[0] if frm and frm[0] != "insert-address-token" else None)
+        recipients = [a for a in to if a != "insert-address-token"] if outgoing else [OWNER]
+        return message_record(
+            platform="sms", conversation=conv, participants=[OWNER] + [p for p in parties if p],
+            sender=sender, recipients=recipients, sent=sent, body="\n".join(texts), attachments=media,
+            problems=problems, source=source(item, "pdu", r["_rowid"]), source_ref=f"pdu:{r['_rowid']}",
+            extra={"kind": "mms", "direction": "outgoing" if outgoing else "incoming", "box": _BOX.get(box, box),
+                   "subject": r["sub"], "read": bool(r["read"]) if r["read"] is not None else None,
+                   "m_type": r["m_type"]})

@@ -1,0 +1,192 @@
+"""WhatsApp Android message database ``msgstore.db`` (decrypted) and contacts ``wa.db``.
+
+Two schemas:
+
+* legacy (before 2022): one ``messages`` table — ``key_remote_jid`` (the chat), ``key_from_me``,
+  ``remote_resource`` (the sender in a group), ``data`` (text), ``timestamp`` (Unix ms),
+  ``media_wa_type``, ``media_name``, ``media_caption``, ``media_mime_type``, ``latitude``/
+  ``longitude``; system rows have ``status`` 6;
+* current: ``message`` (``chat_row_id``, ``from_me``, ``sender_jid_row_id``, ``text_data``,
+  ``timestamp`` ms, ``message_type``), ``chat`` (``jid_row_id``, ``subject``), ``jid``
+  (``raw_string``), ``message_media`` (``file_path``, ``mime_type``, ``media_caption``),
+  ``message_quoted`` (``key_id`` of the message replied to).
+
+``message_type``/``media_wa_type``: 0 text, 1 image, 2 audio, 3 video, 4 contact, 5 location,
+7 system, 9 document, 13 GIF, 15 deleted for everyone, 20 sticker, ...
+
+``wa.db`` (``wa_contacts``: jid, display_name, wa_name, number) gives ``contact/whatsapp``
+records; ``finalize`` puts the names on the messages of a ``msgstore.db`` in the same folder
+(``sender_name``, and the title of one-to-one conversations).
+"""
+from __future__ import annotations
+
+import json
+import posixpath
+from typing import Iterable, Iterator
+
+from extractors.chat.common import attachment, finish_chat, message_record
+from extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
+from extractors.records import ArtifactRecord, ExtractionWarning
+
+_TYPES = {0: "text", 1: "image", 2: "audio", 3: "video", 4: "contact", 5: "location", 7: "system", 8: "call",
+          9: "document", 10: "missed_call", 11: "waiting", 13: "gif", 15: "deleted", 16: "live_location",
+          20: "sticker", 42: "view_once_image", 43: "view_once_video", 64: "deleted_by_admin"}
+_LEGACY = ("key_remote_jid", "key_from_me", "key_id", "status", "data", "timestamp", "remote_resource",
+           "media_wa_type", "media_name", "media_caption", "media_mime_type", "media_size", "latitude", "longitude",
+           "received_timestamp", "starred", "quoted_row_id")
+_CURRENT = ("chat_row_id", "from_me", "key_id", "sender_jid_row_id", "status", "timestamp", "received_timestamp",
+            "message_type", "text_data", "starred")
+
+
+class WhatsAppDbExtractor(SqliteChatExtractor):
+    NAME = "whatsapp_db"
+    VERSION = "1"
+    DESCRIPTION = "WhatsApp Android databases (decrypted msgstore.db, legacy and current schemas; wa.db contacts)"
+    FILE_NAMES = ("msgstore.db", "wa.db")
+    MARKERS = (b"key_remote_jid", b"CREATE TABLE wa_contacts", b"CREATE TABLE message_media")
+    REQUIRED = ("messages", "message", "wa_contacts")
+    RECORD_TYPES = ("chat/message", "contact/whatsapp")
+
+    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+        if "wa_contacts" in tables and "messages" not in tables and "message" not in tables:
+            for r in rows(conn, "wa_contacts", tables["wa_contacts"], ("jid", "display_name", "wa_name", "number",
+                                                                       "is_whatsapp_user"), problems):
+                yield ArtifactRecord("contact/whatsapp", {
+                    "jid": r["jid"], "display_name": r["display_name"], "wa_name": r["wa_name"],
+                    "number": r["number"], "source": source(item, "wa_contacts", r["_rowid"])},
+                    source_ref=f"wa_contacts:{r['_rowid']}")
+            return
+        if "message" in tables and "jid" in tables and "chat" in tables:
+            yield from self._current(conn, tables, item, problems)
+        elif "messages" in tables:
+            yield from self._legacy(conn, tables, item, problems)
+        else:
+            missing = [t for t in ("jid", "chat") if t not in tables]
+            problems.append(f"table(s) {', '.join(missing)} missing beside 'message': reading messages without "
+                            "chat or sender identities")
+            yield from self._current(conn, tables, item, problems)
+
+    # -- legacy 'messages' -------------------------------------------------------------------------
+    def _legacy(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+        subjects = {}
+        if "chat_list" in tables and "subject" in tables["chat_list"]:
+            subjects = {k: r["subject"] for k, r in lookup(conn, "chat_list", tables["chat_list"], "key_remote_jid",
+                                                            ("subject",), problems).items()}
+        by_jid: dict[str, set] = {}
+        for r in rows(conn, "messages", tables["messages"], ("key_remote_jid", "remote_resource", "key_from_me"),
+                      problems):
+            if r["key_remote_jid"] and r["key_remote_jid"] != "-1":
+                s = by_jid.setdefault(r["key_remote_jid"], set())
+                if r["remote_resource"]:
+                    s.add(r["remote_resource"])
+        key_ids = {}
+        for r in rows(conn, "messages", tables["messages"], _LEGACY, problems):
+            jid = r["key_remote_jid"]
+            if jid == "-1" or r["key_id"] == "-1":
+                continue                       # the database's own placeholder row
+            key_ids[r["_rowid"]] = r["key_id"]
+            group = bool(jid) and jid.endswith("@g.us")
+            others = sorted(by_jid.get(jid, set())) if group else ([jid] if jid else [])
+            from_me = bool(r["key_from_me"])
+            sender = OWNER if from_me else (r["remote_resource"] if group else jid)
+            kind = _TYPES.get(r["media_wa_type"], r["media_wa_type"]) if r["media_wa_type"] else "text"
+            system = r["status"] == 6
+            body = r["data"] or r["media_caption"] or ""
+            yield self._record(item, "messages", r, jid, subjects.get(jid), others, sender, from_me, system, kind,
+                               body, r["media_name"], r["media_mime_type"], None,
+                               key_ids.get(r["quoted_row_id"]) if r["quoted_row_id"] else None)
+
+    # -- current 'message' -------------------------------------------------------------------------
+    def _current(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+        jids = {k: r["raw_string"] or (f"{r['user']}@{r['server']}" if r["user"] else None)
+                for k, r in lookup(conn, "jid", tables["jid"], "ROWID", ("raw_string", "user", "server"),
+                                   problems).items()} if "jid" in tables else {}
+        chats = {k: (jids.get(r["jid_row_id"]), r["subject"])
+                 for k, r in lookup(conn, "chat", tables["chat"], "ROWID", ("jid_row_id", "subject"),
+                                    problems).items()} if "chat" in tables else {}
+        media = {}
+        if "message_media" in tables:
+            media = lookup(conn, "message_media", tables["message_media"], "message_row_id",
+                           ("file_path", "mime_type", "media_caption", "media_name", "file_size"), problems)
+        quoted = {}
+        if "message_quoted" in tables:
+            quoted = {k: r["key_id"] for k, r in lookup(conn, "message_quoted", tables["message_quoted"],
+                                                         "message_row_id", ("key_id",), problems).items()}
+        members: dict[int, set] = {}
+        for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems):
+            if r["sender_jid_row_id"]:
+                members.setdefault(r["chat_row_id"], set()).add(jids.get(r["sender_jid_row_id"]))
+        for r in rows(conn, "message", tables["message"], _CURRENT, problems):
+            jid, subject = chats.get(r["chat_row_id"], (None, None))
+            if jid is None and r["chat_row_id"] is not None:
+                jid = f"chat:{r['chat_row_id']}"
+            group = bool(jid) and jid.endswith("@g.us")
+            others = sorted(x for x in members.get(r["chat_row_id"], set()) if x) if group else ([jid] if jid else [])
+            from_me = bool(r["from_me"])
+            sender = OWNER if from_me else (jids.get(r["sender_jid_row_id"]) if group else jid)
+            kind = _TYPES.get(r["message_type"], r["message_type"])
+            m = media.get(r["_rowid"])
+            body = r["text_data"] or (m["media_caption"] if m is not None else None) or ""
+            yield self._record(item, "message", r, jid, subject, others, sender, from_me, kind == "system", kind,
+                               body, m["media_name"] if m is not None else None,
+                               m["mime_type"] if m is not None else None, m["file_path"] if m is not None else None,
+                               quoted.get(r["_rowid"]))
+
+    def _record(self, item, table, r, jid, subject, others, sender, from_me, system, kind, body, media_name,
+                mime, file_path, reply_to) -> ArtifactRecord:
+        problems: list[str] = []
+        sent = unix_ms(r["timestamp"], "sent", problems)
+        attachments = []
+        if media_name or file_path:
+            extra = {"mime_type": mime, "kind": kind}
+            if file_path:
+                extra["path"] = file_path
+            attachments.append(attachment(media_name or posixpath.basename(file_path), **extra))
+        extra = {"message_type": kind, "key_id": r["key_id"], "direction": "outgoing" if from_me else "incoming",
+                 "chat_jid": jid, "starred": bool(r["starred"]) if r["starred"] is not None else None,
+                 "received_at": _iso(unix_ms(r["received_timestamp"], "received"))}
+        if table == "messages" and (r["latitude"] or r["longitude"]):
+            extra["location"] = {"lat": r["latitude"], "lon": r["longitude"]}
+        if system:
+            extra["actor"] = sender
+        return message_record(
+            platform="whatsapp", conversation={"id": jid, "title": subject or jid, "group": bool(jid and
+                                                                                                 jid.endswith("@g.us"))},
+            participants=[OWNER] + list(others), sender=None if system else sender,
+            recipients=list(others) if from_me else [OWNER] + [o for o in others if o != sender],
+            sent=sent, body=body, attachments=attachments, reply_to=reply_to,
+            deleted=kind in ("deleted", "deleted_by_admin"), system=system, problems=problems,
+            source=source(item, table, r["_rowid"]), source_ref=f"{table}:{r['_rowid']}", extra=extra)
+
+    # -- names from wa.db ------------------------------------------------------------------------------
+    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
+        names: dict[str, dict[str, str]] = {}    # folder -> jid -> name
+        for fields, path in db.execute(
+                "SELECT a.fields, f.path FROM artifacts a JOIN files f ON f.id = a.file_id "
+                "WHERE a.item = ? AND a.record_type = 'contact/whatsapp' AND a.extractor LIKE ?",
+                (item, self.NAME + "@%")):
+            c = json.loads(fields)
+            name = c.get("display_name") or c.get("wa_name")
+            if c.get("jid") and name:
+                names.setdefault(posixpath.dirname(path), {})[c["jid"]] = name
+        if names:
+            for art_id, fields_json, path in db.execute(
+                    "SELECT a.id, a.fields, f.path FROM artifacts a JOIN files f ON f.id = a.file_id "
+                    "WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?",
+                    (item, self.NAME + "@%")).fetchall():
+                book = names.get(posixpath.dirname(path))
+                if not book:
+                    continue
+                fields = json.loads(fields_json)
+                fields["sender_name"] = book.get(fields.get("sender") or "")
+                conv = fields.get("conversation") or {}
+                if not conv.get("group") and conv.get("id") in book and conv.get("title") == conv.get("id"):
+                    conv["title"] = book[conv["id"]]
+                fields["participant_names"] = {p: book[p] for p in fields.get("participants", []) if p in book}
+                db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (json.dumps(fields, ensure_ascii=False),
+                                                                           art_id))
+        return finish_chat(db, item, self.NAME)
+
+
+def _iso(ts) -> str | None:
+    return ts.iso_utc() if ts is not None else None
