@@ -98,21 +98,31 @@ def parse_bag_info(data: bytes) -> dict[str, list[str]]:
 def open_zip(fileobj: BinaryIO, password: bytes | None = None):
     """A ZIP writer: stdlib ``zipfile`` or, with a password, pyzipper's AES (AE-2, 256-bit)."""
     if password is None:
-        return zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6,
+        return zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1,
                                allowZip64=True)
     import pyzipper
     from pyzipper.zipfile_aes import WZ_AES_V2
-    zf = pyzipper.AESZipFile(fileobj, "w", compression=pyzipper.ZIP_DEFLATED, compresslevel=6,
+    zf = pyzipper.AESZipFile(fileobj, "w", compression=pyzipper.ZIP_DEFLATED, compresslevel=1,
                              allowZip64=True)
     zf.setpassword(password)
     zf.setencryption(pyzipper.WZ_AES, nbits=256, force_wz_aes_version=WZ_AES_V2)
     return zf
 
 
+COMPRESS_LEVEL = 1
+
+
 def member_info(zf, name: str, size: int | None, compress: bool):
     cls = getattr(zf, "zipinfo_cls", zipfile.ZipInfo)
     zi = cls(name, ZIP_EPOCH)
     zi.compress_type = zipfile.ZIP_DEFLATED if compress else zipfile.ZIP_STORED
+    if compress:       # fast deflate: generated JSON/CSV/HTML compress well even at level 1
+        for attr in ("compress_level", "_compresslevel"):    # Python >= 3.13 / <= 3.12
+            try:
+                setattr(zi, attr, COMPRESS_LEVEL)
+                break
+            except AttributeError:
+                continue
     zi.external_attr = FILE_ATTR
     zi.create_system = 3
     if size is not None:
