@@ -83,6 +83,36 @@ def _line(m: dict) -> str:
     return _CONTROL.sub("", text)
 
 
+def message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
+                  lo: datetime | None = None, hi: datetime | None = None, fts: str | None = None,
+                  limit: int | None = None) -> tuple[str, list]:
+    """SQL (and its arguments) of a message listing. With a search the FTS hits drive the
+    query (CROSS JOIN keeps that order of evaluation): cost follows the hits, not the case."""
+    where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
+    if platform:
+        where.append("m.platform = ?"), args.append(platform)
+    if conversation:
+        where.append("m.conversation = ?"), args.append(conversation)
+    if lo:
+        where.append("m.sent_key >= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        args.extend([_us(lo), _us(lo - _EARLY)])
+    if hi:
+        where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        args.extend([_us(hi), _us(hi + _LATE)])
+    source = "chat_messages m"
+    if fts is not None:
+        source = ("(SELECT rowid AS hit FROM messages_fts WHERE messages_fts MATCH ?) h "
+                  "CROSS JOIN chat_messages m ON m.id = h.hit")
+        args.insert(0, fts)
+    sql = (f"SELECT m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator FROM {source} "
+           "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
+           "WHERE " + " AND ".join(where) + " ORDER BY m.sent_key IS NULL, m.sent_key, m.id"
+           + (" LIMIT ?" if limit else ""))
+    if limit:
+        args.append(limit)
+    return sql, args
+
+
 @click.command()
 @click.option("--item", default=None, help="Only this evidence item.")
 @click.option("--platform", default=None, help="Only this platform (whatsapp, telegram, messenger, instagram, "
@@ -113,30 +143,14 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
     if lo and hi and lo > hi:
         raise UsageError("--from is after --to")
     ensure_index(case, items)
-    where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
-    if platform:
-        where.append("m.platform = ?"), args.append(platform)
-    if conversation:
-        where.append("m.conversation = ?"), args.append(conversation)
-    if lo:
-        where.append("m.sent_key >= CASE WHEN m.tz_known THEN ? ELSE ? END")
-        args.extend([_us(lo), _us(lo - _EARLY)])
-    if hi:
-        where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
-        args.extend([_us(hi), _us(hi + _LATE)])
+    q = None
     if search is not None:
         q = fts_query(search)
         if q is None:
             warn("the search text has no word to look for; nothing matches")
             return 0
-        where.append("m.id IN (SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?)")
-        args.append(q)
-    sql = ("SELECT m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator FROM chat_messages m "
-           "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
-           "WHERE " + " AND ".join(where) + " ORDER BY m.sent_key IS NULL, m.sent_key, m.id"
-           + (" LIMIT ?" if limit else ""))
-    if limit:
-        args.append(limit)
+    sql, args = message_query(items, platform=platform, conversation=conversation, lo=lo, hi=hi, fts=q,
+                              limit=limit)
     rows = (message_json(r) for r in case.db.execute(sql, args))
     if as_json:
         emit_jsonl(rows)

@@ -13,8 +13,10 @@ untouched):
     FTS5 over those search forms (external content = ``chat_messages``), tokenizer
     ``unicode61 remove_diacritics 2``: case folding in every script, Latin diacritics removed.
 ``chat_index``
-    per (item, extractor): how many messages were indexed and the sum of their ids, so a
-    reader can tell whether the index still matches the artifacts (old cases, reruns).
+    per (item, extractor): how many messages were indexed, the sum, lowest and highest of
+    their ids, so a reader can tell whether the index still matches the artifacts (old
+    cases; a rerun that did not run the chat extractors) — cheaply: the lowest and highest
+    artifact ids of an item come from the ``artifacts_type`` index in O(log n).
 
 Search forms. unicode61 folds case in all scripts but removes diacritics from Latin letters
 only, and it keeps bidi marks inside words. :func:`search_form` is applied to the indexed text
@@ -61,6 +63,8 @@ CREATE TABLE IF NOT EXISTS chat_index (
     extractor TEXT NOT NULL,
     messages INTEGER NOT NULL,
     id_sum INTEGER NOT NULL,
+    min_id INTEGER,
+    max_id INTEGER,
     form_version INTEGER NOT NULL,
     indexed_at TEXT NOT NULL,
     PRIMARY KEY(item, extractor)
@@ -151,30 +155,32 @@ def index_messages(db, item: str, extractor: str | None = None) -> int:
                f"SELECT id, body, sender, title FROM chat_messages WHERE {where}", args)
     now = iso_utc(now_utc())
     total = 0
-    for name, n, s in db.execute(f"SELECT extractor, count(*), sum(id) FROM chat_messages WHERE {where} "
-                                 "GROUP BY extractor", args).fetchall():
-        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, form_version, indexed_at) "
-                   "VALUES (?,?,?,?,?,?)", (item, name, n, s, FORM_VERSION, now))
+    for name, n, s, lo, hi in db.execute(f"SELECT extractor, count(*), sum(id), min(id), max(id) FROM chat_messages "
+                                         f"WHERE {where} GROUP BY extractor", args).fetchall():
+        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, form_version, "
+                   "indexed_at) VALUES (?,?,?,?,?,?,?,?)", (item, name, n, s, lo, hi, FORM_VERSION, now))
         total += n
     if extractor is not None and total == 0:
-        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, form_version, indexed_at) "
-                   "VALUES (?,?,0,0,?,?)", (item, extractor, FORM_VERSION, now))
+        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, form_version, "
+                   "indexed_at) VALUES (?,?,0,0,NULL,NULL,?,?)", (item, extractor, FORM_VERSION, now))
     return total
 
 
 def index_is_current(db, item: str) -> bool:
-    """The index holds exactly the item's chat/message artifacts (same count, same id sum,
-    same search-form version)."""
+    """The index holds the item's chat/message artifacts: same lowest and highest artifact
+    id (both read from indexes, O(log n)) and the same search-form version. Artifacts are only
+    ever removed a whole item at a time (``triage --force``), so a changed set shows there."""
     ensure_schema(db)
-    art = db.execute("SELECT count(*), coalesce(sum(id), 0) FROM artifacts WHERE record_type = 'chat/message' "
-                     "AND item = ?", (item,)).fetchone()
-    idx = db.execute("SELECT coalesce(sum(messages), 0), coalesce(sum(id_sum), 0), "
-                     "coalesce(min(form_version), ?), count(*) FROM chat_index WHERE item = ?",
-                     (FORM_VERSION, item)).fetchone()
+    lo = db.execute("SELECT min(id) FROM artifacts WHERE record_type = 'chat/message' AND item = ?",
+                    (item,)).fetchone()[0]
+    hi = db.execute("SELECT max(id) FROM artifacts WHERE record_type = 'chat/message' AND item = ?",
+                    (item,)).fetchone()[0]
+    idx = db.execute("SELECT min(min_id), max(max_id), coalesce(min(form_version), ?), count(*) FROM chat_index "
+                     "WHERE item = ?", (FORM_VERSION, item)).fetchone()
     if idx[3] == 0:
-        return art[0] == 0 and not db.execute("SELECT 1 FROM chat_messages WHERE item = ? LIMIT 1",
-                                              (item,)).fetchone()
-    return tuple(art) == (idx[0], idx[1]) and idx[2] == FORM_VERSION
+        return lo is None and not db.execute("SELECT 1 FROM chat_messages WHERE item = ? LIMIT 1",
+                                             (item,)).fetchone()
+    return (lo, hi) == (idx[0], idx[1]) and idx[2] == FORM_VERSION
 
 
 def ensure_index(case, items: list[str]) -> list[str]:
