@@ -4,8 +4,8 @@ WhatsApp ``msgstore.db``).
 The database arrives as bytes from the walk; it is copied to a private temporary file and
 opened ``mode=ro&immutable=1`` (:func:`extractors.chat.common.sqlite_readonly`), so SQLite
 never writes a journal, WAL or SHM file and never touches the evidence. A ``-wal`` file beside
-the database in the evidence is *not* applied (its frames are not read; a warning says so when
-one is there — see ``finalize`` of each extractor).
+the database in the evidence is *not* applied (its frames are not read; the examiner guide
+says so — a per-file warning is future work).
 
 Damage: each table is read in rowid batches; a batch that hits a damaged page is skipped past
 and reported, the rest is read. A missing table is reported and the tables that are there
