@@ -288,16 +288,12 @@ class Triage:
             inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
                                  None if data_all is not None else entry.open, dict(self.opt.extractor_options),
                                  locator=row["locator"], container=" › ".join(l.label for l in parent))
-            for ex in wanted:
-                try:
-                    for out in ex.extract(inp):
-                        if isinstance(out, ArtifactRecord):
-                            records.append(out)
-                            ex_ids.append(ex.ident)
-                        elif isinstance(out, ExtractionWarning):
-                            warnings.append((f"extract:{ex.NAME}", out.message))
-                except Exception as exc:  # an extractor bug is a warning, never a stopped triage
-                    warnings.append((f"extract:{ex.NAME}", f"extractor failed: {type(exc).__name__}: {exc}"))
+            for stage_or_ident, out in run_extractors(wanted, inp):
+                if isinstance(out, ArtifactRecord):
+                    records.append(out)
+                    ex_ids.append(stage_or_ident)
+                else:
+                    warnings.append((stage_or_ident, out))
         return head, records, ex_ids
 
     def _nested(self, entry: FileEntry, head: bytes, depth: int) -> None:
@@ -398,6 +394,22 @@ class _Done:
 def _is_archive_mime(mime: str | None) -> bool:
     return bool(mime) and mime in ("application/zip", "application/x-tar", "application/gzip",
                                    "application/x-gzip", "application/java-archive")
+
+
+def run_extractors(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple[str, object]]:
+    """Run extractors on one input: [(ident, record) | (stage, warning message)]. An
+    extractor's failure is a warning, never a stopped triage."""
+    out: list[tuple[str, object]] = []
+    for ex in wanted:
+        try:
+            for res in ex.extract(inp):
+                if isinstance(res, ArtifactRecord):
+                    out.append((ex.ident, res))
+                elif isinstance(res, ExtractionWarning):
+                    out.append((f"extract:{ex.NAME}", res.message))
+        except Exception as exc:
+            out.append((f"extract:{ex.NAME}", f"extractor failed: {type(exc).__name__}: {exc}"))
+    return out
 
 
 def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -> bool:
