@@ -106,6 +106,30 @@ def triage(img: Path, tmp: Path, *extra: str) -> tuple[float, dict, int]:
     return el, json.loads(out.stdout), peak_kb
 
 
+def in_process(img: Path, tmp: Path, extract: bool) -> float:
+    """The same triage through the library, in this process (as the bare loop runs)."""
+    sys.path.insert(0, str(HERE))
+    from forensic.case import Case
+    from forensic.intake import add_evidence
+    from forensic.pipeline import TriageOptions, triage_item
+    case_dir = tmp / ("lib-ext" if extract else "lib-noext")
+    shutil.rmtree(case_dir, ignore_errors=True)
+    case = Case.init(case_dir, "B", "Bench")
+    add_evidence(case, img, "img", None, None)
+    t0 = time.perf_counter()
+    triage_item(case, "img", TriageOptions(workers=2, extractors=None if extract else []))
+    el = time.perf_counter() - t0
+    case.close()
+    return el
+
+
+def startup() -> float:
+    exe = str(HERE / ".venv" / "bin" / "forensic")
+    t0 = time.perf_counter()
+    subprocess.run([exe, "--version"], check=True, stdout=subprocess.DEVNULL)
+    return time.perf_counter() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=2000)
@@ -133,6 +157,10 @@ def main() -> None:
             print(f"{label:34s}: {tri_s:7.2f} s  {summary['files']:6d} entries {mb / tri_s:7.1f} MB/s "
                   f"({summary['artifacts']} artifacts, {summary['warnings']} warnings)  "
                   f"ratio {tri_s / base_s:.2f}  peak RSS so far {peak_kb / 1024:.0f} MiB")
+        for label, extract in (("library triage, no extractors", False), ("library triage, all extractors", True)):
+            el = in_process(img, tmp, extract)
+            print(f"{label:34s}: {el:7.2f} s  (in-process, as the bare loop)  ratio {el / base_s:.2f}")
+        print(f"{'command start-up (forensic --version)':34s}: {startup():7.2f} s")
         print("targets: ratio <= 2.0 for the walk and hashes (issue 2), <= 2.5 with photo extraction (issue 4)")
     finally:
         if a.keep is None:
