@@ -13,23 +13,40 @@ from cli.console import err, esc, set_quiet
 from forensic import __version__
 from forensic.errors import ForensicError
 
-# Every command module; each exposes COMMANDS, a list of click commands/groups.
-COMMAND_MODULES = [
-    "cli.commands.case",
-    "cli.commands.evidence",
-    "cli.commands.triage",
-    "cli.commands.files",
-    "cli.commands.custody",
-    "cli.commands.extractors",
-    "cli.commands.photos",
-    "cli.commands.chats",
-    "cli.commands.export",
-    "cli.commands.training",
-    "cli.commands.sample",
-]
+# Every command, by the module that defines it (each module exposes COMMANDS, a list of
+# click commands/groups). Modules are imported only when one of their commands runs, so
+# that a command does not pay for the others' imports.
+COMMANDS: dict[str, str] = {
+    "case": "cli.commands.case",
+    "evidence": "cli.commands.evidence",
+    "triage": "cli.commands.triage",
+    "files": "cli.commands.files", "warnings": "cli.commands.files",
+    "custody": "cli.commands.custody", "examiner": "cli.commands.custody",
+    "extractors": "cli.commands.extractors",
+    "photos": "cli.commands.photos", "geo": "cli.commands.photos", "timeline": "cli.commands.photos",
+    "messages": "cli.commands.chats", "conversations": "cli.commands.chats",
+    "tag": "cli.commands.export", "export": "cli.commands.export", "verify-bundle": "cli.commands.export",
+    "training": "cli.commands.training",
+    "sample-image": "cli.commands.sample",
+}
+COMMAND_MODULES = sorted(set(COMMANDS.values()))
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+class LazyGroup(click.Group):
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(super().list_commands(ctx)) | set(COMMANDS))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is None and name in COMMANDS:
+            for c in importlib.import_module(COMMANDS[name]).COMMANDS:
+                if c.name not in self.commands:
+                    self.add_command(c)
+            command = super().get_command(ctx, name)
+        return command
+
+
+@click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="forensic")
 @click.option("--quiet", is_flag=True, help="No progress or messages on stderr.")
 @click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
@@ -39,21 +56,6 @@ def cli(ctx: click.Context, quiet: bool, debug: bool) -> None:
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
     set_quiet(quiet or not err.is_terminal and os.environ.get("FORENSIC_PROGRESS") != "1")
-
-
-def _register() -> None:
-    for name in COMMAND_MODULES:
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name == name:      # command module not written yet
-                continue
-            raise
-        for command in module.COMMANDS:
-            cli.add_command(command)
-
-
-_register()
 
 
 def main(argv: list[str] | None = None) -> int:

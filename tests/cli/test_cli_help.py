@@ -7,7 +7,9 @@ from cli.main import cli
 
 
 def _walk(group: click.Group, prefix=()):
-    for name, cmd in group.commands.items():
+    ctx = click.Context(group)
+    for name in group.list_commands(ctx):
+        cmd = group.get_command(ctx, name)
         yield prefix + (name,), cmd
         if isinstance(cmd, click.Group):
             yield from _walk(cmd, prefix + (name,))
@@ -38,3 +40,11 @@ def test_case_init_twice_refused(forensic, tmp_path):
     forensic("case", "init", tmp_path / "c", "--case-id", "C", "--examiner", "E")
     res = forensic("case", "init", tmp_path / "c", "--case-id", "C", "--examiner", "E", expect=1)
     assert "already exists" in res.err
+
+
+def test_lazy_command_map_matches_the_modules():
+    import importlib
+    from cli.main import COMMANDS
+    for module in set(COMMANDS.values()):
+        for command in importlib.import_module(module).COMMANDS:
+            assert COMMANDS.get(command.name) == module, f"{command.name} of {module} missing from COMMANDS"
