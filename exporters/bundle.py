@@ -83,6 +83,48 @@ class ExportOptions:
     evidence_password: bytes | None = None   # for encrypted evidence containers
 
 
+class _HashingWriter:
+    """The bundle file, hashed as it is written. It refuses to seek, so the ZIP writer
+    streams (data descriptors after each member) instead of patching headers afterwards:
+    every byte passes through here exactly once and the SHA-256 needs no second read."""
+
+    def __init__(self, raw) -> None:
+        self.raw = raw
+        self.h = hashlib.sha256()
+        self.pos = 0
+        self.digest: str | None = None
+
+    def write(self, data) -> int:
+        self.h.update(data)
+        self.pos += len(data)
+        return self.raw.write(data)
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, *args):
+        raise OSError("the bundle is written as a stream")
+
+    def seekable(self) -> bool:
+        return False
+
+    def flush(self) -> None:
+        self.raw.flush()
+
+    def close(self) -> None:
+        if self.digest is None:
+            self.digest = self.h.hexdigest()
+            self.raw.flush()
+            os.fsync(self.raw.fileno())
+            self.raw.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+
 def generate_password() -> str:
     """A random passphrase: 8 groups of 5 characters from a 32-letter alphabet (200 bits)."""
     alphabet = "abcdefghijkmnpqrstuvwxyz23456789"
@@ -456,7 +498,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
                                                     delete=False)
             target, zip_password = inner_tmp, None
         else:
-            target, zip_password = open(partial, "wb"), opts.password
+            target, zip_password = _HashingWriter(open(partial, "wb")), opts.password
         with target:
             zf = bagit.open_zip(target, zip_password)
             with zf:
@@ -493,18 +535,14 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
                     sig = opts.signer.sign(tagmanifest, comment)
                     bagit.write_member(zf, f"{root}/{SIGNATURE}", sig.encode("ascii"))
         if opts.hide_names:
-            with open(partial, "wb") as fh, open(inner_tmp.name, "rb") as inner:
+            with _HashingWriter(open(partial, "wb")) as fh, open(inner_tmp.name, "rb") as inner:
                 zf = bagit.open_zip(fh, opts.password)
                 with zf:
                     size = os.fstat(inner.fileno()).st_size
                     zi = bagit.member_info(zf, HIDDEN_MEMBER, size, compress=False)
                     with zf.open(zi, "w", force_zip64=size > (1 << 31)) as dst:
                         shutil.copyfileobj(inner, dst, CHUNK)
-        with open(partial, "rb") as fh:
-            h = hashlib.sha256()
-            while chunk := fh.read(CHUNK):
-                h.update(chunk)
-            bundle_sha = h.hexdigest()
+        bundle_sha = fh.digest if opts.hide_names else target.digest   # hashed as written
         os.replace(partial, out)
     except BaseException:
         partial.unlink(missing_ok=True)
