@@ -1,15 +1,18 @@
 """forensic messages, forensic conversations"""
 from __future__ import annotations
 
+import heapq
+import itertools
 import json
 import re
+from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
 
 import click
 
 from cli.common import json_option, with_case
 from cli.console import emit_jsonl, warn
-from extractors.chat.index import ensure_index, fts_query
+from extractors.chat.index import ensure_index, fts_query, search_runs
 from forensic.case import Case
 from forensic.errors import UsageError
 
@@ -85,9 +88,15 @@ def _line(m: dict) -> str:
 
 def message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
                   lo: datetime | None = None, hi: datetime | None = None, fts: str | None = None,
-                  limit: int | None = None) -> tuple[str, list]:
-    """SQL (and its arguments) of a message listing. With a search the FTS hits drive the
-    query (CROSS JOIN keeps that order of evaluation): cost follows the hits, not the case."""
+                  limit: int | None = None, run: tuple[int, int] | None = None) -> tuple[str, list]:
+    """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
+
+    Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
+    sort). With a search, one query per ``run`` (a ``seq`` range from
+    :func:`~extractors.chat.index.search_runs`): the FTS hits of the run read in rowid order
+    are in time order, and the FTS table drives the query (CROSS JOIN keeps that order of
+    evaluation), so the first rows come without reading every hit; :func:`message_rows`
+    merges the runs. Each row ends with ``sort_key``."""
     where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
     if platform:
         where.append("m.platform = ?"), args.append(platform)
@@ -99,18 +108,42 @@ def message_query(items: list[str], platform: str | None = None, conversation: s
     if hi:
         where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
         args.extend([_us(hi), _us(hi + _LATE)])
-    source = "chat_messages m"
+    cols = "m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key"
+    joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
     if fts is not None:
-        source = ("(SELECT rowid AS hit FROM messages_fts WHERE messages_fts MATCH ?) h "
-                  "CROSS JOIN chat_messages m ON m.id = h.hit")
-        args.insert(0, fts)
-    sql = (f"SELECT m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator FROM {source} "
-           "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
-           "WHERE " + " AND ".join(where) + " ORDER BY m.sent_key IS NULL, m.sent_key, m.id"
-           + (" LIMIT ?" if limit else ""))
+        if run is None:
+            raise ValueError("a search query needs a seq run")
+        sql = (f"SELECT {cols} FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid {joins} "
+               "WHERE h.messages_fts MATCH ? AND h.rowid BETWEEN ? AND ? AND " + " AND ".join(where)
+               + " ORDER BY h.rowid")
+        args = [fts, run[0], run[1], *args]
+    else:
+        # the time index streams the listing; one conversation is read through its own index
+        index = "" if conversation else "INDEXED BY chat_messages_time "
+        sql = (f"SELECT {cols} FROM chat_messages m {index}{joins} "
+               "WHERE " + " AND ".join(where) + " ORDER BY m.sort_key, m.id")
     if limit:
+        sql += " LIMIT ?"
         args.append(limit)
     return sql, args
+
+
+def message_rows(db, items: list[str], platform: str | None = None, conversation: str | None = None,
+                 lo: datetime | None = None, hi: datetime | None = None, fts: str | None = None,
+                 limit: int | None = None) -> Iterator:
+    """The rows of a message listing, in time order (``sort_key, id``), streamed: the first
+    ones come before the last ones are read. At most ``limit`` rows."""
+    kw = dict(platform=platform, conversation=conversation, lo=lo, hi=hi, fts=fts, limit=limit)
+    if fts is None:
+        sql, args = message_query(items, **kw)
+        yield from db.execute(sql, args)
+        return
+    streams = []
+    for run in search_runs(db, items):
+        sql, args = message_query(items, run=run, **kw)
+        streams.append(db.execute(sql, args))
+    rows = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda r: (r[6], r[0]))
+    yield from itertools.islice(rows, limit) if limit else rows
 
 
 @click.command()
@@ -149,9 +182,8 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
         if q is None:
             warn("the search text has no word to look for; nothing matches")
             return 0
-    sql, args = message_query(items, platform=platform, conversation=conversation, lo=lo, hi=hi, fts=q,
-                              limit=limit)
-    rows = (message_json(r) for r in case.db.execute(sql, args))
+    rows = (message_json(r) for r in message_rows(case.db, items, platform=platform, conversation=conversation,
+                                                  lo=lo, hi=hi, fts=q, limit=limit))
     if as_json:
         emit_jsonl(rows)
     else:

@@ -7,16 +7,23 @@ untouched):
     one row per ``chat/message`` artifact (``id`` = ``artifacts.id``): item, extractor
     NAME, platform, conversation id and title, ``sent_key`` (microseconds since the Unix
     epoch: the UTC instant, or for a message whose zone is unknown its wall clock *read as
-    if it were UTC*), ``tz_known``, ``sent_at``, and the *search forms* of body, sender and
-    conversation title.
+    if it were UTC*), ``sort_key`` (``sent_key``, or for a message without a time a key
+    after every time: listings are in ``sort_key, id`` order), ``tz_known``, ``sent_at``, and
+    the *search forms* of body, sender and conversation title. Its rowid ``seq`` is given
+    in time order: the rows of one indexing run are inserted in ``sort_key, id`` order, so
+    the FTS hits of one run, read in rowid order, come in time order (a search streams its
+    first page without sorting every hit; see :func:`search_runs`).
 ``messages_fts``
-    FTS5 over those search forms (external content = ``chat_messages``), tokenizer
-    ``unicode61 remove_diacritics 2``: case folding in every script, Latin diacritics removed.
+    FTS5 over those search forms (external content = ``chat_messages``, rowid = ``seq``),
+    tokenizer ``unicode61 remove_diacritics 2``: case folding in every script, Latin
+    diacritics removed.
 ``chat_index``
     per (item, extractor): how many messages were indexed, the sum, lowest and highest of
     their ids, so a reader can tell whether the index still matches the artifacts (old
     cases; a rerun that did not run the chat extractors) — cheaply: the lowest and highest
-    artifact ids of an item come from the ``artifacts_type`` index in O(log n).
+    artifact ids of an item come from the ``artifacts_type`` index in O(log n); the lowest
+    and highest ``seq`` of its rows; and ``form_version``, the :data:`INDEX_VERSION` that
+    built it. Tables of another version (older cases) are dropped and rebuilt on first use.
 
 Search forms. unicode61 folds case in all scripts but removes diacritics from Latin letters
 only, and it keeps bidi marks inside words. :func:`search_form` is applied to the indexed text
@@ -34,12 +41,15 @@ from datetime import datetime, timezone
 
 from forensic.timestamps import iso_utc, now_utc
 
-FORM_VERSION = 1
+INDEX_VERSION = 2                 # search forms and table layout; 1: no seq/sort_key columns
+FORM_VERSION = INDEX_VERSION      # old name
+NO_TIME_KEY = (1 << 63) - 1       # sort_key of a message without a time: after every time
 TOKENIZER = "unicode61 remove_diacritics 2"
 
 _SCHEMA = f"""
 CREATE TABLE IF NOT EXISTS chat_messages (
-    id INTEGER PRIMARY KEY,
+    seq INTEGER PRIMARY KEY,
+    id INTEGER NOT NULL UNIQUE,
     item TEXT NOT NULL,
     extractor TEXT NOT NULL,
     platform TEXT,
@@ -47,6 +57,7 @@ CREATE TABLE IF NOT EXISTS chat_messages (
     conv_title TEXT,
     file_id INTEGER,
     sent_key INTEGER,
+    sort_key INTEGER NOT NULL,
     tz_known INTEGER NOT NULL DEFAULT 0,
     sent_at TEXT,
     body TEXT,
@@ -55,9 +66,9 @@ CREATE TABLE IF NOT EXISTS chat_messages (
 );
 CREATE INDEX IF NOT EXISTS chat_messages_item ON chat_messages(item, extractor);
 CREATE INDEX IF NOT EXISTS chat_messages_conv ON chat_messages(item, platform, conversation, sent_key);
-CREATE INDEX IF NOT EXISTS chat_messages_time ON chat_messages(sent_key);
+CREATE INDEX IF NOT EXISTS chat_messages_time ON chat_messages(sort_key, id);
 CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    body, sender, title, content='chat_messages', content_rowid='id', tokenize="{TOKENIZER}");
+    body, sender, title, content='chat_messages', content_rowid='seq', tokenize="{TOKENIZER}");
 CREATE TABLE IF NOT EXISTS chat_index (
     item TEXT NOT NULL,
     extractor TEXT NOT NULL,
@@ -65,6 +76,8 @@ CREATE TABLE IF NOT EXISTS chat_index (
     id_sum INTEGER NOT NULL,
     min_id INTEGER,
     max_id INTEGER,
+    seq_lo INTEGER,
+    seq_hi INTEGER,
     form_version INTEGER NOT NULL,
     indexed_at TEXT NOT NULL,
     PRIMARY KEY(item, extractor)
@@ -89,6 +102,21 @@ def search_form(text: str | None) -> str:
 
 
 def ensure_schema(db) -> None:
+    """Create the tables; drop those of another :data:`INDEX_VERSION` first (their items are
+    then re-indexed by :func:`ensure_index`, which finds no ``chat_index`` row for them)."""
+    cols = {r[1] for r in db.execute("PRAGMA table_info(chat_messages)")}
+    stale = bool(cols) and not {"seq", "sort_key"} <= cols
+    if not stale and db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chat_index'").fetchone():
+        stale = db.execute("SELECT 1 FROM chat_index WHERE form_version != ? LIMIT 1",
+                           (INDEX_VERSION,)).fetchone() is not None
+    if stale:
+        own = not db.in_transaction
+        if own:
+            db.execute("BEGIN IMMEDIATE")
+        for table in ("messages_fts", "chat_messages", "chat_index"):
+            db.execute(f"DROP TABLE IF EXISTS {table}")
+        if own:
+            db.execute("COMMIT")
     for stmt in _SCHEMA.split(";"):
         if stmt.strip():
             db.execute(stmt)
@@ -116,7 +144,7 @@ def _register(db) -> None:
 
 def _unindex(db, where: str, args: tuple) -> None:
     db.execute("INSERT INTO messages_fts(messages_fts, rowid, body, sender, title) "
-               f"SELECT 'delete', id, body, sender, title FROM chat_messages WHERE {where}", args)
+               f"SELECT 'delete', seq, body, sender, title FROM chat_messages WHERE {where}", args)
     db.execute(f"DELETE FROM chat_messages WHERE {where}", args)
 
 
@@ -136,33 +164,40 @@ def index_messages(db, item: str, extractor: str | None = None) -> int:
     # rows left by an earlier run whose artifact ids were since given to new artifacts
     _unindex(db, "id IN (SELECT id FROM artifacts WHERE item = ? AND record_type = 'chat/message' "
                  "AND extractor LIKE ?)", (item, like))
+    # one run: rows inserted in time order, so their seq (the FTS rowid) follows time
     db.execute(
         "INSERT INTO chat_messages(id, item, extractor, platform, conversation, conv_title, file_id, sent_key, "
-        "tz_known, sent_at, body, sender, title) "
-        "SELECT a.id, a.item, substr(a.extractor, 1, instr(a.extractor || '@', '@') - 1), "
-        "json_extract(a.fields, '$.platform'), "
-        "CAST(json_extract(a.fields, '$.conversation.id') AS TEXT), json_extract(a.fields, '$.conversation.title'), "
-        "a.file_id, chat_sent_key(json_extract(a.fields, '$.sent_at_utc'), json_extract(a.fields, '$.sent_at')), "
-        "coalesce(json_extract(a.fields, '$.tz_known'), 0), json_extract(a.fields, '$.sent_at'), "
-        "chat_search_form(json_extract(a.fields, '$.body')), "
+        "sort_key, tz_known, sent_at, body, sender, title) "
+        "SELECT id, item, extractor, platform, conversation, conv_title, file_id, sent_key, "
+        "coalesce(sent_key, ?) AS sort_key, tz_known, sent_at, body, sender, title FROM ("
+        "SELECT a.id AS id, a.item AS item, substr(a.extractor, 1, instr(a.extractor || '@', '@') - 1) AS extractor, "
+        "json_extract(a.fields, '$.platform') AS platform, "
+        "CAST(json_extract(a.fields, '$.conversation.id') AS TEXT) AS conversation, "
+        "json_extract(a.fields, '$.conversation.title') AS conv_title, a.file_id AS file_id, "
+        "chat_sent_key(json_extract(a.fields, '$.sent_at_utc'), json_extract(a.fields, '$.sent_at')) AS sent_key, "
+        "coalesce(json_extract(a.fields, '$.tz_known'), 0) AS tz_known, json_extract(a.fields, '$.sent_at') AS sent_at, "
+        "chat_search_form(json_extract(a.fields, '$.body')) AS body, "
         "chat_search_form(trim(coalesce(json_extract(a.fields, '$.sender'), json_extract(a.fields, '$.actor'), '') "
-        "|| ' ' || coalesce(json_extract(a.fields, '$.sender_name'), ''))), "
-        "chat_search_form(json_extract(a.fields, '$.conversation.title')) "
-        "FROM artifacts a WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?",
-        (item, like))
+        "|| ' ' || coalesce(json_extract(a.fields, '$.sender_name'), ''))) AS sender, "
+        "chat_search_form(json_extract(a.fields, '$.conversation.title')) AS title "
+        "FROM artifacts a WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?) "
+        "ORDER BY sort_key, id",
+        (NO_TIME_KEY, item, like))
     where, args = ("item = ?", (item,)) if extractor is None else ("item = ? AND extractor = ?", (item, extractor))
     db.execute("INSERT INTO messages_fts(rowid, body, sender, title) "
-               f"SELECT id, body, sender, title FROM chat_messages WHERE {where}", args)
+               f"SELECT seq, body, sender, title FROM chat_messages WHERE {where}", args)
     now = iso_utc(now_utc())
     total = 0
-    for name, n, s, lo, hi in db.execute(f"SELECT extractor, count(*), sum(id), min(id), max(id) FROM chat_messages "
-                                         f"WHERE {where} GROUP BY extractor", args).fetchall():
-        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, form_version, "
-                   "indexed_at) VALUES (?,?,?,?,?,?,?,?)", (item, name, n, s, lo, hi, FORM_VERSION, now))
+    for name, n, s, lo, hi, seq_lo, seq_hi in db.execute(
+            "SELECT extractor, count(*), sum(id), min(id), max(id), min(seq), max(seq) FROM chat_messages "
+            f"WHERE {where} GROUP BY extractor", args).fetchall():
+        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, seq_lo, "
+                   "seq_hi, form_version, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                   (item, name, n, s, lo, hi, seq_lo, seq_hi, INDEX_VERSION, now))
         total += n
     if extractor is not None and total == 0:
         db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, form_version, "
-                   "indexed_at) VALUES (?,?,0,0,NULL,NULL,?,?)", (item, extractor, FORM_VERSION, now))
+                   "indexed_at) VALUES (?,?,0,0,NULL,NULL,?,?)", (item, extractor, INDEX_VERSION, now))
     return total
 
 
@@ -176,11 +211,11 @@ def index_is_current(db, item: str) -> bool:
     hi = db.execute("SELECT max(id) FROM artifacts WHERE record_type = 'chat/message' AND item = ?",
                     (item,)).fetchone()[0]
     idx = db.execute("SELECT min(min_id), max(max_id), coalesce(min(form_version), ?), count(*) FROM chat_index "
-                     "WHERE item = ?", (FORM_VERSION, item)).fetchone()
+                     "WHERE item = ?", (INDEX_VERSION, item)).fetchone()
     if idx[3] == 0:
         return lo is None and not db.execute("SELECT 1 FROM chat_messages WHERE item = ? LIMIT 1",
                                              (item,)).fetchone()
-    return (lo, hi) == (idx[0], idx[1]) and idx[2] == FORM_VERSION
+    return (lo, hi) == (idx[0], idx[1]) and idx[2] == INDEX_VERSION
 
 
 def ensure_index(case, items: list[str]) -> list[str]:
@@ -211,9 +246,31 @@ def fts_query(text: str) -> str | None:
 
 
 def search_ids(db, text: str, limit: int | None = None) -> list[int]:
-    """Artifact ids of the messages matching ``text`` (library entry point; the bench times it)."""
+    """Artifact ids of the messages matching ``text``, in index order (library entry point;
+    the bench times it). For time order, see :func:`search_runs`."""
     q = fts_query(text)
     if q is None:
         return []
-    sql = "SELECT rowid FROM messages_fts WHERE messages_fts MATCH ?" + (" LIMIT ?" if limit else "")
+    sql = ("SELECT m.id FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid "
+           "WHERE messages_fts MATCH ?" + (" LIMIT ?" if limit else ""))
     return [r[0] for r in db.execute(sql, (q, limit) if limit else (q,))]
+
+
+def search_runs(db, items: list[str]) -> list[tuple[int, int]]:
+    """``seq`` ranges of ``items``' rows, each in time order (``sort_key, id``), disjoint.
+
+    Every indexing run inserts its rows in time order above every existing ``seq``, and a
+    re-index removes all rows of its (item, extractor) first: so the rows of one (item,
+    extractor) lie in one run, the ranges of two runs never overlap, and overlapping ranges
+    (extractors indexed together) belong to one run. Merging overlapping ranges thus gives
+    ranges whose rows, read in ``seq`` order, are in time order."""
+    spans = sorted(tuple(r) for r in db.execute(
+        f"SELECT seq_lo, seq_hi FROM chat_index WHERE item IN ({','.join('?' * len(items))}) "
+        "AND seq_lo IS NOT NULL", items))
+    out: list[tuple[int, int]] = []
+    for lo, hi in spans:
+        if out and lo <= out[-1][1]:
+            out[-1] = (out[-1][0], max(out[-1][1], hi))
+        else:
+            out.append((lo, hi))
+    return out

@@ -155,3 +155,54 @@ def test_retriage_keeps_one_index_row_per_message(forensic, case):
 def test_unknown_item_is_an_error(forensic, case):
     res = forensic("messages", "--case", case, "--item", "nope", expect=1)
     assert "no evidence item" in res.err
+
+
+def test_search_is_in_time_order_across_runs(forensic, case):
+    """Hits come in the listing's order (time, then record id) whatever order the index runs
+    were built in: re-index one extractor so its rows get later seqs than the other's."""
+    from extractors.chat.index import index_messages
+    db = sqlite3.connect(case / "case.db", isolation_level=None)
+    db.execute("BEGIN")
+    index_messages(db, "phone", "whatsapp_txt")
+    db.execute("COMMIT")
+    runs = db.execute("SELECT extractor FROM chat_index WHERE seq_lo IS NOT NULL ORDER BY seq_lo").fetchall()
+    db.close()
+    assert [r[0] for r in runs] == ["telegram_json", "whatsapp_txt"]
+    everything = forensic("messages", "--case", case, "--json").jsonl()
+    keys = [(r["sent_at_utc"] or r["sent_at"], r["record_id"]) for r in everything]
+    hits = forensic("messages", "--case", case, "--search", "a*", "--json").jsonl()
+    assert len(hits) >= 2 and {r["platform"] for r in hits} == {"whatsapp", "telegram"}
+    ids = [r["record_id"] for r in hits]
+    assert ids == [r["record_id"] for r in everything if r["record_id"] in set(ids)]
+    assert [r["record_id"] for r in everything] == [k[1] for k in sorted(keys)]
+    first = forensic("messages", "--case", case, "--search", "a*", "--limit", "2", "--json").jsonl()
+    assert [r["record_id"] for r in first] == ids[:2]
+
+
+def test_index_of_an_older_layout_is_rebuilt(forensic, case):
+    """A case indexed by version 1 (chat_messages keyed by artifact id, no sort key)."""
+    db = sqlite3.connect(case / "case.db")
+    db.executescript("""
+        DROP TABLE messages_fts; DROP TABLE chat_messages; DROP TABLE chat_index;
+        CREATE TABLE chat_messages (id INTEGER PRIMARY KEY, item TEXT NOT NULL, extractor TEXT NOT NULL,
+            platform TEXT, conversation TEXT, conv_title TEXT, file_id INTEGER, sent_key INTEGER,
+            tz_known INTEGER NOT NULL DEFAULT 0, sent_at TEXT, body TEXT, sender TEXT, title TEXT);
+        CREATE VIRTUAL TABLE messages_fts USING fts5(body, sender, title, content='chat_messages',
+            content_rowid='id', tokenize="unicode61 remove_diacritics 2");
+        CREATE TABLE chat_index (item TEXT NOT NULL, extractor TEXT NOT NULL, messages INTEGER NOT NULL,
+            id_sum INTEGER NOT NULL, min_id INTEGER, max_id INTEGER, form_version INTEGER NOT NULL,
+            indexed_at TEXT NOT NULL, PRIMARY KEY(item, extractor));
+        INSERT INTO chat_messages(id, item, extractor, body) SELECT id, item, 'x', 'stale'
+            FROM artifacts WHERE record_type = 'chat/message';
+        INSERT INTO messages_fts(rowid, body) SELECT id, body FROM chat_messages;
+        INSERT INTO chat_index SELECT item, 'x', count(*), sum(id), min(id), max(id), 1, '2021-01-01T00:00:00Z'
+            FROM artifacts WHERE record_type = 'chat/message' GROUP BY item;
+    """)
+    db.close()
+    rows = forensic("messages", "--case", case, "--search", "playa", "--json").jsonl()
+    assert [r["body"] for r in rows] == ["Día de playa mañana"]
+    assert forensic("messages", "--case", case, "--search", "stale", "--json").jsonl() == []
+    db = sqlite3.connect(case / "case.db")
+    assert {r[0] for r in db.execute("SELECT form_version FROM chat_index")} == {2}
+    db.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
+    db.close()
