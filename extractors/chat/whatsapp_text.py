@@ -22,6 +22,8 @@ from __future__ import annotations
 
 import codecs
 import io
+import itertools
+import operator
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -40,18 +42,21 @@ _SP = f"[{loc.SPACES}]"
 
 
 def _header_pattern(time_first: bool, bracket: bool | None, ds: str | None, ts: str | None,
-                    marks: bool = True) -> str:
+                    marks: bool = True, part: str | None = None) -> str:
     """Regex for a header; None parts are left general (the fallback pattern). Without
-    ``marks`` the pattern allows no bidi marks (faster, for files that have none)."""
+    ``marks`` the pattern allows no bidi marks (faster, for files that have none). ``part``
+    'date' or 'time': only that part (its groups as in the whole header)."""
     _M = globals()["_M"] if marks else ""
     dsep = f"(?P<ds>{re.escape(ds)})" if ds else r"(?P<ds>[./\-])"
     dsep2 = re.escape(ds) if ds else "(?P=ds)"
     tsep = f"(?P<ts>{re.escape(ts)})" if ts else "(?P<ts>[:.])"
     tsep2 = re.escape(ts) if ts else "(?P=ts)"
-    date = (rf"(?P<d1>\d{{1,4}}){_M}{dsep}{_SP}?{_M}(?P<d2>\d{{1,2}}){_M}{dsep2}{_SP}?{_M}"
-            rf"(?P<era>[A-Z]{{1,2}})?(?P<d3>\d{{1,4}})(?:{_SP}?(?P<be>BE))?\.?")
-    time = (rf"(?P<h>\d{{1,2}}){tsep}(?P<mi>\d{{2}})(?:{tsep2}(?P<s>\d{{2}}))?"
-            rf"(?:{_SP}*{_M}(?P<ap>[^\W\d_][^\]\d:\-–]{{0,20}}?))?")
+    date = (rf"(?P<date>(?P<d1>\d{{1,4}}){_M}{dsep}{_SP}?{_M}(?P<d2>\d{{1,2}}){_M}{dsep2}{_SP}?{_M}"
+            rf"(?P<era>[A-Z]{{1,2}})?(?P<d3>\d{{1,4}})(?:{_SP}?(?P<be>BE))?\.?)")
+    time = (rf"(?P<time>(?P<h>\d{{1,2}}){tsep}(?P<mi>\d{{2}})(?:{tsep2}(?P<s>\d{{2}}))?"
+            rf"(?:{_SP}*{_M}(?P<ap>[^\W\d_][^\]\d:\-–\n]{{0,20}}?))?)")
+    if part is not None:
+        return date if part == "date" else time
     join = rf"{_M}(?:[,،]|{_SP}à)?{_SP}*{_M}"          # French Android: '14/03/2021 à 21:05'
     body = f"{time}{join}{date}" if time_first else f"{date}{join}{time}"
     if bracket is True:
@@ -141,25 +146,41 @@ class ChatCounts:
 
 # -- reading lines -----------------------------------------------------------------------------
 
-def iter_lines(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[str]:
-    """Decoded lines of a byte stream, one per physical line (CRLF, LF or lone CR), without
-    their line breaks. Invalid UTF-8 is replaced (U+FFFD) and counted in ``facts``; a leading
-    BOM is dropped; UTF-16 (with its BOM) is decoded as such."""
+BLOCK_BYTES = 1 << 16             # text is decoded and matched a block (whole lines) at a time
+
+
+def iter_blocks(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[str]:
+    """Decoded text of a byte stream in blocks of whole lines (about :data:`BLOCK_BYTES`),
+    each ending with ``"\\n"``: line breaks (CRLF, LF or lone CR) normalised to LF. Invalid
+    UTF-8 is replaced (U+FFFD) and counted in ``facts``; a leading BOM is dropped; UTF-16
+    (with its BOM) is decoded as such. Memory stays flat: one block at a time."""
     head = stream.read(4)
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         if facts is not None:
             facts.encoding = "utf-16"
         text = io.TextIOWrapper(_Prepend(head, stream), encoding="utf-16", errors="replace",
                                 newline=None)
-        for line in text:
-            yield line.rstrip("\n")
+        carry = ""
+        while True:
+            chunk = text.read(BLOCK_BYTES // 2)
+            if not chunk:
+                break
+            chunk = carry + chunk
+            cut = chunk.rfind("\n")
+            if cut < 0:
+                carry = chunk
+                continue
+            carry = chunk[cut + 1:]
+            yield chunk[:cut + 1]
+        if carry:
+            yield carry + "\n"
         return
     src = _Prepend(head, stream)
     lineno = 0
     carry = b""
     first = True
     while True:
-        chunk = src.read(1 << 20)
+        chunk = src.read(BLOCK_BYTES)
         if not chunk:
             break
         chunk = carry + chunk
@@ -174,19 +195,30 @@ def iter_lines(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[str
             first = False
             if chunk.startswith(codecs.BOM_UTF8):
                 chunk = chunk[3:]
-        for line in _decode_block(chunk, lineno, facts):
-            lineno += 1
-            yield line
+        text = _decode_block(chunk, lineno, facts)
+        lineno += text.count("\n")
+        if text:
+            yield text
     if carry:
         if first and carry.startswith(codecs.BOM_UTF8):
             carry = carry[3:]
-        for line in _decode_block(carry + b"\n", lineno, facts):
-            lineno += 1
-            yield line
+        text = _decode_block(carry + b"\n", lineno, facts)
+        if text:
+            yield text
 
 
-def _decode_block(chunk: bytes, lineno: int, facts: ChatFacts | None) -> list[str]:
-    """Lines of a block that ends with a line break (CRLF, LF and lone CR all break lines)."""
+def iter_lines(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[str]:
+    """Decoded lines of a byte stream, one per physical line, without their line breaks
+    (same rules as :func:`iter_blocks`)."""
+    for block in iter_blocks(stream, facts):
+        lines = block.split("\n")
+        lines.pop()
+        yield from lines
+
+
+def _decode_block(chunk: bytes, lineno: int, facts: ChatFacts | None) -> str:
+    """Text of a block that ends with a line break (CRLF, LF and lone CR all break lines),
+    line breaks as LF."""
     try:
         text = chunk.decode("utf-8")
     except UnicodeDecodeError:
@@ -202,12 +234,27 @@ def _decode_block(chunk: bytes, lineno: int, facts: ChatFacts | None) -> list[st
                     if len(facts.undecodable_lines) < 20:
                         facts.undecodable_lines.append(lineno + len(out) + 1)
                 out.append(raw.decode("utf-8", "replace"))
-        return out
+        out.append("")
+        return "\n".join(out)
     if "\r" in text:
         if text.endswith("\r"):
             text += "\n"
         text = text.replace("\r\n", "\n").replace("\r", "\n")
-    return text.split("\n")[:-1]
+    return text
+
+
+def _blocks_of_lines(lines: Iterable[str], size: int = 4096) -> Iterator[str]:
+    """Blocks (see :func:`iter_blocks`) of an iterable of lines without line breaks."""
+    batch: list[str] = []
+    for line in lines:
+        batch.append(line)
+        if len(batch) >= size:
+            batch.append("")
+            yield "\n".join(batch)
+            batch = []
+    if batch:
+        batch.append("")
+        yield "\n".join(batch)
 
 
 class _Prepend(io.RawIOBase):
@@ -326,67 +373,202 @@ def _split_sender(rest: str, bracket: bool) -> tuple[str | None, str]:
 
 # -- pass 1 ------------------------------------------------------------------------------------
 
-def scan(lines: Iterable[str], date_order: str | None = None, facts: ChatFacts | None = None) -> ChatFacts:
-    """First pass: layout, clock, calendar, date order and senders of the whole file."""
-    facts = facts if facts is not None else ChatFacts()
-    sample: dict[Layout, int] = {}
-    reader = _HeaderReader(None)
-    over12_first = over12_second = 0
-    dates: list[tuple[int, int, int]] = []
-    last_date: tuple[str, str, str] | None = None
-    senders: dict[str, None] = {}
-    twelve = twentyfour = 0
-    n = 0
-    for line in lines:
-        n += 1
-        m, _ = reader.match(line)
-        if m is None:
-            continue
+_BLOCK_REGEXES: dict[tuple, tuple] = {}
+
+
+def _block_regex(layout: Layout, marks: bool = True) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
+    """For a block of lines (its final line break removed): one regex whose ``findall`` gives,
+    for every line, (header, date, time, rest of the line, '') when the line starts with a
+    header of ``layout``, else ('', '', '', '', line); a getter putting the groups in that
+    order; and the regexes of the date and of the time alone (to read their parts)."""
+    key = (layout, marks)
+    hit = _BLOCK_REGEXES.get(key)
+    if hit is None:
+        args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep, marks)
+        head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
+        rx = re.compile(rf"(?m)^(?:(?P<head>{head})(?P<rest>[^\n]*)|(?P<other>[^\n]*))")
+        gi = rx.groupindex
+        get = operator.itemgetter(*(gi[g] - 1 for g in ("head", "date", "time", "rest", "other")))
+        hit = _BLOCK_REGEXES[key] = (rx, get, re.compile(_header_pattern(*args, part="date")),
+                                     re.compile(_header_pattern(*args, part="time")))
+    return hit
+
+
+class _Scan:
+    """State of the first pass (so that a file can be fed line by line, then by blocks)."""
+
+    def __init__(self, facts: ChatFacts) -> None:
+        self.facts = facts
+        self.sample: dict[Layout, int] = {}
+        self.reader = _HeaderReader(None)
+        self.over12_first = self.over12_second = 0
+        self.dates: list[tuple[int, int, int]] = []
+        self.last_date: tuple[str, str, str] | None = None
+        self.last_date_text: str | None = None
+        self.senders: dict[str, None] = {}
+        self.twelve = 0
+        self.date_info: dict[str, tuple] = {}      # date text -> _date_info()
+
+    def header(self, m: re.Match, rest: str) -> None:
+        """One header (``rest``: the text after it on its line)."""
+        facts = self.facts
         facts.header_lines += 1
-        if reader.layout is None:
+        if self.reader.layout is None:
             lay = _layout_of(m)
-            sample[lay] = sample.get(lay, 0) + 1
+            self.sample[lay] = self.sample.get(lay, 0) + 1
             if facts.header_lines >= _LAYOUT_SAMPLE:
-                reader = _HeaderReader(max(sample, key=sample.get))
+                self.reader = _HeaderReader(max(self.sample, key=self.sample.get))
         head = m.group(0)
         if not head.isascii() and head != loc.strip_marks(head):
             facts.marked_headers += 1
-        d1, d2, d3 = m.group("d1", "d2", "d3")
-        key = (d1, d2, d3)
-        if key != last_date:
-            last_date = key
-            if len(d1) < 3:
-                a, b = int(d1), int(d2)
-                if a > 12:
-                    over12_first += 1
-                elif b > 12:
-                    over12_second += 1
-                elif len(dates) < MAX_DATES and not (over12_first or over12_second):
-                    dates.append((a, b, int(d3)))
-            if m.group("be"):
-                facts.calendar = "buddhist"
-            elif m.group("era"):
-                facts.calendar = "japanese"
+        self.date(m)
         if m.group("ap"):
-            twelve += 1
-        else:
-            twentyfour += 1
-        if len(senders) < MAX_SENDERS:
-            rest = line[m.end():]
-            i = rest.find(": ", 0, 104)
-            if i > 0 and rest[:i] in senders and rest[i + 2:i + 3] not in ("\u200e", "\u200f"):
+            self.twelve += 1
+        self.sender(rest)
+
+    def date(self, m: re.Match) -> None:
+        text = m.group("date")
+        if text == self.last_date_text:
+            return
+        self.last_date_text = text
+        self.new_date(*self._date_info(m))
+
+    @staticmethod
+    def _date_info(m: re.Match) -> tuple:
+        """(key, first field, second field, year, calendar) of a date match; the fields only
+        for a date that is not year-first."""
+        d1, d2, d3 = key = m.group("d1", "d2", "d3")
+        cal = "buddhist" if m.group("be") else "japanese" if m.group("era") else None
+        if len(d1) < 3:
+            return key, int(d1), int(d2), int(d3), cal
+        return key, None, None, None, cal
+
+    def new_date(self, key: tuple, a: int | None, b: int | None, y: int | None, cal: str | None) -> None:
+        """A date differing from the previous header's (counted for the day/month order)."""
+        if key == self.last_date:
+            return
+        self.last_date = key
+        if a is not None:
+            if a > 12:
+                self.over12_first += 1
+            elif b > 12:
+                self.over12_second += 1
+            elif len(self.dates) < MAX_DATES and not (self.over12_first or self.over12_second):
+                self.dates.append((a, b, y))
+        if cal is not None:
+            self.facts.calendar = cal
+
+    def sender(self, rest: str) -> None:
+        senders = self.senders
+        if len(senders) >= MAX_SENDERS:
+            return
+        i = rest.find(": ", 0, 104)
+        if i > 0 and rest[:i] in senders and rest[i + 2:i + 3] not in ("\u200e", "\u200f"):
+            return
+        name, body = _split_sender(rest, True)
+        if name is not None and name not in senders and not _is_ios_service(name, body, self.facts):
+            senders[name] = None
+
+    def line(self, line: str) -> None:
+        m, _ = self.reader.match(line)
+        if m is not None:
+            self.header(m, line[m.end():])
+
+    def block(self, block: str, start: int = 0) -> None:
+        """Whole lines of ``block`` from ``start``, once the layout is known: one regex over the
+        block reads the layout's headers; the other lines that start like a header are tried
+        one by one (a header in another layout)."""
+        facts = self.facts
+        rx, get, date_rx, _ = _block_regex(self.reader.layout)
+        text = block[start:-1]
+        marked = not text.isascii()
+        senders = self.senders
+        marks = ("\u200e", "\u200f")
+        info = self.date_info
+        dates = self.dates
+        last_text = self.last_date_text
+        n = twelve = 0
+        for head, date, time, rest, other in map(get, rx.findall(text)):
+            if not head:
+                if other and _starts_like_header(other):
+                    facts.header_lines += n
+                    self.twelve += twelve
+                    n = twelve = 0
+                    self.last_date_text = last_text
+                    self.line(other)
+                    last_text = self.last_date_text
                 continue
-            name, body = _split_sender(rest, True)
-            if name is not None and name not in senders and not _is_ios_service(name, body, facts):
-                senders[name] = None
-    facts.lines = n
-    if reader.layout is None and sample:
-        reader = _HeaderReader(max(sample, key=sample.get))
-    facts.layout = reader.layout
-    facts.senders = list(senders)
-    facts.clock = "12h" if twelve > twentyfour else "24h" if facts.header_lines else None
-    _decide_order(facts, over12_first, over12_second, dates, date_order)
-    return facts
+            n += 1
+            if marked and not head.isascii() and head != loc.strip_marks(head):
+                facts.marked_headers += 1
+            if date != last_text:
+                last_text = date
+                d = info.get(date)
+                if d is None:
+                    d = self._date_info(date_rx.fullmatch(date))
+                    if len(info) < 50_000:
+                        info[date] = d
+                if d[0] != self.last_date:             # new_date(*d), inline
+                    self.last_date = d[0]
+                    a = d[1]
+                    if a is not None:
+                        if a > 12:
+                            self.over12_first += 1
+                        elif d[2] > 12:
+                            self.over12_second += 1
+                        elif len(dates) < MAX_DATES and not (self.over12_first or self.over12_second):
+                            dates.append((a, d[2], d[3]))
+                    if d[4] is not None:
+                        facts.calendar = d[4]
+            if not time[-1].isdecimal():          # a clock without a marker ends with its minutes
+                twelve += 1
+            if len(senders) < MAX_SENDERS:
+                i = rest.find(": ", 0, 104)
+                if i > 0 and rest[:i] in senders and rest[i + 2:i + 3] not in marks:
+                    continue
+                facts.header_lines += n
+                n = 0
+                self.sender(rest)
+        facts.header_lines += n
+        self.twelve += twelve
+        self.last_date_text = last_text
+
+    def finish(self, date_order: str | None) -> ChatFacts:
+        facts = self.facts
+        if self.reader.layout is None and self.sample:
+            self.reader = _HeaderReader(max(self.sample, key=self.sample.get))
+        facts.layout = self.reader.layout
+        facts.senders = list(self.senders)
+        twentyfour = facts.header_lines - self.twelve
+        facts.clock = "12h" if self.twelve > twentyfour else "24h" if facts.header_lines else None
+        _decide_order(facts, self.over12_first, self.over12_second, self.dates, date_order)
+        return facts
+
+
+def scan_blocks(blocks: Iterable[str], date_order: str | None = None,
+                facts: ChatFacts | None = None) -> ChatFacts:
+    """First pass over blocks of whole lines (see :func:`iter_blocks`): layout, clock,
+    calendar, date order and senders of the whole file. Line by line until the layout is
+    decided (the first :data:`_LAYOUT_SAMPLE` headers), then one regex over each block."""
+    facts = facts if facts is not None else ChatFacts()
+    st = _Scan(facts)
+    lines = 0
+    for block in blocks:
+        lines += block.count("\n")
+        start = 0
+        while st.reader.layout is None and start < len(block):
+            end = block.index("\n", start)
+            st.line(block[start:end])
+            start = end + 1
+        if start < len(block):
+            st.block(block, start)
+    facts.lines = lines
+    return st.finish(date_order)
+
+
+def scan(lines: Iterable[str], date_order: str | None = None, facts: ChatFacts | None = None) -> ChatFacts:
+    """First pass over lines (without their line breaks); see :func:`scan_blocks`."""
+    return scan_blocks(_blocks_of_lines(lines), date_order, facts)
 
 
 def _decide_order(facts: ChatFacts, first: int, second: int, dates: list, option: str | None) -> None:
@@ -521,99 +703,86 @@ def _is_ios_service(name: str, body: str, facts: ChatFacts) -> bool:
     return probe.system
 
 
-def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None) -> Iterator[ChatMessage]:
-    """Second pass: the messages, in file order. ``counts`` receives the line accounting."""
+def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None) -> Iterator[ChatMessage]:
+    """Second pass over blocks of whole lines (see :func:`iter_blocks`): the messages, in file
+    order. ``counts`` receives the line accounting.
+
+    One regex over each block splits it into lines and reads the headers of the file's layout;
+    any other line continues the message above (or is a header in another layout, a broken
+    header, a blank line). Dates and clock times are read once per distinct text."""
     counts = counts if counts is not None else ChatCounts()
     reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
-    fast = reader._fast
+    if facts.layout is not None:
+        findall, get, date_rx, time_rx = _block_regex(facts.layout, facts.marked_headers > 0)
+        findall = findall.findall
+    else:
+        findall = date_rx = time_rx = None
     names: dict[str, str] = {}        # raw 'Name' prefix -> cleaned sender
     times = _TimeReader(facts)
+    dates: dict[str, tuple[int, int, int] | str] = {}                 # date text -> (y, m, d) | problem
+    clock: dict[str, tuple[int | None, int, int, str | None]] = {}   # time text -> (h24, mi, s, marker)
     bracket = facts.layout.bracket if facts.layout else False
     strip_chars = loc.MARKS + " \t"
+    strip_time = _RAW_TIME_STRIP
+    deleted_phrases = loc.DELETED
     cur: ChatMessage | None = None
     parts: list[str] = []
     size = 0
     preamble: list[str] = []
     preamble_start = 0
     first = True
+    first_line = 0
     lineno = 0
+    last_head, last_local = "", None   # the previous header read in full, and its time
 
     def finish(msg: ChatMessage, parts: list[str]) -> ChatMessage:
-        body = "\n".join(parts).rstrip("\n") if len(parts) > 1 else parts[0]
-        if not msg.corrupted:
+        body = parts[0] if len(parts) == 1 else "\n".join(parts).rstrip("\n")
+        if msg.corrupted:
+            msg.body = body
+        elif (body.isascii() and "<" not in body and "(" not in body and "maps.google" not in body
+              and msg.line != first_line):
+            # nothing to classify but a deleted-message marker (see _classify)
+            msg.body = body
+            if len(body) <= 80 and body.casefold().rstrip(". ") in deleted_phrases:
+                msg.deleted = True
+        else:
             _classify(msg, body, bracket, msg.line == first_line)
             if msg.system and msg.actor is not None:      # an iOS service line
                 counts.message_lines -= 1
                 counts.system_lines += 1
-        else:
-            msg.body = body
         return msg
 
-    first_line = 0
-    for line in lines:
-        lineno += 1
-        m = fast(line) if fast is not None else None
-        mismatch = False
-        if m is None and _starts_like_header(line):
-            m, mismatch = reader.match(line)
-        if m is None:
-            if not line.strip(strip_chars):
-                counts.blank_lines += 1
-                if cur is not None:
-                    parts.append("")
-                elif preamble:
-                    preamble.append("")
-                continue
-            if _starts_like_header(line) and _BROKEN.match(line):
-                # a date and a time but not a header: kept, flagged
-                if cur is not None:
-                    yield finish(cur, parts)
-                counts.corrupt_lines += 1
-                cur = ChatMessage(lineno, lineno, None, "", None, None, "", corrupted=True,
-                                  problem="line starts with a date and time but is not a message header")
-                parts, size = [loc.strip_marks(line)], len(line)
-                continue
-            if cur is None:
-                if not preamble:
-                    preamble_start = lineno
-                preamble.append(line)
-                counts.preamble_lines += 1
-                continue
-            counts.continuation_lines += 1
-            cur.line_end = lineno
-            size += len(line)
-            if size <= MAX_BODY_CHARS:
-                parts.append(line)
-            elif not cur.problem:
-                cur.problem = f"message text cut at {MAX_BODY_CHARS} characters"
-                counts.truncated_messages += 1
-            continue
-        if cur is not None:
-            yield finish(cur, parts)
-        elif preamble:
-            yield ChatMessage(preamble_start, lineno - 1, None, "", None, None,
-                              "\n".join(preamble).rstrip("\n"), corrupted=True,
-                              problem=f"{counts.preamble_lines} line(s) before the first message header")
-            preamble = []
-        if first:
-            first, first_line = False, lineno
-        rest = line[m.end():]
-        raw_time = m.group(0)
-        if not raw_time.isascii():
-            raw_time = loc.strip_marks(raw_time)
-        raw_time = raw_time.strip(_RAW_TIME_STRIP)
-        problem = None
-        try:
-            y, mo, d = times.date(*m.group("d1", "d2", "d3", "era", "be"))
-            h = _hour24(int(m.group("h")), m.group("ap"))
-            if h is None:
-                problem = f"unknown 12-hour clock marker {m.group('ap')!r}"
-                local = None
-            else:
-                s = m.group("s")
-                local = datetime(y, mo, d, h, int(m.group("mi")), int(s) if s else 0)
-        except ValueError as exc:
-            local, problem = None, f"invalid date or time in header: {exc}"
+    def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
+              m: re.Match | None = None) -> tuple[ChatMessage, str]:
+        """A message from its header (``m``: the match of a header in another layout)."""
+        raw_time = (head if head.isascii() else loc.strip_marks(head)).strip(strip_time)
+        ymd = dates.get(date_text)
+        if ymd is None:
+            if len(dates) > 50_000:
+                dates.clear()
+            dm = m or date_rx.fullmatch(date_text)
+            try:
+                ymd = times.date(*dm.group("d1", "d2", "d3", "era", "be"))
+            except ValueError as exc:
+                ymd = f"invalid date or time in header: {exc}"
+            dates[date_text] = ymd
+        hms = clock.get(time_text)
+        if hms is None:
+            if len(clock) > 50_000:
+                clock.clear()
+            tm = m or time_rx.fullmatch(time_text)
+            h, mi, sec, ap = tm.group("h", "mi", "s", "ap")
+            hms = clock[time_text] = (_hour24(int(h), ap), int(mi), int(sec) if sec else 0, ap)
+        problem = local = None
+        if ymd.__class__ is str:
+            problem = ymd
+        elif hms[0] is None:
+            problem = f"unknown 12-hour clock marker {hms[3]!r}"
+        else:
+            try:
+                local = datetime(ymd[0], ymd[1], ymd[2], hms[0], hms[1], hms[2])
+            except ValueError as exc:
+                problem = f"invalid date or time in header: {exc}"
         i = rest.find(": ", 0, 104)
         hit = names.get(rest[:i]) if i > 0 else None
         if hit is not None:
@@ -622,23 +791,130 @@ def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = No
             name, body = _split_sender(rest, bracket)
             if name is not None and i > 0 and len(names) < MAX_SENDERS and rest[i + 2:i + 2 + len(body)] == body:
                 names[rest[:i]] = name
-        cur = ChatMessage(lineno, lineno, local, raw_time, name, None, "",
-                          layout_mismatch=mismatch)
+        msg = ChatMessage(lineno, lineno, local, raw_time, name, None, "")
+        if m is not None:
+            msg.layout_mismatch = True
         if problem:
-            cur.corrupted, cur.problem = True, problem
+            msg.corrupted, msg.problem = True, problem
             counts.corrupt_lines += 1
         elif name is None:
-            cur.system, cur.actor = True, None
+            msg.system = True
             counts.system_lines += 1
         else:
             counts.message_lines += 1
-        parts, size = [body], len(body)
+        return msg, body
+
+    for block in blocks:
+        text = block[:-1]
+        rows = map(get, findall(text)) if findall is not None else (
+            ("", "", "", "", line) for line in text.split("\n"))
+        for head, date_text, time_text, rest, line in rows:
+            lineno += 1
+            if head:                                   # a header of the file's layout
+                if cur is not None:
+                    # finish(cur, parts), its common case inline
+                    if (len(parts) == 1 and not cur.corrupted and cur.line != first_line
+                            and (body := parts[0]).isascii() and "<" not in body and "(" not in body
+                            and "maps.google" not in body):
+                        cur.body = body
+                        if len(body) <= 80 and body.casefold().rstrip(". ") in deleted_phrases:
+                            cur.deleted = True
+                        yield cur
+                    else:
+                        yield finish(cur, parts)
+                    if head == last_head:              # start(), its common case inline
+                        local = last_local
+                    else:
+                        ymd = dates.get(date_text)
+                        hms = clock.get(time_text)
+                        local = None
+                        if ymd.__class__ is tuple and hms is not None and hms[0] is not None:
+                            try:
+                                local = datetime(ymd[0], ymd[1], ymd[2], hms[0], hms[1], hms[2])
+                            except ValueError:
+                                pass
+                    if local is not None:
+                        i = rest.find(": ", 0, 104)
+                        name = names.get(rest[:i]) if i > 0 else None
+                        if name is not None:
+                            last_head, last_local = head, local
+                            cur = ChatMessage(lineno, lineno, local, (head if head.isascii() else
+                                              loc.strip_marks(head)).strip(strip_time), name, None, "")
+                            counts.message_lines += 1
+                            body = rest[i + 2:]
+                            parts, size = [body], len(body)
+                            continue
+                elif preamble:
+                    yield ChatMessage(preamble_start, lineno - 1, None, "", None, None,
+                                      "\n".join(preamble).rstrip("\n"), corrupted=True,
+                                      problem=f"{counts.preamble_lines} line(s) before the first message header")
+                    preamble = []
+                if first:
+                    first, first_line = False, lineno
+                cur, body = start(head, date_text, time_text, rest, lineno)
+                parts, size = [body], len(body)
+                continue
+            hm = None
+            mismatch = False
+            if _starts_like_header(line):
+                hm, mismatch = reader.match(line)
+            if hm is None:
+                if not line.strip(strip_chars):
+                    counts.blank_lines += 1
+                    if cur is not None:
+                        parts.append("")
+                    elif preamble:
+                        preamble.append("")
+                    continue
+                if _starts_like_header(line) and _BROKEN.match(line):
+                    # a date and a time but not a header: kept, flagged
+                    if cur is not None:
+                        yield finish(cur, parts)
+                    counts.corrupt_lines += 1
+                    cur = ChatMessage(lineno, lineno, None, "", None, None, "", corrupted=True,
+                                      problem="line starts with a date and time but is not a message header")
+                    parts, size = [loc.strip_marks(line)], len(line)
+                    continue
+                if cur is None:
+                    if not preamble:
+                        preamble_start = lineno
+                    preamble.append(line)
+                    counts.preamble_lines += 1
+                    continue
+                counts.continuation_lines += 1
+                cur.line_end = lineno
+                size += len(line)
+                if size <= MAX_BODY_CHARS:
+                    parts.append(line)
+                elif not cur.problem:
+                    cur.problem = f"message text cut at {MAX_BODY_CHARS} characters"
+                    counts.truncated_messages += 1
+                continue
+            # a header, in another layout than the file's (or of the marked form)
+            if cur is not None:
+                yield finish(cur, parts)
+            elif preamble:
+                yield ChatMessage(preamble_start, lineno - 1, None, "", None, None,
+                                  "\n".join(preamble).rstrip("\n"), corrupted=True,
+                                  problem=f"{counts.preamble_lines} line(s) before the first message header")
+                preamble = []
+            if first:
+                first, first_line = False, lineno
+            cur, body = start(hm.group(0), hm.group("date"), hm.group("time"), line[hm.end():], lineno, hm)
+            if not mismatch:
+                cur.layout_mismatch = False
+            parts, size = [body], len(body)
     if cur is not None:
         yield finish(cur, parts)
     elif preamble:
         yield ChatMessage(preamble_start, lineno, None, "", None, None,
                           "\n".join(preamble).rstrip("\n"), corrupted=True,
                           problem=f"{counts.preamble_lines} line(s) before the first message header")
+
+
+def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None) -> Iterator[ChatMessage]:
+    """Second pass over lines (without their line breaks); see :func:`parse_blocks`."""
+    return parse_blocks(_blocks_of_lines(lines), facts, counts)
 
 
 @dataclass(slots=True)
@@ -655,22 +931,20 @@ def parse_text(source: str | bytes | Callable[[], Iterable[str]], date_order: st
     ``source`` is the text, the raw bytes, or a callable returning a fresh iterable of lines
     (it is called twice)."""
     facts = ChatFacts()
+    counts = ChatCounts()
     if isinstance(source, bytes):
         data = source
-        def again():                                              # noqa: E306
-            return iter_lines(io.BytesIO(data), None)
-        facts_lines = iter_lines(io.BytesIO(data), facts)
-    elif isinstance(source, str):
-        text_lines = lines_of(source)
-        def again():                                              # noqa: E306
-            return text_lines
-        facts_lines = text_lines
+        scan_blocks(iter_blocks(io.BytesIO(data), facts), date_order, facts)
+        messages = list(parse_blocks(iter_blocks(io.BytesIO(data), None), facts, counts))
     else:
-        again = source
-        facts_lines = source()
-    scan(facts_lines, date_order, facts)
-    counts = ChatCounts()
-    messages = list(parse(again(), facts, counts))
+        if isinstance(source, str):
+            text_lines = lines_of(source)
+            def again():                                              # noqa: E306
+                return text_lines
+        else:
+            again = source
+        scan(again(), date_order, facts)
+        messages = list(parse(again(), facts, counts))
     return ChatParse(messages, facts, counts, facts_warnings(facts, counts))
 
 

@@ -83,7 +83,7 @@ class WhatsAppTxtExtractor(Extractor):
         options = item.options or {}
         facts = wt.ChatFacts()
         with item.stream() as stream:
-            wt.scan(wt.iter_lines(stream, facts), options.get("date_order"), facts)
+            wt.scan_blocks(wt.iter_blocks(stream, facts), options.get("date_order"), facts)
         if facts.header_lines == 0:
             return                                     # not a WhatsApp export
         zone, zone_problem = resolve_zone(options.get("assume_tz"))
@@ -98,7 +98,7 @@ class WhatsAppTxtExtractor(Extractor):
         conversation = {"id": item.path, "title": title}
         counts = wt.ChatCounts()
         with item.stream() as stream:
-            for msg in wt.parse(wt.iter_lines(stream), facts, counts):
+            for msg in wt.parse_blocks(wt.iter_blocks(stream), facts, counts):
                 yield self._record(msg, item, facts, conversation, participants, zone)
         for text in wt.facts_warnings(facts, counts):
             yield ExtractionWarning(self.NAME, text, detail=_facts_detail(facts, counts))
