@@ -97,9 +97,10 @@ class WhatsAppTxtExtractor(Extractor):
         participants = list(facts.senders)
         conversation = {"id": item.path, "title": title}
         counts = wt.ChatCounts()
+        memo: dict = {}             # this file's: the last time read, recipients per sender
         with item.stream() as stream:
             for msg in wt.parse_blocks(wt.iter_blocks(stream), facts, counts):
-                yield self._record(msg, item, facts, conversation, participants, zone)
+                yield self._record(msg, item, facts, conversation, participants, zone, memo)
         for text in wt.facts_warnings(facts, counts):
             yield ExtractionWarning(self.NAME, text, detail=_facts_detail(facts, counts))
         if counts.corrupt_lines:
@@ -108,16 +109,30 @@ class WhatsAppTxtExtractor(Extractor):
                                     detail=_facts_detail(facts, counts))
 
     def _record(self, msg: wt.ChatMessage, item: ExtractorInput, facts: wt.ChatFacts,
-                conversation: dict, participants: list[str], zone) -> ArtifactRecord:
+                conversation: dict, participants: list[str], zone, memo: dict | None = None) -> ArtifactRecord:
+        memo = memo if memo is not None else {}
         timestamps: tuple[Timestamp, ...] = ()
         sent_at = sent_at_utc = None
         tz_known, tz_source = False, "unknown"
         if msg.local is not None:
-            ts = sent_timestamp(msg.local, msg.raw_time, zone)
-            timestamps = (ts,)
-            sent_at, sent_at_utc = ts.iso(), ts.iso_utc()
-            tz_known, tz_source = ts.tz_known, ts.tz_source
-        recipients = [p for p in participants if p != msg.sender] if msg.sender else []
+            last = memo.get("time", (None, None, None))
+            if msg.local == last[0] and msg.raw_time == last[1]:   # same time as the message above
+                timestamps, sent_at, sent_at_utc, tz_known, tz_source = last[2]
+            else:
+                ts = sent_timestamp(msg.local, msg.raw_time, zone)
+                timestamps = (ts,)
+                sent_at, sent_at_utc = ts.iso(), ts.iso_utc()
+                tz_known, tz_source = ts.tz_known, ts.tz_source
+                memo["time"] = (msg.local, msg.raw_time, (timestamps, sent_at, sent_at_utc, tz_known, tz_source))
+        recipients = []
+        if msg.sender:
+            cache = memo.setdefault("recipients", {})
+            others = cache.get(msg.sender)
+            if others is None:
+                others = [p for p in participants if p != msg.sender]
+                if len(cache) < 10_000:
+                    cache[msg.sender] = others
+            recipients = list(others)
         source = {"path": item.path, "line": msg.line}
         if msg.line_end != msg.line:
             source["line_end"] = msg.line_end
