@@ -376,16 +376,41 @@ def _split_sender(rest: str, bracket: bool) -> tuple[str | None, str]:
 _BLOCK_REGEXES: dict[tuple, tuple] = {}
 
 
-def _block_regex(layout: Layout, marks: bool = True) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
+def _plain_header_pattern(layout: Layout) -> str:
+    """The common form of ``layout``'s header, in a cheaper regex: ASCII digits, no bidi
+    marks, no spaces inside the date, no era, a clock marker only as 'AM'/'PM'.
+
+    Wherever it matches at the start of a line, the layout's full pattern matches the same
+    text with the same date and time: it takes the same path through the full pattern, and
+    each optional part of the full pattern it leaves out is shut out by what follows (a
+    lookahead after the year for 'BE' and '.'; after the clock, the header's end or the
+    date, neither of which starts with a letter). A line it does not match is tried with
+    the full patterns, one by one: the result is the same, only slower."""
+    ds, ts = re.escape(layout.date_sep), re.escape(layout.time_sep)
+    date = rf"(?P<date>[0-9]{{1,4}}{ds}[0-9]{{1,2}}{ds}[0-9]{{1,4}})(?![0-9.]|[{loc.SPACES}]?BE)"
+    time = rf"(?P<time>[0-9]{{1,2}}{ts}[0-9]{{2}}(?:{ts}[0-9]{{2}})?(?:[ \u202f][AaPp][Mm])?)(?![0-9])"
+    join = r",?[ ]*"
+    body = f"{time}{join}{date}" if layout.time_first else f"{date}{join}{time}"
+    if layout.bracket:
+        return rf"\[{body}\][{loc.SPACES}]?"
+    return rf"{body}(?:[ ][-–][ ]|:[ ])"
+
+
+def _block_regex(layout: Layout, marks: bool = True, plain: bool = False
+                 ) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
     """For a block of lines (its final line break removed): one regex whose ``findall`` gives,
     for every line, (header, date, time, rest of the line, '') when the line starts with a
-    header of ``layout``, else ('', '', '', '', line); a getter putting the groups in that
-    order; and the regexes of the date and of the time alone (to read their parts)."""
-    key = (layout, marks)
+    header of ``layout`` (``plain``: in its common form, see :func:`_plain_header_pattern`),
+    else ('', '', '', '', line); a getter putting the groups in that order; and the regexes
+    of the date and of the time alone (to read their parts)."""
+    key = (layout, marks, plain)
     hit = _BLOCK_REGEXES.get(key)
     if hit is None:
         args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep, marks)
-        head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
+        if plain:
+            head = _plain_header_pattern(layout)
+        else:
+            head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
         rx = re.compile(rf"(?m)^(?:(?P<head>{head})(?P<rest>[^\n]*)|(?P<other>[^\n]*))")
         gi = rx.groupindex
         get = operator.itemgetter(*(gi[g] - 1 for g in ("head", "date", "time", "rest", "other")))
@@ -408,6 +433,7 @@ class _Scan:
         self.senders: dict[str, None] = {}
         self.twelve = 0
         self.date_info: dict[str, tuple] = {}      # date text -> _date_info()
+        self.plain = True                          # blocks read with the plain pattern first
 
     def header(self, m: re.Match, rest: str) -> None:
         """One header (``rest``: the text after it on its line)."""
@@ -479,8 +505,9 @@ class _Scan:
         block reads the layout's headers; the other lines that start like a header are tried
         one by one (a header in another layout)."""
         facts = self.facts
-        rx, get, date_rx, _ = _block_regex(self.reader.layout)
+        rx, get, date_rx, _ = _block_regex(self.reader.layout, plain=self.plain)
         text = block[start:-1]
+        tried = 0
         marked = not text.isascii()
         senders = self.senders
         marks = ("\u200e", "\u200f")
@@ -491,6 +518,7 @@ class _Scan:
         for head, date, time, rest, other in map(get, rx.findall(text)):
             if not head:
                 if other and _starts_like_header(other):
+                    tried += 1
                     facts.header_lines += n
                     self.twelve += twelve
                     n = twelve = 0
@@ -532,6 +560,8 @@ class _Scan:
         facts.header_lines += n
         self.twelve += twelve
         self.last_date_text = last_text
+        if self.plain and tried * 4 > text.count("\n") + 8:
+            self.plain = False                  # many headers not in the common form: full pattern
 
     def finish(self, date_order: str | None) -> ChatFacts:
         facts = self.facts
@@ -712,8 +742,9 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     header, a blank line). Dates and clock times are read once per distinct text."""
     counts = counts if counts is not None else ChatCounts()
     reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
+    plain = True                      # the plain pattern first, the full one if it misses too often
     if facts.layout is not None:
-        findall, get, date_rx, time_rx = _block_regex(facts.layout, facts.marked_headers > 0)
+        findall, get, date_rx, time_rx = _block_regex(facts.layout, facts.marked_headers > 0, plain)
         findall = findall.findall
     else:
         findall = date_rx = time_rx = None
@@ -734,6 +765,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     first_line = 0
     lineno = 0
     last_head, last_local = "", None   # the previous header read in full, and its time
+    tried = block_start = 0            # lines of the last block tried one by one as headers; its first line
 
     def finish(msg: ChatMessage, parts: list[str]) -> ChatMessage:
         body = parts[0] if len(parts) == 1 else "\n".join(parts).rstrip("\n")
@@ -806,6 +838,10 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
 
     for block in blocks:
         text = block[:-1]
+        if plain and findall is not None and tried * 4 > lineno - block_start + 8:
+            plain = False
+            findall = _block_regex(facts.layout, facts.marked_headers > 0, False)[0].findall
+        tried, block_start = 0, lineno
         rows = map(get, findall(text)) if findall is not None else (
             ("", "", "", "", line) for line in text.split("\n"))
         for head, date_text, time_text, rest, line in rows:
@@ -858,6 +894,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             mismatch = False
             if _starts_like_header(line):
                 hm, mismatch = reader.match(line)
+                tried += 1
             if hm is None:
                 if not line.strip(strip_chars):
                     counts.blank_lines += 1
