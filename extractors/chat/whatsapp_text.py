@@ -413,7 +413,9 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False
             head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
         rx = re.compile(rf"(?m)^(?:(?P<head>{head})(?P<rest>[^\n]*)|(?P<other>[^\n]*))")
         gi = rx.groupindex
-        get = operator.itemgetter(*(gi[g] - 1 for g in ("head", "date", "time", "rest", "other")))
+        order = tuple(gi[g] - 1 for g in ("head", "date", "time", "rest", "other"))
+        # None: findall's tuples are already in that order
+        get = operator.itemgetter(*order) if order != (0, 1, 2, 3, 4) else None
         hit = _BLOCK_REGEXES[key] = (rx, get, re.compile(_header_pattern(*args, part="date")),
                                      re.compile(_header_pattern(*args, part="time")))
     return hit
@@ -514,17 +516,21 @@ class _Scan:
         info = self.date_info
         dates = self.dates
         last_text = self.last_date_text
+        last_key = self.last_date
+        first, second = self.over12_first, self.over12_second
         n = twelve = 0
-        for head, date, time, rest, other in map(get, rx.findall(text)):
+        for head, date, time, rest, other in (rx.findall(text) if get is None else map(get, rx.findall(text))):
             if not head:
                 if other and _starts_like_header(other):
                     tried += 1
                     facts.header_lines += n
                     self.twelve += twelve
                     n = twelve = 0
-                    self.last_date_text = last_text
+                    self.last_date_text, self.last_date = last_text, last_key
+                    self.over12_first, self.over12_second = first, second
                     self.line(other)
-                    last_text = self.last_date_text
+                    last_text, last_key = self.last_date_text, self.last_date
+                    first, second = self.over12_first, self.over12_second
                 continue
             n += 1
             if marked and not head.isascii() and head != loc.strip_marks(head):
@@ -536,15 +542,15 @@ class _Scan:
                     d = self._date_info(date_rx.fullmatch(date))
                     if len(info) < 50_000:
                         info[date] = d
-                if d[0] != self.last_date:             # new_date(*d), inline
-                    self.last_date = d[0]
+                if d[0] != last_key:                   # new_date(*d), inline
+                    last_key = d[0]
                     a = d[1]
                     if a is not None:
                         if a > 12:
-                            self.over12_first += 1
+                            first += 1
                         elif d[2] > 12:
-                            self.over12_second += 1
-                        elif len(dates) < MAX_DATES and not (self.over12_first or self.over12_second):
+                            second += 1
+                        elif len(dates) < MAX_DATES and not (first or second):
                             dates.append((a, d[2], d[3]))
                     if d[4] is not None:
                         facts.calendar = d[4]
@@ -559,7 +565,8 @@ class _Scan:
                 self.sender(rest)
         facts.header_lines += n
         self.twelve += twelve
-        self.last_date_text = last_text
+        self.last_date_text, self.last_date = last_text, last_key
+        self.over12_first, self.over12_second = first, second
         if self.plain and tried * 4 > text.count("\n") + 8:
             self.plain = False                  # many headers not in the common form: full pattern
 
@@ -756,6 +763,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     strip_chars = loc.MARKS + " \t"
     strip_time = _RAW_TIME_STRIP
     deleted_phrases = loc.DELETED
+    deleted_heads = loc.DELETED_HEADS
     cur: ChatMessage | None = None
     parts: list[str] = []
     size = 0
@@ -842,7 +850,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             plain = False
             findall = _block_regex(facts.layout, facts.marked_headers > 0, False)[0].findall
         tried, block_start = 0, lineno
-        rows = map(get, findall(text)) if findall is not None else (
+        rows = (findall(text) if get is None else map(get, findall(text))) if findall is not None else (
             ("", "", "", "", line) for line in text.split("\n"))
         for head, date_text, time_text, rest, line in rows:
             lineno += 1
@@ -853,7 +861,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                             and (body := parts[0]).isascii() and "<" not in body and "(" not in body
                             and "maps.google" not in body):
                         cur.body = body
-                        if len(body) <= 80 and body.casefold().rstrip(". ") in deleted_phrases:
+                        if (len(body) <= 80 and body[:2].lower() in deleted_heads
+                                and body.casefold().rstrip(". ") in deleted_phrases):
                             cur.deleted = True
                         yield cur
                     else:

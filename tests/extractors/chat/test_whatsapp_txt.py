@@ -454,3 +454,44 @@ def test_finalize_links_attachments_to_files_of_the_same_export(tmp_path):
         "attachment 'IMG-20210314-WA0002.jpg' named at line 2 of /exp/WhatsApp Chat with A.txt "
         "is not in the export's folder"]
     case.close()
+
+
+def _parsed(data: bytes):
+    import dataclasses
+    p = parse_text(data)
+    return ([dataclasses.astuple(m) for m in p.messages], dataclasses.astuple(p.counts),
+            dataclasses.astuple(p.facts), p.warnings)
+
+
+@pytest.mark.parametrize("text", [t for _, t, _ in LOCALES], ids=[i for i, _, _ in LOCALES])
+def test_block_boundaries_change_nothing(monkeypatch, text):
+    """Blocks of whole lines are read one regex at a time: any block size gives the same
+    messages, line accounting and facts, also for lines in another layout or with marks."""
+    from extractors.chat import whatsapp_text as wt
+    data = (text + "second line\n\n" + text.replace("\n", "\r\n", 2)
+            + "\u200e" + text.splitlines()[1] + "\n" + "14/03/2021, 21:6x - broken\n").encode()
+    expected = _parsed(data)
+    for size in (1, 7, 64, 333):
+        monkeypatch.setattr(wt, "BLOCK_BYTES", size)
+        assert _parsed(data) == expected, size
+
+
+@pytest.mark.parametrize("line", [
+    "14/03/2021, 21:05 - A: x", "[14/03/2021, 21:05:01] A: x", "3/14/21, 9:05 PM - A: x",
+    "[3/14/21, 9:05:01\u202fPM] A: x", "14/03/2021 21:05 - A: x", "14/03/2021, 21:05: A: x",
+    "14/03/2021 BE, 21:05 - A: x", "14/03/2021., 21:05 - A: x", "14/03/2021, 21:05 p.m. - A: x",
+    "14/03/20211, 21:05 - A: x", "14/03/2021, 21:05 - - A", "[14:05:01, 3/14/21] A: x",
+])
+def test_plain_header_pattern_agrees_with_the_full_one(line):
+    """Where the plain pattern matches, the layout's full pattern matches the same header,
+    date and time."""
+    from extractors.chat import whatsapp_text as wt
+    full = wt._GENERIC_DT.match(line) or wt._GENERIC_TD.match(line)
+    if full is None:
+        return
+    layout = wt._layout_of(full)
+    for marks in (False, True):
+        plain = wt._block_regex(layout, marks, plain=True)[0].match(line)
+        ref = wt._block_regex(layout, marks, plain=False)[0].match(line)
+        if plain is not None and plain.group("head"):
+            assert plain.group("head", "date", "time", "rest") == ref.group("head", "date", "time", "rest")
