@@ -94,8 +94,15 @@ class WhatsAppTxtExtractor(Extractor):
             yield ExtractionWarning(self.NAME, f"date_order {date_order!r} is not one of "
                                                f"{', '.join(wt.DATE_ORDERS)}; ignored")
         title = conversation_title(item.path, item.name)
+        conv_id = item.path
+        if title is None and item.container:
+            # a _chat.txt inside "WhatsApp Chat - NAME.zip": the archive names the chat, and
+            # the full location keeps two such exports in one item apart
+            title = title_from_name(item.container.split(" › ")[-1].rsplit("/", 1)[-1])
+            if title is not None and item.locator:
+                conv_id = item.locator
         participants = list(facts.senders)
-        conversation = {"id": item.path, "title": title}
+        conversation = {"id": conv_id, "title": title}
         counts = wt.ChatCounts()
         memo: dict = {}             # this file's: the last time read, recipients per sender
         with item.stream() as stream:
