@@ -280,3 +280,25 @@ def db_path_context(path: str) -> tuple[str, str]:
     """(folder, base name) of a database's path inside its source."""
     p = path.replace("\\", "/")
     return posixpath.dirname(p), posixpath.basename(p)
+
+
+# -- JSON exports --------------------------------------------------------------------------------
+MAX_JSON_BYTES = 512 * 1024 * 1024      # loaded whole (json.loads) up to this size
+
+
+def json_mime(mime: str | None) -> bool:
+    """May content of this MIME type be a JSON export (libmagic calls JSON text/plain too)?"""
+    return not mime or mime.startswith("text/") or mime in ("application/json", "application/octet-stream")
+
+
+def load_json_export(item: ExtractorInput, extractor: str) -> tuple[Any, str | None]:
+    """(document, None), or (None, a warning) for a file that is too large or not JSON."""
+    if item.size > MAX_JSON_BYTES:
+        return None, (f"JSON export of {item.size} bytes is over the {MAX_JSON_BYTES} byte limit "
+                      "for this reader; skipped")
+    try:
+        with item.stream() as stream:
+            raw = stream.read(MAX_JSON_BYTES + 1)
+        return json.loads(raw.decode("utf-8-sig", "replace")), None
+    except (ValueError, RecursionError) as exc:
+        return None, f"not readable as JSON: {exc}"

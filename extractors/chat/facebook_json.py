@@ -23,11 +23,11 @@ import re
 from typing import Any, Iterable, Iterator
 
 from extractors.base import Extractor, ExtractorInput
-from extractors.chat.common import attachment, finish_chat, is_local_path, message_record
+from extractors.chat.common import (attachment, finish_chat, is_local_path, json_mime,
+                                     load_json_export, message_record)
 from extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
-MAX_JSON_BYTES = 512 * 1024 * 1024
 _MEDIA = (("photos", "photo"), ("videos", "video"), ("audio_files", "audio"), ("files", "file"),
           ("gifs", "gif"))
 _KNOWN_KEYS = frozenset({
@@ -103,21 +103,14 @@ class FacebookJsonExtractor(Extractor):
     RECORD_TYPES = ("chat/message",)
 
     def accepts(self, path: str, mime: str, head: bytes) -> bool:
-        if mime and not (mime.startswith("text/") or mime in ("application/json", "application/octet-stream")):
+        if not json_mime(mime):
             return False
         return looks_like_thread(head, path)
 
     def extract(self, item: ExtractorInput) -> Iterator[ArtifactRecord | ExtractionWarning]:
-        if item.size > MAX_JSON_BYTES:
-            yield ExtractionWarning(self.NAME, f"JSON export of {item.size} bytes is over the "
-                                               f"{MAX_JSON_BYTES} byte limit for this reader; skipped")
-            return
-        try:
-            with item.stream() as stream:
-                raw = stream.read(MAX_JSON_BYTES + 1)
-            doc = json.loads(raw.decode("utf-8-sig", "replace"))
-        except (ValueError, RecursionError) as exc:
-            yield ExtractionWarning(self.NAME, f"not readable as JSON: {exc}")
+        doc, problem = load_json_export(item, self.NAME)
+        if problem is not None:
+            yield ExtractionWarning(self.NAME, problem)
             return
         if not is_thread(doc):
             return

@@ -17,12 +17,11 @@ from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from extractors.base import Extractor, ExtractorInput
-from extractors.chat.common import finish_chat
+from extractors.chat.common import MAX_JSON_BYTES, finish_chat, json_mime, load_json_export
 from extractors.chat.whatsapp_txt import link_attachments, resolve_zone
 from extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
-MAX_JSON_BYTES = 512 * 1024 * 1024
 _NOT_INCLUDED = "(File not included"
 _KNOWN_KEYS = frozenset({
     "id", "type", "date", "date_unixtime", "from", "from_id", "text", "text_entities", "edited",
@@ -92,22 +91,16 @@ class TelegramJsonExtractor(Extractor):
     RECORD_TYPES = ("chat/message",)
 
     def accepts(self, path: str, mime: str, head: bytes) -> bool:
-        if mime and not (mime.startswith("text/") or mime in ("application/json", "application/octet-stream")):
+        if not json_mime(mime):
             return False
         return looks_like_telegram(head)
 
     def extract(self, item: ExtractorInput) -> Iterator[ArtifactRecord | ExtractionWarning]:
-        if item.size > MAX_JSON_BYTES:
-            yield ExtractionWarning(self.NAME, f"JSON export of {item.size} bytes is over the "
-                                               f"{MAX_JSON_BYTES} byte limit for this reader; skipped")
-            return
-        try:
-            with item.stream() as stream:
-                raw = stream.read(MAX_JSON_BYTES + 1)
-            doc = json.loads(raw.decode("utf-8-sig", "replace"))
-        except (ValueError, RecursionError) as exc:
-            if looks_like_telegram(item.data or b"") or item.data is None:
-                yield ExtractionWarning(self.NAME, f"not readable as JSON: {exc}")
+        doc, problem = load_json_export(item, self.NAME)
+        if problem is not None:
+            if doc is None and (item.size > MAX_JSON_BYTES or item.data is None
+                                or looks_like_telegram(item.data)):
+                yield ExtractionWarning(self.NAME, problem)
             return
         chats = chats_of(doc)
         if not chats:
