@@ -14,7 +14,6 @@ import zipfile
 from datetime import datetime, timezone
 from typing import BinaryIO, Callable, Iterator
 
-import pyzipper
 
 from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError, PasswordError
@@ -22,8 +21,15 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
 
-# pyzipper carries its own copy of the zipfile module: both kinds of BadZipFile occur.
-BAD_ZIP = (zipfile.BadZipFile, pyzipper.zipfile.BadZipFile)
+def _pyzipper():
+    """pyzipper (and the crypto it loads) only when a ZIP is met: it costs a command 35 ms."""
+    import pyzipper
+    return pyzipper
+
+
+def bad_zip() -> tuple[type[Exception], ...]:
+    """pyzipper carries its own copy of the zipfile module: both kinds of BadZipFile occur."""
+    return (zipfile.BadZipFile, _pyzipper().zipfile.BadZipFile)
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
@@ -110,8 +116,8 @@ class ZipSource(Source):
         self.password = password
         self.budget = _Budget(max(limits.archive_min_budget, limits.archive_ratio * max(size, 1)))
         try:
-            self.zf = pyzipper.AESZipFile(fileobj)
-        except (*BAD_ZIP, OSError, ValueError, EOFError) as exc:
+            self.zf = _pyzipper().AESZipFile(fileobj)
+        except (*bad_zip(), OSError, ValueError, EOFError) as exc:
             raise CorruptSourceError(f"{label or locator}: not a readable ZIP archive ({exc})",
                                      hint="the file may be truncated or damaged") from exc
         self.infos = self.zf.infolist()
@@ -129,7 +135,7 @@ class ZipSource(Source):
         except RuntimeError as exc:
             raise PasswordError(f"{label}: wrong password for the encrypted ZIP",
                                 hint="check the file given with --password-file") from exc
-        except (*BAD_ZIP, OSError) as exc:
+        except (*bad_zip(), OSError) as exc:
             # pyzipper reports a failed AES password check as BadZipFile('Bad password ...')
             if "password" in str(exc).lower():
                 raise PasswordError(f"{label}: wrong password for the encrypted ZIP",
@@ -177,7 +183,7 @@ class ZipSource(Source):
                 raw = self.zf.open(zi, pwd=self.password if zi.flag_bits & 0x1 else None)
             except RuntimeError as exc:
                 raise OSError(f"cannot decrypt member: {exc}") from exc
-            except (*BAD_ZIP, NotImplementedError, ValueError) as exc:
+            except (*bad_zip(), NotImplementedError, ValueError) as exc:
                 raise OSError(f"cannot read member: {exc}") from exc
             return CappedReader(_ZipErrors(raw), self.budget)
         return opener
@@ -195,7 +201,7 @@ class _ZipErrors:
     def read(self, n: int) -> bytes:
         try:
             return self.raw.read(n)
-        except (*BAD_ZIP, EOFError, ValueError, RuntimeError) as exc:
+        except (*bad_zip(), EOFError, ValueError, RuntimeError) as exc:
             raise OSError(f"damaged member data: {exc}") from exc
         except Exception as exc:  # zlib.error, lzma.LZMAError, ...
             raise OSError(f"damaged member data: {type(exc).__name__}: {exc}") from exc
