@@ -1,0 +1,1 @@
+"""The forensic command line (Click)."""

@@ -1,0 +1,1 @@
+"""Exporters: geotags, the timeline, and court-ready evidence bundles."""

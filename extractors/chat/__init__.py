@@ -1,0 +1,1 @@
+"""Chat extractors: exports (WhatsApp, Telegram, Messenger/Instagram, Discord) and phone message databases."""
