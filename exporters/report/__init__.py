@@ -416,24 +416,27 @@ def map_svg(points: list[tuple[float, float]], width: int = 800, height: int = 4
     step = _nice_step(max(lat1 - lat0, lon1 - lon0) / 5)
     import math
     dec = max(0, -math.floor(math.log10(step)))
-    g = (int(lat0 / step) - 1) * step
-    while g <= lat1:
-        if g >= lat0:
-            out.append(f'<line x1="{m}" y1="{y(g):.1f}" x2="{width - m}" y2="{y(g):.1f}" stroke="#ccd" stroke-width="0.5"/>'
-                       f'<text x="2" y="{y(g) + 3:.1f}" font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
-        g += step
-    g = (int(lon0 / step) - 1) * step
-    while g <= lon1:
-        if g >= lon0:
-            out.append(f'<line x1="{x(g):.1f}" y1="{m}" x2="{x(g):.1f}" y2="{height - m}" stroke="#ccd" stroke-width="0.5"/>'
-                       f'<text x="{x(g) - 10:.1f}" y="{height - m + 14}" font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
-        g += step
+    for g in _grid(lat0, lat1, step):
+        out.append(f'<line x1="{m}" y1="{y(g):.1f}" x2="{width - m}" y2="{y(g):.1f}" stroke="#ccd" stroke-width="0.5"/>'
+                   f'<text x="2" y="{y(g) + 3:.1f}" font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
+    for g in _grid(lon0, lon1, step):
+        out.append(f'<line x1="{x(g):.1f}" y1="{m}" x2="{x(g):.1f}" y2="{height - m}" stroke="#ccd" stroke-width="0.5"/>'
+                   f'<text x="{x(g) - 10:.1f}" y="{height - m + 14}" font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
     out.append(f'<rect x="{m}" y="{m}" width="{width - 2 * m}" height="{height - 2 * m}" fill="none" stroke="#889"/>')
     for i, (lat, lon) in enumerate(points):
         out.append(f'<circle cx="{x(lon):.1f}" cy="{y(lat):.1f}" r="5" fill="#e63946" stroke="#fff"/>'
                    f'<text x="{x(lon) + 7:.1f}" y="{y(lat) - 6:.1f}" font-size="11" fill="#1d3557">{i + 1}</text>')
     out.append("</svg>")
     return "".join(out)
+
+
+def _grid(lo: float, hi: float, step: float):
+    """The grid values (multiples of ``step``) within [lo, hi]."""
+    g = (int(lo / step) - 1) * step
+    while g <= hi:
+        if g >= lo:
+            yield g
+        g += step
 
 
 def _nice_step(raw: float) -> float:

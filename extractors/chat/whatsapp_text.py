@@ -792,6 +792,11 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                 counts.system_lines += 1
         return msg
 
+    def preamble_record(lines: list[str], first: int, last: int) -> ChatMessage:
+        """Text before the first header: kept as one flagged record, never dropped."""
+        return ChatMessage(first, last, None, "", None, None, "\n".join(lines).rstrip("\n"), corrupted=True,
+                           problem=f"{counts.preamble_lines} line(s) before the first message header")
+
     def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
               m: re.Match | None = None) -> tuple[ChatMessage, str]:
         """A message from its header (``m``: the match of a header in another layout)."""
@@ -890,9 +895,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                             parts, size = [body], len(body)
                             continue
                 elif preamble:
-                    yield ChatMessage(preamble_start, lineno - 1, None, "", None, None,
-                                      "\n".join(preamble).rstrip("\n"), corrupted=True,
-                                      problem=f"{counts.preamble_lines} line(s) before the first message header")
+                    yield preamble_record(preamble, preamble_start, lineno - 1)
                     preamble = []
                 if first:
                     first, first_line = False, lineno
@@ -940,9 +943,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             if cur is not None:
                 yield finish(cur, parts)
             elif preamble:
-                yield ChatMessage(preamble_start, lineno - 1, None, "", None, None,
-                                  "\n".join(preamble).rstrip("\n"), corrupted=True,
-                                  problem=f"{counts.preamble_lines} line(s) before the first message header")
+                yield preamble_record(preamble, preamble_start, lineno - 1)
                 preamble = []
             if first:
                 first, first_line = False, lineno

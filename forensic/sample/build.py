@@ -122,30 +122,30 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     wa, ios, tg, fb, sms_carrier, sms_threat = story.chats
     # WhatsApp, Android, Spanish: a folder with the .txt and the media beside it
     folder = f"media/0/Download/Chat de WhatsApp con {wa.title}"
-    media: dict[int, str] = {}
-    n = 0
-    for i, m in enumerate(wa.messages):
-        if m.attachment:
-            n += 1
-            t = formats.local(m.utc, story.export_offset)
-            media[i] = f"IMG-{t:%Y%m%d}-WA{n:04d}.jpg"
-            f = media_jpeg(media[i], m.utc)
-            f.rel = f"{folder}/{media[i]}"
+    def attachments(chat, name_of) -> dict[int, str]:
+        """Message index -> media file name, for every message with an attachment (n counts from 1)."""
+        named: dict[int, str] = {}
+        for i, m in enumerate(chat.messages):
+            if m.attachment:
+                named[i] = name_of(len(named) + 1, formats.local(m.utc, story.export_offset))
+        return named
+
+    def add_media(chat, media: dict[int, str], folder: str) -> None:
+        for i, name in media.items():
+            f = media_jpeg(name, chat.messages[i].utc)
+            f.rel = f"{folder}/{name}"
             add(f)
+
+    media = attachments(wa, lambda n, t: f"IMG-{t:%Y%m%d}-WA{n:04d}.jpg")
+    add_media(wa, media, folder)
     txt_rel = f"{folder}/Chat de WhatsApp con {wa.title}.txt"
     add(FileOut(txt_rel, formats.whatsapp_android_es(story, wa, media).encode("utf-8"), export_ts, "chat export"))
     lay.chat_files.append((wa, txt_rel, "whatsapp-android-es"))
 
     # WhatsApp, iOS, English: a .zip with _chat.txt and the media
-    media = {}
-    members = []
-    n = 0
-    for i, m in enumerate(ios.messages):
-        if m.attachment:
-            n += 1
-            t = formats.local(m.utc, story.export_offset)
-            media[i] = f"{n + 10:08d}-PHOTO-{t:%Y-%m-%d-%H-%M-%S}.jpg"
-            members.append((media[i], media_jpeg(media[i], m.utc).data, formats.local(m.utc, story.export_offset)))
+    media = attachments(ios, lambda n, t: f"{n + 10:08d}-PHOTO-{t:%Y-%m-%d-%H-%M-%S}.jpg")
+    members = [(name, media_jpeg(name, ios.messages[i].utc).data,
+                formats.local(ios.messages[i].utc, story.export_offset)) for i, name in media.items()]
     chat_txt = formats.whatsapp_ios_en(story, ios, media).encode("utf-8")
     export_local = formats.local(story.export_utc, story.export_offset)
     members.insert(0, ("_chat.txt", chat_txt, export_local))
@@ -155,16 +155,8 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
 
     # Telegram Desktop export
     export_dir = f"media/0/Download/Telegram Desktop/ChatExport_{export_local:%Y-%m-%d}"
-    media = {}
-    n = 0
-    for i, m in enumerate(tg.messages):
-        if m.attachment:
-            n += 1
-            t = formats.local(m.utc, story.export_offset)
-            media[i] = f"photos/photo_{n}@{t:%d-%m-%Y_%H-%M-%S}.jpg"
-            f = media_jpeg(media[i], m.utc)
-            f.rel = f"{export_dir}/{media[i]}"
-            add(f)
+    media = attachments(tg, lambda n, t: f"photos/photo_{n}@{t:%d-%m-%Y_%H-%M-%S}.jpg")
+    add_media(tg, media, export_dir)
     tg_rel = f"{export_dir}/result.json"
     add(FileOut(tg_rel, formats.telegram_result(story, tg, media, 700000000 + seed % 1000).encode("utf-8"),
                 export_ts, "chat export"))
