@@ -185,6 +185,8 @@ def extract_bundle(path: Path, password: bytes | None, dest: Path) -> int:
                     _stream(zf, infos[0], spool.write)
                     spool.seek(0)
                     inner = _open_zip(spool, None, report)
+                    if inner is None:
+                        raise IntegrityError(f"the inner archive {HIDDEN_MEMBER} is damaged")
                     with inner:
                         write_all(inner)
             else:

@@ -172,6 +172,7 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
     summary["custody_logged"] = cp.tree_size if cp is not None else None
     if generated is not None and password_out is not None:
         fd = os.open(password_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        os.fchmod(fd, 0o600)                 # also when the file already existed
         with os.fdopen(fd, "w") as fh:
             fh.write(generated + "\n")
         info(f"bundle password written to {esc(password_out)} (mode 0600); hand it over separately")

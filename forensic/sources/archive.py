@@ -53,11 +53,19 @@ class BombError(OSError):
 
 
 class _Budget:
-    """Bytes an archive may still expand to (shared by all its members)."""
+    """Bytes an archive may expand to, shared by all its members.
+
+    A member that would take the archive past the budget is abandoned (listed, not hashed,
+    with a warning). Its bytes are given back for the first few such members, so that one
+    bomb member does not hide the ordinary files after it; past that, the budget stays spent
+    and the work an archive can cause is bounded by (MAX_REFUNDS + 1) x limit."""
+
+    MAX_REFUNDS = 3
 
     def __init__(self, limit: int) -> None:
         self.limit = limit
         self.used = 0
+        self.refunds = 0
 
 
 class CappedReader(io.RawIOBase):
@@ -66,6 +74,7 @@ class CappedReader(io.RawIOBase):
     def __init__(self, raw: BinaryIO, budget: _Budget) -> None:
         self.raw = raw
         self.budget = budget
+        self.taken = 0
 
     def readable(self) -> bool:
         return True
@@ -80,8 +89,14 @@ class CappedReader(io.RawIOBase):
         if n is None or n < 0:
             n = 1 << 20
         data = self.raw.read(n)
-        self.budget.used += len(data)
-        if self.budget.used > self.budget.limit:
+        budget = self.budget
+        budget.used += len(data)
+        self.taken += len(data)
+        if budget.used > budget.limit:
+            if budget.refunds < budget.MAX_REFUNDS:
+                budget.refunds += 1
+                budget.used -= self.taken
+                self.taken = 0
             raise BombError(f"archive expands past {self.budget.limit:,} bytes: zip bomb suspected; "
                             "member not fully read")
         return data

@@ -195,3 +195,81 @@ def test_truncated_zip_is_a_clear_error(forensic, tmp_path):
     case = _case(forensic, tmp_path)
     res = forensic("evidence", "add", cut, "--case", case, expect=1)
     assert "cut.zip" in res.err and "ZIP" in res.err
+
+
+def test_plain_gzip_inside_is_a_file_not_an_archive(forensic, tmp_path):
+    import gzip
+    src = tmp_path / "ext"
+    src.mkdir()
+    (src / "app.log.gz").write_bytes(gzip.compress(b"log line\n" * 100))
+    case = _case(forensic, tmp_path)
+    forensic("evidence", "add", src, "--case", case, "--id", "ext")
+    forensic("triage", "--case", case)                      # exit 0: no warning for a .gz log
+    rows = _rows(forensic, case)
+    assert [r["path"] for r in rows] == ["/app.log.gz"] and rows[0]["sha256"]
+
+
+def test_gzip_source_that_is_not_tar_is_a_clear_error(forensic, tmp_path):
+    import gzip
+    (tmp_path / "x.gz").write_bytes(gzip.compress(b"not a tar archive"))
+    case = _case(forensic, tmp_path)
+    res = forensic("evidence", "add", tmp_path / "x.gz", "--case", case, expect=1)
+    assert "x.gz" in res.err and "not a readable TAR" in res.err
+
+
+def test_tar_bomb_output_capped(tmp_path):
+    path = tmp_path / "bomb.tar.gz"
+    with tarfile.open(path, "w:gz") as tf:
+        info = tarfile.TarInfo("zeros.bin")
+        info.size = 8 << 20
+        tf.addfile(info, io.BytesIO(bytes(info.size)))
+        after = tarfile.TarInfo("after.txt")
+        after.size = 5
+        tf.addfile(after, io.BytesIO(b"still"))
+    stats, rows, warns = _lib_triage(tmp_path, path, Limits(archive_min_budget=1 << 20, archive_ratio=10))
+    byname = {r["path"]: r for r in rows}
+    assert byname["zeros.bin"]["sha256"] is None
+    assert any("zip bomb suspected" in w for w in warns)
+    assert byname["after.txt"]["sha256"] == sha256(b"still")
+
+
+def test_failing_extractor_becomes_a_warning(tmp_path):
+    from extractors.base import Extractor
+
+    class BrokenExtractor(Extractor):
+        NAME, VERSION = "broken", "1"
+
+        def accepts(self, path, mime, head):
+            if path.endswith(".bad"):
+                raise ValueError("accepts blew up")
+            return True
+
+        def extract(self, item):
+            raise RuntimeError(f"cannot parse {item.name}")
+            yield  # pragma: no cover
+
+    src = tmp_path / "ext"
+    src.mkdir()
+    (src / "a.txt").write_bytes(b"a")
+    (src / "b.bad").write_bytes(b"b")
+    case = Case.init(tmp_path / "c", "C", "E")
+    add_evidence(case, src, "x", None, None)
+    stats = triage_item(case, "x", TriageOptions(extractors=[BrokenExtractor()]))
+    rows = {r["path"]: r for r in case.db.execute("SELECT * FROM files")}
+    assert rows["/a.txt"]["sha256"] == sha256(b"a") and rows["/b.bad"]["sha256"] == sha256(b"b")
+    warns = sorted(r["message"] for r in case.db.execute("SELECT message FROM warnings"))
+    assert warns == ["accepts() failed: ValueError: accepts blew up",
+                     "extractor failed: RuntimeError: cannot parse a.txt"]
+    assert stats.warnings == 2
+
+
+def test_many_bomb_members_stay_bounded(tmp_path):
+    z = tmp_path / "bombs.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for i in range(8):
+            zf.writestr(f"zeros{i}.bin", bytes(4 << 20))
+        zf.writestr("last.txt", b"x")
+    stats, rows, warns = _lib_triage(tmp_path, z, Limits(archive_min_budget=1 << 20, archive_ratio=10))
+    assert all(r["sha256"] is None for r in rows if r["path"].startswith("zeros"))
+    # after the first few abandoned members the budget stays spent: later ones are not expanded
+    assert sum("zip bomb suspected" in w for w in warns) == 9
