@@ -11,36 +11,45 @@ null. For that subset, Python's encoder with sorted keys, ``(",", ":")`` separat
   Python by code points, and the two orders differ only for keys holding characters above
   U+FFFF.
 
-Strings must be valid Unicode (no lone surrogates): encoding the result to UTF-8 fails
-otherwise, and :func:`canonical_bytes` turns that into ``ValueError``.
+Strings must be valid Unicode (no lone surrogates): :func:`encode` raises ``ValueError``
+otherwise. The encoding itself is done by orjson, which writes the same bytes as Python's
+encoder configured as above.
 """
 from __future__ import annotations
 
-from json.encoder import c_encode_basestring, c_make_encoder  # type: ignore[attr-defined]
 from typing import Any
 
+import orjson
+
 MAX_SAFE_INT = 2**53 - 1
+ORJSON_OPTIONS = orjson.OPT_SORT_KEYS | orjson.OPT_STRICT_INTEGER
+FLAT_TYPES = frozenset((str, int, bool, type(None)))
 
 
-def _no_default(obj: Any) -> Any:
-    raise TypeError(f"not allowed in canonical JSON: {type(obj).__name__}")
+def encode(value: Any) -> str:
+    """Canonical text of an already checked value (see :func:`check_value`).
+
+    orjson with sorted keys writes exactly what Python's own encoder does with
+    ``sort_keys=True, separators=(",", ":"), ensure_ascii=False`` (compact, UTF-8, the
+    RFC 8785 escapes), several times faster; a test holds the two equal."""
+    try:
+        return orjson.dumps(value, option=ORJSON_OPTIONS).decode("utf-8")
+    except orjson.JSONEncodeError as exc:
+        raise ValueError(f"not encodable as canonical JSON: {exc}") from None
 
 
-# The C encoder, built once (json.dumps builds one per call). Arguments: markers, default,
-# string encoder, indent, key separator, item separator, sort_keys, skipkeys, allow_nan.
-if c_make_encoder is not None:  # pragma: no branch - CPython always has it
-    _C_ENCODER = c_make_encoder(None, _no_default, c_encode_basestring, None, ":", ",",
-                                True, False, False)
-
-    def encode(value: Any) -> str:
-        """Canonical text of an already checked value (see :func:`check_value`)."""
-        return "".join(_C_ENCODER(value, 0))
-else:  # pragma: no cover
-    import json
-
-    def encode(value: Any) -> str:
-        return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False,
-                          allow_nan=False, default=_no_default)
+def encode_checked(value: Any, path: str = "$") -> str:
+    """:func:`check_value` then :func:`encode`, quick for the common flat object of
+    strings, integers, booleans and nulls with ASCII keys (orjson enforces the integer
+    range itself)."""
+    if type(value) is dict and FLAT_TYPES.issuperset(map(type, value.values())):
+        try:
+            if "".join(value).isascii():
+                return encode(value)
+        except TypeError:            # a key that is not a string: check_value says so
+            pass
+    check_value(value, path)
+    return encode(value)
 
 
 def check_value(value: Any, path: str = "$") -> None:
@@ -82,7 +91,4 @@ def canonical_text(value: Any) -> str:
 
 def canonical_bytes(value: Any) -> bytes:
     """Check ``value`` and return its canonical JSON as UTF-8 bytes."""
-    try:
-        return canonical_text(value).encode("utf-8")
-    except UnicodeEncodeError as exc:
-        raise ValueError(f"string is not valid Unicode (lone surrogate): {exc}") from exc
+    return canonical_text(value).encode("utf-8")

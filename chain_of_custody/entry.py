@@ -30,7 +30,10 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
-from chain_of_custody.canonical import MAX_SAFE_INT, check_value, encode
+import orjson
+
+from chain_of_custody.canonical import (FLAT_TYPES, MAX_SAFE_INT, ORJSON_OPTIONS, check_value,
+                                       encode, encode_checked)
 
 ZERO_HASH = "0" * 64
 MAX_LINE = 1 << 20          # bytes; an entry is a record of hashes, not a blob
@@ -67,18 +70,20 @@ def is_hex64(value: Any) -> bool:
 class Clock:
     """RFC 3339 UTC times with microseconds, cheaply (formats the date once per second)."""
 
-    __slots__ = ("_sec", "_prefix")
+    __slots__ = ("_sec", "_prefix", "last")
 
     def __init__(self) -> None:
         self._sec = -1
         self._prefix = ""
+        self.last: str | None = None      # the latest time given out (known well-formed)
 
     def now(self) -> str:
         sec, us = divmod(time.time_ns() // 1000, 1_000_000)
         if sec != self._sec:
             self._sec = sec
             self._prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(sec))
-        return f"{self._prefix}.{us:06d}Z"
+        self.last = f"{self._prefix}.{us:06d}Z"
+        return self.last
 
 
 @dataclass(frozen=True, slots=True)
@@ -110,7 +115,10 @@ class CustodyEntry:
 
 
 # -- building -----------------------------------------------------------------------------------
-Pending = tuple  # (action_json, actor_json, at, details_json, reason_json, sha_json, subject_json)
+# An entry waiting for its place in the log: everything but actor, seq, prev and hash already
+# in canonical text, cut where those go:
+#   ('{"action":A,"actor":', ',"at":"T","details":D', ',"reason":R,"seq":', ',"sha256":S,...}')
+Pending = tuple
 
 
 class LineBuilder:
@@ -119,10 +127,11 @@ class LineBuilder:
     def __init__(self, tool: dict, host: str) -> None:
         check_value(tool)
         self.tool_json = encode(tool)
-        self.host_json = encode(str(host))
+        self.host_prev = f',"host":{encode(str(host))},"prev":"'
         self.clock = Clock()
         self._actor_cache: dict[tuple, str] = {}
         self._action_cache: dict[str, str] = {}
+        self._reason_null = ',"reason":null,"seq":'
 
     def actor_json(self, name: str, key_id: str | None, key_fingerprint: str | None) -> str:
         k = (name, key_id, key_fingerprint)
@@ -131,68 +140,93 @@ class LineBuilder:
             if type(name) is not str or not name:
                 raise ValueError("actor: an examiner name is required")
             cached = encode({"name": name, "key_id": key_id, "key_fingerprint": key_fingerprint})
+            try:
+                cached.encode("utf-8")
+            except UnicodeEncodeError as exc:
+                raise ValueError(f"actor name is not valid Unicode: {exc}") from None
             self._actor_cache[k] = cached
         return cached
 
-    def pending(self, action: str, actor_json: str, subject: Any, sha256: str | None,
-                details: dict | None, reason: str | None, at: str | None = None) -> Pending:
-        """Check and pre-encode one entry's variable parts (everything but seq/prev/hash)."""
-        action_json = self._action_cache.get(action)
-        if action_json is None:
+    def pending(self, action: str, subject: Any, sha256: str | None, details: dict | None,
+                reason: str | None, at: str | None = None) -> Pending:
+        """Check and pre-encode one entry's own parts (all but actor, seq, prev, hash).
+
+        Raises ValueError for anything outside the canonical subset. Written for speed: a
+        triage records one entry per file and per artifact, so the common case -- flat
+        subject and details objects with ASCII keys -- goes straight to orjson, which
+        itself refuses lone surrogates and integers beyond +-(2**53-1)."""
+        head = self._action_cache.get(action)
+        if head is None:
             if type(action) is not str or not _ACTION.match(action):
                 raise ValueError(f"action {action!r} is not a dotted lower-case name")
-            action_json = self._action_cache[action] = encode(action)
-        if type(subject) is str:
-            subject_json = encode(subject)
-        elif type(subject) is dict:
-            check_value(subject, "subject")
-            subject_json = encode(subject)
-        else:
-            raise ValueError("subject must be a string or an object")
+            head = self._action_cache[action] = f'{{"action":{encode(action)},"actor":'
+        try:
+            if type(subject) is dict and FLAT_TYPES.issuperset(map(type, subject.values())) \
+                    and "".join(subject).isascii():
+                subject_json = orjson.dumps(subject, option=ORJSON_OPTIONS).decode()
+            else:
+                subject_json = None
+            if not details:
+                details_json = "{}"
+            elif type(details) is dict and FLAT_TYPES.issuperset(map(type, details.values())) \
+                    and "".join(details).isascii():
+                details_json = orjson.dumps(details, option=ORJSON_OPTIONS).decode()
+            else:
+                details_json = None
+        except TypeError:                    # non-string keys, bad text: said below
+            subject_json = details_json = None
+        if subject_json is None:
+            if type(subject) is str:
+                subject_json = encode(subject)
+            elif type(subject) is dict:
+                subject_json = encode_checked(subject, "subject")
+            else:
+                raise ValueError("subject must be a string or an object")
+        if details_json is None:
+            if type(details) is not dict:
+                raise ValueError("details must be an object")
+            details_json = encode_checked(details, "details")
         if sha256 is None:
             sha_json = "null"
-        elif is_hex64(sha256):
+        elif type(sha256) is str and _HEX64.match(sha256):
             sha_json = f'"{sha256}"'
         else:
             raise ValueError(f"sha256 {sha256!r} is not 64 lower-case hex digits")
-        if not details:
-            details_json = "{}"
-        elif type(details) is dict:
-            check_value(details, "details")
-            details_json = encode(details)
-        else:
-            raise ValueError("details must be an object")
         if reason is None:
-            reason_json = "null"
+            reason_seq = self._reason_null
         elif type(reason) is str:
-            reason_json = encode(reason)
+            reason_seq = f',"reason":{encode(reason)},"seq":'
         else:
             raise ValueError("reason must be text")
         if at is None:
             at = self.clock.now()
-        elif not _AT.match(at):
+        elif at is not self.clock.last and (type(at) is not str or not _AT.match(at)):
             raise ValueError(f"at {at!r} is not RFC 3339 UTC with microseconds")
-        variable = (subject_json, details_json, reason_json)
-        if sum(map(len, variable)) > MAX_LINE // 4 - 2048:
+        if len(subject_json) + len(details_json) + len(reason_seq) > MAX_LINE // 4 - 2048:
             raise ValueError("entry too large: record hashes and locators, not content")
-        for part in variable:
-            if not part.isascii():
-                try:
-                    part.encode("utf-8")
-                except UnicodeEncodeError as exc:
-                    raise ValueError(f"text is not valid Unicode (lone surrogate?): {exc}") from None
-        return (action_json, actor_json, at, details_json, reason_json, sha_json, subject_json)
+        # every part is valid UTF-8 text: orjson refuses lone surrogates
+        return (head, f',"at":"{at}","details":{details_json}', reason_seq,
+                f',"sha256":{sha_json},"subject":{subject_json},"tool":{self.tool_json}}}')
 
-    def line(self, p: Pending, seq: int, prev: str) -> tuple[bytes, str]:
+    def line(self, p: Pending, actor_json: str, seq: int, prev: str) -> tuple[bytes, str]:
         """(line bytes without newline, entry hash) for pending entry ``p`` at ``seq``."""
-        head = f'{{"action":{p[0]},"actor":{p[1]},"at":"{p[2]}","details":{p[3]}'
-        tail = (f'"host":{self.host_json},"prev":"{prev}","reason":{p[4]},"seq":{seq},'
-                f'"sha256":{p[5]},"subject":{p[6]},"tool":{self.tool_json}}}')
-        try:
-            h = _sha256(f"{head},{tail}".encode("utf-8")).hexdigest()
-            return f'{head},"hash":"{h}",{tail}'.encode("utf-8"), h
-        except UnicodeEncodeError as exc:
-            raise ValueError(f"entry text is not valid Unicode (lone surrogate?): {exc}") from exc
+        lines, h = self.lines([(actor_json, p)], seq, prev)
+        return lines[0], h
+
+    def lines(self, batch: list[tuple[str, Pending]], seq: int, prev: str
+              ) -> tuple[list[bytes], str]:
+        """The lines of consecutive entries (actor JSON, pending) from ``seq`` on, chained
+        to ``prev``; and the last entry's hash."""
+        out: list[bytes] = []
+        append = out.append
+        host_prev = self.host_prev
+        for actor_json, p in batch:
+            head = p[0] + actor_json + p[1]
+            rest = f'{host_prev}{prev}"{p[2]}{seq}{p[3]}'
+            prev = _sha256(f"{head}{rest}".encode()).hexdigest()
+            append(f'{head},"hash":"{prev}"{rest}'.encode())
+            seq += 1
+        return out, prev
 
 
 # -- checking -----------------------------------------------------------------------------------
@@ -234,7 +268,7 @@ def check_line(line: bytes, seq: int, prev: str | None) -> tuple[str, str]:
         text = line.decode("utf-8")
     except UnicodeDecodeError as exc:
         raise LineError(f"not valid UTF-8: {exc}") from None
-    fast = _fast_check(text, seq, prev)
+    fast = _fast_check(line, seq, prev)
     if fast is not None:
         return fast
     h, d = _full_check(text, seq, prev)
@@ -281,98 +315,121 @@ def _full_check(text: str, seq: int, prev: str | None) -> tuple[str, dict]:
 
 # -- fast path ---------------------------------------------------------------------------------
 # A canonical line with exactly the v1 members is the concatenation of fixed member names and
-# the canonical texts of the values. Checking it piece by piece needs no full parse: a value
-# whose text was already seen canonical (actor, tool, host, ...) is recognised by prefix -- an
-# object or string is self-delimiting, so a matching prefix *is* the value -- and other values
-# are parsed alone and re-encoded. Anything unexpected falls back to the general check.
-_scan = json.JSONDecoder(parse_float=_reject_float, parse_int=_safe_int,
-                         parse_constant=_reject_constant).scan_once
-_AT_AT = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z\"")
-_HEX_AT = re.compile(r"[0-9a-f]{64}\"")
-_CACHE_SIZE = 4
-_caches: dict[str, list[str]] = {k: [] for k in ("action", "actor", "details", "host",
-                                                  "tool", "reason")}
+# the canonical texts of the values, so one regular expression over the bytes splits it. Every
+# captured piece is proved canonical on its own: strings by the pattern itself (it admits
+# exactly the RFC 8785 escapes), the flat subject and details shapes triage records by
+# literal patterns, and any other object by parsing and re-encoding it (remembered, as actor,
+# tool and the like repeat on every line). A valid JSON text has one parse, so when every
+# piece is a canonical value of the right type the whole line is canonical. Anything else
+# (nested objects, braces inside strings, non-ASCII text) goes to the general check, which
+# also says what is wrong. Python's regex engine costs a few nanoseconds per byte, so the
+# patterns avoid nested repetition where they can.
+_S = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))[^"\\\x00-\x1f]*)*"'
+_OBJ = rb'\{[^{}]*\}'                       # a flat object, to be proved canonical
+_INT = rb'(?:0|-?[1-9][0-9]{0,14})'        # well inside +-(2**53-1)
+_HEX = rb'"[0-9a-f]{64}"'
+_SUBJECT = rb'\{"item":' + _S + rb'(?:,"locator":' + _S + rb'(?:,"record_type":' + _S + rb')?)?\}'
+_DETAILS = (rb'\{\}|\{"deleted":(?:true|false),"file_id":' + _INT + rb'\}'
+            rb'|\{"artifact_id":' + _INT + rb',"record_sha256":(?:null|' + _HEX + rb')\}')
+_MIDDLE = (                                  # from the time to the subject, both included
+    rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",'
+    rb'"details":(?:' + _DETAILS + rb'|(?P<details>' + _OBJ + rb')),'
+    rb'"hash":"(?P<hash>[0-9a-f]{64})","host":' + _S + rb',"prev":"(?P<prev>[0-9a-f]{64})",'
+    rb'"reason":(?:null|' + _S + rb'),"seq":(?P<seq>0|[1-9][0-9]*),"sha256":(?:null|' + _HEX
+    + rb'),"subject":(?:' + _SUBJECT + rb'|' + _S + rb'|(?P<subject>' + _OBJ + rb'))')
+_LINE = re.compile(
+    rb'\{"action":"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+","actor":(?P<actor>' + _OBJ + rb'),'
+    rb'"at":"' + _MIDDLE + rb',"tool":(?P<tool>' + _OBJ + rb')\}')
+_MIDDLE_RE = re.compile(_MIDDLE)
+_KNOWN_MAX = 4096
+_known: set[bytes] = set()    # object texts already proved canonical
 
 
-def _value(text: str, pos: int, cache: list[str] | None, kinds: tuple) -> int:
-    """End of the canonical value of an allowed type at ``pos``, or -1."""
-    if cache:
-        for known in cache:
-            if text.startswith(known, pos):
-                return pos + len(known)
+def _canonical_object(raw: bytes) -> bool:
+    """Whether ``raw`` is the canonical text of a JSON object (remembered when it is)."""
+    if raw in _known:
+        return True
     try:
-        value, end = _scan(text, pos)
-    except (ValueError, StopIteration):
-        return -1
-    if type(value) not in kinds:
-        return -1
-    try:
-        if type(value) is dict and not text.isascii():
+        text = raw.decode("utf-8")
+        value = decode(text)
+        if type(value) is not dict:
+            return False
+        if not text.isascii():
             check_value(value)
-        canonical = encode(value)
+        if encode(value) != text:
+            return False
     except ValueError:
-        return -1
-    if not text.startswith(canonical, pos) or len(canonical) != end - pos:
-        return -1
-    if cache is not None and type(value) in (dict, str):
-        cache.insert(0, canonical)
-        del cache[_CACHE_SIZE:]
-    return end
+        return False
+    if len(_known) >= _KNOWN_MAX:
+        _known.clear()
+    _known.add(raw)
+    return True
 
 
-def _fast_check(text: str, seq: int, prev: str | None) -> tuple[str, str] | None:
-    c = _caches
-    if not text.startswith('{"action":'):
+def _fast_check(line: bytes, seq: int, prev: str | None) -> tuple[str, str] | None:
+    """(hash, prev) of a line in the common canonical shape that checks, else None."""
+    m = _LINE.fullmatch(line)
+    if m is None:
         return None
-    pos = _value(text, 10, c["action"], (str,))
-    if pos < 0 or not text.startswith(',"actor":', pos):
+    actor, tool = m["actor"], m["tool"]
+    if not (actor in _known or _canonical_object(actor)) \
+            or not (tool in _known or _canonical_object(tool)):
         return None
-    pos = _value(text, pos + 9, c["actor"], (dict,))
-    if pos < 0 or not text.startswith(',"at":"', pos) or not _AT_AT.match(text, pos + 7):
+    return _check_middle(line, m, seq, prev)
+
+
+def _check_middle(line: bytes, m: re.Match, seq: int, prev: str | None
+                  ) -> tuple[str, str] | None:
+    h, got_prev, got_seq, details, subject = m.group("hash", "prev", "seq", "details", "subject")
+    if int(got_seq) != seq:
         return None
-    pos += 7 + 28
-    if not text.startswith(',"details":', pos):
-        return None
-    pos = _value(text, pos + 11, c["details"], (dict,))
-    cut = pos
-    if pos < 0 or not text.startswith(',"hash":"', pos) or not _HEX_AT.match(text, pos + 9):
-        return None
-    h = text[pos + 9:pos + 73]
-    pos += 74
-    if not text.startswith(',"host":', pos):
-        return None
-    cut_end = pos
-    pos = _value(text, pos + 8, c["host"], (str,))
-    if pos < 0 or not text.startswith(',"prev":"', pos) or not _HEX_AT.match(text, pos + 9):
-        return None
-    got_prev = text[pos + 9:pos + 73]
+    got_prev = got_prev.decode()
     if prev is not None and got_prev != prev:
         return None
-    pos += 74
-    if not text.startswith(',"reason":', pos):
+    if (details is not None and not _canonical_object(details)) \
+            or (subject is not None and not _canonical_object(subject)):
         return None
-    if text.startswith("null", pos + 10):
-        pos += 14
-    else:
-        pos = _value(text, pos + 10, c["reason"], (str,))
-    seq_text = f',"seq":{seq},"sha256":'
-    if pos < 0 or not text.startswith(seq_text, pos):
-        return None
-    pos += len(seq_text)
-    if text.startswith("null", pos):
-        pos += 4
-    elif text.startswith('"', pos) and _HEX_AT.match(text, pos + 1):
-        pos += 66
-    else:
-        return None
-    if not text.startswith(',"subject":', pos):
-        return None
-    pos = _value(text, pos + 11, None, (str, dict))
-    if pos < 0 or not text.startswith(',"tool":', pos):
-        return None
-    pos = _value(text, pos + 8, c["tool"], (dict,))
-    if pos < 0 or pos != len(text) - 1 or text[pos] != "}":
-        return None
-    if _sha256((text[:cut] + text[cut_end:]).encode("utf-8")).hexdigest() != h:
+    h = h.decode()
+    cut = m.start("hash") - 9               # ,"hash":"<64 hex>" is left out of the hash
+    if _sha256(line[:cut] + line[cut + 74:]).hexdigest() != h:
         return None
     return h, got_prev
+
+
+def check_lines(lines: list[bytes], seq: int) -> tuple[int, str | None, str | None, str | None]:
+    """Check consecutive lines as entries ``seq``, ``seq + 1``, ... linked to each other.
+
+    Returns (number of good lines, "prev" of the first line, hash of the last good line,
+    what is wrong with the first bad line or None).
+
+    Lines written by one command share their start (action and actor) and end (tool): once
+    a line has passed the whole fast check, a later line that starts and ends with the same
+    bytes needs only its middle matched."""
+    prev: str | None = None
+    first_prev = None
+    prefix = suffix = b"\0"                  # no line starts or ends with a NUL
+    middle = _MIDDLE_RE.fullmatch
+    n = 0
+    for line in lines:
+        got = None
+        if line.startswith(prefix) and line.endswith(suffix) and line.isascii():
+            m = middle(line, len(prefix), len(line) - len(suffix))
+            if m is not None:
+                got = _check_middle(line, m, seq + n, prev)
+        if got is None and line.isascii():
+            m = _LINE.fullmatch(line)
+            if m is not None:
+                got = _fast_check(line, seq + n, prev)
+                if got is not None:
+                    prefix = line[:m.end("actor") + 7]          # through ,"at":"
+                    suffix = line[m.start("tool") - 8:]         # ,"tool":{...}}
+        if got is None:
+            try:
+                got = check_line(line, seq + n, prev)
+            except LineError as exc:
+                return n, first_prev, prev, str(exc)
+        if n == 0:
+            first_prev = got[1]
+        prev = got[0]
+        n += 1
+    return n, first_prev, prev, None

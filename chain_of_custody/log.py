@@ -40,6 +40,7 @@ import shlex
 import socket
 import sqlite3
 import sys
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -216,6 +217,27 @@ def _write_all(fd: int, data: bytes) -> None:
         view = view[n:]
 
 
+class _Writer(threading.Thread):
+    """Writes one batch in a thread; :meth:`finish` waits and re-raises its error."""
+
+    def __init__(self, fd: int, data: bytes) -> None:
+        super().__init__(name="custody-writer", daemon=True)
+        self.fd, self.data = fd, data
+        self.error: BaseException | None = None
+        self.start()
+
+    def run(self) -> None:
+        try:
+            _write_all(self.fd, self.data)
+        except BaseException as exc:  # noqa: BLE001 - handed to the caller
+            self.error = exc
+
+    def finish(self) -> None:
+        self.join()
+        if self.error is not None:
+            raise self.error
+
+
 def _fsync_dir(path: Path) -> None:
     fd = os.open(path, os.O_RDONLY)
     try:
@@ -254,8 +276,8 @@ class CustodyLog:
     def append(self, action: str, subject: str | dict, *, actor: str, sha256: str | None = None,
                details: dict | None = None, reason: str | None = None) -> None:
         """Buffer one entry (written by :meth:`commit`, or when a batch fills)."""
-        self._pending.append((actor, self.builder.pending(action, "", subject, sha256,
-                                                          details, reason)))
+        self._pending.append((actor, self.builder.pending(action, subject, sha256, details,
+                                                          reason)))
         if len(self._pending) >= BATCH_SIZE:
             self.flush()
 
@@ -264,14 +286,17 @@ class CustodyLog:
         details, reason); full batches are written as they fill. Returns the count."""
         pending = self._pending
         make = self.builder.pending
+        now = self.builder.clock.now
         default_actor = self.actor
         n = 0
         for e in entries:
+            if not n & 1023:            # entries handed over together share a time, to 1,024
+                at = now()
             actor = e.get("actor", default_actor)
             if not actor:
                 raise ValueError("entry has no actor and the log has no default actor")
-            pending.append((actor, make(e["action"], "", e["subject"], e.get("sha256"),
-                                        e.get("details"), e.get("reason"))))
+            pending.append((actor, make(e["action"], e["subject"], e.get("sha256"),
+                                        e.get("details"), e.get("reason"), at)))
             n += 1
             if len(pending) >= BATCH_SIZE:
                 self.flush()
@@ -437,25 +462,32 @@ class CustodyLog:
         signer = self.signer
         key_id = signer.key_id if signer else None
         key_fp = signer.fingerprint if signer else None
-        leaf = merkle.leaf_hash
         for start in range(0, len(pending), BATCH_SIZE):
             batch = pending[start:start + BATCH_SIZE]
-            seq, prev = state.size, state.last_hash
-            lines: list[bytes] = []
-            leaves: list[bytes] = []
-            actor_json = builder.actor_json
-            for actor, p in batch:
-                line, prev = builder.line((p[0], actor_json(actor, key_id, key_fp)) + p[2:],
-                                          seq, prev)
-                lines.append(line)
-                leaves.append(leaf(line))
-                seq += 1
+            actors: dict[str, str] = {}
+            for actor, _ in batch:
+                if actor not in actors:
+                    actors[actor] = builder.actor_json(actor, key_id, key_fp)
+            lines, last = builder.lines([(actors[a], p) for a, p in batch], state.size,
+                                        state.last_hash)
+            seq = state.size + len(lines)
             data = b"\n".join(lines) + b"\n"
-            _write_all(self._fd, data)
-            state.right.extend(leaves)
+            # The write (which releases the GIL) runs beside the Merkle hashing of the same
+            # lines; the state moves on only once both are done.
+            right = state.right
+            before = (list(right.pieces), right.end)
+            writer = _Writer(self._fd, data)
+            try:
+                right.extend(merkle.leaf_hashes(lines))
+            finally:
+                try:
+                    writer.finish()
+                except BaseException:
+                    right.pieces, right.end = before
+                    raise
             state.size = seq
             state.offset += len(data)
-            state.last_hash = prev
+            state.last_hash = last
         pending.clear()
 
     def _write_checkpoint(self) -> Checkpoint:

@@ -27,6 +27,10 @@ def leaf_hash(data: bytes) -> bytes:
     return _sha256(b"\x00" + data).digest()
 
 
+def leaf_hashes(lines: Iterable[bytes]) -> list[bytes]:
+    return [_sha256(b"\x00" + line).digest() for line in lines]
+
+
 def node_hash(left: bytes, right: bytes) -> bytes:
     return _sha256(b"\x01" + left + right).digest()
 
@@ -79,8 +83,28 @@ class CompactRange:
         self.end += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
-        for leaf in leaves:
-            self.append(leaf)
+        """Append many leaf hashes: each aligned perfect subtree of the new span is hashed
+        level by level (one list pass per level), then merged like a single piece."""
+        hashes = leaves if isinstance(leaves, list) else list(leaves)
+        pieces = self.pieces
+        i = 0
+        for start, size in decompose(self.end, self.end + len(hashes)):
+            level = hashes[i:i + size]
+            i += size
+            while len(level) > 1:
+                level = [_sha256(b"\x01" + a + b).digest()
+                         for a, b in zip(level[0::2], level[1::2])]
+            h = level[0]
+            while pieces:
+                pstart, psize, phash = pieces[-1]
+                if psize != size or pstart % (size << 1):
+                    break
+                pieces.pop()
+                h = _sha256(b"\x01" + phash + h).digest()
+                start = pstart
+                size <<= 1
+            pieces.append((start, size, h))
+        self.end += len(hashes)
 
     @property
     def size(self) -> int:

@@ -31,7 +31,7 @@ from pathlib import Path
 from typing import Any, Iterator, Sequence
 
 from chain_of_custody import merkle
-from chain_of_custody.entry import ZERO_HASH, LineError, check_line
+from chain_of_custody.entry import ZERO_HASH, check_line, check_lines
 from chain_of_custody.log import (CHECKPOINTS_NAME, DB_SCHEMA, LOG_NAME, Checkpoint,
                                   read_last_line)
 from chain_of_custody.signing import PublicKey
@@ -83,31 +83,32 @@ class _Block:
 def _check_block(data: bytes, start_seq: int, marks: Sequence[int]) -> _Block:
     lines = data.split(b"\n")
     lines.pop()                              # data ends with a newline
+    n, first_prev, last_hash, error = check_lines(lines, start_seq)
+    leaves = merkle.leaf_hashes(lines[:n])
     rng = merkle.CompactRange(start_seq)
-    append = rng.append
-    leaf = merkle.leaf_hash
-    want = {m for m in marks if start_seq < m <= start_seq + len(lines)}
     got: dict[int, tuple[list, str, int]] = {}
-    prev: str | None = None
-    first_prev = None
-    offset = 0
-    seq = start_seq
-    error = None
-    for line in lines:
-        try:
-            h, line_prev = check_line(line, seq, prev)
-        except LineError as exc:
-            error = str(exc)
-            break
-        if prev is None:
-            first_prev = line_prev
-        append(leaf(line))
-        prev = h
-        seq += 1
-        offset += len(line) + 1
-        if seq in want:
-            got[seq] = (list(rng.pieces), h, offset)
-    return _Block(seq - start_seq, error, first_prev, prev, rng.pieces, got)
+    done = 0
+    for mark in sorted(m for m in marks if start_seq < m <= start_seq + n):
+        k = mark - start_seq                 # the mark falls after line k - 1 of the block
+        rng.extend(leaves[done:k])
+        done = k
+        offset = sum(map(len, lines[:k])) + k
+        got[mark] = (list(rng.pieces), check_line(lines[k - 1], mark - 1, None)[0], offset)
+    rng.extend(leaves[done:])
+    return _Block(n, error, first_prev, last_hash, rng.pieces, got)
+
+
+def _check_block_at(path: Path, offset: int, size: int, start_seq: int,
+                    marks: Sequence[int]) -> _Block:
+    """:func:`_check_block` on bytes a worker reads itself (cheaper than sending them)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        data = os.pread(fd, size, offset)
+    finally:
+        os.close(fd)
+    if len(data) != size:
+        return _Block(0, f"{LOG_NAME} changed while it was verified", None, None, [], {})
+    return _check_block(data, start_seq, marks)
 
 
 def _blocks(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
@@ -342,7 +343,8 @@ def _results(path: Path, marks: tuple[int, ...], workers: int
                 return
         return
     # Worker processes: block boundaries need the starting seq, known only after the block
-    # before is split into lines, so count newlines here (cheap) and let workers do the rest.
+    # before is split into lines, so count newlines here (cheap) and let workers read their
+    # block from the file again and do the rest (the file is locked against writers).
     window: list[tuple[int, bytes, Future | None]] = []
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         seq = 0
@@ -350,7 +352,8 @@ def _results(path: Path, marks: tuple[int, ...], workers: int
             if torn:
                 window.append((offset, torn, None))
                 break
-            window.append((offset, b"", pool.submit(_check_block, data, seq, marks)))
+            window.append((offset, b"", pool.submit(_check_block_at, path, offset, len(data),
+                                                    seq, marks)))
             seq += data.count(b"\n")
             while len(window) > 2 * workers:
                 yield _take(window)

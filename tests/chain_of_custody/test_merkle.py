@@ -157,3 +157,21 @@ def test_proofs_from_compact_ranges_match_reference(n, data):
     assert merkle.verify_inclusion(i, n, leaves[i], proof, full(0, n))
     if proof:
         assert not merkle.verify_inclusion(i, n, leaves[i], proof[:-1], full(0, n))
+
+
+@settings(max_examples=80, deadline=None)
+@given(begin=st.integers(0, 300), chunks=st.lists(st.integers(0, 140), max_size=6))
+def test_extend_in_chunks_equals_appending_one_by_one(begin, chunks):
+    """The batched extend (subtrees hashed level by level) builds the same pieces as
+    appending leaf by leaf, whatever the start and the chunking."""
+    leaves = merkle.leaf_hashes(i.to_bytes(4, "big") for i in range(sum(chunks)))
+    one, batched = merkle.CompactRange(begin), merkle.CompactRange(begin)
+    for leaf in leaves:
+        one.append(leaf)
+    pos = 0
+    for size in chunks:
+        batched.extend(leaves[pos:pos + size])
+        pos += size
+    assert batched.pieces == one.pieces and batched.end == one.end == begin + len(leaves)
+    if begin == 0 and leaves:
+        assert batched.root() == merkle.root_of_leaves(leaves)
