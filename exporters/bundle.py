@@ -17,7 +17,7 @@ with an :class:`IntegrityError` (the partial output deleted) when the bytes no l
 the SHA-256 recorded at triage. The payload manifest holds those recorded hashes, so a
 bundle can only be made of bytes that are what the examiner logged.
 
-Determinism: fixed member order (generated files, then evidence in walk order, then tag
+Determinism: fixed member order (evidence in walk order, then generated files, then tag
 files), fixed member times and attributes, no creation time anywhere but ``bag-info.txt``
 (``Bagging-Date``, ``Bundle-Created``). ``SOURCE_DATE_EPOCH`` fixes even that, and
 ``custody_size`` pins the custody checkpoint, so the defence can rebuild a byte-identical
@@ -25,14 +25,15 @@ files), fixed member times and attributes, no creation time anywhere but ``bag-i
 """
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import io
 import json
 import os
 import re
 import secrets
-import shutil
-import tempfile
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -53,6 +54,7 @@ FORMAT = "forensic-bundle/1"
 HIDDEN_MEMBER = "bag.zip"
 SIGNATURE = bagit.TAGMANIFEST + ".minisig"
 PUBKEY = "examiner.pub"
+REPORT = "data/report/index.html"
 UNLISTED_TAG_FILES = (bagit.TAGMANIFEST, SIGNATURE)
 CHUNK = 1 << 20
 THUMB_ORIGINAL_CAP = 96 * 1024        # a photo this small is shown as itself
@@ -86,18 +88,70 @@ class ExportOptions:
 class _HashingWriter:
     """The bundle file, hashed as it is written. It refuses to seek, so the ZIP writer
     streams (data descriptors after each member) instead of patching headers afterwards:
-    every byte passes through here exactly once and the SHA-256 needs no second read."""
+    every byte passes through here exactly once and the SHA-256 needs no second read.
+
+    Hashing and writing run in one background thread (both release the GIL), fed in order
+    with blocks of at least ``BLOCK`` bytes, so they overlap the reading, checking and
+    encrypting done by the caller. :meth:`sync_soon` starts the flush to disk early."""
+
+    BLOCK = 1 << 20
+    AHEAD = 8                        # blocks queued at most (memory bound)
 
     def __init__(self, raw) -> None:
         self.raw = raw
         self.h = hashlib.sha256()
         self.pos = 0
         self.digest: str | None = None
+        self._buf = bytearray()
+        self._pool = ThreadPoolExecutor(1, thread_name_prefix="bundle-writer")
+        self._queued: deque[Future] = deque()
+
+    def _put(self, data: bytes) -> None:
+        queued = self._queued
+        while queued and queued[0].done():
+            queued.popleft().result()          # re-raises a failed write here
+        if len(queued) >= self.AHEAD:
+            queued.popleft().result()
+        queued.append(self._pool.submit(self._hash_write, data))
+
+    def _hash_write(self, data: bytes) -> None:
+        self.h.update(data)
+        view = memoryview(data)
+        while view:
+            view = view[self.raw.write(view):]
 
     def write(self, data) -> int:
-        self.h.update(data)
-        self.pos += len(data)
-        return self.raw.write(data)
+        n = len(data)
+        self.pos += n
+        if n >= self.BLOCK:
+            if self._buf:
+                self._put(bytes(self._buf))
+                self._buf.clear()
+            self._put(bytes(data))
+        else:
+            self._buf += data
+            if len(self._buf) >= self.BLOCK:
+                self._put(bytes(self._buf))
+                self._buf.clear()
+        return n
+
+    def _drain(self) -> None:
+        if self._buf:
+            self._put(bytes(self._buf))
+            self._buf.clear()
+        while self._queued:
+            self._queued.popleft().result()
+
+    def sync_soon(self) -> None:
+        """Queue a flush of what was written so far to disk (it runs beside what follows)."""
+        if self._buf:
+            self._put(bytes(self._buf))
+            self._buf.clear()
+        self._queued.append(self._pool.submit(self._sync))
+
+    def _sync(self) -> None:
+        self.raw.flush()
+        os.fdatasync(self.raw.fileno())
 
     def tell(self) -> int:
         return self.pos
@@ -109,20 +163,49 @@ class _HashingWriter:
         return False
 
     def flush(self) -> None:
-        self.raw.flush()
+        pass                          # everything reaches the file by close()
 
     def close(self) -> None:
         if self.digest is None:
-            self.digest = self.h.hexdigest()
-            self.raw.flush()
-            os.fsync(self.raw.fileno())
-            self.raw.close()
+            try:
+                self._drain()
+                self.digest = self.h.hexdigest()
+                self.raw.flush()
+                os.fsync(self.raw.fileno())
+            finally:
+                self._pool.shutdown(wait=True)
+                self.raw.close()
 
     def __enter__(self):
         return self
 
     def __exit__(self, *exc) -> None:
         self.close()
+
+
+class _FileHasher:
+    """SHA-256 of one file's chunks; large files are hashed in a background thread (in
+    order) while the caller writes the same chunks into the ZIP."""
+
+    THREAD_MIN = 4 << 20             # smaller files: hashing inline is cheaper than a hand-off
+
+    def __init__(self, pool: ThreadPoolExecutor, size: int | None) -> None:
+        self.h = hashlib.sha256()
+        self._pool = pool if (size or 0) >= self.THREAD_MIN else None
+        self._queued: deque[Future] = deque()
+
+    def update(self, chunk: bytes) -> None:
+        if self._pool is None:
+            self.h.update(chunk)
+            return
+        if len(self._queued) >= 4:
+            self._queued.popleft().result()
+        self._queued.append(self._pool.submit(self.h.update, chunk))
+
+    def hexdigest(self) -> str:
+        while self._queued:
+            self._queued.popleft().result()
+        return self.h.hexdigest()
 
 
 def generate_password() -> str:
@@ -400,49 +483,58 @@ def stream_evidence(case: Case, zf, root: str, sel: Selection, names: dict[tuple
     by_item: dict[str, list[dict]] = {}
     for f in sel.exported_files:
         by_item.setdefault(f["item"], []).append(f)
-    for item in sorted(by_item):
-        files = by_item[item]
-        row = case.item(item)
-        wanted = {layer_key(f["layers"]): f for f in files}
-        try:
-            for key, entry in resolve_entries(Path(row["source_path"]), row["format"], wanted, password):
-                f = wanted[key]
-                bag_path = names[(item, f["locator"])]
-                is_photo = (item, f["locator"]) in photos
-                h = hashlib.sha256()
-                total = 0
-                head = bytearray()
-                whole: list[bytes] | None = [] if is_photo and (f["size"] or 0) <= THUMB_ORIGINAL_CAP else None
-                zi = bagit.member_info(zf, f"{root}/{bag_path}", f["size"], _compress(f["mime"]))
-                with entry.open() as src, zf.open(zi, "w", force_zip64=(f["size"] or 0) > (1 << 31)) as dst:
-                    while chunk := src.read(CHUNK):
-                        h.update(chunk)
-                        dst.write(chunk)
-                        total += len(chunk)
-                        if is_photo and len(head) < HEAD_KEEP:
-                            head += chunk[:HEAD_KEEP - len(head)]
-                        if whole is not None:
-                            whole.append(chunk)
-                        if progress:
-                            progress(len(chunk))
-                digest = h.hexdigest()
-                if digest != f["sha256"] or total != f["size"]:
-                    raise IntegrityError(
-                        f"{f['locator']}: its bytes no longer match the SHA-256 recorded at triage "
-                        f"(recorded {f['sha256']}, read now {digest}, {total:,} bytes)",
-                        hint="the evidence source changed or is damaged: run 'forensic evidence verify "
-                             f"{item}'; nothing was exported")
-                written[(item, f["locator"])] = Written(bag_path, digest, total)
-                if on_photo is not None and is_photo:
-                    on_photo(f, bytes(head), b"".join(whole) if whole is not None else None)
-        except (OSError, RuntimeError) as exc:
-            raise SourceError(f"evidence item {item}: reading the source failed: {exc}",
-                              hint="check that the evidence source is connected and readable") from exc
-        missing = [f["locator"] for f in files if (item, f["locator"]) not in written]
-        if missing:
-            raise IntegrityError(f"{len(missing)} selected file(s) of {item} are no longer in the source, "
-                                 f"e.g. {missing[0]}", hint=f"run 'forensic evidence verify {item}'; nothing was exported")
+    with ThreadPoolExecutor(1, thread_name_prefix="file-hasher") as hasher:
+        for item in sorted(by_item):
+            _stream_item(case, zf, root, item, by_item[item], names, photos, password, on_photo,
+                         progress, hasher, written)
     return written
+
+
+def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
+                 names: dict[tuple[str, str], str], photos: set, password: bytes | None,
+                 on_photo, progress, hasher: ThreadPoolExecutor,
+                 written: dict[tuple[str, str], Written]) -> None:
+    """Stream one evidence item's selected files into the ZIP (see :func:`stream_evidence`)."""
+    row = case.item(item)
+    wanted = {layer_key(f["layers"]): f for f in files}
+    try:
+        for key, entry in resolve_entries(Path(row["source_path"]), row["format"], wanted, password):
+            f = wanted[key]
+            bag_path = names[(item, f["locator"])]
+            is_photo = (item, f["locator"]) in photos
+            h = _FileHasher(hasher, f["size"])
+            total = 0
+            head = bytearray()
+            whole: list[bytes] | None = [] if is_photo and (f["size"] or 0) <= THUMB_ORIGINAL_CAP else None
+            zi = bagit.member_info(zf, f"{root}/{bag_path}", f["size"], _compress(f["mime"]))
+            with entry.open() as src, zf.open(zi, "w", force_zip64=(f["size"] or 0) > (1 << 31)) as dst:
+                while chunk := src.read(CHUNK):
+                    h.update(chunk)
+                    dst.write(chunk)
+                    total += len(chunk)
+                    if is_photo and len(head) < HEAD_KEEP:
+                        head += chunk[:HEAD_KEEP - len(head)]
+                    if whole is not None:
+                        whole.append(chunk)
+                    if progress:
+                        progress(len(chunk))
+            digest = h.hexdigest()
+            if digest != f["sha256"] or total != f["size"]:
+                raise IntegrityError(
+                    f"{f['locator']}: its bytes no longer match the SHA-256 recorded at triage "
+                    f"(recorded {f['sha256']}, read now {digest}, {total:,} bytes)",
+                    hint="the evidence source changed or is damaged: run 'forensic evidence verify "
+                         f"{item}'; nothing was exported")
+            written[(item, f["locator"])] = Written(bag_path, digest, total)
+            if on_photo is not None and is_photo:
+                on_photo(f, bytes(head), b"".join(whole) if whole is not None else None)
+    except (OSError, RuntimeError) as exc:
+        raise SourceError(f"evidence item {item}: reading the source failed: {exc}",
+                          hint="check that the evidence source is connected and readable") from exc
+    missing = [f["locator"] for f in files if (item, f["locator"]) not in written]
+    if missing:
+        raise IntegrityError(f"{len(missing)} selected file(s) of {item} are no longer in the source, "
+                             f"e.g. {missing[0]}", hint=f"run 'forensic evidence verify {item}'; nothing was exported")
 
 
 # -- the export -------------------------------------------------------------------------------
@@ -490,66 +582,57 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
 
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
-    inner_tmp = None
     thumbs = report_mod.ThumbnailCollector(THUMB_BUDGET)
     try:
-        if opts.hide_names:
-            inner_tmp = tempfile.NamedTemporaryFile(prefix="forensic-bag-", suffix=".zip", dir=out.parent,
-                                                    delete=False)
-            target, zip_password = inner_tmp, None
-        else:
-            target, zip_password = _HashingWriter(open(partial, "wb")), opts.password
-        with target:
-            zf = bagit.open_zip(target, zip_password)
-            with zf:
-                payload: dict[str, str] = {}
-                sizes: dict[str, int] = {}
-                written = stream_evidence(case, zf, root, sel, names, opts.evidence_password,
-                                          thumbs.add, progress)
-                for w in written.values():
-                    payload[w.bag_path] = w.sha256
-                    sizes[w.bag_path] = w.size
-                generated = _generated(case, sel, ex, written, name_map, thumbs, meta, opts, report_mod)
-                for name in sorted(generated):
-                    data = generated[name]
-                    bagit.write_member(zf, f"{root}/{name}", data)
-                    payload[name] = hashlib.sha256(data).hexdigest()
-                    sizes[name] = len(data)
-                manifest = bagit.manifest_text(payload.items())
-                oxum = f"{sum(sizes.values())}.{len(sizes)}"
-                info = _bag_info(meta, created, oxum, ex, sel, opts)
-                tags = {bagit.BAGIT: bagit.BAGIT_TXT, bagit.BAG_INFO: info, bagit.MANIFEST: manifest}
-                if opts.signer is not None:      # the key file is covered by the tag manifest too
-                    tags[PUBKEY] = opts.signer.public.to_text(
-                        f"minisign public key {opts.signer.key_id} (forensic examiner "
-                        f"{' '.join(opts.signer.name.split())})").encode("utf-8")
-                tagmanifest = bagit.manifest_text((k, hashlib.sha256(v).hexdigest()) for k, v in tags.items())
-                for name in (bagit.BAGIT, bagit.BAG_INFO, bagit.MANIFEST, PUBKEY):
-                    if name in tags:
-                        bagit.write_member(zf, f"{root}/{name}", tags[name])
-                bagit.write_member(zf, f"{root}/{bagit.TAGMANIFEST}", tagmanifest)
-                if opts.signer is not None:
-                    digest = hashlib.sha256(tagmanifest).hexdigest()
-                    comment = (f"forensic bundle case={json.dumps(meta['case_id'], ensure_ascii=True)} "
-                               f"tagmanifest-sha256={digest}")
-                    sig = opts.signer.sign(tagmanifest, comment)
-                    bagit.write_member(zf, f"{root}/{SIGNATURE}", sig.encode("ascii"))
-        if opts.hide_names:
-            with _HashingWriter(open(partial, "wb")) as fh, open(inner_tmp.name, "rb") as inner:
-                zf = bagit.open_zip(fh, opts.password)
-                with zf:
-                    size = os.fstat(inner.fileno()).st_size
-                    zi = bagit.member_info(zf, HIDDEN_MEMBER, size, compress=False)
-                    with zf.open(zi, "w", force_zip64=size > (1 << 31)) as dst:
-                        shutil.copyfileobj(inner, dst, CHUNK)
-        bundle_sha = fh.digest if opts.hide_names else target.digest   # hashed as written
+        bundle_file = _HashingWriter(open(partial, "wb"))
+        with bundle_file, contextlib.ExitStack() as stack:
+            if opts.hide_names:
+                # the bag is one inner archive, streamed straight into one encrypted member
+                outer = stack.enter_context(bagit.open_zip(bundle_file, opts.password))
+                hidden = bagit.member_info(outer, HIDDEN_MEMBER, None, compress=False)
+                target, zip_password = stack.enter_context(outer.open(hidden, "w", force_zip64=True)), None
+            else:
+                target, zip_password = bundle_file, opts.password
+            zf = stack.enter_context(bagit.open_zip(target, zip_password))
+            payload: dict[str, str] = {}
+            sizes: dict[str, int] = {}
+            written = stream_evidence(case, zf, root, sel, names, opts.evidence_password,
+                                      thumbs.add, progress)
+            bundle_file.sync_soon()    # the evidence reaches the disk while the rest is made
+            for w in written.values():
+                payload[w.bag_path] = w.sha256
+                sizes[w.bag_path] = w.size
+            generated = _generated(case, sel, ex, written, name_map, thumbs, meta, opts, report_mod)
+            for name in sorted(generated):
+                data = generated[name]
+                # the report is mostly base64 images, which deflate barely shrinks
+                bagit.write_member(zf, f"{root}/{name}", data, compress=name != REPORT)
+                payload[name] = hashlib.sha256(data).hexdigest()
+                sizes[name] = len(data)
+            manifest = bagit.manifest_text(payload.items())
+            oxum = f"{sum(sizes.values())}.{len(sizes)}"
+            info = _bag_info(meta, created, oxum, ex, sel, opts)
+            tags = {bagit.BAGIT: bagit.BAGIT_TXT, bagit.BAG_INFO: info, bagit.MANIFEST: manifest}
+            if opts.signer is not None:      # the key file is covered by the tag manifest too
+                tags[PUBKEY] = opts.signer.public.to_text(
+                    f"minisign public key {opts.signer.key_id} (forensic examiner "
+                    f"{' '.join(opts.signer.name.split())})").encode("utf-8")
+            tagmanifest = bagit.manifest_text((k, hashlib.sha256(v).hexdigest()) for k, v in tags.items())
+            for name in (bagit.BAGIT, bagit.BAG_INFO, bagit.MANIFEST, PUBKEY):
+                if name in tags:
+                    bagit.write_member(zf, f"{root}/{name}", tags[name])
+            bagit.write_member(zf, f"{root}/{bagit.TAGMANIFEST}", tagmanifest)
+            if opts.signer is not None:
+                digest = hashlib.sha256(tagmanifest).hexdigest()
+                comment = (f"forensic bundle case={json.dumps(meta['case_id'], ensure_ascii=True)} "
+                           f"tagmanifest-sha256={digest}")
+                sig = opts.signer.sign(tagmanifest, comment)
+                bagit.write_member(zf, f"{root}/{SIGNATURE}", sig.encode("ascii"))
+        bundle_sha = bundle_file.digest            # hashed as written
         os.replace(partial, out)
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    finally:
-        if inner_tmp is not None:
-            Path(inner_tmp.name).unlink(missing_ok=True)
     exported = sel.exported_files
     summary = {
         "bundle": str(out), "sha256": bundle_sha, "files": len(exported),
@@ -659,7 +742,7 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
                                    timeline=timeline_rows, geo=geo_rows, custody=ex, thumbs=thumbs,
                                    name_map=name_map, warnings=report_mod.case_warnings(case, sel))
-    out["data/report/index.html"] = report_mod.render(ctx)
+    out[REPORT] = report_mod.render(ctx)
     out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex)
     return out
 

@@ -5,7 +5,7 @@ set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 
-APT_PACKAGES=(libmagic1 sleuthkit ewf-tools mtools dosfstools e2fsprogs fdisk zip unzip
+APT_PACKAGES=(libmagic1 sleuthkit ewf-tools mtools dosfstools e2fsprogs fdisk zip unzip 7zip
               minisign libimage-exiftool-perl sqlite3 ntfs-3g chromium)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

@@ -15,6 +15,7 @@ from __future__ import annotations
 import base64
 import html
 import json
+import re
 import struct
 from dataclasses import dataclass, field
 from typing import Any, Iterable
@@ -36,9 +37,19 @@ def e(value: Any) -> str:
     if isinstance(value, bool):
         return "yes" if value else "no"
     text = str(value)
-    # control characters would be invisible or break the layout: show them as \xNN
-    text = "".join(c if (c >= " " or c in "\n\t") and c != "\x7f" else f"\\x{ord(c):02x}" for c in text)
+    if not _SPECIAL.search(text):
+        return text
+    if _CONTROL.search(text):    # invisible or layout-breaking: shown as \xNN
+        text = _CONTROL.sub(_show_control, text)
     return html.escape(text, quote=True)
+
+
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
+_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f&<>\"']")     # what e() changes
+
+
+def _show_control(m: re.Match) -> str:
+    return f"\\x{ord(m[0]):02x}"
 
 
 # -- thumbnails ---------------------------------------------------------------------------------

@@ -10,6 +10,8 @@ import hashlib
 import io
 import json
 import os
+import shutil
+import subprocess
 import zipfile
 from pathlib import Path
 
@@ -315,6 +317,23 @@ def test_encrypted_bundle_and_wrong_password(built, tmp_path, forensic):
         assert zf.infolist()[0].wz_aes_version == 2 and zf.infolist()[0].wz_aes_strength == 3   # AE-2, 256-bit
     res = forensic("verify-bundle", tmp_path / "enc.zip", "--password-file", pw, "--pubkey", built["pub"], "--json")
     assert res.json()["ok"] is True and res.json()["encrypted"] is True
+    # an independent implementation (7-Zip) opens it: every member's HMAC and bytes check out
+    seven = shutil.which("7zz") or shutil.which("7z")
+    if seven:
+        out = tmp_path / "7z-out"
+        run = subprocess.run([seven, "x", "-y", "-pcorrect horse battery staple", f"-o{out}",
+                              str(tmp_path / "enc.zip")], capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+        with zipfile.ZipFile(tmp_path / "enc.zip") as zf:
+            names = [i.filename for i in zf.infolist()]
+        manifest = (out / ROOT / "manifest-sha256.txt").read_text()
+        for line in manifest.splitlines():
+            digest, path = line.split(None, 1)
+            assert hashlib.sha256((out / ROOT / path).read_bytes()).hexdigest() == digest
+        assert all((out / n).is_file() for n in names)
+        bad = subprocess.run([seven, "t", "-y", "-pTr0ub4dor&3", str(tmp_path / "enc.zip")],
+                             capture_output=True, text=True)
+        assert bad.returncode != 0
     wrong = tmp_path / "wrong.txt"
     wrong.write_text("Tr0ub4dor&3\n")
     res = forensic("verify-bundle", tmp_path / "enc.zip", "--password-file", wrong, expect=1)
@@ -346,6 +365,15 @@ def test_hide_names(built, tmp_path, forensic):
     pw.write_text(password + "\n")
     out = forensic("verify-bundle", tmp_path / "hid.zip", "--password-file", pw, "--json").json()
     assert out["ok"] and out["hidden_names"] and out["encrypted"]
+    # standard tools: 7-Zip opens the encrypted member, the inner bag.zip is a plain ZIP
+    seven = shutil.which("7zz") or shutil.which("7z")
+    if seven:
+        run = subprocess.run([seven, "x", "-y", f"-p{password}", f"-o{tmp_path / 'outer'}",
+                              str(tmp_path / "hid.zip")], capture_output=True, text=True)
+        assert run.returncode == 0, run.stdout + run.stderr
+        with zipfile.ZipFile(tmp_path / "outer" / "bag.zip") as inner:
+            assert inner.testzip() is None
+            assert any(n.endswith("/tagmanifest-sha256.txt") for n in inner.namelist())
     res = forensic("export", "--case", built["case"], "--out", tmp_path / "x.zip", "--tag", "court", "--hide-names",
                    expect=2)
     assert "needs encryption" in res.err
