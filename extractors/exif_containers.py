@@ -131,11 +131,19 @@ def _walk_jpeg(buf, info: ContainerInfo) -> None:
             info.height = _u16(buf, pos + 5, ">")
             info.width = _u16(buf, pos + 7, ">")
         if marker == 0xDA:                       # start of scan: entropy-coded data follows
-            if bytes(buf[-2:]) != b"\xff\xd9" and bytes(buf).rfind(b"\xff\xd9", seg_end) < 0:
+            if bytes(buf[-2:]) != b"\xff\xd9" and not _has_eoi(bytes(buf), seg_end):
                 info.problems.append("JPEG has no end-of-image marker after its scan data: truncated")
             return
         pos = seg_end
     info.problems.append(f"JPEG has more than {MAX_SEGMENTS} segments before its image data")
+
+
+def _has_eoi(data: bytes, start: int) -> bool:
+    """Whether an end-of-image marker follows ``start``: looked for forwards over the next
+    64 KiB (a small image's own EOI, before a trailer), then backwards from the end (a large
+    image's EOI, before a short trailer)."""
+    near = start + 65536
+    return data.find(b"\xff\xd9", start, near) >= 0 or data.rfind(b"\xff\xd9", max(start, near - 1)) >= 0
 
 
 def _walk_png(buf, info: ContainerInfo) -> None:

@@ -59,6 +59,8 @@ _EXIF_DATE = re.compile(r"^(\d{4})[:\-/.](\d{2})[:\-/.](\d{2})[ T](\d{2}):(\d{2}
 _GPS_DATE = re.compile(r"^(\d{4})[:\-/.](\d{2})[:\-/.](\d{2})$")
 _OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
 _BLANK_DATE = re.compile(r"^[\s:\-/.]*$")
+# control characters (tab, CR and LF allowed), DEL, and the specials block: garbage in a text tag
+_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f\ufff0-\uffff]")
 
 # the fields of a photo/exif record, in order (all present in every record)
 FIELDS = (
@@ -76,40 +78,56 @@ class ExifBudgetExceeded(Exception):
     """The per-file time or I/O bound was reached while parsing EXIF."""
 
 
+_CLOCK_EVERY = 32                    # I/O calls between two looks at the clock
+
+
 class _BoundedReader:
-    """A read-only file over bytes that stops a parser running past its time or I/O bound."""
+    """A read-only file over bytes that stops a parser running past its time or I/O bound.
+
+    exifread makes a read or a seek for every value it decodes, so the count is kept with
+    one addition per call; the clock is read on the first call and every
+    :data:`_CLOCK_EVERY` calls after it, and the I/O bound is met exactly."""
 
     def __init__(self, buf: bytes, deadline: float, max_calls: int) -> None:
         self._buf = buf
+        self._len = len(buf)
         self._pos = 0
         self._deadline = deadline
-        self._calls_left = max_calls
+        self._max_calls = max_calls
+        self._calls = 0
+        self._check_at = 1               # the call number at which the bounds are checked next
 
-    def _tick(self) -> None:
-        self._calls_left -= 1
-        if self._calls_left < 0:
+    def _check(self) -> None:
+        if self._calls > self._max_calls:
             raise ExifBudgetExceeded("I/O-call bound reached (looping or huge structure)")
         if time.monotonic() > self._deadline:
             raise ExifBudgetExceeded("time bound reached")
+        self._check_at = min(self._calls + _CLOCK_EVERY, self._max_calls + 1)
 
     def read(self, size: int | None = -1) -> bytes:
-        self._tick()
+        self._calls += 1
+        if self._calls >= self._check_at:
+            self._check()
         start = self._pos
         if size is None or size < 0:
-            stop = len(self._buf)
+            stop = self._len
         else:
-            stop = min(len(self._buf), start + size)
+            stop = start + size
+            if stop > self._len:
+                stop = self._len
         if start >= stop:
             return b""
         self._pos = stop
         return self._buf[start:stop]
 
     def seek(self, pos: int, whence: int = 0) -> int:
-        self._tick()
+        self._calls += 1
+        if self._calls >= self._check_at:
+            self._check()
         if whence == 1:
             pos += self._pos
         elif whence == 2:
-            pos += len(self._buf)
+            pos += self._len
         if pos < 0:
             raise ValueError(f"negative seek position {pos}")
         self._pos = pos
@@ -354,8 +372,7 @@ def _text(tags: dict[str, Any], problems: _Problems, *names: str) -> tuple[str |
     if not isinstance(value, str):
         value = str(value)
     value = value.strip(" \x00")
-    if any((ord(c) < 32 and c not in "\t\r\n") or ord(c) == 0x7F or 0xFFF0 <= ord(c) <= 0xFFFF
-           for c in value):
+    if _CONTROL.search(value):
         problems.add(f"{_label(name)} holds control characters (garbage?): {value!r}")
     return (value or None), name
 
