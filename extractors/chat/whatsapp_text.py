@@ -399,10 +399,14 @@ def _plain_header_pattern(layout: Layout) -> str:
 def _block_regex(layout: Layout, marks: bool = True, plain: bool = False
                  ) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
     """For a block of lines (its final line break removed): one regex whose ``findall`` gives,
-    for every line, (header, date, time, rest of the line, '') when the line starts with a
-    header of ``layout`` (``plain``: in its common form, see :func:`_plain_header_pattern`),
-    else ('', '', '', '', line); a getter putting the groups in that order; and the regexes
-    of the date and of the time alone (to read their parts)."""
+    for every line, (header, date, time, name, text, '') when the line starts with a header of
+    ``layout`` (``plain``: in its common form, see :func:`_plain_header_pattern`), else
+    ('', '', '', '', '', line); a getter putting the groups in that order (None when they are);
+    and the regexes of the date and of the time alone (to read their parts).
+
+    ``name`` is the text before the first ': ' of the rest of the line when that is the
+    first colon and ends within 104 characters (what ``rest.find(": ", 0, 104)`` finds then),
+    and ``text`` what follows it; otherwise ``name`` is '' and ``text`` is the whole rest."""
     key = (layout, marks, plain)
     hit = _BLOCK_REGEXES.get(key)
     if hit is None:
@@ -411,14 +415,21 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False
             head = _plain_header_pattern(layout)
         else:
             head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
-        rx = re.compile(rf"(?m)^(?:(?P<head>{head})(?P<rest>[^\n]*)|(?P<other>[^\n]*))")
+        rx = re.compile(rf"(?m)^(?:(?P<head>{head})(?:(?P<name>[^:\n]{{1,102}}): )?(?P<text>[^\n]*)"
+                        rf"|(?P<other>[^\n]*))")
         gi = rx.groupindex
-        order = tuple(gi[g] - 1 for g in ("head", "date", "time", "rest", "other"))
+        order = tuple(gi[g] - 1 for g in ("head", "date", "time", "name", "text", "other"))
         # None: findall's tuples are already in that order
-        get = operator.itemgetter(*order) if order != (0, 1, 2, 3, 4) else None
+        get = operator.itemgetter(*order) if order != (0, 1, 2, 3, 4, 5) else None
         hit = _BLOCK_REGEXES[key] = (rx, get, re.compile(_header_pattern(*args, part="date")),
                                      re.compile(_header_pattern(*args, part="time")))
     return hit
+
+
+# columns of the block regex's rows, and of _Scan._date_info's tuples
+_COL_HEAD, _COL_DATE, _COL_TIME, _COL_NAME = (operator.itemgetter(i) for i in range(4))
+_DATE_CAL, _DATE_KIND = operator.itemgetter(4), operator.itemgetter(5)
+_LAST = operator.itemgetter(-1)
 
 
 class _Scan:
@@ -436,6 +447,8 @@ class _Scan:
         self.twelve = 0
         self.date_info: dict[str, tuple] = {}      # date text -> _date_info()
         self.plain = True                          # blocks read with the plain pattern first
+        self.known_names: set[str] = set()         # name prefixes (raw) of senders already listed
+        self.calendars = False                     # a date of another calendar seen
 
     def header(self, m: re.Match, rest: str) -> None:
         """One header (``rest``: the text after it on its line)."""
@@ -459,20 +472,24 @@ class _Scan:
         if text == self.last_date_text:
             return
         self.last_date_text = text
-        self.new_date(*self._date_info(m))
+        self.new_date(self._date_info(m))
 
     @staticmethod
     def _date_info(m: re.Match) -> tuple:
-        """(key, first field, second field, year, calendar) of a date match; the fields only
-        for a date that is not year-first."""
+        """(key, first field, second field, year, calendar, kind) of a date match; the fields
+        only for a date that is not year-first. ``kind``: 1 when the first field exceeds 12,
+        2 when the second does (and not the first), 0 when neither, None for year-first."""
         d1, d2, d3 = key = m.group("d1", "d2", "d3")
         cal = "buddhist" if m.group("be") else "japanese" if m.group("era") else None
         if len(d1) < 3:
-            return key, int(d1), int(d2), int(d3), cal
-        return key, None, None, None, cal
+            a, b = int(d1), int(d2)
+            return key, a, b, int(d3), cal, 1 if a > 12 else 2 if b > 12 else 0
+        return key, None, None, None, cal, None
 
-    def new_date(self, key: tuple, a: int | None, b: int | None, y: int | None, cal: str | None) -> None:
-        """A date differing from the previous header's (counted for the day/month order)."""
+    def new_date(self, info: tuple) -> None:
+        """A date (its :meth:`_date_info`) differing from the previous header's: counted for
+        the day/month order."""
+        key, a, b, y, cal, _ = info
         if key == self.last_date:
             return
         self.last_date = key
@@ -504,71 +521,99 @@ class _Scan:
 
     def block(self, block: str, start: int = 0) -> None:
         """Whole lines of ``block`` from ``start``, once the layout is known: one regex over the
-        block reads the layout's headers; the other lines that start like a header are tried
-        one by one (a header in another layout)."""
-        facts = self.facts
-        rx, get, date_rx, _ = _block_regex(self.reader.layout, plain=self.plain)
+        block reads the layout's headers, the rows are then counted column by column (see
+        :meth:`_rows`); the other lines that start like a header are tried one by one (a header
+        in another layout), in their place between the runs of rows around them."""
+        rx, get, _, _ = _block_regex(self.reader.layout, plain=self.plain)
         text = block[start:-1]
-        tried = 0
-        marked = not text.isascii()
-        senders = self.senders
-        marks = ("\u200e", "\u200f")
-        info = self.date_info
-        dates = self.dates
-        last_text = self.last_date_text
-        last_key = self.last_date
-        first, second = self.over12_first, self.over12_second
-        n = twelve = 0
-        for head, date, time, rest, other in (rx.findall(text) if get is None else map(get, rx.findall(text))):
-            if not head:
-                if other and _starts_like_header(other):
-                    tried += 1
-                    facts.header_lines += n
-                    self.twelve += twelve
-                    n = twelve = 0
-                    self.last_date_text, self.last_date = last_text, last_key
-                    self.over12_first, self.over12_second = first, second
-                    self.line(other)
-                    last_text, last_key = self.last_date_text, self.last_date
-                    first, second = self.over12_first, self.over12_second
-                continue
-            n += 1
-            if marked and not head.isascii() and head != loc.strip_marks(head):
-                facts.marked_headers += 1
-            if date != last_text:
-                last_text = date
-                d = info.get(date)
-                if d is None:
-                    d = self._date_info(date_rx.fullmatch(date))
-                    if len(info) < 50_000:
-                        info[date] = d
-                if d[0] != last_key:                   # new_date(*d), inline
-                    last_key = d[0]
-                    a = d[1]
-                    if a is not None:
-                        if a > 12:
-                            first += 1
-                        elif d[2] > 12:
-                            second += 1
-                        elif len(dates) < MAX_DATES and not (first or second):
-                            dates.append((a, d[2], d[3]))
-                    if d[4] is not None:
-                        facts.calendar = d[4]
-            if not time[-1].isdecimal():          # a clock without a marker ends with its minutes
-                twelve += 1
-            if len(senders) < MAX_SENDERS:
-                i = rest.find(": ", 0, 104)
-                if i > 0 and rest[:i] in senders and rest[i + 2:i + 3] not in marks:
-                    continue
-                facts.header_lines += n
-                n = 0
-                self.sender(rest)
-        facts.header_lines += n
-        self.twelve += twelve
-        self.last_date_text, self.last_date = last_text, last_key
-        self.over12_first, self.over12_second = first, second
-        if self.plain and tried * 4 > text.count("\n") + 8:
+        rows = rx.findall(text)
+        if get is not None:
+            rows = list(map(get, rows))
+        others = [i for i in itertools.compress(range(len(rows)), map(operator.itemgetter(5), rows))
+                  if _starts_like_header(rows[i][5])]
+        lo = 0
+        for i in others:
+            self._rows(rows[lo:i], text)
+            self.line(rows[i][5])
+            lo = i + 1
+        self._rows(rows[lo:] if lo else rows, text)
+        if self.plain and len(others) * 4 > len(rows) + 7:
             self.plain = False                  # many headers not in the common form: full pattern
+
+    def _rows(self, rows: list[tuple], text: str) -> None:
+        """Rows of the block regex (see :func:`_block_regex`) with no line among them to try
+        one by one: the same counts as :meth:`header` would make for each header row, made
+        column by column in C loops (a file of a million messages has some thousand distinct
+        dates and a few senders)."""
+        dates = list(filter(None, map(_COL_DATE, rows)))
+        n = len(dates)
+        if not n:
+            return
+        facts = self.facts
+        facts.header_lines += n
+        if not text.isascii():
+            strip = loc.strip_marks
+            facts.marked_headers += sum(1 for h in map(_COL_HEAD, rows) if h and not h.isascii() and h != strip(h))
+        if self.plain:      # a marker is 'AM'/'PM' (any case): one 'm' or 'M'
+            clocks = "".join(map(_COL_TIME, rows))
+            self.twelve += clocks.count("m") + clocks.count("M")
+        else:               # a clock without a marker ends with its minutes
+            self.twelve += n - sum(map(str.isdecimal, map(_LAST, filter(None, map(_COL_TIME, rows)))))
+        self._dates(dates)
+        known = self.known_names
+        if len(self.senders) >= MAX_SENDERS or known.issuperset(map(_COL_NAME, rows)):
+            return
+        # the header rows whose name prefix is not one already known to name a listed sender
+        for row in itertools.compress(rows, map(operator.not_, map(known.__contains__, map(_COL_NAME, rows)))):
+            if row[0]:
+                raw = row[3]
+                self.sender(f"{raw}: {row[4]}" if raw else row[4])
+                if raw and _split_sender(raw + ": ", True)[0] in self.senders:
+                    known.add(raw)
+
+    def _dates(self, texts: list[str]) -> None:
+        """The dates of consecutive headers, counted as :meth:`date` counts them one by one:
+        each date that differs from the one before goes to :meth:`new_date`."""
+        info = self.date_info
+        changes = list(itertools.compress(texts, map(operator.ne, texts, itertools.chain((self.last_date_text,), texts))))
+        self.last_date_text = texts[-1]
+        if not changes:
+            return
+        infos = list(map(info.get, changes))
+        if None in infos:
+            if len(info) > 50_000:
+                info.clear()
+            date_rx = _block_regex(self.reader.layout)[2]
+            for text in changes:
+                if text not in info:
+                    info[text] = d = self._date_info(date_rx.fullmatch(text))
+                    if d[4] is not None:
+                        self.calendars = True
+            infos = list(map(info.__getitem__, changes))
+        if self.plain:      # distinct texts of the plain pattern are distinct dates
+            if infos[0][0] == self.last_date:
+                del infos[0]
+        else:
+            keys = list(map(_COL_HEAD, infos))
+            infos = list(itertools.compress(infos, map(operator.ne, keys, itertools.chain((self.last_date,), keys))))
+        if not infos:
+            return
+        self.last_date = infos[-1][0]
+        if not (self.over12_first or self.over12_second):
+            # the ambiguous dates before the first one that tells the order are kept
+            dates = self.dates
+            for _, a, b, y, _, kind in infos:
+                if kind or len(dates) >= MAX_DATES:
+                    break
+                if kind is not None:
+                    dates.append((a, b, y))
+        kinds = list(map(_DATE_KIND, infos))
+        self.over12_first += kinds.count(1)
+        self.over12_second += kinds.count(2)
+        if self.calendars:
+            cals = list(filter(None, map(_DATE_CAL, infos)))
+            if cals:
+                self.facts.calendar = cals[-1]
 
     def finish(self, date_order: str | None) -> ChatFacts:
         facts = self.facts
@@ -744,9 +789,10 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     """Second pass over blocks of whole lines (see :func:`iter_blocks`): the messages, in file
     order. ``counts`` receives the line accounting.
 
-    One regex over each block splits it into lines and reads the headers of the file's layout;
-    any other line continues the message above (or is a header in another layout, a broken
-    header, a blank line). Dates and clock times are read once per distinct text."""
+    One regex over each block splits it into lines and reads the headers of the file's layout
+    (and the sender's name); any other line continues the message above (or is a header in
+    another layout, a broken header, a blank line). A header's date and time are read once per
+    distinct header text, a sender's name once per distinct prefix."""
     counts = counts if counts is not None else ChatCounts()
     reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
     plain = True                      # the plain pattern first, the full one if it misses too often
@@ -754,29 +800,33 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         findall, get, date_rx, time_rx = _block_regex(facts.layout, facts.marked_headers > 0, plain)
         findall = findall.findall
     else:
-        findall = date_rx = time_rx = None
+        findall = get = date_rx = time_rx = None
     names: dict[str, str] = {}        # raw 'Name' prefix -> cleaned sender
     times = _TimeReader(facts)
     dates: dict[str, tuple[int, int, int] | str] = {}                 # date text -> (y, m, d) | problem
     clock: dict[str, tuple[int | None, int, int, str | None]] = {}   # time text -> (h24, mi, s, marker)
+    heads: dict[str, tuple[str, datetime]] = {}                       # header text -> (raw time, local)
     bracket = facts.layout.bracket if facts.layout else False
     strip_chars = loc.MARKS + " \t"
     strip_time = _RAW_TIME_STRIP
     deleted_phrases = loc.DELETED
     deleted_heads = loc.DELETED_HEADS
     cur: ChatMessage | None = None
-    parts: list[str] = []
+    # the text of ``cur``: its first line is cur.body; ``parts`` (all its lines, from the first)
+    # only once a second line comes; ``size`` counts their characters from then on
+    parts: list[str] | None = None
     size = 0
+    fast = False                      # cur was read on the common path (never the first, never corrupt)
     preamble: list[str] = []
     preamble_start = 0
     first = True
     first_line = 0
     lineno = 0
-    last_head, last_local = "", None   # the previous header read in full, and its time
     tried = block_start = 0            # lines of the last block tried one by one as headers; its first line
+    quick = 0                          # messages read on the common path, not yet in counts
 
-    def finish(msg: ChatMessage, parts: list[str]) -> ChatMessage:
-        body = parts[0] if len(parts) == 1 else "\n".join(parts).rstrip("\n")
+    def finish(msg: ChatMessage, parts: list[str] | None) -> ChatMessage:
+        body = msg.body if parts is None else parts[0] if len(parts) == 1 else "\n".join(parts).rstrip("\n")
         if msg.corrupted:
             msg.body = body
         elif (body.isascii() and "<" not in body and "(" not in body and "maps.google" not in body
@@ -798,8 +848,9 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                            problem=f"{counts.preamble_lines} line(s) before the first message header")
 
     def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
-              m: re.Match | None = None) -> tuple[ChatMessage, str]:
-        """A message from its header (``m``: the match of a header in another layout)."""
+              m: re.Match | None = None) -> ChatMessage:
+        """A message from its header (``m``: the match of a header in another layout), its
+        first line of text as its body."""
         raw_time = (head if head.isascii() else loc.strip_marks(head)).strip(strip_time)
         ymd = dates.get(date_text)
         if ymd is None:
@@ -828,6 +879,11 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                 local = datetime(ymd[0], ymd[1], ymd[2], hms[0], hms[1], hms[2])
             except ValueError as exc:
                 problem = f"invalid date or time in header: {exc}"
+            else:
+                if m is None:
+                    if len(heads) > 100_000:
+                        heads.clear()
+                    heads[head] = (raw_time, local)
         i = rest.find(": ", 0, 104)
         hit = names.get(rest[:i]) if i > 0 else None
         if hit is not None:
@@ -836,7 +892,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             name, body = _split_sender(rest, bracket)
             if name is not None and i > 0 and len(names) < MAX_SENDERS and rest[i + 2:i + 2 + len(body)] == body:
                 names[rest[:i]] = name
-        msg = ChatMessage(lineno, lineno, local, raw_time, name, None, "")
+        msg = ChatMessage(lineno, lineno, local, raw_time, name, None, body)
         if m is not None:
             msg.layout_mismatch = True
         if problem:
@@ -847,7 +903,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             counts.system_lines += 1
         else:
             counts.message_lines += 1
-        return msg, body
+        return msg
 
     for block in blocks:
         text = block[:-1]
@@ -855,52 +911,38 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             plain = False
             findall = _block_regex(facts.layout, facts.marked_headers > 0, False)[0].findall
         tried, block_start = 0, lineno
+        counts.message_lines += quick
+        quick = 0
         rows = (findall(text) if get is None else map(get, findall(text))) if findall is not None else (
-            ("", "", "", "", line) for line in text.split("\n"))
-        for head, date_text, time_text, rest, line in rows:
+            ("", "", "", "", "", line) for line in text.split("\n"))
+        for head, date_text, time_text, raw_name, body, line in rows:
             lineno += 1
             if head:                                   # a header of the file's layout
                 if cur is not None:
                     # finish(cur, parts), its common case inline
-                    if (len(parts) == 1 and not cur.corrupted and cur.line != first_line
-                            and (body := parts[0]).isascii() and "<" not in body and "(" not in body
-                            and "maps.google" not in body):
-                        cur.body = body
-                        if (len(body) <= 80 and body[:2].lower() in deleted_heads
-                                and body.casefold().rstrip(". ") in deleted_phrases):
+                    if (fast and parts is None and (b := cur.body).isascii() and "<" not in b and "(" not in b
+                            and "maps.google" not in b):
+                        if len(b) <= 80 and b[:2].lower() in deleted_heads and b.casefold().rstrip(". ") in deleted_phrases:
                             cur.deleted = True
                         yield cur
                     else:
                         yield finish(cur, parts)
-                    if head == last_head:              # start(), its common case inline
-                        local = last_local
-                    else:
-                        ymd = dates.get(date_text)
-                        hms = clock.get(time_text)
-                        local = None
-                        if ymd.__class__ is tuple and hms is not None and hms[0] is not None:
-                            try:
-                                local = datetime(ymd[0], ymd[1], ymd[2], hms[0], hms[1], hms[2])
-                            except ValueError:
-                                pass
-                    if local is not None:
-                        i = rest.find(": ", 0, 104)
-                        name = names.get(rest[:i]) if i > 0 else None
+                    # start(), its common case inline: a header and a name read before
+                    hit = heads.get(head)
+                    if hit is not None:
+                        name = names.get(raw_name)
                         if name is not None:
-                            last_head, last_local = head, local
-                            cur = ChatMessage(lineno, lineno, local, (head if head.isascii() else
-                                              loc.strip_marks(head)).strip(strip_time), name, None, "")
-                            counts.message_lines += 1
-                            body = rest[i + 2:]
-                            parts, size = [body], len(body)
+                            cur = ChatMessage(lineno, lineno, hit[1], hit[0], name, None, body)
+                            parts, fast = None, True
+                            quick += 1
                             continue
                 elif preamble:
                     yield preamble_record(preamble, preamble_start, lineno - 1)
                     preamble = []
                 if first:
                     first, first_line = False, lineno
-                cur, body = start(head, date_text, time_text, rest, lineno)
-                parts, size = [body], len(body)
+                cur = start(head, date_text, time_text, f"{raw_name}: {body}" if raw_name else body, lineno)
+                parts, fast = None, False
                 continue
             hm = None
             mismatch = False
@@ -911,6 +953,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                 if not line.strip(strip_chars):
                     counts.blank_lines += 1
                     if cur is not None:
+                        if parts is None:
+                            parts, size = [cur.body], len(cur.body)
                         parts.append("")
                     elif preamble:
                         preamble.append("")
@@ -922,7 +966,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     counts.corrupt_lines += 1
                     cur = ChatMessage(lineno, lineno, None, "", None, None, "", corrupted=True,
                                       problem="line starts with a date and time but is not a message header")
-                    parts, size = [loc.strip_marks(line)], len(line)
+                    parts, size, fast = [loc.strip_marks(line)], len(line), False
                     continue
                 if cur is None:
                     if not preamble:
@@ -932,6 +976,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     continue
                 counts.continuation_lines += 1
                 cur.line_end = lineno
+                if parts is None:
+                    parts, size = [cur.body], len(cur.body)
                 size += len(line)
                 if size <= MAX_BODY_CHARS:
                     parts.append(line)
@@ -947,10 +993,11 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                 preamble = []
             if first:
                 first, first_line = False, lineno
-            cur, body = start(hm.group(0), hm.group("date"), hm.group("time"), line[hm.end():], lineno, hm)
+            cur = start(hm.group(0), hm.group("date"), hm.group("time"), line[hm.end():], lineno, hm)
             if not mismatch:
                 cur.layout_mismatch = False
-            parts, size = [body], len(body)
+            parts, fast = None, False
+    counts.message_lines += quick
     if cur is not None:
         yield finish(cur, parts)
     elif preamble:

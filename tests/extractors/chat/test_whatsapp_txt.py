@@ -494,4 +494,4 @@ def test_plain_header_pattern_agrees_with_the_full_one(line):
         plain = wt._block_regex(layout, marks, plain=True)[0].match(line)
         ref = wt._block_regex(layout, marks, plain=False)[0].match(line)
         if plain is not None and plain.group("head"):
-            assert plain.group("head", "date", "time", "rest") == ref.group("head", "date", "time", "rest")
+            assert plain.group("head", "date", "time", "name", "text") == ref.group("head", "date", "time", "name", "text")
