@@ -87,6 +87,9 @@ DELETED = frozenset(norm(s) for s in (
 ))
 
 DELETED_HEADS = frozenset(p[:2] for p in DELETED)
+# the first four characters of the ASCII markers: a cheap test that rules out nearly every
+# ASCII text (a marker is at least 14 characters long)
+DELETED_ASCII_HEADS = frozenset(p[:4] for p in DELETED if p.isascii())
 
 # -- "<This message was edited>" suffix (newer exports) -------------------------------------
 EDITED = frozenset(norm(s) for s in (

@@ -124,7 +124,7 @@ class ChatMessage:
     deleted: bool = False
     edited: bool = False
     media_omitted: bool = False
-    attachments: list[str] = field(default_factory=list)
+    attachments: tuple[str, ...] = ()   # a tuple: no list to build for every message
     location: tuple[float, float] | None = None
     corrupted: bool = False
     problem: str | None = None
@@ -748,15 +748,18 @@ def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
             msg.edited = True
             text = text[: m.start()]
     if "<" in text:
+        names = []
         for m in _ATTACHED_IOS.finditer(text):
             name = m.group("name").strip()
             if "." in name and "://" not in name:
-                msg.attachments.append(name)
+                names.append(name)
+        if names:
+            msg.attachments = tuple(names)
     if "(" in text and not msg.attachments:
         m = _FILE_ATTACHED.match(text)
         if m and (loc.norm(m.group("label")) in loc.FILE_ATTACHED
                   or loc.WA_MEDIA_NAME.match(m.group("name"))):
-            msg.attachments.append(m.group("name"))
+            msg.attachments = (m.group("name"),)
     if "maps.google" in text:
         m = _MAPS.search(text)
         if m:
@@ -810,7 +813,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     strip_chars = loc.MARKS + " \t"
     strip_time = _RAW_TIME_STRIP
     deleted_phrases = loc.DELETED
-    deleted_heads = loc.DELETED_HEADS
+    deleted_heads = loc.DELETED_ASCII_HEADS
     cur: ChatMessage | None = None
     # the text of ``cur``: its first line is cur.body; ``parts`` (all its lines, from the first)
     # only once a second line comes; ``size`` counts their characters from then on
@@ -922,7 +925,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     # finish(cur, parts), its common case inline
                     if (fast and parts is None and (b := cur.body).isascii() and "<" not in b and "(" not in b
                             and "maps.google" not in b):
-                        if len(b) <= 80 and b[:2].lower() in deleted_heads and b.casefold().rstrip(". ") in deleted_phrases:
+                        if len(b) <= 80 and b[:4].lower() in deleted_heads and b.casefold().rstrip(". ") in deleted_phrases:
                             cur.deleted = True
                         yield cur
                     else:
