@@ -538,8 +538,11 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
 
 
 # -- the export -------------------------------------------------------------------------------
+_LINE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 def _json_line(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+    return _LINE_JSON(obj) + "\n"
 
 
 def _item_json(case: Case, item: str, ex: CustodyExcerpt) -> dict:

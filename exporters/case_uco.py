@@ -59,13 +59,18 @@ def _clean(node: dict) -> dict:
     return {k: v for k, v in node.items() if v is not None and v != []}
 
 
+# one encoder each, built once (json.dumps with options builds one per call)
+_KEY_JSON = json.JSONEncoder(ensure_ascii=False).encode
+_NODE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
+
+
 class _Graph:
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
         self.nodes: list[dict] = []
 
     def iri(self, kind: str, *parts: Any) -> str:
-        key = json.dumps([self.case_id, kind, *parts], ensure_ascii=False)
+        key = _KEY_JSON([self.case_id, kind, *parts])
         return f"kb:{kind}-{uuid.uuid5(_NS, key)}"
 
     def add(self, node: dict) -> str:
@@ -254,6 +259,6 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
            "core:object": [{"@id": oid} for oid in item_ids.values()] + [{"@id": a} for a in actions] or None})
     # One graph node per line: readable, diff-able, and written by the C encoder (an indented
     # dump goes through json's pure-Python encoder: seconds for a large export).
-    dump = lambda v: json.dumps(v, ensure_ascii=False, sort_keys=True, separators=(",", ":"))  # noqa: E731
+    dump = _NODE_JSON
     nodes = ",\n".join(dump(n) for n in g.nodes)
     return f'{{"@context":{dump(CONTEXT)},\n"@graph":[\n{nodes}\n]}}\n'.encode("utf-8")
