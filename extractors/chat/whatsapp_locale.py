@@ -16,6 +16,7 @@ import unicodedata
 # Arabic letter mark, BOM).
 MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\ufeff"
 MARKS_TABLE = {ord(c): None for c in MARKS}
+MARKS_RX = re.compile(f"[{MARKS}]")
 SPACES = " \u00a0\u202f\u2009\u2007"
 
 _ARABIC_DIACRITICS = re.compile("[\u064b-\u0652\u0670]")
@@ -23,7 +24,9 @@ _WS = re.compile(r"[\s\u00a0\u202f\u2009\u2007]+")
 
 
 def strip_marks(text: str) -> str:
-    return text.translate(MARKS_TABLE)
+    # a regex, not str.translate: translate looks every character of a non-ASCII text up in
+    # the table (some ten times slower on a chat line)
+    return MARKS_RX.sub("", text)
 
 
 def norm(text: str) -> str:

@@ -551,7 +551,7 @@ class _Scan:
             return
         facts = self.facts
         facts.header_lines += n
-        if not text.isascii():
+        if not self.plain and not text.isascii():        # the plain pattern reads no marks
             strip = loc.strip_marks
             facts.marked_headers += sum(1 for h in map(_COL_HEAD, rows) if h and not h.isascii() and h != strip(h))
         if self.plain:      # a marker is 'AM'/'PM' (any case): one 'm' or 'M'
@@ -814,6 +814,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     strip_time = _RAW_TIME_STRIP
     deleted_phrases = loc.DELETED
     deleted_heads = loc.DELETED_ASCII_HEADS
+    has_marks = loc.MARKS_RX.search
     cur: ChatMessage | None = None
     # the text of ``cur``: its first line is cur.body; ``parts`` (all its lines, from the first)
     # only once a second line comes; ``size`` counts their characters from then on
@@ -832,11 +833,11 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         body = msg.body if parts is None else parts[0] if len(parts) == 1 else "\n".join(parts).rstrip("\n")
         if msg.corrupted:
             msg.body = body
-        elif (body.isascii() and "<" not in body and "(" not in body and "maps.google" not in body
-              and msg.line != first_line):
+        elif ("<" not in body and "(" not in body and "maps.google" not in body and msg.line != first_line
+              and (body.isascii() or not has_marks(body))):
             # nothing to classify but a deleted-message marker (see _classify)
             msg.body = body
-            if len(body) <= 80 and body.casefold().rstrip(". ") in deleted_phrases:
+            if len(body) <= 80 and _deleted(body):
                 msg.deleted = True
         else:
             _classify(msg, body, bracket, msg.line == first_line)
@@ -850,10 +851,11 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         return ChatMessage(first, last, None, "", None, None, "\n".join(lines).rstrip("\n"), corrupted=True,
                            problem=f"{counts.preamble_lines} line(s) before the first message header")
 
-    def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
-              m: re.Match | None = None) -> ChatMessage:
-        """A message from its header (``m``: the match of a header in another layout), its
-        first line of text as its body."""
+    def read_time(head: str, date_text: str, time_text: str,
+                  m: re.Match | None = None) -> tuple[str, datetime | None, str | None]:
+        """(raw time, local time or None, problem) of a header; a header of the file's layout
+        read without a problem is kept in ``heads``. ``m``: the match of a header in another
+        layout."""
         raw_time = (head if head.isascii() else loc.strip_marks(head)).strip(strip_time)
         ymd = dates.get(date_text)
         if ymd is None:
@@ -887,6 +889,14 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     if len(heads) > 100_000:
                         heads.clear()
                     heads[head] = (raw_time, local)
+        return raw_time, local, problem
+
+    def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
+              m: re.Match | None = None) -> ChatMessage:
+        """A message from its header (``m``: the match of a header in another layout), its
+        first line of text as its body."""
+        hit = heads.get(head) if m is None else None
+        raw_time, local, problem = (hit[0], hit[1], None) if hit is not None else read_time(head, date_text, time_text, m)
         i = rest.find(": ", 0, 104)
         hit = names.get(rest[:i]) if i > 0 else None
         if hit is not None:
@@ -930,9 +940,9 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                         yield cur
                     else:
                         yield finish(cur, parts)
-                    # start(), its common case inline: a header and a name read before
-                    hit = heads.get(head)
-                    if hit is not None:
+                    # start(), its common case inline: a valid header, a name read before
+                    hit = heads.get(head) or read_time(head, date_text, time_text)
+                    if hit[1] is not None:
                         name = names.get(raw_name)
                         if name is not None:
                             cur = ChatMessage(lineno, lineno, hit[1], hit[0], name, None, body)

@@ -1,0 +1,148 @@
+"""The WhatsApp parser's fast paths against its line-by-line path, on generated chats.
+
+Both passes read most lines with one regex per block (the file's layout, names split off,
+rows counted column by column in pass 1, headers cached in pass 2). The reference run makes
+that regex read no header at all, so that every line goes the plain way: the general header
+match of each line, :meth:`_Scan.header` for pass 1 and ``start()`` for pass 2. Both runs must
+give the same messages (every field), the same file facts and the same line accounting, for
+any layout, locale clock, date order, block size, bidi marks, BOM, line breaks and mix of
+lines (continuations, blank, broken headers, headers in another layout, service lines).
+"""
+from __future__ import annotations
+
+import re
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from extractors.chat import whatsapp_text as wt
+
+LRM, RLM, NNBSP, NBSP = "\u200e", "\u200f", "\u202f", "\u00a0"
+
+MARKERS = [("AM", "PM"), ("am", "pm"), ("a. m.", "p. m."), (f"a.{NBSP}m.", f"p.{NBSP}m."),
+           ("vorm.", "nachm."), ("ص", "م"), ("午前", "午後"), ("XM", "YM")]
+SENDERS = ["Ana", "Bob Smith", "+34 600 11 22 33", "~ Zed", "~\u00a0Zed", f"{LRM}Ana{LRM}", "Mr: X",
+           "A:B", "Ana ", '"Q" man', "x" * 101, "مريم"]
+BODIES = ["hello", "This message was deleted", "Mensaje eliminado.", "<Media omitted>",
+          f"{LRM}image omitted", f"{LRM}<attached: 00000012-PHOTO-2021-03-14-21-08-00.jpg>",
+          "IMG-20210314-WA0001.jpg (file attached)", "doc.pdf (archivo adjunto)",
+          "https://maps.google.com/?q=41.38,2.17", "x (y) <z>", "", "héllo wörld", "a: b: c",
+          "12:30 works", f"{LRM}Messages and calls are end-to-end encrypted.",
+          "changed <This message was edited>", "message number 7", "мы удалили", "  spaced"]
+EXTRA = ["more text", "", "   ", LRM, "2 more things", "[not a header", "12/12/2020 not a header",
+         "14/03/2021, 21:6x - broken", "99/99/99, 12:00 - X: impossible date",
+         "2021-03-14 21:05 - other layout", "31/12/2021, 23:59 - Ana: other layout, android"]
+
+
+@st.composite
+def chats(draw) -> bytes:
+    style = draw(st.sampled_from(["android", "ios", "ios-time-first", "colon"]))
+    ds = draw(st.sampled_from(["/", ".", "-"]))
+    ts = draw(st.sampled_from([":", ":", "."]))
+    year4 = draw(st.booleans())
+    day_first = draw(st.booleans())
+    twelve = draw(st.booleans())
+    am, pm = draw(st.sampled_from(MARKERS))
+    join = draw(st.sampled_from([" ", NNBSP, NBSP]))
+    seconds = style != "android" and draw(st.booleans())
+    lines = []
+    if draw(st.integers(0, 9)) == 0:
+        lines.append("Some text before the first header")
+    n = draw(st.integers(1, 40))
+    head = None
+    for _ in range(n):
+        if head is not None and draw(st.integers(0, 2)) == 0:      # the same minute again
+            sender = draw(st.sampled_from(SENDERS + [None]))
+            body = draw(st.sampled_from(BODIES))
+            lines.append(head + (f"{sender}: {body}" if sender is not None else body))
+            lines.extend(draw(st.lists(st.sampled_from(EXTRA), max_size=2)))
+            continue
+        d, m = draw(st.integers(1, 28)), draw(st.integers(1, 12))
+        y = draw(st.integers(2009, 2030))
+        ys = str(y) if year4 else f"{y % 100:02d}"
+        a, b = (d, m) if day_first else (m, d)
+        pad = draw(st.booleans())
+        date = ds.join([f"{a:02d}" if pad else str(a), f"{b:02d}" if pad else str(b), ys])
+        h = draw(st.integers(0, 23))
+        clock = f"{(h % 12 or 12) if twelve else h}{ts}{draw(st.integers(0, 59)):02d}"
+        if seconds:
+            clock += f"{ts}{draw(st.integers(0, 59)):02d}"
+        if twelve:
+            clock += join + (am if h < 12 else pm)
+        lead = draw(st.sampled_from(["", "", "", LRM, RLM + LRM]))
+        inner = draw(st.sampled_from(["", "", LRM]))
+        if style == "android":
+            head = f"{lead}{date}, {inner}{clock} - "
+        elif style == "ios":
+            head = f"{lead}[{date}, {inner}{clock}] "
+        elif style == "ios-time-first":
+            head = f"{lead}[{clock}, {inner}{date}] "
+        else:
+            head = f"{lead}{date}, {clock}: "
+        sender = draw(st.sampled_from(SENDERS + [None]))
+        body = draw(st.sampled_from(BODIES))
+        lines.append(head + (f"{sender}: {body}" if sender is not None else body))
+        lines.extend(draw(st.lists(st.sampled_from(EXTRA), max_size=2)))
+    text = draw(st.sampled_from(["\n", "\r\n", "\r"])).join(lines)
+    if draw(st.booleans()):
+        text += "\n"
+    if draw(st.integers(0, 4)) == 0:
+        text = "\ufeff" + text
+    data = text.encode("utf-8")
+    if draw(st.integers(0, 9)) == 0:
+        data += b"\n\xff\xfe broken bytes\n"
+    return data
+
+
+def _parse(data: bytes) -> tuple:
+    p = wt.parse_text(data)
+    return p.messages, p.facts, p.counts, p.warnings
+
+
+def _line_by_line(layout, marks=True, plain=False):
+    """A block regex that reads no header: every line is tried on its own."""
+    _, _, date_rx, time_rx = _ORIGINAL(layout, marks, plain)
+    return re.compile(r"(?m)^()()()()()([^\n]*)"), None, date_rx, time_rx
+
+
+_ORIGINAL = wt._block_regex
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(data=chats(), block=st.sampled_from([1, 64, 700, 1 << 16]), sample=st.sampled_from([1, 3, 200]))
+def test_fast_paths_agree_with_the_line_by_line_path(monkeypatch, data, block, sample):
+    monkeypatch.setattr(wt, "BLOCK_BYTES", block)
+    monkeypatch.setattr(wt, "_LAYOUT_SAMPLE", sample)     # the block regex from the first headers on
+    fast = _parse(data)
+    with monkeypatch.context() as m:
+        m.setattr(wt, "_block_regex", _line_by_line)
+        slow = _parse(data)
+    assert fast[1:] == slow[1:]
+    assert len(fast[0]) == len(slow[0])
+    for a, b in zip(*(fast[0], slow[0])):
+        assert a == b
+    counts = fast[2]
+    lines = wt.lines_of(data.decode("utf-8-sig", "replace"))
+    assert (counts.message_lines + counts.system_lines + counts.continuation_lines + counts.corrupt_lines
+            + counts.preamble_lines + counts.blank_lines) == len(lines)
+
+
+def test_the_reference_run_reads_every_line_on_its_own(monkeypatch):
+    """The reference really avoids the block regex's headers (else the test above compares
+    the fast path with itself)."""
+    data = "".join(f"14/03/2021, 21:{i:02d} - Ana: hi {i}\n" for i in range(30)).encode()
+    monkeypatch.setattr(wt, "_LAYOUT_SAMPLE", 3)
+    calls = []
+    original = wt._HeaderReader.match
+
+    def match(self, line):
+        calls.append(line)
+        return original(self, line)
+    monkeypatch.setattr(wt._HeaderReader, "match", match)
+    fast = _parse(data)
+    assert len(calls) == 3                                 # pass 1, until the layout is known
+    monkeypatch.setattr(wt, "_block_regex", _line_by_line)
+    calls.clear()
+    assert _parse(data) == fast
+    assert len(calls) == 3 + 27 + 30                     # pass 1 then pass 2, every line
