@@ -117,29 +117,39 @@ class WhatsAppTxtExtractor(Extractor):
 
     def _record(self, msg: wt.ChatMessage, item: ExtractorInput, facts: wt.ChatFacts,
                 conversation: dict, participants: list[str], zone, memo: dict | None = None) -> ArtifactRecord:
+        """One message's record. ``memo``: this file's caches (times read, recipients per
+        sender), kept by the caller from one message to the next."""
         memo = memo if memo is not None else {}
         timestamps: tuple[Timestamp, ...] = ()
         sent_at = sent_at_utc = None
         tz_known, tz_source = False, "unknown"
         if msg.local is not None:
-            last = memo.get("time", (None, None, None))
-            if msg.local == last[0] and msg.raw_time == last[1]:   # same time as the message above
-                timestamps, sent_at, sent_at_utc, tz_known, tz_source = last[2]
+            # a time read before (several messages a minute; the same minute again later)
+            times = memo.get("times")
+            if times is None:
+                times = memo["times"] = {}
+            hit = times.get(msg.raw_time)
+            if hit is not None and hit[0] == msg.local:
+                timestamps, sent_at, sent_at_utc, tz_known, tz_source = hit[1]
             else:
                 ts = sent_timestamp(msg.local, msg.raw_time, zone)
                 timestamps = (ts,)
                 sent_at, sent_at_utc = ts.iso(), ts.iso_utc()
                 tz_known, tz_source = ts.tz_known, ts.tz_source
-                memo["time"] = (msg.local, msg.raw_time, (timestamps, sent_at, sent_at_utc, tz_known, tz_source))
+                if len(times) >= 20_000:
+                    times.clear()
+                times[msg.raw_time] = (msg.local, (timestamps, sent_at, sent_at_utc, tz_known, tz_source))
         recipients = []
         if msg.sender:
-            cache = memo.setdefault("recipients", {})
+            cache = memo.get("recipients")
+            if cache is None:
+                cache = memo["recipients"] = {}
             others = cache.get(msg.sender)
             if others is None:
                 others = [p for p in participants if p != msg.sender]
                 if len(cache) < 10_000:
                     cache[msg.sender] = others
-            recipients = list(others)
+            recipients = others.copy()
         source = {"path": item.path, "line": msg.line}
         if msg.line_end != msg.line:
             source["line_end"] = msg.line_end
@@ -155,7 +165,7 @@ class WhatsAppTxtExtractor(Extractor):
             "tz_source": tz_source,
             "body": msg.body,
             "attachments": [{"name": a, "sha256": None, "locator": None, "missing": None}
-                            for a in msg.attachments],
+                            for a in msg.attachments] if msg.attachments else [],
             "media_omitted": msg.media_omitted,
             "reply_to": None,
             "edited": msg.edited,
@@ -173,8 +183,7 @@ class WhatsAppTxtExtractor(Extractor):
         if msg.raw_time:
             fields["raw_time"] = msg.raw_time
         warnings = (msg.problem,) if msg.problem else ()
-        return ArtifactRecord("chat/message", fields, timestamps, corrupted=msg.corrupted,
-                              warnings=warnings, source_ref=f"line {msg.line}")
+        return ArtifactRecord("chat/message", fields, timestamps, msg.corrupted, warnings, f"line {msg.line}")
 
     # -- attachments ---------------------------------------------------------------------------
     def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
