@@ -579,7 +579,8 @@ class _Scan:
         """The dates of consecutive headers, counted as :meth:`date` counts them one by one:
         each date that differs from the one before goes to :meth:`new_date`."""
         info = self.date_info
-        changes = list(itertools.compress(texts, map(operator.ne, texts, itertools.chain((self.last_date_text,), texts))))
+        before = itertools.chain((self.last_date_text,), texts)
+        changes = list(itertools.compress(texts, map(operator.ne, texts, before)))
         self.last_date_text = texts[-1]
         if not changes:
             return
@@ -599,7 +600,8 @@ class _Scan:
                 del infos[0]
         else:
             keys = list(map(_COL_HEAD, infos))
-            infos = list(itertools.compress(infos, map(operator.ne, keys, itertools.chain((self.last_date,), keys))))
+            before = itertools.chain((self.last_date,), keys)
+            infos = list(itertools.compress(infos, map(operator.ne, keys, before)))
         if not infos:
             return
         self.last_date = infos[-1][0]
@@ -900,7 +902,10 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         """A message from its header (``m``: the match of a header in another layout), its
         first line of text as its body."""
         hit = heads.get(head) if m is None else None
-        raw_time, local, problem = (hit[0], hit[1], None) if hit is not None else read_time(head, date_text, time_text, m)
+        if hit is not None:
+            raw_time, local, problem = hit[0], hit[1], None
+        else:
+            raw_time, local, problem = read_time(head, date_text, time_text, m)
         i = rest.find(": ", 0, 104)
         hit = names.get(rest[:i]) if i > 0 else None
         if hit is not None:
@@ -939,7 +944,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     # finish(cur, parts), its common case inline
                     if (fast and parts is None and (b := cur.body).isascii() and "<" not in b and "(" not in b
                             and "maps.google" not in b):
-                        if len(b) <= 80 and b[:4].lower() in deleted_heads and b.casefold().rstrip(". ") in deleted_phrases:
+                        if (len(b) <= 80 and b[:4].lower() in deleted_heads
+                                and b.casefold().rstrip(". ") in deleted_phrases):
                             cur.deleted = True
                         yield cur
                     else:

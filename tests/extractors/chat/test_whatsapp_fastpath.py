@@ -16,6 +16,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from extractors.chat import whatsapp_locale as loc
 from extractors.chat import whatsapp_text as wt
 
 LRM, RLM, NNBSP, NBSP = "\u200e", "\u200f", "\u202f", "\u00a0"
@@ -146,3 +147,19 @@ def test_the_reference_run_reads_every_line_on_its_own(monkeypatch):
     calls.clear()
     assert _parse(data) == fast
     assert len(calls) == 3 + 27 + 30                     # pass 1 then pass 2, every line
+
+
+@settings(max_examples=300, deadline=None)
+@given(body=st.one_of(st.sampled_from(BODIES + ["Se eliminó este mensaje", "تم حذف هذه الرسالة",
+                                                "Сообщение удалено", "This message was deleted."]),
+                      st.text(st.sampled_from("aé ж.:>م12ثx\u202f"), max_size=90)),
+       sender=st.sampled_from(["Ana", None]), bracket=st.booleans())
+def test_a_text_without_marks_brackets_or_links_is_only_tested_for_the_deleted_marker(body, sender, bracket):
+    """What the second pass's shortcut in finish() relies on: for a text with no bidi mark,
+    '<', '(' or maps link, and not the first message, _classify only sets ``deleted``."""
+    if "<" in body or "(" in body or "maps.google" in body or loc.MARKS_RX.search(body):
+        return
+    msg = wt.ChatMessage(2, 2, None, "", sender, None, "")
+    wt._classify(msg, body, bracket, False)
+    expected = wt.ChatMessage(2, 2, None, "", sender, None, body, deleted=len(body) <= 80 and wt._deleted(body))
+    assert msg == expected
