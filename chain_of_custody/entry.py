@@ -369,8 +369,10 @@ def _canonical_object(raw: bytes) -> bool:
 def _fast_check(line: bytes, seq: int, prev: str | None) -> tuple[str, str] | None:
     """(hash, prev) of a line in the common canonical shape that checks, else None."""
     m = _LINE.fullmatch(line)
-    if m is None:
-        return None
+    return None if m is None else _check_whole(line, m, seq, prev)
+
+
+def _check_whole(line: bytes, m: re.Match, seq: int, prev: str | None) -> tuple[str, str] | None:
     actor, tool = m["actor"], m["tool"]
     if not (actor in _known or _canonical_object(actor)) \
             or not (tool in _known or _canonical_object(tool)):
@@ -419,7 +421,7 @@ def check_lines(lines: list[bytes], seq: int) -> tuple[int, str | None, str | No
         if got is None and line.isascii():
             m = _LINE.fullmatch(line)
             if m is not None:
-                got = _fast_check(line, seq + n, prev)
+                got = _check_whole(line, m, seq + n, prev)
                 if got is not None:
                     prefix = line[:m.end("actor") + 7]          # through ,"at":"
                     suffix = line[m.start("tool") - 8:]         # ,"tool":{...}}
