@@ -44,6 +44,10 @@ class Extractor:
     DESCRIPTION: ClassVar[str] = ""
     REQUIRES: ClassVar[tuple[str, ...]] = ()   # importable modules it needs
     RECORD_TYPES: ClassVar[tuple[str, ...]] = ()
+    # True for an extractor that is CPU-bound Python, reads only ``item.data`` and keeps no
+    # state between files: the triage may then run it in a worker process (forked, fed
+    # batches of files), where it does not hold the walk's interpreter lock.
+    OFFLOAD: ClassVar[bool] = False
 
     @property
     def ident(self) -> str:

@@ -190,6 +190,7 @@ class PhotoExifExtractor(Extractor):
                    "MRW, RAF, X3F): camera, serials, times with time-zone provenance, GPS")
     REQUIRES = ("exifread",)
     RECORD_TYPES = (RECORD_TYPE,)
+    OFFLOAD = True
 
     max_read: int = MAX_READ
     time_limit: float = TIME_LIMIT

@@ -1,6 +1,7 @@
 """Content type by libmagic (MIME + description) and the extension-mismatch flag."""
 from __future__ import annotations
 
+import functools
 import mimetypes
 import posixpath
 import threading
@@ -74,6 +75,11 @@ def extension_mismatch(name: str, mime: str) -> bool:
     ext = posixpath.splitext(name)[1].lower().lstrip(".")
     if not ext:
         return False
+    return _mismatch(ext, mime)
+
+
+@functools.lru_cache(maxsize=4096)
+def _mismatch(ext: str, mime: str) -> bool:
     known_type = mimetypes.guess_type("x." + ext, strict=False)[0]
     in_extra = any(ext in exts for exts in _EXTRA.values())
     if known_type is None and not in_extra:

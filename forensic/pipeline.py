@@ -10,7 +10,13 @@ from __future__ import annotations
 
 import hashlib
 import json
+import operator
 import os
+import pickle
+import select
+import signal
+import struct
+import sys
 import time
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -36,6 +42,14 @@ from forensic.timestamps import iso_utc, now_utc
 BATCH_FILES = int(os.environ.get("FORENSIC_TRIAGE_BATCH", "2000"))   # entries per transaction
 BATCH_BYTES = 256 << 20
 HEAD = 8192
+# Extraction in worker processes (Extractor.OFFLOAD): files up to OFFLOAD_BYTES go through a
+# shared arena in batches of OFFLOAD_BATCH; up to READY_MAX files read wait for their results.
+OFFLOAD_BYTES = 8 << 20
+OFFLOAD_BATCH = 32
+ARENA_BYTES = 32 << 20
+ARENA_WRAP = 4 << 20             # allocations go back to the arena's start past this, when they can
+BATCHES_IN_FLIGHT = 4            # per worker process
+READY_MAX = 512
 
 
 @dataclass
@@ -47,6 +61,10 @@ class TriageOptions:
     force: bool = False
     extractors: list[Extractor] | None = None     # None: every available extractor
     extractor_options: dict = field(default_factory=dict)   # e.g. {'assume_tz': 'Europe/Madrid'}
+    # worker processes for the extractors that allow it (Extractor.OFFLOAD); None: one when
+    # there are worker threads and a second CPU, 0: every extractor runs in the reading threads
+    extract_processes: int | None = None
+    extract_timeout: float = 60.0       # seconds one file may take in a worker process
 
 
 @dataclass
@@ -69,11 +87,10 @@ class TriageStats:
         return out
 
 
-@dataclass
+@dataclass(slots=True)
 class _Pending:
     row: dict
-    records: list[ArtifactRecord]
-    extractor_ids: list[str]
+    artifacts: list[tuple]               # _artifact_rows() of each record, in order
     warnings: list[tuple[str, str]]      # (stage, message)
 
 
@@ -116,6 +133,12 @@ class Triage:
         zone = options.extractor_options.get("assume_tz")
         self.assume_zone = ZoneInfo(zone) if zone else None
         self.source_warnings: list[str] = []
+        # files read, in walk order, whose rows wait for a worker process's extraction
+        self.ready: deque = deque()
+        self.procs: _ExtractProcesses | None = None
+        offload = [ex for ex in self.extractors if getattr(ex, "OFFLOAD", False)]
+        self.offload = {id(ex): n for n, ex in enumerate(offload)}       # extractor -> its index there
+        self.offload_extractors = offload
 
     # -- driver ----------------------------------------------------------------------
     def run(self) -> TriageStats:
@@ -129,15 +152,22 @@ class Triage:
             raise ForensicError(f"evidence item {self.item}: the source {path} is no longer there",
                                 hint="reconnect the evidence (same path), then rerun")
         src = open_source(path, row["format"], path.name, self.opt.password, self.opt.limits)
-        if self.opt.workers > 1:
-            self.pool = ThreadPoolExecutor(self.opt.workers, thread_name_prefix="triage")
+        processes = self._processes()
         try:
+            if processes:
+                # forked before the reading threads exist
+                self.procs = _ExtractProcesses(self.offload_extractors, processes, self.opt.extract_timeout)
+            if self.opt.workers > 1:
+                self.pool = ThreadPoolExecutor(self.opt.workers, thread_name_prefix="triage")
             self._walk(src, depth=0, serial=src.FORMAT == "tar")
             self._drain()
+            self._settle(wait=True)
             self.source_warnings.extend(src.warnings)
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
+            if self.procs is not None:
+                self.procs.close()
             src.close()
         self._flush()
         with self.case.transaction() as db:
@@ -158,6 +188,13 @@ class Triage:
             db.execute("UPDATE items SET triaged_at=?, triage_summary=? WHERE item=?",
                        (iso_utc(now_utc()), json.dumps(self.stats.to_json()), self.item))
         return self.stats
+
+    def _processes(self) -> int:
+        if not self.offload or not _can_fork():
+            return 0
+        if self.opt.extract_processes is not None:
+            return max(0, self.opt.extract_processes)
+        return 1 if self.opt.workers > 1 and (os.cpu_count() or 1) > 1 else 0
 
     def _clear(self) -> None:
         with self.case.transaction() as db:
@@ -230,11 +267,14 @@ class Triage:
 
     def _finish(self, job) -> None:
         entry, depth, row, warnings, work, already = job
-        head, records, ex_ids = work.result() if work is not None else (b"", [], [])
+        head, outputs, offjob = work.result() if work is not None else (b"", None, None)
         if already:
             self.stats.skipped += 1
         else:
-            self._add(_Pending(row, records, ex_ids, warnings), entry.size or 0)
+            if offjob is not None:
+                self.procs.submit(offjob)
+            self.ready.append((row, warnings, outputs, offjob, entry.size or 0))
+            self._settle()
         archive = head and (looks_like_zip(head) or looks_like_tar(head) or looks_like_gzip(head))
         if archive and depth < self.opt.limits.max_depth:
             self._nested(entry, head, depth)
@@ -242,7 +282,7 @@ class Triage:
             self.source_warnings.append(f"{row['locator']}: archive nested deeper than "
                                         f"{self.opt.limits.max_depth} levels; not opened (archive bomb?)")
 
-    def _read(self, entry: FileEntry, row: dict, warnings: list) -> tuple[bytes, list, list]:
+    def _read(self, entry: FileEntry, row: dict, warnings: list) -> tuple[bytes, list | None, _OffloadJob | None]:
         hashers = new_hashers(self.opt.hashes)
         updates = [h.update for h in hashers.values()]
         head = b""
@@ -273,28 +313,27 @@ class Triage:
         except (OSError, IOError, EOFError, RuntimeError) as exc:
             warnings.append(("read", f"content unreadable after {total:,} bytes: {exc}"))
             row["size"] = row["size"] if row["size"] is not None else total
-            return head, [], []
+            return head, None, None
         for a, h in hashers.items():
             row[a] = h.hexdigest()
         if entry.size is not None and total != entry.size:
             warnings.append(("read", f"read {total:,} bytes but the file system records {entry.size:,}"))
         if row["size"] is None:
             row["size"] = total
-        records: list[ArtifactRecord] = []
-        ex_ids: list[str] = []
-        if wanted:
-            data_all = b"".join(keep) if keep is not None else None
-            parent = entry.locator.layers[:-1]
-            inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
-                                 None if data_all is not None else entry.open, dict(self.opt.extractor_options),
-                                 locator=row["locator"], container=" › ".join(l.label for l in parent))
-            for stage_or_ident, out in run_extractors(wanted, inp):
-                if isinstance(out, ArtifactRecord):
-                    records.append(out)
-                    ex_ids.append(stage_or_ident)
-                else:
-                    warnings.append((stage_or_ident, out))
-        return head, records, ex_ids
+        if not wanted:
+            return head, None, None
+        data_all = b"".join(keep) if keep is not None else None
+        parent = entry.locator.layers[:-1]
+        inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
+                             None if data_all is not None else entry.open, dict(self.opt.extractor_options),
+                             locator=row["locator"], container=" › ".join(l.label for l in parent))
+        offload = self.offload
+        if self.procs is None or data_all is None or total > OFFLOAD_BYTES \
+                or not any(id(ex) in offload for ex in wanted):
+            return head, [_extract(wanted, inp)], None
+        # per extractor, in order: its output now, or None where a worker process runs it
+        outputs = [None if id(ex) in offload else _extract([ex], inp) for ex in wanted]
+        return head, outputs, _OffloadJob(inp, [offload[id(ex)] for ex in wanted if id(ex) in offload])
 
     def _nested(self, entry: FileEntry, head: bytes, depth: int) -> None:
         try:
@@ -328,6 +367,30 @@ class Triage:
             reader.close()
 
     # -- storing ---------------------------------------------------------------------
+    def _settle(self, wait: bool = False) -> None:
+        """Store the files read, in walk order, as far as their extraction is done; with
+        ``wait``, or when too many are waiting, wait for the worker processes."""
+        ready = self.ready
+        if self.procs is not None and ready:
+            self.procs.collect()
+        while ready:
+            row, warnings, outputs, offjob, size = ready[0]
+            if offjob is not None and offjob.results is None:
+                if not wait and len(ready) <= READY_MAX:
+                    return
+                self.procs.wait(offjob)
+            ready.popleft()
+            artifacts: list[tuple] = []
+            if outputs is not None:
+                results = iter(offjob.results) if offjob is not None else None
+                for out in outputs:
+                    for stage, res in (out if out is not None else next(results)):
+                        if stage is None:
+                            artifacts.append(res)
+                        else:
+                            warnings.append((stage, res))
+            self._add(_Pending(row, artifacts, warnings), size)
+
     def _add(self, pending: _Pending, size: int) -> None:
         self.pending.append(pending)
         self.pending_bytes += size
@@ -341,11 +404,12 @@ class Triage:
             return
         now = iso_utc(now_utc())
         cols = list(self.pending[0].row)
+        values = operator.itemgetter(*cols)
         sql_file = f"INSERT OR IGNORE INTO files({', '.join(cols)}, warnings) VALUES ({', '.join('?' * (len(cols) + 1))})"
         leaves: list[dict] = []
         with self.case.transaction() as db:
             for p in self.pending:
-                cur = db.execute(sql_file, tuple(p.row[c] for c in cols) + (len(p.warnings),))
+                cur = db.execute(sql_file, values(p.row) + (len(p.warnings),))
                 if cur.rowcount == 0:
                     if p.row["locator"] not in self.done:   # never drop an entry silently
                         db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
@@ -356,23 +420,18 @@ class Triage:
                 for stage, message in p.warnings:
                     db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
                                (self.item, p.row["locator"], stage, message, now))
-                for rec, ident in zip(p.records, p.extractor_ids):
-                    fields_json = json.dumps(rec.fields, ensure_ascii=False, default=str)
+                for ident, record_type, source_ref, fields_json, corrupted, rec_warnings, record_sha256, \
+                        stamps in p.artifacts:
                     c2 = db.execute(
                         "INSERT INTO artifacts(item, file_id, record_type, extractor, source_ref, fields, corrupted, "
                         "warnings) VALUES (?,?,?,?,?,?,?,?)",
-                        (self.item, file_id, rec.record_type, ident, rec.source_ref, fields_json,
-                         int(rec.corrupted), json.dumps(list(rec.warnings), ensure_ascii=False)))
+                        (self.item, file_id, record_type, ident, source_ref, fields_json, corrupted, rec_warnings))
                     aid = c2.lastrowid
-                    for ts in rec.timestamps:
+                    for ts in stamps:
                         db.execute("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, "
-                                   "tz_source, raw) VALUES (?,?,?,?,?,?,?,?)",
-                                   (aid, file_id, ts.label, ts.iso_utc(),
-                                    ts.local.isoformat() if ts.local else None, int(ts.tz_known), ts.tz_source,
-                                    ts.raw))
-                    leaves.append({"kind": "artifact", "record_type": rec.record_type, "locator": p.row["locator"],
-                                   "sha256": p.row["sha256"], "artifact_id": aid,
-                                   "record_sha256": hashlib.sha256(fields_json.encode("utf-8")).hexdigest()})
+                                   "tz_source, raw) VALUES (?,?,?,?,?,?,?,?)", (aid, file_id) + ts)
+                    leaves.append({"kind": "artifact", "record_type": record_type, "locator": p.row["locator"],
+                                   "sha256": p.row["sha256"], "artifact_id": aid, "record_sha256": record_sha256})
                 leaves.append({"kind": "file", "locator": p.row["locator"], "sha256": p.row["sha256"],
                                "deleted": bool(p.row["deleted"]), "file_id": file_id})
             if self.on_batch is not None:
@@ -389,6 +448,258 @@ class _Done:
 
     def result(self):
         return self.value
+
+
+class _OffloadJob:
+    """One file's extraction by a worker process: its input, the extractors (indexes among
+    the OFFLOAD ones), where its bytes are in the arena, and in time the outputs."""
+
+    __slots__ = ("inp", "positions", "seq", "offset", "length", "results", "attempts")
+
+    def __init__(self, inp: ExtractorInput, positions: list[int]) -> None:
+        self.inp = inp
+        self.positions = positions
+        self.seq = -1
+        self.offset = self.length = 0
+        self.results: list[list[tuple]] | None = None   # per position: _extract() of that extractor
+        self.attempts = 0
+
+
+_STATE = struct.Struct("dd")
+
+
+class _Worker:
+    __slots__ = ("proc", "conn", "poller", "state", "inflight")
+
+
+class _ExtractProcesses:
+    """Forked worker processes that run the OFFLOAD extractors on batches of files.
+
+    Used from the walking thread only. A file's bytes are copied into an arena of shared
+    memory mapped before the fork; the pipes carry short messages (a batch's offsets and
+    inputs, then its outputs), so neither side ever waits for the other to drain a pipe.
+    Each worker writes the file it is on into shared state: when a worker dies, or spends
+    more than ``timeout`` seconds on one file, it is killed and replaced; that file gets a
+    warning instead of its records, and the other files it held go to the new worker.
+    """
+
+    def __init__(self, extractors: list[Extractor], processes: int, timeout: float) -> None:
+        import mmap
+        import multiprocessing
+        self.ctx = multiprocessing.get_context("fork")
+        self.extractors = extractors
+        self.timeout = timeout
+        self.arena = mmap.mmap(-1, ARENA_BYTES)          # anonymous and shared: seen by the forks
+        self.allocs: deque[_OffloadJob] = deque()       # jobs holding arena space, oldest first
+        self.head = 0                                   # where the next allocation goes
+        self.batch: list[_OffloadJob] = []
+        self.queue: deque[list[_OffloadJob]] = deque()  # batches to send
+        self.seq = 0
+        self.workers: list[_Worker] = []
+        for _ in range(processes):
+            self.workers.append(self._start())
+
+    # -- processes ---------------------------------------------------------------------
+    def _start(self) -> _Worker:
+        import mmap
+        w = _Worker()
+        parent_end, child_end = self.ctx.Pipe()
+        w.state = mmap.mmap(-1, _STATE.size)            # shared: the file being read (seq or -1), since
+        _STATE.pack_into(w.state, 0, -1.0, 0.0)
+        others = [x.conn for x in self.workers if x is not None] + [parent_end]
+        w.proc = self.ctx.Process(target=_serve, name="forensic-extract", daemon=True,
+                                  args=(child_end, others, self.arena, w.state, self.extractors))
+        w.proc.start()
+        child_end.close()
+        w.conn = parent_end
+        w.poller = select.poll()
+        w.poller.register(parent_end.fileno(), select.POLLIN)
+        w.inflight = deque()
+        return w
+
+    def close(self) -> None:
+        for w in self.workers:
+            try:
+                w.conn.send(None)
+            except OSError:
+                pass
+        for w in self.workers:
+            w.proc.join(2)
+            if w.proc.is_alive():
+                w.proc.kill()
+                w.proc.join()
+            w.conn.close()
+            w.state.close()
+        self.workers = []
+        self.arena.close()
+
+    def _fail(self, w: _Worker, why: str) -> None:
+        """A worker died or hung: kill it, warn for the file it was on, resend the others."""
+        culprit = int(_STATE.unpack_from(w.state)[0])
+        if w.proc.is_alive():
+            w.proc.kill()
+        w.proc.join()
+        if not why:
+            why = f"exit code {w.proc.exitcode}"
+        w.conn.close()
+        again: list[_OffloadJob] = []
+        for batch in w.inflight:
+            for job in batch:
+                if culprit < 0:
+                    job.attempts += 1            # which file it was is not known: a few retries
+                if job.seq == culprit or job.attempts > 2:
+                    message = f"extractor process failed on this file ({why}); not extracted"
+                    job.results = [[(f"extract:{self.extractors[i].NAME}", message)] for i in job.positions]
+                    job.inp = None
+                else:
+                    again.append(job)
+        w.state.close()
+        self.workers[self.workers.index(w)] = self._start()
+        if again:
+            self.queue.appendleft(again)
+        self._release()
+
+    # -- feeding -----------------------------------------------------------------------
+    def submit(self, job: _OffloadJob) -> None:
+        data = job.inp.data
+        n = len(data)
+        while (offset := self._alloc(n)) is None:
+            self._flush()
+            self._receive()
+        self.arena[offset:offset + n] = data
+        job.offset, job.length = offset, n
+        job.inp.data = None
+        job.seq = self.seq
+        self.seq += 1
+        self.allocs.append(job)
+        self.head = offset + max(n, 1)
+        self.batch.append(job)
+        if len(self.batch) >= OFFLOAD_BATCH:
+            self._flush()
+
+    def _alloc(self, n: int) -> int | None:
+        """An arena offset for n bytes (a ring: space is freed oldest first), or None."""
+        n = max(n, 1)
+        if not self.allocs:
+            self.head = 0
+            return 0
+        tail = self.allocs[0].offset
+        if self.head > tail:                     # in use: [tail, head)
+            if self.head + n <= ARENA_BYTES and (self.head < ARENA_WRAP or n >= tail):
+                return self.head
+            return 0 if n < tail else None       # back to the start early: fewer pages touched
+        return self.head if self.head + n < tail else None   # in use: [tail, end) and [0, head)
+
+    def _release(self) -> None:
+        allocs = self.allocs
+        while allocs and allocs[0].results is not None:
+            allocs.popleft()
+
+    def _flush(self) -> None:
+        if self.batch:
+            self.queue.append(self.batch)
+            self.batch = []
+        self._dispatch()
+
+    def _dispatch(self) -> None:
+        while self.queue:
+            w = min(self.workers, key=lambda x: len(x.inflight))
+            if len(w.inflight) >= BATCHES_IN_FLIGHT:
+                return
+            batch = self.queue.popleft()
+            w.inflight.append(batch)
+            try:
+                w.conn.send([(job.seq, job.positions, job.offset, job.length, job.inp.path, job.inp.name,
+                              job.inp.mime, job.inp.size, job.inp.options, job.inp.locator, job.inp.container)
+                             for job in batch])
+            except OSError:
+                self._fail(w, "")
+
+    # -- results -----------------------------------------------------------------------
+    def collect(self) -> None:
+        """Take the results that have arrived, without waiting."""
+        for w in self.workers:
+            while w.inflight and w.poller.poll(0):
+                self._take(w)
+        self._dispatch()
+
+    def wait(self, job: _OffloadJob) -> None:
+        while job.results is None:
+            self._flush()
+            self._receive()
+
+    def _receive(self) -> None:
+        """Wait for results from any worker (and watch for dead or stuck ones)."""
+        from multiprocessing.connection import wait
+        busy = [w for w in self.workers if w.inflight]
+        if not busy:
+            return
+        ready = wait([w.conn for w in busy], timeout=min(1.0, self.timeout))
+        for w in busy:
+            if w.conn in ready:
+                self._take(w)
+            elif not w.proc.is_alive():
+                self._fail(w, "")
+            else:
+                seq, since = _STATE.unpack_from(w.state)
+                if seq >= 0 and time.monotonic() - since > self.timeout:
+                    self._fail(w, f"no result after {self.timeout:g} s")
+        self._dispatch()
+
+    def _take(self, w: _Worker) -> None:
+        try:
+            out = w.conn.recv()
+        except (EOFError, OSError, pickle.UnpicklingError) as exc:
+            self._fail(w, "" if isinstance(exc, EOFError) else f"unreadable answer: {exc}")
+            return
+        batch = w.inflight.popleft()
+        for job, results in zip(batch, out):
+            job.results = results
+            job.inp = None
+        self._release()
+
+
+def _serve(conn, others, arena, state, extractors: list[Extractor]) -> None:
+    """A worker process: read batches, run the extractors, answer with their outputs."""
+    for c in others:                 # the parent's ends: the parent's death must end recv()
+        c.close()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)      # Ctrl-C is the parent's to handle
+    while True:
+        try:
+            batch = conn.recv()
+        except (EOFError, OSError):
+            return
+        if batch is None:
+            return
+        out = []
+        for seq, positions, offset, length, path, name, mime, size, options, locator, container in batch:
+            _STATE.pack_into(state, 0, seq, time.monotonic())
+            inp = ExtractorInput(path, name, mime, size, arena[offset:offset + length], None, options,
+                                 locator=locator, container=container)
+            out.append([_extract([extractors[i]], inp) for i in positions])
+        _STATE.pack_into(state, 0, -1.0, 0.0)
+        try:
+            conn.send(out)
+        except OSError:
+            return
+        except Exception:            # an output that cannot be pickled: a warning for its file
+            conn.send([_transferable(res, job[1], extractors) for job, res in zip(batch, out)])
+
+
+def _transferable(results: list, positions: list[int], extractors: list[Extractor]) -> list:
+    try:
+        pickle.dumps(results)
+        return results
+    except Exception as exc:
+        message = f"extractor output not transferable: {type(exc).__name__}: {exc}"
+        return [[(f"extract:{extractors[i].NAME}", message)] for i in positions]
+
+
+def _can_fork() -> bool:
+    if not sys.platform.startswith("linux"):
+        return False
+    import multiprocessing
+    return "fork" in multiprocessing.get_all_start_methods()
 
 
 def _is_archive_mime(mime: str | None) -> bool:
@@ -410,6 +721,34 @@ def run_extractors(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple[s
         except Exception as exc:
             out.append((f"extract:{ex.NAME}", f"extractor failed: {type(exc).__name__}: {exc}"))
     return out
+
+
+def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
+    """run_extractors(), with each record turned into the rows it is stored as: a list of
+    (None, _artifact_rows()) and (stage, warning message), in order. Done where the
+    extractor runs (a reading thread or a worker process), so storing is inserts only."""
+    out: list[tuple] = []
+    for ident, res in run_extractors(wanted, inp):
+        if isinstance(res, ArtifactRecord):
+            try:
+                out.append((None, _artifact_rows(ident, res)))
+            except Exception as exc:
+                out.append((f"extract:{ident.split('@')[0]}",
+                            f"record not storable: {type(exc).__name__}: {exc}"))
+        else:
+            out.append((ident, res))
+    return out
+
+
+def _artifact_rows(ident: str, rec: ArtifactRecord) -> tuple:
+    """(extractor ident, record_type, source_ref, fields JSON, corrupted, warnings JSON,
+    sha256 of the fields JSON, timestamp rows): what _flush writes for one record."""
+    fields_json = json.dumps(rec.fields, ensure_ascii=False, default=str)
+    stamps = tuple((ts.label, ts.iso_utc(), ts.local.isoformat() if ts.local else None, int(ts.tz_known),
+                    ts.tz_source, ts.raw) for ts in rec.timestamps)
+    return (ident, rec.record_type, rec.source_ref, fields_json, int(rec.corrupted),
+            json.dumps(list(rec.warnings), ensure_ascii=False),
+            hashlib.sha256(fields_json.encode("utf-8")).hexdigest(), stamps)
 
 
 def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -> bool:
