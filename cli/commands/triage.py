@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+from contextlib import nullcontext
 from pathlib import Path
 
 import click
@@ -9,12 +10,10 @@ import click
 from cli import exit_codes
 from chain_of_custody.hooks import triage_session
 from cli.common import json_option, key_options, with_case
-from cli.console import emit_json, err, esc, info
-from cli.progress import triage_progress
+from cli.console import emit_json, err, esc, info, is_quiet
 from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.hashing import parse_algorithms
-from forensic.intake import read_password
 from forensic.pipeline import TriageOptions, triage_item
 
 
@@ -55,14 +54,14 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
             if as_json:
                 emit_json({**summary, "already_triaged": True})
             continue
-        password = read_password(password_file) if password_file else _intake_password(row)
+        password = _read_password(password_file) if password_file else _intake_password(row)
         ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
         opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
                              extractor_options=ex_opts, extractors=[] if no_extract else None)
         with triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers, "force": force,
                                          "extract": not no_extract, **ex_opts},
                             key_path, passphrase_file) as on_batch:
-            with triage_progress(f"triage {item}", row["size"]) as advance:
+            with _progress(f"triage {item}", row["size"]) as advance:
                 stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)
             on_batch.finish(stats)
         summary = stats.to_json()
@@ -91,8 +90,21 @@ def _intake_password(row) -> bytes | None:
     details = json.loads(row["details"] or "{}")
     pf = details.get("password_file")
     if pf and Path(pf).is_file():
-        return read_password(Path(pf))
+        return _read_password(Path(pf))
     return None
+
+
+def _read_password(path: Path) -> bytes:
+    from forensic.intake import read_password     # loaded only when a password is read
+    return read_password(path)
+
+
+def _progress(label: str, total: int | None):
+    """The progress display, or none at all (no per-file calls) when it would not show."""
+    if is_quiet() or not err.is_terminal:
+        return nullcontext(None)
+    from cli.progress import triage_progress
+    return triage_progress(label, total)
 
 
 
