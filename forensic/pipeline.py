@@ -50,6 +50,10 @@ ARENA_BYTES = 32 << 20
 ARENA_WRAP = 4 << 20             # allocations go back to the arena's start past this, when they can
 BATCHES_IN_FLIGHT = 4            # per worker process
 READY_MAX = 512
+# Small files are handed to the reading threads in groups (fewer hand-overs between threads).
+SMALL_FILE = 256 << 10
+GROUP = 8
+WINDOW_BYTES = 256 << 20        # content the files being read may hold in memory
 
 
 @dataclass
@@ -129,7 +133,9 @@ class Triage:
         self.done: dict[str, str | None] = {}
         self.pool: ThreadPoolExecutor | None = None
         self.window: deque = deque()
-        self.window_size = max(4, 4 * options.workers)
+        self.window_size = max(4, 4 * options.workers) + 2 * GROUP * options.workers
+        self.window_bytes = 0
+        self.group: _Group | None = None
         zone = options.extractor_options.get("assume_tz")
         self.assume_zone = ZoneInfo(zone) if zone else None
         self.source_warnings: list[str] = []
@@ -252,21 +258,37 @@ class Triage:
         work = None
         # An entry stored by an interrupted run is read again only if it is an archive,
         # so that its members are walked (they are skipped one by one if stored too).
+        size = 0
         if entry.has_content and (not already or _is_archive_mime(self.done[loc])):
-            if self.pool is not None and not serial:
-                work = self.pool.submit(self._read, entry, row, warnings)
-            else:
+            size = entry.size or 0
+            if self.pool is None or serial:
                 work = _Done(self._read(entry, row, warnings))
-        self.window.append((entry, depth, row, warnings, work, already))
-        if len(self.window) > self.window_size:
+            elif entry.size is not None and size <= SMALL_FILE:
+                if self.group is None:
+                    self.group = _Group(self)
+                work = self.group.add(entry, row, warnings)
+                if len(self.group.items) >= GROUP:
+                    self._submit_group()
+            else:
+                self._submit_group()
+                work = self.pool.submit(self._read, entry, row, warnings)
+        self.window.append((entry, depth, row, warnings, work, already, size))
+        self.window_bytes += size
+        while len(self.window) > self.window_size or self.window_bytes > WINDOW_BYTES:
             self._finish(self.window.popleft())
+
+    def _submit_group(self) -> None:
+        group, self.group = self.group, None
+        if group is not None:
+            group.future = self.pool.submit(group.read)
 
     def _drain(self) -> None:
         while self.window:
             self._finish(self.window.popleft())
 
     def _finish(self, job) -> None:
-        entry, depth, row, warnings, work, already = job
+        entry, depth, row, warnings, work, already, size = job
+        self.window_bytes -= size
         head, outputs, offjob = work.result() if work is not None else (b"", None, None)
         if already:
             self.stats.skipped += 1
@@ -438,6 +460,39 @@ class Triage:
                 self.on_batch(leaves)
         self.pending.clear()
         self.pending_bytes = 0
+
+
+class _Group:
+    """Small files read one after the other by one reading thread."""
+
+    def __init__(self, triage: Triage) -> None:
+        self.triage = triage
+        self.items: list[tuple] = []
+        self.future = None
+
+    def add(self, entry: FileEntry, row: dict, warnings: list) -> "_InGroup":
+        self.items.append((entry, row, warnings))
+        return _InGroup(self, len(self.items) - 1)
+
+    def read(self) -> list:
+        read = self.triage._read
+        return [read(*item) for item in self.items]
+
+
+class _InGroup:
+    """One file's share of a group, with the interface of a Future."""
+
+    __slots__ = ("group", "index")
+
+    def __init__(self, group: _Group, index: int) -> None:
+        self.group = group
+        self.index = index
+
+    def result(self):
+        group = self.group
+        if group.future is None:                  # not handed over yet: now
+            group.triage._submit_group()
+        return group.future.result()[self.index]
 
 
 class _Done:
