@@ -393,7 +393,10 @@ class Triage:
         """Store the files read, in walk order, as far as their extraction is done; with
         ``wait``, or when too many are waiting, wait for the worker processes."""
         ready = self.ready
-        if self.procs is not None and ready:
+        if self.procs is not None and ready and ready[0][3] is not None and ready[0][3].results is None \
+                and (wait or len(ready) % OFFLOAD_BATCH == 0):
+            # a look at the pipes releases the interpreter lock, which the reading threads then
+            # hold for a while: look once per batch's worth of files, not for every file
             self.procs.collect()
         while ready:
             row, warnings, outputs, offjob, size = ready[0]
