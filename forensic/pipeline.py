@@ -428,41 +428,88 @@ class Triage:
         if not self.pending:
             return
         now = iso_utc(now_utc())
-        cols = list(self.pending[0].row)
-        values = operator.itemgetter(*cols)
-        sql_file = f"INSERT OR IGNORE INTO files({', '.join(cols)}, warnings) VALUES ({', '.join('?' * (len(cols) + 1))})"
         leaves: list[dict] = []
         with self.case.transaction() as db:
-            for p in self.pending:
-                cur = db.execute(sql_file, values(p.row) + (len(p.warnings),))
-                if cur.rowcount == 0:
-                    if p.row["locator"] not in self.done:   # never drop an entry silently
-                        db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
-                                   (self.item, p.row["locator"], "store",
-                                    "a second entry with the same location was met; only the first is listed", now))
-                    continue
-                file_id = cur.lastrowid
-                for stage, message in p.warnings:
-                    db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
-                               (self.item, p.row["locator"], stage, message, now))
-                for ident, record_type, source_ref, fields_json, corrupted, rec_warnings, record_sha256, \
-                        stamps in p.artifacts:
-                    c2 = db.execute(
-                        "INSERT INTO artifacts(item, file_id, record_type, extractor, source_ref, fields, corrupted, "
-                        "warnings) VALUES (?,?,?,?,?,?,?,?)",
-                        (self.item, file_id, record_type, ident, source_ref, fields_json, corrupted, rec_warnings))
-                    aid = c2.lastrowid
-                    for ts in stamps:
-                        db.execute("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, "
-                                   "tz_source, raw) VALUES (?,?,?,?,?,?,?,?)", (aid, file_id) + ts)
-                    leaves.append({"kind": "artifact", "record_type": record_type, "locator": p.row["locator"],
-                                   "sha256": p.row["sha256"], "artifact_id": aid, "record_sha256": record_sha256})
-                leaves.append({"kind": "file", "locator": p.row["locator"], "sha256": p.row["sha256"],
-                               "deleted": bool(p.row["deleted"]), "file_id": file_id})
+            db.execute("SAVEPOINT batch")
+            if not self._store_batch(db, now, leaves):
+                # a location met twice (kept once, with a warning): store row by row instead
+                db.execute("ROLLBACK TO batch")
+                leaves.clear()
+                self._store_rows(db, now, leaves)
+            db.execute("RELEASE batch")
             if self.on_batch is not None:
                 self.on_batch(leaves)
         self.pending.clear()
         self.pending_bytes = 0
+
+    _SQL_ARTIFACT = ("INSERT INTO artifacts(id, item, file_id, record_type, extractor, source_ref, fields, "
+                     "corrupted, warnings) VALUES (?,?,?,?,?,?,?,?,?)")
+    _SQL_TIMESTAMP = ("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, tz_source, "
+                      "raw) VALUES (?,?,?,?,?,?,?,?)")
+    _SQL_WARNING = "INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)"
+
+    def _store_batch(self, db, now: str, leaves: list[dict]) -> bool:
+        """The batch in one statement per table, ids given here (as SQLite would: the next
+        after the largest). False, with nothing kept, when a row was refused as a duplicate."""
+        cols = list(self.pending[0].row)
+        values = operator.itemgetter(*cols)
+        item = self.item
+        file_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0]
+        artifact_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM artifacts").fetchone()[0]
+        files, artifacts, stamps, warnings = [], [], [], []
+        for p in self.pending:
+            file_id += 1
+            loc = p.row["locator"]
+            files.append((file_id,) + values(p.row) + (len(p.warnings),))
+            warnings.extend((item, loc, stage, message, now) for stage, message in p.warnings)
+            for ident, record_type, source_ref, fields_json, corrupted, rec_warnings, record_sha256, \
+                    times in p.artifacts:
+                artifact_id += 1
+                artifacts.append((artifact_id, item, file_id, record_type, ident, source_ref, fields_json,
+                                  corrupted, rec_warnings))
+                stamps.extend((artifact_id, file_id) + ts for ts in times)
+                leaves.append({"kind": "artifact", "record_type": record_type, "locator": loc,
+                               "sha256": p.row["sha256"], "artifact_id": artifact_id,
+                               "record_sha256": record_sha256})
+            leaves.append({"kind": "file", "locator": loc, "sha256": p.row["sha256"],
+                           "deleted": bool(p.row["deleted"]), "file_id": file_id})
+        before = db.total_changes
+        db.executemany(f"INSERT OR IGNORE INTO files(id, {', '.join(cols)}, warnings) "
+                       f"VALUES ({', '.join('?' * (len(cols) + 2))})", files)
+        if db.total_changes - before != len(files):
+            return False
+        db.executemany(self._SQL_ARTIFACT, artifacts)
+        db.executemany(self._SQL_TIMESTAMP, stamps)
+        db.executemany(self._SQL_WARNING, warnings)
+        return True
+
+    def _store_rows(self, db, now: str, leaves: list[dict]) -> None:
+        """Row by row: a row refused as a duplicate location is reported, the rest kept."""
+        cols = list(self.pending[0].row)
+        values = operator.itemgetter(*cols)
+        sql_file = f"INSERT OR IGNORE INTO files({', '.join(cols)}, warnings) VALUES ({', '.join('?' * (len(cols) + 1))})"
+        for p in self.pending:
+            cur = db.execute(sql_file, values(p.row) + (len(p.warnings),))
+            if cur.rowcount == 0:
+                if p.row["locator"] not in self.done:   # never drop an entry silently
+                    db.execute(self._SQL_WARNING, (self.item, p.row["locator"], "store",
+                                                   "a second entry with the same location was met; only the "
+                                                   "first is listed", now))
+                continue
+            file_id = cur.lastrowid
+            for stage, message in p.warnings:
+                db.execute(self._SQL_WARNING, (self.item, p.row["locator"], stage, message, now))
+            for ident, record_type, source_ref, fields_json, corrupted, rec_warnings, record_sha256, \
+                    stamps in p.artifacts:
+                c2 = db.execute(self._SQL_ARTIFACT, (None, self.item, file_id, record_type, ident, source_ref,
+                                                     fields_json, corrupted, rec_warnings))   # id: the next
+                aid = c2.lastrowid
+                for ts in stamps:
+                    db.execute(self._SQL_TIMESTAMP, (aid, file_id) + ts)
+                leaves.append({"kind": "artifact", "record_type": record_type, "locator": p.row["locator"],
+                               "sha256": p.row["sha256"], "artifact_id": aid, "record_sha256": record_sha256})
+            leaves.append({"kind": "file", "locator": p.row["locator"], "sha256": p.row["sha256"],
+                           "deleted": bool(p.row["deleted"]), "file_id": file_id})
 
 
 class _Group:
