@@ -5,10 +5,22 @@ import json
 import sys
 from typing import Any, Iterable
 
-from rich.console import Console
-from rich.markup import escape
 
-err = Console(stderr=True, highlight=False, soft_wrap=True)
+class _Stderr:
+    """The rich console on stderr, made (and rich imported: ~20 ms) when first used, so a
+    quiet command that prints nothing does not pay for it."""
+
+    _console = None
+
+    def __getattr__(self, name: str) -> Any:
+        console = _Stderr._console
+        if console is None:
+            from rich.console import Console
+            console = _Stderr._console = Console(stderr=True, highlight=False, soft_wrap=True)
+        return getattr(console, name)
+
+
+err: Any = _Stderr()
 _quiet = False
 
 
@@ -33,6 +45,7 @@ def warn(message: str) -> None:
 
 def esc(value: Any) -> str:
     """Escape any string that may come from evidence before it meets rich markup."""
+    from rich.markup import escape
     return escape(str(value))
 
 

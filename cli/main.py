@@ -55,7 +55,7 @@ def cli(ctx: click.Context, quiet: bool, debug: bool) -> None:
     """Digital-forensics evidence triage: intake, hashing, extraction, chain of custody, export."""
     ctx.ensure_object(dict)
     ctx.obj["debug"] = debug
-    set_quiet(quiet or not err.is_terminal and os.environ.get("FORENSIC_PROGRESS") != "1")
+    set_quiet(quiet or not sys.stderr.isatty() and os.environ.get("FORENSIC_PROGRESS") != "1")
 
 
 def main(argv: list[str] | None = None) -> int:
