@@ -66,11 +66,13 @@ class CompactRange:
             raise ValueError(f"pieces do not form the compact range [{begin}, {self.end})")
 
     def append(self, leaf: bytes) -> None:
+        self._push(self.end, 1, leaf)
+        self.end += 1
+
+    def _push(self, start: int, size: int, h: bytes) -> None:
+        """Add the perfect subtree [start, start + size) after the pieces, merging it with
+        the previous piece while the two form an aligned perfect subtree."""
         pieces = self.pieces
-        start = self.end
-        size = 1
-        h = leaf
-        # merge with the previous piece while the two form an aligned perfect subtree
         while pieces:
             pstart, psize, phash = pieces[-1]
             if psize != size or pstart % (size << 1):
@@ -80,13 +82,11 @@ class CompactRange:
             start = pstart
             size <<= 1
         pieces.append((start, size, h))
-        self.end += 1
 
     def extend(self, leaves: Iterable[bytes]) -> None:
         """Append many leaf hashes: each aligned perfect subtree of the new span is hashed
         level by level (one list pass per level), then merged like a single piece."""
         hashes = leaves if isinstance(leaves, list) else list(leaves)
-        pieces = self.pieces
         i = 0
         for start, size in decompose(self.end, self.end + len(hashes)):
             level = hashes[i:i + size]
@@ -94,16 +94,7 @@ class CompactRange:
             while len(level) > 1:
                 level = [_sha256(b"\x01" + a + b).digest()
                          for a, b in zip(level[0::2], level[1::2])]
-            h = level[0]
-            while pieces:
-                pstart, psize, phash = pieces[-1]
-                if psize != size or pstart % (size << 1):
-                    break
-                pieces.pop()
-                h = _sha256(b"\x01" + phash + h).digest()
-                start = pstart
-                size <<= 1
-            pieces.append((start, size, h))
+            self._push(start, size, level[0])
         self.end += len(hashes)
 
     @property
