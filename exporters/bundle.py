@@ -120,33 +120,31 @@ class _HashingWriter:
         while view:
             view = view[self.raw.write(view):]
 
+    def _put_buffered(self) -> None:
+        if self._buf:
+            self._put(bytes(self._buf))
+            self._buf.clear()
+
     def write(self, data) -> int:
         n = len(data)
         self.pos += n
         if n >= self.BLOCK:
-            if self._buf:
-                self._put(bytes(self._buf))
-                self._buf.clear()
-            self._put(bytes(data))
+            self._put_buffered()
+            self._put(bytes(data))          # no copy for bytes; a copy of a reusable buffer
         else:
             self._buf += data
             if len(self._buf) >= self.BLOCK:
-                self._put(bytes(self._buf))
-                self._buf.clear()
+                self._put_buffered()
         return n
 
     def _drain(self) -> None:
-        if self._buf:
-            self._put(bytes(self._buf))
-            self._buf.clear()
+        self._put_buffered()
         while self._queued:
             self._queued.popleft().result()
 
     def sync_soon(self) -> None:
         """Queue a flush of what was written so far to disk (it runs beside what follows)."""
-        if self._buf:
-            self._put(bytes(self._buf))
-            self._buf.clear()
+        self._put_buffered()
         self._queued.append(self._pool.submit(self._sync))
 
     def _sync(self) -> None:
