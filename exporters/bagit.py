@@ -18,8 +18,12 @@ random salt per member: encrypted bundles are reproducible in their decrypted me
 """
 from __future__ import annotations
 
+import hashlib
 import re
+import secrets
 import zipfile
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from typing import BinaryIO, Iterable
 
 BAGIT_TXT = b"BagIt-Version: 1.0\nTag-File-Character-Encoding: UTF-8\n"
@@ -95,8 +99,9 @@ def parse_bag_info(data: bytes) -> dict[str, list[str]]:
 
 
 # -- deterministic ZIP ------------------------------------------------------------------------
-def open_zip(fileobj: BinaryIO, password: bytes | None = None):
-    """A ZIP writer: stdlib ``zipfile`` or, with a password, pyzipper's AES (AE-2, 256-bit)."""
+def open_zip(fileobj: BinaryIO, password: bytes | None = None, members: int | None = None):
+    """A ZIP writer: stdlib ``zipfile`` or, with a password, pyzipper's AES (AE-2, 256-bit).
+    ``members``: how many encrypted members to expect, if known (keys derived ahead)."""
     if password is None:
         return zipfile.ZipFile(fileobj, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=1,
                                allowZip64=True)
@@ -105,7 +110,7 @@ def open_zip(fileobj: BinaryIO, password: bytes | None = None):
                           allowZip64=True)
     zf.setpassword(password)
     zf.setencryption(pyzipper.WZ_AES, nbits=256)
-    zf.keys = _AesKeys(password)
+    zf.keys = _AesKeys(password, min(_AES_KEYS_AHEAD, members or _AES_KEYS_AHEAD))
     return zf
 
 
@@ -124,18 +129,13 @@ _AES_KEYS_AHEAD = 64
 class _AesKeys:
     """Salts and derived keys for the members to come, computed ahead (see above)."""
 
-    def __init__(self, password: bytes) -> None:
-        import secrets
-        from collections import deque
-        from concurrent.futures import ThreadPoolExecutor
+    def __init__(self, password: bytes, ahead: int) -> None:
         self._password = password
-        self._token = secrets.token_bytes
         self._pool = ThreadPoolExecutor(2, thread_name_prefix="aes-keys")
-        self._ahead = deque(self._pool.submit(self._derive) for _ in range(_AES_KEYS_AHEAD))
+        self._ahead = deque(self._pool.submit(self._derive) for _ in range(max(1, ahead)))
 
     def _derive(self) -> tuple[bytes, bytes]:
-        import hashlib
-        salt = self._token(16)
+        salt = secrets.token_bytes(16)
         return salt, hashlib.pbkdf2_hmac("sha1", self._password, salt, 1000, 2 * 32 + 2)
 
     def take(self) -> tuple[bytes, bytes]:
@@ -150,7 +150,6 @@ class _AesKeys:
 
 
 def _aes_zip_class():
-    import hashlib
     import hmac
 
     import pyzipper

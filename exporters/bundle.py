@@ -589,7 +589,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         with bundle_file, contextlib.ExitStack() as stack:
             if opts.hide_names:
                 # the bag is one inner archive, streamed straight into one encrypted member
-                outer = stack.enter_context(bagit.open_zip(bundle_file, opts.password))
+                outer = stack.enter_context(bagit.open_zip(bundle_file, opts.password, members=1))
                 hidden = bagit.member_info(outer, HIDDEN_MEMBER, None, compress=False)
                 target, zip_password = stack.enter_context(outer.open(hidden, "w", force_zip64=True)), None
             else:
