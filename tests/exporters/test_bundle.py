@@ -437,9 +437,14 @@ def test_export_refuses_bytes_that_no_longer_match(built, tmp_path, forensic):
     with c.transaction() as db:
         db.execute("UPDATE items SET source_path=?", (str(img),))
     c.close()
-    res = forensic("export", "--case", case, "--out", tmp_path / "bad.zip", "--tag", "court", expect=4)
-    assert "no longer match the SHA-256 recorded" in res.err and "notes<1>.txt" in res.err
-    assert not (tmp_path / "bad.zip").exists() and not (tmp_path / "bad.zip.partial").exists()
+    pw = tmp_path / "pw.txt"
+    pw.write_text("correct horse battery staple\n")
+    for extra in ((), ("--password-file", pw), ("--password-file", pw, "--hide-names")):
+        res = forensic("export", "--case", case, "--out", tmp_path / "bad.zip", "--tag", "court", *extra,
+                       expect=4)
+        assert "no longer match the SHA-256 recorded" in res.err and "notes<1>.txt" in res.err
+        assert "Traceback" not in res.err
+        assert not (tmp_path / "bad.zip").exists() and not (tmp_path / "bad.zip.partial").exists()
 
 
 def test_nothing_selected_is_a_usage_error(built, forensic, tmp_path):
