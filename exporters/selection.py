@@ -21,7 +21,7 @@ import json
 import re
 import sqlite3
 from dataclasses import dataclass, field
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from exporters.timeline import parse_bound, sort_key
 from forensic.case import Case
@@ -116,13 +116,7 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
             raise UsageError(f"no conversation {conversation!r} (by id or title) in the case",
                              hint="'forensic chats' lists the conversations")
         if timed or geotagged:
-            for r in rows:
-                f = json.loads(r["fields"])
-                if geotagged and not f.get("location"):
-                    continue
-                if timed and not _in_range(f.get("sent_at_utc"), start, end):
-                    continue
-                out.append(Target("message", r["item"], str(r["id"]), r["sha256"], f"message {r['id']}"))
+            out.extend(_message_targets(rows, geotagged, timed, start, end))
         else:
             convs = {(r["item"], json.loads(r["fields"])["conversation"]["id"]) for r in rows}
             out.extend(Target("conversation", it, cid, None, f"conversation {cid}") for it, cid in sorted(convs))
@@ -136,13 +130,7 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
             if timed and not _in_range(f.get("taken_at_utc"), start, end):
                 continue
             out.append(_file_target(r))
-        for r in _message_rows(db, item, None):
-            f = json.loads(r["fields"])
-            if geotagged and not f.get("location"):
-                continue
-            if timed and not _in_range(f.get("sent_at_utc"), start, end):
-                continue
-            out.append(Target("message", r["item"], str(r["id"]), r["sha256"], f"message {r['id']}"))
+        out.extend(_message_targets(_message_rows(db, item, None), geotagged, timed, start, end))
     seen: set = set()
     unique = []
     for t in out:
@@ -162,6 +150,17 @@ def _message_rows(db, item: str | None, conversation: str | None) -> list:
         args += [conversation, conversation]
     return list(db.execute("SELECT a.id, a.item, a.fields, f.sha256 FROM artifacts a LEFT JOIN files f "
                            f"ON f.id=a.file_id WHERE {' AND '.join(where)} ORDER BY a.item, a.id", args))
+
+
+def _message_targets(rows, geotagged: bool, timed: bool, start, end) -> Iterator[Target]:
+    """The messages among ``rows`` with a location (``geotagged``) / sent in [start, end]."""
+    for r in rows:
+        f = json.loads(r["fields"])
+        if geotagged and not f.get("location"):
+            continue
+        if timed and not _in_range(f.get("sent_at_utc"), start, end):
+            continue
+        yield Target("message", r["item"], str(r["id"]), r["sha256"], f"message {r['id']}")
 
 
 def _in_range(utc: str | None, start: int | None, end: int | None) -> bool:

@@ -41,3 +41,9 @@ def hash_stream(fh: BinaryIO, algorithms: Iterable[str] = ("sha256",), chunk: in
         if progress is not None:
             progress(len(data))
     return {a: h.hexdigest() for a, h in hashers.items()}, total
+
+
+def sha256_file(path) -> str:
+    """SHA-256 (hex) of a file's bytes."""
+    with open(path, "rb") as fh:
+        return hash_stream(fh)[0]["sha256"]

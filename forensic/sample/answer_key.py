@@ -20,12 +20,12 @@ Fact kinds (schema ``forensic.answer-key/1``):
 """
 from __future__ import annotations
 
-import hashlib
 from datetime import datetime
 from pathlib import Path
 
 from forensic.sample.build import EXTRACTION_PREFIX, GENERATOR, Layout
 from forensic.sample.formats import local
+from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
 
 SCHEMA = "forensic.answer-key/1"
@@ -33,14 +33,6 @@ SCHEMA = "forensic.answer-key/1"
 FILE_COUNT_SCOPE = ("regular files (kind 'file'), not deleted, directly in the item's file systems or "
                     "archive (not inside an archive found within it), excluding file-system metadata: "
                     "names starting with '$' (The Sleuth Kit's virtual files) and anything under /lost+found")
-
-
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
 
 
 def _offset_text(minutes: int) -> str:
@@ -68,9 +60,9 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                             ("card", "card.raw", "the camera's memory card (FAT32)"),
                             ("extraction", "extraction.zip", "logical extraction of the same phone")):
         path = out_dir / name
-        items[key] = {"file": name, "sha256": _sha256_file(path), "size": path.stat().st_size, "what": what}
+        items[key] = {"file": name, "sha256": sha256_file(path), "size": path.stat().st_size, "what": what}
     if e01_path is not None:
-        items["phone"]["e01"] = {"file": e01_path.name, "segment_sha256": _sha256_file(e01_path),
+        items["phone"]["e01"] = {"file": e01_path.name, "segment_sha256": sha256_file(e01_path),
                                  "note": "an E01 item's SHA-256 is that of the media it holds: phone.raw's"}
     for key, it in items.items():
         fact("evidence_item", key, f"{it['file']} is in the case, hash verified",

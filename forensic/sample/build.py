@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Callable
 
 from forensic.errors import UsageError
+from forensic.hashing import sha256_file
 from forensic.sample import formats, jpeg
 from forensic.sample.story import DEFAULT_SCENARIO, SCENARIOS, Chat, PhotoPlan, Story, plan
 from forensic.sample import tools
@@ -307,14 +308,8 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
     (out_dir / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
     (out_dir / "answer-key.md").write_text(render_markdown(key), encoding="utf-8")
     return {"out_dir": str(out_dir), "seed": seed, "scenario": scenario,
-            "files": {name: {"size": (out_dir / name).stat().st_size, "sha256": _sha256_file(out_dir / name)}
+            "files": {name: {"size": (out_dir / name).stat().st_size, "sha256": sha256_file(out_dir / name)}
                       for name in OUTPUTS if (out_dir / name).exists()},
             "facts": len(key["facts"])}
 
 
-def _sha256_file(path: Path) -> str:
-    h = hashlib.sha256()
-    with open(path, "rb") as fh:
-        while chunk := fh.read(1 << 20):
-            h.update(chunk)
-    return h.hexdigest()
