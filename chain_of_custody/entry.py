@@ -414,11 +414,12 @@ def check_lines(lines: list[bytes], seq: int) -> tuple[int, str | None, str | No
     n = 0
     for line in lines:
         got = None
-        if line.startswith(prefix) and line.endswith(suffix) and line.isascii():
+        ascii_ = line.isascii()               # other text goes to the general check
+        if ascii_ and line.startswith(prefix) and line.endswith(suffix):
             m = middle(line, len(prefix), len(line) - len(suffix))
             if m is not None:
                 got = _check_middle(line, m, seq + n, prev)
-        if got is None and line.isascii():
+        if got is None and ascii_:
             m = _LINE.fullmatch(line)
             if m is not None:
                 got = _check_whole(line, m, seq + n, prev)

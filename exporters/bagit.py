@@ -18,6 +18,7 @@ random salt per member: encrypted bundles are reproducible in their decrypted me
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 import secrets
@@ -149,6 +150,7 @@ class _AesKeys:
         self._pool.shutdown(wait=False)
 
 
+@functools.cache
 def _aes_zip_class():
     import hmac
 

@@ -468,11 +468,8 @@ class Triage:
                 artifacts.append((artifact_id, item, file_id, record_type, ident, source_ref, fields_json,
                                   corrupted, rec_warnings))
                 stamps.extend((artifact_id, file_id) + ts for ts in times)
-                leaves.append({"kind": "artifact", "record_type": record_type, "locator": loc,
-                               "sha256": p.row["sha256"], "artifact_id": artifact_id,
-                               "record_sha256": record_sha256})
-            leaves.append({"kind": "file", "locator": loc, "sha256": p.row["sha256"],
-                           "deleted": bool(p.row["deleted"]), "file_id": file_id})
+                leaves.append(_artifact_leaf(p.row, record_type, artifact_id, record_sha256))
+            leaves.append(_file_leaf(p.row, file_id))
         before = db.total_changes
         db.executemany(f"INSERT OR IGNORE INTO files(id, {', '.join(cols)}, warnings) "
                        f"VALUES ({', '.join('?' * (len(cols) + 2))})", files)
@@ -506,10 +503,19 @@ class Triage:
                 aid = c2.lastrowid
                 for ts in stamps:
                     db.execute(self._SQL_TIMESTAMP, (aid, file_id) + ts)
-                leaves.append({"kind": "artifact", "record_type": record_type, "locator": p.row["locator"],
-                               "sha256": p.row["sha256"], "artifact_id": aid, "record_sha256": record_sha256})
-            leaves.append({"kind": "file", "locator": p.row["locator"], "sha256": p.row["sha256"],
-                           "deleted": bool(p.row["deleted"]), "file_id": file_id})
+                leaves.append(_artifact_leaf(p.row, record_type, aid, record_sha256))
+            leaves.append(_file_leaf(p.row, file_id))
+
+
+def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256: str | None) -> dict:
+    """What the custody log records for one stored artifact (chain_of_custody.hooks)."""
+    return {"kind": "artifact", "record_type": record_type, "locator": row["locator"],
+            "sha256": row["sha256"], "artifact_id": artifact_id, "record_sha256": record_sha256}
+
+
+def _file_leaf(row: dict, file_id: int) -> dict:
+    return {"kind": "file", "locator": row["locator"], "sha256": row["sha256"],
+            "deleted": bool(row["deleted"]), "file_id": file_id}
 
 
 class _Group:

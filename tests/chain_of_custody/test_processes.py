@@ -87,3 +87,37 @@ def test_sigkill_leaves_at_most_a_torn_tail_and_repair_restores(tmp_path):
                 assert (case.root / moved["quarantine"]).exists()
         case.close()
     assert seen_torn >= 0     # timing decides how many rounds tore a line; each was handled
+
+
+def test_a_failed_batch_write_leaves_the_log_as_it_was(tmp_path, monkeypatch):
+    """A write that fails (disk full) is raised; the log's Merkle state is put back, so the
+    next command appends and checkpoints a log that verifies."""
+    import pytest
+
+    from chain_of_custody import log as log_mod
+    case = Case.init(tmp_path / "case", "C1", "Examiner")
+    log = CustodyLog(case.root, case.db, "C1", actor="Examiner")
+    log.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": f"E1/f{i}"}}
+               for i in range(10))
+    log.commit()
+    real = log_mod._write_all
+
+    def full(fd, data):
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(log_mod, "_write_all", full)
+    log.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": f"E1/g{i}"}}
+               for i in range(5))
+    with pytest.raises(OSError, match="No space left"):
+        log.commit()
+    monkeypatch.setattr(log_mod, "_write_all", real)
+    log.commit()                             # the same command tries again: the 5 go in once
+    log.close()
+    again = CustodyLog(case.root, case.db, "C1", actor="Examiner")
+    again.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": f"E1/h{i}"}}
+                 for i in range(7))
+    again.commit()
+    again.close()
+    report = verify_log(case.root, case.db)
+    assert report.ok and report.entries == 22, report.problems
+    case.close()
