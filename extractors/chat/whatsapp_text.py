@@ -26,7 +26,7 @@ import itertools
 import operator
 import re
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import BinaryIO, Callable, Iterable, Iterator
 
 from extractors.chat import whatsapp_locale as loc
@@ -379,7 +379,7 @@ def _split_sender(rest: str, bracket: bool) -> tuple[str | None, str]:
 _BLOCK_REGEXES: dict[tuple, tuple] = {}
 
 
-def _plain_header_pattern(layout: Layout) -> str:
+def _plain_header_pattern(layout: Layout, clock: bool = False) -> str:
     """The common form of ``layout``'s header, in a cheaper regex: ASCII digits, no bidi
     marks, no spaces inside the date, no era, a clock marker only as 'AM'/'PM'.
 
@@ -393,6 +393,9 @@ def _plain_header_pattern(layout: Layout) -> str:
     date = rf"(?P<date>[0-9]{{1,4}}{ds}[0-9]{{1,2}}{ds}[0-9]{{1,4}})(?![0-9.]|[{loc.SPACES}]?BE)"
     # '(?:x|)' for '(?:x)?', as in _header_pattern (a fifth of the whole block regex's time)
     time = rf"(?P<time>[0-9]{{1,2}}{ts}[0-9]{{2}}(?:{ts}[0-9]{{2}}|)(?:[ \u202f][AaPp][Mm]|))(?![0-9])"
+    if clock:       # the same, its parts captured (see _block_regex)
+        time = (rf"(?P<time>(?P<hm>[0-9]{{1,2}}{ts}[0-9]{{2}})(?:{ts}(?P<s>[0-9]{{2}})|)"
+                rf"(?P<ap>[ \u202f][AaPp][Mm]|))(?![0-9])")
     join = r",?[ ]*"
     body = f"{time}{join}{date}" if layout.time_first else f"{date}{join}{time}"
     if layout.bracket:
@@ -400,7 +403,7 @@ def _plain_header_pattern(layout: Layout) -> str:
     return rf"{body}(?:[ ][-–][ ]|:[ ])"
 
 
-def _block_regex(layout: Layout, marks: bool = True, plain: bool = False
+def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, clock: bool = False
                  ) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
     """For a block of lines (its final line break removed): one regex whose ``findall`` gives,
     for every line, (header, date, time, name, text, '') when the line starts with a header of
@@ -410,21 +413,32 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False
 
     ``name`` is the text before the first ': ' of the rest of the line when that is the
     first colon and ends within 104 characters (what ``rest.find(": ", 0, 104)`` finds then),
-    and ``text`` what follows it; otherwise ``name`` is '' and ``text`` is the whole rest."""
-    key = (layout, marks, plain)
+    and ``text`` what follows it; otherwise ``name`` is '' and ``text`` is the whole rest.
+
+    ``clock``: each row has three more columns, after the time: (header, date, time, hm, s,
+    ap, name, text, other), the order of the groups when the date comes first (no getter
+    needed then). With ``plain``, they are the time's hours and minutes ('3:25'), its seconds
+    ('01' or '') and its clock marker with the space before it ('\u202fPM' or ''); without,
+    they are empty (the second pass then reads the time from its text)."""
+    key = (layout, marks, plain, clock)
     hit = _BLOCK_REGEXES.get(key)
     if hit is None:
         args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep, marks)
+        columns = ("head", "date", "time", "name", "text", "other")
         if plain:
-            head = _plain_header_pattern(layout)
+            head = _plain_header_pattern(layout, clock)
         else:
             head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
+            if clock:
+                head += "(?P<hm>)(?P<s>)(?P<ap>)"
+        if clock:
+            columns = ("head", "date", "time", "hm", "s", "ap", "name", "text", "other")
         rx = re.compile(rf"(?m)^(?:(?P<head>{head})(?:(?P<name>[^:\n]{{1,102}}): |)(?P<text>[^\n]*)"
                         rf"|(?P<other>[^\n]*))")
         gi = rx.groupindex
-        order = tuple(gi[g] - 1 for g in ("head", "date", "time", "name", "text", "other"))
+        order = tuple(gi[g] - 1 for g in columns)
         # None: findall's tuples are already in that order
-        get = operator.itemgetter(*order) if order != (0, 1, 2, 3, 4, 5) else None
+        get = operator.itemgetter(*order) if order != tuple(range(len(columns))) else None
         hit = _BLOCK_REGEXES[key] = (rx, get, re.compile(_header_pattern(*args, part="date")),
                                      re.compile(_header_pattern(*args, part="time")))
     return hit
@@ -738,10 +752,11 @@ def _hour24(h: int, ap: str | None) -> int | None:
 
 
 def _deleted(text: str) -> bool:
-    t = text.casefold().rstrip(". ")
-    if t in loc.DELETED:
-        return True
-    return not text.isascii() and t[:2] in loc.DELETED_HEADS and loc.is_deleted(text)
+    """Whether ``text`` (without bidi marks) is a deleted-message marker."""
+    t = text.casefold()
+    if loc.DELETED_START(t) is None:
+        return False
+    return t.rstrip(". ") in loc.DELETED or (not text.isascii() and loc.is_deleted(text))
 
 
 def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
@@ -806,7 +821,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
     plain = True                      # the plain pattern first, the full one if it misses too often
     if facts.layout is not None:
-        findall, get, date_rx, time_rx = _block_regex(facts.layout, facts.marked_headers > 0, plain)
+        findall, get, date_rx, time_rx = _block_regex(facts.layout, facts.marked_headers > 0, plain, True)
         findall = findall.findall
     else:
         findall = get = date_rx = time_rx = None
@@ -814,7 +829,13 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     times = _TimeReader(facts)
     dates: dict[str, tuple[int, int, int] | str] = {}                 # date text -> (y, m, d) | problem
     clock: dict[str, tuple[int | None, int, int, str | None]] = {}   # time text -> (h24, mi, s, marker)
-    heads: dict[str, tuple[str, datetime]] = {}                       # header text -> (raw time, local)
+    heads: dict[str, tuple[str, datetime, None]] = {}                 # header text -> (raw time, local, None)
+    # a header of the plain pattern: its local time is its date's midnight + its hours and
+    # minutes (with the clock marker) + its seconds, each read once per distinct text
+    midnights: dict[str, datetime] = {}                                # date text -> its midnight
+    hours: dict[str, timedelta] = {}                                   # hm + ap -> hours and minutes
+    seconds = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
+    seconds[""] = timedelta(0)
     bracket = facts.layout.bracket if facts.layout else False
     strip_chars = loc.MARKS + " \t"
     strip_time = _RAW_TIME_STRIP
@@ -857,11 +878,12 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         return ChatMessage(first, last, None, "", None, None, "\n".join(lines).rstrip("\n"), corrupted=True,
                            problem=f"{counts.preamble_lines} line(s) before the first message header")
 
-    def read_time(head: str, date_text: str, time_text: str,
-                  m: re.Match | None = None) -> tuple[str, datetime | None, str | None]:
+    def read_time(head: str, date_text: str, time_text: str, m: re.Match | None = None,
+                  hm: str = "", ap: str = "") -> tuple[str, datetime | None, str | None]:
         """(raw time, local time or None, problem) of a header; a header of the file's layout
-        read without a problem is kept in ``heads``. ``m``: the match of a header in another
-        layout."""
+        read without a problem is kept in ``heads``, or with ``hm`` (a header of the plain
+        pattern, see _block_regex) its date's midnight and its hours and minutes are kept.
+        ``m``: the match of a header in another layout."""
         raw_time = (head if head.isascii() else loc.strip_marks(head)).strip(strip_time)
         ymd = dates.get(date_text)
         if ymd is None:
@@ -878,8 +900,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             if len(clock) > 50_000:
                 clock.clear()
             tm = m or time_rx.fullmatch(time_text)
-            h, mi, sec, ap = tm.group("h", "mi", "s", "ap")
-            hms = clock[time_text] = (_hour24(int(h), ap), int(mi), int(sec) if sec else 0, ap)
+            h, mi, sec, marker = tm.group("h", "mi", "s", "ap")
+            hms = clock[time_text] = (_hour24(int(h), marker), int(mi), int(sec) if sec else 0, marker)
         problem = local = None
         if ymd.__class__ is str:
             problem = ymd
@@ -891,10 +913,17 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             except ValueError as exc:
                 problem = f"invalid date or time in header: {exc}"
             else:
-                if m is None:
+                if hm:
+                    if len(midnights) > 50_000:
+                        midnights.clear()
+                    if len(hours) > 50_000:
+                        hours.clear()
+                    midnights[date_text] = datetime(ymd[0], ymd[1], ymd[2])
+                    hours[hm + ap] = timedelta(hours=hms[0], minutes=hms[1])
+                elif m is None:
                     if len(heads) > 100_000:
                         heads.clear()
-                    heads[head] = (raw_time, local)
+                    heads[head] = (raw_time, local, None)
         return raw_time, local, problem
 
     def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
@@ -903,7 +932,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         first line of text as its body."""
         hit = heads.get(head) if m is None else None
         if hit is not None:
-            raw_time, local, problem = hit[0], hit[1], None
+            raw_time, local, problem = hit
         else:
             raw_time, local, problem = read_time(head, date_text, time_text, m)
         i = rest.find(": ", 0, 104)
@@ -931,31 +960,42 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         text = block[:-1]
         if plain and findall is not None and tried * 4 > lineno - block_start + 8:
             plain = False
-            findall = _block_regex(facts.layout, facts.marked_headers > 0, False)[0].findall
+            findall, get = _block_regex(facts.layout, facts.marked_headers > 0, False, True)[:2]
+            findall = findall.findall
         tried, block_start = 0, lineno
         counts.message_lines += quick
         quick = 0
         rows = (findall(text) if get is None else map(get, findall(text))) if findall is not None else (
-            ("", "", "", "", "", line) for line in text.split("\n"))
-        for head, date_text, time_text, raw_name, body, line in rows:
+            ("", "", "", "", "", "", "", "", line) for line in text.split("\n"))
+        for head, date_text, time_text, hm, sec, ap, raw_name, body, line in rows:
             lineno += 1
             if head:                                   # a header of the file's layout
                 if cur is not None:
                     # finish(cur, parts), its common case inline
-                    if (fast and parts is None and (b := cur.body).isascii() and "<" not in b and "(" not in b
-                            and "maps.google" not in b):
-                        if (len(b) <= 80 and b[:4].lower() in deleted_heads
-                                and b.casefold().rstrip(". ") in deleted_phrases):
-                            cur.deleted = True
-                        yield cur
+                    if fast and parts is None and "<" not in (b := cur.body) and "(" not in b and "maps.google" not in b:
+                        if b.isascii():
+                            if (len(b) <= 80 and b[:4].lower() in deleted_heads
+                                    and b.casefold().rstrip(". ") in deleted_phrases):
+                                cur.deleted = True
+                            yield cur
+                        elif not has_marks(b):
+                            if len(b) <= 80 and _deleted(b):
+                                cur.deleted = True
+                            yield cur
+                        else:
+                            yield finish(cur, parts)
                     else:
                         yield finish(cur, parts)
                     # start(), its common case inline: a valid header, a name read before
-                    hit = heads.get(head) or read_time(head, date_text, time_text)
-                    if hit[1] is not None:
+                    if (hm and (local := midnights.get(date_text)) is not None
+                            and (hmd := hours.get(hm + ap)) is not None and (sd := seconds.get(sec)) is not None):
+                        raw_time, local = head.strip(strip_time), local + hmd + sd
+                    else:
+                        raw_time, local, _ = heads.get(head) or read_time(head, date_text, time_text, None, hm, ap)
+                    if local is not None:
                         name = names.get(raw_name)
                         if name is not None:
-                            cur = ChatMessage(lineno, lineno, hit[1], hit[0], name, None, body)
+                            cur = ChatMessage(lineno, lineno, local, raw_time, name, None, body)
                             parts, fast = None, True
                             quick += 1
                             continue

@@ -101,10 +101,11 @@ def _parse(data: bytes) -> tuple:
     return p.messages, p.facts, p.counts, p.warnings
 
 
-def _line_by_line(layout, marks=True, plain=False):
+def _line_by_line(layout, marks=True, plain=False, clock=False):
     """A block regex that reads no header: every line is tried on its own."""
     _, _, date_rx, time_rx = _ORIGINAL(layout, marks, plain)
-    return re.compile(r"(?m)^()()()()()([^\n]*)"), None, date_rx, time_rx
+    empty = "()" * (8 if clock else 5)
+    return re.compile(rf"(?m)^{empty}([^\n]*)"), None, date_rx, time_rx
 
 
 _ORIGINAL = wt._block_regex
