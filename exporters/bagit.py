@@ -22,6 +22,7 @@ import functools
 import hashlib
 import re
 import secrets
+import threading
 import zipfile
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
@@ -122,9 +123,125 @@ def open_zip(fileobj: BinaryIO, password: bytes | None = None, members: int | No
 # random 16-byte salt -- costs about 1 ms, a real cost for thousands of members, so it is
 # done ahead in background threads by hashlib (which releases the GIL), and the HMAC-SHA1
 # over the ciphertext uses hashlib (OpenSSL) too. AES-256-CTR with the format's little-endian
-# counter from 1 is pycryptodome's, as in pyzipper. Tests read every bundle back with
-# pyzipper itself (and 7-Zip where installed).
+# counter from 1 is :class:`AesCtrLE` (OpenSSL's AES, several times pycryptodome's LE CTR that
+# pyzipper uses). Tests read every bundle back with pyzipper itself (and 7-Zip where installed).
 _AES_KEYS_AHEAD = 64
+
+
+_CTR_PAGE = 1 << 16       # counter blocks per page: the counter's low 16 bits vary within one
+_CTR_SLICE = 1 << 20      # data bytes encrypted per step (bounds the scratch buffer)
+_CTR_AHEAD = 256          # keystream bytes made at least per step: small writes share a step
+_CTR_XOR_C = 512          # data bytes from which strxor XORs (below, Python ints: cheaper)
+_CTR_MASK = (1 << 128) - 1
+_ctr_local = threading.local()     # per thread: a scratch keystream buffer and a page past 0
+
+
+@functools.cache
+def _ctr_page0() -> bytes:
+    """Counter blocks 0 .. 65,535, 128-bit little-endian (1 MiB, made once)."""
+    page = bytearray(16 * _CTR_PAGE)
+    page[0::16] = bytes(range(256)) * 256
+    page[1::16] = b"".join(bytes((i,)) * 256 for i in range(256))
+    return bytes(page)
+
+
+def _ctr_page(no: int) -> memoryview:
+    """Counter blocks ``no * 65536`` .. ``no * 65536 + 65535``: page 0, or this thread's
+    copy of it with bytes 2-15 of every block rewritten to ``no`` where they differ from
+    the page it held (one strided write per page, mostly)."""
+    if not no:
+        return memoryview(_ctr_page0())
+    local = _ctr_local
+    page = getattr(local, "page", None)
+    if page is None:
+        page = local.page = bytearray(_ctr_page0())
+        local.page_no = 0
+    if local.page_no != no:
+        new, old = no.to_bytes(14, "little"), local.page_no.to_bytes(14, "little")
+        for i in range(14):
+            if new[i] != old[i]:
+                page[2 + i::16] = new[i:i + 1] * _CTR_PAGE
+        local.page_no = no
+    return memoryview(page)
+
+
+def _ctr_scratch() -> bytearray:
+    """This thread's keystream buffer (allocated once: a fresh 1 MiB per member or per
+    write costs page faults as soon as the allocator hands out new pages)."""
+    buf = getattr(_ctr_local, "buf", None)
+    if buf is None:
+        buf = _ctr_local.buf = bytearray(_CTR_SLICE + _CTR_AHEAD + 64)
+    return buf
+
+
+@functools.cache
+def _ctr_libs():
+    from Cryptodome.Util.strxor import strxor
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    return Cipher, algorithms.AES, modes.ECB, strxor
+
+
+class AesCtrLE:
+    """AES-CTR with a 128-bit little-endian counter (WinZip AES: from 1), byte for byte what
+    pycryptodome's ``AES.new(key, AES.MODE_CTR, counter=Counter.new(128, little_endian=True,
+    initial_value=counter))`` gives (wrapping at 2**128 as it does), several times faster.
+
+    OpenSSL's CTR counts big-endian, so the counter blocks are made here, in bulk, and
+    encrypted with OpenSSL's AES-ECB (``cryptography``, AES-NI), one call per run of blocks,
+    then XORed with the data (pycryptodome's ``strxor``; Python ints for a few bytes).
+    Counter ``c`` is block ``c % 65536`` of page ``c >> 16`` (see :func:`_ctr_page`: carries
+    past 2**64 are the page number's). At least 256 bytes of keystream are made at a time
+    and what a write leaves over serves the next, so small writes (ZIP headers, tiny
+    members) mostly cost a slice and an XOR; data is taken 1 MiB at a time (memory bound).
+    Not thread-safe (one stream, one writer); scratch memory is per thread."""
+
+    __slots__ = ("_ecb", "_next", "_spare")
+
+    def __init__(self, key: bytes, counter: int = 1) -> None:
+        cipher, aes, ecb, _ = _ctr_libs()
+        self._ecb = cipher(aes(key), ecb()).encryptor()
+        self._next = counter & _CTR_MASK        # the counter of the next block to encrypt
+        self._spare = b""                       # keystream made and not used yet
+
+    def encrypt(self, data) -> bytes:
+        n = len(data)
+        if n <= _CTR_SLICE:
+            return self._encrypt(data)
+        view = memoryview(data).cast("B")
+        return b"".join([self._encrypt(view[i:i + _CTR_SLICE]) for i in range(0, n, _CTR_SLICE)])
+
+    def _encrypt(self, data) -> bytes:
+        n = len(data)
+        spare = self._spare
+        if n <= len(spare):
+            self._spare = spare[n:]
+            return (int.from_bytes(data, "little") ^ int.from_bytes(spare[:n], "little")).to_bytes(n, "little")
+        s = len(spare)
+        blocks = max(n - s + 15, _CTR_AHEAD) >> 4
+        end = s + 16 * blocks
+        view = memoryview(_ctr_scratch())
+        view[:s] = spare
+        self._keystream(view[s:], blocks)
+        self._spare = bytes(view[n:end])
+        out = view[:n]
+        if n < _CTR_XOR_C:
+            return (int.from_bytes(data, "little") ^ int.from_bytes(out, "little")).to_bytes(n, "little")
+        _ctr_libs()[3](data, out, output=out)           # strxor
+        return bytes(out)
+
+    def _keystream(self, out: memoryview, blocks: int) -> None:
+        """The next ``blocks`` keystream blocks into ``out`` (with 15 bytes to spare after
+        them, as ECB's ``update_into`` wants)."""
+        c = self._next
+        pos = 0
+        while blocks:
+            off = c & (_CTR_PAGE - 1)
+            take = min(blocks, _CTR_PAGE - off)
+            self._ecb.update_into(_ctr_page(c >> 16)[16 * off:16 * (off + take)], out[pos:])
+            pos += 16 * take
+            blocks -= take
+            c = (c + take) & _CTR_MASK
+        self._next = c
 
 
 class _AesKeys:
@@ -155,16 +272,13 @@ def _aes_zip_class():
     import hmac
 
     import pyzipper
-    from Cryptodome.Cipher import AES
-    from Cryptodome.Util import Counter
     from pyzipper.zipfile_aes import WZ_AES_V2, WZ_AES_VENDOR_ID, BaseZipEncrypter
 
     class AE2Encrypter(BaseZipEncrypter):
         def __init__(self, salt: bytes, key_material: bytes) -> None:
             self.salt = salt
             self.pwd_verify = key_material[64:66]
-            self.aes = AES.new(key_material[:32], AES.MODE_CTR,
-                               counter=Counter.new(nbits=128, little_endian=True))
+            self.aes = AesCtrLE(key_material[:32])
             self.mac = hmac.new(key_material[32:64], digestmod=hashlib.sha1)
 
         def update_zipinfo(self, zipinfo) -> None:
