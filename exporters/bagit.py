@@ -121,10 +121,12 @@ def open_zip(fileobj: BinaryIO, password: bytes | None = None, members: int | No
 # encrypter is ours, through pyzipper's encrypter interface (BaseZipEncrypter), for speed:
 # the per-member key derivation that AE-x fixes -- PBKDF2-HMAC-SHA1, 1,000 rounds, fresh
 # random 16-byte salt -- costs about 1 ms, a real cost for thousands of members, so it is
-# done ahead in background threads by hashlib (which releases the GIL), and the HMAC-SHA1
-# over the ciphertext uses hashlib (OpenSSL) too. AES-256-CTR with the format's little-endian
-# counter from 1 is :class:`AesCtrLE` (OpenSSL's AES, several times pycryptodome's LE CTR that
-# pyzipper uses). Tests read every bundle back with pyzipper itself (and 7-Zip where installed).
+# done ahead in background threads, by ``cryptography`` (its bundled OpenSSL takes half the
+# time of hashlib's OpenSSL 3.0 here; both release the GIL). The HMAC-SHA1 over the
+# ciphertext is hashlib's (OpenSSL; ``cryptography``'s is no faster). AES-256-CTR with the
+# format's little-endian counter from 1 is :class:`AesCtrLE` (OpenSSL's AES, several times
+# pycryptodome's LE CTR that pyzipper uses), and no CRC-32 is computed (AE-2 stores none).
+# Tests read every bundle back with pyzipper itself (and 7-Zip where installed).
 _AES_KEYS_AHEAD = 64
 
 
@@ -244,6 +246,20 @@ class AesCtrLE:
         self._next = c
 
 
+@functools.cache
+def _kdf_libs():
+    from cryptography.hazmat.primitives.hashes import SHA1
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    return PBKDF2HMAC, SHA1
+
+
+def member_key(password: bytes, salt: bytes) -> bytes:
+    """A member's AE-x key material, 256-bit: AES key, HMAC key, 2-byte password check
+    (PBKDF2-HMAC-SHA1, 1,000 rounds, 66 bytes)."""
+    pbkdf2, sha1 = _kdf_libs()
+    return pbkdf2(sha1(), 2 * 32 + 2, salt, 1000).derive(password)
+
+
 class _AesKeys:
     """Salts and derived keys for the members to come, computed ahead (see above)."""
 
@@ -254,7 +270,7 @@ class _AesKeys:
 
     def _derive(self) -> tuple[bytes, bytes]:
         salt = secrets.token_bytes(16)
-        return salt, hashlib.pbkdf2_hmac("sha1", self._password, salt, 1000, 2 * 32 + 2)
+        return salt, member_key(self._password, salt)
 
     def take(self) -> tuple[bytes, bytes]:
         future = self._ahead.popleft()
