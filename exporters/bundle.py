@@ -30,8 +30,11 @@ import hashlib
 import io
 import json
 import os
+import pickle
 import re
 import secrets
+import signal
+import sys
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -45,7 +48,7 @@ from chain_of_custody.signing import Signer
 from exporters import bagit
 from exporters.selection import Selection, SelectionSpec, resolve
 from forensic import __version__
-from forensic.case import Case
+from forensic.case import DB_NAME, Case
 from forensic.errors import ForensicError, IntegrityError, SourceError, UsageError
 from forensic.resolve import layer_key, resolve_entries
 from forensic.timestamps import iso_utc, now_utc
@@ -535,6 +538,84 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
                              f"e.g. {missing[0]}", hint=f"run 'forensic evidence verify {item}'; nothing was exported")
 
 
+# -- generated members, made while the evidence streams ----------------------------------------
+GENERATE_AHEAD = True       # in a forked process where one can be (tests turn it off to compare)
+
+
+class _GeneratedAhead:
+    """The generated members (report, case.jsonld, timeline, ...: pure Python, ~0.5 s for a few
+    thousand files) made in a forked child process while the parent streams the evidence.
+    In a thread they would hold the GIL the streaming threads need between their reads,
+    CRC-32 and SHA-256 calls, and slow the stream more than they save.
+
+    The child has the parent's memory as it was at the fork (selection, custody excerpt)
+    and a database connection of its own; it sends its result back pickled through a pipe
+    and exits with ``os._exit`` (nothing of the parent's runs in it). Anything going wrong
+    in it (or fork not being available: not Linux, other threads running) only means the
+    parent makes the members itself, as it did before, and raises what that raises."""
+
+    def __init__(self, pid: int, fd: int) -> None:
+        self.pid: int | None = pid
+        self.fd: int | None = fd
+
+    @classmethod
+    def start(cls, make: Callable[[], dict]) -> "_GeneratedAhead | None":
+        import threading
+        if not (GENERATE_AHEAD and sys.platform.startswith("linux") and threading.active_count() == 1):
+            return None
+        r, w = os.pipe()
+        try:
+            pid = os.fork()
+        except OSError:
+            os.close(r)
+            os.close(w)
+            return None
+        if pid == 0:                                   # the child
+            code = 1
+            try:
+                os.close(r)
+                data = pickle.dumps(make(), protocol=pickle.HIGHEST_PROTOCOL)
+                with open(w, "wb", closefd=True) as fh:
+                    fh.write(data)
+                code = 0
+            finally:
+                os._exit(code)
+        os.close(w)
+        return cls(pid, r)
+
+    def result(self) -> dict | None:
+        """The child's members, or None when it failed."""
+        try:
+            with open(self.fd, "rb", closefd=True) as fh:
+                self.fd = None
+                data = fh.read()
+            _, status = os.waitpid(self.pid, 0)
+            self.pid = None
+            return pickle.loads(data) if status == 0 else None
+        except Exception:
+            return None
+
+    def close(self) -> None:
+        """Stop the child if it still runs (the export failed) and reap it."""
+        if self.fd is not None:
+            os.close(self.fd)
+            self.fd = None
+        if self.pid is not None:
+            with contextlib.suppress(OSError):
+                os.kill(self.pid, signal.SIGKILL)
+            with contextlib.suppress(ChildProcessError):
+                os.waitpid(self.pid, 0)
+            self.pid = None
+
+
+def _reopened(case: Case) -> Case:
+    """The case on a database connection of its own (a forked child must not use its parent's)."""
+    import sqlite3
+    db = sqlite3.connect(case.root / DB_NAME, isolation_level=None, timeout=30)
+    db.row_factory = sqlite3.Row
+    return Case(case.root, db)
+
+
 # -- the export -------------------------------------------------------------------------------
 _LINE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
@@ -584,6 +665,12 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     thumbs = report_mod.ThumbnailCollector(THUMB_BUDGET)
+    # What the evidence stream will record if the export goes ahead at all: each file's bytes
+    # match the SHA-256 and size of triage (or the export stops). The generated members depend
+    # on nothing else that is streamed, so they are made meanwhile, from these values.
+    expected = {(f["item"], f["locator"]): Written(names[(f["item"], f["locator"])], f["sha256"], f["size"])
+                for f in sel.exported_files}
+    ahead = _GeneratedAhead.start(lambda: _generated(_reopened(case), sel, ex, expected, name_map, meta, opts))
     try:
         bundle_file = _HashingWriter(open(partial, "wb"))
         with bundle_file, contextlib.ExitStack() as stack:
@@ -603,7 +690,10 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             for w in written.values():
                 payload[w.bag_path] = w.sha256
                 sizes[w.bag_path] = w.size
-            generated = _generated(case, sel, ex, written, name_map, thumbs, meta, opts, report_mod)
+            generated = ahead.result() if ahead is not None and written == expected else None
+            if generated is None:
+                generated = _generated(case, sel, ex, written, name_map, meta, opts)
+            generated[REPORT] = report_mod.fill(generated[REPORT], thumbs)
             for name in sorted(generated):
                 data = generated[name]
                 # the report is mostly base64 images, which deflate barely shrinks
@@ -634,6 +724,9 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
+    finally:
+        if ahead is not None:
+            ahead.close()
     exported = sel.exported_files
     summary = {
         "bundle": str(out), "sha256": bundle_sha, "files": len(exported),
@@ -691,8 +784,11 @@ def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel:
 
 
 def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, name_map: list,
-               thumbs, meta: dict, opts: ExportOptions, report_mod) -> dict[str, bytes]:
+               meta: dict, opts: ExportOptions) -> dict[str, Any]:
+    """Every generated member's bytes, but the report's: its template (see
+    :func:`exporters.report.render_template`), which the thumbnails fill."""
     from exporters import case_uco
+    from exporters import report as report_mod
     items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
     items_json = [_item_json(case, it, ex) for it in items]
     files_rows = []
@@ -741,9 +837,9 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
         out["data/name-map.jsonl"] = "".join(_json_line(r) for r in name_map).encode("utf-8")
     out.update(custody_members(ex, opts.full_custody))
     ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
-                                   timeline=timeline_rows, geo=geo_rows, custody=ex, thumbs=thumbs,
+                                   timeline=timeline_rows, geo=geo_rows, custody=ex,
                                    name_map=name_map, warnings=report_mod.case_warnings(case, sel))
-    out[REPORT] = report_mod.render(ctx)
+    out[REPORT] = report_mod.render_template(ctx)
     out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex)
     return out
 

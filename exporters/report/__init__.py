@@ -207,7 +207,7 @@ class ReportContext:
     timeline: list[dict]
     geo: list[dict]
     custody: Any
-    thumbs: ThumbnailCollector
+    thumbs: ThumbnailCollector | None = None      # render_template() does without
     name_map: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
 
@@ -251,30 +251,65 @@ def osm_link(lat: float, lon: float) -> str:
 
 
 def render(ctx: ReportContext) -> bytes:
+    """The report, UTF-8."""
+    return fill(render_template(ctx), ctx.thumbs)
+
+
+def render_template(ctx: ReportContext) -> list:
+    """The report as UTF-8 pieces with a hole (a tuple) wherever it shows what the evidence
+    stream collects: each photo's image and the count of images left out. Everything else
+    is known from the case store, so the template can be made while the evidence streams;
+    :func:`fill` puts the thumbnails in. ``ctx.thumbs`` is not used."""
     info = ctx.info
     case = info["case"]
-    parts = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
-             "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
-             "style-src 'unsafe-inline'\">",
-             "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
-             f"<title>Evidence bundle {e(case['case_id'])}</title><style>{CSS}</style></head><body>",
-             f"<header><h1>Evidence bundle &#8212; case {e(case['case_id'])}</h1>"
-             f"<div>Examiner {e(case['examiner'])}"
-             f"{' &#183; ' + e(case['organisation']) if case.get('organisation') else ''}"
-             f" &#183; {e(info['tool']['name'])} {e(info['tool']['version'])}</div></header>",
-             "<nav>" + "".join(f'<a href="#{sid}">{e(title)}</a>' for sid, title in SECTIONS) + "</nav><main>"]
+    parts: list = ["<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">",
+                   "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; img-src data:; "
+                   "style-src 'unsafe-inline'\">",
+                   "<meta name=\"viewport\" content=\"width=device-width, initial-scale=1\">",
+                   f"<title>Evidence bundle {e(case['case_id'])}</title><style>{CSS}</style></head><body>",
+                   f"<header><h1>Evidence bundle &#8212; case {e(case['case_id'])}</h1>"
+                   f"<div>Examiner {e(case['examiner'])}"
+                   f"{' &#183; ' + e(case['organisation']) if case.get('organisation') else ''}"
+                   f" &#183; {e(info['tool']['name'])} {e(info['tool']['version'])}</div></header>",
+                   "<nav>" + "".join(f'<a href="#{sid}">{e(title)}</a>' for sid, title in SECTIONS) + "</nav><main>"]
     parts.append(_case_section(ctx))
     parts.append(_items_section(ctx))
     parts.append(_selection_section(ctx))
     parts.append(_files_section(ctx))
-    parts.append(_gallery_section(ctx))
+    parts.extend(_gallery_section(ctx))
     parts.append(_map_section(ctx))
     parts.append(_chats_section(ctx))
     parts.append(_timeline_section(ctx))
     parts.append(_custody_section(ctx))
     parts.append(_limitations_section(ctx))
     parts.append("</main></body></html>\n")
-    return "".join(parts).encode("utf-8")
+    template: list = []
+    text: list[str] = []
+    for part in parts:
+        if type(part) is str:
+            text.append(part)
+        else:
+            template += ["".join(text).encode("utf-8"), part]
+            text = []
+    template.append("".join(text).encode("utf-8"))
+    return template
+
+
+def fill(template: list, thumbs: ThumbnailCollector) -> bytes:
+    """The report from its template (:func:`render_template`) and the collected thumbnails."""
+    out = []
+    for piece in template:
+        if type(piece) is bytes:
+            out.append(piece)
+        elif piece[0] == "img":
+            _, key, alt = piece
+            img = thumbs.images.get(key)
+            out.append((f'<img src="{img[0]}" alt="{alt}" title="{e(img[1])}">' if img is not None
+                        else '<div class="ph">no thumbnail</div>').encode("utf-8"))
+        elif thumbs.skipped:            # ("skipped",)
+            out.append(f"<p class=\"small\">{thumbs.skipped} thumbnail(s) not embedded (size budget of "
+                       "the report).</p>".encode("utf-8"))
+    return b"".join(out)
 
 
 def _section(sid: str, body: str) -> str:
@@ -350,19 +385,17 @@ def _files_section(ctx: ReportContext) -> str:
     return _section("files", body)
 
 
-def _gallery_section(ctx: ReportContext) -> str:
+def _gallery_section(ctx: ReportContext) -> list:
+    """Text and holes (see :func:`render_template`)."""
     if not ctx.photos:
-        return _section("gallery", "<p>No photos in this selection.</p>")
-    cards = []
+        return [_section("gallery", "<p>No photos in this selection.</p>")]
+    cards: list = [f'<section id="gallery"><h2>{e(dict(SECTIONS)["gallery"])}</h2><div class="gallery">']
     for p in ctx.photos:
         f = p["fields"]
-        img = ctx.thumbs.images.get((p["item"], p["locator"]))
         if p["withheld"]:
             pic = '<div class="ph">withheld (sensitive)</div>'
-        elif img is not None:
-            pic = f'<img src="{img[0]}" alt="{e(p["path"])}" title="{e(img[1])}">'
-        else:
-            pic = '<div class="ph">no thumbnail</div>'
+        else:                        # the image, if one is collected while the photo streams
+            pic = ("img", (p["item"], p["locator"]), e(p["path"]))
         gps = ""
         if f.get("gps_valid") and f.get("lat") is not None and f.get("lon") is not None:
             gps = (f'{e(round(f["lat"], 6))}, {e(round(f["lon"], 6))}'
@@ -370,18 +403,15 @@ def _gallery_section(ctx: ReportContext) -> str:
                    + f' (<a href="{e(osm_link(f["lat"], f["lon"]))}" rel="noreferrer">map</a>)')
         taken = f.get("taken_at")
         tz = "" if f.get("tz_known") or not taken else " <span class=\"warn\">(zone unknown)</span>"
-        cards.append(
-            f'<div class="card">{pic}<div><code>{e(p["path"])}</code></div>'
-            f'<div>Taken: {e(taken)}{tz} <span class="small">[{e(f.get("tz_source"))}]</span></div>'
-            f'<div>Camera: {e(" ".join(x for x in (f.get("make"), f.get("model")) if x) or None)}'
-            f'{(" #" + e(f["serial"])) if f.get("serial") else ""}</div>'
-            f'<div>GPS: {gps or "&#8212;"}</div>'
-            f'<div class="small">{e(f.get("width"))}&#215;{e(f.get("height"))} &#183; SHA-256 {_hash(p["sha256"])}</div>'
-            f'<div class="cite">{e(p["item"])} &#8250; <code>{e(p["locator"])}</code></div></div>')
-    note = ""
-    if ctx.thumbs.skipped:
-        note = f"<p class=\"small\">{ctx.thumbs.skipped} thumbnail(s) not embedded (size budget of the report).</p>"
-    return _section("gallery", f'<div class="gallery">{"".join(cards)}</div>{note}')
+        cards += ['<div class="card">', pic,
+                  f'<div><code>{e(p["path"])}</code></div>'
+                  f'<div>Taken: {e(taken)}{tz} <span class="small">[{e(f.get("tz_source"))}]</span></div>'
+                  f'<div>Camera: {e(" ".join(x for x in (f.get("make"), f.get("model")) if x) or None)}'
+                  f'{(" #" + e(f["serial"])) if f.get("serial") else ""}</div>'
+                  f'<div>GPS: {gps or "&#8212;"}</div>'
+                  f'<div class="small">{e(f.get("width"))}&#215;{e(f.get("height"))} &#183; SHA-256 {_hash(p["sha256"])}</div>'
+                  f'<div class="cite">{e(p["item"])} &#8250; <code>{e(p["locator"])}</code></div></div>']
+    return cards + ["</div>", ("skipped",), "</section>"]
 
 
 def _map_section(ctx: ReportContext) -> str:

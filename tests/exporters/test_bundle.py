@@ -452,3 +452,68 @@ def test_nothing_selected_is_a_usage_error(built, forensic, tmp_path):
     assert "nothing selected" in res.err
     res = forensic("export", "--case", built["case"], "--out", tmp_path / "n.zip", "--tag", "nope", expect=2)
     assert "no such tag" in res.err
+
+
+# -- generated members made while the evidence streams (forked child) -------------------------------
+def test_members_made_ahead_are_the_members_made_after(built, tmp_path, forensic, monkeypatch):
+    from exporters import bundle
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    started = []
+    start = bundle._GeneratedAhead.start.__func__
+
+    def recording_start(cls, make):
+        ahead = start(cls, make)
+        started.append(ahead.pid if ahead is not None else None)
+        return ahead
+    monkeypatch.setattr(bundle._GeneratedAhead, "start", classmethod(recording_start))
+    args = ("export", "--case", built["case"], "--tag", "court", "--key", built["key"],
+            "--custody-size", _custody_size(built["case"]))
+    forensic(*args, "--out", tmp_path / "ahead.zip")
+    assert started and started[-1] is not None            # made in a forked child
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[-1], os.WNOHANG)                 # ... which was reaped
+    monkeypatch.setattr(bundle, "GENERATE_AHEAD", False)
+    forensic(*args, "--out", tmp_path / "after.zip")
+    assert started[-1] is None
+    assert (tmp_path / "ahead.zip").read_bytes() == (tmp_path / "after.zip").read_bytes()
+
+
+def test_a_failing_child_leaves_the_members_to_the_parent(built, tmp_path, forensic, monkeypatch):
+    from exporters import bundle
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    parent = os.getpid()
+    reopened = bundle._reopened
+
+    def broken(case):
+        if os.getpid() != parent:
+            raise RuntimeError("child failed")
+        return reopened(case)
+    monkeypatch.setattr(bundle, "_reopened", broken)
+    args = ("export", "--case", built["case"], "--tag", "court", "--custody-size", _custody_size(built["case"]))
+    forensic(*args, "--out", tmp_path / "a.zip")
+    monkeypatch.setattr(bundle, "GENERATE_AHEAD", False)
+    forensic(*args, "--out", tmp_path / "b.zip")
+    assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
+    assert verify(tmp_path / "a.zip").ok
+
+
+def test_a_stopped_export_stops_and_reaps_its_child(built, tmp_path, forensic, monkeypatch):
+    from exporters import bundle
+    from forensic.errors import IntegrityError
+    started = []
+    start = bundle._GeneratedAhead.start.__func__
+
+    def recording_start(cls, make):
+        ahead = start(cls, make)
+        started.append(ahead.pid)
+        return ahead
+
+    def changed(*args, **kwargs):
+        raise IntegrityError("x: its bytes no longer match the SHA-256 recorded at triage")
+    monkeypatch.setattr(bundle._GeneratedAhead, "start", classmethod(recording_start))
+    monkeypatch.setattr(bundle, "stream_evidence", changed)
+    res = forensic("export", "--case", built["case"], "--out", tmp_path / "bad.zip", "--tag", "court", expect=4)
+    assert "no longer match" in res.err
+    assert not (tmp_path / "bad.zip").exists() and not (tmp_path / "bad.zip.partial").exists()
+    with pytest.raises(ChildProcessError):
+        os.waitpid(started[-1], os.WNOHANG)
