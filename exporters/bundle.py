@@ -95,10 +95,14 @@ class _HashingWriter:
 
     Hashing and writing run in one background thread (both release the GIL), fed in order
     with blocks of at least ``BLOCK`` bytes, so they overlap the reading, checking and
-    encrypting done by the caller. :meth:`sync_soon` starts the flush to disk early."""
+    encrypting done by the caller. Every ``SYNC_EVERY`` bytes, and at :meth:`sync_soon`,
+    that thread has a third one flush what it wrote so far to disk (``fdatasync``) while it
+    goes on writing: the fsync at :meth:`close` then has only the last part left to flush,
+    not the whole bundle (~0.25 s for 600 MB here) after everything else is done."""
 
     BLOCK = 1 << 20
     AHEAD = 8                        # blocks queued at most (memory bound)
+    SYNC_EVERY = 64 << 20
 
     def __init__(self, raw) -> None:
         self.raw = raw
@@ -108,6 +112,9 @@ class _HashingWriter:
         self._buf = bytearray()
         self._pool = ThreadPoolExecutor(1, thread_name_prefix="bundle-writer")
         self._queued: deque[Future] = deque()
+        self._syncer = ThreadPoolExecutor(1, thread_name_prefix="bundle-sync")
+        self._syncing: Future | None = None      # the flush to disk running, if any
+        self._unsynced = 0                       # bytes written since it started
 
     def _put(self, data: bytes) -> None:
         queued = self._queued
@@ -122,6 +129,21 @@ class _HashingWriter:
         view = memoryview(data)
         while view:
             view = view[self.raw.write(view):]
+        self._unsynced += len(data)
+        if self._unsynced >= self.SYNC_EVERY:
+            self._start_sync()
+
+    def _start_sync(self) -> None:
+        """(In the writer thread.) Start flushing what was written so far to disk, unless a
+        flush still runs (the next one then takes this part too). A failed flush is raised
+        here, so as a failed write."""
+        if self._syncing is not None:
+            if not self._syncing.done():
+                return
+            self._syncing.result()
+        self.raw.flush()
+        self._unsynced = 0
+        self._syncing = self._syncer.submit(os.fdatasync, self.raw.fileno())
 
     def _put_buffered(self) -> None:
         if self._buf:
@@ -146,13 +168,9 @@ class _HashingWriter:
             self._queued.popleft().result()
 
     def sync_soon(self) -> None:
-        """Queue a flush of what was written so far to disk (it runs beside what follows)."""
+        """Start flushing what was written so far to disk (it runs beside what follows)."""
         self._put_buffered()
-        self._queued.append(self._pool.submit(self._sync))
-
-    def _sync(self) -> None:
-        self.raw.flush()
-        os.fdatasync(self.raw.fileno())
+        self._queued.append(self._pool.submit(self._start_sync))
 
     def tell(self) -> int:
         return self.pos
@@ -170,11 +188,14 @@ class _HashingWriter:
         if self.digest is None:
             try:
                 self._drain()
+                if self._syncing is not None:
+                    self._syncing.result()
                 self.digest = self.h.hexdigest()
                 self.raw.flush()
                 os.fsync(self.raw.fileno())
             finally:
                 self._pool.shutdown(wait=True)
+                self._syncer.shutdown(wait=True)
                 self.raw.close()
 
     def __enter__(self):

@@ -50,3 +50,33 @@ def test_a_failed_write_is_raised_not_lost():
         w.close()
     assert w.digest is None                  # never reports a hash of a bundle not written
     w._pool.shutdown(wait=True)
+
+
+def test_flushes_to_disk_while_it_writes(tmp_path, monkeypatch):
+    flushed = []
+    real = os.fdatasync
+    monkeypatch.setattr(os, "fdatasync", lambda fd: (flushed.append(os.fstat(fd).st_size), real(fd)))
+    monkeypatch.setattr(_HashingWriter, "SYNC_EVERY", 2 << 20)
+    path = tmp_path / "out.bin"
+    with _HashingWriter(open(path, "wb")) as w:
+        for _ in range(9):
+            w.write(os.urandom(1 << 20))
+        w._drain()
+        w._syncing.result()
+    assert flushed and all(size <= 9 << 20 for size in flushed) and flushed[0] >= 2 << 20
+    assert w.digest == hashlib.sha256(path.read_bytes()).hexdigest()
+
+
+def test_a_failed_flush_is_raised_not_lost(tmp_path, monkeypatch):
+    def eio(fd):
+        raise OSError(5, "Input/output error")
+    monkeypatch.setattr(os, "fdatasync", eio)
+    monkeypatch.setattr(_HashingWriter, "SYNC_EVERY", 1 << 20)
+    w = _HashingWriter(open(tmp_path / "out.bin", "wb"))
+    with pytest.raises(OSError, match="Input/output error"):
+        for _ in range(4):
+            w.write(os.urandom(1 << 20))
+        w.close()
+    assert w.digest is None
+    w._pool.shutdown(wait=True)
+    w._syncer.shutdown(wait=True)
