@@ -349,6 +349,8 @@ class CustodyExcerpt:
     proofs: dict[int, list[str]] = field(default_factory=dict)
     verify: dict = field(default_factory=dict)                # result of verify_log at export
     file_seqs: dict[tuple[str, str], list[int]] = field(default_factory=dict)   # (item, locator) -> seqs
+    leaves: list[bytes] = field(default_factory=list)         # Merkle leaf hashes of the lines
+    detailed: bool = False                                    # entries .. file_seqs filled in
 
 
 def _checkpoints(case: Case) -> list[tuple[bytes, Checkpoint]]:
@@ -384,6 +386,16 @@ def _is_case_level(e: dict) -> bool:
 
 
 def custody_excerpt(case: Case, sel: Selection, custody_size: int | None, full: bool) -> CustodyExcerpt:
+    """The custody log as the bundle cites it: :func:`custody_head`, then :func:`add_concerned`."""
+    ex = custody_head(case, custody_size)
+    add_concerned(ex, case, sel)
+    return ex
+
+
+def custody_head(case: Case, custody_size: int | None) -> CustodyExcerpt:
+    """The checkpoint the bundle cites (the latest, or the one of ``custody_size`` entries)
+    and the log lines it covers, checked against its Merkle root: the export stops here,
+    before any evidence is read, when the log does not match."""
     cps = _checkpoints(case)
     ex = CustodyExcerpt()
     if not cps:
@@ -401,7 +413,7 @@ def custody_excerpt(case: Case, sel: Selection, custody_size: int | None, full: 
     ex.checkpoint_line, ex.checkpoint = cps[chosen]
     ex.checkpoints_lines = [line for line, _ in cps[:chosen + 1]]
     size = ex.checkpoint.tree_size
-    leaves: list[bytes] = []
+    leaves = ex.leaves
     for line in iter_lines(case.root / LOG_NAME):
         if len(ex.lines) >= size:
             break
@@ -410,6 +422,17 @@ def custody_excerpt(case: Case, sel: Selection, custody_size: int | None, full: 
     if len(leaves) != size or merkle.root_of_leaves(leaves).hex() != ex.checkpoint.root:
         raise IntegrityError("the custody log does not match its checkpoint",
                              hint="run 'forensic custody verify' before exporting")
+    return ex
+
+
+def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
+    """Fill in the entries that concern the selection, their inclusion proofs and the
+    verification of the whole log. Only the generated members use these, so an export
+    does this while the evidence streams (in :func:`_generated`)."""
+    if ex.detailed or ex.checkpoint is None:
+        return
+    size = ex.checkpoint.tree_size
+    leaves = ex.leaves
     exported_items = {f["item"] for f in sel.files} | {m["item"] for m in sel.messages}
     file_keys = {(f["item"], f["locator"]) for f in sel.files}
     file_keys |= {(s["item"], s["locator"]) for s in sel.chat_sources.values() if s["locator"]}
@@ -458,7 +481,7 @@ def custody_excerpt(case: Case, sel: Selection, custody_size: int | None, full: 
     rep = verify_log(case.root, case.db, case_id=case.case_id)
     # only what does not change as the log grows, so a pinned export is reproducible
     ex.verify = {"ok": rep.ok, "problem": rep.problem}
-    return ex
+    ex.detailed = True
 
 
 def custody_members(ex: CustodyExcerpt, full: bool) -> dict[str, bytes]:
@@ -672,7 +695,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     meta = case.meta()
     created = created_time(opts.created_at)
     root = bag_root(meta["case_id"])
-    ex = custody_excerpt(case, sel, opts.custody_size, opts.full_custody)
+    ex = custody_head(case, opts.custody_size)     # the rest of the excerpt: in _generated
 
     namer = BagNamer()
     names: dict[tuple[str, str], str] = {}
@@ -810,6 +833,7 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     :func:`exporters.report.render_template`), which the thumbnails fill."""
     from exporters import case_uco
     from exporters import report as report_mod
+    add_concerned(ex, case, sel)
     items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
     items_json = [_item_json(case, it, ex) for it in items]
     files_rows = []
