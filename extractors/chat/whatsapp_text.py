@@ -379,7 +379,7 @@ def _split_sender(rest: str, bracket: bool) -> tuple[str | None, str]:
 _BLOCK_REGEXES: dict[tuple, tuple] = {}
 
 
-def _plain_header_pattern(layout: Layout, clock: bool = False) -> str:
+def _plain_header_pattern(layout: Layout, raw: bool = False) -> str:
     """The common form of ``layout``'s header, in a cheaper regex: ASCII digits, no bidi
     marks, no spaces inside the date, no era, a clock marker only as 'AM'/'PM'.
 
@@ -388,22 +388,25 @@ def _plain_header_pattern(layout: Layout, clock: bool = False) -> str:
     each optional part of the full pattern it leaves out is shut out by what follows (a
     lookahead after the year for 'BE' and '.'; after the clock, the header's end or the
     date, neither of which starts with a letter). A line it does not match is tried with
-    the full patterns, one by one: the result is the same, only slower."""
+    the full patterns, one by one: the result is the same, only slower.
+
+    ``raw``: the group ``head`` around the date and time only (the header's raw time)."""
     ds, ts = re.escape(layout.date_sep), re.escape(layout.time_sep)
     date = rf"(?P<date>[0-9]{{1,4}}{ds}[0-9]{{1,2}}{ds}[0-9]{{1,4}})(?![0-9.]|[{loc.SPACES}]?BE)"
     # '(?:x|)' for '(?:x)?', as in _header_pattern (a fifth of the whole block regex's time)
     time = rf"(?P<time>[0-9]{{1,2}}{ts}[0-9]{{2}}(?:{ts}[0-9]{{2}}|)(?:[ \u202f][AaPp][Mm]|))(?![0-9])"
-    if clock:       # the same, its parts captured (see _block_regex)
-        time = (rf"(?P<time>(?P<hm>[0-9]{{1,2}}{ts}[0-9]{{2}})(?:{ts}(?P<s>[0-9]{{2}})|)"
-                rf"(?P<ap>[ \u202f][AaPp][Mm]|))(?![0-9])")
+    if raw:         # the same, as hours and minutes + the rest (see _block_regex)
+        time = rf"(?P<hm>[0-9]{{1,2}}{ts}[0-9]{{2}})(?P<tail>(?:{ts}[0-9]{{2}}|)(?:[ \u202f][AaPp][Mm]|))(?![0-9])"
     join = r",?[ ]*"
     body = f"{time}{join}{date}" if layout.time_first else f"{date}{join}{time}"
+    if raw:
+        body = f"(?P<head>{body})"
     if layout.bracket:
         return rf"\[{body}\][{loc.SPACES}]?"
     return rf"{body}(?:[ ][-–][ ]|:[ ])"
 
 
-def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, clock: bool = False
+def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: bool = False
                  ) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
     """For a block of lines (its final line break removed): one regex whose ``findall`` gives,
     for every line, (header, date, time, name, text, '') when the line starts with a header of
@@ -415,25 +418,27 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, clock:
     first colon and ends within 104 characters (what ``rest.find(": ", 0, 104)`` finds then),
     and ``text`` what follows it; otherwise ``name`` is '' and ``text`` is the whole rest.
 
-    ``clock``: each row has three more columns, after the time: (header, date, time, hm, s,
-    ap, name, text, other), the order of the groups when the date comes first (no getter
-    needed then). With ``plain``, they are the time's hours and minutes ('3:25'), its seconds
-    ('01' or '') and its clock marker with the space before it ('\u202fPM' or ''); without,
-    they are empty (the second pass then reads the time from its text)."""
-    key = (layout, marks, plain, clock)
+    ``raw`` (for the second pass): the time column is split in two, the time's hours and
+    minutes ('3:25') and the rest of it (':01\u202fPM', ' PM', ':01' or ''): (header, date,
+    hm, tail, name, text, other). With ``plain``, the header column then holds the header's
+    date and time only, its raw time (what the header is stripped to), not the brackets or
+    dash around them; without, hm is the whole time and tail is ''."""
+    key = (layout, marks, plain, raw)
     hit = _BLOCK_REGEXES.get(key)
     if hit is None:
         args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep, marks)
         columns = ("head", "date", "time", "name", "text", "other")
         if plain:
-            head = _plain_header_pattern(layout, clock)
+            head = _plain_header_pattern(layout, raw)
         else:
             head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
-            if clock:
-                head += "(?P<hm>)(?P<s>)(?P<ap>)"
-        if clock:
-            columns = ("head", "date", "time", "hm", "s", "ap", "name", "text", "other")
-        rx = re.compile(rf"(?m)^(?:(?P<head>{head})(?:(?P<name>[^:\n]{{1,102}}): |)(?P<text>[^\n]*)"
+            if raw:
+                head = head.replace("(?P<time>", "(?P<hm>") + "(?P<tail>)"
+        if not (raw and plain):
+            head = f"(?P<head>{head})"
+        if raw:
+            columns = ("head", "date", "hm", "tail", "name", "text", "other")
+        rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)(?P<text>[^\n]*)"
                         rf"|(?P<other>[^\n]*))")
         gi = rx.groupindex
         order = tuple(gi[g] - 1 for g in columns)
@@ -753,10 +758,9 @@ def _hour24(h: int, ap: str | None) -> int | None:
 
 def _deleted(text: str) -> bool:
     """Whether ``text`` (without bidi marks) is a deleted-message marker."""
-    t = text.casefold()
-    if loc.DELETED_START(t) is None:
+    if not loc.maybe_deleted(text):
         return False
-    return t.rstrip(". ") in loc.DELETED or (not text.isascii() and loc.is_deleted(text))
+    return text.casefold().rstrip(". ") in loc.DELETED or (not text.isascii() and loc.is_deleted(text))
 
 
 def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
@@ -831,11 +835,12 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     clock: dict[str, tuple[int | None, int, int, str | None]] = {}   # time text -> (h24, mi, s, marker)
     heads: dict[str, tuple[str, datetime, None]] = {}                 # header text -> (raw time, local, None)
     # a header of the plain pattern: its local time is its date's midnight + its hours and
-    # minutes (with the clock marker) + its seconds, each read once per distinct text
+    # minutes + the rest of its time (seconds, and 12 hours for 'PM'), each read once per
+    # distinct text (a few thousand at most)
     midnights: dict[str, datetime] = {}                                # date text -> its midnight
-    hours: dict[str, timedelta] = {}                                   # hm + ap -> hours and minutes
-    seconds = {f"{s:02d}": timedelta(seconds=s) for s in range(60)}
-    seconds[""] = timedelta(0)
+    hours24: dict[str, timedelta] = {}                                 # '14:05' -> 14 h 5 min
+    hours12: dict[str, timedelta] = {}                                 # '12:05' -> 5 min (before 'AM' / 'PM')
+    tails: dict[str, tuple[timedelta, dict]] = {}                      # ':01 PM' -> (12 h 1 s, hours12)
     bracket = facts.layout.bracket if facts.layout else False
     strip_chars = loc.MARKS + " \t"
     strip_time = _RAW_TIME_STRIP
@@ -847,7 +852,10 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     # only once a second line comes; ``size`` counts their characters from then on
     parts: list[str] | None = None
     size = 0
-    fast = False                      # cur was read on the common path (never the first, never corrupt)
+    # how cur was read: 0 not on the common path; on it (never the first, never corrupt) 1, or
+    # 2 from an ASCII block with no '<', '(' or maps link (see finish)
+    fast = 0
+    deleted_heads3, deleted_first = loc.DELETED_HEADS3, loc.DELETED_FIRST
     preamble: list[str] = []
     preamble_start = 0
     first = True
@@ -879,11 +887,11 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                            problem=f"{counts.preamble_lines} line(s) before the first message header")
 
     def read_time(head: str, date_text: str, time_text: str, m: re.Match | None = None,
-                  hm: str = "", ap: str = "") -> tuple[str, datetime | None, str | None]:
+                  plain: tuple[str, str] | None = None) -> tuple[str, datetime | None, str | None]:
         """(raw time, local time or None, problem) of a header; a header of the file's layout
-        read without a problem is kept in ``heads``, or with ``hm`` (a header of the plain
-        pattern, see _block_regex) its date's midnight and its hours and minutes are kept.
-        ``m``: the match of a header in another layout."""
+        read without a problem is kept in ``heads``, or with ``plain`` (a header of the plain
+        pattern: the hm and tail of its time, see _block_regex) its date's midnight and its
+        time's parts go to their tables. ``m``: the match of a header in another layout."""
         raw_time = (head if head.isascii() else loc.strip_marks(head)).strip(strip_time)
         ymd = dates.get(date_text)
         if ymd is None:
@@ -897,11 +905,13 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             dates[date_text] = ymd
         hms = clock.get(time_text)
         if hms is None:
-            if len(clock) > 50_000:
-                clock.clear()
             tm = m or time_rx.fullmatch(time_text)
             h, mi, sec, marker = tm.group("h", "mi", "s", "ap")
-            hms = clock[time_text] = (_hour24(int(h), marker), int(mi), int(sec) if sec else 0, marker)
+            hms = (_hour24(int(h), marker), int(mi), int(sec) if sec else 0, marker)
+            if plain is None:               # (a plain one goes to the tables below)
+                if len(clock) > 50_000:
+                    clock.clear()
+                clock[time_text] = hms
         problem = local = None
         if ymd.__class__ is str:
             problem = ymd
@@ -913,18 +923,40 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             except ValueError as exc:
                 problem = f"invalid date or time in header: {exc}"
             else:
-                if hm:
+                if plain is not None:
                     if len(midnights) > 50_000:
                         midnights.clear()
-                    if len(hours) > 50_000:
-                        hours.clear()
                     midnights[date_text] = datetime(ymd[0], ymd[1], ymd[2])
-                    hours[hm + ap] = timedelta(hours=hms[0], minutes=hms[1])
+                    plain_parts(*plain)
                 elif m is None:
                     if len(heads) > 100_000:
                         heads.clear()
                     heads[head] = (raw_time, local, None)
         return raw_time, local, problem
+
+    time_sep = facts.layout.time_sep if facts.layout else ":"
+
+    def plain_parts(hm: str, tail: str) -> None:
+        """Tables for a valid time of the plain pattern, as hours and minutes ('3:25') and the
+        rest (':01\u202fPM'): hm -> its hours and minutes in ``hours24`` (no clock marker) or,
+        read as _hour24 reads 'AM' and 'PM', in ``hours12`` (hour 12 as 0, up to 11 h 59 min:
+        'PM' adds 12 hours); tail -> (its seconds, plus 12 hours for 'PM'; the table its hm
+        goes to). A part that would give an invalid time with another is left out (the header
+        is then read by read_time, which tells the problem)."""
+        if len(tails) > 1000 or len(hours12) + len(hours24) > 10_000:
+            tails.clear(), hours12.clear(), hours24.clear()
+        twelve = tail[-1:] in ("m", "M")
+        sec = int(tail[1:3]) if tail[:1] == time_sep else 0
+        if tail not in tails and sec < 60:
+            pm = twelve and tail[-2] in "pP"
+            tails[tail] = (timedelta(hours=12 if pm else 0, seconds=sec), hours12 if twelve else hours24)
+        h, mi = map(int, hm.split(time_sep))
+        if twelve:
+            h = 0 if h == 12 else h
+            if h < 12 and mi < 60:
+                hours12[hm] = timedelta(hours=h, minutes=mi)
+        elif h < 24 and mi < 60:
+            hours24[hm] = timedelta(hours=h, minutes=mi)
 
     def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
               m: re.Match | None = None) -> ChatMessage:
@@ -963,40 +995,45 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             findall, get = _block_regex(facts.layout, facts.marked_headers > 0, False, True)[:2]
             findall = findall.findall
         tried, block_start = 0, lineno
+        # (in a text that is not ASCII, 'in' is slower than testing each message's text)
+        block_fast = 2 if text.isascii() and not ("<" in text or "(" in text or "maps.google" in text) else 1
         counts.message_lines += quick
         quick = 0
         rows = (findall(text) if get is None else map(get, findall(text))) if findall is not None else (
-            ("", "", "", "", "", "", "", "", line) for line in text.split("\n"))
-        for head, date_text, time_text, hm, sec, ap, raw_name, body, line in rows:
+            ("", "", "", "", "", "", line) for line in text.split("\n"))
+        for head, date_text, hm, tail, raw_name, body, line in rows:
             lineno += 1
             if head:                                   # a header of the file's layout
                 if cur is not None:
                     # finish(cur, parts), its common case inline
-                    if fast and parts is None and "<" not in (b := cur.body) and "(" not in b and "maps.google" not in b:
-                        if b.isascii():
+                    # (a bidi mark is a format character: a printable text has none)
+                    if fast and parts is None and (fast == 2 or (
+                            "<" not in (b := cur.body) and "(" not in b and "maps.google" not in b
+                            and (b.isascii() or b.isprintable() or not has_marks(b)))):
+                        b = cur.body
+                        if fast == 2 or b.isascii():
                             if (len(b) <= 80 and b[:4].lower() in deleted_heads
                                     and b.casefold().rstrip(". ") in deleted_phrases):
                                 cur.deleted = True
-                            yield cur
-                        elif not has_marks(b):
-                            if len(b) <= 80 and _deleted(b):
-                                cur.deleted = True
-                            yield cur
-                        else:
-                            yield finish(cur, parts)
+                        elif (len(b) <= 80 and (b[:3].casefold()[:3] in deleted_heads3 or b[:1] in deleted_first)
+                              and _deleted(b)):
+                            cur.deleted = True
+                        yield cur
                     else:
                         yield finish(cur, parts)
                     # start(), its common case inline: a valid header, a name read before
-                    if (hm and (local := midnights.get(date_text)) is not None
-                            and (hmd := hours.get(hm + ap)) is not None and (sd := seconds.get(sec)) is not None):
-                        raw_time, local = head.strip(strip_time), local + hmd + sd
+                    if not plain:                  # hm: the whole time
+                        raw_time, local, _ = heads.get(head) or read_time(head, date_text, hm)
+                    elif ((local := midnights.get(date_text)) is not None and (t := tails.get(tail)) is not None
+                          and (h := t[1].get(hm)) is not None):
+                        raw_time, local = head, local + h + t[0]   # head: the raw time (see _block_regex)
                     else:
-                        raw_time, local, _ = heads.get(head) or read_time(head, date_text, time_text, None, hm, ap)
+                        raw_time, local, _ = read_time(head, date_text, hm + tail, None, (hm, tail))
                     if local is not None:
                         name = names.get(raw_name)
                         if name is not None:
                             cur = ChatMessage(lineno, lineno, local, raw_time, name, None, body)
-                            parts, fast = None, True
+                            parts, fast = None, block_fast
                             quick += 1
                             continue
                 elif preamble:
@@ -1004,8 +1041,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     preamble = []
                 if first:
                     first, first_line = False, lineno
-                cur = start(head, date_text, time_text, f"{raw_name}: {body}" if raw_name else body, lineno)
-                parts, fast = None, False
+                cur = start(head, date_text, hm + tail, f"{raw_name}: {body}" if raw_name else body, lineno)
+                parts, fast = None, 0
                 continue
             hm = None
             mismatch = False
@@ -1029,7 +1066,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     counts.corrupt_lines += 1
                     cur = ChatMessage(lineno, lineno, None, "", None, None, "", corrupted=True,
                                       problem="line starts with a date and time but is not a message header")
-                    parts, size, fast = [loc.strip_marks(line)], len(line), False
+                    parts, size, fast = [loc.strip_marks(line)], len(line), 0
                     continue
                 if cur is None:
                     if not preamble:
@@ -1059,7 +1096,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             cur = start(hm.group(0), hm.group("date"), hm.group("time"), line[hm.end():], lineno, hm)
             if not mismatch:
                 cur.layout_mismatch = False
-            parts, fast = None, False
+            parts, fast = None, 0
     counts.message_lines += quick
     if cur is not None:
         yield finish(cur, parts)

@@ -47,6 +47,7 @@ def chats(draw) -> bytes:
     am, pm = draw(st.sampled_from(MARKERS))
     join = draw(st.sampled_from([" ", NNBSP, NBSP]))
     seconds = style != "android" and draw(st.booleans())
+    mixed = draw(st.booleans())            # some headers with seconds, some without
     lines = []
     if draw(st.integers(0, 9)) == 0:
         lines.append("Some text before the first header")
@@ -66,9 +67,15 @@ def chats(draw) -> bytes:
         pad = draw(st.booleans())
         date = ds.join([f"{a:02d}" if pad else str(a), f"{b:02d}" if pad else str(b), ys])
         h = draw(st.integers(0, 23))
-        clock = f"{(h % 12 or 12) if twelve else h}{ts}{draw(st.integers(0, 59)):02d}"
-        if seconds:
-            clock += f"{ts}{draw(st.integers(0, 59)):02d}"
+        if draw(st.integers(0, 5)):
+            clock = f"{(h % 12 or 12) if twelve else h}{ts}{draw(st.integers(0, 59)):02d}"
+            sec = f"{draw(st.integers(0, 59)):02d}"
+        else:       # an hour, minute or second out of range for its clock, or at its edge
+            clock = ts.join(draw(st.tuples(st.sampled_from(["0", "00", "1", "11", "12", "13", "23", "24", "99"]),
+                                           st.sampled_from(["00", "59", "60"]))))
+            sec = draw(st.sampled_from(["00", "59", "60", "99"]))
+        if seconds and (not mixed or draw(st.booleans())):
+            clock += f"{ts}{sec}"
         if twelve:
             clock += join + (am if h < 12 else pm)
         lead = draw(st.sampled_from(["", "", "", LRM, RLM + LRM]))
@@ -101,10 +108,10 @@ def _parse(data: bytes) -> tuple:
     return p.messages, p.facts, p.counts, p.warnings
 
 
-def _line_by_line(layout, marks=True, plain=False, clock=False):
+def _line_by_line(layout, marks=True, plain=False, raw=False):
     """A block regex that reads no header: every line is tried on its own."""
     _, _, date_rx, time_rx = _ORIGINAL(layout, marks, plain)
-    empty = "()" * (8 if clock else 5)
+    empty = "()" * (6 if raw else 5)
     return re.compile(rf"(?m)^{empty}([^\n]*)"), None, date_rx, time_rx
 
 
