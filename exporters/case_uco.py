@@ -70,28 +70,38 @@ _NODE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",
 def _iri_key(case_id: str, kind: str, parts: tuple) -> str:
     """``json.dumps([case_id, kind, *parts], ensure_ascii=False)``; strings and ints (nearly
     every part) written directly, anything else through the encoder."""
-    return "[" + ", ".join([encode_basestring(case_id), encode_basestring(kind)] + [
-        encode_basestring(p) if type(p) is str else int.__repr__(p) if type(p) is int else _KEY_JSON(p)
-        for p in parts]) + "]"
+    return f"[{encode_basestring(case_id)}, {encode_basestring(kind)}{_key_tail(parts)}"
+
+
+def _key_tail(parts: tuple) -> str:
+    return "".join([", " + (encode_basestring(p) if type(p) is str else int.__repr__(p) if type(p) is int
+                            else _KEY_JSON(p)) for p in parts]) + "]"
+
+
+_VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab"))     # hex digit -> (d & 0x3) | 0x8
 
 
 def _uuid5(name: str) -> str:
     """``str(uuid.uuid5(_NS, name))`` without building a UUID object (a third of the time;
-    the graph has an IRI for every node: tens of thousands in a large export)."""
-    b = bytearray(hashlib.sha1(_NS_BYTES + name.encode("utf-8")).digest()[:16])
-    b[6] = b[6] & 0x0F | 0x50          # version 5
-    b[8] = b[8] & 0x3F | 0x80          # RFC 4122 variant
-    h = b.hex()
-    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+    the graph has an IRI for every node: tens of thousands in a large export): the SHA-1's
+    first 32 hex digits, version digit 5, variant bits 10."""
+    h = hashlib.sha1(_NS_BYTES + name.encode("utf-8")).hexdigest()
+    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 class _Graph:
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
         self.nodes: list[dict] = []
+        self._heads: dict[str, tuple[str, bytes]] = {}     # kind -> (IRI prefix, start of its key)
 
     def iri(self, kind: str, *parts: Any) -> str:
-        return f"kb:{kind}-{_uuid5(_iri_key(self.case_id, kind, parts))}"
+        head = self._heads.get(kind)
+        if head is None:
+            head = self._heads[kind] = (f"kb:{kind}-", _NS_BYTES + f"[{encode_basestring(self.case_id)}, "
+                                                                   f"{encode_basestring(kind)}".encode("utf-8"))
+        h = hashlib.sha1(head[1] + _key_tail(parts).encode("utf-8")).hexdigest()
+        return f"{head[0]}{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
     def add(self, node: dict) -> str:
         self.nodes.append(_clean(node))

@@ -29,7 +29,6 @@ millions of files.
 """
 from __future__ import annotations
 
-import csv
 import json
 import re
 import sqlite3
@@ -258,14 +257,8 @@ def write_jsonl(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
-    from exporters.geo import csv_cell
-    writer = csv.writer(out)
-    writer.writerow(FIELDS)
-    n = 0
-    for row in rows:
-        writer.writerow([csv_cell(k, row.get(k)) for k in FIELDS])
-        n += 1
-    return n
+    from exporters.geo import write_csv_rows
+    return write_csv_rows(rows, out, FIELDS)
 
 
 WRITERS = {"jsonl": write_jsonl, "csv": write_csv}

@@ -22,6 +22,7 @@ def test_case_uco_iris_are_uuid5_of_the_json_key():
 
     from exporters import case_uco
     rng = random.Random(11)
+    graph = case_uco._Graph("CASE-1")
     alphabet = "aZ9 \"\\/\n\x00é›😀"
     for _ in range(2000):
         parts = tuple(rng.choice([
@@ -30,3 +31,45 @@ def test_case_uco_iris_are_uuid5_of_the_json_key():
         key = json.dumps(["CASE-1", "Kind", *parts], ensure_ascii=False)
         assert case_uco._iri_key("CASE-1", "Kind", parts) == key
         assert case_uco._uuid5(key) == str(uuid.uuid5(case_uco._NS, key))
+        assert graph.iri("Kind", *parts) == f"kb:Kind-{uuid.uuid5(case_uco._NS, key)}"
+
+
+def test_csv_cells_are_csv_cell_of_every_column():
+    from exporters.geo import GEO_FIELDS, PHOTO_FIELDS, csv_cell, csv_cells
+    from exporters.timeline import FIELDS
+    rng = random.Random(5)
+    values = [None, True, False, 0, 1, -2.5, "", "=1+1", "+x", "-3", "@a", "\tt", "\rr", "plain", "'q", ["w"], {"a": 1}]
+    for columns in (FIELDS, GEO_FIELDS, PHOTO_FIELDS):
+        cells = csv_cells(columns)
+        for _ in range(500):
+            row = {k: rng.choice(values) for k in columns if rng.random() < 0.9}
+            assert cells(row) == [csv_cell(k, row.get(k)) for k in columns]
+
+
+def test_csv_rows_are_what_the_csv_writer_writes():
+    import csv
+    import io
+
+    from exporters.geo import csv_cell, write_csv_rows
+    from exporters.timeline import FIELDS
+    rng = random.Random(3)
+    pieces = ["", "a", "é›", ",", '"', "\r", "\n", "\r\n", " ", "\t", "=", "-", "\x00", "'"]
+    values = [None, True, False, 0, -7, 1.25, float("nan"), ["l", 1], {"d": "x,y"}]
+    for columns in (FIELDS, ("only",)):
+        rows = []
+        for _ in range(3000):
+            row = {}
+            for k in columns:
+                if rng.random() < 0.8:
+                    row[k] = "".join(rng.choice(pieces) for _ in range(rng.randint(0, 3)))
+                elif rng.random() < 0.8:
+                    row[k] = rng.choice(values)
+            rows.append(row)
+        expected = io.StringIO(newline="")
+        writer = csv.writer(expected)
+        writer.writerow(columns)
+        for row in rows:
+            writer.writerow([csv_cell(k, row.get(k)) for k in columns])
+        got = io.StringIO(newline="")
+        assert write_csv_rows(iter(rows), got, columns) == len(rows)
+        assert got.getvalue() == expected.getvalue()
