@@ -35,6 +35,7 @@ import re
 import secrets
 import signal
 import sys
+import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -652,6 +653,53 @@ class _GeneratedAhead:
             self.pid = None
 
 
+def _deflated(members: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
+    """The members, and the deflate stream the ZIP writer would make of each compressed one
+    (raw deflate at the level :func:`bagit.member_info` sets, as zipfile's compressor): made in
+    the child, so that the parent, once the evidence is written, only copies them."""
+    deflated = {}
+    for name, data in members.items():
+        if name != REPORT:
+            zi = bagit.member_info(None, name, len(data), True)
+            level = getattr(zi, "compress_level", getattr(zi, "_compresslevel", None))
+            c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION if level is None else level, zlib.DEFLATED, -15)
+            deflated[name] = c.compress(data) + c.flush()
+    return members, deflated
+
+
+class _Deflated:
+    """Stands in for a member writer's zlib compressor: gives the deflate stream made ahead
+    (:func:`_deflated`) for the data written, which must be written in one piece."""
+
+    def __init__(self, stream: bytes) -> None:
+        self.stream = stream
+
+    def compress(self, data) -> bytes:
+        stream, self.stream = self.stream, b""
+        return stream
+
+    def flush(self) -> bytes:
+        return b""
+
+
+def _write_member(zf, name: str, data: bytes, compress: bool, deflated: bytes | None = None) -> None:
+    """:func:`bagit.write_member`; given the deflate stream of a compressed member, the ZIP
+    writer (zipfile's or pyzipper's: both call ``_compressor.compress`` on each write and
+    ``flush`` at close) takes it instead of compressing again. Where the writer has no zlib
+    compressor by that name, it compresses as usual: the same bytes either way."""
+    if deflated is None or not compress:
+        bagit.write_member(zf, name, data, compress=compress)
+        return
+    zi = bagit.member_info(zf, name, len(data), True)
+    with zf.open(zi, "w", force_zip64=len(data) > (1 << 31)) as out:
+        if isinstance(getattr(out, "_compressor", None), _ZLIB_COMPRESS):
+            out._compressor = _Deflated(deflated)
+        out.write(data)
+
+
+_ZLIB_COMPRESS = type(zlib.compressobj())
+
+
 def _reopened(case: Case) -> Case:
     """The case on a database connection of its own (a forked child must not use its parent's)."""
     import sqlite3
@@ -714,7 +762,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     # on nothing else that is streamed, so they are made meanwhile, from these values.
     expected = {(f["item"], f["locator"]): Written(names[(f["item"], f["locator"])], f["sha256"], f["size"])
                 for f in sel.exported_files}
-    ahead = _GeneratedAhead.start(lambda: _generated(_reopened(case), sel, ex, expected, name_map, meta, opts))
+    ahead = _GeneratedAhead.start(lambda: _deflated(_generated(_reopened(case), sel, ex, expected, name_map,
+                                                               meta, opts)))
     try:
         bundle_file = _HashingWriter(open(partial, "wb"))
         with bundle_file, contextlib.ExitStack() as stack:
@@ -734,14 +783,14 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             for w in written.values():
                 payload[w.bag_path] = w.sha256
                 sizes[w.bag_path] = w.size
-            generated = ahead.result() if ahead is not None and written == expected else None
-            if generated is None:
-                generated = _generated(case, sel, ex, written, name_map, meta, opts)
+            made = ahead.result() if ahead is not None and written == expected else None
+            generated, deflated = made if made is not None else (
+                _generated(case, sel, ex, written, name_map, meta, opts), {})
             generated[REPORT] = report_mod.fill(generated[REPORT], thumbs)
             for name in sorted(generated):
                 data = generated[name]
                 # the report is mostly base64 images, which deflate barely shrinks
-                bagit.write_member(zf, f"{root}/{name}", data, compress=name != REPORT)
+                _write_member(zf, f"{root}/{name}", data, name != REPORT, deflated.get(name))
                 payload[name] = hashlib.sha256(data).hexdigest()
                 sizes[name] = len(data)
             manifest = bagit.manifest_text(payload.items())

@@ -517,3 +517,23 @@ def test_a_stopped_export_stops_and_reaps_its_child(built, tmp_path, forensic, m
     assert not (tmp_path / "bad.zip").exists() and not (tmp_path / "bad.zip.partial").exists()
     with pytest.raises(ChildProcessError):
         os.waitpid(started[-1], os.WNOHANG)
+
+
+def test_encrypted_members_made_ahead_decrypt_to_the_members_made_after(built, tmp_path, forensic, monkeypatch):
+    import pyzipper
+
+    from exporters import bundle
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    pw = tmp_path / "pw"
+    pw.write_text("pw\n")
+    args = ("export", "--case", built["case"], "--tag", "court", "--custody-size", _custody_size(built["case"]),
+            "--password-file", pw)
+    forensic(*args, "--out", tmp_path / "ahead.zip")
+    monkeypatch.setattr(bundle, "GENERATE_AHEAD", False)
+    forensic(*args, "--out", tmp_path / "after.zip")
+    plain = []
+    for name in ("ahead.zip", "after.zip"):
+        with pyzipper.AESZipFile(tmp_path / name) as zf:
+            zf.setpassword(b"pw")
+            plain.append([(i.filename, i.compress_type, zf.read(i)) for i in zf.infolist()])
+    assert plain[0] == plain[1]
