@@ -108,7 +108,7 @@ class ThumbnailCollector:
     def __init__(self, budget: int) -> None:
         self.budget = budget
         self.used = 0
-        self.images: dict[tuple[str, str], tuple[str, str]] = {}   # key -> (data URI, 'exif'|'original')
+        self.images: dict[tuple[str, str], tuple[bytes, str]] = {}  # key -> (data URI, ASCII; how it was found)
         self.skipped = 0
 
     def add(self, f: dict, head: bytes, whole: bytes | None) -> None:
@@ -121,7 +121,7 @@ class ThumbnailCollector:
             self.skipped += 1
             return
         self.used += len(thumb)
-        uri = f"data:{mime};base64," + base64.b64encode(thumb).decode("ascii")
+        uri = b"data:" + mime.encode("ascii") + b";base64," + base64.b64encode(thumb)
         self.images[(f["item"], f["locator"])] = (uri, kind)
 
 
@@ -304,8 +304,10 @@ def fill(template: list, thumbs: ThumbnailCollector) -> bytes:
         elif piece[0] == "img":
             _, key, alt = piece
             img = thumbs.images.get(key)
-            out.append((f'<img src="{img[0]}" alt="{alt}" title="{e(img[1])}">' if img is not None
-                        else '<div class="ph">no thumbnail</div>').encode("utf-8"))
+            if img is None:
+                out.append(b'<div class="ph">no thumbnail</div>')
+            else:                       # the URI (up to ~100 KB) is copied once, by the join
+                out += (b'<img src="', img[0], f'" alt="{alt}" title="{e(img[1])}">'.encode("utf-8"))
         elif thumbs.skipped:            # ("skipped",)
             out.append(f"<p class=\"small\">{thumbs.skipped} thumbnail(s) not embedded (size budget of "
                        "the report).</p>".encode("utf-8"))
