@@ -406,8 +406,8 @@ def _plain_header_pattern(layout: Layout, raw: bool = False) -> str:
     return rf"{body}(?:[ ][-–][ ]|:[ ])"
 
 
-def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: bool = False
-                 ) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
+def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: bool = False,
+                 scan: bool = False) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
     """For a block of lines (its final line break removed): one regex whose ``findall`` gives,
     for every line, (header, date, time, name, text, '') when the line starts with a header of
     ``layout`` (``plain``: in its common form, see :func:`_plain_header_pattern`), else
@@ -422,12 +422,29 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
     minutes ('3:25') and the rest of it (':01\u202fPM', ' PM', ':01' or ''): (header, date,
     hm, tail, name, text, other). With ``plain``, the header column then holds the header's
     date and time only, its raw time (what the header is stripped to), not the brackets or
-    dash around them; without, hm is the whole time and tail is ''."""
-    key = (layout, marks, plain, raw)
+    dash around them; without, hm is the whole time and tail is ''.
+
+    ``scan`` (for the first pass): rows (header, date, time, name, first), where ``first`` is
+    the first character of a line that is not a header, and the text is left out (each
+    column costs time in every row); with ``plain``, the header is '' and the time is only
+    the 'm' or 'M' of its clock marker ('' without one)."""
+    key = (layout, marks, plain, raw, scan)
     hit = _BLOCK_REGEXES.get(key)
     if hit is None:
         args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep, marks)
         columns = ("head", "date", "time", "name", "text", "other")
+        if scan:
+            head = _plain_header_pattern(layout) if plain else _header_pattern(*args)
+            head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", head)
+            if plain:
+                head = head.replace("(?P<time>", "(?:").replace("[AaPp][Mm]", "[AaPp](?P<time>[Mm])")
+            head = f"(?P<head>){head}" if plain else f"(?P<head>{head})"
+            rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)|(?P<first>[^\n]?))[^\n]*")
+            order = tuple(rx.groupindex[g] - 1 for g in ("head", "date", "time", "name", "first"))
+            get = operator.itemgetter(*order) if order != (0, 1, 2, 3, 4) else None
+            hit = _BLOCK_REGEXES[key] = (rx, get, re.compile(_header_pattern(*args, part="date")),
+                                         re.compile(head))
+            return hit
         if plain:
             head = _plain_header_pattern(layout, raw)
         else:
@@ -453,6 +470,7 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
 _COL_HEAD, _COL_DATE, _COL_TIME, _COL_NAME = (operator.itemgetter(i) for i in range(4))
 _DATE_CAL, _DATE_KIND = operator.itemgetter(4), operator.itemgetter(5)
 _LAST = operator.itemgetter(-1)
+_COL_FIRST = operator.itemgetter(4)
 
 
 class _Scan:
@@ -472,6 +490,7 @@ class _Scan:
         self.plain = True                          # blocks read with the plain pattern first
         self.known_names: set[str] = set()         # name prefixes (raw) of senders already listed
         self.calendars = False                     # a date of another calendar seen
+        self._text, self._lines, self._head = "", None, None   # the block being read (see block())
 
     def header(self, m: re.Match, rest: str) -> None:
         """One header (``rest``: the text after it on its line)."""
@@ -547,39 +566,45 @@ class _Scan:
         block reads the layout's headers, the rows are then counted column by column (see
         :meth:`_rows`); the other lines that start like a header are tried one by one (a header
         in another layout), in their place between the runs of rows around them."""
-        rx, get, _, _ = _block_regex(self.reader.layout, plain=self.plain)
-        text = block[start:-1]
+        rx, get, _, self._head = _block_regex(self.reader.layout, plain=self.plain, scan=True)
+        text = self._text = block[start:-1]
+        self._lines = None
         rows = rx.findall(text)
         if get is not None:
             rows = list(map(get, rows))
-        others = [i for i in itertools.compress(range(len(rows)), map(operator.itemgetter(5), rows))
-                  if _starts_like_header(rows[i][5])]
+        others = [i for i in itertools.compress(range(len(rows)), map(_COL_FIRST, rows))
+                  if _starts_like_header(rows[i][4])]
         lo = 0
         for i in others:
-            self._rows(rows[lo:i], text)
-            self.line(rows[i][5])
+            self._rows(rows[lo:i], lo)
+            self.line(self._line(i))
             lo = i + 1
-        self._rows(rows[lo:] if lo else rows, text)
+        self._rows(rows[lo:] if lo else rows, lo)
         if self.plain and len(others) * 4 > len(rows) + 7:
             self.plain = False                  # many headers not in the common form: full pattern
 
-    def _rows(self, rows: list[tuple], text: str) -> None:
-        """Rows of the block regex (see :func:`_block_regex`) with no line among them to try
-        one by one: the same counts as :meth:`header` would make for each header row, made
-        column by column in C loops (a file of a million messages has some thousand distinct
-        dates and a few senders)."""
+    def _line(self, i: int) -> str:
+        """Line ``i`` of the block :meth:`block` reads."""
+        if self._lines is None:
+            self._lines = self._text.split("\n")
+        return self._lines[i]
+
+    def _rows(self, rows: list[tuple], lo: int) -> None:
+        """Rows of the block regex (see :func:`_block_regex`, ``scan``), from line ``lo`` of the
+        block, with no line among them to try one by one: the same counts as :meth:`header`
+        would make for each header row, made column by column in C loops (a file of a million
+        messages has some thousand distinct dates and a few senders)."""
         dates = list(filter(None, map(_COL_DATE, rows)))
         n = len(dates)
         if not n:
             return
         facts = self.facts
         facts.header_lines += n
-        if not self.plain and not text.isascii():        # the plain pattern reads no marks
+        if not self.plain and not self._text.isascii():        # the plain pattern reads no marks
             strip = loc.strip_marks
             facts.marked_headers += sum(1 for h in map(_COL_HEAD, rows) if h and not h.isascii() and h != strip(h))
-        if self.plain:      # a marker is 'AM'/'PM' (any case): one 'm' or 'M'
-            clocks = "".join(map(_COL_TIME, rows))
-            self.twelve += clocks.count("m") + clocks.count("M")
+        if self.plain:      # the time column: the 'm' or 'M' of 'AM'/'PM' (see _block_regex)
+            self.twelve += len("".join(map(_COL_TIME, rows)))
         else:               # a clock without a marker ends with its minutes
             self.twelve += n - sum(map(str.isdecimal, map(_LAST, filter(None, map(_COL_TIME, rows)))))
         self._dates(dates)
@@ -587,10 +612,12 @@ class _Scan:
         if len(self.senders) >= MAX_SENDERS or known.issuperset(map(_COL_NAME, rows)):
             return
         # the header rows whose name prefix is not one already known to name a listed sender
-        for row in itertools.compress(rows, map(operator.not_, map(known.__contains__, map(_COL_NAME, rows)))):
-            if row[0]:
+        for i in itertools.compress(range(len(rows)), map(operator.not_, map(known.__contains__, map(_COL_NAME, rows)))):
+            row = rows[i]
+            if row[1]:
+                line = self._line(lo + i)
+                self.sender(line[self._head.match(line).end():])
                 raw = row[3]
-                self.sender(f"{raw}: {row[4]}" if raw else row[4])
                 if raw and _split_sender(raw + ": ", True)[0] in self.senders:
                     known.add(raw)
 
@@ -820,7 +847,9 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     One regex over each block splits it into lines and reads the headers of the file's layout
     (and the sender's name); any other line continues the message above (or is a header in
     another layout, a broken header, a blank line). A header's date and time are read once per
-    distinct header text, a sender's name once per distinct prefix."""
+    distinct date text and time part, a sender's name once per distinct prefix. The messages
+    (Made a block at a time instead, in lists, they were slower: the garbage collector's young
+    generation then holds hundreds of messages at each collection.)"""
     counts = counts if counts is not None else ChatCounts()
     reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
     plain = True                      # the plain pattern first, the full one if it misses too often
@@ -853,7 +882,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     parts: list[str] | None = None
     size = 0
     # how cur was read: 0 not on the common path; on it (never the first, never corrupt) 1, or
-    # 2 from an ASCII block with no '<', '(' or maps link (see finish)
+    # 2 from a block with no '<', '(' or maps link (see finish)
     fast = 0
     deleted_heads3, deleted_first = loc.DELETED_HEADS3, loc.DELETED_FIRST
     preamble: list[str] = []
@@ -995,8 +1024,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             findall, get = _block_regex(facts.layout, facts.marked_headers > 0, False, True)[:2]
             findall = findall.findall
         tried, block_start = 0, lineno
-        # (in a text that is not ASCII, 'in' is slower than testing each message's text)
-        block_fast = 2 if text.isascii() and not ("<" in text or "(" in text or "maps.google" in text) else 1
+        block_fast = 1 if "<" in text or "(" in text or "maps.google" in text else 2
         counts.message_lines += quick
         quick = 0
         rows = (findall(text) if get is None else map(get, findall(text))) if findall is not None else (
@@ -1005,16 +1033,18 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
             lineno += 1
             if head:                                   # a header of the file's layout
                 if cur is not None:
-                    # finish(cur, parts), its common case inline
-                    # (a bidi mark is a format character: a printable text has none)
-                    if fast and parts is None and (fast == 2 or (
-                            "<" not in (b := cur.body) and "(" not in b and "maps.google" not in b
-                            and (b.isascii() or b.isprintable() or not has_marks(b)))):
+                    # finish(cur, parts), its common case inline: a text with no '<', '(', maps
+                    # link or bidi mark (a format character: a printable text has none) is only
+                    # tested for the deleted-message marker
+                    if fast and parts is None and (fast > 1 or ("<" not in (b := cur.body) and "(" not in b
+                                                                and "maps.google" not in b)):
                         b = cur.body
-                        if fast == 2 or b.isascii():
+                        if b.isascii():
                             if (len(b) <= 80 and b[:4].lower() in deleted_heads
                                     and b.casefold().rstrip(". ") in deleted_phrases):
                                 cur.deleted = True
+                        elif not (b.isprintable() or not has_marks(b)):
+                            cur = finish(cur, parts)
                         elif (len(b) <= 80 and (b[:3].casefold()[:3] in deleted_heads3 or b[:1] in deleted_first)
                               and _deleted(b)):
                             cur.deleted = True
@@ -1044,12 +1074,12 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                 cur = start(head, date_text, hm + tail, f"{raw_name}: {body}" if raw_name else body, lineno)
                 parts, fast = None, 0
                 continue
-            hm = None
+            other = None
             mismatch = False
             if _starts_like_header(line):
-                hm, mismatch = reader.match(line)
+                other, mismatch = reader.match(line)
                 tried += 1
-            if hm is None:
+            if other is None:
                 if not line.strip(strip_chars):
                     counts.blank_lines += 1
                     if cur is not None:
@@ -1093,7 +1123,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                 preamble = []
             if first:
                 first, first_line = False, lineno
-            cur = start(hm.group(0), hm.group("date"), hm.group("time"), line[hm.end():], lineno, hm)
+            cur = start(other.group(0), other.group("date"), other.group("time"), line[other.end():], lineno, other)
             if not mismatch:
                 cur.layout_mismatch = False
             parts, fast = None, 0

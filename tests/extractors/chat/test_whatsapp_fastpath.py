@@ -108,10 +108,10 @@ def _parse(data: bytes) -> tuple:
     return p.messages, p.facts, p.counts, p.warnings
 
 
-def _line_by_line(layout, marks=True, plain=False, raw=False):
+def _line_by_line(layout, marks=True, plain=False, raw=False, scan=False):
     """A block regex that reads no header: every line is tried on its own."""
     _, _, date_rx, time_rx = _ORIGINAL(layout, marks, plain)
-    empty = "()" * (6 if raw else 5)
+    empty = "()" * (6 if raw else 4 if scan else 5)
     return re.compile(rf"(?m)^{empty}([^\n]*)"), None, date_rx, time_rx
 
 
