@@ -884,7 +884,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     # how cur was read: 0 not on the common path; on it (never the first, never corrupt) 1, or
     # 2 from a block with no '<', '(' or maps link (see finish)
     fast = 0
-    deleted_heads3, deleted_first = loc.DELETED_HEADS3, loc.DELETED_FIRST
+    heads3: dict[str, bool] = {}      # a text's first 3 characters -> loc.maybe_deleted()
     preamble: list[str] = []
     preamble_start = 0
     first = True
@@ -1045,9 +1045,14 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                                 cur.deleted = True
                         elif not (b.isprintable() or not has_marks(b)):
                             cur = finish(cur, parts)
-                        elif (len(b) <= 80 and (b[:3].casefold()[:3] in deleted_heads3 or b[:1] in deleted_first)
-                              and _deleted(b)):
-                            cur.deleted = True
+                        elif len(b) <= 80:
+                            maybe = heads3.get(b[:3])
+                            if maybe is None:
+                                if len(heads3) > 50_000:
+                                    heads3.clear()
+                                maybe = heads3[b[:3]] = loc.maybe_deleted(b[:3])
+                            if maybe and _deleted(b):
+                                cur.deleted = True
                         yield cur
                     else:
                         yield finish(cur, parts)
