@@ -419,8 +419,9 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
     and ``text`` what follows it; otherwise ``name`` is '' and ``text`` is the whole rest.
 
     ``raw`` (for the second pass): the time column is split in two, the time's hours and
-    minutes ('3:25') and the rest of it (':01\u202fPM', ' PM', ':01' or ''): (header, date,
-    hm, tail, name, text, other). With ``plain``, the header column then holds the header's
+    minutes ('3:25') and the rest of it (':01\u202fPM', ' PM', ':01' or ''), and one column
+    holds the text or the other line: (header, date, hm, tail, name, text or line). With
+    ``plain``, the header column then holds the header's
     date and time only, its raw time (what the header is stripped to), not the brackets or
     dash around them; without, hm is the whole time and tail is ''.
 
@@ -454,9 +455,11 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
         if not (raw and plain):
             head = f"(?P<head>{head})"
         if raw:
-            columns = ("head", "date", "hm", "tail", "name", "text", "other")
-        rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)(?P<text>[^\n]*)"
-                        rf"|(?P<other>[^\n]*))")
+            columns = ("head", "date", "hm", "tail", "name", "text")
+            rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)|)(?P<text>[^\n]*)")
+        else:
+            rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)(?P<text>[^\n]*)"
+                            rf"|(?P<other>[^\n]*))")
         gi = rx.groupindex
         order = tuple(gi[g] - 1 for g in columns)
         # None: findall's tuples are already in that order
@@ -869,7 +872,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     midnights: dict[str, datetime] = {}                                # date text -> its midnight
     hours24: dict[str, timedelta] = {}                                 # '14:05' -> 14 h 5 min
     hours12: dict[str, timedelta] = {}                                 # '12:05' -> 5 min (before 'AM' / 'PM')
-    tails: dict[str, tuple[timedelta, dict]] = {}                      # ':01 PM' -> (12 h 1 s, hours12)
+    tails: dict[str, tuple[timedelta | None, dict]] = {}               # ':01 PM' -> (12 h 1 s, hours12)
     bracket = facts.layout.bracket if facts.layout else False
     strip_chars = loc.MARKS + " \t"
     strip_time = _RAW_TIME_STRIP
@@ -881,6 +884,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     # only once a second line comes; ``size`` counts their characters from then on
     parts: list[str] | None = None
     size = 0
+    body = ""                         # cur.body while fast
     # how cur was read: 0 not on the common path; on it (never the first, never corrupt) 1, or
     # 2 from a block with no '<', '(' or maps link (see finish)
     fast = 0
@@ -978,7 +982,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         sec = int(tail[1:3]) if tail[:1] == time_sep else 0
         if tail not in tails and sec < 60:
             pm = twelve and tail[-2] in "pP"
-            tails[tail] = (timedelta(hours=12 if pm else 0, seconds=sec), hours12 if twelve else hours24)
+            tails[tail] = (timedelta(hours=12 if pm else 0, seconds=sec) or None,    # None: nothing to add
+                           hours12 if twelve else hours24)
         h, mi = map(int, hm.split(time_sep))
         if twelve:
             h = 0 if h == 12 else h
@@ -1028,17 +1033,17 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         counts.message_lines += quick
         quick = 0
         rows = (findall(text) if get is None else map(get, findall(text))) if findall is not None else (
-            ("", "", "", "", "", "", line) for line in text.split("\n"))
-        for head, date_text, hm, tail, raw_name, body, line in rows:
+            ("", "", "", "", "", line) for line in text.split("\n"))
+        for head, date_text, hm, tail, raw_name, line in rows:       # line: a header's text, or the line
             lineno += 1
             if head:                                   # a header of the file's layout
                 if cur is not None:
                     # finish(cur, parts), its common case inline: a text with no '<', '(', maps
                     # link or bidi mark (a format character: a printable text has none) is only
                     # tested for the deleted-message marker
-                    if fast and parts is None and (fast > 1 or ("<" not in (b := cur.body) and "(" not in b
+                    if fast and parts is None and (fast > 1 or ("<" not in (b := body) and "(" not in b
                                                                 and "maps.google" not in b)):
-                        b = cur.body
+                        b = body                       # cur.body (set with fast)
                         if b.isascii():
                             if (len(b) <= 80 and b[:4].lower() in deleted_heads
                                     and b.casefold().rstrip(". ") in deleted_phrases):
@@ -1061,14 +1066,14 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                         raw_time, local, _ = heads.get(head) or read_time(head, date_text, hm)
                     elif ((local := midnights.get(date_text)) is not None and (t := tails.get(tail)) is not None
                           and (h := t[1].get(hm)) is not None):
-                        raw_time, local = head, local + h + t[0]   # head: the raw time (see _block_regex)
+                        raw_time, local = head, local + h if t[0] is None else local + h + t[0]   # head: the raw time
                     else:
                         raw_time, local, _ = read_time(head, date_text, hm + tail, None, (hm, tail))
                     if local is not None:
                         name = names.get(raw_name)
                         if name is not None:
-                            cur = ChatMessage(lineno, lineno, local, raw_time, name, None, body)
-                            parts, fast = None, block_fast
+                            cur = ChatMessage(lineno, lineno, local, raw_time, name, None, line)
+                            parts, fast, body = None, block_fast, line
                             quick += 1
                             continue
                 elif preamble:
@@ -1076,7 +1081,7 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                     preamble = []
                 if first:
                     first, first_line = False, lineno
-                cur = start(head, date_text, hm + tail, f"{raw_name}: {body}" if raw_name else body, lineno)
+                cur = start(head, date_text, hm + tail, f"{raw_name}: {line}" if raw_name else line, lineno)
                 parts, fast = None, 0
                 continue
             other = None

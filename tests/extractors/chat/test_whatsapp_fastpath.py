@@ -111,7 +111,7 @@ def _parse(data: bytes) -> tuple:
 def _line_by_line(layout, marks=True, plain=False, raw=False, scan=False):
     """A block regex that reads no header: every line is tried on its own."""
     _, _, date_rx, time_rx = _ORIGINAL(layout, marks, plain)
-    empty = "()" * (6 if raw else 4 if scan else 5)
+    empty = "()" * (4 if scan else 5)
     return re.compile(rf"(?m)^{empty}([^\n]*)"), None, date_rx, time_rx
 
 
@@ -171,3 +171,40 @@ def test_a_text_without_marks_brackets_or_links_is_only_tested_for_the_deleted_m
     wt._classify(msg, body, bracket, False)
     expected = wt.ChatMessage(2, 2, None, "", sender, None, body, deleted=len(body) <= 80 and wt._deleted(body))
     assert msg == expected
+
+
+def _deleted_reference(text: str) -> bool:
+    """The deleted-marker test without its cheap head check (what _deleted must equal)."""
+    t = text.casefold().rstrip(". ")
+    return t in loc.DELETED or (not text.isascii() and loc.is_deleted(text))
+
+
+@st.composite
+def deleted_like(draw) -> str:
+    phrase = draw(st.sampled_from(sorted(loc.DELETED)))
+    chars = []
+    for c in phrase:
+        if c == " ":
+            c = draw(st.sampled_from([" ", "  ", "\t", NBSP, NNBSP, "\u2009", " \u3000"]))
+        elif "\u0600" <= c <= "\u06ff" and draw(st.integers(0, 3)) == 0:
+            c += draw(st.sampled_from(["\u064b", "\u0651", "\u0670"]))   # Arabic diacritics, dropped by norm()
+        else:
+            c = draw(st.sampled_from([c, c.upper(), c.title()]))
+        chars.append(c)
+    text = "".join(chars)
+    text = draw(st.sampled_from(["", " ", "  ", "\t"])) + text + draw(st.sampled_from(["", ".", "...", " .", "。"]))
+    if draw(st.integers(0, 3)) == 0:               # cut or changed: mostly not a marker any more
+        i = draw(st.integers(0, len(text)))
+        text = text[:i] + draw(st.sampled_from(["", "x", "é", "ж"])) + text[i + 1:]
+    return text
+
+
+@settings(max_examples=500, deadline=None)
+@given(text=st.one_of(deleted_like(), st.text(max_size=40)))
+def test_the_deleted_head_check_only_rules_out_texts_that_are_no_marker(text):
+    """_deleted's cheap head check (loc.maybe_deleted) never turns away a text the full test
+    takes, for marker texts in any case, with blank runs, Arabic diacritics and trailing dots."""
+    text = loc.strip_marks(text)                   # (its callers pass texts without bidi marks)
+    assert wt._deleted(text) == _deleted_reference(text)
+    if _deleted_reference(text):
+        assert loc.maybe_deleted(text)
