@@ -427,8 +427,8 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
 
     ``scan`` (for the first pass): rows (header, date, time, name, first), where ``first`` is
     the first character of a line that is not a header, and the text is left out (each
-    column costs time in every row); with ``plain``, the header is '' and the time is only
-    the 'm' or 'M' of its clock marker ('' without one)."""
+    column costs time in every row); with ``plain``, (date, time, name, first), the time
+    only the 'm' or 'M' of its clock marker ('' without one). See :data:`_SCAN_COLUMNS`."""
     key = (layout, marks, plain, raw, scan)
     hit = _BLOCK_REGEXES.get(key)
     if hit is None:
@@ -439,10 +439,13 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
             head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", head)
             if plain:
                 head = head.replace("(?P<time>", "(?:").replace("[AaPp][Mm]", "[AaPp](?P<time>[Mm])")
-            head = f"(?P<head>){head}" if plain else f"(?P<head>{head})"
+                columns = ("date", "time", "name", "first")
+            else:
+                head = f"(?P<head>{head})"
+                columns = ("head", "date", "time", "name", "first")
             rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)|(?P<first>[^\n]?))[^\n]*")
-            order = tuple(rx.groupindex[g] - 1 for g in ("head", "date", "time", "name", "first"))
-            get = operator.itemgetter(*order) if order != (0, 1, 2, 3, 4) else None
+            order = tuple(rx.groupindex[g] - 1 for g in columns)
+            get = operator.itemgetter(*order) if order != tuple(range(len(columns))) else None
             hit = _BLOCK_REGEXES[key] = (rx, get, re.compile(_header_pattern(*args, part="date")),
                                          re.compile(head))
             return hit
@@ -470,10 +473,12 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
 
 
 # columns of the block regex's rows, and of _Scan._date_info's tuples
-_COL_HEAD, _COL_DATE, _COL_TIME, _COL_NAME = (operator.itemgetter(i) for i in range(4))
-_DATE_CAL, _DATE_KIND = operator.itemgetter(4), operator.itemgetter(5)
+# columns of the first pass's rows (see _block_regex, scan): plain -> (header or None, date,
+# time, name, first); and of _Scan._date_info's tuples
+_SCAN_COLUMNS = {True: (None, *map(operator.itemgetter, range(4))),
+                 False: tuple(map(operator.itemgetter, range(5)))}
+_INFO_KEY, _DATE_CAL, _DATE_KIND = operator.itemgetter(0), operator.itemgetter(4), operator.itemgetter(5)
 _LAST = operator.itemgetter(-1)
-_COL_FIRST = operator.itemgetter(4)
 
 
 class _Scan:
@@ -494,6 +499,7 @@ class _Scan:
         self.known_names: set[str] = set()         # name prefixes (raw) of senders already listed
         self.calendars = False                     # a date of another calendar seen
         self._text, self._lines, self._head = "", None, None   # the block being read (see block())
+        self._cols = _SCAN_COLUMNS[True]
 
     def header(self, m: re.Match, rest: str) -> None:
         """One header (``rest``: the text after it on its line)."""
@@ -575,8 +581,9 @@ class _Scan:
         rows = rx.findall(text)
         if get is not None:
             rows = list(map(get, rows))
-        others = [i for i in itertools.compress(range(len(rows)), map(_COL_FIRST, rows))
-                  if _starts_like_header(rows[i][4])]
+        self._cols = _SCAN_COLUMNS[self.plain]
+        first = self._cols[4]
+        others = [i for i in itertools.compress(range(len(rows)), map(first, rows)) if _starts_like_header(first(rows[i]))]
         lo = 0
         for i in others:
             self._rows(rows[lo:i], lo)
@@ -597,7 +604,8 @@ class _Scan:
         block, with no line among them to try one by one: the same counts as :meth:`header`
         would make for each header row, made column by column in C loops (a file of a million
         messages has some thousand distinct dates and a few senders)."""
-        dates = list(filter(None, map(_COL_DATE, rows)))
+        col_head, col_date, col_time, col_name, _ = self._cols
+        dates = list(filter(None, map(col_date, rows)))
         n = len(dates)
         if not n:
             return
@@ -605,22 +613,22 @@ class _Scan:
         facts.header_lines += n
         if not self.plain and not self._text.isascii():        # the plain pattern reads no marks
             strip = loc.strip_marks
-            facts.marked_headers += sum(1 for h in map(_COL_HEAD, rows) if h and not h.isascii() and h != strip(h))
+            facts.marked_headers += sum(1 for h in map(col_head, rows) if h and not h.isascii() and h != strip(h))
         if self.plain:      # the time column: the 'm' or 'M' of 'AM'/'PM' (see _block_regex)
-            self.twelve += len("".join(map(_COL_TIME, rows)))
+            self.twelve += len("".join(map(col_time, rows)))
         else:               # a clock without a marker ends with its minutes
-            self.twelve += n - sum(map(str.isdecimal, map(_LAST, filter(None, map(_COL_TIME, rows)))))
+            self.twelve += n - sum(map(str.isdecimal, map(_LAST, filter(None, map(col_time, rows)))))
         self._dates(dates)
         known = self.known_names
-        if len(self.senders) >= MAX_SENDERS or known.issuperset(map(_COL_NAME, rows)):
+        if len(self.senders) >= MAX_SENDERS or known.issuperset(map(col_name, rows)):
             return
         # the header rows whose name prefix is not one already known to name a listed sender
-        for i in itertools.compress(range(len(rows)), map(operator.not_, map(known.__contains__, map(_COL_NAME, rows)))):
+        for i in itertools.compress(range(len(rows)), map(operator.not_, map(known.__contains__, map(col_name, rows)))):
             row = rows[i]
-            if row[1]:
+            if col_date(row):
                 line = self._line(lo + i)
                 self.sender(line[self._head.match(line).end():])
-                raw = row[3]
+                raw = col_name(row)
                 if raw and _split_sender(raw + ": ", True)[0] in self.senders:
                     known.add(raw)
 
@@ -648,7 +656,7 @@ class _Scan:
             if infos[0][0] == self.last_date:
                 del infos[0]
         else:
-            keys = list(map(_COL_HEAD, infos))
+            keys = list(map(_INFO_KEY, infos))
             before = itertools.chain((self.last_date,), keys)
             infos = list(itertools.compress(infos, map(operator.ne, keys, before)))
         if not infos:

@@ -111,7 +111,7 @@ def _parse(data: bytes) -> tuple:
 def _line_by_line(layout, marks=True, plain=False, raw=False, scan=False):
     """A block regex that reads no header: every line is tried on its own."""
     _, _, date_rx, time_rx = _ORIGINAL(layout, marks, plain)
-    empty = "()" * (4 if scan else 5)
+    empty = "()" * ((3 if plain else 4) if scan else 5)
     return re.compile(rf"(?m)^{empty}([^\n]*)"), None, date_rx, time_rx
 
 
