@@ -29,6 +29,7 @@ millions of files.
 """
 from __future__ import annotations
 
+import functools
 import json
 import re
 import sqlite3
@@ -179,7 +180,8 @@ def _sql(flt: TimelineFilter) -> tuple[str, dict[str, Any]]:
 def events(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(),
            tz: tzinfo | None = None) -> Iterator[dict[str, Any]]:
     """Timeline events in order (see the module doc for the rule), one at a time."""
-    db.create_function("tl_key", 1, sort_key, deterministic=True)
+    # a memo per query: many events share a time (a file's four times, files saved together)
+    db.create_function("tl_key", 1, functools.lru_cache(maxsize=1 << 16)(sort_key), deterministic=True)
     sql, args = _sql(flt)
     render = tz or timezone.utc
     for r in db.execute(sql, args):
