@@ -17,6 +17,10 @@ with an :class:`IntegrityError` (the partial output deleted) when the bytes no l
 the SHA-256 recorded at triage. The payload manifest holds those recorded hashes, so a
 bundle can only be made of bytes that are what the examiner logged.
 
+The generated members depend on nothing streamed but those hashes (and the thumbnails the
+report shows), so on Linux they are made meanwhile in a forked process
+(:class:`_GeneratedAhead`); the report's images are filled in once the photos have streamed.
+
 Determinism: fixed member order (evidence in walk order, then generated files, then tag
 files), fixed member times and attributes, no creation time anywhere but ``bag-info.txt``
 (``Bagging-Date``, ``Bundle-Created``). ``SOURCE_DATE_EPOCH`` fixes even that, and
@@ -779,7 +783,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             sizes: dict[str, int] = {}
             written = stream_evidence(case, zf, root, sel, names, opts.evidence_password,
                                       thumbs.add, progress)
-            bundle_file.sync_soon()    # the evidence reaches the disk while the rest is made
+            bundle_file.sync_soon()    # the evidence's last part reaches the disk while the rest is written
             for w in written.values():
                 payload[w.bag_path] = w.sha256
                 sizes[w.bag_path] = w.size
