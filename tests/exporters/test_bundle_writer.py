@@ -80,3 +80,25 @@ def test_a_failed_flush_is_raised_not_lost(tmp_path, monkeypatch):
     assert w.digest is None
     w._pool.shutdown(wait=True)
     w._syncer.shutdown(wait=True)
+
+
+def test_small_writes_kept_or_copied_come_out_in_order(tmp_path):
+    import random
+    rng = random.Random(1)
+    path = tmp_path / "out.bin"
+    expected = bytearray()
+    reused = bytearray(300_000)
+    with _HashingWriter(open(path, "wb")) as w:
+        for _ in range(400):
+            n = rng.choice((1, 30, 4000, 20_000, 70_000, 300_000, 1 << 20, 3 << 20))
+            piece = os.urandom(n)
+            expected += piece
+            if n <= len(reused) and rng.random() < 0.5:      # a reusable buffer, changed after the write
+                reused[:n] = piece
+                w.write(memoryview(reused)[:n])
+                reused[:n] = bytes(n)
+            else:
+                w.write(piece)
+    data = path.read_bytes()
+    assert data == bytes(expected)
+    assert w.digest == hashlib.sha256(data).hexdigest()
