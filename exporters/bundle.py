@@ -573,18 +573,17 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
             is_photo = (item, f["locator"]) in photos
             h = _FileHasher(hasher, f["size"])
             total = 0
-            head = bytearray()
-            whole: list[bytes] | None = [] if is_photo and (f["size"] or 0) <= THUMB_ORIGINAL_CAP else None
+            start: list[bytes] | None = [] if is_photo else None    # a photo's first chunks, as read
+            kept = 0
             zi = bagit.member_info(zf, f"{root}/{bag_path}", f["size"], _compress(f["mime"]))
             with entry.open() as src, zf.open(zi, "w", force_zip64=(f["size"] or 0) > (1 << 31)) as dst:
                 while chunk := src.read(CHUNK):
                     h.update(chunk)
                     dst.write(chunk)
                     total += len(chunk)
-                    if is_photo and len(head) < HEAD_KEEP:
-                        head += chunk[:HEAD_KEEP - len(head)]
-                    if whole is not None:
-                        whole.append(chunk)
+                    if start is not None and kept < HEAD_KEEP:
+                        start.append(chunk)
+                        kept += len(chunk)
                     if progress:
                         progress(len(chunk))
             digest = h.hexdigest()
@@ -596,7 +595,9 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
                          f"{item}'; nothing was exported")
             written[(item, f["locator"])] = Written(bag_path, digest, total)
             if on_photo is not None and is_photo:
-                on_photo(f, bytes(head), b"".join(whole) if whole is not None else None)
+                # its first HEAD_KEEP bytes, and all of it when small (no copy when read in one piece)
+                first = start[0] if len(start) == 1 else b"".join(start)
+                on_photo(f, first[:HEAD_KEEP], first if total <= THUMB_ORIGINAL_CAP else None)
     except (OSError, RuntimeError) as exc:
         raise SourceError(f"evidence item {item}: reading the source failed: {exc}",
                           hint="check that the evidence source is connected and readable") from exc
