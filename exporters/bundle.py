@@ -618,8 +618,10 @@ class _GeneratedAhead:
     CRC-32 and SHA-256 calls, and slow the stream more than they save.
 
     The child has the parent's memory as it was at the fork (selection, custody excerpt)
-    and a database connection of its own; it sends its result back pickled through a pipe
-    and exits with ``os._exit`` (nothing of the parent's runs in it). Anything going wrong
+    and a database connection of its own, opened after the fork (SQLite's rule: never use a
+    connection across a fork); the parent's is idle then (no transaction, every query read
+    to its end), so the child's locks are its own. It sends its result back pickled through
+    a pipe and exits with ``os._exit`` (nothing of the parent's runs in it). Anything going wrong
     in it (or fork not being available: not Linux, other threads running) only means the
     parent makes the members itself, as it did before, and raises what that raises."""
 
@@ -786,8 +788,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     # on nothing else that is streamed, so they are made meanwhile, from these values.
     expected = {(f["item"], f["locator"]): Written(names[(f["item"], f["locator"])], f["sha256"], f["size"])
                 for f in sel.exported_files}
-    ahead = _GeneratedAhead.start(lambda: _deflated(_generated(_reopened(case), sel, ex, expected, name_map,
-                                                               meta, opts)))
+    ahead = None if case.db.in_transaction else _GeneratedAhead.start(
+        lambda: _deflated(_generated(_reopened(case), sel, ex, expected, name_map, meta, opts)))
     try:
         bundle_file = _HashingWriter(open(partial, "wb"))
         with bundle_file, contextlib.ExitStack() as stack:
