@@ -414,7 +414,8 @@ def _gallery_section(ctx: ReportContext) -> list:
                   f'<div>Camera: {e(" ".join(x for x in (f.get("make"), f.get("model")) if x) or None)}'
                   f'{(" #" + e(f["serial"])) if f.get("serial") else ""}</div>'
                   f'<div>GPS: {gps or "&#8212;"}</div>'
-                  f'<div class="small">{e(f.get("width"))}&#215;{e(f.get("height"))} &#183; SHA-256 {_hash(p["sha256"])}</div>'
+                  f'<div class="small">{e(f.get("width"))}&#215;{e(f.get("height"))} &#183; '
+                  f'SHA-256 {_hash(p["sha256"])}</div>'
                   f'<div class="cite">{e(p["item"])} &#8250; <code>{e(p["locator"])}</code></div></div>']
     return cards + ["</div>", ("skipped",), "</section>"]
 
