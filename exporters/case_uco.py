@@ -67,26 +67,14 @@ _KEY_JSON = json.JSONEncoder(ensure_ascii=False).encode
 _NODE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
 
-def _iri_key(case_id: str, kind: str, parts: tuple) -> str:
-    """``json.dumps([case_id, kind, *parts], ensure_ascii=False)``; strings and ints (nearly
-    every part) written directly, anything else through the encoder."""
-    return f"[{encode_basestring(case_id)}, {encode_basestring(kind)}{_key_tail(parts)}"
-
-
 def _key_tail(parts: tuple) -> str:
+    """The end of ``json.dumps([case_id, kind, *parts], ensure_ascii=False)`` after the kind:
+    strings and ints (nearly every part) written directly, anything else by the encoder."""
     return "".join([", " + (encode_basestring(p) if type(p) is str else int.__repr__(p) if type(p) is int
                             else _KEY_JSON(p)) for p in parts]) + "]"
 
 
 _VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab"))     # hex digit -> (d & 0x3) | 0x8
-
-
-def _uuid5(name: str) -> str:
-    """``str(uuid.uuid5(_NS, name))`` without building a UUID object (a third of the time;
-    the graph has an IRI for every node: tens of thousands in a large export): the SHA-1's
-    first 32 hex digits, version digit 5, variant bits 10."""
-    h = hashlib.sha1(_NS_BYTES + name.encode("utf-8")).hexdigest()
-    return f"{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
 
 
 class _Graph:
@@ -96,6 +84,10 @@ class _Graph:
         self._heads: dict[str, tuple[str, bytes]] = {}     # kind -> (IRI prefix, start of its key)
 
     def iri(self, kind: str, *parts: Any) -> str:
+        """``f"kb:{kind}-{uuid.uuid5(_NS, json.dumps([case_id, kind, *parts], ensure_ascii=False))}"``
+        without a UUID object or a JSON encoder per call (the graph has an IRI for every node,
+        tens of thousands in a large export): the SHA-1 of the namespace and key, its first 32
+        hex digits with version digit 5 and the RFC 4122 variant bits."""
         head = self._heads.get(kind)
         if head is None:
             head = self._heads[kind] = (f"kb:{kind}-", _NS_BYTES + f"[{encode_basestring(self.case_id)}, "

@@ -22,16 +22,16 @@ def test_case_uco_iris_are_uuid5_of_the_json_key():
 
     from exporters import case_uco
     rng = random.Random(11)
-    graph = case_uco._Graph("CASE-1")
     alphabet = "aZ9 \"\\/\n\x00é›😀"
-    for _ in range(2000):
-        parts = tuple(rng.choice([
-            "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))), rng.randint(-5, 10 ** 12),
-            None, True, False, 1.5]) for _ in range(rng.randint(0, 4)))
-        key = json.dumps(["CASE-1", "Kind", *parts], ensure_ascii=False)
-        assert case_uco._iri_key("CASE-1", "Kind", parts) == key
-        assert case_uco._uuid5(key) == str(uuid.uuid5(case_uco._NS, key))
-        assert graph.iri("Kind", *parts) == f"kb:Kind-{uuid.uuid5(case_uco._NS, key)}"
+    for case_id in ("CASE-1", 'Caso "ñ" \\ 7'):
+        graph = case_uco._Graph(case_id)
+        for _ in range(1000):
+            kind = rng.choice(("File", "Hash", "ExifEntry"))
+            parts = tuple(rng.choice([
+                "".join(rng.choice(alphabet) for _ in range(rng.randint(0, 8))), rng.randint(-5, 10 ** 12),
+                None, True, False, 1.5]) for _ in range(rng.randint(0, 4)))
+            key = json.dumps([case_id, kind, *parts], ensure_ascii=False)
+            assert graph.iri(kind, *parts) == f"kb:{kind}-{uuid.uuid5(case_uco._NS, key)}"
 
 
 def test_csv_cells_are_csv_cell_of_every_column():
