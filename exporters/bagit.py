@@ -278,9 +278,9 @@ class _AesKeys:
         return future.result()
 
     def close(self) -> None:
-        for future in self._ahead:
-            future.cancel()
-        self._pool.shutdown(wait=False)
+        # waits for the derivations already running (a millisecond or so): no thread of the
+        # export outlives it (the next export in this process can then fork, see bundle.py)
+        self._pool.shutdown(wait=True, cancel_futures=True)
 
 
 @functools.cache
