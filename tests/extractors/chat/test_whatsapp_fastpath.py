@@ -135,6 +135,18 @@ def test_fast_paths_agree_with_the_line_by_line_path(monkeypatch, data, block, s
     lines = wt.lines_of(data.decode("utf-8-sig", "replace"))
     assert (counts.message_lines + counts.system_lines + counts.continuation_lines + counts.corrupt_lines
             + counts.preamble_lines + counts.blank_lines) == len(lines)
+    assert fast[1].lines == len(lines)
+    raw = re.split(rb"\r\n|\r|\n", data)
+    bad = [i + 1 for i, line in enumerate(raw[:-1] if raw[-1] == b"" else raw) if not _decodes(line)]
+    assert fast[1].undecodable_lines == bad[:20] and fast[1].undecodable_count == len(bad)
+
+
+def _decodes(line: bytes) -> bool:
+    try:
+        line.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return True
 
 
 def test_the_reference_run_reads_every_line_on_its_own(monkeypatch):
