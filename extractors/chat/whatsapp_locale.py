@@ -94,16 +94,20 @@ DELETED = frozenset(norm(s) for s in (
 # are a marker's first three, or its first character is a blank or an Arabic letter (norm()
 # drops blanks before a text and Arabic diacritics anywhere in it). Arabic diacritics inside
 # a text in another script are not looked for. With a blank as a marker's third character,
-# the text may have any blank there (norm() turns a blank run into one space).
-_BLANKS = "".join(c for c in map(chr, range(0x3000 + 1)) if c.isspace() or _WS.fullmatch(c))
+# the text may have any blank there (norm() turns a blank run into one space). BLANKS: every
+# character str.isspace() takes, which are those _WS matches (a test holds both).
+BLANKS = ("\t\n\x0b\x0c\r\x1c\x1d\x1e\x1f \x85\xa0\u1680\u2000\u2001\u2002\u2003\u2004\u2005"
+          "\u2006\u2007\u2008\u2009\u200a\u2028\u2029\u202f\u205f\u3000")
 DELETED_HEADS3 = frozenset(p[:3] for p in DELETED) | frozenset(
-    p[:2] + b for p in DELETED if p[2:3] == " " for b in _BLANKS)
-DELETED_FIRST = frozenset(_BLANKS) | frozenset(map(chr, range(0x600, 0x700)))
+    p[:2] + b for p in DELETED if p[2:3] == " " for b in BLANKS)
+DELETED_FIRST = frozenset(BLANKS) | frozenset(map(chr, range(0x600, 0x700)))
 
 
 def maybe_deleted(text: str) -> bool:
     """False when ``text`` (without bidi marks) is surely no deleted-message marker."""
     return text[:3].casefold()[:3] in DELETED_HEADS3 or text[:1] in DELETED_FIRST
+
+
 # the first four characters of the ASCII markers: a cheap test that rules out nearly every
 # ASCII text (a marker is at least 14 characters long)
 DELETED_ASCII_HEADS = frozenset(p[:4] for p in DELETED if p.isascii())

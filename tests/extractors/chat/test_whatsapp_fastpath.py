@@ -220,3 +220,10 @@ def test_the_deleted_head_check_only_rules_out_texts_that_are_no_marker(text):
     assert wt._deleted(text) == _deleted_reference(text)
     if _deleted_reference(text):
         assert loc.maybe_deleted(text)
+
+
+def test_blanks_are_every_white_space_character():
+    """loc.BLANKS (the deleted-marker head check's blanks) holds every character that
+    str.isspace() takes and the norm() blank-run regex matches, in all of Unicode."""
+    every = [chr(c) for c in range(0x110000)]
+    assert set(loc.BLANKS) == {c for c in every if c.isspace()} == {c for c in every if loc._WS.fullmatch(c)}
