@@ -102,10 +102,11 @@ class _HashingWriter:
     with blocks of at least ``BLOCK`` bytes, so they overlap the reading, checking and
     encrypting done by the caller. A block of small files' data is handed over as the list
     of their ``bytes`` (kept, not copied: the thread joins them without the GIL); only
-    writes below ``SMALL`` (ZIP headers) are copied into a buffer. Every ``SYNC_EVERY`` bytes, and at :meth:`sync_soon`,
-    that thread has a third one flush what it wrote so far to disk (``fdatasync``) while it
-    goes on writing: the fsync at :meth:`close` then has only the last part left to flush,
-    not the whole bundle (~0.25 s for 600 MB here) after everything else is done."""
+    writes below ``SMALL`` (ZIP headers) are copied into a buffer. Every ``SYNC_EVERY``
+    bytes, and at :meth:`sync_soon`, that thread has a third one flush what it wrote so far
+    to disk (``fdatasync``) while it goes on writing: the fsync at :meth:`close` then has
+    only the last part left to flush, not the whole bundle (~0.25 s for 600 MB here) after
+    everything else is done."""
 
     BLOCK = 1 << 20
     SMALL = 16 << 10

@@ -422,9 +422,9 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
     ``raw`` (for the second pass): the time column is split in two, the time's hours and
     minutes ('3:25') and the rest of it (':01\u202fPM', ' PM', ':01' or ''), and one column
     holds the text or the other line: (header, date, hm, tail, name, text or line). With
-    ``plain``, the header column then holds the header's
-    date and time only, its raw time (what the header is stripped to), not the brackets or
-    dash around them; without, hm is the whole time and tail is ''.
+    ``plain``, the header column then holds the header's date and time only, its raw time
+    (what the header is stripped to), not the brackets or dash around them; without, hm is
+    the whole time and tail is ''.
 
     ``scan`` (for the first pass): rows (header, date, time, name, first), where ``first`` is
     the first character of a line that is not a header, and the text is left out (each
@@ -473,7 +473,6 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
     return hit
 
 
-# columns of the block regex's rows, and of _Scan._date_info's tuples
 # columns of the first pass's rows (see _block_regex, scan): plain -> (header or None, date,
 # time, name, first); and of _Scan._date_info's tuples
 _SCAN_COLUMNS = {True: (None, *map(operator.itemgetter, range(4))),
@@ -585,7 +584,8 @@ class _Scan:
             rows = list(map(get, rows))
         self._cols = _SCAN_COLUMNS[self.plain]
         first = self._cols[4]
-        others = [i for i in itertools.compress(range(len(rows)), map(first, rows)) if _starts_like_header(first(rows[i]))]
+        others = [i for i in itertools.compress(range(len(rows)), map(first, rows))
+                  if _starts_like_header(first(rows[i]))]
         lo = 0
         for i in others:
             self._rows(rows[lo:i], lo)
@@ -626,7 +626,8 @@ class _Scan:
         if len(self.senders) >= MAX_SENDERS or known.issuperset(map(col_name, rows)):
             return
         # the header rows whose name prefix is not one already known to name a listed sender
-        for i in itertools.compress(range(len(rows)), map(operator.not_, map(known.__contains__, map(col_name, rows)))):
+        unknown = map(operator.not_, map(known.__contains__, map(col_name, rows)))
+        for i in itertools.compress(range(len(rows)), unknown):
             row = rows[i]
             if col_date(row):
                 line = self._line(lo + i)
@@ -861,9 +862,9 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
     One regex over each block splits it into lines and reads the headers of the file's layout
     (and the sender's name); any other line continues the message above (or is a header in
     another layout, a broken header, a blank line). A header's date and time are read once per
-    distinct date text and time part, a sender's name once per distinct prefix. The messages
-    (Made a block at a time instead, in lists, they were slower: the garbage collector's young
-    generation then holds hundreds of messages at each collection.)"""
+    distinct date text and time part, a sender's name once per distinct prefix. (Made a block
+    at a time instead, in lists, the messages came slower: the garbage collector's young
+    generation then holds hundreds of them at each collection.)"""
     counts = counts if counts is not None else ChatCounts()
     reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
     plain = True                      # the plain pattern first, the full one if it misses too often
@@ -987,8 +988,10 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
         'PM' adds 12 hours); tail -> (its seconds, plus 12 hours for 'PM'; the table its hm
         goes to). A part that would give an invalid time with another is left out (the header
         is then read by read_time, which tells the problem)."""
-        if len(tails) > 1000 or len(hours12) + len(hours24) > 10_000:
-            tails.clear(), hours12.clear(), hours24.clear()
+        if len(tails) > 1000 or len(hours12) + len(hours24) > 10_000:     # (hostile input only)
+            tails.clear()
+            hours12.clear()
+            hours24.clear()
         twelve = tail[-1:] in ("m", "M")
         sec = int(tail[1:3]) if tail[:1] == time_sep else 0
         if tail not in tails and sec < 60:
@@ -1144,7 +1147,8 @@ def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | N
                 preamble = []
             if first:
                 first, first_line = False, lineno
-            cur = start(other.group(0), other.group("date"), other.group("time"), line[other.end():], lineno, other)
+            cur = start(other.group(0), other.group("date"), other.group("time"), line[other.end():], lineno,
+                        other)
             if not mismatch:
                 cur.layout_mismatch = False
             parts, fast = None, 0
