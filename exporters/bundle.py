@@ -53,7 +53,7 @@ from chain_of_custody.signing import Signer
 from exporters import bagit
 from exporters.selection import Selection, SelectionSpec, resolve
 from forensic import __version__
-from forensic.case import DB_NAME, Case
+from forensic.case import Case
 from forensic.errors import ForensicError, IntegrityError, SourceError, UsageError
 from forensic.resolve import layer_key, resolve_entries
 from forensic.timestamps import iso_utc, now_utc
@@ -727,14 +727,6 @@ def _write_member(zf, name: str, data: bytes, compress: bool, deflated: bytes | 
 _ZLIB_COMPRESS = type(zlib.compressobj())
 
 
-def _reopened(case: Case) -> Case:
-    """The case on a database connection of its own (a forked child must not use its parent's)."""
-    import sqlite3
-    db = sqlite3.connect(case.root / DB_NAME, isolation_level=None, timeout=30)
-    db.row_factory = sqlite3.Row
-    return Case(case.root, db)
-
-
 # -- the export -------------------------------------------------------------------------------
 _LINE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
@@ -790,7 +782,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     expected = {(f["item"], f["locator"]): Written(names[(f["item"], f["locator"])], f["sha256"], f["size"])
                 for f in sel.exported_files}
     ahead = None if case.db.in_transaction else _GeneratedAhead.start(
-        lambda: _deflated(_generated(_reopened(case), sel, ex, expected, name_map, meta, opts)))
+        lambda: _deflated(_generated(case.reconnected(), sel, ex, expected, name_map, meta, opts)))
     try:
         bundle_file = _HashingWriter(open(partial, "wb"))
         with bundle_file, contextlib.ExitStack() as stack:

@@ -77,6 +77,7 @@ def to_us(dt: datetime) -> int:
     return (dt - EPOCH) // US
 
 
+@functools.lru_cache(maxsize=1 << 16)      # times repeat: a file's four times, files saved together
 def sort_key(value: str | None) -> int | None:
     """The SQL function ``tl_key``: an event's place on the timeline, in µs (see module doc)."""
     if value is None:
@@ -180,8 +181,7 @@ def _sql(flt: TimelineFilter) -> tuple[str, dict[str, Any]]:
 def events(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(),
            tz: tzinfo | None = None) -> Iterator[dict[str, Any]]:
     """Timeline events in order (see the module doc for the rule), one at a time."""
-    # a memo per query: many events share a time (a file's four times, files saved together)
-    db.create_function("tl_key", 1, functools.lru_cache(maxsize=1 << 16)(sort_key), deterministic=True)
+    db.create_function("tl_key", 1, sort_key, deterministic=True)
     sql, args = _sql(flt)
     render = tz or timezone.utc
     for r in db.execute(sql, args):

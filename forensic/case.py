@@ -132,6 +132,11 @@ class Case:
             db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)", meta.items())
         return cls(root, db)
 
+    def reconnected(self) -> "Case":
+        """This case on a database connection of its own, opened as :meth:`open` opens it
+        (a forked child process must not use its parent's connection)."""
+        return Case(self.root, _connect(self.root / DB_NAME))
+
     @classmethod
     def open(cls, root: Path | str | None) -> "Case":
         root = Path(root if root is not None else os.environ.get("FORENSIC_CASE", "."))

@@ -13,7 +13,6 @@ it is a small JPEG/PNG/GIF/WebP, else a placeholder; the total embedded is cappe
 from __future__ import annotations
 
 import base64
-import functools
 import html
 import json
 import re
@@ -146,10 +145,8 @@ def selection_timeline(case, sel) -> list[dict]:
         if ev is not None:
             events.append(ev)
 
-    sort_key = functools.lru_cache(maxsize=1 << 16)(tl.sort_key)    # times repeat: files saved together
-
     def key(ev: dict):
-        k = sort_key(ev["datetime"]) if ev["datetime"] else None
+        k = tl.sort_key(ev["datetime"]) if ev["datetime"] else None
         return (k is not None, k or 0, not ev["tz_known"], ev["item"] or "", ev["path"] or "", ev["timestamp_desc"])
     events.sort(key=key)
     return events

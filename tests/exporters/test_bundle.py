@@ -480,15 +480,16 @@ def test_members_made_ahead_are_the_members_made_after(built, tmp_path, forensic
 
 def test_a_failing_child_leaves_the_members_to_the_parent(built, tmp_path, forensic, monkeypatch):
     from exporters import bundle
+    from forensic.case import Case
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     parent = os.getpid()
-    reopened = bundle._reopened
+    reconnected = Case.reconnected
 
     def broken(case):
         if os.getpid() != parent:
             raise RuntimeError("child failed")
-        return reopened(case)
-    monkeypatch.setattr(bundle, "_reopened", broken)
+        return reconnected(case)
+    monkeypatch.setattr(Case, "reconnected", broken)
     args = ("export", "--case", built["case"], "--tag", "court", "--custody-size", _custody_size(built["case"]))
     forensic(*args, "--out", tmp_path / "a.zip")
     monkeypatch.setattr(bundle, "GENERATE_AHEAD", False)
