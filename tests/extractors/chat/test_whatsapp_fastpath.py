@@ -227,3 +227,31 @@ def test_blanks_are_every_white_space_character():
     str.isspace() takes and the norm() blank-run regex matches, in all of Unicode."""
     every = [chr(c) for c in range(0x110000)]
     assert set(loc.BLANKS) == {c for c in every if c.isspace()} == {c for c in every if loc._WS.fullmatch(c)}
+
+
+def test_a_file_with_every_clock_form_overflows_the_time_tables_and_reads_the_same(monkeypatch):
+    """A hostile file: every seconds field and 12-hour marker form the plain header takes
+    (more than the second pass keeps in its time tables, which are then cleared mid-file),
+    each with hours that do and do not exist on its clock. Every header gets the time the
+    line-by-line path gives, and the valid ones the time written."""
+    import datetime as dt
+    tails = [""] + [f":{s:02d}" for s in range(60)]
+    markers = [""] + [sp + a + m for sp in (" ", NNBSP) for a in "AaPp" for m in "Mm"]
+    lines, want = [], []
+    for rep in range(2):
+        for i, (tail, marker) in enumerate((t, m) for t in tails for m in markers):
+            h = (i + rep) % 15                          # 0, 12, 13, 14: edges and nonsense on 12 hours
+            lines.append(f"[14/03/21, {h}:{i % 60:02d}{tail}{marker}] Ana: message {rep} {i}")
+            sec = int(tail[1:]) if tail else 0
+            if not marker:
+                want.append(dt.datetime(2021, 3, 14, h, i % 60, sec))
+            else:
+                h24 = (0 if h == 12 else h) + (12 if marker[1] in "pP" else 0)
+                want.append(dt.datetime(2021, 3, 14, h24, i % 60, sec) if h24 < 24 else None)
+    data = ("\n".join(lines) + "\n").encode()
+    fast = _parse(data)
+    monkeypatch.setattr(wt, "_block_regex", _line_by_line)
+    slow = _parse(data)
+    assert fast[:3] == slow[:3]
+    assert [m.local for m in fast[0]] == want
+    assert sum(m.corrupted for m in fast[0]) == want.count(None) > 0
