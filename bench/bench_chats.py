@@ -26,10 +26,10 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from extractors.base import ExtractorInput  # noqa: E402
-from extractors.chat import whatsapp_text as wt  # noqa: E402
-from extractors.chat.telegram_json import TelegramJsonExtractor  # noqa: E402
-from extractors.chat.whatsapp_txt import WhatsAppTxtExtractor  # noqa: E402
+from forensic.extractors.base import ExtractorInput  # noqa: E402
+from forensic.extractors.chat import whatsapp_text as wt  # noqa: E402
+from forensic.extractors.chat.telegram_json import TelegramJsonExtractor  # noqa: E402
+from forensic.extractors.chat.whatsapp_txt import WhatsAppTxtExtractor  # noqa: E402
 
 
 def whatsapp_chat(n: int) -> bytes:
@@ -126,7 +126,7 @@ def bench_search(n: int) -> None:
     import statistics
     import tempfile
 
-    from extractors.chat.index import index_is_current, index_messages, search_ids
+    from forensic.extractors.chat.index import index_is_current, index_messages, search_ids
     from forensic.case import Case
 
     words = ["shift", "money", "van", "tomorrow", "café", "привет", "مرحبا", "hola", "meeting", "driver"]
@@ -173,8 +173,8 @@ def bench_search(n: int) -> None:
 
         import itertools
 
-        from cli.commands.chats import message_json, message_rows
-        from extractors.chat.index import ensure_index, fts_query
+        from forensic.cli.commands.chats import message_json, message_rows
+        from forensic.extractors.chat.index import ensure_index, fts_query
 
         def cli_path(word, limit=None):
             # what 'forensic messages --search WORD --json [--limit N]' does before printing its

@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from chain_of_custody.log import CustodyLog  # noqa: E402
-from chain_of_custody.signing import Signer  # noqa: E402
-from chain_of_custody.verify import verify_log  # noqa: E402
+from forensic.chain_of_custody.log import CustodyLog  # noqa: E402
+from forensic.chain_of_custody.signing import Signer  # noqa: E402
+from forensic.chain_of_custody.verify import verify_log  # noqa: E402
 from forensic.case import Case  # noqa: E402
 
 

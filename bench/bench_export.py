@@ -37,7 +37,7 @@ os.environ.setdefault("TZ", "UTC")
 
 
 def run_cli(*args) -> None:
-    from cli.main import main
+    from forensic.cli.main import main
     code = main([str(a) for a in args])
     if code not in (0, 3):
         raise SystemExit(f"forensic {' '.join(map(str, args))} failed with exit {code}")
@@ -86,7 +86,7 @@ def floor(payload: int, cores: int, base_s: float, members: int) -> None:
     import hashlib
     import hmac
 
-    from exporters.bagit import AesCtrLE, member_key     # the product's AES-CTR and PBKDF2
+    from forensic.exporters.bagit import AesCtrLE, member_key     # the product's AES-CTR and PBKDF2
     block = os.urandom(1 << 20) * 16
     rounds = max(1, payload // len(block))
 
@@ -146,7 +146,7 @@ def main() -> int:
         run_cli("--quiet", "case", "init", case, "--case-id", "BENCH-1", "--examiner", "Bench Examiner")
         run_cli("--quiet", "evidence", "add", img, "--id", "bench", "--case", case)
         run_cli("--quiet", "triage", "--case", case, "--no-extract")
-        from chain_of_custody.signing import Signer, write_keypair
+        from forensic.chain_of_custody.signing import Signer, write_keypair
         key, _ = write_keypair(Signer.generate("Bench Examiner"), tmp / "keys")
         pw = tmp / "pw.txt"
         pw.write_text("bench password\n")

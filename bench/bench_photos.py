@@ -21,8 +21,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from extractors.base import ExtractorInput  # noqa: E402
-from extractors.photo_exif import PhotoExifExtractor  # noqa: E402
+from forensic.extractors.base import ExtractorInput  # noqa: E402
+from forensic.extractors.photo_exif import PhotoExifExtractor  # noqa: E402
 
 
 def _mime(data: bytes) -> str:

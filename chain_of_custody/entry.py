@@ -1,6 +1,6 @@
 """One custody entry: one action by one person on one subject, with the hashes of its bytes.
 
-An entry is stored as one line of canonical JSON (see :mod:`chain_of_custody.canonical`)
+An entry is stored as one line of canonical JSON (see :mod:`forensic.chain_of_custody.canonical`)
 with exactly these members (more may be added by later versions; verifiers accept them)::
 
     action   what was done ("evidence.received", "file.recorded", ...; see ACTIONS)
@@ -32,7 +32,7 @@ from typing import Any
 
 import orjson
 
-from chain_of_custody.canonical import (FLAT_TYPES, MAX_SAFE_INT, ORJSON_OPTIONS, check_value,
+from forensic.chain_of_custody.canonical import (FLAT_TYPES, MAX_SAFE_INT, ORJSON_OPTIONS, check_value,
                                        encode, encode_checked)
 
 ZERO_HASH = "0" * 64

@@ -13,8 +13,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Iterator
 
-from chain_of_custody.log import Checkpoint, CustodyLog
-from chain_of_custody.signing import Signer, signer_from_env
+from forensic.chain_of_custody.log import Checkpoint, CustodyLog
+from forensic.chain_of_custody.signing import Signer, signer_from_env
 from forensic.case import Case
 
 

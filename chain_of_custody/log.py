@@ -2,7 +2,7 @@
 
 Files in the case folder:
 
-* ``custody.jsonl`` -- one canonical JSON entry per line (see :mod:`chain_of_custody.entry`);
+* ``custody.jsonl`` -- one canonical JSON entry per line (see :mod:`forensic.chain_of_custody.entry`);
 * ``custody.checkpoints.jsonl`` -- one checkpoint per line, written at the end of every command
   that appended: tree size, Merkle root, time, consistency proof from the previous
   checkpoint, and (when a key was given) a minisign signature;
@@ -12,8 +12,8 @@ Files in the case folder:
 
 Public API (what other commands call)::
 
-    from chain_of_custody.log import CustodyLog
-    from chain_of_custody.signing import signer_from_env
+    from forensic.chain_of_custody.log import CustodyLog
+    from forensic.chain_of_custody.signing import signer_from_env
 
     signer = signer_from_env(key_path)           # --key FILE or $FORENSIC_KEY; None: unsigned
     log = CustodyLog(case.root, case.db, case.case_id, signer=signer, actor=examiner)
@@ -46,11 +46,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
 
-from chain_of_custody import merkle
-from chain_of_custody.canonical import canonical_bytes
-from chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, Pending, check_line,
+from forensic.chain_of_custody import merkle
+from forensic.chain_of_custody.canonical import canonical_bytes
+from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, Pending, check_line,
                                     is_hex64)
-from chain_of_custody.signing import PublicKey, Signer
+from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic import __version__
 from forensic.errors import IntegrityError
 
@@ -535,7 +535,7 @@ class CustodyLog:
     def repair(self, *, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Move a torn last line of the log (and of the checkpoints file) into quarantine,
         record a ``custody.repaired`` entry and checkpoint. Refuses anything else."""
-        from chain_of_custody.verify import verify_log   # verify imports this module
+        from forensic.chain_of_custody.verify import verify_log   # verify imports this module
         report = verify_log(self.root, self.db)
         if not report.ok and report.torn_tail is None:
             raise IntegrityError(f"the custody log is damaged, not just torn: {report.problem}",

@@ -30,11 +30,11 @@ from multiprocessing import get_context
 from pathlib import Path
 from typing import Any, Iterator, Sequence
 
-from chain_of_custody import merkle
-from chain_of_custody.entry import ZERO_HASH, check_line, check_lines
-from chain_of_custody.log import (CHECKPOINTS_NAME, DB_SCHEMA, LOG_NAME, Checkpoint,
+from forensic.chain_of_custody import merkle
+from forensic.chain_of_custody.entry import ZERO_HASH, check_line, check_lines
+from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, DB_SCHEMA, LOG_NAME, Checkpoint,
                                   read_last_line)
-from chain_of_custody.signing import PublicKey
+from forensic.chain_of_custody.signing import PublicKey
 
 BLOCK_BYTES = 1 << 22
 PARALLEL_MIN_BYTES = 64 << 20

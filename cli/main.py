@@ -8,8 +8,8 @@ import traceback
 
 import click
 
-from cli import exit_codes
-from cli.console import err, esc, set_quiet
+from forensic.cli import exit_codes
+from forensic.cli.console import err, esc, set_quiet
 from forensic import __version__
 from forensic.errors import ForensicError
 
@@ -17,17 +17,17 @@ from forensic.errors import ForensicError
 # click commands/groups). Modules are imported only when one of their commands runs, so
 # that a command does not pay for the others' imports.
 COMMANDS: dict[str, str] = {
-    "case": "cli.commands.case",
-    "evidence": "cli.commands.evidence",
-    "triage": "cli.commands.triage",
-    "files": "cli.commands.files", "warnings": "cli.commands.files",
-    "custody": "cli.commands.custody", "examiner": "cli.commands.custody",
-    "extractors": "cli.commands.extractors",
-    "photos": "cli.commands.photos", "geo": "cli.commands.photos", "timeline": "cli.commands.photos",
-    "messages": "cli.commands.chats", "conversations": "cli.commands.chats",
-    "tag": "cli.commands.export", "export": "cli.commands.export", "verify-bundle": "cli.commands.export",
-    "training": "cli.commands.training",
-    "sample-image": "cli.commands.sample",
+    "case": "forensic.cli.commands.case",
+    "evidence": "forensic.cli.commands.evidence",
+    "triage": "forensic.cli.commands.triage",
+    "files": "forensic.cli.commands.files", "warnings": "forensic.cli.commands.files",
+    "custody": "forensic.cli.commands.custody", "examiner": "forensic.cli.commands.custody",
+    "extractors": "forensic.cli.commands.extractors",
+    "photos": "forensic.cli.commands.photos", "geo": "forensic.cli.commands.photos", "timeline": "forensic.cli.commands.photos",
+    "messages": "forensic.cli.commands.chats", "conversations": "forensic.cli.commands.chats",
+    "tag": "forensic.cli.commands.export", "export": "forensic.cli.commands.export", "verify-bundle": "forensic.cli.commands.export",
+    "training": "forensic.cli.commands.training",
+    "sample-image": "forensic.cli.commands.sample",
 }
 COMMAND_MODULES = sorted(set(COMMANDS.values()))
 

@@ -7,7 +7,7 @@ from typing import Callable, Iterator
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 
-from cli.console import err, is_quiet
+from forensic.cli.console import err, is_quiet
 
 
 @contextmanager

@@ -47,11 +47,11 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
 
-from chain_of_custody import merkle
-from chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint, iter_lines
-from chain_of_custody.signing import Signer
-from exporters import bagit
-from exporters.selection import Selection, SelectionSpec, resolve
+from forensic.chain_of_custody import merkle
+from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint, iter_lines
+from forensic.chain_of_custody.signing import Signer
+from forensic.exporters import bagit
+from forensic.exporters.selection import Selection, SelectionSpec, resolve
 from forensic import __version__
 from forensic.case import Case
 from forensic.errors import ForensicError, IntegrityError, SourceError, UsageError
@@ -502,7 +502,7 @@ def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
 
     for seq in ex.concerned:
         ex.proofs[seq] = [h.hex() for h in merkle.inclusion_proof(seq, size, node)]
-    from chain_of_custody.verify import verify_log
+    from forensic.chain_of_custody.verify import verify_log
     rep = verify_log(case.root, case.db, case_id=case.case_id)
     # only what does not change as the log grows, so a pinned export is reproducible
     ex.verify = {"ok": rep.ok, "problem": rep.problem}
@@ -752,7 +752,7 @@ def _item_json(case: Case, item: str, ex: CustodyExcerpt) -> dict:
 
 
 def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], None] | None = None) -> dict:
-    from exporters import report as report_mod
+    from forensic.exporters import report as report_mod
     if opts.hide_names and opts.password is None:
         raise UsageError("--hide-names needs encryption", hint="add --password-file F or --generate-password")
     out = Path(opts.out)
@@ -857,7 +857,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
 def log_export(case: Case, summary: dict, spec: SelectionSpec, recipient: str | None, signer: Signer | None,
                actor: str) -> Any:
     """Record ``export.created`` in the custody log (bundle SHA-256, selection, recipient)."""
-    from chain_of_custody.log import CustodyLog
+    from forensic.chain_of_custody.log import CustodyLog
     details = {"bundle": Path(summary["bundle"]).name, "selection": spec.to_json(), "recipient": recipient,
                "files": summary["files"], "bytes": summary["bytes"], "withheld": summary["withheld"],
                "include_sensitive": spec.include_sensitive, "signed": summary["signed"],
@@ -898,9 +898,9 @@ def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel:
 def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, name_map: list,
                meta: dict, opts: ExportOptions) -> dict[str, Any]:
     """Every generated member's bytes, but the report's: its template (see
-    :func:`exporters.report.render_template`), which the thumbnails fill."""
-    from exporters import case_uco
-    from exporters import report as report_mod
+    :func:`forensic.exporters.report.render_template`), which the thumbnails fill."""
+    from forensic.exporters import case_uco
+    from forensic.exporters import report as report_mod
     add_concerned(ex, case, sel)
     items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
     items_json = [_item_json(case, it, ex) for it in items]
@@ -936,7 +936,7 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
         "data/files.jsonl": "".join(_json_line(r) for r in files_rows).encode("utf-8"),
         "data/messages.jsonl": "".join(_json_line(r) for r in msg_rows).encode("utf-8"),
     }
-    from exporters import geo, timeline
+    from forensic.exporters import geo, timeline
     buf = io.StringIO(newline="")
     timeline.write_csv(timeline_rows, buf)
     out["data/timeline.csv"] = buf.getvalue().encode("utf-8")

@@ -23,7 +23,7 @@ import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
-from exporters.timeline import parse_bound, sort_key
+from forensic.exporters.timeline import parse_bound, sort_key
 from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.timestamps import iso_utc, now_utc

@@ -236,7 +236,7 @@ def _message(desc: str, r, is_fs: bool) -> str:
     if is_fs:
         return f"{desc}: {path}{deleted}"
     if r["record_type"] == "photo/exif":
-        from exporters.geo import device
+        from forensic.exporters.geo import device
         dev = device(r["make"], r["model"])
         where = f" at {r['lat']}, {r['lon']}" if r["lat"] is not None and r["lon"] is not None else ""
         return f"{desc}{where}: {path}{deleted}" + (f" [{dev}]" if dev else "")
@@ -259,7 +259,7 @@ def write_jsonl(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
 
 
 def write_csv(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
-    from exporters.geo import write_csv_rows
+    from forensic.exporters.geo import write_csv_rows
     return write_csv_rows(rows, out, FIELDS)
 
 

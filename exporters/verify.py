@@ -27,12 +27,12 @@ import zlib
 from dataclasses import asdict, dataclass, field
 from pathlib import Path, PurePosixPath
 
-from chain_of_custody import merkle
-from chain_of_custody.entry import LineError, check_line
-from chain_of_custody.log import Checkpoint
-from chain_of_custody.signing import PublicKey
-from exporters import bagit
-from exporters.bundle import HIDDEN_MEMBER, PUBKEY, SIGNATURE, UNLISTED_TAG_FILES
+from forensic.chain_of_custody import merkle
+from forensic.chain_of_custody.entry import LineError, check_line
+from forensic.chain_of_custody.log import Checkpoint
+from forensic.chain_of_custody.signing import PublicKey
+from forensic.exporters import bagit
+from forensic.exporters.bundle import HIDDEN_MEMBER, PUBKEY, SIGNATURE, UNLISTED_TAG_FILES
 from forensic.errors import IntegrityError, PasswordError, UsageError
 
 import pyzipper.zipfile as _pz

@@ -11,7 +11,7 @@ import io
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, ClassVar, Iterable
 
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 
 @dataclass(slots=True)

@@ -26,9 +26,9 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
-from extractors import exif_containers as containers
-from extractors.base import Extractor, ExtractorInput
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors import exif_containers as containers
+from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp, iso_utc
 
 MAX_READ = 64 * 1024 * 1024          # bytes of a file read for its EXIF

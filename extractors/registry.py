@@ -8,18 +8,18 @@ from __future__ import annotations
 import importlib
 from dataclasses import dataclass
 
-from extractors.base import Extractor
+from forensic.extractors.base import Extractor
 
 # (module, class) of every extractor shipped. Order is the order they are tried.
 _BUILTIN: list[tuple[str, str]] = [
-    ("extractors.photo_exif", "PhotoExifExtractor"),
-    ("extractors.chat.whatsapp_txt", "WhatsAppTxtExtractor"),
-    ("extractors.chat.telegram_json", "TelegramJsonExtractor"),
-    ("extractors.chat.facebook_json", "FacebookJsonExtractor"),
-    ("extractors.chat.discord_json", "DiscordJsonExtractor"),
-    ("extractors.chat.android_sms", "AndroidSmsExtractor"),
-    ("extractors.chat.ios_sms", "IosSmsExtractor"),
-    ("extractors.chat.whatsapp_db", "WhatsAppDbExtractor"),
+    ("forensic.extractors.photo_exif", "PhotoExifExtractor"),
+    ("forensic.extractors.chat.whatsapp_txt", "WhatsAppTxtExtractor"),
+    ("forensic.extractors.chat.telegram_json", "TelegramJsonExtractor"),
+    ("forensic.extractors.chat.facebook_json", "FacebookJsonExtractor"),
+    ("forensic.extractors.chat.discord_json", "DiscordJsonExtractor"),
+    ("forensic.extractors.chat.android_sms", "AndroidSmsExtractor"),
+    ("forensic.extractors.chat.ios_sms", "IosSmsExtractor"),
+    ("forensic.extractors.chat.whatsapp_db", "WhatsAppDbExtractor"),
 ]
 
 

@@ -26,8 +26,8 @@ from zoneinfo import ZoneInfo
 from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
-from extractors.base import Extractor, ExtractorInput
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.case import Case
 from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError, ForensicError, PasswordError
@@ -124,7 +124,7 @@ class Triage:
         self.on_batch = on_batch
         self.stats = TriageStats(item, options={"hashes": list(options.hashes), **options.extractor_options})
         if options.extractors is None:
-            from extractors.registry import available_extractors
+            from forensic.extractors.registry import available_extractors
             self.extractors = available_extractors()
         else:
             self.extractors = options.extractors
@@ -508,7 +508,7 @@ class Triage:
 
 
 def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256: str | None) -> dict:
-    """What the custody log records for one stored artifact (chain_of_custody.hooks)."""
+    """What the custody log records for one stored artifact (forensic.chain_of_custody.hooks)."""
     return {"kind": "artifact", "record_type": record_type, "locator": row["locator"],
             "sha256": row["sha256"], "artifact_id": artifact_id, "record_sha256": record_sha256}
 

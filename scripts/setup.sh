@@ -25,7 +25,7 @@ fi
 # (Re)install the package when pyproject.toml changed since the last install.
 stamp=".venv/.forensic-installed"
 want="$(sha256sum pyproject.toml | cut -d' ' -f1)"
-if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import cli.main" 2>/dev/null; then
+if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ] || ! .venv/bin/python -c "import forensic.cli.main" 2>/dev/null; then
   echo "setup: installing forensic and its Python dependencies into .venv" >&2
   log="$(mktemp)"
   if ! { .venv/bin/python -m pip install -q --upgrade pip && .venv/bin/python -m pip install -q -e '.[test]'; } >"$log" 2>&1; then

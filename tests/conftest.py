@@ -50,7 +50,7 @@ class CliResult:
 def forensic(capsys):
     """Run the forensic CLI in-process through its error boundary: forensic('files', '--json')."""
     def run(*args, expect: int | None = 0) -> CliResult:
-        from cli.main import main
+        from forensic.cli.main import main
         code = main([str(a) for a in args])
         out, err = capsys.readouterr()
         result = CliResult(code, out, err)

@@ -5,9 +5,9 @@ from pathlib import Path
 
 import click
 
-from chain_of_custody.hooks import record
-from cli.common import json_option, key_options, with_case
-from cli.console import emit_json, esc, info
+from forensic.chain_of_custody.hooks import record
+from forensic.cli.common import json_option, key_options, with_case
+from forensic.cli.console import emit_json, esc, info
 from forensic.case import Case
 
 

@@ -10,9 +10,9 @@ from datetime import datetime, timedelta, timezone
 
 import click
 
-from cli.common import json_option, with_case
-from cli.console import emit_jsonl, warn
-from extractors.chat.index import ensure_index, fts_query, search_runs
+from forensic.cli.common import json_option, with_case
+from forensic.cli.console import emit_jsonl, warn
+from forensic.extractors.chat.index import ensure_index, fts_query, search_runs
 from forensic.case import Case
 from forensic.errors import UsageError
 
@@ -93,7 +93,7 @@ def message_query(items: list[str], platform: str | None = None, conversation: s
 
     Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
     sort). With a search, one query per ``run`` (a ``seq`` range from
-    :func:`~extractors.chat.index.search_runs`): the FTS hits of the run read in rowid order
+    :func:`~forensic.extractors.chat.index.search_runs`): the FTS hits of the run read in rowid order
     are in time order, and the FTS table drives the query (CROSS JOIN keeps that order of
     evaluation), so the first rows come without reading every hit; :func:`message_rows`
     merges the runs. Each row ends with ``sort_key``."""

@@ -7,16 +7,16 @@ from pathlib import Path
 
 import click
 
-from chain_of_custody import merkle
-from chain_of_custody.entry import CustodyEntry
-from chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoint, CustodyLog,
+from forensic.chain_of_custody import merkle
+from forensic.chain_of_custody.entry import CustodyEntry
+from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoint, CustodyLog,
                                   iter_lines, read_last_line)
-from chain_of_custody.signing import (PublicKey, Signer, check_examiner_name, read_passphrase,
+from forensic.chain_of_custody.signing import (PublicKey, Signer, check_examiner_name, read_passphrase,
                                       signer_from_env, write_keypair)
-from chain_of_custody.verify import verify_log
-from cli import exit_codes
-from cli.common import json_option, with_case
-from cli.console import emit_json, err, esc, info, warn
+from forensic.chain_of_custody.verify import verify_log
+from forensic.cli import exit_codes
+from forensic.cli.common import json_option, with_case
+from forensic.cli.console import emit_json, err, esc, info, warn
 from forensic.case import Case
 from forensic.errors import IntegrityError, UsageError
 

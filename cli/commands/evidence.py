@@ -5,11 +5,11 @@ from pathlib import Path
 
 import click
 
-from cli import exit_codes
-from chain_of_custody.hooks import record
-from cli.common import json_option, key_options, with_case
-from cli.console import emit_json, emit_jsonl, err, esc, info, is_quiet
-from cli.progress import byte_progress
+from forensic.cli import exit_codes
+from forensic.chain_of_custody.hooks import record
+from forensic.cli.common import json_option, key_options, with_case
+from forensic.cli.console import emit_json, emit_jsonl, err, esc, info, is_quiet
+from forensic.cli.progress import byte_progress
 from forensic.case import Case
 from forensic.intake import add_evidence, item_json, read_password, verify_evidence
 

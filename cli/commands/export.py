@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from chain_of_custody.signing import PublicKey, signer_from_env
-from cli import exit_codes
-from cli.common import json_option, with_case
-from cli.console import emit_json, emit_jsonl, err, esc, info, warn
+from forensic.chain_of_custody.signing import PublicKey, signer_from_env
+from forensic.cli import exit_codes
+from forensic.cli.common import json_option, with_case
+from forensic.cli.console import emit_json, emit_jsonl, err, esc, info, warn
 from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.intake import read_password
@@ -43,7 +43,7 @@ def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, s
             conversation: str | None, from_at: str | None, to_at: str | None, geotagged: bool,
             examiner: str | None, as_json: bool) -> int:
     """Tag TARGETs (locators, SHA-256 values, message:ID) and/or what a query finds."""
-    from exporters.selection import add_tags, find_targets
+    from forensic.exporters.selection import add_tags, find_targets
     if not targets and not (conversation or from_at or to_at or geotagged):
         raise UsageError("nothing to tag", hint="give TARGETs or a query (--conversation, --from/--to, --geotagged)")
     found = find_targets(case, targets, item=item, conversation=conversation, from_at=from_at, to_at=to_at,
@@ -63,7 +63,7 @@ def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, s
 
 def _log_tags(case: Case, rows: list[dict], name: str, sensitive: bool, note: str | None, actor: str) -> None:
     """Record the tagging in the custody log (hashes and locators, never content)."""
-    from chain_of_custody.log import CustodyLog
+    from forensic.chain_of_custody.log import CustodyLog
     entries = []
     for r in rows:
         subject = {"item": r["item"]}
@@ -84,7 +84,7 @@ def _log_tags(case: Case, rows: list[dict], name: str, sensitive: bool, note: st
 @with_case
 def tag_list(case: Case, name: str | None, as_json: bool) -> int:
     """List the tags."""
-    from exporters.selection import list_tags
+    from forensic.exporters.selection import list_tags
     rows = list_tags(case, name)
     if as_json:
         emit_jsonl(rows)
@@ -102,7 +102,7 @@ def tag_list(case: Case, name: str | None, as_json: bool) -> int:
 @with_case
 def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None, as_json: bool) -> int:
     """Remove a tag from TARGETs."""
-    from exporters.selection import find_targets, remove_tags
+    from forensic.exporters.selection import find_targets, remove_tags
     n = remove_tags(case, find_targets(case, targets, item=item), name)
     if as_json:
         emit_json({"removed": n})
@@ -148,8 +148,8 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
            passphrase_file, hide_names, include_sensitive, full_custody, recipient, custody_size,
            evidence_password_file, examiner, as_json) -> int:
     """Export the selection as one signed, verifiable bundle (ZIP holding a BagIt bag)."""
-    from exporters.bundle import ExportOptions, export_bundle, generate_password as gen, log_export
-    from exporters.selection import SelectionSpec
+    from forensic.exporters.bundle import ExportOptions, export_bundle, generate_password as gen, log_export
+    from forensic.exporters.selection import SelectionSpec
     if password_file and generate_password:
         raise UsageError("give --password-file or --generate-password, not both")
     password = None
@@ -203,7 +203,7 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
 def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None, extract_to: Path | None,
                   as_json: bool) -> int:
     """Check a bundle on its own: ZIP, BagIt manifests, signature, custody excerpt. Exit 4 if not ok."""
-    from exporters.verify import extract_bundle, verify_bundle as run, verdict
+    from forensic.exporters.verify import extract_bundle, verify_bundle as run, verdict
     key = PublicKey.load(pubkey) if pubkey else None
     password = read_password(password_file)
     report = run(bundle, password, key)

@@ -3,12 +3,12 @@ from __future__ import annotations
 
 import click
 
-from cli.common import json_option
-from cli.console import emit_jsonl
+from forensic.cli.common import json_option
+from forensic.cli.console import emit_jsonl
 
 
 def extractor_rows() -> list[dict]:
-    from extractors.registry import all_extractors
+    from forensic.extractors.registry import all_extractors
     return [{"name": i.name, "version": i.version, "description": i.description,
              "record_types": list(i.record_types), "available": i.available, "reason": i.reason}
             for i in all_extractors()]

@@ -3,8 +3,8 @@ from __future__ import annotations
 
 import click
 
-from cli.common import json_option, with_case
-from cli.console import emit_jsonl
+from forensic.cli.common import json_option, with_case
+from forensic.cli.console import emit_jsonl
 from forensic.case import Case
 
 _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "deleted", "mime", "magic",

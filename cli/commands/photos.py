@@ -12,10 +12,10 @@ from typing import Iterator, TextIO
 
 import click
 
-from cli.common import json_option, with_case
-from cli.console import emit_jsonl, err, esc
-from exporters import geo as geo_export
-from exporters import timeline as timeline_export
+from forensic.cli.common import json_option, with_case
+from forensic.cli.console import emit_jsonl, err, esc
+from forensic.exporters import geo as geo_export
+from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
 from forensic.errors import UsageError
 
@@ -69,7 +69,7 @@ def _record_export(case: Case, export: str, fmt: str, out: Path, count: int, fil
         while chunk := fh.read(1 << 20):
             digest.update(chunk)
     sha = digest.hexdigest()
-    from chain_of_custody.hooks import record
+    from forensic.chain_of_custody.hooks import record
     record(case, "export.created", {"export": export, "file": out.name}, sha256=sha,
            details={"format": fmt, "path": str(Path(out).resolve()), "count": count,
                     "filters": {k: v for k, v in filters.items() if v not in (None, False)}})

@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import json_option
-from cli.console import emit_json, esc, info
+from forensic.cli.common import json_option
+from forensic.cli.console import emit_json, esc, info
 from forensic.sample import DEFAULT_SCENARIO, SCENARIOS
 
 

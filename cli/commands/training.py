@@ -5,8 +5,8 @@ from pathlib import Path
 
 import click
 
-from cli.common import json_option, with_case
-from cli.console import emit_json, err, esc, info
+from forensic.cli.common import json_option, with_case
+from forensic.cli.console import emit_json, err, esc, info
 from forensic.case import Case
 
 _MARK = {"found": "ok", "wrong": "WRONG", "missed": "MISSED", "skipped": "skipped"}

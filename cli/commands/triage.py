@@ -7,10 +7,10 @@ from pathlib import Path
 
 import click
 
-from cli import exit_codes
-from chain_of_custody.hooks import triage_session
-from cli.common import json_option, key_options, with_case
-from cli.console import emit_json, err, esc, info, is_quiet
+from forensic.cli import exit_codes
+from forensic.chain_of_custody.hooks import triage_session
+from forensic.cli.common import json_option, key_options, with_case
+from forensic.cli.console import emit_json, err, esc, info, is_quiet
 from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.hashing import parse_algorithms
@@ -103,7 +103,7 @@ def _progress(label: str, total: int | None):
     """The progress display, or none at all (no per-file calls) when it would not show."""
     if is_quiet() or not err.is_terminal:
         return nullcontext(None)
-    from cli.progress import triage_progress
+    from forensic.cli.progress import triage_progress
     return triage_progress(label, total)
 
 

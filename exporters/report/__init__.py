@@ -128,8 +128,8 @@ class ThumbnailCollector:
 # -- what the report shows, from the selection --------------------------------------------------
 def selection_timeline(case, sel) -> list[dict]:
     """Timeline events of the selection only: file-system and photo times of the selected
-    files (from :mod:`exporters.timeline`), and the selected messages' times."""
-    from exporters import timeline as tl
+    files (from :mod:`forensic.exporters.timeline`), and the selected messages' times."""
+    from forensic.exporters import timeline as tl
     start = tl.parse_bound(sel.spec.from_at) if sel.spec.from_at else None
     end = tl.parse_bound(sel.spec.to_at, end=True) if sel.spec.to_at else None
     keys = {(f["item"], f["locator"]) for f in sel.files}
@@ -176,7 +176,7 @@ def _message_event(m: dict, tl) -> dict | None:
 
 
 def selection_geo_rows(case, sel) -> list[dict]:
-    from exporters import geo
+    from forensic.exporters import geo
     keys = {(p["item"], p["locator"]) for p in sel.photos}
     rows = []
     for item in sorted({p["item"] for p in sel.photos}):

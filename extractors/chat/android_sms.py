@@ -11,9 +11,9 @@ from __future__ import annotations
 
 from typing import Iterator
 
-from extractors.chat.common import attachment, message_record
-from extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
-from extractors.records import ArtifactRecord
+from forensic.extractors.chat.common import attachment, message_record
+from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
+from forensic.extractors.records import ArtifactRecord
 from forensic.timestamps import Timestamp
 
 _BOX = {1: "inbox", 2: "sent", 3: "draft", 4: "outbox", 5: "failed", 6: "queued"}

@@ -21,8 +21,8 @@ import tempfile
 from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
-from extractors.base import ExtractorInput
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
 RECORD_TYPE = "chat/message"
@@ -80,7 +80,7 @@ def message_record(*, platform: str, conversation: dict, participants: list, sen
 def finish_chat(db, item: str, extractor: str, link: bool = True) -> list[ExtractionWarning]:
     """``finalize`` of a chat extractor: link attachments by path suffix (optional), then
     (re)build the search index rows of this extractor's messages in ``item``."""
-    from extractors.chat.index import index_messages
+    from forensic.extractors.chat.index import index_messages
     warnings = link_by_suffix(db, item, extractor) if link else []
     index_messages(db, item, extractor)
     return warnings

@@ -22,10 +22,10 @@ import json
 import re
 from typing import Any, Iterable, Iterator
 
-from extractors.base import Extractor, ExtractorInput
-from extractors.chat.common import (attachment, finish_chat, is_local_path, json_mime,
+from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.chat.common import (attachment, finish_chat, is_local_path, json_mime,
                                      load_json_export, message_record)
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
 _MEDIA = (("photos", "photo"), ("videos", "video"), ("audio_files", "audio"), ("files", "file"),

@@ -13,9 +13,9 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 from typing import Iterator
 
-from extractors.chat.common import attachment, message_record
-from extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source
-from extractors.records import ArtifactRecord
+from forensic.extractors.chat.common import attachment, message_record
+from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source
+from forensic.extractors.records import ArtifactRecord
 from forensic.timestamps import Timestamp
 
 APPLE_EPOCH = datetime(2001, 1, 1, tzinfo=timezone.utc)

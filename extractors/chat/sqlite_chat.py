@@ -2,7 +2,7 @@
 WhatsApp ``msgstore.db``).
 
 The database arrives as bytes from the walk; it is copied to a private temporary file and
-opened ``mode=ro&immutable=1`` (:func:`extractors.chat.common.sqlite_readonly`), so SQLite
+opened ``mode=ro&immutable=1`` (:func:`forensic.extractors.chat.common.sqlite_readonly`), so SQLite
 never writes a journal, WAL or SHM file and never touches the evidence. A ``-wal`` file beside
 the database in the evidence is *not* applied (its frames are not read; the examiner guide
 says so — a per-file warning is future work).
@@ -17,9 +17,9 @@ import posixpath
 import sqlite3
 from typing import ClassVar, Iterator
 
-from extractors.base import Extractor, ExtractorInput
-from extractors.chat.common import SQLITE_MAGIC, finish_chat, read_rows, sqlite_readonly, tables_of
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.chat.common import SQLITE_MAGIC, finish_chat, read_rows, sqlite_readonly, tables_of
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
 OWNER = "(device owner)"

@@ -16,10 +16,10 @@ import json
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
-from extractors.base import Extractor, ExtractorInput
-from extractors.chat.common import MAX_JSON_BYTES, finish_chat, json_mime, load_json_export
-from extractors.chat.whatsapp_txt import link_attachments, resolve_zone
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.chat.common import MAX_JSON_BYTES, finish_chat, json_mime, load_json_export
+from forensic.extractors.chat.whatsapp_txt import link_attachments, resolve_zone
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
 _NOT_INCLUDED = "(File not included"

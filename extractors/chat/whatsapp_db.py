@@ -24,9 +24,9 @@ import json
 import posixpath
 from typing import Iterable, Iterator
 
-from extractors.chat.common import attachment, finish_chat, message_record
-from extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.chat.common import attachment, finish_chat, message_record
+from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 _TYPES = {0: "text", 1: "image", 2: "audio", 3: "video", 4: "contact", 5: "location", 7: "system", 8: "call",
           9: "document", 10: "missed_call", 11: "waiting", 13: "gif", 15: "deleted", 16: "live_location",

@@ -29,7 +29,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import BinaryIO, Callable, Iterable, Iterator
 
-from extractors.chat import whatsapp_locale as loc
+from forensic.extractors.chat import whatsapp_locale as loc
 
 DATE_ORDERS = ("dmy", "mdy", "ymd")
 MAX_BODY_CHARS = 1 << 20          # one message's text is cut beyond this (warning)

@@ -4,7 +4,7 @@ Recognised by content: the first lines are message headers in one of WhatsApp's 
 whatever the file is called. Each message becomes one ``chat/message`` record citing its
 line. Times in these exports are the phone's wall clock with no zone: they are kept local
 and flagged (``tz_known`` false) unless the examiner states the zone for the item
-(``assume_tz``). The parsing itself lives in :mod:`extractors.chat.whatsapp_text`.
+(``assume_tz``). The parsing itself lives in :mod:`forensic.extractors.chat.whatsapp_text`.
 
 ``finalize`` links each attachment named in the text (``IMG-…-WA0001.jpg (file attached)``,
 ``<attached: 00000012-PHOTO-….jpg>``) to the file of that name in the same folder or archive
@@ -17,11 +17,11 @@ import posixpath
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
-from extractors.base import Extractor, ExtractorInput
-from extractors.chat import whatsapp_text as wt
-from extractors.chat.common import finish_chat
-from extractors.chat.whatsapp_locale import title_from_name
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.chat import whatsapp_text as wt
+from forensic.extractors.chat.common import finish_chat
+from forensic.extractors.chat.whatsapp_locale import title_from_name
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp, iso_utc
 
 _TEXT_MIMES = ("text/", "application/octet-stream")

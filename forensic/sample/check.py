@@ -185,7 +185,7 @@ class _Store:
 # -- the checks -----------------------------------------------------------------------------------------
 def check_case(case: Case, key: dict, key_path: str = "", available: set[str] | None = None) -> CheckReport:
     if available is None:
-        from extractors.registry import all_extractors
+        from forensic.extractors.registry import all_extractors
         available = {i.name for i in all_extractors() if i.available}
     store = _Store(case)
     report = CheckReport(key_path, key)

@@ -4,8 +4,8 @@ from __future__ import annotations
 import shutil
 from pathlib import Path
 
-from chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, CustodyLog
-from chain_of_custody.signing import Signer
+from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, CustodyLog
+from forensic.chain_of_custody.signing import Signer
 from forensic.case import Case
 
 

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 from click.testing import CliRunner
 
-from chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME
-from cli.main import cli
+from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME
+from forensic.cli.main import cli
 from forensic.case import Case
 from tests.chain_of_custody.helpers import build_case, copy_case
 
@@ -30,7 +30,7 @@ def run(*args: str, env: dict | None = None):
 def forensic(*args: str, env: dict | None = None) -> subprocess.CompletedProcess:
     """The installed command, so exit codes are the real ones."""
     full_env = dict(os.environ, **(env or {}))
-    return subprocess.run([sys.executable, "-m", "cli.main", *args], cwd=REPO, env=full_env,
+    return subprocess.run([sys.executable, "-m", "forensic.cli.main", *args], cwd=REPO, env=full_env,
                           capture_output=True, text=True)
 
 
@@ -177,8 +177,8 @@ def _standalone(root: Path) -> dict:
 
 
 def test_standalone_verifier_agrees(tmp_path):
-    from chain_of_custody.signing import Signer
-    from chain_of_custody.verify import verify_log
+    from forensic.chain_of_custody.signing import Signer
+    from forensic.chain_of_custody.verify import verify_log
     good = build_case(tmp_path / "good", signer=Signer.generate("alice"))
     good.close()
     raw = (good.root / LOG_NAME).read_bytes()

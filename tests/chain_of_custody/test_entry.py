@@ -7,8 +7,8 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain_of_custody.canonical import canonical_bytes, check_value, encode
-from chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, _full_check, check_line,
+from forensic.chain_of_custody.canonical import canonical_bytes, check_value, encode
+from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, _full_check, check_line,
                                     entry_hash_of)
 
 json_leaf = st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | \
@@ -88,7 +88,7 @@ TRIAGE_SHAPES = st.sampled_from([
 def test_fast_check_accepts_only_what_the_full_check_accepts(shape, pos, byte, how):
     """The regex fast path is an optimisation: on any one-byte change of a valid line it
     either declines or agrees with the general parse-and-re-encode check."""
-    from chain_of_custody.entry import _fast_check
+    from forensic.chain_of_custody.entry import _fast_check
     action, subject, details = shape
     b = LineBuilder(TOOL, "host")
     p = b.pending(action, subject, "cd" * 32, details, None)
@@ -112,7 +112,7 @@ def test_fast_check_accepts_only_what_the_full_check_accepts(shape, pos, byte, h
 
 
 def test_check_lines_reports_the_first_bad_line():
-    from chain_of_custody.entry import check_lines
+    from forensic.chain_of_custody.entry import check_lines
     b = LineBuilder(TOOL, "host")
     prev, lines = ZERO_HASH, []
     for seq in range(6):
@@ -135,7 +135,7 @@ def test_check_lines_reports_the_first_bad_line():
 def test_orjson_encoding_equals_pythons_canonical_form(value):
     """encode() (orjson) writes byte for byte what Python's encoder writes with sorted keys,
     compact separators and raw UTF-8 -- the RFC 8785 form for the checked subset."""
-    from chain_of_custody.canonical import encode_checked
+    from forensic.chain_of_custody.canonical import encode_checked
     check_value(value)
     want = json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
     assert encode(value) == want
@@ -143,7 +143,7 @@ def test_orjson_encoding_equals_pythons_canonical_form(value):
 
 
 def test_encode_checked_refuses_what_check_value_refuses():
-    from chain_of_custody.canonical import encode_checked
+    from forensic.chain_of_custody.canonical import encode_checked
     for bad in ({"x": 1.5}, {"x": 2**53}, {"x": -(2**53)}, {1: "a"}, {"x": "\udcff"},
                 {"\U0001F600": 1}, {"x": [1.0]}, {"x": b"b"}, {"x": {"y": float("inf")}}):
         with pytest.raises(ValueError):

@@ -5,7 +5,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chain_of_custody import merkle
+from forensic.chain_of_custody import merkle
 from tests.chain_of_custody.rfc6962_vectors import (CONSISTENCY, EMPTY_TREE, INCLUSION,
                                                     LEAVES, ROOTS, SOME_HASH)
 

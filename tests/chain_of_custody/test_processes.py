@@ -9,8 +9,8 @@ import sys
 import time
 from pathlib import Path
 
-from chain_of_custody.log import LOG_NAME, CustodyLog
-from chain_of_custody.verify import verify_log
+from forensic.chain_of_custody.log import LOG_NAME, CustodyLog
+from forensic.chain_of_custody.verify import verify_log
 from forensic.case import Case
 
 REPO = Path(__file__).resolve().parents[2]
@@ -18,7 +18,7 @@ REPO = Path(__file__).resolve().parents[2]
 WRITER = r"""
 import sys
 from pathlib import Path
-from chain_of_custody.log import CustodyLog
+from forensic.chain_of_custody.log import CustodyLog
 from forensic.case import Case
 root, who, count, batch = Path(sys.argv[1]), sys.argv[2], int(sys.argv[3]), int(sys.argv[4])
 case = Case.open(root)
@@ -94,7 +94,7 @@ def test_a_failed_batch_write_leaves_the_log_as_it_was(tmp_path, monkeypatch):
     next command appends and checkpoints a log that verifies."""
     import pytest
 
-    from chain_of_custody import log as log_mod
+    from forensic.chain_of_custody import log as log_mod
     case = Case.init(tmp_path / "case", "C1", "Examiner")
     log = CustodyLog(case.root, case.db, "C1", actor="Examiner")
     log.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": f"E1/f{i}"}}

@@ -10,8 +10,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, CustodyLog
-from chain_of_custody.verify import verify_log
+from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, CustodyLog
+from forensic.chain_of_custody.verify import verify_log
 from forensic.case import Case
 from tests.chain_of_custody.helpers import build_case, copy_case
 
@@ -105,9 +105,9 @@ def test_truncating_log_and_checkpoints_is_caught_by_case_store(good, tmp_path):
 
 def test_rewritten_history_with_recomputed_chain_is_caught(good, tmp_path):
     """Change entry 7 and recompute every hash after it: chain ok, Merkle root is not."""
-    from chain_of_custody.entry import LineBuilder, ZERO_HASH  # noqa: F401
+    from forensic.chain_of_custody.entry import LineBuilder, ZERO_HASH  # noqa: F401
     import json
-    from chain_of_custody.canonical import encode
+    from forensic.chain_of_custody.canonical import encode
     import hashlib
     lines = [json.loads(x) for x in lines_of(good)]
     lines[7]["subject"]["locator"] = "E1/elsewhere.jpg"

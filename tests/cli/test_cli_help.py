@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import click
 
-from cli.main import cli
+from forensic.cli.main import cli
 
 
 def _walk(group: click.Group, prefix=()):
@@ -44,7 +44,7 @@ def test_case_init_twice_refused(forensic, tmp_path):
 
 def test_lazy_command_map_matches_the_modules():
     import importlib
-    from cli.main import COMMANDS
+    from forensic.cli.main import COMMANDS
     for module in set(COMMANDS.values()):
         for command in importlib.import_module(module).COMMANDS:
             assert COMMANDS.get(command.name) == module, f"{command.name} of {module} missing from COMMANDS"

@@ -160,7 +160,7 @@ def test_timeline_cli(forensic, case, tmp_path):
 
 
 def test_extractors_lists_every_extractor(forensic):
-    from extractors import registry
+    from forensic.extractors import registry
     rows = forensic("extractors", "--json").jsonl()
     assert [r["name"] for r in rows] == [i.name for i in registry.all_extractors()]
     assert len(rows) == len(registry._BUILTIN)

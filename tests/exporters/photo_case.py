@@ -63,7 +63,7 @@ TAKEN_US = timegm((2021, 6, 1, 12, 30, 15)) * 1_000_000 + 250_000
 
 def cli(*args, expect: int | None = 0) -> int:
     """Run the CLI in-process (for module-scoped fixtures, where capsys is not available)."""
-    from cli.main import main
+    from forensic.cli.main import main
     code = main([str(a) for a in args])
     assert expect is None or code == expect, f"forensic {args}: exit {code}, expected {expect}"
     return code

@@ -1,5 +1,5 @@
 """WinZip AES's AES-256-CTR (128-bit little-endian counter) made from OpenSSL's AES-ECB
-(exporters.bagit.AesCtrLE): byte for byte pycryptodome's LE CTR -- which pyzipper and
+(forensic.exporters.bagit.AesCtrLE): byte for byte pycryptodome's LE CTR -- which pyzipper and
 every reader of the format follow -- whatever the split of the data into writes, from
 any counter (page boundaries, the carry past 2**64, the wrap at 2**128), with streams
 interleaved in one thread and run in several; and an encrypted ZIP reads back."""
@@ -17,7 +17,7 @@ from Cryptodome.Util import Counter
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from exporters.bagit import AesCtrLE, member_info, open_zip
+from forensic.exporters.bagit import AesCtrLE, member_info, open_zip
 
 PAGE = 1 << 16          # counter blocks per page (AesCtrLE's layout: worth hitting its edges)
 COUNTERS = [1, 0, 2, PAGE - 1, PAGE, 3 * PAGE - 5, (1 << 24) - 2, (1 << 64) - 1, (1 << 64) - 7,
@@ -164,7 +164,7 @@ def test_member_keys_are_winzip_pbkdf2():
     HMAC key, 2-byte password check), as hashlib derives them; a fresh salt each time."""
     import hashlib
 
-    from exporters.bagit import _AesKeys
+    from forensic.exporters.bagit import _AesKeys
     keys = _AesKeys(b"correct horse", 3)
     try:
         got = [keys.take() for _ in range(5)]

@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 
 from builders import ext4_image, tiny_jpeg
-from chain_of_custody.signing import PublicKey, Signer, write_keypair
+from forensic.chain_of_custody.signing import PublicKey, Signer, write_keypair
 from tests.extractors import fixtures_photo as FP
 
 CASE_ID = "CASE-42"
@@ -41,7 +41,7 @@ PREFIX = "ext4.img \u203a file system (ext4) \u203a "
 
 
 def cli(*args) -> int:
-    from cli.main import main
+    from forensic.cli.main import main
     return main([str(a) for a in args])
 
 
@@ -71,7 +71,7 @@ def built(tmp_path_factory):
 
 
 def verify(path: Path, password: bytes | None = None, pubkey: Path | None = None):
-    from exporters.verify import verify_bundle
+    from forensic.exporters.verify import verify_bundle
     return verify_bundle(path, password, PublicKey.load(pubkey) if pubkey else None)
 
 
@@ -236,7 +236,7 @@ def test_renamed_file_is_caught(built, tmp_path):
 def _reseal(items, target: str, data: bytes, signer: Signer | None = None, pub: Signer | None = None):
     """Replace a payload file and recompute both manifests (what a careful forger would do);
     optionally re-sign with ``signer`` and ship ``pub``'s public key."""
-    from exporters import bagit
+    from forensic.exporters import bagit
     d = dict((n, b) for n, b in items)
     d[ROOT + target] = data
     man = bagit.parse_manifest(d[ROOT + "manifest-sha256.txt"])
@@ -381,7 +381,7 @@ def test_hide_names(built, tmp_path, forensic):
 
 # -- determinism ---------------------------------------------------------------------------------
 def _custody_size(case: Path) -> int:
-    from chain_of_custody.log import CHECKPOINTS_NAME, Checkpoint, read_last_line
+    from forensic.chain_of_custody.log import CHECKPOINTS_NAME, Checkpoint, read_last_line
     line, _, _ = read_last_line(case / CHECKPOINTS_NAME)
     return Checkpoint.from_line(line).tree_size
 
@@ -456,7 +456,7 @@ def test_nothing_selected_is_a_usage_error(built, forensic, tmp_path):
 
 # -- generated members made while the evidence streams (forked child) -------------------------------
 def test_members_made_ahead_are_the_members_made_after(built, tmp_path, forensic, monkeypatch):
-    from exporters import bundle
+    from forensic.exporters import bundle
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     started = []
     start = bundle._GeneratedAhead.start.__func__
@@ -479,7 +479,7 @@ def test_members_made_ahead_are_the_members_made_after(built, tmp_path, forensic
 
 
 def test_a_failing_child_leaves_the_members_to_the_parent(built, tmp_path, forensic, monkeypatch):
-    from exporters import bundle
+    from forensic.exporters import bundle
     from forensic.case import Case
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     parent = os.getpid()
@@ -499,7 +499,7 @@ def test_a_failing_child_leaves_the_members_to_the_parent(built, tmp_path, foren
 
 
 def test_a_stopped_export_stops_and_reaps_its_child(built, tmp_path, forensic, monkeypatch):
-    from exporters import bundle
+    from forensic.exporters import bundle
     from forensic.errors import IntegrityError
     started = []
     start = bundle._GeneratedAhead.start.__func__
@@ -523,7 +523,7 @@ def test_a_stopped_export_stops_and_reaps_its_child(built, tmp_path, forensic, m
 def test_encrypted_members_made_ahead_decrypt_to_the_members_made_after(built, tmp_path, forensic, monkeypatch):
     import pyzipper
 
-    from exporters import bundle
+    from forensic.exporters import bundle
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     pw = tmp_path / "pw"
     pw.write_text("pw\n")

@@ -5,7 +5,7 @@ import zipfile
 
 import pytest
 
-from exporters.verify import extract_bundle
+from forensic.exporters.verify import extract_bundle
 from forensic.errors import IntegrityError
 
 

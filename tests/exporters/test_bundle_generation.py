@@ -4,7 +4,7 @@ from __future__ import annotations
 import random
 from xml.sax.saxutils import escape
 
-from exporters.geo import xml_text
+from forensic.exporters.geo import xml_text
 
 
 def test_xml_text_escapes_as_saxutils_did():
@@ -20,7 +20,7 @@ def test_case_uco_iris_are_uuid5_of_the_json_key():
     import json
     import uuid
 
-    from exporters import case_uco
+    from forensic.exporters import case_uco
     rng = random.Random(11)
     alphabet = "aZ9 \"\\/\n\x00é›😀"
     for case_id in ("CASE-1", 'Caso "ñ" \\ 7'):
@@ -35,8 +35,8 @@ def test_case_uco_iris_are_uuid5_of_the_json_key():
 
 
 def test_csv_cells_are_csv_cell_of_every_column():
-    from exporters.geo import GEO_FIELDS, PHOTO_FIELDS, csv_cell, csv_cells
-    from exporters.timeline import FIELDS
+    from forensic.exporters.geo import GEO_FIELDS, PHOTO_FIELDS, csv_cell, csv_cells
+    from forensic.exporters.timeline import FIELDS
     rng = random.Random(5)
     values = [None, True, False, 0, 1, -2.5, "", "=1+1", "+x", "-3", "@a", "\tt", "\rr", "plain", "'q", ["w"], {"a": 1}]
     for columns in (FIELDS, GEO_FIELDS, PHOTO_FIELDS):
@@ -50,8 +50,8 @@ def test_csv_rows_are_what_the_csv_writer_writes():
     import csv
     import io
 
-    from exporters.geo import csv_cell, write_csv_rows
-    from exporters.timeline import FIELDS
+    from forensic.exporters.geo import csv_cell, write_csv_rows
+    from forensic.exporters.timeline import FIELDS
     rng = random.Random(3)
     pieces = ["", "a", "é›", ",", '"', "\r", "\n", "\r\n", " ", "\t", "=", "-", "\x00", "'"]
     values = [None, True, False, 0, -7, 1.25, float("nan"), ["l", 1], {"d": "x,y"}]

@@ -80,7 +80,7 @@ def test_full_custody_verifies_with_the_stand_alone_verifier(built, tmp_path):  
     assert res.returncode == 0, res.stdout + res.stderr
     got = json.loads(res.stdout)
     assert got["ok"] is True and got["entries"] > 10
-    from exporters.verify import verify_bundle
+    from forensic.exporters.verify import verify_bundle
     rep = verify_bundle(out)
     assert rep.ok and rep.custody == "valid" and rep.custody_entries == got["entries"]
 

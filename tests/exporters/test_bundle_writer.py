@@ -8,7 +8,7 @@ import os
 
 import pytest
 
-from exporters.bundle import _HashingWriter
+from forensic.exporters.bundle import _HashingWriter
 
 
 def test_writes_in_order_and_hashes_what_it_wrote(tmp_path):

@@ -1,4 +1,4 @@
-"""exporters.geo on a case triaged from real images: GeoJSON (RFC 7946), KML 2.2, CSV."""
+"""forensic.exporters.geo on a case triaged from real images: GeoJSON (RFC 7946), KML 2.2, CSV."""
 from __future__ import annotations
 
 import csv
@@ -8,7 +8,7 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from exporters import geo
+from forensic.exporters import geo
 from forensic.case import Case
 from tests.exporters.photo_case import (GEOTAGGED, HOSTILE_MAKE, PHOTO_COUNT, build_case, cli)
 

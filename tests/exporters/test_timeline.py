@@ -1,4 +1,4 @@
-"""exporters.timeline on a case triaged from real images (ext4 + FAT): order, Timesketch
+"""forensic.exporters.timeline on a case triaged from real images (ext4 + FAT): order, Timesketch
 fields, zoneless times, bounds, rendering zone, CSV."""
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from datetime import datetime, timezone
 
 import pytest
 
-from exporters import timeline as T
+from forensic.exporters import timeline as T
 from forensic.case import Case
 from forensic.errors import UsageError
 from tests.exporters.photo_case import TAKEN_US, build_case, cli

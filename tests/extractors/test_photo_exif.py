@@ -9,10 +9,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extractors.base import ExtractorInput
-from extractors.photo_exif import FIELDS, PhotoExifExtractor
-from extractors.records import ArtifactRecord, ExtractionWarning
-from extractors.registry import all_extractors
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.photo_exif import FIELDS, PhotoExifExtractor
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.registry import all_extractors
 from tests.extractors import fixtures_photo as F
 
 BOUND = PhotoExifExtractor.time_limit + 1.0      # seconds any single file may take

@@ -32,9 +32,9 @@ from pathlib import Path
 
 import pytest
 
-from extractors.base import ExtractorInput
-from extractors.photo_exif import PhotoExifExtractor
-from extractors.records import ArtifactRecord
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.photo_exif import PhotoExifExtractor
+from forensic.extractors.records import ArtifactRecord
 
 pytestmark = pytest.mark.corpus
 

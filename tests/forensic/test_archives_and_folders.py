@@ -234,7 +234,7 @@ def test_tar_bomb_output_capped(tmp_path):
 
 
 def test_failing_extractor_becomes_a_warning(tmp_path):
-    from extractors.base import Extractor
+    from forensic.extractors.base import Extractor
 
     class BrokenExtractor(Extractor):
         NAME, VERSION = "broken", "1"

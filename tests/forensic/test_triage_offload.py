@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from builders import tiny_jpeg, zip_file
-from extractors.base import Extractor
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import Extractor
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.case import Case
 from forensic.intake import add_evidence
 from forensic.pipeline import TriageOptions, triage_item

@@ -31,7 +31,7 @@ def _check(forensic, sample, case, key=None, expect=0):
 
 
 def _available() -> set[str]:
-    from extractors.registry import all_extractors
+    from forensic.extractors.registry import all_extractors
     return {i.name for i in all_extractors() if i.available}
 
 

@@ -13,11 +13,11 @@ from pathlib import Path
 
 import pytest
 
-from extractors.base import ExtractorInput
-from extractors.chat import whatsapp_text as wt
-from extractors.chat.whatsapp_locale import strip_marks
-from extractors.chat.whatsapp_txt import WhatsAppTxtExtractor
-from extractors.records import ArtifactRecord
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.chat import whatsapp_text as wt
+from forensic.extractors.chat.whatsapp_locale import strip_marks
+from forensic.extractors.chat.whatsapp_txt import WhatsAppTxtExtractor
+from forensic.extractors.records import ArtifactRecord
 from tests.conftest import corpus_dir
 
 pytestmark = pytest.mark.corpus

@@ -5,12 +5,12 @@ import json
 
 import pytest
 
-from extractors.base import ExtractorInput
-from extractors.chat.discord_json import DiscordJsonExtractor
-from extractors.chat.facebook_json import FacebookJsonExtractor, fix_mojibake
-from extractors.chat.telegram_json import TelegramJsonExtractor
-from extractors.chat.whatsapp_txt import WhatsAppTxtExtractor
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.chat.discord_json import DiscordJsonExtractor
+from forensic.extractors.chat.facebook_json import FacebookJsonExtractor, fix_mojibake
+from forensic.extractors.chat.telegram_json import TelegramJsonExtractor
+from forensic.extractors.chat.whatsapp_txt import WhatsAppTxtExtractor
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 FB = FacebookJsonExtractor()
 DC = DiscordJsonExtractor()

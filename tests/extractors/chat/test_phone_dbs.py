@@ -9,11 +9,11 @@ from pathlib import Path
 
 import pytest
 
-from extractors.base import ExtractorInput
-from extractors.chat.android_sms import AndroidSmsExtractor
-from extractors.chat.ios_sms import IosSmsExtractor, attributed_text
-from extractors.chat.whatsapp_db import WhatsAppDbExtractor
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.chat.android_sms import AndroidSmsExtractor
+from forensic.extractors.chat.ios_sms import IosSmsExtractor, attributed_text
+from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 ANDROID, IOS, WA = AndroidSmsExtractor(), IosSmsExtractor(), WhatsAppDbExtractor()
 

@@ -5,9 +5,9 @@ import json
 
 import pytest
 
-from extractors.base import ExtractorInput
-from extractors.chat.telegram_json import TelegramJsonExtractor, flatten_text
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.chat.telegram_json import TelegramJsonExtractor, flatten_text
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from tests.conftest import corpus_dir
 
 EX = TelegramJsonExtractor()

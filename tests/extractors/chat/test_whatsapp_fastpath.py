@@ -16,8 +16,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from extractors.chat import whatsapp_locale as loc
-from extractors.chat import whatsapp_text as wt
+from forensic.extractors.chat import whatsapp_locale as loc
+from forensic.extractors.chat import whatsapp_text as wt
 
 LRM, RLM, NNBSP, NBSP = "\u200e", "\u200f", "\u202f", "\u00a0"
 

@@ -8,10 +8,10 @@ from datetime import datetime
 
 import pytest
 
-from extractors.base import ExtractorInput
-from extractors.chat.whatsapp_text import parse_text
-from extractors.chat.whatsapp_txt import WhatsAppTxtExtractor
-from extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.chat.whatsapp_text import parse_text
+from forensic.extractors.chat.whatsapp_txt import WhatsAppTxtExtractor
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 LRM, RLM, NNBSP, NBSP = "\u200e", "\u200f", "\u202f", "\u00a0"
 EX = WhatsAppTxtExtractor()
@@ -467,7 +467,7 @@ def _parsed(data: bytes):
 def test_block_boundaries_change_nothing(monkeypatch, text):
     """Blocks of whole lines are read one regex at a time: any block size gives the same
     messages, line accounting and facts, also for lines in another layout or with marks."""
-    from extractors.chat import whatsapp_text as wt
+    from forensic.extractors.chat import whatsapp_text as wt
     data = (text + "second line\n\n" + text.replace("\n", "\r\n", 2)
             + "\u200e" + text.splitlines()[1] + "\n" + "14/03/2021, 21:6x - broken\n").encode()
     expected = _parsed(data)
@@ -485,7 +485,7 @@ def test_block_boundaries_change_nothing(monkeypatch, text):
 def test_plain_header_pattern_agrees_with_the_full_one(line):
     """Where the plain pattern matches, the layout's full pattern matches the same header,
     date and time."""
-    from extractors.chat import whatsapp_text as wt
+    from forensic.extractors.chat import whatsapp_text as wt
     full = wt._GENERIC_DT.match(line) or wt._GENERIC_TD.match(line)
     if full is None:
         return
