@@ -1,15 +1,17 @@
 """The ``forensic`` command: one Click group and the single error boundary."""
 from __future__ import annotations
 
+import difflib
 import importlib
 import os
 import sys
 import traceback
+from pathlib import Path
 
 import click
 
 from forensic.cli import exit_codes
-from forensic.cli.console import err, esc, set_quiet
+from forensic.cli.console import NORMAL, QUIET, VERBOSE, err, error, esc, set_verbosity
 from forensic import __version__
 from forensic.errors import ForensicError
 
@@ -45,59 +47,154 @@ class LazyGroup(click.Group):
             command = super().get_command(ctx, name)
         return command
 
+    def resolve_command(self, ctx: click.Context, args: list[str]):
+        try:
+            return super().resolve_command(ctx, args)
+        except click.UsageError as exc:
+            name = args[0] if args else ""
+            close = difflib.get_close_matches(name, self.list_commands(ctx), n=3, cutoff=0.6)
+            if close and not name.startswith("-"):
+                exc.message += "\n\nDid you mean " + " or ".join(repr(c) for c in close) + "?"
+            raise
+
+
+# Options that belong to the whole command line, accepted anywhere on it (before the
+# subcommand, after it, between its arguments), up to a "--".
+GLOBAL_FLAGS = {"--quiet": "quiet", "-q": "quiet", "--verbose": "verbose", "-v": "verbose",
+                "--debug": "debug"}
+
+
+def split_global_flags(argv: list[str]) -> tuple[list[str], set[str]]:
+    """``argv`` without the global flags, and the set of flags given."""
+    rest: list[str] = []
+    flags: set[str] = set()
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            rest.extend(argv[i:])
+            break
+        if arg in GLOBAL_FLAGS:
+            flags.add(GLOBAL_FLAGS[arg])
+        else:
+            rest.append(arg)
+    return rest, flags
+
 
 @click.group(cls=LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(__version__, "--version", prog_name="forensic")
-@click.option("--quiet", is_flag=True, help="No progress or messages on stderr.")
-@click.option("--debug", is_flag=True, help="Show tracebacks of errors.")
+@click.option("--quiet", "-q", is_flag=True, help="No progress or messages on stderr (verdicts and data still show).")
+@click.option("--verbose", "-v", is_flag=True, help="More detail on stderr.")
+@click.option("--debug", is_flag=True, help="Show tracebacks of errors on stderr.")
 @click.pass_context
-def cli(ctx: click.Context, quiet: bool, debug: bool) -> None:
-    """Digital-forensics evidence triage: intake, hashing, extraction, chain of custody, export."""
+def cli(ctx: click.Context, quiet: bool, verbose: bool, debug: bool) -> None:
+    """Digital-forensics evidence triage: intake, hashing, extraction, chain of custody, export.
+
+    --quiet, --verbose and --debug may be given anywhere on the command line."""
     ctx.ensure_object(dict)
-    ctx.obj["debug"] = debug
-    set_quiet(quiet or not sys.stderr.isatty() and os.environ.get("FORENSIC_PROGRESS") != "1")
 
 
 def main(argv: list[str] | None = None) -> int:
-    debug = "--debug" in (argv if argv is not None else sys.argv[1:])
+    args, flags = split_global_flags(list(sys.argv[1:] if argv is None else argv))
+    set_verbosity(QUIET if "quiet" in flags else VERBOSE if "verbose" in flags else NORMAL)
+    debug = "debug" in flags
     try:
-        rv = cli.main(args=argv, prog_name="forensic", standalone_mode=False)
+        rv = cli.main(args=args, prog_name="forensic", standalone_mode=False)
         return rv if isinstance(rv, int) else exit_codes.OK
     except click.exceptions.Abort:
-        err.print("[red]aborted[/red]")
-        return exit_codes.ERROR
+        # click turns Ctrl-C at one of its prompts (and EOF there) into Abort.
+        error("interrupted")
+        return exit_codes.INTERRUPTED
     except click.exceptions.Exit as exc:
         return exc.exit_code
-    except SystemExit as exc:
-        # click ends a command whose reader closed the pipe (`forensic files | head`) this way;
-        # the reader having had enough is not an error of ours.
-        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper):
-            return exit_codes.OK
-        raise
     except click.ClickException as exc:
         exc.show()
         return exc.exit_code
     except ForensicError as exc:
         if debug:
             err.print(esc(traceback.format_exc()))
-        err.print(f"[red]error:[/red] {esc(exc.message)}")
+        error(esc(exc.message))
         if exc.hint:
             err.print(f"[dim]hint:[/dim] {esc(exc.hint)}")
         return exc.exit_code
     except KeyboardInterrupt:
-        err.print("[red]interrupted[/red]: the case store keeps only completed batches; rerun to finish")
-        return 130
+        error("interrupted: the case keeps only completed steps; run the command again to finish")
+        return exit_codes.INTERRUPTED
     except BrokenPipeError:
+        # The reader of stdout closed it (`forensic files | head -1`): it had enough.
         _silence_stdout()
         return exit_codes.OK
+    except SystemExit as exc:
+        # click ends a command whose reader closed the pipe this way.
+        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper) or _stdout_closed():
+            _silence_stdout()
+            return exit_codes.OK
+        raise
+    except Exception as exc:      # the last boundary: one line, the traceback kept in a file
+        if _stdout_closed():
+            _silence_stdout()
+            return exit_codes.OK
+        where = write_crash_log(args, exc)
+        if debug:
+            err.print(esc(traceback.format_exc()))
+        error(f"unexpected {esc(type(exc).__name__)}: {esc(exc)}")
+        err.print(f"[dim]the details are in {esc(where) if where else 'no file (none could be written)'}; "
+                  f"please include that file when reporting this[/dim]")
+        return exit_codes.ERROR
+
+
+def _stdout_closed() -> bool:
+    """Whether the reader of stdout has gone (a pipe closed early)."""
+    try:
+        sys.stdout.flush()
+        return False
+    except BrokenPipeError:
+        return True
+    except (OSError, ValueError):
+        return False
 
 
 def _silence_stdout() -> None:
+    # Python flushes stdout at exit; with the reader gone that would raise again.
     try:
         devnull = os.open(os.devnull, os.O_WRONLY)
         os.dup2(devnull, sys.stdout.fileno())
     except (OSError, ValueError):
         pass
+
+
+def _case_dir(args: list[str]) -> Path:
+    for i, arg in enumerate(args):
+        if arg == "--case" and i + 1 < len(args):
+            return Path(args[i + 1])
+        if arg.startswith("--case="):
+            return Path(arg.split("=", 1)[1])
+    return Path(os.environ.get("FORENSIC_CASE", "."))
+
+
+def write_crash_log(args: list[str], exc: BaseException) -> Path | None:
+    """Write the traceback of an unexpected error to ``CASE/logs/`` (when the command ran on
+    a case) or the user's cache folder; return the file's path, or None if none could be
+    written."""
+    import datetime
+    import platform
+    import tempfile
+    stamp = datetime.datetime.now(datetime.timezone.utc).strftime("%Y%m%dT%H%M%S.%fZ")
+    text = (f"forensic {__version__} on Python {platform.python_version()} ({platform.platform()})\n"
+            f"at {stamp}\ncommand: forensic {' '.join(os.fsdecode(a) for a in args)!r}\n\n"
+            + "".join(traceback.format_exception(exc)))
+    case = _case_dir(args)
+    cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "forensic" / "logs"
+    folders = ([case / "logs"] if (case / "case.db").is_file() else []) + [cache, Path(tempfile.gettempdir())]
+    for folder in folders:
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"error-{stamp}-{os.getpid()}.log"
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_NOFOLLOW", 0), 0o600)
+            with os.fdopen(fd, "w", encoding="utf-8", errors="backslashreplace") as f:
+                f.write(text)
+            return path
+        except OSError:
+            continue
+    return None
 
 
 def entry() -> None:

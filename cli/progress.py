@@ -1,4 +1,5 @@
-"""Progress on stderr (rich), silent when quiet or not on a terminal."""
+"""Progress bars on stderr (rich): shown only on a terminal and never when quiet
+(:func:`forensic.cli.console.progress_enabled`); otherwise the advance callbacks do nothing."""
 from __future__ import annotations
 
 from contextlib import contextmanager
@@ -7,12 +8,12 @@ from typing import Callable, Iterator
 from rich.progress import (BarColumn, DownloadColumn, Progress, TextColumn, TimeRemainingColumn,
                            TransferSpeedColumn)
 
-from forensic.cli.console import err, is_quiet
+from forensic.cli.console import err, progress_enabled
 
 
 @contextmanager
 def byte_progress(label: str, total: int | None) -> Iterator[Callable[[int], None]]:
-    if is_quiet():
+    if not progress_enabled():
         yield lambda n: None
         return
     with Progress(TextColumn("{task.description}"), BarColumn(), DownloadColumn(), TransferSpeedColumn(),
@@ -24,7 +25,7 @@ def byte_progress(label: str, total: int | None) -> Iterator[Callable[[int], Non
 @contextmanager
 def triage_progress(label: str, total_bytes: int | None) -> Iterator[Callable[[int, int], None]]:
     """Yields advance(files, bytes); shows files, files/s, MB/s and ETA."""
-    if is_quiet():
+    if not progress_enabled():
         yield lambda f, b: None
         return
     import time

@@ -10,7 +10,7 @@ import click
 from forensic.cli import exit_codes
 from forensic.chain_of_custody.hooks import triage_session
 from forensic.cli.common import json_option, key_options, with_case
-from forensic.cli.console import emit_json, err, esc, info, is_quiet
+from forensic.cli.console import emit_json, err, esc, info, progress_enabled
 from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.hashing import parse_algorithms
@@ -101,7 +101,7 @@ def _read_password(path: Path) -> bytes:
 
 def _progress(label: str, total: int | None):
     """The progress display, or none at all (no per-file calls) when it would not show."""
-    if is_quiet() or not err.is_terminal:
+    if not progress_enabled():
         return nullcontext(None)
     from forensic.cli.progress import triage_progress
     return triage_progress(label, total)
