@@ -99,9 +99,9 @@ def main(argv: list[str] | None = None) -> int:
     try:
         rv = cli.main(args=args, prog_name="forensic", standalone_mode=False)
         return rv if isinstance(rv, int) else exit_codes.OK
-    except click.exceptions.Abort:
-        # click turns Ctrl-C at one of its prompts (and EOF there) into Abort.
-        error("interrupted")
+    except (click.exceptions.Abort, KeyboardInterrupt):
+        # click turns Ctrl-C (and EOF at one of its prompts) into Abort.
+        err.print("[red]interrupted[/red]: the case keeps only completed steps; run the command again to finish")
         return exit_codes.INTERRUPTED
     except click.exceptions.Exit as exc:
         return exc.exit_code
@@ -115,9 +115,6 @@ def main(argv: list[str] | None = None) -> int:
         if exc.hint:
             err.print(f"[dim]hint:[/dim] {esc(exc.hint)}")
         return exc.exit_code
-    except KeyboardInterrupt:
-        error("interrupted: the case keeps only completed steps; run the command again to finish")
-        return exit_codes.INTERRUPTED
     except BrokenPipeError:
         # The reader of stdout closed it (`forensic files | head -1`): it had enough.
         _silence_stdout()
