@@ -1,15 +1,32 @@
 #!/usr/bin/env bash
 # Sets everything up, builds the built-in sample evidence, and runs the main job on it:
 # examiner key -> case init -> evidence add (phone, card, extraction) -> triage -> export
-# (encrypted, signed bundle) -> verify-bundle -> training check. Output goes to ./demo-out.
+# (encrypted, signed bundle) -> verify-bundle -> custody verify -> training check. Output goes
+# to ./demo-out.
+#
+# DEMO_FORENSIC=/path/to/bin/forensic runs the job with that executable instead (no setup:
+# e.g. a wheel installed in another virtualenv, as tests/test_packaging.py does), and
+# DEMO_OUT=DIR writes to DIR, which must be new or empty. The job runs inside the output folder.
 set -euo pipefail
 here="$(cd "$(dirname "$0")/.." && pwd)"
-cd "$here"
-bash scripts/setup.sh
-out="$here/demo-out"
-rm -rf "$out"
+F="${DEMO_FORENSIC:-}"
+if [ -z "$F" ]; then
+  (cd "$here" && bash scripts/setup.sh)
+  F="$here/.venv/bin/forensic"
+fi
+if [ -n "${DEMO_OUT:-}" ]; then
+  out="$DEMO_OUT"
+  if [ -e "$out" ] && [ -n "$(ls -A "$out")" ]; then
+    echo "demo: DEMO_OUT=$out is not empty" >&2
+    exit 1
+  fi
+else
+  out="$here/demo-out"
+  rm -rf "$out"
+fi
 mkdir -p "$out"
-F="$here/.venv/bin/forensic"
+out="$(cd "$out" && pwd)"
+cd "$out"
 start=$(date +%s)
 
 echo "== building the sample evidence in $out/sample" >&2
@@ -44,7 +61,7 @@ echo "files whose extension contradicts their content:" && "$F" files --mismatch
 cat >&2 <<MSG
 
 Done in $(( $(date +%s) - start )) s.
-  case:    $out/case            (FORENSIC_CASE=$out/case .venv/bin/forensic files | photos | messages ...)
+  case:    $out/case            (FORENSIC_CASE=$out/case $F files | photos | messages ...)
   bundle:  $out/bundle.zip      (password in $out/bundle.password)
   report:  $out/bundle/DEMO-001-bundle/data/report/index.html   (verified and extracted by verify-bundle --extract)
 MSG
