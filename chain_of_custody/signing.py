@@ -39,6 +39,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from forensic.errors import UsageError
+from forensic.outputs import create_new
 
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
@@ -252,18 +253,19 @@ def write_keypair(signer: Signer, out_dir: Path, passphrase: bytes | None = None
     key_path = out_dir / f"{signer.name}.key"
     pub_path = out_dir / f"{signer.name}.pub"
     for path in (key_path, pub_path):
-        if path.exists() and not overwrite:
-            raise UsageError(f"{path} already exists", hint="choose another --out or NAME")
-    flags = os.O_WRONLY | os.O_CREAT | os.O_TRUNC | getattr(os, "O_NOFOLLOW", 0)
-    fd = os.open(key_path, flags, 0o600)
+        if path.exists() or path.is_symlink():
+            if not overwrite:
+                raise UsageError(f"{path} already exists", hint="choose another --out or NAME")
+            path.unlink()           # a symlink is removed, never written through
+    fd = create_new(key_path, 0o600)
     try:
-        os.fchmod(fd, 0o600)
         os.write(fd, signer.private_text(passphrase).encode("ascii"))
         os.fsync(fd)
     finally:
         os.close(fd)
-    pub_path.write_text(signer.public.to_text(
-        f"minisign public key {signer.key_id} (forensic examiner {signer.name})"), encoding="utf-8")
+    with os.fdopen(create_new(pub_path, 0o644), "w", encoding="utf-8") as fh:
+        fh.write(signer.public.to_text(
+            f"minisign public key {signer.key_id} (forensic examiner {signer.name})"))
     return key_path, pub_path
 
 

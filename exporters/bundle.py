@@ -54,6 +54,7 @@ from forensic.exporters import bagit
 from forensic.exporters.selection import Selection, SelectionSpec, resolve
 from forensic import __version__
 from forensic.case import Case
+from forensic.outputs import check_output, create_new
 from forensic.errors import ForensicError, IntegrityError, SourceError, UsageError
 from forensic.resolve import layer_key, resolve_entries
 from forensic.timestamps import iso_utc, now_utc
@@ -758,6 +759,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     out = Path(opts.out)
     if out.exists() and out.is_dir():
         raise UsageError(f"{out} is a folder; give the bundle's file name (e.g. bundle.zip)")
+    check_output(out, case)
+    check_output(out.with_name(out.name + ".partial"), case)
     sel = resolve(case, opts.spec)
     meta = case.meta()
     created = created_time(opts.created_at)
@@ -784,7 +787,10 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     ahead = None if case.db.in_transaction else _GeneratedAhead.start(
         lambda: _deflated(_generated(case.reconnected(), sel, ex, expected, name_map, meta, opts)))
     try:
-        bundle_file = _HashingWriter(open(partial, "wb"))
+        # A stale .partial (a crashed export, or a planted symlink) is removed, never written
+        # through: the bundle is always a new file.
+        partial.unlink(missing_ok=True)
+        bundle_file = _HashingWriter(os.fdopen(create_new(partial, 0o644), "wb"))
         with bundle_file, contextlib.ExitStack() as stack:
             if opts.hide_names:
                 # the bag is one inner archive, streamed straight into one encrypted member

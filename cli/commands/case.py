@@ -1,6 +1,7 @@
 """forensic case init|show"""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import click
@@ -9,11 +10,29 @@ from forensic.chain_of_custody.hooks import record
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import emit_json, esc, info
 from forensic.case import Case
+from forensic.errors import ForensicError
+from forensic.outputs import check_output
 
 
 @click.group()
 def case() -> None:
     """Create and inspect cases (a folder with the case store and custody log)."""
+
+
+def _refuse_evidence(directory: Path) -> None:
+    """A new case is never made inside the evidence of the case open now ($FORENSIC_CASE, else
+    the current folder when it is a case)."""
+    current = Path(os.environ.get("FORENSIC_CASE", "."))
+    if not (current / "case.db").is_file():
+        return
+    try:
+        open_case = Case.open(current)
+    except ForensicError:
+        return
+    try:
+        check_output(directory, open_case, option="case init")
+    finally:
+        open_case.close()
 
 
 @case.command("init")
@@ -26,6 +45,7 @@ def case() -> None:
 def init(directory: Path, case_id: str, examiner: str, organisation: str | None, key_path, passphrase_file,
          as_json: bool) -> int:
     """Create a new case in DIRECTORY."""
+    _refuse_evidence(directory)
     c = Case.init(directory, case_id, examiner, organisation)
     try:
         _record_created(c, key_path, passphrase_file)

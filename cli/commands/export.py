@@ -12,6 +12,7 @@ from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_json, emit_jsonl, err, esc, info, warn
 from forensic.case import Case
+from forensic.outputs import check_output, create_new
 from forensic.errors import UsageError
 from forensic.intake import read_password
 
@@ -161,6 +162,11 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
     elif generate_password:
         generated = gen()
         password = generated.encode("ascii")
+    if password_out is not None:
+        check_output(password_out, case, option="--password-out")
+        if password_out.exists() or password_out.is_symlink():
+            raise UsageError(f"--password-out {password_out} already exists",
+                             hint="a passphrase file is always new: remove it or choose another name")
     signer = signer_from_env(key_path, passphrase_file)
     actor = examiner or (signer.name if signer and signer.name else None) or case.examiner
     spec = SelectionSpec(tuple(tags), tuple(items), tuple(types), from_at, to_at, include_sensitive)
@@ -171,9 +177,7 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
     cp = log_export(case, summary, spec, recipient, signer, actor)
     summary["custody_logged"] = cp.tree_size if cp is not None else None
     if generated is not None and password_out is not None:
-        fd = os.open(password_out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        os.fchmod(fd, 0o600)                 # also when the file already existed
-        with os.fdopen(fd, "w") as fh:
+        with os.fdopen(create_new(password_out, 0o600), "w") as fh:
             fh.write(generated + "\n")
         info(f"bundle password written to {esc(password_out)} (mode 0600); hand it over separately")
     elif generated is not None:

@@ -1,0 +1,128 @@
+"""Outputs never land on evidence or on the case store: the attacks of issue 13 item 2,
+each tried for real (a registered image, a folder source, symlinks and hard links planted
+where the output goes), and the evidence re-verified afterwards."""
+from __future__ import annotations
+
+import hashlib
+import os
+from pathlib import Path
+
+import pytest
+
+from builders import ext4_image, tiny_jpeg, write_tree
+
+
+def digest(path: Path) -> str:
+    return hashlib.sha256(Path(path).read_bytes()).hexdigest()
+
+
+@pytest.fixture()
+def case(forensic, tmp_path, monkeypatch):
+    image = ext4_image(tmp_path, {"DCIM/a.jpg": tiny_jpeg(), "b.txt": b"text\n"}, size_mib=4)
+    folder = write_tree(tmp_path / "extraction", {"chats/c.txt": b"chat\n", "x.jpg": tiny_jpeg()})
+    forensic("case", "init", tmp_path / "case", "--case-id", "C-1", "--examiner", "E")
+    monkeypatch.setenv("FORENSIC_CASE", str(tmp_path / "case"))
+    forensic("evidence", "add", image, "--id", "disk")
+    forensic("evidence", "add", folder, "--id", "folder")
+    forensic("triage", "--quiet")
+    return {"dir": tmp_path / "case", "image": image, "folder": folder,
+            "hashes": {image: digest(image), folder / "x.jpg": digest(folder / "x.jpg")}}
+
+
+def assert_evidence_intact(forensic, case):
+    for path, sha in case["hashes"].items():
+        assert digest(path) == sha, f"{path} was changed"
+    forensic("evidence", "verify", "disk", "--quiet")
+    forensic("evidence", "verify", "folder", "--quiet")
+
+
+def test_export_over_a_registered_image_is_refused(forensic, case):
+    r = forensic("export", "--out", case["image"], expect=2)
+    assert "would write over evidence item 'disk'" in r.err
+    assert_evidence_intact(forensic, case)
+
+
+def test_export_into_a_folder_source_is_refused(forensic, case):
+    r = forensic("export", "--out", case["folder"] / "bundle.zip", expect=2)
+    assert "evidence item 'folder'" in r.err
+    assert not (case["folder"] / "bundle.zip").exists()
+    assert_evidence_intact(forensic, case)
+
+
+def test_export_through_a_symlink_or_hard_link_to_evidence_is_refused(forensic, case, tmp_path):
+    link = tmp_path / "bundle.zip"
+    link.symlink_to(case["image"])
+    r = forensic("export", "--out", link, expect=2)
+    assert "evidence item 'disk'" in r.err
+    hard = tmp_path / "hard.zip"
+    os.link(case["image"], hard)
+    r = forensic("export", "--out", hard, expect=2)
+    assert "same file as evidence item 'disk'" in r.err
+    # A folder symlinked into the folder source.
+    (tmp_path / "out").symlink_to(case["folder"])
+    forensic("export", "--out", tmp_path / "out" / "b.zip", expect=2)
+    assert_evidence_intact(forensic, case)
+
+
+def test_a_planted_partial_symlink_is_not_written_through(forensic, case, tmp_path):
+    # bundle.zip.partial -> the image: the export must replace the link, not fill the image.
+    (tmp_path / "bundle.zip.partial").symlink_to(case["image"])
+    forensic("export", "--out", tmp_path / "bundle.zip", "--item", "disk", "--quiet", expect=2)
+    (tmp_path / "bundle.zip.partial").unlink()
+    (tmp_path / "elsewhere.zip.partial").symlink_to(tmp_path / "victim.bin")
+    (tmp_path / "victim.bin").write_bytes(b"not evidence, but not ours to write either")
+    forensic("export", "--out", tmp_path / "elsewhere.zip", "--item", "disk", "--quiet")
+    assert (tmp_path / "victim.bin").read_bytes() == b"not evidence, but not ours to write either"
+    assert not (tmp_path / "elsewhere.zip.partial").exists()
+    assert (tmp_path / "elsewhere.zip").stat().st_size > 0
+    assert_evidence_intact(forensic, case)
+
+
+def test_export_over_the_case_store_is_refused(forensic, case):
+    for name in ("case.db", "custody.jsonl", "custody.checkpoints.jsonl"):
+        before = digest(case["dir"] / name)
+        r = forensic("export", "--out", case["dir"] / name, expect=2)
+        assert "the case store" in r.err
+        assert digest(case["dir"] / name) == before
+    forensic("custody", "verify", "--quiet")
+
+
+def test_password_out_is_always_a_new_file(forensic, case, tmp_path):
+    (tmp_path / "pw").symlink_to(case["image"])
+    forensic("export", "--out", tmp_path / "b.zip", "--generate-password", "--password-out", tmp_path / "pw",
+             expect=2)
+    existing = tmp_path / "old-pw"
+    existing.write_text("keep me\n")
+    forensic("export", "--out", tmp_path / "b.zip", "--generate-password", "--password-out", existing, expect=2)
+    assert existing.read_text() == "keep me\n"
+    assert not (tmp_path / "b.zip").exists()
+    forensic("export", "--out", tmp_path / "b.zip", "--item", "disk", "--generate-password",
+             "--password-out", tmp_path / "new-pw", "--quiet")
+    assert (tmp_path / "new-pw").stat().st_mode & 0o777 == 0o600
+    assert_evidence_intact(forensic, case)
+
+
+def test_keygen_never_writes_through_a_planted_symlink(forensic, tmp_path):
+    keys = tmp_path / "keys"
+    keys.mkdir()
+    victim = tmp_path / "victim.txt"
+    (keys / "alice.pub").symlink_to(victim)           # dangling: exists() says False
+    forensic("examiner", "keygen", "alice", "--out", keys, expect=2)
+    assert not victim.exists()
+    assert not (keys / "alice.key").exists()
+
+
+@pytest.mark.parametrize("command", ["timeline", "geo"])
+def test_timeline_and_geo_out_over_evidence_are_refused(forensic, case, command):
+    r = forensic(command, "--out", case["image"], expect=2)
+    assert "evidence item 'disk'" in r.err
+    forensic(command, "--out", case["folder"] / "t.csv", expect=2)
+    assert not (case["folder"] / "t.csv").exists()
+    assert_evidence_intact(forensic, case)
+
+
+def test_case_init_inside_a_folder_source_is_refused(forensic, case):
+    r = forensic("case", "init", case["folder"] / "newcase", "--case-id", "C-2", "--examiner", "E", expect=2)
+    assert "evidence item 'folder'" in r.err
+    assert not (case["folder"] / "newcase").exists()
+    assert_evidence_intact(forensic, case)
