@@ -22,6 +22,8 @@ Public API (what other commands call)::
     log.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": loc},
                 "sha256": digest} for ...)       # bulk leaves, written in batches of 10,000
     checkpoint = log.commit()                     # write, fsync, checkpoint (signed if a key)
+    log.discard()                                 # after an interruption: drop what was not
+                                                  # written, re-read the file at the next commit
 
 ``append``/``extend`` raise ``ValueError`` for an entry that cannot be recorded (a float, a
 lone surrogate, a malformed hash); ``commit`` raises ``IntegrityError`` when the log on
@@ -247,7 +249,9 @@ def _fsync_dir(path: Path) -> None:
 
 
 def default_tool() -> dict[str, str]:
-    argv = list(sys.argv) or ["forensic"]
+    # Arguments that are not UTF-8 (a seized file's name) are recorded with their bytes as
+    # \xNN escapes: the log is UTF-8 text.
+    argv = [os.fsencode(a).decode("utf-8", "backslashreplace") for a in sys.argv] or ["forensic"]
     argv[0] = os.path.basename(argv[0])
     return {"name": "forensic", "version": __version__, "command": shlex.join(argv)}
 
@@ -269,6 +273,7 @@ class CustodyLog:
         self._pending: list[tuple[str, Pending]] = []
         self._fd: int | None = None
         self._state: _State | None = None
+        self._writing: _Writer | None = None     # a batch write an interruption left running
         if db is not None:
             db.execute(DB_SCHEMA)
 
@@ -330,6 +335,20 @@ class CustodyLog:
 
     def pending_count(self) -> int:
         return len(self._pending)
+
+    def discard(self) -> int:
+        """After an interruption (Ctrl-C, an error) inside :meth:`flush` or :meth:`commit`:
+        wait for a batch write still running, drop the buffered entries not yet written
+        and forget what this process knew of the log, so that the next ``commit`` takes in
+        from the file exactly what reached it. Returns the number of entries dropped
+        (written ones stay: a leaf may be repeated later, never lost)."""
+        writing, self._writing = self._writing, None
+        if writing is not None:
+            writing.join()
+        dropped = len(self._pending)
+        self._pending.clear()
+        self._state = None
+        return dropped
 
     def close(self) -> None:
         if self._fd is not None:
@@ -476,7 +495,7 @@ class CustodyLog:
             # lines; the state moves on only once both are done.
             right = state.right
             before = (list(right.pieces), right.end)
-            writer = _Writer(self._fd, data)
+            writer = self._writing = _Writer(self._fd, data)
             try:
                 right.extend(merkle.leaf_hashes(lines))
             finally:
@@ -485,6 +504,7 @@ class CustodyLog:
                 except BaseException:
                     right.pieces, right.end = before
                     raise
+            self._writing = None
             state.size = seq
             state.offset += len(data)
             state.last_hash = last

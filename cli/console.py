@@ -85,12 +85,18 @@ def error(message: str) -> None:
 # Characters that must never reach a terminal raw: C0/C1 controls (ESC starts a terminal
 # command, CR and BS rewrite what was printed), DEL, and the bidi controls that reorder
 # what is shown (U+202E makes "gpj.exe" read "exe.jpg").
-_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+# Lone surrogates are the bytes of a name that is not UTF-8 (Python's surrogate escapes):
+# shown as the bytes they stand for.
+_UNSAFE = re.compile("[\x00-\x1f\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
 
 
 def _visible(match: re.Match) -> str:
-    c = match.group()
-    return f"\\x{ord(c):02x}" if ord(c) < 0x100 else f"\\u{ord(c):04x}"
+    o = ord(match.group())
+    if o < 0x100:
+        return f"\\x{o:02x}"
+    if 0xDC80 <= o <= 0xDCFF:
+        return f"\\x{o - 0xDC00:02x}"
+    return f"\\u{o:04x}"
 
 
 def safe(value: Any) -> str:
@@ -167,4 +173,19 @@ def emit_jsonl(rows: Iterable[Any]) -> int:
         write(dumps(row) + "\n")
         n += 1
     sys.stdout.flush()
+    return n
+
+
+def table_pages(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, legend: str | None = None,
+                no_wrap: Sequence[str] = (), page: int = 500) -> int:
+    """:func:`table` for a listing of any length: the rows go out in tables of ``page`` rows
+    (headers repeated), each printed as soon as it is read, so the first rows show at once
+    and memory stays flat; the legend goes under the last. Returns the number of rows."""
+    import itertools
+    it = iter(rows)
+    n = 0
+    while batch := list(itertools.islice(it, page)):
+        n += table(columns, batch, no_wrap=no_wrap)
+    if n and legend:
+        out.print(Text(legend, style="dim"))
     return n

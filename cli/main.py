@@ -125,17 +125,29 @@ def main(argv: list[str] | None = None) -> int:
             _silence_stdout()
             return exit_codes.OK
         raise
+    except UnicodeEncodeError as exc:
+        if "surrogates" not in str(exc):
+            return _unexpected(args, exc, debug)
+        # A path may be any bytes (they are kept exactly); other arguments are text.
+        error("an argument is not valid UTF-8 text: "
+              f"{esc(exc.object[max(exc.start - 20, 0):exc.end + 20])}")
+        return exit_codes.USAGE
     except Exception as exc:      # the last boundary: one line, the traceback kept in a file
-        if _stdout_closed():
-            _silence_stdout()
-            return exit_codes.OK
-        where = write_crash_log(args, exc)
-        if debug:
-            err.print(esc(traceback.format_exc()))
-        error(f"unexpected {esc(type(exc).__name__)}: {esc(exc)}")
-        err.print(f"[dim]the details are in {esc(where) if where else 'no file (none could be written)'}; "
-                  f"please include that file when reporting this[/dim]")
-        return exit_codes.ERROR
+        return _unexpected(args, exc, debug)
+
+
+def _unexpected(args: list[str], exc: Exception, debug: bool) -> int:
+    """An error nobody foresaw: one line on stderr, the traceback in a log file."""
+    if _stdout_closed():
+        _silence_stdout()
+        return exit_codes.OK
+    where = write_crash_log(args, exc)
+    if debug:
+        err.print(esc(traceback.format_exc()))
+    error(f"unexpected {esc(type(exc).__name__)}: {esc(exc)}")
+    err.print(f"[dim]the details are in {esc(where) if where else 'no file (none could be written)'}; "
+              f"please include that file when reporting this[/dim]")
+    return exit_codes.ERROR
 
 
 def _stdout_closed() -> bool:

@@ -53,7 +53,8 @@ from forensic.chain_of_custody.signing import Signer
 from forensic.exporters import bagit
 from forensic.exporters.selection import Selection, SelectionSpec, resolve
 from forensic import __version__
-from forensic.case import Case
+from forensic.case import Case, item_source
+from forensic.sources.base import display_path
 from forensic.outputs import check_output, create_new
 from forensic.errors import ForensicError, IntegrityError, SourceError, UsageError
 from forensic.resolve import layer_key, resolve_entries
@@ -569,7 +570,7 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
     row = case.item(item)
     wanted = {layer_key(f["layers"]): f for f in files}
     try:
-        for key, entry in resolve_entries(Path(row["source_path"]), row["format"], wanted, password):
+        for key, entry in resolve_entries(item_source(row), row["format"], wanted, password):
             f = wanted[key]
             bag_path = names[(item, f["locator"])]
             is_photo = (item, f["locator"]) in photos
@@ -746,7 +747,7 @@ def _item_json(case: Case, item: str, ex: CustodyExcerpt) -> dict:
                         "seq": e.get("seq"), "ok": (e.get("sha256") == row["sha256"]) if e.get("sha256") else None}
     acq_verified = row["acquisition_hash_verified"]
     return {"item": item, "format": row["format"], "description": row["description"],
-            "source_name": Path(row["source_path"]).name, "size": row["size"], "sha256": row["sha256"],
+            "source_name": display_path(item_source(row).name), "size": row["size"], "sha256": row["sha256"],
             "md5": row["md5"], "acquisition_hashes": json.loads(row["acquisition_hashes"] or "{}"),
             "acquisition_hash_verified": None if acq_verified is None else bool(acq_verified),
             "added_at": row["added_at"], "triaged_at": row["triaged_at"], "last_verification": verified}

@@ -198,6 +198,23 @@ class Case:
         return list(self.db.execute("SELECT * FROM items ORDER BY added_at, item"))
 
 
+def stored_path(path: Path) -> str | bytes:
+    """A path as the case store keeps it: text, or its bytes (a BLOB) when the name is not
+    UTF-8, so the evidence can be opened again by its exact name."""
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        return os.fsencode(text)
+
+
+def item_source(row) -> Path:
+    """The evidence source path of an ``items`` row (see :func:`stored_path`)."""
+    value = row["source_path"]
+    return Path(os.fsdecode(value) if isinstance(value, bytes) else value)
+
+
 def _migrate(db: sqlite3.Connection) -> None:
     """Columns added after a table was first created (same schema version: additive only)."""
     cols = {r[1] for r in db.execute("PRAGMA table_info(files)")}

@@ -16,12 +16,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from forensic.case import Case
+from forensic.case import Case, item_source, stored_path
 from forensic.errors import CaseError, UsageError
 from forensic.hashing import hash_stream, new_hashers
 from forensic.locator import Locator
 from forensic.sources import detect_format, open_source
-from forensic.sources.base import open_readonly
+from forensic.sources.base import display_path, open_readonly
 from forensic.timestamps import iso_utc, now_utc
 
 _ITEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -55,7 +55,7 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
     if fmt == "directory":
         from forensic.sources.directory import DirectorySource, tree_digest
         hashers = new_hashers(("sha256", "md5"))
-        size = tree_digest(DirectorySource(path, Locator.root(path.name)), hashers)
+        size = tree_digest(DirectorySource(path, Locator.root(display_path(path.name))), hashers)
         digests = {a: h.hexdigest() for a, h in hashers.items()}
         details["hash_of"] = "canonical listing of the folder (see docs/formats.md)"
     elif fmt == "e01":
@@ -140,13 +140,19 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
         src.close()
     if fmt != "e01":
         hashes = hash_source(source, fmt, progress)
+    # The same bytes already in the case under another id: allowed (the examiner may have
+    # reasons, e.g. two seizures of one card), but said and recorded.
+    duplicate_of = [r[0] for r in case.db.execute(
+        "SELECT item FROM items WHERE sha256=? ORDER BY added_at, item", (hashes.sha256,))]
     details = {**hashes.details, **source_details, **(extra or {})}
+    if duplicate_of:
+        details["duplicate_of"] = duplicate_of
     if source_warnings:
         details["source_warnings"] = source_warnings
     if password is not None:
         details["encrypted"] = True
     row = {
-        "item": item, "source_path": str(source.resolve()), "format": fmt, "description": description,
+        "item": item, "source_path": stored_path(source.resolve()), "format": fmt, "description": description,
         "size": hashes.size, "sha256": hashes.sha256, "md5": hashes.md5,
         "acquisition_hashes": json.dumps(hashes.acquisition_hashes, sort_keys=True),
         "acquisition_hash_verified": None if hashes.acquisition_hash_verified is None
@@ -156,14 +162,14 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
     with case.transaction() as db:
         db.execute(f"INSERT INTO items({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
                    tuple(row.values()))
-    return item_json(case.item(item))
+    return {**item_json(case.item(item)), "duplicate_of": duplicate_of}
 
 
 def item_json(row) -> dict:
     details = json.loads(row["details"] or "{}")
     verified = row["acquisition_hash_verified"]
     out = {
-        "item": row["item"], "format": row["format"], "source": row["source_path"],
+        "item": row["item"], "format": row["format"], "source": display_path(item_source(row)),
         "description": row["description"], "size": row["size"], "sha256": row["sha256"], "md5": row["md5"],
         "acquisition_hashes": json.loads(row["acquisition_hashes"] or "{}"),
         "acquisition_hash_verified": None if verified is None else bool(verified),
@@ -180,7 +186,7 @@ def item_json(row) -> dict:
 
 def verify_evidence(case: Case, item: str, progress=None) -> dict:
     row = case.item(item)
-    source = Path(row["source_path"])
+    source = item_source(row)
     result = {"item": item, "source": str(source), "expected_sha256": row["sha256"], "expected_md5": row["md5"]}
     if not source.exists():
         return {**result, "ok": False, "sha256": None, "md5": None,

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
+from forensic.case import item_source
 from forensic.errors import UsageError
 
 # The case folder's own files and folders (see forensic.case and forensic.chain_of_custody.log).
@@ -39,7 +40,7 @@ def protected_paths(case) -> list[Protected]:
     """What no output may overwrite or write into, for ``case`` (a forensic.case.Case)."""
     found: list[Protected] = []
     for row in case.items():
-        source = Path(row["source_path"])
+        source = item_source(row)
         what = f"evidence item {row['item']!r}"
         found.append(Protected(_resolved(source), source.is_dir(), what))
         details = json.loads(row["details"] or "{}")

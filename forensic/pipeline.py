@@ -23,12 +23,11 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
-from pathlib import Path
 from typing import Callable, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
-from forensic.case import Case
+from forensic.case import Case, item_source
 from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError, ForensicError, PasswordError
 from forensic.filetype import extension_mismatch, identify
@@ -153,7 +152,7 @@ class Triage:
         if self.opt.force:
             self._clear()
         self.done = dict(self.case.db.execute("SELECT locator, mime FROM files WHERE item=?", (self.item,)))
-        path = Path(row["source_path"])
+        path = item_source(row)
         if not path.exists():
             raise ForensicError(f"evidence item {self.item}: the source {path} is no longer there",
                                 hint="reconnect the evidence (same path), then rerun")

@@ -15,7 +15,7 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator
 from forensic.sources.archive import (TarSource, ZipSource, looks_like_gzip, looks_like_tar,
                                       looks_like_zip)
-from forensic.sources.base import Source, open_readonly
+from forensic.sources.base import Source, display_path, lib_path, open_readonly
 from forensic.sources.directory import DirectorySource
 from forensic.sources.ewf import looks_like_ewf
 
@@ -57,7 +57,7 @@ def detect_format(path: Path) -> str:
     # A raw image: a partition table or a file system The Sleuth Kit recognises.
     import pytsk3
     try:
-        img = pytsk3.Img_Info(str(path))
+        img = pytsk3.Img_Info(lib_path(path))
     except (OSError, RuntimeError) as exc:
         raise SourceError(f"cannot open {path.name}: {exc}") from exc
     try:
@@ -91,7 +91,7 @@ def _describe(head: bytes) -> str:
 
 def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
                 limits: Limits = DEFAULT_LIMITS) -> Source:
-    loc = Locator.root(label)
+    loc = Locator.root(display_path(label))
     if fmt == "directory":
         return DirectorySource(path, loc, limits)
     if fmt in ("zip", "tar"):

@@ -11,6 +11,41 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator
 
 
+_alias_dir: str | None = None
+
+
+def lib_path(path: Path | str) -> str:
+    """``path`` as text that a C library (libtsk, libewf) can take.
+
+    Those libraries take UTF-8 paths only, but a seized file's name may be any bytes
+    (Python holds the bytes that are not UTF-8 as surrogate escapes). Such a path is reached
+    through a symlink with an ASCII name, made in a private folder of this process (mode
+    0700, removed at exit); the evidence itself is untouched."""
+    global _alias_dir
+    text = os.fspath(path)
+    try:
+        text.encode("utf-8")
+        return text
+    except UnicodeEncodeError:
+        pass
+    if _alias_dir is None:
+        import atexit
+        import shutil
+        _alias_dir = tempfile.mkdtemp(prefix="forensic-paths-")
+        atexit.register(shutil.rmtree, _alias_dir, True)
+    suffix = Path(text).suffix if Path(text).suffix.isascii() else ""
+    alias = os.path.join(_alias_dir, f"{len(os.listdir(_alias_dir))}{suffix}")
+    os.symlink(os.path.abspath(text), alias)
+    return alias
+
+
+def display_path(path: Path | str) -> str:
+    """``path`` as readable text for messages, JSON and the case store: bytes that are not
+    UTF-8 shown as ``\\xNN`` escapes (the surrogate escapes Python holds them as cannot be
+    written to UTF-8 text)."""
+    return os.fsencode(path).decode("utf-8", "backslashreplace")
+
+
 class Source:
     """An opened, read-only evidence source."""
 

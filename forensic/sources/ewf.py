@@ -1,11 +1,13 @@
 """E01/EWF images through libewf (pyewf), including split segments (.E01, .E02, ...)."""
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyewf
 
 from forensic.errors import CorruptSourceError
+from forensic.sources.base import display_path, lib_path
 
 EWF_SIGNATURES = (b"EVF\x09\x0d\x0a\xff\x00", b"EVF2\x0d\x0a\x81\x00", b"LVF\x09\x0d\x0a\xff\x00")
 
@@ -26,7 +28,14 @@ def looks_like_ewf(head: bytes) -> bool:
 
 def segments(path: Path) -> list[str]:
     try:
-        found = pyewf.glob(str(path))
+        path.name.encode("utf-8")
+    except UnicodeEncodeError:
+        raise CorruptSourceError(f"{display_path(path)}: libewf finds the segments of an E01 by name, and "
+                                 "this name is not UTF-8", hint="give a copy a UTF-8 name (keep the "
+                                 "segments side by side) and add that") from None
+    try:
+        # libewf takes UTF-8 paths: a folder whose name is not UTF-8 is reached by an alias.
+        found = pyewf.glob(os.path.join(lib_path(path.parent), path.name))
     except (OSError, RuntimeError) as exc:
         raise CorruptSourceError(f"{path.name}: cannot find the E01 segments ({exc})") from exc
     return sorted(found)

@@ -18,6 +18,7 @@ import pytsk3
 
 from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError
+from forensic.sources.base import lib_path
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
@@ -331,4 +332,4 @@ def _short(exc: BaseException) -> str:
 
 
 def open_raw(path: Path) -> pytsk3.Img_Info:
-    return pytsk3.Img_Info(str(path))
+    return pytsk3.Img_Info(lib_path(path))
