@@ -1,17 +1,20 @@
 """forensic messages, forensic conversations"""
 from __future__ import annotations
 
+import difflib
 import heapq
 import itertools
 import json
 import re
 from collections.abc import Iterator
+from contextlib import closing
 from datetime import datetime, timedelta, timezone
 
 import click
 
+from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_jsonl, warn
+from forensic.cli.console import emit_jsonl, safe, stdout_is_terminal, table_pages, warn
 from forensic.extractors.chat.index import ensure_index, fts_query, search_runs
 from forensic.case import Case
 from forensic.errors import UsageError
@@ -26,6 +29,10 @@ _EARLY = timedelta(hours=12)
 _LATE = timedelta(hours=14)
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
+# every platform the chat extractors write (a case may hold others, from newer extractors)
+PLATFORMS = ("whatsapp", "telegram", "messenger", "instagram", "discord", "sms", "imessage")
+MESSAGES_LEGEND = ("Flags: ? time zone unknown (the device's clock, placed as if it were UTC) · x deleted · "
+                   "! corrupted (damaged in its source)")
 
 
 def _bound(text: str | None, end: bool, option: str) -> datetime | None:
@@ -49,11 +56,20 @@ def _us(dt: datetime) -> int:
     return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
 
 
-def _items(case: Case, item: str | None) -> list[str]:
-    if item:
-        case.item(item)
-        return [item]
-    return [r["item"] for r in case.items()]
+def _platform(db, platform: str | None) -> str | None:
+    """``--platform`` as stored (lower case); a usage error naming the valid ones when it is
+    none of :data:`PLATFORMS` nor a platform in the case's index (``db``, once indexed)."""
+    if platform is None:
+        return None
+    name = platform.strip().lower()
+    known = set(PLATFORMS)
+    if name not in known and db is not None:
+        known |= {r[0] for r in db.execute("SELECT DISTINCT platform FROM chat_messages WHERE platform IS NOT NULL")}
+    if name not in known:
+        close = difflib.get_close_matches(name, sorted(known), n=1)
+        raise UsageError(f"unknown platform {platform!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
+                         hint="platforms: " + ", ".join(sorted(known)))
+    return name
 
 
 def message_json(r) -> dict:
@@ -83,7 +99,32 @@ def _line(m: dict) -> str:
             f"{who}: {body}")
     if m["attachments"]:
         text += f"  (+{len(m['attachments'])} attachment(s))"
-    return _CONTROL.sub("", text)
+    # the evidence item is the last field, after a tab (added later: earlier fields unchanged)
+    return _plain(text) + "\t" + m["item"]
+
+
+def _plain(text: str) -> str:
+    """A compact line's text: terminal controls and bidi overrides removed (as ever), any
+    other control or bidi character shown as an escape; tabs kept."""
+    return "\t".join(safe(part) for part in _CONTROL.sub("", text).split("\t"))
+
+
+def _when(value: str | None) -> str:
+    """An ISO 8601 time for a table: a space instead of the 'T', so it wraps between date
+    and time."""
+    return value.replace("T", " ", 1) if value else "?"
+
+
+def _cells(m: dict) -> tuple:
+    conv = m["conversation"] or {}
+    who = m["sender"] or m.get("actor") or ("(system)" if m["system"] else "-")
+    body = (m["body"] or "").replace("\r", "").replace("\n", " ⏎ ")
+    if len(body) > 200:
+        body = body[:199] + "…"
+    if m["attachments"]:
+        body += f"  (+{len(m['attachments'])} attachment(s))"
+    flags = ("!" if m["corrupted"] else "") + ("?" if not m["tz_known"] else "") + ("x" if m["deleted"] else "")
+    return (flags, _when(m["sent_at"]), m["platform"], conv.get("title") or conv.get("id"), who, body, m["item"])
 
 
 def message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
@@ -170,25 +211,44 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
     exports without Unix times) are placed and filtered by their wall clock read as UTC, and a
     time filter keeps them when they could be in range (wall clock within FROM-12h .. TO+14h);
     they are shown with tz_known false.
+
+    On a terminal: a table (flags explained under it). In a pipe: one compact line per
+    message, the evidence item last (after a tab). With --json: JSON Lines.
     """
-    items = _items(case, item)
+    scope = ListingScope(case, item)
+    items = scope.items
     lo, hi = _bound(from_, False, "--from"), _bound(to, True, "--to")
     if lo and hi and lo > hi:
         raise UsageError("--from is after --to")
+    if not items:                       # no evidence: no index either
+        _platform(None, platform)
+        scope.report("messages", 0)
+        return 0
     ensure_index(case, items)
+    platform = _platform(case.db, platform)
     q = None
     if search is not None:
         q = fts_query(search)
         if q is None:
             warn("the search text has no word to look for; nothing matches")
             return 0
-    rows = (message_json(r) for r in message_rows(case.db, items, platform=platform, conversation=conversation,
-                                                  lo=lo, hi=hi, fts=q, limit=limit))
-    if as_json:
-        emit_jsonl(rows)
-    else:
-        for m in rows:
-            click.echo(_line(m))
+    # closed here, while the case is open (a pipe closed early ends the listing mid-way)
+    with closing(message_rows(case.db, items, platform=platform, conversation=conversation, lo=lo, hi=hi,
+                              fts=q, limit=limit)) as found:
+        rows = (message_json(r) for r in found)
+        if as_json:
+            n = emit_jsonl(rows)
+        elif stdout_is_terminal():
+            n = table_pages(("Flags", "Sent", "Platform", "Conversation", "Sender", "Message", "Item"),
+                            map(_cells, rows), legend=MESSAGES_LEGEND, no_wrap=("Flags",))
+        else:
+            n = 0
+            for m in rows:
+                click.echo(_line(m))
+                n += 1
+    scope.report("messages", n, filter_words(("--platform", platform), ("--conversation", conversation),
+                                             ("--from", from_), ("--to", to), ("--search", search)),
+                 hint="`forensic conversations` lists the conversation ids" if conversation else None)
     return 0
 
 
@@ -198,9 +258,17 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
 @json_option
 @with_case
 def conversations(case: Case, item: str | None, platform: str | None, as_json: bool) -> int:
-    """List conversations: platform, id, title, participants, message count, first and last message."""
-    items = _items(case, item)
+    """List conversations: platform, id, title, participants, message count, first and last message.
+
+    On a terminal: a table. In a pipe: one compact line per conversation. With --json: JSON Lines."""
+    scope = ListingScope(case, item)
+    items = scope.items
+    if not items:                       # no evidence: no index either
+        _platform(None, platform)
+        scope.report("conversations", 0)
+        return 0
     ensure_index(case, items)
+    platform = _platform(case.db, platform)
     where, args = [f"item IN ({','.join('?' * len(items))})"], list(items)
     if platform:
         where.append("platform = ?"), args.append(platform)
@@ -231,10 +299,16 @@ def conversations(case: Case, item: str | None, platform: str | None, as_json: b
                     "first_at": at(g["lo"]), "last_at": at(g["hi"]), "source": source})
     if as_json:
         emit_jsonl(out)
+    elif stdout_is_terminal():
+        table_pages(("Platform", "Messages", "First", "Last", "Title", "Conversation", "Item"),
+                    ((c["platform"], f"{c['messages']:,}", _when(c["first_at"]), _when(c["last_at"]),
+                      c["title"] or "-", c["conversation"], c["item"]) for c in out),
+                    no_wrap=("Messages",))
     else:
         for c in out:
-            click.echo(_CONTROL.sub("", f"{c['platform']:<10} {c['messages']:>7} {c['first_at'] or '?':25} "
-                                        f"{c['last_at'] or '?':25} [{c['title'] or '-'}] {c['conversation']}"))
+            click.echo(_plain(f"{c['platform']:<10} {c['messages']:>7} {c['first_at'] or '?':25} "
+                              f"{c['last_at'] or '?':25} [{c['title'] or '-'}] {c['conversation']}"))
+    scope.report("conversations", len(out), filter_words(("--platform", platform)))
     return 0
 
 

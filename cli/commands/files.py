@@ -1,15 +1,75 @@
-"""forensic files, forensic warnings"""
+"""forensic files, forensic warnings
+
+Also :class:`ListingScope`, shared by every listing command: which evidence items a listing
+covers, and what to tell the examiner on stderr when it comes out empty (no evidence, no
+triage yet, nothing matched the filters) or covers an item whose triage has not finished.
+"""
 from __future__ import annotations
+
+import shlex
+from contextlib import closing
+from typing import Any, Iterable
 
 import click
 
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_jsonl
+from forensic.cli.console import compact, emit_jsonl, esc, info, safe, stdout_is_terminal, table_pages, warn
 from forensic.case import Case
 
 _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "deleted", "mime", "magic",
            "extension_mismatch", "modified_at", "accessed_at", "changed_at", "born_at", "times_tz_known", "times_tz_source",
            "inode", "link_target", "warnings")
+
+FILES_LEGEND = "Flags: D deleted · ! the extension contradicts the content (e.g. a JPEG named .pdf)"
+
+
+def filter_words(*pairs: tuple[str, Any]) -> list[str]:
+    """The filters given, as typed on the command line: ``("--platform", "sms")`` ->
+    ``--platform sms``; a flag given as True -> its name; None/False/empty are left out."""
+    out = []
+    for option, value in pairs:
+        if value is True:
+            out.append(option)
+        elif value not in (None, False, ""):
+            out.append(f"{option} {shlex.quote(str(value))}")
+    return out
+
+
+class ListingScope:
+    """The evidence items a listing covers (one with ``--item``, else all), and which of
+    them are not (completely) triaged. ``--item`` naming no item is an error here."""
+
+    def __init__(self, case: Case, item: str | None) -> None:
+        rows = [case.item(item)] if item else case.items()
+        self.item = item
+        self.items = [r["item"] for r in rows]
+        self.untriaged = [r["item"] for r in rows if not r["triaged_at"]]
+
+    def report(self, noun: str, count: int, filters: Iterable[str] = (), hint: str | None = None) -> None:
+        """After a listing of ``count`` rows, say on stderr what it leaves out and why: no
+        evidence items, no triage yet (a warning), nothing matched ``filters`` (with
+        ``hint``), or items whose triage has not finished."""
+        filters = list(filters)
+        if not self.items:
+            warn(f"no {noun}: the case has no evidence items yet; add one with `forensic evidence add`, "
+                 "then run `forensic triage`")
+            return
+        pending = ", ".join(esc(i) for i in self.untriaged)
+        if count == 0 and len(self.untriaged) == len(self.items):
+            if self.item:
+                warn(f"no {noun}: item {esc(self.item)} has not been triaged; "
+                     f"run `forensic triage {esc(self.item)}` first")
+            else:
+                warn(f"no {noun}: run `forensic triage` first")
+            return
+        if self.untriaged:
+            info(f"not completely triaged: {pending}; run `forensic triage` to list all their {noun}")
+        if count:
+            return
+        if filters:
+            info(f"no {noun} matched {esc(' '.join(filters))}" + (f" ({hint})" if hint else ""))
+        else:
+            info(f"no {noun} in " + (f"item {esc(self.item)}" if self.item else "this case"))
 
 
 def file_json(r) -> dict:
@@ -24,6 +84,20 @@ def file_json(r) -> dict:
     return out
 
 
+def _file_line(r: dict) -> str:
+    """The compact line of a file (a public format: other tools cut it); control and bidi
+    characters from evidence are shown as escapes."""
+    flags = ("D" if r["deleted"] else "-") + ("!" if r["extension_mismatch"] else "-")
+    return safe(f"{flags} {r['sha256'] or '-':64} {r['size'] if r['size'] is not None else '-':>12} "
+                f"{r['mime'] or '-':28} {r['locator']}")
+
+
+def _file_cells(r: dict) -> tuple:
+    flags = ("D" if r["deleted"] else "") + ("!" if r["extension_mismatch"] else "")
+    return (flags, r["sha256"] or "-", f"{r['size']:,}" if r["size"] is not None else "-", r["mime"] or "-",
+            r["locator"])
+
+
 @click.command()
 @click.option("--item", default=None, help="Only this evidence item.")
 @click.option("--deleted", is_flag=True, help="Only deleted entries.")
@@ -36,10 +110,13 @@ def file_json(r) -> dict:
 @with_case
 def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, mismatch: bool,
           kind: str | None, sha256: str | None, as_json: bool) -> int:
-    """List the files found by triage."""
+    """List the files found by triage.
+
+    On a terminal: a table (flags explained under it). In a pipe: one compact line per file
+    (flags, SHA-256, size, content type, locator). With --json: JSON Lines."""
+    scope = ListingScope(case, item)
     where, args = [], []
     if item:
-        case.item(item)
         where.append("item=?"), args.append(item)
     if deleted:
         where.append("deleted=1")
@@ -52,14 +129,20 @@ def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, 
     if sha256:
         where.append("sha256=?"), args.append(sha256.lower())
     sql = "SELECT * FROM files" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY item, id"
-    rows = (file_json(r) for r in case.db.execute(sql, args))
-    if as_json:
-        emit_jsonl(rows)
-    else:
-        for r in rows:
-            flags = ("D" if r["deleted"] else "-") + ("!" if r["extension_mismatch"] else "-")
-            click.echo(f"{flags} {r['sha256'] or '-':64} {r['size'] if r['size'] is not None else '-':>12} "
-                       f"{r['mime'] or '-':28} {r['locator']}")
+    with closing(case.db.execute(sql, args)) as cursor:
+        rows = (file_json(r) for r in cursor)
+        if as_json:
+            n = emit_jsonl(rows)
+        elif stdout_is_terminal():
+            n = table_pages(("Flags", "SHA-256", "Size", "Type", "Locator"), map(_file_cells, rows),
+                            legend=FILES_LEGEND, no_wrap=("Flags",))
+        else:
+            n = 0
+            for r in rows:
+                click.echo(_file_line(r))
+                n += 1
+    scope.report("files", n, filter_words(("--deleted", deleted), ("--mime", mime_prefix), ("--mismatch", mismatch),
+                                          ("--kind", kind), ("--sha256", sha256)))
     return 0
 
 
@@ -69,17 +152,25 @@ def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, 
 @with_case
 def warnings(case: Case, item: str | None, as_json: bool) -> int:
     """List the warnings recorded during intake and triage."""
+    scope = ListingScope(case, item)
     sql = "SELECT item, locator, stage, message, at FROM warnings"
     args = []
     if item:
         sql += " WHERE item=?"
         args.append(item)
-    rows = (dict(r) for r in case.db.execute(sql + " ORDER BY id", args))
-    if as_json:
-        emit_jsonl(rows)
-    else:
-        for r in rows:
-            click.echo(f"{r['item']}\t{r['stage']}\t{r['locator'] or '-'}\t{r['message']}")
+    with closing(case.db.execute(sql + " ORDER BY id", args)) as cursor:
+        rows = (dict(r) for r in cursor)
+        if as_json:
+            n = emit_jsonl(rows)
+        elif stdout_is_terminal():
+            n = table_pages(("Item", "Stage", "Locator", "Message"),
+                            ((r["item"], r["stage"], r["locator"] or "-", r["message"]) for r in rows))
+        else:
+            n = 0
+            for r in rows:
+                compact((r["item"], r["stage"], r["locator"] or "-", r["message"]))
+                n += 1
+    scope.report("warnings", n)
     return 0
 
 
