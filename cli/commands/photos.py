@@ -2,64 +2,60 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import re
+import itertools
 import sys
-import tempfile
-from contextlib import contextmanager
+from contextlib import closing, contextmanager
 from pathlib import Path
-from typing import Iterator, TextIO
+from typing import Iterable, Iterator, TextIO
 
 import click
 
+from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_jsonl, err, esc
+from forensic.cli.console import emit_jsonl, esc, info, safe, stdout_is_terminal, table_pages
 from forensic.exporters import geo as geo_export
 from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
 from forensic.errors import UsageError
+from forensic.outputs import check_output, write_atomic
 
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+PHOTOS_LEGEND = ("Flags: D deleted · C corrupted (damaged inside its format) · G geotagged · ! invalid GPS "
+                 "(never placed on a map). Zone: where the time's zone comes from (unknown: the camera's clock)")
+TIMELINE_LEGEND = ("Zone: where the time's zone comes from; unknown: the device's clock, placed as if it were "
+                   "UTC (its true instant may be 14 h earlier to 12 h later)")
 
 
-def printable(value) -> str:
-    """Evidence text for a terminal: control characters (escape sequences) shown as \\xNN."""
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
+def _when(value: str | None) -> str:
+    """An ISO 8601 time for a table: a space instead of the 'T', so it wraps between date
+    and time."""
+    return value.replace("T", " ", 1) if value else "-"
+
+
+def _first(rows: Iterable) -> tuple[bool, Iterator]:
+    """Whether ``rows`` has any row, and all of them (the first one read ahead)."""
+    it = iter(rows)
+    for first in it:
+        return True, itertools.chain((first,), it)
+    return False, it
 
 
 def _summary(message: str) -> None:
     """One line on stderr, unless --quiet was given (shown off a TTY too: it names a file written)."""
-    root = click.get_current_context().find_root()
-    if not root.params.get("quiet"):
-        err.print(message)
+    info(message)
 
 
 @contextmanager
-def output(out: Path | None) -> Iterator[TextIO]:
-    """stdout, or a file written atomically: a temporary file beside it, then os.replace."""
+def output(out: Path | None, case: Case) -> Iterator[TextIO]:
+    """stdout, or a new file written atomically (never over evidence or the case store:
+    :mod:`forensic.outputs`)."""
     if out is None:
         yield sys.stdout
         sys.stdout.flush()
         return
-    out = Path(out)
-    if out.is_dir():
-        raise UsageError(f"--out {out} is a folder", hint="give a file name")
-    parent = out.parent if str(out.parent) else Path(".")
-    if not parent.is_dir():
-        raise UsageError(f"the folder of --out {out} does not exist", hint="create it first")
-    fd, tmp = tempfile.mkstemp(prefix=f".{out.name}.", suffix=".part", dir=parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
-            yield fh
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, out)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except FileNotFoundError:
-            pass
-        raise
+    check_output(out, case)
+    with write_atomic(out, "w", encoding="utf-8", newline="") as fh:
+        yield fh
 
 
 def _record_export(case: Case, export: str, fmt: str, out: Path, count: int, filters: dict) -> str:
@@ -92,20 +88,43 @@ def _item_option(f):
 @json_option
 @with_case
 def photos(case: Case, item: str | None, geotagged: bool, as_json: bool) -> int:
-    """List every photo found by triage: camera, time taken (with its time-zone source), GPS."""
-    if item:
-        case.item(item)
-    rows = geo_export.photo_rows(case.db, item, geotagged)
-    if as_json:
-        emit_jsonl(rows)
-        return 0
-    for r in rows:
-        gps = "G" if geo_export.is_geotagged(r) else "!" if r["gps_raw"] else "-"
-        flags = ("D" if r["deleted"] else "-") + ("C" if r["corrupted"] else "-") + gps
-        where = f"{r['lat']:.6f},{r['lon']:.6f}" if geo_export.is_geotagged(r) else "-"
-        click.echo(f"{flags} {r['taken_at'] or '-':32} {r['tz_source'] or '-':10} {where:22} "
-                   f"{printable(r['device'] or '-'):32} w{len(r['warnings'])} {printable(r['locator'] or '-')}")
+    """List every photo found by triage: camera, time taken (with its time-zone source), GPS.
+
+    On a terminal: a table (flags explained under it). In a pipe: one compact line per photo
+    (flags, time taken, zone source, position, device, wN warnings, locator). With --json:
+    JSON Lines."""
+    scope = ListingScope(case, item)
+    with closing(geo_export.photo_rows(case.db, item, geotagged)) as rows:
+        if as_json:
+            n = emit_jsonl(rows)
+        elif stdout_is_terminal():
+            n = table_pages(("Flags", "Taken", "Zone", "Position", "Device", "Warnings", "Locator"),
+                            map(_photo_cells, rows), legend=PHOTOS_LEGEND, no_wrap=("Flags",))
+        else:
+            n = 0
+            for r in rows:
+                click.echo(_photo_line(r))
+                n += 1
+    scope.report("photos", n, filter_words(("--geotagged", geotagged)))
     return 0
+
+
+def _photo_flags(r: dict, blank: str) -> str:
+    gps = "G" if geo_export.is_geotagged(r) else "!" if r["gps_raw"] else blank
+    return ("D" if r["deleted"] else blank) + ("C" if r["corrupted"] else blank) + gps
+
+
+def _photo_line(r: dict) -> str:
+    """The compact line of a photo (a public format: other tools cut it)."""
+    where = f"{r['lat']:.6f},{r['lon']:.6f}" if geo_export.is_geotagged(r) else "-"
+    return (f"{_photo_flags(r, '-')} {r['taken_at'] or '-':32} {r['tz_source'] or '-':10} {where:22} "
+            f"{safe(r['device'] or '-'):32} w{len(r['warnings'])} {safe(r['locator'] or '-')}")
+
+
+def _photo_cells(r: dict) -> tuple:
+    where = f"{r['lat']:.6f}, {r['lon']:.6f}" if geo_export.is_geotagged(r) else "-"
+    return (_photo_flags(r, ""), _when(r["taken_at"]), r["tz_source"] or "-", where, r["device"] or "-",
+            len(r["warnings"]), r["locator"] or "-")
 
 
 # -- geo ------------------------------------------------------------------------------------------
@@ -117,21 +136,26 @@ def photos(case: Case, item: str | None, geotagged: bool, as_json: bool) -> int:
 @with_case
 def geo(case: Case, fmt: str, out: Path | None, item: str | None) -> int:
     """Export every geotagged photo (position, time, device, SHA-256, locator) as GeoJSON, KML or CSV."""
-    if item:
-        case.item(item)
-    rows = geo_export.photo_rows(case.db, item, geotagged=True)
-    with output(out) as fh:
-        n = geo_export.WRITERS[fmt](rows, fh)
+    scope = ListingScope(case, item)
+    with closing(geo_export.photo_rows(case.db, item, geotagged=True)) as found:
+        some, rows = _first(found)
+        if not some and len(scope.untriaged) == len(scope.items):
+            scope.report("geotagged photos", 0)         # no triage yet: nothing is written
+            return 0
+        with output(out, case) as fh:
+            n = geo_export.WRITERS[fmt](rows, fh)
     if out is not None:
         sha = _record_export(case, "geo", fmt, out, n, {"item": item})
         _summary(f"{n:,} geotagged photos written to {esc(out)} ({fmt}, SHA-256 {sha})")
+    scope.report("geotagged photos", n)
     return 0
 
 
 # -- timeline -------------------------------------------------------------------------------------
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(sorted(timeline_export.WRITERS)), default="jsonl",
-              show_default=True, help="JSON Lines or CSV (both in Timesketch's import format).")
+@click.option("--format", "fmt", type=click.Choice(sorted(timeline_export.WRITERS)), default=None,
+              help="JSON Lines or CSV (both in Timesketch's import format). Default: JSON Lines; on a "
+                   "terminal, without --out, a table.")
 @click.option("--from", "start", default=None, metavar="T",
               help="Only events at or after T (ISO 8601 date or date-time; no offset means UTC).")
 @click.option("--to", "end", default=None, metavar="T",
@@ -142,12 +166,19 @@ def geo(case: Case, fmt: str, out: Path | None, item: str | None) -> int:
               help="Leave out events whose time zone is unknown (e.g. for a tool that would read them as UTC).")
 @_out_option
 @_item_option
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout (the same as --format jsonl).")
 @with_case
-def timeline(case: Case, fmt: str, start: str | None, end: str | None, tz_name: str | None,
-             known_only: bool, out: Path | None, item: str | None) -> int:
-    """One sorted timeline of file-system, photo, GPS and chat times (Timesketch JSONL/CSV)."""
-    if item:
-        case.item(item)
+def timeline(case: Case, fmt: str | None, start: str | None, end: str | None, tz_name: str | None,
+             known_only: bool, out: Path | None, item: str | None, as_json: bool) -> int:
+    """One sorted timeline of file-system, photo, GPS and chat times (Timesketch JSONL/CSV).
+
+    On a terminal (no --format, --json or --out): a table of time, zone source, item and
+    event. Otherwise JSON Lines (or CSV), in Timesketch's import format."""
+    if as_json and fmt not in (None, "jsonl"):
+        raise UsageError(f"--json and --format {fmt} ask for two formats", hint="give one of them")
+    as_table = fmt is None and not as_json and out is None and stdout_is_terminal()
+    fmt = fmt or "jsonl"
+    scope = ListingScope(case, item)
     tz = timeline_export.zone(tz_name)
     flt = timeline_export.TimelineFilter(
         item=item,
@@ -156,13 +187,28 @@ def timeline(case: Case, fmt: str, start: str | None, end: str | None, tz_name: 
         known_only=known_only)
     if flt.start_us is not None and flt.end_us is not None and flt.start_us > flt.end_us:
         raise UsageError(f"--from {start} is after --to {end}")
-    with output(out) as fh:
-        n = timeline_export.WRITERS[fmt](timeline_export.events(case.db, flt, tz), fh)
+    with closing(timeline_export.events(case.db, flt, tz)) as found:
+        some, rows = _first(found)
+        if not some and len(scope.untriaged) == len(scope.items):
+            scope.report("timeline events", 0)          # no triage yet: nothing is written
+            return 0
+        if as_table:
+            n = table_pages(("Time", "Zone", "Item", "Event"), map(_event_cells, rows), legend=TIMELINE_LEGEND,
+                            no_wrap=("Zone",))
+        else:
+            with output(out, case) as fh:
+                n = timeline_export.WRITERS[fmt](rows, fh)
     if out is not None:
         sha = _record_export(case, "timeline", fmt, out, n, {"item": item, "from": start, "to": end,
                                                                 "tz": tz_name, "known_only": known_only})
         _summary(f"{n:,} timeline events written to {esc(out)} ({fmt}, SHA-256 {sha})")
+    scope.report("timeline events", n, filter_words(("--from", start), ("--to", end), ("--known-only", known_only)))
     return 0
+
+
+def _event_cells(e: dict) -> tuple:
+    message = e["message"].replace("\r", "").replace("\n", " ⏎ ")
+    return (_when(e["datetime"]), e["tz_source"], e["item"], message)
 
 
 COMMANDS = [photos, geo, timeline]
