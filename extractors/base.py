@@ -14,6 +14,17 @@ from typing import BinaryIO, Callable, ClassVar, Iterable
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 
+@dataclass(frozen=True, slots=True)
+class Sibling:
+    """A companion file beside an extractor's input (same folder of the same source, same name
+    plus a suffix), e.g. a database's ``-journal``: named, located, and opened on demand."""
+
+    name: str
+    locator: str
+    size: int | None
+    open: Callable[[], BinaryIO]
+
+
 @dataclass(slots=True)
 class ExtractorInput:
     """What an extractor sees of one file."""
@@ -27,6 +38,7 @@ class ExtractorInput:
     options: dict | None = None                    # per-item options (e.g. assume_tz)
     locator: str | None = None                     # full layered location ('x.zip › _chat.txt')
     container: str | None = None                   # the archive/file system it sits in, as a locator
+    siblings: dict[str, Sibling] | None = None     # suffix -> companion file (Extractor.SIBLINGS)
 
     def stream(self) -> BinaryIO:
         if self.data is not None:
@@ -48,6 +60,11 @@ class Extractor:
     # state between files: the triage may then run it in a worker process (forked, fed
     # batches of files), where it does not hold the walk's interpreter lock.
     OFFLOAD: ClassVar[bool] = False
+    # Name suffixes of companion files read with the input (``-journal``): the triage hands
+    # over those present, allocated, beside an allocated input as ``item.siblings``. It runs
+    # such an extractor once the input's source has been walked (a companion may come later
+    # in the walk), so the input's row is stored then, after its source's other files.
+    SIBLINGS: ClassVar[tuple[str, ...]] = ()
 
     @property
     def ident(self) -> str:

@@ -5,6 +5,11 @@ from that one pass: the hashes, the content type (first bytes), and the extracto
 that asked for the content. ZIP/TAR archives found inside are walked as nested sources
 (depth-limited). Rows go to the case store one transaction per batch; a rerun after an
 interruption skips what was already stored, so it completes without duplicates.
+
+An extractor that reads companion files beside its input (``Extractor.SIBLINGS``: a
+database's ``-journal``/``-wal``) runs once the input's source has been walked, when every
+companion has been met: such an input's row is stored then, after the source's other files
+(the order is the same on every run).
 """
 from __future__ import annotations
 
@@ -25,7 +30,7 @@ from datetime import datetime
 from zoneinfo import ZoneInfo
 from typing import Callable, Iterable, Iterator
 
-from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.base import Extractor, ExtractorInput, Sibling
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.case import Case, item_source
 from forensic.entry import FileEntry
@@ -53,6 +58,7 @@ READY_MAX = 512
 SMALL_FILE = 256 << 10
 GROUP = 8
 WINDOW_BYTES = 256 << 20        # content the files being read may hold in memory
+PARK_BYTES = 256 << 20          # content of inputs waiting for their companions held in memory (the rest is read again)
 
 
 @dataclass
@@ -144,6 +150,9 @@ class Triage:
         offload = [ex for ex in self.extractors if getattr(ex, "OFFLOAD", False)]
         self.offload = {id(ex): n for n, ex in enumerate(offload)}       # extractor -> its index there
         self.offload_extractors = offload
+        # name suffixes of the companion files some extractor reads beside its input
+        self.sibling_suffixes = tuple(sorted({s for ex in self.extractors for s in getattr(ex, "SIBLINGS", ())}))
+        self.parked_bytes = 0
 
     # -- driver ----------------------------------------------------------------------
     def run(self) -> TriageStats:
@@ -222,6 +231,7 @@ class Triage:
     # worker thread. hashlib, libmagic (ctypes) and pytsk3 release the GIL while they work,
     # so reading and hashing overlap on both cores. Results are stored in walk order.
     def _walk(self, src: Source, depth: int, serial: bool = False) -> None:
+        home = _Home() if self.sibling_suffixes else None
         entries: Iterator[FileEntry] = src.entries()
         while True:
             try:
@@ -231,11 +241,16 @@ class Triage:
             except (OSError, RuntimeError, ForensicError) as exc:  # a damaged structure ends that walk only
                 self.source_warnings.append(f"{src.locator}: walk stopped early: {exc}")
                 break
-            self._entry(entry, depth, serial)
+            self._entry(entry, depth, serial, home)
+        if home is not None:
+            self._drain()                # every entry of this source finished: its inputs parked
+            self._unpark(home)
 
-    def _entry(self, entry: FileEntry, depth: int, serial: bool = False) -> None:
+    def _entry(self, entry: FileEntry, depth: int, serial: bool = False, home: _Home | None = None) -> None:
         loc = str(entry.locator)
         already = loc in self.done
+        if home is not None and entry.has_content and not entry.deleted and entry.name.endswith(self.sibling_suffixes):
+            home.siblings.setdefault((entry.locator.layers[:-1], entry.path), entry)
         warnings = [("walk", w) for w in entry.warnings]
         row = {
             "item": self.item, "locator": loc, "path": entry.path, "layers": json.dumps(entry.locator.to_json(),
@@ -271,7 +286,7 @@ class Triage:
             else:
                 self._submit_group()
                 work = self.pool.submit(self._read, entry, row, warnings)
-        self.window.append((entry, depth, row, warnings, work, already, size))
+        self.window.append((entry, depth, row, warnings, work, already, size, home))
         self.window_bytes += size
         while len(self.window) > self.window_size or self.window_bytes > WINDOW_BYTES:
             self._finish(self.window.popleft())
@@ -286,11 +301,13 @@ class Triage:
             self._finish(self.window.popleft())
 
     def _finish(self, job) -> None:
-        entry, depth, row, warnings, work, already, size = job
+        entry, depth, row, warnings, work, already, size, home = job
         self.window_bytes -= size
         head, outputs, offjob = work.result() if work is not None else (b"", None, None)
         if already:
             self.stats.skipped += 1
+        elif isinstance(outputs, _Parked):
+            self._park(home, outputs, row, warnings, entry.size or 0)
         else:
             if offjob is not None:
                 self.procs.submit(offjob)
@@ -303,7 +320,8 @@ class Triage:
             self.source_warnings.append(f"{row['locator']}: archive nested deeper than "
                                         f"{self.opt.limits.max_depth} levels; not opened (archive bomb?)")
 
-    def _read(self, entry: FileEntry, row: dict, warnings: list) -> tuple[bytes, list | None, _OffloadJob | None]:
+    def _read(self, entry: FileEntry, row: dict, warnings: list) -> tuple[bytes, list | _Parked | None,
+                                                                         _OffloadJob | None]:
         hashers = new_hashers(self.opt.hashes)
         updates = [h.update for h in hashers.values()]
         head = b""
@@ -348,6 +366,8 @@ class Triage:
         inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
                              None if data_all is not None else entry.open, dict(self.opt.extractor_options),
                              locator=row["locator"], container=" › ".join(l.label for l in parent))
+        if self.sibling_suffixes and not entry.deleted and any(getattr(ex, "SIBLINGS", ()) for ex in wanted):
+            return head, _Parked(entry, inp, wanted), None      # extracted once its companions are known
         offload = self.offload
         if self.procs is None or data_all is None or total > OFFLOAD_BYTES \
                 or not any(id(ex) in offload for ex in wanted):
@@ -355,6 +375,34 @@ class Triage:
         # per extractor, in order: its output now, or None where a worker process runs it
         outputs = [None if id(ex) in offload else _extract([ex], inp) for ex in wanted]
         return head, outputs, _OffloadJob(inp, [offload[id(ex)] for ex in wanted if id(ex) in offload])
+
+    def _park(self, home: _Home, parked: _Parked, row: dict, warnings: list, size: int) -> None:
+        data = parked.inp.data
+        if data is not None:
+            if self.parked_bytes + len(data) > PARK_BYTES:
+                parked.inp.data, parked.inp.reopen = None, parked.entry.open      # read again when extracted
+            else:
+                self.parked_bytes += len(data)
+        home.parked.append((parked, row, warnings, size))
+
+    def _unpark(self, home: _Home) -> None:
+        """Extract the inputs of a walked source that wait for their companions, handing over
+        those met beside them (allocated, same folder, same name + suffix), and store them."""
+        for parked, row, warnings, size in home.parked:
+            entry, inp = parked.entry, parked.inp
+            found = {}
+            for suffix in sorted({s for ex in parked.wanted for s in getattr(ex, "SIBLINGS", ())}):
+                sib = home.siblings.get((entry.locator.layers[:-1], entry.path + suffix))
+                if sib is not None:
+                    found[suffix] = Sibling(sib.name, str(sib.locator), sib.size, sib.open)
+            inp.siblings = found or None
+            outputs = [_extract(parked.wanted, inp)]
+            if inp.data is not None:
+                self.parked_bytes -= len(inp.data)
+                inp.data = None
+            self.ready.append((row, warnings, outputs, None, size))
+            self._settle()
+        home.parked.clear()
 
     def _nested(self, entry: FileEntry, head: bytes, depth: int) -> None:
         try:
@@ -515,6 +563,24 @@ def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256:
 def _file_leaf(row: dict, file_id: int) -> dict:
     return {"kind": "file", "locator": row["locator"], "sha256": row["sha256"],
             "deleted": bool(row["deleted"]), "file_id": file_id}
+
+
+@dataclass(slots=True)
+class _Home:
+    """One source's walk: the companion files met (by parent layers and path) and the inputs
+    waiting for them (_Parked, row, warnings, size)."""
+
+    siblings: dict = field(default_factory=dict)
+    parked: list = field(default_factory=list)
+
+
+@dataclass(slots=True)
+class _Parked:
+    """An input read and hashed whose extraction waits for the end of its source's walk."""
+
+    entry: FileEntry
+    inp: ExtractorInput
+    wanted: list
 
 
 class _Group:
