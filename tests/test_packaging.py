@@ -18,6 +18,7 @@ import shutil
 import subprocess
 import sys
 import sysconfig
+import time
 import tomllib
 import zipfile
 from pathlib import Path
@@ -215,10 +216,13 @@ def _wheelhouse(tmp_path_factory) -> Path:
     shutil.rmtree(building, ignore_errors=True)
     _run([sys.executable, "-m", "pip", "wheel", "-q", "-w", building, *deps],
          cwd=tmp_path_factory.getbasetemp(), env=_clean_env())
-    for old in root.iterdir():           # wheelhouses of earlier dependency lists
-        if old != building:
+    for old in root.iterdir():   # earlier dependency lists' wheelhouses, builds left for an hour
+        if old.name != key and (not old.name.startswith(".building-") or time.time() - old.stat().st_mtime > 3600):
             shutil.rmtree(old, ignore_errors=True)
-    building.rename(house)
+    try:
+        building.rename(house)
+    except OSError:              # another test run built it meanwhile
+        shutil.rmtree(building, ignore_errors=True)
     return house
 
 
