@@ -4,18 +4,38 @@ Every command that acts on a case records what it did here, automatically: the c
 creation, evidence received and verified, triage started and finished with one leaf per
 file and per artifact, exports, transfers. Each command ends with a checkpoint (signed
 when the examiner gave a key).
+
+A triage is recorded as a session: ``triage.started`` -- or ``triage.resumed`` when the
+item's previous triage did not finish -- then the leaves, then ``triage.finished``. The
+start is recorded with the first batch the case store keeps (or before ``--force`` clears
+earlier results), so a triage that fails before it changes the case records nothing. One
+that stops after that (an error, Ctrl-C, SIGTERM) records ``triage.interrupted``: why, and
+how far it got, then the usual checkpoint.
 """
 from __future__ import annotations
 
 import hashlib
 import json
+import os
+import signal
+import threading
+import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Iterator
+from typing import Any, Iterator
 
-from forensic.chain_of_custody.log import Checkpoint, CustodyLog
+from forensic.chain_of_custody.log import LOG_NAME, Checkpoint, CustodyLog
 from forensic.chain_of_custody.signing import Signer, signer_from_env
 from forensic.case import Case
+
+# Fault injection for tests (tests/cli/test_interrupted.py): after the first batch of a
+# triage is recorded, "raise" fails with an error; "hold:PATH" creates PATH and waits until
+# it is removed (or a signal ends the command), so a test can signal a triage mid-run
+# without guessing at timing.
+FAULT_ENV = "FORENSIC_TEST_TRIAGE_FAULT"
+
+_TRIAGE = b'{"action":"triage.'
+_LEAVES = (b'{"action":"file.recorded"', b'{"action":"artifact.recorded"')
 
 
 def open_log(case: Case, key_path: Path | None = None, passphrase_file: Path | None = None,
@@ -37,13 +57,38 @@ def record(case: Case, action: str, subject: dict | str, *, sha256: str | None =
 class TriageRecorder:
     """Called with each stored batch: one ``file.recorded`` leaf per entry and one
     ``artifact.recorded`` leaf per artifact, written before the batch is committed to the
-    case store (so a crash can repeat a leaf, never lose one)."""
+    case store (so a crash can repeat a leaf, never lose one). The session's start entry
+    goes out with the first batch (see the module doc)."""
 
-    def __init__(self, log: CustodyLog, item: str) -> None:
+    def __init__(self, log: CustodyLog, item: str, sha256: str | None, options: dict,
+                 previous: dict | None = None) -> None:
         self.log = log
         self.item = item
+        self.sha256 = sha256
+        self.options = options
+        self.previous = previous
+        self.began_at = log.builder.clock.now()
+        self.started = False
+        self.batches = 0
+
+    def start(self) -> None:
+        """Buffer the session's start entry, once: ``triage.resumed`` (naming the entry of
+        the run it continues) after an unfinished run, else ``triage.started``."""
+        if self.started:
+            return
+        details: dict[str, Any] = {**self.options, "began_at": self.began_at}
+        action = "triage.started"
+        prev = self.previous
+        if prev is not None:
+            action = "triage.resumed"
+            details["resumes"] = {"seq": prev.get("seq"), "action": prev.get("action"),
+                                  "at": prev.get("at")}
+        self.log.append(action, {"item": self.item}, actor=self.log.actor, sha256=self.sha256,
+                        details=_clean(details))
+        self.started = True
 
     def __call__(self, leaves: list[dict]) -> None:
+        self.start()
         item = self.item
         entries = []
         for leaf in leaves:
@@ -61,25 +106,186 @@ class TriageRecorder:
                                             "record_sha256": leaf.get("record_sha256")}})
         self.log.extend(entries)
         self.log.flush()
+        self.batches += 1
+        if self.batches == 1 and os.environ.get(FAULT_ENV):
+            _injected_fault(os.environ[FAULT_ENV])
 
     def finish(self, stats) -> None:
+        self.start()
         self.log.append("triage.finished", {"item": self.item}, actor=self.log.actor,
                         details=_clean(stats.to_json()))
 
 
 @contextmanager
 def triage_session(case: Case, item: str, options: dict, key_path: Path | None = None,
-                   passphrase_file: Path | None = None) -> Iterator[TriageRecorder]:
+                   passphrase_file: Path | None = None, *, previous: dict | None = None,
+                   eager: bool = False) -> Iterator[TriageRecorder]:
+    """One item's triage in the custody log. ``previous``: the item's unfinished session
+    (:func:`unfinished_triage`), which this one resumes. ``eager``: record the start now
+    (the run changes the case before it stores anything, e.g. ``--force`` clearing)."""
     log = open_log(case, key_path, passphrase_file)
     try:
         row = case.item(item)
-        log.append("triage.started", {"item": item}, actor=log.actor, sha256=row["sha256"],
-                   details=_clean(options))
-        log.flush()
-        yield TriageRecorder(log, item)
-        log.commit()
+        log_size = _size(log.path)
+        recorder = TriageRecorder(log, item, row["sha256"], options, previous)
+        if eager:
+            recorder.start()
+            log.flush()
+        try:
+            yield recorder
+        except BaseException as exc:
+            with _signals_held(reraise=False):
+                try:
+                    _record_end(case, log, recorder, row, log_size, exc)
+                except Exception as failure:      # never hide why the triage stopped
+                    exc.add_note(f"the interruption could not be recorded in the custody log: "
+                                 f"{failure}")
+            raise
+        with _signals_held(reraise=True):         # a checkpoint is never cut in half
+            log.commit()
     finally:
         log.close()
+
+
+def _record_end(case: Case, log: CustodyLog, rec: TriageRecorder, before, log_size: int,
+                exc: BaseException) -> None:
+    """After ``exc`` stopped a triage: what reached the log decides what is recorded.
+    Nothing, when the session's start never reached it (the case is as it was); else
+    ``triage.finished`` when the case store holds the completed triage (the stop came
+    after it), else ``triage.interrupted``."""
+    log.discard()
+    progress = _session_progress(log.path, log_size, rec.item)
+    if not progress["started"]:
+        return
+    now = case.item(rec.item)
+    if now["triaged_at"] is not None and now["triaged_at"] != before["triaged_at"]:
+        log.append("triage.finished", {"item": rec.item}, actor=log.actor,
+                   details=_clean(json.loads(now["triage_summary"] or "{}")))
+    else:
+        stored = case.db.execute("SELECT COUNT(*) FROM files WHERE item=?", (rec.item,)).fetchone()[0]
+        signame = getattr(exc, "signal_name", "SIGINT") if isinstance(exc, KeyboardInterrupt) else None
+        error = None if signame else f"{type(exc).__name__}: {exc}"[:500]
+        reason = (f"interrupted by {'Ctrl-C (SIGINT)' if signame == 'SIGINT' else signame}" if signame
+                  else f"stopped by an error: {error}")
+        log.append("triage.interrupted", {"item": rec.item}, actor=log.actor, reason=reason,
+                   details=_clean({"signal": signame, "error": error, "began_at": rec.began_at,
+                                   "files_recorded": progress["files"],
+                                   "artifacts_recorded": progress["artifacts"],
+                                   "last_locator": progress["last_locator"],
+                                   "files_stored": stored}))
+    log.commit()
+
+
+def _session_progress(path: Path, start: int, item: str) -> dict:
+    """What this session wrote to the log from byte ``start`` on: whether its start entry,
+    and how many file and artifact leaves of ``item``."""
+    mark = b'"subject":{"item":' + json.dumps(item).encode()
+    out: dict[str, Any] = {"started": False, "files": 0, "artifacts": 0, "last_locator": None}
+    last = None
+    for line in _lines(path, start):
+        if mark not in line:
+            continue
+        if line.startswith(_LEAVES[0]):
+            out["files"] += 1
+            last = line
+        elif line.startswith(_LEAVES[1]):
+            out["artifacts"] += 1
+        elif line.startswith(_TRIAGE):
+            out["started"] = True
+    if last is not None:
+        try:
+            out["last_locator"] = json.loads(last)["subject"]["locator"]
+        except (ValueError, KeyError, TypeError):
+            pass
+    return out
+
+
+def last_triage_entry(case: Case, item: str) -> dict | None:
+    """The latest ``triage.*`` entry (started, resumed, interrupted, finished) of ``item`` in
+    the custody log, parsed; None when it was never triaged. Only lines that begin with a
+    triage action are parsed (entries are canonical JSON: ``action`` comes first)."""
+    last = None
+    for line in _lines(case.root / LOG_NAME, 0, prefix=_TRIAGE):
+        try:
+            entry = json.loads(line)
+        except ValueError:
+            continue
+        subject = entry.get("subject")
+        if isinstance(subject, dict) and subject.get("item") == item:
+            last = entry
+    return last
+
+
+def unfinished_triage(case: Case, item: str) -> dict | None:
+    """The entry that ends the item's last triage session when that session did not
+    finish (``triage.interrupted``, or a start with no end: the process was killed)."""
+    entry = last_triage_entry(case, item)
+    return entry if entry is not None and entry.get("action") != "triage.finished" else None
+
+
+def _lines(path: Path, start: int, prefix: bytes | None = None) -> Iterator[bytes]:
+    """Complete lines of ``path`` from byte ``start``; with ``prefix``, only those that begin
+    with it (found by a bytes search, without splitting every line)."""
+    try:
+        f = open(path, "rb")
+    except FileNotFoundError:
+        return
+    with f:
+        f.seek(start)
+        carry = b""
+        while chunk := f.read(1 << 22):
+            data = carry + chunk
+            cut = data.rfind(b"\n") + 1
+            carry = data[cut:]
+            if prefix is None:
+                yield from data[:cut].split(b"\n")[:-1]
+                continue
+            block = b"\n" + data[:cut]
+            needle = b"\n" + prefix
+            pos = block.find(needle)
+            while pos >= 0:
+                end = block.find(b"\n", pos + 1)
+                yield block[pos + 1:end]
+                pos = block.find(needle, end)
+
+
+def _size(path: Path) -> int:
+    try:
+        return os.stat(path).st_size
+    except FileNotFoundError:
+        return 0
+
+
+@contextmanager
+def _signals_held(reraise: bool) -> Iterator[None]:
+    """SIGINT and SIGTERM wait while the block writes to the log; with ``reraise``, one
+    that came is delivered after it."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    got: list[int] = []
+
+    def hold(signum, frame) -> None:
+        got.append(signum)
+    old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for s, handler in old.items():
+            signal.signal(s, handler if handler is not None else signal.SIG_DFL)
+    if got and reraise:
+        signal.raise_signal(got[0])
+
+
+def _injected_fault(spec: str) -> None:
+    if spec == "raise":
+        raise RuntimeError(f"fault injected after the first batch ({FAULT_ENV})")
+    if spec.startswith("hold:"):
+        path = Path(spec[len("hold:"):])
+        path.touch()
+        deadline = time.monotonic() + 600
+        while path.exists() and time.monotonic() < deadline:
+            time.sleep(0.02)
 
 
 def record_sha256(fields_json: str) -> str:

@@ -2,19 +2,23 @@
 from __future__ import annotations
 
 import json
-from contextlib import nullcontext
+import os
+import signal
+import threading
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 import click
 
 from forensic.cli import exit_codes
-from forensic.chain_of_custody.hooks import triage_session
+from forensic.chain_of_custody.hooks import triage_session, unfinished_triage
 from forensic.cli.common import json_option, key_options, with_case
-from forensic.cli.console import emit_json, err, esc, info, progress_enabled
-from forensic.case import Case
-from forensic.errors import UsageError
+from forensic.cli.console import emit_json, err, esc, info, progress_enabled, warn
+from forensic.case import Case, item_source
+from forensic.errors import SourceError, UsageError
 from forensic.hashing import parse_algorithms
 from forensic.pipeline import TriageOptions, triage_item
+from forensic.sources.base import display_path
 
 
 @click.command()
@@ -38,7 +42,10 @@ from forensic.pipeline import TriageOptions, triage_item
 def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, password_file: Path | None,
            assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool, key_path,
            passphrase_file, as_json: bool) -> int:
-    """Walk evidence ITEMS (default: all), hash and type every file, extract artifacts."""
+    """Walk evidence ITEMS (default: all), hash and type every file, extract artifacts.
+
+    A triage that stops part-way (Ctrl-C, SIGTERM, an error) keeps what it stored and
+    records that it was interrupted; the next run says so and carries on from there."""
     hashes = parse_algorithms(hash_list)
     if assume_tz:
         _check_zone(assume_tz)
@@ -46,36 +53,116 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
     if not rows:
         raise UsageError("the case has no evidence items", hint="add one with 'forensic evidence add SOURCE'")
     status = exit_codes.OK
-    for row in rows:
-        item = row["item"]
-        if row["triaged_at"] and not force:
-            summary = json.loads(row["triage_summary"] or "{}")
-            info(f"{esc(item)}: already triaged at {row['triaged_at']} (use --force to redo)")
-            if as_json:
-                emit_json({**summary, "already_triaged": True})
-            continue
-        password = _read_password(password_file) if password_file else _intake_password(row)
-        ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
-        opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
-                             extractor_options=ex_opts, extractors=[] if no_extract else None)
-        with triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers, "force": force,
-                                         "extract": not no_extract, **ex_opts},
-                            key_path, passphrase_file) as on_batch:
-            with _progress(f"triage {item}", row["size"]) as advance:
-                stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)
-            on_batch.finish(stats)
-        summary = stats.to_json()
-        if as_json:
-            emit_json(summary)
-        else:
-            info(f"[bold]{esc(item)}[/bold]: {stats.files:,} entries ({stats.deleted:,} deleted), "
-                 f"{stats.bytes:,} bytes, {stats.artifacts:,} artifacts, {stats.warnings:,} warnings "
-                 f"in {stats.seconds:.1f} s")
-        if stats.warnings:
-            err.print(f"[yellow]{stats.warnings:,} warnings recorded[/yellow] "
-                      f"(list them with 'forensic warnings --item {esc(item)}')")
-            status = exit_codes.WARNINGS
+    with _sigterm_interrupts():
+        for row in rows:
+            status = max(status, _triage_one(case, row, hashes, workers, password_file, assume_tz,
+                                             date_order, no_extract, force, key_path,
+                                             passphrase_file, as_json))
     return status
+
+
+def _triage_one(case: Case, row, hashes, workers: int, password_file: Path | None,
+                assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool,
+                key_path, passphrase_file, as_json: bool) -> int:
+    item = row["item"]
+    if row["triaged_at"] and not force:
+        summary = json.loads(row["triage_summary"] or "{}")
+        info(f"{esc(item)}: already triaged at {row['triaged_at']} (use --force to redo)")
+        if as_json:
+            emit_json({**summary, "already_triaged": True})
+        return exit_codes.OK
+    # Before anything is recorded or changed (--force clears earlier results first thing),
+    # a source that has gone or cannot be read stops the command.
+    _check_source(item, row)
+    password = _read_password(password_file) if password_file else _intake_password(row)
+    ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
+    opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
+                         extractor_options=ex_opts, extractors=[] if no_extract else None)
+    previous = unfinished_triage(case, item)
+    if previous is not None:
+        warn(_previous_message(case, item, previous, force))
+    stored = case.db.execute("SELECT EXISTS(SELECT 1 FROM files WHERE item=?)", (item,)).fetchone()[0]
+    with triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers, "force": force,
+                                     "extract": not no_extract, **ex_opts},
+                        key_path, passphrase_file, previous=previous,
+                        eager=force and bool(row["triaged_at"] or stored)) as on_batch:
+        with _progress(f"triage {item}", row["size"]) as advance:
+            stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)
+        on_batch.finish(stats)
+    summary = stats.to_json()
+    if previous is not None:
+        summary["resumed"] = {"seq": previous.get("seq"), "action": previous.get("action"),
+                              "at": previous.get("at")}
+    if as_json:
+        emit_json(summary)
+    else:
+        info(f"[bold]{esc(item)}[/bold]: {stats.files:,} entries ({stats.deleted:,} deleted), "
+             f"{stats.bytes:,} bytes, {stats.artifacts:,} artifacts, {stats.warnings:,} warnings "
+             f"in {stats.seconds:.1f} s")
+    if stats.warnings:
+        err.print(f"[yellow]{stats.warnings:,} warnings recorded[/yellow] "
+                  f"(list them with 'forensic warnings --item {esc(item)}')")
+        return exit_codes.WARNINGS
+    return exit_codes.OK
+
+
+def _check_source(item: str, row) -> None:
+    """The item's source is still there and can be read (its first byte, or its listing)."""
+    path = item_source(row)
+    if not path.exists():
+        raise SourceError(f"evidence item {item}: the source {display_path(path)} is no longer there",
+                          hint="reconnect the evidence (same path), then rerun")
+    try:
+        if row["format"] == "directory":
+            with os.scandir(path) as entries:
+                next(entries, None)
+        else:
+            with open(path, "rb") as fh:
+                fh.read(1)
+    except OSError as exc:
+        raise SourceError(f"evidence item {item}: the source {display_path(path)} cannot be read: "
+                          f"{exc.strerror or exc}",
+                          hint="check the drive and the file's permissions, then rerun") from exc
+
+
+def _previous_message(case: Case, item: str, previous: dict, force: bool) -> str:
+    """What the examiner is told when the item's last triage did not finish."""
+    if previous.get("action") == "triage.interrupted":
+        d = previous.get("details") or {}
+        head = (f"the previous triage of {esc(item)} was interrupted at {esc(previous.get('at'))} "
+                f"({esc(previous.get('reason') or 'no reason recorded')}; "
+                f"{d.get('files_recorded', 0):,} files recorded)")
+    else:
+        head = (f"the previous triage of {esc(item)}, started at {esc(previous.get('at'))}, never "
+                "recorded an end (the process was killed, or the machine stopped)")
+    if force:
+        return head + "; redoing it from the start (--force)"
+    stored = case.db.execute("SELECT COUNT(*) FROM files WHERE item=?", (item,)).fetchone()[0]
+    if not stored:
+        return head + "; redoing it"
+    return head + f"; redoing it: the {stored:,} entries it stored are kept, the rest is read now"
+
+
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as Ctrl-C is: the triage stops cleanly and records that it did."""
+    signal_name = "SIGTERM"
+
+
+def _raise_terminated(signum, frame) -> None:
+    raise Terminated()
+
+
+@contextmanager
+def _sigterm_interrupts():
+    """While triaging, SIGTERM raises :class:`Terminated` (the command ends with 130)."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    old = signal.signal(signal.SIGTERM, _raise_terminated)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, old if old is not None else signal.SIG_DFL)
 
 
 def _check_zone(zone: str) -> None:

@@ -570,10 +570,58 @@ def _custody_section(ctx: ReportContext) -> str:
         subject_text = json.dumps(subject, ensure_ascii=False, sort_keys=True) if isinstance(subject, dict) else subject
         rows.append([e(seq), e(en.get("at")), e(actor.get("name") if isinstance(actor, dict) else actor),
                      e(en.get("action")), f"<code>{e(subject_text)}</code>", _hash(en.get("sha256")), e(en.get("reason"))])
+    runs = triage_runs(ex.entries[seq] for seq in ex.concerned)
+    if runs:
+        body += "<h3>Triage runs</h3>" + _table(
+            ["Item", "Began", "Ended", "Outcome"],
+            [[e(r["item"]), e(r["began"]), e(r["ended"]),
+              f'<span class="{"ok" if r["status"] == "finished" else "warn"}">{e(r["status"])}</span>'
+              + (f": {e(r['note'])}" if r["note"] else "")] for r in runs], raw=True)
     body += _table(["#", "At", "Actor", "Action", "Subject", "SHA-256", "Reason"], rows, raw=True)
     if len(ex.concerned) > 2000:
         body += f"<p class=\"small\">First 2,000 of {len(ex.concerned):,} entries shown.</p>"
     return _section("custody", body)
+
+
+def triage_runs(entries: Iterable[dict]) -> list[dict]:
+    """Each triage of an item, from its custody entries in order: when it began (started,
+    or resumed after an unfinished run) and how it ended -- finished, interrupted (why, and
+    how far it got), or with no end recorded (the process was killed, or is still running).
+    Returns dicts: item, began, ended, status, note."""
+    runs: list[dict] = []
+    open_runs: dict[str, dict] = {}
+    for en in entries:
+        action, subject = en.get("action"), en.get("subject")
+        if not (isinstance(action, str) and action.startswith("triage.") and isinstance(subject, dict)):
+            continue
+        item = subject.get("item")
+        details = en.get("details") if isinstance(en.get("details"), dict) else {}
+        run = open_runs.get(item)
+        if action in ("triage.started", "triage.resumed"):
+            if run is not None:
+                run.update(status="no end recorded", note="the run was stopped before it could record an end")
+            run = open_runs[item] = {"item": item, "began": en.get("at"), "ended": None,
+                                     "status": "no end recorded",
+                                     "note": "the run was stopped before it could record an end, or was "
+                                             "still running at export"}
+            run["resumed"] = action == "triage.resumed"
+            runs.append(run)
+        elif action in ("triage.finished", "triage.interrupted") and run is not None:
+            del open_runs[item]
+            run["ended"] = en.get("at")
+            if action == "triage.finished":
+                run["status"] = "finished"
+                run["note"] = (f"{details.get('files', '?')} entries, {details.get('artifacts', '?')} artifacts, "
+                               f"{details.get('warnings', '?')} warnings")
+            else:
+                run["status"] = "interrupted"
+                run["note"] = (f"{en.get('reason') or 'no reason recorded'}; {details.get('files_recorded', '?')} "
+                               f"files recorded, {details.get('files_stored', '?')} kept in the case; the next "
+                               "run of this item carries on from there")
+    for run in runs:
+        if run.pop("resumed"):
+            run["note"] = "resumed the unfinished run before it; " + run["note"]
+    return runs
 
 
 def _limitations_section(ctx: ReportContext) -> str:
