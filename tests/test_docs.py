@@ -38,7 +38,7 @@ def test_examiner_guide_runs_end_to_end(tmp_path):
     assert (tmp_path / "photos.kml").stat().st_size > 0
     events = [json.loads(line) for line in (tmp_path / "january.jsonl").read_text().splitlines()]
     assert events and all("timestamp_desc" in e for e in events)
-    assert "VERIFIED" in proc.stderr
+    assert "VERIFIED" in proc.stdout          # verify-bundle's verdict, on stdout
     log = [json.loads(line) for line in (tmp_path / "case" / "custody.jsonl").read_text().splitlines()]
     actions = {e["action"] for e in log}
     assert {"case.created", "evidence.received", "triage.finished", "custody.transferred",
@@ -101,4 +101,4 @@ def test_prosecutor_guide_standard_tool_steps(tmp_path):
             assert res.returncode == 0, res.stdout + res.stderr
     # and the one-command way, extracting only what verified
     res = run("verify-bundle", "excerpt.zip", "--pubkey", pub, "--extract", "checked")
-    assert (tmp_path / "checked").is_dir() and "VERIFIED" in res.stderr
+    assert (tmp_path / "checked").is_dir() and "VERIFIED" in res.stdout

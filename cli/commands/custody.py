@@ -16,7 +16,7 @@ from forensic.chain_of_custody.signing import (PublicKey, Signer, check_examiner
 from forensic.chain_of_custody.verify import verify_log
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_json, err, esc, info, warn
+from forensic.cli.console import emit_json, err, esc, info, verdict, warn
 from forensic.case import Case
 from forensic.errors import IntegrityError, UsageError
 
@@ -117,14 +117,19 @@ def verify_cmd(case: Case, as_json: bool, pubs: tuple[Path, ...]) -> int:
     """Re-verify the log: hash chain, Merkle roots, checkpoints, signatures. Exit 4 if not ok."""
     keys = [PublicKey.load(p) for p in pubs]
     report = verify_log(case.root, case.db, case_id=case.case_id, trusted_keys=keys)
+    signatures = (f"{report.signatures_verified} signatures verified, "
+                  f"{report.unsigned_checkpoints} unsigned")
     if as_json:
         emit_json(report.to_dict())
+    elif report.ok:
+        verdict(True, "VERIFIED", f"the custody log of case {case.case_id} is intact: {report.entries} "
+                                  f"entries, {report.checkpoints} checkpoints ({signatures})")
     else:
-        click.echo(f"ok: {'yes' if report.ok else 'NO'}")
+        verdict(False, "NOT VERIFIED", f"the custody log of case {case.case_id} does not verify: "
+                                       f"{report.problem} (first bad entry: {report.first_bad_seq})")
+    if not as_json:
         click.echo(f"entries: {report.entries}")
-        click.echo(f"checkpoints: {report.checkpoints} "
-                   f"({report.signatures_verified} signatures verified, "
-                   f"{report.unsigned_checkpoints} unsigned)")
+        click.echo(f"checkpoints: {report.checkpoints} ({signatures})")
         if report.root:
             click.echo(f"latest checkpoint: {report.tree_size} entries, root {report.root}")
         if not report.ok:
@@ -133,7 +138,8 @@ def verify_cmd(case: Case, as_json: bool, pubs: tuple[Path, ...]) -> int:
     for w in report.warnings:
         warn(esc(w))
     if not report.ok:
-        err.print(f"[red]custody log does not verify:[/red] {esc(report.problem)}")
+        if as_json:
+            err.print(f"[red]custody log does not verify:[/red] {esc(report.problem)}")
         return exit_codes.INTEGRITY_FAILURE
     return exit_codes.OK
 

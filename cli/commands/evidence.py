@@ -8,7 +8,8 @@ import click
 from forensic.cli import exit_codes
 from forensic.chain_of_custody.hooks import record
 from forensic.cli.common import json_option, key_options, with_case
-from forensic.cli.console import emit_json, emit_jsonl, err, esc, info, is_quiet
+from forensic.cli.console import (compact, emit_json, emit_jsonl, error, esc, info, stdout_is_terminal,
+                                   table, verdict, warn)
 from forensic.cli.progress import byte_progress
 from forensic.case import Case
 from forensic.intake import add_evidence, item_json, read_password, verify_evidence
@@ -32,7 +33,11 @@ def evidence() -> None:
 @with_case
 def add(case: Case, source: Path, item: str | None, description: str | None, password_file: Path | None,
         delivered_by: str | None, seizure: str | None, key_path, passphrase_file, as_json: bool) -> int:
-    """Add SOURCE (folder, ZIP, TAR, raw/dd or E01 image) and hash all of it (SHA-256 and MD5)."""
+    """Add SOURCE (folder, ZIP, TAR, raw/dd or E01 image) and hash all of it (SHA-256 and MD5).
+
+    An E01's stored acquisition hashes are checked against its media: the verdict is printed
+    (exit 4 when they differ). A source whose SHA-256 another item already has is added too,
+    with a warning, and recorded as a duplicate."""
     password = read_password(password_file)
     total = source.stat().st_size if source.is_file() else None
     with byte_progress(f"hashing {source.name}", total) as advance:
@@ -40,22 +45,48 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
                               extra={"delivered_by": delivered_by, "seizure": seizure,
                                      "password_file": str(password_file) if password_file else None})
     _custody(case, "evidence.received", result,
-             {"delivered_by": delivered_by, "seizure": seizure, "description": description}, key_path, passphrase_file)
+             {"delivered_by": delivered_by, "seizure": seizure, "description": description,
+              "duplicate_of": result["duplicate_of"] or None}, key_path, passphrase_file)
     if as_json:
         emit_json(result)
     else:
         info(f"added [bold]{esc(result['item'])}[/bold] ({result['format']}, {result['size']:,} bytes)")
         click.echo(f"sha256 {result['sha256']}\nmd5    {result['md5']}")
-        if result["acquisition_hashes"]:
-            v = result["acquisition_hash_verified"]
-            info(f"acquisition hashes in the E01: {esc(result['acquisition_hashes'])} -> "
-                 + ("[green]verified[/green]" if v else "[red]MISMATCH[/red]" if v is False else "not checked"))
+    if result["duplicate_of"]:
+        others = ", ".join(result["duplicate_of"])
+        warn(f"{esc(result['item'])} has the same SHA-256 as {esc(others)}, already in the case: "
+             "it was added all the same, and recorded as a duplicate of "
+             f"{'it' if len(result['duplicate_of']) == 1 else 'them'} in the custody log")
     for w in result.get("source_warnings", []):
-        err.print(f"[yellow]warning:[/yellow] {esc(w)}")
+        warn(esc(w))
+    if result["format"] == "e01":
+        _acquisition_verdict(result, as_json)
     if result["acquisition_hash_verified"] is False:
-        err.print("[red]the media's hashes differ from the acquisition hashes stored in the E01[/red]")
         return exit_codes.INTEGRITY_FAILURE
     return exit_codes.OK
+
+
+def _acquisition_verdict(result: dict, as_json: bool) -> None:
+    """Whether the media matches the acquisition hashes stored in the E01: a verdict on
+    stdout (in JSON, ``acquisition_hash_verified``; a mismatch is also said on stderr)."""
+    stored = result["acquisition_hashes"] or {}
+    names = ", ".join(f"{k.upper()} {v}" for k, v in sorted(stored.items()))
+    verified = result["acquisition_hash_verified"]
+    if as_json:
+        if verified is False:
+            error(f"the media of {esc(result['item'])} does not match the acquisition hashes stored "
+                  f"in the E01 ({esc(names)})")
+        return
+    if verified:
+        verdict(True, "VERIFIED", f"the acquisition hashes stored in the E01 ({names}) match the "
+                                  f"media of {result['item']}")
+    elif verified is False:
+        verdict(False, "MISMATCH", f"the media of {result['item']} does not match the acquisition "
+                                   f"hashes stored in the E01 ({names}): it changed after acquisition, "
+                                   "or the E01 is damaged")
+    else:
+        verdict(None, "NOT CHECKED", f"the E01 stores no acquisition hash; {result['item']} is "
+                                     "recorded with the hashes computed now")
 
 
 def _custody(case: Case, action: str, result: dict, extra: dict, key_path, passphrase_file) -> None:
@@ -70,14 +101,25 @@ def _custody(case: Case, action: str, result: dict, extra: dict, key_path, passp
 @json_option
 @with_case
 def list_(case: Case, as_json: bool) -> int:
-    """List the case's evidence items."""
+    """List the case's evidence items: a table on a terminal, tab-separated lines in a pipe
+    (item, format, size, SHA-256, triaged at), JSON Lines with --json."""
     rows = [item_json(r) for r in case.items()]
     if as_json:
         emit_jsonl(rows)
+    elif stdout_is_terminal():
+        from rich.filesize import decimal
+        described = any(r["description"] for r in rows)
+        table(["Item", "Format", "Size", "SHA-256", "Triaged (UTC)"] + (["Description"] if described else []),
+              ([r["item"], r["format"], decimal(r["size"]), r["sha256"],
+                r["triaged_at"][:16].replace("T", " ") if r["triaged_at"] else "not triaged"]
+               + ([r["description"]] if described else []) for r in rows),
+              no_wrap=("Item", "Format", "Size"))
     else:
         for r in rows:
-            click.echo(f"{r['item']}\t{r['format']}\t{r['size']}\t{r['sha256']}\t{r['triaged_at'] or 'not triaged'}")
-    return 0
+            compact([r["item"], r["format"], r["size"], r["sha256"], r["triaged_at"] or "not triaged"])
+    if not rows:
+        info("the case has no evidence items yet; add one with 'forensic evidence add SOURCE'")
+    return exit_codes.OK
 
 
 @evidence.command("verify")
@@ -86,7 +128,7 @@ def list_(case: Case, as_json: bool) -> int:
 @json_option
 @with_case
 def verify(case: Case, item: str, key_path, passphrase_file, as_json: bool) -> int:
-    """Re-hash ITEM's source and compare with the hashes recorded at intake."""
+    """Re-hash ITEM's source and compare with the hashes recorded at intake. Exit 4 if not ok."""
     row = case.item(item)
     with byte_progress(f"re-hashing {item}", row["size"]) as advance:
         result = verify_evidence(case, item, progress=advance)
@@ -95,11 +137,16 @@ def verify(case: Case, item: str, key_path, passphrase_file, as_json: bool) -> i
              key_path, passphrase_file)
     if as_json:
         emit_json(result)
+    elif result["ok"]:
+        extra = ""
+        if result.get("acquisition_hash_verified"):
+            extra = "; its media still matches the acquisition hashes stored in the E01"
+        elif result.get("acquisition_hash_verified") is False:
+            extra = "; as at intake, its media does not match the acquisition hashes stored in the E01"
+        verdict(True, "VERIFIED", f"{item} matches the hashes recorded at intake "
+                                  f"(SHA-256 {result['sha256']}){extra}")
     else:
-        if result["ok"]:
-            info(f"[green]OK[/green]: {esc(item)} matches its intake hashes")
-        else:
-            err.print(f"[red]MISMATCH[/red]: {esc(item)}: {esc(result['problem'])}")
+        verdict(False, "MISMATCH" if result["sha256"] else "NOT VERIFIED", f"{item}: {result['problem']}")
     return exit_codes.OK if result["ok"] else exit_codes.INTEGRITY_FAILURE
 
 

@@ -10,7 +10,8 @@ import click
 from forensic.chain_of_custody.signing import PublicKey, signer_from_env
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_json, emit_jsonl, err, esc, info, warn
+from forensic.cli.console import emit_json, emit_jsonl, err, esc, info, safe, warn
+from forensic.cli.console import verdict as show_verdict
 from forensic.case import Case
 from forensic.outputs import check_output, create_new
 from forensic.errors import UsageError
@@ -211,19 +212,22 @@ def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None,
     key = PublicKey.load(pubkey) if pubkey else None
     password = read_password(password_file)
     report = run(bundle, password, key)
+    sentences = verdict(report)
     if as_json:
         emit_json(report.to_dict())
+        style = "green" if report.ok else "red"
+        for i, line in enumerate(sentences):
+            info(f"[{style}]{esc(line)}[/{style}]" if i == 0 else esc(line))
     else:
-        click.echo(f"ok: {'yes' if report.ok else 'NO'}")
-        click.echo(f"files checked: {report.files_checked}")
+        # The verdict, then one line per finding: "LABEL: sentence", on stdout in every mode.
+        for i, line in enumerate(sentences):
+            label, _, text = line.partition(": ")
+            show_verdict(_finding_ok(report, i, label), label, text)
         for label in ("missing", "extra", "altered"):
-            for p in getattr(report, label):
-                click.echo(f"{label}: {_printable(p)}")
-        click.echo(f"signature: {report.signature}")
-        click.echo(f"custody: {report.custody}")
-    style = "green" if report.ok else "red"
-    for i, line in enumerate(verdict(report)):
-        err.print(f"[{style}]{esc(line)}[/{style}]" if i == 0 else esc(line))
+            paths = getattr(report, label)
+            if len(paths) > 5:                # the sentence names five: here are all
+                for p in paths:
+                    click.echo(f"{label}: {safe(p)}")
     if extract_to is not None:
         if report.ok:
             n = extract_bundle(bundle, password, extract_to)
@@ -234,8 +238,17 @@ def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None,
     return exit_codes.OK if report.ok else exit_codes.INTEGRITY_FAILURE
 
 
-def _printable(text: str) -> str:
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+def _finding_ok(report, index: int, label: str) -> bool | None:
+    """How a line of the bundle's verdict is shown: green when it vouches for the bundle,
+    red when it is a defect, yellow when it is a caveat (a signature checked only with the
+    key inside the bundle, no signature, no custody excerpt)."""
+    if index == 0:
+        return report.ok
+    if label == "Signature":
+        return {"valid": True if report.key_source == "given" else None, "invalid": False}.get(report.signature)
+    if label == "Custody excerpt":
+        return {"valid": True, "invalid": False}.get(report.custody)
+    return False
 
 
 COMMANDS = [tag, export, verify_bundle]

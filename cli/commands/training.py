@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_json, err, esc, info
+from forensic.cli.console import emit_json, err, esc, info, verdict
 from forensic.case import Case
 
 _MARK = {"found": "ok", "wrong": "WRONG", "missed": "MISSED", "skipped": "skipped"}
@@ -34,15 +34,22 @@ def check(case: Case, answer_key: Path, show_all: bool, fail_under: int | None, 
     key = load_key(answer_key)
     report = check_case(case, key, str(answer_key))
     data = report.to_json()
+    below = fail_under is not None and data["score"] < fail_under
     if as_json:
         emit_json(data)
     else:
         _table(report, show_all)
+        # The verdict, on stdout in every mode: green at 100 (or at/above --fail-under), red
+        # below --fail-under, yellow otherwise.
+        ok = (not below) if fail_under is not None else (True if report.score == 100 else None)
+        found = len(report.by("found"))
+        threshold = f"; below {fail_under}" if below else (f"; at least {fail_under}" if fail_under is not None else "")
+        verdict(ok, "score", f"{report.score} / 100  ({found} of {report.checked} checked facts found{threshold})")
     if data["skipped_extractors"]:
         err.print(f"[yellow]{len(data['skipped'])} facts skipped[/yellow]: extractor(s) not available: "
                   f"{esc(', '.join(data['skipped_extractors']))} (see 'forensic extractors'); "
                   "they do not count toward the score")
-    if fail_under is not None and data["score"] < fail_under:
+    if below:
         err.print(f"[red]score {data['score']} is below {fail_under}[/red]")
         return 1
     return 0
@@ -63,7 +70,7 @@ def _table(report, show_all: bool) -> None:
     for r in shown:
         line = f"{_MARK[r.status]:8} {r.fact['id']:24} [{r.fact.get('item')}] {r.fact['description']}"
         click.echo(line + (f" -- {r.detail}" if r.detail else ""))
-    click.echo(f"\nscore: {report.score} / 100  ({total['found']} of {report.checked} checked facts found)")
+    click.echo("")
     info(f"[dim]evidence matched by SHA-256: "
          f"{esc(', '.join(f'{k} -> {v or []}' for k, v in report.item_map.items()))}[/dim]")
 

@@ -107,7 +107,7 @@ def test_bundle_verifies(built, forensic):
     assert out["files_checked"] >= 15
     assert "VERIFIED" in res.err and "inside the bundle itself" in res.err
     res = forensic("verify-bundle", built["bundle"], "--pubkey", built["pub"])
-    assert "made with the key you supplied" in res.err
+    assert "made with the key you supplied" in res.out      # the verdict: on stdout without --json
 
 
 def test_bundle_content_is_the_selection(built):
@@ -161,7 +161,7 @@ def test_export_json_fields(built, forensic, tmp_path):
     rep = verify(tmp_path / "b.zip")
     assert rep.ok and rep.signature == "absent"
     res = forensic("verify-bundle", tmp_path / "b.zip")
-    assert "not signed" in res.err
+    assert "not signed" in res.out
 
 
 def test_include_sensitive_is_logged(built, forensic, tmp_path):
