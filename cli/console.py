@@ -157,8 +157,15 @@ def _default(obj: Any) -> Any:
     return str(obj)
 
 
+# JSON escapes C0 controls itself; these it would write raw: C1 controls, bidi controls
+# (a terminal showing the JSON would reorder it) and lone surrogates (a name that is not
+# UTF-8, which could not be written as UTF-8 at all). Inside JSON strings only, as \\uXXXX.
+_JSON_UNSAFE = re.compile("[\x7f-\x9f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069\ud800-\udfff]")
+
+
 def dumps(obj: Any) -> str:
-    return json.dumps(obj, ensure_ascii=False, default=_default, separators=(", ", ": "))
+    text = json.dumps(obj, ensure_ascii=False, default=_default, separators=(", ", ": "))
+    return _JSON_UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def emit_json(obj: Any) -> None:

@@ -121,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         return exit_codes.OK
     except SystemExit as exc:
         # click ends a command whose reader closed the pipe this way.
-        if isinstance(sys.stdout, click.utils.PacifyFlushWrapper) or _stdout_closed():
+        if _stdout_closed():
             _silence_stdout()
             return exit_codes.OK
         raise
