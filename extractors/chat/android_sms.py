@@ -26,7 +26,7 @@ _PART_COLS = ("mid", "seq", "ct", "name", "fn", "cl", "_data", "text")
 
 class AndroidSmsExtractor(SqliteChatExtractor):
     NAME = "android_sms"
-    VERSION = "1"
+    VERSION = "2"
     DESCRIPTION = "Android SMS/MMS database (mmssms.db)"
     FILE_NAMES = ("mmssms.db",)
     MARKERS = (b"CREATE TABLE sms (", b"CREATE TABLE pdu (")

@@ -1,6 +1,6 @@
 """What every chat extractor shares: the one ``chat/message`` record shape, attachment
-linking by path suffix, the end-of-triage hook (search index), and read-only SQLite access
-to a database handed over as bytes.
+linking by path suffix, the end-of-triage hook (search index), and damage-tolerant reading
+of SQLite tables.
 
 The record shape (every platform, every source)::
 
@@ -14,11 +14,8 @@ plus whatever the platform adds (``message_id``, ``reactions``, ``service``, ...
 from __future__ import annotations
 
 import json
-import os
 import posixpath
 import sqlite3
-import tempfile
-from contextlib import contextmanager
 from typing import Any, Iterable, Iterator
 
 from forensic.extractors.base import ExtractorInput
@@ -28,7 +25,6 @@ from forensic.timestamps import Timestamp
 RECORD_TYPE = "chat/message"
 _LOCATOR_SEP = " › "
 SQLITE_MAGIC = b"SQLite format 3\x00"
-MAX_DB_BYTES = 4 << 30
 
 
 def attachment(name: str | None, **extra: Any) -> dict:
@@ -163,34 +159,7 @@ def is_local_path(ref: str | None) -> bool:
     return bool(ref) and "://" not in ref and not ref.startswith(("data:", "mailto:"))
 
 
-# -- SQLite databases handed over as bytes -------------------------------------------------------
-
-@contextmanager
-def sqlite_readonly(item: ExtractorInput) -> Iterator[sqlite3.Connection]:
-    """The database's bytes copied to a private temporary file and opened read-only and
-    ``immutable`` (SQLite then never creates a -wal/-shm file nor writes anything). The
-    evidence itself is never opened by SQLite. The copy is deleted afterwards."""
-    fd, tmp = tempfile.mkstemp(prefix="forensic-db-", suffix=".sqlite")
-    conn = None
-    try:
-        with os.fdopen(fd, "wb") as out:
-            if item.data is not None:
-                out.write(item.data)
-            else:
-                with item.stream() as src:
-                    while chunk := src.read(1 << 20):
-                        out.write(chunk)
-        conn = sqlite3.connect(f"file:{tmp}?mode=ro&immutable=1", uri=True, check_same_thread=False)
-        conn.row_factory = sqlite3.Row
-        yield conn
-    finally:
-        if conn is not None:
-            conn.close()
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-
+# -- SQLite databases (opened by forensic.extractors.sqlite_journal) ------------------------------
 
 def tables_of(conn: sqlite3.Connection) -> tuple[dict[str, set[str]], str | None]:
     """table -> column names; and the problem if the schema itself cannot be read."""

@@ -58,7 +58,7 @@ def attributed_text(blob: bytes | None) -> str | None:
 
 class IosSmsExtractor(SqliteChatExtractor):
     NAME = "ios_sms"
-    VERSION = "1"
+    VERSION = "2"
     DESCRIPTION = "iOS/macOS Messages database (sms.db / chat.db: iMessage and SMS)"
     FILE_NAMES = ("sms.db", "chat.db")
     MARKERS = (b"chat_message_join",)

@@ -1,11 +1,13 @@
 """Base of the phone message database extractors (Android ``mmssms.db``, iOS ``sms.db``,
 WhatsApp ``msgstore.db``).
 
-The database arrives as bytes from the walk; it is copied to a private temporary file and
-opened ``mode=ro&immutable=1`` (:func:`forensic.extractors.chat.common.sqlite_readonly`), so SQLite
-never writes a journal, WAL or SHM file and never touches the evidence. A ``-wal`` file beside
-the database in the evidence is *not* applied (its frames are not read; the examiner guide
-says so — a per-file warning is future work).
+The database arrives as bytes from the walk, with its ``-journal`` or ``-wal`` when one lies
+beside it in the evidence; it is read from private copies where SQLite rolls the journal back
+or replays the log (:mod:`forensic.extractors.sqlite_journal`), never from the evidence.
+Records come from the committed state. Where the state as found (a hot journal's unfinished
+transaction, or a log's frames after its last commit) differs, its records that are not in
+the committed state are yielded too, flagged ``db_state: "uncommitted"`` (every record of that
+database then carries ``db_state``), with one warning that counts them.
 
 Damage: each table is read in rowid batches; a batch that hits a damaged page is skipped past
 and reported, the rest is read. A missing table is reported and the tables that are there
@@ -13,13 +15,17 @@ are read. "Not my format" (none of the tables this reader needs) yields nothing.
 """
 from __future__ import annotations
 
+import dataclasses
+import hashlib
+import json
 import posixpath
 import sqlite3
 from typing import ClassVar, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
-from forensic.extractors.chat.common import SQLITE_MAGIC, finish_chat, read_rows, sqlite_readonly, tables_of
+from forensic.extractors.chat.common import SQLITE_MAGIC, finish_chat, read_rows, tables_of
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.sqlite_journal import SUFFIXES, DatabaseStates, open_database
 from forensic.timestamps import Timestamp
 
 OWNER = "(device owner)"
@@ -30,6 +36,7 @@ class SqliteChatExtractor(Extractor):
     MARKERS: ClassVar[tuple[bytes, ...]] = ()        # schema text that identifies the app in page 1
     REQUIRED: ClassVar[tuple[str, ...]] = ()         # any one of these tables makes it ours
     RECORD_TYPES = ("chat/message",)
+    SIBLINGS = SUFFIXES
 
     def accepts(self, path: str, mime: str, head: bytes) -> bool:
         if not head.startswith(SQLITE_MAGIC):
@@ -40,8 +47,10 @@ class SqliteChatExtractor(Extractor):
     def extract(self, item: ExtractorInput) -> Iterator[ArtifactRecord | ExtractionWarning]:
         problems: list[str] = []
         try:
-            with sqlite_readonly(item) as conn:
-                tables, problem = tables_of(conn)
+            with open_database(item) as db:
+                for note in db.warnings:
+                    yield ExtractionWarning(self.NAME, note)
+                tables, problem = tables_of(db.committed)
                 if problem:
                     yield ExtractionWarning(self.NAME, f"{item.path}: {problem}")
                     return
@@ -50,13 +59,48 @@ class SqliteChatExtractor(Extractor):
                         yield ExtractionWarning(self.NAME, f"{item.path}: none of the tables "
                                                            f"{', '.join(self.REQUIRED)} is present; nothing read")
                     return
-                yield from self.read(conn, tables, item, problems)
+                if db.uncommitted is None:
+                    yield from self.read(db.committed, tables, item, problems)
+                else:
+                    yield from self._both_states(db, tables, item, problems)
         except sqlite3.DatabaseError as exc:
             problems.append(f"database unreadable: {exc}")
         except OSError as exc:
             problems.append(f"temporary copy failed: {exc}")
-        for p in problems:
+        for p in dict.fromkeys(problems):        # a table read twice meets its damage twice
             yield ExtractionWarning(self.NAME, p)
+
+    def _both_states(self, db: DatabaseStates, tables: dict[str, set[str]], item: ExtractorInput,
+                     problems: list[str]) -> Iterator[ArtifactRecord]:
+        """The committed state's records, then those of the uncommitted state that are not
+        among them (same row, same content), flagged; and a warning that counts both sides."""
+        committed: set[bytes] = set()
+        for rec in self.read(db.committed, tables, item, problems):
+            committed.add(_identity(rec))
+            rec.fields["db_state"] = "committed"
+            yield rec
+        found: set[bytes] = set()
+        only = 0
+        theirs: list[str] = []
+        other, problem = tables_of(db.uncommitted)
+        if problem:
+            theirs.append(problem)
+        else:
+            try:
+                for rec in self.read(db.uncommitted, other, item, theirs):
+                    key = _identity(rec)
+                    found.add(key)
+                    if key in committed:
+                        continue
+                    only += 1
+                    rec.fields["db_state"] = "uncommitted"
+                    yield dataclasses.replace(rec, source_ref=f"{rec.source_ref} (uncommitted)")
+            except sqlite3.DatabaseError as exc:
+                theirs.append(f"database unreadable: {exc}")
+        problems.extend(f"uncommitted state of {item.name}: {p}" for p in theirs)
+        problems.append(f"{item.name}: {db.summary}: {only} records found only in the uncommitted state are "
+                        f"flagged db_state 'uncommitted'; {len(committed - found)} committed records are not in "
+                        "that state")
 
     def read(self, conn: sqlite3.Connection, tables: dict[str, set[str]], item: ExtractorInput,
              problems: list[str]) -> Iterator[ArtifactRecord]:
@@ -64,6 +108,12 @@ class SqliteChatExtractor(Extractor):
 
     def finalize(self, db, item: str):
         return finish_chat(db, item, self.NAME)
+
+
+def _identity(rec: ArtifactRecord) -> bytes:
+    """What makes two records the same: type, place in the database and every field."""
+    text = json.dumps([rec.record_type, rec.source_ref, rec.fields], sort_keys=True, ensure_ascii=False, default=str)
+    return hashlib.sha256(text.encode("utf-8")).digest()
 
 
 def rows(conn, table: str, columns: set[str], wanted: tuple[str, ...], problems: list[str],

@@ -40,7 +40,7 @@ _CURRENT = ("chat_row_id", "from_me", "key_id", "sender_jid_row_id", "status", "
 
 class WhatsAppDbExtractor(SqliteChatExtractor):
     NAME = "whatsapp_db"
-    VERSION = "1"
+    VERSION = "2"
     DESCRIPTION = "WhatsApp Android databases (decrypted msgstore.db, legacy and current schemas; wa.db contacts)"
     FILE_NAMES = ("msgstore.db", "wa.db")
     MARKERS = (b"key_remote_jid", b"CREATE TABLE wa_contacts", b"CREATE TABLE message_media")
