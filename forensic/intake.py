@@ -4,7 +4,9 @@ What an item's ``sha256``/``md5`` cover, by format:
   * zip, tar, raw: the source file's bytes;
   * e01: the acquired media (the bytes the E01 holds, as libewf returns them) — the
     same bytes the acquisition hashes stored in the E01 cover; the segment files'
-    own SHA-256 values are recorded in ``details.segments``;
+    own SHA-256 values are recorded in ``details.segments``. The same pass has libewf
+    check every chunk's checksum: the spans that fail (libewf reads them as zeros) are
+    recorded in ``details.checksum_errors``, and any makes the acquisition unverified;
   * directory: a canonical listing (kind, size, SHA-256, path of every entry, sorted),
     see :func:`forensic.sources.directory.tree_digest`.
 """
@@ -12,7 +14,7 @@ from __future__ import annotations
 
 import json
 import re
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable
 
@@ -34,8 +36,14 @@ class SourceHashes:
     sha256: str
     md5: str
     acquisition_hashes: dict
+    # E01: the media match the stored hashes and no chunk fails its checksum (None: no stored hash)
     acquisition_hash_verified: bool | None
     details: dict
+    # E01: the media match the stored hashes (None: nothing to compare)
+    acquisition_hash_match: bool | None = None
+    # E01: the spans that fail their chunk checksum; None: not checked
+    checksum_errors: list | None = None
+    warnings: list[str] = field(default_factory=list)     # problems found with the source as a whole
 
 
 def read_password(password_file: Path | None) -> bytes | None:
@@ -52,6 +60,9 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
     details: dict = {}
     acq: dict = {}
     verified: bool | None = None
+    match: bool | None = None
+    bad: list | None = None
+    warnings: list[str] = []
     if fmt == "directory":
         from forensic.sources.directory import DirectorySource, tree_digest
         hashers = new_hashers(("sha256", "md5"))
@@ -60,17 +71,19 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
         details["hash_of"] = "canonical listing of the folder (see docs/formats.md)"
     elif fmt == "e01":
         from forensic.sources.ewf import acquisition_info, open_ewf
-        handle, files = open_ewf(path)
+        media, files = open_ewf(path)
         try:
-            acq, headers = acquisition_info(handle)
-            digests, size = hash_stream(_EwfStream(handle), ("sha256", "md5", "sha1"), progress=progress)
+            acq, headers = acquisition_info(media)
+            digests, size = hash_stream(_EwfStream(media), ("sha256", "md5", "sha1"), progress=progress)
+            bad = media.checksum_errors()
+            unchecked = media.unchecked_reason
         except (OSError, RuntimeError) as exc:
             from forensic.errors import CorruptSourceError
             from forensic.sources.ewf import ewf_error
             raise CorruptSourceError(f"{path.name}: reading the E01 media failed: {ewf_error(exc)}",
                                      hint="a segment may be missing, truncated or corrupt") from exc
         finally:
-            handle.close()
+            media.close()
         details["headers"] = headers
         details["media_sha1"] = digests.pop("sha1")
         details["segments"] = []
@@ -84,27 +97,36 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
             checks.append(acq["md5"] == digests["md5"])
         if "sha1" in acq:
             checks.append(acq["sha1"] == details["media_sha1"])
-        verified = all(checks) if checks else None
+        match = all(checks) if checks else None
+        # A bad chunk reads as zeros: over a chunk that held zeros the hashes still match,
+        # so the chunk checksums decide as much as the hashes do.
+        verified = False if bad else match
+        details["acquisition_hash_match"] = match
+        details["checksum_errors"] = None if bad is None else [c.to_json() for c in bad]
+        warnings = [c.warning() for c in bad or ()]
+        if bad is None:
+            warnings.append(f"E01 chunk checksums not checked: {unchecked}")
     else:
         with open_readonly(path) as fh:
             digests, size = hash_stream(fh, ("sha256", "md5"), progress=progress)
         details["hash_of"] = "source file bytes"
-    return SourceHashes(fmt, size, digests["sha256"], digests["md5"], acq, verified, details)
+    return SourceHashes(fmt, size, digests["sha256"], digests["md5"], acq, verified, details, match, bad, warnings)
 
 
 class _EwfStream:
-    def __init__(self, handle) -> None:
-        self.handle = handle
-        self.handle.seek(0)
-        self.remaining = handle.get_media_size()
+    """The whole media of an E01, front to back, as a stream."""
+
+    def __init__(self, media) -> None:
+        self.media = media
+        self.pos = 0
 
     def read(self, n: int) -> bytes:
-        if self.remaining <= 0:
+        if self.pos >= self.media.size:
             return b""
-        data = self.handle.read(min(n, self.remaining))
+        data = self.media.read_at(self.pos, n)
         if not data:
             raise OSError("unexpected end of media data")
-        self.remaining -= len(data)
+        self.pos += len(data)
         return data
 
 
@@ -144,6 +166,7 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
     # reasons, e.g. two seizures of one card), but said and recorded.
     duplicate_of = [r[0] for r in case.db.execute(
         "SELECT item FROM items WHERE sha256=? ORDER BY added_at, item", (hashes.sha256,))]
+    source_warnings = hashes.warnings + source_warnings      # e.g. E01 chunks failing their checksum
     details = {**hashes.details, **source_details, **(extra or {})}
     if duplicate_of:
         details["duplicate_of"] = duplicate_of
@@ -177,6 +200,9 @@ def item_json(row) -> dict:
     }
     if details.get("segments"):
         out["segments"] = details["segments"]
+    if "checksum_errors" in details:           # E01s added since chunk checksums are checked
+        out["acquisition_hash_match"] = details.get("acquisition_hash_match")
+        out["checksum_errors"] = details["checksum_errors"]
     if details.get("partitions"):
         out["partitions"] = details["partitions"]
     if details.get("source_warnings"):
@@ -192,9 +218,26 @@ def verify_evidence(case: Case, item: str, progress=None) -> dict:
         return {**result, "ok": False, "sha256": None, "md5": None,
                 "problem": f"the source {source} is no longer there"}
     hashes = hash_source(source, row["format"], progress)
-    ok = hashes.sha256 == row["sha256"] and hashes.md5 == row["md5"]
-    result.update({"sha256": hashes.sha256, "md5": hashes.md5, "ok": ok,
-                   "problem": None if ok else "the source's hashes differ from those recorded at intake"})
+    problems = []
+    if hashes.sha256 != row["sha256"] or hashes.md5 != row["md5"]:
+        problems.append("the source's hashes differ from those recorded at intake")
     if row["format"] == "e01":
+        # An E01 vouches for itself too: the acquisition hashes stored in it, and a checksum
+        # in every chunk. Either failing is a problem even where intake saw the same.
+        if hashes.acquisition_hash_match is False:
+            stored = ", ".join(f"{k.upper()} {v}" for k, v in sorted(hashes.acquisition_hashes.items()))
+            problems.append(f"its media do not match the acquisition hashes stored in the E01 ({stored})")
+        if hashes.checksum_errors:
+            spans = "; ".join(c.describe() for c in hashes.checksum_errors)
+            n = len(hashes.checksum_errors)
+            problems.append(f"{n} span{'s' if n > 1 else ''} of E01 chunks fail{'' if n > 1 else 's'} "
+                            f"{'their checksums' if n > 1 else 'its checksum'} (libewf reads "
+                            f"{'them' if n > 1 else 'it'} as zeros): {spans}")
         result["acquisition_hash_verified"] = hashes.acquisition_hash_verified
+        result["acquisition_hash_match"] = hashes.acquisition_hash_match
+        result["checksum_errors"] = hashes.details["checksum_errors"]
+        result["warnings"] = hashes.warnings
+    ok = not problems
+    result.update({"sha256": hashes.sha256, "md5": hashes.md5, "ok": ok,
+                   "problem": "; ".join(problems) if problems else None})
     return result

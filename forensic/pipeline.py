@@ -166,6 +166,8 @@ class Triage:
             raise ForensicError(f"evidence item {self.item}: the source {path} is no longer there",
                                 hint="reconnect the evidence (same path), then rerun")
         src = open_source(path, row["format"], path.name, self.opt.password, self.opt.limits)
+        if row["format"] == "e01":    # the chunks intake found failing their checksum
+            src.note_bad_chunks(recorded_bad_chunks(row))
         processes = self._processes()
         try:
             if processes:
@@ -177,6 +179,8 @@ class Triage:
             self._drain()
             self._settle(wait=True)
             self.source_warnings.extend(src.warnings)
+            if row["format"] == "e01":    # every read is done: each bad chunk span known, once
+                self.source_warnings.extend(src.bad_chunk_warnings())
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
@@ -329,6 +333,7 @@ class Triage:
         wanted: list[Extractor] = []
         total = 0
         chunk = self.opt.limits.chunk
+        fh = None
         try:
             with entry.open() as fh:
                 first = fh.read(chunk)
@@ -351,8 +356,10 @@ class Triage:
                     data = fh.read(chunk)
         except (OSError, IOError, EOFError, RuntimeError) as exc:
             warnings.append(("read", f"content unreadable after {total:,} bytes: {exc}"))
+            warnings.extend(("read", w) for w in _damage_warnings(fh))
             row["size"] = row["size"] if row["size"] is not None else total
             return head, None, None
+        warnings.extend(("read", w) for w in _damage_warnings(fh))
         for a, h in hashers.items():
             row[a] = h.hexdigest()
         if entry.size is not None and total != entry.size:
@@ -925,6 +932,21 @@ def _artifact_rows(ident: str, rec: ArtifactRecord) -> tuple:
     return (ident, rec.record_type, rec.source_ref, fields_json, int(rec.corrupted),
             json.dumps(list(rec.warnings), ensure_ascii=False),
             hashlib.sha256(fields_json.encode("utf-8")).hexdigest(), stamps)
+
+
+def _damage_warnings(reader) -> list[str]:
+    """What the reader of a file's content knows of damage under it (an E01 chunk that
+    fails its checksum); asked once the content is read."""
+    damage = getattr(reader, "damage_warnings", None)
+    return damage() if damage is not None else []
+
+
+def recorded_bad_chunks(row) -> list | None:
+    """The E01 chunk spans found failing their checksum when the item was added (None:
+    not checked then)."""
+    from forensic.sources.ewf import BadChunk
+    spans = json.loads(row["details"] or "{}").get("checksum_errors")
+    return None if spans is None else [BadChunk.from_json(d) for d in spans]
 
 
 def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -> bool:

@@ -22,6 +22,7 @@ from forensic.sources.base import lib_path
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
+from forensic.sources.ewf import BadChunk, EwfMedia
 
 # The Sleuth Kit converts FAT's local wall-clock times with mktime(): with TZ=UTC that
 # conversion is the identity, so the value we get is the wall-clock time as recorded.
@@ -41,34 +42,93 @@ FS_NAMES = {
 LOCAL_TIME_FS = {"fat12", "fat16", "fat32", "exfat"}
 
 _DATA_ATTRS = {pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_DEFAULT}
+_CONTENT_ATTRS = _DATA_ATTRS | {pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
+_NO_DATA_RUN = pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER
 
 
 class EwfImgInfo(pytsk3.Img_Info):
-    """A pytsk3 image backed by a libewf handle (E01, split segments)."""
+    """A pytsk3 image backed by libewf (E01, split segments)."""
 
-    def __init__(self, handle) -> None:
-        self._handle = handle
+    def __init__(self, media: EwfMedia) -> None:
+        self.media = media
         super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
 
     def read(self, offset: int, size: int) -> bytes:
-        self._handle.seek(offset)
-        return self._handle.read(size)
+        return self.media.read_at(offset, size)
 
     def get_size(self) -> int:
-        return self._handle.get_media_size()
+        return self.media.size
 
     def close(self) -> None:
-        self._handle.close()
+        self.media.close()
+
+
+class _Volume:
+    """Where a file system lies in its image, and what is known to be damaged there."""
+
+    def __init__(self, offset: int, block_size: int, bad_chunks: Callable[[], list[BadChunk]] | None) -> None:
+        self.offset = offset
+        self.block_size = block_size
+        self.bad_chunks = bad_chunks
 
 
 class TskReader(io.RawIOBase):
     """A seekable, read-only file object over one TSK file attribute."""
 
-    def __init__(self, fs_file, size: int, attr_type=None, attr_id=None) -> None:
+    def __init__(self, fs_file, size: int, attr_type=None, attr_id=None, volume: _Volume | None = None) -> None:
         self.fs_file = fs_file
         self.size = size
         self.pos = 0
         self.attr = (attr_type, attr_id) if attr_type is not None else None
+        self.volume = volume
+
+    def damage_warnings(self) -> list[str]:
+        """One warning per bad E01 chunk span that holds some of this content. Asked after
+        the content was read: libewf has checked every chunk the read went through by then."""
+        bad = self.volume.bad_chunks() if self.volume is not None and self.volume.bad_chunks else None
+        if not bad:
+            return []
+        spans = self._media_spans()
+        out = []
+        for chunk in bad:
+            hit = [(max(a, chunk.start), min(b, chunk.end)) for a, b in spans if a < chunk.end and chunk.start < b]
+            if hit:
+                lo, hi = min(a for a, _ in hit), max(b for _, b in hit)
+                out.append(f"content in a bad E01 chunk: its bytes at media offsets {lo:,}-{hi - 1:,} lie in "
+                           f"{chunk.describe()}, which fail the E01's checksum; libewf read them as zeros, so "
+                           "this content and its hashes are not what was acquired")
+        return out
+
+    def _media_spans(self) -> list[tuple[int, int]]:
+        """[start, end) media byte spans of this content, from the attribute's data runs.
+        Resident content (inside its MFT entry or inode) has none."""
+        try:
+            attrs = list(self.fs_file)
+        except (OSError, RuntimeError):
+            return []
+        for attr in attrs:
+            info = attr.info
+            if self.attr is not None:
+                if (info.type, info.id) == self.attr:
+                    break
+            elif info.type in _CONTENT_ATTRS and (not info.name or info.name == b"$Data"):
+                break
+        else:
+            return []
+        if not info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+            return []
+        bs, base, spans = self.volume.block_size, self.volume.offset, []
+        try:
+            runs = list(attr)
+        except (OSError, RuntimeError):
+            return []
+        for run in runs:
+            first = run.offset * bs
+            if run.flags & _NO_DATA_RUN or first >= self.size:
+                continue
+            start = base + run.addr * bs
+            spans.append((start, start + min(run.len * bs, self.size - first)))
+        return spans
 
     def readable(self) -> bool:
         return True
@@ -129,8 +189,41 @@ class TskImageSource(Source):
         super().__init__(locator, limits)
         self.img = img
         self.label = label or str(locator)
-        self.volumes: list[tuple[Locator, pytsk3.FS_Info, str]] = []
+        self.volumes: list[tuple[Locator, pytsk3.FS_Info, str, int]] = []   # (..., byte offset in the image)
+        self._recorded: list[BadChunk] | None = None
         self._open_volumes()
+
+    # -- E01 chunks that fail their checksum -------------------------------------------
+    def note_bad_chunks(self, chunks: list[BadChunk] | None) -> None:
+        """The chunk spans an earlier full read of the E01 (intake) found bad; None: not
+        checked then. Files whose data lies there are warned about like those libewf finds
+        bad while this walk reads."""
+        self._recorded = None if chunks is None else list(chunks)
+
+    def bad_chunks(self) -> list[BadChunk]:
+        """Bad chunk spans known now: those recorded, then those met while reading and not
+        within one of them."""
+        recorded = self._recorded or []
+        found = self.img.media.checksum_errors() if isinstance(self.img, EwfImgInfo) else None
+        new = [c for c in found or () if not any(r.start <= c.start and c.end <= r.end for r in recorded)]
+        return recorded + new
+
+    def bad_chunk_warnings(self) -> list[str]:
+        """Item-level warnings: one per bad chunk span (after the walk: every read is done),
+        or that the chunks could not be checked at all."""
+        if not isinstance(self.img, EwfImgInfo):
+            return []
+        out = []
+        for chunk in self.bad_chunks():
+            message = chunk.warning()
+            if self._recorded is not None and chunk not in self._recorded:
+                message += ("; found bad while triaging, though not when the E01 was added: it changed "
+                            "since (run 'forensic evidence verify')")
+            out.append(message)
+        if self._recorded is None and not self.img.media.checks_chunks:
+            out.append(f"E01 chunk checksums not checked: {self.img.media.unchecked_reason}; a chunk that fails "
+                       "its checksum reads as zeros, unnoticed")
+        return out
 
     def _open_volumes(self) -> None:
         size = self.img.get_size()
@@ -166,7 +259,8 @@ class TskImageSource(Source):
                     continue
                 fstype = FS_NAMES.get(fs.info.ftype, str(fs.info.ftype))
                 info["file_system"] = fstype
-                self.volumes.append((self.locator.child("partition", f"partition {n} ({fstype})"), fs, fstype))
+                self.volumes.append((self.locator.child("partition", f"partition {n} ({fstype})"), fs, fstype,
+                                     start))
         if not self.volumes:
             try:
                 fs = pytsk3.FS_Info(self.img, offset=0)
@@ -184,18 +278,22 @@ class TskImageSource(Source):
                                      "with one: walked as a bare file system")
             fstype = FS_NAMES.get(fs.info.ftype, str(fs.info.ftype))
             self.details["file_system"] = fstype
-            self.volumes.append((self.locator.child("partition", f"file system ({fstype})"), fs, fstype))
+            self.volumes.append((self.locator.child("partition", f"file system ({fstype})"), fs, fstype, 0))
         self.details["partitions"] = partitions
 
     def entries(self) -> Iterator[FileEntry]:
-        for loc, fs, fstype in self.volumes:
-            walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings)
+        damage = self.bad_chunks if isinstance(self.img, EwfImgInfo) else None
+        for loc, fs, fstype, offset in self.volumes:
+            volume = _Volume(offset, fs.info.block_size, damage)
+            walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings, volume)
             yield from walker.walk()
 
 
 class _FsWalker:
-    def __init__(self, fs, locator: Locator, fstype: str, limits: Limits, warnings: list[str]) -> None:
+    def __init__(self, fs, locator: Locator, fstype: str, limits: Limits, warnings: list[str],
+                 volume: _Volume | None = None) -> None:
         self.fs = fs
+        self.volume = volume
         self.locator = locator
         self.fstype = fstype
         self.limits = limits
@@ -252,7 +350,7 @@ class _FsWalker:
                     entry.warnings.append("name of a deleted file whose inode was reallocated: content not recovered")
                     entry.size = None
                 else:
-                    entry.opener = _opener(f, meta.size)
+                    entry.opener = _opener(f, meta.size, volume=self.volume)
             elif kind == "link" and meta is not None:
                 try:
                     entry.link_target = safe_name(meta.link)[0] if meta.link else None
@@ -290,7 +388,7 @@ class _FsWalker:
                             f"{entry.name}:{sname}", "stream", info.size, times=entry.times,
                             times_tz_known=entry.times_tz_known, inode=entry.inode,
                             allocated=entry.allocated, deleted=entry.deleted)
-            ads.opener = _opener(f, info.size, info.type, info.id)
+            ads.opener = _opener(f, info.size, info.type, info.id, self.volume)
             yield ads
 
     def _times(self, meta) -> dict:
@@ -300,8 +398,8 @@ class _FsWalker:
                 "changed": _time(meta, "ctime"), "born": _time(meta, "crtime")}
 
 
-def _opener(f, size: int, attr_type=None, attr_id=None) -> Callable:
-    return lambda: TskReader(f, size, attr_type, attr_id)
+def _opener(f, size: int, attr_type=None, attr_id=None, volume: _Volume | None = None) -> Callable:
+    return lambda: TskReader(f, size, attr_type, attr_id, volume)
 
 
 def _kind(meta, name_info) -> str:
