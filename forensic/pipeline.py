@@ -153,6 +153,7 @@ class Triage:
         # name suffixes of the companion files some extractor reads beside its input
         self.sibling_suffixes = tuple(sorted({s for ex in self.extractors for s in getattr(ex, "SIBLINGS", ())}))
         self.parked_bytes = 0
+        self.home: _Home | None = None      # the source being walked (a nested one inside its parent's walk)
 
     # -- driver ----------------------------------------------------------------------
     def run(self) -> TriageStats:
@@ -236,23 +237,28 @@ class Triage:
     # so reading and hashing overlap on both cores. Results are stored in walk order.
     def _walk(self, src: Source, depth: int, serial: bool = False) -> None:
         home = _Home() if self.sibling_suffixes else None
-        entries: Iterator[FileEntry] = src.entries()
-        while True:
-            try:
-                entry = next(entries)
-            except StopIteration:
-                break
-            except (OSError, RuntimeError, ForensicError) as exc:  # a damaged structure ends that walk only
-                self.source_warnings.append(f"{src.locator}: walk stopped early: {exc}")
-                break
-            self._entry(entry, depth, serial, home)
+        outer, self.home = self.home, home
+        try:
+            entries: Iterator[FileEntry] = src.entries()
+            while True:
+                try:
+                    entry = next(entries)
+                except StopIteration:
+                    break
+                except (OSError, RuntimeError, ForensicError) as exc:  # a damaged structure ends that walk only
+                    self.source_warnings.append(f"{src.locator}: walk stopped early: {exc}")
+                    break
+                self._entry(entry, depth, serial)
+        finally:
+            self.home = outer
         if home is not None:
             self._drain()                # every entry of this source finished: its inputs parked
             self._unpark(home)
 
-    def _entry(self, entry: FileEntry, depth: int, serial: bool = False, home: _Home | None = None) -> None:
+    def _entry(self, entry: FileEntry, depth: int, serial: bool = False) -> None:
         loc = str(entry.locator)
         already = loc in self.done
+        home = self.home
         if home is not None and entry.has_content and not entry.deleted and entry.name.endswith(self.sibling_suffixes):
             home.siblings.setdefault((entry.locator.layers[:-1], entry.path), entry)
         warnings = [("walk", w) for w in entry.warnings]
