@@ -14,6 +14,7 @@ from forensic.case import Case
 from forensic.extractors.base import Extractor
 from forensic.extractors.records import ArtifactRecord
 from forensic.intake import add_evidence
+from forensic import pipeline
 from forensic.pipeline import TriageOptions, triage_item
 
 
@@ -46,8 +47,10 @@ def _records(case: Case) -> dict[str, dict]:
         "SELECT f.locator, a.fields FROM artifacts a JOIN files f ON f.id = a.file_id")}
 
 
-@pytest.mark.parametrize("workers", [1, 2])
-def test_siblings_after_the_input_in_the_walk_and_inside_an_archive(tmp_path, workers):
+@pytest.mark.parametrize("workers,park_bytes", [(1, None), (2, None), (2, 0)], ids=["serial", "threads", "reread"])
+def test_siblings_after_the_input_in_the_walk_and_inside_an_archive(tmp_path, monkeypatch, workers, park_bytes):
+    if park_bytes is not None:               # no content held while waiting: the input is read again
+        monkeypatch.setattr(pipeline, "PARK_BYTES", park_bytes)
     src = tmp_path / "phone"
     (src / "db").mkdir(parents=True)
     (src / "db" / "a.main").write_bytes(b"A")
