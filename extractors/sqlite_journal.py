@@ -60,7 +60,8 @@ class JournalCheck:
 
 @dataclass(slots=True)
 class WalCheck:
-    """What a write-ahead log holds: its valid frames (salts and checksums as SQLite checks them)."""
+    """What a write-ahead log holds: its committed frames (salts and running checksum as SQLite
+    checks them) and the frames of this log after the last commit (see check_wal)."""
 
     problem: str | None = None
     page_size: int = 0
