@@ -4,6 +4,7 @@ from __future__ import annotations
 import difflib
 import importlib
 import os
+import select
 import sys
 import traceback
 from pathlib import Path
@@ -120,7 +121,7 @@ def main(argv: list[str] | None = None) -> int:
         _silence_stdout()
         return exit_codes.OK
     except SystemExit as exc:
-        # click ends a command whose reader closed the pipe this way.
+        # click ends a command whose reader closed the pipe this way (exit 1).
         if _stdout_closed():
             _silence_stdout()
             return exit_codes.OK
@@ -151,13 +152,13 @@ def _unexpected(args: list[str], exc: Exception, debug: bool) -> int:
 
 
 def _stdout_closed() -> bool:
-    """Whether the reader of stdout has gone (a pipe closed early)."""
+    """Whether the reader of stdout has gone (a pipe closed early): the write end of a pipe
+    whose reader closed it polls as an error."""
     try:
-        sys.stdout.flush()
-        return False
-    except BrokenPipeError:
-        return True
-    except (OSError, ValueError):
+        poller = select.poll()
+        poller.register(sys.__stdout__.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
         return False
 
 
