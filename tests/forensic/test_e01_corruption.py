@@ -276,3 +276,23 @@ def test_a_bad_chunk_under_a_folder_hides_its_files_and_triage_says_where(forens
     on_item = [w["message"] for w in forensic("warnings", "--case", case, "--json").jsonl() if w["locator"] is None]
     assert f"E01 chunk checksum error: {_in_words(span)} fail the checksum stored in the E01" in "\n".join(on_item)
     assert stats["warnings"] >= 1
+
+
+def test_without_libewfs_c_api_the_chunks_are_said_unchecked_never_good(forensic, tmp_path, monkeypatch):
+    from forensic.sources import ewf
+    monkeypatch.setattr(ewf._Libewf, "_lib", None)
+    monkeypatch.setattr(ewf._Libewf, "_why", "libewf's C API is not reachable through pyewf (test)")
+    files = _files(3, 6)
+    e01 = _e01(tmp_path, ext4_image(tmp_path, files, size_mib=4), "none")
+    case = _case(forensic, tmp_path)
+    added = forensic("evidence", "add", e01, "--case", case, "--id", "phone", "--json").json()
+    assert added["acquisition_hash_verified"] is True and added["checksum_errors"] is None
+    unchecked = "E01 chunk checksums not checked: libewf's C API is not reachable through pyewf (test)"
+    assert added["source_warnings"] == [unchecked]
+    verified = forensic("evidence", "verify", "phone", "--case", case, "--json").json()
+    assert verified["ok"] is True and verified["checksum_errors"] is None and verified["warnings"] == [unchecked]
+    forensic("triage", "--case", case, "--json", expect=3)
+    rows = {r["path"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
+    assert all(rows[p]["sha256"] == sha256(d) for p, d in files.items())
+    assert [w["message"] for w in forensic("warnings", "--case", case, "--json").jsonl()] == [
+        f"{unchecked}; a chunk that fails its checksum reads as zeros, unnoticed"]
