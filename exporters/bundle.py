@@ -49,7 +49,7 @@ from typing import Any, Callable
 
 from forensic.chain_of_custody import merkle
 from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint, iter_lines
-from forensic.chain_of_custody.signing import Signer
+from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic.exporters import bagit
 from forensic.exporters.selection import Selection, SelectionSpec, resolve
 from forensic import __version__
@@ -65,6 +65,10 @@ HIDDEN_MEMBER = "bag.zip"
 SIGNATURE = bagit.TAGMANIFEST + ".minisig"
 PUBKEY = "examiner.pub"
 REPORT = "data/report/index.html"
+# bag-info.txt: how the bundle was packaged, so a copy re-packed without its encryption (or with
+# its names no longer hidden) is told from the bundle made (verify-bundle compares)
+ENCRYPTION_LABEL = "Bundle-Encryption"          # "AES-256 (WinZip AE-2)" or "none"
+HIDDEN_NAMES_LABEL = "Bundle-Names-Hidden"      # "yes" or "no"
 UNLISTED_TAG_FILES = (bagit.TAGMANIFEST, SIGNATURE)
 CHUNK = 1 << 20
 THUMB_ORIGINAL_CAP = 96 * 1024        # a photo this small is shown as itself
@@ -452,6 +456,25 @@ def custody_head(case: Case, custody_size: int | None) -> CustodyExcerpt:
     return ex
 
 
+def _check_checkpoint_key(ex: CustodyExcerpt, signer: Signer | None) -> None:
+    """A signed bundle cites a custody checkpoint signed by the same key (or not signed):
+    ``verify-bundle`` takes a bag and checkpoint signed by two keys for a bag re-signed by
+    someone else, so such a bundle is refused here, before anything is written."""
+    cp = ex.checkpoint
+    if signer is None or cp is None or cp.signature is None or cp.public_key is None:
+        return
+    try:
+        same = PublicKey.from_base64(cp.public_key).raw == signer.public.raw
+    except ValueError:
+        same = False
+    if not same:
+        raise UsageError(f"the custody checkpoint this bundle would cite ({cp.tree_size} entries) was signed by "
+                         f"another key ({cp.signer}) than the one signing the bundle ({signer.key_id})",
+                         hint="record something with this key first, so that it signs the latest checkpoint "
+                              "(e.g. forensic custody note 'export' --key KEY), or export with that checkpoint's "
+                              "key")
+
+
 def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
     """Fill in the entries that concern the selection, their inclusion proofs and the
     verification of the whole log. Only the generated members use these, so an export
@@ -767,6 +790,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     created = created_time(opts.created_at)
     root = bag_root(meta["case_id"])
     ex = custody_head(case, opts.custody_size)     # the rest of the excerpt: in _generated
+    _check_checkpoint_key(ex, opts.signer)
 
     namer = BagNamer()
     names: dict[tuple[str, str], str] = {}
@@ -891,6 +915,8 @@ def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel:
     else:
         fields.append(("Custody-Head", "none"))
     fields.append(("Custody-Excerpt", "full" if opts.full_custody else "concerned entries"))
+    fields.append((ENCRYPTION_LABEL, "AES-256 (WinZip AE-2)" if opts.password is not None else "none"))
+    fields.append((HIDDEN_NAMES_LABEL, "yes" if opts.hide_names else "no"))
     if opts.signer is not None:
         fields.append(("Signature-Key-Id", opts.signer.key_id))
         fields.append(("Signature-Key-Fingerprint", opts.signer.fingerprint))
