@@ -2,19 +2,31 @@
 
 1. the ZIP opens (a truncated or damaged archive is named as such); encrypted members need the
    password (a wrong one is a :class:`PasswordError`, not a verdict); with ``--hide-names`` the
-   bag is the one inner archive;
+   bag is the one inner archive. Given a password, the bundle (or its inner ``bag.zip`` member)
+   must be encrypted, and every member of an encrypted bundle must be;
 2. the bag: ``bagit.txt`` is BagIt 1.0; every tag file the tag manifest lists and every payload
    file the manifest lists is present with that SHA-256 (else *missing* / *altered*); no other
    file is present (else *extra*; only the tag manifest, its signature and the public key may
    stand unlisted); ``manifest-sha256.txt``, ``bag-info.txt`` and ``bagit.txt`` must be listed in
-   the tag manifest; ``Payload-Oxum`` matches;
+   the tag manifest; ``Payload-Oxum`` matches; the packaging ``bag-info.txt`` states
+   (``Bundle-Encryption``, ``Bundle-Names-Hidden``) is the packaging found;
 3. the signature over ``tagmanifest-sha256.txt`` (minisign): with ``pubkey`` the examiner's
    published key, else the key file inside the bundle (which proves only that the bundle is
-   unchanged since someone holding that key signed it -- compare its fingerprint);
+   unchanged since someone holding that key signed it -- compare its fingerprint); the key
+   ``bag-info.txt`` names and ``examiner.pub`` must be that key;
 4. the custody excerpt: each entry is canonical and hashes to its own ``hash``; consecutive
    entries chain (``prev``); each has an inclusion proof to the checkpoint's Merkle root; the
-   checkpoint is well-formed, its signature (if any) verifies, and it is the ``Custody-Head`` of
-   ``bag-info.txt``; a full log is re-verified entry by entry.
+   checkpoint is well-formed, its signature (if any) verifies and was made by the key that
+   signed the bag, and it is the ``Custody-Head`` of ``bag-info.txt``; a full log is re-verified
+   entry by entry;
+5. every hash the bundle states agrees (:mod:`forensic.exporters.statements`): the manifest,
+   ``files.jsonl``, the custody entries, the report and every other member that names a file's
+   SHA-256.
+
+The outcome (:attr:`BundleReport.status`): ``verified`` only when all of it holds and the
+signature was checked with the key the caller supplied; ``signer-unconfirmed`` (intact, signed,
+but only with the key inside the bundle) and ``unsigned`` (intact, not signed) when no key was
+supplied; else ``failed``.
 """
 from __future__ import annotations
 
@@ -32,7 +44,9 @@ from forensic.chain_of_custody.entry import LineError, check_line
 from forensic.chain_of_custody.log import Checkpoint
 from forensic.chain_of_custody.signing import PublicKey
 from forensic.exporters import bagit
-from forensic.exporters.bundle import HIDDEN_MEMBER, PUBKEY, SIGNATURE, UNLISTED_TAG_FILES
+from forensic.exporters.bundle import (ENCRYPTION_LABEL, HEAD_KEEP, HIDDEN_MEMBER, HIDDEN_NAMES_LABEL, PUBKEY,
+                                       SIGNATURE, UNLISTED_TAG_FILES)
+from forensic.exporters.statements import KEPT, HashStatements
 from forensic.errors import IntegrityError, PasswordError, UsageError
 
 import pyzipper.zipfile as _pz
@@ -40,11 +54,20 @@ import pyzipper.zipfile as _pz
 CHUNK = 1 << 20
 _BAD_ZIP = (zipfile.BadZipFile, _pz.BadZipFile, _pz.LargeZipFile)
 SPOOL_MAX = 64 << 20
+KEEP_MAX = 2 << 30          # a generated member (files.jsonl, the report, ...) read to compare its hashes
+
+
+VERIFIED = "verified"                     # intact, and signed by the key the caller supplied
+SIGNER_UNCONFIRMED = "signer-unconfirmed"   # intact, signed only with the key inside the bundle
+UNSIGNED = "unsigned"                     # intact, not signed, no key supplied
+FAILED = "failed"
 
 
 @dataclass
 class BundleReport:
-    ok: bool = False
+    ok: bool = False                          # verified (see the module doc): exit 0
+    intact: bool = False                      # no defect found, whoever signed it
+    status: str = FAILED
     files_checked: int = 0
     missing: list[str] = field(default_factory=list)
     extra: list[str] = field(default_factory=list)
@@ -65,6 +88,12 @@ class BundleReport:
     custody_entries: int = 0
     custody_head: str | None = None
     custody_signer: str | None = None
+    custody_key_id: str | None = None
+    custody_key_fingerprint: str | None = None
+    stated_encrypted: bool | None = None      # bag-info.txt's Bundle-Encryption; None: not stated
+    stated_hidden_names: bool | None = None   # bag-info.txt's Bundle-Names-Hidden; None: not stated
+    hashes_compared: int = 0                  # things whose stated hashes were compared
+    disagreements: list[dict] = field(default_factory=list)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -123,7 +152,9 @@ def verify_bundle(path: Path, password: bytes | None = None, pubkey: PublicKey |
             return report
         with zf:
             infos = zf.infolist()
-            if len(infos) == 1 and infos[0].filename == HIDDEN_MEMBER:
+            hidden = len(infos) == 1 and infos[0].filename == HIDDEN_MEMBER
+            _check_encryption(infos, password, hidden, report)
+            if hidden:
                 report.hidden_names = True
                 with tempfile.SpooledTemporaryFile(max_size=SPOOL_MAX, prefix="forensic-bag-") as spool:
                     try:
@@ -140,10 +171,39 @@ def verify_bundle(path: Path, password: bytes | None = None, pubkey: PublicKey |
                         _verify_bag(inner, report, pubkey)
             else:
                 _verify_bag(zf, report, pubkey)
-    report.ok = (not report.problems and not report.missing and not report.extra and not report.altered
-                 and report.signature != "invalid" and report.custody != "invalid"
-                 and not (pubkey is not None and report.signature != "valid"))
+    _conclude(report, pubkey)
     return report
+
+
+def _check_encryption(infos: list, password: bytes | None, hidden: bool, report: BundleReport) -> None:
+    """A password given means the prosecutor was handed an encrypted bundle: one that is not
+    (or only partly) encrypted was stripped or replaced by someone without the password."""
+    plain = [i.filename for i in infos if not i.is_dir() and not i.flag_bits & 1]
+    if report.encrypted and plain:
+        shown = ", ".join(plain[:3]) + (f" and {len(plain) - 3} more" if len(plain) > 3 else "")
+        report.problems.append(f"not every member of this encrypted bundle is encrypted ({shown}): members were "
+                               "added or replaced without the password")
+    if password is not None and not report.encrypted:
+        report.problems.append(
+            f"you gave a password, but the inner archive {HIDDEN_MEMBER} is not encrypted: it was replaced by "
+            "someone without the password" if hidden else
+            "you gave a password, but this bundle is not encrypted: it is not the encrypted bundle the examiner "
+            "made (its encryption was removed, or it was replaced)")
+
+
+def _conclude(report: BundleReport, pubkey: PublicKey | None) -> None:
+    if pubkey is not None and report.signature == "absent" and report.bag is not None:
+        report.problems.append("the bundle is not signed, but you supplied the examiner's key: nothing shows that "
+                               "the examiner made it")
+    report.intact = (not report.problems and not report.missing and not report.extra and not report.altered
+                     and report.bag is not None and report.signature != "invalid" and report.custody != "invalid")
+    report.ok = report.intact and pubkey is not None and report.signature == "valid"
+    if report.ok:
+        report.status = VERIFIED
+    elif not report.intact or pubkey is not None:
+        report.status = FAILED
+    else:
+        report.status = SIGNER_UNCONFIRMED if report.signature == "valid" else UNSIGNED
 
 
 def extract_bundle(path: Path, password: bytes | None, dest: Path) -> int:
@@ -259,26 +319,65 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
             continue
         report.extra.append(name)
     oxum_bytes = oxum_count = 0
-    for name, (kind, expected) in sorted(listed.items()):
+    kept: dict[str, bytes] = {}            # generated members whose bytes match the manifest
+    statements: HashStatements | None = None
+
+    def check(name: str, kind: str, expected: str) -> None:
+        nonlocal oxum_bytes, oxum_count
         info = rel.get(name)
         if kind == "payload" and not name.startswith("data/"):
             report.problems.append(f"{bagit.MANIFEST} lists {name!r}, outside data/")
         if info is None:
             report.missing.append(name)
-            continue
+            return
         h = hashlib.sha256()
+        size = 0
+        keep = kind == "payload" and name in KEPT
+        wanted = statements.wants(name) if statements is not None and kind == "payload" else None
+        extra = {a: hashlib.new(a, usedforsecurity=False) for a in (wanted.digests if wanted else ())}
+        head: list[bytes] | None = [] if keep or (wanted is not None and wanted.images) else None
+        limit = KEEP_MAX if keep else HEAD_KEEP
+        held = 0
+
+        def sink(chunk: bytes) -> None:
+            nonlocal size, held
+            h.update(chunk)
+            size += len(chunk)
+            for x in extra.values():
+                x.update(chunk)
+            if head is not None and held < limit:
+                head.append(chunk)
+                held += len(chunk)
         try:
-            _stream(zf, info, h.update)
+            _stream(zf, info, sink)
         except _Unreadable as exc:
             report.altered.append(name)
             report.problems.append(f"{name}: unreadable in the archive ({exc})")
-            continue
+            return
         report.files_checked += 1
         if kind == "payload":
-            oxum_bytes += info.file_size
+            oxum_bytes += size
             oxum_count += 1
         if h.hexdigest() != expected:
             report.altered.append(name)
+            return
+        if keep and size > KEEP_MAX:
+            report.problems.append(f"{name} is larger than verify-bundle compares ({KEEP_MAX >> 30} GiB): the "
+                                   "hashes it states cannot be checked")
+        elif keep:
+            kept[name] = b"".join(head)
+        elif statements is not None and kind == "payload":
+            digests = {"sha256": expected, **{a: x.hexdigest() for a, x in extra.items()}}
+            statements.observe(name, size, digests, b"".join(head)[:HEAD_KEEP] if head is not None else None)
+
+    # the generated members first: what they state decides what is computed for the evidence
+    ordered = sorted(listed.items(), key=lambda kv: (not (kv[1][0] == "payload" and kv[0] in KEPT), kv[0]))
+    for name, (kind, expected) in ordered:
+        if statements is None and not (kind == "payload" and name in KEPT):
+            statements = HashStatements(kept, manifest)
+        check(name, kind, expected)
+    if statements is None:
+        statements = HashStatements(kept, manifest)
     info_raw = tag_bytes(bagit.BAG_INFO) if bagit.BAG_INFO in rel else None
     bag_info = bagit.parse_bag_info(info_raw) if info_raw is not None else {}
     report.case_id = (bag_info.get("External-Identifier") or [None])[0]
@@ -287,36 +386,82 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
     oxum = (bag_info.get("Payload-Oxum") or [None])[0]
     if oxum is not None and not report.missing and oxum != f"{oxum_bytes}.{oxum_count}":
         report.problems.append(f"Payload-Oxum says {oxum}, the payload is {oxum_bytes}.{oxum_count}")
+    _check_packaging(report, bag_info)
     _check_signature(report, rel, tagmanifest_raw, tag_bytes, pubkey, bag_info)
-    _check_custody(zf, report, rel, manifest, bag_info)
+    custody_lines = _check_custody(zf, report, rel, manifest, bag_info)
+    _check_custody_key(report)
+    statements.finish(custody_lines if report.custody == "valid" else None, report.custody_head)
+    report.problems.extend(statements.problems)
+    report.disagreements = statements.disagreements
+    report.hashes_compared = statements.checked
     report.missing.sort()
     report.altered = sorted(set(report.altered))
     report.extra = sorted(set(report.extra))
 
 
+def _check_packaging(report: BundleReport, bag_info: dict) -> None:
+    """The packaging the signed ``bag-info.txt`` states is the packaging found: a bundle made
+    encrypted (or with hidden names) and handed over without is a copy someone re-packed --
+    with the password, or with a forged bag. Bundles made before these fields existed state
+    nothing (reported as ``None``)."""
+    enc = (bag_info.get(ENCRYPTION_LABEL) or [None])[0]
+    hid = (bag_info.get(HIDDEN_NAMES_LABEL) or [None])[0]
+    report.stated_encrypted = None if enc is None else enc.strip().lower() != "none"
+    report.stated_hidden_names = None if hid is None else hid.strip().lower() == "yes"
+    if report.stated_encrypted is not None and report.stated_encrypted != report.encrypted:
+        report.problems.append(
+            "bag-info.txt says the bundle was made encrypted, but it is not: its encryption was removed"
+            if report.stated_encrypted else
+            "bag-info.txt says the bundle was made unencrypted, but it is encrypted: it was re-packed")
+    if report.stated_hidden_names is not None and report.stated_hidden_names != report.hidden_names:
+        report.problems.append(
+            f"bag-info.txt says the bag was made as the hidden inner archive {HIDDEN_MEMBER}, but it is not: "
+            "it was re-packed" if report.stated_hidden_names else
+            f"bag-info.txt says the bag's names were not hidden, but it is an inner archive {HIDDEN_MEMBER}: it "
+            "was re-packed")
+
+
+def _check_custody_key(report: BundleReport) -> None:
+    """The custody checkpoint in the bundle is signed by the examiner's key when the log was
+    kept with one; then it must be the key that signed the bag: a bag re-signed by anyone
+    else no longer matches the checkpoint it cites."""
+    if report.custody_key_fingerprint is None or report.signature != "valid":
+        return
+    if report.custody_key_fingerprint != report.key_fingerprint:
+        report.problems.append(
+            f"the custody checkpoint was signed by key {report.custody_key_id} (fingerprint "
+            f"{report.custody_key_fingerprint}), the bag by key {report.key_id} (fingerprint "
+            f"{report.key_fingerprint}): the bag was signed by someone other than the keeper of the custody log")
+
+
 def _check_signature(report: BundleReport, rel: dict, tagmanifest: bytes | None, tag_bytes,
                      pubkey: PublicKey | None, bag_info: dict) -> None:
+    stated_id = (bag_info.get("Signature-Key-Id") or [None])[0]
+    stated_fp = (bag_info.get("Signature-Key-Fingerprint") or [None])[0]
     if SIGNATURE not in rel:
         report.signature = "absent"
-        if bag_info.get("Signature-Key-Id"):
+        if stated_id:
             report.signature = "invalid"
             report.problems.append("bag-info.txt says the bundle was signed, but the signature file is missing")
         return
     sig = tag_bytes(SIGNATURE)
+    bundled = None
+    raw = tag_bytes(PUBKEY) if PUBKEY in rel else None
+    if raw is not None:
+        try:
+            bundled = PublicKey.from_text(raw.decode("utf-8"))
+        except (ValueError, UnicodeDecodeError) as exc:
+            report.signature = "invalid"
+            report.problems.append(f"{PUBKEY} is not a minisign public key: {exc}")
+            return
     key = pubkey
     report.key_source = "given"
     if key is None:
         report.key_source = "bundle"
-        raw = tag_bytes(PUBKEY) if PUBKEY in rel else None
-        if raw is None:
+        key = bundled
+        if key is None:
             report.signature = "invalid"
             report.problems.append("the bundle is signed but holds no public key; pass --pubkey EXAMINER.pub")
-            return
-        try:
-            key = PublicKey.from_text(raw.decode("utf-8"))
-        except (ValueError, UnicodeDecodeError) as exc:
-            report.signature = "invalid"
-            report.problems.append(f"{PUBKEY} is not a minisign public key: {exc}")
             return
     report.key_id, report.key_fingerprint = key.id_text, key.fingerprint
     if sig is None or tagmanifest is None:
@@ -326,7 +471,11 @@ def _check_signature(report: BundleReport, rel: dict, tagmanifest: bytes | None,
         trusted = key.verify(tagmanifest, sig.decode("utf-8", "replace"))
     except ValueError as exc:
         report.signature = "invalid"
-        report.problems.append(f"signature: {exc}")
+        if pubkey is not None and str(exc).startswith("signed with key "):
+            report.problems.append(f"the bundle was not signed with the key you supplied (key id {pubkey.id_text}, "
+                                   f"fingerprint {pubkey.fingerprint}): it was {exc}")
+        else:
+            report.problems.append(f"signature: {exc}")
         return
     digest = hashlib.sha256(tagmanifest).hexdigest()
     if f"tagmanifest-sha256={digest}" not in trusted:
@@ -335,9 +484,16 @@ def _check_signature(report: BundleReport, rel: dict, tagmanifest: bytes | None,
         return
     report.signed_comment = trusted
     report.signature = "valid"
+    if bundled is not None and bundled.raw != key.raw:
+        report.problems.append(f"{PUBKEY} inside the bundle is key {bundled.id_text}, not the key that signed it "
+                               f"({key.id_text})")
+    if (stated_id and stated_id != key.id_text) or (stated_fp and stated_fp != key.fingerprint):
+        report.problems.append(f"bag-info.txt names the signing key {stated_id} ({stated_fp}), but the signature "
+                               f"was made with key {key.id_text} ({key.fingerprint})")
 
 
-def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info: dict) -> None:
+def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info: dict) -> dict[int, bytes]:
+    """Check the custody excerpt (see the module doc); returns its entries (seq -> line)."""
     cp_name = "data/custody/checkpoint.json"
     head = (bag_info.get("Custody-Head") or [None])[0]
     report.custody_head = head
@@ -346,7 +502,7 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
         if head not in (None, "none"):
             report.custody = "invalid"
             report.problems.append("bag-info.txt names a custody head, but the custody excerpt is missing")
-        return
+        return {}
     problems: list[str] = []
 
     def read(name: str) -> bytes | None:
@@ -363,10 +519,12 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
     except (ValueError, TypeError) as exc:
         report.custody = "invalid"
         report.problems.append(f"custody checkpoint is malformed: {exc}")
-        return
+        return {}
     if cp.signature is not None:
         try:
             report.custody_signer = f"{cp.signer} (key {cp.verify_signature()})"
+            cp_key = PublicKey.from_base64(cp.public_key)
+            report.custody_key_id, report.custody_key_fingerprint = cp_key.id_text, cp_key.fingerprint
         except ValueError as exc:
             problems.append(f"custody checkpoint signature: {exc}")
     if report.case_id is not None and cp.case_id != report.case_id:
@@ -447,14 +605,26 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
         report.problems.extend(problems)
     else:
         report.custody = "valid"
+    return lines
 
 
 def verdict(report: BundleReport) -> list[str]:
-    """The plain-language verdict, one sentence per line."""
+    """The plain-language verdict, one ``LABEL: sentence`` per line: the outcome, then the
+    signature, the custody excerpt and the packaging."""
     out = []
-    if report.ok:
-        out.append(f"VERIFIED: every one of the {report.files_checked} files in this bundle is exactly as the "
-                   "examiner recorded it; nothing is missing and nothing was added.")
+    n = report.files_checked
+    if report.status == VERIFIED:
+        out.append(f"VERIFIED: every one of the {n} files in this bundle is exactly as the examiner recorded it: "
+                   f"signed with the key you supplied (key id {report.key_id}), nothing is missing, nothing was "
+                   "added, and every hash it states agrees.")
+    elif report.status == SIGNER_UNCONFIRMED:
+        out.append(f"INTACT, SIGNER UNCONFIRMED: the {n} files agree with every hash the bundle states, but it is "
+                   f"signed by key {report.key_id} (fingerprint {report.key_fingerprint}), which the bundle itself "
+                   "supplies: compare that fingerprint with the one the examiner gave you by a separate channel, "
+                   "or run again with --pubkey EXAMINER.pub; until then it is not verified as the examiner's.")
+    elif report.status == UNSIGNED:
+        out.append(f"INTACT, UNSIGNED: the {n} files agree with every hash the bundle states, but nothing shows "
+                   "who made it.")
     else:
         out.append("NOT VERIFIED: this bundle is not as the examiner made it (or could not be read).")
         for label, paths in (("missing", report.missing), ("added (not in the manifests)", report.extra),
@@ -464,23 +634,45 @@ def verdict(report: BundleReport) -> list[str]:
                 out.append(f"Files {label}: {shown}.")
         for p in report.problems[:10]:
             out.append(f"Problem: {p}.")
+        if len(report.problems) > 10:
+            out.append(f"Problem: and {len(report.problems) - 10} more (see --json).")
     if report.signature == "valid":
         if report.key_source == "given":
             out.append(f"Signature: valid, made with the key you supplied (key id {report.key_id}).")
         else:
-            out.append(f"Signature: valid, but checked with the public key inside the bundle itself (key id "
-                       f"{report.key_id}, fingerprint {report.key_fingerprint}); compare this fingerprint with "
-                       "the examiner's published key, or pass --pubkey EXAMINER.pub.")
+            out.append(f"Signature: valid, but checked only with the public key inside the bundle itself (key id "
+                       f"{report.key_id}, fingerprint {report.key_fingerprint}), which anyone could have put "
+                       "there; compare this fingerprint with the examiner's, or pass --pubkey EXAMINER.pub.")
     elif report.signature == "invalid":
         out.append("Signature: INVALID (the manifests were changed after signing, or another key signed them).")
     else:
         out.append("Signature: absent; the bundle is not signed, so it can only be trusted as far as the way "
                    "it reached you.")
     if report.custody == "valid":
+        signed = (f"its checkpoint signed by {report.custody_signer}, fingerprint {report.custody_key_fingerprint}"
+                  if report.custody_key_fingerprint else "its checkpoint not signed")
         out.append(f"Custody excerpt: valid ({report.custody_entries} entries proved against the custody "
-                   f"checkpoint {report.custody_head}).")
+                   f"checkpoint {report.custody_head}; {signed}).")
     elif report.custody == "invalid":
         out.append("Custody excerpt: INVALID.")
     else:
         out.append("Custody excerpt: absent.")
+    if report.bag is not None:
+        found = ("encrypted" if report.encrypted else "not encrypted") + (", names hidden" if report.hidden_names
+                                                                         else "")
+        if report.stated_encrypted is None and report.stated_hidden_names is None:
+            out.append(f"Packaging: {found}; bag-info.txt does not state how the bundle was packaged (made by an "
+                       "earlier version), so removed encryption cannot be told from none.")
+        elif packaging_matches(report):
+            out.append(f"Packaging: {found}, as bag-info.txt states.")
+        else:
+            out.append(f"Packaging: {found}, NOT as bag-info.txt states.")
     return out
+
+
+def packaging_matches(report: BundleReport) -> bool | None:
+    """Whether the packaging found is the one ``bag-info.txt`` states (None: it states none)."""
+    if report.stated_encrypted is None and report.stated_hidden_names is None:
+        return None
+    return (report.stated_encrypted in (None, report.encrypted)
+            and report.stated_hidden_names in (None, report.hidden_names))

@@ -198,16 +198,20 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
 @click.command("verify-bundle")
 @click.argument("bundle", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),
-              help="Password of an encrypted bundle (first line).")
+              help="Password of an encrypted bundle (first line); the bundle must then be encrypted.")
 @click.option("--pubkey", type=click.Path(dir_okay=False, path_type=Path),
-              help="The examiner's published public key (.pub); without it the key inside the bundle is used.")
+              help="The examiner's public key (.pub), obtained separately from the bundle. Without it the "
+                   "key inside the bundle is used, and the bundle is at best intact with its signer "
+                   "unconfirmed (exit 5).")
 @click.option("--extract", "extract_to", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="When the bundle verifies, extract its bag into this new folder (no 7-Zip needed for "
-                   "encrypted bundles); nothing is extracted from a bundle that fails.")
+              help="When the bundle verifies against --pubkey, extract its bag into this new folder (no "
+                   "7-Zip needed for encrypted bundles); nothing is extracted from a bundle that does not.")
 @json_option
 def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None, extract_to: Path | None,
                   as_json: bool) -> int:
-    """Check a bundle on its own: ZIP, BagIt manifests, signature, custody excerpt. Exit 4 if not ok."""
+    """Check a bundle on its own: ZIP, BagIt manifests, signature, custody excerpt, and that every
+    hash it states agrees. Exit 0 verified against --pubkey, 5 intact but its signer not
+    confirmed (no --pubkey), 4 not verified."""
     from forensic.exporters.verify import extract_bundle, verify_bundle as run, verdict
     key = PublicKey.load(pubkey) if pubkey else None
     password = read_password(password_file)
@@ -215,7 +219,7 @@ def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None,
     sentences = verdict(report)
     if as_json:
         emit_json(report.to_dict())
-        style = "green" if report.ok else "red"
+        style = "green" if report.ok else "yellow" if report.intact else "red"
         for i, line in enumerate(sentences):
             info(f"[{style}]{esc(line)}[/{style}]" if i == 0 else esc(line))
     else:
@@ -233,21 +237,30 @@ def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None,
             n = extract_bundle(bundle, password, extract_to)
             index = next(iter(sorted(extract_to.glob("**/data/report/index.html"))), None)
             info(f"extracted {n} files into {esc(extract_to)}" + (f"; the report: {esc(index)}" if index else ""))
+        elif report.intact:
+            err.print("[yellow]not extracted: the bundle is intact, but its signer is not confirmed; pass "
+                      "--pubkey EXAMINER.pub (the examiner's key, obtained separately)[/yellow]")
         else:
             err.print("[red]not extracted: the bundle did not verify[/red]")
-    return exit_codes.OK if report.ok else exit_codes.INTEGRITY_FAILURE
+    if report.ok:
+        return exit_codes.OK
+    return exit_codes.KEY_NOT_CHECKED if report.intact else exit_codes.INTEGRITY_FAILURE
 
 
 def _finding_ok(report, index: int, label: str) -> bool | None:
     """How a line of the bundle's verdict is shown: green when it vouches for the bundle,
-    red when it is a defect, yellow when it is a caveat (a signature checked only with the
-    key inside the bundle, no signature, no custody excerpt)."""
+    red when it is a defect, yellow when it is a caveat (intact but its signer unconfirmed or
+    unsigned, a signature checked only with the key inside the bundle, no signature, no custody
+    excerpt, packaging not stated)."""
+    from forensic.exporters.verify import packaging_matches
     if index == 0:
-        return report.ok
+        return True if report.ok else None if report.intact else False
     if label == "Signature":
         return {"valid": True if report.key_source == "given" else None, "invalid": False}.get(report.signature)
     if label == "Custody excerpt":
         return {"valid": True, "invalid": False}.get(report.custody)
+    if label == "Packaging":
+        return packaging_matches(report)
     return False
 
 

@@ -119,21 +119,36 @@ def test_verify_bundle(tmp_path, case):
     assert pipe("triage", "--case", case, cwd=tmp_path).returncode == 0
     res = pipe("export", "--case", case, "--out", "bundle.zip", "--item", "folder", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
-    ok = every_mode(["verify-bundle", "bundle.zip"], tmp_path, 0, "VERIFIED")
-    assert ok["line"].startswith("VERIFIED: every one of the ")
-    lines = ok["pipe"].stdout.splitlines()
-    assert lines[0] == ok["line"]
-    assert "Signature: absent; the bundle is not signed" in ok["pipe"].stdout
+    # unsigned, checked without the examiner's key: intact, never VERIFIED (exit 5, yellow)
+    intact = every_mode(["verify-bundle", "bundle.zip"], tmp_path, 5, "INTACT, UNSIGNED")
+    assert intact["line"].startswith("INTACT, UNSIGNED: the ")
+    lines = intact["pipe"].stdout.splitlines()
+    assert lines[0] == intact["line"] and not any(ln.startswith("VERIFIED") for ln in lines)
+    assert "Signature: absent; the bundle is not signed" in intact["pipe"].stdout
     assert any(ln.startswith("Custody excerpt: valid") for ln in lines)
-    assert ok["quiet"].stdout == ok["pipe"].stdout and ok["quiet"].stderr == ""
-    assert ok["json"]["ok"] is True and "VERIFIED" in ok["json_err"]
-    assert coloured(GREEN, "VERIFIED", ok["terminal"]) and coloured(YELLOW, "Signature", ok["terminal"])
+    assert "Packaging: not encrypted, as bag-info.txt states." in lines
+    assert intact["quiet"].stdout == intact["pipe"].stdout and intact["quiet"].stderr == ""
+    assert intact["json"]["ok"] is False and intact["json"]["intact"] is True
+    assert intact["json"]["status"] == "unsigned" and "INTACT, UNSIGNED" in intact["json_err"]
+    assert coloured(YELLOW, "INTACT, UNSIGNED", intact["terminal"]) and coloured(YELLOW, "Signature",
+                                                                                 intact["terminal"])
+
+    # signed, checked with the examiner's key: VERIFIED (exit 0, green)
+    assert pipe("examiner", "keygen", "E", "--out", "keys", cwd=tmp_path).returncode == 0
+    res = pipe("export", "--case", case, "--out", "signed.zip", "--item", "folder", "--key", "keys/E.key",
+               cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    ok = every_mode(["verify-bundle", "signed.zip", "--pubkey", "keys/E.pub"], tmp_path, 0, "VERIFIED")
+    assert ok["line"].startswith("VERIFIED: every one of the ")
+    assert ok["pipe"].stdout.splitlines()[1].startswith("Signature: valid, made with the key you supplied")
+    assert ok["json"]["ok"] is True and ok["json"]["status"] == "verified" and "VERIFIED" in ok["json_err"]
+    assert coloured(GREEN, "VERIFIED", ok["terminal"]) and coloured(GREEN, "Signature", ok["terminal"])
 
     data = (tmp_path / "bundle.zip").read_bytes()
     (tmp_path / "cut.zip").write_bytes(data[: len(data) // 2])
     bad = every_mode(["verify-bundle", "cut.zip"], tmp_path, 4, "NOT VERIFIED")
     assert "Problem: not a readable ZIP archive" in bad["pipe"].stdout
-    assert bad["json"]["ok"] is False
+    assert bad["json"]["ok"] is False and bad["json"]["intact"] is False
     assert coloured(RED, "NOT VERIFIED", bad["terminal"])
 
 

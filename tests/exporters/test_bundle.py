@@ -51,7 +51,14 @@ def sha(data: bytes) -> str:
 
 @pytest.fixture(scope="module")
 def built(tmp_path_factory):
-    """A triaged, tagged case, an examiner key, and one signed bundle."""
+    """A triaged, tagged case, an examiner key, and one signed bundle. The export signs the
+    case's custody log, so every later command of the module signs too ($FORENSIC_KEY): an
+    unsigned command may not add to a signed log."""
+    with pytest.MonkeyPatch.context() as mp:
+        yield _build(tmp_path_factory, mp)
+
+
+def _build(tmp_path_factory, mp):
     tmp = tmp_path_factory.mktemp("bundle")
     img = ext4_image(tmp, FILES)
     case = tmp / "case"
@@ -67,6 +74,7 @@ def built(tmp_path_factory):
     bundle = tmp / "bundle.zip"
     assert cli("export", "--case", case, "--out", bundle, "--tag", "court", "--key", key,
                "--recipient", "Prosecutor P") == 0
+    mp.setenv("FORENSIC_KEY", str(key))
     return {"tmp": tmp, "img": img, "case": case, "key": key, "pub": pub, "signer": signer, "bundle": bundle}
 
 
@@ -100,14 +108,18 @@ ROOT = f"{CASE_ID}-bundle/"
 
 # -- the good bundle -------------------------------------------------------------------------
 def test_bundle_verifies(built, forensic):
-    res = forensic("verify-bundle", built["bundle"], "--json")
+    # without the examiner's key: intact, but only checked with the key inside the bundle (exit 5)
+    res = forensic("verify-bundle", built["bundle"], "--json", expect=5)
     out = res.json()
-    assert out["ok"] is True and out["signature"] == "valid" and out["custody"] == "valid"
-    assert out["missing"] == out["extra"] == out["altered"] == []
+    assert out["ok"] is False and out["intact"] is True and out["status"] == "signer-unconfirmed"
+    assert out["signature"] == "valid" and out["custody"] == "valid" and out["key_source"] == "bundle"
+    assert out["missing"] == out["extra"] == out["altered"] == [] == out["problems"] == out["disagreements"]
     assert out["files_checked"] >= 15
-    assert "VERIFIED" in res.err and "inside the bundle itself" in res.err
+    assert "INTACT, SIGNER UNCONFIRMED" in res.err and built["signer"].fingerprint in res.err
+    assert "exactly as the examiner recorded" not in res.err
     res = forensic("verify-bundle", built["bundle"], "--pubkey", built["pub"])
-    assert "made with the key you supplied" in res.out      # the verdict: on stdout without --json
+    assert res.out.startswith("VERIFIED: ")                 # the verdict: on stdout without --json
+    assert "made with the key you supplied" in res.out
 
 
 def test_bundle_content_is_the_selection(built):
@@ -151,17 +163,32 @@ def test_export_is_logged(built, forensic):
     assert e["details"]["include_sensitive"] is False and e["details"]["withheld"] == 1
 
 
-def test_export_json_fields(built, forensic, tmp_path):
-    res = forensic("export", "--case", built["case"], "--out", tmp_path / "b.zip", "--tag", "court", "--json")
+@pytest.fixture()
+def unsigned_case(built, tmp_path, monkeypatch):
+    """The same evidence and tags in a case no key ever signed (the module's case is signed,
+    and a signed log takes no unsigned export)."""
+    monkeypatch.delenv("FORENSIC_KEY")
+    case = tmp_path / "unsigned-case"
+    assert cli("case", "init", case, "--case-id", CASE_ID, "--examiner", EXAMINER) == 0
+    assert cli("evidence", "add", built["img"], "--id", "PHONE1", "--case", case) == 0
+    assert cli("triage", "--case", case) in (0, 3)
+    for path in ("/DCIM/Camera/IMG_0001.jpg", "/docs/notes<1>.txt", "/docs/CON.txt"):
+        assert cli("tag", "add", "--case", case, "--tag", "court", PREFIX + path) == 0
+    assert cli("tag", "add", "--case", case, "--tag", "court", PREFIX + "/docs/private.txt", "--sensitive") == 0
+    return case
+
+
+def test_export_json_fields(unsigned_case, forensic, tmp_path):
+    res = forensic("export", "--case", unsigned_case, "--out", tmp_path / "b.zip", "--tag", "court", "--json")
     out = res.json()
     assert {"bundle", "sha256", "files", "bytes", "withheld", "signed"} <= out.keys()
     assert out["signed"] is False and out["files"] == 3 and out["withheld"] == 1
     assert out["bytes"] == sum(len(FILES[p]) for p in ("/DCIM/Camera/IMG_0001.jpg", "/docs/notes<1>.txt",
                                                          "/docs/CON.txt"))
     rep = verify(tmp_path / "b.zip")
-    assert rep.ok and rep.signature == "absent"
-    res = forensic("verify-bundle", tmp_path / "b.zip")
-    assert "not signed" in res.out
+    assert rep.intact and not rep.ok and rep.status == "unsigned" and rep.signature == "absent"
+    res = forensic("verify-bundle", tmp_path / "b.zip", expect=5)       # intact, but unsigned
+    assert res.out.startswith("INTACT, UNSIGNED: ") and "not signed" in res.out
 
 
 def test_include_sensitive_is_logged(built, forensic, tmp_path):
@@ -363,8 +390,10 @@ def test_hide_names(built, tmp_path, forensic):
         assert secret not in raw
     pw = tmp_path / "pw"
     pw.write_text(password + "\n")
-    out = forensic("verify-bundle", tmp_path / "hid.zip", "--password-file", pw, "--json").json()
-    assert out["ok"] and out["hidden_names"] and out["encrypted"]
+    out = forensic("verify-bundle", tmp_path / "hid.zip", "--password-file", pw, "--json", expect=5).json()
+    # signed ($FORENSIC_KEY), checked without the examiner's published key
+    assert out["intact"] and out["status"] == "signer-unconfirmed" and out["hidden_names"] and out["encrypted"]
+    assert out["stated_encrypted"] is True and out["stated_hidden_names"] is True
     # standard tools: 7-Zip opens the encrypted member, the inner bag.zip is a plain ZIP
     seven = shutil.which("7zz") or shutil.which("7z")
     if seven:
@@ -495,7 +524,7 @@ def test_a_failing_child_leaves_the_members_to_the_parent(built, tmp_path, foren
     monkeypatch.setattr(bundle, "GENERATE_AHEAD", False)
     forensic(*args, "--out", tmp_path / "b.zip")
     assert (tmp_path / "a.zip").read_bytes() == (tmp_path / "b.zip").read_bytes()
-    assert verify(tmp_path / "a.zip").ok
+    assert verify(tmp_path / "a.zip").intact
 
 
 def test_a_stopped_export_stops_and_reaps_its_child(built, tmp_path, forensic, monkeypatch):

@@ -82,7 +82,7 @@ def test_full_custody_verifies_with_the_stand_alone_verifier(built, tmp_path):  
     assert got["ok"] is True and got["entries"] > 10
     from forensic.exporters.verify import verify_bundle
     rep = verify_bundle(out)
-    assert rep.ok and rep.custody == "valid" and rep.custody_entries == got["entries"]
+    assert rep.intact and rep.custody == "valid" and rep.custody_entries == got["entries"]
 
 
 def test_case_uco_content(bag):

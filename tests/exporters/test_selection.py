@@ -68,7 +68,7 @@ def test_export_by_item_and_type(built, forensic, tmp_path):  # noqa: F811
     got = _bundle_files(tmp_path / "all.zip")
     assert FILES["/docs/unrelated.txt"] in got.values() and FILES["/docs/private.txt"] not in got.values()
     assert out["withheld"] == 1 and out["files"] == len(FILES) - 1
-    assert forensic("verify-bundle", tmp_path / "all.zip").code == 0
+    assert forensic("verify-bundle", tmp_path / "all.zip", expect=5).code == 5      # intact, unsigned
 
 
 def test_time_range_leaves_out_unknown_zones_and_says_so(built, forensic, tmp_path):  # noqa: F811
