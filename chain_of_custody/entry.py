@@ -51,7 +51,12 @@ ACTIONS = {
     "export.created": "an export bundle was written (bundle SHA-256)",
     "custody.transferred": "custody passed to another person",
     "custody.note": "a free note",
-    "custody.repaired": "a torn write was moved out of the log into quarantine",
+    "triage.interrupted": "a triage ended before it finished (the reason, how far it got)",
+    "triage.resumed": "a triage began again after an interrupted one",
+    "examiner.key_pinned": "a key was allowed to sign this case's log (name, key id, fingerprint, "
+                           "public key)",
+    "custody.repaired": "a torn write, or entries no checkpoint covered, moved out of the log "
+                        "into quarantine",
 }
 
 REQUIRED = frozenset(("action", "actor", "at", "details", "hash", "host", "prev", "reason",

@@ -24,9 +24,12 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
-from forensic.chain_of_custody.log import LOG_NAME, Checkpoint, CustodyLog
-from forensic.chain_of_custody.signing import Signer, signer_from_env
+from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint, CustodyLog, read_last_line
+from forensic.chain_of_custody.pins import (PIN_ACTION, pin_details, pinned_in_store, signing_problem,
+                                            store_pin)
+from forensic.chain_of_custody.signing import PublicKey, Signer, signer_from_env
 from forensic.case import Case
+from forensic.errors import UsageError
 
 # Fault injection for tests (tests/cli/test_interrupted.py): after the first batch of a
 # triage is recorded, "raise" fails with an error; "hold:PATH" creates PATH and waits until
@@ -43,6 +46,42 @@ def open_log(case: Case, key_path: Path | None = None, passphrase_file: Path | N
     signer: Signer | None = signer_from_env(key_path, passphrase_file)
     actor = examiner or (signer.name if signer and signer.name else None) or case.examiner
     return CustodyLog(case.root, case.db, case.case_id, signer=signer, actor=actor)
+
+
+def latest_checkpoint(case_root: Path) -> Checkpoint | None:
+    """The last checkpoint of the file, or None (none yet, or unreadable: the log's own
+    checks report that)."""
+    line, _, _ = read_last_line(Path(case_root) / CHECKPOINTS_NAME)
+    try:
+        return Checkpoint.from_line(line) if line else None
+    except ValueError:
+        return None
+
+
+def may_record(case: Case, signer: Signer | None) -> None:
+    """Refuse, before a command does its work, to record into a signed log without a key, or
+    with a key that is not pinned in the case (:mod:`forensic.chain_of_custody.pins`)."""
+    latest = latest_checkpoint(case.root)
+    problem = signing_problem(bool(latest and latest.signature), signer, pinned_in_store(case.db))
+    if problem:
+        raise UsageError(problem)
+
+
+def preflight(case: Case, key_path: Path | None, passphrase_file: Path | None) -> None:
+    """:func:`may_record` for a command given ``--key``/``--passphrase-file`` (or neither)."""
+    may_record(case, signer_from_env(key_path, passphrase_file))
+
+
+def pin_key(log: CustodyLog, name: str, key: PublicKey) -> None:
+    """Buffer the entry that pins ``key`` for ``name`` (written with the log's next commit;
+    call :func:`pinned` after that commit)."""
+    log.append(PIN_ACTION, {"examiner": name}, actor=log.actor, details=pin_details(name, key))
+
+
+def pinned(case: Case, name: str, key: PublicKey) -> None:
+    """Keep the case store's copy of a pin the log has committed."""
+    with case.transaction() as db:
+        store_pin(db, name, key)
 
 
 def record(case: Case, action: str, subject: dict | str, *, sha256: str | None = None,

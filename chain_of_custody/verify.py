@@ -34,6 +34,7 @@ from forensic.chain_of_custody import merkle
 from forensic.chain_of_custody.entry import ZERO_HASH, check_line, check_lines
 from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, DB_SCHEMA, LOG_NAME, Checkpoint,
                                   read_last_line)
+from forensic.chain_of_custody.pins import established, scan_pins
 from forensic.chain_of_custody.signing import PublicKey
 
 BLOCK_BYTES = 1 << 22
@@ -55,6 +56,9 @@ class VerifyReport:
     tree_size: int = 0                    # latest good checkpoint
     root: str | None = None
     signers: list[str] = field(default_factory=list)
+    signed_from: int | None = None        # index of the first signed checkpoint
+    pinned_keys: list[str] = field(default_factory=list)
+    unchecked_tail: int = 0               # entries after the latest checkpoint
 
     def fail(self, seq: int | None, message: str) -> None:
         self.ok = False
@@ -158,6 +162,8 @@ def _check_checkpoints(root: Path, db: sqlite3.Connection | None, case_id: str |
     """Check the checkpoints among themselves; return those the log must match, by size."""
     path = root / CHECKPOINTS_NAME
     trusted_ids = {k.key_id: k for k in trusted}
+    pins = scan_pins(root / LOG_NAME)
+    report.pinned_keys = [f"{p.name} {p.key.id_text} (entry {p.seq})" for p in pins]
     good: list[Checkpoint] = []
     signers: set[str] = set()
     data = path.read_bytes() if path.exists() else b""
@@ -187,6 +193,11 @@ def _check_checkpoints(root: Path, db: sqlite3.Connection | None, case_id: str |
                 report.fail(covered, f"checkpoint {i} is unsigned, but signatures by "
                                      "trusted keys were required")
                 break
+            if report.signed_from is not None:
+                report.fail(covered, f"checkpoint {i} is unsigned, but the log is signed from "
+                                     f"checkpoint {report.signed_from} on: a command without the "
+                                     "examiner's key, or entries added by someone else")
+                break
         else:
             try:
                 key_id = cp.verify_signature()
@@ -198,6 +209,17 @@ def _check_checkpoints(root: Path, db: sqlite3.Connection | None, case_id: str |
                 report.fail(covered, f"checkpoint {i} is signed by key {key_id}, "
                                      "which is not among the trusted keys")
                 break
+            # Keys pinned by entries an earlier checkpoint covers are the ones that may sign.
+            prior = good[-1].tree_size if good else 0
+            allowed = established(pins, prior)
+            if allowed and key.key_id not in allowed:
+                report.fail(covered, f"checkpoint {i} is signed by key {key_id}, which no earlier "
+                                     "checkpoint pinned for this case (pinned: "
+                                     + ", ".join(f"{p.name} {p.key.id_text}" for p in allowed.values())
+                                     + "): entries added and signed by someone else")
+                break
+            if report.signed_from is None:
+                report.signed_from = i
             report.signatures_verified += 1
             signers.add(f"{cp.signer or '?'} {key_id}")
         prev = good[-1] if good else None
@@ -321,10 +343,20 @@ def _check_entries(log_path: Path, targets: list[Checkpoint], report: VerifyRepo
     if seq < biggest:
         report.fail(seq, f"the log has {seq} entries but a checkpoint covers {biggest}: "
                          "entries were cut off the end")
-    elif seq > report.tree_size and report.ok:
-        report.warnings.append(f"{seq - report.tree_size} entries after the latest checkpoint "
-                               "(a command was interrupted before it checkpointed); the next "
-                               "command that records anything will checkpoint them")
+    elif seq > report.tree_size:
+        report.unchecked_tail = seq - report.tree_size
+        if report.signed_from is not None:
+            # Every command checkpoints what it writes, under the same lock: entries no
+            # checkpoint covers come from a crash or were added by hand, and no key vouches
+            # for them.
+            report.fail(report.tree_size, f"{seq - report.tree_size} entries after the latest "
+                        "checkpoint are signed by no key (a command that crashed, or entries "
+                        "added by someone else); 'forensic custody repair' sets them aside "
+                        "and records that")
+        elif report.ok:
+            report.warnings.append(f"{seq - report.tree_size} entries after the latest checkpoint "
+                                   "(a command was interrupted before it checkpointed); the "
+                                   "next command that records anything will checkpoint them")
 
 
 def _results(path: Path, marks: tuple[int, ...], workers: int

@@ -23,12 +23,17 @@ def json_option(f):
 
 
 def with_case(f):
-    """Open the case named by --case and pass it as ``case``; close it afterwards."""
+    """Open the case named by --case and pass it as ``case``; close it afterwards. A command
+    that takes ``--key`` records in the custody log: before it does anything, it is refused
+    when the log is signed and it has no key, or a key the case has not pinned."""
     @case_option
     @functools.wraps(f)
     def wrapper(*args, case_dir: Path, **kwargs):
         case = Case.open(case_dir)
         try:
+            if "key_path" in kwargs:
+                from forensic.chain_of_custody.hooks import preflight
+                preflight(case, kwargs["key_path"], kwargs.get("passphrase_file"))
             return f(*args, case=case, **kwargs)
         finally:
             case.close()

@@ -121,7 +121,20 @@ def verify(case_dir, trusted_keys=()):
            "first_bad_seq": None, "problem": None}
     bad = []                                  # (seq, message)
 
-    # 1. checkpoints, each consistent with the one before
+    # 0. pinned keys: the examiner.key_pinned entries (seq, raw 32-byte key)
+    log = case_dir / "custody.jsonl"
+    data = log.read_bytes() if log.exists() else b""
+    pins = []
+    for n, line in enumerate(data.split(b"\n")[:-1]):
+        if b'"action":"examiner.key_pinned"' in line:
+            try:
+                pins.append((n, base64.b64decode(load(line.decode())["details"]["public_key"])[10:]))
+            except (ValueError, KeyError, TypeError):
+                pass
+    signed_from = None
+
+    # 1. checkpoints, each consistent with the one before; once one is signed, all later ones
+    #    are, and by a key pinned by an entry an earlier checkpoint covers (when any is pinned)
     cps = []
     path = case_dir / "custody.checkpoints.jsonl"
     raw = path.read_bytes().split(b"\n") if path.exists() else [b""]
@@ -149,9 +162,16 @@ def verify(case_dir, trusted_keys=()):
                            f"size={cp['tree_size']} root={cp['root']}")
                 check_minisign(cp["public_key"], body.encode(), cp["signature"], comment,
                                trusted_keys)
+                allowed = {k for n, k in pins if n < old_size}
+                if allowed and base64.b64decode(cp["public_key"])[10:] not in allowed:
+                    raise ValueError("signed by a key no earlier checkpoint pinned")
                 out["signatures_verified"] += 1
+                signed_from = i if signed_from is None else signed_from
             elif trusted_keys:
                 raise ValueError("unsigned")
+            elif signed_from is not None:
+                raise ValueError("unsigned, but the log is signed from checkpoint "
+                                 f"{signed_from} on")
         except (ValueError, KeyError, TypeError, IndexError) as exc:
             bad.append((covered, f"checkpoint {i}: {exc}"))
             break
@@ -183,8 +203,6 @@ def verify(case_dir, trusted_keys=()):
 
     # 3. the entries: canonical, chained, hashed; Merkle roots at checkpoint sizes
     stack, prev, seq = [], ZERO, 0
-    log = case_dir / "custody.jsonl"
-    data = log.read_bytes() if log.exists() else b""
     lines = data.split(b"\n")
     torn = lines.pop()
     for line in lines:
@@ -216,6 +234,9 @@ def verify(case_dir, trusted_keys=()):
             bad.append((seq, f"entry {seq}: torn (incomplete) last line"))
         elif expect and seq < max(expect):
             bad.append((seq, f"log has {seq} entries, a checkpoint covers {max(expect)}"))
+        elif signed_from is not None and seq > (cps[-1]["tree_size"] if cps else 0):
+            # in a signed log, entries after the latest checkpoint are signed by no key
+            bad.append((cps[-1]["tree_size"], "entries after the latest checkpoint in a signed log"))
     out["entries"] = seq
     if bad:
         first = min(bad, key=lambda b: b[0])

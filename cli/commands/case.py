@@ -6,7 +6,7 @@ from pathlib import Path
 
 import click
 
-from forensic.chain_of_custody.hooks import record
+from forensic.chain_of_custody.hooks import open_log, pin_key, pinned
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import emit_json, esc, info
 from forensic.case import Case
@@ -60,10 +60,18 @@ def init(directory: Path, case_id: str, examiner: str, organisation: str | None,
 
 
 def _record_created(c: Case, key_path, passphrase_file) -> None:
+    """``case.created``, and with a key, the entry that pins it: from then on only pinned
+    keys may sign the case's log (forensic.chain_of_custody.pins)."""
     meta = c.meta()
-    record(c, "case.created", {"case": meta["case_id"]}, key_path=key_path, passphrase_file=passphrase_file,
-           details={"examiner": meta["examiner"], "organisation": meta["organisation"],
-                    "created_at": meta["created_at"]})
+    with open_log(c, key_path, passphrase_file) as log:
+        log.append("case.created", {"case": meta["case_id"]}, actor=log.actor,
+                   details={"examiner": meta["examiner"], "organisation": meta["organisation"],
+                            "created_at": meta["created_at"]})
+        if log.signer is not None:
+            pin_key(log, log.signer.name or log.actor, log.signer.public)
+        log.commit()
+    if log.signer is not None:
+        pinned(c, log.signer.name or log.actor, log.signer.public)
 
 
 @case.command("show")

@@ -14,6 +14,8 @@ from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoin
 from forensic.chain_of_custody.signing import (PublicKey, Signer, check_examiner_name, read_passphrase,
                                       signer_from_env, write_keypair)
 from forensic.chain_of_custody.verify import verify_log
+from forensic.chain_of_custody.hooks import pin_key, pinned
+from forensic.chain_of_custody.pins import pinned_in_store
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_json, err, esc, info, verdict, warn
@@ -253,8 +255,9 @@ def repair_cmd(case: Case, reason: str | None, key_path: Path | None,
         emit_json(result)
     elif result["repaired"]:
         for m in result["repaired"]:
-            click.echo(f"moved {m['bytes']} torn bytes of {m['file']} to {m['quarantine']} "
-                       f"(sha256 {m['sha256']})")
+            what = f"{m['entries']} entries no checkpoint covered (entries {m['first_seq']}-{m['last_seq']})" \
+                if m.get("entries") else f"{m['bytes']} torn bytes"
+            click.echo(f"moved {what} of {m['file']} to {m['quarantine']} (sha256 {m['sha256']})")
     else:
         click.echo("nothing to repair")
 
@@ -270,6 +273,46 @@ def _report(cp: Checkpoint | None, as_json: bool, recorded: int) -> None:
 @click.group()
 def examiner() -> None:
     """Examiner signing keys."""
+
+
+@examiner.command("add")
+@click.argument("public_key", type=click.Path(dir_okay=False, path_type=Path))
+@click.option("--name", default=None, help="The examiner the key belongs to (default: the .pub file's name).")
+@click.option("--reason", default=None, help="Why the key is added (recorded).")
+@key_options
+@json_option
+@with_case
+def add_cmd(case: Case, public_key: Path, name: str | None, reason: str | None, key_path: Path | None,
+            passphrase_file: Path | None, examiner: str | None, as_json: bool) -> None:
+    """Pin PUBLIC_KEY (NAME.pub) as a key that may sign this case's custody log.
+
+    A signed entry, made with a key already pinned (--key): a new key is an event in the log,
+    never a silent change. On a case with no pinned key yet, the first pin starts the rule
+    that every later command is signed by a pinned key."""
+    key = PublicKey.load(public_key)
+    name = name or public_key.stem
+    check_examiner_name(name)
+    if key.key_id in pinned_in_store(case.db):
+        raise UsageError(f"key {key.id_text} is already pinned in this case")
+    log, actor = open_log(case, key_path, passphrase_file, examiner)
+    if log.signer is None:
+        raise UsageError("pinning a key is a signed act: give --key (a key already pinned in this case, "
+                         "or, for the first pin, any examiner key)")
+    with log:
+        pin_key(log, name, key)
+        if reason:
+            log.append("custody.note", {"case": case.case_id}, actor=actor,
+                       details={"text": f"key {key.id_text} of {name} pinned: {reason}"})
+        cp = log.commit()
+    pinned(case, name, key)
+    result = {"examiner": name, "key_id": key.id_text, "fingerprint": key.fingerprint,
+              "pinned_by": log.signer.public.id_text, "tree_size": cp.tree_size if cp else 0}
+    if as_json:
+        emit_json(result)
+    else:
+        verdict(True, "PINNED", f"key {key.id_text} of {name} (fingerprint {key.fingerprint}) may "
+                                 "now sign this case's custody log")
+    _done(cp)
 
 
 @examiner.command("keygen")

@@ -83,8 +83,12 @@ def test_commands_record_sign_and_verify(case_dir, keys, tmp_path):
                  "case", *c, "--key", str(keys / "alice.key"), "--json")
     assert r.returncode == 0, r.stderr
     assert json.loads(r.stdout)["tree_size"] == 2
-    bad = forensic("custody", "transfer", "--to", "X", "--reason", "y", "--subject", "E9", *c)
+    bad = forensic("custody", "transfer", "--to", "X", "--reason", "y", "--subject", "E9", *c,
+                   "--key", str(keys / "alice.key"))
     assert bad.returncode == 1 and "no evidence item 'E9'" in bad.stderr
+    # the log is signed now: a command without a key may not add to it
+    unsigned = forensic("custody", "note", "no key", *c)
+    assert unsigned.returncode == 2 and "custody log is signed" in unsigned.stderr
     log = forensic("custody", "log", "--json", *c).stdout.splitlines()
     assert len(log) == 2
     entries = [json.loads(x) for x in log]

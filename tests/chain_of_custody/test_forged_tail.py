@@ -1,0 +1,198 @@
+"""Issue 13, item 1: someone who can write the case folder, but has not the examiner's key,
+tries to put words in the examiner's mouth. Each attack is made as that person would: a
+line appended with a correct ``prev`` and ``hash``, then an unsigned checkpoint for it,
+then a checkpoint signed with their own key and their key "pinned" beside it. None may
+verify, and no later command of the examiner may sign it in."""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forensic.chain_of_custody import merkle
+from forensic.chain_of_custody.canonical import encode
+from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoint, checkpoint_body,
+                                           trusted_comment)
+from forensic.chain_of_custody.pins import pin_details
+from forensic.chain_of_custody.signing import Signer, write_keypair
+
+from builders import ext4_image, tiny_jpeg
+
+FORENSIC = [sys.executable, "-m", "forensic.cli.main"]
+
+
+def forensic(*args, key: Path | None = None) -> subprocess.CompletedProcess:
+    env = {k: v for k, v in os.environ.items() if k not in ("FORENSIC_KEY", "FORENSIC_CASE")}
+    if key is not None:
+        env["FORENSIC_KEY"] = str(key)
+    return subprocess.run(FORENSIC + [str(a) for a in args], env=env, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture()
+def signed_case(tmp_path) -> dict:
+    """A case made and triaged with the examiner's key, pinned at case init."""
+    examiner = Signer.generate("ann")
+    key, pub = write_keypair(examiner, tmp_path / "keys")
+    img = ext4_image(tmp_path, {"DCIM/a.jpg": tiny_jpeg(), "notes.txt": b"notes"}, size_mib=4)
+    case = tmp_path / "case"
+    for args in (("case", "init", case, "--case-id", "F-1", "--examiner", "ann"),
+                 ("evidence", "add", img, "--id", "phone", "--case", case),
+                 ("triage", "--case", case)):
+        r = forensic(*args, key=key)
+        assert r.returncode in (0, 3), r.stderr
+    return {"case": case, "key": key, "pub": pub, "signer": examiner, "tmp": tmp_path}
+
+
+def forge_entry(case: Path, action: str = "custody.note", details: dict | None = None) -> bytes:
+    """Append an entry with the right seq, prev and hash, as anyone can compute them."""
+    lines = (case / LOG_NAME).read_bytes().splitlines()
+    last = json.loads(lines[-1])
+    entry = dict(last, seq=last["seq"] + 1, prev=last["hash"], action=action,
+                 subject={"case": "F-1"}, sha256=None, reason=None,
+                 details=details or {"text": "the suspect was shown the photos and agreed"})
+    entry.pop("hash")
+    entry["hash"] = hashlib.sha256(encode(entry).encode()).hexdigest()
+    line = encode(entry).encode()
+    with open(case / LOG_NAME, "ab") as f:
+        f.write(line + b"\n")
+    return line
+
+
+def forge_checkpoint(case: Path, signer: Signer | None) -> None:
+    """A checkpoint over the whole (forged) log, appended to the file and the case store."""
+    data = (case / LOG_NAME).read_bytes()
+    lines = data.splitlines()
+    old = Checkpoint.from_line((case / CHECKPOINTS_NAME).read_bytes().splitlines()[-1])
+    leaves = merkle.leaf_hashes(lines)
+    rng = merkle.CompactRange(0)
+    rng.extend(leaves)
+    root = merkle.fold(rng.pieces).hex()
+    at = "2026-12-04T20:00:00.000000Z"
+    proof = [h.hex() for h in merkle.consistency_proof(
+        old.tree_size, len(lines), lambda a, b: merkle.root_of_leaves(leaves[a:b]))]
+    body = checkpoint_body("F-1", len(lines), root, at)
+    signature = public_key = name = None
+    if signer is not None:
+        signature = signer.sign(body, trusted_comment("F-1", len(lines), root))
+        public_key, name = signer.public.base64(), signer.name
+    cp = Checkpoint("F-1", len(lines), root, at, len(data), json.loads(lines[-1])["hash"], old.tree_size,
+                    tuple(proof), tuple(p[2].hex() for p in rng.pieces), signature, public_key, name)
+    with open(case / CHECKPOINTS_NAME, "ab") as f:
+        f.write(cp.line() + b"\n")
+    db = sqlite3.connect(case / "case.db")
+    with db:
+        db.execute("INSERT INTO custody_checkpoints(tree_size, root, at, record) VALUES (?, ?, ?, ?)",
+                   (cp.tree_size, cp.root, cp.at, cp.line().decode()))
+    db.close()
+
+
+VERIFIER = Path(__file__).resolve().parents[2] / "docs" / "verify_custody.py"
+
+
+def verify(case: Path, *extra) -> tuple[int, dict]:
+    """``forensic custody verify``, and the stand-alone verifier of docs/ must agree."""
+    r = forensic("custody", "verify", "--case", case, "--json", *extra)
+    alone = subprocess.run([sys.executable, VERIFIER, case, *map(str, extra)], capture_output=True,
+                           text=True)
+    assert alone.returncode == r.returncode, (alone.stdout, r.stdout)
+    return r.returncode, json.loads(r.stdout)
+
+
+def test_a_forged_tail_fails_verification_and_is_never_signed_in(signed_case):
+    case, key = signed_case["case"], signed_case["key"]
+    before = (case / CHECKPOINTS_NAME).read_bytes()
+    forged = forge_entry(case)
+    code, report = verify(case)
+    assert code == 4 and not report["ok"]
+    assert "signed by no key" in report["problem"]
+    # The examiner's next command refuses to sign it in.
+    r = forensic("custody", "note", "routine check", "--case", case, key=key)
+    assert r.returncode == 4, r.stderr
+    assert "will not sign them" in r.stderr and "Traceback" not in r.stderr
+    assert (case / CHECKPOINTS_NAME).read_bytes() == before
+    r = forensic("triage", "--case", case, "--force", key=key)
+    assert r.returncode == 4 and (case / CHECKPOINTS_NAME).read_bytes() == before
+    # Repair sets it aside, says so in a signed entry, and the log verifies again.
+    r = forensic("custody", "repair", "--case", case, "--json", key=key)
+    assert r.returncode == 0, r.stderr
+    moved = json.loads(r.stdout)["repaired"]
+    assert len(moved) == 1 and moved[0]["entries"] == 1
+    assert (case / moved[0]["quarantine"]).read_bytes() == forged + b"\n"
+    assert forged not in (case / LOG_NAME).read_bytes()
+    code, report = verify(case, "--pub", signed_case["pub"])
+    assert code == 0 and report["ok"], report
+    last = json.loads((case / LOG_NAME).read_bytes().splitlines()[-1])
+    assert last["action"] == "custody.repaired" and last["details"]["entries"] == 1
+    assert last["details"]["sha256"] == hashlib.sha256(forged + b"\n").hexdigest()
+
+
+def test_repair_of_a_signed_log_needs_the_key(signed_case):
+    forge_entry(signed_case["case"])
+    r = forensic("custody", "repair", "--case", signed_case["case"])
+    assert r.returncode == 2 and "signed" in r.stderr
+    assert verify(signed_case["case"])[0] == 4
+
+
+def test_a_forged_tail_with_an_unsigned_checkpoint_fails(signed_case):
+    case = signed_case["case"]
+    forge_entry(case)
+    forge_checkpoint(case, None)
+    code, report = verify(case)
+    assert code == 4 and "is unsigned, but the log is signed" in report["problem"]
+
+
+def test_a_forged_tail_signed_and_pinned_by_another_key_fails(signed_case):
+    case = signed_case["case"]
+    mallory = Signer.generate("mallory")
+    forge_entry(case, "examiner.key_pinned", pin_details("mallory", mallory.public))
+    forge_entry(case)
+    forge_checkpoint(case, mallory)
+    code, report = verify(case)
+    assert code == 4
+    assert "no earlier checkpoint pinned" in report["problem"], report
+    # Even the checks a prosecutor runs with only the checkpoint's embedded keys fail.
+    assert report["signatures_verified"] < report["checkpoints"]
+
+
+def test_an_unsigned_command_may_not_add_to_a_signed_log(signed_case):
+    case = signed_case["case"]
+    size = (case / LOG_NAME).stat().st_size
+    for args in (("custody", "note", "x", "--case", case), ("evidence", "verify", "phone", "--case", case),
+                 ("triage", "--case", case, "--force")):
+        r = forensic(*args)
+        assert r.returncode == 2 and "custody log is signed" in r.stderr, r.stderr
+    assert (case / LOG_NAME).stat().st_size == size
+
+
+def test_a_key_not_pinned_is_refused_until_a_pinned_examiner_adds_it(signed_case):
+    case, tmp = signed_case["case"], signed_case["tmp"]
+    bob = Signer.generate("bob")
+    bob_key, bob_pub = write_keypair(bob, tmp / "bob")
+    r = forensic("custody", "note", "bob here", "--case", case, key=bob_key)
+    assert r.returncode == 2 and "not pinned" in r.stderr
+    # Bob cannot pin himself.
+    r = forensic("examiner", "add", bob_pub, "--case", case, key=bob_key)
+    assert r.returncode == 2 and "not pinned" in r.stderr
+    # Ann, pinned at case init, adds Bob: a signed event in the log.
+    r = forensic("examiner", "add", bob_pub, "--case", case, "--json", key=signed_case["key"])
+    assert r.returncode == 0, r.stderr
+    assert json.loads(r.stdout)["key_id"] == bob.public.id_text
+    r = forensic("custody", "note", "bob here", "--case", case, key=bob_key)
+    assert r.returncode == 0, r.stderr
+    code, report = verify(case, "--pub", signed_case["pub"], "--pub", bob_pub)
+    assert code == 0 and report["ok"]
+    assert any("bob" in p for p in report["pinned_keys"])
+
+
+def test_every_batch_of_a_triage_is_checkpointed(signed_case):
+    # A triage writes no entry that a checkpoint does not cover, so another command never
+    # sees a live command's entries as an unvouched tail.
+    code, report = verify(signed_case["case"])
+    assert code == 0 and report["ok"] and report["unchecked_tail"] == 0
