@@ -80,6 +80,14 @@ def _acquisition_verdict(result: dict, as_json: bool) -> None:
     if verified:
         verdict(True, "VERIFIED", f"the acquisition hashes stored in the E01 ({names}) match the "
                                   f"media of {result['item']}")
+    elif verified is False and result.get("checksum_errors") and result.get("acquisition_hash_match") is not False:
+        # The stored hashes may still match (a damaged chunk that was all zeros reads as zeros):
+        # the chunks' own checksums say the E01 is damaged.
+        ranges = ", ".join(f"bytes {c['start']}-{c['end'] - 1}" for c in result["checksum_errors"][:5])
+        more = len(result["checksum_errors"]) - 5
+        verdict(False, "DAMAGED", f"{len(result['checksum_errors'])} chunk(s) of the E01 of {result['item']} "
+                                  f"fail their checksums ({ranges}{f', and {more} more' if more > 0 else ''}): "
+                                  "their bytes are not what was acquired")
     elif verified is False:
         verdict(False, "MISMATCH", f"the media of {result['item']} does not match the acquisition "
                                    f"hashes stored in the E01 ({names}): it changed after acquisition, "
@@ -92,6 +100,8 @@ def _acquisition_verdict(result: dict, as_json: bool) -> None:
 def _custody(case: Case, action: str, result: dict, extra: dict, key_path, passphrase_file) -> None:
     details = {k: result.get(k) for k in ("format", "size", "md5", "acquisition_hashes",
                                           "acquisition_hash_verified", "source")}
+    if result.get("checksum_errors"):
+        details["checksum_errors"] = result["checksum_errors"]
     details.update({k: v for k, v in extra.items() if v is not None})
     record(case, action, {"item": result["item"]}, sha256=result.get("sha256"), details=details,
            key_path=key_path, passphrase_file=passphrase_file)

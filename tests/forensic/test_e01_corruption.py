@@ -184,6 +184,10 @@ def test_a_bad_all_zero_chunk_in_a_later_segment_unverifies_though_the_hashes_ma
 
     case = _case(forensic, tmp_path)
     added = forensic("evidence", "add", e01, "--case", case, "--id", "phone", "--json", expect=4).json()
+    # in plain output the verdict names the damage, not a hash mismatch (the hashes match)
+    plain = forensic("evidence", "add", e01, "--case", case, "--id", "phone-again", expect=4).out
+    assert "\nDAMAGED: 1 chunk(s) of the E01 of phone-again fail their checksums" in plain, plain
+    assert "MISMATCH" not in plain
     assert added["sha256"] == sha256(raw)                    # libewf gives zeros: the hashes match...
     assert added["acquisition_hash_match"] is True
     assert added["acquisition_hash_verified"] is False       # ...but the acquisition is not verified
