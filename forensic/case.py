@@ -2,22 +2,51 @@
 
 Every write goes through a transaction, so an interrupted command leaves either the
 old state or the new one, never half of it.
+
+Several commands may work on one case at once (two triages of different items, a listing
+during a triage). Their writes take turns:
+
+* a write transaction is ``BEGIN IMMEDIATE`` (:func:`write_transaction`): it holds the
+  store's write lock from its first read, so a read-then-write never interleaves with
+  another process's; a command that waits for the lock more than :data:`NOTICE_AFTER`
+  seconds says so on stderr and goes on waiting;
+* lock order: the store's write lock first, then the custody log's ``flock``. A triage
+  batch writes its custody leaves inside its transaction, and a custody checkpoint (which
+  keeps a copy in the store) takes the store's lock before the log's, so no two commands
+  ever hold one lock each while waiting for the other's;
+* one triage of an evidence item at a time (:meth:`Case.item_lock`): a second one of the
+  same item is refused, as it would store the item twice.
+
+A full disk (ENOSPC, SQLite's "database or disk is full") is :class:`DiskFullError`: the
+transaction is rolled back and the command can be run again once space is freed.
 """
 from __future__ import annotations
 
+import errno
+import fcntl
+import hashlib
 import json
 import os
+import socket
 import sqlite3
+import sys
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from typing import Callable, Iterator
 
-from forensic.errors import CaseError
+from forensic.errors import CaseError, DiskFullError
 from forensic.timestamps import iso_utc, now_utc
 
 DB_NAME = "case.db"
 SCHEMA_VERSION = 1
+LOCKS_DIR = "locks"               # CASE/locks/: one flock file per item being triaged
+BUSY_TIMEOUT = 30.0               # seconds a single statement waits for another's write lock
+NOTICE_AFTER = 2.0                # a write transaction waiting longer than this says so
+WAIT_LIMIT = 600.0                # ... and gives up after this, with an error
+WAIT_STEP = 0.25                  # the long wait in steps (signals are handled between them)
+WAITING_MESSAGE = "waiting for another forensic command on this case\u2026"
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta (
@@ -150,6 +179,8 @@ class Case:
             _migrate(db)
             version = db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone()
         except sqlite3.DatabaseError as exc:
+            if is_disk_full(exc, root):     # e.g. no room for the WAL index (case.db-shm)
+                raise DiskFullError(root) from exc
             raise CaseError(f"the case store {path} cannot be read: {exc}") from exc
         if version is None:
             raise CaseError(f"{path} is not a forensic case store (no schema version)")
@@ -173,17 +204,44 @@ class Case:
     def examiner(self) -> str:
         return self.meta()["examiner"]
 
+    def transaction(self):
+        """One atomic unit of work (BEGIN IMMEDIATE .. COMMIT, rolled back on error; see
+        :func:`write_transaction`)."""
+        return write_transaction(self.db, self.root)
+
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        """One atomic unit of work (BEGIN IMMEDIATE .. COMMIT, rolled back on error)."""
-        self.db.execute("BEGIN IMMEDIATE")
+    def item_lock(self, item: str, purpose: str = "triage") -> Iterator[None]:
+        """Hold ``item`` for this command alone (across processes) while it does
+        ``purpose``; :class:`CaseError` at once when another command holds it. An ``flock``
+        on a file in ``CASE/locks/``: the system releases it if the process dies."""
+        folder = self.root / LOCKS_DIR
+        digest = hashlib.sha256(item.encode("utf-8", "surrogatepass")).hexdigest()[:24]
+        path = folder / f"{purpose}-{digest}.lock"
         try:
-            yield self.db
-        except BaseException:
-            self.db.execute("ROLLBACK")
-            raise
-        else:
-            self.db.execute("COMMIT")
+            folder.mkdir(exist_ok=True)
+            fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if is_disk_full(exc, self.root):
+                raise DiskFullError(self.root) from exc
+            raise CaseError(f"cannot create the lock file {path}: {exc.strerror or exc}") from exc
+        try:
+            try:
+                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
+                raise CaseError(
+                    f"evidence item {item!r} is being {_GERUNDS.get(purpose, purpose)} by another "
+                    f"forensic command right now" + (f" ({holder})" if holder else ""),
+                    hint=f"let that command finish (two at once would store the item twice); "
+                         f"then run this one again if anything is left to do") from None
+            try:                           # who holds it, for the message above (best effort)
+                os.ftruncate(fd, 0)
+                os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
+            except OSError:
+                pass
+            yield
+        finally:
+            os.close(fd)
 
     # -- items -----------------------------------------------------------------------
     def item(self, item: str) -> sqlite3.Row:
@@ -222,8 +280,110 @@ def _migrate(db: sqlite3.Connection) -> None:
         db.execute("ALTER TABLE files ADD COLUMN times_tz_source TEXT")
 
 
+# -- writing: transactions, waiting, a full disk -------------------------------------------------
+def _notice_stderr(message: str) -> None:
+    try:
+        print(message, file=sys.stderr, flush=True)
+    except (OSError, ValueError):
+        pass
+
+
+# Where a command that waits for another says so (a caller may replace it).
+notice: Callable[[str], None] = _notice_stderr
+
+_GERUNDS = {"triage": "triaged"}
+SQLITE_BUSY, SQLITE_IOERR, SQLITE_FULL = 5, 10, 13
+
+
+def is_busy(exc: BaseException) -> bool:
+    """``exc`` is SQLite's "database is locked": another connection holds the write lock."""
+    return isinstance(exc, sqlite3.OperationalError) and (
+        (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF == SQLITE_BUSY
+        or "database is locked" in str(exc))
+
+
+def is_disk_full(exc: BaseException, root: Path | str | None = None) -> bool:
+    """``exc`` comes from a full file system: ENOSPC/EDQUOT, SQLITE_FULL, or an SQLite I/O
+    error while the file system holding ``root`` has (next to) no space left (SQLite reports
+    a WAL index it cannot grow as an I/O error)."""
+    if isinstance(exc, OSError):
+        return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if not isinstance(exc, sqlite3.Error):
+        return False
+    code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
+    if code == SQLITE_FULL or "database or disk is full" in str(exc):
+        return True
+    if (code == SQLITE_IOERR or "disk I/O error" in str(exc)) and root is not None:
+        try:
+            st = os.statvfs(root)
+        except OSError:
+            return False
+        return st.f_bavail * st.f_frsize < (1 << 20)
+    return False
+
+
+@contextmanager
+def write_transaction(db: sqlite3.Connection, root: Path | str | None = None) -> Iterator[sqlite3.Connection]:
+    """``BEGIN IMMEDIATE`` .. ``COMMIT`` on ``db``; rolled back on any error (and when the
+    error already ended it: SQLite rolls back by itself on a full disk, and a second
+    ROLLBACK would hide the first error). An error from a full disk becomes
+    :class:`DiskFullError`. ``root``: the case folder (for the messages). The block may
+    COMMIT by itself (to commit while it still holds another lock)."""
+    try:
+        _begin_immediate(db)
+    except sqlite3.Error as exc:
+        if is_disk_full(exc, root):
+            raise DiskFullError(root) from exc
+        raise
+    try:
+        yield db
+        if db.in_transaction:
+            db.execute("COMMIT")
+    except BaseException as exc:
+        if db.in_transaction:
+            try:
+                db.execute("ROLLBACK")
+            except sqlite3.Error as failure:
+                exc.add_note(f"rolling back failed too: {failure}")
+        if not isinstance(exc, DiskFullError) and is_disk_full(exc, root):
+            raise DiskFullError(root) from exc
+        raise
+
+
+def _begin_immediate(db: sqlite3.Connection) -> None:
+    """Take the store's write lock; past :data:`NOTICE_AFTER` seconds of waiting for
+    another command, say so (once) and go on waiting, up to :data:`WAIT_LIMIT`. The long
+    wait is made of short ones, so that Ctrl-C and SIGTERM are handled meanwhile (SQLite's
+    own wait does not return to Python until it gives up)."""
+    deadline = None
+    try:
+        _set_busy_timeout(db, NOTICE_AFTER)
+        while True:
+            try:
+                db.execute("BEGIN IMMEDIATE")
+                return
+            except sqlite3.OperationalError as exc:
+                if not is_busy(exc):
+                    raise
+                if deadline is not None and time.monotonic() > deadline:
+                    raise CaseError(f"another forensic command kept the case busy for more than "
+                                    f"{WAIT_LIMIT / 60:g} minutes",
+                                    hint="let it finish (or stop it), then run this command "
+                                         "again") from exc
+            if deadline is None:
+                notice(WAITING_MESSAGE)
+                deadline = time.monotonic() + WAIT_LIMIT
+                _set_busy_timeout(db, WAIT_STEP)
+    finally:
+        _set_busy_timeout(db, BUSY_TIMEOUT)
+
+
+def _set_busy_timeout(db: sqlite3.Connection, seconds: float) -> None:
+    db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
+
+
 def _connect(path: Path) -> sqlite3.Connection:
-    db = sqlite3.connect(path, isolation_level=None, timeout=30)
+    db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")
     db.execute("PRAGMA synchronous=NORMAL")

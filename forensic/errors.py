@@ -28,6 +28,20 @@ class CaseError(ForensicError):
     """The case folder or its store is missing, unreadable or inconsistent."""
 
 
+class DiskFullError(CaseError):
+    """No space is left on the file system holding the case (ENOSPC, SQLite's "database or
+    disk is full"). What was being written is rolled back (the case store) or cut back to
+    its last whole line (the custody log), so the command can simply be run again."""
+
+    MESSAGE = "the disk holding the case is full: free space and run the command again"
+
+    def __init__(self, where: object | None = None) -> None:
+        place = f"the case folder {where}" if where is not None else "the case folder"
+        super().__init__(self.MESSAGE,
+                         hint=f"{place} is on a file system with no space left; what completed "
+                              "before is kept, and running the command again carries on from there")
+
+
 class SourceError(ForensicError):
     """An evidence source cannot be opened or read."""
 
