@@ -64,7 +64,10 @@ def parse_manifest(data: bytes) -> dict[str, str]:
     except UnicodeDecodeError as exc:
         raise ManifestError(f"not UTF-8: {exc}") from None
     out: dict[str, str] = {}
-    for n, line in enumerate(text.splitlines(), 1):
+    # Lines end in LF (or CRLF); str.splitlines would also break at U+0085, U+2028 and the
+    # like, which a file name may hold.
+    for n, line in enumerate(text.split("\n"), 1):
+        line = line[:-1] if line.endswith("\r") else line
         if not line.strip():
             continue
         parts = line.split(None, 1)

@@ -286,7 +286,9 @@ def bag_root(case_id: str) -> str:
 
 
 # -- names inside the bag ---------------------------------------------------------------------
-_BAD_CHARS = re.compile(r'[<>:"\\|?*\x00-\x1f\x7f]')
+# Windows' forbidden characters, and every control or line-separator character (C0, DEL,
+# C1, U+2028, U+2029), which tools reading a bag's text files line by line may break at.
+_BAD_CHARS = re.compile('[<>:"\\\\|?*\x00-\x1f\x7f-\x9f\u2028\u2029]')
 _RESERVED = {"CON", "PRN", "AUX", "NUL", *(f"COM{i}" for i in range(1, 10)), *(f"LPT{i}" for i in range(1, 10))}
 
 
