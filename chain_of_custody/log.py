@@ -30,7 +30,8 @@ lone surrogate, a malformed hash); ``commit`` raises ``IntegrityError`` when the
 disk is damaged (run ``forensic custody verify``/``repair``). Writers in several processes
 are serialised by an exclusive ``flock`` on ``custody.jsonl``; each batch is one ``write``
 on an ``O_APPEND`` descriptor and seq/prev are assigned under the lock after re-reading
-what other processes appended.
+what other processes appended. ``commit`` takes the case store's write lock before the
+``flock`` (the lock order of :mod:`forensic.case`), as the checkpoint keeps a copy there.
 """
 from __future__ import annotations
 
@@ -43,7 +44,7 @@ import socket
 import sqlite3
 import sys
 import threading
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Iterator
@@ -54,6 +55,7 @@ from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, 
                                     is_hex64)
 from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic import __version__
+from forensic.case import write_transaction
 from forensic.errors import IntegrityError
 
 LOG_NAME = "custody.jsonl"
@@ -322,7 +324,11 @@ class CustodyLog:
         or None for a log that is still empty."""
         if signer is not None:
             self.signer = signer
-        with self._locked():
+        # The store's write lock first, then the flock: a triage holds the store's lock
+        # while it writes its batch's leaves, so waiting for the store under the flock (for
+        # the checkpoint's copy there) could wait for a command that waits for us.
+        own = self.db is not None and not self.db.in_transaction
+        with write_transaction(self.db, self.root) if own else nullcontext(), self._locked():
             self._resync()
             self._write_pending()
             assert self._fd is not None and self._state is not None

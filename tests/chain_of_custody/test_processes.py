@@ -90,11 +90,12 @@ def test_sigkill_leaves_at_most_a_torn_tail_and_repair_restores(tmp_path):
 
 
 def test_a_failed_batch_write_leaves_the_log_as_it_was(tmp_path, monkeypatch):
-    """A write that fails (disk full) is raised; the log's Merkle state is put back, so the
-    next command appends and checkpoints a log that verifies."""
+    """A write that fails (disk full) is raised as DiskFullError; the log's Merkle state is
+    put back, so the next command appends and checkpoints a log that verifies."""
     import pytest
 
     from forensic.chain_of_custody import log as log_mod
+    from forensic.errors import DiskFullError
     case = Case.init(tmp_path / "case", "C1", "Examiner")
     log = CustodyLog(case.root, case.db, "C1", actor="Examiner")
     log.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": f"E1/f{i}"}}
@@ -108,8 +109,9 @@ def test_a_failed_batch_write_leaves_the_log_as_it_was(tmp_path, monkeypatch):
     monkeypatch.setattr(log_mod, "_write_all", full)
     log.extend({"action": "file.recorded", "subject": {"item": "E1", "locator": f"E1/g{i}"}}
                for i in range(5))
-    with pytest.raises(OSError, match="No space left"):
+    with pytest.raises(DiskFullError) as raised:
         log.commit()
+    assert raised.value.__cause__.errno == 28
     monkeypatch.setattr(log_mod, "_write_all", real)
     log.commit()                             # the same command tries again: the 5 go in once
     log.close()
