@@ -157,6 +157,13 @@ class Triage:
 
     # -- driver ----------------------------------------------------------------------
     def run(self) -> TriageStats:
+        # One triage of an item at a time: a second one at once (another process) is
+        # refused before it reads or stores anything, as both would store the item.
+        self.case.item(self.item)                 # an unknown item: its error, no lock file
+        with self.case.item_lock(self.item, "triage"):
+            return self._run()
+
+    def _run(self) -> TriageStats:
         row = self.case.item(self.item)
         start = time.perf_counter()
         if self.opt.force:

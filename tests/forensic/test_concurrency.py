@@ -227,3 +227,29 @@ def test_a_triage_waits_with_a_message_for_a_command_holding_the_case(images, ex
     assert triaged(case) == {"s1": True, "s2": True}
     assert rows(case) == {k: expected[k] for k in ("s1", "s2")}
     assert_custody_verifies(case)
+
+
+def test_a_second_triage_of_the_same_item_is_refused(images, expected, tmp_path):
+    case = new_case(tmp_path, images, ["s1"])
+    hold = tmp_path / "held"
+    first = start("triage", "s1", "--case", case, env={FAULT: f"hold:{hold}"})
+    wait_until(hold.exists, first, what="the first triage parking inside its transaction")
+    try:
+        second = cli("triage", "s1", "--case", case)
+    finally:
+        hold.unlink()
+    code1, _, err1 = finish(first)
+    assert second.returncode == 1, second.stderr
+    assert "'s1' is being triaged by another forensic command" in second.stderr
+    assert_clean(second.stderr)
+    assert code1 == 0, err1
+    # stored once, by the first: no duplicate warnings, one leaf per file, one session
+    assert rows(case) == {"s1": expected["s1"]}
+    with closing(sqlite3.connect(case / "case.db")) as db:
+        assert db.execute("SELECT COUNT(*) FROM warnings").fetchone()[0] == 0
+    assert leaves(case) == {"s1": len(expected["s1"])}
+    assert [e["action"] for e in entries(case) if e["action"].startswith("triage.")] == \
+        ["triage.started", "triage.finished"]
+    assert_custody_verifies(case)
+    again = cli("triage", "s1", "--case", case)
+    assert again.returncode == 0 and "already triaged" in again.stderr
