@@ -32,6 +32,10 @@ are serialised by an exclusive ``flock`` on ``custody.jsonl``; each batch is one
 on an ``O_APPEND`` descriptor and seq/prev are assigned under the lock after re-reading
 what other processes appended. ``commit`` takes the case store's write lock before the
 ``flock`` (the lock order of :mod:`forensic.case`), as the checkpoint keeps a copy there.
+
+A full disk (ENOSPC) raises ``DiskFullError`` after cutting the file written back to its
+last whole line: a batch or a checkpoint that did not fit leaves nothing behind, and the
+log still verifies.
 """
 from __future__ import annotations
 
@@ -55,8 +59,8 @@ from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, 
                                     is_hex64)
 from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic import __version__
-from forensic.case import write_transaction
-from forensic.errors import IntegrityError
+from forensic.case import is_disk_full, write_transaction
+from forensic.errors import DiskFullError, IntegrityError
 
 LOG_NAME = "custody.jsonl"
 CHECKPOINTS_NAME = "custody.checkpoints.jsonl"
@@ -332,12 +336,12 @@ class CustodyLog:
             self._resync()
             self._write_pending()
             assert self._fd is not None and self._state is not None
-            os.fsync(self._fd)
+            self._fsync(self._fd)
             state = self._state
             cp = state.checkpoint
             if state.size == 0 or (cp is not None and cp.tree_size == state.size):
                 return cp
-            return self._write_checkpoint()
+            return self._write_checkpoint(commit_store=own)
 
     def pending_count(self) -> int:
         return len(self._pending)
@@ -371,10 +375,35 @@ class CustodyLog:
     def _open(self) -> int:
         if self._fd is None:
             created = not self.path.exists()
-            self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
-            if created:
-                _fsync_dir(self.root)
+            try:
+                self._fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+                if created:
+                    _fsync_dir(self.root)
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise DiskFullError(self.root) from exc
+                raise
         return self._fd
+
+    def _fsync(self, fd: int) -> None:
+        try:
+            os.fsync(fd)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(self.root) from exc
+            raise
+
+    def _cut_back(self, fd: int, size: int, exc: OSError) -> DiskFullError:
+        """After a write that did not fit: the file back to ``size`` bytes (where its last
+        whole line ends), and the error to raise."""
+        error = DiskFullError(self.root)
+        try:
+            os.ftruncate(fd, size)
+        except OSError as failure:
+            error.add_note(f"cutting the partly written line off failed too ({failure}): "
+                           "'forensic custody repair' moves it aside")
+        error.__cause__ = exc
+        return error
 
     @contextmanager
     def _locked(self) -> Iterator[int]:
@@ -507,8 +536,14 @@ class CustodyLog:
             finally:
                 try:
                     writer.finish()
-                except BaseException:
+                except BaseException as exc:
                     right.pieces, right.end = before
+                    if isinstance(exc, OSError) and is_disk_full(exc):
+                        # what reached the file of this batch is cut off; the batches
+                        # before it are whole and stay, and are no longer pending
+                        self._writing = None
+                        del pending[:start]
+                        raise self._cut_back(self._fd, state.offset, exc)
                     raise
             self._writing = None
             state.size = seq
@@ -516,7 +551,7 @@ class CustodyLog:
             state.last_hash = last
         pending.clear()
 
-    def _write_checkpoint(self) -> Checkpoint:
+    def _write_checkpoint(self, commit_store: bool = False) -> Checkpoint:
         state = self._state
         assert state is not None
         old = state.checkpoint
@@ -539,19 +574,46 @@ class CustodyLog:
                         tuple(p[2].hex() for p in full), signature, public_key, signer_name)
         line = cp.line()
         created = not self.checkpoints_path.exists()
-        fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
-            _write_all(fd, line + b"\n")
-            os.fsync(fd)
+            fd = os.open(self.checkpoints_path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        except OSError as exc:
+            if is_disk_full(exc):
+                raise DiskFullError(self.root) from exc
+            raise
+        try:
+            size = os.fstat(fd).st_size
+            try:
+                _write_all(fd, line + b"\n")
+            except OSError as exc:
+                if is_disk_full(exc):
+                    raise self._cut_back(fd, size, exc)
+                raise
+            self._fsync(fd)
             state.cp_bytes = os.fstat(fd).st_size
         finally:
             os.close(fd)
         if created:
             _fsync_dir(self.root)
         if self.db is not None:
-            self.db.execute("INSERT INTO custody_checkpoints(tree_size, root, at, record) "
-                            "VALUES (?, ?, ?, ?)", (cp.tree_size, cp.root, cp.at,
-                                                    line.decode("utf-8")))
+            try:
+                self.db.execute("INSERT INTO custody_checkpoints(tree_size, root, at, record) "
+                                "VALUES (?, ?, ?, ?)", (cp.tree_size, cp.root, cp.at,
+                                                        line.decode("utf-8")))
+                if commit_store:
+                    # committed under the flock: a copy that does not fit takes its line
+                    # in the checkpoints file with it (below), and both stay as they were
+                    self.db.execute("COMMIT")
+            except sqlite3.Error as exc:
+                if not is_disk_full(exc, self.root):
+                    raise
+                self._state = None            # re-read from the files at the next commit
+                error = DiskFullError(self.root)
+                try:
+                    os.truncate(self.checkpoints_path, size)
+                except OSError as failure:
+                    error.add_note(f"cutting the checkpoint off {CHECKPOINTS_NAME} failed too "
+                                   f"({failure})")
+                raise error from exc
         state.checkpoint = cp
         state.left = full
         state.right = merkle.CompactRange(state.size)
