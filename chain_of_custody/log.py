@@ -33,9 +33,9 @@ on an ``O_APPEND`` descriptor and seq/prev are assigned under the lock after re-
 what other processes appended. ``commit`` takes the case store's write lock before the
 ``flock`` (the lock order of :mod:`forensic.case`), as the checkpoint keeps a copy there.
 
-A full disk (ENOSPC) raises ``DiskFullError`` after cutting the file written back to its
-last whole line: a batch or a checkpoint that did not fit leaves nothing behind, and the
-log still verifies.
+A full disk (ENOSPC) raises ``DiskFullError`` after cutting the files back to where they
+ended before: a commit that did not fit (its entries, its checkpoint or the checkpoint's
+copy in the store) leaves nothing behind, and the log still verifies.
 """
 from __future__ import annotations
 
@@ -334,14 +334,28 @@ class CustodyLog:
         own = self.db is not None and not self.db.in_transaction
         with write_transaction(self.db, self.root) if own else nullcontext(), self._locked():
             self._resync()
-            self._write_pending()
             assert self._fd is not None and self._state is not None
-            self._fsync(self._fd)
-            state = self._state
-            cp = state.checkpoint
-            if state.size == 0 or (cp is not None and cp.tree_size == state.size):
-                return cp
-            return self._write_checkpoint(commit_store=own)
+            start, saved = self._state.offset, list(self._pending)
+            try:
+                self._write_pending()
+                self._fsync(self._fd)
+                state = self._state
+                cp = state.checkpoint
+                if state.size == 0 or (cp is not None and cp.tree_size == state.size):
+                    return cp
+                return self._write_checkpoint(commit_store=own)
+            except DiskFullError as error:
+                # A commit that does not fit leaves the log (and what is buffered) as it was:
+                # entries whose checkpoint could not be written are cut off too, as no
+                # checkpoint would ever vouch for them.
+                self._pending[:] = saved
+                self._state = None
+                try:
+                    os.ftruncate(self._fd, start)
+                except OSError as failure:
+                    error.add_note(f"cutting this command's entries off {LOG_NAME} failed too "
+                                   f"({failure})")
+                raise
 
     def pending_count(self) -> int:
         return len(self._pending)

@@ -29,14 +29,14 @@ BATCH = {"FORENSIC_TRIAGE_BATCH": "20"}
 
 
 def cli(*args, env: dict | None = None) -> subprocess.CompletedProcess:
-    full = {k: v for k, v in os.environ.items() if k != "FORENSIC_TEST_TRIAGE_FAULT"}
+    full = {k: v for k, v in os.environ.items() if k not in ("FORENSIC_TEST_TRIAGE_FAULT", "FORENSIC_KEY")}
     full.update(BATCH, **(env or {}))
     return subprocess.run(FORENSIC + [str(a) for a in args], env=full, capture_output=True, text=True,
                           stdin=subprocess.DEVNULL)
 
 
-def ok(*args) -> subprocess.CompletedProcess:
-    res = cli(*args)
+def ok(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    res = cli(*args, env=env)
     assert res.returncode == 0, res.stderr
     return res
 
@@ -71,6 +71,14 @@ def fill(disk: Path, leave: int) -> Path:
 
 
 @pytest.fixture(scope="module")
+def key(tmp_path_factory) -> Path:
+    """An examiner key: a case made with it keeps a signed custody log."""
+    from forensic.chain_of_custody.signing import Signer, write_keypair
+    path, _ = write_keypair(Signer.generate("E"), tmp_path_factory.mktemp("keys"))
+    return path
+
+
+@pytest.fixture(scope="module")
 def image(tmp_path_factory) -> Path:
     return ext4_image(tmp_path_factory.mktemp("img"), FILES, size_mib=8)
 
@@ -94,8 +102,8 @@ def entries(case: Path) -> list[dict]:
     return [json.loads(line) for line in (case / "custody.jsonl").read_bytes().splitlines()]
 
 
-def assert_custody_verifies(case: Path) -> None:
-    res = cli("custody", "verify", "--case", case, "--json")
+def assert_custody_verifies(case: Path, env: dict | None = None) -> None:
+    res = cli("custody", "verify", "--case", case, "--json", env=env)
     assert res.returncode == 0, res.stdout + res.stderr
     assert json.loads(res.stdout)["ok"] is True
 
@@ -128,35 +136,36 @@ def assert_store_consistent(case: Path) -> None:
 # every custody entry holds); the outcome must not. Where this was written, 136 KiB ran out
 # in the custody log's batch write, 160 KiB in the checkpoint's copy in the store, 192 KiB
 # in the store's WAL.
-@pytest.mark.parametrize("room", [136 << 10, 160 << 10, 192 << 10])
-def test_disk_full_mid_triage_fails_cleanly_and_resumes(small_disk, image, expected, room):
+@pytest.mark.parametrize("room,signed", [(136 << 10, False), (160 << 10, False), (192 << 10, False)])
+def test_disk_full_mid_triage_fails_cleanly_and_resumes(small_disk, image, expected, key, room, signed):
+    env = {"FORENSIC_KEY": str(key)} if signed else None
     case = small_disk / "case"
-    ok("case", "init", case, "--case-id", "C-13", "--examiner", "E")
-    ok("evidence", "add", image, "--case", case, "--id", "x")
+    ok("case", "init", case, "--case-id", "C-13", "--examiner", "E", env=env)
+    ok("evidence", "add", image, "--case", case, "--id", "x", env=env)
     filler = fill(small_disk, room)
 
-    res = cli("triage", "--case", case)
+    res = cli("triage", "--case", case, env=env)
     assert_full_error(res)
     assert not (case / "logs").exists(), "an unexpected error left a crash log"
     assert_whole_lines(case)
     assert_store_consistent(case)
     recorded = [e for e in entries(case) if e["action"] == "file.recorded"]
     assert 0 < len(recorded) < len(expected), "the disk must run out mid-triage"
-    assert_custody_verifies(case)
+    assert_custody_verifies(case, env)
 
-    again = cli("triage", "--case", case)            # a later command on the still full disk
+    again = cli("triage", "--case", case, env=env)     # a later command on the still full disk
     assert_full_error(again)
     assert_whole_lines(case)
     assert_store_consistent(case)
-    assert_custody_verifies(case)
+    assert_custody_verifies(case, env)
 
     filler.unlink()                                    # space freed: the triage carries on
-    done = cli("triage", "--case", case)
+    done = cli("triage", "--case", case, env=env)
     assert done.returncode == 0, done.stderr
     assert rows(case) == expected
     actions = [e["action"] for e in entries(case) if e["action"].startswith("triage.")]
     assert actions[-2:] == ["triage.resumed", "triage.finished"]
-    assert_custody_verifies(case)
+    assert_custody_verifies(case, env)
 
 
 def test_disk_full_during_a_custody_entry_cuts_the_partial_line(small_disk):
