@@ -3,7 +3,9 @@
 Outputs in OUT_DIR: ``phone.raw`` (GPT disk, one ext4 ``userdata`` partition laid out like
 Android's /data), ``card.raw`` (MBR disk, one FAT32 camera-card partition with two deleted
 and one truncated photo), ``extraction.zip`` (a logical extraction of the same phone),
-``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01``.
+``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01``. The phone's
+``mmssms.db`` has a hot ``-journal`` beside it (the phone died inside a transaction): its
+committed messages, and texts only the unfinished transaction holds.
 
 The answer key is made here, from the files this module wrote (their bytes, names and the
 plan they came from), never by reading the images back with the triage code.
@@ -24,7 +26,7 @@ from typing import Callable
 from forensic.errors import UsageError
 from forensic.hashing import sha256_file
 from forensic.sample import formats, jpeg
-from forensic.sample.story import DEFAULT_SCENARIO, SCENARIOS, Chat, PhotoPlan, Story, plan
+from forensic.sample.story import DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted, PhotoPlan, Story, plan
 from forensic.sample import tools
 
 GENERATOR = "forensic.sample@1"
@@ -48,6 +50,17 @@ class FileOut:
 
 
 @dataclass(slots=True)
+class HotJournal:
+    """A message database left with a hot ``-journal``: what it holds committed, and the
+    unfinished transaction's texts (in the database file, rolled back by the journal)."""
+
+    db_rel: str
+    journal_rel: str
+    committed: list[Chat]
+    interrupted: Interrupted
+
+
+@dataclass(slots=True)
 class Layout:
     """Everything written, with what each file means."""
 
@@ -59,6 +72,7 @@ class Layout:
     photo_files: dict[str, tuple[PhotoPlan, FileOut, jpeg.ExifSpec]] = field(default_factory=dict)
     card_photo_files: dict[str, tuple[PhotoPlan, FileOut, jpeg.ExifSpec]] = field(default_factory=dict)
     chat_files: list[tuple[Chat, str, str]] = field(default_factory=list)   # chat, file rel, layout name
+    hot_journal: HotJournal | None = None
     extraction_members: list[tuple[str, bytes, datetime]] = field(default_factory=list)
 
 
@@ -170,9 +184,14 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     add(FileOut(fb_rel, formats.messenger_json(story, fb, thread).encode("ascii"), export_ts, "chat export"))
     lay.chat_files.append((fb, fb_rel, "facebook-messenger-json"))
 
-    # Android SMS database
+    # Android SMS database, left with a hot journal: the phone died saving the relative's texts
     sms_rel = "user_de/0/com.android.providers.telephony/databases/mmssms.db"
-    add(FileOut(sms_rel, formats.mmssms_db([sms_carrier, sms_threat]), export_ts, "sms database"))
+    cut = story.interrupted
+    db, journal = formats.mmssms_db_hot_journal([sms_carrier, sms_threat], cut.chat, cut.stored,
+                                                 _nonce(seed, sms_rel))
+    add(FileOut(sms_rel, db, _ts(cut.died), "sms database"))
+    add(FileOut(sms_rel + "-journal", journal, _ts(cut.died), "sms database journal"))
+    lay.hot_journal = HotJournal(sms_rel, sms_rel + "-journal", [sms_carrier, sms_threat], cut)
     lay.chat_files.append((sms_carrier, sms_rel, "android-mmssms"))
     lay.chat_files.append((sms_threat, sms_rel, "android-mmssms"))
 
@@ -241,6 +260,11 @@ def _write_tree(root: Path, files: list[FileOut], dir_mtime: int) -> dict[str, i
 def _uuid(seed: int, what: str) -> str:
     h = hashlib.sha256(f"forensic-sample/{seed}/{what}".encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
+
+
+def _nonce(seed: int, what: str) -> int:
+    """A journal's checksum nonce: random in SQLite, from the seed here (same seed, same bytes)."""
+    return int.from_bytes(hashlib.sha256(f"forensic-sample/{seed}/nonce/{what}".encode()).digest()[:4], "big")
 
 
 def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO, e01: bool = False,

@@ -11,6 +11,7 @@ import io
 import json
 import os
 import sqlite3
+import struct
 import tempfile
 import zipfile
 from datetime import datetime, timedelta
@@ -127,6 +128,28 @@ CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, pers
 """
 
 
+def _sms_thread(db: sqlite3.Connection, chat: Chat, rowid: int, stored: datetime | None = None) -> int:
+    """Write one thread (address, thread row, its messages) as Android does; ``stored``: when the
+    phone wrote received texts (``date``), if not when they were sent (``date_sent``).
+    Returns the last sms rowid used."""
+    db.execute("INSERT INTO canonical_addresses(_id, address) VALUES (?, ?)", (chat.thread_id, chat.other))
+    last = max(chat.messages, key=lambda m: m.utc)
+    db.execute("INSERT INTO threads(_id, date, message_count, recipient_ids, snippet, read) VALUES (?,?,?,?,?,?)",
+               (chat.thread_id, epoch(stored or last.utc) * 1000, len(chat.messages), str(chat.thread_id), last.body,
+                0 if stored else 1))
+    for m in chat.messages:
+        rowid += 1
+        ms = epoch(m.utc) * 1000
+        date = epoch(stored) * 1000 if stored and m.incoming else ms
+        db.execute("INSERT INTO sms(_id, thread_id, address, person, date, date_sent, protocol, read, "
+                   "status, type, reply_path_present, body, service_center, seen) "
+                   "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
+                   (rowid, chat.thread_id, chat.other, None, date, ms if m.incoming else 0, 0 if m.incoming else None,
+                    0 if stored else 1, -1, 1 if m.incoming else 2, 0, m.body,
+                    "+34609090909" if m.incoming else None, 0 if stored else 1))
+    return rowid
+
+
 def mmssms_db(chats: list[Chat]) -> bytes:
     """A real SQLite ``mmssms.db`` with Android's ``sms``/``threads`` tables (one row per message)."""
     fd, path = tempfile.mkstemp(suffix=".db")
@@ -138,24 +161,68 @@ def mmssms_db(chats: list[Chat]) -> bytes:
         db.execute("INSERT INTO android_metadata VALUES ('es_ES')")
         rowid = 0
         for chat in chats:
-            db.execute("INSERT INTO canonical_addresses(_id, address) VALUES (?, ?)", (chat.thread_id, chat.other))
-            last = max(chat.messages, key=lambda m: m.utc)
-            db.execute("INSERT INTO threads(_id, date, message_count, recipient_ids, snippet) VALUES (?,?,?,?,?)",
-                       (chat.thread_id, epoch(last.utc) * 1000, len(chat.messages), str(chat.thread_id), last.body))
-            for m in chat.messages:
-                rowid += 1
-                ms = epoch(m.utc) * 1000
-                db.execute("INSERT INTO sms(_id, thread_id, address, person, date, date_sent, protocol, read, "
-                           "status, type, reply_path_present, body, service_center, seen) "
-                           "VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?)",
-                           (rowid, chat.thread_id, chat.other, None, ms, ms if m.incoming else 0, 0 if m.incoming else None, 1, -1, 1 if m.incoming else 2,
-                            0, m.body, "+34609090909" if m.incoming else None, 1))
+            rowid = _sms_thread(db, chat, rowid)
         db.commit()
         db.close()
         with open(path, "rb") as fh:
             return fh.read()
     finally:
         os.unlink(path)
+
+
+def mmssms_db_hot_journal(chats: list[Chat], pending: Chat, stored: datetime, nonce: int) -> tuple[bytes, bytes]:
+    """``mmssms.db`` as a phone leaves it when it dies committing a transaction, and its hot
+    ``-journal``: ``chats`` committed; the transaction writing ``pending`` (a new thread,
+    received texts stored at ``stored``) has all its pages in the database file, and the
+    journal holds the pages they replaced (SQLite's commit order: journal synced, database
+    written and synced, then the journal deleted; the phone died before the deletion).
+    Returns (database file as found, journal). SQLite, opening the pair, rolls the journal
+    back to the committed state: ``mmssms_db(chats)``, byte for byte. ``nonce`` is the
+    journal's checksum nonce (SQLite draws a random one: here it comes from the seed)."""
+    committed = mmssms_db(chats)
+    with tempfile.TemporaryDirectory(prefix="sample-sms-") as folder:
+        path = os.path.join(folder, "mmssms.db")
+        with open(path, "wb") as fh:
+            fh.write(committed)
+        db = sqlite3.connect(path, isolation_level=None)
+        try:
+            db.execute("BEGIN")
+            _sms_thread(db, pending, db.execute("SELECT max(_id) FROM sms").fetchone()[0], stored)
+            db.execute("COMMIT")
+        finally:
+            db.close()
+        with open(path, "rb") as fh:
+            as_found = fh.read()
+    return as_found, rollback_journal(committed, as_found, nonce)
+
+
+JOURNAL_MAGIC = bytes.fromhex("d9d505f920a163d7")
+JOURNAL_SECTOR = 4096                    # what SQLite's unix VFS reports, and so writes in the header
+
+
+def rollback_journal(before: bytes, after: bytes, nonce: int, sector: int = JOURNAL_SECTOR) -> bytes:
+    """The hot rollback journal of the transaction that turned database ``before`` into
+    ``after``, in SQLite's format (https://www.sqlite.org/fileformat2.html, "The Rollback
+    Journal"; pager.c): a header padded to ``sector`` bytes (magic, record count, checksum
+    nonce, the database's size in pages before the transaction, sector size, page size), then
+    one record per page of ``before`` that the transaction changed: page number, the page's
+    original content, checksum (the nonce plus every 200th byte of the page, from the end).
+    Pages past the original size need no record: a rollback truncates the file to it."""
+    page = int.from_bytes(before[16:18], "big")
+    page = 65536 if page == 1 else page
+    if len(before) % page or len(after) % page:
+        raise ValueError("a database file is a whole number of pages")
+    pages = len(before) // page
+    records = []
+    for number in range(1, pages + 1):
+        old = before[(number - 1) * page:number * page]
+        if after[(number - 1) * page:number * page] != old:
+            checksum = (nonce + sum(old[page - 200:0:-200])) & 0xFFFFFFFF
+            records.append(struct.pack(">I", number) + old + struct.pack(">I", checksum))
+    if not records:
+        raise ValueError("the transaction changed no page: nothing to roll back")
+    header = JOURNAL_MAGIC + struct.pack(">5I", len(records), nonce & 0xFFFFFFFF, pages, sector, page)
+    return header.ljust(sector, b"\0") + b"".join(records)
 
 
 # -- documents ---------------------------------------------------------------------------------------

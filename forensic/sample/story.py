@@ -5,7 +5,9 @@ obviously fictional ranges, pictures that are flat colour blocks. Only the citie
 (their coordinates and time zones make the time-zone exercise meaningful).
 
 The plan is made before any file is written, with ``random.Random(seed)`` as the only
-source of variation and fixed dates (no clock is read), so one seed gives one story.
+source of variation and fixed dates (no clock is read), so one seed gives one story. A part
+of the story added later draws from its own ``random.Random(f"{seed}/<part>")``, so that the
+story told before it came stays the same for every seed.
 """
 from __future__ import annotations
 
@@ -116,6 +118,17 @@ class PhotoPlan:
 
 
 @dataclass(slots=True)
+class Interrupted:
+    """Texts the phone was saving, in one SQLite transaction, when it died: a new SMS thread
+    (its address, thread row and messages) written into ``mmssms.db`` but never committed, so
+    the database's hot ``-journal`` rolls it back."""
+
+    chat: Chat                             # sent by the other party while the phone was off
+    stored: datetime                       # when the phone, back on the network, wrote them (sms.date, UTC)
+    died: datetime                         # when it died inside the transaction (the files' times)
+
+
+@dataclass(slots=True)
 class Story:
     seed: int
     scenario: Scenario
@@ -141,6 +154,8 @@ class Story:
     photos: list[PhotoPlan] = field(default_factory=list)
     card_photos: list[PhotoPlan] = field(default_factory=list)
     chats: list[Chat] = field(default_factory=list)
+    relative_phone: str = ""
+    interrupted: Interrupted | None = None  # the SMS database's unfinished transaction
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -360,6 +375,27 @@ def _plan_chats(story: Story, rnd: random.Random) -> None:
         threat.messages.append(m)
     threads.append(threat)
     s.chats.extend(threads)
+    _plan_interrupted(s, me)
+
+
+def _plan_interrupted(s: Story, me: str) -> None:
+    """The relative's texts that reached the phone when it was switched on again, its battery
+    almost flat, and that it died saving (one transaction, never committed)."""
+    rnd = random.Random(f"{s.seed}/hot-journal")      # its own stream: the rest of the story is unchanged
+    s.relative_phone = _phone(rnd, s.scenario.origin_cc)
+    chat = Chat("sms", "android_sms", None, s.relative_phone, thread_id=3)
+    t = s.export_utc + timedelta(hours=rnd.randrange(2, 8), minutes=rnd.randrange(60))
+    for body, role, needle in [
+        ("{me}, ¿dónde estás? No contestas en Messenger.", "relative asks where she is", "No contestas en Messenger"),
+        ("He hablado con la policía. Necesitan la dirección del hotel.", "relative has alerted the police",
+         "He hablado con la policía"),
+        ("Si no puedes hablar, manda solo el nombre de la calle.", "relative asks for the street name",
+         "manda solo el nombre de la calle"),
+    ]:
+        t = _at(t, rnd, (4, 25))
+        chat.messages.append(_msg(s.relative_phone, t, body, role, needle, s, me))
+    stored = t + timedelta(minutes=rnd.randrange(30, 90), seconds=rnd.randrange(60))
+    s.interrupted = Interrupted(chat, stored, stored + timedelta(seconds=rnd.randrange(2, 9)))
 
 
 def _msg(sender: str, t: datetime, body: str, role: str | None, needle: str | None, s: Story, me: str) -> Message:
