@@ -17,6 +17,13 @@ Fact kinds (schema ``forensic.answer-key/1``):
   conversation           a chat: platform, the other party, number of (non-system) messages
   key_message            one message: sender, time, words it contains
   time_zones_crossed     the UTC offsets the phone's photos show along the route
+  db_committed           a database found with a hot journal, read in its committed state: its
+                         messages found (sender, time), none flagged uncommitted
+  db_uncommitted         a message only that database's unfinished transaction holds: found,
+                         and flagged ``db_state: "uncommitted"``
+
+A fact may carry ``feedback``: what a trainee who misses it (or gets it wrong) should know,
+which ``forensic training check`` adds to its detail.
 """
 from __future__ import annotations
 
@@ -48,11 +55,14 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     s = lay.story
     facts: list[dict] = []
 
-    def fact(kind: str, item: str, description: str, expected: dict, requires: str | None = None) -> None:
+    def fact(kind: str, item: str, description: str, expected: dict, requires: str | None = None,
+             feedback: str | None = None) -> None:
         f = {"id": f"{kind}-{sum(1 for x in facts if x['kind'] == kind) + 1:02d}", "kind": kind, "item": item,
              "description": description, "expected": expected}
         if requires:
             f["requires"] = requires
+        if feedback:
+            f["feedback"] = feedback
         facts.append(f)
 
     items = {}
@@ -79,7 +89,8 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
 
     # -- key files --------------------------------------------------------------------------------
     key_roles = {"job offer": "the recruitment job offer", "chat export": "chat export",
-                 "chat export (zip)": "WhatsApp export (.zip)", "sms database": "Android SMS database"}
+                 "chat export (zip)": "WhatsApp export (.zip)", "sms database": "Android SMS database",
+                 "sms database journal": "the SMS database's hot journal"}
     for f in lay.phone:
         if f.role in key_roles:
             for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
@@ -158,6 +169,10 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                   "sent_utc": iso_utc(m.utc) if utc_known else None, "tz_known": utc_known,
                   "true_utc": iso_utc(m.utc), "file": "/" + rel}, requires=chat.extractor)
 
+    # -- the database found mid-transaction (hot journal) -------------------------------------------------
+    if lay.hot_journal is not None:
+        _hot_journal_facts(lay, fact)
+
     return {
         "schema": SCHEMA, "generator": GENERATOR, "seed": s.seed, "scenario": s.scenario.name,
         "summary": s.scenario.description,
@@ -177,9 +192,50 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
             "Photo times: OffsetTimeOriginal gives the zone; without it, a GPS time fixes it; "
             "without both, the zone is unknown (true_zone says where the photo was really taken).",
             "The camera card's times are its clock's wall time (FAT stores no zone).",
-        ],
+        ] + ([f"{_name(lay.hot_journal.db_rel)} has a hot journal beside it: the phone died inside a transaction. "
+              "Its committed messages are ordinary evidence; the texts only the unfinished transaction holds "
+              "are evidence too, reported flagged db_state 'uncommitted' (facts db_committed, db_uncommitted)."]
+             if lay.hot_journal is not None else []),
         "facts": facts,
     }
+
+
+def _name(rel: str) -> str:
+    return rel.rsplit("/", 1)[-1]
+
+
+def _hot_journal_facts(lay: Layout, fact) -> None:
+    """What a case must say about the database left with a hot journal, in every item that holds
+    it: its committed messages, and the texts of the transaction that never committed."""
+    hj = lay.hot_journal
+    db, journal = _name(hj.db_rel), _name(hj.journal_rel)
+    cut = hj.interrupted
+    committed = [m for chat in hj.committed for m in chat.messages]
+    why = (f"{db} was found with a hot journal ({journal}): the phone died in the middle of a transaction. ")
+    committed_feedback = (why + "Its committed state (the database with the journal rolled back, as SQLite and the "
+                          "phone itself read it) holds these messages: ordinary evidence, with their senders and "
+                          "times, not flagged uncommitted. Triage the database with its journal beside it.")
+    uncommitted_feedback = (why + "It was saving texts that had just arrived, in one transaction that never "
+                            "committed: this text is in the database file, but the journal rolls it back. It is "
+                            "evidence too (it reached the phone; its owner may never have seen it), to be reported "
+                            "flagged db_state 'uncommitted', neither as an ordinary message nor left out. Triage the "
+                            "database with its journal beside it.")
+    for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+        fact("db_committed", item, f"{db} read in its committed state ({journal} rolled back): "
+             f"its {len(committed)} messages, with senders and times",
+             {"platform": "sms", "file": prefix + hj.db_rel, "companion": prefix + hj.journal_rel,
+              "companion_kind": "hot journal", "db_state": "committed",
+              "messages": [{"sender": m.sender if m.incoming else None, "direction": "incoming" if m.incoming
+                            else "outgoing", "body_contains": m.needle or m.body, "sent_utc": iso_utc(m.utc)}
+                           for m in committed]},
+             requires=cut.chat.extractor, feedback=committed_feedback)
+        for m in cut.chat.messages:
+            fact("db_uncommitted", item, f"sms: {m.sender} — {m.key}: never committed, flagged uncommitted",
+                 {"platform": "sms", "file": prefix + hj.db_rel, "companion": prefix + hj.journal_rel,
+                  "companion_kind": "hot journal", "db_state": "uncommitted", "conversation_with": cut.chat.other,
+                  "sender": m.sender, "body_contains": m.needle, "body": m.body, "sent_utc": iso_utc(m.utc),
+                  "stored_utc": iso_utc(cut.stored)},
+                 requires=cut.chat.extractor, feedback=uncommitted_feedback)
 
 
 def render_markdown(key: dict) -> str:
@@ -229,5 +285,24 @@ def render_markdown(key: dict) -> str:
             lambda f: f"| {f['id']} | {f['expected']['platform']} | {f['expected']['sender']} | "
                       f"{f['expected']['sent_local']} | {f['expected']['sent_utc'] or 'unknown (true: ' + f['expected']['true_utc'] + ')'} | "
                       f"{f['expected']['body']} | {f['description'].split(' — ', 1)[-1]} |")
+    db_facts = [f for f in facts if f["kind"] in ("db_committed", "db_uncommitted")]
+    if db_facts:
+        first = db_facts[0]["expected"]
+        out += ["", "## A database found mid-transaction (hot journal)", "",
+                f"`{first['file'].rsplit('/', 1)[-1]}` has `{first['companion'].rsplit('/', 1)[-1]}` beside it: "
+                "the phone died inside a transaction. A case reads it in its committed state (the journal rolled "
+                "back) and lists the rows only the unfinished transaction holds flagged `db_state: \"uncommitted\"`.",
+                "", "| id | item | db_state | sender | sent (UTC) | message |", "|---|---|---|---|---|---|"]
+        for f in db_facts:
+            e = f["expected"]
+            if f["kind"] == "db_committed":
+                out.append(f"| {f['id']} | {f['item']} | committed | — | — | its {len(e['messages'])} messages "
+                           "(the SMS threads above) |")
+            else:
+                out.append(f"| {f['id']} | {f['item']} | **uncommitted** | {e['sender']} | {e['sent_utc']} | "
+                           f"{e['body']} |")
+        out += ["", "Feedback a trainee gets on missing them:", ""]
+        out += [f"- {kind}: {text}" for kind, text in
+                {f["kind"]: f.get("feedback", "") for f in db_facts}.items()]
     out += ["", "## Notes for the trainer", ""] + [f"- {n}" for n in key["notes"]] + [""]
     return "\n".join(out)

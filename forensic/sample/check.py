@@ -9,6 +9,9 @@ Each fact of the key is looked for in the case store (``items``, ``files`` and t
   skipped  the extractor that would find it is not available in this installation —
            not counted in the score.
 
+A fact missed or wrong gets its ``feedback`` (what the trainee should know about it, from the
+key) after the detail.
+
 Evidence items are matched by SHA-256, not by name: an item added as ``phone.E01`` has the
 SHA-256 of the media it holds, which is ``phone.raw``'s. Score = found / checked * 100,
 rounded down (100 only when every checked fact is found).
@@ -29,6 +32,7 @@ from forensic.errors import UsageError
 REPORT_SCHEMA = "forensic.training-check/1"
 ANSWER_KEY_SCHEMA = "forensic.answer-key/1"
 LATLON_TOLERANCE = 1e-5
+OWNER = "(device owner)"               # how the phone databases' records name the phone's owner
 
 PLATFORM_ALIASES = {
     "whatsapp": {"whatsapp"},
@@ -215,6 +219,8 @@ def _check(fact: dict, store: _Store, item_map: dict, triaged: dict, available: 
     if handler is None:
         return FactResult(fact, "skipped", f"fact kind {fact['kind']!r} unknown to this version")
     status, detail = handler(fact["expected"], store, items)
+    if status in ("missed", "wrong") and fact.get("feedback"):
+        detail = f"{detail} — {fact['feedback']}" if detail else fact["feedback"]
     return FactResult(fact, status, detail)
 
 
@@ -388,10 +394,69 @@ def _key_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     return "wrong", problems[0]
 
 
+def _state(fields: dict) -> str:
+    return fields.get("db_state") or "not set"
+
+
+def _sent_by(fields: dict, m: dict) -> bool:
+    """The record's sender is the expected one: the other party's name or number, or (for the
+    phone owner's own messages, ``sender`` None) a message the record says went out."""
+    if m["sender"] is not None:
+        return _norm(fields.get("sender")) == _norm(m["sender"])
+    return fields.get("direction") == "outgoing" or _norm(fields.get("sender")) == _norm(OWNER)
+
+
+def _db_committed(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """Every committed message of the database found, sender and time right, none flagged
+    uncommitted (db_state 'committed', or none: the state as usual)."""
+    records = [a["fields"] for a in _chat_records(store, items, exp["platform"])]
+    missing, flagged = [], []
+    for m in exp["messages"]:
+        needle = _words(m["body_contains"])
+        same = [f for f in records if needle in _words(f.get("body")) and _sent_by(f, m)
+                and _same_utc(f.get("sent_at_utc"), m["sent_utc"])]
+        label = f"{m['sender'] or 'the owner'} at {m['sent_utc']}: {m['body_contains']!r}"
+        if not same:
+            missing.append(label)
+        elif all(f.get("db_state") == "uncommitted" for f in same):
+            flagged.append(label)
+    n = len(exp["messages"])
+    if not missing and not flagged:
+        return "found", f"{n} committed messages"
+    if len(missing) == n:
+        return "missed", f"none of its {n} committed messages found (first: {missing[0]})"
+    problems = []
+    if missing:
+        problems.append(f"{len(missing)} of {n} committed messages not found ({'; '.join(missing)})")
+    if flagged:
+        problems.append(f"{len(flagged)} flagged db_state 'uncommitted' although committed ({'; '.join(flagged)})")
+    return "wrong", "; ".join(problems)
+
+
+def _db_uncommitted(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The message of the unfinished transaction: found, and flagged db_state 'uncommitted'."""
+    want_sender = _norm(exp["sender"])
+    needle = _words(exp["body_contains"])
+    candidates = [a["fields"] for a in _chat_records(store, items, exp["platform"])
+                  if _norm(a["fields"].get("sender")) == want_sender and needle in _words(a["fields"].get("body"))]
+    if not candidates:
+        return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r}"
+    flagged = [f for f in candidates if f.get("db_state") == "uncommitted"]
+    if not flagged:
+        return "wrong", (f"reported as an ordinary message (db_state {_state(candidates[0])}), not flagged "
+                         "'uncommitted'")
+    for f in flagged:
+        if _same_utc(f.get("sent_at_utc"), exp["sent_utc"]):
+            return "found", "flagged db_state 'uncommitted'"
+    f = flagged[0]
+    return "wrong", f"flagged uncommitted, but sent {f.get('sent_at')} / UTC {f.get('sent_at_utc')} " \
+                    f"(expected UTC {exp['sent_utc']})"
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
     "photo_time_unknown_zone": _photo, "time_zones_crossed": _time_zones, "conversation": _conversation,
-    "key_message": _key_message,
+    "key_message": _key_message, "db_committed": _db_committed, "db_uncommitted": _db_uncommitted,
 }
 

@@ -2,15 +2,19 @@
 
 ``mmssms.db`` holds the committed threads and, in its file, a new thread the phone was saving
 when it died; ``mmssms.db-journal`` holds the pages that transaction replaced. What SQLite makes
-of the pair is checked with the sqlite3 command-line tool on copies."""
+of the pair is checked with the sqlite3 command-line tool on copies; triage must report the
+committed messages and flag the others; ``training check`` must grade both, and say why when a
+case gets them wrong."""
 from __future__ import annotations
 
 import hashlib
 import io
+import json
 import os
 import struct
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
 
 import pytest
@@ -20,6 +24,7 @@ from forensic.sample import formats
 from forensic.sample.build import EXTRACTION_PREFIX, _nonce, layout
 from forensic.sample.story import SCENARIOS
 
+TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 MAGIC = bytes.fromhex("d9d505f920a163d7")
 SMS = "SELECT _id, address, date_sent, body FROM sms ORDER BY _id"
 
@@ -106,3 +111,122 @@ def test_every_scenario_has_the_case():
         assert lay.hot_journal is not None and {lay.hot_journal.db_rel, lay.hot_journal.journal_rel} <= rels
         members = {m[0] for m in lay.extraction_members}
         assert EXTRACTION_PREFIX + lay.hot_journal.journal_rel in members
+
+
+# -- a triaged sample -------------------------------------------------------------------------------
+
+def _cli(*args) -> int:
+    from forensic.cli.main import main
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def sample_case(tmp_path_factory):
+    """A sample (seed 7) triaged whole; and a case of its logical extraction with the journal
+    removed before triage, graded against the key with that evidence's hash."""
+    require_tools(*TOOLS)
+    root = tmp_path_factory.mktemp("hot-journal")
+    sample, case = root / "sample", root / "case"
+    assert _cli("sample-image", sample, "--seed", "7", "--quiet") == 0
+    assert _cli("case", "init", case, "--case-id", "HJ-7", "--examiner", "T", "--quiet") == 0
+    for name in ("phone.raw", "card.raw", "extraction.zip"):
+        assert _cli("evidence", "add", sample / name, "--case", case, "--quiet") == 0
+    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+
+    stripped = root / "extraction-without-journal.zip"
+    with zipfile.ZipFile(sample / "extraction.zip") as src, zipfile.ZipFile(stripped, "w") as dst:
+        for info in src.infolist():
+            if not info.filename.endswith("mmssms.db-journal"):
+                dst.writestr(info, src.read(info))
+    bare = root / "case-without-journal"
+    assert _cli("case", "init", bare, "--case-id", "HJ-7b", "--examiner", "T", "--quiet") == 0
+    assert _cli("evidence", "add", stripped, "--case", bare, "--quiet") == 0
+    assert _cli("triage", "--case", bare, "--quiet") in (0, 3)
+    key = json.loads((sample / "answer-key.json").read_text(encoding="utf-8"))
+    key["items"]["extraction"]["sha256"] = hashlib.sha256(stripped.read_bytes()).hexdigest()
+    bare_key = root / "answer-key-without-journal.json"
+    bare_key.write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    return {"sample": sample, "case": case, "bare": bare, "bare_key": bare_key}
+
+
+def test_triage_reports_the_committed_messages_and_flags_the_uncommitted(forensic, sample_case):
+    lay = layout(7)
+    hj = lay.hot_journal
+    messages = forensic("messages", "--case", sample_case["case"], "--platform", "sms", "--json").jsonl()
+    for item in ("phone.raw", "extraction.zip"):
+        mine = [m for m in messages if m["item"] == item]
+        states = {(m["body"], m["sent_at_utc"]): m["db_state"] for m in mine}
+        assert len(states) == len(mine)
+        want = {(m.body, m.utc.strftime("%Y-%m-%dT%H:%M:%SZ")): "committed" for c in hj.committed for m in c.messages}
+        want.update({(m.body, m.utc.strftime("%Y-%m-%dT%H:%M:%SZ")): "uncommitted"
+                     for m in hj.interrupted.chat.messages})
+        assert states == want, item
+        for m in mine:
+            if m["db_state"] == "uncommitted":
+                assert m["sender"] == hj.interrupted.chat.other and m["source"]["table"] == "sms"
+                assert m["received_at"] == hj.interrupted.stored.strftime("%Y-%m-%dT%H:%M:%SZ")   # stored as it died
+    warnings = forensic("warnings", "--case", sample_case["case"], "--json").jsonl()
+    told = [w["message"] for w in warnings if w["stage"] == "extract:android_sms" and "journal" in w["message"]]
+    assert told == ["mmssms.db: hot journal mmssms.db-journal (a transaction left unfinished) rolled back: 3 "
+                    "records found only in the uncommitted state are flagged db_state 'uncommitted'; 0 committed "
+                    "records are not in that state"] * 2
+
+
+def _results(case_dir: Path, key_path: Path) -> dict:
+    from forensic.case import Case
+    from forensic.sample.check import check_case, load_key
+    case = Case.open(case_dir)
+    try:
+        report = check_case(case, load_key(key_path), str(key_path))
+    finally:
+        case.close()
+    return {r.fact["id"]: r for r in report.results}
+
+
+def test_check_grades_the_new_facts_on_a_correct_case(sample_case):
+    results = _results(sample_case["case"], sample_case["sample"] / "answer-key.json")
+    mine = {i: r for i, r in results.items() if r.fact["kind"] in ("db_committed", "db_uncommitted")}
+    assert sorted(r.fact["kind"] for r in mine.values()) == ["db_committed"] * 2 + ["db_uncommitted"] * 6
+    assert {i: r.status for i, r in mine.items()} == {i: "found" for i in mine}
+    assert {r.detail for r in mine.values()} == {"7 committed messages", "flagged db_state 'uncommitted'"}
+    journal = [r for r in results.values() if r.fact["kind"] == "file_present"
+               and r.fact["expected"]["path"].endswith("mmssms.db-journal")]
+    assert [r.status for r in journal] == ["found", "found"]
+
+
+def test_check_fails_the_uncommitted_facts_when_the_journal_was_removed(forensic, sample_case):
+    report = forensic("training", "check", sample_case["bare_key"], "--case", sample_case["bare"],
+                      "--json").json()
+    wrong = {w["id"]: w for w in report["wrong"]}
+    uncommitted = [i for i in wrong if i.startswith("db_uncommitted-")]
+    assert len(uncommitted) == 3 and all(wrong[i]["item"] == "extraction" for i in uncommitted)
+    for i in uncommitted:
+        detail = wrong[i]["detail"]
+        assert detail.startswith("reported as an ordinary message (db_state not set), not flagged 'uncommitted' — ")
+        assert "hot journal (mmssms.db-journal): the phone died in the middle of a transaction" in detail
+        assert "It is evidence too" in detail and "flagged db_state 'uncommitted'" in detail
+    # the committed messages are all there, as usual: that fact is kept
+    assert not any(f["id"].startswith("db_committed-") for f in report["wrong"] + report["missed"]
+                   if f["item"] == "extraction")
+    text = forensic("training", "check", sample_case["bare_key"], "--case", sample_case["bare"]).out
+    assert "WRONG    db_uncommitted-04" in text and "the phone died in the middle of a transaction" in text
+
+
+def test_check_fails_the_committed_fact_when_committed_messages_are_missed(sample_case, tmp_path):
+    """A case lacking a committed message (here: the key asks for one the case does not hold)
+    loses the fact, with what is missing and why."""
+    key = json.loads((sample_case["sample"] / "answer-key.json").read_text(encoding="utf-8"))
+    fact = next(f for f in key["facts"] if f["kind"] == "db_committed" and f["item"] == "phone")
+    fact["expected"]["messages"][0]["sent_utc"] = "2000-01-01T00:00:00Z"
+    everything = next(f for f in key["facts"] if f["kind"] == "db_committed" and f["item"] == "extraction")
+    for m in everything["expected"]["messages"]:
+        m["body_contains"] = "never sent " + m["body_contains"]
+    tampered = tmp_path / "key.json"
+    tampered.write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    results = _results(sample_case["case"], tampered)
+    one, all_ = results[fact["id"]], results[everything["id"]]
+    assert one.status == "wrong" and one.detail.startswith("1 of 7 committed messages not found (ROAMING at "
+                                                           "2000-01-01T00:00:00Z: ")
+    assert all_.status == "missed" and all_.detail.startswith("none of its 7 committed messages found")
+    for r in (one, all_):
+        assert "Its committed state (the database with the journal rolled back" in r.detail
