@@ -125,6 +125,18 @@ CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, pers
     type INTEGER, reply_path_present INTEGER, subject TEXT, body TEXT, service_center TEXT,
     locked INTEGER DEFAULT 0, sub_id INTEGER DEFAULT -1, error_code INTEGER DEFAULT 0, creator TEXT,
     seen INTEGER DEFAULT 0);
+CREATE TABLE pdu (_id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id INTEGER, date INTEGER,
+    date_sent INTEGER DEFAULT 0, msg_box INTEGER, read INTEGER DEFAULT 0, m_id TEXT, sub TEXT,
+    sub_cs INTEGER, ct_t TEXT, ct_l TEXT, exp INTEGER, m_cls TEXT, m_type INTEGER, v INTEGER,
+    m_size INTEGER, pri INTEGER, rr INTEGER, rpt_a INTEGER, resp_st INTEGER, st INTEGER, tr_id TEXT,
+    retr_st INTEGER, retr_txt TEXT, retr_txt_cs INTEGER, read_status INTEGER, ct_cls INTEGER,
+    resp_txt TEXT, d_tm INTEGER, d_rpt INTEGER, locked INTEGER DEFAULT 0, sub_id INTEGER DEFAULT -1,
+    seen INTEGER DEFAULT 0, creator TEXT, text_only INTEGER DEFAULT 0);
+CREATE TABLE part (_id INTEGER PRIMARY KEY AUTOINCREMENT, mid INTEGER, seq INTEGER DEFAULT 0, ct TEXT,
+    name TEXT, chset INTEGER, cd TEXT, fn TEXT, cid TEXT, cl TEXT, ctt_s INTEGER, ctt_t TEXT, _data TEXT,
+    text TEXT);
+CREATE TABLE addr (_id INTEGER PRIMARY KEY, msg_id INTEGER, contact_id INTEGER, address TEXT, type INTEGER,
+    charset INTEGER);
 """
 
 
@@ -151,7 +163,8 @@ def _sms_thread(db: sqlite3.Connection, chat: Chat, rowid: int, stored: datetime
 
 
 def mmssms_db(chats: list[Chat]) -> bytes:
-    """A real SQLite ``mmssms.db`` with Android's ``sms``/``threads`` tables (one row per message)."""
+    """A real SQLite ``mmssms.db`` with Android's ``sms``/``threads`` tables (one row per message) and
+    its MMS tables (``pdu``, ``part``, ``addr``: empty, no MMS in the story)."""
     fd, path = tempfile.mkstemp(suffix=".db")
     os.close(fd)
     try:
