@@ -231,9 +231,9 @@ class Case:
                 holder = os.pread(fd, 200, 0).decode("utf-8", "replace").strip()
                 raise CaseError(
                     f"evidence item {item!r} is being {_GERUNDS.get(purpose, purpose)} by another "
-                    f"forensic command right now" + (f" ({holder})" if holder else ""),
-                    hint=f"let that command finish (two at once would store the item twice); "
-                         f"then run this one again if anything is left to do") from None
+                    "forensic command right now" + (f" ({holder})" if holder else ""),
+                    hint="let that command finish (two at once would store the item twice); "
+                         "then run this one again if anything is left to do") from None
             try:                           # who holds it, for the message above (best effort)
                 os.ftruncate(fd, 0)
                 os.pwrite(fd, f"process {os.getpid()} on {socket.gethostname()}\n".encode(), 0)
