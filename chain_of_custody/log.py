@@ -60,7 +60,7 @@ from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, 
 from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic import __version__
 from forensic.case import is_disk_full, write_transaction
-from forensic.errors import DiskFullError, IntegrityError
+from forensic.errors import DiskFullError, IntegrityError, UsageError
 
 LOG_NAME = "custody.jsonl"
 CHECKPOINTS_NAME = "custody.checkpoints.jsonl"
@@ -280,6 +280,7 @@ class CustodyLog:
         self._fd: int | None = None
         self._state: _State | None = None
         self._writing: _Writer | None = None     # a batch write an interruption left running
+        self._own_until = -1                     # end offset of the last batch this process wrote
         if db is not None:
             db.execute(DB_SCHEMA)
 
@@ -314,12 +315,13 @@ class CustodyLog:
         return n
 
     def flush(self) -> None:
-        """Write buffered entries now (under the lock), without a checkpoint or fsync."""
+        """Write buffered entries now, with a checkpoint (:meth:`commit`). Entries never stay
+        on disk without one: every write is checkpointed under the same lock, so entries
+        that no checkpoint covers came from a crash or were added by hand, never from a
+        command still at work (see :meth:`_refuse_unvouched`)."""
         if not self._pending:
             return
-        with self._locked():
-            self._resync()
-            self._write_pending()
+        self.commit()
 
     def commit(self, signer: Signer | None = None) -> Checkpoint | None:
         """Write everything buffered, fsync, and write a checkpoint covering the whole log.
@@ -334,6 +336,7 @@ class CustodyLog:
         own = self.db is not None and not self.db.in_transaction
         with write_transaction(self.db, self.root) if own else nullcontext(), self._locked():
             self._resync()
+            self._refuse_unvouched()
             assert self._fd is not None and self._state is not None
             start, saved = self._state.offset, list(self._pending)
             try:
@@ -356,6 +359,25 @@ class CustodyLog:
                     error.add_note(f"cutting this command's entries off {LOG_NAME} failed too "
                                    f"({failure})")
                 raise
+
+    def _refuse_unvouched(self) -> None:
+        """In a signed log, refuse to build on entries after the latest checkpoint that this
+        process did not write (a command that crashed, or lines added by hand): a checkpoint
+        signed now would vouch for them. ``forensic custody repair`` sets them aside."""
+        state = self._state
+        cp = state.checkpoint if state else None
+        if cp is None or cp.signature is None:
+            return
+        if self.signer is None:
+            raise UsageError("this case's custody log is signed: every command that records must be "
+                             "signed too (give --key FILE, or set $FORENSIC_KEY)")
+        if state.offset > cp.offset and self._own_until != state.offset:
+            raise IntegrityError(
+                f"{state.size - cp.tree_size} custody entries after the latest checkpoint were "
+                "written by no command that checkpointed them (a command that crashed, or entries "
+                "added by hand); this command will not sign them",
+                hint="'forensic custody verify' shows them; 'forensic custody repair --key KEY' sets "
+                     "them aside and records that")
 
     def pending_count(self) -> int:
         return len(self._pending)
@@ -563,6 +585,7 @@ class CustodyLog:
             state.size = seq
             state.offset += len(data)
             state.last_hash = last
+            self._own_until = state.offset
         pending.clear()
 
     def _write_checkpoint(self, commit_store: bool = False) -> Checkpoint:
@@ -639,12 +662,22 @@ class CustodyLog:
         record a ``custody.repaired`` entry and checkpoint. Refuses anything else."""
         from forensic.chain_of_custody.verify import verify_log   # verify imports this module
         report = verify_log(self.root, self.db)
-        if not report.ok and report.torn_tail is None:
+        # In a signed log, entries no checkpoint covers fail verification on their own; they
+        # are set aside like a torn write (a crash, or lines added by hand).
+        unvouched = report.signed_from is not None and report.unchecked_tail > 0 \
+            and report.torn_tail is None and len(report.problems) == 1
+        if not report.ok and report.torn_tail is None and not unvouched:
             raise IntegrityError(f"the custody log is damaged, not just torn: {report.problem}",
-                                 hint="repair only moves a torn last line aside; it never "
-                                      "rewrites history. Keep the case as it is and report it")
+                                 hint="repair only moves a torn last line, or entries no checkpoint "
+                                      "covers, aside; it never rewrites history. Keep the case as "
+                                      "it is and report it")
+        if report.signed_from is not None and self.signer is None:
+            raise UsageError("this case's custody log is signed: its repair must be signed too "
+                             "(give --key FILE, or set $FORENSIC_KEY)")
         moved: list[dict[str, Any]] = []
         with self._locked() as fd:
+            if unvouched:
+                moved.append(self._set_aside_unvouched(fd, report))
             for path in (self.checkpoints_path, self.path):
                 _, size, torn = read_last_line(path)
                 if not torn:
@@ -679,11 +712,38 @@ class CustodyLog:
             self._state = None
             self._resync()            # anything else wrong is not a torn write: refuse
         for m in moved:
+            default = "entries no checkpoint covered (a crash, or added by hand)" \
+                if m.get("entries") else "torn write after an interrupted command"
             self.append("custody.repaired", {"case": self.case_id}, actor=actor,
-                        sha256=m["sha256"], details=m,
-                        reason=reason or "torn write after an interrupted command")
+                        sha256=m["sha256"], details=m, reason=reason or default)
         cp = self.commit()
         return {"repaired": moved, "checkpoint": cp.tree_size if cp else 0}
+
+
+    def _set_aside_unvouched(self, fd: int, report) -> dict[str, Any]:
+        """Move the entries after the latest checkpoint into quarantine (under the lock)."""
+        cp_line, _, _ = read_last_line(self.checkpoints_path)
+        cp = Checkpoint.from_line(cp_line)
+        size = os.fstat(fd).st_size
+        with open(self.path, "rb") as f:
+            f.seek(cp.offset)
+            tail = f.read(size - cp.offset)
+        qdir = self.root / QUARANTINE_DIR
+        qdir.mkdir(exist_ok=True)
+        stamp = self.builder.clock.now().replace(":", "")
+        qpath = qdir / f"{stamp}-{LOG_NAME}.unvouched"
+        with open(qpath, "xb") as q:
+            q.write(tail)
+            q.flush()
+            os.fsync(q.fileno())
+        _fsync_dir(qdir)
+        os.ftruncate(fd, cp.offset)
+        os.fsync(fd)
+        self._state = None
+        return {"file": LOG_NAME, "offset": cp.offset, "bytes": len(tail),
+                "sha256": hashlib.sha256(tail).hexdigest(), "entries": report.unchecked_tail,
+                "first_seq": cp.tree_size, "last_seq": cp.tree_size + report.unchecked_tail - 1,
+                "quarantine": f"{QUARANTINE_DIR}/{qpath.name}"}
 
 
 def iter_lines(path: Path, start: int = 0) -> Iterator[bytes]:
