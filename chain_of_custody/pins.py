@@ -19,6 +19,7 @@ rule alone.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -44,13 +45,13 @@ def pin_details(name: str, key: PublicKey) -> dict:
 
 def scan_pins(log_path: Path, limit: int | None = None) -> list[Pin]:
     """Every pin entry of the log (up to entry ``limit``), read from the file; malformed
-    pin entries are skipped (the verifier reports broken lines on its own)."""
+    pin entries are skipped (the verifier reports broken lines on its own). The file is
+    searched block by block for the pin action, so a log of millions of file leaves costs
+    one read, not a parse per line."""
     pins: list[Pin] = []
-    for seq, line in _lines(log_path):
+    for seq, line in _marked_lines(log_path):
         if limit is not None and seq >= limit:
             break
-        if _MARK not in line:
-            continue
         try:
             entry = json.loads(line)
             if entry.get("action") != PIN_ACTION:
@@ -62,16 +63,55 @@ def scan_pins(log_path: Path, limit: int | None = None) -> list[Pin]:
     return pins
 
 
-def _lines(path: Path) -> Iterator[tuple[int, bytes]]:
-    if not path.exists():
+def _marked_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
+    """(seq, line) of each complete line holding the pin action. The file is read block by
+    block and searched (pins are few, and early in a log): no line is parsed, no block is
+    copied, and memory stays at one block."""
+    try:
+        size = path.stat().st_size
+    except FileNotFoundError:
         return
-    seq = 0
-    with open(path, "rb") as f:
-        for line in f:
-            if not line.endswith(b"\n"):
+    overlap = len(_MARK) - 1          # a mark that starts in one block and ends in the next
+    with open(path, "rb", buffering=0) as f:
+        fd = f.fileno()
+        newlines = 0                  # line ends before ``pos``
+        pos = 0
+        while pos < size:
+            data = os.pread(fd, block + overlap, pos)
+            if not data:
                 return
-            yield seq, line[:-1]
-            seq += 1
+            at = data.find(_MARK, 0, block + overlap)
+            while 0 <= at < block:
+                line = _line_at(fd, pos + at, size)
+                if line is None:      # a torn last line: not an entry
+                    return
+                yield newlines + data.count(b"\n", 0, at), line
+                at = data.find(_MARK, at + 1)
+            newlines += data.count(b"\n", 0, block)
+            pos += block
+
+
+def _line_at(fd: int, offset: int, size: int) -> bytes | None:
+    """The whole line around byte ``offset`` (None if it has no line end)."""
+    begin, window = offset, 1 << 12
+    while begin > 0:
+        start = max(0, offset - window)
+        cut = os.pread(fd, offset - start, start).rfind(b"\n")
+        if cut >= 0:
+            begin = start + cut + 1
+            break
+        begin, window = start, window * 2
+    end, window = -1, 1 << 12
+    while end < 0:
+        chunk = os.pread(fd, window, offset)
+        cut = chunk.find(b"\n")
+        if cut >= 0:
+            end = offset + cut
+        elif offset + len(chunk) >= size:
+            return None
+        else:
+            window *= 2
+    return os.pread(fd, end - begin, begin)
 
 
 def established(pins: list[Pin], before: int) -> dict[bytes, Pin]:

@@ -196,3 +196,25 @@ def test_every_batch_of_a_triage_is_checkpointed(signed_case):
     # sees a live command's entries as an unvouched tail.
     code, report = verify(signed_case["case"])
     assert code == 0 and report["ok"] and report["unchecked_tail"] == 0
+
+
+@pytest.mark.parametrize("block", [5, 31, 64, 1 << 22])
+def test_pins_are_found_at_their_seq_across_blocks(tmp_path, block):
+    from forensic.chain_of_custody import pins
+    keys = [Signer.generate(f"k{i}").public for i in range(3)]
+    lines = []
+    for i in range(40):
+        if i in (0, 13, 39):
+            k = keys[(0, 13, 39).index(i)]
+            lines.append(encode({"action": pins.PIN_ACTION, "details": pin_details(f"e{i}", k), "seq": i}))
+        else:
+            lines.append(encode({"action": "file.recorded", "seq": i, "subject": "x" * (i * 3)}))
+    path = tmp_path / "log"
+    path.write_bytes("\n".join(lines).encode() + b"\n")
+    found = [(seq, line) for seq, line in pins._marked_lines(path, block)]
+    assert [seq for seq, _ in found] == [0, 13, 39]
+    assert [json.loads(line)["seq"] for _, line in found] == [0, 13, 39]
+    # a torn last line holding the mark is not an entry
+    with open(path, "ab") as f:
+        f.write(lines[13].encode()[:-5])
+    assert [seq for seq, _ in pins._marked_lines(path, block)] == [0, 13, 39]
