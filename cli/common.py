@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from forensic.case import Case
+from forensic.cli.console import detail, esc
 
 
 def case_option(f):
@@ -30,6 +31,7 @@ def with_case(f):
     @functools.wraps(f)
     def wrapper(*args, case_dir: Path, **kwargs):
         case = Case.open(case_dir)
+        detail(f"case {esc(case.case_id)} in {esc(case.root)}")
         try:
             if "key_path" in kwargs:
                 from forensic.chain_of_custody.hooks import preflight

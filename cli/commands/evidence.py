@@ -8,8 +8,8 @@ import click
 from forensic.cli import exit_codes
 from forensic.chain_of_custody.hooks import record
 from forensic.cli.common import json_option, key_options, with_case
-from forensic.cli.console import (compact, emit_json, emit_jsonl, error, esc, info, stdout_is_terminal,
-                                   table, verdict, warn)
+from forensic.cli.console import (compact, detail, emit_json, emit_jsonl, error, esc, info, stdout_is_terminal,
+                                  table, verdict, warn)
 from forensic.cli.progress import byte_progress
 from forensic.case import Case
 from forensic.intake import add_evidence, item_json, read_password, verify_evidence
@@ -57,6 +57,11 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
         warn(f"{esc(result['item'])} has the same SHA-256 as {esc(others)}, already in the case: "
              "it was added all the same, and recorded as a duplicate of "
              f"{'it' if len(result['duplicate_of']) == 1 else 'them'} in the custody log")
+    for part in result.get("partitions") or []:
+        detail(f"partition {part.get('number')}: {esc(part.get('description'))}, "
+               f"{esc(part.get('file_system') or 'no file system found')}, bytes {part.get('start')}+{part.get('length')}")
+    for seg in result.get("segments") or []:
+        detail(f"segment {esc(seg['name'])}: {seg['size']:,} bytes, sha256 {seg['sha256']}")
     for w in result.get("source_warnings", []):
         warn(esc(w))
     if result["format"] == "e01":

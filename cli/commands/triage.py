@@ -13,7 +13,7 @@ import click
 from forensic.cli import exit_codes
 from forensic.chain_of_custody.hooks import triage_session, unfinished_triage
 from forensic.cli.common import json_option, key_options, with_case
-from forensic.cli.console import emit_json, err, esc, info, progress_enabled, warn
+from forensic.cli.console import detail, emit_json, err, esc, info, is_verbose, progress_enabled, warn
 from forensic.case import Case, item_source
 from forensic.errors import SourceError, UsageError
 from forensic.hashing import parse_algorithms
@@ -102,8 +102,20 @@ def _triage_one(case: Case, row, hashes, workers: int, password_file: Path | Non
     if stats.warnings:
         err.print(f"[yellow]{stats.warnings:,} warnings recorded[/yellow] "
                   f"(list them with 'forensic warnings --item {esc(item)}')")
+        if is_verbose():
+            _show_warnings(case, item)
         return exit_codes.WARNINGS
     return exit_codes.OK
+
+
+def _show_warnings(case: Case, item: str, limit: int = 20) -> None:
+    """With --verbose: the item's first warnings, where they were met and why."""
+    rows = case.db.execute("SELECT locator, stage, message FROM warnings WHERE item=? ORDER BY rowid LIMIT ?",
+                           (item, limit + 1)).fetchall()
+    for locator, stage, message in rows[:limit]:
+        detail(f"  {esc(stage)}: {esc(locator or item)}: {esc(message)}")
+    if len(rows) > limit:
+        detail(f"  … and more: 'forensic warnings --item {esc(item)}'")
 
 
 def _check_source(item: str, row) -> None:

@@ -164,3 +164,15 @@ def test_escape_removes_terminal_controls():
     assert safe("two\nlines\r") == "two\\x0alines\\x0d"
     assert esc("[red]x[/red]\x07") == "\\[red]x\\[/red]\\x07"
     assert safe("naïve café 東京") == "naïve café 東京"
+
+
+def test_verbose_shows_detail_and_the_warnings_met(tmp_path, case):
+    from builders import fat_image
+    card = fat_image(tmp_path, {"DCIM/a.jpg": tiny_jpeg()[:40]}, name="card.img")   # a truncated photo
+    assert forensic_pipe("evidence", "add", card, "--id", "card", "--case", case, cwd=tmp_path).returncode == 0
+    quiet = forensic_pipe("triage", "--case", case, cwd=tmp_path)
+    assert quiet.returncode == 3 and "/DCIM/a.jpg" not in quiet.stderr
+    loud = forensic_pipe("triage", "--case", case, "--force", "--verbose", cwd=tmp_path)
+    assert loud.returncode == 3
+    assert f"case T-1 in {case}" in loud.stderr
+    assert "extract:photo_exif" in loud.stderr and "/DCIM/a.jpg" in loud.stderr
