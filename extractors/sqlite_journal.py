@@ -18,9 +18,13 @@ evidence is only ever read. Two states are kept where they differ:
 
 A companion is checked here first, the way SQLite reads it (header, sizes, checksums); one
 that cannot be used (truncated, wrong header, part of a multi-database transaction) is left
-out with a warning and the database is read as found. SQLite never sees a journal that names
-a super-journal: that name is an absolute path from the evidence, and SQLite deletes a
-super-journal it finds and believes finished.
+out with a warning and the database is read as found. SQLite never sees a journal that ends
+as one naming a super-journal does (its last 8 bytes the journal magic), whatever the record's
+length and checksum say: that name is a path chosen by the evidence (absolute, or relative to
+the working directory), and SQLite deletes a super-journal it finds and believes finished. The
+rule is SQLite's own test (pager.c readSuperJournal), not a copy of its checksum: a copy that
+differs by one detail (SQLite sums the name as ``char``, signed on x86, unsigned on ARM; a NUL
+ends the name it opens but not the bytes it sums) lets a name through.
 """
 from __future__ import annotations
 
@@ -104,6 +108,11 @@ def check_journal(fh: BinaryIO, size: int) -> JournalCheck:
     head = fh.read(28)
     if size == 0 or not head or head[0] == 0:
         return out
+    if ends_with_super_journal(fh, size):           # before anything else: never shown to SQLite
+        out.problem = ("it ends with a super-journal record (a transaction over several databases; SQLite, "
+                       "rolling the journal back, may delete the file the record names): whether that "
+                       "transaction committed is not told by this folder")
+        return out
     if len(head) < 28 or head[:8] != JOURNAL_MAGIC:
         out.problem = "its header is not a rollback journal's"
         return out
@@ -117,8 +126,7 @@ def check_journal(fh: BinaryIO, size: int) -> JournalCheck:
     out.hot, out.page_size, out.db_pages = True, page, db_pages
     pending = PENDING_BYTE // page + 1
     record = page + 8
-    super_at = _super_journal(fh, size)
-    end = super_at if super_at is not None else size
+    end = size
     offset = 0
     while offset + sector <= end:
         fh.seek(offset)
@@ -148,28 +156,20 @@ def check_journal(fh: BinaryIO, size: int) -> JournalCheck:
                 out.pages[number] = pos + 4
             pos += record
         offset = ((pos + sector - 1) // sector) * sector
-    if super_at is not None:
-        out.problem = ("it belongs to a transaction over several databases (it names a super-journal): whether "
-                       "that transaction committed is not told by this folder")
     return out
 
 
-def _super_journal(fh: BinaryIO, size: int) -> int | None:
-    """Where the super-journal record starts, if the journal ends with one."""
-    if size < 20:
-        return None
-    fh.seek(size - 16)
-    tail = fh.read(16)
-    if tail[8:] != JOURNAL_MAGIC:
-        return None
-    length, cksum = struct.unpack(">2I", tail[:8])
-    if length == 0 or length > size - 20:
-        return None
-    fh.seek(size - 16 - length)
-    name = fh.read(length)
-    if sum(name) & _M != cksum:
-        return None
-    return size - 20 - length
+def ends_with_super_journal(fh: BinaryIO, size: int) -> bool:
+    """Whether SQLite could read a super-journal name from this journal: it looks at the last 16
+    bytes (name length, checksum, journal magic) and nothing else tells it there is a record.
+    Any journal whose last 8 bytes are the magic counts, even where SQLite would then drop the
+    name (length out of range, checksum failing): a page record ends in its checksum, a segment
+    in zero padding, so an honest journal of one database ends in the magic only by a 2**-64
+    chance, and no reading of the length or checksum can then be wrong."""
+    if size < 16:                                    # SQLite reads no record from fewer bytes
+        return False
+    fh.seek(size - 8)
+    return fh.read(8) == JOURNAL_MAGIC
 
 
 def _wal_sum(data: bytes, s0: int, s1: int, big: bool) -> tuple[int, int]:

@@ -217,12 +217,73 @@ def test_journal_naming_a_super_journal_is_never_shown_to_sqlite(tmp_path):
     victim.write_text("precious")
     records, warnings = extract(db, "-journal")
     assert victim.read_text() == "precious"
-    assert len(records) == 14 and warnings == [
-        "msgstore.db-journal: not used: it belongs to a transaction over several databases (it names a "
-        "super-journal): whether that transaction committed is not told by this folder; msgstore.db is read as "
-        "found (it may hold the unfinished transaction's changes)"]
+    assert len(records) == 14 and warnings == [SUPER_NOT_USED]
     sqlite_cli(db, ("-journal",), "SELECT count(*) FROM message", tmp_path / "ref")   # the reference tool...
     assert not victim.exists()                                                       # ...deletes it
+
+
+SUPER_NOT_USED = ("msgstore.db-journal: not used: it ends with a super-journal record (a transaction over several "
+                  "databases; SQLite, rolling the journal back, may delete the file the record names): whether "
+                  "that transaction committed is not told by this folder; msgstore.db is read as found (it may "
+                  "hold the unfinished transaction's changes)")
+
+
+def _name_super_journal(journal: Path, name: bytes, checksum: int | None = None,
+                        length: int | None = None) -> None:
+    """Append a super-journal record as SQLite writes one (pager.c writeSuperJournal): the
+    pending-byte page number, the name, then its length, its checksum (SQLite's: the bytes
+    summed as C ``char``, signed on x86) and the journal magic, after the last segment's
+    sector padding."""
+    data = journal.read_bytes()
+    sector = struct.unpack(">I", data[20:24])[0]
+    if checksum is None:
+        checksum = sum(b - 256 if b >= 0x80 else b for b in name) & 0xFFFFFFFF
+    data += b"\0" * (-len(data) % sector) + struct.pack(">I", 0x40000000 // 1024 + 1) + name \
+        + struct.pack(">II", len(name) if length is None else length, checksum) + data[:8]
+    journal.write_bytes(data)
+
+
+@pytest.mark.parametrize("where", ["absolute", "relative"])
+def test_super_journal_name_with_a_high_byte_and_a_nul_deletes_nothing(forensic, tmp_path, monkeypatch, where):
+    """Red team: a name with a byte >= 0x80 has one checksum summed as signed char (SQLite on
+    x86) and another summed unsigned; a NUL ends the path SQLite opens but not the bytes it
+    sums. Such a record, pointing at a file outside the private copy (by absolute path, or
+    relative to the working directory), must not reach SQLite: the file stays, the journal is
+    not used, and the database is read as found."""
+    phone = tmp_path / "phone"
+    db = hot_journal(phone / DB_DIR)
+    examiner = tmp_path / "examiner"
+    examiner.mkdir()
+    canary = examiner / "case-signing.key"
+    canary.write_text("precious")
+    monkeypatch.chdir(examiner)
+    target = bytes(canary) if where == "absolute" else canary.name.encode()
+    name = target + b"\0\xc3\xa9"
+    assert sum(name) != sum(b - 256 if b >= 0x80 else b for b in name)     # the two sums differ
+    _name_super_journal(Path(str(db) + "-journal"), name)
+    before = _hashes(db.parent)
+    messages, warnings = _triage(forensic, tmp_path, phone)
+    assert canary.read_text() == "precious"
+    assert [w["message"] for w in warnings] == [SUPER_NOT_USED]
+    assert sorted(m["source"]["row_id"] for m in messages) == list(range(201, 215))     # as found
+    assert not any(m.get("db_state") for m in messages)
+    assert _hashes(db.parent) == before
+
+
+@pytest.mark.parametrize("defect", ["checksum_wrong", "length_zero", "length_too_long"])
+def test_journal_ending_in_the_magic_is_not_used_whatever_its_record_says(tmp_path, defect):
+    """SQLite reads a name only where length and checksum hold, but the rule here is the trailer
+    alone: no reading of them can let a name through."""
+    db = hot_journal(tmp_path / "db")
+    journal = Path(str(db) + "-journal")
+    name = b"/nonexistent/super-journal"
+    _name_super_journal(journal, name, checksum=1 if defect == "checksum_wrong" else None,
+                        length={"length_zero": 0, "length_too_long": 1 << 30}.get(defect))
+    with open(journal, "rb") as fh:
+        check = check_journal(fh, journal.stat().st_size)
+    assert check.problem and check.problem.startswith("it ends with a super-journal record")
+    records, warnings = extract(db, "-journal")
+    assert len(records) == 14 and warnings == [SUPER_NOT_USED]
 
 
 def test_journal_of_a_committed_transaction_is_not_applied(tmp_path):
