@@ -32,7 +32,15 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 # every platform the chat extractors write (a case may hold others, from newer extractors)
 PLATFORMS = ("whatsapp", "telegram", "messenger", "instagram", "discord", "sms", "imessage")
 MESSAGES_LEGEND = ("Flags: ? time zone unknown (the device's clock, placed as if it were UTC) · x deleted · "
-                   "! corrupted (damaged in its source)")
+                   "! corrupted (damaged in its source) · U uncommitted: found only in a phone database's "
+                   "unfinished transaction, not in the database as committed (not an ordinary message)")
+CONVERSATIONS_LEGEND = ("Uncommitted: of its messages, those found only in a phone database's unfinished transaction, "
+                        "not in the database as committed (forensic messages --uncommitted lists them)")
+# A phone database's record found only in the uncommitted state (the extractors' ``db_state``)
+# also has its ``source_ref`` ending so (docs/formats.md): a cheap test of the artifacts row
+# before its fields are read.
+_UNCOMMITTED_REF = "% (uncommitted)"
+_UNCOMMITTED_SQL = f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' AND json_extract(a.fields, '$.db_state') = 'uncommitted')"
 
 
 def _bound(text: str | None, end: bool, option: str) -> datetime | None:
@@ -88,6 +96,11 @@ def message_json(r) -> dict:
     return out
 
 
+def uncommitted(m: dict) -> bool:
+    """The message was found only in a phone database's unfinished transaction."""
+    return m.get("db_state") == "uncommitted"
+
+
 def _line(m: dict) -> str:
     conv = m["conversation"] or {}
     who = m["sender"] or m.get("actor") or ("(system)" if m["system"] else "-")
@@ -95,6 +108,8 @@ def _line(m: dict) -> str:
     if len(body) > 200:
         body = body[:199] + "…"
     flags = ("!" if m["corrupted"] else "-") + ("?" if not m["tz_known"] else "-") + ("x" if m["deleted"] else "-")
+    if uncommitted(m):          # added later: ordinary messages' lines are as they always were
+        flags += "U"
     text = (f"{flags} {m['sent_at'] or '?':25} {m['platform']:<10} [{conv.get('title') or conv.get('id')}] "
             f"{who}: {body}")
     if m["attachments"]:
@@ -123,13 +138,15 @@ def _cells(m: dict) -> tuple:
         body = body[:199] + "…"
     if m["attachments"]:
         body += f"  (+{len(m['attachments'])} attachment(s))"
-    flags = ("!" if m["corrupted"] else "") + ("?" if not m["tz_known"] else "") + ("x" if m["deleted"] else "")
+    flags = (("!" if m["corrupted"] else "") + ("?" if not m["tz_known"] else "") + ("x" if m["deleted"] else "")
+             + ("U" if uncommitted(m) else ""))
     return (flags, _when(m["sent_at"]), m["platform"], conv.get("title") or conv.get("id"), who, body, m["item"])
 
 
 def message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
                   lo: datetime | None = None, hi: datetime | None = None, fts: str | None = None,
-                  limit: int | None = None, run: tuple[int, int] | None = None) -> tuple[str, list]:
+                  limit: int | None = None, run: tuple[int, int] | None = None,
+                  state: bool | None = None) -> tuple[str, list]:
     """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
 
     Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
@@ -137,7 +154,8 @@ def message_query(items: list[str], platform: str | None = None, conversation: s
     :func:`~forensic.extractors.chat.index.search_runs`): the FTS hits of the run read in rowid order
     are in time order, and the FTS table drives the query (CROSS JOIN keeps that order of
     evaluation), so the first rows come without reading every hit; :func:`message_rows`
-    merges the runs. Each row ends with ``sort_key``."""
+    merges the runs. Each row ends with ``sort_key``. ``state``: True keeps only the messages
+    flagged uncommitted (``db_state``), False leaves them out, None keeps all."""
     where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
     if platform:
         where.append("m.platform = ?"), args.append(platform)
@@ -149,6 +167,8 @@ def message_query(items: list[str], platform: str | None = None, conversation: s
     if hi:
         where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
         args.extend([_us(hi), _us(hi + _LATE)])
+    if state is not None:
+        where.append(_UNCOMMITTED_SQL if state else f"NOT {_UNCOMMITTED_SQL} IS TRUE")
     cols = "m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key"
     joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
     if fts is not None:
@@ -171,10 +191,11 @@ def message_query(items: list[str], platform: str | None = None, conversation: s
 
 def message_rows(db, items: list[str], platform: str | None = None, conversation: str | None = None,
                  lo: datetime | None = None, hi: datetime | None = None, fts: str | None = None,
-                 limit: int | None = None) -> Iterator:
+                 limit: int | None = None, state: bool | None = None) -> Iterator:
     """The rows of a message listing, in time order (``sort_key, id``), streamed: the first
-    ones come before the last ones are read. At most ``limit`` rows."""
-    kw = dict(platform=platform, conversation=conversation, lo=lo, hi=hi, fts=fts, limit=limit)
+    ones come before the last ones are read. At most ``limit`` rows. ``state``: as for
+    :func:`message_query`."""
+    kw = dict(platform=platform, conversation=conversation, lo=lo, hi=hi, fts=fts, limit=limit, state=state)
     if fts is None:
         sql, args = message_query(items, **kw)
         yield from db.execute(sql, args)
@@ -200,17 +221,24 @@ def message_rows(db, items: list[str], platform: str | None = None, conversation
 @click.option("--search", default=None, metavar="TEXT",
               help="Only messages whose body, sender or conversation title contain every word of TEXT "
                    "(case and diacritics ignored; 'word*' for a prefix).")
+@click.option("--uncommitted/--no-uncommitted", "state", default=None,
+              help="Only the messages found only in a phone database's unfinished transaction (db_state "
+                   "uncommitted; flag U), or none of them. Default: all, flagged.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many messages.")
 @json_option
 @with_case
 def messages(case: Case, item: str | None, platform: str | None, conversation: str | None, from_: str | None,
-             to: str | None, search: str | None, limit: int | None, as_json: bool) -> int:
+             to: str | None, search: str | None, state: bool | None, limit: int | None, as_json: bool) -> int:
     """List chat messages found by triage (every platform, one shape), in time order.
 
     Messages whose time zone is unknown (WhatsApp text exports without --assume-tz, Telegram
     exports without Unix times) are placed and filtered by their wall clock read as UTC, and a
     time filter keeps them when they could be in range (wall clock within FROM-12h .. TO+14h);
     they are shown with tz_known false.
+
+    A phone database found with a hot journal or a write-ahead log is read in its committed
+    state; the messages only its unfinished transaction holds are listed too, flagged U
+    (db_state "uncommitted"): evidence, but not ordinary messages of that database.
 
     On a terminal: a table (flags explained under it). In a pipe: one compact line per
     message, the evidence item last (after a tab). With --json: JSON Lines.
@@ -234,7 +262,7 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
             return 0
     # closed here, while the case is open (a pipe closed early ends the listing mid-way)
     with closing(message_rows(case.db, items, platform=platform, conversation=conversation, lo=lo, hi=hi,
-                              fts=q, limit=limit)) as found:
+                              fts=q, limit=limit, state=state)) as found:
         rows = (message_json(r) for r in found)
         if as_json:
             n = emit_jsonl(rows)
@@ -247,7 +275,8 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
                 click.echo(_line(m))
                 n += 1
     scope.report("messages", n, filter_words(("--platform", platform), ("--conversation", conversation),
-                                             ("--from", from_), ("--to", to), ("--search", search)),
+                                             ("--from", from_), ("--to", to), ("--search", search),
+                                             ("--uncommitted", state is True), ("--no-uncommitted", state is False)),
                  hint="`forensic conversations` lists the conversation ids" if conversation else None)
     return 0
 
@@ -259,6 +288,9 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
 @with_case
 def conversations(case: Case, item: str | None, platform: str | None, as_json: bool) -> int:
     """List conversations: platform, id, title, participants, message count, first and last message.
+
+    A conversation read from a phone database found inside a transaction also gives how many
+    of its messages only the unfinished transaction holds (uncommitted).
 
     On a terminal: a table. In a pipe: one compact line per conversation. With --json: JSON Lines."""
     scope = ListingScope(case, item)
@@ -277,6 +309,7 @@ def conversations(case: Case, item: str | None, platform: str | None, as_json: b
         "min(sent_key) AS lo, max(sent_key) AS hi, group_concat(DISTINCT file_id) AS files FROM chat_messages "
         "WHERE " + " AND ".join(where) + " GROUP BY item, platform, conversation "
         "ORDER BY item, lo IS NULL, lo, platform, conversation", args).fetchall()
+    pending = _uncommitted_counts(case.db, items, platform)
     out = []
     for g in groups:
         def at(key):
@@ -296,20 +329,42 @@ def conversations(case: Case, item: str | None, platform: str | None, as_json: b
                 source.append({"item": g["item"], "path": f["path"], "locator": f["locator"]})
         out.append({"item": g["item"], "platform": g["platform"], "conversation": g["conversation"],
                     "title": g["title"], "participants": participants, "messages": g["n"],
-                    "first_at": at(g["lo"]), "last_at": at(g["hi"]), "source": source})
+                    "first_at": at(g["lo"]), "last_at": at(g["hi"]), "source": source,
+                    "uncommitted": pending.get((g["item"], g["platform"], g["conversation"]), 0)})
     if as_json:
         emit_jsonl(out)
     elif stdout_is_terminal():
-        table_pages(("Platform", "Messages", "First", "Last", "Title", "Conversation", "Item"),
-                    ((c["platform"], f"{c['messages']:,}", _when(c["first_at"]), _when(c["last_at"]),
-                      c["title"] or "-", c["conversation"], c["item"]) for c in out),
-                    no_wrap=("Messages",))
+        # the Uncommitted column only in a case that has such messages
+        columns = ("Platform", "Messages") + (("Uncommitted",) if pending else ()) + \
+            ("First", "Last", "Title", "Conversation", "Item")
+        table_pages(columns, ((c["platform"], f"{c['messages']:,}")
+                              + ((f"{c['uncommitted']:,}" if c["uncommitted"] else "",) if pending else ())
+                              + (_when(c["first_at"]), _when(c["last_at"]), c["title"] or "-", c["conversation"],
+                                 c["item"]) for c in out),
+                    legend=CONVERSATIONS_LEGEND if pending else None, no_wrap=("Messages", "Uncommitted"))
     else:
         for c in out:
-            click.echo(_plain(f"{c['platform']:<10} {c['messages']:>7} {c['first_at'] or '?':25} "
-                              f"{c['last_at'] or '?':25} [{c['title'] or '-'}] {c['conversation']}"))
+            line = (f"{c['platform']:<10} {c['messages']:>7} {c['first_at'] or '?':25} "
+                    f"{c['last_at'] or '?':25} [{c['title'] or '-'}] {c['conversation']}")
+            if c["uncommitted"]:        # added later, after a tab: other lines are as they always were
+                line += f"\t{c['uncommitted']} uncommitted"
+            click.echo(_plain(line))
     scope.report("conversations", len(out), filter_words(("--platform", platform)))
     return 0
+
+
+def _uncommitted_counts(db, items: list[str], platform: str | None) -> dict[tuple, int]:
+    """(item, platform, conversation) -> how many of its messages are flagged uncommitted; only
+    the conversations that have some. Read from the chat artifacts' rows (their source_ref
+    first: the fields of the few that match only)."""
+    where, args = [f"a.item IN ({','.join('?' * len(items))})"], list(items)
+    if platform:
+        where.append("m.platform = ?"), args.append(platform)
+    rows = db.execute(
+        "SELECT m.item, m.platform, m.conversation, count(*) FROM artifacts a INDEXED BY artifacts_type "
+        "JOIN chat_messages m ON m.id = a.id WHERE a.record_type = 'chat/message' AND "
+        + " AND ".join(where) + f" AND {_UNCOMMITTED_SQL} GROUP BY m.item, m.platform, m.conversation", args)
+    return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
 COMMANDS = [messages, conversations]

@@ -1,0 +1,138 @@
+"""Messages found only in a phone database's unfinished transaction are never shown as ordinary.
+
+The case is the trainer sample (seed 7): its phone's ``mmssms.db`` was left with a hot journal,
+the phone having died while it saved three texts that had just arrived. Triage reports the
+database's committed messages and those three flagged ``db_state: "uncommitted"`` (checked in
+tests/training/test_hot_journal_case.py). Here: the listings mark exactly those three, in each
+item that holds the database (the phone image and its logical extraction) — the ``messages``
+table at a terminal and its compact lines in a pipe, and the ``conversations`` counts. Which texts are uncommitted comes from the sample's generator,
+not from the case."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from conftest import require_tools
+from forensic.sample.build import layout
+from ptyrun import run_in_pty
+from tests.cli.test_listings import _message_line, assert_fits, pipe, shown, table_rows
+
+TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
+ITEMS = ("phone", "extraction")
+
+
+def _cli(*args) -> int:
+    from forensic.cli.main import main
+    return main([str(a) for a in args])
+
+
+@pytest.fixture(scope="module")
+def hot(tmp_path_factory):
+    """The sample's phone image and logical extraction, triaged; the texts of the unfinished
+    transaction and the database's committed ones, as the generator wrote them."""
+    require_tools(*TOOLS)
+    root = tmp_path_factory.mktemp("uncommitted")
+    sample, case = root / "sample", root / "case"
+    assert _cli("sample-image", sample, "--seed", "7", "--quiet") == 0
+    assert _cli("case", "init", case, "--case-id", "UNC-7", "--examiner", "T", "--quiet") == 0
+    assert _cli("evidence", "add", sample / "phone.raw", "--id", "phone", "--case", case, "--quiet") == 0
+    assert _cli("evidence", "add", sample / "extraction.zip", "--id", "extraction", "--case", case, "--quiet") == 0
+    assert _cli("triage", "--case", case, "--quiet") == 3            # the journal's warning
+    hj = layout(7).hot_journal
+    uncommitted = {m.body for m in hj.interrupted.chat.messages}
+    committed = {m.body for chat in hj.committed for m in chat.messages}
+    assert len(uncommitted) == 3 and not uncommitted & committed
+    return {"root": root, "case": case, "uncommitted": uncommitted, "committed": committed,
+            "other": hj.interrupted.chat.other}
+
+
+def _messages(hot, *args) -> list[dict]:
+    res = pipe("messages", "--case", hot["case"], "--json", *args, cwd=hot["root"])
+    assert res.returncode == 0, res.stderr
+    return [json.loads(line) for line in res.stdout.splitlines()]
+
+
+# -- forensic messages ------------------------------------------------------------------------------
+
+def test_pipe_lines_flag_exactly_the_uncommitted_messages(hot):
+    rows = _messages(hot)
+    res = pipe("messages", "--case", hot["case"], cwd=hot["root"])
+    assert res.returncode == 0, res.stderr
+    lines = res.stdout.splitlines()
+    assert len(lines) == len(rows)
+    flagged = []
+    for line, m in zip(lines, rows):
+        text, item = line.rsplit("\t", 1)
+        assert item == m["item"]
+        old = _message_line(m)                   # the documented line, before U was added
+        if m["body"] in hot["uncommitted"]:
+            flagged.append((item, m["body"]))
+            assert line.split(" ", 1)[0] == "---U" and text == "---U" + old[3:], line
+        else:                                    # every other line as it always was
+            assert text == old, line
+    assert sorted(flagged) == sorted((i, b) for i in ITEMS for b in hot["uncommitted"])
+
+
+def test_terminal_table_flags_them_and_its_legend_says_what_U_means(hot):
+    rows = _messages(hot)
+    wide = run_in_pty(["messages", "--case", hot["case"]], cwd=hot["root"], columns=240)
+    assert wide.code == 0, wide.output
+    lines = shown(wide)
+    cells = [c for c in table_rows(lines) if c[0] or c[1]]          # a row's first line (not a wrapped one)
+    assert len(cells) == len(rows)
+    for c, m in zip(cells, rows):                                    # the same message, in the same order
+        extra = f"  (+{len(m['attachments'])} attachment(s))" if m["attachments"] else ""
+        assert (c[5], c[6]) == ((m["body"] + extra).strip(), m["item"])
+    marked = sorted((c[6], c[5]) for c in cells if "U" in c[0])
+    assert marked == sorted((i, b) for i in ITEMS for b in hot["uncommitted"])
+    legend = " ".join(lines[-3:])
+    assert "U uncommitted: found only in a phone database's unfinished transaction" in legend
+    narrow = run_in_pty(["messages", "--case", hot["case"], "--uncommitted"], cwd=hot["root"], columns=80)
+    lines = shown(narrow)
+    assert narrow.code == 0 and lines
+    assert_fits(lines, 80)
+    assert [c[0] for c in table_rows(lines) if c[1].startswith("20")] == ["U"] * 6
+    assert any("U uncommitted" in line for line in lines)
+
+
+def test_uncommitted_and_no_uncommitted_split_the_listing(hot, forensic):
+    every = _messages(hot)
+    only = _messages(hot, "--uncommitted")
+    rest = _messages(hot, "--no-uncommitted")
+    assert sorted((m["item"], m["body"]) for m in only) == sorted((i, b) for i in ITEMS for b in hot["uncommitted"])
+    assert all(m["db_state"] == "uncommitted" for m in only)
+    assert not any(m["body"] in hot["uncommitted"] for m in rest)
+    assert sorted(m["record_id"] for m in only + rest) == sorted(m["record_id"] for m in every)
+    # with the other filters, and a search
+    found = _messages(hot, "--uncommitted", "--item", "phone", "--search", "policía")
+    assert [m["body"] for m in found] == [b for b in hot["uncommitted"] if "policía" in b]
+    assert not any(m["body"] in hot["uncommitted"] for m in _messages(hot, "--no-uncommitted", "--search", "policía"))
+    res = forensic("messages", "--case", hot["case"], "--platform", "telegram", "--uncommitted")
+    assert res.out == "" and "no messages matched --platform telegram --uncommitted" in res.err
+
+
+# -- forensic conversations -------------------------------------------------------------------------
+
+def test_conversations_count_the_uncommitted_messages(hot):
+    res = pipe("conversations", "--case", hot["case"], "--json", cwd=hot["root"])
+    convs = [json.loads(line) for line in res.stdout.splitlines()]
+    counts = {(c["item"], c["platform"], c["title"]): c["uncommitted"] for c in convs}
+    holding = {k: n for k, n in counts.items() if n}
+    assert holding == {(i, "sms", hot["other"]): 3 for i in ITEMS}
+    assert set(counts.values()) == {0, 3}
+    lines = pipe("conversations", "--case", hot["case"], cwd=hot["root"]).stdout.splitlines()
+    assert len(lines) == len(convs)
+    for line, c in zip(lines, convs):
+        if c["uncommitted"]:
+            assert line.endswith(f"] {c['conversation']}\t3 uncommitted"), line
+        else:
+            assert "\t" not in line and "uncommitted" not in line, line
+    table = run_in_pty(["conversations", "--case", hot["case"]], cwd=hot["root"], columns=200)
+    lines = shown(table)
+    header = next(line for line in lines if "┃" in line)
+    assert [h.strip() for h in header.split("┃")] == ["Platform", "Messages", "Uncommitted", "First", "Last",
+                                                      "Title", "Conversation", "Item"]
+    rows = [c for c in table_rows(lines) if c[0]]
+    assert sorted((c[7], c[5], c[2]) for c in rows if c[2]) == sorted((i, hot["other"], "3") for i in ITEMS)
+    assert any(line.startswith("Uncommitted: ") for line in lines)
