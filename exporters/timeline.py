@@ -10,8 +10,15 @@ Sources of events:
 
 Each event is a dict with Timesketch's fields — ``message``, ``datetime`` (ISO 8601 with
 offset), ``timestamp_desc``, ``timestamp`` (int, microseconds since the Unix epoch) — plus
-``item``, ``path``, ``sha256``, ``record_type``, ``tz_known``, ``tz_source``, ``local_datetime``
-and ``locator``.
+``item``, ``path``, ``sha256``, ``record_type``, ``tz_known``, ``tz_source``, ``local_datetime``,
+``locator`` and ``db_state``.
+
+Uncommitted records. A phone database found inside a transaction yields, besides its committed
+messages, those only the unfinished transaction holds (``db_state`` "uncommitted"). Their
+events never read as ordinary ones: ``timestamp_desc`` is "Message sent (uncommitted)", the
+``message`` begins "Message sent (uncommitted: found only in a database's unfinished
+transaction)", and ``db_state`` says "uncommitted" (it is "committed" for the other records of
+such a database, null for everything else).
 
 Ordering rule. Events whose zone is known are ordered by their UTC instant. An event whose
 zone is unknown has no instant: it is placed by its wall-clock time *read as if it were
@@ -47,7 +54,7 @@ LATEST_OFFSET_H = 14             # UTC+14:00 (Line Islands)
 
 # the fields of a timeline event, in order; the first four are Timesketch's
 FIELDS = ("message", "datetime", "timestamp_desc", "timestamp", "item", "path", "sha256", "record_type",
-          "tz_known", "tz_source", "local_datetime", "locator")
+          "tz_known", "tz_source", "local_datetime", "locator", "db_state")
 
 FILE_TIMES = (("modified_at", "File modified"), ("accessed_at", "File accessed"),
               ("changed_at", "Metadata changed"), ("born_at", "File created"))
@@ -61,7 +68,25 @@ LABELS = {
     ("chat/message", "edited"): "Message edited",
 }
 
+# a record found only in a database's unfinished transaction (the extractors' db_state)
+UNCOMMITTED = "uncommitted"
+UNCOMMITTED_NOTE = "uncommitted: found only in a database's unfinished transaction"
+
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
+
+
+def describe(desc: str, db_state: str | None) -> str:
+    """An event's ``timestamp_desc``: ``Message sent``, or ``Message sent (uncommitted)``."""
+    return f"{desc} ({UNCOMMITTED})" if db_state == UNCOMMITTED else desc
+
+
+def message_text(desc: str, conversation: str | None, sender: str | None, body: str | None,
+                 db_state: str | None = None) -> str:
+    """A chat message event's ``message``: ``Message sent in CHAT by SENDER: body``; an
+    uncommitted one says so first (``Message sent (uncommitted: found only in ...) in ...``)."""
+    state = f" ({UNCOMMITTED_NOTE})" if db_state == UNCOMMITTED else ""
+    conv = f" in {conversation}" if conversation else ""
+    return f"{desc}{state}{conv} by {sender or '(system)'}: {body or ''}"
 
 
 # -- time helpers -------------------------------------------------------------------------
@@ -126,7 +151,7 @@ class TimelineFilter:
 
 
 _COLUMNS = ("k", "tz_known", "label", "item", "path", "locator", "sha256", "deleted", "record_type",
-            "utc", "local", "tz_source", "make", "model", "sender", "conversation", "body", "lat", "lon")
+            "utc", "local", "tz_source", "make", "model", "sender", "conversation", "body", "lat", "lon", "db_state")
 
 
 def _file_select(column: str, desc: str) -> str:
@@ -137,7 +162,7 @@ def _file_select(column: str, desc: str) -> str:
         f"CASE WHEN f.times_tz_known THEN NULL ELSE {column} END AS local, "
         f"CASE WHEN f.times_tz_known THEN COALESCE(f.times_tz_source, 'utc') ELSE 'unknown' END AS tz_source, "
         f"NULL AS make, NULL AS model, NULL AS sender, NULL AS conversation, NULL AS body, "
-        f"NULL AS lat, NULL AS lon "
+        f"NULL AS lat, NULL AS lon, NULL AS db_state "
         f"FROM files f WHERE {column} IS NOT NULL AND (:item IS NULL OR f.item = :item)")
 
 
@@ -152,7 +177,8 @@ _ARTIFACT_SELECT = (
     "THEN json_extract(a.fields, '$.conversation') END) END AS conversation, "
     "CASE WHEN a.record_type = 'chat/message' THEN json_extract(a.fields, '$.body') END AS body, "
     "CASE WHEN t.label = 'gps' THEN json_extract(a.fields, '$.lat') END AS lat, "
-    "CASE WHEN t.label = 'gps' THEN json_extract(a.fields, '$.lon') END AS lon "
+    "CASE WHEN t.label = 'gps' THEN json_extract(a.fields, '$.lon') END AS lon, "
+    "json_extract(a.fields, '$.db_state') AS db_state "
     "FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
     "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) "
     "WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL) AND (:item IS NULL OR a.item = :item)")
@@ -191,7 +217,8 @@ def events(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(),
 def _event(r, render: tzinfo) -> dict[str, Any]:
     record_type = r["record_type"]
     is_fs = record_type.startswith("fs/")
-    desc = r["label"] if is_fs else LABELS.get((record_type, r["label"]), f"{r['label']} ({record_type})")
+    label = r["label"] if is_fs else LABELS.get((record_type, r["label"]), f"{r['label']} ({record_type})")
+    desc = describe(label, r["db_state"])
     tz_known = bool(r["tz_known"])
     if r["k"] is None:                      # not a time we can read (never dropped: listed first)
         value = r["utc"] if r["utc"] is not None else r["local"]
@@ -215,7 +242,7 @@ def _event(r, render: tzinfo) -> dict[str, Any]:
         stamp = None
         local_iso = when
     return {
-        "message": _message(desc, r, is_fs),
+        "message": _message(label, r, is_fs),
         "datetime": when,
         "timestamp_desc": desc,
         "timestamp": stamp,
@@ -227,6 +254,7 @@ def _event(r, render: tzinfo) -> dict[str, Any]:
         "tz_source": r["tz_source"] if tz_known else "unknown",
         "local_datetime": local_iso,
         "locator": r["locator"],
+        "db_state": r["db_state"],
     }
 
 
@@ -235,15 +263,15 @@ def _message(desc: str, r, is_fs: bool) -> str:
     deleted = " (deleted)" if r["deleted"] else ""
     if is_fs:
         return f"{desc}: {path}{deleted}"
+    if r["db_state"] == UNCOMMITTED and r["record_type"] != "chat/message":
+        desc = f"{desc} ({UNCOMMITTED_NOTE})"
     if r["record_type"] == "photo/exif":
         from forensic.exporters.geo import device
         dev = device(r["make"], r["model"])
         where = f" at {r['lat']}, {r['lon']}" if r["lat"] is not None and r["lon"] is not None else ""
         return f"{desc}{where}: {path}{deleted}" + (f" [{dev}]" if dev else "")
     if r["record_type"] == "chat/message":
-        who = r["sender"] or "(system)"
-        conv = f" in {r['conversation']}" if r["conversation"] else ""
-        return f"{desc}{conv} by {who}: {r['body'] or ''}"
+        return message_text(desc, r["conversation"], r["sender"], r["body"], r["db_state"])
     return f"{desc}: {path}{deleted}"
 
 

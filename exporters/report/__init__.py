@@ -166,13 +166,14 @@ def _message_event(m: dict, tl) -> dict | None:
     else:
         return None
     conv = f.get("conversation") or {}
-    who = f.get("sender") or "(system)"
     body = "[withheld: tagged sensitive]" if m["withheld"] else (f.get("body") or "")
-    return {"message": f"Message sent in {conv.get('title') or conv.get('id') or '?'} by {who}: {body}",
-            "datetime": when, "timestamp_desc": "Message sent", "timestamp": stamp, "item": m["item"],
+    state = f.get("db_state")
+    desc = tl.LABELS[("chat/message", "sent")]
+    return {"message": tl.message_text(desc, conv.get("title") or conv.get("id") or "?", f.get("sender"), body, state),
+            "datetime": when, "timestamp_desc": tl.describe(desc, state), "timestamp": stamp, "item": m["item"],
             "path": m["path"], "sha256": m["sha256"], "record_type": "chat/message", "tz_known": known,
             "tz_source": f.get("tz_source") if known else "unknown", "local_datetime": local_iso,
-            "locator": m["locator"]}
+            "locator": m["locator"], "db_state": state}
 
 
 def selection_geo_rows(case, sel) -> list[dict]:

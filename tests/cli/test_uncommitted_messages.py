@@ -3,13 +3,17 @@
 The case is the trainer sample (seed 7): its phone's ``mmssms.db`` was left with a hot journal,
 the phone having died while it saved three texts that had just arrived. Triage reports the
 database's committed messages and those three flagged ``db_state: "uncommitted"`` (checked in
-tests/training/test_hot_journal_case.py). Here: the listings mark exactly those three, in each
-item that holds the database (the phone image and its logical extraction) — the ``messages``
-table at a terminal and its compact lines in a pipe, and the ``conversations`` counts. Which texts are uncommitted comes from the sample's generator,
+tests/training/test_hot_journal_case.py). Here: every place a person reads messages marks
+exactly those three, in each item that holds the database (the phone image and its logical
+extraction) — the ``messages`` table at a terminal and its compact lines in a pipe, the
+``conversations`` counts, and the timeline (CSV, JSON Lines, and the bundle's ``timeline.csv``). Which texts are uncommitted comes from the sample's generator,
 not from the case."""
 from __future__ import annotations
 
+import csv
+import io
 import json
+import zipfile
 
 import pytest
 
@@ -20,6 +24,7 @@ from tests.cli.test_listings import _message_line, assert_fits, pipe, shown, tab
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 ITEMS = ("phone", "extraction")
+SENT = "Message sent (uncommitted: found only in a database's unfinished transaction) in "
 
 
 def _cli(*args) -> int:
@@ -136,3 +141,69 @@ def test_conversations_count_the_uncommitted_messages(hot):
     rows = [c for c in table_rows(lines) if c[0]]
     assert sorted((c[7], c[5], c[2]) for c in rows if c[2]) == sorted((i, hot["other"], "3") for i in ITEMS)
     assert any(line.startswith("Uncommitted: ") for line in lines)
+
+
+# -- the timeline -----------------------------------------------------------------------------------
+
+def _body(message: str, bodies: set[str]) -> str | None:
+    """Which of ``bodies`` an event's message ends with, if any."""
+    return next((b for b in bodies if message.endswith(": " + b)), None)
+
+
+def _check_events(events: list[dict], hot, items=ITEMS) -> None:
+    """Message events of the uncommitted texts say so in every field; no other event does."""
+    marked = []
+    for ev in events:
+        if ev["record_type"] != "chat/message":
+            assert "uncommitted" not in ev["message"] and not ev["db_state"]
+            continue
+        body = _body(ev["message"], hot["uncommitted"])
+        if body is not None:
+            marked.append((ev["item"], body))
+            assert ev["timestamp_desc"] == "Message sent (uncommitted)"
+            assert ev["message"] == f"{SENT}{hot['other']} by {hot['other']}: {body}"
+            assert ev["db_state"] == "uncommitted"
+        else:
+            assert ev["timestamp_desc"] in ("Message sent", "Message edited"), ev
+            assert "uncommitted" not in ev["message"], ev
+            committed = _body(ev["message"], hot["committed"]) is not None
+            assert ev["db_state"] in (("committed",) if committed else (None, "")), ev
+    assert sorted(marked) == sorted((i, b) for i in items for b in hot["uncommitted"])
+
+
+def test_timeline_csv_and_jsonl_mark_exactly_the_uncommitted_messages(hot, tmp_path):
+    out = tmp_path / "timeline.csv"
+    res = pipe("timeline", "--case", hot["case"], "--format", "csv", "--out", out, cwd=hot["root"])
+    assert res.returncode == 0, res.stderr
+    with open(out, newline="", encoding="utf-8") as fh:
+        reader = csv.DictReader(fh)
+        assert reader.fieldnames[:4] == ["message", "datetime", "timestamp_desc", "timestamp"]
+        assert reader.fieldnames[-1] == "db_state"
+        _check_events(list(reader), hot)
+    res = pipe("timeline", "--case", hot["case"], "--json", cwd=hot["root"])
+    _check_events([json.loads(line) for line in res.stdout.splitlines()], hot)
+    table = run_in_pty(["timeline", "--case", hot["case"]], cwd=hot["root"], columns=300)
+    events = [c[3] for c in table_rows(shown(table)) if len(c) == 4]
+    assert sorted(_body(e, hot["uncommitted"]) for e in events if e.startswith(SENT)) == \
+        sorted(b for _ in ITEMS for b in hot["uncommitted"])
+    assert sum(1 for e in events if "uncommitted" in e) == 3 * len(ITEMS)
+
+
+# -- the bundle ---------------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def bundle(hot):
+    path = hot["root"] / "messages.zip"
+    assert _cli("export", "--case", hot["case"], "--out", path, "--type", "messages", "--item", "extraction",
+                "--quiet") == 0
+    with zipfile.ZipFile(path) as z:
+        names = z.namelist()
+        read = lambda tail: z.read(next(n for n in names if n.endswith(tail))).decode("utf-8")   # noqa: E731
+        return {"timeline": read("data/timeline.csv"), "report": read("data/report/index.html"),
+                "messages": [json.loads(line) for line in read("data/messages.jsonl").splitlines()]}
+
+
+def test_bundle_timeline_csv_marks_exactly_the_uncommitted_messages(hot, bundle):
+    rows = list(csv.DictReader(io.StringIO(bundle["timeline"], newline="")))
+    assert rows and all(r["item"] == "extraction" for r in rows)
+    _check_events(rows, hot, items=("extraction",))
