@@ -229,7 +229,30 @@ width:15em;padding:.5em;font-size:.8em}.card img{max-width:100%;max-height:12em;
 border-left:3px solid #457b9d}.msg .meta{font-size:.75em;color:#555}.msg .body{white-space:pre-wrap}
 .cite{font-size:.7em;color:#666}.ok{color:#1b7f3b;font-weight:bold}.bad{color:#b00020;font-weight:bold}
 .warn{color:#8a5a00}.small{font-size:.8em;color:#555}svg{border:1px solid #ccd;background:#f7fbff}
+.msg.uncommitted{border-left:3px dashed #b00020;background:#fff4f4}.unc{display:inline-block;padding:0 .4em;
+border:1px solid #b00020;border-radius:3px;color:#b00020;background:#fff;font-weight:bold;font-size:.9em;
+text-decoration:none}.unc-note{border:1px solid #b00020;background:#fff4f4;padding:.5em 1em}
 """
+
+# What "uncommitted" means, said once in the report (where such messages are shown); every
+# uncommitted message, and its timeline events, carry a label that links here.
+UNCOMMITTED_NOTE = (
+    "A message marked <b>UNCOMMITTED</b> was found only in a phone database's unfinished transaction: the "
+    "database was found with a hot rollback journal or a write-ahead log holding changes that were never "
+    "committed (the phone stopped while saving them, for example because its battery died, or the change was "
+    "rolled back). In the database as the phone itself would read it (its committed state) the message is not "
+    "there. It is reported because its content was on the device, but it is <b>not</b> one of the database's "
+    "ordinary messages: the database alone does not tell whether the phone ever showed it, sent it or kept it. "
+    "The warning that names the database (see Limitations) counts these messages; in "
+    "<code>data/messages.jsonl</code> they carry <code>\"db_state\": \"uncommitted\"</code>, and in "
+    "<code>data/timeline.csv</code> their events read &#8220;Message sent (uncommitted)&#8221;, with "
+    "<code>db_state</code> <code>uncommitted</code>.")
+UNCOMMITTED_LABEL = '<a class="unc" href="#uncommitted" title="found only in a database\'s unfinished transaction">' \
+                    'UNCOMMITTED</a>'
+
+
+def _uncommitted(fields: dict) -> bool:
+    return fields.get("db_state") == "uncommitted"
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], raw: bool = False) -> str:
@@ -323,12 +346,15 @@ def _section(sid: str, body: str) -> str:
 def _case_section(ctx: ReportContext) -> str:
     info, case = ctx.info, ctx.info["case"]
     c = info["counts"]
+    unc = sum(1 for m in ctx.messages if _uncommitted(m["fields"]))
     body = _kv([("Case", e(case["case_id"])), ("Examiner", e(case["examiner"])),
                 ("Organisation", e(case.get("organisation"))), ("Case opened", e(case.get("created_at"))),
                 ("Tool", e(f"{info['tool']['name']} {info['tool']['version']} ({info['format']})")),
                 ("Recipient", e(info.get("recipient"))),
                 ("Contents", e(f"{c['files']} files exported, {c['withheld_files']} withheld; {c['photos']} photos; "
-                               f"{c['messages']} messages ({c['withheld_messages']} withheld)"))])
+                               f"{c['messages']} messages ({c['withheld_messages']} withheld"
+                               + (f", {unc} uncommitted" if unc else "") + ")")
+                 + (' (<a href="#uncommitted">what uncommitted means</a>)' if unc else ""))])
     body += ("<p class=\"small\">The bundle's creation time is in <code>bag-info.txt</code> "
              "(<code>Bundle-Created</code>); this report is the same for every export of the same selection. "
              "How to verify the bundle: <code>docs/prosecutor-guide.md</code> of the forensic tool, or "
@@ -503,14 +529,22 @@ def _chats_section(ctx: ReportContext) -> str:
         c = m["fields"].get("conversation") or {}
         convs.setdefault((m["item"], m["fields"].get("platform"), c.get("id"), c.get("title")), []).append(m)
     out = []
+    total = sum(1 for m in ctx.messages if _uncommitted(m["fields"]))
+    if total:
+        out.append(f'<p id="uncommitted" class="unc-note"><b>Uncommitted messages ({total} in this selection).</b> '
+                   f'{UNCOMMITTED_NOTE}</p>')
     for (item, platform, cid, title), msgs in convs.items():
         people = sorted({p for m in msgs for p in (m["fields"].get("participants") or []) if isinstance(p, str)})
         src = msgs[0]["source"]
+        pending = sum(1 for m in msgs if _uncommitted(m["fields"]))
         block = [f'<div class="conv"><h3>{e(title or cid)}</h3>'
                  f'<div class="small">{e(platform)} &#183; item {e(item)} &#183; participants: {e(", ".join(people) or None)}'
-                 f'<br>source: <code>{e(src["locator"])}</code> (SHA-256 {_hash(src["sha256"])})</div>']
+                 + (f' &#183; <span class="bad">{pending} of its {len(msgs)} messages uncommitted</span>'
+                    if pending else "")
+                 + f'<br>source: <code>{e(src["locator"])}</code> (SHA-256 {_hash(src["sha256"])})</div>']
         for m in msgs:
             f = m["fields"]
+            unc = _uncommitted(f)
             when = f.get("sent_at")
             tz = "" if f.get("tz_known") or not when else " (zone unknown)"
             body = "<em>[withheld: tagged sensitive]</em>" if m["withheld"] else e(f.get("body") or "")
@@ -520,7 +554,8 @@ def _chats_section(ctx: ReportContext) -> str:
                     (a.get("name") or "[withheld]") + (f" (sha256 {a['sha256']})" if a.get("sha256") else "")
                     for a in f["attachments"])) + "</div>"
             flags = ", ".join(k for k in ("edited", "deleted", "system") if f.get(k))
-            block.append(f'<div class="msg"><div class="meta"><b>{e(f.get("sender") or "(system)")}</b> &#183; '
+            block.append(f'<div class="msg{" uncommitted" if unc else ""}"><div class="meta">'
+                         f'{UNCOMMITTED_LABEL + " " if unc else ""}<b>{e(f.get("sender") or "(system)")}</b> &#183; '
                          f'{e(when)}{e(tz)}{(" &#183; " + e(flags)) if flags else ""}</div>'
                          f'<div class="body">{body}</div>{atts}'
                          f'<div class="cite">source: <code>{e(m["source"]["locator"])}</code> {e(m["source"]["ref"])} '
@@ -537,7 +572,8 @@ def _timeline_section(ctx: ReportContext) -> str:
     if not ctx.timeline:
         return _section("timeline", "<p>No dated events in this selection.</p>")
     rows = [[e(ev["datetime"]) + ("" if ev["tz_known"] else " <span class=\"warn\">(zone unknown)</span>"),
-             e(ev["timestamp_desc"]), e(ev["message"]), e(ev["item"]), f"<code>{e(ev['locator'])}</code>"]
+             (UNCOMMITTED_LABEL + " " if ev.get("db_state") == "uncommitted" else "") + e(ev["timestamp_desc"]),
+             e(ev["message"]), e(ev["item"]), f"<code>{e(ev['locator'])}</code>"]
             for ev in ctx.timeline[:TIMELINE_ROWS_CAP]]
     body = _table(["Time", "Event", "Description", "Item", "Locator"], rows, raw=True)
     if len(ctx.timeline) > TIMELINE_ROWS_CAP:
@@ -645,6 +681,11 @@ def _limitations_section(ctx: ReportContext) -> str:
                      "wall clock; they are shown without a zone and never as UTC.</li>")
     for note in ctx.info.get("notes") or []:
         items.append(f"<li>{e(note)}</li>")
+    pending = sum(1 for m in ctx.messages if _uncommitted(m["fields"]))
+    if pending:
+        items.append(f'<li class="bad">{pending} message(s) are <b>uncommitted</b>: found only in a phone database\'s '
+                     'unfinished transaction, not in the database as the phone would read it; each is labelled '
+                     f'{UNCOMMITTED_LABEL} (<a href="#uncommitted">what this means</a>).</li>')
     corrupted = [p for p in ctx.photos if p["corrupted"]] + [m for m in ctx.messages if m["corrupted"]]
     if corrupted:
         items.append(f"<li>{len(corrupted)} record(s) come from damaged data (marked corrupted); what could be "

@@ -6,13 +6,16 @@ database's committed messages and those three flagged ``db_state: "uncommitted"`
 tests/training/test_hot_journal_case.py). Here: every place a person reads messages marks
 exactly those three, in each item that holds the database (the phone image and its logical
 extraction) — the ``messages`` table at a terminal and its compact lines in a pipe, the
-``conversations`` counts, and the timeline (CSV, JSON Lines, and the bundle's ``timeline.csv``). Which texts are uncommitted comes from the sample's generator,
+``conversations`` counts, the timeline (CSV, JSON Lines, and the bundle's ``timeline.csv``)
+and the bundle's HTML report. Which texts are uncommitted comes from the sample's generator,
 not from the case."""
 from __future__ import annotations
 
 import csv
+import html
 import io
 import json
+import re
 import zipfile
 
 import pytest
@@ -207,3 +210,62 @@ def test_bundle_timeline_csv_marks_exactly_the_uncommitted_messages(hot, bundle)
     rows = list(csv.DictReader(io.StringIO(bundle["timeline"], newline="")))
     assert rows and all(r["item"] == "extraction" for r in rows)
     _check_events(rows, hot, items=("extraction",))
+
+
+def _report_messages(report: str) -> list[tuple[bool, bool, str]]:
+    """Each message of the report's Conversations section: (styled uncommitted, labelled
+    UNCOMMITTED beside it, its body)."""
+    chats = report[report.index('<section id="chats">'):]
+    chats = chats[:chats.index("</section>")]
+    out = []
+    for block in re.findall(r'<div class="msg[^"]*">.*?<div class="cite">', chats, re.S):
+        meta = re.search(r'<div class="meta">(.*?)</div>', block, re.S).group(1)
+        body = re.search(r'<div class="body">(.*?)</div>', block, re.S).group(1)
+        out.append((block.startswith('<div class="msg uncommitted">'), ">UNCOMMITTED</a>" in meta,
+                    html.unescape(body)))
+    return out
+
+
+def test_report_labels_exactly_the_uncommitted_messages_and_says_once_what_that_means(hot, bundle):
+    report = bundle["report"]
+    shown_ = _report_messages(report)
+    assert len(shown_) == len(bundle["messages"])
+    labelled = sorted(body for styled, label, body in shown_ if styled or label)
+    assert labelled == sorted(hot["uncommitted"])
+    assert all(styled == label for styled, label, _ in shown_)
+    # said once, at the top of the conversations, and pointed to from each label
+    assert report.count('id="uncommitted"') == 1
+    assert report.count("was found only in a phone database's unfinished transaction") == 1
+    note = report.index('id="uncommitted"')
+    assert report.index('<section id="chats">') < note < report.index('<div class="conv">')
+    assert report.count('<a class="unc" href="#uncommitted"') == 3 + 3 + 1   # messages, timeline, limitations
+    # the timeline table: the label beside exactly those events
+    timeline = report[report.index('<section id="timeline">'):]
+    timeline = timeline[:timeline.index("</section>")]
+    rows = re.findall(r"<tr><td>.*?</tr>", timeline, re.S)
+    cells = [[html.unescape(c) for c in re.findall(r"<td>(.*?)</td>", r, re.S)] for r in rows]
+    marked = [_body(c[2], hot["uncommitted"]) for c in cells if ">UNCOMMITTED</a>" in c[1]]
+    assert sorted(marked) == sorted(hot["uncommitted"])
+    assert sum(1 for c in cells if "uncommitted" in c[2]) == 3
+    assert "3 uncommitted" in report[:report.index('<section id="items">')]      # the contents line
+
+
+def test_a_bundle_of_committed_messages_only_marks_none(hot):
+    """The database's committed messages, exported without the uncommitted ones: ordinary
+    messages in the report, ``committed`` in the timeline's db_state, no note."""
+    path = hot["root"] / "committed-only.zip"
+    assert _cli("export", "--case", hot["case"], "--out", path, "--type", "messages", "--item", "phone",
+                "--from", "2025-01-16", "--to", "2025-01-22", "--quiet") == 0
+    with zipfile.ZipFile(path) as z:
+        read = lambda tail: z.read(next(n for n in z.namelist() if n.endswith(tail))).decode("utf-8")  # noqa: E731
+        report, timeline = read("data/report/index.html"), read("data/timeline.csv")
+    rows = list(csv.DictReader(io.StringIO(timeline, newline="")))
+    states = {r["db_state"] for r in rows if _body(r["message"], hot["committed"])}
+    assert states == {"committed"}
+    _check_events(rows, hot, items=())
+    shown_ = _report_messages(report)
+    assert {body for _, _, body in shown_} >= hot["committed"]
+    assert not any(styled or label for styled, label, _ in shown_)
+    # (the database's warning, under Limitations, still names the uncommitted state it was read with)
+    assert "UNCOMMITTED" not in report and 'id="uncommitted"' not in report and "msg uncommitted" not in report
+    assert "unfinished transaction" not in report
