@@ -5,6 +5,9 @@ Every file a command writes at a path the examiner names (``--out``, ``--passwor
 :func:`check_output` first. It refuses a path that is, or is inside, a registered evidence
 source of the case (a file, an E01's segments, a folder source), and the case's own files
 (``case.db`` and its journals, the custody log, its checkpoints, quarantine and logs).
+Beside a registered E01 it refuses every name libewf would take for a further segment of
+the set (``phone.E02`` … ``phone.EZZ`` …), present or not: libewf finds segments by name,
+so a file written there would become part of the evidence when it is next opened.
 Both the path as written and the path with every symlink resolved are checked, and an
 existing file is compared by device and inode too, so a symlink or a hard link to evidence
 is caught. New files are then created with ``O_EXCL | O_NOFOLLOW`` (:func:`create_new`),
@@ -15,6 +18,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -34,6 +38,73 @@ class Protected:
     path: Path          # absolute, symlinks resolved
     is_dir: bool
     what: str           # for the error message, e.g. "evidence item 'phone'"
+    # When set, ``path`` is a folder and what is protected is every name in it that this
+    # matches (and anything under such a name), whether it exists or not.
+    names: re.Pattern | None = None
+
+    def covers(self, candidate: Path) -> bool:
+        """Whether ``candidate`` (absolute) is, or is inside, what this protects."""
+        if self.names is None:
+            return _inside(candidate, self.path)
+        if self.path not in candidate.parents:
+            return False
+        first = candidate.relative_to(self.path).parts[0]
+        return self.names.fullmatch(first) is not None
+
+
+def _ewf_scheme(name: str) -> tuple[str, str, bool] | None:
+    """(stem, extension letter, EWF2?) of an EWF first-segment name, as libewf's glob reads
+    it (None when libewf would not glob ``name``)."""
+    if len(name) > 4 and name[-4] == "." and name[-3] in "ELes":
+        return name[:-4], name[-3], False
+    if len(name) > 5 and name[-5] == "." and name[-4] in "EL" and name[-3] == "x":
+        return name[:-5], name[-4], True
+    return None
+
+
+def ewf_segment_name(name: str, number: int) -> str | None:
+    """The name libewf gives segment ``number`` (1, 2, …) of the set whose first segment is
+    called ``name`` (libewf_filename_set_extension): segments 1-99 are the extension letter
+    and two digits (``E01``…``E99``); from 100 on two letters count up (``EAA``…``EZZ``) and
+    then the first letter itself (``FAA``…``ZZZ``); in EWF2 (``Ex01``) the ``x`` counts on
+    instead (``ExAA``…``ExZZ``, ``EyAA``…``EzZZ``)."""
+    scheme = _ewf_scheme(name)
+    if scheme is None or number < 1:
+        return None
+    stem, letter, ewf2 = scheme
+    if number <= 99:
+        digits = f"{number:02d}"
+        return f"{stem}.{letter}x{digits}" if ewf2 else f"{stem}.{letter}{digits}"
+    n = number - 100
+    base = "a" if letter.islower() else "A"
+    tail = chr(ord(base) + n // 26 % 26) + chr(ord(base) + n % 26)
+    lead = ord("x" if ewf2 else letter) + n // (26 * 26)
+    if lead > ord("z") or (letter.isupper() and not ewf2 and lead > ord("Z")):
+        return None                           # beyond what libewf can name
+    return f"{stem}.{letter}{chr(lead)}{tail}" if ewf2 else f"{stem}.{chr(lead)}{tail}"
+
+
+def ewf_segment_names(name: str, segments: int = 1) -> re.Pattern | None:
+    """The names libewf may take for segments of the EWF set whose first segment is called
+    ``name`` and which has ``segments`` segments now, present or not (None when libewf would
+    not glob ``name``).
+
+    libewf opens an E01 by globbing: it tries segment 1, 2, … by name until a name is
+    missing, so the name after the last segment must never appear. Protected: every name of
+    the extension letter's own range (``E01``…``E99``, ``EAA``…``EZZ``; ``Ex01``…``ExZZ``),
+    whatever the set's size, and the next segment's name beyond it for a set that large.
+    Letters match in either case: on a case-insensitive file system ``phone.e02`` is
+    ``phone.E02``."""
+    scheme = _ewf_scheme(name)
+    if scheme is None:
+        return None
+    stem, letter, ewf2 = scheme
+    own = f"{letter}x(?:[0-9]{{2}}|[a-z]{{2}})" if ewf2 else f"{letter}(?:[0-9]{{2}}|[a-z]{{2}})"
+    alternatives = [own]
+    following = ewf_segment_name(name, segments + 1)
+    if following is not None:
+        alternatives.append(re.escape(following[len(stem) + 1:]))
+    return re.compile(f"{re.escape(stem)}\\.(?:{'|'.join(alternatives)})", re.IGNORECASE | re.DOTALL)
 
 
 def protected_paths(case) -> list[Protected]:
@@ -46,6 +117,14 @@ def protected_paths(case) -> list[Protected]:
         details = json.loads(row["details"] or "{}")
         for seg in details.get("segments") or []:      # an E01's other segment files
             found.append(Protected(_resolved(source.parent / seg["name"]), False, what))
+        if row["format"] == "e01" or details.get("segments"):
+            # every name libewf would take for a further segment, beside the name as
+            # registered and beside the file it resolves to (libewf globs the former)
+            count = len(details.get("segments") or []) or 1
+            for path in {_resolved(source.parent) / source.name, _resolved(source)}:
+                names = ewf_segment_names(path.name, count)
+                if names is not None:
+                    found.append(Protected(path.parent, False, f"the E01 segment names of {what}", names))
         if details.get("password_file"):
             found.append(Protected(_resolved(Path(details["password_file"])), False,
                                    f"the password file of {what}"))
@@ -81,11 +160,12 @@ def check_output(path: Path, case=None, *, cases: tuple = (), option: str = "--o
         same_inode = None
     for p in guarded:
         for c in candidates:
-            if _inside(c, p.path):
-                raise UsageError(f"{option} {path} would write over {p.what} ({p.path})",
+            if p.covers(c):
+                raise UsageError(f"{option} {path} would write over {p.what} "
+                                 f"({p.path if p.names is None else c})",
                                  hint="evidence and the case store are never written: choose a path "
                                       "outside them")
-        if same_inode is not None:
+        if same_inode is not None and p.names is None:
             try:
                 pst = os.stat(p.path)
             except OSError:

@@ -126,3 +126,53 @@ def test_case_init_inside_a_folder_source_is_refused(forensic, case):
     assert "evidence item 'folder'" in r.err
     assert not (case["folder"] / "newcase").exists()
     assert_evidence_intact(forensic, case)
+
+
+@pytest.fixture()
+def e01_case(forensic, tmp_path, monkeypatch):
+    """A case whose one item is a single-segment phone.E01 (libewf globs phone.E02 next)."""
+    from builders import e01_image
+    raw = ext4_image(tmp_path, {"DCIM/a.jpg": tiny_jpeg()}, size_mib=4)
+    seized = tmp_path / "seized"
+    seized.mkdir()
+    e01 = e01_image(seized, raw)
+    forensic("case", "init", tmp_path / "case", "--case-id", "C-3", "--examiner", "E")
+    monkeypatch.setenv("FORENSIC_CASE", str(tmp_path / "case"))
+    forensic("evidence", "add", e01, "--id", "phone", "--quiet")
+    forensic("triage", "--quiet")
+    return e01
+
+
+@pytest.mark.parametrize("name", ["phone.E02", "phone.e02", "phone.E57", "phone.EAA", "phone.EZZ"])
+def test_the_next_e01_segment_name_is_never_written(forensic, e01_case, name):
+    # libewf finds segments by name: a timeline written as phone.E02 beside a single-segment
+    # phone.E01 would become the set's second segment, and the evidence would not open again.
+    out = e01_case.parent / name
+    for command in (("timeline", "--out", out), ("geo", "--out", out), ("export", "--out", out)):
+        r = forensic(*command, expect=2)
+        assert "E01 segment names of evidence item 'phone'" in r.err, r.err
+        assert not out.exists()
+    forensic("case", "init", out, "--case-id", "C-4", "--examiner", "E", expect=2)
+    assert not out.exists()
+    forensic("evidence", "verify", "phone", "--quiet")
+    # Other names beside it stay allowed.
+    forensic("timeline", "--out", e01_case.parent / "phone.timeline.jsonl", "--quiet")
+    forensic("timeline", "--out", e01_case.parent / "phone.E02.jsonl", "--quiet")
+    forensic("evidence", "verify", "phone", "--quiet")
+
+
+def test_ewf_segment_names_follow_libewf():
+    from forensic.outputs import ewf_segment_name, ewf_segment_names
+    assert [ewf_segment_name("p.E01", n) for n in (2, 99, 100, 101, 126, 775, 776, 14971)] == \
+        ["p.E02", "p.E99", "p.EAA", "p.EAB", "p.EBA", "p.EZZ", "p.FAA", "p.ZZZ"]
+    assert ewf_segment_name("p.E01", 14972) is None
+    assert [ewf_segment_name("p.e01", n) for n in (2, 100)] == ["p.e02", "p.eaa"]
+    assert [ewf_segment_name("p.Ex01", n) for n in (2, 100, 776)] == ["p.Ex02", "p.ExAA", "p.EyAA"]
+    assert [ewf_segment_name("p.s01", n) for n in (2, 100)] == ["p.s02", "p.saa"]
+    assert ewf_segment_name("p.raw", 2) is None and ewf_segment_names("p.raw") is None
+    names = ewf_segment_names("p.E01")
+    assert all(names.fullmatch(n) for n in ("p.E02", "p.e02", "p.EAA", "p.ezz"))
+    assert not any(names.fullmatch(n) for n in ("p.txt", "p.E02.csv", "q.E02", "p.FAA", "p.Ex02"))
+    assert ewf_segment_names("p.E01", 775).fullmatch("p.FAA")         # a set that large: the next name
+    ewf2 = ewf_segment_names("p.Ex01")
+    assert ewf2.fullmatch("p.Ex02") and ewf2.fullmatch("p.ExAA") and not ewf2.fullmatch("p.E02")
