@@ -49,6 +49,8 @@ ACTIONS = {
     "file.recorded": "a file was recorded (locator, SHA-256)",
     "artifact.recorded": "an artifact was recorded",
     "export.created": "an export bundle was written (bundle SHA-256)",
+    "tag.added": "an examiner tagged a file, message or photo (tag, note, whether sensitive)",
+    "tag.removed": "an examiner removed a tag (tag, targets, how many)",
     "custody.transferred": "custody passed to another person",
     "custody.note": "a free note",
     "triage.interrupted": "a triage ended before it finished (the reason, how far it got)",

@@ -57,6 +57,7 @@ from forensic.chain_of_custody import merkle
 from forensic.chain_of_custody.canonical import canonical_bytes
 from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, Pending, check_line,
                                     is_hex64)
+from forensic.chain_of_custody.pins import PIN_ACTION, Pin, established, pin_details, scan_pins, store_pin
 from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic import __version__
 from forensic.case import is_disk_full, write_transaction
@@ -281,6 +282,8 @@ class CustodyLog:
         self._state: _State | None = None
         self._writing: _Writer | None = None     # a batch write an interruption left running
         self._own_until = -1                     # end offset of the last batch this process wrote
+        self._pin_cache: list[Pin] | None = None
+        self._pinning: tuple[str, PublicKey] | None = None   # the first key, pinned by this commit
         if db is not None:
             db.execute(DB_SCHEMA)
 
@@ -342,6 +345,12 @@ class CustodyLog:
             try:
                 self._write_pending()
                 self._fsync(self._fd)
+                if self._pinning is not None:
+                    name, key = self._pinning
+                    if self.db is not None:
+                        store_pin(self.db, name, key)
+                    self._pin_cache = None            # read again, with the pin's seq
+                    self._pinning = None
                 state = self._state
                 cp = state.checkpoint
                 if state.size == 0 or (cp is not None and cp.tree_size == state.size):
@@ -361,23 +370,68 @@ class CustodyLog:
                 raise
 
     def _refuse_unvouched(self) -> None:
-        """In a signed log, refuse to build on entries after the latest checkpoint that this
-        process did not write (a command that crashed, or lines added by hand): a checkpoint
-        signed now would vouch for them. ``forensic custody repair`` sets them aside."""
+        """Refuse to add to a log whose state this command would vouch for wrongly, before it
+        writes anything (under the lock):
+
+        * a signed log takes no command without a key;
+        * entries after the latest checkpoint that this process did not write (a command
+          that crashed, or lines added by hand) are never signed in: ``forensic custody
+          repair`` sets them aside;
+        * the latest checkpoint must carry a valid signature by a key the log pinned before
+          it (the whole key compared, never its id alone);
+        * once keys are pinned, only a pinned key signs. The first key to sign a log that
+          has none is pinned by this commit (:meth:`_pin_first_key`)."""
         state = self._state
         cp = state.checkpoint if state else None
-        if cp is None or cp.signature is None:
-            return
+        pins = self._pins()
         if self.signer is None:
-            raise UsageError("this case's custody log is signed: every command that records must be "
-                             "signed too (give --key FILE, or set $FORENSIC_KEY)")
-        if state.offset > cp.offset and self._own_until != state.offset:
-            raise IntegrityError(
-                f"{state.size - cp.tree_size} custody entries after the latest checkpoint were "
-                "written by no command that checkpointed them (a command that crashed, or entries "
-                "added by hand); this command will not sign them",
-                hint="'forensic custody verify' shows them; 'forensic custody repair --key KEY' sets "
-                     "them aside and records that")
+            if (cp is not None and cp.signature is not None) or pins:
+                raise UsageError("this case's custody log is signed: every command that records must "
+                                 "be signed too (give --key FILE, or set $FORENSIC_KEY)")
+            return
+        if cp is not None and cp.signature is not None:
+            if state.offset > cp.offset and self._own_until != state.offset:
+                raise IntegrityError(
+                    f"{state.size - cp.tree_size} custody entries after the latest checkpoint were "
+                    "written by no command that checkpointed them (a command that crashed, or "
+                    "entries added by hand); this command will not sign them",
+                    hint="'forensic custody verify' shows them; 'forensic custody repair --key KEY' "
+                         "sets them aside and records that")
+            try:
+                cp.verify_signature()
+                key = PublicKey.from_base64(cp.public_key or "")
+            except ValueError as exc:
+                raise IntegrityError(f"the latest custody checkpoint's signature does not verify: {exc}",
+                                     hint=_REPAIR_HINT) from None
+            allowed = established(pins, cp.prev_size)
+            if allowed and key.raw not in allowed:
+                raise IntegrityError(
+                    f"the latest custody checkpoint is signed by key {key.id_text}, which this case "
+                    "had not pinned: entries added and signed by someone else; this command will not "
+                    "sign on top of them", hint="'forensic custody verify' shows what is wrong; keep "
+                                                "the case as it is and report it")
+        if pins and self.signer.public.raw not in {p.key.raw for p in pins}:
+            raise UsageError(f"key {self.signer.key_id} ({self.signer.name}) is not pinned in this case; "
+                             "an examiner whose key is pinned adds it with 'forensic examiner add "
+                             "KEY.pub --key THEIR.key'")
+        if not pins and self._pending:
+            self._pin_first_key()
+
+    def _pins(self) -> list[Pin]:
+        """The log's pins (read once per command, under the lock; kept up to date with the
+        pins this command writes)."""
+        if self._pin_cache is None:
+            self._pin_cache = scan_pins(self.path)
+        return self._pin_cache
+
+    def _pin_first_key(self) -> None:
+        """Buffer the entry that pins this command's key, the first to sign the log: from
+        then on only pinned keys may sign it (forensic.chain_of_custody.pins)."""
+        signer = self.signer
+        name = signer.name or self.actor or "examiner"
+        self._pending.append((self.actor or name, self.builder.pending(
+            PIN_ACTION, {"examiner": name}, None, pin_details(name, signer.public), None)))
+        self._pinning = (name, signer.public)
 
     def pending_count(self) -> int:
         return len(self._pending)
@@ -671,13 +725,16 @@ class CustodyLog:
                                  hint="repair only moves a torn last line, or entries no checkpoint "
                                       "covers, aside; it never rewrites history. Keep the case as "
                                       "it is and report it")
-        if report.signed_from is not None and self.signer is None:
+        # Whoever repairs must be able to sign the record of it: checked before anything moves.
+        pins = self._pins()
+        if (report.signed_from is not None or pins) and self.signer is None:
             raise UsageError("this case's custody log is signed: its repair must be signed too "
                              "(give --key FILE, or set $FORENSIC_KEY)")
+        if pins and self.signer is not None and self.signer.public.raw not in {p.key.raw for p in pins}:
+            raise UsageError(f"key {self.signer.key_id} ({self.signer.name}) is not pinned in this case: "
+                             "its repair must be signed by a pinned key")
         moved: list[dict[str, Any]] = []
         with self._locked() as fd:
-            if unvouched:
-                moved.append(self._set_aside_unvouched(fd, report))
             for path in (self.checkpoints_path, self.path):
                 _, size, torn = read_last_line(path)
                 if not torn:
@@ -711,6 +768,13 @@ class CustodyLog:
                               "quarantine": f"{QUARANTINE_DIR}/{qpath.name}"})
             self._state = None
             self._resync()            # anything else wrong is not a torn write: refuse
+            # Entries after the latest checkpoint of a signed log (found once a torn line
+            # after them is gone, too) are set aside in the same repair.
+            state = self._state
+            cp = state.checkpoint
+            if cp is not None and cp.signature is not None and state.offset > cp.offset:
+                moved.append(self._set_aside_unvouched(fd, state.size - cp.tree_size))
+                self._resync()
         for m in moved:
             default = "entries no checkpoint covered (a crash, or added by hand)" \
                 if m.get("entries") else "torn write after an interrupted command"
@@ -720,7 +784,7 @@ class CustodyLog:
         return {"repaired": moved, "checkpoint": cp.tree_size if cp else 0}
 
 
-    def _set_aside_unvouched(self, fd: int, report) -> dict[str, Any]:
+    def _set_aside_unvouched(self, fd: int, entries: int) -> dict[str, Any]:
         """Move the entries after the latest checkpoint into quarantine (under the lock)."""
         cp_line, _, _ = read_last_line(self.checkpoints_path)
         cp = Checkpoint.from_line(cp_line)
@@ -741,8 +805,8 @@ class CustodyLog:
         os.fsync(fd)
         self._state = None
         return {"file": LOG_NAME, "offset": cp.offset, "bytes": len(tail),
-                "sha256": hashlib.sha256(tail).hexdigest(), "entries": report.unchecked_tail,
-                "first_seq": cp.tree_size, "last_seq": cp.tree_size + report.unchecked_tail - 1,
+                "sha256": hashlib.sha256(tail).hexdigest(), "entries": entries,
+                "first_seq": cp.tree_size, "last_seq": cp.tree_size + entries - 1,
                 "quarantine": f"{QUARANTINE_DIR}/{qpath.name}"}
 
 

@@ -115,8 +115,10 @@ def _line_at(fd: int, offset: int, size: int) -> bytes | None:
 
 
 def established(pins: list[Pin], before: int) -> dict[bytes, Pin]:
-    """Keys pinned by entries below ``before`` (a checkpoint's tree size), by key id."""
-    return {p.key.key_id: p for p in pins if p.seq < before}
+    """Keys pinned by entries below ``before`` (a checkpoint's tree size), by the raw 32-byte
+    key: never by key id alone, which a minisign key line states but does not prove (anyone
+    can write another key's id beside their own key)."""
+    return {p.key.raw: p for p in pins if p.seq < before}
 
 
 # -- what a writer checks before it records (a guard for the examiner; verify is the proof) ---
@@ -129,14 +131,14 @@ CREATE TABLE IF NOT EXISTS custody_pins (
 
 
 def pinned_in_store(db) -> dict[bytes, str]:
-    """key id -> examiner, of the keys pinned so far (the case store's copy)."""
+    """raw key -> examiner, of the keys pinned so far (the case store's copy)."""
     if db is None:
         return {}
     db.execute(PINS_SCHEMA)
     found = {}
     for name, line in db.execute("SELECT examiner, public_key FROM custody_pins"):
         try:
-            found[PublicKey.from_base64(line).key_id] = name
+            found[PublicKey.from_base64(line).raw] = name
         except ValueError:
             continue
     return found
@@ -153,7 +155,7 @@ def signing_problem(latest_signed: bool, signer, pinned: dict[bytes, str]) -> st
     if signer is None and (latest_signed or pinned):
         return ("this case's custody log is signed: every command that records must be signed "
                 "too (give --key FILE, or set $FORENSIC_KEY)")
-    if signer is not None and pinned and signer.public.key_id not in pinned:
+    if signer is not None and pinned and signer.public.raw not in pinned:
         return (f"key {signer.public.id_text} ({signer.name}) is not pinned in this case "
                 f"(pinned: {', '.join(sorted(set(pinned.values())))}); an examiner whose key is "
                 "pinned adds it with 'forensic examiner add KEY.pub --key THEIR.key'")

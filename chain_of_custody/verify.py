@@ -205,14 +205,14 @@ def _check_checkpoints(root: Path, db: sqlite3.Connection | None, case_id: str |
                 report.fail(covered, f"checkpoint {i}: signature does not verify: {exc}")
                 break
             key = PublicKey.from_base64(cp.public_key or "")
-            if trusted_ids and trusted_ids.get(key.key_id) != key:
+            if trusted_ids and trusted_ids.get(key.key_id) != key:   # the whole key, not its id
                 report.fail(covered, f"checkpoint {i} is signed by key {key_id}, "
                                      "which is not among the trusted keys")
                 break
             # Keys pinned by entries an earlier checkpoint covers are the ones that may sign.
             prior = good[-1].tree_size if good else 0
             allowed = established(pins, prior)
-            if allowed and key.key_id not in allowed:
+            if allowed and key.raw not in allowed:
                 report.fail(covered, f"checkpoint {i} is signed by key {key_id}, which no earlier "
                                      "checkpoint pinned for this case (pinned: "
                                      + ", ".join(f"{p.name} {p.key.id_text}" for p in allowed.values())
@@ -221,7 +221,7 @@ def _check_checkpoints(root: Path, db: sqlite3.Connection | None, case_id: str |
             if report.signed_from is None:
                 report.signed_from = i
             report.signatures_verified += 1
-            signers.add(f"{cp.signer or '?'} {key_id}")
+            signers.add(f"{cp.signer or '?'} (key {key_id}, fingerprint {key.fingerprint})")
         prev = good[-1] if good else None
         old_size, old_root = (prev.tree_size, bytes.fromhex(prev.root)) if prev \
             else (0, merkle.EMPTY_ROOT)

@@ -25,17 +25,19 @@ def json_option(f):
 
 def with_case(f):
     """Open the case named by --case and pass it as ``case``; close it afterwards. A command
-    that takes ``--key`` records in the custody log: before it does anything, it is refused
-    when the log is signed and it has no key, or a key the case has not pinned."""
+    that records in the custody log is refused before it does anything when the log is
+    signed and it has no key, or a key the case has not pinned."""
     @case_option
     @functools.wraps(f)
     def wrapper(*args, case_dir: Path, **kwargs):
         case = Case.open(case_dir)
         detail(f"case {esc(case.case_id)} in {esc(case.root)}")
         try:
-            if "key_path" in kwargs:
+            # Commands that record: those taking --key, and those writing a file with --out
+            # (an export.created entry), which sign with $FORENSIC_KEY.
+            if "key_path" in kwargs or kwargs.get("out") is not None:
                 from forensic.chain_of_custody.hooks import preflight
-                preflight(case, kwargs["key_path"], kwargs.get("passphrase_file"))
+                preflight(case, kwargs.get("key_path"), kwargs.get("passphrase_file"))
             return f(*args, case=case, **kwargs)
         finally:
             case.close()

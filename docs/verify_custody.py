@@ -128,7 +128,9 @@ def verify(case_dir, trusted_keys=()):
     for n, line in enumerate(data.split(b"\n")[:-1]):
         if b'"action":"examiner.key_pinned"' in line:
             try:
-                pins.append((n, base64.b64decode(load(line.decode())["details"]["public_key"])[10:]))
+                e = load(line.decode())
+                if e["action"] == "examiner.key_pinned":
+                    pins.append((n, base64.b64decode(e["details"]["public_key"])[10:]))
             except (ValueError, KeyError, TypeError):
                 pass
     signed_from = None

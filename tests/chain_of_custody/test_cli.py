@@ -82,7 +82,7 @@ def test_commands_record_sign_and_verify(case_dir, keys, tmp_path):
     r = forensic("custody", "transfer", "--to", "Bob Lab", "--reason", "analysis", "--subject",
                  "case", *c, "--key", str(keys / "alice.key"), "--json")
     assert r.returncode == 0, r.stderr
-    assert json.loads(r.stdout)["tree_size"] == 2
+    assert json.loads(r.stdout)["tree_size"] == 3        # the note, the pin of alice's key, the transfer
     bad = forensic("custody", "transfer", "--to", "X", "--reason", "y", "--subject", "E9", *c,
                    "--key", str(keys / "alice.key"))
     assert bad.returncode == 1 and "no evidence item 'E9'" in bad.stderr
@@ -90,12 +90,14 @@ def test_commands_record_sign_and_verify(case_dir, keys, tmp_path):
     unsigned = forensic("custody", "note", "no key", *c)
     assert unsigned.returncode == 2 and "custody log is signed" in unsigned.stderr
     log = forensic("custody", "log", "--json", *c).stdout.splitlines()
-    assert len(log) == 2
+    assert len(log) == 3
     entries = [json.loads(x) for x in log]
-    assert entries[1]["action"] == "custody.transferred" and entries[1]["reason"] == "analysis"
-    assert entries[1]["details"] == {"from": "alice", "to": "Bob Lab"}
+    assert entries[1]["action"] == "examiner.key_pinned"          # the first key to sign is pinned
+    assert entries[1]["details"]["key_id"] == entries[0]["actor"]["key_id"]
+    assert entries[2]["action"] == "custody.transferred" and entries[2]["reason"] == "analysis"
+    assert entries[2]["details"] == {"from": "alice", "to": "Bob Lab"}
     assert entries[0]["actor"]["key_id"] and entries[0]["tool"]["name"] == "forensic"
-    assert entries[1]["prev"] == entries[0]["hash"]
+    assert entries[2]["prev"] == entries[1]["hash"]
     assert log[0].encode() == (case_dir / LOG_NAME).read_bytes().split(b"\n")[0]
     v = forensic("custody", "verify", "--json", "--pub", str(keys / "alice.pub"), *c)
     report = json.loads(v.stdout)
@@ -109,7 +111,7 @@ def test_commands_record_sign_and_verify(case_dir, keys, tmp_path):
 
     p = forensic("custody", "prove", "0", "--json", *c)
     proof = json.loads(p.stdout)
-    assert p.returncode == 0 and proof["tree_size"] == 2 and len(proof["proof"]) == 1
+    assert p.returncode == 0 and proof["tree_size"] == 3 and len(proof["proof"]) == 2
     assert forensic("custody", "prove", "5", *c).returncode == 2
 
 
@@ -125,8 +127,8 @@ def test_minisign_verifies_checkpoint_signatures(case_dir, keys, tmp_path):
     ok = subprocess.run(["minisign", "-V", "-p", str(keys / "alice.pub"), "-m", str(body)],
                         capture_output=True, text=True)
     assert ok.returncode == 0, ok.stderr
-    assert f"size=1 root={cp['root']}" in ok.stdout
-    body.write_text(cp["body"].replace("\n1\n", "\n2\n"), newline="")
+    assert f"size=2 root={cp['root']}" in ok.stdout           # the note, and the pin of alice's key
+    body.write_text(cp["body"].replace("\n2\n", "\n3\n"), newline="")
     bad = subprocess.run(["minisign", "-V", "-p", str(keys / "alice.pub"), "-m", str(body)],
                          capture_output=True, text=True)
     assert bad.returncode != 0
@@ -187,9 +189,10 @@ def test_standalone_verifier_agrees(tmp_path):
     good.close()
     raw = (good.root / LOG_NAME).read_bytes()
     lines = raw.split(b"\n")[:-1]
+    at = sum(len(x) + 1 for x in lines[:5]) + 100
     variants = {
         "good": raw,
-        "flipped": raw[:1000] + bytes([raw[1000] ^ 1]) + raw[1001:],
+        "flipped": raw[:at] + bytes([raw[at] ^ 1]) + raw[at + 1:],     # in a file leaf, not the pin
         "deleted": b"".join(x + b"\n" for x in lines[:4] + lines[5:]),
         "swapped": b"".join(x + b"\n" for x in lines[:2] + [lines[3], lines[2]] + lines[4:]),
         "duplicated": b"".join(x + b"\n" for x in lines[:8] + [lines[7]] + lines[8:]),

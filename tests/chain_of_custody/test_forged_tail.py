@@ -5,6 +5,7 @@ then a checkpoint signed with their own key and their key "pinned" beside it. No
 verify, and no later command of the examiner may sign it in."""
 from __future__ import annotations
 
+import base64
 import hashlib
 import json
 import os
@@ -20,7 +21,7 @@ from forensic.chain_of_custody.canonical import encode
 from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoint, checkpoint_body,
                                            trusted_comment)
 from forensic.chain_of_custody.pins import pin_details
-from forensic.chain_of_custody.signing import Signer, write_keypair
+from forensic.chain_of_custody.signing import PublicKey, Signer, write_keypair
 
 from builders import ext4_image, tiny_jpeg
 
@@ -65,8 +66,18 @@ def forge_entry(case: Path, action: str = "custody.note", details: dict | None =
     return line
 
 
-def forge_checkpoint(case: Path, signer: Signer | None) -> None:
-    """A checkpoint over the whole (forged) log, appended to the file and the case store."""
+def spoofed_signature(signer: Signer, claimed_id: bytes, body: bytes, comment: str) -> str:
+    """A minisign signature by ``signer``'s key that names another key id (the id is a label
+    in the format, not derived from the key)."""
+    raw = base64.b64decode(signer.sign(body, comment).splitlines()[1])[10:]
+    sig = base64.b64encode(b"ED" + claimed_id + raw).decode()
+    lines = signer.sign(body, comment).splitlines()
+    return "\n".join([lines[0], sig, lines[2], lines[3]]) + "\n"
+
+
+def forge_checkpoint(case: Path, signer: Signer | None, claim: PublicKey | None = None) -> None:
+    """A checkpoint over the whole (forged) log, appended to the file and the case store;
+    with ``claim``, signed by ``signer`` but naming ``claim``'s key id."""
     data = (case / LOG_NAME).read_bytes()
     lines = data.splitlines()
     old = Checkpoint.from_line((case / CHECKPOINTS_NAME).read_bytes().splitlines()[-1])
@@ -79,7 +90,11 @@ def forge_checkpoint(case: Path, signer: Signer | None) -> None:
         old.tree_size, len(lines), lambda a, b: merkle.root_of_leaves(leaves[a:b]))]
     body = checkpoint_body("F-1", len(lines), root, at)
     signature = public_key = name = None
-    if signer is not None:
+    if signer is not None and claim is not None:
+        signature = spoofed_signature(signer, claim.key_id, body, trusted_comment("F-1", len(lines), root))
+        public_key = base64.b64encode(b"Ed" + claim.key_id + signer.public.raw).decode()
+        name = "ann"
+    elif signer is not None:
         signature = signer.sign(body, trusted_comment("F-1", len(lines), root))
         public_key, name = signer.public.base64(), signer.name
     cp = Checkpoint("F-1", len(lines), root, at, len(data), json.loads(lines[-1])["hash"], old.tree_size,
@@ -218,3 +233,88 @@ def test_pins_are_found_at_their_seq_across_blocks(tmp_path, block):
     with open(path, "ab") as f:
         f.write(lines[13].encode()[:-5])
     assert [seq for seq, _ in pins._marked_lines(path, block)] == [0, 13, 39]
+
+
+def test_a_checkpoint_signed_by_another_key_under_the_examiners_key_id_fails(signed_case):
+    # Red team: the key id in a minisign key line is a label; a key must be compared whole.
+    case, key = signed_case["case"], signed_case["key"]
+    mallory = Signer.generate("mallory")
+    forge_entry(case)
+    forge_checkpoint(case, mallory, claim=signed_case["signer"].public)
+    code, report = verify(case)
+    assert code == 4 and "no earlier checkpoint pinned" in report["problem"], report
+    before = (case / CHECKPOINTS_NAME).read_bytes()
+    r = forensic("custody", "note", "routine", "--case", case, key=key)
+    assert r.returncode == 4 and "had not pinned" in r.stderr, r.stderr
+    assert (case / CHECKPOINTS_NAME).read_bytes() == before
+
+
+def test_commands_without_key_options_are_refused_before_they_work(signed_case, tmp_path):
+    case = signed_case["case"]
+    mallory_key, _ = write_keypair(Signer.generate("mallory"), tmp_path / "mallory")
+    files = [json.loads(x) for x in forensic("files", "--case", case, "--json").stdout.splitlines()]
+    digest = next(f["sha256"] for f in files if f["sha256"])
+    size = (case / LOG_NAME).stat().st_size
+    for key in (None, mallory_key):
+        r = forensic("tag", "add", "--case", case, "--tag", "t", digest, key=key)
+        assert r.returncode == 2, r.stderr
+        r = forensic("timeline", "--case", case, "--out", tmp_path / "t.jsonl", key=key)
+        assert r.returncode == 2 and not (tmp_path / "t.jsonl").exists(), r.stderr
+    assert (case / LOG_NAME).stat().st_size == size
+    assert forensic("tag", "list", "--case", case, "--json").stdout == ""       # nothing tagged
+    assert verify(case)[0] == 0
+    # with the pinned key both work, and a tag's removal is recorded too
+    assert forensic("tag", "add", "--case", case, "--tag", "t", digest, key=signed_case["key"]).returncode == 0
+    assert forensic("tag", "remove", "--case", case, "--tag", "t", digest, key=signed_case["key"]).returncode == 0
+    last = json.loads((case / LOG_NAME).read_bytes().splitlines()[-1])
+    assert last["action"] == "tag.removed" and last["details"]["removed"] == 1
+
+
+def test_a_case_made_without_a_key_pins_the_first_key_that_signs(tmp_path):
+    ann, mallory = Signer.generate("ann"), Signer.generate("mallory")
+    ann_key, _ = write_keypair(ann, tmp_path / "ann")
+    case = tmp_path / "case"
+    assert forensic("case", "init", case, "--case-id", "F-1", "--examiner", "ann").returncode == 0
+    assert forensic("custody", "note", "first signed act", "--case", case, key=ann_key).returncode == 0
+    entries = [json.loads(x) for x in (case / LOG_NAME).read_bytes().splitlines()]
+    assert [e["action"] for e in entries] == ["case.created", "custody.note", "examiner.key_pinned"]
+    assert entries[2]["details"]["key_id"] == ann.public.id_text
+    # mallory's own key, pinned in the forged tail itself, is not established
+    forge_entry(case, "examiner.key_pinned", pin_details("mallory", mallory.public))
+    forge_entry(case)
+    forge_checkpoint(case, mallory)
+    assert verify(case)[0] == 4
+
+
+def test_repair_of_a_forged_entry_behind_a_torn_line_records_both(signed_case):
+    case, key = signed_case["case"], signed_case["key"]
+    forged = forge_entry(case)
+    with open(case / LOG_NAME, "ab") as f:
+        f.write(b'{"action":"custody.no')
+    r = forensic("custody", "repair", "--case", case, "--json", key=key)
+    assert r.returncode == 0, r.stderr
+    moved = json.loads(r.stdout)["repaired"]
+    assert sorted(bool(m.get("entries")) for m in moved) == [False, True]
+    assert any((case / m["quarantine"]).read_bytes() == forged + b"\n" for m in moved)
+    repaired = [json.loads(x) for x in (case / LOG_NAME).read_bytes().splitlines()
+                if b'"custody.repaired"' in x]
+    assert len(repaired) == 2
+    assert verify(case, "--pub", signed_case["pub"])[0] == 0
+
+
+def test_a_repair_by_a_key_not_pinned_moves_nothing(signed_case, tmp_path):
+    case = signed_case["case"]
+    forge_entry(case)
+    before = (case / LOG_NAME).read_bytes()
+    mallory_key, _ = write_keypair(Signer.generate("mallory"), tmp_path / "m")
+    r = forensic("custody", "repair", "--case", case, key=mallory_key)
+    assert r.returncode == 2 and "not pinned" in r.stderr
+    assert (case / LOG_NAME).read_bytes() == before
+
+
+def test_verify_names_the_keys_that_signed(signed_case):
+    r = forensic("custody", "verify", "--case", signed_case["case"])
+    assert r.returncode == 0
+    fp = signed_case["signer"].public.fingerprint
+    assert f"signed by: ann (key {signed_case['signer'].public.id_text}, fingerprint {fp})" in r.stdout
+    assert "compare these fingerprints" in r.stderr
