@@ -2,9 +2,13 @@
 
 Every file a command writes at a path the examiner names (``--out``, ``--password-out``,
 ``case init DIR``, ``examiner keygen --out``, ``verify-bundle --extract``) goes through
-:func:`check_output` first. It refuses a path that is, or is inside, a registered evidence
+:func:`check_output` first. A command that works on a case checks against that case; one
+that has none of its own (``case init``, ``examiner keygen``, ``verify-bundle``) against the
+case the examiner is working in (:func:`current_cases`: ``--case``, else ``$FORENSIC_CASE``
+and the current folder, each when it is a case). It refuses a path that is, or is inside, a registered evidence
 source of the case (a file, an E01's segments, a folder source), and the case's own files
-(``case.db`` and its journals, the custody log, its checkpoints, quarantine and logs).
+(``case.db`` and its journals, the custody log, its checkpoints, quarantine, logs and
+locks). A new folder written as a whole (``--extract``) may hold none of them either.
 Beside a registered E01 it refuses every name libewf would take for a further segment of
 the set (``phone.E02`` … ``phone.EZZ`` …), present or not: libewf finds segments by name,
 so a file written there would become part of the evidence when it is next opened.
@@ -20,17 +24,18 @@ import json
 import os
 import re
 import tempfile
-from contextlib import contextmanager
+from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Iterator
 
-from forensic.case import item_source
+from forensic.case import DB_NAME, LOCKS_DIR, Case, item_source
 from forensic.errors import UsageError
 
 # The case folder's own files and folders (see forensic.case and forensic.chain_of_custody.log).
 CASE_FILES = ("case.db", "case.db-wal", "case.db-shm", "case.db-journal", "custody.jsonl",
-              "custody.checkpoints.jsonl", "custody.quarantine", "logs")
+              "custody.checkpoints.jsonl", "custody.quarantine", "logs", LOCKS_DIR)
+CASE_FOLDERS = ("custody.quarantine", "logs", LOCKS_DIR)
 
 
 @dataclass(frozen=True)
@@ -130,7 +135,7 @@ def protected_paths(case) -> list[Protected]:
                                    f"the password file of {what}"))
     root = _resolved(case.root)
     for name in CASE_FILES:
-        found.append(Protected(root / name, name in ("custody.quarantine", "logs"), "the case store"))
+        found.append(Protected(root / name, name in CASE_FOLDERS, "the case store"))
     return found
 
 
@@ -142,9 +147,35 @@ def _inside(path: Path, folder: Path) -> bool:
     return path == folder or folder in path.parents
 
 
-def check_output(path: Path, case=None, *, cases: tuple = (), option: str = "--out") -> Path:
+@contextmanager
+def current_cases(case_dir: Path | None) -> Iterator[list[Case]]:
+    """The cases a command with no case of its own keeps its outputs out of, open while in
+    the ``with``: the one at ``case_dir`` (``--case``; it must be a case), else those at
+    ``$FORENSIC_CASE`` and at the current folder, each when it holds ``case.db``. A case
+    found there that cannot be opened is an error (its evidence could not be checked)."""
+    if case_dir is not None:
+        folders = [Path(case_dir)]
+    else:
+        folders = [Path(f) for f in (os.environ.get("FORENSIC_CASE"), ".") if f]
+        folders = [f for f in folders if (f / DB_NAME).is_file()]
+    with ExitStack() as stack:
+        opened: list[Case] = []
+        seen: set[Path] = set()
+        for folder in folders:
+            if _resolved(folder) in seen:
+                continue
+            seen.add(_resolved(folder))
+            case = Case.open(folder)
+            stack.callback(case.close)
+            opened.append(case)
+        yield opened
+
+
+def check_output(path: Path, case=None, *, cases: tuple = (), option: str = "--out",
+                 folder: bool = False) -> Path:
     """Refuse ``path`` as an output when it is, or is inside, a protected path of ``case``
-    (and of each of ``cases``). Returns ``path``."""
+    (and of each of ``cases``); with ``folder`` (a new folder written as a whole), also when
+    a protected path is inside it. Returns ``path``."""
     guarded = [p for c in (case, *cases) if c is not None for p in protected_paths(c)]
     if not guarded:
         return path
@@ -165,6 +196,10 @@ def check_output(path: Path, case=None, *, cases: tuple = (), option: str = "--o
                                  f"({p.path if p.names is None else c})",
                                  hint="evidence and the case store are never written: choose a path "
                                       "outside them")
+            if folder and _inside(p.path, c):
+                raise UsageError(f"{option} {path} would hold {p.what} ({p.path})",
+                                 hint="evidence and the case store are never written: choose a "
+                                      "folder outside them")
         if same_inode is not None and p.names is None:
             try:
                 pst = os.stat(p.path)

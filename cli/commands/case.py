@@ -1,17 +1,15 @@
 """forensic case init|show"""
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 import click
 
-from forensic.chain_of_custody.hooks import open_log, pin_key, pinned
+from forensic.chain_of_custody.hooks import open_log
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import emit_json, esc, info
 from forensic.case import Case
-from forensic.errors import ForensicError
-from forensic.outputs import check_output
+from forensic.outputs import CASE_FILES, check_output, current_cases
 
 
 @click.group()
@@ -19,20 +17,13 @@ def case() -> None:
     """Create and inspect cases (a folder with the case store and custody log)."""
 
 
-def _refuse_evidence(directory: Path) -> None:
-    """A new case is never made inside the evidence of the case open now ($FORENSIC_CASE, else
-    the current folder when it is a case)."""
-    current = Path(os.environ.get("FORENSIC_CASE", "."))
-    if not (current / "case.db").is_file():
-        return
-    try:
-        open_case = Case.open(current)
-    except ForensicError:
-        return
-    try:
-        check_output(directory, open_case, option="case init")
-    finally:
-        open_case.close()
+def _refuse_evidence(directory: Path, current: Path | None) -> None:
+    """A new case is never made in the evidence or the store of the case open now (--case,
+    else $FORENSIC_CASE and the current folder, each when it is a case): neither its folder
+    nor any file the new case writes there."""
+    with current_cases(current) as cases:
+        for path in (directory, *(directory / name for name in CASE_FILES)):
+            check_output(path, cases=tuple(cases), option="case init")
 
 
 @case.command("init")
@@ -40,12 +31,15 @@ def _refuse_evidence(directory: Path) -> None:
 @click.option("--case-id", required=True, help="The case identifier (e.g. the lab's case number).")
 @click.option("--examiner", required=True, help="The examiner's name, recorded on every action.")
 @click.option("--organisation", "--organization", "organisation", default=None, help="The examiner's organisation.")
+@click.option("--case", "current", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The case open now: the new case is never made in its evidence (default: "
+                   "$FORENSIC_CASE and the current folder, when they are cases).")
 @key_options
 @json_option
-def init(directory: Path, case_id: str, examiner: str, organisation: str | None, key_path, passphrase_file,
-         as_json: bool) -> int:
+def init(directory: Path, case_id: str, examiner: str, organisation: str | None, current: Path | None,
+         key_path, passphrase_file, as_json: bool) -> int:
     """Create a new case in DIRECTORY."""
-    _refuse_evidence(directory)
+    _refuse_evidence(directory, current)
     c = Case.init(directory, case_id, examiner, organisation)
     try:
         _record_created(c, key_path, passphrase_file)
@@ -60,18 +54,14 @@ def init(directory: Path, case_id: str, examiner: str, organisation: str | None,
 
 
 def _record_created(c: Case, key_path, passphrase_file) -> None:
-    """``case.created``, and with a key, the entry that pins it: from then on only pinned
-    keys may sign the case's log (forensic.chain_of_custody.pins)."""
+    """``case.created``; with a key, the log pins it in the same commit (the first key to
+    sign a log is pinned: forensic.chain_of_custody.pins)."""
     meta = c.meta()
     with open_log(c, key_path, passphrase_file) as log:
         log.append("case.created", {"case": meta["case_id"]}, actor=log.actor,
                    details={"examiner": meta["examiner"], "organisation": meta["organisation"],
                             "created_at": meta["created_at"]})
-        if log.signer is not None:
-            pin_key(log, log.signer.name or log.actor, log.signer.public)
         log.commit()
-    if log.signer is not None:
-        pinned(c, log.signer.name or log.actor, log.signer.public)
 
 
 @case.command("show")

@@ -21,6 +21,7 @@ from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_json, err, esc, info, verdict, warn
 from forensic.case import Case
 from forensic.errors import IntegrityError, UsageError
+from forensic.outputs import check_output, current_cases
 
 
 def key_options(f):
@@ -322,10 +323,17 @@ def add_cmd(case: Case, public_key: Path, name: str | None, reason: str | None, 
 @click.option("--passphrase-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Protect the private key with the passphrase on this file's first line "
                    "(else $FORENSIC_KEY_PASSPHRASE; neither: unprotected).")
+@click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The case open now: the keys are never written into its evidence or store "
+                   "(default: $FORENSIC_CASE and the current folder, when they are cases).")
 @json_option
-def keygen_cmd(name: str, out_dir: Path, passphrase_file: Path | None, as_json: bool) -> None:
+def keygen_cmd(name: str, out_dir: Path, passphrase_file: Path | None, case_dir: Path | None,
+               as_json: bool) -> None:
     """Create an Ed25519 key pair: NAME.key (private, 0600) and NAME.pub (minisign format)."""
     check_examiner_name(name)
+    with current_cases(case_dir) as cases:
+        for path in (out_dir, out_dir / f"{name}.key", out_dir / f"{name}.pub"):
+            check_output(path, cases=tuple(cases))
     passphrase = read_passphrase(passphrase_file)
     signer = Signer.generate(name)
     key_path, pub_path = write_keypair(signer, out_dir, passphrase)

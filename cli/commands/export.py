@@ -13,7 +13,7 @@ from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_json, emit_jsonl, err, esc, info, safe, warn
 from forensic.cli.console import verdict as show_verdict
 from forensic.case import Case
-from forensic.outputs import check_output, create_new
+from forensic.outputs import check_output, create_new, current_cases
 from forensic.errors import UsageError
 from forensic.intake import read_password
 
@@ -206,13 +206,19 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
 @click.option("--extract", "extract_to", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="When the bundle verifies against --pubkey, extract its bag into this new folder (no "
                    "7-Zip needed for encrypted bundles); nothing is extracted from a bundle that does not.")
+@click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="With --extract: the case open now, whose evidence and store the folder must neither "
+                   "be in nor hold (default: $FORENSIC_CASE and the current folder, when they are cases).")
 @json_option
 def verify_bundle(bundle: Path, password_file: Path | None, pubkey: Path | None, extract_to: Path | None,
-                  as_json: bool) -> int:
+                  case_dir: Path | None, as_json: bool) -> int:
     """Check a bundle on its own: ZIP, BagIt manifests, signature, custody excerpt, and that every
     hash it states agrees. Exit 0 verified against --pubkey, 5 intact but its signer not
     confirmed (no --pubkey), 4 not verified."""
     from forensic.exporters.verify import extract_bundle, verify_bundle as run, verdict
+    if extract_to is not None:
+        with current_cases(case_dir) as cases:
+            check_output(extract_to, cases=tuple(cases), option="--extract", folder=True)
     key = PublicKey.load(pubkey) if pubkey else None
     password = read_password(password_file)
     report = run(bundle, password, key)

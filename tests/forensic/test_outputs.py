@@ -176,3 +176,91 @@ def test_ewf_segment_names_follow_libewf():
     assert ewf_segment_names("p.E01", 775).fullmatch("p.FAA")         # a set that large: the next name
     ewf2 = ewf_segment_names("p.Ex01")
     assert ewf2.fullmatch("p.Ex02") and ewf2.fullmatch("p.ExAA") and not ewf2.fullmatch("p.E02")
+
+
+def test_keygen_into_evidence_or_the_case_store_is_refused(forensic, case, tmp_path, monkeypatch):
+    # The case named by $FORENSIC_CASE (the fixture's).
+    for out in (case["folder"], case["folder"] / "DCIM", case["dir"] / "logs", case["dir"] / "locks"):
+        r = forensic("examiner", "keygen", "bob", "--out", out, expect=2)
+        assert "would write over" in r.err, r.err
+        assert not (out / "bob.key").exists() and not (out / "bob.pub").exists()
+    # No $FORENSIC_CASE, but run in the case's folder: that is the case worked in.
+    monkeypatch.delenv("FORENSIC_CASE")
+    monkeypatch.chdir(case["dir"])
+    r = forensic("examiner", "keygen", "bob", "--out", case["folder"] / "DCIM", expect=2)
+    assert "evidence item 'folder'" in r.err
+    # Run elsewhere, the case named with --case.
+    monkeypatch.chdir(tmp_path)
+    forensic("examiner", "keygen", "bob", "--out", case["folder"], "--case", case["dir"], expect=2)
+    r = forensic("examiner", "keygen", "bob", "--out", tmp_path / "k", "--case", tmp_path / "nocase", expect=1)
+    assert "no case in" in r.err
+    assert not list(case["folder"].rglob("bob.*"))
+    forensic("examiner", "keygen", "bob", "--out", tmp_path / "keys", "--case", case["dir"])
+    assert (tmp_path / "keys" / "bob.key").is_file()
+    monkeypatch.setenv("FORENSIC_CASE", str(case["dir"]))
+    assert_evidence_intact(forensic, case)
+
+
+def test_case_init_in_evidence_is_refused_wherever_the_current_case_comes_from(forensic, case, tmp_path,
+                                                                              monkeypatch):
+    # $FORENSIC_CASE names no case, but the current folder is one.
+    monkeypatch.setenv("FORENSIC_CASE", str(tmp_path / "not-a-case"))
+    monkeypatch.chdir(case["dir"])
+    r = forensic("case", "init", case["folder"] / "newcase", "--case-id", "C-2", "--examiner", "E", expect=2)
+    assert "evidence item 'folder'" in r.err
+    # $FORENSIC_CASE names another case, the current folder is this one.
+    forensic("case", "init", tmp_path / "other", "--case-id", "C-9", "--examiner", "E")
+    monkeypatch.setenv("FORENSIC_CASE", str(tmp_path / "other"))
+    forensic("case", "init", case["folder"] / "newcase", "--case-id", "C-2", "--examiner", "E", expect=2)
+    # Named with --case, run from anywhere; the case store's own folders too.
+    monkeypatch.delenv("FORENSIC_CASE")
+    monkeypatch.chdir(tmp_path)
+    forensic("case", "init", case["folder"] / "newcase", "--case-id", "C-2", "--examiner", "E",
+             "--case", case["dir"], expect=2)
+    forensic("case", "init", case["dir"] / "locks" / "x", "--case-id", "C-2", "--examiner", "E",
+             "--case", case["dir"], expect=2)
+    assert not (case["folder"] / "newcase").exists()
+    monkeypatch.setenv("FORENSIC_CASE", str(case["dir"]))
+    assert_evidence_intact(forensic, case)
+
+
+def test_extract_into_evidence_is_refused(forensic, case, tmp_path, monkeypatch):
+    forensic("examiner", "keygen", "ann", "--out", tmp_path / "keys")
+    bundle = tmp_path / "b.zip"
+    forensic("export", "--out", bundle, "--item", "folder", "--key", tmp_path / "keys" / "ann.key", "--quiet")
+    pub = tmp_path / "keys" / "ann.pub"
+    for dest in (case["folder"] / "x", case["folder"] / "chats" / "x", case["dir"] / "logs"):
+        r = forensic("verify-bundle", bundle, "--pubkey", pub, "--extract", dest, expect=2)
+        assert "--extract" in r.err and "would write over" in r.err, r.err
+        assert not dest.exists()
+    # The same from the case's folder with no $FORENSIC_CASE, and with --case from elsewhere.
+    monkeypatch.delenv("FORENSIC_CASE")
+    monkeypatch.chdir(case["dir"])
+    forensic("verify-bundle", bundle, "--pubkey", pub, "--extract", case["folder"] / "x", expect=2)
+    monkeypatch.chdir(tmp_path)
+    forensic("verify-bundle", bundle, "--pubkey", pub, "--extract", case["folder"] / "x",
+             "--case", case["dir"], expect=2)
+    assert not (case["folder"] / "x").exists()
+    forensic("verify-bundle", bundle, "--pubkey", pub, "--extract", tmp_path / "checked", "--quiet",
+             "--case", case["dir"])
+    assert (tmp_path / "checked").is_dir()
+    for path, sha in case["hashes"].items():        # (the signed log takes no unsigned verify)
+        assert digest(path) == sha, f"{path} was changed"
+    assert sorted(p.name for p in case["folder"].iterdir()) == ["chats", "x.jpg"]
+
+
+def test_extract_into_a_folder_that_would_hold_evidence_is_refused(forensic, tmp_path, monkeypatch):
+    # Evidence on a drive that is not mounted now: a new folder where the drive was would
+    # hold the evidence's path once it is back.
+    drive = write_tree(tmp_path / "drive", {"ev/a.txt": b"a\n"})
+    forensic("case", "init", tmp_path / "case", "--case-id", "C-5", "--examiner", "E")
+    monkeypatch.setenv("FORENSIC_CASE", str(tmp_path / "case"))
+    forensic("evidence", "add", drive / "ev", "--id", "ev", "--quiet")
+    forensic("examiner", "keygen", "ann", "--out", tmp_path / "keys")
+    bundle = tmp_path / "b.zip"
+    forensic("export", "--out", bundle, "--item", "ev", "--key", tmp_path / "keys" / "ann.key", "--quiet")
+    drive.rename(tmp_path / "unplugged")
+    r = forensic("verify-bundle", bundle, "--pubkey", tmp_path / "keys" / "ann.pub", "--extract", drive,
+                 expect=2)
+    assert "would hold evidence item 'ev'" in r.err, r.err
+    assert not drive.exists()
