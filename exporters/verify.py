@@ -3,7 +3,11 @@
 1. the ZIP opens (a truncated or damaged archive is named as such); encrypted members need the
    password (a wrong one is a :class:`PasswordError`, not a verdict); with ``--hide-names`` the
    bag is the one inner archive. Given a password, the bundle (or its inner ``bag.zip`` member)
-   must be encrypted, and every member of an encrypted bundle must be;
+   must be encrypted, and every member of an encrypted bundle must be. Every byte of the archive
+   (and of the inner one) is one the export writes: its members from byte 0, back to back, then
+   the central directory and its end records, with nothing before, between or after
+   (:func:`archive_layout`): a ZIP reader that streams from the start, or that looks for the end
+   another way, would otherwise read another archive hidden there;
 2. the bag: ``bagit.txt`` is BagIt 1.0; every tag file the tag manifest lists and every payload
    file the manifest lists is present with that SHA-256 (else *missing* / *altered*); no other
    file is present (else *extra*; only the tag manifest, its signature and the public key may
@@ -33,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import io
 import json
+import struct
 import tempfile
 import zipfile
 import zlib
@@ -94,6 +99,7 @@ class BundleReport:
     stated_hidden_names: bool | None = None   # bag-info.txt's Bundle-Names-Hidden; None: not stated
     hashes_compared: int = 0                  # things whose stated hashes were compared
     disagreements: list[dict] = field(default_factory=list)
+    stray_bytes: list[dict] = field(default_factory=list)    # bytes no member or ZIP record accounts for
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -151,6 +157,7 @@ def verify_bundle(path: Path, password: bytes | None = None, pubkey: PublicKey |
         if zf is None:
             return report
         with zf:
+            _check_layout(fh, None, report)
             infos = zf.infolist()
             hidden = len(infos) == 1 and infos[0].filename == HIDDEN_MEMBER
             _check_encryption(infos, password, hidden, report)
@@ -168,11 +175,219 @@ def verify_bundle(path: Path, password: bytes | None = None, pubkey: PublicKey |
                     if inner is None:
                         return report
                     with inner:
+                        _check_layout(spool, HIDDEN_MEMBER, report)
                         _verify_bag(inner, report, pubkey)
             else:
                 _verify_bag(zf, report, pubkey)
     _conclude(report, pubkey)
     return report
+
+
+# -- the archive's layout ---------------------------------------------------------------------------
+# APPNOTE.TXT 4.3: local file header (+ name, extra, data, data descriptor) for each member, then
+# the central directory, the ZIP64 end records when needed, and the end of central directory
+# record. zipfile and pyzipper write exactly that from byte 0, with no archive comment; they
+# read past bytes before it (taken for a self-extractor's stub), between members, and up to
+# 64 KiB after it, and so would not tell a second archive hidden there.
+
+_LOCAL, _CENTRAL, _DESCRIPTOR = b"PK\x03\x04", b"PK\x01\x02", b"PK\x07\x08"
+_END, _END64, _LOCATOR64 = b"PK\x05\x06", b"PK\x06\x06", b"PK\x06\x07"
+_END_SIZE, _END64_SIZE, _LOCATOR64_SIZE = 22, 56, 20
+_ZIP64_EXTRA = 0x0001
+_USE_DESCRIPTOR = 0x08
+_SEARCH = (1 << 16) + _END_SIZE      # where zipfile looks for the end record: the last 64 KiB + 22
+
+
+class LayoutError(Exception):
+    """The archive's records contradict one another (not only bytes left over)."""
+
+
+@dataclass(slots=True)
+class _Member:
+    name: bytes
+    flags: int
+    method: int
+    crc: int
+    csize: int
+    usize: int
+    offset: int                       # of its local header, as the central directory states it
+
+
+def _zip64_values(extra: bytes, wanted: list[str], values: dict[str, int]) -> None:
+    """Replace the 32-bit fields a ZIP64 extra field stands in for (those that read all ones),
+    in APPNOTE order: uncompressed size, compressed size, local header offset."""
+    at = 0
+    while at + 4 <= len(extra):
+        kind, n = struct.unpack_from("<2H", extra, at)
+        if kind == _ZIP64_EXTRA:
+            body = extra[at + 4:at + 4 + n]
+            for i, name in enumerate(wanted):
+                if len(body) < 8 * (i + 1):
+                    raise LayoutError("a ZIP64 extra field is too short for the sizes it stands in for")
+                values[name] = struct.unpack_from("<Q", body, 8 * i)[0]
+            return
+        at += 4 + n
+    if wanted:
+        raise LayoutError("a size or offset reads 0xFFFFFFFF but no ZIP64 extra field gives it")
+
+
+def _has_zip64(extra: bytes) -> bool:
+    at = 0
+    while at + 4 <= len(extra):
+        kind, n = struct.unpack_from("<2H", extra, at)
+        if kind == _ZIP64_EXTRA:
+            return True
+        at += 4 + n
+    return False
+
+
+def _read_at(fh, offset: int, n: int) -> bytes:
+    fh.seek(offset)
+    return fh.read(n)
+
+
+def archive_layout(fh) -> list[dict]:
+    """The stretches of a ZIP archive that no member or ZIP record accounts for: ``[{offset,
+    length, where}]``, empty for an archive as the export writes it. Raises
+    :class:`LayoutError` where the records contradict one another (overlapping members, a
+    local header that is not its central directory entry's, a central directory elsewhere than
+    its end record says)."""
+    size = fh.seek(0, io.SEEK_END)
+    window = min(size, _SEARCH)
+    tail = _read_at(fh, size - window, window)
+    at = tail.rfind(_END)              # the record zipfile takes: the last one in its window
+    while at >= 0 and at + _END_SIZE > len(tail):
+        at = tail.rfind(_END, 0, at)
+    if at < 0:
+        raise LayoutError("no end of central directory record")
+    end = size - window + at
+    stray: list[dict] = []
+    if end + _END_SIZE < size:
+        stray.append({"offset": end + _END_SIZE, "length": size - end - _END_SIZE,
+                      "where": "after its end of central directory record"})
+    disk, cd_disk, on_disk, count, cd_size, cd_offset, _ = struct.unpack_from("<4H2LH", tail, at + 4)
+    cd_end = end
+    locator = _read_at(fh, end - _LOCATOR64_SIZE, _LOCATOR64_SIZE) if end >= _LOCATOR64_SIZE else b""
+    if locator[:4] == _LOCATOR64:
+        _, record_at, _ = struct.unpack_from("<LQL", locator, 4)
+        cd_end = end - _LOCATOR64_SIZE - _END64_SIZE
+        record = _read_at(fh, cd_end, _END64_SIZE) if cd_end >= 0 else b""
+        if record[:4] != _END64 or record_at != cd_end or struct.unpack_from("<Q", record, 4)[0] != _END64_SIZE - 12:
+            raise LayoutError("the ZIP64 end of central directory record is not where its locator says, or "
+                              "not of the size the export writes")
+        disk, cd_disk, on_disk, count, cd_size, cd_offset = struct.unpack_from("<2L4Q", record, 16)
+    if disk or cd_disk or on_disk != count:
+        raise LayoutError("the archive says it spans several disks")
+    # zipfile takes the central directory to end where the end records begin; bytes in front
+    # of the archive (``cat stub.zip bundle.zip``) then shift every offset it states: zipfile
+    # adds that shift to them, and so is it done here (they are then bytes before the first member)
+    shift = cd_end - cd_size - cd_offset
+    if shift < 0:
+        raise LayoutError(f"the end of central directory record puts the central directory at byte {cd_offset:,}, "
+                          f"{cd_size:,} bytes long, past where it ends (byte {cd_end:,})")
+    cd_offset += shift
+    members = _central_directory(_read_at(fh, cd_offset, cd_size), cd_size, count)
+    for m in members:
+        m.offset += shift
+    pos = 0
+    previous = None
+    for m in sorted(members, key=lambda m: m.offset):
+        if m.offset > pos:
+            stray.append({"offset": pos, "length": m.offset - pos,
+                          "where": "before its first member" if previous is None else
+                                   f"after its member {previous.name.decode('utf-8', 'replace')}"})
+        elif m.offset < pos:
+            raise LayoutError(f"member {m.name.decode('utf-8', 'replace')} overlaps the one before it")
+        pos = _local_end(fh, m)
+        previous = m
+    if cd_offset > pos:
+        stray.append({"offset": pos, "length": cd_offset - pos,
+                      "where": "before its first member" if previous is None else
+                               "between its last member and its central directory"})
+    elif cd_offset < pos:
+        raise LayoutError("the last member runs into the central directory")
+    return sorted(stray, key=lambda s: s["offset"])
+
+
+def _central_directory(cd: bytes, cd_size: int, count: int) -> list[_Member]:
+    if len(cd) != cd_size:
+        raise LayoutError("the central directory is cut short")
+    out = []
+    at = 0
+    while at < cd_size:
+        if cd[at:at + 4] != _CENTRAL or at + 46 > cd_size:
+            raise LayoutError(f"byte {at:,} of the central directory is not an entry")
+        (_, _, _, flags, method, _, _, crc, csize, usize, nlen, elen, clen, _, _, _,
+         offset) = struct.unpack_from("<4s6H3L5H2L", cd, at)
+        name = cd[at + 46:at + 46 + nlen]
+        extra = cd[at + 46 + nlen:at + 46 + nlen + elen]
+        values = {"usize": usize, "csize": csize, "offset": offset}
+        _zip64_values(extra, [k for k in ("usize", "csize", "offset") if values[k] == 0xFFFFFFFF], values)
+        out.append(_Member(name, flags, method, crc, values["csize"], values["usize"], values["offset"]))
+        at += 46 + nlen + elen + clen
+    if at != cd_size or len(out) != count:
+        raise LayoutError(f"the central directory holds {len(out)} entries in {at:,} bytes, its end record says "
+                          f"{count} in {cd_size:,}")
+    return out
+
+
+def _local_end(fh, m: _Member) -> int:
+    """Where member ``m`` ends: its local header, name, extra field, data and data descriptor,
+    each checked against its central directory entry (a reader that streams the archive goes
+    by these)."""
+    shown = m.name.decode("utf-8", "replace")
+    head = _read_at(fh, m.offset, 30)
+    if len(head) < 30 or head[:4] != _LOCAL:
+        raise LayoutError(f"member {shown}: no local header where the central directory says")
+    _, _, flags, method, _, _, crc, csize, usize, nlen, elen = struct.unpack("<4s5H3L2H", head)
+    rest = _read_at(fh, m.offset + 30, nlen + elen)
+    name, extra = rest[:nlen], rest[nlen:]
+    if name != m.name or method != m.method or (flags ^ m.flags) & _USE_DESCRIPTOR:
+        raise LayoutError(f"member {shown}: its local header names another file or method than its central "
+                          "directory entry")
+    data_end = m.offset + 30 + nlen + elen + m.csize
+    zip64 = _has_zip64(extra)
+    if flags & _USE_DESCRIPTOR:
+        desc = _read_at(fh, data_end, 24)
+        signed = desc[:4] == _DESCRIPTOR
+        body = desc[4:] if signed else desc
+        fmt = "<LQQ" if zip64 else "<3L"
+        length = struct.calcsize(fmt)
+        if len(body) < length:
+            raise LayoutError(f"member {shown}: its data descriptor is cut short")
+        stated = struct.unpack_from(fmt, body)
+        end = data_end + length + 4 * signed
+    else:
+        values = {"usize": usize, "csize": csize}
+        _zip64_values(extra, [k for k in ("usize", "csize") if values[k] == 0xFFFFFFFF], values)
+        stated = (crc, values["csize"], values["usize"])
+        end = data_end
+    if stated != (m.crc, m.csize, m.usize):
+        raise LayoutError(f"member {shown}: its local header or data descriptor states another size or CRC than "
+                          "its central directory entry")
+    return end
+
+
+def _check_layout(fh, inner: str | None, report: BundleReport) -> None:
+    """Every byte of the bundle (or of its ``inner`` archive) accounted for (see
+    :func:`archive_layout`), else a problem; the stray bytes are listed in ``stray_bytes``."""
+    archive = f"the inner archive {inner}" if inner else "the bundle"
+    try:
+        stray = archive_layout(fh)
+    except LayoutError as exc:
+        report.problems.append(f"{archive} is not laid out as the export writes it: {exc}")
+        return
+    for s in stray:
+        fh.seek(s["offset"])
+        begins = fh.read(4)
+        what = ("; they begin as a ZIP member (another archive)" if begins == _LOCAL else
+                "; they begin as a ZIP directory record (another archive's)" if begins in (_CENTRAL, _END) else "")
+        report.stray_bytes.append({"archive": inner or "bundle", **s})
+        report.problems.append(
+            f"{archive} holds {s['length']:,} bytes {s['where']} (bytes {s['offset']:,} to "
+            f"{s['offset'] + s['length'] - 1:,}) that the export never writes{what}: a ZIP reader that streams the "
+            "file from its start, or finds its end another way, can read another archive there than the one "
+            "verified")
 
 
 def _check_encryption(infos: list, password: bytes | None, hidden: bool, report: BundleReport) -> None:

@@ -19,6 +19,7 @@ import hashlib
 import io
 import os
 import shutil
+import struct
 import subprocess
 import zipfile
 from pathlib import Path
@@ -194,6 +195,7 @@ def test_honest_bundle_with_the_examiners_key_is_verified(made, forensic):
                        "--json").json()
         assert out["ok"] is True and out["status"] == "verified" and out["encrypted"] is True
         assert out["stated_encrypted"] is True and out["stated_hidden_names"] is (name == "hidden")
+        assert out["stray_bytes"] == [] and out["problems"] == []
 
 
 # -- the attack of issue 13, item 8 ---------------------------------------------------------------
@@ -389,3 +391,160 @@ def test_bundle_from_before_the_packaging_fields_still_verifies(made, forensic, 
     assert "bag-info.txt does not state how the bundle was packaged" in res.out
     out = forensic("verify-bundle", old, "--pubkey", made["pub"], "--json").json()
     assert out["stated_encrypted"] is None and out["stated_hidden_names"] is None
+
+
+# -- another archive in the same file ---------------------------------------------------------------
+def fake_archive() -> bytes:
+    """What a reader that streams a ZIP from its start would take for the bundle: a bag of the
+    same name whose report says something else."""
+    return pack({ROOT + "bagit.txt": bagit.BAGIT_TXT,
+                 ROOT + "data/report/index.html": b"<h1>Nothing was found on the phone</h1>"})
+
+
+def streamed_names(data: bytes) -> list[str]:
+    """The member names a reader that streams the file from its start meets first: local
+    headers read one after the other (sizes from the header, as zipfile's writer on a
+    seekable file leaves them), until one is not a local header."""
+    names, at = [], 0
+    while data[at:at + 4] == b"PK\x03\x04":
+        flags, csize, nlen, elen = (struct.unpack_from("<H", data, at + 6)[0],
+                                    *struct.unpack_from("<L", data, at + 18), *struct.unpack_from("<2H", data, at + 26))
+        names.append(data[at + 30:at + 30 + nlen].decode())
+        if flags & 8:
+            break                  # sizes in a data descriptor: enough for what this test shows
+        at += 30 + nlen + elen + csize
+    return names
+
+
+def insert(data: bytes, at: int, extra: bytes) -> bytes:
+    """``extra`` put at byte ``at`` of an archive (0, or where a member starts) by a careful
+    forger: every offset its central directory and end record state is moved past it, so that
+    zipfile reads a consistent archive (no shift to take for a self-extractor's stub)."""
+    end = data.rindex(b"PK\x05\x06")
+    cd_size, cd_offset = struct.unpack_from("<2L", data, end + 12)
+    cd = bytearray(data[cd_offset:cd_offset + cd_size])
+    pos = 0
+    while pos < len(cd):
+        offset = struct.unpack_from("<L", cd, pos + 42)[0]
+        if offset >= at:
+            struct.pack_into("<L", cd, pos + 42, offset + len(extra))
+        nlen, elen, clen = struct.unpack_from("<3H", cd, pos + 28)
+        pos += 46 + nlen + elen + clen
+    record = bytearray(data[end:])
+    struct.pack_into("<L", record, 16, cd_offset + len(extra))
+    return data[:at] + extra + data[at:cd_offset] + bytes(cd) + bytes(record)
+
+
+def _refused(forensic, path: Path, stray: list[dict], pubkey: Path, *more) -> tuple[str, dict]:
+    """NOT VERIFIED (exit 4) for the stray bytes alone: the bag itself is the examiner's."""
+    res = forensic("verify-bundle", path, "--pubkey", pubkey, *more, expect=4)
+    assert res.out.startswith("NOT VERIFIED: ") and "VERIFIED: every" not in res.out
+    out = forensic("verify-bundle", path, "--pubkey", pubkey, *more, "--json", expect=4).json()
+    assert out["ok"] is False and out["status"] == "failed" and out["stray_bytes"] == stray
+    assert out["signature"] == "valid" and out["custody"] == "valid" and out["disagreements"] == []
+    assert out["missing"] == out["extra"] == out["altered"] == [] and len(out["problems"]) == len(stray)
+    return res.out, out
+
+
+def test_fake_archive_in_front_of_the_bundle_is_not_verified(made, forensic, tmp_path):
+    """``cat fake.zip bundle.zip > poly.zip``: zipfile reads past the fake (as a self-extractor's
+    stub), a reader that streams from the start sees only the fake."""
+    fake = fake_archive()
+    poly = tmp_path / "poly.zip"
+    poly.write_bytes(fake + made["bundle"].read_bytes())
+    assert streamed_names(poly.read_bytes())[:2] == [ROOT + "bagit.txt", ROOT + "data/report/index.html"]
+    text, _ = _refused(forensic, poly, [{"archive": "bundle", "offset": 0, "length": len(fake),
+                                         "where": "before its first member"}], made["pub"])
+    assert (f"Problem: the bundle holds {len(fake):,} bytes before its first member (bytes 0 to {len(fake) - 1:,}) "
+            "that the export never writes; they begin as a ZIP member (another archive): a ZIP reader that streams "
+            "the file from its start") in text
+
+
+def test_fake_archive_in_front_with_the_offsets_moved_is_not_verified(made, forensic, tmp_path):
+    fake = fake_archive()
+    poly = tmp_path / "poly.zip"
+    poly.write_bytes(insert(made["bundle"].read_bytes(), 0, fake))
+    with zipfile.ZipFile(poly) as zf:
+        assert zf.testzip() is None and min(i.header_offset for i in zf.infolist()) == len(fake)
+    _refused(forensic, poly, [{"archive": "bundle", "offset": 0, "length": len(fake),
+                               "where": "before its first member"}], made["pub"])
+
+
+def test_fake_archive_between_members_is_not_verified(made, forensic, tmp_path):
+    data = made["bundle"].read_bytes()
+    with zipfile.ZipFile(made["bundle"]) as zf:
+        first, second = sorted(zf.infolist(), key=lambda i: i.header_offset)[:2]
+    fake = fake_archive()
+    poly = tmp_path / "poly.zip"
+    poly.write_bytes(insert(data, second.header_offset, fake))
+    with zipfile.ZipFile(poly) as zf:
+        assert zf.testzip() is None
+    _refused(forensic, poly, [{"archive": "bundle", "offset": second.header_offset, "length": len(fake),
+                               "where": f"after its member {first.filename}"}], made["pub"])
+
+
+@pytest.mark.parametrize("name", ["bundle", "hidden"])
+def test_junk_after_the_end_of_the_bundle_is_not_verified(made, forensic, tmp_path, name):
+    """Bytes after the end of central directory record (zipfile looks for it in the last 64 KiB
+    and reads past them); an encrypted bundle with hidden names too."""
+    data = made[name].read_bytes()
+    junk = b"junk after the end" + b"\0" * 100
+    poly = tmp_path / "poly.zip"
+    poly.write_bytes(data + junk)
+    more = ("--password-file", made["pw"]) if name == "hidden" else ()
+    text, _ = _refused(forensic, poly, [{"archive": "bundle", "offset": len(data), "length": len(junk),
+                                         "where": "after its end of central directory record"}], made["pub"], *more)
+    assert (f"Problem: the bundle holds {len(junk)} bytes after its end of central directory record (bytes "
+            f"{len(data):,} to {len(data) + len(junk) - 1:,}) that the export never writes: ") in text
+
+
+def test_fake_archive_in_front_of_an_encrypted_bundle_is_not_verified(made, forensic, tmp_path):
+    fake = fake_archive()
+    poly = tmp_path / "poly.zip"
+    poly.write_bytes(fake + made["enc"].read_bytes())
+    _, out = _refused(forensic, poly, [{"archive": "bundle", "offset": 0, "length": len(fake),
+                                        "where": "before its first member"}], made["pub"], "--password-file",
+                      made["pw"])
+    assert out["encrypted"] is True
+
+
+def test_junk_after_the_hidden_inner_archive_is_not_verified(made, forensic, tmp_path):
+    """Someone holding the password re-packs the examiner's inner bag.zip with bytes after it."""
+    import pyzipper
+    with pyzipper.AESZipFile(made["hidden"]) as zf:
+        zf.setpassword(PASSWORD)
+        inner = zf.read("bag.zip")
+    junk = b"junk" * 10
+    repacked = tmp_path / "repacked.zip"
+    with pyzipper.AESZipFile(repacked, "w", encryption=pyzipper.WZ_AES) as zf:
+        zf.setpassword(PASSWORD)
+        zf.writestr("bag.zip", inner + junk)
+    _refused(forensic, repacked, [{"archive": "bag.zip", "offset": len(inner), "length": len(junk),
+                                   "where": "after its end of central directory record"}],
+             made["pub"], "--password-file", made["pw"])
+
+
+def test_layout_of_an_archive_with_zip64_end_records(tmp_path):
+    """More than 65,535 members: the writer the export uses adds the ZIP64 end records; the
+    archive is still all accounted for, and a byte after it is not."""
+    from forensic.exporters.verify import archive_layout
+
+    class Stream(io.RawIOBase):                 # not seekable, as the export's bundle file
+        def __init__(self) -> None:
+            self.data = bytearray()
+
+        def writable(self) -> bool:
+            return True
+
+        def write(self, b) -> int:
+            self.data += b
+            return len(b)
+    out = Stream()
+    with bagit.open_zip(out) as zf:
+        for i in range(1 << 16):
+            bagit.write_member(zf, f"b/{i}", b"")
+    data = bytes(out.data)
+    assert data[-98:-94] == b"PK\x06\x06"      # the ZIP64 end of central directory record
+    assert archive_layout(io.BytesIO(data)) == []
+    assert archive_layout(io.BytesIO(data + b"x")) == [
+        {"offset": len(data), "length": 1, "where": "after its end of central directory record"}]
