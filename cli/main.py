@@ -12,7 +12,7 @@ from pathlib import Path
 import click
 
 from forensic.cli import exit_codes
-from forensic.cli.console import NORMAL, QUIET, VERBOSE, err, error, esc, set_verbosity
+from forensic.cli.console import NORMAL, QUIET, VERBOSE, err, error, esc, safe, set_verbosity
 from forensic import __version__
 from forensic.errors import ForensicError
 
@@ -107,7 +107,7 @@ def main(argv: list[str] | None = None) -> int:
     except click.exceptions.Exit as exc:
         return exc.exit_code
     except click.ClickException as exc:
-        exc.show()
+        show_click_error(exc, args)
         return exc.exit_code
     except ForensicError as exc:
         if debug:
@@ -135,6 +135,32 @@ def main(argv: list[str] | None = None) -> int:
         return exit_codes.USAGE
     except Exception as exc:      # the last boundary: one line, the traceback kept in a file
         return _unexpected(args, exc, debug)
+
+
+def show_click_error(exc: click.ClickException, args: list[str]) -> None:
+    """Click's own error (a usage error: an unknown option, an extra argument...) on stderr as
+    click shows it (the usage line, "Try 'forensic ... --help' for help.", "Error: ..."), with
+    the arguments it quotes escaped: a shell glob may pass evidence file names, and click
+    would print their ESC sequences and U+202E raw."""
+    if isinstance(exc, click.exceptions.NoArgsIsHelpError):
+        exc.show()                          # the help of a group run with no command
+        return
+    lines: list[str] = []
+    ctx = exc.ctx if isinstance(exc, click.UsageError) else None
+    if ctx is not None:
+        lines.extend(ctx.get_usage().split("\n"))
+        if ctx.command.get_help_option(ctx) is not None:
+            option = max(ctx.command.get_help_option_names(ctx), key=len)
+            lines.append(f"Try '{ctx.command_path} {option}' for help.")
+        lines.append("")
+    message = exc.format_message()
+    # An argument with a line break in it stays on one line; the message's own lines stay.
+    quoted = {piece for a in args for piece in (a, a.partition("=")[2],
+                                                a.encode("utf-8", "surrogateescape").decode("utf-8", "replace"))}
+    for piece in sorted((q for q in quoted if "\n" in q or "\r" in q), key=len, reverse=True):
+        message = message.replace(piece, safe(piece))
+    lines.extend(f"Error: {message}".split("\n"))
+    click.echo("\n".join(safe(line) for line in lines), err=True)
 
 
 def _unexpected(args: list[str], exc: Exception, debug: bool) -> int:

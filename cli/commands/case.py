@@ -7,7 +7,7 @@ import click
 
 from forensic.chain_of_custody.hooks import open_log
 from forensic.cli.common import json_option, key_options, with_case
-from forensic.cli.console import emit_json, esc, info
+from forensic.cli.console import emit_json, esc, info, safe
 from forensic.case import Case
 from forensic.outputs import CASE_FILES, check_output, current_cases
 
@@ -76,8 +76,8 @@ def show(case: Case, as_json: bool) -> int:
     if as_json:
         emit_json(out)
     else:
-        for k, v in out.items():
-            click.echo(f"{k}: {', '.join(v) if isinstance(v, list) else v}")
+        for k, v in out.items():          # the case id, names and items are anyone's text
+            click.echo(f"{k}: {', '.join(map(safe, v)) if isinstance(v, list) else safe(v)}")
     return 0
 
 

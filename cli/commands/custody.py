@@ -18,7 +18,7 @@ from forensic.chain_of_custody.hooks import pin_key, pinned
 from forensic.chain_of_custody.pins import pinned_in_store
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_json, err, esc, info, verdict, warn
+from forensic.cli.console import emit_json, err, esc, info, safe, stdout_is_terminal, verdict, warn
 from forensic.case import Case
 from forensic.errors import IntegrityError, UsageError
 from forensic.outputs import check_output, current_cases
@@ -79,13 +79,24 @@ def custody() -> None:
 @click.option("--from-seq", type=click.IntRange(min=0), default=0, help="First entry to show.")
 @with_case
 def log_cmd(case: Case, as_json: bool, action: str | None, from_seq: int) -> None:
-    """List the entries (with --json: the stored lines, byte for byte)."""
+    """List the entries (with --json: the stored lines, byte for byte; on a terminal with
+    control and bidi characters escaped as \\uXXXX, still valid JSON)."""
     out = sys.stdout
+    terminal = stdout_is_terminal()
+
+    def stored(line: bytes) -> str:
+        # A stored line holds evidence names: on a terminal, what would act on it (ESC, C1
+        # controls, U+202E...) is shown as a JSON escape, which means the same in a string.
+        text = line.decode("utf-8", "replace")
+        if not terminal or safe(text) == text:
+            return text
+        return "".join(c if safe(c) == c else f"\\u{ord(c):04x}" for c in text)
+
     for i, line in enumerate(iter_lines(case.root / LOG_NAME)):
         if i < from_seq:
             continue
         if as_json and action is None:
-            out.write(line.decode("utf-8", "replace") + "\n")
+            out.write(stored(line) + "\n")
             continue
         try:
             e = CustodyEntry.from_line(line)
@@ -95,7 +106,7 @@ def log_cmd(case: Case, as_json: bool, action: str | None, from_seq: int) -> Non
         if action is not None and e.action != action:
             continue
         if as_json:
-            out.write(line.decode("utf-8") + "\n")
+            out.write(stored(line) + "\n")
         else:
             subject = e.subject if isinstance(e.subject, str) else \
                 " ".join(f"{k}={v}" for k, v in e.subject.items())
@@ -343,8 +354,8 @@ def keygen_cmd(name: str, out_dir: Path, passphrase_file: Path | None, case_dir:
     if as_json:
         emit_json(result)
     else:
-        click.echo(f"private key: {key_path}")
-        click.echo(f"public key:  {pub_path}")
+        click.echo(f"private key: {safe(key_path)}")
+        click.echo(f"public key:  {safe(pub_path)}")
         click.echo(f"key id:      {signer.key_id}")
         click.echo(f"fingerprint: {signer.fingerprint}")
     if passphrase is None:

@@ -45,12 +45,37 @@ def _summary(message: str) -> None:
     info(message)
 
 
+class TerminalText:
+    """What an exporter writes to stdout when stdout is a terminal, with every control and
+    bidi character of evidence text escaped (console.safe decides which) before the terminal
+    acts on it: in JSON as ``\\uXXXX`` (the JSON still reads the same), otherwise as ``\\xNN``
+    / ``\\uXXXX``. Line ends are kept (CSV's CRLF shown as a plain line end)."""
+
+    def __init__(self, stream: TextIO, json_text: bool) -> None:
+        self.stream = stream
+        self._char = (lambda c: f"\\u{ord(c):04x}") if json_text else safe
+
+    def _line(self, text: str) -> str:
+        if safe(text) == text:
+            return text
+        return "".join(c if safe(c) == c else self._char(c) for c in text)
+
+    def write(self, text: str) -> int:
+        shown = "\n".join(map(self._line, text.replace("\r\n", "\n").split("\n")))
+        self.stream.write(shown)
+        return len(text)
+
+    def flush(self) -> None:
+        self.stream.flush()
+
+
 @contextmanager
-def output(out: Path | None, case: Case) -> Iterator[TextIO]:
-    """stdout, or a new file written atomically (never over evidence or the case store:
+def output(out: Path | None, case: Case, json_text: bool = False) -> Iterator[TextIO]:
+    """stdout (on a terminal through :class:`TerminalText`; ``json_text``: the format is
+    JSON), or a new file written atomically (never over evidence or the case store:
     :mod:`forensic.outputs`)."""
     if out is None:
-        yield sys.stdout
+        yield TerminalText(sys.stdout, json_text) if stdout_is_terminal() else sys.stdout
         sys.stdout.flush()
         return
     check_output(out, case)
@@ -142,7 +167,7 @@ def geo(case: Case, fmt: str, out: Path | None, item: str | None) -> int:
         if not some and len(scope.untriaged) == len(scope.items):
             scope.report("geotagged photos", 0)         # no triage yet: nothing is written
             return 0
-        with output(out, case) as fh:
+        with output(out, case, json_text=fmt == "geojson") as fh:
             n = geo_export.WRITERS[fmt](rows, fh)
     if out is not None:
         sha = _record_export(case, "geo", fmt, out, n, {"item": item})
@@ -196,7 +221,7 @@ def timeline(case: Case, fmt: str | None, start: str | None, end: str | None, tz
             n = table_pages(("Time", "Zone", "Item", "Event"), map(_event_cells, rows), legend=TIMELINE_LEGEND,
                             no_wrap=("Zone",))
         else:
-            with output(out, case) as fh:
+            with output(out, case, json_text=fmt == "jsonl") as fh:
                 n = timeline_export.WRITERS[fmt](rows, fh)
     if out is not None:
         sha = _record_export(case, "timeline", fmt, out, n, {"item": item, "from": start, "to": end,

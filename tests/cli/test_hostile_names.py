@@ -115,3 +115,98 @@ def test_a_text_argument_that_is_not_utf8_is_a_clear_usage_error(tmp_path, case)
     assert r.returncode in (0, 2), r.stderr
     assert b"caf\\xe9" in r.stderr
     assert_clean(r)
+
+
+# Evidence names that act on a terminal without ESC: U+202E reorders what is shown, U+009B
+# is the one-byte form of ESC [ (a C1 control); and an OSC title sequence.
+RLO, CSI = "\u202e", "\u009b"
+RAW = (RLO, CSI, "\x1b]0;pwned", "\x1b[2J")
+
+
+def assert_nothing_raw(output: str) -> None:
+    for seq in RAW:
+        assert seq not in output, (seq, output)
+
+
+@pytest.fixture()
+def hostile_case(tmp_path, case) -> Path:
+    """A triaged folder source whose own name and file names hold C1 and bidi controls."""
+    folder = tmp_path / f"ev{RLO}{CSI}2J"
+    (folder / "DCIM").mkdir(parents=True)
+    (folder / "DCIM" / f"photo{RLO}gpj.exe").write_bytes(b"x")
+    (folder / f"note{CSI}31m\x1b]0;pwned\x07.txt").write_bytes(b"y")
+    for step in (("evidence", "add", folder, "--id", "phone"), ("triage",)):
+        r = run(*step, cwd=tmp_path, case=case)
+        assert r.returncode in (0, 3), r.stderr
+    return case
+
+
+def test_custody_log_json_is_byte_for_byte_in_a_pipe_and_escaped_at_a_terminal(tmp_path, hostile_case):
+    from ptyrun import run_in_pty
+    stored = (hostile_case / "custody.jsonl").read_bytes()
+    assert RLO.encode() in stored and CSI.encode() in stored          # the attack is in the log
+    piped = run("custody", "log", "--json", cwd=tmp_path, case=hostile_case)
+    assert piped.returncode == 0 and piped.stdout == stored
+    shown = run_in_pty(["custody", "log", "--json", "--quiet"], cwd=tmp_path,
+                       env={"FORENSIC_CASE": str(hostile_case), "NO_COLOR": "1"})
+    assert shown.code == 0
+    assert_nothing_raw(shown.output)
+    lines = shown.output.splitlines()
+    assert [json.loads(line) for line in lines] == [json.loads(line) for line in stored.splitlines()]
+    assert "\\u202e" in shown.output and "\\u009b" in shown.output
+    action = run_in_pty(["custody", "log", "--json", "--action", "file.recorded", "--quiet"], cwd=tmp_path,
+                        env={"FORENSIC_CASE": str(hostile_case), "NO_COLOR": "1"})
+    assert_nothing_raw(action.output)
+    recorded = [json.loads(line) for line in action.output.splitlines()]
+    assert len(recorded) == 3 and {e["action"] for e in recorded} == {"file.recorded"}
+
+
+@pytest.mark.parametrize("fmt", ["--json", "--format=csv"])
+def test_timeline_at_a_terminal_escapes_evidence_names(tmp_path, hostile_case, fmt):
+    from ptyrun import run_in_pty
+    shown = run_in_pty(["timeline", fmt, "--quiet"], cwd=tmp_path,
+                       env={"FORENSIC_CASE": str(hostile_case), "NO_COLOR": "1"})
+    assert shown.code == 0, shown.output
+    assert_nothing_raw(shown.output)
+    # In a pipe the timeline is Timesketch's format, as written to a file.
+    piped = run("timeline", fmt, cwd=tmp_path, case=hostile_case)
+    assert piped.returncode == 0 and RLO.encode() in piped.stdout and CSI.encode() in piped.stdout
+    if fmt == "--json":          # at a terminal still JSON Lines, naming the same files
+        assert [json.loads(line) for line in shown.output.splitlines()] == \
+            [json.loads(line) for line in piped.stdout.decode().splitlines()]
+        assert f"/DCIM/photo{RLO}gpj.exe" in {json.loads(line)["path"] for line in shown.output.splitlines()}
+    else:
+        assert "photo\\u202egpj.exe" in shown.output and "note\\x9b31m" in shown.output
+
+
+def test_case_show_escapes_the_case_id(tmp_path):
+    from ptyrun import run_in_pty
+    case = tmp_path / "case"
+    hostile = f"C\x1b[2J{RLO}1{CSI}"
+    r = run("case", "init", case, "--case-id", hostile, "--examiner", f"E{RLO}", cwd=tmp_path, case=case)
+    assert r.returncode == 0, r.stderr
+    shown = run_in_pty(["case", "show"], cwd=tmp_path, env={"FORENSIC_CASE": str(case), "NO_COLOR": "1"})
+    assert shown.code == 0
+    assert_nothing_raw(shown.output)
+    assert "case_id: C\\x1b[2J\\u202e1\\x9b" in shown.output and "examiner: E\\u202e" in shown.output
+    assert json.loads(run("case", "show", "--json", cwd=tmp_path, case=case).stdout)["case_id"] == hostile
+
+
+@pytest.mark.parametrize("args, message", [
+    (["files", f"X\x1b[31mRED{RLO}abc"], "Error: Got unexpected extra argument (X\\x1b[31mRED\\u202eabc)"),
+    (["files", "--item", "a", f"two\nlines{CSI}"], "Error: Got unexpected extra argument (two\\x0alines\\x9b)"),
+    ([f"fi\x1b]0;pwned\x07les"], "Error: No such command"),
+    (["timeline", "--format", f"x{RLO}"], "Error: Invalid value for '--format'"),
+])
+def test_click_usage_errors_escape_the_arguments(tmp_path, case, args, message):
+    # A shell glob passes evidence file names as arguments: click's own errors quote them.
+    from ptyrun import run_in_pty
+    shown = run_in_pty(args, cwd=tmp_path, env={"FORENSIC_CASE": str(case), "NO_COLOR": "1"})
+    assert shown.code == 2
+    assert_nothing_raw(shown.output)
+    assert "\x1b" not in shown.output and "\x07" not in shown.output
+    assert message in shown.output, shown.output
+    lines = shown.output.splitlines()
+    assert lines[0].startswith("Usage: forensic") and lines[1].startswith("Try 'forensic")
+    assert lines[1].endswith(" --help' for help.")
+    assert sum(line.startswith("Error: ") for line in lines) == 1 and lines[-1].startswith(("Error: ", "Did you"))
