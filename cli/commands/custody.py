@@ -138,6 +138,13 @@ def verify_cmd(case: Case, as_json: bool, pubs: tuple[Path, ...]) -> int:
     elif report.ok:
         verdict(True, "VERIFIED", f"the custody log of case {case.case_id} is intact: {report.entries} "
                                   f"entries, {report.checkpoints} checkpoints ({signatures})")
+        # Signatures prove which key signed, not whose it is: say which keys, so they can be
+        # compared with what the examiners gave (or checked with --pub).
+        for signer in report.signers:
+            click.echo(f"signed by: {_printable(signer)}")
+        if report.signers and not keys:
+            info("[dim]compare these fingerprints with those the examiners gave you, or verify with "
+                 "--pub EXAMINER.pub[/dim]")
     else:
         verdict(False, "NOT VERIFIED", f"the custody log of case {case.case_id} does not verify: "
                                        f"{report.problem} (first bad entry: {report.first_bad_seq})")
@@ -304,7 +311,7 @@ def add_cmd(case: Case, public_key: Path, name: str | None, reason: str | None, 
     key = PublicKey.load(public_key)
     name = name or public_key.stem
     check_examiner_name(name)
-    if key.key_id in pinned_in_store(case.db):
+    if key.raw in pinned_in_store(case.db):
         raise UsageError(f"key {key.id_text} is already pinned in this case")
     log, actor = open_log(case, key_path, passphrase_file, examiner)
     if log.signer is None:

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import click
 
+from forensic.chain_of_custody.hooks import preflight, record
 from forensic.chain_of_custody.signing import PublicKey, signer_from_env
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
@@ -46,6 +47,7 @@ def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, s
             examiner: str | None, as_json: bool) -> int:
     """Tag TARGETs (locators, SHA-256 values, message:ID) and/or what a query finds."""
     from forensic.exporters.selection import add_tags, find_targets
+    preflight(case, None, None)           # tags are recorded in the custody log
     if not targets and not (conversation or from_at or to_at or geotagged):
         raise UsageError("nothing to tag", hint="give TARGETs or a query (--conversation, --from/--to, --geotagged)")
     found = find_targets(case, targets, item=item, conversation=conversation, from_at=from_at, to_at=to_at,
@@ -105,7 +107,12 @@ def tag_list(case: Case, name: str | None, as_json: bool) -> int:
 def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None, as_json: bool) -> int:
     """Remove a tag from TARGETs."""
     from forensic.exporters.selection import find_targets, remove_tags
-    n = remove_tags(case, find_targets(case, targets, item=item), name)
+    preflight(case, None, None)           # the removal is recorded in the custody log
+    found = find_targets(case, targets, item=item)
+    n = remove_tags(case, found, name)
+    if n:
+        record(case, "tag.removed", {"case": case.case_id},
+               details={"tag": name, "removed": n, "targets": list(targets), "item": item})
     if as_json:
         emit_json({"removed": n})
     info(f"removed {n} tag(s)")
