@@ -108,6 +108,12 @@ def safe(value: Any) -> str:
     return _UNSAFE.sub(_visible, text)
 
 
+def json_safe(text: str) -> str:
+    """JSON text for a terminal: every character :func:`safe` would escape written as a
+    ``\\uXXXX`` escape, which reads as the same JSON value."""
+    return _UNSAFE.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
+
+
 def esc(value: Any) -> str:
     """Escape any string that may come from evidence before it meets rich markup."""
     return _markup_escape(safe(value))

@@ -18,7 +18,7 @@ from forensic.chain_of_custody.hooks import pin_key, pinned
 from forensic.chain_of_custody.pins import pinned_in_store
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_json, err, esc, info, safe, stdout_is_terminal, verdict, warn
+from forensic.cli.console import emit_json, err, esc, info, json_safe, safe, stdout_is_terminal, verdict, warn
 from forensic.case import Case
 from forensic.errors import IntegrityError, UsageError
 from forensic.outputs import check_output, current_cases
@@ -88,9 +88,7 @@ def log_cmd(case: Case, as_json: bool, action: str | None, from_seq: int) -> Non
         # A stored line holds evidence names: on a terminal, what would act on it (ESC, C1
         # controls, U+202E...) is shown as a JSON escape, which means the same in a string.
         text = line.decode("utf-8", "replace")
-        if not terminal or safe(text) == text:
-            return text
-        return "".join(c if safe(c) == c else f"\\u{ord(c):04x}" for c in text)
+        return json_safe(text) if terminal else text
 
     for i, line in enumerate(iter_lines(case.root / LOG_NAME)):
         if i < from_seq:

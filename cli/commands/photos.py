@@ -12,7 +12,7 @@ import click
 
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_jsonl, esc, info, safe, stdout_is_terminal, table_pages
+from forensic.cli.console import emit_jsonl, esc, info, json_safe, safe, stdout_is_terminal, table_pages
 from forensic.exporters import geo as geo_export
 from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
@@ -53,12 +53,7 @@ class TerminalText:
 
     def __init__(self, stream: TextIO, json_text: bool) -> None:
         self.stream = stream
-        self._char = (lambda c: f"\\u{ord(c):04x}") if json_text else safe
-
-    def _line(self, text: str) -> str:
-        if safe(text) == text:
-            return text
-        return "".join(c if safe(c) == c else self._char(c) for c in text)
+        self._line = json_safe if json_text else safe
 
     def write(self, text: str) -> int:
         shown = "\n".join(map(self._line, text.replace("\r\n", "\n").split("\n")))
