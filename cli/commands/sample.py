@@ -7,6 +7,7 @@ import click
 
 from forensic.cli.common import json_option
 from forensic.cli.console import emit_json, esc, info
+from forensic.outputs import check_output, current_cases
 from forensic.sample import DEFAULT_SCENARIO, SCENARIOS
 
 
@@ -18,8 +19,12 @@ from forensic.sample import DEFAULT_SCENARIO, SCENARIOS
               help="Which fictional case to build.")
 @click.option("--e01", is_flag=True, help="Also write phone.E01, acquired from phone.raw with ewfacquire.")
 @click.option("--force", is_flag=True, help="Replace a sample already in OUT_DIR.")
+@click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The case open now: the sample is never written over its evidence or store "
+                   "(default: $FORENSIC_CASE and the current folder, when they are cases).")
 @json_option
-def sample_image(out_dir: Path, seed: int, scenario: str, e01: bool, force: bool, as_json: bool) -> int:
+def sample_image(out_dir: Path, seed: int, scenario: str, e01: bool, force: bool, case_dir: Path | None,
+                 as_json: bool) -> int:
     """Build a small, fictional trafficking case in OUT_DIR, with its answer key.
 
     Writes phone.raw (GPT disk, Android-like ext4 user data), card.raw (FAT32 camera card with
@@ -29,6 +34,9 @@ def sample_image(out_dir: Path, seed: int, scenario: str, e01: bool, force: bool
     (ewf-tools); no root, nothing is mounted.
     """
     from forensic.sample.build import build_sample
+    # A trainer may have registered a sample as evidence: --force never rewrites it.
+    with current_cases(case_dir) as cases:
+        check_output(out_dir, cases=tuple(cases), option="sample-image", folder=True)
     summary = build_sample(out_dir, seed=seed, scenario=scenario, e01=e01, force=force,
                            progress=lambda m: info(f"[dim]{esc(m)}[/dim]"))
     if as_json:

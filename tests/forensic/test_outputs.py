@@ -264,3 +264,15 @@ def test_extract_into_a_folder_that_would_hold_evidence_is_refused(forensic, tmp
                  expect=2)
     assert "would hold evidence item 'ev'" in r.err, r.err
     assert not drive.exists()
+
+
+def test_sample_image_force_never_rewrites_a_registered_sample(forensic, tmp_path, monkeypatch):
+    forensic("sample-image", tmp_path / "s", "--seed", "3", "--quiet")
+    forensic("case", "init", tmp_path / "c", "--case-id", "S-1", "--examiner", "T")
+    monkeypatch.setenv("FORENSIC_CASE", str(tmp_path / "c"))
+    forensic("evidence", "add", tmp_path / "s" / "card.raw", "--id", "card", "--quiet")
+    before = digest(tmp_path / "s" / "card.raw")
+    r = forensic("sample-image", tmp_path / "s", "--seed", "4", "--force", expect=2)
+    assert "evidence item 'card'" in r.err
+    assert digest(tmp_path / "s" / "card.raw") == before
+    forensic("evidence", "verify", "card", "--quiet")
