@@ -746,15 +746,7 @@ class CustodyLog:
                         raise IntegrityError(
                             f"{LOG_NAME} was cut inside entries a checkpoint covers; that is "
                             "not a torn write and repair will not touch it", hint=_REPAIR_HINT)
-                qdir = self.root / QUARANTINE_DIR
-                qdir.mkdir(exist_ok=True)
-                stamp = self.builder.clock.now().replace(":", "")
-                qpath = qdir / f"{stamp}-{path.name}.torn"
-                with open(qpath, "xb") as q:
-                    q.write(torn)
-                    q.flush()
-                    os.fsync(q.fileno())
-                _fsync_dir(qdir)
+                qpath = self._quarantine(f"{path.name}.torn", torn)
                 keep = size - len(torn)
                 if path == self.path:
                     os.ftruncate(fd, keep)
@@ -784,6 +776,19 @@ class CustodyLog:
         return {"repaired": moved, "checkpoint": cp.tree_size if cp else 0}
 
 
+    def _quarantine(self, name: str, data: bytes) -> Path:
+        """Keep ``data`` as a new file of ``custody.quarantine/``, on disk before anything
+        is cut from the log."""
+        qdir = self.root / QUARANTINE_DIR
+        qdir.mkdir(exist_ok=True)
+        qpath = qdir / f"{self.builder.clock.now().replace(':', '')}-{name}"
+        with open(qpath, "xb") as q:
+            q.write(data)
+            q.flush()
+            os.fsync(q.fileno())
+        _fsync_dir(qdir)
+        return qpath
+
     def _set_aside_unvouched(self, fd: int, entries: int) -> dict[str, Any]:
         """Move the entries after the latest checkpoint into quarantine (under the lock)."""
         cp_line, _, _ = read_last_line(self.checkpoints_path)
@@ -792,15 +797,7 @@ class CustodyLog:
         with open(self.path, "rb") as f:
             f.seek(cp.offset)
             tail = f.read(size - cp.offset)
-        qdir = self.root / QUARANTINE_DIR
-        qdir.mkdir(exist_ok=True)
-        stamp = self.builder.clock.now().replace(":", "")
-        qpath = qdir / f"{stamp}-{LOG_NAME}.unvouched"
-        with open(qpath, "xb") as q:
-            q.write(tail)
-            q.flush()
-            os.fsync(q.fileno())
-        _fsync_dir(qdir)
+        qpath = self._quarantine(f"{LOG_NAME}.unvouched", tail)
         os.ftruncate(fd, cp.offset)
         os.fsync(fd)
         self._state = None

@@ -150,9 +150,32 @@ def table(columns: Sequence[str], rows: Iterable[Sequence[Any]], *, title: str |
     return n
 
 
+def listing(rows: Iterable[Any], *, as_json: bool, columns: Sequence[str], cells, line,
+            legend: str | None = None, no_wrap: Sequence[str] = ()) -> int:
+    """A listing in the form that fits where stdout goes, the same data in each: JSON Lines
+    with ``--json``; on a terminal, tables of ``cells(row)`` under ``columns``; in a pipe, one
+    compact ``line(row)`` per row. Returns the number of rows."""
+    if as_json:
+        return emit_jsonl(rows)
+    if stdout_is_terminal():
+        return table_pages(columns, map(cells, rows), legend=legend, no_wrap=no_wrap)
+    n = 0
+    write = sys.stdout.write
+    for row in rows:
+        write(line(row) + "\n")
+        n += 1
+    sys.stdout.flush()
+    return n
+
+
+def compact_line(fields: Iterable[Any]) -> str:
+    """A compact line: fields separated by tabs, control characters escaped."""
+    return "\t".join(safe("" if v is None else v) for v in fields)
+
+
 def compact(fields: Iterable[Any]) -> None:
-    """One compact line on stdout: fields separated by tabs, control characters escaped."""
-    sys.stdout.write("\t".join(safe("" if v is None else v) for v in fields) + "\n")
+    """One compact line on stdout (:func:`compact_line`)."""
+    sys.stdout.write(compact_line(fields) + "\n")
 
 
 def _default(obj: Any) -> Any:

@@ -14,7 +14,7 @@ import click
 
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_jsonl, safe, stdout_is_terminal, table_pages, warn
+from forensic.cli.console import emit_jsonl, listing, safe, stdout_is_terminal, table_pages, warn
 from forensic.extractors.chat.index import ensure_index, fts_query, search_runs
 from forensic.case import Case
 from forensic.errors import UsageError
@@ -101,12 +101,16 @@ def uncommitted(m: dict) -> bool:
     return m.get("db_state") == "uncommitted"
 
 
-def _line(m: dict) -> str:
-    conv = m["conversation"] or {}
+def _who_and_body(m: dict) -> tuple[str, str]:
+    """Who sent a message, and its text on one line, cut at 200 characters."""
     who = m["sender"] or m.get("actor") or ("(system)" if m["system"] else "-")
     body = (m["body"] or "").replace("\r", "").replace("\n", " ⏎ ")
-    if len(body) > 200:
-        body = body[:199] + "…"
+    return who, (body[:199] + "…" if len(body) > 200 else body)
+
+
+def _line(m: dict) -> str:
+    conv = m["conversation"] or {}
+    who, body = _who_and_body(m)
     flags = ("!" if m["corrupted"] else "-") + ("?" if not m["tz_known"] else "-") + ("x" if m["deleted"] else "-")
     if uncommitted(m):          # added later: ordinary messages' lines are as they always were
         flags += "U"
@@ -132,10 +136,7 @@ def _when(value: str | None) -> str:
 
 def _cells(m: dict) -> tuple:
     conv = m["conversation"] or {}
-    who = m["sender"] or m.get("actor") or ("(system)" if m["system"] else "-")
-    body = (m["body"] or "").replace("\r", "").replace("\n", " ⏎ ")
-    if len(body) > 200:
-        body = body[:199] + "…"
+    who, body = _who_and_body(m)
     if m["attachments"]:
         body += f"  (+{len(m['attachments'])} attachment(s))"
     flags = (("!" if m["corrupted"] else "") + ("?" if not m["tz_known"] else "") + ("x" if m["deleted"] else "")
@@ -263,17 +264,9 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
     # closed here, while the case is open (a pipe closed early ends the listing mid-way)
     with closing(message_rows(case.db, items, platform=platform, conversation=conversation, lo=lo, hi=hi,
                               fts=q, limit=limit, state=state)) as found:
-        rows = (message_json(r) for r in found)
-        if as_json:
-            n = emit_jsonl(rows)
-        elif stdout_is_terminal():
-            n = table_pages(("Flags", "Sent", "Platform", "Conversation", "Sender", "Message", "Item"),
-                            map(_cells, rows), legend=MESSAGES_LEGEND, no_wrap=("Flags",))
-        else:
-            n = 0
-            for m in rows:
-                click.echo(_line(m))
-                n += 1
+        n = listing((message_json(r) for r in found), as_json=as_json,
+                    columns=("Flags", "Sent", "Platform", "Conversation", "Sender", "Message", "Item"),
+                    cells=_cells, line=_line, legend=MESSAGES_LEGEND, no_wrap=("Flags",))
     scope.report("messages", n, filter_words(("--platform", platform), ("--conversation", conversation),
                                              ("--from", from_), ("--to", to), ("--search", search),
                                              ("--uncommitted", state is True), ("--no-uncommitted", state is False)),

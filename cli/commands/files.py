@@ -13,7 +13,7 @@ from typing import Any, Iterable
 import click
 
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import compact, emit_jsonl, esc, info, safe, stdout_is_terminal, table_pages, warn
+from forensic.cli.console import compact_line, esc, info, listing, safe, warn
 from forensic.case import Case
 
 _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "deleted", "mime", "magic",
@@ -130,17 +130,9 @@ def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, 
         where.append("sha256=?"), args.append(sha256.lower())
     sql = "SELECT * FROM files" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY item, id"
     with closing(case.db.execute(sql, args)) as cursor:
-        rows = (file_json(r) for r in cursor)
-        if as_json:
-            n = emit_jsonl(rows)
-        elif stdout_is_terminal():
-            n = table_pages(("Flags", "SHA-256", "Size", "Type", "Locator"), map(_file_cells, rows),
-                            legend=FILES_LEGEND, no_wrap=("Flags",))
-        else:
-            n = 0
-            for r in rows:
-                click.echo(_file_line(r))
-                n += 1
+        n = listing((file_json(r) for r in cursor), as_json=as_json,
+                    columns=("Flags", "SHA-256", "Size", "Type", "Locator"), cells=_file_cells,
+                    line=_file_line, legend=FILES_LEGEND, no_wrap=("Flags",))
     scope.report("files", n, filter_words(("--deleted", deleted), ("--mime", mime_prefix), ("--mismatch", mismatch),
                                           ("--kind", kind), ("--sha256", sha256)))
     return 0
@@ -159,19 +151,15 @@ def warnings(case: Case, item: str | None, as_json: bool) -> int:
         sql += " WHERE item=?"
         args.append(item)
     with closing(case.db.execute(sql + " ORDER BY id", args)) as cursor:
-        rows = (dict(r) for r in cursor)
-        if as_json:
-            n = emit_jsonl(rows)
-        elif stdout_is_terminal():
-            n = table_pages(("Item", "Stage", "Locator", "Message"),
-                            ((r["item"], r["stage"], r["locator"] or "-", r["message"]) for r in rows))
-        else:
-            n = 0
-            for r in rows:
-                compact((r["item"], r["stage"], r["locator"] or "-", r["message"]))
-                n += 1
+        n = listing((dict(r) for r in cursor), as_json=as_json,
+                    columns=("Item", "Stage", "Locator", "Message"), cells=_warning_cells,
+                    line=lambda r: compact_line(_warning_cells(r)))
     scope.report("warnings", n)
     return 0
+
+
+def _warning_cells(r: dict) -> tuple:
+    return r["item"], r["stage"], r["locator"] or "-", r["message"]
 
 
 COMMANDS = [files, warnings]

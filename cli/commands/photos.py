@@ -12,7 +12,7 @@ import click
 
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_jsonl, esc, info, json_safe, safe, stdout_is_terminal, table_pages
+from forensic.cli.console import esc, info, json_safe, listing, safe, stdout_is_terminal, table_pages
 from forensic.exporters import geo as geo_export
 from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
@@ -115,16 +115,9 @@ def photos(case: Case, item: str | None, geotagged: bool, as_json: bool) -> int:
     JSON Lines."""
     scope = ListingScope(case, item)
     with closing(geo_export.photo_rows(case.db, item, geotagged)) as rows:
-        if as_json:
-            n = emit_jsonl(rows)
-        elif stdout_is_terminal():
-            n = table_pages(("Flags", "Taken", "Zone", "Position", "Device", "Warnings", "Locator"),
-                            map(_photo_cells, rows), legend=PHOTOS_LEGEND, no_wrap=("Flags",))
-        else:
-            n = 0
-            for r in rows:
-                click.echo(_photo_line(r))
-                n += 1
+        n = listing(rows, as_json=as_json,
+                    columns=("Flags", "Taken", "Zone", "Position", "Device", "Warnings", "Locator"),
+                    cells=_photo_cells, line=_photo_line, legend=PHOTOS_LEGEND, no_wrap=("Flags",))
     scope.report("photos", n, filter_words(("--geotagged", geotagged)))
     return 0
 
