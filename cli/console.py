@@ -159,13 +159,7 @@ def listing(rows: Iterable[Any], *, as_json: bool, columns: Sequence[str], cells
         return emit_jsonl(rows)
     if stdout_is_terminal():
         return table_pages(columns, map(cells, rows), legend=legend, no_wrap=no_wrap)
-    n = 0
-    write = sys.stdout.write
-    for row in rows:
-        write(line(row) + "\n")
-        n += 1
-    sys.stdout.flush()
-    return n
+    return _lines(map(line, rows))
 
 
 def compact_line(fields: Iterable[Any]) -> str:
@@ -203,10 +197,15 @@ def emit_json(obj: Any) -> None:
 
 
 def emit_jsonl(rows: Iterable[Any]) -> int:
+    return _lines(map(dumps, rows))
+
+
+def _lines(texts: Iterable[str]) -> int:
+    """Each text as a line on stdout; the count."""
     n = 0
     write = sys.stdout.write
-    for row in rows:
-        write(dumps(row) + "\n")
+    for text in texts:
+        write(text + "\n")
         n += 1
     sys.stdout.flush()
     return n

@@ -369,11 +369,16 @@ def _conversation(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]
     return "wrong", f"{', '.join(map(str, counts))} messages, expected {exp['messages']}"
 
 
-def _key_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+def _messages_like(exp: dict, store: _Store, items: list[str]) -> list[dict]:
+    """The chat records from the expected sender whose text holds the expected words."""
     want_sender = _norm(exp["sender"])
     needle = _words(exp["body_contains"])
-    candidates = [a["fields"] for a in _chat_records(store, items, exp["platform"])
-                  if _norm(a["fields"].get("sender")) == want_sender and needle in _words(a["fields"].get("body"))]
+    return [a["fields"] for a in _chat_records(store, items, exp["platform"])
+            if _norm(a["fields"].get("sender")) == want_sender and needle in _words(a["fields"].get("body"))]
+
+
+def _key_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    candidates = _messages_like(exp, store, items)
     if not candidates:
         return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r}"
     problems = []
@@ -435,10 +440,7 @@ def _db_committed(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]
 
 def _db_uncommitted(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """The message of the unfinished transaction: found, and flagged db_state 'uncommitted'."""
-    want_sender = _norm(exp["sender"])
-    needle = _words(exp["body_contains"])
-    candidates = [a["fields"] for a in _chat_records(store, items, exp["platform"])
-                  if _norm(a["fields"].get("sender")) == want_sender and needle in _words(a["fields"].get("body"))]
+    candidates = _messages_like(exp, store, items)
     if not candidates:
         return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r}"
     flagged = [f for f in candidates if f.get("db_state") == "uncommitted"]
