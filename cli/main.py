@@ -12,7 +12,8 @@ from pathlib import Path
 import click
 
 from forensic.cli import exit_codes
-from forensic.cli.console import NORMAL, QUIET, VERBOSE, err, error, esc, safe, set_verbosity
+from forensic.cli.console import NORMAL, QUIET, VERBOSE, err, error, esc, info, safe, set_verbosity
+import forensic.case
 from forensic import __version__
 from forensic.errors import ForensicError
 
@@ -96,6 +97,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     args, flags = split_global_flags(list(sys.argv[1:] if argv is None else argv))
     set_verbosity(QUIET if "quiet" in flags else VERBOSE if "verbose" in flags else NORMAL)
+    forensic.case.notice = lambda message: info(esc(message))      # "waiting for …": --quiet hides it
     debug = "debug" in flags
     try:
         rv = cli.main(args=args, prog_name="forensic", standalone_mode=False)
@@ -120,7 +122,7 @@ def main(argv: list[str] | None = None) -> int:
         # The reader of stdout closed it (`forensic files | head -1`): it had enough.
         _silence_stdout()
         return exit_codes.OK
-    except SystemExit as exc:
+    except SystemExit:
         # click ends a command whose reader closed the pipe this way (exit 1).
         if _stdout_closed():
             _silence_stdout()

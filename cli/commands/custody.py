@@ -84,17 +84,24 @@ def log_cmd(case: Case, as_json: bool, action: str | None, from_seq: int) -> Non
     out = sys.stdout
     terminal = stdout_is_terminal()
 
-    def stored(line: bytes) -> str:
-        # A stored line holds evidence names: on a terminal, what would act on it (ESC, C1
-        # controls, U+202E...) is shown as a JSON escape, which means the same in a string.
-        text = line.decode("utf-8", "replace")
-        return json_safe(text) if terminal else text
+    raw = None if terminal else getattr(out, "buffer", None)
+
+    def stored(line: bytes) -> None:
+        # In a pipe the stored bytes as they are (even a damaged line); on a terminal, what
+        # would act on it (ESC, C1 controls, U+202E...) is shown as a JSON escape, which
+        # means the same in a string.
+        if raw is not None:
+            out.flush()
+            raw.write(line + b"\n")
+        else:
+            text = line.decode("utf-8", "replace")
+            out.write((json_safe(text) if terminal else text) + "\n")
 
     for i, line in enumerate(iter_lines(case.root / LOG_NAME)):
         if i < from_seq:
             continue
         if as_json and action is None:
-            out.write(stored(line) + "\n")
+            stored(line)
             continue
         try:
             e = CustodyEntry.from_line(line)
@@ -104,7 +111,7 @@ def log_cmd(case: Case, as_json: bool, action: str | None, from_seq: int) -> Non
         if action is not None and e.action != action:
             continue
         if as_json:
-            out.write(stored(line) + "\n")
+            stored(line)
         else:
             subject = e.subject if isinstance(e.subject, str) else \
                 " ".join(f"{k}={v}" for k, v in e.subject.items())

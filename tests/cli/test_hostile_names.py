@@ -210,3 +210,11 @@ def test_click_usage_errors_escape_the_arguments(tmp_path, case, args, message):
     assert lines[0].startswith("Usage: forensic") and lines[1].startswith("Try 'forensic")
     assert lines[1].endswith(" --help' for help.")
     assert sum(line.startswith("Error: ") for line in lines) == 1 and lines[-1].startswith(("Error: ", "Did you"))
+
+
+def test_custody_log_json_in_a_pipe_is_the_stored_bytes_even_when_damaged(tmp_path, case):
+    # a line that is not UTF-8 (a damaged or tampered log) is passed on as it is stored
+    with open(case / "custody.jsonl", "ab") as f:
+        f.write(b'{"action":"x\xff"}\n')
+    r = run("custody", "log", "--json", cwd=tmp_path, case=case)
+    assert r.stdout == (case / "custody.jsonl").read_bytes()
