@@ -34,7 +34,7 @@ from forensic.extractors.base import Extractor, ExtractorInput, Sibling
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.case import Case, item_source
 from forensic.entry import FileEntry
-from forensic.errors import CorruptSourceError, ForensicError, PasswordError
+from forensic.errors import CaseError, CorruptSourceError, ForensicError, PasswordError
 from forensic.filetype import extension_mismatch, identify
 from forensic.hashing import new_hashers
 from forensic.limits import DEFAULT_LIMITS, Limits
@@ -165,6 +165,11 @@ class Triage:
 
     def _run(self) -> TriageStats:
         row = self.case.item(self.item)
+        if row["triaged_at"] and not self.opt.force:
+            # Read under the item's lock: another command may have finished this item between
+            # the caller's look and the lock; triaging it again would record it twice.
+            raise CaseError(f"evidence item {self.item} was triaged by another forensic command "
+                            f"(finished at {row['triaged_at']})", hint="use --force to redo it")
         start = time.perf_counter()
         if self.opt.force:
             self._clear()

@@ -253,3 +253,22 @@ def test_a_second_triage_of_the_same_item_is_refused(images, expected, tmp_path)
     assert_custody_verifies(case)
     again = cli("triage", "s1", "--case", case)
     assert again.returncode == 0 and "already triaged" in again.stderr
+
+
+def test_an_item_finished_by_another_command_before_the_lock_is_not_triaged_again(tmp_path):
+    # The CLI looks at triaged_at before the pipeline takes the item's lock; an item another
+    # command finished in between must not be stored and recorded a second time.
+    from forensic.case import Case
+    from forensic.errors import CaseError
+    from forensic.intake import add_evidence
+    from forensic.pipeline import TriageOptions, triage_item
+    case = Case.init(tmp_path / "case", "R-1", "E")
+    img = ext4_image(tmp_path, _files("r", 3), size_mib=4)
+    add_evidence(case, img, "x", None, None)
+    triage_item(case, "x", TriageOptions(workers=1))
+    files = case.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    with pytest.raises(CaseError, match="was triaged by another forensic command"):
+        triage_item(case, "x", TriageOptions(workers=1))
+    assert case.db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == files
+    triage_item(case, "x", TriageOptions(workers=1, force=True))          # --force still redoes it
+    case.close()
