@@ -46,6 +46,12 @@ _EXIF_KEYS = ("make", "model", "serial", "lens_make", "lens_model", "software", 
               "tz_source", "offset_time_original", "lat", "lon", "alt", "gps_at", "width", "height", "orientation")
 
 
+
+# Said of a message found only in a phone database's unfinished transaction (db_state), so
+# that no reader of the graph takes it for an ordinary message.
+UNCOMMITTED_NOTE = (" (uncommitted: found only in a phone database's unfinished transaction, "
+                    "not in the database as committed)")
+
 def _dt(value: str | None) -> dict | None:
     return {"@type": "xsd:dateTime", "@value": value} if value else None
 
@@ -203,7 +209,8 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
         text = None if m["withheld"] else f.get("body")
         g.add({"@id": mid, "@type": "observable:Message",
                "core:description": f"{m['source']['locator']} {m['source']['ref'] or ''}".strip()
-                                   + (" (text withheld: sensitive)" if m["withheld"] else ""),
+                                   + (" (text withheld: sensitive)" if m["withheld"] else "")
+                                   + (UNCOMMITTED_NOTE if f.get("db_state") == "uncommitted" else ""),
                "core:hasFacet": [{"@id": g.iri("MessageFacet", mid), "@type": "observable:MessageFacet",
                                   "observable:messageText": text,
                                   "observable:sentTime": _dt(f.get("sent_at_utc")),

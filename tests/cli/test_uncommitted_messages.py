@@ -203,7 +203,8 @@ def bundle(hot):
         names = z.namelist()
         read = lambda tail: z.read(next(n for n in names if n.endswith(tail))).decode("utf-8")   # noqa: E731
         return {"timeline": read("data/timeline.csv"), "report": read("data/report/index.html"),
-                "messages": [json.loads(line) for line in read("data/messages.jsonl").splitlines()]}
+                "messages": [json.loads(line) for line in read("data/messages.jsonl").splitlines()],
+                "graph": json.loads(read("data/case.jsonld"))}
 
 
 def test_bundle_timeline_csv_marks_exactly_the_uncommitted_messages(hot, bundle):
@@ -269,3 +270,12 @@ def test_a_bundle_of_committed_messages_only_marks_none(hot):
     # (the database's warning, under Limitations, still names the uncommitted state it was read with)
     assert "UNCOMMITTED" not in report and 'id="uncommitted"' not in report and "msg uncommitted" not in report
     assert "unfinished transaction" not in report
+
+
+def test_case_jsonld_says_which_messages_are_uncommitted(hot, bundle):
+    nodes = bundle["graph"]["@graph"]
+    messages = [n for n in nodes if n.get("@type") == "observable:Message"]
+    marked = [n for n in messages if "(uncommitted: found only" in n.get("core:description", "")]
+    uncommitted = [m for m in bundle["messages"] if m["fields"].get("db_state") == "uncommitted"]
+    assert uncommitted and len(marked) == len(uncommitted)
+    assert len(messages) > len(marked)
