@@ -97,15 +97,19 @@ def _triage_one(case: Case, row, hashes, workers: int, password_file: Path | Non
         emit_json(summary)
     else:
         info(f"[bold]{esc(item)}[/bold]: {stats.files:,} entries ({stats.deleted:,} deleted), "
-             f"{stats.bytes:,} bytes, {stats.artifacts:,} artifacts, {stats.warnings:,} warnings "
+             f"{stats.bytes:,} bytes, {stats.artifacts:,} artifacts, {_count(stats.warnings, 'warning')} "
              f"in {stats.seconds:.1f} s")
     if stats.warnings:
-        err.print(f"[yellow]{stats.warnings:,} warnings recorded[/yellow] "
+        err.print(f"[yellow]{_count(stats.warnings, 'warning')} recorded[/yellow] "
                   f"(list them with 'forensic warnings --item {esc(item)}')")
         if is_verbose():
             _show_warnings(case, item)
         return exit_codes.WARNINGS
     return exit_codes.OK
+
+
+def _count(n: int, word: str) -> str:
+    return f"{n:,} {word}" + ("" if n == 1 else "s")
 
 
 def _show_warnings(case: Case, item: str, limit: int = 20) -> None:
