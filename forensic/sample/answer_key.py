@@ -21,6 +21,8 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          messages found (sender, time), none flagged uncommitted
   db_uncommitted         a message only that database's unfinished transaction holds: found,
                          and flagged ``db_state: "uncommitted"``
+  acquisition_damaged    an E01 item whose acquisition is not verified: chunks fail their
+                         checksums, and ``checksum_errors`` names exactly these spans
 
 A fact may carry ``feedback``: what a trainee who misses it (or gets it wrong) should know,
 which ``forensic training check`` adds to its detail.
@@ -74,9 +76,32 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     if e01_path is not None:
         items["phone"]["e01"] = {"file": e01_path.name, "segment_sha256": sha256_file(e01_path),
                                  "note": "an E01 item's SHA-256 is that of the media it holds: phone.raw's"}
+    dc = lay.damaged_copy
+    if dc is not None:
+        items["card-copy"] = {"file": dc.file, "sha256": dc.media_sha256, "size": items["card"]["size"], "what": "a second copy of the camera card (E01), one chunk damaged "
+                              "after acquisition", "note": "its SHA-256 is that of the media it gives: card.raw with "
+                              f"bytes {dc.start}-{dc.end - 1} read as zeros"}
+    damaged_feedback = None
+    if dc is not None:
+        damaged_feedback = (
+            f"{dc.file} is a damaged acquisition: chunk {dc.chunk} (media bytes {dc.start:,}-{dc.end - 1:,}, sectors "
+            f"{dc.start // 512}-{(dc.end - 1) // 512}) fails the checksum the E01 stores for it, so its bytes in that "
+            "range are not what was acquired (libewf gives zeros there). Add it as delivered and triage it: "
+            "'evidence add' and 'evidence verify' say DAMAGED (exit 4) with checksum_errors naming the range. Report "
+            "it, do not trust what lies in that range (here the card's folders and photos: this copy shows none of "
+            "them), and work from a good acquisition of the card; a re-acquired good copy is another item, not "
+            "this one.")
     for key, it in items.items():
-        fact("evidence_item", key, f"{it['file']} is in the case, hash verified",
-             {"file": it["file"], "sha256": it["sha256"]})
+        fact("evidence_item", key, f"{it['file']} is in the case" + (", hash verified" if key != "card-copy" else
+                                                                       " (damaged: its acquisition is not verified)"),
+             {"file": it["file"], "sha256": it["sha256"]}, feedback=damaged_feedback if key == "card-copy" else None)
+    if dc is not None:
+        names = ", ".join(_name(f.rel) for f in dc.holds)
+        fact("acquisition_damaged", "card-copy", f"{dc.file}: acquisition not verified, checksum error at media bytes "
+             f"{dc.start:,}-{dc.end - 1:,} (the card's folders and photos {names})",
+             {"file": dc.file, "acquisition_hash_verified": False, "checksum_errors": [dc.span],
+              "holds": [{"path": "/" + f.rel, "sha256": f.sha256, "deleted": f.role == "deleted"} for f in dc.holds]},
+             feedback=damaged_feedback)
 
     # -- file counts (what was put in: mke2fs adds only lost+found, mkfs.vfat nothing) ----------
     fact("file_count", "phone", f"{len(lay.phone)} user files on the phone's data partition",
@@ -248,6 +273,8 @@ def render_markdown(key: dict) -> str:
         out.append(f"| {k} | `{it['file']}` | `{it['sha256']}` | {it['size']:,} |")
         if "e01" in it:
             out.append(f"| {k} | `{it['e01']['file']}` | (media = phone.raw) | |")
+        if "note" in it:
+            out.append(f"| | | {it['note']} | |")
     out += ["", "## People and devices (fictional)", ""]
     out += [f"- **{role}**: {who}" for role, who in key["people"].items()]
     out += [f"- **{d}**: {what}" for d, what in key["devices"].items()]
@@ -304,5 +331,13 @@ def render_markdown(key: dict) -> str:
         out += ["", "Feedback a trainee gets on missing them:", ""]
         out += [f"- {kind}: {text}" for kind, text in
                 {f["kind"]: f.get("feedback", "") for f in db_facts}.items()]
+    damaged = [f for f in facts if f["kind"] == "acquisition_damaged"]
+    if damaged:
+        out += ["", "## A damaged acquisition (E01 chunk checksum)", "", "| id | item | what | checksum_errors |",
+                "|---|---|---|---|"]
+        out += [f"| {f['id']} | {f['item']} | {f['description']} | " + ", ".join(
+                f"bytes {c['start']}-{c['end'] - 1} (sectors {c['first_sector']}-{c['last_sector']})"
+                for c in f["expected"]["checksum_errors"]) + " |" for f in damaged]
+        out += ["", "Feedback a trainee gets on missing it:", "", f"- {damaged[0]['feedback']}"]
     out += ["", "## Notes for the trainer", ""] + [f"- {n}" for n in key["notes"]] + [""]
     return "\n".join(out)

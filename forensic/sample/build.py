@@ -3,7 +3,8 @@
 Outputs in OUT_DIR: ``phone.raw`` (GPT disk, one ext4 ``userdata`` partition laid out like
 Android's /data), ``card.raw`` (MBR disk, one FAT32 camera-card partition with two deleted
 and one truncated photo), ``extraction.zip`` (a logical extraction of the same phone),
-``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01``. The phone's
+``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01`` and
+``card-copy.E01`` (a copy of the card with one chunk damaged after acquisition). The phone's
 ``mmssms.db`` has a hot ``-journal`` beside it (the phone died inside a transaction): its
 committed messages, and texts only the unfinished transaction holds.
 
@@ -30,7 +31,8 @@ from forensic.sample.story import DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted
 from forensic.sample import tools
 
 GENERATOR = "forensic.sample@1"
-OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01")
+OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01",
+           "card-copy.E01")
 ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
 PHONE_FS_MIB = 16
 CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
@@ -74,6 +76,27 @@ class Layout:
     chat_files: list[tuple[Chat, str, str]] = field(default_factory=list)   # chat, file rel, layout name
     hot_journal: HotJournal | None = None
     extraction_members: list[tuple[str, bytes, datetime]] = field(default_factory=list)
+    damaged_copy: DamagedCopy | None = None
+
+
+@dataclass(slots=True)
+class DamagedCopy:
+    """``card-copy.E01``: the card acquired again, one chunk of it damaged after acquisition.
+    libewf reads a chunk that fails its checksum as zeros, so the copy's media are card.raw
+    with ``start``..``end`` zeroed (``media_sha256``)."""
+
+    file: str
+    chunk: int
+    start: int                 # first media byte of the damaged chunk
+    end: int                   # one past its last
+    media_sha256: str
+    holds: list[FileOut]       # the card files (live or deleted) with bytes in the chunk
+
+    @property
+    def span(self) -> dict:
+        """The span as ``evidence add`` reports it in ``checksum_errors``."""
+        return {"start": self.start, "end": self.end, "first_sector": self.start // tools.SECTOR,
+                "last_sector": (self.end - 1) // tools.SECTOR}
 
 
 def _ts(dt: datetime) -> int:
@@ -267,6 +290,23 @@ def _nonce(seed: int, what: str) -> int:
     return int.from_bytes(hashlib.sha256(f"forensic-sample/{seed}/nonce/{what}".encode()).digest()[:4], "big")
 
 
+def _damaged_copy(lay: Layout, card_raw: Path) -> DamagedCopy:
+    """Which chunk of the card's copy to damage: the one holding the first photo's bytes (on
+    this card, also the camera's folders and every other photo). Found from the generator's
+    own file bytes in the card image it wrote."""
+    raw = bytearray(card_raw.read_bytes())
+    first = raw.find(lay.card[0].data)
+    chunk = first // tools.E01_CHUNK
+    start, end = chunk * tools.E01_CHUNK, min((chunk + 1) * tools.E01_CHUNK, len(raw))
+    holds = []
+    for f in lay.card:
+        at = raw.find(f.data)
+        if at >= 0 and at < end and at + len(f.data) > start:
+            holds.append(f)
+    raw[start:end] = bytes(end - start)
+    return DamagedCopy("card-copy.E01", chunk, start, end, hashlib.sha256(raw).hexdigest(), holds)
+
+
 def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO, e01: bool = False,
                  force: bool = False, progress: Callable[[str], None] | None = None) -> dict:
     """Build the sample evidence and answer key in ``out_dir``; return a summary."""
@@ -326,6 +366,14 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
                                        notes=f"forensic sample-image, scenario {scenario}")
             shutil.move(str(e01_path), str(out_dir / "phone.E01"))
             e01_path = out_dir / "phone.E01"
+            say("card-copy.E01: the card acquired again, one chunk damaged after acquisition")
+            lay.damaged_copy = _damaged_copy(lay, out_dir / "card.raw")
+            copy = tools.e01_image(out_dir / "card.raw", work / "card-copy", case=f"SAMPLE-{seed}",
+                                   evidence="EV-02 card (second copy)", examiner="Training Examiner",
+                                   description=f"{story.camera_make} {story.camera_model} card (sample, seed {seed})",
+                                   notes=f"forensic sample-image, scenario {scenario}")
+            tools.damage_e01_chunk(copy, lay.damaged_copy.chunk)
+            shutil.move(str(copy), str(out_dir / lay.damaged_copy.file))
     finally:
         shutil.rmtree(work, ignore_errors=True)
     key = answer_key(lay, out_dir, e01_path)

@@ -209,8 +209,9 @@ def _check(fact: dict, store: _Store, item_map: dict, triaged: dict, available: 
     items = item_map.get(item_key, [])
     info = key.get("items", {}).get(item_key, {})
     if not items:
-        return FactResult(fact, "missed", f"evidence item {info.get('file', item_key)} "
-                                          f"(SHA-256 {str(info.get('sha256', ''))[:16]}…) is not in the case")
+        detail = (f"evidence item {info.get('file', item_key)} (SHA-256 {str(info.get('sha256', ''))[:16]}…) "
+                  "is not in the case")
+        return FactResult(fact, "missed", f"{detail} — {fact['feedback']}" if fact.get("feedback") else detail)
     if fact["kind"] == "evidence_item":
         if not any(triaged.get(i) for i in items):
             return FactResult(fact, "wrong", f"added as {', '.join(items)} but not triaged")
@@ -455,10 +456,34 @@ def _db_uncommitted(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
                     f"(expected UTC {exp['sent_utc']})"
 
 
+def _acquisition_damaged(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The item's acquisition is not verified, and its chunk checksum errors are exactly the
+    expected spans (recorded when the E01 was added)."""
+    problems = []
+    want = [(c["start"], c["end"]) for c in exp["checksum_errors"]]
+    for item in items:
+        row = store.case.item(item)
+        details = json.loads(row["details"] or "{}")
+        spans = details.get("checksum_errors")
+        verified = row["acquisition_hash_verified"]
+        if spans is None:
+            problems.append(f"{item}: chunk checksums not checked (added from {row['format']}, or without libewf's "
+                            "C API)")
+            continue
+        got = [(c["start"], c["end"]) for c in spans]
+        if verified is not None and not verified and got == want:
+            return "found", f"{item}: not verified; checksum errors at " + ", ".join(f"bytes {a}-{b - 1}"
+                                                                                     for a, b in got)
+        problems.append(f"{item}: acquisition_hash_verified {None if verified is None else bool(verified)}, "
+                        f"checksum_errors {', '.join(f'bytes {a}-{b - 1}' for a, b in got) or 'none'}")
+    return "wrong", "; ".join(problems)
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
     "photo_time_unknown_zone": _photo, "time_zones_crossed": _time_zones, "conversation": _conversation,
     "key_message": _key_message, "db_committed": _db_committed, "db_uncommitted": _db_uncommitted,
+    "acquisition_damaged": _acquisition_damaged,
 }
 

@@ -134,5 +134,41 @@ def e01_image(raw: Path, target: Path, *, case: str, evidence: str, examiner: st
     media it holds does not.)"""
     require("ewfacquire")
     run(["ewfacquire", "-u", "-t", target, "-c", "fast", "-d", "sha1", "-f", "encase6",
-         "-C", case, "-E", evidence, "-e", examiner, "-D", description, "-N", notes, raw])
+         "-b", str(E01_CHUNK // SECTOR), "-C", case, "-E", evidence, "-e", examiner, "-D", description, "-N", notes, raw])
     return target.with_suffix(".E01")
+
+
+E01_CHUNK = 64 * SECTOR                  # ewfacquire's default chunk: 64 sectors
+
+
+def e01_chunks(e01: Path) -> list[tuple[int, int]]:
+    """(offset in the file, stored size) of every chunk of a one-segment E01, in media order,
+    from its table sections (EnCase 6 layout, as ewfacquire writes it: a chunk's offset is
+    relative to the table's base; the last one ends where the table section starts)."""
+    import struct
+    data = e01.read_bytes()
+    out, at = [], 13                                        # past the file header
+    while True:
+        kind = data[at:at + 16].rstrip(b"\0")
+        nxt = struct.unpack_from("<Q", data, at + 16)[0]
+        if kind == b"table":
+            n = struct.unpack_from("<I", data, at + 76)[0]
+            base = struct.unpack_from("<Q", data, at + 84)[0]
+            starts = [base + (e & 0x7FFFFFFF) for e in struct.unpack_from(f"<{n}I", data, at + 100)]
+            out += [(s, e - s) for s, e in zip(starts, starts[1:] + [at])]
+        if kind in (b"next", b"done") or nxt == at:
+            break
+        at = nxt
+    return out
+
+
+def damage_e01_chunk(e01: Path, index: int, n: int = 16) -> None:
+    """Invert ``n`` bytes in the middle of chunk ``index``'s stored data: its checksum fails.
+    The bytes changed are the same whenever the chunk's stored bytes are (they are: the same
+    media gives the same chunk data), wherever in the file ewfacquire put the chunk."""
+    at, size = e01_chunks(e01)[index]
+    with open(e01, "r+b") as fh:
+        fh.seek(at + size // 2)
+        data = fh.read(n)
+        fh.seek(at + size // 2)
+        fh.write(bytes(b ^ 0xFF for b in data))
