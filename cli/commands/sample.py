@@ -17,7 +17,8 @@ from forensic.sample import DEFAULT_SCENARIO, SCENARIOS
               help="The same seed gives the same story and byte-identical images.")
 @click.option("--scenario", type=click.Choice(sorted(SCENARIOS)), default=DEFAULT_SCENARIO, show_default=True,
               help="Which fictional case to build.")
-@click.option("--e01", is_flag=True, help="Also write phone.E01, acquired from phone.raw with ewfacquire.")
+@click.option("--e01", is_flag=True, help="Also write phone.E01, acquired from phone.raw with ewfacquire, and "
+                                           "card-copy.E01, an acquisition of card.raw with one damaged chunk.")
 @click.option("--force", is_flag=True, help="Replace a sample already in OUT_DIR.")
 @click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The case open now: the sample is never written over its evidence or store "
@@ -29,7 +30,8 @@ def sample_image(out_dir: Path, seed: int, scenario: str, e01: bool, force: bool
 
     Writes phone.raw (GPT disk, Android-like ext4 user data), card.raw (FAT32 camera card with
     deleted and truncated photos), extraction.zip (logical extraction of the phone),
-    answer-key.json and answer-key.md; with --e01 also phone.E01. Needs mke2fs/debugfs
+    answer-key.json and answer-key.md; with --e01 also phone.E01 and card-copy.E01 (one chunk
+    damaged, for practice with a failed acquisition check). Needs mke2fs/debugfs
     (e2fsprogs), sfdisk (fdisk), mkfs.vfat (dosfstools), mtools and, for --e01, ewfacquire
     (ewf-tools); no root, nothing is mounted.
     """
