@@ -21,6 +21,11 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          messages found (sender, time), none flagged uncommitted
   db_uncommitted         a message only that database's unfinished transaction holds: found,
                          and flagged ``db_state: "uncommitted"``
+  spoofed_name           a file whose name holds U+202E (RIGHT-TO-LEFT OVERRIDE) so that it reads
+                         as a photo: listed with its true name (the U+202E in it), its type
+                         from its bytes, the extension mismatch flagged
+  name_not_utf8          a file whose name is not valid UTF-8: listed, the bytes that are not
+                         UTF-8 as ``\\xNN`` escapes, and the warning that says so recorded
   acquisition_damaged    an E01 item whose acquisition is not verified: chunks fail their
                          checksums, and ``checksum_errors`` names exactly these spans
 
@@ -32,7 +37,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from forensic.sample.build import EXTRACTION_PREFIX, GENERATOR, Layout
+from forensic.sample.build import EXTRACTION_PREFIX, GENERATOR, RLO, Layout
 from forensic.sample.formats import local
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
@@ -135,6 +140,8 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                  "listed and flagged as damaged", {"path": "/" + f.rel, "sha256": f.sha256, "size": len(f.data)},
                  requires="photo_exif")
 
+    _hostile_name_facts(lay, fact)
+
     # -- photos -------------------------------------------------------------------------------------
     photo_offsets: set[int] = set()
     for rel, (p, f, spec) in sorted(lay.photo_files.items()):
@@ -227,6 +234,49 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
 
 def _name(rel: str) -> str:
     return rel.rsplit("/", 1)[-1]
+
+
+def shown_as(name: str) -> str:
+    """How a name with one U+202E is displayed: what follows it, reversed (enough for these names)."""
+    head, _, tail = name.partition(RLO)
+    return head + tail[::-1]
+
+
+def _escaped(rel: str) -> str:
+    """A name held with surrogate escapes, as the case lists it: each byte that is not UTF-8 as \\xNN."""
+    return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _hostile_name_facts(lay: Layout, fact) -> None:
+    """The file named to read as a photo, and the file whose name is not UTF-8."""
+    for f in lay.phone:
+        if f.role == "spoofed name":
+            name = _name(f.rel)
+            ext = name.rsplit(".", 1)[-1]
+            feedback = (f"This name holds U+202E (RIGHT-TO-LEFT OVERRIDE): a file manager or a chat shows it as "
+                        f"'{shown_as(name)}', a photo, but the name really ends '.{ext}' and the bytes are a PDF "
+                        "(the 'debt' note). A name crafted to look like a photo: record the true name with the "
+                        "U+202E in it (escaped, \\u202e, when shown; never hidden, dropped or shown as it renders), "
+                        "and the type found from the content, flagged as contradicting the extension.")
+            for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+                fact("spoofed_name", item, f"{name.replace(RLO, chr(92) + 'u202e')} reads as "
+                     f"'{shown_as(name)}' (U+202E) but is a PDF named .{ext}",
+                     {"path": prefix + f.rel, "name": name, "shown_as": shown_as(name), "control": "U+202E",
+                      "sha256": f.sha256, "mime": "application/pdf", "extension": ext}, feedback=feedback)
+        elif f.role == "name not utf-8":
+            raw = f.rel.rsplit("/", 1)[-1].encode("utf-8", "surrogateescape")
+            name = _escaped(_name(f.rel))
+            high = next(b for b in raw if b >= 0x80)
+            fact("name_not_utf8", "phone", f"{name}: a name that is not valid UTF-8 (Latin-1 bytes), listed "
+                 "with \\x escapes and a warning",
+                 {"path": "/" + _escaped(f.rel), "name": name, "name_bytes_hex": raw.hex(), "sha256": f.sha256,
+                  "warning_contains": "not valid UTF-8"},
+                 feedback=(f"This file's name is not valid UTF-8: its bytes are Latin-1 ('{name}': byte "
+                           f"0x{high:02x} is '{bytes([high]).decode('latin-1')}' in Latin-1). A file name on ext4 "
+                           "is bytes, not text: names must be read as bytes, not as shown. A tool that decodes "
+                           "it as text replaces or drops the byte, or skips the file; the case must list it "
+                           "with the byte escaped and record the warning 'file name is not valid UTF-8', so "
+                           "the name in a report leads back to the very bytes on the disk."))
 
 
 def _hot_journal_facts(lay: Layout, fact) -> None:
@@ -331,6 +381,21 @@ def render_markdown(key: dict) -> str:
         out += ["", "Feedback a trainee gets on missing them:", ""]
         out += [f"- {kind}: {text}" for kind, text in
                 {f["kind"]: f.get("feedback", "") for f in db_facts}.items()]
+    hostile = [f for f in facts if f["kind"] in ("spoofed_name", "name_not_utf8")]
+    if hostile:
+        out += ["", "## Hostile file names", "", "Names are shown escaped: `\\u202e` is U+202E (RIGHT-TO-LEFT "
+                "OVERRIDE), `\\xNN` a byte that is not UTF-8.", "",
+                "| id | item | path | shown by a file manager as | what it is |", "|---|---|---|---|---|"]
+        for f in hostile:
+            e = f["expected"]
+            if f["kind"] == "spoofed_name":
+                out.append(f"| {f['id']} | {f['item']} | `{e['path'].replace(RLO, chr(92) + 'u202e')}` | "
+                           f"`{e['shown_as']}` | {e['mime']} named .{e['extension']}: mismatch flagged |")
+            else:
+                out.append(f"| {f['id']} | {f['item']} | `{e['path']}` | (bytes {e['name_bytes_hex']}) | "
+                           f"warning '{e['warning_contains']}' recorded |")
+        out += ["", "Feedback a trainee gets on missing them:", ""]
+        out += [f"- {kind}: {text}" for kind, text in {f["kind"]: f.get("feedback", "") for f in hostile}.items()]
     damaged = [f for f in facts if f["kind"] == "acquisition_damaged"]
     if damaged:
         out += ["", "## A damaged acquisition (E01 chunk checksum)", "", "| id | item | what | checksum_errors |",

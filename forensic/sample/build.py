@@ -6,7 +6,9 @@ and one truncated photo), ``extraction.zip`` (a logical extraction of the same p
 ``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01`` and
 ``card-copy.E01`` (a copy of the card with one chunk damaged after acquisition). The phone's
 ``mmssms.db`` has a hot ``-journal`` beside it (the phone died inside a transaction): its
-committed messages, and texts only the unfinished transaction holds.
+committed messages, and texts only the unfinished transaction holds. Its ``Download`` folder
+has two hostile file names: a PDF whose name holds U+202E so that it reads as a photo, and a
+receipt whose name is Latin-1 bytes, not UTF-8 (the extraction holds only the first).
 
 The answer key is made here, from the files this module wrote (their bytes, names and the
 plan they came from), never by reading the images back with the triage code.
@@ -17,6 +19,7 @@ import hashlib
 import json
 import os
 import random
+import re
 import shutil
 import tempfile
 from dataclasses import dataclass, field
@@ -37,6 +40,9 @@ ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
 PHONE_FS_MIB = 16
 CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
 EXTRACTION_PREFIX = "Dump/data/"
+RLO = "\u202e"                            # RIGHT-TO-LEFT OVERRIDE: what follows is shown reversed
+SPOOFED_NAME = f"foto_pasaporte{RLO}gpj.exe"   # shown as foto_pasaporteexe.jpg; a PDF inside
+NOT_UTF8_NAME = b"recibo_dep\xf3sito.txt"     # "depósito" in Latin-1: not valid UTF-8
 
 
 @dataclass(slots=True)
@@ -97,6 +103,15 @@ class DamagedCopy:
         """The span as ``evidence add`` reports it in ``checksum_errors``."""
         return {"start": self.start, "end": self.end, "first_sector": self.start // tools.SECTOR,
                 "last_sector": (self.end - 1) // tools.SECTOR}
+
+
+# C1 controls and the bidi marks, embeddings, overrides and isolates: JSON escapes them, so the key
+# read in a terminal or an editor shows a name as it is, not as it renders
+_CONTROLS = re.compile("[\u0080-\u009f\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+
+
+def _escape_controls(text: str) -> str:
+    return _CONTROLS.sub(lambda m: f"\\u{ord(m.group()):04x}", text)
 
 
 def _ts(dt: datetime) -> int:
@@ -226,6 +241,16 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     add(FileOut("media/0/Documents/contrato_firmado.pdf", jpeg.photo(_blocks(seed, "contract"), doc_spec),
                 _ts(doc.utc) + 60, "disguised"))
 
+    # hostile file names: a PDF whose name, with U+202E, reads as a photo; a name that is not
+    # UTF-8 (held here as surrogate escapes, written to the file system as its bytes). The
+    # logical extraction holds the first only: a ZIP name without the UTF-8 flag is read as
+    # code page 437, which any bytes are, so a Latin-1 name there is mojibake, not a warning.
+    sent = story.arrivals[-1] + timedelta(days=2, hours=6)
+    add(FileOut(f"media/0/Download/{SPOOFED_NAME}", formats.debt_note_pdf(story, sent), _ts(sent), "spoofed name"))
+    paid = sent + timedelta(hours=20)
+    add(FileOut("media/0/Download/" + NOT_UTF8_NAME.decode("utf-8", "surrogateescape"),
+                formats.deposit_receipt(story, paid), _ts(paid), "name not utf-8"))
+
     lay.phone.sort(key=lambda f: f.rel)
 
     # the camera card
@@ -247,8 +272,9 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
         lay.card_photo_files[rel] = (p, f, spec)
 
     # the logical extraction: the same user files, as an extraction tool lays them out
-    listing = [(EXTRACTION_PREFIX + f.rel, len(f.data), f.sha256) for f in lay.phone]
-    for f in lay.phone:
+    extracted = [f for f in lay.phone if f.role != "name not utf-8"]
+    listing = [(EXTRACTION_PREFIX + f.rel, len(f.data), f.sha256) for f in extracted]
+    for f in extracted:
         lay.extraction_members.append((EXTRACTION_PREFIX + f.rel, f.data,
                                        datetime.fromtimestamp(f.mtime, timezone.utc).replace(tzinfo=None)))
     report = formats.extraction_report(story, listing).encode("utf-8")
@@ -377,7 +403,8 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
     finally:
         shutil.rmtree(work, ignore_errors=True)
     key = answer_key(lay, out_dir, e01_path)
-    (out_dir / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
+    (out_dir / "answer-key.json").write_text(_escape_controls(json.dumps(key, ensure_ascii=False, indent=2)) + "\n",
+                                             encoding="utf-8")
     (out_dir / "answer-key.md").write_text(render_markdown(key), encoding="utf-8")
     return {"out_dir": str(out_dir), "seed": seed, "scenario": scenario,
             "files": {name: {"size": (out_dir / name).stat().st_size, "sha256": sha256_file(out_dir / name)}

@@ -1,7 +1,7 @@
 """``forensic training check``: compare what a case found with an answer key.
 
-Each fact of the key is looked for in the case store (``items``, ``files`` and the
-``photo/exif`` and ``chat/message`` artifacts) and comes out as one of:
+Each fact of the key is looked for in the case store (``items``, ``files``, ``warnings`` and
+the ``photo/exif`` and ``chat/message`` artifacts) and comes out as one of:
 
   found    the case holds it, with the expected values;
   wrong    the case holds the thing but a value differs (the detail says which);
@@ -33,6 +33,9 @@ REPORT_SCHEMA = "forensic.training-check/1"
 ANSWER_KEY_SCHEMA = "forensic.answer-key/1"
 LATLON_TOLERANCE = 1e-5
 OWNER = "(device owner)"               # how the phone databases' records name the phone's owner
+
+# bidi marks, embeddings, overrides and isolates: escaped in a detail, which reaches a terminal
+BIDI_CONTROLS = set("\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069")
 
 PLATFORM_ALIASES = {
     "whatsapp": {"whatsapp"},
@@ -479,11 +482,56 @@ def _acquisition_damaged(exp: dict, store: _Store, items: list[str]) -> tuple[st
     return "wrong", "; ".join(problems)
 
 
+def _escape_bidi(text: str) -> str:
+    return "".join(f"\\u{ord(c):04x}" if c in BIDI_CONTROLS else c for c in str(text))
+
+
+def _spoofed_name(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The file whose name holds U+202E: listed under its true name (the control kept, not
+    stripped or replaced), typed from its bytes, the extension mismatch flagged."""
+    rows = store.files(items, sha256=exp["sha256"])
+    if not rows:
+        return "missed", f"no file {_escape_bidi(exp['path'])} (content SHA-256 {exp['sha256'][:16]}…)"
+    exact = [r for r in rows if str(r["path"]).lstrip("/") == exp["path"].lstrip("/")]
+    if not exact:
+        got = rows[0]["path"]
+        lost = "without the U+202E" if "\u202e" not in str(got) else "under another name"
+        return "wrong", (f"the content is listed as {_escape_bidi(got)}, {lost}: the true name is "
+                         f"{_escape_bidi(exp['path'])}")
+    for r in exact:
+        if (r["mime"] or "").startswith(exp["mime"]) and r["extension_mismatch"]:
+            return "found", f"{_escape_bidi(r['path'])}: {r['mime']}, extension .{exp['extension']} contradicts it"
+    r = exact[0]
+    return "wrong", (f"{_escape_bidi(r['path'])}: type {r['mime']} (expected {exp['mime']}), extension mismatch "
+                     f"{'flagged' if r['extension_mismatch'] else 'not flagged'}")
+
+
+def _name_not_utf8(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The file whose name is not UTF-8: listed with the bytes escaped, and its warning recorded."""
+    rows = store.files(items, sha256=exp["sha256"])
+    if not rows:
+        return "missed", f"no file {exp['path']} (content SHA-256 {exp['sha256'][:16]}…)"
+    exact = [r for r in rows if str(r["path"]).lstrip("/") == exp["path"].lstrip("/")]
+    if not exact:
+        return "wrong", (f"the content is listed as {_escape_bidi(rows[0]['path'])}: the name read as text, not "
+                         f"as its bytes (expected {exp['path']}, bytes {exp['name_bytes_hex']})")
+    for r in exact:
+        told = store.db.execute("SELECT message FROM warnings WHERE item=? AND (locator LIKE ? ESCAPE '!')",
+                                (r["item"], "%" + _like(exp["path"].lstrip("/")))).fetchall()
+        if any(exp["warning_contains"] in w["message"] for w in told):
+            return "found", f"{exp['path']}: warning '{exp['warning_contains']}' recorded"
+    return "wrong", f"{exp['path']} listed, but no warning that its name is {exp['warning_contains']}"
+
+
+def _like(text: str) -> str:
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
     "photo_time_unknown_zone": _photo, "time_zones_crossed": _time_zones, "conversation": _conversation,
     "key_message": _key_message, "db_committed": _db_committed, "db_uncommitted": _db_uncommitted,
-    "acquisition_damaged": _acquisition_damaged,
+    "acquisition_damaged": _acquisition_damaged, "spoofed_name": _spoofed_name, "name_not_utf8": _name_not_utf8,
 }
 

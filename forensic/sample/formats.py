@@ -240,7 +240,7 @@ def rollback_journal(before: bytes, after: bytes, nonce: int, sector: int = JOUR
 
 # -- documents ---------------------------------------------------------------------------------------
 def job_offer_pdf(story: Story) -> bytes:
-    """A small, valid one-page PDF (text only, Helvetica), written object by object."""
+    """The recruiter's job offer, a one-page PDF."""
     dest = story.scenario.stops[-1]
     lines = [
         f"{story.hotel} - {dest.city}",
@@ -251,6 +251,29 @@ def job_offer_pdf(story: Story) -> bytes:
         f"Contacto: {story.recruiter}, {story.recruiter_phone}",
         "Documentos: entregar el pasaporte a la llegada",
     ]
+    return _pdf(lines, "Oferta de trabajo", story.start - timedelta(days=7))
+
+
+def debt_note_pdf(story: Story, when: datetime) -> bytes:
+    """The 'debt' the handler says the victim owes, as a one-page PDF (sent named like a photo)."""
+    lines = [
+        "RECONOCIMIENTO DE DEUDA",
+        f"{story.owner} debe {story.debt:,} EUR".replace(",", ".") + " por viaje, alojamiento y documentos.",
+        "Se paga con trabajo. Hasta el pago total, el pasaporte queda en custodia.",
+        f"{story.hotel} - {story.scenario.stops[-1].city}",
+    ]
+    return _pdf(lines, "Deuda", when)
+
+
+def deposit_receipt(story: Story, when: datetime) -> bytes:
+    """A money-transfer receipt, Latin-1 text (its file name is Latin-1 too, as an old app wrote it)."""
+    text = (f"Recibo de depósito\r\nFecha: {when:%d/%m/%Y %H:%M}\r\nOrdenante: {story.owner}\r\n"
+            f"Beneficiario: {story.recruiter}\r\nImporte: 500,00 EUR\r\nConcepto: pago deuda viaje\r\n")
+    return text.encode("latin-1", "replace")
+
+
+def _pdf(lines: list[str], title: str, created: datetime) -> bytes:
+    """A small, valid one-page PDF (text only, Helvetica), written object by object."""
 
     def pdf_text(s: str) -> str:
         return s.encode("latin-1", "replace").decode("latin-1").replace("\\", "\\\\").replace("(", "\\(") \
@@ -265,8 +288,8 @@ def job_offer_pdf(story: Story) -> bytes:
         b"/Contents 5 0 R >>",
         b"<< /Type /Font /Subtype /Type1 /BaseFont /Helvetica >>",
         b"<< /Length " + str(len(stream)).encode() + b" >>\nstream\n" + stream + b"endstream",
-        b"<< /Title (Oferta de trabajo) /Producer (forensic sample generator) /CreationDate (D:"
-        + f"{story.start - timedelta(days=7):%Y%m%d%H%M%S}Z".encode() + b") >>",
+        b"<< /Title (" + title.encode("latin-1") + b") /Producer (forensic sample generator) /CreationDate (D:"
+        + f"{created:%Y%m%d%H%M%S}Z".encode() + b") >>",
     ]
     out = bytearray(b"%PDF-1.4\n%\xe2\xe3\xcf\xd3\n")
     offsets = []

@@ -66,7 +66,8 @@ def ext4_image(root: Path, image: Path, size_mib: int, *, uuid: str, hash_seed: 
         quoted = '"' + path.replace('"', '\\"') + '"'
         lines += [f"sif {quoted} uid {owner[0]}", f"sif {quoted} gid {owner[1]}",
                   f"sif {quoted} atime {atime}", f"sif {quoted} ctime {atime}", f"sif {quoted} crtime {atime}"]
-    script.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    # names that are not UTF-8 are held as surrogate escapes: written back as their own bytes
+    script.write_text("\n".join(lines) + "\n", encoding="utf-8", errors="surrogateescape")
     out = run(["debugfs", "-w", "-f", script, image], env=env)
     script.unlink()
     if "rror" in out or "not found" in out.lower():
