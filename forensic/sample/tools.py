@@ -142,34 +142,44 @@ def e01_image(raw: Path, target: Path, *, case: str, evidence: str, examiner: st
 E01_CHUNK = 64 * SECTOR                  # ewfacquire's default chunk: 64 sectors
 
 
-def e01_chunks(e01: Path) -> list[tuple[int, int]]:
-    """(offset in the file, stored size) of every chunk of a one-segment E01, in media order,
-    from its table sections (EnCase 6 layout, as ewfacquire writes it: a chunk's offset is
-    relative to the table's base; the last one ends where the table section starts)."""
+def e01_chunks(segments: list[Path]) -> list[tuple[Path, int, int, bool]]:
+    """(segment, offset in it, stored size, compressed) of every chunk of an E01 set, in media
+    order, from the segments' table sections (EnCase 6 layout, as ewfacquire writes it: a
+    chunk's offset is relative to the table's base; the last one ends where the table
+    section starts)."""
     import struct
-    data = e01.read_bytes()
-    out, at = [], 13                                        # past the file header
-    while True:
-        kind = data[at:at + 16].rstrip(b"\0")
-        nxt = struct.unpack_from("<Q", data, at + 16)[0]
-        if kind == b"table":
-            n = struct.unpack_from("<I", data, at + 76)[0]
-            base = struct.unpack_from("<Q", data, at + 84)[0]
-            starts = [base + (e & 0x7FFFFFFF) for e in struct.unpack_from(f"<{n}I", data, at + 100)]
-            out += [(s, e - s) for s, e in zip(starts, starts[1:] + [at])]
-        if kind in (b"next", b"done") or nxt == at:
-            break
-        at = nxt
+    out = []
+    for seg in segments:
+        data = Path(seg).read_bytes()
+        at = 13                                             # past the file header
+        while True:
+            kind = data[at:at + 16].rstrip(b"\0")
+            nxt = struct.unpack_from("<Q", data, at + 16)[0]
+            if kind == b"table":
+                n = struct.unpack_from("<I", data, at + 76)[0]
+                base = struct.unpack_from("<Q", data, at + 84)[0]
+                entries = struct.unpack_from(f"<{n}I", data, at + 100)
+                starts = [base + (e & 0x7FFFFFFF) for e in entries]
+                out += [(seg, s, e - s, bool(x >> 31))
+                        for s, e, x in zip(starts, starts[1:] + [at], entries)]
+            if kind in (b"next", b"done") or nxt == at:
+                break
+            at = nxt
     return out
+
+
+def flip_bytes(path: Path, offset: int, n: int = 16) -> None:
+    """Invert ``n`` bytes of ``path`` at ``offset`` (a deterministic, detectable damage)."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        data = fh.read(n)
+        fh.seek(offset)
+        fh.write(bytes(b ^ 0xFF for b in data))
 
 
 def damage_e01_chunk(e01: Path, index: int, n: int = 16) -> None:
     """Invert ``n`` bytes in the middle of chunk ``index``'s stored data: its checksum fails.
     The bytes changed are the same whenever the chunk's stored bytes are (they are: the same
     media gives the same chunk data), wherever in the file ewfacquire put the chunk."""
-    at, size = e01_chunks(e01)[index]
-    with open(e01, "r+b") as fh:
-        fh.seek(at + size // 2)
-        data = fh.read(n)
-        fh.seek(at + size // 2)
-        fh.write(bytes(b ^ 0xFF for b in data))
+    _, at, size, _ = e01_chunks([e01])[index]
+    flip_bytes(e01, at + size // 2, n)

@@ -7,13 +7,13 @@ from __future__ import annotations
 import hashlib
 import os
 import re
-import struct
 import subprocess
 from pathlib import Path
 
 import pytest
 
 from builders import e01_image, ext4_image, fat_image, need, run, sha256
+from forensic.sample.tools import e01_chunks, flip_bytes
 
 CHUNK = 32768                      # ewfacquire's default: 64 sectors of 512 bytes
 SECTORS = CHUNK // 512
@@ -38,43 +38,11 @@ def _segments(e01: Path) -> list[Path]:
     return sorted(e01.parent.glob(e01.stem + ".E[0-9][0-9]"))
 
 
-def _chunks(segments: list[Path]) -> list[tuple[Path, int, int, bool]]:
-    """(segment, offset in it, stored size, compressed) of every chunk, in media order, from
-    the segments' table sections (EnCase 6 layout, as ewfacquire writes it: a chunk's offset
-    is relative to the table's base; the last one ends where the table section starts)."""
-    out = []
-    for seg in segments:
-        data = seg.read_bytes()
-        at = 13                                             # past the file header
-        while True:
-            kind = data[at:at + 16].rstrip(b"\0")
-            nxt = struct.unpack_from("<Q", data, at + 16)[0]
-            if kind == b"table":
-                n = struct.unpack_from("<I", data, at + 76)[0]
-                base = struct.unpack_from("<Q", data, at + 84)[0]
-                entries = struct.unpack_from(f"<{n}I", data, at + 100)
-                starts = [base + (e & 0x7FFFFFFF) for e in entries]
-                ends = starts[1:] + [at]
-                out += [(seg, s, e - s, bool(x >> 31)) for s, e, x in zip(starts, ends, entries)]
-            if kind in (b"next", b"done") or nxt == at:
-                break
-            at = nxt
-    return out
-
-
-def _flip(path: Path, offset: int, n: int = 16) -> None:
-    with open(path, "r+b") as fh:
-        fh.seek(offset)
-        data = fh.read(n)
-        fh.seek(offset)
-        fh.write(bytes(b ^ 0xFF for b in data))
-
-
 def _damage_chunk(e01: Path, index: int) -> Path:
     """Flip bytes in the middle of chunk ``index``'s stored data; returns its segment."""
-    chunks = _chunks(_segments(e01))
+    chunks = e01_chunks(_segments(e01))
     seg, at, size, _ = chunks[index]
-    _flip(seg, at + size // 2)
+    flip_bytes(seg, at + size // 2)
     return seg
 
 
@@ -123,7 +91,7 @@ def test_a_bad_chunk_in_a_file_is_named_at_intake_in_verify_and_on_the_file(fore
     target = "/DCIM/IMG_0011.txt"
     index = _whole_chunk_of(raw, files[target])
     e01 = _e01(tmp_path, raw_img, compression)
-    seg, _, _, compressed = _chunks(_segments(e01))[index]
+    seg, _, _, compressed = e01_chunks(_segments(e01))[index]
     assert compressed is (compression != "none")
     assert _ewfverify(e01) == ("SUCCESS", [])
     _damage_chunk(e01, index)
@@ -172,7 +140,7 @@ def test_a_bad_all_zero_chunk_in_a_later_segment_unverifies_though_the_hashes_ma
     e01 = _e01(tmp_path, raw_img, "none", segment="1MiB")
     segments = _segments(e01)
     assert len(segments) >= 4
-    chunks = _chunks(segments)
+    chunks = e01_chunks(segments)
     assert len(chunks) * CHUNK == len(raw)
     # a chunk of zeros (free space) stored in the third segment or later
     index = next(i for i, (seg, _, _, _) in enumerate(chunks)
