@@ -288,6 +288,8 @@ def _full_check(text: str, seq: int, prev: str | None) -> tuple[str, dict]:
         d = decode(text)
     except ValueError as exc:
         raise LineError(f"not valid JSON: {exc}") from None
+    except RecursionError:
+        raise LineError("not a custody entry: JSON nested deeper than any entry is") from None
     if type(d) is not dict:
         raise LineError("not a JSON object")
     if not d.keys() >= REQUIRED:

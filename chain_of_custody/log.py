@@ -142,6 +142,8 @@ class Checkpoint:
             raise ValueError("checkpoint hashes are not 64 lower-case hex digits")
         if type(cp.case_id) is not str or type(cp.at) is not str:
             raise ValueError("checkpoint case_id/at are not text")
+        if any(v is not None and type(v) is not str for v in (cp.signature, cp.public_key, cp.signer)):
+            raise ValueError("checkpoint signature/public_key/signer are not text")
         if d.get("body") != cp.body().decode("utf-8"):
             raise ValueError("checkpoint body does not match its fields")
         return cp
@@ -283,6 +285,7 @@ class CustodyLog:
         self._writing: _Writer | None = None     # a batch write an interruption left running
         self._own_until = -1                     # end offset of the last batch this process wrote
         self._pin_cache: list[Pin] | None = None
+        self._vouched: Checkpoint | None = None  # the latest checkpoint, already checked
         self._pinning: tuple[str, PublicKey] | None = None   # the first key, pinned by this commit
         if db is not None:
             db.execute(DB_SCHEMA)
@@ -339,9 +342,10 @@ class CustodyLog:
         own = self.db is not None and not self.db.in_transaction
         with write_transaction(self.db, self.root) if own else nullcontext(), self._locked():
             self._resync()
+            saved = list(self._pending)          # without a pin _refuse_unvouched may add
             self._refuse_unvouched()
             assert self._fd is not None and self._state is not None
-            start, saved = self._state.offset, list(self._pending)
+            start = self._state.offset
             try:
                 self._write_pending()
                 self._fsync(self._fd)
@@ -361,6 +365,7 @@ class CustodyLog:
                 # entries whose checkpoint could not be written are cut off too, as no
                 # checkpoint would ever vouch for them.
                 self._pending[:] = saved
+                self._pinning = self._pin_cache = None    # a pin cut off is pinned again next time
                 self._state = None
                 try:
                     os.ftruncate(self._fd, start)
@@ -389,7 +394,9 @@ class CustodyLog:
                 raise UsageError("this case's custody log is signed: every command that records must "
                                  "be signed too (give --key FILE, or set $FORENSIC_KEY)")
             return
-        if cp is not None and cp.signature is not None:
+        if cp is not None and cp.signature is not None and cp is not self._vouched:
+            # (The checkpoint this command wrote, or checked, last is not checked again: a
+            # triage commits a batch at a time.)
             if state.offset > cp.offset and self._own_until != state.offset:
                 raise IntegrityError(
                     f"{state.size - cp.tree_size} custody entries after the latest checkpoint were "
@@ -410,7 +417,8 @@ class CustodyLog:
                     "had not pinned: entries added and signed by someone else; this command will not "
                     "sign on top of them", hint="'forensic custody verify' shows what is wrong; keep "
                                                 "the case as it is and report it")
-        if pins and self.signer.public.raw not in {p.key.raw for p in pins}:
+            self._vouched = cp
+        if pins and not any(p.key.raw == self.signer.public.raw for p in pins):
             raise UsageError(f"key {self.signer.key_id} ({self.signer.name}) is not pinned in this case; "
                              "an examiner whose key is pinned adds it with 'forensic examiner add "
                              "KEY.pub --key THEIR.key'")
@@ -537,6 +545,7 @@ class CustodyLog:
                             f"but {CHECKPOINTS_NAME} only reaches {latest_size}: checkpoints "
                             "were cut off", hint=_REPAIR_HINT)
                 state = _State.from_checkpoint(latest, cp_bytes)
+                self._pin_cache = None        # another command's checkpoint: its pins too
                 self._check_base(state)
             state.cp_bytes = cp_bytes
             self._state = state
@@ -548,6 +557,7 @@ class CustodyLog:
                                  hint=_REPAIR_HINT)
         if log_size > state.offset:
             self._read_new(state, log_size)
+            self._pin_cache = None            # another command may have pinned a key
 
     def _check_base(self, state: _State) -> None:
         """The line that ends at the checkpoint's offset must be the entry it names."""
@@ -706,6 +716,7 @@ class CustodyLog:
                                    f"({failure})")
                 raise error from exc
         state.checkpoint = cp
+        self._vouched = cp                    # signed just now by this command
         state.left = full
         state.right = merkle.CompactRange(state.size)
         return cp

@@ -27,7 +27,9 @@ from typing import Iterator
 from forensic.chain_of_custody.signing import PublicKey
 
 PIN_ACTION = "examiner.key_pinned"
-_MARK = b'"action":"examiner.key_pinned"'
+# A pin entry's line starts with this (canonical JSON sorts members: "action" is first), so
+# the mark elsewhere in a line (a note quoting it) is not taken for a pin.
+_MARK = b'{"action":"examiner.key_pinned"'
 
 
 @dataclass(frozen=True)
@@ -53,20 +55,17 @@ def scan_pins(log_path: Path, limit: int | None = None) -> list[Pin]:
         if limit is not None and seq >= limit:
             break
         try:
-            entry = json.loads(line)
-            if entry.get("action") != PIN_ACTION:
-                continue
-            details = entry["details"]
+            details = json.loads(line)["details"]
             pins.append(Pin(seq, str(details["examiner"]), PublicKey.from_base64(details["public_key"])))
-        except (ValueError, KeyError, TypeError):
-            continue
+        except (ValueError, KeyError, TypeError, RecursionError):
+            continue           # not a well-formed pin: the verifier reports the line itself
     return pins
 
 
 def _marked_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
-    """(seq, line) of each complete line holding the pin action. The file is read block by
-    block and searched (pins are few, and early in a log): no line is parsed, no block is
-    copied, and memory stays at one block."""
+    """(seq, line) of each complete line that starts with the pin action. The file is read
+    block by block and searched (pins are few, and early in a log): no line is parsed, no
+    block is copied, and memory stays at one block."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -82,36 +81,27 @@ def _marked_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes
                 return
             at = data.find(_MARK, 0, block + overlap)
             while 0 <= at < block:
-                line = _line_at(fd, pos + at, size)
-                if line is None:      # a torn last line: not an entry
-                    return
-                yield newlines + data.count(b"\n", 0, at), line
+                start = pos + at
+                if start == 0 or (data[at - 1:at] if at else os.pread(fd, 1, start - 1)) == b"\n":
+                    line = _line_from(fd, start, size)
+                    if line is None:  # a torn last line: not an entry
+                        return
+                    yield newlines + data.count(b"\n", 0, at), line
                 at = data.find(_MARK, at + 1)
             newlines += data.count(b"\n", 0, block)
             pos += block
 
 
-def _line_at(fd: int, offset: int, size: int) -> bytes | None:
-    """The whole line around byte ``offset`` (None if it has no line end)."""
-    begin, window = offset, 1 << 12
-    while begin > 0:
-        start = max(0, offset - window)
-        cut = os.pread(fd, offset - start, start).rfind(b"\n")
+def _line_from(fd: int, begin: int, size: int) -> bytes | None:
+    """The line that starts at byte ``begin`` (None if it has no line end)."""
+    window = 1 << 12
+    while True:
+        cut = os.pread(fd, window, begin).find(b"\n")
         if cut >= 0:
-            begin = start + cut + 1
-            break
-        begin, window = start, window * 2
-    end, window = -1, 1 << 12
-    while end < 0:
-        chunk = os.pread(fd, window, offset)
-        cut = chunk.find(b"\n")
-        if cut >= 0:
-            end = offset + cut
-        elif offset + len(chunk) >= size:
+            return os.pread(fd, cut, begin)
+        if begin + window >= size:
             return None
-        else:
-            window *= 2
-    return os.pread(fd, end - begin, begin)
+        window *= 2
 
 
 def established(pins: list[Pin], before: int) -> dict[bytes, Pin]:
@@ -138,9 +128,9 @@ def pinned_in_store(db) -> dict[bytes, str]:
     found = {}
     for name, line in db.execute("SELECT examiner, public_key FROM custody_pins"):
         try:
-            found[PublicKey.from_base64(line).raw] = name
+            found[PublicKey.from_base64(line).raw] = str(name)
         except ValueError:
-            continue
+            continue          # a damaged copy: the log's own pins decide (verify)
     return found
 
 

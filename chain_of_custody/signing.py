@@ -85,6 +85,8 @@ class PublicKey:
     @classmethod
     def from_base64(cls, line: str) -> "PublicKey":
         """The key line of a minisign public key: base64("Ed" || key id || key)."""
+        if not isinstance(line, str):
+            raise ValueError("public key is not text")
         try:
             blob = base64.b64decode(line.strip(), validate=True)
         except ValueError as exc:

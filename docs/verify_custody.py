@@ -126,12 +126,12 @@ def verify(case_dir, trusted_keys=()):
     data = log.read_bytes() if log.exists() else b""
     pins = []
     for n, line in enumerate(data.split(b"\n")[:-1]):
-        if b'"action":"examiner.key_pinned"' in line:
+        if line.startswith(b'{"action":"examiner.key_pinned"'):
             try:
-                e = load(line.decode())
-                if e["action"] == "examiner.key_pinned":
-                    pins.append((n, base64.b64decode(e["details"]["public_key"])[10:]))
-            except (ValueError, KeyError, TypeError):
+                blob = base64.b64decode(load(line.decode())["details"]["public_key"], validate=True)
+                if len(blob) == 42 and blob[:2] == b"Ed":       # else not a pin: skipped
+                    pins.append((n, blob[10:]))
+            except (ValueError, KeyError, TypeError, RecursionError):
                 pass
     signed_from = None
 
@@ -221,7 +221,7 @@ def verify(case_dir, trusted_keys=()):
             rest = {k: v for k, v in e.items() if k != "hash"}
             if not is_hex64(e["hash"]) or H(canonical(rest).encode()).hex() != e["hash"]:
                 raise ValueError("hash does not match")
-        except (ValueError, UnicodeDecodeError) as exc:
+        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
             bad.append((seq, f"entry {seq}: {exc}"))
             break
         push(stack, H(b"\x00" + line))

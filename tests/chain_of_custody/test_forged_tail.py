@@ -318,3 +318,50 @@ def test_verify_names_the_keys_that_signed(signed_case):
     fp = signed_case["signer"].public.fingerprint
     assert f"signed by: ann (key {signed_case['signer'].public.id_text}, fingerprint {fp})" in r.stdout
     assert "compare these fingerprints" in r.stderr
+
+
+# -- hostile files: a clear verdict or refusal, never a crash ---------------------------------
+def _no_crash(r: subprocess.CompletedProcess) -> None:
+    assert "unexpected" not in r.stderr and "Traceback" not in r.stderr, r.stderr
+
+
+def test_a_checkpoint_with_a_public_key_that_is_not_text(signed_case):
+    case, key = signed_case["case"], signed_case["key"]
+    lines = (case / CHECKPOINTS_NAME).read_bytes().splitlines()
+    last = json.loads(lines[-1])
+    last["public_key"] = 5
+    (case / CHECKPOINTS_NAME).write_bytes(b"\n".join(lines[:-1] + [encode(last).encode()]) + b"\n")
+    code, report = verify(case)
+    assert code == 4 and "malformed" in report["problem"]
+    for args in (("custody", "note", "x"), ("custody", "repair")):
+        r = forensic(*args, "--case", case, key=key)
+        _no_crash(r)
+        assert r.returncode == 4, r.stderr
+
+
+@pytest.mark.parametrize("line", [
+    b'[{"action":"examiner.key_pinned"}]',
+    b'{"action":"examiner.key_pinned","details":' + b"[" * 200_000 + b"]" * 200_000 + b"}",
+    b'{"action":"examiner.key_pinned","details":"not an object"}',
+    b'{"action":"examiner.key_pinned","details":{"examiner":"m","public_key":"AAAA"}}',
+], ids=["list", "deep", "details-text", "short-key"])
+def test_hostile_lines_that_look_like_pins(signed_case, line):
+    case = signed_case["case"]
+    with open(case / LOG_NAME, "ab") as f:
+        f.write(line + b"\n")
+    r = forensic("custody", "verify", "--case", case, "--json")
+    _no_crash(r)
+    assert r.returncode == 4                      # and the stand-alone verifier agrees
+    assert subprocess.run([sys.executable, VERIFIER, case], capture_output=True).returncode == 4
+
+
+def test_a_damaged_pin_table_in_the_case_store(signed_case, tmp_path):
+    case = signed_case["case"]
+    db = sqlite3.connect(case / "case.db")
+    with db:
+        db.execute("UPDATE custody_pins SET examiner = x'ff'")
+    db.close()
+    other, _ = write_keypair(Signer.generate("bob"), tmp_path / "bob")
+    r = forensic("custody", "note", "x", "--case", case, key=other)
+    _no_crash(r)
+    assert r.returncode == 2 and "not pinned" in r.stderr
