@@ -5,7 +5,7 @@ from pathlib import Path
 
 import click
 
-from forensic.chain_of_custody.hooks import open_log
+from forensic.chain_of_custody.hooks import record
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import emit_json, esc, info, safe
 from forensic.case import Case
@@ -57,11 +57,9 @@ def _record_created(c: Case, key_path, passphrase_file) -> None:
     """``case.created``; with a key, the log pins it in the same commit (the first key to
     sign a log is pinned: forensic.chain_of_custody.pins)."""
     meta = c.meta()
-    with open_log(c, key_path, passphrase_file) as log:
-        log.append("case.created", {"case": meta["case_id"]}, actor=log.actor,
-                   details={"examiner": meta["examiner"], "organisation": meta["organisation"],
-                            "created_at": meta["created_at"]})
-        log.commit()
+    record(c, "case.created", {"case": meta["case_id"]}, key_path=key_path, passphrase_file=passphrase_file,
+           details={"examiner": meta["examiner"], "organisation": meta["organisation"],
+                    "created_at": meta["created_at"]})
 
 
 @case.command("show")

@@ -60,7 +60,7 @@ def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, s
         emit_jsonl(rows)
     else:
         for r in rows:
-            click.echo(f"{r['kind']:12} {r['item']}  {r['label']}")
+            click.echo(safe(f"{r['kind']:12} {r['item']}  {r['label']}"))
     info(f"tagged {len(rows)} target(s) [bold]{esc(name)}[/bold]" + (" (sensitive)" if sensitive else ""))
     return exit_codes.OK
 
@@ -94,7 +94,8 @@ def tag_list(case: Case, name: str | None, as_json: bool) -> int:
         emit_jsonl(rows)
     else:
         for r in rows:
-            click.echo(f"{r['tag']:16} {r['kind']:12} {r['item']}  {r['ref']}" + ("  [sensitive]" if r["sensitive"] else ""))
+            click.echo(safe(f"{r['tag']:16} {r['kind']:12} {r['item']}  {r['ref']}")
+                       + ("  [sensitive]" if r["sensitive"] else ""))
     return exit_codes.OK
 
 

@@ -6,7 +6,7 @@ from pathlib import Path
 import click
 
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import emit_json, err, esc, info, verdict
+from forensic.cli.console import emit_json, err, esc, info, safe, verdict
 from forensic.case import Case
 
 _MARK = {"found": "ok", "wrong": "WRONG", "missed": "MISSED", "skipped": "skipped"}
@@ -61,7 +61,7 @@ def _table(report, show_all: bool) -> None:
         kinds.setdefault(r.fact["kind"], {"found": 0, "wrong": 0, "missed": 0, "skipped": 0})[r.status] += 1
     click.echo(f"{'fact kind':26} {'found':>6} {'wrong':>6} {'missed':>7} {'skipped':>8}")
     for kind, c in kinds.items():
-        click.echo(f"{kind:26} {c['found']:>6} {c['wrong']:>6} {c['missed']:>7} {c['skipped']:>8}")
+        click.echo(safe(f"{kind:26} {c['found']:>6} {c['wrong']:>6} {c['missed']:>7} {c['skipped']:>8}"))
     total = {s: len(report.by(s)) for s in ("found", "wrong", "missed", "skipped")}
     click.echo(f"{'total':26} {total['found']:>6} {total['wrong']:>6} {total['missed']:>7} {total['skipped']:>8}")
     shown = [r for r in report.results if show_all or r.status in ("wrong", "missed")]
@@ -69,7 +69,8 @@ def _table(report, show_all: bool) -> None:
         click.echo("")
     for r in shown:
         line = f"{_MARK[r.status]:8} {r.fact['id']:24} [{r.fact.get('item')}] {r.fact['description']}"
-        click.echo(line + (f" -- {r.detail}" if r.detail else ""))
+        # the key's and the evidence's words: escaped before they reach a terminal
+        click.echo(safe(line + (f" -- {r.detail}" if r.detail else "")))
     click.echo("")
     info(f"[dim]evidence matched by SHA-256: "
          f"{esc(', '.join(f'{k} -> {v or []}' for k, v in report.item_map.items()))}[/dim]")

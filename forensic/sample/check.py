@@ -98,6 +98,16 @@ def load_key(path: Path) -> dict:
     if not isinstance(key, dict) or key.get("schema") != ANSWER_KEY_SCHEMA or not isinstance(key.get("facts"), list):
         raise UsageError(f"{path} is not an answer key ({ANSWER_KEY_SCHEMA})",
                          hint="pass the answer-key.json written by 'forensic sample-image'")
+    items = key.get("items", {})
+    if not isinstance(items, dict) or not all(isinstance(v, dict) for v in items.values()):
+        raise UsageError(f"{path}: its 'items' is not an object of evidence items",
+                         hint="pass the answer-key.json written by 'forensic sample-image'")
+    for n, fact in enumerate(key["facts"]):
+        if not (isinstance(fact, dict) and all(isinstance(fact.get(k), str) for k in ("id", "kind", "description"))
+                and isinstance(fact.get("expected"), dict)):
+            raise UsageError(f"{path}: fact {n} is not a fact (an object with text 'id', 'kind' and "
+                             "'description', and an 'expected' object)",
+                             hint="pass the answer-key.json written by 'forensic sample-image'")
     return key
 
 
@@ -222,7 +232,12 @@ def _check(fact: dict, store: _Store, item_map: dict, triaged: dict, available: 
     handler = _HANDLERS.get(fact["kind"])
     if handler is None:
         return FactResult(fact, "skipped", f"fact kind {fact['kind']!r} unknown to this version")
-    status, detail = handler(fact["expected"], store, items)
+    try:
+        status, detail = handler(fact["expected"], store, items)
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
+        # An answer key edited by hand may lack what its kind needs: that fact only is void.
+        return FactResult(fact, "skipped", f"fact {fact['id']} cannot be checked: its 'expected' is "
+                                           f"malformed ({type(exc).__name__}: {exc})")
     if status in ("missed", "wrong") and fact.get("feedback"):
         detail = f"{detail} — {fact['feedback']}" if detail else fact["feedback"]
     return FactResult(fact, status, detail)

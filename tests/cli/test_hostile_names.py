@@ -218,3 +218,23 @@ def test_custody_log_json_in_a_pipe_is_the_stored_bytes_even_when_damaged(tmp_pa
         f.write(b'{"action":"x\xff"}\n')
     r = run("custody", "log", "--json", cwd=tmp_path, case=case)
     assert r.stdout == (case / "custody.jsonl").read_bytes()
+
+
+def test_tag_and_training_lines_escape_evidence_text(tmp_path, case):
+    folder = tmp_path / "ev"
+    folder.mkdir()
+    (folder / "photo\u202egpj.exe").write_bytes(b"x")
+    for step in (("evidence", "add", folder, "--id", "x"), ("triage",)):
+        assert run(*step, cwd=tmp_path, case=case).returncode in (0, 3)
+    locator = json.loads(run("files", "--json", cwd=tmp_path, case=case).stdout.splitlines()[-1])["locator"]
+    for args in (("tag", "add", "--tag", "t", locator), ("tag", "list")):
+        r = run(*args, cwd=tmp_path, case=case)
+        assert r.returncode == 0, r.stderr
+        assert_clean(r)
+        assert b"photo\\u202egpj.exe" in r.stdout
+    key = tmp_path / "key.json"
+    key.write_text(json.dumps({"schema": "forensic.answer-key/1", "items": {}, "facts": [
+        {"id": "f\x1b[31m", "kind": "file_present", "item": "x", "description": "evil \u202e\x1b]0;t\x07",
+         "expected": {}}]}))
+    r = run("training", "check", key, cwd=tmp_path, case=case)
+    assert_clean(r)

@@ -113,6 +113,23 @@ def test_check_rejects_what_is_not_an_answer_key(forensic, tmp_path):
     assert "not an answer key" in r.err
     r = forensic("training", "check", tmp_path / "absent.json", "--case", case, expect=2)
     assert "cannot read the answer key" in r.err
+    # keys edited by hand: a clear usage error naming the fact, never a crash
+    for bad in ('{"schema": "forensic.answer-key/1", "facts": [{"id": "f", "description": "d"}]}',
+                '{"schema": "forensic.answer-key/1", "facts": ["text"]}',
+                '{"schema": "forensic.answer-key/1", "facts": [], "items": []}'):
+        bogus.write_text(bad)
+        r = forensic("training", "check", bogus, "--case", case, expect=2)
+        assert "unexpected" not in r.err and ("fact 0" in r.err or "'items'" in r.err), r.err
+    # a known kind whose 'expected' lacks what it needs: that fact is void, the check goes on
+    (tmp_path / "ev").mkdir()
+    (tmp_path / "ev" / "a.txt").write_text("a")
+    added = forensic("evidence", "add", tmp_path / "ev", "--id", "x", "--case", case, "--json").json()
+    bogus.write_text(json.dumps({"schema": "forensic.answer-key/1", "items": {"x": {"sha256": added["sha256"]}},
+                                 "facts": [{"id": "f1", "kind": "file_count", "item": "x", "description": "d",
+                                            "expected": {}}]}))
+    r = forensic("training", "check", bogus, "--case", case, "--json", expect=None)
+    assert "unexpected" not in r.err, r.err
+    assert "its 'expected' is malformed" in r.out
 
 
 def test_help_of_the_commands(forensic):
