@@ -120,7 +120,7 @@ class HashStatements:
                 continue
             try:
                 parse(data)
-            except (ValueError, TypeError, KeyError, AttributeError, csv.Error) as exc:
+            except (ValueError, TypeError, KeyError, AttributeError, csv.Error, RecursionError) as exc:
                 self.problems.append(f"{name} cannot be read for its hashes: {exc}")
 
     # -- statements ------------------------------------------------------------------------
@@ -318,7 +318,10 @@ class HashStatements:
             for algo, value in (("sha256", m[2]), ("md5", m[3])):
                 if value != _NONE:
                     self.say(("item", item), algo, value, f"{where} (evidence items)")
-        for m in re.finditer(r"<tr><td>([^<]*)</td><td><code>([^<]*)</code></td><td>.*?</td><td>[^<]*</td>"
+        # the "Stored as" cell cannot run on past its own </td> (a lazy .* there is quadratic on
+        # rows that never reach a hash)
+        for m in re.finditer(r"<tr><td>([^<]*)</td><td><code>([^<]*)</code></td>"
+                             r"<td>(?:<code>[^<]*</code>|[^<]*)</td><td>[^<]*</td>"
                              r"<td><span class=\"hash\">([^<]*)</span></td>", section("files")):
             say_file(m[1], m[2], m[3], "files")
         for card in section("gallery").split('<div class="card">')[1:]:
@@ -412,6 +415,10 @@ class HashStatements:
         for key, row in self.rows.items():
             seqs = row.get("custody_seqs") or []
             for seq in seqs if type(seqs) is list else []:
+                if type(seq) is not int:
+                    self.problems.append(f"{FILES} cites custody entry {seq!r:.40} for {key[1]}, which is not "
+                                         "a whole number")
+                    continue
                 e = entries.get(seq)
                 if e is None:
                     if custody is not None:

@@ -289,6 +289,11 @@ def archive_layout(fh) -> list[dict]:
     members = _central_directory(_read_at(fh, cd_offset, cd_size), cd_size, count)
     for m in members:
         m.offset += shift
+    for m in members:
+        if m.offset + 30 > cd_offset:        # before any seek: a ZIP64 offset of 2**64-1 cannot be sought
+            raise LayoutError(f"member {m.name.decode('utf-8', 'replace')}: the central directory puts its local "
+                              f"header at byte {m.offset:,}, past where the central directory begins "
+                              f"(byte {cd_offset:,})")
     pos = 0
     previous = None
     for m in sorted(members, key=lambda m: m.offset):
@@ -298,7 +303,7 @@ def archive_layout(fh) -> list[dict]:
                                    f"after its member {previous.name.decode('utf-8', 'replace')}"})
         elif m.offset < pos:
             raise LayoutError(f"member {m.name.decode('utf-8', 'replace')} overlaps the one before it")
-        pos = _local_end(fh, m)
+        pos = _local_end(fh, m, cd_offset)
         previous = m
     if cd_offset > pos:
         stray.append({"offset": pos, "length": cd_offset - pos,
@@ -331,10 +336,10 @@ def _central_directory(cd: bytes, cd_size: int, count: int) -> list[_Member]:
     return out
 
 
-def _local_end(fh, m: _Member) -> int:
+def _local_end(fh, m: _Member, limit: int) -> int:
     """Where member ``m`` ends: its local header, name, extra field, data and data descriptor,
     each checked against its central directory entry (a reader that streams the archive goes
-    by these)."""
+    by these). Nothing of it may lie past ``limit`` (where the central directory begins)."""
     shown = m.name.decode("utf-8", "replace")
     head = _read_at(fh, m.offset, 30)
     if len(head) < 30 or head[:4] != _LOCAL:
@@ -346,6 +351,8 @@ def _local_end(fh, m: _Member) -> int:
         raise LayoutError(f"member {shown}: its local header names another file or method than its central "
                           "directory entry")
     data_end = m.offset + 30 + nlen + elen + m.csize
+    if data_end > limit:
+        raise LayoutError(f"member {shown}: its data runs past the central directory")
     zip64 = _has_zip64(extra)
     if flags & _USE_DESCRIPTOR:
         desc = _read_at(fh, data_end, 24)
@@ -374,7 +381,7 @@ def _check_layout(fh, inner: str | None, report: BundleReport) -> None:
     archive = f"the inner archive {inner}" if inner else "the bundle"
     try:
         stray = archive_layout(fh)
-    except LayoutError as exc:
+    except (LayoutError, ValueError, OverflowError, OSError, struct.error) as exc:
         report.problems.append(f"{archive} is not laid out as the export writes it: {exc}")
         return
     for s in stray:
@@ -773,8 +780,11 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
                 continue
             try:
                 seq = json.loads(line)["seq"]
-            except (ValueError, KeyError, TypeError):
+            except (ValueError, KeyError, TypeError, RecursionError):
                 problems.append("a custody entry is not readable JSON")
+                continue
+            if type(seq) is not int:
+                problems.append(f"a custody entry gives its seq as {seq!r:.40}, not a whole number")
                 continue
             lines[seq] = line
     proofs_raw = read("data/custody/proofs.jsonl") or b""
@@ -785,7 +795,10 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
         try:
             p = json.loads(pline)
             seq, proof = p["seq"], [bytes.fromhex(h) for h in p["proof"]]
-        except (ValueError, KeyError, TypeError):
+        except (ValueError, KeyError, TypeError, RecursionError):
+            problems.append("an inclusion proof is malformed")
+            continue
+        if type(seq) is not int:
             problems.append("an inclusion proof is malformed")
             continue
         line = lines.get(seq)

@@ -548,3 +548,90 @@ def test_layout_of_an_archive_with_zip64_end_records(tmp_path):
     assert archive_layout(io.BytesIO(data)) == []
     assert archive_layout(io.BytesIO(data + b"x")) == [
         {"offset": len(data), "length": 1, "where": "after its end of central directory record"}]
+
+
+# -- members and records written to crash or stall the verifier ---------------------------------------
+def _not_verified(forensic, path: Path, *more) -> dict:
+    """NOT VERIFIED (exit 4), naming a problem: never a traceback, never "unexpected"."""
+    res = forensic("verify-bundle", path, *more, expect=4)
+    assert res.out.startswith("NOT VERIFIED: ") and "unexpected" not in (res.out + res.err).lower()
+    assert "Traceback" not in res.err
+    out = forensic("verify-bundle", path, *more, "--json", expect=4).json()
+    assert out["ok"] is False and out["status"] == "failed"
+    return out
+
+
+def test_report_files_table_with_rows_that_never_reach_a_hash_finishes_and_fails(made, forensic, tmp_path):
+    """Thousands of files-table rows cut short before their SHA-256 cell (a pattern that let a
+    cell run on into the next rows took minutes on them), then the photo's row stating another
+    hash: the verifier gets through them and still reads that row."""
+    key = ModuleKey()
+    d = unpack(made["bundle"])
+    real, fake = sha(d[ROOT + PHOTO]), sha(b"another photo")
+    report = d[ROOT + "data/report/index.html"].decode()
+    at = report.index('<section id="files">')
+    row = report.index("<tr><td>", at)
+    stalls = '<tr><td>a</td><td><code>b</code></td><td><code>c</code></td><td>1</td><td>x</td></tr>' * 12000
+    report = report[:row] + stalls + report[row:].replace(real, fake, 1)
+    d[ROOT + "data/report/index.html"] = report.encode()
+    resign_checkpoint(d, key)
+    forged = tmp_path / "forged.zip"
+    forged.write_bytes(pack(reseal(d, key)))
+    out = _not_verified(forensic, forged)
+    photo = [x for x in out["disagreements"] if x.get("locator") == PHOTO_LOCATOR]
+    assert len(photo) == 1 and set(photo[0]["values"]) == {real, fake}
+    assert any(p.startswith("the report") for p in photo[0]["values"][fake])
+
+
+def test_files_jsonl_citing_a_custody_entry_by_a_list_is_not_verified(made, forensic, tmp_path):
+    """``"custody_seqs": [[1]]``: a seq that is not a whole number is a problem, not a crash."""
+    import json
+    key = ModuleKey()
+    d = unpack(made["bundle"])
+    rows = [json.loads(x) for x in d[ROOT + "data/files.jsonl"].decode().splitlines()]
+    assert any(r.get("custody_seqs") for r in rows)
+    for r in rows:
+        if r.get("custody_seqs"):
+            r["custody_seqs"] = [[1]]
+    d[ROOT + "data/files.jsonl"] = "".join(json.dumps(r) + "\n" for r in rows).encode()
+    resign_checkpoint(d, key)
+    forged = tmp_path / "forged.zip"
+    forged.write_bytes(pack(reseal(d, key)))
+    out = _not_verified(forensic, forged)
+    assert any("cites custody entry [1]" in p and "not a whole number" in p for p in out["problems"])
+
+
+def test_central_directory_entry_with_a_zip64_offset_past_the_file_is_not_verified(made, forensic, tmp_path):
+    """One central directory entry's local header offset is 0xFFFFFFFF, its ZIP64 extra field
+    giving 2**64-1 (no file has such a byte; seeking to it fails): a layout problem."""
+    data = made["bundle"].read_bytes()
+    end = data.rindex(b"PK\x05\x06")
+    cd_size, cd_offset = struct.unpack_from("<2L", data, end + 12)
+    cd = bytearray(data[cd_offset:cd_offset + cd_size])
+    assert cd[:4] == b"PK\x01\x02"
+    nlen, elen, clen = struct.unpack_from("<3H", cd, 28)
+    zip64 = struct.pack("<2HQ", 1, 8, 2 ** 64 - 1)
+    struct.pack_into("<L", cd, 42, 0xFFFFFFFF)
+    struct.pack_into("<H", cd, 30, elen + len(zip64))
+    at = 46 + nlen + elen
+    cd[at:at] = zip64
+    record = bytearray(data[end:])
+    struct.pack_into("<L", record, 12, len(cd))
+    bad = tmp_path / "z64.zip"
+    bad.write_bytes(data[:cd_offset] + bytes(cd) + bytes(record))
+    out = _not_verified(forensic, bad, "--pubkey", made["pub"])
+    assert any("is not laid out as the export writes it" in p and "central directory" in p for p in out["problems"])
+
+
+@pytest.mark.parametrize("member", ["data/files.jsonl", "data/bundle.json"])
+def test_member_nested_past_the_recursion_limit_is_not_verified(made, forensic, tmp_path, member):
+    """``[[[[…`` 200,000 deep: a problem for that member, not a RecursionError."""
+    key = ModuleKey()
+    d = unpack(made["bundle"])
+    assert ROOT + member in d
+    d[ROOT + member] = b"[" * 200000
+    resign_checkpoint(d, key)
+    forged = tmp_path / "forged.zip"
+    forged.write_bytes(pack(reseal(d, key)))
+    out = _not_verified(forensic, forged)
+    assert any(p.startswith(f"{member} cannot be read") for p in out["problems"])
