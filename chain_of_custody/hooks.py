@@ -160,7 +160,7 @@ def triage_session(case: Case, item: str, options: dict, key_path: Path | None =
                    passphrase_file: Path | None = None, *, previous: dict | None = None,
                    eager: bool = False) -> Iterator[TriageRecorder]:
     """One item's triage in the custody log. ``previous``: the item's unfinished session
-    (:func:`unfinished_triage`), which this one resumes. ``eager``: record the start now
+    (:func:`unfinished_triages`), which this one resumes. ``eager``: record the start now
     (the run changes the case before it stores anything, e.g. ``--force`` clearing)."""
     log = open_log(case, key_path, passphrase_file)
     try:
@@ -239,27 +239,21 @@ def _session_progress(path: Path, start: int, item: str) -> dict:
     return out
 
 
-def last_triage_entry(case: Case, item: str) -> dict | None:
-    """The latest ``triage.*`` entry (started, resumed, interrupted, finished) of ``item`` in
-    the custody log, parsed; None when it was never triaged. Only lines that begin with a
-    triage action are parsed (entries are canonical JSON: ``action`` comes first)."""
-    last = None
+def unfinished_triages(case: Case) -> dict[str, dict]:
+    """item -> the entry that ends its last triage session, for the items whose last session
+    did not finish (``triage.interrupted``, or a start with no end: the process was killed).
+    One pass over the log for every item: only lines that begin with a triage action are
+    parsed (entries are canonical JSON: ``action`` comes first)."""
+    last: dict[str, dict] = {}
     for line in _lines(case.root / LOG_NAME, 0, prefix=_TRIAGE):
         try:
             entry = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue
-        subject = entry.get("subject")
-        if isinstance(subject, dict) and subject.get("item") == item:
-            last = entry
-    return last
-
-
-def unfinished_triage(case: Case, item: str) -> dict | None:
-    """The entry that ends the item's last triage session when that session did not
-    finish (``triage.interrupted``, or a start with no end: the process was killed)."""
-    entry = last_triage_entry(case, item)
-    return entry if entry is not None and entry.get("action") != "triage.finished" else None
+        subject = entry.get("subject") if isinstance(entry, dict) else None
+        if isinstance(subject, dict) and isinstance(subject.get("item"), str):
+            last[subject["item"]] = entry
+    return {item: e for item, e in last.items() if e.get("action") != "triage.finished"}
 
 
 def _lines(path: Path, start: int, prefix: bytes | None = None) -> Iterator[bytes]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import click
 
 from forensic.cli import exit_codes
-from forensic.chain_of_custody.hooks import triage_session, unfinished_triage
+from forensic.chain_of_custody.hooks import triage_session, unfinished_triages
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import detail, emit_json, err, esc, info, is_verbose, progress_enabled, warn
 from forensic.case import Case, item_source
@@ -53,17 +53,19 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
     if not rows:
         raise UsageError("the case has no evidence items", hint="add one with 'forensic evidence add SOURCE'")
     status = exit_codes.OK
+    # Which items' last session did not finish: one read of the log for all of them.
+    unfinished = unfinished_triages(case) if any(force or not r["triaged_at"] for r in rows) else {}
     with _sigterm_interrupts():
         for row in rows:
             status = max(status, _triage_one(case, row, hashes, workers, password_file, assume_tz,
                                              date_order, no_extract, force, key_path,
-                                             passphrase_file, as_json))
+                                             passphrase_file, as_json, unfinished.get(row["item"])))
     return status
 
 
 def _triage_one(case: Case, row, hashes, workers: int, password_file: Path | None,
                 assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool,
-                key_path, passphrase_file, as_json: bool) -> int:
+                key_path, passphrase_file, as_json: bool, previous: dict | None) -> int:
     item = row["item"]
     if row["triaged_at"] and not force:
         summary = json.loads(row["triage_summary"] or "{}")
@@ -78,7 +80,6 @@ def _triage_one(case: Case, row, hashes, workers: int, password_file: Path | Non
     ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
     opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
                          extractor_options=ex_opts, extractors=[] if no_extract else None)
-    previous = unfinished_triage(case, item)
     if previous is not None:
         warn(_previous_message(case, item, previous, force))
     stored = case.db.execute("SELECT EXISTS(SELECT 1 FROM files WHERE item=?)", (item,)).fetchone()[0]
