@@ -956,7 +956,12 @@ def _damage_warnings(reader) -> list[str]:
     """What the reader of a file's content knows of damage under it (an E01 chunk that
     fails its checksum); asked once the content is read."""
     damage = getattr(reader, "damage_warnings", None)
-    return damage() if damage is not None else []
+    if damage is None:
+        return []
+    try:
+        return damage()
+    except (OSError, RuntimeError) as exc:     # libewf's C calls; never stop the triage
+        return [f"could not check this content against the E01's bad chunks: {exc}"]
 
 
 def recorded_bad_chunks(row) -> list | None:

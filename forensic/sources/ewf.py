@@ -169,6 +169,11 @@ class _CHandle:
         got = self._call(self.lib.libewf_handle_read_buffer_at_offset, self.h, self.buf, n, offset)
         return ctypes.string_at(self.buf, got)
 
+    def checksum_error_count(self) -> int:
+        count = ctypes.c_uint32()
+        self._call(self.lib.libewf_handle_get_number_of_checksum_errors, self.h, ctypes.byref(count))
+        return count.value
+
     def checksum_errors(self) -> list[tuple[int, int]]:
         count = ctypes.c_uint32()
         self._call(self.lib.libewf_handle_get_number_of_checksum_errors, self.h, ctypes.byref(count))
@@ -244,6 +249,14 @@ class EwfMedia:
                 parts.append(data)
                 done += len(data)
             return parts[0] if len(parts) == 1 else b"".join(parts)
+
+    def checksum_error_count(self) -> int | None:
+        """How many bad spans libewf has listed so far (one C call, no list); None when it
+        cannot be known. Cheap enough to ask after every file read."""
+        if self._c is None:
+            return None
+        with self._lock:
+            return self._c.checksum_error_count()
 
     def checksum_errors(self) -> list[BadChunk] | None:
         """The spans of the media read so far whose chunks failed their checksum, in media

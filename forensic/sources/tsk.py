@@ -7,6 +7,7 @@ NTFS alternate data streams become entries of their own (``report.doc:hidden``).
 """
 from __future__ import annotations
 
+import bisect
 import io
 import os
 import time
@@ -63,13 +64,51 @@ class EwfImgInfo(pytsk3.Img_Info):
         self.media.close()
 
 
+class SpanIndex:
+    """Bad chunk spans kept sorted by start, for finding those a file's runs overlap in
+    O(log n + hits) instead of comparing every run with every span. Spans may overlap
+    (recorded ones and ones found since): a running maximum of the ends tells where a
+    backward scan from the last span starting before the query's end can stop."""
+
+    def __init__(self, chunks: list[BadChunk], pad: bool = False) -> None:
+        # pad: widen each span by its own length on both sides. A span is whole chunks
+        # (bar the last of the media), so a chunk adjacent to it -- one libewf would merge
+        # into it without its error count changing -- lies within that widened span.
+        self.chunks = list(chunks)
+        bounds = []
+        for c in self.chunks:
+            width = c.end - c.start if pad else 0
+            bounds.append((c.start - width, c.end + width))
+        self._order = sorted(range(len(self.chunks)), key=lambda i: bounds[i][0])
+        self._lo = [bounds[i][0] for i in self._order]
+        self._hi = [bounds[i][1] for i in self._order]
+        self._maxhi: list[int] = []
+        for hi in self._hi:
+            self._maxhi.append(max(self._maxhi[-1], hi) if self._maxhi else hi)
+
+    def __len__(self) -> int:
+        return len(self.chunks)
+
+    def hits(self, spans: list[tuple[int, int]]) -> dict[int, list[tuple[int, int]]]:
+        """{index into chunks: [overlapping parts of spans]} for the [start, end) spans."""
+        out: dict[int, list[tuple[int, int]]] = {}
+        for a, b in spans:
+            k = bisect.bisect_left(self._lo, b) - 1         # spans 0..k start before b
+            while k >= 0 and self._maxhi[k] > a:
+                if a < self._hi[k]:
+                    out.setdefault(self._order[k], []).append((max(a, self._lo[k]), min(b, self._hi[k])))
+                k -= 1
+        return out
+
+
 class _Volume:
     """Where a file system lies in its image, and what is known to be damaged there."""
 
-    def __init__(self, offset: int, block_size: int, bad_chunks: Callable[[], list[BadChunk]] | None) -> None:
+    def __init__(self, offset: int, block_size: int,
+                 damage: Callable[[list[tuple[int, int]]], list[tuple[BadChunk, int, int]]] | None) -> None:
         self.offset = offset
         self.block_size = block_size
-        self.bad_chunks = bad_chunks
+        self.damage = damage        # media spans -> [(bad chunk, lo, hi)] they overlap
 
 
 class TskReader(io.RawIOBase):
@@ -85,19 +124,15 @@ class TskReader(io.RawIOBase):
     def damage_warnings(self) -> list[str]:
         """One warning per bad E01 chunk span that holds some of this content. Asked after
         the content was read: libewf has checked every chunk the read went through by then."""
-        bad = self.volume.bad_chunks() if self.volume is not None and self.volume.bad_chunks else None
-        if not bad:
+        if self.volume is None or self.volume.damage is None:
             return []
         spans = self._media_spans()
-        out = []
-        for chunk in bad:
-            hit = [(max(a, chunk.start), min(b, chunk.end)) for a, b in spans if a < chunk.end and chunk.start < b]
-            if hit:
-                lo, hi = min(a for a, _ in hit), max(b for _, b in hit)
-                out.append(f"content in a bad E01 chunk: its bytes at media offsets {lo:,}-{hi - 1:,} lie in "
-                           f"{chunk.describe()}, which fail the E01's checksum; libewf read them as zeros, so "
-                           "this content and its hashes are not what was acquired")
-        return out
+        if not spans:
+            return []
+        return [f"content in a bad E01 chunk: its bytes at media offsets {lo:,}-{hi - 1:,} lie in "
+                f"{chunk.describe()}, which fail the E01's checksum; libewf read them as zeros, so "
+                "this content and its hashes are not what was acquired"
+                for chunk, lo, hi in self.volume.damage(spans)]
 
     def _media_spans(self) -> list[tuple[int, int]]:
         """[start, end) media byte spans of this content, from the attribute's data runs.
@@ -191,6 +226,10 @@ class TskImageSource(Source):
         self.label = label or str(locator)
         self.volumes: list[tuple[Locator, pytsk3.FS_Info, str, int]] = []   # (..., byte offset in the image)
         self._recorded: list[BadChunk] | None = None
+        self._found_count: int | None = None        # libewf's error count when _index was built
+        self._found: list[BadChunk] = []            # libewf's spans then, not within a recorded one
+        self._found_near = SpanIndex([], pad=True)
+        self._index = SpanIndex([])                 # recorded + found, in that order
         self._open_volumes()
 
     # -- E01 chunks that fail their checksum -------------------------------------------
@@ -199,14 +238,48 @@ class TskImageSource(Source):
         checked then. Files whose data lies there are warned about like those libewf finds
         bad while this walk reads."""
         self._recorded = None if chunks is None else list(chunks)
+        self._found_count = None
+        self._rebuild([])
+
+    def _rebuild(self, found: list[BadChunk]) -> None:
+        recorded = self._recorded or []
+        inside = SpanIndex(recorded)
+        self._found = [c for c in found
+                       if not any(r.start <= c.start and c.end <= r.end
+                                  for r in (inside.chunks[i] for i in inside.hits([(c.start, c.end)])))]
+        self._found_near = SpanIndex(self._found, pad=True)
+        self._index = SpanIndex(recorded + self._found)
+
+    def _refresh(self, force: bool = False) -> None:
+        """Fetch libewf's list again only when its count of bad spans changed (one C call
+        to learn it) or when asked to."""
+        if not isinstance(self.img, EwfImgInfo):
+            return
+        media = self.img.media
+        count = media.checksum_error_count()
+        if count is None or (count == self._found_count and not force):
+            return
+        found = media.checksum_errors() or []
+        self._found_count = len(found)
+        self._rebuild(found)
 
     def bad_chunks(self) -> list[BadChunk]:
         """Bad chunk spans known now: those recorded, then those met while reading and not
         within one of them."""
-        recorded = self._recorded or []
-        found = self.img.media.checksum_errors() if isinstance(self.img, EwfImgInfo) else None
-        new = [c for c in found or () if not any(r.start <= c.start and c.end <= r.end for r in recorded)]
-        return recorded + new
+        self._refresh(force=True)
+        return list(self._index.chunks)
+
+    def damage_at(self, spans: list[tuple[int, int]]) -> list[tuple[BadChunk, int, int]]:
+        """The known bad chunk spans the [start, end) media spans overlap, each with the
+        first and one-past-last overlapping byte, in bad_chunks() order."""
+        self._refresh()
+        # a bad chunk libewf merged into a listed span next to it leaves the count as it
+        # was: when this content lies by a span found while reading, fetch the list anew
+        if len(self._found_near) and self._found_near.hits(spans):
+            self._refresh(force=True)
+        hits = self._index.hits(spans)
+        return [(self._index.chunks[i], min(a for a, _ in hits[i]), max(b for _, b in hits[i]))
+                for i in sorted(hits)]
 
     def bad_chunk_warnings(self) -> list[str]:
         """Item-level warnings: one per bad chunk span (after the walk: every read is done),
@@ -282,7 +355,7 @@ class TskImageSource(Source):
         self.details["partitions"] = partitions
 
     def entries(self) -> Iterator[FileEntry]:
-        damage = self.bad_chunks if isinstance(self.img, EwfImgInfo) else None
+        damage = self.damage_at if isinstance(self.img, EwfImgInfo) else None
         for loc, fs, fstype, offset in self.volumes:
             volume = _Volume(offset, fs.info.block_size, damage)
             walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings, volume)
