@@ -28,7 +28,6 @@ ends the name it opens but not the bytes it sums) lets a name through.
 """
 from __future__ import annotations
 
-import hashlib
 import os
 import shutil
 import sqlite3
@@ -260,12 +259,18 @@ def _pump(src: BinaryIO, out: BinaryIO) -> int:
     return n
 
 
-def _digest(path: str) -> bytes:
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        while chunk := f.read(1 << 20):
-            h.update(chunk)
-    return h.digest()
+def _same_bytes(a: str, b: str) -> bool:
+    """Whether two files hold the same bytes; stops at the first difference. (filecmp.cmp
+    would do, but it caches verdicts by size and mtime, and these copies are rewritten.)"""
+    if os.path.getsize(a) != os.path.getsize(b):
+        return False
+    with open(a, "rb") as fa, open(b, "rb") as fb:
+        while True:
+            x, y = fa.read(1 << 20), fb.read(1 << 20)
+            if x != y:
+                return False
+            if not x:
+                return True
 
 
 def _immutable(path: str, torn: bool = False) -> sqlite3.Connection:
@@ -374,7 +379,7 @@ def _rolled_back(item, sib: Sibling, check: JournalCheck, raw: str, copy: str, k
                      "from what SQLite made of it")
     states = DatabaseStates(_immutable(copy), companion=sib.name, warnings=notes,
                             summary=f"hot journal {sib.name} (a transaction left unfinished) rolled back")
-    if os.path.getsize(copy) != os.path.getsize(raw) or _digest(copy) != _digest(raw):
+    if not _same_bytes(copy, raw):
         states.uncommitted = _immutable(raw, torn=True)
     return states
 
