@@ -48,6 +48,9 @@ ACTIONS = {
     "triage.finished": "triage of an item ended (counts, warnings)",
     "file.recorded": "a file was recorded (locator, SHA-256)",
     "artifact.recorded": "an artifact was recorded",
+    "artifact.linked": "a recorded artifact was completed at the end of its triage (an "
+                       "attachment found, a contact's name): why, and the new record SHA-256",
+    "case.migrated": "the case store was brought to a newer schema version (from, to, steps)",
     "export.created": "an export bundle was written (bundle SHA-256)",
     "tag.added": "an examiner tagged a file, message or photo (tag, note, whether sensitive)",
     "tag.removed": "an examiner removed a tag (tag, targets, how many)",

@@ -29,6 +29,7 @@ from forensic.chain_of_custody.pins import (PIN_ACTION, pin_details, pinned_in_s
                                             store_pin)
 from forensic.chain_of_custody.signing import PublicKey, Signer, signer_from_env
 from forensic.case import Case
+from forensic.store import triage as store_triage
 from forensic.errors import UsageError
 
 # Fault injection for tests (tests/cli/test_interrupted.py): after the first batch of a
@@ -136,6 +137,14 @@ class TriageRecorder:
                                 "subject": {"item": item, "locator": leaf["locator"]},
                                 "sha256": leaf["sha256"],
                                 "details": {"deleted": leaf["deleted"], "file_id": leaf["file_id"]}})
+            elif leaf["kind"] == "link":          # a stored record completed: its new hash
+                entries.append({"action": "artifact.linked",
+                                "subject": {"item": item, "locator": leaf["locator"],
+                                            "record_type": leaf["record_type"]},
+                                "sha256": leaf["sha256"],
+                                "details": {"artifact_id": leaf["artifact_id"],
+                                            "reason": leaf["reason"],
+                                            "record_sha256": leaf["record_sha256"]}})
             else:
                 entries.append({"action": "artifact.recorded",
                                 "subject": {"item": item, "locator": leaf["locator"],
@@ -166,7 +175,7 @@ def triage_session(case: Case, item: str, options: dict, key_path: Path | None =
     try:
         row = case.item(item)
         log_size = _size(log.path)
-        recorder = TriageRecorder(log, item, row["sha256"], options, previous)
+        recorder = TriageRecorder(log, item, row.sha256, options, previous)
         if eager:
             recorder.start()
             log.flush()
@@ -197,11 +206,11 @@ def _record_end(case: Case, log: CustodyLog, rec: TriageRecorder, before, log_si
     if not progress["started"]:
         return
     now = case.item(rec.item)
-    if now["triaged_at"] is not None and now["triaged_at"] != before["triaged_at"]:
+    if now.triaged_at is not None and now.triaged_at != before.triaged_at:
         log.append("triage.finished", {"item": rec.item}, actor=log.actor,
-                   details=_clean(json.loads(now["triage_summary"] or "{}")))
+                   details=_clean(now.triage_summary or {}))
     else:
-        stored = case.db.execute("SELECT COUNT(*) FROM files WHERE item=?", (rec.item,)).fetchone()[0]
+        stored = store_triage.count_files(case.db, rec.item)
         signame = getattr(exc, "signal_name", "SIGINT") if isinstance(exc, KeyboardInterrupt) else None
         error = None if signame else f"{type(exc).__name__}: {exc}"[:500]
         reason = (f"interrupted by {'Ctrl-C (SIGINT)' if signame == 'SIGINT' else signame}" if signame

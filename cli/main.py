@@ -13,7 +13,7 @@ import click
 
 from forensic.cli import exit_codes
 from forensic.cli.console import NORMAL, QUIET, VERBOSE, err, error, esc, info, safe, set_verbosity
-import forensic.case
+import forensic.store.db
 from forensic import __version__
 from forensic.errors import ForensicError
 
@@ -97,7 +97,7 @@ def cli(ctx: click.Context, quiet: bool, verbose: bool, debug: bool) -> None:
 def main(argv: list[str] | None = None) -> int:
     args, flags = split_global_flags(list(sys.argv[1:] if argv is None else argv))
     set_verbosity(QUIET if "quiet" in flags else VERBOSE if "verbose" in flags else NORMAL)
-    forensic.case.notice = lambda message: info(esc(message))      # "waiting for …": --quiet hides it
+    forensic.store.db.notice = lambda message: info(esc(message))      # "waiting for …": --quiet hides it
     debug = "debug" in flags
     try:
         rv = cli.main(args=args, prog_name="forensic", standalone_mode=False)

@@ -25,6 +25,8 @@ from forensic.locator import Locator
 from forensic.sources import detect_format, open_source
 from forensic.sources.base import display_path, open_readonly
 from forensic.timestamps import iso_utc, now_utc
+from forensic.store import items as store_items
+from forensic.store.records import Item
 
 _ITEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -133,7 +135,7 @@ class _EwfStream:
 def default_item_id(case: Case, path: Path) -> str:
     base = re.sub(r"[^A-Za-z0-9._-]+", "_", path.name).strip("._-") or "item"
     base = base[:48]
-    existing = {r["item"] for r in case.items()}
+    existing = set(store_items.ids(case.db))
     candidate, n = base, 2
     while candidate in existing:
         candidate, n = f"{base}-{n}", n + 1
@@ -149,7 +151,7 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
     elif not _ITEM_RE.match(item):
         raise UsageError(f"invalid item id {item!r}",
                          hint="use letters, digits, '.', '_' or '-' (up to 64 characters)")
-    if case.db.execute("SELECT 1 FROM items WHERE item=?", (item,)).fetchone():
+    if store_items.get(case.db, item) is not None:
         raise CaseError(f"evidence item {item!r} already exists in this case", hint="choose another --id")
     if fmt == "e01":  # reading all the media first names a truncated segment precisely
         hashes = hash_source(source, fmt, progress)
@@ -164,8 +166,7 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
         hashes = hash_source(source, fmt, progress)
     # The same bytes already in the case under another id: allowed (the examiner may have
     # reasons, e.g. two seizures of one card), but said and recorded.
-    duplicate_of = [r[0] for r in case.db.execute(
-        "SELECT item FROM items WHERE sha256=? ORDER BY added_at, item", (hashes.sha256,))]
+    duplicate_of = store_items.with_sha256(case.db, hashes.sha256)
     source_warnings = hashes.warnings + source_warnings      # e.g. E01 chunks failing their checksum
     details = {**hashes.details, **source_details, **(extra or {})}
     if duplicate_of:
@@ -183,20 +184,18 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
         "details": json.dumps(details, sort_keys=True, ensure_ascii=False), "added_at": iso_utc(now_utc()),
     }
     with case.transaction() as db:
-        db.execute(f"INSERT INTO items({', '.join(row)}) VALUES ({', '.join('?' * len(row))})",
-                   tuple(row.values()))
+        store_items.add(db, row)
     return {**item_json(case.item(item)), "duplicate_of": duplicate_of}
 
 
-def item_json(row) -> dict:
-    details = json.loads(row["details"] or "{}")
-    verified = row["acquisition_hash_verified"]
+def item_json(row: Item) -> dict:
+    details = row.details
     out = {
-        "item": row["item"], "format": row["format"], "source": display_path(item_source(row)),
-        "description": row["description"], "size": row["size"], "sha256": row["sha256"], "md5": row["md5"],
-        "acquisition_hashes": json.loads(row["acquisition_hashes"] or "{}"),
-        "acquisition_hash_verified": None if verified is None else bool(verified),
-        "added_at": row["added_at"], "triaged_at": row["triaged_at"],
+        "item": row.item, "format": row.format, "source": display_path(row.source),
+        "description": row.description, "size": row.size, "sha256": row.sha256, "md5": row.md5,
+        "acquisition_hashes": row.acquisition_hashes,
+        "acquisition_hash_verified": row.acquisition_hash_verified,
+        "added_at": row.added_at, "triaged_at": row.triaged_at,
     }
     if details.get("segments"):
         out["segments"] = details["segments"]
@@ -213,15 +212,15 @@ def item_json(row) -> dict:
 def verify_evidence(case: Case, item: str, progress=None) -> dict:
     row = case.item(item)
     source = item_source(row)
-    result = {"item": item, "source": str(source), "expected_sha256": row["sha256"], "expected_md5": row["md5"]}
+    result = {"item": item, "source": str(source), "expected_sha256": row.sha256, "expected_md5": row.md5}
     if not source.exists():
         return {**result, "ok": False, "sha256": None, "md5": None,
                 "problem": f"the source {source} is no longer there"}
-    hashes = hash_source(source, row["format"], progress)
+    hashes = hash_source(source, row.format, progress)
     problems = []
-    if hashes.sha256 != row["sha256"] or hashes.md5 != row["md5"]:
+    if hashes.sha256 != row.sha256 or hashes.md5 != row.md5:
         problems.append("the source's hashes differ from those recorded at intake")
-    if row["format"] == "e01":
+    if row.format == "e01":
         # An E01 vouches for itself too: the acquisition hashes stored in it, and a checksum
         # in every chunk. Either failing is a problem even where intake saw the same.
         if hashes.acquisition_hash_match is False:

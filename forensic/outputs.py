@@ -117,12 +117,12 @@ def protected_paths(case) -> list[Protected]:
     found: list[Protected] = []
     for row in case.items():
         source = item_source(row)
-        what = f"evidence item {row['item']!r}"
+        what = f"evidence item {row.item!r}"
         found.append(Protected(_resolved(source), source.is_dir(), what))
-        details = json.loads(row["details"] or "{}")
+        details = row.details
         for seg in details.get("segments") or []:      # an E01's other segment files
             found.append(Protected(_resolved(source.parent / seg["name"]), False, what))
-        if row["format"] == "e01" or details.get("segments"):
+        if row.format == "e01" or details.get("segments"):
             # every name libewf would take for a further segment, beside the name as
             # registered and beside the file it resolves to (libewf globs the former)
             count = len(details.get("segments") or []) or 1

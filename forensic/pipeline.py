@@ -13,9 +13,7 @@ companion has been met: such an input's row is stored then, after the source's o
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import operator
 import os
 import pickle
 import select
@@ -28,13 +26,16 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput, Sibling
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
-from forensic.case import Case, item_source
+from forensic.case import Case
+from forensic.store import artifacts, chats, items as store_items, triage as store_triage
+from forensic.store.records import Link, record_sha256
+from forensic.store.view import StoreView
 from forensic.entry import FileEntry
-from forensic.errors import CaseError, CorruptSourceError, ForensicError, PasswordError
+from forensic.errors import CaseError, CorruptSourceError, ForensicError
 from forensic.filetype import extension_mismatch, identify
 from forensic.hashing import new_hashers
 from forensic.limits import DEFAULT_LIMITS, Limits
@@ -96,13 +97,6 @@ class TriageStats:
         return out
 
 
-@dataclass(slots=True)
-class _Pending:
-    row: dict
-    artifacts: list[tuple]               # _artifact_rows() of each record, in order
-    warnings: list[tuple[str, str]]      # (stage, message)
-
-
 def _assume(dt: datetime | None, zone: ZoneInfo) -> str | None:
     """A wall-clock time read in the zone the examiner stated, as UTC."""
     if dt is None:
@@ -133,7 +127,7 @@ class Triage:
             self.extractors = available_extractors()
         else:
             self.extractors = options.extractors
-        self.pending: list[_Pending] = []
+        self.pending: list[store_triage.Entry] = []
         self.pending_bytes = 0
         self.done: dict[str, str | None] = {}
         self.pool: ThreadPoolExecutor | None = None
@@ -165,21 +159,21 @@ class Triage:
 
     def _run(self) -> TriageStats:
         row = self.case.item(self.item)
-        if row["triaged_at"] and not self.opt.force:
+        if row.triaged_at and not self.opt.force:
             # Read under the item's lock: another command may have finished this item between
             # the caller's look and the lock; triaging it again would record it twice.
             raise CaseError(f"evidence item {self.item} was triaged by another forensic command "
-                            f"(finished at {row['triaged_at']})", hint="use --force to redo it")
+                            f"(finished at {row.triaged_at})", hint="use --force to redo it")
         start = time.perf_counter()
         if self.opt.force:
             self._clear()
-        self.done = dict(self.case.db.execute("SELECT locator, mime FROM files WHERE item=?", (self.item,)))
-        path = item_source(row)
+        self.done = store_triage.stored_locators(self.case.db, self.item)
+        path = row.source
         if not path.exists():
             raise ForensicError(f"evidence item {self.item}: the source {path} is no longer there",
                                 hint="reconnect the evidence (same path), then rerun")
-        src = open_source(path, row["format"], path.name, self.opt.password, self.opt.limits)
-        if row["format"] == "e01":    # the chunks intake found failing their checksum
+        src = open_source(path, row.format, path.name, self.opt.password, self.opt.limits)
+        if row.format == "e01":    # the chunks intake found failing their checksum
             src.note_bad_chunks(recorded_bad_chunks(row))
         processes = self._processes()
         try:
@@ -192,7 +186,7 @@ class Triage:
             self._drain()
             self._settle(wait=True)
             self.source_warnings.extend(src.warnings)
-            if row["format"] == "e01":    # every read is done: each bad chunk span known, once
+            if row.format == "e01":    # every read is done: each bad chunk span known, once
                 self.source_warnings.extend(src.bad_chunk_warnings())
         finally:
             if self.pool is not None:
@@ -202,23 +196,34 @@ class Triage:
             src.close()
         self._flush()
         with self.case.transaction() as db:
-            for message in self.source_warnings:
-                db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
-                           (self.item, None, "source", message, iso_utc(now_utc())))
-            for ex in self.extractors:
-                try:
-                    for w in ex.finalize(db, self.item) or ():
-                        db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
-                                   (self.item, w.locator, f"extract:{ex.NAME}", w.message, iso_utc(now_utc())))
-                except Exception as exc:  # a failing extractor never stops a triage
-                    db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)",
-                               (self.item, None, f"extract:{ex.NAME}", f"finalize failed: {exc!r}",
-                                iso_utc(now_utc())))
-            self._recount(db)
+            now = iso_utc(now_utc())
+            store_triage.add_warnings(db, [(self.item, None, "source", m, now) for m in self.source_warnings])
+            self._finalize(db, now)
+            chats.index_messages(db, self.item)
+            for key, value in store_triage.totals(db, self.item).items():
+                setattr(self.stats, key, value)
             self.stats.seconds = time.perf_counter() - start
-            db.execute("UPDATE items SET triaged_at=?, triage_summary=? WHERE item=?",
-                       (iso_utc(now_utc()), json.dumps(self.stats.to_json()), self.item))
+            store_items.set_triaged(db, self.item, iso_utc(now_utc()), self.stats.to_json())
         return self.stats
+
+    def _finalize(self, db, now: str) -> None:
+        """Each extractor's work on the whole item (``Extractor.finalize``): its warnings are
+        stored, its links stored and logged (``artifact.linked``) before this transaction
+        commits, as a batch's leaves are."""
+        view = StoreView(db)
+        for ex in self.extractors:
+            warnings, links = [], []
+            try:
+                for out in ex.finalize(view, self.item) or ():
+                    (links if isinstance(out, Link) else warnings).append(out)
+            except Exception as exc:  # a failing extractor never stops a triage
+                warnings = [ExtractionWarning(ex.NAME, f"finalize failed: {exc!r}")]
+                links = []
+            store_triage.add_warnings(db, [(self.item, w.locator, f"extract:{ex.NAME}", w.message, now)
+                                           for w in warnings])
+            linked = artifacts.apply_links(db, links)
+            if linked and self.on_batch is not None:
+                self.on_batch([_link_leaf(x) for x in linked])
 
     def _processes(self) -> int:
         if not self.offload or not _can_fork():
@@ -229,19 +234,7 @@ class Triage:
 
     def _clear(self) -> None:
         with self.case.transaction() as db:
-            db.execute("DELETE FROM timestamps WHERE artifact_id IN (SELECT id FROM artifacts WHERE item=?)",
-                       (self.item,))
-            db.execute("DELETE FROM artifacts WHERE item=?", (self.item,))
-            db.execute("DELETE FROM warnings WHERE item=?", (self.item,))
-            db.execute("DELETE FROM files WHERE item=?", (self.item,))
-            db.execute("UPDATE items SET triaged_at=NULL, triage_summary=NULL WHERE item=?", (self.item,))
-
-    def _recount(self, db) -> None:
-        r = db.execute("SELECT COUNT(*), COALESCE(SUM(deleted),0), COALESCE(SUM(CASE WHEN kind IN ('file','stream') "
-                       "THEN size END),0) FROM files WHERE item=?", (self.item,)).fetchone()
-        self.stats.files, self.stats.deleted, self.stats.bytes = r[0], r[1], r[2]
-        self.stats.warnings = db.execute("SELECT COUNT(*) FROM warnings WHERE item=?", (self.item,)).fetchone()[0]
-        self.stats.artifacts = db.execute("SELECT COUNT(*) FROM artifacts WHERE item=?", (self.item,)).fetchone()[0]
+            store_items.clear_triage(db, self.item)
 
     # -- walking ---------------------------------------------------------------------
     # The walk runs in this thread; each file's read (hashes, type, extractors) runs in a
@@ -486,9 +479,9 @@ class Triage:
                             artifacts.append(res)
                         else:
                             warnings.append((stage, res))
-            self._add(_Pending(row, artifacts, warnings), size)
+            self._add(store_triage.Entry(row, artifacts, warnings), size)
 
-    def _add(self, pending: _Pending, size: int) -> None:
+    def _add(self, pending: store_triage.Entry, size: int) -> None:
         self.pending.append(pending)
         self.pending_bytes += size
         if self.progress:
@@ -500,83 +493,13 @@ class Triage:
         if not self.pending:
             return
         now = iso_utc(now_utc())
-        leaves: list[dict] = []
         with self.case.transaction() as db:
-            db.execute("SAVEPOINT batch")
-            if not self._store_batch(db, now, leaves):
-                # a location met twice (kept once, with a warning): store row by row instead
-                db.execute("ROLLBACK TO batch")
-                leaves.clear()
-                self._store_rows(db, now, leaves)
-            db.execute("RELEASE batch")
+            stored = store_triage.store_entries(db, self.item, self.pending, now, self.done)
             if self.on_batch is not None:
-                self.on_batch(leaves)
+                self.on_batch([_file_leaf(s[1], s[2]) if s[0] == "file" else _artifact_leaf(*s[1:])
+                               for s in stored])
         self.pending.clear()
         self.pending_bytes = 0
-
-    _SQL_ARTIFACT = ("INSERT INTO artifacts(id, item, file_id, record_type, extractor, source_ref, fields, "
-                     "corrupted, warnings) VALUES (?,?,?,?,?,?,?,?,?)")
-    _SQL_TIMESTAMP = ("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, tz_source, "
-                      "raw) VALUES (?,?,?,?,?,?,?,?)")
-    _SQL_WARNING = "INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)"
-
-    def _store_batch(self, db, now: str, leaves: list[dict]) -> bool:
-        """The batch in one statement per table, ids given here (as SQLite would: the next
-        after the largest). False, with nothing kept, when a row was refused as a duplicate."""
-        cols = list(self.pending[0].row)
-        values = operator.itemgetter(*cols)
-        item = self.item
-        file_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0]
-        artifact_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM artifacts").fetchone()[0]
-        files, artifacts, stamps, warnings = [], [], [], []
-        for p in self.pending:
-            file_id += 1
-            loc = p.row["locator"]
-            files.append((file_id,) + values(p.row) + (len(p.warnings),))
-            warnings.extend((item, loc, stage, message, now) for stage, message in p.warnings)
-            for ident, record_type, source_ref, fields_json, corrupted, rec_warnings, record_sha256, \
-                    times in p.artifacts:
-                artifact_id += 1
-                artifacts.append((artifact_id, item, file_id, record_type, ident, source_ref, fields_json,
-                                  corrupted, rec_warnings))
-                stamps.extend((artifact_id, file_id) + ts for ts in times)
-                leaves.append(_artifact_leaf(p.row, record_type, artifact_id, record_sha256))
-            leaves.append(_file_leaf(p.row, file_id))
-        before = db.total_changes
-        db.executemany(f"INSERT OR IGNORE INTO files(id, {', '.join(cols)}, warnings) "
-                       f"VALUES ({', '.join('?' * (len(cols) + 2))})", files)
-        if db.total_changes - before != len(files):
-            return False
-        db.executemany(self._SQL_ARTIFACT, artifacts)
-        db.executemany(self._SQL_TIMESTAMP, stamps)
-        db.executemany(self._SQL_WARNING, warnings)
-        return True
-
-    def _store_rows(self, db, now: str, leaves: list[dict]) -> None:
-        """Row by row: a row refused as a duplicate location is reported, the rest kept."""
-        cols = list(self.pending[0].row)
-        values = operator.itemgetter(*cols)
-        sql_file = f"INSERT OR IGNORE INTO files({', '.join(cols)}, warnings) VALUES ({', '.join('?' * (len(cols) + 1))})"
-        for p in self.pending:
-            cur = db.execute(sql_file, values(p.row) + (len(p.warnings),))
-            if cur.rowcount == 0:
-                if p.row["locator"] not in self.done:   # never drop an entry silently
-                    db.execute(self._SQL_WARNING, (self.item, p.row["locator"], "store",
-                                                   "a second entry with the same location was met; only the "
-                                                   "first is listed", now))
-                continue
-            file_id = cur.lastrowid
-            for stage, message in p.warnings:
-                db.execute(self._SQL_WARNING, (self.item, p.row["locator"], stage, message, now))
-            for ident, record_type, source_ref, fields_json, corrupted, rec_warnings, record_sha256, \
-                    stamps in p.artifacts:
-                c2 = db.execute(self._SQL_ARTIFACT, (None, self.item, file_id, record_type, ident, source_ref,
-                                                     fields_json, corrupted, rec_warnings))   # id: the next
-                aid = c2.lastrowid
-                for ts in stamps:
-                    db.execute(self._SQL_TIMESTAMP, (aid, file_id) + ts)
-                leaves.append(_artifact_leaf(p.row, record_type, aid, record_sha256))
-            leaves.append(_file_leaf(p.row, file_id))
 
 
 def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256: str | None) -> dict:
@@ -588,6 +511,13 @@ def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256:
 def _file_leaf(row: dict, file_id: int) -> dict:
     return {"kind": "file", "locator": row["locator"], "sha256": row["sha256"],
             "deleted": bool(row["deleted"]), "file_id": file_id}
+
+
+def _link_leaf(linked: artifacts.Linked) -> dict:
+    """What the custody log records for a record completed by its extractor's ``finalize``."""
+    return {"kind": "link", "record_type": linked.record_type, "locator": linked.locator,
+            "sha256": linked.file_sha256, "artifact_id": linked.artifact_id,
+            "record_sha256": linked.record_sha256, "reason": linked.reason}
 
 
 @dataclass(slots=True)
@@ -925,9 +855,9 @@ def run_extractors(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple[s
 
 
 def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
-    """run_extractors(), with each record turned into the rows it is stored as: a list of
-    (None, _artifact_rows()) and (stage, warning message), in order. Done where the
-    extractor runs (a reading thread or a worker process), so storing is inserts only."""
+    """run_extractors(), with each record turned into what is stored: a list of (None,
+    StoredRecord) and (stage, warning message), in order. Done where the extractor runs (a
+    reading thread or a worker process), so storing is inserts only."""
     out: list[tuple] = []
     for ident, res in run_extractors(wanted, inp):
         if isinstance(res, ArtifactRecord):
@@ -941,15 +871,14 @@ def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
     return out
 
 
-def _artifact_rows(ident: str, rec: ArtifactRecord) -> tuple:
-    """(extractor ident, record_type, source_ref, fields JSON, corrupted, warnings JSON,
-    sha256 of the fields JSON, timestamp rows): what _flush writes for one record."""
+def _artifact_rows(ident: str, rec: ArtifactRecord) -> store_triage.StoredRecord:
+    """A record as it is stored (its fields as JSON, their SHA-256, its timestamp rows)."""
     fields_json = json.dumps(rec.fields, ensure_ascii=False, default=str)
     stamps = tuple((ts.label, ts.iso_utc(), ts.local.isoformat() if ts.local else None, int(ts.tz_known),
                     ts.tz_source, ts.raw) for ts in rec.timestamps)
-    return (ident, rec.record_type, rec.source_ref, fields_json, int(rec.corrupted),
-            json.dumps(list(rec.warnings), ensure_ascii=False),
-            hashlib.sha256(fields_json.encode("utf-8")).hexdigest(), stamps)
+    return store_triage.StoredRecord(ident, rec.record_type, rec.source_ref, fields_json, int(rec.corrupted),
+                                     json.dumps(list(rec.warnings), ensure_ascii=False),
+                                     record_sha256(fields_json), stamps)
 
 
 def _damage_warnings(reader) -> list[str]:
@@ -968,7 +897,7 @@ def recorded_bad_chunks(row) -> list | None:
     """The E01 chunk spans found failing their checksum when the item was added (None:
     not checked then)."""
     from forensic.sources.ewf import BadChunk
-    spans = json.loads(row["details"] or "{}").get("checksum_errors")
+    spans = row.details.get("checksum_errors")
     return None if spans is None else [BadChunk.from_json(d) for d in spans]
 
 

@@ -15,7 +15,7 @@ import click
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_jsonl, listing, safe, stdout_is_terminal, table_pages, warn
-from forensic.extractors.chat.index import ensure_index, fts_query, search_runs
+from forensic.store.chats import ensure_index, fts_query, search_runs
 from forensic.case import Case
 from forensic.errors import UsageError
 
@@ -152,7 +152,7 @@ def message_query(items: list[str], platform: str | None = None, conversation: s
 
     Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
     sort). With a search, one query per ``run`` (a ``seq`` range from
-    :func:`~forensic.extractors.chat.index.search_runs`): the FTS hits of the run read in rowid order
+    :func:`~forensic.store.chats.search_runs`): the FTS hits of the run read in rowid order
     are in time order, and the FTS table drives the query (CROSS JOIN keeps that order of
     evaluation), so the first rows come without reading every hit; :func:`message_rows`
     merges the runs. Each row ends with ``sort_key``. ``state``: True keeps only the messages

@@ -1,6 +1,6 @@
 """What every chat extractor shares: the one ``chat/message`` record shape, attachment
-linking by path suffix, the end-of-triage hook (search index), and damage-tolerant reading
-of SQLite tables.
+linking by path suffix at the end of a triage (``finalize``), and damage-tolerant reading of
+SQLite tables.
 
 The record shape (every platform, every source)::
 
@@ -14,12 +14,13 @@ plus whatever the platform adds (``message_id``, ``reactions``, ``service``, ...
 from __future__ import annotations
 
 import json
-import posixpath
 import sqlite3
 from typing import Any, Iterable, Iterator
 
 from forensic.extractors.base import ExtractorInput
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.store.records import Link, Record
+from forensic.store.view import StoreView
 from forensic.timestamps import Timestamp
 
 RECORD_TYPE = "chat/message"
@@ -28,7 +29,8 @@ SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def attachment(name: str | None, **extra: Any) -> dict:
-    """One attachment; ``sha256``/``locator``/``missing`` are filled in by ``finalize``."""
+    """One attachment; ``sha256``/``locator``/``missing`` are filled in by ``finalize``
+    (stored as a link: the custody log records the completed record's hash)."""
     out = {"name": name, "sha256": None, "locator": None, "missing": None}
     out.update(extra)
     return out
@@ -73,13 +75,24 @@ def message_record(*, platform: str, conversation: dict, participants: list, sen
                           warnings=problems, source_ref=source_ref)
 
 
-def finish_chat(db, item: str, extractor: str, link: bool = True) -> list[ExtractionWarning]:
-    """``finalize`` of a chat extractor: link attachments by path suffix (optional), then
-    (re)build the search index rows of this extractor's messages in ``item``."""
-    from forensic.extractors.chat.index import index_messages
-    warnings = link_by_suffix(db, item, extractor) if link else []
-    index_messages(db, item, extractor)
-    return warnings
+class Edits:
+    """Changes ``finalize`` makes to stored records, gathered per record so that one record
+    changed for two reasons (a contact's name, an attachment found) is one link."""
+
+    def __init__(self) -> None:
+        self._changed: dict[int, tuple[dict, list[str]]] = {}
+
+    def fields(self, rec: Record) -> dict:
+        """The fields of ``rec`` to change: this run's edited copy once there is one."""
+        return self._changed[rec.id][0] if rec.id in self._changed else rec.fields
+
+    def changed(self, rec: Record, fields: dict, reason: str) -> None:
+        reasons = self._changed.setdefault(rec.id, (fields, []))[1]
+        if reason not in reasons:
+            reasons.append(reason)
+
+    def links(self) -> list[Link]:
+        return [Link(aid, fields, "; ".join(reasons)) for aid, (fields, reasons) in self._changed.items()]
 
 
 # -- attachments ---------------------------------------------------------------------------------
@@ -96,38 +109,32 @@ def _tail(path: str, n: int = 3) -> tuple[str, ...]:
     return tuple(parts[-n:])
 
 
-def link_by_suffix(db, item: str, extractor: str, limit_warnings: int = 100) -> list[ExtractionWarning]:
+def link_by_suffix(store: StoreView, item: str, extractor: str, edits: Edits | None = None,
+                   limit_warnings: int = 100) -> list[ExtractionWarning | Link]:
     """Link attachments that carry a ``path`` (a path inside the export or the device) to the
     walked file whose path ends with the same last three components (fewer if the path has
     fewer), preferring the chat file's own container. Attachments without ``path`` (remote
-    URLs, names only) are left as they are (``missing`` null: not looked for)."""
-    rows = db.execute(
-        "SELECT a.id, a.fields, f.path, f.locator FROM artifacts a LEFT JOIN files f ON f.id = a.file_id "
-        "WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ? "
-        "AND json_array_length(a.fields, '$.attachments') > 0", (item, extractor + "@%")).fetchall()
-    if not rows:
-        return []
+    URLs, names only) are left as they are (``missing`` null: not looked for). Returns the
+    warnings and, without ``edits`` (where a caller gathers its own), the links."""
+    own = edits is None
+    edits = Edits() if edits is None else edits
+    records = store.records(item, RECORD_TYPE, extractor, with_attachments=True)
     wanted: dict[str, list] = {}
     parsed = []
-    for art_id, fields_json, chat_path, chat_loc in rows:
-        fields = json.loads(fields_json)
-        parsed.append((art_id, fields, chat_path, chat_loc))
+    for rec in records:
+        fields = edits.fields(rec)
+        parsed.append((rec, fields, rec.path, rec.locator))
         for att in fields.get("attachments", []):
             p = att.get("path")
             if p:
                 tail = _tail(p)
                 if tail:
                     wanted.setdefault(tail[-1], [])
-    names = list(wanted)
-    for i in range(0, len(names), 500):
-        batch = names[i:i + 500]
-        for name, path, locator, sha256 in db.execute(
-                f"SELECT name, path, locator, sha256 FROM files WHERE item = ? AND kind = 'file' "
-                f"AND name IN ({','.join('?' * len(batch))})", (item, *batch)):
-            wanted[name].append((path, locator, sha256))
-    warnings: list[ExtractionWarning] = []
+    for f in store.files_named(item, wanted):
+        wanted[f.name].append((f.path, f.locator, f.sha256))
+    warnings: list[ExtractionWarning | Link] = []
     missing = 0
-    for art_id, fields, chat_path, chat_loc in parsed:
+    for rec, fields, chat_path, chat_loc in parsed:
         changed = False
         home = container_of(chat_loc)
         for att in fields.get("attachments", []):
@@ -145,13 +152,13 @@ def link_by_suffix(db, item: str, extractor: str, limit_warnings: int = 100) -> 
                 if missing <= limit_warnings:
                     warnings.append(ExtractionWarning(
                         extractor, f"attachment {p!r} of a message in {chat_path} is not among the walked files",
-                        locator=chat_loc, detail={"artifact_id": art_id}))
+                        locator=chat_loc, detail={"artifact_id": rec.id}))
             changed = True
         if changed:
-            db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (json.dumps(fields, ensure_ascii=False), art_id))
+            edits.changed(rec, fields, "attachments looked for among the walked files")
     if missing > limit_warnings:
         warnings.append(ExtractionWarning(extractor, f"{missing - limit_warnings} more missing attachments"))
-    return warnings
+    return warnings + (edits.links() if own else [])
 
 
 def is_local_path(ref: str | None) -> bool:
@@ -243,12 +250,6 @@ def _next_readable(conn, table: str, key: str, last) -> int | None:
             probe += step
             step *= 2
     return None
-
-
-def db_path_context(path: str) -> tuple[str, str]:
-    """(folder, base name) of a database's path inside its source."""
-    p = path.replace("\\", "/")
-    return posixpath.dirname(p), posixpath.basename(p)
 
 
 # -- JSON exports --------------------------------------------------------------------------------

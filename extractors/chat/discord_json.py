@@ -13,13 +13,14 @@ linked to the walked files in ``finalize``; remote URLs are kept as ``url``.
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
-from forensic.extractors.chat.common import (attachment, finish_chat, is_local_path, json_mime,
+from forensic.extractors.chat.common import (attachment, link_by_suffix, is_local_path, json_mime,
                                      load_json_export, message_record)
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
@@ -165,5 +166,5 @@ class DiscordJsonExtractor(Extractor):
             problems=problems, source={"path": item.path, "json_pointer": where, "message_id": msg.get("id")},
             source_ref=f"message {msg.get('id')} ({where})", extra=fields_extra)
 
-    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
-        return finish_chat(db, item, self.NAME)
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        return link_by_suffix(store, item, self.NAME)

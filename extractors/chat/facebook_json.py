@@ -23,8 +23,10 @@ import re
 from typing import Any, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
-from forensic.extractors.chat.common import (attachment, finish_chat, is_local_path, json_mime,
+from forensic.extractors.chat.common import (attachment, link_by_suffix, is_local_path, json_mime,
                                      load_json_export, message_record)
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
@@ -198,5 +200,5 @@ class FacebookJsonExtractor(Extractor):
             source_ref=f"message {where}",
             extra={**fields_extra, **({"actor": sender} if system else {})})
 
-    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
-        return finish_chat(db, item, self.NAME)
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        return link_by_suffix(store, item, self.NAME)

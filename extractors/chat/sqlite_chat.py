@@ -20,10 +20,12 @@ import hashlib
 import json
 import posixpath
 import sqlite3
-from typing import ClassVar, Iterator
+from typing import ClassVar, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
-from forensic.extractors.chat.common import SQLITE_MAGIC, finish_chat, read_rows, tables_of
+from forensic.extractors.chat.common import SQLITE_MAGIC, link_by_suffix, read_rows, tables_of
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.extractors.sqlite_journal import SUFFIXES, DatabaseStates, open_database
 from forensic.timestamps import Timestamp
@@ -106,8 +108,8 @@ class SqliteChatExtractor(Extractor):
              problems: list[str]) -> Iterator[ArtifactRecord]:
         raise NotImplementedError  # pragma: no cover
 
-    def finalize(self, db, item: str):
-        return finish_chat(db, item, self.NAME)
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        return link_by_suffix(store, item, self.NAME)
 
 
 def _identity(rec: ArtifactRecord) -> bytes:

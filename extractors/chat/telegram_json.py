@@ -12,12 +12,13 @@ skipped with a warning (a streaming reader is future work).
 """
 from __future__ import annotations
 
-import json
 from datetime import datetime
 from typing import Any, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
-from forensic.extractors.chat.common import MAX_JSON_BYTES, finish_chat, json_mime, load_json_export
+from forensic.extractors.chat.common import MAX_JSON_BYTES, json_mime, load_json_export
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 from forensic.extractors.chat.whatsapp_txt import link_attachments, resolve_zone
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
@@ -194,9 +195,8 @@ class TelegramJsonExtractor(Extractor):
         return ArtifactRecord("chat/message", fields, stamps, corrupted=ts is None,
                               warnings=tuple(problems), source_ref=f"message {msg.get('id')} ({where})")
 
-    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
-        warnings = link_attachments(db, item, self.NAME, relative=True)
-        return warnings + finish_chat(db, item, self.NAME, link=False)
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        return link_attachments(store, item, self.NAME, relative=True)
 
 
 def _time(msg: dict, local_key: str, unix_key: str, label: str, zone, problems: list[str]) -> Timestamp | None:

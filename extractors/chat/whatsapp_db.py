@@ -20,11 +20,12 @@ records; ``finalize`` puts the names on the messages of a ``msgstore.db`` in the
 """
 from __future__ import annotations
 
-import json
 import posixpath
 from typing import Iterable, Iterator
 
-from forensic.extractors.chat.common import attachment, finish_chat, message_record
+from forensic.extractors.chat.common import Edits, attachment, link_by_suffix, message_record
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
@@ -159,33 +160,29 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
             source=source(item, table, r["_rowid"]), source_ref=f"{table}:{r['_rowid']}", extra=extra)
 
     # -- names from wa.db ------------------------------------------------------------------------------
-    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        """Names from wa.db beside msgstore.db, then attachments: one link per message."""
         names: dict[str, dict[str, str]] = {}    # folder -> jid -> name
-        for fields, path in db.execute(
-                "SELECT a.fields, f.path FROM artifacts a JOIN files f ON f.id = a.file_id "
-                "WHERE a.item = ? AND a.record_type = 'contact/whatsapp' AND a.extractor LIKE ?",
-                (item, self.NAME + "@%")):
-            c = json.loads(fields)
+        for contact in store.records(item, "contact/whatsapp", self.NAME):
+            c = contact.fields
             name = c.get("display_name") or c.get("wa_name")
-            if c.get("jid") and name:
-                names.setdefault(posixpath.dirname(path), {})[c["jid"]] = name
+            if c.get("jid") and name and contact.path is not None:
+                names.setdefault(posixpath.dirname(contact.path), {})[c["jid"]] = name
+        edits = Edits()
         if names:
-            for art_id, fields_json, path in db.execute(
-                    "SELECT a.id, a.fields, f.path FROM artifacts a JOIN files f ON f.id = a.file_id "
-                    "WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?",
-                    (item, self.NAME + "@%")).fetchall():
-                book = names.get(posixpath.dirname(path))
+            for rec in store.records(item, "chat/message", self.NAME):
+                book = names.get(posixpath.dirname(rec.path)) if rec.path is not None else None
                 if not book:
                     continue
-                fields = json.loads(fields_json)
+                fields = rec.fields
                 fields["sender_name"] = book.get(fields.get("sender") or "")
                 conv = fields.get("conversation") or {}
                 if not conv.get("group") and conv.get("id") in book and conv.get("title") == conv.get("id"):
                     conv["title"] = book[conv["id"]]
                 fields["participant_names"] = {p: book[p] for p in fields.get("participants", []) if p in book}
-                db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (json.dumps(fields, ensure_ascii=False),
-                                                                           art_id))
-        return finish_chat(db, item, self.NAME)
+                edits.changed(rec, fields, "contact names from wa.db")
+        warnings = link_by_suffix(store, item, self.NAME, edits)
+        return warnings + edits.links()
 
 
 def _iso(ts) -> str | None:

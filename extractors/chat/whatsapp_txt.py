@@ -12,17 +12,17 @@ as the chat, with its SHA-256 from the walk; an attachment not found there is fl
 """
 from __future__ import annotations
 
-import json
 import posixpath
 from datetime import datetime, timedelta
 from typing import Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
 from forensic.extractors.chat import whatsapp_text as wt
-from forensic.extractors.chat.common import finish_chat
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 from forensic.extractors.chat.whatsapp_locale import title_from_name
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
-from forensic.timestamps import Timestamp, iso_utc
+from forensic.timestamps import Timestamp
 
 _TEXT_MIMES = ("text/", "application/octet-stream")
 _LOCATOR_SEP = " › "
@@ -186,9 +186,8 @@ class WhatsAppTxtExtractor(Extractor):
         return ArtifactRecord("chat/message", fields, timestamps, msg.corrupted, warnings, f"line {msg.line}")
 
     # -- attachments ---------------------------------------------------------------------------
-    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
-        warnings = link_attachments(db, item, self.NAME)
-        return warnings + finish_chat(db, item, self.NAME, link=False)
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        return link_attachments(store, item, self.NAME)
 
 
 def _facts_detail(facts: wt.ChatFacts, counts: wt.ChatCounts) -> dict:
@@ -209,30 +208,27 @@ def _container(locator: str | None) -> str:
     return locator.rsplit(_LOCATOR_SEP, 1)[0] if _LOCATOR_SEP in locator else ""
 
 
-def link_attachments(db, item: str, extractor: str, relative: bool = False) -> list[ExtractionWarning]:
+def link_attachments(store: StoreView, item: str, extractor: str,
+                     relative: bool = False) -> list[ExtractionWarning | Link]:
     """Fill ``sha256``/``locator``/``missing`` of the attachments of ``extractor``'s chat
-    messages in ``item`` from the files of the same folder/container as each chat file.
+    messages in ``item`` from the files of the same folder/container as each chat file:
+    the warnings, and a link for each message completed.
 
     ``relative``: attachment names are paths relative to the chat file's folder (Telegram's
     ``photos/photo_1.jpg``); otherwise they are bare file names."""
-    rows = db.execute(
-        "SELECT a.id, a.fields, a.file_id, f.path, f.locator FROM artifacts a "
-        "LEFT JOIN files f ON f.id = a.file_id "
-        "WHERE a.item = ? AND a.record_type = 'chat/message' AND (a.extractor = ? OR a.extractor LIKE ?) "
-        "AND json_array_length(a.fields, '$.attachments') > 0",
-        (item, extractor, extractor + "@%")).fetchall()
     folders: dict[tuple[str, str], dict[str, tuple]] = {}
-    warnings: list[ExtractionWarning] = []
+    warnings: list[ExtractionWarning | Link] = []
+    links: list[ExtractionWarning | Link] = []
     missing_total = 0
-    for art_id, fields_json, file_id, chat_path, chat_locator in rows:
-        fields = json.loads(fields_json)
+    for rec in store.records(item, "chat/message", extractor, with_attachments=True):
+        fields, art_id, chat_path, chat_locator = rec.fields, rec.id, rec.path, rec.locator
         if chat_path is None:
             continue
         folder = posixpath.dirname(chat_path.replace("\\", "/"))
         container = _container(chat_locator)
         key = (folder, container)
         if key not in folders:
-            folders[key] = _files_under(db, item, folder, container, relative)
+            folders[key] = _files_under(store, item, folder, container, relative)
         known = folders[key]
         changed = False
         for att in fields.get("attachments", []):
@@ -254,22 +250,19 @@ def link_attachments(db, item: str, extractor: str, relative: bool = False) -> l
                         locator=chat_locator, detail={"artifact_id": art_id, "name": name}))
             changed = True
         if changed:
-            db.execute("UPDATE artifacts SET fields = ? WHERE id = ?",
-                       (json.dumps(fields, ensure_ascii=False), art_id))
+            links.append(Link(art_id, fields, "attachments looked for in the export's folder"))
     if missing_total > 100:
         warnings.append(ExtractionWarning(extractor, f"{missing_total - 100} more missing attachments"))
-    return warnings
+    return warnings + links
 
 
-def _files_under(db, item: str, folder: str, container: str, relative: bool) -> dict[str, tuple]:
+def _files_under(store: StoreView, item: str, folder: str, container: str, relative: bool) -> dict[str, tuple]:
     """name (or path relative to ``folder``) -> (sha256, locator) of the files in that folder
     (and, when ``relative``, below it) inside the same container."""
     prefix = (folder.rstrip("/") + "/") if folder else ""
-    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
     out: dict[str, tuple] = {}
-    for path, locator, sha256 in db.execute(
-            "SELECT path, locator, sha256 FROM files WHERE item = ? AND path LIKE ? ESCAPE '\\'",
-            (item, like)):
+    for f in store.files_under(item, prefix):
+        path, locator, sha256 = f.path, f.locator, f.sha256
         if _container(locator) != container:
             continue
         path = path.replace("\\", "/")

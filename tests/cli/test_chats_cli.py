@@ -7,7 +7,7 @@ import sqlite3
 import pytest
 
 from builders import zip_file
-from forensic.extractors.chat.index import fts_query, search_form
+from forensic.store.chats import fts_query, search_form
 
 WHATSAPP = (
     "14/03/2021, 21:05 - Ана: Привет, как дела?\n"
@@ -160,7 +160,7 @@ def test_unknown_item_is_an_error(forensic, case):
 def test_search_is_in_time_order_across_runs(forensic, case):
     """Hits come in the listing's order (time, then record id) whatever order the index runs
     were built in: re-index one extractor so its rows get later seqs than the other's."""
-    from forensic.extractors.chat.index import index_messages
+    from forensic.store.chats import index_messages
     db = sqlite3.connect(case / "case.db", isolation_level=None)
     db.execute("BEGIN")
     index_messages(db, "phone", "whatsapp_txt")

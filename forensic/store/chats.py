@@ -1,7 +1,6 @@
 """Search index of chat messages (SQLite FTS5) in the case store.
 
-Three tables, created on first use (``CREATE … IF NOT EXISTS``; the case schema itself is
-untouched):
+Three tables (laid out in :mod:`forensic.store.schema`):
 
 ``chat_messages``
     one row per ``chat/message`` artifact (``id`` = ``artifacts.id``): item, extractor
@@ -23,7 +22,7 @@ untouched):
     cases; a rerun that did not run the chat extractors) — cheaply: the lowest and highest
     artifact ids of an item come from the ``artifacts_type`` index in O(log n); the lowest
     and highest ``seq`` of its rows; and ``form_version``, the :data:`INDEX_VERSION` that
-    built it. Tables of another version (older cases) are dropped and rebuilt on first use.
+    built it. An index of another version is emptied and rebuilt on first use.
 
 Search forms. unicode61 folds case in all scripts but removes diacritics from Latin letters
 only, and it keeps bidi marks inside words. :func:`search_form` is applied to the indexed text
@@ -39,50 +38,11 @@ import re
 import unicodedata
 from datetime import datetime, timezone
 
+from forensic.store.schema import empty_chat_index
 from forensic.timestamps import iso_utc, now_utc
 
 INDEX_VERSION = 2                 # search forms and table layout; 1: no seq/sort_key columns
-FORM_VERSION = INDEX_VERSION      # old name
 NO_TIME_KEY = (1 << 63) - 1       # sort_key of a message without a time: after every time
-TOKENIZER = "unicode61 remove_diacritics 2"
-
-_SCHEMA = f"""
-CREATE TABLE IF NOT EXISTS chat_messages (
-    seq INTEGER PRIMARY KEY,
-    id INTEGER NOT NULL UNIQUE,
-    item TEXT NOT NULL,
-    extractor TEXT NOT NULL,
-    platform TEXT,
-    conversation TEXT,
-    conv_title TEXT,
-    file_id INTEGER,
-    sent_key INTEGER,
-    sort_key INTEGER NOT NULL,
-    tz_known INTEGER NOT NULL DEFAULT 0,
-    sent_at TEXT,
-    body TEXT,
-    sender TEXT,
-    title TEXT
-);
-CREATE INDEX IF NOT EXISTS chat_messages_item ON chat_messages(item, extractor);
-CREATE INDEX IF NOT EXISTS chat_messages_conv ON chat_messages(item, platform, conversation, sent_key);
-CREATE INDEX IF NOT EXISTS chat_messages_time ON chat_messages(sort_key, id);
-CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
-    body, sender, title, content='chat_messages', content_rowid='seq', tokenize="{TOKENIZER}");
-CREATE TABLE IF NOT EXISTS chat_index (
-    item TEXT NOT NULL,
-    extractor TEXT NOT NULL,
-    messages INTEGER NOT NULL,
-    id_sum INTEGER NOT NULL,
-    min_id INTEGER,
-    max_id INTEGER,
-    seq_lo INTEGER,
-    seq_hi INTEGER,
-    form_version INTEGER NOT NULL,
-    indexed_at TEXT NOT NULL,
-    PRIMARY KEY(item, extractor)
-);
-"""
 
 _DROP = re.compile(
     "[\u0300-\u036f\u0483-\u0489\u0591-\u05c7\u0610-\u061a\u0640\u064b-\u065f\u0670\u06d6-\u06ed"
@@ -102,24 +62,15 @@ def search_form(text: str | None) -> str:
 
 
 def ensure_schema(db) -> None:
-    """Create the tables; drop those of another :data:`INDEX_VERSION` first (their items are
-    then re-indexed by :func:`ensure_index`, which finds no ``chat_index`` row for them)."""
-    cols = {r[1] for r in db.execute("PRAGMA table_info(chat_messages)")}
-    stale = bool(cols) and not {"seq", "sort_key"} <= cols
-    if not stale and db.execute("SELECT 1 FROM sqlite_master WHERE name = 'chat_index'").fetchone():
-        stale = db.execute("SELECT 1 FROM chat_index WHERE form_version != ? LIMIT 1",
-                           (INDEX_VERSION,)).fetchone() is not None
-    if stale:
+    """Empty an index built by another :data:`INDEX_VERSION` (its items are then re-indexed
+    by :func:`ensure_index`, which finds no ``chat_index`` row for them)."""
+    if db.execute("SELECT 1 FROM chat_index WHERE form_version != ? LIMIT 1", (INDEX_VERSION,)).fetchone():
         own = not db.in_transaction
         if own:
             db.execute("BEGIN IMMEDIATE")
-        for table in ("messages_fts", "chat_messages", "chat_index"):
-            db.execute(f"DROP TABLE IF EXISTS {table}")
+        empty_chat_index(db)
         if own:
             db.execute("COMMIT")
-    for stmt in _SCHEMA.split(";"):
-        if stmt.strip():
-            db.execute(stmt)
 
 
 def _key(sent_at_utc: str | None, sent_at: str | None) -> int | None:

@@ -1,0 +1,92 @@
+"""Records extractors made (the ``artifacts`` table): reading them typed, completing them
+with links after they were logged, and their hashes for ``custody verify --deep``."""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Iterable, Iterator, NamedTuple
+
+from forensic.store.records import File, Link, Record, record_sha256
+
+_WITH_FILE = ("SELECT a.*, f.path AS path, f.locator AS locator, f.sha256 AS file_sha256 FROM artifacts a "
+              "LEFT JOIN files f ON f.id = a.file_id")
+
+
+def get(db: sqlite3.Connection, artifact_id: int) -> Record | None:
+    row = db.execute(_WITH_FILE + " WHERE a.id = ?", (artifact_id,)).fetchone()
+    return None if row is None else Record.from_row(row)
+
+
+def of_item(db: sqlite3.Connection, item: str, record_type: str | None = None, extractor: str | None = None,
+            with_attachments: bool = False) -> Iterator[Record]:
+    """``item``'s records in the order they were stored; of one ``record_type``, of one
+    extractor (its NAME, any version), only chat messages with attachments."""
+    where, args = ["a.item = ?"], [item]
+    if record_type is not None:
+        where.append("a.record_type = ?")
+        args.append(record_type)
+    if extractor is not None:
+        where.append("(a.extractor = ? OR a.extractor LIKE ?)")
+        args += [extractor, extractor + "@%"]
+    if with_attachments:
+        where.append("json_array_length(a.fields, '$.attachments') > 0")
+    for row in db.execute(f"{_WITH_FILE} WHERE {' AND '.join(where)} ORDER BY a.id", args).fetchall():
+        yield Record.from_row(row)
+
+
+def files_named(db: sqlite3.Connection, item: str, names: Iterable[str]) -> list[File]:
+    """The regular files of ``item`` with one of these names."""
+    names = list(names)
+    out: list[File] = []
+    for i in range(0, len(names), 500):
+        batch = names[i:i + 500]
+        out.extend(File.from_row(r) for r in db.execute(
+            f"SELECT * FROM files WHERE item = ? AND kind = 'file' AND name IN ({','.join('?' * len(batch))}) "
+            "ORDER BY id", (item, *batch)))
+    return out
+
+
+def files_under(db: sqlite3.Connection, item: str, prefix: str) -> list[File]:
+    """The entries of ``item`` whose path starts with ``prefix``."""
+    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    return [File.from_row(r) for r in db.execute(
+        "SELECT * FROM files WHERE item = ? AND path LIKE ? ESCAPE '\\' ORDER BY id", (item, like))]
+
+
+class Linked(NamedTuple):
+    """A link as stored: what the custody log records as ``artifact.linked``."""
+    artifact_id: int
+    item: str
+    record_type: str
+    locator: str | None           # the file the record came from
+    file_sha256: str | None
+    record_sha256: str            # of the fields now stored
+    reason: str
+
+
+def apply_links(db: sqlite3.Connection, links: Iterable[Link]) -> list[Linked]:
+    """Store each link's fields (the caller's transaction). A link that changes nothing is
+    not stored, nor logged."""
+    done: list[Linked] = []
+    for link in links:
+        rec = get(db, link.artifact_id)
+        if rec is None:
+            raise ValueError(f"no record {link.artifact_id} to link")
+        text = json.dumps(link.fields, ensure_ascii=False, default=str)
+        if text == rec.fields_json:
+            continue
+        db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (text, link.artifact_id))
+        done.append(Linked(rec.id, rec.item, rec.record_type, rec.locator, rec.file_sha256,
+                           record_sha256(text), link.reason))
+    return done
+
+
+def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str]]:
+    """(artifact id, item, SHA-256 of the stored fields) of every record, by id."""
+    for artifact_id, item, fields in db.execute("SELECT id, item, fields FROM artifacts ORDER BY id"):
+        yield artifact_id, item, record_sha256(fields)
+
+
+def file_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None]]:
+    """(file id, item, locator, SHA-256) of every stored entry, by id."""
+    yield from db.execute("SELECT id, item, locator, sha256 FROM files ORDER BY id")

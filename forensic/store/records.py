@@ -1,0 +1,150 @@
+"""What the store hands out: typed rows, never ``sqlite3.Row`` or bare dicts.
+
+Each class has ``from_row`` (the store's own use) and the fields its table holds, decoded:
+JSON columns as Python values, 0/1 columns as ``bool``, non-UTF-8 source paths as ``Path``.
+"""
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+
+def _json(text: str | None, default: Any) -> Any:
+    return json.loads(text) if text else default
+
+
+def record_sha256(fields_json: str) -> str:
+    """The hash the custody log keeps of a record: SHA-256 of its stored ``fields`` JSON."""
+    return hashlib.sha256(fields_json.encode("utf-8")).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Item:
+    """An evidence item: the source as added, its hashes, and its triage state."""
+    item: str
+    source_path: str | bytes          # bytes when the path is not UTF-8 (see forensic.case.stored_path)
+    format: str
+    description: str | None
+    size: int
+    sha256: str
+    md5: str
+    acquisition_hashes: dict
+    acquisition_hash_verified: bool | None
+    details: dict
+    added_at: str
+    triaged_at: str | None
+    triage_summary: dict | None
+
+    @property
+    def source(self) -> Path:
+        value = self.source_path
+        return Path(os.fsdecode(value) if isinstance(value, bytes) else value)
+
+    @classmethod
+    def from_row(cls, r) -> "Item":
+        verified = r["acquisition_hash_verified"]
+        return cls(r["item"], r["source_path"], r["format"], r["description"], r["size"], r["sha256"],
+                   r["md5"], _json(r["acquisition_hashes"], {}), None if verified is None else bool(verified),
+                   _json(r["details"], {}), r["added_at"], r["triaged_at"], _json(r["triage_summary"], None))
+
+
+@dataclass(frozen=True, slots=True)
+class File:
+    """One walked entry of an item (a file, folder, stream, link...)."""
+    id: int
+    item: str
+    locator: str
+    path: str
+    layers: list
+    name: str
+    kind: str
+    size: int | None
+    sha256: str | None
+    md5: str | None
+    sha1: str | None
+    deleted: bool
+    allocated: bool
+    mime: str | None
+    magic: str | None
+    extension_mismatch: bool
+    modified_at: str | None
+    accessed_at: str | None
+    changed_at: str | None
+    born_at: str | None
+    times_tz_known: bool
+    times_tz_source: str | None
+    inode: str | None
+    link_target: str | None
+    warnings: int
+
+    @classmethod
+    def from_row(cls, r) -> "File":
+        return cls(r["id"], r["item"], r["locator"], r["path"], _json(r["layers"], []), r["name"], r["kind"],
+                   r["size"], r["sha256"], r["md5"], r["sha1"], bool(r["deleted"]), bool(r["allocated"]),
+                   r["mime"], r["magic"], bool(r["extension_mismatch"]), r["modified_at"], r["accessed_at"],
+                   r["changed_at"], r["born_at"], bool(r["times_tz_known"]), r["times_tz_source"], r["inode"],
+                   r["link_target"], r["warnings"])
+
+
+@dataclass(frozen=True, slots=True)
+class Record:
+    """A record an extractor made (an artifact): ``fields`` decoded, and the file it came
+    from (``path``/``locator``/``file_sha256``, when the query joined it)."""
+    id: int
+    item: str
+    file_id: int | None
+    record_type: str
+    extractor: str                    # NAME@version
+    source_ref: str | None
+    fields: dict
+    corrupted: bool
+    warnings: list
+    fields_json: str                  # as stored: what record_sha256 covers
+    path: str | None = None
+    locator: str | None = None
+    file_sha256: str | None = None
+
+    @property
+    def extractor_name(self) -> str:
+        return self.extractor.split("@", 1)[0]
+
+    @property
+    def record_sha256(self) -> str:
+        return record_sha256(self.fields_json)
+
+    @classmethod
+    def from_row(cls, r) -> "Record":
+        keys = r.keys()
+        return cls(r["id"], r["item"], r["file_id"], r["record_type"], r["extractor"], r["source_ref"],
+                   json.loads(r["fields"]), bool(r["corrupted"]), _json(r["warnings"], []), r["fields"],
+                   r["path"] if "path" in keys else None, r["locator"] if "locator" in keys else None,
+                   r["file_sha256"] if "file_sha256" in keys else None)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredWarning:
+    """Something that could not be read, and why."""
+    id: int
+    item: str
+    locator: str | None
+    stage: str
+    message: str
+    at: str
+
+    @classmethod
+    def from_row(cls, r) -> "StoredWarning":
+        return cls(r["id"], r["item"], r["locator"], r["stage"], r["message"], r["at"])
+
+
+@dataclass(frozen=True, slots=True)
+class Link:
+    """A record's fields completed after it was stored and logged (an attachment found among
+    the walked files, a contact's name): the new fields, and why. The pipeline stores it and
+    the custody log records it as ``artifact.linked`` with the new record hash."""
+    artifact_id: int
+    fields: dict
+    reason: str

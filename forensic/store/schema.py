@@ -1,0 +1,279 @@
+"""Every table of the case store, its one schema version, and the forward migrations.
+
+The store is one SQLite file, ``CASE/case.db``. This module is the only place that creates,
+changes or drops its tables. ``meta.schema_version`` says which version of the layout a
+store has; a store of an older version is migrated when it is opened (:func:`migrate`): each
+step in :data:`MIGRATIONS` runs in order, all of them in one write transaction, so a store
+is either at its old version or at the new one, never between. The steps done are kept in
+``meta.pending_custody`` until the custody log records them as ``case.migrated``
+(:mod:`forensic.chain_of_custody.hooks`).
+
+Tables:
+
+``meta``            case id, examiner, schema version (key, value)
+``items``           evidence items: source, format, hashes, acquisition details, triage state
+``files``           every entry walked in an item (one row per locator)
+``warnings``        what could not be read, and why (per item, per locator)
+``artifacts``       records extractors made (``fields``: JSON), each from one file
+``timestamps``      the times of each record, with their zone provenance and raw value
+``chat_messages``   the search form of every ``chat/message`` record (see
+                    :mod:`forensic.store.chats`), with ``messages_fts`` (FTS5) and
+                    ``chat_index`` (what was indexed, per item and extractor)
+``tags``            the examiner's tags on files, messages and conversations
+``custody_checkpoints``, ``custody_pins``
+                    the store's copies of the custody log's latest checkpoint and of the
+                    examiners' pinned keys (the log itself is the file ``custody.jsonl``)
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Callable
+
+SCHEMA_VERSION = 2
+
+# FTS5 tokenizer of the chat search index: case folding in every script, Latin diacritics
+# removed (the rest of the folding is done before indexing: forensic.store.chats.search_form).
+CHAT_TOKENIZER = "unicode61 remove_diacritics 2"
+
+TABLES = f"""
+CREATE TABLE IF NOT EXISTS meta (
+    key TEXT PRIMARY KEY,
+    value TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS items (
+    item TEXT PRIMARY KEY,
+    source_path TEXT NOT NULL,
+    format TEXT NOT NULL,
+    description TEXT,
+    size INTEGER NOT NULL,
+    sha256 TEXT NOT NULL,
+    md5 TEXT NOT NULL,
+    acquisition_hashes TEXT NOT NULL DEFAULT '{{}}',
+    acquisition_hash_verified INTEGER,
+    details TEXT NOT NULL DEFAULT '{{}}',
+    added_at TEXT NOT NULL,
+    triaged_at TEXT,
+    triage_summary TEXT
+);
+CREATE TABLE IF NOT EXISTS files (
+    id INTEGER PRIMARY KEY,
+    item TEXT NOT NULL REFERENCES items(item),
+    locator TEXT NOT NULL,
+    path TEXT NOT NULL,
+    layers TEXT NOT NULL,
+    name TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    size INTEGER,
+    sha256 TEXT,
+    md5 TEXT,
+    sha1 TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    allocated INTEGER NOT NULL DEFAULT 1,
+    mime TEXT,
+    magic TEXT,
+    extension_mismatch INTEGER NOT NULL DEFAULT 0,
+    modified_at TEXT, accessed_at TEXT, changed_at TEXT, born_at TEXT,
+    times_tz_known INTEGER NOT NULL DEFAULT 1,
+    times_tz_source TEXT,
+    inode TEXT,
+    link_target TEXT,
+    warnings INTEGER NOT NULL DEFAULT 0,
+    UNIQUE(item, locator)
+);
+CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
+CREATE INDEX IF NOT EXISTS files_mime ON files(item, mime);
+CREATE TABLE IF NOT EXISTS warnings (
+    id INTEGER PRIMARY KEY,
+    item TEXT NOT NULL,
+    locator TEXT,
+    stage TEXT NOT NULL,
+    message TEXT NOT NULL,
+    at TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS artifacts (
+    id INTEGER PRIMARY KEY,
+    item TEXT NOT NULL,
+    file_id INTEGER REFERENCES files(id),
+    record_type TEXT NOT NULL,
+    extractor TEXT NOT NULL,
+    source_ref TEXT,
+    fields TEXT NOT NULL,
+    corrupted INTEGER NOT NULL DEFAULT 0,
+    warnings TEXT NOT NULL DEFAULT '[]'
+);
+CREATE INDEX IF NOT EXISTS artifacts_type ON artifacts(record_type, item);
+CREATE TABLE IF NOT EXISTS timestamps (
+    artifact_id INTEGER REFERENCES artifacts(id),
+    file_id INTEGER REFERENCES files(id),
+    label TEXT NOT NULL,
+    utc TEXT,
+    local TEXT,
+    tz_known INTEGER NOT NULL,
+    tz_source TEXT NOT NULL,
+    raw TEXT
+);
+CREATE INDEX IF NOT EXISTS timestamps_utc ON timestamps(utc);
+CREATE TABLE IF NOT EXISTS chat_messages (
+    seq INTEGER PRIMARY KEY,
+    id INTEGER NOT NULL UNIQUE,
+    item TEXT NOT NULL,
+    extractor TEXT NOT NULL,
+    platform TEXT,
+    conversation TEXT,
+    conv_title TEXT,
+    file_id INTEGER,
+    sent_key INTEGER,
+    sort_key INTEGER NOT NULL,
+    tz_known INTEGER NOT NULL DEFAULT 0,
+    sent_at TEXT,
+    body TEXT,
+    sender TEXT,
+    title TEXT
+);
+CREATE INDEX IF NOT EXISTS chat_messages_item ON chat_messages(item, extractor);
+CREATE INDEX IF NOT EXISTS chat_messages_conv ON chat_messages(item, platform, conversation, sent_key);
+CREATE INDEX IF NOT EXISTS chat_messages_time ON chat_messages(sort_key, id);
+CREATE VIRTUAL TABLE IF NOT EXISTS messages_fts USING fts5(
+    body, sender, title, content='chat_messages', content_rowid='seq', tokenize="{CHAT_TOKENIZER}");
+CREATE TABLE IF NOT EXISTS chat_index (
+    item TEXT NOT NULL,
+    extractor TEXT NOT NULL,
+    messages INTEGER NOT NULL,
+    id_sum INTEGER NOT NULL,
+    min_id INTEGER,
+    max_id INTEGER,
+    seq_lo INTEGER,
+    seq_hi INTEGER,
+    form_version INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL,
+    PRIMARY KEY(item, extractor)
+);
+CREATE TABLE IF NOT EXISTS tags (
+    id INTEGER PRIMARY KEY,
+    target_kind TEXT NOT NULL,
+    target_ref TEXT NOT NULL,
+    item TEXT NOT NULL,
+    tag TEXT NOT NULL,
+    note TEXT,
+    sensitive INTEGER NOT NULL DEFAULT 0,
+    at TEXT NOT NULL,
+    by TEXT,
+    UNIQUE(target_kind, item, target_ref, tag)
+);
+CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
+CREATE TABLE IF NOT EXISTS custody_checkpoints (
+    tree_size INTEGER NOT NULL,
+    root TEXT NOT NULL,
+    at TEXT NOT NULL,
+    record TEXT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS custody_pins (
+    examiner TEXT NOT NULL,
+    key_id TEXT NOT NULL,
+    public_key TEXT NOT NULL
+);
+"""
+
+
+def create(db: sqlite3.Connection, meta: dict[str, str]) -> None:
+    """Lay out a new store at :data:`SCHEMA_VERSION` with ``meta`` (case id, examiner, ...)."""
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        _create_tables(db)
+        db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
+                       {**meta, "schema_version": str(SCHEMA_VERSION)}.items())
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _create_tables(db: sqlite3.Connection) -> None:
+    for statement in TABLES.split(";"):
+        if statement.strip():
+            db.execute(statement)
+
+
+def version(db: sqlite3.Connection) -> int | None:
+    """The store's schema version; None when ``db`` is not a case store."""
+    try:
+        row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
+    except sqlite3.OperationalError:
+        return None
+    return None if row is None else int(row[0])
+
+
+def empty_chat_index(db: sqlite3.Connection) -> None:
+    """Drop and lay out again the chat search index (built anew by forensic.store.chats)."""
+    for table in ("messages_fts", "chat_messages", "chat_index"):
+        db.execute(f"DROP TABLE IF EXISTS {table}")
+    _create_tables(db)
+
+
+# -- migrations: version N -> N + 1 ---------------------------------------------------------------
+
+def _to_2(db: sqlite3.Connection) -> str:
+    """Version 1 created the search index, tags and custody copies on first use (some stores
+    have them, some not), added ``files.times_tz_source`` later, and had an unused
+    ``triage_progress`` table. Version 2 has every table from the start."""
+    cols = {r[1] for r in db.execute("PRAGMA table_info(files)")}
+    if "times_tz_source" not in cols:
+        db.execute("ALTER TABLE files ADD COLUMN times_tz_source TEXT")
+        db.execute("UPDATE files SET times_tz_source = CASE WHEN times_tz_known THEN 'utc' ELSE 'unknown' END")
+    chat_cols = {r[1] for r in db.execute("PRAGMA table_info(chat_messages)")}
+    db.execute("DROP TABLE IF EXISTS triage_progress")
+    if chat_cols and not {"seq", "sort_key"} <= chat_cols:      # the first index layout: rebuilt on use
+        empty_chat_index(db)
+    _create_tables(db)
+    return "every table created with the store; files.times_tz_source; triage_progress dropped"
+
+
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], str]] = {1: _to_2}
+
+
+def migrate(db: sqlite3.Connection) -> list[dict]:
+    """Bring a store of an older version to :data:`SCHEMA_VERSION` (the caller holds a write
+    transaction). Returns the steps done, ``[]`` when it was current: each ``{"from": N,
+    "to": N + 1, "what": ...}``. The steps are also queued in ``meta.pending_custody`` for
+    the custody log."""
+    done = []
+    current = version(db)
+    if current is None:
+        return done
+    while current < SCHEMA_VERSION:
+        what = MIGRATIONS[current](db)
+        done.append({"from": current, "to": current + 1, "what": what})
+        current += 1
+    if done:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(current),))
+        queue_custody(db, "case.migrated", {"from": done[0]["from"], "to": current,
+                                            "steps": done})
+    return done
+
+
+# -- custody entries the store owes the log -----------------------------------------------------
+
+def queue_custody(db: sqlite3.Connection, action: str, details: dict) -> None:
+    """Keep an entry for the custody log's next commit (a change the store made on its own,
+    such as a migration, when no log was open)."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'pending_custody'").fetchone()
+    pending = json.loads(row[0]) if row else []
+    pending.append({"action": action, "details": details})
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('pending_custody', ?)",
+               (json.dumps(pending, ensure_ascii=False),))
+
+
+def pending_custody(db: sqlite3.Connection) -> list[dict]:
+    row = db.execute("SELECT value FROM meta WHERE key = 'pending_custody'").fetchone()
+    return json.loads(row[0]) if row else []
+
+
+def clear_pending_custody(db: sqlite3.Connection, count: int) -> None:
+    """Forget the first ``count`` queued entries (the log has committed them)."""
+    rest = pending_custody(db)[count:]
+    if rest:
+        db.execute("UPDATE meta SET value = ? WHERE key = 'pending_custody'",
+                   (json.dumps(rest, ensure_ascii=False),))
+    else:
+        db.execute("DELETE FROM meta WHERE key = 'pending_custody'")

@@ -1,0 +1,136 @@
+"""What a triage writes: each batch of walked entries with their records, timestamps and
+warnings, in one transaction (the caller's), and the item's totals at the end."""
+from __future__ import annotations
+
+import operator
+import sqlite3
+from typing import Iterable, NamedTuple
+
+
+class StoredRecord(NamedTuple):
+    """A record as a triage stores it (made where the extractor ran)."""
+    extractor: str             # NAME@version
+    record_type: str
+    source_ref: str | None
+    fields_json: str
+    corrupted: int
+    warnings_json: str
+    record_sha256: str
+    timestamps: tuple          # (label, utc, local, tz_known, tz_source, raw) each
+
+
+class Entry(NamedTuple):
+    """One walked entry: its ``files`` row (column -> value), its records, its warnings."""
+    row: dict
+    records: list              # StoredRecord
+    warnings: list             # (stage, message)
+
+
+_ARTIFACT = ("INSERT INTO artifacts(id, item, file_id, record_type, extractor, source_ref, fields, "
+             "corrupted, warnings) VALUES (?,?,?,?,?,?,?,?,?)")
+_TIMESTAMP = ("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, tz_source, "
+              "raw) VALUES (?,?,?,?,?,?,?,?)")
+_WARNING = "INSERT INTO warnings(item, locator, stage, message, at) VALUES (?,?,?,?,?)"
+DUPLICATE = "a second entry with the same location was met; only the first is listed"
+
+
+def stored_locators(db: sqlite3.Connection, item: str) -> dict[str, str | None]:
+    """locator -> MIME type of every entry of ``item`` already stored (an interrupted run's)."""
+    return dict(db.execute("SELECT locator, mime FROM files WHERE item = ?", (item,)))
+
+
+def any_stored(db: sqlite3.Connection, item: str) -> bool:
+    return bool(db.execute("SELECT EXISTS(SELECT 1 FROM files WHERE item = ?)", (item,)).fetchone()[0])
+
+
+def count_files(db: sqlite3.Connection, item: str | None = None) -> int:
+    if item is None:
+        return db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    return db.execute("SELECT COUNT(*) FROM files WHERE item = ?", (item,)).fetchone()[0]
+
+
+def store_entries(db: sqlite3.Connection, item: str, entries: list[Entry], now: str,
+                  known: dict[str, str | None]) -> list[tuple]:
+    """Store a batch. Returns what was stored, in order, for the custody log: ``("file", row,
+    file_id)`` and ``("record", row, record_type, artifact_id, record_sha256)``.
+
+    The batch goes in one statement per table, ids given here (as SQLite would: the next
+    after the largest); when a location is met twice in it (kept once, with a warning:
+    ``known`` are the locations stored before), row by row instead."""
+    db.execute("SAVEPOINT batch")
+    try:
+        stored = _at_once(db, item, entries, now)
+        if stored is None:
+            db.execute("ROLLBACK TO batch")
+            stored = _one_by_one(db, item, entries, now, known)
+    finally:
+        db.execute("RELEASE batch")
+    return stored
+
+
+def _at_once(db, item: str, entries: list[Entry], now: str) -> list[tuple] | None:
+    cols = list(entries[0].row)
+    values = operator.itemgetter(*cols)
+    file_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0]
+    artifact_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM artifacts").fetchone()[0]
+    files, artifacts, stamps, warnings, stored = [], [], [], [], []
+    for e in entries:
+        file_id += 1
+        loc = e.row["locator"]
+        files.append((file_id,) + values(e.row) + (len(e.warnings),))
+        warnings.extend((item, loc, stage, message, now) for stage, message in e.warnings)
+        for r in e.records:
+            artifact_id += 1
+            artifacts.append((artifact_id, item, file_id, r.record_type, r.extractor, r.source_ref, r.fields_json,
+                              r.corrupted, r.warnings_json))
+            stamps.extend((artifact_id, file_id) + ts for ts in r.timestamps)
+            stored.append(("record", e.row, r.record_type, artifact_id, r.record_sha256))
+        stored.append(("file", e.row, file_id))
+    before = db.total_changes
+    db.executemany(f"INSERT OR IGNORE INTO files(id, {', '.join(cols)}, warnings) "
+                   f"VALUES ({', '.join('?' * (len(cols) + 2))})", files)
+    if db.total_changes - before != len(files):
+        return None
+    db.executemany(_ARTIFACT, artifacts)
+    db.executemany(_TIMESTAMP, stamps)
+    db.executemany(_WARNING, warnings)
+    return stored
+
+
+def _one_by_one(db, item: str, entries: list[Entry], now: str, known: dict) -> list[tuple]:
+    """Row by row: a row refused as a duplicate location is reported, the rest kept."""
+    cols = list(entries[0].row)
+    values = operator.itemgetter(*cols)
+    sql_file = f"INSERT OR IGNORE INTO files({', '.join(cols)}, warnings) VALUES ({', '.join('?' * (len(cols) + 1))})"
+    stored: list[tuple] = []
+    for e in entries:
+        cur = db.execute(sql_file, values(e.row) + (len(e.warnings),))
+        if cur.rowcount == 0:
+            if e.row["locator"] not in known:   # never drop an entry silently
+                db.execute(_WARNING, (item, e.row["locator"], "store", DUPLICATE, now))
+            continue
+        file_id = cur.lastrowid
+        for stage, message in e.warnings:
+            db.execute(_WARNING, (item, e.row["locator"], stage, message, now))
+        for r in e.records:
+            aid = db.execute(_ARTIFACT, (None, item, file_id, r.record_type, r.extractor, r.source_ref,
+                                         r.fields_json, r.corrupted, r.warnings_json)).lastrowid
+            for ts in r.timestamps:
+                db.execute(_TIMESTAMP, (aid, file_id) + ts)
+            stored.append(("record", e.row, r.record_type, aid, r.record_sha256))
+        stored.append(("file", e.row, file_id))
+    return stored
+
+
+def add_warnings(db: sqlite3.Connection, rows: Iterable[tuple]) -> None:
+    """(item, locator, stage, message, at) each."""
+    db.executemany(_WARNING, rows)
+
+
+def totals(db: sqlite3.Connection, item: str) -> dict[str, int]:
+    """files, deleted, bytes (of files and streams), warnings and artifacts of ``item``."""
+    r = db.execute("SELECT COUNT(*), COALESCE(SUM(deleted),0), COALESCE(SUM(CASE WHEN kind IN ('file','stream') "
+                   "THEN size END),0) FROM files WHERE item = ?", (item,)).fetchone()
+    return {"files": r[0], "deleted": r[1], "bytes": r[2],
+            "warnings": db.execute("SELECT COUNT(*) FROM warnings WHERE item = ?", (item,)).fetchone()[0],
+            "artifacts": db.execute("SELECT COUNT(*) FROM artifacts WHERE item = ?", (item,)).fetchone()[0]}
