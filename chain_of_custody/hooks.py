@@ -14,7 +14,6 @@ how far it got, then the usual checkpoint.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import signal
@@ -29,13 +28,15 @@ from forensic.chain_of_custody.pins import (PIN_ACTION, pin_details, pinned_in_s
                                             store_pin)
 from forensic.chain_of_custody.signing import PublicKey, Signer, signer_from_env
 from forensic.case import Case
-from forensic.store import triage as store_triage
+from forensic.store import schema, triage as store_triage
 from forensic.errors import UsageError
 
 # Fault injection for tests (tests/cli/test_interrupted.py): after the first batch of a
 # triage is recorded, "raise" fails with an error; "hold:PATH" creates PATH and waits until
 # it is removed (or a signal ends the command), so a test can signal a triage mid-run
-# without guessing at timing.
+# without guessing at timing. "kill:N": the process SIGKILLs itself once the N-th batch's
+# leaves are in the custody log, before that batch is committed to the case store (a crash
+# at the worst moment, every time).
 FAULT_ENV = "FORENSIC_TEST_TRIAGE_FAULT"
 
 _TRIAGE = b'{"action":"triage.'
@@ -71,6 +72,30 @@ def may_record(case: Case, signer: Signer | None) -> None:
 def preflight(case: Case, key_path: Path | None, passphrase_file: Path | None) -> None:
     """:func:`may_record` for a command given ``--key``/``--passphrase-file`` (or neither)."""
     may_record(case, signer_from_env(key_path, passphrase_file))
+
+
+def record_pending(case: Case, key_path: Path | None = None, passphrase_file: Path | None = None) -> bool:
+    """Record what the case store did on its own and queued for the log (a schema migration:
+    ``case.migrated``), when this command may record: an unsigned log, or a pinned key. A
+    signed log opened without a key keeps them queued for the next command that has one.
+    The queue is emptied after the log's commit: a crash between the two repeats the entry
+    (never loses it)."""
+    pending = schema.pending_custody(case.db)
+    if not pending:
+        return False
+    signer = signer_from_env(key_path, passphrase_file)
+    latest = latest_checkpoint(case.root)
+    if signing_problem(bool(latest and latest.signature), signer, pinned_in_store(case.db)):
+        return False
+    log = CustodyLog(case.root, case.db, case.case_id, signer=signer,
+                     actor=(signer.name if signer and signer.name else None) or case.examiner)
+    with log:
+        for entry in pending:
+            log.append(entry["action"], {"case": case.case_id}, actor=log.actor, details=_clean(entry["details"]))
+        log.commit()
+    with case.transaction() as db:
+        schema.clear_pending_custody(db, len(pending))
+    return True
 
 
 def pin_key(log: CustodyLog, name: str, key: PublicKey) -> None:
@@ -155,8 +180,8 @@ class TriageRecorder:
         self.log.extend(entries)
         self.log.flush()
         self.batches += 1
-        if self.batches == 1 and os.environ.get(FAULT_ENV):
-            _injected_fault(os.environ[FAULT_ENV])
+        if os.environ.get(FAULT_ENV):
+            _injected_fault(os.environ[FAULT_ENV], self.batches)
 
     def finish(self, stats) -> None:
         self.start()
@@ -319,7 +344,14 @@ def _signals_held(reraise: bool) -> Iterator[None]:
         signal.raise_signal(got[0])
 
 
-def _injected_fault(spec: str) -> None:
+def _injected_fault(spec: str, batches: int) -> None:
+    """The fault FAULT_ENV asks for, called after each recorded batch (``batches`` so far)."""
+    if spec.startswith("kill:"):
+        if batches == int(spec[len("kill:"):]):
+            os.kill(os.getpid(), signal.SIGKILL)
+        return
+    if batches != 1:
+        return
     if spec == "raise":
         raise RuntimeError(f"fault injected after the first batch ({FAULT_ENV})")
     if spec.startswith("hold:"):
@@ -328,10 +360,6 @@ def _injected_fault(spec: str) -> None:
         deadline = time.monotonic() + 600
         while path.exists() and time.monotonic() < deadline:
             time.sleep(0.02)
-
-
-def record_sha256(fields_json: str) -> str:
-    return hashlib.sha256(fields_json.encode("utf-8")).hexdigest()
 
 
 def _clean(obj):

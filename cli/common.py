@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from forensic.case import Case
+from forensic.store.schema import pending_custody
 from forensic.cli.console import detail, esc
 
 
@@ -33,6 +34,12 @@ def with_case(f):
         case = Case.open(case_dir)
         detail(f"case {esc(case.case_id)} in {esc(case.root)}")
         try:
+            # A store an older version wrote was migrated when opened: the custody log
+            # records it now (or, for a signed log, with the next command given a key).
+            if pending_custody(case.db):
+                from forensic.chain_of_custody.hooks import record_pending
+                if record_pending(case, kwargs.get("key_path"), kwargs.get("passphrase_file")):
+                    detail("the case store was migrated to the current schema; recorded in the custody log")
             # Commands that record: those taking --key, and those writing a file with --out
             # (an export.created entry), which sign with $FORENSIC_KEY.
             if "key_path" in kwargs or kwargs.get("out") is not None:

@@ -12,6 +12,8 @@ from dataclasses import dataclass
 from typing import BinaryIO, Callable, ClassVar, Iterable
 
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,8 +78,10 @@ class Extractor:
     def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
         raise NotImplementedError  # pragma: no cover
 
-    def finalize(self, db, item: str) -> Iterable[ExtractionWarning]:
-        """Called once after an evidence item's walk, inside its own transaction, with the
-        case store's sqlite3 connection: for work that needs the whole item (e.g. linking a
-        chat's attachments to the media files of the same export). Default: nothing."""
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        """Called once after an evidence item's walk, for work that needs the whole item
+        (e.g. linking a chat's attachments to the media files of the same export). ``store``
+        reads the records and files stored (read-only); a record to complete is returned as
+        a :class:`~forensic.store.records.Link` (its new fields and why), which the pipeline
+        stores and the custody log records as ``artifact.linked``. Default: nothing."""
         return ()

@@ -1,0 +1,159 @@
+"""``custody verify --deep``: what the case store holds, checked against what the log says.
+
+The chain, the Merkle roots and the signatures prove the log was not changed. They say
+nothing of the case store: a record edited in ``case.db`` after it was logged, or an
+evidence file changed on disk, passes them. This check reads the log in order and keeps,
+per stored row, the last hash the log gave it:
+
+* ``file.recorded``: the file's content SHA-256, by ``details.file_id``;
+* ``artifact.recorded``, then any ``artifact.linked`` (a record completed at the end of its
+  triage): the SHA-256 of the record's stored fields, by ``details.artifact_id``;
+* ``evidence.received``: the evidence item's SHA-256 (checked by re-reading the evidence
+  when asked: ``evidence=True``);
+* ``triage.started`` with ``force`` (the item's earlier results were removed first):
+  what the log said of that item's files and records before no longer applies.
+
+Then every stored file and record is re-hashed and compared. Each difference is reported
+with the ``seq`` of the entry it contradicts:
+
+* ``changed``: the store's hash differs from the logged one;
+* ``not logged``: a stored row no entry vouches for (added outside a logged triage);
+* ``missing``: a logged row the store no longer holds. After an interrupted triage the log
+  may hold leaves of a batch the store rolled back (leaves are written before the store
+  commits: a crash repeats a leaf, never loses one): those are reported as ``notes``, not
+  failures, for the items whose triage was interrupted or resumed.
+"""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+from forensic.chain_of_custody.log import LOG_NAME, iter_lines
+from forensic.store import artifacts as store_artifacts, items as store_items
+
+MAX_LISTED = 1000        # mismatches listed in full (all are counted)
+
+
+@dataclass
+class DeepReport:
+    files_checked: int = 0
+    records_checked: int = 0
+    evidence_checked: int = 0
+    mismatches: list[dict] = field(default_factory=list)
+    notes: list[str] = field(default_factory=list)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @property
+    def ok(self) -> bool:
+        return not self.counts
+
+    def add(self, kind: str, what: str, **info: Any) -> None:
+        self.counts[kind] = self.counts.get(kind, 0) + 1
+        if len(self.mismatches) < MAX_LISTED:
+            self.mismatches.append({"problem": kind, "what": what, **info})
+
+    def to_dict(self) -> dict:
+        return {"ok": self.ok, "files_checked": self.files_checked, "records_checked": self.records_checked,
+                "evidence_checked": self.evidence_checked, "problems": dict(sorted(self.counts.items())),
+                "mismatches": self.mismatches, "notes": self.notes}
+
+
+@dataclass
+class _Logged:
+    seq: int
+    item: str
+    sha256: str | None
+    locator: str | None
+
+
+def deep_verify(case, evidence: bool = False,
+                hash_evidence: Callable[[Any], str] | None = None) -> DeepReport:
+    """Check ``case``'s store (and with ``evidence``, its evidence items, hashed by
+    ``hash_evidence(item) -> sha256``) against its custody log. Run after the log itself
+    verified: this trusts the log's content."""
+    report = DeepReport()
+    files: dict[int, _Logged] = {}
+    records: dict[int, _Logged] = {}
+    received: dict[str, _Logged] = {}
+    unfinished: set[str] = set()
+    for line in iter_lines(Path(case.root) / LOG_NAME):
+        try:
+            e = json.loads(line)
+        except ValueError:
+            continue                           # the log's own verification reports it
+        action, seq = e.get("action"), e.get("seq")
+        subject = e.get("subject") if isinstance(e.get("subject"), dict) else {}
+        details = e.get("details") if isinstance(e.get("details"), dict) else {}
+        item = subject.get("item")
+        if action == "file.recorded" and isinstance(details.get("file_id"), int):
+            files[details["file_id"]] = _Logged(seq, item, e.get("sha256"), subject.get("locator"))
+        elif action in ("artifact.recorded", "artifact.linked") and isinstance(details.get("artifact_id"), int):
+            records[details["artifact_id"]] = _Logged(seq, item, details.get("record_sha256"),
+                                                      subject.get("locator"))
+        elif action == "evidence.received" and isinstance(item, str):
+            received[item] = _Logged(seq, item, e.get("sha256"), None)
+        elif action == "triage.started" and details.get("force") is True:
+            for table in (files, records):
+                for key in [k for k, v in table.items() if v.item == item]:
+                    del table[key]
+        elif action in ("triage.interrupted", "triage.resumed") and isinstance(item, str):
+            unfinished.add(item)
+
+    for file_id, item, locator, sha256 in store_artifacts.file_hashes(case.db):
+        report.files_checked += 1
+        logged = files.pop(file_id, None)
+        if logged is None:
+            report.add("file not logged", f"file {file_id} of item {item}", file_id=file_id, item=item,
+                       locator=locator, stored_sha256=sha256)
+        elif logged.sha256 != sha256 or logged.locator != locator:
+            report.add("file changed", f"file {file_id} ({locator}) of item {item}", seq=logged.seq,
+                       file_id=file_id, item=item, locator=locator, logged_sha256=logged.sha256,
+                       stored_sha256=sha256)
+    for artifact_id, item, sha256 in store_artifacts.record_hashes(case.db):
+        report.records_checked += 1
+        logged = records.pop(artifact_id, None)
+        if logged is None:
+            report.add("record not logged", f"record {artifact_id} of item {item}", artifact_id=artifact_id,
+                       item=item, stored_sha256=sha256)
+        elif logged.sha256 != sha256:
+            report.add("record changed", f"record {artifact_id} of item {item}", seq=logged.seq,
+                       artifact_id=artifact_id, item=item, locator=logged.locator,
+                       logged_sha256=logged.sha256, stored_sha256=sha256)
+    _missing(report, "file", files, unfinished)
+    _missing(report, "record", records, unfinished)
+
+    if evidence:
+        for row in store_items.all_items(case.db):
+            logged = received.get(row.item)
+            report.evidence_checked += 1
+            try:
+                now = hash_evidence(row) if hash_evidence is not None else None
+            except (OSError, ValueError) as exc:
+                report.add("evidence unreadable", f"evidence item {row.item}", item=row.item,
+                           source=str(row.source), error=str(exc))
+                continue
+            if logged is None:
+                report.add("evidence not logged", f"evidence item {row.item}", item=row.item)
+            elif now != logged.sha256:
+                report.add("evidence changed", f"evidence item {row.item} ({row.source})", seq=logged.seq,
+                           item=row.item, logged_sha256=logged.sha256, current_sha256=now)
+            if now != row.sha256 and (logged is None or logged.sha256 != row.sha256):
+                report.add("item changed", f"evidence item {row.item}: the store's hash", item=row.item,
+                           stored_sha256=row.sha256, current_sha256=now)
+    return report
+
+
+def _missing(report: DeepReport, kind: str, left: dict[int, _Logged], unfinished: set[str]) -> None:
+    noted: dict[str, int] = {}
+    for key, logged in left.items():
+        if logged.item in unfinished:
+            noted[logged.item] = noted.get(logged.item, 0) + 1
+        else:
+            report.add(f"{kind} missing", f"{kind} {key} of item {logged.item}", seq=logged.seq,
+                       item=logged.item, locator=logged.locator, logged_sha256=logged.sha256,
+                       **{f"{'file' if kind == 'file' else 'artifact'}_id": key})
+    for item, n in sorted(noted.items()):
+        report.notes.append(f"{n} {kind}(s) of item {item} logged by a triage that was interrupted are "
+                            "not in the store (their batch was rolled back; the next run stored them again)")
