@@ -595,7 +595,7 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
     row = case.item(item)
     wanted = {layer_key(f["layers"]): f for f in files}
     try:
-        for key, entry in resolve_entries(item_source(row), row["format"], wanted, password):
+        for key, entry in resolve_entries(item_source(row), row.format, wanted, password):
             f = wanted[key]
             bag_path = names[(item, f["locator"])]
             is_photo = (item, f["locator"]) in photos
@@ -769,13 +769,12 @@ def _item_json(case: Case, item: str, ex: CustodyExcerpt) -> dict:
         items, _ = _subject_refs(e)
         if item in items and isinstance(e.get("action"), str) and "verif" in e["action"]:
             verified = {"at": e.get("at"), "action": e["action"], "sha256": e.get("sha256"),
-                        "seq": e.get("seq"), "ok": (e.get("sha256") == row["sha256"]) if e.get("sha256") else None}
-    acq_verified = row["acquisition_hash_verified"]
-    return {"item": item, "format": row["format"], "description": row["description"],
-            "source_name": display_path(item_source(row).name), "size": row["size"], "sha256": row["sha256"],
-            "md5": row["md5"], "acquisition_hashes": json.loads(row["acquisition_hashes"] or "{}"),
-            "acquisition_hash_verified": None if acq_verified is None else bool(acq_verified),
-            "added_at": row["added_at"], "triaged_at": row["triaged_at"], "last_verification": verified}
+                        "seq": e.get("seq"), "ok": (e.get("sha256") == row.sha256) if e.get("sha256") else None}
+    return {"item": item, "format": row.format, "description": row.description,
+            "source_name": display_path(item_source(row).name), "size": row.size, "sha256": row.sha256,
+            "md5": row.md5, "acquisition_hashes": row.acquisition_hashes,
+            "acquisition_hash_verified": row.acquisition_hash_verified,
+            "added_at": row.added_at, "triaged_at": row.triaged_at, "last_verification": verified}
 
 
 def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], None] | None = None) -> dict:

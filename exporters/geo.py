@@ -1,7 +1,7 @@
 """Photos and their geotags out of the case store: rows, GeoJSON, KML, CSV.
 
-:func:`photo_rows` reads the ``photo/exif`` records (one per photo, joined to the file that
-holds it) as plain dicts, streaming from an SQLite cursor. The writers take such rows and a
+:func:`photo_rows` turns the ``photo/exif`` records (one per photo, with the file that holds
+it, streamed by :func:`forensic.store.selection.photos`) into plain dicts. The writers take such rows and a
 text stream and return how many they wrote; only *geotagged* rows (``gps_valid`` true, with
 a latitude and a longitude) are written — a photo whose GPS block is present but invalid
 (0/0, out of range, zero denominator) is never placed on a map.
@@ -23,7 +23,10 @@ import re
 import sqlite3
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
-RECORD_TYPE = "photo/exif"
+from forensic.store import selection as store_selection
+from forensic.store.records import Photo
+
+RECORD_TYPE = store_selection.PHOTO
 
 # the fields of `forensic photos --json`, in order (a public contract: add, never rename)
 PHOTO_FIELDS = (
@@ -46,41 +49,30 @@ _EVIDENCE_TEXT = {"path", "locator", "device", "make", "model", "serial", "softw
 # -- reading --------------------------------------------------------------------------------
 def photo_rows(db: sqlite3.Connection, item: str | None = None,
                geotagged: bool = False) -> Iterator[dict[str, Any]]:
-    """Every photo record (walk order within each item) as a dict of :data:`PHOTO_FIELDS`."""
-    where, args = ["a.record_type = ?"], [RECORD_TYPE]
-    if item is not None:
-        where.append("a.item = ?")
-        args.append(item)
-    if geotagged:
-        where.append("json_extract(a.fields, '$.gps_valid') = 1 "
-                     "AND json_extract(a.fields, '$.lat') IS NOT NULL "
-                     "AND json_extract(a.fields, '$.lon') IS NOT NULL")
-    sql = ("SELECT a.item, a.fields, a.corrupted, a.warnings, f.path, f.locator, f.sha256, f.deleted, f.mime "
-           "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE " + " AND ".join(where) +
-           " ORDER BY a.item, a.file_id, a.id")
-    for r in db.execute(sql, args):
-        yield photo_row(r)
+    """Every photo record (walk order within each item) as a dict of :data:`PHOTO_FIELDS`;
+    ``geotagged``: only those with a valid GPS position."""
+    for p in store_selection.photos(db, item, geotagged):
+        yield photo_row(p)
 
 
-def photo_row(r) -> dict[str, Any]:
-    fields = json.loads(r["fields"] or "{}")
-    warnings = json.loads(r["warnings"] or "[]")
+def photo_row(p: Photo) -> dict[str, Any]:
+    fields = p.fields
     out: dict[str, Any] = {
-        "item": r["item"], "path": r["path"], "locator": r["locator"], "sha256": r["sha256"],
+        "item": p.item, "path": p.path, "locator": p.locator, "sha256": p.sha256,
     }
     for key in ("make", "model", "serial", "software", "taken_at", "taken_at_utc", "tz_known", "tz_source",
                 "lat", "lon", "alt", "gps_at", "width", "height"):
         out[key] = fields.get(key)
-    out["deleted"] = bool(r["deleted"])
-    out["corrupted"] = bool(r["corrupted"])
-    out["warnings"] = warnings
+    out["deleted"] = p.deleted
+    out["corrupted"] = p.corrupted
+    out["warnings"] = p.warnings
     out["device"] = device(fields.get("make"), fields.get("model"), fields.get("serial"))
     out["tz_offset_minutes"] = fields.get("tz_offset_minutes")
     out["gps_valid"] = bool(fields.get("gps_valid"))
     out["gps_raw"] = fields.get("gps_raw")
     out["has_exif"] = bool(fields.get("has_exif"))
     out["exif_source"] = fields.get("exif_source")
-    out["mime"] = r["mime"]
+    out["mime"] = p.mime
     return out
 
 

@@ -1,7 +1,7 @@
 """Tags and selections: what the examiner marks as relevant, and what an export takes.
 
-Tags live in the case store (table ``tags``, created here with ``CREATE TABLE IF NOT
-EXISTS``): one row per (target, tag). A target is
+Tags live in the case store (table ``tags``, read and written through
+:mod:`forensic.store.tags`): one row per (target, tag). A target is
 
 * ``file``: a file, by ``item`` + locator (a photo is the file that holds it);
 * ``message``: one ``chat/message`` record, by its artifact id;
@@ -14,35 +14,22 @@ only (no bytes, no thumbnail, no message text).
 :func:`resolve` turns an export's selection (tags, items, record types, time range) into the
 exact files and messages that leave the case, in a fixed order (items by id, then the
 order triage stored them in), so the same case and selection always give the same bundle.
+The store hands the rows over typed (:mod:`forensic.store.selection`); the dicts made here
+are what the bundle writes.
 """
 from __future__ import annotations
 
-import json
 import re
-import sqlite3
 from dataclasses import dataclass, field
 from typing import Any, Iterable, Iterator
 
 from forensic.exporters.timeline import parse_bound, sort_key
 from forensic.case import Case
 from forensic.errors import UsageError
+from forensic.store import artifacts as store_artifacts, items as store_items, selection as store_selection
+from forensic.store import tags as store_tags
+from forensic.store.records import File, Photo, Record
 from forensic.timestamps import iso_utc, now_utc
-
-TAGS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS tags (
-    id INTEGER PRIMARY KEY,
-    target_kind TEXT NOT NULL,
-    target_ref TEXT NOT NULL,
-    item TEXT NOT NULL,
-    tag TEXT NOT NULL,
-    note TEXT,
-    sensitive INTEGER NOT NULL DEFAULT 0,
-    at TEXT NOT NULL,
-    by TEXT,
-    UNIQUE(target_kind, item, target_ref, tag)
-);
-CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
-"""
 
 TYPES = ("photos", "messages", "files")
 TARGET_KINDS = ("file", "message", "conversation")
@@ -50,10 +37,6 @@ _TAG_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _ARTIFACT_REF = re.compile(r"^(?:message|artifact|photo):(\d+)$")
 EXPORTABLE_KINDS = ("file", "stream")
-
-
-def ensure_schema(db: sqlite3.Connection) -> None:
-    db.executescript(TAGS_SCHEMA)
 
 
 # -- tagging ----------------------------------------------------------------------------------
@@ -70,8 +53,8 @@ class Target:
                 "label": self.label}
 
 
-def _file_target(r) -> Target:
-    return Target("file", r["item"], r["locator"], r["sha256"], r["locator"])
+def _file_target(f: File) -> Target:
+    return Target("file", f.item, f.locator, f.sha256, f.locator)
 
 
 def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
@@ -86,22 +69,17 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
         found: list[Target] = []
         m = _ARTIFACT_REF.match(t)
         if m:
-            r = db.execute("SELECT a.id, a.item, a.record_type, a.file_id, f.locator, f.sha256 FROM artifacts a "
-                           "LEFT JOIN files f ON f.id = a.file_id WHERE a.id=?", (int(m.group(1)),)).fetchone()
-            if r is not None and (item is None or r["item"] == item):
-                if r["record_type"] == "chat/message":
-                    found.append(Target("message", r["item"], str(r["id"]), r["sha256"],
-                                        f"message {r['id']} in {r['locator']}"))
-                elif r["locator"] is not None:
-                    found.append(Target("file", r["item"], r["locator"], r["sha256"], r["locator"]))
+            rec = store_artifacts.get(db, int(m.group(1)))
+            if rec is not None and (item is None or rec.item == item):
+                if rec.record_type == "chat/message":
+                    found.append(Target("message", rec.item, str(rec.id), rec.file_sha256,
+                                        f"message {rec.id} in {rec.locator}"))
+                elif rec.locator is not None:
+                    found.append(Target("file", rec.item, rec.locator, rec.file_sha256, rec.locator))
         elif _HEX64.match(t):
-            sql = "SELECT item, locator, sha256 FROM files WHERE sha256=?" + (" AND item=?" if item else "")
-            found = [_file_target(r) for r in db.execute(sql + " ORDER BY item, id",
-                                                         (t.lower(), item) if item else (t.lower(),))]
+            found = [_file_target(f) for f in store_selection.files_with_sha256(db, t.lower(), item or None)]
         else:
-            sql = "SELECT item, locator, sha256 FROM files WHERE locator=?" + (" AND item=?" if item else "")
-            found = [_file_target(r) for r in db.execute(sql + " ORDER BY item, id",
-                                                         (t, item) if item else (t,))]
+            found = [_file_target(f) for f in store_selection.files_at(db, t, item or None)]
         if not found:
             raise UsageError(f"nothing in the case matches {t!r}",
                              hint="give a locator exactly as 'forensic files' prints it, a SHA-256, "
@@ -111,26 +89,27 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
     end = parse_bound(to_at, end=True) if to_at else None
     timed = start is not None or end is not None
     if conversation is not None:
-        rows = _message_rows(db, item, conversation)
+        rows = store_selection.chat_messages(db, item, conversation)
         if not rows:
             raise UsageError(f"no conversation {conversation!r} (by id or title) in the case",
                              hint="'forensic chats' lists the conversations")
         if timed or geotagged:
             out.extend(_message_targets(rows, geotagged, timed, start, end))
         else:
-            convs = {(r["item"], json.loads(r["fields"])["conversation"]["id"]) for r in rows}
+            convs = {(r.item, r.fields["conversation"]["id"]) for r in rows}
             out.extend(Target("conversation", it, cid, None, f"conversation {cid}") for it, cid in sorted(convs))
     elif geotagged or timed:
-        where = "a.record_type='photo/exif'" + (" AND a.item=?" if item else "")
-        for r in db.execute("SELECT a.fields, f.item, f.locator, f.sha256 FROM artifacts a JOIN files f "
-                            f"ON f.id=a.file_id WHERE {where} ORDER BY a.item, a.id", (item,) if item else ()):
-            f = json.loads(r["fields"])
+        # the photos held by a file, by item and the order their records were stored
+        photos = sorted((p for p in store_selection.photos(db, item or None) if p.locator is not None),
+                        key=lambda p: (p.item, p.artifact_id))
+        for p in photos:
+            f = p.fields
             if geotagged and not (f.get("gps_valid") and f.get("lat") is not None and f.get("lon") is not None):
                 continue
             if timed and not _in_range(f.get("taken_at_utc"), start, end):
                 continue
-            out.append(_file_target(r))
-        out.extend(_message_targets(_message_rows(db, item, None), geotagged, timed, start, end))
+            out.append(Target("file", p.item, p.locator, p.sha256, p.locator))
+        out.extend(_message_targets(store_selection.chat_messages(db, item, None), geotagged, timed, start, end))
     seen: set = set()
     unique = []
     for t in out:
@@ -140,27 +119,15 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
     return unique
 
 
-def _message_rows(db, item: str | None, conversation: str | None) -> list:
-    where, args = ["a.record_type='chat/message'"], []
-    if item:
-        where.append("a.item=?"), args.append(item)
-    if conversation is not None:
-        where.append("(json_extract(a.fields, '$.conversation.id')=? OR "
-                     "json_extract(a.fields, '$.conversation.title')=?)")
-        args += [conversation, conversation]
-    return list(db.execute("SELECT a.id, a.item, a.fields, f.sha256 FROM artifacts a LEFT JOIN files f "
-                           f"ON f.id=a.file_id WHERE {' AND '.join(where)} ORDER BY a.item, a.id", args))
-
-
-def _message_targets(rows, geotagged: bool, timed: bool, start, end) -> Iterator[Target]:
+def _message_targets(rows: list[Record], geotagged: bool, timed: bool, start, end) -> Iterator[Target]:
     """The messages among ``rows`` with a location (``geotagged``) / sent in [start, end]."""
     for r in rows:
-        f = json.loads(r["fields"])
+        f = r.fields
         if geotagged and not f.get("location"):
             continue
         if timed and not _in_range(f.get("sent_at_utc"), start, end):
             continue
-        yield Target("message", r["item"], str(r["id"]), r["sha256"], f"message {r['id']}")
+        yield Target("message", r.item, str(r.id), r.file_sha256, f"message {r.id}")
 
 
 def _in_range(utc: str | None, start: int | None, end: int | None) -> bool:
@@ -175,38 +142,28 @@ def add_tags(case: Case, targets: list[Target], tag: str, note: str | None, sens
     """Record ``tag`` on every target (idempotent; a repeat updates note and sensitivity)."""
     if not _TAG_RE.match(tag) or tag.strip() != tag:
         raise UsageError(f"unusable tag name {tag!r}", hint="1-100 printable characters, no leading/trailing space")
-    ensure_schema(case.db)
     at = iso_utc(now_utc())
     rows = []
     with case.transaction() as db:
         for t in targets:
-            db.execute("INSERT INTO tags(target_kind, target_ref, item, tag, note, sensitive, at, by) "
-                       "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(target_kind, item, target_ref, tag) DO UPDATE SET "
-                       "note=COALESCE(excluded.note, note), sensitive=MAX(sensitive, excluded.sensitive), "
-                       "at=excluded.at, by=excluded.by",
-                       (t.kind, t.ref, t.item, tag, note, int(sensitive), at, by))
+            store_tags.add(db, t.kind, t.ref, t.item, tag, note, sensitive, at, by)
             rows.append({**t.to_json(), "tag": tag, "note": note, "sensitive": sensitive})
     return rows
 
 
 def list_tags(case: Case, tag: str | None = None) -> list[dict]:
-    ensure_schema(case.db)
-    sql = "SELECT target_kind, item, target_ref, tag, note, sensitive, at, by FROM tags"
-    args: tuple = ()
-    if tag:
-        sql, args = sql + " WHERE tag=?", (tag,)
-    return [{"kind": r["target_kind"], "item": r["item"], "ref": r["target_ref"], "tag": r["tag"],
-             "note": r["note"], "sensitive": bool(r["sensitive"]), "at": r["at"], "by": r["by"]}
-            for r in case.db.execute(sql + " ORDER BY tag, item, id", args)]
+    """The tags (or those named ``tag``) as ``tag list`` prints them: by name, item, then
+    the order they were put."""
+    return [{"kind": t.target_kind, "item": t.item, "ref": t.target_ref, "tag": t.tag,
+             "note": t.note, "sensitive": t.sensitive, "at": t.at, "by": t.by}
+            for t in store_tags.listing(case.db, tag)]
 
 
 def remove_tags(case: Case, targets: list[Target], tag: str) -> int:
-    ensure_schema(case.db)
     n = 0
     with case.transaction() as db:
         for t in targets:
-            n += db.execute("DELETE FROM tags WHERE target_kind=? AND item=? AND target_ref=? AND tag=?",
-                            (t.kind, t.item, t.ref, tag)).rowcount
+            n += store_tags.remove(db, t.kind, t.item, t.ref, tag)
     return n
 
 
@@ -250,7 +207,6 @@ class Selection:
 
 def resolve(case: Case, spec: SelectionSpec) -> Selection:
     db = case.db
-    ensure_schema(db)
     for t in spec.types:
         if t not in TYPES:
             raise UsageError(f"unknown --type {t!r}", hint="one of: " + ", ".join(TYPES))
@@ -259,7 +215,7 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
     if not (spec.tags or spec.items or spec.types):
         raise UsageError("nothing selected", hint="give --tag, --item or --type (only what is selected leaves the case)")
     if spec.tags:
-        known = {r[0] for r in db.execute("SELECT DISTINCT tag FROM tags")}
+        known = store_tags.names(db)
         unknown = [t for t in spec.tags if t not in known]
         if unknown:
             raise UsageError(f"no such tag: {', '.join(unknown)}",
@@ -269,21 +225,21 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
     want_files = not spec.types or "files" in spec.types or "photos" in spec.types
     only_photos = bool(spec.types) and "files" not in spec.types and "photos" in spec.types
     want_messages = not spec.types or "messages" in spec.types
-    items = sorted(spec.items) if spec.items else [r["item"] for r in db.execute("SELECT item FROM items ORDER BY item")]
+    items = sorted(spec.items) if spec.items else store_items.ids(db)
     sel = Selection(spec, items=items)
 
     # sensitivity and tags of every target (any tag counts for sensitivity)
     file_tags: dict[tuple[str, str], list] = {}
     msg_tags: dict[str, list] = {}
     conv_tags: dict[tuple[str, str], list] = {}
-    for r in db.execute("SELECT target_kind, item, target_ref, tag, note, sensitive FROM tags ORDER BY id"):
-        entry = {"tag": r["tag"], "note": r["note"], "sensitive": bool(r["sensitive"])}
-        if r["target_kind"] == "file":
-            file_tags.setdefault((r["item"], r["target_ref"]), []).append(entry)
-        elif r["target_kind"] == "message":
-            msg_tags.setdefault(r["target_ref"], []).append(entry)
-        elif r["target_kind"] == "conversation":
-            conv_tags.setdefault((r["item"], r["target_ref"]), []).append(entry)
+    for t in store_tags.all_tags(db):
+        entry = {"tag": t.tag, "note": t.note, "sensitive": t.sensitive}
+        if t.target_kind == "file":
+            file_tags.setdefault((t.item, t.target_ref), []).append(entry)
+        elif t.target_kind == "message":
+            msg_tags.setdefault(t.target_ref, []).append(entry)
+        elif t.target_kind == "conversation":
+            conv_tags.setdefault((t.item, t.target_ref), []).append(entry)
     chosen = set(spec.tags)
 
     def tagged(entries: list | None) -> bool:
@@ -293,16 +249,15 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
     if want_files:
         unknown_time = 0
         for item in items:
-            photos = {r["file_id"]: r for r in db.execute(
-                "SELECT a.id, a.file_id, a.fields, a.corrupted, a.warnings, a.extractor FROM artifacts a "
-                "WHERE a.item=? AND a.record_type='photo/exif' ORDER BY a.id", (item,))}
-            for r in db.execute("SELECT * FROM files WHERE item=? ORDER BY id", (item,)):
-                tags = file_tags.get((item, r["locator"]))
+            # a file's photo record (the last stored, should it have two)
+            photos = {p.file_id: p for p in store_selection.photos(db, item)}
+            for r in store_selection.files_of_item(db, item):
+                tags = file_tags.get((item, r.locator))
                 if spec.tags and not tagged(tags):
                     continue
-                if r["kind"] not in EXPORTABLE_KINDS:
+                if r.kind not in EXPORTABLE_KINDS:
                     continue
-                photo = photos.get(r["id"])
+                photo = photos.get(r.id)
                 if only_photos and photo is None:
                     continue
                 if start is not None or end is not None:
@@ -316,13 +271,13 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
                 f = _file_json(r, tags or [], sensitive, sensitive and not spec.include_sensitive)
                 sel.files.append(f)
                 if photo is not None:
-                    photo_file_ids.add(r["id"])
-                    sel.photos.append({"artifact_id": photo["id"], "file_id": r["id"], "item": item,
-                                       "locator": r["locator"], "path": r["path"], "sha256": r["sha256"],
-                                       "mime": r["mime"], "deleted": bool(r["deleted"]),
-                                       "fields": json.loads(photo["fields"]), "corrupted": bool(photo["corrupted"]),
-                                       "warnings": json.loads(photo["warnings"] or "[]"),
-                                       "extractor": photo["extractor"], "withheld": f["withheld"],
+                    photo_file_ids.add(r.id)
+                    sel.photos.append({"artifact_id": photo.artifact_id, "file_id": r.id, "item": item,
+                                       "locator": r.locator, "path": r.path, "sha256": r.sha256,
+                                       "mime": r.mime, "deleted": r.deleted,
+                                       "fields": photo.fields, "corrupted": photo.corrupted,
+                                       "warnings": photo.warnings,
+                                       "extractor": photo.extractor, "withheld": f["withheld"],
                                        "sensitive": sensitive})
         if unknown_time:
             sel.notes.append(f"{unknown_time} file(s) left out of the time range because their time has no "
@@ -330,12 +285,10 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
     if want_messages:
         unknown_time = 0
         for item in items:
-            for r in db.execute("SELECT a.id, a.file_id, a.fields, a.corrupted, a.warnings, a.extractor, a.source_ref, "
-                                "f.locator, f.sha256, f.path FROM artifacts a LEFT JOIN files f ON f.id=a.file_id "
-                                "WHERE a.item=? AND a.record_type='chat/message' ORDER BY a.id", (item,)):
-                fields = json.loads(r["fields"])
+            for r in store_artifacts.of_item(db, item, "chat/message"):
+                fields = r.fields
                 conv = (fields.get("conversation") or {}).get("id")
-                tags = (msg_tags.get(str(r["id"])) or []) + (conv_tags.get((item, conv)) or [])
+                tags = (msg_tags.get(str(r.id)) or []) + (conv_tags.get((item, conv)) or [])
                 if spec.tags and not tagged(tags):
                     continue
                 if start is not None or end is not None:
@@ -345,15 +298,15 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
                     if not _in_range(fields["sent_at_utc"], start, end):
                         continue
                 sensitive = any(e["sensitive"] for e in tags)
-                sel.messages.append({"artifact_id": r["id"], "item": item, "file_id": r["file_id"],
-                                     "locator": r["locator"], "path": r["path"], "sha256": r["sha256"],
-                                     "source_ref": r["source_ref"], "fields": fields,
-                                     "corrupted": bool(r["corrupted"]), "warnings": json.loads(r["warnings"] or "[]"),
-                                     "extractor": r["extractor"], "tags": tags, "sensitive": sensitive,
+                sel.messages.append({"artifact_id": r.id, "item": item, "file_id": r.file_id,
+                                     "locator": r.locator, "path": r.path, "sha256": r.file_sha256,
+                                     "source_ref": r.source_ref, "fields": fields,
+                                     "corrupted": r.corrupted, "warnings": r.warnings,
+                                     "extractor": r.extractor, "tags": tags, "sensitive": sensitive,
                                      "withheld": sensitive and not spec.include_sensitive})
-                if r["file_id"] is not None and r["file_id"] not in sel.chat_sources:
-                    sel.chat_sources[r["file_id"]] = {"item": item, "locator": r["locator"], "path": r["path"],
-                                                      "sha256": r["sha256"]}
+                if r.file_id is not None and r.file_id not in sel.chat_sources:
+                    sel.chat_sources[r.file_id] = {"item": item, "locator": r.locator, "path": r.path,
+                                                   "sha256": r.file_sha256}
         if unknown_time:
             sel.notes.append(f"{unknown_time} message(s) left out of the time range because their time has no "
                              "known zone; select them by tag to include them")
@@ -365,13 +318,13 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
     return sel
 
 
-def _file_time(r, photo) -> str | None:
-    if photo is not None:
-        f = json.loads(photo["fields"])
-        if f.get("taken_at_utc"):
-            return f["taken_at_utc"]
-    if r["times_tz_known"] and r["modified_at"]:
-        return r["modified_at"]
+def _file_time(r: File, photo: Photo | None) -> str | None:
+    """When a file was made, for a time range: its photo's time taken, else its
+    modification time; None when neither has a known zone."""
+    if photo is not None and photo.fields.get("taken_at_utc"):
+        return photo.fields["taken_at_utc"]
+    if r.times_tz_known and r.modified_at:
+        return r.modified_at
     return None
 
 
@@ -379,12 +332,12 @@ _FILE_FIELDS = ("id", "item", "locator", "path", "name", "kind", "size", "sha256
                 "modified_at", "accessed_at", "changed_at", "born_at")
 
 
-def _file_json(r, tags: list, sensitive: bool, withheld: bool) -> dict[str, Any]:
-    out = {k: r[k] for k in _FILE_FIELDS}
-    out["layers"] = json.loads(r["layers"])
-    out["deleted"] = bool(r["deleted"])
-    out["times_tz_known"] = bool(r["times_tz_known"])
-    out["extension_mismatch"] = bool(r["extension_mismatch"])
+def _file_json(r: File, tags: list, sensitive: bool, withheld: bool) -> dict[str, Any]:
+    out = {k: getattr(r, k) for k in _FILE_FIELDS}
+    out["layers"] = r.layers
+    out["deleted"] = r.deleted
+    out["times_tz_known"] = r.times_tz_known
+    out["extension_mismatch"] = r.extension_mismatch
     out["tags"] = tags
     out["sensitive"] = sensitive
     out["withheld"] = withheld

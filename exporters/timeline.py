@@ -30,34 +30,28 @@ with ``timestamp`` null. ``--from``/``--to`` keep a known event when its instant
 unknown-zone event when it *could* be within them (its wall clock between ``from - 12 h`` and
 ``to + 14 h``): a time filter never silently drops an event that may belong.
 
-Streaming: one SQL query (a UNION ALL of the sources) ordered by SQLite, whose sorter spills
-to temporary files; rows are read from its cursor one at a time, so memory stays flat over
-millions of files.
+Streaming: the store orders the times (:func:`forensic.store.timeline.rows`: one query,
+whose sorter spills to temporary files) and hands them over one at a time; each becomes an
+event here, so memory stays flat over millions of files.
 """
 from __future__ import annotations
 
-import functools
 import json
 import re
 import sqlite3
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta, timezone, tzinfo
 from typing import Any, Iterable, Iterator, TextIO
 
 from forensic.errors import UsageError
-
-EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-US = timedelta(microseconds=1)
-HOUR_US = 3_600_000_000
-EARLIEST_OFFSET_H = -12          # UTC-12:00 (Baker Island)
-LATEST_OFFSET_H = 14             # UTC+14:00 (Line Islands)
+from forensic.store import timeline as store_timeline
+from forensic.store.records import TimelineRow
+# the store's ordering rule and its time helpers, named here as ever (callers import them from here)
+from forensic.store.timeline import (EARLIEST_OFFSET_H, EPOCH, FILE_TIMES, HOUR_US, LATEST_OFFSET_H,  # noqa: F401
+                                     US, TimelineFilter, parse_stored, sort_key, to_us)
 
 # the fields of a timeline event, in order; the first four are Timesketch's
 FIELDS = ("message", "datetime", "timestamp_desc", "timestamp", "item", "path", "sha256", "record_type",
           "tz_known", "tz_source", "local_datetime", "locator", "db_state")
-
-FILE_TIMES = (("modified_at", "File modified"), ("accessed_at", "File accessed"),
-              ("changed_at", "Metadata changed"), ("born_at", "File created"))
 
 LABELS = {
     ("photo/exif", "taken"): "Photo taken",
@@ -90,29 +84,6 @@ def message_text(desc: str, conversation: str | None, sender: str | None, body: 
 
 
 # -- time helpers -------------------------------------------------------------------------
-def parse_stored(value: str) -> datetime:
-    """A time as stored in the case store: ISO 8601, 'Z'/offset (aware) or naive."""
-    return datetime.fromisoformat(value)
-
-
-def to_us(dt: datetime) -> int:
-    """Microseconds since the epoch; a naive datetime is read as UTC (callers flag it)."""
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    return (dt - EPOCH) // US
-
-
-@functools.lru_cache(maxsize=1 << 16)      # times repeat: a file's four times, files saved together
-def sort_key(value: str | None) -> int | None:
-    """The SQL function ``tl_key``: an event's place on the timeline, in µs (see module doc)."""
-    if value is None:
-        return None
-    try:
-        return to_us(parse_stored(value))
-    except (ValueError, OverflowError):
-        return None
-
-
 def parse_bound(text: str, end: bool = False) -> int:
     """``--from``/``--to``: an ISO 8601 date or date-time; naive means UTC. A date alone as
     the end bound includes that whole day. Returns µs since the epoch (inclusive)."""
@@ -141,103 +112,39 @@ def iso(dt: datetime) -> str:
     return dt.isoformat()
 
 
-# -- the query ------------------------------------------------------------------------------
-@dataclass(frozen=True, slots=True)
-class TimelineFilter:
-    item: str | None = None
-    start_us: int | None = None      # inclusive
-    end_us: int | None = None        # inclusive
-    known_only: bool = False         # leave out events whose zone is unknown
-
-
-_COLUMNS = ("k", "tz_known", "label", "item", "path", "locator", "sha256", "deleted", "record_type",
-            "utc", "local", "tz_source", "make", "model", "sender", "conversation", "body", "lat", "lon", "db_state")
-
-
-def _file_select(column: str, desc: str) -> str:
-    return (
-        f"SELECT tl_key({column}) AS k, f.times_tz_known AS tz_known, '{desc}' AS label, f.item, f.path, "
-        f"f.locator, f.sha256, f.deleted, 'fs/' || f.kind AS record_type, "
-        f"CASE WHEN f.times_tz_known THEN {column} END AS utc, "
-        f"CASE WHEN f.times_tz_known THEN NULL ELSE {column} END AS local, "
-        f"CASE WHEN f.times_tz_known THEN COALESCE(f.times_tz_source, 'utc') ELSE 'unknown' END AS tz_source, "
-        f"NULL AS make, NULL AS model, NULL AS sender, NULL AS conversation, NULL AS body, "
-        f"NULL AS lat, NULL AS lon, NULL AS db_state "
-        f"FROM files f WHERE {column} IS NOT NULL AND (:item IS NULL OR f.item = :item)")
-
-
-_ARTIFACT_SELECT = (
-    "SELECT tl_key(COALESCE(t.utc, t.local)) AS k, t.tz_known AS tz_known, t.label AS label, a.item, f.path, "
-    "f.locator, f.sha256, f.deleted, a.record_type, t.utc, t.local, t.tz_source, "
-    "CASE WHEN a.record_type = 'photo/exif' THEN json_extract(a.fields, '$.make') END AS make, "
-    "CASE WHEN a.record_type = 'photo/exif' THEN json_extract(a.fields, '$.model') END AS model, "
-    "CASE WHEN a.record_type = 'chat/message' THEN json_extract(a.fields, '$.sender') END AS sender, "
-    "CASE WHEN a.record_type = 'chat/message' THEN COALESCE(json_extract(a.fields, '$.conversation.title'), "
-    "json_extract(a.fields, '$.conversation.id'), CASE WHEN json_type(a.fields, '$.conversation') = 'text' "
-    "THEN json_extract(a.fields, '$.conversation') END) END AS conversation, "
-    "CASE WHEN a.record_type = 'chat/message' THEN json_extract(a.fields, '$.body') END AS body, "
-    "CASE WHEN t.label = 'gps' THEN json_extract(a.fields, '$.lat') END AS lat, "
-    "CASE WHEN t.label = 'gps' THEN json_extract(a.fields, '$.lon') END AS lon, "
-    "json_extract(a.fields, '$.db_state') AS db_state "
-    "FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
-    "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) "
-    "WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL) AND (:item IS NULL OR a.item = :item)")
-
-
-def _sql(flt: TimelineFilter) -> tuple[str, dict[str, Any]]:
-    union = " UNION ALL ".join([_file_select(c, d) for c, d in FILE_TIMES] + [_ARTIFACT_SELECT])
-    where = ["1"]
-    args: dict[str, Any] = {"item": flt.item}
-    if flt.known_only:
-        where.append("tz_known")
-    if flt.start_us is not None:
-        # known: the instant is not before the start; unknown: it could be (wall clock >= start - 12 h)
-        where.append("k >= CASE WHEN tz_known THEN :start ELSE :start_wide END")
-        args["start"] = flt.start_us
-        args["start_wide"] = flt.start_us + EARLIEST_OFFSET_H * HOUR_US
-    if flt.end_us is not None:
-        where.append("k <= CASE WHEN tz_known THEN :end ELSE :end_wide END")
-        args["end"] = flt.end_us
-        args["end_wide"] = flt.end_us + LATEST_OFFSET_H * HOUR_US
-    sql = (f"SELECT {', '.join(_COLUMNS)} FROM ({union}) WHERE {' AND '.join(where)} "
-           "ORDER BY k, tz_known DESC, item, path, label")
-    return sql, args
-
-
+# -- the events --------------------------------------------------------------------------------
 def events(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(),
            tz: tzinfo | None = None) -> Iterator[dict[str, Any]]:
     """Timeline events in order (see the module doc for the rule), one at a time."""
-    db.create_function("tl_key", 1, sort_key, deterministic=True)
-    sql, args = _sql(flt)
     render = tz or timezone.utc
-    for r in db.execute(sql, args):
+    for r in store_timeline.rows(db, flt):
         yield _event(r, render)
 
 
-def _event(r, render: tzinfo) -> dict[str, Any]:
-    record_type = r["record_type"]
+def _event(r: TimelineRow, render: tzinfo) -> dict[str, Any]:
+    record_type = r.record_type
     is_fs = record_type.startswith("fs/")
-    label = r["label"] if is_fs else LABELS.get((record_type, r["label"]), f"{r['label']} ({record_type})")
-    desc = describe(label, r["db_state"])
-    tz_known = bool(r["tz_known"])
-    if r["k"] is None:                      # not a time we can read (never dropped: listed first)
-        value = r["utc"] if r["utc"] is not None else r["local"]
+    label = r.label if is_fs else LABELS.get((record_type, r.label), f"{r.label} ({record_type})")
+    desc = describe(label, r.db_state)
+    tz_known = r.tz_known
+    if r.key is None:                      # not a time we can read (never dropped: listed first)
+        value = r.utc if r.utc is not None else r.local
         tz_known, when, stamp, local_iso = False, str(value), None, str(value)
-    elif tz_known and r["utc"] is not None:
-        utc = parse_stored(r["utc"])
+    elif tz_known and r.utc is not None:
+        utc = parse_stored(r.utc)
         utc = utc.replace(tzinfo=timezone.utc) if utc.tzinfo is None else utc.astimezone(timezone.utc)
         utc_iso = iso(utc)
         when = utc_iso if render is timezone.utc else iso(utc.astimezone(render))
         stamp = (utc - EPOCH) // US
-        if r["local"] is not None:          # the wall clock the device showed, with its offset
-            local = parse_stored(r["local"]).replace(tzinfo=None)
+        if r.local is not None:          # the wall clock the device showed, with its offset
+            local = parse_stored(r.local).replace(tzinfo=None)
             offset = local - utc.replace(tzinfo=None)
             local_iso = iso(local.replace(tzinfo=timezone(offset)))
         else:
             local_iso = utc_iso
     else:
         tz_known = False
-        value = r["local"] if r["local"] is not None else r["utc"]
+        value = r.local if r.local is not None else r.utc
         when = iso(parse_stored(value).replace(tzinfo=None))
         stamp = None
         local_iso = when
@@ -246,32 +153,32 @@ def _event(r, render: tzinfo) -> dict[str, Any]:
         "datetime": when,
         "timestamp_desc": desc,
         "timestamp": stamp,
-        "item": r["item"],
-        "path": r["path"],
-        "sha256": r["sha256"],
+        "item": r.item,
+        "path": r.path,
+        "sha256": r.sha256,
         "record_type": record_type,
         "tz_known": tz_known,
-        "tz_source": r["tz_source"] if tz_known else "unknown",
+        "tz_source": r.tz_source if tz_known else "unknown",
         "local_datetime": local_iso,
-        "locator": r["locator"],
-        "db_state": r["db_state"],
+        "locator": r.locator,
+        "db_state": r.db_state,
     }
 
 
-def _message(desc: str, r, is_fs: bool) -> str:
-    path = r["path"] or "?"
-    deleted = " (deleted)" if r["deleted"] else ""
+def _message(desc: str, r: TimelineRow, is_fs: bool) -> str:
+    path = r.path or "?"
+    deleted = " (deleted)" if r.deleted else ""
     if is_fs:
         return f"{desc}: {path}{deleted}"
-    if r["db_state"] == UNCOMMITTED and r["record_type"] != "chat/message":
+    if r.db_state == UNCOMMITTED and r.record_type != "chat/message":
         desc = f"{desc} ({UNCOMMITTED_NOTE})"
-    if r["record_type"] == "photo/exif":
+    if r.record_type == "photo/exif":
         from forensic.exporters.geo import device
-        dev = device(r["make"], r["model"])
-        where = f" at {r['lat']}, {r['lon']}" if r["lat"] is not None and r["lon"] is not None else ""
+        dev = device(r.make, r.model)
+        where = f" at {r.lat}, {r.lon}" if r.lat is not None and r.lon is not None else ""
         return f"{desc}{where}: {path}{deleted}" + (f" [{dev}]" if dev else "")
-    if r["record_type"] == "chat/message":
-        return message_text(desc, r["conversation"], r["sender"], r["body"], r["db_state"])
+    if r.record_type == "chat/message":
+        return message_text(desc, r.conversation, r.sender, r.body, r.db_state)
     return f"{desc}: {path}{deleted}"
 
 

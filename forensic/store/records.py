@@ -8,6 +8,7 @@ from __future__ import annotations
 import hashlib
 import json
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,128 @@ class Link:
     artifact_id: int
     fields: dict
     reason: str
+
+
+# -- rows of the exporters and of the chat listings ---------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Tag:
+    """An examiner's tag on one target of ``item``: a file (``target_ref`` = its locator), a
+    chat message (its artifact id) or a conversation (its id)."""
+    id: int
+    target_kind: str                  # file | message | conversation
+    target_ref: str
+    item: str
+    tag: str
+    note: str | None
+    sensitive: bool
+    at: str
+    by: str | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "Tag":
+        return cls(r["id"], r["target_kind"], r["target_ref"], r["item"], r["tag"], r["note"], bool(r["sensitive"]),
+                   r["at"], r["by"])
+
+
+@dataclass(frozen=True, slots=True)
+class Photo:
+    """A ``photo/exif`` record with the file that holds it (the file's columns are None, and
+    ``deleted`` False, for a record stored without a file)."""
+    artifact_id: int
+    item: str
+    file_id: int | None
+    extractor: str                    # NAME@version
+    fields: dict
+    corrupted: bool
+    warnings: list
+    path: str | None
+    locator: str | None
+    sha256: str | None                # of the file
+    deleted: bool
+    mime: str | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "Photo":
+        return cls(r["id"], r["item"], r["file_id"], r["extractor"], _json(r["fields"], {}), bool(r["corrupted"]),
+                   _json(r["warnings"], []), r["path"], r["locator"], r["sha256"], bool(r["deleted"]), r["mime"])
+
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A chat message as a listing gives it (``forensic messages``): its record's fields and
+    the file it came from, and ``sort_key``, its place in the listing's time order (see
+    :mod:`forensic.store.chats`)."""
+    id: int                           # the artifact id
+    item: str
+    fields: dict
+    corrupted: bool
+    warnings: list
+    locator: str | None
+    sort_key: int
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "Message":
+        return cls(r["id"], r["item"], json.loads(r["fields"]), bool(r["corrupted"]), _json(r["warnings"], []),
+                   r["locator"], r["sort_key"])
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """A conversation of one item as the chat index groups it: its messages' count, the
+    times (as the records give them) of its first and last, the participants its first
+    message names, the files (path, locator; by file id) its messages come from, and how
+    many of them only a phone database's unfinished transaction holds."""
+    item: str
+    platform: str | None
+    conversation: str | None
+    title: str | None
+    messages: int
+    first_at: str | None
+    last_at: str | None
+    participants: list
+    sources: tuple                    # (path, locator) each
+    uncommitted: int
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row, *, first_at: str | None, last_at: str | None, participants: list, sources: tuple,
+                 uncommitted: int) -> "Conversation":
+        """``r``: the group's row (item, platform, conversation, title, n); the rest read
+        for it by :func:`forensic.store.chats.conversations`."""
+        return cls(r["item"], r["platform"], r["conversation"], r["title"], r["n"], first_at, last_at, participants,
+                   sources, uncommitted)
+
+
+@dataclass(frozen=True, slots=True)
+class TimelineRow:
+    """One time on the timeline, as :func:`forensic.store.timeline.rows` orders them: a file
+    system time of a file (``record_type`` ``fs/<kind>``, ``label`` its description) or a
+    time a record holds (``label`` as the extractor named it: ``taken``, ``sent`` ...), with
+    what an event's text needs of the record. Values from a record's fields (make, model,
+    sender, conversation, body, lat, lon, db_state) are as the record holds them."""
+    key: int | None                   # µs since the epoch (see forensic.store.timeline.sort_key)
+    tz_known: bool
+    label: str
+    item: str
+    path: str | None
+    locator: str | None
+    sha256: str | None
+    deleted: bool
+    record_type: str
+    utc: str | None
+    local: str | None
+    tz_source: str
+    make: Any
+    model: Any
+    sender: Any
+    conversation: Any
+    body: Any
+    lat: Any
+    lon: Any
+    db_state: Any
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row | tuple) -> "TimelineRow":
+        """``r`` in the column order of :data:`forensic.store.timeline.COLUMNS`."""
+        return cls(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11], r[12],
+                   r[13], r[14], r[15], r[16], r[17], r[18], r[19])
