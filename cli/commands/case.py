@@ -10,6 +10,7 @@ from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import emit_json, esc, info, safe
 from forensic.case import Case
 from forensic.outputs import CASE_FILES, check_output, current_cases
+from forensic.store import triage as store_triage
 
 
 @click.group()
@@ -47,7 +48,8 @@ def init(directory: Path, case_id: str, examiner: str, organisation: str | None,
     finally:
         c.close()
     if as_json:
-        emit_json({"case": str(directory), **{k: meta[k] for k in ("case_id", "examiner", "organisation", "created_at")}})
+        emit_json({"case": str(directory),
+                   **{k: meta[k] for k in ("case_id", "examiner", "organisation", "created_at")}})
     else:
         info(f"case [bold]{esc(case_id)}[/bold] created in {esc(directory)}")
     return 0
@@ -69,8 +71,8 @@ def show(case: Case, as_json: bool) -> int:
     """Show the case's details and evidence items."""
     meta = case.meta()
     out = {k: meta.get(k) for k in ("case_id", "examiner", "organisation", "created_at")}
-    out["items"] = [r["item"] for r in case.items()]
-    out["files"] = case.db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
+    out["items"] = [r.item for r in case.items()]
+    out["files"] = store_triage.count_files(case.db)
     if as_json:
         emit_json(out)
     else:

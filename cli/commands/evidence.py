@@ -59,7 +59,8 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
              f"{'it' if len(result['duplicate_of']) == 1 else 'them'} in the custody log")
     for part in result.get("partitions") or []:
         detail(f"partition {part.get('number')}: {esc(part.get('description'))}, "
-               f"{esc(part.get('file_system') or 'no file system found')}, bytes {part.get('start')}+{part.get('length')}")
+               f"{esc(part.get('file_system') or 'no file system found')}, "
+               f"bytes {part.get('start')}+{part.get('length')}")
     for seg in result.get("segments") or []:
         detail(f"segment {esc(seg['name'])}: {seg['size']:,} bytes, sha256 {seg['sha256']}")
     for w in result.get("source_warnings", []):
@@ -145,7 +146,7 @@ def list_(case: Case, as_json: bool) -> int:
 def verify(case: Case, item: str, key_path, passphrase_file, as_json: bool) -> int:
     """Re-hash ITEM's source and compare with the hashes recorded at intake. Exit 4 if not ok."""
     row = case.item(item)
-    with byte_progress(f"re-hashing {item}", row["size"]) as advance:
+    with byte_progress(f"re-hashing {item}", row.size) as advance:
         result = verify_evidence(case, item, progress=advance)
     _custody(case, "evidence.verified", {"item": item, "sha256": result["sha256"], "md5": result["md5"]},
              {"ok": result["ok"], "problem": result["problem"], "expected_sha256": result["expected_sha256"]},

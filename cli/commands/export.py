@@ -36,7 +36,8 @@ def _actor(case: Case, examiner: str | None) -> str:
               help="Withhold the content from bundles unless exported with --include-sensitive.")
 @click.option("--item", default=None, help="Only in this evidence item.")
 @click.option("--conversation", default=None, help="Every message of this conversation (id or title).")
-@click.option("--from", "from_at", default=None, help="Messages/photos at or after this time (ISO 8601; UTC if no zone).")
+@click.option("--from", "from_at", default=None,
+              help="Messages/photos at or after this time (ISO 8601; UTC if no zone).")
 @click.option("--to", "to_at", default=None, help="Messages/photos at or before this time.")
 @click.option("--geotagged", is_flag=True, help="Photos with a valid GPS position (and messages with a location).")
 @click.option("--examiner", default=None, help="Who tags (default: the case's examiner).")

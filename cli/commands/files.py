@@ -15,10 +15,12 @@ import click
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import compact_line, esc, info, listing, safe, warn
 from forensic.case import Case
+from forensic.store import files as store_files, warnings as store_warnings
+from forensic.store.records import File, StoredWarning
 
 _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "deleted", "mime", "magic",
-           "extension_mismatch", "modified_at", "accessed_at", "changed_at", "born_at", "times_tz_known", "times_tz_source",
-           "inode", "link_target", "warnings")
+           "extension_mismatch", "modified_at", "accessed_at", "changed_at", "born_at", "times_tz_known",
+           "times_tz_source", "inode", "link_target", "warnings")
 
 FILES_LEGEND = "Flags: D deleted · ! the extension contradicts the content (e.g. a JPEG named .pdf)"
 
@@ -42,8 +44,8 @@ class ListingScope:
     def __init__(self, case: Case, item: str | None) -> None:
         rows = [case.item(item)] if item else case.items()
         self.item = item
-        self.items = [r["item"] for r in rows]
-        self.untriaged = [r["item"] for r in rows if not r["triaged_at"]]
+        self.items = [r.item for r in rows]
+        self.untriaged = [r.item for r in rows if not r.triaged_at]
 
     def report(self, noun: str, count: int, filters: Iterable[str] = (), hint: str | None = None) -> None:
         """After a listing of ``count`` rows, say on stderr what it leaves out and why: no
@@ -72,15 +74,14 @@ class ListingScope:
             info(f"no {noun} in " + (f"item {esc(self.item)}" if self.item else "this case"))
 
 
-def file_json(r) -> dict:
-    out = {k: r[k] for k in _FIELDS}
+def file_json(f: File) -> dict:
+    """A file as ``forensic files --json`` writes it (a public contract): :data:`_FIELDS` in
+    that order, md5 and sha1 only when computed."""
+    out = {k: getattr(f, k) for k in _FIELDS}
     if out["md5"] is None:
         del out["md5"]
     if out["sha1"] is None:
         del out["sha1"]
-    out["deleted"] = bool(out["deleted"])
-    out["extension_mismatch"] = bool(out["extension_mismatch"])
-    out["times_tz_known"] = bool(out["times_tz_known"])
     return out
 
 
@@ -115,22 +116,11 @@ def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, 
     On a terminal: a table (flags explained under it). In a pipe: one compact line per file
     (flags, SHA-256, size, content type, locator). With --json: JSON Lines."""
     scope = ListingScope(case, item)
-    where, args = [], []
-    if item:
-        where.append("item=?"), args.append(item)
-    if deleted:
-        where.append("deleted=1")
-    if mime_prefix:
-        where.append("substr(mime, 1, ?)=?"), args.extend([len(mime_prefix), mime_prefix])
-    if mismatch:
-        where.append("extension_mismatch=1")
-    if kind:
-        where.append("kind=?"), args.append(kind)
-    if sha256:
-        where.append("sha256=?"), args.append(sha256.lower())
-    sql = "SELECT * FROM files" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY item, id"
-    with closing(case.db.execute(sql, args)) as cursor:
-        n = listing((file_json(r) for r in cursor), as_json=as_json,
+    found = store_files.listing(case.db, [item] if item else None, deleted=deleted or None,
+                                mime_prefix=mime_prefix, mismatch=mismatch or None, kind=kind,
+                                sha256=sha256.lower() if sha256 else None)
+    with closing(found):
+        n = listing(map(file_json, found), as_json=as_json,
                     columns=("Flags", "SHA-256", "Size", "Type", "Locator"), cells=_file_cells,
                     line=_file_line, legend=FILES_LEGEND, no_wrap=("Flags",))
     scope.report("files", n, filter_words(("--deleted", deleted), ("--mime", mime_prefix), ("--mismatch", mismatch),
@@ -145,17 +135,17 @@ def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, 
 def warnings(case: Case, item: str | None, as_json: bool) -> int:
     """List the warnings recorded during intake and triage."""
     scope = ListingScope(case, item)
-    sql = "SELECT item, locator, stage, message, at FROM warnings"
-    args = []
-    if item:
-        sql += " WHERE item=?"
-        args.append(item)
-    with closing(case.db.execute(sql + " ORDER BY id", args)) as cursor:
-        n = listing((dict(r) for r in cursor), as_json=as_json,
+    with closing(store_warnings.listing(case.db, item or None)) as found:
+        n = listing(map(warning_json, found), as_json=as_json,
                     columns=("Item", "Stage", "Locator", "Message"), cells=_warning_cells,
                     line=lambda r: compact_line(_warning_cells(r)))
     scope.report("warnings", n)
     return 0
+
+
+def warning_json(w: StoredWarning) -> dict:
+    """A warning as ``forensic warnings --json`` writes it (a public contract)."""
+    return {"item": w.item, "locator": w.locator, "stage": w.stage, "message": w.message, "at": w.at}
 
 
 def _warning_cells(r: dict) -> tuple:

@@ -1,7 +1,6 @@
 """forensic triage"""
 from __future__ import annotations
 
-import json
 import os
 import signal
 import threading
@@ -19,6 +18,8 @@ from forensic.errors import SourceError, UsageError
 from forensic.hashing import parse_algorithms
 from forensic.pipeline import TriageOptions, triage_item
 from forensic.sources.base import display_path
+from forensic.store import triage as store_triage, warnings as store_warnings
+from forensic.store.records import Item
 
 
 @click.command()
@@ -54,22 +55,22 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
         raise UsageError("the case has no evidence items", hint="add one with 'forensic evidence add SOURCE'")
     status = exit_codes.OK
     # Which items' last session did not finish: one read of the log for all of them.
-    unfinished = unfinished_triages(case) if any(force or not r["triaged_at"] for r in rows) else {}
+    unfinished = unfinished_triages(case) if any(force or not r.triaged_at for r in rows) else {}
     with _sigterm_interrupts():
         for row in rows:
             status = max(status, _triage_one(case, row, hashes, workers, password_file, assume_tz,
                                              date_order, no_extract, force, key_path,
-                                             passphrase_file, as_json, unfinished.get(row["item"])))
+                                             passphrase_file, as_json, unfinished.get(row.item)))
     return status
 
 
-def _triage_one(case: Case, row, hashes, workers: int, password_file: Path | None,
+def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path | None,
                 assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool,
                 key_path, passphrase_file, as_json: bool, previous: dict | None) -> int:
-    item = row["item"]
-    if row["triaged_at"] and not force:
-        summary = json.loads(row["triage_summary"] or "{}")
-        info(f"{esc(item)}: already triaged at {row['triaged_at']} (use --force to redo)")
+    item = row.item
+    if row.triaged_at and not force:
+        summary = row.triage_summary or {}
+        info(f"{esc(item)}: already triaged at {row.triaged_at} (use --force to redo)")
         if as_json:
             emit_json({**summary, "already_triaged": True})
         return exit_codes.OK
@@ -82,12 +83,12 @@ def _triage_one(case: Case, row, hashes, workers: int, password_file: Path | Non
                          extractor_options=ex_opts, extractors=[] if no_extract else None)
     if previous is not None:
         warn(_previous_message(case, item, previous, force))
-    stored = case.db.execute("SELECT EXISTS(SELECT 1 FROM files WHERE item=?)", (item,)).fetchone()[0]
+    stored = store_triage.any_stored(case.db, item)
     with triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers, "force": force,
                                      "extract": not no_extract, **ex_opts},
                         key_path, passphrase_file, previous=previous,
-                        eager=force and bool(row["triaged_at"] or stored)) as on_batch:
-        with _progress(f"triage {item}", row["size"]) as advance:
+                        eager=force and bool(row.triaged_at or stored)) as on_batch:
+        with _progress(f"triage {item}", row.size) as advance:
             stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)
         on_batch.finish(stats)
     summary = stats.to_json()
@@ -115,22 +116,21 @@ def _count(n: int, word: str) -> str:
 
 def _show_warnings(case: Case, item: str, limit: int = 20) -> None:
     """With --verbose: the item's first warnings, where they were met and why."""
-    rows = case.db.execute("SELECT locator, stage, message FROM warnings WHERE item=? ORDER BY rowid LIMIT ?",
-                           (item, limit + 1)).fetchall()
-    for locator, stage, message in rows[:limit]:
-        detail(f"  {esc(stage)}: {esc(locator or item)}: {esc(message)}")
+    rows = list(store_warnings.listing(case.db, item, limit=limit + 1))
+    for w in rows[:limit]:
+        detail(f"  {esc(w.stage)}: {esc(w.locator or item)}: {esc(w.message)}")
     if len(rows) > limit:
         detail(f"  … and more: 'forensic warnings --item {esc(item)}'")
 
 
-def _check_source(item: str, row) -> None:
+def _check_source(item: str, row: Item) -> None:
     """The item's source is still there and can be read (its first byte, or its listing)."""
     path = item_source(row)
     if not path.exists():
         raise SourceError(f"evidence item {item}: the source {display_path(path)} is no longer there",
                           hint="reconnect the evidence (same path), then rerun")
     try:
-        if row["format"] == "directory":
+        if row.format == "directory":
             with os.scandir(path) as entries:
                 next(entries, None)
         else:
@@ -154,7 +154,7 @@ def _previous_message(case: Case, item: str, previous: dict, force: bool) -> str
                 "recorded an end (the process was killed, or the machine stopped)")
     if force:
         return head + "; redoing it from the start (--force)"
-    stored = case.db.execute("SELECT COUNT(*) FROM files WHERE item=?", (item,)).fetchone()[0]
+    stored = store_triage.count_files(case.db, item)
     if not stored:
         return head + "; redoing it"
     return head + f"; redoing it: the {stored:,} entries it stored are kept, the rest is read now"
@@ -190,9 +190,8 @@ def _check_zone(zone: str) -> None:
         raise UsageError(f"unknown time zone {zone!r}", hint="use an IANA name such as Europe/Madrid") from exc
 
 
-def _intake_password(row) -> bytes | None:
-    details = json.loads(row["details"] or "{}")
-    pf = details.get("password_file")
+def _intake_password(row: Item) -> bytes | None:
+    pf = row.details.get("password_file")
     if pf and Path(pf).is_file():
         return _read_password(Path(pf))
     return None

@@ -1,0 +1,33 @@
+"""What could not be read, and why (the ``warnings`` table), read typed. (A triage stores
+them: :mod:`forensic.store.triage`.)"""
+from __future__ import annotations
+
+import sqlite3
+from typing import Iterator
+
+from forensic.store.records import StoredWarning
+
+
+def listing(db: sqlite3.Connection, item: str | None = None, limit: int | None = None) -> Iterator[StoredWarning]:
+    """The warnings of ``item`` (None: every item), in the order they were recorded, at most
+    ``limit``; streamed from one cursor, closed when the generator ends or is closed."""
+    sql = "SELECT * FROM warnings" + (" WHERE item = ?" if item is not None else "") + " ORDER BY id"
+    args: list = [] if item is None else [item]
+    if limit is not None:
+        sql += " LIMIT ?"
+        args.append(limit)
+    cursor = db.execute(sql, args)
+    try:
+        for row in cursor:
+            yield StoredWarning.from_row(row)
+    finally:
+        cursor.close()
+
+
+def at_locator_ending(db: sqlite3.Connection, item: str, suffix: str) -> list[StoredWarning]:
+    """The warnings of ``item`` whose locator ends with ``suffix``, in the order they were
+    recorded. ``%`` and ``_`` in ``suffix`` mean themselves; ASCII letters match in either
+    case (SQLite's LIKE)."""
+    like = "%" + suffix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    return [StoredWarning.from_row(r) for r in db.execute(
+        "SELECT * FROM warnings WHERE item = ? AND locator LIKE ? ESCAPE '!' ORDER BY id", (item, like))]
