@@ -8,15 +8,27 @@ import click
 from forensic.cli.common import json_option
 from forensic.cli.console import emit_json, esc, info
 from forensic.outputs import check_output, current_cases
-from forensic.sample import DEFAULT_SCENARIO, SCENARIOS
 
 
-@click.command("sample-image")
+class _SampleImageCommand(click.Command):
+    """``sample-image``, whose --scenario option (choices and default from forensic.training)
+    is added when the command's own options are first needed: parsing it or showing its
+    help, never ``forensic --help``, which lists every command without loading the trainer."""
+
+    def get_params(self, ctx: click.Context) -> list[click.Parameter]:
+        if not any(p.name == "scenario" for p in self.params):
+            from forensic.training import DEFAULT_SCENARIO, SCENARIOS
+            after_seed = next(i for i, p in enumerate(self.params) if p.name == "seed") + 1
+            self.params.insert(after_seed, click.Option(
+                ["--scenario"], type=click.Choice(sorted(SCENARIOS)), default=DEFAULT_SCENARIO,
+                show_default=True, help="Which fictional case to build."))
+        return super().get_params(ctx)
+
+
+@click.command("sample-image", cls=_SampleImageCommand)
 @click.argument("out_dir", type=click.Path(file_okay=False, path_type=Path))
 @click.option("--seed", type=int, default=1, show_default=True,
               help="The same seed gives the same story and byte-identical images.")
-@click.option("--scenario", type=click.Choice(sorted(SCENARIOS)), default=DEFAULT_SCENARIO, show_default=True,
-              help="Which fictional case to build.")
 @click.option("--e01", is_flag=True, help="Also write phone.E01, acquired from phone.raw with ewfacquire, and "
                                            "card-copy.E01, an acquisition of card.raw with one damaged chunk.")
 @click.option("--force", is_flag=True, help="Replace a sample already in OUT_DIR.")
@@ -35,7 +47,7 @@ def sample_image(out_dir: Path, seed: int, scenario: str, e01: bool, force: bool
     (e2fsprogs), sfdisk (fdisk), mkfs.vfat (dosfstools), mtools and, for --e01, ewfacquire
     (ewf-tools); no root, nothing is mounted.
     """
-    from forensic.sample.build import build_sample
+    from forensic.training.build import build_sample
     # A trainer may have registered a sample as evidence: --force never rewrites it.
     with current_cases(case_dir) as cases:
         check_output(out_dir, cases=tuple(cases), option="sample-image", folder=True)

@@ -30,7 +30,7 @@ def check(case: Case, answer_key: Path, show_all: bool, fail_under: int | None, 
     Each fact is found, wrong (found with a different value), missed, or skipped (the extractor
     that would find it is not available here; not counted). Score = found / checked * 100.
     """
-    from forensic.sample.check import check_case, load_key
+    from forensic.training.check import check_case, load_key
     key = load_key(answer_key)
     report = check_case(case, key, str(answer_key))
     data = report.to_json()

@@ -21,7 +21,7 @@ import zipfile
 import pytest
 
 from conftest import require_tools
-from forensic.sample.build import layout
+from forensic.training.build import layout
 from ptyrun import run_in_pty
 from tests.cli.test_listings import _message_line, assert_fits, pipe, shown, table_rows
 

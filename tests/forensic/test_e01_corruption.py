@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 from builders import e01_image, ext4_image, fat_image, need, run, sha256
-from forensic.sample.tools import e01_chunks, flip_bytes
+from forensic.training.tools import e01_chunks, flip_bytes
 
 CHUNK = 32768                      # ewfacquire's default: 64 sectors of 512 bytes
 SECTORS = CHUNK // 512

@@ -21,7 +21,7 @@ TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel", "ew
 @pytest.fixture(scope="module")
 def sample(tmp_path_factory) -> Path:
     require_tools(*TOOLS)
-    from forensic.sample.build import build_sample
+    from forensic.training.build import build_sample
     out = tmp_path_factory.mktemp("damaged") / "s"
     build_sample(out, seed=5, e01=True)
     return out
@@ -74,7 +74,7 @@ def test_the_sample_builds_a_copy_with_the_planned_chunk_damaged(sample):
 def test_same_seed_same_damage_and_same_media(tmp_path, sample):
     """The E01's bytes differ per run (ewfacquire records when it ran); the chunk damaged, the
     damage, and so the media the copy gives and the key, do not."""
-    from forensic.sample.build import build_sample
+    from forensic.training.build import build_sample
     again = tmp_path / "again"
     build_sample(again, seed=5, e01=True)
     assert _ewfverify(again / "card-copy.E01") == _ewfverify(sample / "card-copy.E01")
@@ -108,7 +108,7 @@ def test_a_case_without_it_misses_the_facts_and_is_told_why(forensic, tmp_path, 
 
 
 def test_a_re_acquired_good_copy_is_not_the_damaged_one(forensic, tmp_path, sample):
-    from forensic.sample import tools
+    from forensic.training import tools
     (tmp_path / "good").mkdir()
     good = tools.e01_image(sample / "card.raw", tmp_path / "good" / "card-copy", case="C", evidence="E",
                            examiner="T", description="re-acquired", notes="good")
@@ -123,7 +123,7 @@ def test_a_re_acquired_good_copy_is_not_the_damaged_one(forensic, tmp_path, samp
 
 def test_without_e01_the_key_has_no_damaged_copy(tmp_path):
     require_tools(*TOOLS[:7])
-    from forensic.sample.build import build_sample
+    from forensic.training.build import build_sample
     build_sample(tmp_path / "s", seed=5)
     key = _key(tmp_path / "s")
     assert "card-copy" not in key["items"]

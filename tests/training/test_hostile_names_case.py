@@ -14,8 +14,8 @@ import pytest
 import pytsk3
 
 from conftest import require_tools
-from forensic.sample.answer_key import shown_as
-from forensic.sample.build import EXTRACTION_PREFIX, NOT_UTF8_NAME, RLO, SPOOFED_NAME, layout
+from forensic.training.answer_key import shown_as
+from forensic.training.build import EXTRACTION_PREFIX, NOT_UTF8_NAME, RLO, SPOOFED_NAME, layout
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 SPOOFED_BYTES = b"foto_pasaporte\xe2\x80\xaegpj.exe"
@@ -119,7 +119,7 @@ def test_the_answer_key_escapes_the_override_and_names_the_bytes(sample_case):
 
 def _results(case_dir, key_path) -> dict:
     from forensic.case import Case
-    from forensic.sample.check import check_case, load_key
+    from forensic.training.check import check_case, load_key
     case = Case.open(case_dir)
     try:
         report = check_case(case, load_key(key_path), str(key_path))

@@ -21,9 +21,9 @@ from pathlib import Path
 import pytest
 
 from conftest import require_tools
-from forensic.sample import formats
-from forensic.sample.build import EXTRACTION_PREFIX, _nonce, layout
-from forensic.sample.story import SCENARIOS
+from forensic.training import formats
+from forensic.training.build import EXTRACTION_PREFIX, _nonce, layout
+from forensic.training.story import SCENARIOS
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 MAGIC = bytes.fromhex("d9d505f920a163d7")
@@ -97,7 +97,7 @@ def test_journal_is_sqlites_format_with_a_nonce_from_the_seed():
 def test_same_seed_same_database_and_journal_in_another_process():
     """No clock, no random nonce, no hash order: another interpreter makes the same bytes."""
     _, _, db, journal = _files(7, "balkan-route")
-    code = ("import hashlib; from forensic.sample.build import layout; lay = layout(7); hj = lay.hot_journal; "
+    code = ("import hashlib; from forensic.training.build import layout; lay = layout(7); hj = lay.hot_journal; "
             "f = {x.rel: x.data for x in lay.phone}; "
             "print(hashlib.sha256(f[hj.db_rel] + f[hj.journal_rel]).hexdigest())")
     env = dict(os.environ, PYTHONHASHSEED="12345")
@@ -175,7 +175,7 @@ def test_triage_reports_the_committed_messages_and_flags_the_uncommitted(forensi
 
 def _results(case_dir: Path, key_path: Path) -> dict:
     from forensic.case import Case
-    from forensic.sample.check import check_case, load_key
+    from forensic.training.check import check_case, load_key
     case = Case.open(case_dir)
     try:
         report = check_case(case, load_key(key_path), str(key_path))

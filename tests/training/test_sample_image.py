@@ -21,7 +21,7 @@ def _digests(folder) -> dict[str, str]:
 @pytest.fixture(scope="module")
 def samples(tmp_path_factory):
     require_tools(*TOOLS)
-    from forensic.sample.build import build_sample
+    from forensic.training.build import build_sample
     root = tmp_path_factory.mktemp("samples")
     out = {}
     for name, seed in (("a", 7), ("b", 7), ("c", 8)):
@@ -127,7 +127,7 @@ def test_photos_are_baseline_jpegs_whose_exif_says_what_the_key_says(samples):
     import exifread
     folder = samples["a"]
     key = json.loads((folder / "answer-key.json").read_text())
-    from forensic.sample.build import layout
+    from forensic.training.build import layout
     lay = layout(7)
     photos = {("/" + rel): f.data for rel, (_, f, _) in lay.photo_files.items()}
     geotags = [f for f in key["facts"] if f["kind"] == "photo_geotag"]
@@ -168,7 +168,7 @@ def test_extraction_zip_holds_the_phone_files(samples):
 def test_chat_exports_are_in_their_applications_formats(samples, tmp_path):
     import sqlite3
     import zipfile
-    from forensic.sample.build import layout
+    from forensic.training.build import layout
     lay = layout(7)
     files = {f.rel: f.data for f in lay.phone}
     wa = next(d for r, d in files.items() if r.endswith(".txt"))
@@ -201,8 +201,8 @@ def test_chat_exports_are_in_their_applications_formats(samples, tmp_path):
 
 
 def test_missing_tool_is_named_with_its_package(tmp_path, monkeypatch):
-    from forensic.sample.build import build_sample
-    from forensic.sample.tools import SampleToolError
+    from forensic.training.build import build_sample
+    from forensic.training.tools import SampleToolError
     empty = tmp_path / "bin"
     empty.mkdir()
     monkeypatch.setenv("PATH", str(empty))
@@ -318,8 +318,8 @@ def _decode_dc(data: bytes) -> list[tuple[int, int, int]]:
 
 
 def test_jpeg_scan_decodes_to_the_planned_colours():
-    from forensic.sample.build import _blocks
-    from forensic.sample.jpeg import _ycbcr, photo
+    from forensic.training.build import _blocks
+    from forensic.training.jpeg import _ycbcr, photo
     blocks = _blocks(11, "probe")
     decoded = _decode_dc(photo(blocks, None))
     planned = [_ycbcr(rgb) for row in blocks for rgb in row]

@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from datetime import datetime, timedelta
 
-from forensic.sample.story import Chat, Story
+from forensic.training.story import Chat, Story
 
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 

@@ -37,8 +37,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from forensic.sample.build import EXTRACTION_PREFIX, GENERATOR, RLO, Layout
-from forensic.sample.formats import local
+from forensic.training.build import EXTRACTION_PREFIX, GENERATOR, RLO, Layout
+from forensic.training.formats import local
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
 

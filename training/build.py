@@ -29,10 +29,12 @@ from typing import Callable
 
 from forensic.errors import UsageError
 from forensic.hashing import sha256_file
-from forensic.sample import formats, jpeg
-from forensic.sample.story import DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted, PhotoPlan, Story, plan
-from forensic.sample import tools
+from forensic.training import formats, jpeg
+from forensic.training.story import DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted, PhotoPlan, Story, plan
+from forensic.training import tools
 
+# The answer key's "generator" field (docs/formats.md): a name for the keys it writes, kept
+# when the code moved from forensic.sample to forensic.training so that keys stay comparable.
 GENERATOR = "forensic.sample@1"
 OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01",
            "card-copy.E01")
@@ -336,7 +338,7 @@ def _damaged_copy(lay: Layout, card_raw: Path) -> DamagedCopy:
 def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO, e01: bool = False,
                  force: bool = False, progress: Callable[[str], None] | None = None) -> dict:
     """Build the sample evidence and answer key in ``out_dir``; return a summary."""
-    from forensic.sample.answer_key import answer_key, render_markdown
+    from forensic.training.answer_key import answer_key, render_markdown
 
     if scenario not in SCENARIOS:
         raise UsageError(f"unknown scenario {scenario!r}", hint="one of: " + ", ".join(SCENARIOS))
