@@ -260,7 +260,8 @@ class PhotoExifExtractor(Extractor):
         return ArtifactRecord(RECORD_TYPE, fields, tuple(timestamps), problems.corrupted,
                               tuple(problems.messages))
 
-    def _read_tags(self, buf: bytes, info: containers.ContainerInfo, problems: _Problems) -> tuple[dict[str, Any], str | None]:
+    def _read_tags(self, buf: bytes, info: containers.ContainerInfo,
+                   problems: _Problems) -> tuple[dict[str, Any], str | None]:
         from exifread.core.exceptions import ExifError
         from exifread.core.find_exif import determine_type
 
@@ -444,7 +445,9 @@ def _parse_local(raw: str | None, subsec: str | None, label: str,
         problems.add(f"{label} is all zeros ({raw!r}): no date recorded")
         return None
     try:
-        local = datetime(*(int(g) for g in m.groups()))
+        # EXIF keeps the camera's wall-clock time, with no zone: kept as that local time here,
+        # its zone decided (and said from what) by _ZoneResolver, never assumed UTC
+        local = datetime(*(int(g) for g in m.groups()))  # noqa: DTZ001 - a source's local time on purpose
     except ValueError:
         problems.add(f"{label} {raw!r} is not a valid date-time")
         return None
@@ -512,7 +515,8 @@ class _ZoneResolver:
         zone = options.get("assume_tz")
         if zone:
             try:
-                _zone_offset(str(zone), datetime(2000, 1, 1))
+                from zoneinfo import ZoneInfo
+                ZoneInfo(str(zone))                  # raises for a name that is not a time zone
                 self.assumed_zone = str(zone)
             except Exception:
                 problems.add(f"--assume-tz {zone!r} is not a known time zone: ignored", corrupt=False)

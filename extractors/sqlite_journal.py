@@ -173,7 +173,7 @@ def ends_with_super_journal(fh: BinaryIO, size: int) -> bool:
 
 def _wal_sum(data: bytes, s0: int, s1: int, big: bool) -> tuple[int, int]:
     words = struct.unpack(f"{'>' if big else '<'}{len(data) // 4}I", data)
-    for a, b in zip(words[0::2], words[1::2]):
+    for a, b in zip(words[0::2], words[1::2], strict=True):      # SQLite sums whole 8-byte pairs
         s0 = (s0 + a + s1) & _M
         s1 = (s1 + b + s0) & _M
     return s0, s1

@@ -2,11 +2,18 @@
 from __future__ import annotations
 
 import hashlib
-from typing import BinaryIO, Iterable
+import os
+from typing import Callable, Iterable, Protocol
 
 from forensic.errors import UsageError
 
 ALGORITHMS = ("md5", "sha1", "sha256")
+
+
+class ByteReader(Protocol):
+    """Anything read front to back: ``read(n)`` gives up to n bytes, ``b""`` at the end."""
+
+    def read(self, n: int, /) -> bytes: ...
 
 
 def parse_algorithms(text: str | Iterable[str] | None) -> tuple[str, ...]:
@@ -25,9 +32,10 @@ def new_hashers(algorithms: Iterable[str]) -> dict[str, "hashlib._Hash"]:
     return {a: hashlib.new(a) for a in algorithms}
 
 
-def hash_stream(fh: BinaryIO, algorithms: Iterable[str] = ("sha256",), chunk: int = 1 << 20,
-                progress=None) -> tuple[dict[str, str], int]:
-    """Digest a stream in one pass; returns ({algorithm: hex}, bytes read)."""
+def hash_stream(fh: ByteReader, algorithms: Iterable[str] = ("sha256",), chunk: int = 1 << 20,
+                progress: Callable[[int], object] | None = None) -> tuple[dict[str, str], int]:
+    """Digest a stream in one pass; returns ({algorithm: hex}, bytes read); ``progress`` is
+    told the size of every chunk read."""
     hashers = new_hashers(algorithms)
     total = 0
     updates = [h.update for h in hashers.values()]
@@ -43,7 +51,7 @@ def hash_stream(fh: BinaryIO, algorithms: Iterable[str] = ("sha256",), chunk: in
     return {a: h.hexdigest() for a, h in hashers.items()}, total
 
 
-def sha256_file(path) -> str:
+def sha256_file(path: str | os.PathLike[str]) -> str:
     """SHA-256 (hex) of a file's bytes."""
     with open(path, "rb") as fh:
         return hash_stream(fh)[0]["sha256"]

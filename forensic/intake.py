@@ -16,7 +16,7 @@ import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
+from typing import TYPE_CHECKING, Any, Callable
 
 from forensic.case import Case, item_source, stored_path
 from forensic.errors import CaseError, UsageError
@@ -27,6 +27,9 @@ from forensic.sources.base import display_path, open_readonly
 from forensic.timestamps import iso_utc, now_utc
 from forensic.store import items as store_items
 from forensic.store.records import Item
+
+if TYPE_CHECKING:
+    from forensic.sources.ewf import BadChunk, EwfMedia
 
 _ITEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
 
@@ -44,7 +47,7 @@ class SourceHashes:
     # E01: the media match the stored hashes (None: nothing to compare)
     acquisition_hash_match: bool | None = None
     # E01: the spans that fail their chunk checksum; None: not checked
-    checksum_errors: list | None = None
+    checksum_errors: list[BadChunk] | None = None
     warnings: list[str] = field(default_factory=list)     # problems found with the source as a whole
 
 
@@ -63,7 +66,7 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
     acq: dict = {}
     verified: bool | None = None
     match: bool | None = None
-    bad: list | None = None
+    bad: list[BadChunk] | None = None
     warnings: list[str] = []
     if fmt == "directory":
         from forensic.sources.directory import DirectorySource, tree_digest
@@ -118,7 +121,7 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
 class _EwfStream:
     """The whole media of an E01, front to back, as a stream."""
 
-    def __init__(self, media) -> None:
+    def __init__(self, media: EwfMedia) -> None:
         self.media = media
         self.pos = 0
 
@@ -143,7 +146,8 @@ def default_item_id(case: Case, path: Path) -> str:
 
 
 def add_evidence(case: Case, source: Path, item: str | None, description: str | None,
-                 password: bytes | None, progress=None, extra: dict | None = None) -> dict:
+                 password: bytes | None, progress: Callable[[int], None] | None = None,
+                 extra: dict | None = None) -> dict:
     source = Path(source)
     fmt = detect_format(source)
     if item is None:
@@ -209,10 +213,11 @@ def item_json(row: Item) -> dict:
     return out
 
 
-def verify_evidence(case: Case, item: str, progress=None) -> dict:
+def verify_evidence(case: Case, item: str, progress: Callable[[int], None] | None = None) -> dict:
     row = case.item(item)
     source = item_source(row)
-    result = {"item": item, "source": str(source), "expected_sha256": row.sha256, "expected_md5": row.md5}
+    result: dict[str, Any] = {"item": item, "source": str(source), "expected_sha256": row.sha256,
+                              "expected_md5": row.md5}
     if not source.exists():
         return {**result, "ok": False, "sha256": None, "md5": None,
                 "problem": f"the source {source} is no longer there"}

@@ -20,14 +20,13 @@ or written to a fresh temporary file beside the target and renamed over it
 """
 from __future__ import annotations
 
-import json
 import os
 import re
 import tempfile
 from contextlib import ExitStack, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Iterator
+from typing import IO, Any, Iterator
 
 from forensic.case import DB_NAME, LOCKS_DIR, Case, item_source
 from forensic.errors import UsageError
@@ -112,8 +111,8 @@ def ewf_segment_names(name: str, segments: int = 1) -> re.Pattern | None:
     return re.compile(f"{re.escape(stem)}\\.(?:{'|'.join(alternatives)})", re.IGNORECASE | re.DOTALL)
 
 
-def protected_paths(case) -> list[Protected]:
-    """What no output may overwrite or write into, for ``case`` (a forensic.case.Case)."""
+def protected_paths(case: Case) -> list[Protected]:
+    """What no output may overwrite or write into, for ``case``."""
     found: list[Protected] = []
     for row in case.items():
         source = item_source(row)
@@ -171,7 +170,7 @@ def current_cases(case_dir: Path | None) -> Iterator[list[Case]]:
         yield opened
 
 
-def check_output(path: Path, case=None, *, cases: tuple = (), option: str = "--out",
+def check_output(path: Path, case: Case | None = None, *, cases: tuple[Case, ...] = (), option: str = "--out",
                  folder: bool = False) -> Path:
     """Refuse ``path`` as an output when it is, or is inside, a protected path of ``case``
     (and of each of ``cases``); with ``folder`` (a new folder written as a whole), also when
@@ -222,7 +221,7 @@ def create_new(path: Path, mode: int = 0o600) -> int:
 
 
 @contextmanager
-def write_atomic(path: Path, mode: str = "w", **open_kw) -> Iterator[IO]:
+def write_atomic(path: Path, mode: str = "w", **open_kw: Any) -> Iterator[IO[Any]]:
     """Write ``path`` through a new temporary file beside it, flushed to disk and renamed
     over ``path`` at the end (a symlink at ``path`` is replaced, never written through);
     on any error the temporary file is removed and ``path`` is left as it was."""

@@ -36,9 +36,10 @@ class AndroidSmsExtractor(SqliteChatExtractor):
         for needed in ("sms", "pdu"):
             if needed not in tables:
                 problems.append(f"table {needed} missing: its messages cannot be read")
-        canon = {k: r["address"] for k, r in lookup(conn, "canonical_addresses", tables.get("canonical_addresses", set()),
-                                                        "ROWID", ("address",), problems).items()} \
-            if "canonical_addresses" in tables else {}
+        canon: dict = {}
+        if "canonical_addresses" in tables:
+            found = lookup(conn, "canonical_addresses", tables["canonical_addresses"], "ROWID", ("address",), problems)
+            canon = {k: r["address"] for k, r in found.items()}
         threads: dict[int, list[str]] = {}
         if "threads" in tables and "recipient_ids" in tables["threads"]:
             for r in rows(conn, "threads", tables["threads"], ("recipient_ids",), problems):

@@ -82,7 +82,8 @@ class IosSmsExtractor(SqliteChatExtractor):
         chat_parties: dict[int, list[str]] = {}
         if "chat_handle_join" in tables:
             for r in rows(conn, "chat_handle_join", tables["chat_handle_join"], ("chat_id", "handle_id"), problems):
-                chat_parties.setdefault(r["chat_id"], []).append(handles.get(r["handle_id"], f"handle:{r['handle_id']}"))
+                party = handles.get(r["handle_id"], f"handle:{r['handle_id']}")
+                chat_parties.setdefault(r["chat_id"], []).append(party)
         files: dict[int, list] = {}
         if "attachment" in tables and "message_attachment_join" in tables:
             att = lookup(conn, "attachment", tables["attachment"], "ROWID",

@@ -77,14 +77,15 @@ def detect_format(path: Path) -> str:
     raise UnsupportedFormatError(
         f"{path.name}: not a format this tool reads: no partition table or file system found "
         f"(libmagic says: {magic_hint})",
-        hint="a damaged (e.g. zeroed superblock) or encrypted image looks like this too; supported: a folder, ZIP, TAR (.tar, .tar.gz), raw/dd disk images (MBR/GPT or a bare file system "
-             "The Sleuth Kit reads) and E01; convert other formats (QCOW2, VMDK, ...) to raw first")
+        hint="a damaged (e.g. zeroed superblock) or encrypted image looks like this too; supported: a folder, "
+             "ZIP, TAR (.tar, .tar.gz), raw/dd disk images (MBR/GPT or a bare file system The Sleuth Kit "
+             "reads) and E01; convert other formats (QCOW2, VMDK, ...) to raw first")
 
 
 def _describe(head: bytes) -> str:
     try:
         import magic
-        return magic.from_buffer(head)
+        return str(magic.from_buffer(head))
     except Exception:
         return "unknown content"
 
@@ -97,22 +98,18 @@ def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
     if fmt in ("zip", "tar"):
         fh = open_readonly(path)
         size = path.stat().st_size
+        archive: ZipSource | TarSource
         try:
             if fmt == "zip":
-                src = ZipSource(fh, loc, size, password, limits, label)
-                src.require_password(label)
+                archive = ZipSource(fh, loc, size, password, limits, label)
+                archive.require_password(label)
             else:
-                src = TarSource(fh, loc, size, limits, label)
+                archive = TarSource(fh, loc, size, limits, label)
         except BaseException:
             fh.close()
             raise
-        _close = src.close
-
-        def close() -> None:
-            _close()
-            fh.close()
-        src.close = close
-        return src
+        archive.owned.append(fh)
+        return archive
     if fmt in ("raw", "e01"):
         from forensic.sources.tsk import EwfImgInfo, TskImageSource, open_raw
         if fmt == "raw":

@@ -7,13 +7,14 @@ a warning, not an exhausted disk or memory.
 """
 from __future__ import annotations
 
+import importlib
 import io
 import posixpath
 import tarfile
 import zipfile
 from datetime import datetime, timezone
-from typing import BinaryIO, Callable, Iterator
-
+from types import ModuleType
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, Protocol, cast
 
 from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError, PasswordError
@@ -21,15 +22,20 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
 
-def _pyzipper():
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+
+def _pyzipper() -> ModuleType:
     """pyzipper (and the crypto it loads) only when a ZIP is met: it costs a command 35 ms."""
-    import pyzipper
-    return pyzipper
+    return importlib.import_module("pyzipper")
 
 
-def bad_zip() -> tuple[type[Exception], ...]:
-    """pyzipper carries its own copy of the zipfile module: both kinds of BadZipFile occur."""
-    return (zipfile.BadZipFile, _pyzipper().zipfile.BadZipFile)
+def bad_zip(*more: type[Exception]) -> tuple[type[Exception], ...]:
+    """pyzipper carries its own copy of the zipfile module: both kinds of BadZipFile occur
+    (with ``more``: those exception types too, for one ``except`` clause)."""
+    return (zipfile.BadZipFile, _pyzipper().zipfile.BadZipFile, *more)
+
 
 ZIP_MAGICS = (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08")
 
@@ -68,10 +74,16 @@ class _Budget:
         self.refunds = 0
 
 
+class _Readable(Protocol):
+    def read(self, n: int, /) -> bytes: ...
+
+    def close(self) -> None: ...
+
+
 class CappedReader(io.RawIOBase):
     """Reads at most what the archive's budget allows; past it, raises BombError."""
 
-    def __init__(self, raw: BinaryIO, budget: _Budget) -> None:
+    def __init__(self, raw: _Readable, budget: _Budget) -> None:
         self.raw = raw
         self.budget = budget
         self.taken = 0
@@ -79,13 +91,14 @@ class CappedReader(io.RawIOBase):
     def readable(self) -> bool:
         return True
 
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
+    def readinto(self, b: WriteableBuffer, /) -> int:
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
         n = len(data)
-        b[:n] = data
+        view[:n] = data
         return n
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
             n = 1 << 20
         data = self.raw.read(n)
@@ -132,7 +145,7 @@ class ZipSource(Source):
         self.budget = _Budget(max(limits.archive_min_budget, limits.archive_ratio * max(size, 1)))
         try:
             self.zf = _pyzipper().AESZipFile(fileobj)
-        except (*bad_zip(), OSError, ValueError, EOFError) as exc:
+        except bad_zip(OSError, ValueError, EOFError) as exc:
             raise CorruptSourceError(f"{label or locator}: not a readable ZIP archive ({exc})",
                                      hint="the file may be truncated or damaged") from exc
         self.infos = self.zf.infolist()
@@ -150,7 +163,7 @@ class ZipSource(Source):
         except RuntimeError as exc:
             raise PasswordError(f"{label}: wrong password for the encrypted ZIP",
                                 hint="check the file given with --password-file") from exc
-        except (*bad_zip(), OSError) as exc:
+        except bad_zip(OSError) as exc:
             # pyzipper reports a failed AES password check as BadZipFile('Bad password ...')
             if "password" in str(exc).lower():
                 raise PasswordError(f"{label}: wrong password for the encrypted ZIP",
@@ -171,7 +184,9 @@ class ZipSource(Source):
             name, valid = safe_name(zi.filename)
             is_dir = zi.is_dir()
             try:
-                mtime = datetime(*zi.date_time)
+                # a ZIP stores the wall-clock time of the machine that wrote it, with no zone
+                # (hence times_tz_known=False): kept as that local time, never assumed UTC
+                mtime: datetime | None = datetime(*zi.date_time)  # noqa: DTZ001 - a source's local time on purpose
             except ValueError:
                 mtime = None
             entry = FileEntry(self.locator, name.rstrip("/") if is_dir else name,
@@ -192,31 +207,35 @@ class ZipSource(Source):
                 entry.opener = self._opener(zi)
             yield entry
 
-    def _opener(self, zi) -> Callable[[], BinaryIO]:
+    def _opener(self, zi: zipfile.ZipInfo) -> Callable[[], BinaryIO]:   # pyzipper's copy of ZipInfo
         def opener() -> BinaryIO:
             try:
                 raw = self.zf.open(zi, pwd=self.password if zi.flag_bits & 0x1 else None)
             except RuntimeError as exc:
                 raise OSError(f"cannot decrypt member: {exc}") from exc
-            except (*bad_zip(), NotImplementedError, ValueError) as exc:
+            except bad_zip(NotImplementedError, ValueError) as exc:
                 raise OSError(f"cannot read member: {exc}") from exc
-            return CappedReader(_ZipErrors(raw), self.budget)
+            # a stream (read, close), not seekable: the pipeline spools what it must seek
+            return cast(BinaryIO, CappedReader(_ZipErrors(raw), self.budget))
         return opener
 
     def close(self) -> None:
-        self.zf.close()
+        try:
+            self.zf.close()
+        finally:
+            super().close()
 
 
 class _ZipErrors:
     """Turns the zip module's errors for damaged data into OSError for the pipeline."""
 
-    def __init__(self, raw) -> None:
+    def __init__(self, raw: _Readable) -> None:
         self.raw = raw
 
-    def read(self, n: int) -> bytes:
+    def read(self, n: int, /) -> bytes:
         try:
             return self.raw.read(n)
-        except (*bad_zip(), EOFError, ValueError, RuntimeError) as exc:
+        except bad_zip(EOFError, ValueError, RuntimeError) as exc:
             raise OSError(f"damaged member data: {exc}") from exc
         except Exception as exc:  # zlib.error, lzma.LZMAError, ...
             raise OSError(f"damaged member data: {type(exc).__name__}: {exc}") from exc
@@ -272,13 +291,16 @@ class TarSource(Source):
                 entry.opener = self._opener(ti)
             yield entry
 
-    def _opener(self, ti) -> Callable[[], BinaryIO]:
+    def _opener(self, ti: tarfile.TarInfo) -> Callable[[], BinaryIO]:
         def opener() -> BinaryIO:
             fh = self.tf.extractfile(ti)
             if fh is None:
                 raise OSError("member has no content")
-            return CappedReader(_ZipErrors(fh), self.budget)
+            return cast(BinaryIO, CappedReader(_ZipErrors(fh), self.budget))
         return opener
 
     def close(self) -> None:
-        self.tf.close()
+        try:
+            self.tf.close()
+        finally:
+            super().close()

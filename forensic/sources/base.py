@@ -4,11 +4,15 @@ from __future__ import annotations
 import os
 import tempfile
 from pathlib import Path
-from typing import BinaryIO, Iterator
+from types import TracebackType
+from typing import TYPE_CHECKING, BinaryIO, Iterator, Self, cast
 
 from forensic.entry import FileEntry
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator
+
+if TYPE_CHECKING:
+    from _typeshed import StrOrBytesPath
 
 
 _alias_dir: str | None = None
@@ -56,21 +60,26 @@ class Source:
         self.limits = limits
         self.warnings: list[str] = []     # source-level problems (bad partition, ...)
         self.details: dict = {}           # facts worth recording (partitions, fs types, ...)
+        self.owned: list[BinaryIO] = []   # files opened for this source alone, closed with it
 
     def entries(self) -> Iterator[FileEntry]:
         raise NotImplementedError  # pragma: no cover
 
     def close(self) -> None:
-        pass
+        """Closes the files the source owns; a subclass closes its own handles first, then calls this."""
+        owned, self.owned = self.owned, []
+        for fh in owned:
+            fh.close()
 
-    def __enter__(self):
+    def __enter__(self) -> Self:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
         self.close()
 
 
-def open_readonly(path: Path) -> BinaryIO:
+def open_readonly(path: StrOrBytesPath) -> BinaryIO:
     """Open a file for reading without touching its access time where the OS allows."""
     flags = os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0)
     noatime = getattr(os, "O_NOATIME", 0)
@@ -99,4 +108,4 @@ def spool(reader: BinaryIO) -> BinaryIO:
         out.close()
         raise
     out.seek(0)
-    return out
+    return cast(BinaryIO, out)     # a SpooledTemporaryFile is an IO[bytes], not nominally a BinaryIO

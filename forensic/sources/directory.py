@@ -45,11 +45,11 @@ class DirectorySource(Source):
         # reached relative to it: no path is re-resolved, so no link can redirect the walk.
         try:
             with os.scandir(dir_fd) as it:
-                children = sorted(((os.fsencode(e.name), e) for e in it), key=lambda t: t[0])
+                children = sorted(os.fsencode(e.name) for e in it)
         except OSError as exc:
             self.warnings.append(f"cannot list folder /{safe_name(rel_dir)[0]}: {exc.strerror or exc}")
             return
-        for bname, child in children:
+        for bname in children:
             rel = rel_dir + b"/" + bname
             path, valid = safe_name(rel)
             name = safe_name(bname)[0]
@@ -60,11 +60,12 @@ class DirectorySource(Source):
                 entry.warnings.append(f"cannot stat: {exc.strerror or exc}")
                 yield entry
                 continue
+            birth = getattr(st, "st_birthtime", None)      # BSD and macOS only
             times = {
                 "modified": _ts(st.st_mtime_ns),
                 "accessed": _ts(st.st_atime_ns),
                 "changed": _ts(st.st_ctime_ns),
-                "born": _ts(int(st.st_birthtime * 1e9)) if hasattr(st, "st_birthtime") else None,
+                "born": _ts(int(birth * 1e9)) if birth is not None else None,
             }
             mode = st.st_mode
             entry = FileEntry(self.locator.child("fs", path), path, name, "other", st.st_size,
@@ -134,7 +135,8 @@ def tree_digest(source: DirectorySource, hashers: dict) -> int:
                 digest = h.hexdigest()
             except OSError as exc:
                 digest = f"unreadable:{exc.errno}"
-        line = f"{entry.kind}\t{entry.size if entry.size is not None else ''}\t{digest}\t{entry.path}\t{entry.link_target or ''}\n"
+        size = entry.size if entry.size is not None else ""
+        line = f"{entry.kind}\t{size}\t{digest}\t{entry.path}\t{entry.link_target or ''}\n"
         data = line.encode("utf-8", "backslashreplace")
         for h in hashers.values():
             h.update(data)

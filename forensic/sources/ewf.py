@@ -16,6 +16,7 @@ import os
 import threading
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Callable
 
 import pyewf
 
@@ -148,7 +149,7 @@ class _CHandle:
             raise
         self.size, self.bytes_per_sector = size.value, bps.value or 512
 
-    def _call(self, fn, *args) -> int:
+    def _call(self, fn: Callable[..., int | None], *args: object) -> int:
         err = ctypes.c_void_p()
         rc = fn(*args, ctypes.byref(err))
         if rc is None or rc < 0:
@@ -206,7 +207,7 @@ class EwfMedia:
     def __init__(self, files: list[str]) -> None:
         self.files = files
         self._lock = threading.Lock()
-        self._pyewf = None
+        self._pyewf: pyewf.handle | None = None
         self._c: _CHandle | None = None
         lib = _Libewf.get()
         if lib is not None:
@@ -218,7 +219,7 @@ class EwfMedia:
             self.bytes_per_sector = handle.get_bytes_per_sector() or 512
 
     @property
-    def handle(self):
+    def handle(self) -> pyewf.handle:
         """pyewf's handle on the same segments (opened on first use)."""
         if self._pyewf is None:
             handle = pyewf.handle()
@@ -240,7 +241,8 @@ class EwfMedia:
         with self._lock:
             if self._c is None:
                 self.handle.seek(offset)
-                return self.handle.read(n)
+                data: bytes = self.handle.read(n)
+                return data
             parts, done = [], 0
             while done < n:
                 data = self._c.read_at(offset + done, n - done)

@@ -13,7 +13,7 @@ import os
 import time
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, cast
 
 import pytsk3
 
@@ -24,6 +24,9 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
 from forensic.sources.ewf import BadChunk, EwfMedia
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
 
 # The Sleuth Kit converts FAT's local wall-clock times with mktime(): with TZ=UTC that
 # conversion is the identity, so the value we get is the wall-clock time as recorded.
@@ -114,7 +117,8 @@ class _Volume:
 class TskReader(io.RawIOBase):
     """A seekable, read-only file object over one TSK file attribute."""
 
-    def __init__(self, fs_file, size: int, attr_type=None, attr_id=None, volume: _Volume | None = None) -> None:
+    def __init__(self, fs_file: pytsk3.File, size: int, attr_type: int | None = None, attr_id: int | None = None,
+                 volume: _Volume | None = None) -> None:
         self.fs_file = fs_file
         self.size = size
         self.pos = 0
@@ -124,17 +128,18 @@ class TskReader(io.RawIOBase):
     def damage_warnings(self) -> list[str]:
         """One warning per bad E01 chunk span that holds some of this content. Asked after
         the content was read: libewf has checked every chunk the read went through by then."""
-        if self.volume is None or self.volume.damage is None:
+        volume = self.volume
+        if volume is None or volume.damage is None:
             return []
-        spans = self._media_spans()
+        spans = self._media_spans(volume)
         if not spans:
             return []
         return [f"content in a bad E01 chunk: its bytes at media offsets {lo:,}-{hi - 1:,} lie in "
                 f"{chunk.describe()}, which fail the E01's checksum; libewf read them as zeros, so "
                 "this content and its hashes are not what was acquired"
-                for chunk, lo, hi in self.volume.damage(spans)]
+                for chunk, lo, hi in volume.damage(spans)]
 
-    def _media_spans(self) -> list[tuple[int, int]]:
+    def _media_spans(self, volume: _Volume) -> list[tuple[int, int]]:
         """[start, end) media byte spans of this content, from the attribute's data runs.
         Resident content (inside its MFT entry or inode) has none."""
         try:
@@ -152,7 +157,7 @@ class TskReader(io.RawIOBase):
             return []
         if not info.flags & pytsk3.TSK_FS_ATTR_NONRES:
             return []
-        bs, base, spans = self.volume.block_size, self.volume.offset, []
+        bs, base, spans = volume.block_size, volume.offset, []
         try:
             runs = list(attr)
         except (OSError, RuntimeError):
@@ -179,13 +184,14 @@ class TskReader(io.RawIOBase):
         self.pos = max(0, base + offset)
         return self.pos
 
-    def read(self, n: int = -1) -> bytes:
+    def read(self, n: int | None = -1) -> bytes:
         if n is None or n < 0:
             n = self.size - self.pos
         n = min(n, self.size - self.pos)
         if n <= 0:
             return b""
         try:
+            data: bytes
             if self.attr is None:
                 data = self.fs_file.read_random(self.pos, n)
             else:
@@ -197,13 +203,14 @@ class TskReader(io.RawIOBase):
         self.pos += len(data)
         return data
 
-    def readinto(self, b) -> int:
-        data = self.read(len(b))
-        b[: len(data)] = data
+    def readinto(self, b: WriteableBuffer, /) -> int:
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
         return len(data)
 
 
-def _time(meta, name: str) -> datetime | None:
+def _time(meta: pytsk3.TSK_FS_META, name: str) -> datetime | None:
     sec = getattr(meta, name, 0)
     if not sec:
         return None
@@ -363,7 +370,7 @@ class TskImageSource(Source):
 
 
 class _FsWalker:
-    def __init__(self, fs, locator: Locator, fstype: str, limits: Limits, warnings: list[str],
+    def __init__(self, fs: pytsk3.FS_Info, locator: Locator, fstype: str, limits: Limits, warnings: list[str],
                  volume: _Volume | None = None) -> None:
         self.fs = fs
         self.volume = volume
@@ -384,7 +391,7 @@ class _FsWalker:
         self.seen_dirs.add(self.fs.info.root_inum)
         yield from self._dir(root, "", 0)
 
-    def _dir(self, directory, parent: str, depth: int) -> Iterator[FileEntry]:
+    def _dir(self, directory: pytsk3.Directory, parent: str, depth: int) -> Iterator[FileEntry]:
         try:
             items = list(directory)
         except (OSError, RuntimeError) as exc:
@@ -446,7 +453,7 @@ class _FsWalker:
                     continue
                 yield from self._dir(sub, path, depth + 1)
 
-    def _streams(self, f, entry: FileEntry) -> Iterator[FileEntry]:
+    def _streams(self, f: pytsk3.File, entry: FileEntry) -> Iterator[FileEntry]:
         try:
             attrs = list(f)
         except (OSError, RuntimeError):
@@ -464,18 +471,20 @@ class _FsWalker:
             ads.opener = _opener(f, info.size, info.type, info.id, self.volume)
             yield ads
 
-    def _times(self, meta) -> dict:
+    def _times(self, meta: pytsk3.TSK_FS_META | None) -> dict[str, datetime | None]:
         if meta is None:
             return {"modified": None, "accessed": None, "changed": None, "born": None}
         return {"modified": _time(meta, "mtime"), "accessed": _time(meta, "atime"),
                 "changed": _time(meta, "ctime"), "born": _time(meta, "crtime")}
 
 
-def _opener(f, size: int, attr_type=None, attr_id=None, volume: _Volume | None = None) -> Callable:
-    return lambda: TskReader(f, size, attr_type, attr_id, volume)
+def _opener(f: pytsk3.File, size: int, attr_type: int | None = None, attr_id: int | None = None,
+            volume: _Volume | None = None) -> Callable[[], BinaryIO]:
+    # TskReader is a seekable raw reader: read, seek, tell, close, as FileEntry.open() promises
+    return lambda: cast(BinaryIO, TskReader(f, size, attr_type, attr_id, volume))
 
 
-def _kind(meta, name_info) -> str:
+def _kind(meta: pytsk3.TSK_FS_META | None, name_info: pytsk3.TSK_FS_NAME) -> str:
     t = meta.type if meta is not None else name_info.type
     if t in (pytsk3.TSK_FS_META_TYPE_REG, pytsk3.TSK_FS_NAME_TYPE_REG):
         return "file"
@@ -491,7 +500,7 @@ def _kind(meta, name_info) -> str:
     return "other"
 
 
-def _vs_name(vstype) -> str:
+def _vs_name(vstype: int) -> str:
     names = {pytsk3.TSK_VS_TYPE_DOS: "mbr", pytsk3.TSK_VS_TYPE_GPT: "gpt", pytsk3.TSK_VS_TYPE_MAC: "mac",
              pytsk3.TSK_VS_TYPE_BSD: "bsd", pytsk3.TSK_VS_TYPE_SUN: "sun"}
     return names.get(vstype, str(vstype))
