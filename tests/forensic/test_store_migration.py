@@ -100,7 +100,7 @@ def triaged(tmp_path, forensic) -> Path:
         "DCIM/photo.jpg": tiny_jpeg(b"Canon", b"EOS"),
     })
     case = tmp_path / "case"
-    forensic("case", "init", case, "--id", "MIG-1", "--examiner", "Ana Examiner")
+    forensic("case", "init", case, "--case-id", "MIG-1", "--examiner", "Ana Examiner")
     forensic("evidence", "add", phone, "--case", case, "--id", "phone")
     forensic("triage", "phone", "--case", case, expect=None)
     return case
@@ -108,13 +108,14 @@ def triaged(tmp_path, forensic) -> Path:
 
 def _listings(forensic, case: Path) -> dict:
     return {"files": forensic("files", "--case", case, "--json").out,
-            "chats": forensic("chats", "--case", case, "--json").out,
+            "messages": forensic("messages", "--case", case, "--json").out,
+            "conversations": forensic("conversations", "--case", case, "--json").out,
             "photos": forensic("photos", "--case", case, "--json").out}
 
 
 def test_a_version_1_store_migrates_and_reads_the_same(triaged, forensic):
     before = _listings(forensic, triaged)
-    assert "no excuses" in before["chats"] and "EOS" in before["photos"]
+    assert "no excuses" in before["messages"] and "Canon" in before["photos"]
     _rewrite_as_v1(triaged)
     db = sqlite3.connect(triaged / "case.db")
     assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("1",)
