@@ -28,6 +28,8 @@ from pathlib import Path
 
 from forensic.case import Case
 from forensic.errors import UsageError
+from forensic.store import artifacts as store_artifacts, files as store_files, warnings as store_warnings
+from forensic.store.records import File, Record, StoredWarning
 
 REPORT_SCHEMA = "forensic.training-check/1"
 ANSWER_KEY_SCHEMA = "forensic.answer-key/1"
@@ -155,48 +157,34 @@ class _Store:
     def __init__(self, case: Case) -> None:
         self.case = case
         self.db = case.db
-        self.formats = {r["item"]: r["format"] for r in case.items()}
-        self._artifacts: dict[tuple[str, str], list[dict]] = {}
+        self.formats = {r.item: r.format for r in case.items()}
+        self._artifacts: dict[tuple[str, str], list[Record]] = {}
 
-    def files(self, items: list[str], **where) -> list:
-        sql = "SELECT * FROM files WHERE item IN (%s)" % ",".join("?" * len(items))
-        args: list = list(items)
-        for col, val in where.items():
-            sql += f" AND {col}=?"
-            args.append(val)
-        return list(self.db.execute(sql, args))
+    def files(self, items: list[str], *, deleted: bool | None = None, kind: str | None = None,
+              sha256: str | None = None) -> list[File]:
+        return list(store_files.listing(self.db, items, deleted=deleted, kind=kind, sha256=sha256))
 
-    def artifacts(self, item: str, record_type: str) -> list[dict]:
+    def artifacts(self, item: str, record_type: str) -> list[Record]:
         k = (item, record_type)
         if k not in self._artifacts:
-            rows = self.db.execute(
-                "SELECT a.id, a.file_id, a.fields, a.corrupted, f.sha256, f.path, f.warnings "
-                "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE a.item=? AND a.record_type=?",
-                (item, record_type))
-            out = []
-            for r in rows:
-                try:
-                    fields = json.loads(r["fields"])
-                except ValueError:
-                    continue
-                out.append({"id": r["id"], "file_id": r["file_id"], "fields": fields, "corrupted": bool(r["corrupted"]),
-                            "sha256": r["sha256"], "path": r["path"], "file_warnings": r["warnings"]})
-            self._artifacts[k] = out
+            self._artifacts[k] = list(store_artifacts.of_item(self.db, item, record_type))
         return self._artifacts[k]
 
     def direct_file_count(self, item: str) -> int:
         """Regular allocated files directly in the item (see answer_key.FILE_COUNT_SCOPE)."""
         own_members = 1 if self.formats.get(item) in ("zip", "tar") else 0
         n = 0
-        for r in self.db.execute("SELECT path, name, layers FROM files WHERE item=? AND kind='file' AND deleted=0",
-                                 (item,)):
-            layers = json.loads(r["layers"] or "[]")
-            if sum(1 for layer in layers if layer.get("kind") == "member") != own_members:
+        for r in store_files.listing(self.db, [item], kind="file", deleted=False):
+            if sum(1 for layer in r.layers if layer.get("kind") == "member") != own_members:
                 continue
-            if r["name"].startswith("$") or _path(r["path"]).startswith("lost+found/"):
+            if r.name.startswith("$") or _path(r.path).startswith("lost+found/"):
                 continue
             n += 1
         return n
+
+    def warnings_at(self, item: str, locator_suffix: str) -> list[StoredWarning]:
+        """``item``'s warnings about a locator ending with ``locator_suffix``."""
+        return store_warnings.at_locator_ending(self.db, item, locator_suffix)
 
 
 # -- the checks -----------------------------------------------------------------------------------------
@@ -206,9 +194,9 @@ def check_case(case: Case, key: dict, key_path: str = "", available: set[str] | 
         available = {i.name for i in all_extractors() if i.available}
     store = _Store(case)
     report = CheckReport(key_path, key)
-    triaged = {r["item"]: r["triaged_at"] for r in case.items()}
+    triaged = {r.item: r.triaged_at for r in case.items()}
     for name, info in key.get("items", {}).items():
-        report.item_map[name] = [r["item"] for r in case.items() if r["sha256"] == info.get("sha256")]
+        report.item_map[name] = [r.item for r in case.items() if r.sha256 == info.get("sha256")]
     for fact in key["facts"]:
         report.results.append(_check(fact, store, report.item_map, triaged, available, key))
     return report
@@ -252,26 +240,26 @@ def _file_count(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
 
 def _file_present(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     rows = store.files(items, sha256=exp["sha256"])
-    if any(_path(r["path"]) == _path(exp["path"]) for r in rows):
+    if any(_path(r.path) == _path(exp["path"]) for r in rows):
         return "found", ""
     if rows:
-        return "wrong", f"same content found at {rows[0]['path']}, not at {exp['path']}"
-    at_path = [r for r in store.files(items, kind="file") if _path(r["path"]) == _path(exp["path"])]
+        return "wrong", f"same content found at {rows[0].path}, not at {exp['path']}"
+    at_path = [r for r in store.files(items, kind="file") if _path(r.path) == _path(exp["path"])]
     if at_path:
-        return "wrong", f"{exp['path']} listed with SHA-256 {at_path[0]['sha256'] or 'none (not read)'}"
+        return "wrong", f"{exp['path']} listed with SHA-256 {at_path[0].sha256 or 'none (not read)'}"
     return "missed", f"no file {exp['path']}"
 
 
 def _deleted_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     rows = store.files(items, sha256=exp["sha256"])
-    if any(r["deleted"] for r in rows):
+    if any(r.deleted for r in rows):
         return "found", ""
     if rows:
-        return "wrong", f"content found but not flagged deleted ({rows[0]['path']})"
+        return "wrong", f"content found but not flagged deleted ({rows[0].path})"
     tail = exp["name"][1:].casefold()        # FAT loses a deleted name's first character
-    named = [r for r in store.files(items, deleted=1) if r["name"].casefold().endswith(tail)]
+    named = [r for r in store.files(items, deleted=True) if r.name.casefold().endswith(tail)]
     if named:
-        return "wrong", f"deleted entry {named[0]['path']} listed but its content was not recovered intact"
+        return "wrong", f"deleted entry {named[0].path} listed but its content was not recovered intact"
     return "missed", f"no deleted file {exp['name']}"
 
 
@@ -279,14 +267,14 @@ def _truncated_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     rows = store.files(items, sha256=exp["sha256"])
     if not rows:
         return "missed", f"no file with the content of {exp['path']}"
-    flagged_files = {r["id"] for r in rows if r["warnings"]}
+    flagged_files = {r.id for r in rows if r.warnings}
     for item in items:
         for a in store.artifacts(item, "photo/exif"):
-            if a["sha256"] == exp["sha256"] and a["corrupted"]:
-                flagged_files.add(a["file_id"])
+            if a.file_sha256 == exp["sha256"] and a.corrupted:
+                flagged_files.add(a.file_id)
     if flagged_files:
         return "found", "listed and flagged as damaged"
-    return "wrong", f"{rows[0]['path']} listed but not flagged as damaged (no warning, no corrupted record)"
+    return "wrong", f"{rows[0].path} listed but not flagged as damaged (no warning, no corrupted record)"
 
 
 def _disguised_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
@@ -294,10 +282,11 @@ def _disguised_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     if not rows:
         return "missed", f"no file {exp['path']}"
     for r in rows:
-        if (r["mime"] or "").startswith(exp["mime"]) and r["extension_mismatch"]:
-            return "found", f"{r['path']}: {r['mime']}, extension contradicts it"
+        if (r.mime or "").startswith(exp["mime"]) and r.extension_mismatch:
+            return "found", f"{r.path}: {r.mime}, extension contradicts it"
     r = rows[0]
-    return "wrong", f"{r['path']}: type {r['mime']}, extension mismatch {'flagged' if r['extension_mismatch'] else 'not flagged'}"
+    return "wrong", (f"{r.path}: type {r.mime}, extension mismatch "
+                     f"{'flagged' if r.extension_mismatch else 'not flagged'}")
 
 
 def _photo_problems(fields: dict, exp: dict) -> list[str]:
@@ -328,13 +317,13 @@ def _photo_problems(fields: dict, exp: dict) -> list[str]:
 
 
 def _photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
-    records = [a for i in items for a in store.artifacts(i, "photo/exif") if a["sha256"] == exp["sha256"]]
+    records = [a for i in items for a in store.artifacts(i, "photo/exif") if a.file_sha256 == exp["sha256"]]
     if not records:
         listed = store.files(items, sha256=exp["sha256"])
         return "missed", ("file listed but no photo record" if listed else f"no photo {exp['path']}")
     first = None
     for a in records:
-        problems = _photo_problems(a["fields"], exp)
+        problems = _photo_problems(a.fields, exp)
         if not problems:
             return "found", ""
         first = first or problems
@@ -345,7 +334,7 @@ def _time_zones(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     seen = set()
     for i in items:
         for a in store.artifacts(i, "photo/exif"):
-            f = a["fields"]
+            f = a.fields
             if f.get("tz_known") and f.get("tz_source") in ("offset_tag", "gps") and \
                     f.get("tz_offset_minutes") is not None:
                 seen.add(int(f["tz_offset_minutes"]))
@@ -357,10 +346,10 @@ def _time_zones(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     return "wrong", (f"offsets seen {sorted(seen)}, expected {sorted(expected)}")
 
 
-def _chat_records(store: _Store, items: list[str], platform: str) -> list[dict]:
+def _chat_records(store: _Store, items: list[str], platform: str) -> list[Record]:
     aliases = PLATFORM_ALIASES.get(platform, {platform})
     return [a for i in items for a in store.artifacts(i, "chat/message")
-            if _norm(a["fields"].get("platform")) in aliases]
+            if _norm(a.fields.get("platform")) in aliases]
 
 
 def _party_matches(other: str, fields_list: list[dict]) -> bool:
@@ -377,8 +366,8 @@ def _party_matches(other: str, fields_list: list[dict]) -> bool:
 def _conversation(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     groups: dict[tuple, list[dict]] = {}
     for a in _chat_records(store, items, exp["platform"]):
-        conv = a["fields"].get("conversation") or {}
-        groups.setdefault((a["file_id"], json.dumps(conv.get("id"))), []).append(a["fields"])
+        conv = a.fields.get("conversation") or {}
+        groups.setdefault((a.file_id, json.dumps(conv.get("id"))), []).append(a.fields)
     matching = [g for g in groups.values() if _party_matches(exp["other_party"], g)]
     if not matching:
         return "missed", f"no {exp['platform']} conversation with {exp['other_party']}"
@@ -392,8 +381,8 @@ def _messages_like(exp: dict, store: _Store, items: list[str]) -> list[dict]:
     """The chat records from the expected sender whose text holds the expected words."""
     want_sender = _norm(exp["sender"])
     needle = _words(exp["body_contains"])
-    return [a["fields"] for a in _chat_records(store, items, exp["platform"])
-            if _norm(a["fields"].get("sender")) == want_sender and needle in _words(a["fields"].get("body"))]
+    return [a.fields for a in _chat_records(store, items, exp["platform"])
+            if _norm(a.fields.get("sender")) == want_sender and needle in _words(a.fields.get("body"))]
 
 
 def _key_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
@@ -433,7 +422,7 @@ def _sent_by(fields: dict, m: dict) -> bool:
 def _db_committed(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """Every committed message of the database found, sender and time right, none flagged
     uncommitted (db_state 'committed', or none: the state as usual)."""
-    records = [a["fields"] for a in _chat_records(store, items, exp["platform"])]
+    records = [a.fields for a in _chat_records(store, items, exp["platform"])]
     missing, flagged = [], []
     for m in exp["messages"]:
         needle = _words(m["body_contains"])
@@ -481,11 +470,10 @@ def _acquisition_damaged(exp: dict, store: _Store, items: list[str]) -> tuple[st
     want = [(c["start"], c["end"]) for c in exp["checksum_errors"]]
     for item in items:
         row = store.case.item(item)
-        details = json.loads(row["details"] or "{}")
-        spans = details.get("checksum_errors")
-        verified = row["acquisition_hash_verified"]
+        spans = row.details.get("checksum_errors")
+        verified = row.acquisition_hash_verified
         if spans is None:
-            problems.append(f"{item}: chunk checksums not checked (added from {row['format']}, or without libewf's "
+            problems.append(f"{item}: chunk checksums not checked (added from {row.format}, or without libewf's "
                             "C API)")
             continue
         got = [(c["start"], c["end"]) for c in spans]
@@ -507,18 +495,18 @@ def _spoofed_name(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]
     rows = store.files(items, sha256=exp["sha256"])
     if not rows:
         return "missed", f"no file {_escape_bidi(exp['path'])} (content SHA-256 {exp['sha256'][:16]}…)"
-    exact = [r for r in rows if str(r["path"]).lstrip("/") == exp["path"].lstrip("/")]
+    exact = [r for r in rows if str(r.path).lstrip("/") == exp["path"].lstrip("/")]
     if not exact:
-        got = rows[0]["path"]
+        got = rows[0].path
         lost = "without the U+202E" if "\u202e" not in str(got) else "under another name"
         return "wrong", (f"the content is listed as {_escape_bidi(got)}, {lost}: the true name is "
                          f"{_escape_bidi(exp['path'])}")
     for r in exact:
-        if (r["mime"] or "").startswith(exp["mime"]) and r["extension_mismatch"]:
-            return "found", f"{_escape_bidi(r['path'])}: {r['mime']}, extension .{exp['extension']} contradicts it"
+        if (r.mime or "").startswith(exp["mime"]) and r.extension_mismatch:
+            return "found", f"{_escape_bidi(r.path)}: {r.mime}, extension .{exp['extension']} contradicts it"
     r = exact[0]
-    return "wrong", (f"{_escape_bidi(r['path'])}: type {r['mime']} (expected {exp['mime']}), extension mismatch "
-                     f"{'flagged' if r['extension_mismatch'] else 'not flagged'}")
+    return "wrong", (f"{_escape_bidi(r.path)}: type {r.mime} (expected {exp['mime']}), extension mismatch "
+                     f"{'flagged' if r.extension_mismatch else 'not flagged'}")
 
 
 def _name_not_utf8(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
@@ -526,20 +514,15 @@ def _name_not_utf8(exp: dict, store: _Store, items: list[str]) -> tuple[str, str
     rows = store.files(items, sha256=exp["sha256"])
     if not rows:
         return "missed", f"no file {exp['path']} (content SHA-256 {exp['sha256'][:16]}…)"
-    exact = [r for r in rows if str(r["path"]).lstrip("/") == exp["path"].lstrip("/")]
+    exact = [r for r in rows if str(r.path).lstrip("/") == exp["path"].lstrip("/")]
     if not exact:
-        return "wrong", (f"the content is listed as {_escape_bidi(rows[0]['path'])}: the name read as text, not "
+        return "wrong", (f"the content is listed as {_escape_bidi(rows[0].path)}: the name read as text, not "
                          f"as its bytes (expected {exp['path']}, bytes {exp['name_bytes_hex']})")
     for r in exact:
-        told = store.db.execute("SELECT message FROM warnings WHERE item=? AND (locator LIKE ? ESCAPE '!')",
-                                (r["item"], "%" + _like(exp["path"].lstrip("/")))).fetchall()
-        if any(exp["warning_contains"] in w["message"] for w in told):
+        told = store.warnings_at(r.item, exp["path"].lstrip("/"))
+        if any(exp["warning_contains"] in w.message for w in told):
             return "found", f"{exp['path']}: warning '{exp['warning_contains']}' recorded"
     return "wrong", f"{exp['path']} listed, but no warning that its name is {exp['warning_contains']}"
-
-
-def _like(text: str) -> str:
-    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")
 
 
 _HANDLERS = {
