@@ -40,10 +40,6 @@ def set_verbosity(level: int) -> None:
     _verbosity = level
 
 
-def set_quiet(quiet: bool) -> None:
-    set_verbosity(QUIET if quiet else NORMAL)
-
-
 def is_quiet() -> bool:
     return _verbosity <= QUIET
 

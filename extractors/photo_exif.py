@@ -248,7 +248,7 @@ class PhotoExifExtractor(Extractor):
         fields["exif_source"] = source if tags else None
         timestamps: list[Timestamp] = []
         if tags:
-            _fill_fields(tags, fields, timestamps, item.options or {}, len(buf), problems)
+            _fill_fields(tags, fields, timestamps, item.options or {}, problems)
         if fields["width"] is None and info.width:
             fields["width"], fields["height"] = info.width, info.height
         if capped and problems.messages:
@@ -587,7 +587,7 @@ def _coordinate(tags: dict[str, Any], axis: str, limit: float, refs: tuple[str, 
 
 
 def _fill_fields(tags: dict[str, Any], fields: dict[str, Any], timestamps: list[Timestamp],
-                 options: dict, data_len: int, problems: _Problems) -> None:
+                 options: dict, problems: _Problems) -> None:
     # IFD0 is their place; some writers put them in the Exif IFD
     fields["make"], _ = _text(tags, problems, "Image Make", "EXIF Make")
     fields["model"], _ = _text(tags, problems, "Image Model", "EXIF Model")

@@ -85,7 +85,6 @@ class DatabaseStates:
 
     committed: sqlite3.Connection
     uncommitted: sqlite3.Connection | None = None
-    companion: str | None = None         # the companion's name in the evidence
     summary: str = ""                    # what the companion did, for the warning on differences
     warnings: list[str] = field(default_factory=list)
 
@@ -377,7 +376,7 @@ def _rolled_back(item, sib: Sibling, check: JournalCheck, raw: str, copy: str, k
     if mismatch:
         notes.append(f"{sib.name}: SQLite did not roll it back as the journal reads ({mismatch}); records come "
                      "from what SQLite made of it")
-    states = DatabaseStates(_immutable(copy), companion=sib.name, warnings=notes,
+    states = DatabaseStates(_immutable(copy), warnings=notes,
                             summary=f"hot journal {sib.name} (a transaction left unfinished) rolled back")
     if not _same_bytes(copy, raw):
         states.uncommitted = _immutable(raw, torn=True)
@@ -414,7 +413,7 @@ def _replayed(item, sib: Sibling, check: WalCheck, counts: tuple[int, int] | Non
     elif counts[0] != check.committed:
         notes.append(f"{sib.name}: SQLite replayed {counts[0]} frames where the log reads {check.committed} "
                      "committed ones; records come from what SQLite made of it")
-    states = DatabaseStates(_immutable(copy), companion=sib.name, warnings=notes,
+    states = DatabaseStates(_immutable(copy), warnings=notes,
                             summary=f"write-ahead log {sib.name}: {check.committed} committed frames replayed, "
                                     f"{check.after_commit} frames after its last commit (a transaction never "
                                     "committed: left unfinished or rolled back) ignored, as SQLite does")

@@ -62,7 +62,3 @@ class IntegrityError(ForensicError):
     """A hash, chain, signature or manifest does not match."""
 
     exit_code = 4
-
-
-class ExtractorError(ForensicError):
-    """An extractor failed on an input (becomes a warning, never fatal)."""

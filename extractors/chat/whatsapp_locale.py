@@ -15,7 +15,6 @@ import unicodedata
 # Bidi and formatting marks WhatsApp scatters through exports (LRM, RLM, LRE..PDF, isolates,
 # Arabic letter mark, BOM).
 MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u061c\ufeff"
-MARKS_TABLE = {ord(c): None for c in MARKS}
 MARKS_RX = re.compile(f"[{MARKS}]")
 SPACES = " \u00a0\u202f\u2009\u2007"
 
