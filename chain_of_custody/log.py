@@ -44,6 +44,7 @@ import hashlib
 import json
 import os
 import shlex
+import signal
 import socket
 import sqlite3
 import sys
@@ -79,6 +80,14 @@ CREATE TABLE IF NOT EXISTS custody_checkpoints (
 
 _REPAIR_HINT = "run 'forensic custody verify' to see what is wrong; 'forensic custody repair' " \
                "moves a torn last line aside"
+
+# Fault injection for tests (tests/chain_of_custody/test_processes.py): a writer that dies at
+# an exact point, so that a test gets the crash it is about every time instead of sending a
+# SIGKILL at a guessed moment. "kill:N": the process SIGKILLs itself as soon as the first N
+# entries it writes are in custody.jsonl, before any checkpoint covers them. "tear:N:B": it
+# writes its first N entries whole and the first B bytes of the next entry's line (no
+# newline), then SIGKILLs itself: a torn last line.
+CRASH_ENV = "FORENSIC_TEST_CUSTODY_CRASH"
 
 
 # -- checkpoints --------------------------------------------------------------------------------
@@ -221,6 +230,42 @@ class _State:
                    cp.last_hash, cp_bytes)
 
 
+@dataclass(frozen=True, slots=True)
+class _Crash:
+    """Where :data:`CRASH_ENV` asks the writer to die: after ``entries`` whole entries of its
+    own and ``torn`` bytes of the next line."""
+
+    entries: int
+    torn: int
+
+    @classmethod
+    def from_env(cls) -> "_Crash | None":
+        spec = os.environ.get(CRASH_ENV)
+        if not spec:
+            return None
+        kind, _, rest = spec.partition(":")
+        try:
+            if kind == "kill":
+                return cls(int(rest), 0)
+            if kind == "tear":
+                entries, torn = rest.split(":")
+                if int(torn) > 0:
+                    return cls(int(entries), int(torn))
+        except ValueError:
+            pass
+        raise ValueError(f"{CRASH_ENV}={spec!r}: expected kill:N or tear:N:BYTES (BYTES > 0)")
+
+    def strike(self, fd: int, written: int, lines: list[bytes]) -> None:
+        """If the crash point lies in the batch ``lines`` (``written``: entries this process
+        wrote before it), write the batch up to that point and die there."""
+        k = self.entries - written
+        if not 0 <= k <= len(lines) or (self.torn and k == len(lines)):
+            return
+        _write_all(fd, b"".join(line + b"\n" for line in lines[:k])
+                   + (lines[k][:self.torn] if self.torn else b""))
+        os.kill(os.getpid(), signal.SIGKILL)
+
+
 def _write_all(fd: int, data: bytes) -> None:
     view = memoryview(data)
     while view:
@@ -287,6 +332,8 @@ class CustodyLog:
         self._pin_cache: list[Pin] | None = None
         self._vouched: Checkpoint | None = None  # the latest checkpoint, already checked
         self._pinning: tuple[str, PublicKey] | None = None   # the first key, pinned by this commit
+        self._crash = _Crash.from_env()          # fault injection for tests (CRASH_ENV)
+        self._written = 0                        # entries this process wrote (for _crash)
         if db is not None:
             db.execute(DB_SCHEMA)
 
@@ -625,6 +672,8 @@ class CustodyLog:
             lines, last = builder.lines([(actors[a], p) for a, p in batch], state.size,
                                         state.last_hash)
             seq = state.size + len(lines)
+            if self._crash is not None:
+                self._crash.strike(self._fd, self._written, lines)
             data = b"\n".join(lines) + b"\n"
             # The write (which releases the GIL) runs beside the Merkle hashing of the same
             # lines; the state moves on only once both are done.
@@ -646,6 +695,7 @@ class CustodyLog:
                         raise self._cut_back(self._fd, state.offset, exc)
                     raise
             self._writing = None
+            self._written += len(lines)
             state.size = seq
             state.offset += len(data)
             state.last_hash = last
