@@ -2,10 +2,8 @@
 from __future__ import annotations
 
 import difflib
-import heapq
-import itertools
-import json
 import re
+import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
 from datetime import datetime, timedelta, timezone
@@ -15,7 +13,10 @@ import click
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_jsonl, listing, safe, stdout_is_terminal, table_pages, warn
-from forensic.store.chats import ensure_index, fts_query, search_runs
+from forensic.store import chats as store_chats
+from forensic.store.chats import ensure_index, fts_query
+from forensic.store.records import Message
+from forensic.store.timeline import to_us
 from forensic.case import Case
 from forensic.errors import UsageError
 
@@ -23,11 +24,6 @@ from forensic.errors import UsageError
 MESSAGE_FIELDS = ("platform", "conversation", "participants", "sender", "recipients", "sent_at", "sent_at_utc",
                   "tz_known", "tz_source", "body", "attachments", "reply_to", "edited", "deleted", "system",
                   "source")
-# An unknown-zone message's true instant lies from 14 h before to 12 h after its wall clock
-# read as UTC (offsets run from -12:00 to +14:00): it is kept when it *could* be in range.
-_EARLY = timedelta(hours=12)
-_LATE = timedelta(hours=14)
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 # every platform the chat extractors write (a case may hold others, from newer extractors)
 PLATFORMS = ("whatsapp", "telegram", "messenger", "instagram", "discord", "sms", "imessage")
@@ -36,11 +32,6 @@ MESSAGES_LEGEND = ("Flags: ? time zone unknown (the device's clock, placed as if
                    "unfinished transaction, not in the database as committed (not an ordinary message)")
 CONVERSATIONS_LEGEND = ("Uncommitted: of its messages, those found only in a phone database's unfinished transaction, "
                         "not in the database as committed (forensic messages --uncommitted lists them)")
-# A phone database's record found only in the uncommitted state (the extractors' ``db_state``)
-# also has its ``source_ref`` ending so (docs/formats.md): a cheap test of the artifacts row
-# before its fields are read.
-_UNCOMMITTED_REF = "% (uncommitted)"
-_UNCOMMITTED_SQL = f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' AND json_extract(a.fields, '$.db_state') = 'uncommitted')"
 
 
 def _bound(text: str | None, end: bool, option: str) -> datetime | None:
@@ -59,12 +50,7 @@ def _bound(text: str | None, end: bool, option: str) -> datetime | None:
     return dt
 
 
-def _us(dt: datetime) -> int:
-    d = dt - _EPOCH
-    return (d.days * 86400 + d.seconds) * 1_000_000 + d.microseconds
-
-
-def _platform(db, platform: str | None) -> str | None:
+def _platform(db: sqlite3.Connection | None, platform: str | None) -> str | None:
     """``--platform`` as stored (lower case); a usage error naming the valid ones when it is
     none of :data:`PLATFORMS` nor a platform in the case's index (``db``, once indexed)."""
     if platform is None:
@@ -72,7 +58,7 @@ def _platform(db, platform: str | None) -> str | None:
     name = platform.strip().lower()
     known = set(PLATFORMS)
     if name not in known and db is not None:
-        known |= {r[0] for r in db.execute("SELECT DISTINCT platform FROM chat_messages WHERE platform IS NOT NULL")}
+        known |= store_chats.platforms(db)
     if name not in known:
         close = difflib.get_close_matches(name, sorted(known), n=1)
         raise UsageError(f"unknown platform {platform!r}" + (f"; did you mean {close[0]!r}?" if close else ""),
@@ -80,19 +66,22 @@ def _platform(db, platform: str | None) -> str | None:
     return name
 
 
-def message_json(r) -> dict:
-    fields = json.loads(r["fields"])
-    out = {"item": r["item"], "record_id": r["id"]}
+def message_json(m: Message) -> dict:
+    """A message as ``forensic messages --json`` prints it: item and record id, the shared
+    fields (:data:`MESSAGE_FIELDS`) in their order, the record's other fields, then whether
+    it is corrupted and its warnings."""
+    fields = dict(m.fields)             # a copy: the shared fields are taken out of it
+    out = {"item": m.item, "record_id": m.id}
     for k in MESSAGE_FIELDS:
         out[k] = fields.pop(k, None)
-    source = {"item": r["item"]}
+    source = {"item": m.item}
     source.update(out["source"] or {})
-    if r["locator"] is not None:
-        source.setdefault("locator", r["locator"])
+    if m.locator is not None:
+        source.setdefault("locator", m.locator)
     out["source"] = source
     out.update(fields)
-    out["corrupted"] = bool(r["corrupted"])
-    out["warnings"] = json.loads(r["warnings"] or "[]")
+    out["corrupted"] = m.corrupted
+    out["warnings"] = m.warnings
     return out
 
 
@@ -144,69 +133,14 @@ def _cells(m: dict) -> tuple:
     return (flags, _when(m["sent_at"]), m["platform"], conv.get("title") or conv.get("id"), who, body, m["item"])
 
 
-def message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
-                  lo: datetime | None = None, hi: datetime | None = None, fts: str | None = None,
-                  limit: int | None = None, run: tuple[int, int] | None = None,
-                  state: bool | None = None) -> tuple[str, list]:
-    """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
-
-    Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
-    sort). With a search, one query per ``run`` (a ``seq`` range from
-    :func:`~forensic.store.chats.search_runs`): the FTS hits of the run read in rowid order
-    are in time order, and the FTS table drives the query (CROSS JOIN keeps that order of
-    evaluation), so the first rows come without reading every hit; :func:`message_rows`
-    merges the runs. Each row ends with ``sort_key``. ``state``: True keeps only the messages
-    flagged uncommitted (``db_state``), False leaves them out, None keeps all."""
-    where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
-    if platform:
-        where.append("m.platform = ?"), args.append(platform)
-    if conversation:
-        where.append("m.conversation = ?"), args.append(conversation)
-    if lo:
-        where.append("m.sent_key >= CASE WHEN m.tz_known THEN ? ELSE ? END")
-        args.extend([_us(lo), _us(lo - _EARLY)])
-    if hi:
-        where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
-        args.extend([_us(hi), _us(hi + _LATE)])
-    if state is not None:
-        where.append(_UNCOMMITTED_SQL if state else f"NOT {_UNCOMMITTED_SQL} IS TRUE")
-    cols = "m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key"
-    joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
-    if fts is not None:
-        if run is None:
-            raise ValueError("a search query needs a seq run")
-        sql = (f"SELECT {cols} FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid {joins} "
-               "WHERE h.messages_fts MATCH ? AND h.rowid BETWEEN ? AND ? AND " + " AND ".join(where)
-               + " ORDER BY h.rowid")
-        args = [fts, run[0], run[1], *args]
-    else:
-        # the time index streams the listing; one conversation is read through its own index
-        index = "" if conversation else "INDEXED BY chat_messages_time "
-        sql = (f"SELECT {cols} FROM chat_messages m {index}{joins} "
-               "WHERE " + " AND ".join(where) + " ORDER BY m.sort_key, m.id")
-    if limit:
-        sql += " LIMIT ?"
-        args.append(limit)
-    return sql, args
-
-
-def message_rows(db, items: list[str], platform: str | None = None, conversation: str | None = None,
-                 lo: datetime | None = None, hi: datetime | None = None, fts: str | None = None,
-                 limit: int | None = None, state: bool | None = None) -> Iterator:
-    """The rows of a message listing, in time order (``sort_key, id``), streamed: the first
-    ones come before the last ones are read. At most ``limit`` rows. ``state``: as for
-    :func:`message_query`."""
-    kw = dict(platform=platform, conversation=conversation, lo=lo, hi=hi, fts=fts, limit=limit, state=state)
-    if fts is None:
-        sql, args = message_query(items, **kw)
-        yield from db.execute(sql, args)
-        return
-    streams = []
-    for run in search_runs(db, items):
-        sql, args = message_query(items, run=run, **kw)
-        streams.append(db.execute(sql, args))
-    rows = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda r: (r[6], r[0]))
-    yield from itertools.islice(rows, limit) if limit else rows
+def message_rows(db: sqlite3.Connection, items: list[str], platform: str | None = None,
+                 conversation: str | None = None, lo: datetime | None = None, hi: datetime | None = None,
+                 fts: str | None = None, limit: int | None = None, state: bool | None = None) -> Iterator[Message]:
+    """The messages of a listing, in time order, streamed (see
+    :func:`forensic.store.chats.messages`); ``lo``/``hi``: the ``--from``/``--to`` bounds."""
+    return store_chats.messages(db, items, platform=platform, conversation=conversation,
+                                start_us=None if lo is None else to_us(lo), end_us=None if hi is None else to_us(hi),
+                                fts=fts, limit=limit, state=state)
 
 
 @click.command()
@@ -294,36 +228,12 @@ def conversations(case: Case, item: str | None, platform: str | None, as_json: b
         return 0
     ensure_index(case, items)
     platform = _platform(case.db, platform)
-    where, args = [f"item IN ({','.join('?' * len(items))})"], list(items)
-    if platform:
-        where.append("platform = ?"), args.append(platform)
-    groups = case.db.execute(
-        "SELECT item, platform, conversation, max(conv_title) AS title, count(*) AS n, min(id) AS first_id, "
-        "min(sent_key) AS lo, max(sent_key) AS hi, group_concat(DISTINCT file_id) AS files FROM chat_messages "
-        "WHERE " + " AND ".join(where) + " GROUP BY item, platform, conversation "
-        "ORDER BY item, lo IS NULL, lo, platform, conversation", args).fetchall()
-    pending = _uncommitted_counts(case.db, items, platform)
-    out = []
-    for g in groups:
-        def at(key):
-            if key is None:
-                return None
-            r = case.db.execute("SELECT sent_at FROM chat_messages WHERE item = ? AND platform IS ? AND "
-                                "conversation IS ? AND sent_key = ? ORDER BY id LIMIT 1",
-                                (g["item"], g["platform"], g["conversation"], key)).fetchone()
-            return r[0] if r else None
-        first = case.db.execute("SELECT json_extract(fields, '$.participants') FROM artifacts WHERE id = ?",
-                                (g["first_id"],)).fetchone()
-        participants = json.loads(first[0]) if first and first[0] else []
-        source = []
-        for fid in sorted(int(x) for x in (g["files"] or "").split(",") if x):
-            f = case.db.execute("SELECT path, locator FROM files WHERE id = ?", (fid,)).fetchone()
-            if f is not None:
-                source.append({"item": g["item"], "path": f["path"], "locator": f["locator"]})
-        out.append({"item": g["item"], "platform": g["platform"], "conversation": g["conversation"],
-                    "title": g["title"], "participants": participants, "messages": g["n"],
-                    "first_at": at(g["lo"]), "last_at": at(g["hi"]), "source": source,
-                    "uncommitted": pending.get((g["item"], g["platform"], g["conversation"]), 0)})
+    found = store_chats.conversations(case.db, items, platform)
+    out = [{"item": c.item, "platform": c.platform, "conversation": c.conversation, "title": c.title,
+            "participants": c.participants, "messages": c.messages, "first_at": c.first_at, "last_at": c.last_at,
+            "source": [{"item": c.item, "path": path, "locator": locator} for path, locator in c.sources],
+            "uncommitted": c.uncommitted} for c in found]
+    pending = any(c.uncommitted for c in found)
     if as_json:
         emit_jsonl(out)
     elif stdout_is_terminal():
@@ -344,20 +254,6 @@ def conversations(case: Case, item: str | None, platform: str | None, as_json: b
             click.echo(_plain(line))
     scope.report("conversations", len(out), filter_words(("--platform", platform)))
     return 0
-
-
-def _uncommitted_counts(db, items: list[str], platform: str | None) -> dict[tuple, int]:
-    """(item, platform, conversation) -> how many of its messages are flagged uncommitted; only
-    the conversations that have some. Read from the chat artifacts' rows (their source_ref
-    first: the fields of the few that match only)."""
-    where, args = [f"a.item IN ({','.join('?' * len(items))})"], list(items)
-    if platform:
-        where.append("m.platform = ?"), args.append(platform)
-    rows = db.execute(
-        "SELECT m.item, m.platform, m.conversation, count(*) FROM artifacts a INDEXED BY artifacts_type "
-        "JOIN chat_messages m ON m.id = a.id WHERE a.record_type = 'chat/message' AND "
-        + " AND ".join(where) + f" AND {_UNCOMMITTED_SQL} GROUP BY m.item, m.platform, m.conversation", args)
-    return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
 COMMANDS = [messages, conversations]

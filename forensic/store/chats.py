@@ -24,6 +24,12 @@ Three tables (laid out in :mod:`forensic.store.schema`):
     and highest ``seq`` of its rows; and ``form_version``, the :data:`INDEX_VERSION` that
     built it. An index of another version is emptied and rebuilt on first use.
 
+Listings. :func:`messages` gives the rows of a message listing (``forensic messages``) as
+typed :class:`~forensic.store.records.Message` rows, in time order, streamed: a listing
+reads the ``chat_messages_time`` index, a search the FTS hits of each run in rowid order,
+merged (see :func:`search_runs`), so the first page comes without reading every hit.
+:func:`conversations` groups the index by conversation.
+
 Search forms. unicode61 folds case in all scripts but removes diacritics from Latin letters
 only, and it keeps bidi marks inside words. :func:`search_form` is applied to the indexed text
 and to every query term alike: compatibility decomposition, combining marks of Latin, Greek and
@@ -34,12 +40,22 @@ Thai vowel signs are kept (they are letters there).
 """
 from __future__ import annotations
 
+import heapq
+import itertools
+import json
 import re
+import sqlite3
 import unicodedata
 from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Iterator
 
+from forensic.store.records import Conversation, Message
 from forensic.store.schema import empty_chat_index
+from forensic.store.timeline import EARLIEST_OFFSET_H, HOUR_US, LATEST_OFFSET_H
 from forensic.timestamps import iso_utc, now_utc
+
+if TYPE_CHECKING:
+    from forensic.case import Case
 
 INDEX_VERSION = 2                 # search forms and table layout; 1: no seq/sort_key columns
 NO_TIME_KEY = (1 << 63) - 1       # sort_key of a message without a time: after every time
@@ -61,7 +77,7 @@ def search_form(text: str | None) -> str:
     return unicodedata.normalize("NFC", t).translate(_ARABIC).casefold()
 
 
-def ensure_schema(db) -> None:
+def ensure_schema(db: sqlite3.Connection) -> None:
     """Empty an index built by another :data:`INDEX_VERSION` (its items are then re-indexed
     by :func:`ensure_index`, which finds no ``chat_index`` row for them)."""
     if db.execute("SELECT 1 FROM chat_index WHERE form_version != ? LIMIT 1", (INDEX_VERSION,)).fetchone():
@@ -88,18 +104,18 @@ def _key(sent_at_utc: str | None, sent_at: str | None) -> int | None:
     return (delta.days * 86400 + delta.seconds) * 1_000_000 + delta.microseconds
 
 
-def _register(db) -> None:
+def _register(db: sqlite3.Connection) -> None:
     db.create_function("chat_search_form", 1, search_form, deterministic=True)
     db.create_function("chat_sent_key", 2, _key, deterministic=True)
 
 
-def _unindex(db, where: str, args: tuple) -> None:
+def _unindex(db: sqlite3.Connection, where: str, args: tuple) -> None:
     db.execute("INSERT INTO messages_fts(messages_fts, rowid, body, sender, title) "
                f"SELECT 'delete', seq, body, sender, title FROM chat_messages WHERE {where}", args)
     db.execute(f"DELETE FROM chat_messages WHERE {where}", args)
 
 
-def index_messages(db, item: str, extractor: str | None = None) -> int:
+def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = None) -> int:
     """(Re)build the index rows of ``item``'s chat messages (of one extractor NAME, or all).
     Idempotent; run inside the caller's transaction. Returns the number of messages indexed."""
     ensure_schema(db)
@@ -152,7 +168,7 @@ def index_messages(db, item: str, extractor: str | None = None) -> int:
     return total
 
 
-def index_is_current(db, item: str) -> bool:
+def index_is_current(db: sqlite3.Connection, item: str) -> bool:
     """The index holds the item's chat/message artifacts: same lowest and highest artifact
     id (both read from indexes, O(log n)) and the same search-form version. Artifacts are only
     ever removed a whole item at a time (``triage --force``), so a changed set shows there."""
@@ -169,7 +185,7 @@ def index_is_current(db, item: str) -> bool:
     return (lo, hi) == (idx[0], idx[1]) and idx[2] == INDEX_VERSION
 
 
-def ensure_index(case, items: list[str]) -> list[str]:
+def ensure_index(case: Case, items: list[str]) -> list[str]:
     """Build the index of every item in ``items`` whose index is missing or stale (cases
     triaged before the index existed, or changed since). Returns the items (re)indexed."""
     done = []
@@ -196,7 +212,7 @@ def fts_query(text: str) -> str | None:
     return " AND ".join(terms) if terms else None
 
 
-def search_ids(db, text: str, limit: int | None = None) -> list[int]:
+def search_ids(db: sqlite3.Connection, text: str, limit: int | None = None) -> list[int]:
     """Artifact ids of the messages matching ``text``, in index order (library entry point;
     the bench times it). For time order, see :func:`search_runs`."""
     q = fts_query(text)
@@ -207,7 +223,7 @@ def search_ids(db, text: str, limit: int | None = None) -> list[int]:
     return [r[0] for r in db.execute(sql, (q, limit) if limit else (q,))]
 
 
-def search_runs(db, items: list[str]) -> list[tuple[int, int]]:
+def search_runs(db: sqlite3.Connection, items: list[str]) -> list[tuple[int, int]]:
     """``seq`` ranges of ``items``' rows, each in time order (``sort_key, id``), disjoint.
 
     Every indexing run inserts its rows in time order above every existing ``seq``, and a
@@ -225,3 +241,157 @@ def search_runs(db, items: list[str]) -> list[tuple[int, int]]:
         else:
             out.append((lo, hi))
     return out
+
+
+# -- listings ----------------------------------------------------------------------------------
+
+# A phone database's record found only in the uncommitted state (the extractors' ``db_state``)
+# also has its ``source_ref`` ending so (docs/formats.md): a cheap test of the artifacts row
+# before its fields are read.
+_UNCOMMITTED_REF = "% (uncommitted)"
+_UNCOMMITTED_SQL = f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' AND json_extract(a.fields, '$.db_state') = 'uncommitted')"
+
+
+def platforms(db: sqlite3.Connection) -> set[str]:
+    """The platforms of the indexed messages (as stored: lower case)."""
+    return {r[0] for r in db.execute("SELECT DISTINCT platform FROM chat_messages WHERE platform IS NOT NULL")}
+
+
+def _message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
+                   start_us: int | None = None, end_us: int | None = None, fts: str | None = None,
+                   limit: int | None = None, run: tuple[int, int] | None = None,
+                   state: bool | None = None) -> tuple[str, list]:
+    """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
+
+    Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
+    sort). With a search, one query per ``run`` (a ``seq`` range from :func:`search_runs`):
+    the FTS hits of the run read in rowid order are in time order, and the FTS table drives
+    the query (CROSS JOIN keeps that order of evaluation), so the first rows come without
+    reading every hit; :func:`messages` merges the runs. The columns are those of
+    :class:`~forensic.store.records.Message`."""
+    where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
+    if platform:
+        where.append("m.platform = ?")
+        args.append(platform)
+    if conversation:
+        where.append("m.conversation = ?")
+        args.append(conversation)
+    # a message whose zone is unknown is kept when its true instant could be in range: its
+    # wall clock (read as UTC) lies within start - 12 h .. end + 14 h (offsets -12:00..+14:00)
+    if start_us is not None:
+        where.append("m.sent_key >= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        args.extend([start_us, start_us + EARLIEST_OFFSET_H * HOUR_US])
+    if end_us is not None:
+        where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        args.extend([end_us, end_us + LATEST_OFFSET_H * HOUR_US])
+    if state is not None:
+        where.append(_UNCOMMITTED_SQL if state else f"NOT {_UNCOMMITTED_SQL} IS TRUE")
+    cols = "m.id AS id, m.item AS item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key AS sort_key"
+    joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
+    if fts is not None:
+        if run is None:
+            raise ValueError("a search query needs a seq run")
+        sql = (f"SELECT {cols} FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid {joins} "
+               "WHERE h.messages_fts MATCH ? AND h.rowid BETWEEN ? AND ? AND " + " AND ".join(where)
+               + " ORDER BY h.rowid")
+        args = [fts, run[0], run[1], *args]
+    else:
+        # the time index streams the listing; one conversation is read through its own index
+        index = "" if conversation else "INDEXED BY chat_messages_time "
+        sql = (f"SELECT {cols} FROM chat_messages m {index}{joins} "
+               "WHERE " + " AND ".join(where) + " ORDER BY m.sort_key, m.id")
+    if limit:
+        sql += " LIMIT ?"
+        args.append(limit)
+    return sql, args
+
+
+def _message(cursor: sqlite3.Cursor, row: tuple) -> Message:
+    return Message.from_row(row)
+
+
+def _typed_messages(db: sqlite3.Connection, sql: str, args: list) -> sqlite3.Cursor:
+    """The rows of ``sql`` as :class:`Message` rows, made straight from each row's tuple."""
+    cursor = db.cursor()
+    cursor.row_factory = _message
+    return cursor.execute(sql, args)
+
+
+def messages(db: sqlite3.Connection, items: list[str], platform: str | None = None,
+             conversation: str | None = None, start_us: int | None = None, end_us: int | None = None,
+             fts: str | None = None, limit: int | None = None, state: bool | None = None) -> Iterator[Message]:
+    """The messages of ``items`` in time order (``sort_key, id``), streamed: the first ones
+    come before the last ones are read. At most ``limit``. Of one ``platform`` (as stored),
+    one ``conversation`` id; sent within ``start_us`` .. ``end_us`` (µs since the epoch,
+    inclusive; a message whose zone is unknown is kept when it could be in range); matching
+    ``fts`` (a query from :func:`fts_query`). ``state``: True keeps only the messages flagged
+    uncommitted (``db_state``), False leaves them out, None keeps all."""
+    kw = dict(platform=platform, conversation=conversation, start_us=start_us, end_us=end_us, fts=fts,
+              limit=limit, state=state)
+    if fts is None:
+        sql, args = _message_query(items, **kw)
+        yield from _typed_messages(db, sql, args)
+        return
+    streams = []
+    for run in search_runs(db, items):
+        sql, args = _message_query(items, run=run, **kw)
+        streams.append(_typed_messages(db, sql, args))
+    if not streams:
+        return
+    rows = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: (m.sort_key, m.id))
+    yield from itertools.islice(rows, limit) if limit else rows
+
+
+def conversations(db: sqlite3.Connection, items: list[str], platform: str | None = None) -> list[Conversation]:
+    """The conversations of ``items`` (of one ``platform``, as stored), by item, then the
+    time of their first message (those without a time last), platform and id."""
+    where, args = [f"item IN ({','.join('?' * len(items))})"], list(items)
+    if platform:
+        where.append("platform = ?")
+        args.append(platform)
+    groups = db.execute(
+        "SELECT item, platform, conversation, max(conv_title) AS title, count(*) AS n, min(id) AS first_id, "
+        "min(sent_key) AS lo, max(sent_key) AS hi, group_concat(DISTINCT file_id) AS files FROM chat_messages "
+        "WHERE " + " AND ".join(where) + " GROUP BY item, platform, conversation "
+        "ORDER BY item, lo IS NULL, lo, platform, conversation", args).fetchall()
+    pending = _uncommitted_counts(db, items, platform)
+    out = []
+    for g in groups:
+        first = db.execute("SELECT json_extract(fields, '$.participants') FROM artifacts WHERE id = ?",
+                           (g["first_id"],)).fetchone()
+        sources = []
+        for fid in sorted(int(x) for x in (g["files"] or "").split(",") if x):
+            f = db.execute("SELECT path, locator FROM files WHERE id = ?", (fid,)).fetchone()
+            if f is not None:
+                sources.append((f["path"], f["locator"]))
+        out.append(Conversation.from_row(
+            g, first_at=_sent_at(db, g, g["lo"]), last_at=_sent_at(db, g, g["hi"]),
+            participants=json.loads(first[0]) if first and first[0] else [], sources=tuple(sources),
+            uncommitted=pending.get((g["item"], g["platform"], g["conversation"]), 0)))
+    return out
+
+
+def _sent_at(db: sqlite3.Connection, g: sqlite3.Row, key: int | None) -> str | None:
+    """The time (as its record gives it) of the conversation ``g``'s first message whose
+    ``sent_key`` is ``key``."""
+    if key is None:
+        return None
+    r = db.execute("SELECT sent_at FROM chat_messages WHERE item = ? AND platform IS ? AND conversation IS ? "
+                   "AND sent_key = ? ORDER BY id LIMIT 1",
+                   (g["item"], g["platform"], g["conversation"], key)).fetchone()
+    return r[0] if r else None
+
+
+def _uncommitted_counts(db: sqlite3.Connection, items: list[str], platform: str | None) -> dict[tuple, int]:
+    """(item, platform, conversation) -> how many of its messages are flagged uncommitted; only
+    the conversations that have some. Read from the chat artifacts' rows (their source_ref
+    first: the fields of the few that match only)."""
+    where, args = [f"a.item IN ({','.join('?' * len(items))})"], list(items)
+    if platform:
+        where.append("m.platform = ?")
+        args.append(platform)
+    rows = db.execute(
+        "SELECT m.item, m.platform, m.conversation, count(*) FROM artifacts a INDEXED BY artifacts_type "
+        "JOIN chat_messages m ON m.id = a.id WHERE a.record_type = 'chat/message' AND "
+        + " AND ".join(where) + f" AND {_UNCOMMITTED_SQL} GROUP BY m.item, m.platform, m.conversation", args)
+    return {(r[0], r[1], r[2]): r[3] for r in rows}

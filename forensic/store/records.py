@@ -210,9 +210,10 @@ class Message:
     sort_key: int
 
     @classmethod
-    def from_row(cls, r: sqlite3.Row) -> "Message":
-        return cls(r["id"], r["item"], json.loads(r["fields"]), bool(r["corrupted"]), _json(r["warnings"], []),
-                   r["locator"], r["sort_key"])
+    def from_row(cls, r: sqlite3.Row | tuple) -> "Message":
+        """``r``: id, item, fields, corrupted, warnings, locator, sort_key, in this order (read
+        by position: a listing makes one per row, and a search's first page must come fast)."""
+        return cls(r[0], r[1], json.loads(r[2]), bool(r[3]), json.loads(r[4]) if r[4] else [], r[5], r[6])
 
 
 @dataclass(frozen=True, slots=True)
