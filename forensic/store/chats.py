@@ -47,7 +47,7 @@ import re
 import sqlite3
 import unicodedata
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Iterator
+from typing import TYPE_CHECKING, Any, Iterator
 
 from forensic.store.records import Conversation, Message
 from forensic.store.schema import empty_chat_index
@@ -142,7 +142,8 @@ def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = No
         "CAST(json_extract(a.fields, '$.conversation.id') AS TEXT) AS conversation, "
         "json_extract(a.fields, '$.conversation.title') AS conv_title, a.file_id AS file_id, "
         "chat_sent_key(json_extract(a.fields, '$.sent_at_utc'), json_extract(a.fields, '$.sent_at')) AS sent_key, "
-        "coalesce(json_extract(a.fields, '$.tz_known'), 0) AS tz_known, json_extract(a.fields, '$.sent_at') AS sent_at, "
+        "coalesce(json_extract(a.fields, '$.tz_known'), 0) AS tz_known, "
+        "json_extract(a.fields, '$.sent_at') AS sent_at, "
         "chat_search_form(json_extract(a.fields, '$.body')) AS body, "
         "chat_search_form(trim(coalesce(json_extract(a.fields, '$.sender'), json_extract(a.fields, '$.actor'), '') "
         "|| ' ' || coalesce(json_extract(a.fields, '$.sender_name'), ''))) AS sender, "
@@ -260,7 +261,7 @@ def platforms(db: sqlite3.Connection) -> set[str]:
 def _message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
                    start_us: int | None = None, end_us: int | None = None, fts: str | None = None,
                    limit: int | None = None, run: tuple[int, int] | None = None,
-                   state: bool | None = None) -> tuple[str, list]:
+                   state: bool | None = None) -> tuple[str, list[Any]]:
     """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
 
     Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
@@ -269,7 +270,8 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
     the query (CROSS JOIN keeps that order of evaluation), so the first rows come without
     reading every hit; :func:`messages` merges the runs. The columns are those of
     :class:`~forensic.store.records.Message`."""
-    where, args = [f"m.item IN ({','.join('?' * len(items))})"], list(items)
+    where = [f"m.item IN ({','.join('?' * len(items))})"]
+    args: list[Any] = list(items)
     if platform:
         where.append("m.platform = ?")
         args.append(platform)
@@ -310,7 +312,7 @@ def _message(cursor: sqlite3.Cursor, row: tuple) -> Message:
     return Message.from_row(row)
 
 
-def _typed_messages(db: sqlite3.Connection, sql: str, args: list) -> sqlite3.Cursor:
+def _typed_messages(db: sqlite3.Connection, sql: str, args: list[Any]) -> sqlite3.Cursor:
     """The rows of ``sql`` as :class:`Message` rows, made straight from each row's tuple."""
     cursor = db.cursor()
     cursor.row_factory = _message
@@ -326,16 +328,13 @@ def messages(db: sqlite3.Connection, items: list[str], platform: str | None = No
     inclusive; a message whose zone is unknown is kept when it could be in range); matching
     ``fts`` (a query from :func:`fts_query`). ``state``: True keeps only the messages flagged
     uncommitted (``db_state``), False leaves them out, None keeps all."""
-    kw = dict(platform=platform, conversation=conversation, start_us=start_us, end_us=end_us, fts=fts,
-              limit=limit, state=state)
+    def query(run: tuple[int, int] | None) -> sqlite3.Cursor:
+        sql, args = _message_query(items, platform, conversation, start_us, end_us, fts, limit, run, state)
+        return _typed_messages(db, sql, args)
     if fts is None:
-        sql, args = _message_query(items, **kw)
-        yield from _typed_messages(db, sql, args)
+        yield from query(None)
         return
-    streams = []
-    for run in search_runs(db, items):
-        sql, args = _message_query(items, run=run, **kw)
-        streams.append(_typed_messages(db, sql, args))
+    streams = [query(run) for run in search_runs(db, items)]
     if not streams:
         return
     rows = streams[0] if len(streams) == 1 else heapq.merge(*streams, key=lambda m: (m.sort_key, m.id))

@@ -29,7 +29,8 @@ def remove(db: sqlite3.Connection, kind: str, item: str, ref: str, tag: str) -> 
 
 def listing(db: sqlite3.Connection, tag: str | None = None) -> list[Tag]:
     """The tags (or those named ``tag``), by name, item, then the order they were first put."""
-    sql, args = "SELECT * FROM tags", ()
+    sql = "SELECT * FROM tags"
+    args: tuple[str, ...] = ()
     if tag:
         sql, args = sql + " WHERE tag=?", (tag,)
     return [Tag.from_row(r) for r in db.execute(sql + " ORDER BY tag, item, id", args)]
