@@ -59,7 +59,7 @@ def subject_for(case: Case, subject: str) -> tuple[dict, str | None]:
     if subject in ("case", case.case_id):
         return {"case": case.case_id}, None
     row = case.item(subject)             # CaseError listing the items when unknown
-    return {"item": row["item"]}, row["sha256"]
+    return {"item": row.item}, row.sha256
 
 
 def _done(checkpoint: Checkpoint | None) -> None:
@@ -131,15 +131,25 @@ def _printable(text: str) -> str:
 @click.option("--pub", "pubs", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
               help="Trusted examiner public key (.pub); repeatable. With it, every checkpoint "
                    "must be signed by one of these keys.")
+@click.option("--deep", is_flag=True,
+              help="Also re-hash every file and record in the case store and compare each with "
+                   "the hash the log gave it.")
+@click.option("--evidence", is_flag=True,
+              help="With --deep: also re-read every evidence item and compare its SHA-256 with "
+                   "the log's evidence.received entry.")
 @with_case
-def verify_cmd(case: Case, as_json: bool, pubs: tuple[Path, ...]) -> int:
-    """Re-verify the log: hash chain, Merkle roots, checkpoints, signatures. Exit 4 if not ok."""
+def verify_cmd(case: Case, as_json: bool, pubs: tuple[Path, ...], deep: bool, evidence: bool) -> int:
+    """Re-verify the log: hash chain, Merkle roots, checkpoints, signatures. With --deep, the
+    case store (and with --evidence, the evidence) against the log. Exit 4 if not ok."""
+    if evidence and not deep:
+        raise UsageError("--evidence goes with --deep", hint="forensic custody verify --deep --evidence")
     keys = [PublicKey.load(p) for p in pubs]
     report = verify_log(case.root, case.db, case_id=case.case_id, trusted_keys=keys)
+    store = _deep(case, evidence) if deep else None
     signatures = (f"{report.signatures_verified} signatures verified, "
                   f"{report.unsigned_checkpoints} unsigned")
     if as_json:
-        emit_json(report.to_dict())
+        emit_json({**report.to_dict(), **({"deep": store.to_dict()} if store is not None else {})})
     elif report.ok:
         verdict(True, "VERIFIED", f"the custody log of case {case.case_id} is intact: {report.entries} "
                                   f"entries, {report.checkpoints} checkpoints ({signatures})")
@@ -163,11 +173,49 @@ def verify_cmd(case: Case, as_json: bool, pubs: tuple[Path, ...]) -> int:
             click.echo(f"problem: {_printable(report.problem or '')}")
     for w in report.warnings:
         warn(esc(w))
+    if store is not None and not as_json:
+        _deep_lines(store)
     if not report.ok:
         if as_json:
             err.print(f"[red]custody log does not verify:[/red] {esc(report.problem)}")
         return exit_codes.INTEGRITY_FAILURE
+    if store is not None and not store.ok:
+        if as_json:
+            err.print("[red]the case store does not match the custody log[/red]")
+        return exit_codes.INTEGRITY_FAILURE
     return exit_codes.OK
+
+
+def _deep(case: Case, evidence: bool):
+    from forensic.chain_of_custody.deep import deep_verify
+    from forensic.intake import hash_source
+
+    def hash_evidence(row) -> str:
+        if not row.source.exists():
+            raise OSError(f"the source {row.source} is no longer there")
+        return hash_source(row.source, row.format).sha256
+    return deep_verify(case, evidence=evidence, hash_evidence=hash_evidence)
+
+
+def _deep_lines(store) -> None:
+    """The --deep verdict and each mismatch, one line each (data on stdout)."""
+    checked = f"{store.files_checked} files, {store.records_checked} records"
+    if store.evidence_checked:
+        checked += f", {store.evidence_checked} evidence items"
+    if store.ok:
+        verdict(True, "STORE MATCHES", f"{checked} checked against the custody log")
+    else:
+        problems = ", ".join(f"{n} {kind}" for kind, n in sorted(store.counts.items()))
+        verdict(False, "STORE DOES NOT MATCH", f"{checked} checked against the custody log: {problems}")
+    for m in store.mismatches:
+        where = f" (seq {m['seq']})" if m.get("seq") is not None else ""
+        click.echo(f"{m['problem']}: {_printable(m['what'])}{where}")
+    listed = len(store.mismatches)
+    total = sum(store.counts.values())
+    if total > listed:
+        click.echo(f"... and {total - listed} more (all are counted above)")
+    for note in store.notes:
+        info(esc(note))
 
 
 @custody.command("prove")
