@@ -1,6 +1,7 @@
 """Evidence sources: detection and opening, all read-only.
 
-``detect_format`` names a source's format from its bytes (never from its name alone);
+``detect_format`` names a source's format from its bytes (never from its name alone):
+``directory``, ``zip``, ``tar``, ``raw`` or ``e01``;
 ``open_source`` returns a :class:`~forensic.sources.base.Source` to walk;
 ``open_nested`` opens a ZIP/TAR found inside another source.
 """
@@ -18,8 +19,6 @@ from forensic.sources.archive import (TarSource, ZipSource, looks_like_gzip, loo
 from forensic.sources.base import Source, display_path, lib_path, open_readonly
 from forensic.sources.directory import DirectorySource
 from forensic.sources.ewf import looks_like_ewf
-
-FORMATS = ("directory", "zip", "tar", "raw", "e01")
 
 
 def _head(path: Path, n: int = 4096) -> bytes:
