@@ -3,7 +3,8 @@ from __future__ import annotations
 
 import io
 import json
-import time
+import math
+import tracemalloc
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -14,19 +15,34 @@ from forensic.extractors.photo_exif import FIELDS, PhotoExifExtractor
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.extractors.registry import all_extractors
 from tests.extractors import fixtures_photo as F
+from workcount import counted
 
-BOUND = PhotoExifExtractor.time_limit + 1.0      # seconds any single file may take
+# Work is bounded, not wall time. The tests' extractor has no clock bound (a loaded machine
+# must not change a record) and an I/O-call bound above the largest legitimate structure of
+# the fixtures (the 65535-entry IFD takes about 262,000 read/seek calls); every file must
+# then be done within STEPS Python-level calls (about 2.6 per I/O call when the bound is
+# reached; a good photo takes about 2,200).
+IO_CALLS = 300_000
+STEPS = 4 * IO_CALLS
+
+
+def extractor_for_tests(**bounds) -> PhotoExifExtractor:
+    extractor = PhotoExifExtractor()
+    extractor.time_limit = math.inf
+    extractor.max_io_calls = IO_CALLS
+    for name, value in bounds.items():
+        setattr(extractor, name, value)
+    return extractor
 
 
 def run(data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg", extractor=None,
         reopen: bool = False, **options) -> tuple[ArtifactRecord, list[ExtractionWarning]]:
-    extractor = extractor or PhotoExifExtractor()
+    extractor = extractor or extractor_for_tests()
     item = ExtractorInput(name, name, mime, len(data), None if reopen else data,
                           reopen=(lambda: io.BytesIO(data)) if reopen else None,
                           options=options or None)
-    start = time.monotonic()
-    out = list(extractor.extract(item))
-    assert time.monotonic() - start < BOUND
+    out, steps = counted(lambda: list(extractor.extract(item)))
+    assert steps <= STEPS, f"{steps} Python calls for one {len(data)}-byte file"
     records = [o for o in out if isinstance(o, ArtifactRecord)]
     warnings = [o for o in out if isinstance(o, ExtractionWarning)]
     assert len(records) == 1
@@ -37,6 +53,10 @@ def run(data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg", extracto
     assert [w.message for w in warnings] == list(record.warnings)
     assert all(w.extractor == "photo_exif" for w in warnings)
     return record, warnings
+
+
+def _input(data: bytes, name: str = "photo.jpg", mime: str = "image/jpeg") -> ExtractorInput:
+    return ExtractorInput(name, name, mime, len(data), data)
 
 
 def stamps(record: ArtifactRecord) -> dict:
@@ -128,9 +148,8 @@ def test_content_read_through_reopen() -> None:
 
 
 def test_read_cap_is_reported_not_called_damage() -> None:
-    extractor = PhotoExifExtractor()
     data = F.good_jpeg()
-    extractor.max_read = data.index(b"Canon\x00") - 4      # the values lie beyond the cap
+    extractor = extractor_for_tests(max_read=data.index(b"Canon\x00") - 4)   # the values lie beyond the cap
     record, warnings = run(data, extractor=extractor)
     assert not record.corrupted
     assert warnings[0].message.startswith(f"only the first {extractor.max_read} of {len(data)} bytes")
@@ -270,26 +289,46 @@ def test_garbage_strings_are_escaped_and_flagged() -> None:
 
 
 def test_time_bound_stops_parsing_and_keeps_the_photo() -> None:
-    extractor = PhotoExifExtractor()
-    extractor.time_limit = 0.0
+    extractor = extractor_for_tests(time_limit=-1.0)        # past at the first look at the clock
     record, warnings = run(F.good_jpeg(), extractor=extractor)
     assert record.corrupted
     assert any("per-file bound: time bound reached" in w.message for w in warnings)
 
 
 def test_io_bound_stops_a_looping_parser() -> None:
-    extractor = PhotoExifExtractor()
-    extractor.max_io_calls = 50
+    extractor = extractor_for_tests(max_io_calls=50)
     record, warnings = run(F.good_jpeg(), extractor=extractor)
     assert record.corrupted
     assert any("I/O-call bound reached" in w.message for w in warnings)
+    # stopped there: far less work than the whole parse (about 370 I/O calls)
+    _, whole = counted(lambda: list(extractor_for_tests().extract(_input(F.good_jpeg()))))
+    _, cut = counted(lambda: list(extractor.extract(_input(F.good_jpeg()))))
+    assert cut < whole / 2, (cut, whole)
 
 
-def test_bomb_headers_finish_fast() -> None:
-    for build in (F.png_huge_dimensions, F.jpeg_huge_dimensions):
-        start = time.monotonic()
-        run(build(), "bomb.png", "image/png")
-        assert time.monotonic() - start < 0.5
+@pytest.mark.parametrize("bomb,plain,mime", [
+    (F.png_huge_dimensions, lambda: F.png(None), "image/png"),
+    (F.jpeg_huge_dimensions, lambda: F.jpeg(F.good_tiff_block()[0]), "image/jpeg"),
+])
+def test_bomb_headers_cost_no_more_than_the_same_file_with_small_dimensions(bomb, plain, mime) -> None:
+    """10 gigapixels declared: no pixel is decoded or allocated. The work (Python calls) and
+    the memory are those of the same file declaring small dimensions."""
+    extractor = extractor_for_tests()
+    list(extractor.extract(_input(plain(), "warm", mime)))      # lazy imports, caches: done once
+    measured = []
+    for build in (plain, bomb):
+        data = build()
+        tracemalloc.start()
+        try:
+            out, steps = counted(lambda: list(extractor.extract(_input(data, "photo", mime))))
+            peak = tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+        measured.append((steps, peak, out[0]))
+    (plain_steps, plain_peak, _), (bomb_steps, bomb_peak, record) = measured
+    assert any("decompression bomb" in w for w in record.warnings)            # the bomb was seen
+    assert bomb_steps <= plain_steps + 100, (plain_steps, bomb_steps)
+    assert bomb_peak <= plain_peak + (64 << 10), (plain_peak, bomb_peak)      # not 10 GB of pixels
 
 
 # -- fuzzing ------------------------------------------------------------------------------
@@ -321,6 +360,6 @@ def _mutate(data: bytes, mutations) -> bytes:
 @given(seed=st.sampled_from(range(len(_SEEDS))), mutations=st.lists(_mutation, min_size=1, max_size=6))
 def test_fuzz_mutated_photos_never_raise_and_stay_bounded(seed: int, mutations) -> None:
     data = _mutate(_SEEDS[seed], mutations)
-    record, warnings = run(data)                 # asserts: one record, bounded time, JSON fields
+    record, warnings = run(data)                 # asserts: one record, bounded work, JSON fields
     if warnings:
         assert record.warnings
