@@ -21,6 +21,7 @@ from forensic.pipeline import TriageOptions, triage_item
 from tests.extractors import fixtures_photo as F
 
 MAIN_PID = os.getpid()
+HANG_MARKS: list[Path] = []     # where a hanging worker says it began and, were it let, ended
 
 PHOTOS = {
     "good.jpg": F.good_jpeg(),
@@ -111,7 +112,10 @@ class _Probe(Extractor):
             if item.name.startswith("kill"):
                 os.kill(os.getpid(), signal.SIGKILL)
             if item.name.startswith("hang"):
+                began, woke = HANG_MARKS
+                began.write_text(str(os.getpid()))
                 time.sleep(60)
+                woke.touch()
             if item.name.startswith("exit"):
                 raise SystemExit(3)
         if item.name.startswith("raise"):
@@ -174,15 +178,18 @@ def test_a_worker_that_dies_costs_a_warning_for_that_file_only(tmp_path, bad, wh
     assert _children() == []                                     # replaced and cleaned up
 
 
-def test_a_worker_that_hangs_is_killed_after_the_timeout(tmp_path):
+def test_a_worker_that_hangs_is_killed_after_the_timeout(tmp_path, monkeypatch):
+    """The hung worker is killed, not waited for: it never wakes from its 60 s sleep."""
+    began, woke = tmp_path / "hang.began", tmp_path / "hang.woke"
+    monkeypatch.setitem(globals(), "HANG_MARKS", [began, woke])      # the forked worker inherits it
     src = _probe_tree(tmp_path / "src", ["hang.jpg"], n=40)
-    start = time.monotonic()
-    case, _ = _triage(tmp_path, src, "c", extract_processes=1, extract_timeout=0.5, extractors=[_Probe()])
-    assert time.monotonic() - start < 20
+    case, _ = _triage(tmp_path, src, "c", extract_processes=1, extract_timeout=1.0, extractors=[_Probe()])
     arts, warns = _arts_and_warnings(case)
-    assert warns["hang.jpg"] == ["extractor process failed on this file (no result after 0.5 s); not extracted"]
+    assert warns["hang.jpg"] == ["extractor process failed on this file (no result after 1 s); not extracted"]
     assert len(arts) == 40
     assert _children() == []
+    hung = int(began.read_text())
+    assert hung != MAIN_PID and not _alive(hung) and not woke.exists()
 
 
 def test_an_output_that_cannot_cross_to_the_parent_is_a_warning(tmp_path):
@@ -195,11 +202,13 @@ def test_an_output_that_cannot_cross_to_the_parent_is_a_warning(tmp_path):
 
 
 def test_worker_exits_when_the_triage_is_killed(tmp_path):
-    """SIGKILL of the triage: its worker process sees the pipe close and ends (no orphan)."""
+    """SIGKILL of the triage: its worker process sees the pipe close and ends (no orphan).
+    The kill lands mid-run every time: the triage is held once its first batch is recorded
+    (the fault-injection hook, hold:PATH), its worker process running."""
     src = tmp_path / "src"
     src.mkdir()
     photo = F.good_jpeg()
-    for i in range(4000):
+    for i in range(200):
         (src / f"IMG_{i:05d}.jpg").write_bytes(photo)
     exe = Path(sys.executable).parent / "forensic"
     case = tmp_path / "case"
@@ -207,17 +216,20 @@ def test_worker_exits_when_the_triage_is_killed(tmp_path):
                    capture_output=True)
     subprocess.run([str(exe), "evidence", "add", str(src), "--case", str(case), "--id", "x"], check=True,
                    capture_output=True)
-    proc = subprocess.Popen([str(exe), "triage", "--case", str(case), "--workers", "2"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    children: list[int] = []
-    deadline = time.monotonic() + 30
-    while not children and time.monotonic() < deadline and proc.poll() is None:
-        children = _child_pids(proc.pid)
-        time.sleep(0.005)
+    hold = tmp_path / "held"
+    env = dict(os.environ, FORENSIC_TRIAGE_BATCH="20", FORENSIC_TEST_TRIAGE_FAULT=f"hold:{hold}")
+    proc = subprocess.Popen([str(exe), "triage", "--case", str(case), "--workers", "2"], env=env,
+                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    while not hold.exists():
+        if proc.poll() is not None:
+            pytest.fail(f"the triage ended (exit {proc.returncode}) before it was held:\n{proc.stderr.read()}")
+        time.sleep(0.01)
+    children = _child_pids(proc.pid)
     assert children, "the triage started no worker process"
     proc.send_signal(signal.SIGKILL)
     proc.wait()
-    deadline = time.monotonic() + 10
+    proc.stderr.close()
+    deadline = time.monotonic() + 60                  # only how long to wait for them to go
     while any(_alive(pid) for pid in children) and time.monotonic() < deadline:
         time.sleep(0.05)
     assert not any(_alive(pid) for pid in children)
