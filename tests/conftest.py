@@ -11,6 +11,34 @@ import pytest
 os.environ.setdefault("TZ", "UTC")
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/builders.py
 
+# What the examiner's shell may hold (README: export FORENSIC_CASE=..., FORENSIC_KEY=...) must
+# not reach a test: each test sets what it needs. Read at import by the pipeline: cleared first.
+_OWN_ENV = ("FORENSIC_CASE", "FORENSIC_KEY", "FORENSIC_KEY_PASSPHRASE", "FORENSIC_TRIAGE_BATCH",
+            "FORENSIC_TEST_TRIAGE_FAULT", "FORENSIC_TEST_CUSTODY_CRASH")
+for _name in _OWN_ENV:
+    os.environ.pop(_name, None)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _no_state_leaks():
+    """Test modules run in any order (pytest-randomly): a module that leaves the working
+    directory or the environment the CLI reads changed fails here, and they are put back so
+    the next module is not affected. (Per module: a module fixture may set $FORENSIC_KEY for
+    all of its tests, as tests/exporters/test_bundle.py does.)"""
+    cwd = os.getcwd()
+    env = {k: v for k, v in os.environ.items() if k.startswith("FORENSIC_") or k == "TZ"}
+    yield
+    now = {k: v for k, v in os.environ.items() if k.startswith("FORENSIC_") or k == "TZ"}
+    moved = os.getcwd() != cwd
+    if moved:
+        os.chdir(cwd)
+    for k in now.keys() - env.keys():
+        del os.environ[k]
+    os.environ.update(env)
+    leaked = sorted(k for k in now.keys() | env.keys() if now.get(k) != env.get(k))
+    assert not moved and not leaked, f"the module left the working directory or {leaked} changed"
+
+
 _DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 
 
