@@ -31,7 +31,9 @@ from pathlib import Path
 from typing import Any, Callable
 
 from forensic.chain_of_custody.log import LOG_NAME, iter_lines
+from forensic.case import Case
 from forensic.store import artifacts as store_artifacts, items as store_items
+from forensic.store.records import Item
 
 MAX_LISTED = 1000        # mismatches listed in full (all are counted)
 
@@ -63,13 +65,13 @@ class DeepReport:
 @dataclass
 class _Logged:
     seq: int
-    item: str
+    item: str | None
     sha256: str | None
     locator: str | None
 
 
-def deep_verify(case, evidence: bool = False,
-                hash_evidence: Callable[[Any], str] | None = None) -> DeepReport:
+def deep_verify(case: Case, evidence: bool = False,
+                hash_evidence: Callable[[Item], str] | None = None) -> DeepReport:
     """Check ``case``'s store (and with ``evidence``, its evidence items, hashed by
     ``hash_evidence(item) -> sha256``) against its custody log. Run after the log itself
     verified: this trusts the log's content."""
@@ -146,7 +148,7 @@ def deep_verify(case, evidence: bool = False,
 
 
 def _missing(report: DeepReport, kind: str, left: dict[int, _Logged], unfinished: set[str]) -> None:
-    noted: dict[str, int] = {}
+    noted: dict[str | None, int] = {}
     for key, logged in left.items():
         if logged.item in unfinished:
             noted[logged.item] = noted.get(logged.item, 0) + 1
@@ -154,6 +156,6 @@ def _missing(report: DeepReport, kind: str, left: dict[int, _Logged], unfinished
             report.add(f"{kind} missing", f"{kind} {key} of item {logged.item}", seq=logged.seq,
                        item=logged.item, locator=logged.locator, logged_sha256=logged.sha256,
                        **{f"{'file' if kind == 'file' else 'artifact'}_id": key})
-    for item, n in sorted(noted.items()):
+    for item, n in sorted(noted.items(), key=lambda kv: str(kv[0])):
         report.notes.append(f"{n} {kind}(s) of item {item} logged by a triage that was interrupted are "
                             "not in the store (their batch was rolled back; the next run stored them again)")

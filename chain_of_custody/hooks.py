@@ -21,7 +21,7 @@ import threading
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any, Iterator, Protocol
 
 from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint, CustodyLog, read_last_line
 from forensic.chain_of_custody.pins import (PIN_ACTION, pin_details, pinned_in_store, signing_problem,
@@ -29,6 +29,7 @@ from forensic.chain_of_custody.pins import (PIN_ACTION, pin_details, pinned_in_s
 from forensic.chain_of_custody.signing import PublicKey, Signer, signer_from_env
 from forensic.case import Case
 from forensic.store import schema, triage as store_triage
+from forensic.store.records import Item
 from forensic.errors import UsageError
 
 # Fault injection for tests (tests/cli/test_interrupted.py): after the first batch of a
@@ -119,6 +120,12 @@ def record(case: Case, action: str, subject: dict | str, *, sha256: str | None =
         return log.commit()
 
 
+class _Summary(Protocol):
+    """What a triage reports when it ends (forensic.pipeline.TriageStats)."""
+
+    def to_json(self) -> dict: ...
+
+
 class TriageRecorder:
     """Called with each stored batch: one ``file.recorded`` leaf per entry and one
     ``artifact.recorded`` leaf per artifact, written before the batch is committed to the
@@ -183,7 +190,7 @@ class TriageRecorder:
         if os.environ.get(FAULT_ENV):
             _injected_fault(os.environ[FAULT_ENV], self.batches)
 
-    def finish(self, stats) -> None:
+    def finish(self, stats: _Summary) -> None:
         self.start()
         self.log.append("triage.finished", {"item": self.item}, actor=self.log.actor,
                         details=_clean(stats.to_json()))
@@ -220,7 +227,7 @@ def triage_session(case: Case, item: str, options: dict, key_path: Path | None =
         log.close()
 
 
-def _record_end(case: Case, log: CustodyLog, rec: TriageRecorder, before, log_size: int,
+def _record_end(case: Case, log: CustodyLog, rec: TriageRecorder, before: Item, log_size: int,
                 exc: BaseException) -> None:
     """After ``exc`` stopped a triage: what reached the log decides what is recorded.
     Nothing, when the session's start never reached it (the case is as it was); else
@@ -332,7 +339,7 @@ def _signals_held(reraise: bool) -> Iterator[None]:
         return
     got: list[int] = []
 
-    def hold(signum, frame) -> None:
+    def hold(signum: int, frame: object) -> None:
         got.append(signum)
     old = {s: signal.signal(s, hold) for s in (signal.SIGINT, signal.SIGTERM)}
     try:
@@ -362,7 +369,7 @@ def _injected_fault(spec: str, batches: int) -> None:
             time.sleep(0.02)
 
 
-def _clean(obj):
+def _clean(obj: Any) -> Any:
     """Custody entries carry no floats (canonical JSON): floats become decimal strings."""
     if isinstance(obj, float):
         return repr(obj)

@@ -27,7 +27,7 @@ import hashlib
 import os
 import socket
 import sqlite3
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
@@ -106,7 +106,7 @@ class Case:
     def examiner(self) -> str:
         return self.meta()["examiner"]
 
-    def transaction(self):
+    def transaction(self) -> AbstractContextManager[sqlite3.Connection]:
         """One atomic unit of work (BEGIN IMMEDIATE .. COMMIT, rolled back on error; see
         :func:`write_transaction`)."""
         return write_transaction(self.db, self.root)

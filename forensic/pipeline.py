@@ -14,25 +14,27 @@ companion has been met: such an input's row is stored then, after the source's o
 from __future__ import annotations
 
 import json
+import mmap
 import os
 import pickle
 import select
 import signal
+import sqlite3
 import struct
 import sys
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
-from typing import Callable, Iterator
+from typing import Any, Callable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput, Sibling
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.case import Case
 from forensic.store import artifacts, chats, items as store_items, triage as store_triage
-from forensic.store.records import Link, record_sha256
+from forensic.store.records import Item, Link, record_sha256
 from forensic.store.view import StoreView
 from forensic.entry import FileEntry
 from forensic.errors import CaseError, CorruptSourceError, ForensicError
@@ -42,6 +44,7 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.sources import open_nested, open_source
 from forensic.sources.archive import looks_like_gzip, looks_like_tar, looks_like_zip
 from forensic.sources.base import Source, spool
+from forensic.sources.tsk import TskImageSource
 from forensic.timestamps import iso_utc, now_utc
 
 BATCH_FILES = int(os.environ.get("FORENSIC_TRIAGE_BATCH", "2000"))   # entries per transaction
@@ -173,8 +176,9 @@ class Triage:
             raise ForensicError(f"evidence item {self.item}: the source {path} is no longer there",
                                 hint="reconnect the evidence (same path), then rerun")
         src = open_source(path, row.format, path.name, self.opt.password, self.opt.limits)
-        if row.format == "e01":    # the chunks intake found failing their checksum
-            src.note_bad_chunks(recorded_bad_chunks(row))
+        checked = src if isinstance(src, TskImageSource) and row.format == "e01" else None
+        if checked is not None:    # the chunks intake found failing their checksum
+            checked.note_bad_chunks(recorded_bad_chunks(row))
         processes = self._processes()
         try:
             if processes:
@@ -186,8 +190,8 @@ class Triage:
             self._drain()
             self._settle(wait=True)
             self.source_warnings.extend(src.warnings)
-            if row.format == "e01":    # every read is done: each bad chunk span known, once
-                self.source_warnings.extend(src.bad_chunk_warnings())
+            if checked is not None:    # every read is done: each bad chunk span known, once
+                self.source_warnings.extend(checked.bad_chunk_warnings())
         finally:
             if self.pool is not None:
                 self.pool.shutdown(wait=True, cancel_futures=True)
@@ -206,16 +210,20 @@ class Triage:
             store_items.set_triaged(db, self.item, iso_utc(now_utc()), self.stats.to_json())
         return self.stats
 
-    def _finalize(self, db, now: str) -> None:
+    def _finalize(self, db: sqlite3.Connection, now: str) -> None:
         """Each extractor's work on the whole item (``Extractor.finalize``): its warnings are
         stored, its links stored and logged (``artifact.linked``) before this transaction
         commits, as a batch's leaves are."""
         view = StoreView(db)
         for ex in self.extractors:
-            warnings, links = [], []
+            warnings: list[ExtractionWarning] = []
+            links: list[Link] = []
             try:
                 for out in ex.finalize(view, self.item) or ():
-                    (links if isinstance(out, Link) else warnings).append(out)
+                    if isinstance(out, Link):
+                        links.append(out)
+                    else:
+                        warnings.append(out)
             except Exception as exc:  # a failing extractor never stops a triage
                 warnings = [ExtractionWarning(ex.NAME, f"finalize failed: {exc!r}")]
                 links = []
@@ -284,7 +292,7 @@ class Triage:
         else:
             for label in ("modified", "accessed", "changed", "born"):
                 row[f"{label}_at"] = _fmt_time(entry.times.get(label), entry.times_tz_known)
-        work = None
+        work: _Done | _InGroup | Future | None = None
         # An entry stored by an interrupted run is read again only if it is an archive,
         # so that its members are walked (they are skipped one by one if stored too).
         size = 0
@@ -300,7 +308,7 @@ class Triage:
                     self._submit_group()
             else:
                 self._submit_group()
-                work = self.pool.submit(self._read, entry, row, warnings)
+                work = self.pool.submit(self._read, entry, row, warnings)   # (pool: not None here)
         self.window.append((entry, depth, row, warnings, work, already, size, home))
         self.window_bytes += size
         while len(self.window) > self.window_size or self.window_bytes > WINDOW_BYTES:
@@ -308,14 +316,14 @@ class Triage:
 
     def _submit_group(self) -> None:
         group, self.group = self.group, None
-        if group is not None:
+        if group is not None and self.pool is not None:
             group.future = self.pool.submit(group.read)
 
     def _drain(self) -> None:
         while self.window:
             self._finish(self.window.popleft())
 
-    def _finish(self, job) -> None:
+    def _finish(self, job: tuple) -> None:
         entry, depth, row, warnings, work, already, size, home = job
         self.window_bytes -= size
         head, outputs, offjob = work.result() if work is not None else (b"", None, None)
@@ -324,7 +332,7 @@ class Triage:
         elif isinstance(outputs, _Parked):
             self._park(home, outputs, row, warnings, entry.size or 0)
         else:
-            if offjob is not None:
+            if offjob is not None and self.procs is not None:
                 self.procs.submit(offjob)
             self.ready.append((row, warnings, outputs, offjob, entry.size or 0))
             self._settle()
@@ -383,7 +391,7 @@ class Triage:
         parent = entry.locator.layers[:-1]
         inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
                              None if data_all is not None else entry.open, dict(self.opt.extractor_options),
-                             locator=row["locator"], container=" › ".join(l.label for l in parent))
+                             locator=row["locator"], container=" › ".join(layer.label for layer in parent))
         if self.sibling_suffixes and not entry.deleted and any(getattr(ex, "SIBLINGS", ()) for ex in wanted):
             return head, _Parked(entry, inp, wanted), None      # extracted once its companions are known
         offload = self.offload
@@ -468,11 +476,12 @@ class Triage:
             if offjob is not None and offjob.results is None:
                 if not wait and len(ready) <= READY_MAX:
                     return
+                assert self.procs is not None      # an offloaded job exists only with them
                 self.procs.wait(offjob)
             ready.popleft()
             artifacts: list[tuple] = []
             if outputs is not None:
-                results = iter(offjob.results) if offjob is not None else None
+                results = iter(offjob.results or ()) if offjob is not None else iter(())
                 for out in outputs:
                     for stage, res in (out if out is not None else next(results)):
                         if stage is None:
@@ -544,7 +553,7 @@ class _Group:
     def __init__(self, triage: Triage) -> None:
         self.triage = triage
         self.items: list[tuple] = []
-        self.future = None
+        self.future: Future[list[tuple]] | None = None
 
     def add(self, entry: FileEntry, row: dict, warnings: list) -> "_InGroup":
         self.items.append((entry, row, warnings))
@@ -564,20 +573,22 @@ class _InGroup:
         self.group = group
         self.index = index
 
-    def result(self):
+    def result(self) -> tuple:
         group = self.group
         if group.future is None:                  # not handed over yet: now
             group.triage._submit_group()
-        return group.future.result()[self.index]
+        assert group.future is not None
+        result: tuple = group.future.result()[self.index]
+        return result
 
 
 class _Done:
     """A finished result with the interface of a Future (serial mode)."""
 
-    def __init__(self, value) -> None:
+    def __init__(self, value: tuple) -> None:
         self.value = value
 
-    def result(self):
+    def result(self) -> tuple:
         return self.value
 
 
@@ -600,7 +611,15 @@ _STATE = struct.Struct("dd")
 
 
 class _Worker:
+    """One worker process: its pipe, a poller on it, its shared state (the file it is on),
+    and the batches sent to it whose results have not come back."""
+
     __slots__ = ("proc", "conn", "poller", "state", "inflight")
+    proc: Any
+    conn: Any                  # multiprocessing.connection.Connection
+    poller: select.poll
+    state: mmap.mmap
+    inflight: deque[list[_OffloadJob]]
 
 
 class _ExtractProcesses:
@@ -615,7 +634,6 @@ class _ExtractProcesses:
     """
 
     def __init__(self, extractors: list[Extractor], processes: int, timeout: float) -> None:
-        import mmap
         import multiprocessing
         self.ctx = multiprocessing.get_context("fork")
         self.extractors = extractors
@@ -632,7 +650,6 @@ class _ExtractProcesses:
 
     # -- processes ---------------------------------------------------------------------
     def _start(self) -> _Worker:
-        import mmap
         w = _Worker()
         parent_end, child_end = self.ctx.Pipe()
         w.state = mmap.mmap(-1, _STATE.size)            # shared: the file being read (seq or -1), since
@@ -681,7 +698,7 @@ class _ExtractProcesses:
                 if job.seq == culprit or job.attempts > 2:
                     message = f"extractor process failed on this file ({why}); not extracted"
                     job.results = [[(f"extract:{self.extractors[i].NAME}", message)] for i in job.positions]
-                    job.inp = None
+                    job.inp.data = None
                 else:
                     again.append(job)
         w.state.close()
@@ -693,6 +710,7 @@ class _ExtractProcesses:
     # -- feeding -----------------------------------------------------------------------
     def submit(self, job: _OffloadJob) -> None:
         data = job.inp.data
+        assert data is not None            # only content held in memory is offloaded
         n = len(data)
         while (offset := self._alloc(n)) is None:
             self._flush()
@@ -784,13 +802,13 @@ class _ExtractProcesses:
             self._fail(w, "" if isinstance(exc, EOFError) else f"unreadable answer: {exc}")
             return
         batch = w.inflight.popleft()
-        for job, results in zip(batch, out):
+        for job, results in zip(batch, out, strict=True):
             job.results = results
-            job.inp = None
+            job.inp.data = None
         self._release()
 
 
-def _serve(conn, others, arena, state, extractors: list[Extractor]) -> None:
+def _serve(conn: Any, others: list, arena: mmap.mmap, state: mmap.mmap, extractors: list[Extractor]) -> None:
     """A worker process: read batches, run the extractors, answer with their outputs."""
     for c in others:                 # the parent's ends: the parent's death must end recv()
         c.close()
@@ -814,7 +832,7 @@ def _serve(conn, others, arena, state, extractors: list[Extractor]) -> None:
         except OSError:
             return
         except Exception:            # an output that cannot be pickled: a warning for its file
-            conn.send([_transferable(res, job[1], extractors) for job, res in zip(batch, out)])
+            conn.send([_transferable(res, job[1], extractors) for job, res in zip(batch, out, strict=True)])
 
 
 def _transferable(results: list, positions: list[int], extractors: list[Extractor]) -> list:
@@ -881,19 +899,19 @@ def _artifact_rows(ident: str, rec: ArtifactRecord) -> store_triage.StoredRecord
                                      record_sha256(fields_json), stamps)
 
 
-def _damage_warnings(reader) -> list[str]:
+def _damage_warnings(reader: object) -> list[str]:
     """What the reader of a file's content knows of damage under it (an E01 chunk that
     fails its checksum); asked once the content is read."""
     damage = getattr(reader, "damage_warnings", None)
     if damage is None:
         return []
     try:
-        return damage()
+        return list(damage())
     except (OSError, RuntimeError) as exc:     # libewf's C calls; never stop the triage
         return [f"could not check this content against the E01's bad chunks: {exc}"]
 
 
-def recorded_bad_chunks(row) -> list | None:
+def recorded_bad_chunks(row: Item) -> list | None:
     """The E01 chunk spans found failing their checksum when the item was added (None:
     not checked then)."""
     from forensic.sources.ewf import BadChunk
@@ -909,6 +927,7 @@ def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -
         return False
 
 
-def triage_item(case: Case, item: str, options: TriageOptions | None = None, progress=None,
-                on_batch=None) -> TriageStats:
+def triage_item(case: Case, item: str, options: TriageOptions | None = None,
+                progress: Callable[[int, int], None] | None = None,
+                on_batch: Callable[[list[dict]], None] | None = None) -> TriageStats:
     return Triage(case, item, options or TriageOptions(), progress, on_batch).run()

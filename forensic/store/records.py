@@ -46,7 +46,7 @@ class Item:
         return Path(os.fsdecode(value) if isinstance(value, bytes) else value)
 
     @classmethod
-    def from_row(cls, r) -> "Item":
+    def from_row(cls, r: sqlite3.Row) -> "Item":
         verified = r["acquisition_hash_verified"]
         return cls(r["item"], r["source_path"], r["format"], r["description"], r["size"], r["sha256"],
                    r["md5"], _json(r["acquisition_hashes"], {}), None if verified is None else bool(verified),
@@ -83,7 +83,7 @@ class File:
     warnings: int
 
     @classmethod
-    def from_row(cls, r) -> "File":
+    def from_row(cls, r: sqlite3.Row) -> "File":
         return cls(r["id"], r["item"], r["locator"], r["path"], _json(r["layers"], []), r["name"], r["kind"],
                    r["size"], r["sha256"], r["md5"], r["sha1"], bool(r["deleted"]), bool(r["allocated"]),
                    r["mime"], r["magic"], bool(r["extension_mismatch"]), r["modified_at"], r["accessed_at"],
@@ -118,7 +118,7 @@ class Record:
         return record_sha256(self.fields_json)
 
     @classmethod
-    def from_row(cls, r) -> "Record":
+    def from_row(cls, r: sqlite3.Row) -> "Record":
         keys = r.keys()
         return cls(r["id"], r["item"], r["file_id"], r["record_type"], r["extractor"], r["source_ref"],
                    json.loads(r["fields"]), bool(r["corrupted"]), _json(r["warnings"], []), r["fields"],
@@ -137,7 +137,7 @@ class StoredWarning:
     at: str
 
     @classmethod
-    def from_row(cls, r) -> "StoredWarning":
+    def from_row(cls, r: sqlite3.Row) -> "StoredWarning":
         return cls(r["id"], r["item"], r["locator"], r["stage"], r["message"], r["at"])
 
 

@@ -237,7 +237,7 @@ def migrate(db: sqlite3.Connection) -> list[dict]:
     transaction). Returns the steps done, ``[]`` when it was current: each ``{"from": N,
     "to": N + 1, "what": ...}``. The steps are also queued in ``meta.pending_custody`` for
     the custody log."""
-    done = []
+    done: list[dict] = []
     current = version(db)
     if current is None:
         return done

@@ -45,8 +45,8 @@ def any_stored(db: sqlite3.Connection, item: str) -> bool:
 
 def count_files(db: sqlite3.Connection, item: str | None = None) -> int:
     if item is None:
-        return db.execute("SELECT COUNT(*) FROM files").fetchone()[0]
-    return db.execute("SELECT COUNT(*) FROM files WHERE item = ?", (item,)).fetchone()[0]
+        return int(db.execute("SELECT COUNT(*) FROM files").fetchone()[0])
+    return int(db.execute("SELECT COUNT(*) FROM files WHERE item = ?", (item,)).fetchone()[0])
 
 
 def store_entries(db: sqlite3.Connection, item: str, entries: list[Entry], now: str,
@@ -68,12 +68,16 @@ def store_entries(db: sqlite3.Connection, item: str, entries: list[Entry], now: 
     return stored
 
 
-def _at_once(db, item: str, entries: list[Entry], now: str) -> list[tuple] | None:
+def _at_once(db: sqlite3.Connection, item: str, entries: list[Entry], now: str) -> list[tuple] | None:
     cols = list(entries[0].row)
     values = operator.itemgetter(*cols)
     file_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM files").fetchone()[0]
     artifact_id = db.execute("SELECT COALESCE(MAX(id), 0) FROM artifacts").fetchone()[0]
-    files, artifacts, stamps, warnings, stored = [], [], [], [], []
+    files: list[tuple] = []
+    artifacts: list[tuple] = []
+    stamps: list[tuple] = []
+    warnings: list[tuple] = []
+    stored: list[tuple] = []
     for e in entries:
         file_id += 1
         loc = e.row["locator"]
@@ -97,7 +101,7 @@ def _at_once(db, item: str, entries: list[Entry], now: str) -> list[tuple] | Non
     return stored
 
 
-def _one_by_one(db, item: str, entries: list[Entry], now: str, known: dict) -> list[tuple]:
+def _one_by_one(db: sqlite3.Connection, item: str, entries: list[Entry], now: str, known: dict) -> list[tuple]:
     """Row by row: a row refused as a duplicate location is reported, the rest kept."""
     cols = list(entries[0].row)
     values = operator.itemgetter(*cols)
