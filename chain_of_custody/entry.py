@@ -335,7 +335,11 @@ def _full_check(text: str, seq: int, prev: str | None) -> tuple[str, dict]:
 # piece is a canonical value of the right type the whole line is canonical. Anything else
 # (nested objects, braces inside strings, non-ASCII text) goes to the general check, which
 # also says what is wrong. Python's regex engine costs a few nanoseconds per byte, so the
-# patterns avoid nested repetition where they can.
+# patterns avoid nested repetition where they can, and "hash" and "prev" are matched as any
+# 64 bytes but a quote (the engine's fastest loop; a character class costs several times
+# more per byte): equality proves them, as the hash must equal the one recomputed from the
+# line and prev the hash of the entry before -- or, with none to compare it with (the first
+# line checked), be 64 lower-case hex digits, which is then checked on its own.
 _S = rb'"[^"\\\x00-\x1f]*(?:\\(?:["\\bfnrt]|u00(?:0[0-7bef]|1[0-9a-f]))[^"\\\x00-\x1f]*)*"'
 _OBJ = rb'\{[^{}]*\}'                       # a flat object, to be proved canonical
 _INT = rb'(?:0|-?[1-9][0-9]{0,14})'        # well inside +-(2**53-1)
@@ -346,13 +350,17 @@ _DETAILS = (rb'\{\}|\{"deleted":(?:true|false),"file_id":' + _INT + rb'\}'
 _MIDDLE = (                                  # from the time to the subject, both included
     rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",'
     rb'"details":(?:' + _DETAILS + rb'|(?P<details>' + _OBJ + rb')),'
-    rb'"hash":"(?P<hash>[0-9a-f]{64})","host":' + _S + rb',"prev":"(?P<prev>[0-9a-f]{64})",'
+    rb'"hash":"(?P<hash>[^"]{64})","host":' + _S + rb',"prev":"(?P<prev>[^"]{64})",'
     rb'"reason":(?:null|' + _S + rb'),"seq":(?P<seq>0|[1-9][0-9]*),"sha256":(?:null|' + _HEX
     + rb'),"subject":(?:' + _SUBJECT + rb'|' + _S + rb'|(?P<subject>' + _OBJ + rb'))')
 _LINE = re.compile(
     rb'\{"action":"[a-z][a-z0-9_]*(?:\.[a-z][a-z0-9_]*)+","actor":(?P<actor>' + _OBJ + rb'),'
     rb'"at":"' + _MIDDLE + rb',"tool":(?P<tool>' + _OBJ + rb')\}')
 _MIDDLE_RE = re.compile(_MIDDLE)
+_HASH_GROUP = _MIDDLE_RE.groupindex["hash"]
+# _check_middle takes the middle's groups by position: in _LINE they follow actor's
+assert tuple(_MIDDLE_RE.groupindex) == ("details", "hash", "prev", "seq", "subject")
+assert tuple(_LINE.groupindex) == ("actor", *_MIDDLE_RE.groupindex, "tool")
 _KNOWN_MAX = 4096
 _known: set[bytes] = set()    # object texts already proved canonical
 
@@ -389,22 +397,26 @@ def _check_whole(line: bytes, m: re.Match, seq: int, prev: str | None) -> tuple[
     if not (actor in _known or _canonical_object(actor)) \
             or not (tool in _known or _canonical_object(tool)):
         return None
-    return _check_middle(line, m, seq, prev)
+    return _check_middle(line, m.groups()[1:6], m.start("hash"), seq, prev)
 
 
-def _check_middle(line: bytes, m: re.Match, seq: int, prev: str | None
+def _check_middle(line: bytes, middle: tuple, hash_at: int, seq: int, prev: str | None
                   ) -> tuple[str, str] | None:
-    h, got_prev, got_seq, details, subject = m.group("hash", "prev", "seq", "details", "subject")
+    """The checks of a matched middle: ``middle`` holds its groups (details, hash, prev,
+    seq, subject, as in ``_MIDDLE_RE``), ``hash_at`` where the hash's hex digits begin."""
+    details, h, got_prev, got_seq, subject = middle
     if int(got_seq) != seq:
         return None
-    got_prev = got_prev.decode()
-    if prev is not None and got_prev != prev:
+    # hash and prev were matched as any 64 bytes but a quote: latin-1 decodes any byte, so
+    # they compare equal to hex digits only when they are those digits
+    got_prev = got_prev.decode("latin-1")
+    if got_prev != prev and (prev is not None or not _HEX64.match(got_prev)):
         return None
     if (details is not None and not _canonical_object(details)) \
             or (subject is not None and not _canonical_object(subject)):
         return None
-    h = h.decode()
-    cut = m.start("hash") - 9               # ,"hash":"<64 hex>" is left out of the hash
+    h = h.decode("latin-1")
+    cut = hash_at - 9                       # ,"hash":"<64 hex>" is left out of the hash
     if _sha256(line[:cut] + line[cut + 74:]).hexdigest() != h:
         return None
     return h, got_prev
@@ -430,7 +442,7 @@ def check_lines(lines: list[bytes], seq: int) -> tuple[int, str | None, str | No
         if ascii_ and line.startswith(prefix) and line.endswith(suffix):
             m = middle(line, len(prefix), len(line) - len(suffix))
             if m is not None:
-                got = _check_middle(line, m, seq + n, prev)
+                got = _check_middle(line, m.groups(), m.start(_HASH_GROUP), seq + n, prev)
         if got is None and ascii_:
             m = _LINE.fullmatch(line)
             if m is not None:

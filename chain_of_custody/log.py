@@ -674,7 +674,7 @@ class CustodyLog:
             seq = state.size + len(lines)
             if self._crash is not None:
                 self._crash.strike(self._fd, self._written, lines)
-            data = b"\n".join(lines) + b"\n"
+            data = b"\n".join([*lines, b""])      # each line ends with \n; one copy of the batch
             # The write (which releases the GIL) runs beside the Merkle hashing of the same
             # lines; the state moves on only once both are done.
             right = state.right

@@ -85,8 +85,10 @@ class _Block:
 
 
 def _check_block(data: bytes, start_seq: int, marks: Sequence[int]) -> _Block:
+    """Check the complete lines of ``data`` (what follows its last newline is not checked:
+    the start of the next block)."""
     lines = data.split(b"\n")
-    lines.pop()                              # data ends with a newline
+    lines.pop()                              # b"", or the start of a line
     n, first_prev, last_hash, error = check_lines(lines, start_seq)
     leaves = merkle.leaf_hashes(lines[:n])
     rng = merkle.CompactRange(start_seq)
@@ -115,23 +117,26 @@ def _check_block_at(path: Path, offset: int, size: int, start_seq: int,
     return _check_block(data, start_seq, marks)
 
 
-def _blocks(path: Path) -> Iterator[tuple[int, bytes, bytes]]:
-    """(offset, complete lines, torn tail ('' until the end)) in blocks of ~4 MiB."""
-    with open(path, "rb") as f:
-        offset = 0
-        carry = b""
-        while True:
-            chunk = f.read(BLOCK_BYTES)
-            if not chunk:
-                if carry:
-                    yield offset, b"", carry
+def _blocks(path: Path) -> Iterator[tuple[int, bytes, int]]:
+    """(offset, data, end) in blocks of ~4 MiB: ``data`` was read at ``offset`` and its
+    complete lines end at ``end``; the bytes after that are read again as the start of the
+    next block (no block is copied to join them). ``end`` is 0 for a last line without a
+    line end (torn)."""
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        offset, size = 0, BLOCK_BYTES
+        while data := os.pread(fd, size, offset):
+            end = data.rfind(b"\n") + 1
+            if end:
+                yield offset, data, end
+                offset, size = offset + end, BLOCK_BYTES
+            elif len(data) < size:
+                yield offset, data, 0
                 return
-            data = carry + chunk
-            cut = data.rfind(b"\n") + 1
-            carry = data[cut:]
-            if cut:
-                yield offset, data[:cut], b""
-                offset += cut
+            else:
+                size *= 2                    # a line longer than a block
+    finally:
+        os.close(fd)
 
 
 # -- the verifier ------------------------------------------------------------------------------
@@ -364,9 +369,9 @@ def _results(path: Path, marks: tuple[int, ...], workers: int
     """Check blocks in order, in this process or in a pool; (offset, data, result)."""
     if workers <= 1:
         seq = 0
-        for offset, data, torn in _blocks(path):
-            if torn:
-                yield offset, torn, None
+        for offset, data, end in _blocks(path):
+            if not end:
+                yield offset, data, None
                 return
             result = _check_block(data, seq, marks)
             seq += result.n
@@ -380,11 +385,11 @@ def _results(path: Path, marks: tuple[int, ...], workers: int
     window: list[tuple[int, bytes, Future | None]] = []
     with ProcessPoolExecutor(workers, mp_context=get_context("fork")) as pool:
         seq = 0
-        for offset, data, torn in _blocks(path):
-            if torn:
-                window.append((offset, torn, None))
+        for offset, data, end in _blocks(path):
+            if not end:
+                window.append((offset, data, None))
                 break
-            window.append((offset, b"", pool.submit(_check_block_at, path, offset, len(data),
+            window.append((offset, b"", pool.submit(_check_block_at, path, offset, end,
                                                     seq, marks)))
             seq += data.count(b"\n")
             while len(window) > 2 * workers:

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from forensic.chain_of_custody.canonical import canonical_bytes, check_value, encode
 from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, _full_check, check_line,
-                                    entry_hash_of)
+                                             check_lines, entry_hash_of)
 
 json_leaf = st.none() | st.booleans() | st.integers(-(2**53 - 1), 2**53 - 1) | \
     st.text(st.characters(blacklist_categories=("Cs",)), max_size=12)
@@ -82,18 +82,21 @@ TRIAGE_SHAPES = st.sampled_from([
 ])
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=400, deadline=None)
 @given(shape=TRIAGE_SHAPES, pos=st.integers(0, 10_000), byte=st.integers(0, 255),
-       how=st.sampled_from(["replace", "insert", "delete"]))
-def test_fast_check_accepts_only_what_the_full_check_accepts(shape, pos, byte, how):
+       how=st.sampled_from(["replace", "insert", "delete"]), linked=st.booleans())
+def test_fast_check_accepts_only_what_the_full_check_accepts(shape, pos, byte, how, linked):
     """The regex fast path is an optimisation: on any one-byte change of a valid line it
-    either declines or agrees with the general parse-and-re-encode check."""
+    either declines or agrees with the general parse-and-re-encode check -- also when
+    there is no previous hash to compare "prev" with (``linked`` False: the first line of
+    a block), where the fast path must check prev's digits itself."""
     from forensic.chain_of_custody.entry import _fast_check
     action, subject, details = shape
     b = LineBuilder(TOOL, "host")
     p = b.pending(action, subject, "cd" * 32, details, None)
     line, h = b.line(p, b.actor_json("Ex", None, None), 5, ZERO_HASH)
-    assert _fast_check(line, 5, ZERO_HASH) in (None, (h, ZERO_HASH))
+    prev = ZERO_HASH if linked else None
+    assert _fast_check(line, 5, prev) in (None, (h, ZERO_HASH))
     i = pos % (len(line) + 1)
     if how == "replace" and i < len(line):
         mutated = line[:i] + bytes([byte]) + line[i + 1:]
@@ -103,16 +106,39 @@ def test_fast_check_accepts_only_what_the_full_check_accepts(shape, pos, byte, h
         mutated = line[:i] + line[i + 1:]
     if mutated == line:
         return
-    fast = _fast_check(mutated, 5, ZERO_HASH)
+    fast = _fast_check(mutated, 5, prev)
     if fast is not None:
-        full = _full_check(mutated.decode("utf-8"), 5, ZERO_HASH)
+        full = _full_check(mutated.decode("utf-8"), 5, prev)
         assert fast == (full[0], full[1]["prev"])
     with pytest.raises(LineError):      # a one-byte change always breaks the hash
-        check_line(mutated, 5, ZERO_HASH)
+        check_line(mutated, 5, prev)
+    # the check of a run of lines (where a line sharing the one before's start and end has
+    # only its middle matched) stops at the changed line too
+    p0 = b.pending(action, subject, "cd" * 32, details, None)
+    line0, h0 = b.line(p0, b.actor_json("Ex", None, None), 4, ZERO_HASH)
+    line1, h1 = b.line(p, b.actor_json("Ex", None, None), 5, h0)
+    mutated1 = mutated.replace(ZERO_HASH.encode(), h0.encode(), 1) if linked else mutated
+    assert check_lines([line0, line1], 4) == (2, ZERO_HASH, h1, None)
+    if mutated1 != line1:
+        assert check_lines([line0, mutated1], 4)[0] == 1
+
+
+@pytest.mark.parametrize("prev", ["Z" * 64, "A" * 64, "0" * 63 + "g", "\\u0030" * 10 + "0" * 4])
+def test_a_prev_that_is_not_hex_is_refused_with_nothing_to_compare_it_to(prev):
+    """The first line of a block is checked with no hash before it: its "prev" must still
+    be 64 lower-case hex digits, even when its own hash was recomputed to match."""
+    b = LineBuilder(TOOL, "host")
+    p = b.pending("file.recorded", {"item": "E1", "locator": "E1/f"}, None,
+                  {"deleted": False, "file_id": 1}, None)
+    line, _ = b.line(p, b.actor_json("Ex", None, None), 5, prev)
+    with pytest.raises(LineError):
+        check_line(line, 5, None)
+    assert check_lines([line], 5)[0] == 0
+    good, h = b.line(p, b.actor_json("Ex", None, None), 5, "ab" * 32)
+    assert check_line(good, 5, None) == (h, "ab" * 32)
 
 
 def test_check_lines_reports_the_first_bad_line():
-    from forensic.chain_of_custody.entry import check_lines
     b = LineBuilder(TOOL, "host")
     prev, lines = ZERO_HASH, []
     for seq in range(6):
