@@ -245,7 +245,7 @@ def test_e01_holds_the_phone_media_with_case_metadata(forensic, tmp_path):
     from forensic.case import Case
     c = Case.open(case)
     try:
-        headers = json.loads(c.item(added["item"])["details"])["headers"]
+        headers = c.item(added["item"]).details["headers"]
     finally:
         c.close()
     text = json.dumps(headers)
