@@ -17,10 +17,15 @@ Two passes, both streaming: :func:`scan` reads the whole file once and decides t
 (from the first lines) and the date order (from every date in the file); :func:`parse` reads
 it again and yields :class:`ChatMessage` objects. Only the distinct dates and the sender
 names are held between the passes, never the text.
+
+Each pass has a line-by-line reference and a fast path that reads the common lines a block
+at a time; the ``fast`` option of :func:`scan_blocks` and :func:`parse_blocks` (default True)
+chooses, and the tests hold both to the same results.
 """
 from __future__ import annotations
 
 import codecs
+import functools
 import io
 import itertools
 import operator
@@ -35,7 +40,7 @@ DATE_ORDERS = ("dmy", "mdy", "ymd")
 MAX_BODY_CHARS = 1 << 20          # one message's text is cut beyond this (warning)
 MAX_SENDERS = 5000                # participants kept per file
 MAX_DATES = 10_000                # date changes kept for the chronology tie-break
-_LAYOUT_SAMPLE = 200              # header lines used to decide the layout
+LAYOUT_SAMPLE = 200               # header lines used to decide the layout (scan_blocks)
 
 _M = f"[{loc.MARKS}]*"
 _SP = f"[{loc.SPACES}]"
@@ -55,8 +60,10 @@ def _header_pattern(time_first: bool, bracket: bool | None, ds: str | None, ts: 
     # the re engine runs a branch faster than a repeated group
     date = (rf"(?P<date>(?P<d1>\d{{1,4}}){_M}{dsep}{_SP}?{_M}(?P<d2>\d{{1,2}}){_M}{dsep2}{_SP}?{_M}"
             rf"(?:(?P<era>[A-Z]{{1,2}})|)(?P<d3>\d{{1,4}})(?:{_SP}?(?P<be>BE)|)\.?)")
-    time = (rf"(?P<time>(?P<h>\d{{1,2}}){tsep}(?P<mi>\d{{2}})(?:{tsep2}(?P<s>\d{{2}})|)"
-            rf"(?:{_SP}*{_M}(?P<ap>[^\W\d_][^\]\d:\-–\n]{{0,20}}?)|))")
+    # the time in two parts, its hours and minutes ('hm') and the rest of it ('tail': seconds
+    # and 12-hour marker), for the second pass's clock tables (see _clock_tail)
+    time = (rf"(?P<time>(?P<hm>(?P<h>\d{{1,2}}){tsep}(?P<mi>\d{{2}}))(?P<tail>(?:{tsep2}(?P<s>\d{{2}})|)"
+            rf"(?:{_SP}*{_M}(?P<ap>[^\W\d_][^\]\d:\-–\n]{{0,20}}?)|)))")
     if part is not None:
         return date if part == "date" else time
     join = rf"{_M}(?:[,،]|{_SP}à|){_SP}*{_M}"          # French Android: '14/03/2021 à 21:05'
@@ -151,11 +158,12 @@ class ChatCounts:
 BLOCK_BYTES = 1 << 16             # text is decoded and matched a block (whole lines) at a time
 
 
-def iter_blocks(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[str]:
-    """Decoded text of a byte stream in blocks of whole lines (about :data:`BLOCK_BYTES`),
-    each ending with ``"\\n"``: line breaks (CRLF, LF or lone CR) normalised to LF. Invalid
-    UTF-8 is replaced (U+FFFD) and counted in ``facts``; a leading BOM is dropped; UTF-16
-    (with its BOM) is decoded as such. Memory stays flat: one block at a time."""
+def iter_blocks(stream: BinaryIO, facts: ChatFacts | None = None, *,
+                block_bytes: int = BLOCK_BYTES) -> Iterator[str]:
+    """Decoded text of a byte stream in blocks of whole lines (about ``block_bytes``), each
+    ending with ``"\\n"``: line breaks (CRLF, LF or lone CR) normalised to LF. Invalid UTF-8
+    is replaced (U+FFFD) and counted in ``facts``; a leading BOM is dropped; UTF-16 (with
+    its BOM) is decoded as such. Memory stays flat: one block at a time."""
     head = stream.read(4)
     if head[:2] in (codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE):
         if facts is not None:
@@ -164,7 +172,7 @@ def iter_blocks(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[st
                                 newline=None)
         carry = ""
         while True:
-            chunk = text.read(BLOCK_BYTES // 2)
+            chunk = text.read(max(1, block_bytes // 2))
             if not chunk:
                 break
             chunk = carry + chunk
@@ -182,7 +190,7 @@ def iter_blocks(stream: BinaryIO, facts: ChatFacts | None = None) -> Iterator[st
     carry = b""
     first = True
     while True:
-        chunk = src.read(BLOCK_BYTES)
+        chunk = src.read(block_bytes)
         if not chunk:
             break
         chunk = carry + chunk
@@ -396,7 +404,7 @@ def _plain_header_pattern(layout: Layout, raw: bool = False) -> str:
     date = rf"(?P<date>[0-9]{{1,4}}{ds}[0-9]{{1,2}}{ds}[0-9]{{1,4}})(?![0-9.]|[{loc.SPACES}]?BE)"
     # '(?:x|)' for '(?:x)?', as in _header_pattern (a fifth of the whole block regex's time)
     time = rf"(?P<time>[0-9]{{1,2}}{ts}[0-9]{{2}}(?:{ts}[0-9]{{2}}|)(?:[ \u202f][AaPp][Mm]|))(?![0-9])"
-    if raw:         # the same, as hours and minutes + the rest (see _block_regex)
+    if raw:         # the same, as hours and minutes + the rest (see _rows_regex)
         time = rf"(?P<hm>[0-9]{{1,2}}{ts}[0-9]{{2}})(?P<tail>(?:{ts}[0-9]{{2}}|)(?:[ \u202f][AaPp][Mm]|))(?![0-9])"
     join = r",?[ ]*"
     body = f"{time}{join}{date}" if layout.time_first else f"{date}{join}{time}"
@@ -407,7 +415,7 @@ def _plain_header_pattern(layout: Layout, raw: bool = False) -> str:
     return rf"{body}(?:[ ][-–][ ]|:[ ])"
 
 
-def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: bool = False,
+def _block_regex(layout: Layout, marks: bool = True, plain: bool = False,
                  scan: bool = False) -> tuple[re.Pattern, Callable, re.Pattern, re.Pattern]:
     """For a block of lines (its final line break removed): one regex whose ``findall`` gives,
     for every line, (header, date, time, name, text, '') when the line starts with a header of
@@ -419,18 +427,11 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
     first colon and ends within 104 characters (what ``rest.find(": ", 0, 104)`` finds then),
     and ``text`` what follows it; otherwise ``name`` is '' and ``text`` is the whole rest.
 
-    ``raw`` (for the second pass): the time column is split in two, the time's hours and
-    minutes ('3:25') and the rest of it (':01\u202fPM', ' PM', ':01' or ''), and one column
-    holds the text or the other line: (header, date, hm, tail, name, text or line). With
-    ``plain``, the header column then holds the header's date and time only, its raw time
-    (what the header is stripped to), not the brackets or dash around them; without, hm is
-    the whole time and tail is ''.
-
     ``scan`` (for the first pass): rows (header, date, time, name, first), where ``first`` is
     the first character of a line that is not a header, and the text is left out (each
     column costs time in every row); with ``plain``, (date, time, name, first), the time
     only the 'm' or 'M' of its clock marker ('' without one). See :data:`_SCAN_COLUMNS`."""
-    key = (layout, marks, plain, raw, scan)
+    key = (layout, marks, plain, scan)
     hit = _BLOCK_REGEXES.get(key)
     if hit is None:
         args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep, marks)
@@ -451,19 +452,12 @@ def _block_regex(layout: Layout, marks: bool = True, plain: bool = False, raw: b
                                          re.compile(head))
             return hit
         if plain:
-            head = _plain_header_pattern(layout, raw)
+            head = _plain_header_pattern(layout)
         else:
             head = re.sub(r"\(\?P<(?!date>|time>)\w+>", "(?:", _header_pattern(*args))
-            if raw:
-                head = head.replace("(?P<time>", "(?P<hm>") + "(?P<tail>)"
-        if not (raw and plain):
-            head = f"(?P<head>{head})"
-        if raw:
-            columns = ("head", "date", "hm", "tail", "name", "text")
-            rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)|)(?P<text>[^\n]*)")
-        else:
-            rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)(?P<text>[^\n]*)"
-                            rf"|(?P<other>[^\n]*))")
+        head = f"(?P<head>{head})"
+        rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>[^:\n]{{1,102}}): |)(?P<text>[^\n]*)"
+                        rf"|(?P<other>[^\n]*))")
         gi = rx.groupindex
         order = tuple(gi[g] - 1 for g in columns)
         # None: findall's tuples are already in that order
@@ -484,8 +478,9 @@ _LAST = operator.itemgetter(-1)
 class _Scan:
     """State of the first pass (so that a file can be fed line by line, then by blocks)."""
 
-    def __init__(self, facts: ChatFacts) -> None:
+    def __init__(self, facts: ChatFacts, layout_sample: int = LAYOUT_SAMPLE) -> None:
         self.facts = facts
+        self.layout_sample = layout_sample
         self.sample: dict[Layout, int] = {}
         self.reader = _HeaderReader(None)
         self.over12_first = self.over12_second = 0
@@ -508,7 +503,7 @@ class _Scan:
         if self.reader.layout is None:
             lay = _layout_of(m)
             self.sample[lay] = self.sample.get(lay, 0) + 1
-            if facts.header_lines >= _LAYOUT_SAMPLE:
+            if facts.header_lines >= self.layout_sample:
                 self.reader = _HeaderReader(max(self.sample, key=self.sample.get))
         head = m.group(0)
         if not head.isascii() and head != loc.strip_marks(head):
@@ -694,17 +689,18 @@ class _Scan:
         return facts
 
 
-def scan_blocks(blocks: Iterable[str], date_order: str | None = None,
-                facts: ChatFacts | None = None) -> ChatFacts:
+def scan_blocks(blocks: Iterable[str], date_order: str | None = None, facts: ChatFacts | None = None, *,
+                fast: bool = True, layout_sample: int = LAYOUT_SAMPLE) -> ChatFacts:
     """First pass over blocks of whole lines (see :func:`iter_blocks`): layout, clock,
     calendar, date order and senders of the whole file. Line by line until the layout is
-    decided (the first :data:`_LAYOUT_SAMPLE` headers), then one regex over each block."""
+    decided (from the first ``layout_sample`` headers), then one regex over each block;
+    ``fast=False``: every line on its own (the reference). Both give the same facts."""
     facts = facts if facts is not None else ChatFacts()
-    st = _Scan(facts)
+    st = _Scan(facts, layout_sample)
     lines = 0
     for block in blocks:
         start = 0
-        while st.reader.layout is None and start < len(block):
+        while (not fast or st.reader.layout is None) and start < len(block):
             end = block.index("\n", start)
             st.line(block[start:end])
             lines += 1
@@ -715,9 +711,10 @@ def scan_blocks(blocks: Iterable[str], date_order: str | None = None,
     return st.finish(date_order)
 
 
-def scan(lines: Iterable[str], date_order: str | None = None, facts: ChatFacts | None = None) -> ChatFacts:
+def scan(lines: Iterable[str], date_order: str | None = None, facts: ChatFacts | None = None, *,
+         fast: bool = True) -> ChatFacts:
     """First pass over lines (without their line breaks); see :func:`scan_blocks`."""
-    return scan_blocks(_blocks_of_lines(lines), date_order, facts)
+    return scan_blocks(_blocks_of_lines(lines), date_order, facts, fast=fast)
 
 
 def _decide_order(facts: ChatFacts, first: int, second: int, dates: list, option: str | None) -> None:
@@ -756,33 +753,28 @@ def _decide_order(facts: ChatFacts, first: int, second: int, dates: list, option
         facts.date_order, facts.date_order_basis = "dmy", "default"
 
 
-# -- pass 2 ------------------------------------------------------------------------------------
+# -- pass 2: a header's time -------------------------------------------------------------------
 
-class _TimeReader:
-    """Header groups -> naive local datetime, with a cache per distinct date."""
+# a header's date or time alone, in any layout (for texts a header pattern has captured)
+_DATE = re.compile(_header_pattern(False, None, None, None, part="date"))
+_TIME = re.compile(_header_pattern(False, None, None, None, part="time"))
 
-    def __init__(self, facts: ChatFacts) -> None:
-        self.order = facts.date_order or "dmy"
-        self._dates: dict[tuple, tuple[int, int, int]] = {}
 
-    def date(self, d1: str, d2: str, d3: str, era: str | None, be: str | None) -> tuple[int, int, int]:
-        key = (d1, d2, d3, era, be)
-        hit = self._dates.get(key)
-        if hit is not None:
-            return hit
-        if len(d1) >= 3:
-            y, mo, d = int(d1), int(d2), int(d3)
-        else:
-            y = int(d3)
-            mo, d = (int(d2), int(d1)) if self.order == "dmy" else (int(d1), int(d2))
-            if era:
-                y += {"R": 2018, "H": 1988, "S": 1925}.get(era.upper(), 0)
-            elif len(d3) <= 2:
-                y += 2000
-        if be or y > 2400:             # Thai Buddhist era
-            y -= 543
-        self._dates[key] = (y, mo, d)
-        return y, mo, d
+def _calendar_date(d1: str, d2: str, d3: str, era: str | None, be: str | None,
+                   date_order: str) -> tuple[int, int, int]:
+    """(year, month, day) of a header date's fields, in the file's date order."""
+    if len(d1) >= 3:
+        y, mo, d = int(d1), int(d2), int(d3)
+    else:
+        y = int(d3)
+        mo, d = (int(d2), int(d1)) if date_order == "dmy" else (int(d1), int(d2))
+        if era:
+            y += {"R": 2018, "H": 1988, "S": 1925}.get(era.upper(), 0)
+        elif len(d3) <= 2:
+            y += 2000
+    if be or y > 2400:             # Thai Buddhist era
+        y -= 543
+    return y, mo, d
 
 
 def _hour24(h: int, ap: str | None) -> int | None:
@@ -798,11 +790,94 @@ def _hour24(h: int, ap: str | None) -> int | None:
     return None
 
 
+def _read_time(date_text: str, time_text: str, date_order: str) -> tuple[datetime | None, str | None]:
+    """(local time, None) of a header's date and time texts, or (None, why they are no time)."""
+    try:
+        y, mo, d = _calendar_date(*_DATE.fullmatch(date_text).group("d1", "d2", "d3", "era", "be"), date_order)
+    except ValueError as exc:
+        return None, f"invalid date or time in header: {exc}"
+    h, mi, s, marker = _TIME.fullmatch(time_text).group("h", "mi", "s", "ap")
+    h24 = _hour24(int(h), marker)
+    if h24 is None:
+        return None, f"unknown 12-hour clock marker {marker!r}"
+    try:
+        return datetime(y, mo, d, h24, int(mi), int(s) if s else 0), None
+    except ValueError as exc:
+        return None, f"invalid date or time in header: {exc}"
+
+
+def _raw_time(head: str) -> str:
+    """A header's date and time as written (bidi marks, brackets and dashes around removed)."""
+    return (head if head.isascii() else loc.strip_marks(head)).strip(_RAW_TIME_STRIP)
+
+
+# The fast path reads a header's time as a sum: its date's midnight (_midnight), its hours
+# and minutes (a table of every valid text), and what the rest of its clock adds (seconds,
+# 12 hours for 'PM': _clock_tail). A header the tables do not read (an hour over 12 before
+# 'PM', a night marker, an invalid date...) goes to _read_time, which also tells the problem.
+
+def _clock_table(twelve: bool) -> dict[str, timedelta]:
+    """Every way a header writes a valid hour and minute ('7:05', '07.05', '23:59') -> the
+    time since midnight it stands for; on a 12-hour clock (hours 0 to 12), before its marker
+    applies: 12:05 is 0:05, and 'PM' adds 12 hours."""
+    table = {}
+    for h in range(13 if twelve else 24):
+        for hour in {str(h), f"{h:02d}"}:
+            for mi in range(60):
+                since = timedelta(hours=h % 12 if twelve else h, minutes=mi)
+                table[f"{hour}:{mi:02d}"] = table[f"{hour}.{mi:02d}"] = since
+    return table
+
+
+_CLOCK_24H = _clock_table(False)
+_CLOCK_12H = _clock_table(True)
+_NO_CLOCK: tuple[timedelta, dict[str, timedelta]] = (timedelta(0), {})
+# the tail group of a header's time (see _header_pattern) on its own
+_TAIL = re.compile(rf"(?:[:.](?P<s>\d{{2}})|)(?:{_SP}*{_M}(?P<ap>[^\W\d_][^\]\d:\-–\n]{{0,20}})|)")
+
+
+@functools.lru_cache(maxsize=4096)
+def _clock_tail(tail: str) -> tuple[timedelta, dict[str, timedelta]]:
+    """The rest of a header's clock after its hours and minutes (':01 PM', ' p. m.', ':01',
+    ''): the time it adds, and the table that reads the hours and minutes before it; an empty
+    table where the tables do not apply (seconds over 59, a night or unknown marker). A file
+    has at most a few hundred of these (more only in hostile input: hence the bound)."""
+    s, ap = _TAIL.fullmatch(tail).group("s", "ap")
+    seconds = int(s) if s else 0
+    if seconds > 59:
+        return _NO_CLOCK
+    if not ap:
+        return timedelta(seconds=seconds), _CLOCK_24H
+    key = loc.ampm_key(ap)
+    if key in loc.NIGHT_MARKERS:            # AM or PM depending on the hour
+        return _NO_CLOCK
+    if key in loc.AM_MARKERS:
+        return timedelta(seconds=seconds), _CLOCK_12H
+    if key in loc.PM_MARKERS:
+        return timedelta(hours=12, seconds=seconds), _CLOCK_12H
+    return _NO_CLOCK
+
+
+@functools.lru_cache(maxsize=4096)
+def _midnight(date_text: str, date_order: str) -> datetime | None:
+    """The start of a header's date, or None when it is no date. A file has one date text
+    for each day it has messages on, in order (the dates the bound drops are behind it)."""
+    try:
+        return datetime(*_calendar_date(*_DATE.fullmatch(date_text).group("d1", "d2", "d3", "era", "be"),
+                                        date_order))
+    except ValueError:
+        return None
+
+
+# -- pass 2: classifying a message -----------------------------------------------------------
+
 def _deleted(text: str) -> bool:
     """Whether ``text`` (without bidi marks) is a deleted-message marker."""
+    if text.isascii():              # the ASCII markers' first four characters rule out most texts
+        return text[:4].lower() in loc.DELETED_ASCII_HEADS and text.casefold().rstrip(". ") in loc.DELETED
     if not loc.maybe_deleted(text):
         return False
-    return text.casefold().rstrip(". ") in loc.DELETED or (not text.isascii() and loc.is_deleted(text))
+    return text.casefold().rstrip(". ") in loc.DELETED or loc.is_deleted(text)
 
 
 def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
@@ -855,315 +930,302 @@ def _is_ios_service(name: str, body: str, facts: ChatFacts) -> bool:
     return probe.system
 
 
-def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None) -> Iterator[ChatMessage]:
+# -- pass 2: the messages, line by line (the reference) ----------------------------------------
+
+_BLANK = loc.MARKS + " \t"                  # a line of only these is a blank line
+
+
+class _LineParser:
+    """The second pass, one line at a time: the reference reading of a file's messages.
+
+    A header line (in the file's layout or in another) starts a message; a line that starts
+    with a date and a time but is no header is kept as a flagged record; text before the
+    first header is kept as one flagged record; any other line continues the message above.
+    A message is classified (service line, deleted, attachments...) when it ends.
+    :func:`_parse_fast` hands it every line it does not read itself."""
+
+    __slots__ = ("counts", "date_order", "bracket", "headers", "lineno", "first_line", "cur", "lines", "size",
+                 "preamble", "preamble_start")
+
+    def __init__(self, facts: ChatFacts, counts: ChatCounts) -> None:
+        self.counts = counts
+        self.date_order = facts.date_order or "dmy"
+        self.bracket = facts.layout.bracket if facts.layout else False
+        self.headers = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
+        self.lineno = 0                       # the line being read
+        self.first_line = 0                   # the file's first header line
+        self.cur: ChatMessage | None = None   # the message being read
+        self.lines: list[str] | None = None   # its text lines, once it has a second one
+        self.size = 0                         # their characters (blank lines not counted)
+        self.preamble: list[str] = []         # the lines before the first header
+        self.preamble_start = 0
+
+    def line(self, n: int, line: str) -> ChatMessage | None:
+        """Reads line ``n``; returns the message it ends, if any."""
+        self.lineno = n
+        if _starts_like_header(line):
+            m, mismatch = self.headers.match(line)
+            if m is not None:
+                return self.header(n, m.group(0), m.group("date"), m.group("time"), line[m.end():], mismatch)
+            if _BROKEN.match(line):
+                return self.broken(line)
+        if not line.strip(_BLANK):
+            self.blank()
+        elif self.cur is None:
+            self.preamble_line(line)
+        else:
+            self.continuation(line)
+        return None
+
+    def header(self, n: int, head: str, date_text: str, time_text: str, rest: str,
+               mismatch: bool = False) -> ChatMessage | None:
+        """A header on line ``n`` (``head``: as written; ``rest``: the text after it on its
+        line) starts a message. ``mismatch``: the header is not in the file's layout."""
+        local, problem = _read_time(date_text, time_text, self.date_order)
+        name, body = _split_sender(rest, self.bracket)
+        msg = ChatMessage(n, n, local, _raw_time(head), name, None, body, layout_mismatch=mismatch)
+        if problem:
+            msg.corrupted, msg.problem = True, problem
+        elif name is None:
+            msg.system = True
+        return self.start(msg)
+
+    def start(self, msg: ChatMessage) -> ChatMessage | None:
+        """``msg``, read from the header on its line, becomes the message being read; returns
+        the message (or the text before the first header) that it ends."""
+        self.lineno = msg.line
+        if self.cur is not None:
+            done = self.finish()
+        elif self.preamble:
+            done = self.preamble_record(self.lineno - 1)
+        else:
+            done = None
+        if not self.first_line:
+            self.first_line = msg.line
+        if msg.corrupted:
+            self.counts.corrupt_lines += 1
+        elif msg.system:
+            self.counts.system_lines += 1
+        else:
+            self.counts.message_lines += 1
+        self.cur, self.lines = msg, None
+        return done
+
+    def broken(self, line: str) -> ChatMessage | None:
+        """A line with a date and a time that is no header: a flagged record of its own (the
+        lines after it are its text)."""
+        done = self.finish() if self.cur is not None else None
+        self.counts.corrupt_lines += 1
+        self.cur = ChatMessage(self.lineno, self.lineno, None, "", None, None, "", corrupted=True,
+                               problem="line starts with a date and time but is not a message header")
+        self.lines, self.size = [loc.strip_marks(line)], len(line)
+        return done
+
+    def blank(self) -> None:
+        self.counts.blank_lines += 1
+        if self.cur is not None:
+            self._text_lines().append("")
+        elif self.preamble:
+            self.preamble.append("")
+
+    def continuation(self, line: str) -> None:
+        cur = self.cur
+        self.counts.continuation_lines += 1
+        cur.line_end = self.lineno
+        lines = self._text_lines()
+        self.size += len(line)
+        if self.size <= MAX_BODY_CHARS:
+            lines.append(line)
+        elif not cur.problem:
+            cur.problem = f"message text cut at {MAX_BODY_CHARS} characters"
+            self.counts.truncated_messages += 1
+
+    def _text_lines(self) -> list[str]:
+        if self.lines is None:
+            self.lines, self.size = [self.cur.body], len(self.cur.body)
+        return self.lines
+
+    def preamble_line(self, line: str) -> None:
+        if not self.preamble:
+            self.preamble_start = self.lineno
+        self.preamble.append(line)
+        self.counts.preamble_lines += 1
+
+    def preamble_record(self, last: int) -> ChatMessage:
+        """The text before the first header (to line ``last``): one flagged record, never
+        dropped."""
+        msg = ChatMessage(self.preamble_start, last, None, "", None, None, "\n".join(self.preamble).rstrip("\n"),
+                          corrupted=True,
+                          problem=f"{self.counts.preamble_lines} line(s) before the first message header")
+        self.preamble = []
+        return msg
+
+    def finish(self) -> ChatMessage:
+        """The message being read, its text joined and classified."""
+        msg = self.cur
+        body = msg.body if self.lines is None else "\n".join(self.lines).rstrip("\n")
+        if msg.corrupted:
+            msg.body = body
+            return msg
+        if (msg.line != self.first_line and "<" not in body and "(" not in body and "maps.google" not in body
+                and (body.isascii() or not loc.MARKS_RX.search(body))):
+            # all that _classify finds in such a text is a deleted-message marker (a test holds it)
+            msg.body = body
+            msg.deleted = len(body) <= 80 and _deleted(body)
+            return msg
+        _classify(msg, body, self.bracket, msg.line == self.first_line)
+        if msg.system and msg.actor is not None:          # an iOS service line ('Name: ‎text')
+            self.counts.message_lines -= 1
+            self.counts.system_lines += 1
+        return msg
+
+    def close(self, lines: int) -> ChatMessage | None:
+        """At the end of the file (``lines`` long): its last message, or its text when it has
+        no header."""
+        if self.cur is not None:
+            return self.finish()
+        if self.preamble:
+            return self.preamble_record(lines)
+        return None
+
+
+def _parse_lines(blocks: Iterable[str], parser: _LineParser) -> Iterator[ChatMessage]:
+    """The second pass, every line through ``parser`` on its own (the reference)."""
+    n = 0
+    for block in blocks:
+        for line in block[:-1].split("\n"):
+            n += 1
+            done = parser.line(n, line)
+            if done is not None:
+                yield done
+    done = parser.close(n)
+    if done is not None:
+        yield done
+
+
+# -- pass 2: the fast path ---------------------------------------------------------------------
+
+# A sender's name that _split_sender leaves as written: no bidi mark, colon or quote, no
+# blank at either end, no leading '~', at most 100 characters.
+_NOT_IN_NAME = ':\n"“' + loc.MARKS
+_PLAIN_NAME = rf"[^{_NOT_IN_NAME}~{loc.SPACES}](?:[^{_NOT_IN_NAME}]{{0,98}}[^{_NOT_IN_NAME}{loc.SPACES}]|)"
+
+
+def _rows_regex(layout: Layout, marks: bool, plain: bool) -> tuple[re.Pattern, Callable | None]:
+    """The fast path's regex over a block of lines (its final line break removed): its
+    ``findall`` gives a row for every line, (head, date, hm, tail, name, text) for a line that
+    starts with a header of ``layout``, ('', '', '', '', '', line) for any other; and a getter
+    that puts a row's groups in that order (None where findall gives them so).
+
+    ``plain``: only headers in their common form (:func:`_plain_header_pattern`), ``head``
+    their date and time as written; else any header of the layout (with bidi marks where
+    ``marks``), ``head`` the whole header. ``hm``, ``tail``: the time's hours and minutes, and
+    the rest of it (see :func:`_clock_tail`). ``name``: a name :data:`_PLAIN_NAME` takes before
+    ': ', or ''; ``text``: the rest of the line."""
+    if plain:
+        head = _plain_header_pattern(layout, raw=True)
+    else:
+        args = (layout.time_first, layout.bracket, layout.date_sep, layout.time_sep, marks)
+        head = re.sub(r"\(\?P<(?!date>|hm>|tail>)\w+>", "(?:", _header_pattern(*args))
+        head = f"(?P<head>{head})"
+    rx = re.compile(rf"(?m)^(?:{head}(?:(?P<name>{_PLAIN_NAME}): |)|)(?P<text>[^\n]*)")
+    order = tuple(rx.groupindex[g] - 1 for g in ("head", "date", "hm", "tail", "name", "text"))
+    return rx, (operator.itemgetter(*order) if order != tuple(range(6)) else None)
+
+
+def _parse_fast(blocks: Iterable[str], parser: _LineParser, layout: Layout, marks: bool) -> Iterator[ChatMessage]:
+    """The second pass with the common case batched; the messages are those of
+    :func:`_parse_lines`.
+
+    - One regex over each block splits it into lines and reads the headers of the file's
+      layout and their senders' names (:func:`_rows_regex`).
+    - Such a header's time is a sum of table entries (see :func:`_clock_tail`).
+    - A message read so, from a block with no '<', '(', maps link or bidi mark, that ends
+      without a second line is only tested for the deleted-message marker (all that
+      :meth:`_LineParser.finish` would do with it).
+
+    Every other line, and a header whose time or name the tables and the regex do not read,
+    goes to ``parser``, as in the reference. The regex looks for headers in their common form
+    first (a cheaper pattern); after a block with many lines that start like a header but
+    are not read so (bidi marks in every header, a localised 12-hour marker), it looks for
+    any header of the layout."""
+    plain = True
+    rx, get = _rows_regex(layout, marks, plain)
+    date_order = parser.date_order
+    counts = parser.counts
+    day_text, day = None, None                      # the date of the header before, its midnight
+    tail_text, add, hours_minutes = None, None, {}  # the rest of its clock (see _clock_tail)
+    simple = False          # parser.cur is a one-line message read here, from a block with
+    n = 0                   # nothing to classify, and not the file's first (line number)
+    for block in blocks:
+        text_block = block[:-1]
+        rows = rx.findall(text_block)
+        nothing_to_classify = ("<" not in text_block and "(" not in text_block and "maps.google" not in text_block
+                               and (text_block.isascii() or not loc.MARKS_RX.search(text_block)))
+        others = 0          # lines that start like a header but are not read here
+        taken = 0           # messages started here without parser.start (counted below)
+        for head, date_text, hm, tail, name, text in (rows if get is None else map(get, rows)):
+            n += 1
+            if not head:
+                if _starts_like_header(text):
+                    others += 1
+                simple = False
+                done = parser.line(n, text)
+                if done is not None:
+                    yield done
+                continue
+            if date_text != day_text:
+                day_text, day = date_text, _midnight(date_text, date_order)
+            if tail != tail_text:
+                tail_text, (add, hours_minutes) = tail, _clock_tail(tail)
+            since = hours_minutes.get(hm)
+            if since is None or day is None or not name:
+                simple = False
+                done = parser.header(n, head, date_text, hm + tail, f"{name}: {text}" if name else text)
+                if done is not None:
+                    yield done
+                continue
+            msg = ChatMessage(n, n, day + since + add, head if plain else _raw_time(head), name, None, text)
+            if simple:
+                done = parser.cur
+                if len(done.body) <= 80 and _deleted(done.body):
+                    done.deleted = True
+                parser.cur = msg
+                taken += 1
+                simple = nothing_to_classify
+                yield done
+            else:
+                done = parser.start(msg)
+                simple = nothing_to_classify and n != parser.first_line
+                if done is not None:
+                    yield done
+        counts.message_lines += taken
+        if plain and others * 4 > len(rows) + 8:
+            plain = False
+            rx, get = _rows_regex(layout, marks, plain)
+    done = parser.close(n)
+    if done is not None:
+        yield done
+
+
+def parse_blocks(blocks: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None, *,
+                 fast: bool = True) -> Iterator[ChatMessage]:
     """Second pass over blocks of whole lines (see :func:`iter_blocks`): the messages, in file
     order. ``counts`` receives the line accounting.
 
-    One regex over each block splits it into lines and reads the headers of the file's layout
-    (and the sender's name); any other line continues the message above (or is a header in
-    another layout, a broken header, a blank line). A header's date and time are read once per
-    distinct date text and time part, a sender's name once per distinct prefix. (Made a block
-    at a time instead, in lists, the messages came slower: the garbage collector's young
-    generation then holds hundreds of them at each collection.)"""
-    counts = counts if counts is not None else ChatCounts()
-    reader = _HeaderReader(facts.layout, marks=facts.marked_headers > 0)
-    plain = True                      # the plain pattern first, the full one if it misses too often
-    if facts.layout is not None:
-        findall, get, date_rx, time_rx = _block_regex(facts.layout, facts.marked_headers > 0, plain, True)
-        findall = findall.findall
-    else:
-        findall = get = date_rx = time_rx = None
-    names: dict[str, str] = {}        # raw 'Name' prefix -> cleaned sender
-    times = _TimeReader(facts)
-    dates: dict[str, tuple[int, int, int] | str] = {}                 # date text -> (y, m, d) | problem
-    clock: dict[str, tuple[int | None, int, int, str | None]] = {}   # time text -> (h24, mi, s, marker)
-    heads: dict[str, tuple[str, datetime, None]] = {}                 # header text -> (raw time, local, None)
-    # a header of the plain pattern: its local time is its date's midnight + its hours and
-    # minutes + the rest of its time (seconds, and 12 hours for 'PM'), each read once per
-    # distinct text (a few thousand at most)
-    midnights: dict[str, datetime] = {}                                # date text -> its midnight
-    hours24: dict[str, timedelta] = {}                                 # '14:05' -> 14 h 5 min
-    hours12: dict[str, timedelta] = {}                                 # '12:05' -> 5 min (before 'AM' / 'PM')
-    tails: dict[str, tuple[timedelta | None, dict]] = {}               # ':01 PM' -> (12 h 1 s, hours12)
-    bracket = facts.layout.bracket if facts.layout else False
-    strip_chars = loc.MARKS + " \t"
-    strip_time = _RAW_TIME_STRIP
-    deleted_phrases = loc.DELETED
-    deleted_heads = loc.DELETED_ASCII_HEADS
-    has_marks = loc.MARKS_RX.search
-    cur: ChatMessage | None = None
-    # the text of ``cur``: its first line is cur.body; ``parts`` (all its lines, from the first)
-    # only once a second line comes; ``size`` counts their characters from then on
-    parts: list[str] | None = None
-    size = 0
-    body = ""                         # cur.body while fast
-    # how cur was read: 0 not on the common path; on it (never the first, never corrupt) 1, or
-    # 2 from a block with no '<', '(' or maps link (see finish)
-    fast = 0
-    heads3: dict[str, bool] = {}      # a text's first 3 characters -> loc.maybe_deleted()
-    preamble: list[str] = []
-    preamble_start = 0
-    first = True
-    first_line = 0
-    lineno = 0
-    tried = block_start = 0            # lines of the last block tried one by one as headers; its first line
-    quick = 0                          # messages read on the common path, not yet in counts
-
-    def finish(msg: ChatMessage, parts: list[str] | None) -> ChatMessage:
-        body = msg.body if parts is None else parts[0] if len(parts) == 1 else "\n".join(parts).rstrip("\n")
-        if msg.corrupted:
-            msg.body = body
-        elif ("<" not in body and "(" not in body and "maps.google" not in body and msg.line != first_line
-              and (body.isascii() or not has_marks(body))):
-            # nothing to classify but a deleted-message marker (see _classify)
-            msg.body = body
-            if len(body) <= 80 and _deleted(body):
-                msg.deleted = True
-        else:
-            _classify(msg, body, bracket, msg.line == first_line)
-            if msg.system and msg.actor is not None:      # an iOS service line
-                counts.message_lines -= 1
-                counts.system_lines += 1
-        return msg
-
-    def preamble_record(lines: list[str], first: int, last: int) -> ChatMessage:
-        """Text before the first header: kept as one flagged record, never dropped."""
-        return ChatMessage(first, last, None, "", None, None, "\n".join(lines).rstrip("\n"), corrupted=True,
-                           problem=f"{counts.preamble_lines} line(s) before the first message header")
-
-    def read_time(head: str, date_text: str, time_text: str, m: re.Match | None = None,
-                  plain: tuple[str, str] | None = None) -> tuple[str, datetime | None, str | None]:
-        """(raw time, local time or None, problem) of a header; a header of the file's layout
-        read without a problem is kept in ``heads``, or with ``plain`` (a header of the plain
-        pattern: the hm and tail of its time, see _block_regex) its date's midnight and its
-        time's parts go to their tables. ``m``: the match of a header in another layout."""
-        raw_time = (head if head.isascii() else loc.strip_marks(head)).strip(strip_time)
-        ymd = dates.get(date_text)
-        if ymd is None:
-            if len(dates) > 50_000:
-                dates.clear()
-            dm = m or date_rx.fullmatch(date_text)
-            try:
-                ymd = times.date(*dm.group("d1", "d2", "d3", "era", "be"))
-            except ValueError as exc:
-                ymd = f"invalid date or time in header: {exc}"
-            dates[date_text] = ymd
-        hms = clock.get(time_text)
-        if hms is None:
-            tm = m or time_rx.fullmatch(time_text)
-            h, mi, sec, marker = tm.group("h", "mi", "s", "ap")
-            hms = (_hour24(int(h), marker), int(mi), int(sec) if sec else 0, marker)
-            if plain is None:               # (a plain one goes to the tables below)
-                if len(clock) > 50_000:
-                    clock.clear()
-                clock[time_text] = hms
-        problem = local = None
-        if ymd.__class__ is str:
-            problem = ymd
-        elif hms[0] is None:
-            problem = f"unknown 12-hour clock marker {hms[3]!r}"
-        else:
-            try:
-                local = datetime(ymd[0], ymd[1], ymd[2], hms[0], hms[1], hms[2])
-            except ValueError as exc:
-                problem = f"invalid date or time in header: {exc}"
-            else:
-                if plain is not None:
-                    if len(midnights) > 50_000:
-                        midnights.clear()
-                    midnights[date_text] = datetime(ymd[0], ymd[1], ymd[2])
-                    plain_parts(*plain)
-                elif m is None:
-                    if len(heads) > 100_000:
-                        heads.clear()
-                    heads[head] = (raw_time, local, None)
-        return raw_time, local, problem
-
-    time_sep = facts.layout.time_sep if facts.layout else ":"
-
-    def plain_parts(hm: str, tail: str) -> None:
-        """Tables for a valid time of the plain pattern, as hours and minutes ('3:25') and the
-        rest (':01\u202fPM'): hm -> its hours and minutes in ``hours24`` (no clock marker) or,
-        read as _hour24 reads 'AM' and 'PM', in ``hours12`` (hour 12 as 0, up to 11 h 59 min:
-        'PM' adds 12 hours); tail -> (its seconds, plus 12 hours for 'PM'; the table its hm
-        goes to). A part that would give an invalid time with another is left out (the header
-        is then read by read_time, which tells the problem)."""
-        if len(tails) > 1000 or len(hours12) + len(hours24) > 10_000:     # (hostile input only)
-            tails.clear()
-            hours12.clear()
-            hours24.clear()
-        twelve = tail[-1:] in ("m", "M")
-        sec = int(tail[1:3]) if tail[:1] == time_sep else 0
-        if tail not in tails and sec < 60:
-            pm = twelve and tail[-2] in "pP"
-            tails[tail] = (timedelta(hours=12 if pm else 0, seconds=sec) or None,    # None: nothing to add
-                           hours12 if twelve else hours24)
-        h, mi = map(int, hm.split(time_sep))
-        if twelve:
-            h = 0 if h == 12 else h
-            if h < 12 and mi < 60:
-                hours12[hm] = timedelta(hours=h, minutes=mi)
-        elif h < 24 and mi < 60:
-            hours24[hm] = timedelta(hours=h, minutes=mi)
-
-    def start(head: str, date_text: str, time_text: str, rest: str, lineno: int,
-              m: re.Match | None = None) -> ChatMessage:
-        """A message from its header (``m``: the match of a header in another layout), its
-        first line of text as its body."""
-        hit = heads.get(head) if m is None else None
-        if hit is not None:
-            raw_time, local, problem = hit
-        else:
-            raw_time, local, problem = read_time(head, date_text, time_text, m)
-        i = rest.find(": ", 0, 104)
-        hit = names.get(rest[:i]) if i > 0 else None
-        if hit is not None:
-            name, body = hit, rest[i + 2:]
-        else:
-            name, body = _split_sender(rest, bracket)
-            if name is not None and i > 0 and len(names) < MAX_SENDERS and rest[i + 2:i + 2 + len(body)] == body:
-                names[rest[:i]] = name
-        msg = ChatMessage(lineno, lineno, local, raw_time, name, None, body)
-        if m is not None:
-            msg.layout_mismatch = True
-        if problem:
-            msg.corrupted, msg.problem = True, problem
-            counts.corrupt_lines += 1
-        elif name is None:
-            msg.system = True
-            counts.system_lines += 1
-        else:
-            counts.message_lines += 1
-        return msg
-
-    for block in blocks:
-        text = block[:-1]
-        if plain and findall is not None and tried * 4 > lineno - block_start + 8:
-            plain = False
-            findall, get = _block_regex(facts.layout, facts.marked_headers > 0, False, True)[:2]
-            findall = findall.findall
-        tried, block_start = 0, lineno
-        block_fast = 1 if "<" in text or "(" in text or "maps.google" in text else 2
-        counts.message_lines += quick
-        quick = 0
-        rows = (findall(text) if get is None else map(get, findall(text))) if findall is not None else (
-            ("", "", "", "", "", line) for line in text.split("\n"))
-        for head, date_text, hm, tail, raw_name, line in rows:       # line: a header's text, or the line
-            lineno += 1
-            if head:                                   # a header of the file's layout
-                if cur is not None:
-                    # finish(cur, parts), its common case inline: a text with no '<', '(', maps
-                    # link or bidi mark (a format character: a printable text has none) is only
-                    # tested for the deleted-message marker
-                    if fast and parts is None and (fast > 1 or ("<" not in (b := body) and "(" not in b
-                                                                and "maps.google" not in b)):
-                        b = body                       # cur.body (set with fast)
-                        if b.isascii():
-                            if (len(b) <= 80 and b[:4].lower() in deleted_heads
-                                    and b.casefold().rstrip(". ") in deleted_phrases):
-                                cur.deleted = True
-                        elif not (b.isprintable() or not has_marks(b)):
-                            cur = finish(cur, parts)
-                        elif len(b) <= 80:
-                            maybe = heads3.get(b[:3])
-                            if maybe is None:
-                                if len(heads3) > 50_000:
-                                    heads3.clear()
-                                maybe = heads3[b[:3]] = loc.maybe_deleted(b[:3])
-                            if maybe and _deleted(b):
-                                cur.deleted = True
-                        yield cur
-                    else:
-                        yield finish(cur, parts)
-                    # start(), its common case inline: a valid header, a name read before
-                    if not plain:                  # hm: the whole time
-                        raw_time, local, _ = heads.get(head) or read_time(head, date_text, hm)
-                    elif ((local := midnights.get(date_text)) is not None and (t := tails.get(tail)) is not None
-                          and (h := t[1].get(hm)) is not None):
-                        raw_time, local = head, local + h if t[0] is None else local + h + t[0]   # head: the raw time
-                    else:
-                        raw_time, local, _ = read_time(head, date_text, hm + tail, None, (hm, tail))
-                    if local is not None:
-                        name = names.get(raw_name)
-                        if name is not None:
-                            cur = ChatMessage(lineno, lineno, local, raw_time, name, None, line)
-                            parts, fast, body = None, block_fast, line
-                            quick += 1
-                            continue
-                elif preamble:
-                    yield preamble_record(preamble, preamble_start, lineno - 1)
-                    preamble = []
-                if first:
-                    first, first_line = False, lineno
-                cur = start(head, date_text, hm + tail, f"{raw_name}: {line}" if raw_name else line, lineno)
-                parts, fast = None, 0
-                continue
-            other = None
-            mismatch = False
-            if _starts_like_header(line):
-                other, mismatch = reader.match(line)
-                tried += 1
-            if other is None:
-                if not line.strip(strip_chars):
-                    counts.blank_lines += 1
-                    if cur is not None:
-                        if parts is None:
-                            parts, size = [cur.body], len(cur.body)
-                        parts.append("")
-                    elif preamble:
-                        preamble.append("")
-                    continue
-                if _starts_like_header(line) and _BROKEN.match(line):
-                    # a date and a time but not a header: kept, flagged
-                    if cur is not None:
-                        yield finish(cur, parts)
-                    counts.corrupt_lines += 1
-                    cur = ChatMessage(lineno, lineno, None, "", None, None, "", corrupted=True,
-                                      problem="line starts with a date and time but is not a message header")
-                    parts, size, fast = [loc.strip_marks(line)], len(line), 0
-                    continue
-                if cur is None:
-                    if not preamble:
-                        preamble_start = lineno
-                    preamble.append(line)
-                    counts.preamble_lines += 1
-                    continue
-                counts.continuation_lines += 1
-                cur.line_end = lineno
-                if parts is None:
-                    parts, size = [cur.body], len(cur.body)
-                size += len(line)
-                if size <= MAX_BODY_CHARS:
-                    parts.append(line)
-                elif not cur.problem:
-                    cur.problem = f"message text cut at {MAX_BODY_CHARS} characters"
-                    counts.truncated_messages += 1
-                continue
-            # a header, in another layout than the file's (or of the marked form)
-            if cur is not None:
-                yield finish(cur, parts)
-            elif preamble:
-                yield preamble_record(preamble, preamble_start, lineno - 1)
-                preamble = []
-            if first:
-                first, first_line = False, lineno
-            cur = start(other.group(0), other.group("date"), other.group("time"), line[other.end():], lineno,
-                        other)
-            if not mismatch:
-                cur.layout_mismatch = False
-            parts, fast = None, 0
-    counts.message_lines += quick
-    if cur is not None:
-        yield finish(cur, parts)
-    elif preamble:
-        yield ChatMessage(preamble_start, lineno, None, "", None, None,
-                          "\n".join(preamble).rstrip("\n"), corrupted=True,
-                          problem=f"{counts.preamble_lines} line(s) before the first message header")
+    ``fast`` (the default) reads the common lines a block at a time (:func:`_parse_fast`);
+    ``fast=False`` reads every line on its own (:class:`_LineParser`, the reference). Both
+    give the same messages and counts."""
+    parser = _LineParser(facts, counts if counts is not None else ChatCounts())
+    if fast and facts.layout is not None:
+        return _parse_fast(blocks, parser, facts.layout, facts.marked_headers > 0)
+    return _parse_lines(blocks, parser)
 
 
-def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None) -> Iterator[ChatMessage]:
+def parse(lines: Iterable[str], facts: ChatFacts, counts: ChatCounts | None = None, *,
+          fast: bool = True) -> Iterator[ChatMessage]:
     """Second pass over lines (without their line breaks); see :func:`parse_blocks`."""
-    return parse_blocks(_blocks_of_lines(lines), facts, counts)
+    return parse_blocks(_blocks_of_lines(lines), facts, counts, fast=fast)
 
 
 @dataclass(slots=True)
@@ -1174,17 +1236,18 @@ class ChatParse:
     warnings: list[str]
 
 
-def parse_text(source: str | bytes | Callable[[], Iterable[str]], date_order: str | None = None) -> ChatParse:
+def parse_text(source: str | bytes | Callable[[], Iterable[str]], date_order: str | None = None, *,
+               fast: bool = True) -> ChatParse:
     """Convenience for in-memory input (tests, bench): both passes, messages as a list.
 
     ``source`` is the text, the raw bytes, or a callable returning a fresh iterable of lines
-    (it is called twice)."""
+    (it is called twice). ``fast=False``: both passes line by line (the reference)."""
     facts = ChatFacts()
     counts = ChatCounts()
     if isinstance(source, bytes):
         data = source
-        scan_blocks(iter_blocks(io.BytesIO(data), facts), date_order, facts)
-        messages = list(parse_blocks(iter_blocks(io.BytesIO(data), None), facts, counts))
+        scan_blocks(iter_blocks(io.BytesIO(data), facts), date_order, facts, fast=fast)
+        messages = list(parse_blocks(iter_blocks(io.BytesIO(data), None), facts, counts, fast=fast))
     else:
         if isinstance(source, str):
             text_lines = lines_of(source)
@@ -1192,8 +1255,8 @@ def parse_text(source: str | bytes | Callable[[], Iterable[str]], date_order: st
                 return text_lines
         else:
             again = source
-        scan(again(), date_order, facts)
-        messages = list(parse(again(), facts, counts))
+        scan(again(), date_order, facts, fast=fast)
+        messages = list(parse(again(), facts, counts, fast=fast))
     return ChatParse(messages, facts, counts, facts_warnings(facts, counts))
 
 

@@ -1,19 +1,21 @@
-"""The WhatsApp parser's fast paths against its line-by-line path, on generated chats.
+"""The WhatsApp parser's fast paths against its line-by-line reference, on generated chats.
 
-Both passes read most lines with one regex per block (the file's layout, names split off,
-rows counted column by column in pass 1, headers cached in pass 2). The reference run makes
-that regex read no header at all, so that every line goes the plain way: the general header
-match of each line, :meth:`_Scan.header` for pass 1 and ``start()`` for pass 2. Both runs must
-give the same messages (every field), the same file facts and the same line accounting, for
-any layout, locale clock, date order, block size, bidi marks, BOM, line breaks and mix of
-lines (continuations, blank, broken headers, headers in another layout, service lines).
+Both passes have a public ``fast`` option. With ``fast=False`` every line is read on its own
+(pass 1: the general header match of each line; pass 2: ``_LineParser``, one line at a time).
+With the default, pass 1 reads a block at a time once the layout is known, and pass 2 reads
+the headers of the file's layout a block at a time, with their times from tables. Both runs
+must give the same messages (every field), the same file facts and the same line accounting,
+for any layout, clock and marker language, date order, digits, calendar, block size, layout
+sample, bidi marks, BOM, line breaks and mix of lines (continuations, blank, broken headers,
+headers in another layout, service lines).
 """
 from __future__ import annotations
 
+import dataclasses
+import io
 import re
 
-import pytest
-from hypothesis import HealthCheck, given, settings
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from forensic.extractors.chat import whatsapp_locale as loc
@@ -21,36 +23,46 @@ from forensic.extractors.chat import whatsapp_text as wt
 
 LRM, RLM, NNBSP, NBSP = "\u200e", "\u200f", "\u202f", "\u00a0"
 
+# (before noon, after noon) as exports write them; 'XM'/'YM' is no marker at all, and the
+# Tagalog 'ng gabi' ("at night") reads by the hour (a night marker)
 MARKERS = [("AM", "PM"), ("am", "pm"), ("a. m.", "p. m."), (f"a.{NBSP}m.", f"p.{NBSP}m."),
-           ("vorm.", "nachm."), ("ص", "م"), ("午前", "午後"), ("XM", "YM")]
+           ("vorm.", "nachm."), ("ص", "م"), ("午前", "午後"), ("오전", "오후"), ("πμ", "μμ"),
+           ("in the morning", "in the afternoon"), ("ng umaga", "ng gabi"), ("XM", "YM")]
 SENDERS = ["Ana", "Bob Smith", "+34 600 11 22 33", "~ Zed", "~\u00a0Zed", f"{LRM}Ana{LRM}", "Mr: X",
-           "A:B", "Ana ", '"Q" man', "x" * 101, "مريم"]
+           "A:B", "Ana ", " Ana", f"Ana{NBSP}", '"Q" man', "“Q” man", "x" * 100, "x" * 101, "مريم",
+           "María José", "Ana\tB"]
 BODIES = ["hello", "This message was deleted", "Mensaje eliminado.", "<Media omitted>",
           f"{LRM}image omitted", f"{LRM}<attached: 00000012-PHOTO-2021-03-14-21-08-00.jpg>",
           "IMG-20210314-WA0001.jpg (file attached)", "doc.pdf (archivo adjunto)",
           "https://maps.google.com/?q=41.38,2.17", "x (y) <z>", "", "héllo wörld", "a: b: c",
           "12:30 works", f"{LRM}Messages and calls are end-to-end encrypted.",
-          "changed <This message was edited>", "message number 7", "мы удалили", "  spaced"]
+          "changed <This message was edited>", "message number 7", "мы удалили", "  spaced",
+          f"{LRM}hello", "تم حذف هذه الرسالة", "Se eliminó este mensaje"]
 EXTRA = ["more text", "", "   ", LRM, "2 more things", "[not a header", "12/12/2020 not a header",
          "14/03/2021, 21:6x - broken", "99/99/99, 12:00 - X: impossible date",
-         "2021-03-14 21:05 - other layout", "31/12/2021, 23:59 - Ana: other layout, android"]
+         "2021-03-14 21:05 - other layout", "31/12/2021, 23:59 - Ana: other layout, android",
+         "[31/12/2021, 23:59:03] Ana: other layout, ios"]
+ARABIC_DIGITS = str.maketrans("0123456789", "٠١٢٣٤٥٦٧٨٩")
 
 
 @st.composite
 def chats(draw) -> bytes:
-    style = draw(st.sampled_from(["android", "ios", "ios-time-first", "colon"]))
+    style = draw(st.sampled_from(["android", "ios", "ios-time-first", "colon", "french"]))
     ds = draw(st.sampled_from(["/", ".", "-"]))
     ts = draw(st.sampled_from([":", ":", "."]))
-    year4 = draw(st.booleans())
+    year = draw(st.sampled_from(["2", "4", "4", "BE", "era"]))
     day_first = draw(st.booleans())
     twelve = draw(st.booleans())
     am, pm = draw(st.sampled_from(MARKERS))
     join = draw(st.sampled_from([" ", NNBSP, NBSP]))
     seconds = style != "android" and draw(st.booleans())
     mixed = draw(st.booleans())            # some headers with seconds, some without
+    arabic = draw(st.integers(0, 5)) == 0  # Arabic-Indic digits in the headers
+    marked = draw(st.sampled_from([0, 0, 1, 3]))   # how many in 4 headers have bidi marks
     lines = []
     if draw(st.integers(0, 9)) == 0:
         lines.append("Some text before the first header")
+        lines.extend(draw(st.lists(st.sampled_from(EXTRA), max_size=2)))
     n = draw(st.integers(1, 40))
     head = None
     for _ in range(n):
@@ -62,7 +74,7 @@ def chats(draw) -> bytes:
             continue
         d, m = draw(st.integers(1, 28)), draw(st.integers(1, 12))
         y = draw(st.integers(2009, 2030))
-        ys = str(y) if year4 else f"{y % 100:02d}"
+        ys = {"2": f"{y % 100:02d}", "4": str(y), "BE": f"{y + 543} BE", "era": f"R{y - 2018}"}[year]
         a, b = (d, m) if day_first else (m, d)
         pad = draw(st.booleans())
         date = ds.join([f"{a:02d}" if pad else str(a), f"{b:02d}" if pad else str(b), ys])
@@ -76,12 +88,18 @@ def chats(draw) -> bytes:
             sec = draw(st.sampled_from(["00", "59", "60", "99"]))
         if seconds and (not mixed or draw(st.booleans())):
             clock += f"{ts}{sec}"
+        if arabic:
+            date, clock = date.translate(ARABIC_DIGITS), clock.translate(ARABIC_DIGITS)
         if twelve:
             clock += join + (am if h < 12 else pm)
-        lead = draw(st.sampled_from(["", "", "", LRM, RLM + LRM]))
-        inner = draw(st.sampled_from(["", "", LRM]))
+        lead, inner = "", ""
+        if draw(st.integers(0, 3)) < marked:
+            lead = draw(st.sampled_from(["", LRM, RLM + LRM]))
+            inner = draw(st.sampled_from(["", LRM]))
         if style == "android":
             head = f"{lead}{date}, {inner}{clock} - "
+        elif style == "french":
+            head = f"{lead}{date} à {inner}{clock} - "
         elif style == "ios":
             head = f"{lead}[{date}, {inner}{clock}] "
         elif style == "ios-time-first":
@@ -103,42 +121,39 @@ def chats(draw) -> bytes:
     return data
 
 
-def _parse(data: bytes) -> tuple:
-    p = wt.parse_text(data)
-    return p.messages, p.facts, p.counts, p.warnings
+def _parse(data: bytes, fast: bool, block_bytes: int = wt.BLOCK_BYTES,
+           layout_sample: int = wt.LAYOUT_SAMPLE) -> tuple:
+    """Both passes over ``data`` read in blocks of about ``block_bytes``: (messages, facts,
+    counts, warnings), every dataclass as a tuple of its fields."""
+    facts, counts = wt.ChatFacts(), wt.ChatCounts()
+    wt.scan_blocks(wt.iter_blocks(io.BytesIO(data), facts, block_bytes=block_bytes), None, facts,
+                   fast=fast, layout_sample=layout_sample)
+    messages = list(wt.parse_blocks(wt.iter_blocks(io.BytesIO(data), block_bytes=block_bytes), facts, counts,
+                                    fast=fast))
+    return ([dataclasses.astuple(m) for m in messages], dataclasses.astuple(facts), dataclasses.astuple(counts),
+            wt.facts_warnings(facts, counts))
 
 
-def _line_by_line(layout, marks=True, plain=False, raw=False, scan=False):
-    """A block regex that reads no header: every line is tried on its own."""
-    _, _, date_rx, time_rx = _ORIGINAL(layout, marks, plain)
-    empty = "()" * ((3 if plain else 4) if scan else 5)
-    return re.compile(rf"(?m)^{empty}([^\n]*)"), None, date_rx, time_rx
-
-
-_ORIGINAL = wt._block_regex
-
-
-@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@settings(max_examples=400, deadline=None)
 @given(data=chats(), block=st.sampled_from([1, 64, 700, 1 << 16]), sample=st.sampled_from([1, 3, 200]))
-def test_fast_paths_agree_with_the_line_by_line_path(monkeypatch, data, block, sample):
-    monkeypatch.setattr(wt, "BLOCK_BYTES", block)
-    monkeypatch.setattr(wt, "_LAYOUT_SAMPLE", sample)     # the block regex from the first headers on
-    fast = _parse(data)
-    with monkeypatch.context() as m:
-        m.setattr(wt, "_block_regex", _line_by_line)
-        slow = _parse(data)
+def test_the_fast_paths_give_what_the_line_by_line_reference_gives(data, block, sample):
+    """``sample``: the first pass's block regex from the first headers on (1, 3), or only
+    after this short file (200); ``block``: a line a block (1) to the whole file."""
+    fast = _parse(data, True, block, sample)
+    slow = _parse(data, False, block, sample)
     assert fast[1:] == slow[1:]
     assert len(fast[0]) == len(slow[0])
-    for a, b in zip(*(fast[0], slow[0])):
+    for a, b in zip(fast[0], slow[0], strict=True):
         assert a == b
-    counts = fast[2]
+    p = wt.parse_text(data)
+    facts, counts = p.facts, p.counts
     lines = wt.lines_of(data.decode("utf-8-sig", "replace"))
     assert (counts.message_lines + counts.system_lines + counts.continuation_lines + counts.corrupt_lines
             + counts.preamble_lines + counts.blank_lines) == len(lines)
-    assert fast[1].lines == len(lines)
+    assert facts.lines == len(lines)
     raw = re.split(rb"\r\n|\r|\n", data)
     bad = [i + 1 for i, line in enumerate(raw[:-1] if raw[-1] == b"" else raw) if not _decodes(line)]
-    assert fast[1].undecodable_lines == bad[:20] and fast[1].undecodable_count == len(bad)
+    assert facts.undecodable_lines == bad[:20] and facts.undecodable_count == len(bad)
 
 
 def _decodes(line: bytes) -> bool:
@@ -149,24 +164,16 @@ def _decodes(line: bytes) -> bool:
     return True
 
 
-def test_the_reference_run_reads_every_line_on_its_own(monkeypatch):
-    """The reference really avoids the block regex's headers (else the test above compares
-    the fast path with itself)."""
-    data = "".join(f"14/03/2021, 21:{i:02d} - Ana: hi {i}\n" for i in range(30)).encode()
-    monkeypatch.setattr(wt, "_LAYOUT_SAMPLE", 3)
-    calls = []
-    original = wt._HeaderReader.match
-
-    def match(self, line):
-        calls.append(line)
-        return original(self, line)
-    monkeypatch.setattr(wt._HeaderReader, "match", match)
-    fast = _parse(data)
-    assert len(calls) == 3                                 # pass 1, until the layout is known
-    monkeypatch.setattr(wt, "_block_regex", _line_by_line)
-    calls.clear()
-    assert _parse(data) == fast
-    assert len(calls) == 3 + 27 + 30                     # pass 1 then pass 2, every line
+def test_parse_text_passes_the_option_to_both_passes():
+    """A file whose headers all have bidi marks (the fast path's regex switches to the full
+    pattern) and a localised clock marker reads the same both ways, from bytes, text or lines."""
+    data = "".join(f"{LRM}[14/03/21, {h}:0{h % 10}:01{NNBSP}p.{NBSP}m.] Ana: hi {h}\nmore\n"
+                   for h in range(1, 13)) * 3
+    fast = wt.parse_text(data.encode())
+    assert len(fast.messages) == 36 and not fast.warnings
+    assert fast.messages[0].local.hour == 13 and fast.messages[0].body == "hi 1\nmore"
+    for source in (data.encode(), data, lambda: wt.lines_of(data)):
+        assert wt.parse_text(source, fast=False) == fast
 
 
 @settings(max_examples=300, deadline=None)
@@ -175,8 +182,9 @@ def test_the_reference_run_reads_every_line_on_its_own(monkeypatch):
                       st.text(st.sampled_from("aé ж.:>م12ثx\u202f"), max_size=90)),
        sender=st.sampled_from(["Ana", None]), bracket=st.booleans())
 def test_a_text_without_marks_brackets_or_links_is_only_tested_for_the_deleted_marker(body, sender, bracket):
-    """What the second pass's shortcut in finish() relies on: for a text with no bidi mark,
-    '<', '(' or maps link, and not the first message, _classify only sets ``deleted``."""
+    """What the second pass's shortcut in _LineParser.finish (and the fast path's one-line
+    messages) relies on: for a text with no bidi mark, '<', '(' or maps link, and not the
+    first message, _classify only sets ``deleted``."""
     if "<" in body or "(" in body or "maps.google" in body or loc.MARKS_RX.search(body):
         return
     msg = wt.ChatMessage(2, 2, None, "", sender, None, "")
@@ -186,7 +194,7 @@ def test_a_text_without_marks_brackets_or_links_is_only_tested_for_the_deleted_m
 
 
 def _deleted_reference(text: str) -> bool:
-    """The deleted-marker test without its cheap head check (what _deleted must equal)."""
+    """The deleted-marker test without its cheap head checks (what _deleted must equal)."""
     t = text.casefold().rstrip(". ")
     return t in loc.DELETED or (not text.isascii() and loc.is_deleted(text))
 
@@ -214,8 +222,9 @@ def deleted_like(draw) -> str:
 @settings(max_examples=500, deadline=None)
 @given(text=st.one_of(deleted_like(), st.text(max_size=40)))
 def test_the_deleted_head_check_only_rules_out_texts_that_are_no_marker(text):
-    """_deleted's cheap head check (loc.maybe_deleted) never turns away a text the full test
-    takes, for marker texts in any case, with blank runs, Arabic diacritics and trailing dots."""
+    """_deleted's cheap head checks (the ASCII markers' first four characters, and
+    loc.maybe_deleted) never turn away a text the full test takes, for marker texts in any
+    case, with blank runs, Arabic diacritics and trailing dots."""
     text = loc.strip_marks(text)                   # (its callers pass texts without bidi marks)
     assert wt._deleted(text) == _deleted_reference(text)
     if _deleted_reference(text):
@@ -229,11 +238,11 @@ def test_blanks_are_every_white_space_character():
     assert set(loc.BLANKS) == {c for c in every if c.isspace()} == {c for c in every if loc._WS.fullmatch(c)}
 
 
-def test_a_file_with_every_clock_form_overflows_the_time_tables_and_reads_the_same(monkeypatch):
-    """A hostile file: every seconds field and 12-hour marker form the plain header takes
-    (more than the second pass keeps in its time tables, which are then cleared mid-file),
-    each with hours that do and do not exist on its clock. Every header gets the time the
-    line-by-line path gives, and the valid ones the time written."""
+def test_every_clock_form_reads_as_written():
+    """A hostile file: every seconds field and 12-hour marker form the common header form
+    takes (1,037 distinct clock tails), each with hours that do and do not exist on its
+    clock. Every header gets the time the reference gives, and the valid ones the time
+    written; the impossible ones are flagged."""
     import datetime as dt
     tails = [""] + [f":{s:02d}" for s in range(60)]
     markers = [""] + [sp + a + m for sp in (" ", NNBSP) for a in "AaPp" for m in "Mm"]
@@ -249,9 +258,7 @@ def test_a_file_with_every_clock_form_overflows_the_time_tables_and_reads_the_sa
                 h24 = (0 if h == 12 else h) + (12 if marker[1] in "pP" else 0)
                 want.append(dt.datetime(2021, 3, 14, h24, i % 60, sec) if h24 < 24 else None)
     data = ("\n".join(lines) + "\n").encode()
-    fast = _parse(data)
-    monkeypatch.setattr(wt, "_block_regex", _line_by_line)
-    slow = _parse(data)
-    assert fast[:3] == slow[:3]
-    assert [m.local for m in fast[0]] == want
-    assert sum(m.corrupted for m in fast[0]) == want.count(None) > 0
+    fast = wt.parse_text(data)
+    assert fast == wt.parse_text(data, fast=False)
+    assert [m.local for m in fast.messages] == want
+    assert sum(m.corrupted for m in fast.messages) == want.count(None) > 0

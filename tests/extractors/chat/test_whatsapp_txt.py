@@ -456,24 +456,27 @@ def test_finalize_links_attachments_to_files_of_the_same_export(tmp_path):
     case.close()
 
 
-def _parsed(data: bytes):
+def _parsed(data: bytes, block_bytes: int, fast: bool = True):
     import dataclasses
-    p = parse_text(data)
-    return ([dataclasses.astuple(m) for m in p.messages], dataclasses.astuple(p.counts),
-            dataclasses.astuple(p.facts), p.warnings)
+
+    from forensic.extractors.chat import whatsapp_text as wt
+    facts, counts = wt.ChatFacts(), wt.ChatCounts()
+    wt.scan_blocks(wt.iter_blocks(io.BytesIO(data), facts, block_bytes=block_bytes), None, facts, fast=fast)
+    messages = wt.parse_blocks(wt.iter_blocks(io.BytesIO(data), block_bytes=block_bytes), facts, counts, fast=fast)
+    return ([dataclasses.astuple(m) for m in messages], dataclasses.astuple(counts),
+            dataclasses.astuple(facts), wt.facts_warnings(facts, counts))
 
 
 @pytest.mark.parametrize("text", [t for _, t, _ in LOCALES], ids=[i for i, _, _ in LOCALES])
-def test_block_boundaries_change_nothing(monkeypatch, text):
+def test_block_boundaries_change_nothing(text):
     """Blocks of whole lines are read one regex at a time: any block size gives the same
-    messages, line accounting and facts, also for lines in another layout or with marks."""
-    from forensic.extractors.chat import whatsapp_text as wt
+    messages, line accounting and facts as the line-by-line reference, also for lines in
+    another layout or with marks."""
     data = (text + "second line\n\n" + text.replace("\n", "\r\n", 2)
             + "\u200e" + text.splitlines()[1] + "\n" + "14/03/2021, 21:6x - broken\n").encode()
-    expected = _parsed(data)
-    for size in (1, 7, 64, 333):
-        monkeypatch.setattr(wt, "BLOCK_BYTES", size)
-        assert _parsed(data) == expected, size
+    expected = _parsed(data, 1 << 16, fast=False)
+    for size in (1, 7, 64, 333, 1 << 16):
+        assert _parsed(data, size) == expected, size
 
 
 @pytest.mark.parametrize("line", [
@@ -484,7 +487,7 @@ def test_block_boundaries_change_nothing(monkeypatch, text):
 ])
 def test_plain_header_pattern_agrees_with_the_full_one(line):
     """Where the plain pattern matches, the layout's full pattern matches the same header,
-    date and time."""
+    date and time (pass 1's and pass 2's block regexes)."""
     from forensic.extractors.chat import whatsapp_text as wt
     full = wt._GENERIC_DT.match(line) or wt._GENERIC_TD.match(line)
     if full is None:
@@ -495,6 +498,11 @@ def test_plain_header_pattern_agrees_with_the_full_one(line):
         ref = wt._block_regex(layout, marks, plain=False)[0].match(line)
         if plain is not None and plain.group("head"):
             assert plain.group("head", "date", "time", "name", "text") == ref.group("head", "date", "time", "name", "text")
+        plain = wt._rows_regex(layout, marks, plain=True)[0].match(line)
+        ref = wt._rows_regex(layout, marks, plain=False)[0].match(line)
+        if plain is not None and plain.group("head"):
+            assert plain.group("date", "hm", "tail", "name", "text") == ref.group("date", "hm", "tail", "name", "text")
+            assert plain.group("head") == wt._raw_time(ref.group("head"))
 
 
 def _finalized(db, item: str) -> list:
