@@ -98,6 +98,13 @@ def test_whatsapp_export(rel, data):
         assert rec.fields["body"].count("\n") <= end - rec.fields["source"]["line"]
 
 
+@pytest.mark.skipif(not SAMPLES, reason="third-party corpus not present (set FORENSIC_CORPUS)")
+@pytest.mark.parametrize("rel,data", SAMPLES, ids=[s[0] for s in SAMPLES])
+def test_fast_paths_read_the_export_as_the_reference_does(rel, data):
+    """Both passes' fast paths (the default) against their line-by-line reference."""
+    assert wt.parse_text(data) == wt.parse_text(data, fast=False)
+
+
 def test_corpus_summary(corpus, capsys):
     """Totals for the report (printed with -s)."""
     files = messages = lines = 0
