@@ -61,7 +61,8 @@ from forensic.chain_of_custody.entry import (ZERO_HASH, LineBuilder, LineError, 
 from forensic.chain_of_custody.pins import PIN_ACTION, Pin, established, pin_details, scan_pins, store_pin
 from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic import __version__
-from forensic.case import is_disk_full, write_transaction
+from forensic.store import custody as store_custody
+from forensic.store.db import commit as store_commit, is_disk_full, write_transaction
 from forensic.errors import DiskFullError, IntegrityError, UsageError
 
 LOG_NAME = "custody.jsonl"
@@ -69,14 +70,6 @@ CHECKPOINTS_NAME = "custody.checkpoints.jsonl"
 QUARANTINE_DIR = "custody.quarantine"
 BATCH_SIZE = 10_000
 CHECKPOINT_HEADER = "forensic custody checkpoint v1"
-
-DB_SCHEMA = """
-CREATE TABLE IF NOT EXISTS custody_checkpoints (
-    tree_size INTEGER NOT NULL,
-    root TEXT NOT NULL,
-    at TEXT NOT NULL,
-    record TEXT NOT NULL
-)"""
 
 _REPAIR_HINT = "run 'forensic custody verify' to see what is wrong; 'forensic custody repair' " \
                "moves a torn last line aside"
@@ -201,9 +194,8 @@ def read_last_line(path: Path) -> tuple[bytes | None, int, bytes]:
 def latest_db_checkpoint(db: sqlite3.Connection | None) -> Checkpoint | None:
     if db is None:
         return None
-    db.execute(DB_SCHEMA)
-    row = db.execute("SELECT record FROM custody_checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
-    return Checkpoint.from_line(row[0].encode("utf-8")) if row else None
+    line = store_custody.latest_checkpoint(db)
+    return Checkpoint.from_line(line.encode("utf-8")) if line is not None else None
 
 
 # -- state of the log as this process knows it ---------------------------------------------------
@@ -334,8 +326,6 @@ class CustodyLog:
         self._pinning: tuple[str, PublicKey] | None = None   # the first key, pinned by this commit
         self._crash = _Crash.from_env()          # fault injection for tests (CRASH_ENV)
         self._written = 0                        # entries this process wrote (for _crash)
-        if db is not None:
-            db.execute(DB_SCHEMA)
 
     # -- recording ----------------------------------------------------------------------------
     def append(self, action: str, subject: str | dict, *, actor: str, sha256: str | None = None,
@@ -747,13 +737,11 @@ class CustodyLog:
             _fsync_dir(self.root)
         if self.db is not None:
             try:
-                self.db.execute("INSERT INTO custody_checkpoints(tree_size, root, at, record) "
-                                "VALUES (?, ?, ?, ?)", (cp.tree_size, cp.root, cp.at,
-                                                        line.decode("utf-8")))
+                store_custody.add_checkpoint(self.db, cp.tree_size, cp.root, cp.at, line.decode("utf-8"))
                 if commit_store:
                     # committed under the flock: a copy that does not fit takes its line
                     # in the checkpoints file with it (below), and both stay as they were
-                    self.db.execute("COMMIT")
+                    store_commit(self.db)
             except sqlite3.Error as exc:
                 if not is_disk_full(exc, self.root):
                     raise

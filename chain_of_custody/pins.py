@@ -25,6 +25,7 @@ from pathlib import Path
 from typing import Iterator
 
 from forensic.chain_of_custody.signing import PublicKey
+from forensic.store import custody as store_custody
 
 PIN_ACTION = "examiner.key_pinned"
 # A pin entry's line starts with this (canonical JSON sorts members: "action" is first), so
@@ -112,21 +113,12 @@ def established(pins: list[Pin], before: int) -> dict[bytes, Pin]:
 
 
 # -- what a writer checks before it records (a guard for the examiner; verify is the proof) ---
-PINS_SCHEMA = """
-CREATE TABLE IF NOT EXISTS custody_pins (
-    examiner TEXT NOT NULL,
-    key_id TEXT NOT NULL,
-    public_key TEXT NOT NULL
-)"""
-
-
 def pinned_in_store(db) -> dict[bytes, str]:
     """raw key -> examiner, of the keys pinned so far (the case store's copy)."""
     if db is None:
         return {}
-    db.execute(PINS_SCHEMA)
     found = {}
-    for name, line in db.execute("SELECT examiner, public_key FROM custody_pins"):
+    for name, line in store_custody.pins(db):
         try:
             found[PublicKey.from_base64(line).raw] = str(name)
         except ValueError:
@@ -135,9 +127,7 @@ def pinned_in_store(db) -> dict[bytes, str]:
 
 
 def store_pin(db, name: str, key: PublicKey) -> None:
-    db.execute(PINS_SCHEMA)
-    db.execute("INSERT INTO custody_pins(examiner, key_id, public_key) VALUES (?, ?, ?)",
-               (name, key.id_text, key.base64()))
+    store_custody.add_pin(db, name, key.id_text, key.base64())
 
 
 def signing_problem(latest_signed: bool, signer, pinned: dict[bytes, str]) -> str | None:

@@ -32,10 +32,10 @@ from typing import Any, Iterator, Sequence
 
 from forensic.chain_of_custody import merkle
 from forensic.chain_of_custody.entry import ZERO_HASH, check_line, check_lines
-from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, DB_SCHEMA, LOG_NAME, Checkpoint,
-                                  read_last_line)
+from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoint)
 from forensic.chain_of_custody.pins import established, scan_pins
 from forensic.chain_of_custody.signing import PublicKey
+from forensic.store import custody as store_custody
 
 BLOCK_BYTES = 1 << 22
 PARALLEL_MIN_BYTES = 64 << 20
@@ -282,10 +282,8 @@ def _stored_checkpoint(db: sqlite3.Connection | None, report: VerifyReport) -> C
     if db is None:
         return None
     try:
-        db.execute(DB_SCHEMA)
-        row = db.execute("SELECT record FROM custody_checkpoints ORDER BY rowid DESC LIMIT 1"
-                         ).fetchone()
-        return Checkpoint.from_line(row[0].encode("utf-8")) if row else None
+        line = store_custody.latest_checkpoint(db)
+        return Checkpoint.from_line(line.encode("utf-8")) if line is not None else None
     except (sqlite3.Error, ValueError) as exc:
         report.fail(None, f"the case store's checkpoint is unreadable: {exc}")
         return None

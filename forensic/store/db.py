@@ -137,3 +137,10 @@ def connect(path: Path | str) -> sqlite3.Connection:
     db.execute("PRAGMA synchronous=NORMAL")
     db.execute("PRAGMA foreign_keys=ON")
     return db
+
+
+def commit(db: sqlite3.Connection) -> None:
+    """End the write transaction ``db`` is in now, inside a :func:`write_transaction` block
+    (which then has nothing left to commit): for a caller that must commit while it still
+    holds another lock."""
+    db.execute("COMMIT")
