@@ -1140,9 +1140,9 @@ def _parse_fast(blocks: Iterable[str], parser: _LineParser, layout: Layout, mark
     - One regex over each block splits it into lines and reads the headers of the file's
       layout and their senders' names (:func:`_rows_regex`).
     - Such a header's time is a sum of table entries (see :func:`_clock_tail`).
-    - A message read so, from a block with no '<', '(', maps link or bidi mark, that ends
-      without a second line is only tested for the deleted-message marker (all that
-      :meth:`_LineParser.finish` would do with it).
+    - A message read so, from a block with no '<', '(' or maps link, whose text has only
+      printable characters (no bidi mark) and ends without a second line, is only tested for
+      the deleted-message marker (all that :meth:`_LineParser.finish` would do with it).
 
     Every other line, and a header whose time or name the tables and the regex do not read,
     goes to ``parser``, as in the reference. The regex looks for headers in their common form
@@ -1155,13 +1155,12 @@ def _parse_fast(blocks: Iterable[str], parser: _LineParser, layout: Layout, mark
     counts = parser.counts
     day_text, day = None, None                      # the date of the header before, its midnight
     tail_text, add, hours_minutes = None, None, {}  # the rest of its clock (see _clock_tail)
-    simple = False          # parser.cur is a one-line message read here, from a block with
-    n = 0                   # nothing to classify, and not the file's first (line number)
+    simple = False          # parser.cur only needs the deleted test (see above)
+    n = 0                   # line number
     for block in blocks:
         text_block = block[:-1]
         rows = rx.findall(text_block)
-        nothing_to_classify = ("<" not in text_block and "(" not in text_block and "maps.google" not in text_block
-                               and (text_block.isascii() or not loc.MARKS_RX.search(text_block)))
+        plain_block = "<" not in text_block and "(" not in text_block and "maps.google" not in text_block
         others = 0          # lines that start like a header but are not read here
         taken = 0           # messages started here without parser.start (counted below)
         for head, date_text, hm, tail, name, text in (rows if get is None else map(get, rows)):
@@ -1186,17 +1185,18 @@ def _parse_fast(blocks: Iterable[str], parser: _LineParser, layout: Layout, mark
                     yield done
                 continue
             msg = ChatMessage(n, n, day + since + add, head if plain else _raw_time(head), name, None, text)
+            plain_text = plain_block and (text.isascii() or text.isprintable())   # (a bidi mark is not)
             if simple:
                 done = parser.cur
                 if len(done.body) <= 80 and _deleted(done.body):
                     done.deleted = True
                 parser.cur = msg
                 taken += 1
-                simple = nothing_to_classify
+                simple = plain_text
                 yield done
             else:
                 done = parser.start(msg)
-                simple = nothing_to_classify and n != parser.first_line
+                simple = plain_text and n != parser.first_line
                 if done is not None:
                     yield done
         counts.message_lines += taken

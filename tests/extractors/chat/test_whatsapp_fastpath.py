@@ -37,7 +37,7 @@ BODIES = ["hello", "This message was deleted", "Mensaje eliminado.", "<Media omi
           "https://maps.google.com/?q=41.38,2.17", "x (y) <z>", "", "héllo wörld", "a: b: c",
           "12:30 works", f"{LRM}Messages and calls are end-to-end encrypted.",
           "changed <This message was edited>", "message number 7", "мы удалили", "  spaced",
-          f"{LRM}hello", "تم حذف هذه الرسالة", "Se eliminó este mensaje"]
+          f"{LRM}hello", f"hello{RLM}", "تم حذف هذه الرسالة", "Se eliminó este mensaje", f"a{NBSP}b", "a\tb"]
 EXTRA = ["more text", "", "   ", LRM, "2 more things", "[not a header", "12/12/2020 not a header",
          "14/03/2021, 21:6x - broken", "99/99/99, 12:00 - X: impossible date",
          "2021-03-14 21:05 - other layout", "31/12/2021, 23:59 - Ana: other layout, android",
