@@ -18,12 +18,9 @@ from forensic.store.chats import ensure_index, fts_query
 from forensic.store.records import Message
 from forensic.store.timeline import to_us
 from forensic.case import Case
+from forensic.extractors.chat.common import MESSAGE_FIELDS
 from forensic.errors import UsageError
 
-# The shared record shape, in this order; a record's other fields follow.
-MESSAGE_FIELDS = ("platform", "conversation", "participants", "sender", "recipients", "sent_at", "sent_at_utc",
-                  "tz_known", "tz_source", "body", "attachments", "reply_to", "edited", "deleted", "system",
-                  "source")
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 # every platform the chat extractors write (a case may hold others, from newer extractors)
 PLATFORMS = ("whatsapp", "telegram", "messenger", "instagram", "discord", "sms", "imessage")

@@ -24,6 +24,11 @@ from forensic.store.view import StoreView
 from forensic.timestamps import Timestamp
 
 RECORD_TYPE = "chat/message"
+# The shared record shape, in this order (every platform, every source); ``edited_at`` and a
+# platform's own fields follow. Listings print them in this order.
+MESSAGE_FIELDS = ("platform", "conversation", "participants", "sender", "recipients", "sent_at", "sent_at_utc",
+                  "tz_known", "tz_source", "body", "attachments", "reply_to", "edited", "deleted", "system",
+                  "source")
 _LOCATOR_SEP = " › "
 SQLITE_MAGIC = b"SQLite format 3\x00"
 
