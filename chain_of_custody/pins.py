@@ -20,11 +20,12 @@ from __future__ import annotations
 
 import json
 import os
+import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterator
 
-from forensic.chain_of_custody.signing import PublicKey
+from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic.store import custody as store_custody
 
 PIN_ACTION = "examiner.key_pinned"
@@ -66,7 +67,8 @@ def scan_pins(log_path: Path, limit: int | None = None) -> list[Pin]:
 def _marked_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes]]:
     """(seq, line) of each complete line that starts with the pin action. The file is read
     block by block and searched (pins are few, and early in a log): no line is parsed, no
-    block is copied, and memory stays at one block."""
+    block is copied, and memory stays at one block. Lines are counted only up to each pin
+    found (a pin's seq), not over the rest of the log."""
     try:
         size = path.stat().st_size
     except FileNotFoundError:
@@ -74,7 +76,8 @@ def _marked_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes
     overlap = len(_MARK) - 1          # a mark that starts in one block and ends in the next
     with open(path, "rb", buffering=0) as f:
         fd = f.fileno()
-        newlines = 0                  # line ends before ``pos``
+        newlines = 0                  # line ends before ``counted``
+        counted = 0
         pos = 0
         while pos < size:
             data = os.pread(fd, block + overlap, pos)
@@ -87,10 +90,26 @@ def _marked_lines(path: Path, block: int = 1 << 22) -> Iterator[tuple[int, bytes
                     line = _line_from(fd, start, size)
                     if line is None:  # a torn last line: not an entry
                         return
-                    yield newlines + data.count(b"\n", 0, at), line
+                    if counted < pos:     # the blocks since the last pin, read again
+                        newlines += _count_lines(fd, counted, pos, block)
+                        counted = pos
+                    newlines += data.count(b"\n", counted - pos, at)
+                    counted = start
+                    yield newlines, line
                 at = data.find(_MARK, at + 1)
-            newlines += data.count(b"\n", 0, block)
             pos += block
+
+
+def _count_lines(fd: int, begin: int, end: int, block: int) -> int:
+    """Line ends in bytes [begin, end) of the file."""
+    n = 0
+    while begin < end:
+        chunk = os.pread(fd, min(block, end - begin), begin)
+        if not chunk:
+            break
+        n += chunk.count(b"\n")
+        begin += len(chunk)
+    return n
 
 
 def _line_from(fd: int, begin: int, size: int) -> bytes | None:
@@ -113,7 +132,7 @@ def established(pins: list[Pin], before: int) -> dict[bytes, Pin]:
 
 
 # -- what a writer checks before it records (a guard for the examiner; verify is the proof) ---
-def pinned_in_store(db) -> dict[bytes, str]:
+def pinned_in_store(db: sqlite3.Connection | None) -> dict[bytes, str]:
     """raw key -> examiner, of the keys pinned so far (the case store's copy)."""
     if db is None:
         return {}
@@ -126,11 +145,11 @@ def pinned_in_store(db) -> dict[bytes, str]:
     return found
 
 
-def store_pin(db, name: str, key: PublicKey) -> None:
+def store_pin(db: sqlite3.Connection, name: str, key: PublicKey) -> None:
     store_custody.add_pin(db, name, key.id_text, key.base64())
 
 
-def signing_problem(latest_signed: bool, signer, pinned: dict[bytes, str]) -> str | None:
+def signing_problem(latest_signed: bool, signer: Signer | None, pinned: dict[bytes, str]) -> str | None:
     """Why a command with ``signer`` (None: no key) may not add to this log, or None."""
     if signer is None and (latest_signed or pinned):
         return ("this case's custody log is signed: every command that records must be signed "
