@@ -120,8 +120,9 @@ class CustodyEntry:
         return cls(d["seq"], d["at"], d["actor"], d["action"], d["subject"], d["sha256"],
                    d["details"], d["tool"], d["host"], d["reason"], d["prev"], d["hash"], line)
 
-    def to_dict(self) -> dict:
-        return json.loads(self.line)
+    def to_dict(self) -> dict[str, Any]:
+        d: dict[str, Any] = json.loads(self.line)     # a checked entry: a JSON object
+        return d
 
 
 # -- building -----------------------------------------------------------------------------------

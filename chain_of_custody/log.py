@@ -306,7 +306,7 @@ class CustodyLog:
     """Appends entries to a case's custody log and writes checkpoints (see module doc)."""
 
     def __init__(self, case_root: Path, db: sqlite3.Connection | None, case_id: str, *,
-                 signer: Signer | None = None, actor: str | None = None,
+                 actor: str, signer: Signer | None = None,
                  tool: dict | None = None, host: str | None = None) -> None:
         self.root = Path(case_root)
         self.path = self.root / LOG_NAME
@@ -314,7 +314,7 @@ class CustodyLog:
         self.db = db
         self.case_id = case_id
         self.signer = signer
-        self.actor = actor
+        self.actor = actor                       # who records, unless an entry names another
         self.builder = LineBuilder(tool or default_tool(), host or socket.gethostname())
         self._pending: list[tuple[str, Pending]] = []
         self._fd: int | None = None
@@ -376,27 +376,25 @@ class CustodyLog:
         # The store's write lock first, then the flock: a triage holds the store's lock
         # while it writes its batch's leaves, so waiting for the store under the flock (for
         # the checkpoint's copy there) could wait for a command that waits for us.
-        own = self.db is not None and not self.db.in_transaction
-        with write_transaction(self.db, self.root) if own else nullcontext(), self._locked():
-            self._resync()
+        own_db = self.db if self.db is not None and not self.db.in_transaction else None
+        with write_transaction(own_db, self.root) if own_db is not None else nullcontext(), self._locked() as fd:
+            state = self._resync()
             saved = list(self._pending)          # without a pin _refuse_unvouched may add
-            self._refuse_unvouched()
-            assert self._fd is not None and self._state is not None
-            start = self._state.offset
+            self._refuse_unvouched(state)
+            start = state.offset
             try:
                 self._write_pending()
-                self._fsync(self._fd)
+                self._fsync(fd)
                 if self._pinning is not None:
                     name, key = self._pinning
                     if self.db is not None:
                         store_pin(self.db, name, key)
                     self._pin_cache = None            # read again, with the pin's seq
                     self._pinning = None
-                state = self._state
                 cp = state.checkpoint
                 if state.size == 0 or (cp is not None and cp.tree_size == state.size):
                     return cp
-                return self._write_checkpoint(commit_store=own)
+                return self._write_checkpoint(commit_store=own_db is not None)
             except DiskFullError as error:
                 # A commit that does not fit leaves the log (and what is buffered) as it was:
                 # entries whose checkpoint could not be written are cut off too, as no
@@ -405,13 +403,13 @@ class CustodyLog:
                 self._pinning = self._pin_cache = None    # a pin cut off is pinned again next time
                 self._state = None
                 try:
-                    os.ftruncate(self._fd, start)
+                    os.ftruncate(fd, start)
                 except OSError as failure:
                     error.add_note(f"cutting this command's entries off {LOG_NAME} failed too "
                                    f"({failure})")
                 raise
 
-    def _refuse_unvouched(self) -> None:
+    def _refuse_unvouched(self, state: _State) -> None:
         """Refuse to add to a log whose state this command would vouch for wrongly, before it
         writes anything (under the lock):
 
@@ -423,8 +421,7 @@ class CustodyLog:
           it (the whole key compared, never its id alone);
         * once keys are pinned, only a pinned key signs. The first key to sign a log that
           has none is pinned by this commit (:meth:`_pin_first_key`)."""
-        state = self._state
-        cp = state.checkpoint if state else None
+        cp = state.checkpoint
         pins = self._pins()
         if self.signer is None:
             if (cp is not None and cp.signature is not None) or pins:
@@ -460,7 +457,7 @@ class CustodyLog:
                              "an examiner whose key is pinned adds it with 'forensic examiner add "
                              "KEY.pub --key THEIR.key'")
         if not pins and self._pending:
-            self._pin_first_key()
+            self._pin_first_key(self.signer)
 
     def _pins(self) -> list[Pin]:
         """The log's pins (read once per command, under the lock; kept up to date with the
@@ -469,10 +466,9 @@ class CustodyLog:
             self._pin_cache = scan_pins(self.path)
         return self._pin_cache
 
-    def _pin_first_key(self) -> None:
-        """Buffer the entry that pins this command's key, the first to sign the log: from
+    def _pin_first_key(self, signer: Signer) -> None:
+        """Buffer the entry that pins ``signer``'s key, the first to sign the log: from
         then on only pinned keys may sign it (forensic.chain_of_custody.pins)."""
-        signer = self.signer
         name = signer.name or self.actor or "examiner"
         self._pending.append((self.actor or name, self.builder.pending(
             PIN_ACTION, {"examiner": name}, None, pin_details(name, signer.public), None)))
@@ -549,8 +545,9 @@ class CustodyLog:
         finally:
             fcntl.flock(fd, fcntl.LOCK_UN)
 
-    def _resync(self) -> None:
-        """Bring the known state up to what is on disk (other processes may have appended)."""
+    def _resync(self) -> _State:
+        """Bring the known state up to what is on disk (other processes may have appended),
+        and return it."""
         try:
             cp_bytes = os.stat(self.checkpoints_path).st_size
         except FileNotFoundError:
@@ -595,6 +592,7 @@ class CustodyLog:
         if log_size > state.offset:
             self._read_new(state, log_size)
             self._pin_cache = None            # another command may have pinned a key
+        return state
 
     def _check_base(self, state: _State) -> None:
         """The line that ends at the checkpoint's offset must be the entry it names."""
@@ -682,7 +680,7 @@ class CustodyLog:
                         # before it are whole and stay, and are no longer pending
                         self._writing = None
                         del pending[:start]
-                        raise self._cut_back(self._fd, state.offset, exc)
+                        raise self._cut_back(self._fd, state.offset, exc) from exc
                     raise
             self._writing = None
             self._written += len(lines)
@@ -727,7 +725,7 @@ class CustodyLog:
                 _write_all(fd, line + b"\n")
             except OSError as exc:
                 if is_disk_full(exc):
-                    raise self._cut_back(fd, size, exc)
+                    raise self._cut_back(fd, size, exc) from exc
                 raise
             self._fsync(fd)
             state.cp_bytes = os.fstat(fd).st_size
@@ -808,13 +806,12 @@ class CustodyLog:
                               "sha256": hashlib.sha256(torn).hexdigest(),
                               "quarantine": f"{QUARANTINE_DIR}/{qpath.name}"})
             self._state = None
-            self._resync()            # anything else wrong is not a torn write: refuse
+            state = self._resync()    # anything else wrong is not a torn write: refuse
             # Entries after the latest checkpoint of a signed log (found once a torn line
             # after them is gone, too) are set aside in the same repair.
-            state = self._state
             cp = state.checkpoint
             if cp is not None and cp.signature is not None and state.offset > cp.offset:
-                moved.append(self._set_aside_unvouched(fd, state.size - cp.tree_size))
+                moved.append(self._set_aside_unvouched(fd, cp, state.size - cp.tree_size))
                 self._resync()
         for m in moved:
             default = "entries no checkpoint covered (a crash, or added by hand)" \
@@ -838,10 +835,9 @@ class CustodyLog:
         _fsync_dir(qdir)
         return qpath
 
-    def _set_aside_unvouched(self, fd: int, entries: int) -> dict[str, Any]:
-        """Move the entries after the latest checkpoint into quarantine (under the lock)."""
-        cp_line, _, _ = read_last_line(self.checkpoints_path)
-        cp = Checkpoint.from_line(cp_line)
+    def _set_aside_unvouched(self, fd: int, cp: Checkpoint, entries: int) -> dict[str, Any]:
+        """Move the entries after ``cp``, the latest checkpoint (as :meth:`_resync` just read
+        it from the checkpoints file), into quarantine (under the lock)."""
         size = os.fstat(fd).st_size
         with open(self.path, "rb") as f:
             f.seek(cp.offset)

@@ -93,7 +93,7 @@ class CompactRange:
             i += size
             while len(level) > 1:
                 level = [_sha256(b"\x01" + a + b).digest()
-                         for a, b in zip(level[0::2], level[1::2])]
+                         for a, b in zip(level[0::2], level[1::2], strict=True)]   # 2^k nodes
             self._push(start, size, level[0])
         self.end += len(hashes)
 
@@ -129,7 +129,7 @@ def pieces_for(size: int, hashes: Sequence[bytes]) -> list[Piece]:
     spans = decompose(0, size)
     if len(spans) != len(hashes):
         raise ValueError(f"a tree of {size} leaves has {len(spans)} pieces, not {len(hashes)}")
-    return [(s, z, h) for (s, z), h in zip(spans, hashes)]
+    return [(s, z, h) for (s, z), h in zip(spans, hashes, strict=True)]
 
 
 def fold(pieces: Sequence[Piece]) -> bytes:

@@ -41,19 +41,10 @@ from typing import TYPE_CHECKING
 from forensic.errors import UsageError
 from forensic.outputs import create_new
 
+# cryptography is imported where a key is used (inside the functions below), not by every
+# command that records custody.
 if TYPE_CHECKING:
     from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-
-
-# cryptography is loaded when a key is used, not by every command that records custody
-def _ed25519():
-    from cryptography.hazmat.primitives.asymmetric import ed25519
-    return ed25519
-
-
-def _serialization():
-    from cryptography.hazmat.primitives import serialization
-    return serialization
 
 KEY_HEADER = "forensic examiner key v1"
 ENV_KEY = "FORENSIC_KEY"
@@ -147,7 +138,8 @@ class PublicKey:
         signed = hashlib.blake2b(message, digest_size=64).digest() if blob[:2] == b"ED" else message
         trusted = lines[2][len("trusted comment: "):]
         from cryptography.exceptions import InvalidSignature
-        key = _ed25519().Ed25519PublicKey.from_public_bytes(self.raw)
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        key = ed25519.Ed25519PublicKey.from_public_bytes(self.raw)
         try:
             key.verify(blob[10:], signed)
         except InvalidSignature:
@@ -168,14 +160,15 @@ class Signer:
     def __init__(self, name: str, key: Ed25519PrivateKey) -> None:
         self.name = name
         self._key = key
-        serialization = _serialization()
+        from cryptography.hazmat.primitives import serialization
         raw = key.public_key().public_bytes(serialization.Encoding.Raw,
                                             serialization.PublicFormat.Raw)
         self.public = PublicKey.from_raw(raw)
 
     @classmethod
     def generate(cls, name: str) -> "Signer":
-        return cls(name, _ed25519().Ed25519PrivateKey.generate())
+        from cryptography.hazmat.primitives.asymmetric import ed25519
+        return cls(name, ed25519.Ed25519PrivateKey.generate())
 
     @property
     def key_id(self) -> str:
@@ -200,7 +193,7 @@ class Signer:
 
     # -- key files -------------------------------------------------------------------------
     def private_text(self, passphrase: bytes | None = None) -> str:
-        serialization = _serialization()
+        from cryptography.hazmat.primitives import serialization
         encryption = (serialization.BestAvailableEncryption(passphrase) if passphrase
                       else serialization.NoEncryption())
         pem = self._key.private_bytes(serialization.Encoding.PEM,
@@ -218,12 +211,14 @@ class Signer:
         encrypted = b"ENCRYPTED" in pem.split(b"\n", 1)[0]
         if encrypted and not passphrase:
             raise PermissionError("the key is passphrase-protected")
+        from cryptography.hazmat.primitives import serialization
+        from cryptography.hazmat.primitives.asymmetric import ed25519
         try:
-            key = _serialization().load_pem_private_key(pem, passphrase if encrypted else None)
+            key = serialization.load_pem_private_key(pem, passphrase if encrypted else None)
         except (ValueError, TypeError) as exc:
             raise ValueError("cannot decrypt the key (wrong passphrase?)" if encrypted
                              else f"cannot read the key: {exc}") from exc
-        if not isinstance(key, _ed25519().Ed25519PrivateKey):
+        if not isinstance(key, ed25519.Ed25519PrivateKey):
             raise ValueError("the key is not an Ed25519 key")
         signer = cls(fields.get("name", ""), key)
         if fields.get("key-id") and fields["key-id"] != signer.key_id:

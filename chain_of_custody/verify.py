@@ -333,7 +333,7 @@ def _check_entries(log_path: Path, targets: list[Checkpoint], report: VerifyRepo
                                           "last entry or byte offset")
         pieces = merkle.merge_ranges(pieces, result.pieces)
         seq += result.n
-        if result.n:
+        if result.last_hash is not None:     # None: the block has no good line
             last_hash = result.last_hash
         if result.error is not None:
             report.fail(seq, result.error)
