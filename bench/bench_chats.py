@@ -126,7 +126,7 @@ def bench_search(n: int) -> None:
     import statistics
     import tempfile
 
-    from forensic.extractors.chat.index import index_is_current, index_messages, search_ids
+    from forensic.store.chats import index_is_current, index_messages, search_ids
     from forensic.case import Case
 
     words = ["shift", "money", "van", "tomorrow", "café", "привет", "مرحبا", "hola", "meeting", "driver"]
@@ -174,7 +174,7 @@ def bench_search(n: int) -> None:
         import itertools
 
         from forensic.cli.commands.chats import message_json, message_rows
-        from forensic.extractors.chat.index import ensure_index, fts_query
+        from forensic.store.chats import ensure_index, fts_query
 
         def cli_path(word, limit=None):
             # what 'forensic messages --search WORD --json [--limit N]' does before printing its

@@ -35,9 +35,10 @@ from forensic.errors import UsageError
 # Fault injection for tests (tests/cli/test_interrupted.py): after the first batch of a
 # triage is recorded, "raise" fails with an error; "hold:PATH" creates PATH and waits until
 # it is removed (or a signal ends the command), so a test can signal a triage mid-run
-# without guessing at timing. "kill:N": the process SIGKILLs itself once the N-th batch's
-# leaves are in the custody log, before that batch is committed to the case store (a crash
-# at the worst moment, every time).
+# without guessing at timing; "pause:PATH" does the same once the first batch is committed
+# to the store (holding no lock: another command may store meanwhile). "kill:N": the process
+# SIGKILLs itself once the N-th batch's leaves are in the custody log, before that batch is
+# committed to the case store (a crash at the worst moment, every time).
 FAULT_ENV = "FORENSIC_TEST_TRIAGE_FAULT"
 
 _TRIAGE = b'{"action":"triage.'
@@ -189,6 +190,13 @@ class TriageRecorder:
         self.batches += 1
         if os.environ.get(FAULT_ENV):
             _injected_fault(os.environ[FAULT_ENV], self.batches)
+
+    def committed(self) -> None:
+        """After a batch is committed to the case store (no lock held): the ``pause:PATH``
+        fault, at the first batch."""
+        spec = os.environ.get(FAULT_ENV, "")
+        if spec.startswith("pause:") and self.batches == 1:
+            _hold(Path(spec[len("pause:"):]))
 
     def finish(self, stats: _Summary) -> None:
         self.start()
@@ -362,11 +370,15 @@ def _injected_fault(spec: str, batches: int) -> None:
     if spec == "raise":
         raise RuntimeError(f"fault injected after the first batch ({FAULT_ENV})")
     if spec.startswith("hold:"):
-        path = Path(spec[len("hold:"):])
-        path.touch()
-        deadline = time.monotonic() + 600
-        while path.exists() and time.monotonic() < deadline:
-            time.sleep(0.02)
+        _hold(Path(spec[len("hold:"):]))
+
+
+def _hold(path: Path) -> None:
+    """Create ``path`` and wait until it is removed (or ten minutes pass)."""
+    path.touch()
+    deadline = time.monotonic() + 600
+    while path.exists() and time.monotonic() < deadline:
+        time.sleep(0.02)
 
 
 def _clean(obj: Any) -> Any:

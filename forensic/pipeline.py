@@ -118,12 +118,14 @@ def _fmt_time(dt: datetime | None, tz_known: bool) -> str | None:
 class Triage:
     def __init__(self, case: Case, item: str, options: TriageOptions,
                  progress: Callable[[int, int], None] | None = None,
-                 on_batch: Callable[[list[dict]], None] | None = None) -> None:
+                 on_batch: Callable[[list[dict]], None] | None = None,
+                 on_committed: Callable[[], None] | None = None) -> None:
         self.case = case
         self.item = item
         self.opt = options
         self.progress = progress
-        self.on_batch = on_batch
+        self.on_batch = on_batch            # each batch's stored rows, before it commits
+        self.on_committed = on_committed    # after each batch has committed
         self.stats = TriageStats(item, options={"hashes": list(options.hashes), **options.extractor_options})
         if options.extractors is None:
             from forensic.extractors.registry import available_extractors
@@ -507,6 +509,8 @@ class Triage:
             if self.on_batch is not None:
                 self.on_batch([_file_leaf(s[1], s[2]) if s[0] == "file" else _artifact_leaf(*s[1:])
                                for s in stored])
+        if self.on_committed is not None:
+            self.on_committed()
         self.pending.clear()
         self.pending_bytes = 0
 
@@ -929,5 +933,6 @@ def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -
 
 def triage_item(case: Case, item: str, options: TriageOptions | None = None,
                 progress: Callable[[int, int], None] | None = None,
-                on_batch: Callable[[list[dict]], None] | None = None) -> TriageStats:
-    return Triage(case, item, options or TriageOptions(), progress, on_batch).run()
+                on_batch: Callable[[list[dict]], None] | None = None,
+                on_committed: Callable[[], None] | None = None) -> TriageStats:
+    return Triage(case, item, options or TriageOptions(), progress, on_batch, on_committed).run()

@@ -89,7 +89,8 @@ def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path
                         key_path, passphrase_file, previous=previous,
                         eager=force and bool(row.triaged_at or stored)) as on_batch:
         with _progress(f"triage {item}", row.size) as advance:
-            stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch)
+            stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch,
+                                on_committed=on_batch.committed)
         on_batch.finish(stats)
     summary = stats.to_json()
     if previous is not None:

@@ -140,29 +140,29 @@ def expected(images, tmp_path_factory) -> dict[str, list[tuple]]:
 
 
 def test_two_triages_of_different_items_at_once_both_finish(images, expected, tmp_path):
-    # Whether the small items' leaves land between the big one's is up to the scheduler: the
-    # big triage stores in many small batches (each its own transaction) to give them room,
-    # and a run where the big one happened to finish first is tried again (at most three).
-    for attempt in range(3):
-        case = new_case(tmp_path / str(attempt), images, ["big", *SMALL])
-        big = start("triage", "big", "--case", case, env={"FORENSIC_TRIAGE_BATCH": "100"})
-        wait_until(lambda: has_leaf(case, "big"), big, what="a leaf of the first triage")
-        small = start("triage", *SMALL, "--case", case)         # each item ends with a checkpoint
-        (code_big, _, err_big), (code_small, _, err_small) = finish(big), finish(small)
-        assert code_big == 0, err_big
-        assert code_small == 0, err_small
-        assert_clean(err_big)
-        assert_clean(err_small)
-        assert triaged(case) == {item: True for item in ["big", *SMALL]}
-        assert rows(case) == expected
-        assert leaves(case) == {item: len(r) for item, r in expected.items()}   # none lost, none twice
-        assert_custody_verifies(case)
-        # the overlap was real: leaves of the small items came between the big one's first and last
-        order = [e["subject"]["item"] for e in entries(case) if e["action"] == "file.recorded"]
-        first, last = order.index("big"), len(order) - 1 - order[::-1].index("big")
-        if set(order[first:last]) - {"big"}:
-            break
-    assert set(order[first:last]) - {"big"}, "the second triage must store while the first runs"
+    # The big triage pauses once its first batch is committed (holding no lock), the small
+    # items' triage runs to its end meanwhile, then the big one goes on: they overlap, always.
+    case = new_case(tmp_path, images, ["big", *SMALL])
+    paused = tmp_path / "big-paused"
+    big = start("triage", "big", "--case", case,
+                env={"FORENSIC_TRIAGE_BATCH": "100", "FORENSIC_TEST_TRIAGE_FAULT": f"pause:{paused}"})
+    wait_until(paused.exists, big, what="the first triage's first batch")
+    small = start("triage", *SMALL, "--case", case)         # each item ends with a checkpoint
+    code_small, _, err_small = finish(small)
+    paused.unlink()
+    code_big, _, err_big = finish(big)
+    assert code_big == 0, err_big
+    assert code_small == 0, err_small
+    assert_clean(err_big)
+    assert_clean(err_small)
+    assert triaged(case) == {item: True for item in ["big", *SMALL]}
+    assert rows(case) == expected
+    assert leaves(case) == {item: len(r) for item, r in expected.items()}   # none lost, none twice
+    assert_custody_verifies(case)
+    # the overlap: leaves of the small items came between the big one's first and last
+    order = [e["subject"]["item"] for e in entries(case) if e["action"] == "file.recorded"]
+    first, last = order.index("big"), len(order) - 1 - order[::-1].index("big")
+    assert set(order[first:last]) - {"big"} == set(SMALL)
 
 
 def test_checkpoint_waits_for_the_store_before_taking_the_log(images, tmp_path):
