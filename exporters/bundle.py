@@ -874,7 +874,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     exported = sel.exported_files
     summary = {
         "bundle": str(out), "sha256": bundle_sha, "files": len(exported),
-        "bytes": sum(f["size"] or 0 for f in exported), "withheld": len(sel.withheld_files) + len(sel.withheld_messages),
+        "bytes": sum(f["size"] or 0 for f in exported),
+        "withheld": len(sel.withheld_files) + len(sel.withheld_messages),
         "signed": opts.signer is not None, "encrypted": opts.password is not None, "hide_names": opts.hide_names,
         "messages": len(sel.messages), "photos": len(sel.photos), "bundle_bytes": out.stat().st_size,
         "custody_head": {"tree_size": ex.checkpoint.tree_size, "root": ex.checkpoint.root} if ex.checkpoint else None,

@@ -80,7 +80,7 @@ def _key_tail(parts: tuple) -> str:
                             else _KEY_JSON(p)) for p in parts]) + "]"
 
 
-_VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab"))     # hex digit -> (d & 0x3) | 0x8
+_VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))     # hex digit -> (d & 0x3) | 0x8
 
 
 class _Graph:
@@ -195,8 +195,10 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
             if pf.get("gps_valid") and pf.get("lat") is not None and pf.get("lon") is not None:
                 loc = g.add({"@id": g.iri("Location", oid), "@type": "location:Location",
                              "core:description": f"GPS position in the EXIF of {f['path']}",
-                             "core:hasFacet": [{"@id": g.iri("LatLong", oid), "@type": "location:LatLongCoordinatesFacet",
-                                                "location:latitude": _dec(pf["lat"]), "location:longitude": _dec(pf["lon"]),
+                             "core:hasFacet": [{"@id": g.iri("LatLong", oid),
+                                                "@type": "location:LatLongCoordinatesFacet",
+                                                "location:latitude": _dec(pf["lat"]),
+                                                "location:longitude": _dec(pf["lon"]),
                                                 "location:altitude": _dec(pf.get("alt"))}]})
                 g.relationship(oid, loc, "Located_At", observable=False)
 
@@ -225,11 +227,13 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
             if src_id is None:
                 src_id = g.iri("File", m["item"], src["locator"])
                 file_ids[(m["item"], src["locator"])] = src_id
-                g.add({"@id": src_id, "@type": "observable:File", "core:name": (src.get("path") or "").rsplit("/", 1)[-1],
+                g.add({"@id": src_id, "@type": "observable:File",
+                       "core:name": (src.get("path") or "").rsplit("/", 1)[-1],
                        "core:description": f"{src['locator']} (chat source; not exported as a file)",
                        "core:hasFacet": [{"@id": g.iri("FileFacet", src_id), "@type": "observable:FileFacet",
                                           "observable:filePath": src.get("path")},
-                                         {"@id": g.iri("ContentDataFacet", src_id), "@type": "observable:ContentDataFacet",
+                                         {"@id": g.iri("ContentDataFacet", src_id),
+                                          "@type": "observable:ContentDataFacet",
                                           "observable:hash": g.hashes(src_id, src.get("sha256"))}]})
                 if m["item"] in item_ids:
                     g.relationship(src_id, item_ids[m["item"]], "Contained_Within")
@@ -240,14 +244,14 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
     for (item, platform, cid, title), msgs in threads.items():
         tid = g.iri("Thread", item, cid)
         parts = sorted({p for _, ps in msgs for p in ps if isinstance(p, str)})
-        items = [{"@id": g.iri("ThreadItem", tid, i), "@type": "types:ThreadItem", "co:itemContent": {"@id": mid}}
-                 for i, (mid, _) in enumerate(msgs)]
+        items = [{"@id": g.iri("ThreadItem", tid, i), "@type": "types:ThreadItem",
+                  "co:itemContent": {"@id": mid}} for i, (mid, _) in enumerate(msgs)]
         g.add({"@id": tid, "@type": "observable:MessageThread", "core:name": title or cid,
                "core:description": f"{platform} conversation in item {item}",
                "core:hasFacet": [{"@id": g.iri("MessageThreadFacet", tid), "@type": "observable:MessageThreadFacet",
                                   "observable:participant": [{"@id": person(p)} for p in parts] or None,
-                                  "observable:messageThread": {"@id": g.iri("ThreadList", tid), "@type": "types:Thread",
-                                                               "co:item": items}}]})
+                                  "observable:messageThread": {"@id": g.iri("ThreadList", tid),
+                                                               "@type": "types:Thread", "co:item": items}}]})
 
     # custody entries -> investigative actions
     actions = []
@@ -257,16 +261,18 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
             subject = e.get("subject")
             objects = []
             if isinstance(subject, dict):
-                item = subject.get("item") or (subject.get("id") if subject.get("type") in ("evidence", "item") else None)
+                item = subject.get("item") or (subject.get("id") if subject.get("type") in ("evidence", "item")
+                                               else None)
                 if item and subject.get("locator") and (item, subject["locator"]) in file_ids:
                     objects.append({"@id": file_ids[(item, subject["locator"])]})
                 elif item in item_ids:
                     objects.append({"@id": item_ids[item]})
             actor = e.get("actor") if isinstance(e.get("actor"), dict) else {}
-            performer = g.add({"@id": g.iri("Identity", actor.get("name")), "@type": "identity:Identity",
-                               "core:name": actor.get("name")}) if actor.get("name") and actor.get("name") != case["examiner"] \
-                else examiner
-            aid = g.add({"@id": g.iri("InvestigativeAction", seq, e.get("hash")), "@type": "investigation:InvestigativeAction",
+            who = actor.get("name")
+            performer = g.add({"@id": g.iri("Identity", who), "@type": "identity:Identity", "core:name": who}) \
+                if who and who != case["examiner"] else examiner
+            aid = g.add({"@id": g.iri("InvestigativeAction", seq, e.get("hash")),
+                         "@type": "investigation:InvestigativeAction",
                          "core:name": e.get("action"),
                          "core:description": f"custody log entry {seq} (hash {e.get('hash')})"
                                              + (f"; reason: {e['reason']}" if e.get("reason") else ""),
@@ -277,7 +283,8 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
     g.add({"@id": g.iri("InvestigativeAction", "export", json.dumps(info["selection"], sort_keys=True)),
            "@type": "investigation:InvestigativeAction", "core:name": "export.created",
            "core:description": "this bundle: the selection " + json.dumps(info["selection"], sort_keys=True),
-           "action:performer": {"@id": examiner}, "action:instrument": {"@id": tool}, "action:object": exported or None})
+           "action:performer": {"@id": examiner}, "action:instrument": {"@id": tool},
+           "action:object": exported or None})
     for item, oid in item_ids.items():
         objs = [{"@id": oid}] + [{"@id": file_ids[(f["item"], f["locator"])]} for f in files if f["item"] == item]
         g.add({"@id": g.iri("ProvenanceRecord", item), "@type": "investigation:ProvenanceRecord",

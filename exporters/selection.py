@@ -213,7 +213,8 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
     for it in spec.items:
         case.item(it)
     if not (spec.tags or spec.items or spec.types):
-        raise UsageError("nothing selected", hint="give --tag, --item or --type (only what is selected leaves the case)")
+        raise UsageError("nothing selected",
+                         hint="give --tag, --item or --type (only what is selected leaves the case)")
     if spec.tags:
         known = store_tags.names(db)
         unknown = [t for t in spec.tags if t not in known]

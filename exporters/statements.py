@@ -189,7 +189,7 @@ class HashStatements:
                 self.problems.append(f"{name} is in the bag, but {FILES} does not list it")
 
     def _name_map(self, data: bytes) -> None:
-        for n, m in self._lines(data, NAME_MAP):
+        for _, m in self._lines(data, NAME_MAP):
             key = (m.get("item"), m.get("locator"))
             row = self.rows.get(key)
             if row is not None and row.get("bag_path") != m.get("stored"):
@@ -197,7 +197,7 @@ class HashStatements:
                                      f"{FILES} as {row.get('bag_path')}")
 
     def _messages(self, data: bytes) -> None:
-        for n, m in self._lines(data, MESSAGES):
+        for _, m in self._lines(data, MESSAGES):
             item = m.get("item")
             src = m.get("source")
             if type(src) is dict:

@@ -371,9 +371,14 @@ def _items_section(ctx: ReportContext) -> str:
         acq = it.get("acquisition_hashes") or {}
         acq_text = ", ".join(f"{k}: {v}" for k, v in sorted(acq.items())) or None
         lv = it.get("last_verification")
-        verification = (f"{e(lv['action'])} at {e(lv['at'])}: "
-                        + (('<span class="ok">matches intake</span>' if lv["ok"] else '<span class="bad">DIFFERS</span>')
-                           if lv.get("ok") is not None else "no hash recorded")) if lv else "not re-verified since intake"
+        if not lv:
+            verification = "not re-verified since intake"
+        elif lv.get("ok") is None:
+            verification = f"{e(lv['action'])} at {e(lv['at'])}: no hash recorded"
+        else:
+            verification = (f"{e(lv['action'])} at {e(lv['at'])}: "
+                            + ('<span class="ok">matches intake</span>' if lv["ok"]
+                               else '<span class="bad">DIFFERS</span>'))
         rows.append([e(it["item"]), e(it["format"]), e(it["source_name"]), e(it.get("description")),
                      e(f"{it['size']:,}"), _hash(it["sha256"]) + "<br>MD5 " + _hash(it["md5"]),
                      e(acq_text) + (f"<br>verified: {e(it['acquisition_hash_verified'])}"
@@ -385,7 +390,8 @@ def _items_section(ctx: ReportContext) -> str:
 
 def _selection_section(ctx: ReportContext) -> str:
     s = ctx.info["selection"]
-    body = _kv([("Tags", e(", ".join(s["tags"]) or "(none: whole items)")), ("Items", e(", ".join(s["items"]) or "all")),
+    body = _kv([("Tags", e(", ".join(s["tags"]) or "(none: whole items)")),
+                ("Items", e(", ".join(s["items"]) or "all")),
                 ("Record types", e(", ".join(s["types"]) or "all")), ("From", e(s["from"])), ("To", e(s["to"])),
                 ("Sensitive items", e("included (--include-sensitive)" if s["include_sensitive"]
                                       else "withheld: listed with hashes and metadata only"))])
@@ -398,8 +404,8 @@ def _files_section(ctx: ReportContext) -> str:
     rows = []
     for f in ctx.files:
         status = "withheld" if f["withheld"] else "exported"
-        tags = ", ".join(t["tag"] + (" (sensitive)" if t["sensitive"] else "") + (f": {t['note']}" if t.get("note") else "")
-                         for t in f.get("tags") or [])
+        tags = ", ".join(t["tag"] + (" (sensitive)" if t["sensitive"] else "")
+                         + (f": {t['note']}" if t.get("note") else "") for t in f.get("tags") or [])
         rows.append([e(f["item"]), f"<code>{e(f['locator'])}</code>",
                      f"<code>{e(f['bag_path'])}</code>" if f.get("bag_path") else e(status),
                      e(f"{f['size']:,}" if f["size"] is not None else None), _hash(f["sha256"]), e(f.get("mime")),
@@ -494,8 +500,10 @@ def map_svg(points: list[tuple[float, float]], width: int = 800, height: int = 4
         out.append(f'<line x1="{m}" y1="{y(g):.1f}" x2="{width - m}" y2="{y(g):.1f}" stroke="#ccd" stroke-width="0.5"/>'
                    f'<text x="2" y="{y(g) + 3:.1f}" font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
     for g in _grid(lon0, lon1, step):
-        out.append(f'<line x1="{x(g):.1f}" y1="{m}" x2="{x(g):.1f}" y2="{height - m}" stroke="#ccd" stroke-width="0.5"/>'
-                   f'<text x="{x(g) - 10:.1f}" y="{height - m + 14}" font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
+        out.append(f'<line x1="{x(g):.1f}" y1="{m}" x2="{x(g):.1f}" y2="{height - m}" '
+                   'stroke="#ccd" stroke-width="0.5"/>'
+                   f'<text x="{x(g) - 10:.1f}" y="{height - m + 14}" '
+                   f'font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
     out.append(f'<rect x="{m}" y="{m}" width="{width - 2 * m}" height="{height - 2 * m}" fill="none" stroke="#889"/>')
     for i, (lat, lon) in enumerate(points):
         out.append(f'<circle cx="{x(lon):.1f}" cy="{y(lat):.1f}" r="5" fill="#e63946" stroke="#fff"/>'
@@ -541,7 +549,8 @@ def _chats_section(ctx: ReportContext) -> str:
         src = msgs[0]["source"]
         pending = sum(1 for m in msgs if _uncommitted(m["fields"]))
         block = [f'<div class="conv"><h3>{e(title or cid)}</h3>'
-                 f'<div class="small">{e(platform)} &#183; item {e(item)} &#183; participants: {e(", ".join(people) or None)}'
+                 f'<div class="small">{e(platform)} &#183; item {e(item)} &#183; '
+                 f'participants: {e(", ".join(people) or None)}'
                  + (f' &#183; <span class="bad">{pending} of its {len(msgs)} messages uncommitted</span>'
                     if pending else "")
                  + f'<br>source: <code>{e(src["locator"])}</code> (SHA-256 {_hash(src["sha256"])})</div>']
@@ -580,7 +589,8 @@ def _timeline_section(ctx: ReportContext) -> str:
             for ev in ctx.timeline[:TIMELINE_ROWS_CAP]]
     body = _table(["Time", "Event", "Description", "Item", "Locator"], rows, raw=True)
     if len(ctx.timeline) > TIMELINE_ROWS_CAP:
-        body += f"<p class=\"warn\">First {TIMELINE_ROWS_CAP:,} of {len(ctx.timeline):,} events; all are in data/timeline.csv.</p>"
+        body += (f"<p class=\"warn\">First {TIMELINE_ROWS_CAP:,} of {len(ctx.timeline):,} events; "
+                 "all are in data/timeline.csv.</p>")
     body += ("<p class=\"small\">Events whose zone is unknown are placed by their wall-clock time read as UTC; "
              "their true instant may lie up to 14 hours before or 12 hours after. data/timeline.csv has the "
              "Timesketch columns.</p>")
@@ -609,7 +619,8 @@ def _custody_section(ctx: ReportContext) -> str:
         subject = en.get("subject")
         subject_text = json.dumps(subject, ensure_ascii=False, sort_keys=True) if isinstance(subject, dict) else subject
         rows.append([e(seq), e(en.get("at")), e(actor.get("name") if isinstance(actor, dict) else actor),
-                     e(en.get("action")), f"<code>{e(subject_text)}</code>", _hash(en.get("sha256")), e(en.get("reason"))])
+                     e(en.get("action")), f"<code>{e(subject_text)}</code>", _hash(en.get("sha256")),
+                     e(en.get("reason"))])
     runs = triage_runs(ex.entries[seq] for seq in ex.concerned)
     if runs:
         body += "<h3>Triage runs</h3>" + _table(
@@ -673,8 +684,9 @@ def _limitations_section(ctx: ReportContext) -> str:
                      "their hashes and metadata, without content or thumbnails:<ul>"
                      + "".join(f"<li><code>{e(f['locator'])}</code> SHA-256 {_hash(f['sha256'])} &#8212; "
                                f"{e(f.get('withheld_reason'))}</li>" for f in withheld[:500])
-                     + "".join(f"<li>message record {e(m['artifact_id'])} in <code>{e(m['source']['locator'])}</code></li>"
-                               for m in wmsgs[:500]) + "</ul></li>")
+                     + "".join(f"<li>message record {e(m['artifact_id'])} in "
+                               f"<code>{e(m['source']['locator'])}</code></li>" for m in wmsgs[:500])
+                     + "</ul></li>")
     unknown_photos = sum(1 for p in ctx.photos if p["fields"].get("taken_at") and not p["fields"].get("tz_known"))
     unknown_msgs = sum(1 for m in ctx.messages if m["fields"].get("sent_at") and not m["fields"].get("tz_known"))
     unknown_files = sum(1 for f in ctx.files if not f["times_tz_known"])
