@@ -27,9 +27,11 @@ COMMANDS: dict[str, str] = {
     "files": "forensic.cli.commands.files", "warnings": "forensic.cli.commands.files",
     "custody": "forensic.cli.commands.custody", "examiner": "forensic.cli.commands.custody",
     "extractors": "forensic.cli.commands.extractors",
-    "photos": "forensic.cli.commands.photos", "geo": "forensic.cli.commands.photos", "timeline": "forensic.cli.commands.photos",
+    "photos": "forensic.cli.commands.photos", "geo": "forensic.cli.commands.photos",
+    "timeline": "forensic.cli.commands.photos",
     "messages": "forensic.cli.commands.chats", "conversations": "forensic.cli.commands.chats",
-    "tag": "forensic.cli.commands.export", "export": "forensic.cli.commands.export", "verify-bundle": "forensic.cli.commands.export",
+    "tag": "forensic.cli.commands.export", "export": "forensic.cli.commands.export",
+    "verify-bundle": "forensic.cli.commands.export",
     "training": "forensic.cli.commands.training",
     "sample-image": "forensic.cli.commands.sample",
 }

@@ -83,7 +83,8 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                                  "note": "an E01 item's SHA-256 is that of the media it holds: phone.raw's"}
     dc = lay.damaged_copy
     if dc is not None:
-        items["card-copy"] = {"file": dc.file, "sha256": dc.media_sha256, "size": items["card"]["size"], "what": "a second copy of the camera card (E01), one chunk damaged "
+        items["card-copy"] = {"file": dc.file, "sha256": dc.media_sha256, "size": items["card"]["size"],
+                              "what": "a second copy of the camera card (E01), one chunk damaged "
                               "after acquisition", "note": "its SHA-256 is that of the media it gives: card.raw with "
                               f"bytes {dc.start}-{dc.end - 1} read as zeros"}
     damaged_feedback = None
@@ -168,7 +169,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
         else:
             fact("photo_time_unknown_zone", "phone", f"{rel.rsplit('/', 1)[-1]}: no position, taken "
                  f"{p.local:%Y-%m-%d %H:%M:%S} in an unknown zone", expected, requires="photo_exif")
-    for rel, (p, f, spec) in sorted(lay.card_photo_files.items()):
+    for rel, (p, f, _) in sorted(lay.card_photo_files.items()):
         if f.role != "card photo":
             continue
         fact("photo_time_unknown_zone", "card", f"{rel.rsplit('/', 1)[-1]}: camera clock "
@@ -215,7 +216,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
         "devices": {"phone": f"{s.phone_make} {s.phone_model}", "camera": f"{s.camera_make} {s.camera_model} "
                     f"serial {s.camera_serial}"},
         "journey": [{"place": f"{st.city}, {st.country}", "zone": st.zone, "offset": _offset_text(st.offset),
-                     "arrived_utc": iso_utc(t)} for st, t in zip(stops, s.arrivals)],
+                     "arrived_utc": iso_utc(t)} for st, t in zip(stops, s.arrivals, strict=True)],
         "phone_zone_at_export": _offset_text(s.export_offset),
         "notes": [
             "WhatsApp exports give the phone's wall-clock time at export with no zone: here "
@@ -313,6 +314,10 @@ def _hot_journal_facts(lay: Layout, fact) -> None:
                  requires=cut.chat.extractor, feedback=uncommitted_feedback)
 
 
+def _lat_lon(expected: dict) -> str:
+    return f"{expected['lat']:.5f}, {expected['lon']:.5f}" if "lat" in expected else "—"
+
+
 def render_markdown(key: dict) -> str:
     """The answer key for people: the same facts, grouped, as tables."""
     out = [f"# Answer key — sample case (scenario `{key['scenario']}`, seed {key['seed']})", "",
@@ -349,7 +354,7 @@ def render_markdown(key: dict) -> str:
             "| id | item | file | place | lat, lon | taken (local) | zone in the file | true zone |",
             lambda f: f"| {f['id']} | {f['item']} | `{f['expected']['path'].rsplit('/', 1)[-1]}` | "
                       f"{f['expected'].get('place', '—')} | "
-                      f"{'%.5f, %.5f' % (f['expected']['lat'], f['expected']['lon']) if 'lat' in f['expected'] else '—'} | "
+                      f"{_lat_lon(f['expected'])} | "
                       f"{f['expected']['taken_local']} | {f['expected']['tz_source']} | "
                       f"{f['expected']['true_zone']} ({f['expected']['true_offset']}) |")
     section("Time zones crossed", ("time_zones_crossed",), "| id | places | offsets seen in photos |",
@@ -360,7 +365,8 @@ def render_markdown(key: dict) -> str:
                       f"{f['expected']['messages']} | `{f['expected']['file']}` |")
     section("Key messages", ("key_message",), "| id | platform | sender | sent (as shown) | UTC | message | why |",
             lambda f: f"| {f['id']} | {f['expected']['platform']} | {f['expected']['sender']} | "
-                      f"{f['expected']['sent_local']} | {f['expected']['sent_utc'] or 'unknown (true: ' + f['expected']['true_utc'] + ')'} | "
+                      f"{f['expected']['sent_local']} | "
+                      f"{f['expected']['sent_utc'] or 'unknown (true: ' + f['expected']['true_utc'] + ')'} | "
                       f"{f['expected']['body']} | {f['description'].split(' — ', 1)[-1]} |")
     db_facts = [f for f in facts if f["kind"] in ("db_committed", "db_uncommitted")]
     if db_facts:

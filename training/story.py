@@ -255,7 +255,6 @@ def _at(base: datetime, rnd: random.Random, minutes: tuple[int, int], whole_minu
 def _plan_chats(story: Story, rnd: random.Random) -> None:
     s = story
     stops = s.scenario.stops
-    dest = stops[-1]
     me = s.owner.split()[0]           # the name the phone's owner has in her own exports
 
     # 1. WhatsApp with the recruiter: Android export, Spanish, minute precision
@@ -401,6 +400,7 @@ def _plan_interrupted(s: Story, me: str) -> None:
 def _msg(sender: str, t: datetime, body: str, role: str | None, needle: str | None, s: Story, me: str) -> Message:
     if role == "photo":
         return Message(sender, t, "", attachment="photo")
-    body = body.format(me=me, r=s.recruiter, hotel=s.hotel, city=s.scenario.stops[-1].city, debt=f"{s.debt:,}".replace(",", "."),
-                       t=s.transporter, day=f"{s.start:%d/%m}", dep=f"{s.start:%H}:00")
+    body = body.format(me=me, r=s.recruiter, hotel=s.hotel, city=s.scenario.stops[-1].city,
+                       debt=f"{s.debt:,}".replace(",", "."), t=s.transporter, day=f"{s.start:%d/%m}",
+                       dep=f"{s.start:%H}:00")
     return Message(sender, t, body, key=role, needle=needle)

@@ -121,7 +121,7 @@ def disk_image(image: Path, parts: list[dict], *, label: str, label_id: str, tai
     script = f"label: {label}\nlabel-id: {label_id}\n" + "\n".join(layout) + "\n"
     run(["sfdisk", "--no-reread", "--no-tell-kernel", "-q", image], stdin=script.encode())
     with open(image, "r+b") as out:
-        for p, off in zip(parts, offsets):
+        for p, off in zip(parts, offsets, strict=True):
             out.seek(off)
             with open(p["image"], "rb") as src:
                 shutil.copyfileobj(src, out, MiB)
@@ -135,7 +135,8 @@ def e01_image(raw: Path, target: Path, *, case: str, evidence: str, examiner: st
     media it holds does not.)"""
     require("ewfacquire")
     run(["ewfacquire", "-u", "-t", target, "-c", "fast", "-d", "sha1", "-f", "encase6",
-         "-b", str(E01_CHUNK // SECTOR), "-C", case, "-E", evidence, "-e", examiner, "-D", description, "-N", notes, raw])
+         "-b", str(E01_CHUNK // SECTOR), "-C", case, "-E", evidence, "-e", examiner, "-D", description,
+         "-N", notes, raw])
     return target.with_suffix(".E01")
 
 
@@ -161,7 +162,7 @@ def e01_chunks(segments: list[Path]) -> list[tuple[Path, int, int, bool]]:
                 entries = struct.unpack_from(f"<{n}I", data, at + 100)
                 starts = [base + (e & 0x7FFFFFFF) for e in entries]
                 out += [(seg, s, e - s, bool(x >> 31))
-                        for s, e, x in zip(starts, starts[1:] + [at], entries)]
+                        for s, e, x in zip(starts, starts[1:] + [at], entries, strict=True)]
             if kind in (b"next", b"done") or nxt == at:
                 break
             at = nxt
