@@ -893,13 +893,17 @@ def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
     return out
 
 
+# One encoder for every record (json.dumps with options builds a new one per call).
+_to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+
+
 def _artifact_rows(ident: str, rec: ArtifactRecord) -> store_triage.StoredRecord:
     """A record as it is stored (its fields as JSON, their SHA-256, its timestamp rows)."""
-    fields_json = json.dumps(rec.fields, ensure_ascii=False, default=str)
+    fields_json = _to_json(rec.fields)
     stamps = tuple((ts.label, ts.iso_utc(), ts.local.isoformat() if ts.local else None, int(ts.tz_known),
                     ts.tz_source, ts.raw) for ts in rec.timestamps)
     return store_triage.StoredRecord(ident, rec.record_type, rec.source_ref, fields_json, int(rec.corrupted),
-                                     json.dumps(list(rec.warnings), ensure_ascii=False),
+                                     _to_json(list(rec.warnings)) if rec.warnings else "[]",
                                      record_sha256(fields_json), stamps)
 
 
