@@ -20,8 +20,10 @@ with the ``seq`` of the entry it contradicts:
 * ``not logged``: a stored row no entry vouches for (added outside a logged triage);
 * ``missing``: a logged row the store no longer holds. After an interrupted triage the log
   may hold leaves of a batch the store rolled back (leaves are written before the store
-  commits: a crash repeats a leaf, never loses one): those are reported as ``notes``, not
-  failures, for the items whose triage was interrupted or resumed.
+  commits: a crash repeats a leaf, never loses one). Their ids are given again to the next
+  rows stored, whose leaves then replace them; those never given again lie above every id
+  in the store. So a missing row of an item whose triage was interrupted is a ``note`` when
+  its id is above the store's highest, and a failure otherwise.
 """
 from __future__ import annotations
 
@@ -79,7 +81,8 @@ def deep_verify(case: Case, evidence: bool = False,
     files: dict[int, _Logged] = {}
     records: dict[int, _Logged] = {}
     received: dict[str, _Logged] = {}
-    unfinished: set[str] = set()
+    unfinished: set[str] = set()        # items with a triage session that did not finish
+    running: set[str] = set()           # items whose last session has not ended (yet)
     for line in iter_lines(Path(case.root) / LOG_NAME):
         try:
             e = json.loads(line)
@@ -96,15 +99,23 @@ def deep_verify(case: Case, evidence: bool = False,
                                                       subject.get("locator"))
         elif action == "evidence.received" and isinstance(item, str):
             received[item] = _Logged(seq, item, e.get("sha256"), None)
-        elif action == "triage.started" and details.get("force") is True:
-            for table in (files, records):
-                for key in [k for k, v in table.items() if v.item == item]:
-                    del table[key]
-        elif action in ("triage.interrupted", "triage.resumed") and isinstance(item, str):
-            unfinished.add(item)
+        elif action in ("triage.started", "triage.resumed") and isinstance(item, str):
+            if item in running or action == "triage.resumed":
+                unfinished.add(item)            # the session before this one never finished
+            running.add(item)
+            if details.get("force") is True:    # the item's earlier results were removed
+                for table in (files, records):
+                    for key in [k for k, v in table.items() if v.item == item]:
+                        del table[key]
+        elif action in ("triage.interrupted", "triage.finished") and isinstance(item, str):
+            running.discard(item)
+            if action == "triage.interrupted":
+                unfinished.add(item)
 
+    top = {"file": 0, "record": 0}
     for file_id, item, locator, sha256 in store_artifacts.file_hashes(case.db):
         report.files_checked += 1
+        top["file"] = max(top["file"], file_id)
         logged = files.pop(file_id, None)
         if logged is None:
             report.add("file not logged", f"file {file_id} of item {item}", file_id=file_id, item=item,
@@ -115,6 +126,7 @@ def deep_verify(case: Case, evidence: bool = False,
                        stored_sha256=sha256)
     for artifact_id, item, sha256 in store_artifacts.record_hashes(case.db):
         report.records_checked += 1
+        top["record"] = max(top["record"], artifact_id)
         logged = records.pop(artifact_id, None)
         if logged is None:
             report.add("record not logged", f"record {artifact_id} of item {item}", artifact_id=artifact_id,
@@ -123,8 +135,9 @@ def deep_verify(case: Case, evidence: bool = False,
             report.add("record changed", f"record {artifact_id} of item {item}", seq=logged.seq,
                        artifact_id=artifact_id, item=item, locator=logged.locator,
                        logged_sha256=logged.sha256, stored_sha256=sha256)
-    _missing(report, "file", files, unfinished)
-    _missing(report, "record", records, unfinished)
+    unfinished |= running                  # killed: not even an interrupted entry
+    _missing(report, "file", files, unfinished, top["file"])
+    _missing(report, "record", records, unfinished, top["record"])
 
     if evidence:
         for row in store_items.all_items(case.db):
@@ -147,10 +160,11 @@ def deep_verify(case: Case, evidence: bool = False,
     return report
 
 
-def _missing(report: DeepReport, kind: str, left: dict[int, _Logged], unfinished: set[str]) -> None:
+def _missing(report: DeepReport, kind: str, left: dict[int, _Logged], unfinished: set[str],
+             highest: int) -> None:
     noted: dict[str | None, int] = {}
     for key, logged in left.items():
-        if logged.item in unfinished:
+        if logged.item in unfinished and key > highest:
             noted[logged.item] = noted.get(logged.item, 0) + 1
         else:
             report.add(f"{kind} missing", f"{kind} {key} of item {logged.item}", seq=logged.seq,

@@ -110,3 +110,36 @@ def test_sigkill_that_tore_the_log_needs_repair_then_the_rerun_completes(tmp_pat
     assert len(_rows(case)) == (KILL_AT - 1) * BATCH          # refused: nothing changed
     _cli("custody", "repair", "--case", case, env=env)
     _rerun_completes(case, env, expected)
+
+
+def _deep(case: Path, env: dict) -> tuple[int, dict]:
+    res = _cli("custody", "verify", "--deep", "--case", case, "--json", env=env, check=False)
+    return res.returncode, json.loads(res.stdout)["deep"]
+
+
+def test_deep_verify_after_a_kill_notes_the_rolled_back_leaves_and_holds_after_the_rerun(
+        tmp_path, image, env, expected):
+    """The log holds leaves of the batch the store rolled back: a note, not a failure; the
+    rerun gives their ids to the same rows again, and nothing is left to note."""
+    case = _killed(tmp_path, image, env)
+    code, deep = _deep(case, env)
+    assert code == 0 and deep["ok"], deep
+    assert len(deep["notes"]) == 1 and f"{BATCH} file(s) of item x" in deep["notes"][0]
+    _rerun_completes(case, env, expected)
+    code, deep = _deep(case, env)
+    assert code == 0 and deep["ok"] and deep["notes"] == [], deep
+
+
+def test_deep_verify_catches_a_row_removed_from_an_interrupted_item(tmp_path, image, env):
+    """A note is only for ids past the store's highest: a stored row removed from the middle
+    of an interrupted item is a failure."""
+    case = _killed(tmp_path, image, env)
+    db = sqlite3.connect(case / "case.db")
+    victim = db.execute("SELECT id, locator FROM files ORDER BY id LIMIT 1 OFFSET 10").fetchone()
+    db.execute("DELETE FROM files WHERE id = ?", (victim[0],))
+    db.commit()
+    db.close()
+    code, deep = _deep(case, env)
+    assert code == 4 and not deep["ok"]
+    missing = [m for m in deep["mismatches"] if m["problem"] == "file missing"]
+    assert [(m["file_id"], m["locator"]) for m in missing] == [tuple(victim)]
