@@ -5,9 +5,11 @@ nothing of the case store: a record edited in ``case.db`` after it was logged, o
 evidence file changed on disk, passes them. This check reads the log in order and keeps,
 per stored row, the last hash the log gave it:
 
-* ``file.recorded``: the file's content SHA-256, by ``details.file_id``;
+* ``file.recorded``: the file's item, locator, content SHA-256 and whether it was deleted,
+  by ``details.file_id``;
 * ``artifact.recorded``, then any ``artifact.linked`` (a record completed at the end of its
-  triage): the SHA-256 of the record's stored fields, by ``details.artifact_id``;
+  triage): the record's item, type, the locator of the file it came from and the SHA-256
+  of its stored fields, by ``details.artifact_id``;
 * ``evidence.received``: the evidence item's SHA-256 (checked by re-reading the evidence
   when asked: ``evidence=True``);
 * ``triage.started`` with ``force`` (the item's earlier results were removed first):
@@ -70,6 +72,7 @@ class _Logged:
     item: str | None
     sha256: str | None
     locator: str | None
+    what: Any = None          # a file's ``deleted``, a record's type: also stated by the entry
 
 
 def deep_verify(case: Case, evidence: bool = False,
@@ -93,10 +96,11 @@ def deep_verify(case: Case, evidence: bool = False,
         details = e.get("details") if isinstance(e.get("details"), dict) else {}
         item = subject.get("item")
         if action == "file.recorded" and isinstance(details.get("file_id"), int):
-            files[details["file_id"]] = _Logged(seq, item, e.get("sha256"), subject.get("locator"))
+            files[details["file_id"]] = _Logged(seq, item, e.get("sha256"), subject.get("locator"),
+                                                details.get("deleted"))
         elif action in ("artifact.recorded", "artifact.linked") and isinstance(details.get("artifact_id"), int):
             records[details["artifact_id"]] = _Logged(seq, item, details.get("record_sha256"),
-                                                      subject.get("locator"))
+                                                      subject.get("locator"), subject.get("record_type"))
         elif action == "evidence.received" and isinstance(item, str):
             received[item] = _Logged(seq, item, e.get("sha256"), None)
         elif action in ("triage.started", "triage.resumed") and isinstance(item, str):
@@ -113,25 +117,25 @@ def deep_verify(case: Case, evidence: bool = False,
                 unfinished.add(item)
 
     top = {"file": 0, "record": 0}
-    for file_id, item, locator, sha256 in store_artifacts.file_hashes(case.db):
+    for file_id, item, locator, sha256, deleted in store_artifacts.file_hashes(case.db):
         report.files_checked += 1
         top["file"] = max(top["file"], file_id)
         logged = files.pop(file_id, None)
         if logged is None:
             report.add("file not logged", f"file {file_id} of item {item}", file_id=file_id, item=item,
                        locator=locator, stored_sha256=sha256)
-        elif logged.sha256 != sha256 or logged.locator != locator:
+        elif (logged.sha256, logged.locator, logged.item, logged.what) != (sha256, locator, item, deleted):
             report.add("file changed", f"file {file_id} ({locator}) of item {item}", seq=logged.seq,
                        file_id=file_id, item=item, locator=locator, logged_sha256=logged.sha256,
                        stored_sha256=sha256)
-    for artifact_id, item, sha256 in store_artifacts.record_hashes(case.db):
+    for artifact_id, item, record_type, locator, sha256 in store_artifacts.record_hashes(case.db):
         report.records_checked += 1
         top["record"] = max(top["record"], artifact_id)
         logged = records.pop(artifact_id, None)
         if logged is None:
             report.add("record not logged", f"record {artifact_id} of item {item}", artifact_id=artifact_id,
                        item=item, stored_sha256=sha256)
-        elif logged.sha256 != sha256:
+        elif (logged.sha256, logged.item, logged.what, logged.locator) != (sha256, item, record_type, locator):
             report.add("record changed", f"record {artifact_id} of item {item}", seq=logged.seq,
                        artifact_id=artifact_id, item=item, locator=logged.locator,
                        logged_sha256=logged.sha256, stored_sha256=sha256)

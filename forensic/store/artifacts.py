@@ -81,12 +81,17 @@ def apply_links(db: sqlite3.Connection, links: Iterable[Link]) -> list[Linked]:
     return done
 
 
-def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str]]:
-    """(artifact id, item, SHA-256 of the stored fields) of every record, by id."""
-    for artifact_id, item, fields in db.execute("SELECT id, item, fields FROM artifacts ORDER BY id"):
-        yield artifact_id, item, record_sha256(fields)
+def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, str]]:
+    """(artifact id, item, record type, locator of its file, SHA-256 of the stored fields) of
+    every record, by id."""
+    for artifact_id, item, record_type, locator, fields in db.execute(
+            "SELECT a.id, a.item, a.record_type, f.locator, a.fields FROM artifacts a "
+            "LEFT JOIN files f ON f.id = a.file_id ORDER BY a.id"):
+        yield artifact_id, item, record_type, locator, record_sha256(fields)
 
 
-def file_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None]]:
-    """(file id, item, locator, SHA-256) of every stored entry, by id."""
-    yield from db.execute("SELECT id, item, locator, sha256 FROM files ORDER BY id")
+def file_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, bool]]:
+    """(file id, item, locator, SHA-256, deleted) of every stored entry, by id."""
+    for file_id, item, locator, sha256, deleted in db.execute(
+            "SELECT id, item, locator, sha256, deleted FROM files ORDER BY id"):
+        yield file_id, item, locator, sha256, bool(deleted)

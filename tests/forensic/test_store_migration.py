@@ -198,3 +198,20 @@ def test_links_are_logged_so_deep_verify_holds_after_finalize(triaged, forensic)
     assert fields["attachments"][0]["missing"] is False and fields["attachments"][0]["sha256"]
     report = forensic("custody", "verify", "--deep", "--case", triaged, "--json").json()
     assert report["deep"]["ok"], report["deep"]
+
+
+@pytest.mark.parametrize("edit", [
+    "UPDATE files SET deleted = 1 - deleted WHERE name = 'photo.jpg'",
+    "UPDATE files SET locator = locator || ' (copy)' WHERE name = 'photo.jpg'",
+    "UPDATE files SET sha256 = NULL WHERE name = 'photo.jpg'",
+    "UPDATE artifacts SET record_type = 'photo/other' WHERE record_type = 'photo/exif'",
+    "UPDATE artifacts SET file_id = (SELECT id FROM files WHERE name = 'Chat.txt') "
+    "WHERE record_type = 'photo/exif' AND file_id = (SELECT id FROM files WHERE name = 'photo.jpg')",
+])
+def test_deep_verify_finds_what_the_log_states_of_each_row(triaged, forensic, edit):
+    db = sqlite3.connect(triaged / "case.db")
+    assert db.execute(edit).rowcount >= 1
+    db.commit()
+    db.close()
+    bad = forensic("custody", "verify", "--deep", "--case", triaged, "--json", expect=4).json()
+    assert not bad["deep"]["ok"] and all(isinstance(m.get("seq"), int) for m in bad["deep"]["mismatches"])
