@@ -99,7 +99,7 @@ def disk_image(tmp: Path, partitions: list[Path], label: str = "gpt", name: str 
     script = f"label: {label}\n" + "\n".join(layout) + "\n"
     run("sfdisk", "--no-reread", "--no-tell-kernel", "-q", img, input=script.encode())
     with open(img, "r+b") as fh:
-        for part, off in zip(partitions, offsets):
+        for part, off in zip(partitions, offsets, strict=True):
             fh.seek(off * 512)
             with open(part, "rb") as src:
                 shutil.copyfileobj(src, fh, 1 << 20)

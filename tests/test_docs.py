@@ -82,8 +82,8 @@ def test_prosecutor_guide_standard_tool_steps(tmp_path):
         with zipfile.ZipFile(tmp_path / name) as zf:          # "Unzip": a plain bundle
             zf.extractall(out)
         (bag,) = [p for p in out.iterdir() if p.is_dir()]
-        sh = lambda *cmd: subprocess.run(list(map(str, cmd)), cwd=bag, env=env, capture_output=True,  # noqa: E731
-                                         text=True, timeout=120)
+        sh = lambda *cmd, bag=bag: subprocess.run(list(map(str, cmd)), cwd=bag, env=env,  # noqa: E731
+                                                  capture_output=True, text=True, timeout=120)
         for cmd in (["bagit.py", "--validate", "."], ["sha256sum", "-c", "manifest-sha256.txt"],
                     ["sha256sum", "-c", "tagmanifest-sha256.txt"],
                     ["minisign", "-V", "-p", pub, "-m", "tagmanifest-sha256.txt"]):

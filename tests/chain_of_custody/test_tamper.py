@@ -2,7 +2,6 @@
 and first_bad_seq names the entry (truncation: against the stored checkpoint)."""
 from __future__ import annotations
 
-import shutil
 import tempfile
 from pathlib import Path
 

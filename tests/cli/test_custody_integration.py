@@ -28,7 +28,8 @@ def test_every_action_is_recorded_and_the_log_verifies(forensic, tmp_path, monke
     assert received["subject"] == {"item": "phone"}
     assert received["sha256"] == sha256(img.read_bytes())
     assert received["details"]["delivered_by"] == "Officer B"
-    leaf = next(e for e in entries if e["action"] == "file.recorded" and e["subject"]["locator"].endswith("/DCIM/a.jpg"))
+    leaf = next(e for e in entries
+                if e["action"] == "file.recorded" and e["subject"]["locator"].endswith("/DCIM/a.jpg"))
     assert leaf["sha256"] == sha256(photo)
     assert all(e["actor"]["key_id"] for e in entries)
     ver = forensic("custody", "verify", "--case", case, "--json").json()

@@ -195,7 +195,7 @@ def test_case_show_escapes_the_case_id(tmp_path):
 @pytest.mark.parametrize("args, message", [
     (["files", f"X\x1b[31mRED{RLO}abc"], "Error: Got unexpected extra argument (X\\x1b[31mRED\\u202eabc)"),
     (["files", "--item", "a", f"two\nlines{CSI}"], "Error: Got unexpected extra argument (two\\x0alines\\x9b)"),
-    ([f"fi\x1b]0;pwned\x07les"], "Error: No such command"),
+    (["fi\x1b]0;pwned\x07les"], "Error: No such command"),
     (["timeline", "--format", f"x{RLO}"], "Error: Invalid value for '--format'"),
 ])
 def test_click_usage_errors_escape_the_arguments(tmp_path, case, args, message):

@@ -323,7 +323,7 @@ def test_the_photo_table_holds_the_json_data(photo_case):
     table = run_in_pty(["photos", "--case", photo_case], cwd=photo_case.parent, columns=250)
     cells = table_rows(shown(table))
     assert len(cells) == len(rows)
-    for c, r in zip(cells, rows):
+    for c, r in zip(cells, rows, strict=True):
         assert c[1] == (r["taken_at"] or "-").replace("T", " ", 1) and c[2] == (r["tz_source"] or "-")
         assert c[5] == str(len(r["warnings"])) and c[6] == _printable(r["locator"])
         assert ("G" in c[0]) == (r["lat"] is not None) and ("D" in c[0]) == r["deleted"]

@@ -2,12 +2,9 @@
 typos, flags in any place, and errors nobody foresaw."""
 from __future__ import annotations
 
-import json
 import os
 import re
-import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest

@@ -70,7 +70,7 @@ def test_pipe_lines_flag_exactly_the_uncommitted_messages(hot):
     lines = res.stdout.splitlines()
     assert len(lines) == len(rows)
     flagged = []
-    for line, m in zip(lines, rows):
+    for line, m in zip(lines, rows, strict=True):
         text, item = line.rsplit("\t", 1)
         assert item == m["item"]
         old = _message_line(m)                   # the documented line, before U was added
@@ -89,7 +89,7 @@ def test_terminal_table_flags_them_and_its_legend_says_what_U_means(hot):
     lines = shown(wide)
     cells = [c for c in table_rows(lines) if c[0] or c[1]]          # a row's first line (not a wrapped one)
     assert len(cells) == len(rows)
-    for c, m in zip(cells, rows):                                    # the same message, in the same order
+    for c, m in zip(cells, rows, strict=True):                       # the same message, in the same order
         extra = f"  (+{len(m['attachments'])} attachment(s))" if m["attachments"] else ""
         assert (c[5], c[6]) == ((m["body"] + extra).strip(), m["item"])
     marked = sorted((c[6], c[5]) for c in cells if "U" in c[0])
@@ -131,7 +131,7 @@ def test_conversations_count_the_uncommitted_messages(hot):
     assert set(counts.values()) == {0, 3}
     lines = pipe("conversations", "--case", hot["case"], cwd=hot["root"]).stdout.splitlines()
     assert len(lines) == len(convs)
-    for line, c in zip(lines, convs):
+    for line, c in zip(lines, convs, strict=True):
         if c["uncommitted"]:
             assert line.endswith(f"] {c['conversation']}\t3 uncommitted"), line
         else:

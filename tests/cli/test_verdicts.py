@@ -237,7 +237,8 @@ def test_evidence_list_is_a_table_at_a_terminal_and_lines_in_a_pipe(tmp_path, ca
                 "Phone, seized 2026-05-02", cwd=tmp_path).returncode == 0
     assert pipe("evidence", "add", folder, "--id", "folder", "--case", case, cwd=tmp_path).returncode == 0
     assert pipe("triage", "disk", "--case", case, cwd=tmp_path).returncode == 0
-    items = [json.loads(ln) for ln in pipe("evidence", "list", "--case", case, "--json", cwd=tmp_path).stdout.splitlines()]
+    listed = pipe("evidence", "list", "--case", case, "--json", cwd=tmp_path)
+    items = [json.loads(ln) for ln in listed.stdout.splitlines()]
     assert [set(i) for i in items] == [{"item", "format", "source", "description", "size", "sha256", "md5",
                                        "acquisition_hashes", "acquisition_hash_verified", "added_at",
                                        "triaged_at"}] * 2

@@ -6,6 +6,7 @@ interleaved in one thread and run in several; and an encrypted ZIP reads back.""
 from __future__ import annotations
 
 import io
+import itertools
 import os
 import shutil
 import subprocess
@@ -31,7 +32,7 @@ def reference(key: bytes, counter: int = 1):
 
 def splits(total: int, cuts: list[int]) -> list[int]:
     points = sorted({c % (total + 1) for c in cuts} | {0, total})
-    return [b - a for a, b in zip(points, points[1:])]
+    return [b - a for a, b in itertools.pairwise(points)]
 
 
 @settings(max_examples=150, deadline=None)

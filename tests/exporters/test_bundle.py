@@ -7,7 +7,6 @@ examiner key. Tampered bundles are rewritten from the good one by code.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -208,7 +207,7 @@ def test_flipped_bit_in_every_file_is_caught(built, tmp_path):
     for name in names:
         rel = name[len(ROOT):]
         bad = rewrite(built["bundle"], tmp_path / "bad.zip",
-                      lambda items: [[n, flip(d) if n == name else d] for n, d in items])
+                      lambda items, name=name: [[n, flip(d) if n == name else d] for n, d in items])
         rep = verify(bad)
         assert not rep.ok, f"flipped bit in {rel} not detected"
         if rel in ("tagmanifest-sha256.txt", "tagmanifest-sha256.txt.minisig"):
@@ -278,7 +277,8 @@ def _reseal(items, target: str, data: bytes, signer: Signer | None = None, pub: 
     if signer is not None:
         digest = sha(d[ROOT + "tagmanifest-sha256.txt"])
         d[ROOT + "tagmanifest-sha256.txt.minisig"] = signer.sign(
-            d[ROOT + "tagmanifest-sha256.txt"], f'forensic bundle case="{CASE_ID}" tagmanifest-sha256={digest}').encode()
+            d[ROOT + "tagmanifest-sha256.txt"],
+            f'forensic bundle case="{CASE_ID}" tagmanifest-sha256={digest}').encode()
     return [[n, d[n]] for n, _ in items]
 
 
@@ -420,9 +420,10 @@ def test_same_selection_same_bytes(built, tmp_path, forensic, monkeypatch):
     args = ("export", "--case", built["case"], "--tag", "court", "--key", built["key"], "--custody-size", size)
     a = forensic(*args, "--out", tmp_path / "a.zip", "--json").json()
     b = forensic(*args, "--out", tmp_path / "b.zip", "--json").json()
+    assert (b["files"], b["bytes"]) == (a["files"], a["bytes"])
     ma, mb = members(tmp_path / "a.zip"), members(tmp_path / "b.zip")
     assert [i.filename for i, _ in ma] == [i.filename for i, _ in mb]
-    differ = {i.filename[len(ROOT):] for (i, da), (_, db) in zip(ma, mb) if da != db}
+    differ = {i.filename[len(ROOT):] for (i, da), (_, db) in zip(ma, mb, strict=True) if da != db}
     assert differ <= {"bag-info.txt", "tagmanifest-sha256.txt", "tagmanifest-sha256.txt.minisig"}
     # with the creation time pinned (SOURCE_DATE_EPOCH) the whole ZIP is identical
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")

@@ -6,7 +6,7 @@ import zipfile
 import pytest
 
 from forensic.exporters.verify import extract_bundle
-from forensic.errors import IntegrityError
+from forensic.errors import IntegrityError, UsageError
 
 
 def test_extract_refuses_names_that_leave_the_folder(tmp_path):
@@ -25,5 +25,5 @@ def test_extract_writes_a_plain_bundle(tmp_path):
         zf.writestr("data/report/index.html", b"<html></html>")
     assert extract_bundle(z, None, tmp_path / "out") == 1
     assert (tmp_path / "out" / "data" / "report" / "index.html").read_bytes() == b"<html></html>"
-    with pytest.raises(Exception):
+    with pytest.raises(UsageError, match="already exists"):
         extract_bundle(z, None, tmp_path / "out")     # never over an existing folder

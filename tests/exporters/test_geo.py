@@ -44,13 +44,15 @@ def test_geojson_is_rfc7946_lon_lat(case):
     doc = json.loads(buf.getvalue())
     assert n == len(GEOTAGGED) == len(doc["features"])
     assert doc["type"] == "FeatureCollection" and "crs" not in doc
-    feats = {f["properties"]["path"].rsplit("/", 1)[-1]: f for f in doc["features"] if f["properties"]["item"] == "phone"}
+    feats = {f["properties"]["path"].rsplit("/", 1)[-1]: f
+             for f in doc["features"] if f["properties"]["item"] == "phone"}
     madrid = feats["gps_time_only.jpg"]["geometry"]
     assert madrid["type"] == "Point"
     lon, lat, alt = madrid["coordinates"]
     assert lon == pytest.approx(-3.7) and lat == pytest.approx(40 + 25 / 60) and alt == pytest.approx(-3.5)
     paris = feats["offset_gps.jpg"]
-    assert paris["geometry"]["coordinates"][:2] == pytest.approx([2 + 17 / 60 + 40.2 / 3600, 48 + 51 / 60 + 24.3 / 3600])
+    assert paris["geometry"]["coordinates"][:2] == pytest.approx([2 + 17 / 60 + 40.2 / 3600,
+                                                                  48 + 51 / 60 + 24.3 / 3600])
     props = paris["properties"]
     assert props["taken_at"] == "2021-06-01T14:30:15.250000+02:00" and props["tz_source"] == "offset_tag"
     assert len(props["sha256"]) == 64 and "phone.img" in props["locator"]
@@ -96,7 +98,7 @@ def test_csv_header_rows_and_formula_defused(case):
     rows = list(csv.reader(io.StringIO(buf.getvalue())))
     assert rows[0] == list(geo.GEO_FIELDS)
     assert n == len(rows) - 1 == len(GEOTAGGED)
-    recs = [dict(zip(rows[0], r)) for r in rows[1:]]
+    recs = [dict(zip(rows[0], r, strict=True)) for r in rows[1:]]
     madrid = next(r for r in recs if r["path"].endswith("gps_time_only.jpg"))
     assert madrid["make"] == HOSTILE_MAKE and madrid["lon"] == "-3.7" and madrid["tz_known"] == "true"
     assert geo.csv_cell("make", "=HYPERLINK(\"http://x\")") == "'=HYPERLINK(\"http://x\")"

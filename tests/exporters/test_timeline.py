@@ -147,7 +147,7 @@ def test_writers(case):
     assert T.write_csv(iter(rows), buf) == len(rows)
     table = list(csv.reader(io.StringIO(buf.getvalue())))
     assert table[0] == list(T.FIELDS) and len(table) == len(rows) + 1
-    first = dict(zip(table[0], table[1]))
+    first = dict(zip(table[0], table[1], strict=True))
     assert first["timestamp"] == str(rows[0]["timestamp"] if rows[0]["timestamp"] is not None else "")
     buf = io.StringIO()
     assert T.write_jsonl(iter(rows), buf) == len(rows)

@@ -87,7 +87,7 @@ def build_tiff(ifd0: list[Entry], exif: list[Entry] | None = None, gps: list[Ent
     data_start = pos
     # resolve pointers now that IFD offsets are known
     for name, entries in ifds:
-        for i, (tag, ftype, value) in enumerate(entries):
+        for i, (tag, ftype, _) in enumerate(entries):
             if tag == 0x8769 and name == "IFD0":
                 entries[i] = (tag, ftype, [layout.ifd["Exif"]])
             elif tag == 0x8825 and name == "IFD0":

@@ -320,7 +320,7 @@ def test_bomb_headers_cost_no_more_than_the_same_file_with_small_dimensions(bomb
         data = build()
         tracemalloc.start()
         try:
-            out, steps = counted(lambda: list(extractor.extract(_input(data, "photo", mime))))
+            out, steps = counted(lambda data=data: list(extractor.extract(_input(data, "photo", mime))))
             peak = tracemalloc.get_traced_memory()[1]
         finally:
             tracemalloc.stop()

@@ -124,7 +124,7 @@ def test_exif_conformance_with_exiftool(corpus: Path, tmp_path: Path) -> None:
         fields = None
         if extractor.accepts(str(path), mime, data[:64]):
             item = ExtractorInput(str(path), path.name, mime, len(data), data)
-            out, steps = counted(lambda: list(extractor.extract(item)))
+            out, steps = counted(lambda item=item: list(extractor.extract(item)))
             heaviest = max(heaviest, (steps, ref["SourceFile"]))
             records = [o for o in out if isinstance(o, ArtifactRecord)]
             assert len(records) == 1, ref["SourceFile"]

@@ -6,11 +6,9 @@ import os
 import tarfile
 import zipfile
 
-import pytest
 
 from builders import sha256, sha256_file, tiny_jpeg, zip_file
 from forensic.limits import Limits
-from forensic.locator import Locator
 from forensic.pipeline import TriageOptions, triage_item
 from forensic.case import Case
 from forensic.intake import add_evidence

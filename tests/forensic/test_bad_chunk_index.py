@@ -32,7 +32,7 @@ def test_the_index_marks_the_same_files_as_a_full_scan():
     # 5,000 disjoint spans as libewf lists them, plus recorded ones overlapping some of them
     firsts = sorted(rng.sample(range(0, 50_000_000, 64), 5000))
     found = [_chunk(f, 64 * rng.randint(1, 3)) for f in firsts]
-    found = [c for c, nxt in zip(found, found[1:] + [None]) if nxt is None or c.end <= nxt.start]
+    found = [c for c, nxt in zip(found, found[1:] + [None], strict=True) if nxt is None or c.end <= nxt.start]
     recorded = [_chunk(f - 32, 128) for f in rng.sample(firsts, 200) if f >= 32]
     bad = recorded + found
     index = SpanIndex(bad)

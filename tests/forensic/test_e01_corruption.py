@@ -160,7 +160,8 @@ def test_a_bad_all_zero_chunk_in_a_later_segment_unverifies_though_the_hashes_ma
     res = forensic("evidence", "verify", "phone", "--case", case, "--json", expect=4)
     verified = res.json()
     assert verified["ok"] is False and verified["acquisition_hash_match"] is True
-    assert verified["problem"] == f"1 span of E01 chunks fails its checksum (libewf reads it as zeros): {_in_words(span)}"
+    assert verified["problem"] == ("1 span of E01 chunks fails its checksum (libewf reads it as zeros): "
+                                   f"{_in_words(span)}")
 
     forensic("triage", "--case", case, "--json", expect=3)
     warnings = forensic("warnings", "--case", case, "--json").jsonl()

@@ -117,7 +117,8 @@ def test_nested_zip_inside_image_walked(forensic, tmp_path):
     forensic("triage", "--case", case)
     rows = forensic("files", "--case", case, "--json").jsonl()
     member = [r for r in rows if r["path"] == "WhatsApp/Media/IMG-1.jpg"]
-    assert member and member[0]["locator"] == "ext4.img › file system (ext4) › /sdcard/export.zip › WhatsApp/Media/IMG-1.jpg"
+    assert member and member[0]["locator"] == ("ext4.img › file system (ext4) › /sdcard/export.zip"
+                                               " › WhatsApp/Media/IMG-1.jpg")
     assert member[0]["sha256"] == sha256(PHOTO)
 
 

@@ -83,6 +83,7 @@ def test_a_deleted_companion_is_not_handed_over(tmp_path):
     case = _triage(tmp_path, img, "case", 2)
     deleted = case.db.execute("SELECT name, sha256 FROM files WHERE deleted = 1 AND kind = 'file'").fetchall()
     assert [r[0] for r in deleted] == ["d.main-side"] and deleted[0][1]      # listed, content read
-    recs = {json.loads(f)["main"]: json.loads(f)["siblings"] for (f,) in case.db.execute("SELECT fields FROM artifacts")}
+    fields = [json.loads(f) for (f,) in case.db.execute("SELECT fields FROM artifacts")]
+    recs = {f["main"]: f["siblings"] for f in fields}
     assert recs["D"] == {}
     assert list(recs["K"]) == ["-side"] and recs["K"]["-side"][3] == "side of K"

@@ -101,7 +101,8 @@ def test_the_scan_finds_each_form_of_import(tmp_path, monkeypatch):
 
 
 def _loaded_after(code: str, tmp_path: Path) -> list[str]:
-    probe = code + "\nimport sys\nprint('\\n'.join(m for m in sys.modules if m == 'training' or m.startswith(('forensic.training', 'training.'))))"
+    probe = code + ("\nimport sys\nprint('\\n'.join(m for m in sys.modules if m == 'training'"
+                    " or m.startswith(('forensic.training', 'training.'))))")
     r = subprocess.run([sys.executable, "-c", probe], cwd=tmp_path, capture_output=True, text=True, timeout=120)
     assert r.returncode == 0, r.stderr
     return r.stdout.split()

@@ -156,7 +156,8 @@ DISCORD = {
          "reference": {"messageId": "9001", "channelId": "222", "guildId": "111"}, "poll": {"q": 1}},
         {"id": "9003", "type": "GuildMemberJoin", "timestamp": "2023-04-30T19:22:00", "content": "",
          "author": {"id": "3", "name": "pawn"}, "attachments": []},
-        {"id": "9004", "type": "Default", "timestamp": "yesterday", "content": "x", "author": {"id": "1", "name": "rook"}},
+        {"id": "9004", "type": "Default", "timestamp": "yesterday", "content": "x",
+         "author": {"id": "1", "name": "rook"}},
     ],
     "messageCount": 5,
 }
@@ -173,7 +174,8 @@ def test_discord_export():
     assert m1["conversation"]["id"] == "222" and m1["conversation"]["title"] == "Crew / #logistics"
     assert m1["sent_at"] == "2023-04-30T21:15:02.123000+02:00" and m1["sent_at_utc"] == "2023-04-30T19:15:02.123000Z"
     assert m1["tz_known"] and m1["tz_source"] == "offset_tag"
-    assert m1["attachments"][0]["path"] == "logistics.json_Files/map-5A1B.png" and m1["attachments"][0]["name"] == "map.png"
+    assert m1["attachments"][0]["path"] == "logistics.json_Files/map-5A1B.png"
+    assert m1["attachments"][0]["name"] == "map.png"
     assert "path" not in m1["attachments"][1] and m1["attachments"][1]["url"].startswith("https://")
     assert m1["reactions"] == [{"reaction": "👍", "count": 2, "actors": ["knight"]}]
     assert m2["reply_to"] == "9001" and m2["edited"] and m2["edited_at"] == "2023-04-30T19:21:00+00:00"

@@ -8,7 +8,6 @@ import pytest
 from forensic.extractors.base import ExtractorInput
 from forensic.extractors.chat.telegram_json import TelegramJsonExtractor, flatten_text
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
-from tests.conftest import corpus_dir
 
 EX = TelegramJsonExtractor()
 
@@ -115,7 +114,8 @@ def test_finalize_links_relative_paths(tmp_path):
     records, _ = run(CHAT)
     for r in records:
         db.execute("INSERT INTO artifacts(item, file_id, record_type, extractor, source_ref, fields) "
-                   "VALUES ('pc', ?, ?, ?, ?, ?)", (chat_id, r.record_type, EX.ident, r.source_ref, json.dumps(r.fields)))
+                   "VALUES ('pc', ?, ?, ?, ?, ?)",
+                   (chat_id, r.record_type, EX.ident, r.source_ref, json.dumps(r.fields)))
     out = _finalized(db, "pc")
     assert out == []
     att = [json.loads(f)["attachments"] for (f,) in db.execute("SELECT fields FROM artifacts ORDER BY id")]
