@@ -26,7 +26,8 @@ from typing import Any, Iterable, Iterator
 from forensic.exporters.timeline import parse_bound, sort_key
 from forensic.case import Case
 from forensic.errors import UsageError
-from forensic.store import artifacts as store_artifacts, items as store_items, selection as store_selection
+from forensic.store import artifacts as store_artifacts, files as store_files, items as store_items
+from forensic.store import selection as store_selection
 from forensic.store import tags as store_tags
 from forensic.store.records import File, Photo, Record
 from forensic.timestamps import iso_utc, now_utc
@@ -77,7 +78,7 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
                 elif rec.locator is not None:
                     found.append(Target("file", rec.item, rec.locator, rec.file_sha256, rec.locator))
         elif _HEX64.match(t):
-            found = [_file_target(f) for f in store_selection.files_with_sha256(db, t.lower(), item or None)]
+            found = [_file_target(f) for f in store_files.listing(db, [item] if item else None, sha256=t.lower())]
         else:
             found = [_file_target(f) for f in store_selection.files_at(db, t, item or None)]
         if not found:
@@ -252,7 +253,7 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
         for item in items:
             # a file's photo record (the last stored, should it have two)
             photos = {p.file_id: p for p in store_selection.photos(db, item)}
-            for r in store_selection.files_of_item(db, item):
+            for r in store_files.listing(db, [item]):
                 tags = file_tags.get((item, r.locator))
                 if spec.tags and not tagged(tags):
                     continue

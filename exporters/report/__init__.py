@@ -190,13 +190,13 @@ def selection_geo_rows(case, sel) -> list[dict]:
 def case_warnings(case, sel) -> list[dict]:
     """The warnings of the selection's items that concern the whole item or one of the
     selected files and chat sources, in the order they were met."""
-    from forensic.store import selection as store_selection
+    from forensic.store import warnings as store_warnings
     items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
     keys = {(f["item"], f["locator"]) for f in sel.files} | \
         {(s["item"], s["locator"]) for s in sel.chat_sources.values()}
     out = []
     for item in items:
-        for w in store_selection.warnings_of_item(case.db, item):
+        for w in store_warnings.listing(case.db, item):
             if w.locator is None or (w.item, w.locator) in keys:
                 out.append({"item": w.item, "locator": w.locator, "stage": w.stage, "message": w.message})
     return out

@@ -1,6 +1,8 @@
-"""What tagging and exporting read of the case store: the files, photos, chat messages and
-warnings a selection is made of (:mod:`forensic.exporters.selection`), and the photo
-records of the geotag exports (:mod:`forensic.exporters.geo`).
+"""What tagging and exporting read of the case store besides the plain listings: the files
+at a locator, the photos and chat messages a selection is made of
+(:mod:`forensic.exporters.selection`), and the photo records of the geotag exports
+(:mod:`forensic.exporters.geo`). An item's files, or those with a given SHA-256, come from
+:func:`forensic.store.files.listing`; its warnings from :func:`forensic.store.warnings.listing`.
 
 Every listing has a fixed order (given with each function), so the same case and selection
 always give the same bundle.
@@ -10,7 +12,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterator
 
-from forensic.store.records import File, Photo, Record, StoredWarning
+from forensic.store.records import File, Photo, Record
 
 PHOTO = "photo/exif"
 MESSAGE = "chat/message"
@@ -20,19 +22,6 @@ _RECORD_WITH_FILE = ("SELECT a.*, f.path AS path, f.locator AS locator, f.sha256
 
 
 # -- files ----------------------------------------------------------------------------------------
-
-def files_of_item(db: sqlite3.Connection, item: str) -> Iterator[File]:
-    """Every entry of ``item``, in the order triage stored them (walk order), streamed."""
-    for r in db.execute("SELECT * FROM files WHERE item = ? ORDER BY id", (item,)):
-        yield File.from_row(r)
-
-
-def files_with_sha256(db: sqlite3.Connection, sha256: str, item: str | None = None) -> list[File]:
-    """The entries whose content has this SHA-256 (lower-case hex), of one item or all; by
-    item, then walk order."""
-    sql = "SELECT * FROM files WHERE sha256 = ?" + (" AND item = ?" if item else "") + " ORDER BY item, id"
-    return [File.from_row(r) for r in db.execute(sql, (sha256, item) if item else (sha256,))]
-
 
 def files_at(db: sqlite3.Connection, locator: str, item: str | None = None) -> list[File]:
     """The entries at this locator (one per item at most), of one item or all; by item."""
@@ -80,10 +69,3 @@ def chat_messages(db: sqlite3.Connection, item: str | None = None,
     return [Record.from_row(r) for r in db.execute(
         f"{_RECORD_WITH_FILE} WHERE {' AND '.join(where)} ORDER BY a.item, a.id", args)]
 
-
-# -- warnings -------------------------------------------------------------------------------------
-
-def warnings_of_item(db: sqlite3.Connection, item: str) -> list[StoredWarning]:
-    """What could not be read in ``item``, in the order it was met."""
-    return [StoredWarning.from_row(r) for r in db.execute("SELECT * FROM warnings WHERE item = ? ORDER BY id",
-                                                          (item,))]
