@@ -45,18 +45,19 @@ def run_cli(*args) -> None:
 
 def baseline(case_dir: Path, out: Path, compression: int) -> tuple[float, int]:
     """Read every file of the item by its locator (as the export does) into a stdlib ZIP."""
-    from forensic.case import Case
+    from forensic.case import Case, item_source
+    from forensic.exporters.selection import EXPORTABLE_KINDS
     from forensic.resolve import layer_key, resolve_entries
+    from forensic.store import files as store_files
     case = Case.open(case_dir)
     item = case.items()[0]
-    rows = {layer_key(r["layers"]): r for r in case.db.execute(
-        "SELECT layers, path FROM files WHERE item=? AND kind IN ('file','stream') AND sha256 IS NOT NULL",
-        (item["item"],))}
+    rows = {layer_key(f.layers): f for f in store_files.listing(case.db, [item.item])
+            if f.kind in EXPORTABLE_KINDS and f.sha256 is not None}
     start = time.perf_counter()
     total = 0
     with zipfile.ZipFile(out, "w", compression=compression, compresslevel=6 if compression else None) as zf:
-        for key, entry in resolve_entries(Path(item["source_path"]), item["format"], rows):
-            with entry.open() as src, zf.open(rows[key]["path"].lstrip("/"), "w", force_zip64=True) as dst:
+        for key, entry in resolve_entries(item_source(item), item.format, rows):
+            with entry.open() as src, zf.open(rows[key].path.lstrip("/"), "w", force_zip64=True) as dst:
                 while chunk := src.read(1 << 20):
                     dst.write(chunk)
                     total += len(chunk)
