@@ -322,7 +322,8 @@ def _aes_zip_class():
     class AE2WriteFile(pyzipper.zipfile._ZipWriteFile):
         """pyzipper's member writer, less its CRC-32 of the plaintext for an AE-2 member:
         AE-2 stores 0 in its place (pyzipper writes 0 in the headers and data descriptor
-        whatever it computed), so the CRC, ~0.3 ms a MiB here, was work thrown away."""
+        whatever it computed), so computing it (~0.3 ms a MiB here) would be work thrown
+        away."""
 
         def write(self, data) -> int:
             if type(self._encrypter) is not AE2Encrypter:
