@@ -8,7 +8,7 @@ messages with 200 attached photos, a Telegram export, and ~500 MB of larger file
 the command's start-up included). Prints both, the ratio b/a, MB/s and the triage's peak
 memory. Targets: ratio <= 2 without extraction, <= 2.5 with it.
 
-    .venv/bin/python bench/bench_triage.py [--photos 2000] [--big-mb 500] [--keep DIR]
+    .venv/bin/python bench/bench_triage.py [--photos 2000] [--big-mb 500] [--messages 20000] [--keep DIR]
 """
 from __future__ import annotations
 
@@ -28,7 +28,7 @@ HERE = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(HERE / "tests"))
 
 
-def build(tmp: Path, photos: int, big_mb: int) -> Path:
+def build(tmp: Path, photos: int, big_mb: int, messages: int = 20_000) -> Path:
     from builders import tiny_jpeg
     rng = random.Random(7)
     root = tmp / "root"
@@ -39,7 +39,8 @@ def build(tmp: Path, photos: int, big_mb: int) -> Path:
         pad = rng.randbytes(rng.randint(20_000, 60_000))
         # padding inside a COM segment would change nothing; append after EOI like real trailers
         (cam / f"IMG_{i:05d}.jpg").write_bytes(base + pad)
-    chats(root / "data" / "media" / "0" / "WhatsApp Export", rng, base)
+    if messages:
+        chats(root / "data" / "media" / "0" / "WhatsApp Export", rng, base, messages, max(1, messages // 100))
     media = root / "data" / "media" / "0" / "Movies"
     media.mkdir(parents=True)
     left = big_mb << 20
@@ -164,6 +165,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--photos", type=int, default=2000)
     ap.add_argument("--big-mb", type=int, default=500)
+    ap.add_argument("--messages", type=int, default=20_000, help="WhatsApp messages (0: no chat exports)")
     ap.add_argument("--keep", type=Path, default=None, help="build in this folder and keep it")
     a = ap.parse_args()
     tmp = a.keep or Path(tempfile.mkdtemp(prefix="bench-triage-"))
@@ -172,7 +174,7 @@ def main() -> None:
         img = tmp / "bench.img"
         if not img.exists():
             t0 = time.perf_counter()
-            img = build(tmp, a.photos, a.big_mb)
+            img = build(tmp, a.photos, a.big_mb, a.messages)
             print(f"built {img} ({img.stat().st_size / 2**20:.0f} MiB) in {time.perf_counter() - t0:.1f} s")
         # warm the page cache equally for both
         with open(img, "rb") as fh:
