@@ -128,14 +128,14 @@ def deep_verify(case: Case, evidence: bool = False,
             report.add("file changed", f"file {file_id} ({locator}) of item {item}", seq=logged.seq,
                        file_id=file_id, item=item, locator=locator, logged_sha256=logged.sha256,
                        stored_sha256=sha256)
-    for artifact_id, item, record_type, locator, sha256 in store_artifacts.record_hashes(case.db):
+    for artifact_id, item, record_type, file_locator, sha256 in store_artifacts.record_hashes(case.db):
         report.records_checked += 1
         top["record"] = max(top["record"], artifact_id)
         logged = records.pop(artifact_id, None)
         if logged is None:
             report.add("record not logged", f"record {artifact_id} of item {item}", artifact_id=artifact_id,
                        item=item, stored_sha256=sha256)
-        elif (logged.sha256, logged.item, logged.what, logged.locator) != (sha256, item, record_type, locator):
+        elif (logged.sha256, logged.item, logged.what, logged.locator) != (sha256, item, record_type, file_locator):
             report.add("record changed", f"record {artifact_id} of item {item}", seq=logged.seq,
                        artifact_id=artifact_id, item=item, locator=logged.locator,
                        logged_sha256=logged.sha256, stored_sha256=sha256)
