@@ -6,10 +6,12 @@ evidence file changed on disk, passes them. This check reads the log in order an
 per stored row, the last hash the log gave it:
 
 * ``file.recorded``: the file's item, locator, content SHA-256 and whether it was deleted,
-  by ``details.file_id``;
+  and ``row_sha256``: every column of its stored row (names, times, type...), by
+  ``details.file_id``;
 * ``artifact.recorded``, then any ``artifact.linked`` (a record completed at the end of its
-  triage): the record's item, type, the locator of the file it came from and the SHA-256
-  of its stored fields, by ``details.artifact_id``;
+  triage): the record's item, type, the locator of the file it came from, the SHA-256 of its
+  stored fields, and ``times_sha256``: its rows in the timestamps table, by
+  ``details.artifact_id``;
 * ``evidence.received``: the evidence item's SHA-256 (checked by re-reading the evidence
   when asked: ``evidence=True``);
 * ``triage.started`` with ``force`` (the item's earlier results were removed first):
@@ -73,6 +75,7 @@ class _Logged:
     sha256: str | None
     locator: str | None
     what: Any = None          # a file's ``deleted``, a record's type: also stated by the entry
+    rows: str | None = None   # a file's row_sha256, a record's times_sha256 (logs since store v2)
 
 
 def deep_verify(case: Case, evidence: bool = False,
@@ -97,10 +100,13 @@ def deep_verify(case: Case, evidence: bool = False,
         item = subject.get("item")
         if action == "file.recorded" and isinstance(details.get("file_id"), int):
             files[details["file_id"]] = _Logged(seq, item, e.get("sha256"), subject.get("locator"),
-                                                details.get("deleted"))
+                                                details.get("deleted"), details.get("row_sha256"))
         elif action in ("artifact.recorded", "artifact.linked") and isinstance(details.get("artifact_id"), int):
+            before = records.get(details["artifact_id"])
+            times = details.get("times_sha256") if action == "artifact.recorded" else \
+                (before.rows if before is not None else None)      # a link changes the fields only
             records[details["artifact_id"]] = _Logged(seq, item, details.get("record_sha256"),
-                                                      subject.get("locator"), subject.get("record_type"))
+                                                      subject.get("locator"), subject.get("record_type"), times)
         elif action == "evidence.received" and isinstance(item, str):
             received[item] = _Logged(seq, item, e.get("sha256"), None)
         elif action in ("triage.started", "triage.resumed") and isinstance(item, str):
@@ -117,25 +123,27 @@ def deep_verify(case: Case, evidence: bool = False,
                 unfinished.add(item)
 
     top = {"file": 0, "record": 0}
-    for file_id, item, locator, sha256, deleted in store_artifacts.file_hashes(case.db):
+    for file_id, item, locator, sha256, deleted, row_sha256 in store_artifacts.file_hashes(case.db):
         report.files_checked += 1
         top["file"] = max(top["file"], file_id)
         logged = files.pop(file_id, None)
         if logged is None:
             report.add("file not logged", f"file {file_id} of item {item}", file_id=file_id, item=item,
                        locator=locator, stored_sha256=sha256)
-        elif (logged.sha256, logged.locator, logged.item, logged.what) != (sha256, locator, item, deleted):
+        elif (logged.sha256, logged.locator, logged.item, logged.what) != (sha256, locator, item, deleted) \
+                or logged.rows not in (None, row_sha256):
             report.add("file changed", f"file {file_id} ({locator}) of item {item}", seq=logged.seq,
                        file_id=file_id, item=item, locator=locator, logged_sha256=logged.sha256,
                        stored_sha256=sha256)
-    for artifact_id, item, record_type, file_locator, sha256 in store_artifacts.record_hashes(case.db):
+    for artifact_id, item, record_type, file_locator, sha256, times in store_artifacts.record_hashes(case.db):
         report.records_checked += 1
         top["record"] = max(top["record"], artifact_id)
         logged = records.pop(artifact_id, None)
         if logged is None:
             report.add("record not logged", f"record {artifact_id} of item {item}", artifact_id=artifact_id,
                        item=item, stored_sha256=sha256)
-        elif (logged.sha256, logged.item, logged.what, logged.locator) != (sha256, item, record_type, file_locator):
+        elif (logged.sha256, logged.item, logged.what, logged.locator) != (sha256, item, record_type, file_locator) \
+                or logged.rows not in (None, times):
             report.add("record changed", f"record {artifact_id} of item {item}", seq=logged.seq,
                        artifact_id=artifact_id, item=item, locator=logged.locator,
                        logged_sha256=logged.sha256, stored_sha256=sha256)

@@ -169,7 +169,8 @@ class TriageRecorder:
                 entries.append({"action": "file.recorded",
                                 "subject": {"item": item, "locator": leaf["locator"]},
                                 "sha256": leaf["sha256"],
-                                "details": {"deleted": leaf["deleted"], "file_id": leaf["file_id"]}})
+                                "details": {"deleted": leaf["deleted"], "file_id": leaf["file_id"],
+                                            "row_sha256": leaf["row_sha256"]}})
             elif leaf["kind"] == "link":          # a stored record completed: its new hash
                 entries.append({"action": "artifact.linked",
                                 "subject": {"item": item, "locator": leaf["locator"],
@@ -184,7 +185,8 @@ class TriageRecorder:
                                             "record_type": leaf["record_type"]},
                                 "sha256": leaf["sha256"],
                                 "details": {"artifact_id": leaf["artifact_id"],
-                                            "record_sha256": leaf.get("record_sha256")}})
+                                            "record_sha256": leaf.get("record_sha256"),
+                                            "times_sha256": leaf["times_sha256"]}})
         self.log.extend(entries)
         self.log.flush()
         self.batches += 1

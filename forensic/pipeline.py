@@ -507,7 +507,7 @@ class Triage:
         with self.case.transaction() as db:
             stored = store_triage.store_entries(db, self.item, self.pending, now, self.done)
             if self.on_batch is not None:
-                self.on_batch([_file_leaf(s[1], s[2]) if s[0] == "file" else _artifact_leaf(*s[1:])
+                self.on_batch([_file_leaf(*s[1:]) if s[0] == "file" else _artifact_leaf(*s[1:])
                                for s in stored])
         if self.on_committed is not None:
             self.on_committed()
@@ -515,15 +515,17 @@ class Triage:
         self.pending_bytes = 0
 
 
-def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256: str | None) -> dict:
+def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256: str | None,
+                   times_sha256: str) -> dict:
     """What the custody log records for one stored artifact (forensic.chain_of_custody.hooks)."""
     return {"kind": "artifact", "record_type": record_type, "locator": row["locator"],
-            "sha256": row["sha256"], "artifact_id": artifact_id, "record_sha256": record_sha256}
+            "sha256": row["sha256"], "artifact_id": artifact_id, "record_sha256": record_sha256,
+            "times_sha256": times_sha256}
 
 
-def _file_leaf(row: dict, file_id: int) -> dict:
+def _file_leaf(row: dict, file_id: int, row_sha256: str) -> dict:
     return {"kind": "file", "locator": row["locator"], "sha256": row["sha256"],
-            "deleted": bool(row["deleted"]), "file_id": file_id}
+            "deleted": bool(row["deleted"]), "file_id": file_id, "row_sha256": row_sha256}
 
 
 def _link_leaf(linked: artifacts.Linked) -> dict:

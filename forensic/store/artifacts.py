@@ -6,7 +6,8 @@ import json
 import sqlite3
 from typing import Iterable, Iterator, NamedTuple
 
-from forensic.store.records import File, Link, Record, record_sha256
+from forensic.store.records import (FILE_ROW_COLUMNS, TIMES_COLUMNS, File, Link, Record, record_sha256,
+                                     values_sha256)
 
 _WITH_FILE = ("SELECT a.*, f.path AS path, f.locator AS locator, f.sha256 AS file_sha256 FROM artifacts a "
               "LEFT JOIN files f ON f.id = a.file_id")
@@ -81,17 +82,44 @@ def apply_links(db: sqlite3.Connection, links: Iterable[Link]) -> list[Linked]:
     return done
 
 
-def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, str]]:
-    """(artifact id, item, record type, locator of its file, SHA-256 of the stored fields) of
-    every record, by id."""
+def file_row_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
+    """file id -> ``row_sha256`` of the stored rows with ids in [lo, hi]."""
+    cols = ", ".join(FILE_ROW_COLUMNS)
+    return {r[0]: values_sha256(list(r[1:]))
+            for r in db.execute(f"SELECT id, {cols} FROM files WHERE id BETWEEN ? AND ?", (lo, hi))}
+
+
+def times_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
+    """artifact id -> ``times_sha256`` (its timestamp rows, in the order stored) of the records
+    with ids in [lo, hi]; a record without timestamps is absent (its hash: :data:`NO_TIMES`)."""
+    rows: dict[int, list] = {}
+    for r in db.execute(f"SELECT artifact_id, {', '.join(TIMES_COLUMNS)} FROM timestamps "
+                        "WHERE artifact_id BETWEEN ? AND ? ORDER BY artifact_id, rowid", (lo, hi)):
+        rows.setdefault(r[0], []).append(list(r[1:]))
+    return {aid: values_sha256(v) for aid, v in rows.items()}
+
+
+NO_TIMES = values_sha256([])
+
+
+def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, str, str]]:
+    """(artifact id, item, record type, locator of its file, SHA-256 of the stored fields,
+    ``times_sha256``) of every record, by id."""
+    times = _all_times(db)
     for artifact_id, item, record_type, locator, fields in db.execute(
             "SELECT a.id, a.item, a.record_type, f.locator, a.fields FROM artifacts a "
             "LEFT JOIN files f ON f.id = a.file_id ORDER BY a.id"):
-        yield artifact_id, item, record_type, locator, record_sha256(fields)
+        yield artifact_id, item, record_type, locator, record_sha256(fields), times.get(artifact_id, NO_TIMES)
 
 
-def file_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, bool]]:
-    """(file id, item, locator, SHA-256, deleted) of every stored entry, by id."""
-    for file_id, item, locator, sha256, deleted in db.execute(
-            "SELECT id, item, locator, sha256, deleted FROM files ORDER BY id"):
-        yield file_id, item, locator, sha256, bool(deleted)
+def _all_times(db: sqlite3.Connection) -> dict[int, str]:
+    top = db.execute("SELECT COALESCE(MAX(artifact_id), 0) FROM timestamps").fetchone()[0]
+    return times_hashes(db, 0, top) if top else {}
+
+
+def file_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, bool, str]]:
+    """(file id, item, locator, SHA-256, deleted, ``row_sha256``) of every stored entry, by id."""
+    cols = ", ".join(FILE_ROW_COLUMNS)
+    for r in db.execute(f"SELECT id, {cols} FROM files ORDER BY id"):
+        row = dict(zip(("id", *FILE_ROW_COLUMNS), r, strict=True))
+        yield r[0], row["item"], row["locator"], row["sha256"], bool(row["deleted"]), values_sha256(list(r[1:]))

@@ -23,6 +23,21 @@ def record_sha256(fields_json: str) -> str:
     return hashlib.sha256(fields_json.encode("utf-8")).hexdigest()
 
 
+# The columns of a ``files`` row the custody log vouches for (``row_sha256``): all but its id
+# and its count of warnings.
+FILE_ROW_COLUMNS = ("item", "locator", "path", "layers", "name", "kind", "size", "sha256", "md5", "sha1",
+                    "deleted", "allocated", "mime", "magic", "extension_mismatch", "modified_at", "accessed_at",
+                    "changed_at", "born_at", "times_tz_known", "times_tz_source", "inode", "link_target")
+# The columns of a record's ``timestamps`` rows the log vouches for (``times_sha256``), in order.
+TIMES_COLUMNS = ("label", "utc", "local", "tz_known", "tz_source", "raw")
+
+
+def values_sha256(values: list) -> str:
+    """SHA-256 of stored values as a JSON array (ASCII, \\u escapes: any text, even one a file
+    system gave with undecodable bytes, has one form): a row's or rows' hash for the log."""
+    return hashlib.sha256(json.dumps(values, separators=(",", ":")).encode("ascii")).hexdigest()
+
+
 @dataclass(frozen=True, slots=True)
 class Item:
     """An evidence item: the source as added, its hashes, and its triage state."""

@@ -207,6 +207,10 @@ def test_links_are_logged_so_deep_verify_holds_after_finalize(triaged, forensic)
     "UPDATE artifacts SET record_type = 'photo/other' WHERE record_type = 'photo/exif'",
     "UPDATE artifacts SET file_id = (SELECT id FROM files WHERE name = 'Chat.txt') "
     "WHERE record_type = 'photo/exif' AND file_id = (SELECT id FROM files WHERE name = 'photo.jpg')",
+    "UPDATE files SET modified_at = '2020-01-01T00:00:00Z' WHERE name = 'photo.jpg'",
+    "UPDATE files SET mime = 'text/plain', extension_mismatch = 1 WHERE name = 'photo.jpg'",
+    "UPDATE timestamps SET utc = '2019-05-05T05:05:05Z' WHERE rowid = (SELECT MIN(rowid) FROM timestamps)",
+    "DELETE FROM timestamps WHERE rowid = (SELECT MAX(rowid) FROM timestamps)",
 ])
 def test_deep_verify_finds_what_the_log_states_of_each_row(triaged, forensic, edit):
     db = sqlite3.connect(triaged / "case.db")
