@@ -77,26 +77,28 @@ def preflight(case: Case, key_path: Path | None, passphrase_file: Path | None) -
 
 
 def record_pending(case: Case, key_path: Path | None = None, passphrase_file: Path | None = None) -> bool:
-    """Record what the case store did on its own and queued for the log (a schema migration:
-    ``case.migrated``), when this command may record: an unsigned log, or a pinned key. A
-    signed log opened without a key keeps them queued for the next command that has one.
-    The queue is emptied after the log's commit: a crash between the two repeats the entry
-    (never loses it)."""
-    pending = schema.pending_custody(case.db)
-    if not pending:
+    """Record ``case.migrated`` for a store an older version wrote and this one migrated, when
+    this command may record: an unsigned log, or a pinned key (a signed log opened without a
+    key leaves it for the next command that has one). Its details come from this code's own
+    steps, never from the store (:func:`forensic.store.schema.migration_to_record`). The
+    store's lock is taken first, then the log's (the documented order); the migration is
+    re-read under it and marked recorded in the transaction that keeps the checkpoint's copy,
+    so two commands at once record it once."""
+    if schema.migration_to_record(case.db) is None:
         return False
     signer = signer_from_env(key_path, passphrase_file)
     latest = latest_checkpoint(case.root)
     if signing_problem(bool(latest and latest.signature), signer, pinned_in_store(case.db)):
         return False
-    log = CustodyLog(case.root, case.db, case.case_id, signer=signer,
-                     actor=(signer.name if signer and signer.name else None) or case.examiner)
-    with log:
-        for entry in pending:
-            log.append(entry["action"], {"case": case.case_id}, actor=log.actor, details=_clean(entry["details"]))
+    actor = (signer.name if signer and signer.name else None) or case.examiner
+    with CustodyLog(case.root, case.db, case.case_id, signer=signer, actor=actor) as log, \
+            case.transaction() as db:
+        details = schema.migration_to_record(db)
+        if details is None:                  # another command recorded it meanwhile
+            return False
+        log.append("case.migrated", {"case": case.case_id}, actor=actor, details=_clean(details))
         log.commit()
-    with case.transaction() as db:
-        schema.clear_pending_custody(db, len(pending))
+        schema.forget_migration(db)
     return True
 
 

@@ -8,7 +8,7 @@ from pathlib import Path
 import click
 
 from forensic.case import Case
-from forensic.store.schema import pending_custody
+from forensic.store.schema import migration_to_record
 from forensic.cli.console import detail, esc
 
 
@@ -36,7 +36,7 @@ def with_case(f):
         try:
             # A store an older version wrote was migrated when opened: the custody log
             # records it now (or, for a signed log, with the next command given a key).
-            if pending_custody(case.db):
+            if migration_to_record(case.db) is not None:
                 from forensic.chain_of_custody.hooks import record_pending
                 if record_pending(case, kwargs.get("key_path"), kwargs.get("passphrase_file")):
                     detail("the case store was migrated to the current schema; recorded in the custody log")

@@ -5,7 +5,7 @@ changes or drops its tables. ``meta.schema_version`` says which version of the l
 store has; a store of an older version is migrated when it is opened (:func:`migrate`): each
 step in :data:`MIGRATIONS` runs in order, all of them in one write transaction, so a store
 is either at its old version or at the new one, never between. The steps done are kept in
-``meta.pending_custody`` until the custody log records them as ``case.migrated``
+``meta.migrated_from`` until the custody log records them as ``case.migrated``
 (:mod:`forensic.chain_of_custody.hooks`).
 
 Tables:
@@ -26,9 +26,10 @@ Tables:
 """
 from __future__ import annotations
 
-import json
 import sqlite3
 from typing import Callable
+
+from forensic.errors import CaseError
 
 SCHEMA_VERSION = 2
 
@@ -196,12 +197,23 @@ def _create_tables(db: sqlite3.Connection) -> None:
 
 
 def version(db: sqlite3.Connection) -> int | None:
-    """The store's schema version; None when ``db`` is not a case store."""
+    """The store's schema version; None when ``db`` is not a case store. A version this code
+    cannot read (not a whole number, or older than any it migrates from) is a CaseError."""
     try:
         row = db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
     except sqlite3.OperationalError:
         return None
-    return None if row is None else int(row[0])
+    if row is None:
+        return None
+    try:
+        found = int(str(row[0]).strip())
+    except ValueError:
+        found = 0
+    if found < min(MIGRATIONS):
+        raise CaseError(f"the case store's schema version {row[0]!r} is not one forensic knows",
+                        hint="the store was damaged or written by another program; work on a copy "
+                             "from before the change")
+    return found
 
 
 def empty_chat_index(db: sqlite3.Connection) -> None:
@@ -213,7 +225,7 @@ def empty_chat_index(db: sqlite3.Connection) -> None:
 
 # -- migrations: version N -> N + 1 ---------------------------------------------------------------
 
-def _to_2(db: sqlite3.Connection) -> str:
+def _to_2(db: sqlite3.Connection) -> None:
     """Version 1 created the search index, tags and custody copies on first use (some stores
     have them, some not), added ``files.times_tz_source`` later, and had an unused
     ``triage_progress`` table. Version 2 has every table from the start."""
@@ -226,54 +238,54 @@ def _to_2(db: sqlite3.Connection) -> str:
     if chat_cols and not {"seq", "sort_key"} <= chat_cols:      # the first index layout: rebuilt on use
         empty_chat_index(db)
     _create_tables(db)
-    return "every table created with the store; files.times_tz_source; triage_progress dropped"
 
 
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], str]] = {1: _to_2}
+# version N -> the step to N + 1, and what it does (as the custody log records it)
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2}
+STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped"}
 
 
 def migrate(db: sqlite3.Connection) -> list[dict]:
     """Bring a store of an older version to :data:`SCHEMA_VERSION` (the caller holds a write
     transaction). Returns the steps done, ``[]`` when it was current: each ``{"from": N,
-    "to": N + 1, "what": ...}``. The steps are also queued in ``meta.pending_custody`` for
-    the custody log."""
+    "to": N + 1, "what": ...}``. The version it started from is kept in ``meta.migrated_from``
+    until the custody log records the migration (:func:`migration_to_record`)."""
     done: list[dict] = []
     current = version(db)
     if current is None:
         return done
     while current < SCHEMA_VERSION:
-        what = MIGRATIONS[current](db)
-        done.append({"from": current, "to": current + 1, "what": what})
+        MIGRATIONS[current](db)
+        done.append({"from": current, "to": current + 1, "what": STEPS[current]})
         current += 1
     if done:
         db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(current),))
-        queue_custody(db, "case.migrated", {"from": done[0]["from"], "to": current,
-                                            "steps": done})
+        if migration_to_record(db) is None:      # else an earlier one, not yet recorded, covers it
+            db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('migrated_from', ?)",
+                       (str(done[0]["from"]),))
     return done
 
 
-# -- custody entries the store owes the log -----------------------------------------------------
+# -- the migration the store owes the custody log -------------------------------------------------
 
-def queue_custody(db: sqlite3.Connection, action: str, details: dict) -> None:
-    """Keep an entry for the custody log's next commit (a change the store made on its own,
-    such as a migration, when no log was open)."""
-    row = db.execute("SELECT value FROM meta WHERE key = 'pending_custody'").fetchone()
-    pending = json.loads(row[0]) if row else []
-    pending.append({"action": action, "details": details})
-    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('pending_custody', ?)",
-               (json.dumps(pending, ensure_ascii=False),))
+def migration_to_record(db: sqlite3.Connection) -> dict | None:
+    """The ``details`` of the ``case.migrated`` entry the log is owed, or None. The store keeps
+    only the version it was migrated from (``meta.migrated_from``); what is recorded is built
+    here, from this code's own steps, so nothing written into the store can choose what the
+    log records. A value that is not a version this code migrates from is ignored."""
+    row = db.execute("SELECT value FROM meta WHERE key = 'migrated_from'").fetchone()
+    if row is None:
+        return None
+    try:
+        start = int(row[0])
+    except (TypeError, ValueError):
+        return None
+    if start not in MIGRATIONS or start >= SCHEMA_VERSION:
+        return None
+    return {"from": start, "to": SCHEMA_VERSION,
+            "steps": [{"from": n, "to": n + 1, "what": STEPS[n]} for n in range(start, SCHEMA_VERSION)]}
 
 
-def pending_custody(db: sqlite3.Connection) -> list[dict]:
-    row = db.execute("SELECT value FROM meta WHERE key = 'pending_custody'").fetchone()
-    return json.loads(row[0]) if row else []
-
-
-def clear_pending_custody(db: sqlite3.Connection, count: int) -> None:
-    """Forget the first ``count`` queued entries (the log has committed them)."""
-    rest = pending_custody(db)[count:]
-    if rest:
-        db.execute("UPDATE meta SET value = ? WHERE key = 'pending_custody'",
-                   (json.dumps(rest, ensure_ascii=False),))
-    else:
-        db.execute("DELETE FROM meta WHERE key = 'pending_custody'")
+def forget_migration(db: sqlite3.Connection) -> None:
+    """The log has recorded the migration (call in the transaction that holds its checkpoint)."""
+    db.execute("DELETE FROM meta WHERE key = 'migrated_from'")

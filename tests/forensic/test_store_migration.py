@@ -128,7 +128,7 @@ def test_a_version_1_store_migrates_and_reads_the_same(triaged, forensic):
     assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"tags", "chat_messages", "chat_index"} <= tables and "triage_progress" not in tables
-    assert db.execute("SELECT value FROM meta WHERE key='pending_custody'").fetchone() is None
+    assert db.execute("SELECT value FROM meta WHERE key='migrated_from'").fetchone() is None
     db.close()
     entries = forensic("custody", "log", "--case", triaged, "--json", "--action", "case.migrated").jsonl()
     assert len(entries) == 1                     # recorded once, by the first command
