@@ -224,14 +224,19 @@ class Triage:
                 for out in ex.finalize(view, self.item) or ():
                     if isinstance(out, Link):
                         links.append(out)
-                    else:
+                    elif isinstance(out, ExtractionWarning):
                         warnings.append(out)
+                    else:
+                        warnings.append(ExtractionWarning(ex.NAME, f"finalize gave {type(out).__name__!r}, "
+                                                                   "neither a warning nor a link; ignored"))
             except Exception as exc:  # a failing extractor never stops a triage
                 warnings = [ExtractionWarning(ex.NAME, f"finalize failed: {exc!r}")]
                 links = []
+            linked, refused = artifacts.apply_links(db, self.item, links)
             store_triage.add_warnings(db, [(self.item, w.locator, f"extract:{ex.NAME}", w.message, now)
-                                           for w in warnings])
-            linked = artifacts.apply_links(db, links)
+                                           for w in warnings] +
+                                          [(self.item, None, f"extract:{ex.NAME}", f"link refused: {why}", now)
+                                           for why in refused])
             if linked and self.on_batch is not None:
                 self.on_batch([_link_leaf(x) for x in linked])
 

@@ -65,21 +65,34 @@ class Linked(NamedTuple):
     reason: str
 
 
-def apply_links(db: sqlite3.Connection, links: Iterable[Link]) -> list[Linked]:
-    """Store each link's fields (the caller's transaction). A link that changes nothing is
-    not stored, nor logged."""
+def apply_links(db: sqlite3.Connection, item: str, links: Iterable[Link]) -> tuple[list[Linked], list[str]]:
+    """Store each link's fields (the caller's transaction): what was stored, and why each
+    link refused was refused (a record of another item or none, fields that are not a JSON
+    object, a reason that is not text). A link that changes nothing is not stored, nor
+    logged."""
     done: list[Linked] = []
+    refused: list[str] = []
     for link in links:
-        rec = get(db, link.artifact_id)
-        if rec is None:
-            raise ValueError(f"no record {link.artifact_id} to link")
-        text = json.dumps(link.fields, ensure_ascii=False, default=str)
+        rec = get(db, link.artifact_id) if isinstance(link.artifact_id, int) else None
+        problem = None
+        if rec is None or rec.item != item:
+            problem = f"no record {link.artifact_id!r} of item {item} to link"
+        elif not isinstance(link.fields, dict) or not isinstance(link.reason, str):
+            problem = f"link of record {rec.id}: fields must be an object and the reason text"
+        else:
+            try:
+                text = json.dumps(link.fields, ensure_ascii=False, allow_nan=False, default=str)
+                sha = record_sha256(text)
+            except (TypeError, ValueError, RecursionError) as exc:   # also UnicodeEncodeError
+                problem = f"link of record {rec.id}: fields not storable as JSON ({exc})"
+        if problem is not None or rec is None:
+            refused.append(problem or "no record to link")
+            continue
         if text == rec.fields_json:
             continue
         db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (text, link.artifact_id))
-        done.append(Linked(rec.id, rec.item, rec.record_type, rec.locator, rec.file_sha256,
-                           record_sha256(text), link.reason))
-    return done
+        done.append(Linked(rec.id, rec.item, rec.record_type, rec.locator, rec.file_sha256, sha, link.reason))
+    return done, refused
 
 
 def file_row_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:

@@ -147,5 +147,5 @@ def _finalized(db, item: str) -> list:
     from forensic.store.records import Link
     from forensic.store.view import StoreView
     out = list(EX.finalize(StoreView(db), item))
-    apply_links(db, [o for o in out if isinstance(o, Link)])
+    apply_links(db, item, [o for o in out if isinstance(o, Link)])
     return [o for o in out if not isinstance(o, Link)]
