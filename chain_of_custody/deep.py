@@ -26,8 +26,9 @@ with the ``seq`` of the entry it contradicts:
   may hold leaves of a batch the store rolled back (leaves are written before the store
   commits: a crash repeats a leaf, never loses one). Their ids are given again to the next
   rows stored, whose leaves then replace them; those never given again lie above every id
-  in the store. So a missing row of an item whose triage was interrupted is a ``note`` when
-  its id is above the store's highest, and a failure otherwise.
+  in the store. So a missing row logged by a triage run that did not finish (killed or
+  interrupted: no ``triage.finished`` for its start) is a ``note`` when its id is above the
+  store's highest, and a failure otherwise.
 """
 from __future__ import annotations
 
@@ -75,7 +76,8 @@ class _Logged:
     sha256: str | None
     locator: str | None
     what: Any = None          # a file's ``deleted``, a record's type: also stated by the entry
-    rows: str | None = None   # a file's row_sha256, a record's times_sha256 (logs since store v2)
+    rows: tuple = ()          # row_sha256 (and a record's times_sha256), in leaves since store v2
+    session: int | None = None   # seq of the triage.started/resumed entry whose run logged it
 
 
 def deep_verify(case: Case, evidence: bool = False,
@@ -87,8 +89,8 @@ def deep_verify(case: Case, evidence: bool = False,
     files: dict[int, _Logged] = {}
     records: dict[int, _Logged] = {}
     received: dict[str, _Logged] = {}
-    unfinished: set[str] = set()        # items with a triage session that did not finish
-    running: set[str] = set()           # items whose last session has not ended (yet)
+    session: dict[str, int] = {}        # item -> seq of the start of its current triage run
+    finished: set[int] = set()          # runs (by the seq of their start) that finished
     for line in iter_lines(Path(case.root) / LOG_NAME):
         try:
             e = json.loads(line)
@@ -100,27 +102,25 @@ def deep_verify(case: Case, evidence: bool = False,
         item = subject.get("item")
         if action == "file.recorded" and isinstance(details.get("file_id"), int):
             files[details["file_id"]] = _Logged(seq, item, e.get("sha256"), subject.get("locator"),
-                                                details.get("deleted"), details.get("row_sha256"))
+                                                details.get("deleted"), (details.get("row_sha256"),),
+                                                session.get(item) if isinstance(item, str) else None)
         elif action in ("artifact.recorded", "artifact.linked") and isinstance(details.get("artifact_id"), int):
             before = records.get(details["artifact_id"])
-            times = details.get("times_sha256") if action == "artifact.recorded" else \
-                (before.rows if before is not None else None)      # a link changes the fields only
+            rows = (details.get("row_sha256"), details.get("times_sha256")) if action == "artifact.recorded" \
+                else (before.rows if before is not None else ())   # a link changes the fields only
             records[details["artifact_id"]] = _Logged(seq, item, details.get("record_sha256"),
-                                                      subject.get("locator"), subject.get("record_type"), times)
+                                                      subject.get("locator"), subject.get("record_type"), rows,
+                                                      session.get(item) if isinstance(item, str) else None)
         elif action == "evidence.received" and isinstance(item, str):
             received[item] = _Logged(seq, item, e.get("sha256"), None)
-        elif action in ("triage.started", "triage.resumed") and isinstance(item, str):
-            if item in running or action == "triage.resumed":
-                unfinished.add(item)            # the session before this one never finished
-            running.add(item)
+        elif action in ("triage.started", "triage.resumed") and isinstance(item, str) and isinstance(seq, int):
+            session[item] = seq
             if details.get("force") is True:    # the item's earlier results were removed
                 for table in (files, records):
                     for key in [k for k, v in table.items() if v.item == item]:
                         del table[key]
-        elif action in ("triage.interrupted", "triage.finished") and isinstance(item, str):
-            running.discard(item)
-            if action == "triage.interrupted":
-                unfinished.add(item)
+        elif action == "triage.finished" and isinstance(item, str) and item in session:
+            finished.add(session[item])
 
     top = {"file": 0, "record": 0}
     for file_id, item, locator, sha256, deleted, row_sha256 in store_artifacts.file_hashes(case.db):
@@ -131,11 +131,11 @@ def deep_verify(case: Case, evidence: bool = False,
             report.add("file not logged", f"file {file_id} of item {item}", file_id=file_id, item=item,
                        locator=locator, stored_sha256=sha256)
         elif (logged.sha256, logged.locator, logged.item, logged.what) != (sha256, locator, item, deleted) \
-                or logged.rows not in (None, row_sha256):
+                or not _same(logged.rows, (row_sha256,)):
             report.add("file changed", f"file {file_id} ({locator}) of item {item}", seq=logged.seq,
                        file_id=file_id, item=item, locator=locator, logged_sha256=logged.sha256,
                        stored_sha256=sha256)
-    for artifact_id, item, record_type, file_locator, sha256, times in store_artifacts.record_hashes(case.db):
+    for artifact_id, item, record_type, file_locator, sha256, row, times in store_artifacts.record_hashes(case.db):
         report.records_checked += 1
         top["record"] = max(top["record"], artifact_id)
         logged = records.pop(artifact_id, None)
@@ -143,13 +143,12 @@ def deep_verify(case: Case, evidence: bool = False,
             report.add("record not logged", f"record {artifact_id} of item {item}", artifact_id=artifact_id,
                        item=item, stored_sha256=sha256)
         elif (logged.sha256, logged.item, logged.what, logged.locator) != (sha256, item, record_type, file_locator) \
-                or logged.rows not in (None, times):
+                or not _same(logged.rows, (row, times)):
             report.add("record changed", f"record {artifact_id} of item {item}", seq=logged.seq,
                        artifact_id=artifact_id, item=item, locator=logged.locator,
                        logged_sha256=logged.sha256, stored_sha256=sha256)
-    unfinished |= running                  # killed: not even an interrupted entry
-    _missing(report, "file", files, unfinished, top["file"])
-    _missing(report, "record", records, unfinished, top["record"])
+    _missing(report, "file", files, finished, top["file"])
+    _missing(report, "record", records, finished, top["record"])
 
     if evidence:
         for row in store_items.all_items(case.db):
@@ -172,11 +171,16 @@ def deep_verify(case: Case, evidence: bool = False,
     return report
 
 
-def _missing(report: DeepReport, kind: str, left: dict[int, _Logged], unfinished: set[str],
+def _same(logged: tuple, stored: tuple) -> bool:
+    """The hashes a leaf states (None: an older leaf did not state it) agree with the store's."""
+    return all(want is None or want == have for want, have in zip(logged, stored, strict=False))
+
+
+def _missing(report: DeepReport, kind: str, left: dict[int, _Logged], finished: set[int],
              highest: int) -> None:
     noted: dict[str | None, int] = {}
     for key, logged in left.items():
-        if logged.item in unfinished and key > highest:
+        if logged.session not in finished and key > highest:
             noted[logged.item] = noted.get(logged.item, 0) + 1
         else:
             report.add(f"{kind} missing", f"{kind} {key} of item {logged.item}", seq=logged.seq,

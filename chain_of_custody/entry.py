@@ -348,7 +348,7 @@ _HEX = rb'"[0-9a-f]{64}"'
 _SUBJECT = rb'\{"item":' + _S + rb'(?:,"locator":' + _S + rb'(?:,"record_type":' + _S + rb')?)?\}'
 _DETAILS = (rb'\{\}|\{"deleted":(?:true|false),"file_id":' + _INT + rb'(?:,"row_sha256":' + _HEX + rb')?\}'
             rb'|\{"artifact_id":' + _INT + rb',"record_sha256":(?:null|' + _HEX + rb')'
-            rb'(?:,"times_sha256":' + _HEX + rb')?\}')
+            rb'(?:,"row_sha256":' + _HEX + rb',"times_sha256":' + _HEX + rb')?\}')
 _MIDDLE = (                                  # from the time to the subject, both included
     rb'\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z",'
     rb'"details":(?:' + _DETAILS + rb'|(?P<details>' + _OBJ + rb')),'

@@ -188,6 +188,7 @@ class TriageRecorder:
                                 "sha256": leaf["sha256"],
                                 "details": {"artifact_id": leaf["artifact_id"],
                                             "record_sha256": leaf.get("record_sha256"),
+                                            "row_sha256": leaf["row_sha256"],
                                             "times_sha256": leaf["times_sha256"]}})
         self.log.extend(entries)
         self.log.flush()

@@ -521,11 +521,11 @@ class Triage:
 
 
 def _artifact_leaf(row: dict, record_type: str, artifact_id: int, record_sha256: str | None,
-                   times_sha256: str) -> dict:
+                   row_sha256: str, times_sha256: str) -> dict:
     """What the custody log records for one stored artifact (forensic.chain_of_custody.hooks)."""
     return {"kind": "artifact", "record_type": record_type, "locator": row["locator"],
             "sha256": row["sha256"], "artifact_id": artifact_id, "record_sha256": record_sha256,
-            "times_sha256": times_sha256}
+            "row_sha256": row_sha256, "times_sha256": times_sha256}
 
 
 def _file_leaf(row: dict, file_id: int, row_sha256: str) -> dict:

@@ -6,8 +6,8 @@ import json
 import sqlite3
 from typing import Iterable, Iterator, NamedTuple
 
-from forensic.store.records import (FILE_ROW_COLUMNS, TIMES_COLUMNS, File, Link, Record, record_sha256,
-                                     values_sha256)
+from forensic.store.records import (FILE_ROW_COLUMNS, RECORD_ROW_COLUMNS, TIMES_COLUMNS, File, Link, Record,
+                                     record_sha256, values_sha256)
 
 _WITH_FILE = ("SELECT a.*, f.path AS path, f.locator AS locator, f.sha256 AS file_sha256 FROM artifacts a "
               "LEFT JOIN files f ON f.id = a.file_id")
@@ -102,6 +102,14 @@ def file_row_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
             for r in db.execute(f"SELECT id, {cols} FROM files WHERE id BETWEEN ? AND ?", (lo, hi))}
 
 
+def record_row_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
+    """artifact id -> ``row_sha256`` (its columns but the id and fields) of the records with
+    ids in [lo, hi]."""
+    cols = ", ".join(RECORD_ROW_COLUMNS)
+    return {r[0]: values_sha256(list(r[1:]))
+            for r in db.execute(f"SELECT id, {cols} FROM artifacts WHERE id BETWEEN ? AND ?", (lo, hi))}
+
+
 def times_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
     """artifact id -> ``times_sha256`` (its timestamp rows, in the order stored) of the records
     with ids in [lo, hi]; a record without timestamps is absent (its hash: :data:`NO_TIMES`)."""
@@ -115,14 +123,16 @@ def times_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
 NO_TIMES = values_sha256([])
 
 
-def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, str, str]]:
+def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, str, str, str]]:
     """(artifact id, item, record type, locator of its file, SHA-256 of the stored fields,
-    ``times_sha256``) of every record, by id."""
+    ``row_sha256``, ``times_sha256``) of every record, by id."""
     times = _all_times(db)
-    for artifact_id, item, record_type, locator, fields in db.execute(
-            "SELECT a.id, a.item, a.record_type, f.locator, a.fields FROM artifacts a "
-            "LEFT JOIN files f ON f.id = a.file_id ORDER BY a.id"):
-        yield artifact_id, item, record_type, locator, record_sha256(fields), times.get(artifact_id, NO_TIMES)
+    cols = ", ".join(f"a.{c}" for c in RECORD_ROW_COLUMNS)
+    for r in db.execute(f"SELECT a.id, f.locator, a.fields, {cols} FROM artifacts a "
+                        "LEFT JOIN files f ON f.id = a.file_id ORDER BY a.id"):
+        artifact_id, locator, fields, row = r[0], r[1], r[2], list(r[3:])
+        yield (artifact_id, row[0], row[1], locator, record_sha256(fields), values_sha256(row),
+               times.get(artifact_id, NO_TIMES))
 
 
 def _all_times(db: sqlite3.Connection) -> dict[int, str]:

@@ -28,6 +28,8 @@ def record_sha256(fields_json: str) -> str:
 FILE_ROW_COLUMNS = ("item", "locator", "path", "layers", "name", "kind", "size", "sha256", "md5", "sha1",
                     "deleted", "allocated", "mime", "magic", "extension_mismatch", "modified_at", "accessed_at",
                     "changed_at", "born_at", "times_tz_known", "times_tz_source", "inode", "link_target")
+# The columns of an ``artifacts`` row the log vouches for besides its fields (``row_sha256``).
+RECORD_ROW_COLUMNS = ("item", "record_type", "extractor", "source_ref", "corrupted", "warnings")
 # The columns of a record's ``timestamps`` rows the log vouches for (``times_sha256``), in order.
 TIMES_COLUMNS = ("label", "utc", "local", "tz_known", "tz_source", "raw")
 

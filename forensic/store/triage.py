@@ -55,7 +55,7 @@ def store_entries(db: sqlite3.Connection, item: str, entries: list[Entry], now: 
                   known: dict[str, str | None]) -> list[tuple]:
     """Store a batch. Returns what was stored, in order, for the custody log: ``("file", row,
     file_id, row_sha256)`` and ``("record", row, record_type, artifact_id, record_sha256,
-    times_sha256)``, the hashes read back from the rows as stored.
+    row_sha256, times_sha256)``, the hashes read back from the rows as stored.
 
     The batch goes in one statement per table, ids given here (as SQLite would: the next
     after the largest); when a location is met twice in it (kept once, with a warning:
@@ -71,8 +71,10 @@ def store_entries(db: sqlite3.Connection, item: str, entries: list[Entry], now: 
     file_ids = [s[2] for s in stored if s[0] == "file"]
     record_ids = [s[3] for s in stored if s[0] == "record"]
     rows = artifacts.file_row_hashes(db, min(file_ids), max(file_ids)) if file_ids else {}
-    times = artifacts.times_hashes(db, min(record_ids), max(record_ids)) if record_ids else {}
-    return [s + (rows[s[2]],) if s[0] == "file" else s + (times.get(s[3], artifacts.NO_TIMES),)
+    lo, hi = (min(record_ids), max(record_ids)) if record_ids else (0, -1)
+    records = artifacts.record_row_hashes(db, lo, hi) if record_ids else {}
+    times = artifacts.times_hashes(db, lo, hi) if record_ids else {}
+    return [s + (rows[s[2]],) if s[0] == "file" else s + (records[s[3]], times.get(s[3], artifacts.NO_TIMES))
             for s in stored]
 
 

@@ -128,14 +128,6 @@ MISSED = {
 
 
 @pytest.mark.parametrize("edit", sorted(MISSED))
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: an artifacts row's corrupted, warnings, extractor and source_ref columns are in no leaf "
-    "(record_sha256 covers fields, times_sha256 the timestamps), so --deep says STORE MATCHES after "
-    "they change, although docs/threat-model.md (protects, 5) says each differing row is named; "
-    "'corrupted' and the warnings are what a court reads about a record's reliability. Fix: a "
-    "row_sha256 on artifact.recorded over every artifacts column but id and fields (like "
-    "FILE_ROW_COLUMNS in forensic/store/records.py), computed in forensic/store/triage.py and "
-    "re-computed by store_artifacts.record_hashes for chain_of_custody/deep.py"))
 def test_deep_verify_names_an_edit_of_any_record_column(case, edit):
     assert edit_store(case, MISSED[edit]) >= 1
     code, report = deep(case)
@@ -201,13 +193,6 @@ def test_an_edited_row_of_a_once_interrupted_item_is_still_named(resumed_case):
     assert code == 4 and "file changed" in report["problems"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: chain_of_custody/deep.py keeps an item in `unfinished` for ever once any of its triages "
-    "was interrupted, so rows a LATER, FINISHED run stored and logged can be deleted from the store "
-    "when they hold the highest ids, and --deep says STORE MATCHES with a rolled-back-batch note. "
-    "Fix: in deep_verify, give each _Logged the session (triage.started/resumed) that wrote it and "
-    "make _missing note only leaves of sessions that did not end with triage.finished (and, for "
-    "triage.interrupted, no more than its leaves minus details.files_stored)"))
 def test_rows_a_finished_run_stored_cannot_be_deleted_as_rolled_back(resumed_case):
     [(fid,)] = query(resumed_case, "SELECT max(id) FROM files")
     edit_store(resumed_case, f"DELETE FROM timestamps WHERE artifact_id IN (SELECT id FROM artifacts "
