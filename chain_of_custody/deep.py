@@ -39,7 +39,7 @@ from typing import Any, Callable
 
 from forensic.chain_of_custody.log import LOG_NAME, iter_lines
 from forensic.case import Case
-from forensic.store import artifacts as store_artifacts, items as store_items
+from forensic.store import artifacts as store_artifacts, chats as store_chats, items as store_items
 from forensic.store.records import Item
 
 MAX_LISTED = 1000        # mismatches listed in full (all are counted)
@@ -149,6 +149,8 @@ def deep_verify(case: Case, evidence: bool = False,
                        logged_sha256=logged.sha256, stored_sha256=sha256)
     _missing(report, "file", files, finished, top["file"])
     _missing(report, "record", records, finished, top["record"])
+    for problem in store_chats.index_problems(case.db):
+        report.add("search index changed", problem)
 
     if evidence:
         for row in store_items.all_items(case.db):

@@ -115,6 +115,50 @@ def _unindex(db: sqlite3.Connection, where: str, args: tuple) -> None:
     db.execute(f"DELETE FROM chat_messages WHERE {where}", args)
 
 
+# The index rows of an item's chat/message records (of the extractors matching a LIKE pattern),
+# as derived from the records: what index_messages stores and index_problems checks against.
+_COLUMNS = ("id, item, extractor, platform, conversation, conv_title, file_id, sent_key, sort_key, tz_known, "
+            "sent_at, body, sender, title")
+_DERIVED = (
+    "SELECT id, item, extractor, platform, conversation, conv_title, file_id, sent_key, "
+    "coalesce(sent_key, ?) AS sort_key, tz_known, sent_at, body, sender, title FROM ("
+    "SELECT a.id AS id, a.item AS item, substr(a.extractor, 1, instr(a.extractor || '@', '@') - 1) AS extractor, "
+    "json_extract(a.fields, '$.platform') AS platform, "
+    "CAST(json_extract(a.fields, '$.conversation.id') AS TEXT) AS conversation, "
+    "json_extract(a.fields, '$.conversation.title') AS conv_title, a.file_id AS file_id, "
+    "chat_sent_key(json_extract(a.fields, '$.sent_at_utc'), json_extract(a.fields, '$.sent_at')) AS sent_key, "
+    "coalesce(json_extract(a.fields, '$.tz_known'), 0) AS tz_known, "
+    "json_extract(a.fields, '$.sent_at') AS sent_at, "
+    "chat_search_form(json_extract(a.fields, '$.body')) AS body, "
+    "chat_search_form(trim(coalesce(json_extract(a.fields, '$.sender'), json_extract(a.fields, '$.actor'), '') "
+    "|| ' ' || coalesce(json_extract(a.fields, '$.sender_name'), ''))) AS sender, "
+    "chat_search_form(json_extract(a.fields, '$.conversation.title')) AS title "
+    "FROM artifacts a WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?)")
+
+
+def index_problems(db: sqlite3.Connection) -> list[str]:
+    """How the search index differs from what the records give (``custody verify --deep``):
+    for every item indexed, its rows against the rows derived from its records now, and the
+    FTS index against its rows (FTS5 ``integrity-check`` with the content table). Items not
+    indexed yet are skipped: they are indexed from the records on first use."""
+    ensure_schema(db)
+    _register(db)
+    problems = []
+    for (item,) in db.execute("SELECT DISTINCT item FROM chat_index ORDER BY item").fetchall():
+        args = (NO_TIME_KEY, item, "%")
+        stored = f"SELECT {_COLUMNS} FROM chat_messages WHERE item = ?"
+        extra = db.execute(f"SELECT count(*) FROM ({stored} EXCEPT {_DERIVED})", (item, *args)).fetchone()[0]
+        lost = db.execute(f"SELECT count(*) FROM ({_DERIVED} EXCEPT {stored})", (*args, item)).fetchone()[0]
+        if extra or lost:
+            problems.append(f"item {item}: {lost} message(s) missing from the search index or different "
+                            f"there, {extra} index row(s) no record gives")
+    try:
+        db.execute("INSERT INTO messages_fts(messages_fts, rank) VALUES ('integrity-check', 1)")
+    except sqlite3.DatabaseError as exc:
+        problems.append(f"the full-text index does not match its rows ({exc})")
+    return problems
+
+
 def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = None) -> int:
     """(Re)build the index rows of ``item``'s chat messages (of one extractor NAME, or all).
     Idempotent; run inside the caller's transaction. Returns the number of messages indexed."""
@@ -132,25 +176,8 @@ def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = No
     _unindex(db, "id IN (SELECT id FROM artifacts WHERE item = ? AND record_type = 'chat/message' "
                  "AND extractor LIKE ?)", (item, like))
     # one run: rows inserted in time order, so their seq (the FTS rowid) follows time
-    db.execute(
-        "INSERT INTO chat_messages(id, item, extractor, platform, conversation, conv_title, file_id, sent_key, "
-        "sort_key, tz_known, sent_at, body, sender, title) "
-        "SELECT id, item, extractor, platform, conversation, conv_title, file_id, sent_key, "
-        "coalesce(sent_key, ?) AS sort_key, tz_known, sent_at, body, sender, title FROM ("
-        "SELECT a.id AS id, a.item AS item, substr(a.extractor, 1, instr(a.extractor || '@', '@') - 1) AS extractor, "
-        "json_extract(a.fields, '$.platform') AS platform, "
-        "CAST(json_extract(a.fields, '$.conversation.id') AS TEXT) AS conversation, "
-        "json_extract(a.fields, '$.conversation.title') AS conv_title, a.file_id AS file_id, "
-        "chat_sent_key(json_extract(a.fields, '$.sent_at_utc'), json_extract(a.fields, '$.sent_at')) AS sent_key, "
-        "coalesce(json_extract(a.fields, '$.tz_known'), 0) AS tz_known, "
-        "json_extract(a.fields, '$.sent_at') AS sent_at, "
-        "chat_search_form(json_extract(a.fields, '$.body')) AS body, "
-        "chat_search_form(trim(coalesce(json_extract(a.fields, '$.sender'), json_extract(a.fields, '$.actor'), '') "
-        "|| ' ' || coalesce(json_extract(a.fields, '$.sender_name'), ''))) AS sender, "
-        "chat_search_form(json_extract(a.fields, '$.conversation.title')) AS title "
-        "FROM artifacts a WHERE a.item = ? AND a.record_type = 'chat/message' AND a.extractor LIKE ?) "
-        "ORDER BY sort_key, id",
-        (NO_TIME_KEY, item, like))
+    db.execute(f"INSERT INTO chat_messages({_COLUMNS}) {_DERIVED} ORDER BY sort_key, id",
+               (NO_TIME_KEY, item, like))
     where, args = ("item = ?", (item,)) if extractor is None else ("item = ? AND extractor = ?", (item, extractor))
     db.execute("INSERT INTO messages_fts(rowid, body, sender, title) "
                f"SELECT seq, body, sender, title FROM chat_messages WHERE {where}", args)

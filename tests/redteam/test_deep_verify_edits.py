@@ -142,13 +142,6 @@ def test_deleted_triage_warnings_pass_deep_verify_a_documented_limit(case):
     assert code == 0 and report["ok"]
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "hole: docs/threat-model.md says the chat search index 'is rebuilt from records', but it is "
-    "built once at the end of a triage (forensic/store/chats.py index_messages) and read as it is: "
-    "a message deleted from messages_fts is never found by `messages --search` again and --deep "
-    "says STORE MATCHES. Fix: chain_of_custody/deep.py (through a store function) runs FTS5 "
-    "'integrity-check' on messages_fts and compares chat_messages with the rows index_messages "
-    "would derive from the records (or --deep rebuilds the index and says so)"))
 def test_a_message_removed_from_the_search_index_is_found_or_named(case, forensic):
     assert "no excuses" in forensic("messages", "--search", "excuses", "--case", case, "--json").out
     edit_store(case, "INSERT INTO messages_fts(messages_fts, rowid, body, sender, title) SELECT 'delete', "
