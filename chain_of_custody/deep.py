@@ -135,7 +135,8 @@ def deep_verify(case: Case, evidence: bool = False,
             report.add("file changed", f"file {file_id} ({locator}) of item {item}", seq=logged.seq,
                        file_id=file_id, item=item, locator=locator, logged_sha256=logged.sha256,
                        stored_sha256=sha256)
-    for artifact_id, item, record_type, file_locator, sha256, row, times in store_artifacts.record_hashes(case.db):
+    for artifact_id, item, record_type, file_locator, sha256, row_sha256, times in \
+            store_artifacts.record_hashes(case.db):
         report.records_checked += 1
         top["record"] = max(top["record"], artifact_id)
         logged = records.pop(artifact_id, None)
@@ -143,7 +144,7 @@ def deep_verify(case: Case, evidence: bool = False,
             report.add("record not logged", f"record {artifact_id} of item {item}", artifact_id=artifact_id,
                        item=item, stored_sha256=sha256)
         elif (logged.sha256, logged.item, logged.what, logged.locator) != (sha256, item, record_type, file_locator) \
-                or not _same(logged.rows, (row, times)):
+                or not _same(logged.rows, (row_sha256, times)):
             report.add("record changed", f"record {artifact_id} of item {item}", seq=logged.seq,
                        artifact_id=artifact_id, item=item, locator=logged.locator,
                        logged_sha256=logged.sha256, stored_sha256=sha256)

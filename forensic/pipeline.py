@@ -28,7 +28,7 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime
 from zoneinfo import ZoneInfo
-from typing import Any, Callable, Iterator
+from typing import Any, Callable, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput, Sibling
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
@@ -221,7 +221,8 @@ class Triage:
             warnings: list[ExtractionWarning] = []
             links: list[Link] = []
             try:
-                for out in ex.finalize(view, self.item) or ():
+                given: Iterable[object] = ex.finalize(view, self.item) or ()   # checked, whatever it declares
+                for out in given:
                     if isinstance(out, Link):
                         links.append(out)
                     elif isinstance(out, ExtractionWarning):

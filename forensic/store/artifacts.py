@@ -73,11 +73,14 @@ def apply_links(db: sqlite3.Connection, item: str, links: Iterable[Link]) -> tup
     done: list[Linked] = []
     refused: list[str] = []
     for link in links:
+        # an extractor made the link: its values are checked here, whatever Link's annotations say
+        fields: object = link.fields
+        reason: object = link.reason
         rec = get(db, link.artifact_id) if isinstance(link.artifact_id, int) else None
         problem = None
         if rec is None or rec.item != item:
             problem = f"no record {link.artifact_id!r} of item {item} to link"
-        elif not isinstance(link.fields, dict) or not isinstance(link.reason, str):
+        elif not isinstance(fields, dict) or not isinstance(reason, str):
             problem = f"link of record {rec.id}: fields must be an object and the reason text"
         else:
             try:
