@@ -126,7 +126,7 @@ def bench_search(n: int) -> None:
     import statistics
     import tempfile
 
-    from forensic.store.chats import index_is_current, index_messages, search_ids
+    from forensic.store.chats import index_messages, search_ids
     from forensic.case import Case
 
     words = ["shift", "money", "van", "tomorrow", "café", "привет", "مرحبا", "hola", "meeting", "driver"]

@@ -744,7 +744,7 @@ def _decide_order(facts: ChatFacts, first: int, second: int, dates: list, option
     # exports are (nearly) in time order: the reading with fewer steps back in time wins
     def descents(order: str) -> int:
         seq = [(y, b, a) if order == "dmy" else (y, a, b) for a, b, y in dates]
-        return sum(1 for x, y in zip(seq, seq[1:]) if y < x)
+        return sum(1 for x, y in zip(seq, seq[1:], strict=False) if y < x)     # each date with the next
     dmy, mdy = descents("dmy"), descents("mdy")
     if dmy != mdy:
         facts.date_order = "dmy" if dmy < mdy else "mdy"
@@ -801,7 +801,8 @@ def _read_time(date_text: str, time_text: str, date_order: str) -> tuple[datetim
     if h24 is None:
         return None, f"unknown 12-hour clock marker {marker!r}"
     try:
-        return datetime(y, mo, d, h24, int(mi), int(s) if s else 0), None
+        # the export's wall-clock time: its zone is unknown and is never guessed
+        return datetime(y, mo, d, h24, int(mi), int(s) if s else 0), None  # noqa: DTZ001
     except ValueError as exc:
         return None, f"invalid date or time in header: {exc}"
 
@@ -863,8 +864,8 @@ def _midnight(date_text: str, date_order: str) -> datetime | None:
     """The start of a header's date, or None when it is no date. A file has one date text
     for each day it has messages on, in order (the dates the bound drops are behind it)."""
     try:
-        return datetime(*_calendar_date(*_DATE.fullmatch(date_text).group("d1", "d2", "d3", "era", "be"),
-                                        date_order))
+        return datetime(*_calendar_date(*_DATE.fullmatch(date_text).group("d1", "d2", "d3", "era", "be"),  # noqa: DTZ001
+                                        date_order))          # a wall-clock date, zone unknown
     except ValueError:
         return None
 

@@ -6,7 +6,6 @@ independent, naive reading of their own line.
 """
 from __future__ import annotations
 
-import io
 import unicodedata
 import zipfile
 from pathlib import Path

@@ -37,21 +37,21 @@ def accepts(text: str | bytes, name: str = "notes.txt") -> bool:
 # media placeholder, attachment and deleted marker where the layout has them.
 LOCALES = [
     ("en-android-24h",
-     "14/03/2021, 21:05 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.\n"
+     "14/03/2021, 21:05 - Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them. Tap to learn more.\n"  # noqa: E501  (verbatim export text)
      "14/03/2021, 21:06 - Recruiter: Hello, are you looking for work?\n"
      "14/03/2021, 21:07 - Recruiter: <Media omitted>\n"
      "14/03/2021, 21:08 - Recruiter: IMG-20210314-WA0001.jpg (file attached)\n"
      "14/03/2021, 21:09 - Maria: This message was deleted\n",
      ("Recruiter", datetime(2021, 3, 14, 21, 6), "Hello, are you looking for work?")),
     ("en-ios-12h-nnbsp",
-     f"[3/14/21, 9:05:07{NNBSP}PM] Recruiter: {LRM}Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them.\n"
+     f"[3/14/21, 9:05:07{NNBSP}PM] Recruiter: {LRM}Messages and calls are end-to-end encrypted. No one outside of this chat, not even WhatsApp, can read or listen to them.\n"  # noqa: E501  (verbatim export text)
      f"[3/14/21, 9:06:00{NNBSP}PM] Recruiter: Hello, are you looking for work?\n"
      f"{LRM}[3/14/21, 9:07:00{NNBSP}PM] Recruiter: {LRM}image omitted\n"
      f"{LRM}[3/14/21, 9:08:00{NNBSP}PM] Recruiter: {LRM}<attached: 00000012-PHOTO-2021-03-14-21-08-00.jpg>\n"
      f"{LRM}[3/14/21, 9:09:00{NNBSP}PM] Maria: {LRM}This message was deleted.\n",
      ("Recruiter", datetime(2021, 3, 14, 21, 6), "Hello, are you looking for work?")),
     ("es-android-12h-am-pm",
-     f"14/3/21, 9:05{NNBSP}p.{NBSP}m. - Los mensajes y las llamadas están cifrados de extremo a extremo. Nadie fuera de este chat, ni siquiera WhatsApp, puede leerlos ni escucharlos.\n"
+     f"14/3/21, 9:05{NNBSP}p.{NBSP}m. - Los mensajes y las llamadas están cifrados de extremo a extremo. Nadie fuera de este chat, ni siquiera WhatsApp, puede leerlos ni escucharlos.\n"  # noqa: E501  (verbatim export text)
      f"14/3/21, 9:06{NNBSP}p.{NBSP}m. - Reclutador: Hola, ¿buscas trabajo?\n"
      f"14/3/21, 9:07{NNBSP}p.{NBSP}m. - Reclutador: <Multimedia omitido>\n"
      f"14/3/21, 9:08{NNBSP}p.{NBSP}m. - Reclutador: IMG-20210314-WA0001.jpg (archivo adjunto)\n"
@@ -497,7 +497,8 @@ def test_plain_header_pattern_agrees_with_the_full_one(line):
         plain = wt._block_regex(layout, marks, plain=True)[0].match(line)
         ref = wt._block_regex(layout, marks, plain=False)[0].match(line)
         if plain is not None and plain.group("head"):
-            assert plain.group("head", "date", "time", "name", "text") == ref.group("head", "date", "time", "name", "text")
+            parts = ("head", "date", "time", "name", "text")
+            assert plain.group(*parts) == ref.group(*parts)
         plain = wt._rows_regex(layout, marks, plain=True)[0].match(line)
         ref = wt._rows_regex(layout, marks, plain=False)[0].match(line)
         if plain is not None and plain.group("head"):
