@@ -2,7 +2,9 @@
 with links after they were logged, and their hashes for ``custody verify --deep``."""
 from __future__ import annotations
 
+import itertools
 import json
+import operator
 import sqlite3
 from typing import Iterable, Iterator, NamedTuple
 
@@ -116,11 +118,16 @@ def record_row_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str
 def times_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
     """artifact id -> ``times_sha256`` (its timestamp rows, in the order stored) of the records
     with ids in [lo, hi]; a record without timestamps is absent (its hash: :data:`NO_TIMES`)."""
-    rows: dict[int, list] = {}
-    for r in db.execute(f"SELECT artifact_id, {', '.join(TIMES_COLUMNS)} FROM timestamps "
-                        "WHERE artifact_id BETWEEN ? AND ? ORDER BY artifact_id, rowid", (lo, hi)):
-        rows.setdefault(r[0], []).append(list(r[1:]))
-    return {aid: values_sha256(v) for aid, v in rows.items()}
+    return dict(_times(db, "WHERE artifact_id BETWEEN ? AND ?", (lo, hi)))
+
+
+def _times(db: sqlite3.Connection, where: str = "", args: tuple = ()) -> Iterator[tuple[int, str]]:
+    """(artifact id, ``times_sha256``) of the records with timestamps, by id, streamed (the
+    rows of one record at a time in memory)."""
+    cur = db.execute(f"SELECT artifact_id, {', '.join(TIMES_COLUMNS)} FROM timestamps {where} "
+                     "ORDER BY artifact_id, rowid", args)
+    for artifact_id, rows in itertools.groupby(cur, key=operator.itemgetter(0)):
+        yield artifact_id, values_sha256([list(r[1:]) for r in rows])
 
 
 NO_TIMES = values_sha256([])
@@ -128,24 +135,24 @@ NO_TIMES = values_sha256([])
 
 def record_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, str, str, str]]:
     """(artifact id, item, record type, locator of its file, SHA-256 of the stored fields,
-    ``row_sha256``, ``times_sha256``) of every record, by id."""
-    times = _all_times(db)
+    ``row_sha256``, ``times_sha256``) of every record, by id: the records and their timestamps
+    read side by side, both in id order."""
+    times = _times(db)
+    pending = next(times, None)
     cols = ", ".join(f"a.{c}" for c in RECORD_ROW_COLUMNS)
     for r in db.execute(f"SELECT a.id, f.locator, a.fields, {cols} FROM artifacts a "
                         "LEFT JOIN files f ON f.id = a.file_id ORDER BY a.id"):
         artifact_id, locator, fields, row = r[0], r[1], r[2], list(r[3:])
-        yield (artifact_id, row[0], row[1], locator, record_sha256(fields), values_sha256(row),
-               times.get(artifact_id, NO_TIMES))
-
-
-def _all_times(db: sqlite3.Connection) -> dict[int, str]:
-    top = db.execute("SELECT COALESCE(MAX(artifact_id), 0) FROM timestamps").fetchone()[0]
-    return times_hashes(db, 0, top) if top else {}
+        while pending is not None and pending[0] < artifact_id:    # timestamps of no record
+            pending = next(times, None)
+        stamps = pending[1] if pending is not None and pending[0] == artifact_id else NO_TIMES
+        yield artifact_id, row[0], row[1], locator, record_sha256(fields), values_sha256(row), stamps
 
 
 def file_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | None, bool, str]]:
     """(file id, item, locator, SHA-256, deleted, ``row_sha256``) of every stored entry, by id."""
     cols = ", ".join(FILE_ROW_COLUMNS)
+    at = {name: i for i, name in enumerate(FILE_ROW_COLUMNS, start=1)}
+    item, locator, sha256, deleted = at["item"], at["locator"], at["sha256"], at["deleted"]
     for r in db.execute(f"SELECT id, {cols} FROM files ORDER BY id"):
-        row = dict(zip(("id", *FILE_ROW_COLUMNS), r, strict=True))
-        yield r[0], row["item"], row["locator"], row["sha256"], bool(row["deleted"]), values_sha256(list(r[1:]))
+        yield r[0], r[item], r[locator], r[sha256], bool(r[deleted]), values_sha256(list(r[1:]))

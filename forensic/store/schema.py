@@ -115,6 +115,7 @@ CREATE TABLE IF NOT EXISTS timestamps (
     raw TEXT
 );
 CREATE INDEX IF NOT EXISTS timestamps_utc ON timestamps(utc);
+CREATE INDEX IF NOT EXISTS timestamps_artifact ON timestamps(artifact_id);
 CREATE TABLE IF NOT EXISTS chat_messages (
     seq INTEGER PRIMARY KEY,
     id INTEGER NOT NULL UNIQUE,

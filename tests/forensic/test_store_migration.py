@@ -150,3 +150,18 @@ def test_deep_verify_finds_what_the_log_states_of_each_row(triaged, forensic, ed
     db.close()
     bad = forensic("custody", "verify", "--deep", "--case", triaged, "--json", expect=4).json()
     assert not bad["deep"]["ok"] and all(isinstance(m.get("seq"), int) for m in bad["deep"]["mismatches"])
+
+
+def test_record_hashes_read_the_same_times_as_each_batch_logged(triaged):
+    """The streamed hashes --deep reads for every record equal those a triage reads back per
+    batch, records without timestamps included."""
+    from forensic.case import Case
+    from forensic.store import artifacts
+    case = Case.open(triaged)
+    try:
+        streamed = {r[0]: r[6] for r in artifacts.record_hashes(case.db)}
+        per_batch = artifacts.times_hashes(case.db, 0, max(streamed))
+        assert streamed == {aid: per_batch.get(aid, artifacts.NO_TIMES) for aid in streamed}
+        assert artifacts.NO_TIMES in streamed.values() or len(per_batch) == len(streamed)
+    finally:
+        case.close()
