@@ -94,17 +94,20 @@ def deep_verify(case: Case, evidence: bool = False,
     for line in iter_lines(Path(case.root) / LOG_NAME):
         try:
             e = json.loads(line)
-        except ValueError:
+        except (ValueError, RecursionError):
             continue                           # the log's own verification reports it
-        action, seq = e.get("action"), e.get("seq")
-        subject = e.get("subject") if isinstance(e.get("subject"), dict) else {}
-        details = e.get("details") if isinstance(e.get("details"), dict) else {}
+        if not isinstance(e, dict) or not _is_id(e.get("seq")):
+            continue
+        action, seq = e.get("action"), int(e["seq"])
+        raw_subject, raw_details = e.get("subject"), e.get("details")
+        subject: dict = raw_subject if isinstance(raw_subject, dict) else {}
+        details: dict = raw_details if isinstance(raw_details, dict) else {}
         item = subject.get("item")
-        if action == "file.recorded" and isinstance(details.get("file_id"), int):
+        if action == "file.recorded" and _is_id(details.get("file_id")):
             files[details["file_id"]] = _Logged(seq, item, e.get("sha256"), subject.get("locator"),
                                                 details.get("deleted"), (details.get("row_sha256"),),
                                                 session.get(item) if isinstance(item, str) else None)
-        elif action in ("artifact.recorded", "artifact.linked") and isinstance(details.get("artifact_id"), int):
+        elif action in ("artifact.recorded", "artifact.linked") and _is_id(details.get("artifact_id")):
             before = records.get(details["artifact_id"])
             rows = (details.get("row_sha256"), details.get("times_sha256")) if action == "artifact.recorded" \
                 else (before.rows if before is not None else ())   # a link changes the fields only
@@ -113,7 +116,7 @@ def deep_verify(case: Case, evidence: bool = False,
                                                       session.get(item) if isinstance(item, str) else None)
         elif action == "evidence.received" and isinstance(item, str):
             received[item] = _Logged(seq, item, e.get("sha256"), None)
-        elif action in ("triage.started", "triage.resumed") and isinstance(item, str) and isinstance(seq, int):
+        elif action in ("triage.started", "triage.resumed") and isinstance(item, str):
             session[item] = seq
             if details.get("force") is True:    # the item's earlier results were removed
                 for table in (files, records):
@@ -172,6 +175,11 @@ def deep_verify(case: Case, evidence: bool = False,
                 report.add("item changed", f"evidence item {row.item}: the store's hash", item=row.item,
                            stored_sha256=row.sha256, current_sha256=now)
     return report
+
+
+def _is_id(value: object) -> bool:
+    """A row id as a leaf states it (JSON true is no id, though Python counts it an int)."""
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _same(logged: tuple, stored: tuple) -> bool:

@@ -165,3 +165,17 @@ def test_record_hashes_read_the_same_times_as_each_batch_logged(triaged):
         assert artifacts.NO_TIMES in streamed.values() or len(per_batch) == len(streamed)
     finally:
         case.close()
+
+
+@pytest.mark.parametrize("line", [b"[1]", b'"text"', b"[" * 100_000 + b"]" * 100_000,
+                                  b'{"action":"file.recorded","details":{"file_id":true},"subject":"x"}',
+                                  b'{"action":"artifact.recorded","details":[],"subject":{"item":7}}'])
+def test_deep_verify_reads_a_hostile_log_line_without_crashing(triaged, forensic, line):
+    """A line that is not an entry breaks the chain (exit 4, named by the log's check); the
+    store check goes on and reports, never an unexpected error."""
+    with open(triaged / "custody.jsonl", "ab") as f:
+        f.write(line + b"\n")
+    result = forensic("custody", "verify", "--deep", "--case", triaged, "--json", expect=4)
+    report = result.json()
+    assert report["ok"] is False and "deep" in report
+    assert report["deep"]["records_checked"] > 0 and "unexpected" not in result.err
