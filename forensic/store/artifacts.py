@@ -8,6 +8,7 @@ import operator
 import sqlite3
 from typing import Iterable, Iterator, NamedTuple
 
+from forensic.store.db import like_literal
 from forensic.store.records import (FILE_ROW_COLUMNS, RECORD_ROW_COLUMNS, TIMES_COLUMNS, File, Link, Record,
                                      record_sha256, values_sha256)
 
@@ -51,9 +52,9 @@ def files_named(db: sqlite3.Connection, item: str, names: Iterable[str]) -> list
 
 def files_under(db: sqlite3.Connection, item: str, prefix: str) -> list[File]:
     """The entries of ``item`` whose path starts with ``prefix``."""
-    like = prefix.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+    like = like_literal(prefix) + "%"
     return [File.from_row(r) for r in db.execute(
-        "SELECT * FROM files WHERE item = ? AND path LIKE ? ESCAPE '\\' ORDER BY id", (item, like))]
+        "SELECT * FROM files WHERE item = ? AND path LIKE ? ESCAPE '!' ORDER BY id", (item, like))]
 
 
 class Linked(NamedTuple):

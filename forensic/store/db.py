@@ -16,7 +16,7 @@ import sys
 import time
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterator, Sequence, TypeVar
 
 from forensic.errors import CaseError, DiskFullError
 
@@ -24,6 +24,7 @@ BUSY_TIMEOUT = 30.0               # seconds a single statement waits for another
 NOTICE_AFTER = 2.0                # a write transaction waiting longer than this says so
 WAIT_LIMIT = 600.0                # ... and gives up after this, with an error
 WAIT_STEP = 0.25                  # the long wait in steps (signals are handled between them)
+T = TypeVar("T")
 WAITING_MESSAGE = "waiting for another forensic command on this case\u2026"
 
 
@@ -144,3 +145,19 @@ def commit(db: sqlite3.Connection) -> None:
     (which then has nothing left to commit): for a caller that must commit while it still
     holds another lock."""
     db.execute("COMMIT")
+
+
+def stream(db: sqlite3.Connection, sql: str, args: Sequence[object], make: Callable[[sqlite3.Row], T]) -> Iterator[T]:
+    """``make(row)`` of each row of ``sql``, from one cursor, closed when the generator ends
+    or is closed (a listing of 100,000 files never builds a list)."""
+    cursor = db.execute(sql, args)
+    try:
+        for row in cursor:
+            yield make(row)
+    finally:
+        cursor.close()
+
+
+def like_literal(text: str) -> str:
+    """``text`` for a LIKE pattern with ``ESCAPE '!'``: its ``%`` and ``_`` mean themselves."""
+    return text.replace("!", "!!").replace("%", "!%").replace("_", "!_")

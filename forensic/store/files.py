@@ -6,6 +6,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterator, Sequence
 
+from forensic.store.db import stream
 from forensic.store.records import File
 
 
@@ -40,10 +41,5 @@ def listing(db: sqlite3.Connection, items: Sequence[str] | None = None, *, delet
         where.append("sha256 = ?")
         args.append(sha256)
     sql = "SELECT * FROM files" + (" WHERE " + " AND ".join(where) if where else "") + " ORDER BY item, id"
-    cursor = db.execute(sql, args)
-    try:
-        for row in cursor:
-            yield File.from_row(row)
-    finally:
-        cursor.close()
+    yield from stream(db, sql, args, File.from_row)
 

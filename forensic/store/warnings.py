@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterator
 
+from forensic.store.db import like_literal, stream
 from forensic.store.records import StoredWarning
 
 
@@ -16,18 +17,13 @@ def listing(db: sqlite3.Connection, item: str | None = None, limit: int | None =
     if limit is not None:
         sql += " LIMIT ?"
         args.append(limit)
-    cursor = db.execute(sql, args)
-    try:
-        for row in cursor:
-            yield StoredWarning.from_row(row)
-    finally:
-        cursor.close()
+    yield from stream(db, sql, args, StoredWarning.from_row)
 
 
 def at_locator_ending(db: sqlite3.Connection, item: str, suffix: str) -> list[StoredWarning]:
     """The warnings of ``item`` whose locator ends with ``suffix``, in the order they were
     recorded. ``%`` and ``_`` in ``suffix`` mean themselves; ASCII letters match in either
     case (SQLite's LIKE)."""
-    like = "%" + suffix.replace("!", "!!").replace("%", "!%").replace("_", "!_")
+    like = "%" + like_literal(suffix)
     return [StoredWarning.from_row(r) for r in db.execute(
         "SELECT * FROM warnings WHERE item = ? AND locator LIKE ? ESCAPE '!' ORDER BY id", (item, like))]
