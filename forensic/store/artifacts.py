@@ -76,29 +76,32 @@ def apply_links(db: sqlite3.Connection, item: str, links: Iterable[Link]) -> tup
     done: list[Linked] = []
     refused: list[str] = []
     for link in links:
-        # an extractor made the link: its values are checked here, whatever Link's annotations say
-        fields: object = link.fields
-        reason: object = link.reason
+        text, problem = _link_text(link)
         rec = get(db, link.artifact_id) if isinstance(link.artifact_id, int) else None
-        problem = None
         if rec is None or rec.item != item:
-            problem = f"no record {link.artifact_id!r} of item {item} to link"
-        elif not isinstance(fields, dict) or not isinstance(reason, str):
-            problem = f"link of record {rec.id}: fields must be an object and the reason text"
-        else:
-            try:
-                text = json.dumps(link.fields, ensure_ascii=False, allow_nan=False, default=str)
-                sha = record_sha256(text)
-            except (TypeError, ValueError, RecursionError) as exc:   # also UnicodeEncodeError
-                problem = f"link of record {rec.id}: fields not storable as JSON ({exc})"
-        if problem is not None or rec is None:
-            refused.append(problem or "no record to link")
-            continue
-        if text == rec.fields_json:
-            continue
-        db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (text, link.artifact_id))
-        done.append(Linked(rec.id, rec.item, rec.record_type, rec.locator, rec.file_sha256, sha, link.reason))
+            refused.append(f"no record {link.artifact_id!r} of item {item} to link")
+        elif text is None:
+            refused.append(f"link of record {rec.id}: {problem}")
+        elif text != rec.fields_json:              # a link that changes nothing is not logged
+            db.execute("UPDATE artifacts SET fields = ? WHERE id = ?", (text, rec.id))
+            done.append(Linked(rec.id, rec.item, rec.record_type, rec.locator, rec.file_sha256,
+                               record_sha256(text), str(link.reason)))
     return done, refused
+
+
+def _link_text(link: Link) -> tuple[str | None, str]:
+    """The link's fields as stored JSON, or None and why not. An extractor made the link: its
+    values are checked here, whatever Link's annotations say."""
+    fields: object = link.fields
+    reason: object = link.reason
+    if not isinstance(fields, dict) or not isinstance(reason, str):
+        return None, "fields must be an object and the reason text"
+    try:
+        text = json.dumps(fields, ensure_ascii=False, allow_nan=False, default=str)
+        text.encode("utf-8")
+    except (TypeError, ValueError, RecursionError) as exc:     # UnicodeEncodeError is a ValueError
+        return None, f"fields not storable as JSON ({exc})"
+    return text, ""
 
 
 def file_row_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
