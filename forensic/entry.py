@@ -8,6 +8,15 @@ from typing import BinaryIO, Callable
 from forensic.locator import Locator
 
 KINDS = ("file", "dir", "link", "other", "stream")
+# How an entry's content was had (``FileEntry.recovery``): through a live name and its
+# metadata; through the metadata a deleted name still points to; from an orphan (metadata no
+# name points to); cut out of unallocated space or slack by its signature; or from inside
+# another file (a photo in a Word document).
+RECOVERY = ("allocated", "deleted-metadata", "orphan", "carved", "embedded")
+# How far recovered content can be trusted to be what the deleted file held: "high" when
+# its metadata is its own and unused since; "low" when its metadata entry or clusters may
+# have been reused (the reason is one of the entry's warnings).
+CONFIDENCE = ("high", "low")
 
 
 @dataclass(slots=True)
@@ -25,6 +34,8 @@ class FileEntry:
     link_target: str | None = None
     opener: Callable[[], BinaryIO] | None = None    # returns a fresh, seekable reader
     warnings: list[str] = field(default_factory=list)
+    recovery: str | None = None               # one of RECOVERY; None: the source does not say
+    recovery_confidence: str | None = None    # one of CONFIDENCE, for content not allocated
 
     @property
     def has_content(self) -> bool:
