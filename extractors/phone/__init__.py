@@ -1,0 +1,1 @@
+"""Phone databases of people: contacts (Android, iOS, WhatsApp) and call logs (Android, iOS)."""
