@@ -20,6 +20,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.android_sms", "AndroidSmsExtractor"),
     ("forensic.extractors.chat.ios_sms", "IosSmsExtractor"),
     ("forensic.extractors.chat.whatsapp_db", "WhatsAppDbExtractor"),
+    ("forensic.extractors.chat.viber", "ViberExtractor"),
 ]
 
 

@@ -23,6 +23,7 @@ EVIDENCE_SQL = {
     "extractors/chat/whatsapp_db.py": "WhatsApp msgstore.db / wa.db",
     "extractors/chat/android_sms.py": "Android mmssms.db",
     "extractors/chat/ios_sms.py": "iOS sms.db",
+    "extractors/chat/viber.py": "Viber viber_messages / viber_data",
     "training/formats.py": "builds the sample phone databases",
 }
 
