@@ -24,6 +24,7 @@ EVIDENCE_SQL = {
     "extractors/chat/android_sms.py": "Android mmssms.db",
     "extractors/chat/ios_sms.py": "iOS sms.db",
     "extractors/chat/viber.py": "Viber viber_messages / viber_data",
+    "extractors/chat/messenger.py": "Facebook Messenger threads_db2",
     "training/formats.py": "builds the sample phone databases",
 }
 
