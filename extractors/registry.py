@@ -22,6 +22,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.whatsapp_db", "WhatsAppDbExtractor"),
     ("forensic.extractors.chat.viber", "ViberExtractor"),
     ("forensic.extractors.chat.messenger", "MessengerExtractor"),
+    ("forensic.extractors.chat.instagram", "InstagramExtractor"),
 ]
 
 

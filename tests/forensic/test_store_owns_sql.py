@@ -25,6 +25,7 @@ EVIDENCE_SQL = {
     "extractors/chat/ios_sms.py": "iOS sms.db",
     "extractors/chat/viber.py": "Viber viber_messages / viber_data",
     "extractors/chat/messenger.py": "Facebook Messenger threads_db2",
+    "extractors/chat/instagram.py": "Instagram direct.db",
     "training/formats.py": "builds the sample phone databases",
 }
 
