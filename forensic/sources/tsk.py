@@ -48,6 +48,10 @@ LOCAL_TIME_FS = {"fat12", "fat16", "fat32", "exfat"}
 _DATA_ATTRS = {pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_DEFAULT}
 _CONTENT_ATTRS = _DATA_ATTRS | {pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
 _NO_DATA_RUN = pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER
+_NAMED_ATTRS = {pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT}
+# Largest NTFS $Bitmap read to check deleted files' clusters for reuse: one bit a cluster,
+# so 64 MiB covers 2 TiB of 4 KiB clusters.
+MAX_BITMAP = 64 << 20
 
 
 class EwfImgInfo(pytsk3.Img_Info):
@@ -381,6 +385,9 @@ class _FsWalker:
         self.tz_known = fstype not in LOCAL_TIME_FS
         self.seen_dirs: set[int] = set()
         self.is_ntfs = fstype == "ntfs"
+        self.has_streams = fstype in ("ntfs", "hfs+")
+        self._cluster_bitmap: bytes | None = None
+        self._bitmap_failed = False
 
     def walk(self) -> Iterator[FileEntry]:
         try:
@@ -398,6 +405,7 @@ class _FsWalker:
             self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({_short(exc)})")
             return
         seen: dict[str, int] = {}
+        orphan = parent.startswith("/$OrphanFiles")
         for f in items:
             name_info = f.info.name
             raw = name_info.name
@@ -408,8 +416,13 @@ class _FsWalker:
             count = seen.get(name, 0) + 1       # e.g. a deleted name beside a live one of the same name
             seen[name] = count
             label = path if count == 1 else f"{path} [{count}]"
-            meta = f.info.meta
             name_unalloc = bool(name_info.flags & pytsk3.TSK_FS_NAME_FLAG_UNALLOC)
+            meta = f.info.meta
+            notes: list[str] = []
+            if meta is None and name_info.meta_addr and name_unalloc:
+                # the walk hands no metadata for a deleted name: open the entry the name
+                # still points to, and keep it only if it is plausibly this file's
+                f, meta, notes = self._own_meta(f, name_info)
             meta_unalloc = meta is not None and bool(meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
             deleted = name_unalloc or meta_unalloc
             realloc = name_unalloc and meta is not None and not meta_unalloc
@@ -419,11 +432,12 @@ class _FsWalker:
                               times=self._times(meta), times_tz_known=self.tz_known,
                               inode=str(meta.addr) if meta is not None else (str(name_info.meta_addr) or None),
                               allocated=not deleted, deleted=deleted)
+            entry.warnings.extend(notes)
             if not valid:
                 entry.warnings.append("file name is not valid UTF-8 (shown with \\x escapes)")
             if kind == "file":
                 if meta is None:
-                    if not parent.startswith("/$OrphanFiles"):   # TSK's empty orphan slots are not news
+                    if not notes and not orphan:   # TSK's empty orphan slots are not news
                         entry.warnings.append("no metadata for this name" + (" (deleted)" if deleted else "")
                                               + ": content not recoverable")
                 elif realloc:
@@ -431,14 +445,15 @@ class _FsWalker:
                     entry.size = None
                 else:
                     entry.opener = _opener(f, meta.size, volume=self.volume)
+                    self._rate(entry, f, None, orphan)
             elif kind == "link" and meta is not None:
                 try:
                     entry.link_target = safe_name(meta.link)[0] if meta.link else None
                 except Exception:
                     pass
             yield entry
-            if kind == "file" and self.is_ntfs and meta is not None and not realloc:
-                yield from self._streams(f, entry)
+            if kind in ("file", "dir") and meta is not None and not realloc and self.has_streams:
+                yield from self._streams(f, entry, orphan)
             if kind == "dir" and meta is not None and not realloc:
                 if meta.addr in self.seen_dirs:
                     continue  # a loop or a deleted name of a live folder
@@ -453,22 +468,135 @@ class _FsWalker:
                     continue
                 yield from self._dir(sub, path, depth + 1)
 
-    def _streams(self, f: pytsk3.File, entry: FileEntry) -> Iterator[FileEntry]:
+    def _own_meta(self, f: pytsk3.File, name_info: pytsk3.TSK_FS_NAME
+                  ) -> tuple[pytsk3.File, pytsk3.TSK_FS_META | None, list[str]]:
+        """The metadata entry a deleted name points to (``TSK_FS_NAME.meta_addr``), opened,
+        when it is plausibly still the deleted file's: unallocated and, on NTFS, of the
+        name's sequence number (or the next one: deleting an MFT entry raises it by one).
+        Otherwise (f, None, [why]): the entry now holds another file, whose content must not
+        be passed off as this one's."""
+        addr = name_info.meta_addr
+        try:
+            opened = self.fs.open_meta(inode=addr)
+            meta = opened.info.meta
+        except (OSError, RuntimeError) as exc:
+            return f, None, [f"deleted name; its metadata entry {addr} cannot be read ({_short(exc)}): "
+                             "content not recoverable"]
+        if meta is None:
+            return f, None, [f"deleted name; its metadata entry {addr} is empty: content not recoverable"]
+        allocated = not meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC
+        what = "MFT entry" if self.is_ntfs else "inode"
+        if self.is_ntfs:
+            want, have = name_info.meta_seq, meta.seq
+            if have not in (want, (want + 1) & 0xFFFF):
+                state = "in use by" if allocated else "since used by and freed from"
+                return f, None, [f"deleted name; its {what} {addr} was reallocated ({state} another file: "
+                                 f"sequence {have}, the name's {want}): content not recovered"]
+        if allocated:
+            return f, None, [f"deleted name; its {what} {addr} is now allocated to another file: "
+                             "content not recovered"]
+        if self.is_ntfs and meta.type == pytsk3.TSK_FS_META_TYPE_REG and not _has_data(opened):
+            return f, None, []      # an MFT entry with no $DATA: e.g. TSK's OrphanFile-N slots
+        return opened, meta, []
+
+    def _rate(self, entry: FileEntry, f: pytsk3.File, attr: tuple[int, int] | None, orphan: bool) -> None:
+        """Say how the entry's content was had (``recovery``) and, for content not
+        allocated, how far it can be trusted (``recovery_confidence``)."""
+        if not entry.deleted:
+            entry.recovery = "allocated"
+            return
+        entry.recovery = "orphan" if orphan else "deleted-metadata"
+        entry.recovery_confidence = "high"
+        if not self.is_ntfs:
+            return
+        reused = self._reused_clusters(f, attr)
+        if reused:
+            entry.recovery_confidence = "low"
+            first, n = reused
+            entry.warnings.append(f"{n:,} of the deleted content's clusters (first: {first:,}) are now allocated "
+                                  "to a live file: the content may be partly another file's")
+
+    def _reused_clusters(self, f: pytsk3.File, attr: tuple[int, int] | None) -> tuple[int, int] | None:
+        """(first cluster, count) of the content's clusters that $Bitmap marks allocated,
+        or None. The bitmap is read once per volume, on the first deleted file with clusters."""
+        try:
+            attrs = list(f)
+        except (OSError, RuntimeError):
+            return None
+        runs = []
+        for a in attrs:
+            info = a.info
+            if attr is not None:
+                if (info.type, info.id) != attr:
+                    continue
+            elif info.type not in _DATA_ATTRS or info.name not in (None, b"", b"$Data"):
+                continue
+            if info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+                try:
+                    runs = [(r.addr, r.len) for r in a if not r.flags & _NO_DATA_RUN and r.len > 0]
+                except (OSError, RuntimeError):
+                    return None
+            break
+        if not runs:
+            return None
+        bitmap = self._bitmap()
+        if bitmap is None:
+            return None
+        first, n = None, 0
+        for addr, length in runs:
+            for c in _set_bits(bitmap, addr, addr + length):
+                first = c if first is None else first
+                n += 1
+        return (first, n) if first is not None else None
+
+    def _bitmap(self) -> bytes | None:
+        """NTFS's cluster allocation bitmap ($Bitmap, MFT entry 6), read through TSK; None
+        when it cannot be read or is too large to hold (a note says so, once)."""
+        if self._cluster_bitmap is not None or self._bitmap_failed:
+            return self._cluster_bitmap
+        self._bitmap_failed = True
+        try:
+            bm = self.fs.open_meta(inode=6)
+            size = bm.info.meta.size
+            if size > MAX_BITMAP:
+                self.warnings.append(f"{self.locator}: $Bitmap is {size:,} bytes: deleted files' clusters "
+                                     "not checked for reuse")
+                return None
+            data = bm.read_random(0, size) if size else b""
+        except (OSError, RuntimeError, AttributeError) as exc:
+            self.warnings.append(f"{self.locator}: $Bitmap unreadable ({_short(exc)}): deleted files' clusters "
+                                 "not checked for reuse")
+            return None
+        self._cluster_bitmap, self._bitmap_failed = data, False
+        return data
+
+    def _streams(self, f: pytsk3.File, entry: FileEntry, orphan: bool) -> Iterator[FileEntry]:
+        """NTFS named $DATA streams (``report.doc:hidden``) and HFS+ resource forks
+        (``a_file:rsrc``) as entries of their own; the unnamed data stream is the file."""
         try:
             attrs = list(f)
         except (OSError, RuntimeError):
             return
         for attr in attrs:
             info = attr.info
-            if info.type != pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA or not info.name or info.name in (b"$Data",):
+            if self.is_ntfs:
+                # named $DATA streams, and named indexes other than a folder's $I30 ($Secure:$SDH),
+                # as fls lists them
+                if not info.name or info.name == b"$Data" or info.type not in _NAMED_ATTRS \
+                        or (info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT and info.name == b"$I30"):
+                    continue
+                sname = safe_name(info.name)[0]
+            elif info.type == pytsk3.TSK_FS_ATTR_TYPE_HFS_RSRC:
+                sname = "rsrc"
+            else:
                 continue
-            sname = safe_name(info.name)[0]
             label = f"{entry.path}:{sname}"
             ads = FileEntry(entry.locator.child("stream", f"{entry.name}:{sname}"), label,
                             f"{entry.name}:{sname}", "stream", info.size, times=entry.times,
                             times_tz_known=entry.times_tz_known, inode=entry.inode,
                             allocated=entry.allocated, deleted=entry.deleted)
             ads.opener = _opener(f, info.size, info.type, info.id, self.volume)
+            self._rate(ads, f, (info.type, info.id), orphan)
             yield ads
 
     def _times(self, meta: pytsk3.TSK_FS_META | None) -> dict[str, datetime | None]:
@@ -482,6 +610,33 @@ def _opener(f: pytsk3.File, size: int, attr_type: int | None = None, attr_id: in
             volume: _Volume | None = None) -> Callable[[], BinaryIO]:
     # TskReader is a seekable raw reader: read, seek, tell, close, as FileEntry.open() promises
     return lambda: cast(BinaryIO, TskReader(f, size, attr_type, attr_id, volume))
+
+
+def _has_data(f: pytsk3.File) -> bool:
+    """Whether the NTFS file has an unnamed $DATA attribute."""
+    try:
+        return any(a.info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA and not a.info.name for a in f)
+    except (OSError, RuntimeError):
+        return False
+
+
+def _set_bits(bitmap: bytes, lo: int, hi: int) -> Iterator[int]:
+    """The numbers in [lo, hi) whose bit is set in ``bitmap`` (bit n: byte n // 8, bit
+    n % 8, least significant first); whole zero bytes are skipped a slice at a time."""
+    hi = min(hi, len(bitmap) * 8)
+    n = lo
+    while n < hi:
+        if n % 8 == 0 and n + 8 <= hi:
+            end = min(hi // 8, len(bitmap))
+            chunk = bitmap[n // 8:end]
+            stripped = chunk.lstrip(b"\0")
+            if not stripped:
+                n = end * 8
+                continue
+            n += (len(chunk) - len(stripped)) * 8
+        if bitmap[n // 8] >> (n % 8) & 1:
+            yield n
+        n += 1
 
 
 def _kind(meta: pytsk3.TSK_FS_META | None, name_info: pytsk3.TSK_FS_NAME) -> str:
