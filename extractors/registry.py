@@ -22,6 +22,11 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.whatsapp_db", "WhatsAppDbExtractor"),
     ("forensic.extractors.chat.viber", "ViberExtractor"),
     ("forensic.extractors.chat.messenger", "MessengerExtractor"),
+    ("forensic.extractors.phone.android_contacts", "AndroidContactsExtractor"),
+    ("forensic.extractors.phone.android_calls", "AndroidCallLogExtractor"),
+    ("forensic.extractors.phone.ios_contacts", "IosContactsExtractor"),
+    ("forensic.extractors.phone.ios_calls", "IosCallHistoryExtractor"),
+    ("forensic.extractors.phone.whatsapp", "WhatsAppPeopleExtractor"),
     ("forensic.extractors.chat.instagram", "InstagramExtractor"),
 ]
 
