@@ -28,6 +28,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.phone.ios_calls", "IosCallHistoryExtractor"),
     ("forensic.extractors.phone.whatsapp", "WhatsAppPeopleExtractor"),
     ("forensic.extractors.chat.instagram", "InstagramExtractor"),
+    ("forensic.extractors.chat.google_messages", "GoogleMessagesExtractor"),
 ]
 
 

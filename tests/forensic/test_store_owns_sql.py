@@ -31,6 +31,7 @@ EVIDENCE_SQL = {
     "extractors/chat/viber.py": "Viber viber_messages / viber_data",
     "extractors/chat/messenger.py": "Facebook Messenger threads_db2",
     "extractors/chat/instagram.py": "Instagram direct.db",
+    "extractors/chat/google_messages.py": "Google Messages bugle_db",
     "training/formats.py": "builds the sample phone databases",
 }
 
