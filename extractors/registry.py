@@ -29,6 +29,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.phone.whatsapp", "WhatsAppPeopleExtractor"),
     ("forensic.extractors.chat.instagram", "InstagramExtractor"),
     ("forensic.extractors.chat.google_messages", "GoogleMessagesExtractor"),
+    ("forensic.extractors.chat.kik", "KikExtractor"),
 ]
 
 

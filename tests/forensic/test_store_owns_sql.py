@@ -32,6 +32,7 @@ EVIDENCE_SQL = {
     "extractors/chat/messenger.py": "Facebook Messenger threads_db2",
     "extractors/chat/instagram.py": "Instagram direct.db",
     "extractors/chat/google_messages.py": "Google Messages bugle_db",
+    "extractors/chat/kik.py": "Kik kikDatabase.db / kik.sqlite",
     "training/formats.py": "builds the sample phone databases",
 }
 

@@ -1,0 +1,153 @@
+"""Kik Messenger: Android ``kikDatabase.db`` (``<core id>.kikDatabase.db``) and iOS
+``kik.sqlite`` (Core Data).
+
+Schemas learned from ALEAPP ``scripts/artifacts/kikMessenger.py`` (Android), iLEAPP
+``kikMessages`` (iOS) and the plaso test database ``kik.sqlite`` (iOS, Kik 2015 builds, Core
+Data model version of that file). Supported: the Android layout with ``messagesTable`` and
+``KIKcontactsTable``; the iOS layout with ``ZKIKMESSAGE`` and ``ZKIKUSER``.
+
+Android:
+
+* ``messagesTable``: ``body``, ``partner_jid`` (the other party; in a group, the sender),
+  ``bin_id`` (the conversation: the partner's or the group's jid), ``was_me`` (1 sent),
+  ``timestamp`` (Unix ms, UTC), ``read_state``, ``content_id`` (an attachment's id in
+  ``KIKContentTable``: one row per property, ``content_name`` = ``content_string``),
+  ``sys_msg``/``stat_msg`` (system and status text), ``uid``;
+* ``KIKcontactsTable``: ``jid``, ``display_name``, ``user_name``, ``is_group``.
+
+iOS:
+
+* ``ZKIKMESSAGE``: ``ZBODY``, ``ZTYPE`` (1 received, 2 sent, 3 group admin, 4 group
+  message, as iLEAPP reads it), ``ZUSER`` (the conversation's ``ZKIKUSER`` row: a person or a
+  group), ``ZTIMESTAMP``/``ZRECEIVEDTIMESTAMP`` (Core Data seconds since 2001, UTC),
+  ``ZSTATE``;
+* ``ZKIKUSER``: ``ZDISPLAYNAME``, ``ZUSERNAME``, ``ZJID`` (a group's ends ``@groups.kik.com``);
+  ``Z_6MEMBERS`` (``Z_6MEMBERSINVERSE`` group, ``Z_6MEMBERS`` member);
+* ``ZKIKATTACHMENT``: ``ZMESSAGE``, ``ZCONTENT`` (the attachment's id, also the message body).
+"""
+from __future__ import annotations
+
+from typing import Iterator
+
+from forensic.extractors.chat.app_db import apple_seconds, missing_columns, party, text_of
+from forensic.extractors.chat.common import attachment, message_record
+from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
+from forensic.extractors.records import ArtifactRecord
+
+_ANDROID = ("body", "partner_jid", "bin_id", "was_me", "timestamp", "read_state", "content_id", "sys_msg",
+            "stat_msg", "uid", "app_id")
+_IOS = ("ZBODY", "ZTYPE", "ZUSER", "ZTIMESTAMP", "ZRECEIVEDTIMESTAMP", "ZSTATE")
+_IOS_TYPES = {1: "received", 2: "sent", 3: "group_admin", 4: "group_message"}
+
+
+class KikExtractor(SqliteChatExtractor):
+    NAME = "kik_db"
+    VERSION = "1"
+    DESCRIPTION = "Kik Messenger databases (Android kikDatabase.db, iOS kik.sqlite)"
+    FILE_NAMES = ("kikdatabase.db", "kik.sqlite")
+    MARKERS = (b"CREATE TABLE messagesTable", b"CREATE TABLE ZKIKMESSAGE", b"KIKcontactsTable")
+    REQUIRED = ("messagesTable", "ZKIKMESSAGE")
+
+    def accepts(self, path: str, mime: str, head: bytes) -> bool:
+        name = path.replace("\\", "/").rsplit("/", 1)[-1].lower()
+        return super().accepts(path, mime, head) or (head.startswith(b"SQLite format 3\x00")
+                                                     and name.endswith(".kikdatabase.db"))
+
+    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+        if "messagesTable" in tables:
+            yield from self._android(conn, tables, item, problems)
+        if "ZKIKMESSAGE" in tables:
+            yield from self._ios(conn, tables, item, problems)
+
+    # -- Android ----------------------------------------------------------------------------------
+    def _android(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+        missing_columns(tables, "messagesTable", ("body", "partner_jid", "was_me", "timestamp"), "Kik", problems)
+        contacts = lookup(conn, "KIKcontactsTable", tables["KIKcontactsTable"], "jid",
+                          ("display_name", "user_name", "is_group"), problems) if "KIKcontactsTable" in tables else {}
+        if "KIKcontactsTable" not in tables:
+            problems.append("Kik: table KIKcontactsTable missing: names cannot be read")
+        content: dict[str, dict] = {}
+        if "KIKContentTable" in tables:
+            for r in rows(conn, "KIKContentTable", tables["KIKContentTable"],
+                          ("content_id", "content_name", "content_string"), problems):
+                content.setdefault(r["content_id"], {})[r["content_name"]] = r["content_string"]
+
+        def name(jid):
+            c = contacts.get(jid)
+            return party((c["display_name"] or c["user_name"]) if c is not None else None, jid) if jid else None
+
+        members: dict[str, list[str]] = {}
+        for r in rows(conn, "messagesTable", tables["messagesTable"], ("bin_id", "partner_jid", "was_me"), problems):
+            conv = r["bin_id"] or r["partner_jid"]
+            who = name(r["partner_jid"])
+            if conv and who and who not in members.setdefault(conv, []):
+                members[conv].append(who)
+        for r in rows(conn, "messagesTable", tables["messagesTable"], _ANDROID, problems):
+            problems_r: list[str] = []
+            conv = r["bin_id"] or r["partner_jid"]
+            c = contacts.get(conv)
+            group = bool(c is not None and c["is_group"]) or (bool(conv) and "_g@groups.kik.com" in str(conv))
+            outgoing = bool(r["was_me"])
+            atts = []
+            if r["content_id"]:
+                props = content.get(r["content_id"], {})
+                atts.append(attachment(props.get("file-name") or props.get("title") or r["content_id"],
+                                       content_id=r["content_id"], app_id=r["app_id"], properties=props))
+            system = bool(r["sys_msg"] or r["stat_msg"])
+            yield message_record(
+                platform="kik", conversation={"id": conv, "title": name(conv)},
+                participants=[OWNER] + members.get(conv, []), sender=OWNER if outgoing else name(r["partner_jid"]),
+                sent=unix_ms(r["timestamp"], "sent", problems_r),
+                body=text_of(r["body"]) or text_of(r["sys_msg"]) or text_of(r["stat_msg"]), attachments=atts,
+                system=system, problems=problems_r, source=source(item, "messagesTable", r["_rowid"]),
+                source_ref=f"messagesTable:{r['_rowid']}",
+                extra={"direction": "outgoing" if outgoing else "incoming", "group": group, "message_uid": r["uid"],
+                       "read_state": r["read_state"]})
+
+    # -- iOS --------------------------------------------------------------------------------------
+    def _ios(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+        missing_columns(tables, "ZKIKMESSAGE", ("ZBODY", "ZTYPE", "ZUSER", "ZTIMESTAMP"), "Kik", problems)
+        users = lookup(conn, "ZKIKUSER", tables["ZKIKUSER"], "Z_PK", ("ZDISPLAYNAME", "ZUSERNAME", "ZJID"),
+                       problems) if "ZKIKUSER" in tables else {}
+        if "ZKIKUSER" not in tables:
+            problems.append("Kik: table ZKIKUSER missing: names cannot be read")
+        label = {k: party(u["ZDISPLAYNAME"] or u["ZUSERNAME"], u["ZJID"]) for k, u in users.items()}
+        members: dict[int, list[str]] = {}
+        if "Z_6MEMBERS" in tables:
+            for r in rows(conn, "Z_6MEMBERS", tables["Z_6MEMBERS"], ("Z_6MEMBERSINVERSE", "Z_6MEMBERS"), problems):
+                who = label.get(r["Z_6MEMBERS"])
+                if who:
+                    members.setdefault(r["Z_6MEMBERSINVERSE"], []).append(who)
+        atts: dict[int, list] = {}
+        if "ZKIKATTACHMENT" in tables:
+            for r in rows(conn, "ZKIKATTACHMENT", tables["ZKIKATTACHMENT"], ("ZMESSAGE", "ZCONTENT", "ZTYPE"),
+                          problems):
+                atts.setdefault(r["ZMESSAGE"], []).append(attachment(r["ZCONTENT"], content_id=r["ZCONTENT"],
+                                                                     attachment_type=r["ZTYPE"]))
+        for r in rows(conn, "ZKIKMESSAGE", tables["ZKIKMESSAGE"], _IOS, problems):
+            problems_r: list[str] = []
+            kind = _IOS_TYPES.get(r["ZTYPE"], r["ZTYPE"])
+            user = r["ZUSER"]
+            jid = users[user]["ZJID"] if user in users else None
+            group = user in members or (bool(jid) and "@groups.kik.com" in str(jid))
+            outgoing = kind == "sent"
+            if outgoing:
+                sender = OWNER
+            elif group:
+                sender = None          # a group message's row names the group, not its author
+            else:
+                sender = label.get(user)
+            others = members.get(user, []) if group else ([label[user]] if user in label else [])
+            received = apple_seconds(r["ZRECEIVEDTIMESTAMP"], "received", problems_r)
+            yield message_record(
+                platform="kik", conversation={"id": jid or (f"user:{user}" if user is not None else None),
+                                              "title": label.get(user)},
+                participants=[OWNER] + others, sender=sender,
+                recipients=None if sender else [],
+                sent=apple_seconds(r["ZTIMESTAMP"], "sent", problems_r), body=text_of(r["ZBODY"]),
+                attachments=atts.get(r["_rowid"], []), system=kind == "group_admin", problems=problems_r,
+                source=source(item, "ZKIKMESSAGE", r["_rowid"]), source_ref=f"ZKIKMESSAGE:{r['_rowid']}",
+                extra={"direction": "outgoing" if outgoing else ("incoming" if kind in ("received", "group_message")
+                                                                 else None),
+                       "message_type": kind, "group": group, "state": r["ZSTATE"],
+                       "received_at": received.iso_utc() if received is not None else None})
