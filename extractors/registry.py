@@ -20,6 +20,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.android_sms", "AndroidSmsExtractor"),
     ("forensic.extractors.chat.ios_sms", "IosSmsExtractor"),
     ("forensic.extractors.chat.whatsapp_db", "WhatsAppDbExtractor"),
+    ("forensic.extractors.chat.whatsapp_ios", "WhatsAppIosExtractor"),
     ("forensic.extractors.chat.viber", "ViberExtractor"),
     ("forensic.extractors.chat.messenger", "MessengerExtractor"),
     ("forensic.extractors.phone.android_contacts", "AndroidContactsExtractor"),

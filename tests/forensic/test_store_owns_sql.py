@@ -21,6 +21,7 @@ EVIDENCE_SQL = {
     "extractors/chat/common.py": "reads tables of a phone database damage-tolerantly",
     "extractors/chat/sqlite_chat.py": "base of the phone-database chat extractors",
     "extractors/chat/whatsapp_db.py": "WhatsApp msgstore.db / wa.db",
+    "extractors/chat/whatsapp_ios.py": "WhatsApp iOS ChatStorage.sqlite",
     "extractors/chat/android_sms.py": "Android mmssms.db",
     "extractors/chat/ios_sms.py": "iOS sms.db",
     "extractors/phone/android_contacts.py": "Android contacts2.db",
