@@ -9,7 +9,13 @@ Two schemas:
 * current: ``message`` (``chat_row_id``, ``from_me``, ``sender_jid_row_id``, ``text_data``,
   ``timestamp`` ms, ``message_type``), ``chat`` (``jid_row_id``, ``subject``), ``jid``
   (``raw_string``), ``message_media`` (``file_path``, ``mime_type``, ``media_caption``),
-  ``message_quoted`` (``key_id`` of the message replied to).
+  ``message_quoted`` (``key_id`` of the message replied to), ``message_location``
+  (``latitude``, ``longitude``, ``place_name`` of a location message).
+
+A location message (legacy ``latitude``/``longitude``, current ``message_location``) carries
+``location`` = {``latitude``, ``longitude``, ``source``} (and ``name``, the place's), the shape
+every chat location has: ``forensic geo``, the timeline and a bundle's map show it. A
+position out of range, or 0/0 (no fix), is not one.
 
 ``message_type``/``media_wa_type``: 0 text, 1 image, 2 audio, 3 video, 4 contact, 5 location,
 7 system, 9 document, 13 GIF, 15 deleted for everyone, 20 sticker, ...
@@ -28,6 +34,9 @@ from forensic.store.records import Link
 from forensic.store.view import StoreView
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+
+LEGACY_LOCATION = "whatsapp_db location message (messages.latitude/longitude)"
+CURRENT_LOCATION = "whatsapp_db location message (message_location)"
 
 _TYPES = {0: "text", 1: "image", 2: "audio", 3: "video", 4: "contact", 5: "location", 7: "system", 8: "call",
           9: "document", 10: "missed_call", 11: "waiting", 13: "gif", 15: "deleted", 16: "live_location",
@@ -113,6 +122,10 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
         if "message_quoted" in tables:
             quoted = {k: r["key_id"] for k, r in lookup(conn, "message_quoted", tables["message_quoted"],
                                                          "message_row_id", ("key_id",), problems).items()}
+        places = {}
+        if "message_location" in tables:
+            places = lookup(conn, "message_location", tables["message_location"], "message_row_id",
+                            ("latitude", "longitude", "place_name"), problems)
         members: dict[int, set] = {}
         for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems):
             if r["sender_jid_row_id"]:
@@ -131,10 +144,10 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
             yield self._record(item, "message", r, jid, subject, others, sender, from_me, kind == "system", kind,
                                body, m["media_name"] if m is not None else None,
                                m["mime_type"] if m is not None else None, m["file_path"] if m is not None else None,
-                               quoted.get(r["_rowid"]))
+                               quoted.get(r["_rowid"]), places.get(r["_rowid"]))
 
     def _record(self, item, table, r, jid, subject, others, sender, from_me, system, kind, body, media_name,
-                mime, file_path, reply_to) -> ArtifactRecord:
+                mime, file_path, reply_to, place=None) -> ArtifactRecord:
         problems: list[str] = []
         sent = unix_ms(r["timestamp"], "sent", problems)
         attachments = []
@@ -146,8 +159,13 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
         extra = {"message_type": kind, "key_id": r["key_id"], "direction": "outgoing" if from_me else "incoming",
                  "chat_jid": jid, "starred": bool(r["starred"]) if r["starred"] is not None else None,
                  "received_at": _iso(unix_ms(r["received_timestamp"], "received"))}
-        if table == "messages" and (r["latitude"] or r["longitude"]):
-            extra["location"] = {"lat": r["latitude"], "lon": r["longitude"]}
+        if table == "messages":
+            loc = chat_location(r["latitude"], r["longitude"], LEGACY_LOCATION)
+        else:
+            loc = chat_location(place["latitude"], place["longitude"], CURRENT_LOCATION,
+                                place["place_name"]) if place is not None else None
+        if loc is not None:
+            extra["location"] = loc
         if system:
             extra["actor"] = sender
         return message_record(
@@ -183,6 +201,19 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                 edits.changed(rec, fields, "contact names from wa.db")
         warnings = link_by_suffix(store, item, self.NAME, edits)
         return warnings + edits.links()
+
+
+def chat_location(lat, lon, source: str, name=None) -> dict | None:
+    """A chat message's position in the shared shape, or None: both numbers, in range, not 0/0."""
+    if isinstance(lat, bool) or isinstance(lon, bool) or not isinstance(lat, (int, float)) \
+            or not isinstance(lon, (int, float)):
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180) or (lat == 0 and lon == 0):
+        return None
+    out = {"latitude": float(lat), "longitude": float(lon), "source": source}
+    if isinstance(name, str) and name:
+        out["name"] = name
+    return out
 
 
 def _iso(ts) -> str | None:

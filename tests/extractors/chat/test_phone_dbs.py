@@ -306,7 +306,9 @@ def test_whatsapp_legacy_schema(tmp_path):
     assert warnings == [] and len(records) == 3           # the '-1' placeholder row is not a message
     a, b, c = (r.fields for r in records)
     assert a["body"] == "Hola" and a["sent_at"] == "2014-11-12T01:32:40Z" and a["source"]["table"] == "messages"
-    assert b["location"] == {"lat": 40.4168, "lon": -3.7038} and b["reply_to"] == "L1" and b["starred"]
+    assert b["location"] == {"latitude": 40.4168, "longitude": -3.7038,
+                             "source": "whatsapp_db location message (messages.latitude/longitude)"}
+    assert b["reply_to"] == "L1" and b["starred"]
     assert c["system"] and c["conversation"]["title"] == "Family" and c["actor"] == "34600111222@s.whatsapp.net"
 
 
