@@ -31,6 +31,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.instagram", "InstagramExtractor"),
     ("forensic.extractors.chat.google_messages", "GoogleMessagesExtractor"),
     ("forensic.extractors.chat.kik", "KikExtractor"),
+    ("forensic.extractors.chat.skype", "SkypeExtractor"),
 ]
 
 

@@ -34,6 +34,7 @@ EVIDENCE_SQL = {
     "extractors/chat/instagram.py": "Instagram direct.db",
     "extractors/chat/google_messages.py": "Google Messages bugle_db",
     "extractors/chat/kik.py": "Kik kikDatabase.db / kik.sqlite",
+    "extractors/chat/skype.py": "Skype main.db / s4l-*.db",
     "training/formats.py": "builds the sample phone databases",
 }
 
