@@ -20,9 +20,11 @@ from forensic.store.records import File, StoredWarning
 
 _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "deleted", "mime", "magic",
            "extension_mismatch", "modified_at", "accessed_at", "changed_at", "born_at", "times_tz_known",
-           "times_tz_source", "inode", "link_target", "warnings")
+           "times_tz_source", "inode", "link_target", "warnings", "recovery", "recovery_confidence")
 
-FILES_LEGEND = "Flags: D deleted · ! the extension contradicts the content (e.g. a JPEG named .pdf)"
+FILES_LEGEND = ("Flags: D deleted · R content recovered (deleted, orphan, carved or embedded; --json: recovery) · "
+                "? it may be partly another file's (reused clusters) · ! the extension contradicts the content "
+                "(e.g. a JPEG named .pdf)")
 
 
 def filter_words(*pairs: tuple[str, Any]) -> list[str]:
@@ -94,7 +96,9 @@ def _file_line(r: dict) -> str:
 
 
 def _file_cells(r: dict) -> tuple:
-    flags = ("D" if r["deleted"] else "") + ("!" if r["extension_mismatch"] else "")
+    recovered = r["recovery"] not in (None, "allocated")
+    flags = ("D" if r["deleted"] else "") + ("R" if recovered else "") \
+        + ("?" if r["recovery_confidence"] == "low" else "") + ("!" if r["extension_mismatch"] else "")
     return (flags, r["sha256"] or "-", f"{r['size']:,}" if r["size"] is not None else "-", r["mime"] or "-",
             r["locator"])
 

@@ -10,7 +10,7 @@ from typing import Iterable, Iterator, NamedTuple
 
 from forensic.store.db import like_literal
 from forensic.store.records import (FILE_ROW_COLUMNS, RECORD_ROW_COLUMNS, TIMES_COLUMNS, File, Link, Record,
-                                     record_sha256, values_sha256)
+                                     file_row_sha256, record_sha256, values_sha256)
 
 _WITH_FILE = ("SELECT a.*, f.path AS path, f.locator AS locator, f.sha256 AS file_sha256 FROM artifacts a "
               "LEFT JOIN files f ON f.id = a.file_id")
@@ -107,7 +107,7 @@ def _link_text(link: Link) -> tuple[str | None, str]:
 def file_row_hashes(db: sqlite3.Connection, lo: int, hi: int) -> dict[int, str]:
     """file id -> ``row_sha256`` of the stored rows with ids in [lo, hi]."""
     cols = ", ".join(FILE_ROW_COLUMNS)
-    return {r[0]: values_sha256(list(r[1:]))
+    return {r[0]: file_row_sha256(r[1:])
             for r in db.execute(f"SELECT id, {cols} FROM files WHERE id BETWEEN ? AND ?", (lo, hi))}
 
 
@@ -159,4 +159,4 @@ def file_hashes(db: sqlite3.Connection) -> Iterator[tuple[int, str, str, str | N
     at = {name: i for i, name in enumerate(FILE_ROW_COLUMNS, start=1)}
     item, locator, sha256, deleted = at["item"], at["locator"], at["sha256"], at["deleted"]
     for r in db.execute(f"SELECT id, {cols} FROM files ORDER BY id"):
-        yield r[0], r[item], r[locator], r[sha256], bool(r[deleted]), values_sha256(list(r[1:]))
+        yield r[0], r[item], r[locator], r[sha256], bool(r[deleted]), file_row_sha256(r[1:])

@@ -11,7 +11,7 @@ import os
 import sqlite3
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Sequence
 
 
 def _json(text: str | None, default: Any) -> Any:
@@ -24,10 +24,13 @@ def record_sha256(fields_json: str) -> str:
 
 
 # The columns of a ``files`` row the custody log vouches for (``row_sha256``): all but its id
-# and its count of warnings.
+# and its count of warnings. The last ones (:data:`FILE_ROW_ADDED`, store version 3) count
+# only when one of them holds a value: see :func:`file_row_sha256`.
+FILE_ROW_ADDED = ("recovery", "recovery_confidence")
 FILE_ROW_COLUMNS = ("item", "locator", "path", "layers", "name", "kind", "size", "sha256", "md5", "sha1",
                     "deleted", "allocated", "mime", "magic", "extension_mismatch", "modified_at", "accessed_at",
-                    "changed_at", "born_at", "times_tz_known", "times_tz_source", "inode", "link_target")
+                    "changed_at", "born_at", "times_tz_known", "times_tz_source", "inode", "link_target",
+                    *FILE_ROW_ADDED)
 # The columns of an ``artifacts`` row the log vouches for besides its fields (``row_sha256``).
 RECORD_ROW_COLUMNS = ("item", "record_type", "extractor", "source_ref", "corrupted", "warnings")
 # The columns of a record's ``timestamps`` rows the log vouches for (``times_sha256``), in order.
@@ -38,6 +41,19 @@ def values_sha256(values: list) -> str:
     """SHA-256 of stored values as a JSON array (ASCII, \\u escapes: any text, even one a file
     system gave with undecodable bytes, has one form): a row's or rows' hash for the log."""
     return hashlib.sha256(json.dumps(values, separators=(",", ":")).encode("ascii")).hexdigest()
+
+
+def file_row_sha256(values: Sequence) -> str:
+    """``row_sha256`` of a ``files`` row: :func:`values_sha256` of its :data:`FILE_ROW_COLUMNS`
+    values, in that order, without the columns added since the log first vouched for rows
+    (:data:`FILE_ROW_ADDED`) when all of them are NULL. A row stored before they existed
+    (migrated: NULL there) keeps the hash the log holds; a row with a value in one of them is
+    vouched for with it, so a changed, added or removed value is a changed row."""
+    values = list(values)
+    base = len(FILE_ROW_COLUMNS) - len(FILE_ROW_ADDED)
+    if all(v is None for v in values[base:]):
+        values = values[:base]
+    return values_sha256(values)
 
 
 @dataclass(frozen=True, slots=True)
@@ -98,6 +114,8 @@ class File:
     inode: str | None
     link_target: str | None
     warnings: int
+    recovery: str | None = None               # how its content was had (forensic.entry.RECOVERY)
+    recovery_confidence: str | None = None    # "high" / "low" for content not allocated
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> "File":
@@ -105,7 +123,7 @@ class File:
                    r["size"], r["sha256"], r["md5"], r["sha1"], bool(r["deleted"]), bool(r["allocated"]),
                    r["mime"], r["magic"], bool(r["extension_mismatch"]), r["modified_at"], r["accessed_at"],
                    r["changed_at"], r["born_at"], bool(r["times_tz_known"]), r["times_tz_source"], r["inode"],
-                   r["link_target"], r["warnings"])
+                   r["link_target"], r["warnings"], r["recovery"], r["recovery_confidence"])
 
 
 @dataclass(frozen=True, slots=True)

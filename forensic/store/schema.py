@@ -31,7 +31,7 @@ from typing import Callable
 
 from forensic.errors import CaseError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION = 3
 
 # FTS5 tokenizer of the chat search index: case folding in every script, Latin diacritics
 # removed (the rest of the folding is done before indexing: forensic.store.chats.search_form).
@@ -80,6 +80,8 @@ CREATE TABLE IF NOT EXISTS files (
     inode TEXT,
     link_target TEXT,
     warnings INTEGER NOT NULL DEFAULT 0,
+    recovery TEXT,
+    recovery_confidence TEXT,
     UNIQUE(item, locator)
 );
 CREATE INDEX IF NOT EXISTS files_sha256 ON files(sha256);
@@ -241,9 +243,20 @@ def _to_2(db: sqlite3.Connection) -> None:
     _create_tables(db)
 
 
+def _to_3(db: sqlite3.Connection) -> None:
+    """Version 3 says how each file's content was had and how far to trust it
+    (``files.recovery``, ``files.recovery_confidence``). Rows stored before stay NULL there:
+    not known then, and their custody hashes are unchanged (records.file_row_sha256)."""
+    cols = {r[1] for r in db.execute("PRAGMA table_info(files)")}
+    for col in ("recovery", "recovery_confidence"):
+        if col not in cols:
+            db.execute(f"ALTER TABLE files ADD COLUMN {col} TEXT")
+
+
 # version N -> the step to N + 1, and what it does (as the custody log records it)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2}
-STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped"}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3}
+STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped",
+                         2: "files.recovery and files.recovery_confidence (NULL for rows stored before)"}
 
 
 def migrate(db: sqlite3.Connection) -> list[dict]:

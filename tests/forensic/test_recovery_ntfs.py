@@ -164,3 +164,28 @@ def test_reused_clusters_lower_the_confidence(deleted_ntfs: Built) -> None:
     assert victim.recovery == "deleted-metadata" and victim.recovery_confidence == "low"
     assert victim.opener is not None        # kept: the rest of it may be the deleted file's
     assert len(victim.warnings) == 1 and "now allocated to a live file" in victim.warnings[0]
+
+
+def test_triage_stores_and_lists_the_recovery(deleted_ntfs: Built, forensic, tmp_path: Path) -> None:
+    from forensic.cli.commands.files import _file_cells
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "NTFS-DEL", "--examiner", "Ana Examiner")
+    forensic("evidence", "add", deleted_ntfs.img, "--case", case, "--id", "disk")
+    forensic("triage", "disk", "--case", case, expect=None)
+    rows = {r["path"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
+    fls = _fls(deleted_ntfs.img)
+    for path in ("/frag1.dat", "/mult1.dat:ADS", "/dir1/dir2/frag3.dat", "/res1.dat", "/$OrphanFiles/sing2.dat"):
+        r = rows[path]
+        assert r["sha256"] == _icat(deleted_ntfs.img, fls[path]), path
+        assert r["recovery_confidence"] == "high" and r["deleted"]
+    assert rows["/$OrphanFiles/sing2.dat"]["recovery"] == "orphan"
+    assert rows["/frag1.dat"]["recovery"] == "deleted-metadata"
+    assert rows["/live.txt"]["recovery"] == "allocated"
+    victim = rows["/victim.dat"]
+    assert (victim["recovery"], victim["recovery_confidence"]) == ("deleted-metadata", "low")
+    assert _file_cells(victim)[0] == "DR?" and _file_cells(rows["/res1.dat"])[0] == "DR"
+    assert _file_cells(rows["/live.txt"])[0] == ""
+    warned = forensic("warnings", "--case", case, "--json").jsonl()
+    assert [w["locator"].rsplit(" › ", 1)[-1] for w in warned if "now allocated to a live file" in w["message"]] \
+        == ["/victim.dat"]
+    assert forensic("custody", "verify", "--deep", "--case", case, "--json").json()["deep"]["ok"]

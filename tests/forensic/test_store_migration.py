@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from builders import tiny_jpeg, write_tree
+from forensic.store.schema import SCHEMA_VERSION
 from v1_store import rewrite_as_v1
 
 CHAT = ("12/01/2024, 09:15 - Alice: work starts at 6\n"
@@ -54,14 +55,14 @@ def test_a_version_1_store_migrates_and_reads_the_same(triaged, forensic):
     assert after == before
 
     db = sqlite3.connect(triaged / "case.db")
-    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == ("2",)
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
     tables = {r[0] for r in db.execute("SELECT name FROM sqlite_master WHERE type='table'")}
     assert {"tags", "chat_messages", "chat_index"} <= tables and "triage_progress" not in tables
     assert db.execute("SELECT value FROM meta WHERE key='migrated_from'").fetchone() is None
     db.close()
     entries = forensic("custody", "log", "--case", triaged, "--json", "--action", "case.migrated").jsonl()
     assert len(entries) == 1                     # recorded once, by the first command
-    assert entries[0]["details"]["from"] == 1 and entries[0]["details"]["to"] == 2
+    assert entries[0]["details"]["from"] == 1 and entries[0]["details"]["to"] == SCHEMA_VERSION
     forensic("custody", "verify", "--case", triaged)
     forensic("custody", "verify", "--deep", "--case", triaged)
 

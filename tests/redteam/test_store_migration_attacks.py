@@ -12,6 +12,7 @@ from pathlib import Path
 import pytest
 
 from forensic.chain_of_custody.signing import Signer, write_keypair
+from forensic.store.schema import SCHEMA_VERSION
 from redteam.redteam_case import FORENSIC, cli, edit_store, phone_tree, query, rewrite_as_v1
 
 
@@ -106,7 +107,7 @@ def test_a_migration_killed_half_way_leaves_version_1_then_migrates(tmp_path):
     assert query(case, "SELECT value FROM meta WHERE key = 'migrated_from'") == []
     assert query(case, "SELECT * FROM files ORDER BY id") == before
     assert cli("files", "--case", case).returncode == 0
-    assert query(case, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert query(case, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     assert len(migrated_entries(case)) == 1
     assert cli("custody", "verify", "--deep", "--case", case).returncode == 0
 
@@ -117,14 +118,14 @@ def test_a_signed_case_opened_without_a_key_keeps_the_entry_queued_then_records_
     case = make_case(tmp_path, keys["key"])
     rewrite_as_v1(case)
     assert cli("files", "--case", case).returncode == 0            # no key: migrated, not recorded
-    assert query(case, "SELECT value FROM meta WHERE key = 'schema_version'") == [("2",)]
+    assert query(case, "SELECT value FROM meta WHERE key = 'schema_version'") == [(str(SCHEMA_VERSION),)]
     assert query(case, "SELECT value FROM meta WHERE key = 'migrated_from'")
     assert migrated_entries(case) == []
     assert cli("custody", "verify", "--case", case, "--pub", keys["pub"]).returncode == 0
     assert cli("files", "--case", case, key=keys["key"]).returncode == 0
     assert cli("files", "--case", case, key=keys["key"]).returncode == 0
     [entry] = migrated_entries(case)
-    assert entry["details"]["from"] == 1 and entry["details"]["to"] == 2
+    assert entry["details"]["from"] == 1 and entry["details"]["to"] == SCHEMA_VERSION
     assert query(case, "SELECT value FROM meta WHERE key = 'migrated_from'") == []
     assert cli("custody", "verify", "--case", case, "--pub", keys["pub"]).returncode == 0
 
