@@ -1,0 +1,480 @@
+"""Signature carving: JPEG, PNG and HEIC cut out of a byte range, kept only when valid.
+
+A candidate is where a signature starts (JPEG ``FF D8 FF``, PNG's eight-byte signature, an
+ISO-BMFF ``ftyp`` box of a HEIF brand). Its end is found by parsing the format, never guessed:
+a JPEG's markers and entropy-coded data up to EOI, a PNG's chunks (each CRC checked) up to
+IEND, a HEIC's top-level boxes (``ftyp``, ``meta``, ``mdat``). A JPEG or PNG is then decoded
+(Pillow): random ``FF D8`` bytes, a truncated photo or one whose tables are junk is not
+reported. HEIC has no decoder here: its box structure is the whole check, and its entry says
+so. Once an object is carved, the scan goes on after its end (the EXIF thumbnail inside a
+JPEG is part of that JPEG, not a photo of its own).
+
+The range is given as ``read_at(offset, n)`` over a logical byte space: for unallocated space
+that is the volume's unallocated runs end to end (as ``blkls`` prints them), so a deleted
+file cut in two by a live file's clusters is still found; :class:`Extents` maps such a space
+back to byte offsets in the image, and says when an object spans a gap (its content is then
+an assumption: the entry carries a warning and low confidence).
+"""
+from __future__ import annotations
+
+import bisect
+import io
+import re
+import struct
+import zlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, cast
+
+import pytsk3
+
+from forensic.entry import FileEntry
+from forensic.limits import DEFAULT_LIMITS, Limits
+from forensic.locator import Locator
+
+if TYPE_CHECKING:
+    from _typeshed import WriteableBuffer
+
+ReadAt = Callable[[int, int], bytes]      # (offset, n) -> up to n bytes (fewer at the end)
+
+SCAN_CHUNK = 4 << 20
+PNG_SIG = b"\x89PNG\r\n\x1a\n"
+HEIF_BRANDS = (b"heic", b"heix", b"heim", b"heis", b"hevc", b"hevx", b"mif1", b"msf1")
+_SIGNATURES = re.compile(rb"\xff\xd8\xff|\x89PNG\r\n\x1a\n|ftyp(?:" + b"|".join(HEIF_BRANDS) + rb")")
+# In entropy-coded JPEG data a 0xFF byte is followed by 0x00 (stuffing) or a restart marker;
+# anything else is the next marker.
+_JPEG_NEXT_MARKER = re.compile(rb"\xff(?![\x00\xd0-\xd7\xff])")
+_SOF = {0xC0, 0xC1, 0xC2, 0xC3, 0xC5, 0xC6, 0xC7, 0xC9, 0xCA, 0xCB, 0xCD, 0xCE, 0xCF}
+_SEGMENTS = _SOF | {0xC4, 0xCC, 0xDB, 0xDC, 0xDD, 0xDE, 0xDF, 0xFE} | set(range(0xE0, 0xF0))
+EXTENSIONS = {"jpeg": "jpg", "png": "png", "heic": "heic"}
+
+
+@dataclass(frozen=True, slots=True)
+class Carved:
+    kind: str          # 'jpeg' | 'png' | 'heic'
+    offset: int        # in the scanned byte space
+    size: int
+    decoded: bool      # a decoder read it whole (False: structure checked only, HEIC)
+    note: str = ""     # what the check could not tell
+
+
+class _Cursor:
+    """Reads through ``read_at`` in blocks, for the format parsers."""
+
+    BLOCK = 256 << 10
+
+    def __init__(self, read_at: ReadAt, base: int = 0, buf: bytes = b"") -> None:
+        self.read_at = read_at
+        self.base = base          # offset of buf in the byte space
+        self.buf = buf
+
+    def get(self, offset: int, n: int) -> bytes:
+        """Up to n bytes at offset (fewer only at the end of the space)."""
+        lo = offset - self.base
+        if 0 <= lo and lo + n <= len(self.buf):
+            return self.buf[lo:lo + n]
+        self.base = offset
+        self.buf = self.read_at(offset, max(n, self.BLOCK))
+        return self.buf[:n]
+
+    def window(self, offset: int) -> tuple[bytes, int]:
+        """The buffered bytes from offset on (at least some, unless at the end), and their offset."""
+        lo = offset - self.base
+        if not (0 <= lo and len(self.buf) - lo >= 64):
+            self.base = offset
+            self.buf = self.read_at(offset, self.BLOCK)
+            lo = 0
+        return self.buf[lo:], offset
+
+
+def jpeg_end(cur: _Cursor, start: int, limit: int) -> int | None:
+    """One past the EOI of a JPEG starting at start, parsing its markers; None: not a JPEG
+    (or larger than limit)."""
+    if cur.get(start, 2) != b"\xff\xd8":
+        return None
+    pos = start + 2
+    seen_sof = seen_sos = False
+    while pos - start < limit:
+        head = cur.get(pos, 4)
+        if len(head) < 2 or head[0] != 0xFF:
+            return None
+        marker = head[1]
+        if marker == 0xFF:                  # fill byte before a marker
+            pos += 1
+            continue
+        if marker == 0xD9:
+            return pos + 2 if seen_sos else None
+        if marker in (0xD8, 0x00) or 0xD0 <= marker <= 0xD7 or (marker not in _SEGMENTS and marker != 0xDA):
+            return None
+        if len(head) < 4:
+            return None
+        length = struct.unpack(">H", head[2:4])[0]
+        if length < 2:
+            return None
+        if marker in _SOF:
+            sof = cur.get(pos + 4, 6)
+            if len(sof) < 6 or length < 8 + 3 * sof[5] or sof[5] == 0:
+                return None
+            height, width = struct.unpack(">HH", sof[1:5])
+            if width == 0 or sof[0] not in (8, 12, 16):
+                return None
+            del height                      # 0 is allowed (a DNL segment gives it)
+            seen_sof = True
+        pos += 2 + length
+        if marker != 0xDA:
+            continue
+        if not seen_sof:
+            return None
+        seen_sos = True
+        # entropy-coded data: up to the next marker that is no stuffing or restart
+        while True:
+            data, at = cur.window(pos)
+            if not data:
+                return None
+            m = _JPEG_NEXT_MARKER.search(data)
+            if m is not None and m.start() + 1 < len(data):
+                pos = at + m.start()
+                break
+            if len(data) < 64:                 # the space ends inside the scan: truncated
+                return None
+            pos = at + len(data) - 1           # keep a trailing FF: look again with what follows
+            if pos - start >= limit:
+                return None
+    return None
+
+
+def png_end(cur: _Cursor, start: int, limit: int) -> int | None:
+    """One past the IEND chunk of a PNG starting at start, every chunk's CRC checked."""
+    if cur.get(start, 8) != PNG_SIG:
+        return None
+    pos = start + 8
+    first = True
+    while pos - start < limit:
+        head = cur.get(pos, 8)
+        if len(head) < 8:
+            return None
+        length, ctype = struct.unpack(">I4s", head)
+        if length > 0x7FFFFFFF or not ctype.isalpha() or pos + 12 + length - start > limit:
+            return None
+        if first and (ctype != b"IHDR" or length != 13):
+            return None
+        first = False
+        crc = zlib.crc32(ctype)
+        left, at = length, pos + 8
+        while left:
+            part = cur.get(at, min(left, _Cursor.BLOCK))
+            if not part:
+                return None
+            crc = zlib.crc32(part, crc)
+            left -= len(part)
+            at += len(part)
+        stored = cur.get(at, 4)
+        if len(stored) < 4 or struct.unpack(">I", stored)[0] != crc:
+            return None
+        pos = at + 4
+        if ctype == b"IEND":
+            return pos
+    return None
+
+
+_HEIF_TOP = {b"ftyp", b"meta", b"mdat", b"free", b"skip", b"uuid", b"moov", b"idat", b"wide", b"pdin", b"styp"}
+
+
+def heic_end(cur: _Cursor, start: int, limit: int) -> int | None:
+    """One past the last top-level box of a HEIF file starting at start (its ``ftyp`` box):
+    boxes are followed while each is a known top-level type with a size inside the limit;
+    ``meta`` and ``mdat`` must both be met."""
+    head = cur.get(start, 12)
+    if len(head) < 12 or head[4:8] != b"ftyp" or head[8:12] not in HEIF_BRANDS:
+        return None
+    size = struct.unpack(">I", head[:4])[0]
+    if not 16 <= size <= 4096:
+        return None
+    pos, seen = start, set()
+    while pos - start < limit:
+        box = cur.get(pos, 16)
+        if len(box) < 8:
+            break
+        size, btype = struct.unpack(">I4s", box[:8])
+        if btype not in _HEIF_TOP:
+            break
+        if size == 1 and len(box) == 16:
+            size = struct.unpack(">Q", box[8:16])[0]
+        if size < 8 or pos + size - start > limit:
+            break                            # size 0 ("to the end") cannot be carved
+        if btype == b"mdat" and len(cur.get(pos + size - 1, 1)) != 1:
+            break                            # the data runs past the end of the space
+        seen.add(btype)
+        pos += size
+    if {b"ftyp", b"meta", b"mdat"} <= seen:
+        return pos
+    return None
+
+
+def decodes(kind: str, data: bytes) -> bool:
+    """Whether Pillow decodes the image whole (JPEG at 1/8 scale: every block is still read)."""
+    try:
+        from PIL import Image
+    except ImportError:              # pragma: no cover - a dependency; structure checks only then
+        return True
+    try:
+        with Image.open(io.BytesIO(data)) as im:
+            if kind == "jpeg":
+                im.draft("RGB", (max(1, im.width // 8), max(1, im.height // 8)))
+            elif im.width * im.height > 64_000_000:
+                return True           # CRCs checked; decoding it would cost too much memory
+            im.load()
+        return True
+    except Exception:                # Pillow raises many kinds on junk: each means "no"
+        return False
+
+
+def validate(kind: str, cur: _Cursor, start: int, limit: int) -> Carved | None:
+    """The object of this kind at start, checked; None if it is not one."""
+    if kind == "jpeg":
+        end = jpeg_end(cur, start, limit)
+    elif kind == "png":
+        end = png_end(cur, start, limit)
+    else:
+        end = heic_end(cur, start, limit)
+    if end is None:
+        return None
+    size = end - start
+    if kind == "heic":
+        return Carved(kind, start, size, False, "HEIC: box structure checked, not decoded")
+    data = cur.get(start, size)
+    if len(data) != size or not decodes(kind, data):
+        return None
+    return Carved(kind, start, size, True)
+
+
+def _kind(sig: bytes) -> str:
+    return "jpeg" if sig[:2] == b"\xff\xd8" else "png" if sig[:4] == PNG_SIG[:4] else "heic"
+
+
+def carve(read_at: ReadAt, size: int, limit: int, chunk: int = SCAN_CHUNK, start_at: int = 0,
+          progress: Callable[[int], None] | None = None, max_candidates: int | None = None) -> Iterator[Carved]:
+    """Every valid JPEG/PNG/HEIC in [start_at, size) of the byte space, in offset order. The
+    space is read once, chunk by chunk; a candidate's check reads past its chunk when the
+    object does. At most ``limit`` bytes per object; ``max_candidates`` caps the checks."""
+    pos = start_at
+    resume = start_at           # the end of the last object carved: nothing inside it is looked at
+    checked = 0
+    while pos < size:
+        want = min(chunk + 16, size - pos)
+        buf = read_at(pos, want)
+        if not buf:
+            break
+        stop = min(chunk, len(buf))
+        if len(buf) < want:     # short read: the space ends early
+            stop = len(buf)
+        cur = _Cursor(read_at, pos, buf)
+        for m in _SIGNATURES.finditer(buf, 0, min(len(buf), stop + 12)):
+            kind = _kind(m.group())
+            at = pos + m.start() - (4 if kind == "heic" else 0)
+            if at < resume or at < start_at or at - pos >= stop:
+                continue
+            if max_candidates is not None and checked >= max_candidates:
+                return
+            checked += 1
+            found = validate(kind, cur, at, limit)
+            if found is not None:
+                resume = at + found.size
+                yield found
+            cur = _Cursor(read_at, pos, buf)
+        if progress is not None:
+            progress(stop)
+        pos += stop
+        pos = max(pos, resume) if resume > pos else pos
+
+
+# -- a logical byte space made of extents of the image ----------------------------------
+@dataclass(frozen=True, slots=True)
+class Extent:
+    start: int      # in the logical space
+    offset: int     # in the image
+    length: int
+
+
+class Extents:
+    """A logical byte space laid over extents of an image, in order, end to end."""
+
+    def __init__(self, pieces: list[tuple[int, int]], read: ReadAt) -> None:
+        self.read = read
+        self.extents: list[Extent] = []
+        at = 0
+        for offset, length in pieces:
+            if length <= 0:
+                continue
+            last = self.extents[-1] if self.extents else None
+            if last is not None and last.offset + last.length == offset:   # adjacent: one extent
+                self.extents[-1] = Extent(last.start, last.offset, last.length + length)
+            else:
+                self.extents.append(Extent(at, offset, length))
+            at += length
+        self.size = at
+        self._starts = [e.start for e in self.extents]
+
+    def map(self, start: int, n: int) -> list[tuple[int, int]]:
+        """[(image offset, length)] of logical bytes [start, start + n)."""
+        out: list[tuple[int, int]] = []
+        i = bisect.bisect_right(self._starts, start) - 1
+        while n > 0 and 0 <= i < len(self.extents):
+            e = self.extents[i]
+            lo = start - e.start
+            take = min(n, e.length - lo)
+            if take <= 0:
+                break
+            out.append((e.offset + lo, take))
+            start += take
+            n -= take
+            i += 1
+        return out
+
+    def read_at(self, start: int, n: int) -> bytes:
+        pieces = [self.read(offset, length) for offset, length in self.map(start, n)]
+        return pieces[0] if len(pieces) == 1 else b"".join(pieces)
+
+
+class ExtentReader(io.RawIOBase):
+    """A seekable, read-only file object over extents of an image (a carved object)."""
+
+    def __init__(self, read: ReadAt, extents: list[tuple[int, int]]) -> None:
+        self.space = Extents(extents, read)
+        self.size = self.space.size
+        self.pos = 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos)
+        if n <= 0:
+            return b""
+        try:
+            data = self.space.read_at(self.pos, n)
+        except (OSError, RuntimeError) as exc:
+            raise OSError(f"read failed at offset {self.pos}: {exc}") from exc
+        if not data:
+            raise OSError(f"read failed at offset {self.pos}")
+        self.pos += len(data)
+        return data
+
+    def readinto(self, b: WriteableBuffer, /) -> int:
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def extent_opener(read: ReadAt, extents: list[tuple[int, int]]) -> Callable[[], BinaryIO]:
+    return lambda: cast(BinaryIO, ExtentReader(read, extents))
+
+
+def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent: Locator,
+                   limits: Limits = DEFAULT_LIMITS, what: str = "unallocated") -> Iterator[FileEntry]:
+    """A walk entry for every photo carved from the runs ((offset from base, length); base:
+    where the parent layer starts in the image), read as one space, end to end. Locator:
+    ``parent › unallocated @ offset 0x1a2000 (carved)``, the offset from the parent's start."""
+    space = Extents([(base + offset, length) for offset, length in runs], read)
+    for found in carve(space.read_at, space.size, limits.extractor_bytes):
+        pieces = space.map(found.offset, found.size)
+        first = pieces[0][0] - base
+        name = f"carved-0x{first:x}.{EXTENSIONS[found.kind]}"
+        entry = FileEntry(parent.child("carved", f"{what} @ offset 0x{first:x} (carved)"), f"/$Carved/{name}",
+                          name, "file", found.size, allocated=False, deleted=True, recovery="carved",
+                          recovery_confidence="high")
+        if len(pieces) > 1:
+            entry.recovery_confidence = "low"
+            entry.warnings.append(f"carved across {len(pieces)} separate runs of {what} space (allocated "
+                                  "clusters lie between them): its bytes were joined in disk order, which is "
+                                  "an assumption")
+        if not found.decoded:
+            entry.recovery_confidence = "low"
+            entry.warnings.append(found.note)
+        entry.opener = extent_opener(read, pieces)
+        yield entry
+
+
+def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: int, parent: Locator,
+                 limits: Limits, warnings: list[str], walk: Iterator[FileEntry]) -> Iterator[FileEntry]:
+    """The volume's walk, then the photos carved from its unallocated space (its allocation
+    map read by forensic.sources.unallocated). The clusters of deleted files the walk
+    recovered through their metadata are left out: those files are listed already. A file
+    system whose map is not read gets a warning."""
+    from forensic.sources.unallocated import unallocated_runs
+    recovered: list[str] = []
+    for entry in walk:
+        if entry.deleted and entry.opener is not None and entry.inode and entry.kind == "file":
+            recovered.append(entry.inode)
+        yield entry
+    runs = unallocated_runs(fs, fstype, img.read, offset)
+    if runs is None:
+        if fstype not in ("iso9660",):
+            warnings.append(f"{parent}: unallocated space not carved: the allocation map of {fstype} "
+                            "is not read (or could not be read)")
+        return
+    try:
+        runs = subtract(runs, content_runs(fs, recovered))
+        yield from carved_entries(img.read, runs, offset, parent, limits)
+    except (OSError, RuntimeError) as exc:
+        warnings.append(f"{parent}: carving of unallocated space stopped: {exc}")
+
+
+def content_runs(fs: pytsk3.FS_Info, inodes: list[str]) -> list[tuple[int, int]]:
+    """Sorted (byte offset in the volume, length) of the data runs of these files."""
+    bs = fs.info.block_size
+    out: list[tuple[int, int]] = []
+    for inode in dict.fromkeys(inodes):
+        try:
+            f = fs.open_meta(inode=int(inode))
+            for attr in f:
+                if not attr.info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+                    continue
+                for run in attr:
+                    if run.len and not run.flags & (pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE
+                                                    | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER):
+                        out.append((run.addr * bs, run.len * bs))
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return sorted(out)
+
+
+def subtract(runs: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """The parts of sorted runs outside the sorted runs of cut."""
+    out: list[tuple[int, int]] = []
+    k = 0
+    for start, length in runs:
+        end = start + length
+        while k < len(cut) and cut[k][0] + cut[k][1] <= start:
+            k += 1
+        j, at = k, start
+        while j < len(cut) and cut[j][0] < end:
+            if cut[j][0] > at:
+                out.append((at, cut[j][0] - at))
+            at = max(at, cut[j][0] + cut[j][1])
+            j += 1
+        if at < end:
+            out.append((at, end - at))
+    return out
+
+
+def carve_disk(img: pytsk3.Img_Info, locator: Locator, limits: Limits, warnings: list[str]) -> Iterator[FileEntry]:
+    """Photos carved from the disk's space outside every partition."""
+    from forensic.sources.unallocated import unpartitioned
+    try:
+        yield from carved_entries(img.read, unpartitioned(img), 0, locator, limits, "unpartitioned")
+    except (OSError, RuntimeError) as exc:
+        warnings.append(f"{locator}: carving of the space outside partitions stopped: {exc}")
