@@ -23,6 +23,7 @@ from forensic.sources.base import lib_path
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
+from forensic.sources.carve import carve_disk, carve_volume
 from forensic.sources.ewf import BadChunk, EwfMedia
 
 if TYPE_CHECKING:
@@ -370,7 +371,10 @@ class TskImageSource(Source):
         for loc, fs, fstype, offset in self.volumes:
             volume = _Volume(offset, fs.info.block_size, damage)
             walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings, volume)
-            yield from walker.walk()
+            # the walk, then photos carved from the volume's unallocated space, then (below)
+            # from the disk's space outside every partition
+            yield from carve_volume(self.img, fs, fstype, offset, loc, self.limits, self.warnings, walker.walk())
+        yield from carve_disk(self.img, self.locator, self.limits, self.warnings)
 
 
 class _FsWalker:
