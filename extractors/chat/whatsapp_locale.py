@@ -29,6 +29,10 @@ def strip_marks(text: str) -> str:
 
 
 def norm(text: str) -> str:
+    if not text.isascii():
+        # NFC: one spelling of a letter written two ways (Devanagari 'ड़' as U+095C or as
+        # U+0921 U+093C: iOS exports write the first, the tables hold the second)
+        text = unicodedata.normalize("NFC", text)
     text = _ARABIC_DIACRITICS.sub("", strip_marks(text))
     text = _WS.sub(" ", text).strip().casefold()
     return text.rstrip(".。।")

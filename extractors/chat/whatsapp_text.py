@@ -126,8 +126,8 @@ class ChatMessage:
     line_end: int                   # last line of its text
     local: datetime | None          # None for a corrupt header
     raw_time: str                   # the header's date and time, verbatim
-    sender: str | None
-    actor: str | None               # the name on a service line (iOS: chat or contact name)
+    sender: str | None              # the header's 'Name:', always kept when it has one
+    actor: str | None               # not set by this parser (a header's name is its sender)
     body: str
     system: bool = False
     deleted: bool = False
@@ -138,6 +138,7 @@ class ChatMessage:
     corrupted: bool = False
     problem: str | None = None
     layout_mismatch: bool = False   # header in a different layout from the file's
+    app_notice: bool = False        # iOS: WhatsApp's notice under the chat's name (encryption...)
 
 
 @dataclass(slots=True)
@@ -797,12 +798,21 @@ def _read_time(date_text: str, time_text: str, date_order: str) -> tuple[datetim
     except ValueError as exc:
         return None, f"invalid date or time in header: {exc}"
     h, mi, s, marker = _TIME.fullmatch(time_text).group("h", "mi", "s", "ap")
-    h24 = _hour24(int(h), marker)
+    note = None
+    if marker and 12 < int(h) < 24:
+        # '23:59 PM': no 12-hour clock has this hour. The digits are the one reading the line
+        # offers: the time is taken as written on a 24-hour clock, the marker ignored, and
+        # the message flagged (kept, not dropped)
+        h24: int | None = int(h)
+        note = (f"impossible 12-hour time {time_text.strip()!r} (hour {int(h)} with marker {marker.strip()!r}): "
+                f"read as the literal 24-hour time {int(h):02d}:{mi}")
+    else:
+        h24 = _hour24(int(h), marker)
     if h24 is None:
         return None, f"unknown 12-hour clock marker {marker!r}"
     try:
         # the export's wall-clock time: its zone is unknown and is never guessed
-        return datetime(y, mo, d, h24, int(mi), int(s) if s else 0), None  # noqa: DTZ001
+        return datetime(y, mo, d, h24, int(mi), int(s) if s else 0), note  # noqa: DTZ001
     except ValueError as exc:
         return None, f"invalid date or time in header: {exc}"
 
@@ -916,24 +926,31 @@ def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
         elif (generated or "\u200e" in body or "\u200f" in body) and loc.is_omitted_placeholder(body):
             msg.media_omitted = True                  # iOS 'image omitted'
         elif msg.sender is not None and bracket and msg.location is None and (
-                generated or (first and loc.is_system_phrase(text))):
-            msg.system = True                         # iOS service line: 'Name: ‎text'
+                generated or first) and loc.is_system_phrase(text):
+            # iOS writes WhatsApp's own notices (encryption, security code) under the chat's
+            # name ('Name: ‎Messages and calls are end-to-end encrypted'). The header names
+            # a sender, and attribution is what the file shows: the name stays the sender,
+            # the text is marked as the app's notice. Only a line with no 'Name:' part is a
+            # system line.
+            msg.app_notice = True
     msg.body = text
-    if msg.system:
-        msg.actor, msg.sender = msg.sender, None
 
 
 def _is_ios_service(name: str, body: str, facts: ChatFacts) -> bool:
+    """Whether the first message seen from ``name`` is an iOS app notice written under the
+    chat's name: such a name is not listed as a participant until it writes a message of
+    its own (a group's name is no participant). Its messages keep it as their sender."""
     if body.lstrip(" ")[:1] not in ("\u200e", "\u200f") and facts.header_lines > 1:
         return False
     probe = ChatMessage(0, 0, None, "", name, None, "")
     _classify(probe, body, True, facts.header_lines == 1)
-    return probe.system
+    return probe.app_notice
 
 
 # -- pass 2: the messages, line by line (the reference) ----------------------------------------
 
 _BLANK = loc.MARKS + " \t"                  # a line of only these is a blank line
+_CUT = "message text cut"
 
 
 class _LineParser:
@@ -986,8 +1003,10 @@ class _LineParser:
         name, body = _split_sender(rest, self.bracket)
         msg = ChatMessage(n, n, local, _raw_time(head), name, None, body, layout_mismatch=mismatch)
         if problem:
-            msg.corrupted, msg.problem = True, problem
-        elif name is None:
+            # a time read with a note (an impossible 12-hour hour) is kept, flagged; a header
+            # with no time at all is a corrupted record
+            msg.problem, msg.corrupted = problem, local is None
+        if name is None and not msg.corrupted:
             msg.system = True
         return self.start(msg)
 
@@ -1015,7 +1034,14 @@ class _LineParser:
     def broken(self, line: str) -> ChatMessage | None:
         """A line with a date and a time that is no header: a flagged record of its own (the
         lines after it are its text)."""
-        done = self.finish() if self.cur is not None else None
+        if self.cur is not None:
+            done = self.finish()
+        elif self.preamble:             # the text before it: its own flagged record, never dropped
+            done = self.preamble_record(self.lineno - 1)
+        else:
+            done = None
+        if not self.first_line:
+            self.first_line = self.lineno
         self.counts.corrupt_lines += 1
         self.cur = ChatMessage(self.lineno, self.lineno, None, "", None, None, "", corrupted=True,
                                problem="line starts with a date and time but is not a message header")
@@ -1037,8 +1063,9 @@ class _LineParser:
         self.size += len(line)
         if self.size <= MAX_BODY_CHARS:
             lines.append(line)
-        elif not cur.problem:
-            cur.problem = f"message text cut at {MAX_BODY_CHARS} characters"
+        elif not cur.problem or _CUT not in cur.problem:
+            cut = f"{_CUT} at {MAX_BODY_CHARS} characters"
+            cur.problem = f"{cur.problem}; {cut}" if cur.problem else cut
             self.counts.truncated_messages += 1
 
     def _text_lines(self) -> list[str]:
@@ -1075,9 +1102,6 @@ class _LineParser:
             msg.deleted = len(body) <= 80 and _deleted(body)
             return msg
         _classify(msg, body, self.bracket, msg.line == self.first_line)
-        if msg.system and msg.actor is not None:          # an iOS service line ('Name: ‎text')
-            self.counts.message_lines -= 1
-            self.counts.system_lines += 1
         return msg
 
     def close(self, lines: int) -> ChatMessage | None:

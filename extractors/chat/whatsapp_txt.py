@@ -25,6 +25,7 @@ from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
 _TEXT_MIMES = ("text/", "application/octet-stream")
+LOCATION_SOURCE = "maps link in the message text"
 _LOCATOR_SEP = " › "
 
 
@@ -176,10 +177,12 @@ class WhatsAppTxtExtractor(Extractor):
             "date_order_ambiguous": facts.date_order_ambiguous,
             "export_style": facts.layout.style if facts.layout else None,
         }
-        if msg.actor is not None:
-            fields["actor"] = msg.actor
+        if msg.app_notice:
+            fields["app_notice"] = True
         if msg.location is not None:
-            fields["location"] = {"lat": msg.location[0], "lon": msg.location[1]}
+            # the shared-location shape every chat extractor writes (read by geo and timeline)
+            fields["location"] = {"latitude": msg.location[0], "longitude": msg.location[1],
+                                  "source": LOCATION_SOURCE}
         if msg.raw_time:
             fields["raw_time"] = msg.raw_time
         warnings = (msg.problem,) if msg.problem else ()
