@@ -30,6 +30,7 @@ COMMANDS: dict[str, str] = {
     "photos": "forensic.cli.commands.photos", "geo": "forensic.cli.commands.photos",
     "timeline": "forensic.cli.commands.photos",
     "messages": "forensic.cli.commands.chats", "conversations": "forensic.cli.commands.chats",
+    "contacts": "forensic.cli.commands.people", "calls": "forensic.cli.commands.people",
     "tag": "forensic.cli.commands.export", "export": "forensic.cli.commands.export",
     "verify-bundle": "forensic.cli.commands.export",
     "training": "forensic.cli.commands.training",

@@ -13,8 +13,9 @@ import click
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_jsonl, listing, safe, stdout_is_terminal, table_pages, warn
-from forensic.store import chats as store_chats
+from forensic.store import chats as store_chats, people as store_people
 from forensic.store.chats import ensure_index, fts_query
+from forensic.store.people import People
 from forensic.store.records import Message
 from forensic.store.timeline import to_us
 from forensic.case import Case
@@ -63,10 +64,12 @@ def _platform(db: sqlite3.Connection | None, platform: str | None) -> str | None
     return name
 
 
-def message_json(m: Message) -> dict:
+def message_json(m: Message, people: People | None = None) -> dict:
     """A message as ``forensic messages --json`` prints it: item and record id, the shared
-    fields (:data:`MESSAGE_FIELDS`) in their order, the record's other fields, then whether
-    it is corrupted and its warnings."""
+    fields (:data:`MESSAGE_FIELDS`) in their order, the record's other fields,
+    ``sender_contact`` (the contact the sender's number, jid or address belongs to, from
+    ``people``: name, number, sources; else null), then whether it is corrupted and its
+    warnings."""
     fields = dict(m.fields)             # a copy: the shared fields are taken out of it
     out = {"item": m.item, "record_id": m.id}
     for k in MESSAGE_FIELDS:
@@ -77,6 +80,7 @@ def message_json(m: Message) -> dict:
         source.setdefault("locator", m.locator)
     out["source"] = source
     out.update(fields)
+    out["sender_contact"] = people.resolve(m.item, out["sender"]) if people is not None else None
     out["corrupted"] = m.corrupted
     out["warnings"] = m.warnings
     return out
@@ -195,7 +199,8 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
     # closed here, while the case is open (a pipe closed early ends the listing mid-way)
     with closing(message_rows(case.db, items, platform=platform, conversation=conversation, lo=lo, hi=hi,
                               fts=q, limit=limit, state=state)) as found:
-        n = listing((message_json(r) for r in found), as_json=as_json,
+        book = store_people.people(case.db, items) if as_json else None
+        n = listing((message_json(r, book) for r in found), as_json=as_json,
                     columns=("Flags", "Sent", "Platform", "Conversation", "Sender", "Message", "Item"),
                     cells=_cells, line=_line, legend=MESSAGES_LEGEND, no_wrap=("Flags",))
     scope.report("messages", n, filter_words(("--platform", platform), ("--conversation", conversation),
@@ -230,6 +235,11 @@ def conversations(case: Case, item: str | None, platform: str | None, as_json: b
             "participants": c.participants, "messages": c.messages, "first_at": c.first_at, "last_at": c.last_at,
             "source": [{"item": c.item, "path": path, "locator": locator} for path, locator in c.sources],
             "uncommitted": c.uncommitted} for c in found]
+    if as_json:                         # the contact each participant's number belongs to
+        book = store_people.people(case.db, items)
+        for c in out:
+            c["participant_contacts"] = {p: who for p in c["participants"] if isinstance(p, str)
+                                         and (who := book.resolve(c["item"], p)) is not None}
     pending = any(c.uncommitted for c in found)
     if as_json:
         emit_jsonl(out)

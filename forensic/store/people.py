@@ -1,0 +1,331 @@
+"""People: the contacts and calls of the case store, and one identity per person.
+
+Contacts (``contact/entry`` records) come from several apps' address books: the device's,
+WhatsApp's. Each keeps a person's numbers the way it found them ("06 12 34 56 78",
+"+31 6 12345678", a WhatsApp jid "31612345678@s.whatsapp.net"). :class:`People` reads them
+all and resolves a number, an e-mail address or a WhatsApp jid to the one identity it belongs
+to, with every record that names it (app, file, table, row and the number as that record
+holds it).
+
+Numbers are compared in E.164 form (``+31612345678``) through the ``phonenumbers`` library
+(Google's libphonenumber data). A number written in national form ("0612345678") can only be
+read with its country: that country is taken from the evidence item's own call log (Android
+``countryiso``, iOS ``ZISO_COUNTRY_CODE``: the country the phone was in), and the reading says
+so (``how``). Without a country, a national number is compared as its digits only, never
+guessed into a country; and the number as found is always kept beside the normalised one.
+
+Contacts that share a number, e-mail address or user id are one identity (union of their
+records): the identity's name is the device address book's (an app's own name for the person
+otherwise), its other names listed.
+"""
+from __future__ import annotations
+
+import json
+import re
+import sqlite3
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any, Iterable
+
+try:                                  # a dependency (pyproject); without it, numbers compare as digits
+    import phonenumbers
+    HAVE_PHONENUMBERS = True
+except ImportError:                   # pragma: no cover - installed with the package
+    HAVE_PHONENUMBERS = False
+
+CONTACT = "contact/entry"
+CALL = "call/entry"
+PERSON_SERVERS = ("s.whatsapp.net", "c.us")
+_EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
+_DIALLABLE = re.compile(r"^[+\d][\d\s().\-/]*$")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRecord:
+    """A contact or call record as the people listings give it: its fields and the file it came
+    from."""
+    id: int
+    item: str
+    record_type: str
+    extractor: str
+    fields: dict
+    corrupted: bool
+    warnings: list
+    path: str | None
+    locator: str | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "PersonRecord":
+        return cls(r["id"], r["item"], r["record_type"], r["extractor"], json.loads(r["fields"]), bool(r["corrupted"]),
+                   json.loads(r["warnings"]) if r["warnings"] else [], r["path"], r["locator"])
+
+
+@dataclass(frozen=True, slots=True)
+class Reading:
+    """How one value (a number, an e-mail address, a jid) was read: ``key`` the form it is
+    compared in (``+31612345678``, ``email:ana@example.org``, ``digits:0612345678``) and
+    ``how`` in words."""
+    value: str
+    key: str
+    how: str
+
+
+@dataclass(slots=True)
+class Identity:
+    """One person: the contact records that name them (each as a source)."""
+    id: str                                  # the first key met (an E.164 number where there is one)
+    keys: set[str] = field(default_factory=set)
+    names: list[str] = field(default_factory=list)
+    preferred: str | None = None             # the device address book's name
+    sources: list[dict] = field(default_factory=list)
+
+    @property
+    def name(self) -> str | None:
+        return self.preferred or (self.names[0] if self.names else None)
+
+    def summary(self, reading: Reading | None = None) -> dict:
+        """As listings show it: ``{name, number, sources}`` (``number``: the compared form of
+        the value that matched, ``matched`` how it was read), other names when there are."""
+        out: dict[str, Any] = {"name": self.name, "number": reading.key if reading and reading.key[:1] == "+"
+                               else (reading.value if reading else None),
+                               "sources": self.sources}
+        if reading is not None:
+            out["matched"] = reading.how
+        others = [n for n in self.names if n != self.name]
+        if others:
+            out["other_names"] = others
+        out["id"] = self.id
+        return out
+
+
+def _records(db: sqlite3.Connection, items: list[str], record_type: str) -> list[PersonRecord]:
+    if not items:
+        return []
+    sql = ("SELECT a.id, a.item, a.record_type, a.extractor, a.fields, a.corrupted, a.warnings, f.path, f.locator "
+           "FROM artifacts a INDEXED BY artifacts_type LEFT JOIN files f ON f.id = a.file_id "
+           f"WHERE a.record_type = ? AND a.item IN ({','.join('?' * len(items))}) ORDER BY a.item, a.id")
+    return [PersonRecord.from_row(r) for r in db.execute(sql, (record_type, *items))]
+
+
+def contacts(db: sqlite3.Connection, items: list[str]) -> list[PersonRecord]:
+    """The ``contact/entry`` records of ``items``, by item, in the order stored."""
+    return _records(db, items, CONTACT)
+
+
+def calls(db: sqlite3.Connection, items: list[str], since: datetime | None = None,
+          until: datetime | None = None) -> list[PersonRecord]:
+    """The ``call/entry`` records of ``items`` in time order (those without a readable time
+    last), started within ``since`` .. ``until`` (inclusive; aware datetimes) when given: a
+    call without a time is left out by a bound."""
+    out = []
+    for rec in _records(db, items, CALL):
+        when = _utc(rec.fields.get("started_at"))
+        if (since is not None or until is not None) and when is None:
+            continue
+        if since is not None and when is not None and when < since:
+            continue
+        if until is not None and when is not None and when > until:
+            continue
+        out.append((when is None, when or _EARLIEST, rec.id, rec))
+    out.sort(key=lambda t: t[:3])
+    return [t[3] for t in out]
+
+
+_EARLIEST = datetime.min.replace(tzinfo=timezone.utc)
+
+
+def _utc(text: str | None) -> datetime | None:
+    """An ISO 8601 time with its offset -> aware datetime; None for none, or one without a zone."""
+    if not text:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except ValueError:
+        return None
+    return dt if dt.tzinfo is not None else None
+
+
+def country_hints(db: sqlite3.Connection, items: list[str]) -> dict[str, tuple[str, str]]:
+    """item -> (ISO country code, where it comes from): the most frequent country of the
+    item's call logs (the phone's country when each call was made)."""
+    out: dict[str, tuple[str, str]] = {}
+    for item in items:
+        seen: Counter[str] = Counter()
+        for rec in _records(db, [item], CALL):
+            code = rec.fields.get("country_iso")
+            if isinstance(code, str) and len(code.strip()) == 2:
+                seen[code.strip().upper()] += 1
+        if seen:
+            code, n = seen.most_common(1)[0]
+            total = sum(seen.values())
+            out[item] = (code, f"country {code} from the item's call log ({n} of {total} calls)")
+    return out
+
+
+def jid_number(jid: str) -> str | None:
+    """A WhatsApp person's jid -> ``+<number>`` (their number in international form)."""
+    user, _, server = jid.partition("@")
+    user = user.split(":", 1)[0]
+    return "+" + user if server in PERSON_SERVERS and user.isdigit() else None
+
+
+def read_value(value: str, country: tuple[str, str] | None = None) -> Reading | None:
+    """How ``value`` (as found) is compared: a WhatsApp jid or a number in international form
+    as E.164; a national number with ``country`` (code, its source) as E.164, saying so;
+    without one, as its digits; an e-mail address in lower case. None for anything else
+    (a name, an empty value)."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if "@" in value:
+        number = jid_number(value)
+        if number is not None:
+            return Reading(value, number, "WhatsApp jid: the number in international form")
+        if _EMAIL.match(value):
+            return Reading(value, "email:" + value.lower(), "e-mail address")
+        return None
+    if value.lower().startswith("tel:"):
+        value = value[4:]
+    if not _DIALLABLE.match(value):
+        return None
+    digits = re.sub(r"\D", "", value)
+    if len(digits) < 3:
+        return None
+    international = value.startswith("+") or digits.startswith("00")
+    text = "+" + digits[2:] if digits.startswith("00") and not value.startswith("+") else value
+    if HAVE_PHONENUMBERS:
+        try:
+            if international:
+                parsed = phonenumbers.parse(text, None)
+                how = "international form"
+            elif country is not None:
+                parsed = phonenumbers.parse(text, country[0])
+                how = f"national form read with {country[1]}"
+            else:
+                parsed = None
+                how = ""
+            if parsed is not None and phonenumbers.is_possible_number(parsed):
+                return Reading(value, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), how)
+        except phonenumbers.NumberParseException:
+            pass
+    elif international:
+        return Reading(value, "+" + (digits[2:] if digits.startswith("00") else digits), "international form")
+    why = "no country known for a national number" if not international and country is None else \
+        "not a possible number"
+    return Reading(value, "digits:" + digits, f"digits only ({why})")
+
+
+class People:
+    """Contacts of a set of evidence items, resolved into identities. ``resolve(item, value)``
+    gives the identity of a number/jid/e-mail address found in ``item``."""
+
+    def __init__(self, records: Iterable[PersonRecord], hints: dict[str, tuple[str, str]]) -> None:
+        self.hints = hints
+        self.records = list(records)
+        self._cache: dict[tuple[str, str], Reading | None] = {}
+        parent: dict[str, str] = {}
+
+        def find(k: str) -> str:
+            while parent.setdefault(k, k) != k:
+                parent[k] = parent[parent[k]]
+                k = parent[k]
+            return k
+
+        per_record: list[tuple[PersonRecord, list[Reading]]] = []
+        for rec in self.records:
+            readings = self.readings(rec)
+            per_record.append((rec, readings))
+            keys = [r.key for r in readings]
+            for k in keys[1:]:
+                a, b = find(keys[0]), find(k)
+                if a != b:
+                    parent[b] = a
+            if keys:
+                find(keys[0])
+        self._by_key: dict[str, Identity] = {}
+        groups: dict[str, Identity] = {}
+        for rec, readings in per_record:
+            if not readings:
+                continue
+            root = find(readings[0].key)
+            ident = groups.get(root)
+            if ident is None:
+                ident = groups[root] = Identity(next((r.key for r in readings if r.key[:1] == "+"), readings[0].key))
+            f = rec.fields
+            name = f.get("name")
+            if isinstance(name, str) and name:
+                if name not in ident.names:
+                    ident.names.append(name)
+                if f.get("app") == "contacts" and ident.preferred is None:
+                    ident.preferred = name
+            src = f.get("source") or {}
+            for r in readings:
+                ident.keys.add(r.key)
+            ident.sources.append({"item": rec.item, "app": f.get("app"), "name": name,
+                                  "numbers": [{"number": r.value, "normalized": r.key, "how": r.how}
+                                              for r in readings],
+                                  "path": src.get("path", rec.path), "table": src.get("table"),
+                                  "row_id": src.get("row_id"), "record_id": rec.id})
+        for ident in groups.values():
+            for k in ident.keys:
+                self._by_key[k] = ident
+
+    def readings(self, rec: PersonRecord) -> list[Reading]:
+        """The readings of a contact record's numbers, e-mail addresses and user ids."""
+        out: list[Reading] = []
+        f = rec.fields
+        values = [v for key in ("numbers", "emails", "user_ids") for v in (f.get(key) or []) if isinstance(v, str)]
+        for detail in f.get("number_details") or []:     # the phone's own E.164 form (Android data4)
+            if isinstance(detail, dict) and isinstance(detail.get("e164"), str):
+                values.append(detail["e164"])
+        seen = set()
+        for v in values:
+            r = self.read(rec.item, v)
+            if r is not None and (r.value, r.key) not in seen:
+                seen.add((r.value, r.key))
+                out.append(r)
+        return out
+
+    def read(self, item: str, value: str) -> Reading | None:
+        key = (item, value)
+        if key not in self._cache:
+            self._cache[key] = read_value(value, self.hints.get(item))
+        return self._cache[key]
+
+    def resolve(self, item: str, value: Any) -> dict | None:
+        """The identity (:meth:`Identity.summary`) of ``value`` as found in ``item``, or None."""
+        if not isinstance(value, str) or not self._by_key:
+            return None
+        reading = self.read(item, value)
+        if reading is None:
+            return None
+        ident = self._by_key.get(reading.key)
+        return None if ident is None else ident.summary(reading)
+
+    def identity_of(self, rec: PersonRecord) -> Identity | None:
+        for r in self.readings(rec):
+            if r.key in self._by_key:
+                return self._by_key[r.key]
+        return None
+
+    def matches(self, rec: PersonRecord, text: str) -> bool:
+        """``--search``: ``text`` in the record's name, numbers, e-mails or user ids (case
+        ignored), its digits in a number's digits, or the same number in another form."""
+        f = rec.fields
+        needle = text.strip().lower()
+        hay = [f.get("name"), f.get("organization"), *(f.get("numbers") or []), *(f.get("emails") or []),
+               *(f.get("user_ids") or [])]
+        if any(isinstance(h, str) and needle in h.lower() for h in hay):
+            return True
+        readings = self.readings(rec)
+        digits = re.sub(r"\D", "", needle)
+        if len(digits) >= 4 and any(digits in re.sub(r"\D", "", r.key) for r in readings):
+            return True
+        mine = self.read(rec.item, text)
+        return mine is not None and any(r.key == mine.key for r in readings)
+
+
+def people(db: sqlite3.Connection, items: list[str]) -> People:
+    """The contacts of ``items`` resolved into identities (see :class:`People`)."""
+    return People(contacts(db, items), country_hints(db, items))
