@@ -28,6 +28,10 @@ class FileEntry:
     size: int | None
     times: dict[str, datetime | None] = field(default_factory=dict)  # modified/accessed/changed/born
     times_tz_known: bool = True    # False for FAT/exFAT/ZIP local times
+    # where the zone of known times comes from (forensic.timestamps.TZ_SOURCES): None is "utc"
+    # (the file system stores UTC); "offset_tag" for local times stored with their offset
+    # (ISO 9660 directory records): the datetimes then carry that offset
+    times_tz_source: str | None = None
     inode: str | None = None
     allocated: bool = True
     deleted: bool = False
