@@ -32,6 +32,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.google_messages", "GoogleMessagesExtractor"),
     ("forensic.extractors.chat.kik", "KikExtractor"),
     ("forensic.extractors.chat.skype", "SkypeExtractor"),
+    ("forensic.extractors.chat.known_apps", "KnownAppsExtractor"),
 ]
 
 

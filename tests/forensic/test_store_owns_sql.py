@@ -35,6 +35,7 @@ EVIDENCE_SQL = {
     "extractors/chat/google_messages.py": "Google Messages bugle_db",
     "extractors/chat/kik.py": "Kik kikDatabase.db / kik.sqlite",
     "extractors/chat/skype.py": "Skype main.db / s4l-*.db",
+    "extractors/chat/known_apps.py": "opens known app databases to list their tables",
     "training/formats.py": "builds the sample phone databases",
 }
 

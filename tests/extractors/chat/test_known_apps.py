@@ -1,0 +1,64 @@
+"""Known app databases no extractor read: encrypted (naming the key), corrupt, no reader
+here; and silence where the app's own extractor takes the file (it reports its own problems:
+never two warnings for one file)."""
+from __future__ import annotations
+
+import os
+
+from appdb import build, run
+from forensic.extractors.chat.known_apps import KnownAppsExtractor, known_db
+from forensic.extractors.chat.viber import ViberExtractor
+
+EX = KnownAppsExtractor()
+
+
+def _warns(data: bytes, path: str) -> list[str]:
+    recs, warns = run(EX, data, path)
+    assert recs == []
+    return warns
+
+
+def test_names_and_paths():
+    assert known_db("/data/data/com.tencent.mm/MicroMsg/abc/EnMicroMsg.db").app == "WeChat"
+    assert known_db("C:\\Users\\x\\AppData\\Roaming\\Skype\\me\\main.db").app == "Skype"
+    assert known_db("/sdcard/WhatsApp/Databases/msgstore-2024-01-01.1.db.crypt15").what.endswith("(crypt15)")
+    assert known_db("/data/data/com.example/databases/main.db") is None
+    assert known_db("/photos/main.jpg") is None
+    assert not EX.accepts("/x/notes.db", "application/vnd.sqlite3", b"SQLite format 3\x00")
+
+
+def test_encrypted_databases_name_the_key():
+    noise = os.urandom(8192)
+    [w] = _warns(noise, "/data/data/com.tencent.mm/MicroMsg/abc/EnMicroMsg.db")
+    assert w.startswith("WeChat Android messages database /data/data/com.tencent.mm/MicroMsg/abc/EnMicroMsg.db: "
+                        "encrypted (no SQLite header): not read; key needed: the SQLCipher key: the first 7 hex")
+    [w] = _warns(noise, "/sdcard/WhatsApp/Databases/msgstore.db.crypt15")
+    assert "WhatsApp Android encrypted backup (crypt15)" in w and "64-digit end-to-end backup key" in w
+    [w] = _warns(noise, "/data/data/org.thoughtcrime.securesms/databases/signal.db")
+    assert w.startswith("Signal Android database") and "Android Keystore" in w
+
+
+def test_corrupt_and_no_reader(tmp_path):
+    [w] = _warns(b"\x00" * 4096, "/data/data/jp.naver.line.android/databases/naver_line")
+    assert w.endswith("corrupt or not a database (no SQLite header): not read")
+    data = build(tmp_path / "ThreemaData.sqlite", "CREATE TABLE ZMESSAGE (Z_PK INTEGER PRIMARY KEY, ZTEXT TEXT);"
+                                                  "CREATE TABLE ZCONVERSATION (Z_PK INTEGER PRIMARY KEY);")
+    [w] = _warns(data, "/private/var/mobile/Containers/Shared/AppGroup/X/ThreemaData.sqlite")
+    assert w.endswith("no reader in this toolkit for this database (tables: ZCONVERSATION, ZMESSAGE); not parsed")
+    # a SQLite header over a destroyed schema page
+    broken = bytearray(data)
+    broken[100:len(broken)] = b"\xff" * (len(broken) - 100)
+    [w] = _warns(bytes(broken), "/x/ThreemaData.sqlite")
+    assert "ThreemaData.sqlite: corrupt: " in w
+
+
+def test_silent_where_the_apps_extractor_reads(tmp_path):
+    data = build(tmp_path / "viber_messages", "CREATE TABLE chats (id INTEGER);")
+    assert _warns(data, "/data/data/com.viber.voip/databases/viber_messages") == []
+    # ... where the Viber extractor itself says what it could not read
+    _, warns = run(ViberExtractor(), data, "/data/data/com.viber.voip/databases/viber_messages")
+    assert len(warns) == 1 and "none of the tables" in warns[0]
+
+
+def test_wal_sidecars_not_reported():
+    assert known_db("/data/data/com.whatsapp/databases/msgstore.db-wal") is None
