@@ -7,6 +7,12 @@ What an item's ``sha256``/``md5`` cover, by format:
     own SHA-256 values are recorded in ``details.segments``. The same pass has libewf
     check every chunk's checksum: the spans that fail (libewf reads them as zeros) are
     recorded in ``details.checksum_errors``, and any makes the acquisition unverified;
+  * qcow2, vmdk, vhd, vhdx, dmg, split: the disk the container holds (the bytes its library
+    returns, front to back), as for an E01: a QCOW2 or VMDK copy of a raw image has the raw
+    image's hashes. Each file the container is made of (the file given; backing files,
+    parent disks, extents, segments) is hashed too, its SHA-256 recorded in
+    ``details.segments``. A read error on the way is a CorruptSourceError;
+  * apfs: the source file's bytes (an APFS container file is raw);
   * directory: a canonical listing (kind, size, SHA-256, path of every entry, sorted),
     see :func:`forensic.sources.directory.tree_digest`.
 """
@@ -24,11 +30,13 @@ from forensic.hashing import hash_stream, new_hashers
 from forensic.locator import Locator
 from forensic.sources import detect_format, open_source
 from forensic.sources.base import display_path, open_readonly
+from forensic.sources.containers import FORMATS as CONTAINER_FORMATS
 from forensic.timestamps import iso_utc, now_utc
 from forensic.store import items as store_items
 from forensic.store.records import Item
 
 if TYPE_CHECKING:
+    from forensic.sources.containers import ContainerMedia
     from forensic.sources.ewf import BadChunk, EwfMedia
 
 _ITEM_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")
@@ -111,6 +119,8 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
         warnings = [c.warning() for c in bad or ()]
         if bad is None:
             warnings.append(f"E01 chunk checksums not checked: {unchecked}")
+    elif fmt in CONTAINER_FORMATS:
+        digests, size = _hash_container(path, fmt, details, progress)
     else:
         with open_readonly(path) as fh:
             digests, size = hash_stream(fh, ("sha256", "md5"), progress=progress)
@@ -118,10 +128,33 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
     return SourceHashes(fmt, size, digests["sha256"], digests["md5"], acq, verified, details, match, bad, warnings)
 
 
-class _EwfStream:
-    """The whole media of an E01, front to back, as a stream."""
+def _hash_container(path: Path, fmt: str, details: dict,
+                    progress: Callable[[int], None] | None) -> tuple[dict[str, str], int]:
+    """The hashes of the disk a container holds, and of every file it is made of."""
+    from forensic.errors import CorruptSourceError
+    from forensic.sources.containers import NAMES, open_media
+    media = open_media(path, fmt)
+    try:
+        digests, size = hash_stream(_EwfStream(media), ("sha256", "md5"), progress=progress)
+    except OSError as exc:
+        raise CorruptSourceError(f"{path.name}: reading the disk in the {NAMES[fmt]} container failed: {exc}",
+                                 hint="the container may be truncated or damaged, or one of its parts") from exc
+    finally:
+        media.close()
+    details["segments"] = []
+    for part in media.files:
+        with open_readonly(part) as fh:
+            d, n = hash_stream(fh, ("sha256",))
+        details["segments"].append({"name": display_path(part.name), "size": n, "sha256": d["sha256"]})
+    details["hash_of"] = f"the disk in the {NAMES[fmt]} container (its content)"
+    details.update(media.details)
+    return digests, size
 
-    def __init__(self, media: EwfMedia) -> None:
+
+class _EwfStream:
+    """The whole media of an E01 (or of a container), front to back, as a stream."""
+
+    def __init__(self, media: EwfMedia | ContainerMedia) -> None:
         self.media = media
         self.pos = 0
 
@@ -157,7 +190,8 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
                          hint="use letters, digits, '.', '_' or '-' (up to 64 characters)")
     if store_items.get(case.db, item) is not None:
         raise CaseError(f"evidence item {item!r} already exists in this case", hint="choose another --id")
-    if fmt == "e01":  # reading all the media first names a truncated segment precisely
+    media_first = fmt == "e01" or fmt in CONTAINER_FORMATS
+    if media_first:  # reading all the media first names a truncated segment precisely
         hashes = hash_source(source, fmt, progress)
     # Open it once to fail early on a wrong password or a damaged container.
     src = open_source(source, fmt, source.name, password)
@@ -166,7 +200,7 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
         source_warnings = list(src.warnings)
     finally:
         src.close()
-    if fmt != "e01":
+    if not media_first:
         hashes = hash_source(source, fmt, progress)
     # The same bytes already in the case under another id: allowed (the examiner may have
     # reasons, e.g. two seizures of one card), but said and recorded.
@@ -241,6 +275,15 @@ def verify_evidence(case: Case, item: str, progress: Callable[[int], None] | Non
         result["acquisition_hash_match"] = hashes.acquisition_hash_match
         result["checksum_errors"] = hashes.details["checksum_errors"]
         result["warnings"] = hashes.warnings
+    if row.format in CONTAINER_FORMATS:
+        # the disk may read the same while a file of the container changed (bytes past its end,
+        # an unused table): each file's own hash is checked as well
+        was = {s["name"]: s["sha256"] for s in row.details.get("segments") or []}
+        now = {s["name"]: s["sha256"] for s in hashes.details.get("segments") or []}
+        changed = sorted(n for n in was.keys() | now.keys() if was.get(n) != now.get(n))
+        if changed:
+            problems.append(f"files of the container differ from those recorded at intake: {', '.join(changed)}")
+        result["segments"] = hashes.details.get("segments")
     ok = not problems
     result.update({"sha256": hashes.sha256, "md5": hashes.md5, "ok": ok,
                    "problem": "; ".join(problems) if problems else None})

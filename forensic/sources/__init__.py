@@ -1,15 +1,19 @@
 """Evidence sources: detection and opening, all read-only.
 
 ``detect_format`` names a source's format from its bytes (never from its name alone):
-``directory``, ``zip``, ``tar``, ``raw`` or ``e01``;
+``directory``, ``zip``, ``tar``, ``raw``, ``e01``, the virtual-disk containers ``qcow2``,
+``vmdk``, ``vhd``, ``vhdx``, ``dmg`` and ``split`` (raw in segments ``.001``, ``.002``...: the
+name says where to look for the next segments, the bytes decide), or ``apfs`` (an APFS
+container);
 ``open_source`` returns a :class:`~forensic.sources.base.Source` to walk;
 ``open_nested`` opens a ZIP/TAR found inside another source.
 """
 from __future__ import annotations
 
+import re
 import tarfile
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, cast
 
 from forensic.errors import SourceError, UnsupportedFormatError
 from forensic.limits import DEFAULT_LIMITS, Limits
@@ -17,6 +21,8 @@ from forensic.locator import Locator
 from forensic.sources.archive import (TarSource, ZipSource, looks_like_gzip, looks_like_tar,
                                       looks_like_zip)
 from forensic.sources.base import Source, display_path, lib_path, open_readonly
+from forensic.sources.containers import FORMATS as CONTAINER_FORMATS
+from forensic.sources.containers import sniff as sniff_container
 from forensic.sources.directory import DirectorySource
 from forensic.sources.ewf import looks_like_ewf
 
@@ -53,6 +59,14 @@ def detect_format(path: Path) -> str:
             return "tar"
         except (tarfile.TarError, OSError, EOFError) as exc:
             raise UnsupportedFormatError(f"{path.name} is compressed but not a readable TAR archive ({exc})") from exc
+    container = sniff_container(path, head)
+    if container is not None:
+        return container
+    from forensic.sources.apfs import looks_like_apfs
+    if looks_like_apfs(head):
+        return "apfs"
+    from forensic.sources.encrypted import refuse_if_encrypted
+    refuse_if_encrypted(head, display_path(path.name))
     # A raw image: a partition table or a file system The Sleuth Kit recognises.
     import pytsk3
     try:
@@ -73,12 +87,16 @@ def detect_format(path: Path) -> str:
     finally:
         img.close()
     magic_hint = _describe(head)
+    split = ""
+    if re.search(r"\.(000|001)$", path.name):
+        split = (" (named like the first segment of a split raw image, but no .002 is beside it and "
+                 "this segment alone holds no disk)")
     raise UnsupportedFormatError(
-        f"{path.name}: not a format this tool reads: no partition table or file system found "
+        f"{path.name}: not a format this tool reads: no partition table or file system found{split} "
         f"(libmagic says: {magic_hint})",
         hint="a damaged (e.g. zeroed superblock) or encrypted image looks like this too; supported: a folder, "
              "ZIP, TAR (.tar, .tar.gz), raw/dd disk images (MBR/GPT or a bare file system The Sleuth Kit "
-             "reads) and E01; convert other formats (QCOW2, VMDK, ...) to raw first")
+             "reads), split raw (.001, .002, ...), E01, QCOW2, VMDK, VHD, VHDX, DMG and APFS containers")
 
 
 def _describe(head: bytes) -> str:
@@ -120,7 +138,38 @@ def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
         src = TskImageSource(img, loc, limits, label)
         src.FORMAT = fmt
         return src
+    if fmt in CONTAINER_FORMATS or fmt == "apfs":
+        return _open_container(path, fmt, loc, limits, label)
     raise UnsupportedFormatError(f"unknown format {fmt!r}")
+
+
+def _open_container(path: Path, fmt: str, loc: Locator, limits: Limits, label: str) -> Source:
+    """A virtual-disk container (or an APFS container file): its disk walked as a raw image
+    is, or, when the disk is an APFS container, every APFS volume in it."""
+    from forensic.sources.apfs import ApfsSource, looks_like_apfs
+    from forensic.sources.containers import ContainerImgInfo, open_media
+    from forensic.sources.tsk import TskImageSource, open_raw
+    from forensic.sources.encrypted import examine, warning
+    img = ContainerImgInfo(open_media(path, fmt)) if fmt != "apfs" else open_raw(path)
+    src: Source
+    try:
+        head = img.read(0, 4096)
+        if looks_like_apfs(head):
+            src = ApfsSource(img, loc, limits, label, FORMAT=fmt, path=lib_path(path) if fmt == "apfs" else None)
+        else:
+            found = examine(img)
+            if found is not None:       # the disk in the container is one encrypted volume
+                raise UnsupportedFormatError(warning(found, f"the disk in {display_path(path.name)}"))
+            src = TskImageSource(img, loc, limits, label)
+            src.FORMAT = fmt
+        if isinstance(img, ContainerImgInfo):      # spans unreadable while walking: the source's warnings
+            src.warnings.extend(img.warnings)
+            img.warnings = src.warnings
+    except BaseException:
+        img.close()
+        raise
+    src.owned.append(cast(BinaryIO, img))      # closed with the source (it has close(), as a file has)
+    return src
 
 
 def open_nested(reader: BinaryIO, head: bytes, locator: Locator, size: int,
