@@ -33,6 +33,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.kik", "KikExtractor"),
     ("forensic.extractors.chat.skype", "SkypeExtractor"),
     ("forensic.extractors.chat.known_apps", "KnownAppsExtractor"),
+    ("forensic.extractors.chat.line", "LineExtractor"),
 ]
 
 

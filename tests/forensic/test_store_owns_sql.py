@@ -36,6 +36,7 @@ EVIDENCE_SQL = {
     "extractors/chat/kik.py": "Kik kikDatabase.db / kik.sqlite",
     "extractors/chat/skype.py": "Skype main.db / s4l-*.db",
     "extractors/chat/known_apps.py": "opens known app databases to list their tables",
+    "extractors/chat/line.py": "LINE naver_line",
     "training/formats.py": "builds the sample phone databases",
 }
 
