@@ -290,7 +290,7 @@ class Triage:
             "deleted": int(entry.deleted), "allocated": int(entry.allocated), "mime": None, "magic": None,
             "extension_mismatch": 0, "inode": entry.inode, "link_target": entry.link_target,
             "times_tz_known": int(entry.times_tz_known),
-            "times_tz_source": "utc" if entry.times_tz_known else "unknown",
+            "times_tz_source": (entry.times_tz_source or "utc") if entry.times_tz_known else "unknown",
             "recovery": entry.recovery, "recovery_confidence": entry.recovery_confidence,
         }
         if not entry.times_tz_known and self.assume_zone is not None:

@@ -11,7 +11,7 @@ import bisect
 import io
 import os
 import time
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, cast
 
@@ -50,6 +50,10 @@ _DATA_ATTRS = {pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_DEFAUL
 _CONTENT_ATTRS = _DATA_ATTRS | {pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
 _NO_DATA_RUN = pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER
 _NAMED_ATTRS = {pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_NTFS_IDXROOT}
+# ISO 9660: sector size, and the largest folder whose directory records are read for their
+# times' GMT offsets
+ISO_SECTOR = 2048
+MAX_ISO_DIR = 16 << 20
 # Largest NTFS $Bitmap read to check deleted files' clusters for reuse: one bit a cluster,
 # so 64 MiB covers 2 TiB of 4 KiB clusters.
 MAX_BITMAP = 64 << 20
@@ -389,6 +393,7 @@ class _FsWalker:
         self.tz_known = fstype not in LOCAL_TIME_FS
         self.seen_dirs: set[int] = set()
         self.is_ntfs = fstype == "ntfs"
+        self.is_iso = fstype == "iso9660"
         self.has_streams = fstype in ("ntfs", "hfs+")
         self._cluster_bitmap: bytes | None = None
         self._bitmap_failed = False
@@ -400,14 +405,22 @@ class _FsWalker:
             self.warnings.append(f"{self.locator}: cannot open the root folder ({_short(exc)})")
             return
         self.seen_dirs.add(self.fs.info.root_inum)
-        yield from self._dir(root, "", 0)
+        root_file = None
+        if self.is_iso:
+            try:
+                root_file = self.fs.open(path="/")
+            except (OSError, RuntimeError):
+                pass
+        yield from self._dir(root, "", 0, root_file)
 
-    def _dir(self, directory: pytsk3.Directory, parent: str, depth: int) -> Iterator[FileEntry]:
+    def _dir(self, directory: pytsk3.Directory, parent: str, depth: int,
+             dir_file: pytsk3.File | None = None) -> Iterator[FileEntry]:
         try:
             items = list(directory)
         except (OSError, RuntimeError) as exc:
             self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({_short(exc)})")
             return
+        records = self._iso_records(dir_file, parent) if self.is_iso and dir_file is not None else None
         seen: dict[str, int] = {}
         orphan = parent.startswith("/$OrphanFiles")
         for f in items:
@@ -437,6 +450,8 @@ class _FsWalker:
                               inode=str(meta.addr) if meta is not None else (str(name_info.meta_addr) or None),
                               allocated=not deleted, deleted=deleted)
             entry.warnings.extend(notes)
+            if records is not None and meta is not None:
+                self._iso_times(entry, f, raw, records)
             if not valid:
                 entry.warnings.append("file name is not valid UTF-8 (shown with \\x escapes)")
             if kind == "file":
@@ -470,7 +485,68 @@ class _FsWalker:
                 except (OSError, RuntimeError) as exc:
                     entry.warnings.append(f"cannot open folder ({_short(exc)})")
                     continue
-                yield from self._dir(sub, path, depth + 1)
+                yield from self._dir(sub, path, depth + 1, f)
+
+    # -- ISO 9660: recording times with their GMT offset -----------------------------------
+    def _iso_records(self, dir_file: pytsk3.File, parent: str) -> dict[int | bytes, bytes]:
+        """The 7-byte recording time of each directory record of the folder, by the extent
+        it points to and by its file identifier (without ``;1``). TSK reads these times as
+        if UTC, ignoring the GMT offset stored in their 7th byte."""
+        out: dict[int | bytes, bytes] = {}
+        try:
+            size = min(dir_file.info.meta.size, MAX_ISO_DIR)
+            data = dir_file.read_random(0, size) if size else b""
+        except (OSError, RuntimeError, AttributeError) as exc:
+            self.warnings.append(f"{self.locator}: folder {parent or '/'}: directory records unreadable "
+                                 f"({_short(exc)}): its times are as TSK reads them (GMT offset ignored)")
+            return out
+        pos = 0
+        while pos < len(data):
+            n = data[pos]
+            if n == 0:          # records do not cross a sector: the rest of this one is padding
+                pos = (pos // ISO_SECTOR + 1) * ISO_SECTOR
+                continue
+            if n < 34 or pos + n > len(data):
+                break
+            rec = data[pos:pos + n]
+            ident = rec[33:33 + rec[32]]
+            if ident not in (b"\0", b"\1"):
+                out[int.from_bytes(rec[2:6], "little")] = rec[18:25]
+                out[ident.split(b";")[0].rstrip(b".").upper()] = rec[18:25]
+            pos += n
+        return out
+
+    def _iso_times(self, entry: FileEntry, f: pytsk3.File, raw_name: bytes,
+                   records: dict[int | bytes, bytes]) -> None:
+        """Replace TSK's reading of the entry's recording time (its ``born`` time) by the
+        record's local time with its offset: true UTC once stored, ``times_tz_source``
+        ``offset_tag``. An offset out of the standard's range (-48..+52 quarter hours) makes
+        the time one of unknown zone (kept as recorded, flagged)."""
+        extent = None
+        try:
+            for attr in f:
+                if attr.info.type in _DATA_ATTRS and attr.info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+                    extent = next((r.addr for r in attr), None)
+                    break
+        except (OSError, RuntimeError):
+            pass
+        rec = records.get(extent) if extent else None
+        if rec is None:
+            rec = records.get(raw_name.split(b";")[0].rstrip(b".").upper())
+        if rec is None:
+            return
+        local, offset = _iso_time(rec)
+        if local is None:
+            return
+        if offset is None:
+            entry.times_tz_known = False
+            entry.times = {k: (v.replace(tzinfo=None) if v is not None else None) for k, v in entry.times.items()}
+            entry.times["born"] = local
+            entry.warnings.append(f"ISO 9660 recording time with a GMT offset out of range ({rec[6]:#04x}): "
+                                  "kept as recorded, zone unknown")
+            return
+        entry.times["born"] = local.replace(tzinfo=timezone(timedelta(minutes=15 * offset)))
+        entry.times_tz_source = "offset_tag"
 
     def _own_meta(self, f: pytsk3.File, name_info: pytsk3.TSK_FS_NAME
                   ) -> tuple[pytsk3.File, pytsk3.TSK_FS_META | None, list[str]]:
@@ -614,6 +690,20 @@ def _opener(f: pytsk3.File, size: int, attr_type: int | None = None, attr_id: in
             volume: _Volume | None = None) -> Callable[[], BinaryIO]:
     # TskReader is a seekable raw reader: read, seek, tell, close, as FileEntry.open() promises
     return lambda: cast(BinaryIO, TskReader(f, size, attr_type, attr_id, volume))
+
+
+def _iso_time(rec: bytes) -> tuple[datetime | None, int | None]:
+    """An ISO 9660 recording time (7 bytes: years since 1900, month, day, hour, minute,
+    second, GMT offset in signed 15-minute units) as (naive local time, offset); (None, None)
+    when unset or not a date; offset None when out of the standard's range."""
+    if len(rec) < 7 or not any(rec[:6]):
+        return None, None
+    try:
+        local = datetime(1900 + rec[0], rec[1], rec[2], rec[3], rec[4], rec[5])  # noqa: DTZ001 (zone: rec[6])
+    except ValueError:
+        return None, None
+    offset = rec[6] - 256 if rec[6] > 127 else rec[6]
+    return local, offset if -48 <= offset <= 52 else None
 
 
 def _has_data(f: pytsk3.File) -> bool:
