@@ -12,10 +12,10 @@ from contextlib import closing
 import click
 
 from forensic.case import Case
-from forensic.cli.commands.chats import _bound, _plain, _when
+from forensic.cli.commands.chats import _bound, _when
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import listing
+from forensic.cli.console import listing, safe
 from forensic.errors import UsageError
 from forensic.extractors.phone.common import CALL_FIELDS, CONTACT_FIELDS
 from forensic.store import people as store_people
@@ -85,6 +85,12 @@ def call_json(rec: PersonRecord, people: People) -> dict:
     return out
 
 
+def _plain(text: str, item: str) -> str:
+    """A compact line: ``text`` with every control and bidi character shown as an escape (a
+    tab in evidence too), then a tab and the item."""
+    return safe(text) + "\t" + safe(item)
+
+
 def _contact_flags(c: dict) -> str:
     return ("!" if c["corrupted"] else "") + ("x" if c.get("deleted") else "")
 
@@ -101,7 +107,7 @@ def _contact_cells(c: dict) -> tuple:
 def _contact_line(c: dict) -> str:
     text = (f"{_contact_flags(c) or '-':2} {c['app']:<9} [{c['name'] or '-'}] {', '.join(c['numbers']) or '-'}"
             f" {', '.join(c['emails'] + c['user_ids'])}".rstrip())
-    return _plain(text) + "\t" + c["item"]
+    return _plain(text, c["item"])
 
 
 def _direction(c: dict) -> str:
@@ -123,7 +129,7 @@ def _call_cells(c: dict) -> tuple:
 def _call_line(c: dict) -> str:
     text = (f"{'!' if c['corrupted'] else '-'} {c['started_at'] or '?':25} {c['app']:<9} {_direction(c):<14} "
             f"{c['number'] or '(none)'} [{_name(c)}] {'' if c['duration_s'] is None else c['duration_s']}s")
-    return _plain(text) + "\t" + c["item"]
+    return _plain(text, c["item"])
 
 
 @click.command()

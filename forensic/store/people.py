@@ -86,10 +86,13 @@ class Identity:
 
     def summary(self, reading: Reading | None = None) -> dict:
         """As listings show it: ``{name, number, sources}`` (``number``: the compared form of
-        the value that matched, ``matched`` how it was read), other names when there are."""
-        out: dict[str, Any] = {"name": self.name, "number": reading.key if reading and reading.key[:1] == "+"
-                               else (reading.value if reading else None),
-                               "sources": self.sources}
+        the value that matched, ``matched`` how it was read; without one, the identity's first
+        E.164 number), other names when there are."""
+        if reading is not None:
+            number = reading.key if reading.key[:1] == "+" else reading.value
+        else:
+            number = self.id if self.id[:1] == "+" else None
+        out: dict[str, Any] = {"name": self.name, "number": number, "sources": self.sources}
         if reading is not None:
             out["matched"] = reading.how
         others = [n for n in self.names if n != self.name]

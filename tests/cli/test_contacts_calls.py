@@ -136,3 +136,19 @@ def test_empty_case(forensic, tmp_path):
     forensic("case", "init", tmp_path / "c", "--case-id", "C2", "--examiner", "E")
     r = forensic("calls", "--case", tmp_path / "c", "--json")
     assert r.out == "" and "no calls" in r.err
+
+
+def test_hostile_names_are_escaped(forensic, tmp_path):
+    """A name from evidence with a terminal escape and a bidi override: shown escaped in a
+    pipe, written as JSON escapes, never raw."""
+    ev = tmp_path / "ev"
+    P.build(ev / "wa.db", P.WA_SCHEMA, [("wa_contacts", [
+        {"_id": 1, "jid": P.ANA_JID, "is_whatsapp_user": 1, "display_name": "Ana\x1b[31m\u202egpj.exe"}])])
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C3", "--examiner", "E")
+    forensic("evidence", "add", ev, "--case", case, "--id", "ev")
+    forensic("triage", "--case", case)
+    line = forensic("contacts", "--case", case).out
+    assert "\x1b" not in line and "\u202e" not in line and "Ana\\x1b[31m\\u202egpj.exe" in line
+    raw = forensic("contacts", "--case", case, "--json").out
+    assert "\u202e" not in raw and "\\u202e" in raw
