@@ -88,6 +88,7 @@ class Identity:
         """As listings show it: ``{name, number, sources}`` (``number``: the compared form of
         the value that matched, ``matched`` how it was read; without one, the identity's first
         E.164 number), other names when there are."""
+        number: str | None
         if reading is not None:
             number = reading.key if reading.key[:1] == "+" else reading.value
         else:
