@@ -26,7 +26,7 @@ import time
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timezone
 from zoneinfo import ZoneInfo
 from typing import Any, Callable, Iterable, Iterator
 
@@ -105,6 +105,21 @@ def _assume(dt: datetime | None, zone: ZoneInfo) -> str | None:
     if dt is None:
         return None
     return iso_utc(dt.replace(tzinfo=zone))
+
+
+def _zone_gap(dt: datetime | None, zone: ZoneInfo) -> str | None:
+    """Why a wall-clock time has no single reading in ``zone`` (a daylight-saving change):
+    it was skipped (spring forward) or occurs twice (fall back); None when it has one."""
+    if dt is None:
+        return None
+    local = dt.replace(tzinfo=None)
+    early, late = local.replace(tzinfo=zone, fold=0), local.replace(tzinfo=zone, fold=1)
+    if early.utcoffset() == late.utcoffset():
+        return None
+    if early.astimezone(timezone.utc).astimezone(zone).replace(tzinfo=None) != local:
+        return f"{local.isoformat()} does not exist in {zone.key} (its clocks skipped that hour)"
+    return (f"{local.isoformat()} occurs twice in {zone.key} ({early.isoformat()} or "
+            f"{late.isoformat()})")
 
 
 def _fmt_time(dt: datetime | None, tz_known: bool) -> str | None:
@@ -293,7 +308,15 @@ class Triage:
             "times_tz_source": (entry.times_tz_source or "utc") if entry.times_tz_known else "unknown",
             "recovery": entry.recovery, "recovery_confidence": entry.recovery_confidence,
         }
-        if not entry.times_tz_known and self.assume_zone is not None:
+        # A local time the stated zone skipped or holds twice (a daylight-saving change) has
+        # no one UTC reading: the entry's times then stay as recorded, zone unknown, flagged.
+        gaps = [f"{label} time {why}" for label in ("modified", "accessed", "changed", "born")
+                if self.assume_zone is not None and not entry.times_tz_known
+                and (why := _zone_gap(entry.times.get(label), self.assume_zone))]
+        if gaps:
+            warnings.append(("walk", "; ".join(gaps) + ": the times are kept as recorded, zone unknown, not "
+                                     "shifted by --assume-tz"))
+        if not entry.times_tz_known and self.assume_zone is not None and not gaps:
             # the examiner stated the device's zone: local file times get it, as an assumption
             row["times_tz_known"], row["times_tz_source"] = 1, "assumed"
             for label in ("modified", "accessed", "changed", "born"):

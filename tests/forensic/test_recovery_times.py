@@ -81,3 +81,54 @@ def test_iso9660_corpus_image_times_are_true_utc(corpus: Path, tmp_path: Path, f
     rows = {r["path"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
     assert rows["/PASSWORDS.TXT"]["born_at"] == "2021-07-22T14:07:32Z"
     assert rows["/PASSWORDS.TXT"]["times_tz_source"] == "offset_tag"
+
+
+# FAT wall-clock times to plant, and what files --json says with --assume-tz Europe/Berlin
+FAT_TIMES = {
+    "WINTER.TXT": ("2024-01-15T10:00:00", "2024-01-15T09:00:00Z", "assumed"),     # CET, +01:00
+    "SUMMER.TXT": ("2024-07-15T10:00:00", "2024-07-15T08:00:00Z", "assumed"),     # CEST, +02:00
+    "GAP.TXT": ("2024-03-31T02:30:00", "2024-03-31T02:30:00", "unknown"),         # skipped: 02:00 -> 03:00
+    "TWICE.TXT": ("2024-10-27T02:30:00", "2024-10-27T02:30:00", "unknown"),       # 03:00 -> 02:00: twice
+}
+
+
+def _fat_with_times(tmp: Path) -> Path:
+    """A FAT file system whose files' modification times are the wall-clock times above
+    (mcopy -m keeps a file's time, written as local time in mtools' TZ: UTC here)."""
+    import os
+    from datetime import datetime, timezone
+    need("mkfs.vfat", "mcopy")
+    img = tmp / "card.img"
+    with open(img, "wb") as fh:
+        fh.truncate(8 << 20)
+    run("mkfs.vfat", "-n", "CARD", img)
+    env = dict(os.environ, TZ="UTC")
+    for name, (wall, _, _) in FAT_TIMES.items():
+        src = tmp / name
+        src.write_bytes(name.encode())
+        stamp = datetime.fromisoformat(wall).replace(tzinfo=timezone.utc).timestamp()
+        os.utime(src, (stamp, stamp))
+        run("mcopy", "-m", "-i", img, src, "::/" + name, env=env)
+    return img
+
+
+def test_fat_assume_tz_across_daylight_saving(tmp_path: Path, forensic) -> None:
+    img = _fat_with_times(tmp_path)
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "DST-1", "--examiner", "Ana Examiner")
+    forensic("evidence", "add", img, "--case", case, "--id", "card")
+    forensic("triage", "card", "--case", case, expect=None)
+    plain = {r["path"].lstrip("/"): r for r in forensic("files", "--case", case, "--json").jsonl()}
+    for name, (wall, _, _) in FAT_TIMES.items():
+        assert (plain[name]["modified_at"], plain[name]["times_tz_source"]) == (wall, "unknown"), name
+    forensic("triage", "card", "--case", case, "--force", "--assume-tz", "Europe/Berlin", expect=None)
+    rows = {r["path"].lstrip("/"): r for r in forensic("files", "--case", case, "--json").jsonl()}
+    for name, (_, stored, source) in FAT_TIMES.items():
+        assert (rows[name]["modified_at"], rows[name]["times_tz_source"]) == (stored, source), name
+        assert rows[name]["times_tz_known"] == (source == "assumed")
+    warned = {w["locator"].rsplit(" › ", 1)[-1]: w["message"] for w in forensic("warnings", "--case", case,
+                                                                                  "--json").jsonl()}
+    assert "modified time 2024-03-31T02:30:00 does not exist in Europe/Berlin" in warned["/GAP.TXT"]
+    assert "modified time 2024-10-27T02:30:00 occurs twice in Europe/Berlin (2024-10-27T02:30:00+02:00 or " \
+           "2024-10-27T02:30:00+01:00)" in warned["/TWICE.TXT"]
+    assert "/WINTER.TXT" not in warned and "/SUMMER.TXT" not in warned
