@@ -87,6 +87,9 @@ class DatabaseStates:
     uncommitted: sqlite3.Connection | None = None
     summary: str = ""                    # what the companion did, for the warning on differences
     warnings: list[str] = field(default_factory=list)
+    raw: str = ""                        # private copy of the database file as found (its bytes)
+    wal: str | None = None               # private copy of its write-ahead log, when one was used
+    wal_committed: int = 0               # the log's frames up to its last commit
 
 
 # -- checks -------------------------------------------------------------------------------------------
@@ -320,6 +323,7 @@ def open_database(item: ExtractorInput) -> Iterator[DatabaseStates]:
             raw = os.path.join(folder, "as-found.db")
             _copy_input(item, raw)
             states = _states(item, folder, raw)
+            states.raw = raw
             stack.callback(states.committed.close)
             if states.uncommitted is not None:
                 stack.callback(states.uncommitted.close)
@@ -413,7 +417,7 @@ def _replayed(item, sib: Sibling, check: WalCheck, counts: tuple[int, int] | Non
     elif counts[0] != check.committed:
         notes.append(f"{sib.name}: SQLite replayed {counts[0]} frames where the log reads {check.committed} "
                      "committed ones; records come from what SQLite made of it")
-    states = DatabaseStates(_immutable(copy), warnings=notes,
+    states = DatabaseStates(_immutable(copy), warnings=notes, wal=kept, wal_committed=check.committed,
                             summary=f"write-ahead log {sib.name}: {check.committed} committed frames replayed, "
                                     f"{check.after_commit} frames after its last commit (a transaction never "
                                     "committed: left unfinished or rolled back) ignored, as SQLite does")

@@ -9,8 +9,6 @@ Conversations are ``threads``; their parties come from ``canonical_addresses``.
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
 from forensic.extractors.records import ArtifactRecord
@@ -32,7 +30,9 @@ class AndroidSmsExtractor(SqliteChatExtractor):
     MARKERS = (b"CREATE TABLE sms (", b"CREATE TABLE pdu (")
     REQUIRED = ("sms", "pdu")
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    MESSAGE_TABLES = {"sms": _SMS_COLS, "pdu": _PDU_COLS}
+
+    def context(self, conn, tables, item, problems) -> dict:
         for needed in ("sms", "pdu"):
             if needed not in tables:
                 problems.append(f"table {needed} missing: its messages cannot be read")
@@ -45,22 +45,24 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             for r in rows(conn, "threads", tables["threads"], ("recipient_ids",), problems):
                 ids = (r["recipient_ids"] or "").split()
                 threads[r["_rowid"]] = [canon.get(int(i), i) if i.isdigit() else i for i in ids]
-        if "sms" in tables:
-            for r in rows(conn, "sms", tables["sms"], _SMS_COLS, problems):
-                yield self._sms(r, item, threads)
+        parts: dict[int, list] = {}
+        addrs: dict[int, list] = {}
         if "pdu" in tables:
-            parts: dict[int, list] = {}
             if "part" in tables:
                 for p in rows(conn, "part", tables["part"], _PART_COLS, problems):
                     parts.setdefault(p["mid"], []).append(p)
             else:
                 problems.append("table part missing: MMS text and media cannot be read")
-            addrs: dict[int, list] = {}
             if "addr" in tables:
                 for a in rows(conn, "addr", tables["addr"], ("msg_id", "address", "type"), problems):
                     addrs.setdefault(a["msg_id"], []).append(a)
-            for r in rows(conn, "pdu", tables["pdu"], _PDU_COLS, problems):
-                yield self._mms(r, item, threads, parts.get(r["_rowid"], []), addrs.get(r["_rowid"], []))
+        return {"threads": threads, "parts": parts, "addrs": addrs}
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        if table == "sms":
+            return self._sms(row, item, ctx["threads"])
+        rowid = row["_rowid"]
+        return self._mms(row, item, ctx["threads"], ctx["parts"].get(rowid, []), ctx["addrs"].get(rowid, []))
 
     def _conversation(self, thread_id, threads, fallback: list[str]) -> tuple[dict, list[str]]:
         parties = threads.get(thread_id) or fallback

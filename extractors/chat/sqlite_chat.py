@@ -9,6 +9,18 @@ transaction, or a log's frames after its last commit) differs, its records that 
 the committed state are yielded too, flagged ``db_state: "uncommitted"`` (every record of that
 database then carries ``db_state``), with one warning that counts them.
 
+Deleted rows: a reader that declares its message tables (``MESSAGE_TABLES``) maps one row, a
+dict-like of column values, to a record (``row_record``, with the side tables its ``context``
+loaded once); the base hands it the live rows and then the rows recovered from the
+database's free pages, free space inside pages and superseded page images in its ``-wal``
+(:mod:`forensic.extractors.sqlite_recover`, over the private copies). A recovered row's record
+carries ``recovered: "deleted"`` and ``source.page``, ``source.offset`` (bytes into
+``source.file``: the database or its log), ``source.in`` (freelist, freeblock, unallocated,
+wal); live records carry no ``recovered``. Never mixed silently: a recovered row equal to a
+live row (same rowid and content; content alone where a freeblock overwrote the rowid) is
+dropped, one with a live row's rowid but other content is kept as an earlier version and
+says so (``recovered_note``), and one warning per database counts what was recovered.
+
 Damage: each table is read in rowid batches; a batch that hits a damaged page is skipped past
 and reported, the rest is read. A missing table is reported and the tables that are there
 are read. "Not my format" (none of the tables this reader needs) yields nothing.
@@ -20,7 +32,7 @@ import hashlib
 import json
 import posixpath
 import sqlite3
-from typing import ClassVar, Iterable, Iterator
+from typing import Any, ClassVar, Iterable, Iterator, Mapping
 
 from forensic.extractors.base import Extractor, ExtractorInput
 from forensic.extractors.chat.common import SQLITE_MAGIC, link_by_suffix, read_rows, tables_of
@@ -28,15 +40,21 @@ from forensic.store.records import Link
 from forensic.store.view import StoreView
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.extractors.sqlite_journal import SUFFIXES, DatabaseStates, open_database
+from forensic.extractors.sqlite_recover import RecoveredRow, TableShape, affinity, recover
 from forensic.timestamps import Timestamp
 
 OWNER = "(device owner)"
+_ROW_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
 
 
 class SqliteChatExtractor(Extractor):
     FILE_NAMES: ClassVar[tuple[str, ...]] = ()       # usual names (lower case)
     MARKERS: ClassVar[tuple[bytes, ...]] = ()        # schema text that identifies the app in page 1
     REQUIRED: ClassVar[tuple[str, ...]] = ()         # any one of these tables makes it ours
+    # table -> the columns ``row_record`` reads: rows of these tables become records, live
+    # ones and those recovered from free space. A reader that leaves it empty overrides
+    # ``read`` instead (and gets no recovered rows).
+    MESSAGE_TABLES: ClassVar[dict[str, tuple[str, ...]]] = {}
     RECORD_TYPES = ("chat/message",)
     SIBLINGS = SUFFIXES
 
@@ -61,10 +79,18 @@ class SqliteChatExtractor(Extractor):
                         yield ExtractionWarning(self.NAME, f"{item.path}: none of the tables "
                                                            f"{', '.join(self.REQUIRED)} is present; nothing read")
                     return
-                if db.uncommitted is None:
+                ctx = None
+                if db.uncommitted is None and self.MESSAGE_TABLES:
+                    ctx = self.context(db.committed, tables, item, problems)
+                    yield from self._live(db.committed, tables, item, problems, ctx)
+                elif db.uncommitted is None:
                     yield from self.read(db.committed, tables, item, problems)
                 else:
                     yield from self._both_states(db, tables, item, problems)
+                if self.MESSAGE_TABLES:
+                    if ctx is None:
+                        ctx = self.context(db.committed, tables, item, problems)
+                    yield from self._recovered(db, tables, item, problems, ctx)
         except sqlite3.DatabaseError as exc:
             problems.append(f"database unreadable: {exc}")
         except OSError as exc:
@@ -106,7 +132,79 @@ class SqliteChatExtractor(Extractor):
 
     def read(self, conn: sqlite3.Connection, tables: dict[str, set[str]], item: ExtractorInput,
              problems: list[str]) -> Iterator[ArtifactRecord]:
+        """Every record of one state of the database (readers without ``MESSAGE_TABLES``
+        override this)."""
+        yield from self._live(conn, tables, item, problems, self.context(conn, tables, item, problems))
+
+    def context(self, conn: sqlite3.Connection, tables: dict[str, set[str]], item: ExtractorInput,
+                problems: list[str]) -> Any:
+        """What ``row_record`` needs besides the row (side tables: threads, handles, ...),
+        read once per database state."""
+        return None
+
+    def row_record(self, table: str, row: Mapping[str, Any], ctx: Any, item: ExtractorInput) -> ArtifactRecord | None:
+        """The record of one row of a ``MESSAGE_TABLES`` table (``row["_rowid"]`` its rowid,
+        None for a recovered row whose rowid was overwritten)."""
         raise NotImplementedError  # pragma: no cover
+
+    def _live(self, conn: sqlite3.Connection, tables: dict[str, set[str]], item: ExtractorInput,
+              problems: list[str], ctx: Any) -> Iterator[ArtifactRecord]:
+        for table, wanted in self.MESSAGE_TABLES.items():
+            if table in tables:
+                make = self.row_record
+                for r in rows(conn, table, tables[table], wanted, problems):
+                    try:
+                        rec = make(table, r, ctx, item)
+                    except _ROW_ERRORS as exc:          # a value of a type the app never writes
+                        problems.append(f"table {table}: row {r['_rowid']} not readable as a message ({exc})")
+                        continue
+                    if rec is not None:
+                        yield rec
+
+    def _recovered(self, db: DatabaseStates, tables: dict[str, set[str]], item: ExtractorInput,
+                   problems: list[str], ctx: Any) -> Iterator[ArtifactRecord]:
+        """Records of the deleted rows of ``MESSAGE_TABLES`` found in the database's bytes
+        that are not copies of live rows, each marked; then one warning that counts them."""
+        shapes, trouble = table_shapes(db.committed, [t for t in self.MESSAGE_TABLES if t in tables])
+        problems.extend(trouble)
+        if not shapes or not db.raw:
+            return
+        found = recover(db.raw, shapes, db.wal, db.wal_committed)
+        problems.extend(f"{item.name}: {p}" for p in found.problems)
+        kept, copies = new_rows(db.committed, shapes, found.rows, problems)
+        wal_name = f"{item.name}-wal"
+        counts: dict[str, int] = {}
+        for row, note in kept:
+            shape = next(s for s in shapes if s.name == row.table)
+            wanted = self.MESSAGE_TABLES[row.table]
+            values = dict(zip(shape.columns, row.values, strict=True))
+            mapped = {"_rowid": row.rowid, **{c: values.get(c) for c in wanted}}
+            try:
+                rec = self.row_record(row.table, mapped, ctx, item)
+            except _ROW_ERRORS as exc:
+                problems.append(f"table {row.table}: a recovered row at offset {row.offset} not readable as a "
+                                f"message ({exc})")
+                continue
+            if rec is None:
+                continue
+            src = rec.fields.get("source")
+            if isinstance(src, dict):
+                src.update({"in": row.where, "page": row.page, "offset": row.offset,
+                            "file": wal_name if row.file == "wal" else item.name})
+            rec.fields["recovered"] = "deleted"
+            if note:
+                rec.fields["recovered_note"] = note
+            counts[row.where] = counts.get(row.where, 0) + 1
+            yield dataclasses.replace(
+                rec, source_ref=f"{row.table}:{row.rowid if row.rowid is not None else '?'} (recovered: "
+                                f"{row.where}, {'log' if row.file == 'wal' else 'file'} offset {row.offset})")
+        total = sum(counts.values())
+        if total or found.overflow:
+            where = ", ".join(f"{n} from {w}" for w, n in sorted(counts.items()))
+            problems.append(f"{item.name}: {total} deleted rows recovered from free space ({where or 'none'}), "
+                            f"marked recovered 'deleted'; {copies} copies of live rows dropped"
+                            + (f"; {found.overflow} deleted cells spilling to overflow pages not recovered"
+                               if found.overflow else ""))
 
     def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
         return link_by_suffix(store, item, self.NAME)
@@ -116,6 +214,88 @@ def _identity(rec: ArtifactRecord) -> bytes:
     """What makes two records the same: type, place in the database and every field."""
     text = json.dumps([rec.record_type, rec.source_ref, rec.fields], sort_keys=True, ensure_ascii=False, default=str)
     return hashlib.sha256(text.encode("utf-8")).digest()
+
+
+def table_shapes(conn: sqlite3.Connection, names: list[str]) -> tuple[list[TableShape], list[str]]:
+    """The on-disk shape of each rowid table of ``names`` (for :func:`recover`)."""
+    out, problems = [], []
+    try:
+        master = {r[0]: (r[1], r[2] or "") for r in conn.execute(
+            "SELECT name, rootpage, sql FROM sqlite_master WHERE type = 'table'")}
+    except sqlite3.DatabaseError as exc:
+        return [], [f"deleted rows not looked for: schema unreadable ({exc})"]
+    for name in names:
+        if name not in master or not isinstance(master[name][0], int):
+            continue
+        root, sql = master[name]
+        if "WITHOUT ROWID" in " ".join(sql.upper().split()):
+            continue
+        try:
+            info = list(conn.execute(f'PRAGMA table_info("{name}")'))
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"table {name}: deleted rows not looked for ({exc})")
+            continue
+        pk = [r for r in info if r[5]]
+        alias = info.index(pk[0]) if len(pk) == 1 and (pk[0][2] or "").upper() == "INTEGER" else None
+        out.append(TableShape(name, root, tuple(r[1] for r in info), tuple(affinity(r[2]) for r in info), alias))
+    return out, problems
+
+
+def new_rows(conn: sqlite3.Connection, shapes: list[TableShape], found: list[RecoveredRow],
+             problems: list[str]) -> tuple[list[tuple[RecoveredRow, str | None]], int]:
+    """The recovered rows that are not copies of live rows nor of each other, each with a
+    note when a live row has its rowid but other content; and how many copies were dropped.
+    Linear: live rows are looked up by rowid, and only where a rowid was overwritten is the
+    table read once for the content of its rows."""
+    by_name = {s.name: s for s in shapes}
+
+    def content(shape: TableShape, values: tuple) -> tuple:
+        return tuple(v for i, v in enumerate(values) if i != shape.rowid_alias)
+
+    live: dict[tuple[str, int], tuple] = {}
+    for name in {r.table for r in found}:
+        shape = by_name[name]
+        cols = ", ".join(f'"{c}"' for c in shape.columns)
+        ids = sorted({r.rowid for r in found if r.table == name and r.rowid is not None})
+        for i in range(0, len(ids), 500):
+            chunk = ids[i:i + 500]
+            try:
+                for r in conn.execute(f'SELECT ROWID, {cols} FROM "{name}" WHERE ROWID IN '
+                                      f'({",".join("?" * len(chunk))})', chunk):
+                    live[(name, r[0])] = content(shape, tuple(r[1:]))
+            except sqlite3.DatabaseError as exc:
+                problems.append(f"table {name}: live rows not compared with recovered ones ({exc})")
+    known = {(r.table, content(by_name[r.table], r.values)) for r in found if r.rowid is not None}
+    blind = {(r.table, content(by_name[r.table], r.values)) for r in found if r.rowid is None}
+    blind -= known
+    live_content: set[tuple] = set()
+    for name in {t for t, _ in blind}:
+        shape = by_name[name]
+        cols = ", ".join(f'"{c}"' for i, c in enumerate(shape.columns) if i != shape.rowid_alias)
+        wanted = {c for t, c in blind if t == name}
+        try:
+            for r in conn.execute(f'SELECT {cols} FROM "{name}"'):
+                if tuple(r) in wanted:
+                    live_content.add((name, tuple(r)))
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"table {name}: live rows not compared with recovered ones ({exc})")
+    out: list[tuple[RecoveredRow, str | None]] = []
+    seen: set[tuple] = set()
+    copies = 0
+    for r in sorted(found, key=lambda r: r.rowid is None):     # rows with their rowid first
+        c = content(by_name[r.table], r.values)
+        key = (r.table, r.rowid, c)
+        if key in seen or (r.rowid is None and ((r.table, c) in known or (r.table, c) in live_content)):
+            copies += 1
+            continue
+        seen.add(key)
+        now = live.get((r.table, r.rowid)) if r.rowid is not None else None
+        if now is not None and now == c:
+            copies += 1
+            continue
+        out.append((r, None if now is None else f"an earlier version of live row {r.rowid} (same rowid, "
+                                                "other content)"))
+    return out, copies
 
 
 def rows(conn, table: str, columns: set[str], wanted: tuple[str, ...], problems: list[str],

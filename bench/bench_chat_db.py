@@ -1,0 +1,133 @@
+"""Phone message database parsing speed: the android_sms extractor over an ``mmssms.db`` of
+1,000,000 messages, against a bare ``sqlite3`` SELECT of the same rows in the same run.
+
+    .venv/bin/python bench/bench_chat_db.py [--messages 1000000] [--deleted 0] [--profile]
+
+Builds the database (the app's real ``sms``/``threads``/``canonical_addresses`` schema, page
+size 4096, ``secure_delete`` off) in a temporary folder, then times:
+
+* the floor: ``SELECT _id, thread_id, address, date, ... FROM sms`` read to the end (tuples);
+* the extractor: ``AndroidSmsExtractor().extract()`` consumed to the end (records built,
+  deleted-row recovery included: with ``--deleted N``, N rows spread over the table are
+  deleted first, leaving freeblocks, and recovered).
+
+Prints messages/s for both and their ratio. Targets (issue 15): >= 200,000 messages/s and at
+most 3x the bare SELECT's time. ``--profile`` runs the extractor under cProfile and prints the
+top 25 functions by own time.
+"""
+from __future__ import annotations
+
+import argparse
+import os
+import random
+import sqlite3
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from forensic.extractors.base import ExtractorInput  # noqa: E402
+from forensic.extractors.chat.android_sms import AndroidSmsExtractor  # noqa: E402
+from forensic.extractors.records import ArtifactRecord  # noqa: E402
+
+SCHEMA = """
+CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, person INTEGER, date INTEGER,
+  date_sent INTEGER DEFAULT 0, protocol INTEGER, read INTEGER DEFAULT 0, status INTEGER DEFAULT -1, type INTEGER,
+  reply_path_present INTEGER, subject TEXT, body TEXT, service_center TEXT, locked INTEGER DEFAULT 0,
+  error_code INTEGER DEFAULT 0, seen INTEGER DEFAULT 0);
+CREATE TABLE threads (_id INTEGER PRIMARY KEY AUTOINCREMENT, date INTEGER DEFAULT 0, message_count INTEGER DEFAULT 0,
+  recipient_ids TEXT, snippet TEXT, snippet_cs INTEGER DEFAULT 0, read INTEGER DEFAULT 1, type INTEGER DEFAULT 0,
+  error INTEGER DEFAULT 0, has_attachment INTEGER DEFAULT 0);
+CREATE TABLE canonical_addresses (_id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT);
+"""
+WORDS = "ok the shift starts at nine tomorrow bring passport money café mañana señor trabajo".split()
+
+
+def build(path: str, n: int, deleted: int) -> None:
+    rng = random.Random(1)
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA page_size=4096; PRAGMA secure_delete=OFF; PRAGMA auto_vacuum=NONE;"
+                     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + SCHEMA)
+    people = [f"+3460{i:07d}" for i in range(200)]
+    db.executemany("INSERT INTO canonical_addresses VALUES (?, ?)", [(i + 1, a) for i, a in enumerate(people)])
+    db.executemany("INSERT INTO threads (_id, recipient_ids) VALUES (?, ?)", [(i + 1, str(i + 1)) for i in range(200)])
+    t = 1615752360000
+
+    def rows():
+        nonlocal t
+        for i in range(1, n + 1):
+            t += rng.randint(5_000, 400_000)
+            who = rng.randrange(200)
+            box = 1 if rng.random() < 0.6 else 2
+            body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 14)))
+            yield (i, who + 1, people[who], None, t, t - 2000 if box == 1 else 0, 0, 1, -1, box, 0, None, body,
+                   None, 0, 0, 1)
+
+    db.executemany(f"INSERT INTO sms VALUES ({','.join('?' * 17)})", rows())
+    db.commit()
+    if deleted:
+        step = max(1, n // deleted)
+        db.executemany("DELETE FROM sms WHERE _id = ?", [(i,) for i in range(1, n + 1, step)][:deleted])
+        db.commit()
+    db.close()
+
+
+def bare_select(path: str) -> tuple[int, float]:
+    t0 = time.perf_counter()
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    n = 0
+    for _ in db.execute("SELECT _id, thread_id, address, date, date_sent, type, read, seen, subject, body, "
+                        "service_center, status, locked, error_code FROM sms"):
+        n += 1
+    db.close()
+    return n, time.perf_counter() - t0
+
+
+def extract(path: str) -> tuple[int, int, float]:
+    size = os.path.getsize(path)
+    item = ExtractorInput(path="/data/data/com.android.providers.telephony/databases/mmssms.db", name="mmssms.db",
+                          mime="application/vnd.sqlite3", size=size, data=None,
+                          reopen=lambda: open(path, "rb"))
+    t0 = time.perf_counter()
+    live = recovered = 0
+    for r in AndroidSmsExtractor().extract(item):
+        if isinstance(r, ArtifactRecord):
+            if r.fields.get("recovered"):
+                recovered += 1
+            else:
+                live += 1
+    return live, recovered, time.perf_counter() - t0
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--messages", type=int, default=1_000_000)
+    ap.add_argument("--deleted", type=int, default=0, help="rows deleted before the run (recovered by the extractor)")
+    ap.add_argument("--profile", action="store_true")
+    args = ap.parse_args()
+    with tempfile.TemporaryDirectory(prefix="bench-chat-db-") as tmp:
+        path = os.path.join(tmp, "mmssms.db")
+        t0 = time.perf_counter()
+        build(path, args.messages, args.deleted)
+        print(f"built {args.messages:,} messages ({os.path.getsize(path) / 1e6:,.0f} MB, {args.deleted:,} deleted) "
+              f"in {time.perf_counter() - t0:.1f} s", flush=True)
+        if args.profile:
+            import cProfile
+            import pstats
+            prof = cProfile.Profile()
+            prof.runcall(extract, path)
+            pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+            return
+        n, floor = bare_select(path)
+        print(f"{'bare sqlite3 SELECT':<36} {n:>9,} rows {floor:7.2f} s {n / floor:>12,.0f} rows/s", flush=True)
+        live, recovered, took = extract(path)
+        print(f"{'android_sms extract()':<36} {live:>9,} msgs {took:7.2f} s {live / took:>12,.0f} msg/s "
+              f"(+{recovered:,} recovered)", flush=True)
+        print(f"ratio to the bare SELECT: {took / floor:.2f}x (target <= 3x); "
+              f"target >= 200,000 msg/s: {'met' if live / took >= 200_000 else 'NOT met'}")
+
+
+if __name__ == "__main__":
+    main()
