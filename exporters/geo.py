@@ -1,7 +1,14 @@
-"""Photos and their geotags out of the case store: rows, GeoJSON, KML, CSV.
+"""Photos and their geotags, and the positions shared in chat messages, out of the case
+store: rows, GeoJSON, KML, CSV.
 
 :func:`photo_rows` turns the ``photo/exif`` records (one per photo, with the file that holds
-it, streamed by :func:`forensic.store.selection.photos`) into plain dicts. The writers take such rows and a
+it, streamed by :func:`forensic.store.selection.photos`) into plain dicts; :func:`chat_row`
+does the same for a chat message that carries a ``location`` (a WhatsApp/Telegram location
+message, a maps link: :func:`forensic.store.places.chat_locations`), and :func:`geo_rows`
+gives both, photos first, each row saying what it is (``kind`` "photo" or "chat_message") and
+naming its record (``artifact_id``); a chat point names its message (``platform``,
+``conversation``, ``sender``, ``sent_at``, ``message_id``, ``body``) and the chat database or
+export it came from (``path``, ``locator``, ``sha256``). The writers take such rows and a
 text stream and return how many they wrote; only *geotagged* rows (``gps_valid`` true, with
 a latitude and a longitude) are written — a photo whose GPS block is present but invalid
 (0/0, out of range, zero denominator) is never placed on a map.
@@ -23,7 +30,9 @@ import re
 import sqlite3
 from typing import Any, Callable, Iterable, Iterator, TextIO
 
+from forensic.store import places as store_places
 from forensic.store import selection as store_selection
+from forensic.store.places import ChatPlace
 from forensic.store.records import Photo
 
 RECORD_TYPE = store_selection.PHOTO
@@ -41,9 +50,16 @@ PHOTO_FIELDS = (
 GEO_FIELDS = (
     "item", "path", "locator", "sha256", "device", "make", "model", "serial", "taken_at",
     "taken_at_utc", "tz_known", "tz_source", "gps_at", "lat", "lon", "alt", "deleted", "corrupted",
+    # what the point is: a photo's geotag, or a position shared in a chat message (then the
+    # message: its app, conversation, sender, time, id and text, and where the position came from)
+    "kind", "artifact_id", "platform", "conversation", "sender", "sent_at", "sent_at_utc", "message_id", "body",
+    "location_name", "location_source",
 )
+PHOTO_KIND = "photo"
+CHAT_KIND = "chat_message"
 
-_EVIDENCE_TEXT = {"path", "locator", "device", "make", "model", "serial", "software", "message"}
+_EVIDENCE_TEXT = {"path", "locator", "device", "make", "model", "serial", "software", "message", "conversation",
+                  "sender", "message_id", "body", "location_name", "location_source"}
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -74,6 +90,50 @@ def photo_row(p: Photo) -> dict[str, Any]:
     out["exif_source"] = fields.get("exif_source")
     out["mime"] = p.mime
     return out
+
+
+def geo_rows(db: sqlite3.Connection, item: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every geotag of the case (or one item): the geotagged photos (as :func:`photo_rows`,
+    with ``kind`` and ``artifact_id``), then the chat messages with a position
+    (:func:`chat_row`), each group in its stored order."""
+    for p in store_selection.photos(db, item, True):
+        yield dict(photo_row(p), kind=PHOTO_KIND, artifact_id=p.artifact_id)
+    for place in store_places.chat_locations(db, item):
+        yield chat_row(place)
+
+
+def chat_row(place: ChatPlace) -> dict[str, Any]:
+    """A chat message's position as a geo row (the columns of :data:`GEO_FIELDS`; a photo's
+    own columns empty)."""
+    f = place.fields
+    return message_geo_row(place.item, place.artifact_id, f, place.latitude, place.longitude, place.path,
+                           place.locator, place.sha256, place.deleted, place.corrupted)
+
+
+def message_geo_row(item: str, artifact_id: int, fields: dict, lat: float, lon: float, path: str | None,
+                    locator: str | None, sha256: str | None, deleted: bool, corrupted: bool) -> dict[str, Any]:
+    conv = fields.get("conversation")
+    if isinstance(conv, dict):
+        conv = conv.get("title") or conv.get("id")
+    loc = fields.get("location") if isinstance(fields.get("location"), dict) else {}
+    source = fields.get("source") if isinstance(fields.get("source"), dict) else {}
+    message_id = fields.get("key_id") or fields.get("message_id")
+    if message_id is None and source.get("table") is not None:
+        message_id = f"{source.get('table')}:{source.get('row_id')}"
+    elif message_id is None and source.get("line") is not None:
+        message_id = f"line {source.get('line')}"
+    sender = fields.get("sender")
+    name = fields.get("sender_name")
+    return {"item": item, "path": path, "locator": locator, "sha256": sha256, "device": None, "make": None,
+            "model": None, "serial": None, "taken_at": None, "taken_at_utc": None,
+            "tz_known": bool(fields.get("tz_known")), "tz_source": fields.get("tz_source") or "unknown",
+            "gps_at": None, "lat": lat, "lon": lon, "alt": None, "deleted": deleted, "corrupted": corrupted,
+            "gps_valid": True, "kind": CHAT_KIND, "artifact_id": artifact_id, "platform": fields.get("platform"),
+            "conversation": None if conv is None else str(conv),
+            "sender": f"{sender} ({name})" if sender and name and name != sender else sender,
+            "sent_at": fields.get("sent_at"), "sent_at_utc": fields.get("sent_at_utc"),
+            "message_id": None if message_id is None else str(message_id), "body": fields.get("body"),
+            "location_name": loc.get("name"), "location_source": loc.get("source")}
 
 
 def device(make: str | None, model: str | None, serial: str | None = None) -> str | None:
@@ -130,7 +190,10 @@ def xml_text(value: Any) -> str:
 
 
 def kml_when(row: dict[str, Any]) -> str | None:
-    """The Placemark's time: taken (with its offset) when its zone is known, else the GPS time."""
+    """The Placemark's time: taken (with its offset) when its zone is known, else the GPS time;
+    for a chat message, the time it was sent when its zone is known."""
+    if row.get("kind") == CHAT_KIND:
+        return row.get("sent_at") if row.get("tz_known") else None
     if row.get("taken_at") and row.get("tz_known"):
         return row["taken_at"]
     return row.get("gps_at")
@@ -144,13 +207,16 @@ def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic
         if not is_geotagged(row):
             continue
         path = row.get("path") or ""
-        title = path.rsplit("/", 1)[-1] or path
-        lines = [f"taken: {row.get('taken_at') or 'unknown'}"
-                 + ("" if row.get("tz_known") or not row.get("taken_at") else " (local time, zone unknown)"),
-                 f"time-zone source: {row.get('tz_source') or '-'}",
-                 f"device: {row.get('device') or '-'}",
-                 f"SHA-256: {row.get('sha256') or '-'}",
-                 f"locator: {row.get('locator') or '-'}"]
+        if row.get("kind") == CHAT_KIND:
+            title, lines = _chat_description(row)
+        else:
+            title = path.rsplit("/", 1)[-1] or path
+            lines = [f"taken: {row.get('taken_at') or 'unknown'}"
+                     + ("" if row.get("tz_known") or not row.get("taken_at") else " (local time, zone unknown)"),
+                     f"time-zone source: {row.get('tz_source') or '-'}",
+                     f"device: {row.get('device') or '-'}",
+                     f"SHA-256: {row.get('sha256') or '-'}",
+                     f"locator: {row.get('locator') or '-'}"]
         coords = f"{row['lon']!r},{row['lat']!r}" + (f",{row['alt']!r}" if row.get("alt") is not None else "")
         parts = [f"<Placemark>\n<name>{xml_text(title)}</name>\n"
                  f"<description>{xml_text(chr(10).join(lines))}</description>\n"]
@@ -172,6 +238,29 @@ def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic
         n += 1
     out.write("</Document>\n</kml>\n")
     return n
+
+
+def _chat_description(row: dict[str, Any]) -> tuple[str, list[str]]:
+    """A chat position's Placemark name and description: the message it came from."""
+    title = (f"{row.get('platform') or 'chat'} location"
+             + (f": {row['location_name']}" if row.get("location_name") else "")
+             + f" in {row.get('conversation') or '?'}")
+    sent = row.get("sent_at")
+    lines = [f"shared in a chat message by {row.get('sender') or '(unknown)'}",
+             f"sent: {sent or 'unknown'}" + ("" if row.get("tz_known") or not sent else " (local time, zone unknown)"),
+             f"conversation: {row.get('conversation') or '-'}",
+             f"message: {row.get('message_id') or '-'} (record {row.get('artifact_id')})",
+             f"text: {row.get('body') or '-'}",
+             f"position from: {row.get('location_source') or '-'}",
+             f"SHA-256: {row.get('sha256') or '-'}",
+             f"locator: {row.get('locator') or '-'}"]
+    # one line each: a message's text (evidence) never starts a line of its own, such as a
+    # forged "SHA-256: ..." line that a reader of the description would take for the source's
+    return _one_line(title), [_one_line(x) for x in lines[:-2]] + lines[-2:]
+
+
+def _one_line(text: str) -> str:
+    return text.replace("\r\n", "\n").replace("\r", "\n").replace("\n", " \u23ce ")
 
 
 # -- CSV ------------------------------------------------------------------------------------
@@ -241,4 +330,16 @@ def write_csv(rows: Iterable[dict[str, Any]], out: TextIO, columns: tuple[str, .
     return write_csv_rows(rows, out, columns)
 
 
-WRITERS = {"geojson": write_geojson, "kml": write_kml, "csv": write_csv}
+# -- JSON Lines -----------------------------------------------------------------------------------
+def write_jsonl(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
+    """One JSON object per geotag (the columns of :data:`GEO_FIELDS`), one per line."""
+    n = 0
+    for row in rows:
+        if not is_geotagged(row):
+            continue
+        out.write(json.dumps({k: row.get(k) for k in GEO_FIELDS}, ensure_ascii=False) + "\n")
+        n += 1
+    return n
+
+
+WRITERS = {"geojson": write_geojson, "kml": write_kml, "csv": write_csv, "jsonl": write_jsonl}

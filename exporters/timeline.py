@@ -6,7 +6,8 @@ Sources of events:
     clock with no zone where it does not (FAT, exFAT, ZIP: ``times_tz_known`` false);
   * the times extractors recorded (``timestamps`` joined to ``artifacts``): a photo's
     "Photo taken", "Photo digitized", "Photo modified (EXIF)", "GPS fix"; a chat
-    message's "Message sent", "Message edited"; any other record type as "<label> (<type>)".
+    message's "Message sent", "Message edited" (a message that shares a position says so, with
+    its latitude and longitude); any other record type as "<label> (<type>)".
 
 Each event is a dict with Timesketch's fields — ``message``, ``datetime`` (ISO 8601 with
 offset), ``timestamp_desc``, ``timestamp`` (int, microseconds since the Unix epoch) — plus
@@ -44,6 +45,7 @@ from typing import Any, Iterable, Iterator, TextIO
 
 from forensic.errors import UsageError
 from forensic.store import timeline as store_timeline
+from forensic.store.places import valid
 from forensic.store.records import TimelineRow
 # the store's ordering rule and its time helpers, named here as ever (callers import them from here)
 from forensic.store.timeline import (EARLIEST_OFFSET_H, EPOCH, FILE_TIMES, HOUR_US, LATEST_OFFSET_H,  # noqa: F401
@@ -75,12 +77,19 @@ def describe(desc: str, db_state: str | None) -> str:
 
 
 def message_text(desc: str, conversation: str | None, sender: str | None, body: str | None,
-                 db_state: str | None = None) -> str:
+                 db_state: str | None = None, lat: Any = None, lon: Any = None) -> str:
     """A chat message event's ``message``: ``Message sent in CHAT by SENDER: body``; an
-    uncommitted one says so first (``Message sent (uncommitted: found only in ...) in ...``)."""
+    uncommitted one says so first (``Message sent (uncommitted: found only in ...) in ...``);
+    one that shares a position says where (``... by SENDER, sharing location LAT, LON: body``)."""
     state = f" ({UNCOMMITTED_NOTE})" if db_state == UNCOMMITTED else ""
     conv = f" in {conversation}" if conversation else ""
-    return f"{desc}{state}{conv} by {sender or '(system)'}: {body or ''}"
+    where = f", sharing location {lat}, {lon}" if _place(lat, lon) else ""
+    return f"{desc}{state}{conv} by {sender or '(system)'}{where}: {body or ''}"
+
+
+def _place(lat: Any, lon: Any) -> bool:
+    """A position worth naming: two numbers (not booleans) within range, not 0/0."""
+    return valid(lat, lon)
 
 
 # -- time helpers -------------------------------------------------------------------------
@@ -178,7 +187,7 @@ def _message(desc: str, r: TimelineRow, is_fs: bool) -> str:
         where = f" at {r.lat}, {r.lon}" if r.lat is not None and r.lon is not None else ""
         return f"{desc}{where}: {path}{deleted}" + (f" [{dev}]" if dev else "")
     if r.record_type == "chat/message":
-        return message_text(desc, r.conversation, r.sender, r.body, r.db_state)
+        return message_text(desc, r.conversation, r.sender, r.body, r.db_state, r.lat, r.lon)
     return f"{desc}: {path}{deleted}"
 
 

@@ -142,25 +142,40 @@ def _photo_cells(r: dict) -> tuple:
 
 # -- geo ------------------------------------------------------------------------------------------
 @click.command()
-@click.option("--format", "fmt", type=click.Choice(sorted(geo_export.WRITERS)), default="geojson",
-              show_default=True, help="GeoJSON (RFC 7946), KML 2.2 (Google Earth) or CSV.")
+@click.option("--format", "fmt", type=click.Choice(sorted(geo_export.WRITERS)), default=None,
+              help="GeoJSON (RFC 7946; the default), KML 2.2 (Google Earth), CSV, or JSON Lines (one geotag a line).")
 @_out_option
 @_item_option
+@click.option("--json", "as_json", is_flag=True, help="JSON Lines on stdout (the same as --format jsonl).")
 @with_case
-def geo(case: Case, fmt: str, out: Path | None, item: str | None) -> int:
-    """Export every geotagged photo (position, time, device, SHA-256, locator) as GeoJSON, KML or CSV."""
+def geo(case: Case, fmt: str | None, out: Path | None, item: str | None, as_json: bool) -> int:
+    """Export every geotag: geotagged photos (position, time, device, SHA-256, locator) and positions
+    shared in chat messages (with the message: app, conversation, sender, time, id, text, and the chat
+    database or export it came from), as GeoJSON, KML, CSV or JSON Lines."""
+    if as_json and fmt not in (None, "jsonl"):
+        raise UsageError(f"--json and --format {fmt} ask for two formats", hint="give one of them")
+    fmt = "jsonl" if as_json else fmt or "geojson"
     scope = ListingScope(case, item)
-    with closing(geo_export.photo_rows(case.db, item, geotagged=True)) as found:
+    counts = {geo_export.PHOTO_KIND: 0, geo_export.CHAT_KIND: 0}
+
+    def counted(rows: Iterable[dict]) -> Iterator[dict]:
+        for row in rows:
+            counts[row["kind"]] += 1
+            yield row
+    with closing(geo_export.geo_rows(case.db, item)) as found:
         some, rows = _first(found)
         if not some and len(scope.untriaged) == len(scope.items):
-            scope.report("geotagged photos", 0)         # no triage yet: nothing is written
+            scope.report("geotags", 0)                  # no triage yet: nothing is written
             return 0
-        with output(out, case, json_text=fmt == "geojson") as fh:
-            n = geo_export.WRITERS[fmt](rows, fh)
+        with output(out, case, json_text=fmt in ("geojson", "jsonl")) as fh:
+            n = geo_export.WRITERS[fmt](counted(rows), fh)
+    chats = counts[geo_export.CHAT_KIND]
     if out is not None:
         sha = _record_export(case, "geo", fmt, out, n, {"item": item})
-        _summary(f"{n:,} geotagged photos written to {esc(out)} ({fmt}, SHA-256 {sha})")
-    scope.report("geotagged photos", n)
+        _summary(f"{counts[geo_export.PHOTO_KIND]:,} geotagged photos"
+                 + (f" and {chats:,} chat locations" if chats else "")
+                 + f" written to {esc(out)} ({fmt}, SHA-256 {sha})")
+    scope.report("geotags", n)
     return 0
 
 

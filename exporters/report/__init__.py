@@ -169,21 +169,40 @@ def _message_event(m: dict, tl) -> dict | None:
     body = "[withheld: tagged sensitive]" if m["withheld"] else (f.get("body") or "")
     state = f.get("db_state")
     desc = tl.LABELS[("chat/message", "sent")]
-    return {"message": tl.message_text(desc, conv.get("title") or conv.get("id") or "?", f.get("sender"), body, state),
+    lat, lon = (None, None) if m["withheld"] else _position(f)
+    return {"message": tl.message_text(desc, conv.get("title") or conv.get("id") or "?", f.get("sender"), body, state,
+                                       lat, lon),
             "datetime": when, "timestamp_desc": tl.describe(desc, state), "timestamp": stamp, "item": m["item"],
             "path": m["path"], "sha256": m["sha256"], "record_type": "chat/message", "tz_known": known,
             "tz_source": f.get("tz_source") if known else "unknown", "local_datetime": local_iso,
             "locator": m["locator"], "db_state": state}
 
 
+def _position(fields: dict) -> tuple[Any, Any]:
+    """A message's shared position (latitude, longitude), or (None, None)."""
+    from forensic.store.places import position
+    loc = fields.get("location")
+    pos = position(loc) if isinstance(loc, dict) else None
+    return pos if pos is not None else (None, None)
+
+
 def selection_geo_rows(case, sel) -> list[dict]:
+    """The geotags of the selection: its photos' (geotagged or not: the writers keep only the
+    geotagged), then the positions shared in its messages, each with the message (a message
+    withheld as sensitive gives none: its location is withheld with its text)."""
     from forensic.exporters import geo
     keys = {(p["item"], p["locator"]) for p in sel.photos}
     rows = []
     for item in sorted({p["item"] for p in sel.photos}):
         for row in geo.photo_rows(case.db, item):
             if (row["item"], row["locator"]) in keys:
-                rows.append(row)
+                rows.append(dict(row, kind=geo.PHOTO_KIND))
+    for m in sel.messages:
+        lat, lon = _position(m["fields"])
+        if m["withheld"] or lat is None:
+            continue
+        rows.append(geo.message_geo_row(m["item"], m["artifact_id"], m["fields"], float(lat), float(lon), m["path"],
+                                        m["locator"], m["sha256"], False, m["corrupted"]))
     return rows
 
 
@@ -456,17 +475,30 @@ def _gallery_section(ctx: ReportContext) -> list:
 def _map_section(ctx: ReportContext) -> str:
     pts = [r for r in ctx.geo if r.get("gps_valid") and r.get("lat") is not None and r.get("lon") is not None]
     if not pts:
-        return _section("map", "<p>No geotagged photos in this selection.</p>")
+        return _section("map", "<p>No geotagged photos or chat locations in this selection.</p>")
     svg = map_svg([(r["lat"], r["lon"]) for r in pts])
-    rows = [[str(i + 1), f"<code>{e(r['path'])}</code>", e(round(r["lat"], 6)), e(round(r["lon"], 6)),
-             e(r.get("alt")), e(r.get("taken_at")), e(r.get("device")),
+    rows = [[str(i + 1), _map_what(r), e(round(r["lat"], 6)), e(round(r["lon"], 6)),
+             e(r.get("alt")), e(r.get("sent_at") if r.get("kind") == "chat_message" else r.get("taken_at")),
+             e(r.get("sender") if r.get("kind") == "chat_message" else r.get("device")),
              f'<a href="{e(osm_link(r["lat"], r["lon"]))}" rel="noreferrer">OpenStreetMap</a>']
             for i, r in enumerate(pts)]
     body = (svg + "<p class=\"small\">Equirectangular plot of the points (WGS 84 latitude/longitude), drawn in "
-            "the report itself: nothing is loaded from the network. The links open an online map only when clicked."
-            "</p>" + _table(["#", "Photo", "Latitude", "Longitude", "Altitude (m)", "Taken", "Device", "Online map"],
-                            rows, raw=True))
+            "the report itself: nothing is loaded from the network. The links open an online map only when clicked. "
+            "A point is a photo's geotag, or a position shared in a chat message (then the message: conversation, "
+            "sender, time sent, message id, and the chat database or export it came from).</p>"
+            + _table(["#", "Photo or chat message", "Latitude", "Longitude", "Altitude (m)", "Taken or sent",
+                      "Device or sender", "Online map"], rows, raw=True))
     return _section("map", body)
+
+
+def _map_what(r: dict) -> str:
+    """The map table's description of a point: the photo's path, or the message it came from."""
+    if r.get("kind") != "chat_message":
+        return f"<code>{e(r['path'])}</code>"
+    place = f" &#8220;{e(r['location_name'])}&#8221;" if r.get("location_name") else ""
+    return (f"Location{place} shared in {e(r.get('platform'))} conversation <b>{e(r.get('conversation'))}</b>"
+            f" &#183; message {e(r.get('message_id'))} (record {e(r.get('artifact_id'))})"
+            f'<div class="cite">{e(r["item"])} &#8250; <code>{e(r.get("locator"))}</code></div>')
 
 
 def map_svg(points: list[tuple[float, float]], width: int = 800, height: int = 480) -> str:

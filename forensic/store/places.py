@@ -1,0 +1,86 @@
+"""Places the case store holds besides photo geotags: the positions shared in chat messages
+(a WhatsApp or Telegram location message, a maps link), which ``forensic geo``, the timeline
+and a bundle's map show beside the photos, each with the message it came from.
+
+A ``chat/message`` record holds its position as ``location`` = {``latitude``, ``longitude``,
+``source``} (and ``name``, a place's name, where the app gave one). Records stored before that
+shape (``{"lat", "lon"}``) are read too. A position that is not two numbers within range is
+left out, and so is 0/0 (an app's "no fix").
+"""
+from __future__ import annotations
+
+import json
+import sqlite3
+from dataclasses import dataclass
+from typing import Any, Iterator
+
+from forensic.store.db import stream
+
+MESSAGE = "chat/message"
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlace:
+    """A position shared in a chat message, with the message's record and the file (the chat
+    database or export) it came from."""
+    artifact_id: int
+    item: str
+    extractor: str                    # NAME@version
+    fields: dict                      # the message record's fields
+    corrupted: bool
+    latitude: float
+    longitude: float
+    path: str | None
+    locator: str | None
+    sha256: str | None                # of the file the message came from
+    deleted: bool                     # that file was deleted
+
+    @property
+    def location(self) -> dict:
+        loc = self.fields.get("location")
+        return loc if isinstance(loc, dict) else {}
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "ChatPlace | None":
+        """The place of a row, or None when its ``location`` holds no valid position."""
+        fields = json.loads(r["fields"])
+        loc = fields.get("location") if isinstance(fields, dict) else None
+        if not isinstance(loc, dict):
+            return None
+        pos = position(loc)
+        if pos is None:
+            return None
+        return cls(r["id"], r["item"], r["extractor"], fields, bool(r["corrupted"]), pos[0], pos[1],
+                   r["path"], r["locator"], r["sha256"], bool(r["deleted"]))
+
+
+def valid(lat: Any, lon: Any) -> bool:
+    """Two numbers (not booleans) within range, and not 0/0."""
+    if isinstance(lat, bool) or isinstance(lon, bool) or not isinstance(lat, (int, float)) \
+            or not isinstance(lon, (int, float)):
+        return False
+    return -90 <= lat <= 90 and -180 <= lon <= 180 and not (lat == 0 and lon == 0)
+
+
+def position(loc: dict) -> tuple[float, float] | None:
+    """(latitude, longitude) of a record's ``location`` (either shape), or None."""
+    lat: Any = loc.get("latitude", loc.get("lat"))
+    lon: Any = loc.get("longitude", loc.get("lon"))
+    if not valid(lat, lon):
+        return None
+    return float(lat), float(lon)
+
+
+def chat_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[ChatPlace]:
+    """The chat messages that carry a valid position, of one item or all, streamed: by item,
+    then the order stored (the file's id, the record's id)."""
+    where, args = ["a.record_type = ?", "json_type(a.fields, '$.location') = 'object'"], [MESSAGE]
+    if item is not None:
+        where.append("a.item = ?")
+        args.append(item)
+    sql = ("SELECT a.id, a.item, a.extractor, a.fields, a.corrupted, f.path, f.locator, f.sha256, f.deleted "
+           "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE " + " AND ".join(where)
+           + " ORDER BY a.item, a.file_id, a.id")
+    for place in stream(db, sql, args, ChatPlace.from_row):
+        if place is not None:
+            yield place
