@@ -34,6 +34,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.skype", "SkypeExtractor"),
     ("forensic.extractors.chat.known_apps", "KnownAppsExtractor"),
     ("forensic.extractors.chat.line", "LineExtractor"),
+    ("forensic.extractors.chat.signal", "SignalExtractor"),
 ]
 
 

@@ -37,6 +37,7 @@ EVIDENCE_SQL = {
     "extractors/chat/skype.py": "Skype main.db / s4l-*.db",
     "extractors/chat/known_apps.py": "opens known app databases to list their tables",
     "extractors/chat/line.py": "LINE naver_line",
+    "extractors/chat/signal.py": "Signal signal.db (decrypted)",
     "training/formats.py": "builds the sample phone databases",
 }
 
