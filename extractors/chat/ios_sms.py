@@ -11,8 +11,6 @@ nanoseconds since iOS 11 / macOS 10.13 — decided per value (beyond 10^11 means
 from __future__ import annotations
 
 from datetime import datetime, timedelta, timezone
-from typing import Iterator
-
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source
 from forensic.extractors.records import ArtifactRecord
@@ -64,7 +62,9 @@ class IosSmsExtractor(SqliteChatExtractor):
     MARKERS = (b"chat_message_join",)
     REQUIRED = ("message",)
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    MESSAGE_TABLES = {"message": _MSG_COLS}
+
+    def context(self, conn, tables, item, problems) -> tuple:
         for needed in ("handle", "chat", "chat_message_join"):
             if needed not in tables:
                 problems.append(f"table {needed} missing: " + {
@@ -93,8 +93,11 @@ class IosSmsExtractor(SqliteChatExtractor):
                 a = att.get(r["attachment_id"])
                 if a is not None:
                     files.setdefault(r["message_id"], []).append(a)
-        for r in rows(conn, "message", tables["message"], _MSG_COLS, problems):
-            yield self._message(r, item, handles, chats, msg_chat, chat_parties, files.get(r["_rowid"], []))
+        return handles, chats, msg_chat, chat_parties, files
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        handles, chats, msg_chat, chat_parties, files = ctx
+        return self._message(row, item, handles, chats, msg_chat, chat_parties, files.get(row["_rowid"], []))
 
     def _message(self, r, item, handles, chats, msg_chat, chat_parties, files) -> ArtifactRecord:
         problems: list[str] = []

@@ -242,3 +242,32 @@ def test_recover_survives_a_truncated_and_a_garbage_file(tmp_path):
     noise = tmp_path / "noise.db"
     noise.write_bytes(data[:100] + bytes(range(256)) * 40)
     recover(str(noise), [SMS])
+
+
+def test_ios_sms_db_deleted_messages(tmp_path):
+    from forensic.extractors.chat.ios_sms import IosSmsExtractor
+    from tests.extractors.chat.test_phone_dbs import IOS_SCHEMA
+    path = tmp_path / "sms.db"
+    db = sqlite3.connect(path, isolation_level=None)
+    db.executescript("PRAGMA page_size=1024; PRAGMA secure_delete=OFF;" + IOS_SCHEMA)
+    texts = {i: f"iMessage number {i} " + "z" * (i % 30) for i in range(1, 81)}
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO message (ROWID, guid, text, handle_id, service, date, is_from_me) "
+                   "VALUES (?, ?, ?, 1, 'iMessage', ?, ?)",
+                   [(i, f"G{i}", t, 700_000_000_000_000_000 + i * 10**9, i % 2) for i, t in texts.items()])
+    db.execute("COMMIT")
+    gone = [4, 9] + list(range(40, 66))
+    db.executemany("DELETE FROM message WHERE ROWID = ?", [(i,) for i in gone])
+    db.close()
+    data = path.read_bytes()
+    item = ExtractorInput("/private/var/mobile/Library/SMS/sms.db", "sms.db", "application/vnd.sqlite3", len(data),
+                          data)
+    out = [r for r in IosSmsExtractor().extract(item) if isinstance(r, ArtifactRecord)]
+    live = [r for r in out if not r.fields.get("recovered")]
+    recovered = [r for r in out if r.fields.get("recovered")]
+    assert len(live) == 80 - len(gone)
+    assert recovered and {r.fields["body"] for r in recovered} <= {texts[i] for i in gone}
+    for r in recovered:
+        rowid = r.fields["source"]["row_id"]
+        assert rowid is None or texts[rowid] == r.fields["body"]
+        assert r.fields["guid"] in {f"G{i}" for i in gone}
