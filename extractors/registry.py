@@ -28,6 +28,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.phone.ios_contacts", "IosContactsExtractor"),
     ("forensic.extractors.phone.ios_calls", "IosCallHistoryExtractor"),
     ("forensic.extractors.phone.whatsapp", "WhatsAppPeopleExtractor"),
+    ("forensic.extractors.phone.whatsapp_ios", "WhatsAppIosPeopleExtractor"),
     ("forensic.extractors.chat.instagram", "InstagramExtractor"),
     ("forensic.extractors.chat.google_messages", "GoogleMessagesExtractor"),
     ("forensic.extractors.chat.kik", "KikExtractor"),

@@ -220,6 +220,13 @@ def read_value(value: str, country: tuple[str, str] | None = None) -> Reading | 
     return Reading(value, "digits:" + digits, f"digits only ({why})")
 
 
+def user_id(value: str) -> Reading | None:
+    """An app's id for a person that is no number or e-mail address (a WhatsApp ``@lid``, an
+    IM handle): compared as written, case ignored."""
+    value = (value or "").strip()
+    return Reading(value, "id:" + value.lower(), "user id") if value else None
+
+
 class People:
     """Contacts of a set of evidence items, resolved into identities. ``resolve(item, value)``
     gives the identity of a number/jid/e-mail address found in ``item``."""
@@ -279,13 +286,16 @@ class People:
         """The readings of a contact record's numbers, e-mail addresses and user ids."""
         out: list[Reading] = []
         f = rec.fields
-        values = [v for key in ("numbers", "emails", "user_ids") for v in (f.get(key) or []) if isinstance(v, str)]
+        values = [v for key in ("numbers", "emails") for v in (f.get(key) or []) if isinstance(v, str)]
         for detail in f.get("number_details") or []:     # the phone's own E.164 form (Android data4)
             if isinstance(detail, dict) and isinstance(detail.get("e164"), str):
                 values.append(detail["e164"])
+        ids = [v for v in (f.get("user_ids") or []) if isinstance(v, str)]
         seen = set()
-        for v in values:
+        for v in values + ids:
             r = self.read(rec.item, v)
+            if r is None and v in ids:
+                r = user_id(v)
             if r is not None and (r.value, r.key) not in seen:
                 seen.add((r.value, r.key))
                 out.append(r)
@@ -301,7 +311,7 @@ class People:
         """The identity (:meth:`Identity.summary`) of ``value`` as found in ``item``, or None."""
         if not isinstance(value, str) or not self._by_key:
             return None
-        reading = self.read(item, value)
+        reading = self.read(item, value) or user_id(value)
         if reading is None:
             return None
         ident = self._by_key.get(reading.key)

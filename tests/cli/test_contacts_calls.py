@@ -15,7 +15,8 @@ CALL_KEYS = ("item", "app", "direction", "number", "name", "started_at", "durati
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
     """Two items: an Android phone (contacts2.db, calllog.db, WhatsApp wa.db + msgstore.db)
-    and an iPhone (AddressBook.sqlitedb, CallHistory.storedata)."""
+    and an iPhone (AddressBook.sqlitedb, CallHistory.storedata, WhatsApp CallHistory.sqlite +
+    ContactsV2.sqlite)."""
     from forensic.cli.main import main
     tmp = tmp_path_factory.mktemp("people")
     android = tmp / "android"
@@ -26,6 +27,8 @@ def case(tmp_path_factory):
     iphone = tmp / "iphone"
     P.addressbook(iphone / "mobile/Library/AddressBook/AddressBook.sqlitedb")
     P.callhistory(iphone / "mobile/Library/CallHistoryDB/CallHistory.storedata")
+    P.wa_ios_calls(iphone / "mobile/Containers/Shared/AppGroup/A1/CallHistory.sqlite")
+    P.wa_ios_contacts(iphone / "mobile/Containers/Shared/AppGroup/A1/ContactsV2.sqlite")
     case = tmp / "case"
     assert main(["case", "init", str(case), "--case-id", "C1", "--examiner", "E"]) == 0
     assert main(["evidence", "add", str(android), "--case", str(case), "--id", "android"]) == 0
@@ -43,7 +46,7 @@ def test_contacts_json_contract(forensic, case):
     assert got == [("android", "contacts", "Ana Lima"), ("android", "contacts", "Ana Lima"),
                    ("android", "contacts", "Bruno Deleted"), ("android", "whatsapp", "Ana L."),
                    ("android", "whatsapp", "Carl"), ("iphone", "contacts", "Ana Lima"),
-                   ("iphone", "contacts", "Pizza Roma")]
+                   ("iphone", "contacts", "Pizza Roma"), ("iphone", "whatsapp", "Ana Lima")]
 
 
 def test_one_identity_across_apps(forensic, case):
@@ -55,7 +58,8 @@ def test_one_identity_across_apps(forensic, case):
     assert ident["name"] == "Ana Lima" and ident["other_names"] == ["Ana L."]
     assert sorted((s["item"], s["app"], s["table"]) for s in ident["sources"]) == [
         ("android", "contacts", "raw_contacts"), ("android", "contacts", "raw_contacts"),
-        ("android", "whatsapp", "wa_contacts"), ("iphone", "contacts", "ABPerson")]
+        ("android", "whatsapp", "wa_contacts"), ("iphone", "contacts", "ABPerson"),
+        ("iphone", "whatsapp", "ZWAADDRESSBOOKCONTACT")]
     android = next(r for r in ana if r["app"] == "contacts" and r["numbers"])
     # the number as found beside the number as compared, and how it was read
     assert android["numbers_read"] == [{"number": "06 12 34 56 78", "normalized": P.ANA_E164,
@@ -69,7 +73,7 @@ def test_contacts_search(forensic, case):
     by_number = forensic("contacts", "--case", case, "--json", "--search", "0612345678").jsonl()
     # the same number written another way in each: "06 12 34 56 78", +31612345678 (jid), "+31 6 12345678"
     assert {(r["item"], r["app"]) for r in by_number} == {("android", "contacts"), ("android", "whatsapp"),
-                                                          ("iphone", "contacts")}
+                                                          ("iphone", "contacts"), ("iphone", "whatsapp")}
     by_name = forensic("contacts", "--case", case, "--json", "--search", "pizza").jsonl()
     assert [r["name"] for r in by_name] == ["Pizza Roma"]
     none = forensic("contacts", "--case", case, "--search", "nobody-here")
@@ -78,7 +82,7 @@ def test_contacts_search(forensic, case):
 
 def test_calls_json_contract_and_names(forensic, case):
     rows = forensic("calls", "--case", case, "--json").jsonl()
-    assert len(rows) == 4 + 3 + 2
+    assert len(rows) == 4 + 3 + 2 + 2
     for r in rows:
         assert tuple(r)[:8] == CALL_KEYS
     times = [r["started_at"] for r in rows]
@@ -98,10 +102,13 @@ def test_calls_json_contract_and_names(forensic, case):
     facetime = next(r for r in rows if r["app"] == "facetime")
     assert facetime["name"] == "Ana Lima" and facetime["contact"]["matched"] == "e-mail address"
     # iOS WhatsApp call to a national number: the iPhone's own address book names it
-    pizza = next(r for r in rows if r["item"] == "iphone" and r["app"] == "whatsapp")
+    pizza = next(r for r in rows if r["app"] == "whatsapp" and r["source"]["table"] == "ZCALLRECORD")
     assert pizza["name"] == "Pizza Roma"
     wa = [r for r in rows if r["item"] == "android" and r["app"] == "whatsapp"]
     assert [(r["direction"], r["name"]) for r in wa] == [("outgoing", "Ana Lima"), ("incoming", "Ana Lima")]
+    # WhatsApp iOS: a missed call from an @lid id, named through ContactsV2's ZLID for Ana
+    lid = next(r for r in rows if r["number"] == "81234567890123@lid")
+    assert (lid["name"], lid["name_source"], lid["contact"]["matched"]) == ("Ana Lima", "contacts", "user id")
 
 
 def test_calls_time_bounds(forensic, case):
@@ -109,7 +116,7 @@ def test_calls_time_bounds(forensic, case):
     assert [r["started_at"] for r in rows] == ["2021-03-14T22:06:00Z", "2021-03-14T23:06:00Z",
                                                "2021-03-15T00:06:00Z"]
     rows = forensic("calls", "--case", case, "--json", "--until", "2021-03-14T21:06:30Z").jsonl()
-    assert len(rows) == 2
+    assert len(rows) == 3
     bad = forensic("calls", "--case", case, "--since", "yesterday", expect=None)
     assert bad.code == 2 and "not an ISO 8601" in bad.err
 
@@ -126,10 +133,10 @@ def test_messages_and_conversations_name_the_sender(forensic, case):
 
 def test_lines_in_a_pipe_escape_evidence(forensic, case):
     out = forensic("calls", "--case", case).out.splitlines()
-    assert len(out) == 9 and all(line.endswith(("\tandroid", "\tiphone")) for line in out)
+    assert len(out) == 11 and all(line.endswith(("\tandroid", "\tiphone")) for line in out)
     assert any("[Ana Lima (c)]" in line for line in out)
     out = forensic("contacts", "--case", case).out.splitlines()
-    assert len(out) == 7
+    assert len(out) == 8
 
 
 def test_empty_case(forensic, tmp_path):

@@ -29,6 +29,7 @@ EVIDENCE_SQL = {
     "extractors/phone/ios_contacts.py": "iOS AddressBook.sqlitedb",
     "extractors/phone/ios_calls.py": "iOS CallHistory.storedata",
     "extractors/phone/whatsapp.py": "WhatsApp wa.db / msgstore.db call_log",
+    "extractors/phone/whatsapp_ios.py": "WhatsApp iOS CallHistory.sqlite / ContactsV2.sqlite",
     "extractors/chat/viber.py": "Viber viber_messages / viber_data",
     "extractors/chat/messenger.py": "Facebook Messenger threads_db2",
     "extractors/chat/instagram.py": "Instagram direct.db",

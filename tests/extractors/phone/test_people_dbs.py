@@ -18,6 +18,7 @@ from forensic.extractors.phone.common import CALL_FIELDS, CONTACT_FIELDS
 from forensic.extractors.phone.ios_calls import IosCallHistoryExtractor
 from forensic.extractors.phone.ios_contacts import IosContactsExtractor
 from forensic.extractors.phone.whatsapp import WhatsAppPeopleExtractor, jid_number
+from forensic.extractors.phone.whatsapp_ios import WhatsAppIosPeopleExtractor
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.extractors.registry import all_extractors
 
@@ -34,7 +35,8 @@ def run(ex, path: Path, name: str | None = None):
 
 def test_registered():
     names = {i.name for i in all_extractors() if i.available}
-    assert {"android_contacts", "android_calls", "ios_contacts", "ios_calls", "whatsapp_people"} <= names
+    assert {"android_contacts", "android_calls", "ios_contacts", "ios_calls", "whatsapp_people",
+            "whatsapp_ios_people"} <= names
 
 
 def test_android_contacts(tmp_path):
@@ -156,3 +158,20 @@ def test_damaged_page_is_skipped_and_reported(tmp_path):
 def test_other_files_are_not_taken(name):
     assert not AndroidContactsExtractor().accepts(name, "text/plain", b"hello")
     assert not IosCallHistoryExtractor().accepts(name, "text/plain", b"hello")
+
+
+def test_whatsapp_ios_calls_and_contacts(tmp_path):
+    ex = WhatsAppIosPeopleExtractor()
+    recs, warns = run(ex, P.wa_ios_calls(tmp_path / "CallHistory.sqlite"))
+    assert warns == []
+    answered, missed = (r.fields for r in recs)
+    assert (answered["app"], answered["os"], answered["direction"], answered["outcome"], answered["number"],
+            answered["duration_s"], answered["started_at"], answered["video"]) == \
+        ("whatsapp", "ios", "incoming", "answered", P.ANA_E164, 75, "2021-03-14T21:06:00Z", False)
+    assert (missed["outcome"], missed["number"], missed["video"], missed["outcome_as_stored"]) == \
+        ("missed", "81234567890123@lid", True, "missed")
+    recs, warns = run(ex, P.wa_ios_contacts(tmp_path / "ContactsV2.sqlite"))
+    assert warns == []
+    ana = recs[0].fields
+    assert (ana["name"], ana["numbers"], ana["user_ids"]) == \
+        ("Ana Lima", ["+31 6 12345678", P.ANA_E164], [P.ANA_JID, "81234567890123@lid"])
