@@ -36,6 +36,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.known_apps", "KnownAppsExtractor"),
     ("forensic.extractors.chat.line", "LineExtractor"),
     ("forensic.extractors.chat.signal", "SignalExtractor"),
+    ("forensic.extractors.chat.telegram_android", "TelegramAndroidExtractor"),
 ]
 
 
