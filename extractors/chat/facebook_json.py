@@ -1,16 +1,21 @@
 """Facebook Messenger and Instagram "Download your information" JSON
 (``messages/inbox/<thread>/message_<n>.json``).
 
-Recognised by content (``participants`` + ``messages`` whose entries have ``sender_name`` and
-``timestamp_ms``), whatever the file is called or wherever it lies. Both services write the
-same shape; the platform is told from the path (``instagram``/``facebook``/``messenger`` in a
-folder name), else from the content (instagram.com links, Instagram media URIs), else
-``messenger``; ``platform_basis`` says which.
+Recognised by content (``messages`` whose entries have ``sender_name`` and ``timestamp_ms``;
+``participants`` only needed for a thread with no message), whatever the file is called or
+wherever it lies. Both services write the same shape; the platform is told from the path
+(``instagram``/``facebook``/``messenger`` in a folder name), else from the content
+(instagram.com links, Instagram media URIs), else ``messenger``; ``platform_basis`` says which.
 
 Mojibake: these exports write each UTF-8 byte of a text as its own ``\\u00XX`` code point
 ("Ã©" for "é"). A string is repaired only when all its characters are below U+0100, at least
 one is above U+007F and the Latin-1 round trip decodes as UTF-8; otherwise it is kept as is
-(a real "café" in a fixed export stays "café"). ``text_repaired`` says when it happened.
+(a real "café" in a fixed export stays "café"). ``text_repaired`` says when it happened, and
+the text and sender as written are kept in ``raw_text`` (the thread's title in
+``conversation_title_raw``).
+
+A minimal export, only ``messages[].sender_name/timestamp_ms/content`` with no
+``participants``, is read too: the participants are then the senders.
 
 ``timestamp_ms`` is UTC. Photos, videos, audio, files, GIFs and stickers are attachments
 whose ``uri`` is a path inside the export, linked to the walked files in ``finalize``; a share
@@ -68,12 +73,15 @@ def _fix_all(obj: Any, flag: list[bool]) -> Any:
 
 
 def is_thread(doc: Any) -> bool:
+    """A thread by its content: messages with ``sender_name`` and ``timestamp_ms``. The
+    optional top-level fields (``participants``, ``title``, ``thread_path``) are not needed;
+    an empty thread is one only with its ``participants``."""
     if not isinstance(doc, dict) or not isinstance(doc.get("messages"), list):
         return False
-    if not isinstance(doc.get("participants"), list):
-        return False
     msgs = doc["messages"]
-    return not msgs or any(isinstance(m, dict) and "timestamp_ms" in m and "sender_name" in m for m in msgs[:20])
+    if not msgs:
+        return isinstance(doc.get("participants"), list)
+    return any(isinstance(m, dict) and "timestamp_ms" in m and "sender_name" in m for m in msgs[:20])
 
 
 def looks_like_thread(head: bytes, path: str = "") -> bool:
@@ -119,29 +127,43 @@ class FacebookJsonExtractor(Extractor):
         platform, basis = platform_of(item.path, doc)
         flag = [False]
         title = _fix_all(doc.get("title"), flag) if isinstance(doc.get("title"), str) else None
-        people = []
-        for p in doc["participants"]:
+        people: list[str] = []
+        listed = doc.get("participants")
+        for p in listed if isinstance(listed, list) else ():
             name = p.get("name") if isinstance(p, dict) else p
             if isinstance(name, str):
                 people.append(fix_mojibake(name)[0])
+        if not isinstance(listed, list):
+            # a minimal export without the list: the people who wrote, in order of appearance
+            writers: dict[str, None] = {}
+            for m in doc["messages"]:
+                name = m.get("sender_name") if isinstance(m, dict) else None
+                if isinstance(name, str):
+                    writers.setdefault(fix_mojibake(name)[0], None)
+            people = list(writers)
         thread = doc.get("thread_path")
         conversation = {"id": str(thread) if thread else item.path, "title": title,
                         "type": doc.get("thread_type")}
+        title_raw = doc.get("title") if flag[0] else None     # as written, where repaired
         unknown: dict[str, int] = {}
         for i, msg in enumerate(doc["messages"]):
             where = f"/messages/{i}"
             if not isinstance(msg, dict):
                 yield ExtractionWarning(self.NAME, f"{where} is not a message object; skipped")
                 continue
-            yield self._record(item, where, msg, platform, basis, conversation, people, unknown)
+            yield self._record(item, where, msg, platform, basis, conversation, people, unknown, title_raw)
         if unknown:
             yield ExtractionWarning(self.NAME, "message fields this reader does not know (kept in 'extra'): "
                                     + ", ".join(sorted(unknown)), detail={"fields": unknown})
 
     def _record(self, item: ExtractorInput, where: str, raw: dict, platform: str, basis: str,
-                conversation: dict, people: list[str], unknown: dict[str, int]) -> ArtifactRecord:
+                conversation: dict, people: list[str], unknown: dict[str, int],
+                title_raw: str | None = None) -> ArtifactRecord:
         flag = [False]
         msg = _fix_all(raw, flag)
+        # the strings as the export wrote them, where the repair changed them (the evidence)
+        as_written = {k: raw[k] for k in ("content", "sender_name") if isinstance(raw.get(k), str)
+                      and raw[k] != msg.get(k)}
         problems: list[str] = []
         ts = None
         ms = msg.get("timestamp_ms")
@@ -189,6 +211,10 @@ class FacebookJsonExtractor(Extractor):
             fields_extra["call_duration"] = msg.get("call_duration")
         if msg.get("users"):
             fields_extra["users"] = [u.get("name") if isinstance(u, dict) else u for u in msg["users"]]
+        if as_written:
+            fields_extra["raw_text"] = as_written
+        if title_raw is not None:
+            fields_extra["conversation_title_raw"] = title_raw
         if extra:
             fields_extra["extra"] = extra
         return message_record(

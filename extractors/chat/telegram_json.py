@@ -2,10 +2,28 @@
 
 Two shapes: one chat (``{"name", "type", "id", "messages": [...]}``) or a full account
 export (``{"chats": {"list": [chat, ...]}, "left_chats": {"list": [...]}, ...}``).
-Recognised by content, whatever the file is called. ``date_unixtime`` is UTC; older exports
-have only ``date``, the exporting computer's wall clock, kept local with the zone unknown.
-Text is a string or an array of strings and entity objects (flattened). ``photo``/``file``
-are paths relative to the export folder, linked to the walked files in ``finalize``.
+Recognised by content, whatever the file is called, and from the messages alone: a chat is
+an object whose ``messages`` are objects with a time (``date_unixtime`` or ``date``) and a
+sender, text, type or action. A minimal export whose messages carry only ``date_unixtime``,
+``from`` and ``text`` is read (a message with no ``type`` is a message unless it has an
+``action``); no optional top-level field is required.
+
+Times: ``date_unixtime`` is UTC and is preferred; ``date`` is the exporting computer's wall
+clock with no zone, kept as written (``date_raw``) and used, flagged (``tz_known`` false),
+only when there is no ``date_unixtime``; ``time_field`` says which one the record's time is.
+
+Text is a string or an array of strings and entity objects: flattened to plain text for
+``body``, the entities kept in ``text_entities`` (the export's own list where it has one).
+Service messages (``type: service``) are system messages: ``actor``, ``action`` and the
+action's own fields (``title``, ``members``, ``duration_seconds``...) in ``service``.
+Media: ``photo``/``file`` are paths relative to the export folder (attachments, linked to the
+walked files in ``finalize``), with ``media_type``, ``mime_type``, ``duration_seconds``,
+``width``, ``height``, sizes in ``media``; "(File not included...)" marks media the export
+left out (``media_omitted``). ``location_information`` becomes the shared ``location``
+field ({latitude, longitude, source}), ``contact_information`` ``contact``, ``poll``
+``poll``; ``forwarded_from``, ``reply_to_message_id``, ``edited``/``edited_unixtime``,
+``reactions``, ``via_bot``... are kept. Fields this reader does not know are kept in
+``extra`` and named in one warning per file.
 
 The file is loaded whole (``json.load``) up to :data:`MAX_JSON_BYTES`; larger files are
 skipped with a warning (a streaming reader is future work).
@@ -24,6 +42,22 @@ from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp
 
 _NOT_INCLUDED = "(File not included"
+LOCATION_SOURCE = "telegram location_information"
+# the fields of a message that go to the record's own fields (the rest of a known key is kept
+# as it is, under its name, where the message has it)
+_MEDIA_KEYS = ("media_type", "mime_type", "duration_seconds", "width", "height", "file_name", "file_size",
+               "photo_file_size", "thumbnail", "thumbnail_file_size", "sticker_emoji", "performer", "title")
+_SERVICE_KEYS = frozenset({
+    "title", "members", "message_id", "duration_seconds", "discard_reason", "inviter", "boosts", "period",
+    "schedule_date", "game_message_id", "score", "amount", "currency", "invoice_message_id", "recurring",
+    "values", "distance", "reason_domain", "reason_app_id", "reason_app_name", "to_id", "emoticon",
+    "new_title", "new_icon_emoji_id", "photo", "width", "height", "photo_file_size", "text_entities_count",
+    "giveaway_msg_id", "stars", "gift", "days",
+})
+_KEPT_KEYS = ("forwarded_from_id", "reply_to_peer_id", "via_bot", "author", "saved_from", "reactions",
+              "inline_bot_buttons", "self_destruct_period_seconds", "live_location_period_seconds",
+              "contact_vcard", "game_title", "game_description", "game_link", "invoice_information",
+              "place_name", "address", "from_id")
 _KNOWN_KEYS = frozenset({
     "id", "type", "date", "date_unixtime", "from", "from_id", "text", "text_entities", "edited",
     "edited_unixtime", "forwarded_from", "forwarded_from_id", "reply_to_message_id",
@@ -54,11 +88,36 @@ def flatten_text(text: Any) -> str:
     return str(text)
 
 
+def text_entities(msg: dict) -> list[dict] | None:
+    """The message's text entities: the export's ``text_entities`` where it has them, else
+    those of a rich-text ``text`` list (a plain string part as a ``plain`` entity); None for
+    plain text with no entities."""
+    given = msg.get("text_entities")
+    if isinstance(given, list):
+        return [e for e in given if isinstance(e, dict)] or None
+    text = msg.get("text")
+    if not isinstance(text, list):
+        return None
+    out = []
+    for part in text:
+        if isinstance(part, str):
+            out.append({"type": "plain", "text": part})
+        elif isinstance(part, dict):
+            out.append(part)
+    return out or None
+
+
+def _is_message(m: Any) -> bool:
+    """A Telegram message object: a time, and a sender, text, type or action."""
+    return (isinstance(m, dict) and ("date_unixtime" in m or "date" in m)
+            and ("from" in m or "text" in m or "type" in m or "action" in m))
+
+
 def _is_chat(obj: Any) -> bool:
     if not isinstance(obj, dict) or not isinstance(obj.get("messages"), list):
         return False
     msgs = obj["messages"]
-    return not msgs or any(isinstance(m, dict) and "type" in m and "date" in m for m in msgs[:20])
+    return not msgs or any(_is_message(m) for m in msgs[:20])
 
 
 def chats_of(doc: Any) -> list[tuple[str, dict]]:
@@ -77,10 +136,14 @@ def chats_of(doc: Any) -> list[tuple[str, dict]]:
 
 
 def looks_like_telegram(head: bytes) -> bool:
+    """The start of a Telegram export: a JSON object with messages that have a Unix time
+    (``date_unixtime``, Telegram's own name), or a local ``date`` with a type or sender; or
+    a full export's chat list."""
     text = head[:65536].decode("utf-8", "ignore").lstrip("\ufeff \t\r\n")
     if not text.startswith("{"):
         return False
-    if '"messages"' in text and '"date"' in text and '"type"' in text:
+    if '"messages"' in text and ('"date_unixtime"' in text
+                                 or ('"date"' in text and ('"type"' in text or '"from"' in text))):
         return True
     return '"chats"' in text and '"list"' in text
 
@@ -126,8 +189,8 @@ class TelegramJsonExtractor(Extractor):
                         "title": title, "type": chat.get("type")}
         participants: dict[str, None] = {}
         for msg in chat["messages"]:
-            if isinstance(msg, dict):
-                who = msg.get("from") if msg.get("type") == "message" else None
+            if isinstance(msg, dict) and not _is_service(msg):
+                who = msg.get("from")
                 if isinstance(who, str) and who:
                     participants.setdefault(who, None)
         people = list(participants)
@@ -138,28 +201,37 @@ class TelegramJsonExtractor(Extractor):
                 continue
             yield self._record(item, where, msg, conversation, people, zone, unknown)
 
-    def _record(self, item, where: str, msg: dict, conversation: dict, people: list[str], zone,
+    def _record(self, item: ExtractorInput, where: str, msg: dict, conversation: dict, people: list[str], zone,
                 unknown: dict[str, int]) -> ArtifactRecord:
         problems: list[str] = []
-        system = msg.get("type") == "service"
+        system = _is_service(msg)
         sender = None if system else msg.get("from")
         if sender is not None and not isinstance(sender, str):
             sender = str(sender)
-        ts = _time(msg, "date", "date_unixtime", "sent", zone, problems)
-        edited_ts = _time(msg, "edited", "edited_unixtime", "edited", zone, []) if msg.get("edited") else None
+        ts, time_field = _time(msg, "date", "date_unixtime", "sent", zone, problems)
+        edited_ts = (_time(msg, "edited", "edited_unixtime", "edited", zone, [])[0]
+                     if msg.get("edited") or msg.get("edited_unixtime") else None)
         body = flatten_text(msg.get("text"))
         if system and not body:
             body = str(msg.get("action") or "")
         attachments = []
         media_omitted = False
-        for key in ("photo", "file"):
+        media = {k: msg[k] for k in _MEDIA_KEYS if k in msg and not (system and k in _SERVICE_KEYS)}
+        for key in ("photo", "file", "contact_vcard"):
             value = msg.get(key)
+            if system and key == "photo":
+                continue                        # a new chat photo: kept with the action in 'service'
             if isinstance(value, str) and value:
                 if value.startswith(_NOT_INCLUDED):
                     media_omitted = True
                 else:
-                    attachments.append({"name": value, "sha256": None, "locator": None, "missing": None})
-        extra = {k: v for k, v in msg.items() if k not in _KNOWN_KEYS}
+                    kind = ("photo" if key == "photo" else "vcard" if key == "contact_vcard"
+                            else str(msg.get("media_type") or "file"))
+                    att = {"name": value, "sha256": None, "locator": None, "missing": None, "kind": kind}
+                    if key == "file" and msg.get("mime_type"):
+                        att["mime_type"] = msg["mime_type"]
+                    attachments.append(att)
+        extra = {k: v for k, v in msg.items() if k not in _KNOWN_KEYS and not (system and k in _SERVICE_KEYS)}
         for k in extra:
             unknown[k] = unknown.get(k, 0) + 1
         fields = {
@@ -173,12 +245,14 @@ class TelegramJsonExtractor(Extractor):
             "sent_at_utc": ts.iso_utc() if ts else None,
             "tz_known": ts.tz_known if ts else False,
             "tz_source": ts.tz_source if ts else "unknown",
+            "time_field": time_field,
+            "date_raw": msg.get("date") if isinstance(msg.get("date"), str) else None,
             "body": body,
             "attachments": attachments,
             "media_omitted": media_omitted,
             "media_type": msg.get("media_type"),
             "reply_to": msg.get("reply_to_message_id"),
-            "edited": bool(msg.get("edited")),
+            "edited": bool(msg.get("edited") or msg.get("edited_unixtime")),
             "edited_at": edited_ts.iso() if edited_ts else None,
             "deleted": False,
             "system": system,
@@ -186,9 +260,29 @@ class TelegramJsonExtractor(Extractor):
             "message_id": msg.get("id"),
             "source": {"path": item.path, "json_pointer": where, "message_id": msg.get("id")},
         }
+        entities = text_entities(msg)
+        if entities is not None:
+            fields["text_entities"] = entities
+        if media:
+            fields["media"] = media
+        location = _location(msg.get("location_information"), problems)
+        if location is not None:
+            fields["location"] = location
+        contact = msg.get("contact_information")
+        if isinstance(contact, dict):
+            fields["contact"] = contact
+        if isinstance(msg.get("poll"), dict):
+            fields["poll"] = msg["poll"]
+        for k in _KEPT_KEYS:
+            if k in msg and k not in fields:
+                fields[k] = msg[k]
         if system:
             fields["actor"] = msg.get("actor")
+            fields["actor_id"] = msg.get("actor_id")
             fields["action"] = msg.get("action")
+            service = {k: v for k, v in msg.items() if k in _SERVICE_KEYS}
+            if service:
+                fields["service"] = service
         if extra:
             fields["extra"] = extra
         stamps = tuple(t for t in (ts, edited_ts) if t is not None)
@@ -199,23 +293,51 @@ class TelegramJsonExtractor(Extractor):
         return link_attachments(store, item, self.NAME, relative=True)
 
 
-def _time(msg: dict, local_key: str, unix_key: str, label: str, zone, problems: list[str]) -> Timestamp | None:
+def _is_service(msg: dict) -> bool:
+    """A service message (an action: call, join, pin...): typed so, or untyped with an action."""
+    kind = msg.get("type")
+    return kind == "service" or (kind is None and "action" in msg)
+
+
+def _location(info: Any, problems: list[str]) -> dict | None:
+    """The shared location shape of ``location_information`` ({latitude, longitude}), or None
+    (with a problem when it is there but no position)."""
+    if info is None:
+        return None
+    try:
+        lat, lon = float(info["latitude"]), float(info["longitude"])
+    except (TypeError, KeyError, ValueError):
+        problems.append(f"location_information {info!r} has no readable latitude and longitude")
+        return None
+    if not (-90 <= lat <= 90 and -180 <= lon <= 180):
+        problems.append(f"location_information {lat}, {lon} is outside the globe")
+        return None
+    return {"latitude": lat, "longitude": lon, "source": LOCATION_SOURCE}
+
+
+def _time(msg: dict, local_key: str, unix_key: str, label: str, zone,
+          problems: list[str]) -> tuple[Timestamp | None, str | None]:
+    """(timestamp, the field it was read from): ``unix_key`` (UTC) when readable, else
+    ``local_key`` (a wall-clock time with no zone: flagged, or in the examiner's assumed zone)."""
     unix = msg.get(unix_key)
     if unix is not None:
         try:
-            return Timestamp.from_unix(label, int(unix), raw=str(unix))
+            return Timestamp.from_unix(label, int(unix), raw=str(unix)), unix_key
         except (TypeError, ValueError, OverflowError):
             problems.append(f"{unix_key} {unix!r} is not a Unix time")
     local = msg.get(local_key)
     if isinstance(local, str):
         try:
             wall = datetime.fromisoformat(local)
+            if wall.tzinfo is not None:
+                problems.append(f"{local_key} {local!r} carries a zone Telegram does not write; read as written")
+                return Timestamp.from_unix(label, wall.timestamp(), raw=local), local_key
             if zone is None:
-                return Timestamp.local_unknown(label, wall, local)
+                return Timestamp.local_unknown(label, wall, local), local_key
             offset = int(zone.utcoffset(wall).total_seconds() // 60)
-            return Timestamp.local_with_offset(label, wall, offset, "assumed", local)
-        except ValueError:
+            return Timestamp.local_with_offset(label, wall, offset, "assumed", local), local_key
+        except (ValueError, OverflowError):
             problems.append(f"{local_key} {local!r} is not an ISO date")
     elif label == "sent":
         problems.append("message has no date")
-    return None
+    return None, None

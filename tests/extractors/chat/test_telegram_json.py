@@ -55,7 +55,7 @@ def test_single_chat():
     assert m2["participants"] == ["Boss", "Maria"] and m2["recipients"] == ["Maria"]
     assert m3["reply_to"] == 2 and m3["edited"] and m3["edited_at"] == "2021-03-14T20:09:00Z"
     assert m3["attachments"] == [{"name": "photos/photo_1@14-03-2021_21-07-00.jpg", "sha256": None,
-                                  "locator": None, "missing": None}]
+                                  "locator": None, "missing": None, "kind": "photo"}]
     assert m4["forwarded_from"] == "Agency" and m4["media_omitted"] and m4["attachments"] == []
     assert m4["extra"] == {"brand_new_field": {"x": 1}}
     assert m5["sent_at"] == "2021-03-14T21:09:00" and m5["tz_known"] is False
@@ -120,7 +120,8 @@ def test_finalize_links_relative_paths(tmp_path):
     assert out == []
     att = [json.loads(f)["attachments"] for (f,) in db.execute("SELECT fields FROM artifacts ORDER BY id")]
     assert att[2] == [{"name": "photos/photo_1@14-03-2021_21-07-00.jpg", "sha256": "d" * 64,
-                       "locator": "pc › /tg/photos/photo_1@14-03-2021_21-07-00.jpg", "missing": False}]
+                       "locator": "pc › /tg/photos/photo_1@14-03-2021_21-07-00.jpg", "missing": False,
+                       "kind": "photo"}]
     case.close()
 
 
