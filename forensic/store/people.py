@@ -37,6 +37,7 @@ except ImportError:                   # pragma: no cover - installed with the pa
 CONTACT = "contact/entry"
 CALL = "call/entry"
 PERSON_SERVERS = ("s.whatsapp.net", "c.us")
+WHATSAPP_SERVERS = PERSON_SERVERS + ("g.us", "broadcast", "lid", "newsletter")    # never e-mail domains
 _EMAIL = re.compile(r"^[^@\s]+@[^@\s]+\.[^@\s]+$")
 _DIALLABLE = re.compile(r"^[+\d][\d\s().\-/]*$")
 
@@ -186,11 +187,12 @@ def read_value(value: str, country: tuple[str, str] | None = None) -> Reading | 
         number = jid_number(value)
         if number is not None:
             return Reading(value, number, "WhatsApp jid: the number in international form")
-        if _EMAIL.match(value):
+        if _EMAIL.match(value) and value.rsplit("@", 1)[1].lower() not in WHATSAPP_SERVERS:
             return Reading(value, "email:" + value.lower(), "e-mail address")
         return None
+    found = value
     if value.lower().startswith("tel:"):
-        value = value[4:]
+        value = value[4:].strip()
     if not _DIALLABLE.match(value):
         return None
     digits = re.sub(r"\D", "", value)
@@ -210,14 +212,14 @@ def read_value(value: str, country: tuple[str, str] | None = None) -> Reading | 
                 parsed = None
                 how = ""
             if parsed is not None and phonenumbers.is_possible_number(parsed):
-                return Reading(value, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), how)
+                return Reading(found, phonenumbers.format_number(parsed, phonenumbers.PhoneNumberFormat.E164), how)
         except phonenumbers.NumberParseException:
             pass
     elif international:
-        return Reading(value, "+" + (digits[2:] if digits.startswith("00") else digits), "international form")
+        return Reading(found, "+" + (digits[2:] if digits.startswith("00") else digits), "international form")
     why = "no country known for a national number" if not international and country is None else \
         "not a possible number"
-    return Reading(value, "digits:" + digits, f"digits only ({why})")
+    return Reading(found, "digits:" + digits, f"digits only ({why})")
 
 
 def user_id(value: str) -> Reading | None:
