@@ -222,7 +222,7 @@ class ApfsSource(Source):
                     "opening it needs the volume's password or its recovery key, which this version does "
                     "not take yet (libfsapfs can: pyfsapfs volume.set_password / set_recovery_password)")
                 continue
-            self.volumes.append((locator.child("partition", f"APFS volume {i + 1} ({shown})"), volume))
+            self.volumes.append((locator.child("volume", f"APFS volume {i + 1} ({shown})"), volume))
         self.details["apfs_volumes"] = described
         self.details["file_system"] = "apfs"
 

@@ -25,6 +25,7 @@ from forensic.locator import Locator, safe_name
 from forensic.sources.base import Source
 from forensic.sources.carve import carve_disk, carve_volume
 from forensic.sources.ewf import BadChunk, EwfMedia
+from forensic.sources.volumes import add_shadow_copies, claim_partition, has_inner, inner_entries
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -343,6 +344,8 @@ class TskImageSource(Source):
                     fs = pytsk3.FS_Info(self.img, offset=start)
                 except (OSError, RuntimeError) as exc:
                     info["file_system"] = None
+                    if claim_partition(self, info):     # APFS or encrypted: walked or reported there
+                        continue
                     self.warnings.append(f"partition {n} ({desc}) at byte {start:,}: no readable file system "
                                          f"({_short(exc)})")
                     continue
@@ -350,7 +353,7 @@ class TskImageSource(Source):
                 info["file_system"] = fstype
                 self.volumes.append((self.locator.child("partition", f"partition {n} ({fstype})"), fs, fstype,
                                      start))
-        if not self.volumes:
+        if not self.volumes and not has_inner(self):
             try:
                 fs = pytsk3.FS_Info(self.img, offset=0)
             except (OSError, RuntimeError) as exc:
@@ -369,6 +372,7 @@ class TskImageSource(Source):
             self.details["file_system"] = fstype
             self.volumes.append((self.locator.child("partition", f"file system ({fstype})"), fs, fstype, 0))
         self.details["partitions"] = partitions
+        add_shadow_copies(self)      # NTFS volumes' shadow copies, walked after the disk's volumes
 
     def entries(self) -> Iterator[FileEntry]:
         damage = self.damage_at if isinstance(self.img, EwfImgInfo) else None
@@ -379,6 +383,7 @@ class TskImageSource(Source):
             # from the disk's space outside every partition
             yield from carve_volume(self.img, fs, fstype, offset, loc, self.limits, self.warnings, walker.walk())
         yield from carve_disk(self.img, self.locator, self.limits, self.warnings)
+        yield from inner_entries(self)      # APFS containers in partitions, shadow copies
 
 
 class _FsWalker:

@@ -89,13 +89,16 @@ def test_truncated_e01_segment(forensic, tmp_path):
         assert "acquisition" in res.err
 
 
-def test_qcow2_from_corpus_is_named_unsupported(forensic, tmp_path, corpus):
+def test_truncated_qcow2_from_corpus_is_named(forensic, tmp_path, corpus):
+    # QCOW2 is read in place (tests/forensic/test_containers*.py); a damaged one is named
     img = corpus / "disk-images" / "dfvfs" / "ext2.qcow2"
     if not img.exists():
         pytest.skip("corpus image missing")
+    cut = tmp_path / "ext2.qcow2"
+    cut.write_bytes(img.read_bytes()[:4096])
     case = _case(forensic, tmp_path)
-    res = forensic("evidence", "add", img, "--case", case, expect=1)
-    assert "ext2.qcow2" in res.err and "QCOW" in res.err
+    res = forensic("evidence", "add", cut, "--case", case, expect=1)
+    assert "ext2.qcow2" in res.err and "QCOW2" in res.err
 
 
 def test_unknown_item_and_missing_case_have_hints(forensic, tmp_path):
