@@ -37,6 +37,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.line", "LineExtractor"),
     ("forensic.extractors.chat.signal", "SignalExtractor"),
     ("forensic.extractors.chat.telegram_android", "TelegramAndroidExtractor"),
+    ("forensic.extractors.chat.snapchat", "SnapchatExtractor"),
 ]
 
 
