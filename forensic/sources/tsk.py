@@ -400,8 +400,9 @@ class _FsWalker:
         self.is_ntfs = fstype == "ntfs"
         self.is_iso = fstype == "iso9660"
         self.has_streams = fstype in ("ntfs", "hfs+")
-        self._cluster_bitmap: bytes | None = None
-        self._bitmap_failed = False
+        self.is_fat = fstype in ("fat12", "fat16", "fat32")
+        self._alloc: _Allocation | None = None
+        self._alloc_failed = False
 
     def walk(self) -> Iterator[FileEntry]:
         try:
@@ -586,74 +587,42 @@ class _FsWalker:
 
     def _rate(self, entry: FileEntry, f: pytsk3.File, attr: tuple[int, int] | None, orphan: bool) -> None:
         """Say how the entry's content was had (``recovery``) and, for content not
-        allocated, how far it can be trusted (``recovery_confidence``)."""
+        allocated, how far it can be trusted (``recovery_confidence``): "high" when none of
+        its clusters is allocated again, "low" (with a warning) when some are; not said on
+        file systems whose allocation map is not read here (ext, HFS+, ...)."""
         if not entry.deleted:
             entry.recovery = "allocated"
             return
         entry.recovery = "orphan" if orphan else "deleted-metadata"
-        entry.recovery_confidence = "high"
-        if not self.is_ntfs:
+        alloc = self._allocation()
+        if alloc is None:
             return
-        reused = self._reused_clusters(f, attr)
+        runs = _runs(f, attr)
+        if runs is None:
+            return
+        entry.recovery_confidence = "high"
+        reused = alloc.reused(runs)
         if reused:
             entry.recovery_confidence = "low"
             first, n = reused
             entry.warnings.append(f"{n:,} of the deleted content's clusters (first: {first:,}) are now allocated "
                                   "to a live file: the content may be partly another file's")
 
-    def _reused_clusters(self, f: pytsk3.File, attr: tuple[int, int] | None) -> tuple[int, int] | None:
-        """(first cluster, count) of the content's clusters that $Bitmap marks allocated,
-        or None. The bitmap is read once per volume, on the first deleted file with clusters."""
+    def _allocation(self) -> _Allocation | None:
+        """The volume's cluster allocation map, read once, on the first deleted file: NTFS's
+        $Bitmap, FAT's first FAT; None on other file systems or when it cannot be read (a
+        note says so, once)."""
+        if self._alloc is not None or self._alloc_failed or not (self.is_ntfs or self.is_fat):
+            return self._alloc
+        self._alloc_failed = True
         try:
-            attrs = list(f)
-        except (OSError, RuntimeError):
+            self._alloc = _ntfs_allocation(self.fs) if self.is_ntfs else _fat_allocation(self.fs)
+        except (OSError, RuntimeError, AttributeError, ValueError) as exc:
+            self.warnings.append(f"{self.locator}: cluster allocation map unreadable ({_short(exc)}): deleted "
+                                 "files' clusters not checked for reuse")
             return None
-        runs = []
-        for a in attrs:
-            info = a.info
-            if attr is not None:
-                if (info.type, info.id) != attr:
-                    continue
-            elif info.type not in _DATA_ATTRS or info.name not in (None, b"", b"$Data"):
-                continue
-            if info.flags & pytsk3.TSK_FS_ATTR_NONRES:
-                try:
-                    runs = [(r.addr, r.len) for r in a if not r.flags & _NO_DATA_RUN and r.len > 0]
-                except (OSError, RuntimeError):
-                    return None
-            break
-        if not runs:
-            return None
-        bitmap = self._bitmap()
-        if bitmap is None:
-            return None
-        first, n = None, 0
-        for addr, length in runs:
-            for c in _set_bits(bitmap, addr, addr + length):
-                first = c if first is None else first
-                n += 1
-        return (first, n) if first is not None else None
-
-    def _bitmap(self) -> bytes | None:
-        """NTFS's cluster allocation bitmap ($Bitmap, MFT entry 6), read through TSK; None
-        when it cannot be read or is too large to hold (a note says so, once)."""
-        if self._cluster_bitmap is not None or self._bitmap_failed:
-            return self._cluster_bitmap
-        self._bitmap_failed = True
-        try:
-            bm = self.fs.open_meta(inode=6)
-            size = bm.info.meta.size
-            if size > MAX_BITMAP:
-                self.warnings.append(f"{self.locator}: $Bitmap is {size:,} bytes: deleted files' clusters "
-                                     "not checked for reuse")
-                return None
-            data = bm.read_random(0, size) if size else b""
-        except (OSError, RuntimeError, AttributeError) as exc:
-            self.warnings.append(f"{self.locator}: $Bitmap unreadable ({_short(exc)}): deleted files' clusters "
-                                 "not checked for reuse")
-            return None
-        self._cluster_bitmap, self._bitmap_failed = data, False
-        return data
+        self._alloc_failed = False
+        return self._alloc
 
     def _streams(self, f: pytsk3.File, entry: FileEntry, orphan: bool) -> Iterator[FileEntry]:
         """NTFS named $DATA streams (``report.doc:hidden``) and HFS+ resource forks
@@ -695,6 +664,100 @@ def _opener(f: pytsk3.File, size: int, attr_type: int | None = None, attr_id: in
             volume: _Volume | None = None) -> Callable[[], BinaryIO]:
     # TskReader is a seekable raw reader: read, seek, tell, close, as FileEntry.open() promises
     return lambda: cast(BinaryIO, TskReader(f, size, attr_type, attr_id, volume))
+
+
+class _Allocation:
+    """Which allocation units (clusters) a file system marks in use, and where TSK block
+    addresses lie among them: block b is in unit (b - first_block) // per_unit + first_unit."""
+
+    def __init__(self, used: Callable[[int, int], Iterator[int]], first_block: int = 0, per_unit: int = 1,
+                 first_unit: int = 0) -> None:
+        self.used = used                    # (lo, hi) units -> those of [lo, hi) marked in use
+        self.first_block = first_block
+        self.per_unit = per_unit
+        self.first_unit = first_unit
+
+    def reused(self, runs: list[tuple[int, int]]) -> tuple[int, int] | None:
+        """(first unit, count) of the units the [addr, addr + len) block runs lie in that are
+        marked in use, or None."""
+        first, n = None, 0
+        for addr, length in runs:
+            if addr < self.first_block:
+                continue
+            lo = (addr - self.first_block) // self.per_unit + self.first_unit
+            hi = (addr + length - 1 - self.first_block) // self.per_unit + self.first_unit + 1
+            for unit in self.used(lo, hi):
+                first = unit if first is None else first
+                n += 1
+        return (first, n) if first is not None else None
+
+
+def _ntfs_allocation(fs: pytsk3.FS_Info) -> _Allocation:
+    """$Bitmap (MFT entry 6): one bit a cluster; TSK's blocks are clusters."""
+    bm = fs.open_meta(inode=6)
+    size = bm.info.meta.size
+    if size > MAX_BITMAP:
+        raise ValueError(f"$Bitmap is {size:,} bytes")
+    data = bm.read_random(0, size) if size else b""
+    return _Allocation(lambda lo, hi: _set_bits(data, lo, hi))
+
+
+def _fat_allocation(fs: pytsk3.FS_Info) -> _Allocation:
+    """The first FAT ($FAT1, as TSK shows it): cluster n is in use when its entry is not 0.
+    TSK's blocks are sectors: the boot sector ($MBR) says where cluster 2 starts."""
+    boot = fs.open(path="/$MBR").read_random(0, 512)
+    if len(boot) < 64:
+        raise ValueError("boot sector short")
+    spc, reserved, nfats = boot[13], int.from_bytes(boot[14:16], "little"), boot[16]
+    bps, roots = int.from_bytes(boot[11:13], "little"), int.from_bytes(boot[17:19], "little")
+    fatsz = int.from_bytes(boot[22:24], "little") or int.from_bytes(boot[36:40], "little")
+    if not spc or not bps:
+        raise ValueError("boot sector without a cluster size")
+    fat = fs.open(path="/$FAT1")
+    size = fat.info.meta.size
+    if size > MAX_BITMAP * 4:
+        raise ValueError(f"the FAT is {size:,} bytes")
+    table = fat.read_random(0, size) if size else b""
+    ftype = fs.info.ftype
+    width = 4 if ftype == pytsk3.TSK_FS_TYPE_FAT32 else 2 if ftype == pytsk3.TSK_FS_TYPE_FAT16 else 0
+    count = len(table) // width if width else len(table) * 2 // 3
+
+    def entry(n: int) -> int:
+        if width == 4:
+            return int.from_bytes(table[4 * n:4 * n + 4], "little") & 0x0FFFFFFF
+        if width == 2:
+            return int.from_bytes(table[2 * n:2 * n + 2], "little")
+        pair = int.from_bytes(table[n * 3 // 2:n * 3 // 2 + 2], "little")      # FAT12: 12 bits each
+        return pair >> 4 if n % 2 else pair & 0xFFF
+
+    def used(lo: int, hi: int) -> Iterator[int]:
+        return (n for n in range(max(lo, 2), min(hi, count)) if entry(n))
+
+    first_data = reserved + nfats * fatsz + (roots * 32 + bps - 1) // bps
+    return _Allocation(used, first_block=first_data, per_unit=spc, first_unit=2)
+
+
+def _runs(f: pytsk3.File, attr: tuple[int, int] | None) -> list[tuple[int, int]] | None:
+    """The (block, length) runs holding the content (the attribute ``attr`` = (type, id), or
+    the file's default data); [] when resident (no clusters of its own); None when unreadable."""
+    try:
+        attrs = list(f)
+    except (OSError, RuntimeError):
+        return None
+    for a in attrs:
+        info = a.info
+        if attr is not None:
+            if (info.type, info.id) != attr:
+                continue
+        elif info.type not in _CONTENT_ATTRS or info.name not in (None, b"", b"$Data"):
+            continue
+        if not info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+            return []
+        try:
+            return [(r.addr, r.len) for r in a if not r.flags & _NO_DATA_RUN and r.len > 0]
+        except (OSError, RuntimeError):
+            return None
+    return []
 
 
 def _iso_time(rec: bytes) -> tuple[datetime | None, int | None]:
