@@ -175,3 +175,19 @@ def test_whatsapp_ios_calls_and_contacts(tmp_path):
     ana = recs[0].fields
     assert (ana["name"], ana["numbers"], ana["user_ids"]) == \
         ("Ana Lima", ["+31 6 12345678", P.ANA_E164], [P.ANA_JID, "81234567890123@lid"])
+
+
+def test_calls_inside_contacts2_before_android_7(tmp_path):
+    """Android 6 and earlier kept the call log in contacts2.db: both extractors read it, each
+    its own tables; raw_contacts of API < 18 name the account themselves."""
+    legacy = P.CONTACTS2_SCHEMA.replace("account_id INTEGER REFERENCES accounts(_id),",
+                                        "account_name TEXT, account_type TEXT,")
+    db = P.build(tmp_path / "contacts2.db", legacy + P.CALLLOG_SCHEMA, [
+        ("raw_contacts", [{"_id": 1, "account_name": "me@example.org", "account_type": "com.google",
+                           "display_name": "Old Friend"}]),
+        ("calls", [{"_id": 1, "number": "+34600111222", "date": P.T0_MS, "duration": 5, "type": 2}])])
+    contacts, warns = run(AndroidContactsExtractor(), db)
+    assert warns == []
+    assert contacts[0].fields["account"] == {"name": "me@example.org", "type": "com.google"}
+    calls, warns = run(AndroidCallLogExtractor(), db)
+    assert warns == [] and [c.fields["number"] for c in calls] == ["+34600111222"]
