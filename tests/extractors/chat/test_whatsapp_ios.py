@@ -134,6 +134,33 @@ def test_media_linked_by_path_and_sha256_through_triage(forensic, tmp_path):
     assert forensic("warnings", "--case", case, "--json", expect=None).jsonl() == []
 
 
+def test_messages_only_in_the_wal_are_read(forensic, tmp_path):
+    """ChatStorage.sqlite runs in WAL mode: the newest messages are in ChatStorage.sqlite-wal
+    until a checkpoint. They are read (from a private copy), the evidence left as found."""
+    group = tmp_path / "ev" / "AppGroup/6A1B"
+    group.mkdir(parents=True)
+    db_path = build_chatstorage(group / "ChatStorage.sqlite")
+    writer = sqlite3.connect(db_path)
+    writer.executescript("PRAGMA journal_mode=WAL; PRAGMA wal_autocheckpoint=0;")
+    writer.execute("INSERT INTO ZWAMESSAGE (Z_PK, ZCHATSESSION, ZISFROMME, ZMESSAGETYPE, ZMESSAGEDATE, ZTEXT, "
+                   "ZFROMJID) VALUES (10, 1, 0, 0, ?, 'only in the log', ?)", (T0 + 999, BOB))
+    writer.commit()
+    evidence = {p.name: p.read_bytes() for p in group.iterdir()}     # copied while the writer holds the log
+    writer.close()
+    copy = tmp_path / "seized" / "AppGroup/6A1B"
+    copy.mkdir(parents=True)
+    for name, data in evidence.items():
+        (copy / name).write_bytes(data)
+    assert (copy / "ChatStorage.sqlite-wal").stat().st_size > 0
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C", "--examiner", "E")
+    forensic("evidence", "add", tmp_path / "seized", "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=None)
+    msgs = {m["source"]["row_id"]: m for m in forensic("messages", "--case", case, "--json").jsonl()}
+    assert len(msgs) == 10 and msgs[10]["body"] == "only in the log"
+    assert {n: (copy / n).read_bytes() for n in evidence} == evidence
+
+
 def test_media_found_by_sha256_when_its_path_is_elsewhere(forensic, tmp_path):
     group = tmp_path / "ev" / "AppGroup/6A1B"
     group.mkdir(parents=True)
