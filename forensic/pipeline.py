@@ -44,6 +44,7 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.sources import open_nested, open_source
 from forensic.sources.archive import looks_like_gzip, looks_like_tar, looks_like_zip
 from forensic.sources.base import Source, spool
+from forensic.sources.embedded import EmbeddedSource, SignatureScan, document_parts, scanner, wanted as has_embedded
 from forensic.sources.tsk import TskImageSource
 from forensic.timestamps import iso_utc, now_utc
 
@@ -168,6 +169,9 @@ class Triage:
         self.sibling_suffixes = tuple(sorted({s for ex in self.extractors for s in getattr(ex, "SIBLINGS", ())}))
         self.parked_bytes = 0
         self.home: _Home | None = None      # the source being walked (a nested one inside its parent's walk)
+        # photo signatures met inside files during their read, by id() of the file's row,
+        # until the walking thread looks into the file (_embedded)
+        self.embedded_hits: dict[int, list[tuple[str, int]]] = {}
 
     # -- driver ----------------------------------------------------------------------
     def run(self) -> TriageStats:
@@ -369,8 +373,11 @@ class Triage:
             self.ready.append((row, warnings, outputs, offjob, entry.size or 0))
             self._settle()
         archive = head and (looks_like_zip(head) or looks_like_tar(head) or looks_like_gzip(head))
+        hits = self.embedded_hits.pop(id(row), None)
         if archive and depth < self.opt.limits.max_depth:
             self._nested(entry, head, depth)
+        elif head and has_embedded(head, hits) and depth < self.opt.limits.max_depth:
+            self._embedded(entry, head, hits, depth)
         elif archive and not looks_like_gzip(head):
             self.source_warnings.append(f"{row['locator']}: archive nested deeper than "
                                         f"{self.opt.limits.max_depth} levels; not opened (archive bomb?)")
@@ -385,10 +392,12 @@ class Triage:
         total = 0
         chunk = self.opt.limits.chunk
         fh = None
+        scan: SignatureScan | None = None
         try:
             with entry.open() as fh:
                 first = fh.read(chunk)
                 head = first[:HEAD]
+                scan = scanner(head)        # photos hidden inside: signatures noted in this one read
                 mime, desc = identify(head)
                 row["mime"], row["magic"] = mime, desc
                 row["extension_mismatch"] = int(extension_mismatch(entry.name, mime))
@@ -399,6 +408,8 @@ class Triage:
                 while data:
                     for u in updates:
                         u(data)
+                    if scan is not None:
+                        scan.feed(data)
                     if keep is not None:
                         keep.append(data)
                     total += len(data)
@@ -413,6 +424,8 @@ class Triage:
         warnings.extend(("read", w) for w in _damage_warnings(fh))
         for a, h in hashers.items():
             row[a] = h.hexdigest()
+        if scan is not None and scan.found:
+            self.embedded_hits[id(row)] = scan.found
         if entry.size is not None and total != entry.size:
             warnings.append(("read", f"read {total:,} bytes but the file system records {entry.size:,}"))
         if row["size"] is None:
@@ -480,6 +493,7 @@ class Triage:
                 return  # a plain .gz file is not an archive to walk
             if nested is None:
                 return
+            nested = document_parts(nested)      # an OOXML/ODF document's parts are embedded objects
             try:
                 if getattr(nested, "encrypted", False) and self.opt.password is None:
                     self.source_warnings.append(f"{entry.locator}: encrypted archive; members listed, "
@@ -492,6 +506,16 @@ class Triage:
                 nested.close()
         finally:
             reader.close()
+
+    def _embedded(self, entry: FileEntry, head: bytes, hits: list[tuple[str, int]] | None, depth: int) -> None:
+        """Walk the objects inside a file (forensic.sources.embedded) as a nested source."""
+        src = EmbeddedSource(entry, head, hits, self.opt.limits)
+        try:
+            self._walk(src, depth + 1)
+            self._drain()                # every object read before the file is closed
+            self.source_warnings.extend(src.warnings)
+        finally:
+            src.close()
 
     # -- storing ---------------------------------------------------------------------
     def _settle(self, wait: bool = False) -> None:
