@@ -131,6 +131,9 @@ def _cells(m: dict) -> tuple:
         body += f"  (+{len(m['attachments'])} attachment(s))"
     flags = (("!" if m["corrupted"] else "") + ("?" if not m["tz_known"] else "") + ("x" if m["deleted"] else "")
              + ("U" if uncommitted(m) else ""))
+    contact = m.get("sender_contact")
+    if contact and contact.get("name"):     # the contact's name, then the sender as the message gives it
+        who = f"{contact['name']} ({who})"
     return (flags, _when(m["sent_at"]), m["platform"], conv.get("title") or conv.get("id"), who, body, m["item"])
 
 
@@ -199,7 +202,8 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
     # closed here, while the case is open (a pipe closed early ends the listing mid-way)
     with closing(message_rows(case.db, items, platform=platform, conversation=conversation, lo=lo, hi=hi,
                               fts=q, limit=limit, state=state)) as found:
-        book = store_people.people(case.db, items) if as_json else None
+        # contacts name senders in JSON and in a terminal's table (compact lines stay as they were)
+        book = store_people.people(case.db, items) if as_json or stdout_is_terminal() else None
         n = listing((message_json(r, book) for r in found), as_json=as_json,
                     columns=("Flags", "Sent", "Platform", "Conversation", "Sender", "Message", "Item"),
                     cells=_cells, line=_line, legend=MESSAGES_LEGEND, no_wrap=("Flags",))

@@ -159,3 +159,18 @@ def test_hostile_names_are_escaped(forensic, tmp_path):
     assert "\x1b" not in line and "\u202e" not in line and "Ana\\x1b[31m\\u202egpj.exe" in line
     raw = forensic("contacts", "--case", case, "--json").out
     assert "\u202e" not in raw and "\\u202e" in raw
+
+
+def test_tables_at_a_terminal(case, tmp_path):
+    """At a real terminal: tables with the identity, the contact's name marked (c), and the
+    message's sender named by the contact (its number beside it)."""
+    from ptyrun import run_in_pty
+    calls = run_in_pty(["calls", "--case", case, "--item", "android"], cwd=tmp_path, columns=160,
+                       env={"NO_COLOR": "1"})
+    assert calls.code == 0 and "Traceback" not in calls.output, calls.output
+    assert "Ana Lima (c)" in calls.output and "in/missed" in calls.output and "(c) from the contacts" in calls.output
+    contacts = run_in_pty(["contacts", "--case", case, "--search", "Carl"], cwd=tmp_path, columns=160,
+                          env={"NO_COLOR": "1"})
+    assert contacts.code == 0 and "+447700900999" in contacts.output and "Carl" in contacts.output
+    msgs = run_in_pty(["messages", "--case", case], cwd=tmp_path, columns=160, env={"NO_COLOR": "1"})
+    assert msgs.code == 0 and f"Ana Lima ({P.ANA_JID})" in msgs.output, msgs.output
