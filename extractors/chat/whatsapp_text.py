@@ -80,7 +80,8 @@ _GENERIC_TD = re.compile(_header_pattern(True, None, None, None))
 # A line that starts with a date and a time but is not a valid header: kept as a flagged record.
 _BROKEN = re.compile(rf"{_M}\[?{_M}\d{{1,4}}[./\-]\d{{1,2}}[./\-]\S{{1,8}}[,،]?{_SP}*\d{{1,2}}[:.]\d")
 _RAW_TIME_STRIP = " []-–:" + loc.SPACES
-_MAPS = re.compile(r"maps\.google\.[a-z.]+/\?q=(-?\d{1,2}(?:\.\d+)?),(-?\d{1,3}(?:\.\d+)?)")
+# a shared location: 'https://maps.google.com/?q=LAT,LON' (also '/maps?q=', '%2C' for the comma)
+_MAPS = re.compile(r"maps\.google\.[a-z.]+/(?:maps)?\?q=(-?\d{1,2}(?:\.\d+)?)(?:,|%2C)(-?\d{1,3}(?:\.\d+)?)")
 _ATTACHED_IOS = re.compile(r"<[^<>:]{1,40}:\s?(?P<name>[^<>]{1,255})>")
 _FILE_ATTACHED = re.compile(r"^(?P<name>[^\n]{1,255}?\.[A-Za-z0-9]{1,6})\s\((?P<label>[^()\n]{1,40})\)")
 _EDITED_SUFFIX = re.compile(r"\s*<(?P<label>[^<>:]{4,60})>\s*$")
@@ -916,7 +917,9 @@ def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
     if "maps.google" in text:
         m = _MAPS.search(text)
         if m:
-            msg.location = (float(m.group(1)), float(m.group(2)))
+            lat, lon = float(m.group(1)), float(m.group(2))
+            if -90 <= lat <= 90 and -180 <= lon <= 180:         # a position on the globe only
+                msg.location = (lat, lon)
     if len(text) <= 80 and _deleted(text):
         msg.deleted = True
     elif not msg.attachments:

@@ -249,3 +249,32 @@ def test_json_that_is_no_thread_is_not_taken():
     for doc in ({"messages": []}, {"messages": [{"foo": 1}]}, {"messages": [{"content": "x"}]}):
         assert run(FB, doc, "/a.json") == ([], [])
         assert run(TG, doc, "/a.json") == ([], [])
+
+
+def test_triage_reads_minimal_exports_and_keeps_ios_senders(forensic, tmp_path):
+    """Real triage of a folder: the minimal Telegram and Messenger exports, renamed, and an
+    iOS WhatsApp export whose texts begin with U+200E, all listed with their senders."""
+    ev = tmp_path / "phone"
+    (ev / "dl").mkdir(parents=True)
+    (ev / "dl" / "export.json").write_text(json.dumps(MINIMAL_TG), "utf-8")
+    (ev / "dl" / "thread.json").write_text(json.dumps(MINIMAL_FB), "utf-8")
+    (ev / "dl" / "_chat.txt").write_text(
+        "[29/01/2018, 23:49:03] Alice: \u200eNo idea, lets try it out!\n"
+        "[29/01/2018, 23:50:00] Bob: \u200e<attached: 00000012-PHOTO-2018-01-29-23-50-00.jpg>\n"
+        "[29/01/2018, 23:51:00] \u200eAlice added Carol\n"
+        "[29/01/2018, 23:52:00] Bob: \u200eLocation: https://maps.google.com/?q=51.5,-0.12\n", "utf-8")
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C", "--examiner", "E")
+    forensic("evidence", "add", ev, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=None)
+    rows = forensic("messages", "--case", case, "--json").jsonl()
+    by_platform: dict[str, list] = {}
+    for r in rows:
+        by_platform.setdefault(r["platform"], []).append(r)
+    assert sorted((r["sender"], r["body"]) for r in by_platform["telegram"]) == [
+        ("Boss", ""), ("Boss", "Pick up at six"), ("Maria", "Where? Gate 4 see map")]
+    assert sorted(r["sender"] for r in by_platform["messenger"]) == ["Ann Lee", "José Müller"]
+    wa = sorted(by_platform["whatsapp"], key=lambda r: r["sent_at"])
+    assert [(r["sender"], r["system"]) for r in wa] == [("Alice", False), ("Bob", False), (None, True),
+                                                        ("Bob", False)]
+    assert wa[3]["location"] == {"latitude": 51.5, "longitude": -0.12, "source": "maps link in the message text"}

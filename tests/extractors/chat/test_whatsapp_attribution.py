@@ -312,3 +312,23 @@ def test_text_before_a_broken_first_header_is_kept():
     c = wt.parse_text(text).counts
     assert (c.preamble_lines, c.corrupt_lines, c.message_lines) == (2, 1, 1)
     assert wt.parse_text(text) == wt.parse_text(text, fast=False)
+
+
+@pytest.mark.parametrize("body,where", [
+    ("location: https://maps.google.com/?q=48.8584,2.2945", (48.8584, 2.2945)),
+    ("Standort: https://maps.google.com/maps?q=-33.8568,151.2153", (-33.8568, 151.2153)),
+    ("https://maps.google.com/?q=40.6892%2C-74.0445 here", (40.6892, -74.0445)),
+    ("location: https://maps.google.com/?q=95.1,2.2", None),           # no such latitude
+    ("location: https://maps.google.com/?q=10.1,200.2", None),         # no such longitude
+    ("see https://example.org/?q=1,2", None),
+])
+def test_shared_location_in_the_shared_shape(body, where):
+    records, warnings = run(f"14/03/2021, 21:06 - Ann: {body}\n14/03/2021, 21:07 - Bob: ok\n")
+    assert warnings == []
+    f = records[0].fields
+    assert f["sender"] == "Ann" and f["body"] == body
+    if where is None:
+        assert "location" not in f
+    else:
+        assert f["location"] == {"latitude": where[0], "longitude": where[1], "source": LOCATION_SOURCE}
+        assert all(isinstance(f["location"][k], float) for k in ("latitude", "longitude"))
