@@ -445,7 +445,7 @@ class _FsWalker:
             if meta is None and name_info.meta_addr and name_unalloc:
                 # the walk hands no metadata for a deleted name: open the entry the name
                 # still points to, and keep it only if it is plausibly this file's
-                f, meta, notes = self._own_meta(f, name_info)
+                f, meta, notes = self._own_meta(f, name_info, orphan)
             meta_unalloc = meta is not None and bool(meta.flags & pytsk3.TSK_FS_META_FLAG_UNALLOC)
             deleted = name_unalloc or meta_unalloc
             realloc = name_unalloc and meta is not None and not meta_unalloc
@@ -554,7 +554,7 @@ class _FsWalker:
         entry.times["born"] = local.replace(tzinfo=timezone(timedelta(minutes=15 * offset)))
         entry.times_tz_source = "offset_tag"
 
-    def _own_meta(self, f: pytsk3.File, name_info: pytsk3.TSK_FS_NAME
+    def _own_meta(self, f: pytsk3.File, name_info: pytsk3.TSK_FS_NAME, orphan: bool = False
                   ) -> tuple[pytsk3.File, pytsk3.TSK_FS_META | None, list[str]]:
         """The metadata entry a deleted name points to (``TSK_FS_NAME.meta_addr``), opened,
         when it is plausibly still the deleted file's: unallocated and, on NTFS, of the
@@ -581,6 +581,15 @@ class _FsWalker:
         if allocated:
             return f, None, [f"deleted name; its {what} {addr} is now allocated to another file: "
                              "content not recovered"]
+        if self.is_ntfs and not orphan:
+            # TSK gives a deleted index entry the sequence number of the MFT entry it finds, so
+            # the entry's own names ($FILE_NAME) say whether it still is this file's
+            names = _ntfs_names(opened)
+            want = name_info.name.decode("utf-8", "replace").casefold()
+            if names and want not in {n.casefold() for n in names}:
+                other = safe_name(names[0])[0]
+                return f, None, [f"deleted name; its {what} {addr} now holds another file ({other!r}), "
+                                 "reallocated since: content not recovered"]
         if self.is_ntfs and meta.type == pytsk3.TSK_FS_META_TYPE_REG and not _has_data(opened):
             return f, None, []      # an MFT entry with no $DATA: e.g. TSK's OrphanFile-N slots
         return opened, meta, []
@@ -772,6 +781,22 @@ def _iso_time(rec: bytes) -> tuple[datetime | None, int | None]:
         return None, None
     offset = rec[6] - 256 if rec[6] > 127 else rec[6]
     return local, offset if -48 <= offset <= 52 else None
+
+
+def _ntfs_names(f: pytsk3.File) -> list[str]:
+    """The names an MFT entry's $FILE_NAME attributes hold (long and DOS 8.3 forms)."""
+    names = []
+    try:
+        for a in f:
+            info = a.info
+            if info.type != pytsk3.TSK_FS_ATTR_TYPE_NTFS_FNAME or info.size < 0x42:
+                continue
+            raw = f.read_random(0, min(info.size, 0x42 + 510), info.type, info.id)
+            n = raw[0x40] if len(raw) > 0x40 else 0
+            names.append(raw[0x42:0x42 + 2 * n].decode("utf-16-le", "replace"))
+    except (OSError, RuntimeError):
+        return names
+    return names
 
 
 def _has_data(f: pytsk3.File) -> bool:

@@ -189,3 +189,27 @@ def test_triage_stores_and_lists_the_recovery(deleted_ntfs: Built, forensic, tmp
     assert [w["locator"].rsplit(" › ", 1)[-1] for w in warned if "now allocated to a live file" in w["message"]] \
         == ["/victim.dat"]
     assert forensic("custody", "verify", "--deep", "--case", case, "--json").json()["deep"]["ok"]
+
+
+def test_an_mft_entry_holding_another_file_is_not_paired_with_the_deleted_name(deleted_ntfs: Built,
+                                                                              tmp_path: Path) -> None:
+    """A copy of the image where sing1.dat's MFT entry names another file (what reuse of the
+    entry by a file deleted since leaves). TSK names a deleted index entry from the MFT entry
+    it points to, as fls shows: the entry's content is listed under the name it holds, never
+    under the deleted name sing1.dat (the walker checks the entry's $FILE_NAME too)."""
+    import struct
+    img = tmp_path / "reused_entry.ntfs"
+    data = bytearray(deleted_ntfs.img.read_bytes())
+    cluster = struct.unpack_from("<H", data, 11)[0] * data[13]
+    entry = int(_fls(deleted_ntfs.img)["/sing1.dat"].split("-")[0])
+    record = struct.unpack_from("<Q", data, 0x30)[0] * cluster + entry * 1024
+    assert data[record:record + 4] == b"FILE"
+    at = data.find("sing1.dat".encode("utf-16-le"), record, record + 1024)
+    assert 0 < at - record < 500                  # in the record's first sector: no fixup there
+    data[at:at + 18] = "sing9.dat".encode("utf-16-le")
+    img.write_bytes(bytes(data))
+    fls, ours = _fls(img), _walk(img)
+    assert "/sing1.dat" not in fls and "/sing1.dat" not in ours
+    assert fls["/sing9.dat"].startswith(f"{entry}-")
+    assert ours["/sing9.dat"].sha256 == _icat(img, fls["/sing9.dat"])
+    assert ours["/frag1.dat"].e.recovery_confidence == "high"          # the others are unaffected
