@@ -142,6 +142,9 @@ class FacebookJsonExtractor(Extractor):
                     writers.setdefault(fix_mojibake(name)[0], None)
             people = list(writers)
         thread = doc.get("thread_path")
+        if not thread and _INBOX.search(item.path.replace("\\", "/")):
+            # a thread's files (message_1.json, message_2.json...) share its folder
+            thread = item.path.replace("\\", "/").rsplit("/", 1)[0]
         conversation = {"id": str(thread) if thread else item.path, "title": title,
                         "type": doc.get("thread_type")}
         title_raw = doc.get("title") if flag[0] else None     # as written, where repaired

@@ -278,3 +278,10 @@ def test_triage_reads_minimal_exports_and_keeps_ios_senders(forensic, tmp_path):
     assert [(r["sender"], r["system"]) for r in wa] == [("Alice", False), ("Bob", False), (None, True),
                                                         ("Bob", False)]
     assert wa[3]["location"] == {"latitude": 51.5, "longitude": -0.12, "source": "maps link in the message text"}
+
+
+def test_minimal_thread_files_in_one_inbox_folder_are_one_conversation():
+    base = "/pc/facebook-ann/messages/inbox/annlee_abc123"
+    ids = {run(FB, json.dumps(MINIMAL_FB).encode(), f"{base}/message_{n}.json")[0][0].fields["conversation"]["id"]
+           for n in (1, 2)}
+    assert ids == {base}
