@@ -80,6 +80,8 @@ class InstagramExtractor(SqliteChatExtractor):
         if place:
             loc = location(place.get("lat"), place.get("lng"), "instagram messages.message location")
             if loc:
+                if place.get("name"):
+                    loc["name"] = text_of(place.get("name"))        # the map and geo exports show it
                 extra["location"] = loc
             extra["place_name"] = place.get("name")
         title = title or ", ".join(p for p in parties if p) or None

@@ -60,16 +60,16 @@ KNOWN: tuple[KnownDb, ...] = (
     KnownDb("Telegram", "iOS Postbox database", ("*/telegram-data/*/postbox/db/db_sqlite",)),
     KnownDb("Telegram", "Desktop local storage (tdata)", ("*/tdata/key_datas",),
             encrypted="the Telegram Desktop local passcode, when one is set (the local key is in key_datas)"),
-    KnownDb("Signal", "Android database", ("*/org.thoughtcrime.securesms/databases/signal.db", "signal.db"),
+    KnownDb("Signal", "Android", ("*/org.thoughtcrime.securesms/databases/signal.db", "signal.db"),
             encrypted=f"the {_SQLCIPHER} key kept by the Android Keystore (an extraction's secrets, or a decrypted "
                       "Signal backup's database)"),
-    KnownDb("Signal", "Desktop database", ("*/signal/sql/db.sqlite",),
+    KnownDb("Signal", "Desktop", ("*/signal/sql/db.sqlite",),
             encrypted=f"the {_SQLCIPHER} key in Signal's config.json (itself sealed by the OS keychain in newer "
                       "versions)"),
-    KnownDb("Threema", "Android database", ("threema.db", "threema4.db"),
+    KnownDb("Threema", "Android", ("threema.db", "threema4.db"),
             encrypted=f"the {_SQLCIPHER} key from Threema's key.dat (and its passphrase, if one is set)"),
-    KnownDb("Threema", "iOS database", ("threemadata.sqlite",)),
-    KnownDb("Wickr", "Android database", ("wickr_db",),
+    KnownDb("Threema", "iOS", ("threemadata.sqlite",)),
+    KnownDb("Wickr", "Android", ("wickr_db",),
             encrypted=f"the {_SQLCIPHER} key derived from the user's Wickr password"),
     KnownDb("WeChat", "Android messages", ("enmicromsg.db",),
             encrypted=f"the {_SQLCIPHER} key: the first 7 hex digits of MD5(IMEI + uin), from the device's IMEI and "
@@ -77,7 +77,7 @@ KNOWN: tuple[KnownDb, ...] = (
     KnownDb("WeChat", "iOS messages", ("*/documents/*/db/mm.sqlite", "message_*.sqlite")),
     KnownDb("Viber", "Android messages", ("viber_messages",)),
     KnownDb("Viber", "Android contacts", ("viber_data",)),
-    KnownDb("Viber", "iOS database", ("contacts.data",)),
+    KnownDb("Viber", "iOS", ("contacts.data",)),
     KnownDb("Facebook Messenger", "Android threads", ("threads_db2",)),
     KnownDb("Facebook Messenger", "mailbox (msys)", ("msys_database_*",)),
     KnownDb("Facebook Messenger", "iOS mailbox (lightspeed)", ("lightspeed-*.db",)),
@@ -163,13 +163,12 @@ class KnownAppsExtractor(Extractor):
             return
         if self.read_by_other(item.path, item.mime, head):
             return
-        label = f"{known.app} {known.what}"
         if not head:
             yield self._warn(known, item, "empty file; nothing to read")
         elif not head.startswith(SQLITE_MAGIC):
             yield self._warn(known, item, self._not_sqlite(known, head))
         else:
-            yield from self._sqlite(known, item, label)
+            yield from self._sqlite(known, item)
 
     def _not_sqlite(self, known: KnownDb, head: bytes) -> str:
         sample = head[:4096]
@@ -181,7 +180,7 @@ class KnownAppsExtractor(Extractor):
             return "encrypted or compressed (no SQLite header; the content looks random): not read"
         return "corrupt or not a database (no SQLite header): not read"
 
-    def _sqlite(self, known: KnownDb, item: ExtractorInput, label: str) -> Iterator[ExtractionWarning]:
+    def _sqlite(self, known: KnownDb, item: ExtractorInput) -> Iterator[ExtractionWarning]:
         try:
             with open_database(item) as db:
                 tables, problem = tables_of(db.committed)
@@ -197,5 +196,5 @@ class KnownAppsExtractor(Extractor):
                                       "not parsed")
 
     def _warn(self, known: KnownDb, item: ExtractorInput, reason: str) -> ExtractionWarning:
-        return ExtractionWarning(self.NAME, f"{known.app} {known.what} database {item.path}: {reason}",
+        return ExtractionWarning(self.NAME, f"{known.app} database ({known.what}) {item.path}: {reason}",
                                  detail={"app": known.app, "database": known.what})

@@ -95,6 +95,8 @@ class LineExtractor(SqliteChatExtractor):
                 loc = None
                 problems.append(f"location {lat!r}, {lon!r} is not in micro-degrees")
             if loc:
+                if r["location_name"]:
+                    loc["name"] = text_of(r["location_name"])        # the map and geo exports show it
                 extra["location"] = loc
                 extra["place_name"] = r["location_name"]
                 extra["place_address"] = r["location_address"]

@@ -61,7 +61,7 @@ def test_direct_messages(tmp_path):
     assert loc["conversation"]["title"] == "Drop team" and loc["sender"] == "jo (333)"
     assert loc["participants"] == [OWNER, "Kat V @kat_v (222)", "jo (333)"]
     assert loc["location"] == {"latitude": 40.7128, "longitude": -74.006,
-                               "source": "instagram messages.message location"}
+                               "source": "instagram messages.message location", "name": "Pier 17"}
     assert loc["place_name"] == "Pier 17"
     assert bad["body"] == "look" and bad["sender"] is None
     assert "message JSON is not readable JSON" in recs[3].warnings[0]

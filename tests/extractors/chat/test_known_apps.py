@@ -30,12 +30,12 @@ def test_names_and_paths():
 def test_encrypted_databases_name_the_key():
     noise = os.urandom(8192)
     [w] = _warns(noise, "/data/data/com.tencent.mm/MicroMsg/abc/EnMicroMsg.db")
-    assert w.startswith("WeChat Android messages database /data/data/com.tencent.mm/MicroMsg/abc/EnMicroMsg.db: "
+    assert w.startswith("WeChat database (Android messages) /data/data/com.tencent.mm/MicroMsg/abc/EnMicroMsg.db: "
                         "encrypted (no SQLite header): not read; key needed: the SQLCipher key: the first 7 hex")
     [w] = _warns(noise, "/sdcard/WhatsApp/Databases/msgstore.db.crypt15")
-    assert "WhatsApp Android encrypted backup (crypt15)" in w and "64-digit end-to-end backup key" in w
+    assert "WhatsApp database (Android encrypted backup (crypt15))" in w and "64-digit end-to-end backup key" in w
     [w] = _warns(noise, "/data/data/org.thoughtcrime.securesms/databases/signal.db")
-    assert w.startswith("Signal Android database") and "Android Keystore" in w
+    assert w.startswith("Signal database (Android)") and "Android Keystore" in w
 
 
 def test_corrupt_and_no_reader(tmp_path):
@@ -62,3 +62,35 @@ def test_silent_where_the_apps_extractor_reads(tmp_path):
 
 def test_wal_sidecars_not_reported():
     assert known_db("/data/data/com.whatsapp/databases/msgstore.db-wal") is None
+
+
+def test_triage_warns_once_per_file(forensic, tmp_path):
+    """Through a triage: one warning for each known database not read (encrypted, corrupt, no
+    reader), the app's own warning for its database missing tables, none for one read."""
+    phone = tmp_path / "phone"
+    viber = phone / "data/data/com.viber.voip/databases"
+    viber.mkdir(parents=True)
+    build(viber / "viber_messages", "CREATE TABLE chats (id INTEGER);")                  # Viber warns
+    build(viber / "viber_data", "CREATE TABLE phonebookcontact (_id INTEGER PRIMARY KEY, display_name TEXT);",
+          {"phonebookcontact": [(1, "Ana")]})                                            # read: silent
+    wechat = phone / "data/data/com.tencent.mm/MicroMsg/ab12"
+    wechat.mkdir(parents=True)
+    (wechat / "EnMicroMsg.db").write_bytes(os.urandom(4096))                           # encrypted
+    (phone / "data/data/jp.naver.line.android/databases").mkdir(parents=True)
+    (phone / "data/data/jp.naver.line.android/databases/naver_line").write_bytes(b"\x00" * 2048)   # corrupt
+    build(phone / "ThreemaData.sqlite", "CREATE TABLE ZMESSAGE (Z_PK INTEGER PRIMARY KEY);")       # no reader
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "KA-1", "--examiner", "E")
+    forensic("evidence", "add", phone, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=3)
+    rows = forensic("warnings", "--case", case, "--json", expect=None).jsonl()
+    by_file: dict[str, list[str]] = {}
+    for w in rows:
+        by_file.setdefault(w["locator"].rsplit("/", 1)[-1], []).append(w["message"])
+    assert sorted(by_file) == ["EnMicroMsg.db", "ThreemaData.sqlite", "naver_line", "viber_messages"]
+    assert all(len(v) == 1 for v in by_file.values())
+    assert "encrypted (no SQLite header)" in by_file["EnMicroMsg.db"][0]
+    assert "corrupt or not a database" in by_file["naver_line"][0]
+    assert "no reader in this toolkit" in by_file["ThreemaData.sqlite"][0]
+    assert "none of the tables messages, phonebookcontact is present" in by_file["viber_messages"][0]
+    assert forensic("messages", "--case", case, "--json", expect=None).jsonl() == []     # no app had messages

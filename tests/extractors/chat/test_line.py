@@ -53,7 +53,8 @@ def test_naver_line(tmp_path):
     assert grp["sender"] == f"Ren (work) ({U2})" and grp["participants"] == [OWNER, f"Mika ({U1})",
                                                                             f"Ren (work) ({U2})"]
     assert grp["location"] == {"latitude": 35.658581, "longitude": 139.745433,
-                               "source": "line chat_history.location_latitude/location_longitude (micro-degrees)"}
+                               "source": "line chat_history.location_latitude/location_longitude (micro-degrees)",
+                               "name": "Dock 4"}
     assert grp["place_name"] == "Dock 4"
     assert call["system"] is True and call["attachment_type"] == 6
 
