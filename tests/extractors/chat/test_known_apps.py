@@ -3,7 +3,11 @@ here; and silence where the app's own extractor takes the file (it reports its o
 never two warnings for one file)."""
 from __future__ import annotations
 
+import importlib
 import os
+import random
+
+import pytest
 
 from appdb import build, run
 from forensic.extractors.chat.known_apps import KnownAppsExtractor, known_db
@@ -94,3 +98,31 @@ def test_triage_warns_once_per_file(forensic, tmp_path):
     assert "no reader in this toolkit" in by_file["ThreemaData.sqlite"][0]
     assert "none of the tables messages, phonebookcontact is present" in by_file["viber_messages"][0]
     assert forensic("messages", "--case", case, "--json", expect=None).jsonl() == []     # no app had messages
+
+
+APPS = [("forensic.extractors.chat.viber", "ViberExtractor", "viber_messages", "messages"),
+        ("forensic.extractors.chat.messenger", "MessengerExtractor", "threads_db2", "messages"),
+        ("forensic.extractors.chat.instagram", "InstagramExtractor", "direct.db", "messages"),
+        ("forensic.extractors.chat.google_messages", "GoogleMessagesExtractor", "bugle_db", "messages"),
+        ("forensic.extractors.chat.kik", "KikExtractor", "kikDatabase.db", "messagesTable"),
+        ("forensic.extractors.chat.skype", "SkypeExtractor", "s4l-x.db", "messagesv12"),
+        ("forensic.extractors.chat.line", "LineExtractor", "naver_line", "chat_history"),
+        ("forensic.extractors.chat.snapchat", "SnapchatExtractor", "arroyo.db", "conversation_message"),
+        ("forensic.extractors.chat.telegram_android", "TelegramAndroidExtractor", "cache4.db", "messages_v2"),
+        ("forensic.extractors.chat.signal", "SignalExtractor", "signal.db", "message")]
+
+
+@pytest.mark.parametrize("module, cls, name, table", APPS, ids=[a[2] for a in APPS])
+def test_hostile_databases_never_crash(tmp_path, module, cls, name, table):
+    """Each app reader over its database truncated, and with bytes flipped: records or
+    warnings, never an exception, and never silence about the damage."""
+    ex = getattr(importlib.import_module(module), cls)()
+    data = build(tmp_path / name, f"CREATE TABLE {table} (a, b, c, data BLOB, nsp_data TEXT);",
+                 {table: [(i, "x" * 150, i * 1000, os.urandom(40), "{") for i in range(600)]})
+    _, warns = run(ex, data[: len(data) * 3 // 5], f"/x/{name}")
+    assert warns
+    rng = random.Random(7)
+    flipped = bytearray(data)
+    for _ in range(300):
+        flipped[rng.randrange(100, len(flipped))] ^= 0xFF
+    run(ex, bytes(flipped), f"/x/{name}")
