@@ -19,7 +19,7 @@ and the plaso test database ``viber_data``; supported: the Viber Android schema 
 
 ``viber_data``: ``phonebookcontact`` (``display_name``) with its numbers in ``phonebookdata``
 (``data2``/``data1``), and ``vibernumbers`` (numbers known to be on Viber, ``viber_name``)
-give ``contact/viber`` records.
+give ``contact/entry`` records (the shared contact shape, ``app`` ``viber``).
 """
 from __future__ import annotations
 
@@ -42,7 +42,7 @@ class ViberExtractor(SqliteChatExtractor):
     FILE_NAMES = ("viber_messages", "viber_data")
     MARKERS = (b"participants_info", b"CREATE TABLE phonebookcontact")
     REQUIRED = ("messages", "phonebookcontact")
-    RECORD_TYPES = ("chat/message", "contact/viber")
+    RECORD_TYPES = ("chat/message", "contact/entry")
 
     def accepts(self, path: str, mime: str, head: bytes) -> bool:
         # 'participants_info' alone names other apps' tables too: with 'messages' it is Viber's
@@ -125,13 +125,15 @@ class ViberExtractor(SqliteChatExtractor):
                                                                              "deleted"), problems):
             nums = numbers.get(r["_rowid"], [])
             on = [viber[n] for n in nums if n in viber]
-            yield ArtifactRecord("contact/viber", {
-                "platform": "viber", "display_name": r["display_name"], "numbers": nums,
+            # the shared contact shape (forensic contacts): app, name, numbers, emails, user_ids, source
+            yield ArtifactRecord("contact/entry", {
+                "app": "viber", "os": "android", "name": r["display_name"], "numbers": nums, "emails": [],
+                "user_ids": [v["member_id"] for v in on if v["member_id"]],
+                "source": source(item, "phonebookcontact", r["_rowid"]),
                 "viber_user": bool(r["viber"]) if r["viber"] is not None else None,
                 "viber_names": [v["viber_name"] for v in on if v["viber_name"]],
                 "starred": bool(r["starred"]) if r["starred"] is not None else None,
-                "deleted": bool(r["deleted"]) if r["deleted"] is not None else None,
-                "source": source(item, "phonebookcontact", r["_rowid"])},
+                "deleted": bool(r["deleted"]) if r["deleted"] is not None else None},
                 source_ref=f"phonebookcontact:{r['_rowid']}")
 
 

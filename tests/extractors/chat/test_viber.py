@@ -79,7 +79,8 @@ def test_corpus_viber_data_matches_sqlite3(corpus):
     recs, warns = run(EX, path.read_bytes(), "/data/data/com.viber.voip/databases/viber_data")
     assert warns == []
     want = sqlite3_cli(path, "SELECT _id, display_name FROM phonebookcontact ORDER BY _id")
-    assert [(r.fields["source"]["row_id"], r.fields["display_name"]) for r in recs] == \
+    assert {r.record_type for r in recs} == {"contact/entry"} and recs[0].fields["app"] == "viber"
+    assert [(r.fields["source"]["row_id"], r.fields["name"]) for r in recs] == \
         [(w["_id"], w["display_name"]) for w in want]
     nums = sqlite3_cli(path, "SELECT DISTINCT coalesce(data2, data1) AS n FROM phonebookdata WHERE contact_id = 21")
     josh = next(r for r in recs if r.fields["source"]["row_id"] == 21)
