@@ -53,6 +53,12 @@ def resolve_entries(source_path: Path, fmt: str, wanted: Iterable[LayerKey],
         raise SourceError(f"the evidence source {path} is no longer there",
                           hint="reconnect the evidence (same path), then rerun")
     src = open_source(path, fmt, path.name, password, limits)
+    # carved entries are found again where they start, not by carving all unallocated space
+    carved = {(" › ".join(label for _, label in k[:i]), k[i][1])
+              for k in want for i in range(1, len(k)) if k[i][0] == "carved"}
+    from forensic.sources.tsk import TskImageSource
+    if isinstance(src, TskImageSource):
+        src.carve_only = carved
     try:
         yield from _walk(src, want, prefixes, limits, password)
     finally:
@@ -82,7 +88,15 @@ def _nested(entry: FileEntry, key: LayerKey, want: set, prefixes: set, limits: L
         except CorruptSourceError:
             return
         if nested is None:
-            return
+            if not any(len(k) > len(key) and k[:len(key)] == key and k[len(key)][0] == "embedded" for k in want):
+                return
+            # objects inside the file (forensic.sources.embedded): its signatures noted again
+            from forensic.sources.embedded import EmbeddedSource, scanner
+            scan = scanner(head)
+            if scan is not None:
+                while chunk := reader.read(limits.chunk):
+                    scan.feed(chunk)
+            nested = EmbeddedSource(entry, head, scan.found if scan is not None else None, limits)
         try:
             yield from _walk(nested, want, prefixes, limits, password)
         finally:

@@ -57,7 +57,7 @@ class Carved:
     note: str = ""     # what the check could not tell
 
 
-class _Cursor:
+class Cursor:
     """Reads through ``read_at`` in blocks, for the format parsers."""
 
     BLOCK = 256 << 10
@@ -86,7 +86,7 @@ class _Cursor:
         return self.buf[lo:], offset
 
 
-def jpeg_end(cur: _Cursor, start: int, limit: int) -> int | None:
+def jpeg_end(cur: Cursor, start: int, limit: int) -> int | None:
     """One past the EOI of a JPEG starting at start, parsing its markers; None: not a JPEG
     (or larger than limit)."""
     if cur.get(start, 2) != b"\xff\xd8":
@@ -142,7 +142,7 @@ def jpeg_end(cur: _Cursor, start: int, limit: int) -> int | None:
     return None
 
 
-def png_end(cur: _Cursor, start: int, limit: int) -> int | None:
+def png_end(cur: Cursor, start: int, limit: int) -> int | None:
     """One past the IEND chunk of a PNG starting at start, every chunk's CRC checked."""
     if cur.get(start, 8) != PNG_SIG:
         return None
@@ -161,7 +161,7 @@ def png_end(cur: _Cursor, start: int, limit: int) -> int | None:
         crc = zlib.crc32(ctype)
         left, at = length, pos + 8
         while left:
-            part = cur.get(at, min(left, _Cursor.BLOCK))
+            part = cur.get(at, min(left, Cursor.BLOCK))
             if not part:
                 return None
             crc = zlib.crc32(part, crc)
@@ -179,7 +179,7 @@ def png_end(cur: _Cursor, start: int, limit: int) -> int | None:
 _HEIF_TOP = {b"ftyp", b"meta", b"mdat", b"free", b"skip", b"uuid", b"moov", b"idat", b"wide", b"pdin", b"styp"}
 
 
-def heic_end(cur: _Cursor, start: int, limit: int) -> int | None:
+def heic_end(cur: Cursor, start: int, limit: int) -> int | None:
     """One past the last top-level box of a HEIF file starting at start (its ``ftyp`` box):
     boxes are followed while each is a known top-level type with a size inside the limit;
     ``meta`` and ``mdat`` must both be met."""
@@ -228,7 +228,7 @@ def decodes(kind: str, data: bytes) -> bool:
         return False
 
 
-def validate(kind: str, cur: _Cursor, start: int, limit: int) -> Carved | None:
+def validate(kind: str, cur: Cursor, start: int, limit: int) -> Carved | None:
     """The object of this kind at start, checked; None if it is not one."""
     if kind == "jpeg":
         end = jpeg_end(cur, start, limit)
@@ -267,7 +267,7 @@ def carve(read_at: ReadAt, size: int, limit: int, chunk: int = SCAN_CHUNK, start
         stop = min(chunk, len(buf))
         if len(buf) < want:     # short read: the space ends early
             stop = len(buf)
-        cur = _Cursor(read_at, pos, buf)
+        cur = Cursor(read_at, pos, buf)
         for m in _SIGNATURES.finditer(buf, 0, min(len(buf), stop + 12)):
             kind = _kind(m.group())
             at = pos + m.start() - (4 if kind == "heic" else 0)
@@ -280,7 +280,7 @@ def carve(read_at: ReadAt, size: int, limit: int, chunk: int = SCAN_CHUNK, start
             if found is not None:
                 resume = at + found.size
                 yield found
-            cur = _Cursor(read_at, pos, buf)
+            cur = Cursor(read_at, pos, buf)
         if progress is not None:
             progress(stop)
         pos += stop
@@ -329,6 +329,13 @@ class Extents:
             n -= take
             i += 1
         return out
+
+    def logical(self, offset: int) -> int | None:
+        """Where the image's byte at offset lies in the logical space (None: outside it)."""
+        for e in self.extents:
+            if e.offset <= offset < e.offset + e.length:
+                return e.start + offset - e.offset
+        return None
 
     def read_at(self, start: int, n: int) -> bytes:
         pieces = [self.read(offset, length) for offset, length in self.map(start, n)]
@@ -383,17 +390,45 @@ def extent_opener(read: ReadAt, extents: list[tuple[int, int]]) -> Callable[[], 
     return lambda: cast(BinaryIO, ExtentReader(read, extents))
 
 
+def _label(what: str, offset: int) -> str:
+    return f"{what} @ offset 0x{offset:x} (carved)"
+
+
+def _at(space: Extents, labels: set[str], what: str, base: int, limit: int) -> Iterator[Carved]:
+    """The objects at the offsets these locator labels name (each checked again, as the
+    full scan checked it): a carved entry is found again without scanning the whole space."""
+    found: list[Carved] = []
+    for label in labels:
+        m = re.fullmatch(re.escape(what) + r" @ offset 0x([0-9a-f]+) \(carved\)", label)
+        start = space.logical(base + int(m.group(1), 16)) if m else None
+        if start is None:
+            continue
+        cur = Cursor(space.read_at)
+        head = cur.get(start, 12)
+        kind = _kind(head) if _SIGNATURES.match(head) or head[4:8] == b"ftyp" else None
+        one = validate(kind, cur, start, limit) if kind else None
+        if one is not None:
+            found.append(one)
+    yield from sorted(found, key=lambda c: c.offset)
+
+
 def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent: Locator,
-                   limits: Limits = DEFAULT_LIMITS, what: str = "unallocated") -> Iterator[FileEntry]:
+                   limits: Limits = DEFAULT_LIMITS, what: str = "unallocated",
+                   only: set[str] | None = None) -> Iterator[FileEntry]:
     """A walk entry for every photo carved from the runs ((offset from base, length); base:
     where the parent layer starts in the image), read as one space, end to end. Locator:
-    ``parent › unallocated @ offset 0x1a2000 (carved)``, the offset from the parent's start."""
+    ``parent › unallocated @ offset 0x1a2000 (carved)``, the offset from the parent's start.
+    ``only``: just the entries of these locator labels (found again where they start)."""
     space = Extents([(base + offset, length) for offset, length in runs], read)
-    for found in carve(space.read_at, space.size, limits.extractor_bytes):
+    if only is None:
+        objects = carve(space.read_at, space.size, limits.extractor_bytes)
+    else:
+        objects = _at(space, only, what, base, limits.extractor_bytes)
+    for found in objects:
         pieces = space.map(found.offset, found.size)
         first = pieces[0][0] - base
         name = f"carved-0x{first:x}.{EXTENSIONS[found.kind]}"
-        entry = FileEntry(parent.child("carved", f"{what} @ offset 0x{first:x} (carved)"), f"/$Carved/{name}",
+        entry = FileEntry(parent.child("carved", _label(what, first)), f"/$Carved/{name}",
                           name, "file", found.size, allocated=False, deleted=True, recovery="carved",
                           recovery_confidence="high")
         if len(pieces) > 1:
@@ -409,17 +444,22 @@ def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent:
 
 
 def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: int, parent: Locator,
-                 limits: Limits, warnings: list[str], walk: Iterator[FileEntry]) -> Iterator[FileEntry]:
+                 limits: Limits, warnings: list[str], walk: Iterator[FileEntry],
+                 only: set[tuple[str, str]] | None = None) -> Iterator[FileEntry]:
     """The volume's walk, then the photos carved from its unallocated space (its allocation
     map read by forensic.sources.unallocated). The clusters of deleted files the walk
     recovered through their metadata are left out: those files are listed already. A file
-    system whose map is not read gets a warning."""
+    system whose map is not read gets a warning. ``only``: the carved entries to find again
+    (forensic.resolve, for an export), as (parent locator, label) pairs; none: nothing is carved."""
     from forensic.sources.unallocated import unallocated_runs
     recovered: list[str] = []
     for entry in walk:
         if entry.deleted and entry.opener is not None and entry.inode and entry.kind == "file":
             recovered.append(entry.inode)
         yield entry
+    labels = _labels(only, parent)
+    if labels is not None and not labels:
+        return
     runs = unallocated_runs(fs, fstype, img.read, offset)
     if runs is None:
         if fstype not in ("iso9660",):
@@ -428,7 +468,7 @@ def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: 
         return
     try:
         runs = subtract(runs, content_runs(fs, recovered))
-        yield from carved_entries(img.read, runs, offset, parent, limits)
+        yield from carved_entries(img.read, runs, offset, parent, limits, only=labels)
     except (OSError, RuntimeError) as exc:
         warnings.append(f"{parent}: carving of unallocated space stopped: {exc}")
 
@@ -471,10 +511,22 @@ def subtract(runs: list[tuple[int, int]], cut: list[tuple[int, int]]) -> list[tu
     return out
 
 
-def carve_disk(img: pytsk3.Img_Info, locator: Locator, limits: Limits, warnings: list[str]) -> Iterator[FileEntry]:
-    """Photos carved from the disk's space outside every partition."""
+def _labels(only: set[tuple[str, str]] | None, parent: Locator) -> set[str] | None:
+    if only is None:
+        return None
+    where = str(parent)
+    return {label for at, label in only if at == where}
+
+
+def carve_disk(img: pytsk3.Img_Info, locator: Locator, limits: Limits, warnings: list[str],
+               only: set[tuple[str, str]] | None = None) -> Iterator[FileEntry]:
+    """Photos carved from the disk's space outside every partition (``only``: as for
+    :func:`carve_volume`)."""
     from forensic.sources.unallocated import unpartitioned
+    labels = _labels(only, locator)
+    if labels is not None and not labels:
+        return
     try:
-        yield from carved_entries(img.read, unpartitioned(img), 0, locator, limits, "unpartitioned")
+        yield from carved_entries(img.read, unpartitioned(img), 0, locator, limits, "unpartitioned", labels)
     except (OSError, RuntimeError) as exc:
         warnings.append(f"{locator}: carving of the space outside partitions stopped: {exc}")

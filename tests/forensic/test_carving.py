@@ -176,3 +176,23 @@ def test_photo_in_the_space_outside_partitions_is_carved(tmp_path, forensic):
     carved = [f for f in forensic("files", "--case", case, "--json").jsonl() if "(carved)" in f["locator"]]
     assert [(f["locator"], f["sha256"]) for f in carved] == \
         [("disk.raw › unpartitioned @ offset 0x20000 (carved)", sha256(jpeg))]
+
+
+def test_carved_entry_is_read_back_for_export_without_carving_again(card, forensic, tmp_path):
+    """forensic.resolve (what an export reads through) finds a carved entry again where it
+    starts, with the bytes triage hashed."""
+    from forensic.case import Case
+    from forensic.resolve import layer_key, resolve_entries
+    from forensic.store import files as store_files
+    img, jpeg = card
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-1", "--examiner", "E")
+    forensic("evidence", "add", img, "--case", case, "--id", "card")
+    forensic("triage", "--case", case, expect=None)
+    rows = [r for r in store_files.listing(Case.open(case).db) if r.recovery == "carved"]
+    assert len(rows) == 1
+    key = layer_key(rows[0].layers)
+    got = list(resolve_entries(img, "raw", [key]))
+    assert [k for k, _ in got] == [key]
+    with got[0][1].open() as fh:
+        assert fh.read() == jpeg
