@@ -235,6 +235,9 @@ class TskImageSource(Source):
     """A raw/dd or E01 disk image, with or without a partition table."""
 
     FORMAT = "raw"
+    # None: carve all unallocated space; else only these (parent locator, label) entries, found
+    # again where they start (forensic.resolve sets it: an export reads carved files back)
+    carve_only: set[tuple[str, str]] | None = None
 
     def __init__(self, img: pytsk3.Img_Info, locator: Locator, limits: Limits = DEFAULT_LIMITS,
                  label: str = "") -> None:
@@ -381,8 +384,9 @@ class TskImageSource(Source):
             walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings, volume)
             # the walk, then photos carved from the volume's unallocated space, then (below)
             # from the disk's space outside every partition
-            yield from carve_volume(self.img, fs, fstype, offset, loc, self.limits, self.warnings, walker.walk())
-        yield from carve_disk(self.img, self.locator, self.limits, self.warnings)
+            yield from carve_volume(self.img, fs, fstype, offset, loc, self.limits, self.warnings, walker.walk(),
+                                    self.carve_only)
+        yield from carve_disk(self.img, self.locator, self.limits, self.warnings, self.carve_only)
         yield from inner_entries(self)      # APFS containers in partitions, shadow copies
 
 
