@@ -169,9 +169,11 @@ def test_reused_clusters_lower_the_confidence(deleted_ntfs: Built) -> None:
 def test_triage_stores_and_lists_the_recovery(deleted_ntfs: Built, forensic, tmp_path: Path) -> None:
     from forensic.cli.commands.files import _file_cells
     case = tmp_path / "case"
+    evidence = hashlib.sha256(deleted_ntfs.img.read_bytes()).hexdigest()
     forensic("case", "init", case, "--case-id", "NTFS-DEL", "--examiner", "Ana Examiner")
     forensic("evidence", "add", deleted_ntfs.img, "--case", case, "--id", "disk")
     forensic("triage", "disk", "--case", case, expect=None)
+    assert hashlib.sha256(deleted_ntfs.img.read_bytes()).hexdigest() == evidence     # never written to
     rows = {r["path"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
     fls = _fls(deleted_ntfs.img)
     for path in ("/frag1.dat", "/mult1.dat:ADS", "/dir1/dir2/frag3.dat", "/res1.dat", "/$OrphanFiles/sing2.dat"):
