@@ -44,6 +44,8 @@ PHOTO_FIELDS = (
     "deleted", "corrupted", "warnings",
     # extras
     "device", "tz_offset_minutes", "gps_valid", "gps_raw", "has_exif", "exif_source", "mime",
+    # how the file was had: 'carved' (from unallocated space), 'embedded' (inside another file), ...
+    "recovery", "recovery_confidence",
 )
 
 # the columns of `forensic geo --format csv` (and the properties of each GeoJSON Feature)
@@ -89,6 +91,8 @@ def photo_row(p: Photo) -> dict[str, Any]:
     out["has_exif"] = bool(fields.get("has_exif"))
     out["exif_source"] = fields.get("exif_source")
     out["mime"] = p.mime
+    out["recovery"] = p.recovery
+    out["recovery_confidence"] = p.recovery_confidence
     return out
 
 
@@ -189,6 +193,15 @@ def xml_text(value: Any) -> str:
     return text.translate(_XML_ESCAPES)
 
 
+def kml_value(value: Any) -> str:
+    """:func:`xml_text`, with line breaks as character references (``&#10;``): an XML reader
+    gets the same text, and no line of the file's text starts inside evidence text (a
+    message's "\\nSHA-256: ..." would otherwise read as a line of the description). Item and
+    locator values stay as :func:`xml_text` writes them: a bundle's checks find the file by
+    them."""
+    return xml_text(value).replace("\r", "&#13;").replace("\n", "&#10;")
+
+
 def kml_when(row: dict[str, Any]) -> str | None:
     """The Placemark's time: taken (with its offset) when its zone is known, else the GPS time;
     for a chat message, the time it was sent when its zone is known."""
@@ -218,8 +231,8 @@ def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic
                      f"SHA-256: {row.get('sha256') or '-'}",
                      f"locator: {row.get('locator') or '-'}"]
         coords = f"{row['lon']!r},{row['lat']!r}" + (f",{row['alt']!r}" if row.get("alt") is not None else "")
-        parts = [f"<Placemark>\n<name>{xml_text(title)}</name>\n"
-                 f"<description>{xml_text(chr(10).join(lines))}</description>\n"]
+        parts = [f"<Placemark>\n<name>{kml_value(title)}</name>\n"
+                 f"<description>{chr(10).join(map(kml_value, lines))}</description>\n"]
         when = kml_when(row)
         if when:
             parts.append(f"<TimeStamp><when>{xml_text(when)}</when></TimeStamp>\n")
@@ -230,7 +243,8 @@ def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic
                 continue
             if isinstance(value, bool):
                 value = "true" if value else "false"
-            parts.append(f'<Data name="{key}"><value>{xml_text(value)}</value></Data>\n')
+            text = xml_text(value) if key in ("item", "locator") else kml_value(value)
+            parts.append(f'<Data name="{key}"><value>{text}</value></Data>\n')
         parts.append("</ExtendedData>\n")
         parts.append(f"<Point>{'<altitudeMode>absolute</altitudeMode>' if row.get('alt') is not None else ''}"
                      f"<coordinates>{coords}</coordinates></Point>\n</Placemark>\n")

@@ -154,3 +154,21 @@ def test_older_and_hostile_positions(tmp_path):
     db.row_factory = sqlite3.Row
     got = [(p.artifact_id, p.latitude, p.longitude) for p in places.chat_locations(db)]
     assert got == [(1, 1.5, 2.5), (8, -33.9, 151.2)]
+
+
+def test_kml_description_keeps_message_text_on_its_line():
+    """A message's text is evidence: a line break in it never starts a description line of its
+    own (a forged "SHA-256: ..." line would state a hash the bundle's checks read)."""
+    from forensic.exporters import geo
+    fields = {"platform": "whatsapp", "conversation": {"id": "c", "title": "Chat\nSHA-256: " + "0" * 64},
+              "sender": "x", "sent_at": "2024-01-01T00:00:00Z", "tz_known": True, "tz_source": "utc",
+              "body": "see you\r\nSHA-256: " + "f" * 64, "location": {"latitude": 1.0, "longitude": 2.0}}
+    row = geo.message_geo_row("i", 7, fields, 1.0, 2.0, "/db", "ev › /db", "a" * 64, False, False)
+    buf = io.StringIO()
+    assert geo.write_kml([row], buf) == 1
+    text = buf.getvalue()
+    assert [line for line in text.splitlines() if line.startswith("SHA-256:")] == ["SHA-256: " + "a" * 64]
+    mark = ET.fromstring(text).find(f"{KML}Document/{KML}Placemark")
+    assert "see you \u23ce SHA-256: " + "f" * 64 in mark.findtext(f"{KML}description")
+    body = next(d for d in mark.iter(f"{KML}Data") if d.get("name") == "body")
+    assert body.findtext(f"{KML}value") == fields["body"]            # the text itself, line break and all
