@@ -416,10 +416,14 @@ def _open_vmdk(path: Path, fmt: str, name: str) -> ContainerMedia:
             handle.open(_lib(current), "r")
             handles.append(handle)
             extents, parts, own = [], [], True
+            with open_readonly(current) as fh:
+                # a monolithic sparse VMDK is its own one extent, whatever name its embedded
+                # descriptor gives it (the file may have been renamed since)
+                itself = fh.read(4) in (b"KDMV", b"COWD") and handle.get_number_of_extents() == 1
             for desc in handle.extent_descriptors:
                 stored = desc.filename or ""
-                part = _part(current.parent, stored, "extent file", name) if stored else current
-                own = own and (not stored or _own_name(stored) == stored)
+                part = current if itself or not stored else _part(current.parent, stored, "extent file", name)
+                own = own and (itself or not stored or _own_name(stored) == stored)
                 extents.append(display_path(part.name))
                 parts.append(part)
                 if part not in files:

@@ -130,6 +130,17 @@ def test_qcow2_backing_file_read_from_beside_it(forensic, tmp_path, raw):
     assert _parts(folder) == before
 
 
+def test_renamed_sparse_vmdk_is_its_own_extent(forensic, tmp_path, raw):
+    # the descriptor inside a monolithic sparse VMDK names the file as it was made
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    made = _build("vmdk-sparse", raw, folder)
+    image = made.rename(folder / "exhibit-7.vmdk")
+    added, summary, files = _add_and_triage(forensic, tmp_path, image)
+    assert added["sha256"] == sha256_file(raw) and [s["name"] for s in added["segments"]] == ["exhibit-7.vmdk"]
+    assert files["/notes.txt"]["sha256"] == sha256(FILES["/notes.txt"])
+
+
 def test_verify_checks_every_file_of_the_container(forensic, tmp_path, raw):
     folder = tmp_path / "evidence"
     folder.mkdir()
