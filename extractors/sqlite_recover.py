@@ -447,6 +447,8 @@ class _Scanner:
     def _scan(self, buf, base: int, n: int, start: int, end: int, shape: TableShape | None, file: str,
               where: str) -> None:
         """Whole cells anywhere in [start, end), byte by byte."""
+        if not buf[start:end].strip(b"\0"):
+            return                                   # never written (a new page's zeros): most gaps
         p = start
         while end - p >= self.min_cell:
             hit = self._fits(shape, intact_cell, buf, p, end, self.db.encoding, self.max_local)

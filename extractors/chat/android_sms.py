@@ -9,8 +9,9 @@ Conversations are ``threads``; their parties come from ``canonical_addresses``.
 """
 from __future__ import annotations
 
-from forensic.extractors.chat.common import attachment, message_record
-from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
+from forensic.extractors.chat.common import attachment, message_record, utc_iso
+from forensic.extractors.chat.sqlite_chat import (OWNER, SqliteChatExtractor, lookup, ms_iso, rows, source,
+                                                  unix_ms)
 from forensic.extractors.records import ArtifactRecord
 from forensic.timestamps import Timestamp
 
@@ -56,11 +57,11 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             if "addr" in tables:
                 for a in rows(conn, "addr", tables["addr"], ("msg_id", "address", "type"), problems):
                     addrs.setdefault(a["msg_id"], []).append(a)
-        return {"threads": threads, "parts": parts, "addrs": addrs}
+        return {"threads": threads, "parts": parts, "addrs": addrs, "seen": {}}
 
     def row_record(self, table, row, ctx, item) -> ArtifactRecord:
         if table == "sms":
-            return self._sms(row, item, ctx["threads"])
+            return self._sms(row, item, ctx["threads"], ctx["seen"])
         rowid = row["_rowid"]
         return self._mms(row, item, ctx["threads"], ctx["parts"].get(rowid, []), ctx["addrs"].get(rowid, []))
 
@@ -69,29 +70,40 @@ class AndroidSmsExtractor(SqliteChatExtractor):
         return ({"id": f"thread:{thread_id}" if thread_id is not None else f"address:{','.join(fallback)}",
                  "title": ", ".join(parties) or None}, parties)
 
-    def _sms(self, r, item, threads) -> ArtifactRecord:
+    def _thread(self, thread_id, threads, address, seen: dict) -> tuple[str, str | None, list[str]]:
+        """(conversation id, title, participants) of an SMS, worked out once per thread and
+        address (a million texts share a few hundred threads); callers copy before use."""
+        key = (thread_id, address)
+        got = seen.get(key)
+        if got is None:
+            conv, parties = self._conversation(thread_id, threads, [address] if address else [])
+            got = seen[key] = (conv["id"], conv["title"], [OWNER, *(p for p in parties if p)])
+        return got
+
+    def _sms(self, r, item, threads, seen: dict) -> ArtifactRecord:
         problems: list[str] = []
-        box = r["type"]
+        rowid, box, address, read = r["_rowid"], r["type"], r["address"], r["read"]
         outgoing = box in _OUT
-        address = r["address"]
-        conv, parties = self._conversation(r["thread_id"], threads, [address] if address else [])
+        conv_id, title, participants = self._thread(r["thread_id"], threads, address, seen)
         # date_sent is the sender's clock for received texts (0 when unknown); date is when stored
-        stored = unix_ms(r["date"], "sent", problems)
-        sent = unix_ms(r["date_sent"], "sent", problems) if not outgoing else None
-        basis = "date_sent"
+        sent = None if outgoing else unix_ms(r["date_sent"], "sent", problems)
         if sent is None:                 # sent texts, or received ones without the sender's time
-            sent, basis = stored, "date"
-        participants = [OWNER] + [p for p in parties if p]
-        sender = OWNER if outgoing else address
-        recipients = [address] if outgoing and address else ([OWNER] if not outgoing else [])
+            sent, basis = unix_ms(r["date"], "sent", problems), "date"
+            received = None if outgoing or sent is None else (utc_iso(sent) or sent.iso_utc())
+        else:
+            basis, received = "date_sent", ms_iso(r["date"], "sent", problems)
+        if outgoing:
+            sender, recipients = OWNER, [address] if address else []
+        else:
+            sender, recipients = address, [OWNER]
         return message_record(
-            platform="sms", conversation=conv, participants=participants, sender=sender, recipients=recipients,
-            sent=sent, body=r["body"] or "", problems=problems,
-            source=source(item, "sms", r["_rowid"]), source_ref=f"sms:{r['_rowid']}",
+            platform="sms", conversation={"id": conv_id, "title": title}, participants=list(participants),
+            sender=sender, recipients=recipients, sent=sent, body=r["body"] or "", problems=problems,
+            source={"path": item.path, "table": "sms", "row_id": rowid}, source_ref=f"sms:{rowid}",
             extra={"kind": "sms", "direction": "outgoing" if outgoing else "incoming", "box": _BOX.get(box, box),
                    "time_basis": basis,
-                   "received_at": stored.iso_utc() if stored is not None and not outgoing else None,
-                   "read": bool(r["read"]) if r["read"] is not None else None, "subject": r["subject"],
+                   "received_at": received,
+                   "read": bool(read) if read is not None else None, "subject": r["subject"],
                    "service_center": r["service_center"], "address": address})
 
     def _mms(self, r, item, threads, parts, addrs) -> ArtifactRecord:

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import timezone
 from typing import Any, Iterable, Iterator
 
 from forensic.extractors.base import ExtractorInput
@@ -52,14 +53,24 @@ def message_record(*, platform: str, conversation: dict, participants: list, sen
     kept, flagged ``corrupted``."""
     if recipients is None:
         recipients = [p for p in participants if p != sender] if sender else []
+    if sent is not None:
+        sent_at = utc_iso(sent)          # a UTC time (no local wall clock) reads the same both ways
+        if sent_at is None:
+            sent_at, sent_utc = sent.iso(), sent.iso_utc()
+        else:
+            sent_utc = sent_at
+        stamps: tuple[Timestamp, ...] = (sent,) if edited_ts is None else (sent, edited_ts)
+    else:
+        sent_at = sent_utc = None
+        stamps = () if edited_ts is None else (edited_ts,)
     fields = {
         "platform": platform,
         "conversation": conversation,
         "participants": participants,
         "sender": sender,
         "recipients": recipients,
-        "sent_at": sent.iso() if sent else None,
-        "sent_at_utc": sent.iso_utc() if sent else None,
+        "sent_at": sent_at,
+        "sent_at_utc": sent_utc,
         "tz_known": sent.tz_known if sent else False,
         "tz_source": sent.tz_source if sent else "unknown",
         "body": body,
@@ -72,12 +83,23 @@ def message_record(*, platform: str, conversation: dict, participants: list, sen
         "source": source,
     }
     if extra:
-        for k, v in extra.items():
-            fields.setdefault(k, v)
-    stamps = tuple(t for t in (sent, edited_ts) if t is not None)
-    problems = tuple(problems)
-    return ArtifactRecord(RECORD_TYPE, fields, stamps, corrupted=corrupted or sent is None,
-                          warnings=problems, source_ref=source_ref)
+        if fields.keys().isdisjoint(extra):
+            fields.update(extra)
+        else:
+            for k, v in extra.items():
+                if k not in fields:        # the shared fields win
+                    fields[k] = v
+    return ArtifactRecord(RECORD_TYPE, fields, stamps, sent is None or corrupted,
+                          problems if type(problems) is tuple else tuple(problems), source_ref)
+
+
+def utc_iso(ts: Timestamp | None) -> str | None:
+    """``ts.iso_utc()`` for a time given in UTC by nature (``Timestamp.from_unix``), formatted
+    without the general path's zone conversion (once or twice per message: it counts over a
+    million); None for any other kind of time."""
+    if ts is None or ts.local is not None or ts.utc is None or ts.utc.tzinfo is not timezone.utc:
+        return None
+    return ts.utc.isoformat()[:-6] + "Z"         # '+00:00' -> 'Z', as forensic.timestamps.iso_utc
 
 
 class Edits:
