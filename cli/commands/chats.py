@@ -27,7 +27,8 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 PLATFORMS = ("whatsapp", "telegram", "messenger", "instagram", "discord", "sms", "imessage")
 MESSAGES_LEGEND = ("Flags: ? time zone unknown (the device's clock, placed as if it were UTC) · x deleted · "
                    "! corrupted (damaged in its source) · U uncommitted: found only in a phone database's "
-                   "unfinished transaction, not in the database as committed (not an ordinary message)")
+                   "unfinished transaction, not in the database as committed (not an ordinary message) · "
+                   "R recovered: a deleted row found in a phone database's free space (not a live message)")
 CONVERSATIONS_LEGEND = ("Uncommitted: of its messages, those found only in a phone database's unfinished transaction, "
                         "not in the database as committed (forensic messages --uncommitted lists them)")
 
@@ -91,6 +92,11 @@ def uncommitted(m: dict) -> bool:
     return m.get("db_state") == "uncommitted"
 
 
+def recovered(m: dict) -> bool:
+    """The message is a deleted row recovered from a phone database's free space or log."""
+    return m.get("recovered") == "deleted"
+
+
 def _who_and_body(m: dict) -> tuple[str, str]:
     """Who sent a message, and its text on one line, cut at 200 characters."""
     who = m["sender"] or m.get("actor") or ("(system)" if m["system"] else "-")
@@ -104,6 +110,8 @@ def _line(m: dict) -> str:
     flags = ("!" if m["corrupted"] else "-") + ("?" if not m["tz_known"] else "-") + ("x" if m["deleted"] else "-")
     if uncommitted(m):          # added later: ordinary messages' lines are as they always were
         flags += "U"
+    if recovered(m):
+        flags += "R"
     text = (f"{flags} {m['sent_at'] or '?':25} {m['platform']:<10} [{conv.get('title') or conv.get('id')}] "
             f"{who}: {body}")
     if m["attachments"]:
@@ -130,7 +138,7 @@ def _cells(m: dict) -> tuple:
     if m["attachments"]:
         body += f"  (+{len(m['attachments'])} attachment(s))"
     flags = (("!" if m["corrupted"] else "") + ("?" if not m["tz_known"] else "") + ("x" if m["deleted"] else "")
-             + ("U" if uncommitted(m) else ""))
+             + ("U" if uncommitted(m) else "") + ("R" if recovered(m) else ""))
     contact = m.get("sender_contact")
     if contact and contact.get("name"):     # the contact's name, then the sender as the message gives it
         who = f"{contact['name']} ({who})"
@@ -177,7 +185,9 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
 
     A phone database found with a hot journal or a write-ahead log is read in its committed
     state; the messages only its unfinished transaction holds are listed too, flagged U
-    (db_state "uncommitted"): evidence, but not ordinary messages of that database.
+    (db_state "uncommitted"): evidence, but not ordinary messages of that database. Deleted
+    rows recovered from such a database's free pages, free space and log are listed flagged R
+    (recovered "deleted", with the page and offset they were found at).
 
     On a terminal: a table (flags explained under it). In a pipe: one compact line per
     message, the evidence item last (after a tab). With --json: JSON Lines.
