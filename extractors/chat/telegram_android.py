@@ -19,7 +19,9 @@ What is decoded from ``data``, without a full TL parser:
   (one flags word) or 12 (``flags2`` too, layer 179 on); when ``flags`` bit 8 is set the
   ``from_id`` Peer follows it: ``peerUser`` (layer 133 on, 64-bit id, 0x59511722; earlier
   32-bit, 0x9db1bc6d), ``peerChat``, ``peerChannel``;
-* ``flags`` bit 9 says the message has media (not decoded: noted on the record).
+* ``flags`` bit 9 says the message has media, which follows the text: a shared position
+  (``messageMediaGeo``, ``messageMediaVenue`` with its title, ``messageMediaGeoLive``) is
+  read into ``location``; other media are noted on the record, not decoded.
 
 A blob where none of this is found (a service message, another layout) keeps the row's id,
 time, dialog and direction, with ``content_decoded: false``; one warning per database counts
@@ -30,7 +32,7 @@ from __future__ import annotations
 import struct
 from typing import Iterator
 
-from forensic.extractors.chat.app_db import missing_columns, party, unix_seconds
+from forensic.extractors.chat.app_db import location, missing_columns, party, unix_seconds
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source
 from forensic.extractors.records import ArtifactRecord
@@ -39,12 +41,24 @@ _COLS = ("mid", "uid", "date", "out", "read_state", "send_state", "data")
 PEERS = {0x59511722: ("user", 8), 0x9DB1BC6D: ("user", 4), 0x36C6019A: ("chat", 8), 0xBAD0E5BB: ("chat", 4),
          0xA2A5371E: ("channel", 8), 0xBDDDE532: ("channel", 4)}
 FLAG_FROM, FLAG_MEDIA = 1 << 8, 1 << 9
+# TL constructors of a shared position (Telegram's api.tl): messageMediaGeo, messageMediaVenue,
+# messageMediaGeoLive (layer 119 on; before it without flags), and GeoPoint (layer 119 on:
+# flags, long, lat, access_hash, [accuracy_radius]; layers 77-118: long, lat, access_hash;
+# earlier: long, lat)
+MEDIA_GEO, MEDIA_VENUE, MEDIA_GEO_LIVE, MEDIA_GEO_LIVE_OLD = 0x56E0D474, 0x2EC0533F, 0xB940C666, 0x7C3C2609
+GEO_POINT, GEO_POINT_V2, GEO_POINT_V1 = 0xB2A2F663, 0x0296F104, 0x2049D70C
 MAX_BLOB = 1 << 20
 
 
 def tl_string(blob: bytes, pos: int) -> str | None:
     """The TL string at ``pos`` (1-byte length below 254, else 0xFE and a 3-byte length;
     padded to a multiple of 4), decoded as strict UTF-8; None if it is not one."""
+    got = tl_string_end(blob, pos)
+    return got[0] if got else None
+
+
+def tl_string_end(blob: bytes, pos: int) -> tuple[str, int] | None:
+    """(the TL string at ``pos``, the offset after it and its padding), or None."""
     if pos >= len(blob):
         return None
     n = blob[pos]
@@ -56,17 +70,55 @@ def tl_string(blob: bytes, pos: int) -> str | None:
     else:
         return None
     end = start + n
-    if end > len(blob) or (head + n) % 4 and end + (4 - (head + n) % 4) > len(blob):
+    after = end + (-(head + n) % 4)
+    if after > len(blob):
         return None
     try:
-        return blob[start:end].decode("utf-8")
+        return blob[start:end].decode("utf-8"), after
     except UnicodeDecodeError:
         return None
 
 
+def tl_geo(blob: bytes, pos: int) -> tuple[float, float] | None:
+    """(latitude, longitude) of the GeoPoint at ``pos`` (it stores longitude first)."""
+    if pos + 4 > len(blob):
+        return None
+    ctor = struct.unpack_from("<I", blob, pos)[0]
+    at = {GEO_POINT: pos + 8, GEO_POINT_V2: pos + 4, GEO_POINT_V1: pos + 4}.get(ctor)
+    if at is None or at + 16 > len(blob):
+        return None
+    lon, lat = struct.unpack_from("<dd", blob, at)
+    return lat, lon
+
+
+def tl_media_location(blob: bytes, pos: int) -> tuple[str, float, float, str | None] | None:
+    """(kind, latitude, longitude, venue title) of the MessageMedia at ``pos`` when it is a
+    position (messageMediaGeo, messageMediaVenue, messageMediaGeoLive); else None."""
+    if pos + 4 > len(blob):
+        return None
+    ctor = struct.unpack_from("<I", blob, pos)[0]
+    if ctor == MEDIA_GEO:
+        got, kind, title = tl_geo(blob, pos + 4), "geo", None
+    elif ctor == MEDIA_VENUE:
+        got, kind = tl_geo(blob, pos + 4), "venue"
+        title = None
+        if got is not None:
+            g = struct.unpack_from("<I", blob, pos + 4)[0]
+            after = pos + 4 + {GEO_POINT: 32, GEO_POINT_V2: 28, GEO_POINT_V1: 20}[g]
+            if g == GEO_POINT and struct.unpack_from("<I", blob, pos + 8)[0] & 1:
+                after += 4                                   # accuracy_radius
+            t = tl_string_end(blob, after)
+            title = t[0] if t else None
+    elif ctor in (MEDIA_GEO_LIVE, MEDIA_GEO_LIVE_OLD):
+        got, kind, title = tl_geo(blob, pos + 8 if ctor == MEDIA_GEO_LIVE else pos + 4), "live", None
+    else:
+        return None
+    return (kind, got[0], got[1], title) if got else None
+
+
 def decode_message(blob: bytes, mid: int | None, date: int | None) -> dict:
     """What can be read of a TL message blob: constructor, text, from peer, has media."""
-    out: dict = {"constructor": None, "text": None, "from": None, "media": None}
+    out: dict = {"constructor": None, "text": None, "from": None, "media": None, "location": None}
     if not isinstance(blob, bytes) or len(blob) < 12:
         return out
     out["constructor"] = f"0x{struct.unpack_from('<I', blob, 0)[0]:08x}"
@@ -86,9 +138,11 @@ def decode_message(blob: bytes, mid: int | None, date: int | None) -> dict:
         needle = struct.pack("<I", int(date) & 0xFFFFFFFF)
         pos = blob.find(needle, 8)
         while pos != -1:
-            text = tl_string(blob, pos + 4)
-            if text is not None:
-                out["text"] = text
+            got = tl_string_end(blob, pos + 4)
+            if got is not None:
+                out["text"] = got[0]
+                if flags & FLAG_MEDIA:          # the media object follows the text
+                    out["location"] = tl_media_location(blob, got[1])
                 break
             pos = blob.find(needle, pos + 1)
     return out
@@ -127,7 +181,7 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
         problems: list[str] = []
         blob = r["data"] if isinstance(r["data"], bytes) and len(r["data"]) <= MAX_BLOB else None
         got = decode_message(blob, r["mid"], r["date"]) if blob else \
-            {"constructor": None, "text": None, "from": None, "media": None}
+            {"constructor": None, "text": None, "from": None, "media": None, "location": None}
         decoded = got["text"] is not None
         if not decoded:
             key = got["constructor"] or ("no data" if r["data"] is None else "unreadable data")
@@ -151,13 +205,22 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
             sender = title
         else:
             sender = None
-        atts = [attachment(None, note="media in the TL blob, not decoded")] if got["media"] else []
+        extra: dict = {}
+        if got["location"]:
+            kind, lat, lon, title_v = got["location"]
+            loc = location(lat, lon, f"telegram {table}.data messageMedia ({kind})")
+            if loc:
+                if title_v:
+                    loc["name"] = title_v
+                extra["location"] = loc
+        atts = [attachment(None, note="media in the TL blob, not decoded")] \
+            if got["media"] and not got["location"] else []
         return message_record(
             platform="telegram", conversation={"id": str(uid), "title": title},
             participants=[OWNER] + ([title] if not group and title else []), sender=sender,
             sent=unix_seconds(r["date"], "sent", problems), body=got["text"] or "", attachments=atts,
             problems=problems, source=source(item, table, r["_rowid"]), source_ref=f"{table}:{r['_rowid']}",
-            extra={"message_id": r["mid"], "dialog_id": uid, "group": group,
+            extra=extra | {"message_id": r["mid"], "dialog_id": uid, "group": group,
                    "direction": "outgoing" if outgoing else "incoming", "read_state": r["read_state"],
                    "send_state": r["send_state"], "content_decoded": decoded, "tl_constructor": got["constructor"]})
 

@@ -40,6 +40,11 @@ def tl_message(mid: int, date: int, text: str, sender: int | None, peer: bytes, 
     return out + tls(text) + struct.pack("<I", 0x1CB5C415) + b"\x00" * 8
 
 
+def geo_point(lat: float, lon: float, radius: bool = False) -> bytes:
+    return struct.pack("<IIdd q", 0xB2A2F663, 1 if radius else 0, lon, lat, 77) + (struct.pack("<i", 20) if radius
+                                                                                   else b"")
+
+
 GROUP_PEER = struct.pack("<Iq", 0x36C6019A, 4242)
 ROWS = {
     "users": [(777, "oleg p;;;olegp", 0, None), (888, "ira;;;", 0, None)],
@@ -51,10 +56,25 @@ ROWS = {
          0, 1, None, 0, 0, 0, None, 0, 0, 0, None, 0, 0),
         (12, -4242, 1, 0, 1690000120, tl_message(12, 1690000120, "Привет " * 50, 888, GROUP_PEER, flags2=True), 0,
          0, 0, None, 0, 0, 0, None, 0, 0, 0, None, 0, 0),
+        (14, -4242, 1, 0, 1690000240, tl_message(14, 1690000240, "", 888, GROUP_PEER, media=True)[:-12]
+         + struct.pack("<I", 0x56E0D474) + geo_point(50.45, 30.5234), 0, 0, 1, None, 0, 0, 0, None, 0, 0, 0, None,
+         0, 0),
         (13, -4242, 1, 0, 1690000180, struct.pack("<IIi", 0x2B085862, 0, 13) + b"\x01\x02\x03\x04", 0, 0, 0, None,
          0, 0, 0, None, 0, 0, 0, None, 0, 0),
     ],
 }
+
+
+def test_shared_positions():
+    geo = tl_message(6, 1600000000, "", 9, peer_user(1), media=True)
+    at = geo.index(struct.pack("<i", 1600000000)) + 8            # after the date and the empty text
+    msg = geo[:at] + struct.pack("<I", 0x56E0D474) + geo_point(41.0082, 28.9784)
+    assert decode_message(msg, 6, 1600000000)["location"] == ("geo", 41.0082, 28.9784, None)
+    venue = geo[:at] + struct.pack("<I", 0x2EC0533F) + geo_point(41.0, 29.0, radius=True) + tls("Pier 3") + \
+        tls("Quay St")
+    assert decode_message(venue, 6, 1600000000)["location"] == ("venue", 41.0, 29.0, "Pier 3")
+    old = geo[:at] + struct.pack("<I", 0x56E0D474) + struct.pack("<Idd", 0x2049D70C, 2.35, 48.85)
+    assert decode_message(old, 6, 1600000000)["location"] == ("geo", 48.85, 2.35, None)
 
 
 def test_tl_strings():
@@ -64,13 +84,16 @@ def test_tl_strings():
     assert tl_string(b"\x05ab", 0) is None                       # runs past the end
     assert tl_string(b"\x02\xff\xfe\x00", 0) is None             # not UTF-8
     got = decode_message(tl_message(5, 1600000000, "yo", 9, peer_user(1)), 5, 1600000000)
-    assert got == {"constructor": "0x94345242", "text": "yo", "from": ("user", 9), "media": False}
+    assert got == {"constructor": "0x94345242", "text": "yo", "from": ("user", 9), "media": False, "location": None}
 
 
 def test_cache4(tmp_path):
     data = build(tmp_path / "cache4.db", SCHEMA, ROWS)
     recs, warns = run(EX, data, "/data/data/org.telegram.messenger/files/cache4.db")
-    a, b, g, svc = (r.fields for r in recs)
+    a, b, g, loc, svc = (r.fields for r in recs)
+    assert loc["location"] == {"latitude": 50.45, "longitude": 30.5234,
+                               "source": "telegram messages_v2.data messageMedia (geo)"}
+    assert loc["attachments"] == [] and loc["sender"] == "ira (888)"
     assert a["platform"] == "telegram" and a["body"] == "when?" and a["sender"] == "oleg p @olegp (777)"
     assert a["conversation"] == {"id": "777", "title": "oleg p @olegp (777)"} and a["sent_at_utc"] == \
         "2023-07-22T04:26:40Z"
@@ -86,6 +109,6 @@ def test_cache4(tmp_path):
 def test_newer_schema_named(tmp_path):
     data = build(tmp_path / "cache4.db", SCHEMA.replace("data BLOB,\n  out", "payload BLOB,\n  out"), ROWS)
     recs, warns = run(EX, data, "/x/cache4.db")
-    assert len(recs) == 4 and all(r.fields["content_decoded"] is False for r in recs)
+    assert len(recs) == 5 and all(r.fields["content_decoded"] is False for r in recs)
     assert warns[0] == "Telegram: table messages_v2 lacks column(s) data (unknown schema version); " \
                        "those values are not read"
