@@ -276,7 +276,7 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
                     photo_file_ids.add(r.id)
                     sel.photos.append({"artifact_id": photo.artifact_id, "file_id": r.id, "item": item,
                                        "locator": r.locator, "path": r.path, "sha256": r.sha256,
-                                       "mime": r.mime, "deleted": r.deleted,
+                                       "mime": r.mime, "deleted": r.deleted, "recovery": r.recovery,
                                        "fields": photo.fields, "corrupted": photo.corrupted,
                                        "warnings": photo.warnings,
                                        "extractor": photo.extractor, "withheld": f["withheld"],
@@ -338,6 +338,7 @@ def _file_json(r: File, tags: list, sensitive: bool, withheld: bool) -> dict[str
     out = {k: getattr(r, k) for k in _FILE_FIELDS}
     out["layers"] = r.layers
     out["deleted"] = r.deleted
+    out["recovery"] = r.recovery
     out["times_tz_known"] = r.times_tz_known
     out["extension_mismatch"] = r.extension_mismatch
     out["tags"] = tags

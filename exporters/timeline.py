@@ -53,7 +53,7 @@ from forensic.store.timeline import (EARLIEST_OFFSET_H, EPOCH, FILE_TIMES, HOUR_
 
 # the fields of a timeline event, in order; the first four are Timesketch's
 FIELDS = ("message", "datetime", "timestamp_desc", "timestamp", "item", "path", "sha256", "record_type",
-          "tz_known", "tz_source", "local_datetime", "locator", "db_state")
+          "tz_known", "tz_source", "local_datetime", "locator", "db_state", "recovery")
 
 LABELS = {
     ("photo/exif", "taken"): "Photo taken",
@@ -171,12 +171,15 @@ def _event(r: TimelineRow, render: tzinfo) -> dict[str, Any]:
         "local_datetime": local_iso,
         "locator": r.locator,
         "db_state": r.db_state,
+        "recovery": r.recovery,
     }
 
 
 def _message(desc: str, r: TimelineRow, is_fs: bool) -> str:
     path = r.path or "?"
-    deleted = " (deleted)" if r.deleted else ""
+    # a file cut out of unallocated space or found inside another file says so in every event
+    deleted = (" (deleted)" if r.deleted and r.recovery != "carved" else "") \
+        + (f" ({r.recovery})" if r.recovery in ("carved", "embedded") else "")
     if is_fs:
         return f"{desc}: {path}{deleted}"
     if r.db_state == UNCOMMITTED and r.record_type != "chat/message":

@@ -21,7 +21,8 @@ from forensic.outputs import check_output, write_atomic
 
 
 PHOTOS_LEGEND = ("Flags: D deleted · C corrupted (damaged inside its format) · G geotagged · ! invalid GPS "
-                 "(never placed on a map). Zone: where the time's zone comes from (unknown: the camera's clock)")
+                 "(never placed on a map) · K carved from unallocated space · E embedded in another file. "
+                 "Zone: where the time's zone comes from (unknown: the camera's clock)")
 TIMELINE_LEGEND = ("Zone: where the time's zone comes from; unknown: the device's clock, placed as if it were "
                    "UTC (its true instant may be 14 h earlier to 12 h later)")
 
@@ -136,7 +137,8 @@ def _photo_line(r: dict) -> str:
 
 def _photo_cells(r: dict) -> tuple:
     where = f"{r['lat']:.6f}, {r['lon']:.6f}" if geo_export.is_geotagged(r) else "-"
-    return (_photo_flags(r, ""), _when(r["taken_at"]), r["tz_source"] or "-", where, r["device"] or "-",
+    how = {"carved": "K", "embedded": "E"}.get(r.get("recovery") or "", "")
+    return (_photo_flags(r, "") + how, _when(r["taken_at"]), r["tz_source"] or "-", where, r["device"] or "-",
             len(r["warnings"]), r["locator"] or "-")
 
 

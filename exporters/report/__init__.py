@@ -430,7 +430,7 @@ def _files_section(ctx: ReportContext) -> str:
                      e(f"{f['size']:,}" if f["size"] is not None else None), _hash(f["sha256"]), e(f.get("mime")),
                      e(f.get("modified_at")) + ("" if f["times_tz_known"] or not f.get("modified_at")
                                                 else " <span class=\"warn\">(zone unknown)</span>"),
-                     e("deleted" if f["deleted"] else ""), e(tags), e(status)])
+                     e(_how_had(f)), e(tags), e(status)])
     body = _table(["Item", "Locator", "Stored as", "Bytes", "SHA-256", "Type", "Modified", "", "Tags", "Status"],
                   rows, raw=True)
     body += "<p class=\"small\">Every exported file was re-read from the evidence at export and its SHA-256 " \
@@ -440,6 +440,16 @@ def _files_section(ctx: ReportContext) -> str:
             ["Original", "Stored as"], [[f"<code>{e(m['original'])}</code>", f"<code>{e(m['stored'])}</code>"]
                                         for m in ctx.name_map], raw=True)
     return _section("files", body)
+
+
+def _how_had(f: dict) -> str:
+    """'deleted', 'carved' (from unallocated space) or 'embedded' (inside another file)."""
+    how = f.get("recovery")
+    if how == "carved":
+        return "carved from unallocated space"
+    if how == "embedded":
+        return "embedded in another file" + (", deleted" if f["deleted"] else "")
+    return "deleted" if f["deleted"] else ""
 
 
 def _gallery_section(ctx: ReportContext) -> list:
@@ -461,7 +471,9 @@ def _gallery_section(ctx: ReportContext) -> list:
         taken = f.get("taken_at")
         tz = "" if f.get("tz_known") or not taken else " <span class=\"warn\">(zone unknown)</span>"
         cards += ['<div class="card">', pic,
-                  f'<div><code>{e(p["path"])}</code></div>'
+                  f'<div><code>{e(p["path"])}</code>'
+                  + (f' <span class="warn">({e(_how_had(p))})</span>' if p.get("recovery") in ("carved", "embedded")
+                     else "") + '</div>'
                   f'<div>Taken: {e(taken)}{tz} <span class="small">[{e(f.get("tz_source"))}]</span></div>'
                   f'<div>Camera: {e(" ".join(x for x in (f.get("make"), f.get("model")) if x) or None)}'
                   f'{(" #" + e(f["serial"])) if f.get("serial") else ""}</div>'

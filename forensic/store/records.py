@@ -224,11 +224,14 @@ class Photo:
     sha256: str | None                # of the file
     deleted: bool
     mime: str | None
+    recovery: str | None = None             # of the file (forensic.entry.RECOVERY): 'carved', 'embedded', ...
+    recovery_confidence: str | None = None
 
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> "Photo":
         return cls(r["id"], r["item"], r["file_id"], r["extractor"], _json(r["fields"], {}), bool(r["corrupted"]),
-                   _json(r["warnings"], []), r["path"], r["locator"], r["sha256"], bool(r["deleted"]), r["mime"])
+                   _json(r["warnings"], []), r["path"], r["locator"], r["sha256"], bool(r["deleted"]), r["mime"],
+                   r["recovery"], r["recovery_confidence"])
 
 
 @dataclass(frozen=True, slots=True)
@@ -304,9 +307,10 @@ class TimelineRow:
     lat: Any
     lon: Any
     db_state: Any
+    recovery: str | None = None       # of the file: 'carved', 'embedded', ... (forensic.entry.RECOVERY)
 
     @classmethod
     def from_row(cls, r: sqlite3.Row | tuple) -> "TimelineRow":
         """``r`` in the column order of :data:`forensic.store.timeline.COLUMNS`."""
         return cls(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11], r[12],
-                   r[13], r[14], r[15], r[16], r[17], r[18], r[19])
+                   r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20])

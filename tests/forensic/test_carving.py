@@ -118,6 +118,10 @@ def test_carved_photo_has_its_hash_exif_and_gps_and_junk_is_no_photo(card, foren
     assert p["make"] == "CarveCam"
     assert abs(p["lat"] - LAT) < 1e-4 and abs(p["lon"] - LON) < 1e-4
     assert len(photos) == 2                 # the carved one and LATER.JPG: no junk
+    assert (p["recovery"], p["recovery_confidence"]) == ("carved", "high")
+    # flagged in the timeline too
+    events = [e for e in forensic("timeline", "--case", case, "--json").jsonl() if e["sha256"] == sha256(jpeg)]
+    assert events and all("(carved)" in e["message"] and e["recovery"] == "carved" for e in events)
 
 
 def test_carver_rejects_signature_junk_and_finds_photos_across_chunks():

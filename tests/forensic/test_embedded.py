@@ -179,6 +179,7 @@ def test_hidden_photos_are_embedded_entries_with_hash_and_exif(triaged, forensic
     for key, data in PHOTOS.items():
         p = photos[sha256(data if key != "first" else data + PHOTOS["second"])]     # holiday.jpg itself
         assert p["make"] == f"Cam{key}"
+        assert p["recovery"] == (None if key == "first" else "embedded")
         assert abs(p["lat"] - LAT) < 1e-4 and abs(p["lon"] - LON) < 1e-4
 
 
