@@ -48,6 +48,11 @@ _INBOX = re.compile(r"(^|/)messages/(inbox|archived_threads|filtered_threads|mes
                     r"[^/]+/message_\d+\.json$", re.I)
 
 
+def _list(value: Any) -> list | tuple:
+    """``value`` when it is a list, else nothing (hostile input: a list field holding a scalar)."""
+    return value if isinstance(value, list) else ()
+
+
 def fix_mojibake(text: str) -> tuple[str, bool]:
     """(text, repaired): the UTF-8 reading of a Latin-1-escaped string, where it is one."""
     if text.isascii() or not _MOJIBAKE.search(text):
@@ -182,14 +187,18 @@ class FacebookJsonExtractor(Extractor):
         body = msg.get("content") if isinstance(msg.get("content"), str) else ""
         attachments = []
         for key, label in _MEDIA:
-            for m in msg.get(key) or ():
+            for m in _list(msg.get(key)):
                 if isinstance(m, dict) and isinstance(m.get("uri"), str):
                     uri = m["uri"]
                     extra = {"kind": label, "uri": uri}
                     if is_local_path(uri):
                         extra["path"] = uri
-                    if isinstance(m.get("creation_timestamp"), (int, float)):
-                        extra["created_at"] = Timestamp.from_unix("created", m["creation_timestamp"]).iso_utc()
+                    created = m.get("creation_timestamp")
+                    if isinstance(created, (int, float)) and not isinstance(created, bool):
+                        try:
+                            extra["created_at"] = Timestamp.from_unix("created", created).iso_utc()
+                        except (OverflowError, ValueError):
+                            problems.append(f"creation_timestamp {created!r} of {uri!r} is out of range")
                     attachments.append(attachment(uri.rsplit("/", 1)[-1], **extra))
         sticker = msg.get("sticker")
         if isinstance(sticker, dict) and isinstance(sticker.get("uri"), str):
@@ -199,7 +208,7 @@ class FacebookJsonExtractor(Extractor):
                 extra["path"] = uri
             attachments.append(attachment(uri.rsplit("/", 1)[-1], **extra))
         reactions = [{"reaction": r.get("reaction"), "actor": r.get("actor")}
-                     for r in msg.get("reactions") or () if isinstance(r, dict)]
+                     for r in _list(msg.get("reactions")) if isinstance(r, dict)]
         share = msg.get("share") if isinstance(msg.get("share"), dict) else None
         system = kind in ("Subscribe", "Unsubscribe") or (kind == "Call" and not body)
         deleted = bool(msg.get("is_unsent"))
@@ -212,7 +221,7 @@ class FacebookJsonExtractor(Extractor):
         }
         if kind == "Call":
             fields_extra["call_duration"] = msg.get("call_duration")
-        if msg.get("users"):
+        if _list(msg.get("users")):
             fields_extra["users"] = [u.get("name") if isinstance(u, dict) else u for u in msg["users"]]
         if as_written:
             fields_extra["raw_text"] = as_written

@@ -285,3 +285,17 @@ def test_minimal_thread_files_in_one_inbox_folder_are_one_conversation():
     ids = {run(FB, json.dumps(MINIMAL_FB).encode(), f"{base}/message_{n}.json")[0][0].fields["conversation"]["id"]
            for n in (1, 2)}
     assert ids == {base}
+
+
+def test_hostile_messenger_values_are_warned_not_fatal():
+    doc = {"participants": "nobody", "title": 5, "messages": [
+        {"sender_name": "A", "timestamp_ms": 1600000000000, "photos": True, "reactions": "many", "users": 3},
+        {"sender_name": "B", "timestamp_ms": 1600000000000,
+         "videos": [{"uri": "messages/inbox/a/videos/v.mp4", "creation_timestamp": 1e300}]},
+    ]}
+    records, warnings = run(FB, doc, "/x/messages/inbox/a/message_1.json")
+    assert warnings == [] and len(records) == 2
+    assert records[0].fields["attachments"] == [] and records[0].fields["reactions"] == []
+    assert records[0].fields["participants"] == ["A", "B"]
+    assert records[1].fields["attachments"][0]["name"] == "v.mp4" and not records[1].corrupted
+    assert records[1].warnings == ("creation_timestamp 1e+300 of 'messages/inbox/a/videos/v.mp4' is out of range",)
