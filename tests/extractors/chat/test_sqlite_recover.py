@@ -271,3 +271,28 @@ def test_ios_sms_db_deleted_messages(tmp_path):
         rowid = r.fields["source"]["row_id"]
         assert rowid is None or texts[rowid] == r.fields["body"]
         assert r.fields["guid"] in {f"G{i}" for i in gone}
+
+
+def test_triage_lists_recovered_messages_marked(forensic, tmp_path):
+    """Through triage: `forensic messages` flags recovered rows R, --json gives their place."""
+    root = tmp_path / "phone" / "data" / "data" / "com.android.providers.telephony" / "databases"
+    root.mkdir(parents=True)
+    rows = _rows(60)
+    db = _make(root / "mmssms.db", rows)
+    _delete(db, [10, 20, 30])
+    db.close()
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C", "--examiner", "E")
+    forensic("evidence", "add", tmp_path / "phone", "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=None)
+    listed = forensic("messages", "--case", case, "--json").jsonl()
+    back = [m for m in listed if m.get("recovered") == "deleted"]
+    assert len(listed) - len(back) == 57 and not any("recovered" in m for m in listed if m not in back)
+    assert sorted(m["body"] for m in back) == sorted(rows[i - 1][12] for i in (10, 20, 30))
+    assert all(m["source"]["in"] == "freeblock" and m["source"]["offset"] > 0 for m in back)
+    lines = forensic("messages", "--case", case).out.splitlines()
+    assert sum(line.split(" ", 1)[0].endswith("R") for line in lines) == 3
+    warnings = forensic("warnings", "--case", case, "--json").jsonl()
+    assert [w["message"] for w in warnings if "deleted rows recovered" in w["message"]] == [
+        "mmssms.db: 3 deleted rows recovered from free space (3 from freeblock), marked recovered 'deleted'; "
+        "0 copies of live rows dropped"]
