@@ -23,8 +23,6 @@ give ``contact/entry`` records (the shared contact shape, ``app`` ``viber``).
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import location, missing_columns, party, text_of
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
@@ -32,6 +30,7 @@ from forensic.extractors.records import ArtifactRecord
 
 _MSG = ("msg_date", "conversation_id", "participant_id", "send_type", "body", "unread", "extra_uri", "extra_mime",
         "location_lat", "location_lng", "deleted", "token")
+_CONTACT = ("display_name", "starred", "viber", "deleted")
 _INFO = ("number", "display_name", "contact_name", "viber_name", "member_id", "participant_type")
 
 
@@ -50,19 +49,32 @@ class ViberExtractor(SqliteChatExtractor):
             path.replace("\\", "/").rsplit("/", 1)[-1].lower() in self.FILE_NAMES
             or (b"participants_info" in head and b"send_type" in head) or b"CREATE TABLE phonebookcontact" in head)
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    # rows of these tables become records, live ones and deleted ones recovered from free space
+    MESSAGE_TABLES = {"messages": _MSG, "phonebookcontact": _CONTACT}
+
+    def context(self, conn, tables, item, problems) -> dict:
+        ctx: dict = {"people": {}, "members": {}, "convs": {}, "numbers": {}, "viber": {}}
         if "phonebookcontact" in tables:
-            yield from self._contacts(conn, tables, item, problems)
+            numbers: dict[int, list[str]] = ctx["numbers"]
+            if "phonebookdata" in tables:
+                for d in rows(conn, "phonebookdata", tables["phonebookdata"], ("contact_id", "data1", "data2"),
+                              problems):
+                    n = d["data2"] or d["data1"]
+                    if n and n not in numbers.setdefault(d["contact_id"], []):
+                        numbers[d["contact_id"]].append(str(n))
+            if "vibernumbers" in tables:
+                ctx["viber"] = lookup(conn, "vibernumbers", tables["vibernumbers"], "canonized_number",
+                                      ("viber_name", "member_id"), problems)
         if "messages" not in tables:
-            return
+            return ctx
         missing_columns(tables, "messages", ("msg_date", "conversation_id", "send_type", "body"), "Viber", problems)
         for t in ("participants", "participants_info", "conversations"):
             if t not in tables:
                 problems.append(f"Viber: table {t} missing: senders or conversation titles cannot be read")
         info = lookup(conn, "participants_info", tables["participants_info"], "ROWID", _INFO, problems) \
             if "participants_info" in tables else {}
-        people: dict[int, tuple[str | None, bool]] = {}     # participants._id -> (label, is the owner)
-        members: dict[int, list[str]] = {}
+        people: dict[int, tuple[str | None, bool]] = ctx["people"]     # participants._id -> (label, is the owner)
+        members: dict[int, list[str]] = ctx["members"]
         if "participants" in tables:
             for r in rows(conn, "participants", tables["participants"], ("conversation_id", "participant_info_id"),
                           problems):
@@ -72,10 +84,15 @@ class ViberExtractor(SqliteChatExtractor):
                 people[r["_rowid"]] = (label, own)
                 if label and label not in members.setdefault(r["conversation_id"], []):
                     members[r["conversation_id"]].append(label)
-        convs = lookup(conn, "conversations", tables["conversations"], "ROWID",
-                       ("group_name", "conversation_type", "group_id"), problems) if "conversations" in tables else {}
-        for r in rows(conn, "messages", tables["messages"], _MSG, problems):
-            yield self._message(r, item, people, members, convs)
+        if "conversations" in tables:
+            ctx["convs"] = lookup(conn, "conversations", tables["conversations"], "ROWID",
+                                  ("group_name", "conversation_type", "group_id"), problems)
+        return ctx
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        if table == "phonebookcontact":
+            return self._contact(row, ctx, item)
+        return self._message(row, item, ctx["people"], ctx["members"], ctx["convs"])
 
     def _message(self, r, item, people, members, convs) -> ArtifactRecord:
         problems: list[str] = []
@@ -110,31 +127,19 @@ class ViberExtractor(SqliteChatExtractor):
             deleted=bool(r["deleted"]), problems=problems, source=source(item, "messages", r["_rowid"]),
             source_ref=f"messages:{r['_rowid']}", extra=extra)
 
-    def _contacts(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
-        numbers: dict[int, list[str]] = {}
-        if "phonebookdata" in tables:
-            for d in rows(conn, "phonebookdata", tables["phonebookdata"], ("contact_id", "data1", "data2"), problems):
-                n = d["data2"] or d["data1"]
-                if n and n not in numbers.setdefault(d["contact_id"], []):
-                    numbers[d["contact_id"]].append(str(n))
-        viber = {}
-        if "vibernumbers" in tables:
-            viber = lookup(conn, "vibernumbers", tables["vibernumbers"], "canonized_number",
-                           ("viber_name", "member_id"), problems)
-        for r in rows(conn, "phonebookcontact", tables["phonebookcontact"], ("display_name", "starred", "viber",
-                                                                             "deleted"), problems):
-            nums = numbers.get(r["_rowid"], [])
-            on = [viber[n] for n in nums if n in viber]
-            # the shared contact shape (forensic contacts): app, name, numbers, emails, user_ids, source
-            yield ArtifactRecord("contact/entry", {
-                "app": "viber", "os": "android", "name": r["display_name"], "numbers": nums, "emails": [],
-                "user_ids": [v["member_id"] for v in on if v["member_id"]],
-                "source": source(item, "phonebookcontact", r["_rowid"]),
-                "viber_user": bool(r["viber"]) if r["viber"] is not None else None,
-                "viber_names": [v["viber_name"] for v in on if v["viber_name"]],
-                "starred": bool(r["starred"]) if r["starred"] is not None else None,
-                "deleted": bool(r["deleted"]) if r["deleted"] is not None else None},
-                source_ref=f"phonebookcontact:{r['_rowid']}")
+    def _contact(self, r, ctx, item) -> ArtifactRecord:
+        nums = ctx["numbers"].get(r["_rowid"], []) if r["_rowid"] is not None else []
+        on = [ctx["viber"][n] for n in nums if n in ctx["viber"]]
+        # the shared contact shape (forensic contacts): app, name, numbers, emails, user_ids, source
+        return ArtifactRecord("contact/entry", {
+            "app": "viber", "os": "android", "name": r["display_name"], "numbers": nums, "emails": [],
+            "user_ids": [v["member_id"] for v in on if v["member_id"]],
+            "source": source(item, "phonebookcontact", r["_rowid"]),
+            "viber_user": bool(r["viber"]) if r["viber"] is not None else None,
+            "viber_names": [v["viber_name"] for v in on if v["viber_name"]],
+            "starred": bool(r["starred"]) if r["starred"] is not None else None,
+            "deleted": bool(r["deleted"]) if r["deleted"] is not None else None},
+            source_ref=f"phonebookcontact:{r['_rowid']}")
 
 
 def _label(pi, fallback) -> str | None:

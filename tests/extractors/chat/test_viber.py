@@ -3,6 +3,8 @@ Viber queries read them), a group chat, a photo, a shared location, a newer sche
 plaso corpus viber_data compared with what sqlite3 shows."""
 from __future__ import annotations
 
+import sqlite3
+
 import pytest
 
 from appdb import build, run, sqlite3_cli
@@ -76,8 +78,13 @@ def test_no_viber_tables_warned(tmp_path):
 @pytest.mark.corpus
 def test_corpus_viber_data_matches_sqlite3(corpus):
     path = corpus / "chats/plaso/android/viber_data"
-    recs, warns = run(EX, path.read_bytes(), "/data/data/com.viber.voip/databases/viber_data")
-    assert warns == []
+    found, warns = run(EX, path.read_bytes(), "/data/data/com.viber.voip/databases/viber_data")
+    # one deleted contact row survives in a freeblock of page 7 ('Liz' at byte 28245: xxd shows it)
+    assert warns == ["viber_data: 1 deleted rows recovered from free space (1 from freeblock), marked recovered "
+                     "'deleted'; 0 copies of live rows dropped"]
+    [gone] = [r.fields for r in found if r.fields.get("recovered")]
+    assert gone["name"] == "Liz" and gone["source"]["in"] == "freeblock" and gone["source"]["page"] == 7
+    recs = [r for r in found if not r.fields.get("recovered")]
     want = sqlite3_cli(path, "SELECT _id, display_name FROM phonebookcontact ORDER BY _id")
     assert {r.record_type for r in recs} == {"contact/entry"} and recs[0].fields["app"] == "viber"
     assert [(r.fields["source"]["row_id"], r.fields["name"]) for r in recs] == \
@@ -85,3 +92,19 @@ def test_corpus_viber_data_matches_sqlite3(corpus):
     nums = sqlite3_cli(path, "SELECT DISTINCT coalesce(data2, data1) AS n FROM phonebookdata WHERE contact_id = 21")
     josh = next(r for r in recs if r.fields["source"]["row_id"] == 21)
     assert sorted(josh.fields["numbers"]) == sorted(n["n"] for n in nums)
+
+
+def test_deleted_message_recovered(tmp_path):
+    path = tmp_path / "viber_messages"
+    build(path, SCHEMA, ROWS)
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA secure_delete = OFF")
+    db.execute("DELETE FROM messages WHERE _id = 1")
+    db.commit()
+    db.close()
+    recs, warns = run(EX, path.read_bytes(), "/x/viber_messages")
+    live = [r.fields["body"] for r in recs if not r.fields.get("recovered")]
+    gone = [r.fields for r in recs if r.fields.get("recovered") == "deleted"]
+    assert live == ["here", "meet at the dock"]
+    assert [g["body"] for g in gone] == ["where are you"] and gone[0]["sender"] == "Ana K (+447700900002)"
+    assert len(warns) == 1 and "1 deleted rows recovered from free space" in warns[0]
