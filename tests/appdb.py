@@ -47,3 +47,18 @@ def sqlite3_cli(path: Path, sql: str) -> list[dict]:
     out = subprocess.run(["sqlite3", "-readonly", "-json", str(path), sql], capture_output=True, text=True,
                          check=True).stdout
     return json.loads(out) if out.strip() else []
+
+
+def delete_rows(path: Path, sql: str) -> bytes:
+    """Run a DELETE as the app would (secure_delete off: the row's bytes stay in free space)
+    and return the database's bytes."""
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA secure_delete = OFF")
+    db.execute(sql)
+    db.commit()
+    db.close()
+    return path.read_bytes()
+
+
+def recovered(recs) -> list[dict]:
+    return [r.fields for r in recs if r.fields.get("recovered") == "deleted"]

@@ -21,8 +21,6 @@ The database does not say which participant is the device's account (that id is 
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import json_value, location, missing_columns, party, text_of
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import SqliteChatExtractor, lookup, rows, source, unix_ms
@@ -44,7 +42,9 @@ class MessengerExtractor(SqliteChatExtractor):
         return super().accepts(path, mime, head) and (
             path.replace("\\", "/").rsplit("/", 1)[-1].lower() in self.FILE_NAMES or b"thread_key" in head)
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    MESSAGE_TABLES = {"messages": _MSG}      # live rows and deleted ones recovered from free space
+
+    def context(self, conn, tables, item, problems) -> dict:
         missing_columns(tables, "messages", ("thread_key", "sender", "timestamp_ms", "text"), "Messenger", problems)
         users = {}
         if "thread_users" in tables:
@@ -66,8 +66,10 @@ class MessengerExtractor(SqliteChatExtractor):
                     label = _who(s.get("user_key"), s.get("name"), users)
                     if label and label not in members.setdefault(r["thread_key"], []):
                         members[r["thread_key"]].append(label)
-        for r in rows(conn, "messages", tables["messages"], _MSG, problems):
-            yield self._message(r, item, users, threads, members)
+        return {"users": users, "threads": threads, "members": members}
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        return self._message(row, item, ctx["users"], ctx["threads"], ctx["members"])
 
     def _message(self, r, item, users, threads, members) -> ArtifactRecord:
         problems: list[str] = []

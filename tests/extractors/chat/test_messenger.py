@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from appdb import build, run
+from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.messenger import MessengerExtractor
 
 EX = MessengerExtractor()
@@ -73,3 +73,12 @@ def test_newer_schema_named(tmp_path):
     assert len(recs) == 4 and all(r.fields["sender"] is None for r in recs)
     assert warns == ["Messenger: table messages lacks column(s) sender (unknown schema version); "
                      "those values are not read"]
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "threads_db2", SCHEMA, ROWS)
+    data = delete_rows(tmp_path / "threads_db2", "DELETE FROM messages WHERE msg_id = 'm.1'")
+    recs, warns = run(EX, data, "/x/threads_db2")
+    [gone] = recovered(recs)
+    assert gone["body"] == "got the package?" and gone["sender"] == "Ria Das (200)"
+    assert "1 deleted rows recovered" in warns[0]
