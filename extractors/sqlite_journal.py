@@ -87,7 +87,8 @@ class DatabaseStates:
     uncommitted: sqlite3.Connection | None = None
     summary: str = ""                    # what the companion did, for the warning on differences
     warnings: list[str] = field(default_factory=list)
-    raw: str = ""                        # private copy of the database file as found (its bytes)
+    raw: str = ""                        # private copy of the file whose bytes hold the committed state: as
+                                         # found, or rolled back (the bytes the device left, less the journal's)
     wal: str | None = None               # private copy of its write-ahead log, when one was used
     wal_committed: int = 0               # the log's frames up to its last commit
 
@@ -323,7 +324,7 @@ def open_database(item: ExtractorInput) -> Iterator[DatabaseStates]:
             raw = os.path.join(folder, "as-found.db")
             _copy_input(item, raw)
             states = _states(item, folder, raw)
-            states.raw = raw
+            states.raw = states.raw or raw
             stack.callback(states.committed.close)
             if states.uncommitted is not None:
                 stack.callback(states.uncommitted.close)
@@ -380,7 +381,7 @@ def _rolled_back(item, sib: Sibling, check: JournalCheck, raw: str, copy: str, k
     if mismatch:
         notes.append(f"{sib.name}: SQLite did not roll it back as the journal reads ({mismatch}); records come "
                      "from what SQLite made of it")
-    states = DatabaseStates(_immutable(copy), warnings=notes,
+    states = DatabaseStates(_immutable(copy), warnings=notes, raw=copy,
                             summary=f"hot journal {sib.name} (a transaction left unfinished) rolled back")
     if not _same_bytes(copy, raw):
         states.uncommitted = _immutable(raw, torn=True)

@@ -241,8 +241,9 @@ def intact_cell(buf: bytes | mmap.mmap, p: int, end: int, shape: TableShape, enc
     body = sum(serial_size(t) for t in types)
     if hl[0] + body != payload:
         return None
-    if payload > max_local:
-        return False
+    if payload > max_local:              # spills to overflow pages: counted, if it looks like a row
+        fits = all(_allowed(t, shape.affinities[i], i == shape.rowid_alias) for i, t in enumerate(types))
+        return False if fits and len(types) == len(shape.columns) else None
     dec = decode_record(buf, types, h + hl[0], min(end, h + payload), shape, encoding)
     if dec is None:
         return None
