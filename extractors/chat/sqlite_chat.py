@@ -244,6 +244,11 @@ def table_shapes(conn: sqlite3.Connection, names: list[str]) -> tuple[list[Table
     return out, problems
 
 
+def _quoted(name: str) -> str:
+    """An identifier from the evidence's schema, quoted for SQL (a quote in it doubled)."""
+    return '"' + name.replace('"', '""') + '"'
+
+
 def new_rows(conn: sqlite3.Connection, shapes: list[TableShape], found: list[RecoveredRow],
              problems: list[str]) -> tuple[list[tuple[RecoveredRow, str | None]], int]:
     """The recovered rows that are not copies of live rows nor of each other, each with a
@@ -258,7 +263,7 @@ def new_rows(conn: sqlite3.Connection, shapes: list[TableShape], found: list[Rec
     live: dict[tuple[str, int], tuple] = {}
     for name in {r.table for r in found}:
         shape = by_name[name]
-        cols = ", ".join(f'"{c}"' for c in shape.columns)
+        cols = ", ".join(_quoted(c) for c in shape.columns)
         ids = sorted({r.rowid for r in found if r.table == name and r.rowid is not None})
         for i in range(0, len(ids), 500):
             chunk = ids[i:i + 500]
@@ -274,7 +279,7 @@ def new_rows(conn: sqlite3.Connection, shapes: list[TableShape], found: list[Rec
     live_content: set[tuple] = set()
     for name in {t for t, _ in blind}:
         shape = by_name[name]
-        cols = ", ".join(f'"{c}"' for i, c in enumerate(shape.columns) if i != shape.rowid_alias)
+        cols = ", ".join(_quoted(c) for i, c in enumerate(shape.columns) if i != shape.rowid_alias)
         wanted = {c for t, c in blind if t == name}
         try:
             for r in conn.execute(f'SELECT {cols} FROM "{name}"'):

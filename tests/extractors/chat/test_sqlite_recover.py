@@ -150,6 +150,27 @@ def test_deleted_rows_from_the_write_ahead_log(tmp_path):
     assert any("deleted rows recovered" in w for w in warnings)
 
 
+def test_deleted_rows_from_earlier_frames_of_the_log(tmp_path):
+    """Never checkpointed: the rows were written into the log, then deleted in a later
+    transaction; the earlier frames keep them (offsets count in the log)."""
+    rows = _rows(80)
+    db = _make(tmp_path / "mmssms.db", rows, wal=True)
+    gone = [5, 6, 41, 77]
+    _delete(db, gone)
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for name in ("mmssms.db", "mmssms.db-wal"):
+        shutil.copyfile(tmp_path / name, ev / name)
+    db.close()
+    live, recovered, _ = _extract(ev / "mmssms.db", "-wal")
+    assert len(live) == 76
+    assert _assert_real(recovered, rows, set(gone)) == set(gone) and len(recovered) == len(gone)
+    log = (ev / "mmssms.db-wal").read_bytes()
+    for r in recovered:
+        assert r.fields["source"]["in"] == "wal" and r.fields["source"]["file"] == "mmssms.db-wal"
+        assert r.fields["body"].encode() in log[r.fields["source"]["offset"]:r.fields["source"]["offset"] + 200]
+
+
 def test_earlier_version_of_an_updated_row_is_kept_and_says_so(tmp_path):
     rows = _rows(40)
     db = _make(tmp_path / "mmssms.db", rows, wal=True)
