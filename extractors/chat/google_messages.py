@@ -18,8 +18,6 @@ layout with the five tables below (Google Messages 3.x to 2024 builds).
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import missing_columns, party, text_of
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
@@ -44,7 +42,11 @@ class GoogleMessagesExtractor(SqliteChatExtractor):
         return super().accepts(path, mime, head) and (
             path.replace("\\", "/").rsplit("/", 1)[-1].lower() in self.FILE_NAMES or b"message_protocol" in head)
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    # live rows and deleted ones recovered from free space; a part whose message is not among the
+    # live messages (the message row deleted) is a record of its own
+    MESSAGE_TABLES = {"messages": _MSG, "parts": _PART + ("timestamp", "conversation_id")}
+
+    def context(self, conn, tables, item, problems) -> dict:
         missing_columns(tables, "messages", ("conversation_id", "sender_id", "received_timestamp"),
                         "Google Messages", problems)
         for t in ("parts", "participants", "conversations"):
@@ -68,8 +70,38 @@ class GoogleMessagesExtractor(SqliteChatExtractor):
         if "parts" in tables:
             for p in rows(conn, "parts", tables["parts"], _PART, problems):
                 parts.setdefault(p["message_id"], []).append(p)
-        for r in rows(conn, "messages", tables["messages"], _MSG, problems):
-            yield self._message(r, item, people, label, convs, members, parts.get(r["_rowid"], []))
+        live: set[int] = set()
+        if "messages" in tables:
+            live = {r["_rowid"] for r in rows(conn, "messages", tables["messages"], ("conversation_id",), problems)}
+        return {"people": people, "label": label, "convs": convs, "members": members, "parts": parts, "live": live}
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord | None:
+        if table == "parts":
+            if row["message_id"] in ctx["live"]:
+                return None                   # read with its message
+            return self._orphan_part(row, item, ctx)
+        parts = ctx["parts"].get(row["_rowid"], []) if row["_rowid"] is not None else []
+        return self._message(row, item, ctx["people"], ctx["label"], ctx["convs"], ctx["members"], parts)
+
+    def _orphan_part(self, p, item, ctx) -> ArtifactRecord:
+        """A part whose message row is gone: its text or media, conversation and time."""
+        problems: list[str] = []
+        cid = p["conversation_id"]
+        others = ctx["members"].get(cid, [])
+        conv = ctx["convs"].get(cid)
+        title = (conv["name"] if conv is not None and conv["name"] else None) or ", ".join(others) or None
+        ct = (p["content_type"] or "").lower()
+        is_text = ct.startswith("text/plain") or (p["text"] and not p["uri"])
+        atts = [] if is_text else [attachment(text_of(p["uri"]).rstrip("/").rsplit("/", 1)[-1] or None,
+                                              content_type=p["content_type"], uri=text_of(p["uri"]) or None,
+                                              size=p["file_size_bytes"], part_id=p["_rowid"])]
+        return message_record(
+            platform="google-messages", conversation={"id": f"conversation:{cid}", "title": title},
+            participants=[OWNER] + others, sender=None, recipients=[],
+            sent=unix_ms(p["timestamp"], "sent", problems), body=text_of(p["text"]) if is_text else "",
+            attachments=atts, problems=problems, source=source(item, "parts", p["_rowid"]),
+            source_ref=f"parts:{p['_rowid']}",
+            extra={"kind": "part without its message", "message_id": p["message_id"]})
 
     def _message(self, r, item, people, label, convs, members, parts) -> ArtifactRecord:
         problems: list[str] = []

@@ -17,8 +17,6 @@ direct messages there (to about 2021; newer builds keep them in ``ig_msys_databa
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import json_value, location, missing_columns, party, text_of, unix_micros
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source
@@ -35,7 +33,9 @@ class InstagramExtractor(SqliteChatExtractor):
     MARKERS = ()
     REQUIRED = ("messages",)
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    MESSAGE_TABLES = {"messages": _MSG}      # live rows and deleted ones recovered from free space
+
+    def context(self, conn, tables, item, problems) -> tuple:
         missing_columns(tables, "messages", ("thread_id", "timestamp", "message"), "Instagram", problems)
         own = None
         if "session" in tables and "user_id" in tables["session"]:
@@ -45,8 +45,10 @@ class InstagramExtractor(SqliteChatExtractor):
         if "threads" in tables:
             for r in rows(conn, "threads", tables["threads"], ("thread_id", "thread_info"), problems):
                 threads[str(r["thread_id"])] = _thread(json_value(r["thread_info"], "thread_info", problems))
-        for r in rows(conn, "messages", tables["messages"], _MSG, problems):
-            yield self._message(r, item, own, threads)
+        return own, threads
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        return self._message(row, item, *ctx)
 
     def _message(self, r, item, own, threads) -> ArtifactRecord:
         problems: list[str] = []

@@ -3,7 +3,7 @@ and the AOSP Messaging DatabaseHelper define them): a one-to-one SMS thread, a g
 a photo, and a newer schema."""
 from __future__ import annotations
 
-from appdb import build, run
+from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.google_messages import GoogleMessagesExtractor
 from forensic.extractors.chat.sqlite_chat import OWNER
 
@@ -60,3 +60,20 @@ def test_newer_schema_named(tmp_path):
     assert len(recs) == 3 and all(r.fields["sender"] is None or r.fields["sender"] == OWNER for r in recs)
     assert warns == ["Google Messages: table messages lacks column(s) sender_id (unknown schema version); "
                      "those values are not read"]
+
+
+def test_deleted_message_and_its_part(tmp_path):
+    """A deleted message row is recovered; its text lives in 'parts': a part whose message is
+    gone is listed on its own (here live, then deleted too and recovered)."""
+    build(tmp_path / "bugle_db", SCHEMA, ROWS)
+    data = delete_rows(tmp_path / "bugle_db", "DELETE FROM messages WHERE _id = 1")
+    recs, _ = run(EX, data, "/x/bugle_db")
+    [gone] = recovered(recs)
+    assert gone["sender"] == "Nina ((555) 000-0002)" and gone["sent_at_utc"] == "2023-11-14T22:13:20Z"
+    orphan = [r.fields for r in recs if r.fields.get("kind") == "part without its message"]
+    assert [(o["body"], o["conversation"]["title"], o["recovered"] if "recovered" in o else None)
+            for o in orphan] == [("are you there?", "Nina", None)]
+    data = delete_rows(tmp_path / "bugle_db", "DELETE FROM parts WHERE message_id = 1")
+    recs, _ = run(EX, data, "/x/bugle_db")
+    texts = {f["body"] for f in recovered(recs)}
+    assert "are you there?" in texts

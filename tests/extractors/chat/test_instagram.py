@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 
-from appdb import build, run
+from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.instagram import InstagramExtractor
 from forensic.extractors.chat.sqlite_chat import OWNER
 
@@ -73,3 +73,12 @@ def test_newer_schema_named(tmp_path):
     assert len(recs) == 4
     assert warns == ["Instagram: table messages lacks column(s) message (unknown schema version); "
                      "those values are not read"]
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "direct.db", SCHEMA, ROWS)
+    data = delete_rows(tmp_path / "direct.db", "DELETE FROM messages WHERE _id = 1")
+    recs, warns = run(EX, data, "/x/direct.db")
+    [gone] = recovered(recs)
+    assert gone["body"] == "call me" and gone["sender"] == "Kat V @kat_v (222)"
+    assert "1 deleted rows recovered" in warns[0]
