@@ -12,7 +12,9 @@ What an item's ``sha256``/``md5`` cover, by format:
     image's hashes. Each file the container is made of (the file given; backing files,
     parent disks, extents, segments) is hashed too, its SHA-256 recorded in
     ``details.segments``. A read error on the way is a CorruptSourceError;
-  * apfs: the source file's bytes (an APFS container file is raw);
+  * apfs, bitlocker, luks: the source file's bytes (an APFS container, or one encrypted
+    volume as seized: the encrypted bytes; the key is never stored, only the path of the
+    --password-file it was read from);
   * directory: a canonical listing (kind, size, SHA-256, path of every entry, sorted),
     see :func:`forensic.sources.directory.tree_digest`.
 """

@@ -65,8 +65,10 @@ def detect_format(path: Path) -> str:
     from forensic.sources.apfs import looks_like_apfs
     if looks_like_apfs(head):
         return "apfs"
-    from forensic.sources.encrypted import refuse_if_encrypted
-    refuse_if_encrypted(head, display_path(path.name))
+    from forensic.sources.encrypted import encrypted_format
+    encrypted = encrypted_format(head, display_path(path.name))
+    if encrypted is not None:
+        return encrypted
     # A raw image: a partition table or a file system The Sleuth Kit recognises.
     import pytsk3
     try:
@@ -129,27 +131,59 @@ def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
         return archive
     if fmt in ("raw", "e01"):
         from forensic.sources.tsk import EwfImgInfo, TskImageSource, open_raw
+        from forensic.sources.volumes import volume_key
         if fmt == "raw":
             img = open_raw(path)
         else:
             from forensic.sources.ewf import open_ewf
             handle, _ = open_ewf(path)
             img = EwfImgInfo(handle)
-        src = TskImageSource(img, loc, limits, label)
+        with volume_key(password):        # opens the BitLocker/LUKS partitions it fits
+            src = TskImageSource(img, loc, limits, label)
         src.FORMAT = fmt
         return src
+    if fmt in ("bitlocker", "luks"):
+        return _open_encrypted(path, fmt, loc, limits, label, password)
     if fmt in CONTAINER_FORMATS or fmt == "apfs":
-        return _open_container(path, fmt, loc, limits, label)
+        return _open_container(path, fmt, loc, limits, label, password)
     raise UnsupportedFormatError(f"unknown format {fmt!r}")
 
 
-def _open_container(path: Path, fmt: str, loc: Locator, limits: Limits, label: str) -> Source:
+def _open_encrypted(path: Path, fmt: str, loc: Locator, limits: Limits, label: str,
+                    password: bytes | None) -> Source:
+    """An image that is one BitLocker or LUKS volume, opened with the key and walked decrypted."""
+    from forensic.sources.encrypted import examine, open_decrypted
+    from forensic.sources.tsk import TskImageSource, open_raw
+    img = open_raw(path)
+    try:
+        found = examine(img)
+        if found is None:
+            raise UnsupportedFormatError(f"{display_path(path.name)} is no longer a {fmt} volume")
+        decrypted = open_decrypted(img, 0, None, found, password, display_path(path.name))
+    except BaseException:
+        img.close()
+        raise
+    try:
+        src = TskImageSource(decrypted, loc.child("volume", f"{found.scheme} (decrypted)"), limits, label)
+    except BaseException:
+        decrypted.close()
+        img.close()
+        raise
+    src.FORMAT = fmt
+    src.details["encryption"] = {**found.to_json(), "decrypted": True}
+    src.owned.extend([cast(BinaryIO, decrypted), cast(BinaryIO, img)])
+    return src
+
+
+def _open_container(path: Path, fmt: str, loc: Locator, limits: Limits, label: str,
+                    password: bytes | None = None) -> Source:
     """A virtual-disk container (or an APFS container file): its disk walked as a raw image
     is, or, when the disk is an APFS container, every APFS volume in it."""
     from forensic.sources.apfs import ApfsSource, looks_like_apfs
     from forensic.sources.containers import ContainerImgInfo, open_media
     from forensic.sources.tsk import TskImageSource, open_raw
-    from forensic.sources.encrypted import examine, warning
+    from forensic.sources.encrypted import examine, open_decrypted
+    from forensic.sources.volumes import volume_key
     img = ContainerImgInfo(open_media(path, fmt)) if fmt != "apfs" else open_raw(path)
     src: Source
     try:
@@ -159,8 +193,13 @@ def _open_container(path: Path, fmt: str, loc: Locator, limits: Limits, label: s
         else:
             found = examine(img)
             if found is not None:       # the disk in the container is one encrypted volume
-                raise UnsupportedFormatError(warning(found, f"the disk in {display_path(path.name)}"))
-            src = TskImageSource(img, loc, limits, label)
+                decrypted = open_decrypted(img, 0, None, found, password, f"the disk in {display_path(path.name)}")
+                src = TskImageSource(decrypted, loc.child("volume", f"{found.scheme} (decrypted)"), limits, label)
+                src.details["encryption"] = {**found.to_json(), "decrypted": True}
+                src.owned.append(cast(BinaryIO, decrypted))
+            else:
+                with volume_key(password):
+                    src = TskImageSource(img, loc, limits, label)
             src.FORMAT = fmt
         if isinstance(img, ContainerImgInfo):      # spans unreadable while walking: the source's warnings
             src.warnings.extend(img.warnings)

@@ -5,17 +5,27 @@ start) and FileVault 2 / Core Storage (``CS`` at byte 88 of the volume header) a
 recognised at a volume's first bytes: a partition of a disk, or a whole image. The
 report names the scheme, where the volume is, and what would open it (the BitLocker
 key protectors the volume lists, read with libbde, say which: a recovery password, a
-TPM, a startup key, a user password). Decrypting is not done by this version: the
-examiner decrypts with the key (libbde's ``bdemount``, libluksde's ``luksdemount``,
-libfvde's ``fvdemount`` or the operating system) and adds the decrypted image.
+TPM, a startup key, a user password).
+
+With a key (``--password-file``: its first line is a BitLocker recovery password
+(48 digits in groups of six) or user password, or a LUKS passphrase), a BitLocker or LUKS
+volume is opened read-only through libbde or libluksde and its decrypted content walked
+(:func:`unlock`); the locator says so (``partition 2 (LUKS1, decrypted)``). The key itself
+is never stored in the case, only the path of the file it was read from (as for an
+encrypted ZIP). FileVault 2 (which also needs the EncryptedRoot.plist.wipekey of the
+Recovery HD partition) is reported only: decrypt it with fvdemount and add the result.
 APFS volumes encrypted by FileVault are reported by :mod:`forensic.sources.apfs`.
 """
 from __future__ import annotations
 
+import re
+import threading
 from dataclasses import dataclass, field
 from typing import Any
 
-from forensic.errors import UnsupportedFormatError
+import pytsk3
+
+from forensic.errors import PasswordError, UnsupportedFormatError
 
 PROBE = 4096          # bytes read at a volume's start to recognise it
 
@@ -98,16 +108,99 @@ def warning(found: Encryption, where: str) -> str:
     extra = ""
     if found.facts.get("key_protectors"):
         extra = f"; its key protectors: {', '.join(found.facts['key_protectors'])}"
+    how = (f"give it with --password-file (the key on its first line) or decrypt it with {found.opener}"
+           if found.scheme in OPENABLE else f"decrypt it with {found.opener} and add the decrypted volume")
     return (f"{where} is encrypted with {found.scheme}: its files are not listed{extra}. Opening it needs "
-            f"{found.needs}; decrypt it with {found.opener} and add the decrypted volume as evidence")
+            f"{found.needs}; {how}")
 
 
-def refuse_if_encrypted(head: bytes, name: str) -> None:
-    """An image that is one encrypted volume cannot be walked: say so at once."""
+OPENABLE = {"BitLocker": "bitlocker", "LUKS1": "luks", "LUKS2": "luks"}     # scheme -> item format
+
+
+def encrypted_format(head: bytes, name: str) -> str | None:
+    """The item format of an image that is one encrypted volume (``bitlocker``, ``luks``),
+    None when it is not one; one that cannot be opened here (FileVault 2) is refused."""
     found = detect(head)
     if found is None:
-        return
+        return None
+    if found.scheme in OPENABLE:
+        return OPENABLE[found.scheme]
     raise UnsupportedFormatError(f"{name} is a {found.scheme}-encrypted volume: nothing in it can be read "
                                  "without its key",
                                  hint=f"opening it needs {found.needs}; decrypt it with {found.opener} "
                                       "and add the decrypted image")
+
+
+_RECOVERY_PASSWORD = re.compile(r"^\d{6}(-\d{6}){7}$")
+
+
+def unlock(img: Any, offset: int, length: int | None, found: Encryption, key: bytes) -> Any | None:
+    """The BitLocker or LUKS volume at ``offset`` of a pytsk3 image opened with ``key`` (a
+    libyal volume handle reading the decrypted content), or None when the key does not open
+    it. Raises UnsupportedFormatError for a scheme opened elsewhere (FileVault 2)."""
+    from forensic.sources.apfs import ImgFile
+    text = key.decode("utf-8", "replace").strip()
+    if found.scheme == "BitLocker":
+        import pybde
+        volume = pybde.volume()
+        if _RECOVERY_PASSWORD.match(text):
+            volume.set_recovery_password(text)
+        else:
+            volume.set_password(text)
+    elif found.scheme in ("LUKS1", "LUKS2"):
+        import pyluksde
+        volume = pyluksde.volume()
+        volume.set_password(text)
+    else:
+        raise UnsupportedFormatError(f"a {found.scheme} volume is not opened by this version",
+                                     hint=f"decrypt it with {found.opener} and add the decrypted image")
+    try:
+        volume.open_file_object(ImgFile(img, offset, length))
+    except (OSError, RuntimeError):
+        return None
+    try:
+        if volume.is_locked() and not volume.unlock():
+            volume.close()
+            return None
+    except (OSError, RuntimeError):
+        volume.close()
+        return None
+    return volume
+
+
+class DecryptedImgInfo(pytsk3.Img_Info):
+    """A pytsk3 image over the decrypted content of an opened BitLocker or LUKS volume."""
+
+    def __init__(self, volume: Any) -> None:
+        self.volume = volume
+        self.lock = threading.Lock()
+        self.size = int(volume.get_size())
+        super().__init__(url="", type=pytsk3.TSK_IMG_TYPE_EXTERNAL)
+
+    def read(self, offset: int, size: int) -> bytes:
+        size = max(0, min(size, self.size - offset))
+        with self.lock:
+            data: bytes = self.volume.read_buffer_at_offset(size, offset)
+        return data
+
+    def get_size(self) -> int:
+        return self.size
+
+    def close(self) -> None:
+        with self.lock:
+            self.volume.close()
+
+
+def open_decrypted(img: Any, offset: int, length: int | None, found: Encryption, key: bytes | None,
+                   where: str) -> DecryptedImgInfo:
+    """The decrypted content of an encrypted volume as a pytsk3 image; PasswordError
+    (naming ``where`` and what opens it) without a key or with one that does not open it."""
+    if key is None:
+        raise PasswordError(f"{where} is encrypted with {found.scheme} and no key was given",
+                            hint=f"opening it needs {found.needs}: pass --password-file FILE (the key on its "
+                                 f"first line), or decrypt it with {found.opener} and add the decrypted image")
+    volume = unlock(img, offset, length, found, key)
+    if volume is None:
+        raise PasswordError(f"{where} is encrypted with {found.scheme} and the key given does not open it",
+                            hint=f"it needs {found.needs}, on the first line of the --password-file")
+    return DecryptedImgInfo(volume)

@@ -1,7 +1,9 @@
 """What a disk's partitions hold beyond a file system The Sleuth Kit reads, for
 :class:`~forensic.sources.tsk.TskImageSource`: an APFS container (walked with
 :mod:`forensic.sources.apfs`), an encrypted volume (reported by
-:mod:`forensic.sources.encrypted`), and the Volume Shadow Copies of an NTFS volume.
+:mod:`forensic.sources.encrypted`, or, BitLocker and LUKS, opened with the key given to
+``open_source`` and walked decrypted under ``partition N (LUKS1, decrypted)``), and the
+Volume Shadow Copies of an NTFS volume.
 
 Shadow copies (libvshadow, pyvshadow): each snapshot of an NTFS volume is the volume as it
 was when the snapshot was taken; its file system is walked as an extra volume whose
@@ -15,6 +17,8 @@ from __future__ import annotations
 
 import threading
 import weakref
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, BinaryIO, Iterator, cast
 
@@ -24,12 +28,24 @@ from forensic.entry import FileEntry
 from forensic.errors import SourceError
 from forensic.sources.apfs import ApfsSource, ImgFile, looks_like_apfs
 from forensic.sources.base import Source
-from forensic.sources.encrypted import PROBE, examine, warning
+from forensic.sources.encrypted import OPENABLE, PROBE, examine, open_decrypted, warning
 
 if TYPE_CHECKING:
     from forensic.sources.tsk import TskImageSource
 
 MAX_SHADOW_COPIES = 64
+# the key (--password-file) for encrypted partitions, while a disk's source is being opened
+_KEY: ContextVar[bytes | None] = ContextVar("forensic_volume_key", default=None)
+
+
+@contextmanager
+def volume_key(key: bytes | None) -> Iterator[None]:
+    """Within: a disk's BitLocker/LUKS partitions are opened with ``key``."""
+    token = _KEY.set(key)
+    try:
+        yield
+    finally:
+        _KEY.reset(token)
 # the sources found inside a disk's source (APFS containers, shadow copies), walked after it
 _inner: weakref.WeakKeyDictionary[Any, list[Source]] = weakref.WeakKeyDictionary()
 
@@ -59,11 +75,33 @@ def claim_partition(src: TskImageSource, info: dict) -> bool:
         src.owned.append(cast(BinaryIO, apfs))          # closed with the disk's source
         return True
     found = examine(src.img, start, length)
-    if found is not None:
-        info["encryption"] = found.to_json()
+    if found is None:
+        return False
+    info["encryption"] = found.to_json()
+    key = _KEY.get()
+    if key is None or found.scheme not in OPENABLE:
         src.warnings.append(warning(found, where))
         return True
-    return False
+    from forensic.sources.tsk import TskImageSource
+    try:
+        decrypted = open_decrypted(src.img, start, length, found, key, where)
+    except SourceError as exc:
+        src.warnings.append(f"{warning(found, where)} ({exc.message})")
+        return True
+    loc = src.locator.child("partition", f"partition {number} ({found.scheme}, decrypted)")
+    try:
+        inner = TskImageSource(decrypted, loc, src.limits, src.label)
+    except SourceError as exc:
+        decrypted.close()
+        src.warnings.append(f"{where}: opened with the key, but {exc.message}")
+        return True
+    info["encryption"]["decrypted"] = True
+    src.warnings.extend(inner.warnings)
+    inner.warnings = src.warnings
+    inner.owned.append(cast(BinaryIO, decrypted))
+    _inner.setdefault(src, []).append(inner)
+    src.owned.append(cast(BinaryIO, inner))
+    return True
 
 
 def has_inner(src: TskImageSource) -> bool:

@@ -3,8 +3,11 @@ opens them, never skipped in silence), APFS containers (walked), and the same in
 virtual-disk container."""
 from __future__ import annotations
 
+import hashlib
+import os
 import re
 import shutil
+import struct
 
 import pytest
 
@@ -85,13 +88,105 @@ def test_encrypted_partitions_are_reported_with_what_opens_them(forensic, tmp_pa
     assert sha256_file(disk) == before
 
 
-def test_an_image_that_is_one_encrypted_volume_is_refused_with_the_reason(forensic, tmp_path):
-    image = luks1_volume(tmp_path / "laptop.dd")
+def _xts(key, data):
+    """AES-XTS, plain64 IVs (the sector number), as dm-crypt and LUKS use it."""
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    out = bytearray()
+    for i in range(0, len(data), 512):
+        enc = Cipher(algorithms.AES(key), modes.XTS((i // 512).to_bytes(16, "little"))).encryptor()
+        out += enc.update(data[i:i + 512]) + enc.finalize()
+    return bytes(out)
+
+
+def _af_split(key, stripes):
+    """LUKS's anti-forensic split (SHA-256 diffusion), as its specification gives it."""
+    def diffuse(block):
+        return b"".join(hashlib.sha256(struct.pack(">I", j // 32) + block[j:j + 32]).digest()[:len(block[j:j + 32])]
+                        for j in range(0, len(block), 32))
+    d, parts = bytes(len(key)), []
+    for _ in range(stripes - 1):
+        s = os.urandom(len(key))
+        parts.append(s)
+        d = diffuse(bytes(a ^ b for a, b in zip(d, s, strict=True)))
+    parts.append(bytes(a ^ b for a, b in zip(d, key, strict=True)))
+    return b"".join(parts)
+
+
+def real_luks1(path, plain, passphrase, iterations=1000, stripes=4000):
+    """A real LUKS1 volume (aes-xts-plain64, sha256, one key slot) holding ``plain``, written
+    as the LUKS1 on-disk format specification lays it out (cryptsetup is not needed)."""
+    master, digest_salt, slot_salt = os.urandom(64), os.urandom(32), os.urandom(32)
+    digest = hashlib.pbkdf2_hmac("sha256", master, digest_salt, iterations, 20)
+    material, sectors = 8, (64 * stripes + 511) // 512
+    payload = (material + sectors + 7) // 8 * 8
+    head = bytearray(payload * 512)
+    struct.pack_into(">6sH32s32s32sII20s32sI40s", head, 0, b"LUKS\xba\xbe", 1, b"aes", b"xts-plain64", b"sha256",
+                     payload, 64, digest, digest_salt, iterations, LUKS_UUID)
+    struct.pack_into(">II32sII", head, 208, 0x00AC71F3, iterations, slot_salt, material, stripes)
+    for k in range(1, 8):
+        struct.pack_into(">II32sII", head, 208 + 48 * k, 0x0000DEAD, 0, bytes(32), material + k * sectors, stripes)
+    split = _af_split(master, stripes)
+    split += bytes(sectors * 512 - len(split))
+    head[material * 512:(material + sectors) * 512] = _xts(
+        hashlib.pbkdf2_hmac("sha256", passphrase, slot_salt, iterations, 64), split)
+    path.write_bytes(bytes(head) + _xts(master, plain))
+    return path
+
+
+@pytest.fixture
+def luks(tmp_path):
+    fs = ext4_image(tmp_path, {"/plans.txt": NOTE}, size_mib=4, name="fs.img")
+    vol = real_luks1(tmp_path / "laptop.luks", fs.read_bytes(), b"correct horse battery")
+    (tmp_path / "key.txt").write_text("correct horse battery\n")
+    (tmp_path / "wrong.txt").write_text("incorrect horse\n")
+    return vol
+
+
+def test_luks_volume_without_the_key_is_refused_with_what_opens_it(forensic, tmp_path, luks):
     case = _case(forensic, tmp_path)
-    res = forensic("evidence", "add", image, "--case", case, expect=1)
-    assert "laptop.dd is a LUKS1-encrypted volume" in res.err
-    assert "luksdemount" in res.err and "passphrase" in res.err
+    res = forensic("evidence", "add", luks, "--case", case, expect=1)
+    assert "laptop.luks is encrypted with LUKS1 and no key was given" in res.err
+    assert "--password-file" in res.err and "passphrase" in res.err
+    res = forensic("evidence", "add", luks, "--case", case, "--password-file", tmp_path / "wrong.txt", expect=1)
+    assert "the key given does not open it" in res.err
     assert forensic("evidence", "list", "--case", case, "--json").jsonl() == []
+
+
+def test_luks_volume_opened_with_the_key_and_walked_decrypted(forensic, tmp_path, luks):
+    before = sha256_file(luks)
+    case = _case(forensic, tmp_path)
+    added = forensic("evidence", "add", luks, "--case", case, "--password-file", tmp_path / "key.txt",
+                     "--json").json()
+    assert added["format"] == "luks" and added["sha256"] == before        # the encrypted bytes, as seized
+    summary = forensic("triage", "--case", case, "--json").json()
+    assert summary["warnings"] == 0
+    files = {r["locator"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
+    assert files["laptop.luks › LUKS1 (decrypted) › file system (ext4) › /plans.txt"]["sha256"] == sha256(NOTE)
+    assert sha256_file(luks) == before
+
+
+def test_luks_partition_of_a_disk_opened_with_the_key(forensic, tmp_path, luks):
+    p1 = ext4_image(tmp_path, {"/notes.txt": b"outside"}, size_mib=4, name="p1.img")
+    disk = disk_image(tmp_path, [p1, luks])
+    case = _case(forensic, tmp_path)
+    added = forensic("evidence", "add", disk, "--case", case, "--password-file", tmp_path / "key.txt",
+                     "--json").json()
+    assert added["partitions"][1]["encryption"]["decrypted"] is True
+    forensic("triage", "--case", case, "--json")
+    files = {r["locator"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
+    key = "disk.img › partition 2 (LUKS1, decrypted) › file system (ext4) › /plans.txt"
+    assert files[key]["sha256"] == sha256(NOTE)
+
+
+def test_luks_volume_in_a_qcow2_opened_with_the_key(forensic, tmp_path, luks):
+    need("qemu-img")
+    image = tmp_path / "laptop.qcow2"
+    run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", luks, image)
+    case = _case(forensic, tmp_path)
+    forensic("evidence", "add", image, "--case", case, "--password-file", tmp_path / "key.txt")
+    forensic("triage", "--case", case, "--json")
+    files = {r["locator"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
+    assert files["laptop.qcow2 › LUKS1 (decrypted) › file system (ext4) › /plans.txt"]["sha256"] == sha256(NOTE)
 
 
 def test_encrypted_volume_inside_a_container_is_refused_with_the_reason(forensic, tmp_path):
