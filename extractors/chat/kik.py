@@ -27,8 +27,6 @@ iOS:
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import apple_seconds, missing_columns, party, text_of
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
@@ -53,14 +51,24 @@ class KikExtractor(SqliteChatExtractor):
         return super().accepts(path, mime, head) or (head.startswith(b"SQLite format 3\x00")
                                                      and name.endswith(".kikdatabase.db"))
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    # live rows and deleted ones recovered from free space
+    MESSAGE_TABLES = {"messagesTable": _ANDROID, "ZKIKMESSAGE": _IOS}
+
+    def context(self, conn, tables, item, problems) -> dict:
+        ctx: dict = {}
         if "messagesTable" in tables:
-            yield from self._android(conn, tables, item, problems)
+            ctx["android"] = self._android(conn, tables, problems)
         if "ZKIKMESSAGE" in tables:
-            yield from self._ios(conn, tables, item, problems)
+            ctx["ios"] = self._ios(conn, tables, problems)
+        return ctx
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        if table == "messagesTable":
+            return self._android_row(row, ctx["android"], item)
+        return self._ios_row(row, ctx["ios"], item)
 
     # -- Android ----------------------------------------------------------------------------------
-    def _android(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    def _android(self, conn, tables, problems) -> dict:
         missing_columns(tables, "messagesTable", ("body", "partner_jid", "was_me", "timestamp"), "Kik", problems)
         contacts = lookup(conn, "KIKcontactsTable", tables["KIKcontactsTable"], "jid",
                           ("display_name", "user_name", "is_group"), problems) if "KIKcontactsTable" in tables else {}
@@ -71,41 +79,41 @@ class KikExtractor(SqliteChatExtractor):
             for r in rows(conn, "KIKContentTable", tables["KIKContentTable"],
                           ("content_id", "content_name", "content_string"), problems):
                 content.setdefault(r["content_id"], {})[r["content_name"]] = r["content_string"]
-
-        def name(jid):
-            c = contacts.get(jid)
-            return party((c["display_name"] or c["user_name"]) if c is not None else None, jid) if jid else None
-
-        members: dict[str, list[str]] = {}
+        ctx = {"contacts": contacts, "content": content, "members": {}}
+        members: dict[str, list[str]] = ctx["members"]
         for r in rows(conn, "messagesTable", tables["messagesTable"], ("bin_id", "partner_jid", "was_me"), problems):
             conv = r["bin_id"] or r["partner_jid"]
-            who = name(r["partner_jid"])
+            who = _name(contacts, r["partner_jid"])
             if conv and who and who not in members.setdefault(conv, []):
                 members[conv].append(who)
-        for r in rows(conn, "messagesTable", tables["messagesTable"], _ANDROID, problems):
-            problems_r: list[str] = []
-            conv = r["bin_id"] or r["partner_jid"]
-            c = contacts.get(conv)
-            group = bool(c is not None and c["is_group"]) or (bool(conv) and "_g@groups.kik.com" in str(conv))
-            outgoing = bool(r["was_me"])
-            atts = []
-            if r["content_id"]:
-                props = content.get(r["content_id"], {})
-                atts.append(attachment(props.get("file-name") or props.get("title") or r["content_id"],
-                                       content_id=r["content_id"], app_id=r["app_id"], properties=props))
-            system = bool(r["sys_msg"] or r["stat_msg"])
-            yield message_record(
-                platform="kik", conversation={"id": conv, "title": name(conv)},
-                participants=[OWNER] + members.get(conv, []), sender=OWNER if outgoing else name(r["partner_jid"]),
-                sent=unix_ms(r["timestamp"], "sent", problems_r),
-                body=text_of(r["body"]) or text_of(r["sys_msg"]) or text_of(r["stat_msg"]), attachments=atts,
-                system=system, problems=problems_r, source=source(item, "messagesTable", r["_rowid"]),
-                source_ref=f"messagesTable:{r['_rowid']}",
-                extra={"direction": "outgoing" if outgoing else "incoming", "group": group, "message_uid": r["uid"],
-                       "read_state": r["read_state"]})
+        return ctx
+
+    def _android_row(self, r, ctx, item) -> ArtifactRecord:
+        problems: list[str] = []
+        contacts = ctx["contacts"]
+        conv = r["bin_id"] or r["partner_jid"]
+        c = contacts.get(conv)
+        group = bool(c is not None and c["is_group"]) or (bool(conv) and "_g@groups.kik.com" in str(conv))
+        outgoing = bool(r["was_me"])
+        atts = []
+        if r["content_id"]:
+            props = ctx["content"].get(r["content_id"], {})
+            atts.append(attachment(props.get("file-name") or props.get("title") or r["content_id"],
+                                   content_id=r["content_id"], app_id=r["app_id"], properties=props))
+        system = bool(r["sys_msg"] or r["stat_msg"])
+        return message_record(
+            platform="kik", conversation={"id": conv, "title": _name(contacts, conv)},
+            participants=[OWNER] + ctx["members"].get(conv, []),
+            sender=OWNER if outgoing else _name(contacts, r["partner_jid"]),
+            sent=unix_ms(r["timestamp"], "sent", problems),
+            body=text_of(r["body"]) or text_of(r["sys_msg"]) or text_of(r["stat_msg"]), attachments=atts,
+            system=system, problems=problems, source=source(item, "messagesTable", r["_rowid"]),
+            source_ref=f"messagesTable:{r['_rowid']}",
+            extra={"direction": "outgoing" if outgoing else "incoming", "group": group, "message_uid": r["uid"],
+                   "read_state": r["read_state"]})
 
     # -- iOS --------------------------------------------------------------------------------------
-    def _ios(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    def _ios(self, conn, tables, problems) -> dict:
         missing_columns(tables, "ZKIKMESSAGE", ("ZBODY", "ZTYPE", "ZUSER", "ZTIMESTAMP"), "Kik", problems)
         users = lookup(conn, "ZKIKUSER", tables["ZKIKUSER"], "Z_PK", ("ZDISPLAYNAME", "ZUSERNAME", "ZJID"),
                        problems) if "ZKIKUSER" in tables else {}
@@ -122,32 +130,41 @@ class KikExtractor(SqliteChatExtractor):
         if "ZKIKATTACHMENT" in tables:
             for r in rows(conn, "ZKIKATTACHMENT", tables["ZKIKATTACHMENT"], ("ZMESSAGE", "ZCONTENT", "ZTYPE"),
                           problems):
-                atts.setdefault(r["ZMESSAGE"], []).append(attachment(r["ZCONTENT"], content_id=r["ZCONTENT"],
-                                                                     attachment_type=r["ZTYPE"]))
-        for r in rows(conn, "ZKIKMESSAGE", tables["ZKIKMESSAGE"], _IOS, problems):
-            problems_r: list[str] = []
-            kind = _IOS_TYPES.get(r["ZTYPE"], r["ZTYPE"])
-            user = r["ZUSER"]
-            jid = users[user]["ZJID"] if user in users else None
-            group = user in members or (bool(jid) and "@groups.kik.com" in str(jid))
-            outgoing = kind == "sent"
-            if outgoing:
-                sender = OWNER
-            elif group:
-                sender = None          # a group message's row names the group, not its author
-            else:
-                sender = label.get(user)
-            others = members.get(user, []) if group else ([label[user]] if user in label else [])
-            received = apple_seconds(r["ZRECEIVEDTIMESTAMP"], "received", problems_r)
-            yield message_record(
-                platform="kik", conversation={"id": jid or (f"user:{user}" if user is not None else None),
-                                              "title": label.get(user)},
-                participants=[OWNER] + others, sender=sender,
-                recipients=None if sender else [],
-                sent=apple_seconds(r["ZTIMESTAMP"], "sent", problems_r), body=text_of(r["ZBODY"]),
-                attachments=atts.get(r["_rowid"], []), system=kind == "group_admin", problems=problems_r,
-                source=source(item, "ZKIKMESSAGE", r["_rowid"]), source_ref=f"ZKIKMESSAGE:{r['_rowid']}",
-                extra={"direction": "outgoing" if outgoing else ("incoming" if kind in ("received", "group_message")
-                                                                 else None),
-                       "message_type": kind, "group": group, "state": r["ZSTATE"],
-                       "received_at": received.iso_utc() if received is not None else None})
+                atts.setdefault(r["ZMESSAGE"], []).append((r["ZCONTENT"], r["ZTYPE"]))
+        return {"users": users, "label": label, "members": members, "atts": atts}
+
+    def _ios_row(self, r, ctx, item) -> ArtifactRecord:
+        problems: list[str] = []
+        users, label, members = ctx["users"], ctx["label"], ctx["members"]
+        kind = _IOS_TYPES.get(r["ZTYPE"], r["ZTYPE"])
+        user = r["ZUSER"]
+        jid = users[user]["ZJID"] if user in users else None
+        group = user in members or (bool(jid) and "@groups.kik.com" in str(jid))
+        outgoing = kind == "sent"
+        if outgoing:
+            sender = OWNER
+        elif group:
+            sender = None          # a group message's row names the group, not its author
+        else:
+            sender = label.get(user)
+        others = members.get(user, []) if group else ([label[user]] if user in label else [])
+        received = apple_seconds(r["ZRECEIVEDTIMESTAMP"], "received", problems)
+        found = ctx["atts"].get(r["_rowid"], []) if r["_rowid"] is not None else []
+        return message_record(
+            platform="kik", conversation={"id": jid or (f"user:{user}" if user is not None else None),
+                                          "title": label.get(user)},
+            participants=[OWNER] + others, sender=sender,
+            recipients=None if sender else [],
+            sent=apple_seconds(r["ZTIMESTAMP"], "sent", problems), body=text_of(r["ZBODY"]),
+            attachments=[attachment(c, content_id=c, attachment_type=t) for c, t in found],
+            system=kind == "group_admin", problems=problems,
+            source=source(item, "ZKIKMESSAGE", r["_rowid"]), source_ref=f"ZKIKMESSAGE:{r['_rowid']}",
+            extra={"direction": "outgoing" if outgoing else ("incoming" if kind in ("received", "group_message")
+                                                             else None),
+                   "message_type": kind, "group": group, "state": r["ZSTATE"],
+                   "received_at": received.iso_utc() if received is not None else None})
+
+
+def _name(contacts: dict, jid) -> str | None:
+    c = contacts.get(jid)
+    return party((c["display_name"] or c["user_name"]) if c is not None else None, jid) if jid else None

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from appdb import build, run, sqlite3_cli
+from appdb import build, delete_rows, recovered, run, sqlite3_cli
 from forensic.extractors.chat.kik import KikExtractor
 from forensic.extractors.chat.sqlite_chat import OWNER
 
@@ -75,3 +75,12 @@ def test_corpus_ios_matches_sqlite3(corpus):
     grp = next(r.fields for r in recs if r.fields["source"]["row_id"] == 10)
     assert grp["group"] is True and grp["conversation"]["id"] == "1100024090445_g@groups.kik.com"
     assert len(grp["participants"]) == 5
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "kikDatabase.db", SCHEMA, ROWS)
+    data = delete_rows(tmp_path / "kikDatabase.db", "DELETE FROM messagesTable WHERE _id = 3")
+    recs, warns = run(EX, data, "/x/kikDatabase.db")
+    [gone] = recovered(recs)
+    assert gone["body"] == "in the group" and gone["sender"] == f"Bo ({B})" and gone["group"] is True
+    assert "1 deleted rows recovered" in warns[0]
