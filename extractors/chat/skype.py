@@ -23,8 +23,6 @@ from __future__ import annotations
 
 import html
 import re
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import json_value, missing_columns, party, text_of, unix_millis, unix_seconds
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source
@@ -36,6 +34,8 @@ _SYSTEM = {4, 10, 12, 13, 30, 39, 50, 51, 53, 100, 110}
 _TYPES = {61: "text", 60: "emote", 68: "file", 201: "picture", 30: "call_started", 39: "call_ended",
           10: "members_added", 12: "member_removed", 13: "member_left", 50: "contact_request",
           51: "contact_request_granted", 110: "birthday", 64: "sms"}
+_TRANSFER = ("convo_id", "partner_handle", "partner_dispname", "type", "status", "starttime", "filename", "filepath",
+             "filesize")
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _S4L = re.compile(r"^messagesv\d+$")
 
@@ -63,102 +63,107 @@ class SkypeExtractor(SqliteChatExtractor):
         # main.db is a common name: Skype's has its Messages table with is_permanent, or the path says so
         return any(m in head for m in self.MARKERS) or (name == "main.db" and "skype" in path.lower())
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
-        s4l = sorted(t for t in tables if _S4L.match(t) and "nsp_data" in tables[t])
-        if s4l:
-            for t in s4l:
-                yield from self._s4l(conn, t, tables[t], item, problems)
-        if "Messages" in tables:
-            yield from self._legacy(conn, tables, item, problems)
+    # live rows and deleted ones recovered from free space (s4l message tables by their version)
+    MESSAGE_TABLES = {"Messages": _MSG, "Transfers": _TRANSFER,
+                      **{f"messagesv{n}": ("nsp_pk", "nsp_data") for n in range(1, 64)}}
 
-    # -- legacy main.db ---------------------------------------------------------------------------
-    def _legacy(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
-        missing_columns(tables, "Messages", ("convo_id", "author", "timestamp", "body_xml"), "Skype", problems)
-        me = None
+    def context(self, conn, tables, item, problems) -> dict:
+        ctx: dict = {"me": None, "convs": {}, "names": {}, "members": {}}
+        if "Messages" not in tables and "Transfers" not in tables:
+            return ctx
+        if "Messages" in tables:
+            missing_columns(tables, "Messages", ("convo_id", "author", "timestamp", "body_xml"), "Skype", problems)
         if "Accounts" in tables:
             for r in rows(conn, "Accounts", tables["Accounts"], ("skypename", "fullname"), problems):
-                me = me or r["skypename"]
-        convs = lookup(conn, "Conversations", tables["Conversations"], "id",
-                       ("identity", "type", "displayname", "given_displayname", "meta_topic"), problems) \
-            if "Conversations" in tables else {}
-        names: dict[str, str] = {}
+                ctx["me"] = ctx["me"] or r["skypename"]
+        if "Conversations" in tables:
+            ctx["convs"] = lookup(conn, "Conversations", tables["Conversations"], "id",
+                                  ("identity", "type", "displayname", "given_displayname", "meta_topic"), problems)
+        names: dict[str, str] = ctx["names"]
         if "Contacts" in tables:
             for r in rows(conn, "Contacts", tables["Contacts"], ("skypename", "fullname", "displayname"), problems):
                 if r["skypename"]:
                     names[r["skypename"]] = r["displayname"] or r["fullname"]
-        members: dict[int, list[str]] = {}
         if "Participants" in tables:
             for r in rows(conn, "Participants", tables["Participants"], ("convo_id", "identity"), problems):
-                if r["identity"] and r["identity"] != me:
-                    members.setdefault(r["convo_id"], []).append(party(names.get(r["identity"]), r["identity"]))
+                if r["identity"] and r["identity"] != ctx["me"]:
+                    ctx["members"].setdefault(r["convo_id"], []).append(party(names.get(r["identity"]),
+                                                                              r["identity"]))
+        return ctx
 
-        def conversation(cid):
-            c = convs.get(cid)
-            title = None
-            if c is not None:
-                title = c["meta_topic"] or c["given_displayname"] or c["displayname"] or c["identity"]
-            others = members.get(cid) or ([party(names.get(c["identity"]), c["identity"])]
-                                          if c is not None and c["identity"] and c["type"] == 1 else [])
-            return ({"id": c["identity"] if c is not None and c["identity"] else f"convo:{cid}", "title": title},
-                    others, c is not None and c["type"] == 2)
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        if table == "Messages":
+            return self._message(row, ctx, item)
+        if table == "Transfers":
+            return self._transfer(row, ctx, item)
+        return self._s4l(table, row, item)
 
-        for r in rows(conn, "Messages", tables["Messages"], _MSG, problems):
-            p: list[str] = []
-            conv, others, group = conversation(r["convo_id"])
-            author = r["author"]
-            outgoing = bool(me) and author == me
-            raw = text_of(r["body_xml"])
-            edited = unix_seconds(r["edited_timestamp"], "edited", p)
-            yield message_record(
-                platform="skype", conversation=conv, participants=[OWNER] + others,
-                sender=OWNER if outgoing else party(r["from_dispname"] or names.get(author), author),
-                sent=unix_seconds(r["timestamp"], "sent", p), body=plain(raw), system=r["type"] in _SYSTEM,
-                edited=edited is not None, edited_ts=edited, problems=p,
-                source=source(item, "Messages", r["_rowid"]), source_ref=f"Messages:{r['_rowid']}",
-                extra={"message_type": _TYPES.get(r["type"], r["type"]), "body_xml": raw or None, "group": group,
-                       "direction": "outgoing" if outgoing else "incoming", "author": author,
-                       "account": me})
-        if "Transfers" in tables:
-            for r in rows(conn, "Transfers", tables["Transfers"], ("convo_id", "partner_handle", "partner_dispname",
-                                                                   "type", "status", "starttime", "filename",
-                                                                   "filepath", "filesize"), problems):
-                p = []
-                conv, others, group = conversation(r["convo_id"])
-                sending = r["type"] == 2                     # 1 incoming, 2 outgoing transfer
-                extra_att = {"size": r["filesize"]}
-                if r["filepath"]:
-                    extra_att["path"] = r["filepath"]
-                yield message_record(
-                    platform="skype", conversation=conv, participants=[OWNER] + others,
-                    sender=OWNER if sending else party(r["partner_dispname"], r["partner_handle"]),
-                    recipients=[party(r["partner_dispname"], r["partner_handle"])] if sending else [OWNER],
-                    sent=unix_seconds(r["starttime"], "sent", p), body="",
-                    attachments=[attachment(r["filename"], **extra_att)], problems=p,
-                    source=source(item, "Transfers", r["_rowid"]), source_ref=f"Transfers:{r['_rowid']}",
-                    extra={"message_type": "file_transfer", "group": group, "transfer_status": r["status"],
-                           "direction": "outgoing" if sending else "incoming"})
+    # -- legacy main.db ---------------------------------------------------------------------------
+    def _conversation(self, cid, ctx) -> tuple[dict, list[str], bool]:
+        c = ctx["convs"].get(cid)
+        names = ctx["names"]
+        title = None
+        if c is not None:
+            title = c["meta_topic"] or c["given_displayname"] or c["displayname"] or c["identity"]
+        others = ctx["members"].get(cid) or ([party(names.get(c["identity"]), c["identity"])]
+                                             if c is not None and c["identity"] and c["type"] == 1 else [])
+        return ({"id": c["identity"] if c is not None and c["identity"] else f"convo:{cid}", "title": title},
+                others, c is not None and c["type"] == 2)
+
+    def _message(self, r, ctx, item) -> ArtifactRecord:
+        p: list[str] = []
+        me = ctx["me"]
+        conv, others, group = self._conversation(r["convo_id"], ctx)
+        author = r["author"]
+        outgoing = bool(me) and author == me
+        raw = text_of(r["body_xml"])
+        edited = unix_seconds(r["edited_timestamp"], "edited", p)
+        return message_record(
+            platform="skype", conversation=conv, participants=[OWNER] + others,
+            sender=OWNER if outgoing else party(r["from_dispname"] or ctx["names"].get(author), author),
+            sent=unix_seconds(r["timestamp"], "sent", p), body=plain(raw), system=r["type"] in _SYSTEM,
+            edited=edited is not None, edited_ts=edited, problems=p,
+            source=source(item, "Messages", r["_rowid"]), source_ref=f"Messages:{r['_rowid']}",
+            extra={"message_type": _TYPES.get(r["type"], r["type"]), "body_xml": raw or None, "group": group,
+                   "direction": "outgoing" if outgoing else "incoming", "author": author, "account": me})
+
+    def _transfer(self, r, ctx, item) -> ArtifactRecord:
+        p: list[str] = []
+        conv, others, group = self._conversation(r["convo_id"], ctx)
+        sending = r["type"] == 2                     # 1 incoming, 2 outgoing transfer
+        extra_att = {"size": r["filesize"]}
+        if r["filepath"]:
+            extra_att["path"] = r["filepath"]
+        other = party(r["partner_dispname"], r["partner_handle"])
+        return message_record(
+            platform="skype", conversation=conv, participants=[OWNER] + others,
+            sender=OWNER if sending else other, recipients=[other] if sending and other else [OWNER],
+            sent=unix_seconds(r["starttime"], "sent", p), body="",
+            attachments=[attachment(r["filename"], **extra_att)], problems=p,
+            source=source(item, "Transfers", r["_rowid"]), source_ref=f"Transfers:{r['_rowid']}",
+            extra={"message_type": "file_transfer", "group": group, "transfer_status": r["status"],
+                   "direction": "outgoing" if sending else "incoming"})
 
     # -- s4l-*.db ---------------------------------------------------------------------------------
-    def _s4l(self, conn, table, columns, item, problems) -> Iterator[ArtifactRecord]:
-        for r in rows(conn, table, columns, ("nsp_pk", "nsp_data"), problems):
-            p: list[str] = []
-            doc = json_value(r["nsp_data"], f"{table} row {r['_rowid']} nsp_data", p)
-            doc = doc if isinstance(doc, dict) else {}
-            mine = bool(doc.get("_isMyMessage"))
-            creator = doc.get("creator")
-            kind = doc.get("messagetype")
-            content = text_of(doc.get("content"))
-            conv_id = doc.get("conversationId")
-            atts = []
-            if isinstance(kind, str) and kind.startswith("RichText/") and "URIObject" in content:
-                m = re.search(r'<OriginalName v="([^"]{0,500})"', content)
-                atts.append(attachment(html.unescape(m.group(1)) if m else None, kind=kind))
-            yield message_record(
-                platform="skype", conversation={"id": conv_id, "title": None}, participants=[OWNER],
-                sender=OWNER if mine else (str(creator) if creator else None),
-                sent=unix_millis(doc.get("createdTime") or doc.get("originalarrivaltime"), "sent", p),
-                body=plain(content), attachments=atts,
-                system=isinstance(kind, str) and (kind.startswith("Event/") or kind.startswith("ThreadActivity/")),
-                problems=p, source=source(item, table, r["_rowid"]), source_ref=f"{table}:{r['_rowid']}",
-                extra={"message_type": kind, "content_raw": content or None, "message_id": doc.get("cuid"),
-                       "direction": "outgoing" if mine else "incoming"})
+    def _s4l(self, table, r, item) -> ArtifactRecord:
+        p: list[str] = []
+        doc = json_value(r["nsp_data"], f"{table} row {r['_rowid']} nsp_data", p)
+        doc = doc if isinstance(doc, dict) else {}
+        mine = bool(doc.get("_isMyMessage"))
+        creator = doc.get("creator")
+        kind = doc.get("messagetype")
+        content = text_of(doc.get("content"))
+        conv_id = doc.get("conversationId")
+        atts = []
+        if isinstance(kind, str) and kind.startswith("RichText/") and "URIObject" in content:
+            m = re.search(r'<OriginalName v="([^"]{0,500})"', content)
+            atts.append(attachment(html.unescape(m.group(1)) if m else None, kind=kind))
+        return message_record(
+            platform="skype", conversation={"id": conv_id, "title": None}, participants=[OWNER],
+            sender=OWNER if mine else (str(creator) if creator else None),
+            sent=unix_millis(doc.get("createdTime") or doc.get("originalarrivaltime"), "sent", p),
+            body=plain(content), attachments=atts,
+            system=isinstance(kind, str) and (kind.startswith("Event/") or kind.startswith("ThreadActivity/")),
+            problems=p, source=source(item, table, r["_rowid"]), source_ref=f"{table}:{r['_rowid']}",
+            extra={"message_type": kind, "content_raw": content or None, "message_id": doc.get("cuid"),
+                   "direction": "outgoing" if mine else "incoming"})

@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from appdb import build, run, sqlite3_cli
+from appdb import build, delete_rows, recovered, run, sqlite3_cli
 from forensic.extractors.chat.skype import SkypeExtractor
 from forensic.extractors.chat.sqlite_chat import OWNER
 
@@ -94,3 +94,12 @@ def test_corpus_main_db_matches_sqlite3(corpus):
     assert first["sender"] == OWNER                      # gen.beringer is the account in Accounts
     n_transfers = sqlite3_cli(path, "SELECT count(*) AS n FROM Transfers")[0]["n"]
     assert sum(1 for r in recs if r.fields["source"]["table"] == "Transfers") == n_transfers
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "main.db", LEGACY, ROWS)
+    data = delete_rows(tmp_path / "main.db", "DELETE FROM Messages WHERE id = 1")
+    recs, warns = run(EX, data, "/x/Skype/me/main.db")
+    [gone] = recovered(recs)
+    assert gone["body"] == "it's ready" and gone["sender"] == "Ann K (ann.k)"
+    assert "1 deleted rows recovered" in warns[0]
