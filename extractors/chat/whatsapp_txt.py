@@ -6,6 +6,14 @@ line. Times in these exports are the phone's wall clock with no zone: they are k
 and flagged (``tz_known`` false) unless the examiner states the zone for the item
 (``assume_tz``). The parsing itself lives in :mod:`forensic.extractors.chat.whatsapp_text`.
 
+Attribution: a header that names a sender ('Name:') keeps it, whatever the text (iOS writes
+U+200E before some texts); only a line with no 'Name:' part is a system message. WhatsApp's
+own notices that iOS writes under the chat's name (encryption, security code) keep that name
+as sender and are marked ``app_notice``. A 12-hour header with an impossible hour ('23:59 PM')
+is kept at its literal 24-hour time, with a warning on the record. A maps link
+('https://maps.google.com/?q=LAT,LON') gives the shared ``location`` field
+({latitude, longitude, source}).
+
 ``finalize`` links each attachment named in the text (``IMG-…-WA0001.jpg (file attached)``,
 ``<attached: 00000012-PHOTO-….jpg>``) to the file of that name in the same folder or archive
 as the chat, with its SHA-256 from the walk; an attachment not found there is flagged.
