@@ -18,8 +18,6 @@ empty, in which case senders are given by their LINE mid).
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import location, missing_columns, party, text_of
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source, unix_ms
@@ -38,7 +36,9 @@ class LineExtractor(SqliteChatExtractor):
     MARKERS = (b"CREATE TABLE chat_history",)
     REQUIRED = ("chat_history",)
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    MESSAGE_TABLES = {"chat_history": _MSG}      # live rows and deleted ones recovered from free space
+
+    def context(self, conn, tables, item, problems) -> tuple:
         missing_columns(tables, "chat_history", ("chat_id", "from_mid", "content", "created_time"), "LINE", problems)
         names: dict[str, str] = {}
         if "contacts" in tables:
@@ -56,9 +56,10 @@ class LineExtractor(SqliteChatExtractor):
         if "membership" in tables:
             for r in rows(conn, "membership", tables["membership"], ("id", "m_id"), problems):
                 groups.setdefault(r["id"], []).append(party(names.get(r["m_id"]), r["m_id"]))
-        has_from = "from_mid" in tables["chat_history"]
-        for r in rows(conn, "chat_history", tables["chat_history"], _MSG, problems):
-            yield self._message(r, item, names, titles, groups, has_from)
+        return names, titles, groups, "from_mid" in tables["chat_history"]
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        return self._message(row, item, *ctx)
 
     def _message(self, r, item, names, titles, groups, has_from: bool) -> ArtifactRecord:
         problems: list[str] = []

@@ -3,7 +3,7 @@ reads them): a one-to-one chat, a group with members, a photo, a location, a cal
 a newer schema."""
 from __future__ import annotations
 
-from appdb import build, run
+from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.line import LineExtractor
 from forensic.extractors.chat.sqlite_chat import OWNER
 
@@ -65,3 +65,12 @@ def test_newer_schema_named(tmp_path):
     assert [r.fields["sender"] == OWNER for r in recs] == [False, True, False, False]
     assert warns == ["LINE: table chat_history lacks column(s) from_mid (unknown schema version); "
                      "those values are not read"]
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "naver_line", SCHEMA, ROWS)
+    data = delete_rows(tmp_path / "naver_line", "DELETE FROM chat_history WHERE id = 3")
+    recs, warns = run(EX, data, "/x/naver_line")
+    [gone] = recovered(recs)
+    assert gone["body"] == "here" and gone["location"]["latitude"] == 35.658581
+    assert "1 deleted rows recovered" in warns[0]
