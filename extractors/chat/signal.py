@@ -25,8 +25,6 @@ and group updates are kept, flagged ``system``.
 """
 from __future__ import annotations
 
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import party, text_of
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source, unix_ms
@@ -49,7 +47,17 @@ class SignalExtractor(SqliteChatExtractor):
     MARKERS = (b"from_recipient_id",)
     REQUIRED = ("message", "sms", "mms")
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    # live rows and deleted ones recovered from free space
+    MESSAGE_TABLES = {
+        "message": ("thread_id", "from_recipient_id", "to_recipient_id", "date_sent", "date_received", "type", "body",
+                    "read", "quote_id", "remote_deleted"),
+        "sms": ("thread_id", "recipient_id", "address", "date_sent", "date", "type", "body", "read", "quote_id",
+                "remote_deleted"),
+        "mms": ("thread_id", "recipient_id", "address", "date", "date_received", "msg_box", "body", "read", "quote_id",
+                "remote_deleted"),
+    }
+
+    def context(self, conn, tables, item, problems) -> "_Context":
         if "recipient" not in tables:
             problems.append("Signal: table recipient missing: senders and conversations are given by id")
         people = {}
@@ -84,25 +92,21 @@ class SignalExtractor(SqliteChatExtractor):
             for r in rows(conn, "message", tables["message"], ("from_recipient_id", "type"), problems):
                 if isinstance(r["type"], int) and r["type"] & BASE_MASK in OUTGOING:
                     ctx.own.add(r["from_recipient_id"])
-            atts = self._attachments(conn, tables, "attachment", ("message_id", "content_type", "file_name",
+        ctx.atts = self._attachments(conn, tables, "attachment", ("message_id", "content_type", "file_name",
                                                                   "data_file"), problems)
-            for r in rows(conn, "message", tables["message"],
-                          ("thread_id", "from_recipient_id", "to_recipient_id", "date_sent", "date_received", "type",
-                           "body", "read", "quote_id", "remote_deleted"), problems):
-                yield self._record(item, "message", r, ctx, r["from_recipient_id"], r["date_sent"], r["date_received"],
-                                   r["type"], atts.get(r["_rowid"], []))
-        else:
-            parts = self._attachments(conn, tables, "part", ("mid", "ct", "file_name", "_data"), problems)
-            for table, date_sent, date_recv, box in (("sms", "date_sent", "date", "type"),
-                                                     ("mms", "date", "date_received", "msg_box")):
-                if table not in tables:
-                    continue
-                cols = tables[table]
-                who = "recipient_id" if "recipient_id" in cols else "address"
-                for r in rows(conn, table, cols, ("thread_id", who, date_sent, date_recv, box, "body", "read",
-                                                  "quote_id", "remote_deleted"), problems):
-                    yield self._record(item, table, r, ctx, r[who], r[date_sent], r[date_recv], r[box],
-                                       parts.get(r["_rowid"], []) if table == "mms" else [])
+        ctx.parts = self._attachments(conn, tables, "part", ("mid", "ct", "file_name", "_data"), problems)
+        return ctx
+
+    def row_record(self, table, r, ctx, item) -> ArtifactRecord:
+        rowid = r["_rowid"]
+        if table == "message":
+            return self._record(item, "message", r, ctx, r["from_recipient_id"], r["date_sent"], r["date_received"],
+                                r["type"], ctx.atts.get(rowid, []) if rowid is not None else [])
+        who = r["recipient_id"] if r["recipient_id"] is not None else r["address"]
+        if table == "sms":
+            return self._record(item, "sms", r, ctx, who, r["date_sent"], r["date"], r["type"], [])
+        return self._record(item, "mms", r, ctx, who, r["date"], r["date_received"], r["msg_box"],
+                            ctx.parts.get(rowid, []) if rowid is not None else [])
 
     def _attachments(self, conn, tables, table, cols, problems) -> dict[int, list]:
         out: dict[int, list] = {}
@@ -154,6 +158,8 @@ class _Context:
     def __init__(self, people: dict, titles: dict, threads: dict, members: dict) -> None:
         self.people, self.titles, self.threads, self.members = people, titles, threads, members
         self.own: set = set()
+        self.atts: dict[int, list] = {}
+        self.parts: dict[int, list] = {}
 
     def label(self, rid) -> str | None:
         p = self.people.get(rid)

@@ -4,7 +4,7 @@ members, an attachment and a call; the earlier sms/mms schema; a database with n
 table."""
 from __future__ import annotations
 
-from appdb import build, run
+from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.signal import SignalExtractor
 from forensic.extractors.chat.sqlite_chat import OWNER
 
@@ -93,3 +93,12 @@ def test_no_message_table_warned(tmp_path):
     data = build(tmp_path / "signal.db", COMMON)
     recs, warns = run(EX, data, "/x/signal.db")
     assert recs == [] and "none of the tables message, sms, mms is present" in warns[0]
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "signal.db", CURRENT, ROWS)
+    data = delete_rows(tmp_path / "signal.db", "DELETE FROM message WHERE _id = 1")
+    recs, warns = run(EX, data, "/x/signal.db")
+    [gone] = recovered(recs)
+    assert gone["body"] == "ready?" and gone["sender"] == "Lena (+4915100000002)"
+    assert "1 deleted rows recovered" in warns[0]
