@@ -22,8 +22,6 @@ where that is not one sender the direction is left unknown. Names are not in thi
 from __future__ import annotations
 
 import uuid
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import missing_columns, unix_millis
 from forensic.extractors.chat.common import message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source
@@ -98,6 +96,17 @@ def proto_get(buf: bytes, path: tuple[int, ...]) -> bytes | None:
     return cur
 
 
+def _text(blob) -> str | None:
+    """The text of a message_content protobuf (4>4>2>1, strict UTF-8), or None."""
+    raw = proto_get(blob, TEXT_PATH) if isinstance(blob, bytes) else None
+    if raw is None:
+        return None
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return None
+
+
 def participants_of(metadata: bytes) -> list[str]:
     fields = proto_fields(metadata) or []
     out = []
@@ -117,7 +126,10 @@ class SnapchatExtractor(SqliteChatExtractor):
     MARKERS = (b"CREATE TABLE conversation_message",)
     REQUIRED = ("conversation_message",)
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    # live rows and deleted ones recovered from free space
+    MESSAGE_TABLES = {"conversation_message": _COLS}
+
+    def context(self, conn, tables, item, problems) -> tuple:
         cols = tables["conversation_message"]
         missing_columns(tables, "conversation_message", ("client_conversation_id", "sender_id", "creation_timestamp",
                                                          "content_type", "message_content"), "Snapchat", problems)
@@ -128,34 +140,29 @@ class SnapchatExtractor(SqliteChatExtractor):
                 if isinstance(r["conversation_metadata"], bytes):
                     members[r["client_conversation_id"]] = participants_of(r["conversation_metadata"])
         own: set[str] = set()
-        if "created_on_device" in cols:
-            for r in rows(conn, "conversation_message", cols, ("sender_id", "created_on_device"), problems):
-                if r["created_on_device"] and r["sender_id"]:
-                    own.add(r["sender_id"])
+        encoded = 0
+        for r in rows(conn, "conversation_message", cols, ("sender_id", "created_on_device", "content_type",
+                                                           "message_content"), problems):
+            if r["created_on_device"] and r["sender_id"]:
+                own.add(r["sender_id"])
+            if r["content_type"] == 1 and _text(r["message_content"]) is None:
+                encoded += 1
         me = next(iter(own)) if len(own) == 1 else None
         if len(own) > 1:
             problems.append(f"Snapchat: {len(own)} senders of messages created on this device; the account is not "
                             "known and directions are left unknown")
-        encoded = 0
-        for r in rows(conn, "conversation_message", cols, _COLS, problems):
-            rec = self._message(r, item, members, me)
-            encoded += rec.fields["content"] != "text" and rec.fields["content_type"] == 1
-            yield rec
         if encoded:       # text was expected (content_type 1) but not found where ALEAPP found it
             problems.append(f"Snapchat: {encoded} text message(s) (content_type 1) whose content did not decode at "
                             "protobuf path 4>4>2>1: kept with content 'encoded, not decoded'")
+        return members, me
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        return self._message(row, item, *ctx)
 
     def _message(self, r, item, members, me) -> ArtifactRecord:
         problems: list[str] = []
         blob = r["message_content"] if isinstance(r["message_content"], bytes) else None
-        text = None
-        if blob is not None and r["content_type"] == 1:
-            raw = proto_get(blob, TEXT_PATH)
-            if raw is not None:
-                try:
-                    text = raw.decode("utf-8")
-                except UnicodeDecodeError:
-                    text = None
+        text = _text(blob) if r["content_type"] == 1 else None
         conv = r["client_conversation_id"]
         people = members.get(conv, [])
         sender_id = r["sender_id"]

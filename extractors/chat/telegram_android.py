@@ -30,8 +30,6 @@ them with their constructor ids.
 from __future__ import annotations
 
 import struct
-from typing import Iterator
-
 from forensic.extractors.chat.app_db import location, missing_columns, party, unix_seconds
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source
@@ -156,36 +154,46 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
     MARKERS = (b"CREATE TABLE messages_v2",)
     REQUIRED = ("messages_v2", "messages")
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
-        table = "messages_v2" if "messages_v2" in tables else "messages"
-        missing_columns(tables, table, ("mid", "uid", "date", "out", "data"), "Telegram", problems)
+    # live rows and deleted ones recovered from free space
+    MESSAGE_TABLES = {"messages_v2": _COLS, "messages": _COLS}
+
+    def context(self, conn, tables, item, problems) -> dict:
         users: dict[int, str] = {}
+        chats: dict[int, str] = {}
         if "users" in tables:
             for r in rows(conn, "users", tables["users"], ("uid", "name"), problems):
                 users[r["uid"]] = _user_name(r["name"])
-        chats: dict[int, str] = {}
         if "chats" in tables:
             for r in rows(conn, "chats", tables["chats"], ("uid", "name"), problems):
                 chats[r["uid"]] = r["name"]
-        undecoded: dict[str, int] = {}
-        for r in rows(conn, table, tables[table], _COLS, problems):
-            rec = self._message(r, table, item, users, chats, undecoded)
-            yield rec
-        if undecoded:
-            n = sum(undecoded.values())
-            kinds = ", ".join(f"{k} ×{v}" for k, v in sorted(undecoded.items(), key=lambda kv: -kv[1])[:8])
-            problems.append(f"Telegram: {n} message blob(s) in {table}.data not decoded (no text found; "
-                            f"constructors {kinds}): their id, time, dialog and direction are kept")
+        for table in ("messages_v2", "messages"):
+            if table not in tables:
+                continue
+            missing_columns(tables, table, ("mid", "uid", "date", "out", "data"), "Telegram", problems)
+            # one warning counts the live blobs not decoded (each record says so too: content_decoded)
+            undecoded: dict[str, int] = {}
+            for r in rows(conn, table, tables[table], ("mid", "date", "data"), problems):
+                blob = r["data"] if isinstance(r["data"], bytes) and len(r["data"]) <= MAX_BLOB else None
+                got = decode_message(blob, r["mid"], r["date"]) if blob else None
+                if got is None or got["text"] is None:
+                    key = (got or {}).get("constructor") or ("no data" if r["data"] is None else "unreadable data")
+                    undecoded[key] = undecoded.get(key, 0) + 1
+            if undecoded:
+                n = sum(undecoded.values())
+                kinds = ", ".join(f"{k} ×{v}" for k, v in sorted(undecoded.items(), key=lambda kv: -kv[1])[:8])
+                problems.append(f"Telegram: {n} message blob(s) in {table}.data not decoded (no text found; "
+                                f"constructors {kinds}): their id, time, dialog and direction are kept")
+        return {"users": users, "chats": chats}
 
-    def _message(self, r, table, item, users, chats, undecoded) -> ArtifactRecord:
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord:
+        return self._message(row, table, item, ctx["users"], ctx["chats"])
+
+    def _message(self, r, table, item, users, chats) -> ArtifactRecord:
         problems: list[str] = []
         blob = r["data"] if isinstance(r["data"], bytes) and len(r["data"]) <= MAX_BLOB else None
         got = decode_message(blob, r["mid"], r["date"]) if blob else \
             {"constructor": None, "text": None, "from": None, "media": None, "location": None}
         decoded = got["text"] is not None
-        if not decoded:
-            key = got["constructor"] or ("no data" if r["data"] is None else "unreadable data")
-            undecoded[key] = undecoded.get(key, 0) + 1
         uid = r["uid"]
         outgoing = bool(r["out"])
         if uid is not None and uid > 0:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import uuid
 
-from appdb import build, run
+from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.snapchat import SnapchatExtractor, proto_fields, proto_get
 from forensic.extractors.chat.sqlite_chat import OWNER
 
@@ -80,3 +80,12 @@ def test_newer_schema_named(tmp_path):
     assert len(recs) == 4 and all(r.fields["content"] != "text" for r in recs)
     assert warns[0] == ("Snapchat: table conversation_message lacks column(s) message_content (unknown schema "
                         "version); those values are not read")
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "arroyo.db", SCHEMA, ROWS)
+    data = delete_rows(tmp_path / "arroyo.db", "DELETE FROM conversation_message WHERE client_message_id = 1")
+    recs, warns = run(EX, data, "/x/arroyo.db")
+    [gone] = recovered(recs)
+    assert gone["body"] == "pick up at 9" and gone["sender"] == str(YOU)
+    assert any("1 deleted rows recovered" in w for w in warns)

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import struct
 
-from appdb import build, run
+from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.sqlite_chat import OWNER
 from forensic.extractors.chat.telegram_android import TelegramAndroidExtractor, decode_message, tl_string
 
@@ -112,3 +112,12 @@ def test_newer_schema_named(tmp_path):
     assert len(recs) == 5 and all(r.fields["content_decoded"] is False for r in recs)
     assert warns[0] == "Telegram: table messages_v2 lacks column(s) data (unknown schema version); " \
                        "those values are not read"
+
+
+def test_deleted_message_recovered(tmp_path):
+    build(tmp_path / "cache4.db", SCHEMA, ROWS)
+    data = delete_rows(tmp_path / "cache4.db", "DELETE FROM messages_v2 WHERE mid = 12")
+    recs, warns = run(EX, data, "/x/cache4.db")
+    [gone] = recovered(recs)
+    assert gone["body"] == "Привет " * 50 and gone["sender"] == "ira (888)" and gone["message_id"] == 12
+    assert any("1 deleted rows recovered" in w for w in warns)
