@@ -34,6 +34,7 @@ sqlite-carver is a GPL-3 script (this project is Apache-2.0). The published appr
 """
 from __future__ import annotations
 
+import dataclasses
 import mmap
 import os
 import re
@@ -89,6 +90,10 @@ class RecoveredRow:
     page: int                           # page number (1-based)
     offset: int                         # byte offset of the cell in ``file``
     file: str                           # "db" or "wal": the file the offset counts in
+    # where the rowid was lost on a page its table still uses: the rowids of that page and its
+    # neighbours in the b-tree, among which a live copy of the row would be (moved by an UPDATE
+    # or a rebalance); None: anywhere
+    near: tuple[int, int] | None = None
 
 
 @dataclass(slots=True)
@@ -577,8 +582,47 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
             scan.other_page(buf, base, n, file, "freelist")
         elif buf[base + _header_offset(n)] not in _BTREE_TYPES:
             scan.other_page(buf, base, n, file, "unallocated")   # in no b-tree, not free: lost
+    _near_rows(db, out, owner)
     superseded = [(db.buf, (n - 1) * db.page_size, n, "db") for n in db.latest if n <= db.pages]
     superseded += [(db.wal, off, n, "wal") for n, off in frames if db.latest.get(n) != off]
     for buf, base, n, file in superseded:          # older versions of pages the log rewrote
         scan.other_page(buf, base, n, file, "wal")
 
+
+def _leaf_keys(db: _Db, n: int) -> tuple[int, int] | None:
+    """The first and last rowid on the live table leaf ``n`` (None if unreadable)."""
+    at = db.page(n)
+    if at is None:
+        return None
+    buf, base = at
+    h = base + _header_offset(n)
+    count = int.from_bytes(buf[h + 3:h + 5], "big")
+    keys = []
+    for i in (0, count - 1) if count else ():
+        ptr = int.from_bytes(buf[h + 8 + 2 * i:h + 10 + 2 * i], "big")
+        payload = varint(buf, base + ptr, base + db.usable)
+        key = varint(buf, payload[1], base + db.usable) if payload else None
+        if key is None:
+            return None
+        keys.append(key[0] - (1 << 64) if key[0] >= 1 << 63 else key[0])
+    return (keys[0], keys[1]) if keys else None
+
+
+def _near_rows(db: _Db, out: Recovery, owner: dict[int, TableShape]) -> None:
+    """Give each row found without its rowid on a live leaf of its own table the rowid range
+    of that leaf and its two neighbours (see ``RecoveredRow.near``)."""
+    index = {(name, n): i for name, leaves in out.leaves.items() for i, n in enumerate(leaves)}
+    ranges: dict[tuple[str, int], tuple[int, int] | None] = {}
+    for k, row in enumerate(out.rows):
+        if row.rowid is not None or row.where not in ("freeblock", "unallocated"):
+            continue
+        if owner.get(row.page) is None or owner[row.page].name != row.table:
+            continue
+        key = (row.table, row.page)
+        if key not in ranges:
+            leaves = out.leaves[row.table]
+            i = index[key]
+            low = _leaf_keys(db, leaves[i - 1]) if i > 0 else (-(1 << 63), 0)
+            high = _leaf_keys(db, leaves[i + 1]) if i + 1 < len(leaves) else (0, (1 << 63) - 1)
+            ranges[key] = (low[0], high[1]) if low and high else None
+        out.rows[k] = dataclasses.replace(row, near=ranges[key])

@@ -244,6 +244,36 @@ def table_shapes(conn: sqlite3.Connection, names: list[str]) -> tuple[list[Table
     return out, problems
 
 
+def _live_content(conn: sqlite3.Connection, by_name: dict[str, TableShape], blind: list[RecoveredRow], content,
+                  problems: list[str]) -> set[tuple]:
+    """(table, content) of the live rows that rows found without their rowid could be copies
+    of: read over the rowid ranges the pages they were found on cover (``near``), or the
+    whole table once for those found anywhere else."""
+    out: set[tuple] = set()
+    for name in {r.table for r in blind}:
+        shape = by_name[name]
+        wanted = {content(shape, r.values) for r in blind if r.table == name}
+        spans = sorted({r.near for r in blind if r.table == name and r.near is not None})
+        everywhere = any(r.near is None for r in blind if r.table == name)
+        cols = ", ".join(_quoted(c) for i, c in enumerate(shape.columns) if i != shape.rowid_alias)
+        merged: list[list[int]] = []
+        for lo, hi in spans:                  # overlapping ranges read once
+            if merged and lo <= merged[-1][1] + 1:
+                merged[-1][1] = max(merged[-1][1], hi)
+            else:
+                merged.append([lo, hi])
+        queries = [(f'SELECT {cols} FROM "{name}"', ())] if everywhere else [
+            (f'SELECT {cols} FROM "{name}" WHERE ROWID BETWEEN ? AND ?', (lo, hi)) for lo, hi in merged]
+        try:
+            for sql, args in queries:
+                for r in conn.execute(sql, args):
+                    if tuple(r) in wanted:
+                        out.add((name, tuple(r)))
+        except sqlite3.DatabaseError as exc:
+            problems.append(f"table {name}: live rows not compared with recovered ones ({exc})")
+    return out
+
+
 def _quoted(name: str) -> str:
     """An identifier from the evidence's schema, quoted for SQL (a quote in it doubled)."""
     return '"' + name.replace('"', '""') + '"'
@@ -253,8 +283,8 @@ def new_rows(conn: sqlite3.Connection, shapes: list[TableShape], found: list[Rec
              problems: list[str]) -> tuple[list[tuple[RecoveredRow, str | None]], int]:
     """The recovered rows that are not copies of live rows nor of each other, each with a
     note when a live row has its rowid but other content; and how many copies were dropped.
-    Linear: live rows are looked up by rowid, and only where a rowid was overwritten is the
-    table read once for the content of its rows."""
+    Linear: live rows are looked up by rowid, and where a rowid was overwritten, by content
+    among the rows of the pages around (:func:`_live_content`)."""
     by_name = {s.name: s for s in shapes}
 
     def content(shape: TableShape, values: tuple) -> tuple:
@@ -274,19 +304,8 @@ def new_rows(conn: sqlite3.Connection, shapes: list[TableShape], found: list[Rec
             except sqlite3.DatabaseError as exc:
                 problems.append(f"table {name}: live rows not compared with recovered ones ({exc})")
     known = {(r.table, content(by_name[r.table], r.values)) for r in found if r.rowid is not None}
-    blind = {(r.table, content(by_name[r.table], r.values)) for r in found if r.rowid is None}
-    blind -= known
-    live_content: set[tuple] = set()
-    for name in {t for t, _ in blind}:
-        shape = by_name[name]
-        cols = ", ".join(_quoted(c) for i, c in enumerate(shape.columns) if i != shape.rowid_alias)
-        wanted = {c for t, c in blind if t == name}
-        try:
-            for r in conn.execute(f'SELECT {cols} FROM "{name}"'):
-                if tuple(r) in wanted:
-                    live_content.add((name, tuple(r)))
-        except sqlite3.DatabaseError as exc:
-            problems.append(f"table {name}: live rows not compared with recovered ones ({exc})")
+    blind = [r for r in found if r.rowid is None and (r.table, content(by_name[r.table], r.values)) not in known]
+    live_content = _live_content(conn, by_name, blind, content, problems)
     out: list[tuple[RecoveredRow, str | None]] = []
     seen: set[tuple] = set()
     copies = 0
