@@ -76,14 +76,15 @@ class Cursor:
         self.buf = self.read_at(offset, max(n, self.BLOCK))
         return self.buf[:n]
 
-    def window(self, offset: int) -> tuple[bytes, int]:
-        """The buffered bytes from offset on (at least some, unless at the end), and their offset."""
+    def window(self, offset: int) -> tuple[memoryview, int]:
+        """The buffered bytes from offset on (at least some, unless at the end; a view, not a
+        copy), and their offset."""
         lo = offset - self.base
         if not (0 <= lo and len(self.buf) - lo >= 64):
             self.base = offset
             self.buf = self.read_at(offset, self.BLOCK)
             lo = 0
-        return self.buf[lo:], offset
+        return memoryview(self.buf)[lo:], offset
 
 
 def jpeg_end(cur: Cursor, start: int, limit: int) -> int | None:
@@ -251,6 +252,27 @@ def _kind(sig: bytes) -> str:
     return "jpeg" if sig[:2] == b"\xff\xd8" else "png" if sig[:4] == PNG_SIG[:4] else "heic"
 
 
+# A literal pattern searched by re (its fast literal prefix search) or bytes.find, whichever
+# measured faster over random, zero and text data (bench/bench_carve.py).
+JPEG_RE = re.compile(rb"\xff\xd8\xff")
+PNG_RE = re.compile(re.escape(PNG_SIG))
+
+
+def _candidates(buf: bytes, pos: int, stop: int) -> list[tuple[str, int]]:
+    """(kind, offset in the space) of every signature starting before stop in buf (which
+    holds the space from pos on), in offset order: one search per signature, each far faster
+    than one regular expression of them all."""
+    out = [("jpeg", pos + m.start()) for m in JPEG_RE.finditer(buf, 0, stop + 2)]
+    out += [("png", pos + m.start()) for m in PNG_RE.finditer(buf, 0, stop + 7)]
+    at = buf.find(b"ftyp", 4)
+    while 0 <= at < stop + 4:
+        if buf[at + 4:at + 8] in HEIF_BRANDS:
+            out.append(("heic", pos + at - 4))
+        at = buf.find(b"ftyp", at + 1)
+    out.sort(key=lambda c: c[1])
+    return out
+
+
 def carve(read_at: ReadAt, size: int, limit: int, chunk: int = SCAN_CHUNK, start_at: int = 0,
           progress: Callable[[int], None] | None = None, max_candidates: int | None = None) -> Iterator[Carved]:
     """Every valid JPEG/PNG/HEIC in [start_at, size) of the byte space, in offset order. The
@@ -268,9 +290,7 @@ def carve(read_at: ReadAt, size: int, limit: int, chunk: int = SCAN_CHUNK, start
         if len(buf) < want:     # short read: the space ends early
             stop = len(buf)
         cur = Cursor(read_at, pos, buf)
-        for m in _SIGNATURES.finditer(buf, 0, min(len(buf), stop + 12)):
-            kind = _kind(m.group())
-            at = pos + m.start() - (4 if kind == "heic" else 0)
+        for kind, at in _candidates(buf, pos, stop):
             if at < resume or at < start_at or at - pos >= stop:
                 continue
             if max_candidates is not None and checked >= max_candidates:

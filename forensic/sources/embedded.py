@@ -37,7 +37,7 @@ from forensic.entry import FileEntry
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import safe_name
 from forensic.sources.base import Source
-from forensic.sources.carve import EXTENSIONS, PNG_SIG, Cursor, carve, jpeg_end, validate
+from forensic.sources.carve import EXTENSIONS, JPEG_RE, PNG_RE, Cursor, carve, jpeg_end, validate
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -80,10 +80,13 @@ class SignatureScan:
         if self.jpeg:
             self._find(buf, base, fresh, b"\xff\xd9\xff\xd8\xff", "jpeg", 2)
         else:
-            # JPEG and PNG: each search costs about a millisecond per MiB, in every file read
-            # (HEIC, seldom hidden inside other files, is left to the carver)
-            self._find(buf, base, fresh, b"\xff\xd8\xff", "jpeg", 0)
-            self._find(buf, base, fresh, PNG_SIG, "png", 0)
+            # JPEG and PNG (HEIC, seldom hidden inside other files, is left to the carver)
+            for pattern, kind in ((JPEG_RE, "jpeg"), (PNG_RE, "png")):
+                for m in pattern.finditer(buf):
+                    if m.end() > fresh and base + m.start() > 0:
+                        self.found.append((kind, base + m.start()))
+                        if len(self.found) > MAX_CANDIDATES:     # bounded: a file of FF D8 FF repeated
+                            break
         self.pos += len(data)
         self.tail = buf[-self.KEEP:]
         if len(self.found) > MAX_CANDIDATES:
