@@ -79,6 +79,8 @@ _GENERIC_DT = re.compile(_header_pattern(False, None, None, None))
 _GENERIC_TD = re.compile(_header_pattern(True, None, None, None))
 # A line that starts with a date and a time but is not a valid header: kept as a flagged record.
 _BROKEN = re.compile(rf"{_M}\[?{_M}\d{{1,4}}[./\-]\d{{1,2}}[./\-]\S{{1,8}}[,،]?{_SP}*\d{{1,2}}[:.]\d")
+# Such a line up to where its header would end ('] ' or ' - '): the 'Name:' after it is kept
+_BROKEN_HEAD = re.compile(rf"{_BROKEN.pattern}[^\]\n]{{0,24}}?(?:\]{_SP}?|{_SP}[-–]{_SP})")
 _RAW_TIME_STRIP = " []-–:" + loc.SPACES
 # a shared location: 'https://maps.google.com/?q=LAT,LON' (also '/maps?q=', '%2C' for the comma)
 _MAPS = re.compile(r"maps\.google\.[a-z.]+/(?:maps)?\?q=(-?\d{1,2}(?:\.\d+)?)(?:,|%2C)(-?\d{1,3}(?:\.\d+)?)")
@@ -1046,8 +1048,14 @@ class _LineParser:
         if not self.first_line:
             self.first_line = self.lineno
         self.counts.corrupt_lines += 1
-        self.cur = ChatMessage(self.lineno, self.lineno, None, "", None, None, "", corrupted=True,
-                               problem="line starts with a date and time but is not a message header")
+        problem = "line starts with a date and time but is not a message header"
+        # its time is unreadable, but a 'Name:' after where the header would end still names
+        # the sender (attribution is kept); the text stays the whole line, as written
+        head = _BROKEN_HEAD.match(line)
+        name = _split_sender(line[head.end():], self.bracket)[0] if head else None
+        if name is not None:
+            problem += f"; sender {name!r} read from the text after it"
+        self.cur = ChatMessage(self.lineno, self.lineno, None, "", name, None, "", corrupted=True, problem=problem)
         self.lines, self.size = [loc.strip_marks(line)], len(line)
         return done
 

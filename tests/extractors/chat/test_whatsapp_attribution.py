@@ -209,9 +209,9 @@ _MARKS = "\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069\u06
 _SP = " \u202f\u00a0"
 # a header, read as simply as possible: iOS '[date, time] ', Android 'date, time - '
 _IOS = re.compile(rf"^[{_MARKS}]*\[(?P<dt>[^\]\n]{{6,40}})\][{_SP}]?(?P<rest>.*)")
-_ANDROID = re.compile(rf"^[{_MARKS}]*\d{{1,4}}[./\-]\d{{1,2}}[./\-]\d{{1,4}}\.?,?(?: à)?[{_SP}]\d{{1,2}}[:.]\d{{2}}"
-                      rf"(?:[:.]\d{{2}})?(?:[{_SP}]+[^\W\d_][^-–\n]{{0,20}}?)?(?:[{_SP}][-–][{_SP}]|:[{_SP}])"
-                      rf"(?P<rest>.*)")
+# (a damaged time too: '3:22_AM' is no header, but its 'Name:' still names the sender)
+_ANDROID = re.compile(rf"^[{_MARKS}]*\d{{1,4}}[./\-]\d{{1,2}}[./\-]\d{{1,4}}\.?,?(?: à)?[{_SP}]\d{{1,2}}[:.]\d"
+                      rf"[^-–\n\]]{{0,24}}?(?:[{_SP}][-–][{_SP}]|:[{_SP}])(?P<rest>.*)")
 # its 'Name:' part: up to 100 characters with no colon or quote before ': ' (or the line's end)
 _NAME = re.compile(rf'^[{_MARKS}~{_SP}]*(?P<name>[^:"“\n]{{1,100}}):(?: |$)')
 
@@ -220,7 +220,7 @@ def _named_headers(text: str) -> int:
     n = 0
     for line in wt.lines_of(text):
         m = _IOS.match(line) or _ANDROID.match(line)
-        if m is None or (m.re is _IOS and not re.search(r"\d[:.]\d\d", unicodedata.normalize("NFKC", m["dt"]))):
+        if m is None or (m.re is _IOS and not re.search(r"\d[:.]\d", unicodedata.normalize("NFKC", m["dt"]))):
             continue
         name = _NAME.match(m["rest"])
         if name and name["name"].strip(_MARKS + _SP + "~"):
@@ -307,7 +307,10 @@ def test_text_before_a_broken_first_header_is_kept():
     records, _ = run(text)
     bodies = [r.fields["body"] for r in records]
     assert bodies[0] == "exported by a tool\nsecond preamble line" and records[0].corrupted
-    assert records[1].corrupted and "broken header" in bodies[1]
+    assert records[1].corrupted and bodies[1] == "31/12/2020, 21:5 - Bob: broken header"
+    assert records[1].fields["sender"] == "Bob"          # its time is unreadable, its sender is not
+    assert records[1].warnings == ("line starts with a date and time but is not a message header; "
+                                   "sender 'Bob' read from the text after it",)
     assert records[2].fields["sender"] == "Ann" and not records[2].corrupted
     c = wt.parse_text(text).counts
     assert (c.preamble_lines, c.corrupt_lines, c.message_lines) == (2, 1, 1)

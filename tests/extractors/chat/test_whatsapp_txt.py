@@ -337,7 +337,9 @@ def test_corrupt_line_in_the_middle_is_kept_flagged():
         "before", "14/03/2021, 21:6_PM - A: broken header", "impossible date", "after"]
     assert [r.corrupted for r in records] == [False, True, True, False]
     assert records[1].fields["sent_at"] is None and records[1].timestamps == ()
-    assert records[1].warnings == ("line starts with a date and time but is not a message header",)
+    assert records[1].warnings == ("line starts with a date and time but is not a message header; "
+                                   "sender 'A' read from the text after it",)
+    assert records[1].fields["sender"] == "A"
     assert records[2].warnings[0].startswith("invalid date or time in header")
     assert records[2].fields["sender"] == "B"
     assert warnings == ["2 line(s) look like message headers but cannot be read; kept as flagged records"]
