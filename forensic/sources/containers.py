@@ -18,11 +18,12 @@ from __future__ import annotations
 import glob
 import os
 import re
+import struct
 import threading
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, BinaryIO, cast
+from typing import Any, BinaryIO, Iterator, cast
 
 import pytsk3
 
@@ -173,23 +174,21 @@ class QcowCompressed:
     @classmethod
     def of(cls, files: list[Path]) -> QcowCompressed | None:
         """None when no cluster is compressed (or the tables cannot be read: libqcow decides)."""
-        seen: set[int] = set()
         found: dict[int, tuple[Path, int, int]] = {}
         bits = 16
         try:
-            for path in files:                       # top first: a cluster is the first file's that has it
-                with open_readonly(path) as fh:
-                    bits, entries = _qcow_l2_entries(fh)
-                    for number, entry in entries:
-                        if number in seen:
-                            continue
-                        seen.add(number)
-                        if entry >> 62 & 1:
-                            shift = 62 - (bits - 8)
-                            offset = entry & ((1 << shift) - 1)
-                            sectors = (entry >> shift) & ((1 << (bits - 8)) - 1)
-                            found[number] = (path, offset, (sectors + 1) * 512 - offset % 512)
-        except (OSError, ValueError):
+            layers = [_QcowTables(path) for path in files]     # top first
+            for depth, layer in enumerate(layers):
+                bits = layer.bits
+                for number, entry in layer.compressed():
+                    # a cluster is the first file's that holds it: one above hides this one
+                    if number in found or any(upper.entry(number) for upper in layers[:depth]):
+                        continue
+                    shift = 62 - (bits - 8)
+                    offset = entry & ((1 << shift) - 1)
+                    sectors = (entry >> shift) & ((1 << (bits - 8)) - 1)
+                    found[number] = (layer.path, offset, (sectors + 1) * 512 - offset % 512)
+        except (OSError, ValueError, struct.error):
             return None
         return cls(bits, found) if found else None
 
@@ -224,40 +223,77 @@ class QcowCompressed:
         return bytes(out)
 
 
-def _qcow_l2_entries(fh: BinaryIO) -> tuple[int, list[tuple[int, int]]]:
-    """(cluster bits, [(cluster number, L2 entry)] of every cluster the file holds or marks)."""
-    import struct
-    head = fh.read(112)
-    if head[:4] != b"QFI\xfb":
-        raise ValueError("not QCOW")
-    version, = struct.unpack(">I", head[4:8])
-    if version not in (2, 3):
-        raise ValueError("QCOW version")
-    bits, = struct.unpack(">I", head[20:24])
-    l1_size, = struct.unpack(">I", head[36:40])
-    l1_offset, = struct.unpack(">Q", head[40:48])
-    if not 9 <= bits <= 21 or l1_size > 1 << 24:
-        raise ValueError("QCOW header")
-    wide = version == 3 and len(head) >= 80 and bool(struct.unpack(">Q", head[72:80])[0] & 16)  # extended L2
-    if version == 3 and len(head) >= 105 and struct.unpack(">I", head[100:104])[0] >= 105 and head[104] != 0:
-        raise ValueError("not zlib")
-    step = 16 if wide else 8
-    per_table = (1 << bits) // step
-    fh.seek(l1_offset)
-    l1 = struct.unpack(f">{l1_size}Q", fh.read(8 * l1_size))
-    out = []
-    mask = ((1 << 56) - 1) & ~511
-    for i, l1e in enumerate(l1):
-        table = l1e & mask
-        if not table:
-            continue
-        fh.seek(table)
-        raw = fh.read(1 << bits)
-        for j in range(len(raw) // step):
-            entry = int.from_bytes(raw[j * step:j * step + 8], "big")
-            if entry:
-                out.append((i * per_table + j, entry))
-    return bits, out
+_COMPRESSED_BIT = bytes(1 if b & 0x40 else 0 for b in range(256))    # bit 62 of a big-endian entry
+
+
+class _QcowTables:
+    """The L1 and L2 tables of one QCOW2 file (version 2 or 3, zlib), read as needed."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        with open_readonly(path) as fh:
+            head = fh.read(112)
+            if head[:4] != b"QFI\xfb":
+                raise ValueError("not QCOW")
+            version, = struct.unpack(">I", head[4:8])
+            if version not in (2, 3):
+                raise ValueError("QCOW version")
+            self.bits, = struct.unpack(">I", head[20:24])
+            l1_size, = struct.unpack(">I", head[36:40])
+            l1_offset, = struct.unpack(">Q", head[40:48])
+            if not 9 <= self.bits <= 21 or l1_size > 1 << 24:
+                raise ValueError("QCOW header")
+            if version == 3 and len(head) >= 105 and struct.unpack(">I", head[100:104])[0] >= 105 and head[104]:
+                raise ValueError("not zlib")
+            extended = version == 3 and bool(struct.unpack(">Q", head[72:80])[0] & 16)   # extended L2 entries
+            self.step = 16 if extended else 8
+            fh.seek(l1_offset)
+            self.l1 = struct.unpack(f">{l1_size}Q", fh.read(8 * l1_size))
+        self.per_table = (1 << self.bits) // self.step
+        self._tables: dict[int, bytes] = {}
+
+    def _table(self, fh: BinaryIO | None, index: int) -> bytes:
+        raw = self._tables.get(index)
+        if raw is None:
+            offset = self.l1[index] & ((1 << 56) - 1) & ~511
+            raw = b""
+            if offset:
+                if fh is None:
+                    with open_readonly(self.path) as own:
+                        own.seek(offset)
+                        raw = own.read(1 << self.bits)
+                else:
+                    fh.seek(offset)
+                    raw = fh.read(1 << self.bits)
+            if len(self._tables) > 256:
+                self._tables.clear()
+            self._tables[index] = raw
+        return raw
+
+    def entry(self, number: int) -> int:
+        """The L2 entry of a cluster (0: this file does not hold it)."""
+        index, slot = divmod(number, self.per_table)
+        if index >= len(self.l1):
+            return 0
+        raw = self._table(None, index)
+        at = slot * self.step
+        return int.from_bytes(raw[at:at + 8], "big") if len(raw) >= at + 8 else 0
+
+    def compressed(self) -> Iterator[tuple[int, int]]:
+        """(cluster number, L2 entry) of every compressed cluster of this file. The tables are
+        scanned a byte column at a time (C speed): most tables hold no compressed cluster."""
+        with open_readonly(self.path) as fh:
+            for index in range(len(self.l1)):
+                if not self.l1[index] & ((1 << 56) - 1) & ~511:
+                    continue
+                raw = self._table(fh, index)
+                self._tables.pop(index, None)
+                flags = raw[::self.step].translate(_COMPRESSED_BIT)
+                slot = flags.find(1)
+                while slot >= 0:
+                    at = slot * self.step
+                    yield index * self.per_table + slot, int.from_bytes(raw[at:at + 8], "big")
+                    slot = flags.find(1, slot + 1)
 
 
 class ContainerImgInfo(pytsk3.Img_Info):

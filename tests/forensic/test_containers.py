@@ -109,16 +109,18 @@ def test_container_gives_the_raw_images_files_and_hashes(forensic, tmp_path, raw
     assert _parts(folder) == before, "the evidence must never change"
 
 
-def test_qcow2_backing_file_read_from_beside_it(forensic, tmp_path, raw):
+@pytest.mark.parametrize("compressed", [False, True])
+def test_qcow2_backing_file_read_from_beside_it(forensic, tmp_path, raw, compressed):
     folder = tmp_path / "evidence"
     folder.mkdir()
-    _convert(raw, folder / "base.qcow2", "qcow2")
+    c = ("-c",) if compressed else ()
+    _convert(raw, folder / "base.qcow2", "qcow2", *c)
     changed = tmp_path / "changed.raw"
     shutil.copy(raw, changed)
     (tmp_path / "late.txt").write_bytes(b"written after the snapshot\n")
     debugfs(changed, f"write {tmp_path / 'late.txt'} late.txt")
     # the child holds only the clusters that differ from its backing file
-    run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", "-B", "base.qcow2", "-F", "qcow2", changed,
+    run("qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", *c, "-B", "base.qcow2", "-F", "qcow2", changed,
         folder / "child.qcow2", cwd=folder)
     assert (folder / "child.qcow2").stat().st_size < raw.stat().st_size // 2
     before = _parts(folder)
