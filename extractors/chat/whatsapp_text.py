@@ -1045,8 +1045,6 @@ class _LineParser:
             done = self.preamble_record(self.lineno - 1)
         else:
             done = None
-        if not self.first_line:
-            self.first_line = self.lineno
         self.counts.corrupt_lines += 1
         problem = "line starts with a date and time but is not a message header"
         # its time is unreadable, but a 'Name:' after where the header would end still names
