@@ -18,15 +18,19 @@ Android:
 iOS:
 
 * ``ZKIKMESSAGE``: ``ZBODY``, ``ZTYPE`` (1 received, 2 sent, 3 group admin, 4 group
-  message, as iLEAPP reads it), ``ZUSER`` (the conversation's ``ZKIKUSER`` row: a person or a
-  group), ``ZTIMESTAMP``/``ZRECEIVEDTIMESTAMP`` (Core Data seconds since 2001, UTC),
-  ``ZSTATE``;
+  message, as iLEAPP reads it), ``ZUSER`` (a ``ZKIKUSER`` row: the other party; in a group,
+  the sender of a received message), ``ZTIMESTAMP``/``ZRECEIVEDTIMESTAMP`` (Core Data seconds
+  since 2001, UTC), ``ZSTATE``;
+* ``ZKIKCHAT`` (``ZUSER``: the conversation's person or group) and the join table
+  ``Z_3MESSAGES`` (``Z_3CHAT``, ``Z_5MESSAGES``): the conversation of each message (the
+  plaso sample shows received group messages whose ``ZUSER`` is the member who wrote them);
 * ``ZKIKUSER``: ``ZDISPLAYNAME``, ``ZUSERNAME``, ``ZJID`` (a group's ends ``@groups.kik.com``);
   ``Z_6MEMBERS`` (``Z_6MEMBERSINVERSE`` group, ``Z_6MEMBERS`` member);
 * ``ZKIKATTACHMENT``: ``ZMESSAGE``, ``ZCONTENT`` (the attachment's id, also the message body).
 """
 from __future__ import annotations
 
+import re
 from forensic.extractors.chat.app_db import apple_seconds, missing_columns, party, text_of
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
@@ -120,39 +124,59 @@ class KikExtractor(SqliteChatExtractor):
         if "ZKIKUSER" not in tables:
             problems.append("Kik: table ZKIKUSER missing: names cannot be read")
         label = {k: party(u["ZDISPLAYNAME"] or u["ZUSERNAME"], u["ZJID"]) for k, u in users.items()}
+        # Core Data names its join tables by entity number (Z_6MEMBERS, Z_3MESSAGES in the 2015 model):
+        # found by shape, not by number
         members: dict[int, list[str]] = {}
-        if "Z_6MEMBERS" in tables:
-            for r in rows(conn, "Z_6MEMBERS", tables["Z_6MEMBERS"], ("Z_6MEMBERSINVERSE", "Z_6MEMBERS"), problems):
-                who = label.get(r["Z_6MEMBERS"])
+        join = _join_table(tables, "MEMBERS", "MEMBERSINVERSE", "MEMBERS")
+        if join:
+            table, group_col, member_col = join
+            for r in rows(conn, table, tables[table], (group_col, member_col), problems):
+                who = label.get(r[member_col])
                 if who:
-                    members.setdefault(r["Z_6MEMBERSINVERSE"], []).append(who)
+                    members.setdefault(r[group_col], []).append(who)
+        chats: dict[int, list[int]] = {}          # message -> the conversations' users it is in
+        chat_user = {}
+        if "ZKIKCHAT" in tables:
+            chat_user = {k: r["ZUSER"] for k, r in lookup(conn, "ZKIKCHAT", tables["ZKIKCHAT"], "Z_PK", ("ZUSER",),
+                                                          problems).items()}
+        join = _join_table(tables, "MESSAGES", "CHAT", "MESSAGES")
+        if join:
+            table, chat_col, msg_col = join
+            for r in rows(conn, table, tables[table], (chat_col, msg_col), problems):
+                if r[chat_col] in chat_user:
+                    chats.setdefault(r[msg_col], []).append(chat_user[r[chat_col]])
         atts: dict[int, list] = {}
         if "ZKIKATTACHMENT" in tables:
             for r in rows(conn, "ZKIKATTACHMENT", tables["ZKIKATTACHMENT"], ("ZMESSAGE", "ZCONTENT", "ZTYPE"),
                           problems):
                 atts.setdefault(r["ZMESSAGE"], []).append((r["ZCONTENT"], r["ZTYPE"]))
-        return {"users": users, "label": label, "members": members, "atts": atts}
+        return {"users": users, "label": label, "members": members, "atts": atts, "chats": chats}
 
     def _ios_row(self, r, ctx, item) -> ArtifactRecord:
         problems: list[str] = []
         users, label, members = ctx["users"], ctx["label"], ctx["members"]
         kind = _IOS_TYPES.get(r["ZTYPE"], r["ZTYPE"])
-        user = r["ZUSER"]
-        jid = users[user]["ZJID"] if user in users else None
-        group = user in members or (bool(jid) and "@groups.kik.com" in str(jid))
+        user = r["ZUSER"]                 # the other party; in a group, the sender of a received message
+        # the conversation: the chat the message belongs to (Z_3MESSAGES), the one of ZUSER when it is in several
+        convs = ctx["chats"].get(r["_rowid"], []) if r["_rowid"] is not None else []
+        conv_user = user if user in convs or not convs else convs[0]
+        jid = users[conv_user]["ZJID"] if conv_user in users else None
+        group = conv_user in members or (bool(jid) and "@groups.kik.com" in str(jid))
         outgoing = kind == "sent"
         if outgoing:
             sender = OWNER
-        elif group:
-            sender = None          # a group message's row names the group, not its author
+        elif kind == "group_admin" or (group and user == conv_user):
+            sender = None                 # an event of the group, or a row that names the group only
         else:
             sender = label.get(user)
-        others = members.get(user, []) if group else ([label[user]] if user in label else [])
+        others = members.get(conv_user, []) if group else ([label[conv_user]] if conv_user in label else [])
+        if sender and sender != OWNER and sender not in others:
+            others = others + [sender]
         received = apple_seconds(r["ZRECEIVEDTIMESTAMP"], "received", problems)
         found = ctx["atts"].get(r["_rowid"], []) if r["_rowid"] is not None else []
         return message_record(
-            platform="kik", conversation={"id": jid or (f"user:{user}" if user is not None else None),
-                                          "title": label.get(user)},
+            platform="kik", conversation={"id": jid or (f"user:{conv_user}" if conv_user is not None else None),
+                                          "title": label.get(conv_user)},
             participants=[OWNER] + others, sender=sender,
             recipients=None if sender else [],
             sent=apple_seconds(r["ZTIMESTAMP"], "sent", problems), body=text_of(r["ZBODY"]),
@@ -163,6 +187,18 @@ class KikExtractor(SqliteChatExtractor):
                                                              else None),
                    "message_type": kind, "group": group, "state": r["ZSTATE"],
                    "received_at": received.iso_utc() if received is not None else None})
+
+
+def _join_table(tables: dict[str, set[str]], suffix: str, left: str, right: str) -> tuple[str, str, str] | None:
+    """A Core Data many-to-many table ``Z_<n><suffix>`` with columns ``Z_<n><left>`` and
+    ``Z_<m><right>``: (table, left column, right column), or None."""
+    for name, cols in tables.items():
+        if re.fullmatch(rf"Z_\d+{suffix}", name):
+            lcol = next((c for c in cols if re.fullmatch(rf"Z_\d+{left}", c)), None)
+            rcol = next((c for c in cols if re.fullmatch(rf"Z_\d+{right}", c) and c != lcol), None)
+            if lcol and rcol:
+                return name, lcol, rcol
+    return None
 
 
 def _name(contacts: dict, jid) -> str | None:

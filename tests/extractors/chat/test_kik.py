@@ -75,6 +75,17 @@ def test_corpus_ios_matches_sqlite3(corpus):
     grp = next(r.fields for r in recs if r.fields["source"]["row_id"] == 10)
     assert grp["group"] is True and grp["conversation"]["id"] == "1100024090445_g@groups.kik.com"
     assert len(grp["participants"]) == 5
+    # a received group message: ZUSER is its author, the chat (Z_3MESSAGES -> ZKIKCHAT) the group
+    sql = ("SELECT j.Z_5MESSAGES AS m, c.ZUSER AS u FROM Z_3MESSAGES j JOIN ZKIKCHAT c ON c.Z_PK = j.Z_3CHAT "
+           "WHERE j.Z_5MESSAGES = 11")
+    chats = {w["m"]: w["u"] for w in sqlite3_cli(path, sql)}
+    assert chats == {11: 24}
+    hi = next(r.fields for r in recs if r.fields["source"]["row_id"] == 11)
+    assert hi["conversation"]["id"] == "1100024090445_g@groups.kik.com" and hi["body"] == "Hi there"
+    assert hi["sender"] == "Sina Babadi (sbabadi61_jet@talk.kik.com)" and hi["group"] is True
+    # a one-to-one message in two chats' lists goes to the chat of its party (Ken Doh, ZKIKUSER 8)
+    two = next(r.fields for r in recs if r.fields["source"]["row_id"] == 2)
+    assert two["conversation"]["id"] == "ken.doh_khv@talk.kik.com" and two["sender"] == OWNER
 
 
 def test_deleted_message_recovered(tmp_path):
