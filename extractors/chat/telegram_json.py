@@ -11,6 +11,8 @@ sender, text, type or action. A minimal export whose messages carry only ``date_
 Times: ``date_unixtime`` is UTC and is preferred; ``date`` is the exporting computer's wall
 clock with no zone, kept as written (``date_raw``) and used, flagged (``tz_known`` false),
 only when there is no ``date_unixtime``; ``time_field`` says which one the record's time is.
+Where both are there, their difference is the exporting computer's UTC offset at that time
+(``date_offset``, '-07:00'), a clue to where it was.
 
 Text is a string or an array of strings and entity objects: flattened to plain text for
 ``body``, the entities kept in ``text_entities`` (the export's own list where it has one).
@@ -247,6 +249,7 @@ class TelegramJsonExtractor(Extractor):
             "tz_source": ts.tz_source if ts else "unknown",
             "time_field": time_field,
             "date_raw": msg.get("date") if isinstance(msg.get("date"), str) else None,
+            "date_offset": _offset(msg.get("date"), ts) if time_field == "date_unixtime" else None,
             "body": body,
             "attachments": attachments,
             "media_omitted": media_omitted,
@@ -313,6 +316,26 @@ def _location(info: Any, problems: list[str]) -> dict | None:
         problems.append(f"location_information {lat}, {lon} is outside the globe")
         return None
     return {"latitude": lat, "longitude": lon, "source": LOCATION_SOURCE}
+
+
+def _offset(local: Any, ts: Timestamp | None) -> str | None:
+    """The exporting computer's UTC offset at a message ('+02:00'), told by its local ``date``
+    against its UTC ``date_unixtime``; None unless both are there and differ by whole quarter
+    hours within 14 hours (what a real zone can be)."""
+    if not isinstance(local, str) or ts is None or ts.utc is None:
+        return None
+    try:
+        wall = datetime.fromisoformat(local)
+    except ValueError:
+        return None
+    if wall.tzinfo is not None:
+        return None
+    minutes, rest = divmod((wall - ts.utc.replace(tzinfo=None)).total_seconds(), 60)
+    if rest or minutes % 15 or abs(minutes) > 14 * 60:
+        return None
+    sign = "-" if minutes < 0 else "+"
+    h, m = divmod(int(abs(minutes)), 60)
+    return f"{sign}{h:02d}:{m:02d}"
 
 
 def _time(msg: dict, local_key: str, unix_key: str, label: str, zone,

@@ -299,3 +299,13 @@ def test_hostile_messenger_values_are_warned_not_fatal():
     assert records[0].fields["participants"] == ["A", "B"]
     assert records[1].fields["attachments"][0]["name"] == "v.mp4" and not records[1].corrupted
     assert records[1].warnings == ("creation_timestamp 1e+300 of 'messages/inbox/a/videos/v.mp4' is out of range",)
+
+
+def test_the_exporting_computer_offset_is_told_by_date_against_date_unixtime():
+    doc = {"messages": [
+        {"date": "2023-08-23T13:11:23", "date_unixtime": "1692821483", "from": "A", "text": "x"},     # UTC-7
+        {"date": "2021-03-14T21:06:00", "date_unixtime": "1615752360", "from": "A", "text": "y"},     # UTC+1
+        {"date": "2021-03-14T21:06:07", "date_unixtime": "1615752360", "from": "A", "text": "z"},     # no zone
+        {"date_unixtime": "1615752360", "from": "A", "text": "w"},
+    ]}
+    assert [r.fields["date_offset"] for r in run(TG, doc, "/r.json")[0]] == ["-07:00", "+01:00", None, None]
