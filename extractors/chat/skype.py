@@ -17,7 +17,10 @@ are kept, flagged ``system``), ``body_xml`` (XML-escaped text with markup: kept 
 ``Conversations``: ``identity``, ``type`` (1 one-to-one, 2 group), ``displayname``,
 ``meta_topic``; ``Participants``: ``convo_id``, ``identity``; ``Accounts.skypename``: the
 device's account; ``Transfers``: files sent in a conversation (``filename``, ``filepath``,
-``convo_id``, ``starttime``), recorded as their own ``chat/message`` records (type ``file``).
+``convo_id``, ``starttime``/``accepttime``/``finishtime``, ``status`` 2 offered or 8
+completed as plaso reads it, ``type`` 2 sending; an offer's row has the account as its
+partner, each recipient's row points to it by ``parent_id``), recorded as their own
+``chat/message`` records (type ``file_transfer``).
 """
 from __future__ import annotations
 
@@ -34,8 +37,10 @@ _SYSTEM = {4, 10, 12, 13, 30, 39, 50, 51, 53, 100, 110}
 _TYPES = {61: "text", 60: "emote", 68: "file", 201: "picture", 30: "call_started", 39: "call_ended",
           10: "members_added", 12: "member_removed", 13: "member_left", 50: "contact_request",
           51: "contact_request_granted", 110: "birthday", 64: "sms"}
-_TRANSFER = ("convo_id", "partner_handle", "partner_dispname", "type", "status", "starttime", "filename", "filepath",
-             "filesize")
+_TRANSFER = ("convo_id", "partner_handle", "partner_dispname", "type", "status", "starttime", "accepttime",
+             "finishtime", "filename", "filepath", "filesize", "pk_id", "parent_id")
+# Transfers.status as plaso reads it: 2 offered (not yet accepted), 8 completed
+_TRANSFER_STATUS = {2: "offered", 8: "completed"}
 _TAG = re.compile(r"<[^>]{0,2000}>")
 _S4L = re.compile(r"^messagesv\d+$")
 
@@ -130,18 +135,25 @@ class SkypeExtractor(SqliteChatExtractor):
     def _transfer(self, r, ctx, item) -> ArtifactRecord:
         p: list[str] = []
         conv, others, group = self._conversation(r["convo_id"], ctx)
-        sending = r["type"] == 2                     # 1 incoming, 2 outgoing transfer
+        sending = r["type"] == 2            # 2 sending, 1 receiving (the plaso sample's sent file: type 2)
         extra_att = {"size": r["filesize"]}
         if r["filepath"]:
             extra_att["path"] = r["filepath"]
-        other = party(r["partner_dispname"], r["partner_handle"])
+        # an offer's own row names the account as its partner; the row per recipient (parent_id set) names them
+        partner = None if r["partner_handle"] == ctx["me"] else party(r["partner_dispname"], r["partner_handle"])
+        accepted = unix_seconds(r["accepttime"], "accepted", p)
+        finished = unix_seconds(r["finishtime"], "finished", p)
         return message_record(
             platform="skype", conversation=conv, participants=[OWNER] + others,
-            sender=OWNER if sending else other, recipients=[other] if sending and other else [OWNER],
+            sender=OWNER if sending else partner, recipients=([partner] if partner else []) if sending else [OWNER],
             sent=unix_seconds(r["starttime"], "sent", p), body="",
             attachments=[attachment(r["filename"], **extra_att)], problems=p,
             source=source(item, "Transfers", r["_rowid"]), source_ref=f"Transfers:{r['_rowid']}",
-            extra={"message_type": "file_transfer", "group": group, "transfer_status": r["status"],
+            extra={"message_type": "file_transfer", "group": group,
+                   "transfer_status": _TRANSFER_STATUS.get(r["status"], r["status"]),
+                   "accepted_at": accepted.iso_utc() if accepted else None,
+                   "finished_at": finished.iso_utc() if finished else None,
+                   "transfer_id": r["pk_id"], "offer_id": r["parent_id"],
                    "direction": "outgoing" if sending else "incoming"})
 
     # -- s4l-*.db ---------------------------------------------------------------------------------

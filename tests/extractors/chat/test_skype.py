@@ -93,7 +93,12 @@ def test_corpus_main_db_matches_sqlite3(corpus):
     assert first["sent_at_utc"] == "2013-07-30T21:26:28Z" and first["body"] == "yt?"
     assert first["sender"] == OWNER                      # gen.beringer is the account in Accounts
     n_transfers = sqlite3_cli(path, "SELECT count(*) AS n FROM Transfers")[0]["n"]
-    assert sum(1 for r in recs if r.fields["source"]["table"] == "Transfers") == n_transfers
+    transfers = [r.fields for r in recs if r.fields["source"]["table"] == "Transfers"]
+    assert len(transfers) == n_transfers == 2
+    offer, sent = transfers                     # the offer (partner: the account) and its recipient's row
+    assert offer["recipients"] == [] and offer["transfer_status"] == "offered"
+    assert sent["recipients"] == ["European BBQ (european.bbq.competitor)"] and sent["transfer_status"] == "completed"
+    assert sent["finished_at"] == "2013-10-24T21:49:37Z" and sent["attachments"][0]["name"] == "secret-project.pdf"
 
 
 def test_deleted_message_recovered(tmp_path):
