@@ -44,6 +44,7 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.sources import open_nested, open_source
 from forensic.sources.archive import looks_like_gzip, looks_like_tar, looks_like_zip
 from forensic.sources.base import Source, spool
+from forensic.sources.carve import broken_photo
 from forensic.sources.embedded import EmbeddedSource, SignatureScan, document_parts, scanner, wanted as has_embedded
 from forensic.sources.tsk import TskImageSource
 from forensic.timestamps import iso_utc, now_utc
@@ -433,6 +434,11 @@ class Triage:
         if not wanted:
             return head, None, None
         data_all = b"".join(keep) if keep is not None else None
+        if entry.deleted and data_all is not None and entry.recovery != "carved":
+            broken = broken_photo(row["mime"], data_all)      # a deleted photo read back wrong says so
+            if broken is not None:
+                warnings.append(("read", broken))
+                row["recovery_confidence"] = "low"
         parent = entry.locator.layers[:-1]
         inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
                              None if data_all is not None else entry.open, dict(self.opt.extractor_options),

@@ -248,6 +248,21 @@ def validate(kind: str, cur: Cursor, start: int, limit: int) -> Carved | None:
     return Carved(kind, start, size, True)
 
 
+def broken_photo(mime: str | None, data: bytes) -> str | None:
+    """Why a deleted file's recovered content is not the whole JPEG/PNG it starts as (None:
+    it is whole, or no JPEG/PNG). A deleted FAT file is read from its first cluster on, its
+    other clusters assumed to follow: when it was fragmented, the bytes read are partly
+    another file's, and its photo no longer parses or decodes."""
+    kind = {"image/jpeg": "jpeg", "image/png": "png"}.get((mime or "").split(";")[0].strip())
+    if kind is None or not (data.startswith(b"\xff\xd8\xff") or data.startswith(PNG_SIG)):
+        return None
+    if validate(kind, Cursor(lambda o, n: data[o:o + n]), 0, len(data)) is not None:
+        return None
+    return (f"the recovered content starts as a {kind.upper()} but does not parse or decode to its end: its "
+            "clusters were probably reused or (FAT) the file was fragmented, only its first cluster known and the "
+            "rest assumed to follow: these bytes are likely not all its own")
+
+
 def _kind(sig: bytes) -> str:
     return "jpeg" if sig[:2] == b"\xff\xd8" else "png" if sig[:4] == PNG_SIG[:4] else "heic"
 

@@ -107,6 +107,8 @@ def test_carved_photo_has_its_hash_exif_and_gps_and_junk_is_no_photo(card, foren
     # PHOTO.JPG (its directory entry wiped) is carved; LATER.JPG, deleted with its entry kept, is
     # listed through its metadata and not carved again; the junk is nothing
     assert len(carved) == 1, [f["locator"] for f in carved]
+    later = next(f for f in files if f["path"].endswith("ATER.JPG"))   # whole: no doubt cast on it
+    assert (later["recovery"], later["recovery_confidence"]) == ("deleted-metadata", "high")
     got = carved[0]
     assert got["sha256"] == sha256(jpeg)
     assert got["locator"].startswith("card.raw › file system (fat32) › unallocated @ offset 0x")
@@ -200,3 +202,35 @@ def test_carved_entry_is_read_back_for_export_without_carving_again(card, forens
     assert [k for k, _ in got] == [key]
     with got[0][1].open() as fh:
         assert fh.read() == jpeg
+
+
+def test_deleted_fat_photo_read_back_wrong_says_so(tmp_path, forensic):
+    """A deleted FAT file is read from its first cluster on, the rest assumed to follow. When
+    that is wrong (the file was fragmented: the next cluster is another's), the entry says so
+    and its confidence is low, rather than the bytes passing for the photo."""
+    need("mkfs.vfat", "mcopy", "mdel")
+    jpeg = geo_jpeg(11)
+    assert len(jpeg) > 512
+    img = tmp_path / "frag.raw"
+    with open(img, "wb") as fh:
+        fh.truncate(34 << 20)
+    from builders import run
+    run("mkfs.vfat", "-F", "32", "-s", "1", img)             # 512-byte clusters: the photo spans two
+    src = tmp_path / "PHOTO.JPG"
+    src.write_bytes(jpeg)
+    run("mcopy", "-i", img, src, "::/PHOTO.JPG")
+    run("mdel", "-i", img, "::/PHOTO.JPG")
+    data = bytearray(img.read_bytes())
+    at = data.find(jpeg[:64])
+    data[at + 512:at + 1024] = random.Random(2).randbytes(512)   # its second cluster: another file's now
+    img.write_bytes(bytes(data))
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-1", "--examiner", "E")
+    forensic("evidence", "add", img, "--case", case, "--id", "card")
+    forensic("triage", "--case", case, expect=None)
+    row = next(f for f in forensic("files", "--case", case, "--json").jsonl() if f["path"].endswith("HOTO.JPG"))
+    assert row["deleted"] and row["recovery"] == "deleted-metadata" and row["recovery_confidence"] == "low"
+    from forensic.case import Case
+    from forensic.store import warnings as store_warnings
+    said = [w.message for w in store_warnings.listing(Case.open(case).db, "card") if w.locator == row["locator"]]
+    assert any("does not parse or decode to its end" in m for m in said), said
