@@ -317,3 +317,23 @@ def test_triage_lists_recovered_messages_marked(forensic, tmp_path):
     assert [w["message"] for w in warnings if "deleted rows recovered" in w["message"]] == [
         "mmssms.db: 3 deleted rows recovered from free space (3 from freeblock), marked recovered 'deleted'; "
         "0 copies of live rows dropped"]
+
+
+def test_loops_in_the_freelist_and_the_btree_are_cut_short(tmp_path):
+    rows = _rows(200)
+    db_path = tmp_path / "mmssms.db"
+    db = _make(db_path, rows)
+    _delete(db, list(range(100, 150)))
+    db.close()
+    data = bytearray(db_path.read_bytes())
+    trunk = int.from_bytes(data[32:36], "big")
+    data[(trunk - 1) * 1024:(trunk - 1) * 1024 + 4] = trunk.to_bytes(4, "big")   # the trunk names itself next
+    root = 2                                                                       # sms: an interior page
+    assert data[1024] == 0x05
+    data[1024 + 8:1024 + 12] = root.to_bytes(4, "big")                             # its right child: itself
+    bad = tmp_path / "bad.db"
+    bad.write_bytes(bytes(data))
+    found = recover(str(bad), [SMS])
+    assert any("loops back to page 2" in p for p in found.problems)
+    assert any("freelist names page" in p for p in found.problems)
+    assert all(r.table == "sms" for r in found.rows)
