@@ -379,12 +379,19 @@ def _split_sender(rest: str, bracket: bool) -> tuple[str | None, str]:
             return (name or None), ""
         return None, rest
     name = rest[:i]
-    if len(name) > 100 or '"' in name or "“" in name or "://" in name:
+    if len(name) > 100 or "://" in name or (('"' in name or "“" in name) and _open_quote(name)):
+        # a ': ' inside a quoted text ('Alice changed the subject to "Plan: B"') or after a
+        # link is no name's end; a name with its quotes closed ('Bob "Bobby" B') is a name
         return None, rest
     name = loc.strip_marks(name).strip(loc.SPACES)
     if not name:
         return None, rest
     return name, rest[i + 2:]
+
+
+def _open_quote(text: str) -> bool:
+    """Whether ``text`` leaves a quotation open: an odd number of '"', or more '“' than '”'."""
+    return text.count('"') % 2 == 1 or text.count("“") > text.count("”")
 
 
 # -- pass 1 ------------------------------------------------------------------------------------

@@ -212,8 +212,9 @@ _IOS = re.compile(rf"^[{_MARKS}]*\[(?P<dt>[^\]\n]{{6,40}})\][{_SP}]?(?P<rest>.*)
 # (a damaged time too: '3:22_AM' is no header, but its 'Name:' still names the sender)
 _ANDROID = re.compile(rf"^[{_MARKS}]*\d{{1,4}}[./\-]\d{{1,2}}[./\-]\d{{1,4}}\.?,?(?: à)?[{_SP}]\d{{1,2}}[:.]\d"
                       rf"[^-–\n\]]{{0,24}}?(?:[{_SP}][-–][{_SP}]|:[{_SP}])(?P<rest>.*)")
-# its 'Name:' part: up to 100 characters with no colon or quote before ': ' (or the line's end)
-_NAME = re.compile(rf'^[{_MARKS}~{_SP}]*(?P<name>[^:"“\n]{{1,100}}):(?: |$)')
+# its 'Name:' part: up to 100 characters with no colon before ': ' (or the line's end), and no
+# quotation left open (a ': ' inside quotes is in a system line's quoted text)
+_NAME = re.compile(rf'^[{_MARKS}~{_SP}]*(?P<name>[^:\n]{{1,100}}):(?: |$)')
 
 
 def _named_headers(text: str) -> int:
@@ -223,7 +224,8 @@ def _named_headers(text: str) -> int:
         if m is None or (m.re is _IOS and not re.search(r"\d[:.]\d", unicodedata.normalize("NFKC", m["dt"]))):
             continue
         name = _NAME.match(m["rest"])
-        if name and name["name"].strip(_MARKS + _SP + "~"):
+        if (name and name["name"].strip(_MARKS + _SP + "~") and name["name"].count('"') % 2 == 0
+                and name["name"].count("“") <= name["name"].count("”")):
             n += 1
     return n
 
@@ -335,3 +337,16 @@ def test_shared_location_in_the_shared_shape(body, where):
     else:
         assert f["location"] == {"latitude": where[0], "longitude": where[1], "source": LOCATION_SOURCE}
         assert all(isinstance(f["location"][k], float) for k in ("latitude", "longitude"))
+
+
+def test_quotes_in_a_name_and_in_a_system_line():
+    text = ('14/03/2021, 21:05 - Alice changed the subject from "Old" to "New: plan"\n'
+            '14/03/2021, 21:06 - Bob "Bobby" B: hi\n'
+            "14/03/2021, 21:07 - Alice changed the subject to “Plan: B”\n"
+            "14/03/2021, 21:08 - Alice: ok\n")
+    records, warnings = run(text)
+    assert warnings == []
+    assert [(r.fields["sender"], r.fields["system"]) for r in records] == [
+        (None, True), ('Bob "Bobby" B', False), (None, True), ("Alice", False)]
+    assert records[1].fields["participants"] == ['Bob "Bobby" B', "Alice"]
+    assert wt.parse_text(text) == wt.parse_text(text, fast=False)
