@@ -398,10 +398,11 @@ def _freelist(db: _Db, problems: list[str]) -> set[int]:
 class _Scanner:
     """Cells of the given table shapes in page images."""
 
-    def __init__(self, db: _Db, shapes: list[TableShape], out: Recovery) -> None:
+    def __init__(self, db: _Db, shapes: list[TableShape], out: Recovery, wanted: set[str]) -> None:
         self.db = db
         self.shapes = shapes
         self.out = out
+        self.wanted = wanted
         self.max_local = db.usable - 35
         self.min_cell = 4 + 1 + min((len(s.columns) for s in shapes), default=1)
 
@@ -506,7 +507,8 @@ class _Scanner:
 
     def _add(self, shape: TableShape, rowid: int | None, values: tuple, where: str, n: int, offset: int,
              base: int, file: str) -> None:
-        self.out.rows.append(RecoveredRow(shape.name, rowid, values, where, n, offset, file))
+        if shape.name in self.wanted:        # the others' cells are only told apart
+            self.out.rows.append(RecoveredRow(shape.name, rowid, values, where, n, offset, file))
 
 
 # -- the whole file --------------------------------------------------------------------------------
@@ -522,12 +524,16 @@ def _wal_frames(wal: bytes | mmap.mmap, page_size: int, committed: int) -> Itera
 
 
 def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
-            wal_committed: int = 0) -> Recovery:
-    """Rows of the ``shapes`` tables found outside the live b-trees of the database file at
-    ``db_path`` and, in WAL mode, in the first ``wal_committed`` frames of its log (checked by
-    :func:`forensic.extractors.sqlite_journal.check_wal`). Never raises for bad bytes: what
-    cannot be read is described in ``problems``."""
+            wal_committed: int = 0, wanted: set[str] | None = None) -> Recovery:
+    """Rows of the ``wanted`` tables (default: all of ``shapes``) found outside the live
+    b-trees of the database file at ``db_path`` and, in WAL mode, in the first
+    ``wal_committed`` frames of its log (checked by
+    :func:`forensic.extractors.sqlite_journal.check_wal`). ``shapes`` should hold every rowid
+    table of the database: a cell on a free page that fits the shape of a table not wanted as
+    well as a wanted one's is not reported. Never raises for bad bytes: what cannot be read is
+    described in ``problems``."""
     out = Recovery()
+    wanted = {s.name for s in shapes} if wanted is None else wanted
     size = os.path.getsize(db_path)
     if size < 512 or not shapes:
         return out
@@ -549,7 +555,7 @@ def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
                 frames = list(_wal_frames(db.wal, page_size, wal_committed))
                 for n, off in frames:
                     db.latest[n] = off
-            _scan_all(db, shapes, frames, out)
+            _scan_all(db, shapes, frames, out, wanted)
         except (IndexError, ValueError, OSError) as exc:          # a page cut short at the end of the file
             out.problems.append(f"deleted rows: reading stopped early ({exc})")
         finally:
@@ -560,15 +566,17 @@ def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
     return out
 
 
-def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], out: Recovery) -> None:
+def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], out: Recovery,
+              wanted: set[str]) -> None:
     owner: dict[int, TableShape] = {}
     for s in shapes:
         leaves = _btree_leaves(db, s.root, out.problems, s.name)
-        out.leaves[s.name] = leaves
+        if s.name in wanted:
+            out.leaves[s.name] = leaves
         for n in leaves:
             owner[n] = s
     free = _freelist(db, out.problems)
-    scan = _Scanner(db, shapes, out)
+    scan = _Scanner(db, shapes, out, wanted)
     last = db.pages if not db.latest else max(db.pages, max(db.latest))
     for n in range(1, last + 1):                   # the current state of every page
         at = db.page(n)
@@ -577,7 +585,8 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
         buf, base = at
         file = "wal" if buf is db.wal else "db"
         if n in owner:
-            scan.live_leaf(buf, base, n, owner[n], file)
+            if owner[n].name in wanted:
+                scan.live_leaf(buf, base, n, owner[n], file)
         elif n in free:
             scan.other_page(buf, base, n, file, "freelist")
         elif buf[base + _header_offset(n)] not in _BTREE_TYPES:

@@ -168,11 +168,13 @@ class SqliteChatExtractor(Extractor):
                    problems: list[str], ctx: Any) -> Iterator[ArtifactRecord]:
         """Records of the deleted rows of ``MESSAGE_TABLES`` found in the database's bytes
         that are not copies of live rows, each marked; then one warning that counts them."""
-        shapes, trouble = table_shapes(db.committed, [t for t in self.MESSAGE_TABLES if t in tables])
+        wanted = {t for t in self.MESSAGE_TABLES if t in tables}
+        # every table's shape: a cell on a free page that another table's shape fits too is not ours to tell
+        shapes, trouble = table_shapes(db.committed, [t for t in tables if not t.startswith("sqlite_")])
         problems.extend(trouble)
-        if not shapes or not db.raw:
+        if not any(s.name in wanted for s in shapes) or not db.raw:
             return
-        found = recover(db.raw, shapes, db.wal, db.wal_committed)
+        found = recover(db.raw, shapes, db.wal, db.wal_committed, wanted)
         problems.extend(f"{item.name}: {p}" for p in found.problems)
         kept, copies = new_rows(db.committed, shapes, found.rows, problems)
         wal_name = f"{item.name}-wal"
