@@ -25,7 +25,8 @@ def evidence() -> None:
 @click.option("--id", "item", default=None, help="Item id (default: from the source's name).")
 @click.option("--description", default=None, help="What the item is (e.g. 'Samsung phone, seized 2026-05-02').")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File whose first line is the password of an encrypted ZIP.")
+              help="File whose first line is the password of an encrypted ZIP, or the key of a BitLocker "
+                   "(recovery password or password) or LUKS (passphrase) volume.")
 @click.option("--delivered-by", default=None, help="Who delivered the evidence (recorded in the custody log).")
 @click.option("--seizure", default=None, help="Seizure details (where, when, by whom; custody log).")
 @key_options
@@ -33,7 +34,8 @@ def evidence() -> None:
 @with_case
 def add(case: Case, source: Path, item: str | None, description: str | None, password_file: Path | None,
         delivered_by: str | None, seizure: str | None, key_path, passphrase_file, as_json: bool) -> int:
-    """Add SOURCE (folder, ZIP, TAR, raw/dd or E01 image) and hash all of it (SHA-256 and MD5).
+    """Add SOURCE (folder, ZIP, TAR, raw/dd, split raw, E01, QCOW2, VMDK, VHD/VHDX, DMG, APFS or an
+    encrypted BitLocker/LUKS volume) and hash all of it (SHA-256 and MD5).
 
     An E01's stored acquisition hashes are checked against its media: the verdict is printed
     (exit 4 when they differ). A source whose SHA-256 another item already has is added too,
