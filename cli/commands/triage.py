@@ -29,7 +29,8 @@ from forensic.store.records import Item
 @click.option("--hash", "hash_list", default="sha256", show_default=True,
               help="Hashes to compute per file: any of md5,sha1,sha256 (SHA-256 always).")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Password of an encrypted ZIP item (default: the file given at intake).")
+              help="Password of an encrypted ZIP item, or key of a BitLocker/LUKS volume (default: the file "
+                   "given at intake).")
 @click.option("--assume-tz", default=None, metavar="ZONE",
               help="State the device's time zone (IANA name, e.g. Europe/Madrid) for local times "
                    "with no zone; recorded as an assumption.")
