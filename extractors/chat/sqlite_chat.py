@@ -18,8 +18,9 @@ carries ``recovered: "deleted"`` and ``source.page``, ``source.offset`` (bytes i
 ``source.file``: the database or its log), ``source.in`` (freelist, freeblock, unallocated,
 wal); live records carry no ``recovered``. Never mixed silently: a recovered row equal to a
 live row (same rowid and content; content alone where a freeblock overwrote the rowid) is
-dropped, one with a live row's rowid but other content is kept as an earlier version and
-says so (``recovered_note``), and one warning per database counts what was recovered.
+dropped, one with a live row's rowid but other content is kept and says so
+(``recovered_note``: an earlier version, or a reused rowid), and one warning per database
+counts what was recovered.
 
 Damage: each table is read in rowid batches; a batch that hits a damaged page is skipped past
 and reported, the rest is read. A missing table is reported and the tables that are there
@@ -322,8 +323,8 @@ def new_rows(conn: sqlite3.Connection, shapes: list[TableShape], found: list[Rec
         if now is not None and now == c:
             copies += 1
             continue
-        out.append((r, None if now is None else f"an earlier version of live row {r.rowid} (same rowid, "
-                                                "other content)"))
+        out.append((r, None if now is None else f"live row {r.rowid} has this rowid with other content: an "
+                                                "earlier version of that row, or a row whose rowid was reused"))
     return out, copies
 
 

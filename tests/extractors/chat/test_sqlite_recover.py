@@ -185,7 +185,8 @@ def test_earlier_version_of_an_updated_row_is_kept_and_says_so(tmp_path):
     assert len(live) == 40 and next(r for r in live if r.fields["source"]["row_id"] == 7).fields["body"] == "edited"
     old = [r for r in recovered if r.fields["source"]["row_id"] == 7]
     assert [r.fields["body"] for r in old] == [rows[6][12]]
-    assert old[0].fields["recovered_note"] == "an earlier version of live row 7 (same rowid, other content)"
+    assert old[0].fields["recovered_note"] == ("live row 7 has this rowid with other content: an earlier version "
+                                               "of that row, or a row whose rowid was reused")
     assert old[0].fields["recovered"] == "deleted"
     assert not any(r.fields["body"] == "edited" for r in recovered)
     assert all(r.fields["source"]["row_id"] in (None, 7) for r in recovered), "unchanged rows are live: dropped"
