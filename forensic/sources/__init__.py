@@ -189,7 +189,8 @@ def _open_container(path: Path, fmt: str, loc: Locator, limits: Limits, label: s
     try:
         head = img.read(0, 4096)
         if looks_like_apfs(head):
-            src = ApfsSource(img, loc, limits, label, FORMAT=fmt, path=lib_path(path) if fmt == "apfs" else None)
+            src = ApfsSource(img, loc, limits, label, FORMAT=fmt, path=lib_path(path) if fmt == "apfs" else None,
+                             key=password)
         else:
             found = examine(img)
             if found is not None:       # the disk in the container is one encrypted volume

@@ -6,7 +6,9 @@ or a partition of a disk -- is read with libfsapfs. Each volume is a locator lay
 own (``APFS volume 1 (Macintosh HD)``); its files, folders and links are entries as a
 Sleuth Kit walk gives them, and extended attributes (a resource fork, ``myxattr``) are
 ``stream`` entries beside their file, as NTFS alternate data streams are. An encrypted
-(FileVault) volume is not skipped in silence: a warning names it and what opens it.
+(FileVault) volume is opened with the key given (``--password-file``: a user's password or
+the recovery key) and walked as ``APFS volume N (name, decrypted)``; without it, it is not
+skipped in silence: a warning names it and what opens it.
 
 APFS times are nanoseconds since 1970 in UTC: stored as UTC, zone known.
 Snapshots: pyfsapfs does not expose them; libfsapfs's C API does (``libfsapfs.h``:
@@ -19,6 +21,7 @@ from __future__ import annotations
 
 import ctypes
 import io
+import re
 import stat
 import threading
 from datetime import datetime, timezone
@@ -185,7 +188,7 @@ class ApfsSource(Source):
 
     def __init__(self, img: Any, locator: Locator, limits: Limits = DEFAULT_LIMITS, label: str = "",
                  offset: int = 0, length: int | None = None, warnings: list[str] | None = None,
-                 FORMAT: str = "apfs", path: str | None = None) -> None:
+                 FORMAT: str = "apfs", path: str | None = None, key: bytes | None = None) -> None:
         super().__init__(locator, limits)
         self.FORMAT = FORMAT
         if warnings is not None:
@@ -215,14 +218,19 @@ class ApfsSource(Source):
                 continue
             info["snapshots"] = snapshots[i] if snapshots is not None and i < len(snapshots) else None
             shown = safe_name(name)[0]
+            label = f"APFS volume {i + 1} ({shown})"
             if locked:
                 info["encrypted"] = True
-                self.warnings.append(
-                    f"APFS volume {i + 1} ({shown}) is encrypted (FileVault): its files are not listed; "
-                    "opening it needs the volume's password or its recovery key, which this version does "
-                    "not take yet (libfsapfs can: pyfsapfs volume.set_password / set_recovery_password)")
-                continue
-            self.volumes.append((locator.child("volume", f"APFS volume {i + 1} ({shown})"), volume))
+                if key is None or not _unlock(volume, key):
+                    given = "the key given does not open it" if key is not None else "no key was given"
+                    self.warnings.append(
+                        f"APFS volume {i + 1} ({shown}) is encrypted (FileVault) and {given}: its files are not "
+                        "listed; opening it needs a user's password or the recovery key (24 characters in six "
+                        "groups), given with --password-file (the key on its first line)")
+                    continue
+                info["decrypted"] = True
+                label = f"APFS volume {i + 1} ({shown}, decrypted)"
+            self.volumes.append((locator.child("volume", label), volume))
         self.details["apfs_volumes"] = described
         self.details["file_system"] = "apfs"
 
@@ -331,6 +339,22 @@ class _Walker:
             return data
 
         return lambda: cast(BinaryIO, _ApfsReader(read_at, size))
+
+
+_RECOVERY_KEY = re.compile(r"^[A-Z0-9]{4}(-[A-Z0-9]{4}){5}$")
+
+
+def _unlock(volume: Any, key: bytes) -> bool:
+    """Whether ``key`` (a FileVault recovery key, else a user's password) opens the volume."""
+    text = key.decode("utf-8", "replace").strip()
+    try:
+        if _RECOVERY_KEY.match(text.upper()):
+            volume.set_recovery_password(text.upper())
+        else:
+            volume.set_password(text)
+        return bool(volume.unlock())
+    except (OSError, RuntimeError):
+        return False
 
 
 # -- snapshots, through libfsapfs's C API ---------------------------------------------------

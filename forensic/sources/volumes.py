@@ -64,7 +64,7 @@ def claim_partition(src: TskImageSource, info: dict) -> bool:
         loc = src.locator.child("partition", f"partition {number} (apfs)")
         try:
             apfs = ApfsSource(src.img, loc, src.limits, src.label, offset=start, length=length,
-                              warnings=src.warnings)
+                              warnings=src.warnings, key=_KEY.get())
         except SourceError as exc:
             src.warnings.append(f"{where}: {exc.message}")
             info["file_system"] = "apfs"

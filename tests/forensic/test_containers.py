@@ -157,6 +157,28 @@ def test_verify_checks_every_file_of_the_container(forensic, tmp_path, raw):
     assert "disk.vmdk" in res["problem"] and "disk-f001.vmdk" not in res["problem"]
 
 
+def test_vmdk_parent_disk_read_from_beside_it(forensic, tmp_path, raw):
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    _convert(raw, folder / "base.vmdk", "vmdk")
+    changed = tmp_path / "changed.raw"
+    shutil.copy(raw, changed)
+    (tmp_path / "late.txt").write_bytes(b"after the snapshot\n")
+    debugfs(changed, f"write {tmp_path / 'late.txt'} late.txt")
+    run("qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-B", "base.vmdk", "-F", "vmdk", changed,
+        folder / "delta.vmdk", cwd=folder)
+    added, summary, files = _add_and_triage(forensic, tmp_path, folder / "delta.vmdk")
+    assert added["sha256"] == sha256_file(changed)
+    assert [s["name"] for s in added["segments"]] == ["delta.vmdk", "base.vmdk"]
+    assert files["/late.txt"]["sha256"] == sha256(b"after the snapshot\n")
+    assert files["/notes.txt"]["sha256"] == sha256(FILES["/notes.txt"])
+    (folder / "base.vmdk").unlink()
+    case = tmp_path / "case2"
+    forensic("case", "init", case, "--case-id", "C-2", "--examiner", "Ann")
+    res = forensic("evidence", "add", folder / "delta.vmdk", "--case", case, expect=1)
+    assert "parent disk 'base.vmdk' is not beside it" in res.err
+
+
 def test_qcow2_backing_file_missing_or_elsewhere_is_a_clear_error(forensic, tmp_path, raw):
     folder, other = tmp_path / "evidence", tmp_path / "other"
     folder.mkdir()
