@@ -130,7 +130,7 @@ class ChatMessage:
     local: datetime | None          # None for a corrupt header
     raw_time: str                   # the header's date and time, verbatim
     sender: str | None              # the header's 'Name:', always kept when it has one
-    actor: str | None               # not set by this parser (a header's name is its sender)
+    actor: str | None               # the name an iOS app notice stands under (not its sender)
     body: str
     system: bool = False
     deleted: bool = False
@@ -940,11 +940,13 @@ def _classify(msg: ChatMessage, body: str, bracket: bool, first: bool) -> None:
         elif msg.sender is not None and bracket and msg.location is None and (
                 generated or first) and loc.is_system_phrase(text):
             # iOS writes WhatsApp's own notices (encryption, security code) under the chat's
-            # name ('Name: ‎Messages and calls are end-to-end encrypted'). The header names
-            # a sender, and attribution is what the file shows: the name stays the sender,
-            # the text is marked as the app's notice. Only a line with no 'Name:' part is a
-            # system line.
+            # name ('Name: ‎Messages and calls are end-to-end encrypted'), where Android
+            # writes them with no name. Nobody wrote such a line: it is a system line, as in
+            # the Android export of the same chat, and the name it stands under is kept as
+            # its ``actor``, never dropped. Any other line with a 'Name:' keeps its sender.
             msg.app_notice = True
+            msg.system = True
+            msg.actor, msg.sender = msg.sender, None
     msg.body = text
 
 

@@ -8,8 +8,8 @@ and flagged (``tz_known`` false) unless the examiner states the zone for the ite
 
 Attribution: a header that names a sender ('Name:') keeps it, whatever the text (iOS writes
 U+200E before some texts); only a line with no 'Name:' part is a system message. WhatsApp's
-own notices that iOS writes under the chat's name (encryption, security code) keep that name
-as sender and are marked ``app_notice``. A 12-hour header with an impossible hour ('23:59 PM')
+own notices that iOS writes under the chat's name (encryption, security code) are system
+lines, as Android writes them with no name: marked ``app_notice``, the name kept as ``actor``. A 12-hour header with an impossible hour ('23:59 PM')
 is kept at its literal 24-hour time, with a warning on the record. A maps link
 ('https://maps.google.com/?q=LAT,LON') gives the shared ``location`` field
 ({latitude, longitude, source}).
@@ -187,6 +187,7 @@ class WhatsAppTxtExtractor(Extractor):
         }
         if msg.app_notice:
             fields["app_notice"] = True
+            fields["actor"] = msg.actor
         if msg.location is not None:
             # the shared-location shape every chat extractor writes (read by geo and timeline)
             fields["location"] = {"latitude": msg.location[0], "longitude": msg.location[1],

@@ -249,13 +249,15 @@ def test_corpus_every_named_header_keeps_its_sender(path):
     records, _ = run(data.decode("utf-8-sig", "replace"), path.name)
     named = _named_headers(data.decode("utf-8-sig", "replace"))
     assert named > 0
-    assert sum(1 for r in records if r.fields["sender"]) == named
+    # every named header keeps its name: as the sender, or (an iOS app notice under the
+    # chat's name, a system line as in the Android export) as the notice's actor
+    assert sum(1 for r in records if r.fields["sender"] or r.fields.get("actor")) == named
     assert not any(r.fields["system"] and r.fields["sender"] for r in records)
 
 
 # -- edge cases ----------------------------------------------------------------------------------
 
-def test_ios_notice_under_the_chat_name_keeps_the_name():
+def test_ios_notice_under_the_chat_name_is_a_system_line_that_keeps_the_name():
     text = (f"[3/18/22, 14:56:01] Elon Musk: {LRM}Messages and calls are end-to-end encrypted. No one outside "
             "of this chat, not even WhatsApp, can read or listen to them.\n"
             "[3/27/22, 21:41:35] Dmitry S: Hello World\n"
@@ -264,22 +266,24 @@ def test_ios_notice_under_the_chat_name_keeps_the_name():
     records, warnings = run(text)
     assert warnings == []
     f = [r.fields for r in records]
-    assert [x["sender"] for x in f] == ["Elon Musk", "Dmitry S", "Elon Musk", "Elon Musk"]
+    assert [x["sender"] for x in f] == [None, "Dmitry S", None, "Elon Musk"]
+    assert [x.get("actor") for x in f] == ["Elon Musk", None, "Elon Musk", None]
     assert [x.get("app_notice", False) for x in f] == [True, False, True, False]
-    assert not any(x["system"] for x in f)
+    assert [x["system"] for x in f] == [True, False, True, False]
     assert f[0]["participants"] == ["Dmitry S", "Elon Musk"]
     assert f[3]["body"] == "No idea, lets try it out!"
 
 
-def test_a_name_seen_only_on_app_notices_is_a_sender_but_no_participant():
+def test_a_name_seen_only_on_app_notices_is_an_actor_but_no_participant():
     text = (f"[1/29/18, 23:49:03] Trip 2018: {LRM}Messages and calls are end-to-end encrypted.\n"
             f"[1/29/18, 23:49:04] {LRM}Alice added Bob\n"
             "[1/29/18, 23:50:00] Alice: hi\n"
             f"[1/29/18, 23:51:00] Bob: {LRM}hi back\n")
     records, _ = run(text)
     f = [r.fields for r in records]
-    assert [x["sender"] for x in f] == ["Trip 2018", None, "Alice", "Bob"]
-    assert [x["system"] for x in f] == [False, True, False, False]
+    assert [x["sender"] for x in f] == [None, None, "Alice", "Bob"]
+    assert f[0]["actor"] == "Trip 2018"
+    assert [x["system"] for x in f] == [True, True, False, False]
     assert f[1]["body"] == "Alice added Bob"
     assert f[2]["participants"] == ["Alice", "Bob"]
 

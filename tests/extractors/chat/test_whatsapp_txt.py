@@ -170,9 +170,10 @@ def test_locale(text, first):
     assert len(records) == 5
     service, msg, media, attached, deleted = (r.fields for r in records)
     if "ios" in text_id(text):
-        # iOS writes the encryption notice under the chat's name: the name stays the sender
-        # (a header naming a sender keeps it), the text is marked as the app's notice
-        assert service["system"] is False and service["sender"] == first[0] and service["app_notice"] is True
+        # iOS writes the encryption notice under the chat's name: a system line, as Android
+        # writes it, with the name kept as its actor
+        assert service["system"] is True and service["sender"] is None and service["app_notice"] is True
+        assert service["actor"] == first[0]
     else:
         assert service["system"] is True and service["sender"] is None
     sender, local, body = first
