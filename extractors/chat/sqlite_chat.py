@@ -231,8 +231,8 @@ def table_shapes(conn: sqlite3.Connection, names: list[str]) -> tuple[list[Table
     except sqlite3.DatabaseError as exc:
         return [], [f"deleted rows not looked for: schema unreadable ({exc})"]
     for name in names:
-        if name not in master or not isinstance(master[name][0], int):
-            continue
+        if name not in master or not isinstance(master[name][0], int) or master[name][0] < 1:
+            continue                            # a virtual table (root page 0) has no b-tree of its own
         root, sql = master[name]
         if "WITHOUT ROWID" in " ".join(sql.upper().split()):
             continue
