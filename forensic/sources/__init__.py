@@ -90,9 +90,12 @@ def detect_format(path: Path) -> str:
         img.close()
     magic_hint = _describe(head)
     split = ""
-    if re.search(r"\.(000|001)$", path.name):
+    segment = re.search(r"\.(\d{3})$", path.name)
+    if segment and int(segment.group(1)) <= 1:
         split = (" (named like the first segment of a split raw image, but no .002 is beside it and "
                  "this segment alone holds no disk)")
+    elif segment and any(path.with_name(path.name[:segment.start()] + f".{n:03d}").is_file() for n in (0, 1)):
+        split = " (a later segment of a split raw image: add its first segment, .001 or .000)"
     raise UnsupportedFormatError(
         f"{path.name}: not a format this tool reads: no partition table or file system found{split} "
         f"(libmagic says: {magic_hint})",

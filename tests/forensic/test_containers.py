@@ -194,6 +194,15 @@ def test_qcow2_backing_file_missing_or_elsewhere_is_a_clear_error(forensic, tmp_
     assert forensic("evidence", "list", "--case", case, "--json").jsonl() == []
 
 
+def test_split_raw_given_by_a_later_segment_says_which_to_give(forensic, tmp_path, raw):
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    _build("split", raw, folder)
+    case = _case(forensic, tmp_path)
+    res = forensic("evidence", "add", folder / "disk.002", "--case", case, expect=1)
+    assert "a later segment of a split raw image: add its first segment" in res.err
+
+
 def test_split_raw_with_a_segment_missing_is_named(forensic, tmp_path, raw):
     folder = tmp_path / "evidence"
     folder.mkdir()
