@@ -141,7 +141,7 @@ def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
             from forensic.sources.ewf import open_ewf
             handle, _ = open_ewf(path)
             img = EwfImgInfo(handle)
-        with volume_key(password):        # opens the BitLocker/LUKS partitions it fits
+        with volume_key(password, lib_path(path) if fmt == "raw" else None):   # for its encrypted/APFS partitions
             src = TskImageSource(img, loc, limits, label)
         src.FORMAT = fmt
         return src

@@ -14,7 +14,9 @@ APFS times are nanoseconds since 1970 in UTC: stored as UTC, zone known.
 Snapshots: pyfsapfs does not expose them; libfsapfs's C API does (``libfsapfs.h``:
 ``libfsapfs_volume_get_number_of_snapshots`` and friends, exported by the pyfsapfs module),
 so they are listed through ctypes, as ``ewf.py`` reads libewf's checksum errors, when the
-container is a file of its own (``details["apfs_volumes"][n]["snapshots"]``). Their files are
+container is a file of its own or a partition of a raw disk image
+(``details["apfs_volumes"][n]["snapshots"]``; None where they cannot be listed: inside an E01
+or another container). Their files are
 not walked (libfsapfs gives a snapshot's name only).
 """
 from __future__ import annotations
@@ -198,7 +200,7 @@ class ApfsSource(Source):
         self.apfs = ApfsContainer(img, offset, length, self.label)
         self.volumes: list[tuple[Locator, Any]] = []
         described = []
-        snapshots = list_snapshots(path) if path is not None and offset == 0 else None
+        snapshots = list_snapshots(path, offset) if path is not None else None
         try:
             count = self.apfs.container.get_number_of_volumes()
         except (OSError, RuntimeError) as exc:
@@ -359,10 +361,14 @@ def _unlock(volume: Any, key: bytes) -> bool:
 
 # -- snapshots, through libfsapfs's C API ---------------------------------------------------
 
-def list_snapshots(path: str) -> list[list[str] | None] | None:
-    """The snapshot names of every volume of the APFS container in the file ``path`` (a
-    list per volume; None for a volume whose snapshots cannot be read), or None when
-    libfsapfs's C API cannot be reached or the container cannot be opened through it."""
+def list_snapshots(path: str, offset: int = 0) -> list[list[str] | None] | None:
+    """The snapshot names of every volume of the APFS container in the file ``path`` (at
+    ``offset``: a partition of a raw disk image, read through a libbfio file range) -- a
+    list per volume; None for a volume whose snapshots cannot be read -- or None when
+    libfsapfs's C API cannot be reached or the container cannot be opened through it.
+    The range is given no size (0: to the end of the file): with the partition's size this
+    libbfio build fails to read a range whose size is smaller than its offset (it seems to
+    take the size for an end offset); the container's superblock says where it ends."""
     try:
         lib = _capi()
     except (OSError, AttributeError):
@@ -373,9 +379,19 @@ def list_snapshots(path: str) -> list[list[str] | None] | None:
         _free_error(lib, err)
         return None
     out: list[list[str] | None] = []
+    bfio = ctypes.c_void_p()
+    name = path.encode("utf-8", "surrogateescape")
     try:
-        if lib.libfsapfs_container_open(container, path.encode("utf-8", "surrogateescape"),
-                                        lib.libfsapfs_get_access_flags_read(), ctypes.byref(err)) != 1:
+        if offset:
+            if lib.libbfio_file_range_initialize(ctypes.byref(bfio), ctypes.byref(err)) != 1 \
+                    or lib.libbfio_file_range_set_name(bfio, name, len(name), ctypes.byref(err)) != 1 \
+                    or lib.libbfio_file_range_set(bfio, offset, 0, ctypes.byref(err)) != 1 \
+                    or lib.libfsapfs_container_open_file_io_handle(
+                        container, bfio, lib.libfsapfs_get_access_flags_read(), ctypes.byref(err)) != 1:
+                _free_error(lib, err)
+                return None
+        elif lib.libfsapfs_container_open(container, name, lib.libfsapfs_get_access_flags_read(),
+                                          ctypes.byref(err)) != 1:
             _free_error(lib, err)
             return None
         count = ctypes.c_int()
@@ -389,6 +405,9 @@ def list_snapshots(path: str) -> list[list[str] | None] | None:
     finally:
         lib.libfsapfs_container_free(ctypes.byref(container), ctypes.byref(err))
         _free_error(lib, err)
+        if bfio.value:
+            lib.libbfio_handle_free(ctypes.byref(bfio), ctypes.byref(err))
+            _free_error(lib, err)
     return out
 
 
@@ -448,6 +467,11 @@ def _capi() -> ctypes.CDLL:
             "libfsapfs_container_initialize": (ctypes.c_int, [PP, PP]),
             "libfsapfs_container_free": (ctypes.c_int, [PP, PP]),
             "libfsapfs_container_open": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_int, PP]),
+            "libfsapfs_container_open_file_io_handle": (ctypes.c_int, [P, P, ctypes.c_int, PP]),
+            "libbfio_file_range_initialize": (ctypes.c_int, [PP, PP]),
+            "libbfio_file_range_set_name": (ctypes.c_int, [P, ctypes.c_char_p, ctypes.c_size_t, PP]),
+            "libbfio_file_range_set": (ctypes.c_int, [P, ctypes.c_int64, ctypes.c_uint64, PP]),
+            "libbfio_handle_free": (ctypes.c_int, [PP, PP]),
             "libfsapfs_container_close": (ctypes.c_int, [P, PP]),
             "libfsapfs_container_get_number_of_volumes": (ctypes.c_int, [P, ip, PP]),
             "libfsapfs_container_get_volume_by_index": (ctypes.c_int, [P, ctypes.c_int, PP, PP]),

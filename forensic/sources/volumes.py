@@ -36,16 +36,20 @@ if TYPE_CHECKING:
 MAX_SHADOW_COPIES = 64
 # the key (--password-file) for encrypted partitions, while a disk's source is being opened
 _KEY: ContextVar[bytes | None] = ContextVar("forensic_volume_key", default=None)
+# the path of a raw disk image being opened (APFS snapshots are listed from the file itself)
+_PATH: ContextVar[str | None] = ContextVar("forensic_raw_path", default=None)
 
 
 @contextmanager
-def volume_key(key: bytes | None) -> Iterator[None]:
-    """Within: a disk's BitLocker/LUKS partitions are opened with ``key``."""
-    token = _KEY.set(key)
+def volume_key(key: bytes | None, raw_path: str | None = None) -> Iterator[None]:
+    """Within: a disk's BitLocker/LUKS partitions are opened with ``key``; ``raw_path``: the
+    disk is that raw image file."""
+    token, path_token = _KEY.set(key), _PATH.set(raw_path)
     try:
         yield
     finally:
         _KEY.reset(token)
+        _PATH.reset(path_token)
 # the sources found inside a disk's source (APFS containers, shadow copies), walked after it
 _inner: weakref.WeakKeyDictionary[Any, list[Source]] = weakref.WeakKeyDictionary()
 
@@ -64,7 +68,7 @@ def claim_partition(src: TskImageSource, info: dict) -> bool:
         loc = src.locator.child("partition", f"partition {number} (apfs)")
         try:
             apfs = ApfsSource(src.img, loc, src.limits, src.label, offset=start, length=length,
-                              warnings=src.warnings, key=_KEY.get())
+                              warnings=src.warnings, key=_KEY.get(), path=_PATH.get())
         except SourceError as exc:
             src.warnings.append(f"{where}: {exc.message}")
             info["file_system"] = "apfs"

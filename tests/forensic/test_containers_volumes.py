@@ -217,6 +217,7 @@ def test_apfs_partition_of_a_disk_is_walked(forensic, tmp_path, corpus):
     added = forensic("evidence", "add", disk, "--case", case, "--json").json()
     part = added["partitions"][1]
     assert part["file_system"] == "apfs" and part["apfs_volumes"][0]["name"] == "apfs_test"
+    assert part["apfs_volumes"][0]["snapshots"] == []        # listed (there are none), not unknown (None)
     summary = forensic("triage", "--case", case, "--json", expect=None).json()
     files = {r["locator"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
     assert files["mac.img › partition 1 (ext4) › /notes.txt"]["sha256"] == sha256(NOTE)
