@@ -249,29 +249,27 @@ def table_shapes(conn: sqlite3.Connection, names: list[str]) -> tuple[list[Table
 
 def _live_content(conn: sqlite3.Connection, by_name: dict[str, TableShape], blind: list[RecoveredRow], content,
                   problems: list[str]) -> set[tuple]:
-    """(table, content) of the live rows that rows found without their rowid could be copies
-    of: read over the rowid ranges the pages they were found on cover (``near``), or the
-    whole table once for those found anywhere else."""
+    """(table, content) of the live rows that rows found without their rowid are copies of.
+    A row found on a page its table still uses is looked for among the rowids that page and
+    its neighbours cover (``near``: one indexed query, the columns compared by SQLite); the
+    table is read once, whole, for the rows found anywhere else."""
     out: set[tuple] = set()
     for name in {r.table for r in blind}:
         shape = by_name[name]
-        wanted = {content(shape, r.values) for r in blind if r.table == name}
-        spans = sorted({r.near for r in blind if r.table == name and r.near is not None})
-        everywhere = any(r.near is None for r in blind if r.table == name)
-        cols = ", ".join(_quoted(c) for i, c in enumerate(shape.columns) if i != shape.rowid_alias)
-        merged: list[list[int]] = []
-        for lo, hi in spans:                  # overlapping ranges read once
-            if merged and lo <= merged[-1][1] + 1:
-                merged[-1][1] = max(merged[-1][1], hi)
-            else:
-                merged.append([lo, hi])
-        queries = [(f'SELECT {cols} FROM "{name}"', ())] if everywhere else [
-            (f'SELECT {cols} FROM "{name}" WHERE ROWID BETWEEN ? AND ?', (lo, hi)) for lo, hi in merged]
+        cols = [_quoted(c) for i, c in enumerate(shape.columns) if i != shape.rowid_alias]
+        same = " AND ".join(f"{c} IS ?" for c in cols)
+        anywhere = {content(shape, r.values) for r in blind if r.table == name and r.near is None}
         try:
-            for sql, args in queries:
-                for r in conn.execute(sql, args):
-                    if tuple(r) in wanted:
-                        out.add((name, tuple(r)))
+            for r in blind:
+                if r.table == name and r.near is not None:
+                    c = content(shape, r.values)
+                    if conn.execute(f'SELECT 1 FROM "{name}" WHERE ROWID BETWEEN ? AND ? AND {same} LIMIT 1',
+                                    (*r.near, *c)).fetchone():
+                        out.add((name, c))
+            if anywhere:
+                for row in conn.execute(f'SELECT {", ".join(cols)} FROM "{name}"'):
+                    if tuple(row) in anywhere:
+                        out.add((name, tuple(row)))
         except sqlite3.DatabaseError as exc:
             problems.append(f"table {name}: live rows not compared with recovered ones ({exc})")
     return out

@@ -338,3 +338,23 @@ def test_loops_in_the_freelist_and_the_btree_are_cut_short(tmp_path):
     assert any("loops back to page 2" in p for p in found.problems)
     assert any("freelist names page" in p for p in found.problems)
     assert all(r.table == "sms" for r in found.rows)
+
+
+def test_a_row_without_rowid_equal_to_a_live_row_is_dropped(tmp_path):
+    from forensic.extractors.chat.sqlite_chat import new_rows, table_shapes
+    from forensic.extractors.sqlite_recover import RecoveredRow
+    rows = _rows(50)
+    db = _make(tmp_path / "mmssms.db", rows)
+    db.close()
+    conn = sqlite3.connect(tmp_path / "mmssms.db")
+    shapes, problems = table_shapes(conn, ["sms"])
+    live = (None,) + rows[9][1:]                          # row 10's content, its rowid lost
+    other = (None,) + rows[9][1:12] + ("not a live body",) + rows[9][13:]
+    found = [RecoveredRow("sms", None, live, "freeblock", 3, 2100, "db", near=(1, 30)),
+             RecoveredRow("sms", None, live, "freelist", 9, 8300, "db"),          # anywhere: the table read once
+             RecoveredRow("sms", None, other, "freeblock", 3, 2300, "db", near=(1, 30))]
+    kept, copies = new_rows(conn, shapes, found[:1] + found[2:], problems)     # compared around its page
+    assert [(r.offset, note) for r, note in kept] == [(2300, None)] and copies == 1
+    kept, copies = new_rows(conn, shapes, found[1:], problems)                 # compared with the whole table
+    assert [(r.offset, note) for r, note in kept] == [(2300, None)] and copies == 1
+    assert problems == []
