@@ -411,7 +411,7 @@ class _Scanner:
         tells), or None where none or several do."""
         hit = None
         for s in ([shape] if shape is not None else self.shapes):
-            r = fn(*args[:3], s, *args[3:])
+            r = fn(*args[:3], s, *args[3:])          # the decoders take (buf, start, end, shape, ...)
             if r is False:
                 self.out.overflow += 1
                 continue
@@ -447,7 +447,7 @@ class _Scanner:
                     self._scan(buf, base, n, c + 4, end, shape, file, where)   # whole cells further on
                     break
                 s, (values, stop) = hit
-                self._add(s, None, values, where, n, c, base, file)
+                self._add(s, None, values, where, n, c, file)
                 c = stop
             fb = nxt
 
@@ -461,14 +461,14 @@ class _Scanner:
             hit = self._fits(shape, intact_cell, buf, p, end, self.db.encoding, self.max_local)
             if hit is not None:
                 s, (rowid, values, stop) = hit
-                self._add(s, rowid, values, where, n, p, base, file)
+                self._add(s, rowid, values, where, n, p, file)
                 p = stop
                 continue
             if self._freeblock_head(buf, p):
                 lost = self._fits(shape, freeblock_cell, buf, p, end, self.db.encoding)
                 if lost is not None:
                     s, (values, stop) = lost
-                    self._add(s, None, values, where, n, p, base, file)
+                    self._add(s, None, values, where, n, p, file)
                     p = stop
                     continue
             p += 1
@@ -495,7 +495,7 @@ class _Scanner:
                                          self.db.encoding, self.max_local)
                         if hit is not None:
                             s, (rowid, values, _) = hit
-                            self._add(s, rowid, values, where, n, base + ptr, base, file)
+                            self._add(s, rowid, values, where, n, base + ptr, file)
                 self._freeblocks(buf, base, n, int.from_bytes(buf[h + 1:h + 3], "big"), None, file, where)
                 content = int.from_bytes(buf[h + 5:h + 7], "big") or 65536
                 if content <= self.db.usable:
@@ -506,7 +506,7 @@ class _Scanner:
         self._scan(buf, base, n, base + 8, base + self.db.usable, None, file, where)
 
     def _add(self, shape: TableShape, rowid: int | None, values: tuple, where: str, n: int, offset: int,
-             base: int, file: str) -> None:
+             file: str) -> None:
         if shape.name in self.wanted:        # the others' cells are only told apart
             self.out.rows.append(RecoveredRow(shape.name, rowid, values, where, n, offset, file))
 
