@@ -206,6 +206,9 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     if lay.hot_journal is not None:
         _hot_journal_facts(lay, fact)
 
+    # -- apps read by the newer extractors: iOS marks, minimal Telegram, calls, Viber, WeChat ---------------
+    _app_facts(lay, fact)
+
     return {
         "schema": SCHEMA, "generator": GENERATOR, "seed": s.seed, "scenario": s.scenario.name,
         "summary": s.scenario.description,
@@ -314,6 +317,103 @@ def _hot_journal_facts(lay: Layout, fact) -> None:
                  requires=cut.chat.extractor, feedback=uncommitted_feedback)
 
 
+def _app_facts(lay: Layout, fact) -> None:
+    """The app cases, in every item that holds their files (the phone and its extraction)."""
+    s = lay.story
+    both = (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX))
+    ios_chat = s.chats[1]
+    ios_rel = next((rel for chat, rel, _ in lay.chat_files if chat is ios_chat), None)
+    m = s.ios_marked
+    if m is not None and ios_rel is not None:
+        text = m.body.lstrip("\u200e")
+        for item, prefix in both:
+            fact("ios_attribution", item, f"whatsapp (iOS): {m.sender} wrote '{text}' (the text starts with U+200E)",
+                 {"platform": "whatsapp", "sender": m.sender, "body": text, "body_contains": m.needle,
+                  "mark": "U+200E", "sent_local": local(m.utc, s.export_offset).isoformat(), "sent_utc": None,
+                  "tz_known": False, "true_utc": iso_utc(m.utc), "file": prefix + ios_rel},
+                 requires=ios_chat.extractor,
+                 feedback=("iOS exports put an invisible mark (U+200E) before some texts; a tool that reads such "
+                           "a line as a system message loses its author. The header names "
+                           f"{m.sender}: the message is theirs."))
+    tg, tp = s.telegram_backup, s.telegram_place
+    rel = lay.apps.get("telegram_backup")
+    tg_feedback = ("Telegram exports are recognised by their messages, not by the file's name or optional fields; "
+                   "a location shared in a chat is a geotag.")
+    if tg is not None and tp is not None and rel:
+        for item, prefix in both:
+            for msg in tg.messages:
+                if msg.key and msg is not tp.message:
+                    fact("minimal_export_message", item, f"telegram ({_name(rel)}, minimal export): {msg.sender} "
+                         f"— {msg.key}",
+                         {"platform": "telegram", "sender": msg.sender, "body_contains": msg.needle, "body": msg.body,
+                          "sent_utc": iso_utc(msg.utc), "fields": ["date_unixtime", "from", "text"],
+                          "file": prefix + rel}, requires=tg.extractor, feedback=tg_feedback)
+            fact("chat_geotag", item, f"telegram: {tp.message.sender} shared a position ({tp.place}) in "
+                 f"{_name(rel)}", {"platform": "telegram", "sender": tp.message.sender, "sent_utc":
+                                   iso_utc(tp.message.utc), "lat": tp.lat, "lon": tp.lon, "place": tp.place,
+                                   "geo_kind": "chat_message", "file": prefix + rel},
+                 requires=tg.extractor, feedback=tg_feedback)
+    c = s.caller
+    if c is not None and "calllog" in lay.apps:
+        for item, prefix in both:
+            fact("call_identified", item, f"incoming call from {c.national} ({c.name}, named by the contacts), "
+                 f"{c.duration} s",
+                 {"number": c.national.replace(" ", ""), "e164": c.e164, "name": c.name, "name_source": "contacts",
+                  "direction": "incoming", "started_utc": iso_utc(c.call_utc), "duration_s": c.duration,
+                  "country_iso": c.country, "contact_number": c.national, "whatsapp_jid": c.jid,
+                  "calllog": prefix + lay.apps["calllog"], "contacts": prefix + lay.apps["contacts"],
+                  "whatsapp": prefix + lay.apps["wa"]},
+                 requires="android_calls",
+                 feedback=("The call log stores only the number. `forensic calls` names the caller from the "
+                           "contacts, marked (c) / name_source: contacts. `forensic contacts --search NUMBER` shows "
+                           "the same person in the address book and in WhatsApp. Cite the number as found and say "
+                           "where the name came from."))
+    v, vp = s.viber, s.viber_place
+    if v is not None and vp is not None and c is not None and "viber" in lay.apps:
+        rel = lay.apps["viber"]
+        viber_feedback = ("Viber keeps group chats in viber_messages; check the group and the position shared there.")
+        for item, prefix in both:
+            for msg in v.messages:
+                if msg.key:
+                    fact("group_message", item, f"viber group '{v.title}': {msg.sender} — {msg.key}",
+                         {"platform": "viber", "group": v.title, "sender": msg.sender, "sender_number": c.e164,
+                          "body_contains": msg.needle, "body": msg.body, "sent_utc": iso_utc(msg.utc),
+                          "file": prefix + rel}, requires=v.extractor, feedback=viber_feedback)
+            fact("chat_geotag", item, f"viber: {vp.message.sender} shared a position ({vp.place}) in the group "
+                 f"'{v.title}'", {"platform": "viber", "sender": vp.message.sender, "sender_number": c.e164,
+                                  "sent_utc": iso_utc(vp.message.utc), "lat": vp.lat, "lon": vp.lon,
+                                  "place": vp.place, "geo_kind": "chat_message", "file": prefix + rel},
+                 requires=v.extractor, feedback=viber_feedback)
+    rel = lay.apps.get("wechat")
+    if rel:
+        for item, prefix in both:
+            fact("encrypted_database", item, f"WeChat's {_name(rel)} is encrypted (SQLCipher): warned, with the key "
+                 "needed (IMEI + uin)",
+                 {"app": "WeChat", "path": prefix + rel, "warning_contains": ["encrypted", "IMEI", "uin"],
+                  "key_needed": "the first 7 hex digits of MD5(IMEI + uin)"},
+                 requires="known_apps",
+                 feedback=("A WeChat database was present but encrypted — `forensic warnings` names it and the key "
+                           "needed (IMEI + uin); request the device IMEI."))
+
+
+APP_KINDS = ("ios_attribution", "minimal_export_message", "chat_geotag", "call_identified", "group_message",
+             "encrypted_database")
+
+
+def _app_expected(f: dict) -> str:
+    e = f["expected"]
+    if f["kind"] == "ios_attribution":
+        return f"sender {e['sender']}, local {e['sent_local']}, zone unknown"
+    if f["kind"] in ("minimal_export_message", "group_message"):
+        return f"{e['sender']} at {e['sent_utc']}: {e['body']}"
+    if f["kind"] == "chat_geotag":
+        return f"{e['lat']:.6f}, {e['lon']:.6f} ({e['place']}), `forensic geo` kind {e['geo_kind']}"
+    if f["kind"] == "call_identified":
+        return (f"{e['direction']} {e['started_utc']}, {e['duration_s']} s, number `{e['number']}` → {e['name']} "
+                f"(name_source {e['name_source']}; WhatsApp `{e['whatsapp_jid']}`)")
+    return f"`{e['path']}`: warning names it encrypted, key: {e['key_needed']}"
+
+
 def _lat_lon(expected: dict) -> str:
     return f"{expected['lat']:.5f}, {expected['lon']:.5f}" if "lat" in expected else "—"
 
@@ -410,5 +510,12 @@ def render_markdown(key: dict) -> str:
                 f"bytes {c['start']}-{c['end'] - 1} (sectors {c['first_sector']}-{c['last_sector']})"
                 for c in f["expected"]["checksum_errors"]) + " |" for f in damaged]
         out += ["", "Feedback a trainee gets on missing it:", "", f"- {damaged[0]['feedback']}"]
+    apps = [f for f in facts if f["kind"] in APP_KINDS]
+    if apps:
+        out += ["", "## Apps: iOS marks, a minimal Telegram export, calls, Viber, an encrypted database", "",
+                "| id | item | what | expected |", "|---|---|---|---|"]
+        out += [f"| {f['id']} | {f['item']} | {f['description']} | {_app_expected(f)} |" for f in apps]
+        out += ["", "Feedback a trainee gets on missing them:", ""]
+        out += [f"- {kind}: {text}" for kind, text in {f["kind"]: f.get("feedback", "") for f in apps}.items()]
     out += ["", "## Notes for the trainer", ""] + [f"- {n}" for n in key["notes"]] + [""]
     return "\n".join(out)

@@ -85,6 +85,7 @@ class Layout:
     hot_journal: HotJournal | None = None
     extraction_members: list[tuple[str, bytes, datetime]] = field(default_factory=list)
     damaged_copy: DamagedCopy | None = None
+    apps: dict[str, str] = field(default_factory=dict)      # what -> file rel, for the app cases
 
 
 @dataclass(slots=True)
@@ -253,6 +254,7 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     add(FileOut("media/0/Download/" + NOT_UTF8_NAME.decode("utf-8", "surrogateescape"),
                 formats.deposit_receipt(story, paid), _ts(paid), "name not utf-8"))
 
+    _app_files(lay, seed)
     lay.phone.sort(key=lambda f: f.rel)
 
     # the camera card
@@ -283,6 +285,50 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     lay.extraction_members.append(("Report/extraction_report.txt", report,
                                    (story.export_utc + timedelta(days=1)).replace(tzinfo=None)))
     return lay
+
+
+TELEGRAM_BACKUP = "media/0/Download/backup.json"
+CONTACTS_DB = "data/com.android.providers.contacts/databases/contacts2.db"
+CALLLOG_DB = "data/com.android.providers.contacts/databases/calllog.db"
+WA_DB = "data/com.whatsapp/databases/wa.db"
+VIBER_DB = "data/com.viber.voip/databases/viber_messages"
+
+
+def wechat_db(seed: int) -> str:
+    """WeChat's folder name is MD5("mm" + uin): here 32 hex digits from the seed."""
+    folder = hashlib.md5(f"mm{seed * 7919 % 10**9}".encode()).hexdigest()    # noqa: S324 (a name, not security)
+    return f"data/com.tencent.mm/MicroMsg/{folder}/EnMicroMsg.db"
+
+
+def _app_files(lay: Layout, seed: int) -> None:
+    """The files of the app cases: a minimal Telegram export, the contacts, the call log and
+    WhatsApp's contact list naming one person, a Viber group, and WeChat's encrypted database
+    (SQLCipher: random-looking bytes from the first byte, so no SQLite header)."""
+    s = lay.story
+    add = lay.phone.append
+    tg, place = s.telegram_backup, s.telegram_place
+    if tg is not None and place is not None:
+        add(FileOut(TELEGRAM_BACKUP, formats.telegram_minimal(tg, (place.message, place.lat, place.lon))
+                    .encode("utf-8"), _ts(tg.messages[-1].utc) + 300, "chat export"))
+        lay.apps["telegram_backup"] = TELEGRAM_BACKUP
+    c = s.caller
+    if c is not None:
+        account = _slug(s.owner).replace("_", ".") + "@example.com"
+        add(FileOut(CONTACTS_DB, formats.contacts2_db(account, c), _ts(c.call_utc) - 86400, "contacts database"))
+        add(FileOut(CALLLOG_DB, formats.calllog_db(c), _ts(c.call_utc) + c.duration, "call log database"))
+        add(FileOut(WA_DB, formats.wa_db(c), _ts(c.call_utc) - 3600, "whatsapp contacts database"))
+        lay.apps.update(contacts=CONTACTS_DB, calllog=CALLLOG_DB, wa=WA_DB)
+    v, vp = s.viber, s.viber_place
+    if v is not None and vp is not None and c is not None:
+        digits = s.owner_phone.replace(" ", "")
+        add(FileOut(VIBER_DB, formats.viber_messages_db(v, (vp.message, vp.lat, vp.lon), digits, c.e164,
+                                                        5000 + seed % 1000),
+                    _ts(v.messages[-1].utc), "viber database"))
+        lay.apps["viber"] = VIBER_DB
+        rel = wechat_db(seed)
+        noise = random.Random(f"{seed}/wechat").randbytes(4 * 4096)
+        add(FileOut(rel, noise, _ts(v.messages[0].utc), "encrypted database"))
+        lay.apps["wechat"] = rel
 
 
 def _write_tree(root: Path, files: list[FileOut], dir_mtime: int) -> dict[str, int]:

@@ -28,7 +28,8 @@ from pathlib import Path
 
 from forensic.case import Case
 from forensic.errors import UsageError
-from forensic.store import artifacts as store_artifacts, files as store_files, warnings as store_warnings
+from forensic.store import artifacts as store_artifacts, files as store_files, people as store_people, \
+    warnings as store_warnings
 from forensic.store.records import File, Record, StoredWarning
 
 REPORT_SCHEMA = "forensic.training-check/1"
@@ -44,6 +45,7 @@ PLATFORM_ALIASES = {
     "telegram": {"telegram"},
     "messenger": {"messenger", "facebook", "facebook_messenger", "facebook-messenger", "instagram"},
     "sms": {"sms", "android_sms", "mms", "android"},
+    "viber": {"viber"},
 }
 
 
@@ -525,11 +527,139 @@ def _name_not_utf8(exp: dict, store: _Store, items: list[str]) -> tuple[str, str
     return "wrong", f"{exp['path']} listed, but no warning that its name is {exp['warning_contains']}"
 
 
+def _ios_attribution(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The iOS text that starts with U+200E: a message of its author (not a system line), at
+    the export's local time, no zone claimed."""
+    needle = _words(exp["body_contains"])
+    same = [a.fields for a in _chat_records(store, items, exp["platform"])
+            if needle in _words(str(a.fields.get("body") or "").replace("\u200e", ""))]
+    if not same:
+        return "missed", f"no message containing {exp['body_contains']!r}"
+    mine = [f for f in same if not f.get("system") and _norm(f.get("sender")) == _norm(exp["sender"])]
+    if not mine:
+        f = same[0]
+        if f.get("system"):
+            return "wrong", (f"read as a system line (sender {_escape_bidi(f.get('sender'))}, actor "
+                             f"{_escape_bidi(f.get('actor'))}): its author {exp['sender']} is lost")
+        return "wrong", f"sender {_escape_bidi(f.get('sender'))} (expected {exp['sender']})"
+    for f in mine:
+        if f.get("tz_known") and f.get("tz_source") not in ("assumed", "location"):
+            return "wrong", f"zone claimed from {f.get('tz_source')}; the export holds no zone"
+        if _same_local(f.get("sent_at"), exp["sent_local"]):
+            return "found", f"from {exp['sender']}, not a system line"
+    return "wrong", f"sent {mine[0].get('sent_at')} (expected local {exp['sent_local']})"
+
+
+def _minimal_export_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A message of a minimal export (time, sender, text only): found, sender and UTC time right."""
+    candidates = _messages_like(exp, store, items)
+    if not candidates:
+        return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r}"
+    for f in candidates:
+        if _same_utc(f.get("sent_at_utc"), exp["sent_utc"]):
+            return "found", ""
+    f = candidates[0]
+    return "wrong", f"sent {f.get('sent_at')} / UTC {f.get('sent_at_utc')} (expected UTC {exp['sent_utc']})"
+
+
+def _sender_is(fields: dict, exp: dict) -> bool:
+    """The record's sender is the expected person: their name, or their name with their number
+    ('Name (+34...)', as app databases label a participant)."""
+    got, want = _norm(fields.get("sender")), _norm(exp["sender"])
+    return got == want or (bool(exp.get("sender_number")) and got == want + _norm(exp["sender_number"]))
+
+
+def _chat_geotag(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A position shared in a chat: the message (sender, UTC time) carries it, as ``forensic geo``
+    lists it (kind chat_message)."""
+    sent = [a.fields for a in _chat_records(store, items, exp["platform"])
+            if _sender_is(a.fields, exp) and _same_utc(a.fields.get("sent_at_utc"), exp["sent_utc"])]
+    if not sent:
+        return "missed", f"no {exp['platform']} message from {exp['sender']} at {exp['sent_utc']}"
+    for f in sent:
+        loc = f.get("location")
+        if isinstance(loc, dict) and loc.get("latitude") is not None and loc.get("longitude") is not None:
+            lat, lon = float(loc["latitude"]), float(loc["longitude"])
+            if abs(lat - exp["lat"]) <= LATLON_TOLERANCE and abs(lon - exp["lon"]) <= LATLON_TOLERANCE:
+                return "found", f"{lat:.6f}, {lon:.6f}"
+            return "wrong", f"position {lat:.6f}, {lon:.6f} (expected {exp['lat']:.6f}, {exp['lon']:.6f})"
+    return "wrong", "the message is listed but without its position (no geotag)"
+
+
+def _group_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A group chat's message: sender, text, UTC time, and the group it was posted in."""
+    needle = _words(exp["body_contains"])
+    same = [a.fields for a in _chat_records(store, items, exp["platform"]) if needle in _words(a.fields.get("body"))]
+    if not same:
+        return "missed", f"no {exp['platform']} message containing {exp['body_contains']!r}"
+    problems = []
+    for f in same:
+        title = (f.get("conversation") or {}).get("title")
+        if not _sender_is(f, exp):
+            problems.append(f"sender {f.get('sender')} (expected {exp['sender']})")
+        elif not _same_utc(f.get("sent_at_utc"), exp["sent_utc"]):
+            problems.append(f"UTC {f.get('sent_at_utc')} (expected {exp['sent_utc']})")
+        elif _norm(title) != _norm(exp["group"]):
+            problems.append(f"conversation {title!r} (expected the group {exp['group']!r})")
+        else:
+            return "found", f"in the group {title}"
+    return "wrong", problems[0]
+
+
+def _call_identified(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The call: number as found, time, duration, direction; named from the contacts (the log
+    has no name), the same person also in WhatsApp."""
+    want = re.sub(r"\D", "", exp["number"])
+    calls = [r for r in store_people.calls(store.db, items) if _same_utc(r.fields.get("started_at"), exp["started_utc"])
+             and re.sub(r"\D", "", str(r.fields.get("number") or "")).endswith(want)]
+    if not calls:
+        return "missed", f"no call from {exp['number']} at {exp['started_utc']}"
+    problems = []
+    people = store_people.people(store.db, items)
+    for r in calls:
+        f = r.fields
+        if f.get("direction") != exp["direction"] or f.get("duration_s") != exp["duration_s"]:
+            problems.append(f"{f.get('direction')}, {f.get('duration_s')} s (expected {exp['direction']}, "
+                            f"{exp['duration_s']} s)")
+            continue
+        if f.get("name"):
+            problems.append(f"named {f['name']!r} by the call log itself, which holds no name")
+            continue
+        contact = people.resolve(r.item, f.get("number"))
+        if contact is None or _norm(contact.get("name")) != _norm(exp["name"]):
+            problems.append("the number is not resolved to a contact" if contact is None else
+                            f"the number resolves to {contact.get('name')!r} (expected {exp['name']!r})")
+            continue
+        apps = {src.get("app") for src in contact.get("sources") or []}
+        if "whatsapp" not in apps:
+            problems.append(f"named {exp['name']} from the contacts, but not the same person in WhatsApp "
+                            f"({exp['whatsapp_jid']})")
+            continue
+        return "found", f"{exp['name']} (c), name_source contacts; also in WhatsApp"
+    return "wrong", problems[0]
+
+
+def _encrypted_database(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The encrypted app database: a warning names it, says it is encrypted and the key needed."""
+    for item in items:
+        told = store.warnings_at(item, exp["path"].lstrip("/"))
+        for w in told:
+            missing = [x for x in exp["warning_contains"] if x not in w.message]
+            if not missing:
+                return "found", f"warned: {exp['app']} database encrypted, key from IMEI + uin"
+        if told:
+            return "wrong", f"warned about {exp['path']}, but not that it is encrypted and which key opens it"
+    return "missed", f"no warning about {exp['path']}"
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
     "photo_time_unknown_zone": _photo, "time_zones_crossed": _time_zones, "conversation": _conversation,
     "key_message": _key_message, "db_committed": _db_committed, "db_uncommitted": _db_uncommitted,
     "acquisition_damaged": _acquisition_damaged, "spoofed_name": _spoofed_name, "name_not_utf8": _name_not_utf8,
+    "ios_attribution": _ios_attribution, "minimal_export_message": _minimal_export_message,
+    "chat_geotag": _chat_geotag, "group_message": _group_message, "call_identified": _call_identified,
+    "encrypted_database": _encrypted_database,
 }
 

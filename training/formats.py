@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from datetime import datetime, timedelta
 
-from forensic.training.story import Chat, Story
+from forensic.training.story import Caller, Chat, Message, Story
 
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -314,3 +314,170 @@ def extraction_report(story: Story, files: list[tuple[str, int, str]]) -> str:
     lines += [f"{sha}  {size}  {path}" for path, size, sha in files]
     return "\n".join(lines) + "\n"
 
+
+
+# -- a minimal Telegram export ----------------------------------------------------------------------
+def telegram_minimal(chat: Chat, place: tuple[Message, float, float]) -> str:
+    """A Telegram export cut down to what every message has: ``date_unixtime``, ``from`` and
+    ``text`` (no chat name, type or id, no message ids). The first text is a rich-text list
+    (strings and entity objects); the message ``place[0]`` carries ``location_information``."""
+    shared, lat, lon = place
+    messages = []
+    for i, m in enumerate(chat.messages):
+        text: str | list = m.body
+        if i == 0 and m.needle and m.needle in m.body:
+            head, _, tail = m.body.partition(m.needle)
+            text = [head, {"type": "bold", "text": m.needle}] + ([tail] if tail else [])
+        msg: dict = {"date_unixtime": str(epoch(m.utc)), "from": m.sender, "text": text}
+        if m is shared:
+            msg["location_information"] = {"latitude": lat, "longitude": lon}
+        messages.append(msg)
+    return json.dumps({"messages": messages}, ensure_ascii=False, indent=1) + "\n"
+
+
+# -- app databases ------------------------------------------------------------------------------------
+def sqlite_bytes(script: str, inserts: list[tuple[str, list[dict]]], page_size: int = 4096) -> bytes:
+    """A SQLite database made with ``script`` then each (table, rows as {column: value}), as bytes."""
+    fd, path = tempfile.mkstemp(suffix=".db")
+    os.close(fd)
+    try:
+        db = sqlite3.connect(path)
+        db.execute(f"PRAGMA page_size={page_size}")
+        db.execute("PRAGMA journal_mode=DELETE")
+        db.executescript(script)
+        for table, rows in inserts:
+            for row in rows:
+                db.execute(f"INSERT INTO {table} ({','.join(row)}) VALUES ({','.join('?' * len(row))})",
+                           tuple(row.values()))
+        db.commit()
+        db.close()
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)
+
+
+# Android's contacts provider (contacts2.db), call log (calllog.db) and WhatsApp's wa.db: the
+# columns the extractors read, declared as the apps declare them
+CONTACTS2_SCHEMA = """
+CREATE TABLE accounts (_id INTEGER PRIMARY KEY AUTOINCREMENT, account_name TEXT, account_type TEXT, data_set TEXT);
+CREATE TABLE mimetypes (_id INTEGER PRIMARY KEY AUTOINCREMENT, mimetype TEXT NOT NULL);
+CREATE TABLE raw_contacts (_id INTEGER PRIMARY KEY AUTOINCREMENT, account_id INTEGER REFERENCES accounts(_id),
+  sourceid TEXT, backup_id TEXT, raw_contact_is_read_only INTEGER NOT NULL DEFAULT 0,
+  version INTEGER NOT NULL DEFAULT 1,
+  dirty INTEGER NOT NULL DEFAULT 0, deleted INTEGER NOT NULL DEFAULT 0, metadata_dirty INTEGER NOT NULL DEFAULT 0,
+  contact_id INTEGER REFERENCES contacts(_id), aggregation_mode INTEGER NOT NULL DEFAULT 0,
+  aggregation_needed INTEGER NOT NULL DEFAULT 1, custom_ringtone TEXT, send_to_voicemail INTEGER NOT NULL DEFAULT 0,
+  times_contacted INTEGER NOT NULL DEFAULT 0, last_time_contacted INTEGER, starred INTEGER NOT NULL DEFAULT 0,
+  pinned INTEGER NOT NULL DEFAULT 0, display_name TEXT, display_name_alt TEXT, display_name_source INTEGER NOT NULL
+  DEFAULT 0, phonetic_name TEXT, phonetic_name_style TEXT, sort_key TEXT, phonebook_label TEXT,
+  phonebook_bucket INTEGER, sort_key_alt TEXT, phonebook_label_alt TEXT, phonebook_bucket_alt INTEGER,
+  name_verified INTEGER NOT NULL DEFAULT 0, sync1 TEXT, sync2 TEXT, sync3 TEXT, sync4 TEXT);
+CREATE TABLE data (_id INTEGER PRIMARY KEY AUTOINCREMENT, package_id INTEGER REFERENCES package(_id),
+  mimetype_id INTEGER REFERENCES mimetype(_id) NOT NULL, raw_contact_id INTEGER REFERENCES raw_contacts(_id) NOT NULL,
+  hash_id TEXT, is_read_only INTEGER NOT NULL DEFAULT 0, is_primary INTEGER NOT NULL DEFAULT 0,
+  is_super_primary INTEGER NOT NULL DEFAULT 0, data_version INTEGER NOT NULL DEFAULT 0, data1 TEXT, data2 TEXT,
+  data3 TEXT, data4 TEXT, data5 TEXT, data6 TEXT, data7 TEXT, data8 TEXT, data9 TEXT, data10 TEXT, data11 TEXT,
+  data12 TEXT, data13 TEXT, data14 TEXT, data15 TEXT, data_sync1 TEXT, data_sync2 TEXT, data_sync3 TEXT,
+  data_sync4 TEXT, carrier_presence INTEGER NOT NULL DEFAULT 0, preferred_phone_account_component_name TEXT,
+  preferred_phone_account_id TEXT);
+"""
+
+CALLLOG_SCHEMA = """
+CREATE TABLE calls (_id INTEGER PRIMARY KEY AUTOINCREMENT, number TEXT, presentation INTEGER NOT NULL DEFAULT 1,
+  post_dial_digits TEXT NOT NULL DEFAULT '', via_number TEXT NOT NULL DEFAULT '', date INTEGER, duration INTEGER,
+  data_usage INTEGER, type INTEGER, features INTEGER NOT NULL DEFAULT 0, subscription_component_name TEXT,
+  subscription_id TEXT, phone_account_address TEXT, phone_account_hidden INTEGER NOT NULL DEFAULT 0,
+  sub_id INTEGER DEFAULT -1, new INTEGER, name TEXT, numbertype INTEGER, numberlabel TEXT, countryiso TEXT,
+  voicemail_uri TEXT, is_read INTEGER, geocoded_location TEXT, lookup_uri TEXT, matched_number TEXT,
+  normalized_number TEXT, photo_id INTEGER NOT NULL DEFAULT 0, photo_uri TEXT, formatted_number TEXT,
+  add_for_all_users INTEGER NOT NULL DEFAULT 1, last_modified INTEGER DEFAULT 0);
+"""
+
+WA_SCHEMA = """
+CREATE TABLE wa_contacts (_id INTEGER PRIMARY KEY AUTOINCREMENT, jid TEXT NOT NULL, is_whatsapp_user BOOLEAN NOT NULL,
+  status TEXT, status_timestamp INTEGER, number TEXT, raw_contact_id INTEGER, display_name TEXT, phone_type INTEGER,
+  phone_label TEXT, unseen_msg_count INTEGER, photo_ts INTEGER, thumb_ts INTEGER, photo_id_timestamp INTEGER,
+  given_name TEXT, family_name TEXT, wa_name TEXT, sort_name TEXT, nickname TEXT, company TEXT, title TEXT,
+  status_autodownload_disabled INTEGER, keep_timestamp INTEGER, is_spam_reported INTEGER, is_sidelist_synced BOOLEAN
+  DEFAULT 0, is_business_synced BOOLEAN DEFAULT 0, disappearing_mode_duration INTEGER,
+  disappearing_mode_timestamp LONG, history_sync_initial_phash TEXT);
+"""
+
+_MIMES = ("vnd.android.cursor.item/name", "vnd.android.cursor.item/phone_v2",
+          "vnd.android.cursor.item/vnd.com.whatsapp.profile")
+
+
+def contacts2_db(owner_account: str, caller: Caller) -> bytes:
+    """The address book: the caller, saved with a national number, and the same person's
+    WhatsApp raw contact (as WhatsApp's sync adapter adds it)."""
+    return sqlite_bytes(CONTACTS2_SCHEMA, [
+        ("accounts", [{"_id": 1, "account_name": owner_account, "account_type": "com.google"},
+                      {"_id": 2, "account_name": "WhatsApp", "account_type": "com.whatsapp"}]),
+        ("mimetypes", [{"_id": i + 1, "mimetype": m} for i, m in enumerate(_MIMES)]),
+        ("raw_contacts", [{"_id": 1, "account_id": 1, "contact_id": 1, "display_name": caller.name},
+                          {"_id": 2, "account_id": 2, "contact_id": 1, "display_name": caller.name}]),
+        ("data", [{"mimetype_id": 1, "raw_contact_id": 1, "data1": caller.name, "data2": caller.name},
+                  {"mimetype_id": 2, "raw_contact_id": 1, "data1": caller.national, "data2": "2"},
+                  {"mimetype_id": 3, "raw_contact_id": 2, "data1": caller.jid,
+                   "data3": f"Message {caller.e164}"}]),
+    ])
+
+
+def calllog_db(caller: Caller) -> bytes:
+    """One incoming call from the caller: the number as dialled in the country, no cached name."""
+    return sqlite_bytes(CALLLOG_SCHEMA, [("calls", [
+        {"_id": 1, "number": caller.national.replace(" ", ""), "date": epoch(caller.call_utc) * 1000,
+         "duration": caller.duration, "type": 1, "name": None, "countryiso": caller.country, "is_read": 1, "new": 0,
+         "subscription_component_name": "com.android.phone/com.android.services.telephony.TelephonyConnectionService"},
+    ])])
+
+
+def wa_db(caller: Caller) -> bytes:
+    """WhatsApp's contact list: the caller as a jid (the number in international form)."""
+    return sqlite_bytes(WA_SCHEMA, [("wa_contacts", [
+        {"_id": 1, "jid": caller.jid, "is_whatsapp_user": 1, "number": caller.national, "raw_contact_id": 2,
+         "display_name": caller.name, "wa_name": caller.name.split()[0]},
+    ])])
+
+
+# Viber for Android's viber_messages (the tables and columns its extractor reads)
+VIBER_SCHEMA = """
+CREATE TABLE conversations (_id INTEGER PRIMARY KEY AUTOINCREMENT, group_id LONG DEFAULT 0, group_name TEXT,
+  conversation_type INTEGER DEFAULT 0, date LONG DEFAULT 0, flags INTEGER DEFAULT 0);
+CREATE TABLE participants_info (_id INTEGER PRIMARY KEY AUTOINCREMENT, participant_type INTEGER DEFAULT 1,
+  member_id TEXT, encrypted_member_id TEXT, number TEXT, display_name TEXT, contact_name TEXT, viber_name TEXT,
+  contact_id LONG DEFAULT 0);
+CREATE TABLE participants (_id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id LONG,
+  participant_info_id LONG, active INTEGER DEFAULT 0);
+CREATE TABLE messages (_id INTEGER PRIMARY KEY AUTOINCREMENT, msg_date LONG, conversation_id LONG,
+  participant_id LONG, send_type INTEGER, body TEXT, unread INTEGER, extra_uri TEXT, extra_mime INTEGER DEFAULT 0,
+  location_lat INTEGER DEFAULT 0, location_lng INTEGER DEFAULT 0, deleted INTEGER DEFAULT 0, token LONG);
+"""
+
+
+def viber_messages_db(group: Chat, place: tuple[Message, float, float], owner_number: str, sender_number: str,
+                      group_id: int) -> bytes:
+    """A group chat in ``viber_messages``: the owner and the sender as participants, the
+    position of ``place[0]`` stored as Viber stores it (integer micro-degrees)."""
+    shared, lat, lon = place
+    owner = next(m.sender for m in group.messages if not m.incoming)
+    sender = next(m.sender for m in group.messages if m.incoming)
+    rows = []
+    for i, m in enumerate(group.messages, start=1):
+        mine = not m.incoming
+        rows.append({"_id": i, "msg_date": epoch(m.utc) * 1000 + m.utc.microsecond // 1000, "conversation_id": 1,
+                     "participant_id": 1 if mine else 2, "send_type": 1 if mine else 0, "body": m.body,
+                     "unread": 0, "extra_mime": 5 if m is shared else 0,
+                     "location_lat": round(lat * 1e6) if m is shared else 0,
+                     "location_lng": round(lon * 1e6) if m is shared else 0, "deleted": 0, "token": group_id * 100 + i})
+    return sqlite_bytes(VIBER_SCHEMA, [
+        ("conversations", [{"_id": 1, "group_id": group_id, "group_name": group.title, "conversation_type": 1}]),
+        ("participants_info", [
+            {"_id": 1, "participant_type": 0, "member_id": "owner", "number": owner_number, "display_name": owner},
+            {"_id": 2, "participant_type": 1, "member_id": f"m{group_id}", "number": sender_number,
+             "display_name": sender, "contact_name": sender}]),
+        ("participants", [{"_id": 1, "conversation_id": 1, "participant_info_id": 1, "active": 1},
+                          {"_id": 2, "conversation_id": 1, "participant_info_id": 2, "active": 1}]),
+        ("messages", rows),
+    ])

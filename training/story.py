@@ -129,6 +129,33 @@ class Interrupted:
 
 
 @dataclass(slots=True)
+class SharedPlace:
+    """A position shared in a chat (a geotag of that message)."""
+
+    message: Message
+    lat: float
+    lon: float
+    place: str
+
+
+@dataclass(slots=True)
+class Caller:
+    """A person in the phone's address book (national number), in WhatsApp (as a jid) and in
+    the call log, where the call is stored with the number only (no cached name)."""
+
+    name: str
+    national: str                          # as the address book and the call log hold it
+    e164: str
+    country: str                           # the call log's countryiso: where the phone was
+    call_utc: datetime
+    duration: int                          # seconds
+
+    @property
+    def jid(self) -> str:
+        return self.e164.lstrip("+") + "@s.whatsapp.net"
+
+
+@dataclass(slots=True)
 class Story:
     seed: int
     scenario: Scenario
@@ -156,6 +183,12 @@ class Story:
     chats: list[Chat] = field(default_factory=list)
     relative_phone: str = ""
     interrupted: Interrupted | None = None  # the SMS database's unfinished transaction
+    ios_marked: Message | None = None       # an iOS WhatsApp text that starts with U+200E
+    telegram_backup: Chat | None = None     # a minimal Telegram export (date_unixtime, from, text)
+    telegram_place: SharedPlace | None = None
+    caller: Caller | None = None            # a call the log names by number only
+    viber: Chat | None = None               # a Viber group chat
+    viber_place: SharedPlace | None = None
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -194,6 +227,7 @@ def plan(seed: int, scenario_name: str = DEFAULT_SCENARIO) -> Story:
     _plan_photos(story, rnd)
     _plan_card(story, rnd)
     _plan_chats(story, rnd)
+    _plan_apps(story)
     return story
 
 
@@ -404,3 +438,60 @@ def _msg(sender: str, t: datetime, body: str, role: str | None, needle: str | No
                        debt=f"{s.debt:,}".replace(",", "."), t=s.transporter, day=f"{s.start:%d/%m}",
                        dep=f"{s.start:%H}:00")
     return Message(sender, t, body, key=role, needle=needle)
+
+
+def _plan_apps(s: Story) -> None:
+    """The cases of the apps read by newer extractors, each from its own stream: an iOS WhatsApp
+    text that starts with U+200E, a minimal Telegram export with a shared position, a call from
+    a number the contacts name, a Viber group with a shared position."""
+    me = s.owner.split()[0]
+    dest = s.scenario.stops[-1]
+    # 1. iOS WhatsApp: a text that starts with the invisible mark iOS puts before some texts
+    ios = s.chats[1]
+    rnd = random.Random(f"{s.seed}/ios-mark")
+    marked = Message(s.transporter, (s.start - timedelta(minutes=rnd.randrange(60, 120))).replace(
+        second=rnd.randrange(60), microsecond=0), "\u200eI'll pick you up at the station",
+        needle="I'll pick you up at the station")   # no key: its own fact (ios_attribution), not a key_message
+    ios.messages.append(marked)
+    ios.messages.sort(key=lambda m: m.utc)
+    s.ios_marked = marked
+
+    # 2. a minimal Telegram export: the transporter's meeting point, shared as a position
+    rnd = random.Random(f"{s.seed}/telegram-backup")
+    stop = s.scenario.stops[1]
+    tg = Chat("telegram", "telegram_json", None, s.transporter)
+    t = s.arrivals[1] - timedelta(hours=6, minutes=rnd.randrange(60))
+    for sender, body, key, needle in [
+        (s.transporter, "Meeting point at " + stop.city + ": the car park behind the station. Bring your passport.",
+         "meeting point, passport", "Bring your passport"),
+        (s.transporter, "", "meeting point shared as a position", None),
+        (me, "Ok, I will be there", None, None),
+    ]:
+        t = t + timedelta(minutes=rnd.randrange(2, 30), seconds=rnd.randrange(60))
+        tg.messages.append(Message(sender, t, body, key=key, needle=needle))
+    s.telegram_backup = tg
+    s.telegram_place = SharedPlace(tg.messages[1], round(stop.lat + rnd.uniform(-0.01, 0.01), 6),
+                                   round(stop.lon + rnd.uniform(-0.01, 0.01), 6), f"{stop.city}, {stop.country}")
+
+    # 3. the handler calls; the call log keeps the number only, the contacts name it
+    rnd = random.Random(f"{s.seed}/caller")
+    digits = f"65501{rnd.randrange(10)}{rnd.randrange(1000):03d}"     # a Spanish mobile in the 55-01 range
+    s.caller = Caller(s.handler, f"{digits[:3]} {digits[3:6]} {digits[6:]}", "+34" + digits, "ES",
+                      s.arrivals[-1] + timedelta(hours=rnd.randrange(2, 5), minutes=rnd.randrange(60),
+                                                 seconds=rnd.randrange(60)), rnd.randrange(20, 200))
+
+    # 4. Viber: the hotel's staff group, where the handler shares the address for tonight
+    rnd = random.Random(f"{s.seed}/viber")
+    group = Chat("viber", "viber_db", f"{s.hotel} - turnos", f"{s.hotel} - turnos")
+    t = s.arrivals[-1] + timedelta(days=1, hours=rnd.randrange(2, 6), minutes=rnd.randrange(60))
+    for sender, body, key, needle in [
+        (s.handler, "Tonight everyone works at the other address. No phones at work.",
+         "handler moves the workers, no phones", "No phones at work"),
+        (s.handler, "Address for tonight", "the place shared in the group", "Address for tonight"),
+        (me, "Ok", None, None),
+    ]:
+        t = t + timedelta(minutes=rnd.randrange(1, 20), seconds=rnd.randrange(60), milliseconds=rnd.randrange(1000))
+        group.messages.append(Message(sender, t, body, key=key, needle=needle, incoming=sender != me))
+    s.viber = group
+    s.viber_place = SharedPlace(group.messages[1], round(dest.lat + rnd.uniform(-0.02, 0.02), 6),
+                                round(dest.lon + rnd.uniform(-0.02, 0.02), 6), f"{dest.city}, {dest.country}")
