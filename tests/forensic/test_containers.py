@@ -236,11 +236,14 @@ def test_read_error_mid_walk_is_a_warning(forensic, tmp_path, raw):
     image = _convert(raw, folder / "disk.qcow2", "qcow2")
     case = _case(forensic, tmp_path)
     forensic("evidence", "add", image, "--case", case, "--id", "disk")
+    forensic("evidence", "add", raw, "--case", case, "--id", "card")       # another item of the case
     data = image.read_bytes()
     image.write_bytes(data[: len(data) * 3 // 4])       # the last data clusters are gone
     res = forensic("triage", "--case", case, "--json", expect=3)
-    assert res.json()["warnings"] >= 1
-    files = {r["path"]: r for r in forensic("files", "--case", case, "--json").jsonl()}
+    disk, card = res.jsonl()
+    assert disk["item"] == "disk" and disk["warnings"] >= 1
+    assert card["item"] == "card" and card["warnings"] == 0 and card["files"] == disk["files"]
+    files = {r["path"]: r for r in forensic("files", "--case", case, "--item", "disk", "--json").jsonl()}
     assert set(FILES) <= set(files)                              # every file still listed
     assert files["/DCIM/IMG_0001.jpg"]["sha256"] == sha256(FILES["/DCIM/IMG_0001.jpg"])
     assert files["/big.bin"]["sha256"] != sha256(FILES["/big.bin"])
