@@ -398,7 +398,7 @@ class Triage:
             with entry.open() as fh:
                 first = fh.read(chunk)
                 head = first[:HEAD]
-                scan = scanner(head)        # photos hidden inside: signatures noted in this one read
+                scan = scanner(head, entry.size)    # photos hidden inside: signatures noted in this one read
                 mime, desc = identify(head)
                 row["mime"], row["magic"] = mime, desc
                 row["extension_mismatch"] = int(extension_mismatch(entry.name, mime))

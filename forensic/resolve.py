@@ -92,7 +92,7 @@ def _nested(entry: FileEntry, key: LayerKey, want: set, prefixes: set, limits: L
                 return
             # objects inside the file (forensic.sources.embedded): its signatures noted again
             from forensic.sources.embedded import EmbeddedSource, scanner
-            scan = scanner(head)
+            scan = scanner(head, entry.size)
             if scan is not None:
                 while chunk := reader.read(limits.chunk):
                     scan.feed(chunk)

@@ -7,7 +7,8 @@ carver checks one (a JPEG must parse to its EOI and decode; a PNG's chunks must 
 
 - data appended to or hidden in any file (``copy /b junk.bin + photo.jpg``): a photo at an
   offset > 0; in a file that is itself a JPEG only one right after its EOI (the EXIF
-  thumbnail inside is part of the photo, not a hidden one);
+  thumbnail inside is part of the photo, not a hidden one); in a file over 32 MiB, only in
+  its first and last 16 MiB (``EDGE``);
 - OLE2 documents (Word ``.doc``, Excel ``.xls``, PowerPoint ``.ppt``), through olefile: the
   photos inside each stream (Word's ``Data``, PowerPoint's ``Pictures``), a packaged file
   (``\\x01Ole10Native``: its own name and bytes), and a stream that is a whole file (an
@@ -37,7 +38,7 @@ from forensic.entry import FileEntry
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import safe_name
 from forensic.sources.base import Source
-from forensic.sources.carve import EXTENSIONS, JPEG_RE, PNG_RE, Cursor, carve, jpeg_end, validate
+from forensic.sources.carve import EXTENSIONS, JPEG_SIG, PNG_SIG, find_all, Cursor, carve, jpeg_end, validate
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
@@ -45,6 +46,10 @@ if TYPE_CHECKING:
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_OBJECTS = 256
 MAX_CANDIDATES = 256
+# The signature search costs about as much CPU as SHA-256 and holds the interpreter lock: a
+# file larger than twice this is searched in its first and last EDGE bytes only (data appended
+# to a video, a photo hidden after a header); the middle of a large file is not searched.
+EDGE = 16 << 20
 _DOCUMENT_MEMBERS = ("[Content_Types].xml", "mimetype")
 
 
@@ -64,15 +69,21 @@ class SignatureScan:
 
     KEEP = 12        # bytes kept from one chunk to the next: a signature cut in two is seen
 
-    def __init__(self, head: bytes) -> None:
+    def __init__(self, head: bytes, size: int | None = None) -> None:
         self.found: list[tuple[str, int]] = []
         self.pos = 0
         self.tail = b""
         self.jpeg = head[:3] == b"\xff\xd8\xff"
         self.full = False
+        # a large file is looked through at its two ends only (see EDGE)
+        self.skip = (EDGE, size - EDGE) if size is not None and size > 2 * EDGE else None
 
     def feed(self, data: bytes) -> None:
         if self.full:
+            return
+        if self.skip is not None and self.pos >= self.skip[0] and self.pos + len(data) <= self.skip[1]:
+            self.pos += len(data)
+            self.tail = b""
             return
         buf = self.tail + data if self.tail else data
         base = self.pos - len(self.tail)
@@ -81,35 +92,27 @@ class SignatureScan:
             self._find(buf, base, fresh, b"\xff\xd9\xff\xd8\xff", "jpeg", 2)
         else:
             # JPEG and PNG (HEIC, seldom hidden inside other files, is left to the carver)
-            for pattern, kind in ((JPEG_RE, "jpeg"), (PNG_RE, "png")):
-                for m in pattern.finditer(buf):
-                    if m.end() > fresh and base + m.start() > 0:
-                        self.found.append((kind, base + m.start()))
-                        if len(self.found) > MAX_CANDIDATES:     # bounded: a file of FF D8 FF repeated
-                            break
+            self._find(buf, base, fresh, JPEG_SIG, "jpeg", 0)
+            self._find(buf, base, fresh, PNG_SIG, "png", 0)
         self.pos += len(data)
         self.tail = buf[-self.KEEP:]
         if len(self.found) > MAX_CANDIDATES:
             self.full = True
 
     def _find(self, buf: bytes, base: int, fresh: int, sig: bytes, kind: str, shift: int) -> None:
-        at = buf.find(sig)
-        while at >= 0:
-            if at + len(sig) > fresh:
-                offset = base + at + shift
-                if offset > 0:
-                    self.found.append((kind, offset))
-                    if len(self.found) > MAX_CANDIDATES:     # bounded: a file of FF D8 FF repeated
-                        return
-            at = buf.find(sig, at + 1)
+        # a match must end past the bytes kept from the last chunk (else it was seen then);
+        # bounded: a file of FF D8 FF repeated notes MAX_CANDIDATES + 1, then stops looking
+        for at in find_all(buf, sig, max(0, fresh - len(sig) + 1), most=MAX_CANDIDATES + 1 - len(self.found)):
+            if base + at + shift > 0:
+                self.found.append((kind, base + at + shift))
 
 
-def scanner(head: bytes) -> SignatureScan | None:
-    """A scan for this file's content, or None where it does not apply (ZIP: its members
-    are walked; an empty file)."""
+def scanner(head: bytes, size: int | None = None) -> SignatureScan | None:
+    """A scan for this file's content (``size``: its size, if known), or None where it does
+    not apply (ZIP: its members are walked; an empty file)."""
     if not head or head[:4] in (b"PK\x03\x04", b"PK\x05\x06", b"PK\x07\x08"):
         return None
-    return SignatureScan(head)
+    return SignatureScan(head, size)
 
 
 def wanted(head: bytes, hits: list[tuple[str, int]] | None) -> bool:

@@ -233,3 +233,18 @@ def test_embedded_entries_are_read_back_for_export(triaged, evidence):
         with entry.open() as fh:
             got[key] = sha256(fh.read())
     assert got == want
+
+
+def test_a_large_file_is_searched_at_its_two_ends():
+    from forensic.sources.embedded import EDGE
+    size = 2 * EDGE + (4 << 20)
+    scan = SignatureScan(b"\x00" * 16, size)
+    chunk = 1 << 20
+    marks = {100: "head", EDGE + (2 << 20): "middle", size - 2000: "tail"}
+    for pos in range(0, size, chunk):
+        data = bytearray(chunk)
+        for at in marks:
+            if pos <= at < pos + chunk:
+                data[at - pos:at - pos + 3] = b"\xff\xd8\xff"
+        scan.feed(bytes(data))
+    assert [offset for _, offset in scan.found] == [100, size - 2000]
