@@ -15,7 +15,6 @@ elsewhere. The libraries open every file for reading only.
 """
 from __future__ import annotations
 
-import glob
 import os
 import re
 import struct
@@ -35,12 +34,13 @@ FORMATS = ("qcow2", "vmdk", "vhd", "vhdx", "dmg", "split")
 NAMES = {"qcow2": "QCOW2", "vmdk": "VMDK", "vhd": "VHD", "vhdx": "VHDX", "dmg": "DMG (UDIF)",
          "split": "split raw"}
 MAX_CHAIN = 16              # backing files / parent disks followed at most
-_SPLIT_FIRST = re.compile(r"\.(000|001)$", re.IGNORECASE)
+_SPLIT_FIRST = re.compile(r"\.(000|001|aa)$", re.IGNORECASE)     # dd/FTK (.001), split(1) (.aa)
 
 
 def sniff(path: Path, head: bytes) -> str | None:
     """The container format of ``path`` by its signature (``head``: its first bytes), or None.
-    A split raw image is named ``NAME.001`` (or ``.000``) with at least a ``.002`` beside it."""
+    A split raw image is named ``NAME.001`` (or ``.000``, or ``NAME.aa`` as split(1) names
+    them) with at least the next segment beside it."""
     if head[:4] == b"QFI\xfb":
         return "qcow2"
     if head[:4] in (b"KDMV", b"COWD") or head.lstrip(b"\xef\xbb\xbf").startswith(b"# Disk DescriptorFile"):
@@ -82,16 +82,23 @@ def split_segments(path: Path) -> list[Path]:
 
 def missing_segment(segments: list[Path]) -> str | None:
     """The name of the first segment missing from a split image whose later segments are
-    there (``disk.003`` gone, ``disk.004`` beside ``disk.001``), or None."""
+    there (``disk.003`` gone, ``disk.004`` beside ``disk.001``; ``.ac`` gone, ``.ad``
+    there), or None."""
     last = segments[-1]
-    m = re.search(r"\.(\d{3})$", last.name)
+    m = re.search(r"\.(\d{3}|[a-z]{2}|[A-Z]{2})$", last.name)
     if m is None:
         return None
-    stem, number = last.name[: m.start()], int(m.group(1))
-    width = len(m.group(1))
-    later = [p for p in last.parent.glob(f"{glob.escape(stem)}.{'[0-9]' * width}")
-             if int(p.name[-width:]) > number + 1]
-    return f"{stem}.{number + 1:0{width}d}" if later else None
+    stem, suffix = last.name[: m.start()], m.group(1)
+    if suffix.isdigit():
+        following = [f"{n:03d}" for n in range(int(suffix) + 1, 1000)]
+    else:
+        base = ord("a") if suffix.islower() else ord("A")
+        number = (ord(suffix[0]) - base) * 26 + ord(suffix[1]) - base
+        following = [chr(base + n // 26) + chr(base + n % 26) for n in range(number + 1, 26 * 26)]
+    present = {p.name for p in last.parent.iterdir() if p.name.startswith(stem + ".")}
+    if any(f"{stem}.{name}" in present for name in following[1:]):
+        return f"{stem}.{following[0]}"
+    return None
 
 
 def _own_name(name: str) -> str:

@@ -81,12 +81,15 @@ def _build(kind, raw, folder):
     if kind == "split":
         run("split", "-b", "1M", "-d", "-a", "3", "--numeric-suffixes=1", raw, folder / "disk.")
         return folder / "disk.001"
+    if kind == "split-aa":
+        run("split", "-b", "1M", raw, folder / "disk.raw.")        # split(1)'s own names: .aa, .ab, ...
+        return folder / "disk.raw.aa"
     raise AssertionError(kind)
 
 
 KINDS = {"qcow2": ("qcow2", 1), "vmdk-sparse": ("vmdk", 1), "vmdk-flat": ("vmdk", 2),
          "vmdk-2-extents": ("vmdk", 3), "vhd-dynamic": ("vhd", 1), "vhd-fixed": ("vhd", 1),
-         "vhdx": ("vhdx", 1), "split": ("split", 4)}
+         "vhdx": ("vhdx", 1), "split": ("split", 4), "split-aa": ("split", 4)}
 
 
 @pytest.mark.parametrize("kind", sorted(KINDS))
@@ -203,14 +206,16 @@ def test_split_raw_given_by_a_later_segment_says_which_to_give(forensic, tmp_pat
     assert "a later segment of a split raw image: add its first segment" in res.err
 
 
-def test_split_raw_with_a_segment_missing_is_named(forensic, tmp_path, raw):
+@pytest.mark.parametrize("kind, first, gone", [("split", "disk.001", "disk.003"),
+                                               ("split-aa", "disk.raw.aa", "disk.raw.ac")])
+def test_split_raw_with_a_segment_missing_is_named(forensic, tmp_path, raw, kind, first, gone):
     folder = tmp_path / "evidence"
     folder.mkdir()
-    _build("split", raw, folder)
-    (folder / "disk.003").unlink()
+    _build(kind, raw, folder)
+    (folder / gone).unlink()
     case = _case(forensic, tmp_path)
-    res = forensic("evidence", "add", folder / "disk.001", "--case", case, expect=1)
-    assert "segment disk.003" in res.err and "missing" in res.err
+    res = forensic("evidence", "add", folder / first, "--case", case, expect=1)
+    assert f"segment {gone}" in res.err and "missing" in res.err
 
 
 @pytest.mark.parametrize("kind", ["qcow2", "vmdk-sparse", "vhdx", "vhd-dynamic"])
