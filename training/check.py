@@ -631,6 +631,10 @@ def _call_identified(exp: dict, store: _Store, items: list[str]) -> tuple[str, s
                             f"the number resolves to {contact.get('name')!r} (expected {exp['name']!r})")
             continue
         apps = {src.get("app") for src in contact.get("sources") or []}
+        if "contacts" not in apps:
+            problems.append(f"named {exp['name']} from {', '.join(sorted(a for a in apps if a))} only: the address "
+                            f"book ({exp['contacts'].rsplit('/', 1)[-1]}) was not read")
+            continue
         if "whatsapp" not in apps:
             problems.append(f"named {exp['name']} from the contacts, but not the same person in WhatsApp "
                             f"({exp['whatsapp_jid']})")
