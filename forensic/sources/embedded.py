@@ -46,6 +46,7 @@ if TYPE_CHECKING:
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_OBJECTS = 256
 MAX_CANDIDATES = 256
+MAX_STREAMS = 10_000            # OLE2 streams looked into per file
 # The signature search costs about as much CPU as SHA-256 and holds the interpreter lock: a
 # file larger than twice this is searched in its first and last EDGE bytes only (data appended
 # to a video, a photo hidden after a header); the middle of a large file is not searched.
@@ -300,8 +301,23 @@ class EmbeddedSource(Source):
             self.warnings.append(f"{self.parent.locator}: OLE2 structure unreadable ({exc}); "
                                  "looked through as plain bytes")
             return
+        # bytes read from streams, all told: streams may share sectors (a hostile file), so
+        # their sizes can add up to far more than the file
+        budget = 4 * max(self.parent.size or 0, limit)
+        issues = getattr(ole, "parsing_issues", None) or []
+        if issues:                             # defects olefile read past: said, not hidden
+            self.warnings.append(f"{self.parent.locator}: OLE2 structure damaged ({len(issues)} defects, first: "
+                                 f"{issues[0][1]}); its streams read as far as they go")
         try:
-            for parts in ole.listdir(streams=True, storages=False):
+            try:
+                listing = ole.listdir(streams=True, storages=False)
+            except Exception as exc:           # olefile raises many kinds on damaged directories
+                self.warnings.append(f"{self.parent.locator}: OLE2 directory unreadable ({exc})")
+                return
+            if len(listing) > MAX_STREAMS:
+                self.warnings.append(f"{self.parent.locator}: {len(listing):,} OLE2 streams; the first "
+                                     f"{MAX_STREAMS:,} looked into")
+            for parts in listing[:MAX_STREAMS]:
                 path = "/".join(parts)
                 shown = safe_name(path)[0]
                 try:
@@ -310,7 +326,12 @@ class EmbeddedSource(Source):
                         self.warnings.append(f"{self.parent.locator}: OLE2 stream {shown} ({size:,} bytes) "
                                              "is larger than the limit; not looked into")
                         continue
+                    if size > budget:
+                        self.warnings.append(f"{self.parent.locator}: OLE2 streams add up to more than "
+                                             f"{4 * max(self.parent.size or 0, limit):,} bytes; the rest not read")
+                        break
                     data = ole.openstream(parts).read(limit)
+                    budget -= len(data)
                 except Exception as exc:
                     self.warnings.append(f"{self.parent.locator}: OLE2 stream {shown} unreadable ({exc})")
                     continue
@@ -341,17 +362,27 @@ class EmbeddedSource(Source):
         data = self._read_at(0, limit)
         if re.search(rb"/Encrypt\s", data):
             self.warnings.append(f"{self.parent.locator}: encrypted PDF: its images are not readable")
-        for m in _PDF_OBJ.finditer(data):
-            number = int(m.group(1))
-            dict_start = data.find(b"<<", m.end(), m.end() + 64)
-            if dict_start < 0:
+        seen: set[int] = set()
+        # only image dictionaries are parsed: each '/Subtype /Image' found (C speed), its
+        # object's header looked for just before it, its dictionary's end within DICT_MAX
+        for checked, m in enumerate(_PDF_IMAGE.finditer(data)):
+            if checked >= MAX_CANDIDATES:
+                self.warnings.append(f"{self.parent.locator}: more than {MAX_CANDIDATES} image dictionaries in "
+                                     "this PDF; the rest not read")
+                break
+            headers = list(_PDF_OBJ.finditer(data, max(0, m.start() - DICT_MAX), m.start()))
+            if not headers:
                 continue
+            hdr = headers[-1]              # the last object header before the image's key
+            number = int(hdr.group(1))
+            dict_start = data.find(b"<<", hdr.end(), hdr.end() + 64)
+            if dict_start < 0 or dict_start > m.start() or hdr.start() in seen:
+                continue
+            seen.add(hdr.start())
             dict_end = _dict_end(data, dict_start)
-            if dict_end is None:
+            if dict_end is None or dict_end < m.end():
                 continue
             body = data[dict_start:dict_end]
-            if not _PDF_IMAGE.search(body):
-                continue
             s = _PDF_STREAM.match(data, dict_end)
             if s is None:
                 continue
@@ -392,34 +423,39 @@ _PDF_STREAM = re.compile(rb"\s*stream(?:\r\n|\n|\r)")
 _PDF_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[A-Za-z0-9]+)")
 
 
+DICT_MAX = 64 << 10               # an image dictionary longer than this is not read
+_PDF_TOKEN = re.compile(rb"<<|>>|\(")
+_PDF_STRING = re.compile(rb"\\.|[()]", re.S)
+
+
 def _dict_end(data: bytes, start: int) -> int | None:
-    """One past the ``>>`` closing the dictionary that opens at start (nested ones counted)."""
-    depth, i, n = 0, start, min(len(data), start + (1 << 20))
-    while i < n - 1:
-        pair = data[i:i + 2]
-        if pair == b"<<":
+    """One past the ``>>`` closing the dictionary that opens at start (nested ones counted,
+    strings skipped), within DICT_MAX bytes; None if it does not close there."""
+    depth, end = 0, min(len(data), start + DICT_MAX)
+    at = start
+    while True:
+        t = _PDF_TOKEN.search(data, at, end)
+        if t is None:
+            return None
+        tok = t.group()
+        at = t.end()
+        if tok == b"<<":
             depth += 1
-            i += 2
-        elif pair == b">>":
+        elif tok == b">>":
             depth -= 1
-            i += 2
             if depth == 0:
-                return i
-        elif data[i] == 0x28:          # a string: skip to its close, escapes honoured
-            i += 1
+                return at
+        else:                          # a string: to its closing parenthesis, escapes honoured
             level = 1
-            while i < n and level:
-                c = data[i]
-                if c == 0x5C:
-                    i += 1
-                elif c == 0x28:
+            while level:
+                c = _PDF_STRING.search(data, at, end)
+                if c is None:
+                    return None
+                at = c.end()
+                if c.group() == b"(":
                     level += 1
-                elif c == 0x29:
+                elif c.group() == b")":
                     level -= 1
-                i += 1
-        else:
-            i += 1
-    return None
 
 
 def _pdf_filters(body: bytes) -> list[bytes]:

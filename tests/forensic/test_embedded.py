@@ -248,3 +248,28 @@ def test_a_large_file_is_searched_at_its_two_ends():
                 data[at - pos:at - pos + 3] = b"\xff\xd8\xff"
         scan.feed(bytes(data))
     assert [offset for _, offset in scan.found] == [100, size - 2000]
+
+
+def test_hostile_pdf_and_ole2_are_bounded_and_warned_about():
+    # thousands of image dictionaries that never close: each read at most DICT_MAX bytes, and
+    # only the first MAX_CANDIDATES of them
+    rows = b"".join(b"%d 0 obj\n<< /Subtype /Image /Filter /DCTDecode /Length 9 " % i for i in range(3000))
+    src = _source(b"%PDF-1.4\n" + rows, name="hostile.pdf")
+    assert list(src.entries()) == []
+    assert any("more than 256 image dictionaries" in w for w in src.warnings)
+    # a packaged file claiming more bytes than its stream holds, beside a photo: the photo is found
+    bad_native = struct.pack("<IH", 99, 2) + b"a.jpg\x00b\x00" + b"\x00" * 8 + b"c\x00" + struct.pack("<I", 1 << 30)
+    doc = ole2({"\x01Ole10Native": bad_native + PHOTOS["packaged"]})
+    got = list(_source(doc, name="odd.doc").entries())
+    assert [e.size for e in got] == [len(PHOTOS["packaged"])]
+    # an OLE2 header over random sectors
+    junk = ole2({"Data": b"x"})[:512] + random.Random(5).randbytes(4096)
+    src = _source(junk, name="junk.doc")
+    assert list(src.entries()) == []
+    assert src.warnings
+
+
+def test_good_documents_give_no_warnings(evidence):
+    for name in ("report.doc", "scan.pdf", "notes.bin", "holiday.jpg", "thumb.jpg"):
+        src = _source((evidence / name).read_bytes(), name=name)
+        assert list(src.entries()) is not None and src.warnings == [], (name, src.warnings)
