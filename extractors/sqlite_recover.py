@@ -13,7 +13,9 @@ SQLite does not wipe what it deletes (unless ``secure_delete`` is on):
   page's *unallocated* space (``in: "unallocated"``);
 * in WAL mode a change writes the whole new page into the log: until a checkpoint the
   database file keeps the page as it was, and earlier frames of the log keep earlier
-  versions (``in: "wal"``: a page image the log supersedes, in the file or the log).
+  versions; a log restarted after a checkpoint is written over from its start, and the
+  frames of its earlier generation past the new ones keep older versions still
+  (``in: "wal"``: a page image superseded, in the file or the log).
 
 Cells are decoded leniently and checked strictly against a table's shape (its column count,
 the affinity of each column, the INTEGER PRIMARY KEY stored as NULL, text valid in the
@@ -523,6 +525,25 @@ def _wal_frames(wal: bytes | mmap.mmap, page_size: int, committed: int) -> Itera
         yield int.from_bytes(wal[pos:pos + 4], "big"), pos + _FRAME_HEADER
 
 
+def _old_frames(wal: bytes | mmap.mmap, page_size: int, committed: int) -> list[tuple[int, int]]:
+    """(page number, data offset) of the frames an earlier generation of the log left past
+    this one's: a log restarted after a checkpoint is written over from its start, with new
+    salts, and what lies beyond the new frames keeps older page images. Frames with this
+    log's salts past its last commit (an unfinished transaction: the uncommitted state) are
+    not among them. Their checksums chain from a header that no longer exists: the pages
+    are taken as they are, each cell checked as everywhere else."""
+    salts = bytes(wal[16:24])
+    frame = _FRAME_HEADER + page_size
+    out = []
+    pos = _WAL_HEADER + committed * frame
+    while pos + frame <= len(wal):
+        n = int.from_bytes(wal[pos:pos + 4], "big")
+        if 0 < n < 1 << 31 and bytes(wal[pos + 8:pos + 16]) != salts:
+            out.append((n, pos + _FRAME_HEADER))
+        pos += frame
+    return out
+
+
 def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
             wal_committed: int = 0, wanted: set[str] | None = None) -> Recovery:
     """Rows of the ``wanted`` tables (default: all of ``shapes``) found outside the live
@@ -548,6 +569,7 @@ def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
         db = _Db(buf, page_size, usable, size // page_size, encoding)
         wal_file = None
         frames: list[tuple[int, int]] = []
+        old: list[tuple[int, int]] = []
         try:
             if wal_path and wal_committed and os.path.getsize(wal_path) > _WAL_HEADER:
                 wal_file = open(wal_path, "rb")
@@ -555,7 +577,8 @@ def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
                 frames = list(_wal_frames(db.wal, page_size, wal_committed))
                 for n, off in frames:
                     db.latest[n] = off
-            _scan_all(db, shapes, frames, out, wanted)
+                old = _old_frames(db.wal, page_size, wal_committed)
+            _scan_all(db, shapes, frames, out, wanted, old)
         except (IndexError, ValueError, OSError) as exc:          # a page cut short at the end of the file
             out.problems.append(f"deleted rows: reading stopped early ({exc})")
         finally:
@@ -567,7 +590,7 @@ def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
 
 
 def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], out: Recovery,
-              wanted: set[str]) -> None:
+              wanted: set[str], old: list[tuple[int, int]]) -> None:
     owner: dict[int, TableShape] = {}
     for s in shapes:
         leaves = _btree_leaves(db, s.root, out.problems, s.name)
@@ -594,6 +617,7 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
     _near_rows(db, out, owner)
     superseded = [(db.buf, (n - 1) * db.page_size, n, "db") for n in db.latest if n <= db.pages]
     superseded += [(db.wal, off, n, "wal") for n, off in frames if db.latest.get(n) != off]
+    superseded += [(db.wal, off, n, "wal") for n, off in old]
     for buf, base, n, file in superseded:          # older versions of pages the log rewrote
         scan.other_page(buf, base, n, file, "wal")
 

@@ -174,6 +174,28 @@ def test_deleted_rows_from_earlier_frames_of_the_log(tmp_path):
         assert r.fields["body"].encode() in log[r.fields["source"]["offset"]:r.fields["source"]["offset"] + 200]
 
 
+def test_deleted_rows_from_an_earlier_generation_of_the_log(tmp_path):
+    """Checkpointed, then the log restarted by a small write: past the new frames, the
+    earlier generation's frames still hold the pages as they were before the delete."""
+    rows = _rows(120)
+    db = _make(tmp_path / "mmssms.db", rows, wal=True)
+    gone = [3, 50, 51, 90]
+    _delete(db, gone)
+    db.execute("PRAGMA wal_checkpoint(FULL)").fetchone()              # every frame copied back; the log kept
+    db.execute("UPDATE threads SET snippet = 'x' WHERE _id = 1")      # the log restarts, new salts
+    db.execute("INSERT INTO threads (_id, recipient_ids) VALUES (9, '9')")
+    ev = tmp_path / "ev"
+    ev.mkdir()
+    for name in ("mmssms.db", "mmssms.db-wal"):
+        shutil.copyfile(tmp_path / name, ev / name)
+    db.close()
+    live, recovered, _ = _extract(ev / "mmssms.db", "-wal")
+    assert len(live) == 116
+    assert _assert_real(recovered, rows, set(gone)) == set(gone)
+    from_log = {r.fields["source"]["row_id"] for r in recovered if r.fields["source"]["file"] == "mmssms.db-wal"}
+    assert from_log == set(gone), "the old frames keep the rows with their rowids"
+
+
 def test_earlier_version_of_an_updated_row_is_kept_and_says_so(tmp_path):
     rows = _rows(40)
     db = _make(tmp_path / "mmssms.db", rows, wal=True)
