@@ -26,7 +26,7 @@ import pytsk3
 Runs = list[tuple[int, int]]        # (byte offset in the volume, length)
 ReadAt = Callable[[int, int], bytes]
 
-MAX_MAP = 512 << 20                 # an allocation map larger than this is not read (damage?)
+MAX_MAP = 128 << 20                 # an allocation map larger than this is not read (damage?)
 
 
 def bitmap_runs(bitmap: bytes, count: int) -> list[tuple[int, int]]:
@@ -178,6 +178,8 @@ def _ext(read: ReadAt, offset: int) -> Runs | None:
         return None
     bs = 1024 << log_bs
     groups = (blocks - first_data + per_group - 1) // per_group
+    if per_group > 8 * bs or groups <= 0 or groups * desc_size > MAX_MAP:
+        return None                       # a block bitmap is one block: the superblock is damaged
     gdt_blocks = (groups * desc_size + bs - 1) // bs
     gdt = read(offset + (first_data + 1) * bs, groups * desc_size)
     if len(gdt) < groups * desc_size or groups * per_group // 8 > MAX_MAP:

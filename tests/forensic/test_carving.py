@@ -234,3 +234,28 @@ def test_deleted_fat_photo_read_back_wrong_says_so(tmp_path, forensic):
     from forensic.store import warnings as store_warnings
     said = [w.message for w in store_warnings.listing(Case.open(case).db, "card") if w.locator == row["locator"]]
     assert any("does not parse or decode to its end" in m for m in said), said
+
+
+def test_damaged_allocation_maps_are_not_read():
+    """Absurd boot sector or superblock values: no map (the walk warns), no huge read."""
+    import struct
+
+    from forensic.sources.unallocated import _ext, _fat
+    asked: list[int] = []
+
+    def read_of(data: bytes):
+        def read(offset: int, n: int) -> bytes:
+            asked.append(n)
+            return data[offset:offset + n]
+        return read
+    sb = bytearray(2048)
+    sb[1024 + 0x38:1024 + 0x3A] = b"\x53\xef"
+    struct.pack_into("<I", sb, 1024 + 4, 0xFFFFFFFF)           # blocks
+    struct.pack_into("<I", sb, 1024 + 0x20, 8)                 # blocks per group: 2^29 groups
+    assert _ext(read_of(bytes(sb)), 0) is None
+    boot = bytearray(512)
+    struct.pack_into("<HBHBHH", boot, 11, 512, 1, 1, 2, 0, 0)
+    struct.pack_into("<I", boot, 32, 0xFFFFFFFF)               # total sectors
+    struct.pack_into("<I", boot, 36, 0xFFFFFF)                 # sectors per FAT
+    assert _fat(read_of(bytes(boot)), 0) is None
+    assert max(asked) <= 1024
