@@ -7,6 +7,7 @@ bytes where the format is simple:
 - FAT12/16/32: the first FAT (a cluster whose entry is 0 is free), placed by the boot sector;
 - NTFS: the ``$Bitmap`` file (one bit per cluster), read through TSK;
 - exFAT: the allocation bitmap, read through TSK (``$ALLOC_BITMAP``);
+- HFS+: the allocation file (``$AllocationFile``, most significant bit first), through TSK;
 - ext2/3/4: each block group's block bitmap, placed by the group descriptors (a group
   whose bitmap was never written, ``BLOCK_UNINIT``, is free but for its superblock backup,
   descriptor table and the groups' metadata blocks lying in it); ``meta_bg`` is not read.
@@ -160,6 +161,19 @@ def _has_backup(group: int, sparse: bool) -> bool:
     return False
 
 
+_REVERSED = bytes(int(f"{b:08b}"[::-1], 2) for b in range(256))
+
+
+def _hfs(fs: pytsk3.FS_Info) -> Runs | None:
+    """HFS+: the allocation file, one bit per block, the most significant bit first."""
+    count = fs.info.block_count
+    bitmap = _tsk_file(fs, "/$AllocationFile", MAX_MAP)
+    if bitmap is None or len(bitmap) * 8 < count:
+        return None
+    bs = fs.info.block_size
+    return [(first * bs, n * bs) for first, n in bitmap_runs(bitmap.translate(_REVERSED), count)]
+
+
 def _ext(read: ReadAt, offset: int) -> Runs | None:
     sb = read(offset + 1024, 1024)
     if len(sb) < 1024 or sb[0x38:0x3A] != b"\x53\xef":
@@ -249,6 +263,8 @@ def unallocated_runs(fs: pytsk3.FS_Info, fstype: str, read: ReadAt, offset: int)
             return _ext(read, offset)
         if fstype == "exfat":
             return _exfat(fs, read, offset)
+        if fstype == "hfs+":
+            return _hfs(fs)
     except (OSError, RuntimeError, struct.error, ValueError):
         return None
     return None

@@ -259,3 +259,11 @@ def test_damaged_allocation_maps_are_not_read():
     struct.pack_into("<I", boot, 36, 0xFFFFFF)                 # sectors per FAT
     assert _fat(read_of(bytes(boot)), 0) is None
     assert max(asked) <= 1024
+
+
+@pytest.mark.corpus
+def test_hfsplus_unallocated_space_is_what_blkls_lists(corpus):
+    img = corpus / "disk-images" / "dfvfs" / "hfsplus.raw"
+    if not img.exists():
+        pytest.skip("hfsplus.raw not in the corpus")
+    assert _runs_bytes(img) == _blkls(img)
