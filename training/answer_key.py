@@ -28,6 +28,16 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          UTF-8 as ``\\xNN`` escapes, and the warning that says so recorded
   acquisition_damaged    an E01 item whose acquisition is not verified: chunks fail their
                          checksums, and ``checksum_errors`` names exactly these spans
+  container_read         a container item (QCOW2, told apart by ``format`` from the image it holds)
+                         lists that image's files, deleted ones too, with their SHA-256
+  ios_attribution        an iOS WhatsApp text that starts with U+200E: its sender's message, not
+                         a system line, at the local time shown, zone unknown
+  minimal_export_message a message of a Telegram export that has only date_unixtime, from, text
+  chat_geotag            a position shared in a chat (forensic geo: kind chat_message)
+  call_identified        a call the log stores by number only, named from the contacts (the
+                         address book), the same identity in WhatsApp
+  group_message          a group chat's message: sender, time, words, the group's title
+  encrypted_database     an encrypted app database: a warning names it and the key needed
 
 A fact may carry ``feedback``: what a trainee who misses it (or gets it wrong) should know,
 which ``forensic training check`` adds to its detail.
@@ -47,6 +57,9 @@ SCHEMA = "forensic.answer-key/1"
 FILE_COUNT_SCOPE = ("regular files (kind 'file'), not deleted, directly in the item's file systems or "
                     "archive (not inside an archive found within it), excluding file-system metadata: "
                     "names starting with '$' (The Sleuth Kit's virtual files) and anything under /lost+found")
+
+
+CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
 def _offset_text(minutes: int) -> str:
@@ -87,6 +100,12 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                               "what": "a second copy of the camera card (E01), one chunk damaged "
                               "after acquisition", "note": "its SHA-256 is that of the media it gives: card.raw with "
                               f"bytes {dc.start}-{dc.end - 1} read as zeros"}
+    if lay.container:
+        path = out_dir / lay.container
+        items["card-qcow2"] = {"file": lay.container, "sha256": items["card"]["sha256"], "format": "qcow2",
+                               "segment_sha256": sha256_file(path), "size": items["card"]["size"],
+                               "what": "the camera card as a QCOW2 image (qemu-img convert of card.raw)",
+                               "note": "a container item's SHA-256 is that of the media it holds: card.raw's"}
     damaged_feedback = None
     if dc is not None:
         damaged_feedback = (
@@ -100,7 +119,14 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     for key, it in items.items():
         fact("evidence_item", key, f"{it['file']} is in the case" + (", hash verified" if key != "card-copy" else
                                                                        " (damaged: its acquisition is not verified)"),
-             {"file": it["file"], "sha256": it["sha256"]}, feedback=damaged_feedback if key == "card-copy" else None)
+             {"file": it["file"], "sha256": it["sha256"]},
+             feedback=damaged_feedback if key == "card-copy" else CONTAINER_FEEDBACK if key == "card-qcow2" else None)
+    if lay.container:
+        held = [{"path": "/" + f.rel, "sha256": f.sha256, "deleted": f.rel in lay.card_deleted} for f in lay.card]
+        fact("container_read", "card-qcow2", f"{lay.container} read in place: the same {len(held)} files and "
+             "hashes as card.raw (deleted ones too)",
+             {"file": lay.container, "format": "qcow2", "same_as": "card", "files": held},
+             feedback=CONTAINER_FEEDBACK)
     if dc is not None:
         names = ", ".join(_name(f.rel) for f in dc.holds)
         fact("acquisition_damaged", "card-copy", f"{dc.file}: acquisition not verified, checksum error at media bytes "
@@ -446,7 +472,7 @@ def render_markdown(key: dict) -> str:
         out.extend(row(f) for f in chosen)
 
     section("Files", ("evidence_item", "file_count", "file_present", "deleted_file", "truncated_file",
-                      "disguised_file"), "| id | item | what | path / SHA-256 |",
+                      "disguised_file", "container_read"), "| id | item | what | path / SHA-256 |",
             lambda f: f"| {f['id']} | {f['item']} | {f['description']} | "
                       f"{'`' + f['expected']['path'] + '`' if 'path' in f['expected'] else ''} "
                       f"{'`' + f['expected']['sha256'][:16] + '…`' if 'sha256' in f['expected'] else ''} |")

@@ -3,12 +3,16 @@
 Outputs in OUT_DIR: ``phone.raw`` (GPT disk, one ext4 ``userdata`` partition laid out like
 Android's /data), ``card.raw`` (MBR disk, one FAT32 camera-card partition with two deleted
 and one truncated photo), ``extraction.zip`` (a logical extraction of the same phone),
-``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01`` and
-``card-copy.E01`` (a copy of the card with one chunk damaged after acquisition). The phone's
+``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01``,
+``card-copy.E01`` (a copy of the card with one chunk damaged after acquisition) and
+``card.qcow2`` (card.raw as a QCOW2 image, to be read in place). The phone's
 ``mmssms.db`` has a hot ``-journal`` beside it (the phone died inside a transaction): its
 committed messages, and texts only the unfinished transaction holds. Its ``Download`` folder
 has two hostile file names: a PDF whose name holds U+202E so that it reads as a photo, and a
-receipt whose name is Latin-1 bytes, not UTF-8 (the extraction holds only the first).
+receipt whose name is Latin-1 bytes, not UTF-8 (the extraction holds only the first). Apps:
+an iOS WhatsApp text starting with U+200E, a minimal Telegram export with a shared position,
+contacts, call log and WhatsApp contacts naming one caller, a Viber group with a shared
+position, WeChat's encrypted database.
 
 The answer key is made here, from the files this module wrote (their bytes, names and the
 plan they came from), never by reading the images back with the triage code.
@@ -37,11 +41,12 @@ from forensic.training import tools
 # when the code moved from forensic.sample to forensic.training so that keys stay comparable.
 GENERATOR = "forensic.sample@1"
 OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01",
-           "card-copy.E01")
+           "card-copy.E01", "card.qcow2")
 ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
 PHONE_FS_MIB = 16
 CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
 EXTRACTION_PREFIX = "Dump/data/"
+CARD_QCOW2 = "card.qcow2"                 # with e01: card.raw as a QCOW2 image, triaged as its own item
 RLO = "\u202e"                            # RIGHT-TO-LEFT OVERRIDE: what follows is shown reversed
 SPOOFED_NAME = f"foto_pasaporte{RLO}gpj.exe"   # shown as foto_pasaporteexe.jpg; a PDF inside
 NOT_UTF8_NAME = b"recibo_dep\xf3sito.txt"     # "depósito" in Latin-1: not valid UTF-8
@@ -86,6 +91,7 @@ class Layout:
     extraction_members: list[tuple[str, bytes, datetime]] = field(default_factory=list)
     damaged_copy: DamagedCopy | None = None
     apps: dict[str, str] = field(default_factory=dict)      # what -> file rel, for the app cases
+    container: str = ""                                      # the card as a QCOW2 image (with e01), its name
 
 
 @dataclass(slots=True)
@@ -395,7 +401,7 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
                          hint="choose an empty folder, or pass --force to replace it")
     tools.require("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
     if e01:
-        tools.require("ewfacquire")
+        tools.require("ewfacquire", "qemu-img")
     say = progress or (lambda _m: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in existing:
@@ -448,6 +454,10 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
                                    notes=f"forensic sample-image, scenario {scenario}")
             tools.damage_e01_chunk(copy, lay.damaged_copy.chunk)
             shutil.move(str(copy), str(out_dir / lay.damaged_copy.file))
+            say("card.qcow2: the card as a QCOW2 image (qemu-img convert of card.raw)")
+            tools.qcow2_image(out_dir / "card.raw", work / "card.qcow2")
+            shutil.move(str(work / "card.qcow2"), str(out_dir / CARD_QCOW2))
+            lay.container = CARD_QCOW2
     finally:
         shutil.rmtree(work, ignore_errors=True)
     key = answer_key(lay, out_dir, e01_path)

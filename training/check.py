@@ -198,7 +198,9 @@ def check_case(case: Case, key: dict, key_path: str = "", available: set[str] | 
     report = CheckReport(key_path, key)
     triaged = {r.item: r.triaged_at for r in case.items()}
     for name, info in key.get("items", {}).items():
-        report.item_map[name] = [r.item for r in case.items() if r.sha256 == info.get("sha256")]
+        # a container holds the media of another item (same SHA-256): told apart by its format
+        report.item_map[name] = [r.item for r in case.items() if r.sha256 == info.get("sha256")
+                                 and (r.format == info["format"] if "format" in info else True)]
     for fact in key["facts"]:
         report.results.append(_check(fact, store, report.item_map, triaged, available, key))
     return report
@@ -656,6 +658,25 @@ def _encrypted_database(exp: dict, store: _Store, items: list[str]) -> tuple[str
     return "missed", f"no warning about {exp['path']}"
 
 
+def _container_read(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The container item lists the same files as the image it was made from: each at its path
+    with its SHA-256 (a deleted one flagged deleted)."""
+    missing, wrong = [], []
+    for f in exp["files"]:
+        rows = store.files(items, sha256=f["sha256"])
+        if not rows:
+            missing.append(f["path"])
+        elif not any(bool(r.deleted) == f["deleted"] for r in rows):
+            wrong.append(f"{f['path']} {'not ' if f['deleted'] else ''}flagged deleted")
+    n = len(exp["files"])
+    if not missing and not wrong:
+        return "found", f"{n} files, same SHA-256 as {exp['same_as']}"
+    if len(missing) == n:
+        return "missed", f"none of the {n} files of {exp['same_as']} found in {exp['file']}"
+    return "wrong", "; ".join(([f"{len(missing)} of {n} files not found ({', '.join(missing)})"] if missing else [])
+                              + wrong)
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -664,6 +685,6 @@ _HANDLERS = {
     "acquisition_damaged": _acquisition_damaged, "spoofed_name": _spoofed_name, "name_not_utf8": _name_not_utf8,
     "ios_attribution": _ios_attribution, "minimal_export_message": _minimal_export_message,
     "chat_geotag": _chat_geotag, "group_message": _group_message, "call_identified": _call_identified,
-    "encrypted_database": _encrypted_database,
+    "encrypted_database": _encrypted_database, "container_read": _container_read,
 }
 

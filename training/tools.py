@@ -21,6 +21,7 @@ SECTOR = 512
 PACKAGES = {
     "mke2fs": "e2fsprogs", "debugfs": "e2fsprogs", "sfdisk": "fdisk", "mkfs.vfat": "dosfstools",
     "mcopy": "mtools", "mmd": "mtools", "mdel": "mtools", "ewfacquire": "ewf-tools",
+    "qemu-img": "qemu-utils",
 }
 
 
@@ -184,3 +185,11 @@ def damage_e01_chunk(e01: Path, index: int, n: int = 16) -> None:
     media gives the same chunk data), wherever in the file ewfacquire put the chunk."""
     _, at, size, _ = e01_chunks([e01])[index]
     flip_bytes(e01, at + size // 2, n)
+
+
+def qcow2_image(raw: Path, out: Path) -> Path:
+    """``raw`` converted to a QCOW2 image by ``qemu-img convert`` (no timestamps in the format:
+    the same raw image gives the same bytes)."""
+    require("qemu-img")
+    run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "qcow2", raw, out])
+    return out
