@@ -184,14 +184,15 @@ _HEIF_TOP = {b"ftyp", b"meta", b"mdat", b"free", b"skip", b"uuid", b"moov", b"id
 def heic_end(cur: Cursor, start: int, limit: int) -> int | None:
     """One past the last top-level box of a HEIF file starting at start (its ``ftyp`` box):
     boxes are followed while each is a known top-level type with a size inside the limit;
-    ``meta`` and ``mdat`` must both be met."""
+    ``meta`` and ``mdat`` must both be met, and every extent the ``meta`` box's item
+    locations (``iloc``) give in the file must lie inside what was carved."""
     head = cur.get(start, 12)
     if len(head) < 12 or head[4:8] != b"ftyp" or head[8:12] not in HEIF_BRANDS:
         return None
     size = struct.unpack(">I", head[:4])[0]
     if not 16 <= size <= 4096:
         return None
-    pos, seen = start, set()
+    pos, seen, meta = start, set(), None
     while pos - start < limit:
         box = cur.get(pos, 16)
         if len(box) < 8:
@@ -206,10 +207,67 @@ def heic_end(cur: Cursor, start: int, limit: int) -> int | None:
         if btype == b"mdat" and len(cur.get(pos + size - 1, 1)) != 1:
             break                            # the data runs past the end of the space
         seen.add(btype)
+        if btype == b"meta" and meta is None:
+            meta = (pos, size)
         pos += size
-    if {b"ftyp", b"meta", b"mdat"} <= seen:
-        return pos
+    if not {b"ftyp", b"meta", b"mdat"} <= seen or meta is None or meta[1] > 1 << 20:
+        return None
+    extents = _iloc_extents(cur.get(meta[0], meta[1]))
+    if not extents or any(offset + length > pos - start for offset, length in extents):
+        return None
+    return pos
+
+
+def _iloc_extents(meta: bytes) -> list[tuple[int, int]] | None:
+    """(offset from the file's start, length) of every item extent stored in the file, from
+    the ``iloc`` box inside a ``meta`` box's bytes; None when there is none or it is malformed."""
+    try:
+        at = 12                                  # box header + FullBox version and flags
+        while at + 8 <= len(meta):
+            size, btype = struct.unpack_from(">I4s", meta, at)
+            if size < 8:
+                return None
+            if btype == b"iloc":
+                return _iloc(meta[at + 8:at + size])
+            at += size
+    except struct.error:
+        return None
     return None
+
+
+def _iloc(body: bytes) -> list[tuple[int, int]] | None:
+    version = body[0]
+    if version > 2:
+        return None
+    sizes = body[4:6]
+    offset_size, length_size, base_size = sizes[0] >> 4, sizes[0] & 0xF, sizes[1] >> 4
+    index_size = sizes[1] & 0xF if version in (1, 2) else 0
+    if any(n not in (0, 4, 8) for n in (offset_size, length_size, base_size, index_size)):
+        return None
+    at = 6
+
+    def read(n: int) -> int:
+        nonlocal at
+        if n == 0:
+            return 0
+        if at + n > len(body):
+            raise struct.error("iloc ends early")
+        value = int.from_bytes(body[at:at + n], "big")
+        at += n
+        return value
+    count = read(2 if version < 2 else 4)
+    out: list[tuple[int, int]] = []
+    for _ in range(count):
+        read(2 if version < 2 else 4)           # item ID
+        method = read(2) & 0xF if version in (1, 2) else 0
+        reference = read(2)
+        base = read(base_size)
+        for _ in range(read(2)):
+            read(index_size)
+            offset, length = read(offset_size), read(length_size)
+            if method == 0 and reference == 0:  # in this file, from its start
+                out.append((base + offset, length))
+    return out
 
 
 def decodes(kind: str, data: bytes) -> bool:
@@ -242,7 +300,8 @@ def validate(kind: str, cur: Cursor, start: int, limit: int) -> Carved | None:
         return None
     size = end - start
     if kind == "heic":
-        return Carved(kind, start, size, False, "HEIC: box structure checked, not decoded")
+        return Carved(kind, start, size, False, "HEIC: its boxes and item locations checked; not decoded (no HEIF "
+                                                "decoder here), so its content is not proven an image")
     data = cur.get(start, size)
     if len(data) != size or not decodes(kind, data):
         return None

@@ -145,8 +145,18 @@ def test_png_and_heic_are_carved_by_structure():
     png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 4, 4, 8, 2, 0, 0, 0))
            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
     box = lambda t, d: struct.pack(">I", 8 + len(d)) + t + d  # noqa: E731
-    heic = box(b"ftyp", b"heic\x00\x00\x00\x00mif1heic") + box(b"meta", b"\x00" * 40) + box(b"mdat", b"\x01" * 99)
-    space = b"\x00" * 100 + png + b"\x11" * 50 + heic + b"ftypheic" + b"\x22" * 64
+
+    def heif(extent_end_past: int = 0) -> bytes:
+        ftyp = box(b"ftyp", b"heic\x00\x00\x00\x00mif1heic")
+        # iloc version 0, 4-byte offsets and lengths: one item, one extent (the mdat's payload)
+        def iloc(offset: int, length: int) -> bytes:
+            return box(b"iloc", b"\x00" * 4 + bytes([0x44, 0x00]) + struct.pack(">HHHHII", 1, 1, 0, 1, offset, length))
+        meta_len = len(box(b"meta", b"\x00" * 4 + box(b"hdlr", b"\x00" * 25) + iloc(0, 0)))
+        payload = len(ftyp) + meta_len + 8
+        meta = box(b"meta", b"\x00" * 4 + box(b"hdlr", b"\x00" * 25) + iloc(payload, 99 + extent_end_past))
+        return ftyp + meta + box(b"mdat", b"\x01" * 99)
+    heic, cut = heif(), heif(extent_end_past=1)        # cut: an item extent past the end
+    space = b"\x00" * 100 + png + b"\x11" * 50 + heic + b"ftypheic" + b"\x22" * 64 + cut + b"\x00" * 30
     found = list(carve(lambda o, n: space[o:o + n], len(space), 1 << 20))
     assert [(c.kind, c.offset, c.size, c.decoded) for c in found] == \
         [("png", 100, len(png), True), ("heic", 150 + len(png), len(heic), False)]
@@ -267,3 +277,16 @@ def test_hfsplus_unallocated_space_is_what_blkls_lists(corpus):
     if not img.exists():
         pytest.skip("hfsplus.raw not in the corpus")
     assert _runs_bytes(img) == _blkls(img)
+
+
+@pytest.mark.corpus
+def test_real_heic_photos_are_carved_whole(corpus):
+    names = ["exif/exif-samples/heic/IMG_5195.HEIC", "exif/exif-py/heic/spring_1440x960.heic",
+             "exif/exif-py/heic/samplefilehub.heif"]
+    photos = [(corpus / n).read_bytes() for n in names if (corpus / n).exists()]
+    if not photos:
+        pytest.skip("no HEIC photos in the corpus")
+    rnd = random.Random(9)
+    space = b"".join(rnd.randbytes(777) + p for p in photos) + rnd.randbytes(999)
+    found = list(carve(lambda o, n: space[o:o + n], len(space), 64 << 20))
+    assert [space[c.offset:c.offset + c.size] for c in found] == photos
