@@ -53,7 +53,7 @@ from forensic.store.timeline import (EARLIEST_OFFSET_H, EPOCH, FILE_TIMES, HOUR_
 
 # the fields of a timeline event, in order; the first four are Timesketch's
 FIELDS = ("message", "datetime", "timestamp_desc", "timestamp", "item", "path", "sha256", "record_type",
-          "tz_known", "tz_source", "local_datetime", "locator", "db_state")
+          "tz_known", "tz_source", "local_datetime", "locator", "recovery", "db_state")
 
 LABELS = {
     ("photo/exif", "taken"): "Photo taken",
@@ -170,8 +170,8 @@ def _event(r: TimelineRow, render: tzinfo) -> dict[str, Any]:
         "tz_source": r.tz_source if tz_known else "unknown",
         "local_datetime": local_iso,
         "locator": r.locator,
+        "recovery": r.recovery,
         "db_state": r.db_state,
-        "recovery": r.recovery,         # JSON only (the CSV columns are FIELDS): text says it too
     }
 
 
