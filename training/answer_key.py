@@ -38,6 +38,8 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          address book), the same identity in WhatsApp
   group_message          a group chat's message: sender, time, words, the group's title
   encrypted_database     an encrypted app database: a warning names it and the key needed
+  deleted_message        a message deleted from a database, recovered from its free space and
+                         marked ``recovered: "deleted"`` (with the page and offset)
 
 A fact may carry ``feedback``: what a trainee who misses it (or gets it wrong) should know,
 which ``forensic training check`` adds to its detail.
@@ -334,6 +336,15 @@ def _hot_journal_facts(lay: Layout, fact) -> None:
                             else "outgoing", "body_contains": m.needle or m.body, "sent_utc": iso_utc(m.utc)}
                            for m in committed]},
              requires=cut.chat.extractor, feedback=committed_feedback)
+        if hj.deleted is not None:
+            chat, gone = hj.deleted
+            fact("deleted_message", item, f"sms: {gone.sender} — {gone.key}: deleted, recovered from {db}'s free "
+                 "space", {"platform": "sms", "file": prefix + hj.db_rel, "conversation_with": chat.other,
+                           "sender": gone.sender, "body_contains": gone.needle, "body": gone.body,
+                           "sent_utc": iso_utc(gone.utc), "recovered": "deleted"},
+                 requires=cut.chat.extractor,
+                 feedback=("Deleted rows stay in a SQLite database's free pages until overwritten; `forensic "
+                           "messages` marks them recovered (deleted), with the page and offset they came from."))
         for m in cut.chat.messages:
             fact("db_uncommitted", item, f"sms: {m.sender} — {m.key}: never committed, flagged uncommitted",
                  {"platform": "sms", "file": prefix + hj.db_rel, "companion": prefix + hj.journal_rel,
@@ -422,12 +433,14 @@ def _app_facts(lay: Layout, fact) -> None:
                            "needed (IMEI + uin); request the device IMEI."))
 
 
-APP_KINDS = ("ios_attribution", "minimal_export_message", "chat_geotag", "call_identified", "group_message",
-             "encrypted_database")
+APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "chat_geotag", "call_identified",
+             "group_message", "encrypted_database")
 
 
 def _app_expected(f: dict) -> str:
     e = f["expected"]
+    if f["kind"] == "deleted_message":
+        return f"{e['sender']} at {e['sent_utc']}: {e['body']} (recovered: deleted)"
     if f["kind"] == "ios_attribution":
         return f"sender {e['sender']}, local {e['sent_local']}, zone unknown"
     if f["kind"] in ("minimal_export_message", "group_message"):
@@ -538,7 +551,8 @@ def render_markdown(key: dict) -> str:
         out += ["", "Feedback a trainee gets on missing it:", "", f"- {damaged[0]['feedback']}"]
     apps = [f for f in facts if f["kind"] in APP_KINDS]
     if apps:
-        out += ["", "## Apps: iOS marks, a minimal Telegram export, calls, Viber, an encrypted database", "",
+        out += ["", "## Apps: a deleted SMS, iOS marks, a minimal Telegram export, calls, Viber, an encrypted "
+                "database", "",
                 "| id | item | what | expected |", "|---|---|---|---|"]
         out += [f"| {f['id']} | {f['item']} | {f['description']} | {_app_expected(f)} |" for f in apps]
         out += ["", "Feedback a trainee gets on missing them:", ""]

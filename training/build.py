@@ -34,7 +34,7 @@ from typing import Callable
 from forensic.errors import UsageError
 from forensic.hashing import sha256_file
 from forensic.training import formats, jpeg
-from forensic.training.story import DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted, PhotoPlan, Story, plan
+from forensic.training.story import DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted, Message, PhotoPlan, Story, plan
 from forensic.training import tools
 
 # The answer key's "generator" field (docs/formats.md): a name for the keys it writes, kept
@@ -73,6 +73,7 @@ class HotJournal:
     journal_rel: str
     committed: list[Chat]
     interrupted: Interrupted
+    deleted: tuple[Chat, Message] | None = None     # a committed message, then deleted (in free space)
 
 
 @dataclass(slots=True)
@@ -234,11 +235,12 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     # Android SMS database, left with a hot journal: the phone died saving the relative's texts
     sms_rel = "user_de/0/com.android.providers.telephony/databases/mmssms.db"
     cut = story.interrupted
+    gone = (sms_threat, story.deleted_sms) if story.deleted_sms is not None else None
     db, journal = formats.mmssms_db_hot_journal([sms_carrier, sms_threat], cut.chat, cut.stored,
-                                                 _nonce(seed, sms_rel))
+                                                 _nonce(seed, sms_rel), gone)
     add(FileOut(sms_rel, db, _ts(cut.died), "sms database"))
     add(FileOut(sms_rel + "-journal", journal, _ts(cut.died), "sms database journal"))
-    lay.hot_journal = HotJournal(sms_rel, sms_rel + "-journal", [sms_carrier, sms_threat], cut)
+    lay.hot_journal = HotJournal(sms_rel, sms_rel + "-journal", [sms_carrier, sms_threat], cut, gone)
     lay.chat_files.append((sms_carrier, sms_rel, "android-mmssms"))
     lay.chat_files.append((sms_threat, sms_rel, "android-mmssms"))
 

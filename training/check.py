@@ -375,7 +375,8 @@ def _conversation(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]
     matching = [g for g in groups.values() if _party_matches(exp["other_party"], g)]
     if not matching:
         return "missed", f"no {exp['platform']} conversation with {exp['other_party']}"
-    counts = [sum(1 for f in g if not f.get("system")) for g in matching]
+    # the conversation as it stands: deleted rows recovered from free space are facts of their own
+    counts = [sum(1 for f in g if not f.get("system") and not f.get("recovered")) for g in matching]
     if exp["messages"] in counts:
         return "found", f"{exp['messages']} messages"
     return "wrong", f"{', '.join(map(str, counts))} messages, expected {exp['messages']}"
@@ -677,6 +678,25 @@ def _container_read(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
                               + wrong)
 
 
+def _deleted_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A deleted message recovered from the database's free space: its text, sender and time,
+    marked ``recovered: "deleted"`` with the page and offset it came from."""
+    candidates = _messages_like(exp, store, items)
+    if not candidates:
+        return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r} (deleted from " \
+                         f"{exp['file'].rsplit('/', 1)[-1]})"
+    marked = [f for f in candidates if f.get("recovered") == "deleted"]
+    if not marked:
+        return "wrong", "listed as a live message, not marked recovered 'deleted'"
+    for f in marked:
+        src = f.get("source") or {}
+        if _same_utc(f.get("sent_at_utc"), exp["sent_utc"]):
+            return "found", f"recovered (deleted), page {src.get('page')}, offset {src.get('offset')}"
+    f = marked[0]
+    return "wrong", (f"recovered, but sent {f.get('sent_at')} / UTC {f.get('sent_at_utc')} "
+                     f"(expected UTC {exp['sent_utc']})")
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -686,5 +706,6 @@ _HANDLERS = {
     "ios_attribution": _ios_attribution, "minimal_export_message": _minimal_export_message,
     "chat_geotag": _chat_geotag, "group_message": _group_message, "call_identified": _call_identified,
     "encrypted_database": _encrypted_database, "container_read": _container_read,
+    "deleted_message": _deleted_message,
 }
 

@@ -140,17 +140,23 @@ CREATE TABLE addr (_id INTEGER PRIMARY KEY, msg_id INTEGER, contact_id INTEGER, 
 """
 
 
-def _sms_thread(db: sqlite3.Connection, chat: Chat, rowid: int, stored: datetime | None = None) -> int:
+def _sms_thread(db: sqlite3.Connection, chat: Chat, rowid: int, stored: datetime | None = None,
+                deleted: Message | None = None) -> int:
     """Write one thread (address, thread row, its messages) as Android does; ``stored``: when the
-    phone wrote received texts (``date``), if not when they were sent (``date_sent``).
-    Returns the last sms rowid used."""
+    phone wrote received texts (``date``), if not when they were sent (``date_sent``);
+    ``deleted``: a message of the thread written in its place, then deleted (its row left in
+    the page's free space: SQLite's secure_delete is off, as on Android). Returns the last sms
+    rowid used."""
     db.execute("INSERT INTO canonical_addresses(_id, address) VALUES (?, ?)", (chat.thread_id, chat.other))
     last = max(chat.messages, key=lambda m: m.utc)
     db.execute("INSERT INTO threads(_id, date, message_count, recipient_ids, snippet, read) VALUES (?,?,?,?,?,?)",
                (chat.thread_id, epoch(stored or last.utc) * 1000, len(chat.messages), str(chat.thread_id), last.body,
                 0 if stored else 1))
-    for m in chat.messages:
+    gone = None
+    for m in sorted(chat.messages + [deleted], key=lambda m: m.utc) if deleted else chat.messages:
         rowid += 1
+        if m is deleted:
+            gone = rowid
         ms = epoch(m.utc) * 1000
         date = epoch(stored) * 1000 if stored and m.incoming else ms
         db.execute("INSERT INTO sms(_id, thread_id, address, person, date, date_sent, protocol, read, "
@@ -159,12 +165,16 @@ def _sms_thread(db: sqlite3.Connection, chat: Chat, rowid: int, stored: datetime
                    (rowid, chat.thread_id, chat.other, None, date, ms if m.incoming else 0, 0 if m.incoming else None,
                     0 if stored else 1, -1, 1 if m.incoming else 2, 0, m.body,
                     "+34609090909" if m.incoming else None, 0 if stored else 1))
+    if gone is not None:
+        db.execute("PRAGMA secure_delete=OFF")
+        db.execute("DELETE FROM sms WHERE _id = ?", (gone,))
     return rowid
 
 
-def mmssms_db(chats: list[Chat]) -> bytes:
+def mmssms_db(chats: list[Chat], deleted: tuple[Chat, Message] | None = None) -> bytes:
     """A real SQLite ``mmssms.db`` with Android's ``sms``/``threads`` tables (one row per message) and
-    its MMS tables (``pdu``, ``part``, ``addr``: empty, no MMS in the story)."""
+    its MMS tables (``pdu``, ``part``, ``addr``: empty, no MMS in the story); ``deleted``: a
+    message of one of the threads, deleted after it was written (recoverable from free space)."""
     fd, path = tempfile.mkstemp(suffix=".db")
     os.close(fd)
     try:
@@ -174,7 +184,7 @@ def mmssms_db(chats: list[Chat]) -> bytes:
         db.execute("INSERT INTO android_metadata VALUES ('es_ES')")
         rowid = 0
         for chat in chats:
-            rowid = _sms_thread(db, chat, rowid)
+            rowid = _sms_thread(db, chat, rowid, deleted=deleted[1] if deleted and deleted[0] is chat else None)
         db.commit()
         db.close()
         with open(path, "rb") as fh:
@@ -183,16 +193,17 @@ def mmssms_db(chats: list[Chat]) -> bytes:
         os.unlink(path)
 
 
-def mmssms_db_hot_journal(chats: list[Chat], pending: Chat, stored: datetime, nonce: int) -> tuple[bytes, bytes]:
+def mmssms_db_hot_journal(chats: list[Chat], pending: Chat, stored: datetime, nonce: int,
+                          deleted: tuple[Chat, Message] | None = None) -> tuple[bytes, bytes]:
     """``mmssms.db`` as a phone leaves it when it dies committing a transaction, and its hot
     ``-journal``: ``chats`` committed; the transaction writing ``pending`` (a new thread,
     received texts stored at ``stored``) has all its pages in the database file, and the
     journal holds the pages they replaced (SQLite's commit order: journal synced, database
     written and synced, then the journal deleted; the phone died before the deletion).
     Returns (database file as found, journal). SQLite, opening the pair, rolls the journal
-    back to the committed state: ``mmssms_db(chats)``, byte for byte. ``nonce`` is the
+    back to the committed state: ``mmssms_db(chats, deleted)``, byte for byte. ``nonce`` is the
     journal's checksum nonce (SQLite draws a random one: here it comes from the seed)."""
-    committed = mmssms_db(chats)
+    committed = mmssms_db(chats, deleted)
     with tempfile.TemporaryDirectory(prefix="sample-sms-") as folder:
         path = os.path.join(folder, "mmssms.db")
         with open(path, "wb") as fh:

@@ -189,6 +189,7 @@ class Story:
     caller: Caller | None = None            # a call the log names by number only
     viber: Chat | None = None               # a Viber group chat
     viber_place: SharedPlace | None = None
+    deleted_sms: Message | None = None      # a threat in the SMS thread with the unknown number, deleted
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -455,6 +456,14 @@ def _plan_apps(s: Story) -> None:
     ios.messages.append(marked)
     ios.messages.sort(key=lambda m: m.utc)
     s.ios_marked = marked
+
+    # a threat the owner deleted from the SMS thread with the unknown number (recoverable)
+    rnd = random.Random(f"{s.seed}/deleted-sms")
+    threat = s.chats[5]
+    first, second = threat.messages[0].utc, threat.messages[1].utc
+    when = first + timedelta(seconds=max(1, int((second - first).total_seconds()) * rnd.randrange(30, 70) // 100))
+    s.deleted_sms = Message(threat.other, when, "Si hablas con la policía, tu familia paga por ti. Borra este mensaje.",
+                            key="threat, deleted by the owner", needle="Si hablas con la policía")
 
     # 2. a minimal Telegram export: the transporter's meeting point, shared as a position
     rnd = random.Random(f"{s.seed}/telegram-backup")
