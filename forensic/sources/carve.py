@@ -555,11 +555,12 @@ def _at(space: Extents, labels: set[str], what: str, base: int, limit: int) -> I
 
 def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent: Locator,
                    limits: Limits = DEFAULT_LIMITS, what: str = "unallocated",
-                   only: set[str] | None = None) -> Iterator[FileEntry]:
+                   only: set[str] | None = None, whole: bool = False) -> Iterator[FileEntry]:
     """A walk entry for every photo carved from the runs ((offset from base, length); base:
     where the parent layer starts in the image), read as one space, end to end. Locator:
     ``parent › unallocated @ offset 0x1a2000 (carved)``, the offset from the parent's start.
-    ``only``: just the entries of these locator labels (found again where they start)."""
+    ``only``: just the entries of these locator labels (found again where they start);
+    ``whole``: only objects inside one run (slack: each run is a different file's)."""
     space = Extents([(base + offset, length) for offset, length in runs], read)
     if only is None:
         objects = carve(space.read_at, space.size, limits.extractor_bytes)
@@ -567,6 +568,8 @@ def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent:
         objects = _at(space, only, what, base, limits.extractor_bytes)
     for found in objects:
         pieces = space.map(found.offset, found.size)
+        if whole and len(pieces) > 1:
+            continue
         first = pieces[0][0] - base
         name = f"carved-0x{first:x}.{EXTENSIONS[found.kind]}"
         entry = FileEntry(parent.child("carved", _label(what, first)), f"/$Carved/{name}",
@@ -588,30 +591,80 @@ def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: 
                  limits: Limits, warnings: list[str], walk: Iterator[FileEntry],
                  only: set[tuple[str, str]] | None = None) -> Iterator[FileEntry]:
     """The volume's walk, then the photos carved from its unallocated space (its allocation
-    map read by forensic.sources.unallocated). The clusters of deleted files the walk
-    recovered through their metadata are left out: those files are listed already. A file
-    system whose map is not read gets a warning. ``only``: the carved entries to find again
-    (forensic.resolve, for an export), as (parent locator, label) pairs; none: nothing is carved."""
+    map read by forensic.sources.unallocated) and from its files' slack. The clusters of
+    deleted files the walk recovered through their metadata are left out: those files are
+    listed already. A file system whose map is not read gets a warning. ``only``: the carved
+    entries to find again (forensic.resolve, for an export), as (parent locator, label)
+    pairs; none: nothing is carved."""
     from forensic.sources.unallocated import unallocated_runs
     recovered: list[str] = []
+    live: list[tuple[str, int]] = []
     for entry in walk:
-        if entry.deleted and entry.opener is not None and entry.inode and entry.kind == "file":
-            recovered.append(entry.inode)
+        if entry.kind == "file" and entry.inode and entry.opener is not None:
+            if entry.deleted:
+                recovered.append(entry.inode)
+            elif entry.size:
+                live.append((entry.inode, entry.size))
         yield entry
     labels = _labels(only, parent)
     if labels is not None and not labels:
         return
-    runs = unallocated_runs(fs, fstype, img.read, offset)
-    if runs is None:
-        if fstype not in ("iso9660",):
-            warnings.append(f"{parent}: unallocated space not carved: the allocation map of {fstype} "
-                            "is not read (or could not be read)")
-        return
-    try:
-        runs = subtract(runs, content_runs(fs, recovered))
-        yield from carved_entries(img.read, runs, offset, parent, limits, only=labels)
-    except (OSError, RuntimeError) as exc:
-        warnings.append(f"{parent}: carving of unallocated space stopped: {exc}")
+    if labels is None or any(label.startswith("unallocated @") for label in labels):
+        runs = unallocated_runs(fs, fstype, img.read, offset)
+        if runs is None:
+            if fstype not in ("iso9660",):
+                warnings.append(f"{parent}: unallocated space not carved: the allocation map of {fstype} "
+                                "is not read (or could not be read)")
+        else:
+            try:
+                runs = subtract(runs, content_runs(fs, recovered))
+                yield from carved_entries(img.read, runs, offset, parent, limits, only=labels)
+            except (OSError, RuntimeError) as exc:
+                warnings.append(f"{parent}: carving of unallocated space stopped: {exc}")
+    if labels is None or any(label.startswith("slack @") for label in labels):
+        try:
+            # a photo in slack lies within one file's last cluster: never joined across files
+            yield from carved_entries(img.read, slack_runs(fs, live), offset, parent, limits, "slack", labels,
+                                      whole=True)
+        except (OSError, RuntimeError) as exc:
+            warnings.append(f"{parent}: carving of file slack stopped: {exc}")
+
+
+_DATA_TYPES = {pytsk3.TSK_FS_ATTR_TYPE_DEFAULT, pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_HFS_DATA}
+_NO_DATA = pytsk3.TSK_FS_ATTR_RUN_FLAG_SPARSE | pytsk3.TSK_FS_ATTR_RUN_FLAG_FILLER
+
+
+SLACK_MAX = 64 << 10      # slack read per file at most (a cluster is at most this on FAT/NTFS)
+
+
+def slack_runs(fs: pytsk3.FS_Info, files: list[tuple[str, int]]) -> list[tuple[int, int]]:
+    """Sorted (byte offset in the volume, length) of these live files' slack: from the byte
+    after each one's last to the end of the data run holding it (a FAT cluster is several of
+    TSK's blocks, which are sectors there), at most SLACK_MAX. Resident, sparse and
+    compressed content has none here."""
+    bs = fs.info.block_size
+    out: list[tuple[int, int]] = []
+    for inode, size in files:
+        last = (size - 1) // bs                     # the block holding the last byte, counted in the file
+        used = size - last * bs
+        try:
+            for attr in fs.open_meta(inode=int(inode)):
+                info = attr.info
+                if info.type not in _DATA_TYPES or (info.name and info.name != b"$Data"):
+                    continue
+                if not info.flags & pytsk3.TSK_FS_ATTR_NONRES or info.flags & pytsk3.TSK_FS_ATTR_COMP:
+                    break
+                for run in attr:
+                    if run.offset <= last < run.offset + run.len and not run.flags & _NO_DATA:
+                        start = (run.addr + last - run.offset) * bs + used
+                        length = min((run.addr + run.len) * bs - start, SLACK_MAX)
+                        if length > 0:
+                            out.append((start, length))
+                        break
+                break
+        except (OSError, RuntimeError, ValueError):
+            continue
+    return sorted(out)
 
 
 def content_runs(fs: pytsk3.FS_Info, inodes: list[str]) -> list[tuple[int, int]]:
