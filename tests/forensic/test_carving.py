@@ -350,3 +350,14 @@ def test_slack_is_what_icat_shows_past_each_file(tmp_path):
             assert mine == shown, (img.name, d.info.name.name)
             checked += 1
     assert checked >= 4
+
+
+def test_exfat_unallocated_space_is_what_blkls_lists(tmp_path):
+    """A fresh exFAT (no tool here writes files into one without mounting): its allocation
+    bitmap already holds the bitmap, upcase table and root folder clusters."""
+    need("mkfs.exfat")
+    img = tmp_path / "exfat.img"
+    with open(img, "wb") as fh:
+        fh.truncate(64 << 20)
+    subprocess.run(["mkfs.exfat", str(img)], check=True, capture_output=True)
+    assert _runs_bytes(img) == _blkls(img)
