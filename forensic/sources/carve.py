@@ -31,11 +31,14 @@ import pytsk3
 from forensic.entry import FileEntry
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator
+from forensic.sources.ewf import BadChunk
 
 if TYPE_CHECKING:
     from _typeshed import WriteableBuffer
 
 ReadAt = Callable[[int, int], bytes]      # (offset, n) -> up to n bytes (fewer at the end)
+# [(start, end)] media spans -> [(bad E01 chunk, first, one past last byte)] they overlap
+Damage = Callable[[list[tuple[int, int]]], list[tuple[BadChunk, int, int]]]
 
 SCAN_CHUNK = 4 << 20
 PNG_SIG = b"\x89PNG\r\n\x1a\n"
@@ -486,10 +489,22 @@ class Extents:
 class ExtentReader(io.RawIOBase):
     """A seekable, read-only file object over extents of an image (a carved object)."""
 
-    def __init__(self, read: ReadAt, extents: list[tuple[int, int]]) -> None:
+    def __init__(self, read: ReadAt, extents: list[tuple[int, int]], damage: Damage | None = None) -> None:
         self.space = Extents(extents, read)
+        self.extents = extents
         self.size = self.space.size
         self.pos = 0
+        self.damage = damage
+
+    def damage_warnings(self) -> list[str]:
+        """One warning per bad E01 chunk span under this content (asked once it was read,
+        as for a file: forensic.sources.tsk.TskReader)."""
+        if self.damage is None:
+            return []
+        return [f"content in a bad E01 chunk: its bytes at media offsets {lo:,}-{hi - 1:,} lie in "
+                f"{chunk.describe()}, which fail the E01's checksum; libewf read them as zeros, so "
+                "this content and its hashes are not what was acquired"
+                for chunk, lo, hi in self.damage([(offset, offset + length) for offset, length in self.extents])]
 
     def readable(self) -> bool:
         return True
@@ -527,8 +542,9 @@ class ExtentReader(io.RawIOBase):
         return len(data)
 
 
-def extent_opener(read: ReadAt, extents: list[tuple[int, int]]) -> Callable[[], BinaryIO]:
-    return lambda: cast(BinaryIO, ExtentReader(read, extents))
+def extent_opener(read: ReadAt, extents: list[tuple[int, int]], damage: Damage | None = None
+                  ) -> Callable[[], BinaryIO]:
+    return lambda: cast(BinaryIO, ExtentReader(read, extents, damage))
 
 
 def _label(what: str, offset: int) -> str:
@@ -555,7 +571,8 @@ def _at(space: Extents, labels: set[str], what: str, base: int, limit: int) -> I
 
 def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent: Locator,
                    limits: Limits = DEFAULT_LIMITS, what: str = "unallocated",
-                   only: set[str] | None = None, whole: bool = False) -> Iterator[FileEntry]:
+                   only: set[str] | None = None, whole: bool = False,
+                   damage: Damage | None = None) -> Iterator[FileEntry]:
     """A walk entry for every photo carved from the runs ((offset from base, length); base:
     where the parent layer starts in the image), read as one space, end to end. Locator:
     ``parent › unallocated @ offset 0x1a2000 (carved)``, the offset from the parent's start.
@@ -583,19 +600,20 @@ def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent:
         if not found.decoded:
             entry.recovery_confidence = "low"
             entry.warnings.append(found.note)
-        entry.opener = extent_opener(read, pieces)
+        entry.opener = extent_opener(read, pieces, damage)
         yield entry
 
 
 def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: int, parent: Locator,
                  limits: Limits, warnings: list[str], walk: Iterator[FileEntry],
-                 only: set[tuple[str, str]] | None = None) -> Iterator[FileEntry]:
+                 only: set[tuple[str, str]] | None = None, damage: Damage | None = None) -> Iterator[FileEntry]:
     """The volume's walk, then the photos carved from its unallocated space (its allocation
     map read by forensic.sources.unallocated) and from its files' slack. The clusters of
     deleted files the walk recovered through their metadata are left out: those files are
     listed already. A file system whose map is not read gets a warning. ``only``: the carved
     entries to find again (forensic.resolve, for an export), as (parent locator, label)
-    pairs; none: nothing is carved."""
+    pairs; none: nothing is carved. ``damage``: an E01's bad chunks under a carved object
+    are warned about, as under a file."""
     from forensic.sources.unallocated import unallocated_runs
     recovered: list[str] = []
     live: list[tuple[str, int]] = []
@@ -618,14 +636,14 @@ def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: 
         else:
             try:
                 runs = subtract(runs, content_runs(fs, recovered))
-                yield from carved_entries(img.read, runs, offset, parent, limits, only=labels)
+                yield from carved_entries(img.read, runs, offset, parent, limits, only=labels, damage=damage)
             except (OSError, RuntimeError) as exc:
                 warnings.append(f"{parent}: carving of unallocated space stopped: {exc}")
     if labels is None or any(label.startswith("slack @") for label in labels):
         try:
             # a photo in slack lies within one file's last cluster: never joined across files
             yield from carved_entries(img.read, slack_runs(fs, live), offset, parent, limits, "slack", labels,
-                                      whole=True)
+                                      whole=True, damage=damage)
         except (OSError, RuntimeError) as exc:
             warnings.append(f"{parent}: carving of file slack stopped: {exc}")
 
@@ -713,7 +731,7 @@ def _labels(only: set[tuple[str, str]] | None, parent: Locator) -> set[str] | No
 
 
 def carve_disk(img: pytsk3.Img_Info, locator: Locator, limits: Limits, warnings: list[str],
-               only: set[tuple[str, str]] | None = None) -> Iterator[FileEntry]:
+               only: set[tuple[str, str]] | None = None, damage: Damage | None = None) -> Iterator[FileEntry]:
     """Photos carved from the disk's space outside every partition (``only``: as for
     :func:`carve_volume`)."""
     from forensic.sources.unallocated import unpartitioned
@@ -721,6 +739,7 @@ def carve_disk(img: pytsk3.Img_Info, locator: Locator, limits: Limits, warnings:
     if labels is not None and not labels:
         return
     try:
-        yield from carved_entries(img.read, unpartitioned(img), 0, locator, limits, "unpartitioned", labels)
+        yield from carved_entries(img.read, unpartitioned(img), 0, locator, limits, "unpartitioned", labels,
+                                  damage=damage)
     except (OSError, RuntimeError) as exc:
         warnings.append(f"{locator}: carving of the space outside partitions stopped: {exc}")

@@ -385,8 +385,8 @@ class TskImageSource(Source):
             # the walk, then photos carved from the volume's unallocated space, then (below)
             # from the disk's space outside every partition
             yield from carve_volume(self.img, fs, fstype, offset, loc, self.limits, self.warnings, walker.walk(),
-                                    self.carve_only)
-        yield from carve_disk(self.img, self.locator, self.limits, self.warnings, self.carve_only)
+                                    self.carve_only, damage)
+        yield from carve_disk(self.img, self.locator, self.limits, self.warnings, self.carve_only, damage)
         yield from inner_entries(self)      # APFS containers in partitions, shadow copies
 
 

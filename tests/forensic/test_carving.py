@@ -361,3 +361,46 @@ def test_exfat_unallocated_space_is_what_blkls_lists(tmp_path):
         fh.truncate(64 << 20)
     subprocess.run(["mkfs.exfat", str(img)], check=True, capture_output=True)
     assert _runs_bytes(img) == _blkls(img)
+
+
+def heif_bytes(payload: bytes) -> bytes:
+    """A minimal HEIF file: ftyp, meta (hdlr, iloc: one item, the mdat's payload), mdat."""
+    import struct
+    box = lambda t, d: struct.pack(">I", 8 + len(d)) + t + d  # noqa: E731
+    ftyp = box(b"ftyp", b"heic\x00\x00\x00\x00mif1heic")
+
+    def meta(offset: int) -> bytes:
+        iloc = box(b"iloc", b"\x00" * 4 + bytes([0x44, 0x00]) + struct.pack(">HHHHII", 1, 1, 0, 1, offset,
+                                                                          len(payload)))
+        return box(b"meta", b"\x00" * 4 + box(b"hdlr", b"\x00" * 25) + iloc)
+    start = len(ftyp) + len(meta(0)) + 8
+    return ftyp + meta(start) + box(b"mdat", payload)
+
+
+def test_a_carved_photo_over_a_bad_e01_chunk_says_so(tmp_path, forensic):
+    """Carved content read through libewf is checked against the E01's bad chunks like a
+    file's: a HEIC (kept by structure, not decoded) whose data lies in one gets the warning."""
+    need("mkfs.vfat", "mcopy", "mdel", "ewfacquire")
+    from builders import e01_image
+    from forensic.training.tools import e01_chunks, flip_bytes
+    heic = heif_bytes(random.Random(4).randbytes(200_000))
+    img = fat_image(tmp_path, {"IMG.HEI": heic}, deleted=("IMG.HEI",), size_mib=16, fat=16, name="card.raw")
+    _wipe_dir_entry(img, b"IMG     HEI")
+    raw = img.read_bytes()
+    start = raw.find(heic)
+    chunk = 32 << 10
+    index = -(-(start + 4096) // chunk)                 # a chunk wholly inside the mdat's payload
+    assert (index + 1) * chunk < start + len(heic)
+    e01 = e01_image(tmp_path, img)
+    seg, at, size, _ = e01_chunks(sorted(e01.parent.glob(e01.stem + ".E[0-9][0-9]")))[index]
+    flip_bytes(seg, at + size // 2)
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-1", "--examiner", "E")
+    forensic("evidence", "add", e01, "--case", case, "--id", "card", expect=4)
+    forensic("triage", "--case", case, expect=None)
+    carved = [f for f in forensic("files", "--case", case, "--json").jsonl() if f["recovery"] == "carved"]
+    assert len(carved) == 1 and carved[0]["recovery_confidence"] == "low"
+    said = [w["message"] for w in forensic("warnings", "--case", case, "--json").jsonl()
+            if w["locator"] == carved[0]["locator"]]
+    assert any("content in a bad E01 chunk" in m for m in said), said
+    assert any("not decoded" in m for m in said), said
