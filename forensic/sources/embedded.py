@@ -413,8 +413,9 @@ class EmbeddedSource(Source):
                                          "inflate")
                     continue
                 found = validate("jpeg", Cursor(_reader_of(inflated)), 0, limit)
-                if found is not None:
-                    yield from self._in_memory(label, f"pdf-object-{number}.jpg", inflated[:found.size])
+                if found is not None:       # (an object number may recur in a PDF's updates: the offset tells)
+                    yield from self._in_memory(f"{label} @ offset 0x{start:x}", f"pdf-object-{number}.jpg",
+                                               inflated[:found.size])
 
 
 _PDF_OBJ = re.compile(rb"(?<![0-9])(\d{1,10})\s+(\d{1,5})\s+obj\b")
