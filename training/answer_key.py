@@ -38,6 +38,8 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          address book), the same identity in WhatsApp
   group_message          a group chat's message: sender, time, words, the group's title
   encrypted_database     an encrypted app database: a warning names it and the key needed
+  carved_photo           a photo found only by carving (its directory entry reused): SHA-256,
+                         ``recovery: "carved"``, its position
   deleted_message        a message deleted from a database, recovered from its free space and
                          marked ``recovered: "deleted"`` (with the page and offset)
 
@@ -169,6 +171,18 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                  "listed and flagged as damaged", {"path": "/" + f.rel, "sha256": f.sha256, "size": len(f.data)},
                  requires="photo_exif")
 
+    if lay.card_carved is not None:
+        p, f, spec = lay.card_carved
+        fact("carved_photo", "card", f"{p.name}, deleted and its directory entry taken by the next photo: carved "
+             f"from unallocated space, with its position ({p.stop.city})",
+             {"name": p.name, "sha256": f.sha256, "size": len(f.data), "recovery": "carved",
+              "lat": round(p.lat, 7), "lon": round(p.lon, 7),
+              "alt": round(spec.alt_dm / 10, 1) if spec.alt_dm is not None else None,
+              "taken_local": _iso_local(p.local), "place": f"{p.stop.city}, {p.stop.country}",
+              "true_utc": iso_utc(p.utc)},
+             requires="photo_exif",
+             feedback=("A photo whose directory entry is gone can still be carved from unallocated space; "
+                       "`forensic files --json` shows recovery: carved with the offset in its locator."))
     _hostile_name_facts(lay, fact)
 
     # -- photos -------------------------------------------------------------------------------------
@@ -485,7 +499,7 @@ def render_markdown(key: dict) -> str:
         out.extend(row(f) for f in chosen)
 
     section("Files", ("evidence_item", "file_count", "file_present", "deleted_file", "truncated_file",
-                      "disguised_file", "container_read"), "| id | item | what | path / SHA-256 |",
+                      "disguised_file", "container_read", "carved_photo"), "| id | item | what | path / SHA-256 |",
             lambda f: f"| {f['id']} | {f['item']} | {f['description']} | "
                       f"{'`' + f['expected']['path'] + '`' if 'path' in f['expected'] else ''} "
                       f"{'`' + f['expected']['sha256'][:16] + '…`' if 'sha256' in f['expected'] else ''} |")

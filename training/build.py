@@ -93,6 +93,7 @@ class Layout:
     damaged_copy: DamagedCopy | None = None
     apps: dict[str, str] = field(default_factory=dict)      # what -> file rel, for the app cases
     container: str = ""                                      # the card as a QCOW2 image (with e01), its name
+    card_carved: tuple[PhotoPlan, FileOut, jpeg.ExifSpec] | None = None   # deleted, entry reused: carving only
 
 
 @dataclass(slots=True)
@@ -153,7 +154,8 @@ def _exif(story: Story, p: PhotoPlan, camera: bool) -> jpeg.ExifSpec:
     gps_utc = p.utc.replace(microsecond=0, tzinfo=None) if p.write_gps_time else None
     if camera:
         return jpeg.ExifSpec(story.camera_make, story.camera_model, "Altura FW 1.02", story.camera_serial,
-                             p.local, offset, width=64, height=48)
+                             p.local, offset, lat, lon, round(p.alt * 10) if p.write_gps else None, gps_utc,
+                             width=64, height=48)
     return jpeg.ExifSpec(story.phone_make, story.phone_model, f"{story.phone_model} firmware 13.1",
                          None, p.local, offset, lat, lon,
                          round(p.alt * 10) if p.write_gps else None, gps_utc, 64, 48)
@@ -282,6 +284,19 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
             lay.card_deleted.append(rel)
         lay.card.append(f)
         lay.card_photo_files[rel] = (p, f, spec)
+
+    # a photo with GPS, deleted, whose directory entry the next photo took: only carving finds it
+    gone, taker = story.carved_photo, story.slot_taker
+    if gone is not None and taker is not None:
+        spec = _exif(story, gone, camera=True)
+        f = FileOut(f"DCIM/100ALTRA/{gone.name}", jpeg.photo(_blocks(seed, gone.name), spec),
+                    _ts(gone.local.replace(tzinfo=timezone.utc)), "carved")
+        lay.card_carved = (gone, f, spec)
+        spec = _exif(story, taker, camera=True)
+        f = FileOut(f"DCIM/100ALTRA/{taker.name}", jpeg.photo(_blocks(seed, taker.name), spec),
+                    _ts(taker.local.replace(tzinfo=timezone.utc)), "card photo")
+        lay.card.append(f)
+        lay.card_photo_files[f.rel] = (taker, f, spec)
 
     # the logical extraction: the same user files, as an extraction tool lays them out
     extracted = [f for f in lay.phone if f.role != "name not utf-8"]
@@ -430,9 +445,20 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
             p.write_bytes(f.data)
             os.utime(p, (f.mtime, f.mtime))
         fat = work / "card.fat32"
+        # the photo only carving finds: copied, deleted, and its directory slot taken by the next
+        # photo, copied after it (mtools gives the new entry the first free slot, and the new data
+        # the clusters after the last allocated: the deleted photo's bytes stay whole)
+        files, overwritten = [f.rel for f in lay.card], []
+        if lay.card_carved is not None and story.slot_taker is not None:
+            gone = lay.card_carved[1]
+            (src / gone.rel).write_bytes(gone.data)
+            os.utime(src / gone.rel, (gone.mtime, gone.mtime))
+            taker = f"DCIM/100ALTRA/{story.slot_taker.name}"
+            files = [r for r in files if r != taker] + [gone.rel]
+            overwritten.append((gone.rel, taker))
         tools.fat32_image(fat, CARD_FS_MIB, volume_id=f"{seed * 2654435761 % (1 << 32):08x}",
-                          src_root=src, files=[f.rel for f in lay.card], deleted=lay.card_deleted,
-                          when=_ts(story.card_photos[-1].utc))
+                          src_root=src, files=files, deleted=lay.card_deleted,
+                          when=_ts(story.card_photos[-1].utc), overwritten=overwritten)
         tools.disk_image(work / "card.raw", [{"image": fat, "type": "c"}], label="dos",
                          label_id=f"0x{seed * 40503 % (1 << 32):08x}")
         say("extraction.zip: logical extraction of the phone")

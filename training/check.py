@@ -697,6 +697,27 @@ def _deleted_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, s
                      f"(expected UTC {exp['sent_utc']})")
 
 
+def _carved_photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The photo only carving finds: listed with ``recovery: carved`` and this SHA-256, and its
+    photo record with the position."""
+    rows = store.files(items, sha256=exp["sha256"])
+    if not rows:
+        return "missed", f"no file with the content of the deleted photo {exp['name']} (SHA-256 {exp['sha256'][:16]}…)"
+    carved = [r for r in rows if r.recovery == "carved"]
+    if not carved:
+        return "wrong", f"its content is listed as {rows[0].path} (recovery {rows[0].recovery}), not as carved"
+    records = [a for i in items for a in store.artifacts(i, "photo/exif") if a.file_sha256 == exp["sha256"]]
+    for a in records:
+        lat, lon = a.fields.get("lat"), a.fields.get("lon")
+        if lat is not None and lon is not None and abs(lat - exp["lat"]) <= LATLON_TOLERANCE and \
+                abs(lon - exp["lon"]) <= LATLON_TOLERANCE:
+            return "found", f"carved ({carved[0].locator}), {lat:.6f}, {lon:.6f}"
+    if not records:
+        return "wrong", f"carved ({carved[0].path}) but not read as a photo: no position"
+    f = records[0].fields
+    return "wrong", f"carved, position {f.get('lat')}, {f.get('lon')} (expected {exp['lat']:.6f}, {exp['lon']:.6f})"
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -706,6 +727,6 @@ _HANDLERS = {
     "ios_attribution": _ios_attribution, "minimal_export_message": _minimal_export_message,
     "chat_geotag": _chat_geotag, "group_message": _group_message, "call_identified": _call_identified,
     "encrypted_database": _encrypted_database, "container_read": _container_read,
-    "deleted_message": _deleted_message,
+    "deleted_message": _deleted_message, "carved_photo": _carved_photo,
 }
 

@@ -190,6 +190,8 @@ class Story:
     viber: Chat | None = None               # a Viber group chat
     viber_place: SharedPlace | None = None
     deleted_sms: Message | None = None      # a threat in the SMS thread with the unknown number, deleted
+    carved_photo: PhotoPlan | None = None   # a card photo with GPS, deleted, its entry then reused:
+    slot_taker: PhotoPlan | None = None     # the next photo, whose directory entry took its slot
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -464,6 +466,22 @@ def _plan_apps(s: Story) -> None:
     when = first + timedelta(seconds=max(1, int((second - first).total_seconds()) * rnd.randrange(30, 70) // 100))
     s.deleted_sms = Message(threat.other, when, "Si hablas con la policía, tu familia paga por ti. Borra este mensaje.",
                             key="threat, deleted by the owner", needle="Si hablas con la policía")
+
+    # a photo the camera (GPS from its phone link) took of the other address, deleted; the next
+    # photo's directory entry took its slot, so only carving finds it
+    rnd = random.Random(f"{s.seed}/carved")
+    t = s.card_photos[-1].utc + timedelta(hours=rnd.randrange(3, 9), minutes=rnd.randrange(60),
+                                          seconds=rnd.randrange(60))
+    n = len(s.card_photos)
+    s.carved_photo = PhotoPlan(name=f"ALT_{n + 1:04d}.JPG", stop=dest, local=_local(t, dest.offset),
+                               offset=dest.offset, write_offset=False, write_gps=True, write_gps_time=False,
+                               lat=round(dest.lat + rnd.uniform(-0.02, 0.02), 6),
+                               lon=round(dest.lon + rnd.uniform(-0.02, 0.02), 6),
+                               alt=round(dest.alt + rnd.uniform(-5, 5), 1), subject="the other address (carved)")
+    t = t + timedelta(minutes=rnd.randrange(20, 90), seconds=rnd.randrange(60), milliseconds=rnd.randrange(1000))
+    s.slot_taker = PhotoPlan(name=f"ALT_{n + 2:04d}.JPG", stop=dest, local=_local(t, dest.offset),
+                             offset=dest.offset, write_offset=False, write_gps=False, write_gps_time=False,
+                             subject="room photo")
 
     # 2. a minimal Telegram export: the transporter's meeting point, shared as a position
     rnd = random.Random(f"{s.seed}/telegram-backup")

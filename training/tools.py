@@ -76,10 +76,12 @@ def ext4_image(root: Path, image: Path, size_mib: int, *, uuid: str, hash_seed: 
 
 
 def fat32_image(image: Path, size_mib: int, *, volume_id: str, src_root: Path,
-                files: list[str], deleted: list[str], when: int) -> None:
+                files: list[str], deleted: list[str], when: int,
+                overwritten: list[tuple[str, str]] | None = None) -> None:
     """A FAT32 file system with ``files`` (paths under ``src_root``, copied with their mtimes
-    as the camera's wall clock); the names in ``deleted`` are removed afterwards with mdel,
-    so their clusters stay on the card, recoverable."""
+    as the camera's wall clock); each (old, new) of ``overwritten``: ``old`` deleted, then
+    ``new`` copied, its directory entry in ``old``'s slot; the names in ``deleted`` are
+    removed afterwards with mdel, so their clusters stay on the card, recoverable."""
     require("mkfs.vfat", "mcopy", "mmd", "mdel")
     with open(image, "wb") as fh:
         fh.truncate(size_mib * MiB)
@@ -94,6 +96,9 @@ def fat32_image(image: Path, size_mib: int, *, volume_id: str, src_root: Path,
                 run(["mmd", "-i", image, "::/" + d], env=env)
                 made.add(d)
         run(["mcopy", "-m", "-i", image, src_root / rel, "::/" + rel], env=env)
+    for old, new in overwritten or []:
+        run(["mdel", "-i", image, "::/" + old], env=env)
+        run(["mcopy", "-m", "-i", image, src_root / new, "::/" + new], env=env)
     for rel in deleted:
         run(["mdel", "-i", image, "::/" + rel], env=env)
 

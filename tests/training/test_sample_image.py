@@ -100,7 +100,7 @@ def test_card_deleted_photos_are_recoverable(samples):
     assert len(wanted) == 2 and set(wanted) == deleted
     live = [p for p, (d, _) in files.items() if not d]
     count = next(f for f in key["facts"] if f["kind"] == "file_count" and f["item"] == "card")
-    assert len(live) == count["expected"]["count"] == 4
+    assert len(live) == count["expected"]["count"] == 5        # six photos and the next, two deleted
     trunc = next(f for f in key["facts"] if f["kind"] == "truncated_file")["expected"]
     assert files[trunc["path"]] == (False, trunc["sha256"])
 
