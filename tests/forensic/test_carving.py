@@ -404,3 +404,24 @@ def test_a_carved_photo_over_a_bad_e01_chunk_says_so(tmp_path, forensic):
             if w["locator"] == carved[0]["locator"]]
     assert any("content in a bad E01 chunk" in m for m in said), said
     assert any("not decoded" in m for m in said), said
+
+
+def test_a_carved_photo_exported_and_verified_says_how_it_was_had(card, forensic, tmp_path):
+    """Tagged and exported, a carved photo leaves the case with the bytes triage hashed
+    (re-read from the image), and the report says it was carved."""
+    import zipfile
+    img, jpeg = card
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-1", "--examiner", "E")
+    forensic("evidence", "add", img, "--case", case, "--id", "card")
+    forensic("triage", "--case", case, expect=None)
+    loc = next(f["locator"] for f in forensic("files", "--case", case, "--json").jsonl() if f["recovery"] == "carved")
+    forensic("tag", "add", "--case", case, "--tag", "court", loc)
+    out = forensic("export", "--case", case, "--out", tmp_path / "b.zip", "--tag", "court", "--json").json()
+    assert out["files"] == 1
+    with zipfile.ZipFile(tmp_path / "b.zip") as zf:
+        data = {i.filename: zf.read(i) for i in zf.infolist()}
+    assert jpeg in data.values()
+    report = b"".join(v for k, v in data.items() if k.endswith(".html")).decode("utf-8")
+    assert "carved from unallocated space" in report
+    forensic("verify-bundle", tmp_path / "b.zip", expect=5)          # intact, unsigned
