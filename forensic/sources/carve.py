@@ -3,17 +3,23 @@
 A candidate is where a signature starts (JPEG ``FF D8 FF``, PNG's eight-byte signature, an
 ISO-BMFF ``ftyp`` box of a HEIF brand). Its end is found by parsing the format, never guessed:
 a JPEG's markers and entropy-coded data up to EOI, a PNG's chunks (each CRC checked) up to
-IEND, a HEIC's top-level boxes (``ftyp``, ``meta``, ``mdat``). A JPEG or PNG is then decoded
-(Pillow): random ``FF D8`` bytes, a truncated photo or one whose tables are junk is not
-reported. HEIC has no decoder here: its box structure is the whole check, and its entry says
-so. Once an object is carved, the scan goes on after its end (the EXIF thumbnail inside a
-JPEG is part of that JPEG, not a photo of its own).
+IEND, a HEIC's top-level boxes (``ftyp``, ``meta``, ``mdat``) with every item extent its
+``iloc`` gives inside them. A JPEG or PNG is then decoded (Pillow): random ``FF D8`` bytes, a
+truncated photo or one whose tables are junk is not reported. (A photo cut short whose random
+tail happens to hold an EOI marker parses and decodes with errors Pillow does not report: its
+head is a real photo, and it is carved, as by other carvers; bench/bench_carve.py counts them.)
+HEIC has no decoder here: its structure is the whole check, and its entry says so. Once an
+object is carved, the scan goes on after its end (the EXIF thumbnail inside a JPEG is part of
+that JPEG, not a photo of its own).
 
 The range is given as ``read_at(offset, n)`` over a logical byte space: for unallocated space
 that is the volume's unallocated runs end to end (as ``blkls`` prints them), so a deleted
 file cut in two by a live file's clusters is still found; :class:`Extents` maps such a space
 back to byte offsets in the image, and says when an object spans a gap (its content is then
-an assumption: the entry carries a warning and low confidence).
+an assumption: the entry carries a warning and low confidence). Live files' slack is carved
+the same way, an object there never joined across two files. The space is read once, in
+4 MiB chunks; signatures are searched with libc's ``memmem`` (off the interpreter lock) and
+chunks of zeros are passed over.
 """
 from __future__ import annotations
 
