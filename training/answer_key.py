@@ -570,6 +570,11 @@ def render_markdown(key: dict) -> str:
                 "| id | item | what | expected |", "|---|---|---|---|"]
         out += [f"| {f['id']} | {f['item']} | {f['description']} | {_app_expected(f)} |" for f in apps]
         out += ["", "Feedback a trainee gets on missing them:", ""]
-        out += [f"- {kind}: {text}" for kind, text in {f["kind"]: f.get("feedback", "") for f in apps}.items()]
+        said: dict[str, list[str]] = {}          # each feedback once, with the kinds that give it
+        for f in apps:
+            kinds = said.setdefault(f.get("feedback", ""), [])
+            if f["kind"] not in kinds:
+                kinds.append(f["kind"])
+        out += [f"- {', '.join(kinds)}: {text}" for text, kinds in said.items()]
     out += ["", "## Notes for the trainer", ""] + [f"- {n}" for n in key["notes"]] + [""]
     return "\n".join(out)
