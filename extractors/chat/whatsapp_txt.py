@@ -9,8 +9,9 @@ and flagged (``tz_known`` false) unless the examiner states the zone for the ite
 Attribution: a header that names a sender ('Name:') keeps it, whatever the text (iOS writes
 U+200E before some texts); only a line with no 'Name:' part is a system message. WhatsApp's
 own notices that iOS writes under the chat's name (encryption, security code) are system
-lines, as Android writes them with no name: marked ``app_notice``, the name kept as ``actor``. A 12-hour header with an impossible hour ('23:59 PM')
-is kept at its literal 24-hour time, with a warning on the record. A maps link
+lines, as Android writes them with no name: marked ``app_notice``, the name kept as
+``actor``. A 12-hour header with an impossible hour ('23:59 PM') is kept at its literal
+24-hour time, with a warning on the record. A maps link
 ('https://maps.google.com/?q=LAT,LON') gives the shared ``location`` field
 ({latitude, longitude, source}).
 
