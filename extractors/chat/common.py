@@ -199,7 +199,13 @@ def tables_of(conn: sqlite3.Connection) -> tuple[dict[str, set[str]], str | None
     """table -> column names; and the problem if the schema itself cannot be read."""
     out: dict[str, set[str]] = {}
     try:
-        names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        try:
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
+        except (sqlite3.OperationalError, UnicodeDecodeError) as exc:
+            if not bad_text(exc):
+                raise
+            conn.text_factory = lenient_text
+            names = [r[0] for r in conn.execute("SELECT name FROM sqlite_master WHERE type = 'table'")]
     except sqlite3.DatabaseError as exc:
         return out, f"schema unreadable: {exc}"
     for name in names:
@@ -210,27 +216,43 @@ def tables_of(conn: sqlite3.Connection) -> tuple[dict[str, set[str]], str | None
     return out, None
 
 
+def lenient_text(raw: bytes) -> str:
+    """A TEXT value that is not valid UTF-8 (hostile or damaged), with U+FFFD in place of
+    the bad bytes: set as a connection's ``text_factory`` once such a value is met (Python's
+    default raises, and costs nothing on good text)."""
+    return raw.decode("utf-8", "replace")
+
+
 def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str],
               key: str = "ROWID", batch: int = 2000) -> Iterator[sqlite3.Row]:
     """Rows of ``sql`` (which must select ``key`` AS _rowid from ``table`` and accept
     ``WHERE … _rowid > ?`` via a ``{after}`` placeholder), read in rowid batches so that a
     damaged page costs only the batch it sits in: the read resumes past it, and each loss is
-    described in ``problems``."""
+    described in ``problems``. Reading only ever goes forwards (a damaged b-tree may answer
+    out of order), and text that is not valid UTF-8 is read with replacement characters."""
     last = None
     careful = 0                 # rows to read one query each (near damage: no read-ahead)
     jump = 1
     while True:
         size = 1 if careful else batch
         n = 0
+        before = last
         try:
             cur = conn.execute(sql.format(after=f"{key} > ?" if last is not None else "1"),
                                ((last,) if last is not None else ()) + (size,))
             for r in cur:                     # rows before a damaged page are kept
                 n += 1
+                if last is not None and r["_rowid"] <= last:
+                    continue                  # a damaged b-tree answering out of order: never read backwards
                 last = r["_rowid"]
                 jump = 1
                 yield r
-        except sqlite3.DatabaseError as exc:
+        except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if bad_text(exc) and conn.text_factory is not lenient_text:
+                conn.text_factory = lenient_text   # the rest of this database: bad bytes replaced
+                problems.append(f"table {table}: text that is not valid UTF-8 after rowid "
+                                f"{last if last is not None else 0}, read with U+FFFD in place of the bad bytes")
+                continue
             if not careful:
                 careful = 64                  # retry row by row up to the damage
                 continue
@@ -241,8 +263,10 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
                                           "; rest of the table skipped"))
             if nxt is None:
                 return
-            last = nxt - 1
+            last = max(nxt - 1, last or 0)    # forwards only, whatever a damaged tree answers
             continue
+        if n and last == before:
+            return                            # rows, but none past the last one read: no way forwards
         if careful:
             careful -= 1
             if n == 0:
@@ -250,6 +274,14 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
             continue
         if n < size:
             return
+
+
+def bad_text(exc: BaseException) -> bool:
+    """Whether reading failed on TEXT that is not valid UTF-8: Python's sqlite3 reports it as
+    an OperationalError ('Could not decode to UTF-8 column ...'), or as the UnicodeDecodeError
+    met while writing that message."""
+    return isinstance(exc, UnicodeDecodeError) or (isinstance(exc, sqlite3.OperationalError)
+                                                   and str(exc).startswith("Could not decode to UTF-8"))
 
 
 def _next_readable(conn, table: str, key: str, last) -> int | None:
@@ -270,6 +302,10 @@ def _next_readable(conn, table: str, key: str, last) -> int | None:
                              (probe,)).fetchone()
             if r is None:
                 return None
+            if r[0] < probe:                  # a damaged b-tree answering out of order: look further on
+                probe += step
+                step *= 2
+                continue
             # the row itself must be readable too
             conn.execute(f'SELECT * FROM "{table}" WHERE {key} = ?', (r[0],)).fetchone()
             return r[0]

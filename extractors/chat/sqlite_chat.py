@@ -97,6 +97,8 @@ class SqliteChatExtractor(Extractor):
                     yield from self._recovered(db, tables, item, problems, ctx)
         except sqlite3.DatabaseError as exc:
             problems.append(f"database unreadable: {exc}")
+        except UnicodeDecodeError as exc:             # text outside read_rows (a schema, a comparison)
+            problems.append(f"database text unreadable: {exc}")
         except OSError as exc:
             problems.append(f"temporary copy failed: {exc}")
         for p in dict.fromkeys(problems):        # a table read twice meets its damage twice
