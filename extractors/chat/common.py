@@ -242,9 +242,10 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
                                ((last,) if last is not None else ()) + (size,))
             for r in cur:                     # rows before a damaged page are kept
                 n += 1
-                if last is not None and r["_rowid"] <= last:
+                rowid = r["_rowid"]
+                if last is not None and rowid <= last:
                     continue                  # a damaged b-tree answering out of order: never read backwards
-                last = r["_rowid"]
+                last = rowid
                 jump = 1
                 yield r
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
