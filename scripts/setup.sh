@@ -6,7 +6,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 
 APT_PACKAGES=(libmagic1 sleuthkit ewf-tools mtools dosfstools e2fsprogs fdisk zip unzip 7zip
-              minisign libimage-exiftool-perl sqlite3 ntfs-3g chromium xorriso qemu-utils)
+              minisign libimage-exiftool-perl sqlite3 ntfs-3g chromium xorriso qemu-utils exfatprogs)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
