@@ -42,6 +42,9 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          ``recovery: "carved"``, its position
   deleted_message        a message deleted from a database, recovered from its free space and
                          marked ``recovered: "deleted"`` (with the page and offset)
+  embedded_photo         a photo inside another file (appended after other data, or a document's
+                         part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
+                         where it lies in the container (its locator), its position
 
 A fact may carry ``feedback``: what a trainee who misses it (or gets it wrong) should know,
 which ``forensic training check`` adds to its detail.
@@ -59,10 +62,14 @@ from forensic.timestamps import iso_utc
 SCHEMA = "forensic.answer-key/1"
 
 FILE_COUNT_SCOPE = ("regular files (kind 'file'), not deleted, directly in the item's file systems or "
-                    "archive (not inside an archive found within it), excluding file-system metadata: "
-                    "names starting with '$' (The Sleuth Kit's virtual files) and anything under /lost+found")
+                    "archive (not inside an archive found within it, nor an object found inside another file), "
+                    "excluding file-system metadata: names starting with '$' (The Sleuth Kit's virtual files) and "
+                    "anything under /lost+found")
 
 
+EMBEDDED_FEEDBACK = ("A photo can hide inside another file: appended after other data or inside a document. "
+                     "`forensic photos` flags it E / `recovery: embedded`, with its place inside the file in its "
+                     "locator.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -184,6 +191,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
              feedback=("A photo whose directory entry is gone can still be carved from unallocated space; "
                        "`forensic files --json` shows recovery: carved with the offset in its locator."))
     _hostile_name_facts(lay, fact)
+    _embedded_facts(lay, fact)
 
     # -- photos -------------------------------------------------------------------------------------
     photo_offsets: set[int] = set()
@@ -291,6 +299,22 @@ def shown_as(name: str) -> str:
 def _escaped(rel: str) -> str:
     """A name held with surrogate escapes, as the case lists it: each byte that is not UTF-8 as \\xNN."""
     return rel.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def _embedded_facts(lay: Layout, fact) -> None:
+    """The photos inside other files, in the phone and in its extraction (which copies both files)."""
+    for e in lay.embedded:
+        p = e.plan
+        where = f"JPEG @ offset {e.offset:#x}" if e.offset is not None else e.part
+        how = f"appended after {e.offset:,} bytes of other data" if e.offset is not None else "a part of the document"
+        for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+            fact("embedded_photo", item, f"a photo inside {_name(e.container)} ({how}): {p.subject}, "
+                 f"{p.stop.city}", {"container": prefix + e.container, "where": where, "sha256": e.sha256,
+                                    "size": len(e.data), "recovery": "embedded", "lat": round(p.lat, 7),
+                                    "lon": round(p.lon, 7), "alt": round(e.spec.alt_dm / 10, 1)
+                                    if e.spec.alt_dm is not None else None, "taken_local": _iso_local(p.local),
+                                    "place": p.subject, "true_utc": iso_utc(p.utc)},
+                 requires="photo_exif", feedback=EMBEDDED_FEEDBACK)
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:
@@ -563,6 +587,15 @@ def render_markdown(key: dict) -> str:
                 f"bytes {c['start']}-{c['end'] - 1} (sectors {c['first_sector']}-{c['last_sector']})"
                 for c in f["expected"]["checksum_errors"]) + " |" for f in damaged]
         out += ["", "Feedback a trainee gets on missing it:", "", f"- {damaged[0]['feedback']}"]
+    hidden = [f for f in facts if f["kind"] == "embedded_photo"]
+    if hidden:
+        out += ["", "## Photos hidden inside other files", "",
+                "| id | item | container | where in it | what | lat, lon | photo SHA-256 |",
+                "|---|---|---|---|---|---|---|"]
+        out += [f"| {f['id']} | {f['item']} | `{f['expected']['container']}` | `{f['expected']['where']}` | "
+                f"{f['expected']['place']} | {_lat_lon(f['expected'])} | `{f['expected']['sha256'][:16]}…` |"
+                for f in hidden]
+        out += ["", "Feedback a trainee gets on missing them:", "", f"- {hidden[0]['feedback']}"]
     apps = [f for f in facts if f["kind"] in APP_KINDS]
     if apps:
         out += ["", "## Apps: a deleted SMS, iOS marks, a minimal Telegram export, calls, Viber, an encrypted "

@@ -12,7 +12,9 @@ has two hostile file names: a PDF whose name holds U+202E so that it reads as a 
 receipt whose name is Latin-1 bytes, not UTF-8 (the extraction holds only the first). Apps:
 an iOS WhatsApp text starting with U+200E, a minimal Telegram export with a shared position,
 contacts, call log and WhatsApp contacts naming one caller, a Viber group with a shared
-position, WeChat's encrypted database.
+position, WeChat's encrypted database. Two photos with GPS hide inside other files:
+``Download/notes.bin`` (seeded random bytes, the photo appended at offset 0x624) and
+``Documents/turnos_semana.docx`` (the handler's shift rota, its picture ``word/media/image1.jpeg``).
 
 The answer key is made here, from the files this module wrote (their bytes, names and the
 plan they came from), never by reading the images back with the triage code.
@@ -94,6 +96,24 @@ class Layout:
     apps: dict[str, str] = field(default_factory=dict)      # what -> file rel, for the app cases
     container: str = ""                                      # the card as a QCOW2 image (with e01), its name
     card_carved: tuple[PhotoPlan, FileOut, jpeg.ExifSpec] | None = None   # deleted, entry reused: carving only
+    embedded: list[EmbeddedPhoto] = field(default_factory=list)           # photos inside other phone files
+
+
+@dataclass(slots=True)
+class EmbeddedPhoto:
+    """A photo inside another file of the phone: appended after other data (``offset``), or a
+    part of a document (``part``)."""
+
+    plan: PhotoPlan
+    container: str             # the file holding it (relative to /data)
+    data: bytes                # the photo's own bytes
+    spec: jpeg.ExifSpec
+    offset: int | None = None  # where it starts in the container (appended data)
+    part: str | None = None    # the document part it is (an OOXML document)
+
+    @property
+    def sha256(self) -> str:
+        return hashlib.sha256(self.data).hexdigest()
 
 
 @dataclass(slots=True)
@@ -264,6 +284,7 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     add(FileOut("media/0/Download/" + NOT_UTF8_NAME.decode("utf-8", "surrogateescape"),
                 formats.deposit_receipt(story, paid), _ts(paid), "name not utf-8"))
 
+    _embedded_files(lay, seed)
     _app_files(lay, seed)
     lay.phone.sort(key=lambda f: f.rel)
 
@@ -321,6 +342,33 @@ def wechat_db(seed: int) -> str:
     """WeChat's folder name is MD5("mm" + uin): here 32 hex digits from the seed."""
     folder = hashlib.md5(f"mm{seed * 7919 % 10**9}".encode()).hexdigest()    # noqa: S324 (a name, not security)
     return f"data/com.tencent.mm/MicroMsg/{folder}/EnMicroMsg.db"
+
+
+HIDDEN_FILE = "media/0/Download/notes.bin"
+HIDDEN_OFFSET = 1572                     # the random bytes before the photo: it starts at 0x624
+ROTA_DOCX = "media/0/Documents/turnos_semana.docx"
+ROTA_PART = "word/media/image1.jpeg"
+
+
+def _embedded_files(lay: Layout, seed: int) -> None:
+    """Photos hidden inside other files: ``notes.bin``, seeded random bytes with a GPS photo
+    appended (as ``copy /b`` joins them), and the shift rota, a .docx whose picture has GPS."""
+    s = lay.story
+    p = s.hidden_photo
+    if p is not None:
+        spec = _exif(s, p, camera=False)
+        data = jpeg.photo(_blocks(seed, "hidden"), spec)
+        noise = random.Random(f"{seed}/notes.bin").randbytes(HIDDEN_OFFSET)
+        lay.phone.append(FileOut(HIDDEN_FILE, noise + data, _ts(p.utc) + 120, "embedded (appended)"))
+        lay.embedded.append(EmbeddedPhoto(p, HIDDEN_FILE, data, spec, offset=HIDDEN_OFFSET))
+    p = s.document_photo
+    if p is not None:
+        spec = _exif(s, p, camera=False)
+        data = jpeg.photo(_blocks(seed, "rota"), spec)
+        sent = p.utc + timedelta(hours=1)
+        docx = formats.shift_rota_docx(s, data, formats.local(sent, p.offset))
+        lay.phone.append(FileOut(ROTA_DOCX, docx, _ts(sent), "embedded (document)"))
+        lay.embedded.append(EmbeddedPhoto(p, ROTA_DOCX, data, spec, part=ROTA_PART))
 
 
 def _app_files(lay: Layout, seed: int) -> None:

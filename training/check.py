@@ -179,6 +179,8 @@ class _Store:
         for r in store_files.listing(self.db, [item], kind="file", deleted=False):
             if sum(1 for layer in r.layers if layer.get("kind") == "member") != own_members:
                 continue
+            if any(layer.get("kind") == "embedded" for layer in r.layers):
+                continue            # an object found inside another file, not a file of the item
             if r.name.startswith("$") or _path(r.path).startswith("lost+found/"):
                 continue
             n += 1
@@ -718,6 +720,43 @@ def _carved_photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]
     return "wrong", f"carved, position {f.get('lat')}, {f.get('lon')} (expected {exp['lat']:.6f}, {exp['lon']:.6f})"
 
 
+def _embedded_photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A photo inside another file: listed with this SHA-256 and ``recovery: embedded``, its
+    locator naming the container and its place there (``JPEG @ offset 0x624`` or the document
+    part), and its photo record with the position."""
+    rows = store.files(items, sha256=exp["sha256"])
+    container = _path(exp["container"])
+    if not rows:
+        return "missed", (f"no file with the content of the photo inside {container.rsplit('/', 1)[-1]} "
+                          f"(SHA-256 {exp['sha256'][:16]}…)")
+    embedded = [r for r in rows if r.recovery == "embedded"]
+    if not embedded:
+        return "wrong", f"its content is listed as {rows[0].path} (recovery {rows[0].recovery}), not as embedded"
+
+    def placed(locator: str | None) -> bool:
+        # the locator's steps: ... › the container › its place inside it [(embedded)]
+        steps = [_path(x) for x in str(locator or "").split(" › ")]
+        if container not in steps:
+            return False
+        after = " › ".join(steps[steps.index(container) + 1:])
+        return after.removesuffix(" (embedded)") == _path(exp["where"])
+    inside = [r for r in embedded if placed(r.locator)]
+    if not inside:
+        return "wrong", (f"embedded, but its locator {embedded[0].locator} does not place it in {container} at "
+                         f"{exp['where']}")
+    records = [a for i in items for a in store.artifacts(i, "photo/exif") if a.file_sha256 == exp["sha256"]]
+    for a in records:
+        lat, lon = a.fields.get("lat"), a.fields.get("lon")
+        if lat is not None and lon is not None and abs(lat - exp["lat"]) <= LATLON_TOLERANCE and \
+                abs(lon - exp["lon"]) <= LATLON_TOLERANCE:
+            return "found", f"embedded ({inside[0].locator}), {lat:.6f}, {lon:.6f}"
+    if not records:
+        return "wrong", f"embedded ({inside[0].locator}) but not read as a photo: no position"
+    f = records[0].fields
+    return "wrong", (f"embedded, position {f.get('lat')}, {f.get('lon')} (expected {exp['lat']:.6f}, "
+                     f"{exp['lon']:.6f})")
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -727,6 +766,6 @@ _HANDLERS = {
     "ios_attribution": _ios_attribution, "minimal_export_message": _minimal_export_message,
     "chat_geotag": _chat_geotag, "group_message": _group_message, "call_identified": _call_identified,
     "encrypted_database": _encrypted_database, "container_read": _container_read,
-    "deleted_message": _deleted_message, "carved_photo": _carved_photo,
+    "deleted_message": _deleted_message, "carved_photo": _carved_photo, "embedded_photo": _embedded_photo,
 }
 

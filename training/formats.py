@@ -283,6 +283,57 @@ def deposit_receipt(story: Story, when: datetime) -> bytes:
     return text.encode("latin-1", "replace")
 
 
+_W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
+_R = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
+_REL = "http://schemas.openxmlformats.org/package/2006/relationships"
+
+
+def _xml_text(s: str) -> str:
+    return s.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+
+
+def shift_rota_docx(story: Story, image: bytes, when: datetime) -> bytes:
+    """The handler's shift rota, a minimal real Word document (OOXML): ``[Content_Types].xml``,
+    the package and document relationships, ``word/document.xml`` (three paragraphs and the
+    picture, drawn inline) and ``word/media/image1.jpeg`` (``image``, as it was taken)."""
+    dest = story.scenario.stops[-1]
+    types = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+             '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+             '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+             '<Default Extension="xml" ContentType="application/xml"/>'
+             '<Default Extension="jpeg" ContentType="image/jpeg"/>'
+             '<Override PartName="/word/document.xml" ContentType="application/'
+             'vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/></Types>')
+    rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+            f'<Relationships xmlns="{_REL}"><Relationship Id="rId1" Type="{_R}/officeDocument" '
+            'Target="word/document.xml"/></Relationships>')
+    doc_rels = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                f'<Relationships xmlns="{_REL}"><Relationship Id="rId1" Type="{_R}/image" '
+                'Target="media/image1.jpeg"/></Relationships>')
+    lines = (f"{story.hotel} - {dest.city}: turnos de la semana",
+             f"Entrada de servicio (foto). Preguntar por {story.handler}.",
+             "Turno de noche: 22:00 - 06:00. Sin teléfonos en el trabajo.")
+    paragraphs = "".join(f'<w:p><w:r><w:t xml:space="preserve">{_xml_text(line)}</w:t></w:r></w:p>' for line in lines)
+    emu = 914400 // 96                     # EMU per pixel at 96 dpi: the picture drawn at its 64 x 48 size
+    picture = (
+        '<w:p><w:r><w:drawing><wp:inline><wp:extent cx="{cx}" cy="{cy}"/><wp:docPr id="1" name="Picture 1"/>'
+        '<a:graphic xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main">'
+        '<a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+        '<pic:pic xmlns:pic="http://schemas.openxmlformats.org/drawingml/2006/picture">'
+        '<pic:nvPicPr><pic:cNvPr id="1" name="image1.jpeg"/><pic:cNvPicPr/></pic:nvPicPr>'
+        '<pic:blipFill><a:blip r:embed="rId1"/><a:stretch><a:fillRect/></a:stretch></pic:blipFill>'
+        '<pic:spPr><a:xfrm><a:off x="0" y="0"/><a:ext cx="{cx}" cy="{cy}"/></a:xfrm>'
+        '<a:prstGeom prst="rect"><a:avLst/></a:prstGeom></pic:spPr></pic:pic></a:graphicData></a:graphic>'
+        '</wp:inline></w:drawing></w:r></w:p>').format(cx=64 * emu, cy=48 * emu)
+    document = ('<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n'
+                f'<w:document xmlns:w="{_W}" xmlns:r="{_R}" xmlns:wp="http://schemas.openxmlformats.org/'
+                f'drawingml/2006/wordprocessingDrawing"><w:body>{paragraphs}{picture}</w:body></w:document>')
+    return zip_bytes([("[Content_Types].xml", types.encode("utf-8"), when), ("_rels/.rels", rels.encode("utf-8"), when),
+                      ("word/document.xml", document.encode("utf-8"), when),
+                      ("word/_rels/document.xml.rels", doc_rels.encode("utf-8"), when),
+                      ("word/media/image1.jpeg", image, when)])
+
+
 def _pdf(lines: list[str], title: str, created: datetime) -> bytes:
     """A small, valid one-page PDF (text only, Helvetica), written object by object."""
 

@@ -192,6 +192,8 @@ class Story:
     deleted_sms: Message | None = None      # a threat in the SMS thread with the unknown number, deleted
     carved_photo: PhotoPlan | None = None   # a card photo with GPS, deleted, its entry then reused:
     slot_taker: PhotoPlan | None = None     # the next photo, whose directory entry took its slot
+    hidden_photo: PhotoPlan | None = None   # a photo with GPS appended after other data (notes.bin)
+    document_photo: PhotoPlan | None = None  # a photo with GPS inside a .docx: the place of work
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -522,3 +524,23 @@ def _plan_apps(s: Story) -> None:
     s.viber = group
     s.viber_place = SharedPlace(group.messages[1], round(dest.lat + rnd.uniform(-0.02, 0.02), 6),
                                 round(dest.lon + rnd.uniform(-0.02, 0.02), 6), f"{dest.city}, {dest.country}")
+
+    # 5. photos hidden inside other files: the flat where the passports are kept, which the
+    # owner photographed and hid after other data in an innocuous file; and the hotel's service
+    # entrance (the place of work), a photo inside the shift rota the handler sent as a .docx
+    rnd = random.Random(f"{s.seed}/embedded")
+    t = s.arrivals[-1] + timedelta(days=2, hours=rnd.randrange(1, 6), minutes=rnd.randrange(60),
+                                   seconds=rnd.randrange(60))
+    s.hidden_photo = PhotoPlan(name="passports", stop=dest, local=_local(t, dest.offset), offset=dest.offset,
+                               write_offset=False, write_gps=True, write_gps_time=False,
+                               lat=round(dest.lat + rnd.uniform(-0.02, 0.02), 6),
+                               lon=round(dest.lon + rnd.uniform(-0.02, 0.02), 6),
+                               alt=round(dest.alt + rnd.uniform(-5, 5), 1),
+                               subject="the flat where the passports are kept")
+    t = s.arrivals[-1] + timedelta(hours=rnd.randrange(8, 20), minutes=rnd.randrange(60), seconds=rnd.randrange(60))
+    s.document_photo = PhotoPlan(name="work", stop=dest, local=_local(t, dest.offset), offset=dest.offset,
+                                 write_offset=False, write_gps=True, write_gps_time=False,
+                                 lat=round(dest.lat + rnd.uniform(-0.02, 0.02), 6),
+                                 lon=round(dest.lon + rnd.uniform(-0.02, 0.02), 6),
+                                 alt=round(dest.alt + rnd.uniform(-5, 5), 1),
+                                 subject=f"{s.hotel}, service entrance (the place of work)")
