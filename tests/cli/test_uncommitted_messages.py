@@ -77,6 +77,8 @@ def test_pipe_lines_flag_exactly_the_uncommitted_messages(hot):
         if m["body"] in hot["uncommitted"]:
             flagged.append((item, m["body"]))
             assert line.split(" ", 1)[0] == "---U" and text == "---U" + old[3:], line
+        elif m.get("recovered") == "deleted":    # a deleted row recovered from free space: R
+            assert line.split(" ", 1)[0] == "---R" and text == "---R" + old[3:], line
         else:                                    # every other line as it always was
             assert text == old, line
     assert sorted(flagged) == sorted((i, b) for i in ITEMS for b in hot["uncommitted"])
@@ -84,7 +86,7 @@ def test_pipe_lines_flag_exactly_the_uncommitted_messages(hot):
 
 def test_terminal_table_flags_them_and_its_legend_says_what_U_means(hot):
     rows = _messages(hot)
-    wide = run_in_pty(["messages", "--case", hot["case"]], cwd=hot["root"], columns=240)
+    wide = run_in_pty(["messages", "--case", hot["case"]], cwd=hot["root"], columns=320)
     assert wide.code == 0, wide.output
     lines = shown(wide)
     cells = [c for c in table_rows(lines) if c[0] or c[1]]          # a row's first line (not a wrapped one)
@@ -94,6 +96,8 @@ def test_terminal_table_flags_them_and_its_legend_says_what_U_means(hot):
         assert (c[5], c[6]) == ((m["body"] + extra).strip(), m["item"])
     marked = sorted((c[6], c[5]) for c in cells if "U" in c[0])
     assert marked == sorted((i, b) for i in ITEMS for b in hot["uncommitted"])
+    recovered = sorted((c[6], c[5]) for c in cells if "R" in c[0])
+    assert recovered == sorted((m["item"], m["body"]) for m in rows if m.get("recovered") == "deleted")
     legend = " ".join(lines[-3:])
     assert "U uncommitted: found only in a phone database's unfinished transaction" in legend
     narrow = run_in_pty(["messages", "--case", hot["case"], "--uncommitted"], cwd=hot["root"], columns=80)
