@@ -256,6 +256,13 @@ class _QcowTables:
             self.step = 16 if extended else 8
             fh.seek(l1_offset)
             self.l1 = struct.unpack(f">{l1_size}Q", fh.read(8 * l1_size))
+        # Every L2 table of the active L1 is a cluster of its own (the specification): a table
+        # named twice, or not on a cluster boundary, would make a file of a few hundred KB
+        # list millions of compressed clusters (found by the red team), so it is refused.
+        tables = [e & ((1 << 56) - 1) & ~511 for e in self.l1]
+        tables = [t for t in tables if t]
+        if len(set(tables)) != len(tables) or any(t % (1 << self.bits) for t in tables):
+            raise ValueError("QCOW L2 tables shared or misaligned")
         self.per_table = (1 << self.bits) // self.step
         self._tables: dict[int, bytes] = {}
 

@@ -1,0 +1,50 @@
+"""Red team, issue 14: container files crafted by the owner of a seized device. Each must
+give a clear error or a bounded, honest reading: never a hang, a memory blow-up, or bytes
+read from outside the evidence folder."""
+from __future__ import annotations
+
+import resource
+import struct
+import time
+from pathlib import Path
+
+import pytest
+
+from forensic.sources.containers import open_media
+
+
+def shared_l2_qcow2(path: Path, bits: int = 16, l1_size: int = 512) -> Path:
+    """A QCOW2 v2 of 4 clusters whose L1 names one L2 table ``l1_size`` times, every entry of
+    that table a compressed cluster: read naively, a 256 KB file lists l1_size * 8192
+    compressed clusters."""
+    cs = 1 << bits
+    per = cs // 8
+    l1_off, l2_off, refc_off = cs, 2 * cs, 3 * cs
+    head = struct.pack(">4sIQIIQIIQQIIQ", b"QFI\xfb", 2, 0, 0, bits, l1_size * per * cs, 0, l1_size, l1_off,
+                       refc_off, 1, 0, 0)
+    buf = bytearray(4 * cs)
+    buf[:len(head)] = head
+    l1 = struct.pack(">Q", l2_off | (1 << 63)) * l1_size
+    buf[l1_off:l1_off + len(l1)] = l1
+    entry = (1 << 62) | (3 * cs + 512)            # compressed, one sector, inside the file
+    buf[l2_off:l2_off + cs] = struct.pack(">Q", entry) * per
+    path.write_bytes(bytes(buf))
+    return path
+
+
+def test_qcow2_with_one_l2_table_named_many_times_is_not_a_memory_bomb(tmp_path):
+    image = shared_l2_qcow2(tmp_path / "bomb.qcow2")
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    start = time.monotonic()
+    media = open_media(image, "qcow2")
+    try:
+        elapsed = time.monotonic() - start
+        grown_mb = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) / 1024
+        # the hand-written compressed-cluster reader refuses the tables (libqcow reads the rest)
+        assert media.patch is None
+        assert elapsed < 2, elapsed
+        assert grown_mb < 200, grown_mb
+        with pytest.raises(OSError):                      # the bad cluster: a read error, as documented
+            media.read_at(0, 512)
+    finally:
+        media.close()
