@@ -12,6 +12,16 @@ Two schemas:
   ``message_quoted`` (``key_id`` of the message replied to), ``message_location``
   (``latitude``, ``longitude``, ``place_name`` of a location message).
 
+``jid_map`` (current schema, 2023 on: ``lid_row_id`` -> ``jid_row_id``) maps a LID, the
+privacy id ``NNN@lid`` a chat or group sender may be keyed by, to the phone-number jid: the
+record then names the phone-number jid (``conversation.id``, ``chat_jid``, ``sender``,
+``participants``) and keeps the LID in ``chat_lid``/``sender_lid``. A LID with no mapping
+stays as it is.
+
+Deleted rows of ``message``/``messages`` (and ``wa_contacts``) are recovered from free space
+by the base (``MESSAGE_TABLES``, :mod:`forensic.extractors.chat.sqlite_chat`), marked
+``recovered: "deleted"``.
+
 A location message (legacy ``latitude``/``longitude``, current ``message_location``) carries
 ``location`` = {``latitude``, ``longitude``, ``source``} (and ``name``, the place's), the shape
 every chat location has: ``forensic geo``, the timeline and a bundle's map show it. A
@@ -27,7 +37,7 @@ records; ``finalize`` puts the names on the messages of a ``msgstore.db`` in the
 from __future__ import annotations
 
 import posixpath
-from typing import Iterable, Iterator
+from typing import Iterable
 
 from forensic.extractors.chat.common import Edits, attachment, link_by_suffix, message_record
 from forensic.store.records import Link
@@ -46,71 +56,90 @@ _LEGACY = ("key_remote_jid", "key_from_me", "key_id", "status", "data", "timesta
            "received_timestamp", "starred", "quoted_row_id")
 _CURRENT = ("chat_row_id", "from_me", "key_id", "sender_jid_row_id", "status", "timestamp", "received_timestamp",
             "message_type", "text_data", "starred")
+_CONTACT = ("jid", "display_name", "wa_name", "number", "is_whatsapp_user")
 
 
 class WhatsAppDbExtractor(SqliteChatExtractor):
     NAME = "whatsapp_db"
-    VERSION = "2"
+    VERSION = "3"
     DESCRIPTION = "WhatsApp Android databases (decrypted msgstore.db, legacy and current schemas; wa.db contacts)"
     FILE_NAMES = ("msgstore.db", "wa.db")
     MARKERS = (b"key_remote_jid", b"CREATE TABLE wa_contacts", b"CREATE TABLE message_media")
     REQUIRED = ("messages", "message", "wa_contacts")
     RECORD_TYPES = ("chat/message", "contact/whatsapp")
 
-    def read(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    MESSAGE_TABLES = {"messages": _LEGACY, "message": _CURRENT, "wa_contacts": _CONTACT}
+
+    def context(self, conn, tables, item, problems) -> dict:
+        """The side tables of the schema found, read once: which of the message tables holds
+        the messages (``mode``), and the jids, chats, media, replies and places they point to."""
         if "wa_contacts" in tables and "messages" not in tables and "message" not in tables:
-            for r in rows(conn, "wa_contacts", tables["wa_contacts"], ("jid", "display_name", "wa_name", "number",
-                                                                       "is_whatsapp_user"), problems):
-                yield ArtifactRecord("contact/whatsapp", {
-                    "jid": r["jid"], "display_name": r["display_name"], "wa_name": r["wa_name"],
-                    "number": r["number"], "source": source(item, "wa_contacts", r["_rowid"])},
-                    source_ref=f"wa_contacts:{r['_rowid']}")
-            return
+            return {"mode": "wa_contacts"}
         if "message" in tables and "jid" in tables and "chat" in tables:
-            yield from self._current(conn, tables, item, problems)
-        elif "messages" in tables:
-            yield from self._legacy(conn, tables, item, problems)
-        else:
-            missing = [t for t in ("jid", "chat") if t not in tables]
-            problems.append(f"table(s) {', '.join(missing)} missing beside 'message': reading messages without "
-                            "chat or sender identities")
-            yield from self._current(conn, tables, item, problems)
+            return self._current_context(conn, tables, problems)
+        if "messages" in tables:
+            return self._legacy_context(conn, tables, problems)
+        missing = [t for t in ("jid", "chat") if t not in tables]
+        problems.append(f"table(s) {', '.join(missing)} missing beside 'message': reading messages without "
+                        "chat or sender identities")
+        return self._current_context(conn, tables, problems)
+
+    def row_record(self, table, row, ctx, item) -> ArtifactRecord | None:
+        if table != ctx["mode"]:
+            return None                      # a table of the other schema (left over by a migration)
+        if table == "wa_contacts":
+            return ArtifactRecord("contact/whatsapp", {
+                "jid": row["jid"], "display_name": row["display_name"], "wa_name": row["wa_name"],
+                "number": row["number"], "source": source(item, "wa_contacts", row["_rowid"])},
+                source_ref=f"wa_contacts:{row['_rowid']}")
+        if table == "messages":
+            return self._legacy(row, ctx, item)
+        return self._current(row, ctx, item)
 
     # -- legacy 'messages' -------------------------------------------------------------------------
-    def _legacy(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    def _legacy_context(self, conn, tables, problems) -> dict:
         subjects = {}
         if "chat_list" in tables and "subject" in tables["chat_list"]:
             subjects = {k: r["subject"] for k, r in lookup(conn, "chat_list", tables["chat_list"], "key_remote_jid",
                                                             ("subject",), problems).items()}
         by_jid: dict[str, set] = {}
-        for r in rows(conn, "messages", tables["messages"], ("key_remote_jid", "remote_resource", "key_from_me"),
+        key_ids: dict[int, str] = {}
+        for r in rows(conn, "messages", tables["messages"], ("key_remote_jid", "remote_resource", "key_id"),
                       problems):
+            key_ids[r["_rowid"]] = r["key_id"]
             if r["key_remote_jid"] and r["key_remote_jid"] != "-1":
                 s = by_jid.setdefault(r["key_remote_jid"], set())
                 if r["remote_resource"]:
                     s.add(r["remote_resource"])
-        key_ids = {}
-        for r in rows(conn, "messages", tables["messages"], _LEGACY, problems):
-            jid = r["key_remote_jid"]
-            if jid == "-1" or r["key_id"] == "-1":
-                continue                       # the database's own placeholder row
-            key_ids[r["_rowid"]] = r["key_id"]
-            group = bool(jid) and jid.endswith("@g.us")
-            others = sorted(by_jid.get(jid, set())) if group else ([jid] if jid else [])
-            from_me = bool(r["key_from_me"])
-            sender = OWNER if from_me else (r["remote_resource"] if group else jid)
-            kind = _TYPES.get(r["media_wa_type"], r["media_wa_type"]) if r["media_wa_type"] else "text"
-            system = r["status"] == 6
-            body = r["data"] or r["media_caption"] or ""
-            yield self._record(item, "messages", r, jid, subjects.get(jid), others, sender, from_me, system, kind,
-                               body, r["media_name"], r["media_mime_type"], None,
-                               key_ids.get(r["quoted_row_id"]) if r["quoted_row_id"] else None)
+        return {"mode": "messages", "subjects": subjects, "by_jid": by_jid, "key_ids": key_ids}
+
+    def _legacy(self, r, ctx, item) -> ArtifactRecord | None:
+        jid = r["key_remote_jid"]
+        if jid == "-1" or r["key_id"] == "-1":
+            return None                        # the database's own placeholder row
+        group = isinstance(jid, str) and jid.endswith("@g.us")
+        others = sorted(ctx["by_jid"].get(jid, set())) if group else ([jid] if jid else [])
+        from_me = bool(r["key_from_me"])
+        sender = OWNER if from_me else (r["remote_resource"] if group else jid)
+        kind = _TYPES.get(r["media_wa_type"], r["media_wa_type"]) if r["media_wa_type"] else "text"
+        system = r["status"] == 6
+        body = r["data"] or r["media_caption"] or ""
+        return self._record(item, "messages", r, jid, ctx["subjects"].get(jid), others, sender, from_me, system,
+                            kind, body, r["media_name"], r["media_mime_type"], None,
+                            ctx["key_ids"].get(r["quoted_row_id"]) if r["quoted_row_id"] else None)
 
     # -- current 'message' -------------------------------------------------------------------------
-    def _current(self, conn, tables, item, problems) -> Iterator[ArtifactRecord]:
+    def _current_context(self, conn, tables, problems) -> dict:
         jids = {k: r["raw_string"] or (f"{r['user']}@{r['server']}" if r["user"] else None)
                 for k, r in lookup(conn, "jid", tables["jid"], "ROWID", ("raw_string", "user", "server"),
                                    problems).items()} if "jid" in tables else {}
+        # jid_map (2023 on): a LID (privacy id, "...@lid") row -> the phone-number jid row it stands for
+        phone: dict[str, str] = {}
+        if "jid_map" in tables and {"lid_row_id", "jid_row_id"} <= tables["jid_map"]:
+            for r in rows(conn, "jid_map", tables["jid_map"], ("lid_row_id", "jid_row_id"), problems):
+                lid, pn = jids.get(r["lid_row_id"]), jids.get(r["jid_row_id"])
+                if isinstance(lid, str) and isinstance(pn, str) and lid != pn:
+                    phone[lid] = pn
         chats = {k: (jids.get(r["jid_row_id"]), r["subject"])
                  for k, r in lookup(conn, "chat", tables["chat"], "ROWID", ("jid_row_id", "subject"),
                                     problems).items()} if "chat" in tables else {}
@@ -127,27 +156,47 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
             places = lookup(conn, "message_location", tables["message_location"], "message_row_id",
                             ("latitude", "longitude", "place_name"), problems)
         members: dict[int, set] = {}
-        for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems):
-            if r["sender_jid_row_id"]:
-                members.setdefault(r["chat_row_id"], set()).add(jids.get(r["sender_jid_row_id"]))
-        for r in rows(conn, "message", tables["message"], _CURRENT, problems):
-            jid, subject = chats.get(r["chat_row_id"], (None, None))
-            if jid is None and r["chat_row_id"] is not None:
-                jid = f"chat:{r['chat_row_id']}"
-            group = bool(jid) and jid.endswith("@g.us")
-            others = sorted(x for x in members.get(r["chat_row_id"], set()) if x) if group else ([jid] if jid else [])
-            from_me = bool(r["from_me"])
-            sender = OWNER if from_me else (jids.get(r["sender_jid_row_id"]) if group else jid)
-            kind = _TYPES.get(r["message_type"], r["message_type"])
-            m = media.get(r["_rowid"])
-            body = r["text_data"] or (m["media_caption"] if m is not None else None) or ""
-            yield self._record(item, "message", r, jid, subject, others, sender, from_me, kind == "system", kind,
-                               body, m["media_name"] if m is not None else None,
-                               m["mime_type"] if m is not None else None, m["file_path"] if m is not None else None,
-                               quoted.get(r["_rowid"]), places.get(r["_rowid"]))
+        if "message" in tables:
+            for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems):
+                if r["sender_jid_row_id"]:
+                    who = jids.get(r["sender_jid_row_id"])
+                    members.setdefault(r["chat_row_id"], set()).add(phone.get(who, who) if who else who)
+        return {"mode": "message", "jids": jids, "phone": phone, "chats": chats, "media": media, "quoted": quoted,
+                "places": places, "members": members}
+
+    def _current(self, r, ctx, item) -> ArtifactRecord:
+        phone = ctx["phone"]
+        jid, subject = ctx["chats"].get(r["chat_row_id"], (None, None))
+        if jid is None and r["chat_row_id"] is not None:
+            jid = f"chat:{r['chat_row_id']}"
+        lids = {}
+        if jid in phone:
+            lids["chat_lid"], jid = jid, phone[jid]
+        group = isinstance(jid, str) and jid.endswith("@g.us")
+        others = sorted(x for x in ctx["members"].get(r["chat_row_id"], set()) if x) if group \
+            else ([jid] if jid else [])
+        from_me = bool(r["from_me"])
+        if from_me:
+            sender = OWNER
+        elif group:
+            sender = ctx["jids"].get(r["sender_jid_row_id"])
+            if sender in phone:
+                lids["sender_lid"], sender = sender, phone[sender]
+        else:
+            sender = jid
+            if "chat_lid" in lids:
+                lids["sender_lid"] = lids["chat_lid"]
+        kind = _TYPES.get(r["message_type"], r["message_type"])
+        m = ctx["media"].get(r["_rowid"]) if r["_rowid"] is not None else None
+        body = r["text_data"] or (m["media_caption"] if m is not None else None) or ""
+        place = ctx["places"].get(r["_rowid"]) if r["_rowid"] is not None else None
+        return self._record(item, "message", r, jid, subject, others, sender, from_me, kind == "system", kind,
+                            body, m["media_name"] if m is not None else None,
+                            m["mime_type"] if m is not None else None, m["file_path"] if m is not None else None,
+                            ctx["quoted"].get(r["_rowid"]) if r["_rowid"] is not None else None, place, lids)
 
     def _record(self, item, table, r, jid, subject, others, sender, from_me, system, kind, body, media_name,
-                mime, file_path, reply_to, place=None) -> ArtifactRecord:
+                mime, file_path, reply_to, place=None, lids=None) -> ArtifactRecord:
         problems: list[str] = []
         sent = unix_ms(r["timestamp"], "sent", problems)
         attachments = []
@@ -166,6 +215,8 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                                 place["place_name"]) if place is not None else None
         if loc is not None:
             extra["location"] = loc
+        if lids:
+            extra.update(lids)               # the LID the database keyed the chat/sender by
         if system:
             extra["actor"] = sender
         return message_record(
