@@ -120,7 +120,19 @@ def _part(folder: Path, stored: str, what: str, container: str) -> Path:
         raise CorruptSourceError(
             f"{container}: its {what} {stored!r} is not beside it in {display_path(folder)}",
             hint=f"copy the {what} into the same folder, under that name, and add the evidence again")
+    _refuse_link_out(folder, candidate, what, container)
     return candidate
+
+
+def _refuse_link_out(folder: Path, part: Path, what: str, container: str) -> None:
+    """A part that is a symlink to a file outside the container's folder (planted in the seized
+    folder, pointing at the examiner's own files) is refused: parts are read from beside the
+    container only."""
+    if part.is_symlink() and part.resolve().parent != folder.resolve():
+        raise CorruptSourceError(
+            f"{container}: its {what} {display_path(part.name)} is a symbolic link to a file outside "
+            f"{display_path(folder)}; it is not followed",
+            hint=f"copy the {what} itself into the same folder and add the evidence again")
 
 
 @dataclass
@@ -560,6 +572,8 @@ def _open_dmg(path: Path, fmt: str, name: str) -> ContainerMedia:
 def _open_split(path: Path, fmt: str, name: str) -> ContainerMedia:
     import pysmraw
     files = split_segments(path)
+    for segment in files[1:]:
+        _refuse_link_out(path.parent, segment, "segment", name)
     gap = missing_segment(files)
     if gap is not None:
         raise CorruptSourceError(f"{name}: segment {display_path(gap)} of the split image is missing (later ones "

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import resource
 import struct
+import subprocess
 import time
 from pathlib import Path
 
 import pytest
 
+from forensic.errors import CorruptSourceError
 from forensic.sources.containers import open_media
 
 
@@ -48,3 +50,33 @@ def test_qcow2_with_one_l2_table_named_many_times_is_not_a_memory_bomb(tmp_path)
             media.read_at(0, 512)
     finally:
         media.close()
+
+
+def test_split_raw_segment_symlinked_outside_the_folder_is_refused(tmp_path, forensic):
+    """disk.002 planted as a symlink to a file of the examiner's: its bytes must not become
+    part of the evidence."""
+    folder, private = tmp_path / "seized", tmp_path / "examiner"
+    folder.mkdir()
+    private.mkdir()
+    (private / "secret.txt").write_bytes(b"examiner's notes\n" * 64)
+    (folder / "disk.001").write_bytes(bytes(4096))
+    (folder / "disk.002").symlink_to(private / "secret.txt")
+    with pytest.raises(CorruptSourceError, match="symbolic link"):
+        open_media(folder / "disk.001", "split")
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "RT-C", "--examiner", "ann")
+    res = forensic("evidence", "add", folder / "disk.001", "--case", case, expect=1)
+    assert "symbolic link" in res.err
+    assert "Traceback" not in res.err
+
+
+def test_qcow2_backing_file_symlinked_outside_the_folder_is_refused(tmp_path):
+    folder, private = tmp_path / "seized", tmp_path / "examiner"
+    folder.mkdir()
+    private.mkdir()
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", private / "base.qcow2", "1M"], check=True)
+    (folder / "base.qcow2").symlink_to(private / "base.qcow2")
+    subprocess.run(["qemu-img", "create", "-q", "-f", "qcow2", "-b", "base.qcow2", "-F", "qcow2", "child.qcow2"],
+                   cwd=folder, check=True)
+    with pytest.raises(CorruptSourceError, match="symbolic link"):
+        open_media(folder / "child.qcow2", "qcow2")
