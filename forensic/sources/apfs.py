@@ -22,12 +22,11 @@ not walked (libfsapfs gives a snapshot's name only).
 from __future__ import annotations
 
 import ctypes
-import io
 import re
 import stat
 import threading
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterator, cast
+from typing import Any, BinaryIO, Callable, Iterator, cast
 
 import pyfsapfs
 
@@ -35,10 +34,7 @@ from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
-from forensic.sources.base import Source
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
+from forensic.sources.base import PositionalReader, Source, short_error
 
 NX_MAGIC = b"NXSB"           # container superblock magic, at byte 32 of block 0
 _INTERNAL_XATTRS = {"com.apple.fs.symlink", "com.apple.fs.firmlink"}   # the file system's own bookkeeping
@@ -48,97 +44,33 @@ def looks_like_apfs(head: bytes) -> bool:
     return head[32:36] == NX_MAGIC
 
 
-class ImgFile(io.RawIOBase):
+class ImgFile(PositionalReader):
     """A read-only file object over a span of a pytsk3 image (a partition, a whole disk),
     the way libyal's ``open_file_object`` wants one."""
 
     def __init__(self, img: Any, offset: int = 0, length: int | None = None) -> None:
+        super().__init__(img.get_size() - offset if length is None else length)
         self.img = img
         self.offset = offset
-        self.length = img.get_size() - offset if length is None else length
-        self.pos = 0
-
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
 
     def get_size(self) -> int:
-        return self.length
+        return self.size
 
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.length}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = self.length - self.pos
-        n = min(n, self.length - self.pos)
-        if n <= 0:
-            return b""
-        data: bytes = self.img.read(self.offset + self.pos, n)
-        self.pos += len(data)
-        return data
-
-    def readinto(self, b: WriteableBuffer, /) -> int:
-        view = memoryview(b).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+    def read_at(self, offset: int, n: int) -> bytes:
+        return cast(bytes, self.img.read(self.offset + offset, n))
 
 
-class _ApfsReader(io.RawIOBase):
+class _ApfsReader(PositionalReader):
     """A seekable reader over a file's data or one of its extended attributes."""
 
+    WHAT = "APFS read"
+
     def __init__(self, read_at: Callable[[int, int], bytes], size: int) -> None:
-        self.read_at = read_at
-        self.size = size
-        self.pos = 0
+        super().__init__(size)
+        self._read_at = read_at
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = self.size - self.pos
-        n = min(n, self.size - self.pos)
-        if n <= 0:
-            return b""
-        try:
-            data = self.read_at(self.pos, n)
-        except (OSError, RuntimeError) as exc:
-            raise OSError(f"APFS read failed at offset {self.pos}: {_short(exc)}") from exc
-        if not data:
-            raise OSError(f"APFS read failed at offset {self.pos} (no data)")
-        self.pos += len(data)
-        return data
-
-    def readinto(self, b: WriteableBuffer, /) -> int:
-        view = memoryview(b).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
-
-
-def _short(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else type(exc).__name__
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self._read_at(offset, n)
 
 
 def _time(ns: int | None) -> datetime | None:
@@ -172,7 +104,7 @@ class ApfsContainer:
         try:
             self.container.open_file_object(self.file)
         except (OSError, RuntimeError) as exc:
-            raise CorruptSourceError(f"{label}: the APFS container cannot be opened ({_short(exc)})",
+            raise CorruptSourceError(f"{label}: the APFS container cannot be opened ({short_error(exc)})",
                                      hint="the container may be damaged or truncated") from exc
 
     def close(self) -> None:
@@ -206,7 +138,7 @@ class ApfsSource(Source):
         except (OSError, RuntimeError) as exc:
             self.close()
             raise CorruptSourceError(f"{self.label}: the APFS container's volumes cannot be read "
-                                     f"({_short(exc)})") from exc
+                                     f"({short_error(exc)})") from exc
         for i in range(count):
             info: dict = {"number": i + 1}
             described.append(info)
@@ -216,7 +148,7 @@ class ApfsSource(Source):
                 info.update(name=name, identifier=volume.get_identifier())
                 locked = volume.is_locked()
             except (OSError, RuntimeError) as exc:
-                self.warnings.append(f"APFS volume {i + 1} of {self.label} cannot be read ({_short(exc)})")
+                self.warnings.append(f"APFS volume {i + 1} of {self.label} cannot be read ({short_error(exc)})")
                 continue
             info["snapshots"] = snapshots[i] if snapshots is not None and i < len(snapshots) else None
             shown = safe_name(name)[0]
@@ -260,7 +192,7 @@ class _Walker:
             with self.lock:
                 root = self.volume.get_root_directory()
         except (OSError, RuntimeError) as exc:
-            self.warnings.append(f"{self.locator}: cannot open the root folder ({_short(exc)})")
+            self.warnings.append(f"{self.locator}: cannot open the root folder ({short_error(exc)})")
             return
         yield from self._dir(root, "", 0, {root.identifier})
 
@@ -269,7 +201,7 @@ class _Walker:
             with self.lock:
                 subs = list(directory.sub_file_entries)
         except (OSError, RuntimeError) as exc:
-            self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({_short(exc)})")
+            self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({short_error(exc)})")
             return
         for sub in subs:
             try:
@@ -277,7 +209,7 @@ class _Walker:
                     entry, attrs = self._entry(sub, parent)
             except (OSError, RuntimeError) as exc:
                 self.warnings.append(f"{self.locator}: an entry of folder {parent or '/'} unreadable "
-                                     f"({_short(exc)})")
+                                     f"({short_error(exc)})")
                 continue
             yield entry
             yield from self._streams(sub, entry, attrs)

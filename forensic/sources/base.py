@@ -1,6 +1,7 @@
 """The evidence-source interface: every kind of source is walked the same way."""
 from __future__ import annotations
 
+import io
 import os
 import tempfile
 from pathlib import Path
@@ -12,7 +13,7 @@ from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator
 
 if TYPE_CHECKING:
-    from _typeshed import StrOrBytesPath
+    from _typeshed import StrOrBytesPath, WriteableBuffer
 
 
 _alias_dir: str | None = None
@@ -109,3 +110,63 @@ def spool(reader: BinaryIO) -> BinaryIO:
         raise
     out.seek(0)
     return cast(BinaryIO, out)     # a SpooledTemporaryFile is an IO[bytes], not nominally a BinaryIO
+
+
+class PositionalReader(io.RawIOBase):
+    """A seekable, read-only file object over ``size`` bytes that a subclass reads by
+    position (:meth:`read_at`): what sources hand out for a file's content (a file system's
+    file, a carved or embedded object, an APFS file, a span of an image).
+
+    A read returns at most what is left. A read that fails, or gets nothing before the end,
+    is an OSError naming the offset: content that cannot be read is never taken for its end."""
+
+    WHAT = "read"           # how a failed read is named in its error
+
+    def __init__(self, size: int) -> None:
+        self.size = size
+        self.pos = 0
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        """Up to ``n`` bytes at ``offset`` (0 <= offset < size, n > 0)."""
+        raise NotImplementedError  # pragma: no cover
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self.pos
+
+    def seek(self, offset: int, whence: int = 0) -> int:
+        base = {0: 0, 1: self.pos, 2: self.size}[whence]
+        self.pos = max(0, base + offset)
+        return self.pos
+
+    def read(self, n: int | None = -1) -> bytes:
+        if n is None or n < 0:
+            n = self.size - self.pos
+        n = min(n, self.size - self.pos)
+        if n <= 0:
+            return b""
+        try:
+            data = self.read_at(self.pos, n)
+        except (OSError, RuntimeError) as exc:
+            raise OSError(f"{self.WHAT} failed at offset {self.pos}: {short_error(exc)}") from exc
+        if not data:
+            raise OSError(f"{self.WHAT} failed at offset {self.pos} (content not recoverable)")
+        self.pos += len(data)
+        return data
+
+    def readinto(self, b: WriteableBuffer, /) -> int:
+        view = memoryview(b).cast("B")
+        data = self.read(len(view))
+        view[: len(data)] = data
+        return len(data)
+
+
+def short_error(exc: BaseException) -> str:
+    """The last non-empty line of a library's error (libtsk and libyal errors are stacks)."""
+    lines = [ln.strip() for ln in str(exc).strip().splitlines() if ln.strip()]
+    return lines[-1] if lines else type(exc).__name__

@@ -30,17 +30,15 @@ import re
 import struct
 import zlib
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, cast
+from typing import BinaryIO, Callable, Iterator, cast
 
 import pytsk3
 
 from forensic.entry import FileEntry
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator
+from forensic.sources.base import PositionalReader
 from forensic.sources.ewf import BadChunk
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
 
 ReadAt = Callable[[int, int], bytes]      # (offset, n) -> up to n bytes (fewer at the end)
 # [(start, end)] media spans -> [(bad E01 chunk, first, one past last byte)] they overlap
@@ -492,14 +490,13 @@ class Extents:
         return pieces[0] if len(pieces) == 1 else b"".join(pieces)
 
 
-class ExtentReader(io.RawIOBase):
+class ExtentReader(PositionalReader):
     """A seekable, read-only file object over extents of an image (a carved object)."""
 
     def __init__(self, read: ReadAt, extents: list[tuple[int, int]], damage: Damage | None = None) -> None:
         self.space = Extents(extents, read)
+        super().__init__(self.space.size)
         self.extents = extents
-        self.size = self.space.size
-        self.pos = 0
         self.damage = damage
 
     def damage_warnings(self) -> list[str]:
@@ -512,40 +509,8 @@ class ExtentReader(io.RawIOBase):
                 "this content and its hashes are not what was acquired"
                 for chunk, lo, hi in self.damage([(offset, offset + length) for offset, length in self.extents])]
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = self.size - self.pos
-        n = min(n, self.size - self.pos)
-        if n <= 0:
-            return b""
-        try:
-            data = self.space.read_at(self.pos, n)
-        except (OSError, RuntimeError) as exc:
-            raise OSError(f"read failed at offset {self.pos}: {exc}") from exc
-        if not data:
-            raise OSError(f"read failed at offset {self.pos}")
-        self.pos += len(data)
-        return data
-
-    def readinto(self, b: WriteableBuffer, /) -> int:
-        view = memoryview(b).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+    def read_at(self, offset: int, n: int) -> bytes:
+        return self.space.read_at(offset, n)
 
 
 def extent_opener(read: ReadAt, extents: list[tuple[int, int]], damage: Damage | None = None

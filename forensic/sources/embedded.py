@@ -32,16 +32,13 @@ import re
 import struct
 import tempfile
 import zlib
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, cast
+from typing import BinaryIO, Callable, Iterator, cast
 
 from forensic.entry import FileEntry
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import safe_name
-from forensic.sources.base import Source
+from forensic.sources.base import PositionalReader, Source
 from forensic.sources.carve import EXTENSIONS, JPEG_SIG, PNG_SIG, find_all, Cursor, carve, jpeg_end, validate
-
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
 
 OLE2_MAGIC = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1"
 MAX_OBJECTS = 256
@@ -121,14 +118,14 @@ def wanted(head: bytes, hits: list[tuple[str, int]] | None) -> bool:
     return bool(hits) or is_ole2(head) or is_pdf(head)
 
 
-class _Slice(io.RawIOBase):
-    """A read-only, seekable view of [offset, offset + size) of a file opened anew."""
+class _Slice(PositionalReader):
+    """A read-only view of [offset, offset + size) of a file opened anew; seekable when that
+    file is (an archive member is a stream: read from its start, in order)."""
 
     def __init__(self, opener: Callable[[], BinaryIO], offset: int, size: int) -> None:
+        super().__init__(size)
         self.fh = opener()
         self.base = offset
-        self.size = size
-        self.pos = 0
         self.seekable_parent = bool(getattr(self.fh, "seekable", lambda: False)())
         if not self.seekable_parent:           # a stream (an archive member): skip to the start
             left = offset
@@ -138,39 +135,18 @@ class _Slice(io.RawIOBase):
                     raise OSError("content ends before the embedded object")
                 left -= len(got)
 
-    def readable(self) -> bool:
-        return True
-
     def seekable(self) -> bool:
         return self.seekable_parent
-
-    def tell(self) -> int:
-        return self.pos
 
     def seek(self, offset: int, whence: int = 0) -> int:
         if not self.seekable_parent:
             raise OSError("not seekable")
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
+        return super().seek(offset, whence)
 
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = self.size - self.pos
-        n = min(n, self.size - self.pos)
-        if n <= 0:
-            return b""
+    def read_at(self, offset: int, n: int) -> bytes:
         if self.seekable_parent:
-            self.fh.seek(self.base + self.pos)
-        data = self.fh.read(n)
-        self.pos += len(data)
-        return data
-
-    def readinto(self, b: WriteableBuffer, /) -> int:
-        view = memoryview(b).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+            self.fh.seek(self.base + offset)
+        return self.fh.read(n)
 
     def close(self) -> None:
         self.fh.close()

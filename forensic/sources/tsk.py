@@ -8,27 +8,23 @@ NTFS alternate data streams become entries of their own (``report.doc:hidden``).
 from __future__ import annotations
 
 import bisect
-import io
 import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO, Callable, Iterator, cast
+from typing import BinaryIO, Callable, Iterator, cast
 
 import pytsk3
 
 from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError
-from forensic.sources.base import lib_path
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.locator import Locator, safe_name
-from forensic.sources.base import Source
+from forensic.sources.base import PositionalReader, Source, lib_path, short_error
 from forensic.sources.carve import carve_disk, carve_volume
 from forensic.sources.ewf import BadChunk, EwfMedia
 from forensic.sources.volumes import add_shadow_copies, claim_partition, has_inner, inner_entries
 
-if TYPE_CHECKING:
-    from _typeshed import WriteableBuffer
 
 # The Sleuth Kit converts FAT's local wall-clock times with mktime(): with TZ=UTC that
 # conversion is the identity, so the value we get is the wall-clock time as recorded.
@@ -124,14 +120,13 @@ class _Volume:
         self.damage = damage        # media spans -> [(bad chunk, lo, hi)] they overlap
 
 
-class TskReader(io.RawIOBase):
+class TskReader(PositionalReader):
     """A seekable, read-only file object over one TSK file attribute."""
 
     def __init__(self, fs_file: pytsk3.File, size: int, attr_type: int | None = None, attr_id: int | None = None,
                  volume: _Volume | None = None) -> None:
+        super().__init__(size)
         self.fs_file = fs_file
-        self.size = size
-        self.pos = 0
         self.attr = (attr_type, attr_id) if attr_type is not None else None
         self.volume = volume
 
@@ -180,44 +175,10 @@ class TskReader(io.RawIOBase):
             spans.append((start, start + min(run.len * bs, self.size - first)))
         return spans
 
-    def readable(self) -> bool:
-        return True
-
-    def seekable(self) -> bool:
-        return True
-
-    def tell(self) -> int:
-        return self.pos
-
-    def seek(self, offset: int, whence: int = 0) -> int:
-        base = {0: 0, 1: self.pos, 2: self.size}[whence]
-        self.pos = max(0, base + offset)
-        return self.pos
-
-    def read(self, n: int | None = -1) -> bytes:
-        if n is None or n < 0:
-            n = self.size - self.pos
-        n = min(n, self.size - self.pos)
-        if n <= 0:
-            return b""
-        try:
-            data: bytes
-            if self.attr is None:
-                data = self.fs_file.read_random(self.pos, n)
-            else:
-                data = self.fs_file.read_random(self.pos, n, self.attr[0], self.attr[1])
-        except (OSError, RuntimeError) as exc:
-            raise OSError(f"read failed at offset {self.pos}: {_short(exc)}") from exc
-        if not data:
-            raise OSError(f"read failed at offset {self.pos} (content not recoverable)")
-        self.pos += len(data)
-        return data
-
-    def readinto(self, b: WriteableBuffer, /) -> int:
-        view = memoryview(b).cast("B")
-        data = self.read(len(view))
-        view[: len(data)] = data
-        return len(data)
+    def read_at(self, offset: int, n: int) -> bytes:
+        if self.attr is None:
+            return cast(bytes, self.fs_file.read_random(offset, n))
+        return cast(bytes, self.fs_file.read_random(offset, n, self.attr[0], self.attr[1]))
 
 
 def _time(meta: pytsk3.TSK_FS_META, name: str) -> datetime | None:
@@ -350,7 +311,7 @@ class TskImageSource(Source):
                     if claim_partition(self, info):     # APFS or encrypted: walked or reported there
                         continue
                     self.warnings.append(f"partition {n} ({desc}) at byte {start:,}: no readable file system "
-                                         f"({_short(exc)})")
+                                         f"({short_error(exc)})")
                     continue
                 fstype = FS_NAMES.get(fs.info.ftype, str(fs.info.ftype))
                 info["file_system"] = fstype
@@ -366,7 +327,7 @@ class TskImageSource(Source):
                     return
                 raise CorruptSourceError(
                     f"{self.label}: no partition table and no file system The Sleuth Kit can read "
-                    f"({_short(exc)})",
+                    f"({short_error(exc)})",
                     hint="the image may be encrypted, damaged (zeroed superblock?) or of an unsupported kind") from exc
             if partitions:
                 self.warnings.append("the partition table holds no readable file system, but the image starts "
@@ -412,7 +373,7 @@ class _FsWalker:
         try:
             root = self.fs.open_dir(path="/")
         except (OSError, RuntimeError) as exc:
-            self.warnings.append(f"{self.locator}: cannot open the root folder ({_short(exc)})")
+            self.warnings.append(f"{self.locator}: cannot open the root folder ({short_error(exc)})")
             return
         self.seen_dirs.add(self.fs.info.root_inum)
         root_file = None
@@ -428,7 +389,7 @@ class _FsWalker:
         try:
             items = list(directory)
         except (OSError, RuntimeError) as exc:
-            self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({_short(exc)})")
+            self.warnings.append(f"{self.locator}: folder {parent or '/'} unreadable ({short_error(exc)})")
             return
         records = self._iso_records(dir_file, parent) if self.is_iso and dir_file is not None else None
         seen: dict[str, int] = {}
@@ -493,7 +454,7 @@ class _FsWalker:
                 try:
                     sub = f.as_directory()
                 except (OSError, RuntimeError) as exc:
-                    entry.warnings.append(f"cannot open folder ({_short(exc)})")
+                    entry.warnings.append(f"cannot open folder ({short_error(exc)})")
                     continue
                 yield from self._dir(sub, path, depth + 1, f)
 
@@ -508,7 +469,7 @@ class _FsWalker:
             data = dir_file.read_random(0, size) if size else b""
         except (OSError, RuntimeError, AttributeError) as exc:
             self.warnings.append(f"{self.locator}: folder {parent or '/'}: directory records unreadable "
-                                 f"({_short(exc)}): its times are as TSK reads them (GMT offset ignored)")
+                                 f"({short_error(exc)}): its times are as TSK reads them (GMT offset ignored)")
             return out
         pos = 0
         while pos < len(data):
@@ -570,7 +531,7 @@ class _FsWalker:
             opened = self.fs.open_meta(inode=addr)
             meta = opened.info.meta
         except (OSError, RuntimeError) as exc:
-            return f, None, [f"deleted name; its metadata entry {addr} cannot be read ({_short(exc)}): "
+            return f, None, [f"deleted name; its metadata entry {addr} cannot be read ({short_error(exc)}): "
                              "content not recoverable"]
         if meta is None:
             return f, None, [f"deleted name; its metadata entry {addr} is empty: content not recoverable"]
@@ -631,7 +592,7 @@ class _FsWalker:
         try:
             self._alloc = _ntfs_allocation(self.fs) if self.is_ntfs else _fat_allocation(self.fs)
         except (OSError, RuntimeError, AttributeError, ValueError) as exc:
-            self.warnings.append(f"{self.locator}: cluster allocation map unreadable ({_short(exc)}): deleted "
+            self.warnings.append(f"{self.locator}: cluster allocation map unreadable ({short_error(exc)}): deleted "
                                  "files' clusters not checked for reuse")
             return None
         self._alloc_failed = False
@@ -851,10 +812,6 @@ def _vs_name(vstype: int) -> str:
              pytsk3.TSK_VS_TYPE_BSD: "bsd", pytsk3.TSK_VS_TYPE_SUN: "sun"}
     return names.get(vstype, str(vstype))
 
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
-    return text[-1] if text else type(exc).__name__
 
 
 def open_raw(path: Path) -> pytsk3.Img_Info:

@@ -27,7 +27,7 @@ import pytsk3
 from forensic.entry import FileEntry
 from forensic.errors import SourceError
 from forensic.sources.apfs import ApfsSource, ImgFile, looks_like_apfs
-from forensic.sources.base import Source
+from forensic.sources.base import Source, short_error
 from forensic.sources.encrypted import OPENABLE, PROBE, examine, open_decrypted, warning
 
 if TYPE_CHECKING:
@@ -160,7 +160,7 @@ def add_shadow_copies(src: TskImageSource) -> None:
             volume.open_file_object(reader)
             count = volume.get_number_of_stores()
         except (OSError, RuntimeError) as exc:
-            src.warnings.append(f"{loc}: the volume shadow copies cannot be read ({_short(exc)})")
+            src.warnings.append(f"{loc}: the volume shadow copies cannot be read ({short_error(exc)})")
             continue
         src.owned.append(cast(BinaryIO, volume))
         lock = threading.Lock()
@@ -173,7 +173,7 @@ def add_shadow_copies(src: TskImageSource) -> None:
                 snapshot = TskImageSource(StoreImgInfo(store, lock), loc.child("snapshot", label), src.limits,
                                           f"{src.label} {label}")
             except (OSError, RuntimeError, SourceError) as exc:
-                src.warnings.append(f"{loc}: shadow copy {i + 1} cannot be read ({_short(exc)})")
+                src.warnings.append(f"{loc}: shadow copy {i + 1} cannot be read ({short_error(exc)})")
                 continue
             src.warnings.extend(snapshot.warnings)
             snapshot.warnings = src.warnings
@@ -194,7 +194,3 @@ def _filetime(value: int | None) -> str | None:
     except (OverflowError, OSError, ValueError):
         return None
 
-
-def _short(exc: BaseException) -> str:
-    lines = [ln for ln in str(exc).strip().splitlines() if ln.strip()]
-    return lines[-1].strip() if lines else type(exc).__name__
