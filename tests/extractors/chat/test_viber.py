@@ -10,20 +10,10 @@ import pytest
 from appdb import build, run, sqlite3_cli
 from forensic.extractors.chat.sqlite_chat import OWNER
 from forensic.extractors.chat.viber import ViberExtractor
+from forensic.training.formats import VIBER_SCHEMA
 
 EX = ViberExtractor()
-SCHEMA = """
-CREATE TABLE conversations (_id INTEGER PRIMARY KEY AUTOINCREMENT, group_id LONG DEFAULT 0, group_name TEXT,
-  conversation_type INTEGER DEFAULT 0, date LONG DEFAULT 0, flags INTEGER DEFAULT 0);
-CREATE TABLE participants_info (_id INTEGER PRIMARY KEY AUTOINCREMENT, participant_type INTEGER DEFAULT 1,
-  member_id TEXT, encrypted_member_id TEXT, number TEXT, display_name TEXT, contact_name TEXT, viber_name TEXT,
-  contact_id LONG DEFAULT 0);
-CREATE TABLE participants (_id INTEGER PRIMARY KEY AUTOINCREMENT, conversation_id LONG,
-  participant_info_id LONG, active INTEGER DEFAULT 0);
-CREATE TABLE messages (_id INTEGER PRIMARY KEY AUTOINCREMENT, msg_date LONG, conversation_id LONG,
-  participant_id LONG, send_type INTEGER, body TEXT, unread INTEGER, extra_uri TEXT, extra_mime INTEGER DEFAULT 0,
-  location_lat INTEGER DEFAULT 0, location_lng INTEGER DEFAULT 0, deleted INTEGER DEFAULT 0, token LONG);
-"""
+SCHEMA = VIBER_SCHEMA    # the app's tables, as the sample image plants them too
 ROWS = {
     "conversations": [(1, 0, None, 0, 0, 0), (2, 555, "Crew", 1, 0, 0)],
     "participants_info": [(1, 0, "me", None, "+447700900001", "Me", None, None, 0),
