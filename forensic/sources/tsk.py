@@ -23,6 +23,7 @@ from forensic.locator import Locator, safe_name
 from forensic.sources.base import PositionalReader, Source, lib_path, short_error
 from forensic.sources.carve import carve_disk, carve_volume
 from forensic.sources.ewf import BadChunk, EwfMedia
+from forensic.sources.unallocated import ReadAt, unallocated_runs
 from forensic.sources.volumes import add_shadow_copies, claim_partition, has_inner, inner_entries
 
 
@@ -51,9 +52,6 @@ _NAMED_ATTRS = {pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA, pytsk3.TSK_FS_ATTR_TYPE_NTFS_
 # times' GMT offsets
 ISO_SECTOR = 2048
 MAX_ISO_DIR = 16 << 20
-# Largest NTFS $Bitmap read to check deleted files' clusters for reuse: one bit a cluster,
-# so 64 MiB covers 2 TiB of 4 KiB clusters.
-MAX_BITMAP = 64 << 20
 
 
 class EwfImgInfo(pytsk3.Img_Info):
@@ -342,7 +340,7 @@ class TskImageSource(Source):
         damage = self.damage_at if isinstance(self.img, EwfImgInfo) else None
         for loc, fs, fstype, offset in self.volumes:
             volume = _Volume(offset, fs.info.block_size, damage)
-            walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings, volume)
+            walker = _FsWalker(fs, loc, fstype, self.limits, self.warnings, volume, self.img.read)
             # the walk, then photos carved from the volume's unallocated space, then (below)
             # from the disk's space outside every partition
             yield from carve_volume(self.img, fs, fstype, offset, loc, self.limits, self.warnings, walker.walk(),
@@ -353,9 +351,10 @@ class TskImageSource(Source):
 
 class _FsWalker:
     def __init__(self, fs: pytsk3.FS_Info, locator: Locator, fstype: str, limits: Limits, warnings: list[str],
-                 volume: _Volume | None = None) -> None:
+                 volume: _Volume | None = None, read: ReadAt | None = None) -> None:
         self.fs = fs
         self.volume = volume
+        self.read = read            # the image's bytes (offset, n): where the allocation map is read
         self.locator = locator
         self.fstype = fstype
         self.limits = limits
@@ -366,8 +365,8 @@ class _FsWalker:
         self.is_iso = fstype == "iso9660"
         self.has_streams = fstype in ("ntfs", "hfs+")
         self.is_fat = fstype in ("fat12", "fat16", "fat32")
-        self._alloc: _Allocation | None = None
-        self._alloc_failed = False
+        self._free: _FreeSpace | None = None
+        self._free_read = False
 
     def walk(self) -> Iterator[FileEntry]:
         try:
@@ -562,41 +561,36 @@ class _FsWalker:
     def _rate(self, entry: FileEntry, f: pytsk3.File, attr: tuple[int, int] | None, orphan: bool) -> None:
         """Say how the entry's content was had (``recovery``) and, for content not
         allocated, how far it can be trusted (``recovery_confidence``): "high" when none of
-        its clusters is allocated again, "low" (with a warning) when some are; not said on
-        file systems whose allocation map is not read here (ext, HFS+, ...)."""
+        its blocks is allocated again, "low" (with a warning) when some are; not said where
+        the file system's allocation map is not read (forensic.sources.unallocated)."""
         if not entry.deleted:
             entry.recovery = "allocated"
             return
         entry.recovery = "orphan" if orphan else "deleted-metadata"
-        alloc = self._allocation()
-        if alloc is None:
+        free = self._free_space()
+        if free is None:
             return
         runs = _runs(f, attr)
         if runs is None:
             return
         entry.recovery_confidence = "high"
-        reused = alloc.reused(runs)
+        bs = self.fs.info.block_size
+        reused = free.reused([(addr * bs, length * bs) for addr, length in runs])
         if reused:
             entry.recovery_confidence = "low"
             first, n = reused
-            entry.warnings.append(f"{n:,} of the deleted content's clusters (first: {first:,}) are now allocated "
-                                  "to a live file: the content may be partly another file's")
+            entry.warnings.append(f"{n // bs:,} of the deleted content's blocks (first: block {first // bs:,}) are "
+                                  "now allocated to a live file: the content may be partly another file's")
 
-    def _allocation(self) -> _Allocation | None:
-        """The volume's cluster allocation map, read once, on the first deleted file: NTFS's
-        $Bitmap, FAT's first FAT; None on other file systems or when it cannot be read (a
-        note says so, once)."""
-        if self._alloc is not None or self._alloc_failed or not (self.is_ntfs or self.is_fat):
-            return self._alloc
-        self._alloc_failed = True
-        try:
-            self._alloc = _ntfs_allocation(self.fs) if self.is_ntfs else _fat_allocation(self.fs)
-        except (OSError, RuntimeError, AttributeError, ValueError) as exc:
-            self.warnings.append(f"{self.locator}: cluster allocation map unreadable ({short_error(exc)}): deleted "
-                                 "files' clusters not checked for reuse")
-            return None
-        self._alloc_failed = False
-        return self._alloc
+    def _free_space(self) -> _FreeSpace | None:
+        """The volume's unallocated space as its allocation map gives it (the map the carver
+        reads too: forensic.sources.unallocated), read once, on the first deleted file; None
+        where that map is not read (the carver warns about it)."""
+        if not self._free_read and self.read is not None and self.volume is not None:
+            self._free_read = True
+            runs = unallocated_runs(self.fs, self.fstype, self.read, self.volume.offset)
+            self._free = _FreeSpace(runs) if runs is not None else None
+        return self._free
 
     def _streams(self, f: pytsk3.File, entry: FileEntry, orphan: bool) -> Iterator[FileEntry]:
         """NTFS named $DATA streams (``report.doc:hidden``) and HFS+ resource forks
@@ -640,75 +634,31 @@ def _opener(f: pytsk3.File, size: int, attr_type: int | None = None, attr_id: in
     return lambda: cast(BinaryIO, TskReader(f, size, attr_type, attr_id, volume))
 
 
-class _Allocation:
-    """Which allocation units (clusters) a file system marks in use, and where TSK block
-    addresses lie among them: block b is in unit (b - first_block) // per_unit + first_unit."""
+class _FreeSpace:
+    """A volume's unallocated byte runs (sorted, from its start), to tell which bytes of a
+    deleted file's runs a live file has taken since."""
 
-    def __init__(self, used: Callable[[int, int], Iterator[int]], first_block: int = 0, per_unit: int = 1,
-                 first_unit: int = 0) -> None:
-        self.used = used                    # (lo, hi) units -> those of [lo, hi) marked in use
-        self.first_block = first_block
-        self.per_unit = per_unit
-        self.first_unit = first_unit
+    def __init__(self, runs: list[tuple[int, int]]) -> None:
+        self.starts = [start for start, _ in runs]
+        self.ends = [start + length for start, length in runs]
 
-    def reused(self, runs: list[tuple[int, int]]) -> tuple[int, int] | None:
-        """(first unit, count) of the units the [addr, addr + len) block runs lie in that are
-        marked in use, or None."""
+    def reused(self, spans: list[tuple[int, int]]) -> tuple[int, int] | None:
+        """(first byte, byte count) of the (start, length) spans that lie outside the free
+        runs (allocated now), or None when all of them are free."""
         first, n = None, 0
-        for addr, length in runs:
-            if addr < self.first_block:
-                continue
-            lo = (addr - self.first_block) // self.per_unit + self.first_unit
-            hi = (addr + length - 1 - self.first_block) // self.per_unit + self.first_unit + 1
-            for unit in self.used(lo, hi):
-                first = unit if first is None else first
-                n += 1
+        for start, length in spans:
+            pos, end = start, start + length
+            while pos < end:
+                i = bisect.bisect_right(self.starts, pos) - 1          # the free run starting at or before pos
+                if i >= 0 and pos < self.ends[i]:
+                    pos = min(end, self.ends[i])                       # free up to there
+                    continue
+                nxt = self.starts[i + 1] if i + 1 < len(self.starts) else end
+                stop = min(end, nxt)                                   # allocated up to the next free run
+                first = pos if first is None else first
+                n += stop - pos
+                pos = stop
         return (first, n) if first is not None else None
-
-
-def _ntfs_allocation(fs: pytsk3.FS_Info) -> _Allocation:
-    """$Bitmap (MFT entry 6): one bit a cluster; TSK's blocks are clusters."""
-    bm = fs.open_meta(inode=6)
-    size = bm.info.meta.size
-    if size > MAX_BITMAP:
-        raise ValueError(f"$Bitmap is {size:,} bytes")
-    data = bm.read_random(0, size) if size else b""
-    return _Allocation(lambda lo, hi: _set_bits(data, lo, hi))
-
-
-def _fat_allocation(fs: pytsk3.FS_Info) -> _Allocation:
-    """The first FAT ($FAT1, as TSK shows it): cluster n is in use when its entry is not 0.
-    TSK's blocks are sectors: the boot sector ($MBR) says where cluster 2 starts."""
-    boot = fs.open(path="/$MBR").read_random(0, 512)
-    if len(boot) < 64:
-        raise ValueError("boot sector short")
-    spc, reserved, nfats = boot[13], int.from_bytes(boot[14:16], "little"), boot[16]
-    bps, roots = int.from_bytes(boot[11:13], "little"), int.from_bytes(boot[17:19], "little")
-    fatsz = int.from_bytes(boot[22:24], "little") or int.from_bytes(boot[36:40], "little")
-    if not spc or not bps:
-        raise ValueError("boot sector without a cluster size")
-    fat = fs.open(path="/$FAT1")
-    size = fat.info.meta.size
-    if size > MAX_BITMAP * 4:
-        raise ValueError(f"the FAT is {size:,} bytes")
-    table = fat.read_random(0, size) if size else b""
-    ftype = fs.info.ftype
-    width = 4 if ftype == pytsk3.TSK_FS_TYPE_FAT32 else 2 if ftype == pytsk3.TSK_FS_TYPE_FAT16 else 0
-    count = len(table) // width if width else len(table) * 2 // 3
-
-    def entry(n: int) -> int:
-        if width == 4:
-            return int.from_bytes(table[4 * n:4 * n + 4], "little") & 0x0FFFFFFF
-        if width == 2:
-            return int.from_bytes(table[2 * n:2 * n + 2], "little")
-        pair = int.from_bytes(table[n * 3 // 2:n * 3 // 2 + 2], "little")      # FAT12: 12 bits each
-        return pair >> 4 if n % 2 else pair & 0xFFF
-
-    def used(lo: int, hi: int) -> Iterator[int]:
-        return (n for n in range(max(lo, 2), min(hi, count)) if entry(n))
-
-    first_data = reserved + nfats * fatsz + (roots * 32 + bps - 1) // bps
-    return _Allocation(used, first_block=first_data, per_unit=spc, first_unit=2)
 
 
 def _runs(f: pytsk3.File, attr: tuple[int, int] | None) -> list[tuple[int, int]] | None:
@@ -770,25 +720,6 @@ def _has_data(f: pytsk3.File) -> bool:
         return any(a.info.type == pytsk3.TSK_FS_ATTR_TYPE_NTFS_DATA and not a.info.name for a in f)
     except (OSError, RuntimeError):
         return False
-
-
-def _set_bits(bitmap: bytes, lo: int, hi: int) -> Iterator[int]:
-    """The numbers in [lo, hi) whose bit is set in ``bitmap`` (bit n: byte n // 8, bit
-    n % 8, least significant first); whole zero bytes are skipped a slice at a time."""
-    hi = min(hi, len(bitmap) * 8)
-    n = lo
-    while n < hi:
-        if n % 8 == 0 and n + 8 <= hi:
-            end = min(hi // 8, len(bitmap))
-            chunk = bitmap[n // 8:end]
-            stripped = chunk.lstrip(b"\0")
-            if not stripped:
-                n = end * 8
-                continue
-            n += (len(chunk) - len(stripped)) * 8
-        if bitmap[n // 8] >> (n % 8) & 1:
-            yield n
-        n += 1
 
 
 def _kind(meta: pytsk3.TSK_FS_META | None, name_info: pytsk3.TSK_FS_NAME) -> str:
