@@ -50,7 +50,7 @@ def contact_json(rec: PersonRecord, people: People) -> dict:
     out["numbers_read"] = [{"number": r.value, "normalized": r.key, "how": r.how} for r in people.readings(rec)
                            if r.value in out["numbers"]]
     ident = people.identity_of(rec)
-    out["identity"] = None if ident is None else ident.summary()
+    out["identity"] = None if ident is None else ident.summary(item=rec.item)
     out["record_id"] = rec.id
     out["corrupted"] = rec.corrupted
     out["warnings"] = rec.warnings

@@ -85,19 +85,30 @@ class Identity:
     def name(self) -> str | None:
         return self.preferred or (self.names[0] if self.names else None)
 
-    def summary(self, reading: Reading | None = None) -> dict:
+    def name_in(self, item: str) -> str | None:
+        """The name ``item``'s own records give this person (its address book's first, an
+        app's otherwise), else :attr:`name`: a phone's calls and messages are named by that
+        phone's contacts, never by another seized phone's (whose owner chose its names)."""
+        own = [s for s in self.sources if s["item"] == item and s["name"]]
+        for s in sorted(own, key=lambda s: s["app"] != "contacts"):
+            return str(s["name"])
+        return self.name
+
+    def summary(self, reading: Reading | None = None, item: str | None = None) -> dict:
         """As listings show it: ``{name, number, sources}`` (``number``: the compared form of
         the value that matched, ``matched`` how it was read; without one, the identity's first
-        E.164 number), other names when there are."""
+        E.164 number; ``name``: as ``item`` names the person when given), other names when
+        there are."""
         number: str | None
         if reading is not None:
             number = reading.key if reading.key[:1] == "+" else reading.value
         else:
             number = self.id if self.id[:1] == "+" else None
-        out: dict[str, Any] = {"name": self.name, "number": number, "sources": self.sources}
+        name = self.name if item is None else self.name_in(item)
+        out: dict[str, Any] = {"name": name, "number": number, "sources": self.sources}
         if reading is not None:
             out["matched"] = reading.how
-        others = [n for n in self.names if n != self.name]
+        others = [n for n in self.names if n != name]
         if others:
             out["other_names"] = others
         out["id"] = self.id
@@ -317,7 +328,7 @@ class People:
         if reading is None:
             return None
         ident = self._by_key.get(reading.key)
-        return None if ident is None else ident.summary(reading)
+        return None if ident is None else ident.summary(reading, item)
 
     def identity_of(self, rec: PersonRecord) -> Identity | None:
         for r in self.readings(rec):
