@@ -20,8 +20,10 @@ _EXTRA = {
     "image/jpeg": {"jpg", "jpeg", "jpe", "jfif", "thm"},
     "image/heic": {"heic", "heif", "hif"},
     "image/heif": {"heic", "heif", "hif"},
+    # TIFF-based RAW formats, and BigTIFF (.btf/.tf8/.tf2, libmagic says image/tiff for it)
     "image/tiff": {"tif", "tiff", "dng", "cr2", "nef", "arw", "orf", "rw2", "pef", "srw", "nrw", "raf", "3fr",
-                   "erf", "mos", "iiq", "sr2", "srf", "x3f"},
+                   "erf", "mos", "iiq", "sr2", "srf", "x3f", "btf", "tf8", "tf2", "bigtiff", "kdc", "dcr",
+                   "mef", "rwl", "gpr"},
     "image/x-canon-cr2": {"cr2"}, "image/x-canon-cr3": {"cr3"},
     "image/webp": {"webp"}, "image/png": {"png"}, "image/gif": {"gif"}, "image/bmp": {"bmp", "dib"},
     "video/mp4": {"mp4", "m4v", "m4a", "3gp", "mov"}, "video/quicktime": {"mov", "qt", "mp4"},
