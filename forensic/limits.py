@@ -12,6 +12,7 @@ class Limits:
     archive_ratio: int = 200                # ... or this many times its own size, if larger
     max_dir_depth: int = 256                # folder nesting inside a file system
     extractor_bytes: int = 64 << 20         # content handed to extractors in memory
+    max_carved: int = 100_000               # photos carved from one space (unallocated, slack, unpartitioned)
     chunk: int = 1 << 20                    # read size
 
 

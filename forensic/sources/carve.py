@@ -554,11 +554,18 @@ def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent:
         objects = carve(space.read_at, space.size, limits.extractor_bytes)
     else:
         objects = _at(space, only, what, base, limits.extractor_bytes)
+    carved = 0
     for found in objects:
         pieces = space.map(found.offset, found.size)
         if whole and len(pieces) > 1:
             continue
         first = pieces[0][0] - base
+        # a space filled with copies of one tiny picture (a few hundred bytes each) would make
+        # millions of entries: carving stops at the cap, said as a warning by the caller
+        if only is None and carved >= limits.max_carved:
+            raise RuntimeError(f"more than {limits.max_carved:,} photos carved from {what} space; the rest, "
+                               f"from offset 0x{first:x}, not carved (is it filled with copies of small pictures?)")
+        carved += 1
         name = f"carved-0x{first:x}.{EXTENSIONS[found.kind]}"
         entry = FileEntry(parent.child("carved", _label(what, first)), f"/$Carved/{name}",
                           name, "file", found.size, allocated=False, deleted=True, recovery="carved",
