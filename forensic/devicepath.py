@@ -1,0 +1,97 @@
+"""One mapping from where a file sits in a source to where it sat on the device.
+
+Acquisition tools lay a phone's file system out under their own roots: GrayKey and
+Cellebrite full-file-system zips under ``private/var/...`` or ``filesystem1/...``, Magnet
+and Oxygen under ``fs/`` or ``Dump/``; an Android backup (``.ab``) under
+``apps/<package>/<domain>/``. :func:`device_path` turns any of these into the path on the
+device (``/private/var/mobile/Library/SMS/sms.db``, ``/data/data/com.whatsapp/databases/
+msgstore.db``), so every source presents its files under the same device paths and no
+extractor guesses paths per source. Android's ``/data/user/0/`` (the per-user view of
+``/data/data/``) is folded onto ``/data/data/``.
+
+:func:`looks_like_device_tree` says, from a few member names, whether an archive holds a
+device's file system (and so is worth mapping) rather than an ordinary folder tree.
+"""
+from __future__ import annotations
+
+import posixpath
+import re
+from typing import Iterable
+
+# Roots acquisition tools put in front of the device's own root, outermost first.
+# Each is stripped once, in order (``Dump/filesystem1/private/var`` -> ``/private/var``).
+_TOOL_ROOTS = (
+    re.compile(r"^(?:dump|extraction|full ?file ?system|ffs)/", re.I),
+    re.compile(r"^(?:filesystem\d*|fs|root|files?/(?:full ?file ?system|filesystem\d*))/", re.I),
+)
+# Top folders that only a device's own file system has: a tree whose members start with
+# one of them (once tool roots are stripped) is a device tree.
+_DEVICE_TOPS = ("private/var/", "var/mobile/", "data/data/", "data/user/", "data/media/",
+                "sdcard/", "storage/emulated/")
+
+# Android backup (``.ab``) domains: apps/<package>/<domain>/rest -> device folder.
+_AB_DOMAINS = {
+    "a": "/data/app/{pkg}",                        # the APK itself
+    "db": "/data/data/{pkg}/databases",
+    "f": "/data/data/{pkg}/files",
+    "sp": "/data/data/{pkg}/shared_prefs",
+    "r": "/data/data/{pkg}",
+    "c": "/data/data/{pkg}/cache",
+    "nb": "/data/data/{pkg}/no_backup",
+    "ef": "/sdcard/Android/data/{pkg}/files",
+    "obb": "/sdcard/Android/obb/{pkg}",
+    "k": "/data/data/{pkg}/keyvalue",              # key/value backup data: no device file of its own
+}
+_AB_RE = re.compile(r"^apps/([^/]+)/([^/]+)(?:/(.*))?$")
+
+
+def android_backup_path(member: str) -> str | None:
+    """The device path of an ``.ab`` TAR member (``apps/com.whatsapp/db/msgstore.db`` ->
+    ``/data/data/com.whatsapp/databases/msgstore.db``); None for a name outside that layout
+    (the backup's own ``apps/<pkg>/_manifest`` included: it was never a device file)."""
+    m = _AB_RE.match(member.lstrip("/").replace("\\", "/"))
+    if m is None:
+        return None
+    pkg, domain, rest = m.group(1), m.group(2), m.group(3) or ""
+    if domain not in _AB_DOMAINS or pkg in (".", ".."):
+        return None
+    base = _AB_DOMAINS[domain].format(pkg=pkg)
+    return _clean(f"{base}/{rest}" if rest else base)
+
+
+def device_path(source_path: str) -> str:
+    """The device path of a file found at ``source_path`` in an acquisition (zip member,
+    folder-relative path or file-system path): tool roots stripped, Android's per-user data
+    folder folded onto ``/data/data``, always absolute. A path that names no device folder
+    is returned cleaned and absolute, otherwise unchanged."""
+    p = source_path.replace("\\", "/").lstrip("/")
+    ab = android_backup_path(p)
+    if ab is not None:
+        return ab
+    for root in _TOOL_ROOTS:
+        stripped = root.sub("", p, count=1)
+        if stripped != p and stripped.lower().startswith(_DEVICE_TOPS + ("data/", "system/", "var/")):
+            p = stripped
+    return _clean("/" + p)
+
+
+def _clean(path: str) -> str:
+    p = posixpath.normpath(path) if path else "/"
+    if p.startswith("//"):
+        p = "/" + p.lstrip("/")
+    # /data/user/0/<pkg> is the same folder as /data/data/<pkg> (user 0's view)
+    return re.sub(r"^/data/user/0/", "/data/data/", p)
+
+
+def looks_like_device_tree(names: Iterable[str], sample: int = 2000) -> bool:
+    """True when the first ``sample`` member names hold a phone's file system under a
+    tool's root or the device's own (``private/var/mobile/...``, ``Dump/data/data/...``)."""
+    for n, name in enumerate(names):
+        if n >= sample:
+            break
+        p = name.replace("\\", "/").lstrip("/")
+        for root in _TOOL_ROOTS:
+            p = root.sub("", p, count=1)
+        if p.lower().startswith(_DEVICE_TOPS):
+            return True
+    return False

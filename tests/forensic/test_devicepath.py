@@ -1,0 +1,39 @@
+"""The one mapping from a source's paths to the device's paths."""
+from __future__ import annotations
+
+import pytest
+
+from forensic.devicepath import android_backup_path, device_path, looks_like_device_tree
+
+
+@pytest.mark.parametrize("given, expected", [
+    ("apps/com.whatsapp/db/msgstore.db", "/data/data/com.whatsapp/databases/msgstore.db"),
+    ("apps/com.whatsapp/f/key", "/data/data/com.whatsapp/files/key"),
+    ("apps/com.whatsapp/sp/prefs.xml", "/data/data/com.whatsapp/shared_prefs/prefs.xml"),
+    ("apps/com.whatsapp/r/app_x/y", "/data/data/com.whatsapp/app_x/y"),
+    ("apps/com.whatsapp/ef/Media/a.jpg", "/sdcard/Android/data/com.whatsapp/files/Media/a.jpg"),
+    ("apps/com.whatsapp/a/base.apk", "/data/app/com.whatsapp/base.apk"),
+    ("private/var/mobile/Library/SMS/sms.db", "/private/var/mobile/Library/SMS/sms.db"),
+    ("filesystem1/private/var/mobile/Library/SMS/sms.db", "/private/var/mobile/Library/SMS/sms.db"),
+    ("Dump/data/data/com.android.providers.telephony/databases/mmssms.db",
+     "/data/data/com.android.providers.telephony/databases/mmssms.db"),
+    ("fs/data/user/0/com.whatsapp/databases/msgstore.db", "/data/data/com.whatsapp/databases/msgstore.db"),
+    ("/data/user/0/com.whatsapp/databases/wa.db", "/data/data/com.whatsapp/databases/wa.db"),
+    ("/data/user/10/com.whatsapp/databases/wa.db", "/data/user/10/com.whatsapp/databases/wa.db"),
+    ("Dump/notes/readme.txt", "/Dump/notes/readme.txt"),       # no device folder: unchanged
+    ("DCIM\\100APPLE\\IMG_1.JPG", "/DCIM/100APPLE/IMG_1.JPG"),
+])
+def test_device_path(given: str, expected: str) -> None:
+    assert device_path(given) == expected
+
+
+def test_backup_names_outside_the_layout_map_to_none() -> None:
+    assert android_backup_path("apps/com.whatsapp/_manifest") is None
+    assert android_backup_path("shared/0/DCIM/a.jpg") is None
+    assert android_backup_path("apps/../db/x") is None
+
+
+def test_device_tree_recognised_by_its_folders() -> None:
+    assert looks_like_device_tree(["Dump/", "Dump/data/data/com.whatsapp/databases/msgstore.db"])
+    assert looks_like_device_tree(["private/var/mobile/Library/SMS/sms.db"])
+    assert not looks_like_device_tree(["photos/a.jpg", "docs/data/x.txt"])
