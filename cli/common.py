@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import os
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 import click
@@ -10,6 +11,7 @@ import click
 from forensic.case import Case
 from forensic.store.schema import migration_to_record
 from forensic.cli.console import detail, esc
+from forensic.errors import UsageError
 
 
 def case_option(f):
@@ -59,3 +61,27 @@ def key_options(f):
     f = click.option("--key", "key_path", type=click.Path(dir_okay=False, path_type=Path),
                      help="Examiner key that signs the custody checkpoint (else $FORENSIC_KEY).")(f)
     return f
+
+
+def time_bound(text: str | None, end: bool, option: str) -> datetime | None:
+    """A time-filter option's value (``--from``, ``--to``, ``--since``, ...): an ISO 8601
+    date or date-time, naive meaning UTC; a date alone as an end bound (``end``) means the
+    whole day. A usage error naming ``option`` when it is neither."""
+    if text is None:
+        return None
+    try:
+        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
+    except ValueError:
+        raise UsageError(f"{option} {text!r} is not an ISO 8601 date or date-time",
+                         hint="e.g. 2021-03-14, 2021-03-14T21:00, 2021-03-14T21:00:00+01:00") from None
+    if dt.tzinfo is None:
+        dt = dt.replace(tzinfo=timezone.utc)
+    if end and len(text.strip()) == 10:
+        dt += timedelta(days=1) - timedelta(microseconds=1)
+    return dt
+
+
+def table_time(value: str | None) -> str:
+    """An ISO 8601 time for a table cell: a space instead of the 'T', so it wraps between
+    date and time; '?' when there is none."""
+    return value.replace("T", " ", 1) if value else "?"

@@ -6,12 +6,12 @@ import re
 import sqlite3
 from collections.abc import Iterator
 from contextlib import closing
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 import click
 
 from forensic.cli.commands.files import ListingScope, filter_words
-from forensic.cli.common import json_option, with_case
+from forensic.cli.common import json_option, table_time, time_bound, with_case
 from forensic.cli.console import emit_jsonl, listing, safe, stdout_is_terminal, table_pages, warn
 from forensic.store import chats as store_chats, people as store_people
 from forensic.store.chats import ensure_index, fts_query
@@ -24,29 +24,16 @@ from forensic.errors import UsageError
 
 _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]")
 # every platform the chat extractors write (a case may hold others, from newer extractors)
-PLATFORMS = ("whatsapp", "telegram", "messenger", "instagram", "discord", "sms", "imessage")
+# (tests/cli/test_messages_recovered.py checks every platform="..." of extractors/chat/ is here)
+PLATFORMS = ("whatsapp", "telegram", "signal", "messenger", "instagram", "discord", "sms", "imessage",
+             "google-messages", "viber", "kik", "skype", "line", "snapchat")
+PLATFORM_HELP = ", ".join(PLATFORMS)
 MESSAGES_LEGEND = ("Flags: ? time zone unknown (the device's clock, placed as if it were UTC) · x deleted · "
                    "! corrupted (damaged in its source) · U uncommitted: found only in a phone database's "
                    "unfinished transaction, not in the database as committed (not an ordinary message) · "
                    "R recovered: a deleted row found in a phone database's free space (not a live message)")
 CONVERSATIONS_LEGEND = ("Uncommitted: of its messages, those found only in a phone database's unfinished transaction, "
                         "not in the database as committed (forensic messages --uncommitted lists them)")
-
-
-def _bound(text: str | None, end: bool, option: str) -> datetime | None:
-    """An ISO date or date-time; naive means UTC. A date alone as ``--to`` means the whole day."""
-    if text is None:
-        return None
-    try:
-        dt = datetime.fromisoformat(text.strip().replace("Z", "+00:00"))
-    except ValueError:
-        raise UsageError(f"{option} {text!r} is not an ISO 8601 date or date-time",
-                         hint="e.g. 2021-03-14, 2021-03-14T21:00, 2021-03-14T21:00:00+01:00") from None
-    if dt.tzinfo is None:
-        dt = dt.replace(tzinfo=timezone.utc)
-    if end and len(text.strip()) == 10:
-        dt += timedelta(days=1) - timedelta(microseconds=1)
-    return dt
 
 
 def _platform(db: sqlite3.Connection | None, platform: str | None) -> str | None:
@@ -126,12 +113,6 @@ def _plain(text: str) -> str:
     return "\t".join(safe(part) for part in _CONTROL.sub("", text).split("\t"))
 
 
-def _when(value: str | None) -> str:
-    """An ISO 8601 time for a table: a space instead of the 'T', so it wraps between date
-    and time."""
-    return value.replace("T", " ", 1) if value else "?"
-
-
 def _cells(m: dict) -> tuple:
     conv = m["conversation"] or {}
     who, body = _who_and_body(m)
@@ -142,23 +123,25 @@ def _cells(m: dict) -> tuple:
     contact = m.get("sender_contact")
     if contact and contact.get("name"):     # the contact's name, then the sender as the message gives it
         who = f"{contact['name']} ({who})"
-    return (flags, _when(m["sent_at"]), m["platform"], conv.get("title") or conv.get("id"), who, body, m["item"])
+    return (flags, table_time(m["sent_at"]), m["platform"], conv.get("title") or conv.get("id"), who, body, m["item"])
 
 
 def message_rows(db: sqlite3.Connection, items: list[str], platform: str | None = None,
                  conversation: str | None = None, lo: datetime | None = None, hi: datetime | None = None,
-                 fts: str | None = None, limit: int | None = None, state: bool | None = None) -> Iterator[Message]:
+                 fts: str | None = None, limit: int | None = None, state: bool | None = None,
+                 deleted_rows: bool | None = None) -> Iterator[Message]:
     """The messages of a listing, in time order, streamed (see
-    :func:`forensic.store.chats.messages`); ``lo``/``hi``: the ``--from``/``--to`` bounds."""
+    :func:`forensic.store.chats.messages`); ``lo``/``hi``: the ``--from``/``--to`` bounds;
+    ``state``: ``--uncommitted``/``--no-uncommitted``; ``deleted_rows``:
+    ``--recovered``/``--no-recovered``."""
     return store_chats.messages(db, items, platform=platform, conversation=conversation,
                                 start_us=None if lo is None else to_us(lo), end_us=None if hi is None else to_us(hi),
-                                fts=fts, limit=limit, state=state)
+                                fts=fts, limit=limit, state=state, recovered=deleted_rows)
 
 
 @click.command()
 @click.option("--item", default=None, help="Only this evidence item.")
-@click.option("--platform", default=None, help="Only this platform (whatsapp, telegram, messenger, instagram, "
-                                                "discord, sms, imessage, ...).")
+@click.option("--platform", default=None, help=f"Only this platform ({PLATFORM_HELP}).")
 @click.option("--conversation", "conversation", default=None, help="Only this conversation id (see 'forensic "
                                                                    "conversations').")
 @click.option("--from", "from_", default=None, metavar="T",
@@ -171,11 +154,15 @@ def message_rows(db: sqlite3.Connection, items: list[str], platform: str | None 
 @click.option("--uncommitted/--no-uncommitted", "state", default=None,
               help="Only the messages found only in a phone database's unfinished transaction (db_state "
                    "uncommitted; flag U), or none of them. Default: all, flagged.")
+@click.option("--recovered/--no-recovered", "deleted_rows", default=None,
+              help="Only the deleted rows recovered from a phone database's free space or log (recovered "
+                   "deleted; flag R), or none of them. Default: all, flagged.")
 @click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many messages.")
 @json_option
 @with_case
 def messages(case: Case, item: str | None, platform: str | None, conversation: str | None, from_: str | None,
-             to: str | None, search: str | None, state: bool | None, limit: int | None, as_json: bool) -> int:
+             to: str | None, search: str | None, state: bool | None, deleted_rows: bool | None, limit: int | None,
+             as_json: bool) -> int:
     """List chat messages found by triage (every platform, one shape), in time order.
 
     Messages whose time zone is unknown (WhatsApp text exports without --assume-tz, Telegram
@@ -194,7 +181,7 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
     """
     scope = ListingScope(case, item)
     items = scope.items
-    lo, hi = _bound(from_, False, "--from"), _bound(to, True, "--to")
+    lo, hi = time_bound(from_, False, "--from"), time_bound(to, True, "--to")
     if lo and hi and lo > hi:
         raise UsageError("--from is after --to")
     if not items:                       # no evidence: no index either
@@ -211,7 +198,7 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
             return 0
     # closed here, while the case is open (a pipe closed early ends the listing mid-way)
     with closing(message_rows(case.db, items, platform=platform, conversation=conversation, lo=lo, hi=hi,
-                              fts=q, limit=limit, state=state)) as found:
+                              fts=q, limit=limit, state=state, deleted_rows=deleted_rows)) as found:
         # contacts name senders in JSON and in a terminal's table (compact lines stay as they were)
         book = store_people.people(case.db, items) if as_json or stdout_is_terminal() else None
         n = listing((message_json(r, book) for r in found), as_json=as_json,
@@ -219,14 +206,16 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
                     cells=_cells, line=_line, legend=MESSAGES_LEGEND, no_wrap=("Flags",))
     scope.report("messages", n, filter_words(("--platform", platform), ("--conversation", conversation),
                                              ("--from", from_), ("--to", to), ("--search", search),
-                                             ("--uncommitted", state is True), ("--no-uncommitted", state is False)),
+                                             ("--uncommitted", state is True), ("--no-uncommitted", state is False),
+                                             ("--recovered", deleted_rows is True),
+                                             ("--no-recovered", deleted_rows is False)),
                  hint="`forensic conversations` lists the conversation ids" if conversation else None)
     return 0
 
 
 @click.command()
 @click.option("--item", default=None, help="Only this evidence item.")
-@click.option("--platform", default=None, help="Only this platform.")
+@click.option("--platform", default=None, help=f"Only this platform ({PLATFORM_HELP}).")
 @json_option
 @with_case
 def conversations(case: Case, item: str | None, platform: str | None, as_json: bool) -> int:
@@ -263,8 +252,8 @@ def conversations(case: Case, item: str | None, platform: str | None, as_json: b
             ("First", "Last", "Title", "Conversation", "Item")
         table_pages(columns, ((c["platform"], f"{c['messages']:,}")
                               + ((f"{c['uncommitted']:,}" if c["uncommitted"] else "",) if pending else ())
-                              + (_when(c["first_at"]), _when(c["last_at"]), c["title"] or "-", c["conversation"],
-                                 c["item"]) for c in out),
+                              + (table_time(c["first_at"]), table_time(c["last_at"]), c["title"] or "-",
+                                 c["conversation"], c["item"]) for c in out),
                     legend=CONVERSATIONS_LEGEND if pending else None, no_wrap=("Messages", "Uncommitted"))
     else:
         for c in out:

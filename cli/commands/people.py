@@ -12,9 +12,8 @@ from contextlib import closing
 import click
 
 from forensic.case import Case
-from forensic.cli.commands.chats import _bound, _when
 from forensic.cli.commands.files import ListingScope, filter_words
-from forensic.cli.common import json_option, with_case
+from forensic.cli.common import json_option, table_time, time_bound, with_case
 from forensic.cli.console import listing, safe
 from forensic.errors import UsageError
 from forensic.extractors.phone.common import CALL_FIELDS, CONTACT_FIELDS
@@ -122,8 +121,8 @@ def _name(c: dict) -> str:
 
 
 def _call_cells(c: dict) -> tuple:
-    return ("!" if c["corrupted"] else "", _when(c["started_at"]), c["app"], _direction(c), c["number"] or "(none)",
-            _name(c), "" if c["duration_s"] is None else f"{c['duration_s']}s", c["item"])
+    return ("!" if c["corrupted"] else "", table_time(c["started_at"]), c["app"], _direction(c),
+            c["number"] or "(none)", _name(c), "" if c["duration_s"] is None else f"{c['duration_s']}s", c["item"])
 
 
 def _call_line(c: dict) -> str:
@@ -186,7 +185,7 @@ def calls(case: Case, item: str | None, since: str | None, until: str | None, as
     duration_s, source, ...).
     """
     scope = ListingScope(case, item)
-    lo, hi = _bound(since, False, "--since"), _bound(until, True, "--until")
+    lo, hi = time_bound(since, False, "--since"), time_bound(until, True, "--until")
     if lo and hi and lo > hi:
         raise UsageError("--since is after --until")
     people = store_people.people(case.db, scope.items)

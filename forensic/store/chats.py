@@ -278,6 +278,10 @@ def search_runs(db: sqlite3.Connection, items: list[str]) -> list[tuple[int, int
 # before its fields are read.
 _UNCOMMITTED_REF = "% (uncommitted)"
 _UNCOMMITTED_SQL = f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' AND json_extract(a.fields, '$.db_state') = 'uncommitted')"
+# A deleted row recovered from a phone database's free space (the extractors' ``recovered``)
+# has its ``source_ref`` say so too: ``TABLE:ROWID (recovered: IN, file offset N)``.
+_RECOVERED_REF = "% (recovered: %"
+_RECOVERED_SQL = f"(a.source_ref LIKE '{_RECOVERED_REF}' AND json_extract(a.fields, '$.recovered') = 'deleted')"
 
 
 def platforms(db: sqlite3.Connection) -> set[str]:
@@ -288,7 +292,7 @@ def platforms(db: sqlite3.Connection) -> set[str]:
 def _message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
                    start_us: int | None = None, end_us: int | None = None, fts: str | None = None,
                    limit: int | None = None, run: tuple[int, int] | None = None,
-                   state: bool | None = None) -> tuple[str, list[Any]]:
+                   state: bool | None = None, recovered: bool | None = None) -> tuple[str, list[Any]]:
     """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
 
     Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
@@ -315,6 +319,8 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
         args.extend([end_us, end_us + LATEST_OFFSET_H * HOUR_US])
     if state is not None:
         where.append(_UNCOMMITTED_SQL if state else f"NOT {_UNCOMMITTED_SQL} IS TRUE")
+    if recovered is not None:
+        where.append(_RECOVERED_SQL if recovered else f"NOT {_RECOVERED_SQL} IS TRUE")
     cols = "m.id AS id, m.item AS item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key AS sort_key"
     joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
     if fts is not None:
@@ -348,15 +354,18 @@ def _typed_messages(db: sqlite3.Connection, sql: str, args: list[Any]) -> sqlite
 
 def messages(db: sqlite3.Connection, items: list[str], platform: str | None = None,
              conversation: str | None = None, start_us: int | None = None, end_us: int | None = None,
-             fts: str | None = None, limit: int | None = None, state: bool | None = None) -> Iterator[Message]:
+             fts: str | None = None, limit: int | None = None, state: bool | None = None,
+             recovered: bool | None = None) -> Iterator[Message]:
     """The messages of ``items`` in time order (``sort_key, id``), streamed: the first ones
     come before the last ones are read. At most ``limit``. Of one ``platform`` (as stored),
     one ``conversation`` id; sent within ``start_us`` .. ``end_us`` (µs since the epoch,
     inclusive; a message whose zone is unknown is kept when it could be in range); matching
     ``fts`` (a query from :func:`fts_query`). ``state``: True keeps only the messages flagged
-    uncommitted (``db_state``), False leaves them out, None keeps all."""
+    uncommitted (``db_state``), False leaves them out, None keeps all; ``recovered`` likewise
+    for the deleted rows recovered from free space (``recovered: "deleted"``)."""
     def query(run: tuple[int, int] | None) -> sqlite3.Cursor:
-        sql, args = _message_query(items, platform, conversation, start_us, end_us, fts, limit, run, state)
+        sql, args = _message_query(items, platform, conversation, start_us, end_us, fts, limit, run, state,
+                                   recovered)
         return _typed_messages(db, sql, args)
     if fts is None:
         yield from query(None)
