@@ -12,7 +12,7 @@ Sources of events:
 Each event is a dict with Timesketch's fields — ``message``, ``datetime`` (ISO 8601 with
 offset), ``timestamp_desc``, ``timestamp`` (int, microseconds since the Unix epoch) — plus
 ``item``, ``path``, ``sha256``, ``record_type``, ``tz_known``, ``tz_source``, ``local_datetime``,
-``locator`` and ``db_state``.
+``locator``, ``recovery``, ``db_state`` and ``recovered``.
 
 Uncommitted records. A phone database found inside a transaction yields, besides its committed
 messages, those only the unfinished transaction holds (``db_state`` "uncommitted"). Their
@@ -20,6 +20,11 @@ events never read as ordinary ones: ``timestamp_desc`` is "Message sent (uncommi
 ``message`` begins "Message sent (uncommitted: found only in a database's unfinished
 transaction)", and ``db_state`` says "uncommitted" (it is "committed" for the other records of
 such a database, null for everything else).
+
+Recovered rows. A deleted row a phone database still held in its free space (the extractors'
+``recovered`` "deleted") is not a live message either: ``timestamp_desc`` is "Message sent
+(recovered deleted row)", the ``message`` begins "Message sent (recovered deleted row: found in a
+database's free space)", and ``recovered`` says "deleted" (null for everything else).
 
 Ordering rule. Events whose zone is known are ordered by their UTC instant. An event whose
 zone is unknown has no instant: it is placed by its wall-clock time *read as if it were
@@ -53,7 +58,7 @@ from forensic.store.timeline import (EARLIEST_OFFSET_H, EPOCH, FILE_TIMES, HOUR_
 
 # the fields of a timeline event, in order; the first four are Timesketch's
 FIELDS = ("message", "datetime", "timestamp_desc", "timestamp", "item", "path", "sha256", "record_type",
-          "tz_known", "tz_source", "local_datetime", "locator", "recovery", "db_state")
+          "tz_known", "tz_source", "local_datetime", "locator", "recovery", "db_state", "recovered")
 
 LABELS = {
     ("photo/exif", "taken"): "Photo taken",
@@ -67,21 +72,30 @@ LABELS = {
 # a record found only in a database's unfinished transaction (the extractors' db_state)
 UNCOMMITTED = "uncommitted"
 UNCOMMITTED_NOTE = "uncommitted: found only in a database's unfinished transaction"
+# a deleted row recovered from a database's free space (the extractors' recovered)
+RECOVERED = "deleted"
+RECOVERED_DESC = "recovered deleted row"
+RECOVERED_NOTE = "recovered deleted row: found in a database's free space"
 
 _DATE_ONLY = re.compile(r"^\d{4}-\d{2}-\d{2}$")
 
 
-def describe(desc: str, db_state: str | None) -> str:
-    """An event's ``timestamp_desc``: ``Message sent``, or ``Message sent (uncommitted)``."""
+def describe(desc: str, db_state: str | None, recovered: Any = None) -> str:
+    """An event's ``timestamp_desc``: ``Message sent``, ``Message sent (uncommitted)`` or
+    ``Message sent (recovered deleted row)``."""
+    if recovered == RECOVERED:
+        return f"{desc} ({RECOVERED_DESC})"
     return f"{desc} ({UNCOMMITTED})" if db_state == UNCOMMITTED else desc
 
 
 def message_text(desc: str, conversation: str | None, sender: str | None, body: str | None,
-                 db_state: str | None = None, lat: Any = None, lon: Any = None) -> str:
+                 db_state: str | None = None, lat: Any = None, lon: Any = None, recovered: Any = None) -> str:
     """A chat message event's ``message``: ``Message sent in CHAT by SENDER: body``; an
-    uncommitted one says so first (``Message sent (uncommitted: found only in ...) in ...``);
+    uncommitted one says so first (``Message sent (uncommitted: found only in ...) in ...``),
+    a recovered deleted row too (``Message sent (recovered deleted row: found in ...) in ...``);
     one that shares a position says where (``... by SENDER, sharing location LAT, LON: body``)."""
-    state = f" ({UNCOMMITTED_NOTE})" if db_state == UNCOMMITTED else ""
+    state = f" ({RECOVERED_NOTE})" if recovered == RECOVERED else \
+        f" ({UNCOMMITTED_NOTE})" if db_state == UNCOMMITTED else ""
     conv = f" in {conversation}" if conversation else ""
     where = f", sharing location {lat}, {lon}" if _place(lat, lon) else ""
     return f"{desc}{state}{conv} by {sender or '(system)'}{where}: {body or ''}"
@@ -134,7 +148,7 @@ def _event(r: TimelineRow, render: tzinfo) -> dict[str, Any]:
     record_type = r.record_type
     is_fs = record_type.startswith("fs/")
     label = r.label if is_fs else LABELS.get((record_type, r.label), f"{r.label} ({record_type})")
-    desc = describe(label, r.db_state)
+    desc = describe(label, r.db_state, r.recovered)
     tz_known = r.tz_known
     if r.key is None:                      # not a time we can read (never dropped: listed first)
         value = r.utc if r.utc is not None else r.local
@@ -172,6 +186,7 @@ def _event(r: TimelineRow, render: tzinfo) -> dict[str, Any]:
         "locator": r.locator,
         "recovery": r.recovery,
         "db_state": r.db_state,
+        "recovered": r.recovered,
     }
 
 
@@ -182,15 +197,18 @@ def _message(desc: str, r: TimelineRow, is_fs: bool) -> str:
         + (f" ({r.recovery})" if r.recovery in ("carved", "embedded") else "")
     if is_fs:
         return f"{desc}: {path}{deleted}"
-    if r.db_state == UNCOMMITTED and r.record_type != "chat/message":
-        desc = f"{desc} ({UNCOMMITTED_NOTE})"
+    if r.record_type != "chat/message":
+        if r.recovered == RECOVERED:
+            desc = f"{desc} ({RECOVERED_NOTE})"
+        elif r.db_state == UNCOMMITTED:
+            desc = f"{desc} ({UNCOMMITTED_NOTE})"
     if r.record_type == "photo/exif":
         from forensic.exporters.geo import device
         dev = device(r.make, r.model)
         where = f" at {r.lat}, {r.lon}" if r.lat is not None and r.lon is not None else ""
         return f"{desc}{where}: {path}{deleted}" + (f" [{dev}]" if dev else "")
     if r.record_type == "chat/message":
-        return message_text(desc, r.conversation, r.sender, r.body, r.db_state, r.lat, r.lon)
+        return message_text(desc, r.conversation, r.sender, r.body, r.db_state, r.lat, r.lon, r.recovered)
     return f"{desc}: {path}{deleted}"
 
 

@@ -167,15 +167,16 @@ def _message_event(m: dict, tl) -> dict | None:
         return None
     conv = f.get("conversation") or {}
     body = "[withheld: tagged sensitive]" if m["withheld"] else (f.get("body") or "")
-    state = f.get("db_state")
+    state, recovered = f.get("db_state"), f.get("recovered")
     desc = tl.LABELS[("chat/message", "sent")]
     lat, lon = (None, None) if m["withheld"] else _position(f)
     return {"message": tl.message_text(desc, conv.get("title") or conv.get("id") or "?", f.get("sender"), body, state,
-                                       lat, lon),
-            "datetime": when, "timestamp_desc": tl.describe(desc, state), "timestamp": stamp, "item": m["item"],
+                                       lat, lon, recovered),
+            "datetime": when, "timestamp_desc": tl.describe(desc, state, recovered), "timestamp": stamp,
+            "item": m["item"],
             "path": m["path"], "sha256": m["sha256"], "record_type": "chat/message", "tz_known": known,
             "tz_source": f.get("tz_source") if known else "unknown", "local_datetime": local_iso,
-            "locator": m["locator"], "db_state": state}
+            "locator": m["locator"], "db_state": state, "recovered": recovered}
 
 
 def _position(fields: dict) -> tuple[Any, Any]:
@@ -254,6 +255,9 @@ border-left:3px solid #457b9d}.msg .meta{font-size:.75em;color:#555}.msg .body{w
 .msg.uncommitted{border-left:3px dashed #b00020;background:#fff4f4}.unc{display:inline-block;padding:0 .4em;
 border:1px solid #b00020;border-radius:3px;color:#b00020;background:#fff;font-weight:bold;font-size:.9em;
 text-decoration:none}.unc-note{border:1px solid #b00020;background:#fff4f4;padding:.5em 1em}
+.msg.recovered{border-left:3px dotted #8a5a00;background:#fffaf0}.rec{display:inline-block;padding:0 .4em;
+border:1px solid #8a5a00;border-radius:3px;color:#8a5a00;background:#fff;font-weight:bold;font-size:.9em;
+text-decoration:none}.rec-note{border:1px solid #8a5a00;background:#fffaf0;padding:.5em 1em}
 """
 
 # What "uncommitted" means, said once in the report (where such messages are shown); every
@@ -275,6 +279,27 @@ UNCOMMITTED_LABEL = '<a class="unc" href="#uncommitted" title="found only in a d
 
 def _uncommitted(fields: dict) -> bool:
     return fields.get("db_state") == "uncommitted"
+
+
+# What "recovered" means, said once in the report (where such messages are shown); every
+# recovered message, and its timeline events, carry a label that links here.
+RECOVERED_NOTE = (
+    "A message marked <b>RECOVERED</b> is a deleted row: the phone database no longer holds it as a message, "
+    "but its bytes were still in the database's free space (a page on the freelist, free space inside a page, "
+    "or an older page image in its write-ahead log) and were read back from there. It was on the device at "
+    "some time; the database alone does not tell when or by whom it was deleted, and a row whose id a live "
+    "message now has may be an earlier version of that message (its <code>recovered_note</code> says so). "
+    "The warning that names the database (see Limitations) counts these rows; in "
+    "<code>data/messages.jsonl</code> they carry <code>\"recovered\": \"deleted\"</code> and "
+    "<code>source.page</code>, <code>source.offset</code> (where in the file they were found), and in "
+    "<code>data/timeline.csv</code> their events read &#8220;Message sent (recovered deleted row)&#8221;, "
+    "with <code>recovered</code> <code>deleted</code>.")
+RECOVERED_LABEL = '<a class="rec" href="#recovered" title="a deleted row found in a database\'s free space">' \
+                  'RECOVERED</a>'
+
+
+def _recovered(fields: dict) -> bool:
+    return fields.get("recovered") == "deleted"
 
 
 def _table(headers: Iterable[str], rows: Iterable[Iterable[str]], raw: bool = False) -> str:
@@ -369,14 +394,17 @@ def _case_section(ctx: ReportContext) -> str:
     info, case = ctx.info, ctx.info["case"]
     c = info["counts"]
     unc = sum(1 for m in ctx.messages if _uncommitted(m["fields"]))
+    rec = sum(1 for m in ctx.messages if _recovered(m["fields"]))
     body = _kv([("Case", e(case["case_id"])), ("Examiner", e(case["examiner"])),
                 ("Organisation", e(case.get("organisation"))), ("Case opened", e(case.get("created_at"))),
                 ("Tool", e(f"{info['tool']['name']} {info['tool']['version']} ({info['format']})")),
                 ("Recipient", e(info.get("recipient"))),
                 ("Contents", e(f"{c['files']} files exported, {c['withheld_files']} withheld; {c['photos']} photos; "
                                f"{c['messages']} messages ({c['withheld_messages']} withheld"
-                               + (f", {unc} uncommitted" if unc else "") + ")")
-                 + (' (<a href="#uncommitted">what uncommitted means</a>)' if unc else ""))])
+                               + (f", {unc} uncommitted" if unc else "")
+                               + (f", {rec} recovered deleted rows" if rec else "") + ")")
+                 + (' (<a href="#uncommitted">what uncommitted means</a>)' if unc else "")
+                 + (' (<a href="#recovered">what recovered means</a>)' if rec else ""))])
     body += ("<p class=\"small\">The bundle's creation time is in <code>bag-info.txt</code> "
              "(<code>Bundle-Created</code>); this report is the same for every export of the same selection. "
              "How to verify the bundle: <code>docs/prosecutor-guide.md</code> of the forensic tool, or "
@@ -588,19 +616,26 @@ def _chats_section(ctx: ReportContext) -> str:
     if total:
         out.append(f'<p id="uncommitted" class="unc-note"><b>Uncommitted messages ({total} in this selection).</b> '
                    f'{UNCOMMITTED_NOTE}</p>')
+    found = sum(1 for m in ctx.messages if _recovered(m["fields"]))
+    if found:
+        out.append(f'<p id="recovered" class="rec-note"><b>Recovered deleted messages ({found} in this selection).'
+                   f'</b> {RECOVERED_NOTE}</p>')
     for (item, platform, cid, title), msgs in convs.items():
         people = sorted({p for m in msgs for p in (m["fields"].get("participants") or []) if isinstance(p, str)})
         src = msgs[0]["source"]
         pending = sum(1 for m in msgs if _uncommitted(m["fields"]))
+        deleted_rows = sum(1 for m in msgs if _recovered(m["fields"]))
         block = [f'<div class="conv"><h3>{e(title or cid)}</h3>'
                  f'<div class="small">{e(platform)} &#183; item {e(item)} &#183; '
                  f'participants: {e(", ".join(people) or None)}'
                  + (f' &#183; <span class="bad">{pending} of its {len(msgs)} messages uncommitted</span>'
                     if pending else "")
+                 + (f' &#183; <span class="warn">{deleted_rows} of its {len(msgs)} messages recovered deleted rows'
+                    '</span>' if deleted_rows else "")
                  + f'<br>source: <code>{e(src["locator"])}</code> (SHA-256 {_hash(src["sha256"])})</div>']
         for m in msgs:
             f = m["fields"]
-            unc = _uncommitted(f)
+            unc, rec = _uncommitted(f), _recovered(f)
             when = f.get("sent_at")
             tz = "" if f.get("tz_known") or not when else " (zone unknown)"
             body = "<em>[withheld: tagged sensitive]</em>" if m["withheld"] else e(f.get("body") or "")
@@ -610,8 +645,9 @@ def _chats_section(ctx: ReportContext) -> str:
                     (a.get("name") or "[withheld]") + (f" (sha256 {a['sha256']})" if a.get("sha256") else "")
                     for a in f["attachments"])) + "</div>"
             flags = ", ".join(k for k in ("edited", "deleted", "system") if f.get(k))
-            block.append(f'<div class="msg{" uncommitted" if unc else ""}"><div class="meta">'
-                         f'{UNCOMMITTED_LABEL + " " if unc else ""}<b>{e(f.get("sender") or "(system)")}</b> &#183; '
+            block.append(f'<div class="msg{" uncommitted" if unc else ""}{" recovered" if rec else ""}">'
+                         f'<div class="meta">{UNCOMMITTED_LABEL + " " if unc else ""}'
+                         f'{RECOVERED_LABEL + " " if rec else ""}<b>{e(f.get("sender") or "(system)")}</b> &#183; '
                          f'{e(when)}{e(tz)}{(" &#183; " + e(flags)) if flags else ""}</div>'
                          f'<div class="body">{body}</div>{atts}'
                          f'<div class="cite">source: <code>{e(m["source"]["locator"])}</code> {e(m["source"]["ref"])} '
@@ -628,7 +664,8 @@ def _timeline_section(ctx: ReportContext) -> str:
     if not ctx.timeline:
         return _section("timeline", "<p>No dated events in this selection.</p>")
     rows = [[e(ev["datetime"]) + ("" if ev["tz_known"] else " <span class=\"warn\">(zone unknown)</span>"),
-             (UNCOMMITTED_LABEL + " " if ev.get("db_state") == "uncommitted" else "") + e(ev["timestamp_desc"]),
+             (UNCOMMITTED_LABEL + " " if ev.get("db_state") == "uncommitted" else "")
+             + (RECOVERED_LABEL + " " if ev.get("recovered") == "deleted" else "") + e(ev["timestamp_desc"]),
              e(ev["message"]), e(ev["item"]), f"<code>{e(ev['locator'])}</code>"]
             for ev in ctx.timeline[:TIMELINE_ROWS_CAP]]
     body = _table(["Time", "Event", "Description", "Item", "Locator"], rows, raw=True)
@@ -745,6 +782,11 @@ def _limitations_section(ctx: ReportContext) -> str:
         items.append(f'<li class="bad">{pending} message(s) are <b>uncommitted</b>: found only in a phone database\'s '
                      'unfinished transaction, not in the database as the phone would read it; each is labelled '
                      f'{UNCOMMITTED_LABEL} (<a href="#uncommitted">what this means</a>).</li>')
+    found = sum(1 for m in ctx.messages if _recovered(m["fields"]))
+    if found:
+        items.append(f'<li class="warn">{found} message(s) are <b>recovered deleted rows</b>: read back from a phone '
+                     'database\'s free space, not messages the database still holds; each is labelled '
+                     f'{RECOVERED_LABEL} (<a href="#recovered">what this means</a>).</li>')
     corrupted = [p for p in ctx.photos if p["corrupted"]] + [m for m in ctx.messages if m["corrupted"]]
     if corrupted:
         items.append(f"<li>{len(corrupted)} record(s) come from damaged data (marked corrupted); what could be "

@@ -308,9 +308,10 @@ class TimelineRow:
     lon: Any
     db_state: Any
     recovery: str | None = None       # of the file: 'carved', 'embedded', ... (forensic.entry.RECOVERY)
+    recovered: Any = None             # of the record: 'deleted', a row recovered from a database's free space
 
     @classmethod
     def from_row(cls, r: sqlite3.Row | tuple) -> "TimelineRow":
         """``r`` in the column order of :data:`forensic.store.timeline.COLUMNS`."""
         return cls(r[0], bool(r[1]), r[2], r[3], r[4], r[5], r[6], bool(r[7]), r[8], r[9], r[10], r[11], r[12],
-                   r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20])
+                   r[13], r[14], r[15], r[16], r[17], r[18], r[19], r[20], r[21])

@@ -69,7 +69,7 @@ class TimelineFilter:
 # the columns of every row, in the order of TimelineRow's fields
 COLUMNS = ("k", "tz_known", "label", "item", "path", "locator", "sha256", "deleted", "record_type",
            "utc", "local", "tz_source", "make", "model", "sender", "conversation", "body", "lat", "lon", "db_state",
-           "recovery")
+           "recovery", "recovered")
 
 
 def _file_select(column: str, desc: str) -> str:
@@ -80,7 +80,7 @@ def _file_select(column: str, desc: str) -> str:
         f"CASE WHEN f.times_tz_known THEN NULL ELSE {column} END AS local, "
         f"CASE WHEN f.times_tz_known THEN COALESCE(f.times_tz_source, 'utc') ELSE 'unknown' END AS tz_source, "
         f"NULL AS make, NULL AS model, NULL AS sender, NULL AS conversation, NULL AS body, "
-        f"NULL AS lat, NULL AS lon, NULL AS db_state, f.recovery AS recovery "
+        f"NULL AS lat, NULL AS lon, NULL AS db_state, f.recovery AS recovery, NULL AS recovered "
         f"FROM files f WHERE {column} IS NOT NULL AND (:item IS NULL OR f.item = :item)")
 
 
@@ -100,7 +100,8 @@ _ARTIFACT_SELECT = (
     "CASE WHEN t.label = 'gps' THEN json_extract(a.fields, '$.lon') WHEN a.record_type = 'chat/message' "
     "THEN COALESCE(json_extract(a.fields, '$.location.longitude'), json_extract(a.fields, '$.location.lon')) "
     "END AS lon, "
-    "json_extract(a.fields, '$.db_state') AS db_state, f.recovery AS recovery "
+    "json_extract(a.fields, '$.db_state') AS db_state, f.recovery AS recovery, "
+    "json_extract(a.fields, '$.recovered') AS recovered "
     "FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
     "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) "
     "WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL) AND (:item IS NULL OR a.item = :item)")

@@ -170,6 +170,9 @@ def _check_events(events: list[dict], hot, items=ITEMS) -> None:
             assert ev["timestamp_desc"] == "Message sent (uncommitted)"
             assert ev["message"] == f"{SENT}{hot['other']} by {hot['other']}: {body}"
             assert ev["db_state"] == "uncommitted"
+        elif ev.get("recovered") == "deleted":       # a deleted row from free space says that instead
+            assert ev["timestamp_desc"] == "Message sent (recovered deleted row)", ev
+            assert "uncommitted" not in ev["message"] and not ev["db_state"], ev
         else:
             assert ev["timestamp_desc"] in ("Message sent", "Message edited"), ev
             assert "uncommitted" not in ev["message"], ev
@@ -185,7 +188,7 @@ def test_timeline_csv_and_jsonl_mark_exactly_the_uncommitted_messages(hot, tmp_p
     with open(out, newline="", encoding="utf-8") as fh:
         reader = csv.DictReader(fh)
         assert reader.fieldnames[:4] == ["message", "datetime", "timestamp_desc", "timestamp"]
-        assert reader.fieldnames[-1] == "db_state"
+        assert reader.fieldnames[-2:] == ["db_state", "recovered"]
         _check_events(list(reader), hot)
     res = pipe("timeline", "--case", hot["case"], "--json", cwd=hot["root"])
     _check_events([json.loads(line) for line in res.stdout.splitlines()], hot)
