@@ -28,6 +28,7 @@ from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.store import artifacts as store_artifacts, files as store_files, items as store_items
 from forensic.store import selection as store_selection
+from forensic.store.places import position
 from forensic.store import tags as store_tags
 from forensic.store.records import File, Photo, Record
 from forensic.timestamps import iso_utc, now_utc
@@ -121,10 +122,13 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
 
 
 def _message_targets(rows: list[Record], geotagged: bool, timed: bool, start, end) -> Iterator[Target]:
-    """The messages among ``rows`` with a location (``geotagged``) / sent in [start, end]."""
+    """The messages among ``rows`` with a valid location (``geotagged``: the rule of ``forensic
+    geo``, :func:`forensic.store.places.position`: two numbers in range, not 0/0) / sent in
+    [start, end]."""
     for r in rows:
         f = r.fields
-        if geotagged and not f.get("location"):
+        loc = f.get("location")
+        if geotagged and not (isinstance(loc, dict) and position(loc) is not None):
             continue
         if timed and not _in_range(f.get("sent_at_utc"), start, end):
             continue
