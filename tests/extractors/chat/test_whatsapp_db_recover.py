@@ -40,8 +40,10 @@ def _db(path: Path, script: str) -> sqlite3.Connection:
     return db
 
 
-def test_current_schema_deleted_messages_recovered_and_lids_resolved(tmp_path):
-    db = _db(tmp_path / "msgstore.db", WA_CURRENT + JID_MAP)
+def build_msgstore(path: Path) -> tuple[list[tuple], list[int]]:
+    """A current-schema msgstore.db (jid, jid_map, chat, message) at ``path`` with 120
+    messages, some then deleted: (the rows inserted, the ids deleted)."""
+    db = _db(path, WA_CURRENT + JID_MAP)
     db.execute("BEGIN")
     db.executemany("INSERT INTO jid VALUES (?,?,?,?,?,?,?)", JIDS)
     db.executemany("INSERT INTO jid_map VALUES (?,?,0)", [(4, 3), (5, 1)])
@@ -60,7 +62,11 @@ def test_current_schema_deleted_messages_recovered_and_lids_resolved(tmp_path):
     db.executemany("DELETE FROM message WHERE _id = ?", [(i,) for i in gone])
     db.execute("COMMIT")
     db.close()
+    return msgs, gone
 
+
+def test_current_schema_deleted_messages_recovered_and_lids_resolved(tmp_path):
+    msgs, gone = build_msgstore(tmp_path / "msgstore.db")
     live, recovered, warnings = _extract(tmp_path / "msgstore.db")
     assert len(live) == 120 - len(gone) and not any("recovered" in f for f in live)
     by_body = {m[13]: m for m in msgs}
