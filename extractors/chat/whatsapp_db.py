@@ -232,7 +232,10 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
     def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
         """Names from wa.db beside msgstore.db, then attachments: one link per message."""
         names: dict[str, dict[str, str]] = {}    # folder -> jid -> name
-        for contact in store.records(item, "contact/whatsapp", self.NAME):
+        # a contact recovered from wa.db's free space names a jid only where no live contact does
+        contacts = sorted(store.records(item, "contact/whatsapp", self.NAME),
+                          key=lambda r: not r.fields.get("recovered"))
+        for contact in contacts:
             c = contact.fields
             name = c.get("display_name") or c.get("wa_name")
             if c.get("jid") and name and contact.path is not None:

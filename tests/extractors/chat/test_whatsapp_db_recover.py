@@ -10,7 +10,7 @@ from pathlib import Path
 from forensic.extractors.base import ExtractorInput
 from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
-from tests.extractors.chat.test_phone_dbs import WA_CURRENT, WA_LEGACY
+from tests.extractors.chat.test_phone_dbs import WA_CONTACTS, WA_CURRENT, WA_LEGACY
 
 WA = WhatsAppDbExtractor()
 T0 = 1700000000000
@@ -128,3 +128,27 @@ def test_hostile_jid_map_is_not_fatal(tmp_path):
     db.close()
     live, recovered, warnings = _extract(tmp_path / "msgstore.db")
     assert [f["conversation"]["id"] for f in live] == ["187654321098765@lid"] and recovered == []
+
+
+def test_deleted_wa_db_contacts_recovered(tmp_path):
+    db = _db(tmp_path / "wa.db", WA_CONTACTS)
+    db.execute("BEGIN")
+    people = [(i, f"3460000{i:04d}@s.whatsapp.net", 1, None, f"+3460000{i:04d}", f"Person {i} " + "n" * (i % 20),
+               None) for i in range(1, 81)]
+    db.executemany("INSERT INTO wa_contacts VALUES (?,?,?,?,?,?,?)", people)
+    db.execute("COMMIT")
+    gone = list(range(30, 45))
+    db.execute("BEGIN")
+    db.executemany("DELETE FROM wa_contacts WHERE _id = ?", [(i,) for i in gone])
+    db.execute("COMMIT")
+    db.close()
+    data = (tmp_path / "wa.db").read_bytes()
+    out = list(WA.extract(ExtractorInput("/data/data/com.whatsapp/databases/wa.db", "wa.db",
+                                         "application/vnd.sqlite3", len(data), data)))
+    recs = [r for r in out if isinstance(r, ArtifactRecord)]
+    assert {r.record_type for r in recs} == {"contact/whatsapp"}
+    live = [r.fields for r in recs if not r.fields.get("recovered")]
+    found = [r.fields for r in recs if r.fields.get("recovered") == "deleted"]
+    assert len(live) == 80 - len(gone) and found
+    by_jid = {p[1]: p for p in people}
+    assert all(by_jid[f["jid"]][0] in gone and f["display_name"] == by_jid[f["jid"]][5] for f in found)
