@@ -20,7 +20,8 @@ from forensic.extractors.phone.common import CALL_FIELDS, CONTACT_FIELDS
 from forensic.store import people as store_people
 from forensic.store.people import People, PersonRecord
 
-CONTACTS_LEGEND = "Flags: x deleted (awaiting sync) · ! corrupted (damaged in its source)"
+CONTACTS_LEGEND = ("Flags: x deleted (awaiting sync) · ! corrupted (damaged in its source) · R recovered: a deleted "
+                   "row found in a database's free space (not a live contact)")
 CALLS_LEGEND = ("Flags: ! corrupted (no readable time, or damaged) · Name: (c) from the contacts, not the call log · "
                 "Direction: in, out; the outcome after a slash")
 
@@ -91,7 +92,8 @@ def _plain(text: str, item: str) -> str:
 
 
 def _contact_flags(c: dict) -> str:
-    return ("!" if c["corrupted"] else "") + ("x" if c.get("deleted") else "")
+    return ("!" if c["corrupted"] else "") + ("x" if c.get("deleted") else "") \
+        + ("R" if c.get("recovered") == "deleted" else "")
 
 
 def _contact_cells(c: dict) -> tuple:

@@ -142,3 +142,18 @@ def test_geotagged_takes_no_zero_zero_position(forensic, tmp_path):
     assert len(rows) == 1 and rows[0]["kind"] == "message"
     geo = forensic("geo", "--case", c, "--json").jsonl()
     assert len(geo) == 1
+
+
+def test_time_helpers_are_public_and_a_recovered_contact_is_flagged():
+    from datetime import datetime, timezone
+
+    from forensic.cli.commands import people
+    from forensic.cli.common import table_time, time_bound
+    from forensic.errors import UsageError
+    assert time_bound("2021-03-14", True, "--to") == datetime(2021, 3, 14, 23, 59, 59, 999999, tzinfo=timezone.utc)
+    assert time_bound("2021-03-14T21:00+01:00", False, "--from").utcoffset().total_seconds() == 3600
+    with pytest.raises(UsageError, match="--since 'soon'"):
+        time_bound("soon", False, "--since")
+    assert table_time("2021-03-14T21:00:00Z") == "2021-03-14 21:00:00Z" and table_time(None) == "?"
+    assert people._contact_flags({"corrupted": False, "recovered": "deleted"}) == "R"
+    assert "R recovered" in people.CONTACTS_LEGEND
