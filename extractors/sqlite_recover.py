@@ -599,6 +599,10 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
         for n in leaves:
             owner[n] = s
     free = _freelist(db, out.problems)
+    # the overflow pages of live rows hold live data (a message's long text, a thumbnail): not
+    # lost pages, and bytes in them that parse as a cell are not a deleted row (a picture
+    # sent to the phone could carry a made-up message; found by the red team)
+    in_use = _overflow_pages(db, owner, free)
     scan = _Scanner(db, shapes, out, wanted)
     last = db.pages if not db.latest else max(db.pages, max(db.latest))
     for n in range(1, last + 1):                   # the current state of every page
@@ -612,6 +616,8 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
                 scan.live_leaf(buf, base, n, owner[n], file)
         elif n in free:
             scan.other_page(buf, base, n, file, "freelist")
+        elif n in in_use:
+            continue
         elif buf[base + _header_offset(n)] not in _BTREE_TYPES:
             scan.other_page(buf, base, n, file, "unallocated")   # in no b-tree, not free: lost
     _near_rows(db, out, owner)
@@ -620,6 +626,46 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
     superseded += [(db.wal, off, n, "wal") for n, off in old]
     for buf, base, n, file in superseded:          # older versions of pages the log rewrote
         scan.other_page(buf, base, n, file, "wal")
+
+
+def _overflow_pages(db: _Db, owner: dict[int, TableShape], free: set[int]) -> set[int]:
+    """The overflow pages of the cells on the live table leaves ``owner`` lists: each chain
+    followed from the 4 bytes after a cell's local payload (fileformat2.html, 1.6), up to a
+    page seen before, past the end, or free."""
+    out: set[int] = set()
+    usable = db.usable
+    max_local = usable - 35
+    min_local = (usable - 12) * 32 // 255 - 23
+    last = max(db.pages, max(db.latest, default=0))
+    for n in owner:
+        at = db.page(n)
+        if at is None:
+            continue
+        buf, base = at
+        h = base + _header_offset(n)
+        count = int.from_bytes(buf[h + 3:h + 5], "big")
+        for i in range(min(count, usable // 2)):
+            ptr = int.from_bytes(buf[h + 8 + 2 * i:h + 10 + 2 * i], "big")
+            if not 0 < ptr <= usable - 4:
+                continue
+            a = varint(buf, base + ptr, base + usable)
+            b = varint(buf, a[1], base + usable) if a else None
+            if a is None or b is None or a[0] <= max_local:
+                continue
+            local = min_local + (a[0] - min_local) % (usable - 4)
+            if local > max_local:
+                local = min_local
+            at_ptr = b[1] + local
+            if at_ptr + 4 > base + usable:
+                continue
+            nxt = int.from_bytes(buf[at_ptr:at_ptr + 4], "big")
+            while 0 < nxt <= last and nxt not in out and nxt not in free and nxt not in owner:
+                out.add(nxt)
+                page = db.page(nxt)
+                if page is None:
+                    break
+                nxt = int.from_bytes(page[0][page[1]:page[1] + 4], "big")
+    return out
 
 
 def _leaf_keys(db: _Db, n: int) -> tuple[int, int] | None:
