@@ -29,6 +29,7 @@ COMMANDS: dict[str, str] = {
     "extractors": "forensic.cli.commands.extractors",
     "photos": "forensic.cli.commands.photos", "geo": "forensic.cli.commands.photos",
     "timeline": "forensic.cli.commands.photos",
+    "similar": "forensic.cli.commands.similar",
     "messages": "forensic.cli.commands.chats", "conversations": "forensic.cli.commands.chats",
     "contacts": "forensic.cli.commands.people", "calls": "forensic.cli.commands.people",
     "tag": "forensic.cli.commands.export", "export": "forensic.cli.commands.export",

@@ -1,0 +1,98 @@
+"""forensic similar: the same picture on another device (near-duplicate photos)."""
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import click
+
+from forensic.case import Case
+from forensic.cli.common import json_option, with_case
+from forensic.cli.console import compact_line, esc, info, listing, warn
+from forensic.errors import UsageError
+from forensic.store import similar as store_similar
+
+_SHA256 = re.compile(r"^[0-9a-fA-F]{64}$")
+LEGEND = ("Distance: bits that differ between the two photos' perceptual hashes (0: the same picture). "
+          "Camera: EXIF make and model (a camera original). Messages: chat messages carrying the photo")
+
+
+def _outside(path: Path) -> store_similar.HashedPhoto:
+    """A photo outside the case, hashed as triage hashes one (read-only, same bounds)."""
+    from forensic.extractors.base import ExtractorInput
+    from forensic.extractors.photo_hash import HASH_TYPE, PhotoHashExtractor
+
+    extractor = PhotoHashExtractor()
+    extractor.thumbnails = False
+    size = path.stat().st_size
+    with open(path, "rb") as fh:
+        data = fh.read(extractor.max_read + 1)
+    for out in extractor.extract(ExtractorInput(str(path), path.name, "", size, data)):
+        if getattr(out, "record_type", None) == HASH_TYPE:
+            fields = out.fields   # type: ignore[union-attr]
+            ph, dh = store_similar.parse_hash(fields["phash"]), store_similar.parse_hash(fields["dhash"])
+            if ph is not None and dh is not None:
+                return store_similar.HashedPhoto("(outside the case)", str(path), None, -1, ph, dh)
+        else:
+            warn(esc(getattr(out, "message", "")))
+    raise UsageError(f"{path} could not be decoded as a photo", hint="give a JPEG, PNG, WebP, TIFF, GIF or BMP file")
+
+
+def _target(spec: str, found: list[store_similar.HashedPhoto]) -> store_similar.HashedPhoto:
+    path = Path(spec)
+    if path.is_file():
+        return _outside(path)
+    if _SHA256.match(spec):
+        for p in found:
+            if p.sha256 == spec.lower():
+                return p
+    for p in found:
+        if p.locator == spec:
+            return p
+    raise UsageError(f"no photo hashed in the case is {spec!r}, and no such file exists",
+                     hint="give a file's path, or the SHA-256 or locator of a photo in the case "
+                          "(forensic photos --json lists them)")
+
+
+@click.command()
+@click.argument("file", required=False)
+@click.option("--all", "all_", is_flag=True, help="Every pair of near-duplicate photos in the case.")
+@click.option("--max-distance", type=click.IntRange(0, 32), default=store_similar.DEFAULT_MAX_DISTANCE,
+              show_default=True, help="Most bits the two perceptual hashes may differ in.")
+@click.option("--algorithm", type=click.Choice(store_similar.ALGORITHMS), default="phash", show_default=True,
+              help="The perceptual hash compared.")
+@click.option("--item", default=None, help="Only pairs with a photo of this evidence item.")
+@json_option
+@with_case
+def similar(case: Case, file: str | None, all_: bool, max_distance: int, algorithm: str, item: str | None,
+            as_json: bool) -> int:
+    """Near-duplicate photos across items and conversations: a camera original and its
+    WhatsApp copy or a screenshot of it, with the Hamming distance of their perceptual hashes.
+
+    FILE is a photo's path (a file outside the case, hashed now, read-only), or the SHA-256 or
+    the locator of a photo in the case; --all lists every pair instead. The camera original
+    (EXIF make/model) is side a where one side is one, so a chat attachment in side b is
+    linked to the photo it was made from. With --json: JSON Lines, each {a, b, distance,
+    algorithm}, a and b with item, locator, sha256 (and camera, messages)."""
+    if all_ == (file is not None):
+        raise UsageError("give either FILE or --all", hint="forensic similar photo.jpg, or forensic similar --all")
+    found = store_similar.photos(case.db)
+    if not found:
+        info("no photo hashed in this case (run forensic triage; the photo_hash extractor hashes photos)")
+    if all_:
+        pairs = list(store_similar.all_pairs(found, max_distance, algorithm, item))
+    else:
+        target = _target(file or "", found)
+        pairs = [p for p in store_similar.near(found, target, max_distance, algorithm)
+                 if item is None or p.b.item == item]
+    listing((p.to_json() for p in pairs) if as_json else pairs, as_json=as_json,
+            columns=("Distance", "A", "Camera", "B", "Messages"),
+            cells=lambda p: (str(p.distance), f"{p.a.item}: {p.a.locator}", p.a.camera or "-",
+                             f"{p.b.item}: {p.b.locator}", ", ".join(map(str, p.b.messages)) or "-"),
+            line=lambda p: compact_line((p.distance, p.algorithm, p.a.item, p.a.locator, p.a.camera or "-",
+                                         p.b.item, p.b.locator, ",".join(map(str, p.b.messages)) or "-")),
+            legend=LEGEND)
+    return 0
+
+
+COMMANDS = [similar]

@@ -1,0 +1,144 @@
+"""Photo perceptual hashes and thumbnails: the same picture on another device.
+
+For every photo Pillow can decode (JPEG, PNG, WebP, TIFF, GIF, BMP), one decode gives:
+
+``photo/phash``      ``phash`` and ``dhash`` (64-bit, 16 hex digits, from ``imagehash``), the
+                     image's ``width`` and ``height`` as stored, and the EXIF ``orientation``
+                     applied before hashing (a messenger's copy is usually turned upright and
+                     stripped of EXIF; turning the original the same way makes them hash alike).
+``photo/thumbnail``  a small JPEG (at most :data:`THUMB_SIZE` pixels a side, upright) for the
+                     report and review: ``jpeg_base64``, ``width``, ``height``.
+
+Near-duplicates (a camera original and its resized, re-compressed WhatsApp copy) differ in a
+few bits of these hashes; :mod:`forensic.store.similar` finds them by Hamming distance.
+
+Why the thumbnail is a record, not a table or a file in the case folder: a record goes through
+the triage as every other one (worker processes, one transaction per batch) with no new path
+from the extractor to the store, and the custody log vouches for it like any record (its
+``record_sha256``; ``custody verify --deep`` re-hashes it), so a thumbnail in a report can be
+shown to be the one made at triage. It is derived data, never evidence: the file it was made
+from is vouched for by its own hash. It costs about 5-10 KB of the store per photo.
+
+Decoding is bounded: a JPEG is decoded at 1/2 to 1/8 scale (Pillow's draft mode, the DCT
+scaled in libjpeg: the main speed-up), an image of more than :data:`MAX_PIXELS` pixels after
+that is not decoded (a decompression bomb: a warning), nor is one past Pillow's own limit.
+A file that does not decode gives a warning and no record; nothing raises.
+
+Video key frames are not hashed: that needs a video decoder (ffmpeg), which the toolkit does
+not depend on.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import warnings
+from typing import Iterable
+
+from forensic.extractors.base import Extractor, ExtractorInput
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+
+HASH_TYPE = "photo/phash"
+THUMB_TYPE = "photo/thumbnail"
+MAX_READ = 64 * 1024 * 1024       # bytes of a file read to decode it
+MAX_PIXELS = 64_000_000           # pixels decoded at most (after JPEG draft scaling)
+THUMB_SIZE = 256                  # the thumbnail's longer side, pixels
+THUMB_QUALITY = 70
+
+_MIMES = {"image/jpeg", "image/pjpeg", "image/jpg", "image/png", "image/webp", "image/tiff",
+          "image/gif", "image/bmp", "image/x-ms-bmp"}
+_EXTENSIONS = {"jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "gif", "bmp"}
+_MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
+
+# EXIF orientation -> the Pillow transpose that turns the picture upright
+_ORIENT = {2: "FLIP_LEFT_RIGHT", 3: "ROTATE_180", 4: "FLIP_TOP_BOTTOM", 5: "TRANSPOSE",
+           6: "ROTATE_270", 7: "TRANSVERSE", 8: "ROTATE_90"}
+
+
+class PhotoHashExtractor(Extractor):
+    NAME = "photo_hash"
+    VERSION = "1"
+    DESCRIPTION = "Photo perceptual hashes (pHash, dHash) and a thumbnail: near-duplicates across devices"
+    REQUIRES = ("imagehash", "PIL")
+    RECORD_TYPES = (HASH_TYPE, THUMB_TYPE)
+    OFFLOAD = True
+
+    max_read: int = MAX_READ
+    max_pixels: int = MAX_PIXELS
+    thumbnails: bool = True
+
+    def accepts(self, path: str, mime: str, head: bytes) -> bool:
+        mime = (mime or "").split(";")[0].strip().lower()
+        if mime in _MIMES:
+            return True
+        if head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
+            return True
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        # a name alone is not enough: bytes that are no image give one warning, not a record
+        return "." in name and name.rsplit(".", 1)[-1].lower() in _EXTENSIONS and head[:2] in (b"\xff\xd8", b"BM")
+
+    def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
+        try:
+            yield from self._extract(item)
+        except Exception as exc:   # damaged or hostile image (or a bug of ours): say so, go on
+            yield ExtractionWarning(self.NAME, f"photo not hashed: {type(exc).__name__}: {exc}")
+
+    def _extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
+        from PIL import Image
+
+        if item.data is not None:
+            data = item.data
+        else:
+            with item.stream() as fh:
+                data = fh.read(self.max_read + 1)
+        if len(data) > self.max_read:
+            yield ExtractionWarning(self.NAME, f"photo not hashed: larger than {self.max_read} bytes")
+            return
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")          # DecompressionBombWarning: bounded below
+            img = Image.open(io.BytesIO(data))
+            width, height = img.size
+            orientation = _orientation(img)
+            if img.format == "JPEG":
+                img.draft("RGB", (THUMB_SIZE, THUMB_SIZE))   # libjpeg scales while decoding
+            dw, dh = img.size
+            if dw * dh > self.max_pixels:
+                yield ExtractionWarning(self.NAME, f"photo not hashed: {width}x{height} pixels, more than "
+                                                   f"{self.max_pixels} to decode")
+                return
+            img.load()
+        fields, thumb = hash_image(img, orientation, thumbnail=self.thumbnails)
+        yield ArtifactRecord(HASH_TYPE, {**fields, "width": width, "height": height})
+        if thumb is not None:
+            yield ArtifactRecord(THUMB_TYPE, thumb)
+
+
+def _orientation(img: object) -> int:
+    try:
+        value = img.getexif().get(0x0112)    # type: ignore[attr-defined]
+    except Exception:   # damaged EXIF: hash the picture as stored
+        return 1
+    return value if isinstance(value, int) and value in _ORIENT else 1
+
+
+def hash_image(img: object, orientation: int = 1, *, thumbnail: bool = True) -> tuple[dict, dict | None]:
+    """pHash, dHash (hex) and, when asked, a thumbnail record's fields of a loaded Pillow image.
+    Also used by ``forensic similar FILE`` for a file outside the case, so both hash alike."""
+    import imagehash
+    from PIL import Image
+
+    pic: Image.Image = img   # type: ignore[assignment]
+    if pic.mode not in ("RGB", "L"):
+        pic = pic.convert("RGBA").convert("RGB") if "A" in pic.mode or pic.mode == "P" else pic.convert("RGB")
+    if orientation in _ORIENT:
+        pic = pic.transpose(getattr(Image.Transpose, _ORIENT[orientation]))
+    gray = pic.convert("L")
+    fields = {"phash": str(imagehash.phash(gray)), "dhash": str(imagehash.dhash(gray)),
+              "orientation": orientation}
+    if not thumbnail:
+        return fields, None
+    small = pic.copy()
+    small.thumbnail((THUMB_SIZE, THUMB_SIZE), Image.Resampling.BILINEAR)
+    out = io.BytesIO()
+    small.convert("RGB").save(out, "JPEG", quality=THUMB_QUALITY)
+    return fields, {"format": "jpeg", "width": small.width, "height": small.height,
+                    "jpeg_base64": base64.b64encode(out.getvalue()).decode("ascii")}

@@ -1,0 +1,180 @@
+"""Near-duplicate photos across items and conversations: the same picture on another device.
+
+Reads the ``photo/phash`` records (:mod:`forensic.extractors.photo_hash`) with their files, and
+pairs photos whose 64-bit perceptual hashes differ in at most ``max_distance`` bits (Hamming
+distance). A camera original and a messenger's resized, re-compressed, EXIF-stripped copy of
+it differ in a few bits; two different pictures in many more.
+
+``--all`` does not compare every pair (100,000 photos would be 5·10⁹ pairs): the 64 bits are
+cut into ``max_distance + 1`` bands (multi-index hashing). Two hashes within ``max_distance``
+bits of each other differ in at most ``max_distance`` bands, so at least one band is the same
+in both (pigeonhole): only photos sharing a band value are candidates, each then checked by
+its full distance. Every pair within the distance is found, none is guessed.
+
+Each side of a pair says whether its photo is a camera original (a ``photo/exif`` record with
+a make or model: ``camera``) and which chat messages carry it as an attachment (by content
+SHA-256: ``messages``); a pair of a chat attachment and a camera original is the link from the
+attachment to the photo it was made from (:func:`camera_originals`). Joined when asked, never
+stored: a photo triaged later (another item) links without changing the records logged.
+"""
+from __future__ import annotations
+
+import sqlite3
+from collections import defaultdict
+from dataclasses import dataclass, field
+from typing import Iterable, Iterator
+
+ALGORITHMS = ("phash", "dhash")
+DEFAULT_MAX_DISTANCE = 8
+MAX_MESSAGES = 20            # message ids given per side of a pair
+
+
+@dataclass(frozen=True, slots=True)
+class HashedPhoto:
+    """A photo with its perceptual hashes, its file, and what the case says of it."""
+    item: str
+    locator: str
+    sha256: str | None
+    file_id: int
+    phash: int
+    dhash: int
+    camera: str | None = None                           # EXIF make and model, when it has them
+    messages: tuple[int, ...] = field(default=())       # chat messages carrying it (artifact ids)
+
+    def side(self) -> dict:
+        return {"item": self.item, "locator": self.locator, "sha256": self.sha256, "camera": self.camera,
+                "messages": list(self.messages)}
+
+
+@dataclass(frozen=True, slots=True)
+class SimilarPair:
+    """Two photos within the distance: ``a`` the camera original where one side is one."""
+    a: HashedPhoto
+    b: HashedPhoto
+    distance: int
+    algorithm: str
+
+    def to_json(self) -> dict:
+        return {"a": self.a.side(), "b": self.b.side(), "distance": self.distance, "algorithm": self.algorithm}
+
+
+def parse_hash(text: object) -> int | None:
+    """A 64-bit hash from its 16 hex digits; None for anything else (a damaged record)."""
+    if not isinstance(text, str) or len(text) != 16:
+        return None
+    try:
+        return int(text, 16)
+    except ValueError:
+        return None
+
+
+def distance(x: int, y: int) -> int:
+    return (x ^ y).bit_count()
+
+
+def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]:
+    """Every hashed photo of the case (of ``item``), with its camera and chat messages."""
+    where, args = "a.record_type = 'photo/phash'", []
+    if item is not None:
+        where += " AND a.item = ?"
+        args.append(item)
+    rows = db.execute(
+        "SELECT a.item, f.locator, f.sha256, f.id, json_extract(a.fields, '$.phash'), "
+        f"json_extract(a.fields, '$.dhash') FROM artifacts a JOIN files f ON f.id = a.file_id WHERE {where} "
+        "ORDER BY a.item, f.locator", args).fetchall()
+    cameras: dict[int, str] = {}
+    for file_id, make, model in db.execute(
+            "SELECT file_id, json_extract(fields, '$.make'), json_extract(fields, '$.model') FROM artifacts "
+            "WHERE record_type = 'photo/exif' AND file_id IS NOT NULL"):
+        words = [str(w).strip() for w in (make, model) if w is not None and str(w).strip()]
+        if words:
+            cameras[file_id] = " ".join(words)
+    carried: dict[str, list[int]] = defaultdict(list)
+    for artifact_id, sha in db.execute(
+            "SELECT a.id, json_extract(j.value, '$.sha256') FROM artifacts a, json_each(a.fields, '$.attachments') j "
+            "WHERE a.record_type = 'chat/message' AND json_array_length(a.fields, '$.attachments') > 0 "
+            "ORDER BY a.id"):
+        if isinstance(sha, str) and len(carried[sha]) < MAX_MESSAGES:
+            carried[sha].append(artifact_id)
+    out = []
+    for it, locator, sha, file_id, ph, dh in rows:
+        p, d = parse_hash(ph), parse_hash(dh)
+        if p is None or d is None:
+            continue
+        out.append(HashedPhoto(it, locator, sha, file_id, p, d, cameras.get(file_id),
+                               tuple(carried.get(sha, ())) if sha else ()))
+    return out
+
+
+def _bands(max_distance: int) -> list[tuple[int, int]]:
+    """(shift, mask) of ``max_distance + 1`` bands covering the 64 bits, as even as can be."""
+    n = max(1, min(64, max_distance + 1))
+    out, start = [], 0
+    for i in range(n):
+        width = 64 // n + (1 if i < 64 % n else 0)
+        out.append((start, (1 << width) - 1))
+        start += width
+    return out
+
+
+def _ordered(x: HashedPhoto, y: HashedPhoto) -> tuple[HashedPhoto, HashedPhoto]:
+    """The camera original first; else a chat attachment second; else by item and locator."""
+    def rank(p: HashedPhoto) -> tuple:
+        return (p.camera is None, bool(p.messages), p.item, p.locator)
+    return (x, y) if rank(x) <= rank(y) else (y, x)
+
+
+def all_pairs(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_DISTANCE, algorithm: str = "phash",
+              item: str | None = None) -> Iterator[SimilarPair]:
+    """Every pair of ``found`` within ``max_distance`` bits (``item``: one side in it), each once,
+    nearest first."""
+    values = [getattr(p, algorithm) for p in found]
+    seen: set[tuple[int, int]] = set()
+    pairs: list[tuple[int, int, int]] = []
+    for shift, mask in _bands(max_distance):
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for i, v in enumerate(values):
+            buckets[(v >> shift) & mask].append(i)
+        for members in buckets.values():
+            for x in range(len(members)):
+                i = members[x]
+                for j in members[x + 1:]:
+                    if (i, j) in seen:
+                        continue
+                    d = distance(values[i], values[j])
+                    if d <= max_distance:
+                        seen.add((i, j))
+                        pairs.append((d, i, j))
+    pairs.sort()
+    for d, i, j in pairs:
+        if item is not None and item not in (found[i].item, found[j].item):
+            continue
+        a, b = _ordered(found[i], found[j])
+        yield SimilarPair(a, b, d, algorithm)
+
+
+def near(found: Iterable[HashedPhoto], target: HashedPhoto, max_distance: int = DEFAULT_MAX_DISTANCE,
+         algorithm: str = "phash") -> list[SimilarPair]:
+    """The photos within ``max_distance`` bits of ``target`` (itself, same file, left out), nearest
+    first; ``target`` is side ``a``."""
+    value = getattr(target, algorithm)
+    out = []
+    for p in found:
+        if p.item == target.item and p.locator == target.locator:
+            continue
+        d = distance(value, getattr(p, algorithm))
+        if d <= max_distance:
+            out.append(SimilarPair(target, p, d, algorithm))
+    out.sort(key=lambda s: (s.distance, s.b.item, s.b.locator))
+    return out
+
+
+def camera_originals(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_DISTANCE,
+                     algorithm: str = "phash") -> dict[str, list[SimilarPair]]:
+    """For each chat attachment's content SHA-256: the camera originals it is near (pairs with
+    the original as ``a``), nearest first."""
+    out: dict[str, list[SimilarPair]] = {}
+    for pair in all_pairs(found, max_distance, algorithm):
+        if pair.a.camera is not None and pair.b.messages and pair.b.camera is None and pair.b.sha256:
+            out.setdefault(pair.b.sha256, []).append(pair)
+    return out

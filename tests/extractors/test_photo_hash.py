@@ -1,0 +1,104 @@
+"""photo_hash: perceptual hashes find a messenger's copy of a photo, and only it."""
+from __future__ import annotations
+
+import base64
+import io
+import itertools
+import struct
+
+import pytest
+from PIL import Image
+
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.photo_hash import HASH_TYPE, THUMB_TYPE, PhotoHashExtractor
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.store.similar import distance
+from tests.extractors.photo_scenes import camera_jpeg, messenger_copy, scene
+
+SCENES = 30
+
+
+def _run(data: bytes, name: str = "x.jpg") -> list:
+    return list(PhotoHashExtractor().extract(ExtractorInput(name, name, "image/jpeg", len(data), data)))
+
+
+def _hashes(data: bytes) -> dict:
+    out = _run(data)
+    assert not [o for o in out if isinstance(o, ExtractionWarning)]
+    return next(o.fields for o in out if isinstance(o, ArtifactRecord) and o.record_type == HASH_TYPE)
+
+
+@pytest.fixture(scope="module")
+def originals() -> list[bytes]:
+    return [camera_jpeg(scene(seed)) for seed in range(SCENES)]
+
+
+def test_copy_found_different_scenes_not(originals):
+    hashes = [_hashes(o) for o in originals]
+    copies = [_hashes(messenger_copy(o)) for o in originals]
+    for algorithm in ("phash", "dhash"):
+        same = [distance(int(a[algorithm], 16), int(b[algorithm], 16)) for a, b in zip(hashes, copies)]
+        assert max(same) <= 8, (algorithm, same)
+        apart = [distance(int(a[algorithm], 16), int(b[algorithm], 16))
+                 for a, b in itertools.combinations(hashes + copies[:1], 2) if a is not b]
+        # the first copy is near its own original only
+        near = [(i, j) for (i, a), (j, b) in itertools.combinations(enumerate(hashes + copies[:1]), 2)
+                if distance(int(a[algorithm], 16), int(b[algorithm], 16)) <= 8]
+        assert near == [(0, SCENES)], (algorithm, near, min(apart))
+
+
+def test_record_fields_and_thumbnail(originals):
+    out = _run(originals[0])
+    by_type = {o.record_type: o.fields for o in out}
+    assert set(by_type) == {HASH_TYPE, THUMB_TYPE}
+    h = by_type[HASH_TYPE]
+    assert (h["width"], h["height"], h["orientation"]) == (1200, 900, 1)
+    assert len(h["phash"]) == len(h["dhash"]) == 16
+    t = by_type[THUMB_TYPE]
+    thumb = Image.open(io.BytesIO(base64.b64decode(t["jpeg_base64"])))
+    assert thumb.format == "JPEG" and (thumb.width, thumb.height) == (t["width"], t["height"]) == (256, 192)
+
+
+def test_orientation_applied_before_hashing():
+    """A camera original turned by its EXIF orientation hashes like the upright copy a
+    messenger makes of it."""
+    img = scene(7)
+    exif = Image.Exif()
+    exif[0x0112] = 6                       # shown turned 90° clockwise
+    stored = io.BytesIO()
+    img.rotate(90, expand=True).save(stored, "JPEG", quality=92, exif=exif.tobytes())
+    upright = io.BytesIO()
+    img.resize((img.width // 2, img.height // 2)).save(upright, "JPEG", quality=60)
+    a, b = _hashes(stored.getvalue()), _hashes(upright.getvalue())
+    assert a["orientation"] == 6
+    assert distance(int(a["phash"], 16), int(b["phash"], 16)) <= 8
+
+
+def test_corrupt_jpeg_warns_not_crash(originals):
+    broken = originals[0][:600]            # the header and a little of the scan
+    out = _run(broken)
+    assert [type(o) for o in out] == [ExtractionWarning]
+    assert "not hashed" in out[0].message
+    assert [type(o) for o in _run(b"\xff\xd8\xff\xe0garbage")] == [ExtractionWarning]
+
+
+def test_decompression_bomb_bounded():
+    """A PNG claiming 100,000 x 100,000 pixels is refused from its header, not decoded."""
+    import zlib
+    def chunk(kind: bytes, body: bytes) -> bytes:
+        return struct.pack(">I", len(body)) + kind + body + struct.pack(">I", zlib.crc32(kind + body))
+    png = (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 100_000, 100_000, 8, 2, 0, 0, 0))
+           + chunk(b"IDAT", zlib.compress(b"\x00" * 1000)) + chunk(b"IEND", b""))
+    out = _run(png, "bomb.png")
+    assert [type(o) for o in out] == [ExtractionWarning]
+
+
+def test_big_jpeg_decoded_at_draft_scale():
+    """A JPEG past the pixel cap at full size is still hashed: libjpeg decodes it at 1/8 scale."""
+    img = Image.new("RGB", (9000, 8000), (120, 80, 40))
+    data = io.BytesIO()
+    img.save(data, "JPEG", quality=50)
+    ex = PhotoHashExtractor()
+    ex.max_pixels = 2_000_000
+    out = list(ex.extract(ExtractorInput("big.jpg", "big.jpg", "image/jpeg", len(data.getvalue()), data.getvalue())))
+    assert [o.record_type for o in out] == [HASH_TYPE, THUMB_TYPE]
