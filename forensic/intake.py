@@ -15,7 +15,8 @@ What an item's ``sha256``/``md5`` cover, by format:
   * apfs, bitlocker, luks: the source file's bytes (an APFS container, or one encrypted
     volume as seized: the encrypted bytes; the key is never stored, only the path of the
     --password-file it was read from);
-  * directory: a canonical listing (kind, size, SHA-256, path of every entry, sorted),
+  * directory, itunes (an iTunes/Finder backup folder, as seized: encrypted files as stored):
+    a canonical listing (kind, size, SHA-256, path of every entry, sorted),
     see :func:`forensic.sources.directory.tree_digest`.
 """
 from __future__ import annotations
@@ -78,7 +79,7 @@ def hash_source(path: Path, fmt: str, progress: Callable[[int], None] | None = N
     match: bool | None = None
     bad: list[BadChunk] | None = None
     warnings: list[str] = []
-    if fmt == "directory":
+    if fmt in ("directory", "itunes"):      # an iTunes/Finder backup is hashed as the folder it is
         from forensic.sources.directory import DirectorySource, tree_digest
         hashers = new_hashers(("sha256", "md5"))
         size = tree_digest(DirectorySource(path, Locator.root(display_path(path.name))), hashers)
@@ -244,6 +245,8 @@ def item_json(row: Item) -> dict:
         out["checksum_errors"] = details["checksum_errors"]
     if details.get("partitions"):
         out["partitions"] = details["partitions"]
+    if details.get("device"):                  # the device's facts a phone backup records (Info.plist)
+        out["device"] = details["device"]
     if details.get("source_warnings"):
         out["source_warnings"] = details["source_warnings"]
     return out

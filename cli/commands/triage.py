@@ -132,7 +132,7 @@ def _check_source(item: str, row: Item) -> None:
         raise SourceError(f"evidence item {item}: the source {display_path(path)} is no longer there",
                           hint="reconnect the evidence (same path), then rerun")
     try:
-        if row.format == "directory":
+        if row.format in ("directory", "itunes"):     # a folder (an iTunes/Finder backup is one)
             with os.scandir(path) as entries:
                 next(entries, None)
         else:

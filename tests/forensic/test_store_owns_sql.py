@@ -18,6 +18,7 @@ STORE = ROOT / "forensic" / "store"
 # Modules whose SQL runs against evidence databases, never the case store.
 EVIDENCE_SQL = {
     "extractors/sqlite_journal.py": "opens a phone database with its journal, read-only",
+    "forensic/sources/itunes.py": "an iTunes/Finder backup's Manifest.db (a private copy)",
     "extractors/chat/common.py": "reads tables of a phone database damage-tolerantly",
     "extractors/chat/sqlite_chat.py": "base of the phone-database chat extractors",
     "extractors/chat/whatsapp_db.py": "WhatsApp msgstore.db / wa.db",
