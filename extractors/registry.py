@@ -39,6 +39,8 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.signal", "SignalExtractor"),
     ("forensic.extractors.chat.telegram_android", "TelegramAndroidExtractor"),
     ("forensic.extractors.chat.snapchat", "SnapchatExtractor"),
+    # Cellebrite's decoded records in a UFDR's report.xml: stored apart, as vendor/* records
+    ("forensic.extractors.ufdr_report", "UfdrReportExtractor"),
 ]
 
 

@@ -50,8 +50,11 @@ def detect_format(path: Path) -> str:
         raise UnsupportedFormatError(f"{path.name} is empty (0 bytes): nothing to examine")
     if looks_like_ewf(head):
         return "e01"
+    from forensic.sources.android_backup import looks_like_android_backup
+    if looks_like_android_backup(head):
+        return "android-backup"
     if looks_like_zip(head):
-        return "zip"
+        return _zip_format(path)
     if looks_like_tar(head):
         return "tar"
     if looks_like_gzip(head) or head[:3] == b"BZh" or head[:6] == b"\xfd7zXZ\x00":
@@ -106,6 +109,37 @@ def detect_format(path: Path) -> str:
              "reads), split raw (.001, .002, ...), E01, QCOW2, VMDK, VHD, VHDX, DMG and APFS containers")
 
 
+def _zip_format(path: Path) -> str:
+    """``ufdr`` for a ZIP holding a Cellebrite report.xml, else ``zip``."""
+    import zipfile
+    from forensic.sources.ufdr import looks_like_ufdr
+    try:
+        with open_readonly(path) as fh, zipfile.ZipFile(fh) as zf:
+            return "ufdr" if looks_like_ufdr(zf) else "zip"
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError):
+        return "zip"            # the ZIP source names the damage when it opens it
+
+
+def _device_tree(archive: ZipSource | TarSource, path: Path) -> Source:
+    """A full-file-system archive from an acquisition tool (its members under ``private/var``,
+    ``Dump/data``...) walked under the device's paths; any other archive as it is."""
+    from forensic.devicepath import looks_like_device_tree
+    from forensic.sources.ufdr import DeviceTreeSource
+    if isinstance(archive, ZipSource):
+        names = [zi.filename for zi in archive.infos[:2000]]
+    else:
+        names = []
+        try:
+            with open_readonly(path) as fh, tarfile.open(fileobj=fh, mode="r|*") as tf:
+                for ti in tf:
+                    names.append(ti.name)
+                    if len(names) >= 200:
+                        break
+        except (tarfile.TarError, OSError, EOFError):
+            pass
+    return DeviceTreeSource(archive) if looks_like_device_tree(names) else archive
+
+
 def _describe(head: bytes) -> str:
     try:
         import magic
@@ -136,7 +170,9 @@ def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
             fh.close()
             raise
         archive.owned.append(fh)
-        return archive
+        return _device_tree(archive, path)
+    if fmt in ("android-backup", "ufdr"):
+        return _open_vendor(path, fmt, loc, limits, label, password)
     if fmt in ("raw", "e01"):
         from forensic.sources.tsk import EwfImgInfo, TskImageSource, open_raw
         from forensic.sources.volumes import volume_key
@@ -155,6 +191,27 @@ def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
     if fmt in CONTAINER_FORMATS or fmt == "apfs":
         return _open_container(path, fmt, loc, limits, label, password)
     raise UnsupportedFormatError(f"unknown format {fmt!r}")
+
+
+def _open_vendor(path: Path, fmt: str, loc: Locator, limits: Limits, label: str,
+                 password: bytes | None) -> Source:
+    """An Android backup (.ab) or a Cellebrite UFDR: files under their device paths."""
+    from forensic.sources.android_backup import AndroidBackupSource
+    from forensic.sources.ufdr import UfdrSource
+    fh = open_readonly(path)
+    src: Source
+    try:
+        if fmt == "android-backup":
+            src = AndroidBackupSource(fh, loc, path.stat().st_size, password, limits, label)
+        else:
+            ufdr = UfdrSource(fh, loc, path.stat().st_size, password, limits, label)
+            ufdr.require_password(label)
+            src = ufdr
+    except BaseException:
+        fh.close()
+        raise
+    src.owned.append(fh)
+    return src
 
 
 def _open_encrypted(path: Path, fmt: str, loc: Locator, limits: Limits, label: str,
