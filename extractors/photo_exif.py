@@ -27,8 +27,11 @@ from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
 from forensic.extractors import exif_containers as containers
+from forensic.extractors import xmp as xmplib
 from forensic.extractors.base import Extractor, ExtractorInput
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.store.records import Link
+from forensic.store.view import StoreView
 from forensic.timestamps import Timestamp, iso_utc
 
 MAX_READ = 64 * 1024 * 1024          # bytes of a file read for its EXIF
@@ -36,6 +39,8 @@ TIME_LIMIT = 2.0                     # seconds of EXIF parsing per file
 MAX_IO_CALLS = 4_000_000             # read/seek calls exifread may make per file
 
 RECORD_TYPE = "photo/exif"
+SIDECAR_TYPE = "photo/xmp-sidecar"      # a .xmp sidecar's properties, merged into its photo at finalize
+MAX_SIDECAR = 4 * 1024 * 1024
 
 _MIMES = {
     "image/jpeg", "image/pjpeg", "image/jpg", "image/tiff", "image/tiff-fx", "image/heic",
@@ -71,7 +76,11 @@ FIELDS = (
     "modified_tz_source", "offset_time", "lat", "lon", "alt", "gps_valid", "gps_raw", "gps_at",
     "direction", "direction_ref", "speed", "speed_ref", "width", "height", "orientation",
     "has_thumbnail",
+    # shared with media/video records (docs/formats.md): one lens name, every date with its
+    # source, which one taken_at is and why, the GPS fix as one object, where XMP came from
+    "lens", "taken_at_source", "dates", "gps", "xmp_source",
 )
+SIDECAR_FIELDS = ("stem", "make", "model", "serial", "lens", "software", "dates", "gps")
 
 
 class ExifBudgetExceeded(Exception):
@@ -189,7 +198,7 @@ class PhotoExifExtractor(Extractor):
     DESCRIPTION = ("Photo EXIF (JPEG, TIFF, HEIC/HEIF, AVIF, PNG, WebP, JPEG XL, TIFF-based RAW, CR3, "
                    "MRW, RAF, X3F): camera, serials, times with time-zone provenance, GPS")
     REQUIRES = ("exifread",)
-    RECORD_TYPES = (RECORD_TYPE,)
+    RECORD_TYPES = (RECORD_TYPE, SIDECAR_TYPE)
     OFFLOAD = True
 
     max_read: int = MAX_READ
@@ -204,7 +213,7 @@ class PhotoExifExtractor(Extractor):
         if mime.startswith("image/x-") and any(h in mime for h in _RAW_MIME_HINTS):
             return True
         name = path.replace("\\", "/").rsplit("/", 1)[-1]
-        if "." in name and name.rsplit(".", 1)[-1].lower() in _EXTENSIONS:
+        if "." in name and name.rsplit(".", 1)[-1].lower() in _EXTENSIONS | {"xmp"}:
             return True
         kind = containers.sniff(head[:16])
         if kind == "isobmff":
@@ -216,6 +225,9 @@ class PhotoExifExtractor(Extractor):
     # -- extraction --------------------------------------------------------------------
     def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
         problems = _Problems()
+        if item.name.lower().endswith(".xmp"):
+            yield from self._sidecar(item, problems)
+            return
         try:
             record = self._extract(item, problems)
         except Exception as exc:  # a bug of ours: keep the photo listed, say what happened
@@ -225,6 +237,29 @@ class PhotoExifExtractor(Extractor):
         yield record
         for message in record.warnings:
             yield ExtractionWarning(self.NAME, message)
+
+    def _sidecar(self, item: ExtractorInput, problems: _Problems) -> Iterable[ArtifactRecord | ExtractionWarning]:
+        """A ``.xmp`` sidecar: its properties, merged into its photo at finalize."""
+        try:
+            if item.data is not None:
+                data = bytes(item.data[:MAX_SIDECAR])
+            else:
+                with item.stream() as fh:
+                    data = fh.read(MAX_SIDECAR)
+            xmp = xmplib.parse(xmplib.find_packet(data) or data)
+            for message in xmp.problems:
+                problems.add(message)
+            record = _sidecar_record(xmp, item.name[:-4], item.options or {}, problems)
+        except Exception as exc:  # a bug of ours: say so, go on
+            problems.add(f"photo_exif internal error on XMP sidecar: {type(exc).__name__}: {exc}", corrupt=False)
+            record = ArtifactRecord(SIDECAR_TYPE, dict.fromkeys(SIDECAR_FIELDS), (), problems.corrupted,
+                                    tuple(problems.messages))
+        yield record
+        for message in record.warnings:
+            yield ExtractionWarning(self.NAME, message)
+
+    def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
+        return _sidecar_links(store, item, self.NAME)
 
     def _load(self, item: ExtractorInput) -> tuple[bytes, bool]:
         if item.data is not None:
@@ -247,8 +282,18 @@ class PhotoExifExtractor(Extractor):
         fields["has_exif"] = bool(tags)
         fields["exif_source"] = source if tags else None
         timestamps: list[Timestamp] = []
+        resolver = None
         if tags:
-            _fill_fields(tags, fields, timestamps, item.options or {}, problems)
+            resolver = _fill_fields(tags, fields, timestamps, item.options or {}, problems)
+        packet = xmplib.find_packet(buf)
+        xmp = xmplib.parse(packet)
+        for message in xmp.problems:
+            problems.add(message)
+        if resolver is None:
+            resolver = _ZoneResolver(item.options or {}, problems, None, None, None, None)
+        _merge_xmp(fields, timestamps, xmp, "xmp", resolver, problems)
+        if packet is not None:
+            fields["xmp_source"] = "embedded"
         if fields["width"] is None and info.width:
             fields["width"], fields["height"] = info.width, info.height
         if capped and problems.messages:
@@ -587,7 +632,7 @@ def _coordinate(tags: dict[str, Any], axis: str, limit: float, refs: tuple[str, 
 
 
 def _fill_fields(tags: dict[str, Any], fields: dict[str, Any], timestamps: list[Timestamp],
-                 options: dict, problems: _Problems) -> None:
+                 options: dict, problems: _Problems) -> "_ZoneResolver":
     # IFD0 is their place; some writers put them in the Exif IFD
     fields["make"], _ = _text(tags, problems, "Image Make", "EXIF Make")
     fields["model"], _ = _text(tags, problems, "Image Model", "EXIF Model")
@@ -673,3 +718,224 @@ def _fill_fields(tags: dict[str, Any], fields: dict[str, Any], timestamps: list[
     thumb_offset = _first_int(tags, "Thumbnail JPEGInterchangeFormat")
     thumb_length = _first_int(tags, "Thumbnail JPEGInterchangeFormatLength")
     fields["has_thumbnail"] = bool(thumb_offset and thumb_length) or "Thumbnail StripOffsets" in tags
+    return resolver
+
+
+# -- XMP, the dates list, taken_at's choice ------------------------------------------------
+_EXIF_DATE_SOURCES = {"taken": "exif:DateTimeOriginal", "digitized": "exif:DateTimeDigitized",
+                      "modified": "exif:DateTime"}
+# the dates that may stand for the time taken, in order of preference, and why
+_TAKEN_CANDIDATES = (
+    ("exif:DateTimeOriginal", "EXIF DateTimeOriginal, written by the camera at capture"),
+    ("xmp:exif:DateTimeOriginal", "no EXIF DateTimeOriginal; XMP exif:DateTimeOriginal (the capture time, "
+                                  "copied or written by software)"),
+    ("xmp:photoshop:DateCreated", "no EXIF or XMP DateTimeOriginal; XMP photoshop:DateCreated (the capture time "
+                                  "as the editing software records it)"),
+    ("xmp:xmp:CreateDate", "no DateTimeOriginal; XMP xmp:CreateDate (when the resource was created: may be "
+                           "a scan or an export)"),
+)
+_CAPTURE_SOURCES = ("exif:DateTimeOriginal", "exif:DateTimeDigitized", "xmp:exif:DateTimeOriginal",
+                    "xmp:photoshop:DateCreated", "xmp:xmp:CreateDate", "xmp:exif:DateTimeDigitized")
+
+
+def _date_entry(source: str, stamp: Timestamp) -> dict[str, Any]:
+    return {"source": source, "value": stamp.iso(), "utc": stamp.iso_utc(), "tz_source": stamp.tz_source,
+            "raw": stamp.raw}
+
+
+def _merge_xmp(fields: dict[str, Any], timestamps: list[Timestamp], xmp: xmplib.Xmp, origin: str,
+               resolver: _ZoneResolver, problems: _Problems) -> None:
+    """Complete ``fields`` with an XMP packet's values (``origin``: ``xmp`` embedded,
+    ``xmp-sidecar``) where EXIF has none, list every date, and decide ``taken_at``."""
+    dates: list[dict[str, Any]] = list(fields.get("dates") or [])
+    if not dates:
+        dates = [_date_entry(_EXIF_DATE_SOURCES[t.label], t) for t in timestamps if t.label in _EXIF_DATE_SOURCES]
+    stamps: dict[str, Timestamp] = {_EXIF_DATE_SOURCES[t.label]: t for t in timestamps
+                                    if t.label in _EXIF_DATE_SOURCES}
+    for name, value, label in (("make", "tiff:Make", None), ("model", "tiff:Model", None),
+                               ("software", "xmp:CreatorTool", "tiff:Software")):
+        if fields.get(name) is None:
+            fields[name], _ = xmp.get(value, label) if label else xmp.get(value)
+    if fields.get("serial") is None:
+        serial, prop = xmp.get("exifEX:BodySerialNumber", "aux:SerialNumber")
+        if serial:
+            fields["serial"], fields["serial_source"] = serial, f"{origin}:{prop}"
+    if fields.get("lens_model") is None and fields.get("lens") is None:
+        fields["lens"], _ = xmp.get("exifEX:LensModel", "aux:Lens")
+    for prop in xmplib.DATE_PROPERTIES:
+        raw, _ = xmp.get(prop)
+        if raw is None or prop == "exif:GPSTimeStamp":
+            continue
+        parsed = xmplib.parse_date(raw)
+        source = f"{origin}:{prop}"
+        if parsed is None:
+            problems.add(f"XMP {prop} {raw!r} is not a date", corrupt=False)
+            continue
+        if parsed.local is None:             # a date without a time: listed, never a time taken
+            value = raw.strip()[:10].replace(":", "-")
+            dates.append({"source": source, "value": value, "utc": None, "tz_source": "unknown", "raw": raw})
+            continue
+        if parsed.offset_minutes is not None:
+            stamp = Timestamp.local_with_offset("taken", parsed.local, parsed.offset_minutes, "offset_tag", raw)
+        else:
+            stamp = resolver.stamp("taken", parsed.local, raw, None)
+        stamps[source] = stamp
+        dates.append(_date_entry(source, stamp))
+    fields["dates"] = dates or None
+    _gps_from_xmp(fields, xmp, origin, problems)
+    _choose_taken(fields, timestamps, stamps)
+    _derived(fields)
+
+
+def _gps_from_xmp(fields: dict[str, Any], xmp: xmplib.Xmp, origin: str, problems: _Problems) -> None:
+    if fields.get("lat") is not None or fields.get("gps_raw"):
+        return                               # EXIF's own position (valid or not) stands
+    lat_raw, _ = xmp.get("exif:GPSLatitude")
+    lon_raw, _ = xmp.get("exif:GPSLongitude")
+    if lat_raw is None or lon_raw is None:
+        return
+    lat, lon = xmplib.parse_coordinate(lat_raw), xmplib.parse_coordinate(lon_raw)
+    if lat is None or lon is None or abs(lat) > 90 or abs(lon) > 180 or (lat == 0 and lon == 0):
+        problems.add(f"XMP GPS position {lat_raw!r} {lon_raw!r} is not valid")
+        fields["gps_raw"], fields["gps_valid"] = {"lat": lat_raw, "lon": lon_raw}, False
+        return
+    fields["lat"], fields["lon"], fields["gps_valid"] = lat, lon, True
+    fields["_gps_source"] = origin
+    alt_raw, _ = xmp.get("exif:GPSAltitude")
+    alt = xmplib.parse_rational(alt_raw) if alt_raw else None
+    if alt is not None and xmp.get("exif:GPSAltitudeRef")[0] == "1":
+        alt = -alt
+    fields["alt"] = alt if fields.get("alt") is None else fields["alt"]
+    for name, prop in (("direction", "exif:GPSImgDirection"), ("speed", "exif:GPSSpeed")):
+        raw, _ = xmp.get(prop)
+        if fields.get(name) is None and raw:
+            fields[name] = xmplib.parse_rational(raw)
+    time_raw, _ = xmp.get("exif:GPSTimeStamp")
+    parsed = xmplib.parse_date(time_raw) if time_raw else None
+    if fields.get("gps_at") is None and parsed is not None and parsed.local is not None \
+            and parsed.offset_minutes is not None:
+        stamp = Timestamp.local_with_offset("gps", parsed.local, parsed.offset_minutes, "utc", time_raw or "")
+        fields["gps_at"] = stamp.iso_utc()
+
+
+def _choose_taken(fields: dict[str, Any], timestamps: list[Timestamp], stamps: dict[str, Timestamp]) -> None:
+    chosen = next(((src, why) for src, why in _TAKEN_CANDIDATES if src in stamps), None)
+    if chosen is None:
+        fields["taken_at_source"] = None
+        return
+    source, why = chosen
+    stamp = stamps[source]
+    if source != "exif:DateTimeOriginal":
+        fields["taken_at"], fields["taken_at_utc"] = stamp.iso(), stamp.iso_utc()
+        fields["taken_at_raw"] = stamp.raw
+        fields["tz_known"], fields["tz_source"] = stamp.tz_known, stamp.tz_source
+        fields["tz_offset_minutes"] = stamp.offset_minutes
+        if not any(t.label == "taken" for t in timestamps):
+            timestamps.append(stamp)
+    differ = []
+    for other in _CAPTURE_SOURCES:
+        o = stamps.get(other)
+        if other == source or o is None:
+            continue
+        if o.utc is not None and stamp.utc is not None:
+            delta = (o.utc - stamp.utc).total_seconds()
+        elif o.local is not None and stamp.local is not None:
+            delta = (o.local - stamp.local).total_seconds()
+        else:
+            continue
+        if abs(delta) >= 1:
+            differ.append(f"{other} by {delta:+.0f} s")
+    reason = why + ("; disagrees: " + ", ".join(differ) if differ else "")
+    fields["taken_at_source"] = {"source": source, "reason": reason}
+
+
+def _derived(fields: dict[str, Any]) -> None:
+    """The shared fields made of the others: one lens name, the GPS object."""
+    if fields.get("lens_model"):
+        fields["lens"] = fields["lens_model"]
+    source = fields.pop("_gps_source", None) or ("exif" if fields.get("lat") is not None else None)
+    if fields.get("lat") is not None and fields.get("lon") is not None:
+        fields["gps"] = {"latitude": fields["lat"], "longitude": fields["lon"], "altitude": fields.get("alt"),
+                         "direction": fields.get("direction"), "speed": fields.get("speed"),
+                         "gps_time": fields.get("gps_at"), "source": (fields.get("gps") or {}).get("source", source)}
+    else:
+        fields["gps"] = None
+
+
+def _sidecar_record(xmp: xmplib.Xmp, stem: str, options: dict, problems: _Problems) -> ArtifactRecord:
+    """A sidecar's properties, in the photo record's shape, for the finalize merge."""
+    fields: dict[str, Any] = dict.fromkeys(FIELDS)
+    resolver = _ZoneResolver(options, problems, None, None, None, None)
+    _merge_xmp(fields, [], xmp, "xmp-sidecar", resolver, problems)
+    out = {name: fields.get(name) for name in SIDECAR_FIELDS}
+    out["stem"] = stem
+    out["serial_source"] = fields.get("serial_source")
+    if out["gps"]:
+        out["gps"]["source"] = "xmp-sidecar"
+    return ArtifactRecord(SIDECAR_TYPE, out, (), problems.corrupted, tuple(problems.messages))
+
+
+def _stem(name: str) -> str:
+    """A file name without its last extension, folded: ``IMG_1.CR2`` and ``IMG_1.xmp`` (Adobe)
+    and ``IMG_1.CR2.xmp`` (darktable) meet on ``img_1``."""
+    base = name.rsplit(".", 1)[0] if "." in name else name
+    return base.lower()
+
+
+def _folder(locator: str | None) -> str:
+    return (locator or "").rsplit("/", 1)[0]
+
+
+def _sidecar_links(store: StoreView, item: str, extractor: str) -> list[ExtractionWarning | Link]:
+    """Merge each sidecar into the photos of the same stem in the same folder."""
+    sidecars: dict[tuple[str, str], Any] = {}
+    for rec in store.records(item, SIDECAR_TYPE, extractor):
+        name = (rec.path or "").rsplit("/", 1)[-1]
+        # Adobe's IMG_1.xmp is keyed img_1, darktable's IMG_1.CR2.xmp img_1.cr2
+        sidecars[(_folder(rec.locator), name[:-4].lower())] = rec
+    if not sidecars:
+        return []
+    out: list[ExtractionWarning | Link] = []
+    for rec in store.records(item, RECORD_TYPE, extractor):
+        name = (rec.path or "").rsplit("/", 1)[-1]
+        side = sidecars.get((_folder(rec.locator), name.lower())) or sidecars.get((_folder(rec.locator), _stem(name)))
+        if side is None:
+            continue
+        new = _merge_sidecar(dict(rec.fields), side.fields)
+        if new != rec.fields:                # a Link's fields replace the record's: all of them
+            out.append(Link(rec.id, new, f"XMP sidecar {side.locator}"))
+    return out
+
+
+def _merge_sidecar(fields: dict[str, Any], side: dict[str, Any]) -> dict[str, Any]:
+    for name in ("make", "model", "serial", "software"):
+        if fields.get(name) is None and side.get(name) is not None:
+            fields[name] = side[name]
+            if name == "serial":
+                fields["serial_source"] = side.get("serial_source")
+    if fields.get("lens") is None:
+        fields["lens"] = side.get("lens")
+    if fields.get("gps") is None and side.get("gps"):
+        g = side["gps"]
+        fields.update(gps=g, lat=g["latitude"], lon=g["longitude"], alt=g["altitude"], gps_valid=True)
+    fields["xmp_source"] = "embedded+sidecar" if fields.get("xmp_source") == "embedded" else "sidecar"
+    dates = list(fields.get("dates") or []) + list(side.get("dates") or [])
+    fields["dates"] = dates or None
+    if fields.get("taken_at") is None:
+        pick = next((d for src in ("exif:DateTimeOriginal", "photoshop:DateCreated", "xmp:CreateDate")
+                     for d in dates if d["source"] == f"xmp-sidecar:{src}" and d["value"] and "T" in d["value"]), None)
+        if pick is not None:
+            fields["taken_at"], fields["taken_at_utc"], fields["taken_at_raw"] = pick["value"], pick["utc"], pick["raw"]
+            fields["tz_known"], fields["tz_source"] = pick["utc"] is not None, pick["tz_source"]
+            fields["taken_at_source"] = {"source": pick["source"],
+                                         "reason": "no date in the photo itself; its XMP sidecar's"}
+    elif fields.get("taken_at_source"):
+        chosen = fields["taken_at_source"]
+        differ = [f"{d['source']} ({d['value']})" for d in side.get("dates") or []
+                  if d["source"].split(":", 1)[1] in ("exif:DateTimeOriginal", "photoshop:DateCreated",
+                                                      "xmp:CreateDate")
+                  and d["value"] and d["value"][:19] != (fields["taken_at"] or "")[:19]]
+        if differ:
+            fields["taken_at_source"] = {"source": chosen["source"],
+                                         "reason": chosen["reason"] + "; sidecar disagrees: " + ", ".join(differ)}
+    return fields

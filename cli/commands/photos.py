@@ -16,6 +16,7 @@ from forensic.cli.console import esc, info, json_safe, listing, safe, stdout_is_
 from forensic.exporters import geo as geo_export
 from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
+from forensic.store import selection as store_selection
 from forensic.errors import UsageError
 from forensic.outputs import check_output, write_atomic
 
@@ -103,6 +104,20 @@ def _item_option(f):
 
 
 # -- photos -----------------------------------------------------------------------------------
+# photo record fields shown by `photos --json` after geo's columns (docs/formats.md): the
+# lens, where the serial came from, every date with its source, which one taken_at is and why
+PHOTO_MEDIA_FIELDS = ("lens", "lens_make", "lens_model", "lens_serial", "serial_source", "taken_at_source", "dates",
+                      "gps", "xmp_source")
+
+
+def _photo_rows(case: Case, item: str | None, geotagged: bool) -> Iterator[dict]:
+    for p in store_selection.photos(case.db, item, geotagged):
+        row = geo_export.photo_row(p)
+        for key in PHOTO_MEDIA_FIELDS:
+            row[key] = p.fields.get(key)
+        yield row
+
+
 @click.command()
 @_item_option
 @click.option("--geotagged", is_flag=True, help="Only photos with a valid GPS position.")
@@ -115,7 +130,7 @@ def photos(case: Case, item: str | None, geotagged: bool, as_json: bool) -> int:
     (flags, time taken, zone source, position, device, wN warnings, locator). With --json:
     JSON Lines."""
     scope = ListingScope(case, item)
-    with closing(geo_export.photo_rows(case.db, item, geotagged)) as rows:
+    with closing(_photo_rows(case, item, geotagged)) as rows:
         n = listing(rows, as_json=as_json,
                     columns=("Flags", "Taken", "Zone", "Position", "Device", "Warnings", "Locator"),
                     cells=_photo_cells, line=_photo_line, legend=PHOTOS_LEGEND, no_wrap=("Flags",))

@@ -169,6 +169,6 @@ def test_extractors_lists_every_extractor(forensic):
         assert set(r) >= {"name", "version", "record_types", "available", "reason"}
         assert r["available"] is (r["reason"] is None)
     photo = next(r for r in rows if r["name"] == "photo_exif")
-    assert photo["record_types"] == ["photo/exif"] and photo["available"] is True
+    assert photo["record_types"] == ["photo/exif", "photo/xmp-sidecar"] and photo["available"] is True
     plain = forensic("extractors").out
     assert "photo_exif@1" in plain and len(plain.splitlines()) == len(rows)

@@ -66,7 +66,7 @@ def stamps(record: ArtifactRecord) -> dict:
 # -- registry and selection -------------------------------------------------------------
 def test_registered_and_available() -> None:
     info = {i.name: i for i in all_extractors()}["photo_exif"]
-    assert info.available and info.record_types == ("photo/exif",)
+    assert info.available and info.record_types == ("photo/exif", "photo/xmp-sidecar")
 
 
 @pytest.mark.parametrize("path,mime,head", [
