@@ -85,12 +85,15 @@ class Identity:
     def name(self) -> str | None:
         return self.preferred or (self.names[0] if self.names else None)
 
-    def name_in(self, item: str) -> str | None:
-        """The name ``item``'s own records give this person (its address book's first, an
-        app's otherwise), else :attr:`name`: a phone's calls and messages are named by that
-        phone's contacts, never by another seized phone's (whose owner chose its names)."""
+    def name_in(self, item: str, key: str | None = None) -> str | None:
+        """The name ``item``'s own records give this person, those that hold ``key`` (the
+        number matched) first, then its address book's before an app's; else :attr:`name`.
+        A phone's calls and messages are named by that phone's contacts, never by another
+        seized phone's (whose owner chose its names), and a number by the contact that holds
+        it, not by another one merged with it through a third contact listing both."""
         own = [s for s in self.sources if s["item"] == item and s["name"]]
-        for s in sorted(own, key=lambda s: s["app"] != "contacts"):
+        for s in sorted(own, key=lambda s: (all(n["normalized"] != key for n in s["numbers"]),
+                                            s["app"] != "contacts")):
             return str(s["name"])
         return self.name
 
@@ -104,7 +107,7 @@ class Identity:
             number = reading.key if reading.key[:1] == "+" else reading.value
         else:
             number = self.id if self.id[:1] == "+" else None
-        name = self.name if item is None else self.name_in(item)
+        name = self.name if item is None else self.name_in(item, reading.key if reading is not None else None)
         out: dict[str, Any] = {"name": name, "number": number, "sources": self.sources}
         if reading is not None:
             out["matched"] = reading.how

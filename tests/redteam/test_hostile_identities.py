@@ -64,3 +64,28 @@ def test_contacts_listing_names_the_identity_as_each_phone_does(forensic, two_ph
     rows = forensic("contacts", "--case", two_phones, "--json").jsonl()
     assert {(r["item"], r["identity"]["name"]) for r in rows} == {("a-suspect", "The Boss"), ("b-victim", "Ana Lima")}
     assert len({r["identity"]["id"] for r in rows}) == 1
+
+
+def test_a_contact_holding_two_peoples_numbers_does_not_rename_either(forensic, tmp_path):
+    """One planted contact lists Ana's number and Bob's: the two are one identity (numbers
+    shared), but a call from Bob's number is named by the contact that holds that number."""
+    from forensic.training.formats import CALLLOG_SCHEMA, CONTACTS2_SCHEMA
+    dbs = tmp_path / "phone/data/com.android.providers.contacts/databases"
+    P.build(dbs / "contacts2.db", CONTACTS2_SCHEMA, [
+        ("accounts", [(1, "x@gmail.com", "com.google", None)]),
+        ("mimetypes", [(1, "vnd.android.cursor.item/name"), (2, "vnd.android.cursor.item/phone_v2")]),
+        ("raw_contacts", [{"_id": i, "account_id": 1, "contact_id": i, "display_name": n}
+                          for i, n in ((1, "Ana Lima"), (2, "Bob Stone"), (3, "Merge"))]),
+        ("data", [{"mimetype_id": 2, "raw_contact_id": 1, "data1": "+31 6 12345678", "data2": "2"},
+                  {"mimetype_id": 2, "raw_contact_id": 2, "data1": "+31 6 87654321", "data2": "2"},
+                  {"mimetype_id": 2, "raw_contact_id": 3, "data1": "+31 6 12345678", "data2": "2"},
+                  {"mimetype_id": 2, "raw_contact_id": 3, "data1": "+31 6 87654321", "data2": "2"}])])
+    P.build(dbs / "calllog.db", CALLLOG_SCHEMA, [("calls", [
+        {"_id": 1, "number": "+31687654321", "date": P.T0_MS, "duration": 5, "type": 1, "countryiso": "NL"}])])
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "RT-M", "--examiner", "E")
+    forensic("evidence", "add", tmp_path / "phone", "--case", case, "--id", "phone")
+    forensic("triage", "--case", case)
+    [call] = forensic("calls", "--case", case, "--json").jsonl()
+    assert call["name"] == "Bob Stone", call["contact"]
+    assert {"Ana Lima", "Merge"} <= set(call["contact"].get("other_names", []))
