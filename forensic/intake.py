@@ -245,6 +245,10 @@ def item_json(row: Item) -> dict:
         out["checksum_errors"] = details["checksum_errors"]
     if details.get("partitions"):
         out["partitions"] = details["partitions"]
+    # a phone's acquisition (UFDR, Android backup): the extraction facts it gives
+    for key in ("extraction", "android_backup"):
+        if details.get(key):
+            out[key] = details[key]
     if details.get("device"):                  # the device's facts a phone backup records (Info.plist)
         out["device"] = details["device"]
     if details.get("source_warnings"):
