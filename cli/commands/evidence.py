@@ -25,8 +25,8 @@ def evidence() -> None:
 @click.option("--id", "item", default=None, help="Item id (default: from the source's name).")
 @click.option("--description", default=None, help="What the item is (e.g. 'Samsung phone, seized 2026-05-02').")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="File whose first line is the password of an encrypted ZIP, or the key of a BitLocker "
-                   "(recovery password or password) or LUKS (passphrase) volume.")
+              help="File whose first line is the password of an encrypted ZIP or iTunes/Finder backup, or the "
+                   "key of a BitLocker (recovery password or password) or LUKS (passphrase) volume.")
 @click.option("--delivered-by", default=None, help="Who delivered the evidence (recorded in the custody log).")
 @click.option("--seizure", default=None, help="Seizure details (where, when, by whom; custody log).")
 @key_options
@@ -34,7 +34,8 @@ def evidence() -> None:
 @with_case
 def add(case: Case, source: Path, item: str | None, description: str | None, password_file: Path | None,
         delivered_by: str | None, seizure: str | None, key_path, passphrase_file, as_json: bool) -> int:
-    """Add SOURCE (folder, ZIP, TAR, raw/dd, split raw, E01, QCOW2, VMDK, VHD/VHDX, DMG, APFS or an
+    """Add SOURCE (folder, iTunes/Finder backup folder, ZIP, TAR, raw/dd, split raw, E01, QCOW2, VMDK,
+    VHD/VHDX, DMG, APFS or an
     encrypted BitLocker/LUKS volume) and hash all of it (SHA-256 and MD5).
 
     An E01's stored acquisition hashes are checked against its media: the verdict is printed
@@ -65,6 +66,8 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
                f"bytes {part.get('start')}+{part.get('length')}")
     for seg in result.get("segments") or []:
         detail(f"segment {esc(seg['name'])}: {seg['size']:,} bytes, sha256 {seg['sha256']}")
+    if result.get("device"):
+        info(f"device: {esc(describe_device(result['device']))}")
     for w in result.get("source_warnings", []):
         warn(esc(w))
     if result["format"] == "e01":
@@ -72,6 +75,16 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
     if result["acquisition_hash_verified"] is False:
         return exit_codes.INTEGRITY_FAILURE
     return exit_codes.OK
+
+
+def describe_device(device: dict) -> str:
+    """One line of the device facts a phone backup records (model, iOS, serial, IMEI, ...)."""
+    parts = [device.get("device_name"), device.get("model") or device.get("product_type")]
+    if device.get("ios_version"):
+        parts.append(f"iOS {device['ios_version']}")
+    parts += [f"{label} {device[key]}" for key, label in (("serial", "serial"), ("imei", "IMEI"), ("udid", "UDID"),
+                                                           ("last_backup", "last backup")) if device.get(key)]
+    return ", ".join(str(p) for p in parts if p)
 
 
 def _acquisition_verdict(result: dict, as_json: bool) -> None:
@@ -135,6 +148,10 @@ def list_(case: Case, as_json: bool) -> int:
     else:
         for r in rows:
             compact([r["item"], r["format"], r["size"], r["sha256"], r["triaged_at"] or "not triaged"])
+    if not as_json:             # the device a backup came from, under the listing (stderr: not a data column)
+        for r in rows:
+            if r.get("device"):
+                info(f"{esc(r['item'])}: device {esc(describe_device(r['device']))}")
     if not rows:
         info("the case has no evidence items yet; add one with 'forensic evidence add SOURCE'")
     return exit_codes.OK

@@ -245,3 +245,15 @@ def test_a_plain_folder_stays_a_folder(tmp_path):
     (tmp_path / "f").mkdir()
     (tmp_path / "f" / "Manifest.db").write_bytes(b"not sqlite")
     assert detect_format(tmp_path / "f") == "directory"
+
+
+def test_the_device_is_in_both_listings(forensic, tmp_path):
+    backup = build_backup(tmp_path / "b", [("HomeDomain", "Library/SMS/notes.txt", b"meet at 9\n")])
+    case = _case(forensic, tmp_path)
+    res = forensic("evidence", "add", backup, "--case", case, "--id", "b")
+    assert "iPhone 12" in res.err and "IMEI 356789104512345" in res.err
+    res = forensic("evidence", "list", "--case", case)
+    assert res.out.split("\t")[:2] == ["b", "itunes"]                  # the data columns unchanged
+    assert "b: device Josh's iPhone, iPhone 12, iOS 15.4.1, serial F2LZK0ABCDEF" in res.err
+    item, = forensic("evidence", "list", "--case", case, "--json").jsonl()
+    _check_device(item, encrypted=False)
