@@ -37,7 +37,7 @@ def test_copy_found_different_scenes_not(originals):
     hashes = [_hashes(o) for o in originals]
     copies = [_hashes(messenger_copy(o)) for o in originals]
     for algorithm in ("phash", "dhash"):
-        same = [distance(int(a[algorithm], 16), int(b[algorithm], 16)) for a, b in zip(hashes, copies)]
+        same = [distance(int(a[algorithm], 16), int(b[algorithm], 16)) for a, b in zip(hashes, copies, strict=True)]
         assert max(same) <= 8, (algorithm, same)
         apart = [distance(int(a[algorithm], 16), int(b[algorithm], 16))
                  for a, b in itertools.combinations(hashes + copies[:1], 2) if a is not b]
@@ -102,3 +102,22 @@ def test_big_jpeg_decoded_at_draft_scale():
     ex.max_pixels = 2_000_000
     out = list(ex.extract(ExtractorInput("big.jpg", "big.jpg", "image/jpeg", len(data.getvalue()), data.getvalue())))
     assert [o.record_type for o in out] == [HASH_TYPE, THUMB_TYPE]
+
+
+@pytest.mark.parametrize("max_distance", [0, 3, 8, 12])
+def test_bands_find_every_pair_brute_force_finds(max_distance):
+    """Multi-index hashing finds exactly the pairs comparing every pair finds."""
+    import random
+
+    from forensic.store.similar import HashedPhoto, all_pairs
+    r = random.Random(max_distance)
+    values = [r.getrandbits(64) for _ in range(150)]
+    # near neighbours: a few bits flipped
+    values += [v ^ sum(1 << b for b in r.sample(range(64), r.randint(0, 14))) for v in values[:150]]
+    found = [HashedPhoto("i", f"p{n}", None, n, v, v) for n, v in enumerate(values)]
+    got = {(p.a.locator, p.b.locator) for p in all_pairs(found, max_distance)}
+    got = {tuple(sorted(x)) for x in got}
+    want = {(f"p{i}", f"p{j}") for i, j in itertools.combinations(range(len(values)), 2)
+            if distance(values[i], values[j]) <= max_distance}
+    want = {tuple(sorted(x)) for x in want}
+    assert got == want and want
