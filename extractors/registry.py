@@ -13,6 +13,7 @@ from forensic.extractors.base import Extractor
 # (module, class) of every extractor shipped. Order is the order they are tried.
 _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.photo_exif", "PhotoExifExtractor"),
+    ("forensic.extractors.video_meta", "VideoMetaExtractor"),
     ("forensic.extractors.photo_hash", "PhotoHashExtractor"),
     ("forensic.extractors.chat.whatsapp_txt", "WhatsAppTxtExtractor"),
     ("forensic.extractors.chat.telegram_json", "TelegramJsonExtractor"),
