@@ -80,3 +80,25 @@ def test_qcow2_backing_file_symlinked_outside_the_folder_is_refused(tmp_path):
                    cwd=folder, check=True)
     with pytest.raises(CorruptSourceError, match="symbolic link"):
         open_media(folder / "child.qcow2", "qcow2")
+
+
+@pytest.mark.parametrize("extent", ["{outside}", "../examiner/secret", "..\\examiner\\secret", "secret"])
+def test_vmdk_extent_naming_a_file_outside_its_folder_is_refused(tmp_path, extent):
+    """A flat VMDK descriptor (text the device's owner wrote) naming its extent by an absolute
+    path, ``../``, Windows ``..\\``, or a symlink beside it pointing at the examiner's file."""
+    folder, private = tmp_path / "seized", tmp_path / "examiner"
+    folder.mkdir()
+    private.mkdir()
+    (private / "secret").write_bytes(b"SECRET-EXAMINER-DATA" * 52429)
+    (folder / "raw").write_bytes(bytes(1 << 20))
+    subprocess.run(["qemu-img", "convert", "-q", "-f", "raw", "-O", "vmdk", "-o", "subformat=monolithicFlat",
+                    "raw", "disk.vmdk"], cwd=folder, check=True)
+    (folder / "raw").unlink()
+    (folder / "disk-flat.vmdk").unlink()
+    if extent == "secret":
+        (folder / "secret").symlink_to(private / "secret")
+    text = (folder / "disk.vmdk").read_text()
+    (folder / "disk.vmdk").write_text(text.replace('"disk-flat.vmdk"',
+                                                   '"' + extent.format(outside=private / "secret") + '"'))
+    with pytest.raises(CorruptSourceError, match="extent file"):
+        open_media(folder / "disk.vmdk", "vmdk")
