@@ -15,6 +15,7 @@ from typing import Iterator
 from forensic.store.records import File, Photo, Record
 
 PHOTO = "photo/exif"
+VIDEO = "media/video"
 MESSAGE = "chat/message"
 # a record with the file it came from, as Record.from_row reads it
 _RECORD_WITH_FILE = ("SELECT a.*, f.path AS path, f.locator AS locator, f.sha256 AS file_sha256 FROM artifacts a "
@@ -35,11 +36,13 @@ _GEOTAGGED = ("json_extract(a.fields, '$.gps_valid') = 1 AND json_extract(a.fiel
               "AND json_extract(a.fields, '$.lon') IS NOT NULL")
 
 
-def photos(db: sqlite3.Connection, item: str | None = None, geotagged: bool = False) -> Iterator[Photo]:
+def photos(db: sqlite3.Connection, item: str | None = None, geotagged: bool = False,
+           record_type: str = PHOTO) -> Iterator[Photo]:
     """The ``photo/exif`` records (one per photo) with the file holding each, of one item or
     all, streamed: by item, then walk order (file id, record id). ``geotagged``: only those
-    with a valid GPS position (``gps_valid`` true, a latitude and a longitude)."""
-    where, args = ["a.record_type = ?"], [PHOTO]
+    with a valid GPS position (``gps_valid`` true, a latitude and a longitude).
+    ``record_type`` :data:`VIDEO`: the ``media/video`` records instead (same shape)."""
+    where, args = ["a.record_type = ?"], [record_type]
     if item is not None:
         where.append("a.item = ?")
         args.append(item)
