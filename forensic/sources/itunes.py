@@ -258,7 +258,9 @@ class ItunesBackupSource(Source):
         stored = self.root / fid[:2] / fid
         if len(fid) != 40 or not all(c in "0123456789abcdef" for c in fid):
             entry.warnings.append(f"storage name {fid!r} is not a SHA-1: content not read")
-        elif not stored.is_file() or stored.is_symlink():
+        elif stored.parent.is_symlink() or stored.is_symlink():      # a link could lead out of the backup
+            entry.warnings.append(f"its stored file {fid[:2]}/{fid} is reached through a symbolic link: not followed")
+        elif not stored.is_file():
             entry.size = record.filesize if record is not None else None
             entry.warnings.append(f"its stored file {fid[:2]}/{fid} is missing from the backup")
         elif self.encrypted:

@@ -257,3 +257,17 @@ def test_the_device_is_in_both_listings(forensic, tmp_path):
     assert "b: device Josh's iPhone, iPhone 12, iOS 15.4.1, serial F2LZK0ABCDEF" in res.err
     item, = forensic("evidence", "list", "--case", case, "--json").jsonl()
     _check_device(item, encrypted=False)
+
+
+def test_a_storage_folder_linked_out_of_the_backup_is_not_followed(tmp_path):
+    backup = build_backup(tmp_path / "b", [("HomeDomain", "Library/SMS/notes.txt", b"meet at 9\n")])
+    fid = hashlib.sha1(b"HomeDomain-Library/SMS/notes.txt").hexdigest()
+    outside = tmp_path / "outside"
+    (backup / fid[:2]).rename(outside)
+    (outside / fid).write_bytes(b"not the evidence")
+    (backup / fid[:2]).symlink_to(outside)
+    from forensic.locator import Locator
+    from forensic.sources.itunes import ItunesBackupSource
+    with ItunesBackupSource(backup, Locator.root("b")) as src:
+        notes = next(e for e in src.entries() if e.name == "notes.txt")
+    assert notes.opener is None and "symbolic link" in notes.warnings[0]
