@@ -54,6 +54,9 @@ _FRAME_HEADER = 24
 # Text with C0 controls but tab and newlines (NUL above all) is read as garbage: record
 # bytes read out of step decode as such, messages rarely hold them.
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f]")
+# Bytes looked through byte by byte (free space that is not zeros) per database, at most:
+# about 2.6 s a MB, so a database of random pages cannot hold a triage for hours (red team).
+SCAN_BUDGET = 64 << 20
 
 
 @dataclass(frozen=True, slots=True)
@@ -322,6 +325,7 @@ class _Db:
     encoding: str
     wal: bytes | mmap.mmap | None = None
     latest: dict[int, int] = field(default_factory=dict)     # page -> offset of its last committed frame
+    scan_budget: int = SCAN_BUDGET
 
     def page(self, n: int) -> tuple[bytes | mmap.mmap, int] | None:
         """(buffer, offset) of page ``n`` in the current state: its last committed frame in the
@@ -407,6 +411,7 @@ class _Scanner:
         self.wanted = wanted
         self.max_local = db.usable - 35
         self.min_cell = 4 + 1 + min((len(s.columns) for s in shapes), default=1)
+        self.budget = db.scan_budget
 
     def _fits(self, shape: TableShape | None, fn, *args) -> tuple[TableShape, object] | None:
         """The result of ``fn`` for the one shape that fits (``shape`` when the page's b-tree
@@ -458,6 +463,13 @@ class _Scanner:
         """Whole cells anywhere in [start, end), byte by byte."""
         if not buf[start:end].strip(b"\0"):
             return                                   # never written (a new page's zeros): most gaps
+        if self.budget < end - start:
+            if self.budget >= 0:
+                self.out.problems.append(f"deleted rows: more than {self.db.scan_budget:,} bytes of free space to "
+                                         "look through byte by byte; the rest not looked through")
+                self.budget = -1
+            return
+        self.budget -= end - start
         p = start
         while end - p >= self.min_cell:
             hit = self._fits(shape, intact_cell, buf, p, end, self.db.encoding, self.max_local)
@@ -545,14 +557,15 @@ def _old_frames(wal: bytes | mmap.mmap, page_size: int, committed: int) -> list[
 
 
 def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
-            wal_committed: int = 0, wanted: set[str] | None = None) -> Recovery:
+            wal_committed: int = 0, wanted: set[str] | None = None, scan_budget: int = SCAN_BUDGET) -> Recovery:
     """Rows of the ``wanted`` tables (default: all of ``shapes``) found outside the live
     b-trees of the database file at ``db_path`` and, in WAL mode, in the first
     ``wal_committed`` frames of its log (checked by
     :func:`forensic.extractors.sqlite_journal.check_wal`). ``shapes`` should hold every rowid
     table of the database: a cell on a free page that fits the shape of a table not wanted as
     well as a wanted one's is not reported. Never raises for bad bytes: what cannot be read is
-    described in ``problems``."""
+    described in ``problems``. At most ``scan_budget`` bytes of free space that is not zeros
+    are looked through byte by byte; past it, a problem says the rest was not."""
     out = Recovery()
     wanted = {s.name for s in shapes} if wanted is None else wanted
     size = os.path.getsize(db_path)
@@ -566,7 +579,7 @@ def recover(db_path: str, shapes: list[TableShape], wal_path: str | None = None,
             return out
         usable = page_size - buf[20]
         encoding = _ENCODINGS.get(int.from_bytes(buf[56:60], "big"), "utf-8")
-        db = _Db(buf, page_size, usable, size // page_size, encoding)
+        db = _Db(buf, page_size, usable, size // page_size, encoding, scan_budget=scan_budget)
         wal_file = None
         frames: list[tuple[int, int]] = []
         old: list[tuple[int, int]] = []
