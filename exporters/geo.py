@@ -59,6 +59,11 @@ GEO_FIELDS = (
 )
 PHOTO_KIND = "photo"
 CHAT_KIND = "chat_message"
+VIDEO_KIND = "video"                 # a video's position (its first fix or its ISO 6709 place)
+TRACK_KIND = "video_track"           # a video's GPS track (GeoJSON LineString, KML LineString)
+# what a video row adds to a photo row (`forensic photos --videos --json`)
+VIDEO_EXTRAS = ("kind", "duration_s", "codecs", "frame_rate", "taken_at_source", "dates", "track_points",
+                "track_decimated")
 
 _EVIDENCE_TEXT = {"path", "locator", "device", "make", "model", "serial", "software", "message", "conversation",
                   "sender", "message_id", "body", "location_name", "location_source"}
@@ -96,12 +101,29 @@ def photo_row(p: Photo) -> dict[str, Any]:
     return out
 
 
+def video_rows(db: sqlite3.Connection, item: str | None = None, geotagged: bool = False,
+               track: bool = False) -> Iterator[dict[str, Any]]:
+    """Every ``media/video`` record as a photo row (:func:`photo_row`) plus
+    :data:`VIDEO_EXTRAS` and ``artifact_id``; ``track``: with its GPS ``track`` points too."""
+    for p in store_selection.photos(db, item, geotagged, store_selection.VIDEO):
+        row = photo_row(p)
+        row["kind"] = VIDEO_KIND
+        for key in VIDEO_EXTRAS[1:]:
+            row[key] = p.fields.get(key)
+        row["artifact_id"] = p.artifact_id
+        if track:
+            row["track"] = p.fields.get("track") or []
+        yield row
+
+
 def geo_rows(db: sqlite3.Connection, item: str | None = None) -> Iterator[dict[str, Any]]:
     """Every geotag of the case (or one item): the geotagged photos (as :func:`photo_rows`,
-    with ``kind`` and ``artifact_id``), then the chat messages with a position
-    (:func:`chat_row`), each group in its stored order."""
+    with ``kind`` and ``artifact_id``), the geotagged videos (:func:`video_rows`, with their
+    track), then the chat messages with a position (:func:`chat_row`), each group in its
+    stored order."""
     for p in store_selection.photos(db, item, True):
         yield dict(photo_row(p), kind=PHOTO_KIND, artifact_id=p.artifact_id)
+    yield from video_rows(db, item, True, track=True)
     for place in store_places.chat_locations(db, item):
         yield chat_row(place)
 
@@ -166,8 +188,33 @@ def feature(row: dict[str, Any]) -> dict[str, Any]:
             "properties": {k: row.get(k) for k in GEO_FIELDS if k not in ("lat", "lon")}}
 
 
+def track_coordinates(row: dict[str, Any]) -> list[list[float]]:
+    """A video's GPS track as [lon, lat(, alt)] positions (points without a position left out)."""
+    coords = []
+    for p in row.get("track") or ():
+        lat, lon = p.get("latitude"), p.get("longitude")
+        if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and (lat or lon):
+            alt = p.get("altitude")
+            coords.append([lon, lat] + ([alt] if isinstance(alt, (int, float)) else []))
+    return coords
+
+
+def track_feature(row: dict[str, Any]) -> dict[str, Any] | None:
+    """A video's GPS track as a LineString Feature (``kind`` ``video_track``), or None when it
+    has fewer than two positions."""
+    coords = track_coordinates(row)
+    if len(coords) < 2:
+        return None
+    props = {k: row.get(k) for k in GEO_FIELDS if k not in ("lat", "lon")}
+    props["kind"] = TRACK_KIND
+    props["track_points"] = row.get("track_points")
+    props["track_decimated"] = row.get("track_decimated")
+    return {"type": "Feature", "geometry": {"type": "LineString", "coordinates": coords}, "properties": props}
+
+
 def write_geojson(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
-    """A FeatureCollection, written feature by feature (memory does not grow with the count)."""
+    """A FeatureCollection, written feature by feature (memory does not grow with the count);
+    a video with a GPS track gives a LineString Feature after its position's Point."""
     n = 0
     out.write('{"type": "FeatureCollection", "features": [')
     for row in rows:
@@ -175,6 +222,9 @@ def write_geojson(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
             continue
         out.write(("\n" if n == 0 else ",\n") + json.dumps(feature(row), ensure_ascii=False))
         n += 1
+        line = track_feature(row) if row.get("track") else None
+        if line is not None:
+            out.write(",\n" + json.dumps(line, ensure_ascii=False))
     out.write("\n]}\n")
     return n
 
@@ -248,6 +298,12 @@ def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic
         parts.append("</ExtendedData>\n")
         parts.append(f"<Point>{'<altitudeMode>absolute</altitudeMode>' if row.get('alt') is not None else ''}"
                      f"<coordinates>{coords}</coordinates></Point>\n</Placemark>\n")
+        coords_track = track_coordinates(row) if row.get("track") else []
+        if len(coords_track) >= 2:
+            text = " ".join(",".join(repr(v) for v in c) for c in coords_track)
+            parts.append(f"<Placemark>\n<name>{kml_value(title)} (GPS track)</name>\n"
+                         f"<description>{kml_value(f'GPS track of {len(coords_track)} points')}</description>\n"
+                         f"<LineString><coordinates>{text}</coordinates></LineString>\n</Placemark>\n")
         out.write("".join(parts))
         n += 1
     out.write("</Document>\n</kml>\n")

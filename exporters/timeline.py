@@ -65,6 +65,9 @@ LABELS = {
     ("photo/exif", "digitized"): "Photo digitized",
     ("photo/exif", "modified"): "Photo modified (EXIF)",
     ("photo/exif", "gps"): "GPS fix",
+    ("media/video", "taken"): "Video recorded",
+    ("media/video", "modified"): "Video modified (QuickTime)",
+    ("media/video", "gps"): "GPS fix (video)",
     ("chat/message", "sent"): "Message sent",
     ("chat/message", "edited"): "Message edited",
 }
@@ -202,7 +205,7 @@ def _message(desc: str, r: TimelineRow, is_fs: bool) -> str:
             desc = f"{desc} ({RECOVERED_NOTE})"
         elif r.db_state == UNCOMMITTED:
             desc = f"{desc} ({UNCOMMITTED_NOTE})"
-    if r.record_type == "photo/exif":
+    if r.record_type in ("photo/exif", "media/video"):
         from forensic.exporters.geo import device
         dev = device(r.make, r.model)
         where = f" at {r.lat}, {r.lon}" if r.lat is not None and r.lon is not None else ""

@@ -22,7 +22,8 @@ from forensic.outputs import check_output, write_atomic
 
 
 PHOTOS_LEGEND = ("Flags: D deleted · C corrupted (damaged inside its format) · G geotagged · ! invalid GPS "
-                 "(never placed on a map) · K carved from unallocated space · E embedded in another file. "
+                 "(never placed on a map) · K carved from unallocated space · E embedded in another file · V video "
+                 "(--videos). "
                  "Zone: where the time's zone comes from (unknown: the camera's clock)")
 TIMELINE_LEGEND = ("Zone: where the time's zone comes from; unknown: the device's clock, placed as if it were "
                    "UTC (its true instant may be 14 h earlier to 12 h later)")
@@ -110,37 +111,49 @@ PHOTO_MEDIA_FIELDS = ("lens", "lens_make", "lens_model", "lens_serial", "serial_
                       "gps", "xmp_source")
 
 
-def _photo_rows(case: Case, item: str | None, geotagged: bool) -> Iterator[dict]:
+def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = False) -> Iterator[dict]:
     for p in store_selection.photos(case.db, item, geotagged):
         row = geo_export.photo_row(p)
         for key in PHOTO_MEDIA_FIELDS:
             row[key] = p.fields.get(key)
+        if videos:
+            row["kind"] = geo_export.PHOTO_KIND
         yield row
+    if videos:
+        # the media/video records: a photo row's fields (those a video has not are null),
+        # then kind "video", duration, codecs, frame rate, the dates and the track's size
+        for row in geo_export.video_rows(case.db, item, geotagged):
+            del row["artifact_id"]
+            yield {**row, **{k: row.get(k) for k in PHOTO_MEDIA_FIELDS}}
 
 
 @click.command()
 @_item_option
 @click.option("--geotagged", is_flag=True, help="Only photos with a valid GPS position.")
+@click.option("--videos", is_flag=True,
+              help="Also list videos (MOV/MP4, GoPro): flag V, kind 'video', duration, codecs, track size.")
 @json_option
 @with_case
-def photos(case: Case, item: str | None, geotagged: bool, as_json: bool) -> int:
+def photos(case: Case, item: str | None, geotagged: bool, videos: bool, as_json: bool) -> int:
     """List every photo found by triage: camera, time taken (with its time-zone source), GPS.
 
     On a terminal: a table (flags explained under it). In a pipe: one compact line per photo
     (flags, time taken, zone source, position, device, wN warnings, locator). With --json:
     JSON Lines."""
     scope = ListingScope(case, item)
-    with closing(_photo_rows(case, item, geotagged)) as rows:
+    with closing(_photo_rows(case, item, geotagged, videos)) as rows:
         n = listing(rows, as_json=as_json,
                     columns=("Flags", "Taken", "Zone", "Position", "Device", "Warnings", "Locator"),
                     cells=_photo_cells, line=_photo_line, legend=PHOTOS_LEGEND, no_wrap=("Flags",))
-    scope.report("photos", n, filter_words(("--geotagged", geotagged)))
+    scope.report("photos and videos" if videos else "photos", n,
+                 filter_words(("--geotagged", geotagged), ("--videos", videos)))
     return 0
 
 
 def _photo_flags(r: dict, blank: str) -> str:
     gps = "G" if geo_export.is_geotagged(r) else "!" if r["gps_raw"] else blank
-    return ("D" if r["deleted"] else blank) + ("C" if r["corrupted"] else blank) + gps
+    flags = ("D" if r["deleted"] else blank) + ("C" if r["corrupted"] else blank) + gps
+    return flags + "V" if r.get("kind") == geo_export.VIDEO_KIND else flags
 
 
 def _photo_line(r: dict) -> str:
@@ -173,7 +186,7 @@ def geo(case: Case, fmt: str | None, out: Path | None, item: str | None, as_json
         raise UsageError(f"--json and --format {fmt} ask for two formats", hint="give one of them")
     fmt = "jsonl" if as_json else fmt or "geojson"
     scope = ListingScope(case, item)
-    counts = {geo_export.PHOTO_KIND: 0, geo_export.CHAT_KIND: 0}
+    counts = {geo_export.PHOTO_KIND: 0, geo_export.VIDEO_KIND: 0, geo_export.CHAT_KIND: 0}
 
     def counted(rows: Iterable[dict]) -> Iterator[dict]:
         for row in rows:
@@ -186,10 +199,11 @@ def geo(case: Case, fmt: str | None, out: Path | None, item: str | None, as_json
             return 0
         with output(out, case, json_text=fmt in ("geojson", "jsonl")) as fh:
             n = geo_export.WRITERS[fmt](counted(rows), fh)
-    chats = counts[geo_export.CHAT_KIND]
+    chats, videos = counts[geo_export.CHAT_KIND], counts[geo_export.VIDEO_KIND]
     if out is not None:
         sha = _record_export(case, "geo", fmt, out, n, {"item": item})
         _summary(f"{counts[geo_export.PHOTO_KIND]:,} geotagged photos"
+                 + (f", {videos:,} geotagged videos" if videos else "")
                  + (f" and {chats:,} chat locations" if chats else "")
                  + f" written to {esc(out)} ({fmt}, SHA-256 {sha})")
     scope.report("geotags", n)

@@ -87,8 +87,8 @@ def _file_select(column: str, desc: str) -> str:
 _ARTIFACT_SELECT = (
     "SELECT tl_key(COALESCE(t.utc, t.local)) AS k, t.tz_known AS tz_known, t.label AS label, a.item, f.path, "
     "f.locator, f.sha256, f.deleted, a.record_type, t.utc, t.local, t.tz_source, "
-    "CASE WHEN a.record_type = 'photo/exif' THEN json_extract(a.fields, '$.make') END AS make, "
-    "CASE WHEN a.record_type = 'photo/exif' THEN json_extract(a.fields, '$.model') END AS model, "
+    "CASE WHEN a.record_type IN ('photo/exif', 'media/video') THEN json_extract(a.fields, '$.make') END AS make, "
+    "CASE WHEN a.record_type IN ('photo/exif', 'media/video') THEN json_extract(a.fields, '$.model') END AS model, "
     "CASE WHEN a.record_type = 'chat/message' THEN json_extract(a.fields, '$.sender') END AS sender, "
     "CASE WHEN a.record_type = 'chat/message' THEN COALESCE(json_extract(a.fields, '$.conversation.title'), "
     "json_extract(a.fields, '$.conversation.id'), CASE WHEN json_type(a.fields, '$.conversation') = 'text' "
