@@ -3,6 +3,7 @@ device facts on the item, Cellebrite's decoded records kept apart as vendor/*.""
 from __future__ import annotations
 
 import io
+import tarfile
 import zipfile
 from pathlib import Path
 
@@ -116,6 +117,8 @@ def test_ufdr_triaged_vendor_records_apart(forensic, tmp_path, sms_db):
     assert "Hola, ¿mañana?" in bodies                         # ours, from sms.db at its device path
     assert not {"vendor says hello", "vendor deleted one"} & bodies
     assert {m["source"]["path"] for m in messages} == {SMS}
+    assert "Dana Moreau" not in forensic("contacts", "--case", case, "--json").out
+    assert "Incoming" not in forensic("calls", "--case", case, "--json").out
     from forensic.case import Case
     from forensic.store import artifacts
     c = Case.open(case)
@@ -165,6 +168,14 @@ def test_vendor_full_file_system_zip_mapped(tmp_path, sms_db):
         paths = {e.path: str(e.locator) for e in src.entries()}
     assert paths[SMS] == "graykey.zip › Dump/private/var/mobile/Library/SMS/sms.db"
     assert "/data/data/com.whatsapp/databases/wa.db" in paths
+    tar = tmp_path / "ffs.tar"
+    with tarfile.open(tar, "w") as tf:
+        ti = tarfile.TarInfo("filesystem1/private/var/mobile/Library/SMS/sms.db")
+        ti.size = len(sms_db)
+        tf.addfile(ti, io.BytesIO(sms_db))
+    with open_source(tar, detect_format(tar), tar.name) as src:
+        assert [(e.path, str(e.locator)) for e in src.entries()] == [
+            (SMS, "ffs.tar › filesystem1/private/var/mobile/Library/SMS/sms.db")]
     plain = tmp_path / "plain.zip"
     with zipfile.ZipFile(plain, "w") as zf:
         zf.writestr("photos/a.jpg", b"x")
