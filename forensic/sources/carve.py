@@ -614,6 +614,14 @@ def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: 
         else:
             try:
                 runs = subtract(runs, content_runs(fs, recovered))
+                # a live file's data where the map says free (a damaged or doctored map) would be
+                # carved as a deleted photo beside the live one: left out, and said
+                kept = subtract(runs, content_runs(fs, [inode for inode, _ in live]))
+                overlap = sum(n for _, n in runs) - sum(n for _, n in kept)
+                if overlap:
+                    warnings.append(f"{parent}: the allocation map marks {overlap:,} bytes of live files' data as "
+                                    "free (damaged, or altered); those bytes are not carved")
+                runs = kept
                 yield from carved_entries(img.read, runs, offset, parent, limits, only=labels, damage=damage)
             except (OSError, RuntimeError) as exc:
                 warnings.append(f"{parent}: carving of unallocated space stopped: {exc}")
