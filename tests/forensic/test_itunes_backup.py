@@ -271,3 +271,18 @@ def test_a_storage_folder_linked_out_of_the_backup_is_not_followed(tmp_path):
     with ItunesBackupSource(backup, Locator.root("b")) as src:
         notes = next(e for e in src.entries() if e.name == "notes.txt")
     assert notes.opener is None and "symbolic link" in notes.warnings[0]
+
+
+def test_encrypted_files_are_hashed_decrypted_through_triage(forensic, tmp_path):
+    files = [("HomeDomain", "Library/SMS/notes.txt", b"meet at 9\n"), ("HomeDomain", "Library/x.bin", b"\x00" * 33)]
+    backup = build_backup(tmp_path / "enc", files, password=b"pw")
+    case = _case(forensic, tmp_path)
+    res = forensic("evidence", "add", backup, "--case", case, "--password-file", tmp_path / "nope.txt", expect=None)
+    assert res.code != 0 and "password file" in res.err
+    (tmp_path / "pw.txt").write_text("pw\n")
+    forensic("evidence", "add", backup, "--case", case, "--id", "enc", "--password-file", tmp_path / "pw.txt")
+    forensic("triage", "--case", case)
+    got = {f["path"]: f["sha256"] for f in forensic("files", "--case", case, "--json").jsonl()}
+    assert got["/HomeDomain/Library/SMS/notes.txt"] == hashlib.sha256(b"meet at 9\n").hexdigest()
+    assert got["/HomeDomain/Library/x.bin"] == hashlib.sha256(b"\x00" * 33).hexdigest()
+    assert forensic("warnings", "--case", case, "--json", expect=None).jsonl() == []
