@@ -21,7 +21,8 @@ as UTC (``utc``) only where the file shows a writer known to follow the specific
 Android metadata keys); with a GPS time in the file (GPMF ``GPSU``) its offset is inferred from
 it (``gps``: mvhd minus GPS time, rounded to 15 minutes, within ±14 h); else it is kept
 naive with ``tz_source`` ``unknown``. Every date read is kept in ``dates`` with its source,
-and ``taken_at_source``/``taken_at_reason`` say which one ``taken_at`` is and why.
+and ``taken_at_source`` (``{source, reason}``) says which one ``taken_at`` is and why, naming
+the creation dates that disagree with it (by how many seconds).
 
 Reading is bounded: atoms are walked with seeks (``mdat`` is never read whole), ``moov`` is
 read only up to :data:`MAX_MOOV` bytes, at most :data:`MAX_ATOMS` atoms and :data:`MAX_DEPTH`
@@ -68,8 +69,8 @@ _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
 # shared with photo/exif mean the same (a photo listing reads both)
 FIELDS = (
     "container", "brand", "make", "model", "serial", "software", "taken_at", "taken_at_utc",
-    "taken_at_raw", "tz_known", "tz_source", "tz_offset_minutes", "taken_at_source", "taken_at_reason",
-    "dates", "lat", "lon", "alt", "gps_valid", "gps_raw", "gps_at", "direction", "speed", "gps",
+    "taken_at_raw", "tz_known", "tz_source", "tz_offset_minutes", "taken_at_source",
+    "dates", "lat", "lon", "alt", "gps_valid", "gps_raw", "gps_at", "direction", "speed", "speed_ref", "gps",
     "duration_s", "codecs", "width", "height", "frame_rate", "track", "track_points", "track_decimated",
     "has_exif", "exif_source",
 )
@@ -640,8 +641,8 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
 
     # -- place
     gps: dict[str, Any] = {}
-    for name, source in (("com.apple.quicktime.location.ISO6709", "QuickTime:Keys:location.ISO6709"),
-                         ("\u00a9xyz", "QuickTime:UserData:\u00a9xyz")):
+    for name, source in (("com.apple.quicktime.location.ISO6709", "quicktime:com.apple.quicktime.location.ISO6709"),
+                         ("\u00a9xyz", "quicktime:\u00a9xyz")):
         raw = text(name)
         if raw is None:
             continue
@@ -656,12 +657,14 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
     if not gps and fixed:
         p = fixed[0]
         gps = {"latitude": p["latitude"], "longitude": p["longitude"], "altitude": p["altitude"],
-               "direction": None, "speed": p["speed"], "gps_time": p["time"], "source": "GPMF:GPS5",
+               # km/h as photo records give it (speed_ref K); the track keeps GPMF's m/s
+               "direction": None, "speed": round(p["speed"] * 3.6, 6), "gps_time": p["time"], "source": "gpmf:GPS5",
                "raw": None}
     if gps:
         fields["gps"] = gps
         fields["lat"], fields["lon"], fields["alt"] = gps["latitude"], gps["longitude"], gps["altitude"]
         fields["speed"] = gps["speed"]
+        fields["speed_ref"] = "K" if gps["speed"] is not None else None
         fields["gps_valid"] = not (gps["latitude"] == 0 and gps["longitude"] == 0)
         fields["gps_raw"] = gps["raw"]
     if points:
@@ -677,11 +680,11 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
     if first_time:
         gps_utc = datetime.fromisoformat(first_time.replace("Z", "+00:00"))
         fields["gps_at"] = first_time
-        if fields["gps"] is not None and fields["gps"]["gps_time"] is None and fields["gps"]["source"] == "GPMF:GPS5":
+        if fields["gps"] is not None and fields["gps"]["gps_time"] is None and fields["gps"]["source"] == "gpmf:GPS5":
             fields["gps"]["gps_time"] = first_time
         stamp = Timestamp("gps", gps_utc, None, True, "utc", first_time, 0)
         timestamps.append(stamp)
-        fields["dates"].append(_date_entry("GPMF:GPSDateTime", stamp))
+        fields["dates"].append(_date_entry("gpmf:GPSDateTime", stamp))
 
     # -- times
     taken: Timestamp | None = None
@@ -693,19 +696,19 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
         if stamp is None:
             problems.add(f"com.apple.quicktime.creationdate unreadable: {creation[:40]!r}")
         else:
-            fields["dates"].append(_date_entry("QuickTime:Keys:CreationDate", stamp))
-            taken, source = stamp, "QuickTime:Keys:CreationDate"
+            fields["dates"].append(_date_entry("quicktime:CreationDate", stamp))
+            taken, source = stamp, "quicktime:CreationDate"
             reason = ("the phone's own creation date, written with its time-zone offset"
                       if stamp.tz_known else "the phone's creation date (no offset written)")
     day = text("\u00a9day")
     if day:
         stamp = _apple_date(day, "taken")
         if stamp is not None:
-            fields["dates"].append(_date_entry("QuickTime:UserData:\u00a9day", stamp))
+            fields["dates"].append(_date_entry("quicktime:\u00a9day", stamp))
             if taken is None and stamp.tz_known:
-                taken, source, reason = stamp, "QuickTime:UserData:\u00a9day", "a creation date with its offset"
-    for label, key, name in (("taken", "create", "QuickTime:CreateDate"), ("modified", "modify",
-                                                                           "QuickTime:ModifyDate")):
+                taken, source, reason = stamp, "quicktime:\u00a9day", "a creation date with its offset"
+    for label, key, name in (("taken", "create", "quicktime:CreateDate"), ("modified", "modify",
+                                                                           "quicktime:ModifyDate")):
         local = _mvhd_local(movie.mvhd.get(key, 0))
         if local is None:
             continue
@@ -737,13 +740,16 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
         fields["tz_known"] = taken.tz_known
         fields["tz_source"] = taken.tz_source
         fields["tz_offset_minutes"] = taken.offset_minutes
-        fields["taken_at_source"] = source
-        fields["taken_at_reason"] = reason
-        utcs = {d["utc"] for d in fields["dates"] if d["utc"] and d["source"] != "QuickTime:ModifyDate"
-                and d["source"] != "GPMF:GPSDateTime"}
-        if len(utcs) > 1:
-            problems.add("the file's creation dates disagree: " + ", ".join(
-                f"{d['source']}={d['utc']}" for d in fields["dates"] if d["utc"]), corrupt=False)
+        others = []
+        for d in fields["dates"]:
+            if d["source"] in (source, "quicktime:ModifyDate", "gpmf:GPSDateTime") or not d["utc"] or taken.utc is None:
+                continue
+            delta = (datetime.fromisoformat(d["utc"].replace("Z", "+00:00")) - taken.utc).total_seconds()
+            if abs(delta) >= 1:
+                others.append(f"{d['source']} by {delta:+.0f} s")
+        if others:
+            reason = f"{reason}; disagrees: {', '.join(others)}"
+        fields["taken_at_source"] = {"source": source, "reason": reason}
 
 
 def _gps_offset(local: datetime, gps_utc: datetime) -> int | None:

@@ -44,7 +44,7 @@ def test_photos_videos_lists_each_video(forensic, triaged):
     assert iphone["kind"] == "video" and iphone["device"] == "Apple iPhone 12"
     assert (iphone["taken_at"], iphone["taken_at_utc"], iphone["tz_source"]) == (
         "2024-06-15T14:22:05+02:00", "2024-06-15T12:22:05Z", "offset_tag")
-    assert iphone["taken_at_source"] == "QuickTime:Keys:CreationDate"
+    assert iphone["taken_at_source"]["source"] == "quicktime:CreationDate"
     assert (iphone["lat"], iphone["lon"], iphone["alt"]) == (48.8584, 2.2945, 35.0)
     assert iphone["codecs"] == ["avc1"] and iphone["duration_s"] == 5.0
     assert gopro["device"] == "GoPro HERO7 Black (serial C3221324545448)" and gopro["track_points"] == 3

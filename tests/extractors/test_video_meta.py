@@ -64,13 +64,13 @@ def test_iphone_mov_agrees_with_exiftool(tmp_path: Path) -> None:
     assert warnings == [] and not rec.corrupted
     assert (f["make"], f["model"], f["software"]) == (ref["Make"], ref["Model"], str(ref["Software"]))
     assert (f["lat"], f["lon"], f["alt"]) == (ref["GPSLatitude"], ref["GPSLongitude"], ref["GPSAltitude"])
-    assert f["gps_valid"] and f["gps"]["source"] == "QuickTime:Keys:location.ISO6709"
+    assert f["gps_valid"] and f["gps"]["source"] == "quicktime:com.apple.quicktime.location.ISO6709"
     assert ref["CreationDate"] == "2024:06:15 14:22:05+02:00"
     assert f["taken_at"] == "2024-06-15T14:22:05+02:00" and f["taken_at_utc"] == "2024-06-15T12:22:05Z"
     assert (f["tz_source"], f["tz_offset_minutes"]) == ("offset_tag", 120)
-    assert f["taken_at_source"] == "QuickTime:Keys:CreationDate"
+    assert f["taken_at_source"]["source"] == "quicktime:CreationDate"
     # mvhd kept beside it, UTC for a phone that writes its own keys, and it agrees
-    mvhd = next(d for d in f["dates"] if d["source"] == "QuickTime:CreateDate")
+    mvhd = next(d for d in f["dates"] if d["source"] == "quicktime:CreateDate")
     assert ref["CreateDate"] == "2024:06:15 12:22:05"
     assert (mvhd["utc"], mvhd["tz_source"]) == ("2024-06-15T12:22:05Z", "utc")
     assert (f["width"], f["height"]) == (ref["ImageWidth"], ref["ImageHeight"])
@@ -88,7 +88,7 @@ def test_android_mp4_xyz_and_utc_mvhd(tmp_path: Path) -> None:
     f = rec.fields
     assert warnings == []
     assert (f["lat"], f["lon"]) == (ref["GPSLatitude"], ref["GPSLongitude"])
-    assert f["gps"]["source"] == "QuickTime:UserData:\u00a9xyz"
+    assert f["gps"]["source"] == "quicktime:\u00a9xyz"
     assert (f["taken_at_utc"], f["tz_source"], f["software"]) == ("2023-01-02T03:04:05Z", "utc", "13")
     assert f["container"] == "MP4" and f["brand"] == "mp42" and f["codecs"] == ["hvc1"]
 
@@ -127,6 +127,7 @@ def test_gopro_gpmf_track_agrees_with_exiftool(tmp_path: Path) -> None:
     assert (f["taken_at"], f["taken_at_utc"], f["tz_source"]) == (
         "2024-06-15T16:22:05+02:00", "2024-06-15T14:22:05Z", "gps")
     assert (f["lat"], f["lon"], f["gps_at"]) == (46.5, 7.9, "2024-06-15T14:22:05Z")
+    assert (f["speed"], f["speed_ref"]) == (pytest.approx(3.2 * 3.6), "K")      # km/h, as photos give it
     assert "gpmd" in f["codecs"]
 
 
@@ -142,11 +143,23 @@ def test_corpus_quicktime_mov_agrees_with_reference(corpus: Path) -> None:
     assert ref["QuickTime:CreateDate"] == "2005:08:11 14:03:54"
     # a Pentax camera wrote it: mvhd kept naive, zone unknown, never taken as UTC
     assert (f["taken_at"], f["taken_at_utc"], f["tz_source"]) == ("2005-08-11T14:03:54", None, "unknown")
-    modified = next(d for d in f["dates"] if d["source"] == "QuickTime:ModifyDate")
+    modified = next(d for d in f["dates"] if d["source"] == "quicktime:ModifyDate")
     assert modified["value"] == ref["QuickTime:ModifyDate"].replace(":", "-", 2).replace(" ", "T")
     assert (f["width"], f["height"]) == (ref["QuickTime:ImageWidth"], ref["QuickTime:ImageHeight"])
     assert f["frame_rate"] == ref["QuickTime:VideoFrameRate"]
     assert f["duration_s"] == pytest.approx(ref["QuickTime:Duration"], abs=1e-4)
+
+
+def test_disagreeing_dates_are_kept_and_named() -> None:
+    # the phone's creation date says 12:22:05Z, mvhd 10 s later: both kept, taken_at says why
+    data = vb.iphone_mov(datetime(2024, 6, 15, 12, 22, 15, tzinfo=UTC), "2024-06-15T14:22:05+02:00", "+48.8+002.3/")
+    rec, warnings = run(data)
+    f = rec.fields
+    assert warnings == [] and f["taken_at_utc"] == "2024-06-15T12:22:05Z"
+    assert f["taken_at_source"]["source"] == "quicktime:CreationDate"
+    assert f["taken_at_source"]["reason"].endswith("disagrees: quicktime:CreateDate by +10 s")
+    assert [d["source"] for d in f["dates"]] == ["quicktime:CreationDate", "quicktime:CreateDate",
+                                                 "quicktime:ModifyDate"]
 
 
 # -- hostile input ----------------------------------------------------------------------------
@@ -199,7 +212,7 @@ def test_bad_iso6709_and_bad_creationdate_are_warned() -> None:
     rec, warnings = run(data)
     assert rec.fields["lat"] is None and any("ISO 6709" in w for w in warnings)
     assert any("creationdate unreadable" in w for w in warnings)
-    assert rec.fields["taken_at_source"] == "QuickTime:CreateDate"      # the next source is used
+    assert rec.fields["taken_at_source"]["source"] == "quicktime:CreateDate"      # the next source is used
 
 
 def test_track_is_decimated_past_the_cap(monkeypatch: pytest.MonkeyPatch) -> None:
