@@ -24,17 +24,18 @@ from __future__ import annotations
 import hashlib
 import posixpath
 import tempfile
+import threading
 import zlib
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator, cast
+from typing import BinaryIO, Callable, Iterator, cast
 
 from forensic.devicepath import android_backup_path
 from forensic.entry import FileEntry
 from forensic.errors import CorruptSourceError, PasswordError
 from forensic.limits import DEFAULT_LIMITS, Limits
-from forensic.locator import Locator
+from forensic.locator import Locator, safe_name
 from forensic.sources.archive import TarSource
-from forensic.sources.base import Source
+from forensic.sources.base import PositionalReader, Source
 
 MAGIC = b"ANDROID BACKUP\n"
 _MAX_LINE = 4096        # a header line longer than this is no Android backup header
@@ -215,6 +216,25 @@ class _Payload:
                 return out
 
 
+class _Span(PositionalReader):
+    """One member's bytes in the spooled TAR, read by position under the spool's lock."""
+
+    WHAT = "backup member read"
+
+    def __init__(self, spool: BinaryIO, lock: threading.Lock, offset: int, size: int) -> None:
+        super().__init__(size)
+        self.spool, self.lock, self.offset = spool, lock, offset
+
+    def read_at(self, offset: int, n: int) -> bytes:
+        with self.lock:
+            self.spool.seek(self.offset + offset)
+            return self.spool.read(n)
+
+
+def _span_opener(spool: BinaryIO, lock: threading.Lock, offset: int, size: int) -> Callable[[], BinaryIO]:
+    return lambda: cast(BinaryIO, _Span(spool, lock, offset, size))
+
+
 class AndroidBackupSource(Source):
     FORMAT = "android-backup"
 
@@ -270,7 +290,15 @@ class AndroidBackupSource(Source):
             return
         self.tar.owned.append(spooled)
         self.tar.warnings = self.warnings        # its warnings are the source's
+        lock = threading.Lock()
         for entry in self.tar.entries():
+            walked = getattr(self.tar.tf, "members", None)      # TarFile keeps the TarInfos met so far
+            ti = walked[-1] if walked else None
+            if entry.opener is not None and ti is not None and ti.isreg() and not ti.sparse \
+                    and safe_name(ti.name)[0] == entry.path:
+                # read by position under a lock: members may be read in any order, from any
+                # thread (a TAR's own member readers share one file position)
+                entry.opener = _span_opener(spooled, lock, ti.offset_data, ti.size)
             device = android_backup_path(entry.path)
             if device is not None:               # the locator keeps the member's own name
                 entry.path = device

@@ -88,6 +88,15 @@ def test_backup_walked_under_device_paths(tmp_path, sms_db, password):
     assert "apps/com.android.providers.telephony/_manifest" in files      # not a device file: kept as named
 
 
+def test_members_read_in_any_order(tmp_path, sms_db):
+    ab = tmp_path / "order.ab"
+    ab.write_bytes(make_ab(_tar(_members(sms_db))))
+    with open_source(ab, "android-backup", ab.name) as src:
+        entries = list(src.entries())                 # all walked first, then read backwards
+        got = {e.path: e.open().read() for e in reversed(entries)}
+    assert got[SMS_DB] == sms_db and got["/sdcard/Android/data/com.whatsapp/files/Media/note.txt"] == b"hi"
+
+
 def test_uncompressed_backup(tmp_path, sms_db):
     ab = tmp_path / "plain.ab"
     ab.write_bytes(make_ab(_tar(_members(sms_db)), compressed=False))
