@@ -77,11 +77,16 @@ def _load_plist(path: Path) -> dict | None:
 def looks_like_itunes_backup(folder: Path) -> bool:
     """A folder holding a ``Manifest.db`` that is SQLite, or a ``Manifest.plist`` that is a
     backup manifest (an encrypted backup's Manifest.db is ciphertext): the bytes decide."""
-    db = _read_small(folder / MANIFEST_DB) if (folder / MANIFEST_DB).is_file() else None
-    if db is not None and db.startswith(_SQLITE_MAGIC):
-        return True
+    db = folder / MANIFEST_DB
+    try:
+        if db.is_file() and not db.is_symlink():
+            with open_readonly(db) as fh:
+                if fh.read(len(_SQLITE_MAGIC)) == _SQLITE_MAGIC:
+                    return True
+    except OSError:
+        pass
     manifest = _load_plist(folder / MANIFEST_PLIST)
-    return bool(manifest) and any(k in manifest for k in ("BackupKeyBag", "Lockdown", "IsEncrypted"))
+    return manifest is not None and any(k in manifest for k in ("BackupKeyBag", "Lockdown", "IsEncrypted"))
 
 
 def _text(value: Any) -> str | None:
@@ -100,7 +105,7 @@ def device_info(folder: Path, warnings: list[str]) -> dict:
     device: dict[str, Any] = {}
     for name, keys in _INFO_KEYS.items():
         device[name] = next((_text(info[k]) for k in keys if _text(info.get(k))), None)
-    lockdown = manifest.get("Lockdown") if isinstance(manifest.get("Lockdown"), dict) else {}
+    lockdown: dict = manifest.get("Lockdown") if isinstance(manifest.get("Lockdown"), dict) else {}
     for name, key in _LOCKDOWN_KEYS.items():
         if device.get(name) is None:
             device[name] = _text(lockdown.get(key))
