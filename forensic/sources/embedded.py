@@ -382,11 +382,19 @@ class EmbeddedSource(Source):
                 stop = data.find(b"endstream", start)
                 if stop < 0:
                     continue
+                # a JPEG barely deflates: one inflating to more than INFLATE_RATIO times its stream
+                # is no JPEG kept whole (a deflate bomb: 64 KB of zeros give 64 MB; red team)
+                most = min(limit, INFLATE_RATIO * (stop - start) + (64 << 10))
+                inflater = zlib.decompressobj()
                 try:
-                    inflated = zlib.decompressobj().decompress(data[start:stop], limit)
+                    inflated = inflater.decompress(data[start:stop], most)
                 except zlib.error:
                     self.warnings.append(f"{self.parent.locator}: PDF object {number}: image stream does not "
                                          "inflate")
+                    continue
+                if len(inflated) >= most and not inflater.eof:
+                    self.warnings.append(f"{self.parent.locator}: PDF object {number}: image stream inflates to "
+                                         f"more than {most:,} bytes (a deflate bomb?); not read")
                     continue
                 found = validate("jpeg", Cursor(_reader_of(inflated)), 0, limit)
                 if found is not None:       # (an object number may recur in a PDF's updates: the offset tells)
@@ -401,6 +409,7 @@ _PDF_FILTER = re.compile(rb"/Filter\s*(\[[^\]]*\]|/[A-Za-z0-9]+)")
 
 
 DICT_MAX = 64 << 10               # an image dictionary longer than this is not read
+INFLATE_RATIO = 16                # a Flate-wrapped JPEG is inflated to at most this times its stream
 _PDF_TOKEN = re.compile(rb"<<|>>|\(")
 _PDF_STRING = re.compile(rb"\\.|[()]", re.S)
 
