@@ -17,9 +17,10 @@ from forensic.errors import CorruptSourceError, PasswordError
 from forensic.locator import Locator
 from forensic.sources import detect_format, open_source
 from forensic.sources.android_backup import AndroidBackupSource
-from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, android_rows, build
+from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, WA_CURRENT, android_rows, build, wa_current_rows
 
 SMS_DB = "/data/data/com.android.providers.telephony/databases/mmssms.db"
+WA_DB = "/data/data/com.whatsapp/databases/msgstore.db"
 
 
 def _tar(members: dict[str, bytes]) -> bytes:
@@ -148,15 +149,16 @@ def test_zlib_bomb_stops_at_the_budget(tmp_path):
 
 
 def test_messages_from_a_backup(forensic, tmp_path, sms_db):
+    wa = build(tmp_path / "msgstore.db", WA_CURRENT, wa_current_rows())
     ab = tmp_path / "phone.ab"
-    ab.write_bytes(make_ab(_tar(_members(sms_db)), b"pw"))
+    ab.write_bytes(make_ab(_tar({**_members(sms_db), "apps/com.whatsapp/db/msgstore.db": wa}), b"pw"))
     (tmp_path / "pw.txt").write_bytes(b"pw\n")
     case = tmp_path / "case"
     forensic("case", "init", case, "--case-id", "C", "--examiner", "E")
     forensic("evidence", "add", ab, "--case", case, "--id", "ab", "--password-file", tmp_path / "pw.txt")
     forensic("triage", "--case", case, expect=None)
     messages = forensic("messages", "--case", case, "--json").jsonl()
-    assert {m["body"] for m in messages} >= {"On my way", "Привет, где ты?"}
-    assert {m["source"]["path"] for m in messages} == {SMS_DB}
+    assert {m["body"] for m in messages} >= {"On my way", "Привет, где ты?", "¿Dónde estás?", "в 8"}
+    assert {m["source"]["path"] for m in messages} == {SMS_DB, WA_DB}
     items = forensic("evidence", "list", "--case", case, "--json").jsonl()
     assert items[0]["format"] == "android-backup"
