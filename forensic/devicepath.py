@@ -49,7 +49,10 @@ def android_backup_path(member: str) -> str | None:
     """The device path of an ``.ab`` TAR member (``apps/com.whatsapp/db/msgstore.db`` ->
     ``/data/data/com.whatsapp/databases/msgstore.db``); None for a name outside that layout
     (the backup's own ``apps/<pkg>/_manifest`` included: it was never a device file)."""
-    m = _AB_RE.match(member.lstrip("/").replace("\\", "/"))
+    name = member.lstrip("/").replace("\\", "/")
+    if name.startswith("shared/0/"):            # adb backup -shared: the primary external storage
+        return _clean("/sdcard/" + name[len("shared/0/"):])
+    m = _AB_RE.match(name)
     if m is None:
         return None
     pkg, domain, rest = m.group(1), m.group(2), m.group(3) or ""

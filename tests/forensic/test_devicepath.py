@@ -29,7 +29,8 @@ def test_device_path(given: str, expected: str) -> None:
 
 def test_backup_names_outside_the_layout_map_to_none() -> None:
     assert android_backup_path("apps/com.whatsapp/_manifest") is None
-    assert android_backup_path("shared/0/DCIM/a.jpg") is None
+    assert android_backup_path("shared/1/DCIM/a.jpg") is None
+    assert android_backup_path("shared/0/DCIM/a.jpg") == "/sdcard/DCIM/a.jpg"      # adb backup -shared
     assert android_backup_path("apps/../db/x") is None
 
 
