@@ -86,6 +86,8 @@ def sniff(head: bytes) -> str | None:
         return "x3f"
     if head[:6] == b"II\x1a\x00\x00\x00" and head[6:14] == b"HEAPCCDR":
         return "crw"
+    if head[:4] == b"8BPS" and head[4:6] in (b"\x00\x01", b"\x00\x02"):
+        return "psd"
     return None
 
 
@@ -238,6 +240,40 @@ def _cr3_blocks(buf) -> list[ExifBlock]:
     return blocks
 
 
+def movie_times(buf) -> tuple[int, int] | None:
+    """(creation, modification) of an ISO BMFF file's movie header (``moov/mvhd``), in
+    seconds since 1904-01-01 as stored (a CR3's: Canon writes the camera's local time)."""
+    for btype, start, stop in _iso_boxes(buf, 0, len(buf)):
+        if btype != b"moov":
+            continue
+        for ctype, cstart, cstop in _iso_boxes(buf, start, stop):
+            if ctype == b"mvhd" and cstop - cstart >= 20:
+                if buf[cstart] == 1 and cstop - cstart >= 20:
+                    return struct.unpack_from(">QQ", buf, cstart + 4)
+                return struct.unpack_from(">II", buf, cstart + 4)
+        return None
+    return None
+
+
+def _psd_blocks(buf) -> list[ExifBlock]:
+    """Photoshop (PSD/PSB): the EXIF image resource (``8BIM``, id 0x0422) holds a TIFF block."""
+    pos = 26                                     # file header
+    pos += 4 + _u32(buf, pos, ">")               # colour mode data
+    end = min(len(buf), pos + 4 + _u32(buf, pos, ">"))
+    pos += 4
+    for _ in range(MAX_SEGMENTS):
+        if pos + 12 > end or bytes(buf[pos:pos + 4]) not in (b"8BIM", b"MeSa", b"AgHg", b"PHUT", b"DCSR"):
+            return []
+        rid = struct.unpack_from(">H", buf, pos + 4)[0]
+        name_len = buf[pos + 6]
+        at = pos + 6 + ((name_len + 2) & ~1)     # the Pascal name, padded to an even length
+        size = _u32(buf, at, ">")
+        if rid == 0x0422 and is_tiff_header(buf, at + 4):
+            return [ExifBlock(at + 4, "psd-exif")]
+        pos = at + 4 + size + (size & 1)
+    return []
+
+
 def _mrw_blocks(buf) -> list[ExifBlock]:
     if len(buf) < 8:
         return []
@@ -302,6 +338,8 @@ def locate_exif(buf, kind: str | None, info: ContainerInfo) -> list[ExifBlock]:
             return _mrw_blocks(buf)
         if kind in ("raf", "x3f"):
             return _embedded_blocks(buf)
+        if kind == "psd":
+            return _psd_blocks(buf)
     except struct.error:
         return []
     return []
@@ -385,11 +423,12 @@ def check_tiff(buf, base: int, first_ifd_name: str = "IFD0", chain: bool = True)
     return problems
 
 
-def find_entry(buf, base: int, ifd_offset: int, wanted: int) -> tuple[int, int, int] | None:
-    """(field type, count, value offset relative to ``base``) of one tag of an IFD, or None."""
+def find_entry(buf, base: int, ifd_offset: int, wanted: int, endian: str | None = None) -> tuple[int, int, int] | None:
+    """(field type, count, value offset relative to ``base``) of one tag of an IFD, or None.
+    The byte order is the TIFF header's at ``base``, unless ``endian`` (``<``/``>``) is given."""
     try:
         order = bytes(buf[base:base + 2])
-        e = "<" if order == b"II" else ">"
+        e = endian or ("<" if order == b"II" else ">")
         at = base + ifd_offset
         count = _u16(buf, at, e)
         for i in range(min(count, max(0, (len(buf) - at - 2) // 12))):
@@ -414,8 +453,9 @@ def _ascii_value(buf, base: int, entry: tuple[int, int, int]) -> str | None:
 
 def maker_note_serial(buf, base: int, exif_ifd: int, make: str) -> tuple[str, str] | None:
     """(body serial, where) from the maker note, for the layouts read reliably here:
-    Canon (tag 0x000C, an IFD at the note's start, offsets from the TIFF header) and Nikon
-    type 3 (``Nikon\\0`` + version + its own TIFF header; tag 0x001D). Others: None."""
+    Canon (tag 0x000C, an IFD at the note's start, offsets from the TIFF header), Nikon
+    type 3 (``Nikon\\0`` + version + its own TIFF header; tag 0x001D), Olympus / OM System
+    (Equipment 0x0101), Sigma (0x0002), Motorola (0x5501). Others: None."""
     note = find_entry(buf, base, exif_ifd, 0x927C)
     if note is None or note[0] not in (1, 7):
         return None
@@ -441,6 +481,52 @@ def maker_note_serial(buf, base: int, exif_ifd: int, make: str) -> tuple[str, st
                 if value:
                     return value, "MakerNote SerialNumber"
             return None
+        elif upper.startswith("OLYMPUS") or upper.startswith("OM DIGITAL"):
+            return _olympus_serial(buf, base, start)
+        elif upper.startswith("MOTOROLA") and bytes(buf[start:start + 4]) == b"MOT\x00":
+            # 'MOT\0' + 4 bytes, then an IFD in the TIFF's byte order, offsets from the note's start
+            e = "<" if bytes(buf[base:base + 2]) == b"II" else ">"
+            entry = find_entry(buf, start, 8, 0x5501, e)                # SerialNumber
+            value = _ascii_value(buf, start, entry) if entry else None
+            return (value, "MakerNote SerialNumber") if value else None
+        elif upper.startswith("SIGMA"):
+            head = bytes(buf[start:start + 8])
+            if head in (b"SIGMA\x00\x00\x00", b"FOVEON\x00\x00"):
+                entry = find_entry(buf, base, note[2] + 10, 0x0002)       # SerialNumber
+                value = _ascii_value(buf, base, entry) if entry else None
+                return (value, "MakerNote SerialNumber") if value else None
     except (struct.error, IndexError):
         return None
     return None
+
+
+def _olympus_serial(buf, base: int, start: int) -> tuple[str, str] | None:
+    """Olympus: the Equipment IFD's SerialNumber (0x2010 → 0x0101), else the note's 0x0404.
+    ``OLYMPUS\0II`` notes (newer) count offsets from the note's start, in their own byte
+    order; ``OLYMP\0`` notes (older) from the TIFF header."""
+    if bytes(buf[start:start + 8]) == b"OLYMPUS\x00":
+        e = "<" if bytes(buf[start + 8:start + 10]) == b"II" else ">"
+        origin, ifd = start, 12
+    elif bytes(buf[start:start + 10]) == b"OM SYSTEM\x00":                # OM Digital's, 16-byte header
+        e = "<" if bytes(buf[start + 12:start + 14]) == b"II" else ">"
+        origin, ifd = start, 16
+    elif bytes(buf[start:start + 6]) == b"OLYMP\x00":
+        e = "<" if bytes(buf[base:base + 2]) == b"II" else ">"
+        origin, ifd = base, start - base + 8
+    else:
+        return None
+    equipment = find_entry(buf, origin, ifd, 0x2010, e)
+    sub = None
+    if equipment is not None:
+        if equipment[0] == 7:                                  # older: the sub-IFD's bytes in place
+            sub = equipment[2]
+        elif equipment[0] in (4, 13) and equipment[1] == 1:    # newer: a pointer held in the entry
+            sub = _u32(buf, origin + equipment[2], e)
+    if sub is not None:
+        entry = find_entry(buf, origin, sub, 0x0101, e)
+        value = _ascii_value(buf, origin, entry) if entry else None
+        if value:
+            return value, "MakerNote SerialNumber"
+    entry = find_entry(buf, origin, ifd, 0x0404, e)
+    value = _ascii_value(buf, origin, entry) if entry else None
+    return (value, "MakerNote SerialNumber") if value else None

@@ -45,14 +45,14 @@ MAX_SIDECAR = 4 * 1024 * 1024
 _MIMES = {
     "image/jpeg", "image/pjpeg", "image/jpg", "image/tiff", "image/tiff-fx", "image/heic",
     "image/heif", "image/heic-sequence", "image/heif-sequence", "image/avif", "image/png",
-    "image/webp", "image/jxl", "image/x-adobe-dng", "image/dng",
+    "image/webp", "image/jxl", "image/x-adobe-dng", "image/dng", "image/vnd.adobe.photoshop",
 }
 _RAW_MIME_HINTS = ("raw", "dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2",
                    "raf", "pef", "srw", "mrw", "x3f", "iiq", "3fr", "erf", "kdc", "dcr", "mef", "mos")
 _EXTENSIONS = {
     "jpg", "jpeg", "jpe", "jfif", "jps", "tif", "tiff", "heic", "heif", "hif", "avif", "png", "webp",
     "jxl", "dng", "cr2", "cr3", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw",
-    "mrw", "x3f", "iiq", "3fr", "erf", "kdc", "dcr", "mef", "mos", "rwl", "gpr",
+    "mrw", "x3f", "iiq", "3fr", "erf", "kdc", "dcr", "mef", "mos", "rwl", "gpr", "psd", "psb",
 }
 _HEIF_BRANDS = {b"heic", b"heix", b"hevc", b"hevx", b"heim", b"heis", b"mif1", b"msf1",
                 b"avif", b"avis", b"crx "}
@@ -291,6 +291,8 @@ class PhotoExifExtractor(Extractor):
             problems.add(message)
         if resolver is None:
             resolver = _ZoneResolver(item.options or {}, problems, None, None, None, None)
+        if info.kind == "isobmff":
+            _movie_dates(buf, fields, timestamps, resolver)
         _merge_xmp(fields, timestamps, xmp, "xmp", resolver, problems)
         if packet is not None:
             fields["xmp_source"] = "embedded"
@@ -736,6 +738,29 @@ _TAKEN_CANDIDATES = (
 )
 _CAPTURE_SOURCES = ("exif:DateTimeOriginal", "exif:DateTimeDigitized", "xmp:exif:DateTimeOriginal",
                     "xmp:photoshop:DateCreated", "xmp:xmp:CreateDate", "xmp:exif:DateTimeDigitized")
+
+
+_EPOCH_1904 = datetime(1904, 1, 1)  # noqa: DTZ001 - QuickTime's epoch; the zone is decided per file
+
+
+def _movie_dates(buf: bytes, fields: dict[str, Any], timestamps: list[Timestamp],
+                 resolver: "_ZoneResolver") -> None:
+    """A CR3's (ISO BMFF) movie header times, listed as ``quicktime:CreateDate`` /
+    ``quicktime:ModifyDate``. QuickTime means UTC, but cameras write their local clock there,
+    so the zone is decided as for EXIF's times (unknown unless known otherwise)."""
+    times = containers.movie_times(buf)
+    if not times:
+        return
+    dates = fields.setdefault("dates", None) or [
+        _date_entry(_EXIF_DATE_SOURCES[t.label], t) for t in timestamps if t.label in _EXIF_DATE_SOURCES]
+    for name, seconds in zip(("quicktime:CreateDate", "quicktime:ModifyDate"), times, strict=True):
+        if seconds:
+            try:
+                local = _EPOCH_1904 + timedelta(seconds=seconds)
+            except (OverflowError, ValueError):      # a hostile 64-bit time: past year 9999
+                continue
+            dates.append(_date_entry(name, resolver.stamp("movie", local, str(seconds), None)))
+    fields["dates"] = dates
 
 
 def _date_entry(source: str, stamp: Timestamp) -> dict[str, Any]:

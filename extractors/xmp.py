@@ -39,10 +39,10 @@ _RDF = "{http://www.w3.org/1999/02/22-rdf-syntax-ns#}"
 
 # the date properties of a photo, in the order they are listed
 DATE_PROPERTIES = ("exif:DateTimeOriginal", "photoshop:DateCreated", "xmp:CreateDate", "exif:DateTimeDigitized",
-                   "tiff:DateTime", "xmp:ModifyDate", "xmp:MetadataDate", "exif:GPSTimeStamp")
+                   "tiff:DateTime", "exif:DateTime", "xmp:ModifyDate", "xmp:MetadataDate", "exif:GPSTimeStamp")
 
 _DATE = re.compile(r"^(\d{4})(?:[-:](\d{2})(?:[-:](\d{2})(?:[T ](\d{2}):(\d{2})(?::(\d{2})(?:[.,](\d+))?)?)?)?)?"
-                   r"\s*(Z|[+-]\d{2}:?\d{2})?$")
+                   r"\s*(Z|[+-]\d{1,2}:\d{2}|[+-]\d{4})?$")
 _COORD = re.compile(r"^(\d{1,3}),(\d{1,2}(?:\.\d+)?)(?:,(\d{1,2}(?:\.\d+)?))?([NSEW])$")
 _RATIONAL = re.compile(r"^(-?\d+)/(\d+)$")
 
@@ -71,7 +71,25 @@ class Xmp:
 
 def find_packet(buf: bytes) -> bytes | None:
     """The first XMP packet inside a file's bytes (any container: JPEG APP1, TIFF tag 700,
-    PNG iTXt, ISO BMFF item, RAW...), or None."""
+    PNG iTXt, ISO BMFF item, RAW...), or None. A UTF-16 or UTF-32 packet (XMP allows them)
+    is given back in UTF-8."""
+    found = _find_utf8(buf)
+    if found is not None:
+        return found
+    for encoding in ("utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le"):
+        start = buf.find("<x:xmpmeta".encode(encoding))
+        if start < 0:
+            continue
+        end_tag = "</x:xmpmeta>".encode(encoding)
+        end = buf.find(end_tag, start, start + MAX_PACKET * 4)
+        if end < 0:
+            end = min(len(buf), start + MAX_PACKET * 4) - len(end_tag)
+        text = buf[start:end + len(end_tag)].decode(encoding, errors="replace")
+        return text.encode("utf-8")
+    return None
+
+
+def _find_utf8(buf: bytes) -> bytes | None:
     start = buf.find(b"<x:xmpmeta")
     if start < 0:
         start = buf.find(b"<rdf:RDF")
@@ -152,9 +170,9 @@ def parse_date(raw: str) -> XmpDate | None:
         if zone == "Z":
             offset = 0
         else:
-            digits = zone[1:].replace(":", "")
-            offset = int(digits[:2]) * 60 + int(digits[2:])
-            if offset > 14 * 60 or int(digits[2:]) >= 60:
+            hours, minutes = (zone[1:].split(":") if ":" in zone else (zone[1:3], zone[3:]))
+            offset = int(hours) * 60 + int(minutes)
+            if offset > 14 * 60 or int(minutes) >= 60:
                 return None
             if zone[0] == "-":
                 offset = -offset
