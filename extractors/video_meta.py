@@ -12,7 +12,8 @@ warning). A small atom walker of our own reads the boxes (no library reads the A
 * ``udta``: ``©xyz`` (ISO 6709 place), ``©mak``, ``©mod``, ``©swr``, ``©day``; GoPro ``FIRM``
   and the ``GPMF`` atom (camera serial ``CASN``, model ``MINF``);
 * the GoPro ``gpmd`` metadata track (GPMF KLV): ``GPS5`` points scaled by ``SCAL``, ``GPSU``
-  (UTC time of a sample's first point), ``GPSF`` (fix), ``GPSP`` (precision).
+  (UTC time of a sample's first point), ``GPSF`` (fix), ``GPSP`` (precision); HERO11+ ``GPS9``
+  points (``TYPE`` ``lllllllSS``: each with its own days-since-2000 time, DOP and fix).
 
 Times (see :mod:`forensic.timestamps`): ``com.apple.quicktime.creationdate`` carries its own
 offset (``offset_tag``) and is preferred. ``mvhd`` is UTC by the QuickTime specification, but
@@ -505,9 +506,14 @@ def _gpmf_sample(data: bytes, movie: _Movie, problems: _Problems, span: float | 
     gpsu: datetime | None = None
     fix: int | None = None
     dop: float | None = None
+    struct_type = ""
     for key, type_code, size, _repeat, value in _klv(data, 0, len(data), problems, 0):
         if key == b"STRM":
-            scal, gpsu, fix, dop = [], None, None, None
+            scal, gpsu, fix, dop, struct_type = [], None, None, None, ""
+        elif key == b"TYPE" and type_code == "c":
+            struct_type = value.split(b"\0", 1)[0].decode("latin-1")
+        elif key == b"GPS9" and type_code == "?":
+            out.extend(_gps9(value, size, struct_type, scal, problems))
         elif key == b"DVNM" and type_code == "c" and movie.gpmf_model is None:
             movie.gpmf_model = _clean(value.split(b"\0", 1)[0].decode("latin-1"))
         elif key == b"SCAL":
@@ -534,6 +540,30 @@ def _gpmf_sample(data: bytes, movie: _Movie, problems: _Problems, span: float | 
                     when = gpsu + timedelta(seconds=(span or 0) * i / count) if i else gpsu
                 out.append({"time": iso_utc(when) if when else None, "latitude": lat, "longitude": lon,
                             "altitude": alt, "speed": speed2d, "speed_3d": speed3d, "fix": fix, "dop": dop})
+    return out
+
+
+_GPS9_TYPE = "lllllllSS"    # lat, lon, alt, 2D speed, 3D speed, days since 2000, seconds of the day, DOP, fix
+_EPOCH_2000 = datetime(2000, 1, 1, tzinfo=timezone.utc)
+
+
+def _gps9(value: bytes, size: int, struct_type: str, scal: list[float],
+          problems: _Problems) -> list[dict[str, Any]]:
+    """GoPro HERO11+ ``GPS9`` points (each with its own UTC time and fix), per GoPro's GPMF
+    specification: TYPE ``lllllllSS`` scaled by a 9-value SCAL."""
+    if struct_type != _GPS9_TYPE or size != 32 or len(scal) != 9 or any(s == 0 for s in scal):
+        problems.add(f"GPMF GPS9 of an unknown layout (TYPE {struct_type!r}, {size} bytes): points not read")
+        return []
+    out = []
+    for i in range(len(value) // 32):
+        raw = struct.unpack_from(">7i2H", value, 32 * i)
+        lat, lon, alt, speed2d, speed3d, days, secs, dop, fix = (raw[j] / scal[j] for j in range(9))
+        try:
+            when: str | None = iso_utc(_EPOCH_2000 + timedelta(days=days, seconds=secs))
+        except OverflowError:
+            when = None
+        out.append({"time": when, "latitude": lat, "longitude": lon, "altitude": alt, "speed": speed2d,
+                    "speed_3d": speed3d, "fix": int(fix), "dop": dop})
     return out
 
 

@@ -131,6 +131,18 @@ def test_gopro_gpmf_track_agrees_with_exiftool(tmp_path: Path) -> None:
     assert "gpmd" in f["codecs"]
 
 
+def test_gopro_gps9_points_carry_their_own_time() -> None:
+    # 2024-06-15 is day 8932 since 2000-01-01; 14:22:05.5 is 51725.5 s of the day
+    sample = vb.gpmf_gps9_sample([(46.5, 7.9, 2000.5, 3.2, 3.3, 8932, 51725.5),
+                                  (46.6, 7.8, 1999.0, 3.0, 3.1, 8932, 51725.6)])
+    rec, warnings = run(vb.gopro_mp4(datetime(2024, 6, 15, 16, 22, 5, tzinfo=UTC), [sample]), "GX.MP4")
+    f = rec.fields
+    assert warnings == []
+    assert [(p["time"], p["latitude"], p["longitude"], p["altitude"]) for p in f["track"]] == [
+        ("2024-06-15T14:22:05.500000Z", 46.5, 7.9, 2000.5), ("2024-06-15T14:22:05.600000Z", 46.6, 7.8, 1999.0)]
+    assert (f["tz_source"], f["taken_at"]) == ("gps", "2024-06-15T16:22:05+02:00")
+
+
 def test_corpus_quicktime_mov_agrees_with_reference(corpus: Path) -> None:
     path = corpus / "exif" / "exiftool" / "QuickTime.mov"
     ref_path = corpus / "exif" / "REFERENCE.exiftool.json"

@@ -91,6 +91,21 @@ def gpmf_sample(gpsu: str, points: list[tuple[float, float, float, float, float]
                  _klv(b"DVNM", b"c", 1, b"HERO7 Black"), strm)
 
 
+def gpmf_gps9_sample(points: list[tuple[float, float, float, float, float, int, float]], fix: int = 3) -> bytes:
+    """A HERO11-style sample: GPS9 points (lat, lon, alt, 2D speed, 3D speed, days since 2000,
+    seconds of the day), each with its own time, as GoPro's GPMF specification lays them out."""
+    scal = (10_000_000, 10_000_000, 1000, 1000, 100, 1, 1000, 100, 1)
+    body = b"".join(struct.pack(">7i2H", *(round(v * s) for v, s in zip(p[:7], scal[:7], strict=True)), 150, fix)
+                    for p in points)
+    strm = _nest(b"STRM",
+                 _klv(b"STNM", b"c", 1, b"GPS (Lat., Long., Alt., 2D, 3D, days, secs, DOP, fix)"),
+                 _klv(b"SCAL", b"l", 4, struct.pack(">9i", *scal)),
+                 _klv(b"TYPE", b"c", 1, b"lllllllSS"),
+                 _klv(b"GPS9", b"?", 32, body))
+    return _nest(b"DEVC", _klv(b"DVID", b"L", 4, struct.pack(">I", 1)),
+                 _klv(b"DVNM", b"c", 1, b"HERO11 Black"), strm)
+
+
 def gopro_mp4(created_local: datetime, samples: list[bytes], serial: str = "C3221324545448",
               model: str = "HERO7 Black", firmware: str = "HD7.01.01.90.00") -> bytes:
     """A GoPro-like MP4: mvhd in the camera's local time, one GPMF sample a second."""
