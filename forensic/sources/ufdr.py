@@ -145,6 +145,36 @@ class _Capped:
         return data
 
 
+# Cellebrite's Device Info item names (as normalised by _key) -> the item's device fields,
+# the names an iTunes backup's device facts use too
+_DEVICE_KEYS = {"model": "model", "devicemodel": "model", "manufacturer": "manufacturer", "vendor": "manufacturer",
+                "osversion": "os_version", "androidversion": "os_version", "iosversion": "os_version",
+                "imei": "imei", "imei1": "imei", "imei2": "imei2", "serial": "serial", "serialnumber": "serial",
+                "msisdn": "phone_number", "phonenumber": "phone_number", "ownernumber": "phone_number",
+                "iccid": "iccid", "imsi": "imsi", "devicename": "device_name", "name": "device_name",
+                "uniqueid": "udid", "udid": "udid", "androidid": "android_id", "bluetoothmac": "bluetooth_mac",
+                "wifimac": "wifi_mac", "timezone": "time_zone"}
+
+
+def _key(name: str) -> str:
+    k = re.sub(r"[^a-z0-9]", "", name.lower())
+    for prefix in ("deviceinfo", "detected", "selected"):
+        k = k.removeprefix(prefix)
+    return k
+
+
+def device_facts(items: dict[str, str]) -> dict:
+    """The device fields recognised among a report's Device Info items (the first of each
+    wins), and every item as Cellebrite named it under ``cellebrite``."""
+    out: dict = {}
+    for name, value in items.items():
+        field = _DEVICE_KEYS.get(_key(name))
+        if field is not None and value and field not in out:
+            out[field] = value
+    out["cellebrite"] = items
+    return out
+
+
 class UfdrSource(ZipSource):
     FORMAT = "ufdr"
 
@@ -166,7 +196,7 @@ class UfdrSource(ZipSource):
         except (RuntimeError, ValueError, EOFError) + bad_zip(OSError) as exc:
             self.warnings.append(f"report.xml unreadable ({exc}): files listed under their member names")
             return
-        self.details["device"] = dev
+        self.details["device"] = device_facts(dev)
         self.details["extraction"] = extraction
         self.warnings.extend(problems[:20])
         if len(problems) > 20:

@@ -94,8 +94,10 @@ def test_ufdr_files_under_device_paths(tmp_path, sms_db):
     with open_source(ufdr, "ufdr", ufdr.name) as src:
         files = {e.path: str(e.locator) for e in src.entries()}
         assert src.warnings == []
-        assert src.details["device"] == {"DeviceInfoDetectedModel": "iPhone 12", "IMEI": "356789101112131",
-                                         "DeviceInfoOSVersion": "16.3"}
+        assert src.details["device"] == {
+            "model": "iPhone 12", "imei": "356789101112131", "os_version": "16.3",
+            "cellebrite": {"DeviceInfoDetectedModel": "iPhone 12", "IMEI": "356789101112131",
+                           "DeviceInfoOSVersion": "16.3"}}
         assert src.details["extraction"]["ExtractionType"] == "Full File System"
         assert src.details["extraction"]["sources"][0]["type"] == "FileSystem"
     assert files[SMS] == "phone.ufdr › files/Database/sms.db"
@@ -110,8 +112,9 @@ def test_ufdr_triaged_vendor_records_apart(forensic, tmp_path, sms_db):
     forensic("evidence", "add", ufdr, "--case", case, "--id", "ufdr")
     forensic("triage", "--case", case, expect=None)
     item = forensic("evidence", "list", "--case", case, "--json").jsonl()[0]
-    assert item["format"] == "ufdr" and item["device"]["IMEI"] == "356789101112131"
+    assert item["format"] == "ufdr" and item["device"]["imei"] == "356789101112131"
     assert item["extraction"]["ExtractionType"] == "Full File System"
+    assert "iPhone 12, IMEI 356789101112131" in forensic("evidence", "list", "--case", case).err
     messages = forensic("messages", "--case", case, "--json").jsonl()
     bodies = {m["body"] for m in messages}
     assert "Hola, ¿mañana?" in bodies                         # ours, from sms.db at its device path
