@@ -105,7 +105,8 @@ def device_info(folder: Path, warnings: list[str]) -> dict:
     device: dict[str, Any] = {}
     for name, keys in _INFO_KEYS.items():
         device[name] = next((_text(info[k]) for k in keys if _text(info.get(k))), None)
-    lockdown: dict = manifest.get("Lockdown") if isinstance(manifest.get("Lockdown"), dict) else {}
+    found = manifest.get("Lockdown")
+    lockdown: dict = found if isinstance(found, dict) else {}
     for name, key in _LOCKDOWN_KEYS.items():
         if device.get(name) is None:
             device[name] = _text(lockdown.get(key))
