@@ -13,7 +13,7 @@ import click
 from forensic.cli.commands.files import ListingScope, filter_words
 from forensic.cli.common import json_option, table_time, time_bound, with_case
 from forensic.cli.console import emit_jsonl, listing, safe, stdout_is_terminal, table_pages, warn
-from forensic.store import chats as store_chats, people as store_people
+from forensic.store import chats as store_chats, people as store_people, similar as store_similar
 from forensic.store.chats import ensure_index, fts_query
 from forensic.store.people import People
 from forensic.store.records import Message
@@ -52,16 +52,23 @@ def _platform(db: sqlite3.Connection | None, platform: str | None) -> str | None
     return name
 
 
-def message_json(m: Message, people: People | None = None) -> dict:
+def message_json(m: Message, people: People | None = None, originals: dict | None = None) -> dict:
     """A message as ``forensic messages --json`` prints it: item and record id, the shared
     fields (:data:`MESSAGE_FIELDS`) in their order, the record's other fields,
     ``sender_contact`` (the contact the sender's number, jid or address belongs to, from
     ``people``: name, number, sources; else null), then whether it is corrupted and its
-    warnings."""
+    warnings. ``originals`` (:func:`forensic.store.similar.camera_originals`): an attachment
+    whose photo is near a camera original gets ``camera_original`` (the nearest; joined now,
+    the stored record unchanged)."""
     fields = dict(m.fields)             # a copy: the shared fields are taken out of it
     out = {"item": m.item, "record_id": m.id}
     for k in MESSAGE_FIELDS:
         out[k] = fields.pop(k, None)
+    if originals and out["attachments"]:
+        out["attachments"] = [{**a, "camera_original": store_similar.original_of(originals[a["sha256"]][0])}
+                              if isinstance(a, dict) and isinstance(a.get("sha256"), str) and a["sha256"] in originals
+                              else a
+                              for a in out["attachments"]]
     source = {"item": m.item}
     source.update(out["source"] or {})
     if m.locator is not None:
@@ -201,7 +208,9 @@ def messages(case: Case, item: str | None, platform: str | None, conversation: s
                               fts=q, limit=limit, state=state, deleted_rows=deleted_rows)) as found:
         # contacts name senders in JSON and in a terminal's table (compact lines stay as they were)
         book = store_people.people(case.db, items) if as_json or stdout_is_terminal() else None
-        n = listing((message_json(r, book) for r in found), as_json=as_json,
+        # in JSON, a photo attachment links to the camera original it was made from (any item)
+        originals = store_similar.camera_originals(store_similar.photos(case.db)) if as_json else None
+        n = listing((message_json(r, book, originals) for r in found), as_json=as_json,
                     columns=("Flags", "Sent", "Platform", "Conversation", "Sender", "Message", "Item"),
                     cells=_cells, line=_line, legend=MESSAGES_LEGEND, no_wrap=("Flags",))
     scope.report("messages", n, filter_words(("--platform", platform), ("--conversation", conversation),

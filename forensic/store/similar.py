@@ -171,10 +171,34 @@ def near(found: Iterable[HashedPhoto], target: HashedPhoto, max_distance: int = 
 
 def camera_originals(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_DISTANCE,
                      algorithm: str = "phash") -> dict[str, list[SimilarPair]]:
-    """For each chat attachment's content SHA-256: the camera originals it is near (pairs with
-    the original as ``a``), nearest first."""
+    """For each chat attachment's content SHA-256 (a photo carried by a message, itself no
+    camera original): the camera originals within ``max_distance`` (pairs with the original as
+    ``a``), nearest first. Only the camera originals are indexed (bands), then each attachment
+    looked up: no pair of two other photos is compared."""
+    cameras = [p for p in found if p.camera is not None]
+    bands = _bands(max_distance)
+    index: list[dict[int, list[int]]] = [defaultdict(list) for _ in bands]
+    for n, p in enumerate(cameras):
+        v = getattr(p, algorithm)
+        for (shift, mask), bucket in zip(bands, index, strict=True):
+            bucket[(v >> shift) & mask].append(n)
     out: dict[str, list[SimilarPair]] = {}
-    for pair in all_pairs(found, max_distance, algorithm):
-        if pair.a.camera is not None and pair.b.messages and pair.b.camera is None and pair.b.sha256:
-            out.setdefault(pair.b.sha256, []).append(pair)
+    for p in found:
+        if not p.messages or p.camera is not None or not p.sha256 or p.sha256 in out:
+            continue
+        v = getattr(p, algorithm)
+        near_ones: dict[int, int] = {}
+        for (shift, mask), bucket in zip(bands, index, strict=True):
+            for n in bucket.get((v >> shift) & mask, ()):
+                if n not in near_ones:
+                    near_ones[n] = distance(v, getattr(cameras[n], algorithm))
+        pairs = sorted((d, cameras[n].item, cameras[n].locator, n) for n, d in near_ones.items() if d <= max_distance)
+        if pairs:
+            out[p.sha256] = [SimilarPair(cameras[n], p, d, algorithm) for d, _, _, n in pairs]
     return out
+
+
+def original_of(pair: SimilarPair) -> dict:
+    """What a chat attachment says of the camera original it was made from (``camera_original``)."""
+    return {"item": pair.a.item, "locator": pair.a.locator, "sha256": pair.a.sha256, "camera": pair.a.camera,
+            "distance": pair.distance, "algorithm": pair.algorithm}

@@ -53,6 +53,16 @@ def test_all_json_contract_and_chat_link(forensic, built):
     assert b["locator"].endswith("IMG-20210314-WA0001.jpg") and len(b["messages"]) == 1
 
 
+def test_chat_attachment_names_its_camera_original(forensic, built):
+    rows = forensic("messages", "--json", "--case", built["case"]).jsonl()
+    attached = [a for m in rows for a in m["attachments"]]
+    assert len(attached) == 1 and attached[0]["sha256"] == built["copy_sha"]
+    original = attached[0]["camera_original"]
+    assert (original["item"], original["sha256"], original["camera"], original["algorithm"]) == \
+        ("card", built["original_sha"], "Canon Canon EOS 80D", "phash")
+    assert original["locator"].endswith("IMG_0004.jpg") and original["distance"] <= 8
+
+
 def test_file_forms_and_options(forensic, built):
     case = built["case"]
     outside = forensic("similar", built["tmp"] / "outside.jpg", "--json", "--case", case).jsonl()
