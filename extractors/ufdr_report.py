@@ -51,6 +51,8 @@ class UfdrReportExtractor(Extractor):
         from defusedxml.ElementTree import ParseError, iterparse
         where = item.locator or item.path
         stack: list[str] = []
+        elems: list[Element] = []
+        streamed: dict[int, int] = {}      # id of a chat's Messages field -> messages already yielded
         count = 0
         try:
             with item.stream() as fh:
@@ -58,15 +60,29 @@ class UfdrReportExtractor(Extractor):
                     tag = _local(elem.tag)
                     if event == "start":
                         stack.append(tag)
+                        elems.append(elem)
                         continue
                     stack.pop()
+                    elems.pop()
                     if tag == "model" and stack[-2:] == ["decodedData", "modelType"]:
-                        for rec in self._records(elem, where, None, 0):
+                        for rec in self._records(elem, where, None, 0, streamed):
                             count += 1
                             yield rec
-                        elem.clear()
+                        elems[-1].remove(elem)          # done with: memory stays flat over the report
+                    elif (tag == "model" and len(stack) >= 4 and stack[-1] == "multiModelField"
+                          and stack[-4:-2] == ["decodedData", "modelType"]
+                          and (elems[-1].get("name") or "").lower() == "messages"):
+                        # a chat's message, yielded as soon as read: a chat of a million messages
+                        # is never held whole
+                        chat = elems[-2]
+                        for rec in self._records(elem, where, {"vendor_type": chat.get("type"),
+                                                               "vendor_id": chat.get("id")}, 1, streamed):
+                            count += 1
+                            yield rec
+                        streamed[id(elems[-1])] = streamed.get(id(elems[-1]), 0) + 1
+                        elems[-1].remove(elem)
                     elif tag == "file" and stack and stack[-1] == "taggedFiles":
-                        elem.clear()
+                        elems[-1].remove(elem)
         except DefusedXmlException as exc:
             yield ExtractionWarning(self.NAME, f"report.xml refused: it declares a DTD or entities "
                                                f"({type(exc).__name__}); entity expansion is never performed")
@@ -75,9 +91,10 @@ class UfdrReportExtractor(Extractor):
         except OSError as exc:
             yield ExtractionWarning(self.NAME, f"report.xml unreadable ({exc}): {count} decoded records read")
 
-    def _records(self, model: Element, where: str, parent: dict | None, depth: int) -> Iterator[ArtifactRecord]:
-        """The model as one record, then the models it holds in its multi-model fields
-        (a chat's messages), each a record naming its parent."""
+    def _records(self, model: Element, where: str, parent: dict | None, depth: int,
+                 streamed: dict[int, int]) -> Iterator[ArtifactRecord]:
+        """The model as one record, then the models it still holds in its multi-model fields
+        (a chat's messages not yet yielded as read), each a record naming its parent."""
         mtype = model.get("type") or "unknown"
         fields: dict[str, Any] = {}
         children: list[Element] = []
@@ -92,7 +109,7 @@ class UfdrReportExtractor(Extractor):
                 models = [m for m in child if _local(m.tag) == "model"]
                 if name.lower() == "messages" or depth + 1 >= MAX_DEPTH:
                     children.extend(models)
-                    fields[name] = {"count": len(models)}
+                    fields[name] = {"count": len(models) + streamed.get(id(child), 0)}
                 else:
                     fields[name] = [_flat(m, depth + 1) for m in models]
         out: dict[str, Any] = {
@@ -107,7 +124,7 @@ class UfdrReportExtractor(Extractor):
         if depth + 1 < MAX_DEPTH:
             ref = {"vendor_type": mtype, "vendor_id": model.get("id")}
             for child_model in children:
-                yield from self._records(child_model, where, ref, depth + 1)
+                yield from self._records(child_model, where, ref, depth + 1, streamed)
 
 
 def _values(field: Element) -> Any:
