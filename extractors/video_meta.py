@@ -461,12 +461,13 @@ def _samples(t: _Track) -> Iterator[tuple[int, int, float | None]]:
         if len(durations) >= MAX_GPMF_SAMPLES:
             break
     index, clock = 0, 0
+    runs = sorted(t.stsc)            # (first chunk, samples per chunk), walked once alongside the chunks
+    run, per_chunk = 0, 0
     for ci, offset in enumerate(t.chunks):
         chunk_no = ci + 1
-        per_chunk = 0
-        for first, n in t.stsc:
-            if first <= chunk_no:
-                per_chunk = n
+        while run < len(runs) and runs[run][0] <= chunk_no:
+            per_chunk = runs[run][1]
+            run += 1
         for _ in range(per_chunk):
             if index >= len(t.sizes) or index >= MAX_GPMF_SAMPLES:
                 return

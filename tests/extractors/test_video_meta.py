@@ -6,6 +6,7 @@ import json
 import shutil
 import struct
 import subprocess
+import time
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -202,6 +203,21 @@ def test_huge_sample_tables_are_bounded() -> None:
     struct.pack_into(">I", data, stco + 8, 0xFFFFFFFF)
     rec, _ = run(bytes(data), "GX.MP4", "video/mp4")
     assert rec.fields["track_points"] == 4          # the entries present, not the count claimed
+
+
+def test_long_chunk_and_run_tables_stay_fast() -> None:
+    # 200,000 chunks and 200,000 sample-to-chunk runs, all empty: one pass, not their product
+    n = 200_000
+    stbl = vb.atom(b"stbl", vb.atom(b"stsd", struct.pack(">II", 0, 1), vb.atom(b"gpmd", b"\0" * 8)),
+                   vb.atom(b"stsz", struct.pack(">III", 0, 0, 1), struct.pack(">I", 4)),
+                   vb.atom(b"stco", struct.pack(">II", 0, n), b"\0" * 4 * n),
+                   vb.atom(b"stsc", struct.pack(">II", 0, n), b"".join(struct.pack(">III", i + 2, 0, 1)
+                                                                      for i in range(n))))
+    trak = vb.atom(b"trak", vb.atom(b"mdia", vb.atom(b"minf", stbl)))
+    data = vb.atom(b"ftyp", b"mp41", b"\0" * 4) + vb.atom(b"moov", trak)
+    start = time.perf_counter()
+    rec, _ = run(data, "GX.MP4", "video/mp4")
+    assert time.perf_counter() - start < 5 and rec.fields["track_points"] == 0
 
 
 def test_zero_and_tiny_sizes_and_deep_nesting() -> None:
