@@ -79,13 +79,19 @@ def parse_report(fh: BinaryIO, max_bytes: int = MAX_REPORT) -> tuple[dict[str, s
     extraction: dict = {}
     problems: list[str] = []
     stack: list[str] = []
+    elems: list = []
     try:
         for event, elem in iterparse(capped, events=("start", "end"), forbid_dtd=True):
             tag = _local(elem.tag)
             if event == "start":
                 stack.append(tag)
+                elems.append(elem)
                 continue
             stack.pop()
+            elems.pop()
+            if "decodedData" in stack:
+                elems[-1].remove(elem)    # decoded records: read by the report extractor, not here
+                continue
             if tag == "extractionInfo":
                 info = {k: _text(v) for k, v in elem.attrib.items()}
                 extraction.setdefault("sources", []).append(info)
@@ -107,9 +113,7 @@ def parse_report(fh: BinaryIO, max_bytes: int = MAX_REPORT) -> tuple[dict[str, s
                     mapping.setdefault(norm_member(local), dev if dev.startswith("/") else "/" + dev)
                 elif dev:
                     problems.append(f"tagged file {_text(dev)[:200]} has no Local Path in the UFDR")
-                elem.clear()
-            elif tag == "model" and stack and stack[-1] == "modelType":
-                elem.clear()          # decoded records: read by the report extractor, not here
+                elems[-1].remove(elem)    # memory stays flat over millions of tagged files
     except DefusedXmlException as exc:
         raise ReportError(f"report.xml refused: it declares a DTD or entities ({type(exc).__name__}); "
                           "entity expansion (billion laughs) is never performed") from exc
