@@ -684,6 +684,10 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
         gps = {"latitude": place[0], "longitude": place[1], "altitude": place[2], "direction": None,
                "speed": None, "gps_time": None, "source": source, "raw": raw}
         break
+    bad = [p for p in points if not (-90 <= p["latitude"] <= 90 and -180 <= p["longitude"] <= 180)]
+    if bad:
+        problems.add(f"{len(bad)} GPMF point(s) out of range (latitude ±90, longitude ±180): left out")
+        points = [p for p in points if -90 <= p["latitude"] <= 90 and -180 <= p["longitude"] <= 180]
     fixed = [p for p in points if (p["fix"] is None or p["fix"] >= 2) and (p["latitude"] or p["longitude"])]
     if not gps and fixed:
         p = fixed[0]

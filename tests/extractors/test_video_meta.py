@@ -230,6 +230,13 @@ def test_zero_and_tiny_sizes_and_deep_nesting() -> None:
     assert any("below its header" in w for w in warnings)
 
 
+def test_out_of_range_gps_points_are_left_out() -> None:
+    sample = vb.gpmf_sample("240615142205.000", [(95.0, 7.9, 0.0, 0.0, 0.0), (46.5, 7.9, 10.0, 1.0, 1.0)])
+    rec, warnings = run(vb.gopro_mp4(datetime(2024, 6, 15, 16, 22, 5, tzinfo=UTC), [sample]), "GX.MP4")
+    assert any("out of range" in w for w in warnings) and rec.corrupted
+    assert [p["latitude"] for p in rec.fields["track"]] == [46.5] and rec.fields["lat"] == 46.5
+
+
 def test_not_a_video_is_a_corrupted_record() -> None:
     rec, warnings = run(b"this is not a movie at all" * 10, "holiday.mov")
     assert rec.corrupted and warnings and "not a QuickTime" in warnings[0]
