@@ -38,6 +38,7 @@ import struct
 from datetime import datetime, timedelta, timezone
 from typing import Any, BinaryIO, Iterable, Iterator
 
+from forensic.extractors import xmp as xmp_mod
 from forensic.extractors.base import Extractor, ExtractorInput
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.timestamps import Timestamp, iso_utc
@@ -65,6 +66,10 @@ _APPLE_DATE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.
 _DAY_DATE = _APPLE_DATE
 _GPSU = re.compile(r"^(\d{2})(\d{2})(\d{2})(\d{2})(\d{2})(\d{2}(?:\.\d+)?)$")
 _CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f]")
+_XMP_UUID = bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC")
+# XMP dates a video may carry, as photo records name them (xmp:PREFIX:Name)
+_XMP_DATES = ("xmp:CreateDate", "exif:DateTimeOriginal", "photoshop:DateCreated", "xmp:ModifyDate",
+              "xmp:MetadataDate")
 
 # the fields of a media/video record, in order (all present in every record); the names
 # shared with photo/exif mean the same (a photo listing reads both)
@@ -117,6 +122,7 @@ class _Movie:
         self.keys: dict[str, Any] = {}          # Apple/Android metadata keys -> value
         self.udta: dict[str, str] = {}          # ©xyz, ©mak, ... and GoPro FIRM/CASN/MINF
         self.gpmf_model: str | None = None      # DVNM of the gpmd track
+        self.xmp: bytes | None = None           # udta XMP_ atom or the top-level XMP uuid box
         self.atoms = 0
 
 
@@ -234,6 +240,11 @@ def _read_movie(fh: BinaryIO, size: int, max_moov: int, problems: _Problems) -> 
             atom_size = size - pos
         if kind == b"ftyp":
             movie.brand = _clean(head[header:header + 4].decode("latin-1")) if len(head) >= header + 4 else None
+        elif kind == b"uuid" and movie.xmp is None and 24 < atom_size - header <= xmp_mod.MAX_PACKET + 16:
+            fh.seek(pos + header)
+            box = fh.read(atom_size - header)
+            if box[:16] == _XMP_UUID:
+                movie.xmp = box[16:]
         elif kind == b"moov" and not seen_moov:
             seen_moov = True
             length = atom_size - header
@@ -340,6 +351,13 @@ def _udta(buf: bytes, kind: bytes, a: int, b: int, movie: _Movie, problems: _Pro
         value = _text_atom(payload)
         if value:
             movie.udta.setdefault(kind.decode("latin-1"), value)
+    elif kind == b"XMP_" and movie.xmp is None:
+        movie.xmp = payload
+    elif kind == b"TAGS" and payload.startswith(b"PENTAX "):
+        # Pentax cameras: a TAGS atom whose first 24 bytes are the make (as exiftool reads it)
+        make = _clean(payload[:24].split(b"\0", 1)[0].decode("latin-1"))
+        if make:
+            movie.udta.setdefault("TAGS:Make", make)
     elif kind == b"GPMF":
         for key, _type, _size, _repeat, data in _klv(payload, 0, len(payload), problems, 0):
             if key in (b"CASN", b"MINF", b"FIRM"):
@@ -651,7 +669,7 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
                 return value
         return None
 
-    fields["make"] = text("com.apple.quicktime.make", "com.android.manufacturer", "\u00a9mak") or (
+    fields["make"] = text("com.apple.quicktime.make", "com.android.manufacturer", "\u00a9mak", "TAGS:Make") or (
         "GoPro" if gopro else None)
     fields["model"] = text("com.apple.quicktime.model", "com.android.model", "\u00a9mod", "GPMF:MINF") or (
         movie.gpmf_model if gopro else None)
@@ -742,6 +760,7 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
             fields["dates"].append(_date_entry("quicktime:\u00a9day", stamp))
             if taken is None and stamp.tz_known:
                 taken, source, reason = stamp, "quicktime:\u00a9day", "a creation date with its offset"
+    _xmp_dates(movie, fields, problems)
     for label, key, name in (("taken", "create", "quicktime:CreateDate"), ("modified", "modify",
                                                                            "quicktime:ModifyDate")):
         local = _mvhd_local(movie.mvhd.get(key, 0))
@@ -777,7 +796,9 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
         fields["tz_offset_minutes"] = taken.offset_minutes
         others = []
         for d in fields["dates"]:
-            if d["source"] in (source, "quicktime:ModifyDate", "gpmf:GPSDateTime") or not d["utc"] or taken.utc is None:
+            creation = d["source"].endswith(("CreateDate", "CreationDate", "DateTimeOriginal", "DateCreated",
+                                             "\u00a9day"))
+            if d["source"] == source or not creation or not d["utc"] or taken.utc is None:
                 continue
             delta = (datetime.fromisoformat(d["utc"].replace("Z", "+00:00")) - taken.utc).total_seconds()
             if abs(delta) >= 1:
@@ -785,6 +806,28 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
         if others:
             reason = f"{reason}; disagrees: {', '.join(others)}"
         fields["taken_at_source"] = {"source": source, "reason": reason}
+
+
+def _xmp_dates(movie: _Movie, fields: dict[str, Any], problems: _Problems) -> None:
+    """The dates of the file's XMP packet, kept in ``dates`` (``xmp:...`` sources): an editor's
+    dates, listed beside the camera's, never the time taken."""
+    if not movie.xmp:
+        return
+    packet = xmp_mod.parse(xmp_mod.find_packet(movie.xmp[:xmp_mod.MAX_PACKET]))
+    for message in packet.problems:
+        problems.add(message)
+    for name in _XMP_DATES:
+        raw, _ = packet.get(name)
+        date = xmp_mod.parse_date(raw) if raw else None
+        if raw is None:
+            continue
+        if date is None or date.local is None:
+            fields["dates"].append({"source": f"xmp:{name}", "value": None, "utc": None, "tz_source": "unknown",
+                                    "raw": raw})
+            continue
+        stamp = (Timestamp.local_unknown("xmp", date.local, raw) if date.offset_minutes is None else
+                 Timestamp.local_with_offset("xmp", date.local, date.offset_minutes, "offset_tag", raw))
+        fields["dates"].append(_date_entry(f"xmp:{name}", stamp))
 
 
 def _gps_offset(local: datetime, gps_utc: datetime) -> int | None:

@@ -159,6 +159,11 @@ def test_corpus_quicktime_mov_agrees_with_reference(corpus: Path) -> None:
     modified = next(d for d in f["dates"] if d["source"] == "quicktime:ModifyDate")
     assert modified["value"] == ref["QuickTime:ModifyDate"].replace(":", "-", 2).replace(" ", "T")
     assert (f["width"], f["height"]) == (ref["QuickTime:ImageWidth"], ref["QuickTime:ImageHeight"])
+    assert f["make"] == ref["MakerNotes:Make"]                                   # Pentax TAGS atom
+    xmp = next(d for d in f["dates"] if d["source"] == "xmp:xmp:MetadataDate")  # udta XMP_ packet
+    assert ref["XMP:MetadataDate"] == "2008:09:12 11:17:39-04:00"
+    assert (xmp["value"], xmp["utc"], xmp["tz_source"]) == ("2008-09-12T11:17:39-04:00", "2008-09-12T15:17:39Z",
+                                                            "offset_tag")
     assert f["frame_rate"] == ref["QuickTime:VideoFrameRate"]
     assert f["duration_s"] == pytest.approx(ref["QuickTime:Duration"], abs=1e-4)
 
@@ -173,6 +178,23 @@ def test_disagreeing_dates_are_kept_and_named() -> None:
     assert f["taken_at_source"]["reason"].endswith("disagrees: quicktime:CreateDate by +10 s")
     assert [d["source"] for d in f["dates"]] == ["quicktime:CreationDate", "quicktime:CreateDate",
                                                  "quicktime:ModifyDate"]
+
+
+@needs_exiftool
+def test_mp4_xmp_uuid_box_dates_are_listed(tmp_path: Path) -> None:
+    packet = (b'<x:xmpmeta xmlns:x="adobe:ns:meta/"><rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              b'<rdf:Description xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreateDate="2023-01-02T05:04:05+02:00"/>'
+              b'</rdf:RDF></x:xmpmeta>')
+    uuid = vb.atom(b"uuid", bytes.fromhex("BE7ACFCB97A942E89C71999491E3AFAC"), packet)
+    data = vb.android_mp4(datetime(2023, 1, 2, 3, 4, 5, tzinfo=UTC), "+37.3349-122.0090/") + uuid
+    (tmp_path / "VID.mp4").write_bytes(data)
+    ref = exiftool(tmp_path / "VID.mp4", "-G")
+    assert (ref["QuickTime:CreateDate"], ref["XMP:CreateDate"]) == ("2023:01:02 03:04:05", "2023:01:02 05:04:05+02:00")
+    rec, warnings = run(data, "VID.mp4", "video/mp4")
+    f = rec.fields
+    xmp = next(d for d in f["dates"] if d["source"] == "xmp:xmp:CreateDate")
+    assert warnings == [] and xmp["utc"] == "2023-01-02T03:04:05Z"        # the same instant: no disagreement
+    assert "disagrees" not in f["taken_at_source"]["reason"]
 
 
 # -- hostile input ----------------------------------------------------------------------------
