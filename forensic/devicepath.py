@@ -28,6 +28,9 @@ _TOOL_ROOTS = (
 # one of them (once tool roots are stripped) is a device tree.
 _DEVICE_TOPS = ("private/var/", "var/mobile/", "data/data/", "data/user/", "data/media/",
                 "sdcard/", "storage/emulated/")
+# Those that tell a device's file system from a copy of one folder of it: an archive of an
+# SD card (``sdcard/DCIM/...``) stays an ordinary archive, listed by its member names.
+_SYSTEM_TOPS = ("private/var/", "var/mobile/", "data/data/", "data/user/", "data/media/")
 
 # Android backup (``.ab``) domains: apps/<package>/<domain>/rest -> device folder.
 _AB_DOMAINS = {
@@ -95,6 +98,6 @@ def looks_like_device_tree(names: Iterable[str], sample: int = 2000) -> bool:
         p = name.replace("\\", "/").lstrip("/")
         for root in _TOOL_ROOTS:
             p = root.sub("", p, count=1)
-        if p.lower().startswith(_DEVICE_TOPS):
+        if p.lower().startswith(_SYSTEM_TOPS):
             return True
     return False

@@ -38,3 +38,4 @@ def test_device_tree_recognised_by_its_folders() -> None:
     assert looks_like_device_tree(["Dump/", "Dump/data/data/com.whatsapp/databases/msgstore.db"])
     assert looks_like_device_tree(["private/var/mobile/Library/SMS/sms.db"])
     assert not looks_like_device_tree(["photos/a.jpg", "docs/data/x.txt"])
+    assert not looks_like_device_tree(["sdcard/DCIM/a.jpg"])      # a copy of a card, not a device
