@@ -127,30 +127,40 @@ def _ordered(x: HashedPhoto, y: HashedPhoto) -> tuple[HashedPhoto, HashedPhoto]:
 def all_pairs(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_DISTANCE, algorithm: str = "phash",
               item: str | None = None) -> Iterator[SimilarPair]:
     """Every pair of ``found`` within ``max_distance`` bits (``item``: one side in it), each once,
-    nearest first."""
-    values = [getattr(p, algorithm) for p in found]
+    nearest first. Two copies of one content (same SHA-256) are no pair: they are duplicates,
+    which a file listing shows by hash. Photos of one hash value are compared once (many
+    blank pictures hash alike: their distances are not computed again for each)."""
+    groups: dict[int, list[int]] = defaultdict(list)
+    for n, p in enumerate(found):
+        groups[getattr(p, algorithm)].append(n)
+    values = list(groups)
+    close: list[tuple[int, int, int]] = [(0, v, v) for v in values if len(groups[v]) > 1]
     seen: set[tuple[int, int]] = set()
-    pairs: list[tuple[int, int, int]] = []
     for shift, mask in _bands(max_distance):
         buckets: dict[int, list[int]] = defaultdict(list)
-        for i, v in enumerate(values):
-            buckets[(v >> shift) & mask].append(i)
+        for v in values:
+            buckets[(v >> shift) & mask].append(v)
         for members in buckets.values():
-            for x in range(len(members)):
-                i = members[x]
-                for j in members[x + 1:]:
-                    if (i, j) in seen:
+            for x, v in enumerate(members):
+                for w in members[x + 1:]:
+                    if (v, w) in seen:
                         continue
-                    d = distance(values[i], values[j])
+                    seen.add((v, w))
+                    d = distance(v, w)
                     if d <= max_distance:
-                        seen.add((i, j))
-                        pairs.append((d, i, j))
-    pairs.sort()
-    for d, i, j in pairs:
-        if item is not None and item not in (found[i].item, found[j].item):
-            continue
-        a, b = _ordered(found[i], found[j])
-        yield SimilarPair(a, b, d, algorithm)
+                        close.append((d, v, w))
+    close.sort()
+    for d, v, w in close:
+        same = v == w
+        for x, i in enumerate(groups[v]):
+            for j in (groups[v][x + 1:] if same else groups[w]):
+                pi, pj = found[i], found[j]
+                if pi.sha256 is not None and pi.sha256 == pj.sha256:
+                    continue
+                if item is not None and item not in (pi.item, pj.item):
+                    continue
+                a, b = _ordered(pi, pj)
+                yield SimilarPair(a, b, d, algorithm)
 
 
 def near(found: Iterable[HashedPhoto], target: HashedPhoto, max_distance: int = DEFAULT_MAX_DISTANCE,
