@@ -140,6 +140,27 @@ def _device_tree(archive: ZipSource | TarSource, path: Path) -> Source:
     return DeviceTreeSource(archive) if looks_like_device_tree(names) else archive
 
 
+def _device_folder(path: Path, per_level: int = 40) -> bool:
+    """Whether a folder holds a device's file system (``Dump/data/data``, ``private/var``...),
+    judged from its first three levels of folders (``per_level`` at most in each)."""
+    import os
+    from forensic.devicepath import looks_like_device_tree
+    names: list[str] = []
+
+    def walk(folder: Path, rel: str, depth: int) -> None:
+        try:
+            subs = sorted(e.name for e in os.scandir(folder) if e.is_dir(follow_symlinks=False))[:per_level]
+        except OSError:
+            return
+        for name in subs:
+            names.append(f"{rel}{name}/")
+            if depth < 3:
+                walk(folder / name, f"{rel}{name}/", depth + 1)
+
+    walk(path, "", 1)
+    return looks_like_device_tree([n + "x" for n in names], sample=len(names))
+
+
 def _describe(head: bytes) -> str:
     try:
         import magic
@@ -152,7 +173,11 @@ def open_source(path: Path, fmt: str, label: str, password: bytes | None = None,
                 limits: Limits = DEFAULT_LIMITS) -> Source:
     loc = Locator.root(display_path(label))
     if fmt == "directory":
-        return DirectorySource(path, loc, limits)
+        folder = DirectorySource(path, loc, limits)
+        if _device_folder(path):        # a logical extraction laid out as the device's file system
+            from forensic.sources.ufdr import DeviceTreeSource
+            return DeviceTreeSource(folder)
+        return folder
     if fmt == "itunes":         # an iTunes/Finder backup folder (encrypted: opened with the password)
         from forensic.sources.itunes import ItunesBackupSource
         return ItunesBackupSource(path, loc, limits, password, label)

@@ -186,3 +186,21 @@ def test_vendor_full_file_system_zip_mapped(tmp_path, sms_db):
         zf.writestr("photos/a.jpg", b"x")
     with open_source(plain, "zip", plain.name) as src:
         assert [e.path for e in src.entries()] == ["photos/a.jpg"]     # an ordinary zip as it was
+
+
+def test_logical_extraction_folder_mapped(tmp_path, sms_db):
+    db = tmp_path / "ext" / "Dump" / "data" / "user" / "0" / "com.whatsapp" / "databases" / "wa.db"
+    db.parent.mkdir(parents=True)
+    db.write_bytes(b"x")
+    (tmp_path / "ext" / "notes.txt").write_bytes(b"n")
+    folder = tmp_path / "ext"
+    with open_source(folder, detect_format(folder), "ext") as src:
+        paths = {e.path: str(e.locator) for e in src.entries() if e.kind == "file"}
+    assert paths == {"/data/data/com.whatsapp/databases/wa.db":
+                     "ext › /Dump/data/user/0/com.whatsapp/databases/wa.db",
+                     "/notes.txt": "ext › /notes.txt"}
+    plain = tmp_path / "plain"
+    (plain / "data").mkdir(parents=True)
+    (plain / "data" / "a.txt").write_bytes(b"a")
+    with open_source(plain, "directory", "plain") as src:
+        assert [e.path for e in src.entries() if e.kind == "file"] == ["/data/a.txt"]
