@@ -11,6 +11,8 @@ warning). A small atom walker of our own reads the boxes (no library reads the A
   ``make``, ``model``, ``software``, ``location.ISO6709``; Android's ``com.android.*``;
 * ``udta``: ``©xyz`` (ISO 6709 place), ``©mak``, ``©mod``, ``©swr``, ``©day``; GoPro ``FIRM``
   and the ``GPMF`` atom (camera serial ``CASN``, model ``MINF``);
+* Novatek dashcams: the ``freeGPS`` blocks a ``moov/gps `` atom lists (the common binary
+  layout; encrypted and text variants are counted in a warning, not read);
 * the GoPro ``gpmd`` metadata track (GPMF KLV): ``GPS5`` points scaled by ``SCAL``, ``GPSU``
   (UTC time of a sample's first point), ``GPSF`` (fix), ``GPSP`` (precision); HERO11+ ``GPS9``
   points (``TYPE`` ``lllllllSS``: each with its own days-since-2000 time, DOP and fix).
@@ -123,6 +125,7 @@ class _Movie:
         self.udta: dict[str, str] = {}          # ©xyz, ©mak, ... and GoPro FIRM/CASN/MINF
         self.gpmf_model: str | None = None      # DVNM of the gpmd track
         self.xmp: bytes | None = None           # udta XMP_ atom or the top-level XMP uuid box
+        self.novatek: list[tuple[int, int]] = []  # (offset, size) of the freeGPS blocks a 'gps ' atom lists
         self.atoms = 0
 
 
@@ -162,6 +165,8 @@ class VideoMetaExtractor(Extractor):
             with item.stream() as fh:
                 movie = _read_movie(fh, item.size, self.max_moov, problems)
                 points = _gpmf_points(fh, item.size, movie, problems)
+                if movie.novatek and not points:
+                    points = _novatek_points(fh, item.size, movie, problems)
             _fill(movie, points, fields, timestamps, problems)
         except Exception as exc:  # hostile input must never stop the triage
             problems.add(f"video metadata unreadable: {type(exc).__name__}: {exc}")
@@ -294,6 +299,10 @@ def _atom(buf: bytes, kind: bytes, a: int, b: int, movie: _Movie, problems: _Pro
         else:
             c, m, ts, dur = struct.unpack_from(">IIII", buf, a + 4)
         movie.mvhd = {"create": c, "modify": m, "timescale": ts, "duration": dur}
+    elif kind == b"gps " and where == "moov" and b - a >= 8:
+        # Novatek dashcams: version, count, then (offset, size) of each freeGPS block
+        count = min(struct.unpack_from(">I", buf, a + 4)[0], (b - a - 8) // 8, MAX_GPMF_SAMPLES)
+        movie.novatek = [struct.unpack_from(">II", buf, a + 8 + 8 * i) for i in range(count)]
     elif track is not None:
         _track_atom(buf, kind, a, b, track)
     elif where.endswith("udta"):
@@ -586,6 +595,66 @@ def _gps9(value: bytes, size: int, struct_type: str, scal: list[float],
     return out
 
 
+_NOVATEK_READ = 512                  # bytes of a freeGPS block read (the record sits in its first 176)
+_KNOT = 1852 / 3600                  # m/s
+
+
+def _novatek_points(fh: BinaryIO, size: int, movie: _Movie, problems: _Problems) -> list[dict[str, Any]]:
+    """The GPS fixes of the Novatek ``freeGPS`` blocks a ``gps `` atom lists, in order."""
+    points: list[dict[str, Any]] = []
+    unknown = 0
+    for n, (offset, length) in enumerate(movie.novatek):
+        if offset + min(length, 92) > size:
+            problems.add(f"Novatek GPS block {n + 1} at {offset} runs past the end of the file")
+            break
+        fh.seek(offset)
+        block = fh.read(min(length, _NOVATEK_READ))
+        if block[4:12] != b"freeGPS ":
+            unknown += 1
+            continue
+        point = _freegps(block)
+        if point is not None:
+            points.append(point)
+        elif len(block) >= 75 and block[72:73] in (b"V", b"\0"):
+            continue                    # a block written without a fix
+        else:
+            unknown += 1
+    if unknown:
+        problems.add(f"{unknown} Novatek GPS block(s) of an unknown or encrypted layout: not read", corrupt=False)
+    return points
+
+
+def _freegps(block: bytes) -> dict[str, Any] | None:
+    """One Novatek ``freeGPS`` record of the common binary layout (exiftool's Viofo A119S type):
+    time as six little-endian uint32 at 48, status ``A``, hemispheres, then latitude, longitude
+    (DDDMM.MMMM), speed (knots) and track as floats; doubles at 0x70/0x80/0xa0 where written."""
+    if len(block) < 92:
+        return None
+    hour, minute, second, year, month, day = struct.unpack_from("<6I", block, 48)
+    status, lat_ref, lon_ref = block[72:73], block[73:74], block[74:75]
+    if status != b"A" or lat_ref not in (b"N", b"S") or lon_ref not in (b"E", b"W") or not block[76:80].strip(b"\0"):
+        return None
+    lat, lon, knots, _track = struct.unpack_from("<4f", block, 76)
+    alt = None
+    if len(block) >= 0xA8:
+        lat2, lon2, alt2 = (struct.unpack_from("<d", block, o)[0] for o in (0x70, 0x80, 0xA0))
+        if abs(lat2 - lat) < 0.001 and abs(lon2 - lon) < 0.001:
+            lat, lon, alt = lat2, lon2, alt2
+    year += 2000 if year < 2000 else 0
+    try:
+        when = datetime(year, month, day, hour, minute, tzinfo=timezone.utc) + timedelta(seconds=second)
+    except (ValueError, OverflowError):
+        return None
+
+    def degrees(v: float) -> float:
+        d = int(v / 100)
+        return d + (v - d * 100) / 60
+
+    return {"time": iso_utc(when), "latitude": degrees(lat) * (-1 if lat_ref == b"S" else 1),
+            "longitude": degrees(lon) * (-1 if lon_ref == b"W" else 1), "altitude": alt,
+            "speed": knots * _KNOT, "speed_3d": None, "fix": None, "dop": None}
+
+
 # -- fields -----------------------------------------------------------------------------------
 
 def _iso6709(text: str) -> tuple[float, float, float | None] | None:
@@ -660,7 +729,8 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
     apple = any(k in keys for k in ("com.apple.quicktime.make", "com.apple.quicktime.creationdate",
                                     "com.apple.quicktime.software"))
     android = "com.android.version" in keys
-    gopro = bool(points) or any(k.startswith("GPMF:") for k in udta) or any(t.codec == "gpmd" for t in movie.tracks)
+    gopro = (any(p["fix"] is not None for p in points) or any(k.startswith("GPMF:") for k in udta)
+             or any(t.codec == "gpmd" for t in movie.tracks))
 
     def text(*names: str) -> str | None:
         for n in names:
@@ -711,7 +781,8 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
         p = fixed[0]
         gps = {"latitude": p["latitude"], "longitude": p["longitude"], "altitude": p["altitude"],
                # km/h as photo records give it (speed_ref K); the track keeps GPMF's m/s
-               "direction": None, "speed": round(p["speed"] * 3.6, 6), "gps_time": p["time"], "source": "gpmf:GPS5",
+               "direction": None, "speed": round(p["speed"] * 3.6, 6), "gps_time": p["time"],
+               "source": "novatek:freeGPS" if movie.novatek and p["fix"] is None else "gpmf:GPS5",
                "raw": None}
     if gps:
         fields["gps"] = gps
@@ -733,11 +804,13 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
     if first_time:
         gps_utc = datetime.fromisoformat(first_time.replace("Z", "+00:00"))
         fields["gps_at"] = first_time
-        if fields["gps"] is not None and fields["gps"]["gps_time"] is None and fields["gps"]["source"] == "gpmf:GPS5":
-            fields["gps"]["gps_time"] = first_time
+        gps = fields["gps"]
+        if gps is not None and gps["gps_time"] is None and not gps["source"].startswith("quicktime"):
+            gps["gps_time"] = first_time
         stamp = Timestamp("gps", gps_utc, None, True, "utc", first_time, 0)
         timestamps.append(stamp)
-        fields["dates"].append(_date_entry("gpmf:GPSDateTime", stamp))
+        fields["dates"].append(_date_entry("novatek:GPSDateTime" if movie.novatek and not gopro else
+                                           "gpmf:GPSDateTime", stamp))
 
     # -- times
     taken: Timestamp | None = None

@@ -144,6 +144,35 @@ def test_gopro_gps9_points_carry_their_own_time() -> None:
     assert (f["tz_source"], f["taken_at"]) == ("gps", "2024-06-15T16:22:05+02:00")
 
 
+@needs_exiftool
+def test_novatek_dashcam_track_agrees_with_exiftool(tmp_path: Path) -> None:
+    blocks = [vb.freegps_block(datetime(2024, 3, 1, 8, 0, s, tzinfo=UTC), 40.4168 + s * 1e-4, -3.7038 - s * 1e-4,
+                               20.0 + s, 650.0 + s) for s in range(3)]
+    blocks.append(vb.freegps_block(datetime(2024, 3, 1, 8, 0, 3, tzinfo=UTC), 0, 0, 0, status=b"V"))   # no fix
+    data = vb.novatek_mp4(datetime(2024, 3, 1, 9, 0, 0, tzinfo=UTC), blocks)     # the dashcam's local clock
+    (tmp_path / "dash.mp4").write_bytes(data)
+    ref = subprocess.run(["exiftool", "-ee", "-n", "-a", "-G3", "-s", "-GPSDateTime", "-GPSLatitude", "-GPSLongitude",
+                          "-GPSAltitude", "-GPSSpeed", str(tmp_path / "dash.mp4")],
+                         capture_output=True, text=True, check=True).stdout.splitlines()
+    want: dict[str, list[str]] = {}
+    for line in ref:
+        group, rest = line.split(None, 1)
+        tag, value = (x.strip() for x in rest.split(":", 1))
+        want.setdefault(tag, []).append(value)
+    rec, warnings = run(data, "dash.mp4", "video/mp4")
+    f = rec.fields
+    assert warnings == []
+    assert [p["time"] for p in f["track"]] == [
+        v.replace(":", "-", 2).replace(" ", "T") for v in want["GPSDateTime"]]
+    assert [p["latitude"] for p in f["track"]] == pytest.approx([float(v) for v in want["GPSLatitude"]])
+    assert [p["longitude"] for p in f["track"]] == pytest.approx([float(v) for v in want["GPSLongitude"]])
+    assert [p["altitude"] for p in f["track"]] == pytest.approx([float(v) for v in want["GPSAltitude"]])
+    # exiftool gives km/h; the track keeps m/s
+    assert [p["speed"] * 3.6 for p in f["track"]] == pytest.approx([float(v) for v in want["GPSSpeed"]], rel=1e-5)
+    assert f["gps"]["source"] == "novatek:freeGPS" and f["make"] is None
+    assert (f["taken_at"], f["tz_source"]) == ("2024-03-01T09:00:00+01:00", "gps")
+
+
 def test_corpus_quicktime_mov_agrees_with_reference(corpus: Path) -> None:
     path = corpus / "exif" / "exiftool" / "QuickTime.mov"
     ref_path = corpus / "exif" / "REFERENCE.exiftool.json"

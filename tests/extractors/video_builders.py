@@ -131,3 +131,34 @@ def gopro_mp4(created_local: datetime, samples: list[bytes], serial: str = "C322
     udta = atom(b"udta", atom(b"FIRM", firmware.encode()), atom(b"GPMF", gpmf_udta))
     moov = atom(b"moov", mvhd(created_local, created_local, 1000, 1000 * n), video_trak(1920, 1080), trak, udta)
     return ftyp + mdat + moov
+
+
+def freegps_block(when: datetime, lat: float, lon: float, knots: float, alt: float | None = None,
+                  status: bytes = b"A") -> bytes:
+    """A Novatek freeGPS block of the common binary layout (positions in DDDMM.MMMM)."""
+    def ddmm(v: float) -> float:
+        d = int(abs(v))
+        return d * 100 + (abs(v) - d) * 60
+    block = bytearray(256)
+    struct.pack_into(">I8s", block, 0, len(block), b"freeGPS ")
+    struct.pack_into("<6I", block, 48, when.hour, when.minute, when.second, when.year - 2000, when.month, when.day)
+    block[72:75] = status + (b"N" if lat >= 0 else b"S") + (b"E" if lon >= 0 else b"W")
+    struct.pack_into("<4f", block, 76, ddmm(lat), ddmm(lon), knots, 90.0)
+    if alt is not None:
+        struct.pack_into("<d", block, 0x70, ddmm(lat))
+        struct.pack_into("<d", block, 0x80, ddmm(lon))
+        struct.pack_into("<d", block, 0xA0, alt)
+    return bytes(block)
+
+
+def novatek_mp4(created_local: datetime, blocks: list[bytes]) -> bytes:
+    """A dashcam MP4: freeGPS blocks after the ftyp, listed by a 'gps ' atom in moov."""
+    ftyp = atom(b"ftyp", b"avc1", b"\0\0\0\0", b"avc1isom")
+    body, entries, pos = b"", [], len(ftyp)
+    for b in blocks:
+        entries.append(struct.pack(">II", pos, len(b)))
+        body += b
+        pos += len(b)
+    gps = atom(b"gps ", struct.pack(">II", 0x101, len(blocks)), *entries)
+    moov = atom(b"moov", mvhd(created_local, created_local), video_trak(1920, 1080), gps)
+    return ftyp + body + atom(b"mdat", b"\0" * 16) + moov
