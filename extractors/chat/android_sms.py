@@ -9,7 +9,7 @@ Conversations are ``threads``; their parties come from ``canonical_addresses``.
 """
 from __future__ import annotations
 
-from forensic.extractors.chat.common import attachment, message_record, utc_iso
+from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import (OWNER, SqliteChatExtractor, lookup, ms_iso, rows, source,
                                                   unix_ms)
 from forensic.extractors.records import ArtifactRecord
@@ -89,7 +89,7 @@ class AndroidSmsExtractor(SqliteChatExtractor):
         sent = None if outgoing else unix_ms(r["date_sent"], "sent", problems)
         if sent is None:                 # sent texts, or received ones without the sender's time
             sent, basis = unix_ms(r["date"], "sent", problems), "date"
-            received = None if outgoing or sent is None else (utc_iso(sent) or sent.iso_utc())
+            received = None if outgoing or sent is None else sent.iso_utc()
         else:
             basis, received = "date_sent", ms_iso(r["date"], "sent", problems)
         if outgoing:

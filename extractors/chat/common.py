@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from datetime import timezone
 from typing import Any, Iterable, Iterator
 
 from forensic.extractors.base import ExtractorInput
@@ -54,11 +53,9 @@ def message_record(*, platform: str, conversation: dict, participants: list, sen
     if recipients is None:
         recipients = [p for p in participants if p != sender] if sender else []
     if sent is not None:
-        sent_at = utc_iso(sent)          # a UTC time (no local wall clock) reads the same both ways
-        if sent_at is None:
-            sent_at, sent_utc = sent.iso(), sent.iso_utc()
-        else:
-            sent_utc = sent_at
+        sent_utc = sent.iso_utc()
+        # a UTC time (no local wall clock) reads the same both ways
+        sent_at = sent_utc if sent.local is None and sent_utc is not None else sent.iso()
         stamps: tuple[Timestamp, ...] = (sent,) if edited_ts is None else (sent, edited_ts)
     else:
         sent_at = sent_utc = None
@@ -91,15 +88,6 @@ def message_record(*, platform: str, conversation: dict, participants: list, sen
                     fields[k] = v
     return ArtifactRecord(RECORD_TYPE, fields, stamps, sent is None or corrupted,
                           problems if type(problems) is tuple else tuple(problems), source_ref)
-
-
-def utc_iso(ts: Timestamp | None) -> str | None:
-    """``ts.iso_utc()`` for a time given in UTC by nature (``Timestamp.from_unix``), formatted
-    without the general path's zone conversion (once or twice per message: it counts over a
-    million); None for any other kind of time."""
-    if ts is None or ts.local is not None or ts.utc is None or ts.utc.tzinfo is not timezone.utc:
-        return None
-    return ts.utc.isoformat()[:-6] + "Z"         # '+00:00' -> 'Z', as forensic.timestamps.iso_utc
 
 
 class Edits:

@@ -29,7 +29,6 @@ are read. "Not my format" (none of the tables this reader needs) yields nothing.
 from __future__ import annotations
 
 import dataclasses
-from datetime import datetime, timedelta, timezone
 import hashlib
 import json
 import posixpath
@@ -43,11 +42,9 @@ from forensic.store.view import StoreView
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.extractors.sqlite_journal import SUFFIXES, DatabaseStates, open_database
 from forensic.extractors.sqlite_recover import RecoveredRow, TableShape, affinity, recover
-from forensic.timestamps import Timestamp
+from forensic.timestamps import Timestamp, ms_iso_utc
 
 OWNER = "(device owner)"
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
-_FLOAT_EXACT = 1 << 41
 _ROW_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
 
 
@@ -353,7 +350,7 @@ def unix_ms(value, label: str = "sent", problems: list[str] | None = None) -> Ti
     if value is None or value == 0:
         return None
     try:
-        return Timestamp(label, ms_datetime(int(value)), None, True, "utc", str(value), 0)
+        return Timestamp.from_unix_ms(label, int(value), str(value))
     except (TypeError, ValueError, OverflowError):
         if problems is not None:
             problems.append(f"{label} time {value!r} is not a Unix time in milliseconds")
@@ -366,20 +363,11 @@ def ms_iso(value, label: str = "sent", problems: list[str] | None = None) -> str
     if value is None or value == 0:
         return None
     try:
-        return ms_datetime(int(value)).isoformat()[:-6] + "Z"
+        return ms_iso_utc(int(value))
     except (TypeError, ValueError, OverflowError):
         if problems is not None:
             problems.append(f"{label} time {value!r} is not a Unix time in milliseconds")
         return None
-
-
-def ms_datetime(ms: int) -> datetime:
-    """Unix milliseconds -> aware UTC datetime. Below 2**41 ms (until 2039) through a float,
-    twice as fast: the division's error (under 0.25 us) cannot change the rounding to whole
-    microseconds; beyond, exactly through integer arithmetic."""
-    if -_FLOAT_EXACT < ms < _FLOAT_EXACT:
-        return datetime.fromtimestamp(ms / 1000, timezone.utc)
-    return _EPOCH + timedelta(milliseconds=ms)
 
 
 def source(item: ExtractorInput, table: str, row_id) -> dict:
