@@ -52,6 +52,7 @@ class ContainerInfo:
     width: int | None = None
     height: int | None = None
     exif_offsets: list[int] = field(default_factory=list)   # JPEG APP1 Exif TIFF starts
+    header_end: int | None = None    # JPEG: where the scan starts (its metadata segments all precede it)
     problems: list[str] = field(default_factory=list)
 
 
@@ -133,6 +134,7 @@ def _walk_jpeg(buf, info: ContainerInfo) -> None:
             info.height = _u16(buf, pos + 5, ">")
             info.width = _u16(buf, pos + 7, ">")
         if marker == 0xDA:                       # start of scan: entropy-coded data follows
+            info.header_end = pos
             if bytes(buf[-2:]) != b"\xff\xd9" and not _has_eoi(bytes(buf), seg_end):
                 info.problems.append("JPEG has no end-of-image marker after its scan data: truncated")
             return

@@ -69,23 +69,27 @@ class Xmp:
         return None, None
 
 
-def find_packet(buf: bytes) -> bytes | None:
+def find_packet(buf: bytes, end: int | None = None) -> bytes | None:
     """The first XMP packet inside a file's bytes (any container: JPEG APP1, TIFF tag 700,
-    PNG iTXt, ISO BMFF item, RAW...), or None. A UTF-16 or UTF-32 packet (XMP allows them)
-    is given back in UTF-8."""
-    found = _find_utf8(buf)
-    if found is not None:
-        return found
-    for encoding in ("utf-16-be", "utf-16-le", "utf-32-be", "utf-32-le"):
-        start = buf.find("<x:xmpmeta".encode(encoding))
-        if start < 0:
+    PNG iTXt, ISO BMFF item, RAW...) before ``end``, or None. A UTF-16 or UTF-32 packet (XMP
+    allows them) is given back in UTF-8. Three scans of the bytes at most."""
+    stop = len(buf) if end is None else min(end, len(buf))
+    at = buf.find(b"xmpmeta", 0, stop)
+    if at >= 0 or buf.find(b"<rdf:RDF", 0, stop) >= 0:
+        return _find_utf8(buf)
+    for core, encodings in ((b"x\x00m\x00p\x00m\x00e\x00t\x00a", ("utf-16-be", "utf-16-le")),
+                            (b"x\x00\x00\x00m\x00\x00\x00p\x00\x00\x00m", ("utf-32-be", "utf-32-le"))):
+        if buf.find(core, 0, stop) < 0:
             continue
-        end_tag = "</x:xmpmeta>".encode(encoding)
-        end = buf.find(end_tag, start, start + MAX_PACKET * 4)
-        if end < 0:
-            end = min(len(buf), start + MAX_PACKET * 4) - len(end_tag)
-        text = buf[start:end + len(end_tag)].decode(encoding, errors="replace")
-        return text.encode("utf-8")
+        for encoding in encodings:
+            start = buf.find("<x:xmpmeta".encode(encoding), 0, stop)
+            if start < 0:
+                continue
+            end_tag = "</x:xmpmeta>".encode(encoding)
+            close = buf.find(end_tag, start, start + MAX_PACKET * 4)
+            if close < 0:
+                close = min(len(buf), start + MAX_PACKET * 4) - len(end_tag)
+            return buf[start:close + len(end_tag)].decode(encoding, errors="replace").encode("utf-8")
     return None
 
 

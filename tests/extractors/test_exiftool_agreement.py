@@ -42,8 +42,6 @@ KNOWN: dict[tuple[str, str], str] = {
         "exiftool takes it from the RW2's embedded JPEG preview (Doc1); the RAW's own IFD0 has none",
     ("exiftool/PhaseOne.iiq", "serial"):
         "Phase One maker note: its own directory format (not an IFD), not decoded",
-    ("exiftool/QuickTime.mov", "xmp:xmp:MetadataDate"):
-        "a video's XMP (QuickTime 'XMP_' box): media/video does not read XMP yet",
 }
 
 
