@@ -40,7 +40,7 @@ from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 HASH_TYPE = "photo/phash"
 THUMB_TYPE = "photo/thumbnail"
 MAX_READ = 64 * 1024 * 1024       # bytes of a file read to decode it
-MAX_PIXELS = 64_000_000           # pixels decoded at most (after JPEG draft scaling)
+MAX_PIXELS = 40_000_000           # pixels decoded at most (after JPEG draft scaling): 120 MB as RGB
 THUMB_SIZE = 256                  # the thumbnail's longer side, pixels
 THUMB_QUALITY = 70
 
