@@ -8,6 +8,7 @@ a temporary folder, and read from it (page cache warm) by both sides; each side 
 file's bytes and parses them. Prints both rates, photo_hash alone, and the ratio.
 
     .venv/bin/python bench/bench_phash.py [--count 2000] [--size 2000x1500] [--scenes 40]
+    .venv/bin/python bench/bench_phash.py --corpus $FORENSIC_CORPUS/exif   # its JPEGs, copied to --count
 """
 from __future__ import annotations
 
@@ -53,6 +54,17 @@ def build(folder: Path, count: int, size: tuple[int, int], scenes: int, noise: f
     return total
 
 
+def copy_corpus(folder: Path, source: Path, count: int) -> int:
+    """``count`` files: the JPEGs under ``source`` (real cameras' EXIF, some malformed), in turn."""
+    photos = sorted(p for p in source.rglob("*") if p.is_file() and p.suffix.lower() in (".jpg", ".jpeg"))
+    total = 0
+    for n in range(count):
+        data = photos[n % len(photos)].read_bytes()
+        (folder / f"IMG_{n:05d}.jpg").write_bytes(data)
+        total += len(data)
+    return total
+
+
 def run_exifread(files: list[Path]) -> float:
     import exifread
     start = time.perf_counter()
@@ -83,12 +95,16 @@ def main() -> int:
     parser.add_argument("--count", type=int, default=2000)
     parser.add_argument("--size", default="2000x1500")
     parser.add_argument("--scenes", type=int, default=40)
+    parser.add_argument("--corpus", type=Path, default=None, help="use the JPEGs under this folder instead")
     parser.add_argument("--noise", type=float, default=40.0, help="sigma of the grain added (0: none)")
     args = parser.parse_args()
     width, height = (int(v) for v in args.size.lower().split("x"))
     with tempfile.TemporaryDirectory(prefix="bench_phash_") as tmp:
         folder = Path(tmp)
-        size = build(folder, args.count, (width, height), args.scenes, args.noise)
+        if args.corpus is not None:
+            size = copy_corpus(folder, args.corpus, args.count)
+        else:
+            size = build(folder, args.count, (width, height), args.scenes, args.noise)
         files = sorted(folder.iterdir())
         run_exifread(files[:50])
         run_ours(files[:50])                         # warm imports
@@ -97,7 +113,8 @@ def main() -> int:
         hash_only = run_ours(files, exif=False)
         no_thumb = run_ours(files, exif=False, thumbnails=False)
     n = len(files)
-    print(f"{n} photos, {width}x{height}, {size / n / 1024:.0f} KB each on average")
+    what = f"from {args.corpus}" if args.corpus is not None else f"{width}x{height}"
+    print(f"{n} photos, {what}, {size / n / 1024:.0f} KB each on average")
     print(f"exifread alone               : {base:7.2f} s  {n / base:8.1f} photos/s")
     print(f"photo_exif + photo_hash      : {ours:7.2f} s  {n / ours:8.1f} photos/s")
     print(f"photo_hash (hashes + thumbs) : {hash_only:7.2f} s  {n / hash_only:8.1f} photos/s")
