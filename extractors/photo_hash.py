@@ -1,6 +1,7 @@
 """Photo perceptual hashes and thumbnails: the same picture on another device.
 
-For every photo Pillow can decode (JPEG, PNG, WebP, TIFF, GIF, BMP), one decode gives:
+For every photo Pillow can decode (JPEG, PNG, WebP, TIFF, GIF, BMP; not camera RAW files, whose
+first TIFF image is sensor data or a preview Pillow cannot read), one decode gives:
 
 ``photo/phash``      ``phash`` and ``dhash`` (64-bit, 16 hex digits, from ``imagehash``), the
                      image's ``width`` and ``height`` as stored, and the EXIF ``orientation``
@@ -47,6 +48,8 @@ THUMB_QUALITY = 70
 _MIMES = {"image/jpeg", "image/pjpeg", "image/jpg", "image/png", "image/webp", "image/tiff",
           "image/gif", "image/bmp", "image/x-ms-bmp"}
 _EXTENSIONS = {"jpg", "jpeg", "jpe", "jfif", "png", "webp", "tif", "tiff", "gif", "bmp"}
+_RAW_EXTENSIONS = {"dng", "cr2", "cr3", "crw", "nef", "nrw", "arw", "srf", "sr2", "orf", "rw2", "raf", "pef", "srw",
+                   "mrw", "x3f", "iiq", "3fr", "erf", "kdc", "dcr", "mef", "mos", "rwl", "gpr"}
 _MAGIC = (b"\xff\xd8\xff", b"\x89PNG\r\n\x1a\n", b"GIF87a", b"GIF89a", b"II*\x00", b"MM\x00*")
 
 # EXIF orientation -> the Pillow transpose that turns the picture upright
@@ -68,11 +71,13 @@ class PhotoHashExtractor(Extractor):
 
     def accepts(self, path: str, mime: str, head: bytes) -> bool:
         mime = (mime or "").split(";")[0].strip().lower()
+        name = path.replace("\\", "/").rsplit("/", 1)[-1]
+        if "." in name and name.rsplit(".", 1)[-1].lower() in _RAW_EXTENSIONS and not head.startswith(b"\xff\xd8"):
+            return False          # a camera RAW is a TIFF whose first image is no picture Pillow reads
         if mime in _MIMES:
             return True
         if head.startswith(_MAGIC) or (head[:4] == b"RIFF" and head[8:12] == b"WEBP"):
             return True
-        name = path.replace("\\", "/").rsplit("/", 1)[-1]
         # a name alone is not enough: bytes that are no image give one warning, not a record
         return "." in name and name.rsplit(".", 1)[-1].lower() in _EXTENSIONS and head[:2] in (b"\xff\xd8", b"BM")
 

@@ -130,3 +130,33 @@ def test_copies_of_one_content_are_no_pair_and_blank_pictures_stay_fast():
     blanks = [HashedPhoto("phone", f"b/{n}.jpg", f"{n:064x}", n, 0, 0) for n in range(300)]
     pairs = list(all_pairs(blanks + twins))
     assert len(pairs) == 300 * 299 // 2 and {p.distance for p in pairs} == {0}
+
+
+def test_corpus_photos_hashed_or_warned_sizes_as_exiftool(corpus):
+    """Every photo of the third-party set: a hash record with exiftool's image size, or a
+    warning (the malformed ones), never an exception."""
+    import json
+    reference = {r["SourceFile"]: r for r in json.loads((corpus / "exif" / "REFERENCE.exiftool.json").read_text())}
+    ex = PhotoHashExtractor()
+    hashed = compared = 0
+    warned = []
+    for path in sorted((corpus / "exif").rglob("*")):
+        if not path.is_file() or path.name == "REFERENCE.exiftool.json":
+            continue
+        data = path.read_bytes()
+        if not ex.accepts(path.name, "", data[:64]):
+            continue
+        out = list(ex.extract(ExtractorInput(path.name, path.name, "", len(data), data)))
+        assert out and all(isinstance(o, (ArtifactRecord, ExtractionWarning)) for o in out), path
+        records = [o for o in out if isinstance(o, ArtifactRecord) and o.record_type == HASH_TYPE]
+        if not records:
+            warned.append(path.name)
+            continue
+        hashed += 1
+        ref = reference.get(str(path.relative_to(corpus / "exif")), {})
+        if "File:ImageWidth" in ref and path.suffix.lower() in (".jpg", ".jpeg"):
+            assert (records[0].fields["width"], records[0].fields["height"]) == \
+                (ref["File:ImageWidth"], ref["File:ImageHeight"]), path
+            compared += 1
+    assert hashed >= 100 and compared >= 80, (hashed, compared)
+    assert len(warned) <= 3, warned          # the malformed files, no camera RAW
