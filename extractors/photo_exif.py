@@ -370,27 +370,29 @@ def _fast_header_class() -> Any:
             super().__init__(reader, endian, *args, **kwargs)
             prefix = "<" if endian == "I" else ">"
             self._reader = reader
-            self._structs = {k: struct.Struct(prefix + v) for k, v in _S2N_FORMATS.items()}
+            self._buf = reader._buf
+            self._by_sign = tuple({n: struct.Struct(prefix + f) for (n, sign), f in _S2N_FORMATS.items()
+                                   if sign is signed} for signed in (False, True))
 
         def s2n(self, offset: int, length: int, signed: bool = False) -> int:
             reader = self._reader
-            reader._calls += 2
-            if reader._calls >= reader._check_at:
+            calls = reader._calls + 2
+            reader._calls = calls
+            if calls >= reader._check_at:
                 reader._check()
-            unpacker = self._structs.get((length, signed))
+            unpacker = self._by_sign[1 if signed else 0].get(length)
             if unpacker is None:
                 raise ValueError("unexpected unpacking length: %d" % length)
             start = self.offset + offset
             if start < 0:
                 raise ValueError(f"negative seek position {start}")
-            piece = reader._buf[start:start + length]
+            piece = self._buf[start:start + length]
             reader._pos = start + len(piece)
-            if not piece:
-                return 0
-            if len(piece) != length:
+            if len(piece) == length:
+                return int(unpacker.unpack(piece)[0])
+            if piece:
                 _EXIFREAD_LOG.warning("Unexpected slice length: %d", len(piece))
-                return 0
-            return int(unpacker.unpack(piece)[0])
+            return 0
 
     _FAST_HEADER = FastHeader
     return FastHeader
