@@ -41,7 +41,9 @@ Fact kinds (schema ``forensic.answer-key/1``):
   carved_photo           a photo found only by carving (its directory entry reused): SHA-256,
                          ``recovery: "carved"``, its position
   deleted_message        a message deleted from a database, recovered from its free space and
-                         marked ``recovered: "deleted"`` (with the page and offset)
+                         marked ``recovered: "deleted"`` (with the page and offset); with
+                         ``sender_lid`` (WhatsApp), the sender is the phone-number jid that
+                         ``jid_map`` gives for the ``@lid`` it was stored under, which the record keeps
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
@@ -54,7 +56,7 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from forensic.training.build import EXTRACTION_PREFIX, GENERATOR, RLO, Layout
+from forensic.training.build import EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, RLO, Layout
 from forensic.training.formats import local
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
@@ -70,6 +72,10 @@ FILE_COUNT_SCOPE = ("regular files (kind 'file'), not deleted, directly in the i
 EMBEDDED_FEEDBACK = ("A photo can hide inside another file: appended after other data or inside a document. "
                      "`forensic photos` flags it E / `recovery: embedded`, with its place inside the file in its "
                      "locator.")
+WHATSAPP_DELETED_FEEDBACK = (
+    "Deleted WhatsApp messages can survive in msgstore.db's free space. Run `forensic messages --recovered`: rows "
+    "flagged R were deleted on the phone. Cite them as recovered deleted rows, with their page and offset. A sender "
+    "shown by its phone number may have been stored as a privacy id (`@lid`); `sender_lid` keeps the original.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -161,12 +167,12 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                  "sms database journal": "the SMS database's hot journal"}
     for f in lay.phone:
         if f.role in key_roles:
-            for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+            for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
                 fact("file_present", item, f"{key_roles[f.role]}: {f.rel.rsplit('/', 1)[-1]}",
                      {"path": prefix + f.rel, "sha256": f.sha256, "size": len(f.data)})
     for f in lay.phone:
         if f.role == "disguised":
-            for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+            for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
                 fact("disguised_file", item, f"{f.rel.rsplit('/', 1)[-1]} is a JPEG photo named .pdf",
                      {"path": prefix + f.rel, "sha256": f.sha256, "mime": "image/jpeg", "extension": "pdf"})
     for f in lay.card:
@@ -328,7 +334,7 @@ def _hostile_name_facts(lay: Layout, fact) -> None:
                         "(the 'debt' note). A name crafted to look like a photo: record the true name with the "
                         "U+202E in it (escaped, \\u202e, when shown; never hidden, dropped or shown as it renders), "
                         "and the type found from the content, flagged as contradicting the extension.")
-            for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+            for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
                 fact("spoofed_name", item, f"{name.replace(RLO, chr(92) + 'u202e')} reads as "
                      f"'{shown_as(name)}' (U+202E) but is a PDF named .{ext}",
                      {"path": prefix + f.rel, "name": name, "shown_as": shown_as(name), "control": "U+202E",
@@ -469,6 +475,16 @@ def _app_facts(lay: Layout, fact) -> None:
                  requires="known_apps",
                  feedback=("A WeChat database was present but encrypted — `forensic warnings` names it and the key "
                            "needed (IMEI + uin); request the device IMEI."))
+    wa, rel = s.wa_group, lay.apps.get("msgstore")
+    if wa is not None and rel:
+        for item, prefix in both:
+            for m in wa.deleted:
+                fact("deleted_message", item, f"whatsapp group '{wa.title}': {m.sender} (stored as {wa.handler_lid}) "
+                     f"— {m.key}: deleted, recovered from {_name(rel)}'s free space",
+                     {"platform": "whatsapp", "file": prefix + rel, "conversation_with": wa.title,
+                      "group": wa.title, "sender": m.sender, "sender_lid": wa.handler_lid,
+                      "body_contains": m.needle, "body": m.body, "sent_utc": iso_utc(m.utc), "recovered": "deleted"},
+                     requires="whatsapp_db", feedback=WHATSAPP_DELETED_FEEDBACK)
 
 
 APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "chat_geotag", "call_identified",

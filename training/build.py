@@ -48,6 +48,9 @@ ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
 PHONE_FS_MIB = 16
 CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
 EXTRACTION_PREFIX = "Dump/data/"
+# where a case lists the extraction's files: a Dump/ tree is read as the phone's own file system,
+# under device paths (Dump/data/x is /data/x); locators and warnings keep the member's name
+EXTRACTION_DEVICE_PREFIX = "/data/"
 CARD_QCOW2 = "card.qcow2"                 # with e01: card.raw as a QCOW2 image, triaged as its own item
 RLO = "\u202e"                            # RIGHT-TO-LEFT OVERRIDE: what follows is shown reversed
 SPOOFED_NAME = f"foto_pasaporte{RLO}gpj.exe"   # shown as foto_pasaporteexe.jpg; a PDF inside
@@ -336,6 +339,7 @@ CONTACTS_DB = "data/com.android.providers.contacts/databases/contacts2.db"
 CALLLOG_DB = "data/com.android.providers.contacts/databases/calllog.db"
 WA_DB = "data/com.whatsapp/databases/wa.db"
 VIBER_DB = "data/com.viber.voip/databases/viber_messages"
+MSGSTORE_DB = "data/com.whatsapp/databases/msgstore.db"
 
 
 def wechat_db(seed: int) -> str:
@@ -400,6 +404,10 @@ def _app_files(lay: Layout, seed: int) -> None:
         noise = random.Random(f"{seed}/wechat").randbytes(4 * 4096)
         add(FileOut(rel, noise, _ts(v.messages[0].utc), "encrypted database"))
         lay.apps["wechat"] = rel
+    wa = s.wa_group
+    if wa is not None and c is not None:
+        add(FileOut(MSGSTORE_DB, formats.msgstore_db(wa), _ts(wa.messages[-1].utc) + 60, "whatsapp database"))
+        lay.apps["msgstore"] = MSGSTORE_DB
 
 
 def _write_tree(root: Path, files: list[FileOut], dir_mtime: int) -> dict[str, int]:

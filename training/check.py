@@ -692,8 +692,14 @@ def _deleted_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, s
         return "wrong", "listed as a live message, not marked recovered 'deleted'"
     for f in marked:
         src = f.get("source") or {}
-        if _same_utc(f.get("sent_at_utc"), exp["sent_utc"]):
-            return "found", f"recovered (deleted), page {src.get('page')}, offset {src.get('offset')}"
+        if not _same_utc(f.get("sent_at_utc"), exp["sent_utc"]):
+            continue
+        if exp.get("sender_lid") and f.get("sender_lid") != exp["sender_lid"]:
+            # the phone-number jid named, but the privacy id it was stored under not kept
+            return "wrong", (f"recovered, sender {f.get('sender')}, but sender_lid {f.get('sender_lid')} (expected "
+                             f"{exp['sender_lid']}, the @lid it was stored under)")
+        lid = f", stored as {f['sender_lid']}" if f.get("sender_lid") else ""
+        return "found", f"recovered (deleted), page {src.get('page')}, offset {src.get('offset')}{lid}"
     f = marked[0]
     return "wrong", (f"recovered, but sent {f.get('sent_at')} / UTC {f.get('sent_at_utc')} "
                      f"(expected UTC {exp['sent_utc']})")

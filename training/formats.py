@@ -16,7 +16,7 @@ import tempfile
 import zipfile
 from datetime import datetime, timedelta
 
-from forensic.training.story import Caller, Chat, Message, Story
+from forensic.training.story import Caller, Chat, Message, Story, WaGroup
 
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -543,3 +543,62 @@ def viber_messages_db(group: Chat, place: tuple[Message, float, float], owner_nu
                           {"_id": 2, "conversation_id": 1, "participant_info_id": 2, "active": 1}]),
         ("messages", rows),
     ])
+
+
+# WhatsApp for Android's msgstore.db, current schema (jid, jid_map, chat, message): the columns
+# its extractor reads, declared as the app declares them
+MSGSTORE_SCHEMA = """
+CREATE TABLE jid (_id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, server TEXT NOT NULL,
+  agent INTEGER, device INTEGER, type INTEGER, raw_string TEXT);
+CREATE TABLE jid_map (lid_row_id INTEGER PRIMARY KEY NOT NULL, jid_row_id INTEGER NOT NULL, sort_id INTEGER);
+CREATE TABLE chat (_id INTEGER PRIMARY KEY AUTOINCREMENT, jid_row_id INTEGER UNIQUE, hidden INTEGER,
+  subject TEXT, created_timestamp INTEGER);
+CREATE TABLE message (_id INTEGER PRIMARY KEY AUTOINCREMENT, chat_row_id INTEGER NOT NULL, from_me INTEGER NOT NULL,
+  key_id TEXT NOT NULL, sender_jid_row_id INTEGER, status INTEGER, broadcast INTEGER, recipient_count INTEGER,
+  origination_flags INTEGER, timestamp INTEGER, received_timestamp INTEGER, receipt_server_timestamp INTEGER,
+  message_type INTEGER, text_data TEXT, starred INTEGER, lookup_tables INTEGER, sort_id INTEGER);
+"""
+
+
+def _ms(utc: datetime) -> int:
+    return epoch(utc) * 1000 + utc.microsecond // 1000
+
+
+def msgstore_db(wa: WaGroup) -> bytes:
+    """``msgstore.db`` with the group's messages, the handler's stored under their ``@lid`` jid
+    (``jid_map`` maps it to the phone-number jid); then ``wa.deleted`` deleted in a transaction
+    of their own, as the app deletes them: with secure_delete off and 1024-byte pages, the rows
+    stay in their page's free space."""
+    import hashlib
+
+    jids = [wa.handler_jid, wa.group_jid, wa.member_jid, wa.handler_lid]
+    row_of = {j: n for n, j in enumerate(jids, start=1)}
+    fd, path = tempfile.mkstemp(suffix=".db")
+    os.close(fd)
+    try:
+        db = sqlite3.connect(path, isolation_level=None)
+        db.executescript("PRAGMA page_size=1024; PRAGMA secure_delete=OFF; PRAGMA auto_vacuum=NONE; "
+                         "PRAGMA journal_mode=DELETE;" + MSGSTORE_SCHEMA)
+        db.execute("BEGIN")
+        for j, n in row_of.items():
+            user, server = j.split("@")
+            db.execute("INSERT INTO jid VALUES (?,?,?,0,0,?,?)", (n, user, server, 1 if server == "g.us" else 0, j))
+        db.execute("INSERT INTO jid_map VALUES (?,?,0)", (row_of[wa.handler_lid], row_of[wa.handler_jid]))
+        db.execute("INSERT INTO chat VALUES (1,?,0,?,?)", (row_of[wa.group_jid], wa.title, _ms(wa.messages[0].utc)))
+        for i, m in enumerate(wa.messages, start=1):
+            mine = not m.incoming
+            sender = None if mine else row_of[wa.handler_lid if m.sender == wa.handler_jid else m.sender]
+            key_id = hashlib.sha256(f"{wa.group_jid}/{i}".encode()).hexdigest()[:20].upper()
+            db.execute(f"INSERT INTO message VALUES ({','.join('?' * 17)})",
+                       (i, 1, int(mine), key_id, sender, 13 if mine else 0, 0, 0, 0, _ms(m.utc),
+                        0 if mine else _ms(m.utc) + 1500, _ms(m.utc) + 800, 0, m.body, 0, 0, i))
+        db.execute("COMMIT")
+        db.execute("BEGIN")
+        for m in wa.deleted:
+            db.execute("DELETE FROM message WHERE _id = ?", (wa.messages.index(m) + 1,))
+        db.execute("COMMIT")
+        db.close()
+        with open(path, "rb") as fh:
+            return fh.read()
+    finally:
+        os.unlink(path)

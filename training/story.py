@@ -156,6 +156,21 @@ class Caller:
 
 
 @dataclass(slots=True)
+class WaGroup:
+    """A WhatsApp group in ``msgstore.db`` (current schema): the handler writes under a privacy
+    id (``lid``, mapped by ``jid_map`` to their phone-number jid), two of their messages are
+    then deleted (rows left in free space)."""
+
+    title: str
+    group_jid: str
+    handler_jid: str                       # the phone-number jid (also in wa.db)
+    handler_lid: str                       # the @lid jid the messages were stored under
+    member_jid: str                        # another member, by phone number
+    messages: list[Message] = field(default_factory=list)   # sender: a jid, or the owner (not incoming)
+    deleted: list[Message] = field(default_factory=list)    # of ``messages``: deleted after they were written
+
+
+@dataclass(slots=True)
 class Story:
     seed: int
     scenario: Scenario
@@ -194,6 +209,7 @@ class Story:
     slot_taker: PhotoPlan | None = None     # the next photo, whose directory entry took its slot
     hidden_photo: PhotoPlan | None = None   # a photo with GPS appended after other data (notes.bin)
     document_photo: PhotoPlan | None = None  # a photo with GPS inside a .docx: the place of work
+    wa_group: WaGroup | None = None         # WhatsApp msgstore.db: a group, the handler by LID, 2 rows deleted
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -544,3 +560,27 @@ def _plan_apps(s: Story) -> None:
                                  lon=round(dest.lon + rnd.uniform(-0.02, 0.02), 6),
                                  alt=round(dest.alt + rnd.uniform(-5, 5), 1),
                                  subject=f"{s.hotel}, service entrance (the place of work)")
+
+    # 6. WhatsApp: the hotel's logistics group in msgstore.db, where the handler (stored under a
+    # privacy id, @lid) gives orders; two of them deleted afterwards, left in the free space
+    rnd = random.Random(f"{s.seed}/wa-msgstore")
+    c = s.caller
+    member = f"346550{rnd.randrange(20, 30)}{rnd.randrange(1000):03d}@s.whatsapp.net"   # the 55-02 range
+    wa = WaGroup(f"{s.hotel} - logística", f"1203630{rnd.randrange(10**11, 10**12)}@g.us", c.jid,
+                 f"{rnd.randrange(10**14, 10**15)}@lid", member)
+    filler = ["ok", "Who is on tonight?", "The van is late", "Room 12 done", "Need more sheets",
+              "On my way", "Shift starts at 6", "Keys are at reception", "Done", "Where are you?"]
+    t = s.arrivals[-1] + timedelta(hours=rnd.randrange(6, 10), minutes=rnd.randrange(60))
+    orders = {58: ("Leave the package at the north gate, 23:00", "package at the north gate"),
+              59: ("Nobody leaves the flat without me. Passports stay in the safe.", "passports kept by the handler")}
+    for i in range(100):
+        t = t + timedelta(minutes=rnd.randrange(2, 9), seconds=rnd.randrange(60), milliseconds=rnd.randrange(1000))
+        if i in orders:
+            body, key = orders[i]
+            m = Message(c.jid, t, body, key=key, needle=body.split(",")[0].split(".")[0])
+            wa.deleted.append(m)
+        else:
+            sender = (c.jid, member, me)[i % 3]
+            m = Message(sender, t, f"{filler[rnd.randrange(len(filler))]} ({i + 1})", incoming=sender != me)
+        wa.messages.append(m)
+    s.wa_group = wa

@@ -99,7 +99,8 @@ def test_triage_recovers_it_and_the_check_grades_it(forensic, sample_case):
                       "--json", expect=None).json()
     assert [f for f in report["missed"] + report["wrong"] if f["item"] == "phone"] == []
     key = json.loads((sample_case["sample"] / "answer-key.json").read_text(encoding="utf-8"))
-    assert [f["item"] for f in key["facts"] if f["kind"] == "deleted_message"] == ["phone", "extraction"]
+    assert [f["item"] for f in key["facts"] if f["kind"] == "deleted_message"
+            and f["expected"]["platform"] == "sms"] == ["phone", "extraction"]
 
 
 def test_a_vacuumed_copy_misses_it_with_the_feedback(forensic, sample_case):

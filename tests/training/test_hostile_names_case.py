@@ -15,7 +15,8 @@ import pytsk3
 
 from conftest import require_tools
 from forensic.training.answer_key import shown_as
-from forensic.training.build import EXTRACTION_PREFIX, NOT_UTF8_NAME, RLO, SPOOFED_NAME, layout
+from forensic.training.build import (EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, NOT_UTF8_NAME, RLO, SPOOFED_NAME,
+                                     layout)
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 SPOOFED_BYTES = b"foto_pasaporte\xe2\x80\xaegpj.exe"
@@ -72,7 +73,7 @@ def sample_case(tmp_path_factory):
     key["items"]["extraction"]["sha256"] = hashlib.sha256(as_text.read_bytes()).hexdigest()
     # the Latin-1 file, asked of this extraction too (the real one leaves it out)
     fact = next(f for f in key["facts"] if f["kind"] == "name_not_utf8")
-    in_zip = "/" + EXTRACTION_PREFIX + fact["expected"]["path"][1:]
+    in_zip = EXTRACTION_DEVICE_PREFIX + fact["expected"]["path"][1:]   # as the case lists the extraction
     key["facts"].append(dict(fact, id="name_not_utf8-99", item="extraction",
                              expected=dict(fact["expected"], path=in_zip)))
     texty_key = root / "answer-key-names-as-text.json"
@@ -150,13 +151,13 @@ def test_check_fails_both_when_names_were_read_as_text(forensic, sample_case):
                       expect=None).json()
     wrong = {w["id"]: w for w in report["wrong"]}
     spoofed = wrong["spoofed_name-02"]["detail"]
-    assert spoofed.startswith("the content is listed as Dump/data/media/0/Download/foto_pasaportegpj.exe, "
+    assert spoofed.startswith("the content is listed as /data/media/0/Download/foto_pasaportegpj.exe, "
                               "without the U+202E: the true name is "
-                              "/Dump/data/media/0/Download/foto_pasaporte\\u202egpj.exe — ")
+                              "/data/media/0/Download/foto_pasaporte\\u202egpj.exe — ")
     assert "a file manager or a chat shows it as 'foto_pasaporteexe.jpg', a photo" in spoofed
     assert "A name crafted to look like a photo" in spoofed
     latin = wrong["name_not_utf8-99"]["detail"]
-    assert latin.startswith("the content is listed as Dump/data/media/0/Download/recibo_depósito.txt: the name "
+    assert latin.startswith("the content is listed as /data/media/0/Download/recibo_depósito.txt: the name "
                             "read as text, not as its bytes")
     assert "names must be read as bytes, not as shown" in latin
     text = forensic("training", "check", sample_case["texty_key"], "--case", sample_case["texty"],
@@ -186,7 +187,7 @@ def test_check_misses_the_spoofed_file_when_it_is_not_in_the_evidence(forensic, 
     results = _results(case, path)
     r = results["spoofed_name-02"]
     assert r.status == "missed"
-    assert r.detail.startswith("no file /Dump/data/media/0/Download/foto_pasaporte\\u202egpj.exe (content SHA-256 ")
+    assert r.detail.startswith("no file /data/media/0/Download/foto_pasaporte\\u202egpj.exe (content SHA-256 ")
     assert "A name crafted to look like a photo" in r.detail
 
 
