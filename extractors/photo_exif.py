@@ -26,6 +26,7 @@ import time
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterable
 
+from forensic.extractors import ciff as ciff_lib
 from forensic.extractors import exif_containers as containers
 from forensic.extractors import xmp as xmplib
 from forensic.extractors.base import Extractor, ExtractorInput
@@ -293,6 +294,8 @@ class PhotoExifExtractor(Extractor):
             resolver = _ZoneResolver(item.options or {}, problems, None, None, None, None)
         if info.kind == "isobmff":
             _movie_dates(buf, fields, timestamps, resolver)
+        if info.kind in ("crw", "jpeg"):
+            _ciff_fields(buf, info, fields, timestamps, resolver, problems)
         _merge_xmp(fields, timestamps, xmp, "xmp", resolver, problems)
         if packet is not None:
             fields["xmp_source"] = "embedded"
@@ -777,6 +780,8 @@ _EXIF_DATE_SOURCES = {"taken": "exif:DateTimeOriginal", "digitized": "exif:DateT
 # the dates that may stand for the time taken, in order of preference, and why
 _TAKEN_CANDIDATES = (
     ("exif:DateTimeOriginal", "EXIF DateTimeOriginal, written by the camera at capture"),
+    ("ciff:DateTimeOriginal", "no EXIF; Canon CIFF DateTimeOriginal (CRW / early PowerShot JPEG), written by "
+                              "the camera at capture"),
     ("xmp:exif:DateTimeOriginal", "no EXIF DateTimeOriginal; XMP exif:DateTimeOriginal (the capture time, "
                                   "copied or written by software)"),
     ("xmp:photoshop:DateCreated", "no EXIF or XMP DateTimeOriginal; XMP photoshop:DateCreated (the capture time "
@@ -784,8 +789,44 @@ _TAKEN_CANDIDATES = (
     ("xmp:xmp:CreateDate", "no DateTimeOriginal; XMP xmp:CreateDate (when the resource was created: may be "
                            "a scan or an export)"),
 )
-_CAPTURE_SOURCES = ("exif:DateTimeOriginal", "exif:DateTimeDigitized", "xmp:exif:DateTimeOriginal",
-                    "xmp:photoshop:DateCreated", "xmp:xmp:CreateDate", "xmp:exif:DateTimeDigitized")
+_CAPTURE_SOURCES = ("exif:DateTimeOriginal", "ciff:DateTimeOriginal", "exif:DateTimeDigitized",
+                    "xmp:exif:DateTimeOriginal", "xmp:photoshop:DateCreated", "xmp:xmp:CreateDate",
+                    "xmp:exif:DateTimeDigitized")
+
+
+_EPOCH_1970 = datetime(1970, 1, 1)  # noqa: DTZ001 - CIFF counts the camera's clock from it, no zone
+
+
+def _ciff_fields(buf: bytes, info: containers.ContainerInfo, fields: dict[str, Any], timestamps: list[Timestamp],
+                 resolver: "_ZoneResolver", problems: _Problems) -> None:
+    """Canon CIFF (a CRW, an early PowerShot's JPEG): camera, serial, time taken."""
+    start = ciff_lib.find_heap(buf, info.header_end if info.kind == "jpeg" else None)
+    if start is None:
+        return
+    found, messages = ciff_lib.parse(buf, start)
+    for message in messages:
+        problems.add(message)
+    for name in ("make", "model"):
+        if fields.get(name) is None:
+            fields[name] = getattr(found, name)
+    if fields.get("serial") is None and found.serial is not None:
+        fields["serial"], fields["serial_source"] = str(found.serial), "ciff:SerialNumber"
+    if found.taken_seconds is None:
+        return
+    try:
+        local = _EPOCH_1970 + timedelta(seconds=found.taken_seconds)
+    except OverflowError:
+        return
+    raw = str(found.taken_seconds)
+    if found.tz_offset_seconds is not None:
+        stamp = Timestamp.local_with_offset("taken", local, found.tz_offset_seconds // 60, "offset_tag", raw)
+    else:
+        stamp = resolver.stamp("taken", local, raw, None)
+    dates = fields.get("dates") or [
+        _date_entry(_EXIF_DATE_SOURCES[t.label], t) for t in timestamps if t.label in _EXIF_DATE_SOURCES]
+    dates.append(_date_entry("ciff:DateTimeOriginal", stamp))
+    fields["dates"] = dates
+    fields["_stamps"] = {"ciff:DateTimeOriginal": stamp}
 
 
 _EPOCH_1904 = datetime(1904, 1, 1)  # noqa: DTZ001 - QuickTime's epoch; the zone is decided per file
@@ -825,6 +866,7 @@ def _merge_xmp(fields: dict[str, Any], timestamps: list[Timestamp], xmp: xmplib.
         dates = [_date_entry(_EXIF_DATE_SOURCES[t.label], t) for t in timestamps if t.label in _EXIF_DATE_SOURCES]
     stamps: dict[str, Timestamp] = {_EXIF_DATE_SOURCES[t.label]: t for t in timestamps
                                     if t.label in _EXIF_DATE_SOURCES}
+    stamps.update(fields.pop("_stamps", None) or {})          # CIFF's, kept by _ciff_fields
     for name, value, label in (("make", "tiff:Make", None), ("model", "tiff:Model", None),
                                ("software", "xmp:CreatorTool", "tiff:Software")):
         if fields.get(name) is None:

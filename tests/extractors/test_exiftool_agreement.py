@@ -34,8 +34,8 @@ LENS_KEYS = ("EXIF:LensModel", "XMP:LensModel", "XMP:Lens")
 KNOWN: dict[tuple[str, str], str] = {
     ("exif-py/jpg/Reconyx_HC500_Hyperfire.jpg", "serial"):
         "Reconyx maker note: a binary record of its own (not an IFD), not decoded",
-    ("exiftool/CanonRaw.crw", "serial"):
-        "Canon CRW (CIFF heap, not TIFF): its EXIF-like records are not read",
+    ("exiftool/KyoceraRaw.raw", "make"): "Kyocera RAW: a header of its own (not TIFF, not CIFF), not read",
+    ("exiftool/KyoceraRaw.raw", "model"): "Kyocera RAW: a header of its own (not TIFF, not CIFF), not read",
     ("exiftool/GIMP.xcf", "exif:DateTime"):
         "GIMP XCF is no photo format read here (its EXIF sits in an 'exif-data' parasite)",
     ("exiftool/Panasonic.rw2", "exif:DateTime"):
@@ -83,8 +83,9 @@ def _compare(name: str, ref: dict[str, Any], ours: dict[str, Any] | None) -> lis
         out.append((name, field, theirs, mine, equal))
 
     o = ours or {}
-    for key, field in (("EXIF:Make", "make"), ("EXIF:Model", "model")):
-        if key in ref:
+    for field, keys in (("make", ("EXIF:Make", "MakerNotes:Make")), ("model", ("EXIF:Model", "MakerNotes:Model"))):
+        key = next((k for k in keys if k in ref), None)       # MakerNotes': a CIFF's (no EXIF)
+        if key is not None:
             add(field, ref[key], o.get(field), str(ref[key]).strip() == (o.get(field) or ""))
     serial = next((ref[k] for k in SERIAL_KEYS if k in ref and str(ref[k]).strip()), None)
     if serial is not None:
@@ -146,3 +147,14 @@ def test_agreement_with_exiftool(corpus: Path) -> None:
     assert not stale, f"listed as disagreeing but agree now: {stale}"
     agreed = sum(1 for r in rows if r[4])
     assert agreed / total >= 0.99, f"{agreed}/{total} fields agree"
+
+
+def test_canon_ciff_camera_serial_and_time(corpus: Path) -> None:
+    """Issue 16: a CRW and an early PowerShot JPEG hold no EXIF, only Canon's CIFF heap."""
+    crw = _ours(corpus / "exif/exiftool/CanonRaw.crw") or {}
+    assert (crw["make"], crw["model"], crw["serial"], crw["serial_source"]) == \
+        ("Canon", "Canon EOS DIGITAL REBEL", "560018150", "ciff:SerialNumber")
+    a5 = _ours(corpus / "exif/exif-py/jpg/exif-org/sony-powershota5.jpg") or {}
+    assert (a5["make"], a5["model"], a5["taken_at"], a5["tz_known"]) == \
+        ("Canon", "Canon PowerShot A5", "2000-10-27T22:56:26", False)       # no valid zone code: unknown
+    assert a5["taken_at_source"]["source"] == "ciff:DateTimeOriginal"

@@ -124,3 +124,21 @@ def test_sidecar_merged_into_its_photo(forensic, tmp_path: Path) -> None:
     assert one["taken_at_source"]["source"] == "xmp-sidecar:photoshop:DateCreated"
     assert rows["IMG_0002.JPG"]["xmp_source"] is None and rows["IMG_0002.JPG"]["taken_at"] is None
     json.dumps(one)
+
+
+def _jpeg_with_ciff(heap: bytes) -> bytes:
+    data = jpeg(None)
+    payload = b"II\x1a\x00\x00\x00HEAPJPGM" + heap
+    return data[:2] + b"\xff\xe0" + (len(payload) + 2).to_bytes(2, "big") + payload + data[2:]
+
+
+def test_hostile_ciff_heaps_warn_and_go_on() -> None:
+    import struct
+    bad_table = b"\x00" * 16 + struct.pack("<I", 0xFFFFFF00)
+    rec = _record(_jpeg_with_ciff(bad_table))
+    assert any("CIFF table offset" in w for w in rec.warnings) and rec.fields["make"] is None
+    # a sub-heap (type 5) that is the heap itself: walked MAX_DEPTH times at most, no hang
+    table = struct.pack("<H", 1) + struct.pack("<HII", 0x2800 | 0x000A, 16, 0)
+    loop = table + b"\x00" * 2 + struct.pack("<I", 0)
+    rec = _record(_jpeg_with_ciff(loop))
+    assert rec.fields["make"] is None
