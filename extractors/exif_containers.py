@@ -502,6 +502,56 @@ def maker_note_serial(buf, base: int, exif_ifd: int, make: str) -> tuple[str, st
     return None
 
 
+def maker_note_lens(buf, base: int, exif_ifd: int, make: str) -> str | None:
+    """The lens model as text from the maker note, where a maker writes it so: Canon
+    (0x0095 LensModel), Olympus / OM System (Equipment 0x0203 LensModel), Panasonic (0x0051
+    LensType). Lens-type numbers (Nikon, Sony, Pentax) need the makers' tables: not read."""
+    note = find_entry(buf, base, exif_ifd, 0x927C)
+    if note is None or note[0] not in (1, 7):
+        return None
+    start = base + note[2]
+    upper = make.upper()
+    try:
+        if upper.startswith("CANON"):
+            entry = find_entry(buf, base, note[2], 0x0095)
+            return _ascii_value(buf, base, entry) if entry else None
+        if upper.startswith("PANASONIC") and bytes(buf[start:start + 12]) == b"Panasonic\x00\x00\x00":
+            entry = find_entry(buf, base, note[2] + 12, 0x0051)
+            return _ascii_value(buf, base, entry) if entry else None
+        if upper.startswith("OLYMPUS") or upper.startswith("OM DIGITAL"):
+            found = _olympus_equipment(buf, base, start)
+            if found is not None:
+                origin, sub, e = found
+                entry = find_entry(buf, origin, sub, 0x0203, e)
+                return _ascii_value(buf, origin, entry) if entry else None
+    except (struct.error, IndexError):
+        return None
+    return None
+
+
+def _olympus_equipment(buf, base: int, start: int) -> tuple[int, int, str] | None:
+    """(origin of its offsets, Equipment IFD offset, byte order) of an Olympus maker note."""
+    if bytes(buf[start:start + 8]) == b"OLYMPUS\x00":
+        e = "<" if bytes(buf[start + 8:start + 10]) == b"II" else ">"
+        origin, ifd = start, 12
+    elif bytes(buf[start:start + 10]) == b"OM SYSTEM\x00":                # OM Digital's, 16-byte header
+        e = "<" if bytes(buf[start + 12:start + 14]) == b"II" else ">"
+        origin, ifd = start, 16
+    elif bytes(buf[start:start + 6]) == b"OLYMP\x00":
+        e = "<" if bytes(buf[base:base + 2]) == b"II" else ">"
+        origin, ifd = base, start - base + 8
+    else:
+        return None
+    equipment = find_entry(buf, origin, ifd, 0x2010, e)
+    if equipment is None:
+        return None
+    if equipment[0] == 7:                                      # older: the sub-IFD's bytes in place
+        return origin, equipment[2], e
+    if equipment[0] in (4, 13) and equipment[1] == 1:          # newer: a pointer held in the entry
+        return origin, _u32(buf, origin + equipment[2], e), e
+    return None
+
+
 def _olympus_serial(buf, base: int, start: int) -> tuple[str, str] | None:
     """Olympus: the Equipment IFD's SerialNumber (0x2010 → 0x0101), else the note's 0x0404.
     ``OLYMPUS\0II`` notes (newer) count offsets from the note's start, in their own byte

@@ -434,6 +434,9 @@ def _dump_block(reader: _BoundedReader, buf: bytes, block: containers.ExifBlock,
             found = containers.maker_note_serial(buf, block.offset, exif_offset.values[0], make)
             if found is not None:
                 tags["_maker_note_serial"] = found
+            lens = containers.maker_note_lens(buf, block.offset, exif_offset.values[0], make)
+            if lens and not _CONTROL.search(lens):
+                tags["_maker_note_lens"] = lens
     except ExifBudgetExceeded:
         raise
     except Exception as exc:
@@ -699,6 +702,7 @@ def _fill_fields(tags: dict[str, Any], fields: dict[str, Any], timestamps: list[
     fields["lens_make"], _ = _text(tags, problems, "EXIF LensMake")
     fields["lens_model"], _ = _text(tags, problems, "EXIF LensModel")
     fields["lens_serial"], _ = _text(tags, problems, "EXIF LensSerialNumber")
+    fields["_maker_note_lens"] = tags.get("_maker_note_lens")       # the lens after EXIF's and XMP's
     fields["software"], _ = _text(tags, problems, "Image Software", "EXIF Software")
 
     # GPS first: the zone of the local times may be inferred from it
@@ -966,8 +970,11 @@ def _choose_taken(fields: dict[str, Any], timestamps: list[Timestamp], stamps: d
 
 def _derived(fields: dict[str, Any]) -> None:
     """The shared fields made of the others: one lens name, the GPS object."""
+    maker_lens = fields.pop("_maker_note_lens", None)
     if fields.get("lens_model"):
         fields["lens"] = fields["lens_model"]
+    elif fields.get("lens") is None and maker_lens:
+        fields["lens"] = maker_lens
     source = fields.pop("_gps_source", None) or ("exif" if fields.get("lat") is not None else None)
     if fields.get("lat") is not None and fields.get("lon") is not None:
         fields["gps"] = {"latitude": fields["lat"], "longitude": fields["lon"], "altitude": fields.get("alt"),

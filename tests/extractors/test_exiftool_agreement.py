@@ -158,3 +158,13 @@ def test_canon_ciff_camera_serial_and_time(corpus: Path) -> None:
     assert (a5["make"], a5["model"], a5["taken_at"], a5["tz_known"]) == \
         ("Canon", "Canon PowerShot A5", "2000-10-27T22:56:26", False)       # no valid zone code: unknown
     assert a5["taken_at_source"]["source"] == "ciff:DateTimeOriginal"
+
+
+def test_maker_note_lens_and_serials(corpus: Path) -> None:
+    """Lens and serial from maker notes where EXIF has none (exiftool's MakerNotes values)."""
+    canon = _ours(corpus / "exif/exiftool/Canon1DmkIII.jpg") or {}
+    assert canon["lens"] == "EF16-35mm f/2.8L II USM"
+    for name, serial in (("exiftool/Olympus2.jpg", "C90500055"), ("exif-py/avif/mountains.avif", "BHSA19729"),
+                         ("exiftool/Sigma.jpg", "02000019"), ("exiftool/Motorola.jpg", "NX0A3S0075")):
+        ours = _ours(corpus / "exif" / name) or {}
+        assert (ours["serial"], ours["serial_source"]) == (serial, "MakerNote SerialNumber"), name
