@@ -529,8 +529,10 @@ def maker_note_lens(buf, base: int, exif_ifd: int, make: str) -> str | None:
     return None
 
 
-def _olympus_equipment(buf, base: int, start: int) -> tuple[int, int, str] | None:
-    """(origin of its offsets, Equipment IFD offset, byte order) of an Olympus maker note."""
+def _olympus_layout(buf, base: int, start: int) -> tuple[int, int, str] | None:
+    """(origin of its offsets, its IFD's offset, byte order) of an Olympus maker note:
+    ``OLYMPUS\\0II`` and ``OM SYSTEM\\0`` notes (newer) count offsets from the note's start,
+    in their own byte order; ``OLYMP\\0`` notes (older) from the TIFF header."""
     if bytes(buf[start:start + 8]) == b"OLYMPUS\x00":
         e = "<" if bytes(buf[start + 8:start + 10]) == b"II" else ">"
         origin, ifd = start, 12
@@ -542,6 +544,15 @@ def _olympus_equipment(buf, base: int, start: int) -> tuple[int, int, str] | Non
         origin, ifd = base, start - base + 8
     else:
         return None
+    return origin, ifd, e
+
+
+def _olympus_equipment(buf, base: int, start: int) -> tuple[int, int, str] | None:
+    """(origin of its offsets, Equipment IFD offset, byte order) of an Olympus maker note."""
+    layout = _olympus_layout(buf, base, start)
+    if layout is None:
+        return None
+    origin, ifd, e = layout
     equipment = find_entry(buf, origin, ifd, 0x2010, e)
     if equipment is None:
         return None
@@ -553,32 +564,19 @@ def _olympus_equipment(buf, base: int, start: int) -> tuple[int, int, str] | Non
 
 
 def _olympus_serial(buf, base: int, start: int) -> tuple[str, str] | None:
-    """Olympus: the Equipment IFD's SerialNumber (0x2010 → 0x0101), else the note's 0x0404.
-    ``OLYMPUS\0II`` notes (newer) count offsets from the note's start, in their own byte
-    order; ``OLYMP\0`` notes (older) from the TIFF header."""
-    if bytes(buf[start:start + 8]) == b"OLYMPUS\x00":
-        e = "<" if bytes(buf[start + 8:start + 10]) == b"II" else ">"
-        origin, ifd = start, 12
-    elif bytes(buf[start:start + 10]) == b"OM SYSTEM\x00":                # OM Digital's, 16-byte header
-        e = "<" if bytes(buf[start + 12:start + 14]) == b"II" else ">"
-        origin, ifd = start, 16
-    elif bytes(buf[start:start + 6]) == b"OLYMP\x00":
-        e = "<" if bytes(buf[base:base + 2]) == b"II" else ">"
-        origin, ifd = base, start - base + 8
-    else:
-        return None
-    equipment = find_entry(buf, origin, ifd, 0x2010, e)
-    sub = None
-    if equipment is not None:
-        if equipment[0] == 7:                                  # older: the sub-IFD's bytes in place
-            sub = equipment[2]
-        elif equipment[0] in (4, 13) and equipment[1] == 1:    # newer: a pointer held in the entry
-            sub = _u32(buf, origin + equipment[2], e)
-    if sub is not None:
+    """Olympus: the Equipment IFD's SerialNumber (0x2010 → 0x0101), else the note's 0x0404
+    (see :func:`_olympus_equipment` for the note's layouts)."""
+    found = _olympus_equipment(buf, base, start)
+    if found is not None:
+        origin, sub, e = found
         entry = find_entry(buf, origin, sub, 0x0101, e)
         value = _ascii_value(buf, origin, entry) if entry else None
         if value:
             return value, "MakerNote SerialNumber"
+    layout = _olympus_layout(buf, base, start)
+    if layout is None:
+        return None
+    origin, ifd, e = layout
     entry = find_entry(buf, origin, ifd, 0x0404, e)
     value = _ascii_value(buf, origin, entry) if entry else None
     return (value, "MakerNote SerialNumber") if value else None
