@@ -44,6 +44,10 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          marked ``recovered: "deleted"`` (with the page and offset); with
                          ``sender_lid`` (WhatsApp), the sender is the phone-number jid that
                          ``jid_map`` gives for the ``@lid`` it was stored under, which the record keeps
+  backup_device          an iTunes/Finder backup item's device facts (``evidence list --json`` →
+                         ``details.device``): IMEI, serial, iOS version, last backup (UTC), model
+  backup_message         a message read from a file of a backup item, by its device path
+                         (``/HomeDomain/Library/SMS/sms.db``): sender, words, UTC time
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
@@ -56,7 +60,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from forensic.training.build import EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, RLO, Layout
+from forensic.training.build import (EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, IOS_SMS, IPHONE_BACKUP,
+                                     RLO, Layout, folder_listing_sha256)
 from forensic.training.formats import local
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
@@ -76,6 +81,10 @@ WHATSAPP_DELETED_FEEDBACK = (
     "Deleted WhatsApp messages can survive in msgstore.db's free space. Run `forensic messages --recovered`: rows "
     "flagged R were deleted on the phone. Cite them as recovered deleted rows, with their page and offset. A sender "
     "shown by its phone number may have been stored as a privacy id (`@lid`); `sender_lid` keeps the original.")
+ITUNES_FEEDBACK = (
+    "An iTunes/Finder backup folder (Manifest.db, Info.plist, two-character folders of hashed names) is itself "
+    "evidence: add that folder as its own item; its files then appear under their real app paths, and `evidence "
+    "list` shows the phone it came from (IMEI, serial, last backup).")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -123,6 +132,12 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                                "segment_sha256": sha256_file(path), "size": items["card"]["size"],
                                "what": "the camera card as a QCOW2 image (qemu-img convert of card.raw)",
                                "note": "a container item's SHA-256 is that of the media it holds: card.raw's"}
+    ip = s.iphone
+    if IPHONE_BACKUP in lay.extra_items and ip is not None:
+        items[IPHONE_BACKUP] = {"file": IPHONE_BACKUP, "sha256": folder_listing_sha256(lay.iphone_backup),
+                                "format": "itunes", "size": sum(len(d) for _, d in lay.iphone_backup),
+                                "what": f"the handler's {ip.model}, an iTunes/Finder backup folder",
+                                "note": "a folder's SHA-256 is that of its canonical listing (docs/formats.md)"}
     damaged_feedback = None
     if dc is not None:
         damaged_feedback = (
@@ -137,7 +152,19 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
         fact("evidence_item", key, f"{it['file']} is in the case" + (", hash verified" if key != "card-copy" else
                                                                        " (damaged: its acquisition is not verified)"),
              {"file": it["file"], "sha256": it["sha256"]},
-             feedback=damaged_feedback if key == "card-copy" else CONTAINER_FEEDBACK if key == "card-qcow2" else None)
+             feedback=damaged_feedback if key == "card-copy" else CONTAINER_FEEDBACK if key == "card-qcow2" else
+             ITUNES_FEEDBACK if key == IPHONE_BACKUP else None)
+    if IPHONE_BACKUP in items and ip is not None:
+        device = {"imei": ip.imei, "serial": ip.serial, "ios_version": ip.ios_version,
+                  "last_backup": iso_utc(ip.last_backup), "model": ip.model, "product_type": ip.product_type}
+        fact("backup_device", IPHONE_BACKUP, f"the backup is of {ip.device_name} ({ip.model}, iOS {ip.ios_version}), "
+             f"IMEI {ip.imei}, serial {ip.serial}, last backup {iso_utc(ip.last_backup)}",
+             {"file": IPHONE_BACKUP, "device": device}, feedback=ITUNES_FEEDBACK)
+        m = ip.message
+        fact("backup_message", IPHONE_BACKUP, f"sms in the backup's sms.db: {m.sender} — {m.key}",
+             {"platform": "sms", "sender": m.sender, "body_contains": m.needle, "body": m.body,
+              "sent_utc": iso_utc(m.utc), "file": "/" + "/".join(IOS_SMS)}, requires="ios_sms",
+             feedback=ITUNES_FEEDBACK)
     if lay.container:
         held = [{"path": "/" + f.rel, "sha256": f.sha256, "deleted": f.rel in lay.card_deleted} for f in lay.card]
         fact("container_read", "card-qcow2", f"{lay.container} read in place: the same {len(held)} files and "

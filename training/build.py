@@ -5,7 +5,8 @@ Android's /data), ``card.raw`` (MBR disk, one FAT32 camera-card partition with t
 and one truncated photo), ``extraction.zip`` (a logical extraction of the same phone),
 ``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01``,
 ``card-copy.E01`` (a copy of the card with one chunk damaged after acquisition) and
-``card.qcow2`` (card.raw as a QCOW2 image, to be read in place). The phone's
+``card.qcow2`` (card.raw as a QCOW2 image, to be read in place) and ``iphone-backup/`` (the
+handler's iPhone as an iTunes/Finder backup folder: device facts, an sms.db). The phone's
 ``mmssms.db`` has a hot ``-journal`` beside it (the phone died inside a transaction): its
 committed messages, and texts only the unfinished transaction holds. Its ``Download`` folder
 has two hostile file names: a PDF whose name holds U+202E so that it reads as a photo, and a
@@ -43,7 +44,9 @@ from forensic.training import tools
 # when the code moved from forensic.sample to forensic.training so that keys stay comparable.
 GENERATOR = "forensic.sample@1"
 OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01",
-           "card-copy.E01", "card.qcow2")
+           "card-copy.E01", "card.qcow2", "iphone-backup")
+IPHONE_BACKUP = "iphone-backup"           # with e01: the handler's iPhone, an iTunes/Finder backup folder
+IOS_SMS = ("HomeDomain", "Library/SMS/sms.db")
 ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
 PHONE_FS_MIB = 16
 CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
@@ -100,6 +103,8 @@ class Layout:
     container: str = ""                                      # the card as a QCOW2 image (with e01), its name
     card_carved: tuple[PhotoPlan, FileOut, jpeg.ExifSpec] | None = None   # deleted, entry reused: carving only
     embedded: list[EmbeddedPhoto] = field(default_factory=list)           # photos inside other phone files
+    iphone_backup: list[tuple[str, bytes]] = field(default_factory=list)  # the backup folder's files (path, bytes)
+    extra_items: list[str] = field(default_factory=list)                  # written with e01: iphone-backup, ...
 
 
 @dataclass(slots=True)
@@ -322,6 +327,13 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
         lay.card.append(f)
         lay.card_photo_files[f.rel] = (taker, f, spec)
 
+    # the handler's iPhone as an iTunes/Finder backup (written with e01): sms.db under HomeDomain
+    ip = story.iphone
+    if ip is not None:
+        lay.iphone_backup = formats.itunes_backup(ip, [
+            ("HomeDomain", "", None), ("HomeDomain", "Library", None), ("HomeDomain", "Library/SMS", None),
+            (*IOS_SMS, formats.ios_sms_db(ip.message))])
+
     # the logical extraction: the same user files, as an extraction tool lays them out
     extracted = [f for f in lay.phone if f.role != "name not utf-8"]
     listing = [(EXTRACTION_PREFIX + f.rel, len(f.data), f.sha256) for f in extracted]
@@ -433,6 +445,40 @@ def _write_tree(root: Path, files: list[FileOut], dir_mtime: int) -> dict[str, i
     return atimes
 
 
+def _write_backup(root: Path, files: list[tuple[str, bytes]], when: int) -> None:
+    """The backup folder's files, with fixed modes and times (the backup's date)."""
+    for rel, data in files:
+        p = root / rel
+        p.parent.mkdir(parents=True, exist_ok=True)
+        p.write_bytes(data)
+        os.chmod(p, 0o644)
+        os.utime(p, (when, when))
+    for d in sorted({p.parent for p in root.rglob("*")}, key=lambda d: -len(d.parts)):
+        os.chmod(d, 0o755)
+        os.utime(d, (when, when))
+
+
+def folder_listing_sha256(files: list[tuple[str, bytes]]) -> str:
+    """A folder item's SHA-256 as docs/formats.md defines it, from the files written into it: one
+    line per entry (folders too), depth first, names sorted as bytes, ``kind TAB size TAB sha256
+    TAB path TAB link-target LF``, hashed as one stream."""
+    entries: dict[tuple[bytes, ...], bytes | None] = {}
+    for rel, data in files:
+        parts = tuple(part.encode() for part in rel.split("/"))
+        for n in range(1, len(parts)):
+            entries.setdefault(parts[:n], None)
+        entries[parts] = data
+    h = hashlib.sha256()
+    for parts in sorted(entries):
+        data = entries[parts]
+        path = "/" + b"/".join(parts).decode()
+        if data is None:
+            h.update(f"dir\t\t\t{path}\t\n".encode())
+        else:
+            h.update(f"file\t{len(data)}\t{hashlib.sha256(data).hexdigest()}\t{path}\t\n".encode())
+    return h.hexdigest()
+
+
 def _uuid(seed: int, what: str) -> str:
     h = hashlib.sha256(f"forensic-sample/{seed}/{what}".encode()).hexdigest()
     return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-a{h[17:20]}-{h[20:32]}"
@@ -478,7 +524,10 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
     say = progress or (lambda _m: None)
     out_dir.mkdir(parents=True, exist_ok=True)
     for name in existing:
-        (out_dir / name).unlink()
+        if (out_dir / name).is_dir() and not (out_dir / name).is_symlink():
+            shutil.rmtree(out_dir / name)          # a backup folder this generator wrote
+        else:
+            (out_dir / name).unlink()
     lay = layout(seed, scenario)
     story = lay.story
     work = Path(tempfile.mkdtemp(prefix=".sample-build-", dir=out_dir))
@@ -542,6 +591,11 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
             tools.qcow2_image(out_dir / "card.raw", work / "card.qcow2")
             shutil.move(str(work / "card.qcow2"), str(out_dir / CARD_QCOW2))
             lay.container = CARD_QCOW2
+            if lay.iphone_backup:
+                say("iphone-backup: the handler's iPhone, an iTunes/Finder backup folder")
+                _write_backup(work / IPHONE_BACKUP, lay.iphone_backup, _ts(story.iphone.last_backup))
+                shutil.move(str(work / IPHONE_BACKUP), str(out_dir / IPHONE_BACKUP))
+                lay.extra_items.append(IPHONE_BACKUP)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     key = answer_key(lay, out_dir, e01_path)
@@ -550,7 +604,9 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
     (out_dir / "answer-key.md").write_text(render_markdown(key), encoding="utf-8")
     return {"out_dir": str(out_dir), "seed": seed, "scenario": scenario,
             "files": {name: {"size": (out_dir / name).stat().st_size, "sha256": sha256_file(out_dir / name)}
-                      for name in OUTPUTS if (out_dir / name).exists()},
+                      for name in OUTPUTS if (out_dir / name).is_file()}
+            | {name: {"size": key["items"][name]["size"], "sha256": key["items"][name]["sha256"]}
+               for name in lay.extra_items},
             "facts": len(key["facts"])}
 
 

@@ -160,6 +160,7 @@ class _Store:
         self.case = case
         self.db = case.db
         self.formats = {r.item: r.format for r in case.items()}
+        self.details = {r.item: r.details or {} for r in case.items()}
         self._artifacts: dict[tuple[str, str], list[Record]] = {}
 
     def files(self, items: list[str], *, deleted: bool | None = None, kind: str | None = None,
@@ -763,6 +764,34 @@ def _embedded_photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
                      f"{exp['lon']:.6f})")
 
 
+def _backup_device(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The backup item's device facts, as ``evidence list --json`` shows them (``details.device``)."""
+    for item in items:
+        device = store.details.get(item, {}).get("device")
+        if not isinstance(device, dict) or not device:
+            continue
+        off = [f"{k} {device.get(k)!r} (expected {v!r})" for k, v in exp["device"].items() if device.get(k) != v]
+        if not off:
+            return "found", ", ".join(f"{k} {v}" for k, v in exp["device"].items() if k in ("imei", "serial"))
+        return "wrong", "; ".join(off)
+    return "missed", f"no device facts recorded for {exp['file']} (added as a plain folder, or not an item)"
+
+
+def _backup_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A message read from a backup's file: sender, words and UTC time, from that device path."""
+    candidates = _messages_like(exp, store, items)
+    if not candidates:
+        return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r} ({exp['file']})"
+    timed = [f for f in candidates if _same_utc(f.get("sent_at_utc"), exp["sent_utc"])]
+    if not timed:
+        f = candidates[0]
+        return "wrong", f"sent {f.get('sent_at')} / UTC {f.get('sent_at_utc')} (expected UTC {exp['sent_utc']})"
+    for f in timed:
+        if _path((f.get("source") or {}).get("path")) == _path(exp["file"]):
+            return "found", f"from {exp['file']}"
+    return "wrong", f"read from {(timed[0].get('source') or {}).get('path')}, not from {exp['file']}"
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -773,5 +802,6 @@ _HANDLERS = {
     "chat_geotag": _chat_geotag, "group_message": _group_message, "call_identified": _call_identified,
     "encrypted_database": _encrypted_database, "container_read": _container_read,
     "deleted_message": _deleted_message, "carved_photo": _carved_photo, "embedded_photo": _embedded_photo,
+    "backup_device": _backup_device, "backup_message": _backup_message,
 }
 

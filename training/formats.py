@@ -10,13 +10,14 @@ from __future__ import annotations
 import io
 import json
 import os
+import plistlib
 import sqlite3
 import struct
 import tempfile
 import zipfile
 from datetime import datetime, timedelta
 
-from forensic.training.story import Caller, Chat, Message, Story, WaGroup
+from forensic.training.story import Caller, Chat, IphoneBackup, Message, Story, WaGroup
 
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -602,3 +603,88 @@ def msgstore_db(wa: WaGroup) -> bytes:
             return fh.read()
     finally:
         os.unlink(path)
+
+
+# iOS Messages (sms.db): the tables and columns its extractor reads, declared as iOS declares them
+IOS_SMS_SCHEMA = """
+CREATE TABLE message (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, guid TEXT UNIQUE NOT NULL, text TEXT,
+  replace INTEGER DEFAULT 0, handle_id INTEGER DEFAULT 0, subject TEXT, attributedBody BLOB, service TEXT,
+  date INTEGER, date_read INTEGER, date_delivered INTEGER, is_from_me INTEGER DEFAULT 0, is_read INTEGER DEFAULT 0,
+  item_type INTEGER DEFAULT 0, group_title TEXT, cache_has_attachments INTEGER DEFAULT 0,
+  associated_message_guid TEXT, associated_message_type INTEGER DEFAULT 0, date_edited INTEGER DEFAULT 0);
+CREATE TABLE handle (ROWID INTEGER PRIMARY KEY AUTOINCREMENT UNIQUE, id TEXT NOT NULL, country TEXT,
+  service TEXT NOT NULL, uncanonicalized_id TEXT, UNIQUE (id, service));
+CREATE TABLE chat (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, guid TEXT UNIQUE NOT NULL, style INTEGER,
+  chat_identifier TEXT, service_name TEXT, display_name TEXT);
+CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER, PRIMARY KEY (chat_id, message_id));
+CREATE TABLE chat_handle_join (chat_id INTEGER, handle_id INTEGER, UNIQUE(chat_id, handle_id));
+"""
+APPLE_EPOCH = 978307200                  # 2001-01-01T00:00:00Z in Unix seconds
+
+
+def ios_sms_db(m: Message) -> bytes:
+    """``sms.db`` with one SMS thread: ``m`` received from ``m.sender`` (its time in Apple-epoch
+    nanoseconds, as iOS 11 and later store it), and the owner's short reply a minute later."""
+    ns = (epoch(m.utc) - APPLE_EPOCH) * 10**9 + m.utc.microsecond * 1000
+    chat_guid = f"SMS;-;{m.sender}"
+    return sqlite_bytes(IOS_SMS_SCHEMA, [
+        ("handle", [{"ROWID": 1, "id": m.sender, "country": "es", "service": "SMS", "uncanonicalized_id": m.sender}]),
+        ("chat", [{"ROWID": 1, "guid": chat_guid, "style": 45, "chat_identifier": m.sender, "service_name": "SMS"}]),
+        ("chat_handle_join", [{"chat_id": 1, "handle_id": 1}]),
+        ("message", [
+            {"ROWID": 1, "guid": f"{epoch(m.utc):08X}-0001", "text": m.body, "handle_id": 1, "service": "SMS",
+             "date": ns, "date_read": ns + 90 * 10**9, "date_delivered": 0, "is_from_me": 0, "is_read": 1},
+            {"ROWID": 2, "guid": f"{epoch(m.utc):08X}-0002", "text": "Ok", "handle_id": 1, "service": "SMS",
+             "date": ns + 60 * 10**9, "date_read": 0, "date_delivered": ns + 61 * 10**9, "is_from_me": 1}]),
+        ("chat_message_join", [{"chat_id": 1, "message_id": 1}, {"chat_id": 1, "message_id": 2}]),
+    ])
+
+
+def _mbfile(rel: str, size: int, mode: int, mtime: int) -> bytes:
+    """A Manifest.db ``file`` blob: an NSKeyedArchiver archive of an MBFile, as iOS 10+ writes it."""
+    root = {"$class": plistlib.UID(3), "Size": size, "Mode": mode, "LastModified": mtime, "Birth": mtime,
+            "LastStatusChange": mtime, "InodeNumber": 0, "ProtectionClass": 3, "Flags": 0, "UserID": 501,
+            "GroupID": 501, "RelativePath": plistlib.UID(2)}
+    objects = ["$null", root, rel, {"$classname": "MBFile", "$classes": ["MBFile", "NSObject"]}]
+    return plistlib.dumps({"$version": 100000, "$archiver": "NSKeyedArchiver", "$top": {"root": plistlib.UID(1)},
+                           "$objects": objects}, fmt=plistlib.FMT_BINARY, sort_keys=True)
+
+
+def itunes_backup(ip: IphoneBackup, files: list[tuple[str, str, bytes | None]]) -> list[tuple[str, bytes]]:
+    """An unencrypted iTunes/Finder backup folder, as (path in the folder, bytes): every file
+    stored as ``fileID[:2]/fileID`` with ``fileID`` = SHA-1 of ``domain-relativePath``,
+    ``Manifest.db`` (table ``Files``) mapping them back, ``Info.plist`` with the device facts,
+    ``Manifest.plist`` and ``Status.plist``. ``files``: (domain, relativePath, bytes, or None
+    for a folder)."""
+    import hashlib
+
+    when = epoch(ip.last_backup)
+    rows, out = [], []
+    for domain, rel, data in files:
+        fid = hashlib.sha1(f"{domain}-{rel}".encode()).hexdigest()    # noqa: S324 (the format's name, not security)
+        if data is None:
+            rows.append({"fileID": fid, "domain": domain, "relativePath": rel, "flags": 2,
+                         "file": _mbfile(rel, 0, 0o40755, when)})
+            continue
+        rows.append({"fileID": fid, "domain": domain, "relativePath": rel, "flags": 1,
+                     "file": _mbfile(rel, len(data), 0o100644, when)})
+        out.append((f"{fid[:2]}/{fid}", data))
+    manifest_db = sqlite_bytes("CREATE TABLE Files (fileID TEXT PRIMARY KEY, domain TEXT, relativePath TEXT, "
+                               "flags INTEGER, file BLOB); CREATE TABLE Properties (key TEXT PRIMARY KEY, value BLOB);",
+                               [("Files", rows)])
+    last = ip.last_backup.replace(tzinfo=None)           # a plist <date> is UTC
+    lockdown = {"ProductType": ip.product_type, "ProductVersion": ip.ios_version, "BuildVersion": ip.build_version,
+                "SerialNumber": ip.serial, "UniqueDeviceID": ip.udid, "DeviceName": ip.device_name}
+    info = {"Device Name": ip.device_name, "Display Name": ip.device_name, "Product Name": ip.model,
+            "Product Type": ip.product_type, "Product Version": ip.ios_version, "Build Version": ip.build_version,
+            "IMEI": ip.imei, "Serial Number": ip.serial, "Unique Identifier": ip.udid, "Target Identifier": ip.udid,
+            "Target Type": "Device", "Last Backup Date": last}
+    out += [("Info.plist", plistlib.dumps(info, sort_keys=True)),
+            ("Manifest.db", manifest_db),
+            ("Manifest.plist", plistlib.dumps({"Version": "10.0", "IsEncrypted": False, "Date": last,
+                                               "WasPasscodeSet": True, "Lockdown": lockdown},
+                                              fmt=plistlib.FMT_BINARY, sort_keys=True)),
+            ("Status.plist", plistlib.dumps({"IsFullBackup": False, "Version": "3.3", "BackupState": "new",
+                                             "Date": last, "SnapshotState": "finished"},
+                                            fmt=plistlib.FMT_BINARY, sort_keys=True))]
+    return sorted(out)

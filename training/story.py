@@ -171,6 +171,32 @@ class WaGroup:
 
 
 @dataclass(slots=True)
+class IphoneBackup:
+    """The handler's iPhone as an iTunes/Finder backup: the device facts its Info.plist holds
+    (fictional IMEI and serial) and, in its ``sms.db``, a text from the recruiter."""
+
+    device_name: str
+    model: str
+    product_type: str
+    ios_version: str
+    build_version: str
+    imei: str
+    serial: str
+    udid: str
+    last_backup: datetime                  # UTC
+    message: Message                       # sender: the recruiter's number (E.164)
+
+
+def luhn_digit(digits: str) -> str:
+    """The Luhn check digit an IMEI ends with."""
+    total = 0
+    for i, ch in enumerate(reversed(digits)):
+        d = int(ch) * (2 if i % 2 == 0 else 1)
+        total += d - 9 if d > 9 else d
+    return str((10 - total % 10) % 10)
+
+
+@dataclass(slots=True)
 class Story:
     seed: int
     scenario: Scenario
@@ -210,6 +236,7 @@ class Story:
     hidden_photo: PhotoPlan | None = None   # a photo with GPS appended after other data (notes.bin)
     document_photo: PhotoPlan | None = None  # a photo with GPS inside a .docx: the place of work
     wa_group: WaGroup | None = None         # WhatsApp msgstore.db: a group, the handler by LID, 2 rows deleted
+    iphone: IphoneBackup | None = None      # the handler's iPhone, backed up (iTunes/Finder folder)
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -584,3 +611,21 @@ def _plan_apps(s: Story) -> None:
             m = Message(sender, t, f"{filler[rnd.randrange(len(filler))]} ({i + 1})", incoming=sender != me)
         wa.messages.append(m)
     s.wa_group = wa
+
+    # 7. the handler's iPhone, backed up to a laptop (an iTunes/Finder backup folder): in its
+    # sms.db, the recruiter announces the next arrivals
+    rnd = random.Random(f"{s.seed}/iphone-backup")
+    body = "Two more girls arrive on Friday. Keep their passports with the others."
+    t = s.arrivals[-1] + timedelta(days=2, hours=rnd.randrange(1, 12), minutes=rnd.randrange(60),
+                                   seconds=rnd.randrange(60))
+    tac = "35" + "".join(str(rnd.randrange(10)) for _ in range(6))
+    imei = tac + "".join(str(rnd.randrange(10)) for _ in range(6))
+    alnum = "ABCDEFGHJKLMNPQRSTUVWXYZ0123456789"
+    s.iphone = IphoneBackup(
+        f"iPhone de {s.handler.split()[0]}", "iPhone 14 Pro", "iPhone15,2", "17.4.1", "21E236",
+        imei + luhn_digit(imei), "".join(alnum[rnd.randrange(len(alnum))] for _ in range(12)),
+        f"00008120-{rnd.randrange(16**16):016X}", (s.export_utc + timedelta(days=2, hours=rnd.randrange(1, 10),
+                                                                            minutes=rnd.randrange(60))).replace(
+            microsecond=0),
+        Message(s.recruiter_phone.replace(" ", ""), t, body, key="next arrivals, passports kept",
+                needle="Keep their passports"))
