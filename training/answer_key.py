@@ -60,8 +60,8 @@ from __future__ import annotations
 from datetime import datetime
 from pathlib import Path
 
-from forensic.training.build import (EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, IOS_SMS, IPHONE_BACKUP,
-                                     RLO, Layout, folder_listing_sha256)
+from forensic.training.build import (AB_SMS_DEVICE, EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, IOS_SMS,
+                                     IPHONE_BACKUP, PHONE_AB, RLO, Layout, folder_listing_sha256)
 from forensic.training.formats import local
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
@@ -85,6 +85,8 @@ ITUNES_FEEDBACK = (
     "An iTunes/Finder backup folder (Manifest.db, Info.plist, two-character folders of hashed names) is itself "
     "evidence: add that folder as its own item; its files then appear under their real app paths, and `evidence "
     "list` shows the phone it came from (IMEI, serial, last backup).")
+AB_FEEDBACK = ("Android backups (.ab) are read in place: add the .ab as an item (with --password-file when it is "
+               "encrypted); its files are listed under /data/data/….")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -138,6 +140,10 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                                 "format": "itunes", "size": sum(len(d) for _, d in lay.iphone_backup),
                                 "what": f"the handler's {ip.model}, an iTunes/Finder backup folder",
                                 "note": "a folder's SHA-256 is that of its canonical listing (docs/formats.md)"}
+    if PHONE_AB in lay.extra_items:
+        items["phone-ab"] = {"file": PHONE_AB, "sha256": sha256_file(out_dir / PHONE_AB), "format": "android-backup",
+                             "size": (out_dir / PHONE_AB).stat().st_size,
+                             "what": "the transporter's Android phone, an adb backup (.ab, unencrypted)"}
     damaged_feedback = None
     if dc is not None:
         damaged_feedback = (
@@ -153,7 +159,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                                                                        " (damaged: its acquisition is not verified)"),
              {"file": it["file"], "sha256": it["sha256"]},
              feedback=damaged_feedback if key == "card-copy" else CONTAINER_FEEDBACK if key == "card-qcow2" else
-             ITUNES_FEEDBACK if key == IPHONE_BACKUP else None)
+             ITUNES_FEEDBACK if key == IPHONE_BACKUP else AB_FEEDBACK if key == "phone-ab" else None)
     if IPHONE_BACKUP in items and ip is not None:
         device = {"imei": ip.imei, "serial": ip.serial, "ios_version": ip.ios_version,
                   "last_backup": iso_utc(ip.last_backup), "model": ip.model, "product_type": ip.product_type}
@@ -165,6 +171,11 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
              {"platform": "sms", "sender": m.sender, "body_contains": m.needle, "body": m.body,
               "sent_utc": iso_utc(m.utc), "file": "/" + "/".join(IOS_SMS)}, requires="ios_sms",
              feedback=ITUNES_FEEDBACK)
+    if "phone-ab" in items and s.ab_sms is not None:
+        m = s.ab_sms.messages[0]
+        fact("backup_message", "phone-ab", f"sms in {PHONE_AB}'s mmssms.db: {m.sender} — {m.key}",
+             {"platform": "sms", "sender": m.sender, "body_contains": m.needle, "body": m.body,
+              "sent_utc": iso_utc(m.utc), "file": AB_SMS_DEVICE}, requires=s.ab_sms.extractor, feedback=AB_FEEDBACK)
     if lay.container:
         held = [{"path": "/" + f.rel, "sha256": f.sha256, "deleted": f.rel in lay.card_deleted} for f in lay.card]
         fact("container_read", "card-qcow2", f"{lay.container} read in place: the same {len(held)} files and "

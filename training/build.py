@@ -5,8 +5,9 @@ Android's /data), ``card.raw`` (MBR disk, one FAT32 camera-card partition with t
 and one truncated photo), ``extraction.zip`` (a logical extraction of the same phone),
 ``answer-key.json`` / ``answer-key.md`` and, with ``e01=True``, ``phone.E01``,
 ``card-copy.E01`` (a copy of the card with one chunk damaged after acquisition) and
-``card.qcow2`` (card.raw as a QCOW2 image, to be read in place) and ``iphone-backup/`` (the
-handler's iPhone as an iTunes/Finder backup folder: device facts, an sms.db). The phone's
+``card.qcow2`` (card.raw as a QCOW2 image, to be read in place), ``iphone-backup/`` (the
+handler's iPhone as an iTunes/Finder backup folder: device facts, an sms.db) and ``phone.ab``
+(the transporter's Android phone as an ``adb backup``: an mmssms.db with one SMS). The phone's
 ``mmssms.db`` has a hot ``-journal`` beside it (the phone died inside a transaction): its
 committed messages, and texts only the unfinished transaction holds. Its ``Download`` folder
 has two hostile file names: a PDF whose name holds U+202E so that it reads as a photo, and a
@@ -44,9 +45,12 @@ from forensic.training import tools
 # when the code moved from forensic.sample to forensic.training so that keys stay comparable.
 GENERATOR = "forensic.sample@1"
 OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01",
-           "card-copy.E01", "card.qcow2", "iphone-backup")
+           "card-copy.E01", "card.qcow2", "iphone-backup", "phone.ab")
 IPHONE_BACKUP = "iphone-backup"           # with e01: the handler's iPhone, an iTunes/Finder backup folder
 IOS_SMS = ("HomeDomain", "Library/SMS/sms.db")
+PHONE_AB = "phone.ab"                     # with e01: the transporter's phone, an adb backup
+AB_SMS = "apps/com.android.providers.telephony/db/mmssms.db"
+AB_SMS_DEVICE = "/data/data/com.android.providers.telephony/databases/mmssms.db"
 ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
 PHONE_FS_MIB = 16
 CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
@@ -105,6 +109,7 @@ class Layout:
     embedded: list[EmbeddedPhoto] = field(default_factory=list)           # photos inside other phone files
     iphone_backup: list[tuple[str, bytes]] = field(default_factory=list)  # the backup folder's files (path, bytes)
     extra_items: list[str] = field(default_factory=list)                  # written with e01: iphone-backup, ...
+    phone_ab: bytes = b""                                                 # the adb backup's bytes
 
 
 @dataclass(slots=True)
@@ -333,6 +338,11 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
         lay.iphone_backup = formats.itunes_backup(ip, [
             ("HomeDomain", "", None), ("HomeDomain", "Library", None), ("HomeDomain", "Library/SMS", None),
             (*IOS_SMS, formats.ios_sms_db(ip.message))])
+
+    # the transporter's phone as an adb backup (written with e01): its SMS database
+    if story.ab_sms is not None:
+        last = story.ab_sms.messages[-1].utc
+        lay.phone_ab = formats.android_backup([(AB_SMS, formats.mmssms_db([story.ab_sms]))], _ts(last) + 3600)
 
     # the logical extraction: the same user files, as an extraction tool lays them out
     extracted = [f for f in lay.phone if f.role != "name not utf-8"]
@@ -596,6 +606,10 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
                 _write_backup(work / IPHONE_BACKUP, lay.iphone_backup, _ts(story.iphone.last_backup))
                 shutil.move(str(work / IPHONE_BACKUP), str(out_dir / IPHONE_BACKUP))
                 lay.extra_items.append(IPHONE_BACKUP)
+            if lay.phone_ab:
+                say("phone.ab: the transporter's phone, an adb backup (unencrypted)")
+                (out_dir / PHONE_AB).write_bytes(lay.phone_ab)
+                lay.extra_items.append(PHONE_AB)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     key = answer_key(lay, out_dir, e01_path)
@@ -606,7 +620,7 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
             "files": {name: {"size": (out_dir / name).stat().st_size, "sha256": sha256_file(out_dir / name)}
                       for name in OUTPUTS if (out_dir / name).is_file()}
             | {name: {"size": key["items"][name]["size"], "sha256": key["items"][name]["sha256"]}
-               for name in lay.extra_items},
+               for name in lay.extra_items if (out_dir / name).is_dir()},
             "facts": len(key["facts"])}
 
 

@@ -15,6 +15,7 @@ import sqlite3
 import struct
 import tempfile
 import zipfile
+import zlib
 from datetime import datetime, timedelta
 
 from forensic.training.story import Caller, Chat, IphoneBackup, Message, Story, WaGroup
@@ -688,3 +689,20 @@ def itunes_backup(ip: IphoneBackup, files: list[tuple[str, str, bytes | None]]) 
                                              "Date": last, "SnapshotState": "finished"},
                                             fmt=plistlib.FMT_BINARY, sort_keys=True))]
     return sorted(out)
+
+
+def android_backup(files: list[tuple[str, bytes]], mtime: int) -> bytes:
+    """An unencrypted ``adb backup`` file: the header ``ANDROID BACKUP`` / 5 / 1 / ``none``, then
+    zlib of a TAR of ``files`` (``apps/<package>/<domain>/...``, as adb names them), every
+    member with fixed owner, mode and time (same files, same bytes)."""
+    import tarfile
+
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.USTAR_FORMAT) as tar:
+        for name, data in files:
+            info = tarfile.TarInfo(name)
+            info.size, info.mtime, info.mode = len(data), mtime, 0o600
+            info.uid = info.gid = 10000
+            info.uname = info.gname = ""
+            tar.addfile(info, io.BytesIO(data))
+    return b"ANDROID BACKUP\n5\n1\nnone\n" + zlib.compress(buf.getvalue(), 9)

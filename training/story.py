@@ -237,6 +237,7 @@ class Story:
     document_photo: PhotoPlan | None = None  # a photo with GPS inside a .docx: the place of work
     wa_group: WaGroup | None = None         # WhatsApp msgstore.db: a group, the handler by LID, 2 rows deleted
     iphone: IphoneBackup | None = None      # the handler's iPhone, backed up (iTunes/Finder folder)
+    ab_sms: Chat | None = None              # the transporter's Android phone, adb backup (phone.ab): one SMS
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -629,3 +630,12 @@ def _plan_apps(s: Story) -> None:
             microsecond=0),
         Message(s.recruiter_phone.replace(" ", ""), t, body, key="next arrivals, passports kept",
                 needle="Keep their passports"))
+
+    # 8. the transporter's Android phone, backed up with adb (phone.ab): one SMS from the handler
+    rnd = random.Random(f"{s.seed}/android-backup")
+    t = s.arrivals[-2] + timedelta(hours=rnd.randrange(1, 8), minutes=rnd.randrange(60), seconds=rnd.randrange(60))
+    ab = Chat("sms", "android_sms", None, c.e164, thread_id=1)
+    ab.messages.append(Message(c.e164, t, "Bus tickets for the new girls are paid. Their passports travel with you.",
+                               key="the handler pays the journey, passports with the transporter",
+                               needle="Their passports travel with you"))
+    s.ab_sms = ab

@@ -75,15 +75,16 @@ def test_triaged_in_place_it_is_graded_and_a_converted_copy_gets_the_feedback(fo
                for d in missed.values())
 
 
-def test_the_iphone_backup_is_written_with_e01_and_graded(forensic, sample, tmp_path, capsys):
+def test_the_backups_are_written_with_e01_and_graded(forensic, sample, tmp_path, capsys):
     key = json.loads((sample / "sample" / "answer-key.json").read_text(encoding="utf-8"))
     assert key["items"]["iphone-backup"]["format"] == "itunes"
     case = tmp_path / "case"
     assert _cli("case", "init", case, "--case-id", "IB-13", "--examiner", "T", "--quiet") == 0
     assert _cli("evidence", "add", sample / "sample" / "iphone-backup", "--case", case, "--quiet") == 0
+    assert _cli("evidence", "add", sample / "sample" / "phone.ab", "--case", case, "--quiet") == 0
     assert _cli("triage", "--case", case, "--quiet") in (0, 3)
     capsys.readouterr()
     report = forensic("training", "check", sample / "sample" / "answer-key.json", "--case", case, "--json",
                       expect=None).json()
-    assert report["items"]["iphone-backup"] == ["iphone-backup"]
-    assert not [f for f in report["missed"] + report["wrong"] if f["item"] == "iphone-backup"]
+    assert report["items"]["iphone-backup"] == ["iphone-backup"] and report["items"]["phone-ab"] == ["phone.ab"]
+    assert not [f for f in report["missed"] + report["wrong"] if f["item"] in ("iphone-backup", "phone-ab")]

@@ -339,4 +339,5 @@ def test_e01_item_counts_as_the_phone(forensic, tmp_path):
     assert report["items"]["phone"] == ["seized-phone"]
     bad = [f for f in report["missed"] + report["wrong"] if f["item"] == "phone"]
     assert bad == []
-    assert {f["item"] for f in report["missed"]} == {"card", "extraction", "card-copy", "card-qcow2"}
+    assert {f["item"] for f in report["missed"]} == {"card", "extraction", "card-copy", "card-qcow2",
+                                                           "iphone-backup", "phone-ab"}
