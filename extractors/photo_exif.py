@@ -352,58 +352,10 @@ class PhotoExifExtractor(Extractor):
         return tags, source
 
 
-_S2N_FORMATS = {(1, False): "B", (1, True): "b", (2, False): "H", (2, True): "h", (4, False): "I",
-                (4, True): "i", (8, False): "L", (8, True): "l"}      # exifread's own (its 8 is 4: kept)
-_FAST_HEADER: Any = None
-
-
-def _fast_header_class() -> Any:
-    """exifread's ExifHeader with ``s2n`` (two-thirds of its calls) reading the bytes directly:
-    the same values, warnings and bounds (it counts the seek and the read exifread's own
-    makes), one Python call instead of three."""
-    global _FAST_HEADER
-    if _FAST_HEADER is not None:
-        return _FAST_HEADER
-    import struct
-
-    from exifread.core.exif_header import ExifHeader
-
-    class FastHeader(ExifHeader):  # type: ignore[misc]
-        def __init__(self, reader: _BoundedReader, endian: str, *args: Any, **kwargs: Any) -> None:
-            super().__init__(reader, endian, *args, **kwargs)
-            prefix = "<" if endian == "I" else ">"
-            self._reader = reader
-            self._buf = reader._buf
-            self._by_sign = tuple({n: struct.Struct(prefix + f) for (n, sign), f in _S2N_FORMATS.items()
-                                   if sign is signed} for signed in (False, True))
-
-        def s2n(self, offset: int, length: int, signed: bool = False) -> int:
-            reader = self._reader
-            calls = reader._calls + 2
-            reader._calls = calls
-            if calls >= reader._check_at:
-                reader._check()
-            unpacker = self._by_sign[1 if signed else 0].get(length)
-            if unpacker is None:
-                raise ValueError("unexpected unpacking length: %d" % length)
-            start = self.offset + offset
-            if start < 0:
-                raise ValueError(f"negative seek position {start}")
-            piece = self._buf[start:start + length]
-            reader._pos = start + len(piece)
-            if len(piece) == length:
-                return int(unpacker.unpack(piece)[0])
-            if piece:
-                _EXIFREAD_LOG.warning("Unexpected slice length: %d", len(piece))
-            return 0
-
-    _FAST_HEADER = FastHeader
-    return FastHeader
-
-
 def _dump_block(reader: _BoundedReader, buf: bytes, block: containers.ExifBlock, fake_exif: int,
                 tags: dict[str, Any], problems: _Problems) -> None:
     """Read the IFDs of one TIFF block into ``tags`` (exifread's names); keep what was read."""
+    from exifread.core.exif_header import ExifHeader
     from exifread.tags.exif import GPS_TAGS
 
     endian = chr(buf[block.offset]) if block.offset < len(buf) else "I"
@@ -411,8 +363,8 @@ def _dump_block(reader: _BoundedReader, buf: bytes, block: containers.ExifBlock,
     # would read one byte per call). Its maker-note decoding is not used: for several makers
     # it reads a text header as an entry count and returns garbage (a wrong serial number
     # is worse than none); the serial is read by exif_containers.maker_note_serial.
-    hdr = _fast_header_class()(reader, endian, block.offset, fake_exif, strict=False, debug=False,
-                               detailed=False, truncate_tags=True)
+    hdr = ExifHeader(reader, endian, block.offset, fake_exif, strict=False, debug=False,
+                     detailed=False, truncate_tags=True)
     hdr.tags = tags
     where = block.ifd_name
     try:
