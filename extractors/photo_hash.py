@@ -82,8 +82,12 @@ class PhotoHashExtractor(Extractor):
         return "." in name and name.rsplit(".", 1)[-1].lower() in _EXTENSIONS and head[:2] in (b"\xff\xd8", b"BM")
 
     def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
+        from PIL import UnidentifiedImageError
+
         try:
             yield from self._extract(item)
+        except UnidentifiedImageError:    # its message names a memory address: not a stable fact
+            yield ExtractionWarning(self.NAME, "photo not hashed: Pillow does not recognise the image data")
         except Exception as exc:   # damaged or hostile image (or a bug of ours): say so, go on
             yield ExtractionWarning(self.NAME, f"photo not hashed: {type(exc).__name__}: {exc}")
 
