@@ -48,6 +48,10 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          ``details.device``): IMEI, serial, iOS version, last backup (UTC), model
   backup_message         a message read from a file of a backup item, by its device path
                          (``/HomeDomain/Library/SMS/sms.db``): sender, words, UTC time
+  xmp_photo_date         a photo with no EXIF whose only date is XMP's photoshop:DateCreated (with its
+                         zone): ``taken_at`` / ``taken_at_utc`` from it, ``taken_at_source`` naming it
+  video_geotag           a video (``media/video``): its local time, the zone its GPS time gives, its
+                         position (a GoPro clip: mvhd in local time, GPMF GPS in UTC)
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
@@ -87,6 +91,12 @@ ITUNES_FEEDBACK = (
     "list` shows the phone it came from (IMEI, serial, last backup).")
 AB_FEEDBACK = ("Android backups (.ab) are read in place: add the .ab as an item (with --password-file when it is "
                "encrypted); its files are listed under /data/data/….")
+XMP_FEEDBACK = ("An edited or exported photo may keep its capture time only in XMP (here photoshop:DateCreated, "
+                "with its zone), not in EXIF. `forensic photos` reads XMP; `taken_at_source` says which field the "
+                "time came from: cite it.")
+VIDEO_FEEDBACK = ("Videos carry a time and a place too: `forensic photos --videos` lists them. A GoPro writes its "
+                  "clock as local time with no zone; the GPS time in its GPMF track fixes the zone (tz_source gps) "
+                  "and `forensic geo` shows where it was filmed.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -272,6 +282,9 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
               "tz_known": False, "tz_source": "unknown", "true_utc": iso_utc(p.utc),
               "true_zone": p.stop.zone if p.stop else None, "true_offset": _offset_text(p.offset)},
              requires="photo_exif")
+    if lay.xmp_photo is not None:
+        photo_offsets.add(lay.xmp_photo[0].offset)      # its zone is in the file (XMP), as an offset tag's
+    _media_facts(lay, fact)
     stops = s.scenario.stops
     fact("time_zones_crossed", "phone", "time zones along the route: " +
          ", ".join(f"{st.city} {_offset_text(st.offset)}" for st in stops),
@@ -359,6 +372,28 @@ def _embedded_facts(lay: Layout, fact) -> None:
                                     if e.spec.alt_dm is not None else None, "taken_local": _iso_local(p.local),
                                     "place": p.subject, "true_utc": iso_utc(p.utc)},
                  requires="photo_exif", feedback=EMBEDDED_FEEDBACK)
+
+
+def _media_facts(lay: Layout, fact) -> None:
+    """The edited photo dated by XMP only, and the GoPro clip, in the phone and its extraction."""
+    both = (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX))
+    if lay.xmp_photo is not None:
+        p, f, created = lay.xmp_photo
+        for item, prefix in both:
+            fact("xmp_photo_date", item, f"{_name(f.rel)}: no EXIF; taken {p.local:%Y-%m-%d %H:%M:%S} "
+                 f"{_offset_text(p.offset)}, from XMP photoshop:DateCreated",
+                 {"path": prefix + f.rel, "sha256": f.sha256, "taken_local": _iso_local(p.local),
+                  "taken_utc": iso_utc(p.utc), "tz_source": "offset_tag", "raw": created,
+                  "taken_at_source": "xmp:photoshop:DateCreated"}, requires="photo_exif", feedback=XMP_FEEDBACK)
+    if lay.video is not None:
+        v, f = lay.video
+        for item, prefix in both:
+            fact("video_geotag", item, f"{_name(f.rel)} (GoPro): filmed {v.local:%Y-%m-%d %H:%M:%S} local, "
+                 f"{_offset_text(v.offset)} from the GPS time, at {v.subject}",
+                 {"path": prefix + f.rel, "sha256": f.sha256, "taken_local": _iso_local(v.local),
+                  "taken_utc": iso_utc(v.utc), "tz_source": "gps", "tz_offset_minutes": v.offset,
+                  "lat": v.lat, "lon": v.lon, "alt": v.alt, "place": f"{v.stop.city}, {v.stop.country}",
+                  "make": "GoPro"}, requires="video_meta", feedback=VIDEO_FEEDBACK)
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:

@@ -17,6 +17,9 @@ contacts, call log and WhatsApp contacts naming one caller, a Viber group with a
 position, WeChat's encrypted database. Two photos with GPS hide inside other files:
 ``Download/notes.bin`` (seeded random bytes, the photo appended at offset 0x624) and
 ``Documents/turnos_semana.docx`` (the handler's shift rota, its picture ``word/media/image1.jpeg``).
+WhatsApp's ``msgstore.db`` holds a group where the handler writes under an ``@lid``, two of
+their messages deleted; ``Pictures/Edited`` a photo dated by XMP only; ``DCIM/GoPro`` a GoPro
+clip (local clock, GPS in UTC).
 
 The answer key is made here, from the files this module wrote (their bytes, names and the
 plan they came from), never by reading the images back with the triage code.
@@ -110,6 +113,8 @@ class Layout:
     iphone_backup: list[tuple[str, bytes]] = field(default_factory=list)  # the backup folder's files (path, bytes)
     extra_items: list[str] = field(default_factory=list)                  # written with e01: iphone-backup, ...
     phone_ab: bytes = b""                                                 # the adb backup's bytes
+    xmp_photo: tuple[PhotoPlan, FileOut, str] | None = None              # plan, file, DateCreated as written
+    video: tuple[PhotoPlan, FileOut] | None = None                        # the GoPro clip
 
 
 @dataclass(slots=True)
@@ -298,6 +303,7 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
                 formats.deposit_receipt(story, paid), _ts(paid), "name not utf-8"))
 
     _embedded_files(lay, seed)
+    _media_files(lay, seed)
     _app_files(lay, seed)
     lay.phone.sort(key=lambda f: f.rel)
 
@@ -395,6 +401,32 @@ def _embedded_files(lay: Layout, seed: int) -> None:
         docx = formats.shift_rota_docx(s, data, formats.local(sent, p.offset))
         lay.phone.append(FileOut(ROTA_DOCX, docx, _ts(sent), "embedded (document)"))
         lay.embedded.append(EmbeddedPhoto(p, ROTA_DOCX, data, spec, part=ROTA_PART))
+
+
+XMP_PHOTO_DIR = "media/0/Pictures/Edited"
+GOPRO_DIR = "media/0/DCIM/GoPro"
+GOPRO = ("HERO9 Black", "C3441325012345", "HD9.01.01.72.00")      # model, serial (fictional), firmware
+
+
+def _media_files(lay: Layout, seed: int) -> None:
+    """An edited photo whose only date is XMP's (with the zone), and a GoPro clip whose clock is
+    local time and whose GPS (UTC) fixes the zone and gives the place."""
+    s = lay.story
+    p = s.xmp_photo
+    if p is not None:
+        sign = "+" if p.offset >= 0 else "-"
+        created = f"{p.local:%Y-%m-%dT%H:%M:%S}{sign}{abs(p.offset) // 60:02d}:{abs(p.offset) % 60:02d}"
+        f = FileOut(f"{XMP_PHOTO_DIR}/{p.name}", formats.xmp_photo(jpeg.photo(_blocks(seed, p.name), None), created),
+                    _ts(p.utc) + 600, "edited photo")
+        lay.phone.append(f)
+        lay.xmp_photo = (p, f, created)
+    v = s.gopro
+    if v is not None:
+        points = [(round(v.lat + k * 1e-5, 7), round(v.lon + k * 1e-5, 7), v.alt) for k in range(3)]
+        f = FileOut(f"{GOPRO_DIR}/{v.name}", formats.gopro_mp4(v.local, v.utc, points, *GOPRO),
+                    _ts(v.utc) + 3600, "video")
+        lay.phone.append(f)
+        lay.video = (v, f)
 
 
 def _app_files(lay: Layout, seed: int) -> None:

@@ -792,6 +792,52 @@ def _backup_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     return "wrong", f"read from {(timed[0].get('source') or {}).get('path')}, not from {exp['file']}"
 
 
+def _xmp_photo_date(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The photo dated by XMP only: its time (UTC right) and ``taken_at_source`` naming the XMP field."""
+    records = [a for i in items for a in store.artifacts(i, "photo/exif") if a.file_sha256 == exp["sha256"]]
+    if not records:
+        listed = store.files(items, sha256=exp["sha256"])
+        return "missed", ("file listed but no photo record" if listed else f"no photo {exp['path']}")
+    problems = []
+    for a in records:
+        f = a.fields
+        source = (f.get("taken_at_source") or {}).get("source") if isinstance(f.get("taken_at_source"), dict) \
+            else f.get("taken_at_source")
+        if not f.get("taken_at"):
+            problems.append("no time read (the XMP date was not read)")
+        elif not _same_utc(f.get("taken_at_utc"), exp["taken_utc"]):
+            problems.append(f"taken {f.get('taken_at')} / UTC {f.get('taken_at_utc')} "
+                            f"(expected UTC {exp['taken_utc']})")
+        elif source != exp["taken_at_source"]:
+            problems.append(f"taken_at_source {source!r} (expected {exp['taken_at_source']!r})")
+        else:
+            return "found", f"{f.get('taken_at')}, from {source}"
+    return "wrong", problems[0]
+
+
+def _video_geotag(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The video: its place, and its time with the zone its GPS gives."""
+    records = [a for i in items for a in store.artifacts(i, "media/video") if a.file_sha256 == exp["sha256"]]
+    if not records:
+        listed = store.files(items, sha256=exp["sha256"])
+        return "missed", ("file listed but no video record" if listed else f"no video {exp['path']}")
+    problems = []
+    for a in records:
+        f = a.fields
+        lat, lon = f.get("lat"), f.get("lon")
+        if lat is None or lon is None:
+            problems.append("no position")
+        elif abs(lat - exp["lat"]) > LATLON_TOLERANCE or abs(lon - exp["lon"]) > LATLON_TOLERANCE:
+            problems.append(f"position {lat:.6f}, {lon:.6f} (expected {exp['lat']:.6f}, {exp['lon']:.6f})")
+        elif not _same_local(f.get("taken_at"), exp["taken_local"]):
+            problems.append(f"taken {f.get('taken_at')} (expected local {exp['taken_local']})")
+        elif not f.get("tz_known") or not _same_utc(f.get("taken_at_utc"), exp["taken_utc"]):
+            problems.append(f"UTC {f.get('taken_at_utc')} (expected {exp['taken_utc']}, the zone from the GPS time)")
+        else:
+            return "found", f"{lat:.6f}, {lon:.6f}, {f.get('taken_at')}"
+    return "wrong", problems[0]
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -802,6 +848,7 @@ _HANDLERS = {
     "chat_geotag": _chat_geotag, "group_message": _group_message, "call_identified": _call_identified,
     "encrypted_database": _encrypted_database, "container_read": _container_read,
     "deleted_message": _deleted_message, "carved_photo": _carved_photo, "embedded_photo": _embedded_photo,
-    "backup_device": _backup_device, "backup_message": _backup_message,
+    "backup_device": _backup_device, "backup_message": _backup_message, "xmp_photo_date": _xmp_photo_date,
+    "video_geotag": _video_geotag,
 }
 

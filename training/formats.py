@@ -16,7 +16,7 @@ import struct
 import tempfile
 import zipfile
 import zlib
-from datetime import datetime, timedelta
+from datetime import datetime, timedelta, timezone
 
 from forensic.training.story import Caller, Chat, IphoneBackup, Message, Story, WaGroup
 
@@ -706,3 +706,82 @@ def android_backup(files: list[tuple[str, bytes]], mtime: int) -> bytes:
             info.uname = info.gname = ""
             tar.addfile(info, io.BytesIO(data))
     return b"ANDROID BACKUP\n5\n1\nnone\n" + zlib.compress(buf.getvalue(), 9)
+
+
+def xmp_photo(jpeg_bytes: bytes, date_created: str) -> bytes:
+    """A JPEG (no EXIF) given an XMP packet (APP1 ``http://ns.adobe.com/xap/1.0/``) whose only
+    date is ``photoshop:DateCreated`` (ISO 8601 with its offset), as an editing app writes it."""
+    packet = ('<?xpacket begin="\ufeff" id="W5M0MpCehiHzreSzNTczkc9d"?>'
+              '<x:xmpmeta xmlns:x="adobe:ns:meta/" x:xmptk="Sample XMP Core 1.0">'
+              '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#">'
+              '<rdf:Description rdf:about="" xmlns:photoshop="http://ns.adobe.com/photoshop/1.0/" '
+              'xmlns:xmp="http://ns.adobe.com/xap/1.0/" xmp:CreatorTool="Sample Photo Editor 2.3" '
+              f'photoshop:DateCreated="{date_created}"/>'
+              '</rdf:RDF></x:xmpmeta><?xpacket end="r"?>').encode("utf-8")
+    body = b"http://ns.adobe.com/xap/1.0/\x00" + packet
+    return jpeg_bytes[:2] + b"\xff\xe1" + struct.pack(">H", len(body) + 2) + body + jpeg_bytes[2:]
+
+
+# -- a GoPro clip, atom by atom: mvhd (the camera's local clock), a gpmd track of GPMF samples
+# (GPS5 points with their UTC time, GPSU), udta with the camera's model, serial and firmware
+EPOCH_1904 = -2082844800                 # 1904-01-01T00:00:00Z in Unix seconds
+
+
+def _atom(kind: bytes, *parts: bytes) -> bytes:
+    body = b"".join(parts)
+    return struct.pack(">I4s", 8 + len(body), kind) + body
+
+
+def _klv(key: bytes, type_code: bytes, size: int, values: bytes) -> bytes:
+    repeat = len(values) // size if size else 0
+    return struct.pack(">4scBH", key, type_code, size, repeat) + values + b"\0" * ((-len(values)) % 4)
+
+
+def _nest(key: bytes, *items: bytes) -> bytes:
+    body = b"".join(items)
+    return struct.pack(">4scBH", key, b"\0", 1, len(body)) + body
+
+
+def gopro_mp4(local: datetime, utc: datetime, points: list[tuple[float, float, float]], model: str,
+              serial: str, firmware: str) -> bytes:
+    """A GoPro MP4: ``mvhd`` holds ``local`` (the camera's wall clock, no zone, as GoPro writes
+    it); one GPMF sample a second, each with its GPSU time (UTC) and a GPS5 point (lat, lon,
+    alt, speeds 0), from ``utc`` on."""
+    scal = (10_000_000, 10_000_000, 1000, 1000, 100)
+    samples = []
+    for n, (lat, lon, alt) in enumerate(points):
+        gpsu = (utc + timedelta(seconds=n)).strftime("%y%m%d%H%M%S.000")
+        gps5 = struct.pack(">5i", round(lat * scal[0]), round(lon * scal[1]), round(alt * scal[2]), 0, 0)
+        strm = _nest(b"STRM", _klv(b"STNM", b"c", 1, b"GPS (Lat., Long., Alt., 2D speed, 3D speed)"),
+                     _klv(b"GPSF", b"L", 4, struct.pack(">I", 3)), _klv(b"GPSU", b"U", 16, gpsu.encode()),
+                     _klv(b"GPSP", b"S", 2, struct.pack(">H", 180)), _klv(b"SCAL", b"l", 4, struct.pack(">5i", *scal)),
+                     _klv(b"GPS5", b"l", 20, gps5))
+        samples.append(_nest(b"DEVC", _klv(b"DVID", b"L", 4, struct.pack(">I", 1)),
+                             _klv(b"DVNM", b"c", 1, model.encode()), strm))
+    ftyp = _atom(b"ftyp", b"mp41", b"\0\0\0\0", b"mp41")
+    mdat = _atom(b"mdat", *samples)
+    offsets, pos = [], len(ftyp) + 8
+    for sample in samples:
+        offsets.append(pos)
+        pos += len(sample)
+    n = len(samples)
+    when = epoch(local.replace(tzinfo=timezone.utc)) - EPOCH_1904      # wall clock written as if UTC
+    mvhd = _atom(b"mvhd", struct.pack(">B3xIIII", 0, when, when, 1000, 1000 * n), b"\0" * 80)
+    video = _atom(b"trak", _atom(b"tkhd", b"\0" * 76, struct.pack(">II", 1920 << 16, 1080 << 16)),
+                  _atom(b"mdia", _atom(b"mdhd", struct.pack(">B3xIIIIHH", 0, when, when, 1000, 1000 * n, 0, 0)),
+                        _atom(b"hdlr", b"\0\0\0\0mhlrvide", b"\0" * 12, b"\0"),
+                        _atom(b"minf", _atom(b"stbl", _atom(b"stsd", struct.pack(">II", 0, 1),
+                                                            _atom(b"avc1", b"\0" * 78)),
+                                             _atom(b"stts", struct.pack(">IIII", 0, 1, 30 * n, 1000 // 30))))))
+    stbl = _atom(b"stbl", _atom(b"stsd", struct.pack(">II", 0, 1), _atom(b"gpmd", b"\0" * 8)),
+                 _atom(b"stts", struct.pack(">IIII", 0, 1, n, 1000)),
+                 _atom(b"stsc", struct.pack(">IIIII", 0, 1, 1, 1, 1)),
+                 _atom(b"stsz", struct.pack(">III", 0, 0, n), *(struct.pack(">I", len(x)) for x in samples)),
+                 _atom(b"stco", struct.pack(">II", 0, n), *(struct.pack(">I", o) for o in offsets)))
+    meta = _atom(b"trak", _atom(b"tkhd", b"\0" * 84),
+                 _atom(b"mdia", _atom(b"mdhd", struct.pack(">B3xIIIIHH", 0, when, when, 1000, 1000 * n, 0, 0)),
+                       _atom(b"hdlr", b"\0\0\0\0mhlrmeta", b"\0" * 12, b"\0"), _atom(b"minf", stbl)))
+    gpmf = (_klv(b"FIRM", b"c", 1, firmware.encode()) + _klv(b"CASN", b"c", 1, serial.encode())
+            + _klv(b"MINF", b"c", 1, model.encode()))
+    udta = _atom(b"udta", _atom(b"FIRM", firmware.encode()), _atom(b"GPMF", gpmf))
+    return ftyp + mdat + _atom(b"moov", mvhd, video, meta, udta)

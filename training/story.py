@@ -238,6 +238,8 @@ class Story:
     wa_group: WaGroup | None = None         # WhatsApp msgstore.db: a group, the handler by LID, 2 rows deleted
     iphone: IphoneBackup | None = None      # the handler's iPhone, backed up (iTunes/Finder folder)
     ab_sms: Chat | None = None              # the transporter's Android phone, adb backup (phone.ab): one SMS
+    xmp_photo: PhotoPlan | None = None      # an edited photo whose only date is XMP photoshop:DateCreated
+    gopro: PhotoPlan | None = None          # a GoPro clip: mvhd in local time, GPMF GPS (UTC) with a position
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -639,3 +641,23 @@ def _plan_apps(s: Story) -> None:
                                key="the handler pays the journey, passports with the transporter",
                                needle="Their passports travel with you"))
     s.ab_sms = ab
+
+    # 9. an edited photo (cropped in an app that drops EXIF): its only date is XMP's
+    # photoshop:DateCreated, with the zone; no position
+    rnd = random.Random(f"{s.seed}/xmp-photo")
+    t = s.arrivals[-1] + timedelta(days=1, hours=rnd.randrange(10, 14), minutes=rnd.randrange(60),
+                                   seconds=rnd.randrange(60))
+    s.xmp_photo = PhotoPlan(name="IMG_edit_0001.jpg", stop=dest, local=_local(t, dest.offset), offset=dest.offset,
+                            write_offset=True, write_gps=False, write_gps_time=False,
+                            subject="the workers' room, cropped (edited)")
+
+    # 10. a GoPro clip the transporter shared, on the owner's phone: the camera's clock (mvhd,
+    # no zone) is local time; its GPS (GPMF, UTC) fixes the zone and gives the place
+    rnd = random.Random(f"{s.seed}/gopro")
+    stop = s.scenario.stops[1]
+    t = s.arrivals[1] + timedelta(hours=rnd.randrange(1, 5), minutes=rnd.randrange(60), seconds=rnd.randrange(60))
+    s.gopro = PhotoPlan(name=f"GX01{rnd.randrange(10000):04d}.MP4", stop=stop, local=_local(t, stop.offset),
+                        offset=stop.offset, write_offset=False, write_gps=True, write_gps_time=True,
+                        lat=round(stop.lat + rnd.uniform(-0.02, 0.02), 5),
+                        lon=round(stop.lon + rnd.uniform(-0.02, 0.02), 5),
+                        alt=round(stop.alt + rnd.uniform(-5, 5), 1), subject=f"the bus station, {stop.city}")

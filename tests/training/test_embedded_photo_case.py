@@ -121,5 +121,6 @@ def test_an_extraction_without_them_is_told_what_it_missed(forensic, cases):
     missed = next(x for x in bad if x["status"] == "missed")
     assert "notes.bin" in missed["detail"]
     wrong = next(x for x in bad if x["status"] == "wrong")
-    assert f"listed as {LOOSE}" in wrong["detail"] and "not as embedded" in wrong["detail"]
+    # the case lists the Dump/ tree under device paths (Dump/data/x as /data/x)
+    assert f"listed as /{LOOSE.removeprefix('Dump/')}" in wrong["detail"] and "not as embedded" in wrong["detail"]
     assert all(x["detail"].endswith(" — " + EMBEDDED_FEEDBACK) for x in bad)
