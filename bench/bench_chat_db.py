@@ -9,7 +9,9 @@ size 4096, ``secure_delete`` off) in a temporary folder, then times:
 * the floor: ``SELECT _id, thread_id, address, date, ... FROM sms`` read to the end (tuples);
 * the extractor: ``AndroidSmsExtractor().extract()`` consumed to the end (records built,
   deleted-row recovery included: with ``--deleted N``, N rows spread over the table are
-  deleted first, leaving freeblocks, and recovered).
+  deleted first, leaving freeblocks, and recovered);
+* the extractor with each record put in its stored form, as a triage does next (fields JSON,
+  its SHA-256, the timestamp rows: ``forensic.pipeline._artifact_rows``), for information.
 
 Times are CPU seconds of this process (``time.process_time``: the machine may be shared),
 the fastest of ``--repeat`` runs each. Prints messages/s for both and their ratio, and the
@@ -88,7 +90,9 @@ def bare_select(path: str) -> tuple[int, float]:
     return n, time.process_time() - t0
 
 
-def extract(path: str) -> tuple[int, int, float]:
+def extract(path: str, stored: bool = False) -> tuple[int, int, float]:
+    """Records of the database (with ``stored``, each also put in its stored form)."""
+    from forensic.pipeline import _artifact_rows
     size = os.path.getsize(path)
     item = ExtractorInput(path="/data/data/com.android.providers.telephony/databases/mmssms.db", name="mmssms.db",
                           mime="application/vnd.sqlite3", size=size, data=None,
@@ -97,6 +101,8 @@ def extract(path: str) -> tuple[int, int, float]:
     live = recovered = 0
     for r in AndroidSmsExtractor().extract(item):
         if isinstance(r, ArtifactRecord):
+            if stored:
+                _artifact_rows("android_sms@2", r)
             if r.fields.get("recovered"):
                 recovered += 1
             else:
@@ -147,6 +153,9 @@ def main() -> None:
         live, recovered, took = min((extract(path) for _ in range(args.repeat)), key=lambda r: r[2])
         print(f"{'android_sms extract()':<36} {live:>9,} msgs {took:7.2f} s {live / took:>12,.0f} msg/s "
               f"(+{recovered:,} recovered)", flush=True)
+        _, _, kept = min((extract(path, stored=True) for _ in range(args.repeat)), key=lambda r: r[2])
+        print(f"{'extract() + stored form':<36} {live:>9,} msgs {kept:7.2f} s {live / kept:>12,.0f} msg/s "
+              f"({kept / floor:.2f}x the SELECT)", flush=True)
         shape = min(record_floor(n) for _ in range(args.repeat))
         print(f"{'records alone (message_record)':<36} {n:>9,} msgs {shape:7.2f} s {n / shape:>12,.0f} msg/s "
               f"({shape / floor:.2f}x the SELECT)", flush=True)
