@@ -52,6 +52,9 @@ Fact kinds (schema ``forensic.answer-key/1``):
                          zone): ``taken_at`` / ``taken_at_utc`` from it, ``taken_at_source`` naming it
   video_geotag           a video (``media/video``): its local time, the zone its GPS time gives, its
                          position (a GoPro clip: mvhd in local time, GPMF GPS in UTC)
+  near_duplicate         a camera original and a messenger's copy of it (resized, re-compressed, no EXIF):
+                         both hashed, their phash within ``max_distance`` bits (``forensic similar``),
+                         the original's EXIF with the time and position
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
@@ -97,6 +100,9 @@ XMP_FEEDBACK = ("An edited or exported photo may keep its capture time only in X
 VIDEO_FEEDBACK = ("Videos carry a time and a place too: `forensic photos --videos` lists them. A GoPro writes its "
                   "clock as local time with no zone; the GPS time in its GPMF track fixes the zone (tz_source gps) "
                   "and `forensic geo` shows where it was filmed.")
+SIMILAR_FEEDBACK = ("A picture sent on WhatsApp is a re-compressed copy of a camera original: `forensic similar` "
+                    "links them by perceptual hash; the original's EXIF (time, place, camera) tells where the picture "
+                    "was taken.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -284,7 +290,10 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
              requires="photo_exif")
     if lay.xmp_photo is not None:
         photo_offsets.add(lay.xmp_photo[0].offset)      # its zone is in the file (XMP), as an offset tag's
+    if lay.forwarded is not None:
+        photo_offsets.add(lay.forwarded[0].offset)       # the original's OffsetTimeOriginal
     _media_facts(lay, fact)
+    _forwarded_facts(lay, fact)
     stops = s.scenario.stops
     fact("time_zones_crossed", "phone", "time zones along the route: " +
          ", ".join(f"{st.city} {_offset_text(st.offset)}" for st in stops),
@@ -394,6 +403,23 @@ def _media_facts(lay: Layout, fact) -> None:
                   "taken_utc": iso_utc(v.utc), "tz_source": "gps", "tz_offset_minutes": v.offset,
                   "lat": v.lat, "lon": v.lon, "alt": v.alt, "place": f"{v.stop.city}, {v.stop.country}",
                   "make": "GoPro"}, requires="video_meta", feedback=VIDEO_FEEDBACK)
+
+
+def _forwarded_facts(lay: Layout, fact) -> None:
+    """The camera original and its WhatsApp copy: linked by perceptual hash, the original's EXIF
+    giving time, place and camera."""
+    if lay.forwarded is None:
+        return
+    p, f, c, spec = lay.forwarded
+    for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
+        fact("near_duplicate", item, f"{_name(c.rel)} (sent on WhatsApp: resized, re-compressed, no EXIF) is a copy "
+             f"of {_name(f.rel)}: {p.subject}, {p.stop.city}",
+             {"original": {"path": prefix + f.rel, "sha256": f.sha256}, "copy": {"path": prefix + c.rel,
+                                                                              "sha256": c.sha256},
+              "algorithm": "phash", "max_distance": 8, "camera": f"{spec.make} {spec.model}",
+              "taken_local": _iso_local(p.local), "taken_utc": iso_utc(p.utc), "lat": round(p.lat, 7),
+              "lon": round(p.lon, 7), "place": f"{p.stop.city}, {p.stop.country}"},
+             requires="photo_hash", feedback=SIMILAR_FEEDBACK)
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:

@@ -26,6 +26,7 @@ plan they came from), never by reading the images back with the triage code.
 """
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 import os
@@ -115,6 +116,7 @@ class Layout:
     phone_ab: bytes = b""                                                 # the adb backup's bytes
     xmp_photo: tuple[PhotoPlan, FileOut, str] | None = None              # plan, file, DateCreated as written
     video: tuple[PhotoPlan, FileOut] | None = None                        # the GoPro clip
+    forwarded: tuple[PhotoPlan, FileOut, FileOut, jpeg.ExifSpec] | None = None   # original, WhatsApp copy
 
 
 @dataclass(slots=True)
@@ -405,6 +407,7 @@ def _embedded_files(lay: Layout, seed: int) -> None:
 
 XMP_PHOTO_DIR = "media/0/Pictures/Edited"
 GOPRO_DIR = "media/0/DCIM/GoPro"
+WA_SENT_DIR = "media/0/WhatsApp/Media/WhatsApp Images/Sent"
 GOPRO = ("HERO9 Black", "C3441325012345", "HD9.01.01.72.00")      # model, serial (fictional), firmware
 
 
@@ -427,6 +430,16 @@ def _media_files(lay: Layout, seed: int) -> None:
                     _ts(v.utc) + 3600, "video")
         lay.phone.append(f)
         lay.video = (v, f)
+    p = s.forwarded
+    if p is not None:
+        spec = dataclasses.replace(_exif(s, p, camera=False), width=640, height=480)
+        original, copy = jpeg.camera_and_copy(f"{seed}/{p.name}", spec)
+        f = FileOut(f"media/0/DCIM/Camera/{p.name}", original, _ts(p.utc), "camera original")
+        sent = p.utc + timedelta(minutes=7)
+        c = FileOut(f"{WA_SENT_DIR}/IMG-{formats.local(sent, p.offset):%Y%m%d}-WA0001.jpg", copy, _ts(sent),
+                    "whatsapp copy")
+        lay.phone += [f, c]
+        lay.forwarded = (p, f, c, spec)
 
 
 def _app_files(lay: Layout, seed: int) -> None:

@@ -838,6 +838,42 @@ def _video_geotag(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]
     return "wrong", problems[0]
 
 
+def _near_duplicate(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The camera original and its messenger copy: each with a perceptual hash, within
+    ``max_distance`` bits of each other (as ``forensic similar`` pairs them), and the original's
+    photo record giving its time and position."""
+    def hashes(sha: str) -> list[int]:
+        out = []
+        for i in items:
+            for a in store.artifacts(i, "photo/phash"):
+                value = a.fields.get(exp["algorithm"])
+                if a.file_sha256 == sha and isinstance(value, str):
+                    try:
+                        out.append(int(value, 16))
+                    except ValueError:
+                        continue
+        return out
+    original, copy = hashes(exp["original"]["sha256"]), hashes(exp["copy"]["sha256"])
+    if not original or not copy:
+        gone = [side for side, h in (("original", original), ("copy", copy)) if not h]
+        return "missed", " and ".join(f"no {exp['algorithm']} for the {side} {exp[side]['path']}" for side in gone)
+    best = min(bin(x ^ y).count("1") for x in original for y in copy)
+    if best > exp["max_distance"]:
+        return "wrong", f"{exp['algorithm']} distance {best} bits (expected at most {exp['max_distance']}): not linked"
+    records = [a.fields for i in items for a in store.artifacts(i, "photo/exif")
+               if a.file_sha256 == exp["original"]["sha256"]]
+    for f in records:
+        lat, lon = f.get("lat"), f.get("lon")
+        if lat is not None and lon is not None and abs(lat - exp["lat"]) <= LATLON_TOLERANCE and \
+                abs(lon - exp["lon"]) <= LATLON_TOLERANCE and _same_utc(f.get("taken_at_utc"), exp["taken_utc"]):
+            return "found", f"distance {best} bits; original {lat:.6f}, {lon:.6f}, {f.get('taken_at')}"
+    if not records:
+        return "wrong", f"linked (distance {best} bits), but the original's EXIF was not read"
+    f = records[0]
+    return "wrong", (f"linked (distance {best} bits), but the original reads {f.get('lat')}, {f.get('lon')} at UTC "
+                     f"{f.get('taken_at_utc')} (expected {exp['lat']:.6f}, {exp['lon']:.6f} at {exp['taken_utc']})")
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -849,6 +885,6 @@ _HANDLERS = {
     "encrypted_database": _encrypted_database, "container_read": _container_read,
     "deleted_message": _deleted_message, "carved_photo": _carved_photo, "embedded_photo": _embedded_photo,
     "backup_device": _backup_device, "backup_message": _backup_message, "xmp_photo_date": _xmp_photo_date,
-    "video_geotag": _video_geotag,
+    "video_geotag": _video_geotag, "near_duplicate": _near_duplicate,
 }
 

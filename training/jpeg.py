@@ -229,3 +229,43 @@ def dms(value: float, positive: str, negative: str) -> tuple[str, tuple, float]:
 
 def photo(blocks: list[list[tuple[int, int, int]]], spec: ExifSpec | None) -> bytes:
     return encode_blocks(blocks, exif_app1(spec) if spec is not None else None)
+
+
+def scene(seed: str, size: tuple[int, int] = (640, 480)) -> object:
+    """A seeded picture with structure at every scale (a gradient sky, ground, boxes and discs),
+    as a Pillow image: perceptual hashes need more than flat blocks to tell pictures apart."""
+    import random
+
+    from PIL import Image, ImageDraw
+
+    rnd = random.Random(seed)
+    w, h = size
+    img = Image.new("RGB", size)
+    draw = ImageDraw.Draw(img)
+    horizon = rnd.randrange(h // 3, 2 * h // 3)
+    top, bottom = [rnd.randrange(60, 200) for _ in range(3)], [rnd.randrange(20, 120) for _ in range(3)]
+    for y in range(h):
+        a = y / h
+        colour = tuple(round(t * (1 - a) + b * a) for t, b in zip(top, bottom, strict=True))
+        draw.line([(0, y), (w, y)], fill=colour if y < horizon else tuple(c // 2 for c in colour))
+    for _ in range(rnd.randrange(6, 10)):
+        x0, y0 = rnd.randrange(w - 60), rnd.randrange(h - 60)
+        box = (x0, y0, x0 + rnd.randrange(40, w // 2), y0 + rnd.randrange(40, h // 2))
+        fill = tuple(rnd.randrange(256) for _ in range(3))
+        (draw.rectangle if rnd.random() < 0.6 else draw.ellipse)(box, fill=fill)
+    return img
+
+
+def camera_and_copy(seed: str, spec: ExifSpec) -> tuple[bytes, bytes]:
+    """A camera original (640x480, quality 92, with ``spec``'s EXIF) and the copy a messenger
+    makes of it: resized to 50% (Lanczos), re-compressed at quality 60, no EXIF. Pillow's
+    encoder, given the same pixels and settings, writes the same bytes."""
+    import io
+
+    from PIL import Image
+
+    img = scene(seed)
+    original, copy = io.BytesIO(), io.BytesIO()
+    img.save(original, "JPEG", quality=92, exif=exif_app1(spec))
+    img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS).save(copy, "JPEG", quality=60)
+    return original.getvalue(), copy.getvalue()

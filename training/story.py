@@ -240,6 +240,7 @@ class Story:
     ab_sms: Chat | None = None              # the transporter's Android phone, adb backup (phone.ab): one SMS
     xmp_photo: PhotoPlan | None = None      # an edited photo whose only date is XMP photoshop:DateCreated
     gopro: PhotoPlan | None = None          # a GoPro clip: mvhd in local time, GPMF GPS (UTC) with a position
+    forwarded: PhotoPlan | None = None      # a camera original, and its WhatsApp copy (resized, re-compressed)
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -661,3 +662,14 @@ def _plan_apps(s: Story) -> None:
                         lat=round(stop.lat + rnd.uniform(-0.02, 0.02), 5),
                         lon=round(stop.lon + rnd.uniform(-0.02, 0.02), 5),
                         alt=round(stop.alt + rnd.uniform(-5, 5), 1), subject=f"the bus station, {stop.city}")
+
+    # 11. a photo the owner took of the van at the hotel's back gate and sent on WhatsApp: the
+    # camera original (EXIF: time, zone, place, camera) and the copy WhatsApp made of it
+    rnd = random.Random(f"{s.seed}/forwarded")
+    t = s.arrivals[-1] + timedelta(days=2, hours=rnd.randrange(12, 18), minutes=rnd.randrange(60),
+                                   seconds=rnd.randrange(60))
+    s.forwarded = PhotoPlan(name=f"IMG_{_local(t, dest.offset):%Y%m%d_%H%M%S}.jpg", stop=dest,
+                            local=_local(t, dest.offset), offset=dest.offset, write_offset=True, write_gps=True,
+                            write_gps_time=False, lat=round(dest.lat + rnd.uniform(-0.02, 0.02), 6),
+                            lon=round(dest.lon + rnd.uniform(-0.02, 0.02), 6),
+                            alt=round(dest.alt + rnd.uniform(-5, 5), 1), subject="the van at the hotel's back gate")
