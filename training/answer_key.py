@@ -590,6 +590,9 @@ APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "ch
              "group_message", "encrypted_database")
 
 
+LATER_KINDS = ("backup_device", "backup_message", "xmp_photo_date", "video_geotag", "near_duplicate")
+
+
 def _app_expected(f: dict) -> str:
     e = f["expected"]
     if f["kind"] == "deleted_message":
@@ -724,5 +727,17 @@ def render_markdown(key: dict) -> str:
             if f["kind"] not in kinds:
                 kinds.append(f["kind"])
         out += [f"- {', '.join(kinds)}: {text}" for text, kinds in said.items()]
+    later = [f for f in facts if f["kind"] in LATER_KINDS]
+    if later:
+        out += ["", "## Backups, a photo dated by XMP, a GoPro clip, a picture and its WhatsApp copy", "",
+                "| id | item | kind | what |", "|---|---|---|---|"]
+        out += [f"| {f['id']} | {f['item']} | {f['kind']} | {f['description']} |" for f in later]
+        out += ["", "Feedback a trainee gets on missing them:", ""]
+        said_later: dict[str, list[str]] = {}
+        for f in later:
+            kinds = said_later.setdefault(f.get("feedback", ""), [])
+            if f["kind"] not in kinds:
+                kinds.append(f["kind"])
+        out += [f"- {', '.join(kinds)}: {text}" for text, kinds in said_later.items()]
     out += ["", "## Notes for the trainer", ""] + [f"- {n}" for n in key["notes"]] + [""]
     return "\n".join(out)
