@@ -1,7 +1,8 @@
 """``forensic training check``: compare what a case found with an answer key.
 
-Each fact of the key is looked for in the case store (``items``, ``files``, ``warnings`` and
-the ``photo/exif`` and ``chat/message`` artifacts) and comes out as one of:
+Each fact of the key is looked for in the case store (``items`` with their ``details``,
+``files``, ``warnings`` and the ``photo/exif``, ``photo/phash``, ``media/video`` and
+``chat/message`` artifacts) and comes out as one of:
 
   found    the case holds it, with the expected values;
   wrong    the case holds the thing but a value differs (the detail says which);
