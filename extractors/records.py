@@ -12,11 +12,7 @@ from typing import Any
 from forensic.timestamps import Timestamp
 
 
-# Not frozen: ``fields`` is a dict that extractors complete in place anyway (``db_state``,
-# ``recovered``), so freezing guarded only the attributes, at the price of an
-# ``object.__setattr__`` per attribute in ``__init__`` (some 5% of a phone database's parse
-# time, one record per message). Change a record's attributes through ``dataclasses.replace``.
-@dataclass(slots=True)
+@dataclass(frozen=True, slots=True)
 class ArtifactRecord:
     record_type: str                          # slash name, e.g. 'photo/exif'
     fields: dict[str, Any]                    # JSON-serialisable scalars/lists/dicts
