@@ -662,8 +662,10 @@ def _overflow_pages(db: _Db, owner: dict[int, TableShape], free: set[int]) -> se
             if not 0 < ptr <= usable - 4:
                 continue
             a = varint(buf, base + ptr, base + usable)
-            b = varint(buf, a[1], base + usable) if a else None
-            if a is None or b is None or a[0] <= max_local:
+            if a is None or a[0] <= max_local:        # the payload fits the page: no overflow
+                continue
+            b = varint(buf, a[1], base + usable)      # the rowid, after which the payload starts
+            if b is None:
                 continue
             local = min_local + (a[0] - min_local) % (usable - 4)
             if local > max_local:
