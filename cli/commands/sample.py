@@ -31,7 +31,8 @@ class _SampleImageCommand(click.Command):
               help="The same seed gives the same story and byte-identical images.")
 @click.option("--e01", is_flag=True, help="Also write phone.E01, acquired from phone.raw with ewfacquire, "
                                            "card-copy.E01, an acquisition of card.raw with one damaged chunk, "
-                                           "and card.qcow2, the card as a QCOW2 disk (qemu-img).")
+                                           "card.qcow2, the card as a QCOW2 disk (qemu-img), iphone-backup/, an "
+                                           "iTunes backup of a second phone, and phone.ab, an Android backup.")
 @click.option("--force", is_flag=True, help="Replace a sample already in OUT_DIR.")
 @click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The case open now: the sample is never written over its evidence or store "
@@ -44,8 +45,9 @@ def sample_image(out_dir: Path, seed: int, scenario: str, e01: bool, force: bool
     Writes phone.raw (GPT disk, Android-like ext4 user data), card.raw (FAT32 camera card with
     deleted and truncated photos), extraction.zip (logical extraction of the phone),
     answer-key.json and answer-key.md; with --e01 also phone.E01, card-copy.E01 (one chunk
-    damaged, for practice with a failed acquisition check) and card.qcow2 (the card as a
-    virtual disk, read in place). Needs mke2fs/debugfs (e2fsprogs), sfdisk (fdisk), mkfs.vfat
+    damaged, for practice with a failed acquisition check), card.qcow2 (the card as a
+    virtual disk, read in place), iphone-backup/ (an iTunes backup folder) and phone.ab (an
+    Android backup). Needs mke2fs/debugfs (e2fsprogs), sfdisk (fdisk), mkfs.vfat
     (dosfstools), mtools and, for --e01, ewfacquire (ewf-tools) and qemu-img (qemu-utils);
     no root, nothing is mounted.
     """
