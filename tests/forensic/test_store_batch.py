@@ -48,7 +48,8 @@ def test_batch_and_row_paths_store_the_same(tmp_path, monkeypatch):
     from forensic.store import triage as store_triage
     monkeypatch.setattr(store_triage, "_at_once", lambda db, item, entries, now: None)   # as on a repeat
     rows, row_leaves = _triage(tmp_path, "rows", src)
-    assert len(fast["files"]) == 96 and len(fast["artifacts"]) == 90
+    # each photo gives three records: its EXIF, its perceptual hashes and its thumbnail
+    assert len(fast["files"]) == 96 and len(fast["artifacts"]) == 3 * 90
     assert _strip_times(fast) == _strip_times(rows)
     assert fast_leaves == row_leaves            # same custody leaves, same ids
 
@@ -69,7 +70,7 @@ def test_a_repeated_location_is_kept_once_with_a_warning(tmp_path, monkeypatch):
     files = case.db.execute("SELECT COUNT(*), COUNT(DISTINCT locator) FROM files").fetchone()
     assert tuple(files) == (96, 96)
     photos = case.db.execute("SELECT COUNT(*) FROM artifacts").fetchone()[0]
-    assert photos == 90                          # the repeat adds no second record
+    assert photos == 3 * 90                      # the repeat adds no second record (EXIF, hashes, thumbnail)
     orphans = case.db.execute("SELECT COUNT(*) FROM artifacts a LEFT JOIN files f ON f.id = a.file_id "
                               "WHERE f.id IS NULL OR f.locator NOT LIKE '%' || 'IMG_' || '%'").fetchone()[0]
     assert orphans == 0
