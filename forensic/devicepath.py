@@ -3,7 +3,8 @@
 Acquisition tools lay a phone's file system out under their own roots: GrayKey and
 Cellebrite full-file-system zips under ``private/var/...`` or ``filesystem1/...``, Magnet
 and Oxygen under ``fs/`` or ``Dump/``; an Android backup (``.ab``) under
-``apps/<package>/<domain>/``. :func:`device_path` turns any of these into the path on the
+``apps/<package>/<domain>/``; an iTunes/Finder backup under ``<domain>/<relativePath>``
+(:func:`ios_backup_path`). :func:`device_path` turns any of these into the path on the
 device (``/private/var/mobile/Library/SMS/sms.db``, ``/data/data/com.whatsapp/databases/
 msgstore.db``), so every source presents its files under the same device paths and no
 extractor guesses paths per source. Android's ``/data/user/0/`` (the per-user view of
@@ -63,6 +64,68 @@ def android_backup_path(member: str) -> str | None:
         return None
     base = _AB_DOMAINS[domain].format(pkg=pkg)
     return _clean(f"{base}/{rest}" if rest else base)
+
+
+# iTunes/Finder backup domains -> the device folder a domain's relativePath starts from.
+# The published table (the one iOS-backup "unfunking" tools such as UFADE and iLEAPP's
+# backup readers use; theiphonewiki's "ITunes Backup" page): a relativePath keeps the
+# folders below that root, so CameraRollDomain's ``Media/DCIM/100APPLE/IMG_0001.HEIC`` is
+# ``/private/var/mobile/Media/DCIM/...`` and HealthDomain's ``Health/healthdb.sqlite`` is
+# ``/private/var/mobile/Library/Health/healthdb.sqlite``.
+_IOS_DOMAINS = {
+    "HomeDomain": "/private/var/mobile",
+    "CameraRollDomain": "/private/var/mobile",
+    "MediaDomain": "/private/var/mobile",
+    "TonesDomain": "/private/var/mobile",
+    "KeyboardDomain": "/private/var/mobile",
+    "HomeKitDomain": "/private/var/mobile",
+    "BooksDomain": "/private/var/mobile/Media/Books",
+    "HealthDomain": "/private/var/mobile/Library",
+    "RootDomain": "/private/var/root",
+    "WirelessDomain": "/private/var/wireless",
+    "KeychainDomain": "/private/var/Keychains",
+    "ManagedPreferencesDomain": "/private/var/Managed Preferences",
+    "SystemPreferencesDomain": "/private/var/preferences",
+    "DatabaseDomain": "/private/var/db",
+    "InstallDomain": "/private/var/installd",
+    "MobileDeviceDomain": "/private/var/MobileDevice",
+    "NetworkDomain": "/private/var/networkd",
+    "ProtectedDomain": "/private/var/protected",
+}
+# Container domains: ``<prefix>-<identifier>``. On the device the folder is named by a UUID
+# the backup does not record; the identifier (bundle or group id) stands in for it.
+_IOS_CONTAINERS = (
+    ("AppDomainGroup-", "/private/var/mobile/Containers/Shared/AppGroup"),
+    ("AppDomainPlugin-", "/private/var/mobile/Containers/Data/PluginKitPlugin"),
+    ("AppDomain-", "/private/var/mobile/Containers/Data/Application"),
+    ("SysContainerDomain-", "/private/var/containers/Data/System"),
+    ("SysSharedContainerDomain-", "/private/var/containers/Shared/SystemGroup"),
+)
+
+
+def ios_backup_path(domain: str, relative_path: str) -> str | None:
+    """The device path of an iTunes/Finder backup file (``Manifest.db``'s ``domain`` and
+    ``relativePath``): ``("HomeDomain", "Library/SMS/sms.db")`` ->
+    ``/private/var/mobile/Library/SMS/sms.db``; ``("AppDomainGroup-group.net.whatsapp.WhatsApp.shared",
+    "ChatStorage.sqlite")`` -> ``/private/var/mobile/Containers/Shared/AppGroup/
+    group.net.whatsapp.WhatsApp.shared/ChatStorage.sqlite`` (the container's UUID folder is not
+    in a backup: the identifier names it). None for a domain outside the table (the caller
+    keeps ``/<domain>/<relativePath>``) or a path that climbs out of its domain's folder.
+    Table: see ``_IOS_DOMAINS`` (UFADE / iLEAPP backup readers, theiphonewiki "ITunes Backup")."""
+    base = _IOS_DOMAINS.get(domain)
+    if base is None:
+        for prefix, root in _IOS_CONTAINERS:
+            ident = domain[len(prefix):] if domain.startswith(prefix) else ""
+            if ident and "/" not in ident and ident not in (".", ".."):
+                base = f"{root}/{ident}"
+                break
+    if base is None:
+        return None
+    rel = relative_path.strip("/")       # a backslash is an ordinary name character on iOS
+    path = posixpath.normpath(f"{base}/{rel}") if rel else base
+    if path != base and not path.startswith(base + "/"):      # ``../`` in a forged relativePath
+        return None
+    return path
 
 
 def device_path(source_path: str) -> str:

@@ -2,10 +2,11 @@
 
 A backup stores every file under a hashed name, ``fileID[:2]/fileID`` with ``fileID`` the
 SHA-1 of ``domain-relativePath``; ``Manifest.db`` (table ``Files``) maps each fileID back to
-its domain and path. Each file is presented under its real domain and path
-(``/AppDomainGroup-group.net.whatsapp.WhatsApp.shared/ChatStorage.sqlite``), with the hashed
-storage name in its locator, so that app extractors find their databases by name as on a
-full file system.
+its domain and path. Each file is presented under its device path
+(:func:`forensic.devicepath.ios_backup_path`: ``HomeDomain``/``Library/SMS/sms.db`` is
+``/private/var/mobile/Library/SMS/sms.db``), with the domain path and the hashed storage name
+in its locator (``HomeDomain/Library/SMS/sms.db (3d/3d0d7e5f...)``), so that app extractors
+find their databases as on a full file system.
 
 An encrypted backup is opened with the backup password through ``iphone-backup-decrypt``
 (its keybag unlock, key unwrap and AES decryption; nothing of the keybag is done here).
@@ -29,6 +30,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, BinaryIO, Iterator
 
+from forensic.devicepath import ios_backup_path
 from forensic.entry import FileEntry
 from forensic.errors import PasswordError, SourceError
 from forensic.limits import DEFAULT_LIMITS, Limits
@@ -241,10 +243,14 @@ class ItunesBackupSource(Source):
         fid = _text(file_id) or "?"
         dom = _text(domain) or "?"
         rel_text = _text(rel) or ""
-        device_path = f"/{dom}/{rel_text}" if rel_text else f"/{dom}"
+        backup_path = f"{dom}/{rel_text}" if rel_text else dom
+        # listed under its device path (one mapping for every source: forensic/devicepath.py);
+        # a domain outside the published table stays under /<domain>/<relativePath>
+        device_path = ios_backup_path(dom, rel_text) or f"/{backup_path}"
         name = device_path.rsplit("/", 1)[-1]
         kind = _KIND.get(flags if isinstance(flags, int) else -1, "other")
-        entry = FileEntry(self.locator.child("backup", f"{device_path.lstrip('/')} ({fid[:2]}/{fid})"),
+        # the locator keeps the backup's own naming: domain path and hashed storage name
+        entry = FileEntry(self.locator.child("backup", f"{backup_path} ({fid[:2]}/{fid})"),
                           device_path, name, kind, None)
         record = None
         if isinstance(blob, bytes):

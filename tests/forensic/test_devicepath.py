@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import pytest
 
-from forensic.devicepath import android_backup_path, device_path, looks_like_device_tree
+from forensic.devicepath import android_backup_path, device_path, ios_backup_path, looks_like_device_tree
 
 
 @pytest.mark.parametrize("given, expected", [
@@ -39,3 +39,42 @@ def test_device_tree_recognised_by_its_folders() -> None:
     assert looks_like_device_tree(["private/var/mobile/Library/SMS/sms.db"])
     assert not looks_like_device_tree(["photos/a.jpg", "docs/data/x.txt"])
     assert not looks_like_device_tree(["sdcard/DCIM/a.jpg"])      # a copy of a card, not a device
+
+
+@pytest.mark.parametrize("domain, rel, expected", [
+    ("HomeDomain", "Library/SMS/sms.db", "/private/var/mobile/Library/SMS/sms.db"),
+    ("HomeDomain", "", "/private/var/mobile"),
+    ("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.HEIC", "/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.HEIC"),
+    ("MediaDomain", "Media/Recordings/a.m4a", "/private/var/mobile/Media/Recordings/a.m4a"),
+    ("HealthDomain", "Health/healthdb.sqlite", "/private/var/mobile/Library/Health/healthdb.sqlite"),
+    ("AppDomain-net.whatsapp.WhatsApp", "Documents/x.db",
+     "/private/var/mobile/Containers/Data/Application/net.whatsapp.WhatsApp/Documents/x.db"),
+    ("AppDomainGroup-group.net.whatsapp.WhatsApp.shared", "ChatStorage.sqlite",
+     "/private/var/mobile/Containers/Shared/AppGroup/group.net.whatsapp.WhatsApp.shared/ChatStorage.sqlite"),
+    ("AppDomainPlugin-com.apple.share", "Library/a",
+     "/private/var/mobile/Containers/Data/PluginKitPlugin/com.apple.share/Library/a"),
+    ("SysContainerDomain-com.apple.geod", "Library/Caches/x",
+     "/private/var/containers/Data/System/com.apple.geod/Library/Caches/x"),
+    ("SysSharedContainerDomain-systemgroup.com.apple.x", "Library/y",
+     "/private/var/containers/Shared/SystemGroup/systemgroup.com.apple.x/Library/y"),
+    ("RootDomain", "Library/Caches/locationd/consolidated.db",
+     "/private/var/root/Library/Caches/locationd/consolidated.db"),
+    ("WirelessDomain", "Library/CallHistory/call_history.db",
+     "/private/var/wireless/Library/CallHistory/call_history.db"),
+    ("SystemPreferencesDomain", "SystemConfiguration/preferences.plist",
+     "/private/var/preferences/SystemConfiguration/preferences.plist"),
+    ("DatabaseDomain", "timezone/localtime", "/private/var/db/timezone/localtime"),
+    ("KeychainDomain", "keychain-backup.plist", "/private/var/Keychains/keychain-backup.plist"),
+    ("ManagedPreferencesDomain", "mobile/a.plist", "/private/var/Managed Preferences/mobile/a.plist"),
+    ("InstallDomain", "Library/x", "/private/var/installd/Library/x"),
+])
+def test_ios_backup_domains_map_to_device_paths(domain, rel, expected):
+    assert ios_backup_path(domain, rel) == expected
+
+
+@pytest.mark.parametrize("domain, rel", [
+    ("NoSuchDomain", "a"), ("AppDomain-", "a"), ("AppDomain-..", "a"), ("HomeDomain", "../../etc/passwd"),
+    ("AppDomain-x", "../y/z"),
+])
+def test_ios_backup_unknown_or_climbing_paths_are_not_mapped(domain, rel):
+    assert ios_backup_path(domain, rel) is None

@@ -159,7 +159,9 @@ def test_backup_gives_the_same_32_messages_as_the_full_file_system(corpus, foren
     assert len(msgs) == 32 and len(convs) == 5
     fid = hashlib.sha1(f"{WA_DOMAIN}-ChatStorage.sqlite".encode()).hexdigest()
     files = forensic("files", "--case", case, "--json").jsonl()
-    db, = [f for f in files if f["path"] == f"/{WA_DOMAIN}/ChatStorage.sqlite"]
+    # listed under its device path (the group id stands for the container's UUID folder)
+    wa_path = f"/private/var/mobile/Containers/Shared/AppGroup/{WA_DOMAIN.split('-', 1)[1]}/ChatStorage.sqlite"
+    db, = [f for f in files if f["path"] == wa_path]
     assert db["locator"] == f"{backup.name} › {WA_DOMAIN}/ChatStorage.sqlite ({fid[:2]}/{fid})"
     assert _tree(backup) == before                       # the evidence as found
     assert forensic("evidence", "verify", "backup", "--case", case).code == 0
@@ -197,15 +199,15 @@ def test_listing_times_and_a_wrong_password_without_the_corpus(forensic, tmp_pat
         ItunesBackupSource(backup, Locator.root("enc"), password=b"nope")
     with ItunesBackupSource(backup, Locator.root("enc"), password=b"pw") as src:
         entries = {e.path: e for e in src.entries()}
-        with entries["/HomeDomain/Library/SMS/notes.txt"].open() as fh:
+        with entries["/private/var/mobile/Library/SMS/notes.txt"].open() as fh:
             assert fh.read() == b"meet at 9\n"
-        with entries["/CameraRollDomain/Media/DCIM/100APPLE/IMG_0001.TXT"].open() as fh:
+        with entries["/private/var/mobile/Media/DCIM/100APPLE/IMG_0001.TXT"].open() as fh:
             assert fh.read() == b"x" * 5000
         work = src.work
         assert work.is_dir() and not work.is_relative_to(backup)
     assert not work.exists()                              # derived data removed with the source
-    assert entries["/HomeDomain/Library"].kind == "dir"
-    notes = entries["/HomeDomain/Library/SMS/notes.txt"]
+    assert entries["/private/var/mobile/Library"].kind == "dir"
+    notes = entries["/private/var/mobile/Library/SMS/notes.txt"]
     assert notes.times["modified"] == datetime.fromtimestamp(1745999051, tz=timezone.utc)
     assert {"/Info.plist", "/Manifest.plist", "/Manifest.db", "/Status.plist"} <= set(entries)
 
@@ -224,7 +226,7 @@ def test_damaged_manifest_and_info_are_warnings(forensic, tmp_path):
     assert detect_format(backup) == "itunes"
     with ItunesBackupSource(backup, Locator.root("b")) as src:
         entries = {e.path: e for e in src.entries()}
-        notes = entries["/HomeDomain/Library/SMS/notes.txt"]
+        notes = entries["/private/var/mobile/Library/SMS/notes.txt"]
         assert notes.warnings and "cannot be decoded" in notes.warnings[0]
         with notes.open() as fh:
             assert fh.read() == b"meet at 9\n"
@@ -283,6 +285,6 @@ def test_encrypted_files_are_hashed_decrypted_through_triage(forensic, tmp_path)
     forensic("evidence", "add", backup, "--case", case, "--id", "enc", "--password-file", tmp_path / "pw.txt")
     forensic("triage", "--case", case)
     got = {f["path"]: f["sha256"] for f in forensic("files", "--case", case, "--json").jsonl()}
-    assert got["/HomeDomain/Library/SMS/notes.txt"] == hashlib.sha256(b"meet at 9\n").hexdigest()
-    assert got["/HomeDomain/Library/x.bin"] == hashlib.sha256(b"\x00" * 33).hexdigest()
+    assert got["/private/var/mobile/Library/SMS/notes.txt"] == hashlib.sha256(b"meet at 9\n").hexdigest()
+    assert got["/private/var/mobile/Library/x.bin"] == hashlib.sha256(b"\x00" * 33).hexdigest()
     assert forensic("warnings", "--case", case, "--json", expect=None).jsonl() == []
