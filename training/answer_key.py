@@ -47,7 +47,7 @@ Fact kinds (schema ``forensic.answer-key/1``):
   backup_device          an iTunes/Finder backup item's device facts (``evidence list --json`` →
                          ``details.device``): IMEI, serial, iOS version, last backup (UTC), model
   backup_message         a message read from a file of a backup item, by its device path
-                         (``/HomeDomain/Library/SMS/sms.db``): sender, words, UTC time
+                         (``/private/var/mobile/Library/SMS/sms.db``): sender, words, UTC time
   xmp_photo_date         a photo with no EXIF whose only date is XMP's photoshop:DateCreated (with its
                          zone): ``taken_at`` / ``taken_at_utc`` from it, ``taken_at_source`` naming it
   video_geotag           a video (``media/video``): its local time, the zone its GPS time gives, its
@@ -70,6 +70,7 @@ from pathlib import Path
 from forensic.training.build import (AB_SMS_DEVICE, EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, IOS_SMS,
                                      IPHONE_BACKUP, PHONE_AB, RLO, Layout, folder_listing_sha256)
 from forensic.training.formats import local
+from forensic.devicepath import ios_backup_path
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
 
@@ -185,7 +186,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
         m = ip.message
         fact("backup_message", IPHONE_BACKUP, f"sms in the backup's sms.db: {m.sender} — {m.key}",
              {"platform": "sms", "sender": m.sender, "body_contains": m.needle, "body": m.body,
-              "sent_utc": iso_utc(m.utc), "file": "/" + "/".join(IOS_SMS)}, requires="ios_sms",
+              "sent_utc": iso_utc(m.utc), "file": ios_backup_path(*IOS_SMS)}, requires="ios_sms",
              feedback=ITUNES_FEEDBACK)
     if "phone-ab" in items and s.ab_sms is not None:
         m = s.ab_sms.messages[0]
