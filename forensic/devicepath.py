@@ -55,15 +55,21 @@ def android_backup_path(member: str) -> str | None:
     (the backup's own ``apps/<pkg>/_manifest`` included: it was never a device file)."""
     name = member.lstrip("/").replace("\\", "/")
     if name.startswith("shared/0/"):            # adb backup -shared: the primary external storage
-        return _clean("/sdcard/" + name[len("shared/0/"):])
+        return _within("/sdcard", name[len("shared/0/"):])
     m = _AB_RE.match(name)
     if m is None:
         return None
     pkg, domain, rest = m.group(1), m.group(2), m.group(3) or ""
     if domain not in _AB_DOMAINS or pkg in (".", ".."):
         return None
-    base = _AB_DOMAINS[domain].format(pkg=pkg)
-    return _clean(f"{base}/{rest}" if rest else base)
+    return _within(_AB_DOMAINS[domain].format(pkg=pkg), rest)
+
+
+def _within(base: str, rest: str) -> str | None:
+    """``base/rest`` cleaned; None when a ``..`` in a forged member name climbs out of
+    ``base`` (one app's member would pass for another app's file)."""
+    path = _clean(f"{base}/{rest}" if rest else base)
+    return path if path == _clean(base) or path.startswith(_clean(base) + "/") else None
 
 
 # iTunes/Finder backup domains -> the device folder a domain's relativePath starts from.

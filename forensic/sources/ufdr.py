@@ -27,7 +27,7 @@ from typing import BinaryIO, Iterator
 from forensic.devicepath import device_path, looks_like_device_tree
 from forensic.entry import FileEntry
 from forensic.limits import DEFAULT_LIMITS, Limits
-from forensic.locator import Locator
+from forensic.locator import Locator, safe_name
 from forensic.sources.archive import ZipSource, bad_zip
 from forensic.sources.base import Source
 
@@ -110,7 +110,7 @@ def parse_report(fh: BinaryIO, max_bytes: int = MAX_REPORT) -> tuple[dict[str, s
                         local = item.text.strip()
                         break
                 if dev and local:
-                    mapping.setdefault(norm_member(local), dev if dev.startswith("/") else "/" + dev)
+                    mapping.setdefault(norm_member(local), _device_path(dev))
                 elif dev:
                     problems.append(f"tagged file {_text(dev)[:200]} has no Local Path in the UFDR")
                 elems[-1].remove(elem)    # memory stays flat over millions of tagged files
@@ -124,6 +124,14 @@ def parse_report(fh: BinaryIO, max_bytes: int = MAX_REPORT) -> tuple[dict[str, s
     except OSError as exc:
         raise ReportError(f"report.xml unreadable: {exc}") from exc
     return mapping, device, extraction, problems
+
+
+def _device_path(dev: str) -> str:
+    """A tagged file's device path as safe as a member name: control characters escaped (a
+    device file name may hold a newline) and normalised (a forged ``..`` is resolved once,
+    here, never by a later reader)."""
+    path = posixpath.normpath("/" + safe_name(dev.lstrip("/"))[0])
+    return "/" + path.lstrip("/")
 
 
 def _text(value: str) -> str:

@@ -1,0 +1,69 @@
+"""Red team: phone acquisitions (UFDR, Android .ab backups, vendor full-file-system archives)
+built by a hostile owner or insider. Each test is one attack; see docs/threat-model.md."""
+from __future__ import annotations
+
+import io
+import tarfile
+import zipfile
+from pathlib import Path
+
+from forensic.sources import detect_format, open_source
+from tests.forensic.test_android_backup import make_ab
+
+NS = "http://pa.cellebrite.com/report/2.0"
+
+
+def _tar(members: dict[str, bytes]) -> bytes:
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for name, data in members.items():
+            ti = tarfile.TarInfo(name)
+            ti.size, ti.mtime = len(data), 1_700_000_000
+            tf.addfile(ti, io.BytesIO(data))
+    return buf.getvalue()
+
+
+def _paths(path: Path) -> tuple[dict[str, str], list[str]]:
+    with open_source(path, detect_format(path), path.name) as src:
+        files = {e.path: str(e.locator) for e in src.entries()}
+        return files, list(src.warnings)
+
+
+def test_a_ufdr_tagged_path_cannot_forge_lines_or_climb(tmp_path):
+    """A device file whose name holds a newline (legal on Android and iOS) and U+202E, and a
+    tagged path with ``..``: the report's path becomes the entry's path, so it must be as
+    safe as any member name (control characters escaped) and normalised (no ``..``)."""
+    report = f"""<?xml version="1.0" encoding="utf-8"?>
+<project xmlns="{NS}"><taggedFiles>
+  <file path="/sdcard/DCIM/a&#10;SHA-256: 0000&#13;\u202egpj.exe" id="f1">
+    <metadata section="File"><item name="Local Path">files/a.bin</item></metadata></file>
+  <file path="/private/var/mobile/Media/../../../../etc/passwd" id="f2">
+    <metadata section="File"><item name="Local Path">files/b.bin</item></metadata></file>
+</taggedFiles></project>"""
+    ufdr = tmp_path / "phone.ufdr"
+    with zipfile.ZipFile(ufdr, "w") as zf:
+        zf.writestr("report.xml", report)
+        zf.writestr("files/a.bin", b"a")
+        zf.writestr("files/b.bin", b"b")
+    files, _ = _paths(ufdr)
+    by_member = {loc.rsplit(" › ", 1)[-1]: path for path, loc in files.items()}
+    a, b = by_member["files/a.bin"], by_member["files/b.bin"]
+    assert not any(ord(c) < 32 for c in a) and "\\x0a" in a and "\u202e" in a      # escaped, kept
+    assert b == "/etc/passwd"                       # normalised: no ".." left to be re-read later
+    assert ".." not in b
+
+
+def test_an_ab_member_cannot_pass_for_another_apps_file(tmp_path):
+    """A forged .ab (anyone can write one) where ``apps/com.evil/f/../../com.whatsapp/...``
+    climbs out of its own package: normalised, it was listed as WhatsApp's msgstore.db, and
+    WhatsApp's extractor read it as the victim's chats. Such a member keeps its member name."""
+    ab = tmp_path / "phone.ab"
+    ab.write_bytes(make_ab(_tar({
+        "apps/com.evil/f/../../com.whatsapp/db/msgstore.db": b"SQLite format 3\x00forged",
+        "apps/com.evil/f/../../../../data/data/com.whatsapp/databases/wa.db": b"forged",
+        "shared/0/../../data/data/com.whatsapp/databases/axolotl.db": b"forged",
+        "apps/com.whatsapp/db/msgstore.db": b"SQLite format 3\x00genuine",
+    })))
+    files, _ = _paths(ab)
+    owned = {p: loc for p, loc in files.items() if "com.whatsapp" in p and p.startswith("/data/data/")}
+    assert owned == {"/data/data/com.whatsapp/databases/msgstore.db": "phone.ab › apps/com.whatsapp/db/msgstore.db"}
