@@ -877,7 +877,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         "bytes": sum(f["size"] or 0 for f in exported),
         "withheld": len(sel.withheld_files) + len(sel.withheld_messages),
         "signed": opts.signer is not None, "encrypted": opts.password is not None, "hide_names": opts.hide_names,
-        "messages": len(sel.messages), "photos": len(sel.photos), "bundle_bytes": out.stat().st_size,
+        "messages": len(sel.messages), "photos": len(sel.photos), "videos": len(sel.videos),
+        "bundle_bytes": out.stat().st_size,
         "custody_head": {"tree_size": ex.checkpoint.tree_size, "root": ex.checkpoint.root} if ex.checkpoint else None,
         "created_at": iso_utc(created),
     }
@@ -956,7 +957,7 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
         "selection": opts.spec.to_json(), "recipient": opts.recipient,
         "items": items_json,
         "counts": {"files": len(sel.exported_files), "withheld_files": len(sel.withheld_files),
-                   "photos": len(sel.photos), "messages": len(sel.messages),
+                   "photos": len(sel.photos), "videos": len(sel.videos), "messages": len(sel.messages),
                    "withheld_messages": len(sel.withheld_messages)},
         "custody": {"tree_size": ex.checkpoint.tree_size if ex.checkpoint else None,
                     "root": ex.checkpoint.root if ex.checkpoint else None,
@@ -986,9 +987,10 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     out.update(custody_members(ex, opts.full_custody))
     ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
                                    timeline=timeline_rows, geo=geo_rows, custody=ex,
-                                   name_map=name_map, warnings=report_mod.case_warnings(case, sel))
+                                   name_map=name_map, warnings=report_mod.case_warnings(case, sel),
+                                   videos=sel.videos)
     out[REPORT] = report_mod.render_template(ctx)
-    out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex)
+    out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex, sel.videos)
     return out
 
 

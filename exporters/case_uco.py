@@ -10,7 +10,9 @@ bundle content always gives the same graph):
 * each selected file as an ``observable:File``: ``FileFacet`` (name, path, size, times whose zone
   is known), ``ContentDataFacet`` (SHA-256/MD5 as ``types:Hash``, ``xsd:hexBinary``; MIME type),
   for photos an ``EXIFFacet`` (the extracted fields as a ``types:ControlledDictionary``) and a
-  ``location:Location`` with a ``LatLongCoordinatesFacet``; each is ``Contained_Within`` its item;
+  ``location:Location`` with a ``LatLongCoordinatesFacet``; for videos the same ``Location`` (its
+  first GPS fix, or the place its metadata names; the description counts its GPS track's
+  points, which ``data/geotags.*`` carry as a line); each is ``Contained_Within`` its item;
 * messages as ``observable:Message`` (``MessageFacet``: text unless withheld, sender and
   recipients, sent time when its zone is known) grouped in ``observable:MessageThread`` threads
   (``types:Thread`` of ``types:ThreadItem``), each ``Contained_Within`` its source file;
@@ -122,7 +124,8 @@ class _Graph:
                   "core:isDirectional": {"@type": "xsd:boolean", "@value": True}})
 
 
-def render(info: dict, files: list[dict], photos: list[dict], messages: list[dict], custody) -> bytes:
+def render(info: dict, files: list[dict], photos: list[dict], messages: list[dict], custody,
+           videos: list[dict] | None = None) -> bytes:
     case = info["case"]
     g = _Graph(case["case_id"])
     examiner = g.add({"@id": g.iri("Identity", case["examiner"]), "@type": "identity:Identity",
@@ -158,6 +161,7 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
 
     file_ids: dict[tuple[str, str], str] = {}
     photo_by_key = {(p["item"], p["locator"]): p for p in photos}
+    video_by_key = {(v["item"], v["locator"]): v for v in videos or ()}
     for f in files:
         oid = g.iri("File", f["item"], f["locator"])
         file_ids[(f["item"], f["locator"])] = oid
@@ -201,6 +205,19 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
                                                 "location:longitude": _dec(pf["lon"]),
                                                 "location:altitude": _dec(pf.get("alt"))}]})
                 g.relationship(oid, loc, "Located_At", observable=False)
+        v = video_by_key.get((f["item"], f["locator"]))
+        vf = v["fields"] if v is not None else {}
+        if v is not None and vf.get("gps_valid") and vf.get("lat") is not None and vf.get("lon") is not None:
+            points = vf.get("track_points") or 0
+            loc = g.add({"@id": g.iri("Location", oid), "@type": "location:Location",
+                         "core:description": f"GPS position (first fix) in the video metadata of {f['path']}"
+                                             + (f"; its GPS track holds {points} points" if points else ""),
+                         "core:hasFacet": [{"@id": g.iri("LatLong", oid),
+                                            "@type": "location:LatLongCoordinatesFacet",
+                                            "location:latitude": _dec(vf["lat"]),
+                                            "location:longitude": _dec(vf["lon"]),
+                                            "location:altitude": _dec(vf.get("alt"))}]})
+            g.relationship(oid, loc, "Located_At", observable=False)
 
     threads: dict[tuple, list] = {}
     for m in messages:

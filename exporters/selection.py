@@ -192,6 +192,7 @@ class Selection:
     spec: SelectionSpec
     files: list[dict] = field(default_factory=list)       # every selected file (exported or withheld)
     photos: list[dict] = field(default_factory=list)      # photo/exif records of selected files
+    videos: list[dict] = field(default_factory=list)      # media/video records of selected files (same shape)
     messages: list[dict] = field(default_factory=list)    # selected chat/message records
     chat_sources: dict[int, dict] = field(default_factory=dict)   # file id -> chat file row
     notes: list[str] = field(default_factory=list)        # limitations met while selecting
@@ -257,6 +258,7 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
         for item in items:
             # a file's photo record (the last stored, should it have two)
             photos = {p.file_id: p for p in store_selection.photos(db, item)}
+            videos = {v.file_id: v for v in store_selection.photos(db, item, record_type=store_selection.VIDEO)}
             for r in store_files.listing(db, [item]):
                 tags = file_tags.get((item, r.locator))
                 if spec.tags and not tagged(tags):
@@ -264,10 +266,11 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
                 if r.kind not in EXPORTABLE_KINDS:
                     continue
                 photo = photos.get(r.id)
-                if only_photos and photo is None:
+                video = videos.get(r.id) if photo is None else None
+                if only_photos and photo is None and video is None:     # --type photos: videos too
                     continue
                 if start is not None or end is not None:
-                    when = _file_time(r, photo)
+                    when = _file_time(r, photo or video)
                     if when is None:
                         unknown_time += 1
                         continue
@@ -276,15 +279,17 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
                 sensitive = any(e["sensitive"] for e in tags or ())
                 f = _file_json(r, tags or [], sensitive, sensitive and not spec.include_sensitive)
                 sel.files.append(f)
-                if photo is not None:
+                media = photo or video
+                if media is not None:
                     photo_file_ids.add(r.id)
-                    sel.photos.append({"artifact_id": photo.artifact_id, "file_id": r.id, "item": item,
-                                       "locator": r.locator, "path": r.path, "sha256": r.sha256,
-                                       "mime": r.mime, "deleted": r.deleted, "recovery": r.recovery,
-                                       "fields": photo.fields, "corrupted": photo.corrupted,
-                                       "warnings": photo.warnings,
-                                       "extractor": photo.extractor, "withheld": f["withheld"],
-                                       "sensitive": sensitive})
+                    (sel.photos if photo is not None else sel.videos).append(
+                        {"artifact_id": media.artifact_id, "file_id": r.id, "item": item,
+                         "locator": r.locator, "path": r.path, "sha256": r.sha256,
+                         "mime": r.mime, "deleted": r.deleted, "recovery": r.recovery,
+                         "fields": media.fields, "corrupted": media.corrupted,
+                         "warnings": media.warnings,
+                         "extractor": media.extractor, "withheld": f["withheld"],
+                         "sensitive": sensitive})
         if unknown_time:
             sel.notes.append(f"{unknown_time} file(s) left out of the time range because their time has no "
                              "known zone (or no time at all); select them by tag to include them")
@@ -325,7 +330,7 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
 
 
 def _file_time(r: File, photo: Photo | None) -> str | None:
-    """When a file was made, for a time range: its photo's time taken, else its
+    """When a file was made, for a time range: its photo's (or video's) time taken, else its
     modification time; None when neither has a known zone."""
     if photo is not None and photo.fields.get("taken_at_utc"):
         return photo.fields["taken_at_utc"]

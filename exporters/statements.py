@@ -324,6 +324,9 @@ class HashStatements:
                              r"<td>(?:<code>[^<]*</code>|[^<]*)</td><td>[^<]*</td>"
                              r"<td><span class=\"hash\">([^<]*)</span></td>", section("files")):
             say_file(m[1], m[2], m[3], "files")
+        for m in re.finditer(r"<tr><td>([^<]*)</td><td><code>([^<]*)</code></td>"
+                             r"<td><span class=\"hash\">([^<]*)</span></td>", section("videos")):
+            say_file(m[1], m[2], m[3], "videos")
         for card in section("gallery").split('<div class="card">')[1:]:
             cite = re.search(r'<div class="cite">([^<]*) &#8250; <code>([^<]*)</code></div>', card)
             sha = re.search(r'SHA-256 <span class="hash">([^<]*)</span>', card)

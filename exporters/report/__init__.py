@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from typing import Any, Iterable
 
 SECTIONS = (("case", "Case"), ("items", "Evidence items"), ("selection", "Selection"),
-            ("files", "Exported files"), ("gallery", "Photos"), ("map", "Map of geotags"),
+            ("files", "Exported files"), ("gallery", "Photos"), ("videos", "Videos"), ("map", "Map of geotags"),
             ("chats", "Conversations"), ("timeline", "Timeline"), ("custody", "Chain of custody"),
             ("limitations", "Limitations"))
 TIMELINE_ROWS_CAP = 5000
@@ -189,7 +189,8 @@ def _position(fields: dict) -> tuple[Any, Any]:
 
 def selection_geo_rows(case, sel) -> list[dict]:
     """The geotags of the selection: its photos' (geotagged or not: the writers keep only the
-    geotagged), then the positions shared in its messages, each with the message (a message
+    geotagged), its videos' (kind ``video``, each with its GPS track: the writers add it as a
+    line), then the positions shared in its messages, each with the message (a message
     withheld as sensitive gives none: its location is withheld with its text)."""
     from forensic.exporters import geo
     keys = {(p["item"], p["locator"]) for p in sel.photos}
@@ -198,6 +199,11 @@ def selection_geo_rows(case, sel) -> list[dict]:
         for row in geo.photo_rows(case.db, item):
             if (row["item"], row["locator"]) in keys:
                 rows.append(dict(row, kind=geo.PHOTO_KIND))
+    video_keys = {(v["item"], v["locator"]) for v in getattr(sel, "videos", ())}
+    for item in sorted({k[0] for k in video_keys}):
+        for row in geo.video_rows(case.db, item, track=True):
+            if (row["item"], row["locator"]) in video_keys:
+                rows.append(row)
     for m in sel.messages:
         lat, lon = _position(m["fields"])
         if m["withheld"] or lat is None:
@@ -234,6 +240,7 @@ class ReportContext:
     thumbs: ThumbnailCollector | None = None      # render_template() does without
     name_map: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
+    videos: list[dict] = field(default_factory=list)    # the selection's media/video records
 
 
 # -- rendering ----------------------------------------------------------------------------------
@@ -348,6 +355,7 @@ def render_template(ctx: ReportContext) -> list:
     parts.append(_selection_section(ctx))
     parts.append(_files_section(ctx))
     parts.extend(_gallery_section(ctx))
+    parts.append(_videos_section(ctx))
     parts.append(_map_section(ctx))
     parts.append(_chats_section(ctx))
     parts.append(_timeline_section(ctx))
@@ -400,7 +408,8 @@ def _case_section(ctx: ReportContext) -> str:
                 ("Tool", e(f"{info['tool']['name']} {info['tool']['version']} ({info['format']})")),
                 ("Recipient", e(info.get("recipient"))),
                 ("Contents", e(f"{c['files']} files exported, {c['withheld_files']} withheld; {c['photos']} photos; "
-                               f"{c['messages']} messages ({c['withheld_messages']} withheld"
+                               + (f"{c['videos']} videos; " if c.get("videos") else "")
+                               + f"{c['messages']} messages ({c['withheld_messages']} withheld"
                                + (f", {unc} uncommitted" if unc else "")
                                + (f", {rec} recovered deleted rows" if rec else "") + ")")
                  + (' (<a href="#uncommitted">what uncommitted means</a>)' if unc else "")
@@ -512,11 +521,53 @@ def _gallery_section(ctx: ReportContext) -> list:
     return cards + ["</div>", ("skipped",), "</section>"]
 
 
+def _videos_section(ctx: ReportContext) -> str:
+    """One row per selected video: the file (item, locator, SHA-256: the bundle's checks read
+    them), when it was recorded and which of its dates that is, the camera, where (its first
+    GPS fix or ISO 6709 place), its duration and how many GPS track points it holds."""
+    if not ctx.videos:
+        return _section("videos", "<p>No videos in this selection.</p>")
+    rows = []
+    for v in ctx.videos:
+        f = v["fields"]
+        taken = f.get("taken_at")
+        src = f.get("taken_at_source")
+        src_text = src.get("source") if isinstance(src, dict) else src
+        recorded = (e(taken) + ("" if f.get("tz_known") or not taken else ' <span class="warn">(zone unknown)</span>')
+                    + f' <span class="small">[{e(f.get("tz_source"))}'
+                    + (f"; from {e(src_text)}" if src_text else "") + "]</span>")
+        place = "&#8212;"
+        lat, lon = f.get("lat"), f.get("lon")
+        if f.get("gps_valid") and isinstance(lat, (int, float)) and isinstance(lon, (int, float)):
+            place = (f"{e(round(lat, 6))}, {e(round(lon, 6))}"
+                     + (f", {e(f['alt'])} m" if f.get("alt") is not None else "")
+                     + f' (<a href="{e(osm_link(lat, lon))}" rel="noreferrer">map</a>)')
+        device = " ".join(str(x) for x in (f.get("make"), f.get("model")) if x) or None
+        if f.get("serial"):
+            device = f"{device or ''} #{f['serial']}".strip()
+        points = f.get("track_points") or 0
+        track = f"{points} point(s)" + (" (decimated in the record)" if f.get("track_decimated") else "")
+        how = _how_had(v)
+        rows.append([e(v["item"]), f"<code>{e(v['locator'])}</code>", _hash(v["sha256"]), recorded, e(device),
+                     place, e(f"{f['duration_s']:g} s" if isinstance(f.get("duration_s"), (int, float)) else None),
+                     e(track if points else "none"),
+                     e(("withheld (sensitive)" if v["withheld"] else "") + (f" {how}" if how else "")) or ""])
+    body = (_table(["Item", "File", "SHA-256", "Recorded [zone source; date used]", "Device", "Place (first fix)",
+                    "Duration", "GPS track", ""], rows, raw=True)
+            + "<p class=\"small\">A video's place is its first GPS fix (or the place its metadata names); its "
+            "whole GPS track is a line in <code>data/geotags.geojson</code> and <code>data/geotags.kml</code> "
+            "(kind <code>video_track</code>). The date used says which of the video's dates gives the time "
+            "recorded.</p>")
+    return _section("videos", body)
+
+
 def _map_section(ctx: ReportContext) -> str:
     pts = [r for r in ctx.geo if r.get("gps_valid") and r.get("lat") is not None and r.get("lon") is not None]
     if not pts:
-        return _section("map", "<p>No geotagged photos or chat locations in this selection.</p>")
-    svg = map_svg([(r["lat"], r["lon"]) for r in pts])
+        return _section("map", "<p>No geotagged photos, videos or chat locations in this selection.</p>")
+    from forensic.exporters.geo import track_coordinates
+    tracks = [[(c[1], c[0]) for c in track_coordinates(r)] for r in pts if r.get("track")]
+    svg = map_svg([(r["lat"], r["lon"]) for r in pts], [t for t in tracks if len(t) >= 2])
     rows = [[str(i + 1), _map_what(r), e(round(r["lat"], 6)), e(round(r["lon"], 6)),
              e(r.get("alt")), e(r.get("sent_at") if r.get("kind") == "chat_message" else r.get("taken_at")),
              e(r.get("sender") if r.get("kind") == "chat_message" else r.get("device")),
@@ -524,15 +575,20 @@ def _map_section(ctx: ReportContext) -> str:
             for i, r in enumerate(pts)]
     body = (svg + "<p class=\"small\">Equirectangular plot of the points (WGS 84 latitude/longitude), drawn in "
             "the report itself: nothing is loaded from the network. The links open an online map only when clicked. "
-            "A point is a photo's geotag, or a position shared in a chat message (then the message: conversation, "
+            "A point is a photo's geotag, a video's place (its first GPS fix; its GPS track is drawn as a line), "
+            "or a position shared in a chat message (then the message: conversation, "
             "sender, time sent, message id, and the chat database or export it came from).</p>"
-            + _table(["#", "Photo or chat message", "Latitude", "Longitude", "Altitude (m)", "Taken or sent",
+            + _table(["#", "Photo, video or chat message", "Latitude", "Longitude", "Altitude (m)", "Taken or sent",
                       "Device or sender", "Online map"], rows, raw=True))
     return _section("map", body)
 
 
 def _map_what(r: dict) -> str:
     """The map table's description of a point: the photo's path, or the message it came from."""
+    if r.get("kind") == "video":
+        points = r.get("track_points") or 0
+        return (f"<code>{e(r['path'])}</code> (video" + (f", GPS track of {e(points)} points" if points else "")
+                + ")")
     if r.get("kind") != "chat_message":
         return f"<code>{e(r['path'])}</code>"
     place = f" &#8220;{e(r['location_name'])}&#8221;" if r.get("location_name") else ""
@@ -541,9 +597,12 @@ def _map_what(r: dict) -> str:
             f'<div class="cite">{e(r["item"])} &#8250; <code>{e(r.get("locator"))}</code></div>')
 
 
-def map_svg(points: list[tuple[float, float]], width: int = 800, height: int = 480) -> str:
-    lats = [p[0] for p in points]
-    lons = [p[1] for p in points]
+def map_svg(points: list[tuple[float, float]], lines: list[list[tuple[float, float]]] | None = None,
+            width: int = 800, height: int = 480) -> str:
+    """The points (numbered) and ``lines`` (a video's GPS track: (lat, lon) each) on a graticule."""
+    lines = lines or []
+    lats = [p[0] for p in points] + [q[0] for line in lines for q in line]
+    lons = [p[1] for p in points] + [q[1] for line in lines for q in line]
     lat0, lat1, lon0, lon1 = min(lats), max(lats), min(lons), max(lons)
     span = max(lat1 - lat0, lon1 - lon0, 0.01)
     pad = span * 0.15
@@ -577,6 +636,9 @@ def map_svg(points: list[tuple[float, float]], width: int = 800, height: int = 4
                    f'<text x="{x(g) - 10:.1f}" y="{height - m + 14}" '
                    f'font-size="9" fill="#666">{g:.{dec}f}&#176;</text>')
     out.append(f'<rect x="{m}" y="{m}" width="{width - 2 * m}" height="{height - 2 * m}" fill="none" stroke="#889"/>')
+    for line in lines:
+        pts = " ".join(f"{x(lon):.1f},{y(lat):.1f}" for lat, lon in line)
+        out.append(f'<polyline points="{pts}" fill="none" stroke="#457b9d" stroke-width="2"/>')
     for i, (lat, lon) in enumerate(points):
         out.append(f'<circle cx="{x(lon):.1f}" cy="{y(lat):.1f}" r="5" fill="#e63946" stroke="#fff"/>'
                    f'<text x="{x(lon) + 7:.1f}" y="{y(lat) - 6:.1f}" font-size="11" fill="#1d3557">{i + 1}</text>')
