@@ -101,8 +101,9 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
             convs = {(r.item, r.fields["conversation"]["id"]) for r in rows}
             out.extend(Target("conversation", it, cid, None, f"conversation {cid}") for it, cid in sorted(convs))
     elif geotagged or timed:
-        # the photos held by a file, by item and the order their records were stored
-        photos = sorted((p for p in store_selection.photos(db, item or None) if p.locator is not None),
+        # the photos and videos held by a file, by item and the order their records were stored
+        photos = sorted((p for kind in (store_selection.PHOTO, store_selection.VIDEO)
+                         for p in store_selection.photos(db, item or None, record_type=kind) if p.locator is not None),
                         key=lambda p: (p.item, p.artifact_id))
         for p in photos:
             f = p.fields

@@ -3,7 +3,7 @@
 A bundle names a file's SHA-256 in many places: the payload manifest (the hash of the bytes it
 holds), ``data/files.jsonl``, ``data/messages.jsonl`` (chat sources, attachments), the custody
 entries that record the file, ``data/timeline.csv``, ``data/geotags.geojson`` and ``.kml``,
-``data/case.jsonld`` and the report (files table, gallery, conversations, limitations); an
+``data/case.jsonld`` and the report (files table, gallery, videos, conversations, limitations); an
 evidence item's SHA-256 and MD5 stand in ``data/bundle.json``, its ``evidence.received`` custody
 entry, ``data/case.jsonld`` and the report; a custody entry's own SHA-256 in the entry, the report's
 custody table and ``data/bundle.json`` (the last verification). Each statement is kept under

@@ -37,9 +37,10 @@ def _actor(case: Case, examiner: str | None) -> str:
 @click.option("--item", default=None, help="Only in this evidence item.")
 @click.option("--conversation", default=None, help="Every message of this conversation (id or title).")
 @click.option("--from", "from_at", default=None,
-              help="Messages/photos at or after this time (ISO 8601; UTC if no zone).")
-@click.option("--to", "to_at", default=None, help="Messages/photos at or before this time.")
-@click.option("--geotagged", is_flag=True, help="Photos with a valid GPS position (and messages with a location).")
+              help="Messages/photos/videos at or after this time (ISO 8601; UTC if no zone).")
+@click.option("--to", "to_at", default=None, help="Messages/photos/videos at or before this time.")
+@click.option("--geotagged", is_flag=True,
+              help="Photos and videos with a valid GPS position (and messages with a location).")
 @click.option("--examiner", default=None, help="Who tags (default: the case's examiner).")
 @json_option
 @with_case
@@ -127,7 +128,7 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 @click.option("--tag", "tags", multiple=True, help="Export what carries this tag; repeatable.")
 @click.option("--item", "items", multiple=True, help="Only (or all of) this evidence item; repeatable.")
 @click.option("--type", "types", multiple=True, type=click.Choice(["photos", "messages", "files"]),
-              help="Only these record types; repeatable.")
+              help="Only these record types; repeatable (photos: videos too).")
 @click.option("--from", "from_at", default=None, help="Only what is dated at or after this time (ISO 8601).")
 @click.option("--to", "to_at", default=None, help="Only what is dated at or before this time.")
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path),

@@ -831,10 +831,13 @@ def _limitations_section(ctx: ReportContext) -> str:
                                f"<code>{e(m['source']['locator'])}</code></li>" for m in wmsgs[:500])
                      + "</ul></li>")
     unknown_photos = sum(1 for p in ctx.photos if p["fields"].get("taken_at") and not p["fields"].get("tz_known"))
+    unknown_videos = sum(1 for v in ctx.videos if v["fields"].get("taken_at") and not v["fields"].get("tz_known"))
     unknown_msgs = sum(1 for m in ctx.messages if m["fields"].get("sent_at") and not m["fields"].get("tz_known"))
     unknown_files = sum(1 for f in ctx.files if not f["times_tz_known"])
-    if unknown_photos or unknown_msgs or unknown_files:
-        items.append(f"<li>Unknown time zones: {unknown_photos} photo time(s), {unknown_msgs} message time(s) and "
+    if unknown_photos or unknown_videos or unknown_msgs or unknown_files:
+        items.append(f"<li>Unknown time zones: {unknown_photos} photo time(s), "
+                     + (f"{unknown_videos} video time(s), " if unknown_videos else "")
+                     + f"{unknown_msgs} message time(s) and "
                      f"{unknown_files} file(s) with file-system times in local time (FAT/exFAT/ZIP) are the device's "
                      "wall clock; they are shown without a zone and never as UTC.</li>")
     for note in ctx.info.get("notes") or []:
@@ -849,7 +852,8 @@ def _limitations_section(ctx: ReportContext) -> str:
         items.append(f'<li class="warn">{found} message(s) are <b>recovered deleted rows</b>: read back from a phone '
                      'database\'s free space, not messages the database still holds; each is labelled '
                      f'{RECOVERED_LABEL} (<a href="#recovered">what this means</a>).</li>')
-    corrupted = [p for p in ctx.photos if p["corrupted"]] + [m for m in ctx.messages if m["corrupted"]]
+    corrupted = ([p for p in ctx.photos if p["corrupted"]] + [v for v in ctx.videos if v["corrupted"]]
+                 + [m for m in ctx.messages if m["corrupted"]])
     if corrupted:
         items.append(f"<li>{len(corrupted)} record(s) come from damaged data (marked corrupted); what could be "
                      "read is shown.</li>")

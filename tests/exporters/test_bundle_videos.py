@@ -52,7 +52,7 @@ def exported(tmp_path_factory):
                    "--key", key) == 0
     with zipfile.ZipFile(bundle) as zf:
         got = {i.filename[len(ROOT):]: zf.read(i) for i in zf.infolist()}
-    return {"bundle": bundle, "pub": pub, "members": got}
+    return {"bundle": bundle, "pub": pub, "key": key, "case": case, "members": got}
 
 
 def test_the_bundle_verifies(exported, forensic):
@@ -141,3 +141,21 @@ def test_a_video_hash_changed_in_the_report_is_a_disagreement(exported, tmp_path
     rep = verify_bundle(bad, None, None)
     assert not rep.intact
     assert any("GX010001.MP4" in str(d) for d in rep.disagreements), rep.disagreements
+
+
+def test_timeline_holds_the_recording_times(exported):
+    import csv
+    import io
+    rows = list(csv.DictReader(io.StringIO(exported["members"]["data/timeline.csv"].decode())))
+    recorded = {r["path"].rsplit("/", 1)[-1]: r for r in rows if r["timestamp_desc"] == "Video recorded"}
+    assert recorded["IMG_0001.MOV"]["datetime"] == "2024-06-15T12:22:05+00:00"
+    assert recorded["GX010001.MP4"]["tz_source"] == "gps"
+
+
+def test_geotagged_tags_take_the_geotagged_videos(forensic, exported, monkeypatch):
+    case = exported["case"]
+    monkeypatch.setenv("FORENSIC_KEY", str(exported["key"]))      # the export signed the case's log
+    forensic("tag", "add", "--case", case, "--tag", "placed", "--geotagged")
+    tagged = {t["ref"].rsplit("/", 1)[-1] for t in forensic("tag", "list", "--case", case, "--json").jsonl()
+              if t["tag"] == "placed"}
+    assert tagged == {"IMG_0001.MOV", "GX010001.MP4"}          # the damaged one has no place
