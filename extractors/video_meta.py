@@ -29,7 +29,8 @@ the creation dates that disagree with it (by how many seconds).
 
 Reading is bounded: atoms are walked with seeks (``mdat`` is never read whole), ``moov`` is
 read only up to :data:`MAX_MOOV` bytes, at most :data:`MAX_ATOMS` atoms and :data:`MAX_DEPTH`
-levels, at most :data:`MAX_GPMF_SAMPLES` GPMF samples of :data:`MAX_GPMF_SAMPLE` bytes each;
+levels, at most :data:`MAX_GPMF_SAMPLES` GPMF samples of :data:`MAX_GPMF_SAMPLE` bytes each
+(together no more bytes than the file holds) and :data:`MAX_GPMF_POINTS` points;
 the stored track is every point up to :data:`MAX_TRACK_POINTS`, else evenly decimated to
 that many (``track_points`` says how many were read, ``track_decimated`` whether it was cut).
 """
@@ -53,6 +54,7 @@ MAX_DEPTH = 12                       # nesting levels walked
 MAX_SAMPLES = 2_000_000              # sample-table entries read per track
 MAX_GPMF_SAMPLES = 50_000            # GPMF samples read per file
 MAX_GPMF_SAMPLE = 1024 * 1024        # bytes of one GPMF sample read
+MAX_GPMF_POINTS = 200_000            # GPS points read per file (a GoPro chapter: ~13,000)
 MAX_TRACK_POINTS = 10_000            # track points stored (evenly decimated beyond)
 
 _MIMES = {"video/quicktime", "video/mp4", "video/3gpp", "video/3gpp2", "video/x-m4v", "video/mp4v-es"}
@@ -513,6 +515,7 @@ def _gpmf_points(fh: BinaryIO, size: int, movie: _Movie, problems: _Problems) ->
         if t.codec != "gpmd":
             continue
         samples = list(_samples(t))
+        taken = 0           # bytes of samples read: never more than the file holds
         for n, (offset, length, _start) in enumerate(samples):
             if offset + length > size:
                 problems.add(f"GPMF sample {n + 1} at {offset} runs past the end of the file")
@@ -520,6 +523,13 @@ def _gpmf_points(fh: BinaryIO, size: int, movie: _Movie, problems: _Problems) ->
             if length > MAX_GPMF_SAMPLE:
                 problems.add(f"GPMF sample {n + 1} of {length:,} bytes exceeds the bound: not read")
                 continue
+            # a forged sample table naming one sample many times would multiply its points
+            # (a small file, millions of points): samples that overlap are refused
+            taken += length
+            if taken > size or len(points) > MAX_GPMF_POINTS:
+                problems.add(f"GPMF samples from {n + 1} on not read: they overlap (more bytes than the file "
+                             f"holds) or past {MAX_GPMF_POINTS:,} points")
+                break
             fh.seek(offset)
             data = fh.read(length)
             next_start = samples[n + 1][2] if n + 1 < len(samples) else None

@@ -1,0 +1,56 @@
+"""Red team: photos and videos written by a hostile device owner (GPMF tracks, XMP
+packets); each test is one attack, see docs/threat-model.md."""
+from __future__ import annotations
+
+import struct
+import time
+import tracemalloc
+from datetime import datetime, timezone
+
+from forensic.extractors import video_meta
+from forensic.extractors.base import ExtractorInput
+from forensic.extractors.records import ArtifactRecord
+from tests.extractors import video_builders as vb
+
+
+def _gopro_with_one_sample_named(times: int, points: int) -> bytes:
+    """A GoPro-like MP4 (as tests/extractors/video_builders.gopro_mp4 lays one out) whose
+    gpmd sample table names its one sample ``times`` times (every chunk at the same offset):
+    a small file whose GPS track claims ``times * points`` points."""
+    sample = vb.gpmf_sample("240615142205.000", [(46.5 + i * 1e-6, 7.9, 2000.0, 3.0, 3.0) for i in range(points)])
+    ftyp = vb.atom(b"ftyp", b"mp41", b"\0\0\0\0", b"mp41")
+    mdat = vb.atom(b"mdat", sample)
+    offset = len(ftyp) + 8
+    tkhd = vb.atom(b"tkhd", b"\0" * 84)
+    mdhd = vb.atom(b"mdhd", struct.pack(">B3xIIIIHH", 0, 0, 0, 1000, 1000 * times, 0, 0))
+    hdlr = vb.atom(b"hdlr", b"\0\0\0\0mhlrmeta", b"\0" * 12, b"\0")
+    stsd = vb.atom(b"stsd", struct.pack(">II", 0, 1), vb.atom(b"gpmd", b"\0" * 8))
+    stts = vb.atom(b"stts", struct.pack(">III", 0, 1, times), struct.pack(">I", 1000))
+    stsc = vb.atom(b"stsc", struct.pack(">IIIII", 0, 1, 1, 1, 1))
+    stsz = vb.atom(b"stsz", struct.pack(">III", 0, len(sample), times))
+    stco = vb.atom(b"stco", struct.pack(">II", 0, times), struct.pack(">I", offset) * times)
+    stbl = vb.atom(b"stbl", stsd, stts, stsc, stsz, stco)
+    trak = vb.atom(b"trak", tkhd, vb.atom(b"mdia", mdhd, hdlr, vb.atom(b"minf", stbl)))
+    created = datetime(2024, 6, 15, 16, 22, 5, tzinfo=timezone.utc)
+    moov = vb.atom(b"moov", vb.mvhd(created, created, 1000, 1000 * times), trak)
+    return ftyp + mdat + moov
+
+
+def test_a_gpmf_sample_named_many_times_is_no_memory_bomb():
+    """A 300 KB GoPro clip whose sample table names its one 60 KB GPS sample 2,000 times:
+    each read gave 3,000 points, so 6 million point dicts (GBs with 50,000 names) before the
+    track was decimated. A sample that overlaps one already read is refused, and the points
+    read per file are bounded."""
+    data = _gopro_with_one_sample_named(2000, 3000)
+    assert len(data) < 400_000
+    tracemalloc.start()
+    began = time.perf_counter()
+    out = list(video_meta.VideoMetaExtractor().extract(ExtractorInput("GX.MP4", "GX.MP4", "video/mp4", len(data),
+                                                                      data)))
+    elapsed = time.perf_counter() - began
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    rec = next(r for r in out if isinstance(r, ArtifactRecord))
+    assert rec.fields["track_points"] <= 3000
+    assert elapsed < 5 and peak < 200 << 20, (elapsed, peak)
+    assert any("overlap" in getattr(w, "message", "") for w in out)
