@@ -1,7 +1,7 @@
 """XMP (Adobe Extensible Metadata Platform) packets: found in a photo's bytes or read from a
 ``.xmp`` sidecar, parsed into the properties a photo record uses.
 
-Parsing is our own over :mod:`xml.etree` (XMP is small RDF/XML): a packet holding a DOCTYPE
+Parsing is our own over :mod:`xml.etree` through defusedxml (XMP is small RDF/XML): a DOCTYPE
 or an entity declaration is refused (entity expansion attacks), its size is capped, and a
 broken packet gives a problem message, never an exception. Only simple properties are kept
 (attributes of ``rdf:Description``, child elements with text, the first item of an
@@ -120,8 +120,15 @@ def parse(packet: bytes | None) -> Xmp:
         out.problems.append("XMP packet declares a DOCTYPE or entities: refused (not XMP, possibly hostile)")
         return out
     start = packet.find(b"<")
+    # defusedxml refuses a DTD in any encoding: a UTF-16 sidecar hides "<!DOCTYPE" from the
+    # byte test above (expat would then expand its entities)
+    from defusedxml import DefusedXmlException
+    from defusedxml.ElementTree import fromstring
     try:
-        root = ET.fromstring(packet[start:] if start > 0 else packet)
+        root = fromstring(packet[start:] if start > 0 else packet, forbid_dtd=True)
+    except DefusedXmlException:
+        out.problems.append("XMP packet declares a DOCTYPE or entities: refused (not XMP, possibly hostile)")
+        return out
     except ET.ParseError as exc:
         out.problems.append(f"XMP packet is not well-formed XML ({exc}): not read")
         return out

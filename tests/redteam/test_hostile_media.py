@@ -54,3 +54,18 @@ def test_a_gpmf_sample_named_many_times_is_no_memory_bomb():
     assert rec.fields["track_points"] <= 3000
     assert elapsed < 5 and peak < 200 << 20, (elapsed, peak)
     assert any("overlap" in getattr(w, "message", "") for w in out)
+
+
+def test_a_utf16_xmp_sidecar_cannot_slip_a_doctype_past_the_check():
+    """An XMP sidecar in UTF-16 (XMP allows it) with a DOCTYPE and nested entities and no
+    ``x:xmpmeta`` wrapper: the byte test for ``<!DOCTYPE`` saw nothing, and expat expanded the
+    entities into the creator (10,000 bytes here, up to expat's own amplification limit).
+    The packet is now refused whatever its encoding."""
+    from forensic.extractors import xmp
+    entities = "".join(f'<!ENTITY a{i + 1} "{(f"&a{i};" if i else "&a;") * 10}">' for i in range(2))
+    doc = (f'<?xml version="1.0" encoding="UTF-16"?><!DOCTYPE r [<!ENTITY a "{"A" * 100}">{entities}]>'
+           '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#"><rdf:Description '
+           'xmlns:dc="http://purl.org/dc/elements/1.1/"><dc:creator>&a2;</dc:creator></rdf:Description></rdf:RDF>')
+    data = doc.encode("utf-16")
+    got = xmp.parse(xmp.find_packet(data) or data)
+    assert got.props == {} and any("DOCTYPE" in p for p in got.problems)
