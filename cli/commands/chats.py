@@ -58,14 +58,14 @@ def message_json(m: Message, people: People | None = None, originals: dict | Non
     ``sender_contact`` (the contact the sender's number, jid or address belongs to, from
     ``people``: name, number, sources; else null), then whether it is corrupted and its
     warnings. ``originals`` (:func:`forensic.store.similar.camera_originals`): an attachment
-    whose photo is near a camera original gets ``camera_original`` (the nearest; joined now,
-    the stored record unchanged)."""
+    whose photo is near a camera original gets ``camera_original`` (the nearest, with the other
+    originals within the distance in ``other_originals``; joined now, the stored record unchanged)."""
     fields = dict(m.fields)             # a copy: the shared fields are taken out of it
     out = {"item": m.item, "record_id": m.id}
     for k in MESSAGE_FIELDS:
         out[k] = fields.pop(k, None)
     if originals and out["attachments"]:
-        out["attachments"] = [{**a, "camera_original": store_similar.original_of(originals[a["sha256"]][0])}
+        out["attachments"] = [{**a, "camera_original": store_similar.original_of(originals[a["sha256"]])}
                               if isinstance(a, dict) and isinstance(a.get("sha256"), str) and a["sha256"] in originals
                               else a
                               for a in out["attachments"]]

@@ -208,7 +208,16 @@ def camera_originals(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_D
     return out
 
 
-def original_of(pair: SimilarPair) -> dict:
-    """What a chat attachment says of the camera original it was made from (``camera_original``)."""
-    return {"item": pair.a.item, "locator": pair.a.locator, "sha256": pair.a.sha256, "camera": pair.a.camera,
-            "distance": pair.distance, "algorithm": pair.algorithm}
+def original_of(pairs: list[SimilarPair]) -> dict:
+    """What a chat attachment says of the camera original it was made from (``camera_original``),
+    given its pairs nearest first (:func:`camera_originals`): the nearest, and in
+    ``other_originals`` the other camera originals within the distance (at most
+    :data:`MAX_MESSAGES`). A planted picture as near as the real original (a re-saved copy
+    with forged EXIF) must not hide it: the nearest is a hint, not the answer."""
+    pair = pairs[0]
+    out: dict = {"item": pair.a.item, "locator": pair.a.locator, "sha256": pair.a.sha256, "camera": pair.a.camera,
+                 "distance": pair.distance, "algorithm": pair.algorithm}
+    out["other_originals"] = [{"item": o.a.item, "locator": o.a.locator, "sha256": o.a.sha256,
+                               "camera": o.a.camera, "distance": o.distance}
+                              for o in pairs[1:MAX_MESSAGES + 1]]
+    return out
