@@ -1,0 +1,50 @@
+"""Red team: encrypted phone backups and where their plaintext goes; see docs/threat-model.md."""
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+
+import pytest
+
+from forensic.errors import ForensicError
+from forensic.locator import Locator
+from forensic.sources.itunes import ItunesBackupSource
+from tests.forensic.test_itunes_backup import build_backup
+
+
+def _left(tmp: Path) -> list[str]:
+    return sorted(str(p.relative_to(tmp)) for p in tmp.rglob("*"))
+
+
+def test_no_decrypted_plaintext_is_left_behind_on_any_path(tmp_path, monkeypatch):
+    """An encrypted iTunes backup opened with a wrong password, with the right one and a
+    Manifest.db damaged after its first blocks, and with the right one and a failure in the
+    middle of the walk (a crash mid-triage): nothing decrypted stays in the temporary folder
+    (ours or iphone-backup-decrypt's), and nothing is ever written beside the evidence."""
+    tmp = tmp_path / "tmp"
+    tmp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp))
+    files = [("HomeDomain", "Library/SMS/notes.txt", b"meet at 9\n"), ("HomeDomain", "Library/x.bin", b"x" * 40)]
+    backup = build_backup(tmp_path / "enc", files, password=b"pw")
+    before = _left(backup)
+    with pytest.raises(ForensicError, match="wrong password"):
+        ItunesBackupSource(backup, Locator.root("enc"), password=b"nope")
+    assert _left(tmp) == []
+    with pytest.raises(RuntimeError, match="crash"):
+        with ItunesBackupSource(backup, Locator.root("enc"), password=b"pw") as src:
+            for entry in src.entries():
+                if entry.name == "notes.txt":
+                    with entry.open() as fh:
+                        assert fh.read() == b"meet at 9\n"
+                        raise RuntimeError("crash mid-triage")
+    assert _left(tmp) == []
+    manifest = backup / "Manifest.db"
+    good = manifest.read_bytes()
+    manifest.write_bytes(good[:4096] + bytes(len(good) - 4096))          # damaged after its first blocks
+    try:
+        ItunesBackupSource(backup, Locator.root("enc"), password=b"pw").close()
+    except ForensicError:
+        pass
+    assert _left(tmp) == []
+    manifest.write_bytes(good)
+    assert _left(backup) == before
