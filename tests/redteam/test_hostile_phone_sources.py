@@ -67,3 +67,27 @@ def test_an_ab_member_cannot_pass_for_another_apps_file(tmp_path):
     files, _ = _paths(ab)
     owned = {p: loc for p, loc in files.items() if "com.whatsapp" in p and p.startswith("/data/data/")}
     assert owned == {"/data/data/com.whatsapp/databases/msgstore.db": "phone.ab › apps/com.whatsapp/db/msgstore.db"}
+
+
+def test_hostile_device_facts_are_escaped_in_the_terminal_and_intact_in_json(forensic, tmp_path):
+    """A UFDR whose Device Info names the model ``[bold red]iPhone[/]``, a newline and a forged
+    ``SHA-256:`` line, U+202E: on the terminal (stderr) the markup is shown as text and no line
+    is forged; `--json` keeps the value as written."""
+    model = "[bold red]iPhone 12[/]&#10;SHA-256: 0000\u202e"
+    report = f"""<?xml version="1.0" encoding="utf-8"?>
+<project xmlns="{NS}"><metadata section="Device Info">
+<item name="DeviceInfoDetectedModel">{model}</item><item name="IMEI">356789101112131</item></metadata>
+</project>"""
+    ufdr = tmp_path / "phone.ufdr"
+    with zipfile.ZipFile(ufdr, "w") as zf:
+        zf.writestr("report.xml", report)
+        zf.writestr("files/a.bin", b"a")
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C", "--examiner", "E")
+    added = forensic("evidence", "add", ufdr, "--case", case, "--id", "u")
+    listed = forensic("evidence", "list", "--case", case)
+    for err in (added.err, listed.err):
+        assert "[bold red]iPhone 12[/]\\x0aSHA-256: 0000\\u202e" in err       # markup shown, controls escaped
+        assert not any(line.lstrip().startswith("SHA-256: 0000") for line in err.splitlines())
+    item, = forensic("evidence", "list", "--case", case, "--json").jsonl()
+    assert item["device"]["model"] == "[bold red]iPhone 12[/]\nSHA-256: 0000\u202e"
