@@ -36,6 +36,7 @@ that many (``track_points`` says how many were read, ``track_decimated`` whether
 """
 from __future__ import annotations
 
+import math
 import re
 import struct
 from datetime import datetime, timedelta, timezone
@@ -634,6 +635,13 @@ def _novatek_points(fh: BinaryIO, size: int, movie: _Movie, problems: _Problems)
     return points
 
 
+def _km(lat1: float, lon1: float, lat2: float, lon2: float) -> float:
+    """Great-circle distance in km (haversine, mean Earth radius)."""
+    p1, p2 = math.radians(lat1), math.radians(lat2)
+    a = math.sin((p2 - p1) / 2) ** 2 + math.cos(p1) * math.cos(p2) * math.sin(math.radians(lon2 - lon1) / 2) ** 2
+    return 2 * 6371.0088 * math.asin(min(1.0, math.sqrt(a)))
+
+
 def _freegps(block: bytes) -> dict[str, Any] | None:
     """One Novatek ``freeGPS`` record of the common binary layout (exiftool's Viofo A119S type):
     time as six little-endian uint32 at 48, status ``A``, hemispheres, then latitude, longitude
@@ -787,6 +795,13 @@ def _fill(movie: _Movie, points: list[dict[str, Any]], fields: dict[str, Any], t
         problems.add(f"{len(bad)} GPMF point(s) out of range (latitude ±90, longitude ±180): left out")
         points = [p for p in points if -90 <= p["latitude"] <= 90 and -180 <= p["longitude"] <= 180]
     fixed = [p for p in points if (p["fix"] is None or p["fix"] >= 2) and (p["latitude"] or p["longitude"])]
+    if gps and fixed:
+        # two places in one file (a ©xyz tag is easy to rewrite): the one shown is said to
+        # disagree with the GPS track when they are over a kilometre apart
+        km = _km(gps["latitude"], gps["longitude"], fixed[0]["latitude"], fixed[0]["longitude"])
+        if km > 1:
+            problems.add(f"{gps['source']} place is {km:,.1f} km from the GPS track's first fix "
+                         f"({fixed[0]['latitude']:.6f}, {fixed[0]['longitude']:.6f}): both kept", corrupt=False)
     if not gps and fixed:
         p = fixed[0]
         gps = {"latitude": p["latitude"], "longitude": p["longitude"], "altitude": p["altitude"],

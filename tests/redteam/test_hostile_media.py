@@ -69,3 +69,26 @@ def test_a_utf16_xmp_sidecar_cannot_slip_a_doctype_past_the_check():
     data = doc.encode("utf-16")
     got = xmp.parse(xmp.find_packet(data) or data)
     assert got.props == {} and any("DOCTYPE" in p for p in got.problems)
+
+
+def test_a_video_whose_place_tag_and_gps_track_disagree_says_so():
+    """A GoPro clip given a ``©xyz`` place (Paris; any tag editor writes one) while its GPS
+    track was recorded in the Alps: the record showed Paris as the clip's place and nothing
+    said that the track, kept beside it, is 400 km away. Both are kept, and a warning names
+    the distance."""
+    sample = vb.gpmf_sample("240615142205.000", [(46.5, 7.9, 2000.0, 3.0, 3.0), (46.50001, 7.90002, 2001.0, 3.0, 3.0)])
+    data = bytearray(vb.gopro_mp4(datetime(2024, 6, 15, 16, 22, 5, tzinfo=timezone.utc), [sample]))
+    udta = data.rindex(b"udta") - 4
+    xyz = vb.text_atom(b"\xa9xyz", "+48.8584+002.2945/")
+    struct.pack_into(">I", data, udta, struct.unpack_from(">I", data, udta)[0] + len(xyz))
+    moov = data.index(b"moov") - 4
+    struct.pack_into(">I", data, moov, struct.unpack_from(">I", data, moov)[0] + len(xyz))
+    end = udta + struct.unpack_from(">I", data, udta)[0] - len(xyz)
+    data[end:end] = xyz
+    out = list(video_meta.VideoMetaExtractor().extract(ExtractorInput("GX.MP4", "GX.MP4", "video/mp4", len(data),
+                                                                      bytes(data))))
+    rec = next(r for r in out if isinstance(r, ArtifactRecord))
+    assert (round(rec.fields["lat"], 4), rec.fields["gps"]["source"]) == (48.8584, "quicktime:\u00a9xyz")
+    assert rec.fields["track"][0]["latitude"] == 46.5
+    said = [w.message for w in out if not isinstance(w, ArtifactRecord)]
+    assert any("km from the GPS track" in m for m in said), said
