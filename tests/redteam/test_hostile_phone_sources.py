@@ -91,3 +91,23 @@ def test_hostile_device_facts_are_escaped_in_the_terminal_and_intact_in_json(for
         assert not any(line.lstrip().startswith("SHA-256: 0000") for line in err.splitlines())
     item, = forensic("evidence", "list", "--case", case, "--json").jsonl()
     assert item["device"]["model"] == "[bold red]iPhone 12[/]\nSHA-256: 0000\u202e"
+
+
+def test_an_ab_member_named_twice_hides_neither(tmp_path):
+    """A TAR may hold two members of one name (extracting it, the second overwrites the first):
+    a forged .ab with two ``msgstore.db`` could hide the one the examiner reads. Both are
+    listed, at the same device path, each with its own locator and content, the second with a
+    warning."""
+    buf = io.BytesIO()
+    with tarfile.open(fileobj=buf, mode="w", format=tarfile.PAX_FORMAT) as tf:
+        for data in (b"first", b"second"):
+            ti = tarfile.TarInfo("apps/com.whatsapp/db/msgstore.db")
+            ti.size = len(data)
+            tf.addfile(ti, io.BytesIO(data))
+    ab = tmp_path / "phone.ab"
+    ab.write_bytes(make_ab(buf.getvalue()))
+    with open_source(ab, detect_format(ab), ab.name) as src:
+        got = [(e.path, str(e.locator), e.open().read(), e.warnings) for e in src.entries()]
+    assert [g[0] for g in got] == ["/data/data/com.whatsapp/databases/msgstore.db"] * 2
+    assert len({g[1] for g in got}) == 2 and [g[2] for g in got] == [b"first", b"second"]
+    assert got[1][3] == ["duplicate member name (occurrence 2)"]
