@@ -111,3 +111,18 @@ def test_an_ab_member_named_twice_hides_neither(tmp_path):
     assert [g[0] for g in got] == ["/data/data/com.whatsapp/databases/msgstore.db"] * 2
     assert len({g[1] for g in got}) == 2 and [g[2] for g in got] == [b"first", b"second"]
     assert got[1][3] == ["duplicate member name (occurrence 2)"]
+
+
+def test_vendor_records_stay_out_of_the_timeline(forensic, tmp_path):
+    """Cellebrite's decoded records (a UFDR's report.xml, written by whoever made the file)
+    are not our extraction: a vendor chat message must not enter `forensic timeline` as if
+    one of our extractors had read it from the evidence."""
+    from tests.extractors.chat.test_phone_dbs import IOS_SCHEMA, build, ios_rows
+    from tests.forensic.test_ufdr import REPORT, make_ufdr
+    ufdr = make_ufdr(tmp_path / "phone.ufdr", REPORT, build(tmp_path / "sms.db", IOS_SCHEMA, ios_rows()))
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C", "--examiner", "E")
+    forensic("evidence", "add", ufdr, "--case", case, "--id", "u")
+    forensic("triage", "--case", case, expect=None)
+    out = forensic("timeline", "--case", case, "--json").out
+    assert "Hola" in out and "vendor says hello" not in out and "2024-03-14T09:01" not in out
