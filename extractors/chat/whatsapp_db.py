@@ -16,7 +16,8 @@ Two schemas:
 privacy id ``NNN@lid`` a chat or group sender may be keyed by, to the phone-number jid: the
 record then names the phone-number jid (``conversation.id``, ``chat_jid``, ``sender``,
 ``participants``) and keeps the LID in ``chat_lid``/``sender_lid``. A LID with no mapping
-stays as it is.
+stays as it is. Only a ``@lid`` jid is mapped, only to a ``@s.whatsapp.net`` jid, and a LID
+mapped to two numbers keeps its first: other rows (forged) are left unused, with a warning.
 
 Deleted rows of ``message``/``messages`` (and ``wa_contacts``) are recovered from free space
 by the base (``MESSAGE_TABLES``, :mod:`forensic.extractors.chat.sqlite_chat`), marked
@@ -136,10 +137,19 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
         # jid_map (2023 on): a LID (privacy id, "...@lid") row -> the phone-number jid row it stands for
         phone: dict[str, str] = {}
         if "jid_map" in tables and {"lid_row_id", "jid_row_id"} <= tables["jid_map"]:
+            refused: list[str] = []
             for r in rows(conn, "jid_map", tables["jid_map"], ("lid_row_id", "jid_row_id"), problems):
                 lid, pn = jids.get(r["lid_row_id"]), jids.get(r["jid_row_id"])
-                if isinstance(lid, str) and isinstance(pn, str) and lid != pn:
-                    phone[lid] = pn
+                if not (isinstance(lid, str) and isinstance(pn, str)) or lid == pn:
+                    continue
+                # a forged row must not rename a phone number, nor pick one of two numbers silently
+                if not lid.endswith("@lid") or not pn.endswith("@s.whatsapp.net"):
+                    refused.append(f"{lid} -> {pn} (not a LID to a phone-number jid)")
+                elif phone.setdefault(lid, pn) != pn:
+                    refused.append(f"{lid} -> {pn} (mapped to two numbers: {phone[lid]} kept)")
+            if refused:
+                problems.append(f"jid_map: {len(refused)} row(s) not used: " + "; ".join(refused[:5])
+                                + ("; ..." if len(refused) > 5 else ""))
         chats = {k: (jids.get(r["jid_row_id"]), r["subject"])
                  for k, r in lookup(conn, "chat", tables["chat"], "ROWID", ("jid_row_id", "subject"),
                                     problems).items()} if "chat" in tables else {}
