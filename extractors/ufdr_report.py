@@ -54,6 +54,7 @@ class UfdrReportExtractor(Extractor):
         elems: list[Element] = []
         streamed: dict[int, int] = {}      # id of a chat's Messages field -> messages already yielded
         count = 0
+        models = 0                         # open <model> elements (their children are still needed)
         try:
             with item.stream() as fh:
                 for event, elem in iterparse(fh, events=("start", "end"), forbid_dtd=True):
@@ -61,9 +62,11 @@ class UfdrReportExtractor(Extractor):
                     if event == "start":
                         stack.append(tag)
                         elems.append(elem)
+                        models += tag == "model"
                         continue
                     stack.pop()
                     elems.pop()
+                    models -= tag == "model"
                     if tag == "model" and stack[-2:] == ["decodedData", "modelType"]:
                         for rec in self._records(elem, where, None, 0, streamed):
                             count += 1
@@ -81,7 +84,9 @@ class UfdrReportExtractor(Extractor):
                             yield rec
                         streamed[id(elems[-1])] = streamed.get(id(elems[-1]), 0) + 1
                         elems[-1].remove(elem)
-                    elif tag == "file" and stack and stack[-1] == "taggedFiles":
+                    elif elems and not models:
+                        # outside any model (tagged files, unknown sections): dropped once read,
+                        # so millions of such elements do not stay in memory
                         elems[-1].remove(elem)
         except DefusedXmlException as exc:
             yield ExtractionWarning(self.NAME, f"report.xml refused: it declares a DTD or entities "

@@ -80,28 +80,33 @@ def parse_report(fh: BinaryIO, max_bytes: int = MAX_REPORT) -> tuple[dict[str, s
     problems: list[str] = []
     stack: list[str] = []
     elems: list = []
+    # open elements of the kinds that decide what is kept, counted (a test of "x in stack" for
+    # every element would be quadratic in a deeply nested report)
+    open_: dict[str, int] = {"decodedData": 0, "taggedFiles": 0, "metadata": 0, "file": 0}
     try:
         for event, elem in iterparse(capped, events=("start", "end"), forbid_dtd=True):
             tag = _local(elem.tag)
             if event == "start":
                 stack.append(tag)
                 elems.append(elem)
+                if tag in open_:
+                    open_[tag] += 1
                 continue
             stack.pop()
             elems.pop()
-            if "decodedData" in stack:
-                elems[-1].remove(elem)    # decoded records: read by the report extractor, not here
-                continue
-            if tag == "extractionInfo":
+            if tag in open_:
+                open_[tag] -= 1
+            if open_["decodedData"]:
+                pass                      # decoded records: read by the report extractor, not here
+            elif tag == "extractionInfo":
                 info = {k: _text(v) for k, v in elem.attrib.items()}
                 extraction.setdefault("sources", []).append(info)
             elif tag == "metadata" and elem.get("section") in ("Device Info", "Extraction Data") \
-                    and "taggedFiles" not in stack and "decodedData" not in stack:
+                    and not open_["taggedFiles"]:
                 target = device if elem.get("section") == "Device Info" else extraction
                 for item in elem:
                     if _local(item.tag) == "item" and item.get("name"):
                         target.setdefault(_text(item.get("name") or ""), _text(item.text or ""))
-                elem.clear()
             elif tag == "file" and stack and stack[-1] == "taggedFiles":
                 dev = elem.get("path")
                 local = None
@@ -113,7 +118,11 @@ def parse_report(fh: BinaryIO, max_bytes: int = MAX_REPORT) -> tuple[dict[str, s
                     mapping.setdefault(norm_member(local), _device_path(dev))
                 elif dev:
                     problems.append(f"tagged file {_text(dev)[:200]} has no Local Path in the UFDR")
-                elems[-1].remove(elem)    # memory stays flat over millions of tagged files
+            # an element read (or of no use here) is dropped from its parent, unless a metadata
+            # section or tagged file still open needs it: memory stays flat over millions of
+            # tagged files, decoded records or unknown elements
+            if elems and (open_["decodedData"] or not (open_["metadata"] or open_["file"])):
+                elems[-1].remove(elem)
     except DefusedXmlException as exc:
         raise ReportError(f"report.xml refused: it declares a DTD or entities ({type(exc).__name__}); "
                           "entity expansion (billion laughs) is never performed") from exc

@@ -126,3 +126,30 @@ def test_vendor_records_stay_out_of_the_timeline(forensic, tmp_path):
     forensic("triage", "--case", case, expect=None)
     out = forensic("timeline", "--case", case, "--json").out
     assert "Hola" in out and "vendor says hello" not in out and "2024-03-14T09:01" not in out
+
+
+def test_a_report_of_many_unknown_elements_is_read_in_flat_memory():
+    """A report.xml padded with elements no reader uses (100,000 ``<x/>`` in
+    ``sourceExtractions``: 1 MB): both readers kept every one in the tree (33 bytes of memory
+    for each byte of report, so a 4 GB report, the cap, would need ~130 GB). Elements read or
+    of no use are dropped from the tree as they end."""
+    import tracemalloc
+
+    from forensic.extractors.base import ExtractorInput
+    from forensic.extractors.ufdr_report import UfdrReportExtractor
+    from forensic.sources.ufdr import parse_report
+    doc = (f'<project xmlns="{NS}"><sourceExtractions>' + '<x a="1"/>' * 100_000
+           + '</sourceExtractions><metadata section="Device Info"><item name="IMEI">356789101112131</item>'
+           '</metadata></project>').encode()
+    tracemalloc.start()
+    try:
+        _mapping, device, _extraction, _problems = parse_report(io.BytesIO(doc))
+        parsed_peak = tracemalloc.get_traced_memory()[1]
+        tracemalloc.reset_peak()
+        records = list(UfdrReportExtractor().extract(ExtractorInput("report.xml", "report.xml", "text/xml",
+                                                                    len(doc), doc)))
+        extracted_peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert device == {"IMEI": "356789101112131"} and records == []
+    assert parsed_peak < 8 << 20 and extracted_peak < 8 << 20, (parsed_peak, extracted_peak)
