@@ -92,3 +92,20 @@ def test_a_video_whose_place_tag_and_gps_track_disagree_says_so():
     assert rec.fields["track"][0]["latitude"] == 46.5
     said = [w.message for w in out if not isinstance(w, ArtifactRecord)]
     assert any("km from the GPS track" in m for m in said), said
+
+
+def test_a_ciff_heap_that_contains_itself_is_bounded():
+    """A Canon CRW whose heap's 1,000 records are each a sub-heap pointing back at the heap
+    itself (a cycle, and a fan-out of 1,000 at each level): already defended (at most 8
+    nested heaps and 2,000 records in all, then a problem is said)."""
+    from forensic.extractors import ciff
+    header = b"II" + struct.pack("<I", 14) + b"HEAPCCDR"
+    count = 1000
+    table = struct.pack("<H", count)
+    size = 2 + 10 * count + 4
+    table += struct.pack("<HII", 0x2800, size, 0) * count      # kind 5 (a sub-heap), in the heap, at 0
+    data = header + table + struct.pack("<I", 0)                # the table sits at the heap's start
+    began = time.perf_counter()
+    got, problems = ciff.parse(data, 0)
+    assert time.perf_counter() - began < 1
+    assert any("more than 2000 records" in p for p in problems), problems
