@@ -141,6 +141,8 @@ class ItunesBackupSource(Source):
         self.label = label or display_path(self.root.name)
         self.work = Path(tempfile.mkdtemp(prefix="forensic-itunes-"))     # private (0700), removed at close
         self.backup: Any = None          # iphone_backup_decrypt.EncryptedBackup, for an encrypted backup
+        self.named_twice: set[str] = set()   # fileIDs of several Files rows, and those already given content
+        self.read_once: set[str] = set()
         try:
             self.details["device"] = device_info(self.root, self.warnings)
             self.encrypted = bool(self.details["device"].get("encrypted"))
@@ -187,6 +189,10 @@ class ItunesBackupSource(Source):
         assert self.manifest is not None
         con = sqlite3.connect(f"file:{self.manifest}?mode=ro", uri=True)
         try:
+            # a stored file named by several rows (a forged table without its primary key): read
+            # once, so that a forger cannot have one big file read and hashed N times
+            self.named_twice = {r[0] for r in con.execute(
+                "SELECT fileID FROM Files WHERE flags = 1 GROUP BY fileID HAVING count(*) > 1")}
             cur = con.execute("SELECT fileID, domain, relativePath, flags, file FROM Files "
                               "ORDER BY domain, relativePath")
             while batch := cur.fetchmany(500):
@@ -267,6 +273,12 @@ class ItunesBackupSource(Source):
                 entry.link_target = _text(record.target)
         if kind != "file":
             return entry
+        if fid in self.named_twice:
+            if fid in self.read_once:
+                entry.warnings.append(f"its stored file {fid[:2]}/{fid} is already listed under another path "
+                                      "(Manifest.db names it more than once): content not read here")
+                return entry
+            self.read_once.add(fid)
         stored = self.root / fid[:2] / fid
         if len(fid) != 40 or not all(c in "0123456789abcdef" for c in fid):
             entry.warnings.append(f"storage name {fid!r} is not a SHA-1: content not read")

@@ -48,3 +48,31 @@ def test_no_decrypted_plaintext_is_left_behind_on_any_path(tmp_path, monkeypatch
     assert _left(tmp) == []
     manifest.write_bytes(good)
     assert _left(backup) == before
+
+
+def test_one_stored_file_named_by_many_manifest_rows_is_read_once(tmp_path):
+    """A forged Manifest.db (its Files table recreated without the primary key) naming one
+    stored 1 MB file in 2,000 rows, each at another path: every row was listed with the same
+    content, so triage read and hashed it 2,000 times (an N-fold amplification a forger picks),
+    and one picture appeared at 2,000 places. The first row keeps the content; the others are
+    listed with a warning and no content."""
+    import hashlib
+    import sqlite3
+    photo = ("CameraRollDomain", "Media/DCIM/100APPLE/IMG_0001.JPG", b"\xff" * (1 << 20))
+    backup = build_backup(tmp_path / "b", [photo])
+    con = sqlite3.connect(backup / "Manifest.db")
+    con.executescript("ALTER TABLE Files RENAME TO old; CREATE TABLE Files (fileID TEXT, domain TEXT, "
+                      "relativePath TEXT, flags INTEGER, file BLOB); INSERT INTO Files SELECT * FROM old; "
+                      "DROP TABLE old;")
+    fid, blob = con.execute("SELECT fileID, file FROM Files").fetchone()
+    con.executemany("INSERT INTO Files VALUES (?, 'HomeDomain', ?, 1, ?)",
+                    [(fid, f"Library/copy{n}.jpg", blob) for n in range(2000)])
+    con.commit()
+    con.close()
+    with ItunesBackupSource(backup, Locator.root("b")) as src:
+        named = [e for e in src.entries() if e.locator.layers[-1].label.endswith(f"({fid[:2]}/{fid})")]
+    assert len(named) == 2001
+    readable = [e for e in named if e.opener is not None]
+    assert len(readable) == 1 and readable[0].open().read() == b"\xff" * (1 << 20)
+    assert all(any("already listed under another path" in w for w in e.warnings) for e in named if e.opener is None)
+    assert hashlib.sha1(b"CameraRollDomain-Media/DCIM/100APPLE/IMG_0001.JPG").hexdigest() == fid
