@@ -14,6 +14,7 @@ from forensic.extractors.chat.android_sms import AndroidSmsExtractor
 from forensic.extractors.chat.ios_sms import IosSmsExtractor, attributed_text
 from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.training.formats import IOS_SMS_SCHEMA
 
 ANDROID, IOS, WA = AndroidSmsExtractor(), IosSmsExtractor(), WhatsAppDbExtractor()
 
@@ -142,18 +143,8 @@ def test_not_a_message_database(tmp_path):
     assert run(ANDROID, b"SQLite format 3\x00" + b"\x00" * 200, "/x/mmssms.db")[0] == []
 
 
-IOS_SCHEMA = """
-CREATE TABLE message (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, guid TEXT UNIQUE NOT NULL, text TEXT,
-  replace INTEGER DEFAULT 0, handle_id INTEGER DEFAULT 0, subject TEXT, attributedBody BLOB, service TEXT,
-  date INTEGER, date_read INTEGER, date_delivered INTEGER, is_from_me INTEGER DEFAULT 0, is_read INTEGER DEFAULT 0,
-  item_type INTEGER DEFAULT 0, group_title TEXT, cache_has_attachments INTEGER DEFAULT 0,
-  associated_message_guid TEXT, associated_message_type INTEGER DEFAULT 0, date_edited INTEGER DEFAULT 0);
-CREATE TABLE handle (ROWID INTEGER PRIMARY KEY AUTOINCREMENT UNIQUE, id TEXT NOT NULL, country TEXT,
-  service TEXT NOT NULL, uncanonicalized_id TEXT, UNIQUE (id, service));
-CREATE TABLE chat (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, guid TEXT UNIQUE NOT NULL, style INTEGER,
-  chat_identifier TEXT, service_name TEXT, display_name TEXT);
-CREATE TABLE chat_message_join (chat_id INTEGER, message_id INTEGER, PRIMARY KEY (chat_id, message_id));
-CREATE TABLE chat_handle_join (chat_id INTEGER, handle_id INTEGER, UNIQUE(chat_id, handle_id));
+# iOS sms.db: the sample image plants the same message tables (one copy, in the package)
+IOS_SCHEMA = IOS_SMS_SCHEMA + """
 CREATE TABLE attachment (ROWID INTEGER PRIMARY KEY AUTOINCREMENT, guid TEXT UNIQUE NOT NULL,
   created_date INTEGER DEFAULT 0, filename TEXT, uti TEXT, mime_type TEXT, transfer_name TEXT,
   total_bytes INTEGER DEFAULT 0);
