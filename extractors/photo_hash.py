@@ -25,8 +25,8 @@ scaled in libjpeg: the main speed-up), an image of more than :data:`MAX_PIXELS` 
 that is not decoded (a decompression bomb: a warning), nor is one past Pillow's own limit.
 A file that does not decode gives a warning and no record; nothing raises.
 
-Video key frames are not hashed: that needs a video decoder (ffmpeg), which the toolkit does
-not depend on.
+A video's key frames are hashed the same way (:func:`hash_image`) by
+:mod:`forensic.extractors.video_frames` (PyAV).
 """
 from __future__ import annotations
 

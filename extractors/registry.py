@@ -15,6 +15,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.photo_exif", "PhotoExifExtractor"),
     ("forensic.extractors.video_meta", "VideoMetaExtractor"),
     ("forensic.extractors.photo_hash", "PhotoHashExtractor"),
+    ("forensic.extractors.video_frames", "VideoFramesExtractor"),
     ("forensic.extractors.chat.whatsapp_txt", "WhatsAppTxtExtractor"),
     ("forensic.extractors.chat.telegram_json", "TelegramJsonExtractor"),
     ("forensic.extractors.chat.facebook_json", "FacebookJsonExtractor"),

@@ -38,6 +38,11 @@ def _outside(path: Path) -> store_similar.HashedPhoto:
     raise UsageError(f"{path} could not be decoded as a photo", hint="give a JPEG, PNG, WebP, TIFF, GIF or BMP file")
 
 
+def _at(photo: store_similar.HashedPhoto) -> str:
+    """A video's key frame: its time in the video, after the locator."""
+    return "" if photo.frame_time_s is None else f" @ {photo.frame_time_s:g} s"
+
+
 def _target(spec: str, found: list[store_similar.HashedPhoto]) -> store_similar.HashedPhoto:
     path = Path(spec)
     if path.is_file():
@@ -73,7 +78,8 @@ def similar(case: Case, file: str | None, all_: bool, max_distance: int, algorit
     the locator of a photo in the case; --all lists every pair instead. The camera original
     (EXIF make/model) is side a where one side is one, so a chat attachment in side b is
     linked to the photo it was made from. With --json: JSON Lines, each {a, b, distance,
-    algorithm}, a and b with item, locator, sha256 (and camera, messages)."""
+    algorithm}, a and b with item, locator, sha256 (and camera, messages, and frame_time_s: a
+    video's key frame's time in the video)."""
     if all_ == (file is not None):
         raise UsageError("give either FILE or --all", hint="forensic similar photo.jpg, or forensic similar --all")
     found = store_similar.photos(case.db)
@@ -87,8 +93,8 @@ def similar(case: Case, file: str | None, all_: bool, max_distance: int, algorit
                  if item is None or p.b.item == item]
     listing((p.to_json() for p in pairs) if as_json else pairs, as_json=as_json,
             columns=("Distance", "A", "Camera", "B", "Messages"),
-            cells=lambda p: (str(p.distance), f"{p.a.item}: {p.a.locator}", p.a.camera or "-",
-                             f"{p.b.item}: {p.b.locator}", ", ".join(map(str, p.b.messages)) or "-"),
+            cells=lambda p: (str(p.distance), f"{p.a.item}: {p.a.locator}{_at(p.a)}", p.a.camera or "-",
+                             f"{p.b.item}: {p.b.locator}{_at(p.b)}", ", ".join(map(str, p.b.messages)) or "-"),
             line=lambda p: compact_line((p.distance, p.algorithm, p.a.item, p.a.locator, p.a.camera or "-",
                                          p.b.item, p.b.locator, ",".join(map(str, p.b.messages)) or "-")),
             legend=LEGEND)

@@ -1,6 +1,7 @@
 """Near-duplicate photos across items and conversations: the same picture on another device.
 
-Reads the ``photo/phash`` records (:mod:`forensic.extractors.photo_hash`) with their files, and
+Reads the ``photo/phash`` records (:mod:`forensic.extractors.photo_hash`; a video's key frames,
+:mod:`forensic.extractors.video_frames`, each a record with its ``frame_time_s``) with their files, and
 pairs photos whose 64-bit perceptual hashes differ in at most ``max_distance`` bits (Hamming
 distance). A camera original and a messenger's resized, re-compressed, EXIF-stripped copy of
 it differ in a few bits; two different pictures in many more.
@@ -40,10 +41,11 @@ class HashedPhoto:
     dhash: int
     camera: str | None = None                           # EXIF make and model, when it has them
     messages: tuple[int, ...] = field(default=())       # chat messages carrying it (artifact ids)
+    frame_time_s: float | None = None                   # a video's key frame: its time in the video
 
     def side(self) -> dict:
         return {"item": self.item, "locator": self.locator, "sha256": self.sha256, "camera": self.camera,
-                "messages": list(self.messages)}
+                "messages": list(self.messages), "frame_time_s": self.frame_time_s}
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,8 +82,9 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
         args.append(item)
     rows = db.execute(
         "SELECT a.item, f.locator, f.sha256, f.id, json_extract(a.fields, '$.phash'), "
-        f"json_extract(a.fields, '$.dhash') FROM artifacts a JOIN files f ON f.id = a.file_id WHERE {where} "
-        "ORDER BY a.item, f.locator", args).fetchall()
+        "json_extract(a.fields, '$.dhash'), json_extract(a.fields, '$.frame_time_s') "
+        f"FROM artifacts a JOIN files f ON f.id = a.file_id WHERE {where} "
+        "ORDER BY a.item, f.locator, a.id", args).fetchall()
     cameras: dict[int, str] = {}
     for file_id, make, model in db.execute(
             "SELECT file_id, json_extract(fields, '$.make'), json_extract(fields, '$.model') FROM artifacts "
@@ -97,12 +100,13 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
         if isinstance(sha, str) and len(carried[sha]) < MAX_MESSAGES:
             carried[sha].append(artifact_id)
     out = []
-    for it, locator, sha, file_id, ph, dh in rows:
+    for it, locator, sha, file_id, ph, dh, frame_time in rows:
         p, d = parse_hash(ph), parse_hash(dh)
         if p is None or d is None:
             continue
         out.append(HashedPhoto(it, locator, sha, file_id, p, d, cameras.get(file_id),
-                               tuple(carried.get(sha, ())) if sha else ()))
+                               tuple(carried.get(sha, ())) if sha else (),
+                               float(frame_time) if isinstance(frame_time, (int, float)) else None))
     return out
 
 
