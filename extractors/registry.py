@@ -39,6 +39,7 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.known_apps", "KnownAppsExtractor"),
     ("forensic.extractors.chat.line", "LineExtractor"),
     ("forensic.extractors.chat.signal", "SignalExtractor"),
+    ("forensic.extractors.chat.signal_desktop", "SignalDesktopExtractor"),
     ("forensic.extractors.chat.telegram_android", "TelegramAndroidExtractor"),
     ("forensic.extractors.chat.snapchat", "SnapchatExtractor"),
     # Cellebrite's decoded records in a UFDR's report.xml: stored apart, as vendor/* records

@@ -40,6 +40,7 @@ EVIDENCE_SQL = {
     "extractors/chat/known_apps.py": "opens known app databases to list their tables",
     "extractors/chat/line.py": "LINE naver_line",
     "extractors/chat/signal.py": "Signal signal.db (decrypted)",
+    "extractors/chat/signal_desktop.py": "Signal Desktop db.sqlite (decrypted or SQLCipher with key)",
     "extractors/chat/telegram_android.py": "Telegram Android cache4.db",
     "extractors/chat/snapchat.py": "Snapchat arroyo.db",
     "training/formats.py": "builds the sample phone databases",
