@@ -40,6 +40,8 @@ _BUILTIN: list[tuple[str, str]] = [
     ("forensic.extractors.chat.line", "LineExtractor"),
     ("forensic.extractors.chat.signal", "SignalExtractor"),
     ("forensic.extractors.chat.signal_desktop", "SignalDesktopExtractor"),
+    ("forensic.extractors.locations.apple_routined", "AppleRoutinedExtractor"),
+    ("forensic.extractors.locations.google_maps", "GoogleMapsExtractor"),
     ("forensic.extractors.chat.telegram_android", "TelegramAndroidExtractor"),
     ("forensic.extractors.chat.snapchat", "SnapchatExtractor"),
     # Cellebrite's decoded records in a UFDR's report.xml: stored apart, as vendor/* records
