@@ -52,6 +52,7 @@ from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint
 from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic.exporters import bagit
 from forensic.exporters.selection import Selection, SelectionSpec, resolve
+from forensic.store import similar as store_similar
 from forensic import __version__
 from forensic.case import Case, item_source
 from forensic.sources.base import display_path
@@ -805,6 +806,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     out.parent.mkdir(parents=True, exist_ok=True)
     partial = out.with_name(out.name + ".partial")
     thumbs = report_mod.ThumbnailCollector(THUMB_BUDGET)
+    media = [*sel.photos, *sel.videos]           # thumbnails made at triage, of those not withheld
+    thumbs.preload(media, store_similar.thumbnails(case.db, (m["file_id"] for m in media if not m["withheld"])))
     # What the evidence stream will record if the export goes ahead at all: each file's bytes
     # match the SHA-256 and size of triage (or the export stops). The generated members depend
     # on nothing else that is streamed, so they are made meanwhile, from these values.
@@ -838,6 +841,9 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             generated, deflated = made if made is not None else (
                 _generated(case, sel, ex, written, name_map, meta, opts), {})
             generated[REPORT] = report_mod.fill(generated[REPORT], thumbs)
+            for key, jpeg in thumbs.triage.items():      # each picture the report shows, as a member too
+                if key in written:
+                    generated[report_mod.thumbnail_member(written[key].bag_path)] = jpeg
             for name in sorted(generated):
                 data = generated[name]
                 # the report is mostly base64 images, which deflate barely shrinks

@@ -17,8 +17,9 @@ custody entries, which the Merkle proofs and the checkpoint's signature hold.
 Also checked here: every evidence file in the bag is a row of ``files.jsonl`` and every row
 stored in the bag is there with its size (and its MD5/SHA-1 where the row gives them); each
 exported file is recorded by a custody entry in the bundle; the custody entries a row cites are
-in the bundle; the report's picture of a photo is the photo itself or the thumbnail inside it
-(and no withheld file has one); every hash the report shows is one the bundle states; and
+in the bundle; the report's picture of a photo is the photo itself, the thumbnail inside it, or
+the thumbnail made at triage that the bundle holds as a member of its own (and no withheld file
+has one); every hash the report shows is one the bundle states; and
 ``data/bundle.json`` cites the custody checkpoint of ``bag-info.txt``.
 """
 from __future__ import annotations
@@ -35,7 +36,7 @@ from typing import Any
 
 from forensic.exporters.geo import xml_text
 from forensic.exporters.report import e as html_text
-from forensic.exporters.report import exif_thumbnail
+from forensic.exporters.report import exif_thumbnail, thumbnail_member
 
 FILES = "data/files.jsonl"
 BUNDLE_JSON = "data/bundle.json"
@@ -347,6 +348,8 @@ class HashStatements:
                 except binascii.Error:
                     self.problems.append(f"the report's picture of {key[1]} is not readable")
                     continue
+                if self.manifest.get(thumbnail_member(bag)) == hashlib.sha256(picture).hexdigest():
+                    continue        # the thumbnail made at triage, a member of its own (in the manifest)
                 self.wanted.setdefault(bag, Wanted()).images.append(picture)
         for m in re.finditer(r"&#183; item ([^<]*?) &#183; participants: [^<]*<br>source: <code>([^<]*)</code> "
                              r"\(SHA-256 <span class=\"hash\">([^<]*)</span>\)", section("chats")):

@@ -6,9 +6,11 @@ and labels, no tiles). Links to an online map (OpenStreetMap) are plain ``<a hre
 is loaded unless the reader clicks. Every string that comes from evidence or the case goes
 through :func:`html.escape` (the helper :func:`e`), attributes included.
 
-Thumbnails: no imaging library is a dependency, so a photo is shown by its EXIF thumbnail
+Thumbnails: a photo or video is shown by the thumbnail made at triage (``photo/thumbnail``:
+upright, at most 256 px; a video's is its first key frame), else a photo by its EXIF thumbnail
 (the JPEG in IFD1, found in the first bytes of the file) when it has one, else by itself when
-it is a small JPEG/PNG/GIF/WebP, else a placeholder; the total embedded is capped.
+it is a small JPEG/PNG/GIF/WebP, else a placeholder; the total embedded is capped. A file
+withheld as sensitive shows none (nor does any file of the same content).
 """
 from __future__ import annotations
 
@@ -102,6 +104,17 @@ def _ifd1_jpeg(tiff: bytes) -> bytes | None:
     return None
 
 
+THUMBNAILS_DIR = "data/report/thumbnails/"
+
+
+def thumbnail_member(bag_path: str) -> str:
+    """The bundle member holding the thumbnail made at triage of the file stored at ``bag_path``
+    (``data/evidence/...``): listed in the manifest like every member, so verify-bundle checks
+    the report's picture of a photo is that file's."""
+    rel = bag_path[len("data/"):] if bag_path.startswith("data/") else bag_path
+    return f"{THUMBNAILS_DIR}{rel}.jpg"
+
+
 class ThumbnailCollector:
     """Collects small images of exported photos while they stream into the bundle."""
 
@@ -110,8 +123,36 @@ class ThumbnailCollector:
         self.used = 0
         self.images: dict[tuple[str, str], tuple[bytes, str]] = {}  # key -> (data URI, ASCII; how it was found)
         self.skipped = 0
+        self.triage: dict[tuple[str, str], bytes] = {}   # key -> JPEG, the thumbnails made at triage taken
+
+    def preload(self, media: Iterable[dict], stored: dict[int, str]) -> None:
+        """Take the thumbnails made at triage (``stored``: base64 JPEG by file id) of the
+        selected photos and videos ``media`` (dicts with item, locator, file_id, sha256,
+        withheld). A withheld one's is never taken, nor any of content a withheld file has
+        (the same picture under another name). Taken first, they are what :meth:`add` keeps."""
+        media = list(media)
+        hidden = {m["sha256"] for m in media if m["withheld"] and m.get("sha256")}
+        for m in media:
+            b64 = stored.get(m.get("file_id"))    # type: ignore[arg-type]
+            if m["withheld"] or b64 is None or (m.get("sha256") and m["sha256"] in hidden):
+                continue
+            try:                               # decoded and encoded again: only base64 goes in the page
+                jpeg = base64.b64decode(b64, validate=True)
+            except ValueError:
+                continue
+            if not jpeg.startswith(b"\xff\xd8"):
+                continue
+            if self.used + len(jpeg) > self.budget:
+                self.skipped += 1
+                continue
+            self.used += len(jpeg)
+            uri = b"data:image/jpeg;base64," + base64.b64encode(jpeg)
+            self.images[(m["item"], m["locator"])] = (uri, "thumbnail made at triage")
+            self.triage[(m["item"], m["locator"])] = jpeg
 
     def add(self, f: dict, head: bytes, whole: bytes | None) -> None:
+        if (f["item"], f["locator"]) in self.images:      # its thumbnail made at triage
+            return
         thumb, kind, mime = exif_thumbnail(head), "EXIF thumbnail", "image/jpeg"
         if thumb is None and whole is not None and f.get("mime") in _IMAGE_MIMES:
             thumb, kind, mime = whole, "the photo itself", _IMAGE_MIMES[f["mime"]]
@@ -355,7 +396,7 @@ def render_template(ctx: ReportContext) -> list:
     parts.append(_selection_section(ctx))
     parts.append(_files_section(ctx))
     parts.extend(_gallery_section(ctx))
-    parts.append(_videos_section(ctx))
+    parts.extend(_videos_section(ctx))
     parts.append(_map_section(ctx))
     parts.append(_chats_section(ctx))
     parts.append(_timeline_section(ctx))
@@ -521,12 +562,21 @@ def _gallery_section(ctx: ReportContext) -> list:
     return cards + ["</div>", ("skipped",), "</section>"]
 
 
-def _videos_section(ctx: ReportContext) -> str:
+def _videos_section(ctx: ReportContext) -> list:
     """One row per selected video: the file (item, locator, SHA-256: the bundle's checks read
     them), when it was recorded and which of its dates that is, the camera, where (its first
-    GPS fix or ISO 6709 place), its duration and how many GPS track points it holds."""
+    GPS fix or ISO 6709 place), its duration and how many GPS track points it holds. Above
+    the table, each video not withheld with its first key frame (a hole: see
+    :func:`render_template`)."""
     if not ctx.videos:
-        return _section("videos", "<p>No videos in this selection.</p>")
+        return [_section("videos", "<p>No videos in this selection.</p>")]
+    cards: list = []
+    for v in ctx.videos:
+        if v["withheld"]:
+            continue
+        cards += ['<div class="card">', ("img", (v["item"], v["locator"]), e(v["path"])),
+                  f'<div><code>{e(v["path"])}</code></div><div class="small">first key frame</div>'
+                  f'<div class="cite">{e(v["item"])} &#8250; <code>{e(v["locator"])}</code></div></div>']
     rows = []
     for v in ctx.videos:
         f = v["fields"]
@@ -558,7 +608,10 @@ def _videos_section(ctx: ReportContext) -> str:
             "whole GPS track is a line in <code>data/geotags.geojson</code> and <code>data/geotags.kml</code> "
             "(kind <code>video_track</code>). The date used says which of the video's dates gives the time "
             "recorded.</p>")
-    return _section("videos", body)
+    head = f'<section id="videos"><h2>{e(dict(SECTIONS)["videos"])}</h2>'
+    if cards:
+        return [head + '<div class="gallery">', *cards, "</div>" + body + "</section>"]
+    return [head + body + "</section>"]
 
 
 def _map_section(ctx: ReportContext) -> str:

@@ -225,3 +225,22 @@ def original_of(pairs: list[SimilarPair]) -> dict:
                                "camera": o.a.camera, "distance": o.distance}
                               for o in pairs[1:MAX_MESSAGES + 1]]
     return out
+
+
+THUMB_TYPE = "photo/thumbnail"
+
+
+def thumbnails(db: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, str]:
+    """The thumbnail made at triage (``photo/thumbnail``: a photo's, or a video's first key
+    frame's) of each of ``file_ids`` that has one: its base64 JPEG, the first stored per file."""
+    ids = sorted({int(i) for i in file_ids})
+    out: dict[int, str] = {}
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        marks = ",".join("?" * len(chunk))
+        for file_id, jpeg in db.execute(
+                "SELECT file_id, json_extract(fields, '$.jpeg_base64') FROM artifacts "
+                f"WHERE record_type = ? AND file_id IN ({marks}) ORDER BY id", [THUMB_TYPE, *chunk]):
+            if isinstance(jpeg, str) and file_id not in out:
+                out[file_id] = jpeg
+    return out

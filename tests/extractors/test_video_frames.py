@@ -25,8 +25,10 @@ def _scene(k: int, size: tuple[int, int]) -> Image.Image:
     return img
 
 
-def make_video(fmt: str = "mp4", codec: str = "mpeg4", frames: int = 50, size: tuple[int, int] = (160, 120)) -> bytes:
-    """A small real video encoded by PyAV: a new scene at every key frame, one a second."""
+def make_video(fmt: str = "mp4", codec: str = "mpeg4", frames: int = 50, size: tuple[int, int] = (160, 120),
+               first: int = 0) -> bytes:
+    """A small real video encoded by PyAV: a new scene at every key frame, one a second (the
+    first scene: number ``first``)."""
     buf = io.BytesIO()
     with av.open(buf, mode="w", format=fmt) as out:
         stream = out.add_stream(codec, rate=GOP)
@@ -34,7 +36,7 @@ def make_video(fmt: str = "mp4", codec: str = "mpeg4", frames: int = 50, size: t
         stream.pix_fmt = "yuv420p"
         stream.codec_context.gop_size = GOP
         for i in range(frames):
-            for packet in stream.encode(av.VideoFrame.from_image(_scene(i // GOP, size))):
+            for packet in stream.encode(av.VideoFrame.from_image(_scene(first + i // GOP, size))):
                 out.mux(packet)
         for packet in stream.encode():
             out.mux(packet)
