@@ -6,9 +6,11 @@ spread over the video (the first, then seeks to 1/5, 2/5, ... of its duration). 
 records :mod:`forensic.extractors.photo_hash` gives a photo, made by the same function so both
 hash alike:
 
-``photo/phash``      ``phash``, ``dhash``, the frame's ``width`` and ``height``, ``orientation``
-                     (1: frames are hashed as decoded) and ``frame_time_s`` (the frame's time
-                     in the video, seconds). ``forensic similar`` then pairs a screenshot of
+``photo/phash``      ``phash``, ``dhash``, the frame's ``width`` and ``height`` as stored,
+                     ``orientation`` (1), ``rotation`` (degrees clockwise the video's display
+                     matrix turns it, as exiftool's ``Rotation``: the frame is turned so
+                     before hashing, as a phone shows its portrait video) and ``frame_time_s``
+                     (the frame's time in the video, seconds). ``forensic similar`` then pairs a screenshot of
                      the video, or a photo posted from it, with the video.
 ``photo/thumbnail``  of the first key frame only (the report's picture of the video).
 
@@ -35,6 +37,23 @@ MAX_SECONDS = 20.0              # wall time for one video
 _MIMES = {"video/quicktime", "video/mp4", "video/3gpp", "video/3gpp2", "video/x-m4v", "video/x-matroska",
           "video/webm", "video/x-msvideo", "video/avi", "video/msvideo"}
 _EXTENSIONS = {"mov", "qt", "mp4", "m4v", "3gp", "3g2", "mkv", "webm", "avi"}
+
+
+def _clockwise(frame: Any) -> int:
+    """The turn (0, 90, 180, 270 degrees clockwise, exiftool's ``Rotation``) that shows the
+    frame upright, from its display matrix (PyAV gives it counterclockwise); 0 when none."""
+    try:
+        ccw = float(frame.rotation or 0)
+    except (AttributeError, TypeError, ValueError):
+        return 0
+    if ccw != ccw:       # NaN: a damaged matrix
+        return 0
+    return int(round(-ccw / 90)) * 90 % 360
+
+
+def _turns() -> dict[int, Any]:
+    from PIL import Image
+    return {90: Image.Transpose.ROTATE_270, 180: Image.Transpose.ROTATE_180, 270: Image.Transpose.ROTATE_90}
 
 
 class VideoFramesExtractor(Extractor):
@@ -113,9 +132,13 @@ class VideoFramesExtractor(Extractor):
                     continue
                 seen.add(frame.pts)
                 img = frame.to_image()
+                turn = _clockwise(frame)
+                if turn:            # a phone's portrait video: stored sideways, shown upright
+                    img = img.transpose(_turns()[turn])
                 fields, thumb = hash_image(img, 1, thumbnail=first)
                 t = float(frame.pts * base) if frame.pts is not None and base else None
                 yield ArtifactRecord(HASH_TYPE, {**fields, "width": frame.width, "height": frame.height,
+                                                 "rotation": turn,
                                                  "frame_time_s": round(t, 3) if t is not None else None})
                 if thumb is not None:
                     yield ArtifactRecord(THUMB_TYPE, {**thumb, "frame_time_s":

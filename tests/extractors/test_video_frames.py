@@ -121,3 +121,45 @@ def test_frame_saved_as_photo_found_by_similar(tmp_path, forensic):
     # itself in the case (distance 0), then the video's third key frame
     assert [(r["b"]["locator"].rsplit("/", 1)[-1], r["b"]["frame_time_s"]) for r in found] == \
         [("Screenshot_0001.jpg", None), ("VID_0001.mp4", 2.0)]
+
+
+def test_rotated_video_hashed_upright_as_exiftool_says(tmp_path):
+    """A phone's portrait video: frames stored landscape, its track header's matrix turns them
+    90 degrees clockwise (exiftool: Rotation 90). The thumbnail and hash are of the upright picture."""
+    import json
+    import shutil
+    import struct
+    import subprocess
+
+    import imagehash
+
+    from forensic.store.similar import distance
+    data = make_video("mp4", "mpeg4", frames=10)
+    identity = struct.pack(">9i", 0x10000, 0, 0, 0, 0x10000, 0, 0, 0, 0x40000000)
+    turned = struct.pack(">9i", 0, 0x10000, 0, -0x10000, 0, 0, 120 << 16, 0, 0x40000000)
+    at = data.index(identity, data.index(b"tkhd"))
+    data = data[:at] + turned + data[at + 36:]
+    out = _run(data)
+    h = next(r.fields for r in out if r.record_type == HASH_TYPE)
+    t = next(r.fields for r in out if r.record_type == THUMB_TYPE)
+    assert (h["width"], h["height"], h["rotation"]) == (160, 120, 90) and (t["width"], t["height"]) == (120, 160)
+    upright = _scene(0, (160, 120)).transpose(Image.Transpose.ROTATE_270)
+    assert distance(int(h["phash"], 16), int(str(imagehash.phash(upright.convert("L"))), 16)) <= 8
+    if shutil.which("exiftool"):
+        path = tmp_path / "portrait.mp4"
+        path.write_bytes(data)
+        meta = json.loads(subprocess.run(["exiftool", "-j", "-n", "-Rotation", str(path)], capture_output=True,
+                                         check=True).stdout)[0]
+        assert meta["Rotation"] == h["rotation"]
+
+
+def test_time_budget_warns_and_keeps_what_it_found():
+    data = make_video()
+    x = VideoFramesExtractor()
+    x.max_seconds = 0.0
+    out = list(x.extract(ExtractorInput("v.mp4", "v.mp4", "", len(data), data)))
+    assert [type(r) for r in out] == [ExtractionWarning] and "stopped after" in out[0].message
+    x = VideoFramesExtractor()
+    x.max_packets = 1
+    out = list(x.extract(ExtractorInput("v.mp4", "v.mp4", "", len(data), data)))
+    assert any(r.record_type == HASH_TYPE for r in out if not isinstance(r, ExtractionWarning))
