@@ -125,6 +125,9 @@ class VideoFramesExtractor(Extractor):
                 if problem:
                     yield ExtractionWarning(self.NAME, f"video frames: {problem}")
                 if frame is None:
+                    if first and not problem:    # e.g. a camera's sample with its frame data cut off
+                        yield ExtractionWarning(self.NAME, f"video frames: no frame decoded of the "
+                                                           f"{ctx.width}x{ctx.height} video stream")
                     if first:
                         return
                     break

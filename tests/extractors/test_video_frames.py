@@ -163,3 +163,26 @@ def test_time_budget_warns_and_keeps_what_it_found():
     x.max_packets = 1
     out = list(x.extract(ExtractorInput("v.mp4", "v.mp4", "", len(data), data)))
     assert any(r.record_type == HASH_TYPE for r in out if not isinstance(r, ExtractionWarning))
+
+
+def test_corpus_videos_hashed_or_warned_sizes_as_exiftool(corpus):
+    """Third-party videos (exiftool's QuickTime.mov: a camera's header, frame data cut off):
+    key frames hashed at exiftool's size, or one warning; never a crash."""
+    import json
+    import shutil
+    import subprocess
+    videos = sorted(p for p in corpus.rglob("*") if p.suffix.lower() in (".mov", ".mp4", ".3gp", ".mkv", ".avi"))
+    if not videos:
+        pytest.skip("no video in the corpus")
+    for path in videos:
+        data = path.read_bytes()
+        out = _run(data, path.name)
+        hashes = [r.fields for r in out if not isinstance(r, ExtractionWarning) and r.record_type == HASH_TYPE]
+        warned = [r for r in out if isinstance(r, ExtractionWarning)]
+        assert hashes or warned, path
+        if hashes and shutil.which("exiftool"):
+            meta = json.loads(subprocess.run(["exiftool", "-j", "-n", "-ImageWidth", "-ImageHeight", str(path)],
+                                             capture_output=True, check=True).stdout)[0]
+            assert (hashes[0]["width"], hashes[0]["height"]) == (meta["ImageWidth"], meta["ImageHeight"]), path
+        if path.name == "QuickTime.mov":
+            assert not hashes and "no frame decoded of the 320x240" in warned[0].message
