@@ -32,7 +32,7 @@ from typing import Any, Callable, Iterable, Iterator, TextIO
 
 from forensic.store import places as store_places
 from forensic.store import selection as store_selection
-from forensic.store.places import ChatPlace
+from forensic.store.places import ChatPlace, DevicePlace
 from forensic.store.records import Photo
 
 RECORD_TYPE = store_selection.PHOTO
@@ -56,9 +56,13 @@ GEO_FIELDS = (
     # message: its app, conversation, sender, time, id and text, and where the position came from)
     "kind", "artifact_id", "platform", "conversation", "sender", "sent_at", "sent_at_utc", "message_id", "body",
     "location_name", "location_source",
+    # a position the device recorded itself (kind "device_location": iOS routined, Google Maps):
+    # its horizontal accuracy in metres, what the row is (fix, visit, saved place), the app
+    "accuracy_m", "location_kind", "app",
 )
 PHOTO_KIND = "photo"
 CHAT_KIND = "chat_message"
+DEVICE_KIND = "device_location"    # a location/point record: a position the device recorded
 VIDEO_KIND = "video"                 # a video's position (its first fix or its ISO 6709 place)
 TRACK_KIND = "video_track"           # a video's GPS track (GeoJSON LineString, KML LineString)
 # what a video row adds to a photo row (`forensic photos --videos --json`)
@@ -66,7 +70,7 @@ VIDEO_EXTRAS = ("kind", "duration_s", "codecs", "frame_rate", "taken_at_source",
                 "track_decimated")
 
 _EVIDENCE_TEXT = {"path", "locator", "device", "make", "model", "serial", "software", "message", "conversation",
-                  "sender", "message_id", "body", "location_name", "location_source"}
+                  "sender", "message_id", "body", "location_name", "location_source", "location_kind", "app"}
 
 
 # -- reading --------------------------------------------------------------------------------
@@ -119,13 +123,39 @@ def video_rows(db: sqlite3.Connection, item: str | None = None, geotagged: bool 
 def geo_rows(db: sqlite3.Connection, item: str | None = None) -> Iterator[dict[str, Any]]:
     """Every geotag of the case (or one item): the geotagged photos (as :func:`photo_rows`,
     with ``kind`` and ``artifact_id``), the geotagged videos (:func:`video_rows`, with their
-    track), then the chat messages with a position (:func:`chat_row`), each group in its
-    stored order."""
+    track), then the chat messages with a position (:func:`chat_row`), then the positions the
+    device recorded (:func:`device_row`), each group in its stored order."""
     for p in store_selection.photos(db, item, True):
         yield dict(photo_row(p), kind=PHOTO_KIND, artifact_id=p.artifact_id)
     yield from video_rows(db, item, True, track=True)
     for place in store_places.chat_locations(db, item):
         yield chat_row(place)
+    for dev in store_places.device_locations(db, item):
+        yield device_row(dev)
+
+
+def device_row(place: DevicePlace) -> dict[str, Any]:
+    """A ``location/point`` record as a geo row: its time (UTC) as ``gps_at``, the app as
+    ``platform`` and ``app``, its row as ``message_id`` (table:row), its name as ``location_name``."""
+    f = place.fields
+    src = f.get("source") if isinstance(f.get("source"), dict) else {}
+    alt = f.get("altitude")
+    acc = f.get("accuracy_m")
+    return {"item": place.item, "path": place.path, "locator": place.locator, "sha256": place.sha256,
+            "device": None, "make": None, "model": None, "serial": None, "taken_at": None, "taken_at_utc": None,
+            "tz_known": f.get("at") is not None, "tz_source": "utc" if f.get("at") else "unknown",
+            "gps_at": f.get("at"), "lat": place.latitude, "lon": place.longitude,
+            "alt": alt if isinstance(alt, (int, float)) and not isinstance(alt, bool) else None,
+            "deleted": place.deleted or f.get("recovered") == "deleted", "corrupted": place.corrupted,
+            "gps_valid": True, "kind": DEVICE_KIND, "artifact_id": place.artifact_id,
+            "platform": None if f.get("app") is None else str(f.get("app")), "conversation": None, "sender": None,
+            "sent_at": None, "sent_at_utc": None,
+            "message_id": f"{src.get('table')}:{src.get('row_id')}" if src.get("table") is not None else None,
+            "body": None, "location_name": None if f.get("name") is None else str(f.get("name")),
+            "location_source": None if src.get("path") is None else str(src.get("path")),
+            "accuracy_m": acc if isinstance(acc, (int, float)) and not isinstance(acc, bool) else None,
+            "location_kind": None if f.get("kind") is None else str(f.get("kind")),
+            "app": None if f.get("app") is None else str(f.get("app"))}
 
 
 def chat_row(place: ChatPlace) -> dict[str, Any]:
@@ -272,6 +302,8 @@ def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic
         path = row.get("path") or ""
         if row.get("kind") == CHAT_KIND:
             title, lines = _chat_description(row)
+        elif row.get("kind") == DEVICE_KIND:
+            title, lines = _device_description(row)
         else:
             title = path.rsplit("/", 1)[-1] or path
             lines = [f"taken: {row.get('taken_at') or 'unknown'}"
@@ -308,6 +340,19 @@ def write_kml(rows: Iterable[dict[str, Any]], out: TextIO, name: str = "forensic
         n += 1
     out.write("</Document>\n</kml>\n")
     return n
+
+
+def _device_description(row: dict[str, Any]) -> tuple[str, list[str]]:
+    """A device position's Placemark name and description: what recorded it, when, how exact."""
+    title = f"{row.get('location_kind') or 'location'} ({row.get('app') or '?'})" \
+        + (f": {row['location_name']}" if row.get("location_name") else "")
+    acc = row.get("accuracy_m")
+    lines = [f"recorded: {row.get('gps_at') or 'unknown'}",
+             f"accuracy: {acc} m" if acc is not None else "accuracy: unknown",
+             f"row: {row.get('message_id') or '-'} (record {row.get('artifact_id')})",
+             f"SHA-256: {row.get('sha256') or '-'}",
+             f"locator: {row.get('locator') or '-'}"]
+    return _one_line(title), [_one_line(x) for x in lines[:-2]] + lines[-2:]
 
 
 def _chat_description(row: dict[str, Any]) -> tuple[str, list[str]]:

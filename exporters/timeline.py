@@ -70,6 +70,12 @@ LABELS = {
     ("media/video", "gps"): "GPS fix (video)",
     ("chat/message", "sent"): "Message sent",
     ("chat/message", "edited"): "Message edited",
+    # location/point (iOS routined, Google Maps): the labels its extractors give its times
+    ("location/point", "fix"): "Device location fix",
+    ("location/point", "visit_entry"): "Device visit began",
+    ("location/point", "visit_exit"): "Device visit ended",
+    ("location/point", "place_created"): "Device learned a place",
+    ("location/point", "saved"): "Place saved (maps)",
 }
 
 # a record found only in a database's unfinished transaction (the extractors' db_state)
@@ -205,6 +211,9 @@ def _message(desc: str, r: TimelineRow, is_fs: bool) -> str:
             desc = f"{desc} ({RECOVERED_NOTE})"
         elif r.db_state == UNCOMMITTED:
             desc = f"{desc} ({UNCOMMITTED_NOTE})"
+    if r.record_type == "location/point":
+        where = f" at {r.lat}, {r.lon}" if r.lat is not None and r.lon is not None else ""
+        return f"{desc}{where}: {path}{deleted}"
     if r.record_type in ("photo/exif", "media/video"):
         from forensic.exporters.geo import device
         dev = device(r.make, r.model)

@@ -181,12 +181,14 @@ def _photo_cells(r: dict) -> tuple:
 def geo(case: Case, fmt: str | None, out: Path | None, item: str | None, as_json: bool) -> int:
     """Export every geotag: geotagged photos (position, time, device, SHA-256, locator) and positions
     shared in chat messages (with the message: app, conversation, sender, time, id, text, and the chat
-    database or export it came from), as GeoJSON, KML, CSV or JSON Lines."""
+    database or export it came from), and positions the device recorded (kind 'device_location': iOS
+    routined fixes and visits, Google Maps saved places), as GeoJSON, KML, CSV or JSON Lines."""
     if as_json and fmt not in (None, "jsonl"):
         raise UsageError(f"--json and --format {fmt} ask for two formats", hint="give one of them")
     fmt = "jsonl" if as_json else fmt or "geojson"
     scope = ListingScope(case, item)
-    counts = {geo_export.PHOTO_KIND: 0, geo_export.VIDEO_KIND: 0, geo_export.CHAT_KIND: 0}
+    counts = {geo_export.PHOTO_KIND: 0, geo_export.VIDEO_KIND: 0, geo_export.CHAT_KIND: 0,
+              geo_export.DEVICE_KIND: 0}
 
     def counted(rows: Iterable[dict]) -> Iterator[dict]:
         for row in rows:
@@ -200,12 +202,15 @@ def geo(case: Case, fmt: str | None, out: Path | None, item: str | None, as_json
         with output(out, case, json_text=fmt in ("geojson", "jsonl")) as fh:
             n = geo_export.WRITERS[fmt](counted(rows), fh)
     chats, videos = counts[geo_export.CHAT_KIND], counts[geo_export.VIDEO_KIND]
+    devices = counts[geo_export.DEVICE_KIND]
     if out is not None:
         sha = _record_export(case, "geo", fmt, out, n, {"item": item})
-        _summary(f"{counts[geo_export.PHOTO_KIND]:,} geotagged photos"
-                 + (f", {videos:,} geotagged videos" if videos else "")
-                 + (f" and {chats:,} chat locations" if chats else "")
-                 + f" written to {esc(out)} ({fmt}, SHA-256 {sha})")
+        parts = [f"{counts[geo_export.PHOTO_KIND]:,} geotagged photos"] \
+            + ([f"{videos:,} geotagged videos"] if videos else []) \
+            + ([f"{chats:,} chat locations"] if chats else []) \
+            + ([f"{devices:,} device locations"] if devices else [])
+        said = parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+        _summary(f"{said} written to {esc(out)} ({fmt}, SHA-256 {sha})")
     scope.report("geotags", n)
     return 0
 

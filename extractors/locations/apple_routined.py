@@ -79,7 +79,7 @@ class AppleRoutinedExtractor(SqliteChatExtractor):
                 extra={"exit_at": leave.iso_utc() if leave is not None else None,
                        "exit_at_raw": leave.raw if leave is not None else None, "confidence": r["ZCONFIDENCE"],
                        "place_id": r["ZLOCATIONOFINTEREST"]},
-                problems=problems)
+                problems=problems, more_times=(leave,))
         created = apple_seconds(r["ZPLACECREATIONDATE"], "place_created", problems)
         return point_record(
             latitude=r["ZLOCATIONLATITUDE"], longitude=r["ZLOCATIONLONGITUDE"], at=created, app=APP,

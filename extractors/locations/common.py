@@ -26,8 +26,10 @@ def valid(lat: Any, lon: Any) -> bool:
 
 def point_record(*, latitude: Any, longitude: Any, at: Timestamp | None, app: str, kind: str, source: dict,
                  source_ref: str, accuracy_m: Any = None, altitude: Any = None, name: str | None = None,
-                 extra: dict | None = None, problems: list[str] | None = None) -> ArtifactRecord | None:
-    """The record of one position, or None (with a problem noted) when it is not a valid one."""
+                 extra: dict | None = None, problems: list[str] | None = None,
+                 more_times: tuple[Timestamp | None, ...] = ()) -> ArtifactRecord | None:
+    """The record of one position, or None (with a problem noted) when it is not a valid one.
+    ``more_times``: the record's other times (a visit's end), put on the timeline too."""
     if not valid(latitude, longitude):
         if problems is not None:
             problems.append(f"{source.get('table')}: row {source.get('row_id')} has no valid position "
@@ -43,4 +45,6 @@ def point_record(*, latitude: Any, longitude: Any, at: Timestamp | None, app: st
     }
     for k, v in (extra or {}).items():
         fields.setdefault(k, v)
-    return ArtifactRecord(RECORD_TYPE, fields, (at,) if at is not None else (), False, (), source_ref)
+    # the record's times (``at`` first, then others such as a visit's end) feed the timeline
+    times = tuple(t for t in (at, *more_times) if t is not None)
+    return ArtifactRecord(RECORD_TYPE, fields, times, False, (), source_ref)

@@ -84,3 +84,50 @@ def chat_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[
     for place in stream(db, sql, args, ChatPlace.from_row):
         if place is not None:
             yield place
+
+
+DEVICE = "location/point"
+
+
+@dataclass(frozen=True, slots=True)
+class DevicePlace:
+    """A position a device or app recorded itself (``location/point``: an iOS routined fix or
+    visit, a Google Maps saved place), with its record and the file it came from."""
+    artifact_id: int
+    item: str
+    extractor: str                    # NAME@version
+    fields: dict                      # the record's fields
+    corrupted: bool
+    latitude: float
+    longitude: float
+    path: str | None
+    locator: str | None
+    sha256: str | None                # of the database the position came from
+    deleted: bool                     # that file was deleted
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "DevicePlace | None":
+        """The place of a row, or None when it holds no valid position."""
+        fields = json.loads(r["fields"])
+        if not isinstance(fields, dict):
+            return None
+        pos = position(fields)
+        if pos is None:
+            return None
+        return cls(r["id"], r["item"], r["extractor"], fields, bool(r["corrupted"]), pos[0], pos[1],
+                   r["path"], r["locator"], r["sha256"], bool(r["deleted"]))
+
+
+def device_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[DevicePlace]:
+    """The ``location/point`` records with a valid position, of one item or all, streamed: by
+    item, then the order stored."""
+    where, args = ["a.record_type = ?"], [DEVICE]
+    if item is not None:
+        where.append("a.item = ?")
+        args.append(item)
+    sql = ("SELECT a.id, a.item, a.extractor, a.fields, a.corrupted, f.path, f.locator, f.sha256, f.deleted "
+           "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE " + " AND ".join(where)
+           + " ORDER BY a.item, a.file_id, a.id")
+    for place in stream(db, sql, args, DevicePlace.from_row):
+        if place is not None:
+            yield place
