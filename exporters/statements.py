@@ -351,6 +351,21 @@ class HashStatements:
                 if self.manifest.get(thumbnail_member(bag)) == hashlib.sha256(picture).hexdigest():
                     continue        # the thumbnail made at triage, a member of its own (in the manifest)
                 self.wanted.setdefault(bag, Wanted()).images.append(picture)
+        # a video's picture (its first key frame) can only be the thumbnail made at triage the bag holds
+        for card in section("videos").split('<div class="card">')[1:]:
+            cite = re.search(r'<div class="cite">([^<]*) &#8250; <code>([^<]*)</code></div>', card)
+            img = re.search(r'<img src="data:[a-z/]+;base64,([A-Za-z0-9+/=]*)"', card)
+            if cite is None or img is None:
+                continue
+            key = escaped.get((cite[1], cite[2]))
+            bag = self.rows.get(key, {}).get("bag_path") if key else None
+            try:
+                picture = base64.b64decode(img[1], validate=True)
+            except binascii.Error:
+                picture = b""
+            if bag is None or self.manifest.get(thumbnail_member(bag)) != hashlib.sha256(picture).hexdigest():
+                self.problems.append(f"the report's picture of the video {cite[2]} is not the thumbnail made at "
+                                     "triage that the bundle holds")
         for m in re.finditer(r"&#183; item ([^<]*?) &#183; participants: [^<]*<br>source: <code>([^<]*)</code> "
                              r"\(SHA-256 <span class=\"hash\">([^<]*)</span>\)", section("chats")):
             say_file(m[1], m[2], m[3], "conversations")

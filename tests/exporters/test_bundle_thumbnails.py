@@ -80,14 +80,16 @@ def test_sensitive_thumbnails_never_in_the_bundle(exported):
     assert report.count("withheld (sensitive)") >= 2
 
 
-def test_a_swapped_thumbnail_is_caught(exported, tmp_path, forensic):
-    """The report's picture of a photo replaced by another picture (and the report's manifest
-    line re-hashed): verify-bundle says the picture is not that photo's."""
+@pytest.mark.parametrize(("shown", "swapped_for"), [("IMG_0001.jpg", "IMG_0002.jpg"),
+                                                    ("VID_0001.mp4", "VID_0002.mp4")])
+def test_a_swapped_thumbnail_is_caught(exported, tmp_path, forensic, shown, swapped_for):
+    """The report's picture of a photo or video replaced by another picture (and the report's
+    manifest line re-hashed): verify-bundle says the picture is not that file's."""
     import hashlib
     members = dict(exported["members"])
     stored = _stored_thumbnails(exported["case"])
     report = members["data/report/index.html"]
-    old, new = base64.b64encode(stored["IMG_0001.jpg"]), base64.b64encode(stored["IMG_0002.jpg"])
+    old, new = base64.b64encode(stored[shown]), base64.b64encode(stored[swapped_for])
     assert old in report
     members["data/report/index.html"] = report.replace(old, new)
     manifest = members["manifest-sha256.txt"].decode().replace(
@@ -102,4 +104,4 @@ def test_a_swapped_thumbnail_is_caught(exported, tmp_path, forensic):
         for name, data in members.items():
             zf.writestr(ROOT + name, data)
     res = forensic("verify-bundle", out, expect=None)
-    assert res.code == 4 and "the report's picture of" in res.out and "IMG_0001.jpg" in res.out
+    assert res.code == 4 and "the report's picture of" in res.out and shown in res.out
