@@ -43,17 +43,18 @@ def _at(photo: store_similar.HashedPhoto) -> str:
     return "" if photo.frame_time_s is None else f" @ {photo.frame_time_s:g} s"
 
 
-def _target(spec: str, found: list[store_similar.HashedPhoto]) -> store_similar.HashedPhoto:
+def _targets(spec: str, found: list[store_similar.HashedPhoto]) -> list[store_similar.HashedPhoto]:
+    """The photo FILE names; a video in the case: each of its key frames hashed."""
     path = Path(spec)
     if path.is_file():
-        return _outside(path)
+        return [_outside(path)]
+    first = None
     if _SHA256.match(spec):
-        for p in found:
-            if p.sha256 == spec.lower():
-                return p
-    for p in found:
-        if p.locator == spec:
-            return p
+        first = next((p for p in found if p.sha256 == spec.lower()), None)
+    if first is None:
+        first = next((p for p in found if p.locator == spec), None)
+    if first is not None:
+        return [p for p in found if p.file_id == first.file_id]
     raise UsageError(f"no photo hashed in the case is {spec!r}, and no such file exists",
                      hint="give a file's path, or the SHA-256 or locator of a photo in the case "
                           "(forensic photos --json lists them)")
@@ -88,9 +89,11 @@ def similar(case: Case, file: str | None, all_: bool, max_distance: int, algorit
     if all_:
         pairs = list(store_similar.all_pairs(found, max_distance, algorithm, item))
     else:
-        target = _target(file or "", found)
-        pairs = [p for p in store_similar.near(found, target, max_distance, algorithm)
+        pairs = [p for target in _targets(file or "", found)
+                 for p in store_similar.near(found, target, max_distance, algorithm)
                  if item is None or p.b.item == item]
+        pairs.sort(key=lambda s: (s.distance, s.b.item, s.b.locator, s.a.frame_time_s or 0.0,
+                                  s.b.frame_time_s or 0.0))
     listing((p.to_json() for p in pairs) if as_json else pairs, as_json=as_json,
             columns=("Distance", "A", "Camera", "B", "Messages"),
             cells=lambda p: (str(p.distance), f"{p.a.item}: {p.a.locator}{_at(p.a)}", p.a.camera or "-",

@@ -121,6 +121,10 @@ def test_frame_saved_as_photo_found_by_similar(tmp_path, forensic):
     # itself in the case (distance 0), then the video's third key frame
     assert [(r["b"]["locator"].rsplit("/", 1)[-1], r["b"]["frame_time_s"]) for r in found] == \
         [("Screenshot_0001.jpg", None), ("VID_0001.mp4", 2.0)]
+    # the video named: each of its key frames looked up, the screenshot found at its third
+    by_video = forensic("similar", sides["VID_0001.mp4"]["locator"], "--json", "--case", case).jsonl()
+    assert [(r["a"]["frame_time_s"], r["b"]["locator"].rsplit("/", 1)[-1]) for r in by_video] == \
+        [(2.0, "Screenshot_0001.jpg")]
 
 
 def test_rotated_video_hashed_upright_as_exiftool_says(tmp_path):
