@@ -55,6 +55,18 @@ def _obj(raw: Any) -> dict | None:
     return val if isinstance(val, dict) else None
 
 
+def _list(value: Any) -> list:
+    """A JSON array field as a list; anything else (hostile or damaged) as none."""
+    return value if isinstance(value, list) else []
+
+
+def _key(value: Any) -> str | None:
+    """An id from the JSON as text (a list or object where an id belongs is kept as its JSON)."""
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, default=str)
+
+
 def decrypt(data: bytes, key_hex: str, workdir: str) -> bytes:
     """The plain SQLite bytes of a SQLCipher 4 database ``data`` with Signal's raw key. Raises
     ImportError (no sqlcipher3), ValueError (key not hex) or a sqlcipher3 DatabaseError (wrong
@@ -147,11 +159,11 @@ class SignalDesktopExtractor(SqliteChatExtractor):
             if c is None:
                 problems.append(f"table conversations: row {r['_rowid']} has no JSON object; skipped")
                 continue
-            cid = r["id"] if r["id"] is not None else c.get("id")
+            cid = _key(r["id"] if r["id"] is not None else c.get("id"))
             ctx.convs[cid] = c
             for k in ("serviceId", "uuid", "e164"):
                 if c.get(k):
-                    ctx.by_ident[str(c[k])] = c
+                    ctx.by_ident[str(_key(c[k]))] = c
         return ctx
 
     def row_record(self, table, r, ctx, item) -> ArtifactRecord | None:
@@ -163,14 +175,14 @@ class SignalDesktopExtractor(SqliteChatExtractor):
             raise ValueError("its json column holds no JSON object")
         mtype = m.get("type", r["type"])
         outgoing = mtype in _EVENTS_OUT
-        cid = m.get("conversationId", r["conversationId"])
+        cid = _key(m.get("conversationId", r["conversationId"]))
         conv = ctx.convs.get(cid) or {}
         is_group = conv.get("type") == "group"
-        author = m.get("sourceServiceId") or m.get("sourceUuid") or m.get("source")
+        author = _key(m.get("sourceServiceId") or m.get("sourceUuid") or m.get("source"))
         sender = OWNER if outgoing else (ctx.label_ident(author) if author else ctx.label(conv) if not is_group
                                          else None)
         if is_group:
-            others = [ctx.label_ident(x.get("aci") or x.get("uuid")) for x in conv.get("membersV2") or []
+            others = [ctx.label_ident(x.get("aci") or x.get("uuid")) for x in _list(conv.get("membersV2"))
                       if isinstance(x, dict)]
             if sender and sender != OWNER and sender not in others:
                 others.append(sender)
@@ -184,7 +196,7 @@ class SignalDesktopExtractor(SqliteChatExtractor):
             rec_ms = raw if isinstance(raw, int) and raw > 10**11 else None     # since 5.x a counter
         received = unix_ms(rec_ms, "received", problems)
         atts = []
-        for a in m.get("attachments") or []:
+        for a in _list(m.get("attachments")):
             if isinstance(a, dict):
                 extra = {k: a[k] for k in ("contentType", "size") if a.get(k) is not None}
                 if a.get("path"):
@@ -193,7 +205,7 @@ class SignalDesktopExtractor(SqliteChatExtractor):
                                                              if a.get("path") else None), **extra))
         quote = m.get("quote") if isinstance(m.get("quote"), dict) else None
         reactions = [{"emoji": x.get("emoji"), "from": ctx.label_ident(x.get("fromId"))}
-                     for x in m.get("reactions") or [] if isinstance(x, dict)]
+                     for x in _list(m.get("reactions")) if isinstance(x, dict)]
         system = mtype not in ("incoming", "outgoing")
         body = m.get("body")
         return message_record(
@@ -220,7 +232,8 @@ class _Context:
 
     @staticmethod
     def title(conv: dict) -> str | None:
-        return conv.get("name") or conv.get("profileFullName") or conv.get("profileName") or conv.get("e164")
+        name = conv.get("name") or conv.get("profileFullName") or conv.get("profileName") or conv.get("e164")
+        return None if name is None else str(name)
 
     def label(self, conv: dict) -> str | None:
         if not conv:
@@ -231,5 +244,6 @@ class _Context:
     def label_ident(self, ident: Any) -> str | None:
         if ident in (None, ""):
             return None
+        ident = _key(ident)
         conv = self.by_ident.get(str(ident)) or self.convs.get(ident)      # a service id, e164, or conversation id
         return (self.label(conv) if conv else None) or str(ident)

@@ -134,3 +134,23 @@ def test_encrypted_without_key_names_what_is_needed():
     recs, warns = split(EX.extract(item(data)))
     assert recs == [] and len(warns) == 1
     assert "config.json" in warns[0] and "encryptedKey" in warns[0] and KEY_OPTION in warns[0]
+
+
+def test_hostile_json_values_warn_and_go_on(tmp_path):
+    odd = {"id": "c9", "type": "group", "name": ["x"], "membersV2": 7}
+    odd_row = ("c9", json.dumps(odd), 0, "group", None, None, None, None, None, None, None, None, None)
+    third = msg(3, {"type": "outgoing", "body": "ok", "sent_at": 1680000000000, "conversationId": "c1"})
+    third = third[:2] + (third[2].replace('"c1"', '["c1"]'),) + third[3:]       # a list where an id belongs
+    data = build(tmp_path / "db.sqlite", SCHEMA, {"conversations": [conv(LENA), odd_row], "messages": [
+        msg(1, {"type": "incoming", "body": 5, "sent_at": "soon", "conversationId": "c1", "attachments": "x",
+                "reactions": 3}),
+        msg(2, {"type": "incoming", "body": "[b]bold[/b]", "sent_at": 10**17, "conversationId": "c9"}),
+        third,
+        msg(4, {"type": "incoming", "body": "still read", "sent_at": 1680000000000, "conversationId": "c1"})]})
+    recs, warns = run(EX, data, PATH)
+    one, two, three, four = (r.fields for r in recs)        # every row kept: odd values read as none
+    assert one["body"] == "5" and one["attachments"] == [] and one["reactions"] is None and recs[0].corrupted
+    assert two["conversation"]["title"] == "['x']" and two["participants"] == ["(device owner)"]
+    assert three["conversation"]["id"] == 'conversation:["c1"]' and four["body"] == "still read"
+    assert four["sent_at_utc"] == "2023-03-28T10:40:00Z"
+    assert any("soon" in w for w in recs[0].warnings) and warns == []
