@@ -120,8 +120,10 @@ class SignalDesktopExtractor(SqliteChatExtractor):
         key = (item.options or {}).get(KEY_OPTION)
         if not key:
             yield ExtractionWarning(self.NAME, (
-                f"{item.path}: Signal Desktop database is encrypted (SQLCipher). Needed: the 'key' (hex) from "
-                f"Signal/config.json, given as option {KEY_OPTION}; where config.json holds 'encryptedKey' "
+                f"{item.path}: Signal Desktop database is encrypted (SQLCipher 4). Needed: the 'key' (hex) from "
+                "Signal/config.json: decrypt a copy with it (sqlcipher: PRAGMA key = \"x'KEY'\"; "
+                f"sqlcipher_export) and add that copy as evidence, or give the key as extractor option {KEY_OPTION}; "
+                "where config.json holds 'encryptedKey' "
                 "instead, the key is sealed by the OS keychain (Windows DPAPI, macOS Keychain, Linux libsecret) "
                 "and must be unsealed on the owner's system first; nothing read"))
             return
