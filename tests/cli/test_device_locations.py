@@ -70,3 +70,13 @@ def test_timeline_says_where(forensic, triaged):
     assert {e["message"].split(":")[0] for e in mine} == {"Device location fix at 52.520008, 13.404954",
                                                           "Place saved (maps) at 48.856613, 2.352222"}
     assert all(e["tz_known"] for e in mine)
+
+
+def test_geo_csv_and_out_summary(forensic, triaged, tmp_path):
+    import csv
+    import io
+    table = list(csv.DictReader(io.StringIO(forensic("geo", "--case", triaged, "--format", "csv").out)))
+    assert {r["location_kind"] for r in table} == {"location_fix", "saved_place"}
+    assert {r["accuracy_m"] for r in table} == {"8.0", ""}
+    res = forensic("geo", "--case", triaged, "--format", "kml", "--out", tmp_path / "g.kml")
+    assert "0 geotagged photos and 2 device locations written to" in res.err
