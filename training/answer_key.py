@@ -55,6 +55,9 @@ Fact kinds (schema ``forensic.answer-key/1``):
   near_duplicate         a camera original and a messenger's copy of it (resized, re-compressed, no EXIF):
                          both hashed, their phash within ``max_distance`` bits (``forensic similar``),
                          the original's EXIF with the time and position
+  device_location        a place an app of the phone keeps (Google Maps' saved places, ``gmm_myplaces.db``):
+                         its position and saved time (UTC), a ``location/point`` record (``forensic geo``:
+                         kind ``device_location``)
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
@@ -104,6 +107,9 @@ VIDEO_FEEDBACK = ("Videos carry a time and a place too: `forensic photos --video
 SIMILAR_FEEDBACK = ("A picture sent on WhatsApp is a re-compressed copy of a camera original: `forensic similar` "
                     "links them by perceptual hash; the original's EXIF (time, place, camera) tells where the picture "
                     "was taken.")
+DEVICE_LOCATION_FEEDBACK = ("The phone's own apps keep places: Google Maps' saved places (gmm_myplaces.db) put this "
+                            "phone's owner at {lat:.5f}, {lon:.5f}. Look in `forensic geo` for kind device_location, "
+                            "or in the timeline for 'Place saved (maps)'.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -295,6 +301,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
         photo_offsets.add(lay.forwarded[0].offset)       # the original's OffsetTimeOriginal
     _media_facts(lay, fact)
     _forwarded_facts(lay, fact)
+    _saved_place_facts(lay, fact)
     stops = s.scenario.stops
     fact("time_zones_crossed", "phone", "time zones along the route: " +
          ", ".join(f"{st.city} {_offset_text(st.offset)}" for st in stops),
@@ -421,6 +428,20 @@ def _forwarded_facts(lay: Layout, fact) -> None:
               "taken_local": _iso_local(p.local), "taken_utc": iso_utc(p.utc), "lat": round(p.lat, 7),
               "lon": round(p.lon, 7), "place": f"{p.stop.city}, {p.stop.country}"},
              requires="photo_hash", feedback=SIMILAR_FEEDBACK)
+
+
+def _saved_place_facts(lay: Layout, fact) -> None:
+    """The place the owner saved in Google Maps: position and saved time, from the phone's own app."""
+    if lay.saved_place is None:
+        return
+    p, f = lay.saved_place
+    for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
+        fact("device_location", item, f"Google Maps saved place '{p.name}' ({_name(f.rel)}): {p.subject}, "
+             f"{p.stop.city}, saved {iso_utc(p.utc)}",
+             {"path": prefix + f.rel, "sha256": f.sha256, "app": "google_maps", "lat": round(p.lat, 6),
+              "lon": round(p.lon, 6), "saved_utc": iso_utc(p.utc), "geo_kind": "device_location",
+              "place": p.subject}, requires="google_maps",
+             feedback=DEVICE_LOCATION_FEEDBACK.format(lat=p.lat, lon=p.lon))
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:
@@ -591,7 +612,8 @@ APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "ch
              "group_message", "encrypted_database")
 
 
-LATER_KINDS = ("backup_device", "backup_message", "xmp_photo_date", "video_geotag", "near_duplicate")
+LATER_KINDS = ("backup_device", "backup_message", "xmp_photo_date", "video_geotag", "near_duplicate",
+               "device_location")
 
 
 def _app_expected(f: dict) -> str:
@@ -730,7 +752,8 @@ def render_markdown(key: dict) -> str:
         out += [f"- {', '.join(kinds)}: {text}" for text, kinds in said.items()]
     later = [f for f in facts if f["kind"] in LATER_KINDS]
     if later:
-        out += ["", "## Backups, a photo dated by XMP, a GoPro clip, a picture and its WhatsApp copy", "",
+        out += ["", "## Backups, a photo dated by XMP, a GoPro clip, a picture and its WhatsApp copy, a saved "
+                "place", "",
                 "| id | item | kind | what |", "|---|---|---|---|"]
         out += [f"| {f['id']} | {f['item']} | {f['kind']} | {f['description']} |" for f in later]
         out += ["", "Feedback a trainee gets on missing them:", ""]

@@ -117,6 +117,7 @@ class Layout:
     xmp_photo: tuple[PhotoPlan, FileOut, str] | None = None              # plan, file, DateCreated as written
     video: tuple[PhotoPlan, FileOut] | None = None                        # the GoPro clip
     forwarded: tuple[PhotoPlan, FileOut, FileOut, jpeg.ExifSpec] | None = None   # original, WhatsApp copy
+    saved_place: tuple[PhotoPlan, FileOut] | None = None   # the place, gmm_myplaces.db
 
 
 @dataclass(slots=True)
@@ -366,6 +367,7 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
 
 TELEGRAM_BACKUP = "media/0/Download/backup.json"
 CONTACTS_DB = "data/com.android.providers.contacts/databases/contacts2.db"
+GMM_MYPLACES = "data/com.google.android.apps.maps/databases/gmm_myplaces.db"
 CALLLOG_DB = "data/com.android.providers.contacts/databases/calllog.db"
 WA_DB = "data/com.whatsapp/databases/wa.db"
 VIBER_DB = "data/com.viber.voip/databases/viber_messages"
@@ -440,6 +442,13 @@ def _media_files(lay: Layout, seed: int) -> None:
                     "whatsapp copy")
         lay.phone += [f, c]
         lay.forwarded = (p, f, c, spec)
+    p = s.saved_place
+    if p is not None:
+        key = f"0x{random.Random(f'{seed}/maps-key').getrandbits(60):x}:0x{seed:x}"
+        f = FileOut(GMM_MYPLACES, formats.gmm_myplaces_db(key, p.name, p.lat, p.lon, p.utc), _ts(p.utc),
+                    "maps saved places")
+        lay.phone.append(f)
+        lay.saved_place = (p, f)
 
 
 def _app_files(lay: Layout, seed: int) -> None:

@@ -1,8 +1,8 @@
 """``forensic training check``: compare what a case found with an answer key.
 
 Each fact of the key is looked for in the case store (``items`` with their ``details``,
-``files``, ``warnings`` and the ``photo/exif``, ``photo/phash``, ``media/video`` and
-``chat/message`` artifacts) and comes out as one of:
+``files``, ``warnings`` and the ``photo/exif``, ``photo/phash``, ``media/video``,
+``location/point`` and ``chat/message`` artifacts) and comes out as one of:
 
   found    the case holds it, with the expected values;
   wrong    the case holds the thing but a value differs (the detail says which);
@@ -875,6 +875,21 @@ def _near_duplicate(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
                      f"{f.get('taken_at_utc')} (expected {exp['lat']:.6f}, {exp['lon']:.6f} at {exp['taken_utc']})")
 
 
+def _device_location(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A place an app of the phone keeps: a ``location/point`` record (``forensic geo`` kind
+    device_location) at this position (within 1e-5 degree) with this saved time (UTC)."""
+    records = [a.fields for i in items for a in store.artifacts(i, "location/point")]
+    near = [f for f in records if isinstance(f.get("latitude"), (int, float)) and isinstance(f.get("longitude"),
+            (int, float)) and abs(f["latitude"] - exp["lat"]) <= LATLON_TOLERANCE
+            and abs(f["longitude"] - exp["lon"]) <= LATLON_TOLERANCE]
+    if not near:
+        return "missed", f"no device location at {exp['lat']:.6f}, {exp['lon']:.6f} ({exp['path']})"
+    for f in near:
+        if _same_utc(f.get("at"), exp["saved_utc"]):
+            return "found", f"{f['latitude']:.6f}, {f['longitude']:.6f}, saved {f.get('at')} ({f.get('app')})"
+    return "wrong", f"at {exp['lat']:.6f}, {exp['lon']:.6f} but saved {near[0].get('at')} (expected {exp['saved_utc']})"
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -886,6 +901,6 @@ _HANDLERS = {
     "encrypted_database": _encrypted_database, "container_read": _container_read,
     "deleted_message": _deleted_message, "carved_photo": _carved_photo, "embedded_photo": _embedded_photo,
     "backup_device": _backup_device, "backup_message": _backup_message, "xmp_photo_date": _xmp_photo_date,
-    "video_geotag": _video_geotag, "near_duplicate": _near_duplicate,
+    "video_geotag": _video_geotag, "near_duplicate": _near_duplicate, "device_location": _device_location,
 }
 

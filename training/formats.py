@@ -785,3 +785,20 @@ def gopro_mp4(local: datetime, utc: datetime, points: list[tuple[float, float, f
             + _klv(b"MINF", b"c", 1, model.encode()))
     udta = _atom(b"udta", _atom(b"FIRM", firmware.encode()), _atom(b"GPMF", gpmf))
     return ftyp + mdat + _atom(b"moov", mvhd, video, meta, udta)
+
+
+GMM_MYPLACES_SCHEMA = """
+CREATE TABLE sync_item (corpus INTEGER NOT NULL, key_string TEXT NOT NULL, timestamp INTEGER, merge_key INTEGER,
+  feature_fprint TEXT, latitude INTEGER, longitude INTEGER, is_local INTEGER, sync_item BLOB,
+  PRIMARY KEY (corpus, key_string));
+"""
+
+
+def gmm_myplaces_db(key: str, label: str, lat: float, lon: float, saved: datetime) -> bytes:
+    """Google Maps' saved places (Android ``gmm_myplaces.db``): one starred place (corpus 14),
+    position in millionths of a degree, saved time in milliseconds since 1970 (UTC)."""
+    blob = b"\x0a" + bytes([len(label.encode())]) + label.encode()
+    return sqlite_bytes(GMM_MYPLACES_SCHEMA, [("sync_item", [
+        {"corpus": 14, "key_string": key, "timestamp": _ms(saved), "merge_key": 1, "feature_fprint": None,
+         "latitude": round(lat * 1_000_000), "longitude": round(lon * 1_000_000), "is_local": 0,
+         "sync_item": blob}])])

@@ -241,6 +241,7 @@ class Story:
     xmp_photo: PhotoPlan | None = None      # an edited photo whose only date is XMP photoshop:DateCreated
     gopro: PhotoPlan | None = None          # a GoPro clip: mvhd in local time, GPMF GPS (UTC) with a position
     forwarded: PhotoPlan | None = None      # a camera original, and its WhatsApp copy (resized, re-compressed)
+    saved_place: PhotoPlan | None = None    # a Google Maps saved place (gmm_myplaces.db): the flat, saved
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -673,3 +674,14 @@ def _plan_apps(s: Story) -> None:
                             write_gps_time=False, lat=round(dest.lat + rnd.uniform(-0.02, 0.02), 6),
                             lon=round(dest.lon + rnd.uniform(-0.02, 0.02), 6),
                             alt=round(dest.alt + rnd.uniform(-5, 5), 1), subject="the van at the hotel's back gate")
+
+    # 12. the flat where the passports are kept, saved by the owner in Google Maps (the phone's
+    # own record of a place: gmm_myplaces.db, position in millionths of a degree, time in ms UTC)
+    if s.hidden_photo is not None:
+        rnd = random.Random(f"{s.seed}/maps")
+        h = s.hidden_photo
+        t = h.utc + timedelta(hours=rnd.randrange(1, 4), minutes=rnd.randrange(60), seconds=rnd.randrange(60),
+                              milliseconds=rnd.randrange(1000))
+        s.saved_place = PhotoPlan(name="Flat", stop=dest, local=_local(t, dest.offset), offset=dest.offset,
+                                  write_offset=False, write_gps=True, write_gps_time=False, lat=h.lat, lon=h.lon,
+                                  subject=h.subject)
