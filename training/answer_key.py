@@ -58,6 +58,9 @@ Fact kinds (schema ``forensic.answer-key/1``):
   device_location        a place an app of the phone keeps (Google Maps' saved places, ``gmm_myplaces.db``):
                          its position and saved time (UTC), a ``location/point`` record (``forensic geo``:
                          kind ``device_location``)
+  video_frame_copy       a picture that is a frame of a video (sent on a messenger: resized, re-compressed, no
+                         EXIF): the video's key frame at ``frame_time_s`` hashed, within ``max_distance`` bits
+                         of the picture's (``forensic similar``)
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
@@ -72,7 +75,7 @@ from pathlib import Path
 
 from forensic.training.build import (AB_SMS_DEVICE, EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, IOS_SMS,
                                      IPHONE_BACKUP, PHONE_AB, RLO, Layout, folder_listing_sha256)
-from forensic.training.formats import local
+from forensic.training.formats import FRAME_AT_S, local
 from forensic.devicepath import ios_backup_path
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
@@ -110,6 +113,9 @@ SIMILAR_FEEDBACK = ("A picture sent on WhatsApp is a re-compressed copy of a cam
 DEVICE_LOCATION_FEEDBACK = ("The phone's own apps keep places: Google Maps' saved places (gmm_myplaces.db) put this "
                             "phone's owner at {lat:.5f}, {lon:.5f}. Look in `forensic geo` for kind device_location, "
                             "or in the timeline for 'Place saved (maps)'.")
+FRAME_FEEDBACK = ("The WhatsApp picture is a frame of a video on the same phone. Run `forensic similar --all`: "
+                  "video key frames are hashed like photos, and `frame_time_s` says which second of the video it "
+                  "came from.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -302,6 +308,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     _media_facts(lay, fact)
     _forwarded_facts(lay, fact)
     _saved_place_facts(lay, fact)
+    _clip_facts(lay, fact)
     stops = s.scenario.stops
     fact("time_zones_crossed", "phone", "time zones along the route: " +
          ", ".join(f"{st.city} {_offset_text(st.offset)}" for st in stops),
@@ -442,6 +449,20 @@ def _saved_place_facts(lay: Layout, fact) -> None:
               "lon": round(p.lon, 6), "saved_utc": iso_utc(p.utc), "geo_kind": "device_location",
               "place": p.subject}, requires="google_maps",
              feedback=DEVICE_LOCATION_FEEDBACK.format(lat=p.lat, lon=p.lon))
+
+
+def _clip_facts(lay: Layout, fact) -> None:
+    """The picture sent on WhatsApp that is a frame of a video on the phone (its second 2)."""
+    if lay.clip is None:
+        return
+    p, f, c = lay.clip
+    for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
+        fact("video_frame_copy", item, f"{_name(c.rel)} (sent on WhatsApp, no EXIF) is the frame at "
+             f"{FRAME_AT_S} s of {_name(f.rel)}: {p.subject}",
+             {"video": {"path": prefix + f.rel, "sha256": f.sha256}, "copy": {"path": prefix + c.rel,
+                                                                           "sha256": c.sha256},
+              "frame_time_s": float(FRAME_AT_S), "algorithm": "phash", "max_distance": 8},
+             requires="video_frames", feedback=FRAME_FEEDBACK)
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:
@@ -613,7 +634,7 @@ APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "ch
 
 
 LATER_KINDS = ("backup_device", "backup_message", "xmp_photo_date", "video_geotag", "near_duplicate",
-               "device_location")
+               "device_location", "video_frame_copy")
 
 
 def _app_expected(f: dict) -> str:

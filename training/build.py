@@ -118,6 +118,7 @@ class Layout:
     video: tuple[PhotoPlan, FileOut] | None = None                        # the GoPro clip
     forwarded: tuple[PhotoPlan, FileOut, FileOut, jpeg.ExifSpec] | None = None   # original, WhatsApp copy
     saved_place: tuple[PhotoPlan, FileOut] | None = None   # the place, gmm_myplaces.db
+    clip: tuple[PhotoPlan, FileOut, FileOut] | None = None   # a video, and a frame of it sent as a picture
 
 
 @dataclass(slots=True)
@@ -449,6 +450,18 @@ def _media_files(lay: Layout, seed: int) -> None:
                     "maps saved places")
         lay.phone.append(f)
         lay.saved_place = (p, f)
+    p = s.clip
+    if p is not None:
+        try:
+            video, frame = formats.clip_and_frame(f"{seed}/{p.name}")
+        except ImportError:                              # PyAV (FFmpeg) absent: no clip in this sample
+            return
+        f = FileOut(f"media/0/DCIM/Camera/{p.name}", video, _ts(p.utc) + formats.CLIP_SECONDS, "video")
+        sent = p.utc + timedelta(minutes=12)
+        c = FileOut(f"{WA_SENT_DIR}/IMG-{formats.local(sent, p.offset):%Y%m%d}-WA0002.jpg", frame, _ts(sent),
+                    "whatsapp frame of a video")
+        lay.phone += [f, c]
+        lay.clip = (p, f, c)
 
 
 def _app_files(lay: Layout, seed: int) -> None:

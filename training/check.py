@@ -890,6 +890,33 @@ def _device_location(exp: dict, store: _Store, items: list[str]) -> tuple[str, s
     return "wrong", f"at {exp['lat']:.6f}, {exp['lon']:.6f} but saved {near[0].get('at')} (expected {exp['saved_utc']})"
 
 
+def _video_frame_copy(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A picture that is a frame of a video: the video's key frame at ``frame_time_s`` (within
+    0.5 s) and the picture each with a perceptual hash, within ``max_distance`` bits."""
+    def hashes(sha: str) -> list[tuple[int, float | None]]:
+        out = []
+        for i in items:
+            for a in store.artifacts(i, "photo/phash"):
+                value, at = a.fields.get(exp["algorithm"]), a.fields.get("frame_time_s")
+                if a.file_sha256 != sha or not isinstance(value, str):
+                    continue
+                try:
+                    out.append((int(value, 16), at if isinstance(at, (int, float)) else None))
+                except ValueError:
+                    continue
+        return out
+    frames, copy = hashes(exp["video"]["sha256"]), hashes(exp["copy"]["sha256"])
+    if not frames or not copy:
+        gone = [side for side, h in (("video", frames), ("copy", copy)) if not h]
+        return "missed", " and ".join(f"no {exp['algorithm']} for the {side} {exp[side]['path']}" for side in gone)
+    dist, at = min(((bin(x ^ y).count("1"), t) for x, t in frames for y, _ in copy), key=lambda d: d[0])
+    if dist > exp["max_distance"]:
+        return "wrong", f"{exp['algorithm']} distance {dist} bits (expected at most {exp['max_distance']}): not linked"
+    if at is None or abs(at - exp["frame_time_s"]) > 0.5:
+        return "wrong", f"linked (distance {dist} bits) at frame_time_s {at} (expected {exp['frame_time_s']})"
+    return "found", f"distance {dist} bits, frame_time_s {at}"
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -902,5 +929,6 @@ _HANDLERS = {
     "deleted_message": _deleted_message, "carved_photo": _carved_photo, "embedded_photo": _embedded_photo,
     "backup_device": _backup_device, "backup_message": _backup_message, "xmp_photo_date": _xmp_photo_date,
     "video_geotag": _video_geotag, "near_duplicate": _near_duplicate, "device_location": _device_location,
+    "video_frame_copy": _video_frame_copy,
 }
 

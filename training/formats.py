@@ -802,3 +802,37 @@ def gmm_myplaces_db(key: str, label: str, lat: float, lon: float, saved: datetim
         {"corpus": 14, "key_string": key, "timestamp": _ms(saved), "merge_key": 1, "feature_fprint": None,
          "latitude": round(lat * 1_000_000), "longitude": round(lon * 1_000_000), "is_local": 0,
          "sync_item": blob}])])
+
+
+CLIP_SECONDS, CLIP_FPS, FRAME_AT_S = 5, 5, 2
+
+
+def clip_and_frame(seed: str) -> tuple[bytes, bytes]:
+    """A short phone clip (MP4, MPEG-4 Part 2, 320x240, 5 s at 5 fps, a key frame every second,
+    each second a different seeded scene) and the picture a messenger makes of its frame at
+    :data:`FRAME_AT_S` s: that scene resized to 50%, JPEG quality 75, no EXIF. Encoded by PyAV
+    (FFmpeg) with ``bitexact`` flags, so the same seed gives the same bytes with the same FFmpeg."""
+    import io
+
+    import av
+    import numpy as np
+    from PIL import Image
+
+    from forensic.training.jpeg import scene
+    scenes = [scene(f"{seed}/second-{k}", (320, 240)) for k in range(CLIP_SECONDS)]
+    buf = io.BytesIO()
+    with av.open(buf, "w", format="mp4", options={"fflags": "+bitexact"}) as out:
+        stream = out.add_stream("mpeg4", rate=CLIP_FPS)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.gop_size = CLIP_FPS                      # a key frame at every whole second
+        stream.codec_context.options = {"flags": "+bitexact", "qscale": "3"}
+        for k in range(CLIP_SECONDS * CLIP_FPS):
+            frame = av.VideoFrame.from_ndarray(np.asarray(scenes[k // CLIP_FPS]), format="rgb24")
+            for packet in stream.encode(frame):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    img = scenes[FRAME_AT_S]
+    copy = io.BytesIO()
+    img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS).save(copy, "JPEG", quality=75)
+    return buf.getvalue(), copy.getvalue()

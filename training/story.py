@@ -242,6 +242,7 @@ class Story:
     gopro: PhotoPlan | None = None          # a GoPro clip: mvhd in local time, GPMF GPS (UTC) with a position
     forwarded: PhotoPlan | None = None      # a camera original, and its WhatsApp copy (resized, re-compressed)
     saved_place: PhotoPlan | None = None    # a Google Maps saved place (gmm_myplaces.db): the flat, saved
+    clip: PhotoPlan | None = None           # a phone clip, and a frame of it sent on WhatsApp as a picture
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -685,3 +686,12 @@ def _plan_apps(s: Story) -> None:
         s.saved_place = PhotoPlan(name="Flat", stop=dest, local=_local(t, dest.offset), offset=dest.offset,
                                   write_offset=False, write_gps=True, write_gps_time=False, lat=h.lat, lon=h.lon,
                                   subject=h.subject)
+
+    # 13. a clip the owner filmed from the van at the destination; a frame of it (second 2),
+    # sent on WhatsApp as a picture: the picture has no EXIF, the video on the phone dates it
+    rnd = random.Random(f"{s.seed}/clip")
+    t = s.arrivals[-1] + timedelta(days=1, hours=rnd.randrange(8, 20), minutes=rnd.randrange(60),
+                                   seconds=rnd.randrange(60))
+    s.clip = PhotoPlan(name=f"VID_{_local(t, dest.offset):%Y%m%d_%H%M%S}.mp4", stop=dest,
+                       local=_local(t, dest.offset), offset=dest.offset, write_offset=False, write_gps=False,
+                       write_gps_time=False, subject="the street outside the hotel, filmed from the van")
