@@ -774,7 +774,7 @@ def render_markdown(key: dict) -> str:
     later = [f for f in facts if f["kind"] in LATER_KINDS]
     if later:
         out += ["", "## Backups, a photo dated by XMP, a GoPro clip, a picture and its WhatsApp copy, a saved "
-                "place", "",
+                "place, a video's frame sent as a picture", "",
                 "| id | item | kind | what |", "|---|---|---|---|"]
         out += [f"| {f['id']} | {f['item']} | {f['kind']} | {f['description']} |" for f in later]
         out += ["", "Feedback a trainee gets on missing them:", ""]
