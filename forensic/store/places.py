@@ -12,9 +12,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Iterator
+from typing import Any, Callable, Iterator, TypeVar
 
 from forensic.store.db import stream
+
+_Place = TypeVar("_Place")
 
 MESSAGE = "chat/message"
 
@@ -74,16 +76,7 @@ def position(loc: dict) -> tuple[float, float] | None:
 def chat_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[ChatPlace]:
     """The chat messages that carry a valid position, of one item or all, streamed: by item,
     then the order stored (the file's id, the record's id)."""
-    where, args = ["a.record_type = ?", "json_type(a.fields, '$.location') = 'object'"], [MESSAGE]
-    if item is not None:
-        where.append("a.item = ?")
-        args.append(item)
-    sql = ("SELECT a.id, a.item, a.extractor, a.fields, a.corrupted, f.path, f.locator, f.sha256, f.deleted "
-           "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE " + " AND ".join(where)
-           + " ORDER BY a.item, a.file_id, a.id")
-    for place in stream(db, sql, args, ChatPlace.from_row):
-        if place is not None:
-            yield place
+    yield from _placed(db, MESSAGE, item, ChatPlace.from_row, "json_type(a.fields, '$.location') = 'object'")
 
 
 DEVICE = "location/point"
@@ -121,13 +114,23 @@ class DevicePlace:
 def device_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[DevicePlace]:
     """The ``location/point`` records with a valid position, of one item or all, streamed: by
     item, then the order stored."""
-    where, args = ["a.record_type = ?"], [DEVICE]
+    yield from _placed(db, DEVICE, item, DevicePlace.from_row)
+
+
+def _placed(db: sqlite3.Connection, record_type: str, item: str | None,
+            make: Callable[[sqlite3.Row], _Place | None], condition: str | None = None) -> Iterator[_Place]:
+    """The records of ``record_type`` (of one item or all; meeting ``condition``) that ``make``
+    turns into a place, with the file each came from, streamed: by item, then the order stored
+    (the file's id, the record's id)."""
+    where, args = ["a.record_type = ?"], [record_type]
+    if condition is not None:
+        where.append(condition)
     if item is not None:
         where.append("a.item = ?")
         args.append(item)
     sql = ("SELECT a.id, a.item, a.extractor, a.fields, a.corrupted, f.path, f.locator, f.sha256, f.deleted "
            "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE " + " AND ".join(where)
            + " ORDER BY a.item, a.file_id, a.id")
-    for place in stream(db, sql, args, DevicePlace.from_row):
+    for place in stream(db, sql, args, make):
         if place is not None:
             yield place
