@@ -4,42 +4,15 @@
 cases: an extraction ZIP with that database (or another file) only."""
 from __future__ import annotations
 
-import json
-import zipfile
-
 from appdb import sqlite3_cli
-from forensic.training.build import EXTRACTION_PREFIX, layout
+from forensic.training.build import layout
+from training_case import extraction_case
 
 SEED = 37
 
 
-def _cli(*args) -> int:
-    from forensic.cli.main import main
-    return main([str(a) for a in args])
-
-
 def _case(root, name: str, files: list):
-    out = root / name
-    out.mkdir()
-    with zipfile.ZipFile(out / "extraction.zip", "w") as z:
-        for f in files:
-            z.writestr(EXTRACTION_PREFIX + f.rel, f.data)
-    key = _key(out)
-    (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
-    case = out / "case"
-    assert _cli("case", "init", case, "--case-id", f"DL-{name}", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", out / "extraction.zip", "--case", case, "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
-    return out
-
-
-def _key(out) -> dict:
-    from forensic.training.answer_key import answer_key
-    for other in ("phone.raw", "card.raw"):
-        (out / other).write_bytes(f"not in this case: {other}".encode())
-    key = answer_key(layout(SEED), out, None)
-    key["facts"] = [f for f in key["facts"] if f["item"] == "extraction" and f["kind"] == "device_location"]
-    return key
+    return extraction_case(root, name, files, "device_location", SEED)
 
 
 def test_the_saved_place_is_the_flat(tmp_path):

@@ -4,39 +4,18 @@ the video at ``frame_time_s`` 2.0, ``training check`` grades the pair, and an ex
 holds the picture alone gets the feedback. Small cases: an extraction ZIP with these files only."""
 from __future__ import annotations
 
-import json
-import zipfile
 
 import pytest
 
-from forensic.training.build import EXTRACTION_PREFIX, layout
+from forensic.training.build import layout
+from training_case import extraction_case
 
 SEED = 37
 pytest.importorskip("av")
 
 
-def _cli(*args) -> int:
-    from forensic.cli.main import main
-    return main([str(a) for a in args])
-
-
 def _case(root, name: str, files: list):
-    from forensic.training.answer_key import answer_key
-    out = root / name
-    out.mkdir()
-    with zipfile.ZipFile(out / "extraction.zip", "w") as z:
-        for f in files:
-            z.writestr(EXTRACTION_PREFIX + f.rel, f.data)
-    for other in ("phone.raw", "card.raw"):
-        (out / other).write_bytes(f"not in this case: {other}".encode())
-    key = answer_key(layout(SEED), out, None)
-    key["facts"] = [f for f in key["facts"] if f["item"] == "extraction" and f["kind"] == "video_frame_copy"]
-    (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
-    case = out / "case"
-    assert _cli("case", "init", case, "--case-id", f"VF-{name}", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", out / "extraction.zip", "--case", case, "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
-    return out
+    return extraction_case(root, name, files, "video_frame_copy", SEED)
 
 
 def test_the_clip_and_its_frame_are_stable():

@@ -1,0 +1,36 @@
+"""A trainee's case made of one ``extraction.zip``, for the training-case tests: the sample's
+files chosen by the test, the sample's answer key cut to the facts of one kind on the
+extraction, the zip added as evidence and triaged through the CLI."""
+from __future__ import annotations
+
+import json
+import zipfile
+from pathlib import Path
+
+from forensic.training.build import EXTRACTION_PREFIX, layout
+
+
+def cli(*args: object) -> int:
+    from forensic.cli.main import main
+    return main([str(a) for a in args])
+
+
+def extraction_case(root: Path, name: str, files: list, kind: str, seed: int) -> Path:
+    """The folder of a case whose extraction holds ``files`` (the sample's FileOuts), with
+    ``answer-key.json`` (the ``kind`` facts on the extraction) and the triaged ``case``."""
+    from forensic.training.answer_key import answer_key
+    out = root / name
+    out.mkdir()
+    with zipfile.ZipFile(out / "extraction.zip", "w") as z:
+        for f in files:
+            z.writestr(EXTRACTION_PREFIX + f.rel, f.data)
+    for other in ("phone.raw", "card.raw"):           # the key names them; this case has neither
+        (out / other).write_bytes(f"not in this case: {other}".encode())
+    key = answer_key(layout(seed), out, None)
+    key["facts"] = [f for f in key["facts"] if f["item"] == "extraction" and f["kind"] == kind]
+    (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    case = out / "case"
+    assert cli("case", "init", case, "--case-id", f"{kind}-{name}", "--examiner", "T", "--quiet") == 0
+    assert cli("evidence", "add", out / "extraction.zip", "--case", case, "--quiet") == 0
+    assert cli("triage", "--case", case, "--quiet") in (0, 3)
+    return out
