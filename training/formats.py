@@ -815,7 +815,6 @@ def clip_and_frame(seed: str) -> tuple[bytes, bytes]:
     import io
 
     import av
-    import numpy as np
     from PIL import Image
 
     from forensic.training.jpeg import scene
@@ -827,7 +826,7 @@ def clip_and_frame(seed: str) -> tuple[bytes, bytes]:
         stream.gop_size = CLIP_FPS                      # a key frame at every whole second
         stream.codec_context.options = {"flags": "+bitexact", "qscale": "3"}
         for k in range(CLIP_SECONDS * CLIP_FPS):
-            frame = av.VideoFrame.from_ndarray(np.asarray(scenes[k // CLIP_FPS]), format="rgb24")
+            frame = av.VideoFrame.from_image(scenes[k // CLIP_FPS])
             for packet in stream.encode(frame):
                 out.mux(packet)
         for packet in stream.encode():
