@@ -584,14 +584,16 @@ def carved_entries(read: ReadAt, runs: list[tuple[int, int]], base: int, parent:
 
 def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: int, parent: Locator,
                  limits: Limits, warnings: list[str], walk: Iterator[FileEntry],
-                 only: set[tuple[str, str]] | None = None, damage: Damage | None = None) -> Iterator[FileEntry]:
+                 only: set[tuple[str, str]] | None = None, damage: Damage | None = None,
+                 free: Callable[[], list[tuple[int, int]] | None] | None = None) -> Iterator[FileEntry]:
     """The volume's walk, then the photos carved from its unallocated space (its allocation
     map read by forensic.sources.unallocated) and from its files' slack. The clusters of
     deleted files the walk recovered through their metadata are left out: those files are
     listed already. A file system whose map is not read gets a warning. ``only``: the carved
     entries to find again (forensic.resolve, for an export), as (parent locator, label)
     pairs; none: nothing is carved. ``damage``: an E01's bad chunks under a carved object
-    are warned about, as under a file."""
+    are warned about, as under a file. ``free``: the volume's unallocated runs when the walk
+    has read its map already (read here otherwise)."""
     from forensic.sources.unallocated import unallocated_runs
     recovered: list[str] = []
     live: list[tuple[str, int]] = []
@@ -606,7 +608,7 @@ def carve_volume(img: pytsk3.Img_Info, fs: pytsk3.FS_Info, fstype: str, offset: 
     if labels is not None and not labels:
         return
     if labels is None or any(label.startswith("unallocated @") for label in labels):
-        runs = unallocated_runs(fs, fstype, img.read, offset)
+        runs = free() if free is not None else unallocated_runs(fs, fstype, img.read, offset)
         if runs is None:
             if fstype not in ("iso9660",):
                 warnings.append(f"{parent}: unallocated space not carved: the allocation map of {fstype} "

@@ -344,7 +344,7 @@ class TskImageSource(Source):
             # the walk, then photos carved from the volume's unallocated space, then (below)
             # from the disk's space outside every partition
             yield from carve_volume(self.img, fs, fstype, offset, loc, self.limits, self.warnings, walker.walk(),
-                                    self.carve_only, damage)
+                                    self.carve_only, damage, walker.free_runs)
         yield from carve_disk(self.img, self.locator, self.limits, self.warnings, self.carve_only, damage)
         yield from inner_entries(self)      # APFS containers in partitions, shadow copies
 
@@ -365,6 +365,7 @@ class _FsWalker:
         self.is_iso = fstype == "iso9660"
         self.has_streams = fstype in ("ntfs", "hfs+")
         self.is_fat = fstype in ("fat12", "fat16", "fat32")
+        self._free_runs: list[tuple[int, int]] | None = None
         self._free: _FreeSpace | None = None
         self._free_read = False
 
@@ -582,14 +583,18 @@ class _FsWalker:
             entry.warnings.append(f"{n // bs:,} of the deleted content's blocks (first: block {first // bs:,}) are "
                                   "now allocated to a live file: the content may be partly another file's")
 
-    def _free_space(self) -> _FreeSpace | None:
-        """The volume's unallocated space as its allocation map gives it (the map the carver
-        reads too: forensic.sources.unallocated), read once, on the first deleted file; None
-        where that map is not read (the carver warns about it)."""
+    def free_runs(self) -> list[tuple[int, int]] | None:
+        """The volume's unallocated byte runs from its allocation map (forensic.sources.unallocated),
+        read once for both the reuse check and the carver; None where the map is not read."""
         if not self._free_read and self.read is not None and self.volume is not None:
             self._free_read = True
-            runs = unallocated_runs(self.fs, self.fstype, self.read, self.volume.offset)
-            self._free = _FreeSpace(runs) if runs is not None else None
+            self._free_runs = unallocated_runs(self.fs, self.fstype, self.read, self.volume.offset)
+            self._free = _FreeSpace(self._free_runs) if self._free_runs is not None else None
+        return self._free_runs
+
+    def _free_space(self) -> _FreeSpace | None:
+        """The free runs as a lookup, for the reuse check (see :meth:`free_runs`)."""
+        self.free_runs()
         return self._free
 
     def _streams(self, f: pytsk3.File, entry: FileEntry, orphan: bool) -> Iterator[FileEntry]:
