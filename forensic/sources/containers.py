@@ -124,6 +124,21 @@ def _part(folder: Path, stored: str, what: str, container: str) -> Path:
     return candidate
 
 
+def _next_in_chain(folder: Path, stored: str, what: str, container: str, files: list[Path],
+                   chain: list[str]) -> Path:
+    """The next backing file or parent disk named ``stored``, beside the container (``_part``),
+    added to ``files`` and ``chain``: a chain longer than MAX_CHAIN or one that comes back to a
+    part already open is refused."""
+    if len(chain) >= MAX_CHAIN:
+        raise CorruptSourceError(f"{container}: more than {MAX_CHAIN} {what}s (a loop?)")
+    part = _part(folder, stored, what, container)
+    if part in files:
+        raise CorruptSourceError(f"{container}: its {what}s form a loop ({display_path(part.name)})")
+    files.append(part)
+    chain.append(display_path(part.name))
+    return part
+
+
 def _refuse_link_out(folder: Path, part: Path, what: str, container: str) -> None:
     """A part that is a symlink to a file outside the container's folder (planted in the seized
     folder, pointing at the examiner's own files) is refused: parts are read from beside the
@@ -436,11 +451,7 @@ def _open_qcow2(path: Path, fmt: str, name: str) -> ContainerMedia:
                                               "qemu-img convert and add the copy")
         child, chain = handle, cast(list[str], [])
         while (backing := child.get_backing_filename()):
-            if len(chain) >= MAX_CHAIN:
-                raise CorruptSourceError(f"{name}: more than {MAX_CHAIN} backing files (a loop?)")
-            part = _part(path.parent, backing, "backing file", name)
-            if part in files:
-                raise CorruptSourceError(f"{name}: its backing files form a loop ({display_path(part.name)})")
+            part = _next_in_chain(path.parent, backing, "backing file", name, files, chain)
             with open_readonly(part) as fh:
                 if fh.read(4) != b"QFI\xfb":
                     raise UnsupportedFormatError(
@@ -450,8 +461,6 @@ def _open_qcow2(path: Path, fmt: str, name: str) -> ContainerMedia:
             parent.open(_lib(part), "r")
             handles.append(parent)
             child.set_parent(parent)
-            files.append(part)
-            chain.append(display_path(part.name))
             child = parent
         details = {"backing_files": chain} if chain else {}
         media = ContainerMedia(fmt, handle, handle.get_media_size(), files, details, handles[1:])
@@ -505,13 +514,7 @@ def _open_vmdk(path: Path, fmt: str, name: str) -> ContainerMedia:
             parent = handle.get_parent_filename()
             if not parent:
                 break
-            if len(chain) >= MAX_CHAIN:
-                raise CorruptSourceError(f"{name}: more than {MAX_CHAIN} parent disks (a loop?)")
-            current = _part(current.parent, parent, "parent disk", name)
-            if current in files:
-                raise CorruptSourceError(f"{name}: its parent disks form a loop")
-            files.append(current)
-            chain.append(display_path(current.name))
+            current = _next_in_chain(current.parent, parent, "parent disk", name, files, chain)
         if chain:
             details["parent_disks"] = chain
         return ContainerMedia(fmt, top, top.get_media_size(), files, details, handles[1:] + opened)
@@ -539,13 +542,7 @@ def _open_vhdi(path: Path, fmt: str, name: str) -> ContainerMedia:
             parent = handle.get_parent_filename()
             if not parent:
                 break
-            if len(chain) >= MAX_CHAIN:
-                raise CorruptSourceError(f"{name}: more than {MAX_CHAIN} parent disks (a loop?)")
-            current = _part(path.parent, parent, "parent disk", name)
-            if current in files:
-                raise CorruptSourceError(f"{name}: its parent disks form a loop")
-            files.append(current)
-            chain.append(display_path(current.name))
+            current = _next_in_chain(path.parent, parent, "parent disk", name, files, chain)
         top = handles[0]
         details: dict = {"disk_type": {2: "fixed", 3: "dynamic", 4: "differencing"}.get(top.disk_type,
                                                                                         str(top.disk_type))}

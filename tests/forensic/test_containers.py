@@ -197,6 +197,21 @@ def test_qcow2_backing_file_missing_or_elsewhere_is_a_clear_error(forensic, tmp_
     assert forensic("evidence", "list", "--case", case, "--json").jsonl() == []
 
 
+def test_qcow2_backing_files_that_loop_are_refused(forensic, tmp_path, raw):
+    folder = tmp_path / "evidence"
+    folder.mkdir()
+    _convert(raw, folder / "a.qcow2", "qcow2")
+    run("qemu-img", "create", "-q", "-f", "qcow2", "-b", "a.qcow2", "-F", "qcow2", folder / "b.qcow2", cwd=folder)
+    # a hostile chain: a names b as its backing file, b names a (an unsafe rebase writes it)
+    run("qemu-img", "rebase", "-q", "-u", "-b", "b.qcow2", "-F", "qcow2", folder / "a.qcow2", cwd=folder)
+    before = sha256_file(folder / "a.qcow2")
+    case = _case(forensic, tmp_path)
+    res = forensic("evidence", "add", folder / "b.qcow2", "--case", case, expect=1)
+    assert "b.qcow2" in res.err and "backing files form a loop" in res.err
+    assert forensic("evidence", "list", "--case", case, "--json").jsonl() == []
+    assert sha256_file(folder / "a.qcow2") == before
+
+
 def test_split_raw_given_by_a_later_segment_says_which_to_give(forensic, tmp_path, raw):
     folder = tmp_path / "evidence"
     folder.mkdir()
