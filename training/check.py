@@ -716,16 +716,22 @@ def _carved_photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]
     carved = [r for r in rows if r.recovery == "carved"]
     if not carved:
         return "wrong", f"its content is listed as {rows[0].path} (recovery {rows[0].recovery}), not as carved"
+    return _positioned(exp, store, items, "carved", carved[0].locator)
+
+
+def _positioned(exp: dict, store: _Store, items: list[str], how: str, locator: str | None) -> tuple[str, str]:
+    """Whether the photo record of the content ``exp["sha256"]`` (found ``how``, at ``locator``)
+    holds the expected position."""
     records = [a for i in items for a in store.artifacts(i, "photo/exif") if a.file_sha256 == exp["sha256"]]
     for a in records:
         lat, lon = a.fields.get("lat"), a.fields.get("lon")
         if lat is not None and lon is not None and abs(lat - exp["lat"]) <= LATLON_TOLERANCE and \
                 abs(lon - exp["lon"]) <= LATLON_TOLERANCE:
-            return "found", f"carved ({carved[0].locator}), {lat:.6f}, {lon:.6f}"
+            return "found", f"{how} ({locator}), {lat:.6f}, {lon:.6f}"
     if not records:
-        return "wrong", f"carved ({carved[0].path}) but not read as a photo: no position"
+        return "wrong", f"{how} ({locator}) but not read as a photo: no position"
     f = records[0].fields
-    return "wrong", f"carved, position {f.get('lat')}, {f.get('lon')} (expected {exp['lat']:.6f}, {exp['lon']:.6f})"
+    return "wrong", f"{how}, position {f.get('lat')}, {f.get('lon')} (expected {exp['lat']:.6f}, {exp['lon']:.6f})"
 
 
 def _embedded_photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
@@ -752,17 +758,7 @@ def _embedded_photo(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     if not inside:
         return "wrong", (f"embedded, but its locator {embedded[0].locator} does not place it in {container} at "
                          f"{exp['where']}")
-    records = [a for i in items for a in store.artifacts(i, "photo/exif") if a.file_sha256 == exp["sha256"]]
-    for a in records:
-        lat, lon = a.fields.get("lat"), a.fields.get("lon")
-        if lat is not None and lon is not None and abs(lat - exp["lat"]) <= LATLON_TOLERANCE and \
-                abs(lon - exp["lon"]) <= LATLON_TOLERANCE:
-            return "found", f"embedded ({inside[0].locator}), {lat:.6f}, {lon:.6f}"
-    if not records:
-        return "wrong", f"embedded ({inside[0].locator}) but not read as a photo: no position"
-    f = records[0].fields
-    return "wrong", (f"embedded, position {f.get('lat')}, {f.get('lon')} (expected {exp['lat']:.6f}, "
-                     f"{exp['lon']:.6f})")
+    return _positioned(exp, store, items, "embedded", inside[0].locator)
 
 
 def _backup_device(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
