@@ -17,9 +17,9 @@ with an :class:`IntegrityError` (the partial output deleted) when the bytes no l
 the SHA-256 recorded at triage. The payload manifest holds those recorded hashes, so a
 bundle can only be made of bytes that are what the examiner logged.
 
-The generated members depend on nothing streamed but those hashes (and the thumbnails the
-report shows), so on Linux they are made meanwhile in a forked process
-(:class:`_GeneratedAhead`); the report's images are filled in once the photos have streamed.
+The ZIP is written with the published API of stdlib ``zipfile`` or, encrypted, pyzipper's
+``AESZipFile`` (:func:`forensic.exporters.bagit.open_zip`); the generated members (report,
+CASE/UCO, timeline, ...) are made once the evidence has streamed, from the hashes it recorded.
 
 Determinism: fixed member order (evidence in walk order, then generated files, then tag
 files), fixed member times and attributes, no creation time anywhere but ``bag-info.txt``
@@ -34,12 +34,8 @@ import hashlib
 import io
 import json
 import os
-import pickle
 import re
 import secrets
-import signal
-import sys
-import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
@@ -604,7 +600,7 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
             total = 0
             start: list[bytes] | None = [] if is_photo else None    # a photo's first chunks, as read
             kept = 0
-            zi = bagit.member_info(zf, f"{root}/{bag_path}", f["size"], _compress(f["mime"]))
+            zi = bagit.member_info(zf, f"{root}/{bag_path}", _compress(f["mime"]))
             with entry.open() as src, zf.open(zi, "w", force_zip64=(f["size"] or 0) > (1 << 31)) as dst:
                 while chunk := src.read(CHUNK):
                     h.update(chunk)
@@ -634,125 +630,6 @@ def _stream_item(case: Case, zf, root: str, item: str, files: list[dict],
     if missing:
         raise IntegrityError(f"{len(missing)} selected file(s) of {item} are no longer in the source, "
                              f"e.g. {missing[0]}", hint=f"run 'forensic evidence verify {item}'; nothing was exported")
-
-
-# -- generated members, made while the evidence streams ----------------------------------------
-GENERATE_AHEAD = True       # in a forked process where one can be (tests turn it off to compare)
-
-
-class _GeneratedAhead:
-    """The generated members (report, case.jsonld, timeline, ...: pure Python, ~0.5 s for a few
-    thousand files) made in a forked child process while the parent streams the evidence.
-    In a thread they would hold the GIL the streaming threads need between their reads,
-    CRC-32 and SHA-256 calls, and slow the stream more than they save.
-
-    The child has the parent's memory as it was at the fork (selection, custody excerpt)
-    and a database connection of its own, opened after the fork (SQLite's rule: never use a
-    connection across a fork); the parent's is idle then (no transaction, every query read
-    to its end), so the child's locks are its own. It sends its result back pickled through
-    a pipe and exits with ``os._exit`` (nothing of the parent's runs in it). Anything going wrong
-    in it (or fork not being available: not Linux, other threads running) only means the
-    parent makes the members itself, as it did before, and raises what that raises."""
-
-    def __init__(self, pid: int, fd: int) -> None:
-        self.pid: int | None = pid
-        self.fd: int | None = fd
-
-    @classmethod
-    def start(cls, make: Callable[[], dict]) -> "_GeneratedAhead | None":
-        import threading
-        if not (GENERATE_AHEAD and sys.platform.startswith("linux") and threading.active_count() == 1):
-            return None
-        r, w = os.pipe()
-        try:
-            pid = os.fork()
-        except OSError:
-            os.close(r)
-            os.close(w)
-            return None
-        if pid == 0:                                   # the child
-            code = 1
-            try:
-                os.close(r)
-                data = pickle.dumps(make(), protocol=pickle.HIGHEST_PROTOCOL)
-                with open(w, "wb", closefd=True) as fh:
-                    fh.write(data)
-                code = 0
-            finally:
-                os._exit(code)
-        os.close(w)
-        return cls(pid, r)
-
-    def result(self) -> dict | None:
-        """The child's members, or None when it failed."""
-        try:
-            with open(self.fd, "rb", closefd=True) as fh:
-                self.fd = None
-                data = fh.read()
-            _, status = os.waitpid(self.pid, 0)
-            self.pid = None
-            return pickle.loads(data) if status == 0 else None
-        except Exception:
-            return None
-
-    def close(self) -> None:
-        """Stop the child if it still runs (the export failed) and reap it."""
-        if self.fd is not None:
-            os.close(self.fd)
-            self.fd = None
-        if self.pid is not None:
-            with contextlib.suppress(OSError):
-                os.kill(self.pid, signal.SIGKILL)
-            with contextlib.suppress(ChildProcessError):
-                os.waitpid(self.pid, 0)
-            self.pid = None
-
-
-def _deflated(members: dict[str, Any]) -> tuple[dict[str, Any], dict[str, bytes]]:
-    """The members, and the deflate stream the ZIP writer would make of each compressed one
-    (raw deflate at the level :func:`bagit.member_info` sets, as zipfile's compressor): made in
-    the child, so that the parent, once the evidence is written, only copies them."""
-    deflated = {}
-    for name, data in members.items():
-        if name != REPORT:
-            zi = bagit.member_info(None, name, len(data), True)
-            level = getattr(zi, "compress_level", getattr(zi, "_compresslevel", None))
-            c = zlib.compressobj(zlib.Z_DEFAULT_COMPRESSION if level is None else level, zlib.DEFLATED, -15)
-            deflated[name] = c.compress(data) + c.flush()
-    return members, deflated
-
-
-class _Deflated:
-    """Stands in for a member writer's zlib compressor: gives the deflate stream made ahead
-    (:func:`_deflated`) for the data written, which must be written in one piece."""
-
-    def __init__(self, stream: bytes) -> None:
-        self.stream = stream
-
-    def compress(self, data) -> bytes:
-        stream, self.stream = self.stream, b""
-        return stream
-
-    def flush(self) -> bytes:
-        return b""
-
-
-def _write_member(zf, name: str, data: bytes, compress: bool, deflated: bytes | None = None) -> None:
-    """:func:`bagit.write_member`; given the deflate stream of a compressed member, the ZIP
-    writer (zipfile's or pyzipper's: both call ``_compressor.compress`` on each write and
-    ``flush`` at close) takes it instead of compressing again. Where the writer has no zlib
-    compressor by that name, it compresses as usual: the same bytes either way."""
-    if deflated is None or not compress:
-        bagit.write_member(zf, name, data, compress=compress)
-        return
-    zi = bagit.member_info(zf, name, len(data), True)
-    with zf.open(zi, "w", force_zip64=len(data) > (1 << 31)) as out:
-        if isinstance(getattr(out, "_compressor", None), _ZLIB_COMPRESS):
-            out._compressor = _Deflated(deflated)
-        out.write(data)
-
-
-_ZLIB_COMPRESS = type(zlib.compressobj())
 
 
 # -- the export -------------------------------------------------------------------------------
@@ -808,13 +685,6 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     thumbs = report_mod.ThumbnailCollector(THUMB_BUDGET)
     media = [*sel.photos, *sel.videos]           # thumbnails made at triage, of those not withheld
     thumbs.preload(media, store_similar.thumbnails(case.db, (m["file_id"] for m in media if not m["withheld"])))
-    # What the evidence stream will record if the export goes ahead at all: each file's bytes
-    # match the SHA-256 and size of triage (or the export stops). The generated members depend
-    # on nothing else that is streamed, so they are made meanwhile, from these values.
-    expected = {(f["item"], f["locator"]): Written(names[(f["item"], f["locator"])], f["sha256"], f["size"])
-                for f in sel.exported_files}
-    ahead = None if case.db.in_transaction else _GeneratedAhead.start(
-        lambda: _deflated(_generated(case.reconnected(), sel, ex, expected, name_map, meta, opts)))
     try:
         # A stale .partial (a crashed export, or a planted symlink) is removed, never written
         # through: the bundle is always a new file.
@@ -823,8 +693,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         with bundle_file, contextlib.ExitStack() as stack:
             if opts.hide_names:
                 # the bag is one inner archive, streamed straight into one encrypted member
-                outer = stack.enter_context(bagit.open_zip(bundle_file, opts.password, members=1))
-                hidden = bagit.member_info(outer, HIDDEN_MEMBER, None, compress=False)
+                outer = stack.enter_context(bagit.open_zip(bundle_file, opts.password))
+                hidden = bagit.member_info(outer, HIDDEN_MEMBER, compress=False)
                 target, zip_password = stack.enter_context(outer.open(hidden, "w", force_zip64=True)), None
             else:
                 target, zip_password = bundle_file, opts.password
@@ -837,9 +707,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             for w in written.values():
                 payload[w.bag_path] = w.sha256
                 sizes[w.bag_path] = w.size
-            made = ahead.result() if ahead is not None and written == expected else None
-            generated, deflated = made if made is not None else (
-                _generated(case, sel, ex, written, name_map, meta, opts), {})
+            generated = _generated(case, sel, ex, written, name_map, meta, opts)
             generated[REPORT] = report_mod.fill(generated[REPORT], thumbs)
             for key, jpeg in thumbs.triage.items():      # each picture the report shows, as a member too
                 if key in written:
@@ -847,7 +715,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             for name in sorted(generated):
                 data = generated[name]
                 # the report is mostly base64 images, which deflate barely shrinks
-                _write_member(zf, f"{root}/{name}", data, name != REPORT, deflated.get(name))
+                bagit.write_member(zf, f"{root}/{name}", data, compress=name != REPORT)
                 payload[name] = hashlib.sha256(data).hexdigest()
                 sizes[name] = len(data)
             manifest = bagit.manifest_text(payload.items())
@@ -874,9 +742,6 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     except BaseException:
         partial.unlink(missing_ok=True)
         raise
-    finally:
-        if ahead is not None:
-            ahead.close()
     exported = sel.exported_files
     summary = {
         "bundle": str(out), "sha256": bundle_sha, "files": len(exported),
