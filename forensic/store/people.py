@@ -333,6 +333,10 @@ class People:
         ident = self._by_key.get(reading.key)
         return None if ident is None else ident.summary(reading, item)
 
+    def identity(self, key: str) -> Identity | None:
+        """The identity that holds ``key`` (a compared form: ``+31612345678``, ``email:...``)."""
+        return self._by_key.get(key)
+
     def identity_of(self, rec: PersonRecord) -> Identity | None:
         for r in self.readings(rec):
             if r.key in self._by_key:
@@ -359,3 +363,82 @@ class People:
 def people(db: sqlite3.Connection, items: list[str]) -> People:
     """The contacts of ``items`` resolved into identities (see :class:`People`)."""
     return People(contacts(db, items), country_hints(db, items))
+
+
+# -- roles: the persons the examiner marks (table ``person_roles``) ---------------------------------
+
+ROLES = ("victim", "witness", "suspect")
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRole:
+    """A person the examiner marked: ``identity`` the key of the identity (as ``forensic
+    contacts`` gives its id: ``+31612345678``, ``email:ana@example.org``, ``id:...``),
+    ``given`` the ID as the examiner wrote it, ``seq`` the order of first marking (which gives
+    its pseudonym's letter, kept when unmarked and marked again), ``role`` None once unmarked."""
+    seq: int
+    identity: str
+    role: str | None
+    note: str | None
+    given: str
+    at: str
+    by: str | None
+
+    @classmethod
+    def from_row(cls, r: sqlite3.Row) -> "PersonRole":
+        return cls(r["id"], r["identity"], r["role"], r["note"], r["given"], r["at"], r["by"])
+
+
+def mark(db: sqlite3.Connection, identity: str, role: str, note: str | None, given: str, at: str,
+         by: str | None) -> PersonRole:
+    """Mark ``identity`` with ``role`` (the caller's transaction). Marking it again keeps its
+    row (and its place in the order): the new role, time and examiner, the note unless None."""
+    if role not in ROLES:
+        raise ValueError(f"unknown role {role!r}")
+    db.execute("INSERT INTO person_roles(identity, role, note, given, at, by) VALUES (?,?,?,?,?,?) "
+               "ON CONFLICT(identity) DO UPDATE SET role=excluded.role, note=COALESCE(excluded.note, note), "
+               "given=excluded.given, at=excluded.at, by=excluded.by",
+               (identity, role, note, given, at, by))
+    row = db.execute("SELECT * FROM person_roles WHERE identity=?", (identity,)).fetchone()
+    return PersonRole.from_row(row)
+
+
+def unmark(db: sqlite3.Connection, identity: str, at: str, by: str | None) -> PersonRole | None:
+    """Take the role off ``identity`` (the caller's transaction): its row stays, without a role.
+    The row as it was, or None when it had no role."""
+    row = db.execute("SELECT * FROM person_roles WHERE identity=? AND role IS NOT NULL", (identity,)).fetchone()
+    if row is None:
+        return None
+    db.execute("UPDATE person_roles SET role=NULL, at=?, by=? WHERE identity=?", (at, by, identity))
+    return PersonRole.from_row(row)
+
+
+def roles(db: sqlite3.Connection, marked_only: bool = True) -> list[PersonRole]:
+    """The persons marked (or every one ever marked), in the order of first marking."""
+    sql = "SELECT * FROM person_roles" + (" WHERE role IS NOT NULL" if marked_only else "") + " ORDER BY id"
+    return [PersonRole.from_row(r) for r in db.execute(sql)]
+
+
+def identity_key(found: People, value: str) -> tuple[str, Identity | None] | None:
+    """The identity ``value`` names: an identity id as ``forensic contacts`` shows it, a phone
+    number (E.164, or national in an item whose call log gives the country), an e-mail
+    address, a WhatsApp jid or a user id. Returns (its key, the identity in the contacts or
+    None when no contact holds it); None when ``value`` is none of these."""
+    value = (value or "").strip()
+    if not value:
+        return None
+    if found.identity(value) is not None:
+        return value, found.identity(value)
+    readings = [read_value(value, hint) for hint in [None, *found.hints.values()]]
+    for r in readings:
+        if r is not None and found.identity(r.key) is not None:
+            return r.key, found.identity(r.key)
+    uid = user_id(value)
+    if uid is not None and found.identity(uid.key) is not None:
+        return uid.key, found.identity(uid.key)
+    first = readings[0]
+    if first is not None and (first.key[:1] == "+" or first.key.startswith("email:")):
+        return first.key, None
+    if value.startswith(("id:", "email:", "digits:")):
+        return value, None
+    return None

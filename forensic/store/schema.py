@@ -20,6 +20,8 @@ Tables:
                     :mod:`forensic.store.chats`), with ``messages_fts`` (FTS5) and
                     ``chat_index`` (what was indexed, per item and extractor)
 ``tags``            the examiner's tags on files, messages and conversations
+``person_roles``    the persons the examiner marks as victim, witness or suspect (one row per
+                    identity, kept when unmarked: its row order gives its stable pseudonym)
 ``custody_checkpoints``, ``custody_pins``
                     the store's copies of the custody log's latest checkpoint and of the
                     examiners' pinned keys (the log itself is the file ``custody.jsonl``)
@@ -31,7 +33,7 @@ from typing import Callable
 
 from forensic.errors import CaseError
 
-SCHEMA_VERSION = 3
+SCHEMA_VERSION = 4
 
 # FTS5 tokenizer of the chat search index: case folding in every script, Latin diacritics
 # removed (the rest of the folding is done before indexing: forensic.store.chats.search_form).
@@ -166,6 +168,15 @@ CREATE TABLE IF NOT EXISTS tags (
     UNIQUE(target_kind, item, target_ref, tag)
 );
 CREATE INDEX IF NOT EXISTS tags_tag ON tags(tag);
+CREATE TABLE IF NOT EXISTS person_roles (
+    id INTEGER PRIMARY KEY,
+    identity TEXT NOT NULL UNIQUE,
+    role TEXT,
+    note TEXT,
+    given TEXT NOT NULL,
+    at TEXT NOT NULL,
+    by TEXT
+);
 CREATE TABLE IF NOT EXISTS custody_checkpoints (
     tree_size INTEGER NOT NULL,
     root TEXT NOT NULL,
@@ -253,10 +264,17 @@ def _to_3(db: sqlite3.Connection) -> None:
             db.execute(f"ALTER TABLE files ADD COLUMN {col} TEXT")
 
 
+def _to_4(db: sqlite3.Connection) -> None:
+    """Version 4 keeps the persons the examiner marks as victim, witness or suspect
+    (``person_roles``: empty in a store migrated to it)."""
+    _create_tables(db)
+
+
 # version N -> the step to N + 1, and what it does (as the custody log records it)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4}
 STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped",
-                         2: "files.recovery and files.recovery_confidence (NULL for rows stored before)"}
+                         2: "files.recovery and files.recovery_confidence (NULL for rows stored before)",
+                         3: "person_roles: the persons marked as victim, witness or suspect (none before)"}
 
 
 def migrate(db: sqlite3.Connection) -> list[dict]:

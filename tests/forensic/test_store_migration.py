@@ -180,3 +180,22 @@ def test_deep_verify_reads_a_hostile_log_line_without_crashing(triaged, forensic
     report = result.json()
     assert report["ok"] is False and "deep" in report
     assert report["deep"]["records_checked"] > 0 and "unexpected" not in result.err
+
+
+def test_a_version_3_store_gains_person_roles(triaged, forensic):
+    """Version 3 had no person_roles: opening it adds the (empty) table, the custody log
+    records the one step, and persons can then be marked."""
+    db = sqlite3.connect(triaged / "case.db")
+    db.execute("DROP TABLE person_roles")
+    db.execute("UPDATE meta SET value = '3' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    assert forensic("person", "list", "--case", triaged, "--json").out == ""
+    db = sqlite3.connect(triaged / "case.db")
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert db.execute("SELECT COUNT(*) FROM person_roles").fetchone() == (0,)
+    db.close()
+    [entry] = forensic("custody", "log", "--case", triaged, "--json", "--action", "case.migrated").jsonl()
+    assert entry["details"]["from"] == 3 and [s["what"] for s in entry["details"]["steps"]] == [
+        "person_roles: the persons marked as victim, witness or suspect (none before)"]
+    forensic("custody", "verify", "--case", triaged)
