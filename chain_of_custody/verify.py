@@ -12,7 +12,9 @@ What is checked (docs/custody-log.md states the same rules for independent verif
    ``hash``, ``hash`` = SHA-256 of the canonical entry without ``hash``;
 5. at each checkpoint's size, the Merkle root over the lines so far equals the checkpoint's
    root (and its offset / last hash match);
-6. the log reaches the largest checkpointed size, and ends with a complete line.
+6. the log reaches the largest checkpointed size, and ends with a complete line;
+7. it holds at least one entry (a case records ``case.created`` when it is made): a folder
+   whose log was removed, with its checkpoints, is not "intact".
 
 ``first_bad_seq`` is the first entry that fails, or -- for a problem found only through a
 checkpoint -- the first entry that checkpoint vouches for that no earlier good checkpoint
@@ -157,6 +159,11 @@ def verify_log(case_root: Path, db: sqlite3.Connection | None = None, *,
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
+    if report.ok and report.entries == 0:
+        # every case records case.created when it is made: a log with nothing in it (deleted,
+        # emptied, with its checkpoints) verifies nothing, and must not be called intact
+        report.fail(0, f"the custody log holds no entry ({LOG_NAME} "
+                       f"{'is empty' if log_path.exists() else 'is missing'}): nothing was verified")
     if not report.ok and report.first_bad_seq is None:
         report.first_bad_seq = report.tree_size
     return report

@@ -4,9 +4,16 @@
 Needs only the Python standard library and the ``cryptography`` package. Usage::
 
     python3 verify_custody.py CASE_DIR [--pub EXAMINER.pub ...]
+    python3 verify_custody.py BUNDLE/data/custody [--pub EXAMINER.pub ...]
 
-Prints one JSON object (ok, entries, checkpoints, signatures_verified, first_bad_seq,
-problem) and exits 0 when the log verifies, 4 when it does not.
+CASE_DIR (or a bundle made with --full-custody) holds the whole log, ``custody.jsonl``, which
+is re-verified entry by entry. A bundle's excerpt holds ``checkpoint.json``, the entries that
+concern the exported items (``entries.jsonl``) and an inclusion proof for each
+(``proofs.jsonl``): each entry is checked and proved to be in the checkpointed log.
+
+Prints one JSON object (ok, mode, entries, checkpoints, signatures_verified, first_bad_seq,
+problem) and exits 0 when the log verifies, 4 when it does not, or when there is nothing to
+verify: a folder with no entries is never "ok".
 """
 import base64
 import hashlib
@@ -95,6 +102,24 @@ def consistent(m, n, old, new, proof):
     return sn == 0 and fr == old and sr == new
 
 
+def inclusion_root(index, size, leaf, proof):
+    """RFC 9162 section 2.1.3.2: the root an inclusion proof leads to, or None."""
+    if not 0 <= index < size:
+        return None
+    fn, sn, r = index, size - 1, leaf
+    for p in proof:
+        if sn == 0 or len(p) != 32:
+            return None
+        if fn & 1 or fn == sn:
+            r = H(b"\x01" + p + r)
+            while not fn & 1 and fn != 0:
+                fn, sn = fn >> 1, sn >> 1
+        else:
+            r = H(b"\x01" + r + p)
+        fn, sn = fn >> 1, sn >> 1
+    return r if sn == 0 else None
+
+
 def check_minisign(public_b64, message, sig_text, trusted_comment, trusted_keys):
     key = base64.b64decode(public_b64)
     if len(key) != 42 or key[:2] != b"Ed":
@@ -115,9 +140,165 @@ def check_minisign(public_b64, message, sig_text, trusted_comment, trusted_keys)
         raise ValueError("signature does not verify") from None
 
 
+def check_entry(line, seq):
+    """One entry line: canonical JSON with every member, its own ``seq``, hashing to its
+    ``hash``; returns the parsed entry, or raises ValueError saying what is wrong."""
+    try:
+        e = load(line.decode("utf-8"))
+    except (UnicodeDecodeError, RecursionError) as exc:
+        raise ValueError(str(exc)) from None
+    if not isinstance(e, dict) or not MEMBERS <= e.keys():
+        raise ValueError("not an entry")
+    if canonical(e).encode() != line:
+        raise ValueError("not canonical")
+    if e["seq"] != seq or isinstance(e["seq"], bool):
+        raise ValueError("wrong seq")
+    rest = {k: v for k, v in e.items() if k != "hash"}
+    if not is_hex64(e["hash"]) or H(canonical(rest).encode()).hex() != e["hash"]:
+        raise ValueError("hash does not match")
+    return e
+
+
+def check_checkpoint(cp, trusted_keys):
+    """A checkpoint's own consistency: body built from its fields, signature (if any, and by
+    a trusted key when keys are given). Returns whether it was signed; raises ValueError."""
+    body = ("forensic custody checkpoint v1\n" + json.dumps(cp["case_id"], ensure_ascii=False)
+            + f"\n{cp['tree_size']}\n{cp['root']}\n{cp['at']}\n")
+    if cp["body"] != body:
+        raise ValueError("body differs from fields")
+    if cp["signature"] is None:
+        if trusted_keys:
+            raise ValueError("unsigned")
+        return False
+    comment = (f"forensic custody checkpoint case={json.dumps(cp['case_id'])} "
+               f"size={cp['tree_size']} root={cp['root']}")
+    check_minisign(cp["public_key"], body.encode(), cp["signature"], comment, trusted_keys)
+    return True
+
+
+EXCERPT_FILES = ("checkpoint.json", "entries.jsonl", "proofs.jsonl")
+
+
 def verify(case_dir, trusted_keys=()):
     case_dir = Path(case_dir)
-    out = {"ok": True, "entries": 0, "checkpoints": 0, "signatures_verified": 0,
+    if not (case_dir / "custody.jsonl").exists():
+        if any((case_dir / name).exists() for name in EXCERPT_FILES):
+            return verify_excerpt(case_dir, trusted_keys)
+        return {"ok": False, "mode": None, "entries": 0, "checkpoints": 0, "signatures_verified": 0,
+                "first_bad_seq": None,
+                "problem": f"nothing to verify in {case_dir}: no custody log (custody.jsonl) and no "
+                           "bundle excerpt (checkpoint.json, entries.jsonl, proofs.jsonl)"}
+    return verify_log(case_dir, trusted_keys)
+
+
+def verify_excerpt(folder, trusted_keys=()):
+    """A bundle's custody excerpt: the checkpoint, and each entry proved to be in the log it
+    checkpoints. What it cannot check (the entries left out, the pins a full log holds) it
+    does not claim: ``entries`` counts the entries proved."""
+    out = {"ok": True, "mode": "excerpt", "entries": 0, "checkpoints": 0, "signatures_verified": 0,
+           "tree_size": None, "first_bad_seq": None, "problem": None}
+    bad = []                                  # (seq or None, message)
+
+    def fail(seq, message):
+        bad.append((seq, message))
+
+    missing = [name for name in EXCERPT_FILES if not (folder / name).exists()]
+    if missing:
+        fail(None, "the excerpt lacks " + ", ".join(missing) + ": its entries cannot be proved "
+             "against a checkpoint")
+    cp = None
+    if (folder / "checkpoint.json").exists():
+        raw = (folder / "checkpoint.json").read_bytes()
+        try:
+            if not raw.endswith(b"\n") or raw.count(b"\n") != 1:
+                raise ValueError("not one line")
+            cp = load(raw[:-1].decode("utf-8"))
+            if canonical(cp).encode() != raw[:-1]:
+                raise ValueError("not canonical")
+            if type(cp["tree_size"]) is not int or cp["tree_size"] < 1 or not is_hex64(cp["root"]):
+                raise ValueError("no tree size or root")
+            out["checkpoints"], out["tree_size"] = 1, cp["tree_size"]
+            if check_checkpoint(cp, trusted_keys):
+                out["signatures_verified"] = 1
+                # who signed: compare with the fingerprint the examiner gave, or use --pub
+                out["signer"] = cp["signer"]
+                out["key_fingerprint"] = hashlib.sha256(base64.b64decode(cp["public_key"])[10:]).hexdigest()
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+            fail(None, f"checkpoint.json: {exc}")
+            cp = None
+
+    entries = {}                              # seq -> (line, entry)
+    path = folder / "entries.jsonl"
+    data = path.read_bytes() if path.exists() else b""
+    lines = data.split(b"\n")
+    if lines.pop():
+        fail(None, "entries.jsonl ends in a torn (incomplete) line")
+    for n, line in enumerate(lines):
+        try:
+            seq = load(line.decode("utf-8"))["seq"]
+            if type(seq) is not int or seq < 0:
+                raise ValueError("no seq")
+            if seq in entries:
+                raise ValueError(f"seq {seq} appears twice")
+            entries[seq] = (line, check_entry(line, seq))
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+            fail(None, f"line {n + 1} of entries.jsonl: {exc}")
+    if not entries and not lines:
+        fail(None, "the excerpt holds no entry: nothing in it can be proved against the checkpoint")
+
+    proofs = {}
+    path = folder / "proofs.jsonl"
+    for n, line in enumerate((path.read_bytes() if path.exists() else b"").split(b"\n")[:-1]):
+        try:
+            p = load(line.decode("utf-8"))
+            if type(p["seq"]) is not int or p["seq"] in proofs:
+                raise ValueError("no seq, or a seq proved twice")
+            proofs[p["seq"]] = p
+        except (ValueError, KeyError, TypeError, UnicodeDecodeError, RecursionError) as exc:
+            fail(None, f"line {n + 1} of proofs.jsonl: {exc}")
+
+    proved = 0
+    for seq in sorted(entries):
+        line, e = entries[seq]
+        p = proofs.get(seq)
+        if p is None:
+            fail(seq, f"entry {seq} has no inclusion proof: it cannot be shown to be in the log")
+            continue
+        if cp is None:
+            continue
+        try:
+            if p["tree_size"] != cp["tree_size"] or p["root"] != cp["root"]:
+                raise ValueError("its proof is for another checkpoint")
+            leaf = H(b"\x00" + line)
+            if p.get("leaf_hash", leaf.hex()) != leaf.hex():
+                raise ValueError("its proof is for another entry")
+            if seq >= cp["tree_size"]:
+                raise ValueError("lies beyond the checkpoint")
+            got = inclusion_root(seq, cp["tree_size"], leaf, [bytes.fromhex(h) for h in p["proof"]])
+            if got is None or got.hex() != cp["root"]:
+                raise ValueError("is not in the checkpointed log (inclusion proof fails)")
+        except (ValueError, KeyError, TypeError) as exc:
+            fail(seq, f"entry {seq}: {exc}")
+            continue
+        if seq == 0 and e["prev"] != ZERO:
+            fail(seq, "entry 0: prev is not zero")
+        elif seq - 1 in entries and e["prev"] != entries[seq - 1][1]["hash"]:
+            fail(seq, f"entry {seq}: prev does not match entry {seq - 1}")
+        elif seq == cp["tree_size"] - 1 and cp.get("last_hash") != e["hash"]:
+            fail(seq, f"the checkpoint names another last entry than entry {seq}")
+        else:
+            proved += 1
+    for seq in sorted(set(proofs) - set(entries)):
+        fail(seq, f"a proof for entry {seq}, which the excerpt does not hold")
+    out["entries"] = proved
+    if bad:
+        first = min(bad, key=lambda b: (b[0] is not None, b[0] or 0))
+        out.update(ok=False, first_bad_seq=first[0], problem=first[1])
+    return out
+
+
+def verify_log(case_dir, trusted_keys=()):
+    out = {"ok": True, "mode": "log", "entries": 0, "checkpoints": 0, "signatures_verified": 0,
            "first_bad_seq": None, "problem": None}
     bad = []                                  # (seq, message)
 
@@ -148,10 +329,7 @@ def verify(case_dir, trusted_keys=()):
             cp = load(line)
             if canonical(cp).encode() != line:
                 raise ValueError("not canonical")
-            body = ("forensic custody checkpoint v1\n" + json.dumps(cp["case_id"], ensure_ascii=False)
-                    + f"\n{cp['tree_size']}\n{cp['root']}\n{cp['at']}\n")
-            if cp["body"] != body:
-                raise ValueError("body differs from fields")
+            signed = check_checkpoint(cp, trusted_keys)
             old_size, old_root = (cps[-1]["tree_size"], bytes.fromhex(cps[-1]["root"])) if cps \
                 else (0, H(b""))
             if cp["prev_size"] != old_size:
@@ -159,18 +337,12 @@ def verify(case_dir, trusted_keys=()):
             if not consistent(old_size, cp["tree_size"], old_root, bytes.fromhex(cp["root"]),
                               [bytes.fromhex(h) for h in cp["consistency"]]):
                 raise ValueError("not consistent with the checkpoint before")
-            if cp["signature"] is not None:
-                comment = (f"forensic custody checkpoint case={json.dumps(cp['case_id'])} "
-                           f"size={cp['tree_size']} root={cp['root']}")
-                check_minisign(cp["public_key"], body.encode(), cp["signature"], comment,
-                               trusted_keys)
+            if signed:
                 allowed = {k for n, k in pins if n < old_size}
                 if allowed and base64.b64decode(cp["public_key"])[10:] not in allowed:
                     raise ValueError("signed by a key no earlier checkpoint pinned")
                 out["signatures_verified"] += 1
                 signed_from = i if signed_from is None else signed_from
-            elif trusted_keys:
-                raise ValueError("unsigned")
             elif signed_from is not None:
                 raise ValueError("unsigned, but the log is signed from checkpoint "
                                  f"{signed_from} on")
@@ -209,19 +381,10 @@ def verify(case_dir, trusted_keys=()):
     torn = lines.pop()
     for line in lines:
         try:
-            e = load(line.decode("utf-8"))
-            if not isinstance(e, dict) or not MEMBERS <= e.keys():
-                raise ValueError("not an entry")
-            if canonical(e).encode() != line:
-                raise ValueError("not canonical")
-            if e["seq"] != seq or isinstance(e["seq"], bool):
-                raise ValueError("wrong seq")
+            e = check_entry(line, seq)
             if e["prev"] != prev:
                 raise ValueError("prev does not match")
-            rest = {k: v for k, v in e.items() if k != "hash"}
-            if not is_hex64(e["hash"]) or H(canonical(rest).encode()).hex() != e["hash"]:
-                raise ValueError("hash does not match")
-        except (ValueError, UnicodeDecodeError, RecursionError) as exc:
+        except ValueError as exc:
             bad.append((seq, f"entry {seq}: {exc}"))
             break
         push(stack, H(b"\x00" + line))
@@ -240,6 +403,13 @@ def verify(case_dir, trusted_keys=()):
             # in a signed log, entries after the latest checkpoint are signed by no key
             bad.append((cps[-1]["tree_size"], "entries after the latest checkpoint in a signed log"))
     out["entries"] = seq
+    if seq == 0 and not bad:
+        bad.append((0, "the log holds no entry: nothing was verified (every case records "
+                       "case.created when it is made)"))
+    # a bundle made with --full-custody also names the checkpoint it cites
+    cited = case_dir / "checkpoint.json"
+    if cited.exists() and cited.read_bytes() not in {line + b"\n" for line in raw}:
+        bad.append((0, "checkpoint.json is not one of the log's checkpoints"))
     if bad:
         first = min(bad, key=lambda b: b[0])
         out.update(ok=False, first_bad_seq=first[0], problem=first[1])

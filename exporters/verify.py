@@ -531,6 +531,8 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
     except bagit.ManifestError as exc:
         report.altered.append(bagit.MANIFEST)
         report.problems.append(f"{bagit.MANIFEST} is malformed: {exc}")
+    if manifest_raw is not None and not manifest and bagit.MANIFEST not in report.altered:
+        report.problems.append(f"{bagit.MANIFEST} lists no payload file: nothing in the bundle could be checked")
     for required in (bagit.BAGIT, bagit.BAG_INFO, bagit.MANIFEST):
         if tagmanifest_raw is not None and required not in tagman:
             report.problems.append(f"{required} is not covered by {bagit.TAGMANIFEST}")
@@ -724,6 +726,9 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
         if head not in (None, "none"):
             report.custody = "invalid"
             report.problems.append("bag-info.txt names a custody head, but the custody excerpt is missing")
+        else:       # every export cites a checkpoint: a bag without one was cut, not made so
+            report.problems.append("the bundle holds no custody excerpt (data/custody/checkpoint.json): nothing "
+                                   "ties its files to the case's custody log")
         return {}
     problems: list[str] = []
 
@@ -828,6 +833,8 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
             if seq not in proved:
                 problems.append(f"custody entry {seq} has no inclusion proof")
     report.custody_entries = len(lines)
+    if not lines and not problems:
+        problems.append("the custody excerpt holds no entry: nothing in it is proved against the checkpoint")
     if problems:
         report.custody = "invalid"
         report.problems.extend(problems)
@@ -884,7 +891,7 @@ def verdict(report: BundleReport) -> list[str]:
     elif report.custody == "invalid":
         out.append("Custody excerpt: INVALID.")
     else:
-        out.append("Custody excerpt: absent.")
+        out.append("Custody excerpt: ABSENT (nothing ties the files to the case's custody log).")
     if report.bag is not None:
         found = ("encrypted" if report.encrypted else "not encrypted") + (", names hidden" if report.hidden_names
                                                                          else "")
