@@ -28,7 +28,7 @@ import csv
 import json
 import re
 import sqlite3
-from typing import Any, Callable, Iterable, Iterator, TextIO
+from typing import Any, Iterable, Iterator, TextIO
 
 from forensic.store import places as store_places
 from forensic.store import selection as store_selection
@@ -262,15 +262,15 @@ def write_geojson(rows: Iterable[dict[str, Any]], out: TextIO) -> int:
 # -- KML 2.2 ------------------------------------------------------------------------------------
 KML_NS = "http://www.opengis.net/kml/2.2"
 _XML_ILLEGAL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\ud800-\udfff\ufffe\uffff]")
-# what xml.sax.saxutils.escape(text, {'"': "&quot;", "'": "&apos;"}) does, without importing
-# xml.sax (it loads urllib.request and http.client: ~80 ms of every export's start)
-_XML_ESCAPES = str.maketrans({"&": "&amp;", "<": "&lt;", ">": "&gt;", '"': "&quot;", "'": "&apos;"})
+_XML_QUOTES = {'"': "&quot;", "'": "&apos;"}
 
 
 def xml_text(value: Any) -> str:
-    """Escape a value (hostile evidence text) for XML 1.0 character data or attributes."""
-    text = _XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value))
-    return text.translate(_XML_ESCAPES)
+    """Escape a value (hostile evidence text) for XML 1.0 character data or attributes:
+    characters XML 1.0 cannot hold shown as ``\\xNN``, then ``xml.sax.saxutils.escape``."""
+    # imported here, not with the module: xml.sax loads urllib.request (~80 ms of a start)
+    from xml.sax.saxutils import escape
+    return escape(_XML_ILLEGAL.sub(lambda m: f"\\x{ord(m.group()):02x}", str(value)), _XML_QUOTES)
 
 
 def kml_value(value: Any) -> str:
@@ -390,51 +390,15 @@ def csv_cell(key: str, value: Any) -> Any:
     return value
 
 
-_FORMULA_START = frozenset("=+-@\t\r")
-
-
-def csv_cells(columns: tuple[str, ...]) -> Callable[[dict[str, Any]], list]:
-    """A row's cells in ``columns``: ``[csv_cell(k, row.get(k)) for k in columns]``, with the
-    per-cell function call left out (a timeline has ~100,000 cells): every cell is looked
-    at for null and booleans, only the evidence-text columns for formulas."""
-    evidence = tuple(i for i, k in enumerate(columns) if k in _EVIDENCE_TEXT)
-
-    def cells(row: dict[str, Any]) -> list:
-        out = ["" if v is None else ("true" if v else "false") if v.__class__ is bool else v
-               for v in map(row.get, columns)]
-        for i in evidence:
-            v = out[i]
-            if isinstance(v, str) and v[:1] in _FORMULA_START:
-                out[i] = "'" + v
-        return out
-    return cells
-
-
 def write_csv_rows(rows: Iterable[dict[str, Any]], out: TextIO, columns: tuple[str, ...]) -> int:
-    """A header, then each row's :func:`csv_cells`, as ``csv.writer(out)`` writes them (RFC 4180,
-    CRLF). A line whose cells need no quoting (no quote, CR, LF or comma in them: nearly
-    all) is joined here; the CSV writer's per-character scan costs ~7 µs a row."""
+    """A header, then each row's :func:`csv_cell` of every column, by ``csv.writer`` (RFC 4180,
+    CRLF)."""
     writer = csv.writer(out)
     writer.writerow(columns)
-    cells = csv_cells(columns)
-    commas = len(columns) - 1
-    lines: list[str] = []
     n = 0
     for row in rows:
-        values = cells(row)
-        line = ",".join(map(str, values))
-        if commas and line.count(",") == commas and '"' not in line and "\r" not in line and "\n" not in line:
-            lines.append(line + "\r\n")
-        else:
-            if lines:
-                out.write("".join(lines))
-                lines.clear()
-            writer.writerow(values)
+        writer.writerow([csv_cell(k, row.get(k)) for k in columns])
         n += 1
-        if len(lines) >= 4096:
-            out.write("".join(lines))
-            lines.clear()
-    out.write("".join(lines))
     return n
 
 
