@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Bundle export speed against writing the same files into a plain ZIP, in the same run.
+"""Bundle export speed against the least work an export must do, timed in the same run.
 
 Uses the intake benchmark image (bench/bench_triage.py: ~2,000 small JPEGs and ~500 MB of
 larger files on ext4; reused from ``--keep DIR`` when DIR/bench.img exists), a fresh case,
@@ -12,10 +12,16 @@ via forensic.resolve):
   export-aes         forensic export --item --password-file (AES-256, signed)
   export-aes-hidden  the same with --hide-names (the bag written, then wrapped)
 
-and prints seconds, MB/s and each export's ratio to both baselines. Target: export within
-1.5x of the baseline. Then it times, in the same run, the work an export must do that the
-baseline does not (two SHA-256 passes; for encryption AES-CTR, HMAC-SHA1 and one PBKDF2 per
-member) and prints the lower bound that work sets with every core busy. Run:
+and prints seconds, MB/s and each export's ratio to both baselines. Then it times, in the
+same run and with the libraries the export uses, the work an export must do that the
+baseline does not -- two SHA-256 passes (hashlib); with encryption pyzipper's own WinZip AES
+path: AES-256-CTR + HMAC-SHA1 over the payload and one PBKDF2-HMAC-SHA1 per encrypted member
+(pycryptodomex, through pyzipper's ``AESZipEncrypter``) -- and prints the lower bound that
+work sets with every core busy and nothing else done, and each export's ratio to it.
+
+Target (issue 17): every export within 2x of its lower bound, encrypted and not. (The 1.5x
+of a stored ZIP of the first bundle issue is withdrawn: it was reached with home-made AES
+and private pyzipper classes.) Run:
 
     .venv/bin/python bench/bench_export.py [--keep DIR] [--big-mb 500] [--photos 2000] [--no-deflate]
 """
@@ -77,17 +83,22 @@ def _members(bundle: Path) -> int:
         return len(zf.infolist())
 
 
-def floor(payload: int, cores: int, base_s: float, members: int) -> None:
-    """The work an export must do beyond the baseline's, timed on this machine in this run:
-    the payload hashed twice with SHA-256 (each file against its triage hash, and the bundle
-    file itself, whose hash the custody log records), and with encryption AES-256-CTR +
-    HMAC-SHA1 over the payload and one PBKDF2-HMAC-SHA1 (1,000 rounds, fixed by WinZip AES)
-    per member. Even spread perfectly over every core, with nothing else to do (no report,
-    no JSON-LD, no fsync), an export cannot be faster than (baseline + this) / cores."""
-    import hashlib
-    import hmac
+TARGET = 2.0     # an export within this factor of its lower bound
 
-    from forensic.exporters.bagit import AesCtrLE, member_key     # the product's AES-CTR and PBKDF2
+
+def floor(payload: int, cores: int, base_s: float, members: int, results: dict[str, tuple[float, int]]) -> bool:
+    """The work an export must do beyond the baseline's, timed on this machine in this run
+    with the libraries the export uses: the payload hashed twice with SHA-256 (each file
+    against its triage hash, and the bundle file itself, whose hash the custody log records),
+    and with encryption pyzipper's WinZip AES over the payload (AES-256-CTR, HMAC-SHA1) and
+    one key derivation (PBKDF2-HMAC-SHA1, 1,000 rounds, fixed by the format) per encrypted
+    member: ``members`` for ``export-aes``, one for ``export-aes-hidden``. Even spread
+    perfectly over every core, with nothing else to do (no report, no JSON-LD, no fsync), an
+    export cannot be faster than max(baseline, (baseline + this) / cores). Prints each
+    export's ratio to its bound; True when every one is within :data:`TARGET`."""
+    import hashlib
+
+    from pyzipper.zipfile_aes import AESZipEncrypter     # what AESZipFile makes per member
     block = os.urandom(1 << 20) * 16
     rounds = max(1, payload // len(block))
 
@@ -97,31 +108,36 @@ def floor(payload: int, cores: int, base_s: float, members: int) -> None:
         return (time.perf_counter() - t) * payload / len(block)
 
     sha = rate(lambda: hashlib.sha256(block).digest())
-    aes = AesCtrLE(os.urandom(32))
-    reads = [block[i:i + (1 << 20)] for i in range(0, len(block), 1 << 20)]    # the export's writes
-    aes.encrypt(reads[0])                    # its one-off set-up (counter page, scratch) untimed
+    writes = [block[i:i + (1 << 20)] for i in range(0, len(block), 1 << 20)]    # the export's writes
+    enc = AESZipEncrypter(b"bench password", nbits=256)
+    enc.encrypt(writes[0])                   # one-off set-up untimed
 
-    def ctr_writes() -> None:
-        for r in reads:
-            aes.encrypt(r)                   # each output dropped, as once written
+    def aes_writes() -> None:
+        for w in writes:
+            enc.encrypt(w)                   # AES-CTR + HMAC-SHA1, each output dropped, as once written
 
-    ctr = rate(ctr_writes)
-    mac = rate(lambda: hmac.new(os.urandom(32), block, hashlib.sha1).digest())
-    member_key(b"bench password", os.urandom(16))    # its imports untimed
+    aes = rate(aes_writes)
     t = time.perf_counter()
     for _ in range(50):
-        member_key(b"bench password", os.urandom(16))
-    kdf = (time.perf_counter() - t) / 50 * members
+        AESZipEncrypter(b"bench password", nbits=256)        # salt + PBKDF2 + cipher set-up
+    kdf1 = (time.perf_counter() - t) / 50
     plain = 2 * sha
-    enc = plain + ctr + mac + kdf
     print(f"required work beyond the baseline, this machine ({cores} cores, payload {payload / 1e6:,.0f} MB, "
           f"{members} members, {rounds} x 16 MiB timed):")
-    print(f"  SHA-256 x 2 {plain:6.2f} s   AES-CTR {ctr:5.2f} s   HMAC-SHA1 {mac:5.2f} s   "
-          f"PBKDF2 x {members} {kdf:5.2f} s")
-    for label, extra in (("export", plain), ("export-aes", enc)):
-        best = max(base_s, (base_s + extra) / cores)
-        print(f"  {label:11} lower bound {best:5.2f} s = {best / base_s:4.2f} x baseline "
-              f"(all cores busy, nothing else done)")
+    print(f"  SHA-256 x 2 {plain:6.2f} s   AES-CTR + HMAC-SHA1 (pyzipper) {aes:5.2f} s   "
+          f"PBKDF2 {kdf1 * 1000:4.2f} ms a member ({kdf1 * members:5.2f} s for {members})")
+    ok = True
+    print(f"{'run':20} {'seconds':>9} {'bound':>7} {'/bound':>7}  target {TARGET:.0f}x")
+    for label, extra in (("export", plain), ("export-aes", plain + aes + kdf1 * members),
+                         ("export-aes-hidden", plain + aes + kdf1)):
+        if label not in results:
+            continue
+        bound = max(base_s, (base_s + extra) / cores)
+        seconds = results[label][0]
+        met = seconds <= TARGET * bound
+        ok = ok and met
+        print(f"{label:20} {seconds:9.2f} {bound:7.2f} {seconds / bound:7.2f}  {'met' if met else 'NOT MET'}")
+    return ok
 
 
 def main() -> int:
@@ -176,8 +192,8 @@ def main() -> int:
         print(f"{'run':20} {'seconds':>9} {'MB/s':>8} {'/stored':>8} {'/deflate':>9}")
         for label, (seconds, n) in results.items():
             print(f"{label:20} {seconds:9.2f} {n / 1e6 / seconds:8.1f} {seconds / base_s:8.2f} {seconds / base_d:9.2f}")
-        floor(size, os.cpu_count() or 1, base_s, members=_members(aes_out))
-        return 0
+        met = floor(size, os.cpu_count() or 1, base_s, _members(aes_out), results)
+        return 0 if met else 1
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
 
