@@ -58,7 +58,7 @@ def _turns() -> dict[int, Any]:
 
 class VideoFramesExtractor(Extractor):
     NAME = "video_frames"
-    VERSION = "1"
+    VERSION = "2"          # 2: photo_hash.hash_image version 2 (frames hashed as photo_hash@2)
     DESCRIPTION = "Video key frames: perceptual hashes (pHash, dHash) and a thumbnail of the first frame"
     REQUIRES = ("av", "imagehash", "PIL")
     RECORD_TYPES = (HASH_TYPE, THUMB_TYPE)
