@@ -175,7 +175,7 @@ def _is_cut(lon_a: float, lat_a: float, lon_b: float, lat_b: float) -> bool:
             or (lat_a < -89.99 and lat_b < -89.99))
 
 
-def _path_data(runs: Iterable[list[tuple[float, float]]], close: bool, min_px: float = 0.6) -> str:
+def _path_data(runs: Iterable[list[tuple[float, float]]], close: bool, min_px: float = 0.9) -> str:
     """SVG path data for runs of pixel points, dropping points closer than ``min_px`` to the last kept."""
     parts = []
     for run in runs:
@@ -546,7 +546,7 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="{SEA}"/>']
     source = None
     if layers:
-        layer = layers["110m" if (view.lon1 - view.lon0) > 40 else "50m"]
+        layer = layers["110m" if (view.lon1 - view.lon0) * view.k > 90 else "50m"]
         source = layer.source
         land, coast = _land_paths(layer, view)
         borders = _line_path(layer.borders, view)
