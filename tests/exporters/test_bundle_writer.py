@@ -1,5 +1,7 @@
 """The bundle file writer: hashes and writes in a background thread, in order; a failed
-write is not lost in the thread but raised to the export (which then deletes the partial)."""
+write is not lost in the thread but raised to the export (which then deletes the partial).
+The ZIP writer on it: stock zipfile (reproducible bytes) or pyzipper's AESZipFile (WinZip
+AES-256, AE-2) that 7-Zip opens with the password and refuses without it."""
 from __future__ import annotations
 
 import hashlib
@@ -102,3 +104,87 @@ def test_small_writes_kept_or_copied_come_out_in_order(tmp_path):
     data = path.read_bytes()
     assert data == bytes(expected)
     assert w.digest == hashlib.sha256(data).hexdigest()
+
+
+# -- the ZIP writer (bagit.open_zip): stock zipfile, or pyzipper's AESZipFile as published ----------
+class _Stream(io.RawIOBase):
+    """A file that cannot seek, as the bundle file is: the writer streams (data descriptors)."""
+
+    def __init__(self) -> None:
+        self.buf = bytearray()
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, b) -> int:
+        self.buf += b
+        return len(b)
+
+
+MEMBERS = {"bag/data/a.txt": b"text " * 5000, "bag/data/empty": b"", "bag/data/photo.jpg": os.urandom(300_000),
+           "bag/data/big.bin": os.urandom(3 << 20)}
+
+
+def _zip(password: bytes | None) -> bytes:
+    from forensic.exporters import bagit
+    out = _Stream()
+    with bagit.open_zip(out, password) as zf:
+        for name, data in MEMBERS.items():
+            if name.endswith("big.bin"):           # streamed, as evidence is
+                with zf.open(bagit.member_info(zf, name, compress=False), "w") as dst:
+                    for i in range(0, len(data), 1 << 20):
+                        dst.write(data[i:i + (1 << 20)])
+            else:
+                bagit.write_member(zf, name, data, compress=name.endswith(".txt"))
+    return bytes(out.buf)
+
+
+def test_plain_zips_are_reproducible_and_read_by_any_zip_reader():
+    import zipfile
+    a, b = _zip(None), _zip(None)
+    assert a == b                                    # fixed times, attributes, order
+    with zipfile.ZipFile(io.BytesIO(a)) as zf:
+        assert zf.testzip() is None
+        assert {i.filename: zf.read(i) for i in zf.infolist()} == MEMBERS
+        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) and i.external_attr >> 16 == 0o100644
+                   for i in zf.infolist())
+        assert zf.getinfo("bag/data/a.txt").compress_type == zipfile.ZIP_DEFLATED
+        assert zf.getinfo("bag/data/photo.jpg").compress_type == zipfile.ZIP_STORED
+
+
+def test_encrypted_zips_are_winzip_aes_256_ae2_and_need_the_password(tmp_path):
+    import zipfile
+
+    import pyzipper
+    data = _zip(b"correct horse")
+    assert _zip(b"correct horse") != data            # a fresh random salt per member
+    for secret in (b"text text", MEMBERS["bag/data/photo.jpg"][:64]):
+        assert secret not in data
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        infos = zf.infolist()
+        assert all(i.flag_bits & 1 and i.compress_type == 99 and i.CRC == 0 for i in infos)   # AE-2: no CRC
+    with pyzipper.AESZipFile(io.BytesIO(data)) as zf:
+        zf.setpassword(b"correct horse")
+        assert all(i.wz_aes_version == 2 and i.wz_aes_strength == 3 for i in zf.infolist())
+        assert {i.filename: zf.read(i) for i in zf.infolist()} == MEMBERS
+        zf.setpassword(b"wrong")
+        with pytest.raises(RuntimeError, match="Bad password"):
+            zf.read("bag/data/a.txt")
+
+
+def test_encrypted_zips_open_in_7zip(tmp_path):
+    import shutil
+    import subprocess
+    seven = shutil.which("7zz") or shutil.which("7z")
+    if seven is None:
+        pytest.skip("7-Zip not installed")
+    path = tmp_path / "enc.zip"
+    path.write_bytes(_zip(b"correct horse"))
+    ok = subprocess.run([seven, "t", "-pcorrect horse", str(path)], capture_output=True, text=True)
+    assert ok.returncode == 0 and "Everything is Ok" in ok.stdout, ok.stdout + ok.stderr
+    bad = subprocess.run([seven, "t", "-pwrong horse", str(path)], capture_output=True, text=True)
+    assert bad.returncode != 0 and "Wrong password" in bad.stdout + bad.stderr
+    run = subprocess.run([seven, "x", "-y", "-pcorrect horse", f"-o{tmp_path / 'x'}", str(path)],
+                         capture_output=True, text=True)
+    assert run.returncode == 0, run.stdout + run.stderr
+    assert {n: (tmp_path / "x" / n).read_bytes() for n in MEMBERS} == MEMBERS
