@@ -82,29 +82,31 @@ class AndroidSmsExtractor(SqliteChatExtractor):
 
     def _sms(self, r, item, threads, seen: dict) -> ArtifactRecord:
         problems: list[str] = []
-        rowid, box, address, read = r["_rowid"], r["type"], r["address"], r["read"]
+        # unpacked, not read by name: sqlite3.Row looks a name up along its columns each time
+        (rowid, thread_id, address, date, date_sent, box, read, _seen, subject, body, service_center,
+         _status, _locked, _error_code) = r
         outgoing = box in _OUT
-        conv_id, title, participants = self._thread(r["thread_id"], threads, address, seen)
+        conv_id, title, participants = self._thread(thread_id, threads, address, seen)
         # date_sent is the sender's clock for received texts (0 when unknown); date is when stored
-        sent = None if outgoing else unix_ms(r["date_sent"], "sent", problems)
+        sent = None if outgoing else unix_ms(date_sent, "sent", problems)
         if sent is None:                 # sent texts, or received ones without the sender's time
-            sent, basis = unix_ms(r["date"], "sent", problems), "date"
+            sent, basis = unix_ms(date, "sent", problems), "date"
             received = None if outgoing or sent is None else sent.iso_utc()
         else:
-            basis, received = "date_sent", ms_iso(r["date"], "sent", problems)
+            basis, received = "date_sent", ms_iso(date, "sent", problems)
         if outgoing:
             sender, recipients = OWNER, [address] if address else []
         else:
             sender, recipients = address, [OWNER]
         return message_record(
             platform="sms", conversation={"id": conv_id, "title": title}, participants=list(participants),
-            sender=sender, recipients=recipients, sent=sent, body=r["body"] or "", problems=problems,
+            sender=sender, recipients=recipients, sent=sent, body=body or "", problems=problems,
             source={"path": item.path, "table": "sms", "row_id": rowid}, source_ref=f"sms:{rowid}",
             extra={"kind": "sms", "direction": "outgoing" if outgoing else "incoming", "box": _BOX.get(box, box),
                    "time_basis": basis,
                    "received_at": received,
-                   "read": bool(read) if read is not None else None, "subject": r["subject"],
-                   "service_center": r["service_center"], "address": address})
+                   "read": bool(read) if read is not None else None, "subject": subject,
+                   "service_center": service_center, "address": address})
 
     def _mms(self, r, item, threads, parts, addrs) -> ArtifactRecord:
         problems: list[str] = []

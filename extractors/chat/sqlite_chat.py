@@ -10,8 +10,9 @@ the committed state are yielded too, flagged ``db_state: "uncommitted"`` (every 
 database then carries ``db_state``), with one warning that counts them.
 
 Deleted rows: a reader that declares its message tables (``MESSAGE_TABLES``) maps one row, a
-dict-like of column values, to a record (``row_record``, with the side tables its ``context``
-loaded once); the base hands it the live rows and then the rows recovered from the
+``sqlite3.Row`` of ``_rowid`` and the columns it declared, in that order (read by name, or
+unpacked), to a record (``row_record``, with the side tables its ``context`` loaded once); the
+base hands it the live rows and then the rows recovered from the
 database's free pages, free space inside pages and superseded page images in its ``-wal``
 (:mod:`forensic.extractors.sqlite_recover`, over the private copies). A recovered row's record
 carries ``recovered: "deleted"`` and ``source.page``, ``source.offset`` (bytes into
@@ -33,7 +34,7 @@ import hashlib
 import json
 import posixpath
 import sqlite3
-from typing import Any, ClassVar, Iterable, Iterator, Mapping
+from typing import Any, ClassVar, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
 from forensic.extractors.chat.common import SQLITE_MAGIC, link_by_suffix, read_rows, tables_of
@@ -145,9 +146,10 @@ class SqliteChatExtractor(Extractor):
         read once per database state."""
         return None
 
-    def row_record(self, table: str, row: Mapping[str, Any], ctx: Any, item: ExtractorInput) -> ArtifactRecord | None:
-        """The record of one row of a ``MESSAGE_TABLES`` table (``row["_rowid"]`` its rowid,
-        None for a recovered row whose rowid was overwritten)."""
+    def row_record(self, table: str, row: sqlite3.Row, ctx: Any, item: ExtractorInput) -> ArtifactRecord | None:
+        """The record of one row of a ``MESSAGE_TABLES`` table: ``_rowid`` (None for a
+        recovered row whose rowid was overwritten), then the columns declared for the table,
+        in their order (NULL for those this version of the app lacks)."""
         raise NotImplementedError  # pragma: no cover
 
     def _live(self, conn: sqlite3.Connection, tables: dict[str, set[str]], item: ExtractorInput,
@@ -179,11 +181,12 @@ class SqliteChatExtractor(Extractor):
         kept, copies = new_rows(db.committed, shapes, found.rows, problems)
         wal_name = f"{item.name}-wal"
         counts: dict[str, int] = {}
+        rows_of = RowsInHand()
         for row, note in kept:
             shape = next(s for s in shapes if s.name == row.table)
             wanted = self.MESSAGE_TABLES[row.table]
             values = dict(zip(shape.columns, row.values, strict=True))
-            mapped = {"_rowid": row.rowid, **{c: values.get(c) for c in wanted}}
+            mapped = rows_of.row(("_rowid", *wanted), (row.rowid, *(values.get(c) for c in wanted)))
             try:
                 rec = self.row_record(row.table, mapped, ctx, item)
             except _ROW_ERRORS as exc:
@@ -213,6 +216,23 @@ class SqliteChatExtractor(Extractor):
 
     def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
         return link_by_suffix(store, item, self.NAME)
+
+
+class RowsInHand:
+    """Values found in a file's bytes (a recovered row) made a ``sqlite3.Row``, the shape of a
+    live row, by selecting them as parameters: a reader reads both kinds alike, by name or
+    unpacked in order. Through a connection of its own (in memory), never the evidence's."""
+
+    def __init__(self) -> None:
+        self._conn: sqlite3.Connection | None = None
+
+    def row(self, names: tuple[str, ...], values: tuple) -> sqlite3.Row:
+        if self._conn is None:
+            self._conn = sqlite3.connect(":memory:")
+            self._conn.row_factory = sqlite3.Row
+        sql = "SELECT " + ", ".join(f"? AS {_quoted(n)}" for n in names)
+        row: sqlite3.Row = self._conn.execute(sql, values).fetchone()
+        return row
 
 
 def _identity(rec: ArtifactRecord) -> bytes:
