@@ -566,9 +566,10 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
         xs = [view.x(unwrap(q[1])) for q in line]
         ys = [view.y(q[0]) for q in line]
         runs.extend(_clipped_runs(Line((), (), (0, 0, 0, 0)), xs, ys, view, cuts=False))
-    if runs:
-        out.append(f'<path class="track" d="{_path_data(runs, close=False, min_px=0.3)}" fill="none" '
-                   'stroke="#457b9d" stroke-width="2" stroke-linejoin="round"/>')
+    for run in runs:
+        points_attr = " ".join(f"{px:.1f},{py:.1f}" for px, py in run)
+        out.append(f'<polyline class="track" points="{points_attr}" fill="none" stroke="#457b9d" '
+                   'stroke-width="2" stroke-linejoin="round"/>')
     placed = [(p, view.x(unwrap(p["_lon"])), view.y(p["_lat"])) for p in kept]
     clusters = cluster(placed, cluster_px)
     singles = [c for c in clusters if len(c.members) == 1]
