@@ -32,6 +32,7 @@ COMMANDS: dict[str, str] = {
     "similar": "forensic.cli.commands.similar",
     "messages": "forensic.cli.commands.chats", "conversations": "forensic.cli.commands.chats",
     "contacts": "forensic.cli.commands.people", "calls": "forensic.cli.commands.people",
+    "person": "forensic.cli.commands.person",
     "tag": "forensic.cli.commands.export", "export": "forensic.cli.commands.export",
     "verify-bundle": "forensic.cli.commands.export",
     "training": "forensic.cli.commands.training",

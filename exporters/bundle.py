@@ -38,7 +38,7 @@ import re
 import secrets
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Callable
@@ -94,6 +94,9 @@ class ExportOptions:
     created_at: datetime | None = None       # None: now (or $SOURCE_DATE_EPOCH)
     custody_size: int | None = None          # None: the latest checkpoint
     evidence_password: bytes | None = None   # for encrypted evidence containers
+    pseudonymise: bool = False               # victims and witnesses as pseudonyms (exporters.pseudonyms)
+    pseudonym_passphrase: bytes | None = None   # encrypts the pseudonyms' key file beside the bundle
+    pseudonyms: Any = None                   # set by export_bundle when pseudonymise
 
 
 class _HashingWriter:
@@ -691,6 +694,9 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         partial.unlink(missing_ok=True)
         bundle_file = _HashingWriter(os.fdopen(create_new(partial, 0o644), "wb"))
         with bundle_file, contextlib.ExitStack() as stack:
+    if opts.pseudonymise:            # files naming a marked person are withheld before anything is named
+        from forensic.exporters import pseudonyms
+        opts = replace(opts, pseudonyms=pseudonyms.prepare(case, sel, opts))
             if opts.hide_names:
                 # the bag is one inner archive, streamed straight into one encrypted member
                 outer = stack.enter_context(bagit.open_zip(bundle_file, opts.password))
@@ -735,6 +741,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
                 digest = hashlib.sha256(tagmanifest).hexdigest()
                 comment = (f"forensic bundle case={json.dumps(meta['case_id'], ensure_ascii=True)} "
                            f"tagmanifest-sha256={digest}")
+            if opts.pseudonyms is not None:      # a member still naming a marked person stops the export
+                opts.pseudonyms.check(generated)
                 sig = opts.signer.sign(tagmanifest, comment)
                 bagit.write_member(zf, f"{root}/{SIGNATURE}", sig.encode("ascii"))
         bundle_sha = bundle_file.digest            # hashed as written
@@ -767,7 +775,10 @@ def log_export(case: Case, summary: dict, spec: SelectionSpec, recipient: str | 
                "files": summary["files"], "bytes": summary["bytes"], "withheld": summary["withheld"],
                "include_sensitive": spec.include_sensitive, "signed": summary["signed"],
                "encrypted": summary["encrypted"], "hide_names": summary["hide_names"],
-               "custody_head": summary["custody_head"], "format": FORMAT}
+               "custody_head": summary["custody_head"], "format": FORMAT,
+               "pseudonymised": summary.get("pseudonymised", False)}
+    if summary.get("pseudonymised"):
+        details["pseudonyms"] = summary["pseudonyms"]
     with CustodyLog(case.root, case.db, case.case_id, signer=signer, actor=actor) as log:
         log.append("export.created", {"case": case.case_id, "bundle": Path(summary["bundle"]).name},
                    actor=actor, sha256=summary["sha256"], details=details,
@@ -782,6 +793,9 @@ def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel:
               ("Contact-Name", meta["examiner"]),
               ("Bagging-Date", created.date().isoformat()),
               ("Bundle-Created", iso_utc(created)),
+    summary["pseudonymised"] = opts.pseudonyms is not None
+    if opts.pseudonyms is not None:
+        summary.update(pseudonyms.finish(opts.pseudonyms, opts, bundle_sha, meta["case_id"], iso_utc(created)))
               ("Bag-Software-Agent", f"forensic {__version__} ({FORMAT})"),
               ("Payload-Oxum", oxum)]
     if ex.checkpoint is not None:
@@ -835,9 +849,13 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
                     "excerpt": "full" if opts.full_custody else "concerned",
                     "entries": len(ex.concerned), "verified_at_export": ex.verify or None},
         "notes": sel.notes,
+    scrub = opts.pseudonyms.scrub if opts.pseudonyms is not None else (lambda rows: rows)
+    if opts.pseudonyms is not None:       # custody entries naming a marked person left out; strings rewritten
+        opts.pseudonyms.trim_custody(ex)
+        sel = opts.pseudonyms.view(sel)
     }
-    timeline_rows = report_mod.selection_timeline(case, sel)
-    geo_rows = report_mod.selection_geo_rows(case, sel)
+    timeline_rows = scrub(report_mod.selection_timeline(case, sel))
+    geo_rows = scrub(report_mod.selection_geo_rows(case, sel))
     out: dict[str, bytes] = {
         "data/bundle.json": (json.dumps(info, ensure_ascii=False, sort_keys=True, indent=1) + "\n").encode("utf-8"),
         "data/files.jsonl": "".join(_json_line(r) for r in files_rows).encode("utf-8"),
@@ -854,11 +872,11 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     geo.write_kml(geo_rows, buf, name=f"{meta['case_id']} geotags")
     out["data/geotags.kml"] = buf.getvalue().encode("utf-8")
     if name_map:
-        out["data/name-map.jsonl"] = "".join(_json_line(r) for r in name_map).encode("utf-8")
+        out["data/name-map.jsonl"] = "".join(_json_line(r) for r in scrub(name_map)).encode("utf-8")
     out.update(custody_members(ex, opts.full_custody))
     ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
                                    timeline=timeline_rows, geo=geo_rows, custody=ex,
-                                   name_map=name_map, warnings=report_mod.case_warnings(case, sel),
+                                   name_map=scrub(name_map), warnings=scrub(report_mod.case_warnings(case, sel)),
                                    videos=sel.videos)
     out[REPORT] = report_mod.render_template(ctx)
     out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex, sel.videos)

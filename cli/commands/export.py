@@ -153,12 +153,19 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 @click.option("--evidence-password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Password of an encrypted evidence container (as at intake).")
 @click.option("--examiner", default=None, help="Who exports (default: the key's name, else the case's examiner).")
+@click.option("--pseudonymise", is_flag=True,
+              help="Replace the names, numbers, e-mail addresses and user ids of persons marked victim or witness "
+                   "('forensic person mark') by pseudonyms (Victim-A); files naming them are withheld. The key "
+                   "goes to BUNDLE.pseudonyms.key beside the bundle, encrypted with a passphrase.")
+@click.option("--pseudonym-passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="With --pseudonymise: the file whose first line is the passphrase that encrypts the pseudonyms' "
+                   "key (else asked on the terminal).")
 @json_option
 @with_case
 def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_file, generate_password,
            password_out, key_path,
            passphrase_file, hide_names, include_sensitive, full_custody, recipient, custody_size,
-           evidence_password_file, examiner, as_json) -> int:
+           evidence_password_file, examiner, pseudonymise, pseudonym_passphrase_file, as_json) -> int:
     """Export the selection as one signed, verifiable bundle (ZIP holding a BagIt bag)."""
     from forensic.exporters.bundle import ExportOptions, export_bundle, generate_password as gen, log_export
     from forensic.exporters.selection import SelectionSpec
@@ -178,12 +185,19 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
         if password_out.exists() or password_out.is_symlink():
             raise UsageError(f"--password-out {password_out} already exists",
                              hint="a passphrase file is always new: remove it or choose another name")
+    pseudonym_passphrase = None
+    if pseudonymise:
+        from forensic.cli.commands.person import pseudonym_passphrase as ask_passphrase
+        pseudonym_passphrase = ask_passphrase(pseudonym_passphrase_file, confirm=True)
+    elif pseudonym_passphrase_file is not None:
+        raise UsageError("--pseudonym-passphrase-file goes with --pseudonymise")
     signer = signer_from_env(key_path, passphrase_file)
     actor = examiner or (signer.name if signer and signer.name else None) or case.examiner
     spec = SelectionSpec(tuple(tags), tuple(items), tuple(types), from_at, to_at, include_sensitive)
     opts = ExportOptions(out=out, spec=spec, password=password, signer=signer, hide_names=hide_names,
                          full_custody=full_custody, recipient=recipient, actor=actor, custody_size=custody_size,
-                         evidence_password=read_password(evidence_password_file))
+                         evidence_password=read_password(evidence_password_file),
+                         pseudonymise=pseudonymise, pseudonym_passphrase=pseudonym_passphrase)
     summary = export_bundle(case, opts)
     cp = log_export(case, summary, spec, recipient, signer, actor)
     summary["custody_logged"] = cp.tree_size if cp is not None else None
@@ -202,6 +216,9 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
          f"{', encrypted' if summary['encrypted'] else ''}{', names hidden' if summary['hide_names'] else ''}")
     if include_sensitive:
         warn("sensitive items were included (recorded in the custody log)")
+    if summary.get("pseudonymised"):
+        info(f"pseudonymised: {', '.join(summary['pseudonyms']['pseudonyms'])}; the key (encrypted) is "
+             f"{esc(summary['pseudonym_key'])}: keep it apart from the bundle")
     return exit_codes.OK
 
 

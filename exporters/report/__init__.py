@@ -620,13 +620,17 @@ def _map_section(ctx: ReportContext) -> str:
         return _section("map", "<p>No geotagged photos, videos or chat locations in this selection.</p>")
     from forensic.exporters.geo import track_coordinates
     tracks = [[(c[1], c[0]) for c in track_coordinates(r)] for r in pts if r.get("track")]
-    svg = map_svg([(r["lat"], r["lon"]) for r in pts], [t for t in tracks if len(t) >= 2])
+    from forensic.exporters.report.basemap import map_svg as base_map_svg
+    # labels are the table's row numbers: the SVG holds no text from the evidence
+    svg = base_map_svg([dict(lat=r["lat"], lon=r["lon"], kind=r.get("kind"), label=str(i + 1))
+                        for i, r in enumerate(pts)], tracks=[t for t in tracks if len(t) >= 2])
     rows = [[str(i + 1), _map_what(r), e(round(r["lat"], 6)), e(round(r["lon"], 6)),
              e(r.get("alt")), e(r.get("sent_at") if r.get("kind") == "chat_message" else r.get("taken_at")),
              e(r.get("sender") if r.get("kind") == "chat_message" else r.get("device")),
              f'<a href="{e(osm_link(r["lat"], r["lon"]))}" rel="noreferrer">OpenStreetMap</a>']
             for i, r in enumerate(pts)]
-    body = (svg + "<p class=\"small\">Equirectangular plot of the points (WGS 84 latitude/longitude), drawn in "
+    body = (svg + "<p class=\"small\">The points (numbered as in the table; points closer than 14 pixels are "
+            "one circle with their count) on coastlines and borders from Natural Earth (public domain), drawn in "
             "the report itself: nothing is loaded from the network. The links open an online map only when clicked. "
             "A point is a photo's geotag, a video's place (its first GPS fix; its GPS track is drawn as a line), "
             "or a position shared in a chat message (then the message: conversation, "

@@ -1,0 +1,439 @@
+"""Pseudonyms for victims and witnesses in a bundle (``forensic export --pseudonymise``).
+
+The examiner marks persons (``forensic person mark ID --role victim|witness|suspect``, kept in
+the store's ``person_roles``). An export with ``--pseudonymise`` replaces, in everything it
+generates (report, messages, files, timeline, geotags, CASE/UCO, bundle.json), the names,
+phone numbers, e-mail addresses and user ids of each person marked victim or witness by a
+pseudonym: ``Victim-A``, ``Witness-B``. The letter is the person's place in the order of first
+marking, kept in the store, so a person has the same pseudonym in every export of the case
+(unmarked and marked again too); suspects keep their names.
+
+What cannot be rewritten is left out, never altered: an evidence file whose bytes (or path)
+hold a marked person's name, number, e-mail address or user id is withheld, listed with its
+hash and the reason ``pseudonymised``; a custody entry that names one (a tag's note) is left
+out of the excerpt (the others keep their inclusion proofs). Before anything generated is
+written, every generated member is searched for what was replaced: one found stops the export
+(:meth:`Pseudonyms.check`), so a leak is an error, not a bundle.
+
+The key linking pseudonyms to persons goes to a file beside the bundle
+(``BUNDLE.zip.pseudonyms.key``), never into it, encrypted with the examiner's passphrase:
+scrypt (n=2**15, r=8, p=1, a random 16-byte salt) derives a 256-bit key for AES-256-GCM (the
+``cryptography`` package's primitives), with the file's clear header (case, bundle and its
+SHA-256, the parameters) as associated data. ``forensic person reveal KEYFILE`` reads it back.
+"""
+from __future__ import annotations
+
+import base64
+import dataclasses
+import hashlib
+import json
+import os
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterable
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.scrypt import Scrypt
+
+from forensic.errors import SourceError, UsageError
+
+try:                                  # a dependency (pyproject)
+    import phonenumbers
+except ImportError:                   # pragma: no cover - installed with the package
+    phonenumbers = None  # type: ignore[assignment]
+
+PSEUDONYMISED = "pseudonymised"
+WITHHELD_REASON = PSEUDONYMISED
+KEY_SUFFIX = ".pseudonyms.key"
+KEY_FORMAT = "forensic-pseudonym-key/1"
+PSEUDONYMISED_ROLES = ("victim", "witness")
+MIN_PASSPHRASE = 12
+SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
+# keys whose values are hashes, ids or evidence item names: never rewritten
+_KEEP = frozenset({"item", "sha256", "md5", "sha1", "file_id", "artifact_id", "record_id", "leaf_hash", "root",
+                   "proof", "hash", "prev_hash", "seq", "tree_size"})
+_SEP = r"[\s.\-/()]*"
+_CHUNK = 1 << 20
+_OVERLAP = 1024
+
+
+def letters(n: int) -> str:
+    """0 -> A, 25 -> Z, 26 -> AA (as spreadsheet columns)."""
+    out = ""
+    n += 1
+    while n:
+        n, r = divmod(n - 1, 26)
+        out = chr(65 + r) + out
+    return out
+
+
+@dataclass
+class Person:
+    """A marked person as the export replaces them."""
+    pseudonym: str
+    role: str
+    identity: str
+    names: list[str] = field(default_factory=list)
+    numbers: list[str] = field(default_factory=list)    # compared forms: +E.164, digits:...
+    emails: list[str] = field(default_factory=list)
+    user_ids: list[str] = field(default_factory=list)
+    note: str | None = None
+
+    def to_json(self) -> dict:
+        return dataclasses.asdict(self)
+
+
+def _number_pattern(key: str) -> str | None:
+    """A regex matching a number in the forms people write it: +31 6 12345678, 0031612345678,
+    06-12 34 56 78, 31612345678 (a WhatsApp jid), 612345678; not inside a longer number."""
+    if key.startswith("digits:"):
+        digits = key[7:]
+        return rf"(?<!\d){_SEP.join(re.escape(d) for d in digits)}(?!\d)" if len(digits) >= 5 else None
+    if not key.startswith("+"):
+        return None
+    cc, nsn = "", key[1:]
+    if phonenumbers is not None:
+        try:
+            parsed = phonenumbers.parse(key, None)
+            cc, nsn = str(parsed.country_code), phonenumbers.national_significant_number(parsed)
+        except phonenumbers.NumberParseException:
+            pass
+    body = _SEP.join(re.escape(d) for d in nsn)
+    if cc:
+        prefix = rf"(?:(?:\+|00){_SEP}{cc}{_SEP}(?:\(0\){_SEP})?|{cc}{_SEP}|0{_SEP})?"
+    else:
+        prefix = r"(?:\+|00)?"
+    if len(nsn) < 6:          # a short number only in its full international form
+        return rf"(?<!\d)(?:\+|00){_SEP}{cc}{_SEP}{body}(?!\d)"
+    return rf"(?<!\d){prefix}{body}(?!\d)"
+
+
+def _compact_numbers(key: str) -> list[str]:
+    """The forms of a number without separators (for UTF-16 text in evidence)."""
+    if key.startswith("digits:"):
+        return [key[7:]]
+    if not key.startswith("+"):
+        return []
+    out = [key, key[1:]]
+    if phonenumbers is not None:
+        try:
+            parsed = phonenumbers.parse(key, None)
+            out.append("0" + phonenumbers.national_significant_number(parsed))
+        except phonenumbers.NumberParseException:
+            pass
+    return out
+
+
+def _longest_first(b: bytes) -> int:
+    return -len(b)
+
+
+class Pseudonyms:
+    """The marked persons of one export and how their traces are replaced (text) or found
+    (evidence bytes). ``withheld`` lists the files left out, ``custody_left_out`` the custody
+    entries left out of the excerpt."""
+
+    def __init__(self, persons: list[Person]) -> None:
+        self.persons = persons
+        self.withheld: list[dict] = []
+        self.custody_left_out: list[int] = []
+        text: list[tuple[re.Pattern[str], str]] = []
+        raw: list[bytes] = []  # regex sources over bytes
+        for p in persons:
+            for e in p.emails:
+                text.append((re.compile(re.escape(e), re.IGNORECASE), p.pseudonym))
+                raw.append(re.escape(e.encode("utf-8")))
+                raw.append(re.escape(e.encode("utf-16-le")))
+            for u in p.user_ids:
+                text.append((re.compile(rf"(?<!\w){re.escape(u)}(?!\w)", re.IGNORECASE), p.pseudonym))
+                if len(u) >= 4:
+                    raw.append(re.escape(u.encode("utf-8")))
+                    raw.append(re.escape(u.encode("utf-16-le")))
+        for p in persons:
+            for n in p.numbers:
+                pat = _number_pattern(n)
+                if pat is not None:
+                    text.append((re.compile(pat), p.pseudonym))
+                    raw.append(pat.encode("ascii"))
+                for c in _compact_numbers(n):
+                    raw.append(re.escape(c.encode("utf-16-le")))
+        full = sorted(((name, p) for p in persons for name in p.names if len(name.strip()) >= 2),
+                      key=lambda t: -len(t[0]))
+        for name, p in full:
+            text.append((re.compile(rf"(?<!\w){re.escape(name.strip())}(?!\w)", re.IGNORECASE), p.pseudonym))
+            raw.append(re.escape(name.strip().encode("utf-8")))
+            raw.append(re.escape(name.strip().encode("utf-16-le")))
+        # each word of a name (a first name alone in a message), once the whole names are done
+        parts = sorted({(w, p.pseudonym) for p in persons for name in p.names for w in re.findall(r"\w{3,}", name)},
+                       key=lambda t: (-len(t[0]), t))
+        for word, pseudonym in parts:
+            text.append((re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE), pseudonym))
+        self._text = text
+        alternatives: list[bytes] = sorted(set(raw), key=_longest_first)
+        self._raw = re.compile(b"|".join(alternatives), re.IGNORECASE) if raw else None
+
+    # -- text ------------------------------------------------------------------------------------
+    def text(self, value: str) -> str:
+        """``value`` with every marked person's traces replaced by their pseudonym."""
+        for pattern, pseudonym in self._text:
+            value = pattern.sub(pseudonym, value)
+        return value
+
+    def scrub(self, obj: Any) -> Any:
+        """A copy of ``obj`` (JSON-like: dicts, lists, strings) with every string (and
+        dictionary key) rewritten by :meth:`text`, but the values of hashes, ids and evidence
+        item names."""
+        if isinstance(obj, str):
+            return self.text(obj)
+        if isinstance(obj, dict):
+            return {(self.text(k) if isinstance(k, str) else k): (v if k in _KEEP else self.scrub(v))
+                    for k, v in obj.items()}     # keys too: a jid can key a map of names
+        if isinstance(obj, (list, tuple)):
+            return [self.scrub(v) for v in obj]
+        return obj
+
+    def names_someone(self, value: Any) -> bool:
+        """Whether a string (or JSON-like value) holds a marked person's trace."""
+        return bool(self.scrub(value) != value)
+
+    # -- bytes -----------------------------------------------------------------------------------
+    def found_in(self, data: bytes) -> bool:
+        """Whether ``data`` holds a marked person's name, number, e-mail or user id (UTF-8 or
+        UTF-16LE text; numbers in any of their written forms as ASCII)."""
+        return self._raw is not None and self._raw.search(data) is not None
+
+    def found_in_stream(self, chunks: Iterable[bytes]) -> bool:
+        tail = b""
+        for chunk in chunks:
+            window = tail + chunk
+            if self.found_in(window):
+                return True
+            tail = window[-_OVERLAP:]
+        return False
+
+    # -- the selection ---------------------------------------------------------------------------
+    def withhold(self, case: Any, sel: Any, password: bytes | None) -> None:
+        """Withhold every exported file whose path or bytes name a marked person (and mark
+        such chat sources withheld too): evidence is never rewritten."""
+        from forensic.case import item_source
+        from forensic.resolve import layer_key, resolve_entries
+        files = [f for f in sel.exported_files]
+        sources = [s for s in sel.chat_sources.values() if s.get("locator")]
+        by_item: dict[str, list[dict]] = {}
+        for f in files:
+            if self.names_someone([f["path"], f["locator"], f["name"], f["layers"]]):
+                self._withhold(f)
+            else:
+                by_item.setdefault(f["item"], []).append(f)
+        for s in sources:
+            if self.names_someone([s["path"], s["locator"]]):
+                self._withhold(s)
+        # chat sources are looked for by locator in the item's walk
+        for item in sorted(by_item):
+            row = case.item(item)
+            wanted = {layer_key(f["layers"]): f for f in by_item[item]}
+            try:
+                for key, entry in resolve_entries(item_source(row), row.format, wanted, password):
+                    with entry.open() as src:
+                        if self.found_in_stream(iter(lambda: src.read(_CHUNK), b"")):
+                            self._withhold(wanted[key])
+            except (OSError, RuntimeError) as exc:
+                raise SourceError(f"evidence item {item}: reading the source failed: {exc}",
+                                  hint="check that the evidence source is connected and readable") from exc
+        withheld = {(f["item"], f["locator"]) for f in self.withheld}
+        for media in [*sel.photos, *sel.videos]:
+            if (media["item"], media["locator"]) in withheld:
+                media["withheld"] = True
+        if self.withheld:
+            sel.notes.append(f"{len(self.withheld)} file(s) withheld ({PSEUDONYMISED}): their name or content holds "
+                             "a pseudonymised person's name, number, e-mail address or user id; listed with their "
+                             "hashes")
+
+    def _withhold(self, f: dict) -> None:
+        if f.get("withheld_reason") == WITHHELD_REASON:
+            return
+        f["withheld"] = True
+        f["withheld_reason"] = WITHHELD_REASON
+        self.withheld.append(f)
+
+    def view(self, sel: Any) -> Any:
+        """The selection as the generated members show it: every string rewritten."""
+        return dataclasses.replace(sel, files=self.scrub(sel.files), photos=self.scrub(sel.photos),
+                                   videos=self.scrub(sel.videos), messages=self.scrub(sel.messages),
+                                   chat_sources={k: self.scrub(v) for k, v in sel.chat_sources.items()},
+                                   notes=self.scrub(sel.notes))
+
+    def trim_custody(self, ex: Any) -> None:
+        """Leave out of the excerpt the custody entries that name a marked person (signed
+        entries cannot be rewritten); the others keep their inclusion proofs."""
+        keep = []
+        for seq in ex.concerned:
+            line = ex.lines[seq].decode("utf-8", "replace")
+            if self.text(line) != line or self.found_in(ex.lines[seq]):
+                self.custody_left_out.append(seq)
+                ex.proofs.pop(seq, None)
+                ex.entries[seq] = {}
+            else:
+                keep.append(seq)
+        ex.concerned[:] = keep
+        gone = set(self.custody_left_out)
+        for k, seqs in ex.file_seqs.items():
+            ex.file_seqs[k] = [s for s in seqs if s not in gone]
+
+    def check(self, members: dict[str, Any]) -> None:
+        """Stop the export when a generated member still holds a marked person's trace."""
+        for name in sorted(members):
+            data = members[name]
+            if isinstance(data, str):
+                data = data.encode("utf-8")
+            if isinstance(data, (bytes, bytearray)) and self.found_in(bytes(data)):
+                raise UsageError(f"pseudonymised export stopped: {name} would still name a marked person",
+                                 hint="nothing was written; report this as a bug, and export without "
+                                      "--pseudonymise only for recipients who may see the names")
+
+    def summary(self) -> dict:
+        """For the custody log and the export summary: counts, never identities."""
+        return {"persons": len(self.persons), "pseudonyms": [p.pseudonym for p in self.persons],
+                "withheld_files": len(self.withheld), "custody_entries_left_out": len(self.custody_left_out)}
+
+
+def marked(case: Any) -> list[Person]:
+    """The persons marked victim or witness, as the export replaces them: every name, number,
+    e-mail address and user id the case's contacts give their identity."""
+    from forensic.store import items as store_items
+    from forensic.store import people as store_people
+    everyone = store_people.roles(case.db, marked_only=False)
+    found = store_people.people(case.db, store_items.ids(case.db))
+    out = []
+    for rank, r in enumerate(everyone):
+        if r.role not in PSEUDONYMISED_ROLES:
+            continue
+        p = Person(f"{r.role.capitalize()}-{letters(rank)}", r.role, r.identity, note=r.note)
+        ident = found.identity(r.identity)
+        keys = set(ident.keys) if ident is not None else {r.identity}
+        names = list(ident.names) if ident is not None else []
+        for s in ident.sources if ident is not None else []:
+            for n in s["numbers"]:
+                keys.add(n["normalized"])
+        for k in sorted(keys):
+            if k.startswith("email:"):
+                p.emails.append(k[6:])
+            elif k.startswith("id:"):
+                p.user_ids.append(k[3:])
+            elif k[:1] == "+" or k.startswith("digits:"):
+                p.numbers.append(k)
+        if r.given not in (r.identity, *p.numbers) and "@" not in r.given and not any(c.isdigit() for c in r.given):
+            names.append(r.given)
+        p.names = list(dict.fromkeys(n for n in names if n))
+        out.append(p)
+    return out
+
+
+def prepare(case: Any, sel: Any, opts: Any) -> Pseudonyms:
+    """The pseudonyms of an export (``opts``: its ExportOptions), with the files that name a
+    marked person withheld from ``sel`` (see :meth:`Pseudonyms.withhold`). Checked first: the
+    key file's passphrase, and that the key file beside the bundle can be a new file."""
+    from forensic.outputs import check_output
+    check_passphrase(opts.pseudonym_passphrase)
+    target = key_path(Path(opts.out))
+    check_output(target, case, option="--pseudonymise")
+    if target.exists() or target.is_symlink():
+        raise UsageError(f"the pseudonym key {target} already exists",
+                         hint="a key file is always new: remove it or choose another bundle name")
+    if opts.full_custody:
+        raise UsageError("--pseudonymise cannot go with --full-custody",
+                         hint="the whole custody log names the marked persons; the excerpt leaves out the "
+                              "entries that do")
+    persons = marked(case)
+    if not persons:
+        raise UsageError("--pseudonymise: no person is marked victim or witness",
+                         hint="mark one first: forensic person mark ID --role victim")
+    p = Pseudonyms(persons)
+    p.withhold(case, sel, opts.evidence_password)
+    return p
+
+
+def finish(pseudo: Pseudonyms, opts: Any, bundle_sha256: str, case_id: str, created_at: str) -> dict:
+    """After the bundle is written: the key file beside it. What the export's summary and
+    custody entry add (counts and the key file's hash, never an identity)."""
+    bundle = Path(opts.out)
+    key = write_key(key_path(bundle), pseudo, opts.pseudonym_passphrase, case_id, bundle, bundle_sha256, created_at)
+    return {"pseudonyms": {**pseudo.summary(), "key_file": key["file"], "key_sha256": key["sha256"]},
+            "pseudonym_key": str(key_path(bundle))}
+
+
+# -- the key file ----------------------------------------------------------------------------------
+
+def key_path(bundle: Path) -> Path:
+    """Where the key of a pseudonymised bundle goes: beside it, never in it."""
+    return bundle.with_name(bundle.name + KEY_SUFFIX)
+
+
+def _kdf(salt: bytes, n: int, r: int, p: int) -> Scrypt:
+    return Scrypt(salt=salt, length=32, n=n, r=r, p=p)
+
+
+def _b64(data: bytes) -> str:
+    return base64.b64encode(data).decode("ascii")
+
+
+def _header(case_id: str, bundle: str, bundle_sha256: str, salt: bytes) -> dict:
+    return {"format": KEY_FORMAT, "case_id": case_id, "bundle": bundle, "bundle_sha256": bundle_sha256,
+            "kdf": {"name": "scrypt", "n": SCRYPT_N, "r": SCRYPT_R, "p": SCRYPT_P, "salt": _b64(salt)},
+            "cipher": "AES-256-GCM"}
+
+
+def _aad(header: dict) -> bytes:
+    return json.dumps(header, sort_keys=True, separators=(",", ":")).encode("utf-8")
+
+
+def check_passphrase(passphrase: bytes | None) -> bytes:
+    if not passphrase or len(passphrase.decode("utf-8", "replace")) < MIN_PASSPHRASE:
+        raise UsageError(f"the pseudonym key's passphrase must have at least {MIN_PASSPHRASE} characters")
+    return passphrase
+
+
+def write_key(path: Path, pseudo: Pseudonyms, passphrase: bytes, case_id: str, bundle: Path,
+              bundle_sha256: str, created_at: str) -> dict:
+    """Write the encrypted key file (a new file, mode 0600). Returns ``{file, sha256}``."""
+    from forensic.outputs import create_new
+    salt, nonce = os.urandom(16), os.urandom(12)
+    header = _header(case_id, bundle.name, bundle_sha256, salt)
+    key = _kdf(salt, SCRYPT_N, SCRYPT_R, SCRYPT_P).derive(check_passphrase(passphrase))
+    plain = json.dumps({"case_id": case_id, "bundle": bundle.name, "bundle_sha256": bundle_sha256,
+                        "created_at": created_at, "persons": [p.to_json() for p in pseudo.persons]},
+                       ensure_ascii=False, sort_keys=True).encode("utf-8")
+    sealed = AESGCM(key).encrypt(nonce, plain, _aad(header))
+    data = (json.dumps({**header, "nonce": _b64(nonce), "ciphertext": _b64(sealed)}, sort_keys=True, indent=1)
+            + "\n").encode("ascii")
+    with os.fdopen(create_new(path, 0o600), "wb") as fh:
+        fh.write(data)
+    return {"file": path.name, "sha256": hashlib.sha256(data).hexdigest()}
+
+
+def read_key(path: Path, passphrase: bytes) -> dict:
+    """The mapping a key file holds (``persons``: pseudonym, role, identity, names, numbers,
+    emails, user_ids), decrypted with the examiner's passphrase."""
+    try:
+        doc = json.loads(Path(path).read_bytes())
+        header = {k: doc[k] for k in ("format", "case_id", "bundle", "bundle_sha256", "kdf", "cipher")}
+        kdf = header["kdf"]
+        if header["format"] != KEY_FORMAT or kdf.get("name") != "scrypt" or header["cipher"] != "AES-256-GCM":
+            raise UsageError(f"{path} is not a forensic pseudonym key ({KEY_FORMAT})")
+        salt, nonce = base64.b64decode(kdf["salt"]), base64.b64decode(doc["nonce"])
+        sealed = base64.b64decode(doc["ciphertext"])
+        n, r, p = int(kdf["n"]), int(kdf["r"]), int(kdf["p"])
+    except OSError as exc:
+        raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
+    except (ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"{path} is not a readable pseudonym key file") from exc
+    if not (2 ** 10 <= n <= 2 ** 20 and 1 <= r <= 32 and 1 <= p <= 16):
+        raise UsageError(f"{path}: its key derivation parameters are out of range")
+    try:
+        plain = AESGCM(_kdf(salt, n, r, p).derive(passphrase)).decrypt(nonce, sealed, _aad(header))
+    except (InvalidTag, ValueError) as exc:
+        raise UsageError(f"{path} could not be decrypted",
+                         hint="wrong passphrase, or the file was changed") from exc
+    return dict(json.loads(plain))

@@ -1,0 +1,183 @@
+"""``forensic export --pseudonymise``: a victim's name, numbers, e-mail address and user id
+are in no byte of any member of the bundle (plain and encrypted), her pseudonym is, the
+bundle verifies, the custody log says so, and the key file beside it decrypts back to her.
+
+A real case (tests/phone_dbs.py: Ana Lima in the Android and iPhone address books, WhatsApp's
+wa.db, a WhatsApp message and calls; a WhatsApp text export with her number and e-mail in the
+messages; a photo), triaged for real; real ZIPs, real AES-GCM."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+import phone_dbs as P
+from builders import tiny_jpeg, write_tree
+
+PASS = "correct horse battery staple"
+BUNDLE_PASS = "bundle password 123"
+CHAT = ("14/03/2021, 21:00 - Ana Lima: he took my phone again\n"
+        "14/03/2021, 21:01 - Bruno: give me your new number\n"
+        "14/03/2021, 21:02 - Ana Lima: it is still 06-12 34 56 78, or mail ana@example.org\n"
+        "14/03/2021, 21:03 - Bruno: Ana, answer me\n").encode()
+# every form of her the bundle must not hold (bytes, as grep would look for them)
+NEEDLES = [b"Ana Lima", b"ANA LIMA", b"ana lima", b"Ana L.", b"+31612345678", b"31612345678", b"0612345678",
+           b"06 12 34 56 78", b"06-12 34 56 78", b"+31 6 12345678", b"ana@example.org", b"81234567890123@lid",
+           "Ana Lima".encode("utf-16-le"), b"Ana Lima".hex().encode()]
+
+
+@pytest.fixture(scope="module")
+def case(tmp_path_factory):
+    from forensic.cli.main import main
+    tmp = tmp_path_factory.mktemp("pseudo")
+    android = tmp / "android"
+    P.contacts2(android / "data/com.android.providers.contacts/databases/contacts2.db")
+    P.calllog(android / "data/com.android.providers.contacts/databases/calllog.db")
+    P.wa(android / "data/com.whatsapp/databases/wa.db")
+    P.msgstore_calls(android / "data/com.whatsapp/databases/msgstore.db")
+    write_tree(android, {"WhatsApp/WhatsApp Chat with Ana Lima.txt": CHAT,
+                         "WhatsApp/Chat with B.txt": CHAT.replace(b"Ana Lima", b"A. L."),
+                         "DCIM/photo.jpg": tiny_jpeg(b"Canon", b"EOS"),
+                         "Documents/plain.txt": b"nothing about anyone\n"})
+    iphone = tmp / "iphone"
+    P.addressbook(iphone / "mobile/Library/AddressBook/AddressBook.sqlitedb")
+    P.wa_ios_contacts(iphone / "mobile/Containers/Shared/AppGroup/A1/ContactsV2.sqlite")
+    case = tmp / "case"
+    assert main(["case", "init", str(case), "--case-id", "PSEUDO-1", "--examiner", "E. Xaminer"]) == 0
+    assert main(["evidence", "add", str(android), "--case", str(case), "--id", "android"]) == 0
+    assert main(["evidence", "add", str(iphone), "--case", str(case), "--id", "iphone"]) == 0
+    assert main(["triage", "--case", str(case)]) in (0, 3)
+    (tmp / "pass.txt").write_text(PASS + "\n")
+    (tmp / "bundle-pass.txt").write_text(BUNDLE_PASS + "\n")
+    return case
+
+
+def _members(bundle: Path, password: bytes | None = None) -> dict[str, bytes]:
+    """Every member's bytes, inner archives opened (names hidden), decrypted with ``password``."""
+    import pyzipper
+    out: dict[str, bytes] = {}
+    with pyzipper.AESZipFile(bundle) as zf:
+        if password:
+            zf.setpassword(password)
+        for info in zf.infolist():
+            data = zf.read(info)
+            out[info.filename] = data
+            if info.filename.endswith(".zip"):
+                out.update({f"{info.filename}!{k}": v for k, v in _members_bytes(data).items()})
+    return out
+
+
+def _members_bytes(data: bytes) -> dict[str, bytes]:
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        return {i.filename: zf.read(i) for i in zf.infolist()}
+
+
+def _leaks(members: dict[str, bytes]) -> list[tuple[str, bytes]]:
+    return [(name, n) for name, data in members.items() for n in NEEDLES
+            if n.lower() in data.lower() or n.lower() in name.encode().lower()]
+
+
+def _export(forensic, case: Path, out: Path, *extra) -> dict:
+    return forensic("export", "--case", case, "--item", "android", "--item", "iphone", "--out", out,
+                    "--json", *extra).json()
+
+
+@pytest.fixture(scope="module")
+def marked(case):
+    from forensic.cli.main import main
+    assert main(["person", "mark", P.ANA_E164, "--role", "victim", "--case", str(case),
+                 "--note", "reported the threats"]) == 0
+    assert main(["person", "mark", "+447700900999", "--role", "suspect", "--case", str(case)]) == 0
+    return case
+
+
+def test_without_the_flag_her_name_and_number_are_in_the_bundle(forensic, marked, tmp_path):
+    summary = _export(forensic, marked, tmp_path / "plain.zip")
+    assert summary["pseudonymised"] is False
+    found = {n for _, n in _leaks(_members(tmp_path / "plain.zip"))}
+    assert {b"Ana Lima", b"ana@example.org", b"31612345678"} <= found
+    assert not (tmp_path / "plain.zip.pseudonyms.key").exists()
+
+
+@pytest.mark.parametrize("encrypted", [False, True], ids=["plain", "encrypted"])
+def test_a_pseudonymised_bundle_names_her_nowhere(forensic, marked, tmp_path, encrypted):
+    out = tmp_path / "pseudo.zip"
+    extra = ["--password-file", marked.parent / "bundle-pass.txt"] if encrypted else []
+    summary = _export(forensic, marked, out, "--pseudonymise", "--pseudonym-passphrase-file",
+                      marked.parent / "pass.txt", *extra)
+    assert summary["pseudonymised"] is True and summary["pseudonyms"]["pseudonyms"] == ["Victim-A"]
+    members = _members(out, BUNDLE_PASS.encode() if encrypted else None)
+    assert len(members) > 10
+    assert _leaks(members) == []
+    text = b"".join(members.values())
+    assert b"Victim-A" in text
+    msgs = [json.loads(line) for name, data in members.items() if name.endswith("data/messages.jsonl")
+            for line in data.splitlines()]
+    bodies = [m["fields"].get("body") for m in msgs]
+    assert "it is still Victim-A, or mail Victim-A" in bodies          # her number and e-mail in a message
+    assert "Victim-A, answer me" in bodies                              # her first name alone
+    assert any(m["fields"].get("sender") == "Victim-A@s.whatsapp.net" for m in msgs)
+    # evidence naming her is withheld, listed with its hash and the reason; the rest is exported
+    files = [json.loads(line) for name, data in members.items() if name.endswith("data/files.jsonl")
+             for line in data.splitlines()]
+    withheld = {f["name"]: f for f in files if f.get("withheld_reason") == "pseudonymised"}
+    assert {"contacts2.db", "wa.db", "msgstore.db", "calllog.db", "AddressBook.sqlitedb",
+            "ContactsV2.sqlite", "WhatsApp Chat with Victim-A.txt"} <= set(withheld)
+    assert all(f["sha256"] and f["withheld"] and f["bag_path"] is None for f in withheld.values())
+    exported = {f["name"] for f in files if not f["withheld"]}
+    assert {"photo.jpg", "plain.txt"} <= exported
+    assert any(name.endswith("/photo.jpg") for name in members)
+    # the bundle verifies
+    verify = ["--password-file", marked.parent / "bundle-pass.txt"] if encrypted else []
+    report = forensic("verify-bundle", out, *verify, "--json", expect=5).json()
+    assert report["intact"] is True and report["custody"] == "valid", report
+    # the custody log records the export as pseudonymised, without her identity
+    [entry] = [e for e in forensic("custody", "log", "--case", marked, "--json", "--action", "export.created").jsonl()
+               if e["subject"]["bundle"] == out.name][-1:]
+    assert entry["details"]["pseudonymised"] is True
+    assert entry["details"]["pseudonyms"]["key_file"] == "pseudo.zip.pseudonyms.key"
+    assert P.ANA_E164 not in json.dumps(entry) and "Ana" not in json.dumps(entry)
+    # the key, beside the bundle and not in it, decrypts back to her
+    key = tmp_path / "pseudo.zip.pseudonyms.key"
+    assert key.exists() and key.stat().st_mode & 0o077 == 0
+    assert b"Ana" not in key.read_bytes() and b"31612345678" not in key.read_bytes()
+    doc = forensic("person", "reveal", key, "--passphrase-file", marked.parent / "pass.txt", "--json").json()
+    [ana] = doc["persons"]
+    assert ana["pseudonym"] == "Victim-A" and ana["identity"] == P.ANA_E164 and "Ana Lima" in ana["names"]
+    assert "ana@example.org" in ana["emails"] and doc["bundle_sha256"] == summary["sha256"]
+
+
+def test_pseudonyms_are_stable_across_exports(forensic, marked, tmp_path):
+    first = _export(forensic, marked, tmp_path / "a.zip", "--pseudonymise", "--pseudonym-passphrase-file",
+                    marked.parent / "pass.txt")
+    second = _export(forensic, marked, tmp_path / "b.zip", "--pseudonymise", "--pseudonym-passphrase-file",
+                     marked.parent / "pass.txt")
+    assert first["pseudonyms"]["pseudonyms"] == second["pseudonyms"]["pseudonyms"] == ["Victim-A"]
+
+
+def test_the_key_file_needs_its_passphrase(forensic, marked, tmp_path):
+    _export(forensic, marked, tmp_path / "k.zip", "--pseudonymise", "--pseudonym-passphrase-file",
+            marked.parent / "pass.txt")
+    wrong = tmp_path / "wrong.txt"
+    wrong.write_text("not the passphrase at all\n")
+    res = forensic("person", "reveal", tmp_path / "k.zip.pseudonyms.key", "--passphrase-file", wrong, expect=2)
+    assert "could not be decrypted" in res.err
+    key = tmp_path / "k.zip.pseudonyms.key"
+    doc = json.loads(key.read_text())
+    doc["bundle"] = "other.zip"                  # the clear header is bound to the ciphertext
+    key.write_text(json.dumps(doc))
+    forensic("person", "reveal", key, "--passphrase-file", marked.parent / "pass.txt", expect=2)
+
+
+def test_refusals(forensic, marked, tmp_path):
+    short = tmp_path / "short.txt"
+    short.write_text("short\n")
+    res = forensic("export", "--case", marked, "--item", "android", "--out", tmp_path / "s.zip", "--pseudonymise",
+                   "--pseudonym-passphrase-file", short, expect=2)
+    assert "at least 12 characters" in res.err and not (tmp_path / "s.zip").exists()
+    res = forensic("export", "--case", marked, "--item", "android", "--out", tmp_path / "f.zip", "--pseudonymise",
+                   "--pseudonym-passphrase-file", marked.parent / "pass.txt", "--full-custody", expect=2)
+    assert "--full-custody" in res.err and not (tmp_path / "f.zip").exists()
