@@ -668,6 +668,9 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     check_output(out, case)
     check_output(out.with_name(out.name + ".partial"), case)
     sel = resolve(case, opts.spec)
+    if opts.pseudonymise:            # files naming a marked person are withheld before anything is named
+        from forensic.exporters import pseudonyms
+        opts = replace(opts, pseudonyms=pseudonyms.prepare(case, sel, opts))
     meta = case.meta()
     created = created_time(opts.created_at)
     root = bag_root(meta["case_id"])
@@ -694,9 +697,6 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         partial.unlink(missing_ok=True)
         bundle_file = _HashingWriter(os.fdopen(create_new(partial, 0o644), "wb"))
         with bundle_file, contextlib.ExitStack() as stack:
-    if opts.pseudonymise:            # files naming a marked person are withheld before anything is named
-        from forensic.exporters import pseudonyms
-        opts = replace(opts, pseudonyms=pseudonyms.prepare(case, sel, opts))
             if opts.hide_names:
                 # the bag is one inner archive, streamed straight into one encrypted member
                 outer = stack.enter_context(bagit.open_zip(bundle_file, opts.password))
@@ -715,6 +715,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
                 sizes[w.bag_path] = w.size
             generated = _generated(case, sel, ex, written, name_map, meta, opts)
             generated[REPORT] = report_mod.fill(generated[REPORT], thumbs)
+            if opts.pseudonyms is not None:      # a member still naming a marked person stops the export
+                opts.pseudonyms.check(generated)
             for key, jpeg in thumbs.triage.items():      # each picture the report shows, as a member too
                 if key in written:
                     generated[report_mod.thumbnail_member(written[key].bag_path)] = jpeg
@@ -741,8 +743,6 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
                 digest = hashlib.sha256(tagmanifest).hexdigest()
                 comment = (f"forensic bundle case={json.dumps(meta['case_id'], ensure_ascii=True)} "
                            f"tagmanifest-sha256={digest}")
-            if opts.pseudonyms is not None:      # a member still naming a marked person stops the export
-                opts.pseudonyms.check(generated)
                 sig = opts.signer.sign(tagmanifest, comment)
                 bagit.write_member(zf, f"{root}/{SIGNATURE}", sig.encode("ascii"))
         bundle_sha = bundle_file.digest            # hashed as written
@@ -764,6 +764,9 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
     if opts.signer is not None:
         summary["key_id"] = opts.signer.key_id
         summary["key_fingerprint"] = opts.signer.fingerprint
+    summary["pseudonymised"] = opts.pseudonyms is not None
+    if opts.pseudonyms is not None:
+        summary.update(pseudonyms.finish(opts.pseudonyms, opts, bundle_sha, meta["case_id"], iso_utc(created)))
     return summary
 
 
@@ -793,9 +796,6 @@ def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel:
               ("Contact-Name", meta["examiner"]),
               ("Bagging-Date", created.date().isoformat()),
               ("Bundle-Created", iso_utc(created)),
-    summary["pseudonymised"] = opts.pseudonyms is not None
-    if opts.pseudonyms is not None:
-        summary.update(pseudonyms.finish(opts.pseudonyms, opts, bundle_sha, meta["case_id"], iso_utc(created)))
               ("Bag-Software-Agent", f"forensic {__version__} ({FORMAT})"),
               ("Payload-Oxum", oxum)]
     if ex.checkpoint is not None:
@@ -823,6 +823,10 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     from forensic.exporters import case_uco
     from forensic.exporters import report as report_mod
     add_concerned(ex, case, sel)
+    scrub = opts.pseudonyms.scrub if opts.pseudonyms is not None else (lambda rows: rows)
+    if opts.pseudonyms is not None:       # custody entries naming a marked person left out; strings rewritten
+        opts.pseudonyms.trim_custody(ex)
+        sel = opts.pseudonyms.view(sel)
     items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
     items_json = [_item_json(case, it, ex) for it in items]
     files_rows = []
@@ -849,10 +853,6 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
                     "excerpt": "full" if opts.full_custody else "concerned",
                     "entries": len(ex.concerned), "verified_at_export": ex.verify or None},
         "notes": sel.notes,
-    scrub = opts.pseudonyms.scrub if opts.pseudonyms is not None else (lambda rows: rows)
-    if opts.pseudonyms is not None:       # custody entries naming a marked person left out; strings rewritten
-        opts.pseudonyms.trim_custody(ex)
-        sel = opts.pseudonyms.view(sel)
     }
     timeline_rows = scrub(report_mod.selection_timeline(case, sel))
     geo_rows = scrub(report_mod.selection_geo_rows(case, sel))
