@@ -422,20 +422,17 @@ def roles(db: sqlite3.Connection, marked_only: bool = True) -> list[PersonRole]:
 def identity_key(found: People, value: str) -> tuple[str, Identity | None] | None:
     """The identity ``value`` names: an identity id as ``forensic contacts`` shows it, a phone
     number (E.164, or national in an item whose call log gives the country), an e-mail
-    address, a WhatsApp jid or a user id. Returns (its key, the identity in the contacts or
-    None when no contact holds it); None when ``value`` is none of these."""
+    address, a WhatsApp jid or a user id. Returns (the identity's id, the identity) when a
+    contact holds it; (its compared form, None) for a number in international form or an
+    e-mail address no contact holds; None when ``value`` is none of these."""
     value = (value or "").strip()
     if not value:
         return None
-    if found.identity(value) is not None:
-        return value, found.identity(value)
     readings = [read_value(value, hint) for hint in [None, *found.hints.values()]]
-    for r in readings:
-        if r is not None and found.identity(r.key) is not None:
-            return r.key, found.identity(r.key)
-    uid = user_id(value)
-    if uid is not None and found.identity(uid.key) is not None:
-        return uid.key, found.identity(uid.key)
+    for key in [value, *(r.key for r in readings if r is not None), "id:" + value.lower()]:
+        ident = found.identity(key)
+        if ident is not None:
+            return ident.id, ident
     first = readings[0]
     if first is not None and (first.key[:1] == "+" or first.key.startswith("email:")):
         return first.key, None
