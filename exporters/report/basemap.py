@@ -23,6 +23,7 @@ import re
 from dataclasses import dataclass, field
 from functools import lru_cache
 from importlib import resources
+from itertools import accumulate
 from typing import Any, Iterable
 from xml.sax.saxutils import escape, quoteattr
 
@@ -75,14 +76,10 @@ class Layer:
 def _decode(flat: list[int], transform: dict) -> Line:
     sx, sy = transform["scale"]
     tx, ty = transform["translate"]
-    x, y = flat[0], flat[1]
-    lons, lats = [x * sx + tx], [y * sy + ty]
-    for i in range(2, len(flat), 2):
-        x += flat[i]
-        y += flat[i + 1]
-        lons.append(x * sx + tx)
-        lats.append(y * sy + ty)
-    return Line(tuple(lons), tuple(lats), (min(lons), min(lats), max(lons), max(lats)))
+    # [x0, y0, dx1, dy1, ...]: the even entries summed up are the x, the odd the y
+    lons = tuple(x * sx + tx for x in accumulate(flat[0::2]))
+    lats = tuple(y * sy + ty for y in accumulate(flat[1::2]))
+    return Line(lons, lats, (min(lons), min(lats), max(lons), max(lats)))
 
 
 @lru_cache(maxsize=1)
@@ -235,7 +232,8 @@ def _clipped_runs(line: Line, xs: list[float], ys: list[float], view: View, cuts
                 runs.append(run)
                 run = []
             continue
-        seg = _clip_segment(ax, ay, bx, by, x0, y0, x1, y1)
+        inside = x0 <= ax <= x1 and y0 <= ay <= y1 and x0 <= bx <= x1 and y0 <= by <= y1
+        seg = (ax, ay, bx, by) if inside else _clip_segment(ax, ay, bx, by, x0, y0, x1, y1)
         if seg is None:
             if run:
                 runs.append(run)
