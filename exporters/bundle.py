@@ -480,7 +480,15 @@ def _check_checkpoint_key(ex: CustodyExcerpt, signer: Signer | None) -> None:
 def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
     """Fill in the entries that concern the selection, their inclusion proofs and the
     verification of the whole log. Only the generated members use these, so an export
-    does this while the evidence streams (in :func:`_generated`)."""
+    does this while the evidence streams (in :func:`_generated`).
+
+    An entry concerns the selection when it is about the case as a whole, an exported item
+    (received, verified, triaged), a selected file or the chat file an exported message came
+    from (``file.recorded``, a tag), or an exported record: a record's ``artifact.*`` entries
+    only for the records the bundle carries (its messages, photos and videos, and the records
+    made of an exported photo or video: thumbnail, perceptual hashes), and a tag on a message
+    or conversation only for the exported ones -- not the thousands of other messages of the
+    same chat file."""
     if ex.detailed or ex.checkpoint is None:
         return
     size = ex.checkpoint.tree_size
@@ -488,6 +496,11 @@ def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
     exported_items = {f["item"] for f in sel.files} | {m["item"] for m in sel.messages}
     file_keys = {(f["item"], f["locator"]) for f in sel.files}
     file_keys |= {(s["item"], s["locator"]) for s in sel.chat_sources.values() if s["locator"]}
+    media = [*sel.photos, *sel.videos]
+    record_ids = {r["artifact_id"] for r in [*sel.messages, *media]}
+    media_keys = {(r["item"], r["locator"]) for r in media}
+    message_refs = {(m["item"], str(m["artifact_id"])) for m in sel.messages}
+    conversations = {(m["item"], str((m["fields"].get("conversation") or {}).get("id"))) for m in sel.messages}
     shas = {f["sha256"] for f in sel.files if f["sha256"]}
     by_sha: dict[str, list] = {}
     for f in sel.files:
@@ -500,22 +513,35 @@ def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
             e = {}
         ex.entries.append(e)
         items, locs = _subject_refs(e)
+        s = e.get("subject") if isinstance(e.get("subject"), dict) else {}
+        details = e.get("details") if isinstance(e.get("details"), dict) else {}
+        item = next(iter(items), None)
+        record = details.get("artifact_id") if str(e.get("action")).startswith("artifact.") else None
         hit = False
-        if locs:
+        if record is not None:
+            hit = record in record_ids or bool(locs & media_keys)
+        elif "message" in s:
+            hit = (item, str(s["message"])) in message_refs
+        elif "conversation" in s:
+            hit = (item, str(s["conversation"])) in conversations
+        elif locs:
             hit = bool(locs & file_keys)
-            for k in locs & file_keys:
-                ex.file_seqs.setdefault(k, []).append(seq)
         elif items:
             hit = bool(items & exported_items)
         elif _is_case_level(e):
             hit = True
-        if not locs and e.get("sha256") in shas:
+        if not hit and not locs and record is None and e.get("sha256") in shas \
+                and "message" not in s and "conversation" not in s:
             hit = True
+        if not hit:
+            continue
+        ex.concerned.append(seq)
+        for k in locs & file_keys:
+            ex.file_seqs.setdefault(k, []).append(seq)
+        if not locs and e.get("sha256") in shas:
             for k in by_sha.get(e["sha256"], []):
                 if k[0] in items or not items:
                     ex.file_seqs.setdefault(k, []).append(seq)
-        if hit:
-            ex.concerned.append(seq)
     memo: dict[tuple[int, int], bytes] = {}
 
     def node(a: int, b: int) -> bytes:
