@@ -1,12 +1,17 @@
 #!/usr/bin/env python3
 """Make the report's offline base map (exporters/report/data/basemap.json.gz) from Natural Earth.
 
-Input: the TopoJSON of Natural Earth's Admin 0 countries as the ``world-atlas`` npm package
-redistributes it (Natural Earth 4.1.0, public domain; the package's ISC licence covers its build
-scripts). Get it once, by hand, on a machine with the npm registry::
+Input (public domain, see exporters/report/data/NOTICE.md):
 
-    npm pack world-atlas@2.0.2 && tar xzf world-atlas-2.0.2.tgz
-    python scripts/make_basemap.py package/countries-50m.json package/countries-110m.json
+- the TopoJSON of Natural Earth's Admin 0 countries as the ``world-atlas`` npm package
+  redistributes it (Natural Earth 4.1.0; the package's ISC licence covers its build scripts),
+  got once, by hand, on a machine with the npm registry:
+  ``npm pack world-atlas@2.0.2 && tar xzf world-atlas-2.0.2.tgz``;
+- Natural Earth's lakes, ``ne_50m_lakes.geojson`` and ``ne_110m_lakes.geojson`` (the GeoJSON
+  editions of naturalearthdata.com's 1:50m and 1:110m lakes)::
+
+    python scripts/make_basemap.py package/countries-50m.json package/countries-110m.json \
+        ne_50m_lakes.geojson ne_110m_lakes.geojson
 
 The export never fetches anything: it reads the file this script writes.
 
@@ -19,7 +24,9 @@ flat list ``[x0, y0, dx1, dy1, ...]`` (deltas after the first point, as TopoJSON
   rings are spherical (a ring may step across the antimeridian); here they are made planar: a ring's
   longitudes continue past 180 instead of jumping, and Antarctica's ring is closed along the pole;
 - ``borders``: the land boundaries between two countries (arcs two countries share, TopoJSON's
-  ``mesh(a !== b)``).
+  ``mesh(a !== b)``);
+- ``lakes``: the rings of the lakes (outer rings and their islands), on the same grid: drawn as
+  water over the land (the countries' polygons cover the lakes), stroked as shore.
 """
 from __future__ import annotations
 
@@ -30,8 +37,8 @@ import math
 import sys
 from pathlib import Path
 
-SOURCE = ("Natural Earth 4.1.0, Admin 0 countries ({scale}), public domain "
-          "(naturalearthdata.com), through the world-atlas 2.0.2 TopoJSON")
+SOURCE = ("Natural Earth, public domain (naturalearthdata.com), {scale}: Admin 0 countries 4.1.0 "
+          "through the world-atlas 2.0.2 TopoJSON, and lakes")
 
 
 def _arc_points(arcs: list[list[list[int]]], index: int) -> list[tuple[int, int]]:
@@ -118,22 +125,42 @@ def layers(topology: dict) -> dict:
     return {"transform": topology["transform"], "land": land, "borders": [b for b in borders if len(b) >= 4]}
 
 
+def lake_rings(geojson: dict, transform: dict) -> list[list[int]]:
+    """Every ring of every lake polygon, quantized onto ``transform``'s grid."""
+    (sx, sy), (tx, ty) = transform["scale"], transform["translate"]
+    rings = []
+    for feature in geojson["features"]:
+        geom = feature.get("geometry") or {}
+        polygons = ([geom["coordinates"]] if geom.get("type") == "Polygon"
+                    else geom.get("coordinates", []) if geom.get("type") == "MultiPolygon" else [])
+        for polygon in polygons:
+            for ring in polygon:
+                pts = [(round((lon - tx) / sx), round((lat - ty) / sy)) for lon, lat, *_ in ring]
+                flat = _flat_delta(pts)
+                if len(flat) >= 8:      # at least 4 distinct steps: a ring with an area
+                    rings.append(flat)
+    return rings
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("countries_50m", type=Path, help="world-atlas countries-50m.json")
     ap.add_argument("countries_110m", type=Path, help="world-atlas countries-110m.json")
+    ap.add_argument("lakes_50m", type=Path, help="Natural Earth ne_50m_lakes.geojson")
+    ap.add_argument("lakes_110m", type=Path, help="Natural Earth ne_110m_lakes.geojson")
     ap.add_argument("-o", "--out", type=Path,
                     default=Path(__file__).resolve().parent.parent / "exporters/report/data/basemap.json.gz")
     args = ap.parse_args(argv)
     doc: dict = {"format": "forensic-basemap/1", "scales": {}}
-    for name, path in (("50m", args.countries_50m), ("110m", args.countries_110m)):
+    for name, path, lakes in (("50m", args.countries_50m, args.lakes_50m),
+                              ("110m", args.countries_110m, args.lakes_110m)):
         layer = layers(json.loads(path.read_text(encoding="utf-8")))
+        layer["lakes"] = lake_rings(json.loads(lakes.read_text(encoding="utf-8")), layer["transform"])
         layer["source"] = SOURCE.format(scale="1:" + name.replace("m", "") + "m")
         doc["scales"][name] = layer
-        n_land = sum(len(r) // 2 for r in layer["land"])
-        n_border = sum(len(b) // 2 for b in layer["borders"])
-        print(f"{name}: {len(layer['land'])} land rings ({n_land} points), "
-              f"{len(layer['borders'])} borders ({n_border} points)", file=sys.stderr)
+        counts = ", ".join(f"{len(layer[k])} {k} ({sum(len(r) // 2 for r in layer[k])} points)"
+                           for k in ("land", "borders", "lakes"))
+        print(f"{name}: {counts}", file=sys.stderr)
     raw = json.dumps(doc, separators=(",", ":")).encode("ascii")
     # mtime=0: the same input gives the same bytes
     args.out.write_bytes(gzip.compress(raw, compresslevel=9, mtime=0))

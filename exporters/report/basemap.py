@@ -1,7 +1,7 @@
 """The report's map: the points on an offline base map, as one self-contained inline SVG.
 
-The base map is Natural Earth's (public domain) land and country borders, 1:50m for a regional view
-and 1:110m for a continental one, shipped with the package (``data/basemap.json.gz``, made by
+The base map is Natural Earth's (public domain) land, lakes and country borders, 1:50m for a
+regional view and 1:110m for a continental one, shipped with the package (``data/basemap.json.gz``, made by
 ``scripts/make_basemap.py``; see ``data/NOTICE.md``). Nothing is fetched: the SVG has no ``href``.
 
 Projection: equirectangular with its standard parallel at the centre of the view (a degree of
@@ -71,6 +71,7 @@ class Layer:
     source: str
     land: tuple[Line, ...]
     borders: tuple[Line, ...]
+    lakes: tuple[Line, ...]
 
 
 def _decode(flat: list[int], transform: dict) -> Line:
@@ -91,8 +92,8 @@ def base_layers() -> dict[str, Layer] | None:
     except (FileNotFoundError, OSError):
         return None
     doc = json.loads(gzip.decompress(raw))
-    return {name: Layer(s["source"], tuple(_decode(r, s["transform"]) for r in s["land"]),
-                        tuple(_decode(b, s["transform"]) for b in s["borders"]))
+    return {name: Layer(s["source"], *(tuple(_decode(r, s["transform"]) for r in s[key])
+                                       for key in ("land", "borders", "lakes")))
             for name, s in doc["scales"].items()}
 
 
@@ -200,13 +201,13 @@ def _offsets(line: Line, view: View) -> list[float]:
     return [off for off in (-360.0, 0.0, 360.0) if lon1 + off >= view.lon0 and lon0 + off <= view.lon1]
 
 
-def _land_paths(layer: Layer, view: View) -> tuple[str, str]:
-    """The land fill and the coastline, clipped to the view (pixel coordinates)."""
+def _ring_paths(rings: Iterable[Line], view: View) -> tuple[str, str]:
+    """The fill and the outline (coast or shore) of closed rings, clipped to the view (pixels)."""
     bx0, by0, bx1, by1 = view.box
     pad = 2.0
     fills: list[list[tuple[float, float]]] = []
     coast: list[list[tuple[float, float]]] = []
-    for ring in layer.land:
+    for ring in rings:
         for off in _offsets(ring, view):
             xs = [view.x(lon + off) for lon in ring.lons]
             ys = [view.y(lat) for lat in ring.lats]
@@ -546,13 +547,16 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
     if layers:
         layer = layers["110m" if (view.lon1 - view.lon0) * view.k > 90 else "50m"]
         source = layer.source
-        land, coast = _land_paths(layer, view)
+        land, coast = _ring_paths(layer.land, view)
+        lakes, shores = _ring_paths(layer.lakes, view)
         borders = _line_path(layer.borders, view)
         out.append(f'<g class="basemap-layer" data-source={xml_attr(source)}>')
         if land:
             out.append(f'<path class="land" d="{land}" fill="{LAND}" fill-rule="evenodd" stroke="none"/>')
-        if coast:
-            out.append(f'<path class="coast" d="{coast}" fill="none" stroke="{COAST}" stroke-width="0.9" '
+        if lakes:       # the countries cover their lakes: water drawn over the land
+            out.append(f'<path class="lake" d="{lakes}" fill="{SEA}" fill-rule="evenodd" stroke="none"/>')
+        if coast or shores:
+            out.append(f'<path class="coast" d="{coast}{shores}" fill="none" stroke="{COAST}" stroke-width="0.9" '
                        'stroke-linejoin="round"/>')
         if borders:
             out.append(f'<path class="border" d="{borders}" fill="none" stroke="{BORDER}" stroke-width="0.8" '

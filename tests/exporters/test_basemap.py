@@ -43,7 +43,17 @@ def test_the_base_map_is_installed():
     layers = basemap.base_layers()
     assert layers is not None and set(layers) == {"50m", "110m"}
     assert "Natural Earth" in layers["50m"].source and "public domain" in layers["50m"].source
-    assert len(layers["50m"].land) > 1000 and len(layers["50m"].borders) > 300
+    assert len(layers["50m"].land) > 1000 and len(layers["50m"].borders) > 300 and len(layers["50m"].lakes) > 400
+
+
+def test_lakes_are_water_over_the_land():
+    # Chicago on Lake Michigan: the countries' polygons cover the lake, the lake layer uncovers it
+    root = parse(map_svg([dict(lat=41.8789, lon=-87.6359, kind="photo", label="1"),
+                          dict(lat=43.0, lon=-83.0, kind="photo", label="2")]))
+    lake = paths(root, "lake")
+    assert len(lake) == 1 and lake[0].get("fill") == basemap.SEA and vertices(lake[0].get("d")) > 30
+    svg = map_svg([dict(lat=0.5, lon=-150.0, kind="photo")])
+    assert 'class="lake"' not in svg
 
 
 def test_europe_has_land_coast_and_borders():
@@ -62,6 +72,7 @@ def test_mid_pacific_points_have_no_land_but_their_graticule():
     root = parse(map_svg([dict(lat=0.5, lon=-150.0, kind="photo", label="at sea"),
                           dict(lat=0.6, lon=-150.1, kind="chat_location", label="still at sea")]))
     assert paths(root, "coast") == [] and paths(root, "land") == [] and paths(root, "border") == []
+    assert paths(root, "lake") == []
     assert len(groups(root, "point")) == 2
     labels = [t.text for g in root.iter(SVG + "g") if g.get("class") == "graticule" for t in g.iter(SVG + "text")]
     assert any(t.endswith("\u00b0W") for t in labels) and any(t.endswith("\u00b0N") for t in labels)
