@@ -562,6 +562,11 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
             out.append(f'<path class="border" d="{borders}" fill="none" stroke="{BORDER}" stroke-width="0.8" '
                        'stroke-dasharray="4 2"/>')
         out.append("</g>")
+    for beyond in (90.0, -90.0):        # a view taller than the world: no sea past the poles
+        if (view.lat1 > beyond) if beyond > 0 else (view.lat0 < beyond):
+            ya, yb = sorted((view.y(beyond), y0 if beyond > 0 else y1))
+            out.append(f'<rect class="beyond-pole" x="{x0:.1f}" y="{ya:.1f}" width="{x1 - x0:.1f}" '
+                       f'height="{yb - ya:.1f}" fill="#e9ecef"/>')
     out.append(_graticule(view))
     runs = []
     for line in lines:
