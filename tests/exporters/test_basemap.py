@@ -245,3 +245,21 @@ def test_make_basemap_takes_shared_arcs_as_borders_and_unwraps_the_antimeridian(
     for dx in island[2::2]:
         xs.append(xs[-1] + dx)
     assert xs == [359, 361, 361, 359, 359]       # across 180 by 2 degrees, not back across the world
+
+
+def test_make_basemap_quantizes_lakes_onto_the_land_grid():
+    mk = _make_basemap_module()
+    lakes = {"type": "FeatureCollection", "features": [
+        {"type": "Feature", "properties": {"name": "square lake"}, "geometry": {"type": "Polygon", "coordinates": [
+            [[10.0, 50.0], [10.5, 50.0], [10.5, 50.5], [10.0, 50.5], [10.0, 50.0]],
+            [[10.2, 50.2], [10.2, 50.2]]]}},           # a degenerate island: dropped
+        {"type": "Feature", "properties": {}, "geometry": None}]}
+    rings = mk.lake_rings(lakes, {"scale": [0.5, 0.5], "translate": [-180, -90]})
+    assert rings == [[380, 280, 1, 0, 0, 1, -1, 0, 0, -1]]
+
+
+def test_the_notice_names_the_packaged_file():
+    import hashlib
+    data = REPO / "exporters" / "report" / "data"
+    digest = hashlib.sha256((data / "basemap.json.gz").read_bytes()).hexdigest()
+    assert f"`{digest}`" in (data / "NOTICE.md").read_text(encoding="utf-8")
