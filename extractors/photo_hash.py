@@ -108,7 +108,7 @@ class PhotoHashExtractor(Extractor):
             width, height = img.size
             orientation = _orientation(img)
             if img.format == "JPEG":
-                img.draft("RGB", _draft_box(width, height))   # libjpeg scales while decoding
+                img.draft("RGB", draft_box(width, height))   # libjpeg scales while decoding
             dw, dh = img.size
             if dw * dh > self.max_pixels:
                 yield ExtractionWarning(self.NAME, f"photo not hashed: {width}x{height} pixels, more than "
@@ -129,7 +129,7 @@ def _orientation(img: object) -> int:
     return value if isinstance(value, int) and value in _ORIENT else 1
 
 
-def _draft_box(width: int, height: int) -> tuple[int, int]:
+def draft_box(width: int, height: int) -> tuple[int, int]:
     """The size a JPEG is asked to decode at: its shape, :data:`THUMB_SIZE` on the longer side.
     libjpeg picks the largest DCT scaling (1/2, 1/4, 1/8) that keeps both sides at least this
     large, so the picture :func:`hash_image` reduces keeps its full :data:`THUMB_SIZE`."""
