@@ -84,17 +84,31 @@ def _decode(flat: list[int], transform: dict) -> Line:
 
 
 @lru_cache(maxsize=1)
-def base_layers() -> dict[str, Layer] | None:
-    """The packaged Natural Earth layers by scale (``50m``, ``110m``), or None when the data file
-    is missing from the installation (the map is then drawn without a base map, and says so)."""
+def _packaged() -> dict | None:
+    """The packaged base map file, parsed, or None when it is missing from the installation."""
     try:
         raw = (resources.files(__package__) / "data" / "basemap.json.gz").read_bytes()
     except (FileNotFoundError, OSError):
         return None
-    doc = json.loads(gzip.decompress(raw))
-    return {name: Layer(s["source"], *(tuple(_decode(r, s["transform"]) for r in s[key])
-                                       for key in ("land", "borders", "lakes")))
-            for name, s in doc["scales"].items()}
+    return json.loads(gzip.decompress(raw))
+
+
+@lru_cache(maxsize=4)
+def base_layer(scale: str) -> Layer | None:
+    """The Natural Earth layer of one scale (``50m`` or ``110m``), decoded once on first use, or
+    None when the data file is missing (the map is then drawn without a base map, and says so)."""
+    doc = _packaged()
+    if doc is None:
+        return None
+    s = doc["scales"][scale]
+    return Layer(s["source"], *(tuple(_decode(r, s["transform"]) for r in s[key])
+                                for key in ("land", "borders", "lakes")))
+
+
+def base_layers() -> dict[str, Layer] | None:
+    """Every packaged layer by scale, or None when the data file is missing."""
+    doc = _packaged()
+    return None if doc is None else {name: layer for name in doc["scales"] if (layer := base_layer(name))}
 
 
 # -- geometry -----------------------------------------------------------------------------------
@@ -536,7 +550,7 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
     legend_h = 34
     box = (46.0, 8.0, width - 8.0, height - legend_h - 16.0)
     view = make_view(coords, width, height, box, min_span_deg)
-    layers = base_layers()
+    layer = base_layer("110m" if (view.lon1 - view.lon0) * view.k > 90 else "50m")
     x0, y0, x1, y1 = box
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" class="basemap" '
@@ -544,8 +558,7 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
            f'font-family="sans-serif">',
            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="{SEA}"/>']
     source = None
-    if layers:
-        layer = layers["110m" if (view.lon1 - view.lon0) * view.k > 90 else "50m"]
+    if layer is not None:
         source = layer.source
         land, coast = _ring_paths(layer.land, view)
         lakes, shores = _ring_paths(layer.lakes, view)
