@@ -412,8 +412,13 @@ def _point_svg(c: Cluster) -> str:
     kind = p["_kind"]
     label = str(p.get("label") or "")
     title = f"{KINDS[kind][0]}" + (f": {label}" if label else "") + f" ({p['_lat']:.6f}, {p['_lon']:.6f})"
-    text = (f'<text x="{c.x + 8:.1f}" y="{c.y - 6:.1f}" font-size="11" fill="#1d3557" stroke="#fff" '
-            f'stroke-width="3" paint-order="stroke">{xml_text(_short(label))}</text>') if label else ""
+    text = ""
+    if label:       # on a pale box (a stroked halo needs paint-order, which WeasyPrint does not draw)
+        shown = _short(label)
+        width = 6.2 * len(shown) + 4
+        text = (f'<rect x="{c.x + 6:.1f}" y="{c.y - 16:.1f}" width="{width:.1f}" height="13" rx="2" fill="#fff" '
+                f'fill-opacity="0.75"/><text x="{c.x + 8:.1f}" y="{c.y - 6:.1f}" font-size="11" '
+                f'fill="#1d3557">{xml_text(shown)}</text>')
     return (f'<g class="point {kind}" data-kind="{kind}"><title>{xml_text(title)}</title>'
             + _symbol(kind, c.x, c.y) + text + "</g>")
 
