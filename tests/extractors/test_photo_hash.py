@@ -160,3 +160,30 @@ def test_corpus_photos_hashed_or_warned_sizes_as_exiftool(corpus):
             compared += 1
     assert hashed >= 100 and compared >= 80, (hashed, compared)
     assert len(warned) <= 3, warned          # the malformed files, no camera RAW
+
+
+@pytest.mark.parametrize(("size", "decoded"), [((640, 480), (320, 240)), ((480, 640), (240, 320)),
+                                               ((4032, 3024), (504, 378)), ((6000, 800), (750, 100)),
+                                               ((300, 200), (300, 200)), ((257, 3000), (33, 375))])
+def test_jpeg_drafted_to_its_shape_keeps_a_full_thumbnail(size, decoded):
+    """libjpeg scales a JPEG down while decoding (1/2 to 1/8), never below the thumbnail's
+    256 pixels on the longer side."""
+    from forensic.extractors.photo_hash import draft_box
+    out = io.BytesIO()
+    Image.new("RGB", size, (90, 140, 60)).save(out, "JPEG", quality=80)
+    img = Image.open(io.BytesIO(out.getvalue()))
+    img.draft("RGB", draft_box(*size))
+    img.load()
+    assert img.size == decoded
+    thumb = next(o.fields for o in _run(out.getvalue()) if o.record_type == THUMB_TYPE)
+    assert max(thumb["width"], thumb["height"]) == min(256, max(size))
+
+
+def test_hashes_do_not_depend_on_the_thumbnail():
+    """A video's later frames are hashed without a thumbnail: the same picture must hash the same."""
+    from forensic.extractors.photo_hash import hash_image
+    img = scene(3)
+    with_thumb, thumb = hash_image(img, 6, thumbnail=True)
+    without, none = hash_image(img, 6, thumbnail=False)
+    assert with_thumb == without and thumb is not None and none is None
+    assert (thumb["width"], thumb["height"]) == (192, 256)          # turned upright by orientation 6
