@@ -740,7 +740,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
                 payload[w.bag_path] = w.sha256
                 sizes[w.bag_path] = w.size
             generated = _generated(case, sel, ex, written, name_map, meta, opts)
-            generated[REPORT] = report_mod.fill(generated[REPORT], thumbs)
+            generated[REPORT] = report_mod.render(generated[REPORT], thumbs)
             if opts.pseudonyms is not None:      # a member still naming a marked person stops the export
                 opts.pseudonyms.check(generated)
             for key, jpeg in thumbs.triage.items():      # each picture the report shows, as a member too
@@ -844,8 +844,9 @@ def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel:
 
 def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, name_map: list,
                meta: dict, opts: ExportOptions) -> dict[str, Any]:
-    """Every generated member's bytes, but the report's: its template (see
-    :func:`forensic.exporters.report.render_template`), which the thumbnails fill."""
+    """Every generated member's bytes, but the report's: what it shows (see
+    :func:`forensic.exporters.report.prepare`), laid out with the thumbnails by
+    :func:`forensic.exporters.report.render`."""
     from forensic.exporters import case_uco
     from forensic.exporters import report as report_mod
     add_concerned(ex, case, sel)
@@ -903,8 +904,13 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
                                    timeline=timeline_rows, geo=geo_rows, custody=ex,
                                    name_map=scrub(name_map), warnings=scrub(report_mod.case_warnings(case, sel)),
-                                   videos=sel.videos)
-    out[REPORT] = report_mod.render_template(ctx)
+                                   videos=sel.videos, **report_mod.case_facts(case, sel),
+                                   packaging={"signed": opts.signer is not None,
+                                              "key_id": opts.signer.key_id if opts.signer else None,
+                                              "fingerprint": opts.signer.fingerprint if opts.signer else None,
+                                              "encrypted": opts.password is not None, "hide_names": opts.hide_names},
+                                   shown=opts.pseudonyms.text if opts.pseudonyms is not None else None)
+    out[REPORT] = report_mod.prepare(ctx)      # laid out once the pictures are in (export_bundle)
     out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex, sel.videos)
     return out
 

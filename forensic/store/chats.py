@@ -430,3 +430,21 @@ def _uncommitted_counts(db: sqlite3.Connection, items: list[str], platform: str 
         "JOIN chat_messages m ON m.id = a.id WHERE a.record_type = 'chat/message' AND "
         + " AND ".join(where) + f" AND {_UNCOMMITTED_SQL} GROUP BY m.item, m.platform, m.conversation", args)
     return {(r[0], r[1], r[2]): r[3] for r in rows}
+
+
+def conversation_order(db: sqlite3.Connection, item: str) -> dict[tuple[str | None, str | None], list[int]]:
+    """Every conversation of ``item`` by (platform, conversation id as text), as its records
+    give them, with the artifact ids of its messages in time order (``sort_key, id``: the
+    order of ``forensic messages``). Read from the records, not the search index (which may
+    not be built yet), so a report can say where its selected messages stand in their
+    conversation."""
+    _register(db)
+    rows = db.execute(
+        "SELECT id, json_extract(fields, '$.platform'), CAST(json_extract(fields, '$.conversation.id') AS TEXT), "
+        "chat_sent_key(json_extract(fields, '$.sent_at_utc'), json_extract(fields, '$.sent_at')) "
+        "FROM artifacts WHERE item = ? AND record_type = 'chat/message'", (item,)).fetchall()
+    keyed: dict[tuple[str | None, str | None], list[tuple[int, int]]] = {}
+    for artifact_id, platform, conversation, sent_key in rows:
+        keyed.setdefault((platform, conversation), []).append(
+            (NO_TIME_KEY if sent_key is None else sent_key, artifact_id))
+    return {k: [i for _, i in sorted(v)] for k, v in keyed.items()}
