@@ -48,7 +48,7 @@ from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint
 from forensic.chain_of_custody.signing import PublicKey, Signer
 from forensic.exporters import bagit
 from forensic.exporters.selection import Selection, SelectionSpec, resolve
-from forensic.store import similar as store_similar
+from forensic.store import people as store_people, similar as store_similar
 from forensic import __version__
 from forensic.case import Case, item_source
 from forensic.sources.base import display_path
@@ -911,7 +911,10 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
                                               "encrypted": opts.password is not None, "hide_names": opts.hide_names},
                                    shown=opts.pseudonyms.text if opts.pseudonyms is not None else None)
     out[REPORT] = report_mod.prepare(ctx)      # laid out once the pictures are in (export_bundle)
-    out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex, sel.videos)
+    # one participant per person the case's contacts resolve a name or number to (not when
+    # pseudonymised: which pseudonyms are one person is the examiner's key's to tell)
+    resolve_person = None if opts.pseudonyms is not None else store_people.people(case.db, items).resolve
+    out["data/case.jsonld"] = case_uco.render(info, files_rows, sel.photos, msg_rows, ex, sel.videos, resolve_person)
     return out
 
 

@@ -4,7 +4,8 @@ What is described (every node has an IRI; ids are UUIDv5 of the case and the thi
 bundle content always gives the same graph):
 
 * the investigation (``investigation:Investigation``), the examiner and the organisation
-  (``identity:Identity`` / ``identity:Organization``), the tool (``tool:Tool``);
+  (``identity:Identity`` / ``identity:Organization``), the tool (``tool:Tool``); one
+  ``identity:Identity`` per person who acted in the custody excerpt (by name), never one per action;
 * each evidence item as an ``observable:File`` with its intake hashes, and a
   ``investigation:ProvenanceRecord`` (exhibit number = item id) naming it and its exported files;
 * each selected file as an ``observable:File``: ``FileFacet`` (name, path, size, times whose zone
@@ -15,7 +16,9 @@ bundle content always gives the same graph):
   points, which ``data/geotags.*`` carry as a line); each is ``Contained_Within`` its item;
 * messages as ``observable:Message`` (``MessageFacet``: text unless withheld, sender and
   recipients, sent time when its zone is known) grouped in ``observable:MessageThread`` threads
-  (``types:Thread`` of ``types:ThreadItem``), each ``Contained_Within`` its source file;
+  (``types:Thread`` of ``types:ThreadItem``), each ``Contained_Within`` its source file; each
+  participant is one node per person: per identity the case's contacts resolve a name, number or
+  jid to (:mod:`forensic.store.people`), else per name;
 * each custody entry in the bundle as an ``investigation:InvestigativeAction`` (name = the
   action, start time, performer, the tool, the object), and the export itself.
 """
@@ -26,7 +29,7 @@ import json
 import uuid
 from decimal import Decimal
 from json.encoder import encode_basestring
-from typing import Any
+from typing import Any, Callable
 
 CONTEXT = {
     "kb": "http://example.org/kb/",
@@ -125,24 +128,46 @@ class _Graph:
 
 
 def render(info: dict, files: list[dict], photos: list[dict], messages: list[dict], custody,
-           videos: list[dict] | None = None) -> bytes:
+           videos: list[dict] | None = None,
+           resolve_person: Callable[[str, str], dict | None] | None = None) -> bytes:
+    """The graph (see the module doc). ``resolve_person(item, value)``: the identity a name,
+    number or jid found in ``item`` belongs to (:meth:`forensic.store.people.People.resolve`),
+    so that one person named two ways in the messages is one participant."""
     case = info["case"]
     g = _Graph(case["case_id"])
     examiner = g.add({"@id": g.iri("Identity", case["examiner"]), "@type": "identity:Identity",
                       "core:name": case["examiner"], "core:description": "examiner"})
+    identities: dict[str, str] = {case["examiner"]: examiner}     # one node per person, not per action
+
+    def identity(name: str) -> str:
+        if name not in identities:
+            identities[name] = g.add({"@id": g.iri("Identity", name), "@type": "identity:Identity",
+                                      "core:name": name})
+        return identities[name]
     if case.get("organisation"):
         g.add({"@id": g.iri("Organization", case["organisation"]), "@type": "identity:Organization",
                "core:name": case["organisation"]})
     tool = g.add({"@id": g.iri("Tool", info["tool"]["version"]), "@type": "tool:Tool",
                   "core:name": info["tool"]["name"], "tool:version": info["tool"]["version"],
                   "tool:toolType": "digital forensics triage"})
-    people: dict[str, str] = {}
+    people: dict[str, str] = {}          # name, or resolved identity -> the participant's IRI
 
-    def person(name: str) -> str:
-        if name not in people:
-            people[name] = g.add({"@id": g.iri("Participant", name), "@type": "observable:ObservableObject",
-                                  "core:name": name, "core:description": "chat participant as named in the export"})
-        return people[name]
+    def person(item: str, name: str, *also: Any) -> str:
+        """The participant ``name`` (or ``also``: a sender's id) is: one node per resolved
+        identity (named as first met; its IRI numbered in order of appearance, never made of
+        a number or address), else one per name."""
+        key, iri = name, g.iri("Participant", name)
+        if resolve_person is not None:
+            for value in (name, *also):
+                found = resolve_person(item, value) if isinstance(value, str) and value else None
+                if found is not None and found.get("id"):
+                    key = f"identity {found['id']}"
+                    iri = g.iri("Person", sum(k.startswith("identity ") for k in people))
+                    break
+        if key not in people:
+            people[key] = g.add({"@id": iri, "@type": "observable:ObservableObject", "core:name": name,
+                                 "core:description": "chat participant as named in the export"})
+        return people[key]
 
     item_ids: dict[str, str] = {}
     for it in info["items"]:
@@ -236,8 +261,9 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
                                   "observable:messageID": str(f.get("message_id") if f.get("message_id") is not None
                                                               else m["artifact_id"]),
                                   "observable:messageType": "system" if f.get("system") else None,
-                                  "observable:from": {"@id": person(sender)} if sender else None,
-                                  "observable:to": [{"@id": person(r)} for r in recipients] or None}]})
+                                  "observable:from": {"@id": person(m["item"], sender, f.get("sender_id"))}
+                                  if sender else None,
+                                  "observable:to": [{"@id": person(m["item"], r)} for r in recipients] or None}]})
         src = m["source"]
         if src.get("locator"):
             src_id = file_ids.get((m["item"], src["locator"]))
@@ -266,7 +292,8 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
         g.add({"@id": tid, "@type": "observable:MessageThread", "core:name": title or cid,
                "core:description": f"{platform} conversation in item {item}",
                "core:hasFacet": [{"@id": g.iri("MessageThreadFacet", tid), "@type": "observable:MessageThreadFacet",
-                                  "observable:participant": [{"@id": person(p)} for p in parts] or None,
+                                  "observable:participant": [{"@id": i} for i in dict.fromkeys(
+                                      person(item, p) for p in parts)] or None,
                                   "observable:messageThread": {"@id": g.iri("ThreadList", tid),
                                                                "@type": "types:Thread", "co:item": items}}]})
 
@@ -286,8 +313,7 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
                     objects.append({"@id": item_ids[item]})
             actor = e.get("actor") if isinstance(e.get("actor"), dict) else {}
             who = actor.get("name")
-            performer = g.add({"@id": g.iri("Identity", who), "@type": "identity:Identity", "core:name": who}) \
-                if who and who != case["examiner"] else examiner
+            performer = identity(who) if isinstance(who, str) and who else examiner
             aid = g.add({"@id": g.iri("InvestigativeAction", seq, e.get("hash")),
                          "@type": "investigation:InvestigativeAction",
                          "core:name": e.get("action"),

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 
 from builders import tiny_jpeg, write_tree
+from forensic.chain_of_custody.signing import Signer, write_keypair
 
 REPO = Path(__file__).resolve().parents[2]
 MESSAGES = 300
@@ -32,9 +33,19 @@ def cli(*args) -> int:
 
 @pytest.fixture(scope="module")
 def case(tmp_path_factory):
+    """The case, kept with a key whose name ("ann") is not the case's examiner's: every
+    entry is the act of "ann". $FORENSIC_KEY is set for the module (a signed log takes no
+    unsigned command)."""
+    with pytest.MonkeyPatch.context() as mp:
+        tmp = tmp_path_factory.mktemp("excerpt")
+        key, _ = write_keypair(Signer.generate("ann"), tmp / "keys")
+        mp.setenv("FORENSIC_KEY", str(key))
+        yield _build(tmp)
+
+
+def _build(tmp: Path) -> dict:
     from forensic.case import Case
     from forensic.store import artifacts
-    tmp = tmp_path_factory.mktemp("excerpt")
     folder = write_tree(tmp / "phone", {CHAT_PATH: CHAT, PHOTO_PATH: tiny_jpeg(b"Canon", b"EOS"),
                                         "/DCIM/other.jpg": tiny_jpeg(b"Nikon", b"D1")})
     root = tmp / "case"
@@ -109,3 +120,52 @@ def test_an_exported_bundle_verifies_with_the_smaller_excerpt(case, tmp_path):
     rep = verify_bundle(out)
     assert rep.intact and rep.custody == "valid" and rep.problems == [], rep.problems
     assert 10 < rep.custody_entries < 40
+
+
+# -- CASE/UCO: one identity per person ------------------------------------------------------------
+def test_case_jsonld_has_one_identity_per_person_not_per_action(case, tmp_path):
+    import zipfile
+    out = tmp_path / "b.zip"
+    assert cli("export", "--case", case["root"], "--tag", "court", "--out", out) == 0
+    with zipfile.ZipFile(out) as zf:
+        graph = json.loads(zf.read("C-EX-bundle/data/case.jsonld"))["@graph"]
+    ids = [n["@id"] for n in graph]
+    assert len(ids) == len(set(ids))                       # no node twice
+    people = {n["@id"]: n["core:name"] for n in graph if n["@type"] == "identity:Identity"}
+    assert sorted(people.values()) == ["Ann Examiner", "ann"]
+    actions = [n for n in graph if n["@type"] == "investigation:InvestigativeAction"]
+    assert len(actions) > 10 and all(a["action:performer"]["@id"] in people for a in actions)
+    performers = [people[a["action:performer"]["@id"]] for a in actions]
+    assert performers.count("ann") > 10                    # triage, tags: many actions, one node
+
+
+def _message(artifact_id: int, sender: str, recipients: list[str], sender_id: str | None = None) -> dict:
+    return {"artifact_id": artifact_id, "item": "phone", "withheld": False,
+            "source": {"locator": "phone \u203a /chat.txt", "path": "/chat.txt", "sha256": None, "ref": None},
+            "fields": {"sender": sender, "sender_id": sender_id, "recipients": recipients, "body": "hi",
+                       "platform": "whatsapp", "conversation": {"id": "c1", "title": "Dana"},
+                       "participants": [sender, *recipients]}}
+
+
+def test_participants_resolved_to_one_person_are_one_node():
+    """Dana is "Dana Moreau" in one message and her WhatsApp jid in another: the case's
+    contacts (a real :class:`People` over a contact record) make them one participant, whose
+    IRI is not made of her number."""
+    from forensic.exporters import case_uco
+    from forensic.store.people import People, PersonRecord
+    dana = PersonRecord(1, "phone", "contact/entry", "android_contacts", {
+        "name": "Dana Moreau", "app": "contacts", "numbers": ["+31 6 12345678"],
+        "user_ids": ["Dana Moreau"]}, False, [], "/contacts2.db", "phone \u203a /contacts2.db")
+    people = People([dana], {})
+    info = {"case": {"case_id": "C-P", "examiner": "Ann"}, "tool": {"name": "forensic", "version": "1"},
+            "items": [], "selection": {}}
+    messages = [_message(1, "Dana Moreau", ["me"]), _message(2, "31612345678@s.whatsapp.net", ["me"]),
+                _message(3, "Bob", ["Dana Moreau"])]
+    for resolver, expected in ((None, 4), (people.resolve, 3)):
+        graph = json.loads(case_uco.render(info, [], [], messages, None, None, resolver))["@graph"]
+        parts = {n["@id"]: n["core:name"] for n in graph if n.get("core:description", "").startswith("chat part")}
+        assert len(parts) == expected, parts
+        assert not any("3161234" in i for i in parts)
+        froms = [n["core:hasFacet"][0]["observable:from"]["@id"] for n in graph if n["@type"] == "observable:Message"]
+        if resolver is not None:
+            assert froms[0] == froms[1] and parts[froms[0]] == "Dana Moreau"
