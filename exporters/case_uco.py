@@ -24,11 +24,9 @@ bundle content always gives the same graph):
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import uuid
 from decimal import Decimal
-from json.encoder import encode_basestring
 from typing import Any, Callable
 
 CONTEXT = {
@@ -46,7 +44,6 @@ CONTEXT = {
     "xsd": "http://www.w3.org/2001/XMLSchema#",
 }
 _NS = uuid.UUID("6f1c2d1e-9a52-4c55-9f0e-0f6c1b9a6c21")
-_NS_BYTES = _NS.bytes
 _EXIF_KEYS = ("make", "model", "serial", "lens_make", "lens_model", "software", "taken_at", "taken_at_utc",
               "tz_source", "offset_time_original", "lat", "lon", "alt", "gps_at", "width", "height", "orientation")
 
@@ -78,33 +75,15 @@ _KEY_JSON = json.JSONEncoder(ensure_ascii=False).encode
 _NODE_JSON = json.JSONEncoder(ensure_ascii=False, sort_keys=True, separators=(",", ":")).encode
 
 
-def _key_tail(parts: tuple) -> str:
-    """The end of ``json.dumps([case_id, kind, *parts], ensure_ascii=False)`` after the kind:
-    strings and ints (nearly every part) written directly, anything else by the encoder."""
-    return "".join([", " + (encode_basestring(p) if type(p) is str else int.__repr__(p) if type(p) is int
-                            else _KEY_JSON(p)) for p in parts]) + "]"
-
-
-_VARIANT = dict(zip("0123456789abcdef", "89ab89ab89ab89ab", strict=True))     # hex digit -> (d & 0x3) | 0x8
-
-
 class _Graph:
     def __init__(self, case_id: str) -> None:
         self.case_id = case_id
         self.nodes: list[dict] = []
-        self._heads: dict[str, tuple[str, bytes]] = {}     # kind -> (IRI prefix, start of its key)
 
     def iri(self, kind: str, *parts: Any) -> str:
-        """``f"kb:{kind}-{uuid.uuid5(_NS, json.dumps([case_id, kind, *parts], ensure_ascii=False))}"``
-        without a UUID object or a JSON encoder per call (the graph has an IRI for every node,
-        tens of thousands in a large export): the SHA-1 of the namespace and key, its first 32
-        hex digits with version digit 5 and the RFC 4122 variant bits."""
-        head = self._heads.get(kind)
-        if head is None:
-            head = self._heads[kind] = (f"kb:{kind}-", _NS_BYTES + f"[{encode_basestring(self.case_id)}, "
-                                                                   f"{encode_basestring(kind)}".encode("utf-8"))
-        h = hashlib.sha1(head[1] + _key_tail(parts).encode("utf-8")).hexdigest()
-        return f"{head[0]}{h[:8]}-{h[8:12]}-5{h[13:16]}-{_VARIANT[h[16]]}{h[17:20]}-{h[20:32]}"
+        """A node's IRI: ``kb:<kind>-<uuid5>`` of the case, the kind and the parts that make it
+        unique, so the same thing gets the same IRI in every export of the case."""
+        return f"kb:{kind}-{uuid.uuid5(_NS, _KEY_JSON([self.case_id, kind, *parts]))}"
 
     def add(self, node: dict) -> str:
         self.nodes.append(_clean(node))
