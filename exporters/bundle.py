@@ -94,6 +94,7 @@ class ExportOptions:
     created_at: datetime | None = None       # None: now (or $SOURCE_DATE_EPOCH)
     custody_size: int | None = None          # None: the latest checkpoint
     evidence_password: bytes | None = None   # for encrypted evidence containers
+    pdf: bool = True                         # data/report/report.pdf (exporters.report.pdf; needs WeasyPrint)
     pseudonymise: bool = False               # victims and witnesses as pseudonyms (exporters.pseudonyms)
     pseudonym_passphrase: bytes | None = None   # encrypts the pseudonyms' key file beside the bundle
     pseudonyms: Any = None                   # set by export_bundle when pseudonymise
@@ -686,6 +687,7 @@ def _item_json(case: Case, item: str, ex: CustodyExcerpt) -> dict:
 
 def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], None] | None = None) -> dict:
     from forensic.exporters import report as report_mod
+    from forensic.exporters.report import pdf as pdf_mod
     if opts.hide_names and opts.password is None:
         raise UsageError("--hide-names needs encryption", hint="add --password-file F or --generate-password")
     out = Path(opts.out)
@@ -693,6 +695,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         raise UsageError(f"{out} is a folder; give the bundle's file name (e.g. bundle.zip)")
     check_output(out, case)
     check_output(out.with_name(out.name + ".partial"), case)
+    if opts.pdf:                     # WeasyPrint's libraries missing: said before anything is read or written
+        pdf_mod.check_available()
     sel = resolve(case, opts.spec)
     if opts.pseudonymise:            # files naming a marked person are withheld before anything is named
         from forensic.exporters import pseudonyms
@@ -746,15 +750,22 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             for key, jpeg in thumbs.triage.items():      # each picture the report shows, as a member too
                 if key in written:
                     generated[report_mod.thumbnail_member(written[key].bag_path)] = jpeg
+            # names the bundle in the report's PDF and bag-info.txt: the payload outside data/report/
+            evidence_digest = pdf_mod.evidence_digest(
+                [*((w.bag_path, w.sha256) for w in written.values()),
+                 *((name, hashlib.sha256(data).hexdigest()) for name, data in generated.items())])
+            if opts.pdf:
+                generated[pdf_mod.PDF_MEMBER] = pdf_mod.render_pdf(generated[REPORT], meta["case_id"], evidence_digest)
             for name in sorted(generated):
                 data = generated[name]
                 # the report is mostly base64 images, which deflate barely shrinks
-                bagit.write_member(zf, f"{root}/{name}", data, compress=name != REPORT)
+                bagit.write_member(zf, f"{root}/{name}", data, compress=name not in (REPORT, pdf_mod.PDF_MEMBER))
                 payload[name] = hashlib.sha256(data).hexdigest()
                 sizes[name] = len(data)
             manifest = bagit.manifest_text(payload.items())
             oxum = f"{sum(sizes.values())}.{len(sizes)}"
             info = _bag_info(meta, created, oxum, ex, sel, opts)
+            info += bagit.bag_info_text([(pdf_mod.BAG_INFO_LABEL, evidence_digest)])
             tags = {bagit.BAGIT: bagit.BAGIT_TXT, bagit.BAG_INFO: info, bagit.MANIFEST: manifest}
             if opts.signer is not None:      # the key file is covered by the tag manifest too
                 tags[PUBKEY] = opts.signer.public.to_text(
@@ -783,6 +794,8 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         "withheld": len(sel.withheld_files) + len(sel.withheld_messages),
         "signed": opts.signer is not None, "encrypted": opts.password is not None, "hide_names": opts.hide_names,
         "messages": len(sel.messages), "photos": len(sel.photos), "videos": len(sel.videos),
+        "message_sources": sum(1 for f in exported if f.get("message_source")),
+        "evidence_digest": evidence_digest, "pdf": opts.pdf,
         "bundle_bytes": out.stat().st_size,
         "custody_head": {"tree_size": ex.checkpoint.tree_size, "root": ex.checkpoint.root} if ex.checkpoint else None,
         "created_at": iso_utc(created),
@@ -865,6 +878,9 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
         row["custody_seqs"] = ex.file_seqs.get((f["item"], f["locator"]), [])
         files_rows.append(row)
     msg_rows = [message_json(m) for m in sel.messages]
+    for m, row in zip(sel.messages, msg_rows, strict=True):    # the member holding the file each message came from
+        w = written.get((m["item"], m["locator"]))
+        row["source"]["member"] = w.bag_path if w else None
     tool = {"name": "forensic", "version": __version__, "format": FORMAT}
     info = {
         "format": FORMAT, "tool": tool,

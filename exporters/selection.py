@@ -16,6 +16,15 @@ exact files and messages that leave the case, in a fixed order (items by id, the
 order triage stored them in), so the same case and selection always give the same bundle.
 The store hands the rows over typed (:mod:`forensic.store.selection`); the dicts made here
 are what the bundle writes.
+
+The exported messages' **sources** go with them: the chat file or database each message was
+read from (a chat export's ``.txt``/``.json``, ``msgstore.db``, ``ChatStorage.sqlite``, ...)
+and the ``-wal`` or ``-journal`` beside a database that triage read with it, so a message can
+be checked against its source. They are selected files like any other (streamed and hashed in
+the same one read), marked ``message_source``, after the files selected by tag, item or type.
+A source is withheld (listed with its hashes, no bytes) when the file or any message in it,
+selected or not, is tagged sensitive and the export is without ``--include-sensitive``: a
+database holds every message of its app, not only the exported ones.
 """
 from __future__ import annotations
 
@@ -26,6 +35,7 @@ from typing import Any, Iterable, Iterator
 from forensic.exporters.timeline import parse_bound, sort_key
 from forensic.case import Case
 from forensic.errors import UsageError
+from forensic.extractors.sqlite_journal import SUFFIXES as COMPANION_SUFFIXES
 from forensic.store import artifacts as store_artifacts, files as store_files, items as store_items
 from forensic.store import selection as store_selection
 from forensic.store.places import position
@@ -195,7 +205,7 @@ class Selection:
     photos: list[dict] = field(default_factory=list)      # photo/exif records of selected files
     videos: list[dict] = field(default_factory=list)      # media/video records of selected files (same shape)
     messages: list[dict] = field(default_factory=list)    # selected chat/message records
-    chat_sources: dict[int, dict] = field(default_factory=dict)   # file id -> chat file row
+    chat_sources: dict[int, dict] = field(default_factory=dict)   # file id -> its entry in files (or item, locator...)
     notes: list[str] = field(default_factory=list)        # limitations met while selecting
     items: list[str] = field(default_factory=list)
 
@@ -294,6 +304,7 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
         if unknown_time:
             sel.notes.append(f"{unknown_time} file(s) left out of the time range because their time has no "
                              "known zone (or no time at all); select them by tag to include them")
+    sensitive_sources: set[int] = set()      # file ids of chat files holding a message tagged sensitive
     if want_messages:
         unknown_time = 0
         for item in items:
@@ -301,6 +312,8 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
                 fields = r.fields
                 conv = (fields.get("conversation") or {}).get("id")
                 tags = (msg_tags.get(str(r.id)) or []) + (conv_tags.get((item, conv)) or [])
+                if r.file_id is not None and any(e["sensitive"] for e in tags):
+                    sensitive_sources.add(r.file_id)
                 if spec.tags and not tagged(tags):
                     continue
                 if start is not None or end is not None:
@@ -322,12 +335,64 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
         if unknown_time:
             sel.notes.append(f"{unknown_time} message(s) left out of the time range because their time has no "
                              "known zone; select them by tag to include them")
+    _add_message_sources(case, sel, file_tags, sensitive_sources)
     unreadable = [f for f in sel.files if not f["sha256"]]
     for f in unreadable:
         f["withheld"] = True
         f["withheld_reason"] = "content could not be read completely at triage (no SHA-256)"
         sel.notes.append(f"{f['locator']}: not exported, its content could not be read completely at triage")
     return sel
+
+
+SOURCE_WITHHELD_REASON = ("holds messages tagged sensitive (export without --include-sensitive): the file "
+                          "holds every message of its chat or app, not only the exported ones")
+
+
+def _add_message_sources(case: Case, sel: Selection, file_tags: dict[tuple[str, str], list],
+                         sensitive_sources: set[int]) -> None:
+    """Add the chat files and databases the selected messages came from to ``sel.files``
+    (with the ``-wal``/``-journal`` triage read beside a database), each once, after the
+    files selected, by item and walk order; ``sel.chat_sources`` then maps each source's file
+    id to its entry in ``sel.files``. A file selected already is marked, not added again."""
+    db = case.db
+    counts: dict[int, int] = {}
+    for m in sel.messages:
+        if m["file_id"] is not None:
+            counts[m["file_id"]] = counts.get(m["file_id"], 0) + 1
+    selected = {(f["item"], f["locator"]): f for f in sel.files}
+    added: list[tuple[tuple[str, int], dict]] = []
+    for file_id, src in sel.chat_sources.items():
+        item, locator = src["item"], src["locator"]
+        rows = [r for r in store_selection.files_at(db, locator, item) if r.id == file_id] if locator else []
+        if not rows or rows[0].kind not in EXPORTABLE_KINDS:
+            sel.notes.append(f"{locator or f'file {file_id}'}: the source of {counts.get(file_id, 0)} exported "
+                             "message(s) is not a file that can be exported; the messages name it and its SHA-256")
+            continue
+        db_row = rows[0]
+        family = [(db_row, None)]
+        if not db_row.deleted:                  # triage reads a companion beside an allocated database
+            for suffix in COMPANION_SUFFIXES:
+                family += [(c, locator) for c in store_selection.files_at(db, locator + suffix, item)
+                           if c.kind in EXPORTABLE_KINDS and not c.deleted]
+        hidden = file_id in sensitive_sources and not sel.spec.include_sensitive
+        for r, companion_of in family:
+            role = {"messages": counts.get(file_id, 0), "companion_of": companion_of}
+            f = selected.get((item, r.locator))
+            if f is None:
+                tags = file_tags.get((item, r.locator)) or []
+                sensitive = any(e["sensitive"] for e in tags) or file_id in sensitive_sources
+                f = _file_json(r, tags, sensitive, sensitive and not sel.spec.include_sensitive)
+                if hidden and not any(e["sensitive"] for e in tags):
+                    f["withheld_reason"] = SOURCE_WITHHELD_REASON
+                selected[(item, r.locator)] = f
+                added.append(((item, r.id), f))
+            elif hidden and not f["withheld"]:        # selected by tag, but it holds sensitive messages
+                f["sensitive"] = f["withheld"] = True
+                f["withheld_reason"] = SOURCE_WITHHELD_REASON
+            f["message_source"] = role
+            if companion_of is None:
+                sel.chat_sources[file_id] = f
+    sel.files.extend(f for _, f in sorted(added, key=lambda a: a[0]))
 
 
 def _file_time(r: File, photo: Photo | None) -> str | None:

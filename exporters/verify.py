@@ -100,6 +100,7 @@ class BundleReport:
     hashes_compared: int = 0                  # things whose stated hashes were compared
     disagreements: list[dict] = field(default_factory=list)
     stray_bytes: list[dict] = field(default_factory=list)    # bytes no member or ZIP record accounts for
+    evidence_digest: str | None = None        # of the manifest's lines outside data/report/ (exporters.report.pdf)
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -611,6 +612,14 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
     if oxum is not None and not report.missing and oxum != f"{oxum_bytes}.{oxum_count}":
         report.problems.append(f"Payload-Oxum says {oxum}, the payload is {oxum_bytes}.{oxum_count}")
     _check_packaging(report, bag_info)
+    # the evidence digest the report's PDF names the bundle by, as the checked manifest gives it
+    from forensic.exporters.report.pdf import BAG_INFO_LABEL, evidence_digest
+    report.evidence_digest = evidence_digest(manifest.items())
+    stated_digest = (bag_info.get(BAG_INFO_LABEL) or [None])[0]
+    if stated_digest is not None and stated_digest.strip() != report.evidence_digest:
+        report.problems.append(f"bag-info.txt gives the evidence digest {stated_digest.strip()[:64]}, but the "
+                               f"manifest's "
+                               f"lines outside data/report/ give {report.evidence_digest}")
     _check_signature(report, rel, tagmanifest_raw, tag_bytes, pubkey, bag_info)
     custody_lines = _check_custody(zf, report, rel, manifest, bag_info)
     _check_custody_key(report)

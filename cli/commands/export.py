@@ -153,6 +153,9 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 @click.option("--evidence-password-file", type=click.Path(dir_okay=False, path_type=Path),
               help="Password of an encrypted evidence container (as at intake).")
 @click.option("--examiner", default=None, help="Who exports (default: the key's name, else the case's examiner).")
+@click.option("--no-pdf", is_flag=True,
+              help="Leave out the report's PDF (data/report/report.pdf), e.g. where WeasyPrint's system libraries "
+                   "(Pango) are missing: without this option such an export stops before writing anything.")
 @click.option("--pseudonymise", is_flag=True,
               help="Replace the names, numbers, e-mail addresses and user ids of persons marked victim or witness "
                    "('forensic person mark') by pseudonyms (Victim-A); files naming them are withheld. The key "
@@ -165,7 +168,7 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_file, generate_password,
            password_out, key_path,
            passphrase_file, hide_names, include_sensitive, full_custody, recipient, custody_size,
-           evidence_password_file, examiner, pseudonymise, pseudonym_passphrase_file, as_json) -> int:
+           evidence_password_file, examiner, no_pdf, pseudonymise, pseudonym_passphrase_file, as_json) -> int:
     """Export the selection as one signed, verifiable bundle (ZIP holding a BagIt bag)."""
     from forensic.exporters.bundle import ExportOptions, export_bundle, generate_password as gen, log_export
     from forensic.exporters.selection import SelectionSpec
@@ -196,7 +199,7 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
     spec = SelectionSpec(tuple(tags), tuple(items), tuple(types), from_at, to_at, include_sensitive)
     opts = ExportOptions(out=out, spec=spec, password=password, signer=signer, hide_names=hide_names,
                          full_custody=full_custody, recipient=recipient, actor=actor, custody_size=custody_size,
-                         evidence_password=read_password(evidence_password_file),
+                         evidence_password=read_password(evidence_password_file), pdf=not no_pdf,
                          pseudonymise=pseudonymise, pseudonym_passphrase=pseudonym_passphrase)
     summary = export_bundle(case, opts)
     cp = log_export(case, summary, spec, recipient, signer, actor)

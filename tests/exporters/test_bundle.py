@@ -127,7 +127,8 @@ def test_bundle_content_is_the_selection(built):
     base = "data/evidence/PHONE1/file system (ext4)/"
     assert evidence == {base + "DCIM/Camera/IMG_0001.jpg": FILES["/DCIM/Camera/IMG_0001.jpg"],
                         base + "docs/notes_1_.txt": FILES["/docs/notes<1>.txt"],
-                        base + "docs/_CON.txt": FILES["/docs/CON.txt"]}
+                        base + "docs/_CON.txt": FILES["/docs/CON.txt"],
+                        base + "WhatsApp/Chat with Recruiter.txt": FILES[CHAT_ID]}     # the messages' source
     # data minimisation: no untagged file, no sensitive content anywhere in the bundle
     blob = b"".join(got.values())
     assert b"not selected" not in blob and b"very private words" not in blob
@@ -193,7 +194,7 @@ def test_export_json_fields(unsigned_case, forensic, tmp_path):
 def test_include_sensitive_is_logged(built, forensic, tmp_path):
     out = forensic("export", "--case", built["case"], "--out", tmp_path / "s.zip", "--tag", "court",
                    "--include-sensitive", "--json").json()
-    assert out["withheld"] == 0 and out["files"] == 4
+    assert out["withheld"] == 0 and out["files"] == 5      # 4 tagged files and the tagged chat's export
     assert any(d == FILES["/docs/private.txt"] for _, d in members(tmp_path / "s.zip"))
     entries = forensic("custody", "log", "--case", built["case"], "--json", "--action", "export.created").jsonl()
     assert entries[-1]["details"]["include_sensitive"] is True

@@ -29,8 +29,9 @@ def test_tag_by_sha256_and_message_id(built, forensic, tmp_path):  # noqa: F811
     assert rows[0]["kind"] == "message"
     out = forensic("export", "--case", case, "--out", tmp_path / "b.zip", "--tag", "t-sha", "--tag", "t-msg",
                    "--json").json()
-    assert out["files"] == 1 and out["messages"] == 1
-    assert list(_bundle_files(tmp_path / "b.zip").values()) == [FILES["/DCIM/Camera/plain.jpg"]]
+    # the photo, and the chat export the message was read from (its source goes with it)
+    assert out["files"] == 2 and out["messages"] == 1 and out["message_sources"] == 1
+    assert list(_bundle_files(tmp_path / "b.zip").values()) == [FILES["/DCIM/Camera/plain.jpg"], FILES[CHAT_ID]]
     assert [m["fields"]["body"] for m in _jsonl(tmp_path / "b.zip", "messages.jsonl")] == ["Who is this & why?"]
     tags = forensic("tag", "list", "--case", case, "--tag", "t-sha", "--json").jsonl()
     assert len(tags) == 1 and tags[0]["by"] == "Ada Examiner"
@@ -62,7 +63,7 @@ def test_export_by_item_and_type(built, forensic, tmp_path):  # noqa: F811
         [FILES["/DCIM/Camera/IMG_0001.jpg"], FILES["/DCIM/Camera/plain.jpg"]])
     out = forensic("export", "--case", case, "--out", tmp_path / "m.zip", "--item", "PHONE1", "--type", "messages",
                    "--json").json()
-    assert out["files"] == 0 and out["messages"] == 4
+    assert out["files"] == 1 and out["messages"] == 4 and out["message_sources"] == 1     # the chat export
     # a whole item: every readable file (the untagged ones too), nothing tagged sensitive
     out = forensic("export", "--case", case, "--out", tmp_path / "all.zip", "--item", "PHONE1", "--json").json()
     got = _bundle_files(tmp_path / "all.zip")
