@@ -188,11 +188,18 @@ class Pseudonyms:
         if isinstance(obj, str):
             return self.text(obj)
         if isinstance(obj, dict):
-            return {(self.text(k) if isinstance(k, str) else k): (v if k in _KEEP else self.scrub(v))
+            return {self._key(k): (v if k in _KEEP else self.scrub(v))
                     for k, v in obj.items()}     # keys too: a jid can key a map of names
         if isinstance(obj, (list, tuple)):
             return [self.scrub(v) for v in obj]
         return obj
+
+    def _key(self, key: Any) -> Any:
+        if isinstance(key, str):
+            return self.text(key)
+        if isinstance(key, tuple):          # (item, platform, conversation id) and the like
+            return tuple(v if i == 0 else self._key(v) for i, v in enumerate(key))
+        return key
 
     def names_someone(self, value: Any) -> bool:
         """Whether a string (or JSON-like value) holds a marked person's trace."""
@@ -324,6 +331,8 @@ def marked(case: Any) -> list[Person]:
                 p.user_ids.append(k[3:])
             elif k[:1] == "+" or k.startswith("digits:"):
                 p.numbers.append(k)
+            elif k.startswith("name:"):
+                names.append(k[5:])
         if r.given not in (r.identity, *p.numbers) and "@" not in r.given and not any(c.isdigit() for c in r.given):
             names.append(r.given)
         p.names = list(dict.fromkeys(n for n in names if n))

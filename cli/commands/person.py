@@ -57,11 +57,12 @@ def _row(r: store_people.PersonRole, rank: int, ident: store_people.Identity | N
 
 def _find(case: Case, value: str) -> tuple[str, store_people.Identity | None]:
     found = store_people.people(case.db, store_items.ids(case.db))
-    got = store_people.identity_key(found, value)
+    got = store_people.identity_key(found, value, case.db)
     if got is None:
         raise UsageError(f"{value!r} names no person of the case",
                          hint="give an identity id or number as 'forensic contacts' shows it (+31612345678), an "
-                              "e-mail address, a WhatsApp jid or a user id")
+                              "e-mail address, a WhatsApp jid, a user id, or a name as a contact or a chat's "
+                              "sender gives it")
     return got
 
 
@@ -78,9 +79,10 @@ def person() -> None:
 @json_option
 @with_case
 def person_mark(case: Case, identity: str, role: str, note: str | None, examiner: str | None, as_json: bool) -> int:
-    """Mark the person IDENTITY (an identity id, an E.164 number, an e-mail address, a user id)
-    with --role. Victims and witnesses get a pseudonym in exports with --pseudonymise, in the
-    order they were first marked (Victim-A, Witness-B)."""
+    """Mark the person IDENTITY (an identity id, an E.164 number, an e-mail address, a user id,
+    or a name as a contact or a chat's sender gives it) with --role. Victims and witnesses get
+    a pseudonym in exports with --pseudonymise, in the order they were first marked (Victim-A,
+    Witness-B)."""
     preflight(case, None, None)           # the mark is recorded in the custody log
     key, ident = _find(case, identity)
     actor = examiner or case.examiner

@@ -419,12 +419,22 @@ def roles(db: sqlite3.Connection, marked_only: bool = True) -> list[PersonRole]:
     return [PersonRole.from_row(r) for r in db.execute(sql)]
 
 
-def identity_key(found: People, value: str) -> tuple[str, Identity | None] | None:
+def sender_known(db: sqlite3.Connection, name: str) -> bool:
+    """Whether a chat message of the case has ``name`` as its sender (a chat export names
+    people, not numbers)."""
+    return db.execute("SELECT 1 FROM artifacts WHERE record_type = 'chat/message' "
+                      "AND json_extract(fields, '$.sender') = ? LIMIT 1", (name,)).fetchone() is not None
+
+
+def identity_key(found: People, value: str, db: sqlite3.Connection | None = None
+                 ) -> tuple[str, Identity | None] | None:
     """The identity ``value`` names: an identity id as ``forensic contacts`` shows it, a phone
     number (E.164, or national in an item whose call log gives the country), an e-mail
     address, a WhatsApp jid or a user id. Returns (the identity's id, the identity) when a
     contact holds it; (its compared form, None) for a number in international form or an
-    e-mail address no contact holds; None when ``value`` is none of these."""
+    e-mail address no contact holds; a name: the identity whose contacts give that name (case
+    ignored; the first), else ``name:NAME`` when a chat message of ``db`` was sent by that name
+    (a chat export's participant); None when ``value`` is none of these."""
     value = (value or "").strip()
     if not value:
         return None
@@ -436,6 +446,12 @@ def identity_key(found: People, value: str) -> tuple[str, Identity | None] | Non
     first = readings[0]
     if first is not None and (first.key[:1] == "+" or first.key.startswith("email:")):
         return first.key, None
-    if value.startswith(("id:", "email:", "digits:")):
+    if value.startswith(("id:", "email:", "digits:", "name:")):
         return value, None
+    folded = value.casefold()
+    for ident in sorted({id(i): i for i in found._by_key.values()}.values(), key=lambda i: i.id):
+        if any(n.casefold() == folded for n in ident.names):
+            return ident.id, ident
+    if db is not None and sender_known(db, value):
+        return "name:" + value, None
     return None
