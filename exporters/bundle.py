@@ -481,7 +481,7 @@ def _check_checkpoint_key(ex: CustodyExcerpt, signer: Signer | None) -> None:
 def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
     """Fill in the entries that concern the selection, their inclusion proofs and the
     verification of the whole log. Only the generated members use these, so an export
-    does this while the evidence streams (in :func:`_generated`).
+    does this once the evidence has streamed (in :func:`_generated`).
 
     An entry concerns the selection when it is about the case as a whole, an exported item
     (received, verified, triaged), a selected file or the chat file an exported message came
