@@ -170,7 +170,10 @@ def hash_image(img: object, orientation: int = 1, *, thumbnail: bool = True) -> 
               "orientation": orientation}
     if not thumbnail:
         return fields, None
-    small = pic.resize(_fit(pic.width, pic.height), Image.Resampling.BILINEAR, reducing_gap=2.0)
+    # a box filter (each pixel the mean of the pixels it covers): the thumbnail of a JPEG is
+    # a shrink by less than 2 of its drafted decode, where box looks as bilinear does, for 2/3
+    # of the time
+    small = pic.resize(_fit(pic.width, pic.height), Image.Resampling.BOX, reducing_gap=2.0)
     if turn is not None:
         small = small.transpose(turn)
     out = io.BytesIO()
