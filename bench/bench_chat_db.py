@@ -1,7 +1,7 @@
 """Phone message database parsing speed: the android_sms extractor over an ``mmssms.db`` of
 1,000,000 messages, against a bare ``sqlite3`` SELECT of the same rows in the same run.
 
-    .venv/bin/python bench/bench_chat_db.py [--messages 1000000] [--deleted 0] [--profile]
+    .venv/bin/python bench/bench_chat_db.py [--messages 1000000] [--deleted 0] [--profile | --breakdown]
 
 Builds the database (the app's real ``sms``/``threads``/``canonical_addresses`` schema, page
 size 4096, ``secure_delete`` off) in a temporary folder, then times:
@@ -18,7 +18,10 @@ the fastest of ``--repeat`` runs each. Prints messages/s for both and their rati
 cost of building the records alone (the shared message shape from values in hand: the
 floor under any reader). Targets (issue 15): >= 200,000 messages/s and at most 3x the bare
 SELECT's time. ``--profile`` runs the extractor under cProfile and prints the
-top 25 functions by own time.
+top 25 functions by own time. ``--breakdown`` prints what the parts of one message cost
+(microseconds, fastest of ``--repeat``, over the first 200,000 rows): reading a row, the
+objects every message record is made of, and its stored form, each against the bare
+SELECT's row, to show where a floor lies that no reader can go under.
 """
 from __future__ import annotations
 
@@ -128,12 +131,114 @@ def record_floor(n: int) -> float:
     return time.process_time() - t0
 
 
+def breakdown(path: str, repeat: int) -> None:
+    """Per-message cost of each part of a record, measured alone on the rows of ``path``."""
+    from forensic.extractors.chat.common import message_record
+    from forensic.pipeline import _artifact_rows
+    from forensic.timestamps import Timestamp, ms_datetime, ms_iso_utc
+    db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
+    sql = ("SELECT _id, thread_id, address, date, date_sent, type, read, seen, subject, body, service_center, "
+           "status, locked, error_code FROM sms LIMIT 200000")
+    tuples = db.execute(sql).fetchall()
+    db.row_factory = sqlite3.Row
+    rows = db.execute(sql).fetchall()
+    n = len(tuples)
+    dates = [t[3] for t in tuples]
+    stamp = Timestamp.from_unix_ms("sent", dates[0])
+    utc = stamp.utc
+    rec = message_record(platform="sms", conversation={"id": "thread:1", "title": "+34600000001"},
+                         participants=["(device owner)", "+34600000001"], sender="+34600000001",
+                         recipients=["(device owner)"], sent=stamp, body=tuples[0][9], problems=(),
+                         source={"path": path, "table": "sms", "row_id": 1}, source_ref="sms:1",
+                         extra={"kind": "sms", "direction": "incoming", "box": "inbox", "time_basis": "date",
+                                "received_at": None, "read": True, "subject": None, "service_center": None,
+                                "address": "+34600000001"})
+
+    def select() -> None:
+        for _ in sqlite3.connect(f"file:{path}?mode=ro", uri=True).execute(sql):
+            pass
+
+    def by_name() -> None:
+        for r in rows:
+            (r["_id"], r["type"], r["address"], r["read"], r["thread_id"], r["date_sent"], r["date"], r["body"],
+             r["subject"], r["service_center"])
+
+    def unpacked() -> None:
+        for r in rows:
+            _id, thread_id, address, date, date_sent, box, read, seen, subject, body, sc, status, locked, err = r
+
+    def from_unix_ms() -> None:
+        for d in dates:
+            Timestamp.from_unix_ms("sent", d)
+
+    def timestamp_init() -> None:
+        for _ in dates:
+            Timestamp("sent", utc, None, True, "utc", "1615752360123", 0)
+
+    def datetimes() -> None:
+        for d in dates:
+            ms_datetime(d)
+
+    def texts() -> None:
+        for d in dates:
+            ms_iso_utc(d)
+
+    def record_init() -> None:
+        fields, stamps = rec.fields, rec.timestamps
+        for _ in dates:
+            ArtifactRecord("chat/message", fields, stamps, False, (), "sms:1")
+
+    def fields_dict() -> None:
+        for d in dates:
+            _ = {"platform": "sms", "conversation": {"id": "thread:1", "title": "+34600000001"},
+             "participants": ["(device owner)", "+34600000001"], "sender": "+34600000001",
+             "recipients": ["(device owner)"], "sent_at": d, "sent_at_utc": d, "tz_known": True, "tz_source": "utc",
+             "body": "text", "attachments": [], "reply_to": None, "edited": False, "edited_at": None,
+             "deleted": False, "system": False, "source": {"path": path, "table": "sms", "row_id": d},
+             "kind": "sms", "direction": "incoming", "box": "inbox", "time_basis": "date", "received_at": None,
+             "read": True, "subject": None, "service_center": None, "address": "+34600000001"}
+
+    def shape() -> None:
+        for d in dates:
+            message_record(platform="sms", conversation={"id": "thread:1", "title": "+34600000001"},
+                           participants=["(device owner)", "+34600000001"], sender="+34600000001",
+                           recipients=["(device owner)"], sent=stamp, body="text", problems=(),
+                           source={"path": path, "table": "sms", "row_id": d}, source_ref="sms:1",
+                           extra={"kind": "sms", "direction": "incoming", "box": "inbox", "time_basis": "date",
+                                  "received_at": None, "read": True, "subject": None, "service_center": None,
+                                  "address": "+34600000001"})
+
+    def stored() -> None:
+        for _ in dates:
+            _artifact_rows("android_sms@2", rec)
+
+    parts = [("bare SELECT, one row (tuple)", select),
+             ("sqlite3.Row: 10 columns read by name", by_name), ("sqlite3.Row: unpacked", unpacked),
+             ("Timestamp.from_unix_ms", from_unix_ms), ("  its frozen dataclass construction", timestamp_init),
+             ("  its datetime (ms_datetime)", datetimes), ("  its text (ms_iso_utc)", texts),
+             ("ArtifactRecord construction (frozen)", record_init),
+             ("the 27-key fields dict, as a literal", fields_dict),
+             ("message_record, its Timestamp in hand", shape), ("stored form (_artifact_rows)", stored)]
+    floor = None
+    for label, fn in parts:
+        took = min(_cpu(fn) for _ in range(repeat)) / n * 1e6
+        floor = floor or took
+        print(f"{label:<40} {took:6.2f} us/msg {took / floor:6.2f}x the SELECT's row", flush=True)
+
+
+def _cpu(fn) -> float:
+    t0 = time.process_time()
+    fn()
+    return time.process_time() - t0
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--messages", type=int, default=1_000_000)
     ap.add_argument("--deleted", type=int, default=0, help="rows deleted before the run (recovered by the extractor)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the fastest counts")
     ap.add_argument("--profile", action="store_true")
+    ap.add_argument("--breakdown", action="store_true", help="per-message cost of each part of a record")
     args = ap.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-chat-db-") as tmp:
         path = os.path.join(tmp, "mmssms.db")
@@ -147,6 +252,9 @@ def main() -> None:
             prof = cProfile.Profile()
             prof.runcall(extract, path)
             pstats.Stats(prof).sort_stats("tottime").print_stats(25)
+            return
+        if args.breakdown:
+            breakdown(path, args.repeat)
             return
         n, floor = min((bare_select(path) for _ in range(args.repeat)), key=lambda r: r[1])
         print(f"{'bare sqlite3 SELECT':<36} {n:>9,} rows {floor:7.2f} s {n / floor:>12,.0f} rows/s", flush=True)
