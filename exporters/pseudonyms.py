@@ -360,6 +360,9 @@ def prepare(case: Any, sel: Any, opts: Any) -> Pseudonyms:
         raise UsageError("--pseudonymise: no person is marked victim or witness",
                          hint="mark one first: forensic person mark ID --role victim")
     p = Pseudonyms(persons)
+    sel.notes.append("pseudonymised: the victims and witnesses the examiner marked appear as "
+                     + ", ".join(x.pseudonym for x in persons) + " (names, numbers, e-mail addresses and user ids "
+                     "replaced); the key to them stays with the examiner")
     p.withhold(case, sel, opts.evidence_password)
     return p
 
