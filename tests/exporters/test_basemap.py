@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from defusedxml import ElementTree
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from forensic.exporters.report import basemap
 from forensic.exporters.report.basemap import map_svg
@@ -263,3 +265,22 @@ def test_the_notice_names_the_packaged_file():
     data = REPO / "exporters" / "report" / "data"
     digest = hashlib.sha256((data / "basemap.json.gz").read_bytes()).hexdigest()
     assert f"`{digest}`" in (data / "NOTICE.md").read_text(encoding="utf-8")
+
+
+_coord = st.one_of(st.floats(allow_nan=True, allow_infinity=True), st.sampled_from([-180.0, 180.0, -90.0, 90.0, 0.0]),
+                   st.none(), st.text(max_size=5))
+_point = st.fixed_dictionaries({"lat": _coord, "lon": _coord,
+                                "kind": st.sampled_from(["photo", "video", "chat_location", "chat_message",
+                                                         "device_location", "other", None, "<b>"]),
+                                "label": st.one_of(st.none(), st.text(max_size=40))})
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(_point, max_size=12), st.lists(st.lists(st.tuples(_coord, _coord), max_size=4), max_size=2))
+def test_any_points_make_a_map_that_parses_and_counts_them(points, tracks):
+    root = parse(map_svg(points, tracks=tracks))
+    valid = sum(1 for p in points if basemap._valid(p["lat"], p["lon"]) is not None)
+    drawn = len(groups(root, "point")) + sum(int(c.get("data-count")) for c in groups(root, "cluster"))
+    assert drawn == valid
+    assert root.get("aria-label") == f"Map of {valid} point{'s' if valid != 1 else ''}"
+    assert not [k for el in root.iter() for k in el.attrib if "href" in k]
