@@ -16,6 +16,9 @@ def case(tmp_path, capsys):
     P.contacts2(android / "data/com.android.providers.contacts/databases/contacts2.db")
     P.calllog(android / "data/com.android.providers.contacts/databases/calllog.db")
     P.wa(android / "data/com.whatsapp/databases/wa.db")
+    (android / "WhatsApp").mkdir(parents=True)
+    (android / "WhatsApp/WhatsApp Chat with Bruno.txt").write_bytes(
+        b"14/03/2021, 21:00 - Bruno: where are you\n14/03/2021, 21:01 - Ana Lima: at home\n")
     iphone = tmp_path / "iphone"
     P.wa_ios_contacts(iphone / "mobile/Containers/Shared/AppGroup/A1/ContactsV2.sqlite")
     case = tmp_path / "case"
@@ -95,3 +98,11 @@ def test_a_number_in_no_contact_list_can_be_marked(forensic, case):
     out = forensic("person", "mark", "+49 30 1234567", "--role", "witness", "--case", case, "--json")
     assert out.json()["identity"] == "+49301234567" and out.json()["in_contacts"] is False
     assert "in no contact list" in out.err
+
+
+def test_a_name_as_contacts_or_a_chat_give_it(forensic, case):
+    ana = forensic("person", "mark", "ana lima", "--role", "victim", "--case", case, "--json").json()
+    assert ana["identity"] == P.ANA_E164                      # a contact's name, case ignored
+    bruno = forensic("person", "mark", "Bruno", "--role", "witness", "--case", case, "--json").json()
+    assert bruno["identity"] == "name:Bruno" and bruno["in_contacts"] is False and bruno["pseudonym"] == "Witness-B"
+    forensic("person", "mark", "Nobody Here", "--role", "witness", "--case", case, expect=2)
