@@ -497,8 +497,8 @@ def _scale_bar(view: View) -> str:
             f'text-anchor="middle" fill="#333">{text}</text></g>')
 
 
-def _legend(kinds: list[str], clusters: bool, tracks: bool, radius: float, x: float, y: float,
-            source: str | None) -> str:
+def _legend_items(kinds: list[str], clusters: bool, tracks: bool, radius: float) -> list[tuple[str, str]]:
+    """(symbol, text) for each kind present, the cluster circle and the track line."""
     items: list[tuple[str, str]] = [(_symbol(k, 0, 0, 5), KINDS[k][0]) for k in kinds]
     if clusters:
         items.append(('<circle cx="0" cy="0" r="7" fill="#495057" fill-opacity="0.85"/>'
@@ -507,17 +507,38 @@ def _legend(kinds: list[str], clusters: bool, tracks: bool, radius: float, x: fl
     if tracks:
         items.append(('<path d="M-8 3L-2 -3L3 2L8 -3" fill="none" stroke="#457b9d" stroke-width="2"/>',
                       "Video GPS track"))
+    return items
+
+
+def _legend_layout(items: list[tuple[str, str]], left: float, right: float) -> list[tuple[float, int]]:
+    """Where each legend item goes: (x, row), a new row when the next would pass ``right``."""
+    at: list[tuple[float, int]] = []
+    cx, row = left, 0
+    for _, text in items:
+        w = 28 + 5.6 * len(text)
+        if cx > left and cx + w > right:
+            cx, row = left, row + 1
+        at.append((cx, row))
+        cx += w
+    return at
+
+
+_LEGEND_ROW = 14
+
+
+def _legend(items: list[tuple[str, str]], left: float, right: float, y: float, source: str | None) -> str:
     out = ['<g class="legend" font-size="10" fill="#222">']
-    cx = x
-    for symbol, text in items:
-        out.append(f'<g transform="translate({cx + 8:.1f} {y:.1f})">{symbol}</g>'
-                   f'<text x="{cx + 20:.1f}" y="{y + 3.5:.1f}">{xml_text(text)}</text>')
-        cx += 28 + 5.6 * len(text)
+    at = _legend_layout(items, left, right)
+    for (symbol, text), (cx, row) in zip(items, at, strict=True):
+        ry = y + row * _LEGEND_ROW
+        out.append(f'<g transform="translate({cx + 8:.1f} {ry:.1f})">{symbol}</g>'
+                   f'<text x="{cx + 20:.1f}" y="{ry + 3.5:.1f}">{xml_text(text)}</text>')
     out.append("</g>")
+    rows = (at[-1][1] + 1) if at else 1
     credit = ("Base map: Natural Earth (public domain)" if source
               else "Base map data not installed: points and graticule only")
-    out.append(f'<text class="credit" x="{x:.1f}" y="{y + 17:.1f}" font-size="8" fill="#666">'
-               f'{xml_text(credit)}; equirectangular, standard parallel at the centre</text>')
+    out.append(f'<text class="credit" x="{left:.1f}" y="{y + (rows - 1) * _LEGEND_ROW + 17:.1f}" font-size="8" '
+               f'fill="#666">{xml_text(credit)}; equirectangular, standard parallel at the centre</text>')
     return "".join(out)
 
 
@@ -552,7 +573,11 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
         return lon + 360 if cut is not None and lon < cut else lon
 
     coords = [(p["_lat"], unwrap(p["_lon"])) for p in kept] + [(q[0], unwrap(q[1])) for line in lines for q in line]
-    legend_h = 34
+    kinds = [k for k in KINDS if any(p["_kind"] == k for p in kept)]
+    # room for the legend as it would be with clusters (known only once the points are placed)
+    rows = 1 + max((r for _, r in _legend_layout(_legend_items(kinds, len(kept) > 1, bool(lines), cluster_px),
+                                                   46.0, width - 8.0)), default=0)
+    legend_h = 20 + _LEGEND_ROW * rows
     box = (46.0, 8.0, width - 8.0, height - legend_h - 16.0)
     view = make_view(coords, width, height, box, min_span_deg)
     layer = base_layer("110m" if (view.lon1 - view.lon0) * view.k > 90 else "50m")
@@ -604,7 +629,7 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
     out.append(_scale_bar(view))
     out.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="none" '
                'stroke="#889"/>')
-    kinds = [k for k in KINDS if any(p["_kind"] == k for p in kept)]
-    out.append(_legend(kinds, bool(groups), bool(runs), cluster_px, x0, height - legend_h + 6, source))
+    out.append(_legend(_legend_items(kinds, bool(groups), bool(runs), cluster_px), x0, x1, height - legend_h + 6,
+                       source))
     out.append("</svg>")
     return "".join(out)
