@@ -866,7 +866,7 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     scrub = opts.pseudonyms.scrub if opts.pseudonyms is not None else (lambda rows: rows)
     if opts.pseudonyms is not None:       # custody entries naming a marked person left out; strings rewritten
         opts.pseudonyms.trim_custody(ex)
-        sel = opts.pseudonyms.view(sel)
+    whole, sel = sel, (opts.pseudonyms.view(sel) if opts.pseudonyms is not None else sel)
     items = sorted({f["item"] for f in sel.files} | {m["item"] for m in sel.messages})
     items_json = [_item_json(case, it, ex) for it in items]
     files_rows = []
@@ -920,7 +920,7 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
                                    timeline=timeline_rows, geo=geo_rows, custody=ex,
                                    name_map=scrub(name_map), warnings=scrub(report_mod.case_warnings(case, sel)),
-                                   videos=sel.videos, **report_mod.case_facts(case, sel),
+                                   videos=sel.videos, **scrub(report_mod.case_facts(case, whole)),
                                    packaging={"signed": opts.signer is not None,
                                               "key_id": opts.signer.key_id if opts.signer else None,
                                               "fingerprint": opts.signer.fingerprint if opts.signer else None,
