@@ -284,3 +284,15 @@ def test_any_points_make_a_map_that_parses_and_counts_them(points, tracks):
     assert drawn == valid
     assert root.get("aria-label") == f"Map of {valid} point{'s' if valid != 1 else ''}"
     assert not [k for el in root.iter() for k in el.attrib if "href" in k]
+
+
+def test_a_full_legend_wraps_within_the_map():
+    pts = [*EUROPE, dict(lat=51.5008, lon=-0.1247, kind="photo", label="near London")]
+    root = parse(map_svg(pts, tracks=[[(52.0, 4.0), (52.1, 4.2)]], width=640))
+    legend = next(g for g in root.iter(SVG + "g") if g.get("class") == "legend")
+    texts = [t for t in legend.iter(SVG + "text") if t.text != "n"]
+    assert len(texts) == 6       # four kinds, the cluster, the track
+    assert all(float(t.get("x")) + 5.6 * len(t.text) <= 640 for t in texts)
+    assert len({t.get("y") for t in texts}) >= 2
+    credit = next(t for t in root.iter(SVG + "text") if t.get("class") == "credit")
+    assert float(credit.get("y")) <= 500 and float(credit.get("y")) > max(float(t.get("y")) for t in texts)
