@@ -9,12 +9,13 @@ transaction, or a log's frames after its last commit) differs, its records that 
 the committed state are yielded too, flagged ``db_state: "uncommitted"`` (every record of that
 database then carries ``db_state``), with one warning that counts them.
 
-Deleted rows: a reader that declares its message tables (``MESSAGE_TABLES``) maps one row, a
-``sqlite3.Row`` of ``_rowid`` and the columns it declared, in that order (read by name, or
-unpacked), to a record (``row_record``, with the side tables its ``context`` loaded once); the
-base hands it the live rows and then the rows recovered from the
-database's free pages, free space inside pages and superseded page images in its ``-wal``
-(:mod:`forensic.extractors.sqlite_recover`, over the private copies). A recovered row's record
+Deleted rows: a reader that declares its message tables (``MESSAGE_TABLES``) maps one row, the
+values of ``_rowid`` and the columns it declared, in that order (a ``sqlite3.Row``, or a
+``FoundRow`` for a recovered row: read by name, or unpacked), to a record (``row_record``,
+with the side tables its ``context`` loaded once); the base hands it the live rows and then
+the rows recovered from the database's free pages, free space inside pages and superseded
+page images in its ``-wal`` (:mod:`forensic.extractors.sqlite_recover`, over the private
+copies). A recovered row's record
 carries ``recovered: "deleted"`` and ``source.page``, ``source.offset`` (bytes into
 ``source.file``: the database or its log), ``source.in`` (freelist, freeblock, unallocated,
 wal); live records carry no ``recovered``. Never mixed silently: a recovered row equal to a
@@ -146,7 +147,8 @@ class SqliteChatExtractor(Extractor):
         read once per database state."""
         return None
 
-    def row_record(self, table: str, row: sqlite3.Row, ctx: Any, item: ExtractorInput) -> ArtifactRecord | None:
+    def row_record(self, table: str, row: sqlite3.Row | FoundRow, ctx: Any,
+                   item: ExtractorInput) -> ArtifactRecord | None:
         """The record of one row of a ``MESSAGE_TABLES`` table: ``_rowid`` (None for a
         recovered row whose rowid was overwritten), then the columns declared for the table,
         in their order (NULL for those this version of the app lacks)."""
@@ -181,12 +183,11 @@ class SqliteChatExtractor(Extractor):
         kept, copies = new_rows(db.committed, shapes, found.rows, problems)
         wal_name = f"{item.name}-wal"
         counts: dict[str, int] = {}
-        rows_of = RowsInHand()
         for row, note in kept:
             shape = next(s for s in shapes if s.name == row.table)
             wanted = self.MESSAGE_TABLES[row.table]
             values = dict(zip(shape.columns, row.values, strict=True))
-            mapped = rows_of.row(("_rowid", *wanted), (row.rowid, *(values.get(c) for c in wanted)))
+            mapped = FoundRow(("_rowid", *wanted), (row.rowid, *(values.get(c) for c in wanted)))
             try:
                 rec = self.row_record(row.table, mapped, ctx, item)
             except _ROW_ERRORS as exc:
@@ -218,21 +219,25 @@ class SqliteChatExtractor(Extractor):
         return link_by_suffix(store, item, self.NAME)
 
 
-class RowsInHand:
-    """Values found in a file's bytes (a recovered row) made a ``sqlite3.Row``, the shape of a
-    live row, by selecting them as parameters: a reader reads both kinds alike, by name or
-    unpacked in order. Through a connection of its own (in memory), never the evidence's."""
+class FoundRow(tuple):
+    """The values of a row found in a file's bytes (a recovered row), in the order of its
+    column ``names``: read by name like a live ``sqlite3.Row``, or unpacked. The values are
+    kept as found (a float NaN stays NaN: SQLite would make it NULL)."""
 
-    def __init__(self) -> None:
-        self._conn: sqlite3.Connection | None = None
+    names: tuple[str, ...]
 
-    def row(self, names: tuple[str, ...], values: tuple) -> sqlite3.Row:
-        if self._conn is None:
-            self._conn = sqlite3.connect(":memory:")
-            self._conn.row_factory = sqlite3.Row
-        sql = "SELECT " + ", ".join(f"? AS {_quoted(n)}" for n in names)
-        row: sqlite3.Row = self._conn.execute(sql, values).fetchone()
+    def __new__(cls, names: tuple[str, ...], values: Iterable[Any]) -> "FoundRow":
+        row = super().__new__(cls, values)
+        row.names = names
         return row
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            try:
+                key = self.names.index(key)
+            except ValueError:
+                raise KeyError(key) from None
+        return super().__getitem__(key)
 
 
 def _identity(rec: ArtifactRecord) -> bytes:

@@ -9,15 +9,20 @@ no row."""
 from __future__ import annotations
 
 import hashlib
+import math
 import shutil
 import sqlite3
+import struct
 from pathlib import Path
+
+import pytest
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from forensic.extractors.base import ExtractorInput, Sibling
 from forensic.extractors.chat.android_sms import AndroidSmsExtractor
+from forensic.extractors.chat.sqlite_chat import FoundRow
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.extractors.sqlite_recover import TableShape, freeblock_cell, intact_cell, recover
 from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA
@@ -436,3 +441,33 @@ def test_text_that_is_not_utf8_is_read_with_replacement_characters(tmp_path):
     live, recovered, warnings = _extract(tmp_path / "mmssms.db")
     assert [r.fields["body"] for r in live] == [rows[0][12], rows[1][12], "Hi\ufffd!", rows[3][12], rows[4][12]]
     assert any("not valid UTF-8 after rowid 2" in w for w in warnings)
+
+
+def test_a_recovered_value_reaches_the_reader_as_found(tmp_path):
+    """A deleted row's values are handed to the reader as they were found, by name and in
+    order: a REAL time that free space holds as a NaN (SQLite never stores one: it would read
+    back as NULL) is reported as a bad time, as any bad value is, not read as a missing one."""
+    path = tmp_path / "mmssms.db"
+    rows = _rows(40)
+    rows[19] = (20, 1, "+34600110020", None, 1.5, 0, 0, 1, -1, 2, 0, None, "the NaN row", None, 0, 0, 1)
+    db = _make(path, rows)
+    _delete(db, [20])
+    db.close()
+    data = bytearray(path.read_bytes())
+    at = data.index(struct.pack(">d", 1.5))
+    data[at:at + 8] = struct.pack(">d", math.nan)
+    path.write_bytes(bytes(data))
+    _, recovered, _ = _extract(path)
+    (rec,) = [r for r in recovered if r.fields["body"] == "the NaN row"]
+    assert rec.fields["sender"] == "(device owner)" and rec.fields["recipients"] == ["+34600110020"]
+    assert rec.corrupted and rec.fields["sent_at"] is None
+    assert rec.warnings == ("sent time nan is not a Unix time in milliseconds",)
+
+
+def test_found_row_reads_by_name_and_in_order():
+    row = FoundRow(("_rowid", "date", "body"), (7, math.nan, None))
+    rowid, date, body = row
+    assert (rowid, body) == (7, None) and math.isnan(date) and math.isnan(row["date"])
+    assert row["_rowid"] == row[0] == 7 and row["body"] is None and len(row) == 3
+    with pytest.raises(KeyError):
+        row["address"]
