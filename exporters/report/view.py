@@ -71,6 +71,13 @@ def file_status(row: dict) -> str:
     return WITHHELD
 
 
+def withheld_why(f: dict) -> str:
+    """Why the examiner held a file back, in words."""
+    if f.get("sensitive"):
+        return "tagged sensitive"
+    return str(f.get("withheld_reason") or "held back by the examiner")
+
+
 def how_had(f: dict) -> str:
     """'deleted', 'carved from unallocated space' or 'embedded in another file', or ''."""
     how = f.get("recovery")
@@ -220,7 +227,7 @@ def _summary(ctx: Any) -> dict:
         counts.append(f"{_plural(c['messages'], 'message')} from {_plural(len(convs), 'conversation')}")
     if withheld_files or c.get("withheld_messages"):
         counts.append(f"{_plural(withheld_files, 'file')} and {_plural(c.get('withheld_messages') or 0, 'message')} "
-                      "withheld by the examiner (tagged sensitive): listed with their hashes, without content")
+                      "withheld by the examiner: listed with their hashes, without content (Limitations says why)")
     if not_recoverable:
         counts.append(f"{_plural(not_recoverable, 'selected file')} not recoverable (the content could not be "
                       "read completely at triage): listed, not exported")
@@ -369,7 +376,7 @@ def _file_finding(f: dict, media: tuple[str, dict] | None) -> dict:
         size = f"{f['size']:,} bytes" if isinstance(f.get("size"), int) else "size unknown"
         text = f"File {name} ({size}" + (f", {f['mime']}" if f.get("mime") else "") + ")" + (f", {how}" if how else "")
     if status == WITHHELD:
-        text += ": withheld (tagged sensitive); listed with its hash, without content"
+        text += f": withheld ({withheld_why(f)}); listed with its hash, without content"
     elif status == NOT_RECOVERABLE:
         text += ": not recoverable (its content could not be read completely at triage)"
     return {"key": ("file", f["item"], f["locator"]), "kind": kind, "sort": sort, "when": when, "text": text,
