@@ -34,9 +34,43 @@ from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor  # noqa: E4
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning  # noqa: E402
 from forensic.pipeline import _artifact_rows  # noqa: E402
 from forensic.timestamps import Timestamp  # noqa: E402
-from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, WA_CURRENT  # noqa: E402
 
 GOLDEN = ROOT / "tests" / "golden" / "phone_db_records.json"
+
+# the apps' schemas (the columns the readers use, declared as the apps declare them), kept here
+# so that the golden records do not move with the other tests' databases
+ANDROID_SCHEMA = """
+CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, person INTEGER, date INTEGER,
+  date_sent INTEGER DEFAULT 0, protocol INTEGER, read INTEGER DEFAULT 0, status INTEGER DEFAULT -1, type INTEGER,
+  reply_path_present INTEGER, subject TEXT, body TEXT, service_center TEXT, locked INTEGER DEFAULT 0,
+  error_code INTEGER DEFAULT 0, seen INTEGER DEFAULT 0);
+CREATE TABLE threads (_id INTEGER PRIMARY KEY AUTOINCREMENT, date INTEGER DEFAULT 0, message_count INTEGER DEFAULT 0,
+  recipient_ids TEXT, snippet TEXT, snippet_cs INTEGER DEFAULT 0, read INTEGER DEFAULT 1, type INTEGER DEFAULT 0,
+  error INTEGER DEFAULT 0, has_attachment INTEGER DEFAULT 0);
+CREATE TABLE canonical_addresses (_id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT);
+CREATE TABLE pdu (_id INTEGER PRIMARY KEY AUTOINCREMENT, thread_id INTEGER, date INTEGER, date_sent INTEGER DEFAULT 0,
+  msg_box INTEGER, read INTEGER DEFAULT 0, m_id TEXT, sub TEXT, sub_cs INTEGER, ct_t TEXT, m_type INTEGER,
+  text_only INTEGER DEFAULT 0);
+CREATE TABLE part (_id INTEGER PRIMARY KEY AUTOINCREMENT, mid INTEGER, seq INTEGER DEFAULT 0, ct TEXT, name TEXT,
+  chset INTEGER, cd TEXT, fn TEXT, cid TEXT, cl TEXT, ctt_s INTEGER, ctt_t TEXT, _data TEXT, text TEXT);
+CREATE TABLE addr (_id INTEGER PRIMARY KEY, msg_id INTEGER, contact_id INTEGER, address TEXT, type INTEGER,
+  charset INTEGER);
+"""
+
+WA_CURRENT = """
+CREATE TABLE jid (_id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, server TEXT NOT NULL,
+  agent INTEGER, device INTEGER, type INTEGER, raw_string TEXT);
+CREATE TABLE chat (_id INTEGER PRIMARY KEY AUTOINCREMENT, jid_row_id INTEGER UNIQUE, hidden INTEGER,
+  subject TEXT, created_timestamp INTEGER);
+CREATE TABLE message (_id INTEGER PRIMARY KEY AUTOINCREMENT, chat_row_id INTEGER NOT NULL, from_me INTEGER NOT NULL,
+  key_id TEXT NOT NULL, sender_jid_row_id INTEGER, status INTEGER, broadcast INTEGER, recipient_count INTEGER,
+  origination_flags INTEGER, timestamp INTEGER, received_timestamp INTEGER, receipt_server_timestamp INTEGER,
+  message_type INTEGER, text_data TEXT, starred INTEGER, lookup_tables INTEGER, sort_id INTEGER);
+CREATE TABLE message_media (message_row_id INTEGER PRIMARY KEY, chat_row_id INTEGER, file_path TEXT,
+  file_size INTEGER, mime_type TEXT, media_name TEXT, media_caption TEXT);
+CREATE TABLE message_quoted (message_row_id INTEGER PRIMARY KEY, chat_row_id INTEGER, key_id TEXT,
+  from_me INTEGER, sender_jid_row_id INTEGER);
+"""
 
 # time column values: what phones write, and what damage or a hostile file may hold
 _TIMES = [0, None, 1, -1, 999, 1000, -1615752360123, 1615752360000, 10 ** 15, 253402300799999, 253402300800000,
