@@ -219,10 +219,8 @@ def _summary(ctx: Any) -> dict:
     withheld_files = sum(1 for f in ctx.files if file_status(f) == WITHHELD)
     convs = {(m["item"], (m["fields"].get("conversation") or {}).get("id"), m["fields"].get("platform"))
              for m in ctx.messages}
-    counts = [f"{_plural(c['files'], 'file')} exported"
-              + (f" ({_plural(c['photos'], 'photo')}" + (f", {_plural(c['videos'], 'video')}" if c.get("videos")
-                                                          else "") + ")" if c.get("photos") or c.get("videos")
-                 else "")]
+    media = [_plural(c[k], k[:-1]) for k in ("photos", "videos") if c.get(k)]
+    counts = [f"{_plural(c['files'], 'file')} exported" + (f" ({', '.join(media)})" if media else "")]
     if c.get("messages"):
         counts.append(f"{_plural(c['messages'], 'message')} from {_plural(len(convs), 'conversation')}")
     if withheld_files or c.get("withheld_messages"):
@@ -270,7 +268,9 @@ def _verdict(ctx: Any) -> dict:
             points.append(f"The case's custody log ({_plural(cp.tree_size, 'entry', 'entries')}) verified at "
                           "export: hash chain, Merkle roots, checkpoints and their signatures. The bundle carries "
                           f"{_plural(len(ex.concerned), 'entry', 'entries')} of it, each with a proof that it is "
-                          "in the signed checkpoint.")
+                          "in the checkpoint" + (f" {cp.signer} signed." if cp.signature else " (not signed)."))
+        elif not v:
+            points.append("The case's custody log was not checked at export.")
         else:
             bad = True
             points.append(f"The case's custody log did NOT verify at export: {v.get('problem')}.")
@@ -280,7 +280,8 @@ def _verdict(ctx: Any) -> dict:
         points.append("The bundle is encrypted (AES-256)" + (", its file names hidden inside one encrypted member"
                                                               if pk.get("hide_names") else "")
                       + "; the password reaches you separately.")
-    commands = ["forensic verify-bundle BUNDLE.zip --pubkey EXAMINER.pub"
+    # an unsigned bundle checked with a key fails ("not signed, but you supplied the key")
+    commands = ["forensic verify-bundle BUNDLE.zip" + (" --pubkey EXAMINER.pub" if signed else "")
                 + (" --password-file PASSWORD" if pk.get("encrypted") else "")]
     return {"label": label, "text": text, "points": points, "bad": bad, "signed": signed,
             "encrypted": bool(pk.get("encrypted")), "commands": commands}

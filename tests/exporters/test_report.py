@@ -182,3 +182,18 @@ def test_words_withheld_and_not_recoverable():
     assert file_status({"withheld": True, "sha256": None,
                         "withheld_reason": "content could not be read completely at triage (no SHA-256)"}) \
         == NOT_RECOVERABLE == "not recoverable"
+
+
+def test_the_verdict_of_an_unsigned_encrypted_bundle():
+    """Unsigned: verify-bundle says INTACT, UNSIGNED, and checking it with a key would fail, so
+    the command given has no --pubkey; encrypted: it needs the password file."""
+    from types import SimpleNamespace
+
+    from forensic.exporters.report.view import _verdict
+    v = _verdict(SimpleNamespace(packaging={"signed": False, "encrypted": True}, custody=None))
+    assert v["label"] == "INTACT, UNSIGNED" and not v["signed"]
+    assert v["commands"] == ["forensic verify-bundle BUNDLE.zip --password-file PASSWORD"]
+    assert any("no custody checkpoint" in p for p in v["points"])
+    v = _verdict(SimpleNamespace(packaging={"signed": True, "key_id": "K", "fingerprint": "F"}, custody=None))
+    assert v["label"] == "VERIFIED" and "fingerprint F" in v["text"]
+    assert v["commands"] == ["forensic verify-bundle BUNDLE.zip --pubkey EXAMINER.pub"]
