@@ -22,6 +22,9 @@ Tables:
 ``tags``            the examiner's tags on files, messages and conversations
 ``person_roles``    the persons the examiner marks as victim, witness or suspect (one row per
                     identity, kept when unmarked: its row order gives its stable pseudonym)
+``hashset_hits``    the files a hash set from the examiner's library matched (set, kind, category)
+``hashset_checks``  which sets each item was checked against (name, kind, source SHA-256,
+                    record count, when)
 ``custody_checkpoints``, ``custody_pins``
                     the store's copies of the custody log's latest checkpoint and of the
                     examiners' pinned keys (the log itself is the file ``custody.jsonl``)
@@ -33,7 +36,7 @@ from typing import Callable
 
 from forensic.errors import CaseError
 
-SCHEMA_VERSION = 4
+SCHEMA_VERSION = 5
 
 # FTS5 tokenizer of the chat search index: case folding in every script, Latin diacritics
 # removed (the rest of the folding is done before indexing: forensic.store.chats.search_form).
@@ -177,6 +180,28 @@ CREATE TABLE IF NOT EXISTS person_roles (
     at TEXT NOT NULL,
     by TEXT
 );
+CREATE TABLE IF NOT EXISTS hashset_hits (
+    file_id INTEGER NOT NULL REFERENCES files(id),
+    item TEXT NOT NULL,
+    hashset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    category TEXT,
+    algorithm TEXT NOT NULL,
+    PRIMARY KEY(file_id, hashset)
+);
+CREATE INDEX IF NOT EXISTS hashset_hits_item ON hashset_hits(item, kind);
+CREATE TABLE IF NOT EXISTS hashset_checks (
+    id INTEGER PRIMARY KEY,
+    item TEXT NOT NULL,
+    hashset TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    source_sha256 TEXT NOT NULL,
+    records INTEGER NOT NULL,
+    imported_at TEXT NOT NULL,
+    checked_at TEXT NOT NULL,
+    files_checked INTEGER NOT NULL,
+    hits INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS custody_checkpoints (
     tree_size INTEGER NOT NULL,
     root TEXT NOT NULL,
@@ -270,11 +295,18 @@ def _to_4(db: sqlite3.Connection) -> None:
     _create_tables(db)
 
 
+def _to_5(db: sqlite3.Connection) -> None:
+    """Version 5 keeps which files matched the examiner's hash sets and which sets each item
+    was checked against (``hashset_hits``, ``hashset_checks``: empty in a migrated store)."""
+    _create_tables(db)
+
+
 # version N -> the step to N + 1, and what it does (as the custody log records it)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}
 STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped",
                          2: "files.recovery and files.recovery_confidence (NULL for rows stored before)",
-                         3: "person_roles: the persons marked as victim, witness or suspect (none before)"}
+                         3: "person_roles: the persons marked as victim, witness or suspect (none before)",
+                         4: "hashset_hits and hashset_checks: hash set matches and checks (none before)"}
 
 
 def migrate(db: sqlite3.Connection) -> list[dict]:

