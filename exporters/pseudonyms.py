@@ -110,20 +110,44 @@ def _number_pattern(key: str) -> str | None:
     return rf"(?<!\d){prefix}{body}(?!\d)"
 
 
-def _compact_numbers(key: str) -> list[str]:
-    """The forms of a number without separators (for UTF-16 text in evidence)."""
+_NUMBER_SEPARATORS = b" \t\r\n.-/()"
+
+
+def _number_bytes(key: str) -> tuple[bytes, tuple[bytes, ...]] | None:
+    """A number as sought in bytes once separators are dropped: its national significant
+    digits, and the prefixes they may follow (+31, 0031, 31, 0, +310 for "+31 (0)6...")."""
     if key.startswith("digits:"):
-        return [key[7:]]
-    if not key.startswith("+"):
-        return []
-    out = [key, key[1:]]
-    if phonenumbers is not None:
-        try:
-            parsed = phonenumbers.parse(key, None)
-            out.append("0" + phonenumbers.national_significant_number(parsed))
-        except phonenumbers.NumberParseException:
-            pass
-    return out
+        return (key[7:].encode("ascii"), ()) if len(key) - 7 >= 5 else None
+    if not key.startswith("+") or phonenumbers is None:
+        return None
+    try:
+        parsed = phonenumbers.parse(key, None)
+    except phonenumbers.NumberParseException:
+        return None
+    cc, nsn = str(parsed.country_code), phonenumbers.national_significant_number(parsed)
+    if len(nsn) < 6:         # too short alone: only in its international form
+        return ("+" + cc + nsn).encode("ascii"), ()
+    prefixes = (f"+{cc}0", f"00{cc}0", f"+{cc}", f"00{cc}", cc, "0")
+    return nsn.encode("ascii"), tuple(p.encode("ascii") for p in prefixes)
+
+
+def _free(data: bytes, at: int) -> bool:
+    """No ASCII letter or digit at ``at`` (or outside ``data``)."""
+    return at < 0 or at >= len(data) or not (data[at:at + 1].isalnum() or data[at:at + 1] == b"_")
+
+
+def _number_hit(data: bytes, at: int, nsn: bytes, prefixes: tuple[bytes, ...]) -> bool:
+    """The digits at ``at`` are the number: no digit right after them, and before them a
+    prefix it may have, or no digit."""
+    end = at + len(nsn)
+    if end < len(data) and data[end:end + 1].isdigit():
+        return False
+    start = at
+    for p in prefixes:
+        if data[max(0, at - len(p)):at] == p:
+            start = at - len(p)
+            break
+    return start == 0 or data[start:start + 1] == b"+" or not data[start - 1:start].isdigit()
 
 
 def _longest_first(b: bytes) -> int:
@@ -140,39 +164,44 @@ class Pseudonyms:
         self.withheld: list[dict] = []
         self.custody_left_out: list[int] = []
         text: list[tuple[re.Pattern[str], str]] = []
-        raw: list[bytes] = []  # regex sources over bytes
+        words: set[bytes] = set()               # lower-case literals sought in bytes
+        numbers: set[tuple[bytes, tuple[bytes, ...]]] = set()   # (digits, the prefixes they may follow)
         for p in persons:
             for e in p.emails:
                 text.append((re.compile(re.escape(e), re.IGNORECASE), p.pseudonym))
-                raw.append(re.escape(e.encode("utf-8")))
-                raw.append(re.escape(e.encode("utf-16-le")))
+                words.add(e.lower().encode("utf-8"))
             for u in p.user_ids:
                 text.append((re.compile(rf"(?<!\w){re.escape(u)}(?!\w)", re.IGNORECASE), p.pseudonym))
                 if len(u) >= 4:
-                    raw.append(re.escape(u.encode("utf-8")))
-                    raw.append(re.escape(u.encode("utf-16-le")))
+                    words.add(u.lower().encode("utf-8"))
         for p in persons:
             for n in p.numbers:
                 pat = _number_pattern(n)
                 if pat is not None:
                     text.append((re.compile(pat), p.pseudonym))
-                    raw.append(pat.encode("ascii"))
-                for c in _compact_numbers(n):
-                    raw.append(re.escape(c.encode("utf-16-le")))
+                found = _number_bytes(n)
+                if found is not None:
+                    numbers.add(found)
         full = sorted(((name, p) for p in persons for name in p.names if len(name.strip()) >= 2),
                       key=lambda t: -len(t[0]))
         for name, p in full:
             text.append((re.compile(rf"(?<!\w){re.escape(name.strip())}(?!\w)", re.IGNORECASE), p.pseudonym))
-            raw.append(re.escape(name.strip().encode("utf-8")))
-            raw.append(re.escape(name.strip().encode("utf-16-le")))
+            # latin-1: UTF-16 text once its zero bytes are dropped; upper and title case spelt out,
+            # as bytes.lower() folds ASCII letters only ("SOFÍA")
+            for form in {name.strip(), name.strip().lower(), name.strip().upper(), name.strip().title()}:
+                for codec in ("utf-8", "latin-1"):
+                    try:
+                        words.add(form.encode(codec).lower())
+                    except UnicodeEncodeError:
+                        pass
         # each word of a name (a first name alone in a message), once the whole names are done
         parts = sorted({(w, p.pseudonym) for p in persons for name in p.names for w in re.findall(r"\w{3,}", name)},
                        key=lambda t: (-len(t[0]), t))
         for word, pseudonym in parts:
             text.append((re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE), pseudonym))
         self._text = text
-        alternatives: list[bytes] = sorted(set(raw), key=_longest_first)
-        self._raw = re.compile(b"|".join(alternatives), re.IGNORECASE) if raw else None
+        self._words = sorted(words, key=_longest_first)
+        self._numbers = sorted(numbers)
 
     # -- text ------------------------------------------------------------------------------------
     def text(self, value: str) -> str:
@@ -206,10 +235,30 @@ class Pseudonyms:
         return bool(self.scrub(value) != value)
 
     # -- bytes -----------------------------------------------------------------------------------
-    def found_in(self, data: bytes) -> bool:
-        """Whether ``data`` holds a marked person's name, number, e-mail or user id (UTF-8 or
-        UTF-16LE text; numbers in any of their written forms as ASCII)."""
-        return self._raw is not None and self._raw.search(data) is not None
+    def found_in(self, data: bytes, bounded: bool = False) -> bool:
+        """Whether ``data`` holds a marked person's name, number, e-mail or user id: as UTF-8,
+        Latin-1 or UTF-16LE text, case ignored (ASCII letters), a number in any written form
+        (its separators and zero bytes dropped before the search). ``bounded``: only where no
+        letter or digit adjoins it (as :meth:`text` replaces); else anywhere, which withholds
+        evidence whose fields run together."""
+        if not (self._words or self._numbers):
+            return False
+        flat = data.lower().translate(None, b"\x00")
+        for word in self._words:
+            at = flat.find(word)
+            while at >= 0:
+                if not bounded or (_free(flat, at - 1) and _free(flat, at + len(word))):
+                    return True
+                at = flat.find(word, at + 1)
+        if self._numbers:
+            digits = flat.translate(None, _NUMBER_SEPARATORS)
+            for nsn, prefixes in self._numbers:
+                at = digits.find(nsn)
+                while at >= 0:
+                    if _number_hit(digits, at, nsn, prefixes):
+                        return True
+                    at = digits.find(nsn, at + 1)
+        return False
 
     def found_in_stream(self, chunks: Iterable[bytes]) -> bool:
         tail = b""
@@ -278,7 +327,7 @@ class Pseudonyms:
         keep = []
         for seq in ex.concerned:
             line = ex.lines[seq].decode("utf-8", "replace")
-            if self.text(line) != line or self.found_in(ex.lines[seq]):
+            if self.text(line) != line or self.found_in(ex.lines[seq], bounded=True):
                 self.custody_left_out.append(seq)
                 ex.proofs.pop(seq, None)
                 ex.entries[seq] = {}
@@ -295,7 +344,7 @@ class Pseudonyms:
             data = members[name]
             if isinstance(data, str):
                 data = data.encode("utf-8")
-            if isinstance(data, (bytes, bytearray)) and self.found_in(bytes(data)):
+            if isinstance(data, (bytes, bytearray)) and self.found_in(bytes(data), bounded=True):
                 raise UsageError(f"pseudonymised export stopped: {name} would still name a marked person",
                                  hint="nothing was written; report this as a bug, and export without "
                                       "--pseudonymise only for recipients who may see the names")

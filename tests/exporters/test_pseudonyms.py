@@ -187,3 +187,20 @@ def test_refusals(forensic, marked, tmp_path):
     res = forensic("export", "--case", marked, "--item", "android", "--out", tmp_path / "f.zip", "--pseudonymise",
                    "--pseudonym-passphrase-file", marked.parent / "pass.txt", "--full-custody", expect=2)
     assert "--full-custody" in res.err and not (tmp_path / "f.zip").exists()
+
+
+def test_the_forms_a_person_is_found_in():
+    """Evidence bytes: every written form of her number, UTF-16 text, upper case; bounded (the
+    check of generated members) only where no letter or digit adjoins, as the text is rewritten."""
+    from forensic.exporters.pseudonyms import Person, Pseudonyms
+    p = Pseudonyms([Person("Victim-A", "victim", P.ANA_E164, names=["Ana Lima", "Sofía"], numbers=[P.ANA_E164],
+                           emails=["ana@example.org"], user_ids=["81234567890123@lid"])])
+    for data in [b"xx 06-12 34 56 78 yy", b"+31 (0)6 12345678", b"0031612345678", P.ANA_JID.encode(),
+                 "Ana Lima".encode("utf-16-le"), "Sofía".encode("utf-16-le"), "SOFÍA".encode(), b"ANA@EXAMPLE.ORG",
+                 b"\x01\x02Ana Limaana@example.org\x03"]:
+        assert p.found_in(data), data
+    for data in [b"1612345678", b"06123456789", b"Ana Lim", b"nothing here"]:
+        assert not p.found_in(data), data
+    assert p.found_in(b"banana limas") and not p.found_in(b"banana limas", bounded=True)
+    assert p.text("call 0031 6 1234 5678, Ana, or ana@example.org") == "call Victim-A, Victim-A, or Victim-A"
+    assert p.text("ticket 1612345678") == "ticket 1612345678"
