@@ -23,7 +23,7 @@ no side. ``--workers N`` also runs the forensic side in N forked processes (each
 the photos, as the triage's extraction processes take them; the records are not sent back).
 
     .venv/bin/python bench/bench_photos.py [--copies 13] [--rounds 3] [--corpus DIR] [--no-hash]
-                                           [--workers 2] [--clock cpu]
+                                           [--workers 2] [--clock cpu] [--against REV]
 """
 from __future__ import annotations
 
@@ -80,18 +80,41 @@ def photos_of(folder: Path) -> Photos:
     return out
 
 
-def _extractors(exif: bool, hashes: bool) -> list:
+def _extractors(exif: bool, hashes: bool, modules: dict | None = None) -> list:
+    """The extractors of this tree, or of ``modules`` (``--against``: an older revision's)."""
+    from forensic.extractors import photo_exif, photo_hash
+    exif_module, hash_module = (modules["photo_exif"], modules["photo_hash"]) if modules else (photo_exif, photo_hash)
     out: list = []
     if exif:
-        out.append(PhotoExifExtractor())
+        out.append(exif_module.PhotoExifExtractor())
     if hashes:
-        from forensic.extractors.photo_hash import PhotoHashExtractor
-        out.append(PhotoHashExtractor())
+        out.append(hash_module.PhotoHashExtractor())
     return out
 
 
-def _extract(photos: Photos, exif: bool, hashes: bool) -> int:
-    extractors = _extractors(exif, hashes)
+def modules_at(revision: str) -> dict:
+    """photo_exif and photo_hash as they were at a git revision, each loaded as a module of its
+    own (the rest of the package is this tree's: a revision whose modules import what this tree
+    no longer has fails to load, and says so)."""
+    import importlib.util
+    root = Path(__file__).resolve().parents[1]
+    out = {}
+    with tempfile.TemporaryDirectory(prefix="bench_photos_modules_") as tmp:
+        for name in ("photo_exif", "photo_hash"):
+            source = subprocess.run(["git", "-C", str(root), "show", f"{revision}:extractors/{name}.py"],
+                                    capture_output=True, text=True, check=True).stdout
+            path = Path(tmp) / f"{name}.py"
+            path.write_text(source)
+            spec = importlib.util.spec_from_file_location(f"{name}_at_{revision}", path)
+            assert spec is not None and spec.loader is not None
+            module = importlib.util.module_from_spec(spec)
+            spec.loader.exec_module(module)
+            out[name] = module
+    return out
+
+
+def _extract(photos: Photos, exif: bool, hashes: bool, modules: dict | None = None) -> int:
+    extractors = _extractors(exif, hashes, modules)
     for path, mime in photos:
         data = path.read_bytes()
         inp = ExtractorInput(str(path), path.name, mime, len(data), data)
@@ -101,9 +124,9 @@ def _extract(photos: Photos, exif: bool, hashes: bool) -> int:
     return len(photos)
 
 
-def run_forensic(photos: Photos, exif: bool = True, hashes: bool = True) -> float:
+def run_forensic(photos: Photos, exif: bool = True, hashes: bool = True, modules: dict | None = None) -> float:
     start = clock()
-    _extract(photos, exif, hashes)
+    _extract(photos, exif, hashes, modules)
     return clock() - start
 
 
@@ -142,15 +165,20 @@ def run_decode(photos: Photos) -> float:
 
 def run_exifread(photos: Photos) -> float:
     import exifread
-    logging.getLogger("exifread").setLevel(logging.CRITICAL)
-    start = clock()
-    for path, _ in photos:
-        data = path.read_bytes()
-        try:
-            exifread.process_file(io.BytesIO(data), details=False)
-        except Exception:  # noqa: S112 - a damaged sample: exifread's own failure, timed as it is
-            pass
-    return clock() - start
+    log = logging.getLogger("exifread")
+    level = log.level
+    log.setLevel(logging.CRITICAL)        # its warnings unread here; photo_exif keeps its own
+    try:
+        start = clock()
+        for path, _ in photos:
+            data = path.read_bytes()
+            try:
+                exifread.process_file(io.BytesIO(data), details=False)
+            except Exception:  # noqa: S112 - a damaged sample: exifread's own failure, timed as it is
+                pass
+        return clock() - start
+    finally:
+        log.setLevel(level)
 
 
 def run_exiftool(folder: Path) -> float:
@@ -181,6 +209,8 @@ def main() -> int:
     parser.add_argument("--no-hash", action="store_true", help="photo_exif alone (no perceptual hashes)")
     parser.add_argument("--workers", type=int, default=1,
                         help="also run the forensic side in this many processes (1: not)")
+    parser.add_argument("--against", metavar="REVISION",
+                        help="also run photo_exif and photo_hash as they were at this git revision (before/after)")
     parser.add_argument("--clock", choices=("wall", "cpu"), default="wall",
                         help="time wall-clock seconds, or CPU seconds (a machine shared with other work)")
     args = parser.parse_args()
@@ -210,6 +240,9 @@ def main() -> int:
             sides["photo_exif"] = lambda: run_forensic(photos, True, False)
             sides["photo_hash"] = lambda: run_forensic(photos, False, True)
             sides["decode"] = lambda: run_decode(photos)
+        if args.against:
+            before = modules_at(args.against)
+            sides["against"] = lambda: run_forensic(photos, True, hashes, before)
         pool = None
         if args.workers > 1:
             pool = multiprocessing.get_context("fork").Pool(args.workers)
@@ -233,6 +266,9 @@ def main() -> int:
                            ("decode", "pixels decoded as photo_hash does, nothing else")):
             print(f"  {name:<20}: {best[name]:7.3f} s  {n / best[name]:8.1f} photos/s  "
                   f"({best[name] / base:.2f}x exifread; {what})")
+    if "against" in best:
+        print(f"{side} at {args.against}: {best['against']:7.3f} s  {n / best['against']:8.1f} photos/s  "
+              f"({best['against'] / base:.2f}x exifread; before: the same photos, this run)")
     if "processes" in best:
         print(f"{side} in {args.workers} processes: {best['processes']:7.3f} s  {n / best['processes']:8.1f} "
               f"photos/s  ({best['processes'] / base:.2f}x exifread alone in one)")
