@@ -37,6 +37,7 @@ COMMANDS: dict[str, str] = {
     "verify-bundle": "forensic.cli.commands.export",
     "training": "forensic.cli.commands.training",
     "sample-image": "forensic.cli.commands.sample",
+    "hashset": "forensic.cli.commands.hashset",
 }
 COMMAND_MODULES = sorted(set(COMMANDS.values()))
 

@@ -40,6 +40,7 @@ from forensic.entry import FileEntry
 from forensic.errors import CaseError, CorruptSourceError, ForensicError
 from forensic.filetype import extension_mismatch, identify
 from forensic.hashing import new_hashers
+from forensic import hashsets
 from forensic.limits import DEFAULT_LIMITS, Limits
 from forensic.sources import open_nested, open_source
 from forensic.sources.archive import looks_like_gzip, looks_like_tar, looks_like_zip
@@ -226,6 +227,7 @@ class Triage:
             store_triage.add_warnings(db, [(self.item, None, "source", m, now) for m in self.source_warnings])
             self._finalize(db, now)
             chats.index_messages(db, self.item)
+            hashsets.mark_item(db, self.item, now)       # the examiner's hash sets (issue 20)
             for key, value in store_triage.totals(db, self.item).items():
                 setattr(self.stats, key, value)
             self.stats.seconds = time.perf_counter() - start

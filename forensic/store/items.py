@@ -46,5 +46,6 @@ def clear_triage(db: sqlite3.Connection, item: str) -> None:
     db.execute("DELETE FROM timestamps WHERE artifact_id IN (SELECT id FROM artifacts WHERE item = ?)", (item,))
     db.execute("DELETE FROM artifacts WHERE item = ?", (item,))
     db.execute("DELETE FROM warnings WHERE item = ?", (item,))
+    db.execute("DELETE FROM hashset_hits WHERE item = ?", (item,))
     db.execute("DELETE FROM files WHERE item = ?", (item,))
     db.execute("UPDATE items SET triaged_at = NULL, triage_summary = NULL WHERE item = ?", (item,))

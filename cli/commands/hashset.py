@@ -1,0 +1,117 @@
+"""``forensic hashset import|list|check``: the examiner's library of hash sets (NSRL RDS v3,
+Project VIC / CAID VICS, hashdeep/md5deep/sha256sum lists, CSV) and checking a case against it.
+
+The library is per user, outside any case (``$FORENSIC_HASHSETS``; :mod:`forensic.hashsets`).
+Triage checks every item against the whole library at its end; ``hashset check`` checks a
+triaged case again (after a set was imported or updated), and records which sets it was
+checked against in the case and, as ``hashset.checked``, in the custody log.
+"""
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import click
+
+from forensic import hashsets
+from forensic.case import Case
+from forensic.cli import exit_codes
+from forensic.cli.common import json_option, key_options, with_case
+from forensic.cli.console import emit_json, esc, info, listing, safe, warn
+from forensic.errors import UsageError
+from forensic.store import hashsets as store_hashsets
+
+
+@click.group()
+def hashset() -> None:
+    """Hash sets of known files: import them into your library, list them, check a case."""
+
+
+@hashset.command("import")
+@click.argument("file", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--name", required=True, help="Name of the set in the library (letters, digits, . _ -).")
+@click.option("--kind", required=True, type=click.Choice(list(store_hashsets.KINDS)),
+              help="known-good: harmless, hidden by default; known-bad: never shown, only hash and metadata; "
+                   "alert: named on the file.")
+@click.option("--category", default=None, help="Category of every file of the set (a VICS file's own categories "
+                                                "are kept where it gives them).")
+@click.option("--replace", is_flag=True, help="Import again over a set of the same name.")
+@json_option
+def import_(file: Path, name: str, kind: str, category: str | None, replace: bool, as_json: bool) -> int:
+    """Import FILE into the hash set library: an NSRL RDS v3 SQLite (read in place where it
+    indexes the digest), Project VIC / CAID VICS JSON, a hashdeep, md5deep or sha256sum list,
+    or CSV with a hash column. The file is only read; its SHA-256 is kept with the set."""
+    start = time.perf_counter()
+    hs = hashsets.import_set(file, name, kind, category, replace=replace)
+    took = time.perf_counter() - start
+    out = {**hs.to_json(), "library": str(hashsets.library_dir()), "seconds": round(took, 3)}
+    if as_json:
+        emit_json(out)
+    info(f"hash set {esc(name)} ({kind}, {hs.format}): {hs.records:,} records, "
+         f"{', '.join(sorted(hs.digests))}; source SHA-256 {hs.source_sha256}")
+    if hs.skipped:
+        warn(f"{hs.skipped:,} line(s) or member(s) of {esc(file.name)} held no digest and were skipped")
+    return 0
+
+
+def _set_cells(r: dict) -> tuple:
+    return (r["name"], r["kind"], r["category"] or "-", r["format"], f"{r['records']:,}",
+            ",".join(r["algorithms"]), r["imported_at"])
+
+
+@hashset.command("list")
+@json_option
+def list_(as_json: bool) -> int:
+    """List the sets of the library ($FORENSIC_HASHSETS)."""
+    found = [s.to_json() for s in hashsets.listing()]
+    n = listing(found, as_json=as_json,
+                columns=("Name", "Kind", "Category", "Format", "Records", "Digests", "Imported"),
+                cells=_set_cells, line=lambda r: safe("\t".join(map(str, _set_cells(r)))))
+    if n == 0:
+        info(f"no hash sets in {esc(hashsets.library_dir())}; add one with `forensic hashset import`")
+    return 0
+
+
+@hashset.command("check")
+@click.argument("items", nargs=-1)
+@click.option("--set", "names", multiple=True, help="Only this set (again for more; default: every set).")
+@key_options
+@json_option
+@with_case
+def check(case: Case, items: tuple[str, ...], names: tuple[str, ...], key_path, passphrase_file,
+          as_json: bool) -> int:
+    """Check the triaged ITEMS (default: all) against the library's sets again: every file is
+    marked anew (hashsets, known_good, known_bad), and the case records the sets used."""
+    rows = [case.item(i) for i in items] if items else case.items()
+    rows = [r for r in rows if r.triaged_at]
+    if not rows:
+        raise UsageError("no triaged evidence item to check", hint="run `forensic triage` first")
+    sets, problems = hashsets.open_sets(names or None)
+    for p in problems:
+        warn(esc(p))
+    if not sets:
+        raise UsageError("no hash set to check against",
+                         hint=f"import one with `forensic hashset import` (library: {hashsets.library_dir()})")
+    from forensic.chain_of_custody.hooks import preflight, record
+    preflight(case, key_path, passphrase_file)
+    done = []
+    try:
+        for row in rows:
+            with case.transaction() as db:
+                done.extend(hashsets.check_item(db, row.item, sets))
+    finally:
+        for s in sets:
+            s.close()
+    checked = [{"item": c.item, "hashset": c.hashset, "kind": c.kind, "source_sha256": c.source_sha256,
+                "records": c.records, "files_checked": c.files_checked, "hits": c.hits, "checked_at": c.checked_at}
+               for c in done]
+    record(case, "hashset.checked", {"items": [r.item for r in rows]}, details={"checks": checked},
+           key_path=key_path, passphrase_file=passphrase_file)
+    if as_json:
+        emit_json({"checks": checked, "problems": problems})
+    for c in done:
+        info(f"{esc(c.item)}: {c.hits:,} of {c.files_checked:,} files in {esc(c.hashset)} ({c.kind})")
+    return exit_codes.WARNINGS if problems else exit_codes.OK
+
+
+COMMANDS = [hashset]

@@ -1,0 +1,190 @@
+"""The hash set formats an examiner imports, read into ``(algorithm, digest, category)``.
+
+* NSRL RDS v3: its SQLite database (``FILE`` table: ``sha256``, ``sha1``, ``md5``; ``PKG``
+  names the packages). Read through :mod:`forensic.store.hashsets` (the SQL), never loaded:
+  a digest column an index starts with is looked up in the database itself.
+* Project VIC / CAID VICS JSON (1.x: ``value`` is a list of media; 2.0: of cases holding
+  ``Media``): every object with an ``MD5``/``SHA1``/``SHA256`` member is a record, with the
+  ``Category`` of itself or of the nearest object around it.
+* hashdeep (``%%%% HASHDEEP-1.0`` and its column line), md5deep/sha1deep/sha256deep and
+  md5sum/sha1sum/sha256sum lists (``digest  name`` or ``digest *name``; the algorithm told by
+  the digest's length).
+* CSV with a header naming a hash column (``md5``, ``sha1``/``sha-1``, ``sha256``/``sha-256``,
+  or ``hash``/``digest`` told by length) and optionally a ``category`` column: the lab's own
+  lists, and RDS 2.x ``NSRLFile.txt``.
+"""
+from __future__ import annotations
+
+import csv
+import io
+import json
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Iterator
+
+from forensic.errors import UsageError
+
+ALGORITHMS = ("sha256", "sha1", "md5")
+BY_LENGTH = {32: "md5", 40: "sha1", 64: "sha256"}
+_HEX = re.compile(r"[0-9a-fA-F]+\Z")
+SQLITE_MAGIC = b"SQLite format 3\x00"
+
+
+@dataclass
+class ReadNotes:
+    """What reading a set skipped, and why (a line, a member): told, never lost."""
+    skipped: int = 0
+    examples: list[str] = field(default_factory=list)
+
+    def skip(self, why: str) -> None:
+        self.skipped += 1
+        if len(self.examples) < 5:
+            self.examples.append(why)
+
+
+def detect(path: Path) -> str:
+    """``nsrl``, ``vics``, ``hashdeep``, ``hashlist`` or ``csv``, from the content."""
+    with open(path, "rb") as fh:
+        head = fh.read(64 * 1024)
+    if head.startswith(SQLITE_MAGIC):
+        return "nsrl"
+    text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
+    if text.startswith(("{", "[")):
+        return "vics"
+    if text.startswith("%%%% HASHDEEP"):
+        return "hashdeep"
+    first = text.split("\n", 1)[0].strip()
+    parts = first.split(None, 1)
+    if parts and len(parts[0].lstrip("\\")) in BY_LENGTH and _HEX.match(parts[0].lstrip("\\")):
+        return "hashlist"
+    if parts and _hash_columns(next(csv.reader([first]), [])):
+        return "csv"
+    raise UsageError(f"{path.name}: not a hash set forensic reads",
+                     hint="an NSRL RDS v3 SQLite, Project VIC/CAID VICS JSON, a hashdeep/md5deep/sha256sum list, "
+                          "or CSV with a header naming a hash column (md5, sha1, sha256 or hash)")
+
+
+def _norm(name: str) -> str:
+    return re.sub(r"[^a-z0-9]", "", name.lower())
+
+
+def _hash_columns(header: list[str]) -> dict[int, str | None]:
+    """column number -> algorithm (None: told by the digest's length) of a CSV header."""
+    out: dict[int, str | None] = {}
+    for i, name in enumerate(header):
+        n = _norm(name)
+        if n in ALGORITHMS:
+            out[i] = n
+        elif n in ("hash", "digest", "hashvalue"):
+            out[i] = None
+    return out
+
+
+def digest_of(text: str, algorithm: str | None) -> tuple[str, bytes] | None:
+    """(algorithm, digest bytes) of a hex digest; None when it is not one."""
+    value = text.strip().strip('"').lower()
+    alg = BY_LENGTH.get(len(value))
+    if alg is None or (algorithm is not None and alg != algorithm) or not _HEX.match(value):
+        return None
+    return alg, bytes.fromhex(value)
+
+
+def read_text(path: Path, fmt: str, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
+    """The records of a hashdeep, md5deep/sha256sum or CSV file."""
+    with open(path, encoding="utf-8-sig", errors="replace", newline="") as fh:
+        if fmt == "hashdeep":
+            yield from _hashdeep(fh, notes)
+        elif fmt == "hashlist":
+            yield from _hashlist(fh, notes)
+        else:
+            yield from _csv(fh, notes)
+
+
+def _hashdeep(fh: io.TextIOBase, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
+    columns: list[str | None] = []
+    for n, line in enumerate(fh, 1):
+        line = line.rstrip("\r\n")
+        if line.startswith("%%%% size,"):
+            columns = [_norm(c) if _norm(c) in ALGORITHMS else None for c in line[5:].split(",")]
+            continue
+        if not line or line.startswith(("%%%%", "#")):
+            continue
+        if not columns:
+            notes.skip(f"line {n}: a record before the %%%% column line")
+            continue
+        cells = line.split(",", len(columns) - 1)
+        found = False
+        for alg, cell in zip(columns, cells, strict=False):
+            if alg is None:
+                continue
+            got = digest_of(cell, alg)
+            if got is not None:
+                found = True
+                yield got[0], got[1], None
+        if not found:
+            notes.skip(f"line {n}: no digest")
+
+
+def _hashlist(fh: io.TextIOBase, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
+    for n, line in enumerate(fh, 1):
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        first = line.split(None, 1)[0].lstrip("\\")     # sha256sum escapes names with a leading \
+        got = digest_of(first, None)
+        if got is None:
+            notes.skip(f"line {n}: no digest")
+            continue
+        yield got[0], got[1], None
+
+
+def _csv(fh: io.TextIOBase, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
+    rows = csv.reader(fh)
+    header = next(rows, [])
+    hashes = _hash_columns(header)
+    category = next((i for i, name in enumerate(header) if _norm(name) == "category"), None)
+    for n, row in enumerate(rows, 2):
+        found = False
+        cat = row[category].strip() or None if category is not None and category < len(row) else None
+        for i, alg in hashes.items():
+            if i < len(row):
+                got = digest_of(row[i], alg)
+                if got is not None:
+                    found = True
+                    yield got[0], got[1], cat
+        if not found and any(cell.strip() for cell in row):
+            notes.skip(f"row {n}: no digest")
+
+
+def read_vics(path: Path, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
+    """The records of a Project VIC / CAID VICS JSON file (read whole: VICS exports are media
+    lists of a case, not national sets)."""
+    try:
+        with open(path, encoding="utf-8-sig") as fh:
+            doc = json.load(fh)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise UsageError(f"{path.name}: not valid JSON ({exc})", hint="a Project VIC / CAID VICS export") from None
+    yield from _vics_walk(doc, None, notes)
+
+
+def _vics_walk(node: Any, category: str | None, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
+    if isinstance(node, list):
+        for x in node:
+            yield from _vics_walk(x, category, notes)
+        return
+    if not isinstance(node, dict):
+        return
+    keys = {_norm(k): v for k, v in node.items() if isinstance(k, str)}
+    if keys.get("category") not in (None, ""):
+        category = str(keys["category"])
+    found = [alg for alg in ALGORITHMS if isinstance(keys.get(alg), str) and keys[alg]]
+    for alg in found:
+        got = digest_of(keys[alg], alg)
+        if got is None:
+            notes.skip(f"{alg.upper()} {str(keys[alg])[:70]!r}: not a {alg} digest")
+        else:
+            yield got[0], got[1], category
+    for value in node.values():
+        if isinstance(value, (list, dict)):
+            yield from _vics_walk(value, category, notes)
