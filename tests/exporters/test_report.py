@@ -165,6 +165,8 @@ def test_summary_findings_and_partial_selection_in_chromium(made, tmp_path):
     for sid in ("summary", "findings", "chats", "map", "custody"):
         assert f'<section id="{sid}">' in dom, sid
     assert "Integrity at export: VERIFIED" in dom
+    map_section = dom[dom.index('<section id="map">'):]
+    assert "<svg" in map_section[:map_section.index("</section>")]     # the offline map, drawn in the page
     assert "2 of 30 messages (selected)" in dom and "12 messages not exported" in dom
     # the hostile note and message are text in the DOM: no element was made of them
     assert "<script" not in dom and "onerror" not in re.sub(r"&lt;img[^<]*", "", dom)
