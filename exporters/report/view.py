@@ -493,8 +493,8 @@ def _message(m: dict) -> dict:
             text += f" ({NOT_RECOVERABLE}: not found in the evidence)"
         atts.append(text)
     return {"uncommitted": uncommitted(f), "recovered": recovered(f),
-            "sender": f.get("sender") or "(system)", "when": f.get("sent_at"),
-            "zone_unknown": bool(f.get("sent_at")) and not f.get("tz_known"),
+            "sender": f.get("sender") or "(system)",
+            "when": moment(f.get("sent_at"), f.get("sent_at_utc"), f.get("tz_known"))[1],     # says an unknown zone
             "flags": ", ".join(k for k in ("edited", "deleted", "system") if f.get(k)),
             "withheld": m["withheld"], "body": f.get("body") or "",
             "attachments": ", ".join(atts) if atts else None,
@@ -515,7 +515,8 @@ def _gallery(ctx: Any) -> list[dict]:
         f = p["fields"]
         cards.append({"key": [p["item"], p["locator"]], "withheld": p["withheld"], "path": p["path"],
                       "how": how_had(p) if p.get("recovery") in ("carved", "embedded") else "",
-                      "taken": f.get("taken_at"), "zone_unknown": bool(f.get("taken_at")) and not f.get("tz_known"),
+                      "taken": moment(f.get("taken_at"), f.get("taken_at_utc"), f.get("tz_known"))[1]
+                      if f.get("taken_at") or f.get("taken_at_utc") else None,
                       "tz_source": f.get("tz_source"),
                       "camera": " ".join(x for x in (f.get("make"), f.get("model")) if x) or None,
                       "serial": f.get("serial"), "gps": _gps(f), "width": f.get("width"), "height": f.get("height"),
