@@ -14,7 +14,11 @@ What is checked (docs/custody-log.md states the same rules for independent verif
    root (and its offset / last hash match);
 6. the log reaches the largest checkpointed size, and ends with a complete line;
 7. it holds at least one entry (a case records ``case.created`` when it is made): a folder
-   whose log was removed, with its checkpoints, is not "intact".
+   whose log was removed, with its checkpoints, is not "intact";
+8. with ``trusted_keys``, at least one checkpoint is signed by one of them; a log that pins an
+   examiner key has a signed checkpoint (the first signed command pins and signs in one
+   commit): removing every signed checkpoint (and the store's copy) does not downgrade a
+   signed log to an unsigned one.
 
 ``first_bad_seq`` is the first entry that fails, or -- for a problem found only through a
 checkpoint -- the first entry that checkpoint vouches for that no earlier good checkpoint
@@ -159,6 +163,18 @@ def verify_log(case_root: Path, db: sqlite3.Connection | None = None, *,
     finally:
         if lock_fd is not None:
             os.close(lock_fd)
+    if report.ok and trusted_keys and report.signatures_verified == 0:
+        # --pub asks that the examiner's key vouch for the log: with no checkpoint (all of them
+        # removed, with the store's copy) none does, and any entry could have been rewritten
+        report.fail(0, "no checkpoint is signed by a trusted key: nothing vouches for the log's "
+                       f"{report.entries} entries (its checkpoints were removed?)")
+    elif report.ok and report.signed_from is None and report.pinned_keys:
+        # the first signed command pins its key and signs its checkpoint in one commit: a log
+        # with a pin and no signed checkpoint had its signed checkpoints removed
+        first = min(p.seq for p in scan_pins(log_path))
+        report.fail(first, "it pins an examiner key, but no checkpoint is signed: the "
+                           "signed checkpoints were removed (with the case store's copy), and no "
+                           "signature vouches for the entries")
     if report.ok and report.entries == 0:
         # every case records case.created when it is made: a log with nothing in it (deleted,
         # emptied, with its checkpoints) verifies nothing, and must not be called intact

@@ -403,6 +403,12 @@ def verify_log(case_dir, trusted_keys=()):
             # in a signed log, entries after the latest checkpoint are signed by no key
             bad.append((cps[-1]["tree_size"], "entries after the latest checkpoint in a signed log"))
     out["entries"] = seq
+    if not bad and trusted_keys and not out["signatures_verified"]:
+        bad.append((0, "no checkpoint is signed by a trusted key: nothing vouches for the entries"))
+    elif not bad and pins and signed_from is None:
+        # the first signed command pins its key and signs its checkpoint in one commit
+        bad.append((pins[0][0], f"entry {pins[0][0]} pins an examiner key, but no checkpoint is "
+                                "signed: the signed checkpoints were removed"))
     if seq == 0 and not bad:
         bad.append((0, "the log holds no entry: nothing was verified (every case records "
                        "case.created when it is made)"))

@@ -207,6 +207,36 @@ def test_custody_verify_fails_on_a_case_whose_log_was_deleted(made, tmp_path, fo
     assert "holds no entry" in out["problem"]
 
 
+def _unvouched(made, tmp_path) -> Path:
+    """The signed case with every checkpoint removed, and the store's copy: a downgrade to a log
+    no signature vouches for, whose entries could then all be rewritten with fresh hashes."""
+    case = tmp_path / "case"
+    shutil.copytree(made["case"], case)
+    (case / "custody.checkpoints.jsonl").unlink()
+    edit_store(case, "DELETE FROM custody_checkpoints")
+    return case
+
+
+def test_custody_verify_fails_on_a_signed_case_whose_checkpoints_were_removed(made, tmp_path, forensic):
+    case = _unvouched(made, tmp_path)
+    out = forensic("custody", "verify", "--case", case, "--json", expect=4).json()
+    assert "pins an examiner key, but no checkpoint is signed" in out["problem"]
+    out = forensic("custody", "verify", "--case", case, "--pub", made["pub"], "--json", expect=4).json()
+    assert "no checkpoint is signed by a trusted key" in out["problem"]
+    code, got = standalone(case)
+    assert code == 4 and "no checkpoint is signed" in got["problem"]
+    code, got = standalone(case, "--pub", made["pub"])
+    assert code == 4 and "no checkpoint is signed by a trusted key" in got["problem"]
+
+
+def test_the_signed_case_itself_verifies(made, forensic):
+    """(Signed from its fourth command on: with --pub its first, unsigned, checkpoints fail.)"""
+    out = forensic("custody", "verify", "--case", made["case"], "--json").json()
+    assert out["ok"] is True and out["signatures_verified"] >= 1
+    code, got = standalone(made["case"])
+    assert code == 0 and got["signatures_verified"] == out["signatures_verified"]
+
+
 # -- verify-bundle ------------------------------------------------------------------------------
 def test_verify_bundle_excerpt_emptied_of_entries_and_proofs_is_invalid(made, tmp_path):
     def empty(rel):
