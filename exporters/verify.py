@@ -618,8 +618,9 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
     stated_digest = (bag_info.get(BAG_INFO_LABEL) or [None])[0]
     if stated_digest is not None and stated_digest.strip() != report.evidence_digest:
         report.problems.append(f"bag-info.txt gives the evidence digest {stated_digest.strip()[:64]}, but the "
-                               f"manifest's "
-                               f"lines outside data/report/ give {report.evidence_digest}")
+                               f"manifest's lines outside data/report/ give {report.evidence_digest}")
+    # the report shows it (summary, footer): a value the bundle states, as any hash it shows
+    statements.say(("digest", "evidence"), "sha256", report.evidence_digest, "the manifest (evidence digest)")
     _check_signature(report, rel, tagmanifest_raw, tag_bytes, pubkey, bag_info)
     custody_lines = _check_custody(zf, report, rel, manifest, bag_info)
     _check_custody_key(report)

@@ -15,9 +15,11 @@ report is written, is written into ``bag-info.txt`` (:data:`BAG_INFO_LABEL`), an
 WeasyPrint fetches nothing but ``data:`` URIs here (the report embeds its pictures): the PDF
 is made without any request to the network or a read of a local file.
 
-Rendering time grows with the pictures: beyond :data:`PDF_IMAGES_CAP` embedded pictures the
-rest are left out of the PDF (never out of the HTML report), and the PDF says so on its first
-page.
+Rendering time grows with the pictures and, most, with table rows (WeasyPrint lays out ~100
+rows a second here): beyond :data:`PDF_IMAGES_CAP` embedded pictures, and beyond
+:data:`PDF_TABLE_ROWS_CAP` rows of one table (the timeline of a long chat), the rest are left
+out of the PDF (never out of the HTML report or the data files), and the PDF says so where
+they would be. Messages are never left out.
 """
 from __future__ import annotations
 
@@ -33,6 +35,7 @@ PDF_MEMBER = "data/report/report.pdf"
 REPORT_DIR = "data/report/"
 BAG_INFO_LABEL = "Forensic-Evidence-Digest"
 PDF_IMAGES_CAP = 400                  # pictures embedded in the PDF at most (time: see docs/formats.md)
+PDF_TABLE_ROWS_CAP = 500             # rows of one table in the PDF at most
 # A table of more rows than this is laid out with fixed column widths in the PDF: WeasyPrint's
 # automatic table layout measures every row again on each page (1,000 rows: 31 s, fixed: 3 s).
 LONG_TABLE_ROWS = 60
@@ -112,16 +115,29 @@ def cap_images(html: bytes, cap: int = PDF_IMAGES_CAP) -> tuple[bytes, int]:
     return out, left
 
 
-def mark_long_tables(html: bytes, rows: int = LONG_TABLE_ROWS) -> bytes:
-    """The HTML with each table of more than ``rows`` rows marked ``data-pdf-long`` (print.css
-    lays those out with fixed column widths)."""
-    def one(m: re.Match) -> bytes:
-        table = m.group(0)
-        if len(_ROW.findall(table)) <= rows:
-            return table
-        return b"<table data-pdf-long" + table[len(b"<table"):]
+def fit_tables(html: bytes, cap: int = PDF_TABLE_ROWS_CAP, long: int = LONG_TABLE_ROWS) -> tuple[bytes, int]:
+    """The HTML with each table of more than ``long`` rows marked ``data-pdf-long`` (print.css
+    lays those out with fixed column widths), and the body rows after the first ``cap`` of a
+    table left out, a line after the table saying how many; and how many rows were left out."""
+    left = 0
 
-    return _TABLE.sub(one, html)
+    def one(m: re.Match) -> bytes:
+        nonlocal left
+        table = m.group(0)
+        if len(_ROW.findall(table)) <= long:
+            return table
+        table = b"<table data-pdf-long" + table[len(b"<table"):]
+        start, end = table.find(b"<tbody"), table.rfind(b"</tbody>")
+        body = [r.start() for r in _ROW.finditer(table, start)] if 0 <= start < end else []
+        if len(body) <= cap:
+            return table
+        n = len(body) - cap
+        left += n
+        note = (f'<p class="pdf-note">{n:,} more rows of this table are not in this PDF: see the HTML report '
+                f'(data/report/index.html) and the data files beside it (data/).</p>').encode("ascii")
+        return table[:body[cap]] + table[end:] + note
+
+    return _TABLE.sub(one, html), left
 
 
 def _notice(html: bytes, omitted: int, cap: int) -> bytes:
@@ -143,7 +159,7 @@ def render_pdf(html: bytes | str, case_id: str, digest: str, *, images_cap: int 
     data, omitted = cap_images(data, images_cap)
     if omitted:
         data = _notice(data, omitted, images_cap)
-    data = mark_long_tables(data)
+    data, _ = fit_tables(data)
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
     doc = weasyprint.HTML(string=data.decode("utf-8"), base_url=None, url_fetcher=fetcher)
     sheets = [weasyprint.CSS(string=print_css() + page_css(case_id, digest), url_fetcher=fetcher)]
