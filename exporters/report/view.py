@@ -471,7 +471,7 @@ def _chats(ctx: Any) -> dict:
         title = (msgs[0]["fields"].get("conversation") or {}).get("title")
         people = sorted({p for m in msgs for p in (m["fields"].get("participants") or []) if isinstance(p, str)})
         out.append({
-            "title": title or cid, "platform": msgs[0]["fields"].get("platform"), "item": item,
+            "title": title or cid, "platform": platform_name(msgs[0]["fields"].get("platform")), "item": item,
             "participants": ", ".join(people) or None, "source": msgs[0]["source"],
             "count": _count_words(selected, total), "partial": total is not None and selected < total,
             "pending": sum(1 for m in msgs if uncommitted(m["fields"])),
