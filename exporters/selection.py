@@ -37,7 +37,7 @@ from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.extractors.sqlite_journal import SUFFIXES as COMPANION_SUFFIXES
 from forensic.store import artifacts as store_artifacts, files as store_files, items as store_items
-from forensic.store import selection as store_selection
+from forensic.store import hashsets as store_hashsets, selection as store_selection
 from forensic.store.places import position
 from forensic.store import tags as store_tags
 from forensic.store.records import File, Photo, Record
@@ -192,10 +192,14 @@ class SelectionSpec:
     from_at: str | None = None
     to_at: str | None = None
     include_sensitive: bool = False
+    show_known_good: bool = False        # the report's gallery shows photos in known-good hash sets too
 
     def to_json(self) -> dict:
-        return {"tags": sorted(self.tags), "items": sorted(self.items), "types": sorted(self.types),
-                "from": self.from_at, "to": self.to_at, "include_sensitive": self.include_sensitive}
+        out = {"tags": sorted(self.tags), "items": sorted(self.items), "types": sorted(self.types),
+               "from": self.from_at, "to": self.to_at, "include_sensitive": self.include_sensitive}
+        if self.show_known_good:
+            out["show_known_good"] = True
+        return out
 
 
 @dataclass
@@ -341,7 +345,35 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
         f["withheld"] = True
         f["withheld_reason"] = "content could not be read completely at triage (no SHA-256)"
         sel.notes.append(f"{f['locator']}: not exported, its content could not be read completely at triage")
+    _mark_hashsets(case, sel)
     return sel
+
+
+KNOWN_BAD_WITHHELD = ("in a known-bad hash set: listed with its hash and metadata, never its content "
+                      "(export with --include-sensitive to include it; it is never shown as a picture)")
+
+
+def _mark_hashsets(case: Case, sel: Selection) -> None:
+    """Files in a known-bad hash set (by content: the same bytes under any name) are marked
+    ``known_bad`` with the set's category, and withheld unless the export includes sensitive
+    content; photos in a known-good set are marked ``known_good`` (the report leaves them out
+    unless ``show_known_good``)."""
+    bad = store_hashsets.known_bad_sha256(case.db)
+    marks = store_hashsets.hits(case.db, sel.items)
+    for f in sel.files:
+        if f.get("sha256") in bad:
+            f["known_bad"] = True
+            f["known_bad_category"] = bad[f["sha256"]]
+            if not sel.spec.include_sensitive and not f["withheld"]:
+                f["withheld"] = True
+                f["withheld_reason"] = KNOWN_BAD_WITHHELD
+    for m in [*sel.photos, *sel.videos]:
+        if m.get("sha256") in bad:
+            m["known_bad"] = True
+            m["known_bad_category"] = bad[m["sha256"]]
+            m["withheld"] = m["withheld"] or not sel.spec.include_sensitive
+        m["known_good"] = any(h.kind == "known-good" for h in marks.get(m["file_id"], ()))
+        m["hidden_known_good"] = m["known_good"] and not m.get("known_bad") and not sel.spec.show_known_good
 
 
 SOURCE_WITHHELD_REASON = ("holds messages tagged sensitive (export without --include-sensitive): the file "

@@ -145,6 +145,8 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 @click.option("--hide-names", is_flag=True,
               help="Store the bag as one inner archive so no file name shows without the password.")
 @click.option("--include-sensitive", is_flag=True, help="Include the content of items tagged --sensitive (logged).")
+@click.option("--show-known-good", is_flag=True,
+              help="Show photos in a known-good hash set in the report's gallery too (left out by default).")
 @click.option("--full-custody", is_flag=True, help="Include the whole custody log, not only the entries that concern "
                                                    "the exported items.")
 @click.option("--recipient", default=None, help="Who the bundle is for (recorded in the custody log).")
@@ -168,7 +170,8 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_file, generate_password,
            password_out, key_path,
            passphrase_file, hide_names, include_sensitive, full_custody, recipient, custody_size,
-           evidence_password_file, examiner, no_pdf, pseudonymise, pseudonym_passphrase_file, as_json) -> int:
+           evidence_password_file, examiner, no_pdf, pseudonymise, pseudonym_passphrase_file, as_json,
+           show_known_good=False) -> int:
     """Export the selection as one signed, verifiable bundle (ZIP holding a BagIt bag)."""
     from forensic.exporters.bundle import ExportOptions, export_bundle, generate_password as gen, log_export
     from forensic.exporters.selection import SelectionSpec
@@ -196,7 +199,7 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
         raise UsageError("--pseudonym-passphrase-file goes with --pseudonymise")
     signer = signer_from_env(key_path, passphrase_file)
     actor = examiner or (signer.name if signer and signer.name else None) or case.examiner
-    spec = SelectionSpec(tuple(tags), tuple(items), tuple(types), from_at, to_at, include_sensitive)
+    spec = SelectionSpec(tuple(tags), tuple(items), tuple(types), from_at, to_at, include_sensitive, show_known_good)
     opts = ExportOptions(out=out, spec=spec, password=password, signer=signer, hide_names=hide_names,
                          full_custody=full_custody, recipient=recipient, actor=actor, custody_size=custody_size,
                          evidence_password=read_password(evidence_password_file), pdf=not no_pdf,

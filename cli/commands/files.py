@@ -8,14 +8,15 @@ from __future__ import annotations
 
 import shlex
 from contextlib import closing
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 import click
 
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import compact_line, esc, info, listing, safe, warn
 from forensic.case import Case
-from forensic.store import files as store_files, warnings as store_warnings
+from forensic.store import files as store_files, hashsets as store_hashsets, warnings as store_warnings
+from forensic.store.hashsets import HashsetHit
 from forensic.store.records import File, StoredWarning
 
 _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "deleted", "mime", "magic",
@@ -24,7 +25,8 @@ _FIELDS = ("item", "path", "locator", "kind", "size", "sha256", "md5", "sha1", "
 
 FILES_LEGEND = ("Flags: D deleted · R content recovered (deleted, orphan, carved or embedded; --json: recovery) · "
                 "? it may be partly another file's (reused clusters) · ! the extension contradicts the content "
-                "(e.g. a JPEG named .pdf)")
+                "(e.g. a JPEG named .pdf) · K in a known-good hash set · B in a known-bad hash set (its content "
+                "is never shown; --json: hashsets names every set matched)")
 
 
 def filter_words(*pairs: tuple[str, Any]) -> list[str]:
@@ -76,14 +78,27 @@ class ListingScope:
             info(f"no {noun} in " + (f"item {esc(self.item)}" if self.item else "this case"))
 
 
-def file_json(f: File) -> dict:
+def file_json(f: File, marks: list[HashsetHit] | None = None) -> dict:
     """A file as ``forensic files --json`` writes it (a public contract): :data:`_FIELDS` in
-    that order, md5 and sha1 only when computed."""
+    that order, md5 and sha1 only when computed, then the hash sets it matched (``marks``):
+    ``hashsets`` (their names), ``known_good``, ``known_bad`` and, for a known-bad file,
+    ``known_bad_category``."""
     out = {k: getattr(f, k) for k in _FIELDS}
     if out["md5"] is None:
         del out["md5"]
     if out["sha1"] is None:
         del out["sha1"]
+    out.update(hashset_fields(marks or []))
+    return out
+
+
+def hashset_fields(marks: list[HashsetHit]) -> dict:
+    """``hashsets``, ``known_good``, ``known_bad`` (and ``known_bad_category``) of a file."""
+    bad = [m for m in marks if m.kind == "known-bad"]
+    out: dict[str, Any] = {"hashsets": [m.hashset for m in marks],
+                           "known_good": any(m.kind == "known-good" for m in marks), "known_bad": bool(bad)}
+    if bad:
+        out["known_bad_category"] = next((m.category for m in bad if m.category), None)
     return out
 
 
@@ -99,6 +114,7 @@ def _file_cells(r: dict) -> tuple:
     recovered = r["recovery"] not in (None, "allocated")
     flags = ("D" if r["deleted"] else "") + ("R" if recovered else "") \
         + ("?" if r["recovery_confidence"] == "low" else "") + ("!" if r["extension_mismatch"] else "")
+    flags += ("K" if r.get("known_good") else "") + ("B" if r.get("known_bad") else "")
     return (flags, r["sha256"] or "-", f"{r['size']:,}" if r["size"] is not None else "-", r["mime"] or "-",
             r["locator"])
 
@@ -111,10 +127,13 @@ def _file_cells(r: dict) -> tuple:
 @click.option("--kind", type=click.Choice(["file", "dir", "link", "other", "stream"]), default=None,
               help="Only entries of this kind.")
 @click.option("--sha256", default=None, help="Only files with this SHA-256.")
+@click.option("--known-good/--no-known-good", "known_good", default=None,
+              help="Only files in a known-good hash set (or, --no-known-good, only those in none).")
+@click.option("--known-bad", is_flag=True, help="Only files in a known-bad hash set (hash and metadata only).")
 @json_option
 @with_case
 def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, mismatch: bool,
-          kind: str | None, sha256: str | None, as_json: bool) -> int:
+          kind: str | None, sha256: str | None, known_good: bool | None, known_bad: bool, as_json: bool) -> int:
     """List the files found by triage.
 
     On a terminal: a table (flags explained under it). In a pipe: one compact line per file
@@ -123,12 +142,24 @@ def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, 
     found = store_files.listing(case.db, [item] if item else None, deleted=deleted or None,
                                 mime_prefix=mime_prefix, mismatch=mismatch or None, kind=kind,
                                 sha256=sha256.lower() if sha256 else None)
+    marks = store_hashsets.hits(case.db, [item] if item else None)
+
+    def rows() -> Iterator[dict]:
+        for f in found:
+            mine = marks.get(f.id, [])
+            if known_good is not None and any(m.kind == "known-good" for m in mine) != known_good:
+                continue
+            if known_bad and not any(m.kind == "known-bad" for m in mine):
+                continue
+            yield file_json(f, mine)
     with closing(found):
-        n = listing(map(file_json, found), as_json=as_json,
+        n = listing(rows(), as_json=as_json,
                     columns=("Flags", "SHA-256", "Size", "Type", "Locator"), cells=_file_cells,
                     line=_file_line, legend=FILES_LEGEND, no_wrap=("Flags",))
     scope.report("files", n, filter_words(("--deleted", deleted), ("--mime", mime_prefix), ("--mismatch", mismatch),
-                                          ("--kind", kind), ("--sha256", sha256)))
+                                          ("--kind", kind), ("--sha256", sha256), ("--known-bad", known_bad),
+                                          ("--known-good" if known_good else "--no-known-good",
+                                           known_good is not None)))
     return 0
 
 

@@ -10,20 +10,21 @@ from typing import Iterable, Iterator, TextIO
 
 import click
 
-from forensic.cli.commands.files import ListingScope, filter_words
+from forensic.cli.commands.files import ListingScope, filter_words, hashset_fields
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import esc, info, json_safe, listing, safe, stdout_is_terminal, table_pages
 from forensic.exporters import geo as geo_export
 from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
-from forensic.store import selection as store_selection
+from forensic.store import hashsets as store_hashsets, selection as store_selection
 from forensic.errors import UsageError
 from forensic.outputs import check_output, write_atomic
 
 
 PHOTOS_LEGEND = ("Flags: D deleted · C corrupted (damaged inside its format) · G geotagged · ! invalid GPS "
                  "(never placed on a map) · K carved from unallocated space · E embedded in another file · V video "
-                 "(--videos). "
+                 "(--videos) · B known-bad (a hash set's: only its hash and metadata are ever shown). "
+                 "Known-good photos are left out unless --known-good. "
                  "Zone: where the time's zone comes from (unknown: the camera's clock)")
 TIMELINE_LEGEND = ("Zone: where the time's zone comes from; unknown: the device's clock, placed as if it were "
                    "UTC (its true instant may be 14 h earlier to 12 h later)")
@@ -111,13 +112,22 @@ PHOTO_MEDIA_FIELDS = ("lens", "lens_make", "lens_model", "lens_serial", "serial_
                       "gps", "xmp_source")
 
 
-def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = False) -> Iterator[dict]:
+def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = False,
+                known_good: bool = True) -> Iterator[dict]:
+    """The photo rows; with the hash sets each photo's file matched (``hashsets``,
+    ``known_good``, ``known_bad``, ``known_bad_category``); known-good ones left out unless
+    ``known_good``."""
+    marks = store_hashsets.hits(case.db, [item] if item else None)
     for p in store_selection.photos(case.db, item, geotagged):
+        mine = marks.get(p.file_id, []) if p.file_id is not None else []
+        if not known_good and any(m.kind == "known-good" for m in mine):
+            continue
         row = geo_export.photo_row(p)
         for key in PHOTO_MEDIA_FIELDS:
             row[key] = p.fields.get(key)
         if videos:
             row["kind"] = geo_export.PHOTO_KIND
+        row.update(hashset_fields(mine))
         yield row
     if videos:
         # the media/video records: a photo row's fields (those a video has not are null),
@@ -132,16 +142,17 @@ def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = Fa
 @click.option("--geotagged", is_flag=True, help="Only photos with a valid GPS position.")
 @click.option("--videos", is_flag=True,
               help="Also list videos (MOV/MP4, GoPro): flag V, kind 'video', duration, codecs, track size.")
+@click.option("--known-good", is_flag=True, help="Also list photos in a known-good hash set (left out by default).")
 @json_option
 @with_case
-def photos(case: Case, item: str | None, geotagged: bool, videos: bool, as_json: bool) -> int:
+def photos(case: Case, item: str | None, geotagged: bool, videos: bool, known_good: bool, as_json: bool) -> int:
     """List every photo found by triage: camera, time taken (with its time-zone source), GPS.
 
     On a terminal: a table (flags explained under it). In a pipe: one compact line per photo
     (flags, time taken, zone source, position, device, wN warnings, locator). With --json:
     JSON Lines."""
     scope = ListingScope(case, item)
-    with closing(_photo_rows(case, item, geotagged, videos)) as rows:
+    with closing(_photo_rows(case, item, geotagged, videos, known_good)) as rows:
         n = listing(rows, as_json=as_json,
                     columns=("Flags", "Taken", "Zone", "Position", "Device", "Warnings", "Locator"),
                     cells=_photo_cells, line=_photo_line, legend=PHOTOS_LEGEND, no_wrap=("Flags",))
@@ -153,6 +164,8 @@ def photos(case: Case, item: str | None, geotagged: bool, videos: bool, as_json:
 def _photo_flags(r: dict, blank: str) -> str:
     gps = "G" if geo_export.is_geotagged(r) else "!" if r["gps_raw"] else blank
     flags = ("D" if r["deleted"] else blank) + ("C" if r["corrupted"] else blank) + gps
+    if r.get("known_bad"):
+        flags += "B"
     return flags + "V" if r.get("kind") == geo_export.VIDEO_KIND else flags
 
 

@@ -1,7 +1,8 @@
 """The report's pictures: the thumbnail made at triage of each photo and video, else a photo's
 EXIF thumbnail (the JPEG in IFD1, found in the first bytes of the file), else a small JPEG, PNG,
 GIF or WebP photo itself; the total embedded is capped. A file withheld as sensitive shows none
-(nor does any file of the same content). ``verify-bundle`` checks each picture is its file's."""
+(nor does any file of the same content), nor does a file in a known-bad hash set, whatever the
+export includes. ``verify-bundle`` checks each picture is its file's."""
 from __future__ import annotations
 
 import base64
@@ -81,6 +82,8 @@ class ThumbnailCollector:
         self.images: dict[tuple[str, str], tuple[bytes, str]] = {}  # key -> (data URI, ASCII; how it was found)
         self.skipped = 0
         self.triage: dict[tuple[str, str], bytes] = {}   # key -> JPEG, the thumbnails made at triage taken
+        self.known_bad: set[tuple[str, str]] = set()     # files in a known-bad hash set: never a picture
+        self.known_bad_sha256: set[str] = set()
 
     def preload(self, media: Iterable[dict], stored: dict[int, str]) -> None:
         """Take the thumbnails made at triage (``stored``: base64 JPEG by file id) of the
@@ -88,10 +91,12 @@ class ThumbnailCollector:
         withheld). A withheld one's is never taken, nor any of content a withheld file has
         (the same picture under another name). Taken first, they are what :meth:`add` keeps."""
         media = list(media)
-        hidden = {m["sha256"] for m in media if m["withheld"] and m.get("sha256")}
+        hidden = {m["sha256"] for m in media if (m["withheld"] or m.get("known_bad")) and m.get("sha256")}
+        self.known_bad |= {(m["item"], m["locator"]) for m in media if m.get("known_bad")}
+        self.known_bad_sha256 |= {m["sha256"] for m in media if m.get("known_bad") and m.get("sha256")}
         for m in media:
             b64 = stored.get(m.get("file_id"))    # type: ignore[arg-type]
-            if m["withheld"] or b64 is None or (m.get("sha256") and m["sha256"] in hidden):
+            if m["withheld"] or m.get("known_bad") or b64 is None or (m.get("sha256") and m["sha256"] in hidden):
                 continue
             try:                               # decoded and encoded again: only base64 goes in the page
                 jpeg = base64.b64decode(b64, validate=True)
@@ -110,6 +115,9 @@ class ThumbnailCollector:
     def add(self, f: dict, head: bytes, whole: bytes | None) -> None:
         if (f["item"], f["locator"]) in self.images:      # its thumbnail made at triage
             return
+        if f.get("known_bad") or (f["item"], f["locator"]) in self.known_bad \
+                or f.get("sha256") in self.known_bad_sha256:
+            return                                         # a known-bad file is never shown as a picture
         thumb, kind, mime = exif_thumbnail(head), "EXIF thumbnail", "image/jpeg"
         if thumb is None and whole is not None and f.get("mime") in _IMAGE_MIMES:
             thumb, kind, mime = whole, "the photo itself", _IMAGE_MIMES[f["mime"]]

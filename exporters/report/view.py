@@ -512,8 +512,11 @@ def _gps(f: dict) -> dict | None:
 def _gallery(ctx: Any) -> list[dict]:
     cards = []
     for p in ctx.photos:
+        if p.get("hidden_known_good"):
+            continue                    # in a known-good hash set: left out unless the export shows them
         f = p["fields"]
         cards.append({"key": [p["item"], p["locator"]], "withheld": p["withheld"], "path": p["path"],
+                      "known_bad": bool(p.get("known_bad")), "known_bad_category": p.get("known_bad_category"),
                       "how": how_had(p) if p.get("recovery") in ("carved", "embedded") else "",
                       "taken": moment(f.get("taken_at"), f.get("taken_at_utc"), f.get("tz_known"))[1]
                       if f.get("taken_at") or f.get("taken_at_utc") else None,

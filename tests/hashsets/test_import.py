@@ -69,7 +69,8 @@ def vics(path: Path, contents: list[bytes], version: str = "2.0", category: int 
 
 def hashdeep(path: Path, contents: list[bytes]) -> Path:
     lines = ["%%%% HASHDEEP-1.0", "%%%% size,md5,sha256,filename", "## Invoked from: /evidence", "## "]
-    lines += [f"{len(c)},{_digests(c)['md5']},{_digests(c)['sha256']},/evidence/f{i}.txt" for i, c in enumerate(contents)]
+    lines += [f"{len(c)},{_digests(c)['md5']},{_digests(c)['sha256']},/evidence/f{i}.txt"
+              for i, c in enumerate(contents)]
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
     return path
 
