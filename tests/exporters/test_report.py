@@ -199,3 +199,44 @@ def test_the_verdict_of_an_unsigned_encrypted_bundle():
     v = _verdict(SimpleNamespace(packaging={"signed": True, "key_id": "K", "fingerprint": "F"}, custody=None))
     assert v["label"] == "VERIFIED" and "fingerprint F" in v["text"]
     assert v["commands"] == ["forensic verify-bundle BUNDLE.zip --pubkey EXAMINER.pub"]
+
+
+def _context(**kw):
+    """A report context made by hand: one conversation of 60 messages in the case, of which
+    messages 10 and 40 (ids 110 and 140) are selected and tagged with a note naming Maria."""
+    from forensic.exporters.report import ReportContext
+    conv = {"id": "chat-1", "title": "Maria <M>"}
+    msgs = [{"artifact_id": 100 + i, "item": "PHONE", "withheld": False, "corrupted": False,
+             "tags": [{"tag": "threat", "note": "Maria is told to pay", "sensitive": False}],
+             "source": {"locator": "PHONE \u203a chat.txt", "sha256": "a" * 64, "ref": f"line {i}"},
+             "fields": {"conversation": conv, "platform": "whatsapp", "sender": "Maria",
+                        "participants": ["Maria", "Boss"], "body": f"pay now, Maria ({i})",
+                        "sent_at": f"2021-03-01T10:{i:02d}:00", "tz_known": False}}
+            for i in (40, 10)]                  # stored out of time order
+    info = {"case": {"case_id": "C-1", "examiner": "E", "organisation": None, "created_at": None},
+            "tool": {"name": "forensic", "version": "0"}, "format": "forensic-bundle/1", "recipient": None,
+            "counts": {"files": 0, "withheld_files": 0, "photos": 0, "videos": 0, "messages": 2,
+                       "withheld_messages": 0},
+            "selection": {"tags": ["threat"], "items": [], "types": [], "from": None, "to": None,
+                          "include_sensitive": False}, "items": [], "notes": []}
+    return ReportContext(info=info, files=[], photos=[], messages=msgs, timeline=[], geo=[], custody=None,
+                         positions={110: (10, 60), 140: (40, 60)}, **kw)
+
+
+def test_gaps_and_counts_from_the_positions_alone():
+    from forensic.exporters.report import render
+    html = render(_context()).decode()
+    chats = text(section(html, "chats"))
+    chats = chats[chats.index("2 of 60 messages (selected)"):]
+    assert chats.index("10 earlier messages not exported") < chats.index("pay now, Maria (10)") \
+        < chats.index("29 messages not exported") < chats.index("pay now, Maria (40)") \
+        < chats.index("19 later messages not exported")
+    assert "Maria &lt;M&gt;" in html and "<M>" not in html
+
+
+def test_shown_rewrites_every_string_the_report_shows():
+    """The hook pseudonyms use: no string of the view escapes it, the tag's note included."""
+    from forensic.exporters.report import render
+    html = render(_context(shown=lambda s: s.replace("Maria", "Victim-A"))).decode()
+    assert "Maria" not in html
+    assert "Victim-A is told to pay" in section(html, "findings") and "pay now, Victim-A (40)" in html
