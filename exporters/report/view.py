@@ -160,13 +160,14 @@ def _name(path: Any) -> str:
 
 
 def mapped(obj: Any, fn: Callable[[str], str]) -> Any:
-    """``obj`` with every string it holds (not its keys, not markup the code made) through ``fn``."""
+    """``obj`` with every string it holds through ``fn``: not its dicts' keys, not markup the
+    code made, not the lookup keys of pictures (``"key"``: never shown)."""
     if isinstance(obj, Markup):
         return obj
     if isinstance(obj, str):
         return fn(obj)
     if isinstance(obj, dict):
-        return {k: mapped(v, fn) for k, v in obj.items()}
+        return {k: v if k == "key" else mapped(v, fn) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
         return [mapped(v, fn) for v in obj]
     return obj
