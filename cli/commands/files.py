@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import shlex
 from contextlib import closing
+from pathlib import Path
 from typing import Any, Iterable, Iterator
 
 import click
@@ -15,6 +16,7 @@ import click
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import compact_line, esc, info, listing, safe, warn
 from forensic.case import Case
+from forensic.errors import UsageError
 from forensic.store import files as store_files, hashsets as store_hashsets, warnings as store_warnings
 from forensic.store.hashsets import HashsetHit
 from forensic.store.records import File, StoredWarning
@@ -130,14 +132,21 @@ def _file_cells(r: dict) -> tuple:
 @click.option("--known-good/--no-known-good", "known_good", default=None,
               help="Only files in a known-good hash set (or, --no-known-good, only those in none).")
 @click.option("--known-bad", is_flag=True, help="Only files in a known-bad hash set (hash and metadata only).")
+@click.option("--show-known-bad", "show_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              metavar="DIR", help="View the known-bad files listed: write their content into the new folder DIR "
+                                  "(recorded in the custody log as file.viewed, with --reason).")
+@click.option("--reason", default=None, help="Why the known-bad content is viewed (with --show-known-bad).")
 @json_option
 @with_case
 def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, mismatch: bool,
-          kind: str | None, sha256: str | None, known_good: bool | None, known_bad: bool, as_json: bool) -> int:
+          kind: str | None, sha256: str | None, known_good: bool | None, known_bad: bool, show_dir: Path | None,
+          reason: str | None, as_json: bool) -> int:
     """List the files found by triage.
 
     On a terminal: a table (flags explained under it). In a pipe: one compact line per file
     (flags, SHA-256, size, content type, locator). With --json: JSON Lines."""
+    if reason is not None and show_dir is None:
+        raise UsageError("--reason goes with --show-known-bad")
     scope = ListingScope(case, item)
     found = store_files.listing(case.db, [item] if item else None, deleted=deleted or None,
                                 mime_prefix=mime_prefix, mismatch=mismatch or None, kind=kind,
@@ -151,11 +160,21 @@ def files(case: Case, item: str | None, deleted: bool, mime_prefix: str | None, 
                 continue
             if known_bad and not any(m.kind == "known-bad" for m in mine):
                 continue
-            yield file_json(f, mine)
+            out = file_json(f, mine)
+            if show_dir is not None and out["known_bad"] and f.kind in ("file", "stream"):
+                to_view.append({**out, "layers": f.layers})
+            yield out
+    to_view: list[dict] = []
     with closing(found):
         n = listing(rows(), as_json=as_json,
                     columns=("Flags", "SHA-256", "Size", "Type", "Locator"), cells=_file_cells,
                     line=_file_line, legend=FILES_LEGEND, no_wrap=("Flags",))
+    if show_dir is not None:
+        from forensic.cli.commands.hashset import show_known_bad
+        if not to_view:
+            raise UsageError("--show-known-bad: no known-bad file in this listing",
+                             hint="see `forensic files --known-bad`")
+        show_known_bad(case, to_view, show_dir, reason)
     scope.report("files", n, filter_words(("--deleted", deleted), ("--mime", mime_prefix), ("--mismatch", mismatch),
                                           ("--kind", kind), ("--sha256", sha256), ("--known-bad", known_bad),
                                           ("--known-good" if known_good else "--no-known-good",

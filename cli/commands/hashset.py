@@ -114,4 +114,60 @@ def check(case: Case, items: tuple[str, ...], names: tuple[str, ...], key_path, 
     return exit_codes.WARNINGS if problems else exit_codes.OK
 
 
+def show_known_bad(case: Case, files: list[dict], folder: Path, reason: str | None) -> int:
+    """Viewing known-bad content, an explicit act: the content of each file of ``files``
+    (``forensic files --json`` rows, known-bad ones) is written into the new folder
+    ``folder`` as ``SHA-256.ext``, checked against its stored SHA-256 as it is read, and the
+    custody log records who looked at what, and why (``file.viewed``). Returns how many were
+    written."""
+    import hashlib
+    import os
+
+    from forensic.chain_of_custody.hooks import preflight, record
+    from forensic.case import item_source
+    from forensic.errors import IntegrityError
+    from forensic.outputs import check_output, create_new
+    from forensic.resolve import layer_key, resolve_entries
+
+    check_output(folder, case, option="--show-known-bad", folder=True)
+    if folder.exists():
+        raise UsageError(f"{folder} already exists", hint="give a new folder for the known-bad content")
+    preflight(case, None, None)
+    folder.mkdir(parents=True, mode=0o700)
+    written: list[dict] = []
+    by_item: dict[str, list[dict]] = {}
+    for f in files:
+        by_item.setdefault(f["item"], []).append(f)
+    try:
+        for item, rows in by_item.items():
+            wanted = {layer_key(f["layers"]): f for f in rows if f.get("sha256")}
+            for key, entry in resolve_entries(item_source(case.item(item)), case.item(item).format, wanted):
+                f = wanted[key]
+                ext = "".join(c for c in Path(f["path"]).suffix[:10] if c.isalnum() or c == ".")
+                out = folder / f"{f['sha256']}{ext}"
+                seen = {"item": item, "locator": f["locator"], "sha256": f["sha256"], "hashsets": f["hashsets"],
+                        "category": f.get("known_bad_category"), "file": out.name}
+                if out.exists():
+                    written.append(seen)          # the same content under another name: written once
+                    continue
+                digest = hashlib.sha256()
+                fd = create_new(out)
+                with entry.open() as src, os.fdopen(fd, "wb") as dst:
+                    while chunk := src.read(1 << 20):
+                        digest.update(chunk)
+                        dst.write(chunk)
+                if digest.hexdigest() != f["sha256"]:
+                    out.unlink()
+                    raise IntegrityError(f"{f['locator']}: its content no longer has the SHA-256 triage stored")
+                written.append(seen)
+    finally:                                  # what was written is recorded, even if the rest failed
+        if written:
+            record(case, "file.viewed", {"items": sorted(by_item)}, details={
+                "what": "known-bad content written out to be viewed", "folder": str(folder.resolve()),
+                "reason": reason, "files": written})
+    info(f"{len(written):,} known-bad file(s) written to {esc(folder)} (one file per content); recorded in the "
+         "custody log (file.viewed)")
+    return len(written)
+
+
 COMMANDS = [hashset]

@@ -184,3 +184,19 @@ def _triage_thumbnail(c: Path, path: str) -> bytes:
         return base64.b64decode(b64)
     finally:
         case.close()
+
+
+def test_viewing_known_bad_content_is_explicit_and_logged(case, forensic, tmp_path):
+    c = case["case"]
+    out = tmp_path / "view"
+    forensic("files", "--case", c, "--known-bad", "--show-known-bad", out, "--reason", "categorise for court")
+    sha = hashlib.sha256(case["bad"]).hexdigest()
+    assert [p.name for p in out.iterdir()] == [f"{sha}.jpg"]          # the same picture twice: once
+    assert (out / f"{sha}.jpg").read_bytes() == case["bad"]
+    [entry] = forensic("custody", "log", "--case", c, "--json", "--action", "file.viewed").jsonl()
+    assert entry["details"]["reason"] == "categorise for court"
+    assert {f["locator"].rsplit("/", 1)[-1] for f in entry["details"]["files"]} == {"IMG_0002.jpg", "invoice.jpg"}
+    assert forensic("files", "--case", c, "--reason", "x", expect=2).code == 2
+    res = forensic("files", "--case", c, "--known-good", "--show-known-bad", tmp_path / "v2", expect=2)
+    assert "no known-bad file" in res.err and not (tmp_path / "v2").exists()
+    forensic("custody", "verify", "--case", c)
