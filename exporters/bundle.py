@@ -897,6 +897,7 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
                     "entries": len(ex.concerned), "verified_at_export": ex.verify or None},
         "notes": sel.notes,
     }
+    info = scrub(info)                     # evidence descriptions, tag names of the selection
     timeline_rows = scrub(report_mod.selection_timeline(case, sel))
     geo_rows = scrub(report_mod.selection_geo_rows(case, sel))
     out: dict[str, bytes] = {
