@@ -62,6 +62,11 @@ ACTIONS = {
                            "public key)",
     "custody.repaired": "a torn write, or entries no checkpoint covered, moved out of the log "
                         "into quarantine",
+    "person.marked": "an examiner marked a person as victim, witness or suspect (identity, role, note)",
+    "person.unmarked": "an examiner took a person's role off",
+    "artifact.pseudonymised": "a record exported with its victims' and witnesses' traces replaced by "
+                              "pseudonyms: the seqs of its entries (left out of the bundle, as they name "
+                              "them) and the SHA-256 of its rewritten fields",
 }
 
 REQUIRED = frozenset(("action", "actor", "at", "details", "hash", "host", "prev", "reason",

@@ -49,6 +49,7 @@ WITHHELD_REASON = PSEUDONYMISED
 KEY_SUFFIX = ".pseudonyms.key"
 KEY_FORMAT = "forensic-pseudonym-key/1"
 PSEUDONYMISED_ROLES = ("victim", "witness")
+PSEUDONYMISED_ACTION = "artifact.pseudonymised"
 MIN_PASSPHRASE = 12
 SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 # keys whose values are hashes, ids or evidence item names: never rewritten
@@ -314,6 +315,58 @@ class Pseudonyms:
         f["withheld_reason"] = WITHHELD_REASON
         self.withheld.append(f)
 
+    def vouch(self, case: Any, sel: Any, opts: Any) -> int:
+        """Record in the custody log, before the export cites its checkpoint, one
+        ``artifact.pseudonymised`` entry per exported message whose ``artifact.*`` entries all
+        name a marked person (its chat file is named after her): those are left out of the
+        excerpt, and this entry ties the message as exported (rewritten locator, the SHA-256 of
+        its rewritten fields) to them by their ``seq``. Recorded once per rewritten form.
+        Returns how many were added."""
+        from forensic.chain_of_custody.log import LOG_NAME, CustodyLog, iter_lines
+        messages = {m["artifact_id"]: m for m in sel.messages}
+        if not messages:
+            return 0
+        tied: set[int] = set()
+        seqs: dict[int, list[int]] = {}
+        done: set[tuple[int, str]] = set()
+        for line in iter_lines(case.root / LOG_NAME):
+            if not line.startswith(b'{"action":"artifact.'):
+                continue
+            try:
+                e = json.loads(line)
+                aid = e["details"]["artifact_id"]
+            except (ValueError, KeyError, TypeError):
+                continue
+            if aid not in messages:
+                continue
+            if e["action"] == PSEUDONYMISED_ACTION:
+                done.add((aid, str(e["details"].get("pseudonymised_sha256"))))
+                continue
+            text = line.decode("utf-8", "replace")
+            if self.text(text) == text and not self.found_in(line, bounded=True):
+                tied.add(aid)
+            else:
+                seqs.setdefault(aid, []).append(e.get("seq"))
+        entries = []
+        for aid, m in messages.items():
+            if aid in tied or aid not in seqs:
+                continue
+            shown = self.scrub({"locator": m["locator"], "fields": m["fields"]})
+            digest = hashlib.sha256(json.dumps(shown["fields"], sort_keys=True, ensure_ascii=False,
+                                               separators=(",", ":")).encode("utf-8")).hexdigest()
+            if (aid, digest) in done:
+                continue
+            entries.append({"action": PSEUDONYMISED_ACTION,
+                            "subject": {"item": m["item"], "locator": shown["locator"], "record_type": "chat/message"},
+                            "sha256": m["sha256"],
+                            "details": {"artifact_id": aid, "entries": seqs[aid], "pseudonymised_sha256": digest}})
+        if entries:
+            with CustodyLog(case.root, case.db, case.case_id, signer=opts.signer,
+                            actor=opts.actor or case.examiner) as log:
+                log.extend(entries)
+                log.commit()
+        return len(entries)
+
     def view(self, sel: Any) -> Any:
         """The selection as the generated members show it: every string rewritten."""
         return dataclasses.replace(sel, files=self.scrub(sel.files), photos=self.scrub(sel.photos),
@@ -409,10 +462,15 @@ def prepare(case: Any, sel: Any, opts: Any) -> Pseudonyms:
         raise UsageError("--pseudonymise: no person is marked victim or witness",
                          hint="mark one first: forensic person mark ID --role victim")
     p = Pseudonyms(persons)
+    if opts.recipient and p.names_someone(opts.recipient):
+        raise UsageError("--recipient names a person marked victim or witness (bag-info.txt would hold it)",
+                         hint="name the recipient another way (the office, the role)")
     sel.notes.append("pseudonymised: the victims and witnesses the examiner marked appear as "
                      + ", ".join(x.pseudonym for x in persons) + " (names, numbers, e-mail addresses and user ids "
                      "replaced); the key to them stays with the examiner")
     p.withhold(case, sel, opts.evidence_password)
+    if opts.custody_size is None:        # a pinned, earlier checkpoint cannot gain entries
+        p.vouch(case, sel, opts)
     return p
 
 

@@ -47,7 +47,8 @@ def case(tmp_path_factory):
     P.wa_ios_contacts(iphone / "mobile/Containers/Shared/AppGroup/A1/ContactsV2.sqlite")
     case = tmp / "case"
     assert main(["case", "init", str(case), "--case-id", "PSEUDO-1", "--examiner", "E. Xaminer"]) == 0
-    assert main(["evidence", "add", str(android), "--case", str(case), "--id", "android"]) == 0
+    assert main(["evidence", "add", str(android), "--case", str(case), "--id", "android",
+                 "--description", "Ana Lima's phone, handed in by her"]) == 0
     assert main(["evidence", "add", str(iphone), "--case", str(case), "--id", "iphone"]) == 0
     assert main(["triage", "--case", str(case)]) in (0, 3)
     (tmp / "pass.txt").write_text(PASS + "\n")
@@ -162,6 +163,13 @@ def test_pseudonyms_are_stable_across_exports(forensic, marked, tmp_path):
     second = _export(forensic, marked, tmp_path / "b.zip", "--pseudonymise", "--pseudonym-passphrase-file",
                      marked.parent / "pass.txt")
     assert first["pseudonyms"]["pseudonyms"] == second["pseudonyms"]["pseudonyms"] == ["Victim-A"]
+    # the messages of the chat named after her are tied to the log by artifact.pseudonymised
+    # entries (their own entries name her): recorded once, naming nobody
+    ties = forensic("custody", "log", "--case", marked, "--json", "--action", "artifact.pseudonymised").jsonl()
+    assert ties and len({t["details"]["artifact_id"] for t in ties}) == len(ties)
+    assert all(t["subject"]["locator"].endswith("WhatsApp Chat with Victim-A.txt") and t["details"]["entries"]
+               for t in ties)
+    assert "Ana" not in json.dumps(ties) and "612345678" not in json.dumps(ties)
 
 
 def test_the_key_file_needs_its_passphrase(forensic, marked, tmp_path):
@@ -187,6 +195,9 @@ def test_refusals(forensic, marked, tmp_path):
     res = forensic("export", "--case", marked, "--item", "android", "--out", tmp_path / "f.zip", "--pseudonymise",
                    "--pseudonym-passphrase-file", marked.parent / "pass.txt", "--full-custody", expect=2)
     assert "--full-custody" in res.err and not (tmp_path / "f.zip").exists()
+    res = forensic("export", "--case", marked, "--item", "android", "--out", tmp_path / "r.zip", "--pseudonymise",
+                   "--pseudonym-passphrase-file", marked.parent / "pass.txt", "--recipient", "Ana's lawyer", expect=2)
+    assert "--recipient" in res.err and not (tmp_path / "r.zip").exists()
 
 
 def test_the_forms_a_person_is_found_in():
