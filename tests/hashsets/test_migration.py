@@ -1,0 +1,40 @@
+"""A store of version 4 (before hash sets) is migrated to 5 when opened: the two tables are
+added empty, the custody log records the step, its files list unmarked, and a check then
+marks them."""
+from __future__ import annotations
+
+import hashlib
+import sqlite3
+
+from forensic.store.schema import SCHEMA_VERSION
+from tests.builders import write_tree
+
+
+def test_a_version_4_store_gains_the_hashset_tables(tmp_path, forensic, monkeypatch):
+    monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "empty-library"))
+    phone = write_tree(tmp_path / "phone", {"a.txt": b"alpha\n", "b.txt": b"beta\n"})
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "MIG-5", "--examiner", "E")
+    forensic("evidence", "add", phone, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case)
+    db = sqlite3.connect(case / "case.db")
+    db.execute("DROP TABLE hashset_hits")
+    db.execute("DROP TABLE hashset_checks")
+    db.execute("UPDATE meta SET value = '4' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    rows = forensic("files", "--case", case, "--json", "--kind", "file").jsonl()
+    assert [(r["hashsets"], r["known_good"], r["known_bad"]) for r in rows] == [([], False, False)] * 2
+    db = sqlite3.connect(case / "case.db")
+    assert db.execute("SELECT value FROM meta WHERE key='schema_version'").fetchone() == (str(SCHEMA_VERSION),)
+    assert db.execute("SELECT COUNT(*) FROM hashset_hits").fetchone() == (0,)
+    db.close()
+    [entry] = forensic("custody", "log", "--case", case, "--json", "--action", "case.migrated").jsonl()
+    assert entry["details"]["from"] == 4 and [s["what"] for s in entry["details"]["steps"]] == [
+        "hashset_hits and hashset_checks: hash set matches and checks (none before)"]
+    (tmp_path / "known.sha256").write_text(hashlib.sha256(b"alpha\n").hexdigest() + "  a.txt\n")
+    forensic("hashset", "import", tmp_path / "known.sha256", "--name", "os", "--kind", "known-good")
+    forensic("hashset", "check", "--case", case)
+    marked = {r["path"]: r["known_good"] for r in forensic("files", "--case", case, "--json", "--kind", "file").jsonl()}
+    assert marked == {"/a.txt": True, "/b.txt": False}
+    forensic("custody", "verify", "--case", case)
