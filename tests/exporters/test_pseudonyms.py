@@ -215,3 +215,19 @@ def test_the_forms_a_person_is_found_in():
     assert p.found_in(b"banana limas") and not p.found_in(b"banana limas", bounded=True)
     assert p.text("call 0031 6 1234 5678, Ana, or ana@example.org") == "call Victim-A, Victim-A, or Victim-A"
     assert p.text("ticket 1612345678") == "ticket 1612345678"
+
+
+def test_the_chat_database_a_message_came_from_is_withheld(forensic, marked, tmp_path):
+    """Exported by tag (messages only): the source database beside them names her, so it is
+    listed with its hash and the reason, not exported; the bundle names her nowhere."""
+    out = tmp_path / "tagged.zip"
+    summary = forensic("export", "--case", marked, "--tag", "threats", "--out", out, "--pseudonymise",
+                       "--pseudonym-passphrase-file", marked.parent / "pass.txt", "--json").json()
+    assert summary["messages"] >= 1
+    members = _members(out)
+    assert _leaks(members) == []
+    files = [json.loads(line) for name, data in members.items() if name.endswith("data/files.jsonl")
+             for line in data.splitlines()]
+    sources = [f for f in files if f.get("message_source")]
+    assert sources and all(f["withheld_reason"] == "pseudonymised" and f["sha256"] for f in sources)
+    forensic("verify-bundle", out, expect=5)
