@@ -95,10 +95,11 @@ def check(case: Case, items: tuple[str, ...], names: tuple[str, ...], key_path, 
     from forensic.chain_of_custody.hooks import preflight, record
     preflight(case, key_path, passphrase_file)
     done = []
+    uncompared: dict[str, int] = {}
     try:
         for row in rows:
             with case.transaction() as db:
-                done.extend(hashsets.check_item(db, row.item, sets))
+                done.extend(hashsets.check_item(db, row.item, sets, uncompared))
     finally:
         for s in sets:
             s.close()
@@ -107,6 +108,11 @@ def check(case: Case, items: tuple[str, ...], names: tuple[str, ...], key_path, 
                for c in done]
     record(case, "hashset.checked", {"items": [r.item for r in rows]}, details={"checks": checked},
            key_path=key_path, passphrase_file=passphrase_file)
+    for name, n in sorted(uncompared.items()):
+        problems.append(f"hash set {name}: {n:,} file(s) not compared, having none of its digests "
+                        f"(triage hashed no {' or '.join(sorted(hashsets.load(hashsets.library_dir() / name).digests))}"
+                        "; redo it with --force --hash md5,sha1,sha256)")
+        warn(esc(problems[-1]))
     if as_json:
         emit_json({"checks": checked, "problems": problems})
     for c in done:

@@ -49,6 +49,11 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
     A triage that stops part-way (Ctrl-C, SIGTERM, an error) keeps what it stored and
     records that it was interrupted; the next run says so and carries on from there."""
     hashes = parse_algorithms(hash_list)
+    from forensic.hashsets import needed_algorithms
+    for algorithm, sets in needed_algorithms().items():      # a hash set with no SHA-256 digests
+        if algorithm not in hashes:
+            detail(f"also computing {algorithm} for the hash set(s) {esc(', '.join(sets))}")
+            hashes = parse_algorithms([*hashes, algorithm])
     if assume_tz:
         _check_zone(assume_tz)
     rows = [case.item(i) for i in items] if items else case.items()

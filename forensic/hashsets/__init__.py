@@ -207,6 +207,20 @@ def _import_nsrl(path: Path, work: Path, hs: HashSet) -> None:
         raise UsageError(f"{path.name}: the NSRL database cannot be read ({exc})") from None
 
 
+def needed_algorithms(library: Path | None = None) -> dict[str, list[str]]:
+    """algorithm -> the sets of the library that need it: those without SHA-256 digests (a
+    VICS file often has only MD5 and SHA-1), by the one digest each is best matched with.
+    Triage hashes these too, so no file goes unmatched for want of a digest."""
+    out: dict[str, list[str]] = {}
+    for hs in listing(library):
+        if "sha256" in hs.digests:
+            continue
+        best = "sha1" if "sha1" in hs.digests else "md5" if "md5" in hs.digests else None
+        if best:
+            out.setdefault(best, []).append(hs.name)
+    return out
+
+
 # -- lookups --------------------------------------------------------------------------------------
 
 class OpenSet:
@@ -263,29 +277,38 @@ def open_sets(names: Iterable[str] | None = None, library: Path | None = None) -
     return opened, problems
 
 
-def _hits(sets: list[OpenSet], item: str, rows: Iterator[store.Digests]) -> tuple[list[HashsetHit], int, dict]:
+def _hits(sets: list[OpenSet], item: str, rows: Iterator[store.Digests],
+          uncompared: dict[str, int]) -> tuple[list[HashsetHit], int, dict]:
+    """The hits of ``rows``; ``uncompared`` counts, per set, the files it could not be
+    compared with (no digest of an algorithm the set has)."""
     hits: list[HashsetHit] = []
     per_set: dict[str, int] = {s.meta.name: 0 for s in sets}
     checked = 0
     for row in rows:
         checked += 1
         for s in sets:
+            compared = False
             for algorithm in ("sha256", "sha1", "md5"):
                 value = getattr(row, algorithm)
                 if value is None or algorithm not in s.meta.digests:
                     continue
+                compared = True
                 found, category = s.match(algorithm, value)
                 if found:
                     hits.append(HashsetHit(row.file_id, item, s.meta.name, s.meta.kind, category, algorithm))
                     per_set[s.meta.name] += 1
                     break
+            if not compared:
+                uncompared[s.meta.name] = uncompared.get(s.meta.name, 0) + 1
     return hits, checked, per_set
 
 
-def check_item(db: sqlite3.Connection, item: str, sets: list[OpenSet]) -> list[HashsetCheck]:
+def check_item(db: sqlite3.Connection, item: str, sets: list[OpenSet],
+               uncompared: dict[str, int] | None = None) -> list[HashsetCheck]:
     """Check every file of ``item`` against ``sets`` and store the result (the caller's
-    transaction): the item's earlier hits are replaced, each set's check recorded."""
-    hits, checked, per_set = _hits(sets, item, store.digests(db, item))
+    transaction): the item's earlier hits are replaced, each set's check recorded.
+    ``uncompared`` (given): set name -> files that had no digest the set has, added to."""
+    hits, checked, per_set = _hits(sets, item, store.digests(db, item), uncompared if uncompared is not None else {})
     now = iso_utc(now_utc())
     done = [HashsetCheck(item, s.meta.name, s.meta.kind, s.meta.source_sha256, s.meta.records,
                          s.meta.imported_at, now, checked, per_set[s.meta.name]) for s in sets]

@@ -38,3 +38,23 @@ def test_a_version_4_store_gains_the_hashset_tables(tmp_path, forensic, monkeypa
     marked = {r["path"]: r["known_good"] for r in forensic("files", "--case", case, "--json", "--kind", "file").jsonl()}
     assert marked == {"/a.txt": True, "/b.txt": False}
     forensic("custody", "verify", "--case", case)
+
+
+def test_a_set_the_triage_had_no_digest_for_is_said(tmp_path, forensic, monkeypatch):
+    """A case triaged before an MD5-only set was imported: ``hashset check`` cannot compare
+    its files with that set, and says so (exit 3) instead of reporting them clean; triage
+    after the import hashes MD5 too, and they match."""
+    monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "library"))
+    phone = write_tree(tmp_path / "phone", {"a.txt": b"alpha\n", "b.txt": b"beta\n"})
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "MD5-1", "--examiner", "E")
+    forensic("evidence", "add", phone, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case)
+    (tmp_path / "bad.md5").write_text(hashlib.md5(b"beta\n").hexdigest() + "  b.txt\n")
+    forensic("hashset", "import", tmp_path / "bad.md5", "--name", "md5only", "--kind", "known-bad")
+    res = forensic("hashset", "check", "--case", case, expect=3)
+    assert "2 file(s) not compared" in res.err
+    assert forensic("files", "--case", case, "--known-bad", "--json").out == ""
+    forensic("triage", "--case", case, "--force")
+    [bad] = forensic("files", "--case", case, "--known-bad", "--json").jsonl()
+    assert bad["path"] == "/b.txt" and bad["md5"] == hashlib.md5(b"beta\n").hexdigest()
