@@ -166,6 +166,7 @@ class Pseudonyms:
         self.custody_left_out: list[int] = []
         text: list[tuple[re.Pattern[str], str]] = []
         words: set[bytes] = set()               # lower-case literals sought in bytes
+        wide: set[bytes] = set()                # UTF-16LE names beyond Latin-1 (zero bytes kept)
         numbers: set[tuple[bytes, tuple[bytes, ...]]] = set()   # (digits, the prefixes they may follow)
         for p in persons:
             for e in p.emails:
@@ -190,11 +191,11 @@ class Pseudonyms:
             # latin-1: UTF-16 text once its zero bytes are dropped; upper and title case spelt out,
             # as bytes.lower() folds ASCII letters only ("SOFÍA")
             for form in {name.strip(), name.strip().lower(), name.strip().upper(), name.strip().title()}:
-                for codec in ("utf-8", "latin-1"):
-                    try:
-                        words.add(form.encode(codec).lower())
-                    except UnicodeEncodeError:
-                        pass
+                words.add(form.encode("utf-8").lower())
+                try:
+                    words.add(form.encode("latin-1").lower())
+                except UnicodeEncodeError:         # beyond Latin-1: UTF-16 sought as it is
+                    wide.add(form.encode("utf-16-le").lower())
         # each word of a name (a first name alone in a message), once the whole names are done
         parts = sorted({(w, p.pseudonym) for p in persons for name in p.names for w in re.findall(r"\w{3,}", name)},
                        key=lambda t: (-len(t[0]), t))
@@ -202,6 +203,7 @@ class Pseudonyms:
             text.append((re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE), pseudonym))
         self._text = text
         self._words = sorted(words, key=_longest_first)
+        self._wide = sorted(wide, key=_longest_first)
         self._numbers = sorted(numbers)
 
     # -- text ------------------------------------------------------------------------------------
@@ -244,7 +246,11 @@ class Pseudonyms:
         evidence whose fields run together."""
         if not (self._words or self._numbers):
             return False
-        flat = data.lower().translate(None, b"\x00")
+        low = data.lower()
+        for word in self._wide:
+            if word in low:
+                return True
+        flat = low.translate(None, b"\x00")
         for word in self._words:
             at = flat.find(word)
             while at >= 0:
@@ -442,6 +448,30 @@ def marked(case: Any) -> list[Person]:
     return out
 
 
+def _names_in_messages(persons: list[Person], messages: list[dict]) -> None:
+    """Add to each person the names the selected messages give their number or jid (a
+    WhatsApp push name: ``sender_name``, ``participant_names``), which no address book holds."""
+    from forensic.store.people import read_value, user_id
+    by_key: dict[str, Person] = {}
+    for p in persons:
+        for k in [*p.numbers, *("email:" + e for e in p.emails), *("id:" + u.lower() for u in p.user_ids)]:
+            by_key[k] = p
+    if not by_key:
+        return
+    for m in messages:
+        f = m["fields"]
+        named = [(f.get("sender"), f.get("sender_name"))]
+        if isinstance(f.get("participant_names"), dict):
+            named += list(f["participant_names"].items())
+        for value, name in named:
+            if not isinstance(value, str) or not isinstance(name, str) or not name.strip():
+                continue
+            reading = read_value(value) or user_id(value)
+            person = by_key.get(reading.key) if reading is not None else None
+            if person is not None and name.strip() not in person.names:
+                person.names.append(name.strip())
+
+
 def prepare(case: Any, sel: Any, opts: Any) -> Pseudonyms:
     """The pseudonyms of an export (``opts``: its ExportOptions), with the files that name a
     marked person withheld from ``sel`` (see :meth:`Pseudonyms.withhold`). Checked first: the
@@ -461,6 +491,7 @@ def prepare(case: Any, sel: Any, opts: Any) -> Pseudonyms:
     if not persons:
         raise UsageError("--pseudonymise: no person is marked victim or witness",
                          hint="mark one first: forensic person mark ID --role victim")
+    _names_in_messages(persons, sel.messages)
     p = Pseudonyms(persons)
     if opts.recipient and p.names_someone(opts.recipient):
         raise UsageError("--recipient names a person marked victim or witness (bag-info.txt would hold it)",

@@ -231,3 +231,15 @@ def test_the_chat_database_a_message_came_from_is_withheld(forensic, marked, tmp
     sources = [f for f in files if f.get("message_source")]
     assert sources and all(f["withheld_reason"] == "pseudonymised" and f["sha256"] for f in sources)
     forensic("verify-bundle", out, expect=5)
+
+
+def test_a_push_name_only_the_messages_give_is_replaced_too():
+    from forensic.exporters.pseudonyms import Person, Pseudonyms, _names_in_messages
+    ana = Person("Victim-A", "victim", P.ANA_E164, names=["Ana Lima"], numbers=[P.ANA_E164])
+    _names_in_messages([ana], [{"fields": {"sender": P.ANA_JID, "sender_name": "Pinky 🌸"}},
+                               {"fields": {"sender": "447700900999@s.whatsapp.net", "sender_name": "Carl"},
+                                "participant_names": {}}])
+    assert ana.names == ["Ana Lima", "Pinky 🌸"]
+    p = Pseudonyms([ana])
+    assert p.text("Pinky 🌸 wrote to Carl") == "Victim-A wrote to Carl"
+    assert p.found_in("Pinky 🌸".encode("utf-16-le"))
