@@ -161,7 +161,7 @@ def tag_remove(case: Case, targets: tuple[str, ...], name: str, item: str | None
 @click.option("--pseudonymise", is_flag=True,
               help="Replace the names, numbers, e-mail addresses and user ids of persons marked victim or witness "
                    "('forensic person mark') by pseudonyms (Victim-A); files naming them are withheld. The key "
-                   "goes to BUNDLE.pseudonyms.key beside the bundle, encrypted with a passphrase.")
+                   "goes to BUNDLE.zip.pseudonyms.key beside the bundle, encrypted with a passphrase.")
 @click.option("--pseudonym-passphrase-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="With --pseudonymise: the file whose first line is the passphrase that encrypts the pseudonyms' "
                    "key (else asked on the terminal).")
