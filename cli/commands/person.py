@@ -26,7 +26,6 @@ from forensic.store import items as store_items
 from forensic.store import people as store_people
 from forensic.timestamps import iso_utc, now_utc
 
-PASSPHRASE_ENV = "FORENSIC_PSEUDONYM_PASSPHRASE"
 
 
 def pseudonym_passphrase(path: Path | None, confirm: bool) -> bytes:
