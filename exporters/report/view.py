@@ -529,8 +529,9 @@ def _gallery(ctx: Any) -> list[dict]:
 
 
 def _videos(ctx: Any) -> dict:
-    cards = [{"key": [v["item"], v["locator"]], "path": v["path"], "item": v["item"], "locator": v["locator"]}
-             for v in ctx.videos if not v["withheld"]]
+    cards = [{"key": [v["item"], v["locator"]], "path": v["path"], "item": v["item"], "locator": v["locator"],
+              "known_bad": bool(v.get("known_bad")), "known_bad_category": v.get("known_bad_category")}
+             for v in ctx.videos if not v["withheld"] or v.get("known_bad")]
     rows = []
     for v in ctx.videos:
         f = v["fields"]

@@ -21,6 +21,7 @@ import pytest
 from forensic.cli.main import main
 from tests.builders import need
 from tests.extractors.photo_scenes import camera_jpeg, scene
+from tests.extractors.test_video_frames import make_video
 from tests.hashsets.test_import import hashdeep, nsrl_rds_v3, vics
 
 ROOT = "HS-1-bundle/"
@@ -57,6 +58,8 @@ def case(tmp_path_factory):
     (phone / "DCIM").mkdir(parents=True)
     (phone / "DCIM" / "IMG_0001.jpg").write_bytes(plain)
     (phone / "DCIM" / "IMG_0002.jpg").write_bytes(bad)
+    video = make_video("mp4", "mpeg4")
+    (phone / "DCIM" / "VID_0001.mp4").write_bytes(video)
     (phone / "Download").mkdir()
     (phone / "Download" / "invoice.jpg").write_bytes(bad)                  # the same picture again
     (phone / "system").mkdir()
@@ -66,7 +69,7 @@ def case(tmp_path_factory):
     sets = root / "sets"
     sets.mkdir()
     nsrl_rds_v3(sets / "RDS_2026.03.1_modern_minimal.db", [good, system, b"unrelated"])
-    vics(sets / "vics.json", [bad], "2.0", category=1)
+    vics(sets / "vics.json", [bad, video], "2.0", category=1)
     hashdeep(sets / "lab.hashdeep", [lab])
     library = root / "library"
     c = root / "case"
@@ -88,7 +91,7 @@ def _files(forensic, c, *args) -> dict[str, dict]:
 
 def test_triage_marks_every_file(case, forensic):
     rows = _files(forensic, case["case"])
-    assert set(rows) == {"/DCIM/IMG_0001.jpg", "/DCIM/IMG_0002.jpg", "/Download/invoice.jpg",
+    assert set(rows) == {"/DCIM/IMG_0001.jpg", "/DCIM/IMG_0002.jpg", "/DCIM/VID_0001.mp4", "/Download/invoice.jpg",
                          "/system/wallpaper.jpg", "/system/init.sh", "/notes.txt"}
     for r in rows.values():
         assert {"hashsets", "known_good", "known_bad"} <= set(r)
@@ -97,6 +100,7 @@ def test_triage_marks_every_file(case, forensic):
     assert marks == {"/DCIM/IMG_0001.jpg": ([], False, False),
                      "/DCIM/IMG_0002.jpg": (["vic"], False, True),        # by MD5/SHA-1 (VICS has no SHA-256)
                      "/Download/invoice.jpg": (["vic"], False, True),
+                     "/DCIM/VID_0001.mp4": (["vic"], False, True),
                      "/system/wallpaper.jpg": (["nsrl"], True, False),
                      "/system/init.sh": (["nsrl"], True, False),
                      "/notes.txt": ([], False, False)}
@@ -106,9 +110,11 @@ def test_triage_marks_every_file(case, forensic):
 def test_files_filters(case, forensic):
     c = case["case"]
     assert set(_files(forensic, c, "--known-good")) == {"/system/wallpaper.jpg", "/system/init.sh"}
-    assert set(_files(forensic, c, "--known-bad")) == {"/DCIM/IMG_0002.jpg", "/Download/invoice.jpg"}
+    assert set(_files(forensic, c, "--known-bad")) == {"/DCIM/IMG_0002.jpg", "/Download/invoice.jpg",
+                                                       "/DCIM/VID_0001.mp4"}
     assert set(_files(forensic, c, "--no-known-good")) == {"/DCIM/IMG_0001.jpg", "/DCIM/IMG_0002.jpg",
-                                                            "/Download/invoice.jpg", "/notes.txt"}
+                                                            "/DCIM/VID_0001.mp4", "/Download/invoice.jpg",
+                                                            "/notes.txt"}
 
 
 def test_photos_hide_known_good_and_never_show_known_bad(case, forensic):
@@ -133,7 +139,7 @@ def test_check_again_records_the_sets(case, forensic):
     out = forensic("hashset", "check", "--case", c, "--json").json()
     got = {x["hashset"]: (x["hits"], x["files_checked"], x["source_sha256"]) for x in out["checks"]}
     src = hashlib.sha256((case["sets"] / "lab.hashdeep").read_bytes()).hexdigest()
-    assert got["lab"] == (1, 6, src) and got["vic"][0] == 2 and got["nsrl"][0] == 2
+    assert got["lab"] == (1, 7, src) and got["vic"][0] == 3 and got["nsrl"][0] == 2
     assert _files(forensic, c)["/notes.txt"]["hashsets"] == ["lab"]
     [entry] = forensic("custody", "log", "--case", c, "--json", "--action", "hashset.checked").jsonl()
     assert {x["hashset"] for x in entry["details"]["checks"]} == {"lab", "nsrl", "vic"}
@@ -145,14 +151,29 @@ def test_check_again_records_the_sets(case, forensic):
 
 def test_known_bad_never_in_the_report_or_bundle(case, forensic):
     c = case["case"]
-    for path in ("/DCIM/IMG_0001.jpg", "/DCIM/IMG_0002.jpg", "/Download/invoice.jpg", "/system/wallpaper.jpg"):
+    for path in ("/DCIM/IMG_0001.jpg", "/DCIM/IMG_0002.jpg", "/Download/invoice.jpg", "/system/wallpaper.jpg",
+                 "/DCIM/VID_0001.mp4"):
         forensic("tag", "add", "--case", c, "--tag", "court", f"phone \u203a {path}")
     bundle = case["root"] / "bundle.zip"
     forensic("export", "--case", c, "--out", bundle, "--tag", "court", "--no-pdf")
     with zipfile.ZipFile(bundle) as zf:
         members = {i.filename[len(ROOT):]: zf.read(i) for i in zf.infolist()}
     report = members["data/report/index.html"].decode()
-    assert report.count("known-bad: 1") == 2                     # a grey placeholder with the category
+    assert report.count("known-bad: 1") == 3                     # a grey placeholder with the category
+    # with --include-sensitive the bytes go into the bundle, but never a picture of them
+    full = case["root"] / "full.zip"
+    forensic("export", "--case", c, "--out", full, "--tag", "court", "--no-pdf", "--include-sensitive")
+    with zipfile.ZipFile(full) as zf:
+        full_report = zf.read(ROOT + "data/report/index.html").decode()
+        full_members = {i.filename[len(ROOT):]: zf.read(i) for i in zf.infolist()}
+    assert full_report.count("known-bad: 1") == 3                # both photos and the video
+    assert any(v == case["bad"] for k, v in full_members.items() if k.startswith("data/evidence/"))
+    video_thumb = _triage_thumbnail(c, "/DCIM/VID_0001.mp4")
+    shown_full = [base64.b64decode(u) for u in re.findall(r'src="data:image/[a-z]+;base64,([A-Za-z0-9+/=]*)"',
+                                                          full_report)]
+    thumbs = b"".join(v for k, v in full_members.items() if k.startswith("data/report/"))
+    for secret in (case["bad_thumb"], _triage_thumbnail(c, "/DCIM/IMG_0002.jpg"), video_thumb):
+        assert secret not in shown_full and secret not in thumbs and base64.b64encode(secret) not in thumbs
     assert hashlib.sha256(case["bad"]).hexdigest() in report     # its hash and metadata are there
     shown = [base64.b64decode(u) for u in re.findall(r'src="data:image/[a-z]+;base64,([A-Za-z0-9+/=]*)"', report)]
     assert shown, "the ordinary photo is still shown"
@@ -191,11 +212,13 @@ def test_viewing_known_bad_content_is_explicit_and_logged(case, forensic, tmp_pa
     out = tmp_path / "view"
     forensic("files", "--case", c, "--known-bad", "--show-known-bad", out, "--reason", "categorise for court")
     sha = hashlib.sha256(case["bad"]).hexdigest()
-    assert [p.name for p in out.iterdir()] == [f"{sha}.jpg"]          # the same picture twice: once
+    video = hashlib.sha256((case["root"] / "phone" / "DCIM" / "VID_0001.mp4").read_bytes()).hexdigest()
+    assert sorted(p.name for p in out.iterdir()) == sorted([f"{sha}.jpg", f"{video}.mp4"])   # each content once
     assert (out / f"{sha}.jpg").read_bytes() == case["bad"]
     [entry] = forensic("custody", "log", "--case", c, "--json", "--action", "file.viewed").jsonl()
     assert entry["details"]["reason"] == "categorise for court"
-    assert {f["locator"].rsplit("/", 1)[-1] for f in entry["details"]["files"]} == {"IMG_0002.jpg", "invoice.jpg"}
+    viewed = {f["locator"].rsplit("/", 1)[-1] for f in entry["details"]["files"]}
+    assert viewed == {"IMG_0002.jpg", "invoice.jpg", "VID_0001.mp4"}
     assert forensic("files", "--case", c, "--reason", "x", expect=2).code == 2
     res = forensic("files", "--case", c, "--known-good", "--show-known-bad", tmp_path / "v2", expect=2)
     assert "no known-bad file" in res.err and not (tmp_path / "v2").exists()
