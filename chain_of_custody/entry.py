@@ -67,6 +67,9 @@ ACTIONS = {
     "artifact.pseudonymised": "a record exported with its victims' and witnesses' traces replaced by "
                               "pseudonyms: the seqs of its entries (left out of the bundle, as they name "
                               "them) and the SHA-256 of its rewritten fields",
+    "hashset.checked": "items checked again against the examiner's hash sets (each set's name, kind, "
+                       "source SHA-256, record count; files checked and matched)",
+    "file.viewed": "known-bad content written out to be viewed (the files, their sets, where, and why)",
 }
 
 REQUIRED = frozenset(("action", "actor", "at", "details", "hash", "host", "prev", "reason",

@@ -45,6 +45,7 @@ ACTIONS = {   # custody actions in plain words
     "tag.added": "tagged by the examiner", "tag.removed": "tag taken off", "export.created": "bundle exported",
     "examiner.added": "examiner key added to the case", "person.marked": "person marked",
     "person.unmarked": "person mark taken off",
+    "hashset.checked": "checked against hash sets of known files", "file.viewed": "known-bad content viewed",
 }
 UNCOMMITTED = "UNCOMMITTED"
 RECOVERED = "RECOVERED"
