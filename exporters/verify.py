@@ -51,7 +51,7 @@ from forensic.chain_of_custody.signing import PublicKey
 from forensic.exporters import bagit
 from forensic.exporters.bundle import (ENCRYPTION_LABEL, HEAD_KEEP, HIDDEN_MEMBER, HIDDEN_NAMES_LABEL, PUBKEY,
                                        SIGNATURE, UNLISTED_TAG_FILES)
-from forensic.exporters.statements import KEPT, HashStatements
+from forensic.exporters.statements import KEPT, MESSAGES, HashStatements
 from forensic.errors import IntegrityError, PasswordError, UsageError
 
 import pyzipper.zipfile as _pz
@@ -625,12 +625,44 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
     custody_lines = _check_custody(zf, report, rel, manifest, bag_info)
     _check_custody_key(report)
     statements.finish(custody_lines if report.custody == "valid" else None, report.custody_head)
+    if report.custody == "valid":
+        _check_messages_vouched(kept.get(MESSAGES), custody_lines, report)
     report.problems.extend(statements.problems)
     report.disagreements = statements.disagreements
     report.hashes_compared = statements.checked
     report.missing.sort()
     report.altered = sorted(set(report.altered))
     report.extra = sorted(set(report.extra))
+
+
+def _check_messages_vouched(messages: bytes | None, custody: dict[int, bytes], report: BundleReport) -> None:
+    """Every exported message is a record the custody excerpt vouches for: an ``artifact.*``
+    entry of its ``artifact_id``, for its item and source file. (The entry's hash of the
+    record's fields is not compared: a withheld message's text is not in the bundle.)"""
+    if not messages:
+        return
+    vouched: set[tuple] = set()
+    for line in custody.values():
+        try:
+            e = json.loads(line)
+            s, d = e["subject"], e["details"]
+            if str(e["action"]).startswith("artifact."):
+                vouched.add((d["artifact_id"], s.get("item"), s.get("locator")))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue                      # the excerpt's own check reports a broken entry
+    missing = []
+    for line in messages.splitlines():
+        try:
+            m = json.loads(line)
+            key = (m["artifact_id"], m["item"], (m.get("source") or {}).get("locator"))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue                      # the hash statements report an unreadable row
+        if type(key[0]) is not int or key not in vouched:
+            missing.append(str(key[0])[:20])
+    if missing:
+        shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")
+        report.problems.append(f"no custody entry in the bundle records message {shown} of {MESSAGES}: nothing "
+                               "ties it to the custody log")
 
 
 def _check_packaging(report: BundleReport, bag_info: dict) -> None:

@@ -286,3 +286,25 @@ def test_verify_bundle_with_the_signature_file_removed(made, tmp_path, forensic)
     assert rep.signature == "invalid" and rep.status == "failed"
     assert "the signature file is missing" in " ".join(rep.problems)
     forensic("verify-bundle", tmp_path / "x.zip", "--pubkey", made["pub"], expect=4)
+
+
+def test_verify_bundle_message_whose_custody_entries_were_cut_fails(made, tmp_path):
+    """The excerpt stays valid (each entry left keeps its proof), but an exported message no
+    entry records was tied to the custody log by nothing: it is named."""
+    with zipfile.ZipFile(made["unsigned"]) as zf:
+        messages = [json.loads(x) for x in zf.read(ROOT + "data/messages.jsonl").splitlines()]
+    victim = messages[0]["artifact_id"]
+
+    def cut(rel):
+        keep = []
+        for line in rel["data/custody/entries.jsonl"].splitlines():
+            e = json.loads(line)
+            if not (e["action"].startswith("artifact.") and e["details"]["artifact_id"] == victim):
+                keep.append((e["seq"], line))
+        seqs = {s for s, _ in keep}
+        rel["data/custody/entries.jsonl"] = b"".join(line + b"\n" for _, line in keep)
+        rel["data/custody/proofs.jsonl"] = b"".join(
+            p + b"\n" for p in rel["data/custody/proofs.jsonl"].splitlines() if json.loads(p)["seq"] in seqs)
+    rep = verify(reseal(made["unsigned"], tmp_path / "x.zip", cut))
+    assert rep.custody == "valid" and not rep.intact
+    assert any(f"no custody entry in the bundle records message {victim} " in p for p in rep.problems), rep.problems
