@@ -11,8 +11,9 @@
 2. the bag: ``bagit.txt`` is BagIt 1.0; every tag file the tag manifest lists and every payload
    file the manifest lists is present with that SHA-256 (else *missing* / *altered*); no other
    file is present (else *extra*; only the tag manifest, its signature and the public key may
-   stand unlisted); ``manifest-sha256.txt``, ``bag-info.txt`` and ``bagit.txt`` must be listed in
-   the tag manifest; ``Payload-Oxum`` matches; the packaging ``bag-info.txt`` states
+   stand unlisted; a payload manifest listing nothing fails); ``manifest-sha256.txt``,
+   ``bag-info.txt`` and ``bagit.txt`` must be listed in the tag manifest; ``Payload-Oxum``
+   matches; the packaging ``bag-info.txt`` states
    (``Bundle-Encryption``, ``Bundle-Names-Hidden``) is the packaging found;
 3. the signature over ``tagmanifest-sha256.txt`` (minisign): with ``pubkey`` the examiner's
    published key, else the key file inside the bundle (which proves only that the bundle is
@@ -22,7 +23,8 @@
    entries chain (``prev``); each has an inclusion proof to the checkpoint's Merkle root; the
    checkpoint is well-formed, its signature (if any) verifies and was made by the key that
    signed the bag, and it is the ``Custody-Head`` of ``bag-info.txt``; a full log is re-verified
-   entry by entry;
+   entry by entry. A bag without an excerpt, or an excerpt holding no entry, fails: nothing ties
+   it to the custody log; so does an exported message no excerpt entry records;
 5. every hash the bundle states agrees (:mod:`forensic.exporters.statements`): the manifest,
    ``files.jsonl``, the custody entries, the report and every other member that names a file's
    SHA-256.
