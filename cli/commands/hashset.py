@@ -17,7 +17,7 @@ from forensic import hashsets
 from forensic.case import Case
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, key_options, with_case
-from forensic.cli.console import emit_json, esc, info, listing, safe, warn
+from forensic.cli.console import compact_line, emit_json, esc, info, listing, warn
 from forensic.errors import UsageError
 from forensic.store import hashsets as store_hashsets
 
@@ -66,7 +66,7 @@ def list_(as_json: bool) -> int:
     found = [s.to_json() for s in hashsets.listing()]
     n = listing(found, as_json=as_json,
                 columns=("Name", "Kind", "Category", "Format", "Records", "Digests", "Imported"),
-                cells=_set_cells, line=lambda r: safe("\t".join(map(str, _set_cells(r)))))
+                cells=_set_cells, line=lambda r: compact_line(_set_cells(r)))
     if n == 0:
         info(f"no hash sets in {esc(hashsets.library_dir())}; add one with `forensic hashset import`")
     return 0
