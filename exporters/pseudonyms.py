@@ -29,6 +29,7 @@ import hashlib
 import json
 import os
 import re
+import unicodedata
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -56,6 +57,8 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 _KEEP = frozenset({"item", "sha256", "md5", "sha1", "file_id", "artifact_id", "record_id", "leaf_hash", "root",
                    "proof", "hash", "prev_hash", "seq", "tree_size"})
 _SEP = r"[\s.\-/()]*"
+# a name or id ends where no letter or digit follows ("_" too: "ana_lima" in a file name)
+_B, _E = r"(?<![^\W_])", r"(?![^\W_])"
 _CHUNK = 1 << 20
 _OVERLAP = 1024
 
@@ -134,7 +137,12 @@ def _number_bytes(key: str) -> tuple[bytes, tuple[bytes, ...]] | None:
 
 def _free(data: bytes, at: int) -> bool:
     """No ASCII letter or digit at ``at`` (or outside ``data``)."""
-    return at < 0 or at >= len(data) or not (data[at:at + 1].isalnum() or data[at:at + 1] == b"_")
+    return at < 0 or at >= len(data) or not data[at:at + 1].isalnum()
+
+
+def _unaccented(text: str) -> str:
+    """``text`` without its combining marks (Sofía -> Sofia)."""
+    return "".join(c for c in unicodedata.normalize("NFKD", text) if not unicodedata.combining(c))
 
 
 def _number_hit(data: bytes, at: int, nsn: bytes, prefixes: tuple[bytes, ...]) -> bool:
@@ -173,7 +181,7 @@ class Pseudonyms:
                 text.append((re.compile(re.escape(e), re.IGNORECASE), p.pseudonym))
                 words.add(e.lower().encode("utf-8"))
             for u in p.user_ids:
-                text.append((re.compile(rf"(?<!\w){re.escape(u)}(?!\w)", re.IGNORECASE), p.pseudonym))
+                text.append((re.compile(rf"{_B}{re.escape(u)}{_E}", re.IGNORECASE), p.pseudonym))
                 if len(u) >= 4:
                     words.add(u.lower().encode("utf-8"))
         for p in persons:
@@ -184,23 +192,26 @@ class Pseudonyms:
                 found = _number_bytes(n)
                 if found is not None:
                     numbers.add(found)
-        full = sorted(((name, p) for p in persons for name in p.names if len(name.strip()) >= 2),
-                      key=lambda t: -len(t[0]))
-        for name, p in full:
-            text.append((re.compile(rf"(?<!\w){re.escape(name.strip())}(?!\w)", re.IGNORECASE), p.pseudonym))
+        # every name as written and without its accents ("sofia_moreno" in a folder name)
+        spelt = {(variant, p.pseudonym) for p in persons for name in p.names if len(name.strip()) >= 2
+                 for variant in (name.strip(), _unaccented(name.strip()))}
+        full = sorted(spelt, key=lambda t: (-len(t[0]), t))
+        for name, pseudonym in full:
+            joined = r"[\s_.\-]+".join(re.escape(w) for w in name.split())   # "Ana Lima", "ana_lima"
+            text.append((re.compile(rf"{_B}{joined}{_E}", re.IGNORECASE), pseudonym))
             # latin-1: UTF-16 text once its zero bytes are dropped; upper and title case spelt out,
-            # as bytes.lower() folds ASCII letters only ("SOFÍA")
-            for form in {name.strip(), name.strip().lower(), name.strip().upper(), name.strip().title()}:
+            # as bytes.lower() folds ASCII letters only ("SOFÍA"); the words joined by "_" too
+            for form in {name, name.lower(), name.upper(), name.title(), "_".join(name.split())}:
                 words.add(form.encode("utf-8").lower())
                 try:
                     words.add(form.encode("latin-1").lower())
                 except UnicodeEncodeError:         # beyond Latin-1: UTF-16 sought as it is
                     wide.add(form.encode("utf-16-le").lower())
         # each word of a name (a first name alone in a message), once the whole names are done
-        parts = sorted({(w, p.pseudonym) for p in persons for name in p.names for w in re.findall(r"\w{3,}", name)},
+        parts = sorted({(w, pseudonym) for name, pseudonym in spelt for w in re.findall(r"[^\W_]{3,}", name)},
                        key=lambda t: (-len(t[0]), t))
         for word, pseudonym in parts:
-            text.append((re.compile(rf"(?<!\w){re.escape(word)}(?!\w)", re.IGNORECASE), pseudonym))
+            text.append((re.compile(rf"{_B}{re.escape(word)}{_E}", re.IGNORECASE), pseudonym))
         self._text = text
         self._words = sorted(words, key=_longest_first)
         self._wide = sorted(wide, key=_longest_first)

@@ -243,3 +243,14 @@ def test_a_push_name_only_the_messages_give_is_replaced_too():
     p = Pseudonyms([ana])
     assert p.text("Pinky 🌸 wrote to Carl") == "Victim-A wrote to Carl"
     assert p.found_in("Pinky 🌸".encode("utf-16-le"))
+
+
+def test_names_without_accents_and_joined_as_in_file_names():
+    """A Facebook export folder 'facebook-sofia_moreno': the name unaccented, its words joined
+    by an underscore, is hers too."""
+    from forensic.exporters.pseudonyms import Person, Pseudonyms
+    p = Pseudonyms([Person("Victim-A", "victim", "name:Sofía Moreno", names=["Sofía Moreno"])])
+    assert p.text("Download/facebook-sofia_moreno/inbox") == "Download/facebook-Victim-A/inbox"
+    assert p.text("Hola Sofía, ¿qué tal? SOFIA MORENO") == "Hola Victim-A, ¿qué tal? Victim-A"
+    assert p.found_in(b"facebook-sofia_moreno", bounded=True) and p.found_in("Sofía Moreno".encode("latin-1"))
+    assert p.text("Sofiamoreno") == "Sofiamoreno"
