@@ -27,7 +27,7 @@ from typing import Iterable, Iterator
 
 from forensic.errors import CaseError, ForensicError, UsageError
 from forensic.hashsets import formats
-from forensic.hashsets.index import DIGEST_SIZE, DigestIndex, build
+from forensic.hashsets.index import DIGEST_SIZE, DigestIndex, IndexBuilder, build
 from forensic.store import hashsets as store
 from forensic.store import triage as store_triage
 from forensic.store.hashsets import KINDS, HashsetCheck, HashsetHit
@@ -163,16 +163,20 @@ def _import_records(path: Path, fmt: str, work: Path, hs: HashSet) -> None:
             hs.categories.append(text)
         return categories[text]
 
-    for algorithm in DIGEST_SIZE:
-        notes = formats.ReadNotes()
+    notes = formats.ReadNotes()
+    builders = {algorithm: IndexBuilder(work, algorithm) for algorithm in DIGEST_SIZE}
+    try:
         records = formats.read_vics(path, notes) if fmt == "vics" else formats.read_text(path, fmt, notes)
-        count = build(work, algorithm, ((d, number(c)) for alg, d, c in records if alg == algorithm))
-        hs.skipped = notes.skipped
-        if count:
-            hs.digests[algorithm] = count
-        else:
-            for p in (work / f"{algorithm}.idx", work / f"{algorithm}.fan"):
-                p.unlink(missing_ok=True)
+        for algorithm, digest, category in records:       # one pass over the source
+            builders[algorithm].add(digest, number(category))
+        for algorithm, builder in builders.items():
+            count = builder.finish()
+            if count:
+                hs.digests[algorithm] = count
+    finally:
+        for builder in builders.values():
+            builder.close()
+    hs.skipped = notes.skipped
     hs.records = max(hs.digests.values(), default=0)
 
 

@@ -8,8 +8,8 @@ lookup is a binary search of a few hundred records through ``mmap``: a 40-millio
 is never read into memory.
 
 Building it never holds the set in memory either: the records are spread by their first
-byte into 256 run files, each sorted on its own (digests are uniform, so each run is
-1/256 of the set) and appended in order.
+7 bits into 128 run files, each sorted on its own (digests are uniform, so each run is
+1/128 of the set: 11 MB of a 40-million-entry SHA-256 set) and appended in order.
 """
 from __future__ import annotations
 
@@ -31,25 +31,43 @@ def index_paths(folder: Path, algorithm: str) -> tuple[Path, Path]:
     return folder / f"{algorithm}.idx", folder / f"{algorithm}.fan"
 
 
-def build(folder: Path, algorithm: str, records: Iterable[tuple[bytes, int]]) -> int:
-    """Write the index of ``records`` (digest, category number) into ``folder``; returns how
-    many distinct digests it holds (a digest met twice keeps its first category)."""
-    size = DIGEST_SIZE[algorithm]
-    width = size + CATEGORY_SIZE
-    idx_path, fan_path = index_paths(folder, algorithm)
-    with tempfile.TemporaryDirectory(dir=folder, prefix=f".{algorithm}-runs-") as tmp:
-        runs: list[BinaryIO] = [open(Path(tmp) / f"{b:02x}", "w+b", buffering=1 << 16) for b in range(256)]
+RUNS = 128          # run files, by a digest's first 7 bits (3 algorithms at once: 384 open files)
+
+
+class IndexBuilder:
+    """Builds the index of one algorithm's digests in ``folder``: :meth:`add` each record
+    (spread into run files, nothing kept in memory), then :meth:`finish`."""
+
+    def __init__(self, folder: Path, algorithm: str) -> None:
+        self.folder, self.algorithm = folder, algorithm
+        self.size = DIGEST_SIZE[algorithm]
+        self.width = self.size + CATEGORY_SIZE
+        self._tmp = tempfile.TemporaryDirectory(dir=folder, prefix=f".{algorithm}-runs-")
+        self._runs: list[BinaryIO] = [open(Path(self._tmp.name) / f"{b:02x}", "w+b", buffering=1 << 16)
+                                      for b in range(RUNS)]
+        self.added = 0
+
+    def add(self, digest: bytes, category: int) -> None:
+        if len(digest) != self.size:
+            raise ValueError(f"a {self.algorithm} digest of {len(digest)} bytes")
+        self._runs[digest[0] >> 1].write(digest + category.to_bytes(CATEGORY_SIZE, "big"))
+        self.added += 1
+
+    def finish(self) -> int:
+        """Sort each run, write the index and its fan-out; returns how many distinct digests
+        it holds (a digest met twice keeps its first category). Nothing is written when no
+        digest was added (0)."""
+        size, width = self.size, self.width
+        idx_path, fan_path = index_paths(self.folder, self.algorithm)
         try:
-            for digest, category in records:
-                if len(digest) != size:
-                    raise ValueError(f"a {algorithm} digest of {len(digest)} bytes")
-                runs[digest[0]].write(digest + category.to_bytes(CATEGORY_SIZE, "big"))
+            if not self.added:
+                return 0
             fan = array("Q", bytes(8 * (_FAN + 1)))
             count = 0
             partial = idx_path.with_name(idx_path.name + ".partial")
             with open(partial, "wb") as out:
                 out.write(MAGIC + struct.pack("<BQ", size, 0))
-                for run in runs:
+                for run in self._runs:
                     run.flush()
                     run.seek(0)
                     data = run.read()
@@ -73,11 +91,28 @@ def build(folder: Path, algorithm: str, records: Iterable[tuple[bytes, int]]) ->
             with open(fan_path, "wb") as fh:
                 fh.write(fan.tobytes() if struct.pack("=H", 1) == struct.pack("<H", 1) else _little(fan))
             os.replace(partial, idx_path)
+            return count
         finally:
-            for run in runs:
-                if not run.closed:
-                    run.close()
-    return count
+            self.close()
+
+    def close(self) -> None:
+        for run in self._runs:
+            if not run.closed:
+                run.close()
+        self._tmp.cleanup()
+
+
+def build(folder: Path, algorithm: str, records: Iterable[tuple[bytes, int]]) -> int:
+    """Write the index of ``records`` (digest, category number) into ``folder``; returns how
+    many distinct digests it holds (see :class:`IndexBuilder`)."""
+    builder = IndexBuilder(folder, algorithm)
+    try:
+        for digest, category in records:
+            builder.add(digest, category)
+    except BaseException:
+        builder.close()
+        raise
+    return builder.finish()
 
 
 def _little(fan: array) -> bytes:
