@@ -38,6 +38,7 @@ COMMANDS: dict[str, str] = {
     "training": "forensic.cli.commands.training",
     "sample-image": "forensic.cli.commands.sample",
     "hashset": "forensic.cli.commands.hashset",
+    "search": "forensic.cli.commands.search",
 }
 COMMAND_MODULES = sorted(set(COMMANDS.values()))
 

@@ -173,6 +173,40 @@ class TskReader(PositionalReader):
             spans.append((start, start + min(run.len * bs, self.size - first)))
         return spans
 
+    def layout(self) -> tuple[list[tuple[int | None, int]], int] | None:
+        """Where the content lies in the image, whole clusters: ([(image offset | None for a
+        sparse run, length)], allocated length), the runs in content order. The bytes from
+        the content's size to the allocated length are its slack. None for resident content
+        (inside its MFT entry or inode) or content not on a volume."""
+        volume = self.volume
+        if volume is None:
+            return None
+        try:
+            attrs = list(self.fs_file)
+        except (OSError, RuntimeError):
+            return None
+        for attr in attrs:
+            info = attr.info
+            if self.attr is not None:
+                if (info.type, info.id) == self.attr:
+                    break
+            elif info.type in _CONTENT_ATTRS and (not info.name or info.name == b"$Data"):
+                break
+        else:
+            return None
+        if not info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+            return None
+        bs, runs = volume.block_size, []
+        try:
+            for run in attr:
+                if run.len <= 0:
+                    continue
+                start = None if run.flags & _NO_DATA_RUN else volume.offset + run.addr * bs
+                runs.append((start, run.len * bs))
+        except (OSError, RuntimeError):
+            return None
+        return runs, sum(n for _, n in runs)
+
     def read_at(self, offset: int, n: int) -> bytes:
         if self.attr is None:
             return cast(bytes, self.fs_file.read_random(offset, n))

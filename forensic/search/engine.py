@@ -1,0 +1,196 @@
+"""Where ``forensic search`` looks, and the hits it reports.
+
+- ``names``, ``messages``, ``metadata``: read from the case store (:mod:`forensic.store.search`);
+- ``content``: every file of the item's source, allocated or deleted, read again from the
+  evidence (read-only) as a stream: its bytes in UTF-8 and UTF-16LE, then the text of its
+  document (:mod:`forensic.search.text`). On a disk image a file's runs give each hit its
+  offset in the image, and whether it crosses a fragment (two non-contiguous runs) or a
+  sector boundary;
+- ``slack`` (``--slack``): the bytes between a file's end and the end of its last cluster;
+- ``unallocated`` (``--unallocated``): each volume's unallocated runs from its allocation map
+  (:mod:`forensic.sources.unallocated`) searched as one stream (as ``blkls`` lists them), and
+  the disk's space outside every partition.
+"""
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import BinaryIO, Callable, Iterator
+
+from forensic.case import Case
+from forensic.entry import FileEntry
+from forensic.errors import ForensicError
+from forensic.search.raw import RunMap, StreamHit, clip, context_text, crosses_sector, scan
+from forensic.search.terms import Match, Matcher
+from forensic.search.text import MAX_DOCUMENT, extract, kind_of
+from forensic.store import search as store_search
+
+WHERE = ("content", "names", "messages", "metadata")
+CONTEXT_CHARS = 40
+
+Warn = Callable[[str], None]
+
+
+@dataclass(slots=True)
+class Hit:
+    """One hit. The first nine fields are the contract of ``--json`` (issue 20)."""
+    term: str
+    list: str
+    where: str                       # content | name | message | metadata | unallocated | slack
+    item: str
+    locator: str | None              # of the file, the message's file, or the unallocated run
+    image_offset: int | None         # byte offset of the hit in the item's image, where it has one
+    file_offset: int | None          # in the file (content, slack) or the unallocated stream
+    text: str
+    context: str
+    encoding: str | None = None      # utf-8 | utf-16le | text (a name, a field, extracted text)
+    length: int | None = None        # bytes of the hit
+    crosses_fragment: bool | None = None
+    crosses_sector: bool | None = None
+    path: str | None = None
+    deleted: bool | None = None
+    record_id: int | None = None
+    record_type: str | None = None
+    field: str | None = None
+    extracted: str | None = None     # the document extractor the text came from (pdf, ooxml, ...)
+
+    def to_json(self) -> dict:
+        return asdict(self)
+
+
+def _text_context(value: str, m: Match) -> str:
+    s = value[max(0, m.start - CONTEXT_CHARS):m.start] + "[" + m.text + "]" + value[m.end:m.end + CONTEXT_CHARS]
+    return "".join(c if c.isprintable() else " " for c in s)
+
+
+def store_hits(case: Case, matcher: Matcher, items: list[str], where: set[str]) -> Iterator[Hit]:
+    """Hits in file names, messages and record metadata (the case store)."""
+    if "names" in where:
+        for row in store_search.names(case.db, items):
+            for m in matcher.find_text(row.name):
+                yield Hit(m.term.text, m.term.list, "name", row.item, row.locator, None, None, m.text,
+                          _text_context(row.name, m), "text", deleted=row.deleted)
+    if "messages" in where or "metadata" in where:
+        for rec in store_search.record_texts(case.db, items, "messages" in where, "metadata" in where):
+            for m in matcher.find_text(rec.value):
+                kind = "message" if rec.record_type == store_search.MESSAGE_TYPE and \
+                    rec.field in store_search.MESSAGE_FIELDS else "metadata"
+                yield Hit(m.term.text, m.term.list, kind, rec.item, rec.locator, None, None, m.text,
+                          _text_context(rec.value, m), "text", record_id=rec.record_id,
+                          record_type=rec.record_type, field=rec.field)
+
+
+def _raw_hit(sh: StreamHit, where: str, item: str, locator: str, runmap: RunMap | None,
+             path: str | None = None, deleted: bool | None = None) -> Hit:
+    m = sh.match
+    img = runmap.image_offset(sh.offset) if runmap is not None else None
+    frag = runmap.crosses_fragment(sh.offset, sh.length) if runmap is not None else None
+    return Hit(m.term.text, m.term.list, where, item, locator, img, sh.offset, m.text, context_text(sh),
+               m.encoding, sh.length, frag, crosses_sector(img, sh.length) if not frag else True,
+               path=path, deleted=deleted)
+
+
+def _stream_reader(fh: BinaryIO) -> Callable[[int, int], bytes]:
+    def read(offset: int, n: int) -> bytes:
+        fh.seek(offset)
+        return bytes(fh.read(n))
+    return read
+
+
+def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, slack: bool,
+               read_image: Callable[[int, int], bytes] | None, warn: Warn) -> Iterator[Hit]:
+    """Hits in one file's content (bytes, then its document's text) and slack."""
+    fh = entry.open()
+    try:
+        layout = fh.layout() if hasattr(fh, "layout") else None
+        size = entry.size if entry.size is not None else 1 << 62
+        loc = str(entry.locator)
+        path, deleted = entry.path, entry.deleted
+        if content:
+            runmap = RunMap(clip(layout[0], 0, size)) if layout else None
+            read = _stream_reader(fh)
+            found: set[tuple[str, str]] = set()
+            for sh in scan(read, size, matcher):
+                found.add((sh.match.term.text, sh.match.text.lower()))
+                yield _raw_hit(sh, "content", item, loc, runmap, path, deleted)
+            head = read(0, 4096)
+            kind = kind_of(entry.name, head)
+            if kind is not None:
+                text, why = extract(kind, read(0, MAX_DOCUMENT))
+                if why:
+                    warn(f"{loc}: {why}")
+                for m in matcher.find_text(text or ""):
+                    if (m.term.text, m.text.lower()) in found:
+                        continue          # its bytes were hit already (HTML, text)
+                    yield Hit(m.term.text, m.term.list, "content", item, loc, None, None, m.text,
+                              _text_context(text or "", m), "text", extracted=kind, path=path, deleted=deleted)
+        if slack and layout and read_image is not None and entry.size is not None:
+            runs, allocated = layout
+            if allocated > entry.size:
+                runmap = RunMap(clip(runs, entry.size, allocated))
+                for sh in scan(runmap.read_with(read_image), runmap.size, matcher):
+                    hit = _raw_hit(sh, "slack", item, loc, runmap, path, deleted)
+                    hit.file_offset = entry.size + sh.offset
+                    yield hit
+    finally:
+        fh.close()
+
+
+def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: bool, unallocated: bool,
+                warn: Warn) -> Iterator[Hit]:
+    """Hits in the evidence of one item: its files, their slack, its unallocated space."""
+    from forensic.sources import open_source
+    from forensic.sources.tsk import TskImageSource
+    from forensic.sources.unallocated import unallocated_runs, unpartitioned
+    row = case.item(item)
+    path = row.source
+    if not path.exists():
+        raise ForensicError(f"the evidence of item {item} ({path}) is not there",
+                            hint="reconnect the evidence at the path it was added from")
+    src = open_source(path, row.format, path.name)
+    try:
+        image = src if isinstance(src, TskImageSource) else None
+        read_image = image.img.read if image is not None else None
+        if (slack or unallocated) and image is None:
+            warn(f"item {item} ({row.format}) is no disk image: it has no slack or unallocated space to search")
+        if content or (slack and image is not None):
+            for entry in src.entries():
+                if not entry.has_content:
+                    continue
+                try:
+                    yield from entry_hits(entry, item, matcher, content, slack and image is not None, read_image,
+                                          warn)
+                except (OSError, RuntimeError, ValueError) as exc:
+                    warn(f"{entry.locator}: not searched ({exc})")
+        if unallocated and image is not None:
+            assert read_image is not None
+            for loc, fs, fstype, offset in image.volumes:
+                runs = unallocated_runs(fs, fstype, read_image, offset)
+                if runs is None:
+                    warn(f"{loc}: the allocation map of its {fstype} file system is not read here: "
+                         "its unallocated space is not searched")
+                    continue
+                yield from _space_hits(item, str(loc), [(offset + s, n) for s, n in runs], matcher, read_image)
+            outside = unpartitioned(image.img)
+            if outside:
+                yield from _space_hits(item, f"{image.locator} › outside partitions", outside, matcher, read_image)
+    finally:
+        src.close()
+
+
+def _space_hits(item: str, volume: str, runs: list[tuple[int, int]], matcher: Matcher,
+                read_image: Callable[[int, int], bytes]) -> Iterator[Hit]:
+    runmap = RunMap([(s, n) for s, n in runs])
+    for sh in scan(runmap.read_with(read_image), runmap.size, matcher):
+        hit = _raw_hit(sh, "unallocated", item, volume, runmap)
+        i = runmap.run_index(sh.offset)
+        start, n = runmap.runs[i]
+        hit.locator = f"{volume} › unallocated bytes {start:,}-{(start or 0) + n - 1:,}"
+        yield hit
+
+
+def search_case(case: Case, matcher: Matcher, items: list[str], where: set[str], slack: bool,
+                unallocated: bool, warn: Warn) -> Iterator[Hit]:
+    yield from store_hits(case, matcher, items, where)
+    if "content" in where or slack or unallocated:
+        for item in items:
+            yield from source_hits(case, item, matcher, "content" in where, slack, unallocated, warn)
