@@ -206,6 +206,12 @@ class HashStatements:
                 if subject is not None:
                     self.sources.add(subject[1:])
                     self.say(subject, "sha256", src.get("sha256"), MESSAGES)
+                # the member holding its source file (bundle format of issue 17): the one files.jsonl stores it as
+                member = src.get("member")
+                if member is not None and (subject is None or self.by_bag.get(member) != subject[1:]):
+                    self.problems.append(f"{MESSAGES} gives {str(member)[:120]!r} as the file message "
+                                         f"{str(m.get('artifact_id'))[:20]} was read from, but {FILES} stores "
+                                         "another file there, or none")
             fields = m.get("fields")
             for a in (fields.get("attachments") or []) if type(fields) is dict else []:
                 subject = self._file(item, a.get("locator")) if type(a) is dict else None

@@ -130,3 +130,35 @@ def test_all_messages_of_an_item(case, forensic, tmp_path):
                    "--type", "messages", "--no-pdf", "--json").json()
     # msgstore.db, its -wal and the recruiter's chat; the sister's chat is listed, withheld
     assert out["files"] == out["message_sources"] == 3 and out["withheld"] == 2    # the chat file, 1 message
+
+
+def test_a_message_pointing_at_another_member_fails_verification(case, forensic, tmp_path):
+    from forensic.exporters import bagit
+    bundle = tmp_path / "v.zip"
+    forensic("export", "--case", case["case"], "--out", bundle, "--tag", "court", "--no-pdf")
+    with zipfile.ZipFile(bundle) as zf:
+        items = [[n, zf.read(n)] for n in zf.namelist()]
+    d = dict(items)
+    root = items[0][0].split("/", 1)[0] + "/"
+    rows = _jsonl(d[root + "data/messages.jsonl"])
+    chat = next(r["source"]["member"] for r in rows if r["source"]["path"].endswith("Recruiter.txt"))
+    for r in rows:                            # the database's messages now say they came from the chat export
+        if r["source"]["path"].endswith("msgstore.db"):
+            r["source"]["member"] = chat
+    forged = "".join(json.dumps(r, ensure_ascii=False, sort_keys=True, separators=(",", ":")) + "\n"
+                     for r in rows).encode()
+    # the manifests made again, as a careful forger would (the bundle is not signed)
+    man = bagit.parse_manifest(d[root + "manifest-sha256.txt"])
+    man["data/messages.jsonl"] = sha(forged)
+    d[root + "data/messages.jsonl"] = forged
+    d[root + "manifest-sha256.txt"] = bagit.manifest_text(man.items())
+    tm = bagit.parse_manifest(d[root + "tagmanifest-sha256.txt"])
+    tm["manifest-sha256.txt"] = sha(d[root + "manifest-sha256.txt"])
+    d[root + "tagmanifest-sha256.txt"] = bagit.manifest_text(tm.items())
+    bad = tmp_path / "forged.zip"
+    with zipfile.ZipFile(bad, "w") as zf:
+        for name, _ in items:
+            zf.writestr(zipfile.ZipInfo(name, (1980, 1, 1, 0, 0, 0)), d[name])
+    rep = forensic("verify-bundle", bad, "--json", expect=4).json()
+    wrong = [p for p in rep["problems"] if "as the file message" in p]
+    assert len(wrong) == 3 and all(repr(chat) in p and "stores another file there" in p for p in wrong)
