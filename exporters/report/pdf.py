@@ -28,7 +28,7 @@ import re
 from importlib import resources
 from typing import Iterable
 
-from forensic.errors import UsageError
+from forensic.errors import ForensicError, UsageError
 from forensic.exporters import bagit
 
 PDF_MEMBER = "data/report/report.pdf"
@@ -161,7 +161,13 @@ def render_pdf(html: bytes | str, case_id: str, digest: str, *, images_cap: int 
         data = _notice(data, omitted, images_cap)
     data, _ = fit_tables(data)
     fetcher = weasyprint.URLFetcher(allowed_protocols={"data"}, allow_redirects=False, timeout=1)
-    doc = weasyprint.HTML(string=data.decode("utf-8"), base_url=None, url_fetcher=fetcher)
-    sheets = [weasyprint.CSS(string=print_css() + page_css(case_id, digest), url_fetcher=fetcher)]
-    return doc.write_pdf(stylesheets=sheets, pdf_identifier=digest[:32].encode("ascii"),
-                         custom_metadata=False)
+    try:
+        doc = weasyprint.HTML(string=data.decode("utf-8"), base_url=None, url_fetcher=fetcher)
+        sheets = [weasyprint.CSS(string=print_css() + page_css(case_id, digest), url_fetcher=fetcher)]
+        return doc.write_pdf(stylesheets=sheets, pdf_identifier=digest[:32].encode("ascii"),
+                             custom_metadata=False)
+    except Exception as exc:        # a fault of the renderer: the export stops, saying how to go on
+        raise ForensicError(f"the report's PDF could not be made: WeasyPrint failed ({type(exc).__name__}: "
+                            f"{str(exc)[:200]})",
+                            hint="export with --no-pdf (the HTML report is the same report), and report this "
+                                 "with the error log") from exc
