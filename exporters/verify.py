@@ -822,6 +822,8 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
             problems.append("the custody log's Merkle root differs from the checkpoint's")
         if not problems and cp.last_hash != prev:
             problems.append("the checkpoint names another last entry")
+        if not problems:
+            problems.extend(_check_full_checkpoints(full, read("data/custody/custody.checkpoints.jsonl"), cp))
     else:
         entries = read("data/custody/entries.jsonl") or b""
         for line in entries.split(b"\n"):
@@ -885,6 +887,25 @@ def _check_custody(zf, report: BundleReport, rel: dict, manifest: dict, bag_info
     else:
         report.custody = "valid"
     return lines
+
+
+def _check_full_checkpoints(log: bytes, checkpoints: bytes | None, cp: Checkpoint) -> list[str]:
+    """A full log's checkpoints, as ``forensic custody verify`` checks a case's (consistent,
+    signed by established keys from the first signed one on); the bundle's checkpoint is
+    the last of them. Without the file, its history and pins would go unchecked."""
+    if checkpoints is None:
+        return ["the bundle holds the full custody log without its checkpoints "
+                "(data/custody/custody.checkpoints.jsonl): its history cannot be checked"]
+    from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME
+    from forensic.chain_of_custody.verify import verify_log
+    with tempfile.TemporaryDirectory(prefix="forensic-custody-") as tmp:
+        (Path(tmp) / LOG_NAME).write_bytes(log)
+        (Path(tmp) / CHECKPOINTS_NAME).write_bytes(checkpoints)
+        rep = verify_log(Path(tmp), None, case_id=cp.case_id, workers=1)
+    out = [f"the full custody log does not verify: {p}" for p in rep.problems[:3]]
+    if not out and checkpoints.rsplit(b"\n", 2)[-2:] != [cp.line(), b""]:
+        out.append("the custody checkpoint is not the last of the full log's checkpoints")
+    return out
 
 
 def verdict(report: BundleReport) -> list[str]:

@@ -64,12 +64,15 @@ def made(tmp_path_factory):
     assert cli("tag", "add", "--case", case, "--tag", "court", "--conversation", "/WhatsApp/Chat.txt") == 0
     unsigned = tmp / "unsigned.zip"
     assert cli("export", "--case", case, "--out", unsigned, "--tag", "court") == 0
+    full = tmp / "full.zip"
+    assert cli("export", "--case", case, "--out", full, "--tag", "court", "--full-custody") == 0
     examiner = Signer.generate("Ann Examiner")
     key, pub = write_keypair(examiner, tmp / "keys")
     assert cli("custody", "note", "--case", case, "--key", key, "about to export") == 0   # signs the log
     signed = tmp / "signed.zip"
     assert cli("export", "--case", case, "--out", signed, "--tag", "court", "--key", key) == 0
-    return {"tmp": tmp, "case": case, "unsigned": unsigned, "signed": signed, "key": key, "pub": pub}
+    return {"tmp": tmp, "case": case, "unsigned": unsigned, "full": full, "signed": signed, "key": key,
+            "pub": pub}
 
 
 def unzip(bundle: Path, dest: Path) -> Path:
@@ -308,3 +311,24 @@ def test_verify_bundle_message_whose_custody_entries_were_cut_fails(made, tmp_pa
     rep = verify(reseal(made["unsigned"], tmp_path / "x.zip", cut))
     assert rep.custody == "valid" and not rep.intact
     assert any(f"no custody entry in the bundle records message {victim} " in p for p in rep.problems), rep.problems
+
+
+def test_verify_bundle_full_log_without_its_checkpoints_fails(made, tmp_path):
+    assert verify(made["full"]).intact
+    def drop(rel):
+        del rel["data/custody/custody.checkpoints.jsonl"]
+    rep = verify(reseal(made["full"], tmp_path / "x.zip", drop))
+    assert rep.custody == "invalid" and any("without its checkpoints" in p for p in rep.problems)
+
+
+def test_verify_bundle_full_log_with_a_forged_earlier_checkpoint_fails(made, tmp_path):
+    """The bundle's own checkpoint still matches the log; an earlier one in the checkpoints
+    file was rewritten (its root): the history the file tells is checked, not skipped."""
+    def forge(rel):
+        lines = rel["data/custody/custody.checkpoints.jsonl"].split(b"\n")
+        cp = json.loads(lines[0])
+        cp["root"] = "0" * 64
+        lines[0] = json.dumps(cp, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+        rel["data/custody/custody.checkpoints.jsonl"] = b"\n".join(lines)
+    rep = verify(reseal(made["full"], tmp_path / "x.zip", forge))
+    assert rep.custody == "invalid" and any("the full custody log does not verify" in p for p in rep.problems)
