@@ -12,7 +12,7 @@ concern the exported items (``entries.jsonl``) and an inclusion proof for each
 (``proofs.jsonl``): each entry is checked and proved to be in the checkpointed log.
 
 Prints one JSON object (ok, mode, entries, checkpoints, signatures_verified, first_bad_seq,
-problem) and exits 0 when the log verifies, 4 when it does not, or when there is nothing to
+problem; for a log also unchecked_tail, the entries no checkpoint covers) and exits 0 when the log verifies, 4 when it does not, or when there is nothing to
 verify: a folder with no entries is never "ok".
 """
 import base64
@@ -403,6 +403,9 @@ def verify_log(case_dir, trusted_keys=()):
             # in a signed log, entries after the latest checkpoint are signed by no key
             bad.append((cps[-1]["tree_size"], "entries after the latest checkpoint in a signed log"))
     out["entries"] = seq
+    # entries no checkpoint covers (an unsigned log's crash, see docs/custody-log.md): chained,
+    # but no Merkle root or signature vouches for them
+    out["unchecked_tail"] = max(0, seq - (cps[-1]["tree_size"] if cps else 0))
     if not bad and trusted_keys and not out["signatures_verified"]:
         bad.append((0, "no checkpoint is signed by a trusted key: nothing vouches for the entries"))
     elif not bad and pins and signed_from is None:
