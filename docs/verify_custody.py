@@ -12,8 +12,9 @@ concern the exported items (``entries.jsonl``) and an inclusion proof for each
 (``proofs.jsonl``): each entry is checked and proved to be in the checkpointed log.
 
 Prints one JSON object (ok, mode, entries, checkpoints, signatures_verified, first_bad_seq,
-problem; for a log also unchecked_tail, the entries no checkpoint covers) and exits 0 when the log verifies, 4 when it does not, or when there is nothing to
-verify: a folder with no entries is never "ok".
+problem; for a log also unchecked_tail, the entries no checkpoint covers) and exits 0 when
+the log verifies, 4 when it does not, or when there is nothing to verify: a folder with no
+entries is never "ok".
 """
 import base64
 import hashlib
