@@ -165,6 +165,9 @@ def test_index_finds_every_digest_and_nothing_else(tmp_path):
     absent = {r.randbytes(32) for _ in range(5000)} - present
     edge = [b"\x00" * 32, b"\xff" * 32, b"\x00\x00" + b"\xff" * 30]
     present |= set(edge)
+    crowded = {b"\x12\x34" + r.randbytes(30) for _ in range(3000)}    # one bucket of 3,000: halved first
+    present |= crowded
+    absent |= {b"\x12\x34" + r.randbytes(30) for _ in range(3000)} - present
     assert build(tmp_path, "sha256", ((d, i % 7) for i, d in enumerate(sorted(present)))) == len(present)
     index = DigestIndex(tmp_path, "sha256")
     cats = {d: i % 7 for i, d in enumerate(sorted(present))}
