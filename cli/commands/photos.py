@@ -132,8 +132,13 @@ def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = Fa
     if videos:
         # the media/video records: a photo row's fields (those a video has not are null),
         # then kind "video", duration, codecs, frame rate, the dates and the track's size
+        by_content = store_hashsets.hits_by_sha256(case.db, [item] if item else None)
         for row in geo_export.video_rows(case.db, item, geotagged):
             del row["artifact_id"]
+            mine = by_content.get(row["sha256"], []) if row.get("sha256") else []
+            if not known_good and any(m.kind == "known-good" for m in mine):
+                continue
+            row.update(hashset_fields(mine))
             yield {**row, **{k: row.get(k) for k in PHOTO_MEDIA_FIELDS}}
 
 

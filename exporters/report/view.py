@@ -532,7 +532,7 @@ def _gallery(ctx: Any) -> list[dict]:
 def _videos(ctx: Any) -> dict:
     cards = [{"key": [v["item"], v["locator"]], "path": v["path"], "item": v["item"], "locator": v["locator"],
               "known_bad": bool(v.get("known_bad")), "known_bad_category": v.get("known_bad_category")}
-             for v in ctx.videos if not v["withheld"] or v.get("known_bad")]
+             for v in ctx.videos if (not v["withheld"] or v.get("known_bad")) and not v.get("hidden_known_good")]
     rows = []
     for v in ctx.videos:
         f = v["fields"]

@@ -92,6 +92,21 @@ def hits(db: sqlite3.Connection, items: Iterable[str] | None = None) -> dict[int
     return out
 
 
+def hits_by_sha256(db: sqlite3.Connection, items: Iterable[str] | None = None) -> dict[str, list[HashsetHit]]:
+    """SHA-256 of a file's content -> the sets a file of that content matched (of ``items``;
+    None: all), one hit per set."""
+    out: dict[str, list[HashsetHit]] = {}
+    wanted = None if items is None else list(items)
+    sql = ("SELECT f.sha256, h.file_id, h.item, h.hashset, h.kind, h.category, h.algorithm FROM hashset_hits h "
+           "JOIN files f ON f.id = h.file_id WHERE f.sha256 IS NOT NULL"
+           + ("" if wanted is None else f" AND h.item IN ({','.join('?' * len(wanted))})") + " ORDER BY h.file_id")
+    for r in db.execute(sql, wanted or ()):
+        have = out.setdefault(r[0], [])
+        if all(h.hashset != r[3] for h in have):
+            have.append(HashsetHit(*r[1:]))
+    return out
+
+
 def known_bad_sha256(db: sqlite3.Connection) -> dict[str, str | None]:
     """SHA-256 -> category of every file content a known-bad set matched (in any item): the
     same picture under another name, or in another item, is never shown either."""

@@ -122,6 +122,8 @@ def test_photos_hide_known_good_and_never_show_known_bad(case, forensic):
     shown = {r["path"]: r for r in forensic("photos", "--case", c, "--json").jsonl()}
     assert "/system/wallpaper.jpg" not in shown
     assert shown["/DCIM/IMG_0002.jpg"]["known_bad"] is True and shown["/DCIM/IMG_0001.jpg"]["known_bad"] is False
+    videos = {r["path"]: r for r in forensic("photos", "--case", c, "--json", "--videos").jsonl()}
+    assert videos["/DCIM/VID_0001.mp4"]["known_bad"] is True and "/system/wallpaper.jpg" not in videos
     every = {r["path"] for r in forensic("photos", "--case", c, "--json", "--known-good").jsonl()}
     assert "/system/wallpaper.jpg" in every
     res = forensic("photos", "--case", c)
