@@ -58,3 +58,22 @@ def test_a_set_the_triage_had_no_digest_for_is_said(tmp_path, forensic, monkeypa
     forensic("triage", "--case", case, "--force")
     [bad] = forensic("files", "--case", case, "--known-bad", "--json").jsonl()
     assert bad["path"] == "/b.txt" and bad["md5"] == hashlib.md5(b"beta\n").hexdigest()
+
+
+def test_a_damaged_set_is_a_warning_never_a_failed_triage(tmp_path, forensic, monkeypatch):
+    library = tmp_path / "library"
+    monkeypatch.setenv("FORENSIC_HASHSETS", str(library))
+    phone = write_tree(tmp_path / "phone", {"a.txt": b"alpha\n"})
+    (tmp_path / "good.sha256").write_text(hashlib.sha256(b"alpha\n").hexdigest() + "  a.txt\n")
+    forensic("hashset", "import", tmp_path / "good.sha256", "--name", "good", "--kind", "known-good")
+    forensic("hashset", "import", tmp_path / "good.sha256", "--name", "broken", "--kind", "known-bad")
+    with open(library / "broken" / "sha256.idx", "r+b") as fh:
+        fh.truncate(20)
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "BRK-1", "--examiner", "E")
+    forensic("evidence", "add", phone, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=3)
+    [w] = forensic("warnings", "--case", case, "--json").jsonl()
+    assert w["stage"] == "hashsets" and "hash set broken not checked" in w["message"]
+    [row] = forensic("files", "--case", case, "--json", "--kind", "file").jsonl()
+    assert row["hashsets"] == ["good"] and row["known_good"] and not row["known_bad"]
