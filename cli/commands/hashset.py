@@ -59,10 +59,33 @@ def _set_cells(r: dict) -> tuple:
             ",".join(r["algorithms"]), r["imported_at"])
 
 
+def _check_cells(r: dict) -> tuple:
+    return (r["item"], r["hashset"], r["kind"], f"{r['records']:,}", r["source_sha256"], r["checked_at"],
+            f"{r['hits']:,}/{r['files_checked']:,}")
+
+
 @hashset.command("list")
+@click.option("--case", "case_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Instead: the sets this case's items were checked against, and when (oldest first).")
 @json_option
-def list_(as_json: bool) -> int:
-    """List the sets of the library ($FORENSIC_HASHSETS)."""
+def list_(case_dir: Path | None, as_json: bool) -> int:
+    """List the sets of the library ($FORENSIC_HASHSETS), or with --case the checks a case
+    recorded (item, set, kind, the set's source SHA-256 and record count, when, hits)."""
+    if case_dir is not None:
+        case = Case.open(case_dir)
+        try:
+            rows = [{"item": c.item, "hashset": c.hashset, "kind": c.kind, "source_sha256": c.source_sha256,
+                     "records": c.records, "imported_at": c.imported_at, "checked_at": c.checked_at,
+                     "files_checked": c.files_checked, "hits": c.hits} for c in store_hashsets.checks(case.db)]
+        finally:
+            case.close()
+        n = listing(rows, as_json=as_json,
+                    columns=("Item", "Set", "Kind", "Records", "Source SHA-256", "Checked", "Hits/files"),
+                    cells=_check_cells, line=lambda r: compact_line(_check_cells(r)))
+        if n == 0:
+            info("this case records no hash set check: none was in the library at triage; see `forensic hashset "
+                 "check`")
+        return 0
     found = [s.to_json() for s in hashsets.listing()]
     n = listing(found, as_json=as_json,
                 columns=("Name", "Kind", "Category", "Format", "Records", "Digests", "Imported"),

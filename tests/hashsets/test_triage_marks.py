@@ -148,6 +148,9 @@ def test_check_again_records_the_sets(case, forensic):
     db = sqlite3.connect(c / "case.db")
     assert {r[0] for r in db.execute("SELECT hashset FROM hashset_checks")} == {"lab", "nsrl", "vic"}
     db.close()
+    recorded = forensic("hashset", "list", "--case", c, "--json").jsonl()
+    assert [r["hashset"] for r in recorded] == ["nsrl", "vic", "lab", "nsrl", "vic"]   # at triage, then again
+    assert recorded[-1]["records"] == 2 and recorded[-1]["hits"] == 3     # 2 media; the photo twice + video
     forensic("custody", "verify", "--case", c)
 
 
