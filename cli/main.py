@@ -39,6 +39,7 @@ COMMANDS: dict[str, str] = {
     "sample-image": "forensic.cli.commands.sample",
     "hashset": "forensic.cli.commands.hashset",
     "search": "forensic.cli.commands.search",
+    "serve": "forensic.cli.commands.serve",
 }
 COMMAND_MODULES = sorted(set(COMMANDS.values()))
 

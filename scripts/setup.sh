@@ -6,7 +6,7 @@ here="$(cd "$(dirname "$0")/.." && pwd)"
 cd "$here"
 
 APT_PACKAGES=(libmagic1 sleuthkit ewf-tools mtools dosfstools e2fsprogs fdisk zip unzip 7zip
-              minisign libimage-exiftool-perl sqlite3 ntfs-3g chromium xorriso qemu-utils exfatprogs
+              minisign libimage-exiftool-perl sqlite3 ntfs-3g chromium chromium-driver xorriso qemu-utils exfatprogs
               libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do

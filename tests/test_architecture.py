@@ -19,9 +19,12 @@ ALLOWED = {
     "custody": {"core", "store"},
     "exporters": {"core", "sources", "store", "custody"},
     "training": {"core", "sources", "store", "extractors", "pipeline", "custody", "exporters"},
-    "cli": {"core", "sources", "store", "extractors", "pipeline", "custody", "exporters", "training"},
+    "cli": {"core", "sources", "store", "extractors", "pipeline", "custody", "exporters", "training", "serve"},
+    # the review workspace: a user interface like the CLI, whose tagging is `forensic tag add`'s own code
+    "serve": {"core", "sources", "store", "extractors", "pipeline", "custody", "exporters", "cli"},
 }
-PREFIXES = (("forensic.cli", "cli"), ("forensic.exporters", "exporters"), ("forensic.chain_of_custody", "custody"),
+PREFIXES = (("forensic.cli", "cli"), ("forensic.serve", "serve"), ("forensic.exporters", "exporters"),
+            ("forensic.chain_of_custody", "custody"),
             ("forensic.extractors", "extractors"), ("forensic.training", "training"), ("forensic.store", "store"),
             ("forensic.sources", "sources"), ("forensic.pipeline", "pipeline"), ("forensic.intake", "pipeline"),
             ("forensic", "core"))

@@ -1,0 +1,60 @@
+"""``forensic serve``: the review workspace in the browser (:mod:`forensic.serve`)."""
+from __future__ import annotations
+
+import ipaddress
+import socket
+import webbrowser
+from pathlib import Path
+
+import click
+
+from forensic.case import Case
+from forensic.cli import exit_codes
+from forensic.cli.common import case_option
+from forensic.cli.console import esc, info, warn
+from forensic.errors import UsageError
+
+
+def _free_port(host: str) -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind((host, 0))
+        return int(s.getsockname()[1])
+
+
+@click.command("serve")
+@case_option
+@click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
+              help="Port on 127.0.0.1.")
+@click.option("--open", "open_browser", is_flag=True, help="Open the printed URL in the default browser.")
+@click.option("--bind", default=None,
+              help="Listen on this loopback address instead of 127.0.0.1 (anything but loopback is refused).")
+def serve(case_dir: Path, port: int, open_browser: bool, bind: str | None) -> int:
+    """Review the case in a browser: overview, gallery, chats, tagging (local only, token in the URL)."""
+    import uvicorn
+
+    from forensic.serve.app import Settings, create_app
+    host = bind or "127.0.0.1"
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if not loopback or ipaddress.ip_address(host).version != 4:
+        raise UsageError(f"refusing to listen on {host!r}: the review workspace is for this machine only",
+                         hint="leave out --bind (127.0.0.1), or give another 127.x.y.z address")
+    if bind is not None:
+        warn(f"listening on {esc(host)} instead of 127.0.0.1")
+    case = Case.open(case_dir)          # refused here, before listening, when there is no case
+    case.close()
+    port = port or _free_port(host)
+    settings = Settings.new(case.root, port)
+    url = f"http://127.0.0.1:{port}/?token={settings.token}"
+    click.echo(url)
+    info(f"reviewing case in {esc(case.root)}; Ctrl-C stops the server")
+    if open_browser:
+        webbrowser.open(url)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
+                server_header=False, proxy_headers=False)
+    return exit_codes.OK
+
+
+COMMANDS = [serve]

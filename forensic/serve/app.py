@@ -1,0 +1,349 @@
+"""The review workspace's web application (Starlette, Jinja2 templates autoescaped, htmx vendored
+in ``static/``): overview, gallery, photo page, chats, message search, tagging.
+
+Security (the server runs on the examiner's machine, next to a browser that also visits the
+internet):
+
+* bound to loopback by :mod:`forensic.cli.commands.serve`; every request's ``Host`` header must
+  be ``127.0.0.1:PORT`` or ``localhost:PORT`` (a DNS-rebinding page cannot talk to it);
+* a random access token, given once in the URL, is exchanged for an ``HttpOnly``,
+  ``SameSite=Strict`` cookie; every request without the cookie (or the token) gets 403;
+* every POST carries a CSRF token tied to the session (a form field), checked in constant time;
+* every response forbids framing and loading anything from elsewhere (CSP ``default-src 'self'``);
+* evidence strings reach the page only through autoescaped templates; thumbnails come from the
+  case store by record number (no path from the request is ever opened).
+
+The case store is opened per request (:class:`forensic.case.Case`), so several tabs and CLI
+commands on the same case see one another's writes (SQLite WAL). Tagging runs the same code as
+``forensic tag add``: :func:`forensic.exporters.selection.add_tags` and a custody entry signed
+with the examiner's key (``$FORENSIC_KEY``).
+"""
+from __future__ import annotations
+
+import base64
+import binascii
+import hmac
+import secrets
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterator
+from urllib.parse import urlencode
+
+from jinja2 import Environment, PackageLoader, select_autoescape
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+from starlette.routing import Mount, Route
+from starlette.staticfiles import StaticFiles
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from forensic.case import Case
+from forensic.errors import ForensicError
+from forensic.store import chats as store_chats, items as store_items, review, similar as store_similar
+from forensic.store import tags as store_tags, warnings as store_warnings
+
+COOKIE = "forensic_session"
+STATIC = Path(__file__).parent / "static"
+CSP = ("default-src 'self'; img-src 'self'; style-src 'self'; script-src 'self'; connect-src 'self'; "
+       "form-action 'self'; frame-ancestors 'none'; base-uri 'none'")
+SECURITY_HEADERS = [
+    (b"content-security-policy", CSP.encode()),
+    (b"x-frame-options", b"DENY"),
+    (b"x-content-type-options", b"nosniff"),
+    (b"referrer-policy", b"no-referrer"),
+    (b"cache-control", b"no-store"),
+]
+PAGE = 60                 # photos per gallery page
+CONV_PAGE = 100           # messages per conversation page
+
+
+@dataclass(frozen=True)
+class Settings:
+    case_dir: Path
+    port: int
+    token: str                                 # in the URL printed, exchanged for the cookie
+    session: str                               # the cookie's value
+    csrf: str                                  # every POST's form field ``csrf``
+
+    @classmethod
+    def new(cls, case_dir: Path, port: int) -> "Settings":
+        return cls(Path(case_dir), port, secrets.token_urlsafe(32), secrets.token_urlsafe(32),
+                   secrets.token_urlsafe(32))
+
+    @property
+    def hosts(self) -> set[str]:
+        return {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+
+
+def _refuse(status: int, text: str) -> Response:
+    return PlainTextResponse(text, status_code=status)
+
+
+class Guard:
+    """ASGI middleware: Host check, token -> cookie, cookie check, CSRF check on POST, and the
+    security headers on every response (refusals included)."""
+
+    def __init__(self, app: ASGIApp, settings: Settings):
+        self.app = app
+        self.settings = settings
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+
+        async def send_secured(message: Message) -> None:
+            if message["type"] == "http.response.start":
+                names = {k for k, _ in SECURITY_HEADERS}
+                message["headers"] = [h for h in message.get("headers", []) if h[0] not in names] + SECURITY_HEADERS
+            await send(message)
+
+        request = Request(scope)
+        s = self.settings
+        if request.headers.get("host", "") not in s.hosts:
+            await _refuse(421, "refused: wrong Host (this server answers 127.0.0.1 and localhost only)")(
+                scope, receive, send_secured)
+            return
+        token = request.query_params.get("token")
+        if token is not None:
+            if not hmac.compare_digest(token.encode(), s.token.encode()) or request.method != "GET":
+                await _refuse(403, "forbidden: wrong access token")(scope, receive, send_secured)
+                return
+            response = RedirectResponse(request.url.path, status_code=303)
+            response.set_cookie(COOKIE, s.session, httponly=True, samesite="strict", path="/")
+            await response(scope, receive, send_secured)
+            return
+        cookie = request.cookies.get(COOKIE, "")
+        if not hmac.compare_digest(cookie.encode(), s.session.encode()):
+            await _refuse(403, "forbidden: open the URL 'forensic serve' printed (it holds the access token)")(
+                scope, receive, send_secured)
+            return
+        if request.method not in ("GET", "HEAD", "POST"):
+            await _refuse(405, "method not allowed")(scope, receive, send_secured)
+            return
+        await self.app(scope, receive, send_secured)
+
+
+class Views:
+    """The pages. Each opens the case for the request and closes it after."""
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.env = Environment(loader=PackageLoader("forensic.serve", "templates"),
+                               autoescape=select_autoescape(default=True, default_for_string=True))
+        self.env.globals["csrf"] = settings.csrf
+        self.env.filters["query"] = lambda d: urlencode({k: v for k, v in d.items() if v not in (None, "", False)})
+
+    @contextmanager
+    def case(self) -> Iterator[Case]:
+        case = Case.open(self.settings.case_dir)
+        try:
+            yield case
+        finally:
+            case.close()
+
+    def render(self, name: str, status: int = 200, **context: Any) -> HTMLResponse:
+        return HTMLResponse(self.env.get_template(name).render(**context), status_code=status)
+
+    # -- overview -----------------------------------------------------------------------------
+    def overview(self, request: Request) -> Response:
+        from forensic.chain_of_custody.verify import verify_log
+        with self.case() as case:
+            db = case.db
+            items = store_items.all_items(db)
+            counts = {i.item: review.item_counts(db, i.item) for i in items}
+            warnings = list(store_warnings.listing(db, limit=200))
+            report = verify_log(case.root, db, case_id=case.case_id)
+            return self.render("overview.html", page="overview", case_id=case.case_id, examiner=case.examiner,
+                               items=items, counts=counts, warnings=warnings, custody=report)
+
+    # -- gallery ------------------------------------------------------------------------------
+    def gallery(self, request: Request) -> Response:
+        q = request.query_params
+        flt = review.GalleryFilter(item=q.get("item") or None, date_from=q.get("from") or None,
+                                   date_to=q.get("to") or None, geotagged=q.get("geotagged") == "1",
+                                   tag=q.get("tag") or None)
+        after = _int(q.get("after"), 0)
+        with self.case() as case:
+            db = case.db
+            photos = review.photo_page(db, flt, after, PAGE + 1)
+            more = len(photos) > PAGE
+            photos = photos[:PAGE]
+            bad = {p.artifact_id for p in photos if review.is_known_bad(db, p.sha256, p.file_id)}
+            thumbs = store_similar.thumbnails(db, [p.file_id for p in photos if p.file_id is not None])
+            params = {"item": flt.item, "from": flt.date_from, "to": flt.date_to,
+                      "geotagged": "1" if flt.geotagged else None, "tag": flt.tag}
+            return self.render("gallery.html", page="gallery", photos=photos, bad=bad,
+                               thumbs=set(thumbs), flt=flt, params=params, items=store_items.ids(db),
+                               tags=sorted(store_tags.names(db)),
+                               next_after=photos[-1].artifact_id if more and photos else None)
+
+    def photo(self, request: Request) -> Response:
+        artifact_id = request.path_params["artifact_id"]
+        with self.case() as case:
+            db = case.db
+            p = review.photo(db, artifact_id)
+            if p is None:
+                return self.render("error.html", 404, message="no such photo")
+            f = review.file(db, p.file_id) if p.file_id is not None else None
+            bad = review.is_known_bad(db, p.sha256, p.file_id)
+            thumb = bool(store_similar.thumbnails(db, [p.file_id])) if p.file_id is not None and not bad else False
+            same = [x for x in review.same_content(db, p.sha256) if x.id != p.file_id] if p.sha256 else []
+            same_photo = review.photo_ids_of_files(db, [x.id for x in same])
+            carrying = review.messages_carrying(db, p.sha256) if p.sha256 else []
+            similar = self._similar(db, p)
+            tags = review.tags_of(db, "file", p.item, p.locator) if p.locator else []
+            return self.render("photo.html", page="gallery", p=p, file=f, bad=bad, thumb=thumb, same=same,
+                               same_photo=same_photo, carrying=carrying, similar=similar, tags=tags,
+                               times=review.record_times(db, p.artifact_id),
+                               fields=sorted(p.fields.items()))
+
+    @staticmethod
+    def _similar(db: Any, p: Any) -> list[dict]:
+        """Near-duplicates of ``p`` (perceptual hash within the default distance)."""
+        found = store_similar.photos(db)
+        target = next((h for h in found if h.file_id == p.file_id), None)
+        if target is None:
+            return []
+        near = store_similar.near(found, target)
+        ids = review.photo_ids_of_files(db, [pair.b.file_id if pair.a.file_id == p.file_id else pair.a.file_id
+                                             for pair in near])
+        out = []
+        for pair in near:
+            other = pair.b if pair.a.file_id == p.file_id else pair.a
+            out.append({"item": other.item, "locator": other.locator, "distance": pair.distance,
+                        "photo": ids.get(other.file_id)})
+        return out
+
+    def thumbnail(self, request: Request) -> Response:
+        file_id = request.path_params["file_id"]
+        with self.case() as case:
+            db = case.db
+            f = review.file(db, file_id)
+            if f is None or review.is_known_bad(db, f.sha256, f.id):
+                return _refuse(404, "no thumbnail")
+            jpeg = store_similar.thumbnails(db, [file_id]).get(file_id)
+        if jpeg is None:
+            return _refuse(404, "no thumbnail")
+        try:
+            data = base64.b64decode(jpeg, validate=True)
+        except (binascii.Error, ValueError):
+            return _refuse(404, "no thumbnail")
+        return Response(data, media_type="image/jpeg")
+
+    # -- chats --------------------------------------------------------------------------------
+    def chats(self, request: Request) -> Response:
+        q = request.query_params.get("q", "").strip()
+        with self.case() as case:
+            db = case.db
+            ids = store_items.ids(db)
+            convs = store_chats.conversations(db, ids) if ids else []
+            hits = []
+            if q:
+                fts = store_chats.fts_query(q)
+                if fts is not None and ids:
+                    hits = list(store_chats.messages(db, ids, fts=fts, limit=100))
+            return self.render("chats.html", page="chats", conversations=convs, q=q, hits=hits)
+
+    def conversation(self, request: Request) -> Response:
+        qp = request.query_params
+        key = review.ConversationKey(qp.get("item", ""), qp.get("platform") or None, qp.get("conversation") or None)
+        with self.case() as case:
+            db = case.db
+            target = _int(qp.get("message"), 0) or None
+            offset = _int(qp.get("offset"), 0)
+            if target is not None:
+                found = review.message_key(db, target)
+                if found is None:
+                    return self.render("error.html", 404, message="no such message")
+                key, place = found
+                offset = (place // CONV_PAGE) * CONV_PAGE
+            total = review.conversation_size(db, key)
+            if total == 0:
+                return self.render("error.html", 404, message="no such conversation")
+            msgs = review.conversation_page(db, key, max(0, offset), CONV_PAGE)
+            shas = sorted({a["sha256"] for m in msgs for a in (m.fields.get("attachments") or [])
+                           if isinstance(a, dict) and isinstance(a.get("sha256"), str)})
+            files = review.files_by_sha256(db, shas)
+            thumbs = store_similar.thumbnails(db, list(files.values()))
+            shown = {sha: fid for sha, fid in files.items()
+                     if fid in thumbs and not review.is_known_bad(db, sha, fid)}
+            owner = _owner(msgs)
+            base = {"item": key.item, "platform": key.platform, "conversation": key.conversation}
+            return self.render("conversation.html", page="chats", key=key, msgs=msgs, offset=offset, total=total,
+                               page_size=CONV_PAGE, target=target, attached=shown, owner=owner, base=base)
+
+    # -- tagging ------------------------------------------------------------------------------
+    async def tag(self, request: Request) -> Response:
+        form = await request.form()
+        csrf = str(form.get("csrf", ""))
+        if not hmac.compare_digest(csrf.encode(), self.settings.csrf.encode()):
+            return _refuse(403, "forbidden: missing or wrong CSRF token")
+        kind = str(form.get("kind", ""))
+        item = str(form.get("item", ""))
+        ref = str(form.get("ref", ""))
+        name = str(form.get("tag", "")).strip()
+        note = str(form.get("note", "")).strip() or None
+        sensitive = form.get("sensitive") == "1"
+        back = str(form.get("back", "/"))
+        if not back.startswith("/") or back.startswith("//"):
+            back = "/"
+        try:
+            with self.case() as case:
+                tag_targets(case, kind, item, ref, name, note, sensitive)
+        except ForensicError as exc:
+            return self.render("error.html", 400, message=str(exc))
+        return RedirectResponse(back, status_code=303)
+
+
+def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str | None, sensitive: bool) -> int:
+    """Tag one photo's file (``kind`` file, ``ref`` its locator) or one message (``kind``
+    message, ``ref`` its artifact id) as ``forensic tag add`` does: the custody preflight,
+    the tag rows, the signed custody entry."""
+    from forensic.chain_of_custody.hooks import preflight
+    from forensic.cli.commands.export import _actor, _log_tags
+    from forensic.errors import UsageError
+    from forensic.exporters.selection import add_tags, find_targets
+    if kind == "message":
+        wanted = f"message:{ref}"
+    elif kind == "file":
+        wanted = ref
+    else:
+        raise UsageError(f"cannot tag a {kind!r}")
+    preflight(case, None, None)
+    found = find_targets(case, [wanted], item=item or None)
+    actor = _actor(case, None)
+    rows = add_tags(case, found, name, note, sensitive, actor)
+    _log_tags(case, rows, name, sensitive, note, actor)
+    return len(rows)
+
+
+def _owner(msgs: list) -> str | None:
+    """The sender shown on the right (the phone's owner: messages marked ``from_me``)."""
+    for m in msgs:
+        if m.fields.get("from_me") and m.fields.get("sender"):
+            return str(m.fields["sender"])
+    return None
+
+
+def _int(text: str | None, default: int) -> int:
+    try:
+        return int(text) if text is not None else default
+    except ValueError:
+        return default
+
+
+def create_app(settings: Settings) -> ASGIApp:
+    views = Views(settings)
+    routes = [
+        Route("/", views.overview),
+        Route("/gallery", views.gallery),
+        Route("/photo/{artifact_id:int}", views.photo),
+        Route("/thumb/{file_id:int}.jpg", views.thumbnail),
+        Route("/chats", views.chats),
+        Route("/conversation", views.conversation),
+        Route("/tag", views.tag, methods=["POST"]),
+        Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
+    ]
+    return Guard(Starlette(routes=routes), settings)

@@ -1,0 +1,198 @@
+"""What the review workspace (``forensic serve``, :mod:`forensic.serve`) reads of the case store:
+counts per item, pages of photos and of a conversation's messages, one photo with its
+timestamps, where else a file's content appears. Read-only, every query one page at a time:
+a page is ``LIMIT`` rows after a key (keyset pagination on ``artifacts.id``, an index), or
+``LIMIT``/``OFFSET`` on an index (a conversation's messages: ``chat_messages_conv``).
+"""
+from __future__ import annotations
+
+import sqlite3
+from dataclasses import dataclass
+from forensic.store.records import File, Message, Photo
+
+PHOTO = "photo/exif"
+MESSAGE = "chat/message"
+_PHOTO_COLUMNS = ("SELECT a.id, a.item, a.file_id, a.extractor, a.fields, a.corrupted, a.warnings, f.path, "
+                  "f.locator, f.sha256, f.deleted, f.mime, f.recovery, f.recovery_confidence FROM artifacts a "
+                  "LEFT JOIN files f ON f.id = a.file_id")
+
+
+@dataclass(frozen=True, slots=True)
+class ItemCounts:
+    """What one evidence item holds in the store."""
+    item: str
+    files: int
+    photos: int
+    messages: int
+    warnings: int
+
+
+def item_counts(db: sqlite3.Connection, item: str) -> ItemCounts:
+    """The files, photos, messages (indexed) and warnings of ``item``."""
+    def one(sql: str) -> int:
+        return int(db.execute(sql, (item,)).fetchone()[0])
+    return ItemCounts(item,
+                      one("SELECT count(*) FROM files WHERE item = ?"),
+                      one("SELECT count(*) FROM artifacts WHERE record_type = 'photo/exif' AND item = ?"),
+                      one("SELECT count(*) FROM chat_messages WHERE item = ?"),
+                      one("SELECT count(*) FROM warnings WHERE item = ?"))
+
+
+@dataclass(frozen=True, slots=True)
+class GalleryFilter:
+    """The gallery's filters: one item, a time range (UTC ISO 8601 text, compared as stored),
+    geotagged photos only, photos whose file carries a tag."""
+    item: str | None = None
+    date_from: str | None = None
+    date_to: str | None = None
+    geotagged: bool = False
+    tag: str | None = None
+
+
+def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: int = 0, limit: int = 60) -> list[Photo]:
+    """Up to ``limit`` photos (``photo/exif`` records with their files) matching ``flt``, of
+    record id greater than ``after``, by record id (keyset: the next page starts after the
+    last id of this one)."""
+    where, args = ["a.record_type = ?", "a.id > ?"], [PHOTO, after]
+    if flt.item:
+        where.append("a.item = ?")
+        args.append(flt.item)
+    if flt.geotagged:
+        where.append("json_extract(a.fields, '$.gps_valid') = 1 AND json_extract(a.fields, '$.lat') IS NOT NULL "
+                     "AND json_extract(a.fields, '$.lon') IS NOT NULL")
+    if flt.date_from:
+        where.append("json_extract(a.fields, '$.taken_at_utc') >= ?")
+        args.append(flt.date_from)
+    if flt.date_to:
+        where.append("json_extract(a.fields, '$.taken_at_utc') <= ?")
+        args.append(flt.date_to)
+    if flt.tag:
+        where.append("EXISTS (SELECT 1 FROM tags t WHERE t.target_kind = 'file' AND t.item = a.item "
+                     "AND t.target_ref = f.locator AND t.tag = ?)")
+        args.append(flt.tag)
+    args.append(limit)
+    return [Photo.from_row(r) for r in db.execute(
+        f"{_PHOTO_COLUMNS} WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?", args)]
+
+
+def photo(db: sqlite3.Connection, artifact_id: int) -> Photo | None:
+    """The ``photo/exif`` record ``artifact_id`` with its file; None when there is none."""
+    r = db.execute(f"{_PHOTO_COLUMNS} WHERE a.id = ? AND a.record_type = ?", (artifact_id, PHOTO)).fetchone()
+    return None if r is None else Photo.from_row(r)
+
+
+def file(db: sqlite3.Connection, file_id: int) -> File | None:
+    r = db.execute("SELECT * FROM files WHERE id = ?", (file_id,)).fetchone()
+    return None if r is None else File.from_row(r)
+
+
+@dataclass(frozen=True, slots=True)
+class StoredTime:
+    """One time of a record as the ``timestamps`` table holds it (raw value kept)."""
+    label: str
+    utc: str | None
+    local: str | None
+    tz_known: bool
+    tz_source: str
+    raw: str | None
+
+
+def record_times(db: sqlite3.Connection, artifact_id: int) -> list[StoredTime]:
+    return [StoredTime(r[0], r[1], r[2], bool(r[3]), r[4], r[5]) for r in db.execute(
+        "SELECT label, utc, local, tz_known, tz_source, raw FROM timestamps WHERE artifact_id = ? ORDER BY rowid",
+        (artifact_id,))]
+
+
+def same_content(db: sqlite3.Connection, sha256: str, limit: int = 50) -> list[File]:
+    """Files of any item with this SHA-256 (index ``files_sha256``), at most ``limit``."""
+    return [File.from_row(r) for r in db.execute(
+        "SELECT * FROM files WHERE sha256 = ? ORDER BY item, id LIMIT ?", (sha256, limit))]
+
+
+def photo_ids_of_files(db: sqlite3.Connection, file_ids: list[int]) -> dict[int, int]:
+    """file id -> the id of its ``photo/exif`` record (the first), for those that have one."""
+    out: dict[int, int] = {}
+    for start in range(0, len(file_ids), 500):
+        chunk = file_ids[start:start + 500]
+        for fid, aid in db.execute(
+                f"SELECT file_id, min(id) FROM artifacts WHERE record_type = ? AND file_id IN "
+                f"({','.join('?' * len(chunk))}) GROUP BY file_id", [PHOTO, *chunk]):
+            out[int(fid)] = int(aid)
+    return out
+
+
+def messages_carrying(db: sqlite3.Connection, sha256: str, limit: int = 50) -> list[Message]:
+    """Chat messages with an attachment of this SHA-256, at most ``limit``, by id."""
+    return [Message.from_row(r) for r in db.execute(
+        "SELECT a.id, a.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key FROM chat_messages m "
+        "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
+        "WHERE json_array_length(a.fields, '$.attachments') > 0 AND EXISTS (SELECT 1 FROM "
+        "json_each(a.fields, '$.attachments') j WHERE json_extract(j.value, '$.sha256') = ?) "
+        "ORDER BY a.id LIMIT ?", (sha256, limit))]
+
+
+def is_known_bad(db: sqlite3.Connection, sha256: str | None, file_id: int | None) -> bool:
+    """Whether a known-bad hash set matched this file, or any file of the same content."""
+    if file_id is not None and db.execute("SELECT 1 FROM hashset_hits WHERE file_id = ? AND kind = 'known-bad'",
+                                          (file_id,)).fetchone():
+        return True
+    if sha256 is None:
+        return False
+    return db.execute("SELECT 1 FROM hashset_hits h JOIN files f ON f.id = h.file_id WHERE h.kind = 'known-bad' "
+                      "AND f.sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+
+
+def tags_of(db: sqlite3.Connection, kind: str, item: str, ref: str) -> list[tuple[str, str | None, bool]]:
+    """(tag, note, sensitive) of one target."""
+    return [(r[0], r[1], bool(r[2])) for r in db.execute(
+        "SELECT tag, note, sensitive FROM tags WHERE target_kind = ? AND item = ? AND target_ref = ? ORDER BY id",
+        (kind, item, ref))]
+
+
+# -- conversations --------------------------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class ConversationKey:
+    item: str
+    platform: str | None
+    conversation: str | None
+
+
+def message_key(db: sqlite3.Connection, artifact_id: int) -> tuple[ConversationKey, int] | None:
+    """The conversation of message ``artifact_id`` and its place in it (0-based, in the
+    conversation's order ``sort_key, id``); None when it is not an indexed message."""
+    r = db.execute("SELECT item, platform, conversation, sort_key FROM chat_messages WHERE id = ?",
+                   (artifact_id,)).fetchone()
+    if r is None:
+        return None
+    key = ConversationKey(r[0], r[1], r[2])
+    before = db.execute(
+        "SELECT count(*) FROM chat_messages WHERE item = ? AND platform IS ? AND conversation IS ? "
+        "AND (sort_key < ? OR (sort_key = ? AND id < ?))",
+        (key.item, key.platform, key.conversation, r[3], r[3], artifact_id)).fetchone()[0]
+    return key, int(before)
+
+
+def conversation_page(db: sqlite3.Connection, key: ConversationKey, offset: int, limit: int) -> list[Message]:
+    """``limit`` messages of one conversation from ``offset``, in its order (``sort_key, id``)."""
+    return [Message.from_row(r) for r in db.execute(
+        "SELECT m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key FROM chat_messages m "
+        "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
+        "WHERE m.item = ? AND m.platform IS ? AND m.conversation IS ? ORDER BY m.sort_key, m.id LIMIT ? OFFSET ?",
+        (key.item, key.platform, key.conversation, limit, offset))]
+
+
+def conversation_size(db: sqlite3.Connection, key: ConversationKey) -> int:
+    return int(db.execute("SELECT count(*) FROM chat_messages WHERE item = ? AND platform IS ? AND conversation IS ?",
+                          (key.item, key.platform, key.conversation)).fetchone()[0])
+
+
+def files_by_sha256(db: sqlite3.Connection, hashes: list[str]) -> dict[str, int]:
+    """SHA-256 -> the id of one file with that content (the first stored), for inline attachments."""
+    out: dict[str, int] = {}
+    for start in range(0, len(hashes), 500):
+        chunk = hashes[start:start + 500]
+        for sha, fid in db.execute(f"SELECT sha256, min(id) FROM files WHERE sha256 IN ({','.join('?' * len(chunk))}) "
+                                   "GROUP BY sha256", chunk):
+            out[str(sha)] = int(fid)
+    return out
