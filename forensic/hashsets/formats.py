@@ -49,6 +49,9 @@ def detect(path: Path) -> str:
         head = fh.read(64 * 1024)
     if head.startswith(SQLITE_MAGIC):
         return "nsrl"
+    if head.startswith(b"PK\x03\x04"):
+        raise UsageError(f"{path.name} is a ZIP archive, not a hash set",
+                         hint="extract the set from it first (NIST ships the RDS v3 SQLite zipped)")
     text = head.decode("utf-8", "replace").lstrip("\ufeff \t\r\n")
     if text.startswith(("{", "[")):
         return "vics"

@@ -138,6 +138,11 @@ def test_bad_input_is_refused_with_a_reason(tmp_path, library):
     (tmp_path / "notes.txt").write_text("these are my notes\nnothing here\n")
     with pytest.raises(UsageError, match="not a hash set"):
         hashsets.import_set(tmp_path / "notes.txt", "x", "known-bad", library=library)
+    import zipfile
+    with zipfile.ZipFile(tmp_path / "RDS.zip", "w") as zf:
+        zf.writestr("RDS.db", b"SQLite format 3\x00")
+    with pytest.raises(UsageError, match="ZIP archive"):
+        hashsets.import_set(tmp_path / "RDS.zip", "x", "known-good", library=library)
     (tmp_path / "bad.json").write_text('{"value": [')
     with pytest.raises(UsageError, match="not valid JSON"):
         hashsets.import_set(tmp_path / "bad.json", "x", "known-bad", library=library)
