@@ -289,6 +289,17 @@ def verify_excerpt(folder, trusted_keys=()):
             fail(seq, f"the checkpoint names another last entry than entry {seq}")
         else:
             proved += 1
+    # the excerpt carries the case's key pins: a signed checkpoint is signed by a pinned key
+    pinned = set()
+    for _, e in entries.values():
+        if e["action"] == "examiner.key_pinned":
+            try:
+                pinned.add(base64.b64decode(e["details"]["public_key"])[10:])
+            except (ValueError, KeyError, TypeError):
+                pass
+    if cp is not None and out["signatures_verified"] and pinned \
+            and base64.b64decode(cp["public_key"])[10:] not in pinned:
+        fail(None, "the checkpoint is signed by a key none of the excerpt's key pins names")
     for seq in sorted(set(proofs) - set(entries)):
         fail(seq, f"a proof for entry {seq}, which the excerpt does not hold")
     out["entries"] = proved

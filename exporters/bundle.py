@@ -483,7 +483,8 @@ def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
     verification of the whole log. Only the generated members use these, so an export
     does this once the evidence has streamed (in :func:`_generated`).
 
-    An entry concerns the selection when it is about the case as a whole, an exported item
+    An entry concerns the selection when it is about the case as a whole (and the examiners'
+    key pins, which say what keys may sign its checkpoints), an exported item
     (received, verified, triaged), a selected file or the chat file an exported message came
     from (``file.recorded``, a tag), or an exported record: a record's ``artifact.*`` entries
     only for the records the bundle carries (its messages, photos and videos, and the records
@@ -529,7 +530,7 @@ def add_concerned(ex: CustodyExcerpt, case: Case, sel: Selection) -> None:
             hit = bool(locs & file_keys)
         elif items:
             hit = bool(items & exported_items)
-        elif _is_case_level(e):
+        elif _is_case_level(e) or e.get("action") == "examiner.key_pinned":     # a pin: which keys may sign
             hit = True
         if not hit and not locs and record is None and e.get("sha256") in shas \
                 and "message" not in s and "conversation" not in s:

@@ -332,3 +332,21 @@ def test_verify_bundle_full_log_with_a_forged_earlier_checkpoint_fails(made, tmp
         rel["data/custody/custody.checkpoints.jsonl"] = b"\n".join(lines)
     rep = verify(reseal(made["full"], tmp_path / "x.zip", forge))
     assert rep.custody == "invalid" and any("the full custody log does not verify" in p for p in rep.problems)
+
+
+def test_standalone_fails_on_a_checkpoint_resigned_by_a_key_no_pin_names(made, tmp_path):
+    """The same checkpoint (same root, every proof still good) signed again by Mallory: on
+    its own a valid signature, but the excerpt carries the case's key pins, and none is hers."""
+    import dataclasses
+    from forensic.chain_of_custody.log import Checkpoint, trusted_comment
+    custody = unzip(made["signed"], tmp_path)
+    assert any(json.loads(x)["action"] == "examiner.key_pinned"
+               for x in (custody / "entries.jsonl").read_text().splitlines())
+    cp = Checkpoint.from_line((custody / "checkpoint.json").read_bytes().strip())
+    mallory = Signer.generate("Mallory")
+    forged = dataclasses.replace(cp, signature=mallory.sign(cp.body(), trusted_comment(cp.case_id, cp.tree_size,
+                                                                                         cp.root)),
+                                 public_key=mallory.public.base64(), signer="Mallory")
+    (custody / "checkpoint.json").write_bytes(forged.line() + b"\n")
+    code, out = standalone(custody)
+    assert code == 4 and "none of the excerpt's key pins names" in out["problem"]
