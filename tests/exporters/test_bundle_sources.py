@@ -162,3 +162,22 @@ def test_a_message_pointing_at_another_member_fails_verification(case, forensic,
     rep = forensic("verify-bundle", bad, "--json", expect=4).json()
     wrong = [p for p in rep["problems"] if "as the file message" in p]
     assert len(wrong) == 3 and all(repr(chat) in p and "stores another file there" in p for p in wrong)
+
+
+def test_a_hot_journal_goes_with_its_database(forensic, tmp_path):
+    from tests.extractors.chat.test_phone_db_journals import hot_journal
+    phone = tmp_path / "phone"
+    db = hot_journal(phone / DB_DIR)
+    journal = Path(str(db) + "-journal")
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "SRC-2", "--examiner", "Ada")
+    forensic("evidence", "add", phone, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=3)         # the journal rolled back: a warning
+    bundle = tmp_path / "j.zip"
+    out = forensic("export", "--case", case, "--out", bundle, "--type", "messages", "--no-pdf", "--json").json()
+    assert out["message_sources"] == 2 and out["messages"] == 214      # 200 committed, 14 flagged
+    got = _members(bundle)
+    by_name = {k.rsplit("/", 1)[1]: v for k, v in got.items() if k.startswith("data/evidence/")}
+    assert by_name == {"msgstore.db": db.read_bytes(), "msgstore.db-journal": journal.read_bytes()}
+    files = {f["path"].rsplit("/", 1)[1]: f for f in _jsonl(got["data/files.jsonl"])}
+    assert files["msgstore.db-journal"]["message_source"]["companion_of"] == files["msgstore.db"]["locator"]
