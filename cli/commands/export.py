@@ -217,7 +217,10 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
         emit_json(summary)
     else:
         click.echo(f"{summary['bundle']}  sha256 {summary['sha256']}")
-    info(f"{summary['files']} file(s), {summary['bytes']:,} bytes, {summary['withheld']} withheld; "
+    sources = summary.get("message_sources")
+    sources_said = f" ({sources} of them the files the messages were read from)" if sources else ""
+    info(f"{summary['files']} file(s){sources_said}, "
+         f"{summary['bytes']:,} bytes, {summary['withheld']} withheld; "
          f"{'signed' if summary['signed'] else 'unsigned'}"
          f"{', encrypted' if summary['encrypted'] else ''}{', names hidden' if summary['hide_names'] else ''}")
     if include_sensitive:
