@@ -5,7 +5,7 @@ from reading the images back with the triage code, so ``forensic training check`
 fail. Each fact is ``{id, kind, item, description, expected: {...}}`` plus, where an
 extractor is needed to find it, ``requires`` (the extractor NAME).
 
-Fact kinds (schema ``forensic.answer-key/1``):
+Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without the export kinds):
   evidence_item          the evidence file is in the case with this SHA-256
   file_count             exact number of regular, allocated files outside file-system metadata
   file_present           a key file, by path and SHA-256
@@ -64,6 +64,14 @@ Fact kinds (schema ``forensic.answer-key/1``):
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
+  report_finding         (an export) a bundle the custody log records holds, in its report
+                         (``data/report/index.html``), a finding named ``tag`` with the trainee's note,
+                         and the group chat shown as a partial selection (``2 of 100 messages
+                         (selected)``, with gap markers) holding the selected messages
+  pseudonymised_export   (an export) the custody log has ``person.marked`` for the victim with role
+                         victim and an ``export.created`` with ``pseudonymised: true``; in that
+                         bundle, ``files.jsonl`` lists the chat file naming her withheld (reason
+                         ``pseudonymised``), its messages show her as ``Victim-…``, never by name
 
 A fact may carry ``feedback``: what a trainee who misses it (or gets it wrong) should know,
 which ``forensic training check`` adds to its detail.
@@ -80,7 +88,7 @@ from forensic.devicepath import ios_backup_path
 from forensic.hashing import sha256_file
 from forensic.timestamps import iso_utc
 
-SCHEMA = "forensic.answer-key/1"
+SCHEMA = "forensic.answer-key/2"
 
 FILE_COUNT_SCOPE = ("regular files (kind 'file'), not deleted, directly in the item's file systems or "
                     "archive (not inside an archive found within it, nor an object found inside another file), "
@@ -116,6 +124,14 @@ DEVICE_LOCATION_FEEDBACK = ("The phone's own apps keep places: Google Maps' save
 FRAME_FEEDBACK = ("The WhatsApp picture is a frame of a video on the same phone. Run `forensic similar --all`: "
                   "video key frames are hashed like photos, and `frame_time_s` says which second of the video it "
                   "came from.")
+FINDING_FEEDBACK = ("Your bundle shows only part of a {total}-message group chat: tag the messages that matter "
+                    "(`forensic tag add message:ID --tag {tag} --note '…'`), export `--tag {tag}`, and check the "
+                    "report says {count_text}, with the gaps marked, and that your tag's note explains why those "
+                    "messages matter.")
+PSEUDONYM_FEEDBACK = ("A bundle for a victim-support service must not name the victim: mark her (`forensic person mark "
+                      "\"{victim}\" --role victim`) and export with --pseudonymise; the chat file that names her is "
+                      "withheld, she reads as Victim-A, and the pseudonyms' key stays with you.")
+HOTEL_SELECTION = (10, 40)      # the group messages (0-based) the trainee tags: "(11)" and "(41)"
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -339,6 +355,9 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
 
     # -- apps read by the newer extractors: iOS marks, minimal Telegram, calls, Viber, WeChat ---------------
     _app_facts(lay, fact)
+
+    # -- exports: a finding with a partial selection, a pseudonymised bundle ---------------------------------
+    _export_facts(lay, fact)
 
     return {
         "schema": SCHEMA, "generator": GENERATOR, "seed": s.seed, "scenario": s.scenario.name,
@@ -629,6 +648,38 @@ def _app_facts(lay: Layout, fact) -> None:
                      requires="whatsapp_db", feedback=WHATSAPP_DELETED_FEEDBACK)
 
 
+def _export_facts(lay: Layout, fact) -> None:
+    """What the trainee's bundles must show: graded from the custody log's ``export.created``
+    entries and the bundles they name (``forensic training check``)."""
+    s = lay.story
+    wa = s.wa_group
+    if wa is not None and lay.apps.get("msgstore"):
+        picked = [wa.messages[i] for i in HOTEL_SELECTION]
+        total = len(wa.messages)
+        count_text = f"{len(picked)} of {total} messages (selected)"
+        fact("report_finding", "phone", f"a bundle tagged 'hotel' whose report has the finding 'hotel' with a note, "
+             f"and the group '{wa.title}' as {count_text}",
+             {"tag": "hotel", "conversation": wa.title, "total": total, "selected": [m.body for m in picked],
+              "count_text": count_text, "report": "data/report/index.html"},
+             requires="whatsapp_db",
+             feedback=FINDING_FEEDBACK.format(total=total, tag="hotel", count_text=count_text))
+    fb = next(((chat, rel) for chat, rel, _ in lay.chat_files if chat.platform == "messenger"), None)
+    if fb is not None:
+        chat, rel = fb
+        out = next((f for f in lay.phone if f.rel == rel), None)
+        said = next((m for m in chat.messages if m.sender == s.owner and m.needle), None)
+        if out is not None and said is not None:
+            fact("pseudonymised_export", "phone", f"{s.owner} marked victim; a --pseudonymise bundle of her Messenger "
+                 f"chat with {chat.other} withholds its file and calls her Victim-A",
+                 {"victim": s.owner, "role": "victim", "pseudonym_prefix": "Victim-", "tag": "victim-support",
+                  "conversation": chat.title, "file": "/" + rel, "file_sha256": out.sha256,
+                  "body_contains": said.needle, "withheld_reason": "pseudonymised"},
+                 requires=chat.extractor, feedback=PSEUDONYM_FEEDBACK.format(victim=s.owner))
+
+
+EXPORT_KINDS = ("report_finding", "pseudonymised_export")
+
+
 APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "chat_geotag", "call_identified",
              "group_message", "encrypted_database")
 
@@ -784,5 +835,14 @@ def render_markdown(key: dict) -> str:
             if f["kind"] not in kinds:
                 kinds.append(f["kind"])
         out += [f"- {', '.join(kinds)}: {text}" for text, kinds in said_later.items()]
+    exports = [f for f in facts if f["kind"] in EXPORT_KINDS]
+    if exports:
+        out += ["", "## Exports: a finding with a partial selection, a pseudonymised bundle", "",
+                "Graded from the case's custody log (`export.created`) and the bundles it names, opened read-only "
+                "(`training check --bundle-password-file` for an encrypted one; without it, what the custody log "
+                "shows).", "", "| id | item | kind | what |", "|---|---|---|---|"]
+        out += [f"| {f['id']} | {f['item']} | {f['kind']} | {f['description']} |" for f in exports]
+        out += ["", "Feedback a trainee gets on missing them:", ""]
+        out += [f"- {f['kind']}: {f.get('feedback', '')}" for f in exports]
     out += ["", "## Notes for the trainer", ""] + [f"- {n}" for n in key["notes"]] + [""]
     return "\n".join(out)

@@ -13,18 +13,29 @@ Each fact of the key is looked for in the case store (``items`` with their ``det
 A fact missed or wrong gets its ``feedback`` (what the trainee should know about it, from the
 key) after the detail.
 
+Facts about exports (``report_finding``, ``pseudonymised_export``) are looked for in the case's
+custody log (``person.marked``, ``export.created``) and in the bundles its ``export.created``
+entries name, found beside the case, where the export command wrote them, in the current folder
+or given with ``--bundle``, and accepted only with the SHA-256 the entry records; a bundle is
+opened read-only, an encrypted one with ``--bundle-password-file``. Without that password only
+what the custody log shows is graded, and the detail says so.
+
 Evidence items are matched by SHA-256, not by name: an item added as ``phone.E01`` has the
 SHA-256 of the media it holds, which is ``phone.raw``'s. Score = found / checked * 100,
 rounded down (100 only when every checked fact is found).
 """
 from __future__ import annotations
 
+import hashlib
+import io
 import json
 import math
 import re
+import shlex
 import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
+from html.parser import HTMLParser
 from pathlib import Path
 
 from forensic.case import Case
@@ -34,7 +45,8 @@ from forensic.store import artifacts as store_artifacts, files as store_files, p
 from forensic.store.records import File, Record, StoredWarning
 
 REPORT_SCHEMA = "forensic.training-check/1"
-ANSWER_KEY_SCHEMA = "forensic.answer-key/1"
+ANSWER_KEY_SCHEMA = "forensic.answer-key/2"
+ANSWER_KEY_SCHEMAS = ("forensic.answer-key/1", ANSWER_KEY_SCHEMA)   # /1: the same, without the export kinds
 LATLON_TOLERANCE = 1e-5
 OWNER = "(device owner)"               # how the phone databases' records name the phone's owner
 
@@ -100,7 +112,8 @@ def load_key(path: Path) -> dict:
     except (OSError, ValueError) as exc:
         raise UsageError(f"cannot read the answer key {path}: {exc}",
                          hint="pass the answer-key.json written by 'forensic sample-image'") from exc
-    if not isinstance(key, dict) or key.get("schema") != ANSWER_KEY_SCHEMA or not isinstance(key.get("facts"), list):
+    if not isinstance(key, dict) or key.get("schema") not in ANSWER_KEY_SCHEMAS or \
+            not isinstance(key.get("facts"), list):
         raise UsageError(f"{path} is not an answer key ({ANSWER_KEY_SCHEMA})",
                          hint="pass the answer-key.json written by 'forensic sample-image'")
     items = key.get("items", {})
@@ -154,15 +167,187 @@ def _same_local(record_value, expected_local) -> bool:
     return abs((x.replace(tzinfo=None) - y.replace(tzinfo=None)).total_seconds()) < 0.001
 
 
+BUNDLE_MEMBERS = ("data/files.jsonl", "data/messages.jsonl", "data/report/index.html")
+BUNDLE_MEMBER_MAX = 64 << 20             # a member larger than this is not read (a report is far smaller)
+
+
+@dataclass(slots=True)
+class _Export:
+    """A bundle the custody log says was made: its ``export.created`` entry and, when the bundle
+    was found with the SHA-256 the entry records and could be opened, the members graded."""
+
+    entry: dict
+    path: Path | None = None
+    members: dict[str, str] = field(default_factory=dict)   # BUNDLE_MEMBERS name -> text
+    problem: str = ""                                        # why its content was not read
+
+    @property
+    def details(self) -> dict:
+        d = self.entry.get("details")
+        return d if isinstance(d, dict) else {}
+
+    @property
+    def name(self) -> str:
+        return str(self.details.get("bundle") or (self.path.name if self.path else "?"))
+
+    def jsonl(self, member: str) -> list[dict]:
+        out = []
+        for line in self.members.get(member, "").splitlines():
+            try:
+                value = json.loads(line)
+            except ValueError:
+                continue
+            if isinstance(value, dict):
+                out.append(value)
+        return out
+
+
+class _ReportHTML(HTMLParser):
+    """The report's findings (title, note, items' text) and conversations (title, the count line,
+    how many gap markers), read from its markup."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.findings: list[dict] = []
+        self.conversations: list[dict] = []
+        self._stack: list[tuple[str, str]] = []       # (tag, class) of the open elements
+        self._into: tuple[dict, str] | None = None     # the field text goes to
+
+    def handle_starttag(self, tag, attrs) -> None:
+        cls = dict(attrs).get("class") or ""
+        if tag in ("br", "img", "meta", "link", "hr", "input"):
+            return
+        self._stack.append((tag, cls))
+        classes = cls.split()
+        if tag == "div" and "finding" in classes:
+            self.findings.append({"title": "", "note": "", "items": []})
+        elif tag == "div" and "conv" in classes:
+            self.conversations.append({"title": "", "count": "", "gaps": 0})
+        if tag == "h3" and self._open("finding"):
+            self._into = (self.findings[-1], "title")
+        elif tag == "p" and "note" in classes and self._open("finding"):
+            self._into = (self.findings[-1], "note")
+        elif tag == "li" and self._open("finding"):
+            self.findings[-1]["items"].append("")
+            self._into = (self.findings[-1], "item")
+        elif tag == "h3" and self._open("conv"):
+            self._into = (self.conversations[-1], "title")
+        elif tag == "div" and "count" in classes and self._open("conv"):
+            self._into = (self.conversations[-1], "count")
+        elif tag == "div" and "gap" in classes and self._open("conv"):
+            self.conversations[-1]["gaps"] += 1
+
+    def _open(self, cls: str) -> bool:
+        return any(t == "div" and cls in c.split() for t, c in self._stack)
+
+    def handle_endtag(self, tag) -> None:
+        while self._stack:
+            t, _ = self._stack.pop()
+            if t == tag:
+                break
+        if tag in ("h3", "p", "li", "div") and self._into is not None and self._into[1] != "item":
+            self._into = None
+        elif tag == "li":
+            self._into = None
+
+    def handle_data(self, data) -> None:
+        if self._into is None:
+            return
+        target, name = self._into
+        if name == "item":
+            target["items"][-1] += data
+        else:
+            target[name] += data
+
+
+def _read_report(html: str) -> _ReportHTML:
+    parser = _ReportHTML()
+    parser.feed(html)
+    parser.close()
+    return parser
+
+
 class _Store:
     """What the checker reads from the case, per evidence item."""
 
-    def __init__(self, case: Case) -> None:
+    def __init__(self, case: Case, bundles: list[Path] | None = None, bundle_password: bytes | None = None) -> None:
         self.case = case
         self.db = case.db
         self.formats = {r.item: r.format for r in case.items()}
         self.details = {r.item: r.details or {} for r in case.items()}
         self._artifacts: dict[tuple[str, str], list[Record]] = {}
+        self._bundles = list(bundles or [])
+        self._bundle_password = bundle_password
+        self._custody: list[dict] | None = None
+        self._exports: list[_Export] | None = None
+
+    def custody(self) -> list[dict]:
+        """The custody log's entries, read (never written) from the case folder."""
+        if self._custody is None:
+            from forensic.chain_of_custody.log import LOG_NAME, iter_lines
+            self._custody = []
+            for line in iter_lines(self.case.root / LOG_NAME):
+                try:
+                    entry = json.loads(line)
+                except ValueError:
+                    continue                      # 'forensic custody verify' says what is wrong with it
+                if isinstance(entry, dict):
+                    self._custody.append(entry)
+        return self._custody
+
+    def exports(self) -> list[_Export]:
+        """Every ``export.created`` of the custody log, with its bundle's content where found."""
+        if self._exports is None:
+            self._exports = [self._open_export(e) for e in self.custody() if e.get("action") == "export.created"]
+        return self._exports
+
+    def _candidates(self, entry: dict) -> list[Path]:
+        details, tool = entry.get("details"), entry.get("tool")
+        name = str(details.get("bundle") or "") if isinstance(details, dict) else ""
+        out: list[Path] = list(self._bundles)
+        command = str(tool.get("command") or "") if isinstance(tool, dict) else ""
+        try:
+            words = shlex.split(command)
+        except ValueError:
+            words = []
+        for i, w in enumerate(words):
+            given = words[i + 1] if w == "--out" and i + 1 < len(words) else w[6:] if w.startswith("--out=") else ""
+            if given:
+                p = Path(given)
+                out += [p] if p.is_absolute() else [self.case.root.parent / p, Path.cwd() / p]
+        if name and "/" not in name and name not in (".", ".."):
+            out += [self.case.root.parent / name, Path.cwd() / name]
+        return out
+
+    def _open_export(self, entry: dict) -> _Export:
+        export = _Export(entry)
+        want = str(entry.get("sha256") or "")
+        seen: set[Path] = set()
+        for p in self._candidates(entry):
+            try:
+                if p in seen or not p.is_file():
+                    continue
+                seen.add(p)
+                h = hashlib.sha256()
+                with open(p, "rb") as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+            except OSError:
+                continue
+            if h.hexdigest() == want:
+                export.path = p
+                break
+        if export.path is None:
+            export.problem = (f"bundle {export.name} not found with the SHA-256 the custody log records "
+                              f"({want[:16]}…): pass it with --bundle")
+            return export
+        try:
+            export.members = _bundle_members(export.path, self._bundle_password)
+        except _Locked as exc:
+            export.problem = str(exc)
+        except Exception as exc:  # noqa: BLE001 - any damaged ZIP: that bundle is not graded, the check goes on
+            export.problem = f"bundle {export.path.name} cannot be read: {type(exc).__name__}: {exc}"
+        return export
 
     def files(self, items: list[str], *, deleted: bool | None = None, kind: str | None = None,
               sha256: str | None = None) -> list[File]:
@@ -193,12 +378,139 @@ class _Store:
         return store_warnings.at_locator_ending(self.db, item, locator_suffix)
 
 
+class _Locked(Exception):
+    """An encrypted bundle and no (or the wrong) password to open it."""
+
+
+def _bundle_members(path: Path, password: bytes | None) -> dict[str, str]:
+    """The graded members of a bundle (a ZIP holding ``<bag>/data/...``, possibly AES-encrypted,
+    possibly with the bag as one inner ``bag.zip``), read without extracting anything."""
+    import pyzipper  # type: ignore[import-untyped]
+
+    from forensic.exporters.bundle import HIDDEN_MEMBER
+
+    def members(zf) -> dict[str, str]:
+        out = {}
+        for info in zf.infolist():
+            for want in BUNDLE_MEMBERS:
+                if info.filename.endswith("/" + want) and info.filename.count("/") == want.count("/") + 1 \
+                        and info.file_size <= BUNDLE_MEMBER_MAX:
+                    out[want] = zf.read(info).decode("utf-8", "replace")
+        return out
+
+    with pyzipper.AESZipFile(path) as zf:
+        if any(i.flag_bits & 1 for i in zf.infolist()):
+            if password is None:
+                raise _Locked(f"bundle {path.name} is encrypted: only the custody log was graded (pass "
+                              "--bundle-password-file to check its content)")
+            zf.setpassword(password)
+        infos = zf.infolist()
+        try:
+            if len(infos) == 1 and infos[0].filename == HIDDEN_MEMBER:
+                with pyzipper.AESZipFile(io.BytesIO(zf.read(infos[0]))) as inner:
+                    return members(inner)
+            return members(zf)
+        except RuntimeError as exc:       # pyzipper: "Bad password for file"
+            raise _Locked(f"bundle {path.name}: the password given does not open it ({exc}); only the custody "
+                          "log was graded") from None
+
+
+def _exports_detail(exports: list[_Export]) -> str:
+    return "; ".join(e.problem for e in exports if e.problem)
+
+
+def _report_finding(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A bundle whose report has the finding ``tag`` with a note, and the conversation shown as a
+    partial selection (``count_text``, gap markers) holding the selected messages."""
+    exports = store.exports()
+    if not exports:
+        return "missed", "the custody log records no export"
+    tagged = [e for e in exports if exp["tag"] in ((e.details.get("selection") or {}).get("tags") or [])]
+    if not tagged:
+        return "missed", f"no export of the tag {exp['tag']!r} in the custody log"
+    readable = [e for e in tagged if "data/report/index.html" in e.members]
+    if not readable:
+        locked = [e for e in tagged if e.path is not None and "encrypted" in e.problem]
+        if locked:
+            return "found", f"custody log only: {locked[0].name} exported --tag {exp['tag']}; {locked[0].problem}"
+        return "wrong", (_exports_detail(tagged) or f"no report in the bundle of --tag {exp['tag']}")
+    problems = []
+    for e in readable:
+        report = _read_report(e.members["data/report/index.html"])
+        finding = next((f for f in report.findings if _words(f["title"]) == _words(exp["tag"])), None)
+        conv = next((c for c in report.conversations if _words(c["title"]) == _words(exp["conversation"])), None)
+        if finding is None:
+            problems.append(f"{e.name}: its report has no finding {exp['tag']!r}")
+        elif not finding["note"].strip():
+            problems.append(f"{e.name}: the finding {exp['tag']!r} has no note (tag add --note)")
+        elif conv is None:
+            problems.append(f"{e.name}: its report has no conversation {exp['conversation']!r}")
+        elif _words(conv["count"]) != _words(exp["count_text"]):
+            problems.append(f"{e.name}: the conversation reads {conv['count'].strip()!r} "
+                            f"(expected {exp['count_text']!r})")
+        elif not conv["gaps"]:
+            problems.append(f"{e.name}: no gap markers for the messages left out")
+        else:
+            said = [b for b in exp["selected"] if not any(_words(b) in _words(i) for i in finding["items"])]
+            if said:
+                problems.append(f"{e.name}: the finding lacks {', '.join(repr(b) for b in said)}")
+                continue
+            return "found", (f"{e.name}: finding {exp['tag']!r} ({finding['note'].strip()[:60]!r}), "
+                             f"{conv['count'].strip()}, {conv['gaps']} gap marker(s)")
+    return "wrong", "; ".join(problems)
+
+
+def _pseudonymised_export(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The victim marked (``person.marked``, role victim) and a ``--pseudonymise`` bundle in which
+    the chat file naming her is withheld and her messages carry a pseudonym, never her name."""
+    victim = _norm(exp["victim"])
+    marks = [e for e in store.custody() if e.get("action") == "person.marked"
+             and isinstance(e.get("details"), dict) and isinstance(e.get("subject"), dict)
+             and victim and (victim in _norm(e["subject"].get("person")) or victim in _norm(e["details"].get("given")))]
+    if not marks:
+        return "missed", f"the custody log has no person.marked for {exp['victim']}"
+    role = marks[-1]["details"].get("role")
+    if role != exp["role"]:
+        return "wrong", f"{exp['victim']} is marked {role}, not {exp['role']}"
+    exports = [e for e in store.exports() if e.details.get("pseudonymised") is True]
+    if not exports:
+        return "missed", f"{exp['victim']} marked {role}, but no export was made with --pseudonymise"
+    readable = [e for e in exports if "data/files.jsonl" in e.members]
+    if not readable:
+        locked = [e for e in exports if e.path is not None and "encrypted" in e.problem]
+        if locked:
+            return "found", f"custody log only: marked {role}, {locked[0].name} pseudonymised; {locked[0].problem}"
+        return "wrong", _exports_detail(exports) or "no files.jsonl in the pseudonymised bundle"
+    problems = []
+    plain = exp["victim"].casefold()
+    for e in readable:
+        files = [f for f in e.jsonl("data/files.jsonl") if f.get("sha256") == exp["file_sha256"]]
+        messages = e.jsonl("data/messages.jsonl")
+        said = [m for m in messages if _words(exp["body_contains"]) in _words((m.get("fields") or {}).get("body"))]
+        if not files:
+            problems.append(f"{e.name}: files.jsonl does not list the chat file {exp['file'].rsplit('/', 1)[-1]}")
+        elif not all(f.get("withheld") and f.get("withheld_reason") == exp["withheld_reason"] for f in files):
+            problems.append(f"{e.name}: the chat file is not withheld as {exp['withheld_reason']}")
+        elif not said:
+            problems.append(f"{e.name}: no message containing {exp['body_contains']!r}")
+        elif not all(str((m.get("fields") or {}).get("sender") or "").startswith(exp["pseudonym_prefix"])
+                     for m in said):
+            problems.append(f"{e.name}: her message is not shown under a {exp['pseudonym_prefix']}… pseudonym")
+        elif plain in e.members.get("data/messages.jsonl", "").casefold():
+            problems.append(f"{e.name}: messages.jsonl still names {exp['victim']}")
+        else:
+            sender = (said[0].get("fields") or {}).get("sender")
+            return "found", f"{e.name}: chat file withheld ({exp['withheld_reason']}), her messages as {sender}"
+    return "wrong", "; ".join(problems)
+
+
 # -- the checks -----------------------------------------------------------------------------------------
-def check_case(case: Case, key: dict, key_path: str = "", available: set[str] | None = None) -> CheckReport:
+def check_case(case: Case, key: dict, key_path: str = "", available: set[str] | None = None,
+               bundles: list[Path] | None = None, bundle_password: bytes | None = None) -> CheckReport:
     if available is None:
         from forensic.extractors.registry import all_extractors
         available = {i.name for i in all_extractors() if i.available}
-    store = _Store(case)
+    store = _Store(case, bundles, bundle_password)
     report = CheckReport(key_path, key)
     triaged = {r.item: r.triaged_at for r in case.items()}
     for name, info in key.get("items", {}).items():
@@ -925,6 +1237,7 @@ _HANDLERS = {
     "deleted_message": _deleted_message, "carved_photo": _carved_photo, "embedded_photo": _embedded_photo,
     "backup_device": _backup_device, "backup_message": _backup_message, "xmp_photo_date": _xmp_photo_date,
     "video_geotag": _video_geotag, "near_duplicate": _near_duplicate, "device_location": _device_location,
-    "video_frame_copy": _video_frame_copy,
+    "video_frame_copy": _video_frame_copy, "report_finding": _report_finding,
+    "pseudonymised_export": _pseudonymised_export,
 }
 

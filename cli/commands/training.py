@@ -8,6 +8,7 @@ import click
 from forensic.cli.common import json_option, with_case
 from forensic.cli.console import emit_json, err, esc, info, safe, verdict
 from forensic.case import Case
+from forensic.errors import UsageError
 
 _MARK = {"found": "ok", "wrong": "WRONG", "missed": "MISSED", "skipped": "skipped"}
 
@@ -22,17 +23,34 @@ def training() -> None:
 @click.option("--all", "show_all", is_flag=True, help="List every fact, not only those missed or wrong.")
 @click.option("--fail-under", type=click.IntRange(0, 100), default=None, metavar="SCORE",
               help="Exit with status 1 when the score is below SCORE.")
+@click.option("--bundle", "bundles", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+              help="A bundle the case exported, where the check would not find it (beside the case, where the "
+                   "export wrote it, or in this folder); repeatable. Accepted only with the SHA-256 the custody "
+                   "log records.")
+@click.option("--bundle-password-file", type=click.Path(dir_okay=False, exists=True, path_type=Path), default=None,
+              help="The password (first line) of the case's encrypted bundles; without it only what the custody "
+                   "log shows of them is graded.")
 @json_option
 @with_case
-def check(case: Case, answer_key: Path, show_all: bool, fail_under: int | None, as_json: bool) -> int:
+def check(case: Case, answer_key: Path, show_all: bool, fail_under: int | None, bundles: tuple[Path, ...],
+          bundle_password_file: Path | None, as_json: bool) -> int:
     """Compare what the case found with ANSWER_KEY (answer-key.json from 'forensic sample-image').
 
     Each fact is found, wrong (found with a different value), missed, or skipped (the extractor
     that would find it is not available here; not counted). Score = found / checked * 100.
+    Facts about exports are graded from the custody log and the bundles it records, opened
+    read-only.
     """
     from forensic.training.check import check_case, load_key
     key = load_key(answer_key)
-    report = check_case(case, key, str(answer_key))
+    password = None
+    if bundle_password_file is not None:
+        try:
+            lines = bundle_password_file.read_bytes().splitlines()
+        except OSError as exc:
+            raise UsageError(f"cannot read {bundle_password_file}: {exc}") from exc
+        password = lines[0] if lines else b""
+    report = check_case(case, key, str(answer_key), bundles=list(bundles), bundle_password=password)
     data = report.to_json()
     below = fail_under is not None and data["score"] < fail_under
     if as_json:
