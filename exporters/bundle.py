@@ -4,8 +4,9 @@ One ZIP holding one BagIt 1.0 bag (folder ``<case>-bundle/``)::
 
     bagit.txt  bag-info.txt  manifest-sha256.txt  tagmanifest-sha256.txt
     tagmanifest-sha256.txt.minisig  examiner.pub          (when signed)
-    data/evidence/<item>/<path>      original bytes of the selected files
+    data/evidence/<item>/<path>      original bytes of the selected files (and the messages' sources)
     data/report/index.html           self-contained report (no network, no scripts)
+    data/report/report.pdf           the same report printed (exporters.report.pdf; not with --no-pdf)
     data/files.jsonl  data/messages.jsonl  data/timeline.csv
     data/geotags.geojson  data/geotags.kml  data/case.jsonld  data/bundle.json
     data/name-map.jsonl              original -> stored name, where a name had to change
@@ -25,7 +26,8 @@ Determinism: fixed member order (evidence in walk order, then generated files, t
 files), fixed member times and attributes, no creation time anywhere but ``bag-info.txt``
 (``Bagging-Date``, ``Bundle-Created``). ``SOURCE_DATE_EPOCH`` fixes even that, and
 ``custody_size`` pins the custody checkpoint, so the defence can rebuild a byte-identical
-(unencrypted) bundle from the same case.
+(unencrypted) bundle from the same case -- with the same WeasyPrint, Pango and fonts for the
+report's PDF (else every member but the PDF: docs/formats.md).
 """
 from __future__ import annotations
 
