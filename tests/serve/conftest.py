@@ -92,15 +92,23 @@ def start_server(case: Path, key: str | None) -> Server:
     raise AssertionError("the server did not start")
 
 
-@pytest.fixture(scope="module")
-def server(sample):
-    s = start_server(sample["case"], sample["key"])
-    yield s
+def stop_server(s: Server) -> None:
     s.proc.terminate()
     try:
         s.proc.wait(10)
     except subprocess.TimeoutExpired:
         s.proc.kill()
+        s.proc.wait(10)
+    for stream in (s.proc.stdout, s.proc.stderr):
+        if stream is not None:
+            stream.close()
+
+
+@pytest.fixture(scope="module")
+def server(sample):
+    s = start_server(sample["case"], sample["key"])
+    yield s
+    stop_server(s)
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,160 @@
+"""forensic serve in headless Chromium (Selenium, Debian chromium-driver): every page opens,
+a search jumps to its message in the conversation, a photo is tagged from its page and the
+custody log gains an entry signed with the examiner's key, hostile strings stay text, and the
+browser never asks for anything outside 127.0.0.1.
+
+Screenshots of each page go to $FORENSIC_SCREENSHOTS when it is set (docs/review.md uses them)."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import pytest
+
+from tests.serve.conftest import HOSTILE
+
+
+def shot(browser, name: str) -> None:
+    folder = os.environ.get("FORENSIC_SCREENSHOTS")
+    if folder:
+        Path(folder).mkdir(parents=True, exist_ok=True)
+        browser.save_screenshot(str(Path(folder) / f"{name}.png"))
+
+
+def open_page(browser, server, path: str):
+    from selenium.webdriver.common.by import By
+    browser.get(server.base + path)
+    assert "forbidden" not in browser.find_element(By.TAG_NAME, "body").text
+    return browser
+
+
+def test_overview(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/")
+    assert browser.title == "Case C-19"
+    custody = browser.find_element(By.ID, "custody").text
+    assert "VERIFIED" in custody and "NOT VERIFIED" not in custody
+    rows = browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")
+    assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["card", "phone"]
+    card = rows[0].find_elements(By.TAG_NAME, "td")
+    assert card[4].text.startswith("triaged") and card[6].text == "5"         # five photos on the card
+    assert rows[1].find_elements(By.TAG_NAME, "td")[7].text == "4"            # four messages on the phone
+    shot(browser, "overview")
+
+
+def test_gallery_thumbnails_and_filters(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/gallery")
+    cells = browser.find_elements(By.CSS_SELECTOR, "#grid a.cell")
+    assert len(cells) == 6
+    imgs = browser.find_elements(By.CSS_SELECTOR, "#grid img")
+    assert imgs and all(browser.execute_script("return arguments[0].naturalWidth", i) > 0 for i in imgs)
+    shot(browser, "gallery")
+    open_page(browser, server, "/gallery?item=phone")
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grid a.cell")) == 1
+    open_page(browser, server, "/gallery?from=2030-01-01")
+    assert browser.find_elements(By.CSS_SELECTOR, "#grid a.cell") == []
+
+
+def test_hostile_file_name_is_text(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/gallery?item=card")
+    captions = " ".join(c.text for c in browser.find_elements(By.CSS_SELECTOR, ".caption"))
+    assert "<img src=x onerror=alert(1)>" in captions
+    # the name made no element: the only images are the thumbnails
+    assert all(i.get_attribute("src").startswith(server.base + "/thumb/")
+               for i in browser.find_elements(By.CSS_SELECTOR, "#grid img"))
+
+
+def test_search_jumps_to_the_message(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/chats")
+    box = browser.find_element(By.NAME, "q")
+    box.send_keys("harbour\n")
+    hits = browser.find_elements(By.CSS_SELECTOR, "#hits .hit a")
+    assert len(hits) == 1
+    shot(browser, "search")
+    hits[0].click()
+    target = browser.find_element(By.CSS_SELECTOR, ".bubble.target")
+    assert "see you at the harbour" in target.text
+    assert urlsplit(browser.current_url).fragment == target.get_attribute("id")
+    bodies = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".bubble .body")]
+    assert bodies[0] == "Here is the place" and len(bodies) == 4
+    assert HOSTILE in bodies                                   # shown as the text it is
+    assert browser.find_elements(By.CSS_SELECTOR, ".bubble .body script, .bubble .body b") == []
+    # the attachment is shown inline from the store's thumbnail
+    inline = browser.find_elements(By.CSS_SELECTOR, ".attachment img")
+    assert len(inline) == 1 and browser.execute_script("return arguments[0].naturalWidth", inline[0]) > 0
+    shot(browser, "conversation")
+
+
+def test_conversation_list(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/chats")
+    links = browser.find_elements(By.CSS_SELECTOR, "#conversations tbody a")
+    assert len(links) == 1
+    links[0].click()
+    assert len(browser.find_elements(By.CSS_SELECTOR, ".bubble")) == 4
+
+
+def test_photo_page_and_tagging_is_a_signed_custody_entry(browser, server, sample):
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+    open_page(browser, server, "/gallery?item=phone")
+    browser.find_element(By.CSS_SELECTOR, "#grid a.cell").click()
+    locator = browser.find_element(By.ID, "locator").text
+    assert locator.endswith("IMG-20210314-WA0001.jpg")
+    assert browser.find_elements(By.CSS_SELECTOR, "#similar a")           # the camera original on the card
+    assert browser.find_elements(By.CSS_SELECTOR, "#carrying a")          # the chat message that carried it
+    fields = browser.find_element(By.ID, "fields").text
+    assert "sha256" in fields or "width" in fields
+    shot(browser, "photo")
+    log, checkpoints = sample["case"] / "custody.jsonl", sample["case"] / "custody.checkpoints.jsonl"
+    before = len(log.read_bytes().splitlines())
+    signed_before = len(checkpoints.read_bytes().splitlines())
+    form = browser.find_element(By.CSS_SELECTOR, "form.tag")
+    form.find_element(By.NAME, "tag").send_keys("for-court")
+    form.find_element(By.NAME, "note").send_keys("sent to the recruiter")
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(browser, 10).until(staleness_of(form))         # the POST answered, its page loaded
+    assert "for-court: sent to the recruiter" in browser.find_element(By.ID, "tags").text
+    lines = log.read_bytes().splitlines()
+    added = [json.loads(x) for x in lines[before:]]
+    tagged = [e for e in added if e.get("action") == "tag.added"]
+    assert len(tagged) == 1
+    assert tagged[0]["subject"] == {"item": "phone", "locator": locator}
+    assert tagged[0]["details"]["tag"] == "for-court"
+    assert tagged[0]["actor"]["name"] == "ann" and tagged[0]["actor"]["key_fingerprint"]
+    # a new checkpoint over the entry, signed with the examiner's key
+    new = [json.loads(x) for x in checkpoints.read_bytes().splitlines()[signed_before:]]
+    assert new and new[-1]["signer"] == "ann" and new[-1]["signature"]
+    assert new[-1]["tree_size"] == len(lines)
+    from forensic.cli.main import main
+    assert main(["custody", "verify", "--case", str(sample["case"]), "--quiet"]) == 0
+    assert main(["tag", "list", "--case", str(sample["case"]), "--tag", "for-court", "--quiet"]) == 0
+
+
+def test_no_request_leaves_127_0_0_1(browser, server):
+    """Every URL the browser asked for, over all the pages the tests opened (this test runs
+    last in the module: it reads the whole performance log)."""
+    for path in ("/", "/gallery", "/chats?q=place", "/photo/1"):
+        open_page(browser, server, path)
+    asked = []
+    for entry in browser.get_log("performance"):
+        message = json.loads(entry["message"])["message"]
+        if message["method"] == "Network.requestWillBeSent":
+            asked.append(message["params"]["request"]["url"])
+    assert len(asked) > 10
+    outside = [u for u in asked if urlsplit(u).hostname != "127.0.0.1" and not u.startswith("data:")]
+    assert outside == []
+    # nor did the page try and fail: no CSP violation in the console
+    console = [e["message"] for e in browser.get_log("browser")]
+    assert not [m for m in console if "Content Security Policy" in m], console
+
+
+@pytest.fixture(autouse=True, scope="module")
+def _order():
+    yield

@@ -1,0 +1,135 @@
+"""forensic serve over plain HTTP: the access token, the Host check, CSRF, the headers, paths
+that are not routes, and what the command refuses before it listens."""
+from __future__ import annotations
+
+import http.client
+import subprocess
+import sys
+
+import pytest
+
+from tests.serve.conftest import HOSTILE
+
+
+def request(server, method: str, path: str, *, host: str | None = None, cookie: str | None = None,
+            body: bytes | None = None, headers: dict | None = None) -> http.client.HTTPResponse:
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+    h = {"Host": host or f"127.0.0.1:{server.port}", **(headers or {})}
+    if cookie:
+        h["Cookie"] = cookie
+    c.request(method, path, body=body, headers=h)
+    r = c.getresponse()
+    r.body = r.read()
+    c.close()
+    return r
+
+
+@pytest.fixture(scope="module")
+def cookie(server) -> str:
+    r = request(server, "GET", f"/?token={server.token}")
+    assert r.status == 303 and r.getheader("Location") == "/"
+    set_cookie = r.getheader("Set-Cookie")
+    assert "HttpOnly" in set_cookie and "SameSite=strict" in set_cookie.replace("Strict", "strict")
+    return set_cookie.split(";", 1)[0]
+
+
+def test_no_token_no_cookie_is_403(server):
+    for path in ("/", "/gallery", "/chats", "/photo/1", "/thumb/1.jpg", "/static/htmx.min.js"):
+        r = request(server, "GET", path)
+        assert r.status == 403, path
+        assert r.getheader("Content-Security-Policy", "").startswith("default-src 'self'")
+
+
+def test_wrong_token_and_wrong_cookie_are_403(server):
+    assert request(server, "GET", "/?token=" + "A" * 43).status == 403
+    assert request(server, "GET", "/", cookie="forensic_session=guess").status == 403
+    # the token of another server (another case) opens nothing here
+    other = request(server, "GET", "/?token=" + server.token[::-1])
+    assert other.status == 403
+
+
+def test_wrong_host_is_refused(server, cookie):
+    for host in ("evil.example:%d" % server.port, "127.0.0.1:1", "localhost.evil.example", "[::1]:%d" % server.port):
+        r = request(server, "GET", "/", host=host, cookie=cookie)
+        assert r.status == 421, host
+    assert request(server, "GET", "/", host=f"localhost:{server.port}", cookie=cookie).status == 200
+
+
+def test_headers_on_every_page(server, cookie):
+    for path in ("/", "/gallery", "/chats", "/static/review.css"):
+        r = request(server, "GET", path, cookie=cookie)
+        assert r.status == 200, path
+        csp = r.getheader("Content-Security-Policy")
+        assert csp.startswith("default-src 'self'") and "frame-ancestors 'none'" in csp
+        assert r.getheader("X-Frame-Options") == "DENY"
+        assert r.getheader("X-Content-Type-Options") == "nosniff"
+    page = request(server, "GET", "/", cookie=cookie).body.decode()
+    assert "http://" not in page and "https://" not in page and "//" not in page.replace("://", "")
+
+
+def test_paths_outside_routes_are_refused(server, cookie):
+    for path in ("/thumb/../case.db", "/thumb/%2e%2e%2fcase.db", "/static/../app.py", "/static/%2e%2e/app.py",
+                 "/static/..%2f..%2fcase.db", "/photo/..%2f..%2fetc%2fpasswd", "/thumb/1.jpg%00", "/case.db"):
+        r = request(server, "GET", path, cookie=cookie)
+        assert r.status == 404, (path, r.status)
+        assert b"SQLite format" not in r.body and b"import" not in r.body
+
+
+def test_post_needs_the_csrf_token(sample, server, cookie):
+    before = (sample["case"] / "custody.jsonl").read_bytes()
+    body = b"kind=message&item=phone&ref=1&tag=x"
+    r = request(server, "POST", "/tag", cookie=cookie, body=body,
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 403
+    r = request(server, "POST", "/tag", body=body + b"&csrf=whatever",
+                headers={"Content-Type": "application/x-www-form-urlencoded"})
+    assert r.status == 403
+    assert (sample["case"] / "custody.jsonl").read_bytes() == before
+
+
+def test_hostile_strings_are_text(server, cookie):
+    r = request(server, "GET", "/chats?q=quoted", cookie=cookie)
+    page = r.body.decode()
+    assert "<script>alert" not in page and "<b>bold</b>" not in page
+    assert "&lt;script&gt;alert(&#39;x&#39;)&lt;/script&gt;" in page
+    gallery = request(server, "GET", "/gallery?item=card", cookie=cookie).body.decode()
+    assert "<img src=x onerror" not in gallery and "&lt;img src=x onerror=alert(1)&gt;" in gallery
+    # the search box echoes what was typed, escaped
+    echo = request(server, "GET", "/chats?q=%22%3E%3Cscript%3E", cookie=cookie).body.decode()
+    assert '"><script>' not in echo
+    assert HOSTILE  # the sample holds it (tests/serve/conftest.py)
+
+
+def test_serve_refuses_a_non_loopback_bind(sample):
+    for bind in ("0.0.0.0", "192.168.1.10", "::", "example.com"):
+        p = subprocess.run([sys.executable, "-m", "forensic.cli.main", "serve", "--case", str(sample["case"]),
+                            "--bind", bind], capture_output=True, text=True, timeout=60)
+        assert p.returncode != 0 and "refusing to listen" in p.stderr, (bind, p.stderr)
+        assert p.stdout == ""
+
+
+def test_serve_without_a_case_says_so(tmp_path):
+    p = subprocess.run([sys.executable, "-m", "forensic.cli.main", "serve", "--case", str(tmp_path)],
+                       capture_output=True, text=True, timeout=60)
+    assert p.returncode != 0 and "no case" in p.stderr and p.stdout == ""
+
+
+def test_every_page_reads_only(sample, server, cookie):
+    """Reading pages changes neither the store's tables nor the custody log."""
+    log = (sample["case"] / "custody.jsonl").read_bytes()
+    for path in ("/", "/gallery", "/chats", "/chats?q=harbour", "/photo/1"):
+        assert request(server, "GET", path, cookie=cookie).status in (200, 404)
+    assert (sample["case"] / "custody.jsonl").read_bytes() == log
+
+
+def test_a_cookie_of_another_server_is_403(sample, server, cookie):
+    """Each server (each case opened) has its own token and session: one's cookie opens nothing
+    on another."""
+    from tests.serve.conftest import start_server, stop_server
+    other = start_server(sample["case"], None)
+    try:
+        assert request(other, "GET", "/", cookie=cookie).status == 403
+        assert request(other, "GET", f"/?token={server.token}").status == 403
+        assert request(other, "GET", f"/?token={other.token}").status == 303
+    finally:
+        stop_server(other)
