@@ -53,7 +53,7 @@ from forensic.chain_of_custody.signing import PublicKey
 from forensic.exporters import bagit
 from forensic.exporters.bundle import (ENCRYPTION_LABEL, HEAD_KEEP, HIDDEN_MEMBER, HIDDEN_NAMES_LABEL, PUBKEY,
                                        SIGNATURE, UNLISTED_TAG_FILES)
-from forensic.exporters.statements import KEPT, MESSAGES, HashStatements
+from forensic.exporters.statements import FILES, KEPT, MESSAGES, HashStatements
 from forensic.errors import IntegrityError, PasswordError, UsageError
 
 import pyzipper.zipfile as _pz
@@ -628,7 +628,7 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
     _check_custody_key(report)
     statements.finish(custody_lines if report.custody == "valid" else None, report.custody_head)
     if report.custody == "valid":
-        _check_messages_vouched(kept.get(MESSAGES), custody_lines, report)
+        _check_messages_vouched(kept.get(MESSAGES), kept.get(FILES), custody_lines, report)
     report.problems.extend(statements.problems)
     report.disagreements = statements.disagreements
     report.hashes_compared = statements.checked
@@ -637,12 +637,23 @@ def _verify_bag(zf, report: BundleReport, pubkey: PublicKey | None) -> None:
     report.extra = sorted(set(report.extra))
 
 
-def _check_messages_vouched(messages: bytes | None, custody: dict[int, bytes], report: BundleReport) -> None:
+def _check_messages_vouched(messages: bytes | None, files: bytes | None, custody: dict[int, bytes],
+                            report: BundleReport) -> None:
     """Every exported message is a record the custody excerpt vouches for: an ``artifact.*``
     entry of its ``artifact_id``, for its item and source file. (The entry's hash of the
-    record's fields is not compared: a withheld message's text is not in the bundle.)"""
+    record's fields is not compared: a withheld message's text is not in the bundle.) Not for
+    a message whose source file is withheld: a pseudonymised export leaves out the entries
+    naming a marked person, as a chat file named after her does."""
     if not messages:
         return
+    withheld: set[tuple] = set()
+    for line in (files or b"").splitlines():
+        try:
+            row = json.loads(line)
+            if row.get("withheld") is True:
+                withheld.add((row["item"], row["locator"]))
+        except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
+            continue                      # the hash statements report an unreadable row
     vouched: set[tuple] = set()
     for line in custody.values():
         try:
@@ -659,7 +670,7 @@ def _check_messages_vouched(messages: bytes | None, custody: dict[int, bytes], r
             key = (m["artifact_id"], m["item"], (m.get("source") or {}).get("locator"))
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue                      # the hash statements report an unreadable row
-        if type(key[0]) is not int or key not in vouched:
+        if (type(key[0]) is not int or key not in vouched) and key[1:] not in withheld:
             missing.append(str(key[0])[:20])
     if missing:
         shown = ", ".join(missing[:5]) + (f" and {len(missing) - 5} more" if len(missing) > 5 else "")

@@ -169,3 +169,20 @@ def test_participants_resolved_to_one_person_are_one_node():
         froms = [n["core:hasFacet"][0]["observable:from"]["@id"] for n in graph if n["@type"] == "observable:Message"]
         if resolver is not None:
             assert froms[0] == froms[1] and parts[froms[0]] == "Dana Moreau"
+
+
+def test_a_pseudonymised_bundle_whose_chat_file_names_the_victim_verifies(case, tmp_path):
+    """Luis is marked a victim: his chat file ("... with Luis.txt") is withheld and the custody
+    entries naming it are left out, so its messages have no entry in the excerpt. That is the
+    pseudonymisation, not a forgery: the bundle verifies."""
+    import shutil
+    from forensic.exporters.verify import verify_bundle
+    root = tmp_path / "case"
+    shutil.copytree(case["root"], root)
+    assert cli("person", "mark", "--case", root, "--role", "victim", "Luis") == 0
+    (tmp_path / "pp.txt").write_text("a passphrase for the key file\n")
+    out = tmp_path / "p.zip"
+    assert cli("export", "--case", root, "--tag", "court", "--out", out, "--pseudonymise",
+               "--pseudonym-passphrase-file", tmp_path / "pp.txt") == 0
+    rep = verify_bundle(out)
+    assert rep.intact and rep.custody == "valid" and rep.problems == [], rep.problems
