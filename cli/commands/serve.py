@@ -46,8 +46,8 @@ def serve(case_dir: Path, port: int, open_browser: bool, bind: str | None) -> in
     case = Case.open(case_dir)          # refused here, before listening, when there is no case
     case.close()
     port = port or _free_port(host)
-    settings = Settings.new(case.root, port)
-    url = f"http://127.0.0.1:{port}/?token={settings.token}"
+    settings = Settings.new(case.root, port, host)
+    url = settings.url
     click.echo(url)
     info(f"reviewing case in {esc(case.root)}; Ctrl-C stops the server")
     if open_browser:

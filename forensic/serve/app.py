@@ -65,15 +65,21 @@ class Settings:
     token: str                                 # in the URL printed, exchanged for the cookie
     session: str                               # the cookie's value
     csrf: str                                  # every POST's form field ``csrf``
+    address: str = "127.0.0.1"                 # the loopback address listened on
 
     @classmethod
-    def new(cls, case_dir: Path, port: int) -> "Settings":
+    def new(cls, case_dir: Path, port: int, address: str = "127.0.0.1") -> "Settings":
         return cls(Path(case_dir), port, secrets.token_urlsafe(32), secrets.token_urlsafe(32),
-                   secrets.token_urlsafe(32))
+                   secrets.token_urlsafe(32), address)
 
     @property
     def hosts(self) -> set[str]:
-        return {f"127.0.0.1:{self.port}", f"localhost:{self.port}"}
+        """The Host headers answered: the address listened on and ``localhost``, with the port."""
+        return {f"{self.address}:{self.port}", f"localhost:{self.port}"}
+
+    @property
+    def url(self) -> str:
+        return f"http://{self.address}:{self.port}/?token={self.token}"
 
 
 def _refuse(status: int, text: str) -> Response:

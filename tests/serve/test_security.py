@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.client
 import subprocess
 import sys
+import time
 
 import pytest
 
@@ -133,3 +134,29 @@ def test_a_cookie_of_another_server_is_403(sample, server, cookie):
         assert request(other, "GET", f"/?token={other.token}").status == 303
     finally:
         stop_server(other)
+
+
+def test_bind_another_loopback_address(sample):
+    """--bind 127.0.0.2: allowed (loopback) with a warning; the URL and the Host check follow it."""
+    p = subprocess.Popen([sys.executable, "-m", "forensic.cli.main", "serve", "--case", str(sample["case"]),
+                          "--bind", "127.0.0.2"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        url = p.stdout.readline().strip()
+        assert url.startswith("http://127.0.0.2:") and "?token=" in url
+        port = int(url.split(":")[2].split("/")[0])
+        for _ in range(100):
+            try:
+                c = http.client.HTTPConnection("127.0.0.2", port, timeout=5)
+                c.request("GET", url.split(str(port), 1)[1], headers={"Host": f"127.0.0.2:{port}"})
+                r = c.getresponse()
+                break
+            except OSError:
+                time.sleep(0.1)
+        assert r.status == 303
+        c = http.client.HTTPConnection("127.0.0.2", port, timeout=5)
+        c.request("GET", "/", headers={"Host": f"127.0.0.1:{port}"})
+        assert c.getresponse().status == 421
+    finally:
+        p.terminate()
+        _, err = p.communicate(timeout=10)
+    assert "listening on 127.0.0.2 instead of 127.0.0.1" in err
