@@ -35,7 +35,6 @@ from typing import Any, Iterable, Iterator
 from forensic.exporters.timeline import parse_bound, sort_key
 from forensic.case import Case
 from forensic.errors import UsageError
-from forensic.extractors.sqlite_journal import SUFFIXES as COMPANION_SUFFIXES
 from forensic.store import artifacts as store_artifacts, files as store_files, items as store_items
 from forensic.store import hashsets as store_hashsets, selection as store_selection
 from forensic.store.places import position
@@ -49,6 +48,9 @@ _TAG_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _ARTIFACT_REF = re.compile(r"^(?:message|artifact|photo):(\d+)$")
 EXPORTABLE_KINDS = ("file", "stream")
+# the companions triage reads beside a database (forensic.extractors.sqlite_journal.SUFFIXES;
+# the exporters do not import the extractors' layer)
+COMPANION_SUFFIXES = ("-journal", "-wal")
 
 
 # -- tagging ----------------------------------------------------------------------------------

@@ -181,3 +181,9 @@ def test_a_hot_journal_goes_with_its_database(forensic, tmp_path):
     assert by_name == {"msgstore.db": db.read_bytes(), "msgstore.db-journal": journal.read_bytes()}
     files = {f["path"].rsplit("/", 1)[1]: f for f in _jsonl(got["data/files.jsonl"])}
     assert files["msgstore.db-journal"]["message_source"]["companion_of"] == files["msgstore.db"]["locator"]
+
+
+def test_companions_are_those_triage_reads():
+    from forensic.exporters.selection import COMPANION_SUFFIXES
+    from forensic.extractors.sqlite_journal import SUFFIXES
+    assert set(COMPANION_SUFFIXES) == set(SUFFIXES)
