@@ -411,8 +411,8 @@ def _bundle_members(path: Path, password: bytes | None) -> dict[str, str]:
                     return members(inner)
             return members(zf)
         except RuntimeError as exc:       # pyzipper: "Bad password for file"
-            raise _Locked(f"bundle {path.name}: the password given does not open it ({exc}); only the custody "
-                          "log was graded") from None
+            raise _Locked(f"bundle {path.name} is encrypted and the password given does not open it ({exc}): only "
+                          "the custody log was graded") from None
 
 
 def _exports_detail(exports: list[_Export]) -> str:
