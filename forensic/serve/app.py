@@ -24,6 +24,7 @@ import base64
 import binascii
 import hmac
 import secrets
+import threading
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -139,6 +140,9 @@ class Views:
         self.env = Environment(loader=PackageLoader("forensic.serve", "templates"),
                                autoescape=select_autoescape(default=True, default_for_string=True))
         self.env.globals["csrf"] = settings.csrf
+        self.lock = threading.Lock()
+        self.phash_cache: tuple[int, list[tuple[int, review.PerceptualHash]]] | None = None
+        self.custody_cache: tuple[tuple, Any] | None = None
         self.env.filters["query"] = lambda d: urlencode({k: v for k, v in d.items() if v not in (None, "", False)})
 
     @contextmanager
@@ -154,13 +158,12 @@ class Views:
 
     # -- overview -----------------------------------------------------------------------------
     def overview(self, request: Request) -> Response:
-        from forensic.chain_of_custody.verify import verify_log
         with self.case() as case:
             db = case.db
             items = store_items.all_items(db)
             counts = {i.item: review.item_counts(db, i.item) for i in items}
             warnings = list(store_warnings.listing(db, limit=200))
-            report = verify_log(case.root, db, case_id=case.case_id)
+            report = self._custody(case)
             return self.render("overview.html", page="overview", case_id=case.case_id, examiner=case.examiner,
                                items=items, counts=counts, warnings=warnings, custody=report)
 
@@ -205,22 +208,54 @@ class Views:
                                times=review.record_times(db, p.artifact_id),
                                fields=sorted(p.fields.items()))
 
-    @staticmethod
-    def _similar(db: Any, p: Any) -> list[dict]:
-        """Near-duplicates of ``p`` (perceptual hash within the default distance)."""
-        found = store_similar.photos(db)
-        target = next((h for h in found if h.file_id == p.file_id), None)
-        if target is None:
+    def _similar(self, db: Any, p: Any) -> list[dict]:
+        """Near-duplicates of ``p``: pHash within :data:`forensic.store.similar.DEFAULT_MAX_DISTANCE`
+        bits (as ``forensic similar``), closest first. The case's hashes are read once and kept
+        while no record is added (:func:`forensic.store.review.records_generation`)."""
+        generation = review.records_generation(db)
+        with self.lock:
+            if self.phash_cache is None or self.phash_cache[0] != generation:
+                hashes = []
+                for h in review.perceptual_hashes(db):
+                    value = store_similar.parse_hash(h.phash)
+                    if value is not None:
+                        hashes.append((value, h))
+                self.phash_cache = (generation, hashes)
+            hashes = self.phash_cache[1]
+        mine = [v for v, h in hashes if h.file_id == p.file_id]
+        if not mine:
             return []
-        near = store_similar.near(found, target)
-        ids = review.photo_ids_of_files(db, [pair.b.file_id if pair.a.file_id == p.file_id else pair.a.file_id
-                                             for pair in near])
-        out = []
-        for pair in near:
-            other = pair.b if pair.a.file_id == p.file_id else pair.a
-            out.append({"item": other.item, "locator": other.locator, "distance": pair.distance,
-                        "photo": ids.get(other.file_id)})
-        return out
+        near: dict[int, tuple[int, Any]] = {}
+        for value, h in hashes:
+            if h.file_id == p.file_id:
+                continue
+            d = min(store_similar.distance(value, m) for m in mine)
+            if d <= store_similar.DEFAULT_MAX_DISTANCE and (h.file_id not in near or d < near[h.file_id][0]):
+                near[h.file_id] = (d, h)
+        closest = sorted(near.values(), key=lambda x: (x[0], x[1].item, x[1].locator))[:50]
+        ids = review.photo_ids_of_files(db, [h.file_id for _, h in closest])
+        return [{"item": h.item, "locator": h.locator, "distance": d, "photo": ids.get(h.file_id)}
+                for d, h in closest]
+
+    def _custody(self, case: Case) -> Any:
+        """The custody log's verification (``forensic custody verify``), kept while the log's
+        files are unchanged (size and time of change)."""
+        from forensic.chain_of_custody.verify import verify_log
+        stamp: list[tuple[int, int] | None] = []
+        for name in ("custody.jsonl", "custody.checkpoints.jsonl"):
+            try:
+                st = (case.root / name).stat()
+                stamp.append((st.st_size, st.st_mtime_ns))
+            except OSError:
+                stamp.append(None)
+        key = tuple(stamp)
+        with self.lock:
+            if self.custody_cache is not None and self.custody_cache[0] == key:
+                return self.custody_cache[1]
+        report = verify_log(case.root, case.db, case_id=case.case_id)
+        with self.lock:
+            self.custody_cache = (key, report)
+        return report
 
     def thumbnail(self, request: Request) -> Response:
         file_id = request.path_params["file_id"]

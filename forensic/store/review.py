@@ -196,3 +196,27 @@ def files_by_sha256(db: sqlite3.Connection, hashes: list[str]) -> dict[str, int]
                                    "GROUP BY sha256", chunk):
             out[str(sha)] = int(fid)
     return out
+
+
+# -- near-duplicates ------------------------------------------------------------------------------
+
+def records_generation(db: sqlite3.Connection) -> int:
+    """The highest record id (O(log n)): records are only added, so a cache of what they say
+    is current while this stays the same (a re-triage replaces an item's records with new ids)."""
+    return int(db.execute("SELECT coalesce(max(id), 0) FROM artifacts").fetchone()[0])
+
+
+@dataclass(frozen=True, slots=True)
+class PerceptualHash:
+    """A ``photo/phash`` record's pHash (16 hex digits, as stored) with its file."""
+    file_id: int
+    item: str
+    locator: str
+    phash: str | None
+
+
+def perceptual_hashes(db: sqlite3.Connection) -> list[PerceptualHash]:
+    """Every ``photo/phash`` record's pHash with its file, by file id."""
+    return [PerceptualHash(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None) for r in db.execute(
+        "SELECT f.id, a.item, f.locator, json_extract(a.fields, '$.phash') FROM artifacts a "
+        "JOIN files f ON f.id = a.file_id WHERE a.record_type = 'photo/phash' ORDER BY f.id, a.id")]
