@@ -51,6 +51,26 @@ echo "== verify-bundle, as the prosecutor would" >&2
   --pubkey "$out/keys/Demo Examiner.pub" --extract "$out/bundle" --json
 "$F" custody verify --json
 
+echo "== a finding (2 messages of a 100-message group) and a pseudonymised bundle for victim support" >&2
+PY="$(dirname "$F")/python"
+key_fact() { "$PY" -c 'import json,sys; k=json.load(open(sys.argv[1])); print(next(f["expected"][sys.argv[3]] for f in k["facts"] if f["kind"]==sys.argv[2]))' "$out/sample/answer-key.json" "$1" "$2"; }
+ids=$("$F" messages --item phone.raw --platform whatsapp --json | "$PY" -c '
+import json, sys
+e = next(f["expected"] for f in json.load(open(sys.argv[1]))["facts"] if f["kind"] == "report_finding")
+for line in sys.stdin:
+    m = json.loads(line)
+    if m["conversation"]["title"] == e["conversation"] and m["body"] in e["selected"]:
+        print("message:%d" % m["record_id"])' "$out/sample/answer-key.json")
+# shellcheck disable=SC2086
+"$F" tag add $ids --tag hotel --note "The handler's orders to the hotel staff: keys, arrivals" --json
+"$F" export --out "$out/hotel.zip" --tag hotel --no-pdf --json
+"$F" person mark "$(key_fact pseudonymised_export victim)" --role victim --note "the phone's owner" --json
+"$F" tag add --conversation "$(key_fact pseudonymised_export conversation)" --tag victim-support \
+  --note "She tells her family her passport was taken" --json
+"$PY" -c 'import secrets; print(secrets.token_urlsafe(24))' > "$out/pseudonym.pass"
+"$F" export --out "$out/victim-support.zip" --tag victim-support --pseudonymise \
+  --pseudonym-passphrase-file "$out/pseudonym.pass" --no-pdf --recipient "Victim-support service" --json
+
 echo "== training check: what the case found, against the sample's answer key" >&2
 "$F" training check "$out/sample/answer-key.json" --fail-under 100
 
@@ -63,5 +83,6 @@ cat >&2 <<MSG
 Done in $(( $(date +%s) - start )) s.
   case:    $out/case            (FORENSIC_CASE=$out/case $F files | photos | messages ...)
   bundle:  $out/bundle.zip      (password in $out/bundle.password)
+  finding: $out/hotel.zip       pseudonymised: $out/victim-support.zip (key: victim-support.zip.pseudonyms.key)
   report:  $out/bundle/DEMO-001-bundle/data/report/index.html   (verified and extracted by verify-bundle --extract)
 MSG

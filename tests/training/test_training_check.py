@@ -35,9 +35,28 @@ def _available() -> set[str]:
     return {i.name for i in all_extractors() if i.available}
 
 
+def _export_steps(forensic, sample, case, out):
+    """The trainee's exports the key grades (report_finding, pseudonymised_export): two messages
+    of the hotel group tagged with a note and exported; the victim marked, her chat pseudonymised."""
+    facts = {f["kind"]: f["expected"] for f in json.loads((sample / "answer-key.json").read_text())["facts"]}
+    hotel, victim = facts["report_finding"], facts["pseudonymised_export"]
+    msgs = [json.loads(x) for x in forensic("messages", "--item", "phone.raw", "--json", "--case", case).out.split("\n")
+            if x]
+    ids = [f"message:{m['record_id']}" for m in msgs
+           if m["conversation"]["title"] == hotel["conversation"] and m["body"] in hotel["selected"]]
+    forensic("tag", "add", *ids, "--tag", hotel["tag"], "--note", "Orders at the hotel", "--case", case)
+    forensic("export", "--out", out / "hotel.zip", "--tag", hotel["tag"], "--no-pdf", "--case", case)
+    forensic("person", "mark", victim["victim"], "--role", "victim", "--case", case)
+    forensic("tag", "add", "--conversation", victim["conversation"], "--tag", victim["tag"], "--case", case)
+    (out / "pseudonym.pass").write_text("a long pseudonym passphrase\n")
+    forensic("export", "--out", out / "support.zip", "--tag", victim["tag"], "--no-pdf", "--pseudonymise",
+             "--pseudonym-passphrase-file", out / "pseudonym.pass", "--case", case)
+
+
 @pytest.mark.parametrize("seed,scenario", [(1, None), (2, None), (3, "atlantic-route")])
 def test_a_triaged_sample_case_scores_100(forensic, tmp_path, seed, scenario):
     sample, case = _build_case(forensic, tmp_path, seed, scenario)
+    _export_steps(forensic, sample, case, tmp_path)
     report = _check(forensic, sample, case)
     assert report["schema"] == "forensic.training-check/1"
     assert report["missed"] == [] and report["wrong"] == [], json.dumps(report, indent=1, ensure_ascii=False)
