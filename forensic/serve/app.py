@@ -53,8 +53,7 @@ SECURITY_HEADERS = [
     (b"x-frame-options", b"DENY"),
     (b"x-content-type-options", b"nosniff"),
     (b"referrer-policy", b"no-referrer"),
-    (b"cache-control", b"no-store"),
-]
+]                         # and Cache-Control no-store, unless the response says otherwise (thumbnails)
 PAGE = 60                 # photos per gallery page
 CONV_PAGE = 100           # messages per conversation page
 
@@ -103,7 +102,10 @@ class Guard:
         async def send_secured(message: Message) -> None:
             if message["type"] == "http.response.start":
                 names = {k for k, _ in SECURITY_HEADERS}
-                message["headers"] = [h for h in message.get("headers", []) if h[0] not in names] + SECURITY_HEADERS
+                headers = list(message.get("headers", []))
+                cache = [h for h in headers if h[0].lower() == b"cache-control"] or [(b"cache-control", b"no-store")]
+                message["headers"] = ([h for h in headers if h[0].lower() not in names] + SECURITY_HEADERS
+                                      + cache[:1])
             await send(message)
 
         request = Request(scope)
@@ -143,7 +145,26 @@ class Views:
         self.lock = threading.Lock()
         self.phash_cache: tuple[int, list[tuple[int, review.PerceptualHash]]] | None = None
         self.custody_cache: tuple[tuple, Any] | None = None
+        self.maps: dict[str, tuple[int, Any]] = {}          # name -> (records generation, value)
         self.env.filters["query"] = lambda d: urlencode({k: v for k, v in d.items() if v not in (None, "", False)})
+
+    def cached(self, db: Any, name: str, make: Any) -> Any:
+        """``make(db)``, kept while no record is added to the store
+        (:func:`forensic.store.review.records_generation`): maps that need a pass over one
+        record type (thumbnails, attachments, conversations) are made once, not per request."""
+        generation = review.records_generation(db)
+        with self.lock:
+            hit = self.maps.get(name)
+            if hit is not None and hit[0] == generation:
+                return hit[1]
+        value = make(db)
+        with self.lock:
+            self.maps[name] = (generation, value)
+        return value
+
+    def thumbs(self, db: Any) -> dict[int, int]:
+        found: dict[int, int] = self.cached(db, "thumbnails", review.thumbnail_records)
+        return found
 
     @contextmanager
     def case(self) -> Iterator[Case]:
@@ -170,23 +191,28 @@ class Views:
     # -- gallery ------------------------------------------------------------------------------
     def gallery(self, request: Request) -> Response:
         q = request.query_params
+        date_to = q.get("to") or None
+        if date_to is not None and len(date_to) == 10:          # a day alone: the whole day
+            date_to += "T23:59:59.999999Z"
         flt = review.GalleryFilter(item=q.get("item") or None, date_from=q.get("from") or None,
-                                   date_to=q.get("to") or None, geotagged=q.get("geotagged") == "1",
+                                   date_to=date_to, geotagged=q.get("geotagged") == "1",
                                    tag=q.get("tag") or None)
-        after = _int(q.get("after"), 0)
+        after_id = _int(q.get("after"), 0)
+        after = (q.get("after_item", ""), after_id) if after_id else None
         with self.case() as case:
             db = case.db
             photos = review.photo_page(db, flt, after, PAGE + 1)
             more = len(photos) > PAGE
             photos = photos[:PAGE]
             bad = {p.artifact_id for p in photos if review.is_known_bad(db, p.sha256, p.file_id)}
-            thumbs = store_similar.thumbnails(db, [p.file_id for p in photos if p.file_id is not None])
-            params = {"item": flt.item, "from": flt.date_from, "to": flt.date_to,
+            thumbs = self.thumbs(db)
+            params = {"item": flt.item, "from": flt.date_from, "to": q.get("to") or None,
                       "geotagged": "1" if flt.geotagged else None, "tag": flt.tag}
+            last = photos[-1] if more and photos else None
             return self.render("gallery.html", page="gallery", photos=photos, bad=bad,
                                thumbs=set(thumbs), flt=flt, params=params, items=store_items.ids(db),
                                tags=sorted(store_tags.names(db)),
-                               next_after=photos[-1].artifact_id if more and photos else None)
+                               next_page=dict(params, after_item=last.item, after=last.artifact_id) if last else None)
 
     def photo(self, request: Request) -> Response:
         artifact_id = request.path_params["artifact_id"]
@@ -197,10 +223,11 @@ class Views:
                 return self.render("error.html", 404, message="no such photo")
             f = review.file(db, p.file_id) if p.file_id is not None else None
             bad = review.is_known_bad(db, p.sha256, p.file_id)
-            thumb = bool(store_similar.thumbnails(db, [p.file_id])) if p.file_id is not None and not bad else False
+            thumb = p.file_id in self.thumbs(db) and not bad
             same = [x for x in review.same_content(db, p.sha256) if x.id != p.file_id] if p.sha256 else []
             same_photo = review.photo_ids_of_files(db, [x.id for x in same])
-            carrying = review.messages_carrying(db, p.sha256) if p.sha256 else []
+            carried = self.cached(db, "attachments", review.attachment_hashes).get(p.sha256, []) if p.sha256 else []
+            carrying = review.messages_by_id(db, carried[:50])
             similar = self._similar(db, p)
             tags = review.tags_of(db, "file", p.item, p.locator) if p.locator else []
             return self.render("photo.html", page="gallery", p=p, file=f, bad=bad, thumb=thumb, same=same,
@@ -262,16 +289,17 @@ class Views:
         with self.case() as case:
             db = case.db
             f = review.file(db, file_id)
-            if f is None or review.is_known_bad(db, f.sha256, f.id):
+            record = self.thumbs(db).get(file_id)
+            if f is None or record is None or review.is_known_bad(db, f.sha256, f.id):
                 return _refuse(404, "no thumbnail")
-            jpeg = store_similar.thumbnails(db, [file_id]).get(file_id)
+            jpeg = review.thumbnail(db, record)
         if jpeg is None:
             return _refuse(404, "no thumbnail")
         try:
             data = base64.b64decode(jpeg, validate=True)
         except (binascii.Error, ValueError):
             return _refuse(404, "no thumbnail")
-        return Response(data, media_type="image/jpeg")
+        return Response(data, media_type="image/jpeg", headers={"Cache-Control": "private, max-age=3600"})
 
     # -- chats --------------------------------------------------------------------------------
     def chats(self, request: Request) -> Response:
@@ -279,7 +307,7 @@ class Views:
         with self.case() as case:
             db = case.db
             ids = store_items.ids(db)
-            convs = store_chats.conversations(db, ids) if ids else []
+            convs = self.cached(db, "conversations", lambda d: store_chats.conversations(d, ids)) if ids else []
             hits = []
             if q:
                 fts = store_chats.fts_query(q)
@@ -307,7 +335,7 @@ class Views:
             shas = sorted({a["sha256"] for m in msgs for a in (m.fields.get("attachments") or [])
                            if isinstance(a, dict) and isinstance(a.get("sha256"), str)})
             files = review.files_by_sha256(db, shas)
-            thumbs = store_similar.thumbnails(db, list(files.values()))
+            thumbs = self.thumbs(db)
             shown = {sha: fid for sha, fid in files.items()
                      if fid in thumbs and not review.is_known_bad(db, sha, fid)}
             owner = _owner(msgs)

@@ -49,30 +49,38 @@ class GalleryFilter:
     tag: str | None = None
 
 
-def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: int = 0, limit: int = 60) -> list[Photo]:
-    """Up to ``limit`` photos (``photo/exif`` records with their files) matching ``flt``, of
-    record id greater than ``after``, by record id (keyset: the next page starts after the
-    last id of this one)."""
-    where, args = ["a.record_type = ?", "a.id > ?"], [PHOTO, after]
-    if flt.item:
-        where.append("a.item = ?")
-        args.append(flt.item)
-    if flt.geotagged:
-        where.append("json_extract(a.fields, '$.gps_valid') = 1 AND json_extract(a.fields, '$.lat') IS NOT NULL "
-                     "AND json_extract(a.fields, '$.lon') IS NOT NULL")
-    if flt.date_from:
-        where.append("json_extract(a.fields, '$.taken_at_utc') >= ?")
-        args.append(flt.date_from)
-    if flt.date_to:
-        where.append("json_extract(a.fields, '$.taken_at_utc') <= ?")
-        args.append(flt.date_to)
-    if flt.tag:
-        where.append("EXISTS (SELECT 1 FROM tags t WHERE t.target_kind = 'file' AND t.item = a.item "
-                     "AND t.target_ref = f.locator AND t.tag = ?)")
-        args.append(flt.tag)
-    args.append(limit)
-    return [Photo.from_row(r) for r in db.execute(
-        f"{_PHOTO_COLUMNS} WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?", args)]
+def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: tuple[str, int] | None = None,
+               limit: int = 60) -> list[Photo]:
+    """Up to ``limit`` photos (``photo/exif`` records with their files) matching ``flt``, by
+    item then record id, after the photo ``after`` (its item and record id: keyset pagination).
+    Each item is read through the ``artifacts_type`` index (record type, item, id) from the
+    key on: a page costs what it holds, not what comes before it."""
+    items = [flt.item] if flt.item else [r[0] for r in db.execute("SELECT item FROM items ORDER BY item")]
+    if after is not None:
+        items = [i for i in items if i >= after[0]]
+    out: list[Photo] = []
+    for item in items:
+        where, args = ["a.record_type = ?", "a.item = ?", "a.id > ?"], [PHOTO, item,
+                                                                       after[1] if after and after[0] == item else 0]
+        if flt.geotagged:
+            where.append("json_extract(a.fields, '$.gps_valid') = 1 AND json_extract(a.fields, '$.lat') IS NOT NULL "
+                         "AND json_extract(a.fields, '$.lon') IS NOT NULL")
+        if flt.date_from:
+            where.append("json_extract(a.fields, '$.taken_at_utc') >= ?")
+            args.append(flt.date_from)
+        if flt.date_to:
+            where.append("json_extract(a.fields, '$.taken_at_utc') <= ?")
+            args.append(flt.date_to)
+        if flt.tag:
+            where.append("EXISTS (SELECT 1 FROM tags t WHERE t.target_kind = 'file' AND t.item = a.item "
+                         "AND t.target_ref = f.locator AND t.tag = ?)")
+            args.append(flt.tag)
+        args.append(limit - len(out))
+        out += [Photo.from_row(r) for r in db.execute(
+            f"{_PHOTO_COLUMNS} WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?", args)]
+        if len(out) >= limit:
+            break
+    return out
 
 
 def photo(db: sqlite3.Connection, artifact_id: int) -> Photo | None:
@@ -119,16 +127,6 @@ def photo_ids_of_files(db: sqlite3.Connection, file_ids: list[int]) -> dict[int,
                 f"({','.join('?' * len(chunk))}) GROUP BY file_id", [PHOTO, *chunk]):
             out[int(fid)] = int(aid)
     return out
-
-
-def messages_carrying(db: sqlite3.Connection, sha256: str, limit: int = 50) -> list[Message]:
-    """Chat messages with an attachment of this SHA-256, at most ``limit``, by id."""
-    return [Message.from_row(r) for r in db.execute(
-        "SELECT a.id, a.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key FROM chat_messages m "
-        "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
-        "WHERE json_array_length(a.fields, '$.attachments') > 0 AND EXISTS (SELECT 1 FROM "
-        "json_each(a.fields, '$.attachments') j WHERE json_extract(j.value, '$.sha256') = ?) "
-        "ORDER BY a.id LIMIT ?", (sha256, limit))]
 
 
 def is_known_bad(db: sqlite3.Connection, sha256: str | None, file_id: int | None) -> bool:
@@ -220,3 +218,48 @@ def perceptual_hashes(db: sqlite3.Connection) -> list[PerceptualHash]:
     return [PerceptualHash(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None) for r in db.execute(
         "SELECT f.id, a.item, f.locator, json_extract(a.fields, '$.phash') FROM artifacts a "
         "JOIN files f ON f.id = a.file_id WHERE a.record_type = 'photo/phash' ORDER BY f.id, a.id")]
+
+
+# -- thumbnails, attachments: maps a reader keeps while no record is added ---------------------------
+
+THUMBNAIL = "photo/thumbnail"
+
+
+def thumbnail_records(db: sqlite3.Connection) -> dict[int, int]:
+    """file id -> the id of its first ``photo/thumbnail`` record (one read of the type's index;
+    a thumbnail is then read by its record id: :func:`thumbnail`)."""
+    out: dict[int, int] = {}
+    for artifact_id, file_id in db.execute("SELECT id, file_id FROM artifacts WHERE record_type = ? "
+                                           "AND file_id IS NOT NULL ORDER BY id", (THUMBNAIL,)):
+        out.setdefault(int(file_id), int(artifact_id))
+    return out
+
+
+def thumbnail(db: sqlite3.Connection, artifact_id: int) -> str | None:
+    """The base64 JPEG of the ``photo/thumbnail`` record ``artifact_id``."""
+    r = db.execute("SELECT json_extract(fields, '$.jpeg_base64') FROM artifacts WHERE id = ? AND record_type = ?",
+                   (artifact_id, THUMBNAIL)).fetchone()
+    return r[0] if r is not None and isinstance(r[0], str) else None
+
+
+def attachment_hashes(db: sqlite3.Connection) -> dict[str, list[int]]:
+    """SHA-256 -> the chat messages (artifact ids, ascending) with an attachment of that content."""
+    out: dict[str, list[int]] = {}
+    for artifact_id, sha in db.execute(
+            "SELECT a.id, json_extract(j.value, '$.sha256') FROM artifacts a, json_each(a.fields, '$.attachments') j "
+            "WHERE a.record_type = ? AND json_array_length(a.fields, '$.attachments') > 0 ORDER BY a.id", (MESSAGE,)):
+        if isinstance(sha, str):
+            out.setdefault(sha, []).append(int(artifact_id))
+    return out
+
+
+def messages_by_id(db: sqlite3.Connection, ids: list[int]) -> list[Message]:
+    """The indexed chat messages of these artifact ids, by id."""
+    out: list[Message] = []
+    for start in range(0, len(ids), 500):
+        chunk = ids[start:start + 500]
+        out += [Message.from_row(r) for r in db.execute(
+            "SELECT a.id, a.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key FROM chat_messages m "
+            "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
+            f"WHERE m.id IN ({','.join('?' * len(chunk))}) ORDER BY m.id", chunk)]
+    return out
