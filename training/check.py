@@ -80,6 +80,7 @@ class CheckReport:
     key: dict
     results: list[FactResult] = field(default_factory=list)
     item_map: dict[str, list[str]] = field(default_factory=dict)
+    exports: list[dict] = field(default_factory=list)   # the bundles the export facts were graded from
 
     def by(self, status: str) -> list[FactResult]:
         return [r for r in self.results if r.status == status]
@@ -103,6 +104,7 @@ class CheckReport:
             "skipped": [r.to_json() for r in self.by("skipped")],
             "skipped_extractors": skipped_extractors,
             "items": self.item_map,
+            "exports": self.exports,
         }
 
 
@@ -519,6 +521,10 @@ def check_case(case: Case, key: dict, key_path: str = "", available: set[str] | 
                                  and (r.format == info["format"] if "format" in info else True)]
     for fact in key["facts"]:
         report.results.append(_check(fact, store, report.item_map, triaged, available, key))
+    if store._exports is not None:
+        report.exports = [{"bundle": e.name, "sha256": e.entry.get("sha256"), "seq": e.entry.get("seq"),
+                           "path": str(e.path) if e.path else None, "read": bool(e.members),
+                           "problem": e.problem or None} for e in store._exports]
     return report
 
 

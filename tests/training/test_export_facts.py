@@ -95,6 +95,8 @@ def test_the_exports_are_graded_from_the_bundles(forensic, tmp_path):
     report = _check(forensic, sample, case, "--all")
     for kind in EXPORT_KINDS:
         assert _status(report, kind)[0] == "found", json.dumps(report, indent=1, ensure_ascii=False)
+    assert [(e["bundle"], e["read"], e["problem"]) for e in report["exports"]] == \
+        [("hotel.zip", True, None), ("support.zip", True, None)]
 
     # a bundle moved away is looked for only with --bundle, and accepted by its SHA-256 only
     moved = tmp_path / "elsewhere"
