@@ -160,3 +160,32 @@ def test_bind_another_loopback_address(sample):
         p.terminate()
         _, err = p.communicate(timeout=10)
     assert "listening on 127.0.0.2 instead of 127.0.0.1" in err
+
+
+def test_a_signed_case_refuses_a_tag_from_a_server_without_the_key(sample):
+    """As 'forensic tag add' without the key: refused, nothing stored, nothing logged."""
+    import re
+    from tests.serve.conftest import start_server, stop_server
+    log = (sample["case"] / "custody.jsonl").read_bytes()
+    other = start_server(sample["case"], None)
+    try:
+        r = request(other, "GET", f"/?token={other.token}")
+        cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+        page = request(other, "GET", "/chats?q=harbour", cookie=cookie).body.decode()
+        message = re.search(r"message=(\d+)", page).group(1)
+        page = request(other, "GET", f"/conversation?message={message}", cookie=cookie).body.decode()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        body = f"csrf={csrf}&kind=message&item=phone&ref={message}&tag=nokey".encode()
+        r = request(other, "POST", "/tag", cookie=cookie, body=body,
+                    headers={"Content-Type": "application/x-www-form-urlencoded"})
+        assert r.status == 400 and b"key" in r.body
+    finally:
+        stop_server(other)
+    assert (sample["case"] / "custody.jsonl").read_bytes() == log
+    from forensic.case import Case
+    from forensic.store import tags
+    case = Case.open(sample["case"])
+    try:
+        assert "nokey" not in tags.names(case.db)
+    finally:
+        case.close()
