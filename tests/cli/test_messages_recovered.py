@@ -90,7 +90,9 @@ def test_bundle_timeline_and_report_label_the_recovered_rows(forensic, case, tmp
     path = tmp_path / "b.zip"
     forensic("export", "--case", case["case"], "--out", path, "--type", "messages", "--quiet")
     with zipfile.ZipFile(path) as z:
-        read = {n.split("/data/", 1)[1]: z.read(n).decode("utf-8") for n in z.namelist() if "/data/" in n}
+        # the text members (data/evidence/ holds the messages' source databases, data/report/ a PDF too)
+        read = {n.split("/data/", 1)[1]: z.read(n).decode("utf-8") for n in z.namelist()
+                if "/data/" in n and "/data/evidence/" not in n and not n.endswith(".pdf")}
     rows = list(csv.DictReader(io.StringIO(read["timeline.csv"], newline="")))
     assert _check(rows, case["gone"]) == len(only)
     bundled = [json.loads(line) for line in read["messages.jsonl"].splitlines()]
