@@ -184,6 +184,7 @@ def prepare(ctx: Any) -> dict:
         "findings": _findings(ctx),
         "chats": _chats(ctx),
         "gallery": _gallery(ctx),
+        "gallery_known_good": sum(1 for p in ctx.photos if p.get("hidden_known_good")),
         "videos": _videos(ctx),
         "timeline": _timeline(ctx),
         "files": _files(ctx),

@@ -192,6 +192,11 @@ def test_known_bad_never_in_the_report_or_bundle(case, forensic):
     # known-good photos are left out of the gallery by default
     assert "wallpaper.jpg</code>" not in _gallery(report)
     assert "IMG_0001.jpg" in _gallery(report)
+    assert "1 photo(s) in a known-good hash set not shown" in _gallery(report)
+    shown_good = case["root"] / "good.zip"
+    forensic("export", "--case", c, "--out", shown_good, "--tag", "court", "--no-pdf", "--show-known-good")
+    with zipfile.ZipFile(shown_good) as zf:
+        assert "wallpaper.jpg</code>" in _gallery(zf.read(ROOT + "data/report/index.html").decode())
     forensic("verify-bundle", bundle, expect=5)
 
 
