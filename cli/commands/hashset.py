@@ -121,7 +121,8 @@ def check(case: Case, items: tuple[str, ...], names: tuple[str, ...], key_path, 
     uncompared: dict[str, int] = {}
     try:
         for row in rows:
-            with case.transaction() as db:
+            # held like a triage holds it: a triage --force of the item at once is refused
+            with case.item_lock(row.item, "hashset check"), case.transaction() as db:
                 done.extend(hashsets.check_item(db, row.item, sets, uncompared))
     finally:
         for s in sets:
