@@ -56,6 +56,7 @@ SECURITY_HEADERS = [
 ]                         # and Cache-Control no-store, unless the response says otherwise (thumbnails)
 PAGE = 60                 # photos per gallery page
 CONV_PAGE = 100           # messages per conversation page
+TIMELINE_PAGE = 200       # times per timeline page
 
 
 @dataclass(frozen=True)
@@ -343,6 +344,56 @@ class Views:
             return self.render("conversation.html", page="chats", key=key, msgs=msgs, offset=offset, total=total,
                                page_size=CONV_PAGE, target=target, attached=shown, owner=owner, base=base)
 
+    # -- map and timeline ---------------------------------------------------------------------
+    def map(self, request: Request) -> Response:
+        """Geotagged photos and chat locations on the report's offline base map, in the time range
+        given (the timeline's ``from``/``to``: a selection on the timeline shows on the map)."""
+        from markupsafe import Markup
+
+        from forensic.exporters.report.basemap import map_svg
+        from forensic.store import places, selection
+        start, end = _bounds(request)
+        with self.case() as case:
+            db = case.db
+            points: list[dict] = []
+            listed: list[dict] = []
+            for p in selection.photos(db, None, geotagged=True):
+                if not _in(p.fields.get("taken_at_utc"), start, end):
+                    continue
+                if review.is_known_bad(db, p.sha256, p.file_id):
+                    continue
+                label = f"{p.item}: {p.path or p.locator or ''}"
+                points.append({"lat": p.fields.get("lat"), "lon": p.fields.get("lon"), "kind": "photo",
+                               "label": label})
+                listed.append({"href": f"/photo/{p.artifact_id}", "label": label,
+                               "at": p.fields.get("taken_at_utc"), "kind": "photo"})
+            for c in places.chat_locations(db):
+                if not _in(c.fields.get("sent_at_utc"), start, end):
+                    continue
+                label = f"{c.item}: {c.fields.get('sender') or ''}"
+                points.append({"lat": c.latitude, "lon": c.longitude, "kind": "chat_location", "label": label})
+                listed.append({"href": f"/conversation?message={c.artifact_id}#m{c.artifact_id}", "label": label,
+                               "at": c.fields.get("sent_at_utc"), "kind": "chat location"})
+            svg = Markup(map_svg(points)) if points else None        # map_svg escapes every label
+            return self.render("map.html", page="map", svg=svg, listed=listed[:500], total=len(listed),
+                               range={"from": request.query_params.get("from"), "to": request.query_params.get("to")})
+
+    def timeline(self, request: Request) -> Response:
+        """Every time in the store in timeline order (``forensic timeline``), 200 a page."""
+        import itertools
+
+        from forensic.store import timeline as store_timeline
+        q = request.query_params
+        start, end = _bounds(request)
+        offset = max(0, _int(q.get("offset"), 0))
+        flt = store_timeline.TimelineFilter(item=q.get("item") or None, start_us=start, end_us=end)
+        with self.case() as case:
+            rows = list(itertools.islice(store_timeline.rows(case.db, flt), offset, offset + TIMELINE_PAGE + 1))
+            params = {"item": q.get("item"), "from": q.get("from"), "to": q.get("to")}
+            return self.render("timeline.html", page="timeline", rows=rows[:TIMELINE_PAGE], offset=offset,
+                               more=len(rows) > TIMELINE_PAGE, params=params, page_size=TIMELINE_PAGE,
+                               items=store_items.ids(case.db))
+
     # -- tagging ------------------------------------------------------------------------------
     async def tag(self, request: Request) -> Response:
         form = await request.form()
@@ -396,6 +447,28 @@ def _owner(msgs: list) -> str | None:
     return None
 
 
+def _bounds(request: Request) -> tuple[int | None, int | None]:
+    """The ``from``/``to`` query parameters as µs since the epoch (ISO 8601 dates or times, UTC
+    when no zone; a day alone as the end: the whole day); unreadable ones are ignored."""
+    from forensic.store.timeline import sort_key
+    out: list[int | None] = []
+    for name in ("from", "to"):
+        text = (request.query_params.get(name) or "").strip()
+        if name == "to" and len(text) == 10:
+            text += "T23:59:59.999999"
+        key = sort_key(text) if text else None
+        out.append(key)
+    return out[0], out[1]
+
+
+def _in(utc: object, start: int | None, end: int | None) -> bool:
+    if start is None and end is None:
+        return True
+    from forensic.store.timeline import sort_key
+    key = sort_key(utc) if isinstance(utc, str) else None
+    return key is not None and (start is None or key >= start) and (end is None or key <= end)
+
+
 def _int(text: str | None, default: int) -> int:
     try:
         return int(text) if text is not None else default
@@ -412,6 +485,8 @@ def create_app(settings: Settings) -> ASGIApp:
         Route("/thumb/{file_id:int}.jpg", views.thumbnail),
         Route("/chats", views.chats),
         Route("/conversation", views.conversation),
+        Route("/map", views.map),
+        Route("/timeline", views.timeline),
         Route("/tag", views.tag, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

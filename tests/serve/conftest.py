@@ -23,6 +23,21 @@ CHAT = ("14/03/2021, 21:05 - Recruiter: Here is the place\n"
         "14/03/2021, 21:09 - Ann: see you at the harbour\n")
 
 
+def geotagged_jpeg() -> bytes:
+    """A photo taken in Madrid (GPS in EXIF) on 2021-03-14, its camera make a hostile string."""
+    import io
+
+    from PIL import Image
+    img = Image.new("RGB", (64, 48), (200, 30, 30))
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = "<b>Cam</b>", "Model \"1\""
+    exif[0x8769] = {0x9003: "2021:03:14 12:00:00", 0x9011: "+01:00"}
+    exif[0x8825] = {1: "N", 2: (40.0, 25.0, 0.0), 3: "W", 4: (3.0, 42.0, 7.0)}
+    out = io.BytesIO()
+    img.save(out, "JPEG", quality=80, exif=exif)
+    return out.getvalue()
+
+
 def _main(*args: object) -> int:
     from forensic.cli.main import main
     return main([str(a) for a in args])
@@ -40,6 +55,7 @@ def sample(tmp_path_factory):
     for n, data in enumerate(originals, 1):
         (card / f"IMG_{n:04d}.jpg").write_bytes(data)
     (card / "<img src=x onerror=alert(1)>.jpg").write_bytes(originals[1])
+    (card / "madrid.jpg").write_bytes(geotagged_jpeg())
     (phone / "IMG-20210314-WA0001.jpg").write_bytes(messenger_copy(originals[2]))
     (phone / "_chat.txt").write_text(CHAT, encoding="utf-8")
     keys = tmp / "keys"

@@ -39,7 +39,7 @@ def test_overview(browser, server):
     rows = browser.find_elements(By.CSS_SELECTOR, "#items tbody tr")
     assert [r.find_element(By.TAG_NAME, "td").text for r in rows] == ["card", "phone"]
     card = rows[0].find_elements(By.TAG_NAME, "td")
-    assert card[4].text.startswith("triaged") and card[6].text == "5"         # five photos on the card
+    assert card[4].text.startswith("triaged") and card[6].text == "6"         # six photos on the card
     assert rows[1].find_elements(By.TAG_NAME, "td")[7].text == "4"            # four messages on the phone
     shot(browser, "overview")
 
@@ -48,7 +48,7 @@ def test_gallery_thumbnails_and_filters(browser, server):
     from selenium.webdriver.common.by import By
     open_page(browser, server, "/gallery")
     cells = browser.find_elements(By.CSS_SELECTOR, "#grid a.cell")
-    assert len(cells) == 6
+    assert len(cells) == 7
     imgs = browser.find_elements(By.CSS_SELECTOR, "#grid img")
     assert imgs and all(browser.execute_script("return arguments[0].naturalWidth", i) > 0 for i in imgs)
     shot(browser, "gallery")
@@ -56,6 +56,28 @@ def test_gallery_thumbnails_and_filters(browser, server):
     assert len(browser.find_elements(By.CSS_SELECTOR, "#grid a.cell")) == 1
     open_page(browser, server, "/gallery?from=2030-01-01")
     assert browser.find_elements(By.CSS_SELECTOR, "#grid a.cell") == []
+    open_page(browser, server, "/gallery?geotagged=1")
+    assert [c.text for c in browser.find_elements(By.CSS_SELECTOR, "#grid .caption")][0].endswith("madrid.jpg")
+    open_page(browser, server, "/gallery?from=2021-03-14&to=2021-03-14")       # a day: the whole day
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#grid a.cell")) == 1
+
+
+def test_map_and_timeline(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/map")
+    svg = browser.find_elements(By.CSS_SELECTOR, "#map svg")
+    assert len(svg) == 1 and svg[0].size["width"] > 100
+    places = browser.find_elements(By.CSS_SELECTOR, "#places tbody tr")
+    assert len(places) == 1 and "madrid.jpg" in places[0].text
+    shot(browser, "map")
+    open_page(browser, server, "/map?from=2022-01-01")
+    assert browser.find_elements(By.CSS_SELECTOR, "#map svg") == []
+    open_page(browser, server, "/timeline?from=2021-03-14&to=2021-03-14")
+    rows = browser.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
+    text = "\n".join(r.text for r in rows)
+    assert "see you at the harbour" in text and "<b>Cam</b>" in text and "<script>alert('x')</script>" in text
+    assert browser.find_elements(By.CSS_SELECTOR, "#timeline b, #timeline script") == []
+    shot(browser, "timeline")
 
 
 def test_hostile_file_name_is_text(browser, server):
@@ -140,7 +162,7 @@ def test_photo_page_and_tagging_is_a_signed_custody_entry(browser, server, sampl
 def test_no_request_leaves_127_0_0_1(browser, server):
     """Every URL the browser asked for, over all the pages the tests opened (this test runs
     last in the module: it reads the whole performance log)."""
-    for path in ("/", "/gallery", "/chats?q=place", "/photo/1"):
+    for path in ("/", "/gallery", "/chats?q=place", "/photo/1", "/map", "/timeline"):
         open_page(browser, server, path)
     asked = []
     for entry in browser.get_log("performance"):

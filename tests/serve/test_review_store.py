@@ -10,7 +10,7 @@ def test_pages_cover_every_photo_once(sample):
     case = Case.open(sample["case"])
     try:
         everything = review.photo_page(case.db, review.GalleryFilter(), None, 1000)
-        assert len(everything) == 6 and [p.item for p in everything] == ["card"] * 5 + ["phone"]
+        assert len(everything) == 7 and [p.item for p in everything] == ["card"] * 6 + ["phone"]
         seen, after = [], None
         while True:
             page = review.photo_page(case.db, review.GalleryFilter(), after, 2)
