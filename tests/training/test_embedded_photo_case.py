@@ -109,7 +109,8 @@ def test_triage_finds_them_and_the_check_grades_them(forensic, cases):
          ("extraction", "/" + EXTRACTION_PREFIX + HIDDEN_FILE, "JPEG @ offset 0x624"),
          ("extraction", "/" + EXTRACTION_PREFIX + ROTA_DOCX, ROTA_PART)])
     assert all(f["expected"]["recovery"] == "embedded" and f["feedback"] == EMBEDDED_FEEDBACK for f in facts)
-    assert [x for x in report["missed"] + report["wrong"] if x["item"] != "card"] == []    # the card not added
+    assert [x for x in report["missed"] + report["wrong"] if x["item"] != "card"      # the card not added
+            and x["kind"] not in ("report_finding", "pseudonymised_export")] == []     # nor an export made
 
 
 def test_an_extraction_without_them_is_told_what_it_missed(forensic, cases):
