@@ -309,12 +309,19 @@ class Views:
             db = case.db
             ids = store_items.ids(db)
             convs = self.cached(db, "conversations", lambda d: store_chats.conversations(d, ids)) if ids else []
-            hits = []
+            hits: list = []
+            files: list = []
+            photos: list = []
+            file_photos: dict[int, int] = {}
             if q:
                 fts = store_chats.fts_query(q)
                 if fts is not None and ids:
                     hits = list(store_chats.messages(db, ids, fts=fts, limit=100))
-            return self.render("chats.html", page="chats", conversations=convs, q=q, hits=hits)
+                files = review.files_matching(db, q, 100)
+                file_photos = review.photo_ids_of_files(db, [f.id for f in files])
+                photos = review.photos_matching(db, q, 100)
+            return self.render("chats.html", page="chats", conversations=convs, q=q, hits=hits, files=files,
+                               file_photos=file_photos, photos=photos)
 
     def conversation(self, request: Request) -> Response:
         qp = request.query_params

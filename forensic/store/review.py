@@ -263,3 +263,26 @@ def messages_by_id(db: sqlite3.Connection, ids: list[int]) -> list[Message]:
             "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
             f"WHERE m.id IN ({','.join('?' * len(chunk))}) ORDER BY m.id", chunk)]
     return out
+
+
+# -- the search box: file names and paths, photo metadata -----------------------------------------
+
+def files_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list[File]:
+    """Files whose name or path holds ``text`` (ASCII letters in either case), by item and walk
+    order, at most ``limit`` (a scan that stops at the limit)."""
+    from forensic.store.db import like_literal
+    like = "%" + like_literal(text) + "%"
+    return [File.from_row(r) for r in db.execute(
+        "SELECT * FROM files WHERE name LIKE ? ESCAPE '!' OR path LIKE ? ESCAPE '!' ORDER BY item, id LIMIT ?",
+        (like, like, limit))]
+
+
+def photos_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list[Photo]:
+    """Photos one of whose metadata values (EXIF, XMP, GPS: the record's stored fields) holds
+    ``text`` (ASCII letters in either case), by record id, at most ``limit``."""
+    from forensic.store.db import like_literal
+    like = "%" + like_literal(text) + "%"
+    return [Photo.from_row(r) for r in db.execute(
+        f"{_PHOTO_COLUMNS} WHERE a.record_type = ? AND EXISTS (SELECT 1 FROM json_tree(a.fields) j "
+        "WHERE j.atom IS NOT NULL AND CAST(j.atom AS TEXT) LIKE ? ESCAPE '!') ORDER BY a.id LIMIT ?",
+        (PHOTO, like, limit))]

@@ -160,8 +160,8 @@ def test_photo_page_and_tagging_is_a_signed_custody_entry(browser, server, sampl
 
 
 def test_no_request_leaves_127_0_0_1(browser, server):
-    """Every URL the browser asked for, over all the pages the tests opened (this test runs
-    last in the module: it reads the whole performance log)."""
+    """Every URL the browser asked for since the performance log was last read: at least the
+    pages this test opens itself (with their stylesheet, script, thumbnails and map)."""
     for path in ("/", "/gallery", "/chats?q=place", "/photo/1", "/map", "/timeline"):
         open_page(browser, server, path)
     asked = []
@@ -180,3 +180,17 @@ def test_no_request_leaves_127_0_0_1(browser, server):
 @pytest.fixture(autouse=True, scope="module")
 def _order():
     yield
+
+
+def test_search_box_finds_files_and_photo_metadata(browser, server):
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/chats?q=madrid")
+    files = browser.find_elements(By.CSS_SELECTOR, "#file-hits .hit a")
+    assert len(files) == 1 and files[0].text.endswith("madrid.jpg")
+    open_page(browser, server, "/chats?q=%3Cb%3ECam")                 # "<b>Cam": the camera make
+    photos = browser.find_elements(By.CSS_SELECTOR, "#photo-hits .hit")
+    assert len(photos) == 1 and "<b>Cam</b>" in photos[0].text
+    photos[0].find_element(By.TAG_NAME, "a").click()
+    assert browser.find_element(By.ID, "locator").text.endswith("madrid.jpg")
+    open_page(browser, server, "/chats?q=100%25_")                    # LIKE's own characters mean themselves
+    assert browser.find_elements(By.CSS_SELECTOR, "#file-hits .hit") == []
