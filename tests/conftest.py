@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import tempfile
 import sys
 from pathlib import Path
 
@@ -17,6 +18,10 @@ _OWN_ENV = ("FORENSIC_CASE", "FORENSIC_KEY", "FORENSIC_KEY_PASSPHRASE", "FORENSI
             "FORENSIC_TEST_TRIAGE_FAULT", "FORENSIC_TEST_CUSTODY_CRASH")
 for _name in _OWN_ENV:
     os.environ.pop(_name, None)
+# Triage checks every file against the examiner's hash set library ($FORENSIC_HASHSETS, else a
+# folder in their home): a test must not depend on what that library holds. An empty one for the
+# whole run; tests of hash sets point it at a library they build.
+os.environ["FORENSIC_HASHSETS"] = tempfile.mkdtemp(prefix="forensic-test-hashsets-")
 
 
 @pytest.fixture(scope="module", autouse=True)
