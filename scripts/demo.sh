@@ -72,7 +72,7 @@ for line in sys.stdin:
   --pseudonym-passphrase-file "$out/pseudonym.pass" --no-pdf --recipient "Victim-support service" --json
 
 echo "== training check: what the case found, against the sample's answer key" >&2
-"$F" training check "$out/sample/answer-key.json" --fail-under 100
+"$F" training check "$out/sample/answer-key.json" --bundle-password-file "$out/bundle.password" --fail-under 100
 
 echo "== summary" >&2
 "$F" case show
