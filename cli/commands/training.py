@@ -23,7 +23,7 @@ def training() -> None:
 @click.option("--all", "show_all", is_flag=True, help="List every fact, not only those missed or wrong.")
 @click.option("--fail-under", type=click.IntRange(0, 100), default=None, metavar="SCORE",
               help="Exit with status 1 when the score is below SCORE.")
-@click.option("--bundle", "bundles", multiple=True, type=click.Path(dir_okay=False, path_type=Path),
+@click.option("--bundle", "bundles", multiple=True, type=click.Path(dir_okay=False, exists=True, path_type=Path),
               help="A bundle the case exported, where the check would not find it (beside the case, where the "
                    "export wrote it, or in this folder); repeatable. Accepted only with the SHA-256 the custody "
                    "log records.")
