@@ -56,9 +56,17 @@ SCRYPT_N, SCRYPT_R, SCRYPT_P = 2 ** 15, 8, 1
 # keys whose values are hashes, ids or evidence item names: never rewritten
 _KEEP = frozenset({"item", "sha256", "md5", "sha1", "file_id", "artifact_id", "record_id", "leaf_hash", "root",
                    "proof", "hash", "prev_hash", "seq", "tree_size"})
-_SEP = r"[\s.\-/()]*"
+_SEP = r"[\s.\-/()_\u2010-\u2015\u2212]*"
 # a name or id ends where no letter or digit follows ("_" too: "ana_lima" in a file name)
 _B, _E = r"(?<![^\W_])", r"(?![^\W_])"
+# a name ends where no letter follows: digits may ("Moreno2021", "Ana%20Lima", "ana.lima1990@...")
+_BN, _EN = r"(?<![^\W\d_])", r"(?![^\W\d_])"
+# what hides a name from a search and not from a reader: zero-width and format characters,
+# soft hyphens; Cyrillic and Greek letters drawn as Latin ones
+_INVISIBLE = re.compile("[\u00ad\u034f\u061c\u115f\u1160\u17b4\u17b5\u180b-\u180f\u200b-\u200f"
+                        "\u202a-\u202e\u2060-\u206f\u3164\ufe00-\ufe0f\ufeff\uffa0]")
+_LOOKALIKE = str.maketrans("АВЕКМНОРСТУХІЈЅаеорсуххіјѕԁԛԝΑΒΕΖΗΙΚΜΝΟΡΤΥΧοϲνι",
+                           "ABEKMHOPCTYXIJSaeopcyxxijsdqwABEZHIKMNOPTYXocvi")
 _CHUNK = 1 << 20
 _OVERLAP = 1024
 
@@ -114,7 +122,8 @@ def _number_pattern(key: str) -> str | None:
     return rf"(?<!\d){prefix}{body}(?!\d)"
 
 
-_NUMBER_SEPARATORS = b" \t\r\n.-/()"
+# in bytes: UTF-8 no-break space and dashes (U+2010..U+2015, U+2212) are dropped byte by byte
+_NUMBER_SEPARATORS = b" \t\r\n.-/()_\xc2\xa0\xe2\x80\x88\x90\x91\x92\x93\x94\x95"
 
 
 def _number_bytes(key: str) -> tuple[bytes, tuple[bytes, ...]] | None:
@@ -138,6 +147,13 @@ def _number_bytes(key: str) -> tuple[bytes, tuple[bytes, ...]] | None:
 def _free(data: bytes, at: int) -> bool:
     """No ASCII letter or digit at ``at`` (or outside ``data``)."""
     return at < 0 or at >= len(data) or not data[at:at + 1].isalnum()
+
+
+def _fold(text: str) -> str:
+    """``text`` as a reader sees it: without invisible characters, NFKC (fullwidth letters and
+    digits, composed accents), look-alike letters as Latin, every decimal digit as ASCII."""
+    text = unicodedata.normalize("NFKC", _INVISIBLE.sub("", text)).translate(_LOOKALIKE)
+    return re.sub(r"[^\x00-\x7f]", lambda m: str(unicodedata.decimal(m.group(), "")) or m.group(), text)
 
 
 def _unaccented(text: str) -> str:
@@ -194,14 +210,15 @@ class Pseudonyms:
                     numbers.add(found)
         # every name as written and without its accents ("sofia_moreno" in a folder name)
         spelt = {(variant, p.pseudonym) for p in persons for name in p.names if len(name.strip()) >= 2
-                 for variant in (name.strip(), _unaccented(name.strip()))}
+                 for variant in (name.strip(), _unaccented(name.strip()), _fold(name.strip()))}
         full = sorted(spelt, key=lambda t: (-len(t[0]), t))
         for name, pseudonym in full:
-            joined = r"[\s_.\-]+".join(re.escape(w) for w in name.split())   # "Ana Lima", "ana_lima"
-            text.append((re.compile(rf"{_B}{joined}{_E}", re.IGNORECASE), pseudonym))
+            joined = r"[\s_.\-]*".join(re.escape(w) for w in name.split())   # "Ana Lima", "ana_lima", "AnaLima"
+            text.append((re.compile(rf"{_BN}{joined}{_EN}", re.IGNORECASE), pseudonym))
             # latin-1: UTF-16 text once its zero bytes are dropped; upper and title case spelt out,
             # as bytes.lower() folds ASCII letters only ("SOFÍA"); the words joined by "_" too
-            for form in {name, name.lower(), name.upper(), name.title(), "_".join(name.split())}:
+            for form in {name, name.lower(), name.upper(), name.title(), "_".join(name.split()),
+                         "".join(name.split()), unicodedata.normalize("NFD", name)}:
                 words.add(form.encode("utf-8").lower())
                 try:
                     words.add(form.encode("latin-1").lower())
@@ -211,7 +228,7 @@ class Pseudonyms:
         parts = sorted({(w, pseudonym) for name, pseudonym in spelt for w in re.findall(r"[^\W_]{3,}", name)},
                        key=lambda t: (-len(t[0]), t))
         for word, pseudonym in parts:
-            text.append((re.compile(rf"{_B}{re.escape(word)}{_E}", re.IGNORECASE), pseudonym))
+            text.append((re.compile(rf"{_BN}{re.escape(word)}{_EN}", re.IGNORECASE), pseudonym))
         self._text = text
         self._words = sorted(words, key=_longest_first)
         self._wide = sorted(wide, key=_longest_first)
@@ -219,7 +236,16 @@ class Pseudonyms:
 
     # -- text ------------------------------------------------------------------------------------
     def text(self, value: str) -> str:
-        """``value`` with every marked person's traces replaced by their pseudonym."""
+        """``value`` with every marked person's traces replaced by their pseudonym; written as a
+        reader sees it (:func:`_fold`) where only that form shows one ("Ａｎａ", "A\u200bna")."""
+        folded = _fold(value)
+        if folded != value:
+            replaced = self._replace(folded)
+            if replaced != folded:
+                return replaced
+        return self._replace(value)
+
+    def _replace(self, value: str) -> str:
         for pattern, pseudonym in self._text:
             value = pattern.sub(pseudonym, value)
         return value
@@ -590,7 +616,8 @@ def read_key(path: Path, passphrase: bytes) -> dict:
         raise UsageError(f"cannot read {path}: {exc.strerror or exc}") from exc
     except (ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"{path} is not a readable pseudonym key file") from exc
-    if not (2 ** 10 <= n <= 2 ** 20 and 1 <= r <= 32 and 1 <= p <= 16):
+    # scrypt needs 128 * n * r bytes and p times the work: a file cannot ask for more than 256 MiB
+    if not (2 ** 10 <= n <= 2 ** 20 and 1 <= r <= 16 and 1 <= p <= 4 and 128 * n * r <= 2 ** 28):
         raise UsageError(f"{path}: its key derivation parameters are out of range")
     try:
         plain = AESGCM(_kdf(salt, n, r, p).derive(passphrase)).decrypt(nonce, sealed, _aad(header))

@@ -253,4 +253,4 @@ def test_names_without_accents_and_joined_as_in_file_names():
     assert p.text("Download/facebook-sofia_moreno/inbox") == "Download/facebook-Victim-A/inbox"
     assert p.text("Hola Sofía, ¿qué tal? SOFIA MORENO") == "Hola Victim-A, ¿qué tal? Victim-A"
     assert p.found_in(b"facebook-sofia_moreno", bounded=True) and p.found_in("Sofía Moreno".encode("latin-1"))
-    assert p.text("Sofiamoreno") == "Sofiamoreno"
+    assert p.text("Sofiamoreno") == "Victim-A"          # joined, as in a handle or a file name (red team)

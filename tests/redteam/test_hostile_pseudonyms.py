@@ -1,0 +1,120 @@
+"""Red team, issue 17: a marked victim's name and number written the ways evidence and people
+write them (joined "AnaLima", NFD from a Mac's file names, fullwidth, zero-width characters,
+Cyrillic look-alikes, Unicode dashes, digits after a name) must be replaced in what a
+pseudonymised bundle generates, and found in evidence bytes (which are then withheld); the key
+file is a new 0600 file, bound to its header, with a fresh salt and nonce each time.
+
+Real parts only: the real :class:`Pseudonyms`, real scrypt and AES-GCM."""
+from __future__ import annotations
+
+import base64
+import json
+import os
+import stat
+import unicodedata
+
+import pytest
+
+from forensic.errors import UsageError
+from forensic.exporters.pseudonyms import Person, Pseudonyms, read_key, write_key
+
+ANA = "+34612345678"
+
+
+@pytest.fixture(scope="module")
+def p() -> Pseudonyms:
+    return Pseudonyms([Person("Victim-A", "victim", ANA, names=["Ana Lima", "Sofía Moreno"], numbers=[ANA],
+                              emails=["ana@example.org"], user_ids=["analima77"])])
+
+
+def _no_trace(p: Pseudonyms, shown: str) -> None:
+    folded = unicodedata.normalize("NFKC", shown).casefold()
+    for word in ("ana", "lima", "sofia", "sofía", "moreno", "612345678", "612", "example.org"):
+        assert word not in folded.replace(" ", ""), (shown, word)
+
+
+@pytest.mark.parametrize("written", [
+    "AnaLima.jpg", "@AnaLima hi", "ANALIMA", "sofiamoreno",                  # joined, as in file names, handles
+    "ana.lima1990@gmail.com", "Moreno2021", "Ana%20Lima",                    # digits right after a name
+    unicodedata.normalize("NFD", "Sofía Moreno"),                              # a Mac's file names are NFD
+    unicodedata.normalize("NFD", "Sofía"),
+    "Ａｎａ Ｌｉｍａ", "ａｎａ＠ｅｘａｍｐｌｅ．ｏｒｇ",                              # fullwidth
+    "A\u200bna Li\u200dma", "Ana\u00adLima", "Ana\u2060Lima",                 # zero-width, soft hyphen
+    "\u0410na Lima", "Ana Li\u043c\u0430",                                     # Cyrillic look-alikes
+    "+34 612\u2013345\u2013678", "612_345_678", "６１２３４５６７８",               # en dash, underscore, fullwidth
+    "\u0666\u0661\u0662\u0663\u0664\u0665\u0666\u0667\u0668",                  # Arabic-Indic digits
+], ids=lambda s: s.encode("unicode_escape").decode()[:30])
+def test_a_disguised_trace_is_replaced(p, written):
+    shown = p.text(f"from {written} today")
+    assert "Victim-A" in shown
+    _no_trace(p, shown)
+
+
+def test_replacing_leaves_other_text_alone(p):
+    """Folding only where it reveals a person: an emoji's joiners, other Cyrillic words,
+    fullwidth text about someone else, a name inside a longer one stay as written."""
+    for text in ["👨\u200d👩\u200d👧 family", "Анастасия", "Ｂｒｕｎｏ", "Anabel Limas", "ticket 1612345678",
+                 "bananalima"]:
+        assert p.text(text) == text
+
+
+@pytest.mark.parametrize("data", [
+    b"IMG_AnaLima_2021.jpg", "Sofía Moreno".encode("utf-8"), unicodedata.normalize("NFD", "Sofía Moreno").encode(),
+    "+34 612\u2013345\u2013678".encode(), b"612_345_678", "612\u00a0345\u00a0678".encode(),
+], ids=lambda b: b.decode("utf-8", "replace")[:20])
+def test_evidence_bytes_holding_a_disguised_trace_are_found(p, data):
+    assert p.found_in(data)
+
+
+def test_the_check_of_generated_members_finds_a_joined_name(p):
+    assert p.found_in(b'{"name": "AnaLima.jpg"}', bounded=True)
+
+
+# -- the key file ------------------------------------------------------------------------------------
+
+PASS = b"correct horse battery staple"
+
+
+def _key(tmp_path, p, name="b.zip"):
+    path = tmp_path / (name + ".pseudonyms.key")
+    write_key(path, p, PASS, "C-1", tmp_path / name, "ab" * 32, "2026-01-01T00:00:00Z")
+    return path
+
+
+def test_the_key_file_is_new_private_and_fresh_each_time(tmp_path, p):
+    one, two = _key(tmp_path, p, "one.zip"), _key(tmp_path, p, "two.zip")
+    assert stat.S_IMODE(os.stat(one).st_mode) == 0o600
+    a, b = json.loads(one.read_bytes()), json.loads(two.read_bytes())
+    assert a["nonce"] != b["nonce"] and a["kdf"]["salt"] != b["kdf"]["salt"]      # no nonce or key reuse
+    assert b"Ana" not in one.read_bytes() and b"612345678" not in one.read_bytes()
+    with pytest.raises((UsageError, FileExistsError, OSError)):
+        write_key(one, p, PASS, "C-1", tmp_path / "one.zip", "ab" * 32, "x")        # never overwritten
+    assert read_key(one, PASS)["persons"][0]["names"] == ["Ana Lima", "Sofía Moreno"]
+
+
+@pytest.mark.parametrize("edit", ["case_id", "bundle_sha256", "bundle", "ciphertext", "salt"])
+def test_an_edited_key_file_does_not_decrypt(tmp_path, p, edit):
+    path = _key(tmp_path, p)
+    doc = json.loads(path.read_bytes())
+    if edit == "ciphertext":
+        raw = bytearray(base64.b64decode(doc["ciphertext"]))
+        raw[0] ^= 1
+        doc["ciphertext"] = base64.b64encode(raw).decode()
+    elif edit == "salt":
+        doc["kdf"]["salt"] = base64.b64encode(b"\x00" * 16).decode()
+    else:
+        doc[edit] = doc[edit] + "0"
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UsageError):
+        read_key(path, PASS)
+
+
+def test_a_hostile_key_file_cannot_ask_for_gigabytes(tmp_path, p):
+    """scrypt needs 128 * r * n bytes: a key file asking n=2**20, r=32 (4 GiB) is refused
+    before anything is derived."""
+    path = _key(tmp_path, p)
+    doc = json.loads(path.read_bytes())
+    doc["kdf"].update(n=2 ** 20, r=32, p=16)
+    path.write_text(json.dumps(doc))
+    with pytest.raises(UsageError, match="out of range"):
+        read_key(path, PASS)
