@@ -187,7 +187,8 @@ class Views:
             warnings = list(store_warnings.listing(db, limit=200))
             report = self._custody(case)
             return self.render("overview.html", page="overview", case_id=case.case_id, examiner=case.examiner,
-                               items=items, counts=counts, warnings=warnings, custody=report)
+                               items=items, counts=counts, warnings=warnings, custody=report,
+                               tags=sorted(store_tags.names(db)))
 
     # -- gallery ------------------------------------------------------------------------------
     def gallery(self, request: Request) -> Response:
@@ -424,6 +425,42 @@ class Views:
         return RedirectResponse(back, status_code=303)
 
 
+    async def export(self, request: Request) -> Response:
+        """Run ``forensic export`` (the command itself, in a process of its own) on what carries
+        a tag: a bundle in ``CASE/exports/``, encrypted with a generated password written beside
+        it (mode 0600), signed with the key the server was started with, logged in custody."""
+        import asyncio
+        import json
+        import re
+        import sys
+        from datetime import datetime, timezone
+        form = await request.form()
+        if not hmac.compare_digest(str(form.get("csrf", "")).encode(), self.settings.csrf.encode()):
+            return _refuse(403, "forbidden: missing or wrong CSRF token")
+        tag = str(form.get("tag", ""))
+        with self.case() as case:
+            if tag not in store_tags.names(case.db):
+                return self.render("error.html", 400, message=f"no such tag: {tag}")
+            root = case.root
+        folder = root / "exports"
+        folder.mkdir(exist_ok=True)
+        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+        name = re.sub(r"[^A-Za-z0-9._-]", "_", tag)[:40] + "-" + stamp
+        out, password = folder / f"{name}.zip", folder / f"{name}.password"
+        args = [sys.executable, "-m", "forensic.cli.main", "export", "--case", str(root), "--out", str(out),
+                "--tag", tag, "--generate-password", "--password-out", str(password), "--json", "--quiet"]
+        if form.get("include_sensitive") == "1":
+            args.append("--include-sensitive")
+        proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                    stderr=asyncio.subprocess.PIPE)
+        stdout, stderr = await proc.communicate()
+        if proc.returncode != 0:
+            return self.render("error.html", 400, message="forensic export failed: "
+                               + stderr.decode("utf-8", "replace").strip()[-2000:])
+        summary = json.loads(stdout.decode("utf-8"))
+        return self.render("exported.html", page="overview", summary=summary, password=str(password), tag=tag)
+
+
 def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str | None, sensitive: bool) -> int:
     """Tag one photo's file (``kind`` file, ``ref`` its locator) or one message (``kind``
     message, ``ref`` its artifact id) as ``forensic tag add`` does: the custody preflight,
@@ -495,6 +532,7 @@ def create_app(settings: Settings) -> ASGIApp:
         Route("/map", views.map),
         Route("/timeline", views.timeline),
         Route("/tag", views.tag, methods=["POST"]),
+        Route("/export", views.export, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]
     return Guard(Starlette(routes=routes), settings)

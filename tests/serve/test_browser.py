@@ -23,6 +23,16 @@ def shot(browser, name: str) -> None:
         browser.save_screenshot(str(Path(folder) / f"{name}.png"))
 
 
+def loaded(browser, images) -> bool:
+    """Every image decoded (waited for: the gallery loads its thumbnails lazily)."""
+    from selenium.webdriver.support.ui import WebDriverWait
+    script = "return arguments[0].complete && arguments[0].naturalWidth > 0"
+    for img in images:
+        browser.execute_script("arguments[0].loading = 'eager'; arguments[0].scrollIntoView()", img)
+        WebDriverWait(browser, 10).until(lambda b, i=img: b.execute_script(script, i))
+    return True
+
+
 def open_page(browser, server, path: str):
     from selenium.webdriver.common.by import By
     browser.get(server.base + path)
@@ -50,7 +60,7 @@ def test_gallery_thumbnails_and_filters(browser, server):
     cells = browser.find_elements(By.CSS_SELECTOR, "#grid a.cell")
     assert len(cells) == 7
     imgs = browser.find_elements(By.CSS_SELECTOR, "#grid img")
-    assert imgs and all(browser.execute_script("return arguments[0].naturalWidth", i) > 0 for i in imgs)
+    assert imgs and loaded(browser, imgs)
     shot(browser, "gallery")
     open_page(browser, server, "/gallery?item=phone")
     assert len(browser.find_elements(By.CSS_SELECTOR, "#grid a.cell")) == 1
@@ -108,7 +118,7 @@ def test_search_jumps_to_the_message(browser, server):
     assert browser.find_elements(By.CSS_SELECTOR, ".bubble .body script, .bubble .body b") == []
     # the attachment is shown inline from the store's thumbnail
     inline = browser.find_elements(By.CSS_SELECTOR, ".attachment img")
-    assert len(inline) == 1 and browser.execute_script("return arguments[0].naturalWidth", inline[0]) > 0
+    assert len(inline) == 1 and loaded(browser, inline)
     shot(browser, "conversation")
 
 
@@ -194,3 +204,34 @@ def test_search_box_finds_files_and_photo_metadata(browser, server):
     assert browser.find_element(By.ID, "locator").text.endswith("madrid.jpg")
     open_page(browser, server, "/chats?q=100%25_")                    # LIKE's own characters mean themselves
     assert browser.find_elements(By.CSS_SELECTOR, "#file-hits .hit") == []
+
+
+def test_export_button_runs_forensic_export(browser, server, sample):
+    """Tag a message in its conversation, export what carries the tag from the overview: a
+    bundle that 'forensic verify-bundle' verifies against the examiner's public key."""
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support.expected_conditions import staleness_of
+    from selenium.webdriver.support.ui import WebDriverWait
+    open_page(browser, server, "/chats?q=harbour")
+    browser.find_element(By.CSS_SELECTOR, "#hits .hit a").click()
+    bubble = browser.find_element(By.CSS_SELECTOR, ".bubble.target")
+    bubble.find_element(By.TAG_NAME, "summary").click()
+    form = bubble.find_element(By.CSS_SELECTOR, "form.tag")
+    form.find_element(By.NAME, "tag").send_keys("to export")
+    form.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(browser, 10).until(staleness_of(form))
+    open_page(browser, server, "/")
+    from selenium.webdriver.support.ui import Select
+    export = browser.find_element(By.CSS_SELECTOR, "#export form")
+    Select(export.find_element(By.NAME, "tag")).select_by_visible_text("to export")
+    export.find_element(By.CSS_SELECTOR, "button").click()
+    WebDriverWait(browser, 60).until(staleness_of(export))
+    bundle = Path(browser.find_element(By.ID, "bundle").text)
+    password = Path(browser.find_element(By.ID, "password-file").text)
+    assert bundle.parent == sample["case"] / "exports" and bundle.name.startswith("to_export-")
+    assert bundle.is_file() and password.stat().st_mode & 0o077 == 0
+    shot(browser, "exported")
+    from forensic.cli.main import main
+    pub = Path(sample["key"]).with_suffix(".pub")
+    assert main(["verify-bundle", str(bundle), "--password-file", str(password), "--pubkey", str(pub),
+                 "--quiet"]) == 0
