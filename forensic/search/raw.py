@@ -16,7 +16,7 @@ from typing import Callable, Iterator
 
 from forensic.search.terms import MAX_MATCH, Match, Matcher
 
-BUFFER = 8 << 20            # bytes read at a time
+BUFFER = 256 << 10          # bytes read at a time: searched while still in the CPU cache
 SECTOR = 512
 CONTEXT = 40                # bytes of context kept either side of a hit
 
@@ -39,27 +39,32 @@ class StreamHit:
 def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER) -> Iterator[StreamHit]:
     """Every match in the stream of ``size`` bytes that ``read(offset, n)`` gives, each once.
 
-    A buffer holds ``overlap`` bytes of the one before it; a match starting in those bytes
-    was left for this buffer (it may run on into it), so none is missed or found twice."""
+    Each buffer is searched as read (no copy), and each seam between two buffers on its
+    own: the last ``overlap`` bytes of one with the first ``overlap`` of the next, where only
+    the matches that cross the seam count (those inside one buffer were found in it).
+    Buffers are small enough to be searched while the read left them in the CPU's cache."""
     overlap = min(matcher.max_len, MAX_MATCH)
-    pos = 0                     # stream offset of buf[0]
-    buf = b""
-    while True:
-        want = min(buffer, size - pos - len(buf))
-        data = read(pos + len(buf), want) if want > 0 else b""
-        last = want <= 0 or len(data) < want
-        buf += data
-        if not buf:
+    pos = 0                     # stream offset of data[0]
+    tail = b""                  # the last bytes of the buffer before
+    while pos < size:
+        want = min(buffer, size - pos)
+        data = read(pos, want)
+        if tail and data:
+            seam = tail + data[:overlap]
+            for m in matcher.find_bytes(seam):
+                if m.start < len(tail) < m.end:
+                    yield StreamHit(m, pos - len(tail) + m.start, seam[max(0, m.start - CONTEXT):m.start],
+                                    seam[m.end:m.end + CONTEXT])
+        for m in matcher.find_bytes(data):
+            if m.start >= overlap or not tail:
+                before = data[max(0, m.start - CONTEXT):m.start]
+            else:
+                before = (tail + data[:m.start])[-CONTEXT:]
+            yield StreamHit(m, pos + m.start, before, data[m.end:m.end + CONTEXT])
+        if len(data) < want:
             return
-        owned = len(buf) if last else max(len(buf) - overlap, 0)
-        for m in matcher.find_bytes(buf):
-            if m.start >= owned:
-                continue
-            yield StreamHit(m, pos + m.start, buf[max(0, m.start - CONTEXT):m.start], buf[m.end:m.end + CONTEXT])
-        if last:
-            return
-        pos += owned
-        buf = buf[owned:]
+        tail = data[-overlap:]
+        pos += len(data)
 
 
 class RunMap:

@@ -71,102 +71,150 @@ def _cased(ch: str) -> bool:
     return not ch.isascii() and ch.lower() != ch.upper()
 
 
-def _literal_bytes(term: str, encoding: str, ignore_case: bool) -> bytes:
+def _forms(ch: str) -> list[str]:
+    return sorted(f for f in {ch, ch.lower(), ch.upper()} if len(f) == 1)
+
+
+def _literal_bytes(term: str, encoding: str, ignore_case: bool, escape: Callable[[bytes], bytes]) -> bytes:
     """The regex (bytes) of a literal in an encoding; non-ASCII cased letters spelled in both
-    cases when ``ignore_case`` (the flag folds ASCII only over bytes)."""
+    cases when ``ignore_case`` (the engines fold ASCII only over bytes)."""
     if not ignore_case or all(not _cased(c) for c in term):
-        return re.escape(term.encode(encoding))
+        return escape(term.encode(encoding))
     parts = []
     for ch in term:
         if _cased(ch):
-            forms = sorted({ch, ch.lower(), ch.upper()} - {""})
-            forms = [f for f in forms if len(f) == 1]
-            parts.append(b"(?:" + b"|".join(re.escape(f.encode(encoding)) for f in forms) + b")")
+            parts.append(b"(?:" + b"|".join(escape(f.encode(encoding)) for f in _forms(ch)) + b")")
         else:
-            parts.append(re.escape(ch.encode(encoding)))
+            parts.append(escape(ch.encode(encoding)))
     return b"".join(parts)
+
+
+def _hs_escape(data: bytes) -> bytes:
+    """Bytes as a Hyperscan (PCRE) literal: letters and digits as they are (so that caseless
+    folds them), every other byte as ``\\xHH`` (a NUL may not appear in the expression)."""
+    return b"".join(bytes([c]) if 48 <= c <= 57 or 65 <= c <= 90 or 97 <= c <= 122 else b"\\x%02x" % c
+                    for c in data)
+
+
+def _fold(text: str) -> str:
+    return text.lower()
+
+
+try:            # Hyperscan: every literal in one pass at memory speed; else one `re` alternation
+    import hyperscan
+    HAVE_HYPERSCAN = True
+except ImportError:          # pragma: no cover - a platform without its wheels
+    HAVE_HYPERSCAN = False
 
 
 class Matcher:
     """Every term compiled once; :meth:`find_bytes` for raw bytes, :meth:`find_text` for text
-    (names, messages, metadata, text extracted from documents)."""
+    (names, messages, metadata, text extracted from documents).
 
-    def __init__(self, terms: list[Term], ignore_case: bool = False) -> None:
+    Literals are found by Hyperscan (every occurrence of every literal, overlapping ones
+    too) or, without it, by one ``re`` alternation (longest term first: at one place, only
+    the longest term is reported). Regular expressions and built-in patterns get a ``re``
+    pass each."""
+
+    def __init__(self, terms: list[Term], ignore_case: bool = False, engine: str | None = None) -> None:
         if not terms:
             raise UsageError("nothing to search for", hint="give a TERM, --list FILE or --patterns NAME")
         self.terms = terms
         self.ignore_case = ignore_case
         flags = re.IGNORECASE if ignore_case else 0
-        byte_parts: list[bytes] = []
+        self._regexes: list[tuple[int, re.Pattern[bytes], re.Pattern[str]]] = []
+        literals: list[tuple[int, int]] = []          # (term index, encoding index)
+        self._literal_of: dict[str, int] = {}         # a literal's text (folded with ignore_case) -> term
         text_parts: list[str] = []
-        wide_parts: list[str] = []
-        # checked patterns each get a pass of their own: a candidate that fails its check
-        # must not hide another term's match at the same place
-        self._checked: list[tuple[int, re.Pattern[bytes], re.Pattern[str]]] = []
         self.max_len = 1
-        order = sorted(range(len(terms)), key=lambda i: -len(terms[i].text))    # longest literal first
-        for i in order:
-            t = terms[i]
+        for i, t in enumerate(terms):
             if not t.text:
                 raise UsageError("an empty term matches everywhere", hint="give a term of one character or more")
-            try:
-                re.compile(t.text if t.regex else re.escape(t.text))
-                if t.validate is not None:
-                    self._checked.append((i, re.compile(t.text.encode("utf-8"), flags), re.compile(t.text, flags)))
-                    self.max_len = MAX_MATCH
-                    continue
-            except re.error as exc:
-                raise UsageError(f"{t.text!r} is not a valid regular expression: {exc}",
-                                 hint="without --regex a term is searched literally") from exc
             if t.regex:
-                byte_parts.append(b"(?P<t%d_0>" % i + t.text.encode("utf-8") + b")")
-                wide_parts.append(f"(?P<t{i}_1>{t.text})")
+                try:
+                    self._regexes.append((i, re.compile(t.text.encode("utf-8"), flags), re.compile(t.text, flags)))
+                except re.error as exc:
+                    raise UsageError(f"{t.text!r} is not a valid regular expression: {exc}",
+                                     hint="without --regex a term is searched literally") from exc
                 self.max_len = MAX_MATCH
-            else:
-                for k, enc in enumerate(ENCODINGS):
-                    pat = _literal_bytes(t.text, enc, ignore_case)
-                    byte_parts.append(b"(?P<t%d_%d>" % (i, k) + pat + b")")
-                    self.max_len = max(self.max_len, len(t.text.encode(enc)) + 4)
-            text_parts.append(f"(?P<t{i}>{t.text if t.regex else re.escape(t.text)})")
-        try:
-            self._bytes = re.compile(b"|".join(byte_parts), flags) if byte_parts else None
-            self._wide = re.compile("|".join(wide_parts), flags) if wide_parts else None
-            self._text = re.compile("|".join(text_parts), flags) if text_parts else None
-        except re.error as exc:          # e.g. a regex that is valid as text but not over bytes
-            raise UsageError(f"the terms do not compile together: {exc}") from exc
+                continue
+            for k, enc in enumerate(ENCODINGS):
+                literals.append((i, k))
+                self._literal_of.setdefault(_fold(t.text) if ignore_case else t.text, i)
+                self.max_len = max(self.max_len, len(t.text.encode(enc)) + 4)
+            text_parts.append(re.escape(t.text))
         self.max_len = min(self.max_len, MAX_MATCH)
+        self.engine = engine or ("hyperscan" if HAVE_HYPERSCAN else "re")
+        self._hs = None
+        self._bytes = None
+        self._literals = literals
+        if literals and self.engine == "hyperscan":
+            if not HAVE_HYPERSCAN:
+                raise UsageError("Hyperscan is not installed", hint="pip install hyperscan")
+            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+            hs_flags = hyperscan.HS_FLAG_SOM_LEFTMOST | (hyperscan.HS_FLAG_CASELESS if ignore_case else 0)
+            db.compile(expressions=[_literal_bytes(terms[i].text, ENCODINGS[k], ignore_case, _hs_escape)
+                                    for i, k in literals],
+                       ids=list(range(len(literals))), elements=len(literals), flags=[hs_flags] * len(literals))
+            self._hs = db
+        elif literals:
+            order = sorted(literals, key=lambda ik: -len(terms[ik[0]].text))     # longest first
+            self._bytes = re.compile(b"|".join(_literal_bytes(terms[i].text, ENCODINGS[k], ignore_case, re.escape)
+                                               for i, k in order), flags)
+        # longest first here too: at one place in a text, the longest term is reported
+        text_parts.sort(key=len, reverse=True)
+        self._text = re.compile("|".join(text_parts), flags) if text_parts else None
 
     def _keep(self, term: Term, text: str) -> bool:
         return term.validate is None or term.validate(text)
 
+    def _literal_term(self, text: str) -> Term | None:
+        i = self._literal_of.get(_fold(text) if self.ignore_case else text)
+        return None if i is None else self.terms[i]
+
     def find_bytes(self, buf: bytes) -> Iterator[Match]:
-        """Every match in ``buf``, in either encoding (UTF-16LE regex matches included)."""
-        if self._bytes is not None:
+        """Every match in ``buf``, in either encoding (UTF-16LE regex matches included), in
+        no particular order."""
+        if self._hs is not None:
+            found: list[tuple[int, int, int]] = []
+
+            def on_match(n: int, lo: int, hi: int, _flags: int, _context: object) -> None:
+                found.append((n, lo, hi))       # returns None: the scan goes on
+            self._hs.scan(buf, match_event_handler=on_match)
+            for n, lo, hi in found:
+                i, k = self._literals[n]
+                yield self._match(self.terms[i], ENCODINGS[k], lo, hi, buf)
+        elif self._bytes is not None:
             for m in self._bytes.finditer(buf):
-                i, k = (int(x) for x in (m.lastgroup or "t0_0")[1:].split("_"))
-                yield self._match(self.terms[i], ENCODINGS[k], m.start(), m.end(), buf)
-        for i, one, _ in self._checked:
+                k = 0
+                text = m.group().decode("utf-8", "replace")
+                term = self._literal_term(text)
+                if term is None:
+                    k, text = 1, m.group().decode("utf-16le", "replace")
+                    term = self._literal_term(text)
+                if term is not None:
+                    yield self._match(term, ENCODINGS[k], m.start(), m.end(), buf)
+        for i, one, _ in self._regexes:
             term = self.terms[i]
             for m in one.finditer(buf):
-                found = self._match(term, "utf-8", m.start(), m.end(), buf)
-                if self._keep(term, found.text):
-                    yield found
-        wide_passes = ([(self._wide, None)] if self._wide is not None else []) \
-            + [(w, i) for i, _, w in self._checked]
-        if not wide_passes:
+                if not m.group():
+                    continue
+                found_match = self._match(term, "utf-8", m.start(), m.end(), buf)
+                if self._keep(term, found_match.text):
+                    yield found_match
+        if not self._regexes:
             return
         for align in (0, 1):
             view = buf[align:len(buf) - (len(buf) - align) % 2]
             if not view:
                 continue
             wide = view.decode("utf-16le", "replace")
-            for regex, only in wide_passes:
+            for i, _, regex in self._regexes:
+                term = self.terms[i]
                 for w in regex.finditer(wide):
                     hit_text: str = w.group()
                     if not hit_text:
                         continue
-                    i = only if only is not None else int((w.lastgroup or "t0_1")[1:].split("_")[0])
-                    term = self.terms[i]
                     # U+FFFD stands for one bad 2-byte unit, a surrogate pair for 4 bytes: encode to count
                     start = align + len(wide[:w.start()].encode("utf-16le", "surrogatepass"))
                     end = start + len(hit_text.encode("utf-16le", "surrogatepass"))
@@ -182,9 +230,10 @@ class Matcher:
         """Every match in a text (offsets are characters)."""
         if self._text is not None:
             for m in self._text.finditer(text):
-                if m.group():
-                    yield Match(self.terms[int((m.lastgroup or "t0")[1:])], "text", m.start(), m.end(), m.group())
-        for i, _, one in self._checked:
+                term = self._literal_term(m.group())
+                if term is not None:
+                    yield Match(term, "text", m.start(), m.end(), m.group())
+        for i, _, one in self._regexes:
             for m in one.finditer(text):
                 if m.group() and self._keep(self.terms[i], m.group()):
                     yield Match(self.terms[i], "text", m.start(), m.end(), m.group())
