@@ -44,6 +44,7 @@ def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER) -> Itera
     the matches that cross the seam count (those inside one buffer were found in it).
     Buffers are small enough to be searched while the read left them in the CPU's cache."""
     overlap = min(matcher.max_len, MAX_MATCH)
+    buffer = max(buffer, overlap)           # a match spans two buffers at most
     pos = 0                     # stream offset of data[0]
     tail = b""                  # the last bytes of the buffer before
     while pos < size:

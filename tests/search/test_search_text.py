@@ -1,0 +1,155 @@
+"""``forensic search`` over a logical extraction (a folder): document text (PDF, DOCX, HTML,
+UTF-16BE), names, record metadata, the built-in patterns and the lab's list; and the
+streaming pass's seams, with buffers far smaller than the data."""
+from __future__ import annotations
+
+import io
+import json
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from forensic.search.patterns import b58check, bech32_ok, eip55_ok, luhn, pattern_terms
+from forensic.search.raw import RunMap, scan
+from forensic.search.terms import Matcher, Term
+from tests.builders import tiny_jpeg
+from tests.training_case import cli
+
+
+def _docx(words: list[str]) -> bytes:
+    runs = "".join(f"<w:r><w:t>{w}</w:t></w:r>" for w in words)
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("[Content_Types].xml", '<?xml version="1.0"?><Types xmlns="http://schemas.openxmlformats.org/'
+                   'package/2006/content-types"/>')
+        z.writestr("word/document.xml", '<?xml version="1.0"?><w:document xmlns:w="http://schemas.openxmlformats.'
+                   f'org/wordprocessingml/2006/main"><w:body><w:p>{runs}</w:p></w:body></w:document>')
+    return buf.getvalue()
+
+
+def _pdf(text: str) -> bytes:
+    import weasyprint
+    return weasyprint.HTML(string=f"<p>{text}</p>").write_pdf()
+
+
+PATTERNED = (b"ring +44 20 7946 0958 now; pay GB82 WEST 1234 5698 7654 32 or card 4111 1111 1111 1111 "
+             b"(not 4111 1111 1111 1112); btc 1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2 eth "
+             b"0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed bad eth 0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD "
+             b"trx TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW mail ops@example.org see http://duskgytldkxiuqc6.onion/x\n")
+
+
+@pytest.fixture(scope="module")
+def folder_case(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("search_text")
+    root = tmp / "extraction"
+    (root / "docs").mkdir(parents=True)
+    (root / "docs" / "report.docx").write_bytes(_docx(["DOCX-", "KEY", "WORD"]))
+    (root / "docs" / "page.html").write_bytes(b"<html><body><p>HTML&#45;KEYWORD</p></body></html>")
+    (root / "docs" / "be.txt").write_bytes("\ufeffBE-KEYWORD in UTF-16BE".encode("utf-16-be"))
+    (root / "docs" / "scan.pdf").write_bytes(_pdf("PDF KEYWORD"))
+    (root / "docs" / "money.txt").write_bytes(PATTERNED)
+    (root / "SECRET-NAME.txt").write_bytes(b"x")
+    (root / "photo.jpg").write_bytes(tiny_jpeg(make=b"MAKER-KEYWORD"))
+    case = tmp / "case"
+    assert cli("case", "init", case, "--case-id", "S-3", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+    return case, tmp
+
+
+def search(case: Path, capsys, *args: object) -> list[dict]:
+    capsys.readouterr()
+    code = cli("search", "--case", case, "--json", *args)
+    out = capsys.readouterr().out
+    assert code in (0, 3), out
+    return [json.loads(line) for line in out.splitlines()]
+
+
+def test_document_text(folder_case, capsys):
+    case, _ = folder_case
+    hits = {h["text"]: h for h in search(case, capsys, r"(DOCX|HTML|BE|PDF)[- ]KEYWORD", "--regex", "--in", "content")}
+    assert set(hits) == {"DOCX-KEYWORD", "HTML-KEYWORD", "BE-KEYWORD", "PDF KEYWORD"}
+    assert hits["DOCX-KEYWORD"]["extracted"] == "ooxml" and hits["DOCX-KEYWORD"]["locator"].endswith("report.docx")
+    assert hits["PDF KEYWORD"]["extracted"] == "pdf"
+    # UTF-16BE text one byte on is UTF-16LE: the raw pass finds it first, at its offset
+    assert hits["BE-KEYWORD"]["encoding"] == "utf-16le" and hits["BE-KEYWORD"]["file_offset"] == 3
+    assert all(h["where"] == "content" and h["image_offset"] is None for h in hits.values())
+
+
+def test_names_and_metadata(folder_case, capsys):
+    case, _ = folder_case
+    (n,) = search(case, capsys, "secret-name", "-i", "--in", "names")
+    assert n["where"] == "name" and n["locator"].endswith("SECRET-NAME.txt")
+    meta = search(case, capsys, "MAKER-KEYWORD", "--in", "metadata")
+    assert meta and all(h["where"] == "metadata" and h["record_type"] for h in meta)
+    assert any(h["locator"].endswith("photo.jpg") for h in meta)
+
+
+def test_builtin_patterns_and_a_lab_list(folder_case, capsys):
+    case, tmp = folder_case
+    hits = search(case, capsys, "--patterns", "all", "--in", "content")
+    found = {(h["list"], h["text"]) for h in hits if h["locator"].endswith("money.txt")}
+    assert ("pattern:phone", "+44 20 7946 0958") in found
+    assert ("pattern:iban", "GB82 WEST 1234 5698 7654 32") in found
+    assert ("pattern:card", "4111 1111 1111 1111") in found
+    assert ("pattern:card", "4111 1111 1111 1112") not in found
+    assert ("pattern:btc", "1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2") in found
+    assert ("pattern:eth", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed") in found
+    assert ("pattern:eth", "0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD") not in found
+    assert ("pattern:trx", "TJCnKsPa7y5okkXvQAidZBzqx3QyQ6sxMW") in found
+    assert ("pattern:email", "ops@example.org") in found
+    assert ("pattern:onion", "duskgytldkxiuqc6.onion") in found
+    lab = tmp / "lab-terms.txt"
+    lab.write_text("# the lab's own list\nops@example\n\nWEST 1234\n")
+    hits = search(case, capsys, "--list", lab, "--in", "content")
+    assert {(h["list"], h["term"]) for h in hits} == {("lab-terms.txt", "ops@example"), ("lab-terms.txt", "WEST 1234")}
+
+
+def test_checksums():
+    assert luhn("4111111111111111") and not luhn("4111111111111112")
+    assert b58check("1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN2", b"\x00\x05")
+    assert not b58check("1BvBMSEYstWetqTFn5Au4m4GFg7xJaNVN3", b"\x00\x05")
+    assert bech32_ok("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t4")
+    assert not bech32_ok("bc1qw508d6qejxtdg4y5r3zarvary0c5xw7kv8f3t5")
+    assert eip55_ok("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAed")
+    assert not eip55_ok("0x5aAeb6053F3E94C9b9A09f33669435E7Ef1BeAeD")
+
+
+def test_national_numbers_need_a_region():
+    text = b"call 020 7946 0958 today"
+    assert [m.text for m in Matcher(pattern_terms(["phone"])).find_bytes(text)] == []
+    assert [m.text for m in Matcher(pattern_terms(["phone"], "GB")).find_bytes(text)] == ["020 7946 0958"]
+
+
+@pytest.mark.parametrize("engine", ["hyperscan", "re"])
+@pytest.mark.parametrize("buffer", [7, 64, 1000])
+def test_every_seam_and_fragment(engine, buffer):
+    """A term at every offset across seams and run boundaries is found once, at its place."""
+    term = "NEEDLE-42"
+    data = bytearray(b"." * 4000)
+    places = list(range(0, 3900, 97))
+    for p in places:
+        data[p:p + len(term)] = term.encode()
+    # the stream is the data cut into runs placed out of order in an "image"
+    cuts = [0, 500, 1203, 2222, 4000]
+    image = bytearray(b"#" * 9000)
+    runs, at = [], 8000
+    for a, b in zip(cuts, cuts[1:], strict=False):
+        at -= (b - a) + 300
+        image[at:at + b - a] = data[a:b]
+        runs.append((at, b - a))
+    rm = RunMap(runs)
+    matcher = Matcher([Term(term, "t"), Term("needle-4\\d", "r", True)], ignore_case=True, engine=engine)
+    hits = list(scan(rm.read_with(lambda o, n: bytes(image[o:o + n])), rm.size, matcher, buffer))
+    lit = sorted(h.offset for h in hits if h.match.term.list == "t")
+    assert lit == places
+    reg = sorted(h.offset for h in hits if h.match.term.list == "r")
+    assert reg == places
+    for h in hits:
+        if h.match.term.list == "t":
+            crossing = any(h.offset < c < h.offset + len(term) for c in cuts)
+            assert rm.crosses_fragment(h.offset, h.length) == crossing
+            if not crossing:
+                img = rm.image_offset(h.offset)
+                assert img is not None and bytes(image[img:img + len(term)]) == term.encode()
