@@ -144,9 +144,9 @@ class Views:
                                autoescape=select_autoescape(default=True, default_for_string=True))
         self.env.globals["csrf"] = settings.csrf
         self.lock = threading.Lock()
-        self.phash_cache: tuple[int, list[tuple[int, review.PerceptualHash]]] | None = None
+        self.phash_cache: tuple[tuple[int, int], list[tuple[int, review.PerceptualHash]]] | None = None
         self.custody_cache: tuple[tuple, Any] | None = None
-        self.maps: dict[str, tuple[int, Any]] = {}          # name -> (records generation, value)
+        self.maps: dict[str, tuple[tuple[int, int], Any]] = {}          # name -> (records generation, value)
         self.env.filters["query"] = lambda d: urlencode({k: v for k, v in d.items() if v not in (None, "", False)})
 
     def cached(self, db: Any, name: str, make: Any) -> Any:
@@ -359,29 +359,16 @@ class Views:
         from markupsafe import Markup
 
         from forensic.exporters.report.basemap import map_svg
-        from forensic.store import places, selection
         start, end = _bounds(request)
         with self.case() as case:
-            db = case.db
+            places_all: list[tuple[int | None, dict, dict]] = self.cached(case.db, "places", _places)
             points: list[dict] = []
             listed: list[dict] = []
-            for p in selection.photos(db, None, geotagged=True):
-                if not _in(p.fields.get("taken_at_utc"), start, end):
-                    continue
-                if review.is_known_bad(db, p.sha256, p.file_id):
-                    continue
-                label = f"{p.item}: {p.path or p.locator or ''}"
-                points.append({"lat": p.fields.get("lat"), "lon": p.fields.get("lon"), "kind": "photo",
-                               "label": label})
-                listed.append({"href": f"/photo/{p.artifact_id}", "label": label,
-                               "at": p.fields.get("taken_at_utc"), "kind": "photo"})
-            for c in places.chat_locations(db):
-                if not _in(c.fields.get("sent_at_utc"), start, end):
-                    continue
-                label = f"{c.item}: {c.fields.get('sender') or ''}"
-                points.append({"lat": c.latitude, "lon": c.longitude, "kind": "chat_location", "label": label})
-                listed.append({"href": f"/conversation?message={c.artifact_id}#m{c.artifact_id}", "label": label,
-                               "at": c.fields.get("sent_at_utc"), "kind": "chat location"})
+            for key, point, entry in places_all:
+                if start is None and end is None or (key is not None and (start is None or key >= start)
+                                                     and (end is None or key <= end)):
+                    points.append(point)
+                    listed.append(entry)
             svg = Markup(map_svg(points)) if points else None        # map_svg escapes every label
             return self.render("map.html", page="map", svg=svg, listed=listed[:500], total=len(listed),
                                range={"from": request.query_params.get("from"), "to": request.query_params.get("to")})
@@ -491,6 +478,30 @@ def _owner(msgs: list) -> str | None:
     return None
 
 
+def _places(db: Any) -> list[tuple[int | None, dict, dict]]:
+    """(time key, map point, list entry) of every geotagged photo (known-bad ones left out) and
+    every chat message carrying a position, in the store's order."""
+    from forensic.store import places, selection
+    from forensic.store.timeline import sort_key
+    out: list[tuple[int | None, dict, dict]] = []
+    for p in selection.photos(db, None, geotagged=True):
+        if review.is_known_bad(db, p.sha256, p.file_id):
+            continue
+        at = p.fields.get("taken_at_utc")
+        label = f"{p.item}: {p.path or p.locator or ''}"
+        out.append((sort_key(at) if isinstance(at, str) else None,
+                    {"lat": p.fields.get("lat"), "lon": p.fields.get("lon"), "kind": "photo", "label": label},
+                    {"href": f"/photo/{p.artifact_id}", "label": label, "at": at, "kind": "photo"}))
+    for c in places.chat_locations(db):
+        at = c.fields.get("sent_at_utc")
+        label = f"{c.item}: {c.fields.get('sender') or ''}"
+        out.append((sort_key(at) if isinstance(at, str) else None,
+                    {"lat": c.latitude, "lon": c.longitude, "kind": "chat_location", "label": label},
+                    {"href": f"/conversation?message={c.artifact_id}#m{c.artifact_id}", "label": label, "at": at,
+                     "kind": "chat location"}))
+    return out
+
+
 def _bounds(request: Request) -> tuple[int | None, int | None]:
     """The ``from``/``to`` query parameters as µs since the epoch (ISO 8601 dates or times, UTC
     when no zone; a day alone as the end: the whole day); unreadable ones are ignored."""
@@ -503,14 +514,6 @@ def _bounds(request: Request) -> tuple[int | None, int | None]:
         key = sort_key(text) if text else None
         out.append(key)
     return out[0], out[1]
-
-
-def _in(utc: object, start: int | None, end: int | None) -> bool:
-    if start is None and end is None:
-        return True
-    from forensic.store.timeline import sort_key
-    key = sort_key(utc) if isinstance(utc, str) else None
-    return key is not None and (start is None or key >= start) and (end is None or key <= end)
 
 
 def _int(text: str | None, default: int) -> int:

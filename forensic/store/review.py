@@ -198,10 +198,14 @@ def files_by_sha256(db: sqlite3.Connection, hashes: list[str]) -> dict[str, int]
 
 # -- near-duplicates ------------------------------------------------------------------------------
 
-def records_generation(db: sqlite3.Connection) -> int:
-    """The highest record id (O(log n)): records are only added, so a cache of what they say
-    is current while this stays the same (a re-triage replaces an item's records with new ids)."""
-    return int(db.execute("SELECT coalesce(max(id), 0) FROM artifacts").fetchone()[0])
+def records_generation(db: sqlite3.Connection) -> tuple[int, int]:
+    """The highest record id and the highest hash-set check id (each O(log n)): records are
+    only added (a re-triage replaces an item's records with new ids) and every hash-set check
+    is added as a row, so a cache of what records say, and of which are known-bad, is current
+    while this stays the same."""
+    r = db.execute("SELECT (SELECT coalesce(max(id), 0) FROM artifacts), "
+                   "(SELECT coalesce(max(id), 0) FROM hashset_checks)").fetchone()
+    return int(r[0]), int(r[1])
 
 
 @dataclass(frozen=True, slots=True)

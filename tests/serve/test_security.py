@@ -189,3 +189,49 @@ def test_a_signed_case_refuses_a_tag_from_a_server_without_the_key(sample):
         assert "nokey" not in tags.names(case.db)
     finally:
         case.close()
+
+
+def test_known_bad_is_never_shown(sample, tmp_path, monkeypatch):
+    """A photo a known-bad hash set matched (checked while the server runs): a placeholder in the
+    gallery, no thumbnail on any route, left off the map; the other photos still shown."""
+    import hashlib
+    import re
+    import shutil
+    from tests.serve.conftest import start_server, stop_server
+    from forensic.cli.main import main
+    case = tmp_path / "case"
+    shutil.copytree(sample["case"], case)
+    madrid = next((sample["tmp"] / "card" / "DCIM").glob("madrid.jpg"))
+    sha = hashlib.sha256(madrid.read_bytes()).hexdigest()
+    (tmp_path / "bad.txt").write_text(f"{sha}  madrid.jpg\n")
+    monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "library"))
+    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
+    assert main(["hashset", "import", str(tmp_path / "bad.txt"), "--name", "bad", "--kind", "known-bad",
+                 "--quiet"]) == 0
+    server = start_server(case, sample["key"])
+    try:
+        r = request(server, "GET", f"/?token={server.token}")
+        cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+        # pages seen before the check (their maps kept by the server) ...
+        assert "madrid.jpg" in request(server, "GET", "/map", cookie=cookie).body.decode()
+        assert request(server, "GET", "/gallery", cookie=cookie).body.decode().count("/thumb/") == 7
+        # ... and after it, while the server runs
+        assert main(["hashset", "check", "--case", str(case), "--quiet"]) in (0, 3)
+        gallery = request(server, "GET", "/gallery?geotagged=1", cookie=cookie).body.decode()
+        assert "known-bad: not shown" in gallery and "/thumb/" not in gallery
+        photo = re.search(r'href="/photo/(\d+)"', gallery).group(1)
+        page = request(server, "GET", f"/photo/{photo}", cookie=cookie).body.decode()
+        assert "known-bad hash set matched" in page and "/thumb/" not in page
+        from forensic.case import Case
+        from forensic.store import review
+        c = Case.open(case)
+        try:
+            file_id = review.photo(c.db, int(photo)).file_id
+        finally:
+            c.close()
+        assert request(server, "GET", f"/thumb/{file_id}.jpg", cookie=cookie).status == 404
+        assert "madrid.jpg" not in request(server, "GET", "/map", cookie=cookie).body.decode()
+        everything = request(server, "GET", "/gallery", cookie=cookie).body.decode()
+        assert everything.count("/thumb/") == 6
+    finally:
+        stop_server(server)
