@@ -144,6 +144,25 @@ def _number_bytes(key: str) -> tuple[bytes, tuple[bytes, ...]] | None:
     return nsn.encode("ascii"), tuple(p.encode("ascii") for p in prefixes)
 
 
+# in evidence bytes (UTF-8): invisible characters that split a name, and fullwidth ASCII
+_INVISIBLE_UTF8 = re.compile(b"\xc2\xad|\xe2\x80[\x8b-\x8f]|\xe2\x81[\xa0-\xa4]|\xef\xbb\xbf")
+_FULLWIDTH_UTF8 = re.compile(b"\xef([\xbc\xbd])([\x80-\xbf])")
+
+
+def _halfwidth(m: re.Match[bytes]) -> bytes:
+    return bytes([(0x20 if m[1] == b"\xbc" else 0x60) + m[2][0] - 0x80])
+
+
+def _plain_bytes(data: bytes) -> bytes:
+    """UTF-8 ``data`` as a reader sees it: zero-width characters and soft hyphens dropped,
+    fullwidth letters, digits and signs as ASCII ("Ａｎａ" -> "Ana")."""
+    if b"\xe2\x80" in data or b"\xe2\x81" in data or b"\xc2\xad" in data or b"\xef\xbb\xbf" in data:
+        data = _INVISIBLE_UTF8.sub(b"", data)
+    if b"\xef\xbc" in data or b"\xef\xbd" in data:
+        data = _FULLWIDTH_UTF8.sub(_halfwidth, data)
+    return data
+
+
 def _free(data: bytes, at: int) -> bool:
     """No ASCII letter or digit at ``at`` (or outside ``data``)."""
     return at < 0 or at >= len(data) or not data[at:at + 1].isalnum()
@@ -283,7 +302,7 @@ class Pseudonyms:
         evidence whose fields run together."""
         if not (self._words or self._numbers):
             return False
-        low = data.lower()
+        low = _plain_bytes(data).lower()
         for word in self._wide:
             if word in low:
                 return True

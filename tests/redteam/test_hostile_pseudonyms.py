@@ -118,3 +118,79 @@ def test_a_hostile_key_file_cannot_ask_for_gigabytes(tmp_path, p):
     path.write_text(json.dumps(doc))
     with pytest.raises(UsageError, match="out of range"):
         read_key(path, PASS)
+
+
+# -- a real pseudonymised export of disguised traces ----------------------------------------------
+
+def test_a_pseudonymised_bundle_holds_no_disguised_trace(forensic, tmp_path):
+    """A real case: her joined name in a photo's file name, her surname fullwidth in a folder,
+    her name in a photo's EXIF Make, her number with en dashes and her name with a zero-width
+    space in a chat export's messages. No member of the bundle (inner archives opened, the PDF's
+    text read back by pdftotext) holds her, read as a reader would (NFKC, invisible characters
+    dropped)."""
+    import io
+    import re
+    import subprocess
+    import zipfile
+
+    import phone_dbs as P
+    from builders import need, tiny_jpeg, write_tree
+    from forensic.cli.main import main
+    android = tmp_path / "android"
+    P.contacts2(android / "data/com.android.providers.contacts/databases/contacts2.db")
+    chat = ("14/03/2021, 21:00 - Bruno: where is A\u200bna Lima now\n"
+            "14/03/2021, 21:01 - Bruno: call her on 06\u201312\u201334\u201356\u201378\n"
+            "14/03/2021, 21:02 - Bruno: or write to \uff41\uff4e\uff41\uff20example.org\n").encode()
+    write_tree(android, {"DCIM/IMG_AnaLima_2021.jpg": tiny_jpeg(b"Canon", b"EOS"),
+                         "DCIM/make.jpg": tiny_jpeg(b"Ana Lima", b"EOS"),
+                         "Documents/\uff2c\uff49\uff4d\uff41/plain.txt": b"nothing\n",
+                         "WhatsApp/WhatsApp Chat with Bruno.txt": chat,
+                         "DCIM/photo.jpg": tiny_jpeg(b"Nikon", b"D50")})
+    case = tmp_path / "case"
+    assert main(["case", "init", str(case), "--case-id", "RT-PSEUDO", "--examiner", "E. Xaminer"]) == 0
+    assert main(["evidence", "add", str(android), "--case", str(case), "--id", "android"]) == 0
+    assert main(["triage", "--case", str(case)]) in (0, 3)
+    assert main(["person", "mark", P.ANA_E164, "--role", "victim", "--case", str(case)]) == 0
+    forensic("files", "--case", case, expect=None)          # drains what the setup printed
+    (tmp_path / "pass.txt").write_text(PASS.decode() + "\n")
+    out = tmp_path / "b.zip"
+    summary = forensic("export", "--case", case, "--item", "android", "--out", out, "--json", "--pseudonymise",
+                       "--pseudonym-passphrase-file", tmp_path / "pass.txt").json()
+    assert summary["pseudonymised"] is True
+    members: dict[str, bytes] = {}
+    with zipfile.ZipFile(out) as zf:
+        for info in zf.infolist():
+            members[info.filename] = zf.read(info)
+            if info.filename.endswith(".zip"):
+                with zipfile.ZipFile(io.BytesIO(members[info.filename])) as inner:
+                    members.update({f"{info.filename}!{i.filename}": inner.read(i) for i in inner.infolist()})
+    pdfs = [n for n in members if n.endswith(".pdf")]
+    for name in pdfs:
+        need("pdftotext")
+        (tmp_path / "r.pdf").write_bytes(members[name])
+        members[name + "!text"] = subprocess.run(["pdftotext", str(tmp_path / "r.pdf"), "-"], check=True,
+                                                 capture_output=True).stdout
+    wanted = re.compile(r"ana ?lima|analima|lima|612345678|ana@example", re.IGNORECASE)
+    leaks = []
+    for name, data in members.items():
+        for text in (name, data.decode("utf-8", "replace"), data.decode("utf-16-le", "replace")):
+            read = unicodedata.normalize("NFKC", re.sub("[\u200b-\u200f\u2060\u00ad]", "", text))
+            read = re.sub(r"[\s\-\u2010-\u2015./()_]", "", read) if "612" in read else read
+            if wanted.search(read):
+                leaks.append((name, wanted.search(read).group()))
+                break
+    assert leaks == []
+    files = [json.loads(line) for name, data in members.items() if name.endswith("data/files.jsonl")
+             for line in data.splitlines()]
+    withheld = {f["name"] for f in files if f.get("withheld_reason") == "pseudonymised"}
+    assert {"Victim-A_2021.jpg", "make.jpg", "plain.txt"} <= {n.replace("IMG_", "") for n in withheld} | withheld
+    assert any(n.endswith("/photo.jpg") for n in members)
+
+
+@pytest.mark.parametrize("data", ["A\u200bna Lima".encode(), "Ana\u00adLima".encode(),
+                                  "\uff21\uff4e\uff41 Lima".encode(), "\uff10\uff16 12 34 56 78".encode(),
+                                  "\ufeffAna Lima".encode()],
+                         ids=["zwsp", "shy", "fullwidth", "fullwidth-digits", "bom"])
+def test_evidence_bytes_hiding_a_name_from_grep_are_found(data):
+    p = Pseudonyms([Person("Victim-A", "victim", "+31612345678", names=["Ana Lima"], numbers=["+31612345678"])])
+    assert p.found_in(data)
