@@ -120,7 +120,9 @@ class Guard:
             if not hmac.compare_digest(token.encode(), s.token.encode()) or request.method != "GET":
                 await _refuse(403, "forbidden: wrong access token")(scope, receive, send_secured)
                 return
-            response = RedirectResponse(request.url.path, status_code=303)
+            path = request.url.path
+            response = RedirectResponse(path if path.startswith("/") and not path.startswith("//") else "/",
+                                        status_code=303)
             response.set_cookie(COOKIE, s.session, httponly=True, samesite="strict", path="/")
             await response(scope, receive, send_secured)
             return

@@ -41,6 +41,11 @@ def test_no_token_no_cookie_is_403(server):
         assert r.getheader("Content-Security-Policy", "").startswith("default-src 'self'")
 
 
+def test_the_token_redirect_stays_on_this_server(server):
+    r = request(server, "GET", f"//evil.example/?token={server.token}")
+    assert r.status == 303 and r.getheader("Location") == "/"
+
+
 def test_wrong_token_and_wrong_cookie_are_403(server):
     assert request(server, "GET", "/?token=" + "A" * 43).status == 403
     assert request(server, "GET", "/", cookie="forensic_session=guess").status == 403
