@@ -144,9 +144,14 @@ def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: b
     row = case.item(item)
     path = row.source
     if not path.exists():
-        raise ForensicError(f"the evidence of item {item} ({path}) is not there",
-                            hint="reconnect the evidence at the path it was added from")
-    src = open_source(path, row.format, path.name)
+        warn(f"item {item}: its evidence ({path}) is not there: its content, slack and unallocated space are "
+             "not searched (reconnect it at the path it was added from)")
+        return
+    try:
+        src = open_source(path, row.format, path.name)
+    except ForensicError as exc:
+        warn(f"item {item}: its evidence could not be opened ({exc}): not searched")
+        return
     try:
         image = src if isinstance(src, TskImageSource) else None
         read_image = image.img.read if image is not None else None

@@ -51,6 +51,8 @@ def folder_case(tmp_path_factory):
     (root / "docs" / "money.txt").write_bytes(PATTERNED)
     (root / "SECRET-NAME.txt").write_bytes(b"x")
     (root / "photo.jpg").write_bytes(tiny_jpeg(make=b"MAKER-KEYWORD"))
+    (root / "WhatsApp Chat with Luis.txt").write_bytes(
+        "25/06/2021, 14:35 - Ana: Hola, ¿dónde estás?\n25/06/2021, 14:36 - Luis: En el muelle PORT-KEYWORD\n".encode())
     case = tmp / "case"
     assert cli("case", "init", case, "--case-id", "S-3", "--examiner", "E") == 0
     assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
@@ -84,6 +86,17 @@ def test_names_and_metadata(folder_case, capsys):
     meta = search(case, capsys, "MAKER-KEYWORD", "--in", "metadata")
     assert meta and all(h["where"] == "metadata" and h["record_type"] for h in meta)
     assert any(h["locator"].endswith("photo.jpg") for h in meta)
+
+
+def test_messages(folder_case, capsys):
+    case, _ = folder_case
+    hits = search(case, capsys, "port-keyword", "-i", "--in", "messages")
+    assert [(h["where"], h["text"], h["field"]) for h in hits] == [("message", "PORT-KEYWORD", "body")]
+    assert hits[0]["record_id"] and hits[0]["locator"].endswith("WhatsApp Chat with Luis.txt")
+    assert "muelle [PORT-KEYWORD]" in hits[0]["context"]
+    # the same words as content: the export's bytes
+    (c,) = search(case, capsys, "PORT-KEYWORD", "--in", "content")
+    assert c["where"] == "content" and c["file_offset"] > 0
 
 
 def test_builtin_patterns_and_a_lab_list(folder_case, capsys):
