@@ -53,8 +53,18 @@ class Hit:
     field: str | None = None
     extracted: str | None = None     # the document extractor the text came from (pdf, ooxml, ...)
 
+    @property
+    def target(self) -> str | None:
+        """What ``forensic tag add`` takes to tag what the hit is in: ``message:ID`` for a
+        message, the file's locator for the rest; None for unallocated space (no record)."""
+        if self.where == "message":
+            return f"message:{self.record_id}"
+        if self.where == "unallocated" or self.locator is None:
+            return None
+        return self.locator
+
     def to_json(self) -> dict:
-        return asdict(self)
+        return {**asdict(self), "target": self.target}
 
 
 def _text_context(value: str, m: Match) -> str:

@@ -97,6 +97,13 @@ def test_messages(folder_case, capsys):
     # the same words as content: the export's bytes
     (c,) = search(case, capsys, "PORT-KEYWORD", "--in", "content")
     assert c["where"] == "content" and c["file_offset"] > 0
+    # hits are taggable as any record: their `target` is what `tag add` takes
+    assert cli("tag", "add", hits[0]["target"], c["target"], "--tag", "port", "--item", "logical", "--case", case) == 0
+    capsys.readouterr()
+    assert cli("tag", "list", "--tag", "port", "--json", "--case", case) == 0
+    tagged = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert sorted((t["kind"], t["ref"]) for t in tagged) == sorted(
+        [("message", str(hits[0]["record_id"])), ("file", c["locator"])])
 
 
 def test_builtin_patterns_and_a_lab_list(folder_case, capsys):
