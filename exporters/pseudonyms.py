@@ -237,7 +237,8 @@ class Pseudonyms:
             # latin-1: UTF-16 text once its zero bytes are dropped; upper and title case spelt out,
             # as bytes.lower() folds ASCII letters only ("SOFÍA"); the words joined by "_" too
             for form in {name, name.lower(), name.upper(), name.title(), "_".join(name.split()),
-                         "".join(name.split()), unicodedata.normalize("NFD", name)}:
+                         "".join(name.split()), "-".join(name.split()), ".".join(name.split()),
+                         unicodedata.normalize("NFD", name)}:
                 words.add(form.encode("utf-8").lower())
                 try:
                     words.add(form.encode("latin-1").lower())
@@ -552,6 +553,18 @@ def prepare(case: Any, sel: Any, opts: Any) -> Pseudonyms:
     if opts.recipient and p.names_someone(opts.recipient):
         raise UsageError("--recipient names a person marked victim or witness (bag-info.txt would hold it)",
                          hint="name the recipient another way (the office, the role)")
+    # ids are never rewritten (signed custody entries, member paths, the PDF's footer)
+    if p.names_someone(case.case_id):
+        raise UsageError("the case id names a person marked victim or witness (every member's path, the PDF's "
+                         "footer and the custody entries would hold it)",
+                         hint="a pseudonymised export needs a case id that names no victim or witness")
+    items = sorted({x["item"] for x in [*sel.exported_files, *sel.messages, *sel.chat_sources.values()]
+                    if isinstance(x.get("item"), str)})
+    named = [i for i in items if p.names_someone(i)]
+    if named:
+        raise UsageError(f"the id of evidence item {named[0]!r} names a person marked victim or witness "
+                         "(ids are kept as they are in the bundle)",
+                         hint="leave that item out of a pseudonymised export (--item the others)")
     sel.notes.append("pseudonymised: the victims and witnesses the examiner marked appear as "
                      + ", ".join(x.pseudonym for x in persons) + " (names, numbers, e-mail addresses and user ids "
                      "replaced); the key to them stays with the examiner")

@@ -194,3 +194,32 @@ def test_a_pseudonymised_bundle_holds_no_disguised_trace(forensic, tmp_path):
 def test_evidence_bytes_hiding_a_name_from_grep_are_found(data):
     p = Pseudonyms([Person("Victim-A", "victim", "+31612345678", names=["Ana Lima"], numbers=["+31612345678"])])
     assert p.found_in(data)
+
+
+@pytest.mark.parametrize("where", ["case-id", "item-id"])
+def test_a_case_or_item_id_naming_her_is_refused(forensic, tmp_path, where):
+    """The case id names every member (ANA-LIMA-01-bundle/...), the footer of every PDF page
+    and every signed custody entry; an evidence item's id names its folder and is kept as it
+    is (ids are never rewritten): a pseudonymised export that would carry one is refused,
+    nothing written."""
+    import phone_dbs as P
+    from builders import tiny_jpeg, write_tree
+    android = tmp_path / "android"
+    P.contacts2(android / "data/com.android.providers.contacts/databases/contacts2.db")
+    write_tree(android, {"DCIM/photo.jpg": tiny_jpeg(b"Nikon", b"D50")})
+    case = tmp_path / "case"
+    case_id, item = ("ANA-LIMA-01", "phone") if where == "case-id" else ("C-7", "ana-lima-phone")
+    forensic("case", "init", case, "--case-id", case_id, "--examiner", "E. Xaminer")
+    forensic("evidence", "add", android, "--case", case, "--id", item)
+    forensic("triage", "--case", case, expect=None)
+    forensic("person", "mark", P.ANA_E164, "--role", "victim", "--case", case)
+    (tmp_path / "pass.txt").write_text(PASS.decode() + "\n")
+    res = forensic("export", "--case", case, "--item", item, "--out", tmp_path / "b.zip", "--pseudonymise",
+                   "--pseudonym-passphrase-file", tmp_path / "pass.txt", expect=None)
+    assert res.code != 0 and ("case id" in res.err if where == "case-id" else "evidence item" in res.err)
+    assert not (tmp_path / "b.zip").exists() and not (tmp_path / "b.zip.pseudonyms.key").exists()
+
+
+def test_the_check_finds_her_name_joined_by_a_hyphen_or_dot():
+    p = Pseudonyms([Person("Victim-A", "victim", "name:Ana Lima", names=["Ana Lima"])])
+    assert p.found_in(b"ANA-LIMA-01-bundle/data", bounded=True) and p.found_in(b"x ana.lima y", bounded=True)
