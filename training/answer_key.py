@@ -64,6 +64,11 @@ Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without t
   embedded_photo         a photo inside another file (appended after other data, or a document's
                          part): the container's path, the photo's SHA-256, ``recovery: "embedded"``,
                          where it lies in the container (its locator), its position
+  known_bad_file         a file a known-bad hash set lists (the sample's VICS export, MD5/SHA-1 only): the
+                         item checked against that set (a check recorded with its source SHA-256), the
+                         file and its renamed copies matched as ``known-bad`` with the set's category
+  known_good_count       how many of the item's files the sample's known-good set (an RDS v3-layout
+                         SQLite) holds: the item checked against it, exactly that many matched
   report_finding         (an export) a bundle the custody log records holds, in its report
                          (``data/report/index.html``), a finding named ``tag`` with the trainee's note,
                          and the group chat shown as a partial selection (``2 of 100 messages
@@ -82,7 +87,8 @@ from datetime import datetime
 from pathlib import Path
 
 from forensic.training.build import (AB_SMS_DEVICE, EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, IOS_SMS,
-                                     IPHONE_BACKUP, PHONE_AB, RLO, Layout, folder_listing_sha256)
+                                     IPHONE_BACKUP, KNOWN_BAD_CATEGORY, PHONE_AB, RDS_FILE, RLO, VICS_FILE, Layout,
+                                     folder_listing_sha256)
 from forensic.training.formats import FRAME_AT_S, local
 from forensic.devicepath import ios_backup_path
 from forensic.hashing import sha256_file
@@ -132,6 +138,13 @@ PSEUDONYM_FEEDBACK = ("A bundle for a victim-support service must not name the v
                       "\"{victim}\" --role victim`) and export with --pseudonymise; the chat file that names her is "
                       "withheld, she reads as Victim-A, and the pseudonyms' key stays with you.")
 HOTEL_SELECTION = (10, 40)      # the group messages (0-based) the trainee tags: "(11)" and "(41)"
+KNOWN_BAD_FEEDBACK = ("{name} and its renamed copy are in the known-bad set (category {category}): import "
+                      "{vics} with `forensic hashset import … --kind known-bad` before triage (or run `forensic "
+                      "hashset check` after), then `forensic files --known-bad`; view it only with "
+                      "`--show-known-bad … --reason`, which the custody log records.")
+KNOWN_GOOD_FEEDBACK = ("{count} of the phone's files are stock files the known-good set lists: import {rds} with "
+                       "`forensic hashset import … --kind known-good` before triage (or run `forensic hashset "
+                       "check` after); `forensic files --no-known-good` then leaves them out.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -356,6 +369,9 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     # -- apps read by the newer extractors: iOS marks, minimal Telegram, calls, Viber, WeChat ---------------
     _app_facts(lay, fact)
 
+    # -- hash sets: a known-bad picture stored twice, stock files a known-good set lists ----------------------
+    hashsets = _hashset_facts(lay, fact, out_dir)
+
     # -- exports: a finding with a partial selection, a pseudonymised bundle ---------------------------------
     _export_facts(lay, fact)
 
@@ -363,6 +379,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
         "schema": SCHEMA, "generator": GENERATOR, "seed": s.seed, "scenario": s.scenario.name,
         "summary": s.scenario.description,
         "items": items,
+        **({"hashsets": hashsets} if hashsets else {}),
         "people": {"phone owner (victim)": s.owner, "recruiter": f"{s.recruiter} ({s.recruiter_phone})",
                    "transporter": s.transporter, "handler": s.handler, "relative": s.relative,
                    "hotel": s.hotel, "debt": s.debt},
@@ -482,6 +499,32 @@ def _clip_facts(lay: Layout, fact) -> None:
                                                                            "sha256": c.sha256},
               "frame_time_s": float(FRAME_AT_S), "algorithm": "phash", "max_distance": 8},
              requires="video_frames", feedback=FRAME_FEEDBACK)
+
+
+def _hashset_facts(lay: Layout, fact, out_dir: Path) -> dict:
+    """The stand-in known-bad picture and its renamed copy, and the stock files the known-good set
+    lists, in the phone and in its extraction (which copies them all). Returns the key's
+    ``hashsets`` block: the set files the sample ships, with their SHA-256 (a check records it)."""
+    if not lay.known_bad or not lay.hashsets:
+        return {}
+    vics_sha, rds_sha = sha256_file(out_dir / VICS_FILE), sha256_file(out_dir / RDS_FILE)
+    original, *copies = lay.known_bad
+    name = _name(original.rel)
+    for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
+        fact("known_bad_file", item, f"{name} (and its renamed copy {_name(copies[0].rel)}) in the known-bad "
+             f"set, category {KNOWN_BAD_CATEGORY}",
+             {"path": prefix + original.rel, "sha256": original.sha256, "hashset_kind": "known-bad",
+              "category": str(KNOWN_BAD_CATEGORY), "copies": [prefix + c.rel for c in copies],
+              "hashset_file": VICS_FILE, "hashset_sha256": vics_sha},
+             feedback=KNOWN_BAD_FEEDBACK.format(name=name, category=KNOWN_BAD_CATEGORY, vics=f"sample/{VICS_FILE}"))
+        fact("known_good_count", item, f"{len(lay.known_good)} stock files in the known-good set",
+             {"count": len(lay.known_good), "paths": [prefix + f.rel for f in lay.known_good],
+              "hashset_kind": "known-good", "hashset_file": RDS_FILE, "hashset_sha256": rds_sha},
+             feedback=KNOWN_GOOD_FEEDBACK.format(count=len(lay.known_good), rds=f"sample/{RDS_FILE}"))
+    return {"known-bad": {"file": VICS_FILE, "sha256": vics_sha, "format": "vics", "kind": "known-bad",
+                          "note": "VICS 2.0, MD5/SHA-1 only; digests of a generated picture, never real ones"},
+            "known-good": {"file": RDS_FILE, "sha256": rds_sha, "format": "nsrl", "kind": "known-good",
+                           "note": "an NSRL RDS v3-layout SQLite of the phone's stock files, generated"}}
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:
@@ -678,6 +721,7 @@ def _export_facts(lay: Layout, fact) -> None:
 
 
 EXPORT_KINDS = ("report_finding", "pseudonymised_export")
+HASHSET_KINDS = ("known_bad_file", "known_good_count")
 
 
 APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "chat_geotag", "call_identified",
@@ -835,6 +879,22 @@ def render_markdown(key: dict) -> str:
             if f["kind"] not in kinds:
                 kinds.append(f["kind"])
         out += [f"- {', '.join(kinds)}: {text}" for text, kinds in said_later.items()]
+    known = [f for f in facts if f["kind"] in HASHSET_KINDS]
+    if known:
+        sets = key.get("hashsets", {})
+        out += ["", "## Hash sets: a known-bad picture stored twice, stock files a known-good set lists", "",
+                "The sample ships its own sets beside the evidence (generated: never real hashes): "
+                + "; ".join(f"`{v['file']}` ({v['kind']}, {v['format']}, SHA-256 `{v['sha256'][:16]}…`)"
+                            for v in sets.values()) + ". A fact is graded from the hash set checks the case "
+                "recorded (the set's source SHA-256) and the files they matched.", "",
+                "| id | item | kind | what | files |", "|---|---|---|---|---|"]
+        for f in known:
+            e = f["expected"]
+            paths = [e["path"], *e["copies"]] if f["kind"] == "known_bad_file" else e["paths"]
+            out.append(f"| {f['id']} | {f['item']} | {f['kind']} | {f['description']} | "
+                       + ", ".join(f"`{p}`" for p in paths) + " |")
+        out += ["", "Feedback a trainee gets on missing them:", ""]
+        out += [f"- {kind}: {text}" for kind, text in {f["kind"]: f.get("feedback", "") for f in known}.items()]
     exports = [f for f in facts if f["kind"] in EXPORT_KINDS]
     if exports:
         out += ["", "## Exports: a finding with a partial selection, a pseudonymised bundle", "",

@@ -49,7 +49,16 @@ from forensic.training import tools
 # when the code moved from forensic.sample to forensic.training so that keys stay comparable.
 GENERATOR = "forensic.sample@1"
 OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01",
-           "card-copy.E01", "card.qcow2", "iphone-backup", "phone.ab")
+           "card-copy.E01", "card.qcow2", "iphone-backup", "phone.ab", "hashsets")
+HASHSETS_DIR = "hashsets"                 # beside the evidence: the hash sets the trainee imports
+RDS_FILE = "hashsets/sample-rds.db"       # an NSRL RDS v3-layout SQLite: the phone's stock files (known-good)
+VICS_FILE = "hashsets/sample-vics.json"   # a VICS 2.0 export (MD5/SHA-1 only): the stand-in picture (known-bad)
+RDS_VERSION = "2026.03.1"
+KNOWN_GOOD_FILES = ("media/0/Pictures/Wallpapers/default_wallpaper.jpg",
+                    "media/0/Pictures/Wallpapers/lock_wallpaper.jpg")
+KNOWN_BAD_FILE = "media/0/Download/ad_0417.jpg"   # a harmless generated picture standing in for a known-bad one
+KNOWN_BAD_COPY = "media/0/DCIM/.thumbs/0417.dat"  # the same bytes, renamed and hidden
+KNOWN_BAD_CATEGORY = 2
 IPHONE_BACKUP = "iphone-backup"           # with e01: the handler's iPhone, an iTunes/Finder backup folder
 IOS_SMS = ("HomeDomain", "Library/SMS/sms.db")
 PHONE_AB = "phone.ab"                     # with e01: the transporter's phone, an adb backup
@@ -119,6 +128,9 @@ class Layout:
     forwarded: tuple[PhotoPlan, FileOut, FileOut, jpeg.ExifSpec] | None = None   # original, WhatsApp copy
     saved_place: tuple[PhotoPlan, FileOut] | None = None   # the place, gmm_myplaces.db
     clip: tuple[PhotoPlan, FileOut, FileOut] | None = None   # a video, and a frame of it sent as a picture
+    known_good: list[FileOut] = field(default_factory=list)   # phone files the sample's RDS holds
+    known_bad: list[FileOut] = field(default_factory=list)    # the stand-in picture, then its renamed copy
+    hashsets: dict[str, bytes] = field(default_factory=dict)  # RDS_FILE / VICS_FILE -> bytes
 
 
 @dataclass(slots=True)
@@ -309,6 +321,7 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     _embedded_files(lay, seed)
     _media_files(lay, seed)
     _app_files(lay, seed)
+    _hashset_files(lay, seed)
     lay.phone.sort(key=lambda f: f.rel)
 
     # the camera card
@@ -462,6 +475,34 @@ def _media_files(lay: Layout, seed: int) -> None:
                     "whatsapp frame of a video")
         lay.phone += [f, c]
         lay.clip = (p, f, c)
+
+
+def _hashset_files(lay: Layout, seed: int) -> None:
+    """Files a hash set knows, and the sets: two stock wallpapers the NSRL-style RDS holds
+    (known-good, with stock files the phone does not have), and a harmless generated picture
+    standing in for a known-bad one, stored twice (the second renamed and hidden), which the
+    VICS export lists with category 2. Never real hashes: digests of files made from the seed."""
+    s = lay.story
+    stock = _ts(s.start - timedelta(days=200))          # copied by the phone's first set-up
+    for rel in KNOWN_GOOD_FILES:
+        f = FileOut(rel, jpeg.photo(_blocks(seed, "stock/" + rel), None), stock, "known good")
+        lay.phone.append(f)
+        lay.known_good.append(f)
+    got = s.arrivals[1] + timedelta(hours=5)
+    picture = jpeg.photo(_blocks(seed, "ad_0417"), None)
+    for rel, when in ((KNOWN_BAD_FILE, got), (KNOWN_BAD_COPY, got + timedelta(minutes=3))):
+        f = FileOut(rel, picture, _ts(when), "known bad")
+        lay.phone.append(f)
+        lay.known_bad.append(f)
+    rnd = random.Random(f"{seed}/hashsets")
+    not_here = [(name, rnd.randbytes(rnd.randrange(2000, 9000)))
+                for name in ("Pixie_Dust.ogg", "Argon.ogg", "boot_logo.png", "NOTICE.html.gz")]
+    lay.hashsets[RDS_FILE] = formats.nsrl_rds_v3([(rel.rsplit("/", 1)[-1], f.data) for rel, f in
+                                                  zip(KNOWN_GOOD_FILES, lay.known_good, strict=True)] + not_here,
+                                                 RDS_VERSION)
+    lay.hashsets[VICS_FILE] = formats.vics_json(f"SAMPLE-{seed}", [
+        ("ad_0417.jpg", picture, KNOWN_BAD_CATEGORY),
+        ("ad_0418.jpg", jpeg.photo(_blocks(seed, "ad_0418"), None), KNOWN_BAD_CATEGORY)])
 
 
 def _app_files(lay: Layout, seed: int) -> None:
@@ -647,6 +688,11 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
         (work / "extraction.zip").write_bytes(formats.zip_bytes(lay.extraction_members))
         for name in ("phone.raw", "card.raw", "extraction.zip"):
             shutil.move(str(work / name), str(out_dir / name))
+        if lay.hashsets:
+            say("hashsets: an RDS v3-layout SQLite (known-good) and a VICS 2.0 export (known-bad)")
+            _write_backup(work / HASHSETS_DIR, [(rel.split("/", 1)[1], data) for rel, data in lay.hashsets.items()],
+                          _ts(story.export_utc))
+            shutil.move(str(work / HASHSETS_DIR), str(out_dir / HASHSETS_DIR))
         e01_path = None
         if e01:
             say("phone.E01: acquired from phone.raw with ewfacquire")

@@ -40,8 +40,8 @@ from pathlib import Path
 
 from forensic.case import Case
 from forensic.errors import UsageError
-from forensic.store import artifacts as store_artifacts, files as store_files, people as store_people, \
-    warnings as store_warnings
+from forensic.store import artifacts as store_artifacts, files as store_files, hashsets as store_hashsets, \
+    people as store_people, warnings as store_warnings
 from forensic.store.records import File, Record, StoredWarning
 
 REPORT_SCHEMA = "forensic.training-check/1"
@@ -374,6 +374,14 @@ class _Store:
                 continue
             n += 1
         return n
+
+    def hashset_checks(self, items: list[str]) -> list[store_hashsets.HashsetCheck]:
+        """The hash set checks recorded for ``items`` (at triage, or by ``hashset check``)."""
+        return [c for item in items for c in store_hashsets.checks(self.db, item)]
+
+    def hashset_hits(self, items: list[str]) -> dict[int, list[store_hashsets.HashsetHit]]:
+        """file id -> the sets it matched, of ``items``."""
+        return store_hashsets.hits(self.db, items)
 
     def warnings_at(self, item: str, locator_suffix: str) -> list[StoredWarning]:
         """``item``'s warnings about a locator ending with ``locator_suffix``."""
@@ -1231,6 +1239,68 @@ def _video_frame_copy(exp: dict, store: _Store, items: list[str]) -> tuple[str, 
     return "found", f"distance {dist} bits, frame_time_s {at}"
 
 
+def _set_checks(exp: dict, store: _Store, items: list[str]) -> tuple[list, str]:
+    """The checks recorded against the key's set (by its source SHA-256), and, when none, why."""
+    recorded = store.hashset_checks(items)
+    mine = [c for c in recorded if c.source_sha256 == exp["hashset_sha256"]]
+    if mine:
+        return mine, ""
+    name = exp["hashset_file"].rsplit("/", 1)[-1]
+    if recorded:
+        names = sorted({c.hashset for c in recorded})
+        return [], (f"the item was checked against {', '.join(names)}, never against {name} "
+                    f"(SHA-256 {exp['hashset_sha256'][:16]}…)")
+    return [], f"no hash set check recorded for the item: {name} was not imported before triage nor checked after"
+
+
+def _known_bad_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The known-bad file and its renamed copies: the item checked against the key's set, each
+    file matched as known-bad with the set's category."""
+    rows = store.files(items, sha256=exp["sha256"])
+    want = [exp["path"], *exp.get("copies", [])]
+    at = {_path(w): [r for r in rows if _path(r.path) == _path(w)] for w in want}
+    if not rows:
+        return "missed", f"no file {exp['path']} (content SHA-256 {exp['sha256'][:16]}…)"
+    mine, why = _set_checks(exp, store, items)
+    if not mine:
+        return "missed", f"{exp['path']} listed, not matched: {why}"
+    names = {c.hashset for c in mine}
+    kinds = sorted({c.kind for c in mine})
+    if exp["hashset_kind"] not in kinds:
+        return "wrong", f"the set was imported as {', '.join(kinds)}, not {exp['hashset_kind']}"
+    hits = store.hashset_hits(items)
+    problems = []
+    for path, found in at.items():
+        if not found:
+            problems.append(f"no file /{path}")
+            continue
+        got = [h for r in found for h in hits.get(r.id, []) if h.hashset in names and h.kind == exp["hashset_kind"]]
+        if not got:
+            problems.append(f"/{path} not matched as {exp['hashset_kind']}")
+        elif all(h.category != exp["category"] for h in got):
+            problems.append(f"/{path} matched with category {got[0].category}, expected {exp['category']}")
+    if problems:
+        return "wrong", "; ".join(problems)
+    return "found", f"{len(want)} files matched {', '.join(sorted(names))} ({exp['hashset_kind']}, " \
+                    f"category {exp['category']})"
+
+
+def _known_good_count(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """How many of the item's files the key's known-good set holds: exactly ``count``."""
+    mine, why = _set_checks(exp, store, items)
+    if not mine:
+        return "missed", why
+    names = {c.hashset for c in mine}
+    kinds = sorted({c.kind for c in mine})
+    if exp["hashset_kind"] not in kinds:
+        return "wrong", f"the set was imported as {', '.join(kinds)}, not {exp['hashset_kind']}"
+    hits = store.hashset_hits(items)
+    matched = {i for i, hs in hits.items() if any(h.hashset in names and h.kind == exp["hashset_kind"] for h in hs)}
+    if len(matched) == exp["count"]:
+        return "found", f"{len(matched)} files in {', '.join(sorted(names))}"
+    return "wrong", f"{len(matched)} files matched {', '.join(sorted(names))}, expected {exp['count']}"
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -1244,6 +1314,7 @@ _HANDLERS = {
     "backup_device": _backup_device, "backup_message": _backup_message, "xmp_photo_date": _xmp_photo_date,
     "video_geotag": _video_geotag, "near_duplicate": _near_duplicate, "device_location": _device_location,
     "video_frame_copy": _video_frame_copy, "report_finding": _report_finding,
-    "pseudonymised_export": _pseudonymised_export,
+    "pseudonymised_export": _pseudonymised_export, "known_bad_file": _known_bad_file,
+    "known_good_count": _known_good_count,
 }
 

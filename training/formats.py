@@ -7,6 +7,7 @@ plus ``date_unixtime``; Facebook: ``timestamp_ms``; Android SMS: epoch milliseco
 """
 from __future__ import annotations
 
+import hashlib
 import io
 import json
 import os
@@ -835,3 +836,53 @@ def clip_and_frame(seed: str) -> tuple[bytes, bytes]:
     copy = io.BytesIO()
     img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS).save(copy, "JPEG", quality=75)
     return buf.getvalue(), copy.getvalue()
+
+
+# -- hash sets the sample ships beside its evidence (never real hashes: digests of generated files) -------
+def _digests(data: bytes) -> dict[str, str]:
+    return {alg: hashlib.new(alg, data).hexdigest().upper() for alg in ("sha256", "sha1", "md5")}
+
+
+def nsrl_rds_v3(files: list[tuple[str, bytes]], version: str) -> bytes:
+    """An NSRL RDS v3 'minimal'-style SQLite, as NIST lays it out: ``FILE`` keyed by sha256
+    (WITHOUT ROWID, so its primary key is its index), sha1 and md5 indexed, hex in upper case;
+    ``PKG``/``OS``/``MFG``/``VERSION`` beside it. One package, the phone's stock files."""
+    script = """
+        CREATE TABLE VERSION (version TEXT, build_set TEXT, build_date TEXT, release_date TEXT, description TEXT);
+        CREATE TABLE MFG (manufacturer_id INTEGER PRIMARY KEY, name TEXT);
+        CREATE TABLE OS (operating_system_id INTEGER PRIMARY KEY, name TEXT, version TEXT, manufacturer_id INTEGER);
+        CREATE TABLE PKG (package_id INTEGER PRIMARY KEY, name TEXT, version TEXT, operating_system_id INTEGER,
+                          manufacturer_id INTEGER, language TEXT, application_type TEXT);
+        CREATE TABLE FILE (sha256 VARCHAR NOT NULL, sha1 VARCHAR NOT NULL, md5 VARCHAR NOT NULL,
+                           crc32 VARCHAR NOT NULL, file_name VARCHAR NOT NULL, file_size INTEGER NOT NULL,
+                           package_id INTEGER NOT NULL, PRIMARY KEY (sha256, package_id, file_name, file_size))
+                           WITHOUT ROWID;
+        CREATE INDEX FILE_sha1 ON FILE(sha1);
+        CREATE INDEX FILE_md5 ON FILE(md5);
+    """
+    rows = []
+    for name, data in files:
+        d = _digests(data)
+        rows.append({"sha256": d["sha256"], "sha1": d["sha1"], "md5": d["md5"],
+                     "crc32": f"{zlib.crc32(data):08X}", "file_name": name, "file_size": len(data), "package_id": 1})
+    return sqlite_bytes(script, [
+        ("VERSION", [{"version": version, "build_set": "minimal", "build_date": version[:7] + "-01",
+                      "release_date": version[:7] + "-15", "description": "forensic sample (generated, not NIST's)"}]),
+        ("MFG", [{"manufacturer_id": 1, "name": "Sample Phone Co."}]),
+        ("OS", [{"operating_system_id": 1, "name": "Android", "version": "13", "manufacturer_id": 1}]),
+        ("PKG", [{"package_id": 1, "name": "Stock Android media", "version": "13", "operating_system_id": 1,
+                  "manufacturer_id": 1, "language": "Multilanguage", "application_type": "Operating System"}]),
+        ("FILE", rows)])
+
+
+def vics_json(case_number: str, media: list[tuple[str, bytes, int]]) -> bytes:
+    """A Project VIC VICS 2.0 export (OData JSON): one case holding ``media`` (file name, bytes,
+    category), each with MD5 and SHA-1 only, as many VICS exports have."""
+    items = []
+    for i, (name, data, category) in enumerate(media, start=1):
+        d = _digests(data)
+        items.append({"MediaID": i, "Category": category, "MD5": d["md5"], "SHA1": d["sha1"], "MediaSize": len(data),
+                      "IsPrecategorized": True, "MediaFiles": [{"MD5": d["md5"], "FileName": name}]})
+    doc = {"@odata.context": "http://github.com/ICMEC/ProjectVic/DataModels/2.0.xml/CASE/$metadata#Cases",
+           "value": [{"CaseID": "1", "CaseNumber": case_number, "Media": items}]}
+    return (json.dumps(doc, indent=1) + "\n").encode("utf-8")

@@ -10,12 +10,23 @@ from conftest import require_tools
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 
 
+@pytest.fixture(autouse=True)
+def _library(monkeypatch, tmp_path):
+    """Each test imports the sample's hash sets into a library of its own."""
+    monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "hashsets"))
+
+
 def _build_case(forensic, tmp_path, seed: int, scenario: str | None = None,
                 sources=("phone.raw", "card.raw", "extraction.zip")):
     require_tools(*TOOLS)
     sample = tmp_path / f"sample-{seed}"
     args = ["sample-image", sample, "--seed", seed, "--json"] + (["--scenario", scenario] if scenario else [])
     forensic(*args)
+    # the sets the sample ships (docs/trainer-guide.md): imported before triage, which checks every file
+    forensic("hashset", "import", sample / "hashsets" / "sample-rds.db", "--name", f"rds-{seed}",
+             "--kind", "known-good")
+    forensic("hashset", "import", sample / "hashsets" / "sample-vics.json", "--name", f"vics-{seed}",
+             "--kind", "known-bad")
     case = tmp_path / f"case-{seed}"
     forensic("case", "init", case, "--case-id", f"T-{seed}", "--examiner", "Trainee")
     for name in sources:
