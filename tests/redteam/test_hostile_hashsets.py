@@ -1,0 +1,89 @@
+"""Red team, issue 20: hostile hash sets and a hostile hash set library.
+
+Each test is an attack that worked before its fix: a VICS file nested deeper than Python
+recurses, an "NSRL" whose FILE is an endless view, an NSRL database replaced after it was
+imported (the case would record the old file's SHA-256 for lookups in the new one), and a
+set folder another user can write (they could turn a known-bad set into nothing).
+"""
+from __future__ import annotations
+
+import hashlib
+import os
+import sqlite3
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from forensic import hashsets
+from forensic.errors import UsageError
+from tests.hashsets.test_import import nsrl_rds_v3
+
+BAD = [f"known bad picture {i}\n".encode() for i in range(5)]
+OTHER = [f"something else {i}\n".encode() for i in range(5)]
+
+
+@pytest.fixture
+def library(tmp_path) -> Path:
+    folder = tmp_path / "library"
+    folder.mkdir(mode=0o700)
+    return folder
+
+
+@pytest.mark.parametrize("depth", [995, 200_000])
+def test_vics_nested_deeper_than_python_recurses_is_refused(tmp_path, library, depth):
+    path = tmp_path / "deep.json"
+    path.write_text("[" * depth + '{"SHA256": "' + "a" * 64 + '"}' + "]" * depth, encoding="utf-8")
+    with pytest.raises(UsageError, match="nested"):
+        hashsets.import_set(path, "deep", "known-bad", library=library)
+    assert not any(library.iterdir())            # nothing half imported left behind
+
+
+def test_nsrl_whose_file_table_is_an_endless_view_is_refused(tmp_path, library):
+    path = tmp_path / "rds.db"
+    db = sqlite3.connect(path)
+    db.executescript("""
+        CREATE VIEW FILE AS WITH RECURSIVE n(x) AS (SELECT 1 UNION ALL SELECT x + 1 FROM n)
+            SELECT printf('%064X', x) AS sha256, printf('%040X', x) AS sha1, printf('%032X', x) AS md5 FROM n;
+    """)
+    db.close()
+    code = ("import sys; from pathlib import Path; from forensic import hashsets\n"
+            "hashsets.import_set(Path(sys.argv[1]), 'endless', 'known-good', library=Path(sys.argv[2]))")
+    try:
+        run = subprocess.run([sys.executable, "-c", code, str(path), str(library)], capture_output=True,
+                             text=True, timeout=60, cwd=Path(__file__).resolve().parents[2])
+    except subprocess.TimeoutExpired:
+        pytest.fail("importing an NSRL whose FILE is an endless view never ends")
+    assert run.returncode != 0
+    assert "UsageError" in run.stderr and "table" in run.stderr
+
+
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def test_nsrl_replaced_after_import_is_not_checked_against(tmp_path, library):
+    path = nsrl_rds_v3(tmp_path / "rds.db", BAD)
+    hs = hashsets.import_set(path, "nsrl", "known-good", library=library)
+    assert hs.in_place                           # read in place: the case records its SHA-256
+    sets, problems = hashsets.open_sets(library=library)
+    assert sets[0].match("sha256", _sha256(BAD[0]))[0] and not problems
+    for s in sets:
+        s.close()
+    replacement = nsrl_rds_v3(tmp_path / "other.db", OTHER)
+    os.replace(replacement, path)                # same path, other content
+    sets, problems = hashsets.open_sets(library=library)
+    assert not sets and problems and "changed since" in problems[0]
+
+
+@pytest.mark.parametrize("what", ["folder", "set.json", "index", "library"])
+def test_a_set_others_can_write_is_not_used(tmp_path, library, what):
+    path = tmp_path / "bad.txt"
+    path.write_text("".join(f"{_sha256(b)}  img{i}.jpg\n" for i, b in enumerate(BAD)), encoding="utf-8")
+    hashsets.import_set(path, "bad", "known-bad", library=library)
+    target = {"folder": library / "bad", "set.json": library / "bad" / "set.json",
+              "index": library / "bad" / "sha256.idx", "library": library}[what]
+    target.chmod(target.stat().st_mode | 0o022)
+    sets, problems = hashsets.open_sets(library=library)
+    assert not sets and problems and "other users can" in problems[0]
