@@ -63,6 +63,7 @@ class HashSet:
     categories: list[str | None] = field(default_factory=list)  # index category number -> text
     upper: bool = True                   # the NSRL database writes hex digests in upper case
     skipped: int = 0                     # lines/members of the source that held no digest
+    source_stat: list[int] | None = None  # an NSRL read in place: its size and mtime (ns) when imported
 
     def to_json(self) -> dict:
         return {"name": self.name, "kind": self.kind, "category": self.category, "format": self.format,
@@ -118,7 +119,7 @@ def import_set(path: Path, name: str, kind: str, category: str | None = None, *,
     if not path.is_file():
         raise UsageError(f"{path}: no such file")
     root = library or library_dir()
-    root.mkdir(parents=True, exist_ok=True)
+    root.mkdir(parents=True, exist_ok=True, mode=0o700)
     final = root / name
     if final.exists() and not replace:
         raise UsageError(f"the library already has a hash set named {name}",
@@ -137,6 +138,8 @@ def import_set(path: Path, name: str, kind: str, category: str | None = None, *,
             raise UsageError(f"{path.name}: no digest found in it (read as {fmt})",
                              hint="check the file is the hash set meant")
         (work / META).write_text(json.dumps(asdict(hs), indent=1), encoding="utf-8")
+        for written in work.iterdir():        # whatever the umask: only the examiner writes a set
+            written.chmod(written.stat().st_mode & ~0o022)
         if final.exists():
             old = root / f".{name}.old-{os.getpid()}"
             final.rename(old)
@@ -191,6 +194,8 @@ def _import_nsrl(path: Path, work: Path, hs: HashSet) -> None:
                                  "(sha256, sha1, md5)", hint="import the RDS v3 'minimal' or 'modern' database")
             indexed = store.rds_indexed(db)
             hs.source = str(path.resolve())
+            st = path.stat()
+            hs.source_stat = [st.st_size, st.st_mtime_ns]
             hs.records = store.rds_count(db)
             for algorithm in present:
                 sample = store.rds_sample(db, algorithm)
@@ -227,10 +232,23 @@ def needed_algorithms(library: Path | None = None) -> dict[str, list[str]]:
 
 # -- lookups --------------------------------------------------------------------------------------
 
+def _check_private(folder: Path) -> None:
+    """Refuse a set that someone else could have rewritten: the library, the set's folder or
+    any of its files owned by another user, or writable by group or others (they could
+    empty a known-bad set, or make a known-good one hide anything)."""
+    for path in (folder.parent, folder, *sorted(folder.iterdir())):
+        st = path.lstat()
+        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+            raise ForensicError(f"hash set {folder.name}: {path} is owned by another user or other users can "
+                                "write it", hint=f"chmod go-w {path} (and check its content), or import the set "
+                                                 "again into a library only you can write")
+
+
 class OpenSet:
     """A set opened read-only for lookups: :meth:`match` of a file's digests."""
 
     def __init__(self, folder: Path) -> None:
+        _check_private(folder)
         self.meta = load(folder)
         self._indexes: dict[str, DigestIndex] = {}
         self._rds: sqlite3.Connection | None = None
@@ -242,6 +260,12 @@ class OpenSet:
             if not Path(self.meta.source).is_file():
                 raise ForensicError(f"hash set {self.meta.name}: its NSRL database {self.meta.source} is no longer "
                                     "there", hint="reconnect it (same path), or import it again")
+            st = Path(self.meta.source).stat()
+            if self.meta.source_stat is not None and [st.st_size, st.st_mtime_ns] != self.meta.source_stat:
+                raise ForensicError(f"hash set {self.meta.name}: its NSRL database {self.meta.source} has changed "
+                                    "since it was imported (the case would record the SHA-256 of another file)",
+                                    hint=f"import it again: `forensic hashset import ... --name {self.meta.name} "
+                                         "--replace`")
             self._rds = store.rds_open(self.meta.source)
 
     def match(self, algorithm: str, hex_digest: str) -> tuple[bool, str | None]:

@@ -163,12 +163,19 @@ def _csv(fh: io.TextIOBase, notes: ReadNotes) -> Iterator[tuple[str, bytes, str 
 def read_vics(path: Path, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
     """The records of a Project VIC / CAID VICS JSON file (read whole: VICS exports are media
     lists of a case, not national sets)."""
+    nested = UsageError(f"{path.name}: JSON nested deeper than a VICS export ever is",
+                        hint="a Project VIC / CAID VICS export")
     try:
         with open(path, encoding="utf-8-sig") as fh:
             doc = json.load(fh)
     except (ValueError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path.name}: not valid JSON ({exc})", hint="a Project VIC / CAID VICS export") from None
-    yield from _vics_walk(doc, None, notes)
+    except RecursionError:
+        raise nested from None
+    try:
+        yield from _vics_walk(doc, None, notes)
+    except RecursionError:
+        raise nested from None
 
 
 def _vics_walk(node: Any, category: str | None, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:

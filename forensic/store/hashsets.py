@@ -141,7 +141,8 @@ def rds_open(path: str) -> sqlite3.Connection:
 def rds_columns(db: sqlite3.Connection) -> dict[str, set[str]]:
     """table name (upper case) -> its column names (lower case)."""
     out: dict[str, set[str]] = {}
-    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type IN ('table', 'view')"):
+    # tables only: a view (an endless recursive one, say) is no set of records to read
+    for (name,) in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'"):
         out[str(name).upper()] = {str(r[1]).lower() for r in db.execute(f'PRAGMA table_info("{name}")')}
     return out
 
