@@ -535,6 +535,10 @@ def prepare(case: Any, sel: Any, opts: Any) -> Pseudonyms:
     key file's passphrase, and that the key file beside the bundle can be a new file."""
     from forensic.outputs import check_output
     check_passphrase(opts.pseudonym_passphrase)
+    if opts.password and opts.password == opts.pseudonym_passphrase:
+        raise UsageError("the pseudonym key's passphrase is the bundle's password: whoever opens the bundle "
+                         "could open the key beside it",
+                         hint="give the key a passphrase of its own (--pseudonym-passphrase-file)")
     target = key_path(Path(opts.out))
     check_output(target, case, option="--pseudonymise")
     if target.exists() or target.is_symlink():

@@ -223,3 +223,24 @@ def test_a_case_or_item_id_naming_her_is_refused(forensic, tmp_path, where):
 def test_the_check_finds_her_name_joined_by_a_hyphen_or_dot():
     p = Pseudonyms([Person("Victim-A", "victim", "name:Ana Lima", names=["Ana Lima"])])
     assert p.found_in(b"ANA-LIMA-01-bundle/data", bounded=True) and p.found_in(b"x ana.lima y", bounded=True)
+
+
+def test_the_bundle_password_cannot_be_the_key_passphrase(forensic, tmp_path):
+    """The recipient gets the bundle's password; the key file lies beside the bundle (a folder
+    copied whole carries both): the same secret for both would let the recipient reveal her."""
+    import phone_dbs as P
+    from builders import tiny_jpeg, write_tree
+    android = tmp_path / "android"
+    P.contacts2(android / "data/com.android.providers.contacts/databases/contacts2.db")
+    write_tree(android, {"DCIM/photo.jpg": tiny_jpeg(b"Nikon", b"D50")})
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-8", "--examiner", "E. Xaminer")
+    forensic("evidence", "add", android, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=None)
+    forensic("person", "mark", P.ANA_E164, "--role", "victim", "--case", case)
+    (tmp_path / "pass.txt").write_text(PASS.decode() + "\n")
+    res = forensic("export", "--case", case, "--item", "phone", "--out", tmp_path / "b.zip", "--pseudonymise",
+                   "--pseudonym-passphrase-file", tmp_path / "pass.txt", "--password-file", tmp_path / "pass.txt",
+                   expect=None)
+    assert res.code != 0 and "passphrase" in res.err
+    assert not (tmp_path / "b.zip").exists() and not (tmp_path / "b.zip.pseudonyms.key").exists()
