@@ -23,6 +23,8 @@ from forensic.search.raw import RunMap, StreamHit, clip, context_text, crosses_s
 from forensic.search.terms import Match, Matcher
 from forensic.search.text import MAX_DOCUMENT, extract, kind_of
 from forensic.store import search as store_search
+from forensic.store.search import ContentText
+from forensic.timestamps import iso_utc, now_utc
 
 WHERE = ("content", "names", "messages", "metadata")
 CONTEXT_CHARS = 40
@@ -107,8 +109,13 @@ def _stream_reader(fh: BinaryIO) -> Callable[[int, int], bytes]:
 
 
 def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, slack: bool,
-               read_image: Callable[[int, int], bytes] | None, warn: Warn) -> Iterator[Hit]:
-    """Hits in one file's content (bytes, then its document's text) and slack."""
+               read_image: Callable[[int, int], bytes] | None, warn: Warn,
+               collect: list[ContentText] | None = None,
+               raw_found: dict[str, set[tuple[str, str]]] | None = None) -> Iterator[Hit]:
+    """Hits in one file's content (bytes, then its document's text) and slack. With
+    ``collect``, the document's text is extracted, searched and kept there (for the index);
+    without it, documents are not extracted (their text is searched in the index) and what
+    the bytes held is kept in ``raw_found`` (a hit is reported once)."""
     fh = entry.open()
     try:
         layout = fh.layout() if hasattr(fh, "layout") else None
@@ -122,12 +129,15 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
             for sh in scan(read, size, matcher):
                 found.add((sh.match.term.text, sh.match.text.lower()))
                 yield _raw_hit(sh, "content", item, loc, runmap, path, deleted)
-            head = read(0, 4096)
-            kind = kind_of(entry.name, head)
-            if kind is not None:
+            if raw_found is not None and found:
+                raw_found[loc] = found
+            kind = kind_of(entry.name, read(0, 4096)) if collect is not None else None
+            if kind is not None and collect is not None:
                 text, why = extract(kind, read(0, MAX_DOCUMENT))
                 if why:
                     warn(f"{loc}: {why}")
+                if text:
+                    collect.append(ContentText(item, loc, path, deleted, kind, text))
                 for m in matcher.find_text(text or ""):
                     if (m.term.text, m.text.lower()) in found:
                         continue          # its bytes were hit already (HTML, text)
@@ -168,14 +178,22 @@ def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: b
         if (slack or unallocated) and image is None:
             warn(f"item {item} ({row.format}) is no disk image: it has no slack or unallocated space to search")
         if content or (slack and image is not None):
+            indexed = content and store_search.content_indexed(case.db, item, row.triaged_at)
+            collect: list[ContentText] | None = [] if content and not indexed else None
+            raw_found: dict[str, set[tuple[str, str]]] = {}
             for entry in src.entries():
                 if not entry.has_content:
                     continue
                 try:
                     yield from entry_hits(entry, item, matcher, content, slack and image is not None, read_image,
-                                          warn)
+                                          warn, collect, raw_found if indexed else None)
                 except (OSError, RuntimeError, ValueError) as exc:
                     warn(f"{entry.locator}: not searched ({exc})")
+            if collect is not None:       # the whole pass done: the documents' text is indexed
+                with case.transaction() as db:
+                    store_search.replace_content(db, item, row.triaged_at, collect, iso_utc(now_utc()))
+            elif indexed:
+                yield from _indexed_hits(case, item, matcher, raw_found)
         if unallocated and image is not None:
             assert read_image is not None
             for loc, fs, fstype, offset in image.volumes:
@@ -190,6 +208,18 @@ def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: b
                 yield from _space_hits(item, f"{image.locator} › outside partitions", outside, matcher, read_image)
     finally:
         src.close()
+
+
+def _indexed_hits(case: Case, item: str, matcher: Matcher,
+                  raw_found: dict[str, set[tuple[str, str]]]) -> Iterator[Hit]:
+    """Hits in the documents' text the index keeps (not found in their bytes already)."""
+    for doc in store_search.content_texts(case.db, item, matcher.prefilter()):
+        found = raw_found.get(doc.locator, set())
+        for m in matcher.find_text(doc.text):
+            if (m.term.text, m.text.lower()) not in found:
+                yield Hit(m.term.text, m.term.list, "content", item, doc.locator, None, None, m.text,
+                          _text_context(doc.text, m), "text", extracted=doc.extractor, path=doc.path,
+                          deleted=doc.deleted)
 
 
 def _space_hits(item: str, volume: str, runs: list[tuple[int, int]], matcher: Matcher,

@@ -168,6 +168,13 @@ class Matcher:
     def _keep(self, term: Term, text: str) -> bool:
         return term.validate is None or term.validate(text)
 
+    def prefilter(self) -> list[str] | None:
+        """The literal terms, when every term is a literal of 3 characters or more (what the
+        trigram index of documents' text can narrow a search down with); else None."""
+        if self._regexes or any(len(t.text) < 3 for t in self.terms):
+            return None
+        return [t.text for t in self.terms]
+
     def _literal_term(self, text: str) -> Term | None:
         i = self._literal_of.get(_fold(text) if self.ignore_case else text)
         return None if i is None else self.terms[i]

@@ -25,6 +25,9 @@ Tables:
 ``hashset_hits``    the files a hash set from the examiner's library matched (set, kind, category)
 ``hashset_checks``  which sets each item was checked against (name, kind, source SHA-256,
                     record count, when)
+``content_text``    text extracted from each item's documents for ``forensic search`` (PDF,
+                    Office, HTML, BOM text), with ``content_fts`` (FTS5, trigram: substrings)
+                    and ``content_index`` (which items were indexed, against which triage)
 ``custody_checkpoints``, ``custody_pins``
                     the store's copies of the custody log's latest checkpoint and of the
                     examiners' pinned keys (the log itself is the file ``custody.jsonl``)
@@ -36,7 +39,7 @@ from typing import Callable
 
 from forensic.errors import CaseError
 
-SCHEMA_VERSION = 5
+SCHEMA_VERSION = 6
 
 # FTS5 tokenizer of the chat search index: case folding in every script, Latin diacritics
 # removed (the rest of the folding is done before indexing: forensic.store.chats.search_form).
@@ -202,6 +205,24 @@ CREATE TABLE IF NOT EXISTS hashset_checks (
     files_checked INTEGER NOT NULL,
     hits INTEGER NOT NULL
 );
+CREATE TABLE IF NOT EXISTS content_text (
+    id INTEGER PRIMARY KEY,
+    item TEXT NOT NULL,
+    locator TEXT NOT NULL,
+    path TEXT,
+    deleted INTEGER NOT NULL DEFAULT 0,
+    extractor TEXT NOT NULL,
+    text TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS content_text_item ON content_text(item);
+CREATE VIRTUAL TABLE IF NOT EXISTS content_fts USING fts5(
+    text, content='content_text', content_rowid='id', tokenize='trigram');
+CREATE TABLE IF NOT EXISTS content_index (
+    item TEXT PRIMARY KEY,
+    triaged_at TEXT,
+    documents INTEGER NOT NULL,
+    indexed_at TEXT NOT NULL
+);
 CREATE TABLE IF NOT EXISTS custody_checkpoints (
     tree_size INTEGER NOT NULL,
     root TEXT NOT NULL,
@@ -301,12 +322,20 @@ def _to_5(db: sqlite3.Connection) -> None:
     _create_tables(db)
 
 
+def _to_6(db: sqlite3.Connection) -> None:
+    """Version 6 keeps the text extracted from documents for ``forensic search``
+    (``content_text``, ``content_fts``, ``content_index``: empty in a migrated store, filled
+    at the first search of an item's content)."""
+    _create_tables(db)
+
+
 # version N -> the step to N + 1, and what it does (as the custody log records it)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6}
 STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped",
                          2: "files.recovery and files.recovery_confidence (NULL for rows stored before)",
                          3: "person_roles: the persons marked as victim, witness or suspect (none before)",
-                         4: "hashset_hits and hashset_checks: hash set matches and checks (none before)"}
+                         4: "hashset_hits and hashset_checks: hash set matches and checks (none before)",
+                         5: "content_text, content_fts, content_index: documents' text for search (none before)"}
 
 
 def migrate(db: sqlite3.Connection) -> list[dict]:

@@ -69,3 +69,52 @@ def record_texts(db: sqlite3.Connection, items: list[str], messages: bool, metad
             is_body = rtype == MESSAGE_TYPE and field in MESSAGE_FIELDS
             if (is_body and messages) or (not is_body and metadata):
                 yield RecordText(rid, item, rtype, locator, field, value)
+
+
+# -- the text of documents (content_text, content_fts, content_index) -------------------------
+
+@dataclass(frozen=True, slots=True)
+class ContentText:
+    """The text extracted from one document (``extractor``: pdf, ooxml, html, bom-text)."""
+    item: str
+    locator: str
+    path: str | None
+    deleted: bool
+    extractor: str
+    text: str
+
+
+def content_indexed(db: sqlite3.Connection, item: str, triaged_at: str | None) -> bool:
+    """Whether the item's documents were indexed since its last triage."""
+    row = db.execute("SELECT triaged_at FROM content_index WHERE item = ?", (item,)).fetchone()
+    return row is not None and row[0] == triaged_at
+
+
+def replace_content(db: sqlite3.Connection, item: str, triaged_at: str | None, texts: list[ContentText],
+                    at: str) -> None:
+    """The item's documents' text, in place of what was indexed before (the caller's
+    transaction)."""
+    db.execute("INSERT INTO content_fts(content_fts, rowid, text) "
+               "SELECT 'delete', id, text FROM content_text WHERE item = ?", (item,))
+    db.execute("DELETE FROM content_text WHERE item = ?", (item,))
+    for t in texts:
+        cur = db.execute("INSERT INTO content_text(item, locator, path, deleted, extractor, text) VALUES (?,?,?,?,?,?)",
+                         (item, t.locator, t.path, int(t.deleted), t.extractor, t.text))
+        db.execute("INSERT INTO content_fts(rowid, text) VALUES (?, ?)", (cur.lastrowid, t.text))
+    db.execute("INSERT INTO content_index(item, triaged_at, documents, indexed_at) VALUES (?,?,?,?) "
+               "ON CONFLICT(item) DO UPDATE SET triaged_at=excluded.triaged_at, documents=excluded.documents, "
+               "indexed_at=excluded.indexed_at", (item, triaged_at, len(texts), at))
+
+
+def content_texts(db: sqlite3.Connection, item: str, literals: list[str] | None) -> Iterator[ContentText]:
+    """The item's documents' text; with ``literals`` (each of 3 characters or more), only the
+    documents holding one of them in any case (the trigram index: a superset of the hits)."""
+    cols = "c.item, c.locator, c.path, c.deleted, c.extractor, c.text"
+    if literals:
+        query = " OR ".join('"' + lit.replace('"', '""') + '"' for lit in literals)
+        rows = db.execute(f"SELECT {cols} FROM content_fts JOIN content_text c ON c.id = content_fts.rowid "
+                          "WHERE content_fts MATCH ? AND c.item = ? ORDER BY c.id", (query, item))
+    else:
+        rows = db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? ORDER BY c.id", (item,))
+    for r in rows:
+        yield ContentText(r[0], r[1], r[2], bool(r[3]), r[4], r[5])

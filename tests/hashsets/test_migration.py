@@ -30,8 +30,8 @@ def test_a_version_4_store_gains_the_hashset_tables(tmp_path, forensic, monkeypa
     assert db.execute("SELECT COUNT(*) FROM hashset_hits").fetchone() == (0,)
     db.close()
     [entry] = forensic("custody", "log", "--case", case, "--json", "--action", "case.migrated").jsonl()
-    assert entry["details"]["from"] == 4 and [s["what"] for s in entry["details"]["steps"]] == [
-        "hashset_hits and hashset_checks: hash set matches and checks (none before)"]
+    assert entry["details"]["from"] == 4 and [s["what"] for s in entry["details"]["steps"]][:1] == [
+        "hashset_hits and hashset_checks: hash set matches and checks (none before)"]   # then later versions
     (tmp_path / "known.sha256").write_text(hashlib.sha256(b"alpha\n").hexdigest() + "  a.txt\n")
     forensic("hashset", "import", tmp_path / "known.sha256", "--name", "os", "--kind", "known-good")
     forensic("hashset", "check", "--case", case)

@@ -77,6 +77,17 @@ def test_document_text(folder_case, capsys):
     # UTF-16BE text one byte on is UTF-16LE: the raw pass finds it first, at its offset
     assert hits["BE-KEYWORD"]["encoding"] == "utf-16le" and hits["BE-KEYWORD"]["file_offset"] == 3
     assert all(h["where"] == "content" and h["image_offset"] is None for h in hits.values())
+    # the first search indexed the documents' text (FTS5, trigram); the next ones read it there
+    import sqlite3
+    with sqlite3.connect(case / "case.db") as db:
+        indexed = dict(db.execute("SELECT extractor, count(*) FROM content_text GROUP BY extractor"))
+    assert indexed == {"ooxml": 1, "html": 1, "bom-text": 1, "pdf": 1}
+    again = {h["text"]: h for h in search(case, capsys, r"(DOCX|HTML|BE|PDF)[- ]KEYWORD", "--regex", "--in",
+                                          "content")}
+    assert again == hits
+    (docx,) = search(case, capsys, "docx-keyword", "-i", "--in", "content")       # through the trigram index
+    assert docx["extracted"] == "ooxml" and docx["text"] == "DOCX-KEYWORD"
+    assert search(case, capsys, "docx-keyword", "--in", "content") == []
 
 
 def test_names_and_metadata(folder_case, capsys):
