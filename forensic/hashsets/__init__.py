@@ -278,8 +278,7 @@ class OpenSet:
             cats = self.meta.categories
             return True, cats[got] if got < len(cats) else self.meta.category
         if self._rds is not None and algorithm in self.meta.in_place:
-            value = hex_digest.upper() if self.meta.upper else hex_digest.lower()
-            return store.rds_has(self._rds, algorithm, value), self.meta.category
+            return store.rds_has(self._rds, algorithm, hex_digest), self.meta.category
         return False, None
 
     def close(self) -> None:

@@ -183,7 +183,8 @@ def rds_digests(db: sqlite3.Connection, algorithm: str) -> Iterator[str]:
 
 
 def rds_has(db: sqlite3.Connection, algorithm: str, digest: str) -> bool:
-    """Whether ``FILE`` holds ``digest`` (written as the database writes them) as
-    ``algorithm``: a search of its index."""
+    """Whether ``FILE`` holds the hex ``digest`` as ``algorithm``, in upper or lower case (a
+    set merged from two tools writes both): two searches of its index."""
     assert algorithm in RDS_ALGORITHMS
-    return db.execute(f"SELECT 1 FROM FILE WHERE {algorithm} = ? LIMIT 1", (digest,)).fetchone() is not None
+    return db.execute(f"SELECT 1 FROM FILE WHERE {algorithm} IN (?, ?) LIMIT 1",
+                      (digest.upper(), digest.lower())).fetchone() is not None

@@ -87,3 +87,26 @@ def test_a_set_others_can_write_is_not_used(tmp_path, library, what):
     target.chmod(target.stat().st_mode | 0o022)
     sets, problems = hashsets.open_sets(library=library)
     assert not sets and problems and "other users can" in problems[0]
+
+
+def test_nsrl_writing_digests_in_both_cases_is_matched_in_both(tmp_path, library):
+    """The lab's own known-bad set in the RDS layout, merged from two tools: the first row's
+    digest upper case, the rest lower. Only the first row's case was looked up."""
+    path = nsrl_rds_v3(tmp_path / "rds.db", BAD[:1])
+    db = sqlite3.connect(path)
+    for i, data in enumerate(BAD[1:], 1):
+        d = {a: hashlib.new(a, data).hexdigest() for a in ("sha256", "sha1", "md5")}
+        db.execute("INSERT INTO FILE VALUES (?,?,?,?,?,?,?)",
+                   (d["sha256"], d["sha1"], d["md5"], "00000000", f"b{i}.jpg", len(data), 1))
+    db.commit()
+    db.close()
+    hashsets.import_set(path, "lab-bad", "known-bad", library=library)
+    sets, problems = hashsets.open_sets(library=library)
+    try:
+        assert not problems
+        for data in BAD:
+            assert sets[0].match("sha256", _sha256(data))[0], data
+            assert sets[0].match("md5", hashlib.md5(data).hexdigest())[0], data
+    finally:
+        for s in sets:
+            s.close()
