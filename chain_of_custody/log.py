@@ -52,7 +52,7 @@ import threading
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator
 
 from forensic.chain_of_custody import merkle
 from forensic.chain_of_custody.canonical import canonical_bytes
@@ -66,6 +66,9 @@ from forensic.store.db import commit as store_commit, is_disk_full, write_transa
 from forensic.errors import DiskFullError, IntegrityError, UsageError
 
 LOG_NAME = "custody.jsonl"
+if TYPE_CHECKING:
+    from forensic.chain_of_custody.verify import VerifyReport   # verify imports this module
+
 CHECKPOINTS_NAME = "custody.checkpoints.jsonl"
 QUARANTINE_DIR = "custody.quarantine"
 BATCH_SIZE = 10_000
@@ -760,14 +763,19 @@ class CustodyLog:
     # -- repair ------------------------------------------------------------------------------
     def repair(self, *, actor: str, reason: str | None = None) -> dict[str, Any]:
         """Move a torn last line of the log (and of the checkpoints file) into quarantine,
-        record a ``custody.repaired`` entry and checkpoint. Refuses anything else."""
+        and entries no checkpoint covers in a signed log, or after the crash of the first
+        signed command before its checkpoint (:meth:`_crashed_first_pin`); record a
+        ``custody.repaired`` entry and checkpoint. Refuses anything else."""
         from forensic.chain_of_custody.verify import verify_log   # verify imports this module
         report = verify_log(self.root, self.db)
         # In a signed log, entries no checkpoint covers fail verification on their own; they
         # are set aside like a torn write (a crash, or lines added by hand).
         unvouched = report.signed_from is not None and report.unchecked_tail > 0 \
             and report.torn_tail is None and len(report.problems) == 1
-        if not report.ok and report.torn_tail is None and not unvouched:
+        # The first signed command that crashed after writing its key's pin, before the
+        # checkpoint that signs it: its entries are set aside as well, and the key pinned again.
+        pin_crash = self._crashed_first_pin(report)
+        if not report.ok and report.torn_tail is None and not unvouched and not pin_crash:
             raise IntegrityError(f"the custody log is damaged, not just torn: {report.problem}",
                                  hint="repair only moves a torn last line, or entries no checkpoint "
                                       "covers, aside; it never rewrites history. Keep the case as "
@@ -813,9 +821,19 @@ class CustodyLog:
             if cp is not None and cp.signature is not None and state.offset > cp.offset:
                 moved.append(self._set_aside_unvouched(fd, cp, state.size - cp.tree_size))
                 self._resync()
+            elif pin_crash:
+                if (cp is not None and cp.signature is not None) or state.size != report.entries:
+                    raise IntegrityError("the custody log changed while it was repaired (another "
+                                         "command recorded)", hint="run 'forensic custody repair' again")
+                moved.append(self._set_aside_unvouched(fd, cp, state.size - (cp.tree_size if cp else 0)))
+                self._resync()                # the pin is gone: this repair's commit pins again
         for m in moved:
-            default = "entries no checkpoint covered (a crash, or added by hand)" \
-                if m.get("entries") else "torn write after an interrupted command"
+            default = "torn write after an interrupted command"
+            if pin_crash and m.get("entries"):
+                default = ("the first signed command's entries and key pin, which no checkpoint "
+                           "covered (it crashed before its checkpoint); the key is pinned again")
+            elif m.get("entries"):
+                default = "entries no checkpoint covered (a crash, or added by hand)"
             self.append("custody.repaired", {"case": self.case_id}, actor=actor,
                         sha256=m["sha256"], details=m, reason=reason or default)
         cp = self.commit()
@@ -835,20 +853,44 @@ class CustodyLog:
         _fsync_dir(qdir)
         return qpath
 
-    def _set_aside_unvouched(self, fd: int, cp: Checkpoint, entries: int) -> dict[str, Any]:
+    def _crashed_first_pin(self, report: VerifyReport) -> bool:
+        """Whether ``report`` (of :func:`verify_log`) shows the log a crash of the first signed
+        command leaves between its two writes: its entries, ending with the pin of its key
+        (:meth:`_pin_first_key` buffers the pin last), are in the log and the checkpoint that
+        would sign them is not. It is told from a signed log whose signed checkpoints were
+        removed (which repair must refuse) by what the crash cannot leave:
+
+        * no checkpoint is signed, and verify finds nothing else wrong;
+        * every pin is after the latest checkpoint, and the log's last entry is a pin;
+        * the case store holds no pin: a command stores its pin in the transaction that
+          stores its checkpoint's copy, so a pin that reached the store was checkpointed
+          (removing checkpoints from the files and the store leaves that behind).
+
+        The repair itself must be signed by the key pinned there (checked by :meth:`repair`)."""
+        from forensic.chain_of_custody.verify import UNSIGNED_PIN
+        if report.ok or report.torn_tail is not None or report.signed_from is not None \
+                or len(report.problems) != 1 or UNSIGNED_PIN not in report.problems[0]:
+            return False
+        pins = scan_pins(self.path)
+        if not pins or pins[0].seq < report.tree_size or pins[-1].seq != report.entries - 1:
+            return False
+        return self.db is not None and not store_custody.pins(self.db)
+
+    def _set_aside_unvouched(self, fd: int, cp: Checkpoint | None, entries: int) -> dict[str, Any]:
         """Move the entries after ``cp``, the latest checkpoint (as :meth:`_resync` just read
-        it from the checkpoints file), into quarantine (under the lock)."""
+        it from the checkpoints file; None: all of them), into quarantine (under the lock)."""
+        offset, first = (cp.offset, cp.tree_size) if cp is not None else (0, 0)
         size = os.fstat(fd).st_size
         with open(self.path, "rb") as f:
-            f.seek(cp.offset)
-            tail = f.read(size - cp.offset)
+            f.seek(offset)
+            tail = f.read(size - offset)
         qpath = self._quarantine(f"{LOG_NAME}.unvouched", tail)
-        os.ftruncate(fd, cp.offset)
+        os.ftruncate(fd, offset)
         os.fsync(fd)
         self._state = None
-        return {"file": LOG_NAME, "offset": cp.offset, "bytes": len(tail),
+        return {"file": LOG_NAME, "offset": offset, "bytes": len(tail),
                 "sha256": hashlib.sha256(tail).hexdigest(), "entries": entries,
-                "first_seq": cp.tree_size, "last_seq": cp.tree_size + entries - 1,
+                "first_seq": first, "last_seq": first + entries - 1,
                 "quarantine": f"{QUARANTINE_DIR}/{qpath.name}"}
 
 

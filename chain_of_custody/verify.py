@@ -45,6 +45,10 @@ from forensic.store import custody as store_custody
 
 BLOCK_BYTES = 1 << 22
 PARALLEL_MIN_BYTES = 64 << 20
+# The problem of a log that pins a key no signed checkpoint vouches for (rule 8): a crash of
+# the first signed command before its checkpoint leaves it too, which ``CustodyLog.repair``
+# recognises by this text (with the conditions it checks itself).
+UNSIGNED_PIN = "it pins an examiner key, but no checkpoint is signed"
 
 
 @dataclass
@@ -170,11 +174,13 @@ def verify_log(case_root: Path, db: sqlite3.Connection | None = None, *,
                        f"{report.entries} entries (its checkpoints were removed?)")
     elif report.ok and report.signed_from is None and report.pinned_keys:
         # the first signed command pins its key and signs its checkpoint in one commit: a log
-        # with a pin and no signed checkpoint had its signed checkpoints removed
+        # with a pin and no signed checkpoint had its signed checkpoints removed, or that
+        # command crashed between the two (which repair recognises and sets aside)
         first = min(p.seq for p in scan_pins(log_path))
-        report.fail(first, "it pins an examiner key, but no checkpoint is signed: the "
-                           "signed checkpoints were removed (with the case store's copy), and no "
-                           "signature vouches for the entries")
+        report.fail(first, f"{UNSIGNED_PIN}: the signed checkpoints were removed (with the "
+                           "case store's copy), or the first signed command crashed before its "
+                           "checkpoint ('forensic custody repair --key KEY' sets such a crash's "
+                           "entries aside); no signature vouches for the entries")
     if report.ok and report.entries == 0:
         # every case records case.created when it is made: a log with nothing in it (deleted,
         # emptied, with its checkpoints) verifies nothing, and must not be called intact
