@@ -140,7 +140,8 @@ PSEUDONYM_FEEDBACK = ("A bundle for a victim-support service must not name the v
 HOTEL_SELECTION = (10, 40)      # the group messages (0-based) the trainee tags: "(11)" and "(41)"
 KNOWN_BAD_FEEDBACK = ("{name} and its renamed copy are in the known-bad set (category {category}): import "
                       "{vics} with `forensic hashset import … --kind known-bad` before triage (or run `forensic "
-                      "hashset check` after), then `forensic files --known-bad`; view it only with "
+                      "hashset check` after: this set lists MD5/SHA-1 only, so triage must have computed them, "
+                      "`--hash md5,sha1,sha256`), then `forensic files --known-bad`; view it only with "
                       "`--show-known-bad … --reason`, which the custody log records.")
 KNOWN_GOOD_FEEDBACK = ("{count} of the phone's files are stock files the known-good set lists: import {rds} with "
                        "`forensic hashset import … --kind known-good` before triage (or run `forensic hashset "

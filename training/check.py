@@ -1269,6 +1269,12 @@ def _known_bad_file(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     if exp["hashset_kind"] not in kinds:
         return "wrong", f"the set was imported as {', '.join(kinds)}, not {exp['hashset_kind']}"
     hits = store.hashset_hits(items)
+    if not any(h.hashset in names and h.kind == exp["hashset_kind"] for r in rows for h in hits.get(r.id, [])):
+        name = exp["hashset_file"].rsplit("/", 1)[-1]
+        digests = [a for a in ("md5", "sha1") if any(getattr(r, a) for r in rows)]
+        why = (f"; the case holds no MD5 or SHA-1 of it, and {name} may list only those (triage with "
+               "--hash md5,sha1,sha256, or with the set imported before it)" if not digests else "")
+        return "missed", f"/{_path(exp['path'])} listed and checked against {name}, but not matched{why}"
     problems = []
     for path, found in at.items():
         if not found:
