@@ -795,6 +795,7 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
         "bundle": str(out), "sha256": bundle_sha, "files": len(exported),
         "bytes": sum(f["size"] or 0 for f in exported),
         "withheld": len(sel.withheld_files) + len(sel.withheld_messages),
+        "not_recoverable": len(sel.not_recoverable_files),      # unreadable at triage: not the examiner's choice
         "signed": opts.signer is not None, "encrypted": opts.password is not None, "hide_names": opts.hide_names,
         "messages": len(sel.messages), "photos": len(sel.photos), "videos": len(sel.videos),
         "message_sources": sum(1 for f in exported if f.get("message_source")),
@@ -818,6 +819,7 @@ def log_export(case: Case, summary: dict, spec: SelectionSpec, recipient: str | 
     from forensic.chain_of_custody.log import CustodyLog
     details = {"bundle": Path(summary["bundle"]).name, "selection": spec.to_json(), "recipient": recipient,
                "files": summary["files"], "bytes": summary["bytes"], "withheld": summary["withheld"],
+               "not_recoverable": summary["not_recoverable"],
                "include_sensitive": spec.include_sensitive, "signed": summary["signed"],
                "encrypted": summary["encrypted"], "hide_names": summary["hide_names"],
                "custody_head": summary["custody_head"], "format": FORMAT,
@@ -853,6 +855,7 @@ def _bag_info(meta: dict, created: datetime, oxum: str, ex: CustodyExcerpt, sel:
     if opts.recipient:
         fields.append(("Recipient", opts.recipient))
     fields.append(("Withheld-Items", str(len(sel.withheld_files) + len(sel.withheld_messages))))
+    fields.append(("Not-Recoverable-Items", str(len(sel.not_recoverable_files))))
     fields.append(("Internal-Sender-Description",
                    "Evidence selected by the examiner; see data/report/index.html and docs/prosecutor-guide.md"))
     return bagit.bag_info_text(fields)
@@ -893,7 +896,8 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
         "items": items_json,
         "counts": {"files": len(sel.exported_files), "withheld_files": len(sel.withheld_files),
                    "photos": len(sel.photos), "videos": len(sel.videos), "messages": len(sel.messages),
-                   "withheld_messages": len(sel.withheld_messages)},
+                   "withheld_messages": len(sel.withheld_messages),
+                   "not_recoverable_files": len(sel.not_recoverable_files)},
         "custody": {"tree_size": ex.checkpoint.tree_size if ex.checkpoint else None,
                     "root": ex.checkpoint.root if ex.checkpoint else None,
                     "excerpt": "full" if opts.full_custody else "concerned",

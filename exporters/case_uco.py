@@ -29,6 +29,8 @@ import uuid
 from decimal import Decimal
 from typing import Any, Callable
 
+from forensic.exporters.selection import bundle_note
+
 CONTEXT = {
     "kb": "http://example.org/kb/",
     "action": "https://ontology.unifiedcyberontology.org/uco/action/",
@@ -193,8 +195,7 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
             facets.append({"@id": g.iri("EXIFFacet", oid), "@type": "observable:EXIFFacet",
                            "observable:exifData": {"@id": g.iri("ExifData", oid), "@type": "types:ControlledDictionary",
                                                    "types:entry": entries}})
-        desc = f"{f['locator']}" + (" (withheld from the bundle: sensitive)" if f["withheld"] else
-                                    f" stored as {f['bag_path']}" if f.get("bag_path") else "")
+        desc = f"{f['locator']}" + bundle_note(f)
         g.add({"@id": oid, "@type": "observable:File", "core:name": f["name"], "core:description": desc,
                "core:tag": [t["tag"] for t in f.get("tags") or []] or None, "core:hasFacet": facets})
         g.relationship(oid, item_ids[f["item"]], "Contained_Within")
@@ -301,7 +302,8 @@ def render(info: dict, files: list[dict], photos: list[dict], messages: list[dic
                          "action:startTime": _dt(e.get("at")), "action:performer": {"@id": performer},
                          "action:instrument": {"@id": tool}, "action:object": objects or None})
             actions.append(aid)
-    exported = [{"@id": file_ids[(f["item"], f["locator"])]} for f in files if not f["withheld"]]
+    exported = [{"@id": file_ids[(f["item"], f["locator"])]} for f in files
+                if not f["withheld"] and not f.get("not_recoverable")]
     g.add({"@id": g.iri("InvestigativeAction", "export", json.dumps(info["selection"], sort_keys=True)),
            "@type": "investigation:InvestigativeAction", "core:name": "export.created",
            "core:description": "this bundle: the selection " + json.dumps(info["selection"], sort_keys=True),

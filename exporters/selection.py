@@ -25,6 +25,11 @@ the same one read), marked ``message_source``, after the files selected by tag, 
 A source is withheld (listed with its hashes, no bytes) when the file or any message in it,
 selected or not, is tagged sensitive and the export is without ``--include-sensitive``: a
 database holds every message of its app, not only the exported ones.
+
+Words: ``withheld`` is only what the examiner held back (tagged sensitive, known-bad,
+pseudonymised; ``withheld_reason`` says which). A selected file whose content could not be
+read completely at triage (no SHA-256) is ``not_recoverable`` (``not_recoverable_reason``),
+not withheld; it is listed with what is known of it, no bytes, like a withheld one.
 """
 from __future__ import annotations
 
@@ -217,11 +222,17 @@ class Selection:
 
     @property
     def exported_files(self) -> list[dict]:
-        return [f for f in self.files if not f["withheld"]]
+        return [f for f in self.files if not f["withheld"] and not f.get("not_recoverable")]
 
     @property
     def withheld_files(self) -> list[dict]:
+        """Files the examiner held back (sensitive, known-bad, pseudonymised): listed, no bytes."""
         return [f for f in self.files if f["withheld"]]
+
+    @property
+    def not_recoverable_files(self) -> list[dict]:
+        """Files whose content could not be read completely at triage: listed, no bytes."""
+        return [f for f in self.files if f.get("not_recoverable")]
 
     @property
     def withheld_messages(self) -> list[dict]:
@@ -343,12 +354,28 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
                              "known zone; select them by tag to include them")
     _add_message_sources(case, sel, file_tags, sensitive_sources)
     unreadable = [f for f in sel.files if not f["sha256"]]
-    for f in unreadable:
-        f["withheld"] = True
-        f["withheld_reason"] = "content could not be read completely at triage (no SHA-256)"
+    for f in unreadable:             # not recoverable, not withheld: "withheld" is the examiner's choice only
+        f["not_recoverable"] = True
+        f["not_recoverable_reason"] = NOT_RECOVERABLE_REASON
         sel.notes.append(f"{f['locator']}: not exported, its content could not be read completely at triage")
     _mark_hashsets(case, sel)
     return sel
+
+
+NOT_RECOVERABLE_REASON = "content could not be read completely at triage (no SHA-256)"
+
+
+def bundle_note(f: dict) -> str:
+    """What a file's description says about its bytes in the bundle (CASE/UCO's
+    ``core:description`` and the hash statements that check it): not recoverable when its
+    content could not be read, withheld only when the examiner held it back, else where it
+    is stored."""
+    if f.get("not_recoverable"):
+        return " (not recoverable: its content could not be read completely at triage)"
+    if f.get("withheld"):
+        why = "pseudonymised" if f.get("withheld_reason") == "pseudonymised" else "sensitive"
+        return f" (withheld from the bundle by the examiner: {why})"
+    return f" stored as {f['bag_path']}" if f.get("bag_path") else ""
 
 
 KNOWN_BAD_WITHHELD = ("in a known-bad hash set: listed with its hash and metadata, never its content "

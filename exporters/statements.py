@@ -37,6 +37,7 @@ from typing import Any
 from forensic.exporters.geo import xml_text
 from forensic.exporters.report import e as html_text
 from forensic.exporters.report import exif_thumbnail, thumbnail_member
+from forensic.exporters.selection import bundle_note
 
 FILES = "data/files.jsonl"
 BUNDLE_JSON = "data/bundle.json"
@@ -267,10 +268,9 @@ class HashStatements:
     def _case_uco(self, data: bytes) -> None:
         described = {}
         for (item, loc), row in self.rows.items():
-            bag = row.get("bag_path")
-            suffix = (" (withheld from the bundle: sensitive)" if row.get("withheld") else
-                      f" stored as {bag}" if bag else "")
-            described[loc + suffix] = (item, loc)
+            described[loc + bundle_note(row)] = (item, loc)
+            if row.get("withheld") or row.get("not_recoverable"):     # as bundles before the words were mended
+                described.setdefault(loc + " (withheld from the bundle: sensitive)", (item, loc))
         for item, loc in self.sources:
             described.setdefault(f"{loc} (chat source; not exported as a file)", (item, loc))
         for node in json.loads(data).get("@graph") or []:

@@ -642,15 +642,15 @@ def _check_messages_vouched(messages: bytes | None, files: bytes | None, custody
     """Every exported message is a record the custody excerpt vouches for: an ``artifact.*``
     entry of its ``artifact_id``, for its item and source file. (The entry's hash of the
     record's fields is not compared: a withheld message's text is not in the bundle.) Not for
-    a message whose source file is withheld: a pseudonymised export leaves out the entries
-    naming a marked person, as a chat file named after her does."""
+    a message whose source file is withheld (a pseudonymised export leaves out the entries
+    naming a marked person, as a chat file named after her does) or not recoverable."""
     if not messages:
         return
     withheld: set[tuple] = set()
     for line in (files or b"").splitlines():
         try:
             row = json.loads(line)
-            if row.get("withheld") is True:
+            if row.get("withheld") is True or row.get("not_recoverable") is True:
                 withheld.add((row["item"], row["locator"]))
         except (ValueError, KeyError, TypeError, AttributeError, RecursionError):
             continue                      # the hash statements report an unreadable row

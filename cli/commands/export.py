@@ -220,7 +220,8 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
     sources = summary.get("message_sources")
     sources_said = f" ({sources} of them the files the messages were read from)" if sources else ""
     info(f"{summary['files']} file(s){sources_said}, "
-         f"{summary['bytes']:,} bytes, {summary['withheld']} withheld; "
+         f"{summary['bytes']:,} bytes, {summary['withheld']} withheld"
+         + (f", {summary['not_recoverable']} not recoverable" if summary.get("not_recoverable") else "") + "; "
          f"{'signed' if summary['signed'] else 'unsigned'}"
          f"{', encrypted' if summary['encrypted'] else ''}{', names hidden' if summary['hide_names'] else ''}")
     if include_sensitive:

@@ -64,7 +64,10 @@ def platform_name(platform: Any) -> str:
 
 def file_status(row: dict) -> str:
     """'exported', 'withheld' (the examiner held it back) or 'not recoverable' (its content could
-    not be read completely at triage, so there is nothing to export)."""
+    not be read completely at triage, so there is nothing to export). ``not_recoverable`` says
+    so; bundles made before that field marked such a file ``withheld`` without a SHA-256."""
+    if row.get("not_recoverable"):
+        return NOT_RECOVERABLE
     if not row.get("withheld"):
         return "exported"
     if not row.get("sha256") or str(row.get("withheld_reason") or "").startswith("content could not be read"):
@@ -225,7 +228,10 @@ def _summary(ctx: Any) -> dict:
     media = [_plural(c[k], k[:-1]) for k in ("photos", "videos") if c.get(k)]
     counts = [f"{_plural(c['files'], 'file')} exported" + (f" ({', '.join(media)})" if media else "")]
     if c.get("messages"):
-        counts.append(f"{_plural(c['messages'], 'message')} from {_plural(len(convs), 'conversation')}")
+        unc = sum(1 for m in ctx.messages if uncommitted(m["fields"]))
+        counts.append(f"{_plural(c['messages'], 'message')} from {_plural(len(convs), 'conversation')}"
+                      + (f", of which {unc} uncommitted (read from a phone database's write-ahead log or "
+                         "journal, not yet written into the database itself)" if unc else ""))
     if withheld_files or c.get("withheld_messages"):
         counts.append(f"{_plural(withheld_files, 'file')} and {_plural(c.get('withheld_messages') or 0, 'message')} "
                       "withheld by the examiner: listed with their hashes, without content (Limitations says why)")
@@ -634,7 +640,8 @@ def _case_details(ctx: Any) -> dict:
     c = info["counts"]
     unc = sum(1 for m in ctx.messages if uncommitted(m["fields"]))
     rec = sum(1 for m in ctx.messages if recovered(m["fields"]))
-    contents = (f"{c['files']} files exported, {c['withheld_files']} not exported (withheld or not recoverable); "
+    gone = sum(1 for f in ctx.files if file_status(f) != "exported")
+    contents = (f"{c['files']} files exported, {gone} not exported (withheld or not recoverable); "
                 f"{c['photos']} photos; " + (f"{c['videos']} videos; " if c.get("videos") else "")
                 + f"{c['messages']} messages ({c['withheld_messages']} withheld"
                 + (f", {unc} uncommitted" if unc else "") + (f", {rec} recovered deleted rows" if rec else "") + ")")
