@@ -10,7 +10,7 @@ import click
 from forensic.case import Case
 from forensic.cli import exit_codes
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import esc, info, listing, safe, warn
+from forensic.cli.console import compact_line, esc, info, listing, warn
 from forensic.errors import UsageError
 from forensic.search.engine import WHERE, Hit, search_case
 from forensic.search.patterns import PATTERNS, pattern_terms
@@ -74,7 +74,7 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
     hits = search_case(case, matcher, [r.item for r in rows], places, slack, unallocated, note)
     n = listing((h.to_json() if as_json else h for h in hits), as_json=as_json,
                 columns=("Where", "Item", "Locator", "Offset", "List", "Text", "Context"), cells=_cells,
-                line=lambda h: safe("\t".join(map(str, _cells(h)))), no_wrap=("Offset",))
+                line=lambda h: compact_line(_cells(h)), no_wrap=("Offset",))
     info(f"{n:,} hit(s) for {len(terms):,} term(s)")
     return exit_codes.WARNINGS if problems else exit_codes.OK
 
