@@ -52,12 +52,13 @@ def e(value: Any) -> str:
     return html.escape(text, quote=True)
 
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f]")
-_SPECIAL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f&<>\"']")     # what e() changes
+# controls, and the bidi controls that turn text around ("invoice\u202egpj.exe" reads "invoiceexe.jpg")
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069]")
+_SPECIAL = re.compile("[\x00-\x08\x0b-\x1f\x7f\u061c\u200e\u200f\u202a-\u202e\u2066-\u2069&<>\"']")  # what e() changes
 
 
 def _show_control(m: re.Match) -> str:
-    return f"\\x{ord(m[0]):02x}"
+    return f"\\x{ord(m[0]):02x}" if ord(m[0]) < 0x100 else f"\\u{ord(m[0]):04x}"
 
 
 @dataclass

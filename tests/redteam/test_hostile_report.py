@@ -119,3 +119,17 @@ def test_a_hostile_case_id_in_the_footer_cannot_import(server, tmp_path):
     pdf.render_pdf("<html><body><p>one</p></body></html>", case_id, "d" * 64)
     assert _Counter.hits == []
     assert pdf.css_string(case_id).count('"') == 2
+
+
+@pytest.mark.parametrize("control", ["\u202e", "\u202d", "\u2066", "\u2067", "\u2068", "\u2069", "\u200e", "\u200f",
+                                     "\u061c", "\u202a", "\u202b", "\u202c"])
+def test_a_bidi_control_cannot_turn_a_name_around(control):
+    """'invoice<U+202E>gpj.exe' reads 'invoiceexe.jpg' in a browser and a PDF: the report shows
+    the control as an escape, as the terminal does, so the prosecutor reads the real name."""
+    shown = e(f"invoice{control}gpj.exe")
+    assert control not in shown and f"\\u{ord(control):04x}" in shown and shown.endswith("gpj.exe")
+
+
+def test_arabic_and_hebrew_text_is_shown_as_written():
+    text = "\u0645\u0631\u062d\u0628\u0627 \u05e9\u05dc\u05d5\u05dd"
+    assert e(text) == text
