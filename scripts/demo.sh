@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, builds the built-in sample evidence, and runs the main job on it:
-# examiner key -> case init -> evidence add (phone, card, extraction) -> triage -> export
+# examiner key -> hash sets (the sample's known-good and known-bad sets) -> case init -> evidence
+# add (phone, card, extraction) -> triage -> export
 # (encrypted, signed bundle) -> verify-bundle -> custody verify -> training check. Output goes
 # to ./demo-out.
 #
@@ -35,6 +36,10 @@ echo "== building the sample evidence in $out/sample" >&2
 echo "== examiner key, case, evidence, triage" >&2
 "$F" examiner keygen "Demo Examiner" --out "$out/keys" >&2
 export FORENSIC_KEY="$out/keys/Demo Examiner.key"
+# the demo's own hash set library (never the examiner's): the sets the sample ships beside its evidence
+export FORENSIC_HASHSETS="$out/hashsets"
+"$F" hashset import "$out/sample/hashsets/sample-rds.db" --name sample-rds --kind known-good --json
+"$F" hashset import "$out/sample/hashsets/sample-vics.json" --name sample-vics --kind known-bad --json
 "$F" case init "$out/case" --case-id DEMO-001 --examiner "Demo Examiner" --organisation "Training Lab"
 export FORENSIC_CASE="$out/case"
 for src in "$out"/sample/phone.raw "$out"/sample/card.raw "$out"/sample/extraction.zip; do
@@ -78,6 +83,9 @@ echo "== summary" >&2
 "$F" case show
 echo "deleted files:" && "$F" files --deleted
 echo "files whose extension contradicts their content:" && "$F" files --mismatch
+echo "files in a known-bad hash set (listed, never shown):" && "$F" files --known-bad
+"$F" files --known-bad --item phone.raw --show-known-bad "$out/viewed-known-bad" \
+  --reason "Demo: confirm the hash set match before reporting it" >&2
 cat >&2 <<MSG
 
 Done in $(( $(date +%s) - start )) s.
