@@ -184,3 +184,21 @@ def test_every_seam_and_fragment(engine, buffer):
             if not crossing:
                 img = rm.image_offset(h.offset)
                 assert img is not None and bytes(image[img:img + len(term)]) == term.encode()
+
+
+def test_a_damaged_document_is_said_and_the_search_goes_on(tmp_path, capsys):
+    root = tmp_path / "extraction"
+    root.mkdir()
+    (root / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer <<>>\n")
+    (root / "broken.docx").write_bytes(b"PK\x03\x04 not a zip at all")
+    (root / "ok.txt").write_bytes(b"the ONLY-WORD here\n")
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case-id", "S-4", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+    capsys.readouterr()
+    assert cli("search", "ONLY-WORD", "--in", "content", "--json", "--case", case) == 3
+    captured = capsys.readouterr()
+    (hit,) = [json.loads(line) for line in captured.out.splitlines()]
+    assert hit["locator"].endswith("ok.txt")
+    assert "broken.docx" in captured.err and "ooxml text not extracted" in captured.err
