@@ -234,11 +234,12 @@ def needed_algorithms(library: Path | None = None) -> dict[str, list[str]]:
 
 def _check_private(folder: Path) -> None:
     """Refuse a set that someone else could have rewritten: the library, the set's folder or
-    any of its files owned by another user, or writable by group or others (they could
-    empty a known-bad set, or make a known-good one hide anything)."""
+    any of its files owned by a user other than the examiner or root (a lab's shared,
+    read-only library), or writable by group or others (they could empty a known-bad set,
+    or make a known-good one hide anything)."""
     for path in (folder.parent, folder, *sorted(folder.iterdir())):
-        st = path.lstat()
-        if st.st_uid != os.geteuid() or st.st_mode & 0o022:
+        st = path.stat()                  # a library on another disk, through a symlink: its target
+        if st.st_uid not in (os.geteuid(), 0) or st.st_mode & 0o022:
             raise ForensicError(f"hash set {folder.name}: {path} is owned by another user or other users can "
                                 "write it", hint=f"chmod go-w {path} (and check its content), or import the set "
                                                  "again into a library only you can write")
