@@ -26,6 +26,7 @@ from __future__ import annotations
 import base64
 import dataclasses
 import hashlib
+import html
 import json
 import os
 import re
@@ -160,6 +161,19 @@ def _plain_bytes(data: bytes) -> bytes:
         data = _INVISIBLE_UTF8.sub(b"", data)
     if b"\xef\xbc" in data or b"\xef\xbd" in data:
         data = _FULLWIDTH_UTF8.sub(_halfwidth, data)
+    return data
+
+
+_JSON_ESCAPE = re.compile(rb"\\u([0-9a-fA-F]{4})")
+
+
+def _unescaped(data: bytes) -> bytes:
+    """A generated member as its reader sees it: JSON's \\uXXXX escapes and HTML's character
+    references decoded (what the byte search of :meth:`Pseudonyms.check` would miss)."""
+    if b"\\u" in data:
+        data = _JSON_ESCAPE.sub(lambda m: chr(int(m[1], 16)).encode("utf-8", "replace"), data)
+    if b"&" in data:
+        data = html.unescape(data.decode("utf-8", "replace")).encode("utf-8")
     return data
 
 
@@ -460,7 +474,8 @@ class Pseudonyms:
             data = members[name]
             if isinstance(data, str):
                 data = data.encode("utf-8")
-            if isinstance(data, (bytes, bytearray)) and self.found_in(bytes(data), bounded=True):
+            if isinstance(data, (bytes, bytearray)) and (self.found_in(bytes(data), bounded=True)
+                                                        or self.found_in(_unescaped(bytes(data)), bounded=True)):
                 raise UsageError(f"pseudonymised export stopped: {name} would still name a marked person",
                                  hint="nothing was written; report this as a bug, and export without "
                                       "--pseudonymise only for recipients who may see the names")

@@ -244,3 +244,14 @@ def test_the_bundle_password_cannot_be_the_key_passphrase(forensic, tmp_path):
                    expect=None)
     assert res.code != 0 and "passphrase" in res.err
     assert not (tmp_path / "b.zip").exists() and not (tmp_path / "b.zip.pseudonyms.key").exists()
+
+
+@pytest.mark.parametrize("member", [
+    json.dumps({"name": "Sofía Moreno"}).encode(),                     # ensure_ascii: "Sof\\u00eda"
+    b"<td>Sof&iacute;a Moreno</td>", b"<td>Ana&#32;Lima</td>", b"<td>&#x41;na Lima</td>",
+], ids=["json-escape", "html-named", "html-decimal", "html-hex"])
+def test_the_last_check_reads_escaped_json_and_html(p, member):
+    """The last check before anything is written reads a member as its reader would: a name
+    escaped by JSON or HTML is still her name."""
+    with pytest.raises(UsageError, match="would still name a marked person"):
+        p.check({"data/x": member})
