@@ -788,6 +788,12 @@ class CustodyLog:
         if pins and self.signer is not None and self.signer.public.raw not in {p.key.raw for p in pins}:
             raise UsageError(f"key {self.signer.key_id} ({self.signer.name}) is not pinned in this case: "
                              "its repair must be signed by a pinned key")
+        if pin_crash and self.signer is not None and self.signer.public.raw != pins[-1].key.raw:
+            # the key of the command that crashed (its pin is the last entry) is pinned again,
+            # not one that command's entries only named
+            raise UsageError(f"the entries to set aside were written by the first command signed with "
+                             f"key {pins[-1].key.id_text} ({pins[-1].name}), which pinned it: the "
+                             "repair must be signed by that key")
         moved: list[dict[str, Any]] = []
         with self._locked() as fd:
             for path in (self.checkpoints_path, self.path):

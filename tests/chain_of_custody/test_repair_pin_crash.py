@@ -260,3 +260,30 @@ def test_repair_without_the_store_refuses(unsigned_case):
             pytest.raises(IntegrityError, match="not just torn"):
         log.repair(actor="ann")
     assert (c["case"] / LOG_NAME).read_bytes() == after
+
+
+def test_a_crashed_first_pin_of_two_keys_is_repaired_by_the_signing_key_only(unsigned_case):
+    """'examiner add bob.pub --key ann.key' on a case no key signed yet: bob's pin, then ann's
+    (the first signer's, written last), then the crash. Bob's key is named in the tail but
+    signed nothing: only ann's key repairs it, and only ann's is pinned again."""
+    c = unsigned_case
+    case = c["case"]
+    before = (case / LOG_NAME).read_bytes()
+    bob_pub = c["bob"].with_suffix(".pub")
+    r = forensic("examiner", "add", bob_pub, "--case", case, key=c["key"], crash="kill:2")
+    assert r.returncode == -9, r.stderr
+    tail = (case / LOG_NAME).read_bytes()[len(before):].splitlines()
+    assert len(tail) == 2 and all(x.startswith(PIN) for x in tail)
+    assert json.loads(tail[-1])["details"]["examiner"] == "ann"
+    assert UNSIGNED_PIN in verify(case, 4)["problem"]
+    files = snapshot(case)
+    r = forensic("custody", "repair", "--case", case, key=c["bob"])
+    assert r.returncode != 0 and "must be signed by that key" in r.stderr
+    assert snapshot(case) == files and not (case / QUARANTINE_DIR).exists()
+    r = forensic("custody", "repair", "--case", case, "--json", key=c["key"])
+    assert r.returncode == 0, r.stderr
+    assert verify(case, 0)["signatures_verified"] == 1
+    pins = [json.loads(x)["details"]["examiner"] for x in (case / LOG_NAME).read_bytes().splitlines()
+            if x.startswith(PIN)]
+    assert pins == ["ann"]
+    assert forensic("custody", "note", "x", "--case", case, key=c["bob"]).returncode != 0
