@@ -751,14 +751,15 @@ def export_bundle(case: Case, opts: ExportOptions, progress: Callable[[int], Non
             evidence_digest = pdf_mod.evidence_digest(
                 [*((w.bag_path, w.sha256) for w in written.values()),
                  *((name, hashlib.sha256(data).hexdigest()) for name, data in generated.items() if name != REPORT)])
-            generated[REPORT] = report_mod.render(generated[REPORT], thumbs, evidence_digest)
+            view = generated[REPORT]          # the PDF lays out the same view (its paper edition)
+            generated[REPORT] = report_mod.render(view, thumbs, evidence_digest)
             if opts.pseudonyms is not None:      # a member still naming a marked person stops the export
                 opts.pseudonyms.check(generated)
             for key, jpeg in thumbs.triage.items():      # each picture the report shows, as a member too
                 if key in written:
                     generated[report_mod.thumbnail_member(written[key].bag_path)] = jpeg
             if opts.pdf:
-                generated[pdf_mod.PDF_MEMBER] = pdf_mod.render_pdf(generated[REPORT], meta["case_id"], evidence_digest)
+                generated[pdf_mod.PDF_MEMBER] = pdf_mod.render_paper(view, thumbs, meta["case_id"], evidence_digest)
             for name in sorted(generated):
                 data = generated[name]
                 # the report is mostly base64 images, which deflate barely shrinks

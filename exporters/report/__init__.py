@@ -100,8 +100,11 @@ def render(view: dict | ReportContext, thumbs: ThumbnailCollector | None = None,
     return render_html(view, thumbs, evidence_digest).encode("utf-8")
 
 
-def render_html(view: dict, thumbs: ThumbnailCollector | None = None, evidence_digest: str | None = None) -> str:
-    """The report as text (see :func:`render`)."""
+def render_html(view: dict, thumbs: ThumbnailCollector | None = None, evidence_digest: str | None = None,
+                paper: int = 0) -> str:
+    """The report as text (see :func:`render`). ``paper`` > 0 lays out the paper edition the PDF
+    prints (:mod:`.pdf`): every listing but the findings and the messages cut to its first
+    ``paper`` rows, saying where the rest is; 0 is the report as the browser shows it."""
     images = thumbs.images if thumbs is not None else {}
 
     def picture(key: Iterable[str], alt: str) -> Markup:
@@ -114,7 +117,7 @@ def render_html(view: dict, thumbs: ThumbnailCollector | None = None, evidence_d
 
     return _environment().get_template("report.html").render(
         view=view, picture=picture, skipped=thumbs.skipped if thumbs is not None else 0,
-        evidence_digest=evidence_digest)
+        evidence_digest=evidence_digest, paper=paper, cut=lambda rows: rows[:paper] if paper else rows)
 
 
 def _shown(value: Any) -> Any:

@@ -1,9 +1,17 @@
 """The report as PDF (``data/report/report.pdf``): courts still file paper.
 
-The PDF is the HTML report (``data/report/index.html``) as the bundle holds it, printed by
-WeasyPrint with a print stylesheet added (``print.css``: no navigation, links as text, long
-tables broken across pages with their heading row repeated, pictures kept) and a footer on
-every page: the case id, the bundle's **evidence digest** and "page N of M".
+The PDF is the **paper edition** of the HTML report (``data/report/index.html``): the same
+view (:mod:`.view`) laid out by the same templates with ``paper`` set (:func:`render_paper`),
+printed by WeasyPrint with a print stylesheet added (``print.css``: no navigation, links as
+text, simple blocks) and a footer on every page: the case id, the bundle's **evidence digest**
+and "page N of M". The paper edition holds what a person reads in full: the summary and the
+verdict, the findings with their items (the tagged photos' and videos' thumbnails, small),
+every message of the selected conversations (never left out: they are the evidence), the
+custody summary and the limitations. Every other listing (files, photos, videos, map points,
+timeline, evidence items, custody actions, warnings) is cut to its first :data:`PAPER_ROWS`
+rows, with a line saying how many more there are and where: the HTML report and the data
+files hold everything. WeasyPrint lays out ~100 table rows a second here, so this keeps the
+PDF's time to seconds for thousands of photos (``bench/bench_report_pdf.py``).
 
 The PDF is a member of the bundle, so it cannot carry the ZIP's own SHA-256. The evidence
 digest (:func:`evidence_digest`) names the bundle instead: the SHA-256 of the payload manifest
@@ -15,11 +23,9 @@ report is written, is written into ``bag-info.txt`` (:data:`BAG_INFO_LABEL`), an
 WeasyPrint fetches nothing but ``data:`` URIs here (the report embeds its pictures): the PDF
 is made without any request to the network or a read of a local file.
 
-Rendering time grows with the pictures and, most, with table rows (WeasyPrint lays out ~100
-rows a second here): beyond :data:`PDF_IMAGES_CAP` embedded pictures, and beyond
-:data:`PDF_TABLE_ROWS_CAP` rows of one table (the timeline of a long chat), the rest are left
-out of the PDF (never out of the HTML report or the data files), and the PDF says so where
-they would be. Messages are never left out.
+:func:`render_pdf` prints any report HTML; as a backstop for HTML that is not the paper
+edition, beyond :data:`PDF_IMAGES_CAP` embedded pictures and :data:`PDF_TABLE_ROWS_CAP` rows
+of one table the rest are left out of the PDF, and the PDF says so where they would be.
 """
 from __future__ import annotations
 
@@ -30,11 +36,13 @@ from typing import Iterable
 
 from forensic.errors import ForensicError, UsageError
 from forensic.exporters import bagit
+from forensic.exporters.report.thumbnails import ThumbnailCollector
 
 PDF_MEMBER = "data/report/report.pdf"
 REPORT_DIR = "data/report/"
 BAG_INFO_LABEL = "Forensic-Evidence-Digest"
-PDF_IMAGES_CAP = 400                  # pictures embedded in the PDF at most (time: see docs/formats.md)
+PAPER_ROWS = 50                      # rows of each listing but the findings and messages in the paper edition
+PDF_IMAGES_CAP = 600                  # pictures embedded in the PDF at most (time: see docs/formats.md)
 PDF_TABLE_ROWS_CAP = 500             # rows of one table in the PDF at most
 # A table of more rows than this is laid out with fixed column widths in the PDF: WeasyPrint's
 # automatic table layout measures every row again on each page (1,000 rows: 31 s, fixed: 3 s).
@@ -148,6 +156,15 @@ def _notice(html: bytes, omitted: int, cap: int) -> bytes:
     m = re.search(rb"<body[^>]*>", html, re.IGNORECASE)
     at = m.end() if m else 0
     return html[:at] + note + html[at:]
+
+
+def render_paper(view: dict, thumbs: ThumbnailCollector | None, case_id: str, digest: str) -> bytes:
+    """The PDF of the report's paper edition (see the module doc): ``view`` and ``thumbs`` as
+    :func:`forensic.exporters.report.render` takes them."""
+    from forensic.exporters.report import render_html
+    check_available()
+    html = render_html(view, thumbs, digest, paper=PAPER_ROWS)
+    return render_pdf(html, case_id, digest)
 
 
 def render_pdf(html: bytes | str, case_id: str, digest: str, *, images_cap: int = PDF_IMAGES_CAP) -> bytes:

@@ -389,8 +389,11 @@ def _file_finding(f: dict, media: tuple[str, dict] | None) -> dict:
         text += f": withheld ({withheld_why(f)}); listed with its hash, without content"
     elif status == NOT_RECOVERABLE:
         text += ": not recoverable (its content could not be read completely at triage)"
+    # its thumbnail may be printed beside it (the PDF): an exported photo or video, not known-bad
+    pictured = (media is not None and status == "exported" and not f.get("known_bad")
+                and not media[1].get("known_bad"))
     return {"key": ("file", f["item"], f["locator"]), "kind": kind, "sort": sort, "when": when, "text": text,
-            "where": f["locator"], "status": status}
+            "where": f["locator"], "status": status, "pictured": pictured}
 
 
 def _message_finding(m: dict) -> dict:
