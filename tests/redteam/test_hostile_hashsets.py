@@ -110,3 +110,55 @@ def test_nsrl_writing_digests_in_both_cases_is_matched_in_both(tmp_path, library
     finally:
         for s in sets:
             s.close()
+
+
+def _sum_list(path: Path, contents: list[bytes]) -> Path:
+    path.write_text("".join(f"{_sha256(b)}  f{i}\n" for i, b in enumerate(contents)), encoding="utf-8")
+    return path
+
+
+@pytest.fixture
+def marked(tmp_path, monkeypatch):
+    """A triaged case whose bad.jpg a known-bad set marks, and a second (alert) set."""
+    from forensic.cli.main import main
+    library = tmp_path / "library"
+    monkeypatch.setenv("FORENSIC_HASHSETS", str(library))
+    phone = tmp_path / "phone"
+    phone.mkdir()
+    (phone / "bad.jpg").write_bytes(BAD[0])
+    (phone / "lab.txt").write_bytes(OTHER[0])
+    assert main(["hashset", "import", str(_sum_list(tmp_path / "vic.txt", BAD)), "--name", "vic",
+                 "--kind", "known-bad"]) == 0
+    assert main(["hashset", "import", str(_sum_list(tmp_path / "lab.txt", OTHER)), "--name", "lab",
+                 "--kind", "alert"]) == 0
+    case = tmp_path / "case"
+    assert main(["case", "init", str(case), "--case-id", "HS-RT", "--examiner", "E"]) == 0
+    assert main(["evidence", "add", str(phone), "--case", str(case), "--id", "phone"]) == 0
+    assert main(["triage", "--case", str(case)]) in (0, 3)
+    return {"case": case, "library": library}
+
+
+def _marks(forensic, case) -> dict[str, tuple[list, bool]]:
+    return {r["path"]: (r["hashsets"], r["known_bad"])
+            for r in forensic("files", "--case", case, "--json", "--kind", "file").jsonl()}
+
+
+def test_checking_one_set_keeps_the_marks_of_the_others(marked, forensic):
+    """`hashset check --set lab` dropped every other set's hits of the item: the known-bad
+    picture was then shown as a picture everywhere (photos, report, serve)."""
+    case = marked["case"]
+    assert _marks(forensic, case)["/bad.jpg"] == (["vic"], True)
+    forensic("hashset", "check", "--case", case, "--set", "lab")
+    marks = _marks(forensic, case)
+    assert marks["/bad.jpg"] == (["vic"], True) and marks["/lab.txt"] == (["lab"], False)
+
+
+def test_a_set_that_cannot_be_opened_keeps_its_earlier_marks(marked, forensic):
+    """A check while the known-bad set is unusable (here: made group-writable) must not
+    silently unmark what it marked before."""
+    case = marked["case"]
+    folder = marked["library"] / "vic"
+    folder.chmod(0o777)
+    res = forensic("hashset", "check", "--case", case, expect=None)
+    assert "vic" in res.err
+    assert _marks(forensic, case)["/bad.jpg"] == (["vic"], True)
