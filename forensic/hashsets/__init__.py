@@ -334,7 +334,8 @@ def _hits(sets: list[OpenSet], item: str, rows: Iterator[store.Digests],
 def check_item(db: sqlite3.Connection, item: str, sets: list[OpenSet],
                uncompared: dict[str, int] | None = None) -> list[HashsetCheck]:
     """Check every file of ``item`` against ``sets`` and store the result (the caller's
-    transaction): the item's earlier hits are replaced, each set's check recorded.
+    transaction): the item's earlier hits of these sets are replaced (a set not checked now
+    keeps its marks), each set's check recorded.
     ``uncompared`` (given): set name -> files that had no digest the set has, added to."""
     hits, checked, per_set = _hits(sets, item, store.digests(db, item), uncompared if uncompared is not None else {})
     now = iso_utc(now_utc())

@@ -60,9 +60,12 @@ def digests(db: sqlite3.Connection, item: str) -> Iterator[Digests]:
 
 
 def replace(db: sqlite3.Connection, item: str, hits: Iterable[HashsetHit], checks: Iterable[HashsetCheck]) -> None:
-    """Store the result of checking ``item`` (the caller's transaction): its earlier hits are
-    replaced; each check is added to the item's history of checks."""
-    db.execute("DELETE FROM hashset_hits WHERE item = ?", (item,))
+    """Store the result of checking ``item`` (the caller's transaction): its earlier hits of
+    the sets checked are replaced (those of a set not checked now, one left out or that could
+    not be opened, stay as its last check left them); each check is added to the item's
+    history of checks."""
+    checks = list(checks)
+    db.executemany("DELETE FROM hashset_hits WHERE item = ? AND hashset = ?", ((item, c.hashset) for c in checks))
     db.executemany("INSERT OR REPLACE INTO hashset_hits(file_id, item, hashset, kind, category, algorithm) "
                    "VALUES (?,?,?,?,?,?)",
                    ((h.file_id, h.item, h.hashset, h.kind, h.category, h.algorithm) for h in hits))
