@@ -125,7 +125,8 @@ def main() -> None:
         pages = {"static file": "/static/review.css", "overview": "/", "gallery": "/gallery",
                  "gallery p.41": deep, "gallery geotagged": "/gallery?geotagged=1",
                  "photo": f"/photo/{photo}", "thumbnail": thumb, "chats": "/chats",
-                 "search": "/chats?q=harbour+parcel", "conversation": conv, "jump to hit": hit}
+                 "search": "/chats?q=harbour+parcel", "conversation": conv, "jump to hit": hit,
+                 "map": "/map", "timeline": "/timeline", "timeline p.21": "/timeline?offset=4000"}
         print(f"{'page':20} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  ({a.requests} requests each)")
         for label, path in pages.items():
             times = []

@@ -237,7 +237,7 @@ class Views:
             return self.render("photo.html", page="gallery", p=p, file=f, bad=bad, thumb=thumb, same=same,
                                same_photo=same_photo, carrying=carrying, similar=similar, tags=tags,
                                times=review.record_times(db, p.artifact_id),
-                               fields=sorted(p.fields.items()))
+                               fields=_field_rows(p.fields, p.extractor))
 
     def _similar(self, db: Any, p: Any) -> list[dict]:
         """Near-duplicates of ``p``: pHash within :data:`forensic.store.similar.DEFAULT_MAX_DISTANCE`
@@ -502,6 +502,21 @@ def _places(db: Any) -> list[tuple[int | None, dict, dict]]:
                     {"href": f"/conversation?message={c.artifact_id}#m{c.artifact_id}", "label": label, "at": at,
                      "kind": "chat location"}))
     return out
+
+
+def _field_rows(fields: dict, extractor: str) -> list[tuple[str, str, str]]:
+    """(name, value as text, source) of every field of a record, by name: the source is what the
+    record says the field came from (its ``NAME_source`` field, e.g. ``taken_at_source``), else
+    the extractor that read it. None shows as nothing; lists and objects as JSON."""
+    import json
+    rows = []
+    for name, value in sorted(fields.items()):
+        text = "" if value is None else value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
+        said = fields.get(f"{name}_source")
+        if isinstance(said, dict):                   # {"source": "exif:DateTimeOriginal", "reason": ...}
+            said = said.get("source")
+        rows.append((name, text, f"{said} ({extractor})" if isinstance(said, str) and said else extractor))
+    return rows
 
 
 def _bounds(request: Request) -> tuple[int | None, int | None]:

@@ -23,13 +23,20 @@ def shot(browser, name: str) -> None:
         browser.save_screenshot(str(Path(folder) / f"{name}.png"))
 
 
+def wait(browser, condition, seconds: float = 10):
+    """WebDriverWait that also retries through chromedriver's transient errors while a page
+    is being replaced ("Node with given id does not belong to the document")."""
+    from selenium.common.exceptions import WebDriverException
+    from selenium.webdriver.support.ui import WebDriverWait
+    return WebDriverWait(browser, seconds, ignored_exceptions=(WebDriverException,)).until(condition)
+
+
 def loaded(browser, images) -> bool:
     """Every image decoded (waited for: the gallery loads its thumbnails lazily)."""
-    from selenium.webdriver.support.ui import WebDriverWait
     script = "return arguments[0].complete && arguments[0].naturalWidth > 0"
     for img in images:
         browser.execute_script("arguments[0].loading = 'eager'; arguments[0].scrollIntoView()", img)
-        WebDriverWait(browser, 10).until(lambda b, i=img: b.execute_script(script, i))
+        wait(browser, lambda b, i=img: b.execute_script(script, i))
     return True
 
 
@@ -105,11 +112,12 @@ def test_search_jumps_to_the_message(browser, server):
     open_page(browser, server, "/chats")
     box = browser.find_element(By.NAME, "q")
     box.send_keys("harbour\n")
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#hits"))
     hits = browser.find_elements(By.CSS_SELECTOR, "#hits .hit a")
     assert len(hits) == 1
     shot(browser, "search")
     hits[0].click()
-    target = browser.find_element(By.CSS_SELECTOR, ".bubble.target")
+    target = wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, ".bubble.target"))
     assert "see you at the harbour" in target.text
     assert urlsplit(browser.current_url).fragment == target.get_attribute("id")
     bodies = [b.text for b in browser.find_elements(By.CSS_SELECTOR, ".bubble .body")]
@@ -128,16 +136,15 @@ def test_conversation_list(browser, server):
     links = browser.find_elements(By.CSS_SELECTOR, "#conversations tbody a")
     assert len(links) == 1
     links[0].click()
-    assert len(browser.find_elements(By.CSS_SELECTOR, ".bubble")) == 4
+    assert len(wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, ".bubble"))) == 4
 
 
 def test_photo_page_and_tagging_is_a_signed_custody_entry(browser, server, sample):
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
     open_page(browser, server, "/gallery?item=phone")
     browser.find_element(By.CSS_SELECTOR, "#grid a.cell").click()
-    locator = browser.find_element(By.ID, "locator").text
+    locator = wait(browser, lambda b: b.find_element(By.ID, "locator")).text
     assert locator.endswith("IMG-20210314-WA0001.jpg")
     assert browser.find_elements(By.CSS_SELECTOR, "#similar a")           # the camera original on the card
     assert browser.find_elements(By.CSS_SELECTOR, "#carrying a")          # the chat message that carried it
@@ -151,7 +158,7 @@ def test_photo_page_and_tagging_is_a_signed_custody_entry(browser, server, sampl
     form.find_element(By.NAME, "tag").send_keys("for-court")
     form.find_element(By.NAME, "note").send_keys("sent to the recruiter")
     form.find_element(By.CSS_SELECTOR, "button").click()
-    WebDriverWait(browser, 10).until(staleness_of(form))         # the POST answered, its page loaded
+    wait(browser, staleness_of(form))                            # the POST answered, its page loaded
     assert "for-court: sent to the recruiter" in browser.find_element(By.ID, "tags").text
     lines = log.read_bytes().splitlines()
     added = [json.loads(x) for x in lines[before:]]
@@ -201,7 +208,11 @@ def test_search_box_finds_files_and_photo_metadata(browser, server):
     photos = browser.find_elements(By.CSS_SELECTOR, "#photo-hits .hit")
     assert len(photos) == 1 and "<b>Cam</b>" in photos[0].text
     photos[0].find_element(By.TAG_NAME, "a").click()
-    assert browser.find_element(By.ID, "locator").text.endswith("madrid.jpg")
+    assert wait(browser, lambda b: b.find_element(By.ID, "locator")).text.endswith("madrid.jpg")
+    fields = {r.find_element(By.TAG_NAME, "th").text: [c.text for c in r.find_elements(By.TAG_NAME, "td")]
+              for r in browser.find_elements(By.CSS_SELECTOR, "#fields tr") if r.find_elements(By.TAG_NAME, "td")}
+    assert fields["make"][0] == "<b>Cam</b>" and fields["lat"][0].startswith("40.41")
+    assert fields["taken_at"][0].startswith("2021-03-14T12:00:00") and "exif:DateTimeOriginal" in fields["taken_at"][1]
     open_page(browser, server, "/chats?q=100%25_")                    # LIKE's own characters mean themselves
     assert browser.find_elements(By.CSS_SELECTOR, "#file-hits .hit") == []
 
@@ -211,21 +222,21 @@ def test_export_button_runs_forensic_export(browser, server, sample):
     bundle that 'forensic verify-bundle' verifies against the examiner's public key."""
     from selenium.webdriver.common.by import By
     from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.ui import WebDriverWait
     open_page(browser, server, "/chats?q=harbour")
     browser.find_element(By.CSS_SELECTOR, "#hits .hit a").click()
-    bubble = browser.find_element(By.CSS_SELECTOR, ".bubble.target")
+    bubble = wait(browser, lambda b: b.find_element(By.CSS_SELECTOR, ".bubble.target"))
     bubble.find_element(By.TAG_NAME, "summary").click()
     form = bubble.find_element(By.CSS_SELECTOR, "form.tag")
     form.find_element(By.NAME, "tag").send_keys("to export")
     form.find_element(By.CSS_SELECTOR, "button").click()
-    WebDriverWait(browser, 10).until(staleness_of(form))
+    wait(browser, staleness_of(form))
     open_page(browser, server, "/")
     from selenium.webdriver.support.ui import Select
     export = browser.find_element(By.CSS_SELECTOR, "#export form")
     Select(export.find_element(By.NAME, "tag")).select_by_visible_text("to export")
     export.find_element(By.CSS_SELECTOR, "button").click()
-    WebDriverWait(browser, 60).until(staleness_of(export))
+    wait(browser, staleness_of(export), 60)
+    assert browser.find_elements(By.ID, "bundle"), browser.find_element(By.TAG_NAME, "main").text
     bundle = Path(browser.find_element(By.ID, "bundle").text)
     password = Path(browser.find_element(By.ID, "password-file").text)
     assert bundle.parent == sample["case"] / "exports" and bundle.name.startswith("to_export-")
