@@ -16,7 +16,7 @@ import zipfile
 from pathlib import Path
 
 from builders import need
-from tests.exporters.test_bundle import CASE_ID, ROOT, _reseal, built, rewrite, sha, verify  # noqa: F401
+from tests.exporters.test_bundle import CASE_ID, ROOT, _reseal, built, cli, rewrite, sha, verify  # noqa: F401
 
 
 def _member(bundle: Path, name: str) -> bytes:
@@ -159,3 +159,31 @@ def test_long_tables_laid_out_fixed_and_cut():
     marked, left = pdf.fit_tables(html, cap=150)
     assert marked.count(b"<table data-pdf-long") == 1 and marked.startswith(b"<table><tr>")
     assert left == 50 and marked.count(b"<tr>") == 151 and b"50 more rows of this table are not in this PDF" in marked
+
+
+def test_pdf_is_the_paper_edition(built, tmp_path, monkeypatch):  # noqa: F811
+    """The PDF prints every message and the findings with their pictures, and cuts every other
+    listing to its first rows, saying how many more there are and where; index.html (the
+    browser's report) is not cut."""
+    from forensic.exporters.report import pdf
+    monkeypatch.setattr(pdf, "PAPER_ROWS", 2)
+    out = tmp_path / "paper.zip"
+    assert cli("export", "--case", built["case"], "--out", out, "--tag", "court") == 0
+    text = " ".join(pdftext(_member(out, "data/report/report.pdf"), tmp_path).split())
+    for body in ("Hello <script>alert(1)</script> are you looking for work?", "Who is this & why?",
+                 "IMG-20210314-WA0001.jpg (file attached)"):       # every message, as written
+        assert body in text, body
+    files = len(_member(out, "data/files.jsonl").splitlines())
+    shown = re.search(r"(\d+) more files not printed here: see the HTML report \(data/report/index.html\) "
+                      r"and data/files.jsonl", text)
+    assert shown and int(shown.group(1)) == files - 2, (files, shown)
+    assert "found <here>" in text and CASE_ID in text
+    # the tagged photo's thumbnail beside its finding (and in the first photo cards)
+    need("pdfimages")
+    (tmp_path / "p.pdf").write_bytes(_member(out, "data/report/report.pdf"))
+    listing = subprocess.run(["pdfimages", "-list", str(tmp_path / "p.pdf")], check=True, capture_output=True,
+                             text=True).stdout.splitlines()[2:]
+    assert len(listing) >= 1
+    html = _member(out, "data/report/index.html")
+    assert b"not printed here" not in html and b'<p class="m' not in html and b"fthumb" not in html
+    assert html.count(b'<tr><td>PHONE1</td><td><code>') >= files      # every file row in the browser's report
