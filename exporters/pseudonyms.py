@@ -272,7 +272,7 @@ class Pseudonyms:
     def text(self, value: str) -> str:
         """``value`` with every marked person's traces replaced by their pseudonym; written as a
         reader sees it (:func:`_fold`) where only that form shows one ("Ａｎａ", "A\u200bna")."""
-        folded = _fold(value)
+        folded = value if value.isascii() else _fold(value)      # ASCII is as a reader sees it
         if folded != value:
             replaced = self._replace(folded)
             if replaced != folded:
