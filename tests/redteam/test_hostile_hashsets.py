@@ -162,3 +162,28 @@ def test_a_set_that_cannot_be_opened_keeps_its_earlier_marks(marked, forensic):
     res = forensic("hashset", "check", "--case", case, expect=None)
     assert "vic" in res.err
     assert _marks(forensic, case)["/bad.jpg"] == (["vic"], True)
+
+
+def test_an_nsrl_with_rows_still_in_its_wal_is_refused(tmp_path, library):
+    """A lab's set in the RDS layout written in WAL mode and copied with its -wal file before
+    a checkpoint: read immutable, the rows in the -wal were silently left out."""
+    import shutil
+    path = nsrl_rds_v3(tmp_path / "made.db", BAD[:1])
+    db = sqlite3.connect(path)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA wal_autocheckpoint=0")
+    for i, data in enumerate(BAD[1:], 1):
+        d = {a: hashlib.new(a, data).hexdigest().upper() for a in ("sha256", "sha1", "md5")}
+        db.execute("INSERT INTO FILE VALUES (?,?,?,?,?,?,?)",
+                   (d["sha256"], d["sha1"], d["md5"], "00000000", f"b{i}.jpg", len(data), 1))
+    db.commit()
+    copy = tmp_path / "copy.db"                  # copied as a backup tool copies it: the -wal beside
+    shutil.copyfile(path, copy)
+    shutil.copyfile(str(path) + "-wal", str(copy) + "-wal")
+    db.close()
+    try:
+        hs = hashsets.import_set(copy, "lab-bad", "known-bad", library=library)
+    except UsageError as exc:
+        assert "-wal" in str(exc)
+        return
+    assert hs.records == len(BAD)                # else: every row in the -wal must be there
