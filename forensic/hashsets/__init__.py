@@ -183,7 +183,18 @@ def _import_records(path: Path, fmt: str, work: Path, hs: HashSet) -> None:
     hs.records = max(hs.digests.values(), default=0)
 
 
+def _pending_wal(path: Path) -> str | None:
+    """Why an NSRL database cannot be read as it is: rows still in its ``-wal`` file, which a
+    read-only, immutable open leaves out (None: nothing pending)."""
+    wal = Path(str(path) + "-wal")
+    if wal.is_file() and wal.stat().st_size > 0:
+        return f"{path.name} has rows still in {wal.name}, which a read-only open would leave out"
+    return None
+
+
 def _import_nsrl(path: Path, work: Path, hs: HashSet) -> None:
+    if (why := _pending_wal(path)) is not None:
+        raise UsageError(why, hint=f"import a copy made whole: sqlite3 {path.name} \".backup copy.db\"")
     try:
         db = store.rds_open(str(path))
         try:
@@ -261,6 +272,9 @@ class OpenSet:
             if not Path(self.meta.source).is_file():
                 raise ForensicError(f"hash set {self.meta.name}: its NSRL database {self.meta.source} is no longer "
                                     "there", hint="reconnect it (same path), or import it again")
+            if (why := _pending_wal(Path(self.meta.source))) is not None:
+                raise ForensicError(f"hash set {self.meta.name}: {why}",
+                                    hint="import a copy made whole (sqlite3 FILE \".backup copy.db\") --replace")
             st = Path(self.meta.source).stat()
             if self.meta.source_stat is not None and [st.st_size, st.st_mtime_ns] != self.meta.source_stat:
                 raise ForensicError(f"hash set {self.meta.name}: its NSRL database {self.meta.source} has changed "
