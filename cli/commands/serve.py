@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import ipaddress
 import socket
+import threading
 import webbrowser
 from pathlib import Path
 
@@ -50,8 +51,8 @@ def serve(case_dir: Path, port: int, open_browser: bool, bind: str | None) -> in
     url = settings.url
     click.echo(url)
     info(f"reviewing case in {esc(case.root)}; Ctrl-C stops the server")
-    if open_browser:
-        webbrowser.open(url)
+    if open_browser:       # once the server listens (uvicorn starts in well under a second)
+        threading.Timer(1.0, webbrowser.open, [url]).start()
     uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
                 server_header=False, proxy_headers=False)
     return exit_codes.OK

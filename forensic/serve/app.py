@@ -165,6 +165,15 @@ class Views:
             self.maps[name] = (generation, value)
         return value
 
+    def warm(self) -> None:
+        try:
+            with self.case() as case:
+                self._custody(case)
+                self.thumbs(case.db)
+                self.cached(case.db, "attachments", review.attachment_hashes)
+        except Exception:        # noqa: BLE001  a request will meet (and show) the same error itself
+            return
+
     def thumbs(self, db: Any) -> dict[int, int]:
         found: dict[int, int] = self.cached(db, "thumbnails", review.thumbnail_records)
         return found
@@ -540,8 +549,12 @@ def _int(text: str | None, default: int) -> int:
         return default
 
 
-def create_app(settings: Settings) -> ASGIApp:
+def create_app(settings: Settings, warm: bool = True) -> ASGIApp:
+    """The application; ``warm``: verify the custody log and make the kept maps in a thread at
+    start, so the first pages need not wait for them (a request meanwhile makes its own)."""
     views = Views(settings)
+    if warm:
+        threading.Thread(target=views.warm, name="serve-warm", daemon=True).start()
     routes = [
         Route("/", views.overview),
         Route("/gallery", views.gallery),
