@@ -3,6 +3,7 @@ writer makes. Each edit below is one a forger could make so that one ZIP reader 
 bytes than the verifier checked; each must leave the bundle not intact."""
 from __future__ import annotations
 
+import json
 import warnings
 import zipfile
 from pathlib import Path
@@ -66,3 +67,37 @@ def test_a_second_bag_beside_a_hidden_names_member_is_not_intact(made, tmp_path)
         zf.writestr(HIDDEN_MEMBER, made["signed"].read_bytes())   # another bag "behind the password"
     report = verify(forged)
     assert not report.intact and HIDDEN_MEMBER in report.extra
+
+
+# -- the stand-alone verifier on an excerpt edited line by line -----------------------------------
+
+def _lines(path: Path) -> list[bytes]:
+    return path.read_bytes().splitlines(keepends=True)
+
+
+def test_standalone_on_an_excerpt_with_an_entry_and_its_proof_twice(made, tmp_path):
+    custody = _hv.unzip(made["signed"], tmp_path)
+    for name in ("entries.jsonl", "proofs.jsonl"):
+        lines = _lines(custody / name)
+        (custody / name).write_bytes(b"".join([*lines, lines[-1]]))
+    code, out = _hv.standalone(custody, "--pub", made["pub"])
+    assert code != 0 and out["ok"] is False, out
+
+
+def test_standalone_reads_reordered_lines_by_their_seq(made, tmp_path):
+    """Held: the order of the lines carries nothing; each entry is proved at its own seq and
+    chained to seq - 1, so swapped lines verify as the same excerpt, and a swapped seq fails."""
+    custody = _hv.unzip(made["signed"], tmp_path)
+    honest = _hv.standalone(custody, "--pub", made["pub"])[1]["entries"]
+    for name in ("entries.jsonl", "proofs.jsonl"):
+        lines = _lines(custody / name)
+        (custody / name).write_bytes(b"".join([lines[1], lines[0], *lines[2:]]))
+    code, out = _hv.standalone(custody, "--pub", made["pub"])
+    assert code == 0 and out["entries"] == honest
+    lines = _lines(custody / "proofs.jsonl")         # the proofs of two entries exchanged
+    a, b = json.loads(lines[0]), json.loads(lines[1])
+    a["seq"], b["seq"] = b["seq"], a["seq"]
+    (custody / "proofs.jsonl").write_bytes(b"".join([(json.dumps(a) + "\n").encode(), (json.dumps(b) + "\n").encode(),
+                                                      *lines[2:]]))
+    code, out = _hv.standalone(custody, "--pub", made["pub"])
+    assert code != 0 and out["ok"] is False, out
