@@ -73,6 +73,10 @@ Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without t
                          (``data/report/index.html``), a finding named ``tag`` with the trainee's note,
                          and the group chat shown as a partial selection (``2 of 100 messages
                          (selected)``, with gap markers) holding the selected messages
+  bundle_sources         (an export) a bundle of messages read from a database carries it (and the ``-wal``
+                         or ``-journal`` triage read beside it): in ``data/evidence/`` with the generator's
+                         SHA-256, listed in ``files.jsonl`` with ``message_source``, and each of those
+                         messages' ``source.member`` naming it
   pseudonymised_export   (an export) the custody log has ``person.marked`` for the victim with role
                          victim and an ``export.created`` with ``pseudonymised: true``; in that
                          bundle, ``files.jsonl`` lists the chat file naming her withheld (reason
@@ -137,6 +141,8 @@ FINDING_FEEDBACK = ("Your bundle shows only part of a {total}-message group chat
 PSEUDONYM_FEEDBACK = ("A bundle for a victim-support service must not name the victim: mark her (`forensic person mark "
                       "\"{victim}\" --role victim`) and export with --pseudonymise; the chat file that names her is "
                       "withheld, she reads as Victim-A, and the pseudonyms' key stays with you.")
+BUNDLE_SOURCES_FEEDBACK = ("The messages you exported were read from {name}; a bundle carries it with its hash so the "
+                           "prosecutor can check each message against its source.")
 HOTEL_SELECTION = (10, 40)      # the group messages (0-based) the trainee tags: "(11)" and "(41)"
 KNOWN_BAD_FEEDBACK = ("{name} and its renamed copy are in the known-bad set (category {category}): import "
                       "{vics} with `forensic hashset import … --kind known-bad` before triage (or run `forensic "
@@ -707,6 +713,16 @@ def _export_facts(lay: Layout, fact) -> None:
               "count_text": count_text, "report": "data/report/index.html"},
              requires="whatsapp_db",
              feedback=FINDING_FEEDBACK.format(total=total, tag="hotel", count_text=count_text))
+        rel = lay.apps["msgstore"]
+        db = next(f for f in lay.phone if f.rel == rel)
+        companions = [f for f in lay.phone if f.rel in (rel + "-wal", rel + "-journal")]
+        fact("bundle_sources", "phone", f"a bundle of messages exported from {_name(rel)} carries {_name(rel)}"
+             + (f" and its {', '.join(_name(c.rel) for c in companions)}" if companions else "")
+             + " in data/evidence, each message's source.member naming it",
+             {"source": {"path": "/" + rel, "sha256": db.sha256},
+              "companions": [{"path": "/" + c.rel, "sha256": c.sha256} for c in companions],
+              "conversation": wa.title, "evidence_folder": "data/evidence/"},
+             requires="whatsapp_db", feedback=BUNDLE_SOURCES_FEEDBACK.format(name=_name(rel)))
     fb = next(((chat, rel) for chat, rel, _ in lay.chat_files if chat.platform == "messenger"), None)
     if fb is not None:
         chat, rel = fb
@@ -721,7 +737,7 @@ def _export_facts(lay: Layout, fact) -> None:
                  requires=chat.extractor, feedback=PSEUDONYM_FEEDBACK.format(victim=s.owner))
 
 
-EXPORT_KINDS = ("report_finding", "pseudonymised_export")
+EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
 HASHSET_KINDS = ("known_bad_file", "known_good_count")
 
 

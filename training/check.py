@@ -181,6 +181,7 @@ class _Export:
     entry: dict
     path: Path | None = None
     members: dict[str, str] = field(default_factory=dict)   # BUNDLE_MEMBERS name -> text
+    evidence: dict[str, str] = field(default_factory=dict)  # data/evidence/... member -> SHA-256 of its bytes
     problem: str = ""                                        # why its content was not read
 
     @property
@@ -344,7 +345,7 @@ class _Store:
                               f"({want[:16]}…): pass it with --bundle")
             return export
         try:
-            export.members = _bundle_members(export.path, self._bundle_password)
+            export.members, export.evidence = _bundle_members(export.path, self._bundle_password)
         except _Locked as exc:
             export.problem = str(exc)
         except Exception as exc:  # noqa: BLE001 - any damaged ZIP: that bundle is not graded, the check goes on
@@ -392,21 +393,30 @@ class _Locked(Exception):
     """An encrypted bundle and no (or the wrong) password to open it."""
 
 
-def _bundle_members(path: Path, password: bytes | None) -> dict[str, str]:
+def _bundle_members(path: Path, password: bytes | None) -> tuple[dict[str, str], dict[str, str]]:
     """The graded members of a bundle (a ZIP holding ``<bag>/data/...``, possibly AES-encrypted,
-    possibly with the bag as one inner ``bag.zip``), read without extracting anything."""
+    possibly with the bag as one inner ``bag.zip``), read without extracting anything: the text
+    members (``BUNDLE_MEMBERS``), and the SHA-256 of each ``data/evidence/`` member's bytes, by
+    its path in the bag (as ``files.jsonl`` and ``source.member`` name it)."""
     import pyzipper  # type: ignore[import-untyped]
 
     from forensic.exporters.bundle import HIDDEN_MEMBER
 
-    def members(zf) -> dict[str, str]:
-        out = {}
+    def members(zf) -> tuple[dict[str, str], dict[str, str]]:
+        out, evidence = {}, {}
         for info in zf.infolist():
             for want in BUNDLE_MEMBERS:
                 if info.filename.endswith("/" + want) and info.filename.count("/") == want.count("/") + 1 \
                         and info.file_size <= BUNDLE_MEMBER_MAX:
                     out[want] = zf.read(info).decode("utf-8", "replace")
-        return out
+            in_bag = info.filename.split("/", 1)[-1]
+            if in_bag.startswith("data/evidence/") and not info.is_dir():
+                h = hashlib.sha256()
+                with zf.open(info) as fh:
+                    for chunk in iter(lambda: fh.read(1 << 20), b""):
+                        h.update(chunk)
+                evidence[in_bag] = h.hexdigest()
+        return out, evidence
 
     with pyzipper.AESZipFile(path) as zf:
         if any(i.flag_bits & 1 for i in zf.infolist()):
@@ -1307,6 +1317,54 @@ def _known_good_count(exp: dict, store: _Store, items: list[str]) -> tuple[str, 
     return "wrong", f"{len(matched)} files matched {', '.join(sorted(names))}, expected {exp['count']}"
 
 
+def _bundle_sources(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A bundle of messages read from the database (``source``) carries it: ``data/evidence``
+    holds it (and each companion, ``-wal``/``-journal``) with the generator's SHA-256, listed in
+    ``files.jsonl`` with ``message_source``, and each of those messages' ``source.member`` names
+    that member."""
+    exports = store.exports()
+    if not exports:
+        return "missed", "the custody log records no export"
+    src = exp["source"]
+    name = src["path"].rsplit("/", 1)[-1]
+    readable = [e for e in exports if "data/messages.jsonl" in e.members]
+    if not readable:
+        locked = [e for e in exports if e.path is not None and "encrypted" in e.problem]
+        if locked:
+            return "found", f"custody log only: {locked[0].problem}"
+        return "missed", _exports_detail(exports) or "no bundle with messages found"
+    problems = []
+    for e in readable:
+        msgs = [m for m in e.jsonl("data/messages.jsonl") if isinstance(m.get("source"), dict)
+                and (m["source"].get("sha256") == src["sha256"]
+                     or _path(m["source"].get("path")) == _path(src["path"]))]
+        if not msgs:
+            continue
+        rows = {r.get("sha256"): r for r in e.jsonl("data/files.jsonl") if r.get("message_source")}
+        wrong = []
+        for want in [src, *exp.get("companions", [])]:
+            row = rows.get(want["sha256"])
+            wname = want["path"].rsplit("/", 1)[-1]
+            if row is None:
+                wrong.append(f"files.jsonl lists no message source {wname} with SHA-256 {want['sha256'][:16]}…")
+            elif not row.get("bag_path"):
+                wrong.append(f"{wname} is listed but not in the bundle ({row.get('withheld_reason') or 'withheld'})")
+            elif e.evidence.get(row["bag_path"]) != want["sha256"]:
+                got = e.evidence.get(row["bag_path"])
+                wrong.append(f"{row['bag_path']} " + ("is missing from the bundle" if got is None else
+                                                      f"has SHA-256 {got[:16]}…, not {want['sha256'][:16]}…"))
+        member = (rows.get(src["sha256"]) or {}).get("bag_path")
+        astray = [m for m in msgs if m["source"].get("member") != member or member is None]
+        if astray and not wrong:
+            wrong.append(f"{len(astray)} of {len(msgs)} messages' source.member do not name {member}")
+        if not wrong:
+            return "found", f"{e.name}: {name} ({len(msgs)} messages read from it) in {member}"
+        problems.append(f"{e.name}: " + "; ".join(wrong))
+    if not problems:
+        return "missed", f"no bundle holds messages read from {name}"
+    return "wrong", " | ".join(problems)
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -1321,6 +1379,6 @@ _HANDLERS = {
     "video_geotag": _video_geotag, "near_duplicate": _near_duplicate, "device_location": _device_location,
     "video_frame_copy": _video_frame_copy, "report_finding": _report_finding,
     "pseudonymised_export": _pseudonymised_export, "known_bad_file": _known_bad_file,
-    "known_good_count": _known_good_count,
+    "known_good_count": _known_good_count, "bundle_sources": _bundle_sources,
 }
 

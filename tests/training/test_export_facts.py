@@ -1,4 +1,4 @@
-"""The answer key's export facts (report_finding, pseudonymised_export), graded by
+"""The answer key's export facts (report_finding, pseudonymised_export, bundle_sources), graded by
 ``forensic training check`` from the custody log and the bundles it records."""
 from __future__ import annotations
 
@@ -9,7 +9,8 @@ import pytest
 
 from conftest import require_tools
 
-EXPORT_KINDS = ("report_finding", "pseudonymised_export")
+EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
+HASHSET_KINDS = ("known_bad_file", "known_good_count")     # no hash set imported in these cases
 
 
 def _build_case(forensic, tmp_path, seed: int, sources=("phone.raw",)):
@@ -86,6 +87,8 @@ def test_no_export_is_missed_with_the_feedback(forensic, tmp_path):
         assert status == "missed", (kind, detail)
     assert "records no export" in _status(report, "report_finding")[1]
     assert "--pseudonymise" in _status(report, "pseudonymised_export")[1]
+    assert _status(report, "bundle_sources")[1].endswith("a bundle carries it with its hash so the prosecutor can "
+                                                         "check each message against its source.")
 
 
 def test_the_exports_are_graded_from_the_bundles(forensic, tmp_path):
@@ -144,7 +147,8 @@ def test_an_answer_key_of_schema_1_is_still_graded(forensic, tmp_path):
     sample, case = _build_case(forensic, tmp_path, 12, sources=("phone.raw",))
     key = json.loads((sample / "answer-key.json").read_text())
     key["schema"] = "forensic.answer-key/1"
-    key["facts"] = [f for f in key["facts"] if f["kind"] not in EXPORT_KINDS and f["item"] == "phone"]
+    key["facts"] = [f for f in key["facts"] if f["kind"] not in EXPORT_KINDS + HASHSET_KINDS
+                    and f["item"] == "phone"]
     old = tmp_path / "old-key.json"
     old.write_text(json.dumps(key))
     report = forensic("training", "check", old, "--case", case, "--json").json()
@@ -156,3 +160,40 @@ def test_export_kinds_are_documented(kind):
     from pathlib import Path
     guide = (Path(__file__).parents[2] / "docs" / "trainer-guide.md").read_text()
     assert kind in guide
+
+
+def test_the_message_source_travels_with_its_hash(forensic, tmp_path):
+    """bundle_sources: the hotel bundle carries msgstore.db in data/evidence with the generator's
+    SHA-256, and each message names it; a key with another SHA-256 is caught, and a bundle whose
+    database was withheld (a message of it tagged sensitive) gets the fact wrong."""
+    sample, case = _build_case(forensic, tmp_path, 13, sources=("phone.raw",))
+    key = json.loads((sample / "answer-key.json").read_text())
+    fact = next(f for f in key["facts"] if f["kind"] == "bundle_sources")
+    assert fact["item"] == "phone" and fact["requires"] == "whatsapp_db"
+    assert fact["expected"]["source"]["path"] == "/data/com.whatsapp/databases/msgstore.db"
+    assert fact["expected"]["companions"] == []            # the sample's msgstore.db has no -wal beside it
+    from forensic.training.build import MSGSTORE_DB, layout
+    db = next(f for f in layout(13).phone if f.rel == MSGSTORE_DB)
+    assert fact["expected"]["source"]["sha256"] == db.sha256
+    export_steps(forensic, case, sample / "answer-key.json", tmp_path)
+    assert _status(_check(forensic, sample, case), "bundle_sources")[0] == "found"
+    fact["expected"]["source"]["sha256"] = "0" * 64
+    tampered = tmp_path / "tampered.json"
+    tampered.write_text(json.dumps(key))
+    report = forensic("training", "check", tampered, "--case", case, "--json", expect=None).json()
+    status, detail = _status(report, "bundle_sources")
+    assert status == "wrong" and "files.jsonl lists no message source msgstore.db with SHA-256 0000" in detail
+
+    # the same export again, one message of the group tagged sensitive: the database is withheld
+    (tmp_path / "withheld").mkdir()
+    sample2, case2 = _build_case(forensic, tmp_path / "withheld", 13, sources=("phone.raw",))
+    hotel = next(f["expected"] for f in key["facts"] if f["kind"] == "report_finding")
+    msgs = [json.loads(line) for line in forensic("messages", "--item", "phone.raw", "--platform", "whatsapp",
+                                                  "--json", "--case", case2).out.splitlines()]
+    ids = [f"message:{m['record_id']}" for m in msgs
+           if m["conversation"]["title"] == hotel["conversation"] and m["body"] in hotel["selected"]]
+    forensic("tag", "add", *ids, "--tag", "hotel", "--note", "orders", "--case", case2)
+    forensic("tag", "add", ids[0], "--tag", "private", "--sensitive", "--case", case2)
+    forensic("export", "--out", tmp_path / "withheld" / "hotel.zip", "--tag", "hotel", "--no-pdf", "--case", case2)
+    status, detail = _status(_check(forensic, sample2, case2), "bundle_sources")
+    assert status == "wrong" and "msgstore.db is listed but not in the bundle" in detail, detail
