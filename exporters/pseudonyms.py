@@ -208,6 +208,11 @@ def _number_hit(data: bytes, at: int, nsn: bytes, prefixes: tuple[bytes, ...]) -
     return start == 0 or data[start:start + 1] == b"+" or not data[start - 1:start].isdigit()
 
 
+def _layer_path(f: dict) -> tuple[str, ...]:
+    """A file's layers (its container, the file inside it...), each as comparable text."""
+    return tuple(json.dumps(layer, sort_keys=True) for layer in f.get("layers") or ())
+
+
 def _longest_first(b: bytes) -> int:
     return -len(b)
 
@@ -376,6 +381,14 @@ class Pseudonyms:
             except (OSError, RuntimeError) as exc:
                 raise SourceError(f"evidence item {item}: reading the source failed: {exc}",
                                   hint="check that the evidence source is connected and readable") from exc
+        # a container (a .docx, a ZIP) holding a withheld file holds her too, compressed where no
+        # byte search of the container finds her: withheld with it
+        inner = {(f["item"], _layer_path(f)) for f in self.withheld}
+        for f in files:
+            layers = _layer_path(f)
+            if any(item == f["item"] and len(deeper) > len(layers) and deeper[:len(layers)] == layers
+                   for item, deeper in inner):
+                self._withhold(f)
         withheld = {(f["item"], f["locator"]) for f in self.withheld}
         for media in [*sel.photos, *sel.videos]:
             if (media["item"], media["locator"]) in withheld:

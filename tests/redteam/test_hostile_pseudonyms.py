@@ -255,3 +255,41 @@ def test_the_last_check_reads_escaped_json_and_html(p, member):
     escaped by JSON or HTML is still her name."""
     with pytest.raises(UsageError, match="would still name a marked person"):
         p.check({"data/x": member})
+
+
+def test_a_document_naming_her_inside_its_compressed_parts_is_withheld(forensic, tmp_path):
+    """A .docx (a ZIP of deflated XML) naming her: the bytes of the file hold no trace of her,
+    its parts do. It is withheld, like a plain text naming her; a ZIP naming no one is not."""
+    import io
+    import zipfile
+
+    import phone_dbs as P
+    from builders import write_tree
+
+    def docx(text: str) -> bytes:
+        buf = io.BytesIO()
+        with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+            zf.writestr("word/document.xml", f"<w:document><w:t>{text}</w:t></w:document>" + " " * 2000)
+        return buf.getvalue()
+
+    assert b"Ana Lima" not in docx("Statement of Ana Lima")
+    android = tmp_path / "android"
+    P.contacts2(android / "data/com.android.providers.contacts/databases/contacts2.db")
+    write_tree(android, {"Documents/statement.docx": docx("Statement of Ana Lima, 06 12 34 56 78"),
+                         "Documents/other.docx": docx("Minutes of the meeting")})
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-9", "--examiner", "E. Xaminer")
+    forensic("evidence", "add", android, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=None)
+    forensic("person", "mark", P.ANA_E164, "--role", "victim", "--case", case)
+    (tmp_path / "pass.txt").write_text(PASS.decode() + "\n")
+    out = tmp_path / "b.zip"
+    forensic("export", "--case", case, "--item", "phone", "--out", out, "--pseudonymise",
+             "--pseudonym-passphrase-file", tmp_path / "pass.txt")
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        files = [json.loads(line) for n in names if n.endswith("data/files.jsonl")
+                 for line in zf.read(n).splitlines()]
+    withheld = {f["name"] for f in files if f.get("withheld_reason") == "pseudonymised"}
+    assert "statement.docx" in withheld and "other.docx" not in withheld
+    assert not any(n.endswith("statement.docx") for n in names) and any(n.endswith("other.docx") for n in names)
