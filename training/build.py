@@ -19,7 +19,11 @@ position, WeChat's encrypted database. Two photos with GPS hide inside other fil
 ``Documents/turnos_semana.docx`` (the handler's shift rota, its picture ``word/media/image1.jpeg``).
 WhatsApp's ``msgstore.db`` holds a group where the handler writes under an ``@lid``, two of
 their messages deleted; ``Pictures/Edited`` a photo dated by XMP only; ``DCIM/GoPro`` a GoPro
-clip (local clock, GPS in UTC).
+clip (local clock, GPS in UTC). Beside the evidence, ``hashsets/``: ``sample-rds.db`` (an NSRL RDS
+v3-layout SQLite listing the phone's two stock wallpapers, known-good) and ``sample-vics.json``
+(a VICS 2.0 export, MD5/SHA-1 only, category 2, listing a harmless generated picture the phone
+holds as ``Download/ad_0417.jpg`` and, renamed, ``DCIM/.thumbs/0417.dat``): digests of files
+made here, never real ones.
 
 The answer key is made here, from the files this module wrote (their bytes, names and the
 plan they came from), never by reading the images back with the triage code.

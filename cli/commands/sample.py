@@ -44,7 +44,9 @@ def sample_image(out_dir: Path, seed: int, scenario: str, e01: bool, force: bool
 
     Writes phone.raw (GPT disk, Android-like ext4 user data), card.raw (FAT32 camera card with
     deleted and truncated photos), extraction.zip (logical extraction of the phone),
-    answer-key.json and answer-key.md; with --e01 also phone.E01, card-copy.E01 (one chunk
+    hashsets/ (the exercise's hash sets: an RDS v3-layout SQLite, known-good, and a VICS
+    JSON, known-bad; generated, never real hashes), answer-key.json and answer-key.md; with
+    --e01 also phone.E01, card-copy.E01 (one chunk
     damaged, for practice with a failed acquisition check), card.qcow2 (the card as a
     virtual disk, read in place), iphone-backup/ (an iTunes backup folder) and phone.ab (an
     Android backup). Needs mke2fs/debugfs (e2fsprogs), sfdisk (fdisk), mkfs.vfat
