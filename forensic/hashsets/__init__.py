@@ -62,6 +62,7 @@ class HashSet:
     in_place: list[str] = field(default_factory=list)   # algorithms looked up in the NSRL database
     categories: list[str | None] = field(default_factory=list)  # index category number -> text
     upper: bool = True                   # the NSRL database writes hex digests in upper case
+    hex_case: dict[str, str] = field(default_factory=dict)  # in place: algorithm -> upper, lower or both
     skipped: int = 0                     # lines/members of the source that held no digest
     source_stat: list[int] | None = None  # an NSRL read in place: its size and mtime (ns) when imported
 
@@ -215,6 +216,9 @@ def _import_nsrl(path: Path, work: Path, hs: HashSet) -> None:
                 if algorithm in indexed:
                     hs.in_place.append(algorithm)
                     hs.upper = sample == sample.upper()
+                    # a set merged from two tools writes both: one scan here, two searches a lookup
+                    hs.hex_case[algorithm] = ("both" if store.rds_mixed_case(db, algorithm, hs.upper)
+                                              else "upper" if hs.upper else "lower")
                     hs.digests[algorithm] = hs.records
                     continue
                 digests = (formats.digest_of(d, algorithm) for d in store.rds_digests(db, algorithm))
@@ -293,7 +297,8 @@ class OpenSet:
             cats = self.meta.categories
             return True, cats[got] if got < len(cats) else self.meta.category
         if self._rds is not None and algorithm in self.meta.in_place:
-            return store.rds_has(self._rds, algorithm, hex_digest), self.meta.category
+            written = self.meta.hex_case.get(algorithm) or ("upper" if self.meta.upper else "lower")
+            return store.rds_has(self._rds, algorithm, hex_digest, written), self.meta.category
         return False, None
 
     def close(self) -> None:

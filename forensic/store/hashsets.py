@@ -185,9 +185,20 @@ def rds_digests(db: sqlite3.Connection, algorithm: str) -> Iterator[str]:
         cursor.close()
 
 
-def rds_has(db: sqlite3.Connection, algorithm: str, digest: str) -> bool:
-    """Whether ``FILE`` holds the hex ``digest`` as ``algorithm``, in upper or lower case (a
-    set merged from two tools writes both): two searches of its index."""
+def rds_mixed_case(db: sqlite3.Connection, algorithm: str, upper: bool) -> bool:
+    """Whether some digest of ``algorithm`` in ``FILE`` is not written in the case of the
+    others (upper, or lower): one scan of the table."""
     assert algorithm in RDS_ALGORITHMS
-    return db.execute(f"SELECT 1 FROM FILE WHERE {algorithm} IN (?, ?) LIMIT 1",
-                      (digest.upper(), digest.lower())).fetchone() is not None
+    fn = "upper" if upper else "lower"
+    return db.execute(f"SELECT 1 FROM FILE WHERE {algorithm} != {fn}({algorithm}) LIMIT 1").fetchone() is not None
+
+
+def rds_has(db: sqlite3.Connection, algorithm: str, digest: str, written: str = "upper") -> bool:
+    """Whether ``FILE`` holds the hex ``digest`` as ``algorithm``, written ``upper``, ``lower``
+    or ``both`` (a set merged from two tools): a search of its index (two for both)."""
+    assert algorithm in RDS_ALGORITHMS
+    if written == "both":
+        return db.execute(f"SELECT 1 FROM FILE WHERE {algorithm} IN (?, ?) LIMIT 1",
+                          (digest.upper(), digest.lower())).fetchone() is not None
+    value = digest.upper() if written == "upper" else digest.lower()
+    return db.execute(f"SELECT 1 FROM FILE WHERE {algorithm} = ? LIMIT 1", (value,)).fetchone() is not None
