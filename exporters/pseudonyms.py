@@ -27,10 +27,13 @@ import base64
 import dataclasses
 import hashlib
 import html
+import io
+import itertools
 import json
 import os
 import re
 import unicodedata
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable
@@ -70,6 +73,7 @@ _LOOKALIKE = str.maketrans("АВЕКМНОРСТУХІЈЅаеорсуххіјѕ
                            "ABEKMHOPCTYXIJSaeopcyxxijsdqwABEZHIKMNOPTYXocvi")
 _CHUNK = 1 << 20
 _OVERLAP = 1024
+_ZIP_CAP = 256 << 20        # a ZIP whose stream cannot seek is read into memory up to this size
 
 
 def letters(n: int) -> str:
@@ -376,8 +380,14 @@ class Pseudonyms:
             try:
                 for key, entry in resolve_entries(item_source(row), row.format, wanted, password):
                     with entry.open() as src:
-                        if self.found_in_stream(iter(lambda: src.read(_CHUNK), b"")):
+                        head = src.read(_CHUNK)
+                        if self.found_in_stream(itertools.chain([head], iter(lambda: src.read(_CHUNK), b""))):
                             self._withhold(wanted[key])
+                            continue
+                    if head.startswith(b"PK\x03\x04"):     # a .docx, .xlsx, .odt, .zip: its parts are deflated
+                        with entry.open() as src:
+                            if self._zip_names_someone(src):
+                                self._withhold(wanted[key])
             except (OSError, RuntimeError) as exc:
                 raise SourceError(f"evidence item {item}: reading the source failed: {exc}",
                                   hint="check that the evidence source is connected and readable") from exc
@@ -397,6 +407,30 @@ class Pseudonyms:
             sel.notes.append(f"{len(self.withheld)} file(s) withheld ({PSEUDONYMISED}): their name or content holds "
                              "a pseudonymised person's name, number, e-mail address or user id; listed with their "
                              "hashes")
+
+    def _zip_names_someone(self, src: Any, depth: int = 0) -> bool:
+        """Whether a ZIP's members (and the ZIPs inside it, three deep) hold a marked person's
+        trace. One that cannot be read as a ZIP (damaged, encrypted) is searched as bytes only."""
+        if not src.seekable():
+            src = io.BytesIO(src.read(_ZIP_CAP + 1))
+            if len(src.getvalue()) > _ZIP_CAP:
+                return True               # too big to search in memory: withheld, said as pseudonymised
+        try:
+            with zipfile.ZipFile(src) as zf:
+                for info in zf.infolist():
+                    if info.is_dir() or info.flag_bits & 0x1:
+                        continue
+                    with zf.open(info) as member:
+                        head = member.read(_CHUNK)
+                        if self.found_in_stream(itertools.chain([head], iter(lambda: member.read(_CHUNK), b""))):
+                            return True
+                    if depth < 2 and head.startswith(b"PK\x03\x04"):
+                        with zf.open(info) as member:
+                            if self._zip_names_someone(member, depth + 1):
+                                return True
+        except (zipfile.BadZipFile, zipfile.LargeZipFile, NotImplementedError, RuntimeError, EOFError, ValueError):
+            return False
+        return False
 
     def _withhold(self, f: dict) -> None:
         if f.get("withheld_reason") == WITHHELD_REASON:

@@ -293,3 +293,37 @@ def test_a_document_naming_her_inside_its_compressed_parts_is_withheld(forensic,
     withheld = {f["name"] for f in files if f.get("withheld_reason") == "pseudonymised"}
     assert "statement.docx" in withheld and "other.docx" not in withheld
     assert not any(n.endswith("statement.docx") for n in names) and any(n.endswith("other.docx") for n in names)
+
+
+def test_a_tagged_document_naming_her_inside_is_withheld(forensic, tmp_path):
+    """Exported by tag, the .docx alone is selected (not its inner files): its parts are read
+    all the same."""
+    import hashlib
+    import io
+    import zipfile
+
+    import phone_dbs as P
+    from builders import write_tree
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("word/document.xml", "<w:t>Statement of Ana Lima</w:t>" + " " * 2000)
+    doc = buf.getvalue()
+    android = tmp_path / "android"
+    P.contacts2(android / "data/com.android.providers.contacts/databases/contacts2.db")
+    write_tree(android, {"Documents/statement.docx": doc})
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-10", "--examiner", "E. Xaminer")
+    forensic("evidence", "add", android, "--case", case, "--id", "phone")
+    forensic("triage", "--case", case, expect=None)
+    forensic("tag", "add", hashlib.sha256(doc).hexdigest(), "--tag", "doc", "--case", case)
+    forensic("person", "mark", P.ANA_E164, "--role", "victim", "--case", case)
+    (tmp_path / "pass.txt").write_text(PASS.decode() + "\n")
+    out = tmp_path / "b.zip"
+    forensic("export", "--case", case, "--tag", "doc", "--out", out, "--pseudonymise",
+             "--pseudonym-passphrase-file", tmp_path / "pass.txt")
+    with zipfile.ZipFile(out) as zf:
+        names = zf.namelist()
+        files = [json.loads(line) for n in names if n.endswith("data/files.jsonl")
+                 for line in zf.read(n).splitlines()]
+    assert [f["withheld_reason"] for f in files if f["name"] == "statement.docx"] == ["pseudonymised"]
+    assert not any(n.endswith("statement.docx") for n in names)
