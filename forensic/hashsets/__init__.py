@@ -314,6 +314,8 @@ def open_sets(names: Iterable[str] | None = None, library: Path | None = None) -
     wanted = list(names) if names is not None else [s.name for s in listing(root)]
     opened, problems = [], []
     for name in wanted:
+        if names is not None:
+            _check_name(name)                  # a name given: never a path out of the library
         folder = root / name
         if not (folder / META).is_file():
             raise UsageError(f"no hash set named {name} in {root}", hint="see `forensic hashset list`")

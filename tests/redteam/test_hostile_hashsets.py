@@ -187,3 +187,12 @@ def test_an_nsrl_with_rows_still_in_its_wal_is_refused(tmp_path, library):
         assert "-wal" in str(exc)
         return
     assert hs.records == len(BAD)                # else: every row in the -wal must be there
+
+
+def test_a_set_named_with_a_path_is_not_opened_from_outside_the_library(tmp_path, library):
+    """`hashset check --set ../elsewhere/x` opened a set folder outside the library."""
+    outside = tmp_path / "elsewhere"
+    outside.mkdir(mode=0o700)
+    hashsets.import_set(_sum_list(tmp_path / "bad.txt", BAD), "x", "known-good", library=outside)
+    with pytest.raises(UsageError, match="cannot name a hash set"):
+        hashsets.open_sets(["../elsewhere/x"], library=library)
