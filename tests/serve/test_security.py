@@ -240,3 +240,21 @@ def test_known_bad_is_never_shown(sample, tmp_path, monkeypatch):
         assert everything.count("/thumb/") == 6
     finally:
         stop_server(server)
+
+
+def test_a_cli_command_and_the_server_see_one_case(sample, server, cookie, monkeypatch):
+    """A tag put by 'forensic tag add' while the server runs shows on the next page, in the
+    gallery's tag filter too (the store is read afresh per request: SQLite WAL)."""
+    import html
+    import re
+    from forensic.cli.main import main
+    page = request(server, "GET", "/gallery?item=card", cookie=cookie).body.decode()
+    photo = re.search(r'href="/photo/(\d+)"', page).group(1)
+    page = request(server, "GET", f"/photo/{photo}", cookie=cookie).body.decode()
+    locator = re.search(r'id="locator">([^<]+)<', page).group(1)
+    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
+    assert main(["tag", "add", html.unescape(locator), "--item", "card", "--tag", "from-cli", "--case",
+                 str(sample["case"]), "--quiet"]) == 0
+    assert "from-cli" in request(server, "GET", f"/photo/{photo}", cookie=cookie).body.decode()
+    tagged = request(server, "GET", "/gallery?tag=from-cli", cookie=cookie).body.decode()
+    assert re.findall(r'href="/photo/(\d+)"', tagged) == [photo]
