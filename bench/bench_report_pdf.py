@@ -6,10 +6,10 @@ messages), a case, triage, and one tag on all of it (none of this timed), then t
 ``forensic export`` with ``--no-pdf`` and with the PDF, and prints wall and CPU seconds of
 each and the page count. Wall time depends on what else the machine runs; the CPU time of
 the PDF is the figure to compare. The PDF is the report's paper edition (every message, the
-findings with their pictures, the other listings cut to 50 rows: exporters/report/pdf.py).
+findings with their pictures, the other listings cut to 25 rows: exporters/report/pdf.py).
 2026-12, 2 cores under load (load average ~6): 200 photos and 2,000 messages, the PDF adds
-~8 s of CPU to an export of ~1.2 s (before the paper edition: ~19 s); the 2,000 messages are
-most of it (WeasyPrint: 2-4 ms each). Target (issue 17): the PDF adds at most 1x the export's
+~5-6 s of CPU to an export of ~1.2 s (before the paper edition: ~19 s); the 2,000 messages are
+most of it (WeasyPrint: ~1.5-2 ms each). Target (issue 17): the PDF adds at most 1x the export's
 own time -- not met for 2,000 messages. The 2,000-photo intake image (bench_export.py
 --with-pdf): the PDF adds ~2 s of CPU (it took ~236 s wall before). Run:
 

@@ -41,7 +41,7 @@ from forensic.exporters.report.thumbnails import ThumbnailCollector
 PDF_MEMBER = "data/report/report.pdf"
 REPORT_DIR = "data/report/"
 BAG_INFO_LABEL = "Forensic-Evidence-Digest"
-PAPER_ROWS = 50                      # rows of each listing but the findings and messages in the paper edition
+PAPER_ROWS = 25                      # rows of each listing but the findings and messages in the paper edition
 PDF_IMAGES_CAP = 600                  # pictures embedded in the PDF at most (time: see docs/formats.md)
 PDF_TABLE_ROWS_CAP = 500             # rows of one table in the PDF at most
 # A table of more rows than this is laid out with fixed column widths in the PDF: WeasyPrint's
