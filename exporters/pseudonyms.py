@@ -8,9 +8,15 @@ pseudonym: ``Victim-A``, ``Witness-B``. The letter is the person's place in the 
 marking, kept in the store, so a person has the same pseudonym in every export of the case
 (unmarked and marked again too); suspects keep their names.
 
+Text is compared as written and as a reader sees it (:func:`_fold`: NFKC, invisible
+characters dropped, Cyrillic and Greek look-alikes as Latin), so "AnaLima", "Ａｎａ" and
+"A\u200bna" are hers too. Ids are never rewritten: a case id or exported item id naming a
+marked person refuses the export.
+
 What cannot be rewritten is left out, never altered: an evidence file whose bytes (or path)
 hold a marked person's name, number, e-mail address or user id is withheld, listed with its
-hash and the reason ``pseudonymised``; a custody entry that names one (a tag's note) is left
+hash and the reason ``pseudonymised`` (a ZIP's members are read, and a container of a
+withheld file is withheld too); a custody entry that names one (a tag's note) is left
 out of the excerpt (the others keep their inclusion proofs). Before anything generated is
 written, every generated member is searched for what was replaced: one found stops the export
 (:meth:`Pseudonyms.check`), so a leak is an error, not a bundle.
