@@ -217,7 +217,8 @@ class Views:
             photos = review.photo_page(db, flt, after, PAGE + 1)
             more = len(photos) > PAGE
             photos = photos[:PAGE]
-            bad = {p.artifact_id for p in photos if review.is_known_bad(db, p.sha256, p.file_id)}
+            bad = {p.artifact_id: category for p in photos
+                   if (category := review.known_bad_category(db, p.sha256, p.file_id)) is not None}
             thumbs = self.thumbs(db)
             params = {"item": flt.item, "from": flt.date_from, "to": q.get("to") or None,
                       "geotagged": "1" if flt.geotagged else None, "tag": flt.tag}
@@ -235,7 +236,8 @@ class Views:
             if p is None:
                 return self.render("error.html", 404, message="no such photo")
             f = review.file(db, p.file_id) if p.file_id is not None else None
-            bad = review.is_known_bad(db, p.sha256, p.file_id)
+            category = review.known_bad_category(db, p.sha256, p.file_id)
+            bad = category is not None
             thumb = p.file_id in self.thumbs(db) and not bad
             same = [x for x in review.same_content(db, p.sha256) if x.id != p.file_id] if p.sha256 else []
             same_photo = review.photo_ids_of_files(db, [x.id for x in same])
@@ -243,8 +245,8 @@ class Views:
             carrying = review.messages_by_id(db, carried[:50])
             similar = self._similar(db, p)
             tags = review.tags_of(db, "file", p.item, p.locator) if p.locator else []
-            return self.render("photo.html", page="gallery", p=p, file=f, bad=bad, thumb=thumb, same=same,
-                               same_photo=same_photo, carrying=carrying, similar=similar, tags=tags,
+            return self.render("photo.html", page="gallery", p=p, file=f, bad=bad, category=category, thumb=thumb,
+                               same=same, same_photo=same_photo, carrying=carrying, similar=similar, tags=tags,
                                times=review.record_times(db, p.artifact_id),
                                fields=_field_rows(p.fields, p.extractor))
 

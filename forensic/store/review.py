@@ -140,6 +140,20 @@ def is_known_bad(db: sqlite3.Connection, sha256: str | None, file_id: int | None
                       "AND f.sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
 
 
+def known_bad_category(db: sqlite3.Connection, sha256: str | None, file_id: int | None) -> str | None:
+    """The category a known-bad set gives this file (or a file of the same content), "" when it
+    gives none; None when no known-bad set matched."""
+    rows = db.execute("SELECT category FROM hashset_hits WHERE file_id = ? AND kind = 'known-bad' "
+                      "ORDER BY hashset", (file_id,)).fetchall() if file_id is not None else []
+    if not rows and sha256 is not None:
+        rows = db.execute("SELECT h.category FROM hashset_hits h JOIN files f ON f.id = h.file_id "
+                          "WHERE h.kind = 'known-bad' AND f.sha256 = ? ORDER BY h.file_id, h.hashset",
+                          (sha256,)).fetchall()
+    if not rows:
+        return None
+    return next((str(r[0]) for r in rows if r[0]), "")
+
+
 def tags_of(db: sqlite3.Connection, kind: str, item: str, ref: str) -> list[tuple[str, str | None, bool]]:
     """(tag, note, sensitive) of one target."""
     return [(r[0], r[1], bool(r[2])) for r in db.execute(

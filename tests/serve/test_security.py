@@ -223,7 +223,7 @@ def test_known_bad_is_never_shown(sample, tmp_path, monkeypatch):
         # ... and after it, while the server runs
         assert main(["hashset", "check", "--case", str(case), "--quiet"]) in (0, 3)
         gallery = request(server, "GET", "/gallery?geotagged=1", cookie=cookie).body.decode()
-        assert "known-bad: not shown" in gallery and "/thumb/" not in gallery
+        assert "known-bad: not shown" in gallery and "/thumb/" not in gallery and sha in gallery
         photo = re.search(r'href="/photo/(\d+)"', gallery).group(1)
         page = request(server, "GET", f"/photo/{photo}", cookie=cookie).body.decode()
         assert "known-bad hash set matched" in page and "/thumb/" not in page
