@@ -87,6 +87,7 @@ which ``forensic training check`` adds to its detail.
 """
 from __future__ import annotations
 
+import hashlib
 from datetime import datetime
 from pathlib import Path
 
@@ -377,7 +378,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     _app_facts(lay, fact)
 
     # -- hash sets: a known-bad picture stored twice, stock files a known-good set lists ----------------------
-    hashsets = _hashset_facts(lay, fact, out_dir)
+    hashsets = _hashset_facts(lay, fact)
 
     # -- exports: a finding with a partial selection, a pseudonymised bundle ---------------------------------
     _export_facts(lay, fact)
@@ -508,13 +509,14 @@ def _clip_facts(lay: Layout, fact) -> None:
              requires="video_frames", feedback=FRAME_FEEDBACK)
 
 
-def _hashset_facts(lay: Layout, fact, out_dir: Path) -> dict:
+def _hashset_facts(lay: Layout, fact) -> dict:
     """The stand-in known-bad picture and its renamed copy, and the stock files the known-good set
     lists, in the phone and in its extraction (which copies them all). Returns the key's
     ``hashsets`` block: the set files the sample ships, with their SHA-256 (a check records it)."""
     if not lay.known_bad or not lay.hashsets:
         return {}
-    vics_sha, rds_sha = sha256_file(out_dir / VICS_FILE), sha256_file(out_dir / RDS_FILE)
+    # from the bytes the generator made (build_sample writes them to VICS_FILE, RDS_FILE), never read back
+    vics_sha, rds_sha = (hashlib.sha256(lay.hashsets[f]).hexdigest() for f in (VICS_FILE, RDS_FILE))
     original, *copies = lay.known_bad
     name = _name(original.rel)
     for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
