@@ -196,3 +196,12 @@ def test_a_set_named_with_a_path_is_not_opened_from_outside_the_library(tmp_path
     hashsets.import_set(_sum_list(tmp_path / "bad.txt", BAD), "x", "known-good", library=outside)
     with pytest.raises(UsageError, match="cannot name a hash set"):
         hashsets.open_sets(["../elsewhere/x"], library=library)
+
+
+def test_a_csv_row_longer_than_csv_reads_is_skipped_not_a_crash(tmp_path, library):
+    """A field over csv's 128 KiB limit stopped the import with an unexpected csv.Error."""
+    path = tmp_path / "lab.csv"
+    path.write_text(f"sha256,name\n{_sha256(BAD[0])},a\n{_sha256(BAD[1])},\"{'y' * 200_000}\"\n"
+                    f"{_sha256(BAD[2])},c\n", encoding="utf-8")
+    hs = hashsets.import_set(path, "lab", "known-bad", library=library)
+    assert hs.records == 2 and hs.skipped == 1
