@@ -142,12 +142,26 @@ def _hashlist(fh: io.TextIOBase, notes: ReadNotes) -> Iterator[tuple[str, bytes,
         yield got[0], got[1], None
 
 
+def _csv_rows(reader: Any, notes: ReadNotes) -> Iterator[tuple[int, list[str]]]:
+    """(line number, row) of ``reader``; a row csv cannot read (a field over its 128 KiB
+    limit, say) is skipped and counted, and the reading goes on with the next."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as exc:
+            notes.skip(f"line {reader.line_num}: {exc}")
+            continue
+        yield reader.line_num, row
+
+
 def _csv(fh: io.TextIOBase, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
-    rows = csv.reader(fh)
-    header = next(rows, [])
+    rows = _csv_rows(csv.reader(fh), notes)
+    header = next(rows, (0, []))[1]
     hashes = _hash_columns(header)
     category = next((i for i, name in enumerate(header) if _norm(name) == "category"), None)
-    for n, row in enumerate(rows, 2):
+    for n, row in rows:
         found = False
         cat = row[category].strip() or None if category is not None and category < len(row) else None
         for i, alg in hashes.items():
