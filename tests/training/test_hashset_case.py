@@ -208,3 +208,14 @@ def test_a_tampered_key_is_caught(forensic, built, tmp_path):
     assert "matched with category 2, expected 1" in wrong["known_bad_file", "phone"]
     assert "no file /data/media/0/DCIM/.thumbs/0418.dat" in wrong["known_bad_file", "extraction"]
     assert wrong["known_good_count", "phone"].startswith("2 files matched sample-rds, expected 3")
+
+
+def test_the_same_seed_writes_the_same_sets(tmp_path):
+    """Byte-identical for a seed, like the images: the sets are made from the seed alone."""
+    require_tools(*TOOLS)
+    for name in ("a", "b"):
+        assert _cli("sample-image", tmp_path / name, "--seed", SEED, "--quiet") == 0
+    for rel in (RDS_FILE, VICS_FILE):
+        assert (tmp_path / "a" / rel).read_bytes() == (tmp_path / "b" / rel).read_bytes() == layout(SEED).hashsets[rel]
+    assert _cli("sample-image", tmp_path / "a", "--seed", SEED + 1, "--force", "--quiet") == 0   # replaced
+    assert (tmp_path / "a" / VICS_FILE).read_bytes() != (tmp_path / "b" / VICS_FILE).read_bytes()
