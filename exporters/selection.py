@@ -174,6 +174,27 @@ def add_tags(case: Case, targets: list[Target], tag: str, note: str | None, sens
     return rows
 
 
+def log_tags(case: Case, rows: list[dict], tag: str, sensitive: bool, note: str | None, by: str) -> None:
+    """Record a tagging (the rows :func:`add_tags` returned) in the custody log: one
+    ``tag.added`` entry per target, with hashes and locators, never content; signed with the
+    examiner's key from the environment ($FORENSIC_KEY) when the case is signed. The one path
+    every tagging takes (``forensic tag add``, ``forensic serve``)."""
+    from forensic.chain_of_custody.log import CustodyLog
+    from forensic.chain_of_custody.signing import signer_from_env
+    entries = []
+    for r in rows:
+        subject = {"item": r["item"]}
+        if r["kind"] == "file":
+            subject["locator"] = r["ref"]
+        else:
+            subject[r["kind"]] = r["ref"]
+        entries.append({"action": "tag.added", "subject": subject, "sha256": r["sha256"],
+                        "details": {"tag": tag, "sensitive": sensitive, "note": note}})
+    with CustodyLog(case.root, case.db, case.case_id, signer=signer_from_env(None), actor=by) as log:
+        log.extend(entries)
+        log.commit()
+
+
 def list_tags(case: Case, tag: str | None = None) -> list[dict]:
     """The tags (or those named ``tag``) as ``tag list`` prints them: by name, item, then
     the order they were put."""

@@ -48,7 +48,7 @@ def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, s
             conversation: str | None, from_at: str | None, to_at: str | None, geotagged: bool,
             examiner: str | None, as_json: bool) -> int:
     """Tag TARGETs (locators, SHA-256 values, message:ID) and/or what a query finds."""
-    from forensic.exporters.selection import add_tags, find_targets
+    from forensic.exporters.selection import add_tags, find_targets, log_tags
     preflight(case, None, None)           # tags are recorded in the custody log
     if not targets and not (conversation or from_at or to_at or geotagged):
         raise UsageError("nothing to tag", hint="give TARGETs or a query (--conversation, --from/--to, --geotagged)")
@@ -57,7 +57,7 @@ def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, s
     if not found:
         raise UsageError("the query matched nothing")
     rows = add_tags(case, found, name, note, sensitive, _actor(case, examiner))
-    _log_tags(case, rows, name, sensitive, note, _actor(case, examiner))
+    log_tags(case, rows, name, sensitive, note, _actor(case, examiner))
     if as_json:
         emit_jsonl(rows)
     else:
@@ -65,23 +65,6 @@ def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, s
             click.echo(safe(f"{r['kind']:12} {r['item']}  {r['label']}"))
     info(f"tagged {len(rows)} target(s) [bold]{esc(name)}[/bold]" + (" (sensitive)" if sensitive else ""))
     return exit_codes.OK
-
-
-def _log_tags(case: Case, rows: list[dict], name: str, sensitive: bool, note: str | None, actor: str) -> None:
-    """Record the tagging in the custody log (hashes and locators, never content)."""
-    from forensic.chain_of_custody.log import CustodyLog
-    entries = []
-    for r in rows:
-        subject = {"item": r["item"]}
-        if r["kind"] == "file":
-            subject["locator"] = r["ref"]
-        else:
-            subject[r["kind"]] = r["ref"]
-        entries.append({"action": "tag.added", "subject": subject, "sha256": r["sha256"],
-                        "details": {"tag": name, "sensitive": sensitive, "note": note}})
-    with CustodyLog(case.root, case.db, case.case_id, signer=signer_from_env(None), actor=actor) as log:
-        log.extend(entries)
-        log.commit()
 
 
 @tag.command("list")

@@ -466,9 +466,8 @@ def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str
     message, ``ref`` its artifact id) as ``forensic tag add`` does: the custody preflight,
     the tag rows, the signed custody entry."""
     from forensic.chain_of_custody.hooks import preflight
-    from forensic.cli.commands.export import _actor, _log_tags
     from forensic.errors import UsageError
-    from forensic.exporters.selection import add_tags, find_targets
+    from forensic.exporters.selection import add_tags, find_targets, log_tags
     if kind == "message":
         wanted = f"message:{ref}"
     elif kind == "file":
@@ -477,9 +476,8 @@ def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str
         raise UsageError(f"cannot tag a {kind!r}")
     preflight(case, None, None)
     found = find_targets(case, [wanted], item=item or None)
-    actor = _actor(case, None)
-    rows = add_tags(case, found, name, note, sensitive, actor)
-    _log_tags(case, rows, name, sensitive, note, actor)
+    rows = add_tags(case, found, name, note, sensitive, case.examiner)
+    log_tags(case, rows, name, sensitive, note, case.examiner)
     return len(rows)
 
 
