@@ -17,25 +17,45 @@ LEGEND = ("Distance: bits that differ between the two photos' perceptual hashes 
           "Camera: EXIF make and model (a camera original). Messages: chat messages carrying the photo")
 
 
-def _outside(path: Path) -> store_similar.HashedPhoto:
-    """A photo outside the case, hashed as triage hashes one (read-only, same bounds)."""
+def _outside(path: Path) -> list[store_similar.HashedPhoto]:
+    """A photo outside the case, hashed as triage hashes one (read-only, same bounds); a video:
+    each of its key frames, hashed as triage hashes a video's (``video_frames``)."""
     from forensic.extractors.base import ExtractorInput
     from forensic.extractors.photo_hash import HASH_TYPE, PhotoHashExtractor
+    from forensic.extractors.video_frames import VideoFramesExtractor
 
-    extractor = PhotoHashExtractor()
-    extractor.thumbnails = False
     size = path.stat().st_size
     with open(path, "rb") as fh:
-        data = fh.read(extractor.max_read + 1)
-    for out in extractor.extract(ExtractorInput(str(path), path.name, "", size, data)):
+        head = fh.read(64)
+    video = VideoFramesExtractor()
+    is_video = video.accepts(str(path), "", head)
+    if is_video:
+        # read through a fresh read-only handle: a video may be larger than memory holds
+        item = ExtractorInput(str(path), path.name, "", size, None, reopen=lambda: open(path, "rb"))
+        outputs = video.extract(item)
+    else:
+        extractor = PhotoHashExtractor()
+        extractor.thumbnails = False
+        with open(path, "rb") as fh:
+            data = fh.read(extractor.max_read + 1)
+        outputs = extractor.extract(ExtractorInput(str(path), path.name, "", size, data))
+    found = []
+    for out in outputs:
         if getattr(out, "record_type", None) == HASH_TYPE:
             fields = out.fields   # type: ignore[union-attr]
             ph, dh = store_similar.parse_hash(fields["phash"]), store_similar.parse_hash(fields["dhash"])
             if ph is not None and dh is not None:
-                return store_similar.HashedPhoto("(outside the case)", str(path), None, -1, ph, dh)
-        else:
+                found.append(store_similar.HashedPhoto("(outside the case)", str(path), None, -1, ph, dh,
+                                                       frame_time_s=fields.get("frame_time_s")))
+        elif getattr(out, "message", None):
             warn(esc(getattr(out, "message", "")))
-    raise UsageError(f"{path} could not be decoded as a photo", hint="give a JPEG, PNG, WebP, TIFF, GIF or BMP file")
+    if found:
+        return found
+    if is_video:
+        raise UsageError(f"no key frame of {path} could be decoded",
+                         hint="give a video PyAV (FFmpeg) opens: MOV, MP4, 3GP, Matroska, WebM or AVI")
+    raise UsageError(f"{path} could not be decoded as a photo",
+                     hint="give a JPEG, PNG, WebP, TIFF, GIF or BMP file, or a video")
 
 
 def _at(photo: store_similar.HashedPhoto) -> str:
@@ -44,10 +64,10 @@ def _at(photo: store_similar.HashedPhoto) -> str:
 
 
 def _targets(spec: str, found: list[store_similar.HashedPhoto]) -> list[store_similar.HashedPhoto]:
-    """The photo FILE names; a video in the case: each of its key frames hashed."""
+    """The photo FILE names; a video (outside or in the case): each of its key frames hashed."""
     path = Path(spec)
     if path.is_file():
-        return [_outside(path)]
+        return _outside(path)
     first = None
     if _SHA256.match(spec):
         first = next((p for p in found if p.sha256 == spec.lower()), None)
@@ -75,8 +95,9 @@ def similar(case: Case, file: str | None, all_: bool, max_distance: int, algorit
     """Near-duplicate photos across items and conversations: a camera original and its
     WhatsApp copy or a screenshot of it, with the Hamming distance of their perceptual hashes.
 
-    FILE is a photo's path (a file outside the case, hashed now, read-only), or the SHA-256 or
-    the locator of a photo in the case; --all lists every pair instead. The camera original
+    FILE is a photo's or a video's path (a file outside the case, hashed now, read-only: a
+    video by its key frames, each listed with its frame_time_s), or the SHA-256 or the
+    locator of a photo or video in the case; --all lists every pair instead. The camera original
     (EXIF make/model) is side a where one side is one, so a chat attachment in side b is
     linked to the photo it was made from. With --json: JSON Lines, each {a, b, distance,
     algorithm}, a and b with item, locator, sha256 (and camera, messages, and frame_time_s: a

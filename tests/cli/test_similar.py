@@ -34,7 +34,8 @@ def built(tmp_path_factory):
     assert main(["evidence", "add", str(tmp / "phone"), "--case", str(case), "--id", "phone"]) == 0
     assert main(["triage", "--case", str(case)]) == 3       # broken.jpg: a warning, not a crash
     return {"case": case, "tmp": tmp, "copy_sha": hashlib.sha256(copy).hexdigest(),
-            "original_sha": hashlib.sha256(originals[3]).hexdigest()}
+            "original_sha": hashlib.sha256(originals[3]).hexdigest(), "originals": originals,
+            "original_sha6": hashlib.sha256(originals[5]).hexdigest()}
 
 
 def test_all_json_contract_and_chat_link(forensic, built):
@@ -101,3 +102,40 @@ def test_thumbnails_and_warning_stored(forensic, built):
         case.close()
     warnings = forensic("warnings", "--json", "--case", built["case"]).jsonl()
     assert any("broken.jpg" in str(w) and "not hashed" in str(w) for w in warnings)
+
+
+def test_outside_video_key_frames_find_the_case_photo(forensic, built, tmp_path):
+    """A video outside the case, made (PyAV) from a case photo after another scene: its key
+    frame showing the photo finds the camera original and its chat copy, with the frame's
+    time; the other scene's frame finds nothing."""
+    import io
+
+    from PIL import Image
+
+    av = pytest.importorskip("av")
+    rate = 10
+    shown = Image.open(io.BytesIO(built["originals"][5])).convert("RGB").resize((320, 240))
+    other = scene(77, 320, 240)
+    video = tmp_path / "clip.mp4"
+    with av.open(str(video), mode="w", format="mp4") as out:
+        stream = out.add_stream("mpeg4", rate=rate)
+        stream.width, stream.height, stream.pix_fmt = 320, 240, "yuv420p"
+        stream.codec_context.gop_size = rate           # a key frame a second: one per scene
+        for img in (other, shown):
+            for _ in range(rate):
+                for packet in stream.encode(av.VideoFrame.from_image(img)):
+                    out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    rows = forensic("similar", video, "--json", "--case", built["case"]).jsonl()
+    assert rows, "the key frame of the case photo was not found"
+    assert {r["b"]["sha256"] for r in rows} == {built["original_sha6"]}
+    assert all(r["a"]["item"] == "(outside the case)" and r["a"]["locator"] == str(video) for r in rows)
+    assert all(r["a"]["frame_time_s"] is not None and r["a"]["frame_time_s"] >= 0.9 for r in rows)
+    assert all(r["distance"] <= 8 for r in rows)
+    plain = forensic("similar", video, "--case", built["case"]).out.splitlines()
+    assert len(plain) == len(rows) and all(line.split("\t")[2] == "(outside the case)" for line in plain)
+    # a file that is neither a photo nor a video FFmpeg decodes: a usage error, not a crash
+    junk = tmp_path / "junk.mp4"
+    junk.write_bytes(b"\x00\x00\x00\x18ftypisom" + b"\x00" * 200)
+    assert forensic("similar", junk, "--case", built["case"], expect=2).code == 2
