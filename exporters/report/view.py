@@ -282,6 +282,9 @@ def _verdict(ctx: Any) -> dict:
             points.append("The case's custody log was not checked at export.")
         else:
             bad = True
+            # verify-bundle checks the excerpt the bundle carries, not the whole log as it stood at
+            # export: the label must not read as a clean bill when the examiner's log failed
+            label += " (BUT THE CASE'S CUSTODY LOG FAILED AT EXPORT)"
             points.append(f"The case's custody log did NOT verify at export: {v.get('problem')}.")
     else:
         points.append("The case has no custody checkpoint: the bundle carries no custody excerpt.")

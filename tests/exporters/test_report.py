@@ -201,6 +201,22 @@ def test_the_verdict_of_an_unsigned_encrypted_bundle():
     assert v["commands"] == ["forensic verify-bundle BUNDLE.zip --pubkey EXAMINER.pub"]
 
 
+def test_the_verdict_says_when_the_custody_log_failed_at_export():
+    """verify-bundle checks the excerpt a bundle carries, not the whole log as it stood at export:
+    when that log failed, the label itself says so, not only a point further down."""
+    from types import SimpleNamespace
+
+    from forensic.exporters.report.view import _verdict
+    failed = SimpleNamespace(checkpoint=SimpleNamespace(tree_size=9, signature=None, signer=None), concerned=[],
+                             verify={"ok": False, "problem": "entry 4: hash chain broken"})
+    v = _verdict(SimpleNamespace(packaging={"signed": True, "key_id": "K", "fingerprint": "F"}, custody=failed))
+    assert v["bad"] and "FAILED AT EXPORT" in v["label"]
+    assert any("hash chain broken" in p for p in v["points"])
+    failed.verify = {"ok": True, "problem": None}
+    v = _verdict(SimpleNamespace(packaging={"signed": True, "key_id": "K", "fingerprint": "F"}, custody=failed))
+    assert not v["bad"] and v["label"] == "VERIFIED"
+
+
 def _context(**kw):
     """A report context made by hand: one conversation of 60 messages in the case, of which
     messages 10 and 40 (ids 110 and 140) are selected and tagged with a note naming Maria."""
