@@ -70,6 +70,8 @@ ACTIONS = {
     "hashset.checked": "items checked again against the examiner's hash sets (each set's name, kind, "
                        "source SHA-256, record count; files checked and matched)",
     "file.viewed": "known-bad content written out to be viewed (the files, their sets, where, and why)",
+    "search.recorded": "search hits kept as search/hit records (the lists, places and counts, a hash of "
+                       "the terms, the records' ids; never the hits' text)",
 }
 
 REQUIRED = frozenset(("action", "actor", "at", "details", "hash", "host", "prev", "reason",

@@ -3,18 +3,24 @@ content, names, messages and metadata, and the raw bytes of slack and unallocate
 (:mod:`forensic.search`)."""
 from __future__ import annotations
 
+import hashlib
+import json
 from pathlib import Path
 
 import click
 
 from forensic.case import Case
 from forensic.cli import exit_codes
-from forensic.cli.common import json_option, with_case
+from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import compact_line, esc, info, listing, warn
 from forensic.errors import UsageError
 from forensic.search.engine import WHERE, Hit, search_case
 from forensic.search.patterns import PATTERNS, pattern_terms
 from forensic.search.terms import Matcher, Term, read_list
+from forensic.store import search as store_search
+
+# what a saved hit's record names as its maker (the ``extractor`` column of ``artifacts``)
+SAVED_BY = "search@1"
 
 
 def _cells(h: Hit) -> tuple:
@@ -38,18 +44,28 @@ def _cells(h: Hit) -> tuple:
 @click.option("--region", default=None, metavar="CC",
               help="Country (ISO 3166 code) of phone numbers written in national form (--patterns phone).")
 @click.option("--item", "only", multiple=True, help="Only this evidence item (again for more; default: all).")
+@click.option("--save", is_flag=True,
+              help="Keep every hit in the case as a search/hit record (taggable as artifact:ID, on the "
+                   "timeline at its file's or message's time), logged as search.recorded.")
+@key_options
 @json_option
 @with_case
 def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
            ignore_case: bool, where: str, unallocated: bool, slack: bool, patterns: str | None, region: str | None,
-           only: tuple[str, ...], as_json: bool) -> int:
+           only: tuple[str, ...], save: bool, key_path: Path | None, passphrase_file: Path | None,
+           as_json: bool) -> int:
     """Search the case for TERM (or the terms of --list, or built-in --patterns).
 
     Names, messages and metadata are read from the case store; content, slack and
     unallocated space from the evidence itself (read-only). Each hit gives where it is
     (item, locator, image and file offsets), the matched text and its context, and the
     list and term that matched; raw hits also their encoding and whether they cross a
-    fragment or sector boundary."""
+    fragment or sector boundary.
+
+    With --save the hits are kept in the case as ``search/hit`` records (the JSON of each
+    hit, with ``saved_as``: artifact:ID), each logged in the custody log like a triage's
+    records, and the search itself as ``search.recorded`` (what was searched for and how
+    many hits, never their text)."""
     terms: list[Term] = []
     if term is not None:
         terms.append(Term(term, "term", regex))
@@ -72,11 +88,59 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
         warn(esc(message))
 
     hits = search_case(case, matcher, [r.item for r in rows], places, slack, unallocated, note)
-    n = listing((h.to_json() if as_json else h for h in hits), as_json=as_json,
+    if save:
+        from forensic.chain_of_custody.hooks import preflight
+        preflight(case, key_path, passphrase_file)
+        found = list(hits)
+        saved = _save(case, found, terms, places, ignore_case, slack, unallocated, key_path, passphrase_file)
+        info(f"{len(saved):,} hit(s) kept as search/hit records"
+             + (f" (artifact:{saved[0]} to artifact:{saved[-1]})" if saved else ""))
+        rows_out = ({**h.to_json(), "saved_as": f"artifact:{a}"} if as_json else h
+                    for h, a in zip(found, saved, strict=True))
+    else:
+        rows_out = (h.to_json() if as_json else h for h in hits)
+    n = listing(rows_out, as_json=as_json,
                 columns=("Where", "Item", "Locator", "Offset", "List", "Text", "Context"), cells=_cells,
                 line=lambda h: compact_line(_cells(h)), no_wrap=("Offset",))
     info(f"{n:,} hit(s) for {len(terms):,} term(s)")
     return exit_codes.WARNINGS if problems else exit_codes.OK
+
+
+def _save(case: Case, hits: list[Hit], terms: list[Term], places: set[str], ignore_case: bool, slack: bool,
+          unallocated: bool, key_path: Path | None, passphrase_file: Path | None) -> list[int]:
+    """Store the hits as records and log them (one ``artifact.recorded`` leaf each, then one
+    ``search.recorded``), the log's entries committed before the store's rows, as a triage
+    does: a crash leaves a leaf of a record not stored (reported), never a record not logged."""
+    from forensic.chain_of_custody.hooks import open_log
+    rows = []
+    for h in hits:
+        fields = {**h.to_json()}
+        source = h.record_id if h.where in ("message", "metadata") else None
+        rows.append((h.item, h.locator if h.where != "unallocated" else None, source,
+                     json.dumps(fields, ensure_ascii=False, default=str)))
+    by_list: dict[str, int] = {}
+    by_where: dict[str, int] = {}
+    for h in hits:
+        by_list[h.list] = by_list.get(h.list, 0) + 1
+        by_where[h.where] = by_where.get(h.where, 0) + 1
+    spec = json.dumps([[t.list, t.text, t.regex] for t in terms], ensure_ascii=False)
+    details = {"terms": len(terms), "terms_sha256": hashlib.sha256(spec.encode("utf-8")).hexdigest(),
+               "lists": sorted({t.list for t in terms}), "in": sorted(places), "ignore_case": ignore_case,
+               "slack": slack, "unallocated": unallocated, "hits": len(hits), "by_list": by_list,
+               "by_where": by_where}
+    with open_log(case, key_path, passphrase_file) as log, case.transaction() as db:
+        saved = store_search.save_hits(db, rows, SAVED_BY)
+        log.extend([{"action": "artifact.recorded",
+                     "subject": {"item": s.item, "locator": s.locator, "record_type": store_search.HIT_TYPE},
+                     "sha256": s.file_sha256,
+                     "details": {"artifact_id": s.artifact_id, "record_sha256": s.record_sha256,
+                                 "row_sha256": s.row_sha256, "times_sha256": s.times_sha256}}
+                    for s in saved])
+        if saved:
+            details["records"] = {"first": saved[0].artifact_id, "last": saved[-1].artifact_id}
+        log.append("search.recorded", {"items": sorted({h.item for h in hits})}, actor=log.actor, details=details)
+        log.commit()
+    return [s.artifact_id for s in saved]
 
 
 COMMANDS = [search]

@@ -10,6 +10,7 @@ from typing import Iterator
 
 MESSAGE_TYPE = "chat/message"
 MESSAGE_FIELDS = ("body", "text", "caption")
+HIT_TYPE = "search/hit"           # a hit ``forensic search --save`` recorded (never searched itself)
 
 
 @dataclass(frozen=True, slots=True)
@@ -59,7 +60,8 @@ def record_texts(db: sqlite3.Connection, items: list[str], messages: bool, metad
     field of the other records, and a message's other fields (``metadata``)."""
     clause, args = _in(items)
     sql = (f"SELECT a.id, a.item, a.record_type, f.locator, a.fields FROM artifacts a "
-           f"LEFT JOIN files f ON f.id = a.file_id WHERE a.item {clause} ORDER BY a.id")
+           f"LEFT JOIN files f ON f.id = a.file_id WHERE a.item {clause} AND a.record_type != '{HIT_TYPE}' "
+           "ORDER BY a.id")
     for rid, item, rtype, locator, fields in db.execute(sql, args):
         try:
             data = json.loads(fields)
@@ -118,3 +120,56 @@ def content_texts(db: sqlite3.Connection, item: str, literals: list[str] | None)
         rows = db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? ORDER BY c.id", (item,))
     for r in rows:
         yield ContentText(r[0], r[1], r[2], bool(r[3]), r[4], r[5])
+
+
+# -- hits kept as records (``forensic search --save``) ----------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class SavedHit:
+    """A hit stored as a ``search/hit`` record: what the custody log's ``artifact.recorded``
+    leaf states of it (the hashes read back from the rows as stored)."""
+    artifact_id: int
+    item: str
+    locator: str | None           # of the file the hit is in (None: unallocated space, no file)
+    file_sha256: str | None
+    record_sha256: str
+    row_sha256: str
+    times_sha256: str
+
+
+def save_hits(db: sqlite3.Connection, hits: list[tuple[str, str | None, int | None, str]],
+              extractor: str) -> list[SavedHit]:
+    """Store each hit (item, locator of its file or None, artifact id of the record it is in
+    or None, fields as JSON) as a ``search/hit`` record of its item, tied to the file it is
+    in, with that time: the message's (or record's) times when the hit is in one, else the
+    file's modification time (the caller's transaction)."""
+    from forensic.store import artifacts
+    from forensic.store.records import record_sha256
+    out: list[SavedHit] = []
+    for item, locator, source_record, fields_json in hits:
+        file_id, file_sha256 = None, None
+        if locator is not None:
+            row = db.execute("SELECT id, sha256 FROM files WHERE item = ? AND locator = ?", (item, locator)).fetchone()
+            if row is not None:
+                file_id, file_sha256 = row[0], row[1]
+        cur = db.execute("INSERT INTO artifacts(item, file_id, record_type, extractor, source_ref, fields, "
+                         "corrupted, warnings) VALUES (?,?,?,?,?,?,0,'[]')",
+                         (item, file_id, HIT_TYPE, extractor,
+                          None if source_record is None else f"artifact:{source_record}", fields_json))
+        aid = int(cur.lastrowid or 0)
+        if source_record is not None:
+            db.execute("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, tz_source, raw) "
+                       "SELECT ?, ?, label, utc, local, tz_known, tz_source, raw FROM timestamps "
+                       "WHERE artifact_id = ? ORDER BY rowid", (aid, file_id, source_record))
+        elif file_id is not None:
+            db.execute("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, tz_source, raw) "
+                       "SELECT ?, id, 'file_modified', "
+                       "CASE WHEN times_tz_known THEN modified_at END, "
+                       "CASE WHEN times_tz_known THEN NULL ELSE modified_at END, times_tz_known, "
+                       "CASE WHEN times_tz_known THEN COALESCE(times_tz_source, 'utc') ELSE 'unknown' END, "
+                       "modified_at FROM files WHERE id = ? AND modified_at IS NOT NULL", (aid, file_id))
+        rows = artifacts.record_row_hashes(db, aid, aid)
+        times = artifacts.times_hashes(db, aid, aid)
+        out.append(SavedHit(aid, item, locator if file_id is not None else None, file_sha256,
+                            record_sha256(fields_json), rows[aid], times.get(aid, artifacts.NO_TIMES)))
+    return out
