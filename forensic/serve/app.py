@@ -230,6 +230,8 @@ class Views:
 
     def photo(self, request: Request) -> Response:
         artifact_id = request.path_params["artifact_id"]
+        if artifact_id > SQLITE_MAX:
+            return self.render("error.html", 404, message="no such photo")
         with self.case() as case:
             db = case.db
             p = review.photo(db, artifact_id)
@@ -301,6 +303,8 @@ class Views:
 
     def thumbnail(self, request: Request) -> Response:
         file_id = request.path_params["file_id"]
+        if file_id > SQLITE_MAX:
+            return _refuse(404, "no thumbnail")
         with self.case() as case:
             db = case.db
             f = review.file(db, file_id)
@@ -442,6 +446,9 @@ class Views:
             if tag not in store_tags.names(case.db):
                 return self.render("error.html", 400, message=f"no such tag: {tag}")
             root = case.root
+        if folder.is_symlink() or (folder.exists() and not folder.is_dir()):    # would write elsewhere
+            return self.render("error.html", 400, message=f"{folder} is a link or not a folder: nothing exported "
+                               "(the bundle and its password are written inside the case only)")
         folder = root / "exports"
         folder.mkdir(exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
@@ -541,11 +548,17 @@ def _bounds(request: Request) -> tuple[int | None, int | None]:
         out.append(key)
     return out[0], out[1]
 
+SQLITE_MAX = 2**63 - 1    # the largest integer SQLite holds: a bigger id or offset finds nothing
 
+
+
+    """``text`` as an integer SQLite can hold, else ``default`` (a URL's number past 64 bits
+    would make SQLite raise OverflowError, a 500)."""
 def _int(text: str | None, default: int) -> int:
     try:
-        return int(text) if text is not None else default
+        value = int(text) if text is not None else default
     except ValueError:
+    return value if -SQLITE_MAX <= value <= SQLITE_MAX else default
         return default
 
 

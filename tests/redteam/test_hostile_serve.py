@@ -1,0 +1,137 @@
+"""Red team: `forensic serve` (the review workspace) against hostile requests and a hostile
+case folder; see docs/threat-model.md. Each test drives the real server in a subprocess
+(tests/serve/conftest.py) over plain HTTP."""
+from __future__ import annotations
+
+import shutil
+import threading
+
+import pytest
+
+from tests.serve.conftest import sample, start_server, stop_server  # noqa: F401  (fixture)
+from tests.serve.test_security import request
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+HUGE = "9" * 30                      # beyond SQLite's 64-bit integers
+
+
+@pytest.fixture()
+def own(sample, tmp_path):  # noqa: F811
+    """A copy of the sample case with its own server, a cookie and the CSRF token."""
+    import re
+    case = tmp_path / "case"
+    shutil.copytree(sample["case"], case)
+    server = start_server(case, sample["key"])
+    try:
+        r = request(server, "GET", f"/?token={server.token}")
+        cookie = r.getheader("Set-Cookie").split(";", 1)[0]
+        gallery = request(server, "GET", "/gallery", cookie=cookie).body.decode()
+        photo = re.search(r'href="(/photo/\d+)"', gallery).group(1)
+        page = request(server, "GET", photo, cookie=cookie).body.decode()
+        csrf = re.search(r'name="csrf" value="([^"]+)"', page).group(1)
+        yield {"server": server, "cookie": cookie, "csrf": csrf, "case": case, "key": sample["key"]}
+    finally:
+        stop_server(server)
+
+
+def test_backslash_paths_do_not_redirect_off_the_server(own):
+    """Browsers read ``/\\evil.example`` as ``//evil.example`` (another host): neither the token
+    exchange nor the tag form's ``back`` may send the examiner there."""
+    server, cookie = own["server"], own["cookie"]
+    r = request(server, "GET", f"/\\evil.example/?token={server.token}")
+    assert r.status == 303 and _same_origin(r.getheader("Location"))
+    body = f"csrf={own['csrf']}&kind=message&item=phone&ref={_message(own)}&tag=x&back=/%5Cevil.example".encode()
+    r = request(server, "POST", "/tag", cookie=cookie, body=body, headers=FORM)
+    assert r.status == 303 and _same_origin(r.getheader("Location"))
+
+
+def _same_origin(location: str) -> bool:
+    """A path on this server: not ``//host`` nor ``/\\host`` (a browser reads both as a host)."""
+    return location.startswith("/") and location[1:2] not in ("/", "\\")
+
+
+def _message(own: dict) -> str:
+    import re
+    chats = request(own["server"], "GET", "/chats?q=harbour", cookie=own["cookie"]).body.decode()
+    return re.search(r"/conversation\?message=(\d+)", chats).group(1)
+
+
+@pytest.mark.parametrize("path", [f"/photo/{HUGE}", f"/thumb/{HUGE}.jpg", f"/gallery?after={HUGE}&after_item=card",
+                                  f"/conversation?message={HUGE}", f"/timeline?offset={HUGE}",
+                                  f"/conversation?item=phone&offset={HUGE}"])
+def test_integers_beyond_sqlite_are_a_clear_refusal(own, path):
+    """Ids and offsets are numbers from the URL: one past 64 bits is an answer (404 or an empty
+    page), not a 500 from SQLite's OverflowError."""
+    r = request(own["server"], "GET", path, cookie=own["cookie"])
+    assert r.status in (200, 400, 404), (path, r.status, r.body[:200])
+
+
+def test_host_header_variants_are_refused(own):
+    """DNS rebinding spellings of a loopback name: a trailing dot, upper case, no port, IPv6."""
+    server, cookie = own["server"], own["cookie"]
+    port = server.port
+    for host in (f"127.0.0.1.:{port}", f"LOCALHOST.:{port}", "127.0.0.1", "localhost", f"[::1]:{port}",
+                 f"localhost.:{port}", f"127.0.0.1:{port}@evil.example", f"evil.example:{port}"):
+        assert request(server, "GET", "/", host=host, cookie=cookie).status == 421, host
+
+
+def test_an_exports_symlink_does_not_write_outside_the_case(own, tmp_path):
+    """``CASE/exports`` planted as a symlink to another folder: the export button refuses
+    rather than write the bundle and its password there."""
+    outside = tmp_path / "outside"
+    outside.mkdir()
+    (own["case"] / "exports").symlink_to(outside, target_is_directory=True)
+    server, cookie = own["server"], own["cookie"]
+    body = f"csrf={own['csrf']}&kind=message&item=phone&ref={_message(own)}&tag=rt3".encode()
+    assert request(server, "POST", "/tag", cookie=cookie, body=body, headers=FORM).status == 303
+    r = request(server, "POST", "/export", cookie=cookie, body=f"csrf={own['csrf']}&tag=rt3".encode(),
+                headers=FORM)
+    assert list(outside.iterdir()) == [], r.body[:300]
+    assert r.status == 400
+
+
+def test_two_tabs_and_the_cli_tag_at_once(own, monkeypatch):
+    """Two tabs and a CLI ``tag add`` tagging at the same time: every tag lands and the custody
+    log still verifies (each entry signed, the chain unbroken)."""
+    import re
+    from forensic.case import Case
+    from forensic.cli.main import main
+    from forensic.store import tags as store_tags
+    server, cookie, case = own["server"], own["cookie"], own["case"]
+    chats = request(server, "GET", "/chats?q=harbour", cookie=cookie).body.decode()
+    message = re.search(r"/conversation\?message=(\d+)", chats).group(1)
+    statuses: list[int] = []
+
+    def tab(n: int) -> None:
+        for k in range(4):
+            body = f"csrf={own['csrf']}&kind=message&item=phone&ref={message}&tag=tab{n}-{k}".encode()
+            statuses.append(request(server, "POST", "/tag", cookie=cookie, body=body, headers=FORM).status)
+
+    threads = [threading.Thread(target=tab, args=(n,)) for n in range(2)]
+    for t in threads:
+        t.start()
+    monkeypatch.setenv("FORENSIC_KEY", own["key"])
+    cli = [main(["tag", "add", f"message:{message}", "--case", str(case), "--tag", f"cli{k}", "--quiet"])
+           for k in range(3)]
+    for t in threads:
+        t.join(120)
+    assert statuses == [303] * 8 and cli == [0, 0, 0]
+    c = Case.open(case)
+    try:
+        names = set(store_tags.names(c.db))
+    finally:
+        c.close()
+    assert {f"tab{n}-{k}" for n in range(2) for k in range(4)} | {"cli0", "cli1", "cli2"} <= names
+    assert main(["custody", "verify", "--case", str(case), "--quiet"]) == 0
+
+
+def test_map_labels_are_escaped_in_the_svg():
+    """A file name with markup on the map: the SVG the page embeds unescaped carries it as text
+    (no element, no attribute made from it)."""
+    from forensic.exporters.report.basemap import map_svg
+    svg = map_svg([{"lat": 40.4, "lon": -3.7, "kind": "photo",
+                    "label": "card: <script>alert(1)</script>\" onload=\"x.jpg"}])
+    import xml.etree.ElementTree as ET
+    root = ET.fromstring(svg)
+    assert not [e for e in root.iter() if e.tag.endswith("script") or "onload" in e.attrib]
+    assert "<script>" not in svg
