@@ -68,6 +68,17 @@ WINDOW_BYTES = 256 << 20        # content the files being read may hold in memor
 PARK_BYTES = 256 << 20          # content of inputs waiting for their companions held in memory (the rest is read again)
 
 
+SECRET_OPTIONS = ("signal_desktop_key", "signal_desktop_password")   # recorded by their SHA-256 only
+
+
+def _recorded(extractor_options: dict) -> dict:
+    """Extractor options as the triage's summary keeps them: a key or password as its SHA-256."""
+    import hashlib
+    return {(f"{k}_sha256" if k in SECRET_OPTIONS else k):
+            (hashlib.sha256(str(v).encode()).hexdigest() if k in SECRET_OPTIONS else v)
+            for k, v in extractor_options.items()}
+
+
 @dataclass
 class TriageOptions:
     hashes: tuple[str, ...] = ("sha256",)
@@ -144,7 +155,8 @@ class Triage:
         self.progress = progress
         self.on_batch = on_batch            # each batch's stored rows, before it commits
         self.on_committed = on_committed    # after each batch has committed
-        self.stats = TriageStats(item, options={"hashes": list(options.hashes), **options.extractor_options})
+        self.stats = TriageStats(item, options={"hashes": list(options.hashes),
+                                                **_recorded(options.extractor_options)})
         if options.extractors is None:
             from forensic.extractors.registry import available_extractors
             self.extractors = available_extractors()

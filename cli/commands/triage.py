@@ -36,13 +36,23 @@ from forensic.store.records import Item
                    "with no zone; recorded as an assumption.")
 @click.option("--date-order", type=click.Choice(["dmy", "mdy", "ymd"]), default=None,
               help="Date order for chat exports whose dates cannot tell.")
+@click.option("--signal-key", default=None, metavar="HEX",
+              help="Signal Desktop database key (64 hex digits: config.json's 'key', or its 'encryptedKey' "
+                   "unsealed on the owner's system); custody records its SHA-256, never the key.")
+@click.option("--signal-config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A copy of Signal Desktop's config.json: its key is read, or its encryptedKey unsealed "
+                   "(Linux without keyring; Linux keyring or macOS Keychain with --signal-password-file).")
+@click.option("--signal-password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="File whose first line is Signal's safeStorage password ('Signal Safe Storage' "
+                                 "of the Linux keyring or macOS Keychain), for --signal-config.")
 @click.option("--no-extract", is_flag=True, help="Only list, hash and type files; run no extractor.")
 @click.option("--force", is_flag=True, help="Redo items already triaged (their previous results are replaced).")
 @key_options
 @json_option
 @with_case
 def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, password_file: Path | None,
-           assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool, key_path,
+           assume_tz: str | None, date_order: str | None, signal_key: str | None, signal_config: Path | None,
+           signal_password_file: Path | None, no_extract: bool, force: bool, key_path,
            passphrase_file, as_json: bool) -> int:
     """Walk evidence ITEMS (default: all), hash and type every file, extract artifacts.
 
@@ -56,6 +66,7 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
             hashes = parse_algorithms([*hashes, algorithm])
     if assume_tz:
         _check_zone(assume_tz)
+    signal_opts = _signal_key(signal_key, signal_config, signal_password_file)
     rows = [case.item(i) for i in items] if items else case.items()
     if not rows:
         raise UsageError("the case has no evidence items", hint="add one with 'forensic evidence add SOURCE'")
@@ -66,13 +77,15 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
         for row in rows:
             status = max(status, _triage_one(case, row, hashes, workers, password_file, assume_tz,
                                              date_order, no_extract, force, key_path,
-                                             passphrase_file, as_json, unfinished.get(row.item)))
+                                             passphrase_file, as_json, unfinished.get(row.item),
+                                             signal_opts))
     return status
 
 
 def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path | None,
                 assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool,
-                key_path, passphrase_file, as_json: bool, previous: dict | None) -> int:
+                key_path, passphrase_file, as_json: bool, previous: dict | None,
+                signal_opts: tuple[dict, dict] = ({}, {})) -> int:
     item = row.item
     if row.triaged_at and not force:
         summary = row.triage_summary or {}
@@ -85,13 +98,14 @@ def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path
     _check_source(item, row)
     password = _read_password(password_file) if password_file else _intake_password(row)
     ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
+    secret_opts, recorded = signal_opts         # the key to the extractors; custody: its SHA-256
     opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
-                         extractor_options=ex_opts, extractors=[] if no_extract else None)
+                         extractor_options={**ex_opts, **secret_opts}, extractors=[] if no_extract else None)
     if previous is not None:
         warn(_previous_message(case, item, previous, force))
     stored = store_triage.any_stored(case.db, item)
     with triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers, "force": force,
-                                     "extract": not no_extract, **ex_opts},
+                                     "extract": not no_extract, **ex_opts, **recorded},
                         key_path, passphrase_file, previous=previous,
                         eager=force and bool(row.triaged_at or stored)) as on_batch:
         with _progress(f"triage {item}", row.size) as advance:
@@ -195,6 +209,38 @@ def _check_zone(zone: str) -> None:
         ZoneInfo(zone)
     except (ZoneInfoNotFoundError, ValueError) as exc:
         raise UsageError(f"unknown time zone {zone!r}", hint="use an IANA name such as Europe/Madrid") from exc
+
+
+def _signal_key(key: str | None, config: Path | None, password_file: Path | None) -> tuple[dict, dict]:
+    """The Signal Desktop key given (``--signal-key``, or read/unsealed from ``--signal-config``)
+    as extractor options, and what custody records of it: its SHA-256 and where it came from."""
+    if key is None and config is None:
+        if password_file is not None:
+            raise UsageError("--signal-password-file unseals --signal-config's encryptedKey",
+                             hint="give the copy of Signal's config.json with --signal-config")
+        return {}, {}
+    if key is not None and config is not None:
+        raise UsageError("give either --signal-key or --signal-config", hint="the key, or the config.json holding it")
+    import hashlib
+
+    from forensic.extractors.chat.signal_desktop import KEY_OPTION, key_from_config
+    if config is not None:
+        password = _read_password(password_file) if password_file else None
+        try:
+            key, how = key_from_config(config.read_bytes(), password)
+        except (OSError, ValueError) as exc:
+            raise UsageError(f"no Signal Desktop key from {config}: {exc}",
+                             hint="give --signal-key HEX, or --signal-password-file with the safeStorage "
+                                  "password") from None
+        info(f"Signal Desktop key from {esc(str(config))}: {esc(how)}")
+    else:
+        how = "--signal-key"
+    key = (key or "").strip().lower()
+    if len(key) != 64 or any(c not in "0123456789abcdef" for c in key):
+        raise UsageError("the Signal Desktop key is not 64 hexadecimal digits",
+                         hint="config.json's 'key' (or its encryptedKey unsealed) is 64 hex digits")
+    return {KEY_OPTION: key}, {"signal_key_sha256": hashlib.sha256(key.encode("ascii")).hexdigest(),
+                               "signal_key_from": how}
 
 
 def _intake_password(row: Item) -> bytes | None:

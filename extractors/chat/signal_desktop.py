@@ -24,6 +24,19 @@ versions, a counter since 5.x, with the time in ``received_at_ms``; ``source`` (
 ``json``: ``name``, ``profileName``, ``profileFullName``, ``e164``, ``serviceId`` (``uuid``
 before 6.x), ``type`` private/group, ``groupId``, ``membersV2`` [{``aci`` or ``uuid``}]).
 The JSON column is authoritative; a row whose JSON is not an object is reported and skipped.
+
+The key (:func:`key_from_config`): ``config.json``'s ``key`` as it is; its ``encryptedKey``
+(Signal Desktop 7.16 and later: Electron ``safeStorage``, the hex of Chromium's ``os_crypt``
+blob) unsealed where the scheme is public and the secret known: ``v10``/``v11`` on Linux and
+``v10`` on macOS are AES-128-CBC (IV 16 spaces, PKCS#7) under PBKDF2-HMAC-SHA1(password,
+salt ``saltysalt``, 16 bytes; 1 iteration on Linux, 1003 on macOS) (Chromium
+``components/os_crypt/sync/os_crypt_linux.cc`` and ``os_crypt_mac.mm``). Linux ``v10`` with no
+keyring uses the built-in password ``peanuts``, so it opens from the evidence alone; Linux
+``v11`` needs the keyring's secret (libsecret/kwallet "Signal Safe Storage" / "Chromium Safe
+Storage") and macOS the Keychain's "Signal Safe Storage" password, given by the examiner.
+Windows' DPAPI-sealed key is not opened here: the examiner gives the unsealed key.
+A ``config.json`` in the evidence is read for what it says of the key (a warning: no key is
+stored in the case).
 """
 from __future__ import annotations
 
@@ -42,6 +55,9 @@ from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, row
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 KEY_OPTION = "signal_desktop_key"
+PASSWORD_OPTION = "signal_desktop_password"      # the safeStorage password (keyring / Keychain)
+LINUX_DEFAULT_PASSWORD = b"peanuts"              # Chromium os_crypt_linux.cc: no keyring (v10)
+_ITERATIONS = {"linux": 1, "macos": 1003}        # os_crypt_linux.cc, os_crypt_mac.mm
 _EVENTS_OUT = {"outgoing"}
 _MSG_COLS = ("json", "conversationId", "sent_at", "received_at", "type", "body")
 
@@ -65,6 +81,70 @@ def _key(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, default=str)
+
+
+def _unseal(blob: bytes, password: bytes, iterations: int) -> str | None:
+    """Chromium's os_crypt AES-128-CBC blob (after its 3-byte version prefix) under ``password``:
+    the SQLCipher key it holds (64 hex digits), or None when this password does not open it."""
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+
+    body = blob[3:]
+    if not body or len(body) % 16:
+        return None
+    key = PBKDF2HMAC(algorithm=hashes.SHA1(), length=16, salt=b"saltysalt", iterations=iterations).derive(password)
+    dec = Cipher(algorithms.AES(key), modes.CBC(b" " * 16)).decryptor()
+    padded = dec.update(body) + dec.finalize()
+    unpad = padding.PKCS7(128).unpadder()
+    try:
+        plain = unpad.update(padded) + unpad.finalize()
+    except ValueError:          # bad padding: another password
+        return None
+    text = plain.decode("ascii", "replace").strip().lower()
+    if len(text) == 64 and all(c in "0123456789abcdef" for c in text):
+        return text
+    return None
+
+
+def key_from_config(data: bytes, password: bytes | None = None) -> tuple[str, str]:
+    """The database key of a Signal Desktop ``config.json`` and how it was had ('config.json key',
+    'encryptedKey v10, Linux default password', ...). Raises ValueError saying what is needed
+    when the key cannot be had from what is given."""
+    try:
+        conf = json.loads(data.decode("utf-8-sig"))
+    except (UnicodeDecodeError, ValueError) as exc:
+        raise ValueError(f"config.json is not JSON ({exc})") from None
+    if not isinstance(conf, dict):
+        raise ValueError("config.json holds no JSON object")
+    if isinstance(conf.get("key"), str) and conf["key"].strip():
+        return conf["key"].strip().lower(), "config.json key"
+    sealed = conf.get("encryptedKey")
+    if not isinstance(sealed, str) or not sealed.strip():
+        raise ValueError("config.json holds neither 'key' nor 'encryptedKey'")
+    try:
+        blob = bytes.fromhex(sealed.strip())
+    except ValueError:
+        raise ValueError("config.json's encryptedKey is not hexadecimal") from None
+    version = blob[:3]
+    if version not in (b"v10", b"v11"):
+        raise ValueError(f"config.json's encryptedKey has the unknown prefix {version!r} (Windows DPAPI sealing "
+                         "or a newer scheme): give the key unsealed on the owner's system (--signal-key)")
+    if version == b"v10":
+        key = _unseal(blob, LINUX_DEFAULT_PASSWORD, _ITERATIONS["linux"])
+        if key:
+            return key, "encryptedKey v10, Linux default password (no keyring)"
+    if password:
+        for system, iterations in _ITERATIONS.items():
+            key = _unseal(blob, password, iterations)
+            if key:
+                return key, f"encryptedKey {version.decode()}, {system} safeStorage password given"
+        raise ValueError(f"config.json's encryptedKey ({version.decode()}) is not opened by the safeStorage "
+                         "password given (tried as Linux keyring and macOS Keychain password)")
+    raise ValueError(f"its key is encrypted by the OS keystore (encryptedKey {version.decode()}: Windows DPAPI, "
+                     "macOS Keychain or Linux libsecret/kwallet): give --signal-key HEX (the key unsealed on the "
+                     "owner's system), or the 'Signal Safe Storage' password from the keyring or Keychain with "
+                     "--signal-password-file")
 
 
 def decrypt(data: bytes, key_hex: str, workdir: str) -> bytes:
@@ -102,6 +182,8 @@ class SignalDesktopExtractor(SqliteChatExtractor):
 
     def accepts(self, path: str, mime: str, head: bytes) -> bool:
         p = path.replace("\\", "/").lower()
+        if _is_config(p):
+            return True
         if posixpath.basename(p) != "db.sqlite":
             return False
         # a plain copy by its name; an encrypted one (random bytes) only where Signal keeps it
@@ -117,12 +199,16 @@ class SignalDesktopExtractor(SqliteChatExtractor):
         if head.startswith(SQLITE_MAGIC):
             yield from super().extract(item)
             return
+        if _is_config(item.path.replace("\\", "/").lower()):
+            yield from self._config(item)
+            return
         key = (item.options or {}).get(KEY_OPTION)
         if not key:
             yield ExtractionWarning(self.NAME, (
                 f"{item.path}: Signal Desktop database is encrypted (SQLCipher 4). Needed: the 'key' (hex) from "
                 "Signal/config.json: decrypt a copy with it (sqlcipher: PRAGMA key = \"x'KEY'\"; "
-                f"sqlcipher_export) and add that copy as evidence, or give the key as extractor option {KEY_OPTION}; "
+                "sqlcipher_export) and add that copy as evidence, or give it: forensic triage --signal-key HEX "
+                "(or --signal-config config.json); "
                 "where config.json holds 'encryptedKey' "
                 "instead, the key is sealed by the OS keychain (Windows DPAPI, macOS Keychain, Linux libsecret) "
                 "and must be unsealed on the owner's system first; nothing read"))
@@ -147,6 +233,28 @@ class SignalDesktopExtractor(SqliteChatExtractor):
                                            "temporary copy; records read from it")
         yield from super().extract(dataclasses.replace(item, data=plain, size=len(plain), reopen=None,
                                                        siblings=None))
+
+    def _config(self, item: ExtractorInput) -> Iterator[ExtractionWarning]:
+        """What Signal's config.json says of the database key: a warning, never the key."""
+        opts = item.options or {}
+        if opts.get(KEY_OPTION):
+            return
+        try:
+            with item.stream() as f:
+                data = f.read(1 << 20)
+        except (OSError, ValueError) as exc:
+            yield ExtractionWarning(self.NAME, f"{item.path}: not readable ({exc})")
+            return
+        password = opts.get(PASSWORD_OPTION)
+        try:
+            _, how = key_from_config(data, password.encode() if isinstance(password, str) else password)
+        except ValueError as exc:
+            yield ExtractionWarning(self.NAME, f"{item.path}: Signal Desktop database found; {exc}")
+            return
+        yield ExtractionWarning(self.NAME, (
+            f"{item.path}: Signal Desktop config.json: the database key can be had ({how}); "
+            "give a copy of this file to forensic triage --signal-config FILE to read the encrypted db.sqlite "
+            "(the key itself is not stored in the case)"))
 
     def context(self, conn, tables, item, problems) -> "_Context":
         ctx = _Context()
@@ -224,6 +332,12 @@ class SignalDesktopExtractor(SqliteChatExtractor):
                              "author": ctx.label_ident(quote.get("authorAci") or quote.get("authorUuid")
                                                        or quote.get("author"))} if quote else None,
                    "reactions": reactions or None})
+
+
+def _is_config(path: str) -> bool:
+    """Signal Desktop's config.json (``Signal/``, ``Signal Beta/``; lower-case, ``/`` path)."""
+    parts = path.rsplit("/", 2)
+    return len(parts) == 3 and parts[2] == "config.json" and parts[1] in ("signal", "signal beta")
 
 
 class _Context:

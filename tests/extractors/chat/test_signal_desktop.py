@@ -133,7 +133,7 @@ def test_encrypted_without_key_names_what_is_needed():
     assert not EX.accepts("/tmp/other/db.sqlite", "application/octet-stream", data[:8192])
     recs, warns = split(EX.extract(item(data)))
     assert recs == [] and len(warns) == 1
-    assert "config.json" in warns[0] and "encryptedKey" in warns[0] and KEY_OPTION in warns[0]
+    assert "config.json" in warns[0] and "encryptedKey" in warns[0] and "--signal-key" in warns[0]
 
 
 def test_hostile_json_values_warn_and_go_on(tmp_path):
@@ -154,3 +154,103 @@ def test_hostile_json_values_warn_and_go_on(tmp_path):
     assert three["conversation"]["id"] == 'conversation:["c1"]' and four["body"] == "still read"
     assert four["sent_at_utc"] == "2023-03-28T10:40:00Z"
     assert any("soon" in w for w in recs[0].warnings) and warns == []
+
+
+# --- the key in config.json, and its safeStorage-sealed form (Signal Desktop 7.16+) ---------------
+
+KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+
+
+def seal(key_hex: str, password: bytes, iterations: int, version: bytes = b"v10") -> str:
+    """Chromium os_crypt's sealing (os_crypt_linux.cc, os_crypt_mac.mm) as Electron safeStorage
+    writes config.json's encryptedKey: PBKDF2-HMAC-SHA1(password, 'saltysalt', iterations, 16
+    bytes), AES-128-CBC, IV 16 spaces, PKCS#7; the version prefix; hex."""
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    k = PBKDF2HMAC(algorithm=hashes.SHA1(), length=16, salt=b"saltysalt", iterations=iterations).derive(password)
+    pad = padding.PKCS7(128).padder()
+    enc = Cipher(algorithms.AES(k), modes.CBC(b" " * 16)).encryptor()
+    body = enc.update(pad.update(key_hex.encode()) + pad.finalize()) + enc.finalize()
+    return (version + body).hex()
+
+
+def config(**fields) -> bytes:
+    return json.dumps({"mediaPermissions": True, **fields}).encode()
+
+
+def test_key_from_config_every_public_variant():
+    from forensic.extractors.chat.signal_desktop import key_from_config
+    assert key_from_config(config(key=KEY.upper())) == (KEY, "config.json key")
+    # Linux, no keyring: v10 under Chromium's built-in password, opened from the evidence alone
+    key, how = key_from_config(config(encryptedKey=seal(KEY, b"peanuts", 1)))
+    assert key == KEY and "v10" in how and "Linux default" in how
+    # Linux keyring (v11) and macOS Keychain (v10, 1003 iterations): the password given opens them
+    secret = b"k3yr1ng-secret-from-libsecret"
+    assert key_from_config(config(encryptedKey=seal(KEY, secret, 1, b"v11")), secret)[0] == KEY
+    key, how = key_from_config(config(encryptedKey=seal(KEY, secret, 1003)), secret)
+    assert key == KEY and "macos" in how
+    # without the password, or with a wrong one: what is needed, never a wrong key
+    with pytest.raises(ValueError, match="encrypted by the OS keystore.*--signal-key"):
+        key_from_config(config(encryptedKey=seal(KEY, secret, 1, b"v11")))
+    with pytest.raises(ValueError, match="not opened"):
+        key_from_config(config(encryptedKey=seal(KEY, secret, 1003)), b"wrong")
+    # Windows: v10 + AES-256-GCM under a DPAPI-sealed key: not opened here, the message says so
+    import os
+    with pytest.raises(ValueError, match="--signal-key"):
+        key_from_config(config(encryptedKey=(b"v10" + os.urandom(12 + 80 + 16)).hex()))
+    for bad, why in ((b"{", "not JSON"), (b"[]", "no JSON object"), (config(), "neither"),
+                     (config(encryptedKey="zz"), "not hexadecimal"), (config(encryptedKey="763939aa"), "prefix")):
+        with pytest.raises(ValueError, match=why):
+            key_from_config(bad)
+
+
+def test_config_json_in_evidence_warns_without_the_key():
+    cfg = "/home/kim/.config/Signal/config.json"
+    assert EX.accepts(cfg, "application/json", b"{")
+    assert not EX.accepts("/home/kim/.config/Other/config.json", "application/json", b"{")
+    sealed = config(encryptedKey=seal(KEY, b"keychain", 1003))
+    out = list(EX.extract(ExtractorInput(cfg, "config.json", "application/json", len(sealed), sealed)))
+    assert [type(w) for w in out] == [ExtractionWarning]
+    assert "Signal Desktop database found; its key is encrypted by the OS keystore" in out[0].message
+    assert "--signal-key" in out[0].message
+    linux = config(encryptedKey=seal(KEY, b"peanuts", 1))
+    out = list(EX.extract(ExtractorInput(cfg, "config.json", "application/json", len(linux), linux)))
+    assert len(out) == 1 and "can be had" in out[0].message and "--signal-config" in out[0].message
+    assert KEY not in out[0].message
+    # with the key given, nothing to say
+    assert list(EX.extract(ExtractorInput(cfg, "config.json", "", len(linux), linux, options={KEY_OPTION: KEY}))) == []
+
+
+def test_triage_signal_config_reads_the_encrypted_db_and_custody_keeps_only_the_hash(tmp_path, forensic):
+    sqlcipher3 = pytest.importorskip("sqlcipher3")
+    import hashlib
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    plain_db(plain)
+    signal = tmp_path / "laptop" / "home" / "kim" / ".config" / "Signal"
+    (signal / "sql").mkdir(parents=True)
+    conn = sqlcipher3.connect(str(plain / "db.sqlite"))
+    conn.execute("ATTACH DATABASE ? AS enc KEY \"x'" + KEY + "'\"", (str(signal / "sql" / "db.sqlite"),))
+    conn.execute("SELECT sqlcipher_export('enc')").fetchone()
+    conn.execute("DETACH DATABASE enc")
+    conn.close()
+    (signal / "config.json").write_bytes(config(encryptedKey=seal(KEY, b"peanuts", 1)))
+    copy = tmp_path / "config-copy.json"
+    copy.write_bytes((signal / "config.json").read_bytes())
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-15", "--examiner", "Ann Examiner")
+    forensic("evidence", "add", tmp_path / "laptop", "--case", case, "--id", "laptop")
+    first = forensic("triage", "--case", case, expect=None)
+    assert forensic("messages", "--json", "--case", case).jsonl() == []
+    warned = " ".join(str(w) for w in forensic("warnings", "--json", "--case", case).jsonl())
+    assert "--signal-config" in warned and "encrypted (SQLCipher 4)" in warned and first.code in (0, 3)
+    forensic("triage", "--force", "--signal-config", copy, "--case", case, expect=None)
+    bodies = sorted(m.get("body") or "" for m in forensic("messages", "--json", "--case", case).jsonl())
+    assert {"ready?", "yes", "all here"} <= set(bodies)
+    log = forensic("custody", "log", "--case", case, "--json").out
+    assert KEY not in log and hashlib.sha256(KEY.encode()).hexdigest() in log
+    summary = forensic("triage", "--force", "--signal-key", KEY, "--case", case, "--json", expect=None).out
+    assert KEY not in summary and hashlib.sha256(KEY.encode()).hexdigest() in summary
+    assert forensic("triage", "--signal-key", "abc", "--case", case, expect=2).code == 2
+    assert forensic("triage", "--signal-key", KEY, "--signal-config", copy, "--case", case, expect=2).code == 2
