@@ -391,19 +391,18 @@ class Views:
                                range={"from": request.query_params.get("from"), "to": request.query_params.get("to")})
 
     def timeline(self, request: Request) -> Response:
-        """Every time in the store in timeline order (``forensic timeline``), 200 a page."""
-        import itertools
-
+        """Every time in the store in timeline order (``forensic timeline``), 200 a page: a
+        page is read by the store's timeline index after the last key of the page before."""
         from forensic.store import timeline as store_timeline
         q = request.query_params
         start, end = _bounds(request)
-        offset = max(0, _int(q.get("offset"), 0))
+        after = store_timeline.parse_key(q.get("after"))
         flt = store_timeline.TimelineFilter(item=q.get("item") or None, start_us=start, end_us=end)
         with self.case() as case:
-            rows = list(itertools.islice(store_timeline.rows(case.db, flt), offset, offset + TIMELINE_PAGE + 1))
+            rows, last = store_timeline.page(case.db, flt, after, TIMELINE_PAGE)
             params = {"item": q.get("item"), "from": q.get("from"), "to": q.get("to")}
-            return self.render("timeline.html", page="timeline", rows=rows[:TIMELINE_PAGE], offset=offset,
-                               more=len(rows) > TIMELINE_PAGE, params=params, page_size=TIMELINE_PAGE,
+            return self.render("timeline.html", page="timeline", rows=rows, first=after is None,
+                               next_key=store_timeline.key_text(last) if last else None, params=params,
                                items=store_items.ids(case.db))
 
     # -- tagging ------------------------------------------------------------------------------

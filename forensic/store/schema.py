@@ -28,6 +28,9 @@ Tables:
 ``content_text``    text extracted from each item's documents for ``forensic search`` (PDF,
                     Office, HTML, BOM text), with ``content_fts`` (FTS5, trigram: substrings)
                     and ``content_index`` (which items were indexed, against which triage)
+``timeline_keys``   the timeline's order, one row per time (file system or record), made on
+                    first use by :mod:`forensic.store.timeline` and again when the store's
+                    records change (``meta.timeline_generation``): pages are read by an index
 ``custody_checkpoints``, ``custody_pins``
                     the store's copies of the custody log's latest checkpoint and of the
                     examiners' pinned keys (the log itself is the file ``custody.jsonl``)
@@ -39,7 +42,7 @@ from typing import Callable
 
 from forensic.errors import CaseError
 
-SCHEMA_VERSION = 6
+SCHEMA_VERSION = 7
 
 # FTS5 tokenizer of the chat search index: case folding in every script, Latin diacritics
 # removed (the rest of the folding is done before indexing: forensic.store.chats.search_form).
@@ -114,6 +117,7 @@ CREATE TABLE IF NOT EXISTS artifacts (
     warnings TEXT NOT NULL DEFAULT '[]'
 );
 CREATE INDEX IF NOT EXISTS artifacts_type ON artifacts(record_type, item);
+CREATE INDEX IF NOT EXISTS artifacts_file ON artifacts(file_id);
 CREATE TABLE IF NOT EXISTS timestamps (
     artifact_id INTEGER REFERENCES artifacts(id),
     file_id INTEGER REFERENCES files(id),
@@ -223,6 +227,17 @@ CREATE TABLE IF NOT EXISTS content_index (
     documents INTEGER NOT NULL,
     indexed_at TEXT NOT NULL
 );
+CREATE TABLE IF NOT EXISTS timeline_keys (
+    k INTEGER NOT NULL,
+    tz_unknown INTEGER NOT NULL,
+    item TEXT NOT NULL,
+    path TEXT NOT NULL,
+    label TEXT NOT NULL,
+    source INTEGER NOT NULL,
+    ref INTEGER NOT NULL
+);
+CREATE INDEX IF NOT EXISTS timeline_keys_order ON timeline_keys(k, tz_unknown, item, path, label, source, ref);
+CREATE INDEX IF NOT EXISTS timeline_keys_item ON timeline_keys(item, k, tz_unknown, path, label, source, ref);
 CREATE TABLE IF NOT EXISTS custody_checkpoints (
     tree_size INTEGER NOT NULL,
     root TEXT NOT NULL,
@@ -283,6 +298,12 @@ def empty_chat_index(db: sqlite3.Connection) -> None:
     _create_tables(db)
 
 
+def empty_timeline_index(db: sqlite3.Connection) -> None:
+    """Drop and lay out again the timeline index (made anew by forensic.store.timeline)."""
+    db.execute("DROP TABLE IF EXISTS timeline_keys")
+    _create_tables(db)
+
+
 # -- migrations: version N -> N + 1 ---------------------------------------------------------------
 
 def _to_2(db: sqlite3.Connection) -> None:
@@ -329,13 +350,22 @@ def _to_6(db: sqlite3.Connection) -> None:
     _create_tables(db)
 
 
+def _to_7(db: sqlite3.Connection) -> None:
+    """Version 7 indexes records by file (``artifacts_file``: a file's thumbnail, phash, photo
+    record found by index) and keeps the timeline's order in ``timeline_keys`` (empty in a
+    migrated store, made at the first timeline page), so a page is read by an index."""
+    _create_tables(db)
+
+
 # version N -> the step to N + 1, and what it does (as the custody log records it)
-MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6}
+MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6,
+                                                               6: _to_7}
 STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped",
                          2: "files.recovery and files.recovery_confidence (NULL for rows stored before)",
                          3: "person_roles: the persons marked as victim, witness or suspect (none before)",
                          4: "hashset_hits and hashset_checks: hash set matches and checks (none before)",
-                         5: "content_text, content_fts, content_index: documents' text for search (none before)"}
+                         5: "content_text, content_fts, content_index: documents' text for search (none before)",
+                         6: "artifacts_file index; timeline_keys: the timeline's order (made on first use)"}
 
 
 def migrate(db: sqlite3.Connection) -> list[dict]:

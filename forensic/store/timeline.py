@@ -72,9 +72,10 @@ COLUMNS = ("k", "tz_known", "label", "item", "path", "locator", "sha256", "delet
            "recovery", "recovered")
 
 
-def _file_select(column: str, desc: str) -> str:
+def _file_select(column: str, desc: str, ref: bool = False) -> str:
     return (
-        f"SELECT tl_key({column}) AS k, f.times_tz_known AS tz_known, '{desc}' AS label, f.item, f.path, "
+        f"SELECT {'f.id AS ref, ' if ref else ''}tl_key({column}) AS k, f.times_tz_known AS tz_known, "
+        f"'{desc}' AS label, f.item, f.path, "
         f"f.locator, f.sha256, f.deleted, 'fs/' || f.kind AS record_type, "
         f"CASE WHEN f.times_tz_known THEN {column} END AS utc, "
         f"CASE WHEN f.times_tz_known THEN NULL ELSE {column} END AS local, "
@@ -85,7 +86,7 @@ def _file_select(column: str, desc: str) -> str:
 
 
 _ARTIFACT_SELECT = (
-    "SELECT tl_key(COALESCE(t.utc, t.local)) AS k, t.tz_known AS tz_known, t.label AS label, a.item, f.path, "
+    "SELECT /*ref*/tl_key(COALESCE(t.utc, t.local)) AS k, t.tz_known AS tz_known, t.label AS label, a.item, f.path, "
     "f.locator, f.sha256, f.deleted, a.record_type, t.utc, t.local, t.tz_source, "
     "CASE WHEN a.record_type IN ('photo/exif', 'media/video') THEN json_extract(a.fields, '$.make') END AS make, "
     "CASE WHEN a.record_type IN ('photo/exif', 'media/video') THEN json_extract(a.fields, '$.model') END AS model, "
@@ -112,7 +113,7 @@ _ARTIFACT_SELECT = (
 
 
 def _sql(flt: TimelineFilter) -> tuple[str, dict[str, Any]]:
-    union = " UNION ALL ".join([_file_select(c, d) for c, d in FILE_TIMES] + [_ARTIFACT_SELECT])
+    union = " UNION ALL ".join([_file_select(c, d) for c, d in FILE_TIMES] + [_ARTIFACT_SELECT.replace("/*ref*/", "")])
     where = ["1"]
     args: dict[str, Any] = {"item": flt.item}
     if flt.known_only:
@@ -142,3 +143,134 @@ def rows(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter()) -> Iter
     cursor = db.cursor()
     cursor.row_factory = _typed          # typed straight from the row tuple (no sqlite3.Row between)
     yield from cursor.execute(sql, args)
+
+
+# -- the timeline index: the same order kept in the store (``timeline_keys``), read a page at a time --
+#
+# One row per time: its key (``NO_KEY`` for a time that cannot be read, so it comes first),
+# whether its zone is unknown, item, path ('' for none), label, then where it is: ``source``
+# 0-3 is a file system time of ``files.id = ref`` (FILE_TIMES' order), 4 a record's time
+# (``timestamps.rowid = ref``). The index is made on first use and again when the store's
+# files, records or items change (``meta.timeline_generation``); a page is a range of the
+# ``timeline_keys_order`` index after the last key of the page before (keyset pagination).
+
+NO_KEY = -(1 << 63)
+RECORD_SOURCE = len(FILE_TIMES)
+PageKey = tuple[int, int, str, str, str, int, int]
+
+
+def _generation(db: sqlite3.Connection) -> str:
+    """What the index was made from: the highest file, record and time ids (rows are only
+    added; a re-triage replaces an item's with new ids) and each item's triage time."""
+    r = db.execute("SELECT (SELECT coalesce(max(id), 0) FROM files), (SELECT coalesce(max(id), 0) FROM artifacts), "
+                   "(SELECT coalesce(max(rowid), 0) FROM timestamps), "
+                   "(SELECT group_concat(item || '@' || coalesce(triaged_at, ''), '|') FROM "
+                   "(SELECT item, triaged_at FROM items ORDER BY item))").fetchone()
+    return f"{r[0]}:{r[1]}:{r[2]}:{r[3] or ''}"
+
+
+def ensure_index(db: sqlite3.Connection) -> bool:
+    """Make ``timeline_keys`` for the store as it is now, unless it is current. True when it
+    was made. One write transaction: a reader sees the old index or the new one."""
+    from forensic.store.schema import empty_timeline_index
+    row = db.execute("SELECT value FROM meta WHERE key = 'timeline_generation'").fetchone()
+    if row is not None and row[0] == _generation(db):
+        return False
+    db.create_function("tl_key", 1, sort_key, deterministic=True)
+    db.execute("BEGIN IMMEDIATE")
+    try:
+        generation = _generation(db)          # as it is under the write lock
+        empty_timeline_index(db)
+        for source, (column, desc) in enumerate(FILE_TIMES):
+            db.execute(
+                "INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref) "
+                f"SELECT coalesce(tl_key({column}), ?), 1 - f.times_tz_known, f.item, coalesce(f.path, ''), ?, ?, f.id "
+                f"FROM files f WHERE {column} IS NOT NULL", (NO_KEY, desc, source))
+        db.execute(
+            "INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref) "
+            "SELECT coalesce(tl_key(COALESCE(t.utc, t.local)), ?), 1 - t.tz_known, a.item, coalesce(f.path, ''), "
+            "t.label, ?, t.rowid FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
+            "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) "
+            "WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL)", (NO_KEY, RECORD_SOURCE))
+        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('timeline_generation', ?)", (generation,))
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+    return True
+
+
+def page(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(), after: PageKey | None = None,
+         limit: int = 200) -> tuple[list[TimelineRow], PageKey | None]:
+    """Up to ``limit`` times ``flt`` keeps, in timeline order, after the time whose key is
+    ``after``; with the key of the last one when there may be more (else None). Reads the
+    timeline index (made first if it is not current: :func:`ensure_index`)."""
+    ensure_index(db)
+    where: list[str] = []
+    args: list[Any] = []
+    if after is not None:
+        where.append("(k, tz_unknown, item, path, label, source, ref) > (?, ?, ?, ?, ?, ?, ?)")
+        args += list(after)
+    if flt.item is not None:
+        where.append("item = ?")
+        args.append(flt.item)
+    if flt.known_only:
+        where.append("tz_unknown = 0")
+    if flt.start_us is not None:        # as rows(): unknown zones within the widest offsets
+        where.append("k >= ? AND k >= CASE WHEN tz_unknown THEN ? ELSE ? END")
+        wide = flt.start_us + EARLIEST_OFFSET_H * HOUR_US
+        args += [wide, wide, flt.start_us]
+    if flt.end_us is not None:
+        where.append("k <= ? AND k <= CASE WHEN tz_unknown THEN ? ELSE ? END")
+        wide = flt.end_us + LATEST_OFFSET_H * HOUR_US
+        args += [wide, wide, flt.end_us]
+    keys: list[PageKey] = [tuple(r) for r in db.execute(
+        "SELECT k, tz_unknown, item, path, label, source, ref FROM timeline_keys "
+        f"WHERE {' AND '.join(where) or '1'} ORDER BY k, tz_unknown, item, path, label, source, ref LIMIT ?",
+        [*args, limit + 1])]
+    more = len(keys) > limit
+    keys = keys[:limit]
+    found = _rows_of(db, keys)
+    out = [found[(k[5], k[6])] for k in keys if (k[5], k[6]) in found]
+    return out, (keys[-1] if more and keys else None)
+
+
+def _rows_of(db: sqlite3.Connection, keys: list[PageKey]) -> dict[tuple[int, int], TimelineRow]:
+    """(source, ref) -> its timeline row, for the keys of one page."""
+    db.create_function("tl_key", 1, sort_key, deterministic=True)
+    out: dict[tuple[int, int], TimelineRow] = {}
+    for source in range(RECORD_SOURCE + 1):
+        refs = sorted({k[6] for k in keys if k[5] == source})
+        if not refs:
+            continue
+        marks = ",".join("?" * len(refs))
+        if source < RECORD_SOURCE:
+            column, desc = FILE_TIMES[source]
+            sql = f"{_file_select(column, desc, ref=True)} AND f.id IN ({marks})"
+        else:
+            sql = f"{_ARTIFACT_SELECT.replace('/*ref*/', 't.rowid AS ref, ')} AND t.rowid IN ({marks})"
+        for r in db.execute(sql.replace(":item", "NULL"), refs):
+            out[(source, int(r[0]))] = TimelineRow.from_row(tuple(r[1:]))
+    return out
+
+
+def key_text(key: PageKey) -> str:
+    """A page key as the text of a link (JSON)."""
+    import json
+    return json.dumps(list(key), separators=(",", ":"))
+
+
+def parse_key(text: str | None) -> PageKey | None:
+    """The page key of :func:`key_text`; None for none, or text that is not one."""
+    import json
+    if not text:
+        return None
+    try:
+        v = json.loads(text)
+    except ValueError:
+        return None
+    if (not isinstance(v, list) or len(v) != 7 or not all(isinstance(x, int) and not isinstance(x, bool)
+                                                          for x in (v[0], v[1], v[5], v[6]))
+            or not all(isinstance(x, str) for x in v[2:5])):
+        return None
+    return (v[0], v[1], v[2], v[3], v[4], v[5], v[6])

@@ -43,3 +43,70 @@ def test_thumbnail_map_matches_the_store(sample):
         assert review.same_content(case.db, sha)[0].sha256 == sha
     finally:
         case.close()
+
+
+def test_timeline_pages_read_the_same_times_in_the_same_order(sample):
+    """The timeline index, read 3 times a page after each page's last key, gives every time
+    rows() gives, in its order; a filter keeps the same times; the index is remade when the
+    store's rows change and not otherwise."""
+    from forensic.store import timeline
+
+    def ident(r):
+        return (r.key, r.tz_known, r.label, r.item, r.locator, r.record_type, r.utc, r.local)
+
+    case = Case.open(sample["case"])
+    try:
+        for flt in (timeline.TimelineFilter(), timeline.TimelineFilter(item="phone"),
+                    timeline.TimelineFilter(start_us=timeline.sort_key("2021-03-14T00:00:00+00:00"),
+                                            end_us=timeline.sort_key("2021-03-14T23:59:59+00:00"))):
+            expected = [ident(r) for r in timeline.rows(case.db, flt)]
+            seen, after = [], None
+            while True:
+                rows, after = timeline.page(case.db, flt, after, 3)
+                assert len(rows) <= 3
+                seen += [ident(r) for r in rows]
+                if after is None:
+                    break
+                assert timeline.parse_key(timeline.key_text(after)) == after
+            assert expected and sorted(seen, key=repr) == sorted(expected, key=repr)
+            assert [s[0] for s in seen] == [e[0] for e in expected]          # the same order of keys
+        assert timeline.ensure_index(case.db) is False
+        case.db.execute("UPDATE meta SET value = 'stale' WHERE key = 'timeline_generation'")
+        assert timeline.ensure_index(case.db) is True
+        assert timeline.parse_key('["x"]') is None and timeline.parse_key("not json") is None
+    finally:
+        case.close()
+
+
+def test_a_version_6_store_gains_the_file_index_and_timeline_keys(sample, tmp_path, forensic, monkeypatch):
+    """Version 6 had no artifacts_file index nor timeline_keys: opening it adds both (the
+    keys empty until the first timeline page), the custody log records the step."""
+    import shutil
+    import sqlite3
+
+    from forensic.store import timeline
+    from forensic.store.schema import SCHEMA_VERSION
+    case_dir = tmp_path / "case"
+    shutil.copytree(sample["case"], case_dir)
+    db = sqlite3.connect(case_dir / "case.db")
+    db.execute("DROP TABLE IF EXISTS timeline_keys")
+    db.execute("DROP INDEX IF EXISTS artifacts_file")
+    db.execute("DELETE FROM meta WHERE key = 'timeline_generation'")
+    db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
+    forensic("person", "list", "--case", case_dir, "--json")        # a command opens (and migrates) it
+    case = Case.open(case_dir)
+    try:
+        assert SCHEMA_VERSION == 7
+        assert tuple(case.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()) == ("7",)
+        assert case.db.execute("SELECT count(*) FROM timeline_keys").fetchone()[0] == 0
+        plan = case.db.execute("EXPLAIN QUERY PLAN SELECT id FROM artifacts WHERE file_id = 1").fetchall()
+        assert "artifacts_file" in " ".join(str(r[-1]) for r in plan)
+        rows, _ = timeline.page(case.db, timeline.TimelineFilter(), None, 5)
+        assert len(rows) == 5
+    finally:
+        case.close()
+    [migrated] = forensic("custody", "log", "--case", case_dir, "--json", "--action", "case.migrated").jsonl()
+    assert migrated["details"]["from"] == 6 and "timeline_keys" in migrated["details"]["steps"][0]["what"]
