@@ -41,7 +41,7 @@ from forensic.exporters.timeline import parse_bound, sort_key
 from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.store import artifacts as store_artifacts, files as store_files, items as store_items
-from forensic.store import hashsets as store_hashsets, selection as store_selection
+from forensic.store import hashsets as store_hashsets, selection as store_selection, similar as store_similar
 from forensic.store.places import position
 from forensic.store import tags as store_tags
 from forensic.store.records import File, Photo, Record
@@ -403,6 +403,18 @@ KNOWN_BAD_WITHHELD = ("in a known-bad hash set: listed with its hash and metadat
                       "(export with --include-sensitive to include it; it is never shown as a picture)")
 
 
+SUSPECTED_WITHHELD = ("a near-duplicate of a photo in a known-bad hash set (resized or re-compressed: another "
+                      "SHA-256, the same picture): listed with its hash and metadata, never its content "
+                      "(export with --include-sensitive to include it; it is never shown as a picture)")
+
+
+def never_pictured(d: dict) -> bool:
+    """Whether a selected file, photo or video is never shown as a picture (a placeholder in
+    its place): in a known-bad hash set, or a near-duplicate of a photo in one
+    (``suspected_known_bad``, :func:`forensic.store.similar.suspected_known_bad`)."""
+    return bool(d.get("known_bad") or d.get("suspected_known_bad"))
+
+
 def _mark_hashsets(case: Case, sel: Selection) -> None:
     """Files in a known-bad hash set (by content: the same bytes under any name) are marked
     ``known_bad`` with the set's category, and withheld unless the export includes sensitive
@@ -410,17 +422,24 @@ def _mark_hashsets(case: Case, sel: Selection) -> None:
     unless ``show_known_good``)."""
     bad = store_hashsets.known_bad_sha256(case.db)
     marks = store_hashsets.hits(case.db, sel.items)
+    suspects = store_similar.suspected_known_bad(case.db, [f["id"] for f in sel.files])
     for f in sel.files:
         if f.get("sha256") in bad:
             f["known_bad"] = True
             f["known_bad_category"] = bad[f["sha256"]]
-            if not sel.spec.include_sensitive and not f["withheld"]:
-                f["withheld"] = True
-                f["withheld_reason"] = KNOWN_BAD_WITHHELD
+        elif f["id"] in suspects:
+            f["suspected_known_bad"] = suspects[f["id"]].to_json()
+        if never_pictured(f) and not sel.spec.include_sensitive and not f["withheld"]:
+            f["withheld"] = True
+            f["withheld_reason"] = KNOWN_BAD_WITHHELD if f.get("known_bad") else SUSPECTED_WITHHELD
     for m in [*sel.photos, *sel.videos]:
         if m.get("sha256") in bad:
             m["known_bad"] = True
             m["known_bad_category"] = bad[m["sha256"]]
+        elif m["file_id"] in suspects:
+            m["suspected_known_bad"] = suspects[m["file_id"]].to_json()
+            m["known_bad_category"] = store_similar.suspect_label(suspects[m["file_id"]])
+        if never_pictured(m):
             m["withheld"] = m["withheld"] or not sel.spec.include_sensitive
         m["known_good"] = any(h.kind == "known-good" for h in marks.get(m["file_id"], ()))
         m["hidden_known_good"] = m["known_good"] and not m.get("known_bad") and not sel.spec.show_known_good

@@ -16,14 +16,15 @@ from forensic.cli.console import esc, info, json_safe, listing, safe, stdout_is_
 from forensic.exporters import geo as geo_export
 from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
-from forensic.store import hashsets as store_hashsets, selection as store_selection
+from forensic.store import hashsets as store_hashsets, selection as store_selection, similar as store_similar
 from forensic.errors import UsageError
 from forensic.outputs import check_output, write_atomic
 
 
 PHOTOS_LEGEND = ("Flags: D deleted · C corrupted (damaged inside its format) · G geotagged · ! invalid GPS "
                  "(never placed on a map) · K carved from unallocated space · E embedded in another file · V video "
-                 "(--videos) · B known-bad (a hash set's: only its hash and metadata are ever shown). "
+                 "(--videos) · B known-bad (a hash set's: only its hash and metadata are ever shown) · b suspected "
+                 "known-bad (a near-duplicate of a known-bad photo: shown as one is). "
                  "Known-good photos are left out unless --known-good. "
                  "Zone: where the time's zone comes from (unknown: the camera's clock)")
 TIMELINE_LEGEND = ("Zone: where the time's zone comes from; unknown: the device's clock, placed as if it were "
@@ -118,6 +119,7 @@ def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = Fa
     ``known_good``, ``known_bad``, ``known_bad_category``); known-good ones left out unless
     ``known_good``."""
     marks = store_hashsets.hits(case.db, [item] if item else None)
+    suspects = store_similar.suspected_known_bad(case.db)
     for p in store_selection.photos(case.db, item, geotagged):
         mine = marks.get(p.file_id, []) if p.file_id is not None else []
         if not known_good and any(m.kind == "known-good" for m in mine):
@@ -128,6 +130,8 @@ def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = Fa
         if videos:
             row["kind"] = geo_export.PHOTO_KIND
         row.update(hashset_fields(mine))
+        suspect = suspects.get(p.file_id) if p.file_id is not None and not row["known_bad"] else None
+        row["suspected_known_bad"] = suspect.to_json() if suspect is not None else None
         yield row
     if videos:
         # the media/video records: a photo row's fields (those a video has not are null),
@@ -171,6 +175,8 @@ def _photo_flags(r: dict, blank: str) -> str:
     flags = ("D" if r["deleted"] else blank) + ("C" if r["corrupted"] else blank) + gps
     if r.get("known_bad"):
         flags += "B"
+    elif r.get("suspected_known_bad"):
+        flags += "b"
     return flags + "V" if r.get("kind") == geo_export.VIDEO_KIND else flags
 
 

@@ -9,6 +9,8 @@ import base64
 import struct
 from typing import Iterable
 
+from forensic.exporters.selection import never_pictured
+
 _IMAGE_MIMES = {"image/jpeg": "image/jpeg", "image/png": "image/png", "image/gif": "image/gif",
                 "image/webp": "image/webp"}
 
@@ -91,12 +93,12 @@ class ThumbnailCollector:
         withheld). A withheld one's is never taken, nor any of content a withheld file has
         (the same picture under another name). Taken first, they are what :meth:`add` keeps."""
         media = list(media)
-        hidden = {m["sha256"] for m in media if (m["withheld"] or m.get("known_bad")) and m.get("sha256")}
-        self.known_bad |= {(m["item"], m["locator"]) for m in media if m.get("known_bad")}
-        self.known_bad_sha256 |= {m["sha256"] for m in media if m.get("known_bad") and m.get("sha256")}
+        hidden = {m["sha256"] for m in media if (m["withheld"] or never_pictured(m)) and m.get("sha256")}
+        self.known_bad |= {(m["item"], m["locator"]) for m in media if never_pictured(m)}
+        self.known_bad_sha256 |= {m["sha256"] for m in media if never_pictured(m) and m.get("sha256")}
         for m in media:
             b64 = stored.get(m.get("file_id"))    # type: ignore[arg-type]
-            if m["withheld"] or m.get("known_bad") or b64 is None or (m.get("sha256") and m["sha256"] in hidden):
+            if m["withheld"] or never_pictured(m) or b64 is None or (m.get("sha256") and m["sha256"] in hidden):
                 continue
             try:                               # decoded and encoded again: only base64 goes in the page
                 jpeg = base64.b64decode(b64, validate=True)
@@ -115,7 +117,7 @@ class ThumbnailCollector:
     def add(self, f: dict, head: bytes, whole: bytes | None) -> None:
         if (f["item"], f["locator"]) in self.images:      # its thumbnail made at triage
             return
-        if f.get("known_bad") or (f["item"], f["locator"]) in self.known_bad \
+        if never_pictured(f) or (f["item"], f["locator"]) in self.known_bad \
                 or f.get("sha256") in self.known_bad_sha256:
             return                                         # a known-bad file is never shown as a picture
         thumb, kind, mime = exif_thumbnail(head), "EXIF thumbnail", "image/jpeg"

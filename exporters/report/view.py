@@ -19,6 +19,8 @@ from typing import Any, Callable, Iterable
 
 from markupsafe import Markup
 
+from forensic.exporters.selection import never_pictured
+
 SECTIONS = (("summary", "Summary"), ("findings", "Findings"), ("chats", "Conversations"), ("gallery", "Photos"),
             ("videos", "Videos"), ("map", "Map"), ("timeline", "Timeline"), ("files", "Exported files"),
             ("items", "Evidence items"), ("case", "Case"), ("selection", "Selection"),
@@ -393,8 +395,8 @@ def _file_finding(f: dict, media: tuple[str, dict] | None) -> dict:
     elif status == NOT_RECOVERABLE:
         text += ": not recoverable (its content could not be read completely at triage)"
     # its thumbnail may be printed beside it (the PDF): an exported photo or video, not known-bad
-    pictured = (media is not None and status == "exported" and not f.get("known_bad")
-                and not media[1].get("known_bad"))
+    pictured = (media is not None and status == "exported" and not never_pictured(f)
+                and not never_pictured(media[1]))
     return {"key": ("file", f["item"], f["locator"]), "kind": kind, "sort": sort, "when": when, "text": text,
             "where": f["locator"], "status": status, "pictured": pictured}
 
@@ -531,7 +533,7 @@ def _gallery(ctx: Any) -> list[dict]:
             continue                    # in a known-good hash set: left out unless the export shows them
         f = p["fields"]
         cards.append({"key": [p["item"], p["locator"]], "withheld": p["withheld"], "path": p["path"],
-                      "known_bad": bool(p.get("known_bad")), "known_bad_category": p.get("known_bad_category"),
+                      "known_bad": never_pictured(p), "known_bad_category": p.get("known_bad_category"),
                       "how": how_had(p) if p.get("recovery") in ("carved", "embedded") else "",
                       "taken": moment(f.get("taken_at"), f.get("taken_at_utc"), f.get("tz_known"))[1]
                       if f.get("taken_at") or f.get("taken_at_utc") else None,
@@ -544,8 +546,8 @@ def _gallery(ctx: Any) -> list[dict]:
 
 def _videos(ctx: Any) -> dict:
     cards = [{"key": [v["item"], v["locator"]], "path": v["path"], "item": v["item"], "locator": v["locator"],
-              "known_bad": bool(v.get("known_bad")), "known_bad_category": v.get("known_bad_category")}
-             for v in ctx.videos if (not v["withheld"] or v.get("known_bad")) and not v.get("hidden_known_good")]
+              "known_bad": never_pictured(v), "known_bad_category": v.get("known_bad_category")}
+             for v in ctx.videos if (not v["withheld"] or never_pictured(v)) and not v.get("hidden_known_good")]
     rows = []
     for v in ctx.videos:
         f = v["fields"]

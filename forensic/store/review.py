@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from forensic.store import similar
 from forensic.store.records import File, Message, Photo
 
 PHOTO = "photo/exif"
@@ -134,10 +135,12 @@ def is_known_bad(db: sqlite3.Connection, sha256: str | None, file_id: int | None
     if file_id is not None and db.execute("SELECT 1 FROM hashset_hits WHERE file_id = ? AND kind = 'known-bad'",
                                           (file_id,)).fetchone():
         return True
-    if sha256 is None:
-        return False
-    return db.execute("SELECT 1 FROM hashset_hits h JOIN files f ON f.id = h.file_id WHERE h.kind = 'known-bad' "
-                      "AND f.sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None
+    if sha256 is not None and db.execute(
+            "SELECT 1 FROM hashset_hits h JOIN files f ON f.id = h.file_id WHERE h.kind = 'known-bad' "
+            "AND f.sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None:
+        return True
+    # a near-duplicate of a known-bad photo (resized, re-compressed): shown as known-bad is
+    return file_id is not None and bool(similar.suspected_known_bad(db, [file_id]))
 
 
 def known_bad_category(db: sqlite3.Connection, sha256: str | None, file_id: int | None) -> str | None:
@@ -150,7 +153,8 @@ def known_bad_category(db: sqlite3.Connection, sha256: str | None, file_id: int 
                           "WHERE h.kind = 'known-bad' AND f.sha256 = ? ORDER BY h.file_id, h.hashset",
                           (sha256,)).fetchall()
     if not rows:
-        return None
+        suspect = similar.suspected_known_bad(db, [file_id]).get(file_id) if file_id is not None else None
+        return None if suspect is None else similar.suspect_label(suspect)
     return next((str(r[0]) for r in rows if r[0]), "")
 
 

@@ -244,3 +244,74 @@ def thumbnails(db: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, str
             if isinstance(jpeg, str) and file_id not in out:
                 out[file_id] = jpeg
     return out
+
+
+# -- known-bad near-duplicates -----------------------------------------------------------------
+
+@dataclass(frozen=True, slots=True)
+class Suspect:
+    """A photo (or video key frame's file) within the near-duplicate distance of a photo a
+    known-bad hash set matched: another SHA-256 (resized, re-compressed, EXIF stripped), the
+    same picture. Shown as a known-bad one is: never as a picture."""
+    file_id: int
+    like_item: str
+    like_locator: str
+    like_sha256: str | None
+    distance: int
+    category: str | None
+
+    def to_json(self) -> dict:
+        return {"like": {"item": self.like_item, "locator": self.like_locator, "sha256": self.like_sha256},
+                "distance": self.distance, "category": self.category}
+
+
+def suspect_label(s: Suspect) -> str:
+    """What a placeholder says of a suspected known-bad photo (a known-bad one: its category)."""
+    return (f"suspected: {s.distance}-bit near-duplicate of a known-bad photo"
+            + (f" ({s.category})" if s.category else ""))
+
+
+_BAD_CONTENT = ("SELECT f2.sha256 FROM hashset_hits h JOIN files f2 ON f2.id = h.file_id "
+                "WHERE h.kind = 'known-bad' AND f2.sha256 IS NOT NULL")
+
+
+def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None = None,
+                        max_distance: int = DEFAULT_MAX_DISTANCE) -> dict[int, Suspect]:
+    """file id -> :class:`Suspect` of every hashed photo (of ``file_ids``) whose pHash is within
+    ``max_distance`` bits of a known-bad photo's, itself in no known-bad set (those are
+    known-bad already): the nearest known-bad photo it resembles. The one decision every view
+    (``photos``, ``serve``, the report, the bundle) takes for "never show it as a picture"
+    besides the hash sets."""
+    category: dict[str, str | None] = {}
+    for sha, cat in db.execute("SELECT f.sha256, h.category FROM hashset_hits h JOIN files f ON f.id = h.file_id "
+                               "WHERE h.kind = 'known-bad' AND f.sha256 IS NOT NULL ORDER BY h.file_id, h.hashset"):
+        if category.get(sha) is None:
+            category[sha] = cat
+    if not category:
+        return {}
+    found = [(it, loc, sha, parse_hash(ph)) for it, loc, sha, ph in db.execute(
+        "SELECT a.item, f.locator, f.sha256, json_extract(a.fields, '$.phash') FROM artifacts a "
+        f"JOIN files f ON f.id = a.file_id WHERE a.record_type = 'photo/phash' AND f.sha256 IN ({_BAD_CONTENT}) "
+        "ORDER BY a.item, f.locator, a.id")]
+    bad = [(it, loc, sha, h) for it, loc, sha, h in found if h is not None]
+    if not bad:
+        return {}
+    where, args = "", ()    # type: tuple[str, tuple]
+    if file_ids is not None:
+        wanted = sorted(set(file_ids))
+        if not wanted:
+            return {}
+        where, args = f" AND f.id IN ({','.join('?' * len(wanted))})", tuple(wanted)
+    out: dict[int, Suspect] = {}
+    for file_id, ph in db.execute(
+            "SELECT f.id, json_extract(a.fields, '$.phash') FROM artifacts a JOIN files f ON f.id = a.file_id "
+            f"WHERE a.record_type = 'photo/phash' AND (f.sha256 IS NULL OR f.sha256 NOT IN ({_BAD_CONTENT})){where} "
+            "ORDER BY a.id", args):
+        value = parse_hash(ph)
+        if value is None:
+            continue
+        for it, loc, sha, bad_hash in bad:
+            d = distance(value, bad_hash)
+            if d <= max_distance and (file_id not in out or d < out[file_id].distance):
+                out[file_id] = Suspect(file_id, it, loc, sha, d, category.get(sha))
+    return out
