@@ -21,7 +21,11 @@ MAX_MEMBER = 64 << 20            # bytes of one OOXML/ODF part unpacked
 _OOXML_PARTS = re.compile(r"^(word/(document|header\d*|footer\d*|footnotes|endnotes|comments)\.xml"
                           r"|xl/sharedStrings\.xml|xl/worksheets/sheet\d+\.xml|ppt/slides/slide\d+\.xml"
                           r"|ppt/notesSlides/notesSlide\d+\.xml|content\.xml|docProps/core\.xml)$")
-_TAG = re.compile(r"<(script|style)\b.*?</\1\s*>|<[^>]*>", re.S | re.I)
+# Linear on hostile pages: a tag ends at the next ``<`` too (``<[^>]*>`` rescanned to the end
+# of the page from every unclosed ``<``), and a script's closer is looked for once per kind.
+_TAG = re.compile(r"<[^<>]*>")
+_HIDDEN = re.compile(r"<(script|style)\b", re.I)
+_CLOSERS = {name: re.compile(rf"</{name}\s*>", re.I) for name in ("script", "style")}
 _HTML_NAMES = (".htm", ".html", ".xhtml", ".mht")
 
 
@@ -71,16 +75,32 @@ def _xml_text(xml: bytes) -> str:
 
 def _ooxml(data: bytes) -> str:
     out = []
+    total = 0
     with zipfile.ZipFile(io.BytesIO(data)) as zf:
         for info in zf.infolist():
             if _OOXML_PARTS.match(info.filename) and info.file_size <= MAX_MEMBER:
                 out.append(_xml_text(zf.read(info)))
+                total += len(out[-1])
+                if total >= MAX_TEXT:        # a zip of many huge parts: no more than is kept
+                    break
     return "\n".join(out)
 
 
 def _html(data: bytes) -> str:
     text = data.decode("utf-16" if data.startswith((b"\xff\xfe", b"\xfe\xff")) else "utf-8", "replace")
-    return html.unescape(_TAG.sub(" ", text))
+    shown, at, unclosed = [], 0, set()
+    while (m := _HIDDEN.search(text, at)) is not None:
+        name = m.group(1).lower()
+        end = None if name in unclosed else _CLOSERS[name].search(text, m.end())
+        if end is None:              # never closed: only the tag goes, the words after it stay
+            unclosed.add(name)
+            shown.append(text[at:m.end()])
+            at = m.end()
+        else:
+            shown.append(text[at:m.start()] + " ")
+            at = end.end()
+    shown.append(text[at:])
+    return html.unescape(_TAG.sub(" ", "".join(shown)))
 
 
 def _bom_text(data: bytes) -> str:
