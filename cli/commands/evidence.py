@@ -27,12 +27,18 @@ def evidence() -> None:
 @click.option("--password-file", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="File whose first line is the password of an encrypted ZIP or iTunes/Finder backup, or the "
                    "key of a BitLocker (recovery password or password) or LUKS (passphrase) volume.")
+@click.option("--signal-config", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="A copy of the Signal Desktop config.json holding the key of the item's Signal database "
+                   "(used by every triage of the item; see forensic triage --signal-config).")
+@click.option("--signal-password-file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="File whose first line is Signal's safeStorage password, for --signal-config.")
 @click.option("--delivered-by", default=None, help="Who delivered the evidence (recorded in the custody log).")
 @click.option("--seizure", default=None, help="Seizure details (where, when, by whom; custody log).")
 @key_options
 @json_option
 @with_case
 def add(case: Case, source: Path, item: str | None, description: str | None, password_file: Path | None,
+        signal_config: Path | None, signal_password_file: Path | None,
         delivered_by: str | None, seizure: str | None, key_path, passphrase_file, as_json: bool) -> int:
     """Add SOURCE (folder, iTunes/Finder backup folder, ZIP, TAR, raw/dd, split raw, E01, QCOW2, VMDK,
     VHD/VHDX, DMG, APFS or an
@@ -42,11 +48,17 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
     (exit 4 when they differ). A source whose SHA-256 another item already has is added too,
     with a warning, and recorded as a duplicate."""
     password = read_password(password_file)
+    if signal_config is not None or signal_password_file is not None:
+        from forensic.cli.commands.triage import signal_key_options
+        signal_key_options(None, signal_config, signal_password_file)     # a config that gives no key: said now
     total = source.stat().st_size if source.is_file() else None
     with byte_progress(f"hashing {source.name}", total) as advance:
         result = add_evidence(case, source, item, description, password, progress=advance,
                               extra={"delivered_by": delivered_by, "seizure": seizure,
-                                     "password_file": str(password_file) if password_file else None})
+                                     "password_file": str(password_file) if password_file else None,
+                                     **({"signal_config": str(signal_config.resolve())} if signal_config else {}),
+                                     **({"signal_password_file": str(signal_password_file.resolve())}
+                                        if signal_password_file else {})})
     _custody(case, "evidence.received", result,
              {"delivered_by": delivered_by, "seizure": seizure, "description": description,
               "duplicate_of": result["duplicate_of"] or None}, key_path, passphrase_file)

@@ -66,7 +66,7 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
             hashes = parse_algorithms([*hashes, algorithm])
     if assume_tz:
         _check_zone(assume_tz)
-    signal_opts = _signal_key(signal_key, signal_config, signal_password_file)
+    signal_opts = signal_key_options(signal_key, signal_config, signal_password_file)
     rows = [case.item(i) for i in items] if items else case.items()
     if not rows:
         raise UsageError("the case has no evidence items", hint="add one with 'forensic evidence add SOURCE'")
@@ -97,6 +97,13 @@ def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path
     # a source that has gone or cannot be read stops the command.
     _check_source(item, row)
     password = _read_password(password_file) if password_file else _intake_password(row)
+    if not signal_opts[0] and row.details.get("signal_config"):      # given at intake
+        pf = row.details.get("signal_password_file")
+        try:
+            signal_opts = signal_key_options(None, Path(row.details["signal_config"]), Path(pf) if pf else None)
+        except UsageError as exc:      # the copy given at intake gone or changed: the rest is triaged
+            warn(f"{esc(item)}: the Signal config.json given at intake gives no key ({esc(str(exc))}); "
+                 "the Signal Desktop database is not decrypted")
     ex_opts = {k: v for k, v in (("assume_tz", assume_tz), ("date_order", date_order)) if v}
     secret_opts, recorded = signal_opts         # the key to the extractors; custody: its SHA-256
     opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
@@ -211,7 +218,7 @@ def _check_zone(zone: str) -> None:
         raise UsageError(f"unknown time zone {zone!r}", hint="use an IANA name such as Europe/Madrid") from exc
 
 
-def _signal_key(key: str | None, config: Path | None, password_file: Path | None) -> tuple[dict, dict]:
+def signal_key_options(key: str | None, config: Path | None, password_file: Path | None) -> tuple[dict, dict]:
     """The Signal Desktop key given (``--signal-key``, or read/unsealed from ``--signal-config``)
     as extractor options, and what custody records of it: its SHA-256 and where it came from."""
     if key is None and config is None:

@@ -254,3 +254,37 @@ def test_triage_signal_config_reads_the_encrypted_db_and_custody_keeps_only_the_
     assert KEY not in summary and hashlib.sha256(KEY.encode()).hexdigest() in summary
     assert forensic("triage", "--signal-key", "abc", "--case", case, expect=2).code == 2
     assert forensic("triage", "--signal-key", KEY, "--signal-config", copy, "--case", case, expect=2).code == 2
+
+
+def test_evidence_add_signal_config_serves_every_triage(tmp_path, forensic):
+    sqlcipher3 = pytest.importorskip("sqlcipher3")
+    import hashlib
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    plain_db(plain)
+    signal = tmp_path / "mac" / "Users" / "kim" / "Library" / "Application Support" / "Signal"
+    (signal / "sql").mkdir(parents=True)
+    conn = sqlcipher3.connect(str(plain / "db.sqlite"))
+    conn.execute("ATTACH DATABASE ? AS enc KEY \"x'" + KEY + "'\"", (str(signal / "sql" / "db.sqlite"),))
+    conn.execute("SELECT sqlcipher_export('enc')").fetchone()
+    conn.execute("DETACH DATABASE enc")
+    conn.close()
+    keychain = b"bW9ja2VkLWtleWNoYWluLXNlY3JldA=="           # macOS Keychain 'Signal Safe Storage'
+    (signal / "config.json").write_bytes(config(encryptedKey=seal(KEY, keychain, 1003)))
+    copy, pw = tmp_path / "config.json", tmp_path / "keychain.txt"
+    copy.write_bytes((signal / "config.json").read_bytes())
+    pw.write_bytes(keychain + b"\n")
+    case = tmp_path / "case"
+    forensic("case", "init", case, "--case-id", "C-15b", "--examiner", "Ann Examiner")
+    # without the password: refused at intake, saying what is needed
+    bad = forensic("evidence", "add", tmp_path / "mac", "--signal-config", copy, "--case", case, expect=2)
+    assert "--signal-key" in bad.err or "--signal-password-file" in bad.err
+    forensic("evidence", "add", tmp_path / "mac", "--signal-config", copy, "--signal-password-file", pw,
+             "--case", case, "--id", "mac")
+    forensic("triage", "--case", case, expect=None)
+    bodies = {m.get("body") for m in forensic("messages", "--json", "--case", case).jsonl()}
+    assert {"ready?", "yes", "all here"} <= bodies
+    log = forensic("custody", "log", "--case", case, "--json").out
+    assert KEY not in log and keychain.decode() not in log and hashlib.sha256(KEY.encode()).hexdigest() in log
+    warned = " ".join(str(w) for w in forensic("warnings", "--json", "--case", case).jsonl())
+    assert "encrypted by the OS keystore" not in warned and "decrypted (SQLCipher 4" in warned
