@@ -65,6 +65,20 @@ def _find(case: Case, value: str) -> tuple[str, store_people.Identity | None]:
     return got
 
 
+def mark_person(case: Case, identity: str, role: str, note: str | None, actor: str | None
+                ) -> tuple[store_people.PersonRole, str, store_people.Identity | None]:
+    """Mark the person ``identity`` names with ``role``: the custody preflight, the row, the
+    signed ``person.marked`` entry (``person mark`` and ``forensic serve`` both run this).
+    Returns the row, the identity's key and the identity (None when no contact holds it)."""
+    preflight(case, None, None)           # the mark is recorded in the custody log
+    key, ident = _find(case, identity)
+    with case.transaction() as db:
+        row = store_people.mark(db, key, role, note, identity, iso_utc(now_utc()), actor)
+    record(case, "person.marked", {"person": key}, details={"role": role, "note": note, "given": identity},
+           examiner=actor)
+    return row, key, ident
+
+
 @click.group()
 def person() -> None:
     """Mark persons as victim, witness or suspect (for pseudonymised exports)."""
@@ -82,13 +96,8 @@ def person_mark(case: Case, identity: str, role: str, note: str | None, examiner
     or a name as a contact or a chat's sender gives it) with --role. Victims and witnesses get
     a pseudonym in exports with --pseudonymise, in the order they were first marked (Victim-A,
     Witness-B)."""
-    preflight(case, None, None)           # the mark is recorded in the custody log
-    key, ident = _find(case, identity)
     actor = examiner or case.examiner
-    with case.transaction() as db:
-        row = store_people.mark(db, key, role, note, identity, iso_utc(now_utc()), actor)
-    record(case, "person.marked", {"person": key}, details={"role": role, "note": note, "given": identity},
-           examiner=actor)
+    row, key, ident = mark_person(case, identity, role, note, actor)
     everyone = store_people.roles(case.db, marked_only=False)
     rank = next(i for i, r in enumerate(everyone) if r.identity == key)
     out = _row(row, rank, ident)

@@ -209,19 +209,21 @@ class Views:
             date_to += "T23:59:59.999999Z"
         flt = review.GalleryFilter(item=q.get("item") or None, date_from=q.get("from") or None,
                                    date_to=date_to, geotagged=q.get("geotagged") == "1",
-                                   tag=q.get("tag") or None)
+                                   tag=q.get("tag") or None, near_duplicates=q.get("near") == "1")
         after_id = _int(q.get("after"), 0)
         after = (q.get("after_item", ""), after_id) if after_id else None
         with self.case() as case:
             db = case.db
-            photos = review.photo_page(db, flt, after, PAGE + 1)
+            near = self.cached(db, "near-duplicates", near_duplicate_files) if flt.near_duplicates else None
+            photos = review.photo_page(db, flt, after, PAGE + 1, only_files=near)
             more = len(photos) > PAGE
             photos = photos[:PAGE]
             bad = {p.artifact_id: category for p in photos
                    if (category := review.known_bad_category(db, p.sha256, p.file_id)) is not None}
             thumbs = self.thumbs(db)
             params = {"item": flt.item, "from": flt.date_from, "to": q.get("to") or None,
-                      "geotagged": "1" if flt.geotagged else None, "tag": flt.tag}
+                      "geotagged": "1" if flt.geotagged else None, "tag": flt.tag,
+                      "near": "1" if flt.near_duplicates else None}
             last = photos[-1] if more and photos else None
             return self.render("gallery.html", page="gallery", photos=photos, bad=bad,
                                thumbs=set(thumbs), flt=flt, params=params, items=store_items.ids(db),
@@ -322,7 +324,12 @@ class Views:
 
     # -- chats --------------------------------------------------------------------------------
     def chats(self, request: Request) -> Response:
+        """Conversations, and the search box: messages (the chat index), file names and paths,
+        photo metadata, documents' text (``forensic search``'s content index); ``where`` keeps
+        one of them."""
         q = request.query_params.get("q", "").strip()
+        where = request.query_params.get("where", "")
+        where = where if where in SEARCH_WHERE else ""
         with self.case() as case:
             db = case.db
             ids = store_items.ids(db)
@@ -331,15 +338,23 @@ class Views:
             files: list = []
             photos: list = []
             file_photos: dict[int, int] = {}
+            content: list = []
+            unindexed: list[str] = []
             if q:
                 fts = store_chats.fts_query(q)
-                if fts is not None and ids:
+                if fts is not None and ids and where in ("", "messages"):
                     hits = list(store_chats.messages(db, ids, fts=fts, limit=100))
-                files = review.files_matching(db, q, 100)
-                file_photos = review.photo_ids_of_files(db, [f.id for f in files])
-                photos = review.photos_matching(db, q, 100)
+                if where in ("", "names"):
+                    files = review.files_matching(db, q, 100)
+                if where in ("", "metadata"):
+                    photos = review.photos_matching(db, q, 100)
+                if where in ("", "content"):
+                    content, unindexed = content_hits(db, q, 100)
+                file_photos = review.photo_ids_of_files(db, [f.id for f in files] + [c["file_id"] for c in content
+                                                                                      if c["file_id"] is not None])
             return self.render("chats.html", page="chats", conversations=convs, q=q, hits=hits, files=files,
-                               file_photos=file_photos, photos=photos)
+                               file_photos=file_photos, photos=photos, where=where, content=content,
+                               unindexed=unindexed, case_dir=str(self.settings.case_dir))
 
     def conversation(self, request: Request) -> Response:
         qp = request.query_params
@@ -366,8 +381,11 @@ class Views:
                      if fid in thumbs and not review.is_known_bad(db, sha, fid)}
             owner = _owner(msgs)
             base = {"item": key.item, "platform": key.platform, "conversation": key.conversation}
+            people = _people(msgs)
+            from forensic.store import people as store_people
             return self.render("conversation.html", page="chats", key=key, msgs=msgs, offset=offset, total=total,
-                               page_size=CONV_PAGE, target=target, attached=shown, owner=owner, base=base)
+                               page_size=CONV_PAGE, target=target, attached=shown, owner=owner, base=base,
+                               people=people, roles=store_people.ROLES, marked=store_people.roles(db))
 
     # -- map and timeline ---------------------------------------------------------------------
     def map(self, request: Request) -> Response:
@@ -428,6 +446,30 @@ class Views:
         return RedirectResponse(back, status_code=303)
 
 
+    async def person(self, request: Request) -> Response:
+        """Mark a person victim, witness or suspect with a note, as ``forensic person mark``
+        does (the same function: the custody preflight, the row, the signed entry)."""
+        form = await request.form()
+        if not hmac.compare_digest(str(form.get("csrf", "")).encode(), self.settings.csrf.encode()):
+            return _refuse(403, "forbidden: missing or wrong CSRF token")
+        from forensic.cli.commands.person import mark_person
+        from forensic.errors import UsageError
+        from forensic.store import people as store_people
+        who = str(form.get("person", "")).strip()
+        role = str(form.get("role", ""))
+        note = str(form.get("note", "")).strip() or None
+        back = str(form.get("back", "/"))
+        if not back.startswith("/") or back.startswith("//"):
+            back = "/"
+        try:
+            if role not in store_people.ROLES:
+                raise UsageError(f"no such role: {role!r} (victim, witness or suspect)")
+            with self.case() as case:
+                mark_person(case, who, role, note, case.examiner)
+        except ForensicError as exc:
+            return self.render("error.html", 400, message=str(exc))
+        return RedirectResponse(back, status_code=303)
+
     async def export(self, request: Request) -> Response:
         """Run ``forensic export`` (the command itself, in a process of its own) on what carries
         a tag: a bundle in ``CASE/exports/``, encrypted with a generated password written beside
@@ -445,10 +487,10 @@ class Views:
             if tag not in store_tags.names(case.db):
                 return self.render("error.html", 400, message=f"no such tag: {tag}")
             root = case.root
+        folder = root / "exports"
         if folder.is_symlink() or (folder.exists() and not folder.is_dir()):    # would write elsewhere
             return self.render("error.html", 400, message=f"{folder} is a link or not a folder: nothing exported "
                                "(the bundle and its password are written inside the case only)")
-        folder = root / "exports"
         folder.mkdir(exist_ok=True)
         stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
         name = re.sub(r"[^A-Za-z0-9._-]", "_", tag)[:40] + "-" + stamp
@@ -485,6 +527,79 @@ def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str
     rows = add_tags(case, found, name, note, sensitive, case.examiner)
     log_tags(case, rows, name, sensitive, note, case.examiner)
     return len(rows)
+
+
+def near_duplicate_files(db: Any) -> frozenset[int]:
+    """The files whose pHash is within :data:`forensic.store.similar.DEFAULT_MAX_DISTANCE` bits
+    of another file's (copies of one picture included), as ``forensic similar`` compares them:
+    files of one hash value together, and values that share one of the distance + 1 bands of
+    bits (a pair within the distance agrees on one band at least) compared with each other."""
+    from collections import defaultdict
+    by_value: dict[int, list[int]] = defaultdict(list)
+    for h in review.perceptual_hashes(db):
+        value = store_similar.parse_hash(h.phash)
+        if value is not None:
+            by_value[value].append(h.file_id)
+    near = {v for v, files in by_value.items() if len(set(files)) > 1}
+    limit = store_similar.DEFAULT_MAX_DISTANCE
+    n = limit + 1
+    start = 0
+    for i in range(n):
+        width = 64 // n + (1 if i < 64 % n else 0)
+        buckets: dict[int, list[int]] = defaultdict(list)
+        for v in by_value:
+            buckets[(v >> start) & ((1 << width) - 1)].append(v)
+        start += width
+        for members in buckets.values():
+            for x, v in enumerate(members):
+                if len(members) > 1:
+                    for w in members[x + 1:]:
+                        if store_similar.distance(v, w) <= limit:
+                            near.add(v)
+                            near.add(w)
+    return frozenset(f for v in near for f in by_value[v])
+
+
+SEARCH_WHERE = ("messages", "names", "metadata", "content")
+
+
+def content_hits(db: Any, q: str, limit: int) -> tuple[list[dict], list[str]]:
+    """Up to ``limit`` places in documents' text (PDF, Office, HTML, BOM text: the index
+    ``forensic search`` keeps) holding ``q`` in any case, each with 40 characters either side;
+    and the items whose documents are not indexed since their last triage (not searched here:
+    reading the evidence again is ``forensic search``'s work, not a page's)."""
+    from forensic.search.engine import CONTEXT_CHARS
+    from forensic.search.terms import Matcher, Term
+    from forensic.store import search as store_search
+    matcher = Matcher([Term(q, "search box")], ignore_case=True, engine="re")
+    out: list[dict] = []
+    unindexed: list[str] = []
+    for it in store_items.all_items(db):
+        if not store_search.content_indexed(db, it.item, it.triaged_at):
+            unindexed.append(it.item)
+            continue
+        for doc in store_search.content_texts(db, it.item, matcher.prefilter()):
+            for m in matcher.find_text(doc.text):
+                before = doc.text[max(0, m.start - CONTEXT_CHARS):m.start]
+                after = doc.text[m.end:m.end + CONTEXT_CHARS]
+                f = review.file_by_locator(db, doc.item, doc.locator)
+                out.append({"item": doc.item, "locator": doc.locator, "path": doc.path, "deleted": doc.deleted,
+                            "extracted": doc.extractor, "before": before, "text": m.text, "after": after,
+                            "file_id": f.id if f is not None else None})
+                if len(out) >= limit:
+                    return out, unindexed
+    return out, unindexed
+
+
+def _people(msgs: list) -> list[str]:
+    """The senders and participants the messages name, sorted (whom the page can mark)."""
+    named: set[str] = set()
+    for m in msgs:
+        given = m.fields.get("participants")
+        for p in [m.fields.get("sender"), *(given if isinstance(given, list) else [])]:
+            if isinstance(p, str) and p:
+                named.add(p)
+    return sorted(named)
 
 
 def _owner(msgs: list) -> str | None:
@@ -547,18 +662,18 @@ def _bounds(request: Request) -> tuple[int | None, int | None]:
         out.append(key)
     return out[0], out[1]
 
+
 SQLITE_MAX = 2**63 - 1    # the largest integer SQLite holds: a bigger id or offset finds nothing
 
 
-
+def _int(text: str | None, default: int) -> int:
     """``text`` as an integer SQLite can hold, else ``default`` (a URL's number past 64 bits
     would make SQLite raise OverflowError, a 500)."""
-def _int(text: str | None, default: int) -> int:
     try:
         value = int(text) if text is not None else default
     except ValueError:
-    return value if -SQLITE_MAX <= value <= SQLITE_MAX else default
         return default
+    return value if -SQLITE_MAX <= value <= SQLITE_MAX else default
 
 
 def create_app(settings: Settings, warm: bool = True) -> ASGIApp:
@@ -577,6 +692,7 @@ def create_app(settings: Settings, warm: bool = True) -> ASGIApp:
         Route("/map", views.map),
         Route("/timeline", views.timeline),
         Route("/tag", views.tag, methods=["POST"]),
+        Route("/person", views.person, methods=["POST"]),
         Route("/export", views.export, methods=["POST"]),
         Mount("/static", app=StaticFiles(directory=STATIC), name="static"),
     ]

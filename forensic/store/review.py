@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import dataclass
+from typing import Collection
 from forensic.store import similar
 from forensic.store.records import File, Message, Photo
 
@@ -48,14 +49,18 @@ class GalleryFilter:
     date_to: str | None = None
     geotagged: bool = False
     tag: str | None = None
+    near_duplicates: bool = False      # only photos with a near-duplicate (the caller gives their files)
 
 
 def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: tuple[str, int] | None = None,
-               limit: int = 60) -> list[Photo]:
+               limit: int = 60, only_files: Collection[int] | None = None) -> list[Photo]:
     """Up to ``limit`` photos (``photo/exif`` records with their files) matching ``flt``, by
     item then record id, after the photo ``after`` (its item and record id: keyset pagination).
     Each item is read through the ``artifacts_type`` index (record type, item, id) from the
-    key on: a page costs what it holds, not what comes before it."""
+    key on: a page costs what it holds, not what comes before it. ``only_files``: only the
+    photos of these files (the near-duplicates the caller found)."""
+    import json
+    files_json = json.dumps(sorted(only_files)) if only_files is not None else None
     items = [flt.item] if flt.item else [r[0] for r in db.execute("SELECT item FROM items ORDER BY item")]
     if after is not None:
         items = [i for i in items if i >= after[0]]
@@ -76,6 +81,9 @@ def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: tuple[str, int
             where.append("EXISTS (SELECT 1 FROM tags t WHERE t.target_kind = 'file' AND t.item = a.item "
                          "AND t.target_ref = f.locator AND t.tag = ?)")
             args.append(flt.tag)
+        if files_json is not None:
+            where.append("a.file_id IN (SELECT value FROM json_each(?))")
+            args.append(files_json)
         args.append(limit - len(out))
         out += [Photo.from_row(r) for r in db.execute(
             f"{_PHOTO_COLUMNS} WHERE {' AND '.join(where)} ORDER BY a.id LIMIT ?", args)]
@@ -88,6 +96,12 @@ def photo(db: sqlite3.Connection, artifact_id: int) -> Photo | None:
     """The ``photo/exif`` record ``artifact_id`` with its file; None when there is none."""
     r = db.execute(f"{_PHOTO_COLUMNS} WHERE a.id = ? AND a.record_type = ?", (artifact_id, PHOTO)).fetchone()
     return None if r is None else Photo.from_row(r)
+
+
+def file_by_locator(db: sqlite3.Connection, item: str, locator: str) -> File | None:
+    """The file of ``item`` at ``locator`` (the unique key ``item, locator``)."""
+    r = db.execute("SELECT * FROM files WHERE item = ? AND locator = ?", (item, locator)).fetchone()
+    return None if r is None else File.from_row(r)
 
 
 def file(db: sqlite3.Connection, file_id: int) -> File | None:
