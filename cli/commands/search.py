@@ -16,7 +16,7 @@ from forensic.cli.console import compact_line, esc, info, listing, warn
 from forensic.errors import UsageError
 from forensic.search.engine import WHERE, Hit, search_case
 from forensic.search.patterns import PATTERNS, pattern_terms
-from forensic.search.terms import Matcher, Term, read_list
+from forensic.search.terms import Matcher, Term, backtracking_risk, read_list
 from forensic.store import search as store_search
 
 # what a saved hit's record names as its maker (the ``extractor`` column of ``artifacts``)
@@ -71,6 +71,10 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
         terms.append(Term(term, "term", regex))
     if list_file is not None:
         terms.extend(read_list(list_file, regex))
+    for t in terms:
+        if t.regex and backtracking_risk(t.text):
+            warn(f"--regex {esc(t.text)}: a repeated group holding a repeat may backtrack for minutes on text "
+                 "that almost matches it (Python's re has no time bound); Ctrl-C stops the search")
     if patterns:
         terms.extend(pattern_terms([p.strip() for p in patterns.split(",") if p.strip()], region))
     places = {w.strip() for w in where.split(",") if w.strip()}

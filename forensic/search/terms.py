@@ -96,6 +96,17 @@ def _hs_escape(data: bytes) -> bytes:
                     for c in data)
 
 
+# A quantified group holding a quantifier: ``(a+)+``, ``(\w*x)*``, ``(\d+\s?){3,}``. Python's
+# ``re`` has no time bound and may backtrack exponentially on text that almost matches such a
+# pattern. A warning, not a proof: overlapping alternatives (``(a|aa)+``) are not seen.
+_NESTED = re.compile(r"(?<!\\)\((?:[^()\\]|\\.)*(?<!\\)[*+}](?:[^()\\]|\\.)*(?<!\\)\)[*+{]")
+
+
+def backtracking_risk(pattern: str) -> bool:
+    """Whether a user's regular expression nests quantifiers (see :data:`_NESTED`)."""
+    return _NESTED.search(pattern) is not None
+
+
 def _fold(text: str) -> str:
     return text.lower()
 

@@ -3,8 +3,11 @@ see docs/threat-model.md."""
 from __future__ import annotations
 
 import io
+import json
 import time
 import zipfile
+
+import pytest
 
 from forensic.search.text import extract
 
@@ -61,3 +64,92 @@ def test_a_docx_of_many_huge_parts_stops_at_the_text_cap():
         tracemalloc.stop()
     assert len(text) == MAX_TEXT
     assert peak < 256 << 20, f"{peak >> 20} MB held (960 MB before the fix)"
+
+
+# -- the command over a case: query syntax, terminal escapes, engines, many terms -------------
+
+DOC = b'he wrote "QUOTE" NEAR *STAR* -minus text:col (x OR y) needle\x1b]0;pwned\x07\x1b[2J\x9b31m end\n'
+
+
+@pytest.fixture(scope="module")
+def hostile_case(tmp_path_factory):
+    from tests.training_case import cli
+    tmp = tmp_path_factory.mktemp("hostile_search")
+    root = tmp / "extraction"
+    root.mkdir()
+    (root / "notes.html").write_bytes(b"<html><body><p>" + DOC + b"</p></body></html>")
+    (root / "plain.txt").write_bytes(DOC)
+    (root / "needle\x1b[31mred.txt").write_bytes(b"x")
+    case = tmp / "case"
+    assert cli("case", "init", case, "--case-id", "RT3", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+    return case
+
+
+@pytest.mark.parametrize("term", ['"QUOTE" NEAR *STAR*', '"', "*STAR*", "NEAR", "-minus", "text:col", "(x OR y)"])
+def test_fts_syntax_in_a_term_is_searched_literally(forensic, hostile_case, term):
+    """A term with FTS5 query syntax (quotes, ``*``, ``NEAR``, ``-``, a column filter, OR and
+    brackets): no query error, and the document holding it literally is found."""
+    r = forensic("search", "--in", "content", "--case", hostile_case, "--json", "--", term, expect=None)
+    assert r.code in (0, 3), r.err
+    hits = [json.loads(line) for line in r.out.splitlines()]
+    assert {h["locator"].rsplit("/", 1)[-1] for h in hits} >= {"notes.html", "plain.txt"}, (term, hits)
+    assert all(h["text"] == term for h in hits)
+
+
+def test_terminal_escapes_in_hits_are_shown_escaped(forensic, hostile_case):
+    """Hit text, context and a file name carry ESC, BEL and a C1 CSI: neither the compact lines
+    nor the JSON Lines write them raw to the terminal."""
+    for extra in ((), ("--json",)):
+        r = forensic("search", "needle", "--case", hostile_case, *extra, expect=None)
+        assert r.code in (0, 3) and r.out.count("needle") >= 3, r.out
+        for ch in ("\x1b", "\x07", "\x9b"):
+            assert ch not in r.out and ch not in r.err, (extra, ch)
+
+
+def test_the_fallback_engine_finds_what_hyperscan_finds():
+    """Without Hyperscan, the ``re`` engine gives the same hits (offsets, terms, encodings)."""
+    from forensic.search.terms import HAVE_HYPERSCAN, Matcher, Term
+    if not HAVE_HYPERSCAN:
+        pytest.skip("Hyperscan not installed")
+    terms = [Term(t, "t") for t in ("needle", "QUOTE", "a?b\\c*d$e#f[g^", "ÉTÉ", "x")]
+    data = (DOC + "été ÉTÉ a?b\\c*d$e#f[g^ ".encode() + "needle ÉTÉ".encode("utf-16-le")) * 50
+    for ignore_case in (False, True):
+        got = [sorted((m.start, m.end, m.term.text, m.encoding)
+                      for m in Matcher(terms, ignore_case, e).find_bytes(data)) for e in ("hyperscan", "re")]
+        assert got[0] == got[1] and got[0]
+
+
+def test_a_list_of_100000_terms(tmp_path):
+    """100,000 terms: refused with a clear error (at most 10,000); 10,000 are compiled and
+    matched over 1 MB in bounded time, every planted term found."""
+    from forensic.errors import UsageError
+    from forensic.search.terms import Matcher, read_list
+    listing = tmp_path / "terms.txt"
+    listing.write_text("\n".join(f"term{n:06d}x" for n in range(100_000)), encoding="utf-8")
+    with pytest.raises(UsageError, match="100,000 terms"):
+        Matcher(read_list(listing))
+    listing.write_text("\n".join(f"term{n:06d}x" for n in range(10_000)), encoding="utf-8")
+    start = time.monotonic()
+    matcher = Matcher(read_list(listing))
+    data = (b"filler " * 150_000)[:1 << 20] + b" term000007x term009999x"
+    found = {m.term.text for m in matcher.find_bytes(data)}
+    took = time.monotonic() - start
+    assert found == {"term000007x", "term009999x"}
+    assert took < 60, took
+
+
+def test_a_catastrophic_regex_is_warned_about(forensic, hostile_case):
+    """``--regex '(a+)+$'`` backtracks exponentially on text that almost matches (30 ``a`` and a
+    ``!`` take minutes with Python's ``re``, which has no time bound): the command says so
+    before it searches, naming the term; a plain regex gets no warning."""
+    from forensic.search.terms import backtracking_risk
+    for risky in ("(a+)+$", r"(\w*x)*y", "([a-z]+)*@", r"(\d+\s?){3,}z"):
+        assert backtracking_risk(risky), risky
+    for fine in ("a+b", r"\d{3}-\d{4}", "(ab)+", r"(\+44|0)\d+", r"\(a+\)+"):
+        assert not backtracking_risk(fine), fine
+    r = forensic("search", "--regex", "(a+)+$", "--in", "names", "--case", hostile_case, expect=None)
+    assert "(a+)+$" in r.err and "backtrack" in r.err
+    r = forensic("search", "--regex", "need+le", "--in", "names", "--case", hostile_case, expect=None)
+    assert "backtrack" not in r.err
