@@ -135,3 +135,73 @@ def test_map_labels_are_escaped_in_the_svg():
     root = ET.fromstring(svg)
     assert not [e for e in root.iter() if e.tag.endswith("script") or "onload" in e.attrib]
     assert "<script>" not in svg
+
+
+def test_no_cors_and_nothing_read_before_the_cookie(own):
+    """Another origin asking: no ``Access-Control-*`` header, a preflight refused. A POST
+    without the cookie is refused before its (large) body is read; 64 KB of headers too."""
+    import socket
+    server, cookie = own["server"], own["cookie"]
+    for method in ("GET", "OPTIONS"):
+        r = request(server, method, "/", cookie=cookie, headers={"Origin": "http://evil.example",
+                                                                 "Access-Control-Request-Method": "POST"})
+        assert not [h for h, _ in r.getheaders() if h.lower().startswith("access-control-")], method
+        assert method == "GET" or r.status in (403, 405)
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:
+        s.sendall(f"POST /tag HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\nContent-Length: 1000000000\r\n"
+                  "Content-Type: application/x-www-form-urlencoded\r\n\r\n".encode())
+        assert s.recv(200).startswith(b"HTTP/1.1 403")
+    with socket.create_connection(("127.0.0.1", server.port), timeout=10) as s:     # 4 MB of headers
+        head = f"GET / HTTP/1.1\r\nHost: 127.0.0.1:{server.port}\r\n".encode()
+        try:
+            s.sendall(head + b"X-Pad: " + b"a" * (4 << 20) + b"\r\n\r\n")
+        except OSError:
+            pass                                                   # closed while sending: refused
+        try:
+            answer = s.recv(200)
+        except ConnectionResetError:
+            answer = b""
+        assert answer == b"" or answer.split(b" ")[1] in (b"400", b"431"), answer
+
+
+def test_a_known_bad_photo_has_no_picture_on_its_similar_pages(sample, tmp_path, monkeypatch):  # noqa: F811
+    """A known-bad photo: its id guessed on /thumb, and the page of a photo near it: no
+    thumbnail of it anywhere (links and hashes only)."""
+    import hashlib
+    import re
+    from forensic.case import Case
+    from forensic.cli.main import main
+    from forensic.store import review
+    case = tmp_path / "case"
+    shutil.copytree(sample["case"], case)
+    original = (sample["tmp"] / "card" / "DCIM" / "IMG_0003.jpg").read_bytes()     # its chat copy is near
+    (tmp_path / "bad.txt").write_text(f"{hashlib.sha256(original).hexdigest()}  x.jpg\n")
+    monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "library"))
+    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
+    assert main(["hashset", "import", str(tmp_path / "bad.txt"), "--name", "bad", "--kind", "known-bad",
+                 "--quiet"]) == 0
+    assert main(["hashset", "check", "--case", str(case), "--quiet"]) in (0, 3)
+    c = Case.open(case)
+    try:
+        bad_files = [f for f in (review.file(c.db, i) for i in range(1, 200)) if f is not None
+                     and f.sha256 == hashlib.sha256(original).hexdigest()]
+    finally:
+        c.close()
+    assert bad_files
+    server = start_server(case, sample["key"])
+    try:
+        cookie = request(server, "GET", f"/?token={server.token}").getheader("Set-Cookie").split(";", 1)[0]
+        for f in bad_files:
+            assert request(server, "GET", f"/thumb/{f.id}.jpg", cookie=cookie).status == 404
+        gallery = request(server, "GET", "/gallery", cookie=cookie).body.decode()
+        for photo in sorted(set(re.findall(r'href="/photo/(\d+)"', gallery))):
+            page = request(server, "GET", f"/photo/{photo}", cookie=cookie).body.decode()
+            for f in bad_files:
+                assert f"/thumb/{f.id}.jpg" not in page, photo
+        chats = request(server, "GET", "/chats", cookie=cookie).body.decode()
+        for conv in re.findall(r'href="(/conversation\?[^"]+)"', chats):
+            page = request(server, "GET", conv.replace("&amp;", "&"), cookie=cookie).body.decode()
+            for f in bad_files:
+                assert f"/thumb/{f.id}.jpg" not in page
+    finally:
+        stop_server(server)
