@@ -12,7 +12,7 @@ import os
 import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
-from typing import BinaryIO, Callable, Iterator, cast
+from typing import Any, BinaryIO, Callable, Iterator, cast
 
 import pytsk3
 
@@ -142,13 +142,14 @@ class TskReader(PositionalReader):
                 "this content and its hashes are not what was acquired"
                 for chunk, lo, hi in volume.damage(spans)]
 
-    def _media_spans(self, volume: _Volume) -> list[tuple[int, int]]:
-        """[start, end) media byte spans of this content, from the attribute's data runs.
-        Resident content (inside its MFT entry or inode) has none."""
+    def _nonresident_attr(self) -> Any:
+        """The attribute holding this content (the one named by ``self.attr``, else the
+        default data attribute) when its content lies in clusters of the volume; None when it
+        is resident (inside its MFT entry or inode), missing, or unreadable."""
         try:
             attrs = list(self.fs_file)
         except (OSError, RuntimeError):
-            return []
+            return None
         for attr in attrs:
             info = attr.info
             if self.attr is not None:
@@ -157,8 +158,14 @@ class TskReader(PositionalReader):
             elif info.type in _CONTENT_ATTRS and (not info.name or info.name == b"$Data"):
                 break
         else:
-            return []
-        if not info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+            return None
+        return attr if info.flags & pytsk3.TSK_FS_ATTR_NONRES else None
+
+    def _media_spans(self, volume: _Volume) -> list[tuple[int, int]]:
+        """[start, end) media byte spans of this content, from the attribute's data runs.
+        Resident content (inside its MFT entry or inode) has none."""
+        attr = self._nonresident_attr()
+        if attr is None:
             return []
         bs, base, spans = volume.block_size, volume.offset, []
         try:
@@ -181,20 +188,8 @@ class TskReader(PositionalReader):
         volume = self.volume
         if volume is None:
             return None
-        try:
-            attrs = list(self.fs_file)
-        except (OSError, RuntimeError):
-            return None
-        for attr in attrs:
-            info = attr.info
-            if self.attr is not None:
-                if (info.type, info.id) == self.attr:
-                    break
-            elif info.type in _CONTENT_ATTRS and (not info.name or info.name == b"$Data"):
-                break
-        else:
-            return None
-        if not info.flags & pytsk3.TSK_FS_ATTR_NONRES:
+        attr = self._nonresident_attr()
+        if attr is None:
             return None
         bs, runs = volume.block_size, []
         try:
