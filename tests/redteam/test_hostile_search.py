@@ -153,3 +153,64 @@ def test_a_catastrophic_regex_is_warned_about(forensic, hostile_case):
     assert "(a+)+$" in r.err and "backtrack" in r.err
     r = forensic("search", "--regex", "need+le", "--in", "names", "--case", hostile_case, expect=None)
     assert "backtrack" not in r.err
+
+
+# -- hostile documents: entity expansion, deep nesting, a PDF bomb -----------------------------
+
+def _docx_xml(xml: str) -> bytes:
+    out = io.BytesIO()
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("word/document.xml", xml)
+    return out.getvalue()
+
+
+def test_entity_expansion_in_a_docx_is_refused_with_a_reason():
+    """Billion laughs in word/document.xml: no text, a reason, at once."""
+    laughs = ('<?xml version="1.0"?><!DOCTYPE l [<!ENTITY a "aaaaaaaaaa">'
+              + "".join(f'<!ENTITY {chr(98 + i)} "' + f"&{chr(97 + i)};" * 10 + '">' for i in range(9))
+              + ']><w:document xmlns:w="w"><w:t>&j;</w:t></w:document>')
+    start = time.monotonic()
+    text, why = extract("ooxml", _docx_xml(laughs))
+    assert text is None and why is not None and "Entities" in why
+    assert time.monotonic() - start < 5
+
+
+def test_deeply_nested_documents_are_read():
+    """300,000 nested elements (XML) and 300,000 unclosed ``<div>`` (HTML): read without a
+    recursion error or a crash, the word inside found."""
+    text, took = _timed("ooxml", _docx_xml("<a>" * 300_000 + "needle" + "</a>" * 300_000))
+    assert "needle" in text and took < 20
+    text, took = _timed("html", b"<div>" * 300_000 + b"needle")
+    assert "needle" in text and took < 5
+
+
+def _pdf(stream: bytes) -> bytes:
+    objs = [b"<< /Type /Catalog /Pages 2 0 R >>", b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 612 792] /Contents 4 0 R >>",
+            b"<< /Length %d /Filter /FlateDecode >>\nstream\n" % len(stream) + stream + b"\nendstream"]
+    out, offsets = b"%PDF-1.4\n", []
+    for n, obj in enumerate(objs, 1):
+        offsets.append(len(out))
+        out += b"%d 0 obj\n" % n + obj + b"\nendobj\n"
+    xref = len(out)
+    out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objs) + 1) + b"".join(b"%010d 00000 n \n" % o for o in offsets)
+    return out + b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%d\n%%%%EOF\n" % (len(objs) + 1, xref)
+
+
+def test_a_pdf_bomb_is_bounded():
+    """A 250 KB PDF whose page stream inflates to 256 MB: pypdf's output limit holds (little
+    memory, little time), no error that stops the search."""
+    import tracemalloc
+    import zlib
+    z = zlib.compressobj(9)
+    stream = z.compress(b"BT (needle) Tj ET ") + b"".join(z.compress(b" " * (1 << 20)) for _ in range(256)) + z.flush()
+    data = _pdf(stream)
+    assert len(data) < 1 << 20
+    tracemalloc.start()
+    try:
+        start = time.monotonic()
+        text, _why = extract("pdf", data)
+        took, peak = time.monotonic() - start, tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert took < 20 and peak < 200 << 20, (took, peak >> 20)
