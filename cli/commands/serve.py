@@ -22,6 +22,20 @@ def _free_port(host: str) -> int:
         return int(s.getsockname()[1])
 
 
+def _launcher(url: str) -> Path:
+    """A private page (0600, in a 0700 folder) forwarding the browser to ``url``: the browser's
+    command line, which every local user can read in ``ps``, names this file, not the token."""
+    import html
+    import os
+    import tempfile
+    page = Path(tempfile.mkdtemp(prefix="forensic-serve-")) / "open.html"
+    fd = os.open(page, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as fh:
+        fh.write(f'<!doctype html><meta charset="utf-8"><meta http-equiv="refresh" content="0;url={html.escape(url)}">'
+                 f'<p><a href="{html.escape(url)}">Open the review workspace</a></p>\n')
+    return page
+
+
 @click.command("serve")
 @case_option
 @click.option("--port", type=click.IntRange(0, 65535), default=0, show_default="a free port",
@@ -51,10 +65,16 @@ def serve(case_dir: Path, port: int, open_browser: bool, bind: str | None) -> in
     url = settings.url
     click.echo(url)
     info(f"reviewing case in {esc(case.root)}; Ctrl-C stops the server")
-    if open_browser:       # once the server listens (uvicorn starts in well under a second)
-        threading.Timer(1.0, webbrowser.open, [url]).start()
-    uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
-                server_header=False, proxy_headers=False)
+    launcher = _launcher(url) if open_browser else None
+    if launcher is not None:       # once the server listens (uvicorn starts in well under a second)
+        threading.Timer(1.0, webbrowser.open, [launcher.as_uri()]).start()
+    try:
+        uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
+                    server_header=False, proxy_headers=False)
+    finally:
+        if launcher is not None:
+            import shutil
+            shutil.rmtree(launcher.parent, ignore_errors=True)
     return exit_codes.OK
 
 

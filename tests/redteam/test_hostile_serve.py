@@ -205,3 +205,48 @@ def test_a_known_bad_photo_has_no_picture_on_its_similar_pages(sample, tmp_path,
                 assert f"/thumb/{f.id}.jpg" not in page
     finally:
         stop_server(server)
+
+
+@pytest.mark.parametrize("query", ["/gallery?item=card'%20OR%201=1--&tag=%22)%20UNION%20SELECT%201--",
+                                   "/gallery?from=2021'--&to=x%25&geotagged=1",
+                                   "/chats?q=%25'%20OR%20'1'='1", "/chats?q=%22%20NEAR%20*%20-x%20body:y",
+                                   "/chats?q=!%25_", "/conversation?item='&platform=%25&conversation=%22",
+                                   "/timeline?item='%20OR%201=1--&from=zz&to=%00", "/map?from=%27&to=-1"])
+def test_sql_and_fts_syntax_in_parameters_are_data(own, query):
+    """Quotes, comments, UNION, LIKE wildcards and FTS5 syntax in every filter: an answer (a
+    page, or 404 for no such conversation), never a 500 or a query error."""
+    r = request(own["server"], "GET", query, cookie=own["cookie"])
+    assert r.status in (200, 404), (query, r.status, r.body[:300])
+    assert b"OperationalError" not in r.body and b"syntax error" not in r.body
+
+
+def test_open_does_not_put_the_token_on_a_command_line(sample, tmp_path):  # noqa: F811
+    """``--open`` started the browser with the token URL in its argv, readable by every local
+    user in ``ps`` (/proc/PID/cmdline). The browser is given a private file instead (mode
+    0600) that forwards to the URL."""
+    import os
+    import stat
+    import subprocess
+    import sys
+    import time
+    record = tmp_path / "argv.txt"
+    browser = tmp_path / "browser.sh"
+    browser.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {record}\n')
+    browser.chmod(0o755)
+    env = {**os.environ, "BROWSER": str(browser), "FORENSIC_KEY": sample["key"]}
+    proc = subprocess.Popen([sys.executable, "-m", "forensic.cli.main", "serve", "--case", str(sample["case"]),
+                             "--open"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, env=env, text=True)
+    try:
+        url = proc.stdout.readline().strip()
+        token = url.split("token=", 1)[1]
+        deadline = time.monotonic() + 20
+        while not record.exists() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        argv = record.read_text()
+    finally:
+        proc.terminate()
+        proc.communicate(timeout=20)
+    assert token not in argv
+    opened = argv.split()[0].removeprefix("file://")
+    assert token in open(opened, encoding="utf-8").read()
+    assert stat.S_IMODE(os.stat(opened).st_mode) & 0o077 == 0
