@@ -166,7 +166,7 @@ def test_no_cors_and_nothing_read_before_the_cookie(own):
 
 def test_a_known_bad_photo_has_no_picture_on_its_similar_pages(sample, tmp_path, monkeypatch):  # noqa: F811
     """A known-bad photo: its id guessed on /thumb, and the page of a photo near it: no
-    thumbnail of it anywhere (links and hashes only)."""
+    thumbnail of it anywhere (links and hashes only); the set's category (markup) as text."""
     import hashlib
     import re
     from forensic.case import Case
@@ -179,7 +179,7 @@ def test_a_known_bad_photo_has_no_picture_on_its_similar_pages(sample, tmp_path,
     monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "library"))
     monkeypatch.setenv("FORENSIC_KEY", sample["key"])
     assert main(["hashset", "import", str(tmp_path / "bad.txt"), "--name", "bad", "--kind", "known-bad",
-                 "--quiet"]) == 0
+                 "--category", "<script>alert(3)</script>", "--quiet"]) == 0
     assert main(["hashset", "check", "--case", str(case), "--quiet"]) in (0, 3)
     c = Case.open(case)
     try:
@@ -194,6 +194,7 @@ def test_a_known_bad_photo_has_no_picture_on_its_similar_pages(sample, tmp_path,
         for f in bad_files:
             assert request(server, "GET", f"/thumb/{f.id}.jpg", cookie=cookie).status == 404
         gallery = request(server, "GET", "/gallery", cookie=cookie).body.decode()
+        assert "&lt;script&gt;alert(3)" in gallery and "<script>alert(3)" not in gallery     # the category
         for photo in sorted(set(re.findall(r'href="/photo/(\d+)"', gallery))):
             page = request(server, "GET", f"/photo/{photo}", cookie=cookie).body.decode()
             for f in bad_files:
@@ -250,3 +251,25 @@ def test_open_does_not_put_the_token_on_a_command_line(sample, tmp_path):  # noq
     opened = argv.split()[0].removeprefix("file://")
     assert token in open(opened, encoding="utf-8").read()
     assert stat.S_IMODE(os.stat(opened).st_mode) & 0o077 == 0
+
+
+def test_hostile_tag_names_and_notes(own, tmp_path):
+    """A tag named like markup and like an option (``--out=PATH``), with a markup note: shown as
+    text on every page, and the export button neither runs it as an option nor writes there."""
+    server, cookie, csrf = own["server"], own["cookie"], own["csrf"]
+    from urllib.parse import urlencode
+    target = tmp_path / "elsewhere.zip"
+    message = _message(own)
+    for name in ('"><script>alert(1)</script>', f"--out={target}"):
+        body = urlencode({"csrf": csrf, "kind": "message", "item": "phone", "ref": message, "tag": name,
+                          "note": "<img src=x onerror=alert(2)>", "back": "/"}).encode()
+        assert request(server, "POST", "/tag", cookie=cookie, body=body, headers=FORM).status == 303
+    pages = [request(server, "GET", p, cookie=cookie).body.decode()
+             for p in ("/", f"/conversation?message={message}", "/gallery")]
+    for page in pages:
+        assert "<script>alert(1)" not in page and "<img src=x onerror" not in page
+    r = request(server, "POST", "/export", cookie=cookie, headers=FORM,
+                body=urlencode({"csrf": csrf, "tag": f"--out={target}"}).encode())
+    assert not target.exists() and not list(tmp_path.glob("elsewhere*"))
+    assert r.status in (200, 400)
+    assert "<script>" not in r.body.decode()
