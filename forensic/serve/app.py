@@ -146,7 +146,6 @@ class Views:
                                autoescape=select_autoescape(default=True, default_for_string=True))
         self.env.globals["csrf"] = settings.csrf
         self.lock = threading.Lock()
-        self.phash_cache: tuple[tuple[int, int], list[tuple[int, review.PerceptualHash]]] | None = None
         self.custody_cache: tuple[tuple, Any] | None = None
         self.maps: dict[str, tuple[tuple[int, int], Any]] = {}          # name -> (records generation, value)
         self.env.filters["query"] = lambda d: urlencode({k: v for k, v in d.items() if v not in (None, "", False)})
@@ -256,28 +255,22 @@ class Views:
 
     def _similar(self, db: Any, p: Any) -> list[dict]:
         """Near-duplicates of ``p``: pHash within :data:`forensic.store.similar.DEFAULT_MAX_DISTANCE`
-        bits (as ``forensic similar``), closest first. The case's hashes are read once and kept
-        while no record is added (:func:`forensic.store.review.records_generation`)."""
-        generation = review.records_generation(db)
-        with self.lock:
-            if self.phash_cache is None or self.phash_cache[0] != generation:
-                hashes = []
-                for h in review.perceptual_hashes(db):
-                    value = store_similar.parse_hash(h.phash)
-                    if value is not None:
-                        hashes.append((value, h))
-                self.phash_cache = (generation, hashes)
-            hashes = self.phash_cache[1]
-        mine = [v for v, h in hashes if h.file_id == p.file_id]
+        bits (as ``forensic similar``), closest first. The case's hashes are read once, with
+        their bands (:class:`PhashBands`), and kept while no record is added
+        (:func:`forensic.store.review.records_generation`): a page compares the photo with the
+        values that share a band with it, not with every photo of the case."""
+        bands: PhashBands = self.cached(db, "phash-bands", PhashBands.of)
+        mine = bands.values_of.get(p.file_id, [])
         if not mine:
             return []
         near: dict[int, tuple[int, Any]] = {}
-        for value, h in hashes:
-            if h.file_id == p.file_id:
-                continue
+        for value in bands.candidates(mine):
             d = min(store_similar.distance(value, m) for m in mine)
-            if d <= store_similar.DEFAULT_MAX_DISTANCE and (h.file_id not in near or d < near[h.file_id][0]):
-                near[h.file_id] = (d, h)
+            if d > store_similar.DEFAULT_MAX_DISTANCE:
+                continue
+            for h in bands.by_value[value]:
+                if h.file_id != p.file_id and (h.file_id not in near or d < near[h.file_id][0]):
+                    near[h.file_id] = (d, h)
         closest = sorted(near.values(), key=lambda x: (x[0], x[1].item, x[1].locator))[:50]
         ids = review.photo_ids_of_files(db, [h.file_id for _, h in closest])
         return [{"item": h.item, "locator": h.locator, "distance": d, "photo": ids.get(h.file_id)}
@@ -529,35 +522,67 @@ def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str
     return len(rows)
 
 
+def _bands() -> list[tuple[int, int]]:
+    """(shift, mask) of DEFAULT_MAX_DISTANCE + 1 bands of the 64 bits: two hashes within the
+    distance agree on one band at least (pigeonhole), as ``forensic similar`` compares them."""
+    n = store_similar.DEFAULT_MAX_DISTANCE + 1
+    out, start = [], 0
+    for i in range(n):
+        width = 64 // n + (1 if i < 64 % n else 0)
+        out.append((start, (1 << width) - 1))
+        start += width
+    return out
+
+
+@dataclass
+class PhashBands:
+    """The case's pHashes: the files of each value, the values of each file, and each band's
+    buckets of values (band part -> values)."""
+    by_value: dict[int, list[Any]]
+    values_of: dict[int, list[int]]
+    buckets: list[dict[int, list[int]]]
+
+    @classmethod
+    def of(cls, db: Any) -> "PhashBands":
+        from collections import defaultdict
+        by_value: dict[int, list[Any]] = defaultdict(list)
+        values_of: dict[int, list[int]] = defaultdict(list)
+        for h in review.perceptual_hashes(db):
+            value = store_similar.parse_hash(h.phash)
+            if value is not None:
+                by_value[value].append(h)
+                values_of[h.file_id].append(value)
+        buckets: list[dict[int, list[int]]] = []
+        for shift, mask in _bands():
+            band: dict[int, list[int]] = defaultdict(list)
+            for v in by_value:
+                band[(v >> shift) & mask].append(v)
+            buckets.append(dict(band))
+        return cls(dict(by_value), dict(values_of), buckets)
+
+    def candidates(self, values: list[int]) -> set[int]:
+        """The values sharing a band with one of ``values`` (themselves included)."""
+        out: set[int] = set()
+        for (shift, mask), band in zip(_bands(), self.buckets, strict=True):
+            for v in values:
+                out.update(band.get((v >> shift) & mask, ()))
+        return out
+
+
 def near_duplicate_files(db: Any) -> frozenset[int]:
     """The files whose pHash is within :data:`forensic.store.similar.DEFAULT_MAX_DISTANCE` bits
     of another file's (copies of one picture included), as ``forensic similar`` compares them:
-    files of one hash value together, and values that share one of the distance + 1 bands of
-    bits (a pair within the distance agrees on one band at least) compared with each other."""
-    from collections import defaultdict
-    by_value: dict[int, list[int]] = defaultdict(list)
-    for h in review.perceptual_hashes(db):
-        value = store_similar.parse_hash(h.phash)
-        if value is not None:
-            by_value[value].append(h.file_id)
-    near = {v for v, files in by_value.items() if len(set(files)) > 1}
-    limit = store_similar.DEFAULT_MAX_DISTANCE
-    n = limit + 1
-    start = 0
-    for i in range(n):
-        width = 64 // n + (1 if i < 64 % n else 0)
-        buckets: dict[int, list[int]] = defaultdict(list)
-        for v in by_value:
-            buckets[(v >> start) & ((1 << width) - 1)].append(v)
-        start += width
-        for members in buckets.values():
+    files of one hash value together, and values that share a band compared with each other."""
+    bands = PhashBands.of(db)
+    near = {v for v, files in bands.by_value.items() if len({h.file_id for h in files}) > 1}
+    for band in bands.buckets:
+        for members in band.values():
             for x, v in enumerate(members):
-                if len(members) > 1:
-                    for w in members[x + 1:]:
-                        if store_similar.distance(v, w) <= limit:
-                            near.add(v)
-                            near.add(w)
-    return frozenset(f for v in near for f in by_value[v])
+                for w in members[x + 1:]:
+                    if store_similar.distance(v, w) <= store_similar.DEFAULT_MAX_DISTANCE:
+                        near.add(v)
+                        near.add(w)
+    return frozenset(h.file_id for v in near for h in bands.by_value[v])
 
 
 SEARCH_WHERE = ("messages", "names", "metadata", "content")
