@@ -123,10 +123,10 @@ class Guard:
             path = request.url.path
             response = RedirectResponse(path if path.startswith("/") and not path.startswith("//") else "/",
                                         status_code=303)
-            response.set_cookie(COOKIE, s.session, httponly=True, samesite="strict", path="/")
+            response.set_cookie(f"{COOKIE}_{s.port}", s.session, httponly=True, samesite="strict", path="/")
             await response(scope, receive, send_secured)
             return
-        cookie = request.cookies.get(COOKIE, "")
+        cookie = request.cookies.get(f"{COOKIE}_{s.port}", "")      # cookies ignore ports: one name each
         if not hmac.compare_digest(cookie.encode(), s.session.encode()):
             await _refuse(403, "forbidden: open the URL 'forensic serve' printed (it holds the access token)")(
                 scope, receive, send_secured)

@@ -273,3 +273,23 @@ def test_hostile_tag_names_and_notes(own, tmp_path):
     assert not target.exists() and not list(tmp_path.glob("elsewhere*"))
     assert r.status in (200, 400)
     assert "<script>" not in r.body.decode()
+
+
+def test_two_cases_served_at_once_keep_their_sessions(own):
+    """Cookies ignore the port: a second ``forensic serve`` (another case) set a cookie of the
+    same name on 127.0.0.1, replacing the first's, whose tabs then got 403. Each server's
+    cookie is its own now, and neither server accepts the other's."""
+    import http.cookiejar
+    import urllib.request
+    other = start_server(own["case"], own["key"])
+    try:
+        jar = http.cookiejar.CookieJar()
+        browser = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+        first, second = own["server"], other
+        assert browser.open(first.url, timeout=10).status == 200
+        assert browser.open(second.url, timeout=10).status == 200
+        for server in (first, second):
+            assert browser.open(server.base + "/gallery", timeout=10).status == 200
+        assert len(jar) == 2
+    finally:
+        stop_server(other)
