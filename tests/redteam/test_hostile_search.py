@@ -214,3 +214,13 @@ def test_a_pdf_bomb_is_bounded():
     finally:
         tracemalloc.stop()
     assert took < 20 and peak < 200 << 20, (took, peak >> 20)
+
+
+def test_fts_syntax_with_ignore_case(forensic, hostile_case):
+    """The index prefilter with ``--ignore-case``: a lower-case term with FTS syntax still
+    finds the document written in upper case."""
+    r = forensic("search", "-i", "--in", "content", "--case", hostile_case, "--json", "--", '"quote" near *star*',
+                 expect=None)
+    assert r.code in (0, 3), r.err
+    hits = [json.loads(line) for line in r.out.splitlines()]
+    assert {h["locator"].rsplit("/", 1)[-1] for h in hits} >= {"notes.html", "plain.txt"}, hits
