@@ -20,6 +20,7 @@ with the examiner's key (``$FORENSIC_KEY``).
 """
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import hmac
@@ -146,6 +147,7 @@ class Views:
                                autoescape=select_autoescape(default=True, default_for_string=True))
         self.env.globals["csrf"] = settings.csrf
         self.lock = threading.Lock()
+        self.export_lock = asyncio.Lock()          # one export at a time: names from the second never clash
         self.custody_cache: tuple[tuple, Any] | None = None
         self.maps: dict[str, tuple[tuple[int, int], Any]] = {}          # name -> (records generation, value)
         self.env.filters["query"] = lambda d: urlencode({k: v for k, v in d.items() if v not in (None, "", False)})
@@ -485,16 +487,22 @@ class Views:
             return self.render("error.html", 400, message=f"{folder} is a link or not a folder: nothing exported "
                                "(the bundle and its password are written inside the case only)")
         folder.mkdir(exist_ok=True)
-        stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
-        name = re.sub(r"[^A-Za-z0-9._-]", "_", tag)[:40] + "-" + stamp
-        out, password = folder / f"{name}.zip", folder / f"{name}.password"
-        args = [sys.executable, "-m", "forensic.cli.main", "export", "--case", str(root), "--out", str(out),
-                "--tag", tag, "--generate-password", "--password-out", str(password), "--json", "--quiet"]
-        if form.get("include_sensitive") == "1":
-            args.append("--include-sensitive")
-        proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
-                                                    stderr=asyncio.subprocess.PIPE)
-        stdout, stderr = await proc.communicate()
+        async with self.export_lock:     # two clicks in one second: one bundle and password file each
+            stamp = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%SZ")
+            base = re.sub(r"[^A-Za-z0-9._-]", "_", tag)[:40] + "-" + stamp
+            name, n = base, 1
+            while any((folder / f"{name}{ext}").exists() or (folder / f"{name}{ext}.partial").exists()
+                      for ext in (".zip", ".password")):
+                n += 1
+                name = f"{base}-{n}"
+            out, password = folder / f"{name}.zip", folder / f"{name}.password"
+            args = [sys.executable, "-m", "forensic.cli.main", "export", "--case", str(root), "--out", str(out),
+                    "--tag", tag, "--generate-password", "--password-out", str(password), "--json", "--quiet"]
+            if form.get("include_sensitive") == "1":
+                args.append("--include-sensitive")
+            proc = await asyncio.create_subprocess_exec(*args, stdout=asyncio.subprocess.PIPE,
+                                                        stderr=asyncio.subprocess.PIPE)
+            stdout, stderr = await proc.communicate()
         if proc.returncode != 0:
             return self.render("error.html", 400, message="forensic export failed: "
                                + stderr.decode("utf-8", "replace").strip()[-2000:])

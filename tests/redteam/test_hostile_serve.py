@@ -293,3 +293,33 @@ def test_two_cases_served_at_once_keep_their_sessions(own):
         assert len(jar) == 2
     finally:
         stop_server(other)
+
+
+def test_two_export_clicks_in_one_second_lose_no_password(own):
+    """The export button twice at once (two tabs, a double click): names are made from the tag
+    and the second, so both exports aimed at one bundle and one password file. Each bundle
+    that is written keeps the password that opens it."""
+    import pyzipper
+    server, cookie, csrf = own["server"], own["cookie"], own["csrf"]
+    body = f"csrf={csrf}&kind=message&item=phone&ref={_message(own)}&tag=twice".encode()
+    assert request(server, "POST", "/tag", cookie=cookie, body=body, headers=FORM).status == 303
+    statuses: list[int] = []
+
+    def click() -> None:
+        statuses.append(request(server, "POST", "/export", cookie=cookie, body=f"csrf={csrf}&tag=twice".encode(),
+                                headers=FORM).status)
+
+    threads = [threading.Thread(target=click) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(120)
+    assert 200 in statuses
+    bundles = sorted((own["case"] / "exports").glob("*.zip"))
+    assert len(bundles) == statuses.count(200), (statuses, bundles)
+    for bundle in bundles:
+        password = bundle.with_suffix(".password").read_text().strip().encode()
+        with pyzipper.AESZipFile(bundle) as zf:
+            zf.setpassword(password)
+            name = zf.namelist()[0]
+            assert zf.read(name) is not None
