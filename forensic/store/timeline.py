@@ -267,9 +267,10 @@ def parse_key(text: str | None) -> PageKey | None:
         return None
     try:
         v = json.loads(text)
-    except ValueError:
+    except (ValueError, RecursionError):           # RecursionError: "[[[[..." from a URL
         return None
     if (not isinstance(v, list) or len(v) != 7 or not all(isinstance(x, int) and not isinstance(x, bool)
+                                                          and -2**63 <= x < 2**63     # SQLite's integers
                                                           for x in (v[0], v[1], v[5], v[6]))
             or not all(isinstance(x, str) for x in v[2:5])):
         return None

@@ -58,7 +58,9 @@ def _message(own: dict) -> str:
 
 @pytest.mark.parametrize("path", [f"/photo/{HUGE}", f"/thumb/{HUGE}.jpg", f"/gallery?after={HUGE}&after_item=card",
                                   f"/conversation?message={HUGE}", f"/timeline?offset={HUGE}",
-                                  f"/conversation?item=phone&offset={HUGE}"])
+                                  f"/conversation?item=phone&offset={HUGE}",
+                                  f"/timeline?after=%5B{HUGE},0,%22a%22,%22b%22,%22c%22,0,0%5D",
+                                  "/timeline?after=" + "%5B" * 3_000])
 def test_integers_beyond_sqlite_are_a_clear_refusal(own, path):
     """Ids and offsets are numbers from the URL: one past 64 bits is an answer (404 or an empty
     page), not a 500 from SQLite's OverflowError."""
