@@ -60,7 +60,8 @@ def _message(own: dict) -> str:
                                   f"/conversation?message={HUGE}", f"/timeline?offset={HUGE}",
                                   f"/conversation?item=phone&offset={HUGE}",
                                   f"/timeline?after=%5B{HUGE},0,%22a%22,%22b%22,%22c%22,0,0%5D",
-                                  "/timeline?after=" + "%5B" * 3_000])
+                                  "/timeline?after=" + "%5B" * 3_000, f"/timeline?from={HUGE}&to={HUGE}",
+                                  f"/map?from=-{HUGE}&to={HUGE}", "/timeline?from=9999-12-31T23:59:59%2B23:59"])
 def test_integers_beyond_sqlite_are_a_clear_refusal(own, path):
     """Ids and offsets are numbers from the URL: one past 64 bits is an answer (404 or an empty
     page), not a 500 from SQLite's OverflowError."""
