@@ -191,6 +191,7 @@ def main() -> None:
     ap.add_argument("--work", type=Path, default=Path("/tmp/bench-serve"))
     ap.add_argument("--grow-photos", type=int, default=0, help="copy rows through the store layer up to N photos")
     ap.add_argument("--grow-messages", type=int, default=0, help="... and M messages")
+    ap.add_argument("--only", default=None, help="time only the pages whose label matches this regex")
     a = ap.parse_args()
     a.work.mkdir(parents=True, exist_ok=True)
     case = build(a.work, a.photos, a.messages, a.conversations)
@@ -243,6 +244,8 @@ def main() -> None:
                  "map": "/map", "timeline": "/timeline", "timeline p.21": later}
         print(f"{'page':20} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  ({a.requests} requests each)")
         for label, path in pages.items():
+            if a.only and not re.search(a.only, label):
+                continue
             times = []
             for _ in range(a.requests):
                 t0 = time.perf_counter()

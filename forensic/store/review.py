@@ -318,7 +318,13 @@ def photos_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list
     ``text`` (ASCII letters in either case), by record id, at most ``limit``."""
     from forensic.store.db import like_literal
     like = "%" + like_literal(text) + "%"
+    # A text with an ASCII letter and nothing JSON writes escaped can only be in a string value
+    # if it is in the record's JSON text as written: that (one LIKE over the column, several
+    # times cheaper than walking every record's JSON tree) is checked first.
+    plain = any(c.isascii() and c.isalpha() for c in text) and all(
+        c.isascii() and c.isprintable() and c not in '"\\' for c in text)
+    prefilter = "a.fields LIKE ? ESCAPE '!' AND " if plain else ""
     return [Photo.from_row(r) for r in db.execute(
-        f"{_PHOTO_COLUMNS} WHERE a.record_type = ? AND EXISTS (SELECT 1 FROM json_tree(a.fields) j "
+        f"{_PHOTO_COLUMNS} WHERE a.record_type = ? AND {prefilter}EXISTS (SELECT 1 FROM json_tree(a.fields) j "
         "WHERE j.atom IS NOT NULL AND CAST(j.atom AS TEXT) LIKE ? ESCAPE '!') ORDER BY a.id LIMIT ?",
-        (PHOTO, like, limit))]
+        (PHOTO, *([like] if plain else []), like, limit))]

@@ -110,3 +110,18 @@ def test_a_version_6_store_gains_the_file_index_and_timeline_keys(sample, tmp_pa
         case.close()
     [migrated] = forensic("custody", "log", "--case", case_dir, "--json", "--action", "case.migrated").jsonl()
     assert migrated["details"]["from"] == 6 and "timeline_keys" in migrated["details"]["steps"][0]["what"]
+
+
+def test_photo_metadata_search_with_and_without_the_text_prefilter(sample):
+    """A text with letters is first looked for in the record's JSON text, then in its values;
+    one without letters (a number) or with a quote only in its values; each finds the same."""
+    case = Case.open(sample["case"])
+    try:
+        madrid = [p for p in review.photos_matching(case.db, "<B>cam</b>") if p.path and "madrid" in p.path]
+        assert madrid                                                         # the hostile make, any case
+        assert review.photos_matching(case.db, 'Model "1"') == madrid         # a quote: values only
+        lat = str(madrid[0].fields['lat'])[:5]                                # 40.41
+        assert madrid[0].artifact_id in [p.artifact_id for p in review.photos_matching(case.db, lat)]
+        assert review.photos_matching(case.db, "make") == []                  # a key is not a value
+    finally:
+        case.close()
