@@ -187,12 +187,20 @@ def export(case: Case, out: Path, tags, items, types, from_at, to_at, password_f
                          full_custody=full_custody, recipient=recipient, actor=actor, custody_size=custody_size,
                          evidence_password=read_password(evidence_password_file), pdf=not no_pdf,
                          pseudonymise=pseudonymise, pseudonym_passphrase=pseudonym_passphrase)
-    summary = export_bundle(case, opts)
+    if generated is not None and password_out is not None:
+        # taken before the bundle is written: a second export to the same names is refused here,
+        # before it can replace this bundle and leave one password for the other's bundle
+        with os.fdopen(create_new(password_out, 0o600), "w") as fh:
+            fh.write(generated + "\n")
+    try:
+        summary = export_bundle(case, opts)
+    except BaseException:
+        if generated is not None and password_out is not None:
+            password_out.unlink(missing_ok=True)
+        raise
     cp = log_export(case, summary, spec, recipient, signer, actor)
     summary["custody_logged"] = cp.tree_size if cp is not None else None
     if generated is not None and password_out is not None:
-        with os.fdopen(create_new(password_out, 0o600), "w") as fh:
-            fh.write(generated + "\n")
         info(f"bundle password written to {esc(password_out)} (mode 0600); hand it over separately")
     elif generated is not None:
         err.print(f"[bold]bundle password (shown once, not stored anywhere):[/bold] {generated}")

@@ -326,3 +326,31 @@ def test_two_export_clicks_in_one_second_lose_no_password(own):
             zf.setpassword(password)
             name = zf.namelist()[0]
             assert zf.read(name) is not None
+
+
+def test_two_cli_exports_to_one_name_keep_bundle_and_password_together(sample, tmp_path, monkeypatch):  # noqa: F811
+    """Two ``forensic export --generate-password --password-out P`` to one ``--out`` at once: the
+    password file was created only after the bundle, so the second run deleted the first's
+    ``.partial``, replaced its bundle, and one password file was left for the other bundle.
+    The password file is now taken first: one run is refused, the bundle left opens with it."""
+    import os
+    import subprocess
+    import sys
+    import pyzipper
+    from forensic.cli.main import main
+    case = tmp_path / "case"
+    shutil.copytree(sample["case"], case)
+    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
+    assert main(["tag", "add", "--case", str(case), "--tag", "both", "--item", "card", "--geotagged", "--quiet"]) == 0
+    out, password = tmp_path / "b.zip", tmp_path / "b.password"
+    env = {**os.environ, "FORENSIC_KEY": sample["key"]}
+    args = [sys.executable, "-m", "forensic.cli.main", "export", "--case", str(case), "--out", str(out), "--tag",
+            "both", "--generate-password", "--password-out", str(password), "--quiet"]
+    runs = [subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE) for _ in range(2)]
+    codes = [p.wait(120) for p in runs]
+    for p in runs:
+        p.stderr.close()
+    assert 0 in codes
+    with pyzipper.AESZipFile(out) as zf:
+        zf.setpassword(password.read_text().strip().encode())
+        assert zf.read(zf.namelist()[0]) is not None
