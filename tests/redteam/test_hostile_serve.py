@@ -354,3 +354,23 @@ def test_two_cli_exports_to_one_name_keep_bundle_and_password_together(sample, t
     with pyzipper.AESZipFile(out) as zf:
         zf.setpassword(password.read_text().strip().encode())
         assert zf.read(zf.namelist()[0]) is not None
+
+
+def test_marking_a_person_needs_csrf_and_shows_markup_as_text(own):
+    """``/person``: refused without the CSRF field (nothing logged); a person and note with
+    markup and a ``back`` of ``/\\\\evil`` are stored as text and the redirect stays here."""
+    from urllib.parse import urlencode
+    server, cookie, csrf = own["server"], own["cookie"], own["csrf"]
+    log = (own["case"] / "custody.jsonl").read_bytes()
+    fields = {"person": "<script>alert(4)</script>", "role": "victim", "note": "<img src=x onerror=alert(5)>"}
+    r = request(server, "POST", "/person", cookie=cookie, body=urlencode(fields).encode(), headers=FORM)
+    assert r.status == 403 and (own["case"] / "custody.jsonl").read_bytes() == log
+    message = _message(own)
+    r = request(server, "POST", "/person", cookie=cookie, headers=FORM,
+                body=urlencode({**fields, "csrf": csrf, "back": "/\\evil.example"}).encode())
+    assert r.status in (303, 400)
+    if r.status == 303:
+        assert _same_origin(r.getheader("Location"))
+    for path in ("/", f"/conversation?message={message}"):
+        page = request(server, "GET", path, cookie=cookie).body.decode()
+        assert "<script>alert(4)" not in page and "<img src=x onerror=alert(5)" not in page
