@@ -180,6 +180,10 @@ def ensure_index(db: sqlite3.Connection) -> bool:
     db.execute("BEGIN IMMEDIATE")
     try:
         generation = _generation(db)          # as it is under the write lock
+        row = db.execute("SELECT value FROM meta WHERE key = 'timeline_generation'").fetchone()
+        if row is not None and row[0] == generation:         # another reader (a tab) made it meanwhile
+            db.execute("COMMIT")
+            return False
         empty_timeline_index(db)
         for source, (column, desc) in enumerate(FILE_TIMES):
             db.execute(
