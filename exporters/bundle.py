@@ -923,13 +923,17 @@ def _generated(case: Case, sel: Selection, ex: CustodyExcerpt, written: dict, na
     buf = io.StringIO()
     geo.write_kml(geo_rows, buf, name=f"{meta['case_id']} geotags")
     out["data/geotags.kml"] = buf.getvalue().encode("utf-8")
+    hit_rows = scrub(sel.hits)
+    if hit_rows:                           # forensic search --save's hits selected (none: no member)
+        out["data/search_hits.jsonl"] = "".join(_json_line(r) for r in hit_rows).encode("utf-8")
     if name_map:
         out["data/name-map.jsonl"] = "".join(_json_line(r) for r in scrub(name_map)).encode("utf-8")
     out.update(custody_members(ex, opts.full_custody))
     ctx = report_mod.ReportContext(info=info, files=files_rows, photos=sel.photos, messages=msg_rows,
                                    timeline=timeline_rows, geo=geo_rows, custody=ex,
                                    name_map=scrub(name_map), warnings=scrub(report_mod.case_warnings(case, sel)),
-                                   videos=sel.videos, **scrub(report_mod.case_facts(case, whole)),
+                                   videos=sel.videos, search_hits=hit_rows,
+                                   **scrub(report_mod.case_facts(case, whole)),
                                    packaging={"signed": opts.signer is not None,
                                               "key_id": opts.signer.key_id if opts.signer else None,
                                               "fingerprint": opts.signer.fingerprint if opts.signer else None,

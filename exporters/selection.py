@@ -48,10 +48,11 @@ from forensic.store.records import File, Photo, Record
 from forensic.timestamps import iso_utc, now_utc
 
 TYPES = ("photos", "messages", "files")
-TARGET_KINDS = ("file", "message", "conversation")
+TARGET_KINDS = ("file", "message", "conversation", "hit")
 _TAG_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
-_ARTIFACT_REF = re.compile(r"^(?:message|artifact|photo):(\d+)$")
+_ARTIFACT_REF = re.compile(r"^(?:message|artifact|photo|search-hit):(\d+)$")
+HIT_TYPE = "search/hit"       # a hit kept by ``forensic search --save`` (forensic.store.search.HIT_TYPE)
 EXPORTABLE_KINDS = ("file", "stream")
 # the companions triage reads beside a database (forensic.extractors.sqlite_journal.SUFFIXES;
 # the exporters do not import the extractors' layer)
@@ -90,7 +91,10 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
         if m:
             rec = store_artifacts.get(db, int(m.group(1)))
             if rec is not None and (item is None or rec.item == item):
-                if rec.record_type == "chat/message":
+                if rec.record_type == HIT_TYPE:
+                    found.append(Target("hit", rec.item, str(rec.id), rec.file_sha256,
+                                        f"search hit {rec.id}" + (f" in {rec.locator}" if rec.locator else "")))
+                elif rec.record_type == "chat/message":
                     found.append(Target("message", rec.item, str(rec.id), rec.file_sha256,
                                         f"message {rec.id} in {rec.locator}"))
                 elif rec.locator is not None:
@@ -102,7 +106,7 @@ def find_targets(case: Case, targets: Iterable[str], *, item: str | None = None,
         if not found:
             raise UsageError(f"nothing in the case matches {t!r}",
                              hint="give a locator exactly as 'forensic files' prints it, a SHA-256, "
-                                  "or message:ID (artifact id)")
+                                  "message:ID (artifact id) or search-hit:ID (forensic search --save)")
         out.extend(found)
     start = parse_bound(from_at) if from_at else None
     end = parse_bound(to_at, end=True) if to_at else None
@@ -237,6 +241,7 @@ class Selection:
     photos: list[dict] = field(default_factory=list)      # photo/exif records of selected files
     videos: list[dict] = field(default_factory=list)      # media/video records of selected files (same shape)
     messages: list[dict] = field(default_factory=list)    # selected chat/message records
+    hits: list[dict] = field(default_factory=list)        # selected search/hit records (forensic search --save)
     chat_sources: dict[int, dict] = field(default_factory=dict)   # file id -> its entry in files (or item, locator...)
     notes: list[str] = field(default_factory=list)        # limitations met while selecting
     items: list[str] = field(default_factory=list)
@@ -288,6 +293,7 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
     file_tags: dict[tuple[str, str], list] = {}
     msg_tags: dict[str, list] = {}
     conv_tags: dict[tuple[str, str], list] = {}
+    hit_tags: dict[str, list] = {}
     for t in store_tags.all_tags(db):
         entry = {"tag": t.tag, "note": t.note, "sensitive": t.sensitive}
         if t.target_kind == "file":
@@ -296,6 +302,8 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
             msg_tags.setdefault(t.target_ref, []).append(entry)
         elif t.target_kind == "conversation":
             conv_tags.setdefault((t.item, t.target_ref), []).append(entry)
+        elif t.target_kind == "hit":
+            hit_tags.setdefault(t.target_ref, []).append(entry)
     chosen = set(spec.tags)
 
     def tagged(entries: list | None) -> bool:
@@ -373,6 +381,8 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
         if unknown_time:
             sel.notes.append(f"{unknown_time} message(s) left out of the time range because their time has no "
                              "known zone; select them by tag to include them")
+    if spec.tags or not spec.types:
+        _add_hits(case, sel, hit_tags, tagged)
     _add_message_sources(case, sel, file_tags, sensitive_sources)
     unreadable = [f for f in sel.files if not f["sha256"]]
     for f in unreadable:             # not recoverable, not withheld: "withheld" is the examiner's choice only
@@ -381,6 +391,25 @@ def resolve(case: Case, spec: SelectionSpec) -> Selection:
         sel.notes.append(f"{f['locator']}: not exported, its content could not be read completely at triage")
     _mark_hashsets(case, sel)
     return sel
+
+
+def _add_hits(case: Case, sel: Selection, hit_tags: dict[str, list], tagged) -> None:
+    """The saved search hits selected: those tagged with a selected tag, or, an export by
+    item alone, every hit of its items. A hit tagged sensitive goes without its text and
+    context unless the export includes sensitive content."""
+    for item in sel.items:
+        for r in store_artifacts.of_item(case.db, item, HIT_TYPE):
+            tags = hit_tags.get(str(r.id)) or []
+            if sel.spec.tags and not tagged(tags):
+                continue
+            sensitive = any(e["sensitive"] for e in tags)
+            withheld = sensitive and not sel.spec.include_sensitive
+            fields = dict(r.fields)
+            if withheld:
+                fields.update(term=None, text=None, context=None)   # a literal term is the text
+            sel.hits.append({"artifact_id": r.id, "item": item, "locator": r.locator, "path": r.path,
+                             "sha256": r.file_sha256, "fields": fields, "extractor": r.extractor,
+                             "tags": tags, "sensitive": sensitive, "withheld": withheld})
 
 
 NOT_RECOVERABLE_REASON = "content could not be read completely at triage (no SHA-256)"

@@ -47,7 +47,7 @@ def _actor(case: Case, examiner: str | None) -> str:
 def tag_add(case: Case, targets: tuple[str, ...], name: str, note: str | None, sensitive: bool, item: str | None,
             conversation: str | None, from_at: str | None, to_at: str | None, geotagged: bool,
             examiner: str | None, as_json: bool) -> int:
-    """Tag TARGETs (locators, SHA-256 values, message:ID) and/or what a query finds."""
+    """Tag TARGETs (locators, SHA-256 values, message:ID, search-hit:ID) and/or what a query finds."""
     from forensic.exporters.selection import add_tags, find_targets, log_tags
     preflight(case, None, None)           # tags are recorded in the custody log
     if not targets and not (conversation or from_at or to_at or geotagged):

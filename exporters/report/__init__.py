@@ -74,6 +74,7 @@ class ReportContext:
     name_map: list[dict] = field(default_factory=list)
     warnings: list[dict] = field(default_factory=list)
     videos: list[dict] = field(default_factory=list)    # the selection's media/video records
+    search_hits: list[dict] = field(default_factory=list)   # the selection's saved search hits
     # from the case store (see gather.case_facts), by message artifact id: (its place in its
     # conversation, the conversation's size); the tags put on its whole conversation
     positions: dict[int, tuple[int, int]] = field(default_factory=dict)

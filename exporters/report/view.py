@@ -22,7 +22,8 @@ from markupsafe import Markup
 from forensic.exporters.selection import never_pictured
 
 SECTIONS = (("summary", "Summary"), ("findings", "Findings"), ("chats", "Conversations"), ("gallery", "Photos"),
-            ("videos", "Videos"), ("map", "Map"), ("timeline", "Timeline"), ("files", "Exported files"),
+            ("videos", "Videos"), ("map", "Map"), ("timeline", "Timeline"), ("hits", "Search hits"),
+            ("files", "Exported files"),
             ("items", "Evidence items"), ("case", "Case"), ("selection", "Selection"),
             ("custody", "Chain of custody"), ("limitations", "Limitations"))
 TIMELINE_ROWS_CAP = 5000
@@ -48,6 +49,7 @@ ACTIONS = {   # custody actions in plain words
     "examiner.added": "examiner key added to the case", "person.marked": "person marked",
     "person.unmarked": "person mark taken off",
     "hashset.checked": "checked against hash sets of known files", "file.viewed": "known-bad content viewed",
+    "search.recorded": "search hits kept as records",
 }
 UNCOMMITTED = "UNCOMMITTED"
 RECOVERED = "RECOVERED"
@@ -183,7 +185,9 @@ def mapped(obj: Any, fn: Callable[[str], str]) -> Any:
 def prepare(ctx: Any) -> dict:
     """Everything the report shows, as data for the templates (see the module doc)."""
     view = {
-        "sections": [{"id": sid, "title": title} for sid, title in SECTIONS],
+        "sections": [{"id": sid, "title": title} for sid, title in SECTIONS
+                     if sid != "hits" or getattr(ctx, "search_hits", None)],
+        "hits": _hits(ctx),
         "case": ctx.info["case"], "tool": ctx.info["tool"], "format": ctx.info.get("format"),
         "summary": _summary(ctx),
         "findings": _findings(ctx),
@@ -542,6 +546,20 @@ def _gallery(ctx: Any) -> list[dict]:
                       "serial": f.get("serial"), "gps": _gps(f), "width": f.get("width"), "height": f.get("height"),
                       "sha256": p["sha256"], "item": p["item"], "locator": p["locator"]})
     return cards
+
+
+def _hits(ctx: Any) -> list[dict]:
+    """The saved search hits selected (``forensic search --save``), in the order stored: what
+    was found where; a withheld one (tagged sensitive) without its text."""
+    out = []
+    for h in getattr(ctx, "search_hits", None) or []:
+        f = h["fields"]
+        at = f.get("image_offset") if f.get("image_offset") is not None else f.get("file_offset")
+        out.append({"id": h["artifact_id"], "item": h["item"], "locator": f.get("locator") or h.get("locator"),
+                    "where": f.get("where"), "list": f.get("list"), "term": f.get("term"), "offset": at,
+                    "offset_kind": "image" if f.get("image_offset") is not None else "file",
+                    "context": f.get("context"), "withheld": h["withheld"]})
+    return out
 
 
 def _videos(ctx: Any) -> dict:

@@ -64,12 +64,48 @@ def test_saved_hits_are_records(tmp_path, capsys):
     rows = _jsonl(capsys.readouterr().out)
     assert any(r.get("record_type") == "search/hit" and r["locator"].endswith("note.txt") for r in rows)
 
-    # taggable by its record id; the export carries the file the hit is in
-    assert cli("tag", "add", ref, "--tag", "pier", "--case", case) == 0
+    # taggable by its record id (artifact:ID or search-hit:ID), the file it is in by its target
+    assert cli("tag", "add", f"search-hit:{aid}", hit["target"], "--tag", "pier", "--case", case) == 0
+    capsys.readouterr()
+    assert cli("tag", "list", "--tag", "pier", "--json", "--case", case) == 0
+    tagged = sorted((t["kind"], t["ref"]) for t in _jsonl(capsys.readouterr().out))
+    assert tagged == [("file", hit["locator"]), ("hit", str(aid))]
     out = tmp_path / "bundle"
     assert cli("export", "--tag", "pier", "--out", out, "--case", case) in (0, 3)
     capsys.readouterr()
     assert cli("verify-bundle", out) == 5                 # intact, unsigned
     assert "INTACT" in capsys.readouterr().out
     with zipfile.ZipFile(out) as z:
-        assert any(n.endswith("/note.txt") for n in z.namelist())
+        names = z.namelist()
+        assert any(n.endswith("/note.txt") for n in names)
+        (member,) = [n for n in names if n.endswith("data/search_hits.jsonl")]
+        (row,) = _jsonl(z.read(member).decode())
+        html = z.read(next(n for n in names if n.endswith("report/index.html"))).decode()
+    assert row["artifact_id"] == aid and row["fields"]["text"] == "PIER-NINE" and not row["withheld"]
+    assert row["fields"]["locator"].endswith("note.txt")
+    # the report's "Search hits" section: the hit, its offset and its context
+    from tests.exporters.test_report import section, text as seen
+    text = seen(section(html, "hits"))
+    assert f"search-hit:{aid}" in text and "[PIER-NINE]" in text and "12 (file)" in text
+
+
+def test_a_sensitive_hit_goes_without_its_text(tmp_path, capsys):
+    root = tmp_path / "extraction"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"the name VICTIM-NAME here\n")
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case-id", "S-10", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+    capsys.readouterr()
+    assert cli("search", "VICTIM-NAME", "--in", "content", "--save", "--json", "--case", case) == 0
+    (hit,) = _jsonl(capsys.readouterr().out)
+    assert cli("tag", "add", hit["saved_as"], "--tag", "v", "--sensitive", "--case", case) == 0
+    out = tmp_path / "bundle"
+    assert cli("export", "--tag", "v", "--out", out, "--case", case) in (0, 3)
+    with zipfile.ZipFile(out) as z:
+        blobs = b"".join(z.read(n) for n in z.namelist())
+        (member,) = [n for n in z.namelist() if n.endswith("data/search_hits.jsonl")]
+        (row,) = _jsonl(z.read(member).decode())
+    assert row["withheld"] and row["fields"]["text"] is None
+    assert b"VICTIM-NAME" not in blobs
