@@ -63,17 +63,23 @@ def _messages(forensic, case: Path) -> list[dict]:
     return forensic("messages", "--case", case, "--json").jsonl()
 
 
-def test_sources_exported_with_the_messages(case, forensic, tmp_path):
+def _tag(case: dict, forensic) -> None:
+    """Tag "court": 3 messages of the database, 2 of the recruiter's chat, 1 of the sister's; the
+    sister's other message (not exported) is sensitive, so her chat file is withheld. Tagging is
+    idempotent, so each test tags (tests run in any order on the shared case)."""
     msgs = _messages(forensic, case["case"])
     from_db = [m for m in msgs if m["source"]["path"].endswith("msgstore.db")][:3]
     plain = [m for m in msgs if m["source"]["path"].endswith("Recruiter.txt")][:2]
     private = [m for m in msgs if m["source"]["path"].endswith("Sister.txt")]
     assert len(from_db) == 3 and len(plain) == 2 and len(private) == 2
-    for m in from_db + plain + private[1:]:
-        forensic("tag", "add", "--case", case["case"], "--tag", "court", f"message:{m['record_id']}")
-    # the other message of the sister's chat (not exported) is sensitive: its chat file is withheld
+    forensic("tag", "add", "--case", case["case"], "--tag", "court",
+             *(f"message:{m['record_id']}" for m in from_db + plain + private[1:]))
     forensic("tag", "add", "--case", case["case"], "--tag", "private", "--sensitive",
              f"message:{private[0]['record_id']}")
+
+
+def test_sources_exported_with_the_messages(case, forensic, tmp_path):
+    _tag(case, forensic)
     bundle = tmp_path / "b.zip"
     out = forensic("export", "--case", case["case"], "--out", bundle, "--tag", "court", "--no-pdf", "--json").json()
     assert out["messages"] == 6 and out["message_sources"] == 3      # msgstore.db, its -wal, Recruiter.txt
@@ -117,6 +123,7 @@ def test_sources_exported_with_the_messages(case, forensic, tmp_path):
 
 
 def test_sensitive_source_included_on_request(case, forensic, tmp_path):
+    _tag(case, forensic)
     bundle = tmp_path / "s.zip"
     forensic("export", "--case", case["case"], "--out", bundle, "--tag", "court", "--no-pdf",
              "--include-sensitive", "--json")
@@ -126,6 +133,7 @@ def test_sensitive_source_included_on_request(case, forensic, tmp_path):
 
 
 def test_all_messages_of_an_item(case, forensic, tmp_path):
+    _tag(case, forensic)
     out = forensic("export", "--case", case["case"], "--out", tmp_path / "m.zip", "--item", "phone",
                    "--type", "messages", "--no-pdf", "--json").json()
     # msgstore.db, its -wal and the recruiter's chat; the sister's chat is listed, withheld
@@ -133,6 +141,7 @@ def test_all_messages_of_an_item(case, forensic, tmp_path):
 
 
 def test_a_message_pointing_at_another_member_fails_verification(case, forensic, tmp_path):
+    _tag(case, forensic)
     from forensic.exporters import bagit
     bundle = tmp_path / "v.zip"
     forensic("export", "--case", case["case"], "--out", bundle, "--tag", "court", "--no-pdf")
