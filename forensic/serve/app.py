@@ -530,18 +530,6 @@ def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str
     return len(rows)
 
 
-def _bands() -> list[tuple[int, int]]:
-    """(shift, mask) of DEFAULT_MAX_DISTANCE + 1 bands of the 64 bits: two hashes within the
-    distance agree on one band at least (pigeonhole), as ``forensic similar`` compares them."""
-    n = store_similar.DEFAULT_MAX_DISTANCE + 1
-    out, start = [], 0
-    for i in range(n):
-        width = 64 // n + (1 if i < 64 % n else 0)
-        out.append((start, (1 << width) - 1))
-        start += width
-    return out
-
-
 @dataclass
 class PhashBands:
     """The case's pHashes: the files of each value, the values of each file, and each band's
@@ -561,7 +549,7 @@ class PhashBands:
                 by_value[value].append(h)
                 values_of[h.file_id].append(value)
         buckets: list[dict[int, list[int]]] = []
-        for shift, mask in _bands():
+        for shift, mask in store_similar.bands(store_similar.DEFAULT_MAX_DISTANCE):
             band: dict[int, list[int]] = defaultdict(list)
             for v in by_value:
                 band[(v >> shift) & mask].append(v)
@@ -571,7 +559,8 @@ class PhashBands:
     def candidates(self, values: list[int]) -> set[int]:
         """The values sharing a band with one of ``values`` (themselves included)."""
         out: set[int] = set()
-        for (shift, mask), band in zip(_bands(), self.buckets, strict=True):
+        spans = store_similar.bands(store_similar.DEFAULT_MAX_DISTANCE)
+        for (shift, mask), band in zip(spans, self.buckets, strict=True):
             for v in values:
                 out.update(band.get((v >> shift) & mask, ()))
         return out

@@ -110,7 +110,7 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
     return out
 
 
-def _bands(max_distance: int) -> list[tuple[int, int]]:
+def bands(max_distance: int) -> list[tuple[int, int]]:
     """(shift, mask) of ``max_distance + 1`` bands covering the 64 bits, as even as can be."""
     n = max(1, min(64, max_distance + 1))
     out, start = [], 0
@@ -140,7 +140,7 @@ def all_pairs(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_DISTANCE
     values = list(groups)
     close: list[tuple[int, int, int]] = [(0, v, v) for v in values if len(groups[v]) > 1]
     seen: set[tuple[int, int]] = set()
-    for shift, mask in _bands(max_distance):
+    for shift, mask in bands(max_distance):
         buckets: dict[int, list[int]] = defaultdict(list)
         for v in values:
             buckets[(v >> shift) & mask].append(v)
@@ -190,11 +190,11 @@ def camera_originals(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_D
     ``a``), nearest first. Only the camera originals are indexed (bands), then each attachment
     looked up: no pair of two other photos is compared."""
     cameras = [p for p in found if p.camera is not None]
-    bands = _bands(max_distance)
-    index: list[dict[int, list[int]]] = [defaultdict(list) for _ in bands]
+    spans = bands(max_distance)
+    index: list[dict[int, list[int]]] = [defaultdict(list) for _ in spans]
     for n, p in enumerate(cameras):
         v = getattr(p, algorithm)
-        for (shift, mask), bucket in zip(bands, index, strict=True):
+        for (shift, mask), bucket in zip(spans, index, strict=True):
             bucket[(v >> shift) & mask].append(n)
     out: dict[str, list[SimilarPair]] = {}
     for p in found:
@@ -202,7 +202,7 @@ def camera_originals(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_D
             continue
         v = getattr(p, algorithm)
         near_ones: dict[int, int] = {}
-        for (shift, mask), bucket in zip(bands, index, strict=True):
+        for (shift, mask), bucket in zip(spans, index, strict=True):
             for n in bucket.get((v >> shift) & mask, ()):
                 if n not in near_ones:
                     near_ones[n] = distance(v, getattr(cameras[n], algorithm))
