@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, TypeVar
+from typing import Any, Callable, Iterator, Self, TypeVar
 
 from forensic.store.db import stream
 
@@ -22,20 +22,30 @@ MESSAGE = "chat/message"
 
 
 @dataclass(frozen=True, slots=True)
-class ChatPlace:
-    """A position shared in a chat message, with the message's record and the file (the chat
-    database or export) it came from."""
+class _Placed:
+    """A position a record holds, with the record and the file it came from."""
     artifact_id: int
     item: str
     extractor: str                    # NAME@version
-    fields: dict                      # the message record's fields
+    fields: dict                      # the record's fields
     corrupted: bool
     latitude: float
     longitude: float
     path: str | None
     locator: str | None
-    sha256: str | None                # of the file the message came from
+    sha256: str | None                # of the file (chat database or export, cache) it came from
     deleted: bool                     # that file was deleted
+
+    @classmethod
+    def _at(cls, r: sqlite3.Row, fields: dict, pos: tuple[float, float]) -> Self:
+        return cls(r["id"], r["item"], r["extractor"], fields, bool(r["corrupted"]), pos[0], pos[1],
+                   r["path"], r["locator"], r["sha256"], bool(r["deleted"]))
+
+
+@dataclass(frozen=True, slots=True)
+class ChatPlace(_Placed):
+    """A position shared in a chat message, with the message's record and the file (the chat
+    database or export) it came from."""
 
     @property
     def location(self) -> dict:
@@ -52,8 +62,7 @@ class ChatPlace:
         pos = position(loc)
         if pos is None:
             return None
-        return cls(r["id"], r["item"], r["extractor"], fields, bool(r["corrupted"]), pos[0], pos[1],
-                   r["path"], r["locator"], r["sha256"], bool(r["deleted"]))
+        return cls._at(r, fields, pos)
 
 
 def valid(lat: Any, lon: Any) -> bool:
@@ -83,21 +92,9 @@ DEVICE = "location/point"
 
 
 @dataclass(frozen=True, slots=True)
-class DevicePlace:
+class DevicePlace(_Placed):
     """A position a device or app recorded itself (``location/point``: an iOS routined fix or
     visit, a Google Maps saved place), with its record and the file it came from."""
-    artifact_id: int
-    item: str
-    extractor: str                    # NAME@version
-    fields: dict                      # the record's fields
-    corrupted: bool
-    latitude: float
-    longitude: float
-    path: str | None
-    locator: str | None
-    sha256: str | None                # of the database the position came from
-    deleted: bool                     # that file was deleted
-
     @classmethod
     def from_row(cls, r: sqlite3.Row) -> "DevicePlace | None":
         """The place of a row, or None when it holds no valid position."""
@@ -107,8 +104,7 @@ class DevicePlace:
         pos = position(fields)
         if pos is None:
             return None
-        return cls(r["id"], r["item"], r["extractor"], fields, bool(r["corrupted"]), pos[0], pos[1],
-                   r["path"], r["locator"], r["sha256"], bool(r["deleted"]))
+        return cls._at(r, fields, pos)
 
 
 def device_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[DevicePlace]:
