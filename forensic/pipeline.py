@@ -239,7 +239,7 @@ class Triage:
             store_triage.add_warnings(db, [(self.item, None, "source", m, now) for m in self.source_warnings])
             self._finalize(db, now)
             chats.index_messages(db, self.item)
-            hashsets.mark_item(db, self.item, now)       # the examiner's hash sets (issue 20)
+            hashsets.mark_item(db, self.item, now)       # every file against the examiner's hash set library
             for key, value in store_triage.totals(db, self.item).items():
                 setattr(self.stats, key, value)
             self.stats.seconds = time.perf_counter() - start
