@@ -439,6 +439,12 @@ def _exports_detail(exports: list[_Export]) -> str:
     return "; ".join(e.problem for e in exports if e.problem)
 
 
+def _locked(exports: list["_Export"]) -> "_Export | None":
+    """The first export found but not opened for want of its password: graded from the custody
+    log alone (the trainee gave no --bundle-password-file)."""
+    return next((e for e in exports if e.path is not None and "encrypted" in e.problem), None)
+
+
 def _report_finding(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """A bundle whose report has the finding ``tag`` with a note, and the conversation shown as a
     partial selection (``count_text``, gap markers) holding the selected messages."""
@@ -450,9 +456,9 @@ def _report_finding(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
         return "missed", f"no export of the tag {exp['tag']!r} in the custody log"
     readable = [e for e in tagged if "data/report/index.html" in e.members]
     if not readable:
-        locked = [e for e in tagged if e.path is not None and "encrypted" in e.problem]
+        locked = _locked(tagged)
         if locked:
-            return "found", f"custody log only: {locked[0].name} exported --tag {exp['tag']}; {locked[0].problem}"
+            return "found", f"custody log only: {locked.name} exported --tag {exp['tag']}; {locked.problem}"
         return "wrong", (_exports_detail(tagged) or f"no report in the bundle of --tag {exp['tag']}")
     problems = []
     for e in readable:
@@ -497,9 +503,9 @@ def _pseudonymised_export(exp: dict, store: _Store, items: list[str]) -> tuple[s
         return "missed", f"{exp['victim']} marked {role}, but no export was made with --pseudonymise"
     readable = [e for e in exports if "data/files.jsonl" in e.members]
     if not readable:
-        locked = [e for e in exports if e.path is not None and "encrypted" in e.problem]
+        locked = _locked(exports)
         if locked:
-            return "found", f"custody log only: marked {role}, {locked[0].name} pseudonymised; {locked[0].problem}"
+            return "found", f"custody log only: marked {role}, {locked.name} pseudonymised; {locked.problem}"
         return "wrong", _exports_detail(exports) or "no files.jsonl in the pseudonymised bundle"
     problems = []
     plain = exp["victim"].casefold()
@@ -1329,9 +1335,9 @@ def _bundle_sources(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     name = src["path"].rsplit("/", 1)[-1]
     readable = [e for e in exports if "data/messages.jsonl" in e.members]
     if not readable:
-        locked = [e for e in exports if e.path is not None and "encrypted" in e.problem]
+        locked = _locked(exports)
         if locked:
-            return "found", f"custody log only: {locked[0].problem}"
+            return "found", f"custody log only: {locked.problem}"
         return "missed", _exports_detail(exports) or "no bundle with messages found"
     problems = []
     for e in readable:
