@@ -120,6 +120,31 @@ def test_a_hostile_key_file_cannot_ask_for_gigabytes(tmp_path, p):
         read_key(path, PASS)
 
 
+@pytest.mark.parametrize("damage", ["truncated", "not json", "a list", "kdf a string", "no nonce", "empty"])
+def test_a_damaged_key_file_is_a_clear_error(tmp_path, p, damage):
+    """A key file cut short in a copy, overwritten, or hand-edited into another shape: a usage
+    error naming the file, never a traceback or a decryption attempt on garbage."""
+    path = _key(tmp_path, p)
+    data = path.read_bytes()
+    doc = json.loads(data)
+    if damage == "truncated":
+        path.write_bytes(data[: len(data) // 2])
+    elif damage == "not json":
+        path.write_bytes(b"\x00\xff" * 64)
+    elif damage == "a list":
+        path.write_text(json.dumps([doc]))
+    elif damage == "kdf a string":
+        doc["kdf"] = "scrypt"
+        path.write_text(json.dumps(doc))
+    elif damage == "no nonce":
+        del doc["nonce"]
+        path.write_text(json.dumps(doc))
+    else:
+        path.write_bytes(b"")
+    with pytest.raises(UsageError, match="not a readable pseudonym key file"):
+        read_key(path, PASS)
+
+
 # -- a real pseudonymised export of disguised traces ----------------------------------------------
 
 def test_a_pseudonymised_bundle_holds_no_disguised_trace(forensic, tmp_path):
