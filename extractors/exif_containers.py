@@ -503,15 +503,23 @@ def maker_note_serial(buf, base: int, exif_ifd: int, make: str) -> tuple[str, st
 
 
 def maker_note_lens(buf, base: int, exif_ifd: int, make: str) -> str | None:
-    """The lens model as text from the maker note, where a maker writes it so: Canon
-    (0x0095 LensModel), Olympus / OM System (Equipment 0x0203 LensModel), Panasonic (0x0051
-    LensType). Lens-type numbers (Nikon, Sony, Pentax) need the makers' tables: not read."""
+    """The lens as text from the maker note, where a maker writes it so: Canon (0x0095
+    LensModel), Olympus / OM System (Equipment 0x0203 LensModel), Panasonic (0x0051
+    LensType); Nikon (type 3 notes) its focal range and widest apertures, 0x0084
+    (``18-70mm f/3.5-4.5``: exiftool's ``MakerNotes:Lens``), a description, not the name.
+
+    Not read: the lens *names* that stand behind a lens-type number (Nikon's LensIDNumber and
+    8-byte lens ID, Sony's and Pentax's LensType, Canon's LensType, an old Olympus's LensType).
+    They are table look-ups: no library this project can take has the tables (exifread has
+    none; exiv2 has them, under GPL-3.0-or-later) and exiftool's are not to be copied."""
     note = find_entry(buf, base, exif_ifd, 0x927C)
     if note is None or note[0] not in (1, 7):
         return None
     start = base + note[2]
     upper = make.upper()
     try:
+        if "NIKON" in upper and bytes(buf[start:start + 6]) == b"Nikon\x00" and buf[start + 6] == 2:
+            return _nikon_lens(buf, start + 10)
         if upper.startswith("CANON"):
             entry = find_entry(buf, base, note[2], 0x0095)
             return _ascii_value(buf, base, entry) if entry else None
@@ -527,6 +535,34 @@ def maker_note_lens(buf, base: int, exif_ifd: int, make: str) -> str | None:
     except (struct.error, IndexError):
         return None
     return None
+
+
+def _nikon_lens(buf, inner: int) -> str | None:
+    """A Nikon type 3 note's 0x0084 Lens (min/max focal length, max aperture at each, in the
+    note's own TIFF header at ``inner``) as ``18-70mm f/3.5-4.5`` / ``50mm f/1.8``."""
+    if bytes(buf[inner:inner + 2]) not in (b"II", b"MM"):
+        return None
+    e = "<" if bytes(buf[inner:inner + 2]) == b"II" else ">"
+    entry = find_entry(buf, inner, _u32(buf, inner + 4, e), 0x0084)
+    if entry is None or entry[0] != 5 or entry[1] != 4:
+        return None
+    at = inner + entry[2]
+    values = []
+    for i in range(4):
+        num, den = struct.unpack_from(e + "II", buf, at + 8 * i)
+        if den == 0:
+            return None
+        values.append(num / den)
+    short, long_, wide, tele = values
+    if not short or not long_ or not wide or not tele:
+        return None                      # zeros: a lens without a CPU (manual focus) reports none
+
+    def num(x: float) -> str:
+        return f"{x:.1f}".rstrip("0").rstrip(".")
+
+    focal = num(short) if short == long_ else f"{num(short)}-{num(long_)}"
+    aperture = num(wide) if wide == tele else f"{num(wide)}-{num(tele)}"
+    return f"{focal}mm f/{aperture}"
 
 
 def _olympus_layout(buf, base: int, start: int) -> tuple[int, int, str] | None:

@@ -13,6 +13,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+import pytest
+from conftest import require_tools
+
 from forensic.extractors.base import ExtractorInput
 from forensic.extractors.photo_exif import PhotoExifExtractor
 from forensic.extractors.records import ArtifactRecord
@@ -168,3 +171,51 @@ def test_maker_note_lens_and_serials(corpus: Path) -> None:
                          ("exiftool/Sigma.jpg", "02000019"), ("exiftool/Motorola.jpg", "NX0A3S0075")):
         ours = _ours(corpus / "exif" / name) or {}
         assert (ours["serial"], ours["serial_source"]) == (serial, "MakerNote SerialNumber"), name
+
+
+# exiftool's printed lens values (not -n: names, not lens-type numbers), any of which ours may equal
+PRINTED_LENS_KEYS = ("EXIF:LensModel", "XMP:LensModel", "XMP:Lens", "MakerNotes:LensModel", "MakerNotes:Lens",
+                     "Composite:LensID", "MakerNotes:LensType")
+_TABLE = ("a lens-type number whose name is a table look-up (exiftool's tables are not to be copied; "
+          "exifread has none; exiv2 has them under GPL-3.0-or-later: not taken)")
+# file -> why our lens is none of exiftool's lens values
+KNOWN_LENS: dict[str, str] = {
+    "exiftool/OlympusE1.jpg": f"Olympus E-1: Equipment LensType 0 05 00 only, {_TABLE}",
+    "exiftool/Pentax.jpg": f"Pentax LensType 3 44, {_TABLE}",
+    "exif-py/jpg/Sony_DSLR-A200.jpg": f"Sony LensType 40, {_TABLE}",
+    "exiftool/PhaseOne.iiq": "Phase One maker note: its own directory format (not an IFD), not decoded",
+    "exiftool/KyoceraRaw.raw": "Kyocera RAW: a header of its own (not TIFF, not CIFF), not read",
+    "exiftool/Sigma.x3f": f"Sigma X3F header's LensType 325, {_TABLE}",
+}
+
+
+def test_lens_names_agree_with_exiftool(corpus: Path) -> None:
+    """Every photo exiftool names a lens for (its printed values: EXIF/XMP LensModel, the
+    maker note's LensModel or Lens, Composite:LensID) gets one of those names from us, or is
+    listed in :data:`KNOWN_LENS` with the reason. exiftool's ``Unknown 18-55mm`` (a Canon
+    compact's or an unknown lens's focal range) names no lens: not compared."""
+    require_tools("exiftool")
+    root = corpus / "exif"
+    done = subprocess.run(["exiftool", "-json", "-G", "-r", *(f"-{k}" for k in PRINTED_LENS_KEYS), "."],
+                          capture_output=True, timeout=300, check=False, cwd=root)
+    refs = json.loads(done.stdout or b"[]")
+    agreed, disagreed = [], {}
+    for ref in refs:
+        names = {str(ref[k]).strip() for k in PRINTED_LENS_KEYS if k in ref and str(ref[k]).strip()}
+        names = {n for n in names if not n.startswith("Unknown") and any(c.isdigit() for c in n)}
+        if not names:
+            continue
+        name = Path(ref["SourceFile"]).as_posix().removeprefix("./")
+        ours = (_ours(root / name) or {}).get("lens")
+        if ours is not None and ours.strip() in names:
+            agreed.append(name)
+        else:
+            disagreed[name] = (ours, sorted(names))
+    unexplained = {k: v for k, v in disagreed.items() if k not in KNOWN_LENS}
+    assert not unexplained, unexplained
+    stale = [k for k in KNOWN_LENS if k not in disagreed]
+    assert not stale, f"listed as disagreeing but agree now: {stale}"
+    if len(agreed) < 15:
+        pytest.fail(f"only {len(agreed)} lenses agree: {agreed}")
+    # Nikon's focal range and apertures from its maker note, as exiftool's MakerNotes:Lens
+    assert {"exiftool/NikonD70.jpg", "exiftool/NikonD2Hs.jpg", "exif-py/jpg/tests/32-lens_data.jpeg"} <= set(agreed)
