@@ -27,6 +27,7 @@ from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 from zoneinfo import ZoneInfo
 from typing import Any, Callable, Iterable, Iterator
 
@@ -145,11 +146,16 @@ def _fmt_time(dt: datetime | None, tz_known: bool) -> str | None:
 
 
 class Triage:
-    def __init__(self, case: Case, item: str, options: TriageOptions,
+    """One item's triage. Its two halves may run on different machines (forensic.cluster):
+    :meth:`read_source` walks and reads, handing each entry to storing (or to ``sink``, on a
+    worker that has no case); ``feed``, when set, stands in for :meth:`read_source` where the
+    entries read elsewhere are stored."""
+
+    def __init__(self, case: Case | None, item: str, options: TriageOptions,
                  progress: Callable[[int, int], None] | None = None,
                  on_batch: Callable[[list[dict]], None] | None = None,
                  on_committed: Callable[[], None] | None = None) -> None:
-        self.case = case
+        self._case = case
         self.item = item
         self.opt = options
         self.progress = progress
@@ -186,6 +192,18 @@ class Triage:
         # photo signatures met inside files during their read, by id() of the file's row,
         # until the walking thread looks into the file (_embedded)
         self.embedded_hits: dict[int, list[tuple[str, int]]] = {}
+        # forensic.cluster: a worker reads the top-level entries at the walk positions of
+        # ``span`` and hands their entries to ``sink``; the coordinator's ``feed`` stores them
+        self.span: range | None = None
+        self.top = 0
+        self.sink: Callable[[store_triage.Entry], None] | None = None
+        self.feed: Callable[[Triage], None] | None = None
+
+    @property
+    def case(self) -> Case:
+        if self._case is None:
+            raise CaseError(f"this triage of {self.item} only reads (a cluster worker): it has no case")
+        return self._case
 
     # -- driver ----------------------------------------------------------------------
     def run(self) -> TriageStats:
@@ -210,10 +228,20 @@ class Triage:
         if not path.exists():
             raise ForensicError(f"evidence item {self.item}: the source {path} is no longer there",
                                 hint="reconnect the evidence (same path), then rerun")
-        src = open_source(path, row.format, path.name, self.opt.password, self.opt.limits)
-        checked = src if isinstance(src, TskImageSource) and row.format == "e01" else None
+        if self.feed is not None:
+            self.feed(self)
+        else:
+            self.read_source(path, row.format, recorded_bad_chunks(row) if row.format == "e01" else None)
+        return self._end(start)
+
+    def read_source(self, path: Path, fmt: str, bad_chunks: list | None = None) -> None:
+        """Walk the source at ``path`` and read each file once (hashes, type, extractors); the
+        entries go to storing in walk order. ``bad_chunks``: an E01's chunks intake found
+        failing their checksum."""
+        src = open_source(path, fmt, path.name, self.opt.password, self.opt.limits)
+        checked = src if isinstance(src, TskImageSource) and fmt == "e01" else None
         if checked is not None:    # the chunks intake found failing their checksum
-            checked.note_bad_chunks(recorded_bad_chunks(row))
+            checked.note_bad_chunks(bad_chunks)
         processes = self._processes()
         try:
             if processes:
@@ -233,6 +261,9 @@ class Triage:
             if self.procs is not None:
                 self.procs.close()
             src.close()
+
+    def _end(self, start: float) -> TriageStats:
+        """Store what is left and the item's end: source warnings, finalize, indexes, totals."""
         self._flush()
         with self.case.transaction() as db:
             now = iso_utc(now_utc())
@@ -316,6 +347,10 @@ class Triage:
         home = self.home
         if home is not None and entry.has_content and not entry.deleted and entry.name.endswith(self.sibling_suffixes):
             home.siblings.setdefault((entry.locator.layers[:-1], entry.path), entry)
+        if depth == 0 and self.span is not None:      # another piece's entry (forensic.cluster)
+            self.top += 1
+            if self.top - 1 not in self.span:
+                return
         warnings = [("walk", w) for w in entry.warnings]
         row = {
             "item": self.item, "locator": loc, "path": entry.path, "layers": json.dumps(entry.locator.to_json(),
@@ -566,7 +601,14 @@ class Triage:
                             warnings.append((stage, res))
             self._add(store_triage.Entry(row, artifacts, warnings), size)
 
+    def store(self, entry: store_triage.Entry, size: int) -> None:
+        """Store one entry read (``size``: its content's bytes), in its turn."""
+        self._add(entry, size)
+
     def _add(self, pending: store_triage.Entry, size: int) -> None:
+        if self.sink is not None:        # read here, stored elsewhere
+            self.sink(pending)
+            return
         self.pending.append(pending)
         self.pending_bytes += size
         if self.progress:
