@@ -40,13 +40,15 @@ def _outside(path: Path) -> list[store_similar.HashedPhoto]:
             data = fh.read(extractor.max_read + 1)
         outputs = extractor.extract(ExtractorInput(str(path), path.name, "", size, data))
     found = []
+    maker = f"{video.NAME}@{video.VERSION}" if is_video else f"{PhotoHashExtractor.NAME}@{PhotoHashExtractor.VERSION}"
     for out in outputs:
         if getattr(out, "record_type", None) == HASH_TYPE:
             fields = out.fields   # type: ignore[union-attr]
             ph, dh = store_similar.parse_hash(fields["phash"]), store_similar.parse_hash(fields["dhash"])
             if ph is not None and dh is not None:
+                version = store_similar.record_hash_version(maker, fields.get("hash_version"))
                 found.append(store_similar.HashedPhoto("(outside the case)", str(path), None, -1, ph, dh,
-                                                       frame_time_s=fields.get("frame_time_s")))
+                                                       frame_time_s=fields.get("frame_time_s"), version=version))
         elif getattr(out, "message", None):
             warn(esc(getattr(out, "message", "")))
     if found:
@@ -80,6 +82,18 @@ def _targets(spec: str, found: list[store_similar.HashedPhoto]) -> list[store_si
                           "(forensic photos --json lists them)")
 
 
+def _warn_versions(case: Case, targets: list[store_similar.HashedPhoto]) -> None:
+    """Once, on stderr: the photos of the case whose hashes are of another version than the
+    newest (or than FILE's), not compared with the others."""
+    newest = max((t.version for t in targets), default=None)
+    if newest is not None:
+        in_case = store_similar.older_hashes(case.db)
+        newest = max(newest, in_case.newest) if in_case is not None else newest
+    older = store_similar.older_hashes(case.db, newest)
+    if older is not None:
+        warn(esc(older.message()))
+
+
 @click.command()
 @click.argument("file", required=False)
 @click.option("--all", "all_", is_flag=True, help="Every pair of near-duplicate photos in the case.")
@@ -101,7 +115,11 @@ def similar(case: Case, file: str | None, all_: bool, max_distance: int, algorit
     (EXIF make/model) is side a where one side is one, so a chat attachment in side b is
     linked to the photo it was made from. With --json: JSON Lines, each {a, b, distance,
     algorithm}, a and b with item, locator, sha256 (and camera, messages, and frame_time_s: a
-    video's key frame's time in the video)."""
+    video's key frame's time in the video).
+
+    Photos hashed by another version of the perceptual hash (an item triaged by an older
+    release) are compared only with photos of their own version, and a warning says which
+    items carry them and how to refresh them (forensic triage ITEM --force)."""
     if all_ == (file is not None):
         raise UsageError("give either FILE or --all", hint="forensic similar photo.jpg, or forensic similar --all")
     found = store_similar.photos(case.db)
@@ -109,8 +127,11 @@ def similar(case: Case, file: str | None, all_: bool, max_distance: int, algorit
         info("no photo hashed in this case (run forensic triage; the photo_hash extractor hashes photos)")
     if all_:
         pairs = list(store_similar.all_pairs(found, max_distance, algorithm, item))
+        _warn_versions(case, [])
     else:
-        pairs = [p for target in _targets(file or "", found)
+        targets = _targets(file or "", found)
+        _warn_versions(case, targets)
+        pairs = [p for target in targets
                  for p in store_similar.near(found, target, max_distance, algorithm)
                  if item is None or p.b.item == item]
         pairs.sort(key=lambda s: (s.distance, s.b.item, s.b.locator, s.a.frame_time_s or 0.0,

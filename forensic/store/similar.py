@@ -17,9 +17,19 @@ a make or model: ``camera``) and which chat messages carry it as an attachment (
 SHA-256: ``messages``); a pair of a chat attachment and a camera original is the link from the
 attachment to the photo it was made from (:func:`camera_originals`). Joined when asked, never
 stored: a photo triaged later (another item) links without changing the records logged.
+
+Hash versions: a change in how the picture is shrunk before hashing changes its hashes by a
+bit or two (``photo_hash`` version 1 → 2), so a case whose items were triaged by different
+releases holds hashes of two versions. They are compared like with like only (every function
+here: pairs, a FILE's neighbours, camera originals, suspected known-bad photos), and
+:func:`older_hashes` says which items carry an older version, for the caller to warn once
+(refreshed by triaging the item again: ``forensic triage ITEM --force``). A record's version
+is its ``hash_version`` field, else its extractor's version (``photo_hash@1``; ``video_frames``
+kept the same numbers: :func:`record_hash_version`).
 """
 from __future__ import annotations
 
+import heapq
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -42,6 +52,7 @@ class HashedPhoto:
     camera: str | None = None                           # EXIF make and model, when it has them
     messages: tuple[int, ...] = field(default=())       # chat messages carrying it (artifact ids)
     frame_time_s: float | None = None                   # a video's key frame: its time in the video
+    version: int = 0                                    # the hash version (record_hash_version)
 
     def side(self) -> dict:
         return {"item": self.item, "locator": self.locator, "sha256": self.sha256, "camera": self.camera,
@@ -74,6 +85,56 @@ def distance(x: int, y: int) -> int:
     return (x ^ y).bit_count()
 
 
+HASH_EXTRACTORS = ("photo_hash", "video_frames")
+
+
+def record_hash_version(extractor: object, declared: object) -> int:
+    """The version of a ``photo/phash`` record's hashes: its ``hash_version`` field where it
+    has one (written since version 3), else the version of the extractor that made it
+    (``photo_hash@2``; ``video_frames`` hashed frames with ``photo_hash``'s code, its versions 1
+    and 2 the same); 0 when neither says."""
+    if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0:
+        return declared
+    name, _, version = str(extractor or "").partition("@")
+    return int(version) if name in HASH_EXTRACTORS and version.isdigit() else 0
+
+
+@dataclass(frozen=True, slots=True)
+class OlderHashes:
+    """Photos whose hashes are older than the newest version in the case: not compared with
+    the others (:func:`older_hashes`)."""
+    newest: int
+    count: int                           # photo/phash records (a video: one per key frame)
+    items: tuple[str, ...]
+    versions: tuple[int, ...]
+
+    def message(self) -> str:
+        items = ", ".join(self.items[:5]) + (f" and {len(self.items) - 5} more" if len(self.items) > 5 else "")
+        older = "/".join(f"v{v}" for v in self.versions)
+        return (f"{self.count} photo hash(es) of item(s) {items} are of an older version ({older}) than the "
+                f"case's newest (v{self.newest}): they are compared only with hashes of their own version. "
+                f"Refresh them by triaging the item again: forensic triage ITEM --force")
+
+
+def older_hashes(db: sqlite3.Connection, newest: int | None = None) -> OlderHashes | None:
+    """Which items carry perceptual hashes older than ``newest`` (default: the newest version
+    found in the case), or None when every hash is of one version."""
+    rows = db.execute("SELECT a.item, a.extractor, json_extract(a.fields, '$.hash_version'), COUNT(*) "
+                      "FROM artifacts a WHERE a.record_type = 'photo/phash' "
+                      "GROUP BY a.item, a.extractor, json_extract(a.fields, '$.hash_version')").fetchall()
+    by_version: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for it, extractor, declared, n in rows:
+        by_version[record_hash_version(extractor, declared)][it] += n
+    if not by_version:
+        return None
+    top = max(by_version) if newest is None else newest
+    old = {v: items for v, items in by_version.items() if v < top}
+    if not old:
+        return None
+    items = sorted({it for per in old.values() for it in per})
+    return OlderHashes(top, sum(n for per in old.values() for n in per.values()), tuple(items), tuple(sorted(old)))
+
+
 def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]:
     """Every hashed photo of the case (of ``item``), with its camera and chat messages."""
     where, args = "a.record_type = 'photo/phash'", []
@@ -82,7 +143,8 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
         args.append(item)
     rows = db.execute(
         "SELECT a.item, f.locator, f.sha256, f.id, json_extract(a.fields, '$.phash'), "
-        "json_extract(a.fields, '$.dhash'), json_extract(a.fields, '$.frame_time_s') "
+        "json_extract(a.fields, '$.dhash'), json_extract(a.fields, '$.frame_time_s'), a.extractor, "
+        "json_extract(a.fields, '$.hash_version') "
         f"FROM artifacts a JOIN files f ON f.id = a.file_id WHERE {where} "
         "ORDER BY a.item, f.locator, a.id", args).fetchall()
     cameras: dict[int, str] = {}
@@ -100,13 +162,14 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
         if isinstance(sha, str) and len(carried[sha]) < MAX_MESSAGES:
             carried[sha].append(artifact_id)
     out = []
-    for it, locator, sha, file_id, ph, dh, frame_time in rows:
+    for it, locator, sha, file_id, ph, dh, frame_time, extractor, declared in rows:
         p, d = parse_hash(ph), parse_hash(dh)
         if p is None or d is None:
             continue
         out.append(HashedPhoto(it, locator, sha, file_id, p, d, cameras.get(file_id),
                                tuple(carried.get(sha, ())) if sha else (),
-                               float(frame_time) if isinstance(frame_time, (int, float)) else None))
+                               float(frame_time) if isinstance(frame_time, (int, float)) else None,
+                               record_hash_version(extractor, declared)))
     return out
 
 
@@ -133,7 +196,17 @@ def all_pairs(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_DISTANCE
     """Every pair of ``found`` within ``max_distance`` bits (``item``: one side in it), each once,
     nearest first. Two copies of one content (same SHA-256) are no pair: they are duplicates,
     which a file listing shows by hash. Photos of one hash value are compared once (many
-    blank pictures hash alike: their distances are not computed again for each)."""
+    blank pictures hash alike: their distances are not computed again for each). Photos of
+    different hash versions are not compared: each version's pairs, merged nearest first."""
+    versions = {p.version for p in found}
+    if len(versions) > 1:
+        yield from heapq.merge(*(_pairs([p for p in found if p.version == v], max_distance, algorithm, item)
+                                 for v in sorted(versions)), key=lambda s: s.distance)
+        return
+    yield from _pairs(found, max_distance, algorithm, item)
+
+
+def _pairs(found: list[HashedPhoto], max_distance: int, algorithm: str, item: str | None) -> Iterator[SimilarPair]:
     groups: dict[int, list[int]] = defaultdict(list)
     for n, p in enumerate(found):
         groups[getattr(p, algorithm)].append(n)
@@ -169,12 +242,12 @@ def all_pairs(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_DISTANCE
 
 def near(found: Iterable[HashedPhoto], target: HashedPhoto, max_distance: int = DEFAULT_MAX_DISTANCE,
          algorithm: str = "phash") -> list[SimilarPair]:
-    """The photos within ``max_distance`` bits of ``target`` (itself, same file, left out), nearest
-    first; ``target`` is side ``a``."""
+    """The photos within ``max_distance`` bits of ``target`` (itself, same file, left out; those
+    of another hash version too), nearest first; ``target`` is side ``a``."""
     value = getattr(target, algorithm)
     out = []
     for p in found:
-        if p.item == target.item and p.locator == target.locator:
+        if (p.item == target.item and p.locator == target.locator) or p.version != target.version:
             continue
         d = distance(value, getattr(p, algorithm))
         if d <= max_distance:
@@ -188,7 +261,7 @@ def camera_originals(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_D
     """For each chat attachment's content SHA-256 (a photo carried by a message, itself no
     camera original): the camera originals within ``max_distance`` (pairs with the original as
     ``a``), nearest first. Only the camera originals are indexed (bands), then each attachment
-    looked up: no pair of two other photos is compared."""
+    looked up: no pair of two other photos is compared, nor two of different hash versions."""
     cameras = [p for p in found if p.camera is not None]
     spans = bands(max_distance)
     index: list[dict[int, list[int]]] = [defaultdict(list) for _ in spans]
@@ -204,7 +277,7 @@ def camera_originals(found: list[HashedPhoto], max_distance: int = DEFAULT_MAX_D
         near_ones: dict[int, int] = {}
         for (shift, mask), bucket in zip(spans, index, strict=True):
             for n in bucket.get((v >> shift) & mask, ()):
-                if n not in near_ones:
+                if n not in near_ones and cameras[n].version == p.version:
                     near_ones[n] = distance(v, getattr(cameras[n], algorithm))
         pairs = sorted((d, cameras[n].item, cameras[n].locator, n) for n, d in near_ones.items() if d <= max_distance)
         if pairs:
@@ -281,7 +354,8 @@ def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None =
     ``max_distance`` bits of a known-bad photo's, itself in no known-bad set (those are
     known-bad already): the nearest known-bad photo it resembles. The one decision every view
     (``photos``, ``serve``, the report, the bundle) takes for "never show it as a picture"
-    besides the hash sets."""
+    besides the hash sets. Like with like: a photo is compared with the known-bad photos whose
+    hashes are of its version (:func:`older_hashes` tells the caller to warn of the others)."""
     category: dict[str, str | None] = {}
     for sha, cat in db.execute("SELECT f.sha256, h.category FROM hashset_hits h JOIN files f ON f.id = h.file_id "
                                "WHERE h.kind = 'known-bad' AND f.sha256 IS NOT NULL ORDER BY h.file_id, h.hashset"):
@@ -289,11 +363,12 @@ def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None =
             category[sha] = cat
     if not category:
         return {}
-    found = [(it, loc, sha, parse_hash(ph)) for it, loc, sha, ph in db.execute(
-        "SELECT a.item, f.locator, f.sha256, json_extract(a.fields, '$.phash') FROM artifacts a "
+    found = [(it, loc, sha, parse_hash(ph), record_hash_version(ex, hv)) for it, loc, sha, ph, ex, hv in db.execute(
+        "SELECT a.item, f.locator, f.sha256, json_extract(a.fields, '$.phash'), a.extractor, "
+        "json_extract(a.fields, '$.hash_version') FROM artifacts a "
         f"JOIN files f ON f.id = a.file_id WHERE a.record_type = 'photo/phash' AND f.sha256 IN ({_BAD_CONTENT}) "
         "ORDER BY a.item, f.locator, a.id")]
-    bad = [(it, loc, sha, h) for it, loc, sha, h in found if h is not None]
+    bad = [(it, loc, sha, h, v) for it, loc, sha, h, v in found if h is not None]
     if not bad:
         return {}
     where, args = "", ()    # type: tuple[str, tuple]
@@ -303,14 +378,18 @@ def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None =
             return {}
         where, args = f" AND f.id IN ({','.join('?' * len(wanted))})", tuple(wanted)
     out: dict[int, Suspect] = {}
-    for file_id, ph in db.execute(
-            "SELECT f.id, json_extract(a.fields, '$.phash') FROM artifacts a JOIN files f ON f.id = a.file_id "
+    for file_id, ph, extractor, declared in db.execute(
+            "SELECT f.id, json_extract(a.fields, '$.phash'), a.extractor, json_extract(a.fields, '$.hash_version') "
+            "FROM artifacts a JOIN files f ON f.id = a.file_id "
             f"WHERE a.record_type = 'photo/phash' AND (f.sha256 IS NULL OR f.sha256 NOT IN ({_BAD_CONTENT})){where} "
             "ORDER BY a.id", args):
         value = parse_hash(ph)
         if value is None:
             continue
-        for it, loc, sha, bad_hash in bad:
+        version = record_hash_version(extractor, declared)
+        for it, loc, sha, bad_hash, bad_version in bad:
+            if bad_version != version:
+                continue
             d = distance(value, bad_hash)
             if d <= max_distance and (file_id not in out or d < out[file_id].distance):
                 out[file_id] = Suspect(file_id, it, loc, sha, d, category.get(sha))
