@@ -260,18 +260,21 @@ class Views:
         bits (as ``forensic similar``), closest first. The case's hashes are read once, with
         their bands (:class:`PhashBands`), and kept while no record is added
         (:func:`forensic.store.review.records_generation`): a page compares the photo with the
-        values that share a band with it, not with every photo of the case."""
+        values that share a band with it, not with every photo of the case, and with photos
+        whose hashes are of its version only (:mod:`forensic.store.similar`)."""
         bands: PhashBands = self.cached(db, "phash-bands", PhashBands.of)
         mine = bands.values_of.get(p.file_id, [])
         if not mine:
             return []
+        version = bands.version_of.get(p.file_id)
         near: dict[int, tuple[int, Any]] = {}
         for value in bands.candidates(mine):
             d = min(store_similar.distance(value, m) for m in mine)
             if d > store_similar.DEFAULT_MAX_DISTANCE:
                 continue
             for h in bands.by_value[value]:
-                if h.file_id != p.file_id and (h.file_id not in near or d < near[h.file_id][0]):
+                if h.file_id != p.file_id and h.version == version \
+                        and (h.file_id not in near or d < near[h.file_id][0]):
                     near[h.file_id] = (d, h)
         closest = sorted(near.values(), key=lambda x: (x[0], x[1].item, x[1].locator))[:50]
         ids = review.photo_ids_of_files(db, [h.file_id for _, h in closest])
@@ -533,28 +536,31 @@ def tag_targets(case: Case, kind: str, item: str, ref: str, name: str, note: str
 @dataclass
 class PhashBands:
     """The case's pHashes: the files of each value, the values of each file, and each band's
-    buckets of values (band part -> values)."""
+    buckets of values (band part -> values), and each file's hash version."""
     by_value: dict[int, list[Any]]
     values_of: dict[int, list[int]]
     buckets: list[dict[int, list[int]]]
+    version_of: dict[int, int]
 
     @classmethod
     def of(cls, db: Any) -> "PhashBands":
         from collections import defaultdict
         by_value: dict[int, list[Any]] = defaultdict(list)
         values_of: dict[int, list[int]] = defaultdict(list)
-        for h in review.perceptual_hashes(db):
+        version_of: dict[int, int] = {}
+        for h in store_similar.phash_records(db):
             value = store_similar.parse_hash(h.phash)
             if value is not None:
                 by_value[value].append(h)
                 values_of[h.file_id].append(value)
+                version_of.setdefault(h.file_id, h.version)
         buckets: list[dict[int, list[int]]] = []
         for shift, mask in store_similar.bands(store_similar.DEFAULT_MAX_DISTANCE):
             band: dict[int, list[int]] = defaultdict(list)
             for v in by_value:
                 band[(v >> shift) & mask].append(v)
             buckets.append(dict(band))
-        return cls(dict(by_value), dict(values_of), buckets)
+        return cls(dict(by_value), dict(values_of), buckets, version_of)
 
     def candidates(self, values: list[int]) -> set[int]:
         """The values sharing a band with one of ``values`` (themselves included)."""
@@ -569,17 +575,25 @@ class PhashBands:
 def near_duplicate_files(db: Any) -> frozenset[int]:
     """The files whose pHash is within :data:`forensic.store.similar.DEFAULT_MAX_DISTANCE` bits
     of another file's (copies of one picture included), as ``forensic similar`` compares them:
-    files of one hash value together, and values that share a band compared with each other."""
+    files of one hash value together, and values that share a band compared with each other;
+    files whose hashes are of one version only (:mod:`forensic.store.similar`)."""
     bands = PhashBands.of(db)
-    near = {v for v, files in bands.by_value.items() if len({h.file_id for h in files}) > 1}
+    close = [(v, v) for v in bands.by_value]
     for band in bands.buckets:
         for members in band.values():
             for x, v in enumerate(members):
                 for w in members[x + 1:]:
                     if store_similar.distance(v, w) <= store_similar.DEFAULT_MAX_DISTANCE:
-                        near.add(v)
-                        near.add(w)
-    return frozenset(h.file_id for v in near for h in bands.by_value[v])
+                        close.append((v, w))
+    near: set[int] = set()
+    for v, w in close:
+        files: dict[int, set[int]] = {}
+        for h in bands.by_value[v] + (bands.by_value[w] if w != v else []):
+            files.setdefault(h.version, set()).add(h.file_id)
+        for same in files.values():
+            if len(same) > 1:
+                near |= same
+    return frozenset(near)
 
 
 SEARCH_WHERE = ("messages", "names", "metadata", "content")

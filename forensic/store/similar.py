@@ -173,6 +173,26 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class PhashRecord:
+    """A ``photo/phash`` record's pHash (16 hex digits, as stored), its file and its hash
+    version: what ``forensic serve`` indexes for its near-duplicate views."""
+    file_id: int
+    item: str
+    locator: str
+    phash: str | None
+    version: int
+
+
+def phash_records(db: sqlite3.Connection) -> list[PhashRecord]:
+    """Every ``photo/phash`` record's pHash with its file and version, by file id."""
+    return [PhashRecord(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None, record_hash_version(r[4], r[5]))
+            for r in db.execute(
+                "SELECT f.id, a.item, f.locator, json_extract(a.fields, '$.phash'), a.extractor, "
+                "json_extract(a.fields, '$.hash_version') FROM artifacts a JOIN files f ON f.id = a.file_id "
+                "WHERE a.record_type = 'photo/phash' ORDER BY f.id, a.id")]
+
+
 def bands(max_distance: int) -> list[tuple[int, int]]:
     """(shift, mask) of ``max_distance + 1`` bands covering the 64 bits, as even as can be."""
     n = max(1, min(64, max_distance + 1))

@@ -16,6 +16,7 @@ from forensic.extractors.base import Extractor, ExtractorInput
 from forensic.extractors.photo_hash import HASH_TYPE, PhotoHashExtractor, draft_box
 from forensic.extractors.records import ArtifactRecord
 from forensic.pipeline import TriageOptions, triage_item
+from forensic.serve.app import near_duplicate_files
 from forensic.store import similar
 from tests.extractors.photo_scenes import camera_jpeg, messenger_copy, scene
 from tests.hashsets.test_import import hashdeep
@@ -94,6 +95,8 @@ def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
         # across versions the original and its copy ARE within 8 bits: only the version rule keeps them apart
         assert similar.distance(found["IMG_0001.jpg"].phash, found["IMG-WA0001.jpg"].phash) <= 8
         assert similar.suspected_known_bad(c.db) == {}              # the copy is v2, the known-bad photo v1
+        # forensic serve's gallery filter: the two copies only
+        assert near_duplicate_files(c.db) == {found["IMG-WA0001.jpg"].file_id, found["IMG-WA0002.jpg"].file_id}
         locator = found["IMG_0001.jpg"].locator
         older = similar.older_hashes(c.db)
         assert older is not None and (older.count, older.items, older.versions) == (1, ("old",), (1,))
@@ -117,6 +120,7 @@ def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
     c = Case.open(mixed)
     try:
         assert len(similar.suspected_known_bad(c.db)) == 2            # both copies, now of the same version
+        assert len(near_duplicate_files(c.db)) == 3
     finally:
         c.close()
 
