@@ -12,7 +12,7 @@ import click
 
 from forensic.cli.commands.files import ListingScope, filter_words, hashset_fields
 from forensic.cli.common import json_option, with_case
-from forensic.cli.console import esc, info, json_safe, listing, safe, stdout_is_terminal, table_pages
+from forensic.cli.console import esc, info, json_safe, listing, safe, stdout_is_terminal, table_pages, warn
 from forensic.exporters import geo as geo_export
 from forensic.exporters import timeline as timeline_export
 from forensic.case import Case
@@ -120,6 +120,9 @@ def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = Fa
     ``known_good``."""
     marks = store_hashsets.hits(case.db, [item] if item else None)
     suspects = store_similar.suspected_known_bad(case.db)
+    older = store_similar.older_hashes(case.db)
+    if older is not None:            # near-duplicates of known-bad photos are sought by hash version
+        warn(esc("suspected known-bad photos: " + older.message()))
     for p in store_selection.photos(case.db, item, geotagged):
         mine = marks.get(p.file_id, []) if p.file_id is not None else []
         if not known_good and any(m.kind == "known-good" for m in mine):

@@ -107,6 +107,9 @@ def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
     assert [(p["a"]["item"], p["b"]["item"]) for p in pairs] == [("new", "new")]
     assert out.err.count("older version") == 1 and "forensic triage ITEM --force" in out.err
     assert "item(s) old" in out.err
+    out = forensic("photos", "--json", "--case", mixed)
+    assert out.jsonl() and all(r["suspected_known_bad"] is None for r in out.jsonl())     # the copies
+    assert out.err.count("older version") == 1 and "suspected known-bad" in out.err
     out = forensic("similar", "--json", "--case", mixed, locator)
     assert out.jsonl() == [] and out.err.count("older version") == 1
 
