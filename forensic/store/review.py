@@ -11,6 +11,7 @@ from dataclasses import dataclass
 from typing import Collection
 from forensic.store import similar
 from forensic.store.records import File, Message, Photo
+from forensic.store.timeline import Box
 
 PHOTO = "photo/exif"
 MESSAGE = "chat/message"
@@ -304,28 +305,148 @@ def messages_by_id(db: sqlite3.Connection, ids: list[int]) -> list[Message]:
 
 # -- the search box: file names and paths, photo metadata -----------------------------------------
 
+def _trigrams(text: str) -> str | None:
+    """``text`` as one FTS5 phrase for a trigram index (its substrings in any case), or None
+    when it is shorter than a trigram (the index cannot find it: a scan does)."""
+    return '"' + text.replace('"', '""') + '"' if len(text) >= 3 else None
+
+
 def files_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list[File]:
-    """Files whose name or path holds ``text`` (ASCII letters in either case), by item and walk
-    order, at most ``limit`` (a scan that stops at the limit)."""
+    """Files whose name or path holds ``text`` (ASCII letters in either case), the first
+    ``limit`` stored, by item and walk order. Found by the trigram index ``names_fts`` (every
+    file holding its trigrams, in any case), each then checked with LIKE; a text of fewer than
+    three characters by a scan that stops at the limit."""
     from forensic.store.db import like_literal
     like = "%" + like_literal(text) + "%"
-    return [File.from_row(r) for r in db.execute(
-        "SELECT * FROM files WHERE name LIKE ? ESCAPE '!' OR path LIKE ? ESCAPE '!' ORDER BY item, id LIMIT ?",
-        (like, like, limit))]
+    phrase = _trigrams(text)
+    if phrase is None:
+        rows = db.execute("SELECT * FROM files WHERE name LIKE ? ESCAPE '!' OR path LIKE ? ESCAPE '!' "
+                          "ORDER BY item, id LIMIT ?", (like, like, limit))
+    else:
+        rows = db.execute("SELECT f.* FROM names_fts n JOIN files f ON f.id = n.rowid WHERE names_fts MATCH ? "
+                          "AND (f.name LIKE ? ESCAPE '!' OR f.path LIKE ? ESCAPE '!') ORDER BY n.rowid LIMIT ?",
+                          (phrase, like, like, limit))
+    return sorted((File.from_row(r) for r in rows), key=lambda f: (f.item, f.id))
 
 
 def photos_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list[Photo]:
     """Photos one of whose metadata values (EXIF, XMP, GPS: the record's stored fields) holds
-    ``text`` (ASCII letters in either case), by record id, at most ``limit``."""
+    ``text`` (ASCII letters in either case), by record id, at most ``limit``. Found by the
+    trigram index ``photo_meta_fts`` of the records' values, each then checked value by value
+    with LIKE; a text of fewer than three characters by a scan of the records."""
     from forensic.store.db import like_literal
     like = "%" + like_literal(text) + "%"
-    # A text with an ASCII letter and nothing JSON writes escaped can only be in a string value
-    # if it is in the record's JSON text as written: that (one LIKE over the column, several
-    # times cheaper than walking every record's JSON tree) is checked first.
-    plain = any(c.isascii() and c.isalpha() for c in text) and all(
-        c.isascii() and c.isprintable() and c not in '"\\' for c in text)
-    prefilter = "a.fields LIKE ? ESCAPE '!' AND " if plain else ""
-    return [Photo.from_row(r) for r in db.execute(
-        f"{_PHOTO_COLUMNS} WHERE a.record_type = ? AND {prefilter}EXISTS (SELECT 1 FROM json_tree(a.fields) j "
-        "WHERE j.atom IS NOT NULL AND CAST(j.atom AS TEXT) LIKE ? ESCAPE '!') ORDER BY a.id LIMIT ?",
-        (PHOTO, *([like] if plain else []), like, limit))]
+    holds = ("EXISTS (SELECT 1 FROM json_tree(a.fields) j WHERE j.atom IS NOT NULL "
+             "AND CAST(j.atom AS TEXT) LIKE ? ESCAPE '!')")
+    phrase = _trigrams(text)
+    if phrase is None:
+        rows = db.execute(f"{_PHOTO_COLUMNS} WHERE a.record_type = ? AND {holds} ORDER BY a.id LIMIT ?",
+                          (PHOTO, like, limit))
+    else:
+        rows = db.execute(
+            _PHOTO_COLUMNS.replace("FROM artifacts a", "FROM photo_meta_fts m JOIN artifacts a ON a.id = m.rowid")
+            + f" WHERE photo_meta_fts MATCH ? AND a.record_type = ? AND {holds} ORDER BY m.rowid LIMIT ?",
+            (phrase, PHOTO, like, limit))
+    return [Photo.from_row(r) for r in rows]
+
+
+# -- the map: the places of map_places (made with the timeline index: forensic.store.timeline) --------
+
+@dataclass(frozen=True, slots=True)
+class PlaceFilter:
+    """The map's filters: a time range (µs keys, inclusive: only places with a time when
+    either is given), a part of the map, and the files not to show (known-bad photos)."""
+    start: int | None = None
+    end: int | None = None
+    box: Box | None = None
+    hidden: Collection[int] = ()
+
+    def sql(self) -> tuple[str, list]:
+        import json
+        where: list[str] = ["1"]
+        args: list = []
+        if self.start is not None or self.end is not None:
+            where.append("k IS NOT NULL")
+        if self.start is not None:
+            where.append("k >= ?")
+            args.append(self.start)
+        if self.end is not None:
+            where.append("k <= ?")
+            args.append(self.end)
+        if self.box is not None:
+            cond, box_args = self.box.sql()
+            where.append(cond)
+            args += box_args
+        if self.hidden:
+            where.append("(file_id IS NULL OR file_id NOT IN (SELECT value FROM json_each(?)))")
+            args.append(json.dumps(sorted(self.hidden)))
+        return " AND ".join(where), args
+
+
+@dataclass(frozen=True, slots=True)
+class PlaceCell:
+    """The places of one kind in one cell of the map's grid: how many, where on average, and
+    the label of the first (the one place's, when it is alone)."""
+    kind: str
+    count: int
+    lat: float
+    lon: float
+    label: str
+
+
+def place_cells(db: sqlite3.Connection, flt: PlaceFilter, grid: int = 80) -> list[PlaceCell]:
+    """The places ``flt`` keeps, counted in a grid of ``grid`` x ``grid`` cells over their
+    extent (by kind): what the map draws, whatever the number of places (one pass of SQLite's
+    over them, no row of Python per place)."""
+    where, args = flt.sql()
+    r = db.execute(f"SELECT min(lat), max(lat), min(lon), max(lon) FROM map_places WHERE {where}", args).fetchone()
+    if r[0] is None:
+        return []
+    dlat = (r[1] - r[0]) / grid or 1.0
+    dlon = (r[3] - r[2]) / grid or 1.0
+    return [PlaceCell(kind, int(n), float(lat), float(lon), label) for kind, n, lat, lon, label in db.execute(
+        "SELECT kind, count(*), avg(lat), avg(lon), min(label) FROM map_places "
+        f"WHERE {where} GROUP BY CAST((lat - ?) / ? AS INTEGER), CAST((lon - ?) / ? AS INTEGER), kind",
+        [*args, r[0], dlat, r[2], dlon])]
+
+
+@dataclass(frozen=True, slots=True)
+class Place:
+    artifact_id: int
+    item: str
+    kind: str
+    lat: float
+    lon: float
+    at: str | None
+    label: str
+    k: int | None                 # the time's key (forensic.store.timeline.sort_key)
+
+
+def places_page(db: sqlite3.Connection, flt: PlaceFilter, after: tuple[int, int] | None = None,
+                limit: int = 200) -> list[Place]:
+    """Up to ``limit`` places ``flt`` keeps, by time (those without one first) then record id,
+    after the place ``after`` (its time key, -2**63 for none, and record id): a page of the list
+    under the map, read by the ``map_places_time`` index."""
+    where, args = flt.sql()
+    if after is not None:
+        where += " AND (coalesce(k, -9223372036854775808), artifact_id) > (?, ?)"
+        args += list(after)
+    return [Place(*r) for r in db.execute(
+        f"SELECT artifact_id, item, kind, lat, lon, at, label, k FROM map_places WHERE {where} "
+        "ORDER BY k, artifact_id LIMIT ?", [*args, limit])]
+
+
+def map_hidden(db: sqlite3.Connection) -> frozenset[int]:
+    """The files of the map's photos that are never shown as a picture: a known-bad hash set
+    matched them or a file of the same content, or they resemble a known-bad photo
+    (:func:`forensic.store.similar.suspected_known_bad`)."""
+    if not db.execute("SELECT EXISTS (SELECT 1 FROM hashset_hits WHERE kind = 'known-bad')").fetchone()[0]:
+        return frozenset()
+    bad = {int(r[0]) for r in db.execute(
+        "SELECT p.file_id FROM map_places p JOIN files f ON f.id = p.file_id WHERE p.file_id IS NOT NULL AND "
+        "(EXISTS (SELECT 1 FROM hashset_hits h WHERE h.file_id = f.id AND h.kind = 'known-bad') OR "
+        "(f.sha256 IS NOT NULL AND EXISTS (SELECT 1 FROM hashset_hits h JOIN files g ON g.id = h.file_id "
+        "WHERE h.kind = 'known-bad' AND g.sha256 = f.sha256)))")}
+    placed = [int(r[0]) for r in db.execute("SELECT file_id FROM map_places WHERE file_id IS NOT NULL")]
+    bad.update(similar.suspected_known_bad(db, placed))
+    return frozenset(bad)

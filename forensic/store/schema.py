@@ -28,9 +28,15 @@ Tables:
 ``content_text``    text extracted from each item's documents for ``forensic search`` (PDF,
                     Office, HTML, BOM text), with ``content_fts`` (FTS5, trigram: substrings)
                     and ``content_index`` (which items were indexed, against which triage)
-``timeline_keys``   the timeline's order, one row per time (file system or record), made on
-                    first use by :mod:`forensic.store.timeline` and again when the store's
-                    records change (``meta.timeline_generation``): pages are read by an index
+``timeline_keys``   the timeline's order, one row per time (file system or record), with the
+                    place of its record where it has one; ``map_places``: every place a
+                    record holds (a photo's geotag, a position shared in a chat), with its
+                    time. Both made by :mod:`forensic.store.timeline` at the end of a triage
+                    and brought up to date on use (``meta.timeline_generation``)
+``names_fts``, ``photo_meta_fts``
+                    the search box's trigram indexes (FTS5, substrings in any case) of file
+                    names and paths and of photo records' metadata values, kept by triggers
+                    on ``files`` and ``artifacts``: every writer keeps them current
 ``custody_checkpoints``, ``custody_pins``
                     the store's copies of the custody log's latest checkpoint and of the
                     examiners' pinned keys (the log itself is the file ``custody.jsonl``)
@@ -42,7 +48,7 @@ from typing import Callable
 
 from forensic.errors import CaseError
 
-SCHEMA_VERSION = 7
+SCHEMA_VERSION = 8
 
 # FTS5 tokenizer of the chat search index: case folding in every script, Latin diacritics
 # removed (the rest of the folding is done before indexing: forensic.store.chats.search_form).
@@ -234,10 +240,30 @@ CREATE TABLE IF NOT EXISTS timeline_keys (
     path TEXT NOT NULL,
     label TEXT NOT NULL,
     source INTEGER NOT NULL,
-    ref INTEGER NOT NULL
+    ref INTEGER NOT NULL,
+    lat REAL,
+    lon REAL
 );
 CREATE INDEX IF NOT EXISTS timeline_keys_order ON timeline_keys(k, tz_unknown, item, path, label, source, ref);
 CREATE INDEX IF NOT EXISTS timeline_keys_item ON timeline_keys(item, k, tz_unknown, path, label, source, ref);
+CREATE INDEX IF NOT EXISTS timeline_keys_placed ON timeline_keys(k, tz_unknown, item, path, label, source, ref,
+    lat, lon) WHERE lat IS NOT NULL;
+CREATE TABLE IF NOT EXISTS map_places (
+    artifact_id INTEGER PRIMARY KEY,
+    item TEXT NOT NULL,
+    kind TEXT NOT NULL,
+    file_id INTEGER,
+    lat REAL NOT NULL,
+    lon REAL NOT NULL,
+    k INTEGER,
+    at TEXT,
+    label TEXT NOT NULL
+);
+CREATE INDEX IF NOT EXISTS map_places_time ON map_places(k, artifact_id);
+CREATE INDEX IF NOT EXISTS map_places_item ON map_places(item);
+CREATE VIRTUAL TABLE IF NOT EXISTS names_fts USING fts5(
+    name, path, content='files', content_rowid='id', tokenize='trigram');
+CREATE VIRTUAL TABLE IF NOT EXISTS photo_meta_fts USING fts5(text, tokenize='trigram');
 CREATE TABLE IF NOT EXISTS custody_checkpoints (
     tree_size INTEGER NOT NULL,
     root TEXT NOT NULL,
@@ -250,6 +276,31 @@ CREATE TABLE IF NOT EXISTS custody_pins (
     public_key TEXT NOT NULL
 );
 """
+
+
+# the metadata values of a photo record as photo_meta_fts holds them: one a line
+_META_TEXT = ("(SELECT group_concat(CAST(atom AS TEXT), char(10)) FROM json_tree({fields}) "
+              "WHERE atom IS NOT NULL)")
+# The triggers that keep the search box's indexes current, whoever writes (a statement each:
+# TABLES is split on ';').
+TRIGGERS = (
+    "CREATE TRIGGER IF NOT EXISTS names_fts_insert AFTER INSERT ON files BEGIN "
+    "INSERT INTO names_fts(rowid, name, path) VALUES (new.id, new.name, new.path); END",
+    "CREATE TRIGGER IF NOT EXISTS names_fts_delete AFTER DELETE ON files BEGIN "
+    "INSERT INTO names_fts(names_fts, rowid, name, path) VALUES ('delete', old.id, old.name, old.path); END",
+    "CREATE TRIGGER IF NOT EXISTS names_fts_update AFTER UPDATE OF name, path ON files BEGIN "
+    "INSERT INTO names_fts(names_fts, rowid, name, path) VALUES ('delete', old.id, old.name, old.path); "
+    "INSERT INTO names_fts(rowid, name, path) VALUES (new.id, new.name, new.path); END",
+    "CREATE TRIGGER IF NOT EXISTS photo_meta_fts_insert AFTER INSERT ON artifacts "
+    "WHEN new.record_type = 'photo/exif' AND json_valid(new.fields) BEGIN "
+    f"INSERT INTO photo_meta_fts(rowid, text) VALUES (new.id, {_META_TEXT.format(fields='new.fields')}); END",
+    "CREATE TRIGGER IF NOT EXISTS photo_meta_fts_delete AFTER DELETE ON artifacts "
+    "WHEN old.record_type = 'photo/exif' BEGIN DELETE FROM photo_meta_fts WHERE rowid = old.id; END",
+    "CREATE TRIGGER IF NOT EXISTS photo_meta_fts_update AFTER UPDATE OF fields, record_type ON artifacts BEGIN "
+    "DELETE FROM photo_meta_fts WHERE rowid = old.id; "
+    "INSERT INTO photo_meta_fts(rowid, text) SELECT new.id, "
+    f"{_META_TEXT.format(fields='new.fields')} WHERE new.record_type = 'photo/exif' AND json_valid(new.fields); END",
+)
 
 
 def create(db: sqlite3.Connection, meta: dict[str, str]) -> None:
@@ -269,6 +320,8 @@ def _create_tables(db: sqlite3.Connection) -> None:
     for statement in TABLES.split(";"):
         if statement.strip():
             db.execute(statement)
+    for trigger in TRIGGERS:
+        db.execute(trigger)
 
 
 def version(db: sqlite3.Connection) -> int | None:
@@ -299,8 +352,10 @@ def empty_chat_index(db: sqlite3.Connection) -> None:
 
 
 def empty_timeline_index(db: sqlite3.Connection) -> None:
-    """Drop and lay out again the timeline index (made anew by forensic.store.timeline)."""
+    """Drop and lay out again the timeline index and the map's places (made anew by
+    forensic.store.timeline)."""
     db.execute("DROP TABLE IF EXISTS timeline_keys")
+    db.execute("DROP TABLE IF EXISTS map_places")
     _create_tables(db)
 
 
@@ -357,15 +412,31 @@ def _to_7(db: sqlite3.Connection) -> None:
     _create_tables(db)
 
 
+def _to_8(db: sqlite3.Connection) -> None:
+    """Version 8 indexes the search box's file names and paths and photo metadata values
+    (``names_fts``, ``photo_meta_fts``: trigram, filled here from the rows stored, then kept
+    by triggers), keeps every place a record holds (``map_places``) and the place of each
+    time (``timeline_keys.lat``/``lon``): the timeline index is laid out anew, empty, made
+    again at the next triage or first use."""
+    empty_timeline_index(db)          # the new layout (and map_places, names_fts, ... created)
+    db.execute("DELETE FROM meta WHERE key = 'timeline_generation'")
+    db.execute("INSERT INTO names_fts(names_fts) VALUES ('rebuild')")
+    db.execute("DELETE FROM photo_meta_fts")
+    db.execute(f"INSERT INTO photo_meta_fts(rowid, text) SELECT id, {_META_TEXT.format(fields='fields')} "
+               "FROM artifacts WHERE record_type = 'photo/exif' AND json_valid(fields)")
+
+
 # version N -> the step to N + 1, and what it does (as the custody log records it)
 MIGRATIONS: dict[int, Callable[[sqlite3.Connection], None]] = {1: _to_2, 2: _to_3, 3: _to_4, 4: _to_5, 5: _to_6,
-                                                               6: _to_7}
+                                                               6: _to_7, 7: _to_8}
 STEPS: dict[int, str] = {1: "every table created with the store; files.times_tz_source; triage_progress dropped",
                          2: "files.recovery and files.recovery_confidence (NULL for rows stored before)",
                          3: "person_roles: the persons marked as victim, witness or suspect (none before)",
                          4: "hashset_hits and hashset_checks: hash set matches and checks (none before)",
                          5: "content_text, content_fts, content_index: documents' text for search (none before)",
-                         6: "artifacts_file index; timeline_keys: the timeline's order (made on first use)"}
+                         6: "artifacts_file index; timeline_keys: the timeline's order (made on first use)",
+                         7: "names_fts, photo_meta_fts: the search box's trigram indexes; map_places; "
+                            "timeline_keys laid out with places (made again)"}
 
 
 def migrate(db: sqlite3.Connection) -> list[dict]:

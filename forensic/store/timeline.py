@@ -150,68 +150,213 @@ def rows(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter()) -> Iter
 # One row per time: its key (``NO_KEY`` for a time that cannot be read, so it comes first),
 # whether its zone is unknown, item, path ('' for none), label, then where it is: ``source``
 # 0-3 is a file system time of ``files.id = ref`` (FILE_TIMES' order), 4 a record's time
-# (``timestamps.rowid = ref``). The index is made on first use and again when the store's
-# files, records or items change (``meta.timeline_generation``); a page is a range of the
+# (``timestamps.rowid = ref``); and the place of its record, where the record holds one
+# (``lat``, ``lon``: a selection on the map keeps the times of the places in it).
+# Beside it ``map_places``: every place a record holds (a photo's geotag, a position shared
+# in a chat), with its time's key, for the map.
+#
+# Both are made at the end of a triage (:func:`update_index`, in its transaction) and brought
+# up to date on use (:func:`ensure_index`). ``meta.timeline_generation`` says what they were
+# made from: the highest file id, time rowid and record id, and each item's triage time. Rows
+# are only added, except when an item is triaged again or removed (its triage time changes):
+# so an update makes again the rows of the items whose triage time changed, and adds those of
+# the rows added since (ids above the ones it was made from). A page is a range of the
 # ``timeline_keys_order`` index after the last key of the page before (keyset pagination).
 
 NO_KEY = -(1 << 63)
 RECORD_SOURCE = len(FILE_TIMES)
 PageKey = tuple[int, int, str, str, str, int, int]
+PHOTO, MESSAGE = "photo/exif", "chat/message"
 
 
-def _generation(db: sqlite3.Connection) -> str:
-    """What the index was made from: the highest file, record and time ids (rows are only
-    added; a re-triage replaces an item's with new ids) and each item's triage time."""
-    r = db.execute("SELECT (SELECT coalesce(max(id), 0) FROM files), (SELECT coalesce(max(id), 0) FROM artifacts), "
-                   "(SELECT coalesce(max(rowid), 0) FROM timestamps), "
-                   "(SELECT group_concat(item || '@' || coalesce(triaged_at, ''), '|') FROM "
-                   "(SELECT item, triaged_at FROM items ORDER BY item))").fetchone()
-    return f"{r[0]}:{r[1]}:{r[2]}:{r[3] or ''}"
+def _generation(db: sqlite3.Connection) -> dict[str, Any]:
+    """What the index is made from, as it is now (each part O(log n) but the items')."""
+    r = db.execute("SELECT (SELECT coalesce(max(id), 0) FROM files), (SELECT coalesce(max(rowid), 0) FROM timestamps), "
+                   "(SELECT coalesce(max(id), 0) FROM artifacts)").fetchone()
+    items = {str(i): t or "" for i, t in db.execute("SELECT item, triaged_at FROM items ORDER BY item")}
+    return {"files": int(r[0]), "times": int(r[1]), "records": int(r[2]), "items": items}
+
+
+def _made_from(db: sqlite3.Connection) -> dict[str, Any] | None:
+    """What the index was made from (None: never made, or by a version that kept another form)."""
+    import json
+    row = db.execute("SELECT value FROM meta WHERE key = 'timeline_generation'").fetchone()
+    try:
+        made = json.loads(row[0]) if row is not None else None
+    except ValueError:
+        return None
+    if (not isinstance(made, dict) or not all(isinstance(made.get(k), int) for k in ("files", "times", "records"))
+            or not isinstance(made.get("items"), dict)):
+        return None
+    return made
+
+
+def current(db: sqlite3.Connection) -> bool:
+    """Whether the timeline index and the map's places are those of the store as it is."""
+    return _made_from(db) == _generation(db)
 
 
 def ensure_index(db: sqlite3.Connection) -> bool:
-    """Make ``timeline_keys`` for the store as it is now, unless it is current. True when it
-    was made. One write transaction: a reader sees the old index or the new one."""
-    from forensic.store.schema import empty_timeline_index
-    row = db.execute("SELECT value FROM meta WHERE key = 'timeline_generation'").fetchone()
-    if row is not None and row[0] == _generation(db):
+    """Bring ``timeline_keys`` and ``map_places`` up to date with the store, unless they are.
+    True when they were changed. One write transaction: a reader sees them before or after."""
+    if current(db):
         return False
-    db.create_function("tl_key", 1, sort_key, deterministic=True)
     db.execute("BEGIN IMMEDIATE")
     try:
-        generation = _generation(db)          # as it is under the write lock
-        row = db.execute("SELECT value FROM meta WHERE key = 'timeline_generation'").fetchone()
-        if row is not None and row[0] == generation:         # another reader (a tab) made it meanwhile
-            db.execute("COMMIT")
-            return False
-        empty_timeline_index(db)
-        for source, (column, desc) in enumerate(FILE_TIMES):
-            db.execute(
-                "INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref) "
-                f"SELECT coalesce(tl_key({column}), ?), 1 - f.times_tz_known, f.item, coalesce(f.path, ''), ?, ?, f.id "
-                f"FROM files f WHERE {column} IS NOT NULL", (NO_KEY, desc, source))
-        db.execute(
-            "INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref) "
-            "SELECT coalesce(tl_key(COALESCE(t.utc, t.local)), ?), 1 - t.tz_known, a.item, coalesce(f.path, ''), "
-            "t.label, ?, t.rowid FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
-            "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) "
-            "WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL)", (NO_KEY, RECORD_SOURCE))
-        db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('timeline_generation', ?)", (generation,))
+        changed = update_index(db)          # as the store is under the write lock (a tab may have done it)
         db.execute("COMMIT")
     except BaseException:
         db.execute("ROLLBACK")
         raise
+    return changed
+
+
+def update_index(db: sqlite3.Connection) -> bool:
+    """:func:`ensure_index`'s work, in the caller's write transaction (a triage's last one):
+    made whole when it never was, else the rows of items triaged again (or removed) made
+    again and the rows added since added. True when anything was to do."""
+    import json
+    now, made = _generation(db), _made_from(db)
+    if made == now:
+        return False
+    db.create_function("tl_key", 1, sort_key, deterministic=True)
+    if made is None:
+        from forensic.store.schema import empty_timeline_index
+        empty_timeline_index(db)
+        _add_places(db, None, 0)
+        _add_times(db, None, 0, 0)
+    else:
+        redo = sorted(i for i in set(now["items"]) | set(made["items"]) if now["items"].get(i) != made["items"].get(i))
+        for item in redo:
+            db.execute("DELETE FROM timeline_keys WHERE item = ?", (item,))
+            db.execute("DELETE FROM map_places WHERE item = ?", (item,))
+            if item in now["items"]:
+                _add_places(db, item, 0)
+                _add_times(db, item, 0, 0)
+        _add_places(db, None, made["records"], skip=redo)
+        _add_times(db, None, made["files"], made["times"], skip=redo)
+    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('timeline_generation', ?)",
+               (json.dumps(now, sort_keys=True),))
     return True
 
 
+def _scope(column: str, item: str | None, skip: list[str]) -> tuple[str, list[Any]]:
+    """SQL keeping the rows of ``item`` (all when None), none of the items ``skip``."""
+    if item is not None:
+        return f" AND {column} = ?", [item]
+    if skip:
+        return f" AND {column} NOT IN ({','.join('?' * len(skip))})", list(skip)
+    return "", []
+
+
+def _add_times(db: sqlite3.Connection, item: str | None, after_file: int, after_time: int,
+               skip: list[str] = []) -> None:         # noqa: B006  (read only)
+    """Index the file system times of the files with an id above ``after_file`` and the
+    record times with a rowid above ``after_time`` (of ``item``, or all but ``skip``)."""
+    where, args = _scope("f.item", item, skip)
+    for source, (column, desc) in enumerate(FILE_TIMES):
+        db.execute(
+            "INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref) "
+            f"SELECT coalesce(tl_key({column}), ?), 1 - f.times_tz_known, f.item, coalesce(f.path, ''), ?, ?, f.id "
+            f"FROM files f WHERE {column} IS NOT NULL AND f.id > ?{where}", [NO_KEY, desc, source, after_file, *args])
+    where, args = _scope("a.item", item, skip)
+    db.execute(
+        "INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref, lat, lon) "
+        "SELECT coalesce(tl_key(COALESCE(t.utc, t.local)), ?), 1 - t.tz_known, a.item, coalesce(f.path, ''), "
+        "t.label, ?, t.rowid, p.lat, p.lon FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
+        "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) LEFT JOIN map_places p ON p.artifact_id = a.id "
+        f"WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL) AND t.rowid > ?{where}",
+        [NO_KEY, RECORD_SOURCE, after_time, *args])
+
+
+def _add_places(db: sqlite3.Connection, item: str | None, after_record: int, skip: list[str] = []) -> None:  # noqa: B006
+    """Keep in ``map_places`` the places of the records with an id above ``after_record`` (of
+    ``item``, or all but ``skip``): each geotagged photo (``gps_valid``, a latitude and a
+    longitude in range) with its time taken, and each chat message carrying a valid position
+    (:func:`forensic.store.places.position`) with its time sent."""
+    import json
+
+    from forensic.store.places import position
+    where, args = _scope("a.item", item, skip)
+    rows: list[tuple] = []
+    for aid, it, file_id, kind, fields_text, path, locator in db.execute(
+            "SELECT a.id, a.item, a.file_id, a.record_type, a.fields, f.path, f.locator FROM artifacts a "
+            "LEFT JOIN files f ON f.id = a.file_id WHERE a.id > ?"
+            f"{where} AND ((a.record_type = '{PHOTO}' AND json_extract(a.fields, '$.gps_valid') = 1) "
+            f"OR (a.record_type = '{MESSAGE}' AND json_type(a.fields, '$.location') = 'object'))",
+            [after_record, *args]):
+        try:
+            fields = json.loads(fields_text)
+        except ValueError:
+            continue
+        if not isinstance(fields, dict):
+            continue
+        if kind == PHOTO:
+            lat, lon = fields.get("lat"), fields.get("lon")
+            pos = None
+            if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and not isinstance(lat, bool) \
+                    and not isinstance(lon, bool) and -90 <= lat <= 90 and -180 <= lon <= 180:
+                pos = (float(lat), float(lon))
+            at, label, what = fields.get("taken_at_utc"), f"{it}: {path or locator or ''}", "photo"
+        else:
+            loc = fields.get("location")
+            pos = position(loc) if isinstance(loc, dict) else None
+            at, label, what = fields.get("sent_at_utc"), f"{it}: {fields.get('sender') or ''}", "chat_location"
+        if pos is None:
+            continue
+        at = at if isinstance(at, str) else None
+        rows.append((aid, it, what, file_id, pos[0], pos[1], sort_key(at) if at else None, at, label))
+    db.executemany("INSERT OR REPLACE INTO map_places(artifact_id, item, kind, file_id, lat, lon, k, at, label) "
+                   "VALUES (?,?,?,?,?,?,?,?,?)", rows)
+
+
+@dataclass(frozen=True, slots=True)
+class Box:
+    """A part of the map: latitudes ``south``..``north``, longitudes ``west``..``east``
+    (``west`` > ``east``: the box crosses the antimeridian)."""
+    south: float
+    west: float
+    north: float
+    east: float
+
+    def sql(self, lat: str = "lat", lon: str = "lon") -> tuple[str, list[float]]:
+        cond = f"{lat} BETWEEN ? AND ? AND " + (f"{lon} BETWEEN ? AND ?" if self.west <= self.east
+                                                else f"({lon} >= ? OR {lon} <= ?)")
+        return cond, [self.south, self.north, self.west, self.east]
+
+    def text(self) -> str:
+        """As the URL gives it: south,west,north,east."""
+        return ",".join(f"{v:.6f}".rstrip("0").rstrip(".") for v in (self.south, self.west, self.north, self.east))
+
+    @classmethod
+    def parse(cls, text: str | None) -> "Box | None":
+        """``south,west,north,east`` in degrees; None for none or anything else."""
+        import math
+        try:
+            v = [float(x) for x in (text or "").split(",")]
+        except ValueError:
+            return None
+        if len(v) != 4 or not all(math.isfinite(x) for x in v):
+            return None
+        s, w, n, e = v
+        if not (-90 <= s <= n <= 90 and -180 <= w <= 180 and -180 <= e <= 180):
+            return None
+        return cls(s, w, n, e)
+
+
 def page(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(), after: PageKey | None = None,
-         limit: int = 200) -> tuple[list[TimelineRow], PageKey | None]:
+         limit: int = 200, box: Box | None = None) -> tuple[list[TimelineRow], PageKey | None]:
     """Up to ``limit`` times ``flt`` keeps, in timeline order, after the time whose key is
-    ``after``; with the key of the last one when there may be more (else None). Reads the
-    timeline index (made first if it is not current: :func:`ensure_index`)."""
+    ``after``; with the key of the last one when there may be more (else None). ``box``: only
+    the times of records whose place is in it (read by the ``timeline_keys_placed`` index).
+    Reads the timeline index (brought up to date first: :func:`ensure_index`)."""
     ensure_index(db)
     where: list[str] = []
     args: list[Any] = []
+    if box is not None:
+        cond, box_args = box.sql()
+        where.append(f"lat IS NOT NULL AND {cond}")
+        args += box_args
     if after is not None:
         where.append("(k, tz_unknown, item, path, label, source, ref) > (?, ?, ?, ?, ?, ?, ?)")
         args += list(after)

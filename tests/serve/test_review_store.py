@@ -99,8 +99,8 @@ def test_a_version_6_store_gains_the_file_index_and_timeline_keys(sample, tmp_pa
     forensic("person", "list", "--case", case_dir, "--json")        # a command opens (and migrates) it
     case = Case.open(case_dir)
     try:
-        assert SCHEMA_VERSION == 7
-        assert tuple(case.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()) == ("7",)
+        assert tuple(case.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()) == (
+            str(SCHEMA_VERSION),)
         assert case.db.execute("SELECT count(*) FROM timeline_keys").fetchone()[0] == 0
         plan = case.db.execute("EXPLAIN QUERY PLAN SELECT id FROM artifacts WHERE file_id = 1").fetchall()
         assert "artifacts_file" in " ".join(str(r[-1]) for r in plan)
@@ -123,5 +123,89 @@ def test_photo_metadata_search_with_and_without_the_text_prefilter(sample):
         lat = str(madrid[0].fields['lat'])[:5]                                # 40.41
         assert madrid[0].artifact_id in [p.artifact_id for p in review.photos_matching(case.db, lat)]
         assert review.photos_matching(case.db, "make") == []                  # a key is not a value
+    finally:
+        case.close()
+
+
+def test_a_version_7_store_gains_the_search_and_map_indexes(sample, tmp_path, forensic, monkeypatch):
+    """Version 7 had no trigram indexes of names and photo metadata, no map_places, and its
+    timeline_keys no places: opening it fills the indexes from the rows stored (the search box
+    finds by them), lays the timeline index out anew; the custody log records the step."""
+    import shutil
+    import sqlite3
+
+    from forensic.store import timeline
+    case_dir = tmp_path / "case"
+    shutil.copytree(sample["case"], case_dir)
+    db = sqlite3.connect(case_dir / "case.db")
+    for trigger in ("names_fts_insert", "names_fts_delete", "names_fts_update", "photo_meta_fts_insert",
+                    "photo_meta_fts_delete", "photo_meta_fts_update"):
+        db.execute(f"DROP TRIGGER {trigger}")
+    for table in ("names_fts", "photo_meta_fts", "map_places", "timeline_keys"):
+        db.execute(f"DROP TABLE {table}")
+    db.execute("CREATE TABLE timeline_keys (k INTEGER NOT NULL, tz_unknown INTEGER NOT NULL, item TEXT NOT NULL, "
+               "path TEXT NOT NULL, label TEXT NOT NULL, source INTEGER NOT NULL, ref INTEGER NOT NULL)")
+    db.execute("UPDATE meta SET value = '1:2:3:x' WHERE key = 'timeline_generation'")     # v7's form
+    db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
+    db.commit()
+    db.close()
+    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
+    forensic("person", "list", "--case", case_dir, "--json")        # a command opens (and migrates) it
+    case = Case.open(case_dir)
+    try:
+        db = case.db
+        assert db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()[0] == "8"
+        assert db.execute("SELECT count(*) FROM timeline_keys").fetchone()[0] == 0
+        assert not timeline.current(db)
+        plan = " ".join(str(r[-1]) for r in db.execute(
+            "EXPLAIN QUERY PLAN SELECT rowid FROM names_fts WHERE names_fts MATCH '\"adri\"'"))
+        assert "VIRTUAL TABLE" in plan
+        assert [f.name for f in review.files_matching(db, "ADRID")] == ["madrid.jpg"]      # by the index
+        assert [p.path.rsplit("/", 1)[-1] for p in review.photos_matching(db, "<b>cam")] == ["madrid.jpg"]
+        assert timeline.ensure_index(db) is True
+        places = review.places_page(db, review.PlaceFilter())
+        assert [p.label.rsplit("/", 1)[-1] for p in places] == ["madrid.jpg"]
+    finally:
+        case.close()
+    [migrated] = forensic("custody", "log", "--case", case_dir, "--json", "--action", "case.migrated").jsonl()
+    assert migrated["details"]["from"] == 7 and "names_fts" in migrated["details"]["steps"][0]["what"]
+
+
+def test_a_triage_leaves_the_timeline_and_map_indexes_current(sample, tmp_path, monkeypatch):
+    """The last transaction of a triage brings timeline_keys and map_places up to date: the
+    first timeline page has nothing to make. Triaged again (--force), the item's rows are made
+    again, the other item's kept; the search indexes follow the rows (triggers)."""
+    import shutil
+
+    from forensic.cli.main import main
+    from forensic.store import timeline
+    case_dir = tmp_path / "case"
+    shutil.copytree(sample["case"], case_dir)
+    case = Case.open(case_dir)
+    try:
+        assert timeline.current(case.db)                     # the sample's triage left it so
+        before = case.db.execute("SELECT count(*) FROM timeline_keys WHERE item = 'card'").fetchone()[0]
+    finally:
+        case.close()
+    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
+    assert main(["triage", "card", "--force", "--case", str(case_dir), "--quiet"]) in (0, 3)
+    case = Case.open(case_dir)
+    try:
+        db = case.db
+        assert timeline.current(db) and timeline.ensure_index(db) is False
+        assert db.execute("SELECT count(*) FROM timeline_keys WHERE item = 'card'").fetchone()[0] == before
+        assert db.execute("SELECT count(*) FROM timeline_keys t JOIN files f ON f.id = t.ref "
+                          "WHERE t.source < 4 AND t.item = 'card' AND f.item = 'card'").fetchone()[0] > 0
+        assert db.execute("SELECT count(*) FROM map_places").fetchone()[0] == 1
+        assert db.execute("SELECT count(*) FROM names_fts").fetchone()[0] == db.execute(
+            "SELECT count(*) FROM files").fetchone()[0]
+        assert db.execute("SELECT count(*) FROM photo_meta_fts").fetchone()[0] == db.execute(
+            "SELECT count(*) FROM artifacts WHERE record_type = 'photo/exif'").fetchone()[0]
+        db.execute("INSERT INTO names_fts(names_fts) VALUES ('integrity-check')")
+        assert [f.name for f in review.files_matching(db, "madrid")] == ["madrid.jpg"]
+        rows, _ = timeline.page(db, timeline.TimelineFilter(), None, 1000,
+                                box=timeline.Box(40.0, -4.0, 41.0, -3.0))
+        assert rows and {r.path.rsplit("/", 1)[-1] for r in rows} == {"madrid.jpg"}
+        assert timeline.page(db, timeline.TimelineFilter(), None, 10, box=timeline.Box(0, 0, 1, 1))[0] == []
     finally:
         case.close()
