@@ -34,7 +34,7 @@ from typing import Any, Callable, Iterable, Iterator
 from forensic.extractors.base import Extractor, ExtractorInput, Sibling
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from forensic.case import Case
-from forensic.store import artifacts, chats, items as store_items, triage as store_triage
+from forensic.store import artifacts, chats, items as store_items, timeline as store_timeline, triage as store_triage
 from forensic.store.records import Item, Link, record_sha256
 from forensic.store.view import StoreView
 from forensic.entry import FileEntry
@@ -275,6 +275,7 @@ class Triage:
                 setattr(self.stats, key, value)
             self.stats.seconds = time.perf_counter() - start
             store_items.set_triaged(db, self.item, iso_utc(now_utc()), self.stats.to_json())
+            store_timeline.update_index(db)              # the timeline's order and the map's places
         return self.stats
 
     def _finalize(self, db: sqlite3.Connection, now: str) -> None:
