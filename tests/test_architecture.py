@@ -27,6 +27,7 @@ PREFIXES = (("forensic.cli", "cli"), ("forensic.serve", "serve"), ("forensic.exp
             ("forensic.chain_of_custody", "custody"),
             ("forensic.extractors", "extractors"), ("forensic.training", "training"), ("forensic.store", "store"),
             ("forensic.sources", "sources"), ("forensic.pipeline", "pipeline"), ("forensic.intake", "pipeline"),
+            ("forensic.cluster", "pipeline"),
             ("forensic", "core"))
 
 

@@ -6,11 +6,12 @@ import signal
 import threading
 from contextlib import contextmanager, nullcontext
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import click
 
 from forensic.cli import exit_codes
-from forensic.chain_of_custody.hooks import triage_session, unfinished_triages
+from forensic.chain_of_custody.hooks import TriageRecorder, triage_session, unfinished_triages
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import detail, emit_json, err, esc, info, is_verbose, progress_enabled, warn
 from forensic.case import Case, item_source
@@ -20,6 +21,9 @@ from forensic.pipeline import TriageOptions, triage_item
 from forensic.sources.base import display_path
 from forensic.store import triage as store_triage, warnings as store_warnings
 from forensic.store.records import Item
+
+if TYPE_CHECKING:
+    from forensic.cluster import Cluster
 
 
 @click.command()
@@ -47,13 +51,19 @@ from forensic.store.records import Item
                                  "of the Linux keyring or macOS Keychain), for --signal-config.")
 @click.option("--no-extract", is_flag=True, help="Only list, hash and type files; run no extractor.")
 @click.option("--force", is_flag=True, help="Redo items already triaged (their previous results are replaced).")
+@click.option("--cluster", metavar="ADDRESS", default=None,
+              help="Read the items on a Dask cluster (scheduler address, e.g. tcp://10.0.0.5:8786); this "
+                   "machine alone stores and logs. See docs/lab-setup.md.")
+@click.option("--path-map", "path_maps", multiple=True, metavar="SRC=DST",
+              help="With --cluster: evidence under this machine's folder SRC is at DST on the workers "
+                   "(repeatable).")
 @key_options
 @json_option
 @with_case
 def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, password_file: Path | None,
            assume_tz: str | None, date_order: str | None, signal_key: str | None, signal_config: Path | None,
-           signal_password_file: Path | None, no_extract: bool, force: bool, key_path,
-           passphrase_file, as_json: bool) -> int:
+           signal_password_file: Path | None, no_extract: bool, force: bool, cluster: str | None,
+           path_maps: tuple[str, ...], key_path, passphrase_file, as_json: bool) -> int:
     """Walk evidence ITEMS (default: all), hash and type every file, extract artifacts.
 
     A triage that stops part-way (Ctrl-C, SIGTERM, an error) keeps what it stored and
@@ -73,29 +83,48 @@ def triage(case: Case, items: tuple[str, ...], workers: int, hash_list: str, pas
     status = exit_codes.OK
     # Which items' last session did not finish: one read of the log for all of them.
     unfinished = unfinished_triages(case) if any(force or not r.triaged_at for r in rows) else {}
-    with _sigterm_interrupts():
+    if path_maps and not cluster:
+        raise UsageError("--path-map maps the evidence's folders for the cluster's workers",
+                         hint="give --cluster tcp://SCHEDULER:8786 too")
+    with _sigterm_interrupts(), _cluster(cluster, path_maps) as runner:
+        prepared: dict[str, tuple] = {}
+        if runner is not None:        # every item's reading sent at once: stored one after the other
+            for row in rows:
+                if force or not row.triaged_at:
+                    _check_source(row.item, row)
+                    prepared[row.item] = _item_options(row, hashes, workers, password_file, assume_tz, date_order,
+                                                       no_extract, force, signal_opts)
+                    runner.submit(case, row.item, prepared[row.item][0])
         for row in rows:
             status = max(status, _triage_one(case, row, hashes, workers, password_file, assume_tz,
                                              date_order, no_extract, force, key_path,
                                              passphrase_file, as_json, unfinished.get(row.item),
-                                             signal_opts))
+                                             signal_opts, runner, prepared.get(row.item)))
     return status
 
 
-def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path | None,
-                assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool,
-                key_path, passphrase_file, as_json: bool, previous: dict | None,
-                signal_opts: tuple[dict, dict] = ({}, {})) -> int:
+@contextmanager
+def _cluster(address: str | None, path_maps: tuple[str, ...]):
+    """The Dask cluster's client for ``--cluster``, or None."""
+    if not address:
+        yield None
+        return
+    from forensic.cluster import Cluster, parse_path_map
+    maps = [parse_path_map(m) for m in path_maps]
+    runner = Cluster(address, maps)
+    info(f"triage on the Dask cluster at {esc(address)} ({runner.workers()} workers)")
+    try:
+        yield runner
+    finally:
+        runner.close()
+
+
+def _item_options(row: Item, hashes, workers: int, password_file: Path | None, assume_tz: str | None,
+                  date_order: str | None, no_extract: bool, force: bool,
+                  signal_opts: tuple[dict, dict]) -> tuple[TriageOptions, dict, dict]:
+    """The item's triage options; what shaped the results (recorded); what custody records
+    of the Signal key."""
     item = row.item
-    if row.triaged_at and not force:
-        summary = row.triage_summary or {}
-        info(f"{esc(item)}: already triaged at {row.triaged_at} (use --force to redo)")
-        if as_json:
-            emit_json({**summary, "already_triaged": True})
-        return exit_codes.OK
-    # Before anything is recorded or changed (--force clears earlier results first thing),
-    # a source that has gone or cannot be read stops the command.
-    _check_source(item, row)
     password = _read_password(password_file) if password_file else _intake_password(row)
     if not signal_opts[0] and row.details.get("signal_config"):      # given at intake
         pf = row.details.get("signal_password_file")
@@ -108,16 +137,41 @@ def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path
     secret_opts, recorded = signal_opts         # the key to the extractors; custody: its SHA-256
     opts = TriageOptions(hashes=hashes, workers=workers, password=password, force=force,
                          extractor_options={**ex_opts, **secret_opts}, extractors=[] if no_extract else None)
+    return opts, ex_opts, recorded
+
+
+def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path | None,
+                assume_tz: str | None, date_order: str | None, no_extract: bool, force: bool,
+                key_path, passphrase_file, as_json: bool, previous: dict | None,
+                signal_opts: tuple[dict, dict] = ({}, {}), runner: Cluster | None = None,
+                prepared: tuple | None = None) -> int:
+    item = row.item
+    if row.triaged_at and not force:
+        summary = row.triage_summary or {}
+        info(f"{esc(item)}: already triaged at {row.triaged_at} (use --force to redo)")
+        if as_json:
+            emit_json({**summary, "already_triaged": True})
+        return exit_codes.OK
+    # Before anything is recorded or changed (--force clears earlier results first thing),
+    # a source that has gone or cannot be read stops the command.
+    _check_source(item, row)
+    opts, ex_opts, recorded = prepared or _item_options(row, hashes, workers, password_file, assume_tz, date_order,
+                                                        no_extract, force, signal_opts)
     if previous is not None:
         warn(_previous_message(case, item, previous, force))
     stored = store_triage.any_stored(case.db, item)
+    on_cluster = {"cluster": runner.address} if runner is not None else {}
     with triage_session(case, item, {"hashes": list(opts.hashes), "workers": opts.workers, "force": force,
-                                     "extract": not no_extract, **ex_opts, **recorded},
+                                     "extract": not no_extract, **ex_opts, **recorded, **on_cluster},
                         key_path, passphrase_file, previous=previous,
                         eager=force and bool(row.triaged_at or stored)) as on_batch:
         with _progress(f"triage {item}", row.size) as advance:
-            stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch,
-                                on_committed=on_batch.committed)
+            if runner is None:
+                stats = triage_item(case, item, opts, progress=advance, on_batch=on_batch,
+                                    on_committed=on_batch.committed)
+            else:
+                stats = runner.triage_item(case, item, opts, progress=advance, on_batch=on_batch,
+                                           on_committed=on_batch.committed, on_piece=_piece_logger(on_batch))
         on_batch.finish(stats)
     summary = stats.to_json()
     if previous is not None:
@@ -136,6 +190,14 @@ def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path
             _show_warnings(case, item)
         return exit_codes.WARNINGS
     return exit_codes.OK
+
+
+def _piece_logger(recorder: TriageRecorder):
+    """``triage.piece``: which worker (host) read a piece of the item, once it is stored."""
+    def record(details: dict) -> None:
+        recorder.start()
+        recorder.log.append("triage.piece", {"item": recorder.item}, actor=recorder.log.actor, details=details)
+    return record
 
 
 def _count(n: int, word: str) -> str:

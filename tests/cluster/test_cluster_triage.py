@@ -1,0 +1,168 @@
+"""``forensic triage --cluster``: a real Dask scheduler with two worker processes on
+127.0.0.1 reads a multi-item case (an ext4 image split into pieces, a FAT image, a folder, a
+ZIP); the coordinator stores. The case has the same files, hashes, records and warnings as
+one triaged locally, its custody log verifies and names the host of every piece, and a
+worker killed mid-task costs nothing but a retry: no entry is stored twice."""
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from builders import ext4_image, fat_image, tiny_jpeg, write_tree, zip_file
+from storecompare import differences
+
+distributed = pytest.importorskip("distributed")
+
+FORENSIC = [sys.executable, "-m", "forensic.cli.main"]
+FAULT_ENV = "FORENSIC_TEST_CLUSTER_FAULT"
+PIECE = str(2 << 20)          # an item's bytes per piece: the 8 MiB ext4 image is read as 4 pieces
+EXT = {f"/DCIM/f{i:03d}.bin": bytes([i % 251]) * (1500 + 37 * i) for i in range(60)}
+EXT.update({f"/DCIM/IMG_{i:03d}.jpg": tiny_jpeg(b"Maker", f"M{i}".encode()) for i in range(6)})
+EXT["/notes/chat.txt"] = ("12/03/2023, 14:05 - Ana: see you at 6\n"
+                          "12/03/2023, 14:06 - Bo: ok\n").encode()
+FAT = {f"/PHOTOS/P{i:03d}.JPG": tiny_jpeg(b"FatCam", b"F1") for i in range(5)}
+FAT.update({f"/DOCS/D{i:03d}.TXT": f"document {i}\n".encode() * (i + 1) for i in range(20)})
+
+
+def cli(*args, env: dict | None = None) -> subprocess.CompletedProcess:
+    full = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    full.update(env or {})
+    return subprocess.run(FORENSIC + [str(a) for a in args], env=full, capture_output=True, text=True,
+                          stdin=subprocess.DEVNULL)
+
+
+@pytest.fixture(scope="module")
+def evidence(tmp_path_factory) -> list[Path]:
+    tmp = tmp_path_factory.mktemp("evidence")
+    folder = write_tree(tmp / "phone-export", {"a/readme.txt": b"hello\n", "a/b/photo.jpg": tiny_jpeg(),
+                                               "WhatsApp Chat with Ana.txt": EXT["/notes/chat.txt"]})
+    members = [(f"m/{i}.txt", f"member {i}\n".encode()) for i in range(12)] + [("m/p.jpg", tiny_jpeg())]
+    return [ext4_image(tmp, EXT, size_mib=8), fat_image(tmp, FAT, deleted=("/DOCS/D003.TXT",)), folder,
+            zip_file(tmp / "cloud.zip", members)]
+
+
+def new_case(root: Path, evidence: list[Path]) -> Path:
+    case = root / "case"
+    assert cli("case", "init", case, "--case-id", "C21", "--examiner", "E").returncode == 0
+    for n, path in enumerate(evidence):
+        res = cli("evidence", "add", path, "--case", case, "--id", f"item{n}")
+        assert res.returncode == 0, res.stderr
+    return case
+
+
+@pytest.fixture(scope="module")
+def local(evidence, tmp_path_factory) -> Path:
+    """The case triaged on this machine alone: the answers to match."""
+    case = new_case(tmp_path_factory.mktemp("local"), evidence)
+    res = cli("triage", "--case", case)
+    assert res.returncode in (0, 3), res.stderr
+    return case
+
+
+@pytest.fixture(scope="module")
+def cluster(tmp_path_factory):
+    """A scheduler and two worker processes on 127.0.0.1 (ports chosen by the system); the
+    fault hook armed once its folder exists."""
+    fault = tmp_path_factory.mktemp("fault") / "armed"
+    from distributed import LocalCluster
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
+                      dashboard_address=None, env={FAULT_ENV: f"hold:{fault}"}) as lc:
+        yield lc.scheduler_address, fault
+
+
+def custody(case: Path) -> list[dict]:
+    return [json.loads(line) for line in (case / "custody.jsonl").read_text().splitlines()]
+
+
+def assert_custody_verifies(case: Path) -> None:
+    res = cli("custody", "verify", "--case", case, "--json")
+    assert res.returncode == 0, res.stdout + res.stderr
+    assert json.loads(res.stdout)["ok"] is True
+
+
+def test_a_cluster_triage_finds_what_a_local_one_does(evidence, local, cluster, tmp_path):
+    address, _ = cluster
+    case = new_case(tmp_path, evidence)
+    res = cli("triage", "--case", case, "--cluster", address, "--json",
+              env={"FORENSIC_CLUSTER_PIECE_BYTES": PIECE})
+    assert res.returncode in (0, 3), res.stderr
+    assert differences(local, case) == []
+    with sqlite3.connect(case / "case.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] > 100
+        assert db.execute("SELECT COUNT(*) FROM artifacts").fetchone()[0] > 0
+    assert_custody_verifies(case)
+    log = custody(case)
+    pieces = [e for e in log if e["action"] == "triage.piece"]
+    by_item: dict[str, list] = {}
+    for e in pieces:
+        by_item.setdefault(e["subject"]["item"], []).append(e["details"])
+    assert sorted(by_item) == ["item0", "item1", "item2", "item3"]
+    assert [d["piece"] for d in by_item["item0"]] == [1, 2, 3, 4]        # 8 MiB in 2 MiB pieces
+    spans = [d["span"] for d in by_item["item0"]]
+    assert spans[0][0] == 0 and all(a[1] == b[0] for a, b in zip(spans, spans[1:], strict=False))
+    assert all(e["details"]["host"] and e["details"]["worker"].startswith("tcp://127.0.0.1") for e in pieces)
+    started = [e for e in log if e["action"] == "triage.started"]
+    assert all(e["details"]["cluster"] == address for e in started)
+
+
+def test_a_worker_killed_mid_task_costs_a_retry_not_a_duplicate(evidence, local, cluster, tmp_path):
+    address, fault = cluster
+    case = new_case(tmp_path, evidence)
+    fault.mkdir()
+    try:
+        env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+        env["FORENSIC_CLUSTER_PIECE_BYTES"] = PIECE
+        proc = subprocess.Popen(FORENSIC + ["triage", "--case", str(case), "--cluster", address], env=env,
+                                text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                stdin=subprocess.DEVNULL)
+        held = fault / "held"
+        deadline = time.monotonic() + 60
+        while not (held.exists() and held.read_text()):
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no task was held"
+            time.sleep(0.02)
+        os.kill(int(held.read_text()), signal.SIGKILL)          # the worker process, mid-task
+        out, err = proc.communicate(timeout=120)
+    finally:
+        held_pid = (fault / "held").read_text() if (fault / "held").exists() else ""
+        for p in fault.iterdir():
+            p.unlink()
+        fault.rmdir()
+    assert held_pid
+    assert proc.returncode in (0, 3), err
+    with sqlite3.connect(case / "case.db") as db:
+        dup = db.execute("SELECT COUNT(*) - COUNT(DISTINCT item || char(0) || locator) FROM files").fetchone()[0]
+    assert dup == 0
+    assert differences(local, case) == []
+    assert_custody_verifies(case)
+    hosts = [e["details"]["pid"] for e in custody(case) if e["action"] == "triage.piece"]
+    assert int(held_pid) not in hosts           # the killed process stored nothing; its task ran again
+
+
+def test_a_worker_that_sees_other_bytes_at_the_path_is_refused(evidence, cluster, tmp_path):
+    """--path-map pointing the workers at a different file: the worker's identity check
+    refuses it, nothing is stored, and the command says which item and why."""
+    address, _ = cluster
+    case = new_case(tmp_path, evidence[3:])
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    zip_file(other / "cloud.zip", [("m/0.txt", b"not the seized archive\n")])
+    res = cli("triage", "--case", case, "--cluster", address, "--path-map", f"{evidence[3].parent}={other}")
+    assert res.returncode == 1
+    assert "item0" in res.stderr and "not the evidence" in res.stderr
+    with sqlite3.connect(case / "case.db") as db:
+        assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
+
+
+def test_path_map_needs_a_cluster(evidence, tmp_path):
+    case = new_case(tmp_path, evidence[3:])
+    res = cli("triage", "--case", case, "--path-map", "/a=/b")
+    assert res.returncode == 2 and "--cluster" in res.stderr
