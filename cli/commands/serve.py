@@ -69,8 +69,14 @@ def serve(case_dir: Path, port: int, open_browser: bool, bind: str | None) -> in
     if launcher is not None:       # once the server listens (uvicorn starts in well under a second)
         threading.Timer(1.0, webbrowser.open, [launcher.as_uri()]).start()
     try:
+        # Bounds against slow or huge requests, said here rather than left to uvicorn's defaults:
+        # an idle kept-alive connection closed after 5 s, a request head (or body part) over
+        # 16 KB refused. A request head sent slowly is held open: uvicorn has no head timeout
+        # (docs/threat-model.md). No limit_concurrency: it would answer 503 to the examiner's
+        # own tabs once a few half-open connections are held, easier to deny than without.
         uvicorn.run(create_app(settings), host=host, port=port, log_level="warning", access_log=False,
-                    server_header=False, proxy_headers=False)
+                    server_header=False, proxy_headers=False, timeout_keep_alive=5,
+                    h11_max_incomplete_event_size=16 * 1024)
     finally:
         if launcher is not None:
             import shutil

@@ -333,11 +333,14 @@ class Cluster:
     members: list[dict] = field(default_factory=list)
     sx: float = 0.0
     sy: float = 0.0
+    n: int = 0                  # the points it stands for (a member may stand for several: its count)
 
     def add(self, point: dict, px: float, py: float) -> None:
+        weight = point.get("_n", 1)
         self.members.append(point)
-        self.sx += px
-        self.sy += py
+        self.n += weight
+        self.sx += px * weight
+        self.sy += py * weight
 
 
 def cluster(placed: list[tuple[dict, float, float]], radius: float) -> list[Cluster]:
@@ -384,16 +387,23 @@ def _kind(point: dict) -> str:
     return kind if kind in KINDS else "other"
 
 
+def _count(point: dict) -> int:
+    """How many points ``point`` stands for: its ``count`` (a place of several, e.g. a grid
+    cell's points counted by the caller), else one."""
+    n = point.get("count", 1)
+    return n if isinstance(n, int) and not isinstance(n, bool) and n > 1 else 1
+
+
 def _short(label: str) -> str:
     return label if len(label) <= _LABEL_MAX else label[:_LABEL_MAX - 1] + "\u2026"
 
 
 def _cluster_svg(c: Cluster) -> str:
-    n = len(c.members)
+    n = c.n
     x, y = c.sx / n, c.sy / n
     counts: dict[str, int] = {}
     for p in c.members:
-        counts[p["_kind"]] = counts.get(p["_kind"], 0) + 1
+        counts[p["_kind"]] = counts.get(p["_kind"], 0) + p["_n"]
     what = ", ".join(f"{v} {_PLURAL[k]}" for k, v in counts.items())
     labels = [str(p.get("label") or "") for p in c.members if p.get("label") not in (None, "")]
     more = f"; and {len(labels) - _TITLE_LABELS_MAX} more" if len(labels) > _TITLE_LABELS_MAX else ""
@@ -550,7 +560,8 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
 
     ``points``: dicts with ``lat``, ``lon``, ``kind`` (``photo``, ``video``, ``chat_location``
     (or the geo export's ``chat_message``), ``device_location``; anything else is drawn as other) and
-    ``label`` (plain text, escaped here). A point with a latitude or longitude that is missing, not
+    ``label`` (plain text, escaped here), and may carry ``count``: the points it stands for
+    (drawn as a cluster of that many). A point with a latitude or longitude that is missing, not
     a number, NaN or out of range is skipped. ``tracks``: lines of (lat, lon), e.g. a video's GPS
     track. The view is the extent of points and tracks with a margin, at least ``min_span_deg``
     degrees of latitude across (one point still shows its surroundings); points closer than
@@ -560,7 +571,7 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
     for p in points:
         pos = _valid(p.get("lat"), p.get("lon"))
         if pos is not None:
-            kept.append(dict(p, _lat=pos[0], _lon=pos[1], _kind=_kind(p)))
+            kept.append(dict(p, _lat=pos[0], _lon=pos[1], _kind=_kind(p), _n=_count(p)))
     lines = []
     for t in tracks or []:
         line = [pos for pos in (_valid(q[0], q[1]) for q in t) if pos is not None]
@@ -575,17 +586,22 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
     coords = [(p["_lat"], unwrap(p["_lon"])) for p in kept] + [(q[0], unwrap(q[1])) for line in lines for q in line]
     kinds = [k for k in KINDS if any(p["_kind"] == k for p in kept)]
     # room for the legend as it would be with clusters (known only once the points are placed)
-    rows = 1 + max((r for _, r in _legend_layout(_legend_items(kinds, len(kept) > 1, bool(lines), cluster_px),
+    several = sum(p["_n"] for p in kept) > 1
+    rows = 1 + max((r for _, r in _legend_layout(_legend_items(kinds, several, bool(lines), cluster_px),
                                                    46.0, width - 8.0)), default=0)
     legend_h = 20 + _LEGEND_ROW * rows
     box = (46.0, 8.0, width - 8.0, height - legend_h - 16.0)
     view = make_view(coords, width, height, box, min_span_deg)
     layer = base_layer("110m" if (view.lon1 - view.lon0) * view.k > 90 else "50m")
     x0, y0, x1, y1 = box
+    shown = sum(p["_n"] for p in kept)
     out = [f'<svg xmlns="http://www.w3.org/2000/svg" width="{width}" height="{height}" '
            f'viewBox="0 0 {width} {height}" role="img" class="basemap" '
-           f'aria-label="Map of {len(kept)} point{"s" if len(kept) != 1 else ""}" '
-           f'font-family="sans-serif">',
+           f'aria-label="Map of {shown} point{"s" if shown != 1 else ""}" '
+           # the view (degrees, west south east north) and the frame it is drawn in (pixels):
+           # a page's script turns a box drawn on the map into places
+           f'data-view="{view.lon0:.6f} {view.lat0:.6f} {view.lon1:.6f} {view.lat1:.6f}" '
+           f'data-frame="{x0:.1f} {y0:.1f} {x1:.1f} {y1:.1f}" font-family="sans-serif">',
            f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="{SEA}"/>']
     source = None
     if layer is not None:
@@ -622,10 +638,10 @@ def map_svg(points: list[dict], *, width: int = 800, height: int = 500,
                    'stroke-width="2" stroke-linejoin="round"/>')
     placed = [(p, view.x(unwrap(p["_lon"])), view.y(p["_lat"])) for p in kept]
     clusters = cluster(placed, cluster_px)
-    singles = [c for c in clusters if len(c.members) == 1]
-    groups = [c for c in clusters if len(c.members) > 1]
+    singles = [c for c in clusters if c.n == 1]
+    groups = [c for c in clusters if c.n > 1]
     out.append('<g class="points">' + "".join(_point_svg(c) for c in singles)
-               + "".join(_cluster_svg(c) for c in sorted(groups, key=lambda c: -len(c.members))) + "</g>")
+               + "".join(_cluster_svg(c) for c in sorted(groups, key=lambda c: -c.n)) + "</g>")
     out.append(_scale_bar(view))
     out.append(f'<rect x="{x0:.1f}" y="{y0:.1f}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" fill="none" '
                'stroke="#889"/>')

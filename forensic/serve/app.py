@@ -58,6 +58,7 @@ SECURITY_HEADERS = [
 PAGE = 60                 # photos per gallery page
 CONV_PAGE = 100           # messages per conversation page
 TIMELINE_PAGE = 200       # times per timeline page
+PLACES_PAGE = 200         # places listed under the map per page
 
 
 @dataclass(frozen=True)
@@ -169,6 +170,8 @@ class Views:
     def warm(self) -> None:
         try:
             with self.case() as case:
+                from forensic.store import timeline as store_timeline
+                store_timeline.ensure_index(case.db)        # current after a triage; else made here, once
                 self._custody(case)
                 self.thumbs(case.db)
                 self.cached(case.db, "attachments", review.attachment_hashes)
@@ -387,39 +390,57 @@ class Views:
 
     # -- map and timeline ---------------------------------------------------------------------
     def map(self, request: Request) -> Response:
-        """Geotagged photos and chat locations on the report's offline base map, in the time range
-        given (the timeline's ``from``/``to``: a selection on the timeline shows on the map)."""
+        """The places in the time range and the part of the map given (``from``/``to``: the
+        timeline's range; ``box``: south,west,north,east, a box drawn on the map) on the
+        report's offline base map, counted in a grid by the store (``map_places``), and a page
+        of them listed by time (``after``: the last of the page before)."""
         from markupsafe import Markup
 
         from forensic.exporters.report.basemap import map_svg
-        start, end = _bounds(request)
-        with self.case() as case:
-            places_all: list[tuple[int | None, dict, dict]] = self.cached(case.db, "places", _places)
-            points: list[dict] = []
-            listed: list[dict] = []
-            for key, point, entry in places_all:
-                if start is None and end is None or (key is not None and (start is None or key >= start)
-                                                     and (end is None or key <= end)):
-                    points.append(point)
-                    listed.append(entry)
-            svg = Markup(map_svg(points)) if points else None        # map_svg escapes every label
-            return self.render("map.html", page="map", svg=svg, listed=listed[:500], total=len(listed),
-                               range={"from": request.query_params.get("from"), "to": request.query_params.get("to")})
-
-    def timeline(self, request: Request) -> Response:
-        """Every time in the store in timeline order (``forensic timeline``), 200 a page: a
-        page is read by the store's timeline index after the last key of the page before."""
         from forensic.store import timeline as store_timeline
         q = request.query_params
         start, end = _bounds(request)
+        box = store_timeline.Box.parse(q.get("box"))
+        after = _place_key(q.get("after"))
+        with self.case() as case:
+            db = case.db
+            store_timeline.ensure_index(db)
+            flt = review.PlaceFilter(start, end, box, self.cached(db, "map-hidden", review.map_hidden))
+            cells = review.place_cells(db, flt)
+            points = [{"lat": c.lat, "lon": c.lon, "kind": c.kind, "count": c.count,
+                       "label": c.label if c.count == 1 else ""} for c in cells]
+            svg = Markup(map_svg(points)) if points else None        # map_svg escapes every label
+            listed = review.places_page(db, flt, after, PLACES_PAGE + 1)
+            more = len(listed) > PLACES_PAGE
+            listed = listed[:PLACES_PAGE]
+            params = {"from": q.get("from"), "to": q.get("to"), "box": box.text() if box else None}
+            last = listed[-1] if more and listed else None
+            next_page = None
+            if last is not None:
+                next_page = dict(params, after=f"{_NO_TIME if last.k is None else last.k},{last.artifact_id}")
+            context: dict[str, Any] = dict(page="map", svg=svg, listed=listed, total=sum(c.count for c in cells),
+                                           params=params, box=box, first=after is None, next_page=next_page)
+            if request.headers.get("hx-request") == "true" and after is not None:      # htmx: the next rows only
+                return self.render("_places.html", **context)
+            return self.render("map.html", **context)
+
+    def timeline(self, request: Request) -> Response:
+        """Every time in the store in timeline order (``forensic timeline``), 200 a page: a
+        page is read by the store's timeline index after the last key of the page before.
+        ``box``: only the times of records whose place is in that part of the map."""
+        from forensic.store import timeline as store_timeline
+        q = request.query_params
+        start, end = _bounds(request)
+        box = store_timeline.Box.parse(q.get("box"))
         after = store_timeline.parse_key(q.get("after"))
         flt = store_timeline.TimelineFilter(item=q.get("item") or None, start_us=start, end_us=end)
         with self.case() as case:
-            rows, last = store_timeline.page(case.db, flt, after, TIMELINE_PAGE)
-            params = {"item": q.get("item"), "from": q.get("from"), "to": q.get("to")}
+            rows, last = store_timeline.page(case.db, flt, after, TIMELINE_PAGE, box=box)
+            params = {"item": q.get("item"), "from": q.get("from"), "to": q.get("to"),
+                      "box": box.text() if box else None}
             return self.render("timeline.html", page="timeline", rows=rows, first=after is None,
                                next_key=store_timeline.key_text(last) if last else None, params=params,
-                               items=store_items.ids(case.db))
+                               items=store_items.ids(case.db), box=box)
 
     # -- tagging ------------------------------------------------------------------------------
     async def tag(self, request: Request) -> Response:
@@ -646,28 +667,19 @@ def _owner(msgs: list) -> str | None:
     return None
 
 
-def _places(db: Any) -> list[tuple[int | None, dict, dict]]:
-    """(time key, map point, list entry) of every geotagged photo (known-bad ones left out) and
-    every chat message carrying a position, in the store's order."""
-    from forensic.store import places, selection
-    from forensic.store.timeline import sort_key
-    out: list[tuple[int | None, dict, dict]] = []
-    for p in selection.photos(db, None, geotagged=True):
-        if review.is_known_bad(db, p.sha256, p.file_id):
-            continue
-        at = p.fields.get("taken_at_utc")
-        label = f"{p.item}: {p.path or p.locator or ''}"
-        out.append((sort_key(at) if isinstance(at, str) else None,
-                    {"lat": p.fields.get("lat"), "lon": p.fields.get("lon"), "kind": "photo", "label": label},
-                    {"href": f"/photo/{p.artifact_id}", "label": label, "at": at, "kind": "photo"}))
-    for c in places.chat_locations(db):
-        at = c.fields.get("sent_at_utc")
-        label = f"{c.item}: {c.fields.get('sender') or ''}"
-        out.append((sort_key(at) if isinstance(at, str) else None,
-                    {"lat": c.latitude, "lon": c.longitude, "kind": "chat_location", "label": label},
-                    {"href": f"/conversation?message={c.artifact_id}#m{c.artifact_id}", "label": label, "at": at,
-                     "kind": "chat location"}))
-    return out
+_NO_TIME = -(2**63)         # the place key of a place without a time (they come first)
+
+
+def _place_key(text: str | None) -> tuple[int, int] | None:
+    """The map list's page key ``TIME,RECORD`` (two 64-bit integers), or None."""
+    parts = (text or "").split(",")
+    if len(parts) != 2:
+        return None
+    try:
+        k, aid = int(parts[0]), int(parts[1])
+    except ValueError:
+        return None
+    return (k, aid) if all(-2**63 <= v < 2**63 for v in (k, aid)) else None
 
 
 def _field_rows(fields: dict, extractor: str) -> list[tuple[str, str, str]]:

@@ -246,3 +246,57 @@ def test_export_button_runs_forensic_export(browser, server, sample):
     pub = Path(sample["key"]).with_suffix(".pub")
     assert main(["verify-bundle", str(bundle), "--password-file", str(password), "--pubkey", str(pub),
                  "--quiet"]) == 0
+
+
+def test_a_box_drawn_on_the_map_filters_the_timeline_and_a_range_the_map(browser, server):
+    """Drag a box on the map (the page's own script, served from 127.0.0.1): the map keeps the
+    places in it and its link opens the timeline with only their times; a box elsewhere keeps
+    none. A range chosen on the timeline opens the map with only the places of that range."""
+    from urllib.parse import parse_qs
+
+    from selenium.webdriver.common.action_chains import ActionChains
+    from selenium.webdriver.common.by import By
+
+    def drag(x0: float, y0: float, x1: float, y1: float) -> None:
+        """From (x0, y0) to (x1, y1): fractions of the map's frame (its data-frame, in pixels)."""
+        svg = browser.find_element(By.CSS_SELECTOR, "#map svg")
+        fx0, fy0, fx1, fy1 = (float(v) for v in svg.get_attribute("data-frame").split())
+        width, height = float(svg.get_attribute("width")), float(svg.get_attribute("height"))
+        scale = svg.size["width"] / width
+
+        def at(fx: float, fy: float) -> tuple[int, int]:       # offsets from the element's centre
+            return (int((fx0 + fx * (fx1 - fx0) - width / 2) * scale),
+                    int((fy0 + fy * (fy1 - fy0) - height / 2) * scale))
+        ActionChains(browser).move_to_element_with_offset(svg, *at(x0, y0)).click_and_hold() \
+            .move_to_element_with_offset(svg, *at(x1, y1)).release().perform()
+        wait(browser, lambda b: "box=" in b.current_url)
+
+    open_page(browser, server, "/map")
+    drag(0.05, 0.05, 0.95, 0.95)                          # around the one place (the view's centre)
+    box = parse_qs(urlsplit(browser.current_url).query)["box"][0]
+    south, west, north, east = (float(v) for v in box.split(","))
+    assert south < 40.4166 < north and west < -3.7019 < east
+    places = browser.find_elements(By.CSS_SELECTOR, "#places tbody tr")
+    assert len(places) == 1 and "madrid.jpg" in places[0].text
+    assert browser.find_elements(By.CSS_SELECTOR, "#map svg .point, #map svg .cluster")
+    shot(browser, "map-box")
+    browser.find_element(By.ID, "to-timeline").click()
+    wait(browser, lambda b: b.find_elements(By.ID, "in-box"))
+    rows = browser.find_elements(By.CSS_SELECTOR, "#timeline tbody tr")
+    assert rows and all("madrid.jpg" in r.text for r in rows)          # the photo's own times only
+    assert not [r for r in rows if "harbour" in r.text]
+    open_page(browser, server, "/map")
+    drag(0.02, 0.02, 0.2, 0.2)                            # a corner: no place in it
+    assert browser.find_elements(By.CSS_SELECTOR, "#places tbody tr") == []
+    browser.find_element(By.ID, "to-timeline").click()
+    wait(browser, lambda b: b.find_elements(By.ID, "in-box"))
+    assert "No times in this range" in browser.find_element(By.ID, "timeline").text
+    # a range on the timeline: its link opens the map with the places of that range only
+    open_page(browser, server, "/timeline?from=2021-03-14&to=2021-03-14")
+    browser.find_element(By.ID, "to-map").click()
+    wait(browser, lambda b: "from=2021-03-14" in b.current_url)
+    assert len(browser.find_elements(By.CSS_SELECTOR, "#places tbody tr")) == 1
+    open_page(browser, server, "/timeline?from=2022-01-01")
+    browser.find_element(By.ID, "to-map").click()
+    wait(browser, lambda b: "from=2022-01-01" in b.current_url)
+    assert browser.find_elements(By.CSS_SELECTOR, "#places tbody tr") == []
