@@ -457,11 +457,18 @@ class Views:
         back = str(form.get("back", "/"))
         if not back.startswith("/") or back.startswith("//"):
             back = "/"
+        htmx = request.headers.get("hx-request") == "true"
         try:
             with self.case() as case:
                 tag_targets(case, kind, item, ref, name, note, sensitive)
+                tags = review.tags_of(case.db, "file", item, ref) if kind == "file" else None
         except ForensicError as exc:
+            if htmx:         # the form again, saying why (htmx swaps a 200 only)
+                return self.render("_tagged.html", kind=kind, item=item, ref=ref, back=back, failed=str(exc), tags=None)
             return self.render("error.html", 400, message=str(exc))
+        if htmx:             # the form again, and the photo's tags (out of band): no page reloaded
+            return self.render("_tagged.html", kind=kind, item=item, ref=ref, back=back, tags=tags,
+                               done=f"tagged {name!r}: a custody entry")
         return RedirectResponse(back, status_code=303)
 
 

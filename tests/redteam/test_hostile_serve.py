@@ -310,7 +310,7 @@ def test_two_export_clicks_in_one_second_lose_no_password(own):
 
     def click() -> None:
         statuses.append(request(server, "POST", "/export", cookie=cookie, body=f"csrf={csrf}&tag=twice".encode(),
-                                headers=FORM).status)
+                                headers=FORM, timeout=120).status)      # the second waits for the first
 
     threads = [threading.Thread(target=click) for _ in range(2)]
     for t in threads:

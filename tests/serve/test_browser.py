@@ -158,7 +158,10 @@ def test_photo_page_and_tagging_is_a_signed_custody_entry(browser, server, sampl
     form.find_element(By.NAME, "tag").send_keys("for-court")
     form.find_element(By.NAME, "note").send_keys("sent to the recruiter")
     form.find_element(By.CSS_SELECTOR, "button").click()
-    wait(browser, staleness_of(form))                            # the POST answered, its page loaded
+    page_url = browser.current_url
+    wait(browser, staleness_of(form))                            # the POST answered: htmx swapped the form
+    assert "tagged 'for-court'" in browser.find_element(By.CSS_SELECTOR, "form.tag .done").text
+    assert browser.current_url == page_url                       # no page loaded: htmx, the tags list swapped
     assert "for-court: sent to the recruiter" in browser.find_element(By.ID, "tags").text
     lines = log.read_bytes().splitlines()
     added = [json.loads(x) for x in lines[before:]]

@@ -13,8 +13,8 @@ from tests.serve.conftest import HOSTILE
 
 
 def request(server, method: str, path: str, *, host: str | None = None, cookie: str | None = None,
-            body: bytes | None = None, headers: dict | None = None) -> http.client.HTTPResponse:
-    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=10)
+            body: bytes | None = None, headers: dict | None = None, timeout: float = 10) -> http.client.HTTPResponse:
+    c = http.client.HTTPConnection("127.0.0.1", server.port, timeout=timeout)
     h = {"Host": host or f"127.0.0.1:{server.port}", **(headers or {})}
     if cookie:
         h["Cookie"] = cookie
