@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, builds the built-in sample evidence, and runs the main job on it:
 # examiner key -> hash sets (the sample's known-good and known-bad sets) -> case init -> evidence
-# add (phone, card, extraction) -> triage -> export
+# add (phone, card, extraction) -> triage -> search (saved hits) -> export
 # (encrypted, signed bundle) -> verify-bundle -> custody verify -> training check. Output goes
 # to ./demo-out.
 #
@@ -46,6 +46,10 @@ for src in "$out"/sample/phone.raw "$out"/sample/card.raw "$out"/sample/extracti
   "$F" evidence add "$src" --description "sample evidence" --delivered-by "Officer on duty" --json
 done
 "$F" triage --json || [ $? -eq 3 ]   # 3: completed, with warnings recorded (see 'forensic warnings')
+
+echo "== search: a phrase in the card's deleted note, an IBAN (UTF-16LE) in the phone's free space; hits saved" >&2
+"$F" search "Hotel Astoria" --item card.raw --unallocated --save --json || [ $? -eq 3 ]
+"$F" search --patterns iban --item phone.raw --in content --unallocated --save --json || [ $? -eq 3 ]
 
 echo "== export: one encrypted, signed bundle with a generated password" >&2
 "$F" export --out "$out/bundle.zip" --item phone.raw --type photos --type messages --generate-password --password-out "$out/bundle.password" \

@@ -69,6 +69,17 @@ Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without t
                          file and its renamed copies matched as ``known-bad`` with the set's category
   known_good_count       how many of the item's files the sample's known-good set (an RDS v3-layout
                          SQLite) holds: the item checked against it, exactly that many matched
+  suspected_known_bad    a copy of the known-bad picture altered enough to change its hashes (resized,
+                         re-compressed), in no set: the item checked against the known-bad set, the copy's
+                         perceptual hash within ``max_distance`` bits of the listed picture's, so that the
+                         case marks it ``suspected_known_bad``
+  keyword_hit            a saved search hit (``forensic search … --save``: a ``search/hit`` record) whose
+                         bytes lie at this image offset: a phrase in a deleted file's clusters
+                         (``where`` content of a deleted file, or unallocated)
+  pattern_hit            a saved hit of a built-in pattern list (``--patterns iban``) at this image offset:
+                         a value in unallocated space, written in UTF-16LE
+  signal_message         a message of the laptop's Signal Desktop database (SQLCipher; its key sealed in
+                         config.json, Linux v10): this sender, these words, this UTC time, from that file
   report_finding         (an export) a bundle the custody log records holds, in its report
                          (``data/report/index.html``), a finding named ``tag`` with the trainee's note,
                          and the group chat shown as a partial selection (``2 of 100 messages
@@ -92,8 +103,8 @@ from datetime import datetime
 from pathlib import Path
 
 from forensic.training.build import (AB_SMS_DEVICE, EXTRACTION_DEVICE_PREFIX, EXTRACTION_PREFIX, GENERATOR, IOS_SMS,
-                                     IPHONE_BACKUP, KNOWN_BAD_CATEGORY, PHONE_AB, RDS_FILE, RLO, VICS_FILE, Layout,
-                                     folder_listing_sha256)
+                                     IPHONE_BACKUP, KNOWN_BAD_CATEGORY, LAPTOP, PHONE_AB, RDS_FILE, RLO, VICS_FILE,
+                                     Layout, folder_listing_sha256, signal_dir)
 from forensic.training.formats import FRAME_AT_S, local
 from forensic.devicepath import ios_backup_path
 from forensic.hashing import sha256_file
@@ -153,6 +164,25 @@ KNOWN_BAD_FEEDBACK = ("{name} and its renamed copy are in the known-bad set (cat
 KNOWN_GOOD_FEEDBACK = ("{count} of the phone's files are stock files the known-good set lists: import {rds} with "
                        "`forensic hashset import … --kind known-good` before triage (or run `forensic hashset "
                        "check` after); `forensic files --no-known-good` then leaves them out.")
+SUSPECT_FEEDBACK = ("{name} is the known-bad picture re-sent on WhatsApp: resized and re-compressed, so its hashes "
+                    "are in no set, but a copy altered enough to change its hash is still found by its perceptual "
+                    "hash. With the known-bad set imported (before triage, or `forensic hashset check` after), "
+                    "`forensic photos` flags it b (`suspected_known_bad`, the picture it resembles and the set's "
+                    "category): treat it as known-bad, never view it as a picture.")
+KEYWORD_FEEDBACK = ("The deleted booking note on the card names {phrase}: search unallocated space (`forensic "
+                    "search \"{term}\" --unallocated --save`; a deleted file's content is searched too); a deleted "
+                    "file's text survives in its clusters until overwritten. A search without --save leaves "
+                    "nothing in the case: --save keeps each hit as a search/hit record, with its image offset.")
+PATTERN_FEEDBACK = ("An account number lies in the phone's unallocated space, in a payment note an app wrote in "
+                    "UTF-16LE. The built-in pattern lists find what no keyword names (`forensic search --patterns "
+                    "iban --unallocated --save`; `--patterns all` for every list): each candidate is checked (an "
+                    "IBAN by its ISO 13616 mod-97 check digits), and every search reads both UTF-8 and UTF-16LE.")
+SIGNAL_FEEDBACK = ("The laptop's Signal Desktop database (sql/db.sqlite) is encrypted with SQLCipher; its key is "
+                   "in config.json's encryptedKey, sealed by Chromium's safeStorage. On Linux without a keyring "
+                   "that seal (v10) uses the built-in password 'peanuts', so the key is recovered from the evidence "
+                   "alone: add the laptop with `--signal-config {config}` (or triage with it; with a keyring or a "
+                   "Mac's Keychain, --signal-password-file too). Without the key the database stays sealed: triage "
+                   "only warns that it is encrypted, and its messages are not read.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
 
 
@@ -206,6 +236,13 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                                 "format": "itunes", "size": sum(len(d) for _, d in lay.iphone_backup),
                                 "what": f"the handler's {ip.model}, an iTunes/Finder backup folder",
                                 "note": "a folder's SHA-256 is that of its canonical listing (docs/formats.md)"}
+    sd = s.signal
+    if LAPTOP in lay.extra_items and sd is not None:
+        items[LAPTOP] = {"file": LAPTOP, "sha256": folder_listing_sha256(lay.laptop),
+                         "size": sum(len(d) for _, d in lay.laptop),
+                         "what": "the recruiter's laptop (Linux): a Signal Desktop profile, its database sealed",
+                         "note": "a folder's SHA-256 is that of its canonical listing (docs/formats.md); the "
+                         "database's bytes (SQLCipher's salt and IVs are random) differ on every build"}
     if PHONE_AB in lay.extra_items:
         items["phone-ab"] = {"file": PHONE_AB, "sha256": sha256_file(out_dir / PHONE_AB), "format": "android-backup",
                              "size": (out_dir / PHONE_AB).stat().st_size,
@@ -225,7 +262,8 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
                                                                        " (damaged: its acquisition is not verified)"),
              {"file": it["file"], "sha256": it["sha256"]},
              feedback=damaged_feedback if key == "card-copy" else CONTAINER_FEEDBACK if key == "card-qcow2" else
-             ITUNES_FEEDBACK if key == IPHONE_BACKUP else AB_FEEDBACK if key == "phone-ab" else None)
+             ITUNES_FEEDBACK if key == IPHONE_BACKUP else AB_FEEDBACK if key == "phone-ab" else
+             _signal_feedback(sd.user) if key == LAPTOP and sd is not None else None)
     if IPHONE_BACKUP in items and ip is not None:
         device = {"imei": ip.imei, "serial": ip.serial, "ios_version": ip.ios_version,
                   "last_backup": iso_utc(ip.last_backup), "model": ip.model, "product_type": ip.product_type}
@@ -242,6 +280,15 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
         fact("backup_message", "phone-ab", f"sms in {PHONE_AB}'s mmssms.db: {m.sender} — {m.key}",
              {"platform": "sms", "sender": m.sender, "body_contains": m.needle, "body": m.body,
               "sent_utc": iso_utc(m.utc), "file": AB_SMS_DEVICE}, requires=s.ab_sms.extractor, feedback=AB_FEEDBACK)
+    if LAPTOP in items and sd is not None:
+        db = f"/{signal_dir(sd.user)}/sql/db.sqlite"
+        for m in sd.chat.messages:
+            sender = f"{sd.chat.other} ({sd.handler_e164})" if m.incoming else OWNER
+            fact("signal_message", LAPTOP, f"signal (Signal Desktop, database sealed): {m.sender} — {m.key}",
+                 {"platform": "signal", "sender": sender, "sender_name": m.sender, "body_contains": m.needle,
+                  "body": m.body, "sent_utc": iso_utc(m.utc), "file": db, "direction": "incoming" if m.incoming
+                  else "outgoing", "config": f"/{signal_dir(sd.user)}/config.json"},
+                 requires=sd.chat.extractor, feedback=_signal_feedback(sd.user))
     if lay.container:
         held = [{"path": "/" + f.rel, "sha256": f.sha256, "deleted": f.rel in lay.card_deleted} for f in lay.card]
         fact("container_read", "card-qcow2", f"{lay.container} read in place: the same {len(held)} files and "
@@ -380,6 +427,9 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     # -- hash sets: a known-bad picture stored twice, stock files a known-good set lists ----------------------
     hashsets = _hashset_facts(lay, fact)
 
+    # -- searches: a phrase in a deleted file's clusters, an IBAN (UTF-16LE) in unallocated space -------------
+    _search_facts(lay, fact)
+
     # -- exports: a finding with a partial selection, a pseudonymised bundle ---------------------------------
     _export_facts(lay, fact)
 
@@ -409,6 +459,13 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
              if lay.hot_journal is not None else []),
         "facts": facts,
     }
+
+
+OWNER = "(device owner)"        # how a chat record names the device's owner (the sender of outgoing messages)
+
+
+def _signal_feedback(user: str) -> str:
+    return SIGNAL_FEEDBACK.format(config=f"{LAPTOP}/{signal_dir(user)}/config.json")
 
 
 def _name(rel: str) -> str:
@@ -530,10 +587,43 @@ def _hashset_facts(lay: Layout, fact) -> dict:
              {"count": len(lay.known_good), "paths": [prefix + f.rel for f in lay.known_good],
               "hashset_kind": "known-good", "hashset_file": RDS_FILE, "hashset_sha256": rds_sha},
              feedback=KNOWN_GOOD_FEEDBACK.format(count=len(lay.known_good), rds=f"sample/{RDS_FILE}"))
+    like = lay.known_bad_like
+    if like is not None:
+        for item, prefix in (("phone", "/"), ("extraction", EXTRACTION_DEVICE_PREFIX)):
+            fact("suspected_known_bad", item, f"{_name(like.rel)}: {name} resized and re-compressed (re-sent on "
+                 "WhatsApp), in no set: a suspected known-bad picture by its perceptual hash",
+                 {"path": prefix + like.rel, "sha256": like.sha256, "like_sha256": original.sha256,
+                  "like_paths": [prefix + f.rel for f in lay.known_bad], "algorithm": "phash", "max_distance": 8,
+                  "category": str(KNOWN_BAD_CATEGORY), "hashset_kind": "known-bad", "hashset_file": VICS_FILE,
+                  "hashset_sha256": vics_sha},
+                 requires="photo_hash", feedback=SUSPECT_FEEDBACK.format(name=_name(like.rel)))
     return {"known-bad": {"file": VICS_FILE, "sha256": vics_sha, "format": "vics", "kind": "known-bad",
                           "note": "VICS 2.0, MD5/SHA-1 only; digests of a generated picture, never real ones"},
             "known-good": {"file": RDS_FILE, "sha256": rds_sha, "format": "nsrl", "kind": "known-good",
                            "note": "an NSRL RDS v3-layout SQLite of the phone's stock files, generated"}}
+
+
+def _search_facts(lay: Layout, fact) -> None:
+    """The phrase of the card's deleted booking note, and the IBAN in the phone's unallocated
+    space: at the image offsets build_sample found them at in the images it wrote (a layout
+    never built has none, and no such facts)."""
+    s = lay.story
+    note, f = s.booking_note, lay.card_note
+    if note is not None and f is not None and lay.note_offset is not None:
+        term = note.phrase.split(",")[0]
+        fact("keyword_hit", "card", f"the deleted {_name(f.rel)} on the card: '{note.phrase}' at image offset "
+             f"{lay.note_offset:,} (a deleted file's clusters, unallocated)",
+             {"term": term, "phrase": note.phrase, "image_offset": lay.note_offset,
+              "length": len(note.phrase.encode(note.encoding)), "encoding": note.encoding, "path": "/" + f.rel,
+              "deleted": True, "where": ["content", "unallocated"], "text": note.text},
+             feedback=KEYWORD_FEEDBACK.format(phrase=note.phrase, term=term))
+    pay = s.iban_note
+    if pay is not None and lay.iban_offset is not None:
+        fact("pattern_hit", "phone", f"an IBAN ({pay.phrase}) in a UTF-16LE payment note in the phone's unallocated "
+             f"space, at image offset {lay.iban_offset:,}",
+             {"pattern": "iban", "list": "pattern:iban", "value": pay.phrase, "image_offset": lay.iban_offset,
+              "length": len(pay.phrase.encode(pay.encoding)), "encoding": pay.encoding, "where": ["unallocated"],
+              "block": lay.iban_block, "text": pay.text}, feedback=PATTERN_FEEDBACK)
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:
@@ -740,6 +830,7 @@ def _export_facts(lay: Layout, fact) -> None:
 
 
 EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
+SEARCH_KINDS = ("keyword_hit", "pattern_hit", "suspected_known_bad")
 HASHSET_KINDS = ("known_bad_file", "known_good_count")
 
 
@@ -747,7 +838,7 @@ APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "ch
              "group_message", "encrypted_database")
 
 
-LATER_KINDS = ("backup_device", "backup_message", "xmp_photo_date", "video_geotag", "near_duplicate",
+LATER_KINDS = ("backup_device", "backup_message", "signal_message", "xmp_photo_date", "video_geotag", "near_duplicate",
                "device_location", "video_frame_copy")
 
 
@@ -888,7 +979,7 @@ def render_markdown(key: dict) -> str:
     later = [f for f in facts if f["kind"] in LATER_KINDS]
     if later:
         out += ["", "## Backups, a photo dated by XMP, a GoPro clip, a picture and its WhatsApp copy, a saved "
-                "place, a video's frame sent as a picture", "",
+                "place, a video's frame sent as a picture, a laptop's sealed Signal database", "",
                 "| id | item | kind | what |", "|---|---|---|---|"]
         out += [f"| {f['id']} | {f['item']} | {f['kind']} | {f['description']} |" for f in later]
         out += ["", "Feedback a trainee gets on missing them:", ""]
@@ -914,6 +1005,16 @@ def render_markdown(key: dict) -> str:
                        + ", ".join(f"`{p}`" for p in paths) + " |")
         out += ["", "Feedback a trainee gets on missing them:", ""]
         out += [f"- {kind}: {text}" for kind, text in {f["kind"]: f.get("feedback", "") for f in known}.items()]
+    found_by_search = [f for f in facts if f["kind"] in SEARCH_KINDS]
+    if found_by_search:
+        out += ["", "## Searches and an altered known-bad copy", "",
+                "Graded from the hits the trainee saved (`forensic search … --save`: `search/hit` records, at "
+                "these image offsets) and from the perceptual hashes and hash set checks of the case.", "",
+                "| id | item | kind | what |", "|---|---|---|---|"]
+        out += [f"| {f['id']} | {f['item']} | {f['kind']} | {f['description']} |" for f in found_by_search]
+        out += ["", "Feedback a trainee gets on missing them:", ""]
+        out += [f"- {kind}: {text}" for kind, text in {f["kind"]: f.get("feedback", "")
+                                                       for f in found_by_search}.items()]
     exports = [f for f in facts if f["kind"] in EXPORT_KINDS]
     if exports:
         out += ["", "## Exports: a finding with a partial selection, a pseudonymised bundle", "",

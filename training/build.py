@@ -46,14 +46,15 @@ from typing import Callable
 from forensic.errors import UsageError
 from forensic.hashing import sha256_file
 from forensic.training import formats, jpeg
-from forensic.training.story import DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted, Message, PhotoPlan, Story, plan
+from forensic.training.story import (DEFAULT_SCENARIO, SCENARIOS, Chat, Interrupted, Message, PhotoPlan, SignalDesktop,
+                                     Story, plan)
 from forensic.training import tools
 
 # The answer key's "generator" field (docs/formats.md): a name for the keys it writes, kept
 # when the code moved from forensic.sample to forensic.training so that keys stay comparable.
 GENERATOR = "forensic.sample@1"
 OUTPUTS = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md", "phone.E01",
-           "card-copy.E01", "card.qcow2", "iphone-backup", "phone.ab", "hashsets")
+           "card-copy.E01", "card.qcow2", "iphone-backup", "phone.ab", "laptop", "hashsets")
 HASHSETS_DIR = "hashsets"                 # beside the evidence: the hash sets the trainee imports
 RDS_FILE = "hashsets/sample-rds.db"       # an NSRL RDS v3-layout SQLite: the phone's stock files (known-good)
 VICS_FILE = "hashsets/sample-vics.json"   # a VICS 2.0 export (MD5/SHA-1 only): the stand-in picture (known-bad)
@@ -63,11 +64,16 @@ KNOWN_GOOD_FILES = ("media/0/Pictures/Wallpapers/default_wallpaper.jpg",
 KNOWN_BAD_FILE = "media/0/Download/ad_0417.jpg"   # a harmless generated picture standing in for a known-bad one
 KNOWN_BAD_COPY = "media/0/DCIM/.thumbs/0417.dat"  # the same bytes, renamed and hidden
 KNOWN_BAD_CATEGORY = 2
+# the stand-in picture as a messenger re-sent it (resized, re-compressed): in no hash set
+KNOWN_BAD_LIKE_DIR = "media/0/WhatsApp/Media/WhatsApp Images"
+CARD_NOTE = "MISC/BOOKING.TXT"           # the card: a booking note, deleted (its clusters keep the text)
+IBAN_GOAL_BLOCK = 3072                   # the phone: the payment note lies in the first free block from here
 IPHONE_BACKUP = "iphone-backup"           # with e01: the handler's iPhone, an iTunes/Finder backup folder
 IOS_SMS = ("HomeDomain", "Library/SMS/sms.db")
 PHONE_AB = "phone.ab"                     # with e01: the transporter's phone, an adb backup
 AB_SMS = "apps/com.android.providers.telephony/db/mmssms.db"
 AB_SMS_DEVICE = "/data/data/com.android.providers.telephony/databases/mmssms.db"
+LAPTOP = "laptop"                         # with e01: the recruiter's laptop, a Signal Desktop profile (folder)
 ANDROID_MEDIA_RW = (1023, 1023)          # owner of /data/media on Android
 PHONE_FS_MIB = 16
 CARD_FS_MIB = 34                         # FAT32 needs >= 65525 clusters: 33 MiB at 512-byte clusters
@@ -135,6 +141,13 @@ class Layout:
     known_good: list[FileOut] = field(default_factory=list)   # phone files the sample's RDS holds
     known_bad: list[FileOut] = field(default_factory=list)    # the stand-in picture, then its renamed copy
     hashsets: dict[str, bytes] = field(default_factory=dict)  # RDS_FILE / VICS_FILE -> bytes
+    known_bad_like: FileOut | None = None     # the stand-in picture resized and re-compressed: in no set
+    card_note: FileOut | None = None          # the deleted booking note on the card
+    # found by build_sample in the images it wrote (None for a layout never built):
+    note_offset: int | None = None            # card.raw offset of the booking note's phrase
+    iban_offset: int | None = None            # phone.raw offset of the IBAN (UTF-16LE)
+    iban_block: int | None = None             # the free ext4 block the payment note lies in
+    laptop: list[tuple[str, bytes]] = field(default_factory=list)   # written with e01: the laptop's files
 
 
 @dataclass(slots=True)
@@ -359,6 +372,14 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
         lay.card.append(f)
         lay.card_photo_files[f.rel] = (taker, f, spec)
 
+    # a booking note on the card, deleted after the photos were taken (its clusters keep the text)
+    note = story.booking_note
+    if note is not None:
+        dest = story.scenario.stops[-1]
+        lay.card_note = FileOut(CARD_NOTE, note.text.encode(note.encoding),
+                                _ts((note.written + timedelta(minutes=dest.offset)).replace(tzinfo=timezone.utc)),
+                                "deleted note")
+
     # the handler's iPhone as an iTunes/Finder backup (written with e01): sms.db under HomeDomain
     ip = story.iphone
     if ip is not None:
@@ -498,6 +519,14 @@ def _hashset_files(lay: Layout, seed: int) -> None:
         f = FileOut(rel, picture, _ts(when), "known bad")
         lay.phone.append(f)
         lay.known_bad.append(f)
+    # the same picture, re-sent on WhatsApp a day later: resized and re-compressed, so no set
+    # lists its hashes; its perceptual hash is the stand-in's (triage: suspected known-bad)
+    sent = got + timedelta(days=1, minutes=random.Random(f"{seed}/known-bad-like").randrange(60))
+    dest = s.scenario.stops[1]
+    like = FileOut(f"{KNOWN_BAD_LIKE_DIR}/IMG-{formats.local(sent, dest.offset):%Y%m%d}-WA0003.jpg",
+                   jpeg.resized_copy(picture), _ts(sent), "known bad, altered")
+    lay.phone.append(like)
+    lay.known_bad_like = like
     rnd = random.Random(f"{seed}/hashsets")
     not_here = [(name, rnd.randbytes(rnd.randrange(2000, 9000)))
                 for name in ("Pixie_Dust.ogg", "Argon.ogg", "boot_logo.png", "NOTICE.html.gz")]
@@ -542,6 +571,19 @@ def _app_files(lay: Layout, seed: int) -> None:
     if wa is not None and c is not None:
         add(FileOut(MSGSTORE_DB, formats.msgstore_db(wa), _ts(wa.messages[-1].utc) + 60, "whatsapp database"))
         lay.apps["msgstore"] = MSGSTORE_DB
+
+
+def signal_dir(user: str) -> str:
+    """Signal Desktop's profile folder on a Linux laptop, in the laptop folder item."""
+    return f"home/{user}/.config/Signal"
+
+
+def laptop_files(sd: SignalDesktop) -> list[tuple[str, bytes]]:
+    """The laptop folder's files: Signal Desktop's config.json (the key sealed, Linux v10) and its
+    database encrypted with SQLCipher (bytes that differ on every call: SQLCipher's salt and IVs)."""
+    return [(f"{signal_dir(sd.user)}/config.json", formats.signal_desktop_config(sd.key_hex)),
+            (f"{signal_dir(sd.user)}/sql/db.sqlite",
+             formats.signal_desktop_sealed(formats.signal_desktop_db(sd), sd.key_hex))]
 
 
 def _write_tree(root: Path, files: list[FileOut], dir_mtime: int) -> dict[str, int]:
@@ -661,9 +703,19 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
         fs = work / "userdata.ext4"
         tools.ext4_image(root, fs, PHONE_FS_MIB, uuid=_uuid(seed, "userdata"), hash_seed=_uuid(seed, "htree"),
                          when=when, label="userdata", owner=ANDROID_MEDIA_RW, atimes=atimes)
-        tools.disk_image(work / "phone.raw", [{"image": fs, "type": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
-                                               "name": "userdata", "uuid": _uuid(seed, "part-userdata")}],
-                         label="gpt", label_id=_uuid(seed, "disk"))
+        pay = story.iban_note
+        if pay is not None:
+            # the payment note's bytes, left in a block the file system marks free (its file
+            # long deleted): only a search of unallocated space reaches them
+            lay.iban_block = tools.ext4_free_block(fs, IBAN_GOAL_BLOCK)
+            tools.write_at(fs, lay.iban_block * tools.EXT4_BLOCK, pay.text.encode(pay.encoding))
+        offsets = tools.disk_image(work / "phone.raw", [{"image": fs, "type": "0FC63DAF-8483-4772-8E79-3D69D8477DE4",
+                                                         "name": "userdata", "uuid": _uuid(seed, "part-userdata")}],
+                                   label="gpt", label_id=_uuid(seed, "disk"))
+        if pay is not None and lay.iban_block is not None:
+            data = pay.text.encode(pay.encoding)
+            lay.iban_offset = (offsets[0] + lay.iban_block * tools.EXT4_BLOCK
+                               + data.index(pay.phrase.encode(pay.encoding)))
         say("card: FAT32 camera card (two photos deleted, one truncated)")
         src = work / "card"
         for f in lay.card:
@@ -675,7 +727,7 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
         # the photo only carving finds: copied, deleted, and its directory slot taken by the next
         # photo, copied after it (mtools gives the new entry the first free slot, and the new data
         # the clusters after the last allocated: the deleted photo's bytes stay whole)
-        files, overwritten = [f.rel for f in lay.card], []
+        files, overwritten, then = [f.rel for f in lay.card], [], []
         if lay.card_carved is not None and story.slot_taker is not None:
             gone = lay.card_carved[1]
             (src / gone.rel).write_bytes(gone.data)
@@ -683,11 +735,23 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
             taker = f"DCIM/100ALTRA/{story.slot_taker.name}"
             files = [r for r in files if r != taker] + [gone.rel]
             overwritten.append((gone.rel, taker))
+        note = lay.card_note
+        if note is not None:                      # copied after every photo, deleted with the others
+            (src / note.rel).parent.mkdir(parents=True, exist_ok=True)
+            (src / note.rel).write_bytes(note.data)
+            os.utime(src / note.rel, (note.mtime, note.mtime))
+            then.append(note.rel)
         tools.fat32_image(fat, CARD_FS_MIB, volume_id=f"{seed * 2654435761 % (1 << 32):08x}",
-                          src_root=src, files=files, deleted=lay.card_deleted,
-                          when=_ts(story.card_photos[-1].utc), overwritten=overwritten)
+                          src_root=src, files=files, deleted=lay.card_deleted + then,
+                          when=_ts(story.card_photos[-1].utc), overwritten=overwritten, then=then)
         tools.disk_image(work / "card.raw", [{"image": fat, "type": "c"}], label="dos",
                          label_id=f"0x{seed * 40503 % (1 << 32):08x}")
+        if note is not None and story.booking_note is not None:
+            # where the phrase lies in the card image: found from the note's own bytes, as written
+            at = (work / "card.raw").read_bytes().find(note.data)
+            if at < 0:
+                raise tools.SampleToolError("the deleted booking note's bytes are not whole in card.raw")
+            lay.note_offset = at + note.data.index(story.booking_note.phrase.encode(story.booking_note.encoding))
         say("extraction.zip: logical extraction of the phone")
         (work / "extraction.zip").write_bytes(formats.zip_bytes(lay.extraction_members))
         for name in ("phone.raw", "card.raw", "extraction.zip"):
@@ -727,6 +791,15 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
                 say("phone.ab: the transporter's phone, an adb backup (unencrypted)")
                 (out_dir / PHONE_AB).write_bytes(lay.phone_ab)
                 lay.extra_items.append(PHONE_AB)
+            sd = story.signal
+            if sd is not None:
+                # SQLCipher draws the database's salt and page IVs from its own random generator:
+                # these bytes (and so the folder's SHA-256 in the key) differ on every build
+                say("laptop: the recruiter's laptop, a Signal Desktop profile (its database sealed)")
+                lay.laptop = laptop_files(sd)
+                _write_backup(work / LAPTOP, lay.laptop, _ts(sd.chat.messages[-1].utc) + 600)
+                shutil.move(str(work / LAPTOP), str(out_dir / LAPTOP))
+                lay.extra_items.append(LAPTOP)
     finally:
         shutil.rmtree(work, ignore_errors=True)
     key = answer_key(lay, out_dir, e01_path)

@@ -41,7 +41,7 @@ from pathlib import Path
 from forensic.case import Case
 from forensic.errors import UsageError
 from forensic.store import artifacts as store_artifacts, files as store_files, hashsets as store_hashsets, \
-    people as store_people, warnings as store_warnings
+    people as store_people, search as store_search, similar as store_similar, warnings as store_warnings
 from forensic.store.records import File, Record, StoredWarning
 
 REPORT_SCHEMA = "forensic.training-check/1"
@@ -59,6 +59,7 @@ PLATFORM_ALIASES = {
     "messenger": {"messenger", "facebook", "facebook_messenger", "facebook-messenger", "instagram"},
     "sms": {"sms", "android_sms", "mms", "android"},
     "viber": {"viber"},
+    "signal": {"signal", "signal_desktop"},
 }
 
 
@@ -278,6 +279,7 @@ class _Store:
         self.db = case.db
         self.formats = {r.item: r.format for r in case.items()}
         self.details = {r.item: r.details or {} for r in case.items()}
+        self.triaged = {r.item: r.triaged_at for r in case.items()}
         self._artifacts: dict[tuple[str, str], list[Record]] = {}
         self._bundles = list(bundles or [])
         self._bundle_password = bundle_password
@@ -383,6 +385,14 @@ class _Store:
     def hashset_hits(self, items: list[str]) -> dict[int, list[store_hashsets.HashsetHit]]:
         """file id -> the sets it matched, of ``items``."""
         return store_hashsets.hits(self.db, items)
+
+    def suspects(self, file_ids: list[int]) -> dict[int, store_similar.Suspect]:
+        """file id -> what it resembles, of ``file_ids`` near-duplicates of a known-bad photo."""
+        return store_similar.suspected_known_bad(self.db, file_ids)
+
+    def content_searched(self, item: str) -> bool:
+        """Whether a content search ran on ``item`` since its triage (its documents' text indexed)."""
+        return store_search.content_indexed(self.db, item, self.triaged.get(item))
 
     def warnings_at(self, item: str, locator_suffix: str) -> list[StoredWarning]:
         """``item``'s warnings about a locator ending with ``locator_suffix``."""
@@ -1131,6 +1141,20 @@ def _backup_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     return "wrong", f"read from {(timed[0].get('source') or {}).get('path')}, not from {exp['file']}"
 
 
+def _signal_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A message of the sealed Signal Desktop database: sender, words and UTC time, read from
+    that file; when none was read, whether triage left the database sealed (its warning)."""
+    candidates = _messages_like(exp, store, items)
+    if candidates:
+        return _backup_message(exp, store, items)
+    sealed = [w.message for i in items for w in store.warnings_at(i, exp["file"].lstrip("/"))
+              if "encrypted" in w.message]
+    if sealed:
+        return "missed", (f"{exp['file']} stayed sealed (triage warned: {_escape_bidi(sealed[0])[:160]}); no message "
+                          f"from {exp['sender']} containing {exp['body_contains']!r}")
+    return "missed", f"no message from {exp['sender']} containing {exp['body_contains']!r} ({exp['file']})"
+
+
 def _xmp_photo_date(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """The photo dated by XMP only: its time (UTC right) and ``taken_at_source`` naming the XMP field."""
     records = [a for i in items for a in store.artifacts(i, "photo/exif") if a.file_sha256 == exp["sha256"]]
@@ -1371,6 +1395,68 @@ def _bundle_sources(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     return "wrong", " | ".join(problems)
 
 
+def _suspected_known_bad(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """The altered copy of the known-bad picture: in no set, but the item checked against the
+    known-bad set and the copy's perceptual hash within ``max_distance`` bits of the listed
+    picture's, so that the case marks it ``suspected_known_bad``."""
+    rows = store.files(items, sha256=exp["sha256"])
+    if not rows:
+        return "missed", f"no file {exp['path']} (content SHA-256 {exp['sha256'][:16]}…)"
+    mine, why = _set_checks(exp, store, items)
+    if not mine:
+        return "missed", f"{exp['path']} listed, not compared with the known-bad picture: {why}"
+    suspects = store.suspects([r.id for r in rows])
+    for r in rows:
+        s = suspects.get(r.id)
+        if s is not None:
+            return "found", (f"{r.path}: suspected known-bad, {s.distance}-bit near-duplicate of {s.like_locator}"
+                             + (f" (category {s.category})" if s.category else ""))
+    bad = store.files(items, sha256=exp["like_sha256"])
+    hits = store.hashset_hits(items)
+    if not any(h.kind == exp["hashset_kind"] for r in bad for h in hits.get(r.id, [])):
+        return "missed", (f"{exp['path']} not compared: the known-bad picture ({', '.join(exp['like_paths'])}) was "
+                          "not matched by the set, so no photo is known-bad to compare with")
+    own = [a for i in items for a in store.artifacts(i, "photo/phash") if a.file_sha256 == exp["sha256"]]
+    if not own:
+        return "missed", f"{exp['path']} has no perceptual hash (photo_hash): it was not compared"
+    return "wrong", (f"{exp['path']} hashed, but not within {exp['max_distance']} bits of the known-bad picture: "
+                     "not marked suspected known-bad")
+
+
+def _saved_hit(exp: dict, store: _Store, items: list[str], what: str) -> tuple[str, str]:
+    """A ``search/hit`` record (``forensic search … --save``) whose bytes cover the key's image
+    offset (``image_offset`` .. + ``length``), in one of ``where``."""
+    lo, hi = exp["image_offset"], exp["image_offset"] + exp["length"]
+    saved = [(i, a.fields) for i in items for a in store.artifacts(i, store_search.HIT_TYPE)]
+    for item, f in saved:
+        at, n = f.get("image_offset"), f.get("length")
+        if not isinstance(at, int) or isinstance(at, bool) or not isinstance(n, int) or n <= 0:
+            continue
+        if at < hi and lo < at + n:
+            if f.get("where") not in exp["where"]:
+                return "wrong", (f"a hit at image offset {at:,} saved as where {f.get('where')!r}, expected "
+                                 f"{' or '.join(exp['where'])}")
+            place = ("the content of the deleted file " + str(f.get("path") or "") if f.get("deleted")
+                     else str(f.get("where")))
+            return "found", (f"{item}: {_escape_bidi(str(f.get('text')))!r} ({f.get('list')}, {f.get('encoding')}) "
+                             f"at image offset {at:,}, in {place}")
+    if saved:
+        return "missed", (f"{len(saved):,} search hit(s) saved for the item, none at image offset {lo:,} ({what})")
+    ran = any(store.content_searched(i) for i in items)
+    return "missed", ("no search hit saved for the item" + (" (a content search ran on it: its hits were not "
+                                                            "saved)" if ran else "") + f"; {what} is at image "
+                      f"offset {lo:,}")
+
+
+def _keyword_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    return _saved_hit(exp, store, items, f"{exp['phrase']!r}, in the deleted {exp['path']}")
+
+
+def _pattern_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    return _saved_hit(exp, store, items, f"the {exp['pattern'].upper()} {exp['value']} ({exp['encoding']}, "
+                                         "unallocated)")
+
+
 _HANDLERS = {
     "file_count": _file_count, "file_present": _file_present, "deleted_file": _deleted_file,
     "truncated_file": _truncated_file, "disguised_file": _disguised_file, "photo_geotag": _photo,
@@ -1386,5 +1472,7 @@ _HANDLERS = {
     "video_frame_copy": _video_frame_copy, "report_finding": _report_finding,
     "pseudonymised_export": _pseudonymised_export, "known_bad_file": _known_bad_file,
     "known_good_count": _known_good_count, "bundle_sources": _bundle_sources,
+    "suspected_known_bad": _suspected_known_bad, "keyword_hit": _keyword_hit, "pattern_hit": _pattern_hit,
+    "signal_message": _signal_message,
 }
 

@@ -19,7 +19,7 @@ import zipfile
 import zlib
 from datetime import datetime, timedelta, timezone
 
-from forensic.training.story import Caller, Chat, IphoneBackup, Message, Story, WaGroup
+from forensic.training.story import Caller, Chat, IphoneBackup, Message, SignalDesktop, Story, WaGroup
 
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -886,3 +886,80 @@ def vics_json(case_number: str, media: list[tuple[str, bytes, int]]) -> bytes:
     doc = {"@odata.context": "http://github.com/ICMEC/ProjectVic/DataModels/2.0.xml/CASE/$metadata#Cases",
            "value": [{"CaseID": "1", "CaseNumber": case_number, "Media": items}]}
     return (json.dumps(doc, indent=1) + "\n").encode("utf-8")
+
+
+# Signal Desktop's sql/db.sqlite (the tables and columns its migrations create and its
+# extractor reads: the message and conversation objects in the json column)
+SIGNAL_DESKTOP_SCHEMA = """
+CREATE TABLE conversations(id STRING PRIMARY KEY ASC, json TEXT, active_at INTEGER, type STRING, members TEXT,
+  name TEXT, profileName TEXT, profileFamilyName TEXT, profileFullName TEXT, e164 TEXT, serviceId TEXT,
+  groupId TEXT, profileLastFetchedAt INTEGER);
+CREATE TABLE messages(rowid INTEGER PRIMARY KEY ASC, id STRING UNIQUE, json TEXT, readStatus INTEGER,
+  expires_at INTEGER, sent_at INTEGER, schemaVersion INTEGER, conversationId STRING, received_at INTEGER,
+  source STRING, hasAttachments INTEGER, hasFileAttachments INTEGER, hasVisualMediaAttachments INTEGER,
+  expireTimer INTEGER, expirationStartTimestamp INTEGER, type STRING, body TEXT, sourceServiceId TEXT);
+"""
+
+
+def signal_desktop_db(sd: SignalDesktop) -> bytes:
+    """The chat with the handler as Signal Desktop stores it, unencrypted (``signal_desktop_sealed``
+    encrypts it): one private conversation, each message's object in ``json``."""
+    conv = {"id": "conv-1", "type": "private", "name": sd.chat.other, "e164": sd.handler_e164,
+            "serviceId": sd.handler_service_id}
+    rows = []
+    for n, m in enumerate(sd.chat.messages, start=1):
+        sent = _ms(m.utc)
+        obj = {"id": f"msg-{n}", "conversationId": conv["id"], "type": "incoming" if m.incoming else "outgoing",
+               "body": m.body, "sent_at": sent, "received_at": 1000 + n, "received_at_ms": sent + 900,
+               "schemaVersion": 10, **({"sourceServiceId": sd.handler_service_id, "source": sd.handler_e164}
+                                       if m.incoming else {})}
+        rows.append({"rowid": n, "id": obj["id"], "json": json.dumps(obj, ensure_ascii=False), "readStatus": 0,
+                     "sent_at": sent, "schemaVersion": 10, "conversationId": conv["id"], "received_at": 1000 + n,
+                     "source": obj.get("source"), "hasAttachments": 0, "hasFileAttachments": 0,
+                     "hasVisualMediaAttachments": 0, "type": obj["type"], "body": m.body,
+                     "sourceServiceId": obj.get("sourceServiceId")})
+    return sqlite_bytes(SIGNAL_DESKTOP_SCHEMA, [
+        ("conversations", [{"id": conv["id"], "json": json.dumps(conv), "active_at": _ms(sd.chat.messages[-1].utc),
+                            "type": "private", "name": conv["name"], "e164": conv["e164"],
+                            "serviceId": conv["serviceId"]}]),
+        ("messages", rows)])
+
+
+def signal_desktop_sealed(plain: bytes, key_hex: str) -> bytes:
+    """``plain`` encrypted with SQLCipher 4 (its defaults, the raw key ``x'<hex>'`` as Signal Desktop
+    sets it), by the SQLCipher library (``sqlcipher3``, a dependency of forensic). Its salt and
+    page IVs come from SQLCipher's random generator: the bytes differ on every build."""
+    import sqlcipher3
+    with tempfile.TemporaryDirectory(prefix="signal-") as tmp:
+        src, out = os.path.join(tmp, "plain.db"), os.path.join(tmp, "db.sqlite")
+        with open(src, "wb") as fh:
+            fh.write(plain)
+        conn = sqlcipher3.connect(src)
+        try:
+            conn.execute("ATTACH DATABASE ? AS sealed KEY \"x'" + key_hex + "'\"", (out,))
+            conn.execute("SELECT sqlcipher_export('sealed')").fetchone()
+            conn.execute("DETACH DATABASE sealed")
+        finally:
+            conn.close()
+        with open(out, "rb") as fh:
+            return fh.read()
+
+
+SAFE_STORAGE_LINUX_PASSWORD = b"peanuts"    # Chromium os_crypt_linux.cc: no keyring available (v10)
+
+
+def signal_desktop_config(key_hex: str) -> bytes:
+    """Signal Desktop's config.json (7.16 and later) on Linux without a keyring: ``encryptedKey``, the
+    key sealed by Electron safeStorage as Chromium's os_crypt does it (os_crypt_linux.cc): 'v10', then
+    AES-128-CBC (IV 16 spaces, PKCS#7) under PBKDF2-HMAC-SHA1('peanuts', 'saltysalt', 1 iteration,
+    16 bytes); hex. Made with the ``cryptography`` library's primitives: the same key, the same bytes."""
+    from cryptography.hazmat.primitives import hashes, padding
+    from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
+    from cryptography.hazmat.primitives.kdf.pbkdf2 import PBKDF2HMAC
+    k = PBKDF2HMAC(algorithm=hashes.SHA1(), length=16, salt=b"saltysalt",   # noqa: S303 (Chromium's scheme)
+                   iterations=1).derive(SAFE_STORAGE_LINUX_PASSWORD)
+    pad = padding.PKCS7(128).padder()
+    enc = Cipher(algorithms.AES(k), modes.CBC(b" " * 16)).encryptor()
+    sealed = b"v10" + enc.update(pad.update(key_hex.encode("ascii")) + pad.finalize()) + enc.finalize()
+    return json.dumps({"encryptedKey": sealed.hex(), "mediaPermissions": True,
+                       "mediaCameraPermissions": True}, indent=2).encode("utf-8")

@@ -269,3 +269,18 @@ def camera_and_copy(seed: str, spec: ExifSpec) -> tuple[bytes, bytes]:
     img.save(original, "JPEG", quality=92, exif=exif_app1(spec))
     img.resize((img.width // 2, img.height // 2), Image.Resampling.LANCZOS).save(copy, "JPEG", quality=60)
     return original.getvalue(), copy.getvalue()
+
+
+def resized_copy(data: bytes, scale: float = 0.5, quality: int = 60) -> bytes:
+    """The copy a messenger makes of a picture: resized (Lanczos) and re-compressed, no EXIF.
+    Another SHA-256, the same picture to a perceptual hash."""
+    import io
+
+    from PIL import Image
+
+    with Image.open(io.BytesIO(data)) as img:
+        img.load()
+        out = io.BytesIO()
+        img.resize((round(img.width * scale), round(img.height * scale)), Image.Resampling.LANCZOS).save(
+            out, "JPEG", quality=quality)
+    return out.getvalue()

@@ -197,6 +197,39 @@ def luhn_digit(digits: str) -> str:
 
 
 @dataclass(slots=True)
+class Note:
+    """A few lines of text left in space a file system no longer uses: found only by searching
+    the raw bytes (a keyword, a built-in pattern), never by a file listing of live files."""
+
+    name: str                              # the file it was (deleted), or what it was part of
+    text: str
+    phrase: str                            # the part of ``text`` a trainee must find
+    written: datetime                      # UTC
+    encoding: str = "utf-8"
+
+
+def iban(country: str, bban: str) -> str:
+    """An IBAN (ISO 13616) with its two check digits: 98 - (BBAN + country + "00") mod 97,
+    letters as 10..35. Grouped by four, as people write it."""
+    digits = "".join(str(int(c, 36)) for c in bban + country + "00")
+    full = f"{country}{98 - int(digits) % 97:02d}{bban}"
+    return " ".join(full[i:i + 4] for i in range(0, len(full), 4))
+
+
+@dataclass(slots=True)
+class SignalDesktop:
+    """The recruiter's laptop (Linux): Signal Desktop's profile, its ``sql/db.sqlite`` encrypted
+    with SQLCipher under ``key_hex``, which ``config.json`` holds as ``encryptedKey`` sealed by
+    Chromium's safeStorage without a keyring (``v10``, the built-in password)."""
+
+    user: str                              # the laptop's account: /home/<user>/.config/Signal
+    key_hex: str                           # the database key (64 hex digits)
+    handler_e164: str
+    handler_service_id: str
+    chat: Chat                             # with the handler; outgoing: the recruiter (the owner)
+
+
+@dataclass(slots=True)
 class Story:
     seed: int
     scenario: Scenario
@@ -243,6 +276,10 @@ class Story:
     forwarded: PhotoPlan | None = None      # a camera original, and its WhatsApp copy (resized, re-compressed)
     saved_place: PhotoPlan | None = None    # a Google Maps saved place (gmm_myplaces.db): the flat, saved
     clip: PhotoPlan | None = None           # a phone clip, and a frame of it sent on WhatsApp as a picture
+    booking_note: Note | None = None        # the card: a deleted text file naming the hotel and room
+    iban_note: Note | None = None           # the phone: a UTF-16LE payment note in unallocated space
+    iban: str = ""                          # the handler's account in it (checksum-valid, fictional)
+    signal: SignalDesktop | None = None     # the recruiter's laptop: Signal Desktop, database sealed
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -695,3 +732,50 @@ def _plan_apps(s: Story) -> None:
     s.clip = PhotoPlan(name=f"VID_{_local(t, dest.offset):%Y%m%d_%H%M%S}.mp4", stop=dest,
                        local=_local(t, dest.offset), offset=dest.offset, write_offset=False, write_gps=False,
                        write_gps_time=False, subject="the street outside the hotel, filmed from the van")
+
+    # 14. a booking note the camera's owner kept on the card and deleted: its clusters still
+    # hold the text (a keyword search of deleted files or unallocated space finds it)
+    rnd = random.Random(f"{s.seed}/booking-note")
+    written = s.card_photos[-1].utc + timedelta(hours=rnd.randrange(1, 3), minutes=rnd.randrange(60),
+                                                seconds=rnd.randrange(60))
+    night = (s.arrivals[-1] + timedelta(days=rnd.randrange(4, 7))).date()
+    phrase = "Hotel Astoria, room 14"
+    s.booking_note = Note("BOOKING.TXT", f"Booking: {phrase}\r\n{night:%d/%m/%Y} 22:00, {rnd.randrange(2, 5)} nights, "
+                          f"paid cash\r\nFor {s.handler}: two new girls. Passports stay in the room safe.\r\n",
+                          phrase, written)
+
+    # 15. the account the debt is paid into: a payment note an app wrote in UTF-16LE, its file
+    # deleted long ago and its inode reused; the bytes lie in the phone's free blocks
+    rnd = random.Random(f"{s.seed}/iban")
+    s.iban = iban("ES", "".join(str(rnd.randrange(10)) for _ in range(20)))
+    written = s.arrivals[-1] + timedelta(days=2, hours=rnd.randrange(1, 10), minutes=rnd.randrange(60))
+    s.iban_note = Note("payment note", f"Transferencia semanal ({s.debt} EUR de deuda)\r\nIBAN {s.iban}\r\n"
+                       f"Beneficiario: {s.handler}\r\n", s.iban, written, "utf-16le")
+
+    # 16. the recruiter's laptop (Linux): Signal Desktop with the handler; the database sealed by
+    # SQLCipher, its key in config.json sealed the Linux way without a keyring (v10, "peanuts")
+    rnd = random.Random(f"{s.seed}/signal-desktop")
+    chat = Chat("signal", "signal_desktop", s.handler, s.handler)
+    t = s.arrivals[-1] - timedelta(days=1, hours=rnd.randrange(1, 8), minutes=rnd.randrange(60))
+    for sender, body, key, needle in [
+        (s.handler, "Is the new one on her way? The hotel wants her passport number.", "the handler asks for "
+         "the new arrival's passport", "wants her passport number"),
+        (s.recruiter, f"She lands tomorrow. I keep her passport until you pay me the {s.debt} EUR.",
+         "the recruiter keeps the passport until paid", "I keep her passport"),
+        (s.handler, "Paid. Bring the passport to the Astoria, room 14.", "payment, the passport to room 14",
+         "Bring the passport to the Astoria"),
+    ]:
+        t = t + timedelta(minutes=rnd.randrange(2, 40), seconds=rnd.randrange(60), milliseconds=rnd.randrange(1000))
+        chat.messages.append(Message(sender, t, body, key=key, needle=needle, incoming=sender != s.recruiter))
+    user = _slug_user(s.recruiter)
+    s.signal = SignalDesktop(user, rnd.randbytes(32).hex(), s.caller.e164 if s.caller else _phone(rnd, "+34"),
+                             "%08x-%04x-4%03x-a%03x-%012x" % (rnd.getrandbits(32), rnd.getrandbits(16),
+                                                              rnd.getrandbits(12), rnd.getrandbits(12),
+                                                              rnd.getrandbits(48)), chat)
+
+
+def _slug_user(name: str) -> str:
+    """A Linux account name from a person's name: 'Óscar Llorente' -> 'ollorente'."""
+    import unicodedata
+    ascii_ = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode().lower().split()
+    return ascii_[0][0] + ascii_[-1]

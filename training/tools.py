@@ -77,11 +77,12 @@ def ext4_image(root: Path, image: Path, size_mib: int, *, uuid: str, hash_seed: 
 
 def fat32_image(image: Path, size_mib: int, *, volume_id: str, src_root: Path,
                 files: list[str], deleted: list[str], when: int,
-                overwritten: list[tuple[str, str]] | None = None) -> None:
+                overwritten: list[tuple[str, str]] | None = None, then: list[str] | None = None) -> None:
     """A FAT32 file system with ``files`` (paths under ``src_root``, copied with their mtimes
     as the camera's wall clock); each (old, new) of ``overwritten``: ``old`` deleted, then
-    ``new`` copied, its directory entry in ``old``'s slot; the names in ``deleted`` are
-    removed afterwards with mdel, so their clusters stay on the card, recoverable."""
+    ``new`` copied, its directory entry in ``old``'s slot; ``then`` copied after those (in the
+    clusters after every other file's); the names in ``deleted`` are removed afterwards with
+    mdel, so their clusters stay on the card, recoverable."""
     require("mkfs.vfat", "mcopy", "mmd", "mdel")
     with open(image, "wb") as fh:
         fh.truncate(size_mib * MiB)
@@ -99,8 +100,36 @@ def fat32_image(image: Path, size_mib: int, *, volume_id: str, src_root: Path,
     for old, new in overwritten or []:
         run(["mdel", "-i", image, "::/" + old], env=env)
         run(["mcopy", "-m", "-i", image, src_root / new, "::/" + new], env=env)
+    for rel in then or []:
+        parts = rel.split("/")[:-1]
+        for i in range(1, len(parts) + 1):
+            d = "/".join(parts[:i])
+            if d not in made:
+                run(["mmd", "-i", image, "::/" + d], env=env)
+                made.add(d)
+        run(["mcopy", "-m", "-i", image, src_root / rel, "::/" + rel], env=env)
     for rel in deleted:
         run(["mdel", "-i", image, "::/" + rel], env=env)
+
+
+EXT4_BLOCK = 4096                        # ext4_image's block size
+
+
+def ext4_free_block(image: Path, goal: int) -> int:
+    """The first block of the ext4 file system ``image`` that its block bitmap marks free, at
+    or after ``goal`` (debugfs ``ffb``): space no file holds, where left-over bytes can lie."""
+    out = run(["debugfs", "-R", f"ffb 1 {goal}", image])
+    words = out.split(":", 1)[-1].split()
+    if "Free blocks found" not in out or not words or not words[0].isdigit():
+        raise SampleToolError(f"debugfs found no free block from {goal}: {out.strip()[-200:]}")
+    return int(words[0])
+
+
+def write_at(path: Path, offset: int, data: bytes) -> None:
+    """Write ``data`` into the file ``path`` at ``offset`` (the rest unchanged)."""
+    with open(path, "r+b") as fh:
+        fh.seek(offset)
+        fh.write(data)
 
 
 def disk_image(image: Path, parts: list[dict], *, label: str, label_id: str, tail_mib: int = 1) -> list[int]:

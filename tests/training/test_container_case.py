@@ -9,6 +9,7 @@ import subprocess
 import pytest
 
 from conftest import require_tools
+from forensic.training.answer_key import SEARCH_KINDS
 from forensic.training.build import layout
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel", "ewfacquire", "qemu-img")
@@ -57,7 +58,8 @@ def test_triaged_in_place_it_is_graded_and_a_converted_copy_gets_the_feedback(fo
     bad = {f["id"] for f in report["missed"] + report["wrong"] if f["item"] == "card-qcow2"}
     assert bad == set()
     # the card's own facts are found in the container item as well
-    assert not [f for f in report["missed"] + report["wrong"] if f["item"] == "card"]
+    assert not [f for f in report["missed"] + report["wrong"] if f["item"] == "card"
+                and f["kind"] not in SEARCH_KINDS]                          # no search saved here
 
     converted = tmp_path / "card-converted.raw"
     subprocess.run(["qemu-img", "convert", "-f", "qcow2", "-O", "raw", sample / "sample" / "card.qcow2", converted],
@@ -88,3 +90,13 @@ def test_the_backups_are_written_with_e01_and_graded(forensic, sample, tmp_path,
                       expect=None).json()
     assert report["items"]["iphone-backup"] == ["iphone-backup"] and report["items"]["phone-ab"] == ["phone.ab"]
     assert not [f for f in report["missed"] + report["wrong"] if f["item"] in ("iphone-backup", "phone-ab")]
+    # the laptop (Signal Desktop) too, added with its config.json: its sealed database read
+    laptop = sample / "sample" / "laptop"
+    config = next(laptop.rglob("config.json"))
+    assert _cli("evidence", "add", laptop, "--signal-config", config, "--case", case, "--quiet") == 0
+    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+    capsys.readouterr()
+    report = forensic("training", "check", sample / "sample" / "answer-key.json", "--case", case, "--json",
+                      expect=None).json()
+    assert report["items"]["laptop"] == ["laptop"]
+    assert not [f for f in report["missed"] + report["wrong"] if f["item"] == "laptop"]

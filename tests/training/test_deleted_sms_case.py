@@ -17,6 +17,7 @@ import pytest
 
 from conftest import require_tools
 from forensic.training import formats
+from forensic.training.answer_key import SEARCH_KINDS
 from forensic.training.build import EXTRACTION_PREFIX, layout
 from forensic.training.story import SCENARIOS
 
@@ -99,7 +100,7 @@ def test_triage_recovers_it_and_the_check_grades_it(forensic, sample_case):
                       "--json", expect=None).json()
     assert [f for f in report["missed"] + report["wrong"] if f["item"] == "phone"
             and f["kind"] not in ("report_finding", "pseudonymised_export", "bundle_sources",  # no export made
-                                  "known_bad_file", "known_good_count")] == []  # nor hash sets imported
+                                  "known_bad_file", "known_good_count", *SEARCH_KINDS)] == []  # nor sets, searches
     key = json.loads((sample_case["sample"] / "answer-key.json").read_text(encoding="utf-8"))
     assert [f["item"] for f in key["facts"] if f["kind"] == "deleted_message"
             and f["expected"]["platform"] == "sms"] == ["phone", "extraction"]

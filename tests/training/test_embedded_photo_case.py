@@ -16,7 +16,7 @@ import pytest
 
 from conftest import require_tools
 from forensic.training import formats
-from forensic.training.answer_key import EMBEDDED_FEEDBACK
+from forensic.training.answer_key import EMBEDDED_FEEDBACK, SEARCH_KINDS
 from forensic.training.build import EXTRACTION_PREFIX, HIDDEN_FILE, HIDDEN_OFFSET, ROTA_DOCX, ROTA_PART, layout
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
@@ -111,13 +111,13 @@ def test_triage_finds_them_and_the_check_grades_them(forensic, cases):
     assert all(f["expected"]["recovery"] == "embedded" and f["feedback"] == EMBEDDED_FEEDBACK for f in facts)
     assert [x for x in report["missed"] + report["wrong"] if x["item"] != "card"      # the card not added
             and x["kind"] not in ("report_finding", "pseudonymised_export", "bundle_sources",  # nor an export
-                                  "known_bad_file", "known_good_count")] == []  # nor hash sets imported
+                                  "known_bad_file", "known_good_count", *SEARCH_KINDS)] == []  # nor sets, searches
 
 
 def test_an_extraction_without_them_is_told_what_it_missed(forensic, cases):
     report = forensic("training", "check", cases["weak_key"], "--case", cases["bare"], "--json", expect=None).json()
     bad = [x for x in report["missed"] + report["wrong"] if x["item"] == "extraction"
-           and x["kind"] not in ("known_bad_file", "known_good_count")]      # no hash sets imported here
+           and x["kind"] not in ("known_bad_file", "known_good_count", *SEARCH_KINDS)]   # no sets nor searches
     assert [x["id"] for x in bad if x["kind"] == "file_count"] == ["file_count-03"]   # the loose picture: one more
     bad = [x for x in bad if x["kind"] != "file_count"]
     assert sorted((x["kind"], x["status"]) for x in bad) == [("embedded_photo", "missed"), ("embedded_photo", "wrong")]

@@ -11,6 +11,7 @@ from conftest import require_tools
 
 EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
 HASHSET_KINDS = ("known_bad_file", "known_good_count")     # no hash set imported in these cases
+SEARCH_KINDS = ("keyword_hit", "pattern_hit", "suspected_known_bad")   # nor a search saved (nor sets)
 
 
 def _build_case(forensic, tmp_path, seed: int, sources=("phone.raw",)):
@@ -147,7 +148,7 @@ def test_an_answer_key_of_schema_1_is_still_graded(forensic, tmp_path):
     sample, case = _build_case(forensic, tmp_path, 12, sources=("phone.raw",))
     key = json.loads((sample / "answer-key.json").read_text())
     key["schema"] = "forensic.answer-key/1"
-    key["facts"] = [f for f in key["facts"] if f["kind"] not in EXPORT_KINDS + HASHSET_KINDS
+    key["facts"] = [f for f in key["facts"] if f["kind"] not in EXPORT_KINDS + HASHSET_KINDS + SEARCH_KINDS
                     and f["item"] == "phone"]
     old = tmp_path / "old-key.json"
     old.write_text(json.dumps(key))

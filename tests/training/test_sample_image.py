@@ -9,6 +9,7 @@ import pytest
 import pytsk3
 
 from conftest import require_tools
+from forensic.training.answer_key import SEARCH_KINDS
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 IMAGES = ("phone.raw", "card.raw", "extraction.zip", "answer-key.json", "answer-key.md")
@@ -97,7 +98,9 @@ def test_card_deleted_photos_are_recoverable(samples):
     files = _fs_files(fs)
     deleted = {sha for d, sha in files.values() if d}
     wanted = [f["expected"]["sha256"] for f in key["facts"] if f["kind"] == "deleted_file"]
-    assert len(wanted) == 2 and set(wanted) == deleted
+    note = next(f for f in key["facts"] if f["kind"] == "keyword_hit")["expected"]
+    # the two photos, and the booking note (the search case: its words, not a deleted_file fact)
+    assert len(wanted) == 2 and set(wanted) | {hashlib.sha256(note["text"].encode()).hexdigest()} == deleted
     live = [p for p, (d, _) in files.items() if not d]
     count = next(f for f in key["facts"] if f["kind"] == "file_count" and f["item"] == "card")
     assert len(live) == count["expected"]["count"] == 5        # six photos and the next, two deleted
@@ -339,7 +342,7 @@ def test_e01_item_counts_as_the_phone(forensic, tmp_path):
     assert report["items"]["phone"] == ["seized-phone"]
     bad = [f for f in report["missed"] + report["wrong"] if f["item"] == "phone"
            and f["kind"] not in ("report_finding", "pseudonymised_export", "bundle_sources",   # no export made
-                                 "known_bad_file", "known_good_count")]   # nor hash sets imported
+                                 "known_bad_file", "known_good_count", *SEARCH_KINDS)]   # nor sets, searches
     assert bad == []
     assert {f["item"] for f in report["missed"]} - {"phone"} == {"card", "extraction", "card-copy", "card-qcow2",
-                                                           "iphone-backup", "phone-ab"}
+                                                           "iphone-backup", "phone-ab", "laptop"}

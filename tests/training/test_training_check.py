@@ -64,10 +64,19 @@ def _export_steps(forensic, sample, case, out):
              "--pseudonym-passphrase-file", out / "pseudonym.pass", "--case", case)
 
 
+def _search_steps(forensic, case):
+    """The trainee's saved searches the key grades (keyword_hit, pattern_hit): the card's deleted
+    booking note, the IBAN in the phone's unallocated space."""
+    forensic("search", "Hotel Astoria", "--item", "card.raw", "--unallocated", "--save", "--case", case, expect=None)
+    forensic("search", "--patterns", "iban", "--item", "phone.raw", "--in", "content", "--unallocated", "--save",
+             "--case", case, expect=None)
+
+
 @pytest.mark.parametrize("seed,scenario", [(1, None), (2, None), (3, "atlantic-route")])
 def test_a_triaged_sample_case_scores_100(forensic, tmp_path, seed, scenario):
     sample, case = _build_case(forensic, tmp_path, seed, scenario)
     _export_steps(forensic, sample, case, tmp_path)
+    _search_steps(forensic, case)
     report = _check(forensic, sample, case)
     assert report["schema"] == "forensic.training-check/1"
     assert report["missed"] == [] and report["wrong"] == [], json.dumps(report, indent=1, ensure_ascii=False)
