@@ -58,6 +58,8 @@ ACTIONS = {
     "custody.note": "a free note",
     "triage.interrupted": "a triage ended before it finished (the reason, how far it got)",
     "triage.resumed": "a triage began again after an interrupted one",
+    "triage.piece": "a piece of an item triaged on a cluster was stored (its walk range, entries, and the "
+                    "worker's host, address and process that read it)",
     "examiner.key_pinned": "a key was allowed to sign this case's log (name, key id, fingerprint, "
                            "public key)",
     "custody.repaired": "a torn write, or entries no checkpoint covered, moved out of the log "
