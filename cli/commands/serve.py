@@ -59,7 +59,13 @@ def serve(case_dir: Path, port: int, open_browser: bool, bind: str | None) -> in
     if bind is not None:
         warn(f"listening on {esc(host)} instead of 127.0.0.1")
     case = Case.open(case_dir)          # refused here, before listening, when there is no case
-    case.close()
+    try:
+        from forensic.store import similar as store_similar
+        older = store_similar.older_hashes(case.db)     # near duplicates are shown by hash version
+    finally:
+        case.close()
+    if older is not None:
+        warn(esc("near duplicates: " + older.message()))
     port = port or _free_port(host)
     settings = Settings.new(case.root, port, host)
     url = settings.url

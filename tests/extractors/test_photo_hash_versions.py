@@ -20,6 +20,7 @@ from forensic.serve.app import near_duplicate_files
 from forensic.store import similar
 from tests.extractors.photo_scenes import camera_jpeg, messenger_copy, scene
 from tests.hashsets.test_import import hashdeep
+from tests.serve.conftest import start_server, stop_server
 
 
 class PhotoHashV1(Extractor):
@@ -112,6 +113,13 @@ def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
     assert out.err.count("older version") == 1 and "suspected known-bad" in out.err
     out = forensic("similar", "--json", "--case", mixed, locator)
     assert out.jsonl() == [] and out.err.count("older version") == 1
+
+    server = start_server(mixed, None)                   # forensic serve says it once at start too
+    server.proc.terminate()
+    server.proc.wait(10)
+    err = server.proc.stderr.read()
+    stop_server(server)
+    assert err.count("older version") == 1 and "near duplicates" in err
 
     # refreshed: the old item triaged again by this release; its hashes are now comparable
     forensic("triage", "--case", mixed, "--force", "old")
