@@ -4,9 +4,11 @@ For every photo Pillow can decode (JPEG, PNG, WebP, TIFF, GIF, BMP; not camera R
 first TIFF image is sensor data or a preview Pillow cannot read), one decode gives:
 
 ``photo/phash``      ``phash`` and ``dhash`` (64-bit, 16 hex digits, from ``imagehash``), the
-                     image's ``width`` and ``height`` as stored, and the EXIF ``orientation``
+                     image's ``width`` and ``height`` as stored, the EXIF ``orientation``
                      applied before hashing (a messenger's copy is usually turned upright and
-                     stripped of EXIF; turning the original the same way makes them hash alike).
+                     stripped of EXIF; turning the original the same way makes them hash alike),
+                     and ``hash_version`` (:data:`HASH_VERSION`: hashes of two versions are never
+                     compared, :mod:`forensic.store.similar`).
 ``photo/thumbnail``  a small JPEG (at most :data:`THUMB_SIZE` pixels a side, upright) for the
                      report and review: ``jpeg_base64``, ``width``, ``height``.
 
@@ -44,6 +46,9 @@ MAX_READ = 64 * 1024 * 1024       # bytes of a file read to decode it
 MAX_PIXELS = 40_000_000           # pixels decoded at most (after JPEG draft scaling): 120 MB as RGB
 THUMB_SIZE = 256                  # the thumbnail's longer side, pixels
 THUMB_QUALITY = 70
+# How the hashes are made: 1 imagehash shrank the whole decoded picture; 2 it is shrunk by whole
+# factors first (hash_image). A change that changes any hash value bumps it (and VERSION).
+HASH_VERSION = 2
 
 _MIMES = {"image/jpeg", "image/pjpeg", "image/jpg", "image/png", "image/webp", "image/tiff",
           "image/gif", "image/bmp", "image/x-ms-bmp"}
@@ -167,7 +172,7 @@ def hash_image(img: object, orientation: int = 1, *, thumbnail: bool = True) -> 
     lanczos = Image.Resampling.LANCZOS
     fields = {"phash": str(imagehash.phash(gray.resize((32, 32), lanczos, reducing_gap=2.0))),
               "dhash": str(imagehash.dhash(gray.resize((9, 8), lanczos, reducing_gap=2.0))),
-              "orientation": orientation}
+              "orientation": orientation, "hash_version": HASH_VERSION}
     if not thumbnail:
         return fields, None
     # a box filter (each pixel the mean of the pixels it covers): the thumbnail of a JPEG is

@@ -90,9 +90,9 @@ HASH_EXTRACTORS = ("photo_hash", "video_frames")
 
 def record_hash_version(extractor: object, declared: object) -> int:
     """The version of a ``photo/phash`` record's hashes: its ``hash_version`` field where it
-    has one (written since version 3), else the version of the extractor that made it
-    (``photo_hash@2``; ``video_frames`` hashed frames with ``photo_hash``'s code, its versions 1
-    and 2 the same); 0 when neither says."""
+    has one (records made since the field was added), else the version of the extractor that
+    made it (``photo_hash@2``; ``video_frames`` hashed frames with ``photo_hash``'s code, its
+    versions 1 and 2 the same); 0 when neither says."""
     if isinstance(declared, int) and not isinstance(declared, bool) and declared > 0:
         return declared
     name, _, version = str(extractor or "").partition("@")

@@ -13,7 +13,7 @@ from PIL import Image
 from forensic.case import Case
 from forensic.chain_of_custody.hooks import triage_session
 from forensic.extractors.base import Extractor, ExtractorInput
-from forensic.extractors.photo_hash import HASH_TYPE, PhotoHashExtractor, draft_box
+from forensic.extractors.photo_hash import HASH_TYPE, HASH_VERSION, PhotoHashExtractor, draft_box
 from forensic.extractors.records import ArtifactRecord
 from forensic.pipeline import TriageOptions, triage_item
 from forensic.serve.app import near_duplicate_files
@@ -88,7 +88,7 @@ def _versions(case: Path) -> dict[str, int]:
 
 
 def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
-    current = int(PhotoHashExtractor.VERSION)
+    current = HASH_VERSION
     assert _versions(mixed) == {"IMG_0001.jpg": 1, "IMG-WA0001.jpg": current, "IMG-WA0002.jpg": current}
     c = Case.open(mixed)
     try:
@@ -134,6 +134,14 @@ def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
         assert len(near_duplicate_files(c.db)) == 3
     finally:
         c.close()
+
+
+def test_records_carry_their_hash_version():
+    data = messenger_copy(camera_jpeg(scene(3)))
+    [rec] = [o for o in PhotoHashExtractor().extract(ExtractorInput("a.jpg", "a.jpg", "image/jpeg", len(data), data))
+             if o.record_type == HASH_TYPE]
+    assert rec.fields["hash_version"] == HASH_VERSION
+    assert similar.record_hash_version("photo_hash@9", rec.fields["hash_version"]) == HASH_VERSION
 
 
 def test_record_hash_version():
