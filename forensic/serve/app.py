@@ -59,6 +59,7 @@ PAGE = 60                 # photos per gallery page
 CONV_PAGE = 100           # messages per conversation page
 TIMELINE_PAGE = 200       # times per timeline page
 PLACES_PAGE = 200         # places listed under the map per page
+KEPT_VIEWS = 64           # views of the map (time range, box) whose grid of counts is kept
 
 
 @dataclass(frozen=True)
@@ -164,7 +165,11 @@ class Views:
                 return hit[1]
         value = make(db)
         with self.lock:
+            self.maps.pop(name, None)
             self.maps[name] = (generation, value)
+            views = [k for k in self.maps if k.startswith("map-cells:")]
+            for k in views[:-KEPT_VIEWS]:            # the oldest views of the map beyond those kept
+                del self.maps[k]
         return value
 
     def warm(self) -> None:
@@ -406,7 +411,9 @@ class Views:
             db = case.db
             store_timeline.ensure_index(db)
             flt = review.PlaceFilter(start, end, box, self.cached(db, "map-hidden", review.map_hidden))
-            cells = review.place_cells(db, flt)
+            # the grid of a view is counted once (a pass over its places) and kept, as the other maps
+            view = f"map-cells:{start}:{end}:{box.text() if box else ''}"
+            cells: list[review.PlaceCell] = self.cached(db, view, lambda d: review.place_cells(d, flt))
             points = [{"lat": c.lat, "lon": c.lon, "kind": c.kind, "count": c.count,
                        "label": c.label if c.count == 1 else ""} for c in cells]
             svg = Markup(map_svg(points)) if points else None        # map_svg escapes every label

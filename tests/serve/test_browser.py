@@ -303,3 +303,15 @@ def test_a_box_drawn_on_the_map_filters_the_timeline_and_a_range_the_map(browser
     browser.find_element(By.ID, "to-map").click()
     wait(browser, lambda b: "from=2022-01-01" in b.current_url)
     assert browser.find_elements(By.CSS_SELECTOR, "#places tbody tr") == []
+
+
+def test_search_as_you_type(browser, server):
+    """Typing in the search box (no Enter) brings the results into the page (htmx), the URL
+    says the search; Enter alone (no JS needed) gives the same page."""
+    from selenium.webdriver.common.by import By
+    open_page(browser, server, "/gallery")
+    browser.find_element(By.NAME, "q").send_keys("harbour")
+    wait(browser, lambda b: b.find_elements(By.CSS_SELECTOR, "#hits .hit a"))
+    assert "see you at the harbour" in browser.find_element(By.ID, "hits").text
+    wait(browser, lambda b: "q=harbour" in b.current_url)
+    assert browser.find_elements(By.CSS_SELECTOR, "#file-hits")          # the whole search, in place
