@@ -16,7 +16,7 @@ from forensic.cli.console import compact_line, esc, info, listing, warn
 from forensic.errors import UsageError
 from forensic.search.engine import WHERE, Hit, search_case
 from forensic.search.patterns import PATTERNS, pattern_terms
-from forensic.search.terms import Matcher, Term, backtracking_risk, read_list
+from forensic.search.terms import Matcher, Term, read_list
 from forensic.store import search as store_search
 
 # what a saved hit's record names as its maker (the ``extractor`` column of ``artifacts``)
@@ -33,7 +33,9 @@ def _cells(h: Hit) -> tuple:
 @click.argument("term", required=False)
 @click.option("--list", "list_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="A file of terms, one a line (# starts a comment).")
-@click.option("--regex", is_flag=True, help="TERM (and the --list terms) are regular expressions (Python syntax).")
+@click.option("--regex", is_flag=True,
+              help="TERM (and the --list terms) are regular expressions (Python syntax), run by Hyperscan in "
+                   "linear time; one it refuses (back-references, lookaround) runs under a time bound.")
 @click.option("--ignore-case", "-i", is_flag=True, help="Upper and lower case alike.")
 @click.option("--in", "where", default=",".join(WHERE), show_default=True,
               help="Where to look, comma-separated: " + ", ".join(WHERE) + ".")
@@ -71,10 +73,6 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
         terms.append(Term(term, "term", regex))
     if list_file is not None:
         terms.extend(read_list(list_file, regex))
-    for t in terms:
-        if t.regex and backtracking_risk(t.text):
-            warn(f"--regex {esc(t.text)}: a repeated group holding a repeat may backtrack for minutes on text "
-                 "that almost matches it (Python's re has no time bound); Ctrl-C stops the search")
     if patterns:
         terms.extend(pattern_terms([p.strip() for p in patterns.split(",") if p.strip()], region))
     places = {w.strip() for w in where.split(",") if w.strip()}
@@ -82,6 +80,10 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
     if unknown:
         raise UsageError(f"--in {', '.join(sorted(unknown))}: not a place searched", hint="places: " + ", ".join(WHERE))
     matcher = Matcher(terms, ignore_case)
+    for pattern, why in matcher.refused.items():
+        warn(f"--regex {esc(pattern)}: Hyperscan cannot run it ({esc(why)}): Python's regex engine does, at most "
+             f"{matcher.regex_timeout:g} s on each text (buffer, field); a text it runs out of time on is named "
+             "and not searched further for it")
     rows = [case.item(i) for i in only] if only else case.items()
     if not rows:
         raise UsageError("the case has no evidence item", hint="add one with `forensic evidence add`")

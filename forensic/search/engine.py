@@ -20,7 +20,7 @@ from forensic.case import Case
 from forensic.entry import FileEntry
 from forensic.errors import ForensicError
 from forensic.search.raw import RunMap, StreamHit, clip, context_text, crosses_sector, scan
-from forensic.search.terms import Match, Matcher
+from forensic.search.terms import REGEX_STRIKES, Match, Matcher
 from forensic.search.text import MAX_DOCUMENT, extract, kind_of
 from forensic.store import search as store_search
 from forensic.store.search import ContentText
@@ -69,18 +69,27 @@ class Hit:
         return {**asdict(self), "target": self.target}
 
 
+def note_skipped(matcher: Matcher, where: str | None, warn: Warn) -> None:
+    """A warning for each regex the time bound stopped in the text just searched."""
+    for term, dropped in matcher.take_skipped():
+        warn(f"{where or 'a record'}: --regex {term.text!r} ran out of its {matcher.regex_timeout:g} s on this text: "
+             "the rest of it is not searched for that term"
+             + (f"; out of time on {REGEX_STRIKES} texts, the term is searched no further" if dropped else ""))
+
+
 def _text_context(value: str, m: Match) -> str:
     s = value[max(0, m.start - CONTEXT_CHARS):m.start] + "[" + m.text + "]" + value[m.end:m.end + CONTEXT_CHARS]
     return "".join(c if c.isprintable() else " " for c in s)
 
 
-def store_hits(case: Case, matcher: Matcher, items: list[str], where: set[str]) -> Iterator[Hit]:
+def store_hits(case: Case, matcher: Matcher, items: list[str], where: set[str], warn: Warn) -> Iterator[Hit]:
     """Hits in file names, messages and record metadata (the case store)."""
     if "names" in where:
         for row in store_search.names(case.db, items):
             for m in matcher.find_text(row.name):
                 yield Hit(m.term.text, m.term.list, "name", row.item, row.locator, None, None, m.text,
                           _text_context(row.name, m), "text", deleted=row.deleted)
+            note_skipped(matcher, f"{row.locator} (its name)", warn)
     if "messages" in where or "metadata" in where:
         for rec in store_search.record_texts(case.db, items, "messages" in where, "metadata" in where):
             for m in matcher.find_text(rec.value):
@@ -89,6 +98,7 @@ def store_hits(case: Case, matcher: Matcher, items: list[str], where: set[str]) 
                 yield Hit(m.term.text, m.term.list, kind, rec.item, rec.locator, None, None, m.text,
                           _text_context(rec.value, m), "text", record_id=rec.record_id,
                           record_type=rec.record_type, field=rec.field)
+            note_skipped(matcher, f"artifact:{rec.record_id} {rec.field}", warn)
 
 
 def _raw_hit(sh: StreamHit, where: str, item: str, locator: str, runmap: RunMap | None,
@@ -129,6 +139,7 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
             for sh in scan(read, size, matcher):
                 found.add((sh.match.term.text, sh.match.text.lower()))
                 yield _raw_hit(sh, "content", item, loc, runmap, path, deleted)
+            note_skipped(matcher, loc, warn)
             if raw_found is not None and found:
                 raw_found[loc] = found
             kind = kind_of(entry.name, read(0, 4096)) if collect is not None else None
@@ -143,6 +154,7 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
                         continue          # its bytes were hit already (HTML, text)
                     yield Hit(m.term.text, m.term.list, "content", item, loc, None, None, m.text,
                               _text_context(text or "", m), "text", extracted=kind, path=path, deleted=deleted)
+                note_skipped(matcher, f"{loc} (its {kind} text)", warn)
         if slack and layout and read_image is not None and entry.size is not None:
             runs, allocated = layout
             if allocated > entry.size:
@@ -151,6 +163,7 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
                     hit = _raw_hit(sh, "slack", item, loc, runmap, path, deleted)
                     hit.file_offset = entry.size + sh.offset
                     yield hit
+                note_skipped(matcher, f"{loc} (its slack)", warn)
     finally:
         fh.close()
 
@@ -193,7 +206,7 @@ def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: b
                 with case.transaction() as db:
                     store_search.replace_content(db, item, row.triaged_at, collect, iso_utc(now_utc()))
             elif indexed:
-                yield from _indexed_hits(case, item, matcher, raw_found)
+                yield from _indexed_hits(case, item, matcher, raw_found, warn)
         if unallocated and image is not None:
             assert read_image is not None
             for loc, fs, fstype, offset in image.volumes:
@@ -203,15 +216,17 @@ def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: b
                          "its unallocated space is not searched")
                     continue
                 yield from _space_hits(item, str(loc), [(offset + s, n) for s, n in runs], matcher, read_image)
+                note_skipped(matcher, f"{loc} (its unallocated space)", warn)
             outside = unpartitioned(image.img)
             if outside:
                 yield from _space_hits(item, f"{image.locator} › outside partitions", outside, matcher, read_image)
+                note_skipped(matcher, f"{image.locator} (outside partitions)", warn)
     finally:
         src.close()
 
 
 def _indexed_hits(case: Case, item: str, matcher: Matcher,
-                  raw_found: dict[str, set[tuple[str, str]]]) -> Iterator[Hit]:
+                  raw_found: dict[str, set[tuple[str, str]]], warn: Warn) -> Iterator[Hit]:
     """Hits in the documents' text the index keeps (not found in their bytes already)."""
     for doc in store_search.content_texts(case.db, item, matcher.prefilter()):
         found = raw_found.get(doc.locator, set())
@@ -220,6 +235,7 @@ def _indexed_hits(case: Case, item: str, matcher: Matcher,
                 yield Hit(m.term.text, m.term.list, "content", item, doc.locator, None, None, m.text,
                           _text_context(doc.text, m), "text", extracted=doc.extractor, path=doc.path,
                           deleted=doc.deleted)
+        note_skipped(matcher, f"{doc.locator} (its {doc.extractor} text)", warn)
 
 
 def _space_hits(item: str, volume: str, runs: list[tuple[int, int]], matcher: Matcher,
@@ -235,7 +251,7 @@ def _space_hits(item: str, volume: str, runs: list[tuple[int, int]], matcher: Ma
 
 def search_case(case: Case, matcher: Matcher, items: list[str], where: set[str], slack: bool,
                 unallocated: bool, warn: Warn) -> Iterator[Hit]:
-    yield from store_hits(case, matcher, items, where)
+    yield from store_hits(case, matcher, items, where, warn)
     if "content" in where or slack or unallocated:
         for item in items:
             yield from source_hits(case, item, matcher, "content" in where, slack, unallocated, warn)

@@ -1,7 +1,7 @@
 """The streaming pass over raw bytes: a logical stream (a file's content, its slack, a
-volume's unallocated runs one after the other) read in buffers with an overlap of
-:data:`~forensic.search.terms.MAX_MATCH` bytes, so that a hit across two buffers, two
-fragments or two sectors is found once, where it starts.
+volume's unallocated runs one after the other) read in buffers that overlap by the longest
+match (at most :data:`~forensic.search.terms.MAX_MATCH` bytes), so that a hit across two
+buffers, two fragments or two sectors is found once, where it starts.
 
 :class:`RunMap` maps an offset in the logical stream to the image: the stream is the
 concatenation of runs ``(image offset | None, length)`` (None: bytes with no place in the
@@ -11,6 +11,7 @@ than one non-contiguous run (``crosses_fragment``).
 from __future__ import annotations
 
 import bisect
+import functools
 from dataclasses import dataclass
 from typing import Callable, Iterator
 
@@ -36,36 +37,53 @@ class StreamHit:
         return self.match.end - self.match.start
 
 
+@functools.lru_cache(maxsize=4)
+def _zeros(n: int) -> bytes:
+    return bytes(n)
+
+
+def buffers(read: Read, size: int, buffer: int, ahead: int) -> Iterator[tuple[int, bytes]]:
+    """The stream in buffers: ``(offset, bytes)``, each ``buffer`` bytes after the one before
+    and ``ahead`` bytes longer (read again at the start of the next): a match that starts in
+    one buffer ends in it when ``ahead`` is at least the longest match. Stops at a short read."""
+    pos = 0
+    while pos < size:
+        want = min(buffer + ahead, size - pos)
+        data = read(pos, want)
+        yield pos, data
+        if len(data) < want:
+            return
+        pos += buffer
+
+
+def lookahead(matcher: Matcher) -> int:
+    """How far each buffer :func:`scan` reads runs into the next: the longest match and the
+    context after it."""
+    return min(matcher.max_len, MAX_MATCH) + CONTEXT
+
+
 def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER) -> Iterator[StreamHit]:
     """Every match in the stream of ``size`` bytes that ``read(offset, n)`` gives, each once.
 
-    Each buffer is searched as read (no copy), and each seam between two buffers on its
-    own: the last ``overlap`` bytes of one with the first ``overlap`` of the next, where only
-    the matches that cross the seam count (those inside one buffer were found in it).
-    Buffers are small enough to be searched while the read left them in the CPU's cache."""
-    overlap = min(matcher.max_len, MAX_MATCH)
-    buffer = max(buffer, overlap)           # a match spans two buffers at most
-    pos = 0                     # stream offset of data[0]
-    tail = b""                  # the last bytes of the buffer before
-    while pos < size:
-        want = min(buffer, size - pos)
-        data = read(pos, want)
-        if tail and data:
-            seam = tail + data[:overlap]
-            for m in matcher.find_bytes(seam):
-                if m.start < len(tail) < m.end:
-                    yield StreamHit(m, pos - len(tail) + m.start, seam[max(0, m.start - CONTEXT):m.start],
-                                    seam[m.end:m.end + CONTEXT])
-        for m in matcher.find_bytes(data):
-            if m.start >= overlap or not tail:
-                before = data[max(0, m.start - CONTEXT):m.start]
-            else:
-                before = (tail + data[:m.start])[-CONTEXT:]
-            yield StreamHit(m, pos + m.start, before, data[m.end:m.end + CONTEXT])
-        if len(data) < want:
-            return
-        tail = data[-overlap:]
-        pos += len(data)
+    Each buffer (:func:`buffers`) runs ``overlap`` bytes (the longest match) and
+    :data:`CONTEXT` bytes into the next, so that a match across two buffers (two fragments,
+    two sectors) is found whole, once, in the buffer it starts in, with its context after.
+    Buffers are small enough to be searched while the read left them in the CPU's cache.
+    A buffer of zeros (wiped or never written space) is not searched when no term can
+    match zeros (:attr:`Matcher.matches_zeros`)."""
+    ahead = lookahead(matcher)
+    buffer = max(buffer, ahead)
+    before = b""                # the CONTEXT bytes before this buffer
+    for pos, data in buffers(read, size, buffer, ahead):
+        if matcher.matches_zeros or data != _zeros(len(data)):
+            for m in matcher.find_bytes(data):
+                if m.start >= buffer:
+                    continue            # the next buffer's, found there
+                lead = data[max(0, m.start - CONTEXT):m.start]
+                if len(lead) < CONTEXT and before:
+                    lead = (before + lead)[-CONTEXT:]
+                yield StreamHit(m, pos + m.start, lead, data[m.end:m.end + CONTEXT])
+        before = data[buffer - CONTEXT:buffer]
 
 
 class RunMap:

@@ -2,13 +2,14 @@
 
 A term is a literal string or a regular expression, from the command line, a lab's list
 (one term a line, ``#`` comments) or a built-in pattern list (:mod:`forensic.search.patterns`).
-:class:`Matcher` compiles every term into one alternation over bytes, each term in each
-encoding a named group, so that a buffer is scanned once whatever the number of terms:
+:class:`Matcher` compiles every term once, so that a buffer is scanned in one pass per
+engine whatever the number of terms:
 
 - literals in UTF-8 (ASCII included) and UTF-16LE; ``ignore_case`` folds ASCII through the
-  regex flag and other cased letters by spelling out both cases (``É`` -> ``(?:É|é)``);
+  engine's flag and other cased letters by spelling out both cases (``É`` -> ``(?:É|é)``);
 - regular expressions in UTF-8 over the bytes, and in UTF-16LE over the buffer decoded as
-  UTF-16LE at both byte alignments (a pattern is text: it cannot be re-encoded as bytes).
+  UTF-16LE at both byte alignments (a pattern is text: it cannot be re-encoded as bytes);
+  Hyperscan runs them in linear time, a pattern it refuses runs under a time bound.
 
 Every match is at most :data:`MAX_MATCH` bytes long (the overlap the streaming pass keeps
 between buffers): a longer regular-expression match is cut there.
@@ -19,6 +20,8 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
+
+import regex
 
 from forensic.errors import UsageError
 
@@ -96,82 +99,152 @@ def _hs_escape(data: bytes) -> bytes:
                     for c in data)
 
 
-# A quantified group holding a quantifier: ``(a+)+``, ``(\w*x)*``, ``(\d+\s?){3,}``. Python's
-# ``re`` has no time bound and may backtrack exponentially on text that almost matches such a
-# pattern. A warning, not a proof: overlapping alternatives (``(a|aa)+``) are not seen.
-_NESTED = re.compile(r"(?<!\\)\((?:[^()\\]|\\.)*(?<!\\)[*+}](?:[^()\\]|\\.)*(?<!\\)\)[*+{]")
-
-
-def backtracking_risk(pattern: str) -> bool:
-    """Whether a user's regular expression nests quantifiers (see :data:`_NESTED`)."""
-    return _NESTED.search(pattern) is not None
-
-
 def _fold(text: str) -> str:
     return text.lower()
 
 
-try:            # Hyperscan: every literal in one pass at memory speed; else one `re` alternation
+try:            # Hyperscan: every literal in one pass at memory speed, regexes in linear time
     import hyperscan
     HAVE_HYPERSCAN = True
 except ImportError:          # pragma: no cover - a platform without its wheels
     HAVE_HYPERSCAN = False
+
+REGEX_TIMEOUT = 2.0     # seconds a regex Hyperscan refuses may run over one text (a buffer, a field)
+REGEX_STRIKES = 3       # texts it may run out of time on before it is searched no further
+
+Found = tuple[int, int, int]        # (expression id, start, end) as Hyperscan reports them
+
+
+def _hs_flags(ignore_case: bool) -> int:
+    return hyperscan.HS_FLAG_SOM_LEFTMOST | (hyperscan.HS_FLAG_CASELESS if ignore_case else 0)
+
+
+def _hs_database(exprs: list[bytes], flags: list[int]) -> hyperscan.Database:
+    db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
+    db.compile(expressions=exprs, ids=list(range(len(exprs))), elements=len(exprs), flags=flags)
+    return db
+
+
+def _hs_gate(pattern: str, ignore_case: bool) -> tuple[int, int] | str:
+    """Hyperscan's flags for a regular expression as a gate over bytes and over UTF-8 text
+    (Unicode classes where it allows them: not with ``\\b``), or why it refuses it. The gate
+    only says whether a text holds a match (one report per pattern, no start of match:
+    Hyperscan 5's start-of-match tracking crashes on ``a+b`` over a few hundred ``a``)."""
+    expr = pattern.encode("utf-8")
+    base = hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if ignore_case else 0)
+    try:
+        _hs_database([expr], [base])
+    except hyperscan.error as exc:
+        return str(exc)
+    for extra in (hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP, hyperscan.HS_FLAG_UTF8):
+        try:
+            _hs_database([expr], [base | extra])
+            return base, base | extra
+        except hyperscan.error as exc:
+            why = str(exc)
+    return why
+
+
+def _hs_scan(db: hyperscan.Database, data: bytes) -> list[Found]:
+    found: list[Found] = []
+
+    def on_match(n: int, lo: int, hi: int, _flags: int, _context: object) -> None:
+        found.append((n, lo, hi))       # returns None: the scan goes on
+    db.scan(data, match_event_handler=on_match)
+    return found
 
 
 class Matcher:
     """Every term compiled once; :meth:`find_bytes` for raw bytes, :meth:`find_text` for text
     (names, messages, metadata, text extracted from documents).
 
-    Literals are found by Hyperscan (every occurrence of every literal, overlapping ones
-    too) or, without it, by one ``re`` alternation (longest term first: at one place, only
-    the longest term is reported). Regular expressions and built-in patterns get a ``re``
-    pass each."""
+    - Literals are found by Hyperscan, one database per encoding (every occurrence of every
+      literal, overlapping ones too; one database for both encodings scanned text at half
+      the speed of the two apart), or without it by one ``re`` alternation (longest term
+      first: at one place, only the longest term is reported).
+    - A user's regular expression runs in the ``regex`` module (Python's syntax and hits)
+      under a time bound (``regex_timeout`` a text): past it the rest of that text is
+      skipped for that term, which is listed in :attr:`skipped`; after
+      :data:`REGEX_STRIKES` such texts it is searched no further. Where Hyperscan accepts
+      the pattern, it first tells in linear time whether a text holds a match at all: the
+      ``regex`` module runs only over texts that do, so ``(a+)+$`` over a near miss never
+      backtracks. A pattern it refuses (a back-reference, lookaround, a possessive or
+      empty-matching repeat: :attr:`refused` says why) runs over every text.
+    - A built-in pattern (a term with ``validate``) is this package's own expression, written
+      not to backtrack: ``re`` finds candidates, its check keeps hits."""
 
-    def __init__(self, terms: list[Term], ignore_case: bool = False, engine: str | None = None) -> None:
+    def __init__(self, terms: list[Term], ignore_case: bool = False, engine: str | None = None,
+                 regex_timeout: float = REGEX_TIMEOUT) -> None:
         if not terms:
             raise UsageError("nothing to search for", hint="give a TERM, --list FILE or --patterns NAME")
         self.terms = terms
         self.ignore_case = ignore_case
+        self.engine = engine or ("hyperscan" if HAVE_HYPERSCAN else "re")
+        if self.engine == "hyperscan" and not HAVE_HYPERSCAN:
+            raise UsageError("Hyperscan is not installed", hint="pip install hyperscan")
+        self.regex_timeout = regex_timeout
+        self.refused: dict[str, str] = {}       # a regex Hyperscan does not gate -> why
+        self.skipped: list[Term] = []           # regexes stopped by the time bound (take_skipped())
+        self.dropped: set[int] = set()          # regexes out of time REGEX_STRIKES times: no longer searched
+        self._strikes: dict[int, int] = {}
         flags = re.IGNORECASE if ignore_case else 0
-        self._regexes: list[tuple[int, re.Pattern[bytes], re.Pattern[str]]] = []
-        literals: list[tuple[int, int]] = []          # (term index, encoding index)
-        self._literal_of: dict[str, int] = {}         # a literal's text (folded with ignore_case) -> term
+        self._patterns: list[tuple[int, re.Pattern[bytes], re.Pattern[str]]] = []       # built-in
+        self._user: list[tuple[int, regex.Pattern[bytes], regex.Pattern[str]]] = []     # time-bounded
+        gated: list[tuple[int, int, int]] = []         # (term, bytes flags, text flags): Hyperscan gates
+        literals: list[list[int]] = [[] for _ in ENCODINGS]     # per encoding: the literal terms
+        self._literal_of: dict[str, int] = {}          # a literal's text (folded with ignore_case) -> term
         text_parts: list[str] = []
         self.max_len = 1
         for i, t in enumerate(terms):
             if not t.text:
                 raise UsageError("an empty term matches everywhere", hint="give a term of one character or more")
-            if t.regex:
-                try:
-                    self._regexes.append((i, re.compile(t.text.encode("utf-8"), flags), re.compile(t.text, flags)))
-                except re.error as exc:
-                    raise UsageError(f"{t.text!r} is not a valid regular expression: {exc}",
-                                     hint="without --regex a term is searched literally") from exc
-                self.max_len = MAX_MATCH
-                continue
-            for k, enc in enumerate(ENCODINGS):
-                literals.append((i, k))
+            if not t.regex:
+                for k, enc in enumerate(ENCODINGS):
+                    literals[k].append(i)
+                    self.max_len = max(self.max_len, len(t.text.encode(enc)) + 4)
                 self._literal_of.setdefault(_fold(t.text) if ignore_case else t.text, i)
-                self.max_len = max(self.max_len, len(t.text.encode(enc)) + 4)
-            text_parts.append(re.escape(t.text))
+                text_parts.append(re.escape(t.text))
+                continue
+            self.max_len = MAX_MATCH
+            try:
+                compiled = re.compile(t.text.encode("utf-8"), flags), re.compile(t.text, flags)
+            except re.error as exc:
+                raise UsageError(f"{t.text!r} is not a valid regular expression: {exc}",
+                                 hint="without --regex a term is searched literally") from exc
+            if t.validate is not None:
+                self._patterns.append((i, *compiled))
+                continue
+            gate = (_hs_gate(t.text, ignore_case) if self.engine == "hyperscan" else
+                    "Hyperscan is not installed" if not HAVE_HYPERSCAN else "the re engine was asked for")
+            if isinstance(gate, tuple):
+                gated.append((i, *gate))
+            else:
+                self.refused[t.text] = gate
+            rflags = regex.IGNORECASE if ignore_case else 0
+            self._user.append((i, regex.compile(t.text.encode("utf-8"), rflags), regex.compile(t.text, rflags)))
         self.max_len = min(self.max_len, MAX_MATCH)
-        self.engine = engine or ("hyperscan" if HAVE_HYPERSCAN else "re")
-        self._hs = None
-        self._bytes = None
-        self._literals = literals
-        if literals and self.engine == "hyperscan":
-            if not HAVE_HYPERSCAN:
-                raise UsageError("Hyperscan is not installed", hint="pip install hyperscan")
-            db = hyperscan.Database(mode=hyperscan.HS_MODE_BLOCK)
-            hs_flags = hyperscan.HS_FLAG_SOM_LEFTMOST | (hyperscan.HS_FLAG_CASELESS if ignore_case else 0)
-            db.compile(expressions=[_literal_bytes(terms[i].text, ENCODINGS[k], ignore_case, _hs_escape)
-                                    for i, k in literals],
-                       ids=list(range(len(literals))), elements=len(literals), flags=[hs_flags] * len(literals))
-            self._hs = db
-        elif literals:
-            order = sorted(literals, key=lambda ik: -len(terms[ik[0]].text))     # longest first
-            self._bytes = re.compile(b"|".join(_literal_bytes(terms[i].text, ENCODINGS[k], ignore_case, re.escape)
-                                               for i, k in order), flags)
+        # an all-zero buffer holds no hit when every term is a literal with a character other than NUL
+        self.matches_zeros = any(t.regex or not t.text.strip("\0") for t in terms)
+        self._literal_dbs: list[tuple[hyperscan.Database, list[int], str]] = []   # per encoding
+        self._literal_re: re.Pattern[bytes] | None = None
+        if self.engine == "hyperscan":
+            for k, enc in enumerate(ENCODINGS):
+                if literals[k]:
+                    exprs = [_literal_bytes(terms[i].text, enc, ignore_case, _hs_escape) for i in literals[k]]
+                    self._literal_dbs.append((_hs_database(exprs, [_hs_flags(ignore_case)] * len(exprs)),
+                                              literals[k], enc))
+        elif literals[0]:
+            order = sorted(((i, k) for k in range(len(ENCODINGS)) for i in literals[k]),
+                           key=lambda ik: -len(terms[ik[0]].text))     # longest first
+            self._literal_re = re.compile(b"|".join(_literal_bytes(terms[i].text, ENCODINGS[k], ignore_case,
+                                                                   re.escape) for i, k in order), flags)
+        self._gated = [i for i, _, _ in gated]
+        self._gate_bytes = self._gate_text = None
+        if gated:
+            exprs = [terms[i].text.encode("utf-8") for i, _, _ in gated]
+            self._gate_bytes = _hs_database(exprs, [f for _, f, _ in gated])
+            self._gate_text = _hs_database(exprs, [f for _, _, f in gated])
+        self._gated_set = set(self._gated)
         # longest first here too: at one place in a text, the longest term is reported
         text_parts.sort(key=len, reverse=True)
         self._text = re.compile("|".join(text_parts), flags) if text_parts else None
@@ -182,28 +255,54 @@ class Matcher:
     def prefilter(self) -> list[str] | None:
         """The literal terms, when every term is a literal of 3 characters or more (what the
         trigram index of documents' text can narrow a search down with); else None."""
-        if self._regexes or any(len(t.text) < 3 for t in self.terms):
+        if any(t.regex or len(t.text) < 3 for t in self.terms):
             return None
         return [t.text for t in self.terms]
+
+    def take_skipped(self) -> list[tuple[Term, bool]]:
+        """The regexes the time bound stopped since the last call (once each), and whether
+        each is now searched no further."""
+        out = [(t, self.terms.index(t) in self.dropped) for t in dict.fromkeys(self.skipped)]
+        self.skipped.clear()
+        return out
 
     def _literal_term(self, text: str) -> Term | None:
         i = self._literal_of.get(_fold(text) if self.ignore_case else text)
         return None if i is None else self.terms[i]
 
+    def _passed(self, gate: hyperscan.Database | None, data: bytes) -> set[int] | None:
+        """The terms whose gate ``data`` passes (a gated term that fails it holds no match
+        there), or None without gates."""
+        if gate is None:
+            return None
+        found = {self._gated[n] for n, _, _ in _hs_scan(gate, data)}
+        return found | {i for i, _, _ in self._user if i not in self._gated_set}
+
+    def _bounded(self, i: int, pattern: regex.Pattern, data: bytes | str) -> list[tuple[int, int]]:
+        """``pattern``'s matches in ``data``, found within the time bound (those found before
+        it when it runs out: the term is then noted in :attr:`skipped`)."""
+        if i in self.dropped:
+            return []
+        out: list[tuple[int, int]] = []
+        try:
+            for m in pattern.finditer(data, timeout=self.regex_timeout):
+                if m.end() > m.start():
+                    out.append((m.start(), m.end()))
+        except TimeoutError:
+            self.skipped.append(self.terms[i])
+            self._strikes[i] = self._strikes.get(i, 0) + 1
+            if self._strikes[i] >= REGEX_STRIKES:
+                self.dropped.add(i)
+        return out
+
     def find_bytes(self, buf: bytes) -> Iterator[Match]:
         """Every match in ``buf``, in either encoding (UTF-16LE regex matches included), in
         no particular order."""
-        if self._hs is not None:
-            found: list[tuple[int, int, int]] = []
-
-            def on_match(n: int, lo: int, hi: int, _flags: int, _context: object) -> None:
-                found.append((n, lo, hi))       # returns None: the scan goes on
-            self._hs.scan(buf, match_event_handler=on_match)
-            for n, lo, hi in found:
-                i, k = self._literals[n]
-                yield self._match(self.terms[i], ENCODINGS[k], lo, hi, buf)
-        elif self._bytes is not None:
-            for m in self._bytes.finditer(buf):
+        for db, ids, enc in self._literal_dbs:
+            for n, lo, hi in _hs_scan(db, buf):
+                yield self._match(self.terms[ids[n]], enc, lo, hi, buf)
+        if self._literal_re is not None:
+            for m in self._literal_re.finditer(buf):
                 k = 0
                 text = m.group().decode("utf-8", "replace")
                 term = self._literal_term(text)
@@ -212,37 +311,52 @@ class Matcher:
                     term = self._literal_term(text)
                 if term is not None:
                     yield self._match(term, ENCODINGS[k], m.start(), m.end(), buf)
-        for i, one, _ in self._regexes:
-            term = self.terms[i]
-            for m in one.finditer(buf):
-                if not m.group():
-                    continue
-                found_match = self._match(term, "utf-8", m.start(), m.end(), buf)
-                if self._keep(term, found_match.text):
-                    yield found_match
-        if not self._regexes:
+        if not (self._patterns or self._user):
             return
+        for i, one, _ in self._patterns:
+            for m in one.finditer(buf):
+                if m.group():
+                    found_match = self._match(self.terms[i], "utf-8", m.start(), m.end(), buf)
+                    if self._keep(found_match.term, found_match.text):
+                        yield found_match
+        passed = self._passed(self._gate_bytes, buf)
+        for i, user, _ in self._user:
+            if passed is None or i in passed:
+                for lo, hi in self._bounded(i, user, buf):
+                    yield self._match(self.terms[i], "utf-8", lo, hi, buf)
         for align in (0, 1):
             view = buf[align:len(buf) - (len(buf) - align) % 2]
             if not view:
                 continue
             wide = view.decode("utf-16le", "replace")
-            for i, _, regex in self._regexes:
-                term = self.terms[i]
-                for w in regex.finditer(wide):
-                    hit_text: str = w.group()
-                    if not hit_text:
-                        continue
-                    # U+FFFD stands for one bad 2-byte unit, a surrogate pair for 4 bytes: encode to count
-                    start = align + len(wide[:w.start()].encode("utf-16le", "surrogatepass"))
+            narrow = len(view) == 2 * len(wide)          # no surrogate pair: a character is 2 bytes
+            for term, cs, ce, hit_text in self._regex_text_hits(wide):
+                if narrow:
+                    start, end = align + 2 * cs, align + 2 * ce
+                else:
+                    start = align + len(wide[:cs].encode("utf-16le", "surrogatepass"))
                     end = start + len(hit_text.encode("utf-16le", "surrogatepass"))
-                    if self._keep(term, hit_text):
-                        yield Match(term, "utf-16le", start, min(end, start + MAX_MATCH), hit_text)
+                yield Match(term, "utf-16le", start, min(end, start + MAX_MATCH), hit_text)
+
+    def _regex_text_hits(self, text: str) -> Iterator[tuple[Term, int, int, str]]:
+        """The regular expressions' hits in a text: (term, start, end in characters, text)."""
+        for i, _, one in self._patterns:
+            for m in one.finditer(text):
+                if m.group() and self._keep(self.terms[i], m.group()):
+                    yield self.terms[i], m.start(), m.end(), m.group()
+        if not self._user:
+            return
+        # a lone surrogate (a JSON string may hold one) is no UTF-8: replaced for the gate
+        passed = self._passed(self._gate_text, text.encode("utf-8", "replace") if self._gate_text else b"")
+        for i, _, user in self._user:
+            if passed is None or i in passed:
+                for cs, ce in self._bounded(i, user, text):
+                    yield self.terms[i], cs, ce, text[cs:ce]
 
     @staticmethod
     def _match(term: Term, encoding: str, start: int, end: int, buf: bytes) -> Match:
         end = min(end, start + MAX_MATCH)
-        return Match(term, encoding, start, end, buf[start:end].decode(encoding, "replace"))
+        return Match(term, encoding, start, end, bytes(buf[start:end]).decode(encoding, "replace"))
 
     def find_text(self, text: str) -> Iterator[Match]:
         """Every match in a text (offsets are characters)."""
@@ -251,7 +365,5 @@ class Matcher:
                 term = self._literal_term(m.group())
                 if term is not None:
                     yield Match(term, "text", m.start(), m.end(), m.group())
-        for i, _, one in self._regexes:
-            for m in one.finditer(text):
-                if m.group() and self._keep(self.terms[i], m.group()):
-                    yield Match(self.terms[i], "text", m.start(), m.end(), m.group())
+        for term, cs, ce, hit_text in self._regex_text_hits(text):
+            yield Match(term, "text", cs, ce, hit_text)

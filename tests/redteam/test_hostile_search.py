@@ -114,10 +114,16 @@ def test_the_fallback_engine_finds_what_hyperscan_finds():
     if not HAVE_HYPERSCAN:
         pytest.skip("Hyperscan not installed")
     terms = [Term(t, "t") for t in ("needle", "QUOTE", "a?b\\c*d$e#f[g^", "ÉTÉ", "x")]
-    data = (DOC + "été ÉTÉ a?b\\c*d$e#f[g^ ".encode() + "needle ÉTÉ".encode("utf-16-le")) * 50
+    terms += [Term(t, "r", True) for t in ("need+le", r"\d{3}-\d{4}", "[ÉE]T[ÉE]", r"\bOR\b")]
+    data = (DOC + "été ÉTÉ a?b\\c*d$e#f[g^ 555-1234 ".encode() + "needle ÉTÉ 555-9876".encode("utf-16-le")) * 50
+    text = data.decode("utf-8", "replace")
     for ignore_case in (False, True):
         got = [sorted((m.start, m.end, m.term.text, m.encoding)
                       for m in Matcher(terms, ignore_case, e).find_bytes(data)) for e in ("hyperscan", "re")]
+        assert got[0] == got[1] and got[0]
+        assert {(t, e) for _, _, t, e in got[0]} >= {(r"\d{3}-\d{4}", "utf-16le"), ("need+le", "utf-8")}
+        got = [sorted((m.start, m.end, m.term.text) for m in Matcher(terms, ignore_case, e).find_text(text))
+               for e in ("hyperscan", "re")]
         assert got[0] == got[1] and got[0]
 
 
@@ -140,19 +146,63 @@ def test_a_list_of_100000_terms(tmp_path):
     assert took < 60, took
 
 
-def test_a_catastrophic_regex_is_warned_about(forensic, hostile_case):
-    """``--regex '(a+)+$'`` backtracks exponentially on text that almost matches (30 ``a`` and a
-    ``!`` take minutes with Python's ``re``, which has no time bound): the command says so
-    before it searches, naming the term; a plain regex gets no warning."""
-    from forensic.search.terms import backtracking_risk
-    for risky in ("(a+)+$", r"(\w*x)*y", "([a-z]+)*@", r"(\d+\s?){3,}z"):
-        assert backtracking_risk(risky), risky
-    for fine in ("a+b", r"\d{3}-\d{4}", "(ab)+", r"(\+44|0)\d+", r"\(a+\)+"):
-        assert not backtracking_risk(fine), fine
-    r = forensic("search", "--regex", "(a+)+$", "--in", "names", "--case", hostile_case, expect=None)
-    assert "(a+)+$" in r.err and "backtrack" in r.err
-    r = forensic("search", "--regex", "need+le", "--in", "names", "--case", hostile_case, expect=None)
-    assert "backtrack" not in r.err
+def test_a_catastrophic_regex_runs_in_linear_time():
+    """``(a+)+$`` over a megabyte of ``a`` that ends in ``!``: Python's ``re`` backtracks
+    exponentially (30 ``a`` take minutes); Hyperscan, which runs a user's regex, is linear."""
+    from forensic.search.terms import HAVE_HYPERSCAN, Matcher, Term
+    if not HAVE_HYPERSCAN:
+        pytest.skip("Hyperscan not installed")
+    matcher = Matcher([Term("(a+)+$", "term", True)])
+    assert matcher.refused == {}
+    start = time.monotonic()
+    assert list(matcher.find_bytes(b"a" * (1 << 20) + b"!")) == []
+    assert list(matcher.find_text("a" * 200_000 + "!")) == []
+    assert [m.text for m in matcher.find_text("baaa")] == ["aaa"]
+    assert time.monotonic() - start < 10
+
+
+def test_a_regex_hyperscan_refuses_runs_under_a_time_bound():
+    """A lookahead Hyperscan refuses, catastrophic in the ``regex`` module too: each text stops
+    at the bound and is named; after three such texts the term is searched no further."""
+    from forensic.search.terms import REGEX_STRIKES, Matcher, Term
+    matcher = Matcher([Term("(a|aa)+(?=!)b", "term", True)], regex_timeout=0.2)
+    assert "(a|aa)+(?=!)b" in matcher.refused
+    start = time.monotonic()
+    for _ in range(REGEX_STRIKES + 2):
+        assert list(matcher.find_text("a" * 5_000 + "!")) == []
+    assert time.monotonic() - start < 10 * REGEX_STRIKES * 0.2 + 5
+    assert matcher.take_skipped() == [(Term("(a|aa)+(?=!)b", "term", True), True)]
+    assert matcher.take_skipped() == []
+
+
+def test_catastrophic_regexes_over_a_case_end_with_a_clear_message(forensic, tmp_path):
+    """``forensic search --regex`` over a file of 200,000 ``a`` and a ``!`` (one buffer: ``$``
+    over raw bytes also anchors at a buffer's end): ``(a+)+$`` ends at once with no warning; ``(a|aa)+(?=!)b`` (a lookahead: not Hyperscan's) says why it runs
+    in Python's regex engine, names the file it ran out of time on, and ends (exit 3)."""
+    from tests.training_case import cli
+    root = tmp_path / "extraction"
+    root.mkdir()
+    (root / "redos.txt").write_bytes(b"a" * 200_000 + b"!\n")
+    (root / "fine.txt").write_bytes(b"meet aab there\n")
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case-id", "RT4", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+    start = time.monotonic()
+    r = forensic("search", "--regex", "(a+)+$", "--in", "content,names", "--case", case, "--json", expect=None)
+    assert r.code == 0 and "{\"term\"" not in r.out and "Hyperscan" not in r.err, (r.out[-300:], r.err)
+    assert time.monotonic() - start < 30
+    start = time.monotonic()
+    r = forensic("search", "--regex", "(a|aa)+(?=!)b", "--in", "content", "--case", case, "--json", expect=None)
+    took = time.monotonic() - start
+    assert r.code == 3, r.err
+    err = " ".join(r.err.split())
+    assert "Hyperscan cannot run it" in err and "Zero-width assertions" in err
+    assert "redos.txt" in err and "ran out of its 2 s" in err and "fine.txt" not in err
+    assert took < 60, took
+    r = forensic("search", "--regex", "a+b", "--in", "content", "--case", case, "--json", expect=None)
+    assert r.code == 0 and "Hyperscan" not in r.err
+    assert [json.loads(line)["text"] for line in r.out.splitlines() if line.startswith("{")] == ["aab"]
 
 
 # -- hostile documents: entity expansion, deep nesting, a PDF bomb -----------------------------
