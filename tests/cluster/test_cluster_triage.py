@@ -178,3 +178,24 @@ def test_the_comparison_sees_a_difference(evidence, local, tmp_path):
     """The helper the tests above trust: a case whose items are not triaged differs."""
     found = differences(local, new_case(tmp_path, evidence[3:]))
     assert found and found[0].startswith("files:")
+
+
+def test_a_coordinator_killed_mid_triage_resumes_on_the_cluster(evidence, local, cluster, tmp_path):
+    """The coordinator SIGKILLed once its second batch's leaves are logged (before that batch
+    is stored): the next --cluster run says so, resumes, and the case is the local one."""
+    address, _ = cluster
+    case = new_case(tmp_path, evidence)
+    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
+    env.update(FORENSIC_TRIAGE_BATCH="20", FORENSIC_TEST_TRIAGE_FAULT="kill:2")
+    first = subprocess.run(FORENSIC + ["triage", "--case", str(case), "--cluster", address], env=env,
+                           capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
+    assert first.returncode == -signal.SIGKILL, first.stderr
+    with sqlite3.connect(case / "case.db") as db:
+        assert 0 < db.execute("SELECT COUNT(*) FROM files").fetchone()[0] < 40
+    code, _, err = cli("triage", "--case", case, "--cluster", address)
+    assert code in (0, 3), err
+    assert "never recorded an end" in err
+    assert differences(local, case) == []
+    assert_custody_verifies(case)
+    assert [e["action"] for e in custody(case) if e["action"] in ("triage.started", "triage.resumed")][:2] == \
+        ["triage.started", "triage.resumed"]
