@@ -99,10 +99,12 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
         preflight(case, key_path, passphrase_file)
         found = list(hits)
         saved = _save(case, found, terms, places, ignore_case, slack, unallocated, key_path, passphrase_file)
-        info(f"{len(saved):,} hit(s) kept as search/hit records"
-             + (f" (artifact:{saved[0]} to artifact:{saved[-1]})" if saved else ""))
+        new = [a for a, fresh in saved if fresh]
+        info(f"{len(new):,} hit(s) kept as search/hit records"
+             + (f" (artifact:{new[0]} to artifact:{new[-1]})" if new else "")
+             + (f"; {len(saved) - len(new):,} saved before, kept once" if len(saved) > len(new) else ""))
         rows_out = ({**h.to_json(), "saved_as": f"artifact:{a}"} if as_json else h
-                    for h, a in zip(found, saved, strict=True))
+                    for h, (a, _) in zip(found, saved, strict=True))
     else:
         rows_out = (h.to_json() if as_json else h for h in hits)
     n = listing(rows_out, as_json=as_json,
@@ -113,14 +115,23 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
 
 
 def _save(case: Case, hits: list[Hit], terms: list[Term], places: set[str], ignore_case: bool, slack: bool,
-          unallocated: bool, key_path: Path | None, passphrase_file: Path | None) -> list[int]:
+          unallocated: bool, key_path: Path | None, passphrase_file: Path | None) -> list[tuple[int, bool]]:
     """Store the hits as records and log them (one ``artifact.recorded`` leaf each, then one
     ``search.recorded``), the log's entries committed before the store's rows, as a triage
-    does: a crash leaves a leaf of a record not stored (reported), never a record not logged."""
+    does: a crash leaves a leaf of a record not stored (reported), never a record not logged.
+    A hit saved before (the same :func:`~forensic.store.search.hit_key`) is not saved again:
+    each hit's (artifact id, whether saved now) is returned."""
     from forensic.chain_of_custody.hooks import open_log
-    rows = []
+    before = store_search.saved_hits(case.db, sorted({h.item for h in hits}))
+    rows, keys = [], []
+    ids: dict[str, int | None] = {}
     for h in hits:
         fields = {**h.to_json()}
+        key = store_search.hit_key(fields)
+        keys.append(key)
+        if key in before or key in ids:
+            continue
+        ids[key] = None
         source = h.record_id if h.where in ("message", "metadata") else None
         rows.append((h.item, h.locator if h.where != "unallocated" else None, source,
                      json.dumps(fields, ensure_ascii=False, default=str)))
@@ -133,7 +144,7 @@ def _save(case: Case, hits: list[Hit], terms: list[Term], places: set[str], igno
     details = {"terms": len(terms), "terms_sha256": hashlib.sha256(spec.encode("utf-8")).hexdigest(),
                "lists": sorted({t.list for t in terms}), "in": sorted(places), "ignore_case": ignore_case,
                "slack": slack, "unallocated": unallocated, "hits": len(hits), "by_list": by_list,
-               "by_where": by_where}
+               "by_where": by_where, "saved_before": len(hits) - len(rows)}
     with open_log(case, key_path, passphrase_file) as log, case.transaction() as db:
         saved = store_search.save_hits(db, rows, SAVED_BY)
         log.extend([{"action": "artifact.recorded",
@@ -146,7 +157,13 @@ def _save(case: Case, hits: list[Hit], terms: list[Term], places: set[str], igno
             details["records"] = {"first": saved[0].artifact_id, "last": saved[-1].artifact_id}
         log.append("search.recorded", {"items": sorted({h.item for h in hits})}, actor=log.actor, details=details)
         log.commit()
-    return [s.artifact_id for s in saved]
+    for key, s in zip(list(ids), saved, strict=True):
+        ids[key] = s.artifact_id
+    out: list[tuple[int, bool]] = []
+    for k in keys:
+        out.append((before[k], False) if k in before else (int(ids[k] or 0), True))
+        before.setdefault(k, out[-1][0])          # the same hit twice in one search: kept once
+    return out
 
 
 COMMANDS = [search]

@@ -137,6 +137,29 @@ class SavedHit:
     times_sha256: str
 
 
+HIT_KEY = ("term", "list", "where", "item", "locator", "image_offset", "file_offset", "record_id", "field",
+           "context")
+
+
+def hit_key(fields: dict) -> str:
+    """What identifies a hit: the term and list that matched, where, in which item and
+    locator, at which offsets (a text hit: its record, field and context)."""
+    return json.dumps([fields.get(k) for k in HIT_KEY], ensure_ascii=False, default=str)
+
+
+def saved_hits(db: sqlite3.Connection, items: list[str]) -> dict[str, int]:
+    """The items' saved hits: :func:`hit_key` -> artifact id."""
+    clause, args = _in(items)
+    out: dict[str, int] = {}
+    for aid, fields in db.execute(f"SELECT id, fields FROM artifacts WHERE record_type = '{HIT_TYPE}' "
+                                  f"AND item {clause} ORDER BY id", args):
+        try:
+            out.setdefault(hit_key(json.loads(fields)), aid)
+        except ValueError:
+            continue
+    return out
+
+
 def save_hits(db: sqlite3.Connection, hits: list[tuple[str, str | None, int | None, str]],
               extractor: str) -> list[SavedHit]:
     """Store each hit (item, locator of its file or None, artifact id of the record it is in

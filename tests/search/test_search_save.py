@@ -109,3 +109,44 @@ def test_a_sensitive_hit_goes_without_its_text(tmp_path, capsys):
         (row,) = _jsonl(z.read(member).decode())
     assert row["withheld"] and row["fields"]["text"] is None
     assert b"VICTIM-NAME" not in blobs
+
+
+def test_saving_the_same_search_twice_keeps_each_hit_once(tmp_path, capsys):
+    """A second ``--save`` of the same search stores no record again: it says how many hits
+    were saved before and names their records; a wider search saves only what it adds. The
+    list is part of a hit's identity: the same term from a list file is another hit."""
+    root = tmp_path / "extraction"
+    root.mkdir()
+    (root / "a.txt").write_bytes(b"DOCK-SEVEN at noon, DOCK-SEVEN again\n")
+    (root / "DOCK-SEVEN.txt").write_bytes(b"x\n")
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case-id", "S-11", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+
+    def save(*args: str) -> tuple[list[dict], str]:
+        capsys.readouterr()
+        assert cli("search", *args, "--save", "--json", "--case", case) == 0
+        out = capsys.readouterr()
+        return _jsonl(out.out), " ".join(out.err.split())
+
+    def stored() -> int:
+        with sqlite3.connect(case / "case.db") as db:
+            return db.execute("SELECT count(*) FROM artifacts WHERE record_type = 'search/hit'").fetchone()[0]
+
+    first, err = save("DOCK-SEVEN", "--in", "content")
+    assert len(first) == 2 and "2 hit(s) kept" in err and "saved before" not in err
+    again, err = save("DOCK-SEVEN", "--in", "content")
+    assert [h["saved_as"] for h in again] == [h["saved_as"] for h in first]
+    assert "0 hit(s) kept" in err and "2 saved before, kept once" in err and stored() == 2
+    wider, err = save("DOCK-SEVEN", "--in", "content,names")
+    assert len(wider) == 3 and "1 hit(s) kept" in err and "2 saved before" in err and stored() == 3
+    listed = tmp_path / "terms.txt"
+    listed.write_text("DOCK-SEVEN\n", encoding="utf-8")
+    _, err = save("--list", str(listed), "--in", "content")
+    assert "2 hit(s) kept" in err and stored() == 5
+    log = "".join(p.read_text() for p in case.iterdir() if p.suffix == ".jsonl")
+    recorded = [json.loads(line) for line in log.splitlines() if '"search.recorded"' in line]
+    assert [e["details"]["saved_before"] for e in recorded] == [0, 2, 2, 0]
+    capsys.readouterr()
+    assert cli("custody", "verify", "--deep", "--case", case) == 0, capsys.readouterr()
