@@ -7,17 +7,21 @@ Builds the database (the app's real ``sms``/``threads``/``canonical_addresses`` 
 size 4096, ``secure_delete`` off) in a temporary folder, then times:
 
 * the floor: ``SELECT _id, thread_id, address, date, ... FROM sms`` read to the end (tuples);
-* the extractor: ``AndroidSmsExtractor().extract()`` consumed to the end (records built,
-  deleted-row recovery included: with ``--deleted N``, N rows spread over the table are
-  deleted first, leaving freeblocks, and recovered);
-* the extractor with each record put in its stored form, as a triage does next (fields JSON,
-  its SHA-256, the timestamp rows: ``forensic.pipeline._artifact_rows``), for information.
+* the extractor, ``AndroidSmsExtractor().extract()`` consumed to the end (deleted-row recovery
+  included: with ``--deleted N``, N rows spread over the table are deleted first, leaving
+  freeblocks, and recovered), two ways: one ArtifactRecord per message (what a library caller
+  gets), and batches (``ExtractorInput.batches``: RecordBatch objects, what the triage asks for);
+* each of those with its records put in their stored form, as the triage does next (fields
+  JSON, its SHA-256, the timestamp rows: ``forensic.pipeline._artifact_rows`` / ``_batch_rows``).
+
+Issue 15's target (>= 200,000 messages/s, at most 3x the bare SELECT's time) is the parsing:
+the extractor as the triage runs it (batches). The stored form is printed beside it because it
+is what a triage pays on top, in the same process, before a row is inserted.
 
 Times are CPU seconds of this process (``time.process_time``: the machine may be shared),
-the fastest of ``--repeat`` runs each. Prints messages/s for both and their ratio, and the
-cost of building the records alone (the shared message shape from values in hand: the
-floor under any reader). Targets (issue 15): >= 200,000 messages/s and at most 3x the bare
-SELECT's time. ``--profile`` runs the extractor under cProfile and prints the
+the fastest of ``--repeat`` runs each. Prints messages/s for each and its ratio to the SELECT,
+and the cost of building the records alone (the shared message shape from values in hand,
+one ArtifactRecord each). ``--profile`` runs the extractor under cProfile and prints the
 top 25 functions by own time. ``--breakdown`` prints what the parts of one message cost
 (microseconds, fastest of ``--repeat``, over the first 200,000 rows): reading a row, the
 objects every message record is made of, and its stored form, each against the bare
@@ -38,7 +42,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forensic.extractors.base import ExtractorInput  # noqa: E402
 from forensic.extractors.chat.android_sms import AndroidSmsExtractor  # noqa: E402
-from forensic.extractors.records import ArtifactRecord  # noqa: E402
+from forensic.extractors.records import ArtifactRecord, RecordBatch  # noqa: E402
 
 SCHEMA = """
 CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, person INTEGER, date INTEGER,
@@ -93,19 +97,26 @@ def bare_select(path: str) -> tuple[int, float]:
     return n, time.process_time() - t0
 
 
-def extract(path: str, stored: bool = False) -> tuple[int, int, float]:
-    """Records of the database (with ``stored``, each also put in its stored form)."""
-    from forensic.pipeline import _artifact_rows
+def extract(path: str, stored: bool = False, batches: bool = True) -> tuple[int, int, float]:
+    """Messages of the database: with ``batches``, as the triage asks for them (RecordBatch
+    objects, ``ExtractorInput.batches``), else one ArtifactRecord each (as any other caller
+    gets them); with ``stored``, each also put in its stored form as the triage does next
+    (``forensic.pipeline._extract``: fields JSON, its SHA-256, the timestamp rows)."""
+    from forensic.pipeline import _artifact_rows, _batch_rows, run_extractors
     size = os.path.getsize(path)
     item = ExtractorInput(path="/data/data/com.android.providers.telephony/databases/mmssms.db", name="mmssms.db",
                           mime="application/vnd.sqlite3", size=size, data=None,
-                          reopen=lambda: open(path, "rb"))
+                          reopen=lambda: open(path, "rb"), batches=batches)
     t0 = time.process_time()
     live = recovered = 0
-    for r in AndroidSmsExtractor().extract(item):
-        if isinstance(r, ArtifactRecord):
+    for ident, r in run_extractors([AndroidSmsExtractor()], item):
+        if isinstance(r, RecordBatch):          # live rows (recovered ones come one by one)
             if stored:
-                _artifact_rows("android_sms@2", r)
+                _batch_rows(ident, r)
+            live += len(r)
+        elif isinstance(r, ArtifactRecord):
+            if stored:
+                _artifact_rows(ident, r)
             if r.fields.get("recovered"):
                 recovered += 1
             else:
@@ -257,19 +268,26 @@ def main() -> None:
             breakdown(path, args.repeat)
             return
         n, floor = min((bare_select(path) for _ in range(args.repeat)), key=lambda r: r[1])
-        print(f"{'bare sqlite3 SELECT':<36} {n:>9,} rows {floor:7.2f} s {n / floor:>12,.0f} rows/s", flush=True)
-        live, recovered, took = min((extract(path) for _ in range(args.repeat)), key=lambda r: r[2])
-        print(f"{'android_sms extract()':<36} {live:>9,} msgs {took:7.2f} s {live / took:>12,.0f} msg/s "
-              f"(+{recovered:,} recovered)", flush=True)
-        _, _, kept = min((extract(path, stored=True) for _ in range(args.repeat)), key=lambda r: r[2])
-        print(f"{'extract() + stored form':<36} {live:>9,} msgs {kept:7.2f} s {live / kept:>12,.0f} msg/s "
-              f"({kept / floor:.2f}x the SELECT)", flush=True)
+        print(f"{'bare sqlite3 SELECT':<40} {n:>9,} rows {floor:7.2f} s {n / floor:>10,.0f} rows/s", flush=True)
+        results = {}
+        for label, stored, batches in (("android_sms, one record each", False, False),
+                                       ("android_sms, batches (the triage's)", False, True),
+                                       ("  + stored form, one record each", True, False),
+                                       ("  + stored form, batches (triage)", True, True)):
+            live, recovered, took = min((extract(path, stored, batches) for _ in range(args.repeat)),
+                                        key=lambda r: r[2])
+            results[label] = live / took
+            print(f"{label:<40} {live:>9,} msgs {took:7.2f} s {live / took:>10,.0f} msg/s "
+                  f"{took / floor:5.2f}x the SELECT (+{recovered:,} recovered)", flush=True)
         shape = min(record_floor(n) for _ in range(args.repeat))
-        print(f"{'records alone (message_record)':<36} {n:>9,} msgs {shape:7.2f} s {n / shape:>12,.0f} msg/s "
-              f"({shape / floor:.2f}x the SELECT)", flush=True)
-        print(f"ratio to the bare SELECT: {took / floor:.2f}x (target <= 3x); "
-              f"target >= 200,000 msg/s: {'met' if live / took >= 200_000 else 'NOT met'}")
-
+        print(f"{'records alone (message_record)':<40} {n:>9,} msgs {shape:7.2f} s {n / shape:>10,.0f} msg/s "
+              f"{shape / floor:5.2f}x the SELECT", flush=True)
+        rate = results["android_sms, batches (the triage's)"]
+        ratio = n / floor / rate
+        print(f"issue 15's target is the parsing (the extractor as the triage runs it, batches): {rate:,.0f} msg/s, "
+              f"{ratio:.2f}x the bare SELECT (targets: >= 200,000 msg/s {'met' if rate >= 200_000 else 'NOT met'}, "
+              f"<= 3x {'met' if ratio <= 3 else 'NOT met'}); the stored form (JSON, SHA-256) is the triage's "
+              f"next step, shown for its whole cost", flush=True)
 
 if __name__ == "__main__":
     main()

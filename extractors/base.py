@@ -1,7 +1,8 @@
 """The extractor interface.
 
 An extractor reads one file's bytes (handed to it from the single read the walk makes)
-and yields :class:`ArtifactRecord` and :class:`ExtractionWarning` objects. It never
+and yields :class:`ArtifactRecord` and :class:`ExtractionWarning` objects (and, for a caller
+that asked for them, :class:`RecordBatch` objects: many records at once). It never
 raises for bad input: "not my format" is ``accepts() -> False`` or yielding nothing;
 "damaged inside my format" is a record with ``corrupted=True`` plus a warning.
 """
@@ -11,7 +12,7 @@ import io
 from dataclasses import dataclass
 from typing import BinaryIO, Callable, ClassVar, Iterable
 
-from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning, RecordBatch
 from forensic.store.records import Link
 from forensic.store.view import StoreView
 
@@ -41,6 +42,9 @@ class ExtractorInput:
     locator: str | None = None                     # full layered location ('x.zip › _chat.txt')
     container: str | None = None                   # the archive/file system it sits in, as a locator
     siblings: dict[str, Sibling] | None = None     # suffix -> companion file (Extractor.SIBLINGS)
+    # True where the caller takes a RecordBatch (many records at once) in place of records:
+    # the triage, which stores them a batch at a time. An extractor may make batches then.
+    batches: bool = False
 
     def stream(self) -> BinaryIO:
         if self.data is not None:
@@ -75,7 +79,7 @@ class Extractor:
     def accepts(self, path: str, mime: str, head: bytes) -> bool:   # pragma: no cover
         raise NotImplementedError
 
-    def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | ExtractionWarning]:
+    def extract(self, item: ExtractorInput) -> Iterable[ArtifactRecord | RecordBatch | ExtractionWarning]:
         raise NotImplementedError  # pragma: no cover
 
     def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:

@@ -7,7 +7,7 @@ type's fields only with a version bump of its extractor.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Iterator
 
 from forensic.timestamps import Timestamp
 
@@ -20,6 +20,38 @@ class ArtifactRecord:
     corrupted: bool = False                   # damaged inside its format; kept anyway
     warnings: tuple[str, ...] = ()            # problems met while reading this record
     source_ref: str | None = None             # place inside the file: 'line 1234', 'table:rowid'
+
+
+@dataclass(slots=True)
+class RecordBatch:
+    """Records of one type made many at a time, column by column (a phone database's
+    messages, a read's worth of rows at once), for a caller that stores them a batch at a
+    time (the triage: ``ExtractorInput.batches``). Position ``i`` of each list is one record,
+    the same as the :class:`ArtifactRecord` it stands for, save that its timestamps are
+    already the rows they are stored as (:meth:`~forensic.timestamps.Timestamp.row`): a
+    million messages make no Timestamp and no record object only to be stored."""
+
+    record_type: str
+    fields: list[dict[str, Any]] = field(default_factory=list)
+    times: list[tuple[tuple, ...]] = field(default_factory=list)     # Timestamp.row() each
+    corrupted: list[bool] = field(default_factory=list)
+    warnings: list[tuple[str, ...]] = field(default_factory=list)
+    source_refs: list[str | None] = field(default_factory=list)
+
+    def __len__(self) -> int:
+        return len(self.fields)
+
+    def add(self, rec: ArtifactRecord) -> None:
+        """A record made one at a time (a row a batch reader leaves to the per-row path)."""
+        self.fields.append(rec.fields)
+        self.times.append(tuple(ts.row() for ts in rec.timestamps))
+        self.corrupted.append(rec.corrupted)
+        self.warnings.append(rec.warnings)
+        self.source_refs.append(rec.source_ref)
+
+    def rows(self) -> Iterator[tuple[dict[str, Any], tuple[tuple, ...], bool, tuple[str, ...], str | None]]:
+        """(fields, time rows, corrupted, warnings, source_ref) of each record, in order."""
+        return zip(self.fields, self.times, self.corrupted, self.warnings, self.source_refs, strict=True)
 
 
 @dataclass(frozen=True, slots=True)

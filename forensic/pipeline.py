@@ -32,7 +32,7 @@ from zoneinfo import ZoneInfo
 from typing import Any, Callable, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput, Sibling
-from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning, RecordBatch
 from forensic.case import Case
 from forensic.store import artifacts, chats, items as store_items, timeline as store_timeline, triage as store_triage
 from forensic.store.records import Item, Link, record_sha256
@@ -492,7 +492,8 @@ class Triage:
         parent = entry.locator.layers[:-1]
         inp = ExtractorInput(entry.path, entry.name, row["mime"], total, data_all,
                              None if data_all is not None else entry.open, dict(self.opt.extractor_options),
-                             locator=row["locator"], container=" › ".join(layer.label for layer in parent))
+                             locator=row["locator"], container=" › ".join(layer.label for layer in parent),
+                             batches=True)
         if self.sibling_suffixes and not entry.deleted and any(getattr(ex, "SIBLINGS", ()) for ex in wanted):
             return head, _Parked(entry, inp, wanted), None      # extracted once its companions are known
         offload = self.offload
@@ -979,26 +980,25 @@ def _is_archive_mime(mime: str | None) -> bool:
                                    "application/x-gzip", "application/java-archive")
 
 
-def run_extractors(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple[str, object]]:
-    """Run extractors on one input: [(ident, record) | (stage, warning message)]. An
-    extractor's failure is a warning, never a stopped triage."""
-    out: list[tuple[str, object]] = []
+def run_extractors(wanted: list[Extractor], inp: ExtractorInput) -> Iterator[tuple[str, object]]:
+    """Run extractors on one input: (ident, record or batch) | (stage, warning message), as
+    they come. An extractor's failure is a warning, never a stopped triage."""
     for ex in wanted:
         try:
             for res in ex.extract(inp):
-                if isinstance(res, ArtifactRecord):
-                    out.append((ex.ident, res))
+                if isinstance(res, (ArtifactRecord, RecordBatch)):
+                    yield ex.ident, res
                 elif isinstance(res, ExtractionWarning):
-                    out.append((f"extract:{ex.NAME}", res.message))
+                    yield f"extract:{ex.NAME}", res.message
         except Exception as exc:
-            out.append((f"extract:{ex.NAME}", f"extractor failed: {type(exc).__name__}: {exc}"))
-    return out
+            yield f"extract:{ex.NAME}", f"extractor failed: {type(exc).__name__}: {exc}"
 
 
 def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
-    """run_extractors(), with each record turned into what is stored: a list of (None,
-    StoredRecord) and (stage, warning message), in order. Done where the extractor runs (a
-    reading thread or a worker process), so storing is inserts only."""
+    """run_extractors(), with each record turned into what is stored as it comes (a batch's
+    records, a million messages' worth, are never all held at once): a list of (None,
+    StoredRecord | StoredBatch) and (stage, warning message), in order. Done where the
+    extractor runs (a reading thread or a worker process), so storing is inserts only."""
     out: list[tuple] = []
     for ident, res in run_extractors(wanted, inp):
         if isinstance(res, ArtifactRecord):
@@ -1007,6 +1007,10 @@ def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
             except Exception as exc:
                 out.append((f"extract:{ident.split('@')[0]}",
                             f"record not storable: {type(exc).__name__}: {exc}"))
+        elif isinstance(res, RecordBatch):
+            stored, refused = _batch_rows(ident, res)
+            out.append((None, stored))
+            out.extend((f"extract:{ident.split('@')[0]}", why) for why in refused)
         else:
             out.append((ident, res))
     return out
@@ -1019,11 +1023,26 @@ _to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
 def _artifact_rows(ident: str, rec: ArtifactRecord) -> store_triage.StoredRecord:
     """A record as it is stored (its fields as JSON, their SHA-256, its timestamp rows)."""
     fields_json = _to_json(rec.fields)
-    stamps = tuple((ts.label, ts.iso_utc(), ts.local.isoformat() if ts.local else None, int(ts.tz_known),
-                    ts.tz_source, ts.raw) for ts in rec.timestamps)
     return store_triage.StoredRecord(ident, rec.record_type, rec.source_ref, fields_json, int(rec.corrupted),
                                      _to_json(list(rec.warnings)) if rec.warnings else "[]",
-                                     record_sha256(fields_json), stamps)
+                                     record_sha256(fields_json), tuple(ts.row() for ts in rec.timestamps))
+
+
+def _batch_rows(ident: str, batch: RecordBatch) -> tuple[store_triage.StoredBatch, list[str]]:
+    """A batch of records as stored, column by column: each record's texts and hash made as
+    ``_artifact_rows`` makes them; and why a record could not be stored (the rest are)."""
+    stored = store_triage.StoredBatch(ident, batch.record_type)
+    refused: list[str] = []
+    for fields, times, corrupted, warnings, source_ref in batch.rows():
+        try:
+            fields_json = _to_json(fields)
+            digest = record_sha256(fields_json)
+            warnings_json = _to_json(list(warnings)) if warnings else "[]"
+        except Exception as exc:
+            refused.append(f"record not storable: {type(exc).__name__}: {exc}")
+            continue
+        stored.add(source_ref, fields_json, int(corrupted), warnings_json, digest, times)
+    return stored, refused
 
 
 def _damage_warnings(reader: object) -> list[str]:

@@ -68,6 +68,19 @@ class Timestamp:
             return self.utc_text
         return iso_utc(self.utc) if self.utc is not None else None
 
+    def row(self) -> tuple[str, str | None, str | None, int, str, str]:
+        """The time as the case store keeps it: (label, utc, local, tz_known, tz_source, raw),
+        the times as text."""
+        return (self.label, self.iso_utc(), self.local.isoformat() if self.local else None, int(self.tz_known),
+                self.tz_source, self.raw)
+
+
+def utc_row(label: str, utc_text: str, raw: str) -> tuple[str, str, None, int, str, str]:
+    """``Timestamp.row()`` of a time known in UTC (``tz_source`` 'utc', no wall clock) from its
+    ``iso_utc()`` text, without the Timestamp: for records made a batch at a time, where a
+    million times would each make a Timestamp only to be stored."""
+    return (label, utc_text, None, 1, "utc", raw)
+
 
 def iso_utc(dt: datetime) -> str:
     """RFC 3339 UTC with a ``Z``; microseconds only when present."""

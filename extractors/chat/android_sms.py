@@ -9,11 +9,13 @@ Conversations are ``threads``; their parties come from ``canonical_addresses``.
 """
 from __future__ import annotations
 
-from forensic.extractors.chat.common import attachment, message_record
-from forensic.extractors.chat.sqlite_chat import (OWNER, SqliteChatExtractor, lookup, ms_iso, rows, source,
-                                                  unix_ms)
-from forensic.extractors.records import ArtifactRecord
-from forensic.timestamps import Timestamp
+from typing import Iterator
+
+from forensic.extractors.chat.common import RECORD_TYPE, attachment, message_record
+from forensic.extractors.chat.sqlite_chat import (ROW_ERRORS, OWNER, SqliteChatExtractor, lookup, ms_iso, rows,
+                                                  source, unix_ms)
+from forensic.extractors.records import ArtifactRecord, RecordBatch
+from forensic.timestamps import Timestamp, ms_iso_utc, utc_row
 
 _BOX = {1: "inbox", 2: "sent", 3: "draft", 4: "outbox", 5: "failed", 6: "queued"}
 _OUT = {2, 3, 4, 5, 6}
@@ -21,6 +23,19 @@ _SMS_COLS = ("thread_id", "address", "date", "date_sent", "type", "read", "seen"
              "service_center", "status", "locked", "error_code")
 _PDU_COLS = ("thread_id", "date", "date_sent", "msg_box", "read", "sub", "m_type", "m_id", "ct_t", "text_only")
 _PART_COLS = ("mid", "seq", "ct", "name", "fn", "cl", "_data", "text")
+_MS_TYPES = (int, type(None))
+
+
+def _sms_times(date, date_sent, outgoing: bool) -> tuple[str, int | None, str | None, str | None]:
+    """``_sms``'s times of a text whose ``date`` and ``date_sent`` are Unix milliseconds
+    (integers) or NULL: (time_basis, the sent time's raw value, sent_at, received_at), the
+    times as ISO text. TypeError for a value of another type; OverflowError out of range."""
+    if type(date) not in _MS_TYPES or type(date_sent) not in _MS_TYPES:
+        raise TypeError("not Unix milliseconds")
+    if date_sent and not outgoing:       # the sender's clock, for received texts (0 when unknown)
+        return "date_sent", date_sent, ms_iso_utc(date_sent), ms_iso_utc(date) if date else None
+    sent = ms_iso_utc(date) if date else None
+    return "date", date, sent, None if outgoing else sent
 
 
 class AndroidSmsExtractor(SqliteChatExtractor):
@@ -57,13 +72,72 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             if "addr" in tables:
                 for a in rows(conn, "addr", tables["addr"], ("msg_id", "address", "type"), problems):
                     addrs.setdefault(a["msg_id"], []).append(a)
-        return {"threads": threads, "parts": parts, "addrs": addrs, "seen": {}}
+        return {"threads": threads, "parts": parts, "addrs": addrs, "seen": {}, "parties": {}}
 
     def row_record(self, table, row, ctx, item) -> ArtifactRecord:
         if table == "sms":
             return self._sms(row, item, ctx["threads"], ctx["seen"])
         rowid = row["_rowid"]
         return self._mms(row, item, ctx["threads"], ctx["parts"].get(rowid, []), ctx["addrs"].get(rowid, []))
+
+    def row_batches(self, table, got, ctx, item, problems) -> Iterator[RecordBatch]:
+        if table == "sms":
+            yield self._sms_batch(got, item, ctx, problems)
+        else:
+            yield from super().row_batches(table, got, ctx, item, problems)
+
+    def _sms_batch(self, got, item, ctx: dict, problems: list[str]) -> RecordBatch:
+        """The records of a read's SMS rows, the same as ``_sms`` makes them, without a
+        Timestamp or a record object each: the usual times, Unix milliseconds as integers, go
+        straight to their text and stored row, and a thread's conversation, participants and
+        parties are made once (shared by its records: a batch is stored, never changed). A
+        row this cannot make (a time as text or out of range, a value of a type the app never
+        writes) is made by ``_sms`` itself."""
+        batch = RecordBatch(RECORD_TYPE)
+        fields, times, corrupted, warnings, refs = (batch.fields.append, batch.times.append, batch.corrupted.append,
+                                                    batch.warnings.append, batch.source_refs.append)
+        path, threads, seen, parties = item.path, ctx["threads"], ctx["seen"], ctx["parties"]
+        for r in got:
+            (rowid, thread_id, address, date, date_sent, box, read, _seen, subject, body, service_center,
+             _status, _locked, _error_code) = r
+            try:
+                outgoing = box in _OUT
+                basis, ms, sent, received = _sms_times(date, date_sent, outgoing)
+                conversation, participants, sender, recipients = self._parties(thread_id, threads, address,
+                                                                               outgoing, seen, parties)
+                text = {"platform": "sms", "conversation": conversation, "participants": participants,
+                        "sender": sender, "recipients": recipients, "sent_at": sent, "sent_at_utc": sent,
+                        "tz_known": sent is not None, "tz_source": "utc" if sent is not None else "unknown",
+                        "body": body or "", "attachments": (), "reply_to": None, "edited": False, "edited_at": None,
+                        "deleted": False, "system": False, "source": {"path": path, "table": "sms", "row_id": rowid},
+                        "kind": "sms", "direction": "outgoing" if outgoing else "incoming",
+                        "box": _BOX.get(box, box), "time_basis": basis, "received_at": received,
+                        "read": bool(read) if read is not None else None, "subject": subject,
+                        "service_center": service_center, "address": address}
+            except ROW_ERRORS:                  # made one by one: _sms's record, or its words for the row
+                try:
+                    batch.add(self._sms(r, item, threads, seen))
+                except ROW_ERRORS as exc:
+                    problems.append(f"table sms: row {rowid} not readable as a message ({exc})")
+                continue
+            fields(text)
+            times((utc_row("sent", sent, str(ms)),) if sent is not None else ())
+            corrupted(sent is None)
+            warnings(())
+            refs(f"sms:{rowid}")
+        return batch
+
+    def _parties(self, thread_id, threads, address, outgoing: bool, seen: dict, parties: dict) -> tuple:
+        """(conversation, participants, sender, recipients) of an SMS as ``_sms`` gives them,
+        made once per thread, address and direction (lists as tuples: the same JSON)."""
+        key = (thread_id, address, outgoing)
+        got = parties.get(key)
+        if got is None:
+            conv_id, title, participants = self._thread(thread_id, threads, address, seen)
+            got = parties[key] = ({"id": conv_id, "title": title}, tuple(participants),
+                               OWNER if outgoing else address,
+                               ((address,) if address else ()) if outgoing else (OWNER,))
+        return got
 
     def _conversation(self, thread_id, threads, fallback: list[str]) -> tuple[dict, list[str]]:
         parties = threads.get(thread_id) or fallback

@@ -213,11 +213,19 @@ def lenient_text(raw: bytes) -> str:
 
 def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str],
               key: str = "ROWID", batch: int = 2000) -> Iterator[sqlite3.Row]:
-    """Rows of ``sql`` (which must select ``key`` AS _rowid from ``table`` and accept
+    """The rows of :func:`read_batches`, one by one."""
+    for rows in read_batches(conn, table, sql, problems, key, batch):
+        yield from rows
+
+
+def read_batches(conn: sqlite3.Connection, table: str, sql: str, problems: list[str],
+                 key: str = "ROWID", batch: int = 2000) -> Iterator[list[sqlite3.Row]]:
+    """Rows of ``sql`` (which must select ``key`` AS _rowid, first, from ``table`` and accept
     ``WHERE … _rowid > ?`` via a ``{after}`` placeholder), read in rowid batches so that a
     damaged page costs only the batch it sits in: the read resumes past it, and each loss is
-    described in ``problems``. Reading only ever goes forwards (a damaged b-tree may answer
-    out of order), and text that is not valid UTF-8 is read with replacement characters."""
+    described in ``problems``. Each query's rows come as one list (the rows read before a
+    damaged page too). Reading only ever goes forwards (a damaged b-tree may answer out of
+    order), and text that is not valid UTF-8 is read with replacement characters."""
     last = None
     careful = 0                 # rows to read one query each (near damage: no read-ahead)
     jump = 1
@@ -225,18 +233,21 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
         size = 1 if careful else batch
         n = 0
         before = last
+        got: list[sqlite3.Row] = []
         try:
             cur = conn.execute(sql.format(after=f"{key} > ?" if last is not None else "1"),
                                ((last,) if last is not None else ()) + (size,))
             for r in cur:                     # rows before a damaged page are kept
                 n += 1
-                rowid = r["_rowid"]
+                rowid = r[0]
                 if last is not None and rowid <= last:
                     continue                  # a damaged b-tree answering out of order: never read backwards
                 last = rowid
                 jump = 1
-                yield r
+                got.append(r)
         except (sqlite3.DatabaseError, UnicodeDecodeError) as exc:
+            if got:
+                yield got
             if bad_text(exc) and conn.text_factory is not lenient_text:
                 conn.text_factory = lenient_text   # the rest of this database: bad bytes replaced
                 problems.append(f"table {table}: text that is not valid UTF-8 after rowid "
@@ -254,6 +265,8 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
                 return
             last = max(nxt - 1, last or 0)    # forwards only, whatever a damaged tree answers
             continue
+        if got:
+            yield got
         if n and last == before:
             return                            # rows, but none past the last one read: no way forwards
         if careful:

@@ -24,6 +24,12 @@ dropped, one with a live row's rowid but other content is kept and says so
 (``recovered_note``: an earlier version, or a reused rowid), and one warning per database
 counts what was recovered.
 
+Batches: for a caller that stores records a batch at a time (``ExtractorInput.batches``: the
+triage), the live rows' records come as :class:`RecordBatch` objects, one per read of rows
+(``row_batches``: made by ``row_record`` one by one, or, by a reader of databases that hold a
+million messages (Android SMS), column by column: the same records, byte for byte, as stored).
+Recovered rows, and the records of a database with an uncommitted state, come one by one.
+
 Damage: each table is read in rowid batches; a batch that hits a damaged page is skipped past
 and reported, the rest is read. A missing table is reported and the tables that are there
 are read. "Not my format" (none of the tables this reader needs) yields nothing.
@@ -38,16 +44,18 @@ import sqlite3
 from typing import Any, ClassVar, Iterable, Iterator
 
 from forensic.extractors.base import Extractor, ExtractorInput
-from forensic.extractors.chat.common import SQLITE_MAGIC, link_by_suffix, read_rows, tables_of
+from forensic.extractors.chat.common import SQLITE_MAGIC, link_by_suffix, read_batches, read_rows, tables_of
 from forensic.store.records import Link
 from forensic.store.view import StoreView
-from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning, RecordBatch
 from forensic.extractors.sqlite_journal import SUFFIXES, DatabaseStates, open_database
 from forensic.extractors.sqlite_recover import RecoveredRow, TableShape, affinity, recover
 from forensic.timestamps import Timestamp, ms_iso_utc
 
 OWNER = "(device owner)"
-_ROW_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
+# what reading one row as a message may raise (a value of a type the app never writes): that row is
+# reported, the rest are read
+ROW_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
 
 
 class SqliteChatExtractor(Extractor):
@@ -67,7 +75,7 @@ class SqliteChatExtractor(Extractor):
         name = posixpath.basename(path.replace("\\", "/")).lower()
         return name in self.FILE_NAMES or any(m in head for m in self.MARKERS)
 
-    def extract(self, item: ExtractorInput) -> Iterator[ArtifactRecord | ExtractionWarning]:
+    def extract(self, item: ExtractorInput) -> Iterator[ArtifactRecord | RecordBatch | ExtractionWarning]:
         problems: list[str] = []
         try:
             with open_database(item) as db:
@@ -85,7 +93,8 @@ class SqliteChatExtractor(Extractor):
                 ctx = None
                 if db.uncommitted is None and self.MESSAGE_TABLES:
                     ctx = self.context(db.committed, tables, item, problems)
-                    yield from self._live(db.committed, tables, item, problems, ctx)
+                    live = self._live_batches if item.batches else self._live
+                    yield from live(db.committed, tables, item, problems, ctx)
                 elif db.uncommitted is None:
                     yield from self.read(db.committed, tables, item, problems)
                 else:
@@ -154,19 +163,54 @@ class SqliteChatExtractor(Extractor):
         in their order (NULL for those this version of the app lacks)."""
         raise NotImplementedError  # pragma: no cover
 
+    def row_batches(self, table: str, got: list[sqlite3.Row], ctx: Any, item: ExtractorInput,
+                    problems: list[str]) -> Iterator[RecordBatch]:
+        """The records of one read's live rows of a ``MESSAGE_TABLES`` table, as batches (one
+        per run of records of one type), for a caller that stores batches. Here each is made
+        by ``row_record``; a reader of databases that hold a million messages overrides this
+        to make them column by column: the same records, byte for byte, as ``row_record``'s."""
+        batch = None
+        for rec in self._records(table, got, ctx, item, problems):
+            if batch is None or batch.record_type != rec.record_type:
+                if batch:
+                    yield batch
+                batch = RecordBatch(rec.record_type)
+            batch.add(rec)
+        if batch:
+            yield batch
+
+    def _records(self, table: str, got: list[sqlite3.Row], ctx: Any, item: ExtractorInput,
+                 problems: list[str]) -> Iterator[ArtifactRecord]:
+        """``row_record`` of each row; a row it cannot read is reported and the rest are read."""
+        make = self.row_record
+        for r in got:
+            try:
+                rec = make(table, r, ctx, item)
+            except ROW_ERRORS as exc:          # a value of a type the app never writes
+                problems.append(f"table {table}: row {r[0]} not readable as a message ({exc})")
+                continue
+            if rec is not None:
+                yield rec
+
     def _live(self, conn: sqlite3.Connection, tables: dict[str, set[str]], item: ExtractorInput,
               problems: list[str], ctx: Any) -> Iterator[ArtifactRecord]:
+        """The records of the live rows of ``MESSAGE_TABLES``, one by one."""
+        for table, got in self._reads(conn, tables, problems):
+            yield from self._records(table, got, ctx, item, problems)
+
+    def _live_batches(self, conn: sqlite3.Connection, tables: dict[str, set[str]], item: ExtractorInput,
+                      problems: list[str], ctx: Any) -> Iterator[RecordBatch]:
+        """The records of the live rows of ``MESSAGE_TABLES``, a batch per read (``row_batches``)."""
+        for table, got in self._reads(conn, tables, problems):
+            yield from self.row_batches(table, got, ctx, item, problems)
+
+    def _reads(self, conn: sqlite3.Connection, tables: dict[str, set[str]],
+               problems: list[str]) -> Iterator[tuple[str, list[sqlite3.Row]]]:
+        """(table, rows) of each read of the live rows of ``MESSAGE_TABLES``, in rowid order."""
         for table, wanted in self.MESSAGE_TABLES.items():
             if table in tables:
-                make = self.row_record
-                for r in rows(conn, table, tables[table], wanted, problems):
-                    try:
-                        rec = make(table, r, ctx, item)
-                    except _ROW_ERRORS as exc:          # a value of a type the app never writes
-                        problems.append(f"table {table}: row {r['_rowid']} not readable as a message ({exc})")
-                        continue
-                    if rec is not None:
-                        yield rec
+                for got in row_batches(conn, table, tables[table], wanted, problems):
+                    yield table, got
 
     def _recovered(self, db: DatabaseStates, tables: dict[str, set[str]], item: ExtractorInput,
                    problems: list[str], ctx: Any) -> Iterator[ArtifactRecord]:
@@ -190,7 +234,7 @@ class SqliteChatExtractor(Extractor):
             mapped = FoundRow(("_rowid", *wanted), (row.rowid, *(values.get(c) for c in wanted)))
             try:
                 rec = self.row_record(row.table, mapped, ctx, item)
-            except _ROW_ERRORS as exc:
+            except ROW_ERRORS as exc:
                 problems.append(f"table {row.table}: a recovered row at offset {row.offset} not readable as a "
                                 f"message ({exc})")
                 continue
@@ -354,10 +398,19 @@ def rows(conn, table: str, columns: set[str], wanted: tuple[str, ...], problems:
          where: str = "") -> Iterator[sqlite3.Row]:
     """Rows of ``table`` with the ``wanted`` columns (NULL for those this version lacks), in
     rowid order, read in batches that survive damaged pages."""
+    yield from read_rows(conn, table, _select(table, columns, wanted, where), problems)
+
+
+def row_batches(conn, table: str, columns: set[str], wanted: tuple[str, ...], problems: list[str],
+                where: str = "") -> Iterator[list[sqlite3.Row]]:
+    """The rows of :func:`rows`, a list per read (:func:`read_batches`)."""
+    yield from read_batches(conn, table, _select(table, columns, wanted, where), problems)
+
+
+def _select(table: str, columns: set[str], wanted: tuple[str, ...], where: str) -> str:
     cols = ", ".join(f'"{c}"' if c in columns else f'NULL AS "{c}"' for c in wanted)
     extra = f" AND ({where})" if where else ""
-    sql = f'SELECT ROWID AS _rowid, {cols} FROM "{table}" WHERE {{after}}{extra} ORDER BY ROWID LIMIT ?'
-    yield from read_rows(conn, table, sql, problems)
+    return f'SELECT ROWID AS _rowid, {cols} FROM "{table}" WHERE {{after}}{extra} ORDER BY ROWID LIMIT ?'
 
 
 def lookup(conn, table: str, columns: set[str], key: str, wanted: tuple[str, ...], problems: list[str]) -> dict:

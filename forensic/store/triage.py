@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import operator
 import sqlite3
-from typing import Iterable, NamedTuple
+from dataclasses import dataclass, field
+from itertools import repeat
+from typing import Iterable, Iterator, NamedTuple
 
 from forensic.store import artifacts
 
@@ -21,10 +23,40 @@ class StoredRecord(NamedTuple):
     timestamps: tuple          # (label, utc, local, tz_known, tz_source, raw) each
 
 
+@dataclass(slots=True)
+class StoredBatch:
+    """Records of one extractor and type as a triage stores them, column by column (a
+    :class:`~forensic.extractors.records.RecordBatch` made into rows): position ``i`` of each
+    list is one record, as a :class:`StoredRecord` would hold it."""
+    extractor: str
+    record_type: str
+    source_refs: list = field(default_factory=list)
+    fields_json: list = field(default_factory=list)
+    corrupted: list = field(default_factory=list)
+    warnings_json: list = field(default_factory=list)
+    record_sha256: list = field(default_factory=list)
+    timestamps: list = field(default_factory=list)
+
+    def add(self, source_ref: str | None, fields_json: str, corrupted: int, warnings_json: str,
+            record_sha256: str, timestamps: tuple) -> None:
+        self.source_refs.append(source_ref)
+        self.fields_json.append(fields_json)
+        self.corrupted.append(corrupted)
+        self.warnings_json.append(warnings_json)
+        self.record_sha256.append(record_sha256)
+        self.timestamps.append(timestamps)
+
+    def __iter__(self) -> Iterator[StoredRecord]:
+        """Each record as a :class:`StoredRecord`."""
+        for row in zip(self.source_refs, self.fields_json, self.corrupted, self.warnings_json, self.record_sha256,
+                       self.timestamps, strict=True):
+            yield StoredRecord(self.extractor, self.record_type, *row)
+
+
 class Entry(NamedTuple):
     """One walked entry: its ``files`` row (column -> value), its records, its warnings."""
     row: dict
-    records: list              # StoredRecord
+    records: list              # StoredRecord, StoredBatch
     warnings: list             # (stage, message)
 
 
@@ -94,6 +126,17 @@ def _at_once(db: sqlite3.Connection, item: str, entries: list[Entry], now: str) 
         files.append((file_id,) + values(e.row) + (len(e.warnings),))
         warnings.extend((item, loc, stage, message, now) for stage, message in e.warnings)
         for r in e.records:
+            if isinstance(r, StoredBatch):         # column by column, one id each
+                n = len(r.fields_json)
+                ids = range(artifact_id + 1, artifact_id + n + 1)
+                artifact_id += n
+                artifacts.extend(zip(ids, repeat(item, n), repeat(file_id, n), repeat(r.record_type, n),
+                                     repeat(r.extractor, n), r.source_refs, r.fields_json, r.corrupted,
+                                     r.warnings_json, strict=True))
+                stamps.extend((aid, file_id) + ts for aid, times in zip(ids, r.timestamps, strict=True) for ts in times)
+                stored.extend(("record", e.row, r.record_type, aid, digest)
+                              for aid, digest in zip(ids, r.record_sha256, strict=True))
+                continue
             artifact_id += 1
             artifacts.append((artifact_id, item, file_id, r.record_type, r.extractor, r.source_ref, r.fields_json,
                               r.corrupted, r.warnings_json))
@@ -126,7 +169,7 @@ def _one_by_one(db: sqlite3.Connection, item: str, entries: list[Entry], now: st
         file_id = cur.lastrowid
         for stage, message in e.warnings:
             db.execute(_WARNING, (item, e.row["locator"], stage, message, now))
-        for r in e.records:
+        for r in _one_each(e.records):
             aid = db.execute(_ARTIFACT, (None, item, file_id, r.record_type, r.extractor, r.source_ref,
                                          r.fields_json, r.corrupted, r.warnings_json)).lastrowid
             for ts in r.timestamps:
@@ -134,6 +177,15 @@ def _one_by_one(db: sqlite3.Connection, item: str, entries: list[Entry], now: st
             stored.append(("record", e.row, r.record_type, aid, r.record_sha256))
         stored.append(("file", e.row, file_id))
     return stored
+
+
+def _one_each(records: list) -> Iterator[StoredRecord]:
+    """An entry's records one by one, its batches' records in their order."""
+    for r in records:
+        if isinstance(r, StoredBatch):
+            yield from r
+        else:
+            yield r
 
 
 def add_warnings(db: sqlite3.Connection, rows: Iterable[tuple]) -> None:
