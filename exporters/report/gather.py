@@ -15,7 +15,7 @@ def selection_timeline(case, sel) -> list[dict]:
     events: list[dict] = []
     for item in sorted({f["item"] for f in sel.files}):
         for ev in tl.events(case.db, tl.TimelineFilter(item=item, start_us=start, end_us=end)):
-            if ev["record_type"] == "chat/message":
+            if ev["record_type"] in ("chat/message", "search/hit"):
                 continue
             if (ev["item"], ev["locator"]) in keys:
                 events.append(ev)
@@ -23,6 +23,7 @@ def selection_timeline(case, sel) -> list[dict]:
         ev = _message_event(m, tl)
         if ev is not None:
             events.append(ev)
+    events.extend(_hit_events(case, sel, tl, start, end))
 
     def key(ev: dict):
         k = tl.sort_key(ev["datetime"]) if ev["datetime"] else None
@@ -56,6 +57,37 @@ def _message_event(m: dict, tl) -> dict | None:
             "path": m["path"], "sha256": m["sha256"], "record_type": "chat/message", "tz_known": known,
             "tz_source": f.get("tz_source") if known else "unknown", "local_datetime": local_iso,
             "locator": m["locator"], "db_state": state, "recovered": recovered}
+
+
+def _hit_events(case, sel, tl, start: int | None, end: int | None) -> list[dict]:
+    """The selected saved search hits at the times of the message, record or file each is
+    in; a hit with none (unallocated space) is in data/search_hits.jsonl only."""
+    from datetime import timezone
+
+    from forensic.store.search import hit_times
+    times = hit_times(case.db, [h["artifact_id"] for h in getattr(sel, "hits", None) or []])
+    out = []
+    for h in sel.hits:
+        f = h["fields"]
+        what = "[withheld: tagged sensitive]" if h["withheld"] else f"{f.get('text')!r} ({f.get('list')})"
+        for t in times.get(h["artifact_id"], []):
+            if t.tz_known and t.utc:
+                dt = tl.parse_stored(t.utc)
+                dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
+                when, stamp, known = tl.iso(dt), tl.to_us(dt), True
+                if (start is not None and stamp < start) or (end is not None and stamp > end):
+                    continue
+            elif t.local or t.utc:
+                when, stamp, known = tl.iso(tl.parse_stored(t.local or t.utc).replace(tzinfo=None)), None, False
+            else:
+                continue
+            out.append({"message": f"Search hit {what} in {f.get('where')}: {h['path'] or h['locator'] or '?'}",
+                        "datetime": when, "timestamp_desc": f"Search hit ({t.label.replace('_', ' ')})",
+                        "timestamp": stamp, "item": h["item"], "path": h["path"], "sha256": h["sha256"],
+                        "record_type": "search/hit", "tz_known": known,
+                        "tz_source": t.tz_source if known else "unknown", "local_datetime": when,
+                        "locator": h["locator"], "recovery": None, "db_state": None, "recovered": None})
+    return out
 
 
 def _position(fields: dict) -> tuple[Any, Any]:

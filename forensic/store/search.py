@@ -160,6 +160,28 @@ def saved_hits(db: sqlite3.Connection, items: list[str]) -> dict[str, int]:
     return out
 
 
+@dataclass(frozen=True, slots=True)
+class HitTime:
+    """One time of a saved hit: the message's, record's or file's it is in, as stored."""
+    label: str
+    utc: str | None
+    local: str | None
+    tz_known: bool
+    tz_source: str | None
+
+
+def hit_times(db: sqlite3.Connection, artifact_ids: list[int]) -> dict[int, list[HitTime]]:
+    """The times of saved hits (a hit in unallocated space has none)."""
+    out: dict[int, list[HitTime]] = {}
+    for at in range(0, len(artifact_ids), 500):
+        chunk = artifact_ids[at:at + 500]
+        for aid, label, utc, local, known, source in db.execute(
+                f"SELECT artifact_id, label, utc, local, tz_known, tz_source FROM timestamps "
+                f"WHERE artifact_id IN ({', '.join('?' * len(chunk))}) ORDER BY rowid", chunk):
+            out.setdefault(aid, []).append(HitTime(label, utc, local, bool(known), source))
+    return out
+
+
 def save_hits(db: sqlite3.Connection, hits: list[tuple[str, str | None, int | None, str]],
               extractor: str) -> list[SavedHit]:
     """Store each hit (item, locator of its file or None, artifact id of the record it is in

@@ -150,3 +150,30 @@ def test_saving_the_same_search_twice_keeps_each_hit_once(tmp_path, capsys):
     assert [e["details"]["saved_before"] for e in recorded] == [0, 2, 2, 0]
     capsys.readouterr()
     assert cli("custody", "verify", "--deep", "--case", case) == 0, capsys.readouterr()
+
+
+def test_a_saved_hit_is_on_the_bundles_timeline_at_its_files_time(tmp_path, capsys):
+    """A hit tagged alone (not its file): the bundle's data/timeline.csv lists it at the time
+    of the file it is in, with its text; the file's own times are not listed (not selected)."""
+    import csv
+    import io
+    root = tmp_path / "extraction"
+    root.mkdir()
+    (root / "note.txt").write_bytes(b"meet at the PIER-NINE tonight\n")
+    os.utime(root / "note.txt", (1_600_000_000, 1_600_000_000))
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case-id", "S-12", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+    capsys.readouterr()
+    assert cli("search", "PIER-NINE", "--in", "content", "--save", "--json", "--case", case) == 0
+    (hit,) = _jsonl(capsys.readouterr().out)
+    assert cli("tag", "add", hit["saved_as"], "--tag", "pier", "--case", case) == 0
+    out = tmp_path / "bundle"
+    assert cli("export", "--tag", "pier", "--out", out, "--case", case) in (0, 3)
+    with zipfile.ZipFile(out) as z:
+        (member,) = [n for n in z.namelist() if n.endswith("data/timeline.csv")]
+        rows = list(csv.DictReader(io.StringIO(z.read(member).decode("utf-8"))))
+    (row,) = rows
+    assert row["record_type"] == "search/hit" and row["datetime"].startswith("2020-09-13T12:26:40")
+    assert "'PIER-NINE'" in row["message"] and row["locator"] == hit["locator"]
