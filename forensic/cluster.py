@@ -28,6 +28,7 @@ from __future__ import annotations
 import hashlib
 import math
 import os
+import re
 import socket
 import time
 from dataclasses import dataclass, field, replace
@@ -43,7 +44,8 @@ from forensic.store import triage as store_triage
 PIECE_BYTES = 1 << 30        # an item's bytes per piece (FORENSIC_CLUSTER_PIECE_BYTES overrides it)
 RETRIES = 2                  # a task that raises is run again this many times (a dead worker's: by the scheduler)
 FINGERPRINT_BYTES = 1 << 20
-CONNECT_TIMEOUT = 15         # seconds to reach the scheduler
+CONNECT_TIMEOUT = 10         # seconds to reach the scheduler
+_ADDRESS = re.compile(r"(?:tcp|tls)://[^\s/]+:\d{1,5}\Z")
 # Fault injection for tests (tests/cluster): "hold:DIR", once the folder DIR exists: the first
 # piece task to start writes its process id to DIR/held and waits (to be killed); later tasks
 # run normally.
@@ -200,6 +202,9 @@ class Cluster:
         except ImportError:
             raise UsageError("--cluster needs Dask distributed, which is not installed",
                              hint="pip install 'forensic[cluster]' (or 'dask[distributed]')") from None
+        if not _ADDRESS.match(address):
+            raise UsageError(f"--cluster {address!r} is not a scheduler address",
+                             hint="give tcp://HOST:PORT (or tls://HOST:PORT), e.g. tcp://10.0.0.5:8786")
         self.address = address
         self.path_maps = list(path_maps or [])
         self.piece_bytes = piece_bytes or int(os.environ.get("FORENSIC_CLUSTER_PIECE_BYTES") or PIECE_BYTES)

@@ -168,10 +168,16 @@ def test_a_worker_that_sees_other_bytes_at_the_path_is_refused(evidence, cluster
         assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
 
 
-def test_path_map_needs_a_cluster(evidence, tmp_path):
+def test_usage_errors_before_anything_is_recorded(evidence, tmp_path):
     case = new_case(tmp_path, evidence[3:])
+    before = (case / "custody.jsonl").read_bytes()
+    code, _, err = cli("triage", "--case", case, "--cluster", "scheduler-without-port")
+    assert code == 2 and "tcp://HOST:PORT" in err
     code, _, err = cli("triage", "--case", case, "--path-map", "/a=/b")
     assert code == 2 and "--cluster" in err
+    code, _, err = cli("triage", "--case", case, "--cluster", "tcp://127.0.0.1:8786", "--path-map", "/a")
+    assert code == 2 and "SRC=DST" in err
+    assert (case / "custody.jsonl").read_bytes() == before
 
 
 def test_the_comparison_sees_a_difference(evidence, local, tmp_path):
