@@ -30,6 +30,7 @@ import math
 import os
 import re
 import socket
+import sys
 import time
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -177,7 +178,8 @@ def read_piece(task: PieceTask, done: dict[str, str | None], total: int | None) 
     span = None
     if task.pieces > 1 and total is not None:
         span = (task.piece * total // task.pieces, (task.piece + 1) * total // task.pieces)
-        triage.span = range(*span)
+        # the last piece takes whatever follows: no entry is left out should this walk run longer
+        triage.span = range(span[0], span[1] if task.piece < task.pieces - 1 else sys.maxsize)
     entries: list[store_triage.Entry] = []
     triage.sink = entries.append
     triage.read_source(path, task.fmt, task.bad_chunks)
