@@ -14,7 +14,7 @@ from forensic.cli import exit_codes
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import compact_line, esc, info, listing, warn
 from forensic.errors import UsageError
-from forensic.search.engine import WHERE, Hit, search_case
+from forensic.search.engine import PLACES, WHERE, Hit, search_case
 from forensic.search.patterns import PATTERNS, pattern_terms
 from forensic.search.terms import Matcher, Term, read_list
 from forensic.store import search as store_search
@@ -38,7 +38,8 @@ def _cells(h: Hit) -> tuple:
                    "linear time; one it refuses (back-references, lookaround) runs under a time bound.")
 @click.option("--ignore-case", "-i", is_flag=True, help="Upper and lower case alike.")
 @click.option("--in", "where", default=",".join(WHERE), show_default=True,
-              help="Where to look, comma-separated: " + ", ".join(WHERE) + ".")
+              help="Where to look, comma-separated: " + ", ".join(PLACES) + " (a disk image's every byte, "
+                   "across files and file-system metadata; hits name the files they span).")
 @click.option("--unallocated", is_flag=True, help="Also the raw bytes of unallocated space (disk images).")
 @click.option("--slack", is_flag=True, help="Also file slack: from a file's end to its last cluster's end.")
 @click.option("--patterns", default=None,
@@ -76,9 +77,10 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
     if patterns:
         terms.extend(pattern_terms([p.strip() for p in patterns.split(",") if p.strip()], region))
     places = {w.strip() for w in where.split(",") if w.strip()}
-    unknown = places - set(WHERE)
+    unknown = places - set(PLACES)
     if unknown:
-        raise UsageError(f"--in {', '.join(sorted(unknown))}: not a place searched", hint="places: " + ", ".join(WHERE))
+        raise UsageError(f"--in {', '.join(sorted(unknown))}: not a place searched",
+                         hint="places: " + ", ".join(PLACES))
     matcher = Matcher(terms, ignore_case)
     for pattern, why in matcher.refused.items():
         warn(f"--regex {esc(pattern)}: Hyperscan cannot run it ({esc(why)}): Python's regex engine does, at most "
@@ -133,7 +135,7 @@ def _save(case: Case, hits: list[Hit], terms: list[Term], places: set[str], igno
             continue
         ids[key] = None
         source = h.record_id if h.where in ("message", "metadata") else None
-        rows.append((h.item, h.locator if h.where != "unallocated" else None, source,
+        rows.append((h.item, h.locator if h.where not in ("unallocated", "raw") else None, source,
                      json.dumps(fields, ensure_ascii=False, default=str)))
     by_list: dict[str, int] = {}
     by_where: dict[str, int] = {}

@@ -9,10 +9,15 @@
 - ``slack`` (``--slack``): the bytes between a file's end and the end of its last cluster;
 - ``unallocated`` (``--unallocated``): each volume's unallocated runs from its allocation map
   (:mod:`forensic.sources.unallocated`) searched as one stream (as ``blkls`` lists them), and
-  the disk's space outside every partition.
+  the disk's space outside every partition;
+- ``raw`` (``--in raw``, never by default): a disk image's every byte in order, once, as
+  ``grep`` over the image would: what lies across two files contiguous on disk (the end of
+  one file's last cluster, the start of the next file's first), in file-system metadata or
+  between partitions. Each hit names the files whose clusters its bytes are in (``files``).
 """
 from __future__ import annotations
 
+import bisect
 from dataclasses import asdict, dataclass
 from typing import BinaryIO, Callable, Iterator
 
@@ -26,7 +31,8 @@ from forensic.store import search as store_search
 from forensic.store.search import ContentText
 from forensic.timestamps import iso_utc, now_utc
 
-WHERE = ("content", "names", "messages", "metadata")
+WHERE = ("content", "names", "messages", "metadata")      # --in's default
+PLACES = WHERE + ("raw",)
 CONTEXT_CHARS = 40
 
 Warn = Callable[[str], None]
@@ -54,6 +60,7 @@ class Hit:
     record_type: str | None = None
     field: str | None = None
     extracted: str | None = None     # the document extractor the text came from (pdf, ooxml, ...)
+    files: tuple[str, ...] | None = None   # raw: the files whose clusters (content or slack) hold it
 
     @property
     def target(self) -> str | None:
@@ -61,7 +68,7 @@ class Hit:
         message, the file's locator for the rest; None for unallocated space (no record)."""
         if self.where == "message":
             return f"message:{self.record_id}"
-        if self.where == "unallocated" or self.locator is None:
+        if self.where in ("unallocated", "raw") or self.locator is None:
             return None
         return self.locator
 
@@ -168,12 +175,13 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
         fh.close()
 
 
-def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: bool, unallocated: bool,
+def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack: bool, unallocated: bool,
                 warn: Warn) -> Iterator[Hit]:
     """Hits in the evidence of one item: its files, their slack, its unallocated space."""
     from forensic.sources import open_source
     from forensic.sources.tsk import TskImageSource
     from forensic.sources.unallocated import unallocated_runs, unpartitioned
+    content = "content" in where
     row = case.item(item)
     path = row.source
     if not path.exists():
@@ -207,6 +215,10 @@ def source_hits(case: Case, item: str, matcher: Matcher, content: bool, slack: b
                     store_search.replace_content(db, item, row.triaged_at, collect, iso_utc(now_utc()))
             elif indexed:
                 yield from _indexed_hits(case, item, matcher, raw_found, warn)
+        if "raw" in where and image is None:
+            warn(f"item {item} ({row.format}) is no disk image: it has no raw bytes to search (--in raw)")
+        elif "raw" in where and image is not None and read_image is not None:
+            yield from _image_hits(item, image, src.entries(), matcher, read_image, warn)
         if unallocated and image is not None:
             assert read_image is not None
             for loc, fs, fstype, offset in image.volumes:
@@ -249,9 +261,67 @@ def _space_hits(item: str, volume: str, runs: list[tuple[int, int]], matcher: Ma
         yield hit
 
 
+class Owners:
+    """Which files' clusters hold a span of the image: every run of every file (allocated or
+    deleted; a deleted file's clusters may since hold another's) by image offset."""
+
+    def __init__(self, runs: list[tuple[int, int, str]]) -> None:
+        self.runs = sorted(runs)                         # (image offset, end, locator)
+        self.starts = [r[0] for r in self.runs]
+        self.reach: list[int] = []                       # the furthest end of the runs up to each one
+        for _, end, _ in self.runs:
+            self.reach.append(max(end, self.reach[-1] if self.reach else end))
+
+    def of(self, offset: int, length: int) -> tuple[str, ...]:
+        out: list[str] = []
+        j = bisect.bisect_left(self.starts, offset + length) - 1
+        while j >= 0 and self.reach[j] > offset:
+            start, end, loc = self.runs[j]
+            if end > offset and loc not in out:
+                out.append(loc)
+            j -= 1
+        return tuple(sorted(out))
+
+
+def _owners(entries: Iterator[FileEntry], warn: Warn) -> Owners:
+    runs: list[tuple[int, int, str]] = []
+    for entry in entries:
+        if not entry.has_content:
+            continue
+        try:
+            fh = entry.open()
+            try:
+                layout = fh.layout() if hasattr(fh, "layout") else None
+            finally:
+                fh.close()
+        except (OSError, RuntimeError, ValueError) as exc:
+            warn(f"{entry.locator}: where its clusters lie is not known ({exc}): a raw hit in them names no file")
+            continue
+        for img, n in (layout[0] if layout else []):
+            if img is not None:
+                runs.append((img, img + n, str(entry.locator)))
+    return Owners(runs)
+
+
+def _image_hits(item: str, image: object, entries: Iterator[FileEntry], matcher: Matcher,
+                read_image: Callable[[int, int], bytes], warn: Warn) -> Iterator[Hit]:
+    """Hits in the image's every byte (``--in raw``), each with the files its bytes are in."""
+    owners: Owners | None = None
+    size = image.img.get_size()                  # type: ignore[attr-defined]
+    loc = str(image.locator)                     # type: ignore[attr-defined]
+    for sh in scan(read_image, size, matcher):
+        if owners is None:                       # the files' runs, read when a first hit needs them
+            owners = _owners(entries, warn)
+        m = sh.match
+        files = owners.of(sh.offset, sh.length)
+        yield Hit(m.term.text, m.term.list, "raw", item, loc, sh.offset, None, m.text, context_text(sh), m.encoding,
+                  sh.length, len(files) > 1, crosses_sector(sh.offset, sh.length), files=files)
+    note_skipped(matcher, f"{loc} (raw)", warn)
+
+
 def search_case(case: Case, matcher: Matcher, items: list[str], where: set[str], slack: bool,
                 unallocated: bool, warn: Warn) -> Iterator[Hit]:
     yield from store_hits(case, matcher, items, where, warn)
-    if "content" in where or slack or unallocated:
+    if "content" in where or "raw" in where or slack or unallocated:
         for item in items:
-            yield from source_hits(case, item, matcher, "content" in where, slack, unallocated, warn)
+            yield from source_hits(case, item, matcher, where, slack, unallocated, warn)

@@ -1,8 +1,9 @@
 """``forensic search`` on FAT and ext3 images the tests build, with strings placed across two
-files, across sectors, across fragmented clusters, into slack, into unallocated space, into
-a deleted file, and with regex specials: each hit found at its offset in the image, which
-the test finds itself in the image's bytes (or, for a string split by fragmentation, from
-the file's runs as The Sleuth Kit gives them)."""
+files (the end of one file's last cluster, the start of the next file's first: only
+``--in raw`` sees them), across sectors, across fragmented clusters, into slack, into
+unallocated space, into a deleted file, and with regex specials: each hit found at its
+offset in the image, which the test finds itself in the image's bytes (or, for a string
+split by fragmentation, from the file's runs as The Sleuth Kit gives them)."""
 from __future__ import annotations
 
 import json
@@ -16,6 +17,13 @@ from tests.training_case import cli
 
 SPECIALS = "a?b\\c*d$e#f[g^"
 CLUSTER = 2048               # FAT16 of 16 MiB: 4 sectors a cluster
+BLOCK = 1024                 # the ext3 image's block
+
+
+def _pair(size: int) -> bytes:
+    """One of two files of one cluster each, written one after the other: each starts with
+    ACROSS and ends with SPLIT-, so SPLIT-ACROSS lies across the two whichever comes first."""
+    return b"ACROSS" + b"p" * (size - 12) + b"SPLIT-"
 
 
 def search(case: Path, capsys, *args: object) -> list[dict]:
@@ -47,6 +55,7 @@ def _patch(img: Path, offset: int, data: bytes) -> None:
 def fat(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("search_fat")
     files = {
+        "pair-a.bin": _pair(CLUSTER), "pair-b.bin": _pair(CLUSTER),
         "a.txt": b"first file holds ALPHA-TWIN once\n",
         "docs/b.txt": b"second file: ALPHA-TWIN again\n",
         "sector.bin": b"s" * 506 + b"SECTOR-SPAN" + b"s" * 531,
@@ -72,6 +81,37 @@ def fat(tmp_path_factory):
     assert cli("evidence", "add", img, "--case", case, "--id", "card") == 0
     cli("triage", "--case", case)
     return case, img
+
+
+def _across_two_files(case: Path, img: Path, capsys, cluster: int) -> None:
+    raw = img.read_bytes()
+    starts = sorted((_tsk_runs(img, f"/{name}")[0][0], name) for name in ("pair-a.bin", "pair-b.bin"))
+    assert starts[0][0] + cluster == starts[1][0], f"the builder did not write the pair one after the other: {starts}"
+    at = raw.find(b"SPLIT-ACROSS")
+    assert at == starts[1][0] - 6 and raw.count(b"SPLIT-ACROSS") == 1
+    # neither file holds it, nor their slack, nor unallocated space
+    assert search(case, capsys, "SPLIT-ACROSS", "--in", "content", "--slack", "--unallocated") == []
+    for args in (("SPLIT-ACROSS",), ("split-across", "-i"), (r"SPLIT-AC\w{3}S", "--regex")):
+        (h,) = search(case, capsys, *args, "--in", "raw")
+        assert (h["where"], h["image_offset"], h["file_offset"], h["text"]) == ("raw", at, None, "SPLIT-ACROSS")
+        assert [f.rsplit("/", 1)[-1] for f in h["files"]] == ["pair-a.bin", "pair-b.bin"]
+        assert h["crosses_fragment"] is True and h["target"] is None and "[SPLIT-ACROSS]" in h["context"]
+
+
+def test_a_string_across_two_files_contiguous_on_disk(fat, capsys):
+    """Only a raw search of the image finds it; the hit names both files."""
+    case, img = fat
+    _across_two_files(case, img, capsys, CLUSTER)
+
+
+def test_raw_search_finds_each_file_hit_once_with_its_file(fat, capsys):
+    case, img = fat
+    raw = img.read_bytes()
+    hits = search(case, capsys, "ALPHA-TWIN", "--in", "raw")
+    assert sorted(h["image_offset"] for h in hits) == sorted(
+        i for i in range(len(raw)) if raw.startswith(b"ALPHA-TWIN", i))
+    assert sorted(h["files"][0].rsplit("/", 1)[-1] for h in hits) == ["a.txt", "b.txt"]
+    assert all(h["crosses_fragment"] is False for h in hits)
 
 
 def test_the_same_string_in_two_files_is_two_hits_at_their_offsets(fat, capsys):
@@ -174,9 +214,18 @@ def ext3(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("search_ext3")
     files = {"/notes/a.txt": b"ext three holds ALPHA-TWIN\n", "/b.txt": b"and here ALPHA-TWIN too\n",
              "/sector.bin": b"s" * 1018 + b"SECTOR-SPAN" + b"s" * 1000, "/slack.txt": b"y" * 100,
-             "/gone.txt": b"ext3 file with DELETED-WORD\n"}
+             "/gone.txt": b"ext3 file with DELETED-WORD\n", "/specials.txt": b"odd " + SPECIALS.encode() + b"\n"}
     img = ext4_image(tmp, files, size_mib=8, name="phone.img", fstype="ext3")
-    debugfs(img, "rm /gone.txt")
+    host = tmp / "host"
+    host.mkdir()
+    written = {"pair-a.bin": _pair(BLOCK), "pair-b.bin": _pair(BLOCK), "f1.bin": b"1" * BLOCK, "f2.bin": b"2" * BLOCK,
+               "f3.bin": b"3" * BLOCK, "big.bin": b"A" * (BLOCK - 8) + b"FRAG-ACROSS" + b"B" * 1500}
+    for name, data in written.items():      # one after the other; big.bin into f2's hole and past f3
+        (host / name).write_bytes(data)
+        if name == "big.bin":
+            debugfs(img, "rm /f2.bin")
+        debugfs(img, f"write {host / name} {name}")
+    debugfs(img, "rm /gone.txt")            # last: a later write would take its entry and its block
     (block, _), = _tsk_runs(img, "/slack.txt")[:1]
     _patch(img, block + 500, "SLACK-WIDE".encode("utf-16le"))
     _patch(img, 8 * (1 << 20) - 300 * 1024, b"UNALLOC-MARK")
@@ -201,3 +250,36 @@ def test_ext3_every_place(ext3, capsys):
     assert {(h["text"], h["image_offset"]) for h in un} == {("UNALLOC-MARK", raw.find(b"UNALLOC-MARK")),
                                                            ("DELETED-WORD", raw.find(b"DELETED-WORD"))}
     assert all(h["where"] == "unallocated" for h in un)
+
+
+def test_ext3_across_two_files(ext3, capsys):
+    case, img = ext3
+    _across_two_files(case, img, capsys, BLOCK)
+
+
+def test_ext3_fragmented_specials_and_variants(ext3, capsys):
+    case, img = ext3
+    raw = img.read_bytes()
+    runs = _tsk_runs(img, "/big.bin")
+    assert len(runs) >= 2 and runs[0][0] + runs[0][1] != runs[1][0], f"the builder did not fragment big.bin: {runs}"
+    assert b"FRAG-ACROSS" not in raw
+    for args in (("FRAG-ACROSS",), ("frag-across", "-i"), (r"FRAG-A\w+S", "--regex")):
+        (h,) = search(case, capsys, *args, "--in", "content")
+        assert h["file_offset"] == BLOCK - 8 and h["image_offset"] == runs[0][0] + BLOCK - 8
+        assert h["crosses_fragment"] is True and h["text"] == "FRAG-ACROSS"
+    at = raw.find(SPECIALS.encode())
+    for args in ((SPECIALS,), (SPECIALS.upper(), "-i"), (re.escape(SPECIALS), "--regex")):
+        (h,) = search(case, capsys, *args, "--in", "content")
+        assert h["image_offset"] == at and h["text"] == SPECIALS and h["locator"].endswith("/specials.txt")
+
+
+def test_ext3_deleted_file(ext3, capsys):
+    """The deleted file (debugfs rm leaves its block pointers: The Sleuth Kit reads it): its
+    words found in it, marked deleted, and in the unallocated space its block is now in."""
+    case, img = ext3
+    at = img.read_bytes().find(b"DELETED-WORD")
+    (name,) = search(case, capsys, "gone", "--in", "names")
+    assert name["deleted"] is True
+    hits = search(case, capsys, "deleted-word", "-i", "--in", "content", "--unallocated")
+    assert sorted((h["where"], h["image_offset"], h["deleted"]) for h in hits) == [
+        ("content", at, True), ("unallocated", at, None)]
