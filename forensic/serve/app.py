@@ -167,9 +167,10 @@ class Views:
         with self.lock:
             self.maps.pop(name, None)
             self.maps[name] = (generation, value)
-            views = [k for k in self.maps if k.startswith("map-cells:")]
-            for k in views[:-KEPT_VIEWS]:            # the oldest views of the map beyond those kept
-                del self.maps[k]
+            for prefix, kept in (("map-cells:", KEPT_VIEWS), ("counts:", 1)):
+                views = [k for k in self.maps if k.startswith(prefix)]
+                for k in views[:-kept]:              # the oldest beyond those kept
+                    del self.maps[k]
         return value
 
     def warm(self) -> None:
@@ -203,7 +204,9 @@ class Views:
         with self.case() as case:
             db = case.db
             items = store_items.all_items(db)
-            counts = {i.item: review.item_counts(db, i.item) for i in items}
+            # counted once per state of the rows counted (a count of a million messages is not free)
+            counts = self.cached(db, f"counts:{review.counted_generation(db)}",
+                                 lambda d: {i.item: review.item_counts(d, i.item) for i in items})
             warnings = list(store_warnings.listing(db, limit=200))
             report = self._custody(case)
             return self.render("overview.html", page="overview", case_id=case.case_id, examiner=case.examiner,
@@ -339,7 +342,9 @@ class Views:
         with self.case() as case:
             db = case.db
             ids = store_items.ids(db)
-            convs = self.cached(db, "conversations", lambda d: store_chats.conversations(d, ids)) if ids else []
+            convs = []                      # the list when there is no search (results alone else)
+            if ids and not q:
+                convs = self.cached(db, "conversations", lambda d: store_chats.conversations(d, ids))
             hits: list = []
             files: list = []
             photos: list = []

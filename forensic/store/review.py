@@ -41,6 +41,17 @@ def item_counts(db: sqlite3.Connection, item: str) -> ItemCounts:
                       one("SELECT count(*) FROM warnings WHERE item = ?"))
 
 
+def counted_generation(db: sqlite3.Connection) -> str:
+    """What :func:`item_counts` counts, as it is now (each part O(log n)): the items with their
+    triage times, the highest file, warning, indexed message and record ids (rows are added, or
+    an item's removed and added again: its triage time changes)."""
+    r = db.execute("SELECT (SELECT group_concat(item || '@' || coalesce(triaged_at, ''), '|') FROM items), "
+                   "(SELECT coalesce(max(id), 0) FROM files), (SELECT coalesce(max(id), 0) FROM warnings), "
+                   "(SELECT coalesce(max(seq), 0) FROM chat_messages), "
+                   "(SELECT coalesce(max(id), 0) FROM artifacts)").fetchone()
+    return ":".join(str(v) for v in r)
+
+
 @dataclass(frozen=True, slots=True)
 class GalleryFilter:
     """The gallery's filters: one item, a time range (UTC ISO 8601 text, compared as stored),
