@@ -203,7 +203,7 @@ class Cluster:
             from distributed import Client
         except ImportError:
             raise UsageError("--cluster needs Dask distributed, which is not installed",
-                             hint="pip install 'forensic[cluster]' (or 'dask[distributed]')") from None
+                             hint="it is a dependency of forensic: reinstall it (pip install distributed)") from None
         if not _ADDRESS.match(address):
             raise UsageError(f"--cluster {address!r} is not a scheduler address",
                              hint="give tcp://HOST:PORT (or tls://HOST:PORT), e.g. tcp://10.0.0.5:8786")
@@ -279,8 +279,9 @@ class Cluster:
         for k, fut in enumerate(sub.pieces):
             try:
                 res: PieceResult = fut.result()
-            except SourceError:
-                raise
+            except SourceError as exc:        # the worker's evidence: gone, or not the same
+                raise SourceError(exc.message, hint="mount the evidence at the same path on every worker, or "
+                                                    "map it: --path-map SRC=DST (docs/lab-setup.md)") from None
             except Exception as exc:          # a task failed RETRIES times, or its workers kept dying
                 raise SourceError(f"evidence item {triage.item}: piece {k + 1} of {len(sub.pieces)} failed on "
                                   f"the cluster: {type(exc).__name__}: {exc}",

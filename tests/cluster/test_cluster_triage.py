@@ -163,7 +163,7 @@ def test_a_worker_that_sees_other_bytes_at_the_path_is_refused(evidence, cluster
     zip_file(other / "cloud.zip", [("m/0.txt", b"not the seized archive\n")])
     code, _, err = cli("triage", "--case", case, "--cluster", address, "--path-map", f"{evidence[3].parent}={other}")
     assert code == 1
-    assert "item0" in err and "not the evidence" in err
+    assert "item0" in err and "not the evidence" in err and "--path-map" in err
     with sqlite3.connect(case / "case.db") as db:
         assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
 
