@@ -133,9 +133,12 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
     ``collect``, the document's text is extracted, searched and kept there (for the index);
     without it, documents are not extracted (their text is searched in the index) and what
     the bytes held is kept in ``raw_found`` (a hit is reported once)."""
+    from forensic.sources.base import spool
     fh = entry.open()
     try:
         layout = fh.layout() if hasattr(fh, "layout") else None
+        if not (hasattr(fh, "seekable") and fh.seekable()):
+            fh = spool(fh)                  # an archive's member: read once, then searched
         size = entry.size if entry.size is not None else 1 << 62
         loc = str(entry.locator)
         path, deleted = entry.path, entry.deleted
@@ -175,6 +178,58 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
         fh.close()
 
 
+def with_members(entries: Iterator[FileEntry], warn: Warn, depth: int = 0) -> Iterator[FileEntry]:
+    """The entries, each ZIP or TAR archive followed by its members (nested ones too, as deep
+    as triage walks them: :attr:`Limits.max_depth`), as triage stores them. An office
+    document is not walked: its text is extracted and searched as the document's."""
+    from forensic.limits import DEFAULT_LIMITS
+    from forensic.sources import open_nested
+    from forensic.sources.archive import looks_like_gzip, looks_like_tar, looks_like_zip
+    from forensic.sources.base import spool
+    from forensic.sources.embedded import document_parts
+    for entry in entries:
+        yield entry
+        if not entry.has_content or depth >= DEFAULT_LIMITS.max_depth:
+            continue
+        try:
+            head = _head(entry)
+            if not (looks_like_zip(head) or looks_like_tar(head) or looks_like_gzip(head)):
+                continue
+            reader = entry.open()
+        except (OSError, RuntimeError, ValueError):
+            continue                      # said when its content is searched
+        try:
+            if not (hasattr(reader, "seekable") and reader.seekable()):
+                reader = spool(reader)
+            try:
+                nested = open_nested(reader, head, entry.locator, entry.size or 0, DEFAULT_LIMITS)
+            except ForensicError as exc:
+                if not looks_like_gzip(head):
+                    warn(f"{entry.locator}: its members are not searched ({exc})")
+                continue
+            if nested is None:
+                continue
+            try:
+                if document_parts(nested) is not nested:
+                    continue              # OOXML/ODF
+                if getattr(nested, "encrypted", False):
+                    warn(f"{entry.locator}: encrypted archive: its members' content is not searched")
+                    continue
+                yield from with_members(nested.entries(), warn, depth + 1)   # its warnings: triage's
+            finally:
+                nested.close()
+        finally:
+            reader.close()
+
+
+def _head(entry: FileEntry) -> bytes:
+    fh = entry.open()
+    try:
+        return bytes(fh.read(512))
+    finally:
+        fh.close()
+
+
 def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack: bool, unallocated: bool,
                 warn: Warn) -> Iterator[Hit]:
     """Hits in the evidence of one item: its files, their slack, its unallocated space."""
@@ -202,7 +257,7 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
             indexed = content and store_search.content_indexed(case.db, item, row.triaged_at)
             collect: list[ContentText] | None = [] if content and not indexed else None
             raw_found: dict[str, set[tuple[str, str]]] = {}
-            for entry in src.entries():
+            for entry in with_members(src.entries(), warn) if content else src.entries():
                 if not entry.has_content:
                     continue
                 try:

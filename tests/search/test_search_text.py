@@ -202,3 +202,50 @@ def test_a_damaged_document_is_said_and_the_search_goes_on(tmp_path, capsys):
     (hit,) = [json.loads(line) for line in captured.out.splitlines()]
     assert hit["locator"].endswith("ok.txt")
     assert "broken.docx" in captured.err and "ooxml text not extracted" in captured.err
+
+
+def test_archive_members_and_nested_archives_are_searched_as_triage_walked_them(tmp_path, capsys):
+    """A ZIP holding a file, a .docx and a stored ZIP holding a TAR: each member's bytes and
+    document text searched, each hit at the member's locator as ``forensic files`` lists it
+    (the TAR's member is in the TAR's and the stored ZIP's bytes too: three hits); a .docx (a
+    ZIP too) is searched as its text, not as its XML parts."""
+    import tarfile
+    tar = io.BytesIO()
+    with tarfile.open(fileobj=tar, mode="w") as t:
+        data = b"deep in a tar: TAR-SECRET\n"
+        info = tarfile.TarInfo("deepest.txt")
+        info.size = len(data)
+        t.addfile(info, io.BytesIO(data))
+    inner = io.BytesIO()
+    with zipfile.ZipFile(inner, "w") as z:
+        z.writestr("box.tar", tar.getvalue())
+    outer = io.BytesIO()
+    with zipfile.ZipFile(outer, "w", zipfile.ZIP_DEFLATED) as z:
+        z.writestr("notes/plan.txt", b"the ZIP-SECRET is here\n")
+        z.writestr("memo.docx", _docx(["MEMO-SECRET"]))
+        z.writestr("inner.zip", inner.getvalue())
+    root = tmp_path / "extraction"
+    root.mkdir()
+    (root / "outer.zip").write_bytes(outer.getvalue())
+    (root / "letter.docx").write_bytes(_docx(["DOCX-SECRET"]))
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case-id", "S-13", "--examiner", "E") == 0
+    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
+    cli("triage", "--case", case)
+    capsys.readouterr()
+    assert cli("files", "--json", "--case", case) == 0
+    stored = {json.loads(line)["locator"] for line in capsys.readouterr().out.splitlines()}
+    for _ in range(2):              # the first search indexes the documents' text, the second reads the index
+        capsys.readouterr()
+        assert cli("search", "--regex", r"\w+-SECRET", "--in", "content", "--json", "--case", case) == 0
+        hits = {(h["text"], h["locator"].rsplit("›", 1)[-1].strip(), h["extracted"])
+                for h in map(json.loads, capsys.readouterr().out.splitlines())}
+        assert hits == {("ZIP-SECRET", "notes/plan.txt", None), ("TAR-SECRET", "deepest.txt", None),
+                        ("TAR-SECRET", "box.tar", None), ("TAR-SECRET", "inner.zip", None),
+                        ("MEMO-SECRET", "memo.docx", "ooxml"), ("DOCX-SECRET", "/letter.docx", "ooxml")}, hits
+    capsys.readouterr()
+    assert cli("search", "TAR-SECRET", "--in", "content", "--json", "--case", case) == 0
+    hits = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    (hit,) = [h for h in hits if h["locator"].endswith("deepest.txt")]
+    assert hit["locator"] in stored and hit["file_offset"] == 15
+    assert all(h["locator"] in stored for h in hits)
