@@ -12,8 +12,8 @@ are stored (rows, records, warnings), the source's warnings, and its host.
 
 Workers open the evidence read-only at the same path as the coordinator, or at the path
 given by a mapping (``--path-map SRC=DST``), and check first that it is the same evidence:
-its size and the SHA-256 of its first MiB (a folder: of its top-level listing) as the
-coordinator reads them. They never write the case store or the custody log: the
+its size and the SHA-256 of its first MiB (a folder: of its listing, names, kinds and
+sizes) as the coordinator reads them. They never write the case store or the custody log: the
 coordinator stores each item's pieces in order through the storing half of a local triage
 (:attr:`forensic.pipeline.Triage.feed`), so the custody log stays one hash chain with one
 signer, and the command records which host read each piece (``triage.piece``).
@@ -74,16 +74,21 @@ def map_path(path: Path, maps: list[tuple[str, str]] | tuple[tuple[str, str], ..
 
 def fingerprint(path: Path) -> dict:
     """What identifies an item's source cheaply: a file's size and the SHA-256 of its first
-    MiB; a folder's top-level listing (name, kind, size), sorted, as a SHA-256."""
+    MiB; a folder's listing (every entry's path, kind and size, no content), as a SHA-256."""
     if path.is_dir():
         listing = []
-        with os.scandir(path) as entries:
-            for e in entries:
-                kind = "dir" if e.is_dir(follow_symlinks=False) else "file"
-                size = e.stat(follow_symlinks=False).st_size if kind == "file" else 0
-                listing.append(f"{kind}\0{size}\0{e.name}")
-        return {"listing_sha256": hashlib.sha256("\n".join(sorted(listing)).encode("utf-8", "surrogateescape"))
-                .hexdigest(), "entries": len(listing)}
+        for parent, dirs, files in os.walk(path):
+            rel = os.path.relpath(parent, path)
+            for name in dirs:
+                listing.append(f"dir\0\0{rel}/{name}")
+            for name in files:
+                try:
+                    size = os.lstat(os.path.join(parent, name)).st_size
+                except OSError:
+                    size = -1
+                listing.append(f"file\0{size}\0{rel}/{name}")
+        digest = hashlib.sha256("\n".join(sorted(listing)).encode("utf-8", "surrogateescape"))
+        return {"listing_sha256": digest.hexdigest(), "entries": len(listing)}
     with open(path, "rb") as fh:
         size = os.fstat(fh.fileno()).st_size
         head = fh.read(FINGERPRINT_BYTES)
