@@ -17,7 +17,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -174,41 +173,64 @@ def _csv(fh: io.TextIOBase, notes: ReadNotes) -> Iterator[tuple[str, bytes, str 
             notes.skip(f"row {n}: no digest")
 
 
+MAX_VICS_DEPTH = 64        # JSON objects and arrays one inside another: a VICS export nests a few
+
+
+class _VicsObject:
+    """A JSON object being read: its category (once its key is read), the records of its own
+    digests and those of objects inside it with no category of their own (they take the
+    nearest category around them, which may come after them in the text)."""
+    __slots__ = ("category", "key", "records")
+
+    def __init__(self) -> None:
+        self.category: str | None = None
+        self.key: str | None = None
+        self.records: list[tuple[str, bytes]] = []
+
+
 def read_vics(path: Path, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
-    """The records of a Project VIC / CAID VICS JSON file (read whole: VICS exports are media
-    lists of a case, not national sets)."""
-    nested = UsageError(f"{path.name}: JSON nested deeper than a VICS export ever is",
-                        hint="a Project VIC / CAID VICS export")
+    """The records of a Project VIC / CAID VICS JSON file, read as a stream (ijson): the
+    records of a media object are given when it closes, with the category of the nearest
+    object holding one (its own, a case's), never the whole export in memory."""
+    import ijson
     try:
-        with open(path, encoding="utf-8-sig") as fh:
-            doc = json.load(fh)
-    except (ValueError, UnicodeDecodeError) as exc:
+        with open(path, "rb") as fh:
+            if fh.read(3) != b"\xef\xbb\xbf":        # a UTF-8 byte order mark, as Windows tools write
+                fh.seek(0)
+            yield from _vics_stream(ijson.basic_parse(fh), notes, path.name)
+    except (ijson.JSONError, UnicodeDecodeError) as exc:
         raise UsageError(f"{path.name}: not valid JSON ({exc})", hint="a Project VIC / CAID VICS export") from None
-    except RecursionError:
-        raise nested from None
-    try:
-        yield from _vics_walk(doc, None, notes)
-    except RecursionError:
-        raise nested from None
 
 
-def _vics_walk(node: Any, category: str | None, notes: ReadNotes) -> Iterator[tuple[str, bytes, str | None]]:
-    if isinstance(node, list):
-        for x in node:
-            yield from _vics_walk(x, category, notes)
-        return
-    if not isinstance(node, dict):
-        return
-    keys = {_norm(k): v for k, v in node.items() if isinstance(k, str)}
-    if keys.get("category") not in (None, ""):
-        category = str(keys["category"])
-    found = [alg for alg in ALGORITHMS if isinstance(keys.get(alg), str) and keys[alg]]
-    for alg in found:
-        got = digest_of(keys[alg], alg)
-        if got is None:
-            notes.skip(f"{alg.upper()} {str(keys[alg])[:70]!r}: not a {alg} digest")
-        else:
-            yield got[0], got[1], category
-    for value in node.values():
-        if isinstance(value, (list, dict)):
-            yield from _vics_walk(value, category, notes)
+def _vics_stream(events: Iterator[tuple[str, Any]], notes: ReadNotes,
+                 name: str) -> Iterator[tuple[str, bytes, str | None]]:
+    stack: list[_VicsObject | None] = []            # the open objects (None: an array)
+    for event, value in events:
+        top = stack[-1] if stack else None
+        if event in ("start_map", "start_array"):
+            if len(stack) >= MAX_VICS_DEPTH:
+                raise UsageError(f"{name}: JSON nested deeper than a VICS export ever is",
+                                 hint="a Project VIC / CAID VICS export")
+            stack.append(_VicsObject() if event == "start_map" else None)
+        elif event == "map_key" and top is not None:
+            top.key = _norm(value)
+        elif event in ("end_map", "end_array"):
+            done = stack.pop()
+            if done is None or not done.records:
+                continue
+            holder = next((o for o in reversed(stack) if o is not None), None)
+            if done.category is not None or holder is None:
+                for alg, digest in done.records:
+                    yield alg, digest, done.category
+            else:
+                holder.records.extend(done.records)     # its category: the holder's, when it closes
+        elif top is not None and top.key is not None:   # a value of an object's key
+            if top.key == "category" and value not in (None, ""):
+                top.category = str(value)
+            elif top.key in ALGORITHMS and isinstance(value, str) and value:
+                got = digest_of(value, top.key)
+                if got is None:
+                    notes.skip(f"{top.key.upper()} {value[:70]!r}: not a {top.key} digest")
+                else:
+                    top.records.append(got)
+            top.key = None
