@@ -59,6 +59,7 @@ PAGE = 60                 # photos per gallery page
 CONV_PAGE = 100           # messages per conversation page
 TIMELINE_PAGE = 200       # times per timeline page
 PLACES_PAGE = 200         # places listed under the map per page
+CONVERSATIONS_PAGE = 100  # conversations listed per page
 KEPT_VIEWS = 64           # views of the map (time range, box) whose grid of counts is kept
 
 
@@ -363,7 +364,12 @@ class Views:
                     content, unindexed = content_hits(db, q, 100)
                 file_photos = review.photo_ids_of_files(db, [f.id for f in files] + [c["file_id"] for c in content
                                                                                       if c["file_id"] is not None])
-            return self.render("chats.html", page="chats", conversations=convs, q=q, hits=hits, files=files,
+            start = max(0, _int(request.query_params.get("start"), 0))
+            shown = convs[start:start + CONVERSATIONS_PAGE]
+            later = start + CONVERSATIONS_PAGE if start + CONVERSATIONS_PAGE < len(convs) else None
+            return self.render("chats.html", page="chats", conversations=shown, total=len(convs), start=start,
+                               later=later, earlier=max(0, start - CONVERSATIONS_PAGE) if start else None,
+                               q=q, hits=hits, files=files,
                                file_photos=file_photos, photos=photos, where=where, content=content,
                                unindexed=unindexed, case_dir=str(self.settings.case_dir))
 

@@ -115,3 +115,13 @@ def test_the_near_duplicate_filter(own):
              for p in near}
     assert {"IMG_0003.jpg", "IMG-20210314-WA0001.jpg"} <= names
     assert not names & {"IMG_0001.jpg", "IMG_0004.jpg", "madrid.jpg"}
+
+
+def test_the_conversation_list_is_paged(own):
+    """100 conversations a page (start=N); a start past the list lists none, one that is not a
+    number is the first page."""
+    page = get(own, "/chats")
+    assert page.count('href="/conversation?') == 1 and 'id="conv-pages"' not in page      # one conversation
+    assert get(own, "/chats?start=x").count('href="/conversation?') == 1
+    assert "No conversations." in get(own, "/chats?start=100")
+    assert 'id="conversations"' not in get(own, "/chats?q=harbour")                        # results alone
