@@ -47,6 +47,7 @@ class AndroidSmsExtractor(SqliteChatExtractor):
     REQUIRED = ("sms", "pdu")
 
     MESSAGE_TABLES = {"sms": _SMS_COLS, "pdu": _PDU_COLS}
+    TUPLE_TABLES = ("sms",)
 
     def context(self, conn, tables, item, problems) -> dict:
         for needed in ("sms", "pdu"):

@@ -219,12 +219,13 @@ def read_rows(conn: sqlite3.Connection, table: str, sql: str, problems: list[str
 
 
 def read_batches(conn: sqlite3.Connection, table: str, sql: str, problems: list[str],
-                 key: str = "ROWID", batch: int = 2000) -> Iterator[list[sqlite3.Row]]:
+                 key: str = "ROWID", batch: int = 2000, tuples: bool = False) -> Iterator[list]:
     """Rows of ``sql`` (which must select ``key`` AS _rowid, first, from ``table`` and accept
     ``WHERE … _rowid > ?`` via a ``{after}`` placeholder), read in rowid batches so that a
     damaged page costs only the batch it sits in: the read resumes past it, and each loss is
     described in ``problems``. Each query's rows come as one list (the rows read before a
-    damaged page too). Reading only ever goes forwards (a damaged b-tree may answer out of
+    damaged page too): ``sqlite3.Row`` objects, or with ``tuples`` plain tuples (cheaper,
+    for a reader that unpacks them). Reading only ever goes forwards (a damaged b-tree may answer out of
     order), and text that is not valid UTF-8 is read with replacement characters."""
     last = None
     careful = 0                 # rows to read one query each (near damage: no read-ahead)
@@ -233,10 +234,13 @@ def read_batches(conn: sqlite3.Connection, table: str, sql: str, problems: list[
         size = 1 if careful else batch
         n = 0
         before = last
-        got: list[sqlite3.Row] = []
+        got: list = []
         try:
-            cur = conn.execute(sql.format(after=f"{key} > ?" if last is not None else "1"),
-                               ((last,) if last is not None else ()) + (size,))
+            cur = conn.cursor()
+            if tuples:
+                cur.row_factory = None
+            cur.execute(sql.format(after=f"{key} > ?" if last is not None else "1"),
+                        ((last,) if last is not None else ()) + (size,))
             for r in cur:                     # rows before a damaged page are kept
                 n += 1
                 rowid = r[0]

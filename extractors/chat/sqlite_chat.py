@@ -66,6 +66,9 @@ class SqliteChatExtractor(Extractor):
     # ones and those recovered from free space. A reader that leaves it empty overrides
     # ``read`` instead (and gets no recovered rows).
     MESSAGE_TABLES: ClassVar[dict[str, tuple[str, ...]]] = {}
+    # the MESSAGE_TABLES whose live rows ``row_record``/``row_batches`` only unpack: read as
+    # plain tuples, cheaper than sqlite3.Row (a recovered row is a FoundRow either way)
+    TUPLE_TABLES: ClassVar[tuple[str, ...]] = ()
     RECORD_TYPES = ("chat/message",)
     SIBLINGS = SUFFIXES
 
@@ -209,7 +212,7 @@ class SqliteChatExtractor(Extractor):
         """(table, rows) of each read of the live rows of ``MESSAGE_TABLES``, in rowid order."""
         for table, wanted in self.MESSAGE_TABLES.items():
             if table in tables:
-                for got in row_batches(conn, table, tables[table], wanted, problems):
+                for got in row_batches(conn, table, tables[table], wanted, problems, tuples=table in self.TUPLE_TABLES):
                     yield table, got
 
     def _recovered(self, db: DatabaseStates, tables: dict[str, set[str]], item: ExtractorInput,
@@ -401,10 +404,18 @@ def rows(conn, table: str, columns: set[str], wanted: tuple[str, ...], problems:
     yield from read_rows(conn, table, _select(table, columns, wanted, where), problems)
 
 
+# Rows of a message table per read, and so per RecordBatch: few enough that a batch's objects
+# die young (each batch held past Python's first garbage-collector generation, 700 objects,
+# is traversed again and again), enough that a read's query costs nothing beside its rows.
+BATCH_ROWS = 256
+
+
 def row_batches(conn, table: str, columns: set[str], wanted: tuple[str, ...], problems: list[str],
-                where: str = "") -> Iterator[list[sqlite3.Row]]:
-    """The rows of :func:`rows`, a list per read (:func:`read_batches`)."""
-    yield from read_batches(conn, table, _select(table, columns, wanted, where), problems)
+                where: str = "", tuples: bool = False) -> Iterator[list]:
+    """The rows of :func:`rows`, ``BATCH_ROWS`` a list (:func:`read_batches`), as plain
+    tuples with ``tuples``."""
+    yield from read_batches(conn, table, _select(table, columns, wanted, where), problems, batch=BATCH_ROWS,
+                            tuples=tuples)
 
 
 def _select(table: str, columns: set[str], wanted: tuple[str, ...], where: str) -> str:
