@@ -45,6 +45,6 @@ def differences(a: Path, b: Path) -> list[str]:
         only_a = [x for x in fa[key] if x not in fb[key]]
         only_b = [x for x in fb[key] if x not in fa[key]]
         if only_a or only_b or len(fa[key]) != len(fb[key]):
-            out.append(f"{key}: {len(fa[key])} vs {len(fb[key])}; only in the first {only_a[:3]}, "
+            out.append(f"{key}: {len(fa[key])} vs {len(fb[key])}; only in the first {only_a[:3]!r}, "
                        f"only in the second {only_b[:3]}")
     return out

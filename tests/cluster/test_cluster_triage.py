@@ -20,6 +20,7 @@ import pytest
 
 from builders import ext4_image, fat_image, tiny_jpeg, write_tree, zip_file
 from storecompare import differences
+from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, android_rows, build
 
 distributed = pytest.importorskip("distributed")
 
@@ -48,6 +49,9 @@ def evidence(tmp_path_factory) -> list[Path]:
     tmp = tmp_path_factory.mktemp("evidence")
     folder = write_tree(tmp / "phone-export", {"a/readme.txt": b"hello\n", "a/b/photo.jpg": tiny_jpeg(),
                                                "WhatsApp Chat with Ana.txt": EXT["/notes/chat.txt"]})
+    sms = folder / "data/data/com.android.providers.telephony/databases"    # records made in batches
+    sms.mkdir(parents=True)
+    build(sms / "mmssms.db", ANDROID_SCHEMA, android_rows(40))
     members = [(f"m/{i}.txt", f"member {i}\n".encode()) for i in range(12)] + [("m/p.jpg", tiny_jpeg())]
     fat = fat_image(tmp, FAT, deleted=("/DOCS/D003.TXT",), size_mib=8, fat=12)
     return [ext4_image(tmp, EXT, size_mib=8), fat, folder, zip_file(tmp / "cloud.zip", members)]
@@ -104,6 +108,7 @@ def test_a_cluster_triage_finds_what_a_local_one_does(evidence, local, cluster, 
     with sqlite3.connect(case / "case.db") as db:
         assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] > 100
         assert db.execute("SELECT COUNT(*) FROM artifacts").fetchone()[0] > 0
+        assert db.execute("SELECT COUNT(*) FROM artifacts WHERE extractor LIKE 'android_sms@%'").fetchone()[0] >= 40
     assert_custody_verifies(case)
     log = custody(case)
     pieces = [e for e in log if e["action"] == "triage.piece"]

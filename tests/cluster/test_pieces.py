@@ -5,6 +5,7 @@ pieces together hold the entries a local triage stores."""
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -101,3 +102,19 @@ def test_path_maps():
     assert map_path(Path("/mnt/evidence-old/x.img"), maps) == Path("/mnt/evidence-old/x.img")  # not a folder of it
     with pytest.raises(UsageError):
         parse_path_map("/mnt/evidence")
+
+
+def test_the_identity_check_leaves_access_times(tmp_path):
+    """A worker's (and the coordinator's) look at the evidence changes no access time: each
+    path's atime is set before its mtime, which any plain read would update (relatime)."""
+    root = write_tree(tmp_path / "dev", {"d/e/f.txt": b"content\n", "g.bin": b"\x00" * 5000})
+    paths = [root, root / "d", root / "d/e", root / "d/e/f.txt", root / "g.bin"]
+    for p in paths:
+        st = p.stat()
+        os.utime(p, ns=(st.st_mtime_ns - 10**11, st.st_mtime_ns))
+    before = [p.stat().st_atime_ns for p in paths]
+    fingerprint(root)
+    fingerprint(root / "g.bin")
+    assert [p.stat().st_atime_ns for p in paths] == before
+    os.listdir(root / "d")                  # the check can fail: a plain listing moves it
+    assert (root / "d").stat().st_atime_ns != before[1]
