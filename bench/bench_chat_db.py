@@ -143,98 +143,97 @@ def record_floor(n: int) -> float:
 
 
 def breakdown(path: str, repeat: int) -> None:
-    """Per-message cost of each part of a record, measured alone on the rows of ``path``."""
-    from forensic.extractors.chat.common import message_record
-    from forensic.pipeline import _artifact_rows
-    from forensic.timestamps import Timestamp, ms_datetime, ms_iso_utc
+    """Per-message cost of each part of the triage's path (batches), measured alone on the
+    first 200,000 rows of ``path``: what the extractor's time is made of, and so how far
+    under it a reader could go while it still makes the records' fields."""
+    from forensic.extractors.chat.android_sms import _SMS_COLS
+    from forensic.extractors.chat.common import message_record, read_batches, tables_of
+    from forensic.extractors.chat.sqlite_chat import BATCH_ROWS, table_shapes
+    from forensic.extractors.sqlite_recover import recover
+    from forensic.pipeline import _to_json
+    from forensic.store.records import record_sha256
+    from forensic.timestamps import Timestamp, ms_iso_utc
+    limit = 200_000
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    sql = ("SELECT _id, thread_id, address, date, date_sent, type, read, seen, subject, body, service_center, "
-           "status, locked, error_code FROM sms LIMIT 200000")
-    tuples = db.execute(sql).fetchall()
-    db.row_factory = sqlite3.Row
-    rows = db.execute(sql).fetchall()
-    n = len(tuples)
-    dates = [t[3] for t in tuples]
-    stamp = Timestamp.from_unix_ms("sent", dates[0])
-    utc = stamp.utc
-    rec = message_record(platform="sms", conversation={"id": "thread:1", "title": "+34600000001"},
-                         participants=["(device owner)", "+34600000001"], sender="+34600000001",
-                         recipients=["(device owner)"], sent=stamp, body=tuples[0][9], problems=(),
-                         source={"path": path, "table": "sms", "row_id": 1}, source_ref="sms:1",
-                         extra={"kind": "sms", "direction": "incoming", "box": "inbox", "time_basis": "date",
-                                "received_at": None, "read": True, "subject": None, "service_center": None,
-                                "address": "+34600000001"})
+    cols = ", ".join(_SMS_COLS)
+    sql = f"SELECT ROWID AS _rowid, {cols} FROM sms WHERE {{after}} AND ROWID <= {limit} ORDER BY ROWID LIMIT ?"
+    got = [rows for rows in read_batches(db, "sms", sql, [], batch=BATCH_ROWS, tuples=True)]
+    n = sum(len(rows) for rows in got)
+    dates = [r[3] for rows in got for r in rows]
+    ex = AndroidSmsExtractor()
+    item = ExtractorInput(path="/data/mmssms.db", name="mmssms.db", mime="", size=0, data=None, batches=True)
+    db.row_factory = sqlite3.Row                  # as the extractor opens a database (its side tables by name)
+    ctx = ex.context(db, tables_of(db)[0], item, [])
+    fields = [f for rows in got for f in ex._sms_batch(rows, item, ctx, []).fields]
+    texts = [_to_json(f) for f in fields]
+    shapes, _ = table_shapes(db, ["sms", "threads", "canonical_addresses"])
 
     def select() -> None:
-        for _ in sqlite3.connect(f"file:{path}?mode=ro", uri=True).execute(sql):
+        for _ in sqlite3.connect(f"file:{path}?mode=ro", uri=True).execute(
+                f"SELECT ROWID, {cols} FROM sms WHERE ROWID <= {limit}"):
             pass
 
-    def by_name() -> None:
-        for r in rows:
-            (r["_id"], r["type"], r["address"], r["read"], r["thread_id"], r["date_sent"], r["date"], r["body"],
-             r["subject"], r["service_center"])
+    def read() -> None:
+        for _ in read_batches(db, "sms", sql, [], batch=BATCH_ROWS, tuples=True):
+            pass
 
-    def unpacked() -> None:
-        for r in rows:
-            _id, thread_id, address, date, date_sent, box, read, seen, subject, body, sc, status, locked, err = r
+    def scan() -> None:           # the whole file's, spread over the rows measured
+        recover(path, shapes, None, 0, {"sms"})
 
-    def from_unix_ms() -> None:
-        for d in dates:
-            Timestamp.from_unix_ms("sent", d)
+    def build() -> None:
+        for rows in got:
+            ex._sms_batch(rows, item, ctx, [])
 
-    def timestamp_init() -> None:
-        for _ in dates:
-            Timestamp("sent", utc, None, True, "utc", "1615752360123", 0)
+    def fields_dict() -> None:
+        conv, parties = {"id": "thread:1", "title": "+34600000001"}, ("(device owner)", "+34600000001")
+        for rows in got:
+            kept = []
+            for r in rows:
+                kept.append({"platform": "sms", "conversation": conv, "participants": parties, "sender": r[2],
+                             "recipients": parties, "sent_at": r[3], "sent_at_utc": r[3], "tz_known": True,
+                             "tz_source": "utc", "body": r[9], "attachments": (), "reply_to": None, "edited": False,
+                             "edited_at": None, "deleted": False, "system": False,
+                             "source": {"path": path, "table": "sms", "row_id": r[0]}, "kind": "sms",
+                             "direction": "incoming", "box": "inbox", "time_basis": "date", "received_at": r[4],
+                             "read": True, "subject": r[8], "service_center": r[10], "address": r[2]})
 
-    def datetimes() -> None:
-        for d in dates:
-            ms_datetime(d)
-
-    def texts() -> None:
+    def times() -> None:
         for d in dates:
             ms_iso_utc(d)
 
-    def record_init() -> None:
-        fields, stamps = rec.fields, rec.timestamps
-        for _ in dates:
-            ArtifactRecord("chat/message", fields, stamps, False, (), "sms:1")
-
-    def fields_dict() -> None:
-        for d in dates:
-            _ = {"platform": "sms", "conversation": {"id": "thread:1", "title": "+34600000001"},
-             "participants": ["(device owner)", "+34600000001"], "sender": "+34600000001",
-             "recipients": ["(device owner)"], "sent_at": d, "sent_at_utc": d, "tz_known": True, "tz_source": "utc",
-             "body": "text", "attachments": [], "reply_to": None, "edited": False, "edited_at": None,
-             "deleted": False, "system": False, "source": {"path": path, "table": "sms", "row_id": d},
-             "kind": "sms", "direction": "incoming", "box": "inbox", "time_basis": "date", "received_at": None,
-             "read": True, "subject": None, "service_center": None, "address": "+34600000001"}
-
-    def shape() -> None:
+    def records() -> None:
         for d in dates:
             message_record(platform="sms", conversation={"id": "thread:1", "title": "+34600000001"},
                            participants=["(device owner)", "+34600000001"], sender="+34600000001",
-                           recipients=["(device owner)"], sent=stamp, body="text", problems=(),
-                           source={"path": path, "table": "sms", "row_id": d}, source_ref="sms:1",
+                           recipients=["(device owner)"], sent=Timestamp.from_unix_ms("sent", d), body="text",
+                           problems=(), source={"path": path, "table": "sms", "row_id": d}, source_ref="sms:1",
                            extra={"kind": "sms", "direction": "incoming", "box": "inbox", "time_basis": "date",
                                   "received_at": None, "read": True, "subject": None, "service_center": None,
                                   "address": "+34600000001"})
 
-    def stored() -> None:
-        for _ in dates:
-            _artifact_rows("android_sms@2", rec)
+    def to_json() -> None:
+        for f in fields:
+            _to_json(f)
 
-    parts = [("bare SELECT, one row (tuple)", select),
-             ("sqlite3.Row: 10 columns read by name", by_name), ("sqlite3.Row: unpacked", unpacked),
-             ("Timestamp.from_unix_ms", from_unix_ms), ("  its frozen dataclass construction", timestamp_init),
-             ("  its datetime (ms_datetime)", datetimes), ("  its text (ms_iso_utc)", texts),
-             ("ArtifactRecord construction (frozen)", record_init),
-             ("the 27-key fields dict, as a literal", fields_dict),
-             ("message_record, its Timestamp in hand", shape), ("stored form (_artifact_rows)", stored)]
+    def sha() -> None:
+        for t in texts:
+            record_sha256(t)
+
+    scale = db.execute("SELECT COUNT(*) FROM sms").fetchone()[0] / n      # the scan covers every row
+    parts = [("bare SELECT, one row (tuple)", select, 1),
+             ("read_batches: a row as the extractor reads it", read, 1),
+             ("deleted-row scan (the file's, per row)", scan, scale),
+             ("_sms_batch: a message made, rows in hand", build, 1),
+             ("  its 26-key fields dict, as a literal", fields_dict, 1),
+             ("  its time texts (ms_iso_utc, one)", times, 1),
+             ("one record each: message_record + Timestamp", records, 1),
+             ("stored form: fields JSON", to_json, 1),
+             ("stored form: SHA-256 of the JSON", sha, 1)]
     floor = None
-    for label, fn in parts:
-        took = min(_cpu(fn) for _ in range(repeat)) / n * 1e6
+    for label, fn, over in parts:
+        took = min(_cpu(fn) for _ in range(repeat)) / n / over * 1e6
         floor = floor or took
-        print(f"{label:<40} {took:6.2f} us/msg {took / floor:6.2f}x the SELECT's row", flush=True)
+        print(f"{label:<46} {took:6.2f} us/msg {took / floor:6.2f}x the SELECT's row", flush=True)
 
 
 def _cpu(fn) -> float:

@@ -2,6 +2,7 @@
 extractor over its bytes as the triage would (tests of extractors/chat/<app>.py)."""
 from __future__ import annotations
 
+import dataclasses
 import sqlite3
 from pathlib import Path
 
@@ -21,14 +22,32 @@ def build(path: Path, script: str, rows: dict[str, list[tuple]] | None = None) -
 
 
 def run(ex, data: bytes, path: str, must_accept: bool = True):
-    """(records, warning messages) of ``ex`` over ``data`` found at ``path``."""
+    """(records, warning messages) of ``ex`` over ``data`` found at ``path``; and checked:
+    what the triage stores of them, asking for batches, is what these records store."""
     item = ExtractorInput(path=path, name=path.rsplit("/", 1)[-1], mime="application/vnd.sqlite3", size=len(data),
                           data=data)
     if must_accept:
         assert ex.accepts(path, "application/vnd.sqlite3", data[:8192])
     out = list(ex.extract(item))
+    assert stored(ex, dataclasses.replace(item, batches=True)) == stored(ex, item)
     return ([r for r in out if isinstance(r, ArtifactRecord)],
             [w.message for w in out if isinstance(w, ExtractionWarning)])
+
+
+def stored(ex, item: ExtractorInput) -> list[tuple]:
+    """What a triage stores of ``item`` (``forensic.pipeline._extract``): each record's row
+    (a batch's, one by one) and each warning, in order."""
+    from forensic.pipeline import _extract
+    from forensic.store.triage import StoredBatch
+    out: list[tuple] = []
+    for stage, res in _extract([ex], item):
+        if stage is not None:
+            out.append((stage, res))
+        elif isinstance(res, StoredBatch):
+            out.extend(tuple(r) for r in res)
+        else:
+            out.append(tuple(res))
+    return out
 
 
 def sqlite_rows(path: Path, sql: str) -> list[tuple]:

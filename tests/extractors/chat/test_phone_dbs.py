@@ -3,11 +3,13 @@ Android mmssms.db, iOS sms.db, WhatsApp msgstore.db (legacy + current) and wa.db
 variants (a corrupt page, a missing table); the corpus databases behind the corpus marker."""
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import sqlite3
 from pathlib import Path
 
 import pytest
+from appdb import stored
 
 from forensic.extractors.base import ExtractorInput
 from forensic.extractors.chat.android_sms import AndroidSmsExtractor
@@ -36,6 +38,7 @@ def run(ex, data: bytes, path: str):
                           data=data)
     assert ex.accepts(path, "application/vnd.sqlite3", data[:8192])
     out = list(ex.extract(item))
+    assert stored(ex, dataclasses.replace(item, batches=True)) == stored(ex, item)    # as the triage reads it
     return ([r for r in out if isinstance(r, ArtifactRecord)],
             [w.message for w in out if isinstance(w, ExtractionWarning)])
 
