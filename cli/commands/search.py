@@ -83,9 +83,9 @@ def search(case: Case, term: str | None, list_file: Path | None, regex: bool,
                          hint="places: " + ", ".join(PLACES))
     matcher = Matcher(terms, ignore_case)
     for pattern, why in matcher.refused.items():
-        warn(f"--regex {esc(pattern)}: Hyperscan cannot run it ({esc(why)}): Python's regex engine does, at most "
-             f"{matcher.regex_timeout:g} s on each text (buffer, field); a text it runs out of time on is named "
-             "and not searched further for it")
+        warn(f"--regex {esc(pattern)}: Hyperscan cannot gate it ({esc(why)}): Python's regex engine runs it over "
+             f"every text, at most {matcher.regex_timeout:g} s on each (a buffer, a field); a text it runs out of "
+             "time on is named and not searched further for it")
     rows = [case.item(i) for i in only] if only else case.items()
     if not rows:
         raise UsageError("the case has no evidence item", hint="add one with `forensic evidence add`")

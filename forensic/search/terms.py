@@ -103,13 +103,13 @@ def _fold(text: str) -> str:
     return text.lower()
 
 
-try:            # Hyperscan: every literal in one pass at memory speed, regexes in linear time
+try:            # Hyperscan: every literal in one pass at memory speed, regexes gated in linear time
     import hyperscan
     HAVE_HYPERSCAN = True
 except ImportError:          # pragma: no cover - a platform without its wheels
     HAVE_HYPERSCAN = False
 
-REGEX_TIMEOUT = 2.0     # seconds a regex Hyperscan refuses may run over one text (a buffer, a field)
+REGEX_TIMEOUT = 2.0     # seconds a --regex may run over one text (a buffer, a field)
 REGEX_STRIKES = 3       # texts it may run out of time on before it is searched no further
 
 Found = tuple[int, int, int]        # (expression id, start, end) as Hyperscan reports them
@@ -125,24 +125,24 @@ def _hs_database(exprs: list[bytes], flags: list[int]) -> hyperscan.Database:
     return db
 
 
-def _hs_gate(pattern: str, ignore_case: bool) -> tuple[int, int] | str:
-    """Hyperscan's flags for a regular expression as a gate over bytes and over UTF-8 text
-    (Unicode classes where it allows them: not with ``\\b``), or why it refuses it. The gate
-    only says whether a text holds a match (one report per pattern, no start of match:
-    Hyperscan 5's start-of-match tracking crashes on ``a+b`` over a few hundred ``a``)."""
+def _hs_gate(pattern: str, ignore_case: bool) -> tuple[int, int | None] | str:
+    """Hyperscan's flags for a regular expression as a gate over bytes, and over UTF-8 text
+    with Unicode classes as Python's ``str`` patterns have them (None where Hyperscan refuses
+    that: ``\\b``), or why it refuses the pattern. A gate only says whether a text holds a
+    match (one report per pattern, no start of match: Hyperscan 5's start-of-match tracking
+    crashes on ``a+b`` over a few hundred ``a``)."""
     expr = pattern.encode("utf-8")
     base = hyperscan.HS_FLAG_SINGLEMATCH | (hyperscan.HS_FLAG_CASELESS if ignore_case else 0)
     try:
         _hs_database([expr], [base])
     except hyperscan.error as exc:
         return str(exc)
-    for extra in (hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP, hyperscan.HS_FLAG_UTF8):
-        try:
-            _hs_database([expr], [base | extra])
-            return base, base | extra
-        except hyperscan.error as exc:
-            why = str(exc)
-    return why
+    text = base | hyperscan.HS_FLAG_UTF8 | hyperscan.HS_FLAG_UCP
+    try:
+        _hs_database([expr], [text])
+    except hyperscan.error:
+        return base, None
+    return base, text
 
 
 def _hs_scan(db: hyperscan.Database, data: bytes) -> list[Found]:
@@ -190,7 +190,7 @@ class Matcher:
         flags = re.IGNORECASE if ignore_case else 0
         self._patterns: list[tuple[int, re.Pattern[bytes], re.Pattern[str]]] = []       # built-in
         self._user: list[tuple[int, regex.Pattern[bytes], regex.Pattern[str]]] = []     # time-bounded
-        gated: list[tuple[int, int, int]] = []         # (term, bytes flags, text flags): Hyperscan gates
+        gated: list[tuple[int, int, int | None]] = []  # (term, bytes flags, text flags): Hyperscan gates
         literals: list[list[int]] = [[] for _ in ENCODINGS]     # per encoding: the literal terms
         self._literal_of: dict[str, int] = {}          # a literal's text (folded with ignore_case) -> term
         text_parts: list[str] = []
@@ -238,13 +238,8 @@ class Matcher:
                            key=lambda ik: -len(terms[ik[0]].text))     # longest first
             self._literal_re = re.compile(b"|".join(_literal_bytes(terms[i].text, ENCODINGS[k], ignore_case,
                                                                    re.escape) for i, k in order), flags)
-        self._gated = [i for i, _, _ in gated]
-        self._gate_bytes = self._gate_text = None
-        if gated:
-            exprs = [terms[i].text.encode("utf-8") for i, _, _ in gated]
-            self._gate_bytes = _hs_database(exprs, [f for _, f, _ in gated])
-            self._gate_text = _hs_database(exprs, [f for _, _, f in gated])
-        self._gated_set = set(self._gated)
+        self._gate_bytes = self._gate(gated, 1)
+        self._gate_text = self._gate(gated, 2)
         # longest first here too: at one place in a text, the longest term is reported
         text_parts.sort(key=len, reverse=True)
         self._text = re.compile("|".join(text_parts), flags) if text_parts else None
@@ -270,13 +265,22 @@ class Matcher:
         i = self._literal_of.get(_fold(text) if self.ignore_case else text)
         return None if i is None else self.terms[i]
 
-    def _passed(self, gate: hyperscan.Database | None, data: bytes) -> set[int] | None:
-        """The terms whose gate ``data`` passes (a gated term that fails it holds no match
-        there), or None without gates."""
+    def _gate(self, gated: list[tuple[int, int, int | None]], k: int) -> tuple[hyperscan.Database, list[int]] | None:
+        """One Hyperscan database of the gates (flags ``k`` of ``gated``), and its terms."""
+        chosen = [(g[0], flag) for g in gated if (flag := g[k]) is not None]
+        if not chosen:
+            return None
+        exprs = [self.terms[i].text.encode("utf-8") for i, _ in chosen]
+        return _hs_database(exprs, [flag for _, flag in chosen]), [i for i, _ in chosen]
+
+    def _passed(self, gate: tuple[hyperscan.Database, list[int]] | None, data: bytes) -> set[int] | None:
+        """The user regexes to run over ``data``: those with no gate, and those whose gate it
+        passes (a gated term that fails it holds no match there); None: all."""
         if gate is None:
             return None
-        found = {self._gated[n] for n, _, _ in _hs_scan(gate, data)}
-        return found | {i for i, _, _ in self._user if i not in self._gated_set}
+        db, ids = gate
+        found = {ids[n] for n, _, _ in _hs_scan(db, data)}
+        return found | {i for i, _, _ in self._user if i not in ids}
 
     def _bounded(self, i: int, pattern: regex.Pattern, data: bytes | str) -> list[tuple[int, int]]:
         """``pattern``'s matches in ``data``, found within the time bound (those found before

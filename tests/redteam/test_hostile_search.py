@@ -161,6 +161,17 @@ def test_a_catastrophic_regex_runs_in_linear_time():
     assert time.monotonic() - start < 10
 
 
+def test_a_gate_never_hides_a_match_pythons_regex_finds():
+    """``\\b`` with Unicode words: Hyperscan takes ``\\b`` only without Unicode classes, where
+    ``\\w`` misses ``é``; such a pattern is not gated over text, and ``café`` is found there."""
+    from forensic.search.terms import Matcher, Term
+    for engine in ("hyperscan", "re"):
+        matcher = Matcher([Term(r"caf\w\b", "term", True)], engine=engine)
+        assert [m.text for m in matcher.find_text("un café noir")] == ["café"]
+        assert [(m.text, m.encoding) for m in matcher.find_bytes("un café noir".encode("utf-16le"))] == [
+            ("café", "utf-16le")]
+
+
 def test_a_regex_hyperscan_refuses_runs_under_a_time_bound():
     """A lookahead Hyperscan refuses, catastrophic in the ``regex`` module too: each text stops
     at the bound and is named; after three such texts the term is searched no further."""
@@ -177,8 +188,9 @@ def test_a_regex_hyperscan_refuses_runs_under_a_time_bound():
 
 def test_catastrophic_regexes_over_a_case_end_with_a_clear_message(forensic, tmp_path):
     """``forensic search --regex`` over a file of 200,000 ``a`` and a ``!`` (one buffer: ``$``
-    over raw bytes also anchors at a buffer's end): ``(a+)+$`` ends at once with no warning; ``(a|aa)+(?=!)b`` (a lookahead: not Hyperscan's) says why it runs
-    in Python's regex engine, names the file it ran out of time on, and ends (exit 3)."""
+    over raw bytes also anchors at a buffer's end): ``(a+)+$`` ends at once with no warning;
+    ``(a|aa)+(?=!)b`` (a lookahead: Hyperscan cannot gate it) says so, names the file it ran
+    out of time on, and ends (exit 3)."""
     from tests.training_case import cli
     root = tmp_path / "extraction"
     root.mkdir()
@@ -197,7 +209,7 @@ def test_catastrophic_regexes_over_a_case_end_with_a_clear_message(forensic, tmp
     took = time.monotonic() - start
     assert r.code == 3, r.err
     err = " ".join(r.err.split())
-    assert "Hyperscan cannot run it" in err and "Zero-width assertions" in err
+    assert "Hyperscan cannot gate it" in err and "Zero-width assertions" in err
     assert "redos.txt" in err and "ran out of its 2 s" in err and "fine.txt" not in err
     assert took < 60, took
     r = forensic("search", "--regex", "a+b", "--in", "content", "--case", case, "--json", expect=None)
