@@ -44,6 +44,17 @@ def _no_state_leaks():
     assert not moved and not leaked, f"the module left the working directory or {leaked} changed"
 
 
+_THIS = sys.modules[__name__]
+
+
+def pytest_collectstart(collector):
+    """Test modules import this file's helpers as ``conftest`` (``from conftest import
+    require_tools``): before each is imported, that name is this module again, loaded once.
+    pytest drops the name whenever it loads a sub-folder's conftest.py, and tests/cluster's
+    puts its own folder first on sys.path, where ``conftest`` would be that file instead."""
+    sys.modules["conftest"] = _THIS
+
+
 _DEFAULT_CORPUS = Path(__file__).resolve().parents[1] / ".." / "shared" / "corpus"
 
 
