@@ -110,7 +110,7 @@ def grow(case_dir: Path, photos: int, messages: int) -> None:
     import json
 
     from forensic.case import Case
-    from forensic.store import chats, review
+    from forensic.store import chats, review, timeline
     from forensic.store.triage import Entry, StoredRecord, store_entries
     case = Case.open(case_dir)
     db = case.db
@@ -178,6 +178,9 @@ def grow(case_dir: Path, photos: int, messages: int) -> None:
         chats.index_messages(db, item)
         db.execute("COMMIT")
         print(f"grown and indexed in {time.perf_counter() - t0:.0f} s", file=sys.stderr)
+        t1 = time.perf_counter()
+        timeline.ensure_index(db)                 # as the end of a triage does (update_index)
+        print(f"timeline index and map places made in {time.perf_counter() - t1:.0f} s", file=sys.stderr)
     finally:
         case.close()
 
@@ -227,8 +230,8 @@ def main() -> None:
             _, page, _ = get(deep, cookie)
             deep = re.search(rb'class="next" href="([^"]+)"', page).group(1).decode().replace("&amp;", "&")
         t0 = time.perf_counter()
-        _, page, _ = get("/timeline", cookie)          # the first page makes the timeline index
-        print(f"first timeline page (makes the index): {(time.perf_counter() - t0) * 1000:.0f} ms", file=sys.stderr)
+        _, page, _ = get("/timeline", cookie)          # the index is current: made as a triage makes it
+        print(f"first timeline page: {(time.perf_counter() - t0) * 1000:.0f} ms", file=sys.stderr)
         later = "/timeline"
         for _ in range(20):                       # the 21st page, reached by its Later links
             _, page, _ = get(later, cookie)
@@ -237,11 +240,16 @@ def main() -> None:
         conv = re.search(rb'href="(/conversation\?[^"]+)"', body).group(1).decode().replace("&amp;", "&")
         _, body, _ = get("/chats?q=harbour", cookie)
         hit = re.search(rb'href="(/conversation\?message=\d+)', body).group(1).decode()
+        _, body, _ = get("/map", cookie)
+        west, south, east, north = (float(v) for v in re.search(rb'data-view="([^"]+)"', body).group(1).split())
+        box = f"{south},{west},{(south + north) / 2},{(west + east) / 2}"     # the view's south-west quarter
         pages = {"static file": "/static/review.css", "overview": "/", "gallery": "/gallery",
                  "gallery p.41": deep, "gallery geotagged": "/gallery?geotagged=1",
                  "photo": f"/photo/{photo}", "thumbnail": thumb, "chats": "/chats",
                  "search": "/chats?q=harbour+parcel", "conversation": conv, "jump to hit": hit,
-                 "map": "/map", "timeline": "/timeline", "timeline p.21": later}
+                 "map": "/map", "map in a box": f"/map?box={box}", "search a name": "/chats?q=IMG_0004&where=names",
+                 "search metadata": "/chats?q=Model+3&where=metadata",
+                 "timeline": "/timeline", "timeline p.21": later, "timeline in a box": f"/timeline?box={box}"}
         print(f"{'page':20} {'p50 ms':>8} {'p95 ms':>8} {'max ms':>8}  ({a.requests} requests each)")
         for label, path in pages.items():
             if a.only and not re.search(a.only, label):
