@@ -14,7 +14,9 @@ the same findings. Then it measures, apart, the two costs that bound a cluster:
 
 Workers read while the coordinator stores, so N workers triage about
     speed-up(N) ~ min(N, T_file / T_coord)      (cores permitting: each worker needs one)
-times faster than one. Target: >= 1.7x with 2 workers.
+times faster than one. Target: >= 1.7x with 2 workers. The cores a pair of busy processes
+gets from the machine is sampled around the runs (a fixed hashing job alone, then two at
+once): on a machine doing other work the speed-up is bounded by that, not by the design.
 
     .venv/bin/python bench/bench_cluster.py [--items 8] [--big 12] [--big-mb 4] [--photos 30] [--repeat 2]
                                             [--keep DIR]
@@ -103,6 +105,29 @@ def timed_cluster_triage(case: Path, workers: int, again: bool = False) -> tuple
     return seconds, busy
 
 
+def _spin(_: int = 0) -> float:
+    import hashlib
+    data = b"\x5a" * (1 << 20)
+    start = time.perf_counter()
+    h = hashlib.sha256()
+    for _ in range(96):
+        h.update(data)
+    return time.perf_counter() - start
+
+
+def cores_free() -> float:
+    """How many cores two busy processes get now: a fixed hashing job timed alone, then in two
+    processes at once (2.0: two free cores; less: the machine is busy with other work)."""
+    import multiprocessing
+    ctx = multiprocessing.get_context("fork")
+    with ctx.Pool(2) as pool:
+        alone = min(pool.map(_spin, [0]) + pool.map(_spin, [0]))
+        start = time.perf_counter()
+        pool.map(_spin, [0, 1], chunksize=1)
+        pair = time.perf_counter() - start
+    return 2 * alone / pair
+
+
 def coordinator_cost(root: Path, sources: list[Path]) -> tuple[int, float, float]:
     """(files, T_file, T_coord): each item read here by the workers' code (timed), then its
     entries stored by the coordinator's code into a fresh case with its custody log (timed)."""
@@ -157,9 +182,12 @@ def main() -> int:
         one = new_case(root / "one", sources)
         two = new_case(root / "two", sources)
         (t1, b1), (t2, b2) = (float("inf"), 0.0), (float("inf"), 0.0)
+        free = []
         for run in range(args.repeat):     # interleaved, the best of each: other work on the machine varies
+            free.append(cores_free())
             (t1, b1) = min((t1, b1), timed_cluster_triage(one, 1, again=run > 0))
             (t2, b2) = min((t2, b2), timed_cluster_triage(two, 2, again=run > 0))
+        free.append(cores_free())
         differences = _helper(HERE / "tests" / "cluster" / "storecompare.py").differences
         diff = differences(one, two)
         files, t_file, t_coord = coordinator_cost(root / "replay", sources)
@@ -167,7 +195,8 @@ def main() -> int:
         load = ", ".join(f"{x:.1f}" for x in os.getloadavg())
         print(f"{args.items} items, {files:,} files, {mib:,.0f} MiB; {os.cpu_count()} CPUs, load average {load} "
               "(other work on the machine takes cores from the workers)")
-        print(f"best of {args.repeat} runs each, interleaved (--force after the first)")
+        print(f"best of {args.repeat} runs each, interleaved (--force after the first); cores free for two "
+              f"processes around the runs: {', '.join(f'{c:.2f}' for c in free)} of 2")
         for n, t, b in ((1, t1, b1), (2, t2, b2)):
             print(f"{n} worker{'s' if n > 1 else ' '}: {t:7.2f} s  ({mib / t:6.1f} MiB/s); in tasks {b:6.2f} s: "
                   f"{b / t:.2f} workers reading at once")
