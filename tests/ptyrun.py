@@ -39,8 +39,10 @@ def run_in_pty(args: list[str], *, cwd: Path, env: dict | None = None, columns: 
     first returns True, send ``send_signal`` to the command. Returns its exit code and all it
     showed."""
     full_env = {k: v for k, v in os.environ.items() if k not in ("NO_COLOR", "FORCE_COLOR")}
-    full_env.update({"TERM": "xterm-256color", "COLUMNS": str(columns), "LINES": "40"})
+    full_env["TERM"] = "xterm-256color"
     full_env.update(env or {})
+    # the pty's size, even when env is a copy of os.environ (a pytest-xdist worker has COLUMNS=80)
+    full_env.update({"COLUMNS": str(columns), "LINES": "40"})
     master, slave = pty.openpty()
     proc = subprocess.Popen(FORENSIC + [str(a) for a in args], cwd=cwd, env=full_env, stdin=slave,
                             stdout=slave, stderr=slave, start_new_session=True, close_fds=True)
