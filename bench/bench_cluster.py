@@ -89,7 +89,7 @@ def timed_cluster_triage(case: Path, workers: int, again: bool = False) -> tuple
     triage.piece entries it logged): busy / seconds is how many workers read at once."""
     from distributed import LocalCluster
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
-                      scheduler_port=0, dashboard_address=None) as lc:
+                      scheduler_port=0, dashboard_address=":0") as lc:
         from distributed import Client
         with Client(lc.scheduler_address) as c:            # every worker up and its imports done
             c.wait_for_workers(workers)

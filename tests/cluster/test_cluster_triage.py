@@ -82,7 +82,7 @@ def cluster(tmp_path_factory):
     fault = tmp_path_factory.mktemp("fault") / "armed"
     from distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
-                      dashboard_address=None, env={FAULT_ENV: f"hold:{fault}"}) as lc:
+                      dashboard_address=":0", env={FAULT_ENV: f"hold:{fault}"}) as lc:
         with distributed.Client(lc.scheduler_address) as client:     # the workers' imports, once
             client.run(lambda: __import__("forensic.pipeline"))
         yield lc.scheduler_address, fault
