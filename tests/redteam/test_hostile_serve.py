@@ -215,7 +215,14 @@ def test_a_known_bad_photo_has_no_picture_on_its_similar_pages(sample, tmp_path,
                                    "/gallery?from=2021'--&to=x%25&geotagged=1",
                                    "/chats?q=%25'%20OR%20'1'='1", "/chats?q=%22%20NEAR%20*%20-x%20body:y",
                                    "/chats?q=!%25_", "/conversation?item='&platform=%25&conversation=%22",
-                                   "/timeline?item='%20OR%201=1--&from=zz&to=%00", "/map?from=%27&to=-1"])
+                                   "/timeline?item='%20OR%201=1--&from=zz&to=%00", "/map?from=%27&to=-1",
+                                   # the map's box and page key, the timeline's box: odd, huge, not numbers
+                                   "/map?box=nan,nan,nan,nan", "/map?box=1e999,-1e999,1e999,1e999",
+                                   "/map?box=91,0,-91,0", "/map?box=1,2,3", "/map?box=%27;--,1,2,3",
+                                   "/map?after=99999999999999999999999,1", "/map?after=1,2,3&box=0,170,10,-170",
+                                   "/timeline?box=0,-200,10,10", "/timeline?box=-90,-180,90,180&after=%5B1%5D",
+                                   "/chats?q=%22%22%22&where=names", "/chats?q=ab&where=metadata",
+                                   "/chats?q=%22)%20OR%20rowid%3E0--&where=metadata", "/chats?start=-5"])
 def test_sql_and_fts_syntax_in_parameters_are_data(own, query):
     """Quotes, comments, UNION, LIKE wildcards and FTS5 syntax in every filter: an answer (a
     page, or 404 for no such conversation), never a 500 or a query error."""
@@ -374,3 +381,19 @@ def test_marking_a_person_needs_csrf_and_shows_markup_as_text(own):
     for path in ("/", f"/conversation?message={message}"):
         page = request(server, "GET", path, cookie=cookie).body.decode()
         assert "<script>alert(4)" not in page and "<img src=x onerror=alert(5)" not in page
+
+
+def test_a_drawn_box_keeps_only_its_places_and_says_so_as_text(own):
+    """The box of the URL is numbers or nothing: a box across the antimeridian, one holding the
+    place, and one beside it; what the page echoes of it is the parsed numbers, never the text."""
+    server, cookie = own["server"], own["cookie"]
+
+    def places(query: str) -> int:
+        body = request(server, "GET", query, cookie=cookie).body.decode()
+        return body.count('<td class="mono">')           # one latitude, longitude cell a place listed
+
+    assert places("/map") == places("/map?box=40,-4,41,-3") == 1              # madrid.jpg
+    assert places("/map?box=40,-3,41,-2") == 0 and places("/map?box=40,170,41,-170") == 0
+    assert places("/map?box=40,-5,41,179") == 1                               # west < east: an ordinary box
+    body = request(server, "GET", "/map?box=40,-4,41,-3%3Cscript%3E", cookie=cookie).body.decode()
+    assert "<script>" not in body.split("<main>", 1)[1] and places("/map?box=40,-4,41,-3%3Cscript%3E") == 1
