@@ -76,13 +76,16 @@ def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER) -> Itera
     before = b""                # the CONTEXT bytes before this buffer
     for pos, data in buffers(read, size, buffer, ahead):
         if matcher.matches_zeros or data != _zeros(len(data)):
-            for m in matcher.find_bytes(data):
-                if m.start >= buffer:
+            # the bytes before the buffer are searched as context: a buffer's first byte is no
+            # stream's or line's start for ``^`` or a lookbehind, its last no end for ``$``
+            # unless the stream ends there, so hits do not depend on where buffers fall
+            view = before + data
+            more = pos + len(data) < size
+            for m in matcher.find_bytes(view, len(before), more):
+                at = m.start - len(before)
+                if at >= buffer:
                     continue            # the next buffer's, found there
-                lead = data[max(0, m.start - CONTEXT):m.start]
-                if len(lead) < CONTEXT and before:
-                    lead = (before + lead)[-CONTEXT:]
-                yield StreamHit(m, pos + m.start, lead, data[m.end:m.end + CONTEXT])
+                yield StreamHit(m, pos + at, view[max(0, m.start - CONTEXT):m.start], view[m.end:m.end + CONTEXT])
         before = data[buffer - CONTEXT:buffer]
 
 

@@ -115,6 +115,11 @@ REGEX_STRIKES = 3       # texts it may run out of time on before it is searched 
 Found = tuple[int, int, int]        # (expression id, start, end) as Hyperscan reports them
 
 
+def _followed(data: bytes | str) -> bytes | str:
+    """``data`` with a line break and a byte after it: its end is then no text's end."""
+    return data + b"\n\0" if isinstance(data, bytes) else data + "\n\0"
+
+
 def _hs_flags(ignore_case: bool) -> int:
     return hyperscan.HS_FLAG_SOM_LEFTMOST | (hyperscan.HS_FLAG_CASELESS if ignore_case else 0)
 
@@ -282,16 +287,28 @@ class Matcher:
         found = {ids[n] for n, _, _ in _hs_scan(db, data)}
         return found | {i for i, _, _ in self._user if i not in ids}
 
-    def _bounded(self, i: int, pattern: regex.Pattern, data: bytes | str) -> list[tuple[int, int]]:
-        """``pattern``'s matches in ``data``, found within the time bound (those found before
-        it when it runs out: the term is then noted in :attr:`skipped`)."""
+    def _bounded(self, i: int, pattern: regex.Pattern, data: bytes | str, pos: int = 0,
+                 more: bool = False) -> list[tuple[int, int]]:
+        """``pattern``'s matches in ``data`` from ``pos`` on, found within the time bound (those
+        found before it when it runs out: the term is then noted in :attr:`skipped`).
+
+        The bytes before ``pos`` are context, not text: ``^``, ``\\A``, ``\\b`` and lookbehinds
+        see them, so a buffer's first byte is not a stream's or a line's start. ``more``: the
+        stream goes on past ``data``, so its end is not the stream's end: a match reaching its
+        last two bytes (where ``$`` and ``\\Z`` would match) is kept only if it still matches
+        with a line break and a byte after it (as a match longer than the overlap goes on to a
+        line break or the stream's end)."""
         if i in self.dropped:
             return []
         out: list[tuple[int, int]] = []
         try:
-            for m in pattern.finditer(data, timeout=self.regex_timeout):
-                if m.end() > m.start():
-                    out.append((m.start(), m.end()))
+            for m in pattern.finditer(data, pos, timeout=self.regex_timeout):
+                if m.end() <= m.start():
+                    continue
+                if more and m.end() >= len(data) - 1 and \
+                        pattern.match(_followed(data), m.start(), timeout=self.regex_timeout) is None:
+                    continue            # it matched only because the buffer ended there
+                out.append((m.start(), m.end()))
         except TimeoutError:
             self.skipped.append(self.terms[i])
             self._strikes[i] = self._strikes.get(i, 0) + 1
@@ -299,12 +316,15 @@ class Matcher:
                 self.dropped.add(i)
         return out
 
-    def find_bytes(self, buf: bytes) -> Iterator[Match]:
-        """Every match in ``buf``, in either encoding (UTF-16LE regex matches included), in
-        no particular order."""
+    def find_bytes(self, buf: bytes, start: int = 0, more: bool = False) -> Iterator[Match]:
+        """Every match in ``buf`` that starts at ``start`` or after, in either encoding
+        (UTF-16LE regex matches included), in no particular order. The bytes before ``start``
+        are the stream's bytes before the buffer (context for anchors and lookbehinds);
+        ``more``: the stream goes on after ``buf`` (see :meth:`_bounded`)."""
         for db, ids, enc in self._literal_dbs:
             for n, lo, hi in _hs_scan(db, buf):
-                yield self._match(self.terms[ids[n]], enc, lo, hi, buf)
+                if lo >= start:
+                    yield self._match(self.terms[ids[n]], enc, lo, hi, buf)
         if self._literal_re is not None:
             for m in self._literal_re.finditer(buf):
                 k = 0
@@ -313,12 +333,12 @@ class Matcher:
                 if term is None:
                     k, text = 1, m.group().decode("utf-16le", "replace")
                     term = self._literal_term(text)
-                if term is not None:
+                if term is not None and m.start() >= start:
                     yield self._match(term, ENCODINGS[k], m.start(), m.end(), buf)
         if not (self._patterns or self._user):
             return
         for i, one, _ in self._patterns:
-            for m in one.finditer(buf):
+            for m in one.finditer(buf, start):
                 if m.group():
                     found_match = self._match(self.terms[i], "utf-8", m.start(), m.end(), buf)
                     if self._keep(found_match.term, found_match.text):
@@ -326,7 +346,7 @@ class Matcher:
         passed = self._passed(self._gate_bytes, buf)
         for i, user, _ in self._user:
             if passed is None or i in passed:
-                for lo, hi in self._bounded(i, user, buf):
+                for lo, hi in self._bounded(i, user, buf, start, more):
                     yield self._match(self.terms[i], "utf-8", lo, hi, buf)
         for align in (0, 1):
             view = buf[align:len(buf) - (len(buf) - align) % 2]
@@ -334,18 +354,22 @@ class Matcher:
                 continue
             wide = view.decode("utf-16le", "replace")
             narrow = len(view) == 2 * len(wide)          # no surrogate pair: a character is 2 bytes
-            for term, cs, ce, hit_text in self._regex_text_hits(wide):
+            lead = max(0, start - align)
+            pos = len(view[:lead + lead % 2].decode("utf-16le", "replace"))
+            for term, cs, ce, hit_text in self._regex_text_hits(wide, pos, more):
                 if narrow:
-                    start, end = align + 2 * cs, align + 2 * ce
+                    begin, end = align + 2 * cs, align + 2 * ce
                 else:
-                    start = align + len(wide[:cs].encode("utf-16le", "surrogatepass"))
-                    end = start + len(hit_text.encode("utf-16le", "surrogatepass"))
-                yield Match(term, "utf-16le", start, min(end, start + MAX_MATCH), hit_text)
+                    begin = align + len(wide[:cs].encode("utf-16le", "surrogatepass"))
+                    end = begin + len(hit_text.encode("utf-16le", "surrogatepass"))
+                if begin >= start:
+                    yield Match(term, "utf-16le", begin, min(end, begin + MAX_MATCH), hit_text)
 
-    def _regex_text_hits(self, text: str) -> Iterator[tuple[Term, int, int, str]]:
-        """The regular expressions' hits in a text: (term, start, end in characters, text)."""
+    def _regex_text_hits(self, text: str, pos: int = 0, more: bool = False) -> Iterator[tuple[Term, int, int, str]]:
+        """The regular expressions' hits in a text from character ``pos`` on: (term, start,
+        end in characters, text); ``pos`` and ``more`` as for :meth:`_bounded`."""
         for i, _, one in self._patterns:
-            for m in one.finditer(text):
+            for m in one.finditer(text, pos):
                 if m.group() and self._keep(self.terms[i], m.group()):
                     yield self.terms[i], m.start(), m.end(), m.group()
         if not self._user:
@@ -354,7 +378,7 @@ class Matcher:
         passed = self._passed(self._gate_text, text.encode("utf-8", "replace") if self._gate_text else b"")
         for i, _, user in self._user:
             if passed is None or i in passed:
-                for cs, ce in self._bounded(i, user, text):
+                for cs, ce in self._bounded(i, user, text, pos, more):
                     yield self.terms[i], cs, ce, text[cs:ce]
 
     @staticmethod

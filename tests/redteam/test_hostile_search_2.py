@@ -1,0 +1,73 @@
+"""Red team, second round: `forensic search`'s raw pass against evidence laid out to meet
+its buffer edges; see docs/threat-model.md."""
+from __future__ import annotations
+
+import pytest
+
+from forensic.search.patterns import pattern_terms
+from forensic.search.raw import scan
+from forensic.search.terms import Matcher, Term
+
+
+def _stream(lines: int = 400) -> bytes:
+    """Lines of 100 bytes, "xfoo" ending each (a word that only ends in foo: its ``f`` at 96
+    of each 100), the last line "foo" alone; then a line of 10,000 bytes (longer than a
+    buffer's overlap) that starts "bar", and a last line "end" with no line break: ``$``
+    (without ``(?m)``) has no match after "bar"."""
+    return (b"A" * 95 + b"xfoo\n") * lines + b"foo\n" + b"bar" + b"B" * 10_000 + b"\nend"
+
+
+# buffers that start at a "foo" (100 m + 96) or end their read inside the long line
+BUFFERS = (4296, 4396, 5096, 8196, 4200, 6000)
+
+
+def _hits(data: bytes, terms: list[Term], buffer: int) -> list[tuple[str, int]]:
+    matcher = Matcher(terms)
+    read = lambda at, n: data[at:at + n]        # noqa: E731
+    return sorted((sh.match.term.text, sh.offset) for sh in scan(read, len(data), matcher, buffer=buffer)
+                  if sh.match.encoding == "utf-8")
+
+
+@pytest.mark.parametrize("pattern", [r"^foo", r"\bfoo", r"(?<!x)foo", r"\Afoo", r"(?m)^foo",
+                                     r"bar[^\n]*$", r"bar[^\n]*\Z", r"(?m)bar[^\n]*$", r"bar\w+\b", r"bar.*"])
+def test_regex_anchors_do_not_depend_on_the_buffer_size(pattern):
+    """A raw stream is one text: ``^``, ``\\b`` and a lookbehind at a buffer's first byte
+    matched "xfoo"'s ``foo`` as if it started the stream or a word, and ``$`` at a buffer's last
+    byte, so the hits (an offset reported as a line's start) changed with the buffer size."""
+    data = _stream()
+    terms = [Term(pattern, "cli", True)]
+    want = _hits(data, terms, 1 << 20)              # one buffer: the whole stream
+    for buffer in BUFFERS:
+        assert _hits(data, terms, buffer) == want, buffer
+
+
+def test_regex_anchored_hits_are_only_true_ones():
+    data = _stream()
+    terms = [Term(r"^foo", "cli", True), Term(r"(?m)^foo", "cli", True), Term(r"\bfoo", "cli", True),
+             Term(r"bar[^\n]*$", "cli", True), Term(r"(?m)bar[^\n]*$", "cli", True), Term(r"end$", "cli", True)]
+    for buffer in BUFFERS:
+        got = _hits(data, terms, buffer)
+        assert got == [("(?m)^foo", 40_000), ("(?m)bar[^\\n]*$", 40_004), ("\\bfoo", 40_000),
+                       ("end$", len(data) - 3)], buffer
+
+
+def test_a_card_number_split_by_a_buffer_edge_is_not_cut_to_a_valid_one():
+    """The card pattern's lookbehind (no digit before) saw nothing at a buffer's first byte:
+    the tail of a longer digit run that passes Luhn was a card number at any buffer edge."""
+    card = b"4111111111111111"                       # passes Luhn
+    data = bytearray(b"." * 30_000)
+    for at in range(1000, 29_000, 1001):
+        data[at - 3:at + 16] = b"999" + card        # 19 digits: the 16 after "999" are no card
+    data = bytes(data)
+    terms = pattern_terms(["card"])
+    assert _hits(data, terms, 1 << 20) == []
+    for buffer in (5004, 6005, 8007):               # 1001 m - 1: buffers that start at a "4111"
+        assert _hits(data, terms, buffer) == [], buffer
+
+
+def test_a_long_match_is_still_found_where_it_starts():
+    """The fix keeps a match longer than the overlap (cut at MAX_MATCH) found where it starts."""
+    data = b"." * 5000 + b"secret " + b"z" * 20_000 + b"\n" + b"." * 5000
+    for buffer in (4200, 1 << 20):
+        hits = _hits(data, [Term(r"secret [^\n]*", "cli", True)], buffer)
+        assert hits[0] == (r"secret [^\n]*", 5000), buffer
