@@ -12,11 +12,13 @@ are stored (rows, records, warnings), the source's warnings, and its host.
 
 Workers open the evidence read-only at the same path as the coordinator, or at the path
 given by a mapping (``--path-map SRC=DST``), and check first that it is the same evidence:
-its size and the SHA-256 of its first MiB (a folder: of its listing, names, kinds and
-sizes) as the coordinator reads them. They never write the case store or the custody log: the
-coordinator stores each item's pieces in order through the storing half of a local triage
+its size and the SHA-256 of 16 MiB sampled across it, its first and last MiB and 14 evenly
+between (a folder: of its listing, names, kinds and sizes) as the coordinator reads them.
+They never write the case store or the custody log: the coordinator stores each item's
+pieces in order through the storing half of a local triage
 (:attr:`forensic.pipeline.Triage.feed`), so the custody log stays one hash chain with one
-signer, and the command records which host read each piece (``triage.piece``).
+signer, and the command records which host read each piece (``triage.piece``); what a
+worker returns must be the piece asked for (its item and number), or nothing of it is stored.
 
 A worker that dies mid-task has its task run again by the scheduler (and a task that fails
 is retried ``RETRIES`` times); what the coordinator stores is keyed by the item and the
@@ -47,13 +49,29 @@ from forensic.store import triage as store_triage
 
 PIECE_BYTES = 1 << 30        # an item's bytes per piece (FORENSIC_CLUSTER_PIECE_BYTES overrides it)
 RETRIES = 2                  # a task that raises is run again this many times (a dead worker's: by the scheduler)
-FINGERPRINT_BYTES = 1 << 20
+FINGERPRINT_BYTES = 1 << 20  # bytes of each sample the identity check reads
+FINGERPRINT_SAMPLES = 16     # samples: the first and last, the others evenly between
 CONNECT_TIMEOUT = 10         # seconds to reach the scheduler
 _ADDRESS = re.compile(r"(?:tcp|tls)://[^\s/]+:\d{1,5}\Z")
 # Fault injection for tests (tests/cluster): "hold:DIR", once the folder DIR exists: the first
 # piece task to start writes its process id to DIR/held and waits (to be killed); later tasks
 # run normally.
 FAULT_ENV = "FORENSIC_TEST_CLUSTER_FAULT"
+
+
+def exposed(address: str) -> bool:
+    """Whether ``address`` is a plain ``tcp://`` scheduler on another machine: Dask's messages
+    (pickles) then travel unencrypted and unauthenticated, and whoever can answer on that
+    address -- the scheduler, a worker, a machine in between -- can run code on this one."""
+    import ipaddress
+    scheme, _, rest = address.partition("://")
+    host = rest.rsplit(":", 1)[0].strip("[]").lower()
+    if scheme != "tcp" or host == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return True                 # a host name other than localhost
 
 
 def parse_path_map(spec: str) -> tuple[str, str]:
@@ -76,9 +94,14 @@ def map_path(path: Path, maps: list[tuple[str, str]] | tuple[tuple[str, str], ..
 
 
 def fingerprint(path: Path) -> dict:
-    """What identifies an item's source cheaply: a file's size and the SHA-256 of its first
-    MiB; a folder's listing (every entry's path, kind and size, no content), as a SHA-256.
-    Read as the triage reads (O_NOATIME where allowed): the evidence's access times stay."""
+    """What identifies an item's source cheaply: a file's size and the SHA-256 of
+    :data:`FINGERPRINT_SAMPLES` samples of :data:`FINGERPRINT_BYTES` (its first and last,
+    the others evenly between; a file of no more than that, whole); a folder's listing (every
+    entry's path, kind and size, no content), as a SHA-256. Read as the triage reads
+    (O_NOATIME where allowed): the evidence's access times stay.
+
+    The first MiB alone does not tell two cards of one model apart (an MBR and nothing up to
+    the first partition), nor two acquisitions of one disk (an E01's hashes are at its end)."""
     if path.is_dir():
         digest = hashlib.sha256()
         count = 0
@@ -86,12 +109,20 @@ def fingerprint(path: Path) -> dict:
             digest.update(f"{entry.kind}\0{entry.size}\0{entry.path}\n".encode("utf-8", "surrogateescape"))
             count += 1
         return {"listing_sha256": digest.hexdigest(), "entries": count}
+    digest = hashlib.sha256()
     with open_readonly(path) as fh:
         size = os.fstat(fh.fileno()).st_size
-        head = b""
-        while len(head) < FINGERPRINT_BYTES and (chunk := fh.read(FINGERPRINT_BYTES - len(head))):
-            head += chunk
-    return {"size": size, "head_sha256": hashlib.sha256(head).hexdigest()}
+        last = max(0, size - FINGERPRINT_BYTES)
+        if size <= FINGERPRINT_BYTES * FINGERPRINT_SAMPLES:
+            spans = [(0, size)]
+        else:
+            spans = [(last * k // (FINGERPRINT_SAMPLES - 1), FINGERPRINT_BYTES) for k in range(FINGERPRINT_SAMPLES)]
+        for offset, length in spans:
+            fh.seek(offset)
+            while length > 0 and (chunk := fh.read(min(length, FINGERPRINT_BYTES))):
+                digest.update(chunk)
+                length -= len(chunk)
+    return {"size": size, "sampled_sha256": digest.hexdigest()}
 
 
 @dataclass(frozen=True)
@@ -138,7 +169,7 @@ def _check_identity(task: PieceTask, host: str) -> Path:
     found = fingerprint(path)
     if found != task.expected:
         raise SourceError(f"evidence item {task.item}: {task.path} on the worker {host} is not the evidence "
-                          f"the coordinator reads (size or first MiB differ: {found} != {task.expected})")
+                          f"the coordinator reads (size or sampled bytes differ: {found} != {task.expected})")
     return path
 
 
@@ -189,6 +220,24 @@ def read_piece(task: PieceTask, done: dict[str, str | None], total: int | None) 
     triage.read_source(path, task.fmt, task.bad_chunks)
     return PieceResult(task.item, task.piece, entries, triage.source_warnings, triage.stats.skipped, span,
                        host, worker, os.getpid(), time.perf_counter() - start)
+
+
+def _check_result(res: object, item: str, piece: int, pieces: int) -> None:
+    """What came back is the piece asked for: its item and number, every entry of that item.
+    (The coordinator cannot read the evidence again to check a worker's hashes; it can refuse
+    a result that is not even the task's: a scheduler or worker answering one task with
+    another's, a worker of another version.)"""
+    if isinstance(res, PieceResult) and res.item == item and res.piece == piece and \
+            all(isinstance(e, store_triage.Entry) and isinstance(e.row, dict) and e.row.get("item") == item
+                for e in res.entries):
+        return
+    host = f" from {res.host} ({res.worker})" if isinstance(res, PieceResult) else ""
+    got = (f"item {res.item!r}, piece {res.piece + 1}" if isinstance(res, PieceResult) and isinstance(res.piece, int)
+           else type(res).__name__)
+    raise SourceError(f"evidence item {item}: piece {piece + 1} of {pieces}: the result{host} is not that piece's "
+                      f"(it is {got}, or holds entries of another item); nothing of it is stored",
+                      hint="check that every worker runs this version of forensic and that only the lab's "
+                           "machines reach the scheduler (docs/lab-setup.md)")
 
 
 @dataclass
@@ -292,6 +341,7 @@ class Cluster:
                                   hint="what was stored is kept; rerun to carry on (see the workers' logs)") from exc
             if k in sub.stored:               # one piece stored once, whatever the scheduler did
                 continue
+            _check_result(res, triage.item, k, len(sub.pieces))
             files = 0
             for entry in res.entries:
                 size = entry.row.get("size") or 0

@@ -109,8 +109,13 @@ def _cluster(address: str | None, path_maps: tuple[str, ...]):
     if not address:
         yield None
         return
-    from forensic.cluster import Cluster, parse_path_map
+    from forensic.cluster import Cluster, exposed, parse_path_map
     maps = [parse_path_map(m) for m in path_maps]
+    if exposed(address):
+        warn(f"{esc(address)} is plain tcp:// to another machine: the tasks (an item's password, a Signal key) "
+             "and results cross the network unencrypted, and whatever answers there can run code on this "
+             "machine, which holds your signing key (Dask sends pickles). Use tls:// on any network that is not "
+             "the lab's own isolated one (docs/lab-setup.md)")
     runner = Cluster(address, maps)
     info(f"triage on the Dask cluster at {esc(address)} ({runner.workers()} workers)")
     try:
