@@ -78,6 +78,11 @@ Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without t
                          (``where`` content of a deleted file, or unallocated)
   pattern_hit            a saved hit of a built-in pattern list (``--patterns iban``) at this image offset:
                          a value in unallocated space, written in UTF-16LE
+  raw_hit                a saved hit of ``forensic search … --in raw`` (``where`` raw) at this image offset,
+                         naming both ``files``: a phrase whose first bytes end one file's only cluster and
+                         whose rest starts the next file's, back to back (in neither file alone)
+  archive_hit            a saved content hit whose locator is a ZIP member's (``…/archive.zip › member``):
+                         words in a deflated member, in no raw byte of the image
   signal_message         a message of the laptop's Signal Desktop database (SQLCipher; its key sealed in
                          config.json, Linux v10): this sender, these words, this UTC time, from that file
   report_finding         (an export) a bundle the custody log records holds, in its report
@@ -177,6 +182,14 @@ PATTERN_FEEDBACK = ("An account number lies in the phone's unallocated space, in
                     "UTF-16LE. The built-in pattern lists find what no keyword names (`forensic search --patterns "
                     "iban --unallocated --save`; `--patterns all` for every list): each candidate is checked (an "
                     "IBAN by its ISO 13616 mod-97 check digits), and every search reads both UTF-8 and UTF-16LE.")
+RAW_FEEDBACK = ("The phrase is in neither file alone: the pick-up note was saved in two 512-byte parts, one "
+                "cluster each, back to back, {first} ending with '{head}' and {second} starting with '{tail}'. "
+                "Search the whole image with `forensic search \"{term}\" --in raw --save` (the image's every byte "
+                "as one stream, as grep over the image): the hit names both files (files, crosses_fragment).")
+ARCHIVE_FEEDBACK = ("The travel instructions are in {member}, inside the ZIP the phone downloaded ({archive}): "
+                    "deflated, so no raw byte of the image holds their words. Archive members are searched as "
+                    "content (ZIP and TAR, nested ones too, at the locators triage gave them): `forensic search "
+                    "\"{term}\" --save`; the hit's locator is the member's (…/{name} › {member}).")
 SIGNAL_FEEDBACK = ("The laptop's Signal Desktop database (sql/db.sqlite) is encrypted with SQLCipher; its key is "
                    "in config.json's encryptedKey, sealed by Chromium's safeStorage. On Linux without a keyring "
                    "that seal (v10) uses the built-in password 'peanuts', so the key is recovered from the evidence "
@@ -306,7 +319,7 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     # -- file counts (what was put in: mke2fs adds only lost+found, mkfs.vfat nothing) ----------
     fact("file_count", "phone", f"{len(lay.phone)} user files on the phone's data partition",
          {"count": len(lay.phone), "scope": FILE_COUNT_SCOPE})
-    live_card = [f for f in lay.card if f.rel not in lay.card_deleted]
+    live_card = [f for f in lay.card if f.rel not in lay.card_deleted] + lay.card_split
     fact("file_count", "card", f"{len(live_card)} files on the card (plus {len(lay.card_deleted)} deleted)",
          {"count": len(live_card), "scope": FILE_COUNT_SCOPE})
     fact("file_count", "extraction", f"{len(lay.extraction_members)} files in the logical extraction",
@@ -427,7 +440,8 @@ def answer_key(lay: Layout, out_dir: Path, e01_path: Path | None) -> dict:
     # -- hash sets: a known-bad picture stored twice, stock files a known-good set lists ----------------------
     hashsets = _hashset_facts(lay, fact)
 
-    # -- searches: a phrase in a deleted file's clusters, an IBAN (UTF-16LE) in unallocated space -------------
+    # -- searches: a deleted file's clusters, an IBAN (UTF-16LE) in unallocated space, a phrase across two files
+    # (--in raw), words in a ZIP member
     _search_facts(lay, fact)
 
     # -- exports: a finding with a partial selection, a pseudonymised bundle ---------------------------------
@@ -604,9 +618,10 @@ def _hashset_facts(lay: Layout, fact) -> dict:
 
 
 def _search_facts(lay: Layout, fact) -> None:
-    """The phrase of the card's deleted booking note, and the IBAN in the phone's unallocated
-    space: at the image offsets build_sample found them at in the images it wrote (a layout
-    never built has none, and no such facts)."""
+    """The phrase of the card's deleted booking note, the IBAN in the phone's unallocated space
+    and the meeting place across the card's two note parts: at the image offsets build_sample
+    found them at in the images it wrote (a layout never built has none, and no such facts);
+    and the words in the phone's downloaded ZIP, at its member."""
     s = lay.story
     note, f = s.booking_note, lay.card_note
     if note is not None and f is not None and lay.note_offset is not None:
@@ -624,6 +639,28 @@ def _search_facts(lay: Layout, fact) -> None:
              {"pattern": "iban", "list": "pattern:iban", "value": pay.phrase, "image_offset": lay.iban_offset,
               "length": len(pay.phrase.encode(pay.encoding)), "encoding": pay.encoding, "where": ["unallocated"],
               "block": lay.iban_block, "text": pay.text}, feedback=PATTERN_FEEDBACK)
+    sn = s.split_note
+    if sn is not None and len(lay.card_split) == 2 and lay.split_offset is not None:
+        first, second = lay.card_split
+        head, tail = sn.term.encode()[:sn.cut].decode(), sn.term.encode()[sn.cut:].decode()
+        fact("raw_hit", "card", f"the pick-up note on the card, in two parts: '{sn.term}' lies across "
+             f"{_name(first.rel)} ('…{head}') and {_name(second.rel)} ('{tail}…'), at image offset "
+             f"{lay.split_offset:,}, in neither file alone",
+             {"term": sn.term, "phrase": sn.phrase, "image_offset": lay.split_offset,
+              "length": len(sn.term.encode()), "encoding": "utf-8", "files": ["/" + first.rel, "/" + second.rel],
+              "file_sha256": [first.sha256, second.sha256], "cut": sn.cut, "crosses_fragment": True,
+              "where": ["raw"], "text": sn.text},
+             feedback=RAW_FEEDBACK.format(first=_name(first.rel), second=_name(second.rel), head=head, tail=tail,
+                                          term=sn.term))
+    a, zf = s.archive_note, lay.archive
+    if a is not None and zf is not None:
+        fact("archive_hit", "phone", f"'{a.term}' in {a.member}, inside the downloaded {_name(zf.rel)} (deflated): "
+             f"the code word {a.answer}",
+             {"term": a.term, "answer": a.answer, "archive": "/" + zf.rel, "archive_sha256": zf.sha256,
+              "member": a.member, "member_sha256": hashlib.sha256(a.text.encode("utf-8")).hexdigest(),
+              "where": ["content"], "text": a.text},
+             feedback=ARCHIVE_FEEDBACK.format(member=a.member, archive="/" + zf.rel, name=_name(zf.rel),
+                                              term=a.term))
 
 
 def _hostile_name_facts(lay: Layout, fact) -> None:
@@ -830,7 +867,7 @@ def _export_facts(lay: Layout, fact) -> None:
 
 
 EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
-SEARCH_KINDS = ("keyword_hit", "pattern_hit", "suspected_known_bad")
+SEARCH_KINDS = ("keyword_hit", "pattern_hit", "raw_hit", "archive_hit", "suspected_known_bad")
 HASHSET_KINDS = ("known_bad_file", "known_good_count")
 
 

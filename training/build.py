@@ -24,6 +24,11 @@ v3-layout SQLite listing the phone's two stock wallpapers, known-good) and ``sam
 (a VICS 2.0 export, MD5/SHA-1 only, category 2, listing a harmless generated picture the phone
 holds as ``Download/ad_0417.jpg`` and, renamed, ``DCIM/.thumbs/0417.dat``): digests of files
 made here, never real ones.
+For the search cases: on the card a deleted booking note (``MISC/BOOKING.TXT``) and the handler's
+pick-up note in two one-cluster parts written back to back (``MISC/NOTE1.TXT``, ``MISC/NOTE2.TXT``:
+the meeting place lies across them, so only a search of the image's every byte finds it); on the
+phone a UTF-16LE payment note in a free ext4 block, and travel instructions in a downloaded ZIP
+(``Download/instrucciones_viaje.zip``, deflated: its words only in the member's content).
 
 The answer key is made here, from the files this module wrote (their bytes, names and the
 plan they came from), never by reading the images back with the triage code.
@@ -67,6 +72,8 @@ KNOWN_BAD_CATEGORY = 2
 # the stand-in picture as a messenger re-sent it (resized, re-compressed): in no hash set
 KNOWN_BAD_LIKE_DIR = "media/0/WhatsApp/Media/WhatsApp Images"
 CARD_NOTE = "MISC/BOOKING.TXT"           # the card: a booking note, deleted (its clusters keep the text)
+CARD_SPLIT_DIR = "MISC"                  # the card: a note in two one-cluster parts, back to back (live files)
+ARCHIVE_DIR = "media/0/Download"         # the phone: a downloaded ZIP, a text file in it
 IBAN_GOAL_BLOCK = 3072                   # the phone: the payment note lies in the first free block from here
 IPHONE_BACKUP = "iphone-backup"           # with e01: the handler's iPhone, an iTunes/Finder backup folder
 IOS_SMS = ("HomeDomain", "Library/SMS/sms.db")
@@ -148,6 +155,9 @@ class Layout:
     iban_offset: int | None = None            # phone.raw offset of the IBAN (UTF-16LE)
     iban_block: int | None = None             # the free ext4 block the payment note lies in
     laptop: list[tuple[str, bytes]] = field(default_factory=list)   # written with e01: the laptop's files
+    card_split: list[FileOut] = field(default_factory=list)   # the note's two parts (NOTE1.TXT, NOTE2.TXT)
+    split_offset: int | None = None           # card.raw offset of the meeting place, across the two parts
+    archive: FileOut | None = None            # the downloaded ZIP holding the travel instructions
 
 
 @dataclass(slots=True)
@@ -339,6 +349,7 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
     _media_files(lay, seed)
     _app_files(lay, seed)
     _hashset_files(lay, seed)
+    _archive_files(lay)
     lay.phone.sort(key=lambda f: f.rel)
 
     # the camera card
@@ -379,6 +390,14 @@ def layout(seed: int, scenario: str = DEFAULT_SCENARIO) -> Layout:
         lay.card_note = FileOut(CARD_NOTE, note.text.encode(note.encoding),
                                 _ts((note.written + timedelta(minutes=dest.offset)).replace(tzinfo=timezone.utc)),
                                 "deleted note")
+
+    # the handler's pick-up note, in two one-cluster parts written back to back (live files)
+    sn = story.split_note
+    if sn is not None:
+        dest = story.scenario.stops[-1]
+        mtime = _ts((sn.written + timedelta(minutes=dest.offset)).replace(tzinfo=timezone.utc))
+        lay.card_split = [FileOut(f"{CARD_SPLIT_DIR}/{name}", part, mtime, "split note")
+                          for name, part in zip(sn.names, sn.parts, strict=True)]
 
     # the handler's iPhone as an iTunes/Finder backup (written with e01): sms.db under HomeDomain
     ip = story.iphone
@@ -536,6 +555,19 @@ def _hashset_files(lay: Layout, seed: int) -> None:
     lay.hashsets[VICS_FILE] = formats.vics_json(f"SAMPLE-{seed}", [
         ("ad_0417.jpg", picture, KNOWN_BAD_CATEGORY),
         ("ad_0418.jpg", jpeg.photo(_blocks(seed, "ad_0418"), None), KNOWN_BAD_CATEGORY)])
+
+
+def _archive_files(lay: Layout) -> None:
+    """The recruiter's travel instructions, downloaded as a ZIP before the journey: one text file,
+    deflated (its words are in no raw byte of the image, only in the member's content)."""
+    a = lay.story.archive_note
+    if a is None:
+        return
+    when = formats.local(a.written, lay.story.scenario.stops[0].offset)
+    f = FileOut(f"{ARCHIVE_DIR}/{a.archive}", formats.zip_bytes([(a.member, a.text.encode("utf-8"), when)]),
+                _ts(a.written) + 90, "downloaded archive")
+    lay.phone.append(f)
+    lay.archive = f
 
 
 def _app_files(lay: Layout, seed: int) -> None:
@@ -741,17 +773,32 @@ def build_sample(out_dir: Path, seed: int = 1, scenario: str = DEFAULT_SCENARIO,
             (src / note.rel).write_bytes(note.data)
             os.utime(src / note.rel, (note.mtime, note.mtime))
             then.append(note.rel)
+        gone_after = list(then)
+        for f in lay.card_split:                  # after the note: the next clusters, one each, in order
+            (src / f.rel).parent.mkdir(parents=True, exist_ok=True)
+            (src / f.rel).write_bytes(f.data)
+            os.utime(src / f.rel, (f.mtime, f.mtime))
+            then.append(f.rel)
         tools.fat32_image(fat, CARD_FS_MIB, volume_id=f"{seed * 2654435761 % (1 << 32):08x}",
-                          src_root=src, files=files, deleted=lay.card_deleted + then,
+                          src_root=src, files=files, deleted=lay.card_deleted + gone_after,
                           when=_ts(story.card_photos[-1].utc), overwritten=overwritten, then=then)
         tools.disk_image(work / "card.raw", [{"image": fat, "type": "c"}], label="dos",
                          label_id=f"0x{seed * 40503 % (1 << 32):08x}")
+        card_raw = (work / "card.raw").read_bytes()
         if note is not None and story.booking_note is not None:
             # where the phrase lies in the card image: found from the note's own bytes, as written
-            at = (work / "card.raw").read_bytes().find(note.data)
+            at = card_raw.find(note.data)
             if at < 0:
                 raise tools.SampleToolError("the deleted booking note's bytes are not whole in card.raw")
             lay.note_offset = at + note.data.index(story.booking_note.phrase.encode(story.booking_note.encoding))
+        if lay.card_split and story.split_note is not None:
+            # the two parts back to back (the first fills its cluster): the meeting place lies across them
+            first, second = (f.data for f in lay.card_split)
+            at = card_raw.find(first + second)
+            if at < 0:
+                raise tools.SampleToolError("the split note's two parts are not back to back in card.raw")
+            lay.split_offset = at + len(first) - story.split_note.cut
+        del card_raw
         say("extraction.zip: logical extraction of the phone")
         (work / "extraction.zip").write_bytes(formats.zip_bytes(lay.extraction_members))
         for name in ("phone.raw", "card.raw", "extraction.zip"):

@@ -40,6 +40,7 @@ from pathlib import Path
 
 from forensic.case import Case
 from forensic.errors import UsageError
+from forensic.locator import SEP as LOCATOR_SEP
 from forensic.store import artifacts as store_artifacts, files as store_files, hashsets as store_hashsets, \
     people as store_people, search as store_search, similar as store_similar, warnings as store_warnings
 from forensic.store.records import File, Record, StoredWarning
@@ -1423,29 +1424,45 @@ def _suspected_known_bad(exp: dict, store: _Store, items: list[str]) -> tuple[st
                      "not marked suspected known-bad")
 
 
-def _saved_hit(exp: dict, store: _Store, items: list[str], what: str) -> tuple[str, str]:
+def _saved_hit(exp: dict, store: _Store, items: list[str], what: str, in_content: bool = True) -> tuple[str, str]:
     """A ``search/hit`` record (``forensic search … --save``) whose bytes cover the key's image
     offset (``image_offset`` .. + ``length``), in one of ``where``."""
     lo, hi = exp["image_offset"], exp["image_offset"] + exp["length"]
     saved = [(i, a.fields) for i in items for a in store.artifacts(i, store_search.HIT_TYPE)]
+    here = []
     for item, f in saved:
         at, n = f.get("image_offset"), f.get("length")
         if not isinstance(at, int) or isinstance(at, bool) or not isinstance(n, int) or n <= 0:
             continue
         if at < hi and lo < at + n:
-            if f.get("where") not in exp["where"]:
-                return "wrong", (f"a hit at image offset {at:,} saved as where {f.get('where')!r}, expected "
-                                 f"{' or '.join(exp['where'])}")
-            place = ("the content of the deleted file " + str(f.get("path") or "") if f.get("deleted")
-                     else str(f.get("where")))
+            here.append((item, f, at))
+    for item, f, at in sorted(here, key=lambda h: h[1].get("where") not in exp["where"]):
+        if f.get("where") not in exp["where"]:
+            return "wrong", (f"a hit at image offset {at:,} saved as where {f.get('where')!r}, expected "
+                             f"{' or '.join(exp['where'])}")
+        if f.get("where") == "raw":
+            names = [str(x) for x in f.get("files") or []]
+            lacking = [p for p in exp.get("files", []) if not any(_locator_is(n, p) for n in names)]
+            if lacking:
+                return "wrong", (f"a raw hit at image offset {at:,} names {', '.join(names) or 'no file'}; "
+                                 f"not {', '.join(lacking)}")
             return "found", (f"{item}: {_escape_bidi(str(f.get('text')))!r} ({f.get('list')}, {f.get('encoding')}) "
-                             f"at image offset {at:,}, in {place}")
+                             f"at image offset {at:,}, raw, across {', '.join(_escape_bidi(n) for n in names)}")
+        place = ("the content of the deleted file " + str(f.get("path") or "") if f.get("deleted")
+                 else str(f.get("where")))
+        return "found", (f"{item}: {_escape_bidi(str(f.get('text')))!r} ({f.get('list')}, {f.get('encoding')}) "
+                         f"at image offset {at:,}, in {place}")
     if saved:
         return "missed", (f"{len(saved):,} search hit(s) saved for the item, none at image offset {lo:,} ({what})")
     ran = any(store.content_searched(i) for i in items)
-    return "missed", ("no search hit saved for the item" + (" (a content search ran on it: its hits were not "
-                                                            "saved)" if ran else "") + f"; {what} is at image "
-                      f"offset {lo:,}")
+    remark = ("" if not ran else " (a content search ran on it: its hits were not saved)" if in_content else
+              " (a content search ran on it: no file's content holds this)")
+    return "missed", f"no search hit saved for the item{remark}; {what} is at image offset {lo:,}"
+
+
+def _locator_is(locator: str, path: str) -> bool:
+    """Whether ``locator`` (``item › partition … › /path``) is the file at ``path`` in its file system."""
+    return locator.rsplit(LOCATOR_SEP, 1)[-1] == path
 
 
 def _keyword_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
@@ -1455,6 +1472,37 @@ def _keyword_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
 def _pattern_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     return _saved_hit(exp, store, items, f"the {exp['pattern'].upper()} {exp['value']} ({exp['encoding']}, "
                                          "unallocated)")
+
+
+def _raw_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    return _saved_hit(exp, store, items, f"{exp['term']!r}, across {' and '.join(exp['files'])} (only a search "
+                                         "--in raw reads it whole)", in_content=False)
+
+
+def _archive_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A saved hit whose locator is the ZIP member's: ``… › /path/archive.zip › member``."""
+    saved = [(i, a.fields) for i in items for a in store.artifacts(i, store_search.HIT_TYPE)]
+    archive, member = exp["archive"].lstrip("/"), exp["member"]
+
+    def in_member(f: dict) -> bool:
+        parts = str(f.get("locator") or "").split(LOCATOR_SEP)
+        return len(parts) >= 2 and parts[-1] == member and parts[-2].lstrip("/").endswith(archive)
+
+    here = sorted((f for _, f in saved if in_member(f)), key=lambda f: f.get("where") not in exp["where"])
+    what = f"{exp['term']!r} is in {exp['archive']} › {member}"
+    if here and here[0].get("where") in exp["where"]:
+        f = here[0]
+        return "found", (f"{_escape_bidi(str(f.get('text')))!r} ({f.get('list')}) in the member "
+                         f"{_escape_bidi(str(f.get('locator')))}")
+    if here:
+        return "wrong", (f"a hit in {exp['archive']} › {member} saved as where {here[0].get('where')!r} (its "
+                         f"name, not its content); {what}")
+    if saved:
+        return "missed", (f"{len(saved):,} search hit(s) saved for the item, none in a member of {exp['archive']} "
+                          f"({what})")
+    ran = any(store.content_searched(i) for i in items)
+    return "missed", ("no search hit saved for the item" + (" (a content search ran on it: its hits were not "
+                                                            "saved)" if ran else "") + f"; {what}")
 
 
 _HANDLERS = {
@@ -1473,6 +1521,7 @@ _HANDLERS = {
     "pseudonymised_export": _pseudonymised_export, "known_bad_file": _known_bad_file,
     "known_good_count": _known_good_count, "bundle_sources": _bundle_sources,
     "suspected_known_bad": _suspected_known_bad, "keyword_hit": _keyword_hit, "pattern_hit": _pattern_hit,
+    "raw_hit": _raw_hit, "archive_hit": _archive_hit,
     "signal_message": _signal_message,
 }
 

@@ -216,6 +216,41 @@ def iban(country: str, bban: str) -> str:
     return " ".join(full[i:i + 4] for i in range(0, len(full), 4))
 
 
+NOTE_PART = 512                             # the card's notes app: a note saved in parts of this many bytes
+
+
+@dataclass(slots=True)
+class SplitNote:
+    """A note a notes app saved in two parts of ``NOTE_PART`` bytes (``names``), the second
+    written right after the first: ``term`` lies across the cut (its first ``cut`` bytes end
+    the first part), so it is in neither file alone, only in the card's bytes read in order."""
+
+    names: tuple[str, str]
+    text: str                              # the whole note (UTF-8): its first NOTE_PART bytes, the first part
+    term: str                              # the meeting place: what a trainee searches
+    phrase: str                            # the line of the note that names it
+    cut: int                               # bytes of ``term`` in the first part
+    written: datetime                      # UTC
+
+    @property
+    def parts(self) -> tuple[bytes, bytes]:
+        data = self.text.encode("utf-8")
+        return data[:NOTE_PART], data[NOTE_PART:]
+
+
+@dataclass(slots=True)
+class ArchiveNote:
+    """A text file inside a ZIP the phone downloaded (deflated: its words are in no raw byte of
+    the image): found only when the archive's members are searched as content."""
+
+    archive: str                           # the ZIP's name (in media/0/Download)
+    member: str                            # the text file in it
+    text: str
+    term: str                              # the words a trainee searches
+    answer: str                            # what they lead to (the code word)
+    written: datetime                      # UTC
+
+
 @dataclass(slots=True)
 class SignalDesktop:
     """The recruiter's laptop (Linux): Signal Desktop's profile, its ``sql/db.sqlite`` encrypted
@@ -280,6 +315,8 @@ class Story:
     iban_note: Note | None = None           # the phone: a UTF-16LE payment note in unallocated space
     iban: str = ""                          # the handler's account in it (checksum-valid, fictional)
     signal: SignalDesktop | None = None     # the recruiter's laptop: Signal Desktop, database sealed
+    split_note: SplitNote | None = None     # the card: a note in two files, the meeting place across them
+    archive_note: ArchiveNote | None = None  # the phone: travel instructions in a downloaded ZIP
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -772,6 +809,51 @@ def _plan_apps(s: Story) -> None:
                              "%08x-%04x-4%03x-a%03x-%012x" % (rnd.getrandbits(32), rnd.getrandbits(16),
                                                               rnd.getrandbits(12), rnd.getrandbits(12),
                                                               rnd.getrandbits(48)), chat)
+
+    # 17. the handler's pick-up note on the card, saved by a notes app in two 512-byte parts
+    # (NOTE1.TXT, NOTE2.TXT, one cluster each, back to back): the meeting place is cut in two
+    s.split_note = _split_note(s)
+
+    # 18. the recruiter's travel instructions, downloaded as a ZIP: the code word for the hotel's
+    # reception is in a deflated member, found only when archive members are searched
+    rnd = random.Random(f"{s.seed}/archive-note")
+    code = rnd.choice(_CODE_WORDS)
+    written = s.start - timedelta(days=rnd.randrange(2, 5), hours=rnd.randrange(1, 10), minutes=rnd.randrange(60))
+    s.archive_note = ArchiveNote(
+        "instrucciones_viaje.zip", "instrucciones.txt",
+        f"Instrucciones para el viaje\r\n\r\n1. En el control di que vas de turista. No hables del trabajo.\r\n"
+        f"2. No lleves el contrato. Dinero solo en efectivo.\r\n3. {s.transporter} te recoge en "
+        f"{s.scenario.stops[1].city}.\r\n4. En el {s.hotel} di en recepcion la palabra clave: {code}\r\n"
+        f"5. El pasaporte se lo das a {s.handler} al llegar.\r\n", "palabra clave", code, written)
+
+
+_MEETING_PLACES = ("Gasolinera El Pinar", "Gasolinera Los Olivos", "Gasolinera La Venta", "Gasolinera San Roque")
+_CODE_WORDS = ("GAVIOTA", "AMAPOLA", "CORMORAN", "LUCERO", "VERBENA")
+
+
+def _split_note(s: Story) -> SplitNote:
+    """The note, its first part exactly ``NOTE_PART`` bytes, cut inside the meeting place's first
+    word (spaces pad the line before the place: the parts are fixed-size, the cut falls where it may)."""
+    rnd = random.Random(f"{s.seed}/split-note")
+    place = rnd.choice(_MEETING_PLACES)
+    first = place.split()[0]
+    cut = rnd.randrange(2, len(first) - 1)
+    day = s.arrivals[-1] + timedelta(days=rnd.randrange(7, 10))
+    phrase = f"Pick-up: {place}, exit {rnd.randrange(11, 40)}, {rnd.randrange(21, 24)}:{rnd.choice(('00', '30'))}"
+    head = (f"For {s.transporter}, from {s.handler}\r\n{day:%d/%m/%Y}\r\n"
+            "Two new girls from the Astoria. Small bags only. Passports stay with me.\r\n"
+            "Do not stop at the border if there is a check: wait for my call.\r\n"
+            "If asked, they are going to work at a hotel. Phones off on the road.\r\n"
+            "Take the van, not the car. Cash for fuel in the glove box.")
+    lead = "\r\n" + phrase[:phrase.index(place)] + place[:cut]
+    pad = NOTE_PART - len(head.encode("utf-8")) - len(lead)
+    if pad < 0:
+        raise ValueError(f"the split note's first part is {-pad} bytes too long")
+    text = head + " " * pad + lead + place[cut:] + phrase[phrase.index(place) + len(place):] + (
+        f"\r\nCall {s.handler} when you are there. Burn this note.\r\n")
+    written = s.card_photos[-1].utc + timedelta(hours=rnd.randrange(3, 6), minutes=rnd.randrange(60),
+                                                seconds=rnd.randrange(60))
+    return SplitNote(("NOTE1.TXT", "NOTE2.TXT"), text, place, phrase, cut, written)
 
 
 def _slug_user(name: str) -> str:

@@ -11,7 +11,8 @@ from conftest import require_tools
 
 EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
 HASHSET_KINDS = ("known_bad_file", "known_good_count")     # no hash set imported in these cases
-SEARCH_KINDS = ("keyword_hit", "pattern_hit", "suspected_known_bad")   # nor a search saved (nor sets)
+SEARCH_KINDS = ("keyword_hit", "pattern_hit", "raw_hit", "archive_hit",
+                "suspected_known_bad")   # nor a search saved (nor sets)
 
 
 def _build_case(forensic, tmp_path, seed: int, sources=("phone.raw",)):

@@ -103,7 +103,9 @@ def test_card_deleted_photos_are_recoverable(samples):
     assert len(wanted) == 2 and set(wanted) | {hashlib.sha256(note["text"].encode()).hexdigest()} == deleted
     live = [p for p, (d, _) in files.items() if not d]
     count = next(f for f in key["facts"] if f["kind"] == "file_count" and f["item"] == "card")
-    assert len(live) == count["expected"]["count"] == 5        # six photos and the next, two deleted
+    # six photos and the next, two deleted; the pick-up note's two parts (the --in raw case)
+    assert len(live) == count["expected"]["count"] == 7
+    assert {p for p in live if p.startswith("/MISC/")} == {"/MISC/NOTE1.TXT", "/MISC/NOTE2.TXT"}
     trunc = next(f for f in key["facts"] if f["kind"] == "truncated_file")["expected"]
     assert files[trunc["path"]] == (False, trunc["sha256"])
 

@@ -65,11 +65,14 @@ def _export_steps(forensic, sample, case, out):
 
 
 def _search_steps(forensic, case):
-    """The trainee's saved searches the key grades (keyword_hit, pattern_hit): the card's deleted
-    booking note, the IBAN in the phone's unallocated space."""
+    """The trainee's saved searches the key grades (keyword_hit, pattern_hit, raw_hit, archive_hit):
+    the card's deleted booking note, the IBAN in the phone's unallocated space, the meeting place
+    across the card's two note parts (--in raw), the words in the phone's ZIP member."""
     forensic("search", "Hotel Astoria", "--item", "card.raw", "--unallocated", "--save", "--case", case, expect=None)
     forensic("search", "--patterns", "iban", "--item", "phone.raw", "--in", "content", "--unallocated", "--save",
              "--case", case, expect=None)
+    forensic("search", "Gasolinera", "--item", "card.raw", "--in", "raw", "--save", "--case", case, expect=None)
+    forensic("search", "palabra clave", "--item", "phone.raw", "--save", "--case", case, expect=None)
 
 
 @pytest.mark.parametrize("seed,scenario", [(1, None), (2, None), (3, "atlantic-route")])
