@@ -104,8 +104,9 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             try:
                 outgoing = box in _OUT
                 basis, ms, sent, received = _sms_times(date, date_sent, outgoing)
-                conversation, participants, sender, recipients = self._parties(thread_id, threads, address,
-                                                                               outgoing, seen, parties)
+                conversation, participants, sender, recipients = (
+                    parties.get((thread_id, address, outgoing))
+                    or self._parties(thread_id, threads, address, outgoing, seen, parties))
                 text = {"platform": "sms", "conversation": conversation, "participants": participants,
                         "sender": sender, "recipients": recipients, "sent_at": sent, "sent_at_utc": sent,
                         "tz_known": sent is not None, "tz_source": "utc" if sent is not None else "unknown",
@@ -130,14 +131,12 @@ class AndroidSmsExtractor(SqliteChatExtractor):
 
     def _parties(self, thread_id, threads, address, outgoing: bool, seen: dict, parties: dict) -> tuple:
         """(conversation, participants, sender, recipients) of an SMS as ``_sms`` gives them,
-        made once per thread, address and direction (lists as tuples: the same JSON)."""
-        key = (thread_id, address, outgoing)
-        got = parties.get(key)
-        if got is None:
-            conv_id, title, participants = self._thread(thread_id, threads, address, seen)
-            got = parties[key] = ({"id": conv_id, "title": title}, tuple(participants),
-                               OWNER if outgoing else address,
-                               ((address,) if address else ()) if outgoing else (OWNER,))
+        made once per thread, address and direction (lists as tuples: the same JSON), kept in
+        ``parties`` under (thread_id, address, outgoing)."""
+        conv_id, title, members = self._thread(thread_id, threads, address, seen)
+        got = parties[(thread_id, address, outgoing)] = (
+            {"id": conv_id, "title": title}, tuple(members), OWNER if outgoing else address,
+            ((address,) if address else ()) if outgoing else (OWNER,))
         return got
 
     def _conversation(self, thread_id, threads, fallback: list[str]) -> tuple[dict, list[str]]:
