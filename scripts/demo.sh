@@ -50,6 +50,9 @@ done
 echo "== search: a phrase in the card's deleted note, an IBAN (UTF-16LE) in the phone's free space; hits saved" >&2
 "$F" search "Hotel Astoria" --item card.raw --unallocated --save --json || [ $? -eq 3 ]
 "$F" search --patterns iban --item phone.raw --in content --unallocated --save --json || [ $? -eq 3 ]
+echo "== search: a meeting place across two card files (--in raw: the image as one stream), words in a phone ZIP's member; saved" >&2
+"$F" search Gasolinera --item card.raw --in raw --save --json || [ $? -eq 3 ]
+"$F" search "palabra clave" --item phone.raw --save --json || [ $? -eq 3 ]
 
 echo "== export: one encrypted, signed bundle with a generated password" >&2
 "$F" export --out "$out/bundle.zip" --item phone.raw --type photos --type messages --generate-password --password-out "$out/bundle.password" \
