@@ -146,7 +146,7 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
             runmap = RunMap(clip(layout[0], 0, size)) if layout else None
             read = _stream_reader(fh)
             found: set[tuple[str, str]] = set()
-            for sh in scan(read, size, matcher):
+            for sh in scan(read, size, matcher, short=_shorter(loc, size, warn) if entry.size is not None else None):
                 found.add((sh.match.term.text, sh.match.text.lower()))
                 yield _raw_hit(sh, "content", item, loc, runmap, path, deleted)
             note_skipped(matcher, loc, warn)
@@ -169,7 +169,8 @@ def entry_hits(entry: FileEntry, item: str, matcher: Matcher, content: bool, sla
             runs, allocated = layout
             if allocated > entry.size:
                 runmap = RunMap(clip(runs, entry.size, allocated))
-                for sh in scan(runmap.read_with(read_image), runmap.size, matcher):
+                for sh in scan(runmap.read_with(read_image), runmap.size, matcher,
+                               short=_shorter(f"{loc} (its slack)", runmap.size, warn)):
                     hit = _raw_hit(sh, "slack", item, loc, runmap, path, deleted)
                     hit.file_offset = entry.size + sh.offset
                     yield hit
@@ -250,7 +251,12 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
         return
     try:
         image = src if isinstance(src, TskImageSource) else None
-        read_image = image.img.read if image is not None else None
+        now = image.img.get_size() if image is not None else None
+        read_image = _image_reader(image.img.read, now) if image is not None and now is not None else None
+        if now is not None and row.size and now != row.size:
+            warn(f"item {item}: its image is {now:,} bytes now, {row.size:,} when it was added: "
+                 f"{'shorter' if now < row.size else 'longer'}, it is not the evidence as triaged; hits in it may "
+                 f"not be the evidence's (check it: forensic evidence verify {item})")
         if (slack or unallocated) and image is None:
             warn(f"item {item} ({row.format}) is no disk image: it has no slack or unallocated space to search")
         if content or (slack and image is not None):
@@ -282,14 +288,40 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
                     warn(f"{loc}: the allocation map of its {fstype} file system is not read here: "
                          "its unallocated space is not searched")
                     continue
-                yield from _space_hits(item, str(loc), [(offset + s, n) for s, n in runs], matcher, read_image)
+                yield from _space_hits(item, str(loc), [(offset + s, n) for s, n in runs], matcher, read_image,
+                                       warn)
                 note_skipped(matcher, f"{loc} (its unallocated space)", warn)
             outside = unpartitioned(image.img)
             if outside:
-                yield from _space_hits(item, f"{image.locator} › outside partitions", outside, matcher, read_image)
+                yield from _space_hits(item, f"{image.locator} › outside partitions", outside, matcher, read_image,
+                                       warn)
                 note_skipped(matcher, f"{image.locator} (outside partitions)", warn)
     finally:
         src.close()
+
+
+def _image_reader(read: Callable[[int, int], bytes], size: int) -> Callable[[int, int], bytes]:
+    """The image's reader, a read past its end or one that fails (a bad sector) coming back
+    short, as a file's does: the stream searched ends there, and is said to (:func:`_shorter`),
+    where pytsk3 raised and the search stopped with every hit lost."""
+    def read_at(offset: int, n: int) -> bytes:
+        n = min(n, size - offset)
+        if n <= 0:
+            return b""
+        try:
+            return bytes(read(offset, n))
+        except OSError:
+            return b""
+    return read_at
+
+
+def _shorter(where: str, size: int, warn: Warn) -> Callable[[int], None]:
+    """What a search says of a stream that ends before its size: the evidence is shorter than
+    the file system (or the triage) said; the rest is not searched."""
+    def said(got: int) -> None:
+        warn(f"{where}: only {got:,} of its {size:,} bytes could be read: the evidence is shorter than its file "
+             "system says (cut short since triage, or damaged); the rest is not searched")
+    return said
 
 
 def _indexed_hits(case: Case, item: str, matcher: Matcher,
@@ -306,9 +338,10 @@ def _indexed_hits(case: Case, item: str, matcher: Matcher,
 
 
 def _space_hits(item: str, volume: str, runs: list[tuple[int, int]], matcher: Matcher,
-                read_image: Callable[[int, int], bytes]) -> Iterator[Hit]:
+                read_image: Callable[[int, int], bytes], warn: Warn) -> Iterator[Hit]:
     runmap = RunMap([(s, n) for s, n in runs])
-    for sh in scan(runmap.read_with(read_image), runmap.size, matcher):
+    for sh in scan(runmap.read_with(read_image), runmap.size, matcher,
+                   short=_shorter(f"{volume} (its unallocated space)", runmap.size, warn)):
         hit = _raw_hit(sh, "unallocated", item, volume, runmap)
         i = runmap.run_index(sh.offset)
         start, n = runmap.runs[i]

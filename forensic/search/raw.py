@@ -62,7 +62,8 @@ def lookahead(matcher: Matcher) -> int:
     return min(matcher.max_len, MAX_MATCH) + CONTEXT
 
 
-def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER) -> Iterator[StreamHit]:
+def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER,
+         short: Callable[[int], None] | None = None) -> Iterator[StreamHit]:
     """Every match in the stream of ``size`` bytes that ``read(offset, n)`` gives, each once.
 
     Each buffer (:func:`buffers`) runs ``overlap`` bytes (the longest match) and
@@ -70,8 +71,10 @@ def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER) -> Itera
     two sectors) is found whole, once, in the buffer it starts in, with its context after.
     Buffers are small enough to be searched while the read left them in the CPU's cache.
     A buffer of zeros (wiped or never written space) is not searched when no term can
-    match zeros (:attr:`Matcher.matches_zeros`)."""
+    match zeros (:attr:`Matcher.matches_zeros`). ``short``: told the bytes read when the stream
+    ends before ``size`` (a read came back short: the evidence is shorter than its listing)."""
     ahead = lookahead(matcher)
+    end = 0
     buffer = max(buffer, ahead)
     before = b""                # the CONTEXT bytes before this buffer
     for pos, data in buffers(read, size, buffer, ahead):
@@ -87,6 +90,9 @@ def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER) -> Itera
                     continue            # the next buffer's, found there
                 yield StreamHit(m, pos + at, view[max(0, m.start - CONTEXT):m.start], view[m.end:m.end + CONTEXT])
         before = data[buffer - CONTEXT:buffer]
+        end = pos + len(data)
+    if short is not None and end < size:
+        short(end)
 
 
 class RunMap:

@@ -71,3 +71,37 @@ def test_a_long_match_is_still_found_where_it_starts():
     for buffer in (4200, 1 << 20):
         hits = _hits(data, [Term(r"secret [^\n]*", "cli", True)], buffer)
         assert hits[0] == (r"secret [^\n]*", 5000), buffer
+
+
+def test_evidence_shorter_than_when_triaged_is_said(tmp_path):
+    """A disk image cut short since triage (a copy that stopped, a full drive): the files past
+    its new end were not searched and nothing said so, "N hits", exit 0, as if the whole
+    evidence had been searched; with ``--unallocated`` pytsk3's error on a read past the end
+    stopped the search (exit 1) and every hit was lost."""
+    import contextlib
+    import io
+    import os
+
+    from builders import fat_image
+
+    from forensic.cli.main import main
+    image = fat_image(tmp_path, {"/DOCS/A.TXT": b"hello secret one\n" * 10,
+                                 "/DOCS/B.TXT": b"x" * 3000 + b"secret two\n"}, size_mib=8, fat=12)
+    case = tmp_path / "case"
+    quiet = contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO())
+    with quiet[0], quiet[1]:
+        assert main(["case", "init", str(case), "--case-id", "RT4", "--examiner", "E"]) == 0
+        assert main(["evidence", "add", str(image), "--case", str(case), "--id", "card"]) == 0
+        assert main(["triage", "--case", str(case)]) == 0
+    whole = image.read_bytes()
+    b_at = whole.index(b"secret two")
+    os.truncate(image, b_at - 100)                  # B.TXT's cluster is past the end now
+    for args in (["--in", "content"], ["--in", "raw"], ["--in", "content", "--unallocated", "--slack"]):
+        out, err = io.StringIO(), io.StringIO()
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            code = main(["search", "secret", "--case", str(case), *args])
+        said = " ".join(err.getvalue().split())
+        assert code == 3, (args, said)
+        assert "shorter" in said, (args, said)
+        if "content" in args:
+            assert "/DOCS/B.TXT: only" in said and "A.TXT" in out.getvalue(), said     # the hits before kept
