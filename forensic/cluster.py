@@ -89,7 +89,7 @@ def map_path(path: Path, maps: list[tuple[str, str]] | tuple[tuple[str, str], ..
     text = os.path.normpath(str(path))
     for src, dst in sorted(maps, key=lambda m: len(m[0]), reverse=True):
         if text == src or text.startswith(src.rstrip(os.sep) + os.sep):
-            return Path(dst + text[len(src):])
+            return Path(dst) / os.path.relpath(text, src) if text != src else Path(dst)
     return Path(text)
 
 

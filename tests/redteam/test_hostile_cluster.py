@@ -126,3 +126,12 @@ def test_a_plain_tcp_scheduler_on_another_machine_is_warned_of(tmp_path, monkeyp
     assert code == 2
     text = " ".join(err.getvalue().split())
     assert "unencrypted" in text and "tls://" in text
+
+
+def test_a_path_map_of_the_root_keeps_the_path_whole():
+    """``--path-map /=/srv/mirror`` (the coordinator's whole tree under one folder on the
+    workers) sent the workers to ``/srv/mirrormnt/...``: the root's separator was cut off."""
+    from forensic.cluster import map_path, parse_path_map
+    assert map_path(Path("/mnt/ev/x.img"), [parse_path_map("/=/srv/mirror")]) == Path("/srv/mirror/mnt/ev/x.img")
+    assert map_path(Path("/mnt/ev"), [parse_path_map("/mnt/ev/=/srv/")]) == Path("/srv")
+    assert map_path(Path("/mnt/ev/a/b.E01"), [parse_path_map("/mnt/ev=/srv")]) == Path("/srv/a/b.E01")
