@@ -11,8 +11,8 @@ size 4096, ``secure_delete`` off) in a temporary folder, then times:
   included: with ``--deleted N``, N rows spread over the table are deleted first, leaving
   freeblocks, and recovered), two ways: one ArtifactRecord per message (what a library caller
   gets), and batches (``ExtractorInput.batches``: RecordBatch objects, what the triage asks for);
-* each of those with its records put in their stored form, as the triage does next (fields
-  JSON, its SHA-256, the timestamp rows: ``forensic.pipeline._artifact_rows`` / ``_batch_rows``).
+* each of those as the triage reads a file (``forensic.pipeline._extract``): its records put in
+  their stored form (fields JSON, its SHA-256, the timestamp rows) and kept for the insert.
 
 Issue 15's target (>= 200,000 messages/s, at most 3x the bare SELECT's time) is the parsing:
 the extractor as the triage runs it (batches). The stored form is printed beside it because it
@@ -100,23 +100,31 @@ def bare_select(path: str) -> tuple[int, float]:
 def extract(path: str, stored: bool = False, batches: bool = True) -> tuple[int, int, float]:
     """Messages of the database: with ``batches``, as the triage asks for them (RecordBatch
     objects, ``ExtractorInput.batches``), else one ArtifactRecord each (as any other caller
-    gets them); with ``stored``, each also put in its stored form as the triage does next
-    (``forensic.pipeline._extract``: fields JSON, its SHA-256, the timestamp rows)."""
-    from forensic.pipeline import _artifact_rows, _batch_rows, run_extractors
+    gets them); with ``stored``, exactly as the triage reads a file: ``forensic.pipeline._extract``,
+    each record put in its stored form (fields JSON, its SHA-256, the timestamp rows) and kept
+    for the insert."""
+    from forensic.pipeline import _extract
+    from forensic.store.triage import StoredBatch
     size = os.path.getsize(path)
     item = ExtractorInput(path="/data/data/com.android.providers.telephony/databases/mmssms.db", name="mmssms.db",
                           mime="application/vnd.sqlite3", size=size, data=None,
                           reopen=lambda: open(path, "rb"), batches=batches)
-    t0 = time.process_time()
     live = recovered = 0
-    for ident, r in run_extractors([AndroidSmsExtractor()], item):
+    t0 = time.process_time()
+    if stored:
+        kept = _extract([AndroidSmsExtractor()], item)
+        took = time.process_time() - t0
+        for stage, r in kept:
+            if stage is None:
+                refs = r.source_refs if isinstance(r, StoredBatch) else [r.source_ref]
+                n = sum(1 for ref in refs if "(recovered" in ref)
+                recovered += n
+                live += len(refs) - n
+        return live, recovered, took
+    for r in AndroidSmsExtractor().extract(item):
         if isinstance(r, RecordBatch):          # live rows (recovered ones come one by one)
-            if stored:
-                _batch_rows(ident, r)
             live += len(r)
         elif isinstance(r, ArtifactRecord):
-            if stored:
-                _artifact_rows(ident, r)
             if r.fields.get("recovered"):
                 recovered += 1
             else:
