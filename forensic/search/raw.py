@@ -76,7 +76,7 @@ def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER,
     ahead = lookahead(matcher)
     end = 0
     buffer = max(buffer, ahead)
-    before = b""                # the CONTEXT bytes before this buffer
+    before = b""                # the bytes before this buffer: context, and what lookbehinds see
     for pos, data in buffers(read, size, buffer, ahead):
         if matcher.matches_zeros or data != _zeros(len(data)):
             # the bytes before the buffer are searched as context: a buffer's first byte is no
@@ -89,7 +89,7 @@ def scan(read: Read, size: int, matcher: Matcher, buffer: int = BUFFER,
                 if at >= buffer:
                     continue            # the next buffer's, found there
                 yield StreamHit(m, pos + at, view[max(0, m.start - CONTEXT):m.start], view[m.end:m.end + CONTEXT])
-        before = data[buffer - CONTEXT:buffer]
+        before = data[buffer - ahead:buffer]      # as far back as a match reaches ahead
         end = pos + len(data)
     if short is not None and end < size:
         short(end)

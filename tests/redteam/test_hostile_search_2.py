@@ -28,7 +28,7 @@ def _hits(data: bytes, terms: list[Term], buffer: int) -> list[tuple[str, int]]:
                   if sh.match.encoding == "utf-8")
 
 
-@pytest.mark.parametrize("pattern", [r"^foo", r"\bfoo", r"(?<!x)foo", r"\Afoo", r"(?m)^foo",
+@pytest.mark.parametrize("pattern", [r"^foo", r"\bfoo", r"(?<!x)foo", r"\Afoo", r"(?m)^foo", r"(?<=A{90}x)foo",
                                      r"bar[^\n]*$", r"bar[^\n]*\Z", r"(?m)bar[^\n]*$", r"bar\w+\b", r"bar.*"])
 def test_regex_anchors_do_not_depend_on_the_buffer_size(pattern):
     """A raw stream is one text: ``^``, ``\\b`` and a lookbehind at a buffer's first byte
