@@ -9,6 +9,7 @@ import base64
 import hashlib
 import json
 import os
+import shutil
 import sqlite3
 import subprocess
 import sys
@@ -36,19 +37,31 @@ def forensic(*args, key: Path | None = None) -> subprocess.CompletedProcess:
                           stdin=subprocess.DEVNULL)
 
 
-@pytest.fixture()
-def signed_case(tmp_path) -> dict:
-    """A case made and triaged with the examiner's key, pinned at case init."""
+@pytest.fixture(scope="module")
+def built_case(tmp_path_factory) -> dict:
+    """A case made and triaged with the examiner's key, pinned at case init: made once."""
+    tmp = tmp_path_factory.mktemp("signed-case")
     examiner = Signer.generate("ann")
-    key, pub = write_keypair(examiner, tmp_path / "keys")
-    img = ext4_image(tmp_path, {"DCIM/a.jpg": tiny_jpeg(), "notes.txt": b"notes"}, size_mib=4)
-    case = tmp_path / "case"
+    key, pub = write_keypair(examiner, tmp / "keys")
+    img = ext4_image(tmp, {"DCIM/a.jpg": tiny_jpeg(), "notes.txt": b"notes"}, size_mib=4)
+    case = tmp / "case"
     for args in (("case", "init", case, "--case-id", "F-1", "--examiner", "ann"),
                  ("evidence", "add", img, "--id", "phone", "--case", case),
                  ("triage", "--case", case)):
         r = forensic(*args, key=key)
         assert r.returncode in (0, 3), r.stderr
-    return {"case": case, "key": key, "pub": pub, "signer": examiner, "tmp": tmp_path}
+    return {"case": case, "key": key, "pub": pub, "signer": examiner}
+
+
+@pytest.fixture()
+def signed_case(built_case, tmp_path) -> dict:
+    """That case and key, copied for one test to attack (the evidence image stays shared: no
+    test writes to it)."""
+    case, keys = tmp_path / "case", tmp_path / "keys"
+    shutil.copytree(built_case["case"], case)
+    shutil.copytree(built_case["key"].parent, keys)
+    return {"case": case, "key": keys / built_case["key"].name, "pub": keys / built_case["pub"].name,
+            "signer": built_case["signer"], "tmp": tmp_path}
 
 
 def forge_entry(case: Path, action: str = "custody.note", details: dict | None = None) -> bytes:
