@@ -229,9 +229,10 @@ def ensure_index(case: Case, items: list[str]) -> list[str]:
 def fts_query(text: str) -> str | None:
     """A safe FTS5 query from what an examiner typed: every word must occur (in body, sender
     or conversation title), in its search form; a trailing ``*`` makes a word a prefix.
-    None when nothing searchable remains."""
+    None when nothing searchable remains. A NUL parts words, as the index's tokenizer parts
+    them (inside a quoted term it ended FTS5's string: "unterminated string")."""
     terms = []
-    for word in text.split():
+    for word in text.replace("\0", " ").split():
         prefix = word.endswith("*")
         word = search_form(word.rstrip("*"))
         if not _WORD.search(word):

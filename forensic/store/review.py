@@ -328,6 +328,8 @@ def files_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list[
     file holding its trigrams, in any case), each then checked with LIKE; a text of fewer than
     three characters by a scan that stops at the limit."""
     from forensic.store.db import like_literal
+    if "\0" in text:
+        return []           # no name holds a NUL (and FTS5 and LIKE would read the text only up to it)
     like = "%" + like_literal(text) + "%"
     phrase = _trigrams(text)
     if phrase is None:
@@ -346,6 +348,8 @@ def photos_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list
     trigram index ``photo_meta_fts`` of the records' values, each then checked value by value
     with LIKE; a text of fewer than three characters by a scan of the records."""
     from forensic.store.db import like_literal
+    if "\0" in text:
+        return []           # FTS5 and LIKE read a text only up to a NUL: it cannot be searched for
     like = "%" + like_literal(text) + "%"
     holds = ("EXISTS (SELECT 1 FROM json_tree(a.fields) j WHERE j.atom IS NOT NULL "
              "AND CAST(j.atom AS TEXT) LIKE ? ESCAPE '!')")
