@@ -105,3 +105,20 @@ def test_evidence_shorter_than_when_triaged_is_said(tmp_path):
         assert "shorter" in said, (args, said)
         if "content" in args:
             assert "/DOCS/B.TXT: only" in said and "A.TXT" in out.getvalue(), said     # the hits before kept
+
+
+@pytest.mark.parametrize("pattern", [r"^foo", r"\bfoo", r"(?m)^foo", r"(?<=A{90}x)foo", r"bar[^\n]*$",
+                                     r"(?m)bar[^\n]*$", r"end$"])
+def test_utf16_regex_hits_do_not_depend_on_the_buffer_size(pattern):
+    """The same in UTF-16LE text (its regexes run over the buffer decoded at both alignments):
+    buffers of an odd size start inside a character."""
+    data = _stream().decode("ascii").encode("utf-16le")
+    terms = [Term(pattern, "cli", True)]
+
+    def hits(buffer: int) -> list[int]:
+        return sorted(sh.offset for sh in scan(lambda at, n: data[at:at + n], len(data), Matcher(terms),
+                                               buffer=buffer) if sh.match.encoding == "utf-16le")
+    want = hits(1 << 22)
+    assert want or pattern in (r"^foo", r"bar[^\n]*$")
+    for buffer in (4296, 4396, 8193, 8196, 6000):
+        assert hits(buffer) == want, buffer
