@@ -15,6 +15,7 @@ with the examiner's key. A pin of their own key so written makes their key "esta
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import pytest
@@ -31,19 +32,29 @@ FIX = ("chain_of_custody/hooks.py record_pending appends entry['action'] and ent
        "recorded as a custody.note saying the queue held an unknown entry (never crash)")
 
 
-@pytest.fixture
-def signed(tmp_path) -> dict:
+@pytest.fixture(scope="module")
+def built(tmp_path_factory) -> dict:
+    """A case triaged and signed by ann; mallory's key beside it. Made once for the module."""
+    tmp = tmp_path_factory.mktemp("pending")
     ann = Signer.generate("ann")
-    key, pub = write_keypair(ann, tmp_path / "ann")
+    key, pub = write_keypair(ann, tmp / "ann")
     mallory = Signer.generate("mallory")
-    mkey, _ = write_keypair(mallory, tmp_path / "mallory")
-    phone = phone_tree(tmp_path / "phone")
-    case = tmp_path / "case"
+    mkey, _ = write_keypair(mallory, tmp / "mallory")
+    phone = phone_tree(tmp / "phone")
+    case = tmp / "case"
     for args in (("case", "init", case, "--case-id", "RT-P", "--examiner", "ann"),
                  ("evidence", "add", phone, "--case", case, "--id", "phone"),
                  ("triage", "phone", "--case", case)):
         assert cli(*args, key=key).returncode in (0, 3)
     return {"case": case, "key": key, "pub": pub, "mallory": mallory, "mkey": mkey}
+
+
+@pytest.fixture
+def signed(built, tmp_path) -> dict:
+    """Each test plants its forgeries in a copy of that case (the evidence folder is shared:
+    no test writes to it); the keys are only read."""
+    shutil.copytree(built["case"], tmp_path / "case")
+    return dict(built, case=tmp_path / "case")
 
 
 def plant(case: Path, entries) -> None:
