@@ -27,9 +27,11 @@ class RecordBatch:
     """Records of one type made many at a time, column by column (a phone database's
     messages, a read's worth of rows at once), for a caller that stores them a batch at a
     time (the triage: ``ExtractorInput.batches``). Position ``i`` of each list is one record,
-    the same as the :class:`ArtifactRecord` it stands for, save that its timestamps are
-    already the rows they are stored as (:meth:`~forensic.timestamps.Timestamp.row`): a
-    million messages make no Timestamp and no record object only to be stored."""
+    stored as the :class:`ArtifactRecord` it stands for would be, save that its timestamps
+    are already the rows they are stored as (:meth:`~forensic.timestamps.Timestamp.row`): a
+    million messages make no Timestamp and no record object only to be stored. Its fields
+    are read, never changed: they give the record's JSON (a list may be a tuple), and records
+    may share an unchanging part (a conversation's dict)."""
 
     record_type: str
     fields: list[dict[str, Any]] = field(default_factory=list)
