@@ -270,22 +270,26 @@ class Matcher:
         i = self._literal_of.get(_fold(text) if self.ignore_case else text)
         return None if i is None else self.terms[i]
 
-    def _gate(self, gated: list[tuple[int, int, int | None]], k: int) -> tuple[hyperscan.Database, list[int]] | None:
-        """One Hyperscan database of the gates (flags ``k`` of ``gated``), and its terms."""
+    def _gate(self, gated: list[tuple[int, int, int | None]],
+              k: int) -> tuple[hyperscan.Database, list[int], frozenset[int]] | None:
+        """One Hyperscan database of the gates (flags ``k`` of ``gated``), its terms, and the
+        user regexes it does not gate."""
         chosen = [(g[0], flag) for g in gated if (flag := g[k]) is not None]
         if not chosen:
             return None
         exprs = [self.terms[i].text.encode("utf-8") for i, _ in chosen]
-        return _hs_database(exprs, [flag for _, flag in chosen]), [i for i, _ in chosen]
+        ids = [i for i, _ in chosen]
+        return (_hs_database(exprs, [flag for _, flag in chosen]), ids,
+                frozenset(i for i, _, _ in self._user) - frozenset(ids))
 
-    def _passed(self, gate: tuple[hyperscan.Database, list[int]] | None, data: bytes) -> set[int] | None:
+    def _passed(self, gate: tuple[hyperscan.Database, list[int], frozenset[int]] | None,
+                data: bytes) -> set[int] | None:
         """The user regexes to run over ``data``: those with no gate, and those whose gate it
         passes (a gated term that fails it holds no match there); None: all."""
         if gate is None:
             return None
-        db, ids = gate
-        found = {ids[n] for n, _, _ in _hs_scan(db, data)}
-        return found | {i for i, _, _ in self._user if i not in ids}
+        db, ids, ungated = gate
+        return {ids[n] for n, _, _ in _hs_scan(db, data)} | ungated
 
     def _bounded(self, i: int, pattern: regex.Pattern, data: bytes | str, pos: int = 0,
                  more: bool = False) -> list[tuple[int, int]]:

@@ -122,3 +122,19 @@ def test_utf16_regex_hits_do_not_depend_on_the_buffer_size(pattern):
     assert want or pattern in (r"^foo", r"bar[^\n]*$")
     for buffer in (4296, 4396, 8193, 8196, 6000):
         assert hits(buffer) == want, buffer
+
+
+def test_a_long_list_of_regexes_costs_its_length_not_its_square():
+    """A lab's list of 2,500 regexes (``--list FILE --regex``), none of which occurs: each
+    buffer's gate listed the regexes it does not gate by looking each up in a list of all of
+    them (6 million comparisons for each of a buffer's three views): 8 MiB took 2.9 s, a 1 TB
+    image 4 days."""
+    import os
+    import time
+    terms = [Term(f"zq{i}x", "lab.txt", True) for i in range(2500)]
+    matcher = Matcher(terms)
+    data = os.urandom(1 << 20) * 8
+    start = time.perf_counter()
+    assert list(scan(lambda at, n: data[at:at + n], len(data), matcher)) == []
+    took = time.perf_counter() - start
+    assert took < 1.0, took
