@@ -75,7 +75,8 @@ Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without t
                          case marks it ``suspected_known_bad``
   keyword_hit            a saved search hit (``forensic search … --save``: a ``search/hit`` record) whose
                          bytes lie at this image offset: a phrase in a deleted file's clusters
-                         (``where`` content of a deleted file, or unallocated)
+                         (``where`` content of a deleted file, unallocated, or raw: ``--in raw`` reads
+                         the same bytes at the same offset)
   pattern_hit            a saved hit of a built-in pattern list (``--patterns iban``) at this image offset:
                          a value in unallocated space, written in UTF-16LE
   raw_hit                a saved hit of ``forensic search … --in raw`` (``where`` raw) at this image offset,
@@ -177,7 +178,9 @@ SUSPECT_FEEDBACK = ("{name} is the known-bad picture re-sent on WhatsApp: resize
 KEYWORD_FEEDBACK = ("The deleted booking note on the card names {phrase}: search unallocated space (`forensic "
                     "search \"{term}\" --unallocated --save`; a deleted file's content is searched too); a deleted "
                     "file's text survives in its clusters until overwritten. A search without --save leaves "
-                    "nothing in the case: --save keeps each hit as a search/hit record, with its image offset.")
+                    "nothing in the case: --save keeps each hit as a search/hit record, with its image offset. "
+                    "`--in raw` finds the same bytes too, as a raw hit; --unallocated names where they lie "
+                    "(unallocated space).")
 PATTERN_FEEDBACK = ("An account number lies in the phone's unallocated space, in a payment note an app wrote in "
                     "UTF-16LE. The built-in pattern lists find what no keyword names (`forensic search --patterns "
                     "iban --unallocated --save`; `--patterns all` for every list): each candidate is checked (an "
@@ -630,7 +633,7 @@ def _search_facts(lay: Layout, fact) -> None:
              f"{lay.note_offset:,} (a deleted file's clusters, unallocated)",
              {"term": term, "phrase": note.phrase, "image_offset": lay.note_offset,
               "length": len(note.phrase.encode(note.encoding)), "encoding": note.encoding, "path": "/" + f.rel,
-              "deleted": True, "where": ["content", "unallocated"], "text": note.text},
+              "deleted": True, "where": ["content", "unallocated", "raw"], "text": note.text},
              feedback=KEYWORD_FEEDBACK.format(phrase=note.phrase, term=term))
     pay = s.iban_note
     if pay is not None and lay.iban_offset is not None:

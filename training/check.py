@@ -1447,7 +1447,7 @@ def _saved_hit(exp: dict, store: _Store, items: list[str], what: str, in_content
                 return "wrong", (f"a raw hit at image offset {at:,} names {', '.join(names) or 'no file'}; "
                                  f"not {', '.join(lacking)}")
             return "found", (f"{item}: {_escape_bidi(str(f.get('text')))!r} ({f.get('list')}, {f.get('encoding')}) "
-                             f"at image offset {at:,}, raw, across {', '.join(_escape_bidi(n) for n in names)}")
+                             f"at image offset {at:,}, {place}")
         place = ("the content of the deleted file " + str(f.get("path") or "") if f.get("deleted")
                  else str(f.get("where")))
         return "found", (f"{item}: {_escape_bidi(str(f.get('text')))!r} ({f.get('list')}, {f.get('encoding')}) "
@@ -1477,6 +1477,11 @@ def _pattern_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
 def _raw_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     return _saved_hit(exp, store, items, f"{exp['term']!r}, across {' and '.join(exp['files'])} (only a search "
                                          "--in raw reads it whole)", in_content=False)
+            if "files" in exp:
+                place = "raw, across " + ", ".join(_escape_bidi(n) for n in names)
+            else:                            # a raw hit where a deleted file's clusters or free space lie
+                place = ("in the raw image" + (f" (in {', '.join(_escape_bidi(n) for n in names)})" if names else "")
+                         + "; --unallocated names it as unallocated space")
 
 
 def _archive_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:

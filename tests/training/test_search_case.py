@@ -174,3 +174,32 @@ def test_without_the_set_or_the_original_it_is_missed_with_the_feedback(forensic
                       expect=None).json()
     (m,) = report["missed"]
     assert "the known-bad picture (/data/" + KNOWN_BAD_FILE in m["detail"] and m["detail"].endswith(feedback)
+
+
+def test_a_raw_hit_at_the_offset_is_the_booking_note_found(forensic, built, tmp_path):
+    """``--in raw`` reads the same bytes at the same image offset: also a correct way to find the
+    note. The detail says it was found in the raw image; a raw hit elsewhere is still missed."""
+    case = tmp_path / "raw"
+    forensic("case", "init", case, "--case-id", "raw", "--examiner", "T", "--quiet")
+    forensic("evidence", "add", built["sample"] / "card.raw", "--case", case, "--quiet")
+    (hit,) = forensic("search", "Hotel Astoria", "--item", "card.raw", "--in", "raw", "--save", "--case", case,
+                      "--json", expect=None).jsonl()
+    assert hit["where"] == "raw"
+    report = forensic("training", "check", built["sample"] / "answer-key.json", "--case", case, "--json",
+                      expect=None).json()
+    assert all(f["kind"] != "keyword_hit" for s in ("missed", "wrong", "skipped") for f in report[s])
+    from forensic.case import Case
+    from forensic.training.check import check_case
+    key = json.loads((built["sample"] / "answer-key.json").read_text(encoding="utf-8"))
+    (kw,) = [r for r in check_case(Case.open(case), key).results if r.fact["kind"] == "keyword_hit"]
+    assert kw.status == "found"
+    assert f"at image offset {hit['image_offset']:,}, in the raw image (in card.raw › " in kw.detail
+    assert kw.detail.endswith("_OOKING.TXT); --unallocated names it as unallocated space")
+    for f in key["facts"]:
+        if f["kind"] == "keyword_hit":
+            f["expected"]["where"] = ["content", "unallocated"]     # a key that takes no raw hit
+    narrow = tmp_path / "narrow.json"
+    narrow.write_text(json.dumps(key), encoding="utf-8")
+    report = forensic("training", "check", narrow, "--case", case, "--json", expect=None).json()
+    (kw,) = [f for f in report["wrong"] if f["kind"] == "keyword_hit"]
+    assert kw["detail"].startswith("a hit at image offset ") and "saved as where 'raw'" in kw["detail"]
