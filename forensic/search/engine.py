@@ -251,6 +251,9 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
         return
     try:
         image = src if isinstance(src, TskImageSource) else None
+        if image is not None and row.format == "e01":
+            from forensic.pipeline import recorded_bad_chunks
+            image.note_bad_chunks(recorded_bad_chunks(row))
         now = image.img.get_size() if image is not None else None
         read_image = _image_reader(image.img.read, now) if image is not None and now is not None else None
         if now is not None and row.size and now != row.size:
@@ -296,6 +299,9 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
                 yield from _space_hits(item, f"{image.locator} › outside partitions", outside, matcher, read_image,
                                        warn)
                 note_skipped(matcher, f"{image.locator} (outside partitions)", warn)
+        if image is not None:           # an E01's chunks that failed their checksum: read as zeros, no hit there
+            for message in image.bad_chunk_warnings():
+                warn(f"item {item}: {message.replace('while triaging', 'while searching')}; no hit can be found there")
     finally:
         src.close()
 
