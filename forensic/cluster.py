@@ -69,7 +69,8 @@ def exposed(address: str) -> bool:
     if scheme != "tcp" or host == "localhost":
         return False
     try:
-        return not ipaddress.ip_address(host).is_loopback
+        ip = ipaddress.ip_address(host)
+        return not (ip.is_loopback or ip.is_unspecified)      # 0.0.0.0: this machine
     except ValueError:
         return True                 # a host name other than localhost
 

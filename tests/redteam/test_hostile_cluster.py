@@ -102,6 +102,7 @@ def test_a_result_for_another_item_is_refused(tmp_path):
 
 @pytest.mark.parametrize("address, exposed", [("tcp://127.0.0.1:8786", False), ("tcp://localhost:8786", False),
                                               ("tcp://[::1]:8786", False), ("tls://10.0.0.5:8786", False),
+                                              ("tcp://0.0.0.0:8786", False), ("tcp://127.0.0.2:8786", False),
                                               ("tcp://10.0.0.5:8786", True), ("tcp://lab-sched:8786", True),
                                               ("tcp://[2001:db8::1]:8786", True)])
 def test_which_addresses_are_plain_tcp_off_this_machine(address, exposed):
