@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Sets everything up, builds the built-in sample evidence, and runs the main job on it:
 # examiner key -> hash sets (the sample's known-good and known-bad sets) -> case init -> evidence
-# add (phone, card, extraction) -> triage -> search (saved hits) -> export
+# add (phone, card, extraction) -> triage -> search (saved hits) -> tag a city's photos -> export
 # (encrypted, signed bundle) -> verify-bundle -> custody verify -> training check. Output goes
 # to ./demo-out.
 #
@@ -83,6 +83,19 @@ for line in sys.stdin:
 "$F" export --out "$out/victim-support.zip" --tag victim-support --pseudonymise \
   --pseudonym-passphrase-file "$out/pseudonym.pass" --no-pdf --recipient "Victim-support service" --json
 
+echo "== places on the map: every photo taken in the route's first city (the key's box), tagged and exported" >&2
+place=$(key_fact place_export tag)
+shas=$("$F" geo --item phone.raw --json | "$PY" -c '
+import json, sys
+b = next(f["expected"]["box"] for f in json.load(open(sys.argv[1]))["facts"] if f["kind"] == "place_export")
+for line in sys.stdin:
+    g = json.loads(line)
+    if g["kind"] == "photo" and b["south"] <= g["lat"] <= b["north"] and b["west"] <= g["lon"] <= b["east"]:
+        print(g["sha256"])' "$out/sample/answer-key.json" | sort -u)
+# shellcheck disable=SC2086
+"$F" tag add $shas --item phone.raw --tag "$place" --note "Photos taken where the journey began" --json
+"$F" export --out "$out/$place.zip" --tag "$place" --no-pdf --json
+
 echo "== training check: what the case found, against the sample's answer key" >&2
 "$F" training check "$out/sample/answer-key.json" --bundle-password-file "$out/bundle.password" --fail-under 100
 
@@ -98,6 +111,7 @@ cat >&2 <<MSG
 Done in $(( $(date +%s) - start )) s.
   case:    $out/case            (FORENSIC_CASE=$out/case $F files | photos | messages ...)
   bundle:  $out/bundle.zip      (password in $out/bundle.password)
-  finding: $out/hotel.zip       pseudonymised: $out/victim-support.zip (key: victim-support.zip.pseudonyms.key)
+  finding: $out/hotel.zip       places: $out/$place.zip
+  pseudonymised: $out/victim-support.zip (key: victim-support.zip.pseudonyms.key)
   report:  $out/bundle/DEMO-001-bundle/data/report/index.html   (verified and extracted by verify-bundle --extract)
 MSG

@@ -34,3 +34,18 @@ def extraction_case(root: Path, name: str, files: list, kind: str, seed: int) ->
     assert cli("evidence", "add", out / "extraction.zip", "--case", case, "--quiet") == 0
     assert cli("triage", "--case", case, "--quiet") in (0, 3)
     return out
+
+
+def place_steps(forensic, case, key_path, out, password_file=None) -> list[str]:
+    """What the trainee does for place_export: the photos ``forensic geo`` places in the key's
+    box (the one an examiner drags on the map) tagged with the city's tag, that tag exported.
+    The SHA-256s tagged."""
+    e = next(f["expected"] for f in json.loads(key_path.read_text())["facts"] if f["kind"] == "place_export")
+    box = e["box"]
+    shas = sorted({g["sha256"] for g in forensic("geo", "--item", "phone.raw", "--json", "--case", case).jsonl()
+                   if g["kind"] == "photo" and box["south"] <= g["lat"] <= box["north"]
+                   and box["west"] <= g["lon"] <= box["east"]})
+    pw = ["--password-file", password_file] if password_file else []
+    forensic("tag", "add", *shas, "--item", "phone.raw", "--tag", e["tag"], "--case", case)
+    forensic("export", "--out", out / f"{e['tag']}.zip", "--tag", e["tag"], "--no-pdf", *pw, "--case", case)
+    return shas

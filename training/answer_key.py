@@ -94,6 +94,9 @@ Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without t
                          or ``-journal`` triage read beside it): in ``data/evidence/`` with the generator's
                          SHA-256, listed in ``files.jsonl`` with ``message_source``, and each of those
                          messages' ``source.member`` naming it
+  place_export           (an export) every photo taken in ``city`` tagged ``tag`` (the map's box in
+                         ``forensic serve``, or ``forensic geo``) and a bundle exported with that tag:
+                         its ``data/evidence/`` holds exactly the ``sha256`` set, no photo from elsewhere
   pseudonymised_export   (an export) the custody log has ``person.marked`` for the victim with role
                          victim and an ``export.created`` with ``pseudonymised: true``; in that
                          bundle, ``files.jsonl`` lists the chat file naming her withheld (reason
@@ -159,6 +162,9 @@ FINDING_FEEDBACK = ("Your bundle shows only part of a {total}-message group chat
 PSEUDONYM_FEEDBACK = ("A bundle for a victim-support service must not name the victim: mark her (`forensic person mark "
                       "\"{victim}\" --role victim`) and export with --pseudonymise; the chat file that names her is "
                       "withheld, she reads as Victim-A, and the pseudonyms' key stays with you.")
+PLACE_FEEDBACK = ("Open the map in `forensic serve`, drag a box around {city}, follow its places (or `forensic geo` "
+                  "lists the same places) and tag them (`forensic tag add SHA256… --tag {tag}`); then `forensic "
+                  "export --tag {tag}`: the bundle holds every photo taken there and none from elsewhere.")
 BUNDLE_SOURCES_FEEDBACK = ("The messages you exported were read from {name}; a bundle carries it with its hash so the "
                            "prosecutor can check each message against its source.")
 HOTEL_SELECTION = (10, 40)      # the group messages (0-based) the trainee tags: "(11)" and "(41)"
@@ -855,6 +861,7 @@ def _export_facts(lay: Layout, fact) -> None:
               "companions": [{"path": "/" + c.rel, "sha256": c.sha256} for c in companions],
               "conversation": wa.title, "evidence_folder": "data/evidence/"},
              requires="whatsapp_db", feedback=BUNDLE_SOURCES_FEEDBACK.format(name=_name(rel)))
+    _place_export_fact(lay, fact)
     fb = next(((chat, rel) for chat, rel, _ in lay.chat_files if chat.platform == "messenger"), None)
     if fb is not None:
         chat, rel = fb
@@ -869,7 +876,32 @@ def _export_facts(lay: Layout, fact) -> None:
                  requires=chat.extractor, feedback=PSEUDONYM_FEEDBACK.format(victim=s.owner))
 
 
-EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
+def _place_export_fact(lay: Layout, fact) -> None:
+    """The photos taken in the first city of the route (where it starts: no other photo, clip or
+    shared position is there): tagged with the city's name and exported with that tag, the bundle
+    holds exactly their SHA-256s. The box is theirs, widened by PLACE_MARGIN degrees."""
+    city = lay.story.scenario.stops[0]
+    here = [(rel, f) for rel, (p, f, _) in sorted(lay.photo_files.items()) if p.write_gps and p.stop == city]
+    elsewhere = {f.sha256 for p, f, _ in [*lay.photo_files.values(), *lay.card_photo_files.values()]
+                 if p.write_gps and p.stop != city}
+    if len(here) < 2 or not elsewhere:
+        return
+    lats = [lay.photo_files[rel][0].lat for rel, _ in here]
+    lons = [lay.photo_files[rel][0].lon for rel, _ in here]
+    tag = city.city.lower()
+    fact("place_export", "phone", f"every photo taken in {city.city} ({len(here)}) tagged {tag!r} and exported with "
+         f"that tag: the bundle holds exactly those, no photo taken elsewhere",
+         {"city": city.city, "country": city.country, "tag": tag,
+          "photos": [{"path": "/" + rel, "sha256": f.sha256} for rel, f in here],
+          "sha256": sorted({f.sha256 for _, f in here}),
+          "box": {"south": round(min(lats) - PLACE_MARGIN, 4), "west": round(min(lons) - PLACE_MARGIN, 4),
+                  "north": round(max(lats) + PLACE_MARGIN, 4), "east": round(max(lons) + PLACE_MARGIN, 4)},
+          "evidence_folder": "data/evidence/"},
+         requires="photo_exif", feedback=PLACE_FEEDBACK.format(city=city.city, tag=tag))
+
+
+PLACE_MARGIN = 0.05                       # degrees around the city's photos: a box drawn on the map
+EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources", "place_export")
 SEARCH_KINDS = ("keyword_hit", "pattern_hit", "raw_hit", "archive_hit", "suspected_known_bad")
 HASHSET_KINDS = ("known_bad_file", "known_good_count")
 
@@ -1057,7 +1089,7 @@ def render_markdown(key: dict) -> str:
                                                        for f in found_by_search}.items()]
     exports = [f for f in facts if f["kind"] in EXPORT_KINDS]
     if exports:
-        out += ["", "## Exports: a finding with a partial selection, a pseudonymised bundle", "",
+        out += ["", "## Exports: a finding with a partial selection, a pseudonymised bundle, a city's photos", "",
                 "Graded from the case's custody log (`export.created`) and the bundles it names, opened read-only "
                 "(`training check --bundle-password-file` for an encrypted one; without it, what the custody log "
                 "shows).", "", "| id | item | kind | what |", "|---|---|---|---|"]

@@ -497,6 +497,37 @@ def _report_finding(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
     return "wrong", "; ".join(problems)
 
 
+def _place_export(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A bundle exported with ``--tag <tag>`` whose ``data/evidence/`` holds exactly the photos
+    taken in the city (by SHA-256: the phone's and the extraction's copies are the same bytes)."""
+    exports = store.exports()
+    if not exports:
+        return "missed", "the custody log records no export"
+    tag, city, want = exp["tag"], exp["city"], set(exp["sha256"])
+    tagged = [e for e in exports if tag in ((e.details.get("selection") or {}).get("tags") or [])]
+    if not tagged:
+        return "missed", f"no export of the tag {tag!r} in the custody log"
+    readable = [e for e in tagged if "data/files.jsonl" in e.members]
+    if not readable:
+        locked = _locked(tagged)
+        if locked:
+            return "found", f"custody log only: {locked.name} exported --tag {tag}; {locked.problem}"
+        return "wrong", _exports_detail(tagged) or f"no files.jsonl in the bundle of --tag {tag}"
+    problems = []
+    for e in readable:
+        held = set(e.evidence.values())
+        lacking, astray = want - held, held - want
+        if not lacking and not astray:
+            return "found", f"{e.name}: the {len(want)} photos taken in {city}, and nothing else"
+        said = []
+        if lacking:
+            said.append(f"lacks {len(lacking)} of the {len(want)} photos taken in {city}")
+        if astray:
+            said.append(f"holds {len(astray)} file(s) not taken there")
+        problems.append(f"{e.name}: " + " and ".join(said))
+    return "wrong", "; ".join(problems)
+
+
 def _pseudonymised_export(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """The victim marked (``person.marked``, role victim) and a ``--pseudonymise`` bundle in which
     the chat file naming her is withheld and her messages carry a pseudonym, never her name."""
@@ -1446,6 +1477,11 @@ def _saved_hit(exp: dict, store: _Store, items: list[str], what: str, in_content
             if lacking:
                 return "wrong", (f"a raw hit at image offset {at:,} names {', '.join(names) or 'no file'}; "
                                  f"not {', '.join(lacking)}")
+            if "files" in exp:
+                place = "raw, across " + ", ".join(_escape_bidi(n) for n in names)
+            else:                            # a raw hit where a deleted file's clusters or free space lie
+                place = ("in the raw image" + (f" (in {', '.join(_escape_bidi(n) for n in names)})" if names else "")
+                         + "; --unallocated names it as unallocated space")
             return "found", (f"{item}: {_escape_bidi(str(f.get('text')))!r} ({f.get('list')}, {f.get('encoding')}) "
                              f"at image offset {at:,}, {place}")
         place = ("the content of the deleted file " + str(f.get("path") or "") if f.get("deleted")
@@ -1477,11 +1513,6 @@ def _pattern_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
 def _raw_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     return _saved_hit(exp, store, items, f"{exp['term']!r}, across {' and '.join(exp['files'])} (only a search "
                                          "--in raw reads it whole)", in_content=False)
-            if "files" in exp:
-                place = "raw, across " + ", ".join(_escape_bidi(n) for n in names)
-            else:                            # a raw hit where a deleted file's clusters or free space lie
-                place = ("in the raw image" + (f" (in {', '.join(_escape_bidi(n) for n in names)})" if names else "")
-                         + "; --unallocated names it as unallocated space")
 
 
 def _archive_hit(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
@@ -1526,7 +1557,7 @@ _HANDLERS = {
     "pseudonymised_export": _pseudonymised_export, "known_bad_file": _known_bad_file,
     "known_good_count": _known_good_count, "bundle_sources": _bundle_sources,
     "suspected_known_bad": _suspected_known_bad, "keyword_hit": _keyword_hit, "pattern_hit": _pattern_hit,
-    "raw_hit": _raw_hit, "archive_hit": _archive_hit,
+    "raw_hit": _raw_hit, "archive_hit": _archive_hit, "place_export": _place_export,
     "signal_message": _signal_message,
 }
 

@@ -110,8 +110,8 @@ def test_triage_finds_them_and_the_check_grades_them(forensic, cases):
          ("extraction", "/" + EXTRACTION_PREFIX + ROTA_DOCX, ROTA_PART)])
     assert all(f["expected"]["recovery"] == "embedded" and f["feedback"] == EMBEDDED_FEEDBACK for f in facts)
     assert [x for x in report["missed"] + report["wrong"] if x["item"] != "card"      # the card not added
-            and x["kind"] not in ("report_finding", "pseudonymised_export", "bundle_sources",  # nor an export
-                                  "known_bad_file", "known_good_count", *SEARCH_KINDS)] == []  # nor sets, searches
+            and x["kind"] not in ("report_finding", "pseudonymised_export", "bundle_sources", "place_export",
+                                  "known_bad_file", "known_good_count", *SEARCH_KINDS)] == []  # no export, set, search
 
 
 def test_an_extraction_without_them_is_told_what_it_missed(forensic, cases):

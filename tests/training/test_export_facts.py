@@ -1,5 +1,6 @@
-"""The answer key's export facts (report_finding, pseudonymised_export, bundle_sources), graded by
-``forensic training check`` from the custody log and the bundles it records."""
+"""The answer key's export facts (report_finding, pseudonymised_export, bundle_sources,
+place_export), graded by ``forensic training check`` from the custody log and the bundles it
+records."""
 from __future__ import annotations
 
 import json
@@ -8,8 +9,9 @@ import shutil
 import pytest
 
 from conftest import require_tools
+from training_case import place_steps
 
-EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources")
+EXPORT_KINDS = ("report_finding", "pseudonymised_export", "bundle_sources", "place_export")
 HASHSET_KINDS = ("known_bad_file", "known_good_count")     # no hash set imported in these cases
 SEARCH_KINDS = ("keyword_hit", "pattern_hit", "raw_hit", "archive_hit",
                 "suspected_known_bad")   # nor a search saved (nor sets)
@@ -49,6 +51,7 @@ def export_steps(forensic, case, key_path, out, password_file=None, victim_role=
     phrase.write_text("a long pseudonym passphrase\n")
     forensic("export", "--out", out / "support.zip", "--tag", victim["tag"], "--no-pdf", "--pseudonymise",
              "--pseudonym-passphrase-file", phrase, *pw, "--case", case)
+    place_steps(forensic, case, key_path, out, password_file)
     return facts
 
 
@@ -101,7 +104,7 @@ def test_the_exports_are_graded_from_the_bundles(forensic, tmp_path):
     for kind in EXPORT_KINDS:
         assert _status(report, kind)[0] == "found", json.dumps(report, indent=1, ensure_ascii=False)
     assert [(e["bundle"], e["read"], e["problem"]) for e in report["exports"]] == \
-        [("hotel.zip", True, None), ("support.zip", True, None)]
+        [("hotel.zip", True, None), ("support.zip", True, None), ("tbilisi.zip", True, None)]
 
     # a bundle moved away is looked for only with --bundle, and accepted by its SHA-256 only
     moved = tmp_path / "elsewhere"

@@ -6,6 +6,7 @@ import json
 import pytest
 
 from conftest import require_tools
+from training_case import place_steps
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 
@@ -62,6 +63,7 @@ def _export_steps(forensic, sample, case, out):
     (out / "pseudonym.pass").write_text("a long pseudonym passphrase\n")
     forensic("export", "--out", out / "support.zip", "--tag", victim["tag"], "--no-pdf", "--pseudonymise",
              "--pseudonym-passphrase-file", out / "pseudonym.pass", "--case", case)
+    place_steps(forensic, case, sample / "answer-key.json", out)
 
 
 def _search_steps(forensic, case):
