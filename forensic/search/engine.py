@@ -32,6 +32,7 @@ from forensic.store.search import ContentText
 from forensic.timestamps import iso_utc, now_utc
 
 WHERE = ("content", "names", "messages", "metadata")      # --in's default
+MAX_HITS_PER_PLACE = 10_000     # hits of one term listed in one file (or one stream of raw bytes)
 PLACES = WHERE + ("raw",)
 CONTEXT_CHARS = 40
 
@@ -270,8 +271,9 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
                 if not entry.has_content:
                     continue
                 try:
-                    yield from entry_hits(entry, item, matcher, content, slack and image is not None, read_image,
-                                          warn, collect, raw_found if indexed else None)
+                    yield from _capped(entry_hits(entry, item, matcher, content, slack and image is not None,
+                                                  read_image, warn, collect, raw_found if indexed else None),
+                                       str(entry.locator), warn)
                 except (OSError, RuntimeError, ValueError) as exc:
                     warn(f"{entry.locator}: not searched ({exc})")
             if collect is not None:       # the whole pass done: the documents' text is indexed
@@ -282,7 +284,8 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
         if "raw" in where and image is None:
             warn(f"item {item} ({row.format}) is no disk image: it has no raw bytes to search (--in raw)")
         elif "raw" in where and image is not None and read_image is not None:
-            yield from _image_hits(item, image, src.entries(), matcher, read_image, warn)
+            yield from _capped(_image_hits(item, image, src.entries(), matcher, read_image, warn),
+                               f"{image.locator} (raw)", warn)
         if unallocated and image is not None:
             assert read_image is not None
             for loc, fs, fstype, offset in image.volumes:
@@ -291,19 +294,36 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
                     warn(f"{loc}: the allocation map of its {fstype} file system is not read here: "
                          "its unallocated space is not searched")
                     continue
-                yield from _space_hits(item, str(loc), [(offset + s, n) for s, n in runs], matcher, read_image,
-                                       warn)
+                yield from _capped(_space_hits(item, str(loc), [(offset + s, n) for s, n in runs], matcher,
+                                               read_image, warn), f"{loc} (its unallocated space)", warn)
                 note_skipped(matcher, f"{loc} (its unallocated space)", warn)
             outside = unpartitioned(image.img)
             if outside:
-                yield from _space_hits(item, f"{image.locator} › outside partitions", outside, matcher, read_image,
-                                       warn)
+                yield from _capped(_space_hits(item, f"{image.locator} › outside partitions", outside, matcher,
+                                               read_image, warn), f"{image.locator} (outside partitions)", warn)
                 note_skipped(matcher, f"{image.locator} (outside partitions)", warn)
         if image is not None:           # an E01's chunks that failed their checksum: read as zeros, no hit there
             for message in image.bad_chunk_warnings():
                 warn(f"item {item}: {message.replace('while triaging', 'while searching')}; no hit can be found there")
     finally:
         src.close()
+
+
+def _capped(hits: Iterator[Hit], where: str, warn: Warn) -> Iterator[Hit]:
+    """The first :data:`MAX_HITS_PER_PLACE` hits of each term in one file (or stream), and a
+    warning of how many more there were: a file of one word repeated (14 MB of "secret " is
+    2 million hits) cannot flood the listing, nor make ``--save`` hold them all (gigabytes)."""
+    counts: dict[str, int] = {}
+    try:
+        for hit in hits:
+            n = counts[hit.term] = counts.get(hit.term, 0) + 1
+            if n <= MAX_HITS_PER_PLACE:
+                yield hit
+    finally:
+        for term, n in counts.items():
+            if n > MAX_HITS_PER_PLACE:
+                warn(f"{where}: {n - MAX_HITS_PER_PLACE:,} more hits of {term!r} not listed (the first "
+                     f"{MAX_HITS_PER_PLACE:,} are): search for a longer term to see them")
 
 
 def _image_reader(read: Callable[[int, int], bytes], size: int) -> Callable[[int, int], bytes]:

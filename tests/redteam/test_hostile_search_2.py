@@ -168,3 +168,33 @@ def test_an_e01_whose_chunks_fail_their_checksum_is_said(tmp_path):
         said = " ".join(err.getvalue().split())
         assert code == 3, (where, said)
         assert "checksum" in said and "not when the E01 was added" in said, (where, said)
+
+
+def test_a_file_of_one_word_repeated_cannot_flood_the_search(tmp_path):
+    """A planted 14 MB file of "secret " repeated is 2 million hits: listed one by one for
+    minutes, and ``--save`` held every one before storing them (killed at 4.6 GB and
+    growing). The first 10,000 hits of a term in one file are listed, the rest counted."""
+    import contextlib
+    import io
+    import json
+
+    from builders import write_tree
+
+    from forensic.cli.main import main
+    from forensic.search.engine import MAX_HITS_PER_PLACE
+    ev = write_tree(tmp_path / "ev", {"flood.txt": b"secret " * (MAX_HITS_PER_PLACE + 2000),
+                                      "real.txt": b"the secret is here\n"})
+    case = tmp_path / "case"
+    with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):
+        assert main(["case", "init", str(case), "--case-id", "RT4", "--examiner", "E"]) == 0
+        assert main(["evidence", "add", str(ev), "--case", str(case), "--id", "ev"]) == 0
+        assert main(["triage", "--case", str(case)]) == 0
+    out, err = io.StringIO(), io.StringIO()
+    with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+        code = main(["search", "secret", "--case", str(case), "--in", "content", "--json"])
+    hits = [json.loads(line) for line in out.getvalue().splitlines()]
+    said = " ".join(err.getvalue().split())
+    assert code == 3, said
+    assert sum(h["locator"].endswith("flood.txt") for h in hits) == MAX_HITS_PER_PLACE
+    assert sum(h["locator"].endswith("real.txt") for h in hits) == 1          # the real hit still listed
+    assert "2,000 more hits of 'secret' not listed" in said
