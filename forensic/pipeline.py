@@ -1060,9 +1060,8 @@ def _damage_warnings(reader: object) -> list[str]:
 def recorded_bad_chunks(row: Item) -> list | None:
     """The E01 chunk spans found failing their checksum when the item was added (None:
     not checked then)."""
-    from forensic.sources.ewf import BadChunk
-    spans = row.details.get("checksum_errors")
-    return None if spans is None else [BadChunk.from_json(d) for d in spans]
+    from forensic.sources.ewf import recorded_bad_chunks as recorded
+    return recorded(row.details)
 
 
 def _accepts(ex: Extractor, path: str, mime: str, head: bytes, warnings: list) -> bool:

@@ -253,8 +253,8 @@ def source_hits(case: Case, item: str, matcher: Matcher, where: set[str], slack:
     try:
         image = src if isinstance(src, TskImageSource) else None
         if image is not None and row.format == "e01":
-            from forensic.pipeline import recorded_bad_chunks
-            image.note_bad_chunks(recorded_bad_chunks(row))
+            from forensic.sources.ewf import recorded_bad_chunks
+            image.note_bad_chunks(recorded_bad_chunks(row.details))
         now = image.img.get_size() if image is not None else None
         read_image = _image_reader(image.img.read, now) if image is not None and now is not None else None
         if now is not None and row.size and now != row.size:

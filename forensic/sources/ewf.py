@@ -82,6 +82,13 @@ class BadChunk:
                 "structures) is not in what this image gives")
 
 
+def recorded_bad_chunks(details: dict) -> list[BadChunk] | None:
+    """The chunk spans intake found failing their checksum, from an item's recorded
+    ``details`` (None: not checked when the item was added)."""
+    spans = details.get("checksum_errors")
+    return None if spans is None else [BadChunk.from_json(d) for d in spans]
+
+
 class _Libewf:
     """libewf's C API (``libewf.h``), as exported by the pyewf extension module."""
 
