@@ -244,7 +244,21 @@ def write_crash_log(args: list[str], exc: BaseException) -> Path | None:
 
 
 def entry() -> None:
-    sys.exit(main())
+    code = main()
+    _forget_caught_interrupts()
+    sys.exit(code)
+
+
+def _forget_caught_interrupts() -> None:
+    """Let the exit code stand after :func:`main` caught a Ctrl-C.
+
+    CPython (seen in 3.11.7) marks a Ctrl-C as never caught whenever its KeyboardInterrupt
+    leaves code run by ``exec`` or ``eval`` of a string -- as ``dataclasses`` and
+    ``namedtuple`` build their methods, so a Ctrl-C while a module with a dataclass is being
+    imported does -- even when :func:`main` catches it and returns 130. Run as ``python -m
+    forensic.cli.main``, the interpreter then ends by killing itself with SIGINT after all
+    cleanup (exit status -2, not 130). Running any string clears that mark."""
+    exec("")
 
 
 if __name__ == "__main__":

@@ -79,6 +79,36 @@ def test_ctrl_c_at_a_terminal_ends_cleanly_and_keeps_the_case(tmp_path, case):
     assert verified.returncode == 0, verified.stdout + verified.stderr
 
 
+# A Ctrl-C that lands in code Python builds at run time: dataclasses and namedtuple make their
+# methods with exec(), so one pressed while a module with a dataclass is being imported (the
+# commands import theirs lazily, e.g. the source formats once hashing is on screen) arrives
+# there. The SIGINT is real, sent by the process to itself inside that exec(), every time.
+INTERRUPTED_IN_EXEC = """
+import os, signal, sys
+import click
+from forensic.cli import main as forensic_main
+
+@click.command("interrupt-me")
+def interrupt_me():
+    exec("os.kill(os.getpid(), signal.SIGINT)", {"os": os, "signal": signal})
+
+forensic_main.cli.add_command(interrupt_me)
+sys.argv = ["forensic", "interrupt-me"]
+forensic_main.entry()
+"""
+
+
+def test_ctrl_c_inside_code_built_by_exec_still_exits_130(tmp_path):
+    # Run as `python -m`, as the tests and `python -m forensic.cli.main` run it: there CPython
+    # killed itself with SIGINT after the clean exit (status -2) when the Ctrl-C had left an exec().
+    (tmp_path / "interrupt_driver.py").write_text(INTERRUPTED_IN_EXEC)
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [str(tmp_path), os.environ.get("PYTHONPATH")]))}
+    result = subprocess.run([FORENSIC[0], "-m", "interrupt_driver"], cwd=tmp_path, env=env,
+                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=60)
+    assert result.returncode == 130, (result.returncode, result.stderr)
+    assert "interrupted" in result.stderr and "Traceback" not in result.stderr
+
+
 def test_a_mistyped_command_gets_a_suggestion(tmp_path):
     result = forensic_pipe("fils", cwd=tmp_path)
     assert result.returncode == 2
