@@ -5,10 +5,10 @@ and carried by ``export --tag`` (the file they are in), and never found by a lat
 from __future__ import annotations
 
 import json
-import os
 import sqlite3
 import zipfile
 
+from tests.search.folder_case import triaged_folder
 from tests.training_case import cli
 
 
@@ -17,15 +17,8 @@ def _jsonl(text: str) -> list[dict]:
 
 
 def test_saved_hits_are_records(tmp_path, capsys):
-    root = tmp_path / "extraction"
-    root.mkdir()
-    (root / "note.txt").write_bytes(b"meet at the PIER-NINE tonight\n")
-    os.utime(root / "note.txt", (1_600_000_000, 1_600_000_000))
-    (root / "other.txt").write_bytes(b"nothing here\n")
-    case = tmp_path / "case"
-    assert cli("case", "init", case, "--case-id", "S-9", "--examiner", "E") == 0
-    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
-    cli("triage", "--case", case)
+    case = triaged_folder(tmp_path, {"note.txt": b"meet at the PIER-NINE tonight\n",
+                                     "other.txt": b"nothing here\n"}, "S-9", dated=("note.txt",))
 
     capsys.readouterr()
     assert cli("search", "PIER-NINE", "--in", "content,names", "--save", "--json", "--case", case) == 0
@@ -90,13 +83,7 @@ def test_saved_hits_are_records(tmp_path, capsys):
 
 
 def test_a_sensitive_hit_goes_without_its_text(tmp_path, capsys):
-    root = tmp_path / "extraction"
-    root.mkdir()
-    (root / "a.txt").write_bytes(b"the name VICTIM-NAME here\n")
-    case = tmp_path / "case"
-    assert cli("case", "init", case, "--case-id", "S-10", "--examiner", "E") == 0
-    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
-    cli("triage", "--case", case)
+    case = triaged_folder(tmp_path, {"a.txt": b"the name VICTIM-NAME here\n"}, "S-10")
     capsys.readouterr()
     assert cli("search", "VICTIM-NAME", "--in", "content", "--save", "--json", "--case", case) == 0
     (hit,) = _jsonl(capsys.readouterr().out)
@@ -115,14 +102,8 @@ def test_saving_the_same_search_twice_keeps_each_hit_once(tmp_path, capsys):
     """A second ``--save`` of the same search stores no record again: it says how many hits
     were saved before and names their records; a wider search saves only what it adds. The
     list is part of a hit's identity: the same term from a list file is another hit."""
-    root = tmp_path / "extraction"
-    root.mkdir()
-    (root / "a.txt").write_bytes(b"DOCK-SEVEN at noon, DOCK-SEVEN again\n")
-    (root / "DOCK-SEVEN.txt").write_bytes(b"x\n")
-    case = tmp_path / "case"
-    assert cli("case", "init", case, "--case-id", "S-11", "--examiner", "E") == 0
-    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
-    cli("triage", "--case", case)
+    case = triaged_folder(tmp_path, {"a.txt": b"DOCK-SEVEN at noon, DOCK-SEVEN again\n",
+                                     "DOCK-SEVEN.txt": b"x\n"}, "S-11")
 
     def save(*args: str) -> tuple[list[dict], str]:
         capsys.readouterr()
@@ -157,14 +138,7 @@ def test_a_saved_hit_is_on_the_bundles_timeline_at_its_files_time(tmp_path, caps
     of the file it is in, with its text; the file's own times are not listed (not selected)."""
     import csv
     import io
-    root = tmp_path / "extraction"
-    root.mkdir()
-    (root / "note.txt").write_bytes(b"meet at the PIER-NINE tonight\n")
-    os.utime(root / "note.txt", (1_600_000_000, 1_600_000_000))
-    case = tmp_path / "case"
-    assert cli("case", "init", case, "--case-id", "S-12", "--examiner", "E") == 0
-    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
-    cli("triage", "--case", case)
+    case = triaged_folder(tmp_path, {"note.txt": b"meet at the PIER-NINE tonight\n"}, "S-12", dated=("note.txt",))
     capsys.readouterr()
     assert cli("search", "PIER-NINE", "--in", "content", "--save", "--json", "--case", case) == 0
     (hit,) = _jsonl(capsys.readouterr().out)

@@ -14,6 +14,7 @@ from forensic.search.patterns import b58check, bech32_ok, eip55_ok, luhn, patter
 from forensic.search.raw import RunMap, scan
 from forensic.search.terms import Matcher, Term
 from tests.builders import tiny_jpeg
+from tests.search.folder_case import triaged_folder
 from tests.training_case import cli
 
 
@@ -42,21 +43,17 @@ PATTERNED = (b"ring +44 20 7946 0958 now; pay GB82 WEST 1234 5698 7654 32 or car
 @pytest.fixture(scope="module")
 def folder_case(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("search_text")
-    root = tmp / "extraction"
-    (root / "docs").mkdir(parents=True)
-    (root / "docs" / "report.docx").write_bytes(_docx(["DOCX-", "KEY", "WORD"]))
-    (root / "docs" / "page.html").write_bytes(b"<html><body><p>HTML&#45;KEYWORD</p></body></html>")
-    (root / "docs" / "be.txt").write_bytes("\ufeffBE-KEYWORD in UTF-16BE".encode("utf-16-be"))
-    (root / "docs" / "scan.pdf").write_bytes(_pdf("PDF KEYWORD"))
-    (root / "docs" / "money.txt").write_bytes(PATTERNED)
-    (root / "SECRET-NAME.txt").write_bytes(b"x")
-    (root / "photo.jpg").write_bytes(tiny_jpeg(make=b"MAKER-KEYWORD"))
-    (root / "WhatsApp Chat with Luis.txt").write_bytes(
-        "25/06/2021, 14:35 - Ana: Hola, ¿dónde estás?\n25/06/2021, 14:36 - Luis: En el muelle PORT-KEYWORD\n".encode())
-    case = tmp / "case"
-    assert cli("case", "init", case, "--case-id", "S-3", "--examiner", "E") == 0
-    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
-    cli("triage", "--case", case)
+    case = triaged_folder(tmp, {
+        "docs/report.docx": _docx(["DOCX-", "KEY", "WORD"]),
+        "docs/page.html": b"<html><body><p>HTML&#45;KEYWORD</p></body></html>",
+        "docs/be.txt": "\ufeffBE-KEYWORD in UTF-16BE".encode("utf-16-be"),
+        "docs/scan.pdf": _pdf("PDF KEYWORD"),
+        "docs/money.txt": PATTERNED,
+        "SECRET-NAME.txt": b"x",
+        "photo.jpg": tiny_jpeg(make=b"MAKER-KEYWORD"),
+        "WhatsApp Chat with Luis.txt": ("25/06/2021, 14:35 - Ana: Hola, ¿dónde estás?\n"
+                                        "25/06/2021, 14:36 - Luis: En el muelle PORT-KEYWORD\n").encode(),
+    }, "S-3")
     return case, tmp
 
 
@@ -187,15 +184,10 @@ def test_every_seam_and_fragment(engine, buffer):
 
 
 def test_a_damaged_document_is_said_and_the_search_goes_on(tmp_path, capsys):
-    root = tmp_path / "extraction"
-    root.mkdir()
-    (root / "broken.pdf").write_bytes(b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer <<>>\n")
-    (root / "broken.docx").write_bytes(b"PK\x03\x04 not a zip at all")
-    (root / "ok.txt").write_bytes(b"the ONLY-WORD here\n")
-    case = tmp_path / "case"
-    assert cli("case", "init", case, "--case-id", "S-4", "--examiner", "E") == 0
-    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
-    cli("triage", "--case", case)
+    case = triaged_folder(tmp_path, {
+        "broken.pdf": b"%PDF-1.7\n1 0 obj << /Type /Catalog /Pages 9 0 R >> endobj\ntrailer <<>>\n",
+        "broken.docx": b"PK\x03\x04 not a zip at all",
+        "ok.txt": b"the ONLY-WORD here\n"}, "S-4")
     capsys.readouterr()
     assert cli("search", "ONLY-WORD", "--in", "content", "--json", "--case", case) == 3
     captured = capsys.readouterr()
@@ -224,14 +216,7 @@ def test_archive_members_and_nested_archives_are_searched_as_triage_walked_them(
         z.writestr("notes/plan.txt", b"the ZIP-SECRET is here\n")
         z.writestr("memo.docx", _docx(["MEMO-SECRET"]))
         z.writestr("inner.zip", inner.getvalue())
-    root = tmp_path / "extraction"
-    root.mkdir()
-    (root / "outer.zip").write_bytes(outer.getvalue())
-    (root / "letter.docx").write_bytes(_docx(["DOCX-SECRET"]))
-    case = tmp_path / "case"
-    assert cli("case", "init", case, "--case-id", "S-13", "--examiner", "E") == 0
-    assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
-    cli("triage", "--case", case)
+    case = triaged_folder(tmp_path, {"outer.zip": outer.getvalue(), "letter.docx": _docx(["DOCX-SECRET"])}, "S-13")
     capsys.readouterr()
     assert cli("files", "--json", "--case", case) == 0
     stored = {json.loads(line)["locator"] for line in capsys.readouterr().out.splitlines()}
