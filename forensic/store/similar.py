@@ -30,6 +30,7 @@ kept the same numbers: :func:`record_hash_version`).
 from __future__ import annotations
 
 import heapq
+import json
 import sqlite3
 from collections import defaultdict
 from dataclasses import dataclass, field
@@ -396,7 +397,9 @@ def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None =
         wanted = sorted(set(file_ids))
         if not wanted:
             return {}
-        where, args = f" AND f.id IN ({','.join('?' * len(wanted))})", tuple(wanted)
+        # one JSON parameter, not one per id: an export's selection may be more files than
+        # SQLite's variable limit (32,766 in many builds)
+        where, args = " AND f.id IN (SELECT value FROM json_each(?))", (json.dumps(wanted),)
     out: dict[int, Suspect] = {}
     for file_id, ph, extractor, declared in db.execute(
             "SELECT f.id, json_extract(a.fields, '$.phash'), a.extractor, json_extract(a.fields, '$.hash_version') "

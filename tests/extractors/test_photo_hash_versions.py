@@ -4,6 +4,7 @@ with like, and say once which items carry the older hashes and how to refresh th
 from __future__ import annotations
 
 import io
+import sqlite3
 from pathlib import Path
 from typing import Iterable
 
@@ -131,6 +132,9 @@ def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
     c = Case.open(mixed)
     try:
         assert len(similar.suspected_known_bad(c.db)) == 2            # both copies, now of the same version
+        # an export's selection of more files than SQLite's variable limit: the same two
+        c.db.setlimit(sqlite3.SQLITE_LIMIT_VARIABLE_NUMBER, 8)
+        assert len(similar.suspected_known_bad(c.db, range(1, 1000))) == 2
         assert len(near_duplicate_files(c.db)) == 3
     finally:
         c.close()
