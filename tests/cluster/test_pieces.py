@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import os
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -118,3 +119,22 @@ def test_the_identity_check_leaves_access_times(tmp_path):
     assert [p.stat().st_atime_ns for p in paths] == before
     os.listdir(root / "d")                  # the check can fail: a plain listing moves it
     assert (root / "d").stat().st_atime_ns != before[1]
+
+
+def test_a_result_that_is_not_the_piece_asked_for_is_refused(folder):
+    """What a worker (or whatever answers for one) returns is stored only when it is the task's
+    piece, every entry of the task's item."""
+    from forensic.cluster import _check_result
+    opts = TriageOptions(workers=1, extractors=[], extract_processes=0)
+    good = read_piece(PieceTask("x", str(folder), "directory", fingerprint(folder), opts, 0, 2), {}, None)
+    _check_result(good, "x", 0, 2)                                   # the piece asked for: stored
+    with pytest.raises(SourceError, match="piece 2 of 2.*it is item 'x', piece 1"):
+        _check_result(good, "x", 1, 2)                               # another piece's answer
+    with pytest.raises(SourceError, match="nothing of it is stored"):
+        _check_result(good, "y", 0, 2)                               # another item's
+    foreign = good.entries[0]._replace(row={**good.entries[0].row, "item": "y"})
+    with pytest.raises(SourceError, match="entries of another item"):
+        _check_result(replace(good, entries=[*good.entries, foreign]), "x", 0, 2)
+    for junk in (None, {"item": "x", "piece": 0, "entries": []}, [good]):
+        with pytest.raises(SourceError, match=f"it is {type(junk).__name__}"):
+            _check_result(junk, "x", 0, 2)
