@@ -15,6 +15,7 @@ from forensic.extractors.chat.sqlite_chat import OWNER
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 
 EX = SignalDesktopExtractor()
+KEY_HEX = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"    # a SQLCipher raw key
 PATH = "/Users/kim/Library/Application Support/Signal/sql/db.sqlite"
 SCHEMA = """
 CREATE TABLE conversations(id STRING PRIMARY KEY ASC, json TEXT, active_at INTEGER, type STRING, members TEXT,
@@ -64,6 +65,22 @@ def plain_db(tmp_path):
                                                                              "incoming", None, None)]})
 
 
+def sealed_db(tmp_path, dest, key: str = KEY_HEX) -> None:
+    """The plain test database encrypted with SQLCipher 4 under the raw ``key`` at ``dest``, as
+    Signal Desktop keeps it (``sqlcipher3``, the library forensic reads it with)."""
+    sqlcipher3 = pytest.importorskip("sqlcipher3")
+    plain = tmp_path / "plain"
+    plain.mkdir()
+    plain_db(plain)
+    conn = sqlcipher3.connect(str(plain / "db.sqlite"))
+    try:
+        conn.execute("ATTACH DATABASE ? AS enc KEY \"x'" + key + "'\"", (str(dest),))
+        conn.execute("SELECT sqlcipher_export('enc')").fetchone()
+        conn.execute("DETACH DATABASE enc")
+    finally:
+        conn.close()
+
+
 def check(recs, warns):
     a, b, c, d = (r.fields for r in recs)
     assert a["platform"] == "signal" and a["sender"] == "Lena (+4915100000002)" and a["direction"] == "incoming"
@@ -103,17 +120,9 @@ def split(gen):
 
 
 def test_encrypted_with_config_key(tmp_path):
-    sqlcipher3 = pytest.importorskip("sqlcipher3")
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    plain_db(plain)
-    key = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+    key = KEY_HEX
     enc = tmp_path / "enc.sqlite"
-    conn = sqlcipher3.connect(str(plain / "db.sqlite"))
-    conn.execute("ATTACH DATABASE ? AS enc KEY \"x'" + key + "'\"", (str(enc),))
-    conn.execute("SELECT sqlcipher_export('enc')").fetchone()
-    conn.execute("DETACH DATABASE enc")
-    conn.close()
+    sealed_db(tmp_path, enc, key)
     data = enc.read_bytes()
     assert not data.startswith(b"SQLite format 3") and EX.accepts(PATH, "application/octet-stream", data[:8192])
     recs, warns = split(EX.extract(item(data, {KEY_OPTION: key})))
@@ -158,7 +167,7 @@ def test_hostile_json_values_warn_and_go_on(tmp_path):
 
 # --- the key in config.json, and its safeStorage-sealed form (Signal Desktop 7.16+) ---------------
 
-KEY = "00112233445566778899aabbccddeeff00112233445566778899aabbccddeeff"
+KEY = KEY_HEX
 
 
 def seal(key_hex: str, password: bytes, iterations: int, version: bytes = b"v10") -> str:
@@ -223,18 +232,10 @@ def test_config_json_in_evidence_warns_without_the_key():
 
 
 def test_triage_signal_config_reads_the_encrypted_db_and_custody_keeps_only_the_hash(tmp_path, forensic):
-    sqlcipher3 = pytest.importorskip("sqlcipher3")
     import hashlib
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    plain_db(plain)
     signal = tmp_path / "laptop" / "home" / "kim" / ".config" / "Signal"
     (signal / "sql").mkdir(parents=True)
-    conn = sqlcipher3.connect(str(plain / "db.sqlite"))
-    conn.execute("ATTACH DATABASE ? AS enc KEY \"x'" + KEY + "'\"", (str(signal / "sql" / "db.sqlite"),))
-    conn.execute("SELECT sqlcipher_export('enc')").fetchone()
-    conn.execute("DETACH DATABASE enc")
-    conn.close()
+    sealed_db(tmp_path, signal / "sql" / "db.sqlite")
     (signal / "config.json").write_bytes(config(encryptedKey=seal(KEY, b"peanuts", 1)))
     copy = tmp_path / "config-copy.json"
     copy.write_bytes((signal / "config.json").read_bytes())
@@ -257,18 +258,10 @@ def test_triage_signal_config_reads_the_encrypted_db_and_custody_keeps_only_the_
 
 
 def test_evidence_add_signal_config_serves_every_triage(tmp_path, forensic):
-    sqlcipher3 = pytest.importorskip("sqlcipher3")
     import hashlib
-    plain = tmp_path / "plain"
-    plain.mkdir()
-    plain_db(plain)
     signal = tmp_path / "mac" / "Users" / "kim" / "Library" / "Application Support" / "Signal"
     (signal / "sql").mkdir(parents=True)
-    conn = sqlcipher3.connect(str(plain / "db.sqlite"))
-    conn.execute("ATTACH DATABASE ? AS enc KEY \"x'" + KEY + "'\"", (str(signal / "sql" / "db.sqlite"),))
-    conn.execute("SELECT sqlcipher_export('enc')").fetchone()
-    conn.execute("DETACH DATABASE enc")
-    conn.close()
+    sealed_db(tmp_path, signal / "sql" / "db.sqlite")
     keychain = b"bW9ja2VkLWtleWNoYWluLXNlY3JldA=="           # macOS Keychain 'Signal Safe Storage'
     (signal / "config.json").write_bytes(config(encryptedKey=seal(KEY, keychain, 1003)))
     copy, pw = tmp_path / "config.json", tmp_path / "keychain.txt"
