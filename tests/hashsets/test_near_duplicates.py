@@ -17,8 +17,7 @@ from PIL import Image
 
 from forensic.cli.main import main
 from tests.extractors.photo_scenes import camera_jpeg, scene
-from tests.hashsets.test_import import vics
-from tests.hashsets.test_triage_marks import _triage_thumbnail
+from tests.hashsets.test_triage_marks import _triage_thumbnail, known_bad_phone_case
 
 
 def _resized(jpeg: bytes) -> bytes:
@@ -34,19 +33,7 @@ def case_with_copy(tmp_path_factory):
     bad = camera_jpeg(scene(60, 480, 360))
     copy = _resized(bad)
     plain = camera_jpeg(scene(62, 320, 240))
-    phone = root / "phone" / "DCIM"
-    phone.mkdir(parents=True)
-    (phone / "IMG_0001.jpg").write_bytes(plain)
-    (phone / "IMG_0002.jpg").write_bytes(bad)
-    (phone / "small.jpg").write_bytes(copy)
-    vics(root / "vics.json", [bad], "1.3", category=2)
-    case = root / "case"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FORENSIC_HASHSETS", str(root / "library"))
-        assert main(["hashset", "import", str(root / "vics.json"), "--name", "vic", "--kind", "known-bad"]) == 0
-        assert main(["case", "init", str(case), "--case-id", "NB-1", "--examiner", "E"]) == 0
-        assert main(["evidence", "add", str(root / "phone"), "--case", str(case), "--id", "phone"]) == 0
-        assert main(["triage", "--case", str(case)]) == 0
+    case = known_bad_phone_case(root, {"IMG_0001.jpg": plain, "IMG_0002.jpg": bad, "small.jpg": copy}, [bad], "NB-1")
     return {"root": root, "case": case, "bad": bad, "copy": copy, "plain": plain,
             "copy_thumb": _triage_thumbnail(case, "/DCIM/small.jpg"),
             "plain_thumb": _triage_thumbnail(case, "/DCIM/IMG_0001.jpg")}

@@ -9,10 +9,8 @@ import sqlite3
 
 import pytest
 
-from forensic.cli.main import main
 from tests.extractors.photo_scenes import camera_jpeg, scene
-from tests.hashsets.test_import import vics
-from tests.hashsets.test_triage_marks import _thumb_jpeg, _triage_thumbnail, with_exif_thumbnail
+from tests.hashsets.test_triage_marks import _thumb_jpeg, _triage_thumbnail, known_bad_phone_case, with_exif_thumbnail
 from tests.serve.conftest import start_server, stop_server
 from tests.serve.test_security import request
 
@@ -26,19 +24,7 @@ def served(tmp_path_factory):
     bad_thumb = _thumb_jpeg(61)
     bad = with_exif_thumbnail(work, camera_jpeg(scene(60, 480, 360)), bad_thumb)
     plain = camera_jpeg(scene(62, 320, 240))
-    phone = root / "phone" / "DCIM"
-    phone.mkdir(parents=True)
-    (phone / "IMG_0001.jpg").write_bytes(plain)
-    (phone / "IMG_0002.jpg").write_bytes(bad)
-    (phone / "copy.jpg").write_bytes(bad)
-    vics(root / "vics.json", [bad], "1.3", category=2)
-    case = root / "case"
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("FORENSIC_HASHSETS", str(root / "library"))
-        assert main(["hashset", "import", str(root / "vics.json"), "--name", "vic", "--kind", "known-bad"]) == 0
-        assert main(["case", "init", str(case), "--case-id", "SRV-1", "--examiner", "E"]) == 0
-        assert main(["evidence", "add", str(root / "phone"), "--case", str(case), "--id", "phone"]) == 0
-        assert main(["triage", "--case", str(case)]) == 0
+    case = known_bad_phone_case(root, {"IMG_0001.jpg": plain, "IMG_0002.jpg": bad, "copy.jpg": bad}, [bad], "SRV-1")
     db = sqlite3.connect(case / "case.db")
     ids = {path: fid for fid, path in db.execute("SELECT id, path FROM files WHERE kind = 'file'")}
     db.close()

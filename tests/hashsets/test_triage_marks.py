@@ -208,6 +208,24 @@ def _gallery(report: str) -> str:
     return report[start:report.index("</section>", start)]
 
 
+def known_bad_phone_case(root: Path, dcim: dict[str, bytes], bad: list[bytes], case_id: str) -> Path:
+    """The triaged case (``root/case``) of a phone folder whose DCIM holds ``dcim`` (name ->
+    bytes), ``bad`` imported first as the VICS known-bad set ``vic`` of a library in ``root``."""
+    phone = root / "phone" / "DCIM"
+    phone.mkdir(parents=True)
+    for name, data in dcim.items():
+        (phone / name).write_bytes(data)
+    vics(root / "vics.json", bad, "1.3", category=2)
+    case = root / "case"
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("FORENSIC_HASHSETS", str(root / "library"))
+        assert main(["hashset", "import", str(root / "vics.json"), "--name", "vic", "--kind", "known-bad"]) == 0
+        assert main(["case", "init", str(case), "--case-id", case_id, "--examiner", "E"]) == 0
+        assert main(["evidence", "add", str(root / "phone"), "--case", str(case), "--id", "phone"]) == 0
+        assert main(["triage", "--case", str(case)]) == 0
+    return case
+
+
 def _triage_thumbnail(c: Path, path: str) -> bytes:
     from forensic.case import Case
     from forensic.store import similar
