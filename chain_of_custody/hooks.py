@@ -203,6 +203,12 @@ class TriageRecorder:
         if spec.startswith("pause:") and self.batches == 1:
             _hold(Path(spec[len("pause:"):]))
 
+    def piece(self, details: dict) -> None:
+        """``triage.piece``: a piece of the item read on a cluster (forensic.cluster), and the
+        worker (host, address, process) that read it, once its entries are handed to storing."""
+        self.start()
+        self.log.append("triage.piece", {"item": self.item}, actor=self.log.actor, details=_clean(details))
+
     def finish(self, stats: _Summary) -> None:
         self.start()
         self.log.append("triage.finished", {"item": self.item}, actor=self.log.actor,

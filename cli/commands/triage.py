@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 import click
 
 from forensic.cli import exit_codes
-from forensic.chain_of_custody.hooks import TriageRecorder, triage_session, unfinished_triages
+from forensic.chain_of_custody.hooks import triage_session, unfinished_triages
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import detail, emit_json, err, esc, info, is_verbose, progress_enabled, warn
 from forensic.case import Case, item_source
@@ -176,7 +176,7 @@ def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path
                                     on_committed=on_batch.committed)
             else:
                 stats = runner.triage_item(case, item, opts, progress=advance, on_batch=on_batch,
-                                           on_committed=on_batch.committed, on_piece=_piece_logger(on_batch))
+                                           on_committed=on_batch.committed, on_piece=on_batch.piece)
         on_batch.finish(stats)
     summary = stats.to_json()
     if previous is not None:
@@ -195,14 +195,6 @@ def _triage_one(case: Case, row: Item, hashes, workers: int, password_file: Path
             _show_warnings(case, item)
         return exit_codes.WARNINGS
     return exit_codes.OK
-
-
-def _piece_logger(recorder: TriageRecorder):
-    """``triage.piece``: which worker (host) read a piece of the item, once it is stored."""
-    def record(details: dict) -> None:
-        recorder.start()
-        recorder.log.append("triage.piece", {"item": recorder.item}, actor=recorder.log.actor, details=details)
-    return record
 
 
 def _count(n: int, word: str) -> str:
