@@ -158,21 +158,15 @@ def photo_ids_of_files(db: sqlite3.Connection, file_ids: list[int]) -> dict[int,
 
 
 def is_known_bad(db: sqlite3.Connection, sha256: str | None, file_id: int | None) -> bool:
-    """Whether a known-bad hash set matched this file, or any file of the same content."""
-    if file_id is not None and db.execute("SELECT 1 FROM hashset_hits WHERE file_id = ? AND kind = 'known-bad'",
-                                          (file_id,)).fetchone():
-        return True
-    if sha256 is not None and db.execute(
-            "SELECT 1 FROM hashset_hits h JOIN files f ON f.id = h.file_id WHERE h.kind = 'known-bad' "
-            "AND f.sha256 = ? LIMIT 1", (sha256,)).fetchone() is not None:
-        return True
-    # a near-duplicate of a known-bad photo (resized, re-compressed): shown as known-bad is
-    return file_id is not None and bool(similar.suspected_known_bad(db, [file_id]))
+    """Whether a known-bad hash set matched this file, or any file of the same content, or the
+    file resembles a known-bad photo (resized, re-compressed): :func:`known_bad_category`."""
+    return known_bad_category(db, sha256, file_id) is not None
 
 
 def known_bad_category(db: sqlite3.Connection, sha256: str | None, file_id: int | None) -> str | None:
     """The category a known-bad set gives this file (or a file of the same content), "" when it
-    gives none; None when no known-bad set matched."""
+    gives none; a near-duplicate of a known-bad photo its label
+    (:func:`forensic.store.similar.suspect_label`); None when neither."""
     rows = db.execute("SELECT category FROM hashset_hits WHERE file_id = ? AND kind = 'known-bad' "
                       "ORDER BY hashset", (file_id,)).fetchall() if file_id is not None else []
     if not rows and sha256 is not None:
