@@ -435,7 +435,8 @@ class Views:
             last = listed[-1] if more and listed else None
             next_page = None
             if last is not None:
-                next_page = dict(params, after=f"{_NO_TIME if last.k is None else last.k},{last.artifact_id}")
+                k = store_timeline.NO_KEY if last.k is None else last.k     # no time: first
+                next_page = dict(params, after=f"{k},{last.artifact_id}")
             context: dict[str, Any] = dict(page="map", svg=svg, listed=listed, total=sum(c.count for c in cells),
                                            params=params, box=box, first=after is None, next_page=next_page)
             if request.headers.get("hx-request") == "true" and after is not None:      # htmx: the next rows only
@@ -690,9 +691,6 @@ def _owner(msgs: list) -> str | None:
         if m.fields.get("from_me") and m.fields.get("sender"):
             return str(m.fields["sender"])
     return None
-
-
-_NO_TIME = -(2**63)         # the place key of a place without a time (they come first)
 
 
 def _place_key(text: str | None) -> tuple[int, int] | None:

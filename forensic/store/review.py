@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Collection
 from forensic.store import similar
 from forensic.store.records import File, Message, Photo
-from forensic.store.timeline import Box
+from forensic.store.timeline import NO_KEY, Box
 
 PHOTO = "photo/exif"
 MESSAGE = "chat/message"
@@ -438,8 +438,8 @@ def places_page(db: sqlite3.Connection, flt: PlaceFilter, after: tuple[int, int]
     under the map, read by the ``map_places_time`` index."""
     where, args = flt.sql()
     if after is not None:
-        where += " AND (coalesce(k, -9223372036854775808), artifact_id) > (?, ?)"
-        args += list(after)
+        where += " AND (coalesce(k, ?), artifact_id) > (?, ?)"
+        args += [NO_KEY, *after]
     return [Place(*r) for r in db.execute(
         f"SELECT artifact_id, item, kind, lat, lon, at, label, k FROM map_places WHERE {where} "
         "ORDER BY k, artifact_id LIMIT ?", [*args, limit])]
