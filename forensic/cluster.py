@@ -248,6 +248,18 @@ class _Submitted:
     stored: set[int] = field(default_factory=set)
 
 
+def _env_piece_bytes() -> int:
+    """:data:`PIECE_BYTES`, or ``FORENSIC_CLUSTER_PIECE_BYTES`` (a positive number of bytes)."""
+    text = os.environ.get("FORENSIC_CLUSTER_PIECE_BYTES", "").strip()
+    if not text:
+        return PIECE_BYTES
+    if not text.isdigit() or int(text) <= 0:
+        raise UsageError(f"FORENSIC_CLUSTER_PIECE_BYTES={text!r} is not a positive number of bytes",
+                         hint="give bytes as digits, e.g. FORENSIC_CLUSTER_PIECE_BYTES=1073741824 (1 GiB), "
+                              "or unset it")
+    return int(text)
+
+
 class Cluster:
     """The coordinator's side: a client of the scheduler at ``address``."""
 
@@ -263,7 +275,7 @@ class Cluster:
                              hint="give tcp://HOST:PORT (or tls://HOST:PORT), e.g. tcp://10.0.0.5:8786")
         self.address = address
         self.path_maps = list(path_maps or [])
-        self.piece_bytes = piece_bytes or int(os.environ.get("FORENSIC_CLUSTER_PIECE_BYTES") or PIECE_BYTES)
+        self.piece_bytes = piece_bytes or _env_piece_bytes()
         self.retries = retries
         try:
             self.client = Client(address, timeout=CONNECT_TIMEOUT, set_as_default=False)  # type: ignore[no-untyped-call]

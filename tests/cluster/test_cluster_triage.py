@@ -173,7 +173,7 @@ def test_a_worker_that_sees_other_bytes_at_the_path_is_refused(evidence, cluster
         assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
 
 
-def test_usage_errors_before_anything_is_recorded(evidence, tmp_path):
+def test_usage_errors_before_anything_is_recorded(evidence, tmp_path, monkeypatch):
     case = new_case(tmp_path, evidence[3:])
     before = (case / "custody.jsonl").read_bytes()
     code, _, err = cli("triage", "--case", case, "--cluster", "scheduler-without-port")
@@ -182,6 +182,10 @@ def test_usage_errors_before_anything_is_recorded(evidence, tmp_path):
     assert code == 2 and "--cluster" in err
     code, _, err = cli("triage", "--case", case, "--cluster", "tcp://127.0.0.1:8786", "--path-map", "/a")
     assert code == 2 and "SRC=DST" in err
+    for bad in ("1G", "-5", "0"):      # checked before the scheduler is reached (none listens here)
+        monkeypatch.setenv("FORENSIC_CLUSTER_PIECE_BYTES", bad)
+        code, _, err = cli("triage", "--case", case, "--cluster", "tcp://127.0.0.1:9")
+        assert code == 2 and "FORENSIC_CLUSTER_PIECE_BYTES" in err and "Traceback" not in err
     assert (case / "custody.jsonl").read_bytes() == before
 
 
