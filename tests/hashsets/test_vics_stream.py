@@ -43,3 +43,24 @@ def test_a_category_written_after_its_media_applies_to_them(tmp_path):
     path.write_text("\ufeff" + json.dumps(doc), encoding="utf-8")      # with a byte order mark
     got = sorted((alg, d.hex(), cat) for alg, d, cat in read_vics(path, ReadNotes()))
     assert got == sorted([("sha1", sha1, "2"), ("md5", md5, "0"), ("md5", hashlib.md5(b"c").hexdigest(), None)])
+
+
+def test_an_export_cut_short_is_refused_and_keeps_no_set(tmp_path):
+    """Read as a stream, a cut-off export gives records before its JSON breaks: the import is
+    refused with the reason and leaves no set of those first records behind in the library."""
+    import pytest
+
+    from forensic import hashsets
+    from forensic.errors import UsageError
+    from tests.hashsets.test_import import vics
+    text = vics(tmp_path / "whole.json", [bytes([i]) * 10 for i in range(40)], "2.0").read_text(encoding="utf-8")
+    cut = tmp_path / "cut.json"
+    cut.write_text(text[:len(text) // 2], encoding="utf-8")
+    given = []
+    with pytest.raises(UsageError, match="not valid JSON"):
+        given.extend(read_vics(cut, ReadNotes()))
+    assert given                                     # records came before the break (the stream)
+    library = tmp_path / "library"
+    with pytest.raises(UsageError, match="not valid JSON"):
+        hashsets.import_set(cut, "cut", "known-bad", library=library)
+    assert not (library / "cut").exists() and [s.name for s in hashsets.listing(library)] == []
