@@ -78,25 +78,32 @@ def test_timeline_pages_read_the_same_times_in_the_same_order(sample):
         case.close()
 
 
-def test_a_version_6_store_gains_the_file_index_and_timeline_keys(sample, tmp_path, forensic, monkeypatch):
-    """Version 6 had no artifacts_file index nor timeline_keys: opening it adds both (the
-    keys empty until the first timeline page), the custody log records the step."""
+def _opened_as_version(version: int, sample, tmp_path, forensic, monkeypatch, statements: list[str]):
+    """A copy of the sample case whose store ``statements`` turn back into schema ``version``,
+    then opened (so migrated) by a command; its folder."""
     import shutil
     import sqlite3
-
-    from forensic.store import timeline
-    from forensic.store.schema import SCHEMA_VERSION
     case_dir = tmp_path / "case"
     shutil.copytree(sample["case"], case_dir)
     db = sqlite3.connect(case_dir / "case.db")
-    db.execute("DROP TABLE IF EXISTS timeline_keys")
-    db.execute("DROP INDEX IF EXISTS artifacts_file")
-    db.execute("DELETE FROM meta WHERE key = 'timeline_generation'")
-    db.execute("UPDATE meta SET value = '6' WHERE key = 'schema_version'")
+    for statement in statements:
+        db.execute(statement)
+    db.execute("UPDATE meta SET value = ? WHERE key = 'schema_version'", (str(version),))
     db.commit()
     db.close()
     monkeypatch.setenv("FORENSIC_KEY", sample["key"])
     forensic("person", "list", "--case", case_dir, "--json")        # a command opens (and migrates) it
+    return case_dir
+
+
+def test_a_version_6_store_gains_the_file_index_and_timeline_keys(sample, tmp_path, forensic, monkeypatch):
+    """Version 6 had no artifacts_file index nor timeline_keys: opening it adds both (the
+    keys empty until the first timeline page), the custody log records the step."""
+    from forensic.store import timeline
+    from forensic.store.schema import SCHEMA_VERSION
+    case_dir = _opened_as_version(6, sample, tmp_path, forensic, monkeypatch, [
+        "DROP TABLE IF EXISTS timeline_keys", "DROP INDEX IF EXISTS artifacts_file",
+        "DELETE FROM meta WHERE key = 'timeline_generation'"])
     case = Case.open(case_dir)
     try:
         assert tuple(case.db.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()) == (
@@ -131,26 +138,15 @@ def test_a_version_7_store_gains_the_search_and_map_indexes(sample, tmp_path, fo
     """Version 7 had no trigram indexes of names and photo metadata, no map_places, and its
     timeline_keys no places: opening it fills the indexes from the rows stored (the search box
     finds by them), lays the timeline index out anew; the custody log records the step."""
-    import shutil
-    import sqlite3
-
     from forensic.store import timeline
-    case_dir = tmp_path / "case"
-    shutil.copytree(sample["case"], case_dir)
-    db = sqlite3.connect(case_dir / "case.db")
-    for trigger in ("names_fts_insert", "names_fts_delete", "names_fts_update", "photo_meta_fts_insert",
-                    "photo_meta_fts_delete", "photo_meta_fts_update"):
-        db.execute(f"DROP TRIGGER {trigger}")
-    for table in ("names_fts", "photo_meta_fts", "map_places", "timeline_keys"):
-        db.execute(f"DROP TABLE {table}")
-    db.execute("CREATE TABLE timeline_keys (k INTEGER NOT NULL, tz_unknown INTEGER NOT NULL, item TEXT NOT NULL, "
-               "path TEXT NOT NULL, label TEXT NOT NULL, source INTEGER NOT NULL, ref INTEGER NOT NULL)")
-    db.execute("UPDATE meta SET value = '1:2:3:x' WHERE key = 'timeline_generation'")     # v7's form
-    db.execute("UPDATE meta SET value = '7' WHERE key = 'schema_version'")
-    db.commit()
-    db.close()
-    monkeypatch.setenv("FORENSIC_KEY", sample["key"])
-    forensic("person", "list", "--case", case_dir, "--json")        # a command opens (and migrates) it
+    triggers = ("names_fts_insert", "names_fts_delete", "names_fts_update", "photo_meta_fts_insert",
+                "photo_meta_fts_delete", "photo_meta_fts_update")
+    case_dir = _opened_as_version(7, sample, tmp_path, forensic, monkeypatch, [
+        *(f"DROP TRIGGER {trigger}" for trigger in triggers),
+        *(f"DROP TABLE {table}" for table in ("names_fts", "photo_meta_fts", "map_places", "timeline_keys")),
+        "CREATE TABLE timeline_keys (k INTEGER NOT NULL, tz_unknown INTEGER NOT NULL, item TEXT NOT NULL, "
+        "path TEXT NOT NULL, label TEXT NOT NULL, source INTEGER NOT NULL, ref INTEGER NOT NULL)",
+        "UPDATE meta SET value = '1:2:3:x' WHERE key = 'timeline_generation'"])     # v7's form
     case = Case.open(case_dir)
     try:
         db = case.db
