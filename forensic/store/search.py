@@ -154,9 +154,11 @@ def saved_hits(db: sqlite3.Connection, items: list[str]) -> dict[str, int]:
     for aid, fields in db.execute(f"SELECT id, fields FROM artifacts WHERE record_type = '{HIT_TYPE}' "
                                   f"AND item {clause} ORDER BY id", args):
         try:
-            out.setdefault(hit_key(json.loads(fields)), aid)
+            data = json.loads(fields)
         except ValueError:
             continue
+        if isinstance(data, dict):          # a damaged row (not an object) is no hit to match
+            out.setdefault(hit_key(data), aid)
     return out
 
 

@@ -151,3 +151,17 @@ def test_a_saved_hit_is_on_the_bundles_timeline_at_its_files_time(tmp_path, caps
     (row,) = rows
     assert row["record_type"] == "search/hit" and row["datetime"].startswith("2020-09-13T12:26:40")
     assert "'PIER-NINE'" in row["message"] and row["locator"] == hit["locator"]
+
+
+def test_a_damaged_saved_hit_row_does_not_stop_a_save(tmp_path, capsys):
+    """A ``search/hit`` row whose fields are not JSON, or JSON but no object (a damaged or
+    hand-edited store), is passed over when the saved hits are read back: the save goes on."""
+    case = triaged_folder(tmp_path, {"a.txt": b"the WHARF-TWO here\n"}, "S-14")
+    with sqlite3.connect(case / "case.db") as db:
+        for fields in ("not json", "[1, 2]", '"a string"'):
+            db.execute("INSERT INTO artifacts(item, record_type, extractor, fields, corrupted, warnings) "
+                       "VALUES ('logical', 'search/hit', 'search@1', ?, 0, '[]')", (fields,))
+    capsys.readouterr()
+    assert cli("search", "WHARF-TWO", "--in", "content", "--save", "--json", "--case", case) == 0
+    (hit,) = _jsonl(capsys.readouterr().out)
+    assert hit["text"] == "WHARF-TWO" and hit["saved_as"].startswith("artifact:")
