@@ -120,8 +120,9 @@ def _photo_rows(case: Case, item: str | None, geotagged: bool, videos: bool = Fa
     ``known_good``."""
     marks = store_hashsets.hits(case.db, [item] if item else None)
     suspects = store_similar.suspected_known_bad(case.db)
-    older = store_similar.older_hashes(case.db)
-    if older is not None:            # near-duplicates of known-bad photos are sought by hash version
+    # near-duplicates of known-bad photos are sought by hash version: said only where there are some
+    older = store_similar.older_hashes(case.db) if store_hashsets.known_bad_sha256(case.db) else None
+    if older is not None:
         warn(esc("suspected known-bad photos: " + older.message()))
     for p in store_selection.photos(case.db, item, geotagged):
         mine = marks.get(p.file_id, []) if p.file_id is not None else []

@@ -36,6 +36,8 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from forensic.store.hashsets import known_bad_sha256
+
 ALGORITHMS = ("phash", "dhash")
 DEFAULT_MAX_DISTANCE = 8
 MAX_MESSAGES = 20            # message ids given per side of a pair
@@ -377,11 +379,7 @@ def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None =
     (``photos``, ``serve``, the report, the bundle) takes for "never show it as a picture"
     besides the hash sets. Like with like: a photo is compared with the known-bad photos whose
     hashes are of its version (:func:`older_hashes` tells the caller to warn of the others)."""
-    category: dict[str, str | None] = {}
-    for sha, cat in db.execute("SELECT f.sha256, h.category FROM hashset_hits h JOIN files f ON f.id = h.file_id "
-                               "WHERE h.kind = 'known-bad' AND f.sha256 IS NOT NULL ORDER BY h.file_id, h.hashset"):
-        if category.get(sha) is None:
-            category[sha] = cat
+    category = known_bad_sha256(db)
     if not category:
         return {}
     found = [(it, loc, sha, parse_hash(ph), record_hash_version(ex, hv)) for it, loc, sha, ph, ex, hv in db.execute(

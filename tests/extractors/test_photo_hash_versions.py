@@ -58,6 +58,10 @@ def _triage_v1(case: Path, item: str) -> None:
 def mixed(tmp_path, forensic, monkeypatch):
     """Item ``old`` (a camera original, hashed by photo_hash version 1, a known-bad picture) and
     item ``new`` (its messenger copy, and a second copy: version 2)."""
+    return _mixed_case(tmp_path, forensic, monkeypatch, known_bad=True)
+
+
+def _mixed_case(tmp_path, forensic, monkeypatch, known_bad: bool) -> Path:
     original = camera_jpeg(scene(11, 1200, 900))
     copy = messenger_copy(original)
     second = messenger_copy(copy)
@@ -69,7 +73,8 @@ def mixed(tmp_path, forensic, monkeypatch):
     (new / "WhatsApp" / "IMG-WA0002.jpg").write_bytes(second)
     monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "library"))
     hashdeep(tmp_path / "bad.hashdeep", [original])
-    forensic("hashset", "import", tmp_path / "bad.hashdeep", "--name", "bad", "--kind", "known-bad")
+    forensic("hashset", "import", tmp_path / "bad.hashdeep", "--name", "bad",
+             "--kind", "known-bad" if known_bad else "known-good")
     case = tmp_path / "case"
     forensic("case", "init", case, "--case-id", "V-1", "--examiner", "E")
     forensic("evidence", "add", old, "--case", case, "--id", "old")
@@ -138,6 +143,15 @@ def test_versions_compared_like_with_like_and_warned_once(mixed, forensic):
         assert len(near_duplicate_files(c.db)) == 3
     finally:
         c.close()
+
+
+def test_photos_says_nothing_of_versions_without_known_bad_photos(tmp_path, forensic, monkeypatch):
+    """The older hashes matter to `forensic photos` only for the suspected known-bad check: with
+    no known-bad photo in the case there is nothing to warn of."""
+    case = _mixed_case(tmp_path, forensic, monkeypatch, known_bad=False)
+    out = forensic("photos", "--json", "--case", case)
+    assert len(out.jsonl()) == 2 and "older version" not in out.err      # the copies; the original known-good
+    assert "older version" in forensic("similar", "--all", "--json", "--case", case).err
 
 
 def test_records_carry_their_hash_version():
