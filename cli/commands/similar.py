@@ -85,11 +85,7 @@ def _targets(spec: str, found: list[store_similar.HashedPhoto]) -> list[store_si
 def _warn_versions(case: Case, targets: list[store_similar.HashedPhoto]) -> None:
     """Once, on stderr: the photos of the case whose hashes are of another version than the
     newest (or than FILE's), not compared with the others."""
-    newest = max((t.version for t in targets), default=None)
-    if newest is not None:
-        in_case = store_similar.older_hashes(case.db)
-        newest = max(newest, in_case.newest) if in_case is not None else newest
-    older = store_similar.older_hashes(case.db, newest)
+    older = store_similar.older_hashes(case.db, max((t.version for t in targets), default=None))
     if older is not None:
         warn(esc(older.message()))
 

@@ -120,8 +120,8 @@ class OlderHashes:
 
 
 def older_hashes(db: sqlite3.Connection, newest: int | None = None) -> OlderHashes | None:
-    """Which items carry perceptual hashes older than ``newest`` (default: the newest version
-    found in the case), or None when every hash is of one version."""
+    """Which items carry perceptual hashes older than the newest version found in the case (or
+    than ``newest``, a photo's outside it, where that is newer), or None when none is older."""
     rows = db.execute("SELECT a.item, a.extractor, json_extract(a.fields, '$.hash_version'), COUNT(*) "
                       "FROM artifacts a WHERE a.record_type = 'photo/phash' "
                       "GROUP BY a.item, a.extractor, json_extract(a.fields, '$.hash_version')").fetchall()
@@ -130,7 +130,7 @@ def older_hashes(db: sqlite3.Connection, newest: int | None = None) -> OlderHash
         by_version[record_hash_version(extractor, declared)][it] += n
     if not by_version:
         return None
-    top = max(by_version) if newest is None else newest
+    top = max(by_version) if newest is None else max(newest, max(by_version))
     old = {v: items for v, items in by_version.items() if v < top}
     if not old:
         return None
