@@ -89,7 +89,9 @@ def fat32_image(image: Path, size_mib: int, *, volume_id: str, src_root: Path,
     env = {"SOURCE_DATE_EPOCH": str(when)}
     run(["mkfs.vfat", "-F", "32", "-i", volume_id, "--invariant", image], env=env)   # no label entry, as many cameras
     made: set[str] = set()
-    for rel in files:
+
+    def put(rel: str) -> None:
+        """``rel`` copied in, its folders made first (each once)."""
         parts = rel.split("/")[:-1]
         for i in range(1, len(parts) + 1):
             d = "/".join(parts[:i])
@@ -97,17 +99,14 @@ def fat32_image(image: Path, size_mib: int, *, volume_id: str, src_root: Path,
                 run(["mmd", "-i", image, "::/" + d], env=env)
                 made.add(d)
         run(["mcopy", "-m", "-i", image, src_root / rel, "::/" + rel], env=env)
+
+    for rel in files:
+        put(rel)
     for old, new in overwritten or []:
         run(["mdel", "-i", image, "::/" + old], env=env)
         run(["mcopy", "-m", "-i", image, src_root / new, "::/" + new], env=env)
     for rel in then or []:
-        parts = rel.split("/")[:-1]
-        for i in range(1, len(parts) + 1):
-            d = "/".join(parts[:i])
-            if d not in made:
-                run(["mmd", "-i", image, "::/" + d], env=env)
-                made.add(d)
-        run(["mcopy", "-m", "-i", image, src_root / rel, "::/" + rel], env=env)
+        put(rel)
     for rel in deleted:
         run(["mdel", "-i", image, "::/" + rel], env=env)
 
