@@ -71,16 +71,19 @@ def _hit_events(case, sel, tl, start: int | None, end: int | None) -> list[dict]
         f = h["fields"]
         what = "[withheld: tagged sensitive]" if h["withheld"] else f"{f.get('text')!r} ({f.get('list')})"
         for t in times.get(h["artifact_id"], []):
-            if t.tz_known and t.utc:
+            value = t.utc if t.tz_known and t.utc else t.local or t.utc
+            if value is None:
+                continue
+            if tl.sort_key(value) is None:      # not a time we can read: listed as stored, untimed, as
+                when, stamp, known = value, None, False     # forensic timeline lists it
+            elif t.tz_known and t.utc:
                 dt = tl.parse_stored(t.utc)
                 dt = dt.replace(tzinfo=timezone.utc) if dt.tzinfo is None else dt.astimezone(timezone.utc)
                 when, stamp, known = tl.iso(dt), tl.to_us(dt), True
                 if (start is not None and stamp < start) or (end is not None and stamp > end):
                     continue
-            elif t.local or t.utc:
-                when, stamp, known = tl.iso(tl.parse_stored(t.local or t.utc).replace(tzinfo=None)), None, False
             else:
-                continue
+                when, stamp, known = tl.iso(tl.parse_stored(value).replace(tzinfo=None)), None, False
             out.append({"message": f"Search hit {what} in {f.get('where')}: {h['path'] or h['locator'] or '?'}",
                         "datetime": when, "timestamp_desc": f"Search hit ({t.label.replace('_', ' ')})",
                         "timestamp": stamp, "item": h["item"], "path": h["path"], "sha256": h["sha256"],

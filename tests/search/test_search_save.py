@@ -165,3 +165,25 @@ def test_a_damaged_saved_hit_row_does_not_stop_a_save(tmp_path, capsys):
     assert cli("search", "WHARF-TWO", "--in", "content", "--save", "--json", "--case", case) == 0
     (hit,) = _jsonl(capsys.readouterr().out)
     assert hit["text"] == "WHARF-TWO" and hit["saved_as"].startswith("artifact:")
+
+
+def test_a_saved_hit_whose_time_cannot_be_read_is_exported_untimed(tmp_path, capsys):
+    """A stored time the timeline cannot read (a damaged or odd record) is listed as it is,
+    untimed, on the bundle's timeline, as ``forensic timeline`` lists it: the export goes on."""
+    import csv
+    import io
+    case = triaged_folder(tmp_path, {"note.txt": b"meet at the PIER-NINE tonight\n"}, "S-15", dated=("note.txt",))
+    capsys.readouterr()
+    assert cli("search", "PIER-NINE", "--in", "content", "--save", "--json", "--case", case) == 0
+    (hit,) = _jsonl(capsys.readouterr().out)
+    aid = int(hit["saved_as"].split(":")[1])
+    with sqlite3.connect(case / "case.db") as db:
+        db.execute("UPDATE timestamps SET utc = 'not a time', local = NULL, tz_known = 1 WHERE artifact_id = ?",
+                   (aid,))
+    assert cli("tag", "add", hit["saved_as"], "--tag", "pier", "--case", case) == 0
+    out = tmp_path / "bundle"
+    assert cli("export", "--tag", "pier", "--out", out, "--case", case) in (0, 3)
+    with zipfile.ZipFile(out) as z:
+        (member,) = [n for n in z.namelist() if n.endswith("data/timeline.csv")]
+        (row,) = list(csv.DictReader(io.StringIO(z.read(member).decode("utf-8"))))
+    assert row["record_type"] == "search/hit" and row["datetime"] == "not a time"
