@@ -45,6 +45,7 @@ from forensic.store import hashsets as store_hashsets, selection as store_select
 from forensic.store.places import position
 from forensic.store import tags as store_tags
 from forensic.store.records import File, Photo, Record
+from forensic.store.search import HIT_TYPE          # a hit kept by ``forensic search --save``
 from forensic.timestamps import iso_utc, now_utc
 
 TYPES = ("photos", "messages", "files")
@@ -52,7 +53,6 @@ TARGET_KINDS = ("file", "message", "conversation", "hit")
 _TAG_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,100}$")
 _HEX64 = re.compile(r"^[0-9a-fA-F]{64}$")
 _ARTIFACT_REF = re.compile(r"^(?:message|artifact|photo|search-hit):(\d+)$")
-HIT_TYPE = "search/hit"       # a hit kept by ``forensic search --save`` (forensic.store.search.HIT_TYPE)
 EXPORTABLE_KINDS = ("file", "stream")
 # the companions triage reads beside a database (forensic.extractors.sqlite_journal.SUFFIXES;
 # the exporters do not import the extractors' layer)
