@@ -369,6 +369,7 @@ class Cluster:
                     triage.source_warnings.append(message)
             sub.stored.add(k)
             if on_piece is not None:
+                triage.flush()                # the piece's entries stored and logged before its entry
                 on_piece({"piece": k + 1, "pieces": len(sub.pieces), "span": list(res.span) if res.span else None,
                           "files": files, "skipped": res.skipped, "host": res.host, "worker": res.worker,
                           "pid": res.pid, "milliseconds": round(res.seconds * 1000)})

@@ -607,6 +607,11 @@ class Triage:
         """Store one entry read (``size``: its content's bytes), in its turn."""
         self._add(entry, size)
 
+    def flush(self) -> None:
+        """Store now the entries :meth:`store` holds for the next batch (a cluster's piece:
+        committed, and its leaves logged, before the piece's custody entry)."""
+        self._flush()
+
     def _add(self, pending: store_triage.Entry, size: int) -> None:
         if self.sink is not None:        # read here, stored elsewhere
             self.sink(pending)

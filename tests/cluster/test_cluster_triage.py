@@ -122,6 +122,12 @@ def test_a_cluster_triage_finds_what_a_local_one_does(evidence, local, cluster, 
     assert all(e["details"]["host"] and e["details"]["worker"].startswith("tcp://127.0.0.1") for e in pieces)
     started = [e for e in log if e["action"] == "triage.started"]
     assert all(e["details"]["cluster"] == address for e in started)
+    recorded = 0                # a piece's entry follows its files' leaves (it says they are stored)
+    for e in log:
+        if e["subject"].get("item") == "item0" and e["action"] == "file.recorded":
+            recorded += 1
+        elif e["subject"].get("item") == "item0" and e["action"] == "triage.piece":
+            assert recorded == sum(d["files"] for d in by_item["item0"][:e["details"]["piece"]])
 
 
 def test_a_worker_killed_mid_task_costs_a_retry_not_a_duplicate(evidence, local, cluster, tmp_path):
