@@ -456,21 +456,31 @@ def _locked(exports: list["_Export"]) -> "_Export | None":
     return next((e for e in exports if e.path is not None and "encrypted" in e.problem), None)
 
 
+def _tag_exports(store: _Store, tag: str, member: str, what: str) -> tuple[list[_Export], tuple[str, str] | None]:
+    """The exports of ``--tag tag`` whose bundle can be read (holds ``member``), or, when there
+    is none, the verdict: no export, none of the tag, or only a sealed one (found from the
+    custody log alone) or one without ``what``."""
+    exports = store.exports()
+    if not exports:
+        return [], ("missed", "the custody log records no export")
+    tagged = [e for e in exports if tag in ((e.details.get("selection") or {}).get("tags") or [])]
+    if not tagged:
+        return [], ("missed", f"no export of the tag {tag!r} in the custody log")
+    readable = [e for e in tagged if member in e.members]
+    if readable:
+        return readable, None
+    locked = _locked(tagged)
+    if locked:
+        return [], ("found", f"custody log only: {locked.name} exported --tag {tag}; {locked.problem}")
+    return [], ("wrong", _exports_detail(tagged) or f"no {what} in the bundle of --tag {tag}")
+
+
 def _report_finding(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """A bundle whose report has the finding ``tag`` with a note, and the conversation shown as a
     partial selection (``count_text``, gap markers) holding the selected messages."""
-    exports = store.exports()
-    if not exports:
-        return "missed", "the custody log records no export"
-    tagged = [e for e in exports if exp["tag"] in ((e.details.get("selection") or {}).get("tags") or [])]
-    if not tagged:
-        return "missed", f"no export of the tag {exp['tag']!r} in the custody log"
-    readable = [e for e in tagged if "data/report/index.html" in e.members]
-    if not readable:
-        locked = _locked(tagged)
-        if locked:
-            return "found", f"custody log only: {locked.name} exported --tag {exp['tag']}; {locked.problem}"
-        return "wrong", (_exports_detail(tagged) or f"no report in the bundle of --tag {exp['tag']}")
+    readable, verdict = _tag_exports(store, exp["tag"], "data/report/index.html", "report")
+    if verdict is not None:
+        return verdict
     problems = []
     for e in readable:
         report = _read_report(e.members["data/report/index.html"])
@@ -500,19 +510,10 @@ def _report_finding(exp: dict, store: _Store, items: list[str]) -> tuple[str, st
 def _place_export(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """A bundle exported with ``--tag <tag>`` whose ``data/evidence/`` holds exactly the photos
     taken in the city (by SHA-256: the phone's and the extraction's copies are the same bytes)."""
-    exports = store.exports()
-    if not exports:
-        return "missed", "the custody log records no export"
-    tag, city, want = exp["tag"], exp["city"], set(exp["sha256"])
-    tagged = [e for e in exports if tag in ((e.details.get("selection") or {}).get("tags") or [])]
-    if not tagged:
-        return "missed", f"no export of the tag {tag!r} in the custody log"
-    readable = [e for e in tagged if "data/files.jsonl" in e.members]
-    if not readable:
-        locked = _locked(tagged)
-        if locked:
-            return "found", f"custody log only: {locked.name} exported --tag {tag}; {locked.problem}"
-        return "wrong", _exports_detail(tagged) or f"no files.jsonl in the bundle of --tag {tag}"
+    city, want = exp["city"], set(exp["sha256"])
+    readable, verdict = _tag_exports(store, exp["tag"], "data/files.jsonl", "files.jsonl")
+    if verdict is not None:
+        return verdict
     problems = []
     for e in readable:
         held = set(e.evidence.values())
