@@ -258,3 +258,25 @@ def test_a_cli_command_and_the_server_see_one_case(sample, server, cookie, monke
     assert "from-cli" in request(server, "GET", f"/photo/{photo}", cookie=cookie).body.decode()
     tagged = request(server, "GET", "/gallery?tag=from-cli", cookie=cookie).body.decode()
     assert re.findall(r'href="/photo/(\d+)"', tagged) == [photo]
+
+
+def test_the_browser_is_given_a_private_page_not_the_token():
+    """`serve --open` hands the browser a file (0600, in a 0700 folder) forwarding to the URL, so
+    the token is not on a command line every local user reads in ps; a URL with markup in it
+    stays text in that page."""
+    import os
+    import shutil
+    import stat
+
+    from forensic.cli.commands.serve import _launcher
+    url = 'http://127.0.0.1:8000/?token=abc"><script>x</script>&next=1'
+    page = _launcher(url)
+    try:
+        assert "abc" not in str(page)
+        assert stat.S_IMODE(os.stat(page).st_mode) == 0o600
+        assert stat.S_IMODE(os.stat(page.parent).st_mode) == 0o700
+        text = page.read_text(encoding="utf-8")
+        assert "<script>" not in text and "token=abc&quot;&gt;&lt;script&gt;" in text
+        assert 'content="0;url=http://127.0.0.1:8000/?token=abc' in text
+    finally:
+        shutil.rmtree(page.parent)
