@@ -15,6 +15,15 @@ def cli(*args: object) -> int:
     return main([str(a) for a in args])
 
 
+def triaged_case(case: Path, case_id: str, *evidence: Path) -> Path:
+    """A new case at ``case`` with ``evidence`` added and triaged through the CLI."""
+    assert cli("case", "init", case, "--case-id", case_id, "--examiner", "T", "--quiet") == 0
+    for src in evidence:
+        assert cli("evidence", "add", src, "--case", case, "--quiet") == 0
+    assert cli("triage", "--case", case, "--quiet") in (0, 3)
+    return case
+
+
 def extraction_case(root: Path, name: str, files: list, kind: str, seed: int) -> Path:
     """The folder of a case whose extraction holds ``files`` (the sample's FileOuts), with
     ``answer-key.json`` (the ``kind`` facts on the extraction) and the triaged ``case``."""
@@ -29,10 +38,7 @@ def extraction_case(root: Path, name: str, files: list, kind: str, seed: int) ->
     key = answer_key(layout(seed), out, None)
     key["facts"] = [f for f in key["facts"] if f["item"] == "extraction" and f["kind"] == kind]
     (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
-    case = out / "case"
-    assert cli("case", "init", case, "--case-id", f"{kind}-{name}", "--examiner", "T", "--quiet") == 0
-    assert cli("evidence", "add", out / "extraction.zip", "--case", case, "--quiet") == 0
-    assert cli("triage", "--case", case, "--quiet") in (0, 3)
+    triaged_case(out / "case", f"{kind}-{name}", out / "extraction.zip")
     return out
 
 

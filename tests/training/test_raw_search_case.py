@@ -17,7 +17,7 @@ from conftest import require_tools
 from forensic.training.answer_key import ARCHIVE_FEEDBACK, RAW_FEEDBACK
 from forensic.training.build import ARCHIVE_DIR, CARD_SPLIT_DIR, layout
 from forensic.training.story import NOTE_PART
-from training_case import cli
+from training_case import cli, triaged_case
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 SEED = 43
@@ -48,12 +48,7 @@ def built(tmp_path_factory):
     words = next(f["expected"]["term"] for f in key["facts"] if f["kind"] == "archive_hit")
     cases = {}
     for name in ("saved", "unsaved", "no-raw", "none"):
-        case = root / name
-        cases[name] = case
-        assert cli("case", "init", case, "--case-id", name, "--examiner", "T", "--quiet") == 0
-        for src in ("phone.raw", "card.raw"):
-            assert cli("evidence", "add", sample / src, "--case", case, "--quiet") == 0
-        assert cli("triage", "--case", case, "--quiet") in (0, 3)
+        case = cases[name] = triaged_case(root / name, name, sample / "phone.raw", sample / "card.raw")
         if name == "none":
             continue
         save = () if name == "unsaved" else ("--save",)

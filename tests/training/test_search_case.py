@@ -16,7 +16,7 @@ from conftest import require_tools
 from forensic.search.patterns import _iban
 from forensic.training.answer_key import KEYWORD_FEEDBACK, PATTERN_FEEDBACK, SUSPECT_FEEDBACK
 from forensic.training.build import CARD_NOTE, KNOWN_BAD_FILE, VICS_FILE, layout
-from training_case import cli, extraction_case
+from training_case import cli, extraction_case, triaged_case
 
 TOOLS = ("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
 SEED = 41
@@ -38,12 +38,7 @@ def built(tmp_path_factory):
     assert cli("sample-image", sample, "--seed", SEED, "--quiet") == 0
     cases = {}
     for name in ("saved", "unsaved", "none"):
-        case = root / name
-        cases[name] = case
-        assert cli("case", "init", case, "--case-id", name, "--examiner", "T", "--quiet") == 0
-        for src in ("phone.raw", "card.raw"):
-            assert cli("evidence", "add", sample / src, "--case", case, "--quiet") == 0
-        assert cli("triage", "--case", case, "--quiet") in (0, 3)
+        case = cases[name] = triaged_case(root / name, name, sample / "phone.raw", sample / "card.raw")
         if name == "none":
             continue
         save = ("--save",) if name == "saved" else ()
