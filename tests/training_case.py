@@ -15,6 +15,19 @@ def cli(*args: object) -> int:
     return main([str(a) for a in args])
 
 
+def item_key(lay, out: Path, item: str) -> dict:
+    """The sample's answer key (of ``lay``) cut to the facts of ``item``, written to
+    ``out/answer-key.json``; the sample's other sources, which the key names, stand in as
+    files saying they are not in this case."""
+    from forensic.training.answer_key import answer_key
+    for other in ("phone.raw", "card.raw", "extraction.zip"):
+        (out / other).write_bytes(f"not in this case: {other}".encode())
+    key = answer_key(lay, out, None)
+    key["facts"] = [f for f in key["facts"] if f["item"] == item]
+    (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    return key
+
+
 def triaged_case(case: Path, case_id: str, *evidence: Path) -> Path:
     """A new case at ``case`` with ``evidence`` added and triaged through the CLI."""
     assert cli("case", "init", case, "--case-id", case_id, "--examiner", "T", "--quiet") == 0

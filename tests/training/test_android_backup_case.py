@@ -5,21 +5,16 @@ check`` grades the SMS; a case that unpacked the .ab into a TAR first gets the f
 from __future__ import annotations
 
 import io
-import json
 import tarfile
 import zlib
 
 import pytest
 
-from forensic.training.answer_key import AB_FEEDBACK, answer_key
+from forensic.training.answer_key import AB_FEEDBACK
 from forensic.training.build import AB_SMS, PHONE_AB, layout
+from training_case import item_key, triaged_case
 
 SEED = 29
-
-
-def _cli(*args) -> int:
-    from forensic.cli.main import main
-    return main([str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -28,11 +23,7 @@ def sample(tmp_path_factory):
     lay = layout(SEED)
     lay.extra_items.append(PHONE_AB)
     (out / PHONE_AB).write_bytes(lay.phone_ab)
-    for name in ("phone.raw", "card.raw", "extraction.zip"):
-        (out / name).write_bytes(f"not in this case: {name}".encode())
-    key = answer_key(lay, out, None)
-    key["facts"] = [f for f in key["facts"] if f["item"] == "phone-ab"]
-    (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    item_key(lay, out, "phone-ab")
     return out, lay
 
 
@@ -50,9 +41,7 @@ def test_the_ab_is_adb_s_format(sample):
 def test_read_in_place_it_is_graded(forensic, sample, tmp_path, capsys):
     out, _ = sample
     case = tmp_path / "case"
-    assert _cli("case", "init", case, "--case-id", "AB-29", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", out / PHONE_AB, "--case", case, "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+    triaged_case(case, "AB-29", out / PHONE_AB)
     capsys.readouterr()
     report = forensic("training", "check", out / "answer-key.json", "--case", case, "--json", expect=None).json()
     assert report["score"] == 100 and report["checked"] == 2, report
@@ -63,9 +52,7 @@ def test_unpacked_to_a_tar_first_it_gets_the_feedback(forensic, sample, tmp_path
     unpacked = tmp_path / "phone.tar"
     unpacked.write_bytes(zlib.decompress((out / PHONE_AB).read_bytes()[len(b"ANDROID BACKUP\n5\n1\nnone\n"):]))
     case = tmp_path / "case"
-    assert _cli("case", "init", case, "--case-id", "AB-29b", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", unpacked, "--case", case, "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+    triaged_case(case, "AB-29b", unpacked)
     capsys.readouterr()
     report = forensic("training", "check", out / "answer-key.json", "--case", case, "--json", expect=None).json()
     assert len(report["missed"]) == 2 and report["score"] == 0

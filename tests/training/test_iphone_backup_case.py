@@ -6,21 +6,16 @@ here from the generator's own plan (no disk image: fast)."""
 from __future__ import annotations
 
 import hashlib
-import json
 import plistlib
 import sqlite3
 
 import pytest
 
-from forensic.training.answer_key import ITUNES_FEEDBACK, answer_key
+from forensic.training.answer_key import ITUNES_FEEDBACK
 from forensic.training.build import IOS_SMS, IPHONE_BACKUP, _write_backup, layout
+from training_case import item_key, triaged_case
 
 SEED = 23
-
-
-def _cli(*args) -> int:
-    from forensic.cli.main import main
-    return main([str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -30,12 +25,7 @@ def sample(tmp_path_factory):
     lay = layout(SEED)
     lay.extra_items.append(IPHONE_BACKUP)
     _write_backup(out / IPHONE_BACKUP, lay.iphone_backup, 1700000000)
-    (out / "phone.raw").write_bytes(b"not in this case")
-    (out / "card.raw").write_bytes(b"not in this case either")
-    (out / "extraction.zip").write_bytes(b"nor this")
-    key = answer_key(lay, out, None)
-    key["facts"] = [f for f in key["facts"] if f["item"] == IPHONE_BACKUP]
-    (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    key = item_key(lay, out, IPHONE_BACKUP)
     return out, lay, key
 
 
@@ -57,9 +47,7 @@ def test_the_folder_is_laid_out_as_itunes_lays_it(sample):
 def test_added_as_an_item_it_is_graded(forensic, sample, tmp_path, capsys):
     out, lay, key = sample
     case = tmp_path / "case"
-    assert _cli("case", "init", case, "--case-id", "IB-23", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", out / IPHONE_BACKUP, "--case", case, "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+    triaged_case(case, "IB-23", out / IPHONE_BACKUP)
     capsys.readouterr()
     item = forensic("evidence", "list", "--case", case, "--json").jsonl()[0]
     assert item["format"] == "itunes" and item["sha256"] == key["items"][IPHONE_BACKUP]["sha256"]
@@ -74,9 +62,7 @@ def test_the_sms_db_taken_out_alone_gets_the_feedback(forensic, sample, tmp_path
     out, _, _ = sample
     fid = hashlib.sha1("-".join(IOS_SMS).encode()).hexdigest()
     case = tmp_path / "case"
-    assert _cli("case", "init", case, "--case-id", "IB-23b", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", out / IPHONE_BACKUP / fid[:2], "--case", case, "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+    triaged_case(case, "IB-23b", out / IPHONE_BACKUP / fid[:2])
     capsys.readouterr()
     report = forensic("training", "check", out / "answer-key.json", "--case", case, "--json", expect=None).json()
     assert len(report["missed"]) == 3 and report["score"] == 0

@@ -11,16 +11,12 @@ import json
 import pytest
 
 from forensic.extractors.chat.signal_desktop import key_from_config
-from forensic.training.answer_key import SIGNAL_FEEDBACK, answer_key
+from forensic.training.answer_key import SIGNAL_FEEDBACK
 from forensic.training.build import LAPTOP, _write_backup, laptop_files, layout, signal_dir
+from training_case import cli, item_key, triaged_case
 
 pytest.importorskip("sqlcipher3")
 SEED = 29
-
-
-def _cli(*args) -> int:
-    from forensic.cli.main import main
-    return main([str(a) for a in args])
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +27,7 @@ def sample(tmp_path_factory):
     lay.laptop = laptop_files(lay.story.signal)
     lay.extra_items.append(LAPTOP)
     _write_backup(out / LAPTOP, lay.laptop, 1700000000)
-    for other in ("phone.raw", "card.raw", "extraction.zip"):
-        (out / other).write_bytes(f"not in this case: {other}".encode())
-    key = answer_key(lay, out, None)
-    key["facts"] = [f for f in key["facts"] if f["item"] == LAPTOP]
-    (out / "answer-key.json").write_text(json.dumps(key, ensure_ascii=False), encoding="utf-8")
+    key = item_key(lay, out, LAPTOP)
     return out, lay, key
 
 
@@ -62,10 +54,10 @@ def test_the_profile_is_sealed_as_signal_desktop_seals_it(sample):
 def test_added_with_its_config_the_messages_are_graded(forensic, sample, tmp_path, capsys):
     out, lay, key = sample
     case = tmp_path / "case"
-    assert _cli("case", "init", case, "--case-id", "SD-29", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", out / LAPTOP, "--signal-config", _config(out, lay), "--case", case,
-                "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+    assert cli("case", "init", case, "--case-id", "SD-29", "--examiner", "T", "--quiet") == 0
+    assert cli("evidence", "add", out / LAPTOP, "--signal-config", _config(out, lay), "--case", case,
+               "--quiet") == 0
+    assert cli("triage", "--case", case, "--quiet") in (0, 3)
     capsys.readouterr()
     report = forensic("training", "check", out / "answer-key.json", "--case", case, "--json", expect=None).json()
     assert report["score"] == 100 and report["checked"] == 4, report
@@ -76,9 +68,7 @@ def test_added_with_its_config_the_messages_are_graded(forensic, sample, tmp_pat
 def test_without_the_key_the_database_stays_sealed_and_the_trainee_is_told(forensic, sample, tmp_path, capsys):
     out, lay, _ = sample
     case = tmp_path / "case"
-    assert _cli("case", "init", case, "--case-id", "SD-29b", "--examiner", "T", "--quiet") == 0
-    assert _cli("evidence", "add", out / LAPTOP, "--case", case, "--quiet") == 0
-    assert _cli("triage", "--case", case, "--quiet") in (0, 3)
+    triaged_case(case, "SD-29b", out / LAPTOP)
     capsys.readouterr()
     report = forensic("training", "check", out / "answer-key.json", "--case", case, "--json", expect=None).json()
     assert [f["kind"] for f in report["missed"]] == ["signal_message"] * 3 and report["wrong"] == []
