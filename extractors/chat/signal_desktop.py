@@ -113,7 +113,7 @@ def key_from_config(data: bytes, password: bytes | None = None) -> tuple[str, st
     when the key cannot be had from what is given."""
     try:
         conf = json.loads(data.decode("utf-8-sig"))
-    except (UnicodeDecodeError, ValueError) as exc:
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:      # RecursionError: "[[[[..."
         raise ValueError(f"config.json is not JSON ({exc})") from None
     if not isinstance(conf, dict):
         raise ValueError("config.json holds no JSON object")

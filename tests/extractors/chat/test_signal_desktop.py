@@ -208,7 +208,7 @@ def test_key_from_config_every_public_variant():
     import os
     with pytest.raises(ValueError, match="--signal-key"):
         key_from_config(config(encryptedKey=(b"v10" + os.urandom(12 + 80 + 16)).hex()))
-    for bad, why in ((b"{", "not JSON"), (b"[]", "no JSON object"), (config(), "neither"),
+    for bad, why in ((b"{", "not JSON"), (b"[" * 100_000, "not JSON"), (b"[]", "no JSON object"), (config(), "neither"),
                      (config(encryptedKey="zz"), "not hexadecimal"), (config(encryptedKey="763939aa"), "prefix")):
         with pytest.raises(ValueError, match=why):
             key_from_config(bad)
@@ -227,6 +227,10 @@ def test_config_json_in_evidence_warns_without_the_key():
     out = list(EX.extract(ExtractorInput(cfg, "config.json", "application/json", len(linux), linux)))
     assert len(out) == 1 and "can be had" in out[0].message and "--signal-config" in out[0].message
     assert KEY not in out[0].message
+    # a hostile one (nested past the parser's depth): a warning, the run goes on
+    deep = b"[" * 100_000
+    out = list(EX.extract(ExtractorInput(cfg, "config.json", "application/json", len(deep), deep)))
+    assert [type(w) for w in out] == [ExtractionWarning] and "not JSON" in out[0].message
     # with the key given, nothing to say
     assert list(EX.extract(ExtractorInput(cfg, "config.json", "", len(linux), linux, options={KEY_OPTION: KEY}))) == []
 
