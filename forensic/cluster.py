@@ -53,10 +53,6 @@ FINGERPRINT_BYTES = 1 << 20  # bytes of each sample the identity check reads
 FINGERPRINT_SAMPLES = 16     # samples: the first and last, the others evenly between
 CONNECT_TIMEOUT = 10         # seconds to reach the scheduler
 _ADDRESS = re.compile(r"(?:tcp|tls)://[^\s/]+:\d{1,5}\Z")
-# Fault injection for tests (tests/cluster): "hold:DIR", once the folder DIR exists: the first
-# piece task to start writes its process id to DIR/held and waits (to be killed); later tasks
-# run normally.
-FAULT_ENV = "FORENSIC_TEST_CLUSTER_FAULT"
 
 
 def exposed(address: str) -> bool:
@@ -174,22 +170,6 @@ def _check_identity(task: PieceTask, host: str) -> Path:
     return path
 
 
-def _fault() -> None:
-    spec = os.environ.get(FAULT_ENV, "")
-    if not spec.startswith("hold:") or not Path(spec[len("hold:"):]).is_dir():
-        return
-    held = Path(spec[len("hold:"):]) / "held"
-    try:
-        fd = os.open(held, os.O_CREAT | os.O_EXCL | os.O_WRONLY)
-    except FileExistsError:
-        return                                   # another task was held: this one runs
-    os.write(fd, str(os.getpid()).encode())
-    os.close(fd)
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:           # until the test kills this process
-        time.sleep(0.05)
-
-
 def count_entries(task: PieceTask) -> int:
     """A worker's task: the number of top-level entries of the item's walk (what its pieces
     are ranges of)."""
@@ -205,7 +185,6 @@ def count_entries(task: PieceTask) -> int:
 def read_piece(task: PieceTask, done: dict[str, str | None], total: int | None) -> PieceResult:
     """A worker's task: read one piece of an item (``total``: its top-level entries, when it
     is split) and return its entries; ``done``: the locations already stored (skipped)."""
-    _fault()
     start = time.perf_counter()
     host, worker = _where()
     path = _check_identity(task, host)

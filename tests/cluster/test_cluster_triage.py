@@ -23,9 +23,9 @@ from storecompare import differences
 from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, android_rows, build
 
 distributed = pytest.importorskip("distributed")
+import holdtask  # noqa: E402  (imports distributed)
 
 FORENSIC = [sys.executable, "-m", "forensic.cli.main"]
-FAULT_ENV = "FORENSIC_TEST_CLUSTER_FAULT"
 PIECE = str(2 << 20)          # an item's bytes per piece: the 8 MiB images are read as 4 pieces each
 EXT = {f"/DCIM/f{i:03d}.bin": bytes([i % 251]) * (1500 + 37 * i) for i in range(60)}
 EXT.update({f"/DCIM/IMG_{i:03d}.jpg": tiny_jpeg(b"Maker", f"M{i}".encode()) for i in range(6)})
@@ -77,14 +77,15 @@ def local(evidence, tmp_path_factory) -> Path:
 
 @pytest.fixture(scope="module")
 def cluster(tmp_path_factory):
-    """A scheduler and two worker processes on 127.0.0.1 (ports chosen by the system); the
-    fault hook armed once its folder exists."""
+    """A scheduler and two worker processes on 127.0.0.1 (ports chosen by the system); a
+    piece task held (holdtask.py) once the fault folder exists."""
     fault = tmp_path_factory.mktemp("fault") / "armed"
     from distributed import LocalCluster
     with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", scheduler_port=0,
-                      dashboard_address=":0", env={FAULT_ENV: f"hold:{fault}"}) as lc:
+                      dashboard_address=":0") as lc:
         with distributed.Client(lc.scheduler_address) as client:     # the workers' imports, once
             client.run(lambda: __import__("forensic.pipeline"))
+            client.register_plugin(holdtask.HoldFirstPiece(str(fault)), name="forensic-test-hold")
         yield lc.scheduler_address, fault
 
 
@@ -135,8 +136,7 @@ def test_a_worker_killed_mid_task_costs_a_retry_not_a_duplicate(evidence, local,
     case = new_case(tmp_path, evidence)
     fault.mkdir()
     try:
-        env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
-        env["FORENSIC_CLUSTER_PIECE_BYTES"] = PIECE
+        env = {**os.environ, "FORENSIC_CLUSTER_PIECE_BYTES": PIECE}
         proc = subprocess.Popen(FORENSIC + ["triage", "--case", str(case), "--cluster", address], env=env,
                                 text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                 stdin=subprocess.DEVNULL)
@@ -206,8 +206,7 @@ def test_a_coordinator_killed_mid_triage_resumes_on_the_cluster(evidence, local,
     is stored): the next --cluster run says so, resumes, and the case is the local one."""
     address, _ = cluster
     case = new_case(tmp_path, evidence)
-    env = {k: v for k, v in os.environ.items() if k != FAULT_ENV}
-    env.update(FORENSIC_TRIAGE_BATCH="20", FORENSIC_TEST_TRIAGE_FAULT="kill:2")
+    env = {**os.environ, "FORENSIC_TRIAGE_BATCH": "20", "FORENSIC_TEST_TRIAGE_FAULT": "kill:2"}
     first = subprocess.run(FORENSIC + ["triage", "--case", str(case), "--cluster", address], env=env,
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert first.returncode == -signal.SIGKILL, first.stderr
