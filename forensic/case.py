@@ -33,7 +33,7 @@ from pathlib import Path
 from typing import Iterator
 
 from forensic.errors import CaseError, DiskFullError
-from forensic.store import items as store_items, schema
+from forensic.store import items as store_items, postgres, schema
 from forensic.store.db import connect, is_disk_full, write_transaction  # noqa: F401  (re-exported)
 from forensic.store.records import Item
 from forensic.timestamps import iso_utc, now_utc
@@ -51,27 +51,61 @@ class Case:
 
     # -- opening -----------------------------------------------------------------
     @classmethod
-    def init(cls, root: Path, case_id: str, examiner: str, organisation: str | None = None) -> "Case":
+    def init(cls, root: Path, case_id: str, examiner: str, organisation: str | None = None, *,
+             store: str | None = None, store_schema: str | None = None) -> "Case":
+        """A new case in the folder ``root``; its store is ``case.db`` there, or with
+        ``store`` (a ``postgresql://`` URL; default ``$FORENSIC_STORE``) the schema
+        ``store_schema`` (default: from the case id) on that server, named in
+        ``root/store.json``."""
         root = Path(root)
-        if (root / DB_NAME).exists():
+        if store is None:
+            store = os.environ.get("FORENSIC_STORE") or None
+        if (root / DB_NAME).exists() or (root / postgres.STORE_FILE).exists():
             raise CaseError(f"a case already exists in {root}",
                             hint="open it with --case, or choose another folder")
-        root.mkdir(parents=True, exist_ok=True)
-        db = connect(root / DB_NAME)
-        schema.create(db, {"case_id": case_id, "examiner": examiner, "organisation": organisation or "",
-                           "created_at": iso_utc(now_utc())})
+        meta = {"case_id": case_id, "examiner": examiner, "organisation": organisation or "",
+                "created_at": iso_utc(now_utc())}
+        if store is None:
+            root.mkdir(parents=True, exist_ok=True)
+            db = connect(root / DB_NAME)
+            schema.create(db, meta)
+            return cls(root, db)
+        if not postgres.is_url(store):
+            raise CaseError(f"--store {store!r} is not a store this tool knows",
+                            hint="a PostgreSQL URL: postgresql://USER@HOST/DATABASE")
+        location = postgres.Location(postgres.without_password(store),
+                                     postgres.check_schema(store_schema) if store_schema
+                                     else postgres.schema_for(case_id))
+        db = connect(location)
+        try:
+            schema.create(db, meta)
+            root.mkdir(parents=True, exist_ok=True)
+            tmp = root / (postgres.STORE_FILE + ".tmp")
+            tmp.write_text(location.to_json(), encoding="utf-8")
+            os.replace(tmp, root / postgres.STORE_FILE)
+        except BaseException:
+            db.close()
+            raise
         return cls(root, db)
+
+    @staticmethod
+    def _location(root: Path) -> "Path | postgres.Location":
+        """Where the store of the case in ``root`` is: ``case.db``, or the server and schema
+        ``store.json`` names."""
+        if (root / postgres.STORE_FILE).is_file() and not (root / DB_NAME).exists():
+            return postgres.Location.read(root)
+        return root / DB_NAME
 
     def reconnected(self) -> "Case":
         """This case on a database connection of its own, opened as :meth:`open` opens it
         (a forked child process must not use its parent's connection)."""
-        return Case(self.root, connect(self.root / DB_NAME))
+        return Case(self.root, connect(self._location(self.root)))
 
     @classmethod
     def open(cls, root: Path | str | None) -> "Case":
         root = Path(root if root is not None else os.environ.get("FORENSIC_CASE", "."))
-        path = root / DB_NAME
-        if not path.is_file():
+        path = cls._location(root)
+        if isinstance(path, Path) and not path.is_file():
             raise CaseError(f"no case in {root} (no {DB_NAME})",
                             hint="create one with 'forensic case init DIR', or pass --case DIR / set FORENSIC_CASE")
         try:
@@ -80,7 +114,9 @@ class Case:
             if version is not None and version < SCHEMA_VERSION:
                 with write_transaction(db, root):       # all steps or none
                     schema.migrate(db)
-        except sqlite3.DatabaseError as exc:
+        except Exception as exc:
+            if not (isinstance(exc, sqlite3.DatabaseError) or postgres.is_error(exc)):
+                raise
             if is_disk_full(exc, root):     # e.g. no room for the WAL index (case.db-shm)
                 raise DiskFullError(root) from exc
             raise CaseError(f"the case store {path} cannot be read: {exc}") from exc
@@ -93,6 +129,13 @@ class Case:
 
     def close(self) -> None:
         self.db.close()
+
+    def store_description(self) -> str:
+        """Where the store is: the path of ``case.db``, or the server URL and schema."""
+        location = getattr(self.db, "location", None)
+        if location is None:
+            return str(self.root / DB_NAME)
+        return f"{location.url} (schema {location.schema})"
 
     # -- metadata ------------------------------------------------------------------
     def meta(self) -> dict[str, str]:

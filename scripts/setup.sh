@@ -7,7 +7,7 @@ cd "$here"
 
 APT_PACKAGES=(libmagic1 sleuthkit ewf-tools mtools dosfstools e2fsprogs fdisk zip unzip 7zip
               minisign libimage-exiftool-perl sqlite3 ntfs-3g chromium chromium-driver xorriso qemu-utils exfatprogs
-              libpango-1.0-0 libpangoft2-1.0-0 poppler-utils)
+              libpango-1.0-0 libpangoft2-1.0-0 poppler-utils postgresql)
 missing=()
 for p in "${APT_PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")

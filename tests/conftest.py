@@ -14,7 +14,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))  # tests/builders.py
 
 # What the examiner's shell may hold (README: export FORENSIC_CASE=..., FORENSIC_KEY=...) must
 # not reach a test: each test sets what it needs. Read at import by the pipeline: cleared first.
-_OWN_ENV = ("FORENSIC_CASE", "FORENSIC_KEY", "FORENSIC_KEY_PASSPHRASE", "FORENSIC_TRIAGE_BATCH",
+_OWN_ENV = ("FORENSIC_CASE", "FORENSIC_STORE", "FORENSIC_KEY", "FORENSIC_KEY_PASSPHRASE", "FORENSIC_TRIAGE_BATCH",
             "FORENSIC_TEST_TRIAGE_FAULT", "FORENSIC_TEST_CUSTODY_CRASH")
 for _name in _OWN_ENV:
     os.environ.pop(_name, None)
@@ -42,6 +42,48 @@ def _no_state_leaks():
     os.environ.update(env)
     leaked = sorted(k for k in now.keys() | env.keys() if now.get(k) != env.get(k))
     assert not moved and not leaked, f"the module left the working directory or {leaked} changed"
+
+
+# The store backend the cases of a run are made on: SQLite (case.db, the default) or, with
+# FORENSIC_TEST_BACKEND=postgresql, a throw-away PostgreSQL server (tests/pgserver.py) that this
+# worker starts; each test module, and each test, gets a database of its own there through
+# $FORENSIC_STORE, which `case init` reads (a module fixture's case is made in the module's).
+BACKEND = os.environ.get("FORENSIC_TEST_BACKEND", "sqlite")
+
+
+@pytest.fixture(scope="session")
+def pg_server():
+    """The run's PostgreSQL server (skipped where none can be started, failed in CI)."""
+    import pgserver
+    why = pgserver.available()
+    if why is not None:
+        if os.environ.get("CI"):
+            pytest.fail(why)
+        pytest.skip(why)
+    server = pgserver.Server()
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _module_store(request):
+    if BACKEND != "postgresql":
+        yield None
+        return
+    url = request.getfixturevalue("pg_server").new_database()
+    os.environ["FORENSIC_STORE"] = url
+    yield url
+    os.environ.pop("FORENSIC_STORE", None)
+
+
+@pytest.fixture(autouse=True)
+def _test_store(request, _module_store):
+    if BACKEND != "postgresql":
+        yield
+        return
+    os.environ["FORENSIC_STORE"] = request.getfixturevalue("pg_server").new_database()
+    yield
+    os.environ["FORENSIC_STORE"] = _module_store
 
 
 _THIS = sys.modules[__name__]

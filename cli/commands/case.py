@@ -9,6 +9,7 @@ from forensic.chain_of_custody.hooks import record
 from forensic.cli.common import json_option, key_options, with_case
 from forensic.cli.console import emit_json, esc, info, safe
 from forensic.case import Case
+from forensic.errors import UsageError
 from forensic.outputs import CASE_FILES, check_output, current_cases
 from forensic.store import triage as store_triage
 
@@ -35,13 +36,22 @@ def _refuse_evidence(directory: Path, current: Path | None) -> None:
 @click.option("--case", "current", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The case open now: the new case is never made in its evidence (default: "
                    "$FORENSIC_CASE and the current folder, when they are cases).")
+@click.option("--store", default=None, envvar="FORENSIC_STORE", show_envvar=True,
+              help="Keep the case's store on a PostgreSQL server (postgresql://USER@HOST/DATABASE; "
+                   "the password from ~/.pgpass or PGPASSWORD) instead of DIRECTORY/case.db.")
+@click.option("--store-schema", default=None,
+              help="With --store: the schema to hold the case's tables (default: case_ and the "
+                   "case id); it must not exist yet.")
 @key_options
 @json_option
 def init(directory: Path, case_id: str, examiner: str, organisation: str | None, current: Path | None,
-         key_path, passphrase_file, as_json: bool) -> int:
-    """Create a new case in DIRECTORY."""
+         store: str | None, store_schema: str | None, key_path, passphrase_file, as_json: bool) -> int:
+    """Create a new case in DIRECTORY (its custody log and keys stay there; its store is
+    DIRECTORY/case.db, or a schema on a PostgreSQL server with --store)."""
     _refuse_evidence(directory, current)
-    c = Case.init(directory, case_id, examiner, organisation)
+    if store_schema and not store:
+        raise UsageError("--store-schema needs --store")
+    c = Case.init(directory, case_id, examiner, organisation, store=store, store_schema=store_schema)
     try:
         _record_created(c, key_path, passphrase_file)
         meta = c.meta()
@@ -49,7 +59,8 @@ def init(directory: Path, case_id: str, examiner: str, organisation: str | None,
         c.close()
     if as_json:
         emit_json({"case": str(directory),
-                   **{k: meta[k] for k in ("case_id", "examiner", "organisation", "created_at")}})
+                   **{k: meta[k] for k in ("case_id", "examiner", "organisation", "created_at")},
+                   "store": c.store_description()})
     else:
         info(f"case [bold]{esc(case_id)}[/bold] created in {esc(directory)}")
     return 0

@@ -49,6 +49,7 @@ import unicodedata
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any, Iterator
 
+from forensic.store.db import dialect
 from forensic.store.records import Conversation, Message
 from forensic.store.schema import empty_chat_index
 from forensic.store.timeline import EARLIEST_OFFSET_H, HOUR_US, LATEST_OFFSET_H
@@ -162,6 +163,8 @@ def index_problems(db: sqlite3.Connection) -> list[str]:
 def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = None) -> int:
     """(Re)build the index rows of ``item``'s chat messages (of one extractor NAME, or all).
     Idempotent; run inside the caller's transaction. Returns the number of messages indexed."""
+    if dialect(db) == "postgresql":
+        return 0      # TODO(pg): the chat search index on PostgreSQL
     ensure_schema(db)
     _register(db)
     if extractor is None:

@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Callable, Iterator, Sequence, TypeVar
 
 from forensic.errors import CaseError, DiskFullError
+from forensic.store import postgres
 
 BUSY_TIMEOUT = 30.0               # seconds a single statement waits for another's write lock
 NOTICE_AFTER = 2.0                # a write transaction waiting longer than this says so
@@ -43,7 +44,10 @@ SQLITE_BUSY, SQLITE_IOERR, SQLITE_FULL = 5, 10, 13
 
 
 def is_busy(exc: BaseException) -> bool:
-    """``exc`` is SQLite's "database is locked": another connection holds the write lock."""
+    """``exc`` is SQLite's "database is locked": another connection holds the write lock (or
+    PostgreSQL's lock or serialisation failure)."""
+    if postgres.is_busy(exc):
+        return True
     return isinstance(exc, sqlite3.OperationalError) and (
         (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF == SQLITE_BUSY
         or "database is locked" in str(exc))
@@ -55,6 +59,8 @@ def is_disk_full(exc: BaseException, root: Path | str | None = None) -> bool:
     a WAL index it cannot grow as an I/O error)."""
     if isinstance(exc, OSError):
         return exc.errno in (errno.ENOSPC, errno.EDQUOT)
+    if postgres.is_disk_full(exc):
+        return True
     if not isinstance(exc, sqlite3.Error):
         return False
     code = (getattr(exc, "sqlite_errorcode", None) or 0) & 0xFF
@@ -78,7 +84,7 @@ def write_transaction(db: sqlite3.Connection, root: Path | str | None = None) ->
     COMMIT by itself (to commit while it still holds another lock)."""
     try:
         _begin_immediate(db)
-    except sqlite3.Error as exc:
+    except Exception as exc:
         if is_disk_full(exc, root):
             raise DiskFullError(root) from exc
         raise
@@ -90,7 +96,7 @@ def write_transaction(db: sqlite3.Connection, root: Path | str | None = None) ->
         if db.in_transaction:
             try:
                 db.execute("ROLLBACK")
-            except sqlite3.Error as failure:
+            except Exception as failure:
                 exc.add_note(f"rolling back failed too: {failure}")
         if not isinstance(exc, DiskFullError) and is_disk_full(exc, root):
             raise DiskFullError(root) from exc
@@ -102,6 +108,9 @@ def _begin_immediate(db: sqlite3.Connection) -> None:
     another command, say so (once) and go on waiting, up to :data:`WAIT_LIMIT`. The long
     wait is made of short ones, so that Ctrl-C and SIGTERM are handled meanwhile (SQLite's
     own wait does not return to Python until it gives up)."""
+    if dialect(db) == "postgresql":
+        db.execute("BEGIN IMMEDIATE")        # BEGIN and the case's write lock (postgres.Connection)
+        return
     deadline = None
     try:
         _set_busy_timeout(db, NOTICE_AFTER)
@@ -129,9 +138,24 @@ def _set_busy_timeout(db: sqlite3.Connection, seconds: float) -> None:
     db.execute(f"PRAGMA busy_timeout = {int(seconds * 1000)}")
 
 
-def connect(path: Path | str) -> sqlite3.Connection:
+def dialect(db: object) -> str:
+    """Which SQL ``db`` speaks: ``"sqlite"`` or ``"postgresql"`` (see forensic.store.postgres)."""
+    return getattr(db, "dialect", "sqlite")
+
+
+def require_sqlite(db: object, what: str) -> None:
+    """A CaseError when ``db`` is a PostgreSQL store, which does not have ``what`` yet."""
+    if dialect(db) != "sqlite":
+        raise CaseError(f"{what} is not available yet on a case whose store is on PostgreSQL",
+                        hint="docs/lab-setup.md lists what a PostgreSQL store has so far")
+
+
+def connect(path: "Path | str | postgres.Location") -> sqlite3.Connection:
     """A connection to the store at ``path``: rows as :class:`sqlite3.Row`, WAL, foreign keys
-    on, autocommit outside :func:`write_transaction`."""
+    on, autocommit outside :func:`write_transaction`. A :class:`~forensic.store.postgres.Location`
+    connects to its PostgreSQL server instead (an object with the same interface)."""
+    if isinstance(path, postgres.Location):
+        return postgres.connect(path)  # type: ignore[return-value]
     db = sqlite3.connect(path, isolation_level=None, timeout=BUSY_TIMEOUT)
     db.row_factory = sqlite3.Row
     db.execute("PRAGMA journal_mode=WAL")

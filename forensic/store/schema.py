@@ -43,10 +43,12 @@ Tables:
 """
 from __future__ import annotations
 
+import re
 import sqlite3
-from typing import Callable
+from typing import Any, Callable
 
 from forensic.errors import CaseError
+from forensic.store.db import dialect
 
 SCHEMA_VERSION = 8
 
@@ -303,11 +305,160 @@ TRIGGERS = (
 )
 
 
+# -- the same layout on PostgreSQL ----------------------------------------------------------------
+# TABLES with PostgreSQL's types: SQLite's INTEGER is 64 bits (BIGINT), its REAL a double; text
+# compares by code point there, so it does here (COLLATE "C"); an INTEGER PRIMARY KEY is an
+# identity column; a table read in insertion order by SQLite's hidden ``rowid`` has one made
+# visible. The FTS5 tables are SQLite's own: on PostgreSQL names and photo metadata are
+# searched through trigram indexes (pg_trgm) and the chat and content indexes are not built yet
+# (the commands that need them say so, forensic.store.db.require_sqlite).
+_PG_TYPES = ((r"\bINTEGER\b", "BIGINT"),
+             (r"\bREAL\b", "DOUBLE PRECISION"),
+             (r"\bTEXT\b", 'TEXT COLLATE "C"'))
+_PG_ROWID = ("timestamps", "custody_checkpoints", "custody_pins")
+# The SQLite functions the store's SQL calls, made in the case's schema with SQLite's meaning
+# (JSON paths such as '$.a.b[0]' are SQL/JSON paths as well). A value read from JSON is text
+# here (SQLite gives numbers as numbers): the store casts where it compares numbers.
+PG_SQLITE_FUNCTIONS = (
+    """CREATE OR REPLACE FUNCTION json_extract(doc text, path text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' WHEN 'null' THEN NULL ELSE v::text END
+    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found
+$$""",
+    """CREATE OR REPLACE FUNCTION json_type(doc text, path text DEFAULT '$') RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE jsonb_typeof(v)
+        WHEN 'string' THEN 'text'
+        WHEN 'number' THEN CASE WHEN v::text ~ '^-?[0-9]+$' THEN 'integer' ELSE 'real' END
+        WHEN 'boolean' THEN v::text
+        ELSE jsonb_typeof(v) END
+    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found
+$$""",
+    """CREATE OR REPLACE FUNCTION json_array_length(doc text, path text DEFAULT '$') RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v IS NULL THEN NULL WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) ELSE 0 END
+    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found
+$$""",
+    """CREATE OR REPLACE FUNCTION json_valid(doc text) RETURNS bigint
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
+BEGIN
+    PERFORM doc::jsonb;
+    RETURN CASE WHEN doc IS NULL THEN NULL ELSE 1 END;
+EXCEPTION WHEN others THEN
+    RETURN 0;
+END $$""",
+    """CREATE OR REPLACE FUNCTION json_each(doc text, path text DEFAULT '$')
+RETURNS TABLE(key text, value text, type text, atom text)
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT e.key, CASE jsonb_typeof(e.value) WHEN 'string' THEN e.value #>> '{}' WHEN 'null' THEN NULL
+                       ELSE e.value::text END,
+           json_type(e.value::text), CASE WHEN jsonb_typeof(e.value) IN ('object', 'array', 'null') THEN NULL
+                                          ELSE e.value #>> '{}' END
+    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found,
+         LATERAL (SELECT (o).key, (o).value FROM jsonb_each(CASE WHEN jsonb_typeof(v) = 'object' THEN v END) o
+                  UNION ALL
+                  SELECT (a.n - 1)::text, a.value FROM jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array'
+                                                                        THEN v END) WITH ORDINALITY a(value, n)) e
+$$""",
+    """CREATE OR REPLACE FUNCTION group_concat_step(acc text, v anyelement, sep text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN v IS NULL THEN acc WHEN acc IS NULL THEN v::text ELSE acc || sep || v::text END
+$$""",
+    """CREATE OR REPLACE FUNCTION group_concat_step(acc text, v anyelement) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT group_concat_step(acc, v, ',') $$""",
+    "CREATE OR REPLACE AGGREGATE group_concat(anyelement, text) (SFUNC = group_concat_step, STYPE = text)",
+    "CREATE OR REPLACE AGGREGATE group_concat(anyelement) (SFUNC = group_concat_step, STYPE = text)",
+    """CREATE OR REPLACE FUNCTION instr(haystack text, needle text) RETURNS bigint
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$ SELECT strpos(haystack, needle) $$""",
+    """CREATE OR REPLACE FUNCTION max(a anycompatible, b anycompatible) RETURNS anycompatible
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE greatest(a, b) END
+$$""",
+    """CREATE OR REPLACE FUNCTION min(a anycompatible, b anycompatible) RETURNS anycompatible
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE least(a, b) END
+$$""",
+)
+PG_EXTRA = PG_SQLITE_FUNCTIONS + (
+    "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public",
+    "CREATE INDEX IF NOT EXISTS files_name_trgm ON files USING gin (name gin_trgm_ops)",
+    "CREATE INDEX IF NOT EXISTS files_path_trgm ON files USING gin (path gin_trgm_ops)",
+    # The store's copies of custody state are append-only: no role, the table's owner
+    # included, updates or deletes a row while this trigger stands (docs/lab-setup.md).
+    """CREATE OR REPLACE FUNCTION custody_append_only() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    RAISE EXCEPTION 'the custody tables are append-only: % on % refused', TG_OP, TG_TABLE_NAME
+        USING ERRCODE = 'insufficient_privilege';
+END $$""",
+    "CREATE OR REPLACE TRIGGER custody_checkpoints_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+    "ON custody_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION custody_append_only()",
+    "CREATE OR REPLACE TRIGGER custody_pins_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
+    "ON custody_pins FOR EACH STATEMENT EXECUTE FUNCTION custody_append_only()",
+)
+
+
+def postgres_tables() -> list[str]:
+    """The statements that lay out a new store on PostgreSQL (in the case's schema)."""
+    out: list[str] = []
+    for statement in TABLES.split(";"):
+        statement = statement.strip()
+        if not statement or statement.startswith("CREATE VIRTUAL TABLE"):
+            continue
+        for pattern, replacement in _PG_TYPES:
+            statement = re.sub(pattern, replacement, statement)
+        name = re.match(r"CREATE TABLE IF NOT EXISTS (\w+) \(", statement)
+        if name and name.group(1) in _PG_ROWID:
+            statement = statement.replace("(", "(\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY,", 1)
+        out.append(statement)
+        key = re.search(r"\b(\w+) BIGINT PRIMARY KEY\b", statement)
+        if name and key:
+            out.extend(_pg_next_key(name.group(1), key.group(1)))
+    return out + list(PG_EXTRA)
+
+
+def _pg_next_key(table: str, column: str) -> tuple[str, str]:
+    """SQLite's ``INTEGER PRIMARY KEY`` on PostgreSQL: a row inserted without a key gets the
+    highest key plus one, as SQLite gives it (the store also gives keys itself, counting from
+    the highest; a sequence would not know those). Writers take turns (the write lock), so
+    two never read the same highest key."""
+    return (f"""CREATE OR REPLACE FUNCTION {table}_next_key() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    SELECT coalesce(max({column}), 0) + 1 INTO NEW.{column} FROM {table};
+    RETURN NEW;
+END $$""",
+            f"CREATE OR REPLACE TRIGGER {table}_next_key BEFORE INSERT ON {table} FOR EACH ROW "
+            f"WHEN (NEW.{column} IS NULL) EXECUTE FUNCTION {table}_next_key()")
+
+
 def create(db: sqlite3.Connection, meta: dict[str, str]) -> None:
     """Lay out a new store at :data:`SCHEMA_VERSION` with ``meta`` (case id, examiner, ...)."""
+    if dialect(db) == "postgresql":
+        _create_postgres(db, meta)
+        return
     db.execute("BEGIN IMMEDIATE")
     try:
         _create_tables(db)
+        db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
+                       {**meta, "schema_version": str(SCHEMA_VERSION)}.items())
+        db.execute("COMMIT")
+    except BaseException:
+        db.execute("ROLLBACK")
+        raise
+
+
+def _create_postgres(db: Any, meta: dict[str, str]) -> None:
+    """Lay out a new store in the case's schema, made here: a schema that exists already is
+    refused (it may hold another case)."""
+    schema = db.location.schema
+    db.execute("BEGIN")
+    try:
+        found = db.execute("SELECT 1 FROM pg_namespace WHERE nspname = ?", (schema,)).fetchone()
+        if found is not None:
+            raise CaseError(f"the schema {schema!r} exists already on {db.location.url}",
+                            hint="it may hold another case: choose another with --store-schema")
+        db.execute(f'CREATE SCHEMA "{schema}"')
+        for statement in postgres_tables():
+            db.execute(statement)
         db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
                        {**meta, "schema_version": str(SCHEMA_VERSION)}.items())
         db.execute("COMMIT")

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Any, Iterator
 
+from forensic.store.db import dialect
 from forensic.store.records import TimelineRow
 
 EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
@@ -216,6 +217,8 @@ def update_index(db: sqlite3.Connection) -> bool:
     made whole when it never was, else the rows of items triaged again (or removed) made
     again and the rows added since added. True when anything was to do."""
     import json
+    if dialect(db) == "postgresql":
+        return False  # TODO(pg): the timeline index on PostgreSQL
     now, made = _generation(db), _made_from(db)
     if made == now:
         return False

@@ -143,10 +143,9 @@ def _at_once(db: sqlite3.Connection, item: str, entries: list[Entry], now: str) 
             stamps.extend((artifact_id, file_id) + ts for ts in r.timestamps)
             stored.append(("record", e.row, r.record_type, artifact_id, r.record_sha256))
         stored.append(("file", e.row, file_id))
-    before = db.total_changes
-    db.executemany(f"INSERT OR IGNORE INTO files(id, {', '.join(cols)}, warnings) "
-                   f"VALUES ({', '.join('?' * (len(cols) + 2))})", files)
-    if db.total_changes - before != len(files):
+    cur = db.executemany(f"INSERT INTO files(id, {', '.join(cols)}, warnings) "
+                         f"VALUES ({', '.join('?' * (len(cols) + 2))}) ON CONFLICT DO NOTHING", files)
+    if cur.rowcount != len(files):
         return None
     db.executemany(_ARTIFACT, artifacts)
     db.executemany(_TIMESTAMP, stamps)
@@ -158,20 +157,22 @@ def _one_by_one(db: sqlite3.Connection, item: str, entries: list[Entry], now: st
     """Row by row: a row refused as a duplicate location is reported, the rest kept."""
     cols = list(entries[0].row)
     values = operator.itemgetter(*cols)
-    sql_file = f"INSERT OR IGNORE INTO files({', '.join(cols)}, warnings) VALUES ({', '.join('?' * (len(cols) + 1))})"
+    sql_file = (f"INSERT INTO files({', '.join(cols)}, warnings) VALUES ({', '.join('?' * (len(cols) + 1))}) "
+                "ON CONFLICT DO NOTHING RETURNING id")
     stored: list[tuple] = []
     for e in entries:
-        cur = db.execute(sql_file, values(e.row) + (len(e.warnings),))
-        if cur.rowcount == 0:
+        added = db.execute(sql_file, values(e.row) + (len(e.warnings),)).fetchone()
+        if added is None:
             if e.row["locator"] not in known:   # never drop an entry silently
                 db.execute(_WARNING, (item, e.row["locator"], "store", DUPLICATE, now))
             continue
-        file_id = cur.lastrowid
+        file_id = added[0]
         for stage, message in e.warnings:
             db.execute(_WARNING, (item, e.row["locator"], stage, message, now))
         for r in _one_each(e.records):
-            aid = db.execute(_ARTIFACT, (None, item, file_id, r.record_type, r.extractor, r.source_ref,
-                                         r.fields_json, r.corrupted, r.warnings_json)).lastrowid
+            aid = db.execute(_ARTIFACT + " RETURNING id",
+                             (None, item, file_id, r.record_type, r.extractor, r.source_ref,
+                              r.fields_json, r.corrupted, r.warnings_json)).fetchone()[0]
             for ts in r.timestamps:
                 db.execute(_TIMESTAMP, (aid, file_id) + ts)
             stored.append(("record", e.row, r.record_type, aid, r.record_sha256))
