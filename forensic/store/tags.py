@@ -16,7 +16,7 @@ def add(db: sqlite3.Connection, kind: str, ref: str, item: str, tag: str, note: 
     and the time and examiner are the new ones."""
     db.execute("INSERT INTO tags(target_kind, target_ref, item, tag, note, sensitive, at, by) "
                "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(target_kind, item, target_ref, tag) DO UPDATE SET "
-               "note=COALESCE(excluded.note, note), sensitive=MAX(sensitive, excluded.sensitive), "
+               "note=COALESCE(excluded.note, tags.note), sensitive=MAX(tags.sensitive, excluded.sensitive), "
                "at=excluded.at, by=excluded.by",
                (kind, ref, item, tag, note, int(sensitive), at, by))
 
