@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import re
 import time
 from dataclasses import dataclass
@@ -206,8 +207,11 @@ class Connection:
         import psycopg
         self.location = location
         try:
+            # store.json names who made the case; each examiner connects as themselves when
+            # PGUSER says so (a URL's user would otherwise win over libpq's PGUSER)
+            who = {"user": os.environ["PGUSER"]} if os.environ.get("PGUSER") else {}
             self._conn = psycopg.connect(location.url, autocommit=True, row_factory=_row_factory,
-                                         application_name="forensic")
+                                         application_name="forensic", **who)
         except psycopg.Error as exc:
             raise CaseError(f"cannot connect to the case store {location.url}: {str(exc).strip()}",
                             hint="check the server, the URL in store.json, and that your password "
