@@ -93,7 +93,7 @@ def test_rows_read_as_sqlite_rows(tmp_path, pg_url):
         assert row["one"] == row[0] == 1 and row["letter"] == "x"
         assert row["total"] == 5 and type(row["total"]) is int        # numeric: int, never Decimal
         assert row["mean"] == 2.5 and type(row["mean"]) is float
-        assert dict(zip(row.keys(), row)) == {"one": 1, "letter": "x", "total": 5, "mean": 2.5}
+        assert dict(zip(row.keys(), row, strict=True)) == {"one": 1, "letter": "x", "total": 5, "mean": 2.5}
     finally:
         case.close()
 
