@@ -20,9 +20,11 @@ from forensic.store.db import dialect, write_transaction
 @pytest.mark.parametrize("sql, expected", [
     ("SELECT a FROM t WHERE b = ? AND c = ?", "SELECT a FROM t WHERE b = %s AND c = %s"),
     ("SELECT '?' || ? FROM t", "SELECT '?' || %s FROM t"),                        # a ? in a string is text
-    ("SELECT \"we?ird\" FROM t WHERE x LIKE '50%' AND y = ?", "SELECT \"we?ird\" FROM t WHERE x LIKE '50%%' AND y = %s"),
+    ("SELECT \"we?ird\" FROM t WHERE x LIKE '50%' AND y = ?",
+     "SELECT \"we?ird\" FROM t WHERE x LIKE '50%%' AND y = %s"),
     ("SELECT 'it''s ?' FROM t WHERE a = ?", "SELECT 'it''s ?' FROM t WHERE a = %s"),
-    ("SELECT x::text FROM t WHERE k >= :start AND j < :end_wide", "SELECT x::text FROM t WHERE k >= %(start)s AND j < %(end_wide)s"),
+    ("SELECT x::text FROM t WHERE k >= :start AND j < :end_wide",
+     "SELECT x::text FROM t WHERE k >= %(start)s AND j < %(end_wide)s"),
     ("SELECT a -- why? 5%\nFROM t WHERE b = ?", "SELECT a -- why? 5%%\nFROM t WHERE b = %s"),
     ("SELECT a /* ? */ FROM t WHERE b = ?", "SELECT a /* ? */ FROM t WHERE b = %s"),
     ("SELECT a % 2 FROM t", "SELECT a %% 2 FROM t"),
