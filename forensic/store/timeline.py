@@ -12,6 +12,13 @@ unknown-zone time when it *could* be (its wall clock between ``start - 12 h`` an
 Streaming: one SQL statement (a UNION ALL of the sources) ordered by SQLite, whose sorter
 spills to temporary files; :func:`rows` reads its cursor one row at a time, so memory stays
 flat over millions of files.
+
+On PostgreSQL the keys are computed here, in Python (:func:`sort_key` is ``datetime``'s own
+reading of ISO 8601, which no SQL function would match text for text), when the timeline index
+is made; :func:`rows` then reads that index a page at a time (keyset pagination, in one
+snapshot), so memory stays flat there too, and the order is the same as SQLite's. A record's
+values are read from its JSON by Python there as well (PostgreSQL's JSON types refuse some
+valid JSON a record may hold, such as ``\\u0000`` in a message).
 """
 from __future__ import annotations
 
@@ -73,14 +80,18 @@ COLUMNS = ("k", "tz_known", "label", "item", "path", "locator", "sha256", "delet
            "recovery", "recovered")
 
 
-def _file_select(column: str, desc: str, ref: bool = False) -> str:
+def _file_select(column: str, desc: str, ref: bool = False, key: str = "tl_key({})", source: bool = False) -> str:
+    """The times of one file system column as timeline rows; ``ref``: with the file's id first;
+    ``key``: how the key is had (the SQLite function, or NULL where the index gives it);
+    ``source``: with the column's number in :data:`FILE_TIMES` and the file's id (a tie-break)."""
+    extra = f"{FILE_TIMES.index((column, desc))} AS source, f.id AS ref, " if source else ""
     return (
-        f"SELECT {'f.id AS ref, ' if ref else ''}tl_key({column}) AS k, f.times_tz_known AS tz_known, "
+        f"SELECT {'f.id AS ref, ' if ref else ''}{extra}{key.format(column)} AS k, f.times_tz_known AS tz_known, "
         f"'{desc}' AS label, f.item, f.path, "
         f"f.locator, f.sha256, f.deleted, 'fs/' || f.kind AS record_type, "
-        f"CASE WHEN f.times_tz_known THEN {column} END AS utc, "
-        f"CASE WHEN f.times_tz_known THEN NULL ELSE {column} END AS local, "
-        f"CASE WHEN f.times_tz_known THEN COALESCE(f.times_tz_source, 'utc') ELSE 'unknown' END AS tz_source, "
+        f"CASE WHEN f.times_tz_known <> 0 THEN {column} END AS utc, "
+        f"CASE WHEN f.times_tz_known <> 0 THEN NULL ELSE {column} END AS local, "
+        f"CASE WHEN f.times_tz_known <> 0 THEN COALESCE(f.times_tz_source, 'utc') ELSE 'unknown' END AS tz_source, "
         f"NULL AS make, NULL AS model, NULL AS sender, NULL AS conversation, NULL AS body, "
         f"NULL AS lat, NULL AS lon, NULL AS db_state, f.recovery AS recovery, NULL AS recovered "
         f"FROM files f WHERE {column} IS NOT NULL AND (:item IS NULL OR f.item = :item)")
@@ -114,7 +125,8 @@ _ARTIFACT_SELECT = (
 
 
 def _sql(flt: TimelineFilter) -> tuple[str, dict[str, Any]]:
-    union = " UNION ALL ".join([_file_select(c, d) for c, d in FILE_TIMES] + [_ARTIFACT_SELECT.replace("/*ref*/", "")])
+    union = " UNION ALL ".join([_file_select(c, d, source=True) for c, d in FILE_TIMES]
+                               + [_ARTIFACT_SELECT.replace("/*ref*/", f"{RECORD_SOURCE} AS source, t.rowid AS ref, ")])
     where = ["1"]
     args: dict[str, Any] = {"item": flt.item}
     if flt.known_only:
@@ -129,7 +141,7 @@ def _sql(flt: TimelineFilter) -> tuple[str, dict[str, Any]]:
         args["end"] = flt.end_us
         args["end_wide"] = flt.end_us + LATEST_OFFSET_H * HOUR_US
     sql = (f"SELECT {', '.join(COLUMNS)} FROM ({union}) WHERE {' AND '.join(where)} "
-           "ORDER BY k, tz_known DESC, item, path, label")
+           "ORDER BY k, tz_known DESC, item, COALESCE(path, ''), label, source, ref")   # the index's order
     return sql, args
 
 
@@ -139,6 +151,9 @@ def _typed(cursor: sqlite3.Cursor, row: tuple) -> TimelineRow:
 
 def rows(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter()) -> Iterator[TimelineRow]:
     """Every time in the store that ``flt`` keeps, in timeline order, one at a time."""
+    if dialect(db) == "postgresql":
+        yield from _index_rows(db, flt)
+        return
     db.create_function("tl_key", 1, sort_key, deterministic=True)
     sql, args = _sql(flt)
     cursor = db.cursor()
@@ -217,15 +232,18 @@ def update_index(db: sqlite3.Connection) -> bool:
     made whole when it never was, else the rows of items triaged again (or removed) made
     again and the rows added since added. True when anything was to do."""
     import json
-    if dialect(db) == "postgresql":
-        return False  # TODO(pg): the timeline index on PostgreSQL
     now, made = _generation(db), _made_from(db)
     if made == now:
         return False
-    db.create_function("tl_key", 1, sort_key, deterministic=True)
+    if dialect(db) == "sqlite":
+        db.create_function("tl_key", 1, sort_key, deterministic=True)
     if made is None:
-        from forensic.store.schema import empty_timeline_index
-        empty_timeline_index(db)
+        if dialect(db) == "postgresql":          # laid out with the store, made empty here
+            db.execute("DELETE FROM timeline_keys")
+            db.execute("DELETE FROM map_places")
+        else:
+            from forensic.store.schema import empty_timeline_index
+            empty_timeline_index(db)
         _add_places(db, None, 0)
         _add_times(db, None, 0, 0)
     else:
@@ -238,8 +256,8 @@ def update_index(db: sqlite3.Connection) -> bool:
                 _add_times(db, item, 0, 0)
         _add_places(db, None, made["records"], skip=redo)
         _add_times(db, None, made["files"], made["times"], skip=redo)
-    db.execute("INSERT OR REPLACE INTO meta(key, value) VALUES ('timeline_generation', ?)",
-               (json.dumps(now, sort_keys=True),))
+    db.execute("INSERT INTO meta(key, value) VALUES ('timeline_generation', ?) "
+               "ON CONFLICT(key) DO UPDATE SET value = excluded.value", (json.dumps(now, sort_keys=True),))
     return True
 
 
@@ -256,6 +274,9 @@ def _add_times(db: sqlite3.Connection, item: str | None, after_file: int, after_
                skip: list[str] = []) -> None:         # noqa: B006  (read only)
     """Index the file system times of the files with an id above ``after_file`` and the
     record times with a rowid above ``after_time`` (of ``item``, or all but ``skip``)."""
+    if dialect(db) == "postgresql":
+        _add_times_keyed_here(db, item, after_file, after_time, skip)
+        return
     where, args = _scope("f.item", item, skip)
     for source, (column, desc) in enumerate(FILE_TIMES):
         db.execute(
@@ -272,45 +293,103 @@ def _add_times(db: sqlite3.Connection, item: str | None, after_file: int, after_
         [NO_KEY, RECORD_SOURCE, after_time, *args])
 
 
+BATCH = 5000        # rows read (and index rows written) at a time where Python computes the keys
+
+
+def _add_times_keyed_here(db: Any, item: str | None, after_file: int, after_time: int, skip: list[str]) -> None:
+    """:func:`_add_times` with the keys computed here (:func:`sort_key`), for a store whose
+    server has no ``tl_key``: the same rows, read and written a batch at a time by id."""
+    where, args = _scope("f.item", item, skip)
+    last = after_file
+    while batch := db.execute(
+            "SELECT f.id, f.item, f.path, f.times_tz_known, " + ", ".join(c for c, _ in FILE_TIMES)
+            + f" FROM files f WHERE f.id > ?{where} ORDER BY f.id LIMIT ?", [last, *args, BATCH]).fetchall():
+        keys = [(_key(value), 1 - tz_known, it, path or "", desc, source, ref, None, None)
+                for ref, it, path, tz_known, *times in batch
+                for source, ((_, desc), value) in enumerate(zip(FILE_TIMES, times, strict=True)) if value is not None]
+        _insert_keys(db, keys)
+        last = batch[-1][0]
+    where, args = _scope("a.item", item, skip)
+    last = after_time
+    while batch := db.execute(
+            "SELECT t.rowid, COALESCE(t.utc, t.local), t.tz_known, a.item, f.path, t.label, p.lat, p.lon "
+            "FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
+            "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) LEFT JOIN map_places p ON p.artifact_id = a.id "
+            f"WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL) AND t.rowid > ?{where} ORDER BY t.rowid LIMIT ?",
+            [last, *args, BATCH]).fetchall():
+        _insert_keys(db, [(_key(value), 1 - tz_known, it, path or "", label, RECORD_SOURCE, ref, lat, lon)
+                          for ref, value, tz_known, it, path, label, lat, lon in batch])
+        last = batch[-1][0]
+
+
+def _key(value: str) -> int:
+    k = sort_key(value)
+    return NO_KEY if k is None else k
+
+
+def _insert_keys(db: Any, keys: list[tuple]) -> None:
+    """Index rows (k, tz_unknown, item, path, label, source, ref, lat, lon) in one statement
+    (PostgreSQL: a column of values each, unnested)."""
+    if not keys:
+        return
+    columns = list(zip(*keys, strict=True))
+    types = ("BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION")
+    db.execute("INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref, lat, lon) "
+               f"SELECT * FROM unnest({', '.join(f'CAST(? AS {t}[])' for t in types)})",
+               [list(c) for c in columns])
+
+
 def _add_places(db: sqlite3.Connection, item: str | None, after_record: int, skip: list[str] = []) -> None:  # noqa: B006
     """Keep in ``map_places`` the places of the records with an id above ``after_record`` (of
     ``item``, or all but ``skip``): each geotagged photo (``gps_valid``, a latitude and a
     longitude in range) with its time taken, and each chat message carrying a valid position
-    (:func:`forensic.store.places.position`) with its time sent."""
+    (:func:`forensic.store.places.position`) with its time sent. Read a batch at a time."""
     import json
 
     from forensic.store.places import position
     where, args = _scope("a.item", item, skip)
+    if dialect(db) == "postgresql":
+        # PostgreSQL's JSON types refuse some valid JSON (a "\u0000" in a message): a cheap
+        # test of the text first, the fields read by Python below (as SQLite's would be)
+        found = (f"(a.record_type = '{PHOTO}' AND a.fields LIKE '%\"gps_valid\"%') "
+                 f"OR (a.record_type = '{MESSAGE}' AND a.fields LIKE '%\"location\"%')")
+    else:
+        found = (f"(a.record_type = '{PHOTO}' AND json_extract(a.fields, '$.gps_valid') = 1) "
+                 f"OR (a.record_type = '{MESSAGE}' AND json_type(a.fields, '$.location') = 'object')")
     rows: list[tuple] = []
-    for aid, it, file_id, kind, fields_text, path, locator in db.execute(
+    last = after_record
+    while batch := db.execute(
             "SELECT a.id, a.item, a.file_id, a.record_type, a.fields, f.path, f.locator FROM artifacts a "
-            "LEFT JOIN files f ON f.id = a.file_id WHERE a.id > ?"
-            f"{where} AND ((a.record_type = '{PHOTO}' AND json_extract(a.fields, '$.gps_valid') = 1) "
-            f"OR (a.record_type = '{MESSAGE}' AND json_type(a.fields, '$.location') = 'object'))",
-            [after_record, *args]):
-        try:
-            fields = json.loads(fields_text)
-        except ValueError:
-            continue
-        if not isinstance(fields, dict):
-            continue
-        if kind == PHOTO:
-            lat, lon = fields.get("lat"), fields.get("lon")
-            pos = None
-            if isinstance(lat, (int, float)) and isinstance(lon, (int, float)) and not isinstance(lat, bool) \
-                    and not isinstance(lon, bool) and -90 <= lat <= 90 and -180 <= lon <= 180:
-                pos = (float(lat), float(lon))
-            at, label, what = fields.get("taken_at_utc"), f"{it}: {path or locator or ''}", "photo"
-        else:
-            loc = fields.get("location")
-            pos = position(loc) if isinstance(loc, dict) else None
-            at, label, what = fields.get("sent_at_utc"), f"{it}: {fields.get('sender') or ''}", "chat_location"
-        if pos is None:
-            continue
-        at = at if isinstance(at, str) else None
-        rows.append((aid, it, what, file_id, pos[0], pos[1], sort_key(at) if at else None, at, label))
-    db.executemany("INSERT OR REPLACE INTO map_places(artifact_id, item, kind, file_id, lat, lon, k, at, label) "
-                   "VALUES (?,?,?,?,?,?,?,?,?)", rows)
+            f"LEFT JOIN files f ON f.id = a.file_id WHERE a.id > ?{where} AND ({found}) ORDER BY a.id LIMIT ?",
+            [last, *args, BATCH]).fetchall():
+        last = batch[-1][0]
+        for aid, it, file_id, kind, fields_text, path, locator in batch:
+            try:
+                fields = json.loads(fields_text)
+            except ValueError:
+                continue
+            if not isinstance(fields, dict):
+                continue
+            if kind == PHOTO:
+                lat, lon = fields.get("lat"), fields.get("lon")
+                pos = None
+                if fields.get("gps_valid") == 1 and isinstance(lat, (int, float)) and isinstance(lon, (int, float)) \
+                        and not isinstance(lat, bool) and not isinstance(lon, bool) \
+                        and -90 <= lat <= 90 and -180 <= lon <= 180:
+                    pos = (float(lat), float(lon))
+                at, label, what = fields.get("taken_at_utc"), f"{it}: {path or locator or ''}", "photo"
+            else:
+                loc = fields.get("location")
+                pos = position(loc) if isinstance(loc, dict) else None
+                at, label, what = fields.get("sent_at_utc"), f"{it}: {fields.get('sender') or ''}", "chat_location"
+            if pos is None:
+                continue
+            at = at if isinstance(at, str) else None
+            rows.append((aid, it, what, file_id, pos[0], pos[1], sort_key(at) if at else None, at, label))
+    db.executemany("INSERT INTO map_places(artifact_id, item, kind, file_id, lat, lon, k, at, label) "
+                   "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(artifact_id) DO UPDATE SET item = excluded.item, "
+                   "kind = excluded.kind, file_id = excluded.file_id, lat = excluded.lat, lon = excluded.lon, "
+                   "k = excluded.k, at = excluded.at, label = excluded.label", rows)
 
 
 @dataclass(frozen=True, slots=True)
@@ -354,6 +433,12 @@ def page(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(), after: 
     the times of records whose place is in it (read by the ``timeline_keys_placed`` index).
     Reads the timeline index (brought up to date first: :func:`ensure_index`)."""
     ensure_index(db)
+    return _page(db, flt, after, limit, box)
+
+
+def _page(db: sqlite3.Connection, flt: TimelineFilter, after: PageKey | None, limit: int,
+          box: Box | None = None) -> tuple[list[TimelineRow], PageKey | None]:
+    """:func:`page` of the index as it is."""
     where: list[str] = []
     args: list[Any] = []
     if box is not None:
@@ -369,16 +454,16 @@ def page(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(), after: 
     if flt.known_only:
         where.append("tz_unknown = 0")
     if flt.start_us is not None:        # as rows(): unknown zones within the widest offsets
-        where.append("k >= ? AND k >= CASE WHEN tz_unknown THEN ? ELSE ? END")
+        where.append("k >= ? AND k >= CASE WHEN tz_unknown <> 0 THEN ? ELSE ? END")
         wide = flt.start_us + EARLIEST_OFFSET_H * HOUR_US
         args += [wide, wide, flt.start_us]
     if flt.end_us is not None:
-        where.append("k <= ? AND k <= CASE WHEN tz_unknown THEN ? ELSE ? END")
+        where.append("k <= ? AND k <= CASE WHEN tz_unknown <> 0 THEN ? ELSE ? END")
         wide = flt.end_us + LATEST_OFFSET_H * HOUR_US
         args += [wide, wide, flt.end_us]
     keys: list[PageKey] = [tuple(r) for r in db.execute(
         "SELECT k, tz_unknown, item, path, label, source, ref FROM timeline_keys "
-        f"WHERE {' AND '.join(where) or '1'} ORDER BY k, tz_unknown, item, path, label, source, ref LIMIT ?",
+        f"WHERE {' AND '.join(where) or '1 = 1'} ORDER BY k, tz_unknown, item, path, label, source, ref LIMIT ?",
         [*args, limit + 1])]
     more = len(keys) > limit
     keys = keys[:limit]
@@ -387,8 +472,30 @@ def page(db: sqlite3.Connection, flt: TimelineFilter = TimelineFilter(), after: 
     return out, (keys[-1] if more and keys else None)
 
 
+def _index_rows(db: Any, flt: TimelineFilter, size: int = 1000) -> Iterator[TimelineRow]:
+    """:func:`rows` read from the timeline index (brought up to date first) a page at a time,
+    in one snapshot of the store (a repeatable-read transaction) when none is open: the way
+    rows are had on PostgreSQL, whose cursor would hold every row of one query at once."""
+    ensure_index(db)
+    began = not db.in_transaction
+    if began:
+        db.execute("BEGIN ISOLATION LEVEL REPEATABLE READ")
+    try:
+        after: PageKey | None = None
+        while True:
+            found, after = _page(db, flt, after, size)
+            yield from found
+            if after is None:
+                return
+    finally:
+        if began and db.in_transaction:
+            db.execute("COMMIT")
+
+
 def _rows_of(db: sqlite3.Connection, keys: list[PageKey]) -> dict[tuple[int, int], TimelineRow]:
     """(source, ref) -> its timeline row, for the keys of one page."""
+    if dialect(db) == "postgresql":
+        return _rows_of_read_here(db, keys)
     db.create_function("tl_key", 1, sort_key, deterministic=True)
     out: dict[tuple[int, int], TimelineRow] = {}
     for source in range(RECORD_SOURCE + 1):
@@ -404,6 +511,99 @@ def _rows_of(db: sqlite3.Connection, keys: list[PageKey]) -> dict[tuple[int, int
         for r in db.execute(sql.replace(":item", "NULL"), refs):
             out[(source, int(r[0]))] = TimelineRow.from_row(tuple(r[1:]))
     return out
+
+
+# what _ARTIFACT_SELECT reads of a record's fields, read by Python from the fields (PostgreSQL)
+_RECORD_SELECT = (
+    "SELECT t.rowid AS ref, t.tz_known, t.label, a.item, f.path, f.locator, f.sha256, f.deleted, a.record_type, "
+    "t.utc, t.local, t.tz_source, a.fields, f.recovery FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
+    "LEFT JOIN files f ON f.id = COALESCE(a.file_id, t.file_id) "
+    "WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL) AND t.rowid IN ({marks})")
+
+
+def _rows_of_read_here(db: Any, keys: list[PageKey]) -> dict[tuple[int, int], TimelineRow]:
+    """:func:`_rows_of` with the key of each row from the index and a record's values read
+    from its fields here (:func:`record_values`), as SQLite's ``json_extract`` reads them."""
+    key_of = {(k[5], k[6]): (None if k[0] == NO_KEY else k[0]) for k in keys}
+    out: dict[tuple[int, int], TimelineRow] = {}
+    for source in range(RECORD_SOURCE + 1):
+        refs = sorted({k[6] for k in keys if k[5] == source})
+        if not refs:
+            continue
+        marks = ",".join("?" * len(refs))
+        if source < RECORD_SOURCE:
+            column, desc = FILE_TIMES[source]
+            sql = f"{_file_select(column, desc, ref=True, key='NULL')} AND f.id IN ({marks})"
+            for r in db.execute(sql.replace(":item", "NULL"), refs):
+                out[(source, int(r[0]))] = TimelineRow.from_row((key_of[(source, int(r[0]))], *r[2:]))
+            continue
+        for ref, tz_known, label, item, path, locator, sha256, deleted, record_type, utc, local, tz_source, \
+                fields, recovery in db.execute(_RECORD_SELECT.format(marks=marks), refs):
+            make, model, sender, conversation, body, lat, lon, db_state, recovered = \
+                record_values(record_type, label, fields)
+            out[(source, int(ref))] = TimelineRow.from_row((
+                key_of[(source, int(ref))], tz_known, label, item, path, locator, sha256, deleted, record_type, utc,
+                local, tz_source, make, model, sender, conversation, body, lat, lon, db_state, recovery, recovered))
+    return out
+
+
+_MEDIA = ("photo/exif", "media/video")
+
+
+def record_values(record_type: str, label: str, fields_text: str) -> tuple[Any, ...]:
+    """What :data:`_ARTIFACT_SELECT` reads of a record's fields (make, model, sender,
+    conversation, body, lat, lon, db_state, recovered), read here as SQLite reads them."""
+    import json
+    try:
+        fields = json.loads(fields_text)
+    except (TypeError, ValueError, RecursionError):
+        fields = None
+
+    def get(*path: str) -> Any:
+        return _sqlite_value(_at(fields, path))
+    message = record_type == MESSAGE
+    make = get("make") if record_type in _MEDIA else None
+    model = get("model") if record_type in _MEDIA else None
+    conversation = None
+    if message:
+        conversation = get("conversation", "title")
+        if conversation is None:
+            conversation = get("conversation", "id")
+        if conversation is None and isinstance(_at(fields, ("conversation",)), str):
+            conversation = get("conversation")
+    if label == "gps":
+        lat, lon = get("lat"), get("lon")
+    elif record_type == "location/point":
+        lat, lon = get("latitude"), get("longitude")
+    elif message:
+        lat = get("location", "latitude")
+        lat = get("location", "lat") if lat is None else lat
+        lon = get("location", "longitude")
+        lon = get("location", "lon") if lon is None else lon
+    else:
+        lat = lon = None
+    return (make, model, get("sender") if message else None, conversation, get("body") if message else None,
+            lat, lon, get("db_state"), get("recovered"))
+
+
+def _at(value: Any, path: tuple[str, ...]) -> Any:
+    """The value at ``path`` (object members) in a JSON value, None where there is none."""
+    for name in path:
+        if not isinstance(value, dict):
+            return None
+        value = value.get(name)
+    return value
+
+
+def _sqlite_value(value: Any) -> Any:
+    """A JSON value as SQLite's ``json_extract`` gives it: true/false as 1/0, an object or an
+    array as its JSON text."""
+    import json
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value
 
 
 def key_text(key: PageKey) -> str:
