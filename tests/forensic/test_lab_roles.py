@@ -32,8 +32,9 @@ def lab(pg_server, tmp_path_factory):
         conn.execute(roles.replace("ON DATABASE forensic", f'ON DATABASE "{database}"'))
     admin_url = url.replace("forensic_test@", "forensic_admin@")
     root = tmp_path_factory.mktemp("lab") / "case"
-    from forensic.case import Case
-    Case.init(root, "LAB-1", "Admin", store=admin_url).close()
+    from forensic.cli.main import main
+    assert main(["case", "init", str(root), "--case-id", "LAB-1", "--examiner", "Admin",
+                 "--store", admin_url]) == 0                     # records case.created: a checkpoint
     grants_file = root.parent / "grants.sql"
     grants_file.write_text(grants, encoding="utf-8")
     proc = subprocess.run(["psql", "-v", "ON_ERROR_STOP=1", "-v", "schema=case_lab_1", "-f", str(grants_file),
