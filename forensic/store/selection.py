@@ -32,8 +32,12 @@ def files_at(db: sqlite3.Connection, locator: str, item: str | None = None) -> l
 
 # -- photos ---------------------------------------------------------------------------------------
 
-_GEOTAGGED = ("json_extract(a.fields, '$.gps_valid') = 1 AND json_extract(a.fields, '$.lat') IS NOT NULL "
-              "AND json_extract(a.fields, '$.lon') IS NOT NULL")
+# gps_valid = 1 as SQLite's json_extract reads it (true, 1 or 1.0), written so PostgreSQL's
+# (schema.PG_SQLITE_FUNCTIONS: a value as text) reads it the same
+_GEOTAGGED = ("CASE WHEN json_type(a.fields, '$.gps_valid') IN ('integer', 'real') "
+              "THEN CAST(json_extract(a.fields, '$.gps_valid') AS DOUBLE PRECISION) = 1 "
+              "ELSE json_type(a.fields, '$.gps_valid') = 'true' END "
+              "AND json_extract(a.fields, '$.lat') IS NOT NULL AND json_extract(a.fields, '$.lon') IS NOT NULL")
 
 
 def photos(db: sqlite3.Connection, item: str | None = None, geotagged: bool = False,
