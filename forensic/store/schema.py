@@ -379,6 +379,44 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN a IS NULL OR b IS NULL THEN NULL ELSE least(a, b) END
 $$""",
 )
+# The search box's and ``forensic search``'s indexes on PostgreSQL (forensic.store.review,
+# forensic.store.search): where SQLite keeps FTS5 trigram tables (names_fts, photo_meta_fts,
+# content_fts) by trigger, pg_trgm GIN indexes answer the same ILIKE: the files' names and paths
+# (below), the documents' text, and a photo record's metadata values by an expression index.
+# photo_meta_values: the scalar values of a record's JSON as SQLite's json_tree gives their
+# ``atom`` as text (true/false as 1/0, a real as SQLite prints it: 15 significant digits, a
+# ".0" where it has no point); NULL for a value that is no JSON (or that PostgreSQL's jsonb
+# cannot hold: a NUL). Each function keeps the case's search path: an index's expression is
+# also computed by maintenance (ANALYZE, REINDEX), which runs with another.
+PG_SEARCH = (
+    """CREATE OR REPLACE FUNCTION sqlite_real_text(x double precision) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET extra_float_digits = 0 SET search_path FROM CURRENT AS $$
+    SELECT CASE WHEN t ~ '[.a-zA-Z]' AND t !~ 'e' THEN t
+                WHEN t ~ 'e' AND t !~ '[.]' THEN regexp_replace(t, 'e', '.0e')
+                WHEN t ~ 'e' THEN t ELSE t || '.0' END
+    FROM (SELECT x::text AS t) printed
+$$""",
+    """CREATE OR REPLACE FUNCTION photo_meta_values(doc text) RETURNS text[]
+LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+BEGIN
+    RETURN (SELECT coalesce(array_agg(CASE jsonb_typeof(v)
+                WHEN 'string' THEN v #>> '{}'
+                WHEN 'boolean' THEN CASE WHEN v = 'true'::jsonb THEN '1' ELSE '0' END
+                ELSE CASE WHEN v::text ~ '^-?[0-9]+$' AND length(v::text) < 19 THEN v::text
+                          ELSE sqlite_real_text((v::text)::double precision) END END), '{}')
+            FROM jsonb_path_query(doc::jsonb, 'strict $.**') v
+            WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean'));
+EXCEPTION WHEN others THEN
+    RETURN NULL;
+END $$""",
+    """CREATE OR REPLACE FUNCTION photo_meta_text(doc text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+    SELECT array_to_string(photo_meta_values(doc), chr(10))
+$$""",
+    "CREATE INDEX IF NOT EXISTS artifacts_photo_meta_trgm ON artifacts USING gin "
+    "(photo_meta_text(fields) gin_trgm_ops) WHERE record_type = 'photo/exif'",
+    "CREATE INDEX IF NOT EXISTS content_text_trgm ON content_text USING gin (text gin_trgm_ops)",
+)
 PG_EXTRA = PG_SQLITE_FUNCTIONS + (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public",
     "CREATE INDEX IF NOT EXISTS files_name_trgm ON files USING gin (name gin_trgm_ops)",
@@ -394,7 +432,7 @@ END $$""",
     "ON custody_checkpoints FOR EACH STATEMENT EXECUTE FUNCTION custody_append_only()",
     "CREATE OR REPLACE TRIGGER custody_pins_append_only BEFORE UPDATE OR DELETE OR TRUNCATE "
     "ON custody_pins FOR EACH STATEMENT EXECUTE FUNCTION custody_append_only()",
-)
+) + PG_SEARCH           # after pg_trgm
 
 
 def postgres_tables() -> list[str]:
