@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Collection
 from forensic.store import similar
+from forensic.store.db import dialect
 from forensic.store.records import File, Message, Photo
 from forensic.store.timeline import NO_KEY, Box
 
@@ -81,7 +82,9 @@ def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: tuple[str, int
         where, args = ["a.record_type = ?", "a.item = ?", "a.id > ?"], [PHOTO, item,
                                                                        after[1] if after and after[0] == item else 0]
         if flt.geotagged:
-            where.append("json_extract(a.fields, '$.gps_valid') = 1 AND json_extract(a.fields, '$.lat') IS NOT NULL "
+            # SQLite's json_extract gives true as 1, PostgreSQL's (schema.PG_SQLITE_FUNCTIONS) as 'true'
+            where.append("CAST(json_extract(a.fields, '$.gps_valid') AS TEXT) IN ('1', 'true') "
+                         "AND json_extract(a.fields, '$.lat') IS NOT NULL "
                          "AND json_extract(a.fields, '$.lon') IS NOT NULL")
         if flt.date_from:
             where.append("json_extract(a.fields, '$.taken_at_utc') >= ?")
@@ -94,7 +97,7 @@ def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: tuple[str, int
                          "AND t.target_ref = f.locator AND t.tag = ?)")
             args.append(flt.tag)
         if files_json is not None:
-            where.append("a.file_id IN (SELECT value FROM json_each(?))")
+            where.append("a.file_id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))")
             args.append(files_json)
         args.append(limit - len(out))
         out += [Photo.from_row(r) for r in db.execute(
@@ -151,7 +154,8 @@ def photo_ids_of_files(db: sqlite3.Connection, file_ids: list[int]) -> dict[int,
         chunk = file_ids[start:start + 500]
         for fid, aid in db.execute(
                 # by the artifacts_file index ('+' keeps SQLite off the type index: every photo)
-                f"SELECT file_id, min(id) FROM artifacts WHERE +record_type = ? AND file_id IN "
+                f"SELECT file_id, min(id) FROM artifacts WHERE {similar.unindexed(db, 'record_type')} = ? "
+                "AND file_id IN "
                 f"({','.join('?' * len(chunk))}) GROUP BY file_id", [PHOTO, *chunk]):
             out[int(fid)] = int(aid)
     return out
@@ -195,6 +199,20 @@ class ConversationKey:
     conversation: str | None
 
 
+def _conversation(key: ConversationKey, alias: str = "") -> tuple[str, list]:
+    """The condition "in conversation ``key``" on chat_messages (``alias``: its name and a dot),
+    by its index (item, platform, conversation): ``IS NULL`` for a missing part, ``=``
+    otherwise (PostgreSQL has no ``IS ?``, and no index lookup of ``IS NOT DISTINCT FROM``)."""
+    where, args = [f"{alias}item = ?"], [key.item]
+    for column, value in (("platform", key.platform), ("conversation", key.conversation)):
+        if value is None:
+            where.append(f"{alias}{column} IS NULL")
+        else:
+            where.append(f"{alias}{column} = ?")
+            args.append(value)
+    return " AND ".join(where), args
+
+
 def message_key(db: sqlite3.Connection, artifact_id: int) -> tuple[ConversationKey, int] | None:
     """The conversation of message ``artifact_id`` and its place in it (0-based, in the
     conversation's order ``sort_key, id``); None when it is not an indexed message."""
@@ -203,25 +221,25 @@ def message_key(db: sqlite3.Connection, artifact_id: int) -> tuple[ConversationK
     if r is None:
         return None
     key = ConversationKey(r[0], r[1], r[2])
+    where, args = _conversation(key)
     before = db.execute(
-        "SELECT count(*) FROM chat_messages WHERE item = ? AND platform IS ? AND conversation IS ? "
-        "AND (sort_key < ? OR (sort_key = ? AND id < ?))",
-        (key.item, key.platform, key.conversation, r[3], r[3], artifact_id)).fetchone()[0]
+        f"SELECT count(*) FROM chat_messages WHERE {where} AND (sort_key < ? OR (sort_key = ? AND id < ?))",
+        (*args, r[3], r[3], artifact_id)).fetchone()[0]
     return key, int(before)
 
 
 def conversation_page(db: sqlite3.Connection, key: ConversationKey, offset: int, limit: int) -> list[Message]:
     """``limit`` messages of one conversation from ``offset``, in its order (``sort_key, id``)."""
+    where, args = _conversation(key, "m.")
     return [Message.from_row(r) for r in db.execute(
         "SELECT m.id, m.item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key FROM chat_messages m "
         "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id "
-        "WHERE m.item = ? AND m.platform IS ? AND m.conversation IS ? ORDER BY m.sort_key, m.id LIMIT ? OFFSET ?",
-        (key.item, key.platform, key.conversation, limit, offset))]
+        f"WHERE {where} ORDER BY m.sort_key, m.id LIMIT ? OFFSET ?", (*args, limit, offset))]
 
 
 def conversation_size(db: sqlite3.Connection, key: ConversationKey) -> int:
-    return int(db.execute("SELECT count(*) FROM chat_messages WHERE item = ? AND platform IS ? AND conversation IS ?",
-                          (key.item, key.platform, key.conversation)).fetchone()[0])
+    where, args = _conversation(key)
+    return int(db.execute(f"SELECT count(*) FROM chat_messages WHERE {where}", args).fetchone()[0])
 
 
 def files_by_sha256(db: sqlite3.Connection, hashes: list[str]) -> dict[str, int]:
@@ -259,7 +277,7 @@ class PerceptualHash:
 def perceptual_hashes(db: sqlite3.Connection) -> list[PerceptualHash]:
     """Every ``photo/phash`` record's pHash with its file, by file id."""
     return [PerceptualHash(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None) for r in db.execute(
-        "SELECT f.id, a.item, f.locator, json_extract(a.fields, '$.phash') FROM artifacts a "
+        f"SELECT f.id, a.item, f.locator, {similar.json_value(db, 'a.fields', '$.phash')} FROM artifacts a "
         "JOIN files f ON f.id = a.file_id WHERE a.record_type = 'photo/phash' ORDER BY f.id, a.id")]
 
 
@@ -280,7 +298,8 @@ def thumbnail_records(db: sqlite3.Connection) -> dict[int, int]:
 
 def thumbnail(db: sqlite3.Connection, artifact_id: int) -> str | None:
     """The base64 JPEG of the ``photo/thumbnail`` record ``artifact_id``."""
-    r = db.execute("SELECT json_extract(fields, '$.jpeg_base64') FROM artifacts WHERE id = ? AND record_type = ?",
+    r = db.execute(f"SELECT {similar.json_value(db, 'fields', '$.jpeg_base64')} FROM artifacts "
+                   "WHERE id = ? AND record_type = ?",
                    (artifact_id, THUMBNAIL)).fetchone()
     return r[0] if r is not None and isinstance(r[0], str) else None
 
@@ -326,7 +345,12 @@ def files_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list[
         return []           # no name holds a NUL (and FTS5 and LIKE would read the text only up to it)
     like = "%" + like_literal(text) + "%"
     phrase = _trigrams(text)
-    if phrase is None:
+    if dialect(db) == "postgresql":
+        # the trigram indexes files_name_trgm, files_path_trgm; ILIKE folds ASCII only (the
+        # columns compare as "C"), as SQLite's LIKE; the first ``limit`` by id as with names_fts
+        rows = db.execute("SELECT * FROM files WHERE name ILIKE ? ESCAPE '!' OR path ILIKE ? ESCAPE '!' "
+                          f"ORDER BY {'item, id' if phrase is None else 'id'} LIMIT ?", (like, like, limit))
+    elif phrase is None:
         rows = db.execute("SELECT * FROM files WHERE name LIKE ? ESCAPE '!' OR path LIKE ? ESCAPE '!' "
                           "ORDER BY item, id LIMIT ?", (like, like, limit))
     else:
@@ -348,7 +372,15 @@ def photos_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list
     holds = ("EXISTS (SELECT 1 FROM json_tree(a.fields) j WHERE j.atom IS NOT NULL "
              "AND CAST(j.atom AS TEXT) LIKE ? ESCAPE '!')")
     phrase = _trigrams(text)
-    if phrase is None:
+    if dialect(db) == "postgresql":
+        # the values as SQLite's json_tree gives them (schema.PG_SEARCH: photo_meta_values), the
+        # record found by the expression index artifacts_photo_meta_trgm of them all, then each
+        # value checked; ILIKE as "C" folds ASCII only, as SQLite's LIKE
+        rows = db.execute(
+            f"{_PHOTO_COLUMNS} WHERE a.record_type = 'photo/exif' AND photo_meta_text(a.fields) ILIKE ? ESCAPE '!' "
+            "AND EXISTS (SELECT 1 FROM unnest(photo_meta_values(a.fields)) v "
+            "WHERE v COLLATE \"C\" ILIKE ? ESCAPE '!') ORDER BY a.id LIMIT ?", (like, like, limit))
+    elif phrase is None:
         rows = db.execute(f"{_PHOTO_COLUMNS} WHERE a.record_type = ? AND {holds} ORDER BY a.id LIMIT ?",
                           (PHOTO, like, limit))
     else:
@@ -372,7 +404,7 @@ class PlaceFilter:
 
     def sql(self) -> tuple[str, list]:
         import json
-        where: list[str] = ["1"]
+        where: list[str] = ["1 = 1"]
         args: list = []
         if self.start is not None or self.end is not None:
             where.append("k IS NOT NULL")
@@ -387,7 +419,7 @@ class PlaceFilter:
             where.append(cond)
             args += box_args
         if self.hidden:
-            where.append("(file_id IS NULL OR file_id NOT IN (SELECT value FROM json_each(?)))")
+            where.append("(file_id IS NULL OR file_id NOT IN (SELECT CAST(value AS BIGINT) FROM json_each(?)))")
             args.append(json.dumps(sorted(self.hidden)))
         return " AND ".join(where), args
 
@@ -413,9 +445,12 @@ def place_cells(db: sqlite3.Connection, flt: PlaceFilter, grid: int = 80) -> lis
         return []
     dlat = (r[1] - r[0]) / grid or 1.0
     dlon = (r[3] - r[2]) / grid or 1.0
+    # a cell: the whole part of the distance from the corner in cells (SQLite's CAST truncates,
+    # PostgreSQL's rounds: trunc() first there)
+    cell = "CAST(trunc({}) AS BIGINT)" if dialect(db) == "postgresql" else "CAST({} AS INTEGER)"
     return [PlaceCell(kind, int(n), float(lat), float(lon), label) for kind, n, lat, lon, label in db.execute(
         "SELECT kind, count(*), avg(lat), avg(lon), min(label) FROM map_places "
-        f"WHERE {where} GROUP BY CAST((lat - ?) / ? AS INTEGER), CAST((lon - ?) / ? AS INTEGER), kind",
+        f"WHERE {where} GROUP BY {cell.format('(lat - ?) / ?')}, {cell.format('(lon - ?) / ?')}, kind",
         [*args, r[0], dlat, r[2], dlon])]
 
 

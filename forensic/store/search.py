@@ -8,6 +8,8 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Iterator
 
+from forensic.store.db import dialect, like_literal
+
 MESSAGE_TYPE = "chat/message"
 MESSAGE_FIELDS = ("body", "text", "caption")
 HIT_TYPE = "search/hit"           # a hit ``forensic search --save`` recorded (never searched itself)
@@ -92,17 +94,25 @@ def content_indexed(db: sqlite3.Connection, item: str, triaged_at: str | None) -
     return row is not None and row[0] == triaged_at
 
 
+NUL_STANDIN = "\ufffd"        # a NUL of a document's text as PostgreSQL keeps it (its text holds none)
+
+
 def replace_content(db: sqlite3.Connection, item: str, triaged_at: str | None, texts: list[ContentText],
                     at: str) -> None:
     """The item's documents' text, in place of what was indexed before (the caller's
     transaction)."""
-    db.execute("INSERT INTO content_fts(content_fts, rowid, text) "
-               "SELECT 'delete', id, text FROM content_text WHERE item = ?", (item,))
+    fts = dialect(db) == "sqlite"       # on PostgreSQL a trigram index of content_text (schema.PG_SEARCH)
+    if fts:
+        db.execute("INSERT INTO content_fts(content_fts, rowid, text) "
+                   "SELECT 'delete', id, text FROM content_text WHERE item = ?", (item,))
     db.execute("DELETE FROM content_text WHERE item = ?", (item,))
     for t in texts:
-        cur = db.execute("INSERT INTO content_text(item, locator, path, deleted, extractor, text) VALUES (?,?,?,?,?,?)",
-                         (item, t.locator, t.path, int(t.deleted), t.extractor, t.text))
-        db.execute("INSERT INTO content_fts(rowid, text) VALUES (?, ?)", (cur.lastrowid, t.text))
+        row = db.execute("INSERT INTO content_text(item, locator, path, deleted, extractor, text) "
+                         "VALUES (?,?,?,?,?,?) RETURNING id",
+                         (item, t.locator, t.path, int(t.deleted), t.extractor,
+                          t.text if fts else t.text.replace("\0", NUL_STANDIN))).fetchone()
+        if fts:
+            db.execute("INSERT INTO content_fts(rowid, text) VALUES (?, ?)", (row[0], t.text))
     db.execute("INSERT INTO content_index(item, triaged_at, documents, indexed_at) VALUES (?,?,?,?) "
                "ON CONFLICT(item) DO UPDATE SET triaged_at=excluded.triaged_at, documents=excluded.documents, "
                "indexed_at=excluded.indexed_at", (item, triaged_at, len(texts), at))
@@ -112,7 +122,9 @@ def content_texts(db: sqlite3.Connection, item: str, literals: list[str] | None)
     """The item's documents' text; with ``literals`` (each of 3 characters or more), only the
     documents holding one of them in any case (the trigram index: a superset of the hits)."""
     cols = "c.item, c.locator, c.path, c.deleted, c.extractor, c.text"
-    if literals:
+    if literals and dialect(db) == "postgresql":
+        rows = _content_rows_postgres(db, cols, item, literals)
+    elif literals:
         query = " OR ".join('"' + lit.replace('"', '""') + '"' for lit in literals)
         rows = db.execute(f"SELECT {cols} FROM content_fts JOIN content_text c ON c.id = content_fts.rowid "
                           "WHERE content_fts MATCH ? AND c.item = ? ORDER BY c.id", (query, item))
@@ -120,6 +132,18 @@ def content_texts(db: sqlite3.Connection, item: str, literals: list[str] | None)
         rows = db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? ORDER BY c.id", (item,))
     for r in rows:
         yield ContentText(r[0], r[1], r[2], bool(r[3]), r[4], r[5])
+
+
+def _content_rows_postgres(db: sqlite3.Connection, cols: str, item: str, literals: list[str]) -> sqlite3.Cursor:
+    """:func:`content_texts`' documents on PostgreSQL: those holding a literal in any case, by
+    the trigram index ``content_text_trgm`` (ILIKE). Its case folding is ASCII's (the text
+    compares as "C"), SQLite's trigram tokenizer folds every script: a literal with other
+    letters than ASCII's is looked for in every document of the item (the matcher decides)."""
+    if not all(lit.isascii() for lit in literals):
+        return db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? ORDER BY c.id", (item,))
+    holds = " OR ".join("c.text ILIKE ? ESCAPE '!'" for _ in literals)
+    return db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? AND ({holds}) ORDER BY c.id",
+                      (item, *("%" + like_literal(lit) + "%" for lit in literals)))
 
 
 # -- hits kept as records (``forensic search --save``) ----------------------------------------
@@ -199,11 +223,11 @@ def save_hits(db: sqlite3.Connection, hits: list[tuple[str, str | None, int | No
             row = db.execute("SELECT id, sha256 FROM files WHERE item = ? AND locator = ?", (item, locator)).fetchone()
             if row is not None:
                 file_id, file_sha256 = row[0], row[1]
-        cur = db.execute("INSERT INTO artifacts(item, file_id, record_type, extractor, source_ref, fields, "
-                         "corrupted, warnings) VALUES (?,?,?,?,?,?,0,'[]')",
-                         (item, file_id, HIT_TYPE, extractor,
-                          None if source_record is None else f"artifact:{source_record}", fields_json))
-        aid = int(cur.lastrowid or 0)
+        aid = int(db.execute("INSERT INTO artifacts(item, file_id, record_type, extractor, source_ref, fields, "
+                             "corrupted, warnings) VALUES (?,?,?,?,?,?,0,'[]') RETURNING id",
+                             (item, file_id, HIT_TYPE, extractor,
+                              None if source_record is None else f"artifact:{source_record}",
+                              fields_json)).fetchone()[0])
         if source_record is not None:
             db.execute("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, tz_source, raw) "
                        "SELECT ?, ?, label, utc, local, tz_known, tz_source, raw FROM timestamps "
@@ -211,9 +235,9 @@ def save_hits(db: sqlite3.Connection, hits: list[tuple[str, str | None, int | No
         elif file_id is not None:
             db.execute("INSERT INTO timestamps(artifact_id, file_id, label, utc, local, tz_known, tz_source, raw) "
                        "SELECT ?, id, 'file_modified', "
-                       "CASE WHEN times_tz_known THEN modified_at END, "
-                       "CASE WHEN times_tz_known THEN NULL ELSE modified_at END, times_tz_known, "
-                       "CASE WHEN times_tz_known THEN COALESCE(times_tz_source, 'utc') ELSE 'unknown' END, "
+                       "CASE WHEN times_tz_known != 0 THEN modified_at END, "
+                       "CASE WHEN times_tz_known != 0 THEN NULL ELSE modified_at END, times_tz_known, "
+                       "CASE WHEN times_tz_known != 0 THEN COALESCE(times_tz_source, 'utc') ELSE 'unknown' END, "
                        "modified_at FROM files WHERE id = ? AND modified_at IS NOT NULL", (aid, file_id))
         rows = artifacts.record_row_hashes(db, aid, aid)
         times = artifacts.times_hashes(db, aid, aid)

@@ -29,6 +29,7 @@ kept the same numbers: :func:`record_hash_version`).
 """
 from __future__ import annotations
 
+import functools
 import heapq
 import json
 import sqlite3
@@ -36,6 +37,7 @@ from collections import defaultdict
 from dataclasses import dataclass, field
 from typing import Iterable, Iterator
 
+from forensic.store.db import dialect
 from forensic.store.hashsets import known_bad_sha256
 
 ALGORITHMS = ("phash", "dhash")
@@ -72,6 +74,32 @@ class SimilarPair:
 
     def to_json(self) -> dict:
         return {"a": self.a.side(), "b": self.b.side(), "distance": self.distance, "algorithm": self.algorithm}
+
+
+def json_value(db: sqlite3.Connection, column: str, path: str) -> str:
+    """SQL of the value at ``path`` (a constant, ``'$.name'``) of the JSON text in ``column``,
+    its type kept as SQLite's ``json_extract`` keeps it (a number comes back a number, where
+    PostgreSQL's json_extract gives text): there as ``jsonb``, which psycopg reads as the Python
+    value. Read it through :func:`sqlite_value`."""
+    if dialect(db) == "postgresql":
+        return f"jsonb_path_query_first({column}::jsonb, '{path}')"
+    return f"json_extract({column}, '{path}')"
+
+
+def sqlite_value(value: object) -> object:
+    """A value of :func:`json_value` as SQLite gives it: true and false as 1 and 0, an object
+    or array as its JSON text."""
+    if isinstance(value, bool):
+        return int(value)
+    if isinstance(value, (dict, list)):
+        return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+    return value
+
+
+def unindexed(db: sqlite3.Connection, column: str) -> str:
+    """``column`` in a WHERE term SQLite must not answer by its index (``+column``: SQLite's
+    way to say so, an error on PostgreSQL, whose planner weighs the indexes by their statistics)."""
+    return f"+{column}" if dialect(db) == "sqlite" else column
 
 
 def parse_hash(text: object) -> int | None:
@@ -122,12 +150,13 @@ class OlderHashes:
 def older_hashes(db: sqlite3.Connection, newest: int | None = None) -> OlderHashes | None:
     """Which items carry perceptual hashes older than the newest version found in the case (or
     than ``newest``, a photo's outside it, where that is newer), or None when none is older."""
-    rows = db.execute("SELECT a.item, a.extractor, json_extract(a.fields, '$.hash_version'), COUNT(*) "
+    declared_sql = json_value(db, "a.fields", "$.hash_version")
+    rows = db.execute(f"SELECT a.item, a.extractor, {declared_sql}, COUNT(*) "
                       "FROM artifacts a WHERE a.record_type = 'photo/phash' "
-                      "GROUP BY a.item, a.extractor, json_extract(a.fields, '$.hash_version')").fetchall()
+                      f"GROUP BY a.item, a.extractor, {declared_sql}").fetchall()
     by_version: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for it, extractor, declared, n in rows:
-        by_version[record_hash_version(extractor, declared)][it] += n
+        by_version[record_hash_version(extractor, sqlite_value(declared))][it] += n
     if not by_version:
         return None
     top = max(by_version) if newest is None else max(newest, max(by_version))
@@ -144,17 +173,17 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
     if item is not None:
         where += " AND a.item = ?"
         args.append(item)
+    field = functools.partial(json_value, db, "a.fields")
     rows = db.execute(
-        "SELECT a.item, f.locator, f.sha256, f.id, json_extract(a.fields, '$.phash'), "
-        "json_extract(a.fields, '$.dhash'), json_extract(a.fields, '$.frame_time_s'), a.extractor, "
-        "json_extract(a.fields, '$.hash_version') "
+        f"SELECT a.item, f.locator, f.sha256, f.id, {field('$.phash')}, {field('$.dhash')}, "
+        f"{field('$.frame_time_s')}, a.extractor, {field('$.hash_version')} "
         f"FROM artifacts a JOIN files f ON f.id = a.file_id WHERE {where} "
         "ORDER BY a.item, f.locator, a.id", args).fetchall()
     cameras: dict[int, str] = {}
     for file_id, make, model in db.execute(
-            "SELECT file_id, json_extract(fields, '$.make'), json_extract(fields, '$.model') FROM artifacts "
-            "WHERE record_type = 'photo/exif' AND file_id IS NOT NULL"):
-        words = [str(w).strip() for w in (make, model) if w is not None and str(w).strip()]
+            f"SELECT a.file_id, {field('$.make')}, {field('$.model')} FROM artifacts a "
+            "WHERE a.record_type = 'photo/exif' AND a.file_id IS NOT NULL"):
+        words = [str(w).strip() for w in map(sqlite_value, (make, model)) if w is not None and str(w).strip()]
         if words:
             cameras[file_id] = " ".join(words)
     carried: dict[str, list[int]] = defaultdict(list)
@@ -166,7 +195,8 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
             carried[sha].append(artifact_id)
     out = []
     for it, locator, sha, file_id, ph, dh, frame_time, extractor, declared in rows:
-        p, d = parse_hash(ph), parse_hash(dh)
+        p, d = parse_hash(sqlite_value(ph)), parse_hash(sqlite_value(dh))
+        frame_time, declared = sqlite_value(frame_time), sqlite_value(declared)
         if p is None or d is None:
             continue
         out.append(HashedPhoto(it, locator, sha, file_id, p, d, cameras.get(file_id),
@@ -189,10 +219,11 @@ class PhashRecord:
 
 def phash_records(db: sqlite3.Connection) -> list[PhashRecord]:
     """Every ``photo/phash`` record's pHash with its file and version, by file id."""
-    return [PhashRecord(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None, record_hash_version(r[4], r[5]))
+    return [PhashRecord(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None,
+                        record_hash_version(r[4], sqlite_value(r[5])))
             for r in db.execute(
-                "SELECT f.id, a.item, f.locator, json_extract(a.fields, '$.phash'), a.extractor, "
-                "json_extract(a.fields, '$.hash_version') FROM artifacts a JOIN files f ON f.id = a.file_id "
+                f"SELECT f.id, a.item, f.locator, {json_value(db, 'a.fields', '$.phash')}, a.extractor, "
+                f"{json_value(db, 'a.fields', '$.hash_version')} FROM artifacts a JOIN files f ON f.id = a.file_id "
                 "WHERE a.record_type = 'photo/phash' ORDER BY f.id, a.id")]
 
 
@@ -335,7 +366,7 @@ def thumbnails(db: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, str
         chunk = ids[start:start + 500]
         marks = ",".join("?" * len(chunk))
         for file_id, jpeg in db.execute(
-                "SELECT file_id, json_extract(fields, '$.jpeg_base64') FROM artifacts "
+                f"SELECT file_id, {json_value(db, 'fields', '$.jpeg_base64')} FROM artifacts "
                 f"WHERE record_type = ? AND file_id IN ({marks}) ORDER BY id", [THUMB_TYPE, *chunk]):
             if isinstance(jpeg, str) and file_id not in out:
                 out[file_id] = jpeg
@@ -382,11 +413,14 @@ def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None =
     category = known_bad_sha256(db)
     if not category:
         return {}
-    found = [(it, loc, sha, parse_hash(ph), record_hash_version(ex, hv)) for it, loc, sha, ph, ex, hv in db.execute(
-        "SELECT a.item, f.locator, f.sha256, json_extract(a.fields, '$.phash'), a.extractor, "
-        "json_extract(a.fields, '$.hash_version') FROM artifacts a "
+    field = functools.partial(json_value, db, "a.fields")
+    found = [(it, loc, sha, parse_hash(sqlite_value(ph)), record_hash_version(ex, sqlite_value(hv)))
+             for it, loc, sha, ph, ex, hv in db.execute(
+        f"SELECT a.item, f.locator, f.sha256, {field('$.phash')}, a.extractor, "
+        f"{field('$.hash_version')} FROM artifacts a "
         # by files_sha256 then artifacts_file ('+' keeps SQLite off the type index: every photo's hash)
-        f"JOIN files f ON f.id = a.file_id WHERE +a.record_type = 'photo/phash' AND f.sha256 IN ({_BAD_CONTENT}) "
+        f"JOIN files f ON f.id = a.file_id WHERE {unindexed(db, 'a.record_type')} = 'photo/phash' "
+        f"AND f.sha256 IN ({_BAD_CONTENT}) "
         "ORDER BY a.item, f.locator, a.id")]
     bad = [(it, loc, sha, h, v) for it, loc, sha, h, v in found if h is not None]
     if not bad:
@@ -398,18 +432,19 @@ def suspected_known_bad(db: sqlite3.Connection, file_ids: Iterable[int] | None =
             return {}
         # one JSON parameter, not one per id: an export's selection may be more files than
         # SQLite's variable limit (32,766 in many builds)
-        where, args = " AND f.id IN (SELECT value FROM json_each(?))", (json.dumps(wanted),)
-        kind = "+a.record_type"     # by the files given, not every photo's hash (3 s a gallery page at 100k)
+        where, args = " AND f.id IN (SELECT CAST(value AS BIGINT) FROM json_each(?))", (json.dumps(wanted),)
+        # by the files given, not every photo's hash (3 s a gallery page at 100k)
+        kind = unindexed(db, "a.record_type")
     out: dict[int, Suspect] = {}
     for file_id, ph, extractor, declared in db.execute(
-            "SELECT f.id, json_extract(a.fields, '$.phash'), a.extractor, json_extract(a.fields, '$.hash_version') "
+            f"SELECT f.id, {field('$.phash')}, a.extractor, {field('$.hash_version')} "
             "FROM artifacts a JOIN files f ON f.id = a.file_id "
             f"WHERE {kind} = 'photo/phash' AND (f.sha256 IS NULL OR f.sha256 NOT IN ({_BAD_CONTENT})){where} "
             "ORDER BY a.id", args):
-        value = parse_hash(ph)
+        value = parse_hash(sqlite_value(ph))
         if value is None:
             continue
-        version = record_hash_version(extractor, declared)
+        version = record_hash_version(extractor, sqlite_value(declared))
         for it, loc, sha, bad_hash, bad_version in bad:
             if bad_version != version:
                 continue

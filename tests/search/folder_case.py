@@ -2,7 +2,9 @@
 from __future__ import annotations
 
 import os
+from contextlib import contextmanager
 from pathlib import Path
+from typing import Any, Iterator
 
 from tests.training_case import cli
 
@@ -24,3 +26,17 @@ def triaged_folder(tmp: Path, files: dict[str, bytes], case_id: str, dated: tupl
     assert cli("evidence", "add", root, "--case", case, "--id", "logical") == 0
     cli("triage", "--case", case)
     return case
+
+
+@contextmanager
+def store(case: Path) -> Iterator[Any]:
+    """A connection of its own to the case's store, whichever backend the run made it on
+    (``case.db``, or the PostgreSQL schema ``store.json`` names), as forensic opens it:
+    autocommit (each statement committed)."""
+    from forensic.store import db, postgres
+    where = postgres.Location.read(case) if (case / postgres.STORE_FILE).is_file() else case / "case.db"
+    conn = db.connect(where)
+    try:
+        yield conn
+    finally:
+        conn.close()

@@ -10,7 +10,8 @@ from tests.builders import write_tree
 from tests.training_case import cli
 
 
-def test_a_version_5_store_gains_the_content_index(tmp_path, capsys):
+def test_a_version_5_store_gains_the_content_index(tmp_path, capsys, monkeypatch):
+    monkeypatch.delenv("FORENSIC_STORE", raising=False)      # an SQLite store's migration (on any test backend)
     root = write_tree(tmp_path / "extraction", {"page.html": b"<p>MIGRATED&#45;WORD</p>", "a.txt": b"alpha\n"})
     case = tmp_path / "case"
     assert cli("case", "init", case, "--case-id", "MIG-6", "--examiner", "E") == 0

@@ -5,10 +5,9 @@ and carried by ``export --tag`` (the file they are in), and never found by a lat
 from __future__ import annotations
 
 import json
-import sqlite3
 import zipfile
 
-from tests.search.folder_case import triaged_folder
+from tests.search.folder_case import store, triaged_folder
 from tests.training_case import cli
 
 
@@ -28,7 +27,7 @@ def test_saved_hits_are_records(tmp_path, capsys):
     assert ref.startswith("artifact:")
     aid = int(ref.split(":")[1])
 
-    with sqlite3.connect(case / "case.db") as db:
+    with store(case) as db:
         rtype, fields = db.execute("SELECT record_type, fields FROM artifacts WHERE id = ?", (aid,)).fetchone()
         times = db.execute("SELECT label, utc FROM timestamps WHERE artifact_id = ?", (aid,)).fetchall()
     assert rtype == "search/hit"
@@ -112,7 +111,7 @@ def test_saving_the_same_search_twice_keeps_each_hit_once(tmp_path, capsys):
         return _jsonl(out.out), " ".join(out.err.split())
 
     def stored() -> int:
-        with sqlite3.connect(case / "case.db") as db:
+        with store(case) as db:
             return db.execute("SELECT count(*) FROM artifacts WHERE record_type = 'search/hit'").fetchone()[0]
 
     first, err = save("DOCK-SEVEN", "--in", "content")
@@ -157,7 +156,7 @@ def test_a_damaged_saved_hit_row_does_not_stop_a_save(tmp_path, capsys):
     """A ``search/hit`` row whose fields are not JSON, or JSON but no object (a damaged or
     hand-edited store), is passed over when the saved hits are read back: the save goes on."""
     case = triaged_folder(tmp_path, {"a.txt": b"the WHARF-TWO here\n"}, "S-14")
-    with sqlite3.connect(case / "case.db") as db:
+    with store(case) as db:
         for fields in ("not json", "[1, 2]", '"a string"'):
             db.execute("INSERT INTO artifacts(item, record_type, extractor, fields, corrupted, warnings) "
                        "VALUES ('logical', 'search/hit', 'search@1', ?, 0, '[]')", (fields,))
@@ -177,7 +176,7 @@ def test_a_saved_hit_whose_time_cannot_be_read_is_exported_untimed(tmp_path, cap
     assert cli("search", "PIER-NINE", "--in", "content", "--save", "--json", "--case", case) == 0
     (hit,) = _jsonl(capsys.readouterr().out)
     aid = int(hit["saved_as"].split(":")[1])
-    with sqlite3.connect(case / "case.db") as db:
+    with store(case) as db:
         db.execute("UPDATE timestamps SET utc = 'not a time', local = NULL, tz_known = 1 WHERE artifact_id = ?",
                    (aid,))
     assert cli("tag", "add", hit["saved_as"], "--tag", "pier", "--case", case) == 0

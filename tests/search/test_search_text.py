@@ -14,7 +14,7 @@ from forensic.search.patterns import b58check, bech32_ok, eip55_ok, luhn, patter
 from forensic.search.raw import RunMap, scan
 from forensic.search.terms import Matcher, Term
 from tests.builders import tiny_jpeg
-from tests.search.folder_case import triaged_folder
+from tests.search.folder_case import store, triaged_folder
 from tests.training_case import cli
 
 
@@ -74,9 +74,8 @@ def test_document_text(folder_case, capsys):
     # UTF-16BE text one byte on is UTF-16LE: the raw pass finds it first, at its offset
     assert hits["BE-KEYWORD"]["encoding"] == "utf-16le" and hits["BE-KEYWORD"]["file_offset"] == 3
     assert all(h["where"] == "content" and h["image_offset"] is None for h in hits.values())
-    # the first search indexed the documents' text (FTS5, trigram); the next ones read it there
-    import sqlite3
-    with sqlite3.connect(case / "case.db") as db:
+    # the first search indexed the documents' text (FTS5 or pg_trgm, trigram); the next ones read it there
+    with store(case) as db:
         indexed = dict(db.execute("SELECT extractor, count(*) FROM content_text GROUP BY extractor"))
     assert indexed == {"ooxml": 1, "html": 1, "bom-text": 1, "pdf": 1}
     again = {h["text"]: h for h in search(case, capsys, r"(DOCX|HTML|BE|PDF)[- ]KEYWORD", "--regex", "--in",
