@@ -37,6 +37,15 @@ Cyrillic letters removed (``día`` → ``dia``, ``ёлка`` → ``елка``), 
 hamza/madda carriers reduced (``مَرْحَبًا`` → ``مرحبا``, ``أ``/``إ``/``آ`` → ``ا``), Hebrew points
 removed, zero-width and bidi marks dropped, then Unicode case folding (``ß`` → ``ss``). Indic and
 Thai vowel signs are kept (they are letters there).
+
+On PostgreSQL (a lab's shared store, ``forensic.store.postgres``) the same rows are kept in
+``chat_messages``, made in Python (no SQL functions of Python there), and the full-text index
+is PostgreSQL's own: a ``lexemes`` tsvector column with a GIN index
+(``forensic.store.schema.PG_CHAT_INDEX``). Its lexemes are the tokens FTS5's tokenizer gives
+the same search forms (see :func:`_tokenize`), so a search finds the same messages on both
+backends; :func:`_pg_search` maps the FTS5 query of :func:`fts_query` to a tsquery, and the
+few cases a tsquery cannot decide alone (a quoted word of several tokens, a token too long
+for a lexeme, a message too large for a tsvector) are checked in Python against the tokens.
 """
 from __future__ import annotations
 
@@ -47,11 +56,11 @@ import re
 import sqlite3
 import unicodedata
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterator
+from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
 
 from forensic.store.db import dialect
 from forensic.store.records import Conversation, Message
-from forensic.store.schema import empty_chat_index
+from forensic.store.schema import CHAT_TOKENIZER, empty_chat_index
 from forensic.store.timeline import EARLIEST_OFFSET_H, HOUR_US, LATEST_OFFSET_H
 from forensic.timestamps import iso_utc, now_utc
 
@@ -85,7 +94,11 @@ def ensure_schema(db: sqlite3.Connection) -> None:
         own = not db.in_transaction
         if own:
             db.execute("BEGIN IMMEDIATE")
-        empty_chat_index(db)
+        if dialect(db) == "postgresql":          # the same layout: its rows only
+            db.execute("DELETE FROM chat_messages")
+            db.execute("DELETE FROM chat_index")
+        else:
+            empty_chat_index(db)
         if own:
             db.execute("COMMIT")
 
@@ -140,9 +153,12 @@ _DERIVED = (
 def index_problems(db: sqlite3.Connection) -> list[str]:
     """How the search index differs from what the records give (``custody verify --deep``):
     for every item indexed, its rows against the rows derived from its records now, and the
-    FTS index against its rows (FTS5 ``integrity-check`` with the content table). Items not
-    indexed yet are skipped: they are indexed from the records on first use."""
+    FTS index against its rows (FTS5 ``integrity-check`` with the content table; on
+    PostgreSQL, each row's lexemes against its search forms). Items not indexed yet are
+    skipped: they are indexed from the records on first use."""
     ensure_schema(db)
+    if dialect(db) == "postgresql":
+        return _index_problems_pg(db)
     _register(db)
     problems = []
     for (item,) in db.execute("SELECT DISTINCT item FROM chat_index ORDER BY item").fetchall():
@@ -163,9 +179,9 @@ def index_problems(db: sqlite3.Connection) -> list[str]:
 def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = None) -> int:
     """(Re)build the index rows of ``item``'s chat messages (of one extractor NAME, or all).
     Idempotent; run inside the caller's transaction. Returns the number of messages indexed."""
-    if dialect(db) == "postgresql":
-        return 0      # TODO(pg): the chat search index on PostgreSQL
     ensure_schema(db)
+    if dialect(db) == "postgresql":
+        return _index_messages_pg(db, item, extractor)
     _register(db)
     if extractor is None:
         _unindex(db, "item = ?", (item,))
@@ -184,19 +200,238 @@ def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = No
     where, args = ("item = ?", (item,)) if extractor is None else ("item = ? AND extractor = ?", (item, extractor))
     db.execute("INSERT INTO messages_fts(rowid, body, sender, title) "
                f"SELECT seq, body, sender, title FROM chat_messages WHERE {where}", args)
+    return _record_index(db, item, extractor, where, args)
+
+
+def _record_index(db: sqlite3.Connection, item: str, extractor: str | None, where: str, args: tuple) -> int:
+    """The ``chat_index`` rows of what was just indexed (``where``: its rows). Returns how many
+    messages that is."""
     now = iso_utc(now_utc())
     total = 0
     for name, n, s, lo, hi, seq_lo, seq_hi in db.execute(
             "SELECT extractor, count(*), sum(id), min(id), max(id), min(seq), max(seq) FROM chat_messages "
             f"WHERE {where} GROUP BY extractor", args).fetchall():
-        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, seq_lo, "
+        # (the index's rows of item/extractor were deleted first: a plain INSERT, on both backends)
+        db.execute("INSERT INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, seq_lo, "
                    "seq_hi, form_version, indexed_at) VALUES (?,?,?,?,?,?,?,?,?,?)",
                    (item, name, n, s, lo, hi, seq_lo, seq_hi, INDEX_VERSION, now))
         total += n
     if extractor is not None and total == 0:
-        db.execute("INSERT OR REPLACE INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, form_version, "
+        db.execute("INSERT INTO chat_index(item, extractor, messages, id_sum, min_id, max_id, form_version, "
                    "indexed_at) VALUES (?,?,0,0,NULL,NULL,?,?)", (item, extractor, INDEX_VERSION, now))
     return total
+
+
+# -- the index on PostgreSQL -------------------------------------------------------------------
+# The rows are derived in Python (PostgreSQL has no Python functions to call from SQL), with the
+# values SQLite's _DERIVED gives: json_extract's value stored in a TEXT column or cast to TEXT
+# (_sql_text), the search forms of search_form, the keys of _key.
+
+PG_BATCH = 2000                   # messages tokenized and inserted at a time
+# A lexeme of a tsvector holds at most 2047 bytes and a tsvector at most 1 MiB: a longer token
+# is kept cut (at a character boundary) to LEXEME_BYTES, and a message whose lexemes would not
+# fit is given UNINDEXED alone, a lexeme no token can be (FTS5's tokens hold no space): every
+# search reads it, and checks its text in Python.
+LEXEME_BYTES = 2000
+TSVECTOR_BYTES = 512 * 1024
+UNINDEXED = " too large for a tsvector "
+
+
+def _sql_text(value: Any) -> str | None:
+    """A JSON value as SQLite gives it as text (json_extract's value cast to TEXT): true and
+    false as 1 and 0, a real with 15 significant digits and a point, an object or array as
+    its compact JSON."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, bool):
+        return "1" if value else "0"
+    if isinstance(value, int):
+        return str(value)
+    if isinstance(value, float):
+        text = f"{value:.15g}"
+        if text in ("inf", "-inf", "nan"):
+            return {"inf": "Inf", "-inf": "-Inf", "nan": None}[text]
+        mantissa, e, exponent = text.partition("e")
+        if "." not in mantissa:
+            mantissa += ".0"
+        return mantissa + e + exponent
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _derive(artifact_id: int, item: str, extractor: str, fields_json: str, file_id: int | None) -> tuple:
+    """The index row (:data:`_COLUMNS`) of one chat/message record, as _DERIVED gives it."""
+    try:
+        f = json.loads(fields_json)
+    except (TypeError, ValueError):
+        f = {}
+    if not isinstance(f, dict):
+        f = {}
+    conv = f.get("conversation")
+    conv = conv if isinstance(conv, dict) else {}
+    sent_utc, sent_at = f.get("sent_at_utc"), f.get("sent_at")
+    sent_key = _key(sent_utc if isinstance(sent_utc, str) else None, sent_at if isinstance(sent_at, str) else None)
+    tz = f.get("tz_known")
+    who = f.get("sender") if f.get("sender") is not None else f.get("actor")
+    sender = ((_sql_text(who) or "") + " " + (_sql_text(f.get("sender_name")) or "")).strip(" ")
+    return (artifact_id, item, extractor.split("@", 1)[0], _sql_text(f.get("platform")), _sql_text(conv.get("id")),
+            _sql_text(conv.get("title")), file_id, sent_key, NO_TIME_KEY if sent_key is None else sent_key,
+            int(tz) if isinstance(tz, (bool, int)) else (0 if tz is None else 1), _sql_text(sent_at),
+            search_form(_sql_text(f.get("body"))), search_form(sender), search_form(_sql_text(conv.get("title"))))
+
+
+def _derived_rows(db: sqlite3.Connection, item: str, like: str) -> list[tuple]:
+    """The index rows of ``item``'s chat/message records of the extractors matching ``like``,
+    in time order (``sort_key, id``)."""
+    rows = [_derive(*r) for r in db.execute(
+        "SELECT id, item, extractor, fields, file_id FROM artifacts "
+        "WHERE item = ? AND record_type = 'chat/message' AND extractor LIKE ?", (item, like))]
+    rows.sort(key=lambda r: (r[8], r[0]))
+    return rows
+
+
+def _tokenize(texts: Sequence[Sequence[str | None]]) -> list[list[list[str]]]:
+    """The tokens of each text of each row (up to three texts a row), in order, as the SQLite
+    index's FTS5 tokenizer (:data:`~forensic.store.schema.CHAT_TOKENIZER`) gives them: read
+    from an FTS5 table in memory, so PostgreSQL's index parts, folds and matches words exactly
+    as SQLite's does (PostgreSQL's own parser would not: it keeps host names, e-mail
+    addresses, paths and decimal numbers whole, and its idea of a letter is the server's)."""
+    out: list[list[list[str]]] = [[[], [], []] for _ in texts]
+    if not texts:
+        return out
+    mem = sqlite3.connect(":memory:")
+    try:
+        mem.execute(f"CREATE VIRTUAL TABLE t USING fts5(c0, c1, c2, tokenize=\"{CHAT_TOKENIZER}\")")
+        mem.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+        mem.executemany("INSERT INTO t(rowid, c0, c1, c2) VALUES (?, ?, ?, ?)",
+                        ((i + 1, *(list(row) + [None, None, None])[:3]) for i, row in enumerate(texts)))
+        found: dict[tuple[int, int], list[tuple[int, str]]] = {}
+        for term, doc, col, offset in mem.execute("SELECT term, doc, col, offset FROM v"):
+            found.setdefault((doc - 1, int(col[1])), []).append((offset, term))
+    finally:
+        mem.close()
+    for (row, col), terms in found.items():
+        out[row][col] = [t for _, t in sorted(terms)]
+    return out
+
+
+def _lexeme(token: str) -> str:
+    """``token`` as a lexeme: cut to at most LEXEME_BYTES of UTF-8 (at a character boundary)."""
+    data = token.encode("utf-8")
+    if len(data) <= LEXEME_BYTES:
+        return token
+    return data[:LEXEME_BYTES].decode("utf-8", errors="ignore")
+
+
+def _lexemes(columns: list[list[str]]) -> list[str]:
+    """The lexemes of a message's tokens (each once), or [UNINDEXED] when they would not fit."""
+    found = sorted({_lexeme(t) for tokens in columns for t in tokens})
+    if sum(len(t.encode("utf-8")) + 8 for t in found) > TSVECTOR_BYTES:
+        return [UNINDEXED]
+    return found
+
+
+def _index_messages_pg(db: sqlite3.Connection, item: str, extractor: str | None) -> int:
+    """index_messages on PostgreSQL: the same rows, each with its lexemes, ``seq`` given in
+    time order above every existing one (as SQLite gives its rowids)."""
+    args: tuple[str, ...]
+    if extractor is None:
+        where, args, like = "item = ?", (item,), "%"
+    else:
+        where, args, like = "item = ? AND extractor = ?", (item, extractor), extractor + "@%"
+    db.execute(f"DELETE FROM chat_messages WHERE {where}", args)
+    db.execute(f"DELETE FROM chat_index WHERE {where}", args)
+    # rows left by an earlier run whose artifact ids were since given to new artifacts
+    db.execute("DELETE FROM chat_messages WHERE id IN (SELECT id FROM artifacts WHERE item = ? "
+               "AND record_type = 'chat/message' AND extractor LIKE ?)", (item, like))
+    rows = _derived_rows(db, item, like)
+    seq = db.execute("SELECT coalesce(max(seq), 0) FROM chat_messages").fetchone()[0]
+    marks = ",".join("?" * (_COLUMNS.count(",") + 1))
+    for start in range(0, len(rows), PG_BATCH):
+        batch = rows[start:start + PG_BATCH]
+        tokens = _tokenize([r[-3:] for r in batch])
+        db.executemany(f"INSERT INTO chat_messages(seq, {_COLUMNS}, lexemes) "
+                       f"VALUES (?, {marks}, array_to_tsvector(CAST(? AS text[])))",
+                       [(seq + start + i + 1, *r, _lexemes(t))
+                        for i, (r, t) in enumerate(zip(batch, tokens, strict=True))])
+    return _record_index(db, item, extractor, where, args)
+
+
+def _index_problems_pg(db: sqlite3.Connection) -> list[str]:
+    """index_problems on PostgreSQL: each item's rows against those its records give now, and
+    each row's lexemes against its search forms."""
+    problems = []
+    for (item,) in db.execute("SELECT DISTINCT item FROM chat_index ORDER BY item").fetchall():
+        derived = set(_derived_rows(db, item, "%"))
+        stored = {tuple(r) for r in db.execute(f"SELECT {_COLUMNS} FROM chat_messages WHERE item = ?", (item,))}
+        extra, lost = len(stored - derived), len(derived - stored)
+        if extra or lost:
+            problems.append(f"item {item}: {lost} message(s) missing from the search index or different "
+                            f"there, {extra} index row(s) no record gives")
+    wrong = 0
+    rows = db.execute("SELECT body, sender, title, tsvector_to_array(lexemes) FROM chat_messages "
+                      "ORDER BY seq").fetchall()
+    for start in range(0, len(rows), PG_BATCH):
+        batch = rows[start:start + PG_BATCH]
+        for r, tokens in zip(batch, _tokenize([r[:3] for r in batch]), strict=True):
+            wrong += sorted(r[3] or []) != _lexemes(tokens)
+    if wrong:
+        problems.append(f"the full-text index does not match its rows ({wrong} message(s) with other lexemes)")
+    return problems
+
+
+def _pg_search(fts: str) -> tuple[str | None, list[tuple[list[str], bool]], bool]:
+    """An FTS5 query of :func:`fts_query` (quoted phrases, ``*`` for a prefix, AND) on
+    PostgreSQL: (the tsquery, the phrases as token lists with their prefix flag, whether the
+    tsquery decides alone). The tsquery asks for every token of every phrase (the last one of
+    a prefix phrase as a prefix, ``:*``), or UNINDEXED. FTS5 also wants a phrase's tokens next
+    to each other in one column: a tsquery of lexemes cannot say that, so a query with a phrase
+    of several tokens (or a token too long for a lexeme) has its candidates checked in Python
+    (:func:`_fts_matches`), as has every message given UNINDEXED; the hits are then FTS5's.
+    A phrase without tokens matches nothing, as in FTS5: the tsquery is then None."""
+    phrases: list[tuple[list[str], bool]] = []
+    exact = True
+    terms = []
+    words = [(m.group(1).replace('""', '"'), bool(m.group(2))) for m in re.finditer(r'"((?:[^"]|"")*)"(\*?)', fts)]
+    for (_, prefix), (tokens, _, _) in zip(words, _tokenize([(w, None, None) for w, _ in words]), strict=True):
+        if not tokens:
+            return None, [], True
+        phrases.append((tokens, prefix))
+        exact = exact and len(tokens) == 1
+        for i, token in enumerate(tokens):
+            lexeme = _lexeme(token)
+            cut = len(lexeme.encode("utf-8")) > LEXEME_BYTES - 4      # a stored lexeme may be cut there
+            exact = exact and not cut
+            star = (prefix and i == len(tokens) - 1) or cut
+            terms.append("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if star else ""))
+    if not phrases:
+        return None, [], True
+    return f"({' & '.join(terms)}) | '{UNINDEXED}'", phrases, exact
+
+
+def _fts_matches(phrases: list[tuple[list[str], bool]], columns: list[list[str]]) -> bool:
+    """FTS5's answer for a message: every phrase's tokens, in order and next to each other, in
+    one of its columns (the last one as a prefix when the phrase has ``*``)."""
+    def found(tokens: list[str], prefix: bool, column: list[str]) -> bool:
+        n = len(tokens)
+        for at in range(len(column) - n + 1):
+            if column[at:at + n - 1] == tokens[:-1] and (
+                    column[at + n - 1].startswith(tokens[-1]) if prefix else column[at + n - 1] == tokens[-1]):
+                return True
+        return False
+    return all(any(found(tokens, prefix, column) for column in columns) for tokens, prefix in phrases)
+
+
+def _pg_hits(rows: Iterable[Any], phrases: list[tuple[list[str], bool]], exact: bool) -> Iterator[Any]:
+    """The rows of a PostgreSQL search that FTS5 would give: ``rows`` end with the message's
+    body, sender and title search forms and whether it is UNINDEXED; those the tsquery does not
+    decide alone are checked in Python (a batch of rows at a time, in their order)."""
+    rows = iter(rows)
+    while batch := list(itertools.islice(rows, 500)):
+        check = [r for r in batch if not exact or r[-1]]
+        tokens = dict(zip(map(id, check), _tokenize([r[-4:-1] for r in check]), strict=True))
+        for r in batch:
+            if id(r) not in tokens or _fts_matches(phrases, tokens[id(r)]):
+                yield r
 
 
 def index_is_current(db: sqlite3.Connection, item: str) -> bool:
@@ -250,6 +485,14 @@ def search_ids(db: sqlite3.Connection, text: str, limit: int | None = None) -> l
     q = fts_query(text)
     if q is None:
         return []
+    if dialect(db) == "postgresql":
+        tsquery, phrases, exact = _pg_search(q)
+        if tsquery is None:
+            return []
+        rows = db.execute("SELECT id, body, sender, title, lexemes @@ CAST(? AS tsquery) FROM chat_messages "
+                          "WHERE lexemes @@ CAST(? AS tsquery) ORDER BY seq", (f"'{UNINDEXED}'", tsquery))
+        ids = (r[0] for r in _pg_hits(rows, phrases, exact))
+        return list(itertools.islice(ids, limit) if limit else ids)
     sql = ("SELECT m.id FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid "
            "WHERE messages_fts MATCH ?" + (" LIMIT ?" if limit else ""))
     return [r[0] for r in db.execute(sql, (q, limit) if limit else (q,))]
@@ -296,7 +539,8 @@ def platforms(db: sqlite3.Connection) -> set[str]:
 def _message_query(items: list[str], platform: str | None = None, conversation: str | None = None,
                    start_us: int | None = None, end_us: int | None = None, fts: str | None = None,
                    limit: int | None = None, run: tuple[int, int] | None = None,
-                   state: bool | None = None, recovered: bool | None = None) -> tuple[str, list[Any]]:
+                   state: bool | None = None, recovered: bool | None = None,
+                   sql_dialect: str = "sqlite") -> tuple[str, list[Any]]:
     """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
 
     Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
@@ -304,7 +548,12 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
     the FTS hits of the run read in rowid order are in time order, and the FTS table drives
     the query (CROSS JOIN keeps that order of evaluation), so the first rows come without
     reading every hit; :func:`messages` merges the runs. The columns are those of
-    :class:`~forensic.store.records.Message`."""
+    :class:`~forensic.store.records.Message`.
+
+    On PostgreSQL (``sql_dialect``), ``fts`` is a tsquery (:func:`_pg_search`): one query in
+    ``sort_key, id`` order, whose rows end with the search forms and the UNINDEXED flag that
+    :func:`_pg_hits` checks."""
+    pg = sql_dialect == "postgresql"
     where = [f"m.item IN ({','.join('?' * len(items))})"]
     args: list[Any] = list(items)
     if platform:
@@ -315,11 +564,12 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
         args.append(conversation)
     # a message whose zone is unknown is kept when its true instant could be in range: its
     # wall clock (read as UTC) lies within start - 12 h .. end + 14 h (offsets -12:00..+14:00)
+    known = "m.tz_known != 0" if pg else "m.tz_known"        # a CASE wants a boolean on PostgreSQL
     if start_us is not None:
-        where.append("m.sent_key >= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        where.append(f"m.sent_key >= CASE WHEN {known} THEN ? ELSE ? END")
         args.extend([start_us, start_us + EARLIEST_OFFSET_H * HOUR_US])
     if end_us is not None:
-        where.append("m.sent_key <= CASE WHEN m.tz_known THEN ? ELSE ? END")
+        where.append(f"m.sent_key <= CASE WHEN {known} THEN ? ELSE ? END")
         args.extend([end_us, end_us + LATEST_OFFSET_H * HOUR_US])
     if state is not None:
         where.append(_UNCOMMITTED_SQL if state else f"NOT {_UNCOMMITTED_SQL} IS TRUE")
@@ -327,7 +577,12 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
         where.append(_RECOVERED_SQL if recovered else f"NOT {_RECOVERED_SQL} IS TRUE")
     cols = "m.id AS id, m.item AS item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key AS sort_key"
     joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
-    if fts is not None:
+    if fts is not None and pg:
+        sql = (f"SELECT {cols}, m.body, m.sender, m.title, m.lexemes @@ CAST(? AS tsquery) FROM chat_messages m "
+               f"{joins} WHERE m.lexemes @@ CAST(? AS tsquery) AND " + " AND ".join(where)
+               + " ORDER BY m.sort_key, m.id")
+        args = [f"'{UNINDEXED}'", fts, *args]
+    elif fts is not None:
         if run is None:
             raise ValueError("a search query needs a seq run")
         sql = (f"SELECT {cols} FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid {joins} "
@@ -336,7 +591,7 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
         args = [fts, run[0], run[1], *args]
     else:
         # the time index streams the listing; one conversation is read through its own index
-        index = "" if conversation else "INDEXED BY chat_messages_time "
+        index = "" if conversation or pg else "INDEXED BY chat_messages_time "
         sql = (f"SELECT {cols} FROM chat_messages m {index}{joins} "
                "WHERE " + " AND ".join(where) + " ORDER BY m.sort_key, m.id")
     if limit:
@@ -367,6 +622,10 @@ def messages(db: sqlite3.Connection, items: list[str], platform: str | None = No
     ``fts`` (a query from :func:`fts_query`). ``state``: True keeps only the messages flagged
     uncommitted (``db_state``), False leaves them out, None keeps all; ``recovered`` likewise
     for the deleted rows recovered from free space (``recovered: "deleted"``)."""
+    if dialect(db) == "postgresql":
+        yield from _messages_pg(db, items, platform, conversation, start_us, end_us, fts, limit, state, recovered)
+        return
+
     def query(run: tuple[int, int] | None) -> sqlite3.Cursor:
         sql, args = _message_query(items, platform, conversation, start_us, end_us, fts, limit, run, state,
                                    recovered)
@@ -381,6 +640,28 @@ def messages(db: sqlite3.Connection, items: list[str], platform: str | None = No
     yield from itertools.islice(rows, limit) if limit else rows
 
 
+def _messages_pg(db: sqlite3.Connection, items: list[str], platform: str | None, conversation: str | None,
+                 start_us: int | None, end_us: int | None, fts: str | None, limit: int | None,
+                 state: bool | None, recovered: bool | None) -> Iterator[Message]:
+    """:func:`messages` on PostgreSQL: one query in time order; a search's rows checked by
+    :func:`_pg_hits` where its tsquery does not decide alone (its LIMIT then applied here)."""
+    if fts is None:
+        sql, args = _message_query(items, platform, conversation, start_us, end_us, None, limit, None, state,
+                                   recovered, "postgresql")
+        yield from (Message.from_row(r) for r in db.execute(sql, args))
+        return
+    tsquery, phrases, exact = _pg_search(fts)
+    if tsquery is None:
+        return
+    # a message given UNINDEXED may not match: a LIMIT only when the case has none
+    decided = exact and db.execute("SELECT 1 FROM chat_messages WHERE lexemes @@ CAST(? AS tsquery) LIMIT 1",
+                                   (f"'{UNINDEXED}'",)).fetchone() is None
+    sql, args = _message_query(items, platform, conversation, start_us, end_us, tsquery, limit if decided else None,
+                               None, state, recovered, "postgresql")
+    hits = (Message.from_row(r) for r in _pg_hits(db.execute(sql, args), phrases, exact))
+    yield from itertools.islice(hits, limit) if limit else hits
+
+
 def conversations(db: sqlite3.Connection, items: list[str], platform: str | None = None) -> list[Conversation]:
     """The conversations of ``items`` (of one ``platform``, as stored), by item, then the
     time of their first message (those without a time last), platform and id."""
@@ -392,7 +673,7 @@ def conversations(db: sqlite3.Connection, items: list[str], platform: str | None
         "SELECT item, platform, conversation, max(conv_title) AS title, count(*) AS n, min(id) AS first_id, "
         "min(sent_key) AS lo, max(sent_key) AS hi, group_concat(DISTINCT file_id) AS files FROM chat_messages "
         "WHERE " + " AND ".join(where) + " GROUP BY item, platform, conversation "
-        "ORDER BY item, lo IS NULL, lo, platform, conversation", args).fetchall()
+        "ORDER BY item, min(sent_key) IS NULL, min(sent_key), platform, conversation", args).fetchall()
     pending = _uncommitted_counts(db, items, platform)
     out = []
     for g in groups:
@@ -415,8 +696,9 @@ def _sent_at(db: sqlite3.Connection, g: sqlite3.Row, key: int | None) -> str | N
     ``sent_key`` is ``key``."""
     if key is None:
         return None
-    r = db.execute("SELECT sent_at FROM chat_messages WHERE item = ? AND platform IS ? AND conversation IS ? "
-                   "AND sent_key = ? ORDER BY id LIMIT 1",
+    same = "IS NOT DISTINCT FROM" if dialect(db) == "postgresql" else "IS"
+    r = db.execute(f"SELECT sent_at FROM chat_messages WHERE item = ? AND platform {same} ? "
+                   f"AND conversation {same} ? AND sent_key = ? ORDER BY id LIMIT 1",
                    (g["item"], g["platform"], g["conversation"], key)).fetchone()
     return r[0] if r else None
 
@@ -429,8 +711,9 @@ def _uncommitted_counts(db: sqlite3.Connection, items: list[str], platform: str 
     if platform:
         where.append("m.platform = ?")
         args.append(platform)
+    index = "INDEXED BY artifacts_type " if dialect(db) == "sqlite" else ""
     rows = db.execute(
-        "SELECT m.item, m.platform, m.conversation, count(*) FROM artifacts a INDEXED BY artifacts_type "
+        f"SELECT m.item, m.platform, m.conversation, count(*) FROM artifacts a {index}"
         "JOIN chat_messages m ON m.id = a.id WHERE a.record_type = 'chat/message' AND "
         + " AND ".join(where) + f" AND {_UNCOMMITTED_SQL} GROUP BY m.item, m.platform, m.conversation", args)
     return {(r[0], r[1], r[2]): r[3] for r in rows}
@@ -442,11 +725,20 @@ def conversation_order(db: sqlite3.Connection, item: str) -> dict[tuple[str | No
     order of ``forensic messages``). Read from the records, not the search index (which may
     not be built yet), so a report can say where its selected messages stand in their
     conversation."""
+    if dialect(db) == "postgresql":         # the keys made in Python (see _derive)
+        derived = (_derive(r[0], item, "", r[1], None) for r in db.execute(
+            "SELECT id, fields FROM artifacts WHERE item = ? AND record_type = 'chat/message'", (item,)))
+        return _in_order((d[0], d[3], d[4], d[7]) for d in derived)
     _register(db)
     rows = db.execute(
         "SELECT id, json_extract(fields, '$.platform'), CAST(json_extract(fields, '$.conversation.id') AS TEXT), "
         "chat_sent_key(json_extract(fields, '$.sent_at_utc'), json_extract(fields, '$.sent_at')) "
         "FROM artifacts WHERE item = ? AND record_type = 'chat/message'", (item,)).fetchall()
+    return _in_order(rows)
+
+
+def _in_order(rows: Iterable[Sequence[Any]]) -> dict[tuple[str | None, str | None], list[int]]:
+    """(artifact id, platform, conversation, sent_key) rows by conversation, ids in time order."""
     keyed: dict[tuple[str | None, str | None], list[tuple[int, int]]] = {}
     for artifact_id, platform, conversation, sent_key in rows:
         keyed.setdefault((platform, conversation), []).append(

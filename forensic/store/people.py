@@ -28,6 +28,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Iterable
 
+from forensic.store.db import dialect
+
 try:                                  # a dependency (pyproject); without it, numbers compare as digits
     import phonenumbers
     HAVE_PHONENUMBERS = True
@@ -121,8 +123,9 @@ class Identity:
 def _records(db: sqlite3.Connection, items: list[str], record_type: str) -> list[PersonRecord]:
     if not items:
         return []
+    index = "INDEXED BY artifacts_type " if dialect(db) == "sqlite" else ""
     sql = ("SELECT a.id, a.item, a.record_type, a.extractor, a.fields, a.corrupted, a.warnings, f.path, f.locator "
-           "FROM artifacts a INDEXED BY artifacts_type LEFT JOIN files f ON f.id = a.file_id "
+           f"FROM artifacts a {index}LEFT JOIN files f ON f.id = a.file_id "
            f"WHERE a.record_type = ? AND a.item IN ({','.join('?' * len(items))}) ORDER BY a.item, a.id")
     return [PersonRecord.from_row(r) for r in db.execute(sql, (record_type, *items))]
 
@@ -396,8 +399,9 @@ def mark(db: sqlite3.Connection, identity: str, role: str, note: str | None, giv
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
     db.execute("INSERT INTO person_roles(identity, role, note, given, at, by) VALUES (?,?,?,?,?,?) "
-               "ON CONFLICT(identity) DO UPDATE SET role=excluded.role, note=COALESCE(excluded.note, note), "
-               "given=excluded.given, at=excluded.at, by=excluded.by",
+               # the old row named by its table: a bare column beside excluded.* is ambiguous on PostgreSQL
+               "ON CONFLICT(identity) DO UPDATE SET role=excluded.role, "
+               "note=COALESCE(excluded.note, person_roles.note), given=excluded.given, at=excluded.at, by=excluded.by",
                (identity, role, note, given, at, by))
     row = db.execute("SELECT * FROM person_roles WHERE identity=?", (identity,)).fetchone()
     return PersonRole.from_row(row)

@@ -434,6 +434,15 @@ END $$""",
     "ON custody_pins FOR EACH STATEMENT EXECUTE FUNCTION custody_append_only()",
 ) + PG_SEARCH           # after pg_trgm
 
+# The chat search index on PostgreSQL (forensic.store.chats): where SQLite keeps messages_fts
+# (FTS5), each chat_messages row has its lexemes (the tokens FTS5's tokenizer gives its search
+# forms, made in Python) in a tsvector, searched through a GIN index.
+PG_CHAT_INDEX = (
+    "ALTER TABLE chat_messages ADD COLUMN IF NOT EXISTS lexemes tsvector",
+    "CREATE INDEX IF NOT EXISTS chat_messages_lexemes ON chat_messages USING gin (lexemes)",
+)
+PG_EXTRA = PG_EXTRA + PG_CHAT_INDEX
+
 
 def postgres_tables() -> list[str]:
     """The statements that lay out a new store on PostgreSQL (in the case's schema)."""

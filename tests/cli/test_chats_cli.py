@@ -1,4 +1,5 @@
-"""forensic messages / forensic conversations over a triaged case (real triage, real FTS5)."""
+"""forensic messages / forensic conversations over a triaged case (real triage, real FTS5 or,
+on a PostgreSQL store, PostgreSQL's full-text search)."""
 from __future__ import annotations
 
 import json
@@ -7,7 +8,9 @@ import sqlite3
 import pytest
 
 from builders import zip_file
-from forensic.store.chats import fts_query, search_form
+from conftest import BACKEND
+from forensic.store import db as store_db, postgres
+from forensic.store.chats import fts_query, index_problems, search_form, search_ids
 
 WHATSAPP = (
     "14/03/2021, 21:05 - Ана: Привет, как дела?\n"
@@ -27,6 +30,13 @@ TELEGRAM = {
          "from": "Maria", "from_id": "user2", "text": "ok"},
     ],
 }
+
+
+def store(case):
+    """A connection of its own to the case's store, whichever backend it is on."""
+    if (case / postgres.STORE_FILE).is_file():
+        return store_db.connect(postgres.Location.read(case))
+    return sqlite3.connect(case / "case.db", isolation_level=None)
 
 
 @pytest.fixture
@@ -130,6 +140,8 @@ def test_human_output_is_one_line_per_message(forensic, case):
     assert any("second line follows ⏎ and here it is" in line for line in out)
 
 
+@pytest.mark.skipif(BACKEND == "postgresql", reason="a SQLite case.db of schema version 1: a PostgreSQL "
+                                                   "store is laid out at the current version")
 def test_old_case_gets_its_index_lazily(forensic, case):
     """A case of schema version 1 made before the search index existed: opening it migrates
     the store (the index's tables laid out, empty), and the first listing fills them."""
@@ -144,13 +156,13 @@ def test_old_case_gets_its_index_lazily(forensic, case):
 def test_retriage_keeps_one_index_row_per_message(forensic, case):
     forensic("triage", "--case", case, "--force", expect=None)
     forensic("triage", "--case", case, "--force", expect=None)
-    db = sqlite3.connect(case / "case.db")
+    db = store(case)
     n_idx = db.execute("SELECT count(*) FROM chat_messages").fetchone()[0]
     n_art = db.execute("SELECT count(*) FROM artifacts WHERE record_type='chat/message'").fetchone()[0]
-    n_fts = db.execute("SELECT count(*) FROM messages_fts WHERE messages_fts MATCH 'playa'").fetchone()[0]
-    db.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
+    n_fts = len(search_ids(db, "playa"))
+    problems = index_problems(db)           # FTS5's integrity-check on SQLite; the lexemes on PostgreSQL
     db.close()
-    assert n_idx == n_art == 7 and n_fts == 1
+    assert n_idx == n_art == 7 and n_fts == 1 and problems == []
     rows = forensic("messages", "--case", case, "--search", "playa", "--json").jsonl()
     assert len(rows) == 1
 
@@ -164,7 +176,7 @@ def test_search_is_in_time_order_across_runs(forensic, case):
     """Hits come in the listing's order (time, then record id) whatever order the index runs
     were built in: re-index one extractor so its rows get later seqs than the other's."""
     from forensic.store.chats import index_messages
-    db = sqlite3.connect(case / "case.db", isolation_level=None)
+    db = store(case)
     db.execute("BEGIN")
     index_messages(db, "phone", "whatsapp_txt")
     db.execute("COMMIT")
@@ -183,8 +195,25 @@ def test_search_is_in_time_order_across_runs(forensic, case):
 
 
 def test_index_of_an_older_layout_is_rebuilt(forensic, case):
-    """A case indexed by version 1 (chat_messages keyed by artifact id, no sort key)."""
-    db = sqlite3.connect(case / "case.db")
+    """A case indexed by version 1 (chat_messages keyed by artifact id, no sort key; on
+    PostgreSQL, whose layout has always had them, an index marked version 1)."""
+    db = store(case)
+    if BACKEND == "postgresql":
+        db.execute("UPDATE chat_index SET form_version = 1")
+        db.execute("UPDATE chat_messages SET body = 'stale', lexemes = array_to_tsvector(ARRAY['stale'])")
+        db.close()
+    else:
+        _old_layout(db)
+    rows = forensic("messages", "--case", case, "--search", "playa", "--json").jsonl()
+    assert [r["body"] for r in rows] == ["Día de playa mañana"]
+    assert forensic("messages", "--case", case, "--search", "stale", "--json").jsonl() == []
+    db = store(case)
+    assert {r[0] for r in db.execute("SELECT form_version FROM chat_index")} == {2}
+    assert index_problems(db) == []
+    db.close()
+
+
+def _old_layout(db):
     db.executescript("""
         DROP TABLE messages_fts; DROP TABLE chat_messages; DROP TABLE chat_index;
         CREATE TABLE chat_messages (id INTEGER PRIMARY KEY, item TEXT NOT NULL, extractor TEXT NOT NULL,
@@ -201,11 +230,4 @@ def test_index_of_an_older_layout_is_rebuilt(forensic, case):
         INSERT INTO chat_index SELECT item, 'x', count(*), sum(id), min(id), max(id), 1, '2021-01-01T00:00:00Z'
             FROM artifacts WHERE record_type = 'chat/message' GROUP BY item;
     """)
-    db.close()
-    rows = forensic("messages", "--case", case, "--search", "playa", "--json").jsonl()
-    assert [r["body"] for r in rows] == ["Día de playa mañana"]
-    assert forensic("messages", "--case", case, "--search", "stale", "--json").jsonl() == []
-    db = sqlite3.connect(case / "case.db")
-    assert {r[0] for r in db.execute("SELECT form_version FROM chat_index")} == {2}
-    db.execute("INSERT INTO messages_fts(messages_fts) VALUES('integrity-check')")
     db.close()
