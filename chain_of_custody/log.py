@@ -743,8 +743,8 @@ class CustodyLog:
                     # committed under the flock: a copy that does not fit takes its line
                     # in the checkpoints file with it (below), and both stay as they were
                     store_commit(self.db)
-            except sqlite3.Error as exc:
-                if not is_disk_full(exc, self.root):
+            except Exception as exc:
+                if not (store_custody.is_store_error(exc) and is_disk_full(exc, self.root)):
                     raise
                 self._state = None            # re-read from the files at the next commit
                 error = DiskFullError(self.root)

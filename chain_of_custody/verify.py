@@ -313,7 +313,9 @@ def _stored_checkpoint(db: sqlite3.Connection | None, report: VerifyReport) -> C
     try:
         line = store_custody.latest_checkpoint(db)
         return Checkpoint.from_line(line.encode("utf-8")) if line is not None else None
-    except (sqlite3.Error, ValueError) as exc:
+    except Exception as exc:
+        if not (isinstance(exc, ValueError) or store_custody.is_store_error(exc)):
+            raise
         report.fail(None, f"the case store's checkpoint is unreadable: {exc}")
         return None
 

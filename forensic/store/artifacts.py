@@ -8,12 +8,18 @@ import operator
 import sqlite3
 from typing import Iterable, Iterator, NamedTuple
 
-from forensic.store.db import like_literal
+from forensic.store.db import dialect, like_literal
 from forensic.store.records import (FILE_ROW_COLUMNS, RECORD_ROW_COLUMNS, TIMES_COLUMNS, File, Link, Record,
                                      file_row_sha256, record_sha256, values_sha256)
 
 _WITH_FILE = ("SELECT a.*, f.path AS path, f.locator AS locator, f.sha256 AS file_sha256 FROM artifacts a "
               "LEFT JOIN files f ON f.id = a.file_id")
+
+
+def like(db: sqlite3.Connection) -> str:
+    """SQLite's ``LIKE`` (ASCII letters match in either case) in ``db``'s SQL: PostgreSQL's
+    ``ILIKE`` (its text compares as "C", where only ASCII letters have a case)."""
+    return "ILIKE" if dialect(db) == "postgresql" else "LIKE"
 
 
 def get(db: sqlite3.Connection, artifact_id: int) -> Record | None:
@@ -30,7 +36,7 @@ def of_item(db: sqlite3.Connection, item: str, record_type: str | None = None, e
         where.append("a.record_type = ?")
         args.append(record_type)
     if extractor is not None:
-        where.append("(a.extractor = ? OR a.extractor LIKE ?)")
+        where.append(f"(a.extractor = ? OR a.extractor {like(db)} ?)")
         args += [extractor, extractor + "@%"]
     if with_attachments:
         where.append("json_array_length(a.fields, '$.attachments') > 0")
@@ -52,9 +58,9 @@ def files_named(db: sqlite3.Connection, item: str, names: Iterable[str]) -> list
 
 def files_under(db: sqlite3.Connection, item: str, prefix: str) -> list[File]:
     """The entries of ``item`` whose path starts with ``prefix``."""
-    like = like_literal(prefix) + "%"
+    pattern = like_literal(prefix) + "%"
     return [File.from_row(r) for r in db.execute(
-        "SELECT * FROM files WHERE item = ? AND path LIKE ? ESCAPE '!' ORDER BY id", (item, like))]
+        f"SELECT * FROM files WHERE item = ? AND path {like(db)} ? ESCAPE '!' ORDER BY id", (item, pattern))]
 
 
 class Linked(NamedTuple):

@@ -5,6 +5,13 @@ from __future__ import annotations
 
 import sqlite3
 
+from forensic.store import postgres
+
+
+def is_store_error(exc: BaseException) -> bool:
+    """``exc`` is the case store's own error (SQLite's, or the PostgreSQL server's)."""
+    return isinstance(exc, sqlite3.Error) or postgres.is_error(exc)
+
 
 def latest_checkpoint(db: sqlite3.Connection) -> str | None:
     """The line of the last checkpoint copied into the store, or None."""

@@ -66,8 +66,9 @@ def replace(db: sqlite3.Connection, item: str, hits: Iterable[HashsetHit], check
     history of checks."""
     checks = list(checks)
     db.executemany("DELETE FROM hashset_hits WHERE item = ? AND hashset = ?", ((item, c.hashset) for c in checks))
-    db.executemany("INSERT OR REPLACE INTO hashset_hits(file_id, item, hashset, kind, category, algorithm) "
-                   "VALUES (?,?,?,?,?,?)",
+    db.executemany("INSERT INTO hashset_hits(file_id, item, hashset, kind, category, algorithm) "
+                   "VALUES (?,?,?,?,?,?) ON CONFLICT(file_id, hashset) DO UPDATE SET item = excluded.item, "
+                   "kind = excluded.kind, category = excluded.category, algorithm = excluded.algorithm",
                    ((h.file_id, h.item, h.hashset, h.kind, h.category, h.algorithm) for h in hits))
     db.executemany("INSERT INTO hashset_checks(item, hashset, kind, source_sha256, records, imported_at, "
                    "checked_at, files_checked, hits) VALUES (?,?,?,?,?,?,?,?,?)",

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sqlite3
 from typing import Iterator
 
+from forensic.store.artifacts import like as like_operator
 from forensic.store.db import like_literal, stream
 from forensic.store.records import StoredWarning
 
@@ -24,6 +25,7 @@ def at_locator_ending(db: sqlite3.Connection, item: str, suffix: str) -> list[St
     """The warnings of ``item`` whose locator ends with ``suffix``, in the order they were
     recorded. ``%`` and ``_`` in ``suffix`` mean themselves; ASCII letters match in either
     case (SQLite's LIKE)."""
-    like = "%" + like_literal(suffix)
+    pattern = "%" + like_literal(suffix)
     return [StoredWarning.from_row(r) for r in db.execute(
-        "SELECT * FROM warnings WHERE item = ? AND locator LIKE ? ESCAPE '!' ORDER BY id", (item, like))]
+        f"SELECT * FROM warnings WHERE item = ? AND locator {like_operator(db)} ? ESCAPE '!' ORDER BY id",
+        (item, pattern))]

@@ -8,6 +8,8 @@ from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, CustodyLog
 from forensic.chain_of_custody.signing import Signer
 from forensic.case import Case
 
+import casestore
+
 
 def build_case(root: Path, batches: tuple[int, ...] = (1, 5, 3, 9, 2), signer: Signer | None = None
                ) -> Case:
@@ -28,8 +30,8 @@ def build_case(root: Path, batches: tuple[int, ...] = (1, 5, 3, 9, 2), signer: S
 
 def copy_case(src: Path, dst: Path, log_bytes: bytes | None = None) -> Path:
     dst.mkdir(parents=True)
-    for name in (CHECKPOINTS_NAME, "case.db"):
-        if (src / name).exists():
-            shutil.copy2(src / name, dst / name)
+    if (src / CHECKPOINTS_NAME).exists():
+        shutil.copy2(src / CHECKPOINTS_NAME, dst / CHECKPOINTS_NAME)
+    casestore.copy_store(src, dst)
     (dst / LOG_NAME).write_bytes((src / LOG_NAME).read_bytes() if log_bytes is None else log_bytes)
     return dst

@@ -10,7 +10,6 @@ import hashlib
 import json
 import os
 import shutil
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -24,6 +23,7 @@ from forensic.chain_of_custody.log import (CHECKPOINTS_NAME, LOG_NAME, Checkpoin
 from forensic.chain_of_custody.pins import pin_details
 from forensic.chain_of_custody.signing import PublicKey, Signer, write_keypair
 
+import casestore
 from builders import ext4_image, tiny_jpeg
 
 FORENSIC = [sys.executable, "-m", "forensic.cli.main"]
@@ -58,7 +58,7 @@ def signed_case(built_case, tmp_path) -> dict:
     """That case and key, copied for one test to attack (the evidence image stays shared: no
     test writes to it)."""
     case, keys = tmp_path / "case", tmp_path / "keys"
-    shutil.copytree(built_case["case"], case)
+    casestore.copy_case(built_case["case"], case)
     shutil.copytree(built_case["key"].parent, keys)
     return {"case": case, "key": keys / built_case["key"].name, "pub": keys / built_case["pub"].name,
             "signer": built_case["signer"], "tmp": tmp_path}
@@ -114,11 +114,9 @@ def forge_checkpoint(case: Path, signer: Signer | None, claim: PublicKey | None 
                     tuple(proof), tuple(p[2].hex() for p in rng.pieces), signature, public_key, name)
     with open(case / CHECKPOINTS_NAME, "ab") as f:
         f.write(cp.line() + b"\n")
-    db = sqlite3.connect(case / "case.db")
-    with db:
+    with casestore.tampered(case) as db:
         db.execute("INSERT INTO custody_checkpoints(tree_size, root, at, record) VALUES (?, ?, ?, ?)",
                    (cp.tree_size, cp.root, cp.at, cp.line().decode()))
-    db.close()
 
 
 VERIFIER = Path(__file__).resolve().parents[2] / "docs" / "verify_custody.py"
@@ -370,10 +368,11 @@ def test_hostile_lines_that_look_like_pins(signed_case, line):
 
 def test_a_damaged_pin_table_in_the_case_store(signed_case, tmp_path):
     case = signed_case["case"]
-    db = sqlite3.connect(case / "case.db")
-    with db:
-        db.execute("UPDATE custody_pins SET examiner = x'ff'")
-    db.close()
+    with casestore.tampered(case) as db:
+        if casestore.is_postgres(case):       # its text holds no bytes that are not UTF-8
+            db.execute("UPDATE custody_pins SET examiner = ?", ("\ufffd\x01",))
+        else:
+            db.execute("UPDATE custody_pins SET examiner = x'ff'")
     other, _ = write_keypair(Signer.generate("bob"), tmp_path / "bob")
     r = forensic("custody", "note", "x", "--case", case, key=other)
     _no_crash(r)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -27,6 +26,8 @@ from forensic.chain_of_custody.signing import Signer, write_keypair
 from forensic.chain_of_custody.verify import UNSIGNED_PIN, verify_log
 from forensic.errors import IntegrityError, UsageError
 from tests.chain_of_custody.test_processes import spawn
+
+import casestore
 
 REPO = Path(__file__).resolve().parents[2]
 STANDALONE = REPO / "docs" / "verify_custody.py"
@@ -57,10 +58,10 @@ def verify(case: Path, expect: int) -> dict:
 
 def snapshot(case: Path) -> tuple[bytes, bytes, list]:
     """The log, the checkpoints file and the store's checkpoints and pins, byte for byte."""
-    db = sqlite3.connect(case / "case.db")
+    db = casestore.connect(case)
     try:
-        rows = db.execute("SELECT record FROM custody_checkpoints ORDER BY rowid").fetchall() \
-            + db.execute("SELECT public_key FROM custody_pins ORDER BY rowid").fetchall()
+        rows = [tuple(r) for r in db.execute("SELECT record FROM custody_checkpoints ORDER BY rowid")] \
+            + [tuple(r) for r in db.execute("SELECT public_key FROM custody_pins ORDER BY rowid")]
     finally:
         db.close()
     return (case / LOG_NAME).read_bytes(), (case / CHECKPOINTS_NAME).read_bytes(), rows
@@ -149,11 +150,9 @@ def test_signed_log_stripped_of_its_signed_checkpoints_is_not_repaired(unsigned_
     cps = (case / CHECKPOINTS_NAME).read_bytes().splitlines(keepends=True)
     assert b'"signature":null' not in cps[-1]
     (case / CHECKPOINTS_NAME).write_bytes(b"".join(cps[:-1]))
-    db = sqlite3.connect(case / "case.db")
-    with db:
+    with casestore.tampered(case) as db:
         assert db.execute("DELETE FROM custody_checkpoints WHERE record NOT LIKE "
                           "'%\"signature\":null%'").rowcount == 1
-    db.close()
     assert (case / LOG_NAME).read_bytes()[len(before):].splitlines()[-1].startswith(PIN)
     files = snapshot(case)
 
@@ -173,10 +172,8 @@ def test_signed_log_with_every_checkpoint_removed_is_not_repaired(tmp_path):
                  ("custody", "note", "one", "--case", case)):
         assert forensic(*args, key=key).returncode == 0
     (case / CHECKPOINTS_NAME).write_bytes(b"")
-    db = sqlite3.connect(case / "case.db")
-    with db:
+    with casestore.tampered(case) as db:
         db.execute("DELETE FROM custody_checkpoints")
-    db.close()
     files = snapshot(case)
     assert UNSIGNED_PIN in verify(case, 4)["problem"]
     r = forensic("custody", "repair", "--case", case, key=key)
