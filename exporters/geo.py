@@ -193,8 +193,9 @@ def message_geo_row(item: str, artifact_id: int, fields: dict, lat: float, lon: 
 
 
 def device(make: str | None, model: str | None, serial: str | None = None) -> str | None:
-    """'Canon EOS 5D Mark IV (serial 0123)': make and model without repeating the make."""
-    make, model = (make or "").strip(), (model or "").strip()
+    """'Canon EOS 5D Mark IV (serial 0123)': make and model without repeating the make (a
+    value a record holds as another JSON type than text, as its text)."""
+    make, model = _text(make).strip(), _text(model).strip()
     if make and model.lower().startswith(make.lower()):
         name = model
     else:
@@ -202,6 +203,10 @@ def device(make: str | None, model: str | None, serial: str | None = None) -> st
     if serial:
         name = f"{name} (serial {serial})" if name else f"serial {serial}"
     return name or None
+
+
+def _text(value: Any) -> str:
+    return "" if value is None else value if isinstance(value, str) else str(value)
 
 
 def is_geotagged(row: dict[str, Any]) -> bool:

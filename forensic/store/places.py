@@ -14,7 +14,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Any, Callable, Iterator, Self, TypeVar
 
-from forensic.store.db import stream
+from forensic.store.db import dialect, stream
 
 _Place = TypeVar("_Place")
 
@@ -85,7 +85,11 @@ def position(loc: dict) -> tuple[float, float] | None:
 def chat_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[ChatPlace]:
     """The chat messages that carry a valid position, of one item or all, streamed: by item,
     then the order stored (the file's id, the record's id)."""
-    yield from _placed(db, MESSAGE, item, ChatPlace.from_row, "json_type(a.fields, '$.location') = 'object'")
+    # PostgreSQL's JSON types refuse some valid JSON a message may hold (a "\\u0000"): there, a
+    # cheap test of the text, and ChatPlace.from_row reads the fields (an object or no place)
+    found = "a.fields LIKE '%\"location\"%'" if dialect(db) == "postgresql" else \
+        "json_type(a.fields, '$.location') = 'object'"
+    yield from _placed(db, MESSAGE, item, ChatPlace.from_row, found)
 
 
 DEVICE = "location/point"
@@ -126,7 +130,7 @@ def _placed(db: sqlite3.Connection, record_type: str, item: str | None,
         args.append(item)
     sql = ("SELECT a.id, a.item, a.extractor, a.fields, a.corrupted, f.path, f.locator, f.sha256, f.deleted "
            "FROM artifacts a LEFT JOIN files f ON f.id = a.file_id WHERE " + " AND ".join(where)
-           + " ORDER BY a.item, a.file_id, a.id")
+           + " ORDER BY a.item, a.file_id NULLS FIRST, a.id")   # SQLite's order of NULL
     for place in stream(db, sql, args, make):
         if place is not None:
             yield place

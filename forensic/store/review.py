@@ -477,7 +477,7 @@ def places_page(db: sqlite3.Connection, flt: PlaceFilter, after: tuple[int, int]
         args += [NO_KEY, *after]
     return [Place(*r) for r in db.execute(
         f"SELECT artifact_id, item, kind, lat, lon, at, label, k FROM map_places WHERE {where} "
-        "ORDER BY k, artifact_id LIMIT ?", [*args, limit])]
+        "ORDER BY k NULLS FIRST, artifact_id LIMIT ?", [*args, limit])]
 
 
 def map_hidden(db: sqlite3.Connection) -> frozenset[int]:

@@ -55,7 +55,7 @@ def photos(db: sqlite3.Connection, item: str | None = None, geotagged: bool = Fa
     sql = ("SELECT a.id, a.item, a.file_id, a.extractor, a.fields, a.corrupted, a.warnings, f.path, f.locator, "
            "f.sha256, f.deleted, f.mime, f.recovery, f.recovery_confidence FROM artifacts a "
            "LEFT JOIN files f ON f.id = a.file_id WHERE "
-           + " AND ".join(where) + " ORDER BY a.item, a.file_id, a.id")
+           + " AND ".join(where) + " ORDER BY a.item, a.file_id NULLS FIRST, a.id")
     for r in db.execute(sql, args):
         yield Photo.from_row(r)
 

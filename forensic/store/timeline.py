@@ -457,10 +457,10 @@ def _page(db: sqlite3.Connection, flt: TimelineFilter, after: PageKey | None, li
         where.append("k >= ? AND k >= CASE WHEN tz_unknown <> 0 THEN ? ELSE ? END")
         wide = flt.start_us + EARLIEST_OFFSET_H * HOUR_US
         args += [wide, wide, flt.start_us]
-    if flt.end_us is not None:
-        where.append("k <= ? AND k <= CASE WHEN tz_unknown <> 0 THEN ? ELSE ? END")
+    if flt.end_us is not None:          # a time that cannot be read (NO_KEY) is within no bounds
+        where.append("k <= ? AND k > ? AND k <= CASE WHEN tz_unknown <> 0 THEN ? ELSE ? END")
         wide = flt.end_us + LATEST_OFFSET_H * HOUR_US
-        args += [wide, wide, flt.end_us]
+        args += [wide, NO_KEY, wide, flt.end_us]
     keys: list[PageKey] = [tuple(r) for r in db.execute(
         "SELECT k, tz_unknown, item, path, label, source, ref FROM timeline_keys "
         f"WHERE {' AND '.join(where) or '1 = 1'} ORDER BY k, tz_unknown, item, path, label, source, ref LIMIT ?",
