@@ -70,10 +70,12 @@ def _module_store(request):
     if BACKEND != "postgresql":
         yield None
         return
-    url = request.getfixturevalue("pg_server").new_database()
+    server = request.getfixturevalue("pg_server")
+    url = server.new_database()
     os.environ["FORENSIC_STORE"] = url
     yield url
     os.environ.pop("FORENSIC_STORE", None)
+    server.drop_database(url)
 
 
 @pytest.fixture(autouse=True)
@@ -81,9 +83,12 @@ def _test_store(request, _module_store):
     if BACKEND != "postgresql":
         yield
         return
-    os.environ["FORENSIC_STORE"] = request.getfixturevalue("pg_server").new_database()
+    server = request.getfixturevalue("pg_server")
+    url = server.new_database()
+    os.environ["FORENSIC_STORE"] = url
     yield
     os.environ["FORENSIC_STORE"] = _module_store
+    server.drop_database(url)
 
 
 _THIS = sys.modules[__name__]
