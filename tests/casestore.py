@@ -4,6 +4,7 @@ to look or to tamper as an attacker who can write it would, and copying a case w
 store (a copied ``store.json`` alone would share the original's schema)."""
 from __future__ import annotations
 
+import os
 import shutil
 import sqlite3
 import uuid
@@ -11,9 +12,19 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any, Iterator
 
+import pytest
+
 from forensic.store import db as store_db, postgres, schema
 
 DB_NAME = "case.db"
+# the backend the run makes its cases on (tests/conftest.py)
+BACKEND = os.environ.get("FORENSIC_TEST_BACKEND", "sqlite")
+# a test of what only SQLite has: a store of an older schema version (a store on PostgreSQL
+# is made at the current one), a case.db file's own damage
+sqlite_only = pytest.mark.skipif(BACKEND == "postgresql", reason="a case.db on SQLite only")
+older_versions = pytest.mark.skipif(
+    BACKEND == "postgresql", reason="a store of an older schema version is SQLite's: a store on "
+                                    "PostgreSQL is made at the current version")
 
 
 def is_postgres(root: Path) -> bool:

@@ -7,9 +7,11 @@ import hashlib
 import sqlite3
 
 from forensic.store.schema import SCHEMA_VERSION
+from tests import casestore
 from tests.builders import write_tree
 
 
+@casestore.older_versions
 def test_a_version_4_store_gains_the_hashset_tables(tmp_path, forensic, monkeypatch):
     monkeypatch.setenv("FORENSIC_HASHSETS", str(tmp_path / "empty-library"))
     phone = write_tree(tmp_path / "phone", {"a.txt": b"alpha\n", "b.txt": b"beta\n"})

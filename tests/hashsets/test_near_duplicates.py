@@ -9,13 +9,13 @@ import base64
 import io
 import json
 import re
-import sqlite3
 import zipfile
 
 import pytest
 from PIL import Image
 
 from forensic.cli.main import main
+from tests import casestore
 from tests.extractors.photo_scenes import camera_jpeg, scene
 from tests.hashsets.test_triage_marks import _triage_thumbnail, known_bad_phone_case
 
@@ -77,7 +77,7 @@ def test_the_copy_is_never_a_picture_in_serve(case_with_copy):
     from tests.serve.conftest import start_server, stop_server
     from tests.serve.test_security import request
     case = case_with_copy["case"]
-    db = sqlite3.connect(case / "case.db")
+    db = casestore.connect(case)
     ids = {path: fid for fid, path in db.execute("SELECT id, path FROM files WHERE kind = 'file'")}
     db.close()
     server = start_server(case, None)

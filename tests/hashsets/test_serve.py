@@ -5,10 +5,10 @@ from __future__ import annotations
 
 import base64
 import re
-import sqlite3
 
 import pytest
 
+from tests import casestore
 from tests.extractors.photo_scenes import camera_jpeg, scene
 from tests.hashsets.test_triage_marks import _thumb_jpeg, _triage_thumbnail, known_bad_phone_case, with_exif_thumbnail
 from tests.serve.conftest import start_server, stop_server
@@ -25,7 +25,7 @@ def served(tmp_path_factory):
     bad = with_exif_thumbnail(work, camera_jpeg(scene(60, 480, 360)), bad_thumb)
     plain = camera_jpeg(scene(62, 320, 240))
     case = known_bad_phone_case(root, {"IMG_0001.jpg": plain, "IMG_0002.jpg": bad, "copy.jpg": bad}, [bad], "SRV-1")
-    db = sqlite3.connect(case / "case.db")
+    db = casestore.connect(case)
     ids = {path: fid for fid, path in db.execute("SELECT id, path FROM files WHERE kind = 'file'")}
     db.close()
     server = start_server(case, None)

@@ -11,7 +11,6 @@ import hashlib
 import io
 import json
 import re
-import sqlite3
 import subprocess
 import zipfile
 from pathlib import Path
@@ -19,6 +18,7 @@ from pathlib import Path
 import pytest
 
 from forensic.cli.main import main
+from tests import casestore
 from tests.builders import need
 from tests.extractors.photo_scenes import camera_jpeg, scene
 from tests.extractors.test_video_frames import make_video
@@ -148,7 +148,7 @@ def test_check_again_records_the_sets(case, forensic):
     assert _files(forensic, c)["/notes.txt"]["hashsets"] == ["lab"]
     [entry] = forensic("custody", "log", "--case", c, "--json", "--action", "hashset.checked").jsonl()
     assert {x["hashset"] for x in entry["details"]["checks"]} == {"lab", "nsrl", "vic"}
-    db = sqlite3.connect(c / "case.db")
+    db = casestore.connect(c)
     assert {r[0] for r in db.execute("SELECT hashset FROM hashset_checks")} == {"lab", "nsrl", "vic"}
     db.close()
     recorded = forensic("hashset", "list", "--case", c, "--json").jsonl()
