@@ -37,6 +37,8 @@ class RecordText:
 
 
 def _in(items: list[str]) -> tuple[str, tuple]:
+    if not items:
+        return "IN (NULL)", ()          # none (PostgreSQL has no empty list, SQLite's "IN ()")
     return f"IN ({', '.join('?' * len(items))})", tuple(items)
 
 
