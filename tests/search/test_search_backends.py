@@ -1,0 +1,159 @@
+"""One case made twice from the same evidence, its store on SQLite and on PostgreSQL (issue 21):
+``forensic search`` lists the same hits, ``forensic similar`` the same pairs, and the review
+workspace's store reads (the search box's names and photo metadata, the gallery's filters, the
+counts) give the same rows, whatever the backend. Needs a PostgreSQL server (tests/pgserver.py),
+in a run on either backend."""
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from tests.extractors.photo_scenes import camera_jpeg, messenger_copy, scene
+from tests.search.test_search_text import PATTERNED, _docx
+from tests.serve.conftest import geotagged_jpeg
+from tests.training_case import cli
+
+FILES = {
+    "DCIM/IMG_0001.jpg": lambda: camera_jpeg(scene(1, 320, 240)),
+    "DCIM/IMG_0002.jpg": lambda: camera_jpeg(scene(2, 320, 240), make="Nikon", model="D750"),
+    "DCIM/madrid.jpg": geotagged_jpeg,
+    "WhatsApp/IMG-20210314-WA0001.jpg": lambda: messenger_copy(camera_jpeg(scene(1, 320, 240))),
+    "docs/report.docx": lambda: _docx(["DOCX-", "KEY", "WORD"]),
+    "docs/page.html": lambda: b"<html><body><p>HTML&#45;KEYWORD and Stra\xc3\x9fe-KEYWORD</p></body></html>",
+    "docs/be.txt": lambda: "\ufeffBE-KEYWORD in UTF-16BE".encode("utf-16-be"),
+    "docs/money.txt": lambda: PATTERNED,
+    "docs/100%_done.txt": lambda: b"percent and underscore in the name\n",
+    "SECRET-NAME.txt": lambda: b"x",
+    "Stra\u00dfe-\u00dcber.txt": lambda: b"y",
+    "WhatsApp Chat with Luis.txt": lambda: ("25/06/2021, 14:35 - Ana: Hola, \u00bfd\u00f3nde est\u00e1s?\n"
+                                            "25/06/2021, 14:36 - Luis: En el muelle PORT-KEYWORD\n").encode(),
+}
+
+SEARCHES = (
+    ("KEYWORD",),                                           # content (indexes the documents), names, ...
+    ("KEYWORD", "--in", "content"),                         # the documents' text through the index
+    ("keyword", "-i"),
+    ("docx-keyword", "-i", "--in", "content"),
+    ("stra\u00dfe-keyword", "-i", "--in", "content"),       # no ASCII: every document read
+    ("(DOCX|HTML|BE)[- ]KEYWORD", "--regex", "--in", "content"),
+    ("--patterns", "all"),
+    ("secret", "-i", "--in", "names"),
+    ("%", "--in", "names"),
+    ("\u00fcber", "-i", "--in", "names,metadata"),
+    ("Cam", "--in", "metadata"),
+    ("Canon", "--in", "metadata,messages"),
+    ("d\u00f3nde", "--in", "messages"),
+    ("port-keyword", "-i", "--in", "messages,content"),
+)
+NAME_TEXTS = ("KEYWORD", "keyword", "secret-name", "img", "IMG_0", "%", "_", "%_d", "dcim/img", "a", "ab",
+              "stra\u00dfe", "STRASSE", "\u00dcber", "\u00fcber", "whatsapp chat", "no such name", "x\0y")
+META_TEXTS = ("cam", "<b>", "Model \"1\"", "canon eos", "nikon", "2021", "2021:03:14", "40.4", "-3.7", "40", "1",
+              "N", "ab", "+01:00", "no such value", "%", "_")
+
+
+def _run(capsys, *args: object) -> tuple[int, list[dict]]:
+    capsys.readouterr()
+    code = cli(*args)
+    return code, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+
+
+@pytest.fixture(scope="module")
+def cases(tmp_path_factory, pg_server):
+    """The same folder as a case on SQLite (``sqlite/case``) and on PostgreSQL (``pg/case``)."""
+    tmp = tmp_path_factory.mktemp("backends")
+    evidence = tmp / "evidence"
+    for rel, make in FILES.items():
+        (evidence / rel).parent.mkdir(parents=True, exist_ok=True)
+        (evidence / rel).write_bytes(make())
+    before = os.environ.get("FORENSIC_STORE")
+    made = {}
+    try:
+        for backend in ("sqlite", "postgresql"):
+            if backend == "sqlite":
+                os.environ.pop("FORENSIC_STORE", None)
+            else:
+                os.environ["FORENSIC_STORE"] = pg_server.new_database()
+            case = tmp / backend / "case"
+            assert cli("case", "init", case, "--case-id", "B-21", "--examiner", "E", "--quiet") == 0
+            assert cli("evidence", "add", evidence, "--case", case, "--id", "folder", "--quiet") == 0
+            assert cli("triage", "--case", case, "--quiet") in (0, 3)
+            made[backend] = case
+    finally:
+        if before is None:
+            os.environ.pop("FORENSIC_STORE", None)
+        else:
+            os.environ["FORENSIC_STORE"] = before
+    assert (made["sqlite"] / "case.db").is_file() and (made["postgresql"] / "store.json").is_file()
+    return made
+
+
+def test_the_same_hits_on_both_backends(cases, capsys):
+    seen = {}
+    for args in SEARCHES:
+        got = {backend: _run(capsys, "search", "--case", case, "--json", *args) for backend, case in cases.items()}
+        assert got["sqlite"][0] in (0, 3), args
+        assert got["postgresql"] == got["sqlite"], args
+        seen[args] = got["sqlite"][1]
+    # what the comparison stands on: the searches find what they are meant to
+    assert {h["where"] for h in seen[("KEYWORD",)]} == {"content", "message"}
+    assert "ooxml" in {h["extracted"] for h in seen[("KEYWORD", "--in", "content")]}
+    assert {h["text"] for h in seen[("(DOCX|HTML|BE)[- ]KEYWORD", "--regex", "--in", "content")]} == {
+        "DOCX-KEYWORD", "HTML-KEYWORD", "BE-KEYWORD"}
+    assert [h["text"] for h in seen[("stra\u00dfe-keyword", "-i", "--in", "content")]] == ["Stra\u00dfe-KEYWORD"]
+    assert [h["where"] for h in seen[("Canon", "--in", "metadata,messages")]]
+    assert {h["list"] for h in seen[("--patterns", "all")]} >= {"pattern:iban", "pattern:email"}
+
+
+def test_saved_hits_the_same_on_both_backends(cases, capsys):
+    saved = {}
+    for backend, case in cases.items():
+        code, hits = _run(capsys, "search", "--case", case, "--json", "--save", "PORT-KEYWORD")
+        assert code == 0 and hits and all(h["saved_as"].startswith("artifact:") for h in hits)
+        again = _run(capsys, "search", "--case", case, "--json", "--save", "PORT-KEYWORD")[1]
+        assert [h["saved_as"] for h in again] == [h["saved_as"] for h in hits]
+        saved[backend] = [{k: v for k, v in h.items() if k != "saved_as"} for h in hits]
+    assert saved["postgresql"] == saved["sqlite"]
+
+
+def test_the_same_pairs_on_both_backends(cases, capsys):
+    got = {backend: _run(capsys, "similar", "--all", "--json", "--case", case) for backend, case in cases.items()}
+    assert got["sqlite"][0] == 0 and got["sqlite"][1], "the messenger copy pairs with its camera original"
+    assert got["postgresql"] == got["sqlite"]
+
+
+def _store_reads(case: Path) -> dict:
+    from forensic.case import Case
+    from forensic.store import review
+    c = Case.open(case)
+    try:
+        db = c.db
+        out: dict = {"names": {t: [(f.item, f.locator) for f in review.files_matching(db, t)] for t in NAME_TEXTS},
+                     "meta": {t: [p.locator for p in review.photos_matching(db, t)] for t in META_TEXTS}}
+        out["short"] = [f.locator for f in review.files_matching(db, "a", limit=3)]
+        out["first"] = [f.locator for f in review.files_matching(db, "jpg", limit=2)]
+        gallery = {}
+        for name, flt in (("all", review.GalleryFilter()), ("geotagged", review.GalleryFilter(geotagged=True)),
+                          ("from", review.GalleryFilter(date_from="2021-03-14")),
+                          ("to", review.GalleryFilter(date_to="2000-01-01"))):
+            gallery[name] = [(p.item, p.locator, p.fields) for p in review.photo_page(db, flt, None, 100)]
+        out["gallery"] = gallery
+        out["counts"] = review.item_counts(db, "folder")
+        return out
+    finally:
+        c.close()
+
+
+def test_the_review_store_reads_the_same_on_both_backends(cases):
+    sqlite, pg = _store_reads(cases["sqlite"]), _store_reads(cases["postgresql"])
+    for part in sqlite:
+        assert pg[part] == sqlite[part], part
+    # what the comparison stands on: each read finds something, and the case folding is ASCII's
+    assert [loc.endswith("100%_done.txt") for _, loc in sqlite["names"]["%_d"]] == [True]
+    assert sqlite["names"]["secret-name"] and sqlite["names"]["STRASSE"] == []
+    assert sqlite["names"]["\u00dcber"] and sqlite["names"]["\u00fcber"] == []
+    assert sqlite["meta"]["cam"] and sqlite["meta"]["40.4"] and sqlite["meta"]["nikon"]
+    assert [loc.endswith("madrid.jpg") for _, loc, _ in sqlite["gallery"]["geotagged"]] == [True]
+    assert sqlite["gallery"]["to"] == [] and len(sqlite["gallery"]["all"]) == 4
