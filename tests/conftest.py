@@ -51,6 +51,16 @@ def _no_state_leaks():
 BACKEND = os.environ.get("FORENSIC_TEST_BACKEND", "sqlite")
 
 
+def pytest_collection_modifyitems(config, items):
+    """In a PostgreSQL run, the tests of SQLite's own file (``sqlite_only``) are skipped."""
+    if BACKEND != "postgresql":
+        return
+    skip = pytest.mark.skip(reason="about CASE/case.db itself: SQLite only")
+    for item in items:
+        if item.get_closest_marker("sqlite_only"):
+            item.add_marker(skip)
+
+
 @pytest.fixture(scope="session")
 def pg_server():
     """The run's PostgreSQL server (skipped where none can be started, failed in CI)."""

@@ -17,6 +17,8 @@ from builders import tiny_jpeg, write_tree
 from forensic.store.schema import SCHEMA_VERSION
 from v1_store import rewrite_as_v1
 
+pytestmark = pytest.mark.sqlite_only     # stores of older versions are SQLite files
+
 CHAT = ("12/01/2024, 09:15 - Alice: work starts at 6\n"
         "12/01/2024, 09:16 - Bob: IMG-20241201-WA0001.jpg (file attached)\n"
         "12/01/2024, 09:17 - Alice: no excuses\n").encode()

@@ -16,6 +16,8 @@ from forensic.store.schema import SCHEMA_VERSION
 from redteam.redteam_case import FORENSIC, cli, edit_store, phone_tree, query, rewrite_as_v1
 
 
+pytestmark = pytest.mark.sqlite_only     # stores of older versions are SQLite files
+
 @pytest.fixture(scope="module")
 def keys(tmp_path_factory) -> dict:
     tmp = tmp_path_factory.mktemp("keys")
