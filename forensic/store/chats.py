@@ -39,8 +39,9 @@ removed, zero-width and bidi marks dropped, then Unicode case folding (``ÃŸ`` â†
 Thai vowel signs are kept (they are letters there).
 
 On PostgreSQL (a lab's shared store, ``forensic.store.postgres``) the same rows are kept in
-``chat_messages``, made in Python (no SQL functions of Python there), and the full-text index
-is PostgreSQL's own: a ``lexemes`` tsvector column with a GIN index
+``chat_messages``, made in Python (PostgreSQL cannot call this module's SQL functions: the
+rows are derived by the same SQL on an in-memory SQLite copy of the records), and the
+full-text index is PostgreSQL's own: a ``lexemes`` tsvector column with a GIN index
 (``forensic.store.schema.PG_CHAT_INDEX``). Its lexemes are the tokens FTS5's tokenizer gives
 the same search forms (see :func:`_tokenize`), so a search finds the same messages on both
 backends; :func:`_pg_search` maps the FTS5 query of :func:`fts_query` to a tsquery, and the
@@ -223,11 +224,12 @@ def _record_index(db: sqlite3.Connection, item: str, extractor: str | None, wher
 
 
 # -- the index on PostgreSQL -------------------------------------------------------------------
-# The rows are derived in Python (PostgreSQL has no Python functions to call from SQL), with the
-# values SQLite's _DERIVED gives: json_extract's value stored in a TEXT column or cast to TEXT
-# (_sql_text), the search forms of search_form, the keys of _key.
+# PostgreSQL has no Python functions to call from SQL: the rows are derived by the very SQL a
+# SQLite store's index is made with (_DERIVED, with search_form and _key as its functions), run
+# on an in-memory SQLite database over the records read from PostgreSQL, a page at a time; so
+# every value (json_extract's, the casts, the search forms, the keys) is the one SQLite holds.
 
-PG_BATCH = 2000                   # messages tokenized and inserted at a time
+PG_BATCH = 2000                   # messages tokenized and inserted at a time; records read: 5 times that
 # A lexeme of a tsvector holds at most 2047 bytes and a tsvector at most 1 MiB: a longer token
 # is kept cut (at a character boundary) to LEXEME_BYTES, and a message whose lexemes would not
 # fit is given UNINDEXED alone, a lexeme no token can be (FTS5's tokens hold no space): every
@@ -237,54 +239,43 @@ TSVECTOR_BYTES = 512 * 1024
 UNINDEXED = " too large for a tsvector "
 
 
-def _sql_text(value: Any) -> str | None:
-    """A JSON value as SQLite gives it as text (json_extract's value cast to TEXT): true and
-    false as 1 and 0, a real with 15 significant digits and a point, an object or array as
-    its compact JSON."""
-    if value is None or isinstance(value, str):
-        return value
-    if isinstance(value, bool):
-        return "1" if value else "0"
-    if isinstance(value, int):
-        return str(value)
-    if isinstance(value, float):
-        text = f"{value:.15g}"
-        if text in ("inf", "-inf", "nan"):
-            return {"inf": "Inf", "-inf": "-Inf", "nan": None}[text]
-        mantissa, e, exponent = text.partition("e")
-        if "." not in mantissa:
-            mantissa += ".0"
-        return mantissa + e + exponent
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _scratch() -> sqlite3.Connection:
+    """An in-memory SQLite database with an ``artifacts`` table of the columns the chat index
+    reads, and this module's SQL functions."""
+    mem = sqlite3.connect(":memory:")
+    mem.execute("CREATE TABLE artifacts (id INTEGER PRIMARY KEY, item TEXT, record_type TEXT, extractor TEXT, "
+                "fields TEXT, file_id INTEGER)")
+    _register(mem)
+    return mem
 
 
-def _derive(artifact_id: int, item: str, extractor: str, fields_json: str, file_id: int | None) -> tuple:
-    """The index row (:data:`_COLUMNS`) of one chat/message record, as _DERIVED gives it."""
-    try:
-        f = json.loads(fields_json)
-    except (TypeError, ValueError):
-        f = {}
-    if not isinstance(f, dict):
-        f = {}
-    conv = f.get("conversation")
-    conv = conv if isinstance(conv, dict) else {}
-    sent_utc, sent_at = f.get("sent_at_utc"), f.get("sent_at")
-    sent_key = _key(sent_utc if isinstance(sent_utc, str) else None, sent_at if isinstance(sent_at, str) else None)
-    tz = f.get("tz_known")
-    who = f.get("sender") if f.get("sender") is not None else f.get("actor")
-    sender = ((_sql_text(who) or "") + " " + (_sql_text(f.get("sender_name")) or "")).strip(" ")
-    return (artifact_id, item, extractor.split("@", 1)[0], _sql_text(f.get("platform")), _sql_text(conv.get("id")),
-            _sql_text(conv.get("title")), file_id, sent_key, NO_TIME_KEY if sent_key is None else sent_key,
-            int(tz) if isinstance(tz, (bool, int)) else (0 if tz is None else 1), _sql_text(sent_at),
-            search_form(_sql_text(f.get("body"))), search_form(sender), search_form(_sql_text(conv.get("title"))))
+def _record_pages(db: sqlite3.Connection, item: str) -> Iterator[list[tuple]]:
+    """``item``'s chat/message records (the columns of :func:`_scratch`'s table), read from the
+    store a page at a time in id order."""
+    last = None
+    while True:
+        page = db.execute(
+            "SELECT id, item, record_type, extractor, fields, file_id FROM artifacts WHERE item = ? "
+            "AND record_type = 'chat/message'" + ("" if last is None else " AND id > ?") + " ORDER BY id LIMIT ?",
+            (item, PG_BATCH * 5) if last is None else (item, last, PG_BATCH * 5)).fetchall()
+        if not page:
+            return
+        yield [tuple(r) for r in page]
+        last = page[-1][0]
 
 
 def _derived_rows(db: sqlite3.Connection, item: str, like: str) -> list[tuple]:
-    """The index rows of ``item``'s chat/message records of the extractors matching ``like``,
-    in time order (``sort_key, id``)."""
-    rows = [_derive(*r) for r in db.execute(
-        "SELECT id, item, extractor, fields, file_id FROM artifacts "
-        "WHERE item = ? AND record_type = 'chat/message' AND extractor LIKE ?", (item, like))]
+    """The index rows (:data:`_COLUMNS`) of ``item``'s chat/message records of the extractors
+    matching ``like``, as _DERIVED gives them, in time order (``sort_key, id``)."""
+    rows: list[tuple] = []
+    mem = _scratch()
+    try:
+        for page in _record_pages(db, item):
+            mem.execute("DELETE FROM artifacts")
+            mem.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?)", page)
+            rows.extend(tuple(r) for r in mem.execute(_DERIVED, (NO_TIME_KEY, item, like)))
+    finally:
+        mem.close()
     rows.sort(key=lambda r: (r[8], r[0]))
     return rows
 
@@ -529,6 +520,12 @@ _UNCOMMITTED_SQL = f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' AND json_extract(a.
 # has its ``source_ref`` say so too: ``TABLE:ROWID (recovered: IN, file offset N)``.
 _RECOVERED_REF = "% (recovered: %"
 _RECOVERED_SQL = f"(a.source_ref LIKE '{_RECOVERED_REF}' AND json_extract(a.fields, '$.recovered') = 'deleted')"
+# On PostgreSQL the field is read as json, not jsonb (json_extract): a recovered row's JSON
+# may hold a \u0000 elsewhere, which jsonb refuses and json keeps.
+_PG_FLAG_SQL = {_UNCOMMITTED_SQL: f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' "
+                                  "AND (CAST(a.fields AS json) ->> 'db_state') = 'uncommitted')",
+                _RECOVERED_SQL: f"(a.source_ref LIKE '{_RECOVERED_REF}' "
+                                "AND (CAST(a.fields AS json) ->> 'recovered') = 'deleted')"}
 
 
 def platforms(db: sqlite3.Connection) -> set[str]:
@@ -571,10 +568,12 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
     if end_us is not None:
         where.append(f"m.sent_key <= CASE WHEN {known} THEN ? ELSE ? END")
         args.extend([end_us, end_us + LATEST_OFFSET_H * HOUR_US])
+    uncommitted_sql, recovered_sql = (_PG_FLAG_SQL[_UNCOMMITTED_SQL], _PG_FLAG_SQL[_RECOVERED_SQL]) if pg else \
+        (_UNCOMMITTED_SQL, _RECOVERED_SQL)
     if state is not None:
-        where.append(_UNCOMMITTED_SQL if state else f"NOT {_UNCOMMITTED_SQL} IS TRUE")
+        where.append(uncommitted_sql if state else f"NOT {uncommitted_sql} IS TRUE")
     if recovered is not None:
-        where.append(_RECOVERED_SQL if recovered else f"NOT {_RECOVERED_SQL} IS TRUE")
+        where.append(recovered_sql if recovered else f"NOT {recovered_sql} IS TRUE")
     cols = "m.id AS id, m.item AS item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key AS sort_key"
     joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
     if fts is not None and pg:
@@ -677,8 +676,8 @@ def conversations(db: sqlite3.Connection, items: list[str], platform: str | None
     pending = _uncommitted_counts(db, items, platform)
     out = []
     for g in groups:
-        first = db.execute("SELECT json_extract(fields, '$.participants') FROM artifacts WHERE id = ?",
-                           (g["first_id"],)).fetchone()
+        # read in Python: PostgreSQL's json_extract refuses a record whose JSON holds a \u0000
+        first = db.execute("SELECT fields FROM artifacts WHERE id = ?", (g["first_id"],)).fetchone()
         sources = []
         for fid in sorted(int(x) for x in (g["files"] or "").split(",") if x):
             f = db.execute("SELECT path, locator FROM files WHERE id = ?", (fid,)).fetchone()
@@ -686,9 +685,19 @@ def conversations(db: sqlite3.Connection, items: list[str], platform: str | None
                 sources.append((f["path"], f["locator"]))
         out.append(Conversation.from_row(
             g, first_at=_sent_at(db, g, g["lo"]), last_at=_sent_at(db, g, g["hi"]),
-            participants=json.loads(first[0]) if first and first[0] else [], sources=tuple(sources),
+            participants=_participants(first[0] if first else None), sources=tuple(sources),
             uncommitted=pending.get((g["item"], g["platform"], g["conversation"]), 0)))
     return out
+
+
+def _participants(fields_json: str | None) -> list:
+    """A message record's ``participants`` (a list; anything else as none)."""
+    try:
+        fields = json.loads(fields_json) if fields_json else None
+    except ValueError:
+        return []
+    found = fields.get("participants") if isinstance(fields, dict) else None
+    return found if isinstance(found, list) else []
 
 
 def _sent_at(db: sqlite3.Connection, g: sqlite3.Row, key: int | None) -> str | None:
@@ -711,11 +720,13 @@ def _uncommitted_counts(db: sqlite3.Connection, items: list[str], platform: str 
     if platform:
         where.append("m.platform = ?")
         args.append(platform)
-    index = "INDEXED BY artifacts_type " if dialect(db) == "sqlite" else ""
+    pg = dialect(db) == "postgresql"
+    index = "" if pg else "INDEXED BY artifacts_type "
+    flag = _PG_FLAG_SQL[_UNCOMMITTED_SQL] if pg else _UNCOMMITTED_SQL
     rows = db.execute(
         f"SELECT m.item, m.platform, m.conversation, count(*) FROM artifacts a {index}"
         "JOIN chat_messages m ON m.id = a.id WHERE a.record_type = 'chat/message' AND "
-        + " AND ".join(where) + f" AND {_UNCOMMITTED_SQL} GROUP BY m.item, m.platform, m.conversation", args)
+        + " AND ".join(where) + f" AND {flag} GROUP BY m.item, m.platform, m.conversation", args)
     return {(r[0], r[1], r[2]): r[3] for r in rows}
 
 
@@ -725,10 +736,14 @@ def conversation_order(db: sqlite3.Connection, item: str) -> dict[tuple[str | No
     order of ``forensic messages``). Read from the records, not the search index (which may
     not be built yet), so a report can say where its selected messages stand in their
     conversation."""
-    if dialect(db) == "postgresql":         # the keys made in Python (see _derive)
-        derived = (_derive(r[0], item, "", r[1], None) for r in db.execute(
-            "SELECT id, fields FROM artifacts WHERE item = ? AND record_type = 'chat/message'", (item,)))
-        return _in_order((d[0], d[3], d[4], d[7]) for d in derived)
+    if dialect(db) == "postgresql":         # the same SQL, on the records copied to SQLite
+        mem = _scratch()
+        try:
+            for page in _record_pages(db, item):
+                mem.executemany("INSERT INTO artifacts VALUES (?, ?, ?, ?, ?, ?)", page)
+            return conversation_order(mem, item)
+        finally:
+            mem.close()
     _register(db)
     rows = db.execute(
         "SELECT id, json_extract(fields, '$.platform'), CAST(json_extract(fields, '$.conversation.id') AS TEXT), "

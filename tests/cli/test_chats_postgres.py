@@ -38,23 +38,22 @@ QUERIES = [
 ]
 
 
-def _evidence(tmp_path):
+def _evidence(tmp_path, texts=TELEGRAM_TEXTS):
     lines = [f"{1 + i % 28:02d}/03/2021, {10 + i:02d}:{i:02d} - {'Ана' if i % 2 else 'Luis'}: {body}\n"
              for i, body in enumerate(BODIES)]
     telegram = {"name": "Driver Ünal", "type": "personal_chat", "id": 4242, "messages": [
         {"id": i + 1, "type": "message", "date": f"2021-03-{14 + i}T21:06:00",
          "date_unixtime": str(1615755960 + i * 86400), "from": "Boss", "from_id": "user1", "text": text}
-        for i, text in enumerate(TELEGRAM_TEXTS)]}
+        for i, text in enumerate(texts)]}
     return zip_file(tmp_path / "phone.zip", [
         ("WhatsApp Chat with Ана.txt", "".join(lines).encode()),
         ("tg/chat.json", json.dumps(telegram, ensure_ascii=False).encode()),
     ])
 
 
-@pytest.fixture
-def cases(forensic, tmp_path, pg_server, monkeypatch):
+def _two_cases(forensic, tmp_path, pg_server, monkeypatch, texts=TELEGRAM_TEXTS):
     """(SQLite case, PostgreSQL case) of the same evidence."""
-    ev = _evidence(tmp_path)
+    ev = _evidence(tmp_path, texts)
     monkeypatch.delenv("FORENSIC_STORE", raising=False)
     out = []
     for name, store in (("lite", None), ("pg", pg_server.new_database())):
@@ -66,6 +65,11 @@ def cases(forensic, tmp_path, pg_server, monkeypatch):
         out.append(case)
     assert (out[1] / postgres.STORE_FILE).is_file() and not (out[1] / "case.db").exists()
     return out[0], out[1]
+
+
+@pytest.fixture
+def cases(forensic, tmp_path, pg_server, monkeypatch):
+    return _two_cases(forensic, tmp_path, pg_server, monkeypatch)
 
 
 def _hits(forensic, case, query, *more):
@@ -112,13 +116,7 @@ def test_tokens_too_long_and_messages_too_large_are_checked_in_python(forensic, 
     still give FTS5's hits (their candidates checked in Python)."""
     monkeypatch.setattr(chats, "LEXEME_BYTES", 6)
     monkeypatch.setattr(chats, "TSVECTOR_BYTES", 60)
-    ev = _evidence(tmp_path)
-    monkeypatch.delenv("FORENSIC_STORE", raising=False)
-    lite, pg = tmp_path / "lite", tmp_path / "pg"
-    for case, store in ((lite, None), (pg, pg_server.new_database())):
-        forensic("case", "init", case, "--case-id", "C1", "--examiner", "E", *(("--store", store) if store else ()))
-        forensic("evidence", "add", ev, "--case", case, "--id", "phone")
-        forensic("triage", "--case", case, expect=None)
+    lite, pg = _two_cases(forensic, tmp_path, pg_server, monkeypatch)
     with store_db.connect(postgres.Location.read(pg)) as db:
         unindexed = db.execute("SELECT count(*) FROM chat_messages WHERE lexemes = array_to_tsvector(ARRAY[?])",
                                (chats.UNINDEXED,)).fetchone()[0]
@@ -128,3 +126,15 @@ def test_tokens_too_long_and_messages_too_large_are_checked_in_python(forensic, 
     assert unindexed > 0 and cut > 0
     for query in QUERIES:
         assert _hits(forensic, pg, query) == _hits(forensic, lite, query), query
+
+
+def test_a_nul_in_a_message(forensic, tmp_path, pg_server, monkeypatch):
+    """A \\u0000 in a message's text, which PostgreSQL's text cannot hold (SQLite's json_extract
+    ends the text there, so its index holds what comes before): the message is indexed and
+    found as on SQLite."""
+    lite, pg = _two_cases(forensic, tmp_path, pg_server, monkeypatch, [*TELEGRAM_TEXTS, "nul\u0000inside it"])
+    for query in ("nul", "inside", "nul inside", "nul*", "ok"):
+        want = forensic("messages", "--case", lite, "--search", query).out
+        assert forensic("messages", "--case", pg, "--search", query).out == want, query
+    assert "nul" in forensic("messages", "--case", pg, "--search", "nul").out
+    assert forensic("conversations", "--case", pg).out == forensic("conversations", "--case", lite).out

@@ -106,8 +106,8 @@ def test_finalize_links_relative_paths(tmp_path):
 
     def add(path, sha):
         return db.execute("INSERT INTO files(item, locator, path, layers, name, kind, sha256) "
-                          "VALUES ('pc', ?, ?, '[]', ?, 'file', ?)",
-                          (f"pc › {path}", path, path.rsplit("/", 1)[-1], sha)).lastrowid
+                          "VALUES ('pc', ?, ?, '[]', ?, 'file', ?) RETURNING id",
+                          (f"pc › {path}", path, path.rsplit("/", 1)[-1], sha)).fetchone()[0]
 
     chat_id = add("/tg/result.json", "c" * 64)
     add("/tg/photos/photo_1@14-03-2021_21-07-00.jpg", "d" * 64)

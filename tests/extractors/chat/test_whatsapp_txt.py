@@ -440,9 +440,9 @@ def test_finalize_links_attachments_to_files_of_the_same_export(tmp_path):
 
     def add_file(path, sha):
         cur = db.execute("INSERT INTO files(item, locator, path, layers, name, kind, sha256) "
-                         "VALUES ('phone', ?, ?, '[]', ?, 'file', ?)",
+                         "VALUES ('phone', ?, ?, '[]', ?, 'file', ?) RETURNING id",
                          (f"phone › {path}", path, path.rsplit("/", 1)[-1], sha))
-        return cur.lastrowid
+        return cur.fetchone()[0]
 
     chat_id = add_file("/exp/WhatsApp Chat with A.txt", "c" * 64)
     add_file("/exp/IMG-20210314-WA0001.jpg", "a" * 64)
