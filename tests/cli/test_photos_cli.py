@@ -4,11 +4,11 @@ from __future__ import annotations
 import csv
 import io
 import json
-import shutil
 import xml.etree.ElementTree as ET
 
 import pytest
 
+from tests.casestore import copy_case
 from tests.exporters.photo_case import (GEOTAGGED, HOSTILE_MAKE, PHOTO_COUNT, TAKEN_US, build_case, cli)
 
 PHOTO_FIELDS = ["item", "path", "locator", "sha256", "make", "model", "serial", "software", "taken_at",
@@ -25,10 +25,9 @@ def built(tmp_path_factory):
 
 @pytest.fixture
 def case(built, tmp_path):
-    """A private copy of the built case (some tests re-triage it); the images stay shared."""
-    copy = tmp_path / "case"
-    shutil.copytree(built, copy)
-    return copy
+    """A private copy of the built case, its store too (some tests re-triage it); the images
+    stay shared."""
+    return copy_case(built, tmp_path / "case")
 
 
 def _photos(forensic, case, *extra):
