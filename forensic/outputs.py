@@ -30,9 +30,10 @@ from typing import IO, Any, Iterator
 
 from forensic.case import DB_NAME, LOCKS_DIR, Case, item_source
 from forensic.errors import UsageError
+from forensic.store.postgres import STORE_FILE
 
 # The case folder's own files and folders (see forensic.case and forensic.chain_of_custody.log).
-CASE_FILES = ("case.db", "case.db-wal", "case.db-shm", "case.db-journal", "custody.jsonl",
+CASE_FILES = ("case.db", "case.db-wal", "case.db-shm", "case.db-journal", STORE_FILE, "custody.jsonl",
               "custody.checkpoints.jsonl", "custody.quarantine", "logs", LOCKS_DIR)
 CASE_FOLDERS = ("custody.quarantine", "logs", LOCKS_DIR)
 
@@ -150,13 +151,14 @@ def _inside(path: Path, folder: Path) -> bool:
 def current_cases(case_dir: Path | None) -> Iterator[list[Case]]:
     """The cases a command with no case of its own keeps its outputs out of, open while in
     the ``with``: the one at ``case_dir`` (``--case``; it must be a case), else those at
-    ``$FORENSIC_CASE`` and at the current folder, each when it holds ``case.db``. A case
+    ``$FORENSIC_CASE`` and at the current folder, each when it holds ``case.db`` (or the
+    ``store.json`` of a store on PostgreSQL). A case
     found there that cannot be opened is an error (its evidence could not be checked)."""
     if case_dir is not None:
         folders = [Path(case_dir)]
     else:
         folders = [Path(f) for f in (os.environ.get("FORENSIC_CASE"), ".") if f]
-        folders = [f for f in folders if (f / DB_NAME).is_file()]
+        folders = [f for f in folders if (f / DB_NAME).is_file() or (f / STORE_FILE).is_file()]
     with ExitStack() as stack:
         opened: list[Case] = []
         seen: set[Path] = set()
