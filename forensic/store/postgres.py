@@ -209,9 +209,8 @@ class Connection:
         try:
             # store.json names who made the case; each examiner connects as themselves when
             # PGUSER says so (a URL's user would otherwise win over libpq's PGUSER)
-            who = {"user": os.environ["PGUSER"]} if os.environ.get("PGUSER") else {}
             self._conn = psycopg.connect(location.url, autocommit=True, row_factory=_row_factory,
-                                         application_name="forensic", **who)
+                                         application_name="forensic", user=os.environ.get("PGUSER") or None)
         except psycopg.Error as exc:
             raise CaseError(f"cannot connect to the case store {location.url}: {str(exc).strip()}",
                             hint="check the server, the URL in store.json, and that your password "

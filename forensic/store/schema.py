@@ -319,11 +319,21 @@ _PG_ROWID = ("timestamps", "custody_checkpoints", "custody_pins")
 # The SQLite functions the store's SQL calls, made in the case's schema with SQLite's meaning
 # (JSON paths such as '$.a.b[0]' are SQL/JSON paths as well). A value read from JSON is text
 # here (SQLite gives numbers as numbers): the store casts where it compares numbers.
+# sqlite_jsonb: a JSON text as jsonb, which refuses a "\u0000" that SQLite's JSON (and
+# Python's) keeps: there the NUL is read as U+FFFD (PostgreSQL's text cannot hold a NUL), so
+# one record holding a NUL from the evidence never fails a query over every record. A
+# backslash escaped ("\\") is respelled "\u005c" first, so "\\u0000" stays text.
 PG_SQLITE_FUNCTIONS = (
+    """CREATE OR REPLACE FUNCTION sqlite_jsonb(doc text) RETURNS jsonb
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT CASE WHEN strpos(doc, '\\u0000') = 0 THEN doc::jsonb
+                ELSE regexp_replace(regexp_replace(doc, '\\\\\\\\', '\\\\u005c', 'g'),
+                                    '\\\\u0000', '\\\\ufffd', 'g')::jsonb END
+$$""",
     """CREATE OR REPLACE FUNCTION json_extract(doc text, path text) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE jsonb_typeof(v) WHEN 'string' THEN v #>> '{}' WHEN 'null' THEN NULL ELSE v::text END
-    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found
+    FROM (SELECT jsonb_path_query_first(sqlite_jsonb(doc), path::jsonpath) AS v) found
 $$""",
     """CREATE OR REPLACE FUNCTION json_type(doc text, path text DEFAULT '$') RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
@@ -332,17 +342,17 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
         WHEN 'number' THEN CASE WHEN v::text ~ '^-?[0-9]+$' THEN 'integer' ELSE 'real' END
         WHEN 'boolean' THEN v::text
         ELSE jsonb_typeof(v) END
-    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found
+    FROM (SELECT jsonb_path_query_first(sqlite_jsonb(doc), path::jsonpath) AS v) found
 $$""",
     """CREATE OR REPLACE FUNCTION json_array_length(doc text, path text DEFAULT '$') RETURNS bigint
 LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
     SELECT CASE WHEN v IS NULL THEN NULL WHEN jsonb_typeof(v) = 'array' THEN jsonb_array_length(v) ELSE 0 END
-    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found
+    FROM (SELECT jsonb_path_query_first(sqlite_jsonb(doc), path::jsonpath) AS v) found
 $$""",
     """CREATE OR REPLACE FUNCTION json_valid(doc text) RETURNS bigint
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE AS $$
 BEGIN
-    PERFORM doc::jsonb;
+    PERFORM sqlite_jsonb(doc);
     RETURN CASE WHEN doc IS NULL THEN NULL ELSE 1 END;
 EXCEPTION WHEN others THEN
     RETURN 0;
@@ -354,7 +364,7 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
                        ELSE e.value::text END,
            json_type(e.value::text), CASE WHEN jsonb_typeof(e.value) IN ('object', 'array', 'null') THEN NULL
                                           ELSE e.value #>> '{}' END
-    FROM (SELECT jsonb_path_query_first(doc::jsonb, path::jsonpath) AS v) found,
+    FROM (SELECT jsonb_path_query_first(sqlite_jsonb(doc), path::jsonpath) AS v) found,
          LATERAL (SELECT (o).key, (o).value FROM jsonb_each(CASE WHEN jsonb_typeof(v) = 'object' THEN v END) o
                   UNION ALL
                   SELECT (a.n - 1)::text, a.value FROM jsonb_array_elements(CASE WHEN jsonb_typeof(v) = 'array'
@@ -417,7 +427,7 @@ $$""",
     "(photo_meta_text(fields) gin_trgm_ops) WHERE record_type = 'photo/exif'",
     "CREATE INDEX IF NOT EXISTS content_text_trgm ON content_text USING gin (text gin_trgm_ops)",
 )
-PG_EXTRA = PG_SQLITE_FUNCTIONS + (
+PG_EXTRA: tuple[str, ...] = PG_SQLITE_FUNCTIONS + (
     "CREATE EXTENSION IF NOT EXISTS pg_trgm SCHEMA public",
     "CREATE INDEX IF NOT EXISTS files_name_trgm ON files USING gin (name gin_trgm_ops)",
     "CREATE INDEX IF NOT EXISTS files_path_trgm ON files USING gin (path gin_trgm_ops)",
