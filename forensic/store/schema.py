@@ -395,8 +395,8 @@ $$""",
 # (below), the documents' text, and a photo record's metadata values by an expression index.
 # photo_meta_values: the scalar values of a record's JSON as SQLite's json_tree gives their
 # ``atom`` as text (true/false as 1/0, a real as SQLite prints it: 15 significant digits, a
-# ".0" where it has no point); NULL for a value that is no JSON (or that PostgreSQL's jsonb
-# cannot hold: a NUL). Each function keeps the case's search path: an index's expression is
+# ".0" where it has no point), a NUL (which jsonb cannot hold) as U+FFFD; NULL for a value
+# that is no JSON. Each function keeps the case's search path: an index's expression is
 # also computed by maintenance (ANALYZE, REINDEX), which runs with another.
 PG_SEARCH = (
     """CREATE OR REPLACE FUNCTION sqlite_real_text(x double precision) RETURNS text
@@ -406,16 +406,37 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET extra_float_digits = 0 SET search_path 
                 WHEN t ~ 'e' THEN t ELSE t || '.0' END
     FROM (SELECT x::text AS t) printed
 $$""",
+    # json, not jsonb: a number keeps its text (1e+16 is a real to SQLite, 10000000000000000 to jsonb)
+    """CREATE OR REPLACE FUNCTION json_scalars(doc json) RETURNS text[]
+LANGUAGE sql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+    WITH RECURSIVE node(v) AS (
+        SELECT doc
+        UNION ALL
+        SELECT e.value FROM node, LATERAL (
+            SELECT value FROM json_array_elements(CASE WHEN json_typeof(node.v) = 'array' THEN node.v END)
+            UNION ALL
+            SELECT value FROM json_each(CASE WHEN json_typeof(node.v) = 'object' THEN node.v END)) e
+    )
+    SELECT coalesce(array_agg(CASE json_typeof(v)
+        WHEN 'string' THEN v #>> '{}'
+        WHEN 'boolean' THEN CASE WHEN btrim(v::text) = 'true' THEN '1' ELSE '0' END
+        ELSE CASE WHEN btrim(v::text) ~ '^-?[0-9]+$'
+                       AND btrim(v::text)::numeric BETWEEN -9223372036854775808 AND 9223372036854775807
+                  THEN btrim(v::text)::numeric::text
+                  ELSE sqlite_real_text(btrim(v::text)::double precision) END END), '{}')
+    FROM node WHERE json_typeof(v) IN ('string', 'number', 'boolean')
+$$""",
     """CREATE OR REPLACE FUNCTION photo_meta_values(doc text) RETURNS text[]
 LANGUAGE plpgsql IMMUTABLE PARALLEL SAFE SET search_path FROM CURRENT AS $$
+DECLARE
+    found text[];
 BEGIN
-    RETURN (SELECT coalesce(array_agg(CASE jsonb_typeof(v)
-                WHEN 'string' THEN v #>> '{}'
-                WHEN 'boolean' THEN CASE WHEN v = 'true'::jsonb THEN '1' ELSE '0' END
-                ELSE CASE WHEN v::text ~ '^-?[0-9]+$' AND length(v::text) < 19 THEN v::text
-                          ELSE sqlite_real_text((v::text)::double precision) END END), '{}')
-            FROM jsonb_path_query(doc::jsonb, 'strict $.**') v
-            WHERE jsonb_typeof(v) IN ('string', 'number', 'boolean'));
+    BEGIN
+        found := json_scalars(doc::json);
+    EXCEPTION WHEN untranslatable_character THEN        -- a NUL (\\u0000 unescaped): U+FFFD
+        found := json_scalars(regexp_replace(doc, '(?<!\\\\)((\\\\\\\\)*)\\\\u0000', '\\1' || chr(65533), 'g')::json);
+    END;
+    RETURN found;
 EXCEPTION WHEN others THEN
     RETURN NULL;
 END $$""",
