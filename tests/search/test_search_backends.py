@@ -157,3 +157,36 @@ def test_the_review_store_reads_the_same_on_both_backends(cases):
     assert sqlite["meta"]["cam"] and sqlite["meta"]["40.4"] and sqlite["meta"]["nikon"]
     assert [loc.endswith("madrid.jpg") for _, loc, _ in sqlite["gallery"]["geotagged"]] == [True]
     assert sqlite["gallery"]["to"] == [] and len(sqlite["gallery"]["all"]) == 4
+
+
+META_DOCS = (
+    {"make": "Canon", "lat": 48.858222222222224, "lon": -3.7019444444444, "gps_valid": True, "flash": False},
+    {"tiny": 1e-05, "whole": 3.0, "huge": 1e+16, "big": 12345678901234567890, "n": -7, "none": None},
+    {"nested": {"list": [1, "two", [3.25, {"deep": "x"}]], "empty": [], "obj": {}}},
+    {"odd": "a\\u0000b as text", "quote": "\"", "pct": "100%_", "uni": "Stra\u00dfe \u00dcber \U0001f600"},
+)
+
+
+def test_photo_metadata_values_read_as_sqlite_reads_them(pg_server):
+    """schema.PG_SEARCH's photo_meta_values gives a record's values as SQLite's json_tree gives
+    their atoms, as text: the search box matches the same values on both backends."""
+    import sqlite3
+
+    import psycopg
+
+    from forensic.store.schema import PG_SEARCH
+    lite = sqlite3.connect(":memory:")
+    with psycopg.connect(pg_server.new_database(), autocommit=True) as pg:
+        for statement in PG_SEARCH:
+            if "CREATE INDEX" not in statement:
+                pg.execute(statement)
+        for doc in map(json.dumps, META_DOCS):
+            want = sorted(str(r[0]) for r in lite.execute(
+                "SELECT CAST(atom AS TEXT) FROM json_tree(?) WHERE atom IS NOT NULL", (doc,)))
+            (got,), = pg.execute("SELECT photo_meta_values(%s)", (doc,)).fetchall()
+            assert sorted(got) == want, doc
+        # a NUL (which jsonb cannot hold) as U+FFFD; no JSON: no values
+        (got,), = pg.execute("SELECT photo_meta_values(%s)", (json.dumps({"m": "A\0B", "n": "\\u0000"}),))
+        assert sorted(got) == ["A\ufffdB", "\\u0000"]
+        assert pg.execute("SELECT photo_meta_values('not json')").fetchone() == (None,)
+    lite.close()
