@@ -57,7 +57,7 @@ import re
 import sqlite3
 import unicodedata
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any, Iterable, Iterator, Sequence
+from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from forensic.store.db import dialect
 from forensic.store.records import Conversation, Message
@@ -237,6 +237,7 @@ PG_BATCH = 2000                   # messages tokenized and inserted at a time; r
 LEXEME_BYTES = 2000
 TSVECTOR_BYTES = 512 * 1024
 UNINDEXED = " too large for a tsvector "
+PG_PAGE = 500                     # rows of a listing or search read at a time, in order
 
 
 def _scratch() -> sqlite3.Connection:
@@ -480,9 +481,11 @@ def search_ids(db: sqlite3.Connection, text: str, limit: int | None = None) -> l
         tsquery, phrases, exact = _pg_search(q)
         if tsquery is None:
             return []
-        rows = db.execute("SELECT id, body, sender, title, lexemes @@ CAST(? AS tsquery) FROM chat_messages "
-                          "WHERE lexemes @@ CAST(? AS tsquery) ORDER BY seq", (f"'{UNINDEXED}'", tsquery))
-        ids = (r[0] for r in _pg_hits(rows, phrases, exact))
+        rows = _pages(lambda after: db.execute(
+            "SELECT seq, id, body, sender, title, lexemes @@ CAST(? AS tsquery) FROM chat_messages "
+            "WHERE lexemes @@ CAST(? AS tsquery) AND seq > ? ORDER BY seq LIMIT ?",
+            (f"'{UNINDEXED}'", tsquery, -1 if after is None else after, PG_PAGE)).fetchall(), lambda r: r[0])
+        ids = (r[1] for r in _pg_hits(rows, phrases, exact))
         return list(itertools.islice(ids, limit) if limit else ids)
     sql = ("SELECT m.id FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid "
            "WHERE messages_fts MATCH ?" + (" LIMIT ?" if limit else ""))
@@ -537,7 +540,7 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
                    start_us: int | None = None, end_us: int | None = None, fts: str | None = None,
                    limit: int | None = None, run: tuple[int, int] | None = None,
                    state: bool | None = None, recovered: bool | None = None,
-                   sql_dialect: str = "sqlite") -> tuple[str, list[Any]]:
+                   sql_dialect: str = "sqlite", after: tuple[int, int] | None = None) -> tuple[str, list[Any]]:
     """SQL (and its arguments) of a message listing, in time order (``sort_key, id``).
 
     Without a search, the ``chat_messages_time`` index gives that order (rows stream, no
@@ -549,7 +552,8 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
 
     On PostgreSQL (``sql_dialect``), ``fts`` is a tsquery (:func:`_pg_search`): one query in
     ``sort_key, id`` order, whose rows end with the search forms and the UNINDEXED flag that
-    :func:`_pg_hits` checks."""
+    :func:`_pg_hits` checks; ``after``: only the rows after this (``sort_key, id``), a page
+    after another (PostgreSQL's client reads a query's every row at once)."""
     pg = sql_dialect == "postgresql"
     where = [f"m.item IN ({','.join('?' * len(items))})"]
     args: list[Any] = list(items)
@@ -574,6 +578,9 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
         where.append(uncommitted_sql if state else f"NOT {uncommitted_sql} IS TRUE")
     if recovered is not None:
         where.append(recovered_sql if recovered else f"NOT {recovered_sql} IS TRUE")
+    if after is not None:
+        where.append("(m.sort_key, m.id) > (?, ?)")
+        args.extend(after)
     cols = "m.id AS id, m.item AS item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key AS sort_key"
     joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
     if fts is not None and pg:
@@ -642,23 +649,34 @@ def messages(db: sqlite3.Connection, items: list[str], platform: str | None = No
 def _messages_pg(db: sqlite3.Connection, items: list[str], platform: str | None, conversation: str | None,
                  start_us: int | None, end_us: int | None, fts: str | None, limit: int | None,
                  state: bool | None, recovered: bool | None) -> Iterator[Message]:
-    """:func:`messages` on PostgreSQL: one query in time order; a search's rows checked by
-    :func:`_pg_hits` where its tsquery does not decide alone (its LIMIT then applied here)."""
-    if fts is None:
-        sql, args = _message_query(items, platform, conversation, start_us, end_us, None, limit, None, state,
-                                   recovered, "postgresql")
-        yield from (Message.from_row(r) for r in db.execute(sql, args))
+    """:func:`messages` on PostgreSQL: pages of PG_PAGE rows in time order, each after the last
+    one's (``sort_key, id``), so the first rows come without reading every one; a search's
+    rows checked by :func:`_pg_hits` where its tsquery does not decide alone."""
+    tsquery, phrases, exact = (None, [], True) if fts is None else _pg_search(fts)
+    if fts is not None and tsquery is None:
         return
-    tsquery, phrases, exact = _pg_search(fts)
-    if tsquery is None:
-        return
-    # a message given UNINDEXED may not match: a LIMIT only when the case has none
-    decided = exact and db.execute("SELECT 1 FROM chat_messages WHERE lexemes @@ CAST(? AS tsquery) LIMIT 1",
-                                   (f"'{UNINDEXED}'",)).fetchone() is None
-    sql, args = _message_query(items, platform, conversation, start_us, end_us, tsquery, limit if decided else None,
-                               None, state, recovered, "postgresql")
-    hits = (Message.from_row(r) for r in _pg_hits(db.execute(sql, args), phrases, exact))
+
+    def page(after: tuple[int, int] | None) -> list:
+        sql, args = _message_query(items, platform, conversation, start_us, end_us, tsquery, PG_PAGE, None, state,
+                                   recovered, "postgresql", after)
+        return db.execute(sql, args).fetchall()
+    rows = _pages(page, lambda r: (r[6], r[0]))           # sort_key, id
+    if tsquery is not None:
+        rows = _pg_hits(rows, phrases, exact)
+    hits = (Message.from_row(r) for r in rows)
     yield from itertools.islice(hits, limit) if limit else hits
+
+
+def _pages(page: Callable[[Any], list], key: Callable[[Any], Any]) -> Iterator[Any]:
+    """The rows of ``page(after)`` (a query of at most PG_PAGE rows in the order of ``key(row)``,
+    those after ``after`` when it is not None), page after page until a short one."""
+    after = None
+    while True:
+        rows = page(after)
+        yield from rows
+        if len(rows) < PG_PAGE:
+            return
+        after = key(rows[-1])
 
 
 def conversations(db: sqlite3.Connection, items: list[str], platform: str | None = None) -> list[Conversation]:

@@ -113,9 +113,10 @@ def test_conversations_are_the_same_on_both_backends(forensic, cases):
 
 def test_tokens_too_long_and_messages_too_large_are_checked_in_python(forensic, tmp_path, pg_server, monkeypatch):
     """The lexeme and tsvector limits made small: cut lexemes and messages left UNINDEXED
-    still give FTS5's hits (their candidates checked in Python)."""
+    still give FTS5's hits (their candidates checked in Python), read a few rows a page."""
     monkeypatch.setattr(chats, "LEXEME_BYTES", 6)
     monkeypatch.setattr(chats, "TSVECTOR_BYTES", 60)
+    monkeypatch.setattr(chats, "PG_PAGE", 3)
     lite, pg = _two_cases(forensic, tmp_path, pg_server, monkeypatch)
     with store_db.connect(postgres.Location.read(pg)) as db:
         unindexed = db.execute("SELECT count(*) FROM chat_messages WHERE lexemes = array_to_tsvector(ARRAY[?])",
@@ -126,6 +127,12 @@ def test_tokens_too_long_and_messages_too_large_are_checked_in_python(forensic, 
     assert unindexed > 0 and cut > 0
     for query in QUERIES:
         assert _hits(forensic, pg, query) == _hits(forensic, lite, query), query
+    listing = forensic("messages", "--case", lite, "--json").jsonl()
+    assert forensic("messages", "--case", pg, "--json").jsonl() == listing
+    for more in (("--limit", "4"), ("--limit", "3"), ("--platform", "whatsapp", "--limit", "5")):
+        assert _hits(forensic, pg, "a*", *more) == _hits(forensic, lite, "a*", *more), more
+    with store_db.connect(postgres.Location.read(pg)) as db:
+        assert chats.search_ids(db, "a*") == [i for i, _ in _hits(forensic, lite, "a*")]
 
 
 def test_a_nul_in_a_message(forensic, tmp_path, pg_server, monkeypatch):
