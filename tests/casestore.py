@@ -38,6 +38,22 @@ def connect(root: Path) -> Any:
 
 
 @contextmanager
+def opened(root: Path) -> Iterator[Any]:
+    """:func:`connect`, closed at the end of the block."""
+    db = connect(root)
+    try:
+        yield db
+    finally:
+        db.close()
+
+
+def count(root: Path, sql: str, args: tuple = ()) -> Any:
+    """The one value ``sql`` gives in the store of ``root``."""
+    with opened(root) as db:
+        return db.execute(sql, args).fetchone()[0]
+
+
+@contextmanager
 def tampered(root: Path) -> Iterator[Any]:
     """The store of ``root`` opened by someone who changes it behind forensic's back: one
     transaction, committed at the end. On PostgreSQL the custody tables' append-only

@@ -3,31 +3,39 @@ timestamps and warnings, whatever ids, recording times and hosts they got."""
 from __future__ import annotations
 
 import json
-import sqlite3
 from pathlib import Path
+from typing import Any
 
-# recorded when and where the triage ran, not what it found
-_RUN_COLUMNS = {"id", "file_id", "artifact_id", "at", "triaged_at", "seconds"}
+import casestore
+
+# recorded when and where the triage ran, not what it found (rowid: PostgreSQL's row order)
+_RUN_COLUMNS = {"id", "file_id", "artifact_id", "at", "triaged_at", "seconds", "rowid"}
 
 
-def _columns(db: sqlite3.Connection, table: str) -> list[str]:
-    return [r[1] for r in db.execute(f"PRAGMA table_info({table})") if r[1] not in _RUN_COLUMNS]
+def _columns(db: Any, table: str) -> list[str]:
+    cur = db.execute(f"SELECT * FROM {table} LIMIT 0")
+    return [d[0] for d in cur.description if d[0] not in _RUN_COLUMNS]
+
+
+def _rows(db: Any, sql: str) -> list[tuple]:
+    return sorted((tuple(r) for r in db.execute(sql)), key=repr)
 
 
 def findings(case: Path) -> dict[str, list]:
-    """What a triage of the case found, as sorted lists (no ids, no times of the run)."""
-    db = sqlite3.connect(f"file:{case / 'case.db'}?mode=ro", uri=True)
+    """What a triage of the case found, as sorted lists (no ids, no times of the run), from
+    its store on either backend."""
+    db = casestore.connect(case)
     try:
         cols = _columns(db, "files")
-        files = sorted(db.execute(f"SELECT {', '.join(cols)} FROM files"), key=repr)
+        files = _rows(db, f"SELECT {', '.join(cols)} FROM files")
         art = [c for c in _columns(db, "artifacts")]
-        records = sorted(db.execute(f"SELECT f.locator, {', '.join('a.' + c for c in art)} FROM artifacts a "
-                                    "JOIN files f ON f.id = a.file_id"), key=repr)
+        records = _rows(db, f"SELECT f.locator, {', '.join('a.' + c for c in art)} FROM artifacts a "
+                            "JOIN files f ON f.id = a.file_id")
         ts = _columns(db, "timestamps")
-        stamps = sorted(db.execute(f"SELECT f.locator, a.record_type, a.fields, {', '.join('t.' + c for c in ts)} "
-                                   "FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
-                                   "JOIN files f ON f.id = a.file_id"), key=repr)
-        warnings = sorted(db.execute("SELECT item, locator, stage, message FROM warnings"), key=repr)
+        stamps = _rows(db, f"SELECT f.locator, a.record_type, a.fields, {', '.join('t.' + c for c in ts)} "
+                           "FROM timestamps t JOIN artifacts a ON a.id = t.artifact_id "
+                           "JOIN files f ON f.id = a.file_id")
+        warnings = _rows(db, "SELECT item, locator, stage, message FROM warnings")
         totals = []
         for item, summary in db.execute("SELECT item, triage_summary FROM items ORDER BY item"):
             s = json.loads(summary or "{}")

@@ -10,7 +10,6 @@ import io
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -18,6 +17,7 @@ from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import ext4_image, fat_image, tiny_jpeg, write_tree, zip_file
 from storecompare import differences
 from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, android_rows, build
@@ -106,7 +106,7 @@ def test_a_cluster_triage_finds_what_a_local_one_does(evidence, local, cluster, 
     code, _, err = cli("triage", "--case", case, "--cluster", address, "--json")
     assert code in (0, 3), err
     assert differences(local, case) == []
-    with sqlite3.connect(case / "case.db") as db:
+    with casestore.opened(case) as db:
         assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] > 100
         assert db.execute("SELECT COUNT(*) FROM artifacts").fetchone()[0] > 0
         assert db.execute("SELECT COUNT(*) FROM artifacts WHERE extractor LIKE 'android_sms@%'").fetchone()[0] >= 40
@@ -155,9 +155,8 @@ def test_a_worker_killed_mid_task_costs_a_retry_not_a_duplicate(evidence, local,
         fault.rmdir()
     assert held_pid
     assert proc.returncode in (0, 3), err
-    with sqlite3.connect(case / "case.db") as db:
-        dup = db.execute("SELECT COUNT(*) - COUNT(DISTINCT item || char(0) || locator) FROM files").fetchone()[0]
-    assert dup == 0
+    assert casestore.count(case, "SELECT COUNT(*) FROM (SELECT 1 FROM files GROUP BY item, locator "
+                                 "HAVING COUNT(*) > 1) AS twice") == 0
     assert differences(local, case) == []
     assert_custody_verifies(case)
     hosts = [e["details"]["pid"] for e in custody(case) if e["action"] == "triage.piece"]
@@ -175,8 +174,7 @@ def test_a_worker_that_sees_other_bytes_at_the_path_is_refused(evidence, cluster
     code, _, err = cli("triage", "--case", case, "--cluster", address, "--path-map", f"{evidence[3].parent}={other}")
     assert code == 1
     assert "item0" in err and "not the evidence" in err and "--path-map" in err
-    with sqlite3.connect(case / "case.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
+    assert casestore.count(case, "SELECT COUNT(*) FROM files") == 0
 
 
 def test_usage_errors_before_anything_is_recorded(evidence, tmp_path, monkeypatch):
@@ -210,8 +208,7 @@ def test_a_coordinator_killed_mid_triage_resumes_on_the_cluster(evidence, local,
     first = subprocess.run(FORENSIC + ["triage", "--case", str(case), "--cluster", address], env=env,
                            capture_output=True, text=True, stdin=subprocess.DEVNULL, timeout=120)
     assert first.returncode == -signal.SIGKILL, first.stderr
-    with sqlite3.connect(case / "case.db") as db:
-        assert 0 < db.execute("SELECT COUNT(*) FROM files").fetchone()[0] < 40
+    assert 0 < casestore.count(case, "SELECT COUNT(*) FROM files") < 40
     code, _, err = cli("triage", "--case", case, "--cluster", address)
     assert code in (0, 3), err
     assert "never recorded an end" in err
