@@ -14,8 +14,12 @@ def is_store_error(exc: BaseException) -> bool:
 
 
 def latest_checkpoint(db: sqlite3.Connection) -> str | None:
-    """The line of the last checkpoint copied into the store, or None."""
-    row = db.execute("SELECT record FROM custody_checkpoints ORDER BY rowid DESC LIMIT 1").fetchone()
+    """The line of the largest checkpoint copied into the store (the last copied of that size),
+    or None. The largest, not the last: whoever may copy one (every examiner, on PostgreSQL,
+    where the copies are append-only) could otherwise copy an old one again, or give a row the
+    highest rowid, and so have a log cut back to it verify clean."""
+    row = db.execute("SELECT record FROM custody_checkpoints ORDER BY tree_size DESC, rowid DESC "
+                     "LIMIT 1").fetchone()
     return None if row is None else str(row[0])
 
 

@@ -66,3 +66,85 @@ def test_json_functions_read_a_nul_escape(tmp_path, pg_url, value, expected):
         assert each == [("0", expected), ("1", "1")]
     finally:
         case.close()
+
+
+def test_a_nul_in_an_attachment_name_loses_no_other_link(forensic, tmp_path, pg_url, monkeypatch):
+    """A chat naming an attachment with a NUL in its name, next to a real one: the real one is
+    linked as on SQLite (a NUL in a query's parameter is refused by PostgreSQL's client)."""
+    from builders import tiny_jpeg
+    chat = (b"12/01/2024, 09:15 - Alice: IMG-20241201-WA0001.jpg (file attached)\n"
+            b"12/01/2024, 09:16 - Bob: IMG-2024\x001201-WA0002.jpg (file attached)\n"
+            b"13/01/2024, 09:17 - Alice: fine\n")
+    _case(forensic, monkeypatch, tmp_path, pg_url,
+          {"WhatsApp/Chat.txt": chat, "WhatsApp/IMG-20241201-WA0001.jpg": tiny_jpeg()})
+    done = forensic("triage", expect=None)
+    assert done.code in (0, 3), done.err
+    warnings = forensic("warnings", "--json").jsonl()
+    assert not [w for w in warnings if "finalize failed" in w["message"]], warnings
+    messages = forensic("messages", "--json").jsonl()
+    first = next(m for m in messages if "WA0001" in json.dumps(m))
+    assert first["attachments"][0]["sha256"] is not None, first
+
+
+# -- an examiner with the lab's grants (docs/lab-setup.md: SELECT and INSERT on the custody copies)
+def _examiner(url: str, schema: str) -> str:
+    """A role (of its own: roles are the server's) with the documented grants on ``schema``'s
+    custody copies; its URL."""
+    import uuid
+
+    import psycopg
+    name = "mallory_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {name} LOGIN")
+        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {name}")
+        conn.execute(f"GRANT SELECT, INSERT ON {schema}.custody_checkpoints, {schema}.custody_pins TO {name}")
+    return url.replace("forensic_test@", f"{name}@")
+
+
+def _cut_log(root: Path, entries: int) -> str:
+    """The custody log and its checkpoints cut back to the first ``entries`` entries, as someone
+    who can write the case folder would; the checkpoint line left last."""
+    log = root / "custody.jsonl"
+    log.write_bytes(b"".join(log.read_bytes().splitlines(keepends=True)[:entries]))
+    cps = root / "custody.checkpoints.jsonl"
+    kept = [ln for ln in cps.read_bytes().splitlines(keepends=True) if json.loads(ln)["tree_size"] <= entries]
+    cps.write_bytes(b"".join(kept))
+    return kept[-1].decode().rstrip("\n")
+
+
+def test_an_inserted_old_checkpoint_does_not_hide_a_cut_log(forensic, tmp_path, pg_url, monkeypatch):
+    """The store's copies of the checkpoints are append-only so that cutting the log and its
+    checkpoints back together still shows. An examiner may INSERT there (every command copies
+    its checkpoint): a copy of an old checkpoint inserted last was the store's "latest", and a
+    log cut back to it verified clean."""
+    import psycopg
+    root = _case(forensic, monkeypatch, tmp_path, pg_url, {"a.txt": b"first\n"})
+    kept_entries = len((root / "custody.jsonl").read_bytes().splitlines())
+    forensic("evidence", "add", write_tree(tmp_path / "second", {"b.txt": b"hidden later\n"}))
+    forensic("custody", "verify")
+    line = _cut_log(root, kept_entries)
+    with psycopg.connect(_examiner(pg_url, "case_rt_pg"), autocommit=True) as conn:
+        cp = json.loads(line)
+        conn.execute("INSERT INTO case_rt_pg.custody_checkpoints(tree_size, root, at, record) "
+                     "VALUES (%s, %s, %s, %s)", (cp["tree_size"], cp["root"], cp["at"], line))
+    verdict = forensic("custody", "verify", expect=None)
+    assert verdict.code != 0, verdict.out + verdict.err
+    assert "cut off" in verdict.out + verdict.err
+
+
+def test_a_forged_checkpoint_row_with_a_chosen_rowid_is_noticed(forensic, tmp_path, pg_url, monkeypatch):
+    """INSERT .. OVERRIDING SYSTEM VALUE needs no more than INSERT: a row given the highest
+    rowid stays the "latest" copy for ever, whatever commands copy later."""
+    import psycopg
+    root = _case(forensic, monkeypatch, tmp_path, pg_url, {"a.txt": b"first\n"})
+    kept_entries = len((root / "custody.jsonl").read_bytes().splitlines())
+    line = (root / "custody.checkpoints.jsonl").read_bytes().splitlines()[-1].decode()
+    cp = json.loads(line)
+    with psycopg.connect(_examiner(pg_url, "case_rt_pg"), autocommit=True) as conn:
+        conn.execute("INSERT INTO case_rt_pg.custody_checkpoints(rowid, tree_size, root, at, record) "
+                     "OVERRIDING SYSTEM VALUE VALUES (9223372036854775807, %s, %s, %s, %s)",
+                     (cp["tree_size"], cp["root"], cp["at"], line))
+    forensic("evidence", "add", write_tree(tmp_path / "second", {"b.txt": b"hidden later\n"}))
+    _cut_log(root, kept_entries)
+    verdict = forensic("custody", "verify", expect=None)
+    assert verdict.code != 0, verdict.out + verdict.err
