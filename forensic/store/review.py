@@ -46,7 +46,8 @@ def counted_generation(db: sqlite3.Connection) -> str:
     """What :func:`item_counts` counts, as it is now (each part O(log n)): the items with their
     triage times, the highest file, warning, indexed message and record ids (rows are added, or
     an item's removed and added again: its triage time changes)."""
-    r = db.execute("SELECT (SELECT group_concat(item || '@' || coalesce(triaged_at, ''), '|') FROM items), "
+    r = db.execute("SELECT (SELECT group_concat(at, '|') FROM "
+                   "(SELECT item || '@' || coalesce(triaged_at, '') AS at FROM items ORDER BY item) ordered), "
                    "(SELECT coalesce(max(id), 0) FROM files), (SELECT coalesce(max(id), 0) FROM warnings), "
                    "(SELECT coalesce(max(seq), 0) FROM chat_messages), "
                    "(SELECT coalesce(max(id), 0) FROM artifacts)").fetchone()
