@@ -473,6 +473,12 @@ PG_CHAT_INDEX = (
     "CREATE INDEX IF NOT EXISTS chat_messages_lexemes ON chat_messages USING gin (lexemes)",
 )
 PG_EXTRA = PG_EXTRA + PG_CHAT_INDEX
+# The timeline index reads the times by ``timestamps.rowid`` (its refs, and what it was made
+# from: forensic.store.timeline): SQLite's rowid is its table's key, here a column of its own.
+PG_TIMELINE = (
+    "CREATE UNIQUE INDEX IF NOT EXISTS timestamps_rowid ON timestamps(rowid)",
+)
+PG_EXTRA = PG_EXTRA + PG_TIMELINE
 
 
 def postgres_tables() -> list[str]:

@@ -336,7 +336,20 @@ def _insert_keys(db: Any, keys: list[tuple]) -> None:
     types = ("BIGINT", "BIGINT", "TEXT", "TEXT", "TEXT", "BIGINT", "BIGINT", "DOUBLE PRECISION", "DOUBLE PRECISION")
     db.execute("INSERT INTO timeline_keys(k, tz_unknown, item, path, label, source, ref, lat, lon) "
                f"SELECT * FROM unnest({', '.join(f'CAST(? AS {t}[])' for t in types)})",
-               [list(c) for c in columns])
+               [_array_text(c) for c in columns])
+
+
+def _array_text(values: tuple) -> str:
+    """A column of values as the text of a PostgreSQL array (read by the server's cast: much
+    less work than the driver's adapting of each element). A float as ``repr``: read back
+    the same."""
+    def one(v: Any) -> str:
+        if v is None:
+            return "NULL"
+        if isinstance(v, str):
+            return '"' + v.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        return repr(v) if isinstance(v, float) else str(int(v))
+    return "{" + ",".join(map(one, values)) + "}"
 
 
 def _add_places(db: sqlite3.Connection, item: str | None, after_record: int, skip: list[str] = []) -> None:  # noqa: B006

@@ -42,6 +42,8 @@ def _add_odd_rows(db) -> None:
         db.execute("INSERT INTO files(item, locator, path, layers, name, kind, modified_at, accessed_at, "
                    "changed_at, born_at, times_tz_known) VALUES ('phone', ?, ?, '[]', 'odd', 'file', ?, ?, ?, ?, ?)",
                    [f"odd:{i}", f"/odd/{i}", *times, i % 8 == 0])
+    db.execute("INSERT INTO files(item, locator, path, layers, name, kind, modified_at) VALUES "       # array text
+               "('phone', 'odd:q', ?, '[]', 'q', 'file', '2021-06-01T12:00:00Z')", ['/odd/"q" \\ {a,b},NULL é'])
     records = [
         ("chat/message", {"sender": "Ana", "body": "nul \u0000 here", "conversation": {"title": "Plans", "id": 7},
                           "location": {"latitude": 40.4, "longitude": -3.7, "source": "maps link"},
