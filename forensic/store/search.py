@@ -124,6 +124,8 @@ def content_texts(db: sqlite3.Connection, item: str, literals: list[str] | None)
     """The item's documents' text; with ``literals`` (each of 3 characters or more), only the
     documents holding one of them in any case (the trigram index: a superset of the hits)."""
     cols = "c.item, c.locator, c.path, c.deleted, c.extractor, c.text"
+    if literals and any("\0" in lit for lit in literals):
+        literals = None         # FTS5 reads a phrase only up to a NUL, PostgreSQL takes none: every document
     if literals and dialect(db) == "postgresql":
         rows = _content_rows_postgres(db, cols, item, literals)
     elif literals:

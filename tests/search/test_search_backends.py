@@ -190,3 +190,18 @@ def test_photo_metadata_values_read_as_sqlite_reads_them(pg_server):
         assert sorted(got) == ["A\ufffdB", "\\u0000"]
         assert pg.execute("SELECT photo_meta_values('not json')").fetchone() == (None,)
     lite.close()
+
+
+def test_a_listed_term_holding_a_nul_is_searched_on_both_backends(cases, capsys, tmp_path):
+    """A term of a list may hold a NUL: neither FTS5 (it reads a phrase up to it) nor
+    PostgreSQL (no text holds one) can narrow the documents down with it, so every document's
+    text is read; the search goes on and lists the same hits."""
+    terms = tmp_path / "terms.txt"
+    terms.write_bytes(b"HTML\0KEYWORD\nDOCX-KEYWORD\n")
+    got = {}
+    for backend, case in cases.items():
+        for _ in range(2):          # the first indexes the documents' text, the second reads it there
+            code, hits = _run(capsys, "search", "--list", terms, "--in", "content", "--json", "--case", case)
+            assert code == 0 and [h["text"] for h in hits] == ["DOCX-KEYWORD"], backend
+        got[backend] = hits
+    assert got["postgresql"] == got["sqlite"]
