@@ -16,10 +16,23 @@ from tests.search.test_search_text import PATTERNED, _docx
 from tests.serve.conftest import geotagged_jpeg
 from tests.training_case import cli
 
+def _utf8_camera(make: str, model: str) -> bytes:
+    """A camera photo whose make and model are UTF-8 (Pillow writes a str's other letters as '?')."""
+    import io
+
+    from PIL import Image
+    exif = Image.Exif()
+    exif[0x010F], exif[0x0110] = make.encode("utf-8"), model.encode("utf-8")
+    out = io.BytesIO()
+    scene(3, 320, 240).save(out, "JPEG", quality=90, exif=exif.tobytes())
+    return out.getvalue()
+
+
 FILES = {
     "DCIM/IMG_0001.jpg": lambda: camera_jpeg(scene(1, 320, 240)),
     "DCIM/IMG_0002.jpg": lambda: camera_jpeg(scene(2, 320, 240), make="Nikon", model="D750"),
     "DCIM/madrid.jpg": geotagged_jpeg,
+    "DCIM/IMG_0003.jpg": lambda: _utf8_camera("\u00dcntel", "Stra\u00dfe 5"),
     "WhatsApp/IMG-20210314-WA0001.jpg": lambda: messenger_copy(camera_jpeg(scene(1, 320, 240))),
     "docs/report.docx": lambda: _docx(["DOCX-", "KEY", "WORD"]),
     "docs/page.html": lambda: b"<html><body><p>HTML&#45;KEYWORD and Stra\xc3\x9fe-KEYWORD</p></body></html>",
@@ -51,7 +64,8 @@ SEARCHES = (
 NAME_TEXTS = ("KEYWORD", "keyword", "secret-name", "img", "IMG_0", "%", "_", "%_d", "dcim/img", "a", "ab",
               "stra\u00dfe", "STRASSE", "\u00dcber", "\u00fcber", "whatsapp chat", "no such name", "x\0y")
 META_TEXTS = ("cam", "<b>", "Model \"1\"", "canon eos", "nikon", "2021", "2021:03:14", "40.4", "-3.7", "40", "1",
-              "N", "ab", "+01:00", "no such value", "%", "_")
+              "N", "ab", "+01:00", "no such value", "%", "_", "\u00dcntel", "\u00fcntel", "NTEL", "stra\u00dfe",
+              "STRASSE")
 
 
 def _run(capsys, *args: object) -> tuple[int, list[dict]]:
@@ -156,7 +170,8 @@ def test_the_review_store_reads_the_same_on_both_backends(cases):
     assert sqlite["names"]["\u00dcber"] and sqlite["names"]["\u00fcber"] == []
     assert sqlite["meta"]["cam"] and sqlite["meta"]["40.4"] and sqlite["meta"]["nikon"]
     assert [loc.endswith("madrid.jpg") for _, loc, _ in sqlite["gallery"]["geotagged"]] == [True]
-    assert sqlite["gallery"]["to"] == [] and len(sqlite["gallery"]["all"]) == 4
+    assert sqlite["meta"]["\u00dcntel"] and sqlite["meta"]["NTEL"] and sqlite["meta"]["\u00fcntel"] == []
+    assert sqlite["gallery"]["to"] == [] and len(sqlite["gallery"]["all"]) == 5
 
 
 META_DOCS = (
