@@ -10,6 +10,7 @@ The case on PostgreSQL is made on a database of its own on the run's throw-away 
 from __future__ import annotations
 
 import json
+from contextlib import closing
 import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
@@ -231,3 +232,18 @@ def test_cli_output_is_the_same(cases, forensic, args):
         out[1] = out[1].replace("nul \\u0000 here", "nul ").replace("nul \x00 here", "nul ")
     assert out[0]
     _same(out[0].splitlines(), out[1].splitlines())
+
+
+def test_rows_on_postgresql_leave_no_transaction_open(cases):
+    """rows() reads PostgreSQL's index in one snapshot (a transaction of its own): a reader
+    that stops early ends it; inside a transaction the caller began, it begins none."""
+    db = cases["postgresql"].db
+    with closing(S.rows(db)) as found:
+        first = next(found)
+        assert db.in_transaction
+    assert not db.in_transaction and first == next(S.rows(db))
+    db.execute("BEGIN")
+    try:
+        assert len(list(S.rows(db, S.TimelineFilter(item="card")))) > 3 and db.in_transaction
+    finally:
+        db.execute("ROLLBACK")
