@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import fcntl
 import hashlib
+import json
 import os
 import socket
 import sqlite3
@@ -125,6 +126,12 @@ class Case:
         if version > SCHEMA_VERSION:
             raise CaseError(f"case store schema {version} is newer than this tool understands",
                             hint="upgrade forensic")
+        if isinstance(path, postgres.Location):
+            try:
+                _check_store_is_the_logs(root, db, path)
+            except BaseException:
+                db.close()
+                raise
         return cls(root, db)
 
     def close(self) -> None:
@@ -199,6 +206,32 @@ class Case:
 
     def items(self) -> list[Item]:
         return store_items.all_items(self.db)
+
+
+def _check_store_is_the_logs(root: Path, db: sqlite3.Connection, location: postgres.Location) -> None:
+    """A CaseError when the store ``store.json`` names is another case's: its case id and
+    creation time are not those of this folder's custody log (its first entry, ``case.created``).
+    store.json is a file anyone who can write the shared folder can edit; without this, every
+    command would read and write the other case's store (on the same server, under the same
+    examiner's grants), and only ``custody verify`` would fail, afterwards. A folder without a
+    readable log is left to ``custody verify``."""
+    from forensic.chain_of_custody.log import LOG_NAME
+    try:
+        with open(root / LOG_NAME, "rb") as f:
+            first = json.loads(f.readline(1 << 20))
+        logged = (first["subject"]["case"], first["details"]["created_at"])
+        if first["action"] != "case.created":
+            return
+    except (OSError, ValueError, KeyError, TypeError):
+        return
+    meta = store_items.meta(db)
+    held = (meta.get("case_id"), meta.get("created_at"))
+    if held != logged:
+        raise CaseError(f"{root / postgres.STORE_FILE} names the store of another case: "
+                        f"{location.url} (schema {location.schema}) holds case {held[0]!r} made "
+                        f"{held[1]}, this folder's custody log case {logged[0]!r} made {logged[1]}",
+                        hint="store.json may have been edited: restore it to name this case's "
+                             "schema ('forensic custody verify' then checks the store)")
 
 
 def stored_path(path: Path) -> str | bytes:

@@ -148,3 +148,30 @@ def test_a_forged_checkpoint_row_with_a_chosen_rowid_is_noticed(forensic, tmp_pa
     _cut_log(root, kept_entries)
     verdict = forensic("custody", "verify", expect=None)
     assert verdict.code != 0, verdict.out + verdict.err
+
+
+# -- someone who can write the shared case folder: store.json --------------------------------------
+def _point_at(root: Path, schema: str, url: str | None = None) -> None:
+    path = root / "store.json"
+    d = json.loads(path.read_text())
+    d["schema"] = schema
+    if url is not None:
+        d["url"] = url
+    path.write_text(json.dumps(d))
+
+
+@pytest.mark.parametrize("same_id", [True, False])
+def test_store_json_naming_another_cases_schema_is_refused(forensic, tmp_path, pg_url, monkeypatch, same_id):
+    """store.json edited to name another case's schema (on the same server, the examiner has
+    access to both): before, every command worked on the other case's store, a triage storing
+    this case's evidence there, and only `custody verify` failed afterwards."""
+    other = tmp_path / "other"
+    forensic("case", "init", other, "--case-id", "RT-PG" if same_id else "OTHER", "--examiner", "Eve",
+             "--store", pg_url, "--store-schema", "case_other")
+    root = _case(forensic, monkeypatch, tmp_path, pg_url, {"a.txt": b"mine\n"})
+    _point_at(root, "case_other")
+    refused = forensic("evidence", "add", write_tree(tmp_path / "more", {"b.txt": b"x\n"}), expect=None)
+    assert refused.code != 0
+    assert "store.json" in refused.err and "another case" in refused.err, refused.err
+    monkeypatch.setenv("FORENSIC_CASE", str(other))
+    assert forensic("evidence", "list", "--json").jsonl() == []       # nothing stored in the other case
