@@ -42,9 +42,31 @@ def _in(items: list[str]) -> tuple[str, tuple]:
     return f"IN ({', '.join('?' * len(items))})", tuple(items)
 
 
+PAGE_ROWS = 2000            # rows read at a time by _by_key (names, records)
+PAGE_DOCUMENTS = 50         # ... documents' texts (each up to search.text.MAX_DOCUMENT)
+
+
+def _by_key(db: sqlite3.Connection, sql: str, args: tuple, key: str, page: int | None = None) -> Iterator[sqlite3.Row]:
+    """The rows of ``sql`` (a SELECT whose first column is ``key``, ending with its WHERE
+    clause) by ``key``. SQLite's cursor steps through them; psycopg's would hold the whole
+    result, so on PostgreSQL they are read ``page`` rows at a time, each page from the last key
+    on: a case's million records are never held at once."""
+    if dialect(db) == "sqlite":
+        yield from db.execute(f"{sql} ORDER BY {key}", args)
+        return
+    page = page or PAGE_ROWS
+    last = -(1 << 63)
+    while True:
+        rows = db.execute(f"{sql} AND {key} > ? ORDER BY {key} LIMIT {int(page)}", (*args, last)).fetchall()
+        yield from rows
+        if len(rows) < page:
+            return
+        last = rows[-1][0]
+
+
 def names(db: sqlite3.Connection, items: list[str]) -> Iterator[NameRow]:
     clause, args = _in(items)
-    for r in db.execute(f"SELECT id, item, locator, name, deleted FROM files WHERE item {clause} ORDER BY id", args):
+    for r in _by_key(db, f"SELECT id, item, locator, name, deleted FROM files WHERE item {clause}", args, "id"):
         yield NameRow(r[0], r[1], r[2], r[3], bool(r[4]))
 
 
@@ -64,9 +86,8 @@ def record_texts(db: sqlite3.Connection, items: list[str], messages: bool, metad
     field of the other records, and a message's other fields (``metadata``)."""
     clause, args = _in(items)
     sql = (f"SELECT a.id, a.item, a.record_type, f.locator, a.fields FROM artifacts a "
-           f"LEFT JOIN files f ON f.id = a.file_id WHERE a.item {clause} AND a.record_type != '{HIT_TYPE}' "
-           "ORDER BY a.id")
-    for rid, item, rtype, locator, fields in db.execute(sql, args):
+           f"LEFT JOIN files f ON f.id = a.file_id WHERE a.item {clause} AND a.record_type != '{HIT_TYPE}'")
+    for rid, item, rtype, locator, fields in _by_key(db, sql, args, "a.id"):
         try:
             data = json.loads(fields)
         except ValueError:
@@ -122,32 +143,25 @@ def replace_content(db: sqlite3.Connection, item: str, triaged_at: str | None, t
 
 def content_texts(db: sqlite3.Connection, item: str, literals: list[str] | None) -> Iterator[ContentText]:
     """The item's documents' text; with ``literals`` (each of 3 characters or more), only the
-    documents holding one of them in any case (the trigram index: a superset of the hits)."""
-    cols = "c.item, c.locator, c.path, c.deleted, c.extractor, c.text"
+    documents holding one of them in any case (the trigram index: a superset of the hits).
+    On PostgreSQL the trigram index ``content_text_trgm`` answers ILIKE, whose case folding is
+    ASCII's (the text compares as "C") where SQLite's trigram tokenizer folds every script: a
+    literal with other letters than ASCII's is looked for in every document of the item (the
+    matcher decides)."""
+    cols = "c.id, c.item, c.locator, c.path, c.deleted, c.extractor, c.text"
     if literals and any("\0" in lit for lit in literals):
         literals = None         # FTS5 reads a phrase only up to a NUL, PostgreSQL takes none: every document
-    if literals and dialect(db) == "postgresql":
-        rows = _content_rows_postgres(db, cols, item, literals)
-    elif literals:
+    sql, args = f"SELECT {cols} FROM content_text c WHERE c.item = ?", (item,)    # type: tuple[str, tuple]
+    if literals and dialect(db) == "sqlite":
         query = " OR ".join('"' + lit.replace('"', '""') + '"' for lit in literals)
-        rows = db.execute(f"SELECT {cols} FROM content_fts JOIN content_text c ON c.id = content_fts.rowid "
-                          "WHERE content_fts MATCH ? AND c.item = ? ORDER BY c.id", (query, item))
-    else:
-        rows = db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? ORDER BY c.id", (item,))
-    for r in rows:
-        yield ContentText(r[0], r[1], r[2], bool(r[3]), r[4], r[5])
-
-
-def _content_rows_postgres(db: sqlite3.Connection, cols: str, item: str, literals: list[str]) -> sqlite3.Cursor:
-    """:func:`content_texts`' documents on PostgreSQL: those holding a literal in any case, by
-    the trigram index ``content_text_trgm`` (ILIKE). Its case folding is ASCII's (the text
-    compares as "C"), SQLite's trigram tokenizer folds every script: a literal with other
-    letters than ASCII's is looked for in every document of the item (the matcher decides)."""
-    if not all(lit.isascii() for lit in literals):
-        return db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? ORDER BY c.id", (item,))
-    holds = " OR ".join("c.text ILIKE ? ESCAPE '!'" for _ in literals)
-    return db.execute(f"SELECT {cols} FROM content_text c WHERE c.item = ? AND ({holds}) ORDER BY c.id",
-                      (item, *("%" + like_literal(lit) + "%" for lit in literals)))
+        sql, args = (f"SELECT {cols} FROM content_fts JOIN content_text c ON c.id = content_fts.rowid "
+                     "WHERE content_fts MATCH ? AND c.item = ?", (query, item))
+    elif literals and all(lit.isascii() for lit in literals):
+        holds = " OR ".join("c.text ILIKE ? ESCAPE '!'" for _ in literals)
+        sql += f" AND ({holds})"
+        args += tuple("%" + like_literal(lit) + "%" for lit in literals)
+    for r in _by_key(db, sql, args, "c.id", PAGE_DOCUMENTS):
+        yield ContentText(r[1], r[2], r[3], bool(r[4]), r[5], r[6])
 
 
 # -- hits kept as records (``forensic search --save``) ----------------------------------------

@@ -121,6 +121,17 @@ def test_the_same_hits_on_both_backends(cases, capsys):
     assert {h["list"] for h in seen[("--patterns", "all")]} >= {"pattern:iban", "pattern:email"}
 
 
+def test_the_same_hits_read_a_row_at_a_time(cases, capsys, monkeypatch):
+    """On PostgreSQL names, records and documents are read a page at a time (by key): pages of
+    one row list the same hits as one pass."""
+    from forensic.store import search as store_search
+    whole = {args: _run(capsys, "search", "--case", cases["postgresql"], "--json", *args) for args in SEARCHES[:4]}
+    monkeypatch.setattr(store_search, "PAGE_ROWS", 1)
+    monkeypatch.setattr(store_search, "PAGE_DOCUMENTS", 1)
+    for args, expected in whole.items():
+        assert expected[1] and _run(capsys, "search", "--case", cases["postgresql"], "--json", *args) == expected
+
+
 def test_saved_hits_the_same_on_both_backends(cases, capsys):
     saved = {}
     for backend, case in cases.items():
