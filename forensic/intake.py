@@ -193,6 +193,7 @@ def add_evidence(case: Case, source: Path, item: str | None, description: str | 
                          hint="use letters, digits, '.', '_' or '-' (up to 64 characters)")
     if store_items.get(case.db, item) is not None:
         raise CaseError(f"evidence item {item!r} already exists in this case", hint="choose another --id")
+    store_items.check_source_path(case.db, stored_path(source.resolve()))      # before hours of hashing
     media_first = fmt == "e01" or fmt in CONTAINER_FORMATS
     if media_first:  # reading all the media first names a truncated segment precisely
         hashes = hash_source(source, fmt, progress)

@@ -4,6 +4,8 @@ from __future__ import annotations
 import json
 import sqlite3
 
+from forensic.errors import CaseError
+from forensic.store.db import dialect
 from forensic.store.records import Item
 
 
@@ -31,8 +33,19 @@ def with_sha256(db: sqlite3.Connection, sha256: str) -> list[str]:
     return [r[0] for r in db.execute("SELECT item FROM items WHERE sha256 = ? ORDER BY added_at, item", (sha256,))]
 
 
+def check_source_path(db: sqlite3.Connection, source_path: str | bytes) -> None:
+    """A CaseError when ``db`` cannot keep this source path exactly: a path that is not UTF-8
+    (kept as its bytes, a BLOB, on SQLite) on PostgreSQL, whose text column would hold the
+    bytes' hex spelling ("\\x2f...") instead, an evidence path no triage finds again."""
+    if isinstance(source_path, bytes) and dialect(db) == "postgresql":
+        raise CaseError(f"the evidence path {source_path!r} is not UTF-8, which a case store on "
+                        "PostgreSQL cannot keep exactly",
+                        hint="add it through a UTF-8 path (a symbolic link or a bind mount named in UTF-8)")
+
+
 def add(db: sqlite3.Connection, row: dict) -> None:
     """Store a new item (``row``: column -> value; JSON columns already encoded)."""
+    check_source_path(db, row["source_path"])
     db.execute(f"INSERT INTO items({', '.join(row)}) VALUES ({', '.join('?' * len(row))})", tuple(row.values()))
 
 

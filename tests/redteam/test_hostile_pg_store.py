@@ -4,6 +4,7 @@ write the shared case folder (store.json), and an examiner with the lab's grants
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -175,3 +176,19 @@ def test_store_json_naming_another_cases_schema_is_refused(forensic, tmp_path, p
     assert "store.json" in refused.err and "another case" in refused.err, refused.err
     monkeypatch.setenv("FORENSIC_CASE", str(other))
     assert forensic("evidence", "list", "--json").jsonl() == []       # nothing stored in the other case
+
+
+# -- what SQLite keeps and PostgreSQL cannot ---------------------------------------------------------
+def test_an_evidence_path_not_in_utf8_is_refused_not_mangled(forensic, tmp_path, pg_url, monkeypatch):
+    """An evidence folder whose name is not UTF-8 (kept as its bytes on SQLite): on PostgreSQL
+    psycopg sent the bytes as bytea, which the text column kept as its hex spelling; `evidence
+    add` said "added" and every triage then said the source "is no longer there"."""
+    root = tmp_path / "case"
+    forensic("case", "init", root, "--case-id", "RT-PG", "--examiner", "Eve", "--store", pg_url)
+    monkeypatch.setenv("FORENSIC_CASE", str(root))
+    source = Path(os.fsdecode(bytes(tmp_path) + b"/ev\xff"))
+    write_tree(source, {"a.txt": b"x\n"})
+    refused = forensic("evidence", "add", source, expect=None)
+    assert refused.code != 0
+    assert "not UTF-8" in refused.err, refused.err
+    assert forensic("evidence", "list", "--json").jsonl() == []
