@@ -221,10 +221,25 @@ def ensure_index(db: sqlite3.Connection) -> bool:
     try:
         changed = update_index(db)          # as the store is under the write lock (a tab may have done it)
         db.execute("COMMIT")
-    except BaseException:
+    except BaseException as exc:
         db.execute("ROLLBACK")
+        if _refused(exc):
+            from forensic.errors import CaseError
+            raise CaseError("the timeline index is not up to date with the case store, and this "
+                            "PostgreSQL role may not write it",
+                            hint="an examiner's role brings it up to date: any triage, or 'forensic "
+                                 "timeline' run once as that role") from exc
         raise
     return changed
+
+
+def _refused(exc: BaseException) -> bool:
+    """``exc`` is PostgreSQL's refusal of a write to a role that may only read."""
+    from forensic.store.postgres import is_error
+    if not is_error(exc):
+        return False
+    import psycopg
+    return isinstance(exc, psycopg.errors.InsufficientPrivilege)
 
 
 def update_index(db: sqlite3.Connection) -> bool:

@@ -247,3 +247,31 @@ def test_rows_on_postgresql_leave_no_transaction_open(cases):
         assert len(list(S.rows(db, S.TimelineFilter(item="card")))) > 3 and db.in_transaction
     finally:
         db.execute("ROLLBACK")
+
+
+def test_a_role_that_may_only_read_is_told_why_a_stale_index_stops_it(cases, monkeypatch):
+    """On PostgreSQL the timeline reads its index; a role granted SELECT alone cannot bring a
+    stale one up to date: a clear error, and the index is whole for the next role."""
+    import uuid
+
+    import psycopg
+
+    from forensic.errors import CaseError
+    case = cases["postgresql"]
+    location = case.db.location
+    reader = "reader_" + uuid.uuid4().hex[:12]
+    with psycopg.connect(location.url, autocommit=True) as conn:
+        conn.execute(f'CREATE ROLE "{reader}" LOGIN')
+        conn.execute(f'GRANT USAGE ON SCHEMA "{location.schema}" TO "{reader}"')
+        conn.execute(f'GRANT SELECT ON ALL TABLES IN SCHEMA "{location.schema}" TO "{reader}"')
+    case.db.execute("UPDATE meta SET value = 'stale' WHERE key = 'timeline_generation'")
+    monkeypatch.setenv("PGUSER", reader)
+    try:
+        with closing(Case.open(case.root)) as as_reader:
+            with pytest.raises(CaseError, match="may not write it"):
+                list(T.events(as_reader.db))
+            assert not as_reader.db.in_transaction
+    finally:
+        monkeypatch.delenv("PGUSER")
+        assert S.ensure_index(case.db) is True
+    assert S.current(case.db)
