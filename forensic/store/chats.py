@@ -232,11 +232,11 @@ def _record_index(db: sqlite3.Connection, item: str, extractor: str | None, wher
 PG_BATCH = 2000                   # messages tokenized and inserted at a time; records read: 5 times that
 # A lexeme of a tsvector holds at most 2047 bytes and a tsvector at most 1 MiB: a longer token
 # is kept cut (at a character boundary) to LEXEME_BYTES, and a message whose lexemes would not
-# fit is given UNINDEXED alone, a lexeme no token can be (FTS5's tokens hold no space): every
+# fit is given UNINDEXED alone, a lexeme no token can be (FTS5 parts words at - and ( ): every
 # search reads it, and checks its text in Python.
 LEXEME_BYTES = 2000
 TSVECTOR_BYTES = 512 * 1024
-UNINDEXED = " too large for a tsvector "
+UNINDEXED = "(too-large-for-a-tsvector)"
 PG_PAGE = 500                     # rows of a listing or search read at a time, in order
 
 
@@ -281,21 +281,29 @@ def _derived_rows(db: sqlite3.Connection, item: str, like: str) -> list[tuple]:
     return rows
 
 
+def _tokenizer(texts: Sequence[Sequence[str | None]]) -> sqlite3.Connection:
+    """An in-memory FTS5 table ``t`` of the texts (up to three a row, ``c0``..``c2``; row i's
+    rowid i + 1) and its ``fts5vocab`` table ``v`` of every token where it occurs. The tokens
+    are those the SQLite index's FTS5 tokenizer (:data:`~forensic.store.schema.CHAT_TOKENIZER`)
+    gives, so PostgreSQL's index parts, folds and matches words exactly as SQLite's does
+    (PostgreSQL's own parser would not: it keeps host names, e-mail addresses, paths and
+    decimal numbers whole, and its idea of a letter is the server's locale's)."""
+    mem = sqlite3.connect(":memory:")
+    mem.execute(f"CREATE VIRTUAL TABLE t USING fts5(c0, c1, c2, tokenize=\"{CHAT_TOKENIZER}\")")
+    mem.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
+    mem.executemany("INSERT INTO t(rowid, c0, c1, c2) VALUES (?, ?, ?, ?)",
+                    ((i + 1, *(list(row) + [None, None, None])[:3]) for i, row in enumerate(texts)))
+    return mem
+
+
 def _tokenize(texts: Sequence[Sequence[str | None]]) -> list[list[list[str]]]:
-    """The tokens of each text of each row (up to three texts a row), in order, as the SQLite
-    index's FTS5 tokenizer (:data:`~forensic.store.schema.CHAT_TOKENIZER`) gives them: read
-    from an FTS5 table in memory, so PostgreSQL's index parts, folds and matches words exactly
-    as SQLite's does (PostgreSQL's own parser would not: it keeps host names, e-mail
-    addresses, paths and decimal numbers whole, and its idea of a letter is the server's)."""
+    """The tokens of each text of each row (up to three texts a row), in order (see
+    :func:`_tokenizer`)."""
     out: list[list[list[str]]] = [[[], [], []] for _ in texts]
     if not texts:
         return out
-    mem = sqlite3.connect(":memory:")
+    mem = _tokenizer(texts)
     try:
-        mem.execute(f"CREATE VIRTUAL TABLE t USING fts5(c0, c1, c2, tokenize=\"{CHAT_TOKENIZER}\")")
-        mem.execute("CREATE VIRTUAL TABLE v USING fts5vocab(t, 'instance')")
-        mem.executemany("INSERT INTO t(rowid, c0, c1, c2) VALUES (?, ?, ?, ?)",
-                        ((i + 1, *(list(row) + [None, None, None])[:3]) for i, row in enumerate(texts)))
         found: dict[tuple[int, int], list[tuple[int, str]]] = {}
         for term, doc, col, offset in mem.execute("SELECT term, doc, col, offset FROM v"):
             found.setdefault((doc - 1, int(col[1])), []).append((offset, term))
@@ -303,6 +311,22 @@ def _tokenize(texts: Sequence[Sequence[str | None]]) -> list[list[list[str]]]:
         mem.close()
     for (row, col), terms in found.items():
         out[row][col] = [t for _, t in sorted(terms)]
+    return out
+
+
+def _terms(texts: Sequence[Sequence[str | None]]) -> list[list[str]]:
+    """The tokens of each row's texts, each once (see :func:`_tokenizer`): what its lexemes are
+    made of. (A token never holds a space: FTS5 parts words there.)"""
+    out: list[list[str]] = [[] for _ in texts]
+    if not texts:
+        return out
+    mem = _tokenizer(texts)
+    try:
+        for doc, terms in mem.execute("SELECT doc, group_concat(term, ' ') FROM (SELECT DISTINCT doc, term FROM v) "
+                                      "GROUP BY doc"):
+            out[doc - 1] = terms.split(" ")
+    finally:
+        mem.close()
     return out
 
 
@@ -314,10 +338,13 @@ def _lexeme(token: str) -> str:
     return data[:LEXEME_BYTES].decode("utf-8", errors="ignore")
 
 
-def _lexemes(columns: list[list[str]]) -> list[str]:
-    """The lexemes of a message's tokens (each once), or [UNINDEXED] when they would not fit."""
-    found = sorted({_lexeme(t) for tokens in columns for t in tokens})
-    if sum(len(t.encode("utf-8")) + 8 for t in found) > TSVECTOR_BYTES:
+def _lexemes(terms: list[str]) -> list[str]:
+    """The lexemes of a message's tokens (each once, in order), or [UNINDEXED] when they would
+    not fit in a tsvector."""
+    # (a character is at most 4 bytes of UTF-8: the bytes are counted only where that may matter)
+    found = sorted({_lexeme(t) for t in terms} if any(len(t) * 4 > LEXEME_BYTES for t in terms) else set(terms))
+    may_not_fit = sum(len(t) * 4 + 8 for t in found) > TSVECTOR_BYTES
+    if may_not_fit and sum(len(t.encode("utf-8")) + 8 for t in found) > TSVECTOR_BYTES:
         return [UNINDEXED]
     return found
 
@@ -337,14 +364,19 @@ def _index_messages_pg(db: sqlite3.Connection, item: str, extractor: str | None)
                "AND record_type = 'chat/message' AND extractor LIKE ?)", (item, like))
     rows = _derived_rows(db, item, like)
     seq = db.execute("SELECT coalesce(max(seq), 0) FROM chat_messages").fetchone()[0]
-    marks = ",".join("?" * (_COLUMNS.count(",") + 1))
+    # a batch in one statement: a column's values as an array each, the lexemes of a row as
+    # one text (parted at spaces, which no token holds)
+    columns = ("seq", *(c.strip() for c in _COLUMNS.split(",")), "lexemes")
+    numbers = {"seq", "id", "file_id", "sent_key", "sort_key", "tz_known"}
+    arrays = ", ".join(f"CAST(? AS {'bigint' if c in numbers else 'text'}[])" for c in columns)
     for start in range(0, len(rows), PG_BATCH):
         batch = rows[start:start + PG_BATCH]
-        tokens = _tokenize([r[-3:] for r in batch])
-        db.executemany(f"INSERT INTO chat_messages(seq, {_COLUMNS}, lexemes) "
-                       f"VALUES (?, {marks}, array_to_tsvector(CAST(? AS text[])))",
-                       [(seq + start + i + 1, *r, _lexemes(t))
-                        for i, (r, t) in enumerate(zip(batch, tokens, strict=True))])
+        lexemes = [" ".join(_lexemes(t)) for t in _terms([r[-3:] for r in batch])]
+        values = [list(range(seq + start + 1, seq + start + len(batch) + 1)), *map(list, zip(*batch, strict=True)),
+                  lexemes]
+        db.execute(f"INSERT INTO chat_messages({', '.join(columns)}) "
+                   f"SELECT {', '.join(columns[:-1])}, array_to_tsvector(string_to_array(lexemes, ' ')) "
+                   f"FROM unnest({arrays}) AS r({', '.join(columns)})", values)
     return _record_index(db, item, extractor, where, args)
 
 
@@ -364,8 +396,8 @@ def _index_problems_pg(db: sqlite3.Connection) -> list[str]:
                       "ORDER BY seq").fetchall()
     for start in range(0, len(rows), PG_BATCH):
         batch = rows[start:start + PG_BATCH]
-        for r, tokens in zip(batch, _tokenize([r[:3] for r in batch]), strict=True):
-            wrong += sorted(r[3] or []) != _lexemes(tokens)
+        for r, terms in zip(batch, _terms([r[:3] for r in batch]), strict=True):
+            wrong += sorted(r[3] or []) != _lexemes(terms)
     if wrong:
         problems.append(f"the full-text index does not match its rows ({wrong} message(s) with other lexemes)")
     return problems
@@ -398,6 +430,18 @@ def _pg_search(fts: str) -> tuple[str | None, list[tuple[list[str], bool]], bool
     if not phrases:
         return None, [], True
     return f"({' & '.join(terms)}) | '{UNINDEXED}'", phrases, exact
+
+
+_UNINDEXED_QUERY = f"'{UNINDEXED}'"
+
+
+def _literal(tsquery: str) -> str:
+    """``tsquery`` as a literal of the SQL text, not a parameter: a statement run again is
+    prepared by psycopg, and PostgreSQL's generic plan of a prepared statement does not know
+    how few rows a tsquery of a parameter finds (a search then walked the time index over every
+    message instead of asking the GIN index). Quotes doubled and backslashes escaped in an
+    E'' string, which reads the same whatever standard_conforming_strings says."""
+    return "CAST(E'" + tsquery.replace("\\", "\\\\").replace("'", "''") + "' AS tsquery)"
 
 
 def _fts_matches(phrases: list[tuple[list[str], bool]], columns: list[list[str]]) -> bool:
@@ -482,9 +526,9 @@ def search_ids(db: sqlite3.Connection, text: str, limit: int | None = None) -> l
         if tsquery is None:
             return []
         rows = _pages(lambda after: db.execute(
-            "SELECT seq, id, body, sender, title, lexemes @@ CAST(? AS tsquery) FROM chat_messages "
-            "WHERE lexemes @@ CAST(? AS tsquery) AND seq > ? ORDER BY seq LIMIT ?",
-            (f"'{UNINDEXED}'", tsquery, -1 if after is None else after, PG_PAGE)).fetchall(), lambda r: r[0])
+            f"SELECT seq, id, body, sender, title, lexemes @@ {_literal(_UNINDEXED_QUERY)} FROM chat_messages "
+            f"WHERE lexemes @@ {_literal(tsquery)} AND seq > ? ORDER BY seq LIMIT ?",
+            (-1 if after is None else after, PG_PAGE)).fetchall(), lambda r: r[0])
         ids = (r[1] for r in _pg_hits(rows, phrases, exact))
         return list(itertools.islice(ids, limit) if limit else ids)
     sql = ("SELECT m.id FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid "
@@ -584,10 +628,9 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
     cols = "m.id AS id, m.item AS item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key AS sort_key"
     joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
     if fts is not None and pg:
-        sql = (f"SELECT {cols}, m.body, m.sender, m.title, m.lexemes @@ CAST(? AS tsquery) FROM chat_messages m "
-               f"{joins} WHERE m.lexemes @@ CAST(? AS tsquery) AND " + " AND ".join(where)
+        sql = (f"SELECT {cols}, m.body, m.sender, m.title, m.lexemes @@ {_literal(_UNINDEXED_QUERY)} "
+               f"FROM chat_messages m {joins} WHERE m.lexemes @@ {_literal(fts)} AND " + " AND ".join(where)
                + " ORDER BY m.sort_key, m.id")
-        args = [f"'{UNINDEXED}'", fts, *args]
     elif fts is not None:
         if run is None:
             raise ValueError("a search query needs a seq run")
