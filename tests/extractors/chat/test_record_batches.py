@@ -9,6 +9,7 @@ import random
 import sqlite3
 from pathlib import Path
 
+from conftest import BACKEND
 from forensic import pipeline
 from forensic.case import Case
 from forensic.extractors.base import ExtractorInput
@@ -135,7 +136,8 @@ def test_other_phone_databases_batch_the_same(tmp_path):
 
 
 def _triage(tmp: Path, name: str, src: Path) -> tuple[list, list, list]:
-    case = Case.init(tmp / name, "C1", "Examiner")
+    # (on a PostgreSQL run both cases are made in the test's database: a schema each)
+    case = Case.init(tmp / name, "C1", "Examiner", store_schema=f"case_c1_{name}" if BACKEND == "postgresql" else None)
     add_evidence(case, src, "x", None, None)
     leaves: list = []
     pipeline.Triage(case, "x", TriageOptions(workers=2), on_batch=leaves.extend).run()
