@@ -37,7 +37,8 @@ unknown-zone event when it *could* be within them (its wall clock between ``from
 ``to + 14 h``): a time filter never silently drops an event that may belong.
 
 Streaming: the store orders the times (:func:`forensic.store.timeline.rows`: one query,
-whose sorter spills to temporary files) and hands them over one at a time; each becomes an
+whose sorter spills to temporary files; on PostgreSQL the timeline index, read a page at a
+time in one snapshot, in the same order) and hands them over one at a time; each becomes an
 event here, so memory stays flat over millions of files.
 """
 from __future__ import annotations
