@@ -277,7 +277,8 @@ class PerceptualHash:
 
 def perceptual_hashes(db: sqlite3.Connection) -> list[PerceptualHash]:
     """Every ``photo/phash`` record's pHash with its file, by file id."""
-    return [PerceptualHash(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None) for r in db.execute(
+    return [PerceptualHash(r[0], r[1], r[2], ph if isinstance(ph := similar.sqlite_value(r[3]), str) else None)
+            for r in db.execute(
         f"SELECT f.id, a.item, f.locator, {similar.json_value(db, 'a.fields', '$.phash')} FROM artifacts a "
         "JOIN files f ON f.id = a.file_id WHERE a.record_type = 'photo/phash' ORDER BY f.id, a.id")]
 
@@ -302,7 +303,8 @@ def thumbnail(db: sqlite3.Connection, artifact_id: int) -> str | None:
     r = db.execute(f"SELECT {similar.json_value(db, 'fields', '$.jpeg_base64')} FROM artifacts "
                    "WHERE id = ? AND record_type = ?",
                    (artifact_id, THUMBNAIL)).fetchone()
-    return r[0] if r is not None and isinstance(r[0], str) else None
+    jpeg = None if r is None else similar.sqlite_value(r[0])
+    return jpeg if isinstance(jpeg, str) else None
 
 
 def attachment_hashes(db: sqlite3.Connection) -> dict[str, list[int]]:

@@ -395,9 +395,10 @@ $$""",
 # (below), the documents' text, and a photo record's metadata values by an expression index.
 # photo_meta_values: the scalar values of a record's JSON as SQLite's json_tree gives their
 # ``atom`` as text (true/false as 1/0, a real as SQLite prints it: 15 significant digits, a
-# ".0" where it has no point), a NUL (which jsonb cannot hold) as U+FFFD; NULL for a value
-# that is no JSON. Each function keeps the case's search path: an index's expression is
-# also computed by maintenance (ANALYZE, REINDEX), which runs with another.
+# ".0" where it has no point), a text up to a NUL (as SQLite's LIKE reads it; PostgreSQL's
+# text holds none); NULL for a value that is no JSON. Each function keeps the case's search
+# path: an index's expression is also computed by maintenance (ANALYZE, REINDEX), which runs
+# with another.
 PG_SEARCH = (
     """CREATE OR REPLACE FUNCTION sqlite_real_text(x double precision) RETURNS text
 LANGUAGE sql IMMUTABLE PARALLEL SAFE SET extra_float_digits = 0 SET search_path FROM CURRENT AS $$
@@ -405,6 +406,12 @@ LANGUAGE sql IMMUTABLE PARALLEL SAFE SET extra_float_digits = 0 SET search_path 
                 WHEN t ~ 'e' AND t !~ '[.]' THEN regexp_replace(t, 'e', '.0e')
                 WHEN t ~ 'e' THEN t ELSE t || '.0' END
     FROM (SELECT x::text AS t) printed
+$$""",
+    # the JSON text ``doc`` with each string cut at its first NUL (\\u0000, its backslash not
+    # escaped), as SQLite's json_extract and LIKE read it; a text of PostgreSQL's holds no NUL
+    """CREATE OR REPLACE FUNCTION json_nul_cut(doc text) RETURNS text
+LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT regexp_replace(doc, '(?<!\\\\)((\\\\\\\\)*)\\\\u0000([^"\\\\]|\\\\.)*"', '\\1"', 'g')
 $$""",
     # json, not jsonb: a number keeps its text (1e+16 is a real to SQLite, 10000000000000000 to jsonb)
     """CREATE OR REPLACE FUNCTION json_scalars(doc json) RETURNS text[]
@@ -433,8 +440,8 @@ DECLARE
 BEGIN
     BEGIN
         found := json_scalars(doc::json);
-    EXCEPTION WHEN untranslatable_character THEN        -- a NUL (\\u0000 unescaped): U+FFFD
-        found := json_scalars(regexp_replace(doc, '(?<!\\\\)((\\\\\\\\)*)\\\\u0000', '\\1' || chr(65533), 'g')::json);
+    EXCEPTION WHEN untranslatable_character THEN        -- a NUL: its text cut there
+        found := json_scalars(json_nul_cut(doc)::json);
     END;
     RETURN found;
 EXCEPTION WHEN others THEN

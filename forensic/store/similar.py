@@ -77,20 +77,28 @@ class SimilarPair:
 
 
 def json_value(db: sqlite3.Connection, column: str, path: str) -> str:
-    """SQL of the value at ``path`` (a constant, ``'$.name'``) of the JSON text in ``column``,
-    its type kept as SQLite's ``json_extract`` keeps it (a number comes back a number, where
-    PostgreSQL's json_extract gives text): there as ``jsonb``, which psycopg reads as the Python
-    value. Read it through :func:`sqlite_value`."""
+    """SQL of the value at ``path`` (a constant, ``'$.name'`` or ``'$.a.b'``) of the JSON text
+    in ``column``, its type kept as SQLite's ``json_extract`` keeps it (a number comes back a
+    number, where PostgreSQL's json_extract gives text): there as ``json``, which psycopg reads
+    as the Python value, each text cut at a NUL as SQLite cuts it (PostgreSQL's text holds none:
+    a hostile camera make would stop the query; schema.PG_SEARCH's json_nul_cut). Read it
+    through :func:`sqlite_value`."""
     if dialect(db) == "postgresql":
-        return f"jsonb_path_query_first({column}::jsonb, '{path}')"
+        keys = path.removeprefix("$.").split(".")
+        if not path.startswith("$.") or not all(k.isidentifier() for k in keys):
+            raise ValueError(f"not a path json_value reads: {path!r}")
+        doc = f"CASE WHEN strpos({column}, '\\u0000') > 0 THEN json_nul_cut({column}) ELSE {column} END"
+        return f"(({doc})::json #> '{{{','.join(keys)}}}')"
     return f"json_extract({column}, '{path}')"
 
 
 def sqlite_value(value: object) -> object:
     """A value of :func:`json_value` as SQLite gives it: true and false as 1 and 0, an object
-    or array as its JSON text."""
+    or array as its JSON text, a text up to its first NUL (where SQLite's json_extract ends it)."""
     if isinstance(value, bool):
         return int(value)
+    if isinstance(value, str):
+        return value.split("\0", 1)[0]
     if isinstance(value, (dict, list)):
         return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
     return value
@@ -150,10 +158,13 @@ class OlderHashes:
 def older_hashes(db: sqlite3.Connection, newest: int | None = None) -> OlderHashes | None:
     """Which items carry perceptual hashes older than the newest version found in the case (or
     than ``newest``, a photo's outside it, where that is newer), or None when none is older."""
-    declared_sql = json_value(db, "a.fields", "$.hash_version")
-    rows = db.execute(f"SELECT a.item, a.extractor, {declared_sql}, COUNT(*) "
+    declared = grouped = json_value(db, "a.fields", "$.hash_version")
+    if dialect(db) == "postgresql":            # a json value has no equality: grouped by its text
+        grouped = f"CAST({declared} AS TEXT)"
+        declared = f"CAST({grouped} AS json)"
+    rows = db.execute(f"SELECT a.item, a.extractor, {declared}, COUNT(*) "
                       "FROM artifacts a WHERE a.record_type = 'photo/phash' "
-                      f"GROUP BY a.item, a.extractor, {declared_sql}").fetchall()
+                      f"GROUP BY a.item, a.extractor, {grouped}").fetchall()
     by_version: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     for it, extractor, declared, n in rows:
         by_version[record_hash_version(extractor, sqlite_value(declared))][it] += n
@@ -182,7 +193,7 @@ def photos(db: sqlite3.Connection, item: str | None = None) -> list[HashedPhoto]
     cameras: dict[int, str] = {}
     for file_id, make, model in db.execute(
             f"SELECT a.file_id, {field('$.make')}, {field('$.model')} FROM artifacts a "
-            "WHERE a.record_type = 'photo/exif' AND a.file_id IS NOT NULL"):
+            "WHERE a.record_type = 'photo/exif' AND a.file_id IS NOT NULL ORDER BY a.id"):
         words = [str(w).strip() for w in map(sqlite_value, (make, model)) if w is not None and str(w).strip()]
         if words:
             cameras[file_id] = " ".join(words)
@@ -219,7 +230,7 @@ class PhashRecord:
 
 def phash_records(db: sqlite3.Connection) -> list[PhashRecord]:
     """Every ``photo/phash`` record's pHash with its file and version, by file id."""
-    return [PhashRecord(r[0], r[1], r[2], r[3] if isinstance(r[3], str) else None,
+    return [PhashRecord(r[0], r[1], r[2], ph if isinstance(ph := sqlite_value(r[3]), str) else None,
                         record_hash_version(r[4], sqlite_value(r[5])))
             for r in db.execute(
                 f"SELECT f.id, a.item, f.locator, {json_value(db, 'a.fields', '$.phash')}, a.extractor, "
@@ -368,6 +379,7 @@ def thumbnails(db: sqlite3.Connection, file_ids: Iterable[int]) -> dict[int, str
         for file_id, jpeg in db.execute(
                 f"SELECT file_id, {json_value(db, 'fields', '$.jpeg_base64')} FROM artifacts "
                 f"WHERE record_type = ? AND file_id IN ({marks}) ORDER BY id", [THUMB_TYPE, *chunk]):
+            jpeg = sqlite_value(jpeg)
             if isinstance(jpeg, str) and file_id not in out:
                 out[file_id] = jpeg
     return out

@@ -71,7 +71,8 @@ META_TEXTS = ("cam", "<b>", "Model \"1\"", "canon eos", "nikon", "2021", "2021:0
 def _run(capsys, *args: object) -> tuple[int, list[dict]]:
     capsys.readouterr()
     code = cli(*args)
-    return code, [json.loads(line) for line in capsys.readouterr().out.splitlines() if line.strip()]
+    out = capsys.readouterr()
+    return code, [json.loads(line) for line in out.out.splitlines() if line.strip()]
 
 
 @pytest.fixture(scope="module")
@@ -211,9 +212,13 @@ def test_photo_metadata_values_read_as_sqlite_reads_them(pg_server):
                 "SELECT CAST(atom AS TEXT) FROM json_tree(?) WHERE atom IS NOT NULL", (doc,)))
             (got,), = pg.execute("SELECT photo_meta_values(%s)", (doc,)).fetchall()
             assert sorted(got) == want, doc
-        # a NUL (which jsonb cannot hold) as U+FFFD; no JSON: no values
-        (got,), = pg.execute("SELECT photo_meta_values(%s)", (json.dumps({"m": "A\0B", "n": "\\u0000"}),))
-        assert sorted(got) == ["A\ufffdB", "\\u0000"]
+        # a text holding a NUL, which no PostgreSQL text holds, up to it (as SQLite's LIKE reads it;
+        # an escaped backslash before "u0000" is no NUL); no JSON: no values
+        doc = json.dumps({"m": "A\0B\"C", "n": "\\u0000", "o": ["\0", "\\\0x"]})
+        (got,), = pg.execute("SELECT photo_meta_values(%s)", (doc,))
+        assert sorted(got) == ["", "A", "\\", "\\u0000"]
+        assert [r[0].split("\0")[0] for r in lite.execute(
+            "SELECT CAST(atom AS TEXT) FROM json_tree(?) WHERE atom IS NOT NULL ORDER BY 1", (doc,))] == sorted(got)
         assert pg.execute("SELECT photo_meta_values('not json')").fetchone() == (None,)
     lite.close()
 
@@ -231,3 +236,26 @@ def test_a_listed_term_holding_a_nul_is_searched_on_both_backends(cases, capsys,
             assert code == 0 and [h["text"] for h in hits] == ["DOCX-KEYWORD"], backend
         got[backend] = hits
     assert got["postgresql"] == got["sqlite"]
+
+
+def test_a_camera_make_holding_a_nul_pairs_the_same_on_both_backends(cases, capsys):
+    """A hostile camera make holding a NUL (JSON \\u0000, which PostgreSQL's jsonb refuses) on
+    a photo record: forensic similar and the search box read it on both backends alike."""
+    from tests.search.folder_case import store
+    added = {}
+    try:
+        for backend, case in cases.items():
+            with store(case) as db:
+                (file_id,) = db.execute("SELECT id FROM files WHERE name = 'IMG_0002.jpg'").fetchone()
+                added[backend] = db.execute(
+                    "INSERT INTO artifacts(item, file_id, record_type, extractor, fields, corrupted, warnings) "
+                    "VALUES ('folder', ?, 'photo/exif', 'photo_exif@1', ?, 0, '[]') RETURNING id",
+                    (file_id, json.dumps({"make": "Evil\0Cam", "model": "X"}))).fetchone()[0]
+        got = {backend: _run(capsys, "similar", "--all", "--json", "--case", case) for backend, case in cases.items()}
+        assert got["sqlite"][0] == 0 and got["postgresql"] == got["sqlite"]
+        reads = {backend: _store_reads(case)["meta"] for backend, case in cases.items()}
+        assert reads["postgresql"] == reads["sqlite"]
+    finally:
+        for backend, aid in added.items():
+            with store(cases[backend]) as db:
+                db.execute("DELETE FROM artifacts WHERE id = ?", (aid,))
