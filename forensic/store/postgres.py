@@ -219,17 +219,35 @@ class Connection:
         self._conn.execute(f'SET search_path TO "{location.schema}", public')
 
     def execute(self, sql: str, args: Sequence[Any] | Mapping[str, Any] | None = ()) -> Any:
-        if sql == "BEGIN IMMEDIATE":
-            self._begin_write()
-            return self._conn.cursor()
-        cur = self._conn.cursor()
-        cur.execute(placeholders(sql), _params(args))
-        return cur
+        try:
+            if sql == "BEGIN IMMEDIATE":
+                self._begin_write()
+                return self._conn.cursor()
+            cur = self._conn.cursor()
+            cur.execute(placeholders(sql), _params(args))
+            return cur
+        except Exception as exc:
+            self._check_connection(exc)
+            raise
 
     def executemany(self, sql: str, rows: Iterable[Sequence[Any]]) -> Any:
-        cur = self._conn.cursor()
-        cur.executemany(placeholders(sql), [_params(r) for r in rows])
-        return cur
+        try:
+            cur = self._conn.cursor()
+            cur.executemany(placeholders(sql), [_params(r) for r in rows])
+            return cur
+        except Exception as exc:
+            self._check_connection(exc)
+            raise
+
+    def _check_connection(self, exc: BaseException) -> None:
+        """A CaseError instead of ``exc`` when the connection itself is gone (the server
+        restarted or stopped, the network dropped, the session was ended): nothing a command
+        can go on with, and no bug. The server rolled back what was not committed."""
+        if self._conn.broken or self._conn.closed:
+            first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+            raise CaseError(f"the connection to the case store {self.location.url} was lost: {first}",
+                            hint="what was committed is kept; once the server is back, run the "
+                                 "command again (a triage resumes where it stopped)") from exc
 
     def _begin_write(self) -> None:
         """SQLite's ``BEGIN IMMEDIATE``: BEGIN, then the case's write lock (an advisory lock

@@ -11,6 +11,8 @@ import pytest
 
 from builders import write_tree
 from forensic.case import Case
+from forensic.errors import CaseError
+from redteam.redteam_case import cli
 
 CHAT_WITH_NULS = (b"12/01/2024, 09:15 - Alice: work\x00starts at 6\n"
                   b"12/01/2024, 09:16 - Bo\x00b: ok\n"
@@ -192,3 +194,58 @@ def test_an_evidence_path_not_in_utf8_is_refused_not_mangled(forensic, tmp_path,
     assert refused.code != 0
     assert "not UTF-8" in refused.err, refused.err
     assert forensic("evidence", "list", "--json").jsonl() == []
+
+
+# -- a broken server or network -----------------------------------------------------------------------
+def _end_sessions(url: str, database: str) -> int:
+    """End every forensic session on ``database`` as a server restart would (AdminShutdown)."""
+    import psycopg
+    with psycopg.connect(url, autocommit=True) as conn:
+        return conn.execute("SELECT count(*) FROM (SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+                            "WHERE datname = %s AND application_name = 'forensic') ended",
+                            (database,)).fetchone()[0]
+
+
+def test_a_lost_connection_is_a_clear_error(tmp_path, pg_url):
+    database = pg_url.split("@/", 1)[1].split("?")[0]
+    case = Case.init(tmp_path / "c", "C-1", "Ann", store=pg_url)
+    try:
+        assert _end_sessions(pg_url, database) == 1
+        with pytest.raises(CaseError, match="connection to the case store .* was lost"):
+            case.db.execute("SELECT 1")
+        with pytest.raises(CaseError, match="was lost"):
+            with case.transaction():
+                pass
+    finally:
+        case.close()
+
+
+def test_a_triage_whose_server_restarts_stops_cleanly_and_resumes(tmp_path, pg_url):
+    """The server ending the triage's session mid-way (a restart): before, "unexpected
+    AdminShutdown" and a bug report; now a clear error, and the next triage completes the item
+    with what was committed kept."""
+    import subprocess
+    import sys
+    import time
+    database = pg_url.split("@/", 1)[1].split("?")[0]
+    root = tmp_path / "case"
+    assert cli("case", "init", root, "--case-id", "RT-PG", "--examiner", "Eve", "--store", pg_url).returncode == 0
+    ev = write_tree(tmp_path / "ev", {f"d{d}/f{i}.txt": f"file {d} {i}\n".encode() * 40
+                                      for d in range(20) for i in range(100)})
+    env = {"FORENSIC_CASE": str(root)}
+    assert cli("evidence", "add", ev, env=env).returncode == 0
+    triage = subprocess.Popen([sys.executable, "-m", "forensic.cli.main", "triage"], env={**os.environ, **env},
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    log = root / "custody.jsonl"
+    deadline = time.monotonic() + 60
+    while b'"file.recorded"' not in (log.read_bytes() if log.exists() else b"") and time.monotonic() < deadline:
+        time.sleep(0.05)
+    _end_sessions(pg_url, database)
+    out, err = triage.communicate(timeout=120)
+    if triage.returncode == 0:
+        pytest.skip("the triage ended before its session was ended")
+    assert "unexpected" not in err and "was lost" in err, err
+    again = cli("triage", env=env)
+    assert again.returncode == 0, again.stderr
+    deep = cli("custody", "verify", "--deep", env=env)
+    assert deep.returncode == 0 and "STORE MATCHES: 2020 files" in deep.stdout, deep.stdout + deep.stderr
