@@ -229,7 +229,8 @@ def write_crash_log(args: list[str], exc: BaseException) -> Path | None:
             + "".join(traceback.format_exception(exc)))
     case = _case_dir(args)
     cache = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "forensic" / "logs"
-    folders = ([case / "logs"] if (case / "case.db").is_file() else []) + [cache, Path(tempfile.gettempdir())]
+    is_case = (case / "case.db").is_file() or (case / "store.json").is_file()     # on SQLite / PostgreSQL
+    folders = ([case / "logs"] if is_case else []) + [cache, Path(tempfile.gettempdir())]
     for folder in folders:
         try:
             folder.mkdir(parents=True, exist_ok=True)

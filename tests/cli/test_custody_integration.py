@@ -35,10 +35,9 @@ def test_every_action_is_recorded_and_the_log_verifies(forensic, tmp_path, monke
     ver = forensic("custody", "verify", "--case", case, "--json").json()
     assert ver["ok"] is True and ver["signatures_verified"] == ver["checkpoints"] >= 4
     # an artifact leaf binds the record as stored: its fields hash matches the case store
-    import sqlite3
-    db = sqlite3.connect(case / "case.db")
+    from tests import casestore
     art = next(e for e in entries if e["action"] == "artifact.recorded")
-    fields = db.execute("SELECT fields FROM artifacts WHERE id=?", (art["details"]["artifact_id"],)).fetchone()[0]
+    fields = casestore.count(case, "SELECT fields FROM artifacts WHERE id=?", (art["details"]["artifact_id"],))
     assert art["details"]["record_sha256"] == sha256(fields.encode())
 
 

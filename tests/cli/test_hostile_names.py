@@ -12,6 +12,7 @@ from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import e01_image, ext4_image, tiny_jpeg
 
 FORENSIC = [sys.executable, "-m", "forensic.cli.main"]
@@ -41,11 +42,26 @@ def case(tmp_path) -> Path:
     return tmp_path / "case"
 
 
+def refused_on_postgresql(path: bytes, cwd: Path, case: Path) -> bool:
+    """A store on PostgreSQL keeps text only: it refuses an evidence path that is not UTF-8,
+    clearly and before anything is recorded (SQLite keeps the path's bytes)."""
+    if not casestore.is_postgres(case):
+        return False
+    before = (case / "custody.jsonl").read_bytes()
+    r = run("evidence", "add", path, "--id", "x", cwd=cwd, case=case)
+    assert r.returncode == 1 and b"is not UTF-8" in r.stderr, r.stderr
+    assert_clean(r)
+    assert (case / "custody.jsonl").read_bytes() == before
+    return True
+
+
 def test_an_image_whose_name_is_not_utf8_and_attacks_the_terminal(tmp_path, case):
     img = ext4_image(tmp_path, {"a.jpg": tiny_jpeg(), "b.txt": b"x"}, size_mib=4)
     hostile = os.path.join(os.fsencode(tmp_path), HOSTILE)
     os.rename(img, hostile)
     before = open(hostile, "rb").read()
+    if refused_on_postgresql(hostile, tmp_path, case):
+        return
     steps = [("evidence", "add", hostile, "--id", "disk"), ("triage",), ("files",), ("files", "--json"),
              ("evidence", "verify", "disk"), ("evidence", "list"), ("warnings",), ("custody", "verify")]
     for step in steps:
@@ -85,6 +101,8 @@ def test_an_e01_in_a_folder_whose_name_is_not_utf8(tmp_path, case):
     os.mkdir(folder)
     target = os.path.join(folder, b"phone.E01")
     shutil.copy(e01, target)
+    if refused_on_postgresql(target, tmp_path, case):
+        return
     r = run("evidence", "add", target, "--id", "phone", cwd=tmp_path, case=case)
     assert r.returncode == 0, r.stderr
     assert_clean(r)

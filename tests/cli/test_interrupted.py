@@ -13,7 +13,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -22,6 +21,7 @@ from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import ext4_image, tiny_jpeg
 from ptyrun import run_in_pty
 
@@ -47,17 +47,14 @@ def triage_entries(case: Path) -> list[dict]:
 
 
 def rows(case: Path) -> list[tuple]:
-    with sqlite3.connect(case / "case.db") as db:
-        return sorted(db.execute("SELECT locator, sha256 FROM files"))
+    with casestore.opened(case) as db:
+        return sorted(tuple(r) for r in db.execute("SELECT locator, sha256 FROM files"))
 
 
-def item_row(case: Path) -> sqlite3.Row:
-    db = sqlite3.connect(case / "case.db")
-    db.row_factory = sqlite3.Row
-    try:
-        return db.execute("SELECT * FROM items WHERE item='x'").fetchone()
-    finally:
-        db.close()
+def item_row(case: Path) -> dict:
+    with casestore.opened(case) as db:
+        row = db.execute("SELECT * FROM items WHERE item='x'").fetchone()
+        return dict(zip(row.keys(), row, strict=True))
 
 
 def assert_custody_verifies(case: Path) -> None:

@@ -183,7 +183,8 @@ def test_e01_intake_says_whether_the_acquisition_hashes_verified(tmp_path):
         modes = {}
         for mode, extra in (("pipe", []), ("quiet", ["--quiet"]), ("json", ["--json"])):
             case = tmp_path / f"case-{n}-{mode}"
-            assert pipe("case", "init", case, "--case-id", "E", "--examiner", "E", cwd=tmp_path).returncode == 0
+            assert pipe("case", "init", case, "--case-id", f"E-{n}-{mode}", "--examiner", "E",
+                        cwd=tmp_path).returncode == 0
             res = pipe("evidence", "add", source, "--id", "phone", "--case", case, *extra, cwd=tmp_path)
             assert res.returncode == code, res.stderr
             modes[mode] = res
@@ -204,7 +205,8 @@ def test_e01_intake_says_whether_the_acquisition_hashes_verified(tmp_path):
         added = json.loads(modes["json"].stdout)
         assert added["acquisition_hash_verified"] is (code == 0)
         case = tmp_path / f"case-{n}-terminal"
-        assert pipe("case", "init", case, "--case-id", "E", "--examiner", "E", cwd=tmp_path).returncode == 0
+        assert pipe("case", "init", case, "--case-id", f"E-{n}-terminal", "--examiner", "E",
+                    cwd=tmp_path).returncode == 0
         shown = run_in_pty(["evidence", "add", source, "--id", "phone", "--case", case], cwd=tmp_path, columns=200)
         assert shown.code == code and coloured(colour, label, shown.output), shown.output
 

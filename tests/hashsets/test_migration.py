@@ -6,14 +6,9 @@ from __future__ import annotations
 import hashlib
 import sqlite3
 
-import pytest
-
 from forensic.store.schema import SCHEMA_VERSION
 from tests import casestore
 from tests.builders import write_tree
-
-
-pytestmark = pytest.mark.sqlite_only     # stores of older versions are SQLite files
 
 
 @casestore.older_versions
