@@ -111,6 +111,12 @@ class Case:
                             hint="create one with 'forensic case init DIR', or pass --case DIR / set FORENSIC_CASE")
         try:
             db = connect(path)
+            if isinstance(path, postgres.Location):
+                try:
+                    db.require_schema()          # type: ignore[attr-defined]
+                except CaseError:
+                    db.close()
+                    raise
             version = schema.version(db)
             if version is not None and version < SCHEMA_VERSION:
                 with write_transaction(db, root):       # all steps or none

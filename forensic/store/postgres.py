@@ -44,6 +44,9 @@ class Location:
     url: str
     schema: str
 
+    def __str__(self) -> str:
+        return f"{self.url} (schema {self.schema})"
+
     def to_json(self) -> str:
         return json.dumps({"backend": "postgresql", "url": self.url, "schema": self.schema},
                           indent=2) + "\n"
@@ -278,6 +281,22 @@ class Connection:
                 store_db.notice(store_db.WAITING_MESSAGE)
                 noticed = True
             time.sleep(0.05 if waited < store_db.NOTICE_AFTER else store_db.WAIT_STEP)
+
+    def require_schema(self) -> None:
+        """A CaseError unless the case's schema is where this session's names lead: PostgreSQL
+        skips a schema on the search path that does not exist or that the role may not use
+        (no ``USAGE``), and would look for the store's tables in ``public`` instead."""
+        schema = self.location.schema
+        row = self.execute("SELECT current_schema(), current_user, "
+                           "EXISTS (SELECT 1 FROM pg_namespace WHERE nspname = ?)", (schema,)).fetchone()
+        if row[0] == schema:
+            return
+        if not row[2]:
+            raise CaseError(f"the case's schema {schema!r} does not exist on {self.location.url}",
+                            hint="store.json names it: check that it names this case's schema and server")
+        raise CaseError(f"the role {row[1]!r} may not use the case's schema {schema!r} on {self.location.url}",
+                        hint="the lab's administrator grants it (docs/lab-setup.md, grants.sql), or "
+                             "set PGUSER to your own examiner role")
 
     @property
     def in_transaction(self) -> bool:

@@ -249,3 +249,24 @@ def test_a_triage_whose_server_restarts_stops_cleanly_and_resumes(tmp_path, pg_u
     assert again.returncode == 0, again.stderr
     deep = cli("custody", "verify", "--deep", env=env)
     assert deep.returncode == 0 and "STORE MATCHES: 2020 files" in deep.stdout, deep.stdout + deep.stderr
+
+
+def test_a_schema_out_of_reach_is_named_not_looked_for_in_public(tmp_path, pg_url, monkeypatch):
+    """PostgreSQL skips a schema of the search path that does not exist or that the role may
+    not use, and looks in ``public`` instead: before, "relation meta does not exist" (or
+    "permission denied for table meta", or a table planted there read as the case's)."""
+    import uuid
+
+    import psycopg
+    root = tmp_path / "case"
+    Case.init(root, "RT-PG", "Eve", store=pg_url).close()
+    role = "nogrant_" + uuid.uuid4().hex[:8]
+    with psycopg.connect(pg_url, autocommit=True) as conn:
+        conn.execute(f"CREATE ROLE {role} LOGIN")
+    monkeypatch.setenv("PGUSER", role)
+    with pytest.raises(CaseError, match=f"role '{role}' may not use the case's schema 'case_rt_pg'"):
+        Case.open(root)
+    monkeypatch.delenv("PGUSER")
+    _point_at(root, "case_gone")
+    with pytest.raises(CaseError, match="schema 'case_gone' does not exist"):
+        Case.open(root)
