@@ -511,10 +511,13 @@ def _pg_next_key(table: str, column: str) -> tuple[str, str]:
     """SQLite's ``INTEGER PRIMARY KEY`` on PostgreSQL: a row inserted without a key gets the
     highest key plus one, as SQLite gives it (the store also gives keys itself, counting from
     the highest; a sequence would not know those). Writers take turns (the write lock), so
-    two never read the same highest key."""
+    two never read the same highest key. The table is the trigger's own, named with its
+    schema: the inserting session's search path (an examiner's psql, where the case's schema
+    is not on it; a temporary table of the same name, which comes first) does not choose it."""
     return (f"""CREATE OR REPLACE FUNCTION {table}_next_key() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-    SELECT coalesce(max({column}), 0) + 1 INTO NEW.{column} FROM {table};
+    EXECUTE format('SELECT coalesce(pg_catalog.max(%I), 0) + 1 FROM %I.%I', '{column}',
+                   TG_TABLE_SCHEMA, TG_TABLE_NAME) INTO NEW.{column};
     RETURN NEW;
 END $$""",
             f"CREATE OR REPLACE TRIGGER {table}_next_key BEFORE INSERT ON {table} FOR EACH ROW "

@@ -91,16 +91,18 @@ def test_a_nul_in_an_attachment_name_loses_no_other_link(forensic, tmp_path, pg_
 
 # -- an examiner with the lab's grants (docs/lab-setup.md: SELECT and INSERT on the custody copies)
 def _examiner(url: str, schema: str) -> str:
-    """A role (of its own: roles are the server's) with the documented grants on ``schema``'s
-    custody copies; its URL."""
+    """A role (of its own: roles are the server's) given docs/lab-setup.md's grants.sql on
+    ``schema``, as written there; its URL."""
+    import re
     import uuid
 
     import psycopg
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "lab-setup.md").read_text(encoding="utf-8")
+    grants = next(b for b in re.findall(r"```sql\n(.*?)```", doc, re.S) if "grants.sql" in b)
     name = "mallory_" + uuid.uuid4().hex[:8]
     with psycopg.connect(url, autocommit=True) as conn:
         conn.execute(f"CREATE ROLE {name} LOGIN")
-        conn.execute(f"GRANT USAGE ON SCHEMA {schema} TO {name}")
-        conn.execute(f"GRANT SELECT, INSERT ON {schema}.custody_checkpoints, {schema}.custody_pins TO {name}")
+        conn.execute(grants.replace(':"schema"', f'"{schema}"').replace("forensic_examiners", name))
     return url.replace("forensic_test@", f"{name}@")
 
 
@@ -270,3 +272,65 @@ def test_a_schema_out_of_reach_is_named_not_looked_for_in_public(tmp_path, pg_ur
     _point_at(root, "case_gone")
     with pytest.raises(CaseError, match="schema 'case_gone' does not exist"):
         Case.open(root)
+
+
+@pytest.mark.parametrize("edit, found", [
+    ("UPDATE case_rt_pg.files SET sha256 = repeat('0', 64) WHERE name = 'a.txt'", "changed"),
+    ("DELETE FROM case_rt_pg.artifacts WHERE record_type = 'photo/exif'", "missing"),
+    ("INSERT INTO case_rt_pg.files(item, locator, path, layers, name, kind, size, sha256, deleted) "
+     "SELECT item, locator || ' planted', path || '.planted', layers, 'planted', kind, size, sha256, deleted "
+     "FROM case_rt_pg.files WHERE name = 'a.txt'", "not logged"),
+])
+def test_an_examiners_edit_of_evidence_rows_fails_deep_verify(forensic, tmp_path, pg_url, monkeypatch, edit, found):
+    """What the documented grants still allow an examiner on evidence rows (UPDATE, DELETE,
+    INSERT: every command writes them) shows in `custody verify --deep`, loudly."""
+    import psycopg
+    from builders import tiny_jpeg
+    _case(forensic, monkeypatch, tmp_path, pg_url, {"a.txt": b"evidence\n", "DCIM/p.jpg": tiny_jpeg()})
+    forensic("triage")
+    forensic("custody", "verify", "--deep")
+    with psycopg.connect(_examiner(pg_url, "case_rt_pg"), autocommit=True) as conn:
+        assert conn.execute(edit).rowcount >= 1
+    verdict = forensic("custody", "verify", "--deep", expect=None)
+    assert verdict.code != 0, verdict.out
+    assert found in verdict.out + verdict.err, verdict.out
+
+
+@pytest.mark.parametrize("statement", [
+    "SET session_replication_role = replica",
+    "ALTER TABLE case_rt_pg.custody_checkpoints DISABLE TRIGGER ALL",
+    "CREATE FUNCTION case_rt_pg.max(bigint) RETURNS bigint LANGUAGE sql AS 'SELECT 1::bigint'",
+    "CREATE OR REPLACE FUNCTION case_rt_pg.custody_append_only() RETURNS trigger LANGUAGE plpgsql "
+    "AS 'BEGIN RETURN NULL; END'",
+    "CREATE OR REPLACE FUNCTION case_rt_pg.sqlite_jsonb(doc text) RETURNS jsonb LANGUAGE sql AS 'SELECT NULL::jsonb'",
+    "CREATE FUNCTION public.json_extract(doc text, path text) RETURNS text LANGUAGE sql AS 'SELECT NULL::text'",
+])
+def test_an_examiner_cannot_get_round_the_triggers_or_plant_functions(tmp_path, pg_url, statement):
+    """No way round the append-only trigger, nor a function planted where a case's search
+    path or its triggers look, with the documented grants (PostgreSQL 15: nobody creates in
+    public by default; docs/lab-setup.md revokes it for 13 and 14)."""
+    import psycopg
+    Case.init(tmp_path / "c", "RT-PG", "Ann", store=pg_url).close()
+    with psycopg.connect(_examiner(pg_url, "case_rt_pg"), autocommit=True) as conn:
+        with pytest.raises(psycopg.errors.InsufficientPrivilege):
+            conn.execute(statement)
+
+
+def test_the_key_trigger_reads_its_own_table_whatever_the_search_path(tmp_path, pg_url):
+    """The trigger that gives a row without a key the highest key plus one named its table
+    unqualified: an examiner's session (psql, the case's schema not on its path) could not
+    insert a row without a key, and a temporary table of the same name chose the key."""
+    import psycopg
+    case = Case.init(tmp_path / "c", "RT-PG", "Ann", store=pg_url)
+    try:
+        with case.transaction() as db:
+            db.execute("INSERT INTO warnings(id, item, locator, stage, message, at) "
+                       "VALUES (41, 'x', NULL, 's', 'm', 't')")
+    finally:
+        case.close()
+    with psycopg.connect(_examiner(pg_url, "case_rt_pg"), autocommit=True) as conn:
+        conn.execute("CREATE TEMP TABLE warnings(id bigint)")
+        conn.execute("INSERT INTO pg_temp.warnings VALUES (1000000)")
+        got = conn.execute("INSERT INTO case_rt_pg.warnings(item, locator, stage, message, at) "
+                           "VALUES ('x', NULL, 's', 'm', 't') RETURNING id").fetchone()[0]
+    assert got == 42
