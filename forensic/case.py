@@ -93,7 +93,14 @@ class Case:
     def _location(root: Path) -> "Path | postgres.Location":
         """Where the store of the case in ``root`` is: ``case.db``, or the server and schema
         ``store.json`` names."""
-        if (root / postgres.STORE_FILE).is_file() and not (root / DB_NAME).exists():
+        if (root / postgres.STORE_FILE).is_file():
+            if (root / DB_NAME).exists():
+                # a case's store is one or the other (case init makes one): a second one was put
+                # there, and opening either could be working on someone's replacement
+                raise CaseError(f"{root} holds both {DB_NAME} and {postgres.STORE_FILE}: a case's store "
+                                "is one of them, the other was put there",
+                                hint="move aside the one that is not this case's; 'forensic custody verify "
+                                     "--deep' then checks the store against the custody log")
             return postgres.Location.read(root)
         return root / DB_NAME
 

@@ -59,7 +59,7 @@ class Location:
             if d.get("backend") != "postgresql":
                 raise ValueError(f"unknown backend {d.get('backend')!r}")
             return cls(str(d["url"]), check_schema(str(d["schema"])))
-        except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        except (OSError, ValueError, KeyError, TypeError, AttributeError, CaseError) as exc:
             raise CaseError(f"{path} cannot be read: {exc}",
                             hint="it names the case's PostgreSQL store: "
                                  '{"backend": "postgresql", "url": "postgresql://…", "schema": "…"}') from exc

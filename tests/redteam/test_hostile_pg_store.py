@@ -334,3 +334,29 @@ def test_the_key_trigger_reads_its_own_table_whatever_the_search_path(tmp_path, 
         got = conn.execute("INSERT INTO case_rt_pg.warnings(item, locator, stage, message, at) "
                            "VALUES ('x', NULL, 's', 'm', 't') RETURNING id").fetchone()[0]
     assert got == 42
+
+
+def test_a_case_db_dropped_into_a_postgresql_case_folder_is_refused(forensic, tmp_path, pg_url, monkeypatch):
+    """A folder holding store.json and a case.db: the case.db was opened and store.json ignored,
+    so whoever could write the folder swapped the case's store for a file of their own (made
+    with the case's id and time, read from the log) without a word."""
+    import shutil
+    root = _case(forensic, monkeypatch, tmp_path, pg_url, {"a.txt": b"mine\n"})
+    monkeypatch.delenv("FORENSIC_STORE", raising=False)
+    planted = tmp_path / "planted"
+    forensic("case", "init", planted, "--case-id", "RT-PG", "--examiner", "Mallory")
+    shutil.copy(planted / "case.db", root / "case.db")
+    refused = forensic("evidence", "list", "--json", expect=None)
+    assert refused.code != 0 and "store.json" in refused.err and "case.db" in refused.err, refused.err
+
+
+@pytest.mark.parametrize("text", ["garbage", "{}", '{"backend": "postgresql", "url": 5, "schema": ["x"]}',
+                                  '{"backend": "sqlite", "url": "x", "schema": "y"}',
+                                  '{"backend": "postgresql", "url": "postgresql://x@/y", "schema": "A; DROP"}',
+                                  "\udcff"])
+def test_a_broken_store_json_is_a_clear_error(forensic, tmp_path, pg_url, monkeypatch, text):
+    root = _case(forensic, monkeypatch, tmp_path, pg_url, {"a.txt": b"mine\n"})
+    (root / "store.json").write_bytes(text.encode("utf-8", "surrogateescape"))
+    refused = forensic("files", "--json", expect=None)
+    assert refused.code == 1 and "store.json cannot be read" in refused.err, refused.err
+    assert "unexpected" not in refused.err
