@@ -17,15 +17,14 @@ from __future__ import annotations
 import fcntl
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import time
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import ext4_image
 
 FORENSIC = [sys.executable, "-m", "forensic.cli.main"]
@@ -70,7 +69,7 @@ def new_case(root: Path, images: dict[str, Path], items) -> Path:
 
 
 def rows(case: Path) -> dict[str, list[tuple]]:
-    with closing(sqlite3.connect(case / "case.db")) as db:
+    with casestore.opened(case) as db:
         out: dict[str, list[tuple]] = {}
         for item, loc, digest in db.execute("SELECT item, locator, sha256 FROM files ORDER BY item, locator"):
             out.setdefault(item, []).append((loc, digest))
@@ -78,7 +77,7 @@ def rows(case: Path) -> dict[str, list[tuple]]:
 
 
 def triaged(case: Path) -> dict[str, bool]:
-    with closing(sqlite3.connect(case / "case.db")) as db:
+    with casestore.opened(case) as db:
         return {item: at is not None for item, at in db.execute("SELECT item, triaged_at FROM items")}
 
 
@@ -171,7 +170,7 @@ def test_checkpoint_waits_for_the_store_before_taking_the_log(images, tmp_path):
     leaves, a command ending with a checkpoint must not take the ``flock`` first and then
     wait for the store."""
     case = new_case(tmp_path, images, ["s1"])
-    db = sqlite3.connect(case / "case.db", isolation_level=None)
+    db = casestore.connect(case)
     log_fd = os.open(case / "custody.jsonl", os.O_RDONLY)
     try:
         db.execute("BEGIN IMMEDIATE")                          # a batch's transaction
@@ -251,7 +250,7 @@ def test_a_second_triage_of_the_same_item_is_refused(images, expected, tmp_path)
     assert code1 == 0, err1
     # stored once, by the first: no duplicate warnings, one leaf per file, one session
     assert rows(case) == {"s1": expected["s1"]}
-    with closing(sqlite3.connect(case / "case.db")) as db:
+    with casestore.opened(case) as db:
         assert db.execute("SELECT COUNT(*) FROM warnings").fetchone()[0] == 0
     assert leaves(case) == {"s1": len(expected["s1"])}
     assert [e["action"] for e in entries(case) if e["action"].startswith("triage.")] == \

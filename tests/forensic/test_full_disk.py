@@ -11,15 +11,14 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 import tempfile
-from contextlib import closing
 from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import ext4_image
 
 FORENSIC = [sys.executable, "-m", "forensic.cli.main"]
@@ -94,8 +93,8 @@ def expected(image, tmp_path_factory) -> list[tuple]:
 
 
 def rows(case: Path) -> list[tuple]:
-    with closing(sqlite3.connect(case / "case.db")) as db:
-        return sorted(db.execute("SELECT locator, sha256 FROM files"))
+    with casestore.opened(case) as db:
+        return sorted(tuple(r) for r in db.execute("SELECT locator, sha256 FROM files"))
 
 
 def entries(case: Path) -> list[dict]:
@@ -123,8 +122,9 @@ def assert_whole_lines(case: Path) -> None:
 def assert_store_consistent(case: Path) -> None:
     """The store holds whole transactions: it checks out, the item is not marked triaged,
     and every file it holds was recorded in the custody log first."""
-    with closing(sqlite3.connect(case / "case.db")) as db:
-        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    with casestore.opened(case) as db:
+        if not casestore.is_postgres(case):
+            assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
         assert db.execute("SELECT triaged_at FROM items WHERE item='x'").fetchone()[0] is None
         stored = {loc for loc, in db.execute("SELECT locator FROM files")}
     recorded = {e["subject"]["locator"] for e in entries(case) if e["action"] == "file.recorded"}

@@ -10,13 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import ext4_image
 
 FILES = {f"/DCIM/f{i:04d}.bin": os.urandom(2000 + i) for i in range(600)}
@@ -30,11 +30,8 @@ def _cli(*args, env=None, check=True):
 
 
 def _rows(case):
-    db = sqlite3.connect(case / "case.db")
-    try:
-        return sorted(db.execute("SELECT locator, sha256 FROM files"))
-    finally:
-        db.close()
+    with casestore.opened(case) as db:
+        return sorted(tuple(r) for r in db.execute("SELECT locator, sha256 FROM files"))
 
 
 def _leaves(case) -> list[str]:
@@ -68,6 +65,8 @@ def expected(image, env, tmp_path_factory) -> list[tuple]:
 def _killed(tmp_path: Path, image: Path, env: dict) -> Path:
     """A case whose triage was SIGKILLed in batch KILL_AT."""
     case = tmp_path / "case"
+    if "FORENSIC_STORE" in os.environ:          # this test's store, not the module's (PostgreSQL)
+        env = {**env, "FORENSIC_STORE": os.environ["FORENSIC_STORE"]}
     _cli("case", "init", case, "--case-id", "C", "--examiner", "E", env=env)
     _cli("evidence", "add", image, "--case", case, "--id", "x", env=env)
     res = _cli("triage", "--case", case, "--workers", "1", check=False,
@@ -134,11 +133,9 @@ def test_deep_verify_catches_a_row_removed_from_an_interrupted_item(tmp_path, im
     """A note is only for ids past the store's highest: a stored row removed from the middle
     of an interrupted item is a failure."""
     case = _killed(tmp_path, image, env)
-    db = sqlite3.connect(case / "case.db")
-    victim = db.execute("SELECT id, locator FROM files ORDER BY id LIMIT 1 OFFSET 10").fetchone()
-    db.execute("DELETE FROM files WHERE id = ?", (victim[0],))
-    db.commit()
-    db.close()
+    with casestore.tampered(case) as db:
+        victim = db.execute("SELECT id, locator FROM files ORDER BY id LIMIT 1 OFFSET 10").fetchone()
+        db.execute("DELETE FROM files WHERE id = ?", (victim[0],))
     code, deep = _deep(case, env)
     assert code == 4 and not deep["ok"]
     missing = [m for m in deep["mismatches"] if m["problem"] == "file missing"]

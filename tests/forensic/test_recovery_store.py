@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import fat_image, write_tree
 from forensic.store.records import FILE_ROW_ADDED, FILE_ROW_COLUMNS, file_row_sha256, values_sha256
 from forensic.store.schema import SCHEMA_VERSION
@@ -43,12 +44,9 @@ def test_recovery_is_stored_and_listed(fat_case: Path, forensic) -> None:
 
 def test_editing_a_rows_recovery_is_found_by_deep_verify(fat_case: Path, forensic) -> None:
     assert forensic("custody", "verify", "--deep", "--case", fat_case, "--json").json()["deep"]["ok"]
-    db = sqlite3.connect(fat_case / "case.db")
-    db.execute("UPDATE files SET recovery = 'allocated', recovery_confidence = NULL "
-               "WHERE recovery = 'deleted-metadata'")
-    assert db.total_changes == 1
-    db.commit()
-    db.close()
+    with casestore.tampered(fat_case) as db:
+        assert db.execute("UPDATE files SET recovery = 'allocated', recovery_confidence = NULL "
+                          "WHERE recovery = 'deleted-metadata'").rowcount == 1
     bad = forensic("custody", "verify", "--deep", "--case", fat_case, "--json", expect=4).json()
     [m] = [m for m in bad["deep"]["mismatches"] if m["problem"] == "file changed"]
     assert m["locator"].endswith("/_otes.txt")
@@ -57,10 +55,8 @@ def test_editing_a_rows_recovery_is_found_by_deep_verify(fat_case: Path, forensi
 def test_clearing_a_rows_recovery_is_found_too(fat_case: Path, forensic) -> None:
     # NULL in both new columns is how a row stored before version 3 looks: a row stored with
     # a value must not pass for one of those
-    db = sqlite3.connect(fat_case / "case.db")
-    db.execute("UPDATE files SET recovery = NULL, recovery_confidence = NULL WHERE path = '/DCIM/kept.jpg'")
-    db.commit()
-    db.close()
+    with casestore.tampered(fat_case) as db:
+        db.execute("UPDATE files SET recovery = NULL, recovery_confidence = NULL WHERE path = '/DCIM/kept.jpg'")
     bad = forensic("custody", "verify", "--deep", "--case", fat_case, "--json", expect=4).json()
     assert [(m["problem"], m["locator"].rsplit(" › ", 1)[-1]) for m in bad["deep"]["mismatches"]] == \
         [("file changed", "/DCIM/kept.jpg")]
@@ -73,6 +69,7 @@ def test_row_hash_of_a_row_without_recovery_is_the_version_2_hash() -> None:
     assert file_row_sha256(old + ["allocated", None]) != values_sha256(old)
 
 
+@casestore.older_versions
 def test_a_version_2_store_migrates_and_still_verifies(tmp_path: Path, forensic) -> None:
     folder = write_tree(tmp_path / "phone", {"a.txt": b"a", "b/c.txt": b"c"})
     case = tmp_path / "case"

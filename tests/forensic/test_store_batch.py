@@ -22,13 +22,14 @@ def _folder(root: Path) -> Path:
 
 
 def _triage(tmp: Path, name: str, src: Path) -> tuple[dict, list]:
-    case = Case.init(tmp / name, "C1", "Examiner")
+    case = Case.init(tmp / name, f"C1-{name}", "Examiner")      # a case id each: on PostgreSQL, a schema each
     add_evidence(case, src, "x", None, None)
     leaves: list = []
     t = pipeline.Triage(case, "x", TriageOptions(workers=2), on_batch=leaves.extend)
     t.run()
-    tables = {table: [tuple(r) for r in case.db.execute(f"SELECT * FROM {table} ORDER BY rowid")]
-              for table in ("files", "artifacts", "timestamps")}
+    order = {"files": "id", "artifacts": "id", "timestamps": "rowid"}      # rowid: a column of its own on PostgreSQL
+    tables = {table: [tuple(r) for r in case.db.execute(f"SELECT * FROM {table} ORDER BY {key}")]
+              for table, key in order.items()}
     tables["warnings"] = [tuple(r)[1:4] for r in case.db.execute("SELECT * FROM warnings ORDER BY id")]
     case.close()
     return tables, leaves

@@ -52,7 +52,7 @@ def _tree(root: Path, copies: int = 3) -> Path:
 
 
 def _triage(tmp: Path, src: Path, name: str, **options):
-    case = Case.init(tmp / name, "C", "E")
+    case = Case.init(tmp / name, f"C-{name}", "E")       # a case id each: on PostgreSQL, a schema each
     add_evidence(case, src, "x", None, None)
     stats = triage_item(case, "x", TriageOptions(workers=2, **options))
     return case, stats
@@ -92,7 +92,7 @@ def test_worker_process_with_assumed_zone_and_serial_reads(tmp_path):
     a = _dump(_triage(tmp_path, src, "threads", extract_processes=0, **opts)[0])
     b = _dump(_triage(tmp_path, src, "procs", extract_processes=2, **opts)[0])
     assert a == b
-    case = Case.init(tmp_path / "serial", "C", "E")           # --workers 1, a process asked for
+    case = Case.init(tmp_path / "serial", "C-serial", "E")           # --workers 1, a process asked for
     add_evidence(case, src, "x", None, None)
     triage_item(case, "x", TriageOptions(workers=1, extract_processes=1, extractor_options=opts["extractor_options"]))
     assert _dump(case) == a

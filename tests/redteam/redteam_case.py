@@ -3,11 +3,11 @@ schema-1 layout, and raw SQLite edits made as an attacker (or a bad disk) would.
 from __future__ import annotations
 
 import os
-import sqlite3
 import subprocess
 import sys
 from pathlib import Path
 
+import casestore
 from builders import tiny_jpeg, write_tree
 from v1_store import V1_COPIED, V1_SCHEMA, rewrite_as_v1  # noqa: F401  (the red-team tests use them from here)
 
@@ -38,24 +38,11 @@ def phone_tree(root: Path) -> Path:
 
 
 def edit_store(case: Path, *statements: str) -> int:
-    """Run SQL on CASE/case.db as someone with write access to the folder; rows changed."""
-    db = sqlite3.connect(case / "case.db")
-    try:
-        db.execute("PRAGMA foreign_keys=OFF")
-        changed = 0
-        for sql in statements:
-            changed += db.execute(sql).rowcount
-        db.commit()
-        return changed
-    finally:
-        db.close()
+    """Run SQL on the case's store as someone with write access to it would; rows changed."""
+    with casestore.tampered(case) as db:
+        return sum(db.execute(sql).rowcount for sql in statements)
 
 
 def query(case: Path, sql: str, args: tuple = ()) -> list:
-    db = sqlite3.connect(case / "case.db")
-    try:
-        return db.execute(sql, args).fetchall()
-    finally:
-        db.close()
-
-
+    with casestore.opened(case) as db:
+        return [tuple(r) for r in db.execute(sql, args).fetchall()]
