@@ -360,3 +360,44 @@ def test_a_broken_store_json_is_a_clear_error(forensic, tmp_path, pg_url, monkey
     refused = forensic("files", "--json", expect=None)
     assert refused.code == 1 and "store.json cannot be read" in refused.err, refused.err
     assert "unexpected" not in refused.err
+
+
+def test_a_writer_killed_in_its_transaction_leaves_the_lock_and_no_rows(tmp_path, pg_url):
+    """A command killed (SIGKILL, a machine lost) while it holds the case's write lock: the
+    server ends its session when the socket closes, so the lock goes and its rows with it;
+    the next writer gets on at once."""
+    import signal
+    import subprocess
+    import sys
+    import time
+    root = tmp_path / "c"
+    Case.init(root, "RT-PG", "Ann", store=pg_url).close()
+    holder = subprocess.Popen([sys.executable, "-c", f"""
+import sys, time
+from forensic.case import Case
+case = Case.open({str(root)!r})
+with case.transaction() as db:
+    db.execute("INSERT INTO warnings(item, locator, stage, message, at) VALUES ('x', NULL, 's', 'killed', 't')")
+    print("holding", flush=True)
+    time.sleep(600)
+"""], stdout=subprocess.PIPE, text=True)
+    try:
+        assert holder.stdout.readline().strip() == "holding"
+        import psycopg
+        with psycopg.connect(pg_url, autocommit=True) as conn:      # the lock is held
+            assert conn.execute("SELECT pg_try_advisory_lock(hashtextextended('case_rt_pg', 0))").fetchone()[0] is False
+        case = Case.open(root)
+        try:
+            holder.send_signal(signal.SIGKILL)
+            holder.wait(timeout=30)
+            started = time.monotonic()
+            with case.transaction() as db:
+                db.execute("INSERT INTO warnings(item, locator, stage, message, at) "
+                           "VALUES ('x', NULL, 's', 'next', 't')")
+            assert time.monotonic() - started < 5
+            assert [r[0] for r in case.db.execute("SELECT message FROM warnings")] == ["next"]
+        finally:
+            case.close()
+    finally:
+        holder.kill()
+        holder.wait()
