@@ -116,6 +116,8 @@ class Case:
         if isinstance(path, Path) and not path.is_file():
             raise CaseError(f"no case in {root} (no {DB_NAME})",
                             hint="create one with 'forensic case init DIR', or pass --case DIR / set FORENSIC_CASE")
+        if isinstance(path, postgres.Location):
+            _check_location_is_the_logs(root, path)
         try:
             db = connect(path)
             if isinstance(path, postgres.Location):
@@ -221,6 +223,36 @@ class Case:
         return store_items.all_items(self.db)
 
 
+def _created_entry(root: Path) -> dict | None:
+    """The ``case.created`` entry that opens the custody log of the case in ``root``, or None
+    (no log, or not readable: ``custody verify`` says so)."""
+    from forensic.chain_of_custody.log import LOG_NAME
+    try:
+        with open(root / LOG_NAME, "rb") as f:
+            first = json.loads(f.readline(1 << 20))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(first, dict) or first.get("action") != "case.created" \
+            or not isinstance(first.get("details"), dict) or not isinstance(first.get("subject"), dict):
+        return None
+    return first
+
+
+def _check_location_is_the_logs(root: Path, location: postgres.Location) -> None:
+    """A CaseError, before connecting, when store.json names another server than the one the
+    case was made on (``case.created`` records it): an edited store.json would otherwise send
+    the examiner's password (PGPASSWORD) to that server, and the evidence's records with it.
+    A case made before the log recorded its server is not checked."""
+    entry = _created_entry(root)
+    logged = entry["details"].get("store") if entry is not None else None
+    if not isinstance(logged, dict) or logged.get("url") in (None, location.url):
+        return
+    raise CaseError(f"{root / postgres.STORE_FILE} names the server {location.url}, but the case was "
+                    f"made on {logged['url']} (its custody log says so); nothing was sent there",
+                    hint="store.json may have been edited: restore its url; a store that really "
+                         "moved is not supported yet")
+
+
 def _check_store_is_the_logs(root: Path, db: sqlite3.Connection, location: postgres.Location) -> None:
     """A CaseError when the store ``store.json`` names is another case's: its case id and
     creation time are not those of this folder's custody log (its first entry, ``case.created``).
@@ -228,18 +260,13 @@ def _check_store_is_the_logs(root: Path, db: sqlite3.Connection, location: postg
     command would read and write the other case's store (on the same server, under the same
     examiner's grants), and only ``custody verify`` would fail, afterwards. A folder without a
     readable log is left to ``custody verify``."""
-    from forensic.chain_of_custody.log import LOG_NAME
-    try:
-        with open(root / LOG_NAME, "rb") as f:
-            first = json.loads(f.readline(1 << 20))
-        logged = (first["subject"]["case"], first["details"]["created_at"])
-        if first["action"] != "case.created":
-            return
-    except (OSError, ValueError, KeyError, TypeError):
+    entry = _created_entry(root)
+    if entry is None:
         return
+    logged = (entry["subject"].get("case"), entry["details"].get("created_at"))
     meta = store_items.meta(db)
     held = (meta.get("case_id"), meta.get("created_at"))
-    if held != logged:
+    if any(a is not None and a != b for a, b in zip(logged, held, strict=True)):    # what the log holds
         raise CaseError(f"{root / postgres.STORE_FILE} names the store of another case: "
                         f"{location.url} (schema {location.schema}) holds case {held[0]!r} made "
                         f"{held[1]}, this folder's custody log case {logged[0]!r} made {logged[1]}",

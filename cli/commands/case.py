@@ -70,9 +70,11 @@ def _record_created(c: Case, key_path, passphrase_file) -> None:
     """``case.created``; with a key, the log pins it in the same commit (the first key to
     sign a log is pinned: forensic.chain_of_custody.pins)."""
     meta = c.meta()
+    location = getattr(c.db, "location", None)          # a store on PostgreSQL: which server
+    store = {"store": {"url": location.url, "schema": location.schema}} if location is not None else {}
     record(c, "case.created", {"case": meta["case_id"]}, key_path=key_path, passphrase_file=passphrase_file,
            details={"examiner": meta["examiner"], "organisation": meta["organisation"],
-                    "created_at": meta["created_at"]})
+                    "created_at": meta["created_at"], **store})
 
 
 @case.command("show")

@@ -401,3 +401,41 @@ with case.transaction() as db:
     finally:
         holder.kill()
         holder.wait()
+
+
+def test_store_json_naming_another_server_is_refused_before_connecting(forensic, tmp_path, pg_url, monkeypatch):
+    """store.json's url edited to name a server of the editor's (here a socket that records who
+    connects): before, every command connected there, as the examiner, with PGPASSWORD if set
+    (libpq sends it in the clear when that server asks for it) and then the evidence's
+    records. The case's server is now in its custody log (case.created), compared first."""
+    import socket
+    import threading
+    root = _case(forensic, monkeypatch, tmp_path, pg_url, {"a.txt": b"mine\n"})
+    created = json.loads((root / "custody.jsonl").read_bytes().splitlines()[0])
+    assert created["details"]["store"] == {"url": pg_url, "schema": "case_rt_pg"}
+    trap = tmp_path / "trap"
+    trap.mkdir()
+    listener = socket.socket(socket.AF_UNIX)
+    listener.bind(str(trap / ".s.PGSQL.5432"))
+    listener.listen(4)
+    listener.settimeout(2)
+    seen: list[bytes] = []
+
+    def accept() -> None:
+        try:
+            conn, _ = listener.accept()
+            seen.append(conn.recv(4096))
+            conn.close()
+        except OSError:
+            pass
+    waiter = threading.Thread(target=accept)
+    waiter.start()
+    try:
+        _point_at(root, "case_rt_pg", url=f"postgresql://forensic_test@/forensic?host={trap}")
+        monkeypatch.setenv("PGPASSWORD", "examiner-secret")
+        refused = forensic("evidence", "list", "--json", expect=None)
+    finally:
+        listener.close()
+        waiter.join()
+    assert refused.code == 1 and "names the server" in refused.err, refused.err
+    assert seen == [], seen
