@@ -14,6 +14,7 @@ companion has been met: such an input's row is stored then, after the source's o
 from __future__ import annotations
 
 import json
+import math
 import mmap
 import os
 import pickle
@@ -1022,7 +1023,30 @@ def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
 
 
 # One encoder for every record (json.dumps with options builds a new one per call).
-_to_json = json.JSONEncoder(ensure_ascii=False, default=str).encode
+_encode = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False).encode
+
+
+def _to_json(value: Any) -> str:
+    """``value`` as JSON text. A float NaN or infinity (a JSON export may hold one: Python's
+    json reads ``NaN``) is written as the string "NaN", "Infinity" or "-Infinity": JSON has no
+    spelling for it, and Python's ``NaN`` in a record made SQLite's and PostgreSQL's JSON
+    functions fail on every query over the records (the triage too)."""
+    try:
+        return _encode(value)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        return _encode(_finite(value))
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def _artifact_rows(ident: str, rec: ArtifactRecord) -> store_triage.StoredRecord:

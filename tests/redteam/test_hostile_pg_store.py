@@ -439,3 +439,33 @@ def test_store_json_naming_another_server_is_refused_before_connecting(forensic,
         waiter.join()
     assert refused.code == 1 and "names the server" in refused.err, refused.err
     assert seen == [], seen
+
+
+TELEGRAM_NAN = (b'{"name": "Driver", "type": "personal_chat", "id": 4242, "messages": [\n'
+                b'{"id": 2, "type": "message", "date": "2021-03-14T21:06:00", "date_unixtime": "1615752360",'
+                b' "from": "Boss", "from_id": "user1", "text": "hello", "brand_new_field": NaN, "width": Infinity},\n'
+                b'{"id": 3, "type": "message", "date": "2021-03-14T21:07:00", "date_unixtime": "1615752420",'
+                b' "from": "Maria", "from_id": "user2", "text": "ok"}]}\n')
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_nan_in_a_json_export_stops_neither_triage_nor_listings(forensic, tmp_path, pg_url, monkeypatch, backend):
+    """A Telegram export holding NaN and Infinity (Python's json reads them; JSON has no such
+    values): the record's fields were stored with them, which SQLite's and PostgreSQL's JSON
+    functions refuse. The triage failed ("malformed JSON") and so did `messages`,
+    `conversations`, `timeline`, on both backends. They are kept as the strings now."""
+    monkeypatch.delenv("FORENSIC_STORE", raising=False)
+    root = tmp_path / "case"
+    forensic("case", "init", root, "--case-id", "TG", "--examiner", "Eve",
+             *(["--store", pg_url] if backend == "postgresql" else []))
+    monkeypatch.setenv("FORENSIC_CASE", str(root))
+    forensic("evidence", "add", write_tree(tmp_path / "ev", {"tg/result.json": TELEGRAM_NAN}))
+    done = forensic("triage", expect=None)
+    assert done.code in (0, 3), done.err
+    messages = forensic("messages", "--json").jsonl()
+    assert len(messages) == 2
+    hello = next(m for m in messages if m["body"] == "hello")
+    assert "NaN" in json.dumps(hello) and "Infinity" in json.dumps(hello)
+    forensic("conversations", "--json")
+    forensic("timeline", "--json")
+    forensic("custody", "verify", "--deep")
