@@ -76,9 +76,8 @@ def test_a_result_for_another_item_is_refused(tmp_path):
     worker, or a scheduler, answering one task with another's result) was stored under this
     item's triage, its files rows keeping the other item's name: item A's triage wrote item
     B's files. The coordinator now checks the item and piece of what comes back."""
-    import sqlite3
-
     distributed = pytest.importorskip("distributed")
+    import casestore
     from builders import write_tree
 
     from forensic.case import Case
@@ -96,8 +95,7 @@ def test_a_result_for_another_item_is_refused(tmp_path):
             runner.items["A"] = _Submitted([runner.client.submit(lambda: forged, pure=False)], [])
             with pytest.raises(SourceError, match="another item"):
                 runner.triage_item(case, "A", opts)
-    with sqlite3.connect(case_dir / "case.db") as db:
-        assert db.execute("SELECT COUNT(*) FROM files").fetchone()[0] == 0
+    assert casestore.count(case_dir, "SELECT COUNT(*) FROM files") == 0
 
 
 @pytest.mark.parametrize("address, exposed", [("tcp://127.0.0.1:8786", False), ("tcp://localhost:8786", False),

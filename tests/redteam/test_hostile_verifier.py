@@ -16,7 +16,6 @@ from __future__ import annotations
 import hashlib
 import json
 import re
-import shutil
 import subprocess
 import sys
 import zipfile
@@ -24,6 +23,7 @@ from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import ext4_image, tiny_jpeg
 from forensic.chain_of_custody.signing import Signer, write_keypair
 from forensic.exporters import bagit
@@ -189,10 +189,11 @@ def test_standalone_fails_on_a_folder_with_nothing_to_verify(tmp_path):
 
 def test_standalone_fails_on_a_case_whose_log_is_empty(made, tmp_path):
     case = tmp_path / "case"
-    shutil.copytree(made["case"], case)
+    casestore.copy_case(made["case"], case)
     (case / "custody.jsonl").write_bytes(b"")
     (case / "custody.checkpoints.jsonl").write_bytes(b"")
-    (case / "case.db").unlink()
+    for store in ("case.db", "store.json"):          # its store gone, on SQLite or PostgreSQL
+        (case / store).unlink(missing_ok=True)
     code, out = standalone(case)
     assert code == 4 and "the log holds no entry" in out["problem"]
 
@@ -200,7 +201,7 @@ def test_standalone_fails_on_a_case_whose_log_is_empty(made, tmp_path):
 # -- forensic custody verify ----------------------------------------------------------------------
 def test_custody_verify_fails_on_a_case_whose_log_was_deleted(made, tmp_path, forensic):
     case = tmp_path / "case"
-    shutil.copytree(made["case"], case)
+    casestore.copy_case(made["case"], case)
     (case / "custody.jsonl").unlink()
     (case / "custody.checkpoints.jsonl").unlink()
     edit_store(case, "DELETE FROM custody_checkpoints")
@@ -214,7 +215,7 @@ def _unvouched(made, tmp_path) -> Path:
     """The signed case with every checkpoint removed, and the store's copy: a downgrade to a log
     no signature vouches for, whose entries could then all be rewritten with fresh hashes."""
     case = tmp_path / "case"
-    shutil.copytree(made["case"], case)
+    casestore.copy_case(made["case"], case)
     (case / "custody.checkpoints.jsonl").unlink()
     edit_store(case, "DELETE FROM custody_checkpoints")
     return case

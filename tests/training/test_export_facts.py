@@ -17,12 +17,12 @@ SEARCH_KINDS = ("keyword_hit", "pattern_hit", "raw_hit", "archive_hit",
                 "suspected_known_bad")   # nor a search saved (nor sets)
 
 
-def _build_case(forensic, tmp_path, seed: int, sources=("phone.raw",)):
+def _build_case(forensic, tmp_path, seed: int, sources=("phone.raw",), case_id: str | None = None):
     require_tools("mke2fs", "debugfs", "sfdisk", "mkfs.vfat", "mcopy", "mmd", "mdel")
     sample = tmp_path / f"sample-{seed}"
     forensic("sample-image", sample, "--seed", seed, "--json")
     case = tmp_path / f"case-{seed}"
-    forensic("case", "init", case, "--case-id", f"T-{seed}", "--examiner", "Trainee")
+    forensic("case", "init", case, "--case-id", case_id or f"T-{seed}", "--examiner", "Trainee")
     for name in sources:
         forensic("evidence", "add", sample / name, "--case", case, "--json")
     assert forensic("triage", "--case", case, "--json", expect=None).code in (0, 3)
@@ -191,7 +191,8 @@ def test_the_message_source_travels_with_its_hash(forensic, tmp_path):
 
     # the same export again, one message of the group tagged sensitive: the database is withheld
     (tmp_path / "withheld").mkdir()
-    sample2, case2 = _build_case(forensic, tmp_path / "withheld", 13, sources=("phone.raw",))
+    sample2, case2 = _build_case(forensic, tmp_path / "withheld", 13, sources=("phone.raw",),
+                                 case_id="T-13-withheld")      # a case id each: on PostgreSQL, a schema each
     hotel = next(f["expected"] for f in key["facts"] if f["kind"] == "report_finding")
     msgs = [json.loads(line) for line in forensic("messages", "--item", "phone.raw", "--platform", "whatsapp",
                                                   "--json", "--case", case2).out.splitlines()]
