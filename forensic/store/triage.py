@@ -93,13 +93,14 @@ def store_entries(db: sqlite3.Connection, item: str, entries: list[Entry], now: 
     after the largest); when a location is met twice in it (kept once, with a warning:
     ``known`` are the locations stored before), row by row instead."""
     db.execute("SAVEPOINT batch")
-    try:
-        stored = _at_once(db, item, entries, now)
-        if stored is None:
-            db.execute("ROLLBACK TO batch")
-            stored = _one_by_one(db, item, entries, now, known)
-    finally:
-        db.execute("RELEASE batch")
+    # released on success only: after an error the caller's transaction is rolled back (with the
+    # savepoint), and on PostgreSQL a RELEASE then fails too ("current transaction is aborted"),
+    # which hid the error itself
+    stored = _at_once(db, item, entries, now)
+    if stored is None:
+        db.execute("ROLLBACK TO batch")
+        stored = _one_by_one(db, item, entries, now, known)
+    db.execute("RELEASE batch")
     file_ids = [s[2] for s in stored if s[0] == "file"]
     record_ids = [s[3] for s in stored if s[0] == "record"]
     rows = artifacts.file_row_hashes(db, min(file_ids), max(file_ids)) if file_ids else {}
