@@ -164,7 +164,7 @@ def message_rows(db: sqlite3.Connection, items: list[str], platform: str | None 
 @click.option("--recovered/--no-recovered", "deleted_rows", default=None,
               help="Only the deleted rows recovered from a phone database's free space or log (recovered "
                    "deleted; flag R), or none of them. Default: all, flagged.")
-@click.option("--limit", type=click.IntRange(min=1), default=None, help="At most this many messages.")
+@click.option("--limit", type=click.IntRange(min=1, max=2**63 - 1), default=None, help="At most this many messages.")
 @json_option
 @with_case
 def messages(case: Case, item: str | None, platform: str | None, conversation: str | None, from_: str | None,

@@ -494,3 +494,16 @@ def test_a_long_archive_member_name_stops_no_triage(forensic, tmp_path, pg_url, 
     assert done.code in (0, 3), done.err
     paths = {f["path"] for f in forensic("files", "--json").jsonl()}
     assert "/ok.txt" in paths and any(p.endswith("/x.txt") for p in paths)
+
+
+# -- a careless examiner ---------------------------------------------------------------------------
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_limit_past_64_bits_is_a_usage_error(forensic, tmp_path, pg_url, monkeypatch, backend):
+    """`messages --limit 100000000000000000000`: SQLite's "Python int too large to convert"
+    (an unexpected error and a bug report), PostgreSQL's "bigint out of range"."""
+    monkeypatch.delenv("FORENSIC_STORE", raising=False)
+    root = tmp_path / "case"
+    forensic("case", "init", root, "--case-id", "L", "--examiner", "Eve",
+             *(["--store", pg_url] if backend == "postgresql" else []))
+    refused = forensic("messages", "--limit", str(10**20), "--json", "--case", root, expect=None)
+    assert refused.code == 2 and "--limit" in refused.err, refused.err
