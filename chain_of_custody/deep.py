@@ -12,8 +12,9 @@ per stored row, the last hash the log gave it:
   triage): the record's item, type, the locator of the file it came from, the SHA-256 of its
   stored fields, and ``times_sha256``: its rows in the timestamps table, by
   ``details.artifact_id``;
-* ``evidence.received``: the evidence item's SHA-256 (checked by re-reading the evidence
-  when asked: ``evidence=True``);
+* ``evidence.received``: the evidence item's SHA-256, which the store's item row must hold
+  (an item stored without this entry is ``evidence not logged``), and which the evidence
+  still has when asked (``evidence=True``: it is read again);
 * ``triage.started`` with ``force`` (the item's earlier results were removed first):
   what the log said of that item's files and records before no longer applies.
 
@@ -156,6 +157,16 @@ def deep_verify(case: Case, evidence: bool = False,
     for problem in store_chats.index_problems(case.db):
         report.add("search index changed", problem)
 
+    for row in store_items.all_items(case.db):
+        # every item the store holds was received by a logged command, with the hash it holds
+        # (on PostgreSQL every examiner may write the items table; a command refused after
+        # storing its item must not leave it unlogged)
+        logged = received.get(row.item)
+        if logged is None:
+            report.add("evidence not logged", f"evidence item {row.item}", item=row.item)
+        elif logged.sha256 != row.sha256:
+            report.add("item changed", f"evidence item {row.item}: the store's hash", seq=logged.seq,
+                       item=row.item, stored_sha256=row.sha256, logged_sha256=logged.sha256)
     if evidence:
         for row in store_items.all_items(case.db):
             logged = received.get(row.item)
@@ -166,14 +177,9 @@ def deep_verify(case: Case, evidence: bool = False,
                 report.add("evidence unreadable", f"evidence item {row.item}", item=row.item,
                            source=str(row.source), error=str(exc))
                 continue
-            if logged is None:
-                report.add("evidence not logged", f"evidence item {row.item}", item=row.item)
-            elif now != logged.sha256:
+            if logged is not None and now != logged.sha256:
                 report.add("evidence changed", f"evidence item {row.item} ({row.source})", seq=logged.seq,
                            item=row.item, logged_sha256=logged.sha256, current_sha256=now)
-            if now != row.sha256 and (logged is None or logged.sha256 != row.sha256):
-                report.add("item changed", f"evidence item {row.item}: the store's hash", item=row.item,
-                           stored_sha256=row.sha256, current_sha256=now)
     return report
 
 

@@ -280,6 +280,9 @@ def test_a_schema_out_of_reach_is_named_not_looked_for_in_public(tmp_path, pg_ur
     ("INSERT INTO case_rt_pg.files(item, locator, path, layers, name, kind, size, sha256, deleted) "
      "SELECT item, locator || ' planted', path || '.planted', layers, 'planted', kind, size, sha256, deleted "
      "FROM case_rt_pg.files WHERE name = 'a.txt'", "not logged"),
+    ("UPDATE case_rt_pg.items SET sha256 = repeat('0', 64)", "item changed"),          # before: unseen
+    ("INSERT INTO case_rt_pg.items(item, source_path, format, size, sha256, md5, added_at) "
+     "VALUES ('planted', '/x', 'directory', 1, repeat('0', 64), repeat('0', 32), 't')", "evidence not logged"),
 ])
 def test_an_examiners_edit_of_evidence_rows_fails_deep_verify(forensic, tmp_path, pg_url, monkeypatch, edit, found):
     """What the documented grants still allow an examiner on evidence rows (UPDATE, DELETE,
@@ -507,3 +510,29 @@ def test_a_limit_past_64_bits_is_a_usage_error(forensic, tmp_path, pg_url, monke
              *(["--store", pg_url] if backend == "postgresql" else []))
     refused = forensic("messages", "--limit", str(10**20), "--json", "--case", root, expect=None)
     assert refused.code == 2 and "--limit" in refused.err, refused.err
+
+
+def test_a_pin_inserted_by_an_examiner_signs_nothing(forensic, tmp_path, pg_url, monkeypatch):
+    """custody_pins takes INSERTs from every examiner (commands pin keys there): Mallory's key
+    inserted under Alice's name still may not sign (the log's own pins decide). Tried, held."""
+    import psycopg
+    keys = tmp_path / "keys"
+    forensic("examiner", "keygen", "alice", "--out", keys)
+    forensic("examiner", "keygen", "mallory", "--out", keys)
+    root = tmp_path / "case"
+    forensic("case", "init", root, "--case-id", "RT-PG", "--examiner", "Alice", "--store", pg_url,
+             "--key", keys / "alice.key")
+    monkeypatch.setenv("FORENSIC_CASE", str(root))
+    public = (keys / "mallory.pub").read_text().splitlines()[-1]
+    with psycopg.connect(_examiner(pg_url, "case_rt_pg"), autocommit=True) as conn:
+        conn.execute("INSERT INTO case_rt_pg.custody_pins(examiner, key_id, public_key) VALUES ('Alice', 'x', %s)",
+                     (public,))
+    refused = forensic("evidence", "add", write_tree(tmp_path / "ev", {"a.txt": b"x\n"}),
+                       "--key", keys / "mallory.key", expect=None)
+    assert refused.code != 0 and "not pinned" in refused.err, refused.err
+    # the forged pin got past the command's first check (the store's pins): the item was
+    # stored, then the log's pins refused the entry; --deep now names the item as not logged
+    left = forensic("evidence", "list", "--json").jsonl()
+    deep = forensic("custody", "verify", "--deep", expect=None)
+    if left:
+        assert deep.code != 0 and "not logged" in deep.out, deep.out
