@@ -403,11 +403,25 @@ def _index_problems_pg(db: sqlite3.Connection) -> list[str]:
     return problems
 
 
-def _pg_search(fts: str) -> tuple[str | None, list[tuple[list[str], bool]], bool]:
+_UNINDEXED_QUERY = f"'{UNINDEXED}'"
+
+
+def _literal(tsquery: str) -> str:
+    """``tsquery`` as a literal of the SQL text, not a parameter: a statement run again is
+    prepared by psycopg, and PostgreSQL's generic plan of a prepared statement does not know
+    how few rows a tsquery of a parameter finds (a search then walked the time index over every
+    message instead of asking the GIN index). Quotes doubled and backslashes escaped in an
+    E'' string, which reads the same whatever standard_conforming_strings says."""
+    return "CAST(E'" + tsquery.replace("\\", "\\\\").replace("'", "''") + "' AS tsquery)"
+
+
+def _pg_search(db: sqlite3.Connection, fts: str) -> tuple[str | None, list[tuple[list[str], bool]], bool]:
     """An FTS5 query of :func:`fts_query` (quoted phrases, ``*`` for a prefix, AND) on
     PostgreSQL: (the tsquery, the phrases as token lists with their prefix flag, whether the
     tsquery decides alone). The tsquery asks for every token of every phrase (the last one of
-    a prefix phrase as a prefix, ``:*``), or UNINDEXED. FTS5 also wants a phrase's tokens next
+    a prefix phrase as a prefix, ``:*``), or UNINDEXED where the case has such a message
+    (only there: PostgreSQL's planner takes an OR of a lexeme it knows nothing of for a common
+    one, and scans every message). FTS5 also wants a phrase's tokens next
     to each other in one column: a tsquery of lexemes cannot say that, so a query with a phrase
     of several tokens (or a token too long for a lexeme) has its candidates checked in Python
     (:func:`_fts_matches`), as has every message given UNINDEXED; the hits are then FTS5's.
@@ -429,19 +443,11 @@ def _pg_search(fts: str) -> tuple[str | None, list[tuple[list[str], bool]], bool
             terms.append("'" + lexeme.replace("\\", "\\\\").replace("'", "''") + "'" + (":*" if star else ""))
     if not phrases:
         return None, [], True
-    return f"({' & '.join(terms)}) | '{UNINDEXED}'", phrases, exact
-
-
-_UNINDEXED_QUERY = f"'{UNINDEXED}'"
-
-
-def _literal(tsquery: str) -> str:
-    """``tsquery`` as a literal of the SQL text, not a parameter: a statement run again is
-    prepared by psycopg, and PostgreSQL's generic plan of a prepared statement does not know
-    how few rows a tsquery of a parameter finds (a search then walked the time index over every
-    message instead of asking the GIN index). Quotes doubled and backslashes escaped in an
-    E'' string, which reads the same whatever standard_conforming_strings says."""
-    return "CAST(E'" + tsquery.replace("\\", "\\\\").replace("'", "''") + "' AS tsquery)"
+    query = " & ".join(terms)
+    # (a count, not LIMIT 1: to find one of the few it guesses, the planner would scan them all)
+    if db.execute(f"SELECT count(*) FROM chat_messages WHERE lexemes @@ {_literal(_UNINDEXED_QUERY)}").fetchone()[0]:
+        query = f"({query}) | {_UNINDEXED_QUERY}"
+    return query, phrases, exact
 
 
 def _fts_matches(phrases: list[tuple[list[str], bool]], columns: list[list[str]]) -> bool:
@@ -522,7 +528,7 @@ def search_ids(db: sqlite3.Connection, text: str, limit: int | None = None) -> l
     if q is None:
         return []
     if dialect(db) == "postgresql":
-        tsquery, phrases, exact = _pg_search(q)
+        tsquery, phrases, exact = _pg_search(db, q)
         if tsquery is None:
             return []
         rows = _pages(lambda after: db.execute(
@@ -628,9 +634,16 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
     cols = "m.id AS id, m.item AS item, a.fields, a.corrupted, a.warnings, f.locator, m.sort_key AS sort_key"
     joins = "JOIN artifacts a ON a.id = m.id LEFT JOIN files f ON f.id = a.file_id"
     if fts is not None and pg:
-        sql = (f"SELECT {cols}, m.body, m.sender, m.title, m.lexemes @@ {_literal(_UNINDEXED_QUERY)} "
-               f"FROM chat_messages m {joins} WHERE m.lexemes @@ {_literal(fts)} AND " + " AND ".join(where)
-               + " ORDER BY m.sort_key, m.id")
+        # the page's rows chosen in a subquery of chat_messages alone (the record joined only
+        # for a flag asked of it), so PostgreSQL's planner weighs the GIN index against the time
+        # index for them, not a parallel scan of every message for the whole join
+        flags = "JOIN artifacts a ON a.id = m.id " if state is not None or recovered is not None else ""
+        page = (f"SELECT m.id, m.item, m.sort_key, m.body, m.sender, m.title, "
+                f"m.lexemes @@ {_literal(_UNINDEXED_QUERY)} AS unindexed FROM chat_messages m {flags}"
+                f"WHERE m.lexemes @@ {_literal(fts)} AND " + " AND ".join(where) + " ORDER BY m.sort_key, m.id"
+                + (f" LIMIT {int(limit)}" if limit else ""))     # (a literal too: see _literal)
+        return (f"SELECT {cols}, m.body, m.sender, m.title, m.unindexed FROM ({page}) m {joins} "
+                "ORDER BY m.sort_key, m.id"), args
     elif fts is not None:
         if run is None:
             raise ValueError("a search query needs a seq run")
@@ -695,7 +708,7 @@ def _messages_pg(db: sqlite3.Connection, items: list[str], platform: str | None,
     """:func:`messages` on PostgreSQL: pages of PG_PAGE rows in time order, each after the last
     one's (``sort_key, id``), so the first rows come without reading every one; a search's
     rows checked by :func:`_pg_hits` where its tsquery does not decide alone."""
-    tsquery, phrases, exact = (None, [], True) if fts is None else _pg_search(fts)
+    tsquery, phrases, exact = (None, [], True) if fts is None else _pg_search(db, fts)
     if fts is not None and tsquery is None:
         return
 
