@@ -533,8 +533,8 @@ def search_ids(db: sqlite3.Connection, text: str, limit: int | None = None) -> l
             return []
         rows = _pages(lambda after: db.execute(
             f"SELECT seq, id, body, sender, title, lexemes @@ {_literal(_UNINDEXED_QUERY)} FROM chat_messages "
-            f"WHERE lexemes @@ {_literal(tsquery)} AND seq > ? ORDER BY seq LIMIT ?",
-            (-1 if after is None else after, PG_PAGE)).fetchall(), lambda r: r[0])
+            f"WHERE lexemes @@ {_literal(tsquery)} AND seq > ? ORDER BY seq LIMIT {int(PG_PAGE)}",
+            (-1 if after is None else after,)).fetchall(), lambda r: r[0])
         ids = (r[1] for r in _pg_hits(rows, phrases, exact))
         return list(itertools.islice(ids, limit) if limit else ids)
     sql = ("SELECT m.id FROM messages_fts h CROSS JOIN chat_messages m ON m.seq = h.rowid "
