@@ -246,7 +246,12 @@ class Connection:
         """A CaseError instead of ``exc`` when the connection itself is gone (the server
         restarted or stopped, the network dropped, the session was ended): nothing a command
         can go on with, and no bug. The server rolled back what was not committed."""
-        if self._conn.broken or self._conn.closed:
+        import psycopg
+        # a plain OperationalError is libpq's own (no SQLSTATE): the connection failing, as a
+        # batch sent in pipeline mode meets it before the connection is marked broken
+        gone = (psycopg.errors.AdminShutdown, psycopg.errors.CrashShutdown, psycopg.errors.CannotConnectNow)
+        if self._conn.broken or self._conn.closed or type(exc) is psycopg.OperationalError \
+                or isinstance(exc, gone):
             first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
             raise CaseError(f"the connection to the case store {self.location.url} was lost: {first}",
                             hint="what was committed is kept; once the server is back, run the "
