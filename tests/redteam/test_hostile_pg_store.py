@@ -536,3 +536,26 @@ def test_a_pin_inserted_by_an_examiner_signs_nothing(forensic, tmp_path, pg_url,
     deep = forensic("custody", "verify", "--deep", expect=None)
     if left:
         assert deep.code != 0 and "not logged" in deep.out, deep.out
+
+
+# -- the placeholder translation ----------------------------------------------------------------------
+def test_no_statement_of_the_layout_is_changed_by_the_placeholder_translation():
+    """postgres.placeholders reads '' quotes, "" names and comments, not E'' escapes nor $$
+    bodies: every statement that lays out a store (function bodies included) must come through
+    unchanged but for its % doubled (psycopg halves them again), or a ? or :name in a body
+    would become a parameter."""
+    from forensic.store import postgres, schema
+    for statement in schema.postgres_tables():
+        assert postgres.placeholders(statement).replace("%%", "%") == statement, statement[:200]
+
+
+@pytest.mark.parametrize("text", ["it's", "back\\slash", "end\\", "50%", "what?", ":name", "$$", "--", "/*", "e'\\''"])
+def test_search_text_never_changes_a_statement(forensic, tmp_path, pg_url, monkeypatch, text):
+    """Text the examiner types goes into parameters, and into the chat search's tsquery literal
+    (an E'' string) escaped: none of quote, backslash, %, ?, :name, $$ or a comment marker
+    changes the statement, on PostgreSQL as on SQLite."""
+    _case(forensic, monkeypatch, tmp_path, pg_url, {"WhatsApp/Chat.txt": CHAT_WITH_NULS})
+    forensic("triage", expect=None)
+    for args in (["messages", "--search", text], ["search", text], ["files", "--mime", text]):
+        result = forensic(*args, "--json", expect=None)
+        assert result.code in (0, 3) and "unexpected" not in result.err, (args, result.err)
