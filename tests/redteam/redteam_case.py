@@ -19,8 +19,9 @@ CHAT = ("12/01/2024, 09:15 - Alice: work starts at 6\n"
 
 
 def cli(*args, key: Path | None = None, env: dict | None = None) -> subprocess.CompletedProcess:
-    """The CLI in a process of its own; no FORENSIC_* from the test's environment."""
-    e = {k: v for k, v in os.environ.items() if not k.startswith("FORENSIC_")}
+    """The CLI in a process of its own; no FORENSIC_* from the test's environment but the
+    store backend the run makes cases on ($FORENSIC_STORE, tests/conftest.py)."""
+    e = {k: v for k, v in os.environ.items() if not k.startswith("FORENSIC_") or k == "FORENSIC_STORE"}
     if key is not None:
         e["FORENSIC_KEY"] = str(key)
     e.update(env or {})

@@ -10,11 +10,11 @@ what it changes for the examiner or a court.
 from __future__ import annotations
 
 import re
-import shutil
 from pathlib import Path
 
 import pytest
 
+import casestore
 from builders import tiny_jpeg, write_tree
 from redteam.redteam_case import cli, edit_store, phone_tree, query
 
@@ -34,7 +34,7 @@ def triaged_once(tmp_path_factory) -> Path:
 @pytest.fixture
 def case(triaged_once, tmp_path) -> Path:
     copy = tmp_path / "case"
-    shutil.copytree(triaged_once, copy)
+    casestore.copy_case(triaged_once, copy)
     return copy
 
 
@@ -142,6 +142,7 @@ def test_deleted_triage_warnings_pass_deep_verify_a_documented_limit(case):
     assert code == 0 and report["ok"]
 
 
+@pytest.mark.sqlite_only          # SQLite's FTS5 index (PostgreSQL's: tests/cli/test_chats_postgres.py)
 def test_a_message_removed_from_the_search_index_is_found_or_named(case, forensic):
     assert "no excuses" in forensic("messages", "--search", "excuses", "--case", case, "--json").out
     edit_store(case, "INSERT INTO messages_fts(messages_fts, rowid, body, sender, title) SELECT 'delete', "

@@ -15,11 +15,11 @@ with the examiner's key. A pin of their own key so written makes their key "esta
 from __future__ import annotations
 
 import json
-import shutil
 from pathlib import Path
 
 import pytest
 
+import casestore
 from forensic.chain_of_custody.pins import pin_details
 from forensic.chain_of_custody.signing import Signer, write_keypair
 from redteam.redteam_case import cli, edit_store, phone_tree
@@ -53,13 +53,16 @@ def built(tmp_path_factory) -> dict:
 def signed(built, tmp_path) -> dict:
     """Each test plants its forgeries in a copy of that case (the evidence folder is shared:
     no test writes to it); the keys are only read."""
-    shutil.copytree(built["case"], tmp_path / "case")
+    casestore.copy_case(built["case"], tmp_path / "case")
     return dict(built, case=tmp_path / "case")
 
 
+UPSERT = " ON CONFLICT(key) DO UPDATE SET value = excluded.value"      # SQL of both store backends
+
+
 def plant(case: Path, entries) -> None:
-    edit_store(case, "INSERT OR REPLACE INTO meta(key, value) VALUES ('pending_custody', "
-                     f"'{json.dumps(entries) if not isinstance(entries, str) else entries}')")
+    edit_store(case, "INSERT INTO meta(key, value) VALUES ('pending_custody', "
+                     f"'{json.dumps(entries) if not isinstance(entries, str) else entries}')" + UPSERT)
 
 
 def log_actions(case: Path) -> list[str]:
@@ -102,7 +105,8 @@ def test_a_planted_pin_does_not_let_an_outsider_sign(signed):
     plant(case, [{"action": "examiner.key_pinned", "details": pin_details("mallory", signed["mallory"].public)}])
     cli("files", "--case", case, key=signed["key"])
     m = signed["mallory"].public
-    edit_store(case, f"INSERT INTO custody_pins VALUES ('mallory', '{m.id_text}', '{m.base64()}')")
+    edit_store(case, "INSERT INTO custody_pins(examiner, key_id, public_key) "
+                     f"VALUES ('mallory', '{m.id_text}', '{m.base64()}')")
     r = cli("custody", "note", "the examiner showed the photos to the suspect", "--case", case, key=signed["mkey"])
     assert r.returncode != 0 and "not pinned" in r.stderr     # the log's own pins decide
     assert "mallory" not in (case / "custody.jsonl").read_text()
@@ -113,8 +117,7 @@ def test_a_planted_pin_does_not_let_an_outsider_sign(signed):
 def test_a_damaged_queue_does_not_stop_every_command(signed, value):
     case = signed["case"]
     plant(case, value)
-    edit_store(case, "INSERT OR REPLACE INTO meta(key, value) VALUES ('migrated_from', "
-                     f"'{value}')")
+    edit_store(case, f"INSERT INTO meta(key, value) VALUES ('migrated_from', '{value}')" + UPSERT)
     r = cli("custody", "verify", "--case", case)
     assert "unexpected" not in r.stderr, r.stderr
     r = cli("files", "--case", case, key=signed["key"])
@@ -128,7 +131,7 @@ def test_a_planted_migration_records_at_most_the_codes_own_steps_once(signed, va
     steps, once. Anything else planted there records nothing."""
     from forensic.store import schema
     case = signed["case"]
-    edit_store(case, f"INSERT OR REPLACE INTO meta(key, value) VALUES ('migrated_from', '{value}')")
+    edit_store(case, f"INSERT INTO meta(key, value) VALUES ('migrated_from', '{value}')" + UPSERT)
     before = log_actions(case)
     assert cli("files", "--case", case, key=signed["key"]).returncode == 0
     assert cli("files", "--case", case, key=signed["key"]).returncode == 0
