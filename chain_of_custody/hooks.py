@@ -24,11 +24,12 @@ from pathlib import Path
 from typing import Any, Iterator, Protocol
 
 from forensic.chain_of_custody.log import CHECKPOINTS_NAME, LOG_NAME, Checkpoint, CustodyLog, read_last_line
-from forensic.chain_of_custody.pins import (PIN_ACTION, pin_details, pinned_in_store, signing_problem,
-                                            store_pin)
+from forensic.chain_of_custody.pins import (PIN_ACTION, pin_details, pinned_in_store, scan_pins,
+                                            signing_problem, store_pin)
 from forensic.chain_of_custody.signing import PublicKey, Signer, signer_from_env
 from forensic.case import Case
 from forensic.store import schema, triage as store_triage
+from forensic.store.db import dialect
 from forensic.store.records import Item
 from forensic.errors import UsageError
 
@@ -66,7 +67,14 @@ def may_record(case: Case, signer: Signer | None) -> None:
     """Refuse, before a command does its work, to record into a signed log without a key, or
     with a key that is not pinned in the case (:mod:`forensic.chain_of_custody.pins`)."""
     latest = latest_checkpoint(case.root)
-    problem = signing_problem(bool(latest and latest.signature), signer, pinned_in_store(case.db))
+    pinned = pinned_in_store(case.db)
+    if signer is not None and signer.public.raw in pinned and dialect(case.db) == "postgresql":
+        # on PostgreSQL every examiner may add to the store's copy of the pins (each command
+        # pins there): a key is taken as pinned only when the log pins it too, so a command
+        # the log would refuse at recording is refused before it stores anything
+        in_log = {pin.key.raw for pin in scan_pins(Path(case.root) / LOG_NAME)}
+        pinned = {raw: name for raw, name in pinned.items() if raw in in_log}
+    problem = signing_problem(bool(latest and latest.signature), signer, pinned)
     if problem:
         raise UsageError(problem)
 
