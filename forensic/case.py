@@ -75,8 +75,7 @@ class Case:
             raise CaseError(f"--store {store!r} is not a store this tool knows",
                             hint="a PostgreSQL URL: postgresql://USER@HOST/DATABASE")
         location = postgres.Location(postgres.without_password(store),
-                                     postgres.check_schema(store_schema) if store_schema
-                                     else postgres.schema_for(case_id))
+                                     store_schema or postgres.schema_for(case_id))
         db = connect(location)
         try:
             schema.create(db, meta)

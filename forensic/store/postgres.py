@@ -44,6 +44,9 @@ class Location:
     url: str
     schema: str
 
+    def __post_init__(self) -> None:
+        check_schema(self.schema)       # the name is written into SQL text (search_path, CREATE SCHEMA)
+
     def __str__(self) -> str:
         return f"{self.url} (schema {self.schema})"
 
@@ -58,7 +61,7 @@ class Location:
             d = json.loads(path.read_text(encoding="utf-8"))
             if d.get("backend") != "postgresql":
                 raise ValueError(f"unknown backend {d.get('backend')!r}")
-            return cls(str(d["url"]), check_schema(str(d["schema"])))
+            return cls(str(d["url"]), str(d["schema"]))
         except (OSError, ValueError, KeyError, TypeError, AttributeError, CaseError) as exc:
             raise CaseError(f"{path} cannot be read: {exc}",
                             hint="it names the case's PostgreSQL store: "

@@ -43,6 +43,8 @@ def test_no_password_is_written():
 def test_schema_names_refused(name):
     with pytest.raises(CaseError):
         postgres.check_schema(name)
+    with pytest.raises(CaseError, match="cannot be a case's schema name"):
+        postgres.Location("postgresql://ann@/forensic", name)      # its name goes into SQL text
 
 
 def test_schema_from_case_id():
