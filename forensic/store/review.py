@@ -12,6 +12,7 @@ from typing import Collection
 from forensic.store import similar
 from forensic.store.db import dialect
 from forensic.store.records import File, Message, Photo
+from forensic.store.selection import GEOTAGGED
 from forensic.store.timeline import NO_KEY, Box
 
 PHOTO = "photo/exif"
@@ -83,10 +84,7 @@ def photo_page(db: sqlite3.Connection, flt: GalleryFilter, after: tuple[str, int
         where, args = ["a.record_type = ?", "a.item = ?", "a.id > ?"], [PHOTO, item,
                                                                        after[1] if after and after[0] == item else 0]
         if flt.geotagged:
-            # SQLite's json_extract gives true as 1, PostgreSQL's (schema.PG_SQLITE_FUNCTIONS) as 'true'
-            where.append("CAST(json_extract(a.fields, '$.gps_valid') AS TEXT) IN ('1', 'true') "
-                         "AND json_extract(a.fields, '$.lat') IS NOT NULL "
-                         "AND json_extract(a.fields, '$.lon') IS NOT NULL")
+            where.append(GEOTAGGED)
         if flt.date_from:
             where.append("json_extract(a.fields, '$.taken_at_utc') >= ?")
             args.append(flt.date_from)

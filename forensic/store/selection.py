@@ -32,12 +32,13 @@ def files_at(db: sqlite3.Connection, locator: str, item: str | None = None) -> l
 
 # -- photos ---------------------------------------------------------------------------------------
 
-# gps_valid = 1 as SQLite's json_extract reads it (true, 1 or 1.0), written so PostgreSQL's
-# (schema.PG_SQLITE_FUNCTIONS: a value as text) reads it the same
-_GEOTAGGED = ("CASE WHEN json_type(a.fields, '$.gps_valid') IN ('integer', 'real') "
-              "THEN CAST(json_extract(a.fields, '$.gps_valid') AS DOUBLE PRECISION) = 1 "
-              "ELSE json_type(a.fields, '$.gps_valid') = 'true' END "
-              "AND json_extract(a.fields, '$.lat') IS NOT NULL AND json_extract(a.fields, '$.lon') IS NOT NULL")
+# a photo record (``a``) with a valid GPS position: gps_valid = 1 as SQLite's json_extract reads
+# it (true, 1 or 1.0), written so PostgreSQL's (schema.PG_SQLITE_FUNCTIONS: a value as text)
+# reads it the same; the exports' and the gallery's test (forensic.store.review)
+GEOTAGGED = ("CASE WHEN json_type(a.fields, '$.gps_valid') IN ('integer', 'real') "
+             "THEN CAST(json_extract(a.fields, '$.gps_valid') AS DOUBLE PRECISION) = 1 "
+             "ELSE json_type(a.fields, '$.gps_valid') = 'true' END "
+             "AND json_extract(a.fields, '$.lat') IS NOT NULL AND json_extract(a.fields, '$.lon') IS NOT NULL")
 
 
 def photos(db: sqlite3.Connection, item: str | None = None, geotagged: bool = False,
@@ -51,7 +52,7 @@ def photos(db: sqlite3.Connection, item: str | None = None, geotagged: bool = Fa
         where.append("a.item = ?")
         args.append(item)
     if geotagged:
-        where.append(_GEOTAGGED)
+        where.append(GEOTAGGED)
     sql = ("SELECT a.id, a.item, a.file_id, a.extractor, a.fields, a.corrupted, a.warnings, f.path, f.locator, "
            "f.sha256, f.deleted, f.mime, f.recovery, f.recovery_confidence FROM artifacts a "
            "LEFT JOIN files f ON f.id = a.file_id WHERE "

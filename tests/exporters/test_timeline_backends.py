@@ -209,6 +209,25 @@ def test_geo_is_the_same(cases):
         assert texts[0] == texts[1], fmt
 
 
+def test_gallery_geotagged_photos_are_the_exports_and_maps(cases):
+    """The gallery's "geotagged" photos are those the geotag exports (selection.photos) and
+    the map (map_places) count as geotagged, on both backends: the odd photo's ``gps_valid``
+    1.0 is 1, as SQLite's json_extract reads it."""
+    from forensic.store import selection
+
+    def geotagged(db):
+        gallery = [p.artifact_id for p in review.photo_page(db, review.GalleryFilter(geotagged=True), limit=1000)]
+        exported = sorted(p.artifact_id for p in selection.photos(db, geotagged=True))
+        mapped = [r[0] for r in db.execute("SELECT artifact_id FROM map_places WHERE kind = 'photo' "
+                                           "ORDER BY artifact_id")]
+        return gallery, exported, mapped
+    lite, pg = _both(cases, geotagged)
+    odd = cases["sqlite"].db.execute("SELECT id FROM artifacts WHERE record_type = 'photo/exif' "
+                                     "AND fields LIKE '%\"Odd\"%'").fetchone()[0]
+    assert odd in lite[0] and sorted(lite[0]) == lite[1] == lite[2]
+    assert pg == lite
+
+
 @pytest.mark.parametrize("flt", [review.PlaceFilter(), review.PlaceFilter(start=T.parse_bound("2021-06-02")),
                                  review.PlaceFilter(box=S.Box(30.0, -10.0, 50.0, 10.0))], ids=range(3))
 def test_map_cells_and_list_are_the_same(cases, flt):
