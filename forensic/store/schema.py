@@ -526,12 +526,14 @@ END $$""",
 
 def create(db: sqlite3.Connection, meta: dict[str, str]) -> None:
     """Lay out a new store at :data:`SCHEMA_VERSION` with ``meta`` (case id, examiner, ...)."""
-    if dialect(db) == "postgresql":
-        _create_postgres(db, meta)
-        return
-    db.execute("BEGIN IMMEDIATE")
+    postgresql = dialect(db) == "postgresql"
+    # PostgreSQL's write lock is named after the case's schema, which is made here: a plain BEGIN
+    db.execute("BEGIN" if postgresql else "BEGIN IMMEDIATE")
     try:
-        _create_tables(db)
+        if postgresql:
+            _create_postgres(db)
+        else:
+            _create_tables(db)
         db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
                        {**meta, "schema_version": str(SCHEMA_VERSION)}.items())
         db.execute("COMMIT")
@@ -540,25 +542,17 @@ def create(db: sqlite3.Connection, meta: dict[str, str]) -> None:
         raise
 
 
-def _create_postgres(db: Any, meta: dict[str, str]) -> None:
-    """Lay out a new store in the case's schema, made here: a schema that exists already is
+def _create_postgres(db: Any) -> None:
+    """Lay out the tables in the case's schema, made here: a schema that exists already is
     refused (it may hold another case)."""
     schema = db.location.schema
-    db.execute("BEGIN")
-    try:
-        found = db.execute("SELECT 1 FROM pg_namespace WHERE nspname = ?", (schema,)).fetchone()
-        if found is not None:
-            raise CaseError(f"the schema {schema!r} exists already on {db.location.url}",
-                            hint="it may hold another case: choose another with --store-schema")
-        db.execute(f'CREATE SCHEMA "{schema}"')
-        for statement in postgres_tables():
-            db.execute(statement)
-        db.executemany("INSERT INTO meta(key, value) VALUES (?, ?)",
-                       {**meta, "schema_version": str(SCHEMA_VERSION)}.items())
-        db.execute("COMMIT")
-    except BaseException:
-        db.execute("ROLLBACK")
-        raise
+    found = db.execute("SELECT 1 FROM pg_namespace WHERE nspname = ?", (schema,)).fetchone()
+    if found is not None:
+        raise CaseError(f"the schema {schema!r} exists already on {db.location.url}",
+                        hint="it may hold another case: choose another with --store-schema")
+    db.execute(f'CREATE SCHEMA "{schema}"')
+    for statement in postgres_tables():
+        db.execute(statement)
 
 
 def _create_tables(db: sqlite3.Connection) -> None:
