@@ -521,23 +521,29 @@ def _index_rows(db: Any, flt: TimelineFilter, size: int = 1000) -> Iterator[Time
 
 
 def _rows_of(db: sqlite3.Connection, keys: list[PageKey]) -> dict[tuple[int, int], TimelineRow]:
-    """(source, ref) -> its timeline row, for the keys of one page."""
-    if dialect(db) == "postgresql":
-        return _rows_of_read_here(db, keys)
-    db.create_function("tl_key", 1, sort_key, deterministic=True)
+    """(source, ref) -> its timeline row, for the keys of one page. On PostgreSQL each row's
+    key is the index's and a record's values are read from its fields here
+    (:func:`record_values`), as SQLite's ``json_extract`` reads them."""
+    pg = dialect(db) == "postgresql"
+    if not pg:
+        db.create_function("tl_key", 1, sort_key, deterministic=True)
+    key_of = {(k[5], k[6]): (None if k[0] == NO_KEY else k[0]) for k in keys}
     out: dict[tuple[int, int], TimelineRow] = {}
     for source in range(RECORD_SOURCE + 1):
         refs = sorted({k[6] for k in keys if k[5] == source})
         if not refs:
             continue
         marks = ",".join("?" * len(refs))
+        if source == RECORD_SOURCE and pg:
+            out.update(_records_read_here(db, refs, marks, key_of))
+            continue
         if source < RECORD_SOURCE:
             column, desc = FILE_TIMES[source]
-            sql = f"{_file_select(column, desc, ref=True)} AND f.id IN ({marks})"
+            sql = f"{_file_select(column, desc, ref=True, key='NULL' if pg else 'tl_key({})')} AND f.id IN ({marks})"
         else:
             sql = f"{_ARTIFACT_SELECT.replace('/*ref*/', 't.rowid AS ref, ')} AND t.rowid IN ({marks})"
         for r in db.execute(sql.replace(":item", "NULL"), refs):
-            out[(source, int(r[0]))] = TimelineRow.from_row(tuple(r[1:]))
+            out[(source, int(r[0]))] = TimelineRow.from_row((key_of[(source, int(r[0]))] if pg else r[1], *r[2:]))
     return out
 
 
@@ -549,29 +555,17 @@ _RECORD_SELECT = (
     "WHERE (t.utc IS NOT NULL OR t.local IS NOT NULL) AND t.rowid IN ({marks})")
 
 
-def _rows_of_read_here(db: Any, keys: list[PageKey]) -> dict[tuple[int, int], TimelineRow]:
-    """:func:`_rows_of` with the key of each row from the index and a record's values read
-    from its fields here (:func:`record_values`), as SQLite's ``json_extract`` reads them."""
-    key_of = {(k[5], k[6]): (None if k[0] == NO_KEY else k[0]) for k in keys}
+def _records_read_here(db: Any, refs: list[int], marks: str,
+                       key_of: dict[tuple[int, int], int | None]) -> dict[tuple[int, int], TimelineRow]:
+    """:func:`_rows_of`'s record times ``refs`` (``marks``: a placeholder each) on PostgreSQL."""
     out: dict[tuple[int, int], TimelineRow] = {}
-    for source in range(RECORD_SOURCE + 1):
-        refs = sorted({k[6] for k in keys if k[5] == source})
-        if not refs:
-            continue
-        marks = ",".join("?" * len(refs))
-        if source < RECORD_SOURCE:
-            column, desc = FILE_TIMES[source]
-            sql = f"{_file_select(column, desc, ref=True, key='NULL')} AND f.id IN ({marks})"
-            for r in db.execute(sql.replace(":item", "NULL"), refs):
-                out[(source, int(r[0]))] = TimelineRow.from_row((key_of[(source, int(r[0]))], *r[2:]))
-            continue
-        for ref, tz_known, label, item, path, locator, sha256, deleted, record_type, utc, local, tz_source, \
-                fields, recovery in db.execute(_RECORD_SELECT.format(marks=marks), refs):
-            make, model, sender, conversation, body, lat, lon, db_state, recovered = \
-                record_values(record_type, label, fields)
-            out[(source, int(ref))] = TimelineRow.from_row((
-                key_of[(source, int(ref))], tz_known, label, item, path, locator, sha256, deleted, record_type, utc,
-                local, tz_source, make, model, sender, conversation, body, lat, lon, db_state, recovery, recovered))
+    for ref, tz_known, label, item, path, locator, sha256, deleted, record_type, utc, local, tz_source, \
+            fields, recovery in db.execute(_RECORD_SELECT.format(marks=marks), refs):
+        make, model, sender, conversation, body, lat, lon, db_state, recovered = \
+            record_values(record_type, label, fields)
+        out[(RECORD_SOURCE, int(ref))] = TimelineRow.from_row((
+            key_of[(RECORD_SOURCE, int(ref))], tz_known, label, item, path, locator, sha256, deleted, record_type,
+            utc, local, tz_source, make, model, sender, conversation, body, lat, lon, db_state, recovery, recovered))
     return out
 
 
