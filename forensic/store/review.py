@@ -10,6 +10,7 @@ import sqlite3
 from dataclasses import dataclass
 from typing import Collection
 from forensic.store import similar
+from forensic.store.artifacts import like as like_operator
 from forensic.store.db import dialect
 from forensic.store.records import File, Message, Photo
 from forensic.store.selection import GEOTAGGED
@@ -346,14 +347,12 @@ def files_matching(db: sqlite3.Connection, text: str, limit: int = 100) -> list[
         return []           # no name holds a NUL (and FTS5 and LIKE would read the text only up to it)
     like = "%" + like_literal(text) + "%"
     phrase = _trigrams(text)
-    if dialect(db) == "postgresql":
-        # the trigram indexes files_name_trgm, files_path_trgm; ILIKE folds ASCII only (the
-        # columns compare as "C"), as SQLite's LIKE; the first ``limit`` by id as with names_fts
-        rows = db.execute("SELECT * FROM files WHERE name ILIKE ? ESCAPE '!' OR path ILIKE ? ESCAPE '!' "
+    if phrase is None or dialect(db) == "postgresql":
+        # on PostgreSQL by the trigram indexes files_name_trgm, files_path_trgm, the first
+        # ``limit`` by id as names_fts gives them
+        op = like_operator(db)
+        rows = db.execute(f"SELECT * FROM files WHERE name {op} ? ESCAPE '!' OR path {op} ? ESCAPE '!' "
                           f"ORDER BY {'item, id' if phrase is None else 'id'} LIMIT ?", (like, like, limit))
-    elif phrase is None:
-        rows = db.execute("SELECT * FROM files WHERE name LIKE ? ESCAPE '!' OR path LIKE ? ESCAPE '!' "
-                          "ORDER BY item, id LIMIT ?", (like, like, limit))
     else:
         rows = db.execute("SELECT f.* FROM names_fts n JOIN files f ON f.id = n.rowid WHERE names_fts MATCH ? "
                           "AND (f.name LIKE ? ESCAPE '!' OR f.path LIKE ? ESCAPE '!') ORDER BY n.rowid LIMIT ?",
