@@ -154,9 +154,7 @@ class Case:
     def store_description(self) -> str:
         """Where the store is: the path of ``case.db``, or the server URL and schema."""
         location = getattr(self.db, "location", None)
-        if location is None:
-            return str(self.root / DB_NAME)
-        return f"{location.url} (schema {location.schema})"
+        return str(self.root / DB_NAME if location is None else location)
 
     # -- metadata ------------------------------------------------------------------
     def meta(self) -> dict[str, str]:
@@ -267,7 +265,7 @@ def _check_store_is_the_logs(root: Path, db: sqlite3.Connection, location: postg
     held = (meta.get("case_id"), meta.get("created_at"))
     if any(a is not None and a != b for a, b in zip(logged, held, strict=True)):    # what the log holds
         raise CaseError(f"{root / postgres.STORE_FILE} names the store of another case: "
-                        f"{location.url} (schema {location.schema}) holds case {held[0]!r} made "
+                        f"{location} holds case {held[0]!r} made "
                         f"{held[1]}, this folder's custody log case {logged[0]!r} made {logged[1]}",
                         hint="store.json may have been edited: restore it to name this case's "
                              "schema ('forensic custody verify' then checks the store)")

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import os
 import time
 from pathlib import Path
 
 import pytest
 
+from conftest import BACKEND
 from forensic.case import Case
 from forensic.errors import CaseError
 from forensic.store import custody, postgres, tags as store_tags
@@ -45,6 +47,26 @@ def test_schema_names_refused(name):
         postgres.check_schema(name)
     with pytest.raises(CaseError, match="cannot be a case's schema name"):
         postgres.Location("postgresql://ann@/forensic", name)      # its name goes into SQL text
+
+
+def test_store_options_refused_before_anything_is_made(forensic, tmp_path, monkeypatch):
+    monkeypatch.delenv("FORENSIC_STORE", raising=False)          # --store's default
+    bad = forensic("case", "init", tmp_path / "a", "--case-id", "C-1", "--examiner", "Ann",
+                   "--store-schema", "mine", expect=2)
+    assert "--store-schema needs --store" in bad.err
+    bad = forensic("case", "init", tmp_path / "b", "--case-id", "C-1", "--examiner", "Ann",
+                   "--store", "mysql://ann@db/forensic", expect=1)
+    assert "is not a store this tool knows" in bad.err
+    assert not (tmp_path / "a").exists() and not (tmp_path / "b").exists()
+
+
+def test_case_init_json_names_the_store(forensic, tmp_path):
+    """The store ``case init --json`` names: case.db, or the server (with no password) and schema."""
+    out = forensic("case", "init", tmp_path / "c", "--case-id", "C-9", "--examiner", "Ann", "--json").json()
+    if BACKEND == "postgresql":
+        assert out["store"] == f"{os.environ['FORENSIC_STORE']} (schema case_c_9)"
+    else:
+        assert out["store"] == str(tmp_path / "c" / "case.db")
 
 
 def test_schema_from_case_id():
