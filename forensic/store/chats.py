@@ -125,8 +125,11 @@ def _register(db: sqlite3.Connection) -> None:
 
 
 def _unindex(db: sqlite3.Connection, where: str, args: tuple) -> None:
-    db.execute("INSERT INTO messages_fts(messages_fts, rowid, body, sender, title) "
-               f"SELECT 'delete', seq, body, sender, title FROM chat_messages WHERE {where}", args)
+    """Delete the index rows ``where`` (and, on SQLite, their FTS5 entries; PostgreSQL's
+    lexemes are a column of the row)."""
+    if dialect(db) == "sqlite":
+        db.execute("INSERT INTO messages_fts(messages_fts, rowid, body, sender, title) "
+                   f"SELECT 'delete', seq, body, sender, title FROM chat_messages WHERE {where}", args)
     db.execute(f"DELETE FROM chat_messages WHERE {where}", args)
 
 
@@ -181,26 +184,25 @@ def index_messages(db: sqlite3.Connection, item: str, extractor: str | None = No
     """(Re)build the index rows of ``item``'s chat messages (of one extractor NAME, or all).
     Idempotent; run inside the caller's transaction. Returns the number of messages indexed."""
     ensure_schema(db)
-    if dialect(db) == "postgresql":
-        return _index_messages_pg(db, item, extractor)
-    _register(db)
+    args: tuple[str, ...]
     if extractor is None:
-        _unindex(db, "item = ?", (item,))
-        db.execute("DELETE FROM chat_index WHERE item = ?", (item,))
-        like = "%"
+        where, args, like = "item = ?", (item,), "%"
     else:
-        _unindex(db, "item = ? AND extractor = ?", (item, extractor))
-        db.execute("DELETE FROM chat_index WHERE item = ? AND extractor = ?", (item, extractor))
-        like = extractor + "@%"
+        where, args, like = "item = ? AND extractor = ?", (item, extractor), extractor + "@%"
+    _unindex(db, where, args)
+    db.execute(f"DELETE FROM chat_index WHERE {where}", args)
     # rows left by an earlier run whose artifact ids were since given to new artifacts
     _unindex(db, "id IN (SELECT id FROM artifacts WHERE item = ? AND record_type = 'chat/message' "
                  "AND extractor LIKE ?)", (item, like))
-    # one run: rows inserted in time order, so their seq (the FTS rowid) follows time
-    db.execute(f"INSERT INTO chat_messages({_COLUMNS}) {_DERIVED} ORDER BY sort_key, id",
-               (NO_TIME_KEY, item, like))
-    where, args = ("item = ?", (item,)) if extractor is None else ("item = ? AND extractor = ?", (item, extractor))
-    db.execute("INSERT INTO messages_fts(rowid, body, sender, title) "
-               f"SELECT seq, body, sender, title FROM chat_messages WHERE {where}", args)
+    if dialect(db) == "postgresql":
+        _insert_rows_pg(db, item, like)
+    else:
+        _register(db)
+        # one run: rows inserted in time order, so their seq (the FTS rowid) follows time
+        db.execute(f"INSERT INTO chat_messages({_COLUMNS}) {_DERIVED} ORDER BY sort_key, id",
+                   (NO_TIME_KEY, item, like))
+        db.execute("INSERT INTO messages_fts(rowid, body, sender, title) "
+                   f"SELECT seq, body, sender, title FROM chat_messages WHERE {where}", args)
     return _record_index(db, item, extractor, where, args)
 
 
@@ -349,19 +351,10 @@ def _lexemes(terms: list[str]) -> list[str]:
     return found
 
 
-def _index_messages_pg(db: sqlite3.Connection, item: str, extractor: str | None) -> int:
-    """index_messages on PostgreSQL: the same rows, each with its lexemes, ``seq`` given in
-    time order above every existing one (as SQLite gives its rowids)."""
-    args: tuple[str, ...]
-    if extractor is None:
-        where, args, like = "item = ?", (item,), "%"
-    else:
-        where, args, like = "item = ? AND extractor = ?", (item, extractor), extractor + "@%"
-    db.execute(f"DELETE FROM chat_messages WHERE {where}", args)
-    db.execute(f"DELETE FROM chat_index WHERE {where}", args)
-    # rows left by an earlier run whose artifact ids were since given to new artifacts
-    db.execute("DELETE FROM chat_messages WHERE id IN (SELECT id FROM artifacts WHERE item = ? "
-               "AND record_type = 'chat/message' AND extractor LIKE ?)", (item, like))
+def _insert_rows_pg(db: sqlite3.Connection, item: str, like: str) -> None:
+    """index_messages' rows on PostgreSQL (those of the extractors matching ``like``): the
+    same rows, each with its lexemes, ``seq`` given in time order above every existing one
+    (as SQLite gives its rowids)."""
     rows = _derived_rows(db, item, like)
     seq = db.execute("SELECT coalesce(max(seq), 0) FROM chat_messages").fetchone()[0]
     # a batch in one statement: a column's values as an array each, the lexemes of a row as
@@ -377,7 +370,6 @@ def _index_messages_pg(db: sqlite3.Connection, item: str, extractor: str | None)
         db.execute(f"INSERT INTO chat_messages({', '.join(columns)}) "
                    f"SELECT {', '.join(columns[:-1])}, array_to_tsvector(string_to_array(lexemes, ' ')) "
                    f"FROM unnest({arrays}) AS r({', '.join(columns)})", values)
-    return _record_index(db, item, extractor, where, args)
 
 
 def _index_problems_pg(db: sqlite3.Connection) -> list[str]:
