@@ -61,6 +61,7 @@ from typing import TYPE_CHECKING, Any, Callable, Iterable, Iterator, Sequence
 
 from forensic.store.db import dialect
 from forensic.store.records import Conversation, Message
+from forensic.store.review import ConversationKey, _conversation
 from forensic.store.schema import CHAT_TOKENIZER, empty_chat_index
 from forensic.store.timeline import EARLIEST_OFFSET_H, HOUR_US, LATEST_OFFSET_H
 from forensic.timestamps import iso_utc, now_utc
@@ -771,10 +772,9 @@ def _sent_at(db: sqlite3.Connection, g: sqlite3.Row, key: int | None) -> str | N
     ``sent_key`` is ``key``."""
     if key is None:
         return None
-    same = "IS NOT DISTINCT FROM" if dialect(db) == "postgresql" else "IS"
-    r = db.execute(f"SELECT sent_at FROM chat_messages WHERE item = ? AND platform {same} ? "
-                   f"AND conversation {same} ? AND sent_key = ? ORDER BY id LIMIT 1",
-                   (g["item"], g["platform"], g["conversation"], key)).fetchone()
+    where, args = _conversation(ConversationKey(g["item"], g["platform"], g["conversation"]))
+    r = db.execute(f"SELECT sent_at FROM chat_messages WHERE {where} AND sent_key = ? ORDER BY id LIMIT 1",
+                   (*args, key)).fetchone()
     return r[0] if r else None
 
 
