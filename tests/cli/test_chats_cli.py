@@ -7,9 +7,9 @@ import sqlite3
 
 import pytest
 
+import casestore
 from builders import zip_file
 from conftest import BACKEND
-from forensic.store import db as store_db, postgres
 from forensic.store.chats import fts_query, index_problems, search_form, search_ids
 
 WHATSAPP = (
@@ -30,13 +30,6 @@ TELEGRAM = {
          "from": "Maria", "from_id": "user2", "text": "ok"},
     ],
 }
-
-
-def store(case):
-    """A connection of its own to the case's store, whichever backend it is on."""
-    if (case / postgres.STORE_FILE).is_file():
-        return store_db.connect(postgres.Location.read(case))
-    return sqlite3.connect(case / "case.db", isolation_level=None)
 
 
 @pytest.fixture
@@ -140,8 +133,7 @@ def test_human_output_is_one_line_per_message(forensic, case):
     assert any("second line follows ⏎ and here it is" in line for line in out)
 
 
-@pytest.mark.skipif(BACKEND == "postgresql", reason="a SQLite case.db of schema version 1: a PostgreSQL "
-                                                   "store is laid out at the current version")
+@casestore.older_versions
 def test_old_case_gets_its_index_lazily(forensic, case):
     """A case of schema version 1 made before the search index existed: opening it migrates
     the store (the index's tables laid out, empty), and the first listing fills them."""
@@ -156,7 +148,7 @@ def test_old_case_gets_its_index_lazily(forensic, case):
 def test_retriage_keeps_one_index_row_per_message(forensic, case):
     forensic("triage", "--case", case, "--force", expect=None)
     forensic("triage", "--case", case, "--force", expect=None)
-    db = store(case)
+    db = casestore.connect(case)
     n_idx = db.execute("SELECT count(*) FROM chat_messages").fetchone()[0]
     n_art = db.execute("SELECT count(*) FROM artifacts WHERE record_type='chat/message'").fetchone()[0]
     n_fts = len(search_ids(db, "playa"))
@@ -176,7 +168,7 @@ def test_search_is_in_time_order_across_runs(forensic, case):
     """Hits come in the listing's order (time, then record id) whatever order the index runs
     were built in: re-index one extractor so its rows get later seqs than the other's."""
     from forensic.store.chats import index_messages
-    db = store(case)
+    db = casestore.connect(case)
     db.execute("BEGIN")
     index_messages(db, "phone", "whatsapp_txt")
     db.execute("COMMIT")
@@ -197,7 +189,7 @@ def test_search_is_in_time_order_across_runs(forensic, case):
 def test_index_of_an_older_layout_is_rebuilt(forensic, case):
     """A case indexed by version 1 (chat_messages keyed by artifact id, no sort key; on
     PostgreSQL, whose layout has always had them, an index marked version 1)."""
-    db = store(case)
+    db = casestore.connect(case)
     if BACKEND == "postgresql":
         db.execute("UPDATE chat_index SET form_version = 1")
         db.execute("UPDATE chat_messages SET body = 'stale', lexemes = array_to_tsvector(ARRAY['stale'])")
@@ -207,7 +199,7 @@ def test_index_of_an_older_layout_is_rebuilt(forensic, case):
     rows = forensic("messages", "--case", case, "--search", "playa", "--json").jsonl()
     assert [r["body"] for r in rows] == ["Día de playa mañana"]
     assert forensic("messages", "--case", case, "--search", "stale", "--json").jsonl() == []
-    db = store(case)
+    db = casestore.connect(case)
     assert {r[0] for r in db.execute("SELECT form_version FROM chat_index")} == {2}
     assert index_problems(db) == []
     db.close()
