@@ -192,10 +192,10 @@ def message_geo_row(item: str, artifact_id: int, fields: dict, lat: float, lon: 
             "location_name": loc.get("name"), "location_source": loc.get("source")}
 
 
-def device(make: str | None, model: str | None, serial: str | None = None) -> str | None:
+def device(make: Any, model: Any, serial: str | None = None) -> str | None:
     """'Canon EOS 5D Mark IV (serial 0123)': make and model without repeating the make (a
     value a record holds as another JSON type than text, as its text)."""
-    make, model = _text(make).strip(), _text(model).strip()
+    make, model = ("" if make is None else str(make)).strip(), ("" if model is None else str(model)).strip()
     if make and model.lower().startswith(make.lower()):
         name = model
     else:
@@ -203,10 +203,6 @@ def device(make: str | None, model: str | None, serial: str | None = None) -> st
     if serial:
         name = f"{name} (serial {serial})" if name else f"serial {serial}"
     return name or None
-
-
-def _text(value: Any) -> str:
-    return "" if value is None else value if isinstance(value, str) else str(value)
 
 
 def is_geotagged(row: dict[str, Any]) -> bool:
