@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from contextlib import closing
-import os
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -75,17 +74,16 @@ def _add_odd_rows(db) -> None:
 @pytest.fixture(scope="module")
 def cases(tmp_path_factory, pg_server):
     """{"sqlite": Case, "postgresql": Case}: the same case on each backend."""
-    saved = os.environ.get("FORENSIC_STORE")
     images = tmp_path_factory.mktemp("images")          # one pair of images (their times) for both
     phone = ext4_image(images, PHONE_FILES, name="phone.img")
     card = fat_image(images, CARD_FILES, name="card.img")
     out: dict[str, Case] = {}
-    try:
+    with pytest.MonkeyPatch.context() as env:
         for backend in ("sqlite", "postgresql"):
             if backend == "sqlite":
-                os.environ.pop("FORENSIC_STORE", None)
+                env.delenv("FORENSIC_STORE", raising=False)
             else:
-                os.environ["FORENSIC_STORE"] = pg_server.new_database()
+                env.setenv("FORENSIC_STORE", pg_server.new_database())
             root = tmp_path_factory.mktemp(backend) / "case"
             cli("case", "init", root, "--case-id", "C-4", "--examiner", "Ann Examiner")
             cli("evidence", "add", phone, "--case", root, "--id", "phone")
@@ -97,11 +95,6 @@ def cases(tmp_path_factory, pg_server):
             case.close()
             cli("triage", "--case", root, "--force", "card", expect=None)    # made again, in part
             out[backend] = Case.open(root)
-    finally:
-        if saved is None:
-            os.environ.pop("FORENSIC_STORE", None)
-        else:
-            os.environ["FORENSIC_STORE"] = saved
     assert out["postgresql"].db.dialect == "postgresql"
     yield out
     for case in out.values():

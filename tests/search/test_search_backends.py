@@ -6,7 +6,6 @@ in a run on either backend."""
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -83,24 +82,18 @@ def cases(tmp_path_factory, pg_server):
     for rel, make in FILES.items():
         (evidence / rel).parent.mkdir(parents=True, exist_ok=True)
         (evidence / rel).write_bytes(make())
-    before = os.environ.get("FORENSIC_STORE")
     made = {}
-    try:
+    with pytest.MonkeyPatch.context() as env:
         for backend in ("sqlite", "postgresql"):
             if backend == "sqlite":
-                os.environ.pop("FORENSIC_STORE", None)
+                env.delenv("FORENSIC_STORE", raising=False)
             else:
-                os.environ["FORENSIC_STORE"] = pg_server.new_database()
+                env.setenv("FORENSIC_STORE", pg_server.new_database())
             case = tmp / backend / "case"
             assert cli("case", "init", case, "--case-id", "B-21", "--examiner", "E", "--quiet") == 0
             assert cli("evidence", "add", evidence, "--case", case, "--id", "folder", "--quiet") == 0
             assert cli("triage", "--case", case, "--quiet") in (0, 3)
             made[backend] = case
-    finally:
-        if before is None:
-            os.environ.pop("FORENSIC_STORE", None)
-        else:
-            os.environ["FORENSIC_STORE"] = before
     assert (made["sqlite"] / "case.db").is_file() and (made["postgresql"] / "store.json").is_file()
     return made
 
