@@ -123,6 +123,20 @@ def test_conversation_filter_and_conversations(forensic, case):
     assert tg["first_at"] == "2021-03-14T21:06:00Z" and tg["last_at"] == "2021-03-16T10:00:00Z"
     rows = forensic("messages", "--case", case, "--conversation", "4242", "--json").jsonl()
     assert [r["body"] for r in rows] == ["Pick up at six, PRIVET", "ok"]
+
+
+def test_participants_that_are_not_a_list(forensic, case):
+    """A record whose ``participants`` is a text (edited behind forensic's back): its
+    conversation is listed, with no participants, not a traceback."""
+    with casestore.tampered(case) as db:
+        first = db.execute("SELECT min(id) FROM chat_messages WHERE platform = 'whatsapp'").fetchone()[0]
+        fields = json.loads(db.execute("SELECT fields FROM artifacts WHERE id = ?", (first,)).fetchone()[0])
+        db.execute("UPDATE artifacts SET fields = ? WHERE id = ?",
+                   (json.dumps({**fields, "participants": "Ана"}), first))
+    convs = forensic("conversations", "--case", case, "--json").jsonl()
+    wa = next(c for c in convs if c["platform"] == "whatsapp")
+    assert wa["participants"] == [] and wa["messages"] == 5
+    assert "Ана" in forensic("conversations", "--case", case).out
     text = forensic("conversations", "--case", case).out
     assert "Driver" in text and "Ана" in text
 
