@@ -46,6 +46,7 @@ from forensic.sources import open_source
 from forensic.sources.base import open_readonly
 from forensic.sources.directory import DirectorySource
 from forensic.store import triage as store_triage
+from forensic.store.records import Item
 
 PIECE_BYTES = 1 << 30        # an item's bytes per piece (FORENSIC_CLUSTER_PIECE_BYTES overrides it)
 RETRIES = 2                  # a task that raises is run again this many times (a dead worker's: by the scheduler)
@@ -279,6 +280,16 @@ class Cluster:
     def workers(self) -> int:
         return len(self.client.scheduler_info().get("workers", {}))
 
+    def worker_path(self, row: Item, path: Path) -> Path:
+        """Where the workers open an item's source: by this triage's ``--path-map`` when one
+        maps it, else at the path recorded at ``evidence add --worker-path``, else at the
+        coordinator's own path. (The identity check refuses other bytes wherever it is.)"""
+        mapped = map_path(path, self.path_maps)
+        recorded = row.details.get("worker_path") if isinstance(row.details, dict) else None
+        if mapped == Path(os.path.normpath(str(path))) and isinstance(recorded, str) and recorded:
+            return Path(recorded)
+        return mapped
+
     def submit(self, case: Case, item: str, options: TriageOptions) -> None:
         """Send the item's tasks (they run while earlier items are stored)."""
         row = case.item(item)
@@ -292,7 +303,7 @@ class Cluster:
         pieces = max(1, math.ceil(size / self.piece_bytes)) if self.piece_bytes > 0 else 1
         worker_opts = replace(options, extract_processes=0)   # no forks inside a worker's thread
         bad = recorded_bad_chunks(row) if row.format == "e01" else None
-        tasks = [PieceTask(item, str(map_path(path, self.path_maps)), row.format, expected, worker_opts, k,
+        tasks = [PieceTask(item, str(self.worker_path(row, path)), row.format, expected, worker_opts, k,
                            pieces, bad) for k in range(pieces)]
         done = {} if options.force else store_triage.stored_locators(case.db, item)
         # ``done`` goes in each task, not scattered: scattered data dies with the worker holding it

@@ -34,12 +34,16 @@ def evidence() -> None:
               default=None, help="File whose first line is Signal's safeStorage password, for --signal-config.")
 @click.option("--delivered-by", default=None, help="Who delivered the evidence (recorded in the custody log).")
 @click.option("--seizure", default=None, help="Seizure details (where, when, by whom; custody log).")
+@click.option("--worker-path", default=None, metavar="PATH",
+              help="Where a Dask cluster's workers open this source, when they mount the evidence "
+                   "elsewhere (triage --cluster; a --path-map given there wins).")
 @key_options
 @json_option
 @with_case
 def add(case: Case, source: Path, item: str | None, description: str | None, password_file: Path | None,
         signal_config: Path | None, signal_password_file: Path | None,
-        delivered_by: str | None, seizure: str | None, key_path, passphrase_file, as_json: bool) -> int:
+        delivered_by: str | None, seizure: str | None, worker_path: str | None, key_path, passphrase_file,
+        as_json: bool) -> int:
     """Add SOURCE (folder, iTunes/Finder backup folder, ZIP, TAR, raw/dd, split raw, E01, QCOW2, VMDK,
     VHD/VHDX, DMG, APFS or an
     encrypted BitLocker/LUKS volume) and hash all of it (SHA-256 and MD5).
@@ -54,13 +58,14 @@ def add(case: Case, source: Path, item: str | None, description: str | None, pas
     total = source.stat().st_size if source.is_file() else None
     with byte_progress(f"hashing {source.name}", total) as advance:
         result = add_evidence(case, source, item, description, password, progress=advance,
-                              extra={"delivered_by": delivered_by, "seizure": seizure,
+                              extra={"delivered_by": delivered_by, "seizure": seizure, "worker_path": worker_path,
                                      "password_file": str(password_file) if password_file else None,
                                      **({"signal_config": str(signal_config.resolve())} if signal_config else {}),
                                      **({"signal_password_file": str(signal_password_file.resolve())}
                                         if signal_password_file else {})})
     _custody(case, "evidence.received", result,
              {"delivered_by": delivered_by, "seizure": seizure, "description": description,
+              **({"worker_path": worker_path} if worker_path else {}),
               "duplicate_of": result["duplicate_of"] or None}, key_path, passphrase_file)
     if as_json:
         emit_json(result)

@@ -9,6 +9,7 @@ import contextlib
 import io
 import json
 import os
+import shutil
 import signal
 import subprocess
 import sys
@@ -175,6 +176,30 @@ def test_a_worker_that_sees_other_bytes_at_the_path_is_refused(evidence, cluster
     assert code == 1
     assert "item0" in err and "not the evidence" in err and "--path-map" in err
     assert casestore.count(case, "SELECT COUNT(*) FROM files") == 0
+
+
+def test_the_workers_path_given_at_evidence_add(evidence, local, cluster, tmp_path):
+    """``evidence add --worker-path``: the workers open the item there (the custody log says
+    where); other bytes there are refused as with --path-map, a copy of the same bytes serves."""
+    address, _ = cluster
+    archive = evidence[3]
+    other = tmp_path / "elsewhere"
+    other.mkdir()
+    zip_file(other / "cloud.zip", [("m/0.txt", b"not the seized archive\n")])
+    case = tmp_path / "case"
+    assert cli("case", "init", case, "--case-id", "C21w", "--examiner", "E")[0] == 0
+    code, _, err = cli("evidence", "add", archive, "--case", case, "--id", "item0",
+                       "--worker-path", other / "cloud.zip")
+    assert code == 0, err
+    received = [e for e in custody(case) if e["action"] == "evidence.received"]
+    assert received[0]["details"]["worker_path"] == str(other / "cloud.zip")
+    code, _, err = cli("triage", "--case", case, "--cluster", address)
+    assert code == 1 and "item0" in err and "not the evidence" in err
+    assert casestore.count(case, "SELECT COUNT(*) FROM files") == 0
+    shutil.copyfile(archive, other / "cloud.zip")              # the share mounted there: the same bytes
+    code, _, err = cli("triage", "--case", case, "--cluster", address)
+    assert code in (0, 3), err
+    assert casestore.count(case, "SELECT COUNT(*) FROM files") > 0
 
 
 def test_usage_errors_before_anything_is_recorded(evidence, tmp_path, monkeypatch):
