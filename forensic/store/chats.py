@@ -568,10 +568,9 @@ _RECOVERED_REF = "% (recovered: %"
 _RECOVERED_SQL = f"(a.source_ref LIKE '{_RECOVERED_REF}' AND json_extract(a.fields, '$.recovered') = 'deleted')"
 # On PostgreSQL the field is read as json, not jsonb (json_extract): a recovered row's JSON
 # may hold a \u0000 elsewhere, which jsonb refuses and json keeps.
-_PG_FLAG_SQL = {_UNCOMMITTED_SQL: f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' "
-                                  "AND (CAST(a.fields AS json) ->> 'db_state') = 'uncommitted')",
-                _RECOVERED_SQL: f"(a.source_ref LIKE '{_RECOVERED_REF}' "
-                                "AND (CAST(a.fields AS json) ->> 'recovered') = 'deleted')"}
+_PG_UNCOMMITTED_SQL = (f"(a.source_ref LIKE '{_UNCOMMITTED_REF}' "
+                       "AND (CAST(a.fields AS json) ->> 'db_state') = 'uncommitted')")
+_PG_RECOVERED_SQL = f"(a.source_ref LIKE '{_RECOVERED_REF}' AND (CAST(a.fields AS json) ->> 'recovered') = 'deleted')"
 
 
 def platforms(db: sqlite3.Connection) -> set[str]:
@@ -615,8 +614,8 @@ def _message_query(items: list[str], platform: str | None = None, conversation: 
     if end_us is not None:
         where.append(f"m.sent_key <= CASE WHEN {known} THEN ? ELSE ? END")
         args.extend([end_us, end_us + LATEST_OFFSET_H * HOUR_US])
-    uncommitted_sql, recovered_sql = (_PG_FLAG_SQL[_UNCOMMITTED_SQL], _PG_FLAG_SQL[_RECOVERED_SQL]) if pg else \
-        (_UNCOMMITTED_SQL, _RECOVERED_SQL)
+    uncommitted_sql = _PG_UNCOMMITTED_SQL if pg else _UNCOMMITTED_SQL
+    recovered_sql = _PG_RECOVERED_SQL if pg else _RECOVERED_SQL
     if state is not None:
         where.append(uncommitted_sql if state else f"NOT {uncommitted_sql} IS TRUE")
     if recovered is not None:
@@ -788,7 +787,7 @@ def _uncommitted_counts(db: sqlite3.Connection, items: list[str], platform: str 
         args.append(platform)
     pg = dialect(db) == "postgresql"
     index = "" if pg else "INDEXED BY artifacts_type "
-    flag = _PG_FLAG_SQL[_UNCOMMITTED_SQL] if pg else _UNCOMMITTED_SQL
+    flag = _PG_UNCOMMITTED_SQL if pg else _UNCOMMITTED_SQL
     rows = db.execute(
         f"SELECT m.item, m.platform, m.conversation, count(*) FROM artifacts a {index}"
         "JOIN chat_messages m ON m.id = a.id WHERE a.record_type = 'chat/message' AND "
