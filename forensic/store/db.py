@@ -122,16 +122,19 @@ def _begin_immediate(db: sqlite3.Connection) -> None:
                 if not is_busy(exc):
                     raise
                 if deadline is not None and time.monotonic() > deadline:
-                    raise CaseError(f"another forensic command kept the case busy for more than "
-                                    f"{WAIT_LIMIT / 60:g} minutes",
-                                    hint="let it finish (or stop it), then run this command "
-                                         "again") from exc
+                    raise kept_busy() from exc
             if deadline is None:
                 notice(WAITING_MESSAGE)
                 deadline = time.monotonic() + WAIT_LIMIT
                 _set_busy_timeout(db, WAIT_STEP)
     finally:
         _set_busy_timeout(db, BUSY_TIMEOUT)
+
+
+def kept_busy() -> CaseError:
+    """The error of a write that waited :data:`WAIT_LIMIT` for another command's write lock."""
+    return CaseError(f"another forensic command kept the case busy for more than {WAIT_LIMIT / 60:g} minutes",
+                     hint="let it finish (or stop it), then run this command again")
 
 
 def _set_busy_timeout(db: sqlite3.Connection, seconds: float) -> None:

@@ -282,9 +282,7 @@ class Connection:
             self._conn.execute("ROLLBACK")
             waited = time.monotonic() - started
             if waited > store_db.WAIT_LIMIT:
-                raise CaseError(f"another forensic command kept the case busy for more than "
-                                f"{store_db.WAIT_LIMIT / 60:g} minutes",
-                                hint="let it finish (or stop it), then run this command again")
+                raise store_db.kept_busy()
             if waited > store_db.NOTICE_AFTER and not noticed:
                 store_db.notice(store_db.WAITING_MESSAGE)
                 noticed = True

@@ -223,3 +223,28 @@ def test_a_waiting_writer_says_so(tmp_path, pg_url, monkeypatch):
     finally:
         holder.close()
         waiter.close()
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgresql"])
+def test_a_writer_waiting_too_long_gives_up(tmp_path, pg_url, monkeypatch, backend):
+    from forensic.store import db as store_db
+    monkeypatch.setattr(store_db, "NOTICE_AFTER", 0.1)
+    monkeypatch.setattr(store_db, "WAIT_LIMIT", 0.3)
+    monkeypatch.setattr(store_db, "WAIT_STEP", 0.05)
+    monkeypatch.setattr(store_db, "notice", lambda message: None)
+    monkeypatch.delenv("FORENSIC_STORE", raising=False)              # store=None: case.db
+    holder = Case.init(tmp_path / "c", "C-1", "Ann", store=pg_url if backend == "postgresql" else None)
+    assert dialect(holder.db) == backend
+    waiter = Case.open(tmp_path / "c")
+    try:
+        holder.db.execute("BEGIN IMMEDIATE")
+        with pytest.raises(CaseError, match="kept the case busy for more than"):
+            with waiter.transaction():
+                pass
+        assert not waiter.db.in_transaction
+        holder.db.execute("COMMIT")
+        with waiter.transaction():              # the lock is free again: it is had
+            pass
+    finally:
+        holder.close()
+        waiter.close()
