@@ -22,5 +22,5 @@ export PYTEST_XDIST_AUTO_NUM_WORKERS="${PYTEST_XDIST_AUTO_NUM_WORKERS:-$(nproc)}
 if [ $# -eq 0 ]; then
   echo "the store's tests on PostgreSQL (FORENSIC_TEST_BACKEND=postgresql):" >&2
   FORENSIC_TEST_BACKEND=postgresql exec .venv/bin/python -m pytest -q -p no:cacheprovider -n auto \
-    --dist loadfile $(cat tests/postgresql-tests.txt | grep -v '^#')
+    --dist loadfile $(grep -v '^#' tests/postgresql-tests.txt)
 fi
