@@ -367,11 +367,23 @@ def _array_text(values: tuple) -> str:
     return "{" + ",".join(map(one, values)) + "}"
 
 
+def _by_id(db: sqlite3.Connection, sql: str, args: list) -> Iterator[tuple]:
+    """The rows of ``sql`` (its first column ``a.id``, its first parameter the id they come
+    after): SQLite's from one cursor, which steps through them in the order its plan gives;
+    PostgreSQL's, whose cursor would hold the whole result, :data:`BATCH` at a time by id."""
+    if dialect(db) == "sqlite":
+        yield from db.execute(sql, args)
+        return
+    while batch := db.execute(f"{sql} ORDER BY a.id LIMIT ?", [*args, BATCH]).fetchall():
+        yield from batch
+        args = [batch[-1][0], *args[1:]]
+
+
 def _add_places(db: sqlite3.Connection, item: str | None, after_record: int, skip: list[str] = []) -> None:  # noqa: B006
     """Keep in ``map_places`` the places of the records with an id above ``after_record`` (of
     ``item``, or all but ``skip``): each geotagged photo (``gps_valid``, a latitude and a
     longitude in range) with its time taken, and each chat message carrying a valid position
-    (:func:`forensic.store.places.position`) with its time sent. Read a batch at a time."""
+    (:func:`forensic.store.places.position`) with its time sent (the records read by :func:`_by_id`)."""
     import json
 
     from forensic.store.places import position
@@ -385,35 +397,31 @@ def _add_places(db: sqlite3.Connection, item: str | None, after_record: int, ski
         found = (f"(a.record_type = '{PHOTO}' AND json_extract(a.fields, '$.gps_valid') = 1) "
                  f"OR (a.record_type = '{MESSAGE}' AND json_type(a.fields, '$.location') = 'object')")
     rows: list[tuple] = []
-    last = after_record
-    while batch := db.execute(
-            "SELECT a.id, a.item, a.file_id, a.record_type, a.fields, f.path, f.locator FROM artifacts a "
-            f"LEFT JOIN files f ON f.id = a.file_id WHERE a.id > ?{where} AND ({found}) ORDER BY a.id LIMIT ?",
-            [last, *args, BATCH]).fetchall():
-        last = batch[-1][0]
-        for aid, it, file_id, kind, fields_text, path, locator in batch:
-            try:
-                fields = json.loads(fields_text)
-            except ValueError:
-                continue
-            if not isinstance(fields, dict):
-                continue
-            if kind == PHOTO:
-                lat, lon = fields.get("lat"), fields.get("lon")
-                pos = None
-                if fields.get("gps_valid") == 1 and isinstance(lat, (int, float)) and isinstance(lon, (int, float)) \
-                        and not isinstance(lat, bool) and not isinstance(lon, bool) \
-                        and -90 <= lat <= 90 and -180 <= lon <= 180:
-                    pos = (float(lat), float(lon))
-                at, label, what = fields.get("taken_at_utc"), f"{it}: {path or locator or ''}", "photo"
-            else:
-                loc = fields.get("location")
-                pos = position(loc) if isinstance(loc, dict) else None
-                at, label, what = fields.get("sent_at_utc"), f"{it}: {fields.get('sender') or ''}", "chat_location"
-            if pos is None:
-                continue
-            at = at if isinstance(at, str) else None
-            rows.append((aid, it, what, file_id, pos[0], pos[1], sort_key(at) if at else None, at, label))
+    for aid, it, file_id, kind, fields_text, path, locator in _by_id(
+            db, "SELECT a.id, a.item, a.file_id, a.record_type, a.fields, f.path, f.locator FROM artifacts a "
+            f"LEFT JOIN files f ON f.id = a.file_id WHERE a.id > ?{where} AND ({found})", [after_record, *args]):
+        try:
+            fields = json.loads(fields_text)
+        except ValueError:
+            continue
+        if not isinstance(fields, dict):
+            continue
+        if kind == PHOTO:
+            lat, lon = fields.get("lat"), fields.get("lon")
+            pos = None
+            if fields.get("gps_valid") == 1 and isinstance(lat, (int, float)) and isinstance(lon, (int, float)) \
+                    and not isinstance(lat, bool) and not isinstance(lon, bool) \
+                    and -90 <= lat <= 90 and -180 <= lon <= 180:
+                pos = (float(lat), float(lon))
+            at, label, what = fields.get("taken_at_utc"), f"{it}: {path or locator or ''}", "photo"
+        else:
+            loc = fields.get("location")
+            pos = position(loc) if isinstance(loc, dict) else None
+            at, label, what = fields.get("sent_at_utc"), f"{it}: {fields.get('sender') or ''}", "chat_location"
+        if pos is None:
+            continue
+        at = at if isinstance(at, str) else None
+        rows.append((aid, it, what, file_id, pos[0], pos[1], sort_key(at) if at else None, at, label))
     db.executemany("INSERT INTO map_places(artifact_id, item, kind, file_id, lat, lon, k, at, label) "
                    "VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(artifact_id) DO UPDATE SET item = excluded.item, "
                    "kind = excluded.kind, file_id = excluded.file_id, lat = excluded.lat, lon = excluded.lon, "
@@ -469,6 +477,14 @@ def _page(db: sqlite3.Connection, flt: TimelineFilter, after: PageKey | None, li
     """:func:`page` of the index as it is."""
     where: list[str] = []
     args: list[Any] = []
+    order = "k, tz_unknown, item, path, label, source, ref"
+    if dialect(db) == "postgresql":     # indexed by a prefix of the path (schema.PG_LONG_TEXT)
+        from forensic.store.schema import PG_TIMELINE_PATH
+        order = f"k, tz_unknown, item, {PG_TIMELINE_PATH}, path, label, source, ref"
+        if after is not None:           # the index's range: implied by the whole key's
+            where.append(f"(k, tz_unknown, item, {PG_TIMELINE_PATH}) >= (?, ?, ?, "
+                         f"{PG_TIMELINE_PATH.replace('path', 'CAST(? AS TEXT)')})")
+            args += list(after[:4])
     if box is not None:
         cond, box_args = box.sql()
         where.append(f"lat IS NOT NULL AND {cond}")
@@ -491,7 +507,7 @@ def _page(db: sqlite3.Connection, flt: TimelineFilter, after: PageKey | None, li
         args += [wide, NO_KEY, wide, flt.end_us]
     keys: list[PageKey] = [tuple(r) for r in db.execute(
         "SELECT k, tz_unknown, item, path, label, source, ref FROM timeline_keys "
-        f"WHERE {' AND '.join(where) or '1 = 1'} ORDER BY k, tz_unknown, item, path, label, source, ref LIMIT ?",
+        f"WHERE {' AND '.join(where) or '1 = 1'} ORDER BY {order} LIMIT ?",
         [*args, limit + 1])]
     more = len(keys) > limit
     keys = keys[:limit]

@@ -177,6 +177,23 @@ def test_index_and_places_are_the_same(cases):
     assert _both(cases, S.current) == (True, True)
 
 
+def test_places_read_a_batch_at_a_time_are_the_same(cases, monkeypatch):
+    """map_places made again with records read one at a time (PostgreSQL's batches by id;
+    SQLite's one cursor) holds the same rows."""
+    def places(db):
+        return [tuple(r) for r in db.execute("SELECT * FROM map_places ORDER BY artifact_id")]
+    monkeypatch.setattr(S, "BATCH", 1)
+    for db in _both(cases, lambda db: db):
+        before = places(db)
+        db.execute("BEGIN")
+        try:
+            db.execute("DELETE FROM map_places")
+            S._add_places(db, None, 0)
+            assert len(before) > 3 and places(db) == before
+        finally:
+            db.execute("ROLLBACK")
+
+
 def test_keys_are_sort_keys(cases):
     """Every key of the index on PostgreSQL is sort_key's of its time (NO_KEY where none)."""
     db = cases["postgresql"].db
