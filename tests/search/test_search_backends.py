@@ -160,6 +160,8 @@ def _store_reads(case: Path) -> dict:
             gallery[name] = [(p.item, p.locator, p.fields) for p in review.photo_page(db, flt, None, 100)]
         out["gallery"] = gallery
         out["counts"] = review.item_counts(db, "folder")
+        from forensic.store import search
+        out["no items"] = [list(search.names(db, [])), list(search.record_texts(db, [], True, True))]
         return out
     finally:
         c.close()
@@ -177,6 +179,7 @@ def test_the_review_store_reads_the_same_on_both_backends(cases):
     assert [loc.endswith("madrid.jpg") for _, loc, _ in sqlite["gallery"]["geotagged"]] == [True]
     assert sqlite["meta"]["\u00dcntel"] and sqlite["meta"]["NTEL"] and sqlite["meta"]["\u00fcntel"] == []
     assert sqlite["gallery"]["to"] == [] and len(sqlite["gallery"]["all"]) == 5
+    assert sqlite["no items"] == [[], []]               # no items: no rows (PostgreSQL has no "IN ()")
 
 
 META_DOCS = (
