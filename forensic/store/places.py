@@ -85,11 +85,16 @@ def position(loc: dict) -> tuple[float, float] | None:
 def chat_locations(db: sqlite3.Connection, item: str | None = None) -> Iterator[ChatPlace]:
     """The chat messages that carry a valid position, of one item or all, streamed: by item,
     then the order stored (the file's id, the record's id)."""
-    # PostgreSQL's JSON types refuse some valid JSON a message may hold (a "\\u0000"): there, a
-    # cheap test of the text, and ChatPlace.from_row reads the fields (an object or no place)
-    found = "a.fields LIKE '%\"location\"%'" if dialect(db) == "postgresql" else \
-        "json_type(a.fields, '$.location') = 'object'"
-    yield from _placed(db, MESSAGE, item, ChatPlace.from_row, found)
+    yield from _placed(db, MESSAGE, item, ChatPlace.from_row, may_be_located(db))
+
+
+def may_be_located(db: sqlite3.Connection) -> str:
+    """SQL: the fields of message ``a`` may hold a position (its ``location`` an object). On
+    PostgreSQL, whose JSON types refuse some valid JSON a message may hold (a "\\u0000"), a
+    cheap test of the text: the caller reads the fields (an object or no place)."""
+    if dialect(db) == "postgresql":
+        return "a.fields LIKE '%\"location\"%'"
+    return "json_type(a.fields, '$.location') = 'object'"
 
 
 DEVICE = "location/point"

@@ -386,16 +386,13 @@ def _add_places(db: sqlite3.Connection, item: str | None, after_record: int, ski
     (:func:`forensic.store.places.position`) with its time sent (the records read by :func:`_by_id`)."""
     import json
 
-    from forensic.store.places import position
+    from forensic.store.places import may_be_located, position
     where, args = _scope("a.item", item, skip)
-    if dialect(db) == "postgresql":
-        # PostgreSQL's JSON types refuse some valid JSON (a "\u0000" in a message): a cheap
-        # test of the text first, the fields read by Python below (as SQLite's would be)
-        found = (f"(a.record_type = '{PHOTO}' AND a.fields LIKE '%\"gps_valid\"%') "
-                 f"OR (a.record_type = '{MESSAGE}' AND a.fields LIKE '%\"location\"%')")
-    else:
-        found = (f"(a.record_type = '{PHOTO}' AND json_extract(a.fields, '$.gps_valid') = 1) "
-                 f"OR (a.record_type = '{MESSAGE}' AND json_type(a.fields, '$.location') = 'object')")
+    # on PostgreSQL, whose JSON types refuse some valid JSON (a "\u0000" in a message), a cheap
+    # test of the text first, the fields read by Python below (as SQLite's would be)
+    photo = "a.fields LIKE '%\"gps_valid\"%'" if dialect(db) == "postgresql" else \
+        "json_extract(a.fields, '$.gps_valid') = 1"
+    found = f"(a.record_type = '{PHOTO}' AND {photo}) OR (a.record_type = '{MESSAGE}' AND {may_be_located(db)})"
     rows: list[tuple] = []
     for aid, it, file_id, kind, fields_text, path, locator in _by_id(
             db, "SELECT a.id, a.item, a.file_id, a.record_type, a.fields, f.path, f.locator FROM artifacts a "
