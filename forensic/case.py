@@ -41,6 +41,9 @@ from forensic.timestamps import iso_utc, now_utc
 
 DB_NAME = "case.db"
 SCHEMA_VERSION = schema.SCHEMA_VERSION
+# The custody log's file (chain_of_custody.log.LOG_NAME: the core may not import the custody
+# layer, so the name is repeated here; a test checks they agree)
+CUSTODY_LOG = "custody.jsonl"
 LOCKS_DIR = "locks"               # CASE/locks/: one flock file per item being triaged
 _GERUNDS = {"triage": "triaged"}
 
@@ -223,9 +226,8 @@ class Case:
 def _created_entry(root: Path) -> dict | None:
     """The ``case.created`` entry that opens the custody log of the case in ``root``, or None
     (no log, or not readable: ``custody verify`` says so)."""
-    from forensic.chain_of_custody.log import LOG_NAME
     try:
-        with open(root / LOG_NAME, "rb") as f:
+        with open(root / CUSTODY_LOG, "rb") as f:
             first = json.loads(f.readline(1 << 20))
     except (OSError, ValueError):
         return None

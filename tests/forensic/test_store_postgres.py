@@ -248,3 +248,9 @@ def test_a_writer_waiting_too_long_gives_up(tmp_path, pg_url, monkeypatch, backe
     finally:
         holder.close()
         waiter.close()
+
+
+def test_the_core_names_the_custody_log_as_the_log_does():
+    from forensic.case import CUSTODY_LOG
+    from forensic.chain_of_custody.log import LOG_NAME
+    assert CUSTODY_LOG == LOG_NAME
