@@ -271,8 +271,8 @@ class Connection:
         while True:
             self._conn.execute("BEGIN")
             try:
-                row = self._conn.execute(
-                    "SELECT pg_try_advisory_xact_lock(hashtextextended(current_schema(), 0))").fetchone()
+                row = self._conn.execute("SELECT pg_try_advisory_xact_lock(hashtextextended(%s, 0))",
+                                         (self.location.schema,)).fetchone()
                 got = bool(row and row[0])
             except BaseException:
                 self._conn.execute("ROLLBACK")

@@ -202,6 +202,22 @@ def test_two_examiners_write_at_once_and_lose_nothing(tmp_path, pg_url):
         case.close()
 
 
+def test_the_write_lock_is_the_cases_whatever_the_search_path(tmp_path, pg_url):
+    """The lock is named after store.json's schema, not the session's current schema (which a
+    search path changed, or a schema the role may no longer use, makes another or none)."""
+    import psycopg
+    case = Case.init(tmp_path / "c", "C-1", "Ann", store=pg_url)
+    try:
+        case.db.execute("SET search_path TO public")
+        case.db.execute("BEGIN IMMEDIATE")
+        with psycopg.connect(pg_url, autocommit=True) as other:
+            held = other.execute("SELECT pg_try_advisory_lock(hashtextextended('case_c_1', 0))").fetchone()[0]
+        case.db.execute("ROLLBACK")
+        assert held is False
+    finally:
+        case.close()
+
+
 def test_a_waiting_writer_says_so(tmp_path, pg_url, monkeypatch):
     from forensic.store import db as store_db
     heard: list[str] = []
