@@ -81,8 +81,8 @@ class Case:
                                      store_schema or postgres.schema_for(case_id))
         db = connect(location)
         try:
+            root.mkdir(parents=True, exist_ok=True)     # first: a folder not made leaves no schema behind
             schema.create(db, meta)
-            root.mkdir(parents=True, exist_ok=True)
             tmp = root / (postgres.STORE_FILE + ".tmp")
             tmp.write_text(location.to_json(), encoding="utf-8")
             os.replace(tmp, root / postgres.STORE_FILE)

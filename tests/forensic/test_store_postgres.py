@@ -105,6 +105,13 @@ def test_a_schema_in_use_is_refused(tmp_path, pg_url):
     other.close()
 
 
+def test_a_folder_that_cannot_be_made_leaves_no_schema(tmp_path, pg_url):
+    (tmp_path / "a-file").write_text("not a folder")
+    with pytest.raises(OSError):
+        Case.init(tmp_path / "a-file" / "c", "C-1", "Ann", store=pg_url)
+    Case.init(tmp_path / "c", "C-1", "Ann", store=pg_url).close()      # its schema is free
+
+
 def test_unreachable_server_is_a_clear_error(tmp_path):
     bad = f"postgresql://nobody@/forensic?host={tmp_path}/no-socket-here"
     with pytest.raises(CaseError, match="cannot connect to the case store"):
