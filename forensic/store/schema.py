@@ -486,6 +486,34 @@ PG_TIMELINE = (
     "CREATE UNIQUE INDEX IF NOT EXISTS timestamps_rowid ON timestamps(rowid)",
 )
 PG_EXTRA = PG_EXTRA + PG_TIMELINE
+# Evidence text of any length (a ZIP member's name runs to 65,535 bytes): a btree index row
+# holds at most 2,704 bytes on PostgreSQL, where SQLite has no limit. A file's location is
+# unique by its SHA-256 (text_sha256: its UTF-8 bytes; immutable, the case's database being
+# UTF-8), found by a hash index (no size limit) where SQLite reads UNIQUE(item, locator).
+PG_TIMELINE_PATH = "left(path, 400)"          # at most 1,600 bytes of UTF-8
+PG_LONG_TEXT = (
+    """CREATE OR REPLACE FUNCTION text_sha256(t text) RETURNS bytea
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+    SELECT pg_catalog.sha256(pg_catalog.convert_to(t, 'UTF8'))
+$$""",
+    "CREATE UNIQUE INDEX IF NOT EXISTS files_item_locator_key ON files(item, text_sha256(locator))",
+    "CREATE INDEX IF NOT EXISTS files_locator ON files USING hash (locator)",
+    # The timeline's order indexed by a prefix of the path (PG_TIMELINE_PATH): a page is
+    # ordered by it, then by the whole path (forensic.store.timeline._page), the same order
+    # (text compares by code point, so a prefix orders as the whole does, ties aside).
+    f"CREATE INDEX IF NOT EXISTS timeline_keys_order ON timeline_keys(k, tz_unknown, item, {PG_TIMELINE_PATH})",
+    f"CREATE INDEX IF NOT EXISTS timeline_keys_item ON timeline_keys(item, k, tz_unknown, {PG_TIMELINE_PATH})",
+    f"CREATE INDEX IF NOT EXISTS timeline_keys_placed ON timeline_keys(k, tz_unknown, item, {PG_TIMELINE_PATH}, "
+    "lat, lon) WHERE lat IS NOT NULL",
+    # a conversation's id is its file's path for some exports: found by a hash index
+    "CREATE INDEX IF NOT EXISTS chat_messages_conv ON chat_messages USING hash (conversation)",
+    # a tag's target is a file's locator: unique by digest (forensic.store.tags.add's conflict)
+    "CREATE UNIQUE INDEX IF NOT EXISTS tags_target_key ON tags(target_kind, item, text_sha256(target_ref), tag)",
+    "CREATE INDEX IF NOT EXISTS tags_target_ref ON tags USING hash (target_ref)",
+)
+PG_EXTRA = PG_EXTRA + PG_LONG_TEXT
+_PG_LONG_TEXT_INDEXES = tuple(f"CREATE INDEX IF NOT EXISTS {n} " for n in (
+    "timeline_keys_order", "timeline_keys_item", "timeline_keys_placed", "chat_messages_conv"))
 
 
 def postgres_tables() -> list[str]:
@@ -493,11 +521,15 @@ def postgres_tables() -> list[str]:
     out: list[str] = []
     for statement in TABLES.split(";"):
         statement = statement.strip()
-        if not statement or statement.startswith("CREATE VIRTUAL TABLE"):
+        if not statement or statement.startswith(("CREATE VIRTUAL TABLE", *_PG_LONG_TEXT_INDEXES)):
             continue
         for pattern, replacement in _PG_TYPES:
             statement = re.sub(pattern, replacement, statement)
         name = re.match(r"CREATE TABLE IF NOT EXISTS (\w+) \(", statement)
+        if name and name.group(1) == "files":             # unique by digest: PG_LONG_TEXT
+            statement = statement.replace(",\n    UNIQUE(item, locator)", "")
+        if name and name.group(1) == "tags":
+            statement = statement.replace(",\n    UNIQUE(target_kind, item, target_ref, tag)", "")
         if name and name.group(1) in _PG_ROWID:
             statement = statement.replace("(", "(\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY,", 1)
         out.append(statement)

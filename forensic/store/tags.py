@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import sqlite3
 
+from forensic.store.db import dialect
 from forensic.store.records import Tag
 
 
@@ -14,8 +15,10 @@ def add(db: sqlite3.Connection, kind: str, ref: str, item: str, tag: str, note: 
     """Put ``tag`` on a target (the caller's transaction). Tagging it again keeps one row:
     the new note replaces the old one unless it is None, a sensitive tag stays sensitive,
     and the time and examiner are the new ones."""
+    # PostgreSQL's layout keeps a target unique by its digest (any length: schema.PG_LONG_TEXT)
+    ref_key = "text_sha256(target_ref)" if dialect(db) == "postgresql" else "target_ref"
     db.execute("INSERT INTO tags(target_kind, target_ref, item, tag, note, sensitive, at, by) "
-               "VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(target_kind, item, target_ref, tag) DO UPDATE SET "
+               f"VALUES (?,?,?,?,?,?,?,?) ON CONFLICT(target_kind, item, {ref_key}, tag) DO UPDATE SET "
                "note=COALESCE(excluded.note, tags.note), sensitive=MAX(tags.sensitive, excluded.sensitive), "
                "at=excluded.at, by=excluded.by",
                (kind, ref, item, tag, note, int(sensitive), at, by))
