@@ -398,9 +398,11 @@ def mark(db: sqlite3.Connection, identity: str, role: str, note: str | None, giv
     row (and its place in the order): the new role, time and examiner, the note unless None."""
     if role not in ROLES:
         raise ValueError(f"unknown role {role!r}")
+    # PostgreSQL's layout keeps an identity unique by its digest (any length: schema.PG_LONG_TEXT)
+    key = "text_sha256(identity)" if dialect(db) == "postgresql" else "identity"
     db.execute("INSERT INTO person_roles(identity, role, note, given, at, by) VALUES (?,?,?,?,?,?) "
                # the old row named by its table: a bare column beside excluded.* is ambiguous on PostgreSQL
-               "ON CONFLICT(identity) DO UPDATE SET role=excluded.role, "
+               f"ON CONFLICT({key}) DO UPDATE SET role=excluded.role, "
                "note=COALESCE(excluded.note, person_roles.note), given=excluded.given, at=excluded.at, by=excluded.by",
                (identity, role, note, given, at, by))
     row = db.execute("SELECT * FROM person_roles WHERE identity=?", (identity,)).fetchone()

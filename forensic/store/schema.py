@@ -510,6 +510,9 @@ $$""",
     # a tag's target is a file's locator: unique by digest (forensic.store.tags.add's conflict)
     "CREATE UNIQUE INDEX IF NOT EXISTS tags_target_key ON tags(target_kind, item, text_sha256(target_ref), tag)",
     "CREATE INDEX IF NOT EXISTS tags_target_ref ON tags USING hash (target_ref)",
+    # a marked person's identity may be a sender's name as a chat gives it: the same
+    "CREATE UNIQUE INDEX IF NOT EXISTS person_roles_identity_key ON person_roles(text_sha256(identity))",
+    "CREATE INDEX IF NOT EXISTS person_roles_identity ON person_roles USING hash (identity)",
 )
 PG_EXTRA = PG_EXTRA + PG_LONG_TEXT
 _PG_LONG_TEXT_INDEXES = tuple(f"CREATE INDEX IF NOT EXISTS {n} " for n in (
@@ -530,6 +533,8 @@ def postgres_tables() -> list[str]:
             statement = statement.replace(",\n    UNIQUE(item, locator)", "")
         if name and name.group(1) == "tags":
             statement = statement.replace(",\n    UNIQUE(target_kind, item, target_ref, tag)", "")
+        if name and name.group(1) == "person_roles":
+            statement = statement.replace(" NOT NULL UNIQUE,", " NOT NULL,")          # identity
         if name and name.group(1) in _PG_ROWID:
             statement = statement.replace("(", "(\n    rowid BIGINT GENERATED ALWAYS AS IDENTITY,", 1)
         out.append(statement)

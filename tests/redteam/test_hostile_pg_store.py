@@ -479,8 +479,8 @@ def test_a_long_archive_member_name_stops_no_triage(forensic, tmp_path, pg_url, 
     SQLite one file among the rest; on PostgreSQL "index row size 2784 exceeds btree version 4
     maximum 2704 for index files_item_locator_key", then an aborted transaction: the triage of
     the whole item failed ("unexpected InFailedSqlTransaction") and nothing of it was stored.
-    The same text is a WhatsApp export's conversation id (its path), the timeline's path and a
-    tag's target: each is listed, tagged and found as on SQLite."""
+    The same text is a WhatsApp export's conversation id (its path), the timeline's path, a
+    tag's target and a marked person's id: each is listed, tagged and found as on SQLite."""
     import io
     import random
     import string
@@ -513,6 +513,10 @@ def test_a_long_archive_member_name_stops_no_triage(forensic, tmp_path, pg_url, 
     assert len([t for t in tags if t["kind"] == "file" and t["ref"] == long_file["locator"]]) == 1, tags
     assert [t["ref"] for t in tags if t["kind"] == "conversation"] == [conv_id]
     assert len(forensic("messages", "--conversation", conv_id, "--json").jsonl()) == 3
+    for role in ("witness", "victim"):                # a user id as long: marked, then marked again
+        forensic("person", "mark", "id:" + folder, "--role", role)
+    marked = forensic("person", "list", "--json").jsonl()
+    assert [(p["identity"], p["role"]) for p in marked] == [("id:" + folder, "victim")], marked
 
     timeline = forensic("timeline", "--json").jsonl()
     assert any(len(json.dumps(r)) > 7500 for r in timeline)
