@@ -11,7 +11,6 @@ from pathlib import Path
 
 import pytest
 
-from conftest import BACKEND
 from forensic.case import Case
 from forensic.errors import CaseError
 from forensic.store import custody, postgres, tags as store_tags
@@ -63,7 +62,7 @@ def test_store_options_refused_before_anything_is_made(forensic, tmp_path, monke
 def test_case_init_json_names_the_store(forensic, tmp_path):
     """The store ``case init --json`` names: case.db, or the server (with no password) and schema."""
     out = forensic("case", "init", tmp_path / "c", "--case-id", "C-9", "--examiner", "Ann", "--json").json()
-    if BACKEND == "postgresql":
+    if os.environ.get("FORENSIC_TEST_BACKEND") == "postgresql":      # this run's cases' backend
         assert out["store"] == f"{os.environ['FORENSIC_STORE']} (schema case_c_9)"
     else:
         assert out["store"] == str(tmp_path / "c" / "case.db")
