@@ -453,9 +453,8 @@ def test_encrypted_bundles_have_identical_plaintext(built, tmp_path, forensic, m
 
 # -- the export refuses changed evidence ------------------------------------------------------------
 def test_export_refuses_bytes_that_no_longer_match(built, tmp_path, forensic):
-    import shutil
-    case = tmp_path / "case"
-    shutil.copytree(built["case"], case)
+    from tests import casestore
+    case = casestore.copy_case(built["case"], tmp_path / "case")         # its store too (PostgreSQL)
     img = tmp_path / "ext4.img"
     data = bytearray(built["img"].read_bytes())
     at = data.find(b"secret notes")

@@ -175,10 +175,9 @@ def test_a_pseudonymised_bundle_whose_chat_file_names_the_victim_verifies(case, 
     """Luis is marked a victim: his chat file ("... with Luis.txt") is withheld and the custody
     entries naming it are left out, so its messages have no entry in the excerpt. That is the
     pseudonymisation, not a forgery: the bundle verifies."""
-    import shutil
     from forensic.exporters.verify import verify_bundle
-    root = tmp_path / "case"
-    shutil.copytree(case["root"], root)
+    from tests import casestore
+    root = casestore.copy_case(case["root"], tmp_path / "case")          # its store too (PostgreSQL)
     assert cli("person", "mark", "--case", root, "--role", "victim", "Luis") == 0
     (tmp_path / "pp.txt").write_text("a passphrase for the key file\n")
     out = tmp_path / "p.zip"
