@@ -19,7 +19,7 @@ gets from the machine is sampled around the runs (a fixed hashing job alone, the
 once): on a machine doing other work the speed-up is bounded by that, not by the design.
 
     .venv/bin/python bench/bench_cluster.py [--items 8] [--big 12] [--big-mb 4] [--photos 30] [--repeat 2]
-                                            [--keep DIR]
+                                            [--keep DIR] [--store postgresql://...]
 """
 from __future__ import annotations
 
@@ -76,9 +76,13 @@ def cli(*args: object) -> int:
         return main([str(a) for a in args])
 
 
+STORE: str | None = None           # --store: the cases' store on a PostgreSQL server
+
+
 def new_case(root: Path, sources: list[Path]) -> Path:
     case = root / "case"
-    assert cli("case", "init", case, "--case-id", "BENCH-21", "--examiner", "Bench") == 0
+    store = ["--store", STORE, "--store-schema", f"bench_{os.urandom(4).hex()}"] if STORE else []
+    assert cli("case", "init", case, "--case-id", "BENCH-21", "--examiner", "Bench", *store) == 0
     for n, src in enumerate(sources):
         assert cli("evidence", "add", src, "--case", case, "--id", f"dev{n:02d}") == 0
     return case
@@ -173,7 +177,11 @@ def main() -> int:
     ap.add_argument("--photos", type=int, default=30, help="JPEGs per item")
     ap.add_argument("--repeat", type=int, default=2, help="runs of each, interleaved; the best is kept")
     ap.add_argument("--keep", type=Path, default=None, help="build here and keep it")
+    ap.add_argument("--store", default=None, metavar="URL",
+                    help="make the cases on this PostgreSQL server (postgresql://...) instead of case.db")
     args = ap.parse_args()
+    global STORE
+    STORE = args.store
     os.environ.setdefault("FORENSIC_HASHSETS", tempfile.mkdtemp(prefix="bench-hashsets-"))
     root = args.keep or Path(tempfile.mkdtemp(prefix="bench-cluster-"))
     root.mkdir(parents=True, exist_ok=True)
