@@ -196,6 +196,7 @@ def main() -> int:
             (t1, b1) = min((t1, b1), timed_cluster_triage(one, 1, again=run > 0))
             (t2, b2) = min((t2, b2), timed_cluster_triage(two, 2, again=run > 0))
         free.append(cores_free())
+        sys.modules.setdefault("casestore", _helper(HERE / "tests" / "casestore.py"))   # storecompare's import
         differences = _helper(HERE / "tests" / "cluster" / "storecompare.py").differences
         diff = differences(one, two)
         files, t_file, t_coord = coordinator_cost(root / "replay", sources)
