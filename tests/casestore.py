@@ -74,6 +74,19 @@ def tampered(root: Path) -> Iterator[Any]:
         db.close()
 
 
+def each_backend(pg_server: Any) -> Iterator[str]:
+    """``"sqlite"``, then ``"postgresql"``, with ``$FORENSIC_STORE`` set for each meanwhile (unset,
+    then a new database on ``pg_server``), so a ``case init`` in the loop makes its case on that
+    backend; the variable is as it was once the loop ends."""
+    with pytest.MonkeyPatch.context() as env:
+        for backend in ("sqlite", "postgresql"):
+            if backend == "sqlite":
+                env.delenv("FORENSIC_STORE", raising=False)
+            else:
+                env.setenv("FORENSIC_STORE", pg_server.new_database())
+            yield backend
+
+
 def copy_store(src: Path, dst: Path) -> None:
     """Copy the store of the case in ``src`` into the folder ``dst`` (made if need be):
     ``case.db`` as a file, or every table of its PostgreSQL schema into a new schema on the

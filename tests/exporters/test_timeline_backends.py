@@ -23,6 +23,7 @@ from forensic.store import review
 from forensic.store import timeline as S
 from forensic.store.records import TimelineRow
 from builders import ext4_image, fat_image
+from tests import casestore
 from tests.exporters.photo_case import CARD_FILES, PHONE_FILES, cli
 
 # times a file row holds here, each read by sort_key (the index's keys on PostgreSQL are its)
@@ -78,23 +79,18 @@ def cases(tmp_path_factory, pg_server):
     phone = ext4_image(images, PHONE_FILES, name="phone.img")
     card = fat_image(images, CARD_FILES, name="card.img")
     out: dict[str, Case] = {}
-    with pytest.MonkeyPatch.context() as env:
-        for backend in ("sqlite", "postgresql"):
-            if backend == "sqlite":
-                env.delenv("FORENSIC_STORE", raising=False)
-            else:
-                env.setenv("FORENSIC_STORE", pg_server.new_database())
-            root = tmp_path_factory.mktemp(backend) / "case"
-            cli("case", "init", root, "--case-id", "C-4", "--examiner", "Ann Examiner")
-            cli("evidence", "add", phone, "--case", root, "--id", "phone")
-            cli("evidence", "add", card, "--case", root, "--id", "card")
-            cli("triage", "--case", root, expect=3)          # 3: the null-island photo's warning
-            case = Case.open(root)
-            _add_odd_rows(case.db)
-            S.ensure_index(case.db)                 # added to: the rows stored since the triage
-            case.close()
-            cli("triage", "--case", root, "--force", "card", expect=None)    # made again, in part
-            out[backend] = Case.open(root)
+    for backend in casestore.each_backend(pg_server):
+        root = tmp_path_factory.mktemp(backend) / "case"
+        cli("case", "init", root, "--case-id", "C-4", "--examiner", "Ann Examiner")
+        cli("evidence", "add", phone, "--case", root, "--id", "phone")
+        cli("evidence", "add", card, "--case", root, "--id", "card")
+        cli("triage", "--case", root, expect=3)          # 3: the null-island photo's warning
+        case = Case.open(root)
+        _add_odd_rows(case.db)
+        S.ensure_index(case.db)                 # added to: the rows stored since the triage
+        case.close()
+        cli("triage", "--case", root, "--force", "card", expect=None)    # made again, in part
+        out[backend] = Case.open(root)
     assert out["postgresql"].db.dialect == "postgresql"
     yield out
     for case in out.values():

@@ -10,6 +10,7 @@ from pathlib import Path
 
 import pytest
 
+from tests import casestore
 from tests.extractors.photo_scenes import camera_jpeg, messenger_copy, scene
 from tests.search.test_search_text import PATTERNED, _docx
 from tests.serve.conftest import geotagged_jpeg
@@ -83,17 +84,12 @@ def cases(tmp_path_factory, pg_server):
         (evidence / rel).parent.mkdir(parents=True, exist_ok=True)
         (evidence / rel).write_bytes(make())
     made = {}
-    with pytest.MonkeyPatch.context() as env:
-        for backend in ("sqlite", "postgresql"):
-            if backend == "sqlite":
-                env.delenv("FORENSIC_STORE", raising=False)
-            else:
-                env.setenv("FORENSIC_STORE", pg_server.new_database())
-            case = tmp / backend / "case"
-            assert cli("case", "init", case, "--case-id", "B-21", "--examiner", "E", "--quiet") == 0
-            assert cli("evidence", "add", evidence, "--case", case, "--id", "folder", "--quiet") == 0
-            assert cli("triage", "--case", case, "--quiet") in (0, 3)
-            made[backend] = case
+    for backend in casestore.each_backend(pg_server):
+        case = tmp / backend / "case"
+        assert cli("case", "init", case, "--case-id", "B-21", "--examiner", "E", "--quiet") == 0
+        assert cli("evidence", "add", evidence, "--case", case, "--id", "folder", "--quiet") == 0
+        assert cli("triage", "--case", case, "--quiet") in (0, 3)
+        made[backend] = case
     assert (made["sqlite"] / "case.db").is_file() and (made["postgresql"] / "store.json").is_file()
     return made
 
