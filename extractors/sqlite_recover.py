@@ -612,12 +612,13 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
         for n in leaves:
             owner[n] = s
     free = _freelist(db, out.problems)
+    last = db.pages if not db.latest else max(db.pages, max(db.latest))
     # the overflow pages of live rows hold live data (a message's long text, a thumbnail): not
     # lost pages, and bytes in them that parse as a cell are not a deleted row (a picture
-    # sent to the phone could carry a made-up message; found by the red team)
-    in_use = _overflow_pages(db, owner, free)
+    # sent to the phone could carry a made-up message; found by the red team). Following the
+    # chains reads every live cell: done only when some page is in no b-tree and not free.
+    in_use = _overflow_pages(db, owner, free) if _any_lost(db, last, owner, free) else set()
     scan = _Scanner(db, shapes, out, wanted)
-    last = db.pages if not db.latest else max(db.pages, max(db.latest))
     for n in range(1, last + 1):                   # the current state of every page
         at = db.page(n)
         if at is None:
@@ -641,6 +642,18 @@ def _scan_all(db: _Db, shapes: list[TableShape], frames: list[tuple[int, int]], 
         scan.other_page(buf, base, n, file, "wal")
 
 
+def _any_lost(db: _Db, last: int, owner: dict[int, TableShape], free: set[int]) -> bool:
+    """Whether a page up to ``last`` is in no table b-tree ``owner`` lists, not free, and not
+    a b-tree page (an overflow page, or a lost one)."""
+    for n in range(1, last + 1):
+        if n in owner or n in free:
+            continue
+        at = db.page(n)
+        if at is not None and at[0][at[1] + _header_offset(n)] not in _BTREE_TYPES:
+            return True
+    return False
+
+
 def _overflow_pages(db: _Db, owner: dict[int, TableShape], free: set[int]) -> set[int]:
     """The overflow pages of the cells on the live table leaves ``owner`` lists: each chain
     followed from the 4 bytes after a cell's local payload (fileformat2.html, 1.6), up to a
@@ -661,6 +674,9 @@ def _overflow_pages(db: _Db, owner: dict[int, TableShape], free: set[int]) -> se
             ptr = int.from_bytes(buf[h + 8 + 2 * i:h + 10 + 2 * i], "big")
             if not 0 < ptr <= usable - 4:
                 continue
+            b0 = buf[base + ptr]
+            if b0 < 0x80 or (buf[base + ptr + 1] < 0x80 and ((b0 & 0x7F) << 7 | buf[base + ptr + 1]) <= max_local):
+                continue                              # a payload size of 1 or 2 bytes that fits the page
             a = varint(buf, base + ptr, base + usable)
             if a is None or a[0] <= max_local:        # the payload fits the page: no overflow
                 continue
