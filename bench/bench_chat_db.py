@@ -10,7 +10,8 @@ size 4096, ``secure_delete`` off) in a temporary folder, then times:
 * the extractor, ``AndroidSmsExtractor().extract()`` consumed to the end (deleted-row recovery
   included: with ``--deleted N``, N rows spread over the table are deleted first, leaving
   freeblocks, and recovered), two ways: one ArtifactRecord per message (what a library caller
-  gets), and batches (``ExtractorInput.batches``: RecordBatch objects, what the triage asks for);
+  gets), and batches (``ExtractorInput.batches``: RecordBatch objects, what the triage asks for,
+  each message's fields written as the JSON text they are stored as);
 * each of those as the triage reads a file (``forensic.pipeline._extract``): its records put in
   their stored form (fields JSON, its SHA-256, the timestamp rows) and kept for the insert.
 
@@ -154,13 +155,12 @@ def breakdown(path: str, repeat: int) -> None:
     """Per-message cost of each part of the triage's path (batches), measured alone on the
     first 200,000 rows of ``path``: what the extractor's time is made of, and so how far
     under it a reader could go while it still makes the records' fields."""
-    from forensic.extractors.chat.android_sms import _SMS_COLS
+    from forensic.extractors.chat.android_sms import _SMS_COLS, _sms_times
     from forensic.extractors.chat.common import message_record, read_batches, tables_of
     from forensic.extractors.chat.sqlite_chat import BATCH_ROWS, table_shapes
     from forensic.extractors.sqlite_recover import recover
-    from forensic.pipeline import _to_json
-    from forensic.store.records import record_sha256
-    from forensic.timestamps import Timestamp, ms_iso_utc
+    from forensic.store.records import fields_json, record_sha256
+    from forensic.timestamps import Timestamp
     limit = 200_000
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     cols = ", ".join(_SMS_COLS)
@@ -172,8 +172,9 @@ def breakdown(path: str, repeat: int) -> None:
     item = ExtractorInput(path="/data/mmssms.db", name="mmssms.db", mime="", size=0, data=None, batches=True)
     db.row_factory = sqlite3.Row                  # as the extractor opens a database (its side tables by name)
     ctx = ex.context(db, tables_of(db)[0], item, [])
-    fields = [f for rows in got for f in ex._sms_batch(rows, item, ctx, []).fields]
-    texts = [_to_json(f) for f in fields]
+    texts = [f if isinstance(f, str) else fields_json(f)
+             for rows in got for f in ex._sms_batch(rows, item, ctx, []).fields]
+    fields = [ex._sms(r, item, ctx["threads"], ctx["seen"]).fields for rows in got for r in rows]
     shapes, _ = table_shapes(db, ["sms", "threads", "canonical_addresses"])
 
     def select() -> None:
@@ -192,22 +193,9 @@ def breakdown(path: str, repeat: int) -> None:
         for rows in got:
             ex._sms_batch(rows, item, ctx, [])
 
-    def fields_dict() -> None:
-        conv, parties = {"id": "thread:1", "title": "+34600000001"}, ("(device owner)", "+34600000001")
-        for rows in got:
-            kept = []
-            for r in rows:
-                kept.append({"platform": "sms", "conversation": conv, "participants": parties, "sender": r[2],
-                             "recipients": parties, "sent_at": r[3], "sent_at_utc": r[3], "tz_known": True,
-                             "tz_source": "utc", "body": r[9], "attachments": (), "reply_to": None, "edited": False,
-                             "edited_at": None, "deleted": False, "system": False,
-                             "source": {"path": path, "table": "sms", "row_id": r[0]}, "kind": "sms",
-                             "direction": "incoming", "box": "inbox", "time_basis": "date", "received_at": r[4],
-                             "read": True, "subject": r[8], "service_center": r[10], "address": r[2]})
-
     def times() -> None:
         for d in dates:
-            ms_iso_utc(d)
+            _sms_times(d, 0, True)
 
     def records() -> None:
         for d in dates:
@@ -221,7 +209,7 @@ def breakdown(path: str, repeat: int) -> None:
 
     def to_json() -> None:
         for f in fields:
-            _to_json(f)
+            fields_json(f)
 
     def sha() -> None:
         for t in texts:
@@ -231,11 +219,10 @@ def breakdown(path: str, repeat: int) -> None:
     parts = [("bare SELECT, one row (tuple)", select, 1),
              ("read_batches: a row as the extractor reads it", read, 1),
              ("deleted-row scan (the file's, per row)", scan, scale),
-             ("_sms_batch: a message made, rows in hand", build, 1),
-             ("  its 26-key fields dict, as a literal", fields_dict, 1),
-             ("  its time texts (ms_iso_utc, one)", times, 1),
+             ("_sms_batch: a message's JSON, rows in hand", build, 1),
+             ("  its time (_sms_times: JSON, row; one time)", times, 1),
              ("one record each: message_record + Timestamp", records, 1),
-             ("stored form: fields JSON", to_json, 1),
+             ("  its fields dict as JSON (fields_json)", to_json, 1),
              ("stored form: SHA-256 of the JSON", sha, 1)]
     floor = None
     for label, fn, over in parts:

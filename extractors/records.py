@@ -31,10 +31,12 @@ class RecordBatch:
     are already the rows they are stored as (:meth:`~forensic.timestamps.Timestamp.row`): a
     million messages make no Timestamp and no record object only to be stored. Its fields
     are read, never changed: they give the record's JSON (a list may be a tuple), and records
-    may share an unchanging part (a conversation's dict)."""
+    may share an unchanging part (a conversation's dict). A record's fields may come as that
+    JSON text itself, exactly as :func:`~forensic.store.records.fields_json` writes the dict
+    they stand for (a reader of a million messages writes the text, not a dict to encode)."""
 
     record_type: str
-    fields: list[dict[str, Any]] = field(default_factory=list)
+    fields: list[dict[str, Any] | str] = field(default_factory=list)
     times: list[tuple[tuple, ...]] = field(default_factory=list)     # Timestamp.row() each
     corrupted: list[bool] = field(default_factory=list)
     warnings: list[tuple[str, ...]] = field(default_factory=list)
@@ -51,7 +53,7 @@ class RecordBatch:
         self.warnings.append(rec.warnings)
         self.source_refs.append(rec.source_ref)
 
-    def rows(self) -> Iterator[tuple[dict[str, Any], tuple[tuple, ...], bool, tuple[str, ...], str | None]]:
+    def rows(self) -> Iterator[tuple[dict[str, Any] | str, tuple[tuple, ...], bool, tuple[str, ...], str | None]]:
         """(fields, time rows, corrupted, warnings, source_ref) of each record, in order."""
         return zip(self.fields, self.times, self.corrupted, self.warnings, self.source_refs, strict=True)
 

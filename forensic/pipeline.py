@@ -14,7 +14,6 @@ companion has been met: such an input's row is stored then, after the source's o
 from __future__ import annotations
 
 import json
-import math
 import mmap
 import os
 import pickle
@@ -36,7 +35,7 @@ from forensic.extractors.base import Extractor, ExtractorInput, Sibling
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning, RecordBatch
 from forensic.case import Case
 from forensic.store import artifacts, chats, items as store_items, timeline as store_timeline, triage as store_triage
-from forensic.store.records import Item, Link, record_sha256
+from forensic.store.records import Item, Link, fields_json, record_sha256
 from forensic.store.view import StoreView
 from forensic.entry import FileEntry
 from forensic.errors import CaseError, CorruptSourceError, ForensicError
@@ -1022,55 +1021,29 @@ def _extract(wanted: list[Extractor], inp: ExtractorInput) -> list[tuple]:
     return out
 
 
-# One encoder for every record (json.dumps with options builds a new one per call).
-_encode = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False).encode
-
-
-def _to_json(value: Any) -> str:
-    """``value`` as JSON text. A float NaN or infinity (a JSON export may hold one: Python's
-    json reads ``NaN``) is written as the string "NaN", "Infinity" or "-Infinity": JSON has no
-    spelling for it, and Python's ``NaN`` in a record made SQLite's and PostgreSQL's JSON
-    functions fail on every query over the records (the triage too)."""
-    try:
-        return _encode(value)
-    except ValueError as exc:
-        if "Out of range float" not in str(exc):
-            raise
-        return _encode(_finite(value))
-
-
-def _finite(value: Any) -> Any:
-    if isinstance(value, float) and not math.isfinite(value):
-        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, (list, tuple)):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _artifact_rows(ident: str, rec: ArtifactRecord) -> store_triage.StoredRecord:
     """A record as it is stored (its fields as JSON, their SHA-256, its timestamp rows)."""
-    fields_json = _to_json(rec.fields)
-    return store_triage.StoredRecord(ident, rec.record_type, rec.source_ref, fields_json, int(rec.corrupted),
-                                     _to_json(list(rec.warnings)) if rec.warnings else "[]",
-                                     record_sha256(fields_json), tuple(ts.row() for ts in rec.timestamps))
+    text = fields_json(rec.fields)
+    return store_triage.StoredRecord(ident, rec.record_type, rec.source_ref, text, int(rec.corrupted),
+                                     fields_json(list(rec.warnings)) if rec.warnings else "[]",
+                                     record_sha256(text), tuple(ts.row() for ts in rec.timestamps))
 
 
 def _batch_rows(ident: str, batch: RecordBatch) -> tuple[store_triage.StoredBatch, list[str]]:
     """A batch of records as stored, column by column: each record's texts and hash made as
-    ``_artifact_rows`` makes them; and why a record could not be stored (the rest are)."""
+    ``_artifact_rows`` makes them (fields given as their JSON text are taken as they are); and
+    why a record could not be stored (the rest are)."""
     stored = store_triage.StoredBatch(ident, batch.record_type)
     refused: list[str] = []
     for fields, times, corrupted, warnings, source_ref in batch.rows():
         try:
-            fields_json = _to_json(fields)
-            digest = record_sha256(fields_json)
-            warnings_json = _to_json(list(warnings)) if warnings else "[]"
+            text = fields if type(fields) is str else fields_json(fields)
+            digest = record_sha256(text)
+            warnings_json = fields_json(list(warnings)) if warnings else "[]"
         except Exception as exc:
             refused.append(f"record not storable: {type(exc).__name__}: {exc}")
             continue
-        stored.add(source_ref, fields_json, int(corrupted), warnings_json, digest, times)
+        stored.add(source_ref, text, int(corrupted), warnings_json, digest, times)
     return stored, refused
 
 

@@ -15,6 +15,7 @@ from forensic.extractors.chat.common import RECORD_TYPE, attachment, message_rec
 from forensic.extractors.chat.sqlite_chat import (ROW_ERRORS, OWNER, SqliteChatExtractor, lookup, ms_iso, rows,
                                                   source, unix_ms)
 from forensic.extractors.records import ArtifactRecord, RecordBatch
+from forensic.store.records import fields_json, json_string
 from forensic.timestamps import Timestamp, ms_iso_utc, utc_row
 
 _BOX = {1: "inbox", 2: "sent", 3: "draft", 4: "outbox", 5: "failed", 6: "queued"}
@@ -24,18 +25,36 @@ _SMS_COLS = ("thread_id", "address", "date", "date_sent", "type", "read", "seen"
 _PDU_COLS = ("thread_id", "date", "date_sent", "msg_box", "read", "sub", "m_type", "m_id", "ct_t", "text_only")
 _PART_COLS = ("mid", "seq", "ct", "name", "fn", "cl", "_data", "text")
 _MS_TYPES = (int, type(None))
+# JSON texts of the values _sms_batch writes (fields_json's): a box or read state not here is
+# made by _sms
+_BOX_JSON = {None: "null", **{box: fields_json(name) for box, name in _BOX.items()}}
+_READ_JSON = {None: "null", 0: "false", 1: "true"}
+_DIRECTION = {True: '"outgoing"', False: '"incoming"'}
+_NO_TIME = '"sent_at": null, "sent_at_utc": null, "tz_known": false, "tz_source": "unknown", '
+_NULL, _EMPTY, _Q = "null", '""', '"'
 
 
-def _sms_times(date, date_sent, outgoing: bool) -> tuple[str, int | None, str | None, str | None]:
+def _sms_times(date, date_sent, outgoing: bool) -> tuple[str, str, tuple]:
     """``_sms``'s times of a text whose ``date`` and ``date_sent`` are Unix milliseconds
-    (integers) or NULL: (time_basis, the sent time's raw value, sent_at, received_at), the
-    times as ISO text. TypeError for a value of another type; OverflowError out of range."""
+    (integers) or NULL, as ``_sms_batch`` writes them: the JSON of its fields ``sent_at`` to
+    ``tz_source`` (with the ", " after), that of ``time_basis`` and ``received_at``, and its
+    timestamp rows (none: no readable time, the record is corrupted). The times' ISO texts
+    hold nothing JSON escapes. TypeError for a value of another type; OverflowError out of
+    range."""
     if type(date) not in _MS_TYPES or type(date_sent) not in _MS_TYPES:
         raise TypeError("not Unix milliseconds")
     if date_sent and not outgoing:       # the sender's clock, for received texts (0 when unknown)
-        return "date_sent", date_sent, ms_iso_utc(date_sent), ms_iso_utc(date) if date else None
-    sent = ms_iso_utc(date) if date else None
-    return "date", date, sent, None if outgoing else sent
+        basis, ms = "date_sent", date_sent
+        received = f'"{ms_iso_utc(date)}"' if date else "null"
+    elif date:
+        basis, ms = "date", date
+        received = None                  # the sent time, for a received text
+    else:
+        return _NO_TIME, '"time_basis": "date", "received_at": null', ()
+    sent = ms_iso_utc(ms)
+    return (f'"sent_at": "{sent}", "sent_at_utc": "{sent}", "tz_known": true, "tz_source": "utc", ',
+            f'"time_basis": "{basis}", "received_at": {received or ("null" if outgoing else f"{_Q}{sent}{_Q}")}',
+            (utc_row("sent", sent, str(ms)),))
 
 
 class AndroidSmsExtractor(SqliteChatExtractor):
@@ -73,7 +92,7 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             if "addr" in tables:
                 for a in rows(conn, "addr", tables["addr"], ("msg_id", "address", "type"), problems):
                     addrs.setdefault(a["msg_id"], []).append(a)
-        return {"threads": threads, "parts": parts, "addrs": addrs, "seen": {}, "parties": {}}
+        return {"threads": threads, "parts": parts, "addrs": addrs, "seen": {}, "heads": {}}
 
     def row_record(self, table, row, ctx, item) -> ArtifactRecord:
         if table == "sms":
@@ -88,34 +107,36 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             yield from super().row_batches(table, got, ctx, item, problems)
 
     def _sms_batch(self, got, item, ctx: dict, problems: list[str]) -> RecordBatch:
-        """The records of a read's SMS rows, the same as ``_sms`` makes them, without a
-        Timestamp or a record object each: the usual times, Unix milliseconds as integers, go
-        straight to their text and stored row, and a thread's conversation, participants and
-        parties are made once (shared by its records: a batch is stored, never changed). A
-        row this cannot make (a time as text or out of range, a value of a type the app never
-        writes) is made by ``_sms`` itself."""
+        """The records of a read's SMS rows, the same as ``_sms`` makes them, written straight
+        to the text they are stored as: no Timestamp, record object or fields dict each, and
+        each record's fields as their JSON text, written piece by piece exactly as
+        ``fields_json`` writes the dict ``_sms`` makes (the tests compare the two paths byte
+        for byte). A thread's fields before the time (conversation, participants, sender,
+        recipients) are written once per thread, address and direction. This is for the usual
+        row: times as Unix milliseconds (integers), texts as text or NULL, a box and read state
+        the app writes; any other row is made by ``_sms`` itself."""
         batch = RecordBatch(RECORD_TYPE)
         fields, times, corrupted, warnings, refs = (batch.fields.append, batch.times.append, batch.corrupted.append,
                                                     batch.warnings.append, batch.source_refs.append)
-        path, threads, seen, parties = item.path, ctx["threads"], ctx["seen"], ctx["parties"]
+        threads, seen, heads = ctx["threads"], ctx["seen"], ctx["heads"]
+        # the fields between the body and the row id, the same for every row of this database
+        middle = ('"attachments": [], "reply_to": null, "edited": false, "edited_at": null, "deleted": false, '
+                  f'"system": false, "source": {{"path": {json_string(item.path)}, "table": "sms", "row_id": ')
         for r in got:
             (rowid, thread_id, address, date, date_sent, box, read, _seen, subject, body, service_center,
              _status, _locked, _error_code) = r
             try:
                 outgoing = box in _OUT
-                basis, ms, sent, received = _sms_times(date, date_sent, outgoing)
-                conversation, participants, sender, recipients = (
-                    parties.get((thread_id, address, outgoing))
-                    or self._parties(thread_id, threads, address, outgoing, seen, parties))
-                text = {"platform": "sms", "conversation": conversation, "participants": participants,
-                        "sender": sender, "recipients": recipients, "sent_at": sent, "sent_at_utc": sent,
-                        "tz_known": sent is not None, "tz_source": "utc" if sent is not None else "unknown",
-                        "body": body or "", "attachments": (), "reply_to": None, "edited": False, "edited_at": None,
-                        "deleted": False, "system": False, "source": {"path": path, "table": "sms", "row_id": rowid},
-                        "kind": "sms", "direction": "outgoing" if outgoing else "incoming",
-                        "box": _BOX.get(box, box), "time_basis": basis, "received_at": received,
-                        "read": bool(read) if read is not None else None, "subject": subject,
-                        "service_center": service_center, "address": address}
+                when, basis, stamps = _sms_times(date, date_sent, outgoing)
+                head = heads.get((thread_id, address, outgoing)) or self._head(thread_id, threads, address, outgoing,
+                                                                                seen, heads)
+                # a value of another type raises (json_string: TypeError; the tables: KeyError)
+                text = (f'{head}{when}"body": {json_string(body) if body else _EMPTY}, {middle}{rowid}}}, '
+                        f'"kind": "sms", "direction": {_DIRECTION[outgoing]}, "box": {_BOX_JSON[box]}, {basis}, '
+                        f'"read": {_READ_JSON[read]}, '
+                        f'"subject": {_NULL if subject is None else json_string(subject)}, '
+                        f'"service_center": {_NULL if service_center is None else json_string(service_center)}, '
+                        f'"address": {_NULL if address is None else json_string(address)}}}')
             except ROW_ERRORS:                  # made one by one: _sms's record, or its words for the row
                 try:
                     batch.add(self._sms(r, item, threads, seen))
@@ -123,20 +144,22 @@ class AndroidSmsExtractor(SqliteChatExtractor):
                     problems.append(f"table sms: row {rowid} not readable as a message ({exc})")
                 continue
             fields(text)
-            times((utc_row("sent", sent, str(ms)),) if sent is not None else ())
-            corrupted(sent is None)
+            times(stamps)
+            corrupted(not stamps)
             warnings(())
             refs(f"sms:{rowid}")
         return batch
 
-    def _parties(self, thread_id, threads, address, outgoing: bool, seen: dict, parties: dict) -> tuple:
-        """(conversation, participants, sender, recipients) of an SMS as ``_sms`` gives them,
-        made once per thread, address and direction (lists as tuples: the same JSON), kept in
-        ``parties`` under (thread_id, address, outgoing)."""
+    def _head(self, thread_id, threads, address, outgoing: bool, seen: dict, heads: dict) -> str:
+        """The JSON text of an SMS record's fields before its time (platform, conversation,
+        participants, sender, recipients) as ``_sms`` makes them, with the ", " that follows:
+        written once per thread, address and direction, kept in ``heads`` under (thread_id,
+        address, outgoing)."""
         conv_id, title, members = self._thread(thread_id, threads, address, seen)
-        got = parties[(thread_id, address, outgoing)] = (
-            {"id": conv_id, "title": title}, tuple(members), OWNER if outgoing else address,
-            ((address,) if address else ()) if outgoing else (OWNER,))
+        text = fields_json({"platform": "sms", "conversation": {"id": conv_id, "title": title},
+                            "participants": members, "sender": OWNER if outgoing else address,
+                            "recipients": ([address] if address else []) if outgoing else [OWNER]})
+        heads[(thread_id, address, outgoing)] = got = text[:-1] + ", "
         return got
 
     def _conversation(self, thread_id, threads, fallback: list[str]) -> tuple[dict, list[str]]:

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
 import sqlite3
 from dataclasses import dataclass
@@ -16,6 +17,43 @@ from typing import Any, Sequence
 
 def _json(text: str | None, default: Any) -> Any:
     return json.loads(text) if text else default
+
+
+# One encoder for every record's fields (json.dumps with options builds a new one per call). No
+# check for cycles: a record's fields are made from values read, and a cyclic one fails anyway
+# (RecursionError), as a record that cannot be stored.
+_encode = json.JSONEncoder(ensure_ascii=False, default=str, allow_nan=False, check_circular=False).encode
+
+
+def fields_json(value: Any) -> str:
+    """A record's fields (or any value of them) as the store keeps them: JSON, not ASCII-only,
+    with ``json``'s default separators, a value JSON has no type for as its ``str()``. A
+    float NaN or infinity (a JSON export may hold one: Python's json reads ``NaN``) is written
+    as the string "NaN", "Infinity" or "-Infinity": JSON has no spelling for it, and Python's
+    ``NaN`` in a record made SQLite's and PostgreSQL's JSON functions fail on every query over
+    the records (the triage too). A reader that writes a record's JSON text itself (a phone
+    database's million messages) writes each value as this does."""
+    try:
+        return _encode(value)
+    except ValueError as exc:
+        if "Out of range float" not in str(exc):
+            raise
+        return _encode(_finite(value))
+
+
+# A str as fields_json writes it: the function json's encoder itself calls for one (TypeError
+# for a value that is not a str)
+json_string = json.encoder.encode_basestring
+
+
+def _finite(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return "NaN" if math.isnan(value) else ("Infinity" if value > 0 else "-Infinity")
+    if isinstance(value, dict):
+        return {k: _finite(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_finite(v) for v in value]
+    return value
 
 
 def record_sha256(fields_json: str) -> str:

@@ -10,15 +10,18 @@ import sqlite3
 from pathlib import Path
 
 from conftest import BACKEND
+from hypothesis import given, settings, strategies as st
 from forensic import pipeline
 from forensic.case import Case
 from forensic.extractors.base import ExtractorInput
 from forensic.extractors.chat.android_sms import AndroidSmsExtractor
 from forensic.extractors.chat.ios_sms import IosSmsExtractor
+from forensic.extractors.chat.sqlite_chat import ROW_ERRORS
 from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor
 from forensic.intake import add_evidence
 from forensic.pipeline import TriageOptions
 from forensic.store import triage as store_triage
+from forensic.store.records import fields_json, json_string
 
 from tests.extractors.chat.test_phone_dbs import (ANDROID_SCHEMA, IOS_SCHEMA, WA_CURRENT, android_rows, build,
                                                    ios_rows, wa_current_rows)
@@ -167,3 +170,61 @@ def test_a_triage_stores_each_batched_record_as_its_record(tmp_path, monkeypatch
     # the row-by-row store (taken when a location repeats in a batch) stores the same
     monkeypatch.setattr(store_triage, "_at_once", lambda db, item, entries, now: None)
     assert _triage(tmp_path, "rows", tmp_path / "src") == (fast, fast_times, fast_leaves)
+
+
+# Any value a row can hold where the batch path writes JSON text itself: text of every kind
+# (quotes, backslashes, control characters, U+2028, astral planes), NULL, and the types an app
+# never writes there (these rows are made one by one: the same bytes either way).
+TEXT = st.one_of(st.none(), st.text(max_size=40), st.sampled_from(["", "0", "\u2028\u2029", "\x00\x1f\x7f", '"\\/'] ),
+                 st.integers(-2, 3), st.binary(max_size=4), st.floats(allow_nan=True))
+SMS_ROW = st.tuples(st.integers(1, 2 ** 62), st.one_of(st.none(), st.integers(-1, 5)), TEXT,
+                    st.one_of(st.none(), st.integers(-10 ** 15, 10 ** 14), TEXT),
+                    st.one_of(st.none(), st.integers(-10 ** 15, 10 ** 14), TEXT),
+                    st.one_of(st.none(), st.integers(-1, 7), TEXT), st.one_of(st.none(), st.integers(-1, 2), TEXT),
+                    st.just(1), TEXT, TEXT, TEXT, st.just(-1), st.just(0), st.just(0))
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(SMS_ROW, min_size=1, max_size=6))
+def test_sms_json_written_piece_by_piece_is_the_encoders(got):
+    """The batch path's fields JSON, written without a dict, is byte for byte what the store's
+    encoder writes of the dict ``_sms`` makes of the same row (or the row is ``_sms``'s own)."""
+    ex = AndroidSmsExtractor()
+    item = ExtractorInput(path='/data/"odd" päth\\mmssms.db', name="mmssms.db", mime="", size=0, data=None,
+                          batches=True)
+    threads = {1: ["+34600111222"], 2: ["+34600111222", "Ünï \"q\""], 3: []}
+    ctx = {"threads": threads, "seen": {}, "heads": {}}
+    problems: list[str] = []
+    batch = ex._sms_batch(got, item, ctx, problems)
+    expected, why = [], []
+    for r in got:
+        try:
+            expected.append(ex._sms(r, item, threads, {}))
+        except ROW_ERRORS as exc:
+            why.append(f"table sms: row {r[0]} not readable as a message ({exc})")
+    assert problems == why
+    assert [fields_json(f) if isinstance(f, dict) else f for f in batch.fields] == \
+        [fields_json(rec.fields) for rec in expected]
+    assert batch.times == [tuple(ts.row() for ts in rec.timestamps) for rec in expected]
+    assert batch.corrupted == [rec.corrupted for rec in expected]
+    assert batch.warnings == [rec.warnings for rec in expected]
+    assert batch.source_refs == [rec.source_ref for rec in expected]
+
+
+def test_usual_sms_rows_are_written_as_json_text():
+    """The usual rows take the written path (else the property above would hold vacuously);
+    only a row with a value of a type the app never writes is made by ``_sms``."""
+    ex = AndroidSmsExtractor()
+    item = ExtractorInput(path=SMS_PATH, name="mmssms.db", mime="", size=0, data=None, batches=True)
+    got = [(1, 1, "+34600111222", 1615755960123, 1615755960000, 1, 1, 1, None, "hola", None, -1, 0, 0),
+           (2, 1, "+34600111222", 1615755960123, 0, 2, 0, 1, "Re", "", "+3460", -1, 0, 0),
+           (3, None, None, None, None, None, None, 1, None, None, None, -1, 0, 0),
+           (4, 1, b"\x00blob", 1615755960123, 0, 1, 1, 1, None, "x", None, -1, 0, 0)]
+    batch = ex._sms_batch(got, item, {"threads": {1: ["+34600111222"]}, "seen": {}, "heads": {}}, [])
+    assert [type(f) for f in batch.fields] == [str, str, str, dict]
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.text())
+def test_json_string_is_the_encoders(text):
+    assert json_string(text) == fields_json(text)
