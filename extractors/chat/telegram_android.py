@@ -879,7 +879,7 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
             atts = [attachment(None, note="media in the TL blob, not decoded")] \
                 if got["media"] and not got["location"] else []
             layout = MESSAGE_LAYOUTS.get(_u32(blob, 0) or 0) if blob else None
-            if layout:
+            if layout and r["date"] and r["mid"] is not None:
                 # a known TL_message layout whose fields did not lead to the row's date: damaged,
                 # cut short, or a field this reader does not know; only the search by date is used
                 problems.append(f"Telegram: the message blob (layers {layout[0]}) did not walk field by field to "
