@@ -53,6 +53,9 @@ from forensic.extractors.sqlite_recover import RecoveredRow, TableShape, affinit
 from forensic.timestamps import Timestamp, ms_iso_utc
 
 OWNER = "(device owner)"
+# the JSON text of a message's fields sent_at to tz_source when it has no readable time, with
+# the ", " after (as fields_json writes them: for a reader that writes its records' JSON itself)
+NO_TIME_JSON = '"sent_at": null, "sent_at_utc": null, "tz_known": false, "tz_source": "unknown", '
 # what reading one row as a message may raise (a value of a type the app never writes): that row is
 # reported, the rest are read
 ROW_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)

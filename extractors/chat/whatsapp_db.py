@@ -38,13 +38,15 @@ records; ``finalize`` puts the names on the messages of a ``msgstore.db`` in the
 from __future__ import annotations
 
 import posixpath
-from typing import Iterable
+from typing import Iterable, Iterator
 
-from forensic.extractors.chat.common import Edits, attachment, link_by_suffix, message_record
-from forensic.store.records import Link
+from forensic.extractors.chat.common import RECORD_TYPE, Edits, attachment, link_by_suffix, message_record
+from forensic.store.records import Link, fields_json, json_string
 from forensic.store.view import StoreView
-from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, lookup, rows, source, unix_ms
-from forensic.extractors.records import ArtifactRecord, ExtractionWarning
+from forensic.extractors.chat.sqlite_chat import (NO_TIME_JSON, OWNER, ROW_ERRORS, FoundRow, SqliteChatExtractor,
+                                                  lookup, rows, source, unix_ms)
+from forensic.extractors.records import ArtifactRecord, ExtractionWarning, RecordBatch
+from forensic.timestamps import ms_iso_utc, utc_row
 
 LEGACY_LOCATION = "whatsapp_db location message (messages.latitude/longitude)"
 CURRENT_LOCATION = "whatsapp_db location message (message_location)"
@@ -57,6 +59,20 @@ _LEGACY = ("key_remote_jid", "key_from_me", "key_id", "status", "data", "timesta
            "received_timestamp", "starred", "quoted_row_id")
 _CURRENT = ("chat_row_id", "from_me", "key_id", "sender_jid_row_id", "status", "timestamp", "received_timestamp",
             "message_type", "text_data", "starred")
+_CURRENT_ROW = ("_rowid", *_CURRENT)
+# JSON texts of the values _message_batch writes (fields_json's): a type or state not here is
+# made by _current (a system message names its actor)
+_KIND_JSON = {mt: (fields_json(kind), "true" if kind in ("deleted", "deleted_by_admin") else "false")
+              for mt, kind in {None: None, **_TYPES}.items() if kind != "system"}
+_STARRED_JSON = {None: "null", 0: "false", 1: "true"}
+_FROM_ME = {0: False, 1: True}
+_MS_TYPES = (int, type(None))
+_NULL, _EMPTY = "null", '""'
+
+
+def _quoted_time(ms: int) -> str:
+    """Unix milliseconds as the JSON of their ISO text (nothing in it to escape)."""
+    return f'"{ms_iso_utc(ms)}"'
 _CONTACT = ("jid", "display_name", "wa_name", "number", "is_whatsapp_user")
 
 
@@ -70,6 +86,7 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
     RECORD_TYPES = ("chat/message", "contact/whatsapp")
 
     MESSAGE_TABLES = {"messages": _LEGACY, "message": _CURRENT, "wa_contacts": _CONTACT}
+    TUPLE_TABLES = ("message",)
 
     def context(self, conn, tables, item, problems) -> dict:
         """The side tables of the schema found, read once: which of the message tables holds
@@ -95,7 +112,90 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                 source_ref=f"wa_contacts:{row['_rowid']}")
         if table == "messages":
             return self._legacy(row, ctx, item)
+        if type(row) is tuple:                  # a live row, read as a plain tuple (TUPLE_TABLES)
+            row = FoundRow(_CURRENT_ROW, row)
         return self._current(row, ctx, item)
+
+    def row_batches(self, table, got, ctx, item, problems) -> Iterator[RecordBatch]:
+        if table == "message" and ctx["mode"] == "message":
+            yield self._message_batch(got, item, ctx, problems)
+        else:
+            yield from super().row_batches(table, got, ctx, item, problems)
+
+    def _message_batch(self, got, item, ctx: dict, problems: list[str]) -> RecordBatch:
+        """The records of a read's ``message`` rows, the same as ``_current`` makes them,
+        written straight to the text they are stored as (as ``android_sms`` writes its texts:
+        no Timestamp, record object or fields dict each; the tests compare both paths byte for
+        byte). A chat's fields before the time, for one direction and sender, are written once.
+        This is for the usual row: a message with no media or place row, in a chat keyed by
+        its phone-number jid, not a system message, times as Unix milliseconds (integers),
+        texts as text; any other row is made by ``_current`` itself."""
+        batch = RecordBatch(RECORD_TYPE)
+        fields, times, corrupted, warnings, refs = (batch.fields.append, batch.times.append, batch.corrupted.append,
+                                                    batch.warnings.append, batch.source_refs.append)
+        media, places, quoted, heads = ctx["media"], ctx["places"], ctx["quoted"], ctx["heads"]
+        middle = f'"system": false, "source": {{"path": {json_string(item.path)}, "table": "message", "row_id": '
+        for r in got:
+            (rowid, chat_row_id, from_me, key_id, sender_row, _status, timestamp, received, message_type, text,
+             starred) = r
+            try:
+                if rowid in media or rowid in places or type(chat_row_id) is not int \
+                        or type(timestamp) not in _MS_TYPES or type(received) not in _MS_TYPES:
+                    raise TypeError("not the usual row")
+                head, tail = heads.get((chat_row_id, from_me, sender_row)) or self._heads(
+                    chat_row_id, from_me, sender_row, ctx)
+                kind, deleted = _KIND_JSON[message_type]
+                if timestamp:
+                    sent = ms_iso_utc(timestamp)
+                    when = f'"sent_at": "{sent}", "sent_at_utc": "{sent}", "tz_known": true, "tz_source": "utc", '
+                    stamps: tuple = (utc_row("sent", sent, str(timestamp)),)
+                else:
+                    when, stamps = NO_TIME_JSON, ()
+                reply = quoted.get(rowid)
+                # a value of another type raises (json_string: TypeError; the tables: KeyError)
+                text_json = (f'{head}{when}"body": {json_string(text) if text else _EMPTY}, "attachments": [], '
+                             f'"reply_to": {_NULL if reply is None else fields_json(reply)}, "edited": false, '
+                             f'"edited_at": null, "deleted": {deleted}, {middle}{rowid}}}, "message_type": {kind}, '
+                             f'"key_id": {json_string(key_id)}{tail}{_STARRED_JSON[starred]}, '
+                             f'"received_at": {_quoted_time(received) if received else _NULL}}}')
+            except ROW_ERRORS:                  # made one by one: _current's record, or its words for the row
+                try:
+                    rec = self._current(FoundRow(_CURRENT_ROW, r), ctx, item)
+                except ROW_ERRORS as exc:
+                    problems.append(f"table message: row {rowid} not readable as a message ({exc})")
+                    continue
+                batch.add(rec)
+                continue
+            fields(text_json)
+            times(stamps)
+            corrupted(not stamps)
+            warnings(())
+            refs(f"message:{rowid}")
+        return batch
+
+    def _heads(self, chat_row_id, from_me, sender_row, ctx) -> tuple[str, str]:
+        """The JSON text of a usual message's fields before its time (platform, conversation,
+        participants, sender, recipients, with the ", " after), and of those between its
+        ``key_id`` and ``starred`` (direction, chat_jid), as ``_current`` makes them for a
+        message of this chat, direction and sender: kept in ``ctx["heads"]``. KeyError where
+        the chat or sender is keyed by a LID or the chat's jid is not text (``_current``'s)."""
+        jid, subject, lid, group, others = self._chat(chat_row_id, ctx)
+        out = _FROM_ME[from_me]
+        if out:
+            sender = OWNER
+        elif group:
+            sender = ctx["jids"].get(sender_row)
+        else:
+            sender = jid
+        if lid is not None or sender in ctx["phone"] or type(jid) is not str:
+            raise KeyError("a LID, or a chat jid that is not text")
+        head = fields_json({"platform": "whatsapp", "conversation": {"id": jid, "title": subject or jid,
+                                                                     "group": jid.endswith("@g.us")},
+                            "participants": [OWNER, *others], "sender": sender,
+                            "recipients": others if out else [OWNER, *(o for o in others if o != sender)]})
+        tail = f', "direction": "{"outgoing" if out else "incoming"}", "chat_jid": {fields_json(jid)}, "starred": '
+        ctx["heads"][(chat_row_id, from_me, sender_row)] = got = (head[:-1] + ", ", tail)
+        return got
 
     # -- legacy 'messages' -------------------------------------------------------------------------
     def _legacy_context(self, conn, tables, problems) -> dict:
@@ -166,25 +266,42 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
             places = lookup(conn, "message_location", tables["message_location"], "message_row_id",
                             ("latitude", "longitude", "place_name"), problems)
         members: dict[int, set] = {}
-        if "message" in tables:
-            for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems):
+        if "message" in tables and "sender_jid_row_id" in tables["message"]:
+            # only a group's messages name their sender: SQLite leaves the others out
+            for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems,
+                          where="sender_jid_row_id IS NOT NULL AND sender_jid_row_id != 0"):
                 if r["sender_jid_row_id"]:
                     who = jids.get(r["sender_jid_row_id"])
                     members.setdefault(r["chat_row_id"], set()).add(phone.get(who, who) if who else who)
         return {"mode": "message", "jids": jids, "phone": phone, "chats": chats, "media": media, "quoted": quoted,
-                "places": places, "members": members}
+                "places": places, "members": members, "chat_of": {}, "heads": {}}
+
+    def _chat(self, chat_row_id, ctx) -> tuple:
+        """(jid, subject, the chat's LID or None, group, the other members) of a chat row, as
+        its messages name them: the phone-number jid for a mapped LID, a group's members
+        sorted. Worked out once per chat (kept in ``ctx["chat_of"]``) where the row id is an
+        integer, as the app writes it."""
+        if type(chat_row_id) is int and chat_row_id in ctx["chat_of"]:
+            return ctx["chat_of"][chat_row_id]
+        phone = ctx["phone"]
+        jid, subject = ctx["chats"].get(chat_row_id, (None, None))
+        if jid is None and chat_row_id is not None:
+            jid = f"chat:{chat_row_id}"
+        lid = None
+        if jid in phone:
+            lid, jid = jid, phone[jid]
+        group = isinstance(jid, str) and jid.endswith("@g.us")
+        others = tuple(sorted(x for x in ctx["members"].get(chat_row_id, set()) if x)) if group \
+            else ((jid,) if jid else ())
+        got = (jid, subject, lid, group, others)
+        if type(chat_row_id) is int:
+            ctx["chat_of"][chat_row_id] = got
+        return got
 
     def _current(self, r, ctx, item) -> ArtifactRecord:
         phone = ctx["phone"]
-        jid, subject = ctx["chats"].get(r["chat_row_id"], (None, None))
-        if jid is None and r["chat_row_id"] is not None:
-            jid = f"chat:{r['chat_row_id']}"
-        lids = {}
-        if jid in phone:
-            lids["chat_lid"], jid = jid, phone[jid]
-        group = isinstance(jid, str) and jid.endswith("@g.us")
-        others = sorted(x for x in ctx["members"].get(r["chat_row_id"], set()) if x) if group \
-            else ([jid] if jid else [])
+        jid, subject, lid, group, others = self._chat(r["chat_row_id"], ctx)
+        lids = {"chat_lid": lid} if lid is not None else {}
         from_me = bool(r["from_me"])
         if from_me:
             sender = OWNER
