@@ -1,17 +1,22 @@
-"""Phone message database parsing speed: the android_sms extractor over an ``mmssms.db`` of
+"""Phone message database parsing speed: a message database reader over a database of
 1,000,000 messages, against a bare ``sqlite3`` SELECT of the same rows in the same run.
 
-    .venv/bin/python bench/bench_chat_db.py [--messages 1000000] [--deleted 0] [--profile | --breakdown]
+    .venv/bin/python bench/bench_chat_db.py [--app sms|whatsapp] [--messages 1000000] [--deleted 0]
+                                            [--profile | --breakdown]
 
-Builds the database (the app's real ``sms``/``threads``/``canonical_addresses`` schema, page
-size 4096, ``secure_delete`` off) in a temporary folder, then times:
+``--app sms`` (the default): the android_sms reader over an ``mmssms.db`` (the app's real
+``sms``/``threads``/``canonical_addresses`` schema); ``--app whatsapp``: the whatsapp_db reader
+over a current-schema ``msgstore.db`` (``jid``, ``chat``, ``message``, ``message_media``,
+``message_quoted``; one-to-one chats and groups, 1 in 50 messages a photo, 1 in 100 a reply).
+Builds the database (page size 4096, ``secure_delete`` off) in a temporary folder, then times:
 
-* the floor: ``SELECT _id, thread_id, address, date, ... FROM sms`` read to the end (tuples);
-* the extractor, ``AndroidSmsExtractor().extract()`` consumed to the end (deleted-row recovery
-  included: with ``--deleted N``, N rows spread over the table are deleted first, leaving
-  freeblocks, and recovered), two ways: one ArtifactRecord per message (what a library caller
-  gets), and batches (``ExtractorInput.batches``: RecordBatch objects, what the triage asks for,
-  each message's fields written as the JSON text they are stored as);
+* the floor: a SELECT of the columns the reader reads from its message table, read to the
+  end (tuples);
+* the extractor's ``extract()`` consumed to the end (deleted-row recovery included: with
+  ``--deleted N``, N rows spread over the table are deleted first, leaving freeblocks, and
+  recovered), two ways: one ArtifactRecord per message (what a library caller gets), and
+  batches (``ExtractorInput.batches``: RecordBatch objects, what the triage asks for, the
+  usual message's fields written as the JSON text they are stored as);
 * each of those as the triage reads a file (``forensic.pipeline._extract``): its records put in
   their stored form (fields JSON, its SHA-256, the timestamp rows) and kept for the insert.
 
@@ -21,8 +26,8 @@ is what a triage pays on top, in the same process, before a row is inserted.
 
 Times are CPU seconds of this process (``time.process_time``: the machine may be shared),
 the fastest of ``--repeat`` runs each. Prints messages/s for each and its ratio to the SELECT,
-and the cost of building the records alone (the shared message shape from values in hand,
-one ArtifactRecord each). ``--profile`` runs the extractor under cProfile and prints the
+and (sms) the cost of building the records alone (the shared message shape from values in
+hand, one ArtifactRecord each). ``--profile`` runs the extractor under cProfile and prints the
 top 25 functions by own time. ``--breakdown`` prints what the parts of one message cost
 (microseconds, fastest of ``--repeat``, over the first 200,000 rows): reading a row, the
 objects every message record is made of, and its stored form, each against the bare
@@ -43,6 +48,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from forensic.extractors.base import ExtractorInput  # noqa: E402
 from forensic.extractors.chat.android_sms import AndroidSmsExtractor  # noqa: E402
+from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor  # noqa: E402
 from forensic.extractors.records import ArtifactRecord, RecordBatch  # noqa: E402
 
 SCHEMA = """
@@ -54,6 +60,21 @@ CREATE TABLE threads (_id INTEGER PRIMARY KEY AUTOINCREMENT, date INTEGER DEFAUL
   recipient_ids TEXT, snippet TEXT, snippet_cs INTEGER DEFAULT 0, read INTEGER DEFAULT 1, type INTEGER DEFAULT 0,
   error INTEGER DEFAULT 0, has_attachment INTEGER DEFAULT 0);
 CREATE TABLE canonical_addresses (_id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT);
+"""
+# WhatsApp Android msgstore.db, current schema (2022 on): the tables its reader uses
+WA_SCHEMA = """
+CREATE TABLE jid (_id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, server TEXT NOT NULL,
+  agent INTEGER, device INTEGER, type INTEGER, raw_string TEXT);
+CREATE TABLE chat (_id INTEGER PRIMARY KEY AUTOINCREMENT, jid_row_id INTEGER UNIQUE, hidden INTEGER,
+  subject TEXT, created_timestamp INTEGER);
+CREATE TABLE message (_id INTEGER PRIMARY KEY AUTOINCREMENT, chat_row_id INTEGER NOT NULL, from_me INTEGER NOT NULL,
+  key_id TEXT NOT NULL, sender_jid_row_id INTEGER, status INTEGER, broadcast INTEGER, recipient_count INTEGER,
+  origination_flags INTEGER, timestamp INTEGER, received_timestamp INTEGER, receipt_server_timestamp INTEGER,
+  message_type INTEGER, text_data TEXT, starred INTEGER, lookup_tables INTEGER, sort_id INTEGER);
+CREATE TABLE message_media (message_row_id INTEGER PRIMARY KEY, chat_row_id INTEGER, file_path TEXT,
+  file_size INTEGER, mime_type TEXT, media_name TEXT, media_caption TEXT);
+CREATE TABLE message_quoted (message_row_id INTEGER PRIMARY KEY, chat_row_id INTEGER, key_id TEXT,
+  from_me INTEGER, sender_jid_row_id INTEGER);
 """
 WORDS = "ok the shift starts at nine tomorrow bring passport money café mañana señor trabajo".split()
 
@@ -87,12 +108,61 @@ def build(path: str, n: int, deleted: int) -> None:
     db.close()
 
 
+def build_whatsapp(path: str, n: int, deleted: int) -> None:
+    """A msgstore.db of ``n`` messages in 200 one-to-one chats and 20 groups of 30 members,
+    4 in 10 sent from the device, 1 in 50 a photo (a message_media row), 1 in 100 a reply."""
+    rng = random.Random(1)
+    db = sqlite3.connect(path)
+    db.executescript("PRAGMA page_size=4096; PRAGMA secure_delete=OFF; PRAGMA auto_vacuum=NONE;"
+                     "PRAGMA journal_mode=OFF; PRAGMA synchronous=OFF;" + WA_SCHEMA)
+    jids = [(i, f"3460{i:07d}", "s.whatsapp.net", 0, 0, 0, f"3460{i:07d}@s.whatsapp.net") for i in range(1, 201)]
+    jids += [(200 + g, f"120363{g:06d}", "g.us", 0, 0, 1, f"120363{g:06d}@g.us") for g in range(1, 21)]
+    db.executemany("INSERT INTO jid VALUES (?, ?, ?, ?, ?, ?, ?)", jids)
+    db.executemany("INSERT INTO chat VALUES (?, ?, 0, ?, 0)", [(j[0], j[0], f"Group {j[0] - 200}" if j[0] > 200
+                                                                else None) for j in jids])
+    t = 1615752360000
+
+    def rows():
+        nonlocal t
+        for i in range(1, n + 1):
+            t += rng.randint(5_000, 400_000)
+            chat = rng.randrange(1, 221)
+            me = rng.random() < 0.4
+            sender = None if me or chat <= 200 else rng.randrange(1, 31) + 5 * (chat - 201)
+            body = " ".join(rng.choice(WORDS) for _ in range(rng.randint(2, 14)))
+            yield (i, chat, int(me), f"3EB0{i:016X}", sender, 13 if me else 0, 0, 0, 0, t, t + rng.randint(0, 5000),
+                   0, 1 if i % 50 == 0 else 0, body, 0, 0, i)
+
+    db.executemany(f"INSERT INTO message VALUES ({','.join('?' * 17)})", rows())
+    db.executemany("INSERT INTO message_media VALUES (?, ?, ?, ?, 'image/jpeg', NULL, NULL)",
+                   [(i, 1, f"Media/WhatsApp Images/IMG-{i}.jpg", 1000) for i in range(50, n + 1, 50)])
+    db.executemany("INSERT INTO message_quoted VALUES (?, 1, ?, 0, NULL)",
+                   [(i, f"3EB0{i - 1:016X}") for i in range(100, n + 1, 100)])
+    db.commit()
+    if deleted:
+        step = max(1, n // deleted)
+        db.executemany("DELETE FROM message WHERE _id = ?", [(i,) for i in range(1, n + 1, step)][:deleted])
+        db.commit()
+    db.close()
+
+
+# app -> (builder, extractor, its path on the phone, the columns its reader reads from its message table)
+APPS = {
+    "sms": (build, AndroidSmsExtractor, "/data/data/com.android.providers.telephony/databases/mmssms.db",
+            "SELECT _id, thread_id, address, date, date_sent, type, read, seen, subject, body, service_center, "
+            "status, locked, error_code FROM sms"),
+    "whatsapp": (build_whatsapp, WhatsAppDbExtractor, "/data/data/com.whatsapp/databases/msgstore.db",
+                 "SELECT _id, chat_row_id, from_me, key_id, sender_jid_row_id, status, timestamp, received_timestamp, "
+                 "message_type, text_data, starred FROM message"),
+}
+APP = "sms"
+
+
 def bare_select(path: str) -> tuple[int, float]:
     t0 = time.process_time()
     db = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
     n = 0
-    for _ in db.execute("SELECT _id, thread_id, address, date, date_sent, type, read, seen, subject, body, "
-                        "service_center, status, locked, error_code FROM sms"):
+    for _ in db.execute(APPS[APP][3]):
         n += 1
     db.close()
     return n, time.process_time() - t0
@@ -107,13 +177,14 @@ def extract(path: str, stored: bool = False, batches: bool = True) -> tuple[int,
     from forensic.pipeline import _extract
     from forensic.store.triage import StoredBatch
     size = os.path.getsize(path)
-    item = ExtractorInput(path="/data/data/com.android.providers.telephony/databases/mmssms.db", name="mmssms.db",
+    _, extractor, phone_path, _ = APPS[APP]
+    item = ExtractorInput(path=phone_path, name=phone_path.rsplit("/", 1)[-1],
                           mime="application/vnd.sqlite3", size=size, data=None,
                           reopen=lambda: open(path, "rb"), batches=batches)
     live = recovered = 0
     t0 = time.process_time()
     if stored:
-        kept = _extract([AndroidSmsExtractor()], item)
+        kept = _extract([extractor()], item)
         took = time.process_time() - t0
         for stage, r in kept:
             if stage is None:
@@ -122,7 +193,7 @@ def extract(path: str, stored: bool = False, batches: bool = True) -> tuple[int,
                 recovered += n
                 live += len(refs) - n
         return live, recovered, took
-    for r in AndroidSmsExtractor().extract(item):
+    for r in extractor().extract(item):
         if isinstance(r, RecordBatch):          # live rows (recovered ones come one by one)
             live += len(r)
         elif isinstance(r, ArtifactRecord):
@@ -243,12 +314,19 @@ def main() -> None:
     ap.add_argument("--deleted", type=int, default=0, help="rows deleted before the run (recovered by the extractor)")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each; the fastest counts")
     ap.add_argument("--profile", action="store_true")
-    ap.add_argument("--breakdown", action="store_true", help="per-message cost of each part of a record")
+    ap.add_argument("--breakdown", action="store_true", help="per-message cost of each part of a record (sms)")
+    ap.add_argument("--app", choices=sorted(APPS), default="sms", help="the database: Android SMS (mmssms.db) or "
+                                                                       "WhatsApp (msgstore.db)")
     args = ap.parse_args()
+    global APP
+    APP = args.app
+    if args.breakdown and APP != "sms":
+        ap.error("--breakdown measures the Android SMS reader's parts")
     with tempfile.TemporaryDirectory(prefix="bench-chat-db-") as tmp:
-        path = os.path.join(tmp, "mmssms.db")
+        builder, extractor, phone_path, _ = APPS[APP]
+        path = os.path.join(tmp, phone_path.rsplit("/", 1)[-1])
         t0 = time.perf_counter()
-        build(path, args.messages, args.deleted)
+        builder(path, args.messages, args.deleted)
         print(f"built {args.messages:,} messages ({os.path.getsize(path) / 1e6:,.0f} MB, {args.deleted:,} deleted) "
               f"in {time.perf_counter() - t0:.1f} s", flush=True)
         if args.profile:
@@ -264,8 +342,9 @@ def main() -> None:
         n, floor = min((bare_select(path) for _ in range(args.repeat)), key=lambda r: r[1])
         print(f"{'bare sqlite3 SELECT':<40} {n:>9,} rows {floor:7.2f} s {n / floor:>10,.0f} rows/s", flush=True)
         results = {}
-        for label, stored, batches in (("android_sms, one record each", False, False),
-                                       ("android_sms, batches (the triage's)", False, True),
+        name = extractor.NAME
+        for label, stored, batches in ((f"{name}, one record each", False, False),
+                                       (f"{name}, batches (the triage's)", False, True),
                                        ("  + stored form, one record each", True, False),
                                        ("  + stored form, batches (triage)", True, True)):
             live, recovered, took = min((extract(path, stored, batches) for _ in range(args.repeat)),
@@ -273,10 +352,11 @@ def main() -> None:
             results[label] = live / took
             print(f"{label:<40} {live:>9,} msgs {took:7.2f} s {live / took:>10,.0f} msg/s "
                   f"{took / floor:5.2f}x the SELECT (+{recovered:,} recovered)", flush=True)
-        shape = min(record_floor(n) for _ in range(args.repeat))
-        print(f"{'records alone (message_record)':<40} {n:>9,} msgs {shape:7.2f} s {n / shape:>10,.0f} msg/s "
-              f"{shape / floor:5.2f}x the SELECT", flush=True)
-        rate = results["android_sms, batches (the triage's)"]
+        if APP == "sms":
+            shape = min(record_floor(n) for _ in range(args.repeat))
+            print(f"{'records alone (message_record)':<40} {n:>9,} msgs {shape:7.2f} s {n / shape:>10,.0f} msg/s "
+                  f"{shape / floor:5.2f}x the SELECT", flush=True)
+        rate = results[f"{name}, batches (the triage's)"]
         ratio = n / floor / rate
         print(f"issue 15's target is the parsing (the extractor as the triage runs it, batches): {rate:,.0f} msg/s, "
               f"{ratio:.2f}x the bare SELECT (targets: >= 200,000 msg/s {'met' if rate >= 200_000 else 'NOT met'}, "
