@@ -37,6 +37,7 @@ are read. "Not my format" (none of the tables this reader needs) yields nothing.
 from __future__ import annotations
 
 import dataclasses
+import functools
 import hashlib
 import json
 import posixpath
@@ -275,19 +276,31 @@ class FoundRow(tuple):
     kept as found (a float NaN stays NaN: SQLite would make it NULL)."""
 
     names: tuple[str, ...]
+    _where: dict[str, int]
 
     def __new__(cls, names: tuple[str, ...], values: Iterable[Any]) -> "FoundRow":
         row = super().__new__(cls, values)
         row.names = names
+        row._where = _positions(names)
         return row
 
     def __getitem__(self, key):
         if isinstance(key, str):
             try:
-                key = self.names.index(key)
-            except ValueError:
+                key = self._where[key]
+            except KeyError:
                 raise KeyError(key) from None
         return super().__getitem__(key)
+
+
+@functools.lru_cache(maxsize=256)
+def _positions(names: tuple[str, ...]) -> dict[str, int]:
+    """name -> position in a row of ``names`` (the first, where a name repeats, as
+    ``tuple.index`` finds it); one per reader's column list."""
+    out: dict[str, int] = {}
+    for i, name in enumerate(names):
+        out.setdefault(name, i)
+    return out
 
 
 def _identity(rec: ArtifactRecord) -> bytes:
