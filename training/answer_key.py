@@ -38,6 +38,14 @@ Fact kinds (schema ``forensic.answer-key/2``; a ``/1`` key is the same without t
                          address book), the same identity in WhatsApp
   group_message          a group chat's message: sender, time, words, the group's title
   encrypted_database     an encrypted app database: a warning names it and the key needed
+  forwarded_message      a forwarded message of an app database (Telegram for Android's cache4.db): who
+                         forwarded it (the sender), the original sender (``forwarded_from``: the channel,
+                         named through ``chats``) and the original time (``forwarded_at``, UTC), its words
+  reply_message          a reply: its sender, words and time, and ``reply_to`` the ``message_id`` of the
+                         message it answers (that message's words given too)
+  chat_attachment        a file sent in a chat as a document: the message (sender, words, time) and its
+                         attachment's file name, type and size, read from the message (the file itself
+                         need not be on the phone)
   carved_photo           a photo found only by carving (its directory entry reused): SHA-256,
                          ``recovery: "carved"``, its position
   deleted_message        a message deleted from a database, recovered from its free space and
@@ -206,6 +214,21 @@ SIGNAL_FEEDBACK = ("The laptop's Signal Desktop database (sql/db.sqlite) is encr
                    "Mac's Keychain, --signal-password-file too). Without the key the database stays sealed: triage "
                    "only warns that it is encrypted, and its messages are not read.")
 CONTAINER_FEEDBACK = "A QCOW2 (or VMDK, VHDX, split raw) is read in place; never convert evidence first."
+TG_CACHE = ("Telegram for Android keeps its chats in cache4.db (/data/data/org.telegram.messenger/files/): each "
+            "message is a TL-serialised blob in messages_v2.data, read field by field by `forensic triage`. ")
+FORWARD_FEEDBACK = TG_CACHE + (
+    "The ad was not written by {forwarder}: {forwarder} forwarded it on {sent}, and its forward header names who "
+    "first posted it, {origin}, on {posted}. `forensic messages --json` shows forwarded, forwarded_from and "
+    "forwarded_at: cite the original author and date, and do not date the ad by its forward.")
+REPLY_FEEDBACK = TG_CACHE + (
+    "Her message '{body}' is a reply: its reply_to is message {target} ('{target_words}'), the forwarded ad, which "
+    "ties her answer to that ad. `forensic messages --json` gives reply_to as the answered message's message_id; "
+    "a list of texts without it loses the link.")
+ATTACHMENT_FEEDBACK = TG_CACHE + (
+    "{sender} sent the contract as a document: its file name ({name}), type and size are in the message itself "
+    "(documentAttributeFilename), even though the file was never downloaded to the phone. `forensic messages "
+    "--json` lists it under attachments (kind document, name, mime_type, size): cite the name as the message holds "
+    "it and say the file itself was not found.")
 
 
 def _offset_text(minutes: int) -> str:
@@ -834,6 +857,46 @@ def _app_facts(lay: Layout, fact) -> None:
                       "group": wa.title, "sender": m.sender, "sender_lid": wa.handler_lid,
                       "body_contains": m.needle, "body": m.body, "sent_utc": iso_utc(m.utc), "recovered": "deleted"},
                      requires="whatsapp_db", feedback=WHATSAPP_DELETED_FEEDBACK)
+    _telegram_cache_facts(lay, fact)
+
+
+def _telegram_cache_facts(lay: Layout, fact) -> None:
+    """Telegram for Android's cache4.db: the forwarded ad (who forwarded it, the channel that posted
+    it and when), the owner's reply to it (the id it answers), the contract's file name."""
+    tc, rel = lay.story.telegram_android, lay.apps.get("telegram_android")
+    if tc is None or not rel:
+        return
+    ad, reply, doc = tc.ad, tc.reply, tc.contract
+    who = tc.chat.other
+    origin = tc.channel
+    for item, prefix in (("phone", "/"), ("extraction", "/" + EXTRACTION_PREFIX)):
+        file = prefix + rel
+        fact("forwarded_message", item, f"telegram (cache4.db): {who} forwarded the job ad first posted by the "
+             f"channel '{origin}' on {iso_utc(tc.ad_posted)}",
+             {"platform": "telegram", "file": file, "conversation_with": who, "sender": who,
+              "sender_id": tc.recruiter_id, "body_contains": ad.needle, "body": ad.body, "sent_utc": iso_utc(ad.utc),
+              "message_id": tc.mid(ad), "forwarded": True, "forwarded_from": origin,
+              "forwarded_from_id": tc.channel_id, "forwarded_from_kind": "channel",
+              "forwarded_at": iso_utc(tc.ad_posted)},
+             requires=tc.chat.extractor,
+             feedback=FORWARD_FEEDBACK.format(forwarder=who, sent=iso_utc(ad.utc), origin=f"the channel '{origin}'",
+                                              posted=iso_utc(tc.ad_posted)))
+        fact("reply_message", item, f"telegram (cache4.db): {lay.story.owner} replied to the forwarded ad "
+             f"(message {tc.mid(ad)}) — {reply.key}",
+             {"platform": "telegram", "file": file, "conversation_with": who, "sender": OWNER,
+              "sender_name": lay.story.owner, "direction": "outgoing", "body_contains": reply.needle,
+              "body": reply.body, "sent_utc": iso_utc(reply.utc), "message_id": tc.mid(reply),
+              "reply_to": tc.mid(ad), "reply_to_contains": ad.needle},
+             requires=tc.chat.extractor,
+             feedback=REPLY_FEEDBACK.format(body=reply.body, target=tc.mid(ad), target_words=ad.needle))
+        fact("chat_attachment", item, f"telegram (cache4.db): {who} sent the contract as a document, "
+             f"{doc.attachment}",
+             {"platform": "telegram", "file": file, "conversation_with": who, "sender": who,
+              "sender_id": tc.recruiter_id, "body_contains": doc.needle, "body": doc.body,
+              "sent_utc": iso_utc(doc.utc), "message_id": tc.mid(doc), "attachment_kind": "document",
+              "file_name": doc.attachment, "mime_type": tc.contract_mime, "size": tc.contract_size},
+             requires=tc.chat.extractor,
+             feedback=ATTACHMENT_FEEDBACK.format(sender=who, name=doc.attachment))
 
 
 def _export_facts(lay: Layout, fact) -> None:
@@ -907,7 +970,7 @@ HASHSET_KINDS = ("known_bad_file", "known_good_count")
 
 
 APP_KINDS = ("deleted_message", "ios_attribution", "minimal_export_message", "chat_geotag", "call_identified",
-             "group_message", "encrypted_database")
+             "group_message", "encrypted_database", "forwarded_message", "reply_message", "chat_attachment")
 
 
 LATER_KINDS = ("backup_device", "backup_message", "signal_message", "xmp_photo_date", "video_geotag", "near_duplicate",
@@ -924,6 +987,14 @@ def _app_expected(f: dict) -> str:
         return f"{e['sender']} at {e['sent_utc']}: {e['body']}"
     if f["kind"] == "chat_geotag":
         return f"{e['lat']:.6f}, {e['lon']:.6f} ({e['place']}), `forensic geo` kind {e['geo_kind']}"
+    if f["kind"] == "forwarded_message":
+        return (f"{e['sender']} at {e['sent_utc']}: forwarded, forwarded_from {e['forwarded_from']} "
+                f"({e['forwarded_from_kind']} {e['forwarded_from_id']}), forwarded_at {e['forwarded_at']}: {e['body']}")
+    if f["kind"] == "reply_message":
+        return f"{e['sender_name']} at {e['sent_utc']}: {e['body']} (reply_to {e['reply_to']}: the forwarded ad)"
+    if f["kind"] == "chat_attachment":
+        return (f"{e['sender']} at {e['sent_utc']}: attachment {e['attachment_kind']} `{e['file_name']}` "
+                f"({e['mime_type']}, {e['size']:,} bytes)")
     if f["kind"] == "call_identified":
         return (f"{e['direction']} {e['started_utc']}, {e['duration_s']} s, number `{e['number']}` → {e['name']} "
                 f"(name_source {e['name_source']}; WhatsApp `{e['whatsapp_jid']}`)")
@@ -1038,7 +1109,7 @@ def render_markdown(key: dict) -> str:
     apps = [f for f in facts if f["kind"] in APP_KINDS]
     if apps:
         out += ["", "## Apps: a deleted SMS, iOS marks, a minimal Telegram export, calls, Viber, an encrypted "
-                "database", "",
+                "database, Telegram for Android (a forward, a reply, a document)", "",
                 "| id | item | what | expected |", "|---|---|---|---|"]
         out += [f"| {f['id']} | {f['item']} | {f['description']} | {_app_expected(f)} |" for f in apps]
         out += ["", "Feedback a trainee gets on missing them:", ""]

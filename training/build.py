@@ -18,9 +18,11 @@ position, WeChat's encrypted database. Two photos with GPS hide inside other fil
 ``Download/notes.bin`` (seeded random bytes, the photo appended at offset 0x624) and
 ``Documents/turnos_semana.docx`` (the handler's shift rota, its picture ``word/media/image1.jpeg``).
 WhatsApp's ``msgstore.db`` holds a group where the handler writes under an ``@lid``, two of
-their messages deleted; ``Pictures/Edited`` a photo dated by XMP only; ``DCIM/GoPro`` a GoPro
-clip (local clock, GPS in UTC). Beside the evidence, ``hashsets/``: ``sample-rds.db`` (an NSRL RDS
-v3-layout SQLite listing the phone's two stock wallpapers, known-good) and ``sample-vics.json``
+their messages deleted; Telegram's ``cache4.db`` the recruiter's chat (an ad forwarded from a
+channel, the owner's reply to it, a PDF contract sent as a document); ``Pictures/Edited`` a
+photo dated by XMP only; ``DCIM/GoPro`` a GoPro clip (local clock, GPS in UTC). Beside the
+evidence, ``hashsets/``: ``sample-rds.db`` (an NSRL RDS v3-layout SQLite listing the phone's two
+stock wallpapers, known-good) and ``sample-vics.json``
 (a VICS 2.0 export, MD5/SHA-1 only, category 2, listing a harmless generated picture the phone
 holds as ``Download/ad_0417.jpg`` and, renamed, ``DCIM/.thumbs/0417.dat``): digests of files
 made here, never real ones.
@@ -430,6 +432,7 @@ CALLLOG_DB = "data/com.android.providers.contacts/databases/calllog.db"
 WA_DB = "data/com.whatsapp/databases/wa.db"
 VIBER_DB = "data/com.viber.voip/databases/viber_messages"
 MSGSTORE_DB = "data/com.whatsapp/databases/msgstore.db"
+TELEGRAM_CACHE = "data/org.telegram.messenger/files/cache4.db"     # /data/data/org.telegram.messenger/files
 
 
 def wechat_db(seed: int) -> str:
@@ -572,8 +575,9 @@ def _archive_files(lay: Layout) -> None:
 
 def _app_files(lay: Layout, seed: int) -> None:
     """The files of the app cases: a minimal Telegram export, the contacts, the call log and
-    WhatsApp's contact list naming one person, a Viber group, and WeChat's encrypted database
-    (SQLCipher: random-looking bytes from the first byte, so no SQLite header)."""
+    WhatsApp's contact list naming one person, a Viber group, WeChat's encrypted database
+    (SQLCipher: random-looking bytes from the first byte, so no SQLite header), WhatsApp's
+    msgstore.db and Telegram for Android's cache4.db (a forwarded ad, a reply, a PDF)."""
     s = lay.story
     add = lay.phone.append
     tg, place = s.telegram_backup, s.telegram_place
@@ -603,6 +607,11 @@ def _app_files(lay: Layout, seed: int) -> None:
     if wa is not None and c is not None:
         add(FileOut(MSGSTORE_DB, formats.msgstore_db(wa), _ts(wa.messages[-1].utc) + 60, "whatsapp database"))
         lay.apps["msgstore"] = MSGSTORE_DB
+    tc = s.telegram_android
+    if tc is not None:
+        add(FileOut(TELEGRAM_CACHE, formats.cache4_db(tc, s.owner), _ts(tc.chat.messages[-1].utc) + 30,
+                    "telegram database"))
+        lay.apps["telegram_android"] = TELEGRAM_CACHE
 
 
 def signal_dir(user: str) -> str:

@@ -998,6 +998,97 @@ def _group_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str
     return "wrong", problems[0]
 
 
+def _is_party(value, name: str, ident: int | None) -> bool:
+    """An app database's party is the expected one: its name (as the app stores it, maybe lower
+    case, with the username after it: 'marco ruiz @mruiz (6012…)') or its id, as the reader shows it."""
+    got = str(value or "")
+    if _norm(name) and _norm(name) in _norm(got):
+        return True
+    return ident is not None and re.search(rf"(?:^|[(:]){ident}\)?$", got) is not None
+
+
+def _tg_messages(exp: dict, store: _Store, items: list[str]) -> list[dict]:
+    """The chat records of the platform whose text holds the expected words."""
+    needle = _words(exp["body_contains"])
+    return [a.fields for a in _chat_records(store, items, exp["platform"]) if needle in _words(a.fields.get("body"))]
+
+
+def _from_expected(f: dict, exp: dict) -> bool:
+    if exp.get("direction") == "outgoing":
+        return f.get("direction") == "outgoing" or _norm(f.get("sender")) == _norm(OWNER)
+    return _is_party(f.get("sender"), exp["sender"], exp.get("sender_id"))
+
+
+def _located(exp: dict, store: _Store, items: list[str]) -> tuple[list[dict], tuple[str, str] | None]:
+    """The records of the expected message (words, sender, UTC time), or the verdict when there is none."""
+    same = _tg_messages(exp, store, items)
+    if not same:
+        return [], ("missed", f"no {exp['platform']} message containing {exp['body_contains']!r} (in "
+                              f"{exp['file'].rsplit('/', 1)[-1]})")
+    mine = [f for f in same if _from_expected(f, exp)]
+    if not mine:
+        return [], ("wrong", f"sender {same[0].get('sender')} (expected {exp.get('sender_name') or exp['sender']})")
+    timed = [f for f in mine if _same_utc(f.get("sent_at_utc"), exp["sent_utc"])]
+    if not timed:
+        return [], ("wrong", f"sent UTC {mine[0].get('sent_at_utc')} (expected {exp['sent_utc']})")
+    return timed, None
+
+
+def _forwarded_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A forwarded message: its forwarder (the sender), marked forwarded, the original sender
+    (``forwarded_from``) and the original time (``forwarded_at``)."""
+    got, verdict = _located(exp, store, items)
+    if verdict:
+        return verdict
+    fwd = [f for f in got if f.get("forwarded")]
+    if not fwd:
+        return "wrong", (f"listed as {exp['sender']}'s own message: not marked forwarded (the forward header, with "
+                         f"the original sender {exp['forwarded_from']}, was not read)")
+    problems = []
+    for f in fwd:
+        if not _is_party(f.get("forwarded_from"), exp["forwarded_from"], exp.get("forwarded_from_id")):
+            problems.append(f"forwarded_from {f.get('forwarded_from')} (expected {exp['forwarded_from']})")
+        elif not _same_utc(f.get("forwarded_at"), exp["forwarded_at"]):
+            problems.append(f"forwarded_at {f.get('forwarded_at')} (expected the original time {exp['forwarded_at']}; "
+                            f"{exp['sent_utc']} is when it was forwarded)")
+        else:
+            return "found", f"forwarded from {f.get('forwarded_from')}, first posted {f.get('forwarded_at')}"
+    return "wrong", problems[0]
+
+
+def _reply_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A reply: the message (sender, words, time) and ``reply_to`` the id of the message it answers."""
+    got, verdict = _located(exp, store, items)
+    if verdict:
+        return verdict
+    for f in got:
+        if str(f.get("reply_to")) == str(exp["reply_to"]):
+            return "found", f"reply_to {f.get('reply_to')}"
+    f = got[0]
+    if f.get("reply_to") in (None, ""):
+        return "wrong", (f"listed without reply_to: not linked to the message it answers (message {exp['reply_to']}, "
+                         f"{exp['reply_to_contains']!r})")
+    return "wrong", f"reply_to {f.get('reply_to')} (expected message {exp['reply_to']}, {exp['reply_to_contains']!r})"
+
+
+def _chat_attachment(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
+    """A file sent as a document: the message carries an attachment with this file name and kind."""
+    got, verdict = _located(exp, store, items)
+    if verdict:
+        return verdict
+    atts = [a for f in got for a in (f.get("attachments") or []) if isinstance(a, dict)]
+    named = [a for a in atts if a.get("name") == exp["file_name"]]
+    if named:
+        a = named[0]
+        if a.get("kind") not in (None, exp["attachment_kind"]):
+            return "wrong", f"{exp['file_name']} listed as kind {a.get('kind')} (expected {exp['attachment_kind']})"
+        return "found", f"{a.get('kind') or 'attachment'} {a['name']} ({a.get('mime_type')})"
+    if not atts:
+        return "wrong", f"the message is listed without its attachment (expected the document {exp['file_name']})"
+    return "wrong", (f"attachment {', '.join(str(a.get('name') or a.get('note') or a.get('kind')) for a in atts)} "
+                     f"(expected the file name {exp['file_name']})")
+
+
 def _call_identified(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """The call: number as found, time, duration, direction; named from the contacts (the log
     has no name), the same person also in WhatsApp."""
@@ -1559,6 +1650,7 @@ _HANDLERS = {
     "known_good_count": _known_good_count, "bundle_sources": _bundle_sources,
     "suspected_known_bad": _suspected_known_bad, "keyword_hit": _keyword_hit, "pattern_hit": _pattern_hit,
     "raw_hit": _raw_hit, "archive_hit": _archive_hit, "place_export": _place_export,
-    "signal_message": _signal_message,
+    "signal_message": _signal_message, "forwarded_message": _forwarded_message, "reply_message": _reply_message,
+    "chat_attachment": _chat_attachment,
 }
 

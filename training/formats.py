@@ -19,7 +19,8 @@ import zipfile
 import zlib
 from datetime import datetime, timedelta, timezone
 
-from forensic.training.story import Caller, Chat, IphoneBackup, Message, SignalDesktop, Story, WaGroup
+from forensic.training.story import (Caller, Chat, IphoneBackup, Message, SignalDesktop, Story, TelegramCache,
+                                     WaGroup)
 
 ZIP_TIME = (2020, 1, 1, 0, 0, 0)
 
@@ -605,6 +606,132 @@ def msgstore_db(wa: WaGroup) -> bytes:
             return fh.read()
     finally:
         os.unlink(path)
+
+
+# Telegram for Android's cache4.db (MessagesStorage.java): the tables a chat lives in, declared
+# as the app declares them (messages_v2 as from Telegram Android 10.x, with reply_to_story_id)
+CACHE4_SCHEMA = """
+CREATE TABLE users(uid INTEGER PRIMARY KEY, name TEXT, status INTEGER, data BLOB);
+CREATE TABLE chats(uid INTEGER PRIMARY KEY, name TEXT, data BLOB);
+CREATE TABLE dialogs(did INTEGER PRIMARY KEY, date INTEGER, unread_count INTEGER, last_mid INTEGER, inbox_max INTEGER,
+  outbox_max INTEGER, last_mid_i INTEGER, unread_count_i INTEGER, pts INTEGER, date_i INTEGER, pinned INTEGER,
+  flags INTEGER, folder_id INTEGER, data BLOB, unread_reactions INTEGER, last_mid_group INTEGER, ttl_period INTEGER);
+CREATE TABLE messages_v2(mid INTEGER, uid INTEGER, read_state INTEGER, send_state INTEGER, date INTEGER, data BLOB,
+  out INTEGER, ttl INTEGER, media INTEGER, replydata BLOB, imp INTEGER, mention INTEGER, forwards INTEGER,
+  replies_data BLOB, thread_reply_id INTEGER, is_channel INTEGER, reply_to_message_id INTEGER, custom_params BLOB,
+  group_id INTEGER, reply_to_story_id INTEGER, PRIMARY KEY(mid, uid));
+CREATE INDEX uid_mid_read_out_idx_messages_v2 ON messages_v2(uid, mid, read_state, out);
+CREATE INDEX uid_date_mid_idx_messages_v2 ON messages_v2(uid, date, mid);
+"""
+
+# TL constructors of Telegram's API schema, layer 181 (api.tl; the same ids through layer 195):
+# message#94345242 flags:# ... flags2:# ... id:int from_id:flags.8?Peer from_boosts_applied:flags.29?int
+#   peer_id:Peer saved_peer_id:flags.28?Peer fwd_from:flags.2?MessageFwdHeader via_bot_id:flags.11?long
+#   via_business_bot_id:flags2.0?long reply_to:flags.3?MessageReplyHeader date:int message:string
+#   media:flags.9?MessageMedia reply_markup:flags.6?... (later fields: none set here)
+# messageFwdHeader#4e4df4bb flags:# from_id:flags.0?Peer from_name:flags.5?string date:int
+#   channel_post:flags.2?int post_author:flags.3?string saved_from_peer:flags.4?Peer ... psa_type:flags.6?string
+# messageReplyHeader#afbc09db flags:# reply_to_msg_id:flags.4?int reply_to_peer_id:flags.0?Peer ...
+# messageMediaDocument#4cf4d72d flags:# document:flags.0?Document alt_document:flags.5?Document
+#   ttl_seconds:flags.2?int
+# document#8fd4c4d8 flags:# id:long access_hash:long file_reference:bytes date:int mime_type:string
+#   size:long thumbs:flags.0?Vector<PhotoSize> video_thumbs:flags.1?Vector<VideoSize> dc_id:int
+#   attributes:Vector<DocumentAttribute>
+# documentAttributeFilename#15590068 file_name:string; peerUser#59511722 user_id:long;
+# peerChannel#a2a5371e channel_id:long; vector#1cb5c415
+TL_MESSAGE_181 = 0x94345242
+TL_FWD_HEADER = 0x4E4DF4BB
+TL_REPLY_HEADER = 0xAFBC09DB
+TL_MEDIA_DOCUMENT = 0x4CF4D72D
+TL_DOCUMENT = 0x8FD4C4D8
+TL_ATTR_FILENAME = 0x15590068
+TL_PEER_USER, TL_PEER_CHANNEL, TL_VECTOR = 0x59511722, 0xA2A5371E, 0x1CB5C415
+TL_OUT, TL_FWD, TL_REPLY, TL_FROM, TL_MEDIA = 1 << 1, 1 << 2, 1 << 3, 1 << 8, 1 << 9
+
+
+def tl_string(text: str | bytes) -> bytes:
+    """A TL string/bytes: a length byte (below 254) or 0xFE and 3 length bytes, the bytes,
+    zeros to a multiple of 4."""
+    raw = text.encode("utf-8") if isinstance(text, str) else text
+    head = bytes([len(raw)]) if len(raw) < 254 else b"\xfe" + len(raw).to_bytes(3, "little")
+    body = head + raw
+    return body + b"\x00" * (-len(body) % 4)
+
+
+def _tl_peer(ctor: int, ident: int) -> bytes:
+    return struct.pack("<Iq", ctor, ident)
+
+
+def tl_message_181(mid: int, date: int, text: str, *, out: bool, from_id: int, peer_id: int,
+                   fwd: tuple[int, int, int] | None = None, reply_to: int | None = None,
+                   document: tuple[int, int, str, int, str, int] | None = None) -> bytes:
+    """A ``message#94345242`` blob (layer 181) as cache4.db stores it: ``fwd`` (channel id, the
+    channel's date, its post id) a forward from a channel; ``reply_to`` the replied-to id;
+    ``document`` (id, access_hash, mime type, size, file name, date) a file sent as a document."""
+    flags = TL_FROM | (TL_OUT if out else 0) | (TL_FWD if fwd else 0) | (TL_REPLY if reply_to is not None else 0) | \
+        (TL_MEDIA if document else 0)
+    blob = struct.pack("<IIIi", TL_MESSAGE_181, flags, 0, mid)             # flags2 0: no business bot
+    blob += _tl_peer(TL_PEER_USER, from_id) + _tl_peer(TL_PEER_USER, peer_id)
+    if fwd:
+        channel, posted, post = fwd
+        # flags.0 from_id (the channel), flags.2 channel_post
+        blob += struct.pack("<II", TL_FWD_HEADER, 1 | 1 << 2) + _tl_peer(TL_PEER_CHANNEL, channel) + \
+            struct.pack("<ii", posted, post)
+    if reply_to is not None:
+        blob += struct.pack("<IIi", TL_REPLY_HEADER, 1 << 4, reply_to)      # flags.4 reply_to_msg_id
+    blob += struct.pack("<i", date) + tl_string(text)
+    if document:
+        doc_id, access_hash, mime, size, name, doc_date = document
+        attrs = struct.pack("<Ii", TL_VECTOR, 1) + struct.pack("<I", TL_ATTR_FILENAME) + tl_string(name)
+        blob += struct.pack("<II", TL_MEDIA_DOCUMENT, 1)                    # flags.0 document
+        blob += struct.pack("<IIqq", TL_DOCUMENT, 0, doc_id, access_hash) + tl_string(bytes(8)) + \
+            struct.pack("<i", doc_date) + tl_string(mime) + struct.pack("<qi", size, 2) + attrs   # no thumbs; dc 2
+    return blob
+
+
+def _search_name(name: str, username: str = "") -> str:
+    """How Telegram Android stores a name for its search (users.name): lower case, and
+    ``;;;`` and the username after it."""
+    return f"{name};;;{username}".lower()
+
+
+def cache4_db(tc: TelegramCache, owner: str) -> bytes:
+    """``cache4.db`` with the recruiter's private chat: ``users`` (the owner, the recruiter),
+    ``chats`` (the channel the ad came from, its title lower-cased as the app stores it), one
+    ``dialogs`` row and the messages in ``messages_v2``, each a layer-181 ``TL_message`` blob."""
+    ids = {id(m): tc.mid(m) for m in tc.chat.messages}
+    rows = []
+    for m in tc.chat.messages:
+        mid, date, mine = ids[id(m)], epoch(m.utc), not m.incoming
+        doc = None
+        if m is tc.contract and m.attachment:
+            doc = (int.from_bytes(hashlib.sha256(f"{tc.first_id}/doc".encode()).digest()[:8], "little") >> 1,
+                   int.from_bytes(hashlib.sha256(f"{tc.first_id}/hash".encode()).digest()[:8], "little") >> 1,
+                   tc.contract_mime, tc.contract_size, m.attachment, date)
+        blob = tl_message_181(
+            mid, date, m.body, out=mine, from_id=tc.owner_id if mine else tc.recruiter_id,
+            # a private chat: peer_id is the other side of the chat as the sender sees it
+            peer_id=tc.recruiter_id if mine else tc.owner_id,
+            fwd=(tc.channel_id, epoch(tc.ad_posted), tc.channel_post) if m is tc.ad else None,
+            reply_to=ids[id(tc.ad)] if m is tc.reply else None, document=doc)
+        rows.append({"mid": mid, "uid": tc.recruiter_id, "read_state": 1, "send_state": 0, "date": date,
+                     "data": blob, "out": int(mine), "ttl": 0, "media": 1 if doc else 0, "replydata": None,
+                     "imp": 0, "mention": 0, "forwards": 0, "replies_data": None, "thread_reply_id": 0,
+                     "is_channel": 0, "reply_to_message_id": ids[id(tc.ad)] if m is tc.reply else 0,
+                     "custom_params": None, "group_id": 0, "reply_to_story_id": 0})
+    last = tc.chat.messages[-1]
+    return sqlite_bytes(CACHE4_SCHEMA, [
+        ("users", [{"uid": tc.owner_id, "name": _search_name(owner), "status": 0, "data": None},
+                   {"uid": tc.recruiter_id, "name": _search_name(tc.chat.other, tc.recruiter_username), "status": 0,
+                    "data": None}]),
+        ("chats", [{"uid": tc.channel_id, "name": tc.channel.lower(), "data": None}]),
+        ("dialogs", [{"did": tc.recruiter_id, "date": epoch(last.utc), "unread_count": 0, "last_mid": ids[id(last)],
+                      "inbox_max": max(ids[id(m)] for m in tc.chat.messages if m.incoming),
+                      "outbox_max": max(ids[id(m)] for m in tc.chat.messages if not m.incoming), "last_mid_i": 0,
+                      "unread_count_i": 0, "pts": 0, "date_i": 0, "pinned": 0, "flags": 0, "folder_id": 0,
+                      "data": None, "unread_reactions": 0, "last_mid_group": 0, "ttl_period": 0}]),
+        ("messages_v2", rows),
+    ])
 
 
 # iOS Messages (sms.db): the tables and columns its extractor reads, declared as iOS declares them

@@ -265,6 +265,33 @@ class SignalDesktop:
 
 
 @dataclass(slots=True)
+class TelegramCache:
+    """Telegram for Android's ``cache4.db`` on the phone: the recruiter's private chat with the
+    owner. He forwards a job ad a channel posted days before (the forward keeps the channel and
+    its time), she replies to the ad (a reply names the message it answers), and he sends the
+    contract as a PDF (a document: its file name is in the message, the file never downloaded)."""
+
+    chat: Chat                             # with the recruiter; incoming False: the owner's own
+    owner_id: int                          # Telegram user ids (64-bit, as layer 133 on stores them)
+    recruiter_id: int
+    recruiter_username: str
+    channel_id: int
+    channel: str                           # the channel that first posted the ad (its title)
+    channel_post: int                      # the ad's message id in that channel
+    ad: Message                            # forwarded by the recruiter
+    ad_posted: datetime                    # when the channel posted it (UTC): the forward header's date
+    reply: Message                         # the owner's answer: a reply to ``ad``
+    contract: Message                      # the recruiter's message with the PDF
+    contract_mime: str
+    contract_size: int
+    first_id: int                          # the chat's message ids: first_id, first_id + 1, ... in order
+
+    def mid(self, m: Message) -> int:
+        """The message id (``messages_v2.mid``) of one of the chat's messages."""
+        return self.first_id + next(i for i, x in enumerate(self.chat.messages) if x is m)
+
+
+@dataclass(slots=True)
 class Story:
     seed: int
     scenario: Scenario
@@ -317,6 +344,7 @@ class Story:
     signal: SignalDesktop | None = None     # the recruiter's laptop: Signal Desktop, database sealed
     split_note: SplitNote | None = None     # the card: a note in two files, the meeting place across them
     archive_note: ArchiveNote | None = None  # the phone: travel instructions in a downloaded ZIP
+    telegram_android: TelegramCache | None = None  # cache4.db: a forwarded ad, a reply to it, a PDF contract
 
 
 def _phone(rnd: random.Random, cc: str) -> str:
@@ -825,6 +853,49 @@ def _plan_apps(s: Story) -> None:
         f"2. No lleves el contrato. Dinero solo en efectivo.\r\n3. {s.transporter} te recoge en "
         f"{s.scenario.stops[1].city}.\r\n4. En el {s.hotel} di en recepcion la palabra clave: {code}\r\n"
         f"5. El pasaporte se lo das a {s.handler} al llegar.\r\n", "palabra clave", code, written)
+
+    # 19. Telegram for Android (cache4.db): the recruiter forwards a channel's job ad, the owner
+    # replies to it, he sends the contract as a PDF
+    s.telegram_android = _telegram_cache(s, me)
+
+
+_CHANNELS = ("Empleo España Hoy", "Trabajo Hostelería Europa", "Ofertas de Empleo UE", "Empleos Costa Sol")
+
+
+def _telegram_cache(s: Story, me: str) -> TelegramCache:
+    """The recruiter's Telegram chat with the owner, a day after his first WhatsApp message: a
+    channel's ad forwarded (posted 10-30 days before), her reply to it, the contract as a PDF."""
+    rnd = random.Random(f"{s.seed}/telegram-android")
+    city = s.scenario.stops[-1].city
+    chat = Chat("telegram", "telegram_android", s.recruiter, s.recruiter)
+    t = (s.start - timedelta(days=5)).replace(hour=rnd.randrange(9, 13), minute=rnd.randrange(60),
+                                               second=rnd.randrange(60), microsecond=0)
+    contract = "Contrato_" + "_".join(s.hotel.split()) + ".pdf"
+    script = [
+        (s.recruiter, f"Hola {me}, esta es la oferta de la que te hablé.", None, None),
+        (s.recruiter, f"SE BUSCA personal de limpieza y recepción para el {s.hotel} ({city}). 1.500 €/mes, "
+         "viaje y alojamiento incluidos. Sin experiencia, sin papeles. Escribe por privado.",
+         "the job ad, forwarded from a channel", "Sin experiencia, sin papeles"),
+        (me, "¿Es de verdad? No tengo permiso de trabajo allí.", "the victim answers the ad (a reply to it)",
+         "No tengo permiso de trabajo"),
+        (s.recruiter, "Sí, es legal. Firma el contrato y me lo devuelves. El pasaporte me lo das en el viaje.",
+         "the contract, sent as a PDF", "Firma el contrato y me lo devuelves"),
+        (me, "Vale, lo leo esta noche.", None, None),
+    ]
+    for sender, body, key, needle in script:
+        t = t + timedelta(minutes=rnd.randrange(1, 25), seconds=rnd.randrange(60))
+        chat.messages.append(Message(sender, t, body, key=key, needle=needle, incoming=sender != me))
+    ad, reply, sent = chat.messages[1], chat.messages[2], chat.messages[3]
+    sent.attachment = contract
+    posted = (ad.utc - timedelta(days=rnd.randrange(10, 30), hours=rnd.randrange(24), minutes=rnd.randrange(60),
+                                 seconds=rnd.randrange(60)))
+    user = _slug_user(s.recruiter)
+    return TelegramCache(chat, owner_id=rnd.randrange(5_000_000_000, 7_000_000_000),
+                         recruiter_id=rnd.randrange(5_000_000_000, 7_000_000_000),
+                         recruiter_username=f"{user}_empleo", channel_id=rnd.randrange(1_500_000_000, 2_100_000_000),
+                         channel=rnd.choice(_CHANNELS), channel_post=rnd.randrange(200, 3000), ad=ad, ad_posted=posted,
+                         reply=reply, contract=sent, contract_mime="application/pdf",
+                         contract_size=rnd.randrange(40_000, 250_000), first_id=rnd.randrange(20, 400))
 
 
 _MEETING_PLACES = ("Gasolinera El Pinar", "Gasolinera Los Olivos", "Gasolinera La Venta", "Gasolinera San Roque")
