@@ -219,7 +219,7 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
         if jid == "-1" or r["key_id"] == "-1":
             return None                        # the database's own placeholder row
         group = isinstance(jid, str) and jid.endswith("@g.us")
-        others = sorted(ctx["by_jid"].get(jid, set())) if group else ([jid] if jid else [])
+        others = _sorted_members(ctx["by_jid"].get(jid, ())) if group else ([jid] if jid else [])
         from_me = bool(r["key_from_me"])
         sender = OWNER if from_me else (r["remote_resource"] if group else jid)
         kind = _TYPES.get(r["media_wa_type"], r["media_wa_type"]) if r["media_wa_type"] else "text"
@@ -267,14 +267,29 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                             ("latitude", "longitude", "place_name"), problems)
         members: dict[int, set] = {}
         if "message" in tables and "sender_jid_row_id" in tables["message"]:
-            # only a group's messages name their sender: SQLite leaves the others out
-            for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems,
-                          where="sender_jid_row_id IS NOT NULL AND sender_jid_row_id != 0"):
-                if r["sender_jid_row_id"]:
-                    who = jids.get(r["sender_jid_row_id"])
-                    members.setdefault(r["chat_row_id"], set()).add(phone.get(who, who) if who else who)
+            # only a group's messages name their sender: SQLite leaves the others out. A read
+            # that meets damage (or text that is not UTF-8) on the way is done again over every
+            # row, as the messages are read: it then meets that damage after the same rowid and
+            # reports it in the same words (once), where the filtered read's last rowid differs
+            factory, trouble = conn.text_factory, []
+            members = self._members(conn, tables, jids, phone, trouble,
+                                    "sender_jid_row_id IS NOT NULL AND sender_jid_row_id != 0")
+            if trouble:
+                conn.text_factory = factory
+                members = self._members(conn, tables, jids, phone, problems, "")
         return {"mode": "message", "jids": jids, "phone": phone, "chats": chats, "media": media, "quoted": quoted,
                 "places": places, "members": members, "chat_of": {}, "heads": {}}
+
+    @staticmethod
+    def _members(conn, tables, jids: dict, phone: dict, problems: list[str], where: str) -> dict[int, set]:
+        """chat row id -> the jids its messages name as sender (a mapped LID as its number)."""
+        members: dict[int, set] = {}
+        for r in rows(conn, "message", tables["message"], ("chat_row_id", "sender_jid_row_id"), problems,
+                      where=where):
+            if r["sender_jid_row_id"]:
+                who = jids.get(r["sender_jid_row_id"])
+                members.setdefault(r["chat_row_id"], set()).add(phone.get(who, who) if who else who)
+        return members
 
     def _chat(self, chat_row_id, ctx) -> tuple:
         """(jid, subject, the chat's LID or None, group, the other members) of a chat row, as
@@ -291,8 +306,7 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
         if jid in phone:
             lid, jid = jid, phone[jid]
         group = isinstance(jid, str) and jid.endswith("@g.us")
-        others = tuple(sorted(x for x in ctx["members"].get(chat_row_id, set()) if x)) if group \
-            else ((jid,) if jid else ())
+        others = _sorted_members(ctx["members"].get(chat_row_id, ())) if group else ((jid,) if jid else ())
         got = (jid, subject, lid, group, others)
         if type(chat_row_id) is int:
             ctx["chat_of"][chat_row_id] = got
@@ -347,8 +361,8 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
         if system:
             extra["actor"] = sender
         return message_record(
-            platform="whatsapp", conversation={"id": jid, "title": subject or jid, "group": bool(jid and
-                                                                                                 jid.endswith("@g.us"))},
+            platform="whatsapp", conversation={"id": jid, "title": subject or jid,
+                                               "group": isinstance(jid, str) and jid.endswith("@g.us")},
             participants=[OWNER] + list(others), sender=None if system else sender,
             recipients=list(others) if from_me else [OWNER] + [o for o in others if o != sender],
             sent=sent, body=body, attachments=attachments, reply_to=reply_to,
@@ -382,6 +396,18 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                 edits.changed(rec, fields, "contact names from wa.db")
         warnings = link_by_suffix(store, item, self.NAME, edits)
         return warnings + edits.links()
+
+
+def _sorted_members(members) -> tuple:
+    """A group's other members (those that are something), sorted. A jid row whose raw_string
+    is a blob or a number (forged, or damaged) beside text ones does not sort: the members of
+    other types than text then come after the texts, by their text (str(), as a record's JSON
+    writes them), and the group keeps its messages."""
+    got = [x for x in members if x]
+    try:
+        return tuple(sorted(got))
+    except TypeError:
+        return tuple(sorted(got, key=lambda x: (type(x) is not str, type(x).__name__, str(x))))
 
 
 def chat_location(lat, lon, source: str, name=None) -> dict | None:
