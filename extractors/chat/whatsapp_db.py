@@ -68,6 +68,7 @@ _STARRED_JSON = {None: "null", 0: "false", 1: "true"}
 _FROM_ME = {0: False, 1: True}
 _MS_TYPES = (int, type(None))
 _NULL, _EMPTY = "null", '""'
+_HEADS_BUDGET = 1 << 24          # characters of chat heads _heads keeps (ctx["heads"])
 
 
 def _quoted_time(ms: int) -> str:
@@ -194,7 +195,16 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                             "participants": [OWNER, *others], "sender": sender,
                             "recipients": others if out else [OWNER, *(o for o in others if o != sender)]})
         tail = f', "direction": "{"outgoing" if out else "incoming"}", "chat_jid": {fields_json(jid)}, "starred": '
-        ctx["heads"][(chat_row_id, from_me, sender_row)] = got = (head[:-1] + ", ", tail)
+        got = (head[:-1] + ", ", tail)
+        # kept up to a budget of characters: the key is the row's values as found, and a hostile
+        # file's sender ids (one each, naming no jid) in a large group made one head each, kept
+        # (1.3 GB for 21,000 messages of a 1,000-member group); past the budget it starts again
+        size = ctx.get("heads_chars", 0) + len(got[0]) + len(got[1])
+        if size > _HEADS_BUDGET:
+            ctx["heads"].clear()
+            size = len(got[0]) + len(got[1])
+        ctx["heads_chars"] = size
+        ctx["heads"][(chat_row_id, from_me, sender_row)] = got
         return got
 
     # -- legacy 'messages' -------------------------------------------------------------------------

@@ -9,7 +9,9 @@ Found: one jid row whose ``raw_string`` is a blob or a number (forged, or damage
 message of each group it sent in (members of two types do not sort), and every message of
 a chat keyed by it (``endswith`` of a blob); the members' ``WHERE`` read described a damaged
 page of ``message`` (and text that is not UTF-8) in other words than the messages' read, so
-one damage was reported two or three times with different rowids."""
+one damage was reported two or three times with different rowids; the per-chat cache of
+written heads, keyed by the sender id as found, grew with each sender id naming no jid (1.3
+GB for 21,000 messages of a 1,000-member group)."""
 from __future__ import annotations
 
 import random
@@ -20,8 +22,9 @@ import pytest
 
 from forensic import pipeline
 from forensic.extractors.base import ExtractorInput, Sibling
-from forensic.extractors.chat.common import read_batches
-from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor
+from forensic.extractors.chat.common import read_batches, tables_of
+from forensic.extractors.chat.sqlite_chat import row_batches
+from forensic.extractors.chat.whatsapp_db import _CURRENT, _HEADS_BUDGET, WhatsAppDbExtractor
 from forensic.store import triage as store_triage
 from forensic.store.records import fields_json
 
@@ -336,3 +339,35 @@ def test_a_log_with_uncommitted_frames_flags_db_state_either_way(tmp_path):
     assert sum('"db_state": "committed"' in f for f in fields) == 150
     assert any("14 records found only in the uncommitted state" in w for w in _warnings(batched))
 
+
+
+# -- the per-chat cache must not grow with what a hostile file holds -----------------------------------
+
+def test_sender_ids_naming_no_jid_do_not_fill_memory_with_heads(tmp_path):
+    """``ctx["heads"]`` is keyed by the sender id as found: 3,000 messages in a 300-member
+    group, each with its own sender id naming no jid row, made 3,000 heads of ~19,000
+    characters each, all kept (57 million characters; 1.3 GB for 21,000 messages of a
+    1,000-member group). The heads kept stay within a budget, and the records are the same."""
+    members = 300
+    jids = [(i, str(i), "s.whatsapp.net", 0, 0, 0, f"3460{i:07d}@s.whatsapp.net") for i in range(1, members + 1)]
+    msgs = [_msg(i, 1, 0, i) for i in range(1, members + 1)]
+    msgs += [_msg(i, 1, 0, 10 ** 6 + i) for i in range(members + 1, members + 3001)]
+    path = tmp_path / "msgstore.db"
+    data = _db(path, WA_CURRENT, {"jid": jids + [(members + 1, "g", "g.us", 0, 0, 1, "g@g.us")],
+                                  "chat": [(1, members + 1, 0, "G", 0)], "message": msgs}, page_size=4096)
+    ex = WhatsAppDbExtractor()
+    item = ExtractorInput(path=PATH, name="msgstore.db", mime="", size=len(data), data=data, batches=True)
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row                 # as the reader opens it
+    tables, problem = tables_of(conn)
+    problems: list[str] = []
+    ctx = ex.context(conn, tables, item, problems)
+    kept, written = 0, 0
+    for got in row_batches(conn, "message", tables["message"], _CURRENT, problems, tuples=True):
+        batch = ex._message_batch(got, item, ctx, problems)
+        written += sum(isinstance(f, str) for f in batch.fields)
+        kept = max(kept, sum(len(h) + len(t) for h, t in ctx["heads"].values()))
+    conn.close()
+    assert problem is None and problems == [] and written == len(msgs)
+    assert kept <= _HEADS_BUDGET < 3000 * 19_000
+    assert len(_records(_both(data))) == len(msgs)
