@@ -50,6 +50,7 @@ from forensic.extractors.base import ExtractorInput  # noqa: E402
 from forensic.extractors.chat.android_sms import AndroidSmsExtractor  # noqa: E402
 from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor  # noqa: E402
 from forensic.extractors.records import ArtifactRecord, RecordBatch  # noqa: E402
+from forensic.training.formats import MSGSTORE_SCHEMA  # noqa: E402
 
 SCHEMA = """
 CREATE TABLE sms (_id INTEGER PRIMARY KEY, thread_id INTEGER, address TEXT, person INTEGER, date INTEGER,
@@ -61,16 +62,9 @@ CREATE TABLE threads (_id INTEGER PRIMARY KEY AUTOINCREMENT, date INTEGER DEFAUL
   error INTEGER DEFAULT 0, has_attachment INTEGER DEFAULT 0);
 CREATE TABLE canonical_addresses (_id INTEGER PRIMARY KEY AUTOINCREMENT, address TEXT);
 """
-# WhatsApp Android msgstore.db, current schema (2022 on): the tables its reader uses
-WA_SCHEMA = """
-CREATE TABLE jid (_id INTEGER PRIMARY KEY AUTOINCREMENT, user TEXT NOT NULL, server TEXT NOT NULL,
-  agent INTEGER, device INTEGER, type INTEGER, raw_string TEXT);
-CREATE TABLE chat (_id INTEGER PRIMARY KEY AUTOINCREMENT, jid_row_id INTEGER UNIQUE, hidden INTEGER,
-  subject TEXT, created_timestamp INTEGER);
-CREATE TABLE message (_id INTEGER PRIMARY KEY AUTOINCREMENT, chat_row_id INTEGER NOT NULL, from_me INTEGER NOT NULL,
-  key_id TEXT NOT NULL, sender_jid_row_id INTEGER, status INTEGER, broadcast INTEGER, recipient_count INTEGER,
-  origination_flags INTEGER, timestamp INTEGER, received_timestamp INTEGER, receipt_server_timestamp INTEGER,
-  message_type INTEGER, text_data TEXT, starred INTEGER, lookup_tables INTEGER, sort_id INTEGER);
+# WhatsApp Android msgstore.db, current schema (2022 on): the tables its reader uses (the
+# training sample's, and the media and reply tables)
+WA_SCHEMA = MSGSTORE_SCHEMA + """
 CREATE TABLE message_media (message_row_id INTEGER PRIMARY KEY, chat_row_id INTEGER, file_path TEXT,
   file_size INTEGER, mime_type TEXT, media_name TEXT, media_caption TEXT);
 CREATE TABLE message_quoted (message_row_id INTEGER PRIMARY KEY, chat_row_id INTEGER, key_id TEXT,
