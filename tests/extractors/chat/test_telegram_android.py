@@ -8,8 +8,8 @@ import struct
 
 from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.sqlite_chat import OWNER
-from forensic.extractors.chat.telegram_android import (TelegramAndroidExtractor, decode_message, tl_string,
-                                                        media_attachment, walk_message)
+from forensic.extractors.chat.telegram_android import TelegramAndroidExtractor
+from forensic.extractors.chat.telegram_tl import decode_message, media_attachment, tl_string, walk_message
 
 EX = TelegramAndroidExtractor()
 SCHEMA = """
@@ -300,6 +300,30 @@ def test_damaged_blobs_keep_todays_fields(tmp_path):
                      "Telegram: 2 message blob(s) in messages_v2.data of a known TL_message layout did not walk "
                      "field by field to their date (layers 206-214 ×1, 133-135 ×1): their reply, forward and media "
                      "kind are not decoded, the text found by the date is kept"]
+
+
+def test_a_signed_channel_post_is_the_channels(tmp_path):
+    """A channel post forwarded with its author's signature: before layer 119 the header holds
+    both the channel (channel_id, flags.1) and the author's user id (from_id, flags.0); the post
+    is the channel's (as Telegram's clients show it), the author kept beside. From layer 119 the
+    channel is the from_id Peer and the signature the post_author string (flags.3)."""
+    old_fwd = struct.pack("<IIii", 0xEC338270, 1 | 1 << 1 | 1 << 2, 777, 1499990000) + struct.pack("<ii", 4242, 55)
+    new_fwd = struct.pack("<II", 0x5F777DCE, 1 | 1 << 2 | 1 << 3) + struct.pack("<Iq", 0xA2A5371E, 4242) + \
+        struct.pack("<ii", 1680000000, 56) + tls("Oleg P.")
+    rows = dict(ROWS)
+    rows["messages_v2"] = [
+        (40, 888, 1, 0, 1500000200, message(L118, 40, 1500000200, "old post", sender=struct.pack("<i", 888),
+                                            peer=peer32(1), fwd=old_fwd), 0, 0, 0, None, 0, 0, 0, None, 0, 0, 0,
+         None, 0, 0),
+        (41, 888, 1, 0, 1690002000, message(L133, 41, 1690002000, "new post", sender=peer_user(888), peer=P1,
+                                            fwd=new_fwd), 0, 0, 0, None, 0, 0, 0, None, 0, 0, 0, None, 0, 0)]
+    recs, _ = run(EX, build(tmp_path / "cache4.db", SCHEMA, rows), "/data/data/org.telegram.messenger/files/cache4.db")
+    by_id = {r.fields["message_id"]: r.fields for r in recs}
+    old, new = by_id[40], by_id[41]
+    assert (old["forwarded_from"], old["forwarded_from_author"], old["forwarded_at"]) == \
+        ("border crew (channel:4242)", "oleg p @olegp (777)", "2017-07-13T23:53:20Z")
+    assert (new["forwarded_from"], new["forwarded_from_author"], new["forwarded_at"]) == \
+        ("border crew (channel:4242)", "Oleg P.", "2023-03-28T10:40:00Z")
 
 
 def test_walk_needs_the_rows_date():
