@@ -12,8 +12,8 @@ from __future__ import annotations
 from typing import Iterator
 
 from forensic.extractors.chat.common import RECORD_TYPE, attachment, message_record
-from forensic.extractors.chat.sqlite_chat import (ROW_ERRORS, OWNER, SqliteChatExtractor, lookup, ms_iso, rows,
-                                                  source, unix_ms)
+from forensic.extractors.chat.sqlite_chat import (NO_TIME_JSON, ROW_ERRORS, OWNER, SqliteChatExtractor, lookup,
+                                                  ms_iso, rows, source, unix_ms)
 from forensic.extractors.records import ArtifactRecord, RecordBatch
 from forensic.store.records import fields_json, json_string
 from forensic.timestamps import Timestamp, ms_iso_utc, utc_row
@@ -30,8 +30,8 @@ _MS_TYPES = (int, type(None))
 _BOX_JSON = {None: "null", **{box: fields_json(name) for box, name in _BOX.items()}}
 _READ_JSON = {None: "null", 0: "false", 1: "true"}
 _DIRECTION = {True: '"outgoing"', False: '"incoming"'}
-_NO_TIME = '"sent_at": null, "sent_at_utc": null, "tz_known": false, "tz_source": "unknown", '
-_NULL, _EMPTY, _Q = "null", '""', '"'
+_NULL, _EMPTY = "null", '""'
+_HEADS_BUDGET = 1 << 24          # characters of thread heads _head keeps (ctx["heads"])
 
 
 def _sms_times(date, date_sent, outgoing: bool) -> tuple[str, str, tuple]:
@@ -45,15 +45,16 @@ def _sms_times(date, date_sent, outgoing: bool) -> tuple[str, str, tuple]:
         raise TypeError("not Unix milliseconds")
     if date_sent and not outgoing:       # the sender's clock, for received texts (0 when unknown)
         basis, ms = "date_sent", date_sent
-        received = f'"{ms_iso_utc(date)}"' if date else "null"
+        sent = ms_iso_utc(ms)
+        received = f'"{ms_iso_utc(date)}"' if date else _NULL       # date: when the phone stored it
     elif date:
         basis, ms = "date", date
-        received = None                  # the sent time, for a received text
+        sent = ms_iso_utc(ms)
+        received = _NULL if outgoing else f'"{sent}"'                # a received text's one time
     else:
-        return _NO_TIME, '"time_basis": "date", "received_at": null', ()
-    sent = ms_iso_utc(ms)
+        return NO_TIME_JSON, '"time_basis": "date", "received_at": null', ()
     return (f'"sent_at": "{sent}", "sent_at_utc": "{sent}", "tz_known": true, "tz_source": "utc", ',
-            f'"time_basis": "{basis}", "received_at": {received or ("null" if outgoing else f"{_Q}{sent}{_Q}")}',
+            f'"time_basis": "{basis}", "received_at": {received}',
             (utc_row("sent", sent, str(ms)),))
 
 
@@ -128,8 +129,7 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             try:
                 outgoing = box in _OUT
                 when, basis, stamps = _sms_times(date, date_sent, outgoing)
-                head = heads.get((thread_id, address, outgoing)) or self._head(thread_id, threads, address, outgoing,
-                                                                                seen, heads)
+                head = heads.get((thread_id, address, outgoing)) or self._head(thread_id, address, outgoing, ctx)
                 # a value of another type raises (json_string: TypeError; the tables: KeyError)
                 text = (f'{head}{when}"body": {json_string(body) if body else _EMPTY}, {middle}{rowid}}}, '
                         f'"kind": "sms", "direction": {_DIRECTION[outgoing]}, "box": {_BOX_JSON[box]}, {basis}, '
@@ -150,16 +150,25 @@ class AndroidSmsExtractor(SqliteChatExtractor):
             refs(f"sms:{rowid}")
         return batch
 
-    def _head(self, thread_id, threads, address, outgoing: bool, seen: dict, heads: dict) -> str:
+    def _head(self, thread_id, address, outgoing: bool, ctx: dict) -> str:
         """The JSON text of an SMS record's fields before its time (platform, conversation,
         participants, sender, recipients) as ``_sms`` makes them, with the ", " that follows:
-        written once per thread, address and direction, kept in ``heads`` under (thread_id,
-        address, outgoing)."""
-        conv_id, title, members = self._thread(thread_id, threads, address, seen)
+        written once per thread, address and direction, kept in ``ctx["heads"]`` under
+        (thread_id, address, outgoing)."""
+        conv_id, title, members = self._thread(thread_id, ctx["threads"], address, ctx["seen"])
         text = fields_json({"platform": "sms", "conversation": {"id": conv_id, "title": title},
                             "participants": members, "sender": OWNER if outgoing else address,
                             "recipients": ([address] if address else []) if outgoing else [OWNER]})
-        heads[(thread_id, address, outgoing)] = got = text[:-1] + ", "
+        got = text[:-1] + ", "
+        # kept up to a budget of characters: each head holds its thread's whole party list, and
+        # a hostile file's texts in a thread of many parties, each from an address of its own,
+        # would keep one such head per text; past the budget it starts again
+        size = ctx.get("heads_chars", 0) + len(got)
+        if size > _HEADS_BUDGET:
+            ctx["heads"].clear()
+            size = len(got)
+        ctx["heads_chars"] = size
+        ctx["heads"][(thread_id, address, outgoing)] = got
         return got
 
     def _conversation(self, thread_id, threads, fallback: list[str]) -> tuple[dict, list[str]]:
@@ -168,9 +177,14 @@ class AndroidSmsExtractor(SqliteChatExtractor):
                  "title": ", ".join(parties) or None}, parties)
 
     def _thread(self, thread_id, threads, address, seen: dict) -> tuple[str, str | None, list[str]]:
-        """(conversation id, title, participants) of an SMS, worked out once per thread and
-        address (a million texts share a few hundred threads); callers copy before use."""
-        key = (thread_id, address)
+        """(conversation id, title, participants) of an SMS, worked out once per thread (a
+        million texts share a few hundred threads), or per thread and address for a thread
+        whose parties are not known (its one party is the text's address); callers copy
+        before use."""
+        # one entry per known thread, however many addresses its texts name: a hostile file's
+        # texts in a thread of many parties, each from an address of its own, kept a copy of
+        # the party list per text
+        key = (thread_id, None) if threads.get(thread_id) else (thread_id, address)
         got = seen.get(key)
         if got is None:
             conv, parties = self._conversation(thread_id, threads, [address] if address else [])

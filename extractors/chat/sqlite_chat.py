@@ -27,8 +27,10 @@ counts what was recovered.
 Batches: for a caller that stores records a batch at a time (``ExtractorInput.batches``: the
 triage), the live rows' records come as :class:`RecordBatch` objects, one per read of rows
 (``row_batches``: made by ``row_record`` one by one, or, by a reader of databases that hold a
-million messages (Android SMS), column by column: the same records, byte for byte, as stored).
-Recovered rows, and the records of a database with an uncommitted state, come one by one.
+million messages (Android SMS, WhatsApp), each usual row written straight to the JSON text its
+fields are stored as, byte for byte what ``row_record``'s record gives; a row it cannot write so
+is made by ``row_record``). Recovered rows, and the records of a database with an uncommitted
+state, come one by one.
 
 Damage: each table is read in rowid batches; a batch that hits a damaged page is skipped past
 and reported, the rest is read. A missing table is reported and the tables that are there
@@ -175,7 +177,8 @@ class SqliteChatExtractor(Extractor):
         """The records of one read's live rows of a ``MESSAGE_TABLES`` table, as batches (one
         per run of records of one type), for a caller that stores batches. Here each is made
         by ``row_record``; a reader of databases that hold a million messages overrides this
-        to make them column by column: the same records, byte for byte, as ``row_record``'s."""
+        to write each usual row's fields as their stored JSON text (``RecordBatch.fields``):
+        the same records, byte for byte, as stored, as ``row_record``'s."""
         batch = None
         for rec in self._records(table, got, ctx, item, problems):
             if batch is None or batch.record_type != rec.record_type:

@@ -23,6 +23,11 @@ Deleted rows of ``message``/``messages`` (and ``wa_contacts``) are recovered fro
 by the base (``MESSAGE_TABLES``, :mod:`forensic.extractors.chat.sqlite_chat`), marked
 ``recovered: "deleted"``.
 
+For the triage (batches), the usual ``message`` row (no media or place row, a chat keyed by its
+phone-number jid, not a system message) is written straight to the JSON text it is stored as,
+byte for byte what the one-by-one record gives; any other row is made one by one
+(:mod:`forensic.extractors.chat.sqlite_chat`, Batches).
+
 A location message (legacy ``latitude``/``longitude``, current ``message_location``) carries
 ``location`` = {``latitude``, ``longitude``, ``source``} (and ``name``, the place's), the shape
 every chat location has: ``forensic geo``, the timeline and a bundle's map show it. A
@@ -69,12 +74,12 @@ _FROM_ME = {0: False, 1: True}
 _MS_TYPES = (int, type(None))
 _NULL, _EMPTY = "null", '""'
 _HEADS_BUDGET = 1 << 24          # characters of chat heads _heads keeps (ctx["heads"])
+_CONTACT = ("jid", "display_name", "wa_name", "number", "is_whatsapp_user")
 
 
 def _quoted_time(ms: int) -> str:
     """Unix milliseconds as the JSON of their ISO text (nothing in it to escape)."""
     return f'"{ms_iso_utc(ms)}"'
-_CONTACT = ("jid", "display_name", "wa_name", "number", "is_whatsapp_user")
 
 
 class WhatsAppDbExtractor(SqliteChatExtractor):

@@ -14,9 +14,10 @@ from hypothesis import given, settings, strategies as st
 from forensic import pipeline
 from forensic.case import Case
 from forensic.extractors.base import ExtractorInput
-from forensic.extractors.chat.android_sms import AndroidSmsExtractor
+from forensic.extractors.chat.android_sms import _HEADS_BUDGET, AndroidSmsExtractor
 from forensic.extractors.chat.ios_sms import IosSmsExtractor
-from forensic.extractors.chat.sqlite_chat import ROW_ERRORS
+from forensic.extractors.chat.common import tables_of
+from forensic.extractors.chat.sqlite_chat import ROW_ERRORS, row_batches
 from forensic.extractors.chat.whatsapp_db import WhatsAppDbExtractor
 from forensic.intake import add_evidence
 from forensic.pipeline import TriageOptions
@@ -136,6 +137,43 @@ def test_other_phone_databases_batch_the_same(tmp_path):
         assert batched == stored(ex, data, path, batches=False)
         assert sum(r[0] == "record" for r in batched) >= 3
         assert kinds(ex, data, path).get("RecordBatch")
+
+
+def test_texts_from_many_addresses_in_a_large_thread_do_not_fill_memory(tmp_path):
+    """A thread's parties (``threads.recipient_ids``) are written into the head of each of its
+    texts, and heads are kept per thread, address and direction: 1,200 texts in a thread of
+    1,000 parties, each from an address of its own (a hostile file), made 1,200 heads of
+    ~30,000 characters each (the party list twice: participants and title), all kept. The
+    heads kept stay within a budget, the thread's conversation is worked out once (not once
+    per address), and the records are the same either way."""
+    parties = 1000
+    rows = android_rows(0)
+    rows["canonical_addresses"] = [(i, f"+3460{i:07d}") for i in range(1, parties + 1)]
+    rows["threads"] = [(1, 0, 0, " ".join(str(i) for i in range(1, parties + 1)), None, 0, 1, 0, 0, 0)]
+    rows["sms"] = [(i, 1, f"+1555{i:07d}", None, 1615755960000 + i, 0, 0, 1, -1, 1, 0, None, f"text {i}", None,
+                    0, 0, 1) for i in range(1, 1201)]
+    rows["pdu"] = rows["part"] = rows["addr"] = []
+    path = tmp_path / "mmssms.db"
+    data = build(path, ANDROID_SCHEMA, rows, page_size=4096)
+    ex = AndroidSmsExtractor()
+    item = ExtractorInput(path=SMS_PATH, name="mmssms.db", mime="", size=len(data), data=data, batches=True)
+    conn = sqlite3.connect(path)
+    conn.row_factory = sqlite3.Row                 # as the reader opens it
+    tables, problem = tables_of(conn)
+    problems: list[str] = []
+    ctx = ex.context(conn, tables, item, problems)
+    kept, written = 0, 0
+    for got in row_batches(conn, "sms", tables["sms"], ex.MESSAGE_TABLES["sms"], problems, tuples=True):
+        batch = ex._sms_batch(got, item, ctx, problems)
+        written += sum(isinstance(f, str) for f in batch.fields)
+        kept = max(kept, sum(map(len, ctx["heads"].values())))
+    conn.close()
+    assert problem is None and problems == [] and written == 1200
+    assert kept <= _HEADS_BUDGET < 1200 * 30_000
+    assert len(ctx["seen"]) == 1
+    batched = stored(ex, data, SMS_PATH, batches=True)
+    assert batched == stored(ex, data, SMS_PATH, batches=False)
+    assert sum(r[0] == "record" for r in batched) == 1200
 
 
 def _triage(tmp: Path, name: str, src: Path) -> tuple[list, list, list]:
