@@ -99,6 +99,9 @@ class RecoveredRow:
     # neighbours in the b-tree, among which a live copy of the row would be (moved by an UPDATE
     # or a rebalance); None: anywhere
     near: tuple[int, int] | None = None
+    # found by scanning a page with no b-tree header (a freed overflow page, a freelist trunk, a
+    # lost page): nothing says its bytes were a row; they may be part of a freed row's long text
+    headerless: bool = False
 
 
 @dataclass(slots=True)
@@ -459,8 +462,9 @@ class _Scanner:
             fb = nxt
 
     def _scan(self, buf, base: int, n: int, start: int, end: int, shape: TableShape | None, file: str,
-              where: str) -> None:
-        """Whole cells anywhere in [start, end), byte by byte."""
+              where: str, headerless: bool = False) -> None:
+        """Whole cells anywhere in [start, end), byte by byte (``headerless``: of a page with no
+        b-tree header, see ``RecoveredRow.headerless``)."""
         if not buf[start:end].strip(b"\0"):
             return                                   # never written (a new page's zeros): most gaps
         if self.budget < end - start:
@@ -475,14 +479,14 @@ class _Scanner:
             hit = self._fits(shape, intact_cell, buf, p, end, self.db.encoding, self.max_local)
             if hit is not None:
                 s, (rowid, values, stop) = hit
-                self._add(s, rowid, values, where, n, p, file)
+                self._add(s, rowid, values, where, n, p, file, headerless)
                 p = stop
                 continue
             if self._freeblock_head(buf, p):
                 lost = self._fits(shape, freeblock_cell, buf, p, end, self.db.encoding)
                 if lost is not None:
                     s, (values, stop) = lost
-                    self._add(s, None, values, where, n, p, file)
+                    self._add(s, None, values, where, n, p, file, headerless)
                     p = stop
                     continue
             p += 1
@@ -517,12 +521,14 @@ class _Scanner:
                 return
         if buf[h] in _BTREE_TYPES and buf[h] != TABLE_LEAF:
             return                                   # an index or interior page: no rows
-        self._scan(buf, base, n, base + 8, base + self.db.usable, None, file, where)
+        self._scan(buf, base, n, base + 8, base + self.db.usable, None, file, where,
+                   headerless=buf[h] != TABLE_LEAF)
 
     def _add(self, shape: TableShape, rowid: int | None, values: tuple, where: str, n: int, offset: int,
-             file: str) -> None:
+             file: str, headerless: bool = False) -> None:
         if shape.name in self.wanted:        # the others' cells are only told apart
-            self.out.rows.append(RecoveredRow(shape.name, rowid, values, where, n, offset, file))
+            self.out.rows.append(RecoveredRow(shape.name, rowid, values, where, n, offset, file,
+                                              headerless=headerless))
 
 
 # -- the whole file --------------------------------------------------------------------------------

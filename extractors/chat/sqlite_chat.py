@@ -21,7 +21,8 @@ carries ``recovered: "deleted"`` and ``source.page``, ``source.offset`` (bytes i
 wal); live records carry no ``recovered``. Never mixed silently: a recovered row equal to a
 live row (same rowid and content; content alone where a freeblock overwrote the rowid) is
 dropped, one with a live row's rowid but other content is kept and says so
-(``recovered_note``: an earlier version, or a reused rowid), and one warning per database
+(``recovered_note``: an earlier version, or a reused rowid); one found by scanning a page with
+no b-tree header says so (``recovery_confidence: "low"``, :data:`HEADERLESS_NOTE`); and one warning per database
 counts what was recovered.
 
 Batches: for a caller that stores records a batch at a time (``ExtractorInput.batches``: the
@@ -59,6 +60,10 @@ OWNER = "(device owner)"
 # the JSON text of a message's fields sent_at to tz_source when it has no readable time, with
 # the ", " after (as fields_json writes them: for a reader that writes its records' JSON itself)
 NO_TIME_JSON = '"sent_at": null, "sent_at_utc": null, "tz_known": false, "tz_source": "unknown", '
+# said of a row recovered from a page with no b-tree header (RecoveredRow.headerless)
+HEADERLESS_NOTE = ("found by scanning a page with no b-tree header (a freed overflow page, a freelist trunk or a "
+                   "lost page): its bytes fit a row of this table, but they may be part of a longer text that "
+                   "another row held, not a row of their own")
 # what reading one row as a message may raise (a value of a type the app never writes): that row is
 # reported, the rest are read
 ROW_ERRORS = (TypeError, ValueError, AttributeError, KeyError, IndexError, OverflowError)
@@ -237,6 +242,7 @@ class SqliteChatExtractor(Extractor):
         kept, copies = new_rows(db.committed, shapes, found.rows, problems)
         wal_name = f"{item.name}-wal"
         counts: dict[str, int] = {}
+        low = 0
         for row, note in kept:
             shape = next(s for s in shapes if s.name == row.table)
             wanted = self.MESSAGE_TABLES[row.table]
@@ -255,6 +261,10 @@ class SqliteChatExtractor(Extractor):
                 src.update({"in": row.where, "page": row.page, "offset": row.offset,
                             "file": wal_name if row.file == "wal" else item.name})
             rec.fields["recovered"] = "deleted"
+            if row.headerless:
+                rec.fields["recovery_confidence"] = "low"
+                note = "; ".join(filter(None, (note, HEADERLESS_NOTE)))
+                low += 1
             if note:
                 rec.fields["recovered_note"] = note
             counts[row.where] = counts.get(row.where, 0) + 1
@@ -265,7 +275,9 @@ class SqliteChatExtractor(Extractor):
         if total or found.overflow:
             where = ", ".join(f"{n} from {w}" for w, n in sorted(counts.items()))
             problems.append(f"{item.name}: {total} deleted rows recovered from free space ({where or 'none'}), "
-                            f"marked recovered 'deleted'; {copies} copies of live rows dropped"
+                            f"marked recovered 'deleted'"
+                            + (f" ({low} from pages with no b-tree header: recovery_confidence 'low')" if low else "")
+                            + f"; {copies} copies of live rows dropped"
                             + (f"; {found.overflow} deleted cells spilling to overflow pages not recovered"
                                if found.overflow else ""))
 
