@@ -12,7 +12,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from functools import lru_cache
 
 TZ_SOURCES = ("utc", "offset_tag", "gps", "location", "assumed", "unknown")
 
@@ -111,13 +110,16 @@ def ms_datetime(ms: int) -> datetime:
 
 def ms_iso_utc(ms: int) -> str:
     """Unix milliseconds -> ``iso_utc(ms_datetime(ms))``, the same text made without the
-    datetime: the hour's 'YYYY-MM-DDTHH:' (cached: messages come in runs through the same
-    hours), then the minute and second within it and the milliseconds, each looked up in a
-    table of their texts. Out of datetime's range it raises as ``ms_datetime`` does
-    (OverflowError)."""
+    datetime: the hour's 'YYYY-MM-DDTHH:' (kept in a dict: messages come in runs through the
+    same hours, and a phone database asks a million times), then the minute and second within
+    it and the milliseconds, each looked up in a table of their texts. Out of datetime's range
+    it raises as ``ms_datetime`` does (OverflowError)."""
     hour, ms = divmod(ms, _MS_PER_HOUR)
     second, millis = divmod(ms, 1000)
-    return _hour_prefix(hour) + _MINUTE_SECOND[second] + _FRACTION[millis]
+    prefix = _HOURS.get(hour)
+    if prefix is None:
+        prefix = _hour_prefix(hour)
+    return prefix + _MINUTE_SECOND[second] + _FRACTION[millis]
 
 
 # 'MM:SS' of each second of an hour; the fraction of each millisecond of a second as
@@ -126,10 +128,19 @@ _MINUTE_SECOND = tuple(f"{m:02}:{s:02}" for m in range(60) for s in range(60))
 _FRACTION = ("Z", *(f".{ms:03}000Z" for ms in range(1, 1000)))
 
 
-@lru_cache(maxsize=4096)
+# hour counted from the Unix epoch -> its 'YYYY-MM-DDTHH:' (up to _HOURS_KEPT, then begun again)
+_HOURS: dict[int, str] = {}
+_HOURS_KEPT = 1 << 16
+
+
 def _hour_prefix(hour: int) -> str:
-    """'YYYY-MM-DDTHH:' of an hour counted from the Unix epoch (formatted by isoformat)."""
-    return (_EPOCH + timedelta(hours=hour)).isoformat()[:14]
+    """'YYYY-MM-DDTHH:' of an hour counted from the Unix epoch (formatted by isoformat), kept
+    in ``_HOURS``."""
+    prefix = (_EPOCH + timedelta(hours=hour)).isoformat()[:14]
+    if len(_HOURS) >= _HOURS_KEPT:
+        _HOURS.clear()
+    _HOURS[hour] = prefix
+    return prefix
 
 
 def now_utc() -> datetime:
