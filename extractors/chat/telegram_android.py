@@ -59,7 +59,7 @@ __all__ = ["MAX_BLOB", "MESSAGE_LAYOUTS", "TelegramAndroidExtractor", "decode_fu
 
 class TelegramAndroidExtractor(SqliteChatExtractor):
     NAME = "telegram_android"
-    VERSION = "1"
+    VERSION = "2"
     DESCRIPTION = "Telegram Android cache (cache4.db: messages_v2, users, chats)"
     FILE_NAMES = ("cache4.db",)
     MARKERS = (b"CREATE TABLE messages_v2",)

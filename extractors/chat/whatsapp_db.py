@@ -84,7 +84,7 @@ def _quoted_time(ms: int) -> str:
 
 class WhatsAppDbExtractor(SqliteChatExtractor):
     NAME = "whatsapp_db"
-    VERSION = "3"
+    VERSION = "4"
     DESCRIPTION = "WhatsApp Android databases (decrypted msgstore.db, legacy and current schemas; wa.db contacts)"
     FILE_NAMES = ("msgstore.db", "wa.db")
     MARKERS = (b"key_remote_jid", b"CREATE TABLE wa_contacts", b"CREATE TABLE message_media")
