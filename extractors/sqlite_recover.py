@@ -47,6 +47,7 @@ from typing import Iterator
 TABLE_LEAF = 0x0D
 TABLE_INTERIOR = 0x05
 _BTREE_TYPES = (0x02, 0x05, 0x0A, 0x0D)
+_NONZERO = re.compile(rb"[^\x00]")
 _MAX_DEPTH = 40
 _ENCODINGS = {1: "utf-8", 2: "utf-16-le", 3: "utf-16-be"}
 _WAL_HEADER = 32
@@ -476,6 +477,15 @@ class _Scanner:
         self.budget -= end - start
         p = start
         while end - p >= self.min_cell:
+            if not (buf[p] or buf[p + 1] or buf[p + 2] or buf[p + 3]):
+                # four zero bytes: no cell starts here (its payload size is never 0), nor a
+                # freeblock's head (its size is never 0); the next that can is a head whose
+                # last byte is the next byte that is not zero (a page's unwritten space)
+                nonzero = _NONZERO.search(buf, p + 4, end)
+                if nonzero is None:
+                    break
+                p = nonzero.start() - 3
+                continue
             hit = self._fits(shape, intact_cell, buf, p, end, self.db.encoding, self.max_local)
             if hit is not None:
                 s, (rowid, values, stop) = hit
