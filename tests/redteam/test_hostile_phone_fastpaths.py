@@ -32,8 +32,8 @@ from forensic.extractors.chat.sqlite_chat import ROW_ERRORS
 from forensic.extractors.chat.telegram_android import (MAX_BLOB, MESSAGE_LAYOUTS, TelegramAndroidExtractor,
                                                         decode_full, media_attachment, walk_message)
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
-from forensic.store.records import fields_json
 from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, android_rows, build
+from tests.extractors.chat.test_record_batches import assert_batch_is
 from tests.extractors.chat.test_telegram_android import (GROUP_PEER, MEDIA_ROWS, ROWS, SCHEMA as TG_SCHEMA, P1,
                                                          message, peer_user, tls, vec)
 
@@ -74,12 +74,7 @@ def test_sms_batch_text_is_the_one_by_one_records_with_shared_state(got):
         except ROW_ERRORS as exc:
             why.append(f"table sms: row {r[0]} not readable as a message ({exc})")
     assert problems == why
-    assert [f if isinstance(f, str) else fields_json(f) for f in batch.fields] == \
-        [fields_json(rec.fields) for rec in expected]
-    assert batch.times == [tuple(ts.row() for ts in rec.timestamps) for rec in expected]
-    assert batch.corrupted == [rec.corrupted for rec in expected]
-    assert batch.warnings == [rec.warnings for rec in expected]
-    assert batch.source_refs == [rec.source_ref for rec in expected]
+    assert_batch_is(batch, expected)
 
 
 # sms with its columns declared without a type: REAL, TEXT and BLOB values stay as written

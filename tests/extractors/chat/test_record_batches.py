@@ -84,6 +84,18 @@ def stored(ex, data: bytes, path: str, batches: bool) -> list[tuple]:
     return out
 
 
+def assert_batch_is(batch, expected: list) -> None:
+    """``batch`` stores what the records ``expected`` (made one by one) store: the fields JSON
+    byte for byte (fields written as text taken as they are), the time rows, flags, warnings
+    and refs, in order."""
+    assert [f if isinstance(f, str) else fields_json(f) for f in batch.fields] == \
+        [fields_json(rec.fields) for rec in expected]
+    assert batch.times == [tuple(ts.row() for ts in rec.timestamps) for rec in expected]
+    assert batch.corrupted == [rec.corrupted for rec in expected]
+    assert batch.warnings == [rec.warnings for rec in expected]
+    assert batch.source_refs == [rec.source_ref for rec in expected]
+
+
 def kinds(ex, data: bytes, path: str) -> dict[str, int]:
     item = ExtractorInput(path=path, name=path.rsplit("/", 1)[-1], mime="application/vnd.sqlite3", size=len(data),
                           data=data, batches=True)
@@ -241,12 +253,7 @@ def test_sms_json_written_piece_by_piece_is_the_encoders(got):
         except ROW_ERRORS as exc:
             why.append(f"table sms: row {r[0]} not readable as a message ({exc})")
     assert problems == why
-    assert [fields_json(f) if isinstance(f, dict) else f for f in batch.fields] == \
-        [fields_json(rec.fields) for rec in expected]
-    assert batch.times == [tuple(ts.row() for ts in rec.timestamps) for rec in expected]
-    assert batch.corrupted == [rec.corrupted for rec in expected]
-    assert batch.warnings == [rec.warnings for rec in expected]
-    assert batch.source_refs == [rec.source_ref for rec in expected]
+    assert_batch_is(batch, expected)
 
 
 def test_usual_sms_rows_are_written_as_json_text():

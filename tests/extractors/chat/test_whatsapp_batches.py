@@ -15,10 +15,9 @@ from hypothesis import given, settings, strategies as st
 from forensic.extractors.base import ExtractorInput
 from forensic.extractors.chat.sqlite_chat import ROW_ERRORS, FoundRow
 from forensic.extractors.chat.whatsapp_db import _CURRENT_ROW, WhatsAppDbExtractor
-from forensic.store.records import fields_json
 
 from tests.extractors.chat.test_phone_dbs import WA_CURRENT
-from tests.extractors.chat.test_record_batches import kinds, stored
+from tests.extractors.chat.test_record_batches import assert_batch_is, kinds, stored
 
 PATH = "/data/data/com.whatsapp/databases/msgstore.db"
 EXTRA = """
@@ -130,9 +129,4 @@ def test_message_json_written_piece_by_piece_is_the_encoders(got):
         except ROW_ERRORS as exc:
             why.append(f"table message: row {r[0]} not readable as a message ({exc})")
     assert problems == why
-    assert [f if isinstance(f, str) else fields_json(f) for f in batch.fields] == \
-        [fields_json(rec.fields) for rec in expected]
-    assert batch.times == [tuple(ts.row() for ts in rec.timestamps) for rec in expected]
-    assert batch.corrupted == [rec.corrupted for rec in expected]
-    assert batch.warnings == [rec.warnings for rec in expected]
-    assert batch.source_refs == [rec.source_ref for rec in expected]
+    assert_batch_is(batch, expected)
