@@ -471,3 +471,56 @@ def test_found_row_reads_by_name_and_in_order():
     assert row["_rowid"] == row[0] == 7 and row["body"] is None and len(row) == 3
     with pytest.raises(KeyError):
         row["address"]
+
+
+def _cell(tmp_path: Path, row: tuple) -> bytes:
+    """The table-leaf cell SQLite writes for ``row`` of sms (payload length, rowid, record)."""
+    scratch = tmp_path / f"cell{row[0]}.db"
+    _make(scratch, [row]).close()
+    raw = scratch.read_bytes()
+    root = sqlite3.connect(scratch).execute("SELECT rootpage FROM sqlite_master WHERE name = 'sms'").fetchone()[0]
+    page = raw[(root - 1) * 1024:root * 1024]
+    start = int.from_bytes(page[8:10], "big")
+    payload, i = 0, start
+    while True:                                      # the payload length varint (at most 2 bytes here)
+        payload = (payload << 7) | (page[i] & 0x7F)
+        i += 1
+        if page[i - 1] < 0x80:
+            break
+    while page[i] >= 0x80:                           # the rowid varint
+        i += 1
+    return page[start:i + 1 + payload]
+
+
+def test_cells_after_runs_of_zero_bytes_are_found(tmp_path):
+    """The byte scan jumps over runs of zero bytes (no cell and no freeblock head starts in
+    four of them): a freed cell whose freeblock head begins with three zero bytes right after
+    such a run, and a whole cell after another, are still found on a page with no header."""
+    freed_row = (100000, 1, "+34600999000", None, T0, 0, 0, 1, -1, 1, 0, None, "freed after zeros " + "f" * 120,
+                 None, 0, 0, 1)
+    whole_row = (100001, 2, "+34600999001", None, T0 + 1000, 0, 0, 1, -1, 2, 0, None, "whole after zeros " + "w" * 90,
+                 None, 0, 0, 1)
+    freed, whole = _cell(tmp_path, freed_row), _cell(tmp_path, whole_row)
+    assert 8 <= len(freed) < 256 and freed[4] != 0
+    db_path = tmp_path / "mmssms.db"
+    db = _make(db_path, _rows(200))
+    _delete(db, list(range(50, 150)))
+    db.close()
+    data = bytearray(db_path.read_bytes())
+    trunk = int.from_bytes(data[32:36], "big")
+    base_t = (trunk - 1) * 1024
+    assert int.from_bytes(data[base_t + 4:base_t + 8], "big") >= 1
+    leaf = int.from_bytes(data[base_t + 8:base_t + 12], "big")      # a freelist leaf page
+    page = bytearray(1024)                                          # no b-tree header: scanned byte by byte
+    page[300:300 + len(freed)] = b"\0\0\0" + bytes([len(freed)]) + freed[4:]
+    page[700:700 + len(whole)] = whole
+    data[(leaf - 1) * 1024:leaf * 1024] = page
+    db_path.write_bytes(bytes(data))
+    found = [r for r in recover(str(db_path), [SMS]).rows if r.page == leaf]
+    bodies = {(r.rowid, r.values[12], r.headerless) for r in found}
+    assert (None, freed_row[12], True) in bodies
+    # the whole cell is found too; its three zero bytes before it read as a freeblock head
+    # (next 0, size: the cell's first byte), so it comes as a freed cell without its rowid, as it
+    # did when every byte was tried
+    assert {(rowid, body) for rowid, body, _ in bodies} >= {(None, whole_row[12])} or \
+        (100001, whole_row[12], True) in bodies
