@@ -44,7 +44,7 @@ them with their constructor ids.
 """
 from __future__ import annotations
 
-from forensic.extractors.chat.app_db import location, missing_columns, party, unix_seconds
+from forensic.extractors.chat.app_db import location, missing_columns, party, text_of, unix_seconds
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source
 from forensic.extractors.chat.telegram_tl import (MEDIA_KINDS, MESSAGE_LAYOUTS, date_word, decode_full,
@@ -90,9 +90,9 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
             unwalked: dict[str, int] = {}
             for r in rows(conn, table, tables[table], ("mid", "date", "data"), problems):
                 blob = r["data"] if isinstance(r["data"], bytes) and len(r["data"]) <= MAX_BLOB else None
-                got, walk = decode_full(blob, r["mid"], r["date"]) if blob else (None, None)
-                if got is None or got["text"] is None:
-                    key = (got or {}).get("constructor") or ("no data" if r["data"] is None else "unreadable data")
+                got, walk = decode_full(blob, r["mid"], r["date"])
+                if got["text"] is None:
+                    key = got["constructor"] or ("no data" if r["data"] is None else "unreadable data")
                     undecoded[key] = undecoded.get(key, 0) + 1
                 layout = MESSAGE_LAYOUTS.get(u32(blob, 0) or 0) if blob and walk is None else None
                 if layout and date_word(r["date"]) is not None and r["mid"] is not None:
@@ -116,8 +116,7 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
     def _message(self, r, table, item, users, chats) -> ArtifactRecord:
         problems: list[str] = []
         blob = r["data"] if isinstance(r["data"], bytes) and len(r["data"]) <= MAX_BLOB else None
-        got, walk = decode_full(blob, r["mid"], r["date"]) if blob else \
-            ({"constructor": None, "text": None, "from": None, "media": None, "location": None}, None)
+        got, walk = decode_full(blob, r["mid"], r["date"])     # no blob: nothing decoded, no walk
         decoded = got["text"] is not None
         uid = r["uid"]
         outgoing = bool(r["out"])
@@ -196,8 +195,7 @@ def _user_name(name) -> str | None:
     """``first last;;;username`` (the app's search form) as ``first last @username``."""
     if not name:
         return None
-    text = name.decode("utf-8", "replace") if isinstance(name, bytes) else str(name)
-    person, _, user = text.partition(";;;")
+    person, _, user = text_of(name).partition(";;;")
     person, user = person.strip(), user.strip()
     return f"{person} @{user}" if person and user else (person or (f"@{user}" if user else None))
 

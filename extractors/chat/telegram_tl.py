@@ -707,9 +707,9 @@ def _media(r: _Reader, whole: bool = True) -> dict:
     if whole:
         raise _Off(f"the end of a {kind} is not worked out")
     if kind == "poll":
-        if r.u32() not in (0x86E18161, 0xD5529D06, 0x58747131):
+        poll_ctor = r.u32()
+        if poll_ctor not in (0x86E18161, 0xD5529D06, 0x58747131):
             raise _Off("not a Poll")
-        poll_ctor = struct.unpack_from("<I", r.blob, r.pos - 4)[0]
         r.skip(12)                                      # id, flags
         out["question"] = _text_with_entities(r) if poll_ctor == 0x58747131 else r.string()
         out["answers"] = r.vector(_poll_answer, 8)
@@ -746,12 +746,12 @@ def media_attachment(blob: bytes, pos: int) -> dict | None:
     return attachment(name, **got, tl_constructor=hexid)
 
 
-def decode_message(blob: bytes, mid: int | None, date: int | None) -> dict:
+def decode_message(blob: bytes | None, mid: int | None, date: int | None) -> dict:
     """What can be read of a TL message blob: constructor, text, from peer, has media."""
     return decode_full(blob, mid, date)[0]
 
 
-def decode_full(blob: bytes, mid: int | None, date: int | None) -> tuple[dict, dict | None]:
+def decode_full(blob: bytes | None, mid: int | None, date: int | None) -> tuple[dict, dict | None]:
     """``decode_message``'s answer and the field walk (``walk_message``), None when the blob
     does not walk to its date. Where it does, its text, sender and media position are the
     walk's (the same as the search by date finds, unless a forward header's date is the
@@ -760,6 +760,13 @@ def decode_full(blob: bytes, mid: int | None, date: int | None) -> tuple[dict, d
     if not isinstance(blob, bytes) or len(blob) < 12:
         return out, None
     out["constructor"] = f"0x{struct.unpack_from('<I', blob, 0)[0]:08x}"
+    walk = walk_message(blob, mid, date)
+    if walk is not None:
+        out.update(text=walk["text"], media=walk["media_at"] is not None)
+        out["from"] = walk["from"]
+        out["location"] = tl_media_location(blob, walk["media_at"]) if walk["media_at"] is not None else None
+        return out, walk
+    # not walked: the sender and media flag read where the id sits, the text after the date
     flags = struct.unpack_from("<I", blob, 4)[0]
     if mid is not None:
         for at in (8, 12):
@@ -772,12 +779,6 @@ def decode_full(blob: bytes, mid: int | None, date: int | None) -> tuple[dict, d
                         fmt = "<q" if kind[1] == 8 else "<i"
                         out["from"] = (kind[0], struct.unpack_from(fmt, blob, at + 8)[0])
                 break
-    walk = walk_message(blob, mid, date)
-    if walk is not None:
-        out.update(text=walk["text"], media=walk["media_at"] is not None)
-        out["from"] = walk["from"]
-        out["location"] = tl_media_location(blob, walk["media_at"]) if walk["media_at"] is not None else None
-        return out, walk
     word = date_word(date)
     if word is not None:
         needle = struct.pack("<I", word)
