@@ -76,7 +76,7 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
                 users[r["uid"]] = _user_name(r["name"])
         if "chats" in tables:
             for r in rows(conn, "chats", tables["chats"], ("uid", "name"), problems):
-                chats[r["uid"]] = r["name"]
+                chats[r["uid"]] = text_of(r["name"])    # a name stored as a BLOB read as its text
         for table in ("messages_v2", "messages"):
             if table not in tables:
                 continue
@@ -120,7 +120,7 @@ class TelegramAndroidExtractor(SqliteChatExtractor):
         decoded = got["text"] is not None
         uid = r["uid"]
         outgoing = bool(r["out"])
-        if uid is not None and uid > 0:
+        if isinstance(uid, (int, float)) and uid > 0:     # a text uid (hostile) is no user's: the row is kept
             title = party(users.get(uid), uid)
             group = False
         else:

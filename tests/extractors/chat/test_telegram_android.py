@@ -326,6 +326,23 @@ def test_a_signed_channel_post_is_the_channels(tmp_path):
         ("border crew (channel:4242)", "Oleg P.", "2023-03-28T10:40:00Z")
 
 
+def test_a_text_dialog_id_and_a_blob_chat_name(tmp_path):
+    """Hostile columns: a dialog id stored as text keeps its row (comparing it with 0 raised
+    TypeError and the row was lost), and a chat's name stored as a BLOB is read as its text
+    (it was shown as "b'border crew'")."""
+    rows = dict(ROWS)
+    rows["chats"] = [(4242, "border crew".encode(), None)]
+    rows["messages_v2"] = ROWS["messages_v2"] + [
+        (15, "peer777", 1, 0, 1690000300, tl_message(15, 1690000300, "odd", 777, peer_user(1)), 0, 0, 0, None, 0, 0,
+         0, None, 0, 0, 0, None, 0, 0)]
+    recs, warns = run(EX, build(tmp_path / "cache4.db", SCHEMA, rows), "/x/cache4.db")
+    by_id = {r.fields["message_id"]: r.fields for r in recs}
+    assert by_id[15]["body"] == "odd" and by_id[15]["dialog_id"] == "peer777"
+    assert by_id[15]["conversation"]["title"] == "peer777" and by_id[15]["sender"] == "oleg p @olegp (777)"
+    assert by_id[12]["conversation"]["title"] == "border crew (-4242)"
+    assert not any("not readable" in w for w in warns)
+
+
 def test_walk_needs_the_rows_date():
     blob = message(L133, 22, 1690001060, "x", sender=peer_user(777), peer=P1, reply=REPLY_133)
     assert walk_message(blob, 22, 1690001060)["reply_to"] == 21
