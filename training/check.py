@@ -978,10 +978,15 @@ def _chat_geotag(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     return "wrong", "the message is listed but without its position (no geotag)"
 
 
+def _messages_with(exp: dict, store: _Store, items: list[str]) -> list[dict]:
+    """The chat records of the platform whose text holds the expected words."""
+    needle = _words(exp["body_contains"])
+    return [a.fields for a in _chat_records(store, items, exp["platform"]) if needle in _words(a.fields.get("body"))]
+
+
 def _group_message(exp: dict, store: _Store, items: list[str]) -> tuple[str, str]:
     """A group chat's message: sender, text, UTC time, and the group it was posted in."""
-    needle = _words(exp["body_contains"])
-    same = [a.fields for a in _chat_records(store, items, exp["platform"]) if needle in _words(a.fields.get("body"))]
+    same = _messages_with(exp, store, items)
     if not same:
         return "missed", f"no {exp['platform']} message containing {exp['body_contains']!r}"
     problems = []
@@ -1007,12 +1012,6 @@ def _is_party(value, name: str, ident: int | None) -> bool:
     return ident is not None and re.search(rf"(?:^|[(:]){ident}\)?$", got) is not None
 
 
-def _tg_messages(exp: dict, store: _Store, items: list[str]) -> list[dict]:
-    """The chat records of the platform whose text holds the expected words."""
-    needle = _words(exp["body_contains"])
-    return [a.fields for a in _chat_records(store, items, exp["platform"]) if needle in _words(a.fields.get("body"))]
-
-
 def _from_expected(f: dict, exp: dict) -> bool:
     if exp.get("direction") == "outgoing":
         return f.get("direction") == "outgoing" or _norm(f.get("sender")) == _norm(OWNER)
@@ -1021,7 +1020,7 @@ def _from_expected(f: dict, exp: dict) -> bool:
 
 def _located(exp: dict, store: _Store, items: list[str]) -> tuple[list[dict], tuple[str, str] | None]:
     """The records of the expected message (words, sender, UTC time), or the verdict when there is none."""
-    same = _tg_messages(exp, store, items)
+    same = _messages_with(exp, store, items)
     if not same:
         return [], ("missed", f"no {exp['platform']} message containing {exp['body_contains']!r} (in "
                               f"{exp['file'].rsplit('/', 1)[-1]})")

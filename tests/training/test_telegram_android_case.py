@@ -19,6 +19,7 @@ from appdb import run
 from conftest import require_tools
 from forensic.extractors.chat.sqlite_chat import OWNER
 from forensic.extractors.chat.telegram_android import TelegramAndroidExtractor
+from forensic.extractors.chat.telegram_tl import tl_string
 from forensic.timestamps import iso_utc
 from forensic.training import formats
 from forensic.training.answer_key import answer_key
@@ -141,21 +142,13 @@ def _plain(data: bytes, tmp_path) -> bytes:
         # the text: the TL string after the message's own date (the forward header holds the
         # channel's date, another one; a document's date comes after the text)
         at = blob.index(date.to_bytes(4, "little"), 12) + 4
-        got = _tl_text(blob, at)
+        got = tl_string(blob, at)
         db.execute("UPDATE messages_v2 SET data = ?, media = 0, reply_to_message_id = 0 WHERE mid = ?",
                    (formats.tl_message_181(mid, date, got, out=bool(out), from_id=owner if out else uid,
                                            peer_id=uid if out else owner), mid))
     db.commit()
     db.close()
     return path.read_bytes()
-
-
-def _tl_text(blob: bytes, at: int) -> str:
-    n = blob[at]
-    if n < 254:
-        return blob[at + 1:at + 1 + n].decode("utf-8")
-    n = int.from_bytes(blob[at + 1:at + 4], "little")
-    return blob[at + 4:at + 4 + n].decode("utf-8")
 
 
 def _case(root, name: str, cache4: bytes | None):
