@@ -8,7 +8,7 @@ import struct
 
 from appdb import build, delete_rows, recovered, run
 from forensic.extractors.chat.sqlite_chat import OWNER
-from forensic.extractors.chat.telegram_android import TelegramAndroidExtractor
+from forensic.extractors.chat.telegram_android import MAX_BLOB, TelegramAndroidExtractor
 from forensic.extractors.chat.telegram_tl import decode_message, media_attachment, tl_string, walk_message
 
 EX = TelegramAndroidExtractor()
@@ -341,6 +341,34 @@ def test_a_text_dialog_id_and_a_blob_chat_name(tmp_path):
     assert by_id[15]["conversation"]["title"] == "peer777" and by_id[15]["sender"] == "oleg p @olegp (777)"
     assert by_id[12]["conversation"]["title"] == "border crew (-4242)"
     assert not any("not readable" in w for w in warns)
+
+
+def test_the_older_messages_table_and_data_that_is_no_blob(tmp_path):
+    """Before Telegram Android 7.x the messages are in ``messages`` (the same columns, mid its
+    key): read as messages_v2 is. A data column that is NULL, text, or a blob over MAX_BLOB
+    (hostile: not decoded) keeps its row's id, time and dialog, and one warning counts them."""
+    old = SCHEMA.split("CREATE TABLE messages_v2")[0] + (
+        "CREATE TABLE messages (mid INTEGER PRIMARY KEY, uid INTEGER, read_state INTEGER, send_state INTEGER, "
+        "date INTEGER, data BLOB, out INTEGER, ttl INTEGER, media INTEGER, replydata BLOB, imp INTEGER, "
+        "mention INTEGER);")
+    big = tl_message(13, 1690000180, "too big", 777, peer_user(1))
+    rows = {"users": ROWS["users"], "chats": ROWS["chats"], "messages": [
+        (10, 777, 1, 0, 1690000000, tl_message(10, 1690000000, "when?", 777, peer_user(1)), 0, 0, 0, None, 0, 0),
+        (11, 777, 1, 0, 1690000060, None, 1, 0, 0, None, 0, 0),
+        (12, 777, 1, 0, 1690000120, "not a blob", 0, 0, 0, None, 0, 0),
+        (13, 777, 1, 0, 1690000180, big + bytes(MAX_BLOB + 1 - len(big)), 0, 0, 0, None, 0, 0)]}
+    recs, warns = run(EX, build(tmp_path / "cache4.db", old, rows), "/x/cache4.db")
+    by_id = {r.fields["message_id"]: r.fields for r in recs}
+    assert sorted(by_id) == [10, 11, 12, 13]
+    assert by_id[10]["body"] == "when?" and by_id[10]["tl_layers"] == "136-169"
+    assert by_id[10]["source"]["table"] == "messages"
+    for mid in (11, 12, 13):
+        f = by_id[mid]
+        assert (f["content_decoded"], f["body"], f["tl_constructor"], f["dialog_id"]) == (False, "", None, 777)
+        assert f["sent_at_utc"] is not None and "tl_layers" not in f
+    assert by_id[11]["sender"] == OWNER and by_id[13]["sender"] == "oleg p @olegp (777)"
+    assert warns == ["Telegram: 3 message blob(s) in messages.data not decoded (no text found; constructors "
+                     "unreadable data ×2, no data ×1): their id, time, dialog and direction are kept"]
 
 
 def test_walk_needs_the_rows_date():
