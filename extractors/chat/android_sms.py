@@ -12,8 +12,9 @@ from __future__ import annotations
 from typing import Iterator
 
 from forensic.extractors.chat.common import RECORD_TYPE, attachment, message_record
-from forensic.extractors.chat.sqlite_chat import (NO_TIME_JSON, ROW_ERRORS, OWNER, SqliteChatExtractor, lookup,
-                                                  ms_iso, rows, source, unix_ms)
+from forensic.extractors.chat.sqlite_chat import (EMPTY_JSON, FLAG_JSON, MS_TYPES, NO_TIME_JSON, NULL_JSON,
+                                                  ROW_ERRORS, OWNER, SqliteChatExtractor, keep_head, lookup, ms_iso,
+                                                  rows, source, unix_ms)
 from forensic.extractors.records import ArtifactRecord, RecordBatch
 from forensic.store.records import fields_json, json_string
 from forensic.timestamps import Timestamp, ms_iso_utc, utc_row
@@ -24,14 +25,10 @@ _SMS_COLS = ("thread_id", "address", "date", "date_sent", "type", "read", "seen"
              "service_center", "status", "locked", "error_code")
 _PDU_COLS = ("thread_id", "date", "date_sent", "msg_box", "read", "sub", "m_type", "m_id", "ct_t", "text_only")
 _PART_COLS = ("mid", "seq", "ct", "name", "fn", "cl", "_data", "text")
-_MS_TYPES = (int, type(None))
-# JSON texts of the values _sms_batch writes (fields_json's): a box or read state not here is
-# made by _sms
-_BOX_JSON = {None: "null", **{box: fields_json(name) for box, name in _BOX.items()}}
-_READ_JSON = {None: "null", 0: "false", 1: "true"}
+# JSON texts of the values _sms_batch writes (fields_json's): a box or read state not here
+# (FLAG_JSON) is made by _sms
+_BOX_JSON = {None: NULL_JSON, **{box: fields_json(name) for box, name in _BOX.items()}}
 _DIRECTION = {True: '"outgoing"', False: '"incoming"'}
-_NULL, _EMPTY = "null", '""'
-_HEADS_BUDGET = 1 << 24          # characters of thread heads _head keeps (ctx["heads"])
 
 
 def _sms_times(date, date_sent, outgoing: bool) -> tuple[str, str, tuple]:
@@ -41,16 +38,16 @@ def _sms_times(date, date_sent, outgoing: bool) -> tuple[str, str, tuple]:
     timestamp rows (none: no readable time, the record is corrupted). The times' ISO texts
     hold nothing JSON escapes. TypeError for a value of another type; OverflowError out of
     range."""
-    if type(date) not in _MS_TYPES or type(date_sent) not in _MS_TYPES:
+    if type(date) not in MS_TYPES or type(date_sent) not in MS_TYPES:
         raise TypeError("not Unix milliseconds")
     if date_sent and not outgoing:       # the sender's clock, for received texts (0 when unknown)
         basis, ms = "date_sent", date_sent
         sent = ms_iso_utc(ms)
-        received = f'"{ms_iso_utc(date)}"' if date else _NULL       # date: when the phone stored it
+        received = f'"{ms_iso_utc(date)}"' if date else NULL_JSON       # date: when the phone stored it
     elif date:
         basis, ms = "date", date
         sent = ms_iso_utc(ms)
-        received = _NULL if outgoing else f'"{sent}"'                # a received text's one time
+        received = NULL_JSON if outgoing else f'"{sent}"'                # a received text's one time
     else:
         return NO_TIME_JSON, '"time_basis": "date", "received_at": null', ()
     return (f'"sent_at": "{sent}", "sent_at_utc": "{sent}", "tz_known": true, "tz_source": "utc", ',
@@ -131,12 +128,12 @@ class AndroidSmsExtractor(SqliteChatExtractor):
                 when, basis, stamps = _sms_times(date, date_sent, outgoing)
                 head = heads.get((thread_id, address, outgoing)) or self._head(thread_id, address, outgoing, ctx)
                 # a value of another type raises (json_string: TypeError; the tables: KeyError)
-                text = (f'{head}{when}"body": {json_string(body) if body else _EMPTY}, {middle}{rowid}}}, '
+                text = (f'{head}{when}"body": {json_string(body) if body else EMPTY_JSON}, {middle}{rowid}}}, '
                         f'"kind": "sms", "direction": {_DIRECTION[outgoing]}, "box": {_BOX_JSON[box]}, {basis}, '
-                        f'"read": {_READ_JSON[read]}, '
-                        f'"subject": {_NULL if subject is None else json_string(subject)}, '
-                        f'"service_center": {_NULL if service_center is None else json_string(service_center)}, '
-                        f'"address": {_NULL if address is None else json_string(address)}}}')
+                        f'"read": {FLAG_JSON[read]}, '
+                        f'"subject": {NULL_JSON if subject is None else json_string(subject)}, '
+                        f'"service_center": {NULL_JSON if service_center is None else json_string(service_center)}, '
+                        f'"address": {NULL_JSON if address is None else json_string(address)}}}')
             except ROW_ERRORS:                  # made one by one: _sms's record, or its words for the row
                 try:
                     batch.add(self._sms(r, item, threads, seen))
@@ -159,17 +156,9 @@ class AndroidSmsExtractor(SqliteChatExtractor):
         text = fields_json({"platform": "sms", "conversation": {"id": conv_id, "title": title},
                             "participants": members, "sender": OWNER if outgoing else address,
                             "recipients": ([address] if address else []) if outgoing else [OWNER]})
-        got = text[:-1] + ", "
-        # kept up to a budget of characters: each head holds its thread's whole party list, and
-        # a hostile file's texts in a thread of many parties, each from an address of its own,
-        # would keep one such head per text; past the budget it starts again
-        size = ctx.get("heads_chars", 0) + len(got)
-        if size > _HEADS_BUDGET:
-            ctx["heads"].clear()
-            size = len(got)
-        ctx["heads_chars"] = size
-        ctx["heads"][(thread_id, address, outgoing)] = got
-        return got
+        # each holds its thread's whole party list: a hostile file's texts in a thread of many
+        # parties, each from an address of its own, would keep one per text (keep_head's budget)
+        return keep_head(ctx, (thread_id, address, outgoing), text[:-1] + ", ", len(text) + 1)
 
     def _conversation(self, thread_id, threads, fallback: list[str]) -> tuple[dict, list[str]]:
         parties = threads.get(thread_id) or fallback

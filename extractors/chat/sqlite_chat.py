@@ -60,6 +60,14 @@ OWNER = "(device owner)"
 # the JSON text of a message's fields sent_at to tz_source when it has no readable time, with
 # the ", " after (as fields_json writes them: for a reader that writes its records' JSON itself)
 NO_TIME_JSON = '"sent_at": null, "sent_at_utc": null, "tz_known": false, "tz_source": "unknown", '
+# JSON texts a batch writer writes (fields_json's) for NULL, an empty text, and a flag the app
+# stores as 0/1 or NULL; the types Unix milliseconds come in (or NULL)
+NULL_JSON, EMPTY_JSON = "null", '""'
+FLAG_JSON = {None: "null", 0: "false", 1: "true"}
+MS_TYPES = (int, type(None))
+# characters of leading-field texts a batch writer keeps (keep_head): a head per sender of a
+# group holds the group's members twice, so 20 groups of 200 active members need about 48M
+HEADS_BUDGET = 1 << 25
 # said of a row recovered from a page with no b-tree header (RecoveredRow.headerless)
 HEADERLESS_NOTE = ("found by scanning a page with no b-tree header (a freed overflow page, a freelist trunk or a "
                    "lost page): its bytes fit a row of this table, but they may be part of a longer text that "
@@ -283,6 +291,21 @@ class SqliteChatExtractor(Extractor):
 
     def finalize(self, store: StoreView, item: str) -> Iterable[ExtractionWarning | Link]:
         return link_by_suffix(store, item, self.NAME)
+
+
+def keep_head(ctx: dict, key: Any, value: Any, size: int) -> Any:
+    """``value``, the JSON text of a thread's or chat's leading fields that a batch writer
+    writes once per ``key`` and uses for each message with that key, kept in ``ctx["heads"]``
+    up to :data:`HEADS_BUDGET` characters (``size``: its own), then begun again: the keys are
+    values read from the file, and a hostile one (a sender id of its own on each message in a
+    group of thousands) would otherwise keep a long text per message."""
+    chars = ctx.get("heads_chars", 0) + size
+    if chars > HEADS_BUDGET:
+        ctx["heads"].clear()
+        chars = size
+    ctx["heads_chars"] = chars
+    ctx["heads"][key] = value
+    return value
 
 
 class FoundRow(tuple):

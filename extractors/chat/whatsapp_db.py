@@ -48,8 +48,9 @@ from typing import Iterable, Iterator
 from forensic.extractors.chat.common import RECORD_TYPE, Edits, attachment, link_by_suffix, message_record
 from forensic.store.records import Link, fields_json, json_string
 from forensic.store.view import StoreView
-from forensic.extractors.chat.sqlite_chat import (NO_TIME_JSON, OWNER, ROW_ERRORS, FoundRow, SqliteChatExtractor,
-                                                  lookup, rows, source, unix_ms)
+from forensic.extractors.chat.sqlite_chat import (EMPTY_JSON, FLAG_JSON, MS_TYPES, NO_TIME_JSON, NULL_JSON, OWNER,
+                                                  ROW_ERRORS, FoundRow, SqliteChatExtractor, keep_head, lookup, rows,
+                                                  source, unix_ms)
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning, RecordBatch
 from forensic.timestamps import ms_iso_utc, utc_row
 
@@ -69,17 +70,8 @@ _CURRENT_ROW = ("_rowid", *_CURRENT)
 # made by _current (a system message names its actor)
 _KIND_JSON = {mt: (fields_json(kind), "true" if kind in ("deleted", "deleted_by_admin") else "false")
               for mt, kind in {None: None, **_TYPES}.items() if kind != "system"}
-_STARRED_JSON = {None: "null", 0: "false", 1: "true"}
 _FROM_ME = {0: False, 1: True}
-_MS_TYPES = (int, type(None))
-_NULL, _EMPTY = "null", '""'
-_HEADS_BUDGET = 1 << 24          # characters of chat heads _heads keeps (ctx["heads"])
 _CONTACT = ("jid", "display_name", "wa_name", "number", "is_whatsapp_user")
-
-
-def _quoted_time(ms: int) -> str:
-    """Unix milliseconds as the JSON of their ISO text (nothing in it to escape)."""
-    return f'"{ms_iso_utc(ms)}"'
 
 
 class WhatsAppDbExtractor(SqliteChatExtractor):
@@ -139,17 +131,17 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
         batch = RecordBatch(RECORD_TYPE)
         fields, times, corrupted, warnings, refs = (batch.fields.append, batch.times.append, batch.corrupted.append,
                                                     batch.warnings.append, batch.source_refs.append)
-        media, places, quoted, heads = ctx["media"], ctx["places"], ctx["quoted"], ctx["heads"]
+        media, places, quoted, heads, jids = ctx["media"], ctx["places"], ctx["quoted"], ctx["heads"], ctx["jids"]
         middle = f'"system": false, "source": {{"path": {json_string(item.path)}, "table": "message", "row_id": '
         for r in got:
             (rowid, chat_row_id, from_me, key_id, sender_row, _status, timestamp, received, message_type, text,
              starred) = r
             try:
                 if rowid in media or rowid in places or type(chat_row_id) is not int \
-                        or type(timestamp) not in _MS_TYPES or type(received) not in _MS_TYPES:
+                        or type(timestamp) not in MS_TYPES or type(received) not in MS_TYPES:
                     raise TypeError("not the usual row")
-                head, tail = heads.get((chat_row_id, from_me, sender_row)) or self._heads(
-                    chat_row_id, from_me, sender_row, ctx)
+                who = jids.get(sender_row)        # a group sender's jid: what the head depends on
+                head, tail = heads.get((chat_row_id, from_me, who)) or self._heads(chat_row_id, from_me, who, ctx)
                 kind, deleted = _KIND_JSON[message_type]
                 if timestamp:
                     sent = ms_iso_utc(timestamp)
@@ -157,13 +149,14 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                     stamps: tuple = (utc_row("sent", sent, str(timestamp)),)
                 else:
                     when, stamps = NO_TIME_JSON, ()
+                received_at = f'"{ms_iso_utc(received)}"' if received else NULL_JSON    # nothing to escape
                 reply = quoted.get(rowid)
                 # a value of another type raises (json_string: TypeError; the tables: KeyError)
-                text_json = (f'{head}{when}"body": {json_string(text) if text else _EMPTY}, "attachments": [], '
-                             f'"reply_to": {_NULL if reply is None else fields_json(reply)}, "edited": false, '
+                text_json = (f'{head}{when}"body": {json_string(text) if text else EMPTY_JSON}, "attachments": [], '
+                             f'"reply_to": {NULL_JSON if reply is None else fields_json(reply)}, "edited": false, '
                              f'"edited_at": null, "deleted": {deleted}, {middle}{rowid}}}, "message_type": {kind}, '
-                             f'"key_id": {json_string(key_id)}{tail}{_STARRED_JSON[starred]}, '
-                             f'"received_at": {_quoted_time(received) if received else _NULL}}}')
+                             f'"key_id": {json_string(key_id)}{tail}{FLAG_JSON[starred]}, '
+                             f'"received_at": {received_at}}}')
             except ROW_ERRORS:                  # made one by one: _current's record, or its words for the row
                 try:
                     rec = self._current(FoundRow(_CURRENT_ROW, r), ctx, item)
@@ -179,18 +172,19 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
             refs(f"message:{rowid}")
         return batch
 
-    def _heads(self, chat_row_id, from_me, sender_row, ctx) -> tuple[str, str]:
+    def _heads(self, chat_row_id, from_me, who, ctx) -> tuple[str, str]:
         """The JSON text of a usual message's fields before its time (platform, conversation,
         participants, sender, recipients, with the ", " after), and of those between its
         ``key_id`` and ``starred`` (direction, chat_jid), as ``_current`` makes them for a
-        message of this chat, direction and sender: kept in ``ctx["heads"]``. KeyError where
-        the chat or sender is keyed by a LID or the chat's jid is not text (``_current``'s)."""
+        message of this chat and direction whose sender row names the jid ``who`` (the sender,
+        in a group): kept in ``ctx["heads"]``. KeyError where the chat or sender is keyed by a
+        LID or the chat's jid is not text (``_current``'s)."""
         jid, subject, lid, group, others = self._chat(chat_row_id, ctx)
         out = _FROM_ME[from_me]
         if out:
             sender = OWNER
         elif group:
-            sender = ctx["jids"].get(sender_row)
+            sender = who
         else:
             sender = jid
         if lid is not None or sender in ctx["phone"] or type(jid) is not str:
@@ -200,17 +194,10 @@ class WhatsAppDbExtractor(SqliteChatExtractor):
                             "participants": [OWNER, *others], "sender": sender,
                             "recipients": others if out else [OWNER, *(o for o in others if o != sender)]})
         tail = f', "direction": "{"outgoing" if out else "incoming"}", "chat_jid": {fields_json(jid)}, "starred": '
-        got = (head[:-1] + ", ", tail)
-        # kept up to a budget of characters: the key is the row's values as found, and a hostile
-        # file's sender ids (one each, naming no jid) in a large group made one head each, kept
-        # (1.3 GB for 21,000 messages of a 1,000-member group); past the budget it starts again
-        size = ctx.get("heads_chars", 0) + len(got[0]) + len(got[1])
-        if size > _HEADS_BUDGET:
-            ctx["heads"].clear()
-            size = len(got[0]) + len(got[1])
-        ctx["heads_chars"] = size
-        ctx["heads"][(chat_row_id, from_me, sender_row)] = got
-        return got
+        # one per chat, direction and sender jid: sender ids naming no jid share one (a hostile
+        # file's, one per message in a 1,000-member group, made 1.3 GB of them when keyed by the
+        # id); a large group's many real senders are bounded by keep_head's budget
+        return keep_head(ctx, (chat_row_id, from_me, who), (head[:-1] + ", ", tail), len(head) + 1 + len(tail))
 
     # -- legacy 'messages' -------------------------------------------------------------------------
     def _legacy_context(self, conn, tables, problems) -> dict:

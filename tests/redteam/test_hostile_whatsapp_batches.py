@@ -24,7 +24,8 @@ from forensic import pipeline
 from forensic.extractors.base import ExtractorInput, Sibling
 from forensic.extractors.chat.common import read_batches, tables_of
 from forensic.extractors.chat.sqlite_chat import row_batches
-from forensic.extractors.chat.whatsapp_db import _CURRENT, _HEADS_BUDGET, WhatsAppDbExtractor
+from forensic.extractors.chat.sqlite_chat import HEADS_BUDGET as _HEADS_BUDGET
+from forensic.extractors.chat.whatsapp_db import _CURRENT, WhatsAppDbExtractor
 from forensic.store import triage as store_triage
 from forensic.store.records import fields_json
 

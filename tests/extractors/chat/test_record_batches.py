@@ -14,7 +14,8 @@ from hypothesis import given, settings, strategies as st
 from forensic import pipeline
 from forensic.case import Case
 from forensic.extractors.base import ExtractorInput
-from forensic.extractors.chat.android_sms import _HEADS_BUDGET, AndroidSmsExtractor
+from forensic.extractors.chat.android_sms import AndroidSmsExtractor
+from forensic.extractors.chat.sqlite_chat import HEADS_BUDGET as _HEADS_BUDGET
 from forensic.extractors.chat.ios_sms import IosSmsExtractor
 from forensic.extractors.chat.common import tables_of
 from forensic.extractors.chat.sqlite_chat import ROW_ERRORS, row_batches
