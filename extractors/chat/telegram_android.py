@@ -48,13 +48,11 @@ from forensic.extractors.chat.app_db import location, missing_columns, party, te
 from forensic.extractors.chat.common import attachment, message_record
 from forensic.extractors.chat.sqlite_chat import OWNER, SqliteChatExtractor, rows, source
 from forensic.extractors.chat.telegram_tl import (MEDIA_KINDS, MESSAGE_LAYOUTS, date_word, decode_full,
-                                                  media_attachment, u32, walk_message)
+                                                  media_attachment, u32)
 from forensic.extractors.records import ArtifactRecord
 
 _COLS = ("mid", "uid", "date", "out", "read_state", "send_state", "data")
 MAX_BLOB = 1 << 20
-# the reader, and the TL reading it uses, as tests/redteam import them from this module
-__all__ = ["MAX_BLOB", "MESSAGE_LAYOUTS", "TelegramAndroidExtractor", "decode_full", "media_attachment", "walk_message"]
 
 
 class TelegramAndroidExtractor(SqliteChatExtractor):

@@ -29,8 +29,8 @@ from appdb import build as app_build, run as app_run, stored
 from forensic.extractors.base import ExtractorInput, Sibling
 from forensic.extractors.chat.android_sms import AndroidSmsExtractor
 from forensic.extractors.chat.sqlite_chat import ROW_ERRORS
-from forensic.extractors.chat.telegram_android import (MAX_BLOB, MESSAGE_LAYOUTS, TelegramAndroidExtractor,
-                                                        decode_full, media_attachment, walk_message)
+from forensic.extractors.chat.telegram_android import MAX_BLOB, TelegramAndroidExtractor
+from forensic.extractors.chat.telegram_tl import MESSAGE_LAYOUTS, decode_full, media_attachment, walk_message
 from forensic.extractors.records import ArtifactRecord, ExtractionWarning
 from tests.extractors.chat.test_phone_dbs import ANDROID_SCHEMA, android_rows, build
 from tests.extractors.chat.test_record_batches import assert_batch_is
