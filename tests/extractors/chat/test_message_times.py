@@ -86,3 +86,16 @@ def test_sms_times_read_as_sqlite_renders_them(tmp_path, whole_seconds):
         assert rec.timestamps[0].iso_utc() == rec.fields["sent_at"] and rec.timestamps[0].raw == str(shown)
         assert rec.fields["received_at"] == (_sqlite_text(db, date) if box == 1 else None)
     db.close()
+
+
+def test_hour_texts_past_the_kept_count_are_still_right():
+    """``ms_iso_utc`` keeps the hours it has written (``_HOURS``) up to ``_HOURS_KEPT`` and then
+    begins again: a database spanning more hours than that (decades of messages, or a hostile
+    file's scattered times) gets the same text on either side of the reset."""
+    from forensic import timestamps
+    rng = random.Random(3)
+    hours = [rng.randrange(-10 ** 6, 10 ** 6) for _ in range(timestamps._HOURS_KEPT + 500)]
+    for hour in hours:
+        ms = hour * 3_600_000 + rng.randrange(3_600_000)
+        assert ms_iso_utc(ms) == iso_utc(ms_datetime(ms))
+    assert len(timestamps._HOURS) <= timestamps._HOURS_KEPT
